@@ -1,0 +1,185 @@
+"""DeepSeek's disk cache, in its two documented rule sets.
+
+``v4-units`` (current): a request hits only a *persisted cache prefix unit* that it fully
+matches. Units are persisted at the end of each request's input and of its output, every
+``interval_tokens`` in long inputs, and, when a request shares a prefix with an earlier one, at the
+end of that common prefix (so ``A+B``, ``A+C`` miss and a third ``A+D`` hits ``A``).
+
+``legacy-64`` (V2/V3): the longest prefix shared with any earlier request, floored to 64-token
+units. Both: units become usable ``construction_delay_s`` after they are written and vanish after
+``eviction_idle_s`` unused; the scope is the account split by ``user_id``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..shape import Measurer, Shape, common_blocks
+from .engine import seconds
+from .outcome import Outcome
+
+
+@dataclass(slots=True)
+class _Unit:
+    ready: float
+    used: float
+
+
+@dataclass
+class _Scope:
+    # chain key before piece k -> {(piece key, offset within piece): unit}
+    units: dict[int, dict[tuple[int, int], _Unit]] = field(default_factory=dict)
+    # chain keys of every prefix an earlier request had -> [time usable, time last touched]
+    seen: dict[int, list[float]] = field(default_factory=dict)
+    # (chain before piece, block hash) -> time usable: partial prefixes inside pieces
+    blocks: dict[tuple[int, int], float] = field(default_factory=dict)
+    # (chain before piece, piece key) already registered in ``blocks``
+    pieces: set[tuple[int, int]] = field(default_factory=set)
+
+
+class DeepSeekCache:
+    """Simulates one DeepSeek model's cache over calls given in start-time order."""
+
+    def __init__(self, measurer: Measurer, *, rule: str = "deepseek-v4-units", construction_delay_s: float = 5,
+                 eviction_idle_s: float = 21600, interval_tokens: int = 4096, min_unit_tokens: int = 1,
+                 unit_tokens: int = 64, scope_by_user: bool = True):
+        if rule not in ("deepseek-v4-units", "deepseek-legacy-64"):
+            raise ValueError(f"unknown DeepSeek rule {rule!r}")
+        self.legacy = rule == "deepseek-legacy-64"
+        self.m = measurer
+        self.delay = seconds(construction_delay_s)
+        self.evict = seconds(eviction_idle_s)
+        self.interval = int(interval_tokens)
+        self.min_unit = int(min_unit_tokens)
+        self.unit = int(unit_tokens)
+        self.by_user = scope_by_user
+        self._scopes: dict[str, _Scope] = {}
+
+    def request(self, shape: Shape, *, start: float, end: float, user: str | None,
+                call: object = None) -> Outcome:
+        scope = self._scopes.setdefault((user or "") if self.by_user else "", _Scope())
+        total = shape.total
+        if self.legacy:
+            hit = self._legacy_hit(scope, shape, start)
+        else:
+            hit = self._unit_hit(scope, shape, start)
+            self._persist(scope, shape, start, end)
+        self._remember(scope, shape, start, end)
+        return Outcome(read=min(hit, total), total=total)
+
+    # -- lookups -----------------------------------------------------------------------------
+    def _alive(self, ready: float, used: float, now: float) -> bool:
+        return ready <= now and now - max(used, ready) <= self.evict
+
+    def _partial(self, a: int, b: int) -> int:
+        return common_blocks(self.m.blocks(a), self.m.blocks(b)) * self.m.block_tokens
+
+    def _unit_hit(self, scope: _Scope, shape: Shape, now: float) -> int:
+        best, best_unit, before = 0, None, 0
+        keys, toks, chain = shape.keys, shape.tokens, shape.chain
+        for k, key in enumerate(keys):
+            units = scope.units.get(chain[k])
+            if units:
+                partial = None
+                for (ukey, off), u in units.items():
+                    if before + off <= best or not self._alive(u.ready, u.used, now):
+                        continue
+                    if ukey == key or off <= (partial if partial is not None else (partial := self._partial(ukey, key))):
+                        best, best_unit = before + off, u
+            if chain[k + 1] not in scope.seen:
+                break
+            before += toks[k]
+        if best_unit is not None:
+            best_unit.used = now
+        return best
+
+    def _legacy_hit(self, scope: _Scope, shape: Shape, now: float) -> int:
+        lcp = self._common_prefix(scope, shape, now)
+        hit = lcp // self.unit * self.unit
+        return hit if hit >= self.unit else 0
+
+    def _common_prefix(self, scope: _Scope, shape: Shape, now: float | None) -> int:
+        """Tokens this request shares with the longest-matching earlier request (usable at ``now``)."""
+        before = 0
+        keys, toks, chain = shape.keys, shape.tokens, shape.chain
+        for k, key in enumerate(keys):
+            t = scope.seen.get(chain[k + 1])
+            if t is not None and (now is None or self._alive(t[0], t[1], now)):
+                before += toks[k]
+                continue
+            # piece k differs from every earlier request: how many of its blocks are shared?
+            blocks = self.m.blocks(key)
+            lo, hi = 0, len(blocks)
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                r = scope.blocks.get((chain[k], blocks[mid - 1]))
+                if r is not None and (now is None or r <= now):
+                    lo = mid
+                else:
+                    hi = mid - 1
+            return before + min(lo * self.m.block_tokens, toks[k])
+        return before
+
+    # -- writes ------------------------------------------------------------------------------
+    def _add_unit(self, scope: _Scope, parent: int, key: int, off: int, ready: float) -> None:
+        units = scope.units.setdefault(parent, {})
+        u = units.get((key, off))
+        if u is None:
+            units[(key, off)] = _Unit(ready, ready)
+        elif ready < u.ready:
+            u.ready = ready
+
+    def _persist(self, scope: _Scope, shape: Shape, start: float, end: float) -> None:
+        keys, toks, chain = shape.keys, shape.tokens, shape.chain
+        n = len(keys)
+        # common prefix with an earlier request: persisted once the request completes
+        lcp = self._common_prefix(scope, shape, None)
+        if self.min_unit <= lcp < shape.total:
+            self._add_unit_at(scope, shape, lcp, end + self.delay)
+        # end of input
+        self._add_unit(scope, chain[n - 1], keys[n - 1], toks[n - 1], start + self.delay)
+        # fixed intervals inside long inputs
+        if self.interval > 0:
+            pos = self.interval
+            while pos < shape.total:
+                self._add_unit_at(scope, shape, pos, start + self.delay)
+                pos += self.interval
+        # end of output: the prompt without its generation prompt, then the output as generated
+        if shape.out_key is not None:
+            self._add_unit(scope, chain[n - 1], shape.out_key, shape.out_tokens, end + self.delay)
+
+    def _add_unit_at(self, scope: _Scope, shape: Shape, pos: int, ready: float) -> None:
+        before = 0
+        for k, n in enumerate(shape.tokens):
+            if pos <= before + n:
+                if pos == before and k > 0:  # a piece boundary: the unit ends the previous piece
+                    self._add_unit(scope, shape.chain[k - 1], shape.keys[k - 1], shape.tokens[k - 1], ready)
+                else:
+                    self._add_unit(scope, shape.chain[k], shape.keys[k], pos - before, ready)
+                return
+            before += n
+
+    def _remember(self, scope: _Scope, shape: Shape, start: float, end: float) -> None:
+        """Record this request's prefixes (and its output's) for later common-prefix detection."""
+        keys, chain = shape.keys, shape.chain
+        ready = start + self.delay
+        seen, blocks, pieces = scope.seen, scope.blocks, scope.pieces
+        for k, key in enumerate(keys):
+            c = chain[k + 1]
+            t = seen.get(c)
+            if t is None:
+                seen[c] = [ready, ready]
+            else:
+                t[1] = start  # a request reading through a prefix keeps it alive
+            if (chain[k], key) not in pieces:
+                pieces.add((chain[k], key))
+                parent = chain[k]
+                for b in self.m.blocks(key):
+                    blocks.setdefault((parent, b), ready)
+        if shape.out_key is not None:
+            c = hash((chain[-2], shape.out_key))
+            seen.setdefault(c, [end + self.delay, end + self.delay])
+            if (chain[-2], shape.out_key) not in pieces:
+                pieces.add((chain[-2], shape.out_key))
+                for b in self.m.blocks(shape.out_key):
+                    blocks.setdefault((chain[-2], b), end + self.delay)

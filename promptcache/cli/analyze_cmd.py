@@ -1,0 +1,108 @@
+"""`promptcache analyze`: parse options, call ``promptcache.analyze``, render."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from ..errors import ConfigError
+
+FORMATS = ("term", "json")
+
+
+def _parse_at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    if value == "now":
+        return datetime.now(timezone.utc)
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"--at {value!r}: expected 'now' or an ISO date/time such as 2026-09-15 or 2026-09-15T10:00Z") from None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+
+
+def _parse_params(items: tuple[str, ...]) -> dict[str, float | int | str | bool]:
+    out: dict[str, float | int | str | bool] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--cache-param {item!r}: expected key=value, e.g. eviction_idle_s=3600")
+        if value.lower() in ("true", "false"):
+            out[key] = value.lower() == "true"
+            continue
+        try:
+            out[key] = int(value)
+        except ValueError:
+            try:
+                out[key] = float(value)
+            except ValueError:
+                out[key] = value
+    return out
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--example", is_flag=True, help="Analyze the bundled example log instead of PATHS.")
+@click.option("--models", "models", default=None, metavar="M1,M2",
+              help="Candidate models (default deepseek-v4-pro,deepseek-flash). A leading '+' adds to the defaults.")
+@click.option("--at", "at", default=None, metavar="DATE|now", help="Reprice the whole log at one date instead of each call's own time.")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="term", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to a file.")
+@click.option("--input-format", default="auto", show_default=True, help="Log format (auto-detected by default).")
+@click.option("--cache", "cache_policy", default=None, metavar="POLICY",
+              help="Cache rules to simulate instead of each model's own (e.g. deepseek-legacy).")
+@click.option("--cache-param", "cache_params", multiple=True, metavar="KEY=VALUE",
+              help="Override a cache-rule parameter (e.g. eviction_idle_s=3600); repeatable.")
+@click.option("--prices", "prices", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A price catalog file to use instead of the bundled one (same schema).")
+@click.option("--strict", is_flag=True, help="Stop at the first bad line (exit 2) instead of skipping it.")
+@click.option("--redact", is_flag=True, help="No prompt text anywhere in the output: only ids, offsets and counts.")
+def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str | None, fmt: str, output: Path | None,
+            input_format: str, cache_policy: str | None, cache_params: tuple[str, ...], prices: Path | None,
+            strict: bool, redact: bool) -> int:
+    """Simulate prompt caches over request logs and report hit ratios, costs and what to change.
+
+    \b
+        promptcache analyze --example
+        promptcache analyze calls.jsonl
+        promptcache analyze logs/ --models +gpt-4o --format json -o report.json
+        promptcache analyze calls.jsonl.gz --at now      # today's prices
+    """
+    from ..analysis import DEFAULT_MODELS, AnalyzeOptions, analyze as run
+
+    if example:
+        paths = (Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))),)
+    if not paths:
+        raise click.UsageError("give one or more log files or directories, or --example")
+    chosen = list(DEFAULT_MODELS)
+    if models:
+        names = [m.strip() for m in models.split(",") if m.strip()]
+        chosen = chosen + [n.lstrip("+") for n in names] if models.startswith("+") else names
+    options = AnalyzeOptions(models=chosen, at=_parse_at(at), input_format=input_format, strict=strict,
+                             cache_policy=cache_policy, cache_params=_parse_params(cache_params), redact=redact,
+                             catalog_path=prices)
+    report = run(paths, options)
+    if fmt == "json":
+        from ..report.as_json import render_json
+
+        text = render_json(report)
+        if output:
+            output.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+        return 0
+    from rich.console import Console
+
+    from ..report.term import render_terminal
+
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            render_terminal(report, Console(file=fh, width=120, color_system=None, force_terminal=False))
+    else:
+        render_terminal(report, Console())
+    return 0

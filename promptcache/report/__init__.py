@@ -1,0 +1,1 @@
+"""Reports: the ``Report`` data model and one renderer per output format (pure functions of it)."""

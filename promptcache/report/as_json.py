@@ -1,0 +1,9 @@
+"""JSON: the report model as is (``schema_version`` first), money as decimal strings."""
+
+from __future__ import annotations
+
+from .model import Report
+
+
+def render_json(report: Report) -> str:
+    return report.model_dump_json(indent=2) + "\n"

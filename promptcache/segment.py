@@ -1,0 +1,158 @@
+"""Templates, static prefixes and breakers: where calls of one template stop being identical.
+
+Calls are grouped by template: the tool list and the longest system message with their volatile
+values masked (``volatile.mask``), or the opening of the first message when there is no system
+prompt. Per group the first call is the reference; every later call is compared with it piece by
+piece, and the point where they first differ, the *breaker*, only moves earlier. The static
+prefix is everything before the earliest breaker, in exact tokens; what varies there is kept as a
+short sample and named when it is a known volatile kind (a timestamp, a UUID, ...).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from . import volatile
+from .datamodel import Call
+from .shape import Shape
+from .tokens import Piece, Tokenizer, render
+
+SAMPLE_CHARS = 48
+
+
+@dataclass
+class Breaker:
+    """Where calls of a group first diverge, and what varies there."""
+
+    piece: int
+    role: str
+    segment: str  # "tools", "system", "message 3 (user)", ...
+    token_offset: int
+    kind: str | None
+    samples: list[str]
+
+
+@dataclass
+class GroupStats:
+    id: str
+    label: str
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    tool_calls: int = 0
+    with_tools: int = 0
+    thinking: int = 0
+    static_tokens: int = 0
+    breaker: Breaker | None = None
+    _ref: list[Piece] = field(default_factory=list, repr=False)
+    _ref_tokens: list[int] = field(default_factory=list, repr=False)
+    _cut: tuple[int, int] | None = field(default=None, repr=False)  # (piece, char) of the breaker
+
+    @property
+    def dynamic_tokens_mean(self) -> float:
+        return self.input_tokens / self.calls - self.static_tokens if self.calls else 0.0
+
+
+def segment_name(call: Call, piece: Piece) -> str:
+    if piece.role in ("tools", "system") or piece.index < 0:
+        return piece.role if piece.role != "generation" else "generation prompt"
+    first_msg = next((i for i, s in enumerate(call.segments) if s.role not in ("tools", "system")), 0)
+    return f"message {piece.index - first_msg + 1} ({piece.role})"
+
+
+def template_key(call: Call) -> tuple[str, str]:
+    """(key, human label) of the call's template."""
+    tools = [s.text for s in call.segments if s.role == "tools"]
+    systems = [s.text for s in call.segments if s.role == "system"]
+    if systems:
+        main = max(systems, key=len)
+        label = f"system: {_oneline(volatile.mask(main[:400]))}"
+    else:
+        first = next((s.text for s in call.segments if s.role != "tools"), "")
+        main = first[:200]
+        label = f"no system prompt; first message: {_oneline(volatile.mask(first[:400]))}"
+    if tools:
+        label += f" (+ tools)"
+    key = f"{hash(volatile.fingerprint(''.join(tools))):x}:{hash(volatile.fingerprint(main)):x}"
+    return key, label
+
+
+def _oneline(text: str, n: int = 60) -> str:
+    t = " ".join(text.split())
+    return t if len(t) <= n else t[: n - 1] + "…"
+
+
+class Grouper:
+    """Assigns calls to template groups and tracks each group's static prefix and breaker."""
+
+    def __init__(self, family: str, tokenizer: Tokenizer | None):
+        self.family = family
+        self.tk = tokenizer
+        self.groups: dict[str, GroupStats] = {}
+
+    def add(self, call: Call, shape: Shape) -> GroupStats:
+        key, label = template_key(call)
+        g = self.groups.get(key)
+        if g is None:
+            g = GroupStats(id=f"g{len(self.groups) + 1}", label=label)
+            self.groups[key] = g
+        g.calls += 1
+        g.input_tokens += shape.total
+        if call.usage:
+            g.output_tokens += call.usage.output_tokens
+        g.tool_calls += call.response_tool_calls
+        g.with_tools += call.has_tools
+        g.thinking += call.thinking
+        if self.tk is None:  # content-free trace: no text to compare
+            return g
+        pieces, _ = render(call, self.family)
+        if g.calls == 1:
+            g._ref, g._ref_tokens = pieces, shape.tokens[: len(pieces)]
+            g.static_tokens = sum(g._ref_tokens)
+            return g
+        self._compare(g, call, pieces)
+        return g
+
+    def _compare(self, g: GroupStats, call: Call, pieces: list[Piece]) -> None:
+        ref = g._ref
+        cut = g._cut or (len(ref), 0)
+        for k in range(min(len(pieces), len(ref), cut[0] + 1)):
+            a, b = ref[k].text, pieces[k].text
+            if a == b:
+                continue
+            c = len(os.path.commonprefix([a, b]))
+            if (k, c) < cut:
+                self._set_cut(g, call, pieces, k, c)
+            return
+        if len(pieces) < len(ref) and (len(pieces), 0) < cut:
+            self._set_cut(g, call, pieces, len(pieces), 0)
+
+    def _set_cut(self, g: GroupStats, call: Call, pieces: list[Piece], k: int, c: int) -> None:
+        g._cut = (k, c)
+        ref = g._ref
+        before = sum(g._ref_tokens[:k])
+        partial = 0
+        if k < len(ref) and c:
+            partial = max(0, len(self.tk.encode(ref[k].text[:c])) - 1)
+        g.static_tokens = before + partial
+        if k >= len(ref):
+            return
+        a = ref[k].text
+        b = pieces[k].text if k < len(pieces) else ""
+        kind = volatile.kind_at(a, c) or (volatile.kind_at(b, c) if b else None)
+        g.breaker = Breaker(
+            piece=k,
+            role=ref[k].role,
+            segment=segment_name(call, ref[k]),
+            token_offset=g.static_tokens,
+            kind=kind,
+            samples=[_snippet(a, c), _snippet(b, c)] if b else [_snippet(a, c)],
+        )
+
+
+def _snippet(text: str, at: int) -> str:
+    start = max(0, at - 8)
+    s = text[start: at + SAMPLE_CHARS]
+    s = s.replace("\n", "⏎")
+    return ("…" if start else "") + s + ("…" if at + SAMPLE_CHARS < len(text) else "")

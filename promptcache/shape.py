@@ -1,0 +1,162 @@
+"""A call's prompt as a cache sees it: a chain of hashed pieces with token counts.
+
+``Measurer`` renders a call with its model family's chat template (``tokens.render``), tokenizes
+each *distinct* piece once, and gives every call a ``Shape``: piece keys, token counts, and the
+chain keys that identify each prefix (``chain[k]`` names everything before piece k, so two calls
+share pieces 0..k-1 exactly when their ``chain[k]`` are equal). Inside a piece, prefixes are
+compared by chained hashes of fixed token blocks (``block_tokens``), so two different pieces can
+still share a partial prefix at block granularity without keeping their tokens in memory.
+
+When a call reports its prompt size and the log's provider uses this family's tokenizer, the
+reported total is the truth: the difference from our count is put on the final (generation)
+piece and the call is counted as ``reported``; otherwise its counts are ``estimated``.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass
+
+from .datamodel import Call
+from .tokens import get_tokenizer, output_piece, render
+
+ROOT = 0x5EED
+
+
+@dataclass(slots=True)
+class Shape:
+    """Prompt pieces in order (the last is the generation prompt) and the output that followed."""
+
+    keys: list[int]
+    tokens: list[int]
+    roles: list[str]
+    indexes: list[int]
+    chain: list[int]  # len(keys) + 1; chain[0] = ROOT
+    out_key: int | None
+    out_tokens: int
+    reported: bool
+
+    @property
+    def total(self) -> int:
+        return sum(self.tokens)
+
+
+class Measurer:
+    """Tokenizes distinct pieces once per family and shapes calls for the cache simulators."""
+
+    def __init__(self, family: str, *, block_tokens: int = 16):
+        self.family = family
+        self.block_tokens = block_tokens
+        self._tokenizer = None if family == "blocks" else get_tokenizer(family)
+        self._pieces: dict[int, tuple[int, array]] = {}
+        self.reported_calls = 0
+        self.estimated_calls = 0
+        self.adjusted_tokens = 0
+
+    @property
+    def tokenizer_name(self) -> str:
+        return self._tokenizer.name if self._tokenizer else "none (block-hash trace)"
+
+    @property
+    def exact(self) -> bool:
+        return bool(self._tokenizer and self._tokenizer.exact)
+
+    def _piece(self, text: str, extra: int = 0) -> tuple[int, int]:
+        key = hash(text)
+        got = self._pieces.get(key)
+        if got is None:
+            ids = self._tokenizer.encode(text)
+            b = self.block_tokens
+            blocks = array("q")
+            h = ROOT  # same seed for every piece, so different pieces with a common start share blocks
+            for i in range(b, len(ids) + 1, b):
+                h = hash((h, *ids[i - b:i]))
+                blocks.append(h)
+            got = (len(ids) + extra, blocks)
+            self._pieces[key] = got
+        return key, got[0]
+
+    def blocks(self, key: int) -> array:
+        """Chained block hashes of a piece: ``blocks[j]`` identifies its first (j+1)*block_tokens tokens."""
+        got = self._pieces.get(key)
+        return got[1] if got else _EMPTY
+
+    def shape(self, call: Call, *, trust_usage: bool) -> Shape:
+        if call.segments and call.segments[0].role == "block":
+            return self._shape_blocks(call)
+        pieces, gen = render(call, self.family)
+        keys: list[int] = []
+        toks: list[int] = []
+        for p in pieces:
+            k, n = self._piece(p.text, p.extra)
+            keys.append(k)
+            toks.append(n)
+        gk, gn = self._piece(gen, 3 if self.family != "deepseek-v4" else 0)
+        if self.family != "deepseek-v4":
+            gn = 3  # OpenAI: every reply is primed with <|start|>assistant<|message|>
+        keys.append(gk)
+        toks.append(gn)
+        reported = False
+        if trust_usage and call.usage is not None:
+            diff = call.usage.input_tokens - sum(toks)
+            if diff:
+                self.adjusted_tokens += abs(diff)
+                _absorb(toks, diff)
+            reported = True
+        out = output_piece(call, self.family)
+        out_key, out_tokens = None, 0
+        if out:  # same key as the identical assistant turn a next request would replay
+            out_key, out_tokens = self._piece(out)
+        elif call.usage and call.usage.output_tokens:
+            out_key, out_tokens = hash(("out", call.call_id)), call.usage.output_tokens
+        if reported:
+            self.reported_calls += 1
+        else:
+            self.estimated_calls += 1
+        return Shape(keys, toks, [p.role for p in pieces] + ["generation"], [p.index for p in pieces] + [-1],
+                     _chain(keys), out_key, out_tokens, reported)
+
+    def _shape_blocks(self, call: Call) -> Shape:
+        keys = [s.block_id or 0 for s in call.segments]
+        toks = [s.block_tokens for s in call.segments]
+        out_tokens = call.usage.output_tokens if call.usage else 0
+        self.reported_calls += 1
+        return Shape(keys, toks, ["block"] * len(keys), list(range(len(keys))), _chain(keys), None, out_tokens, True)
+
+
+_EMPTY = array("q")
+
+
+def _chain(keys: list[int]) -> list[int]:
+    chain = [ROOT]
+    h = ROOT
+    for k in keys:
+        h = hash((h, k))
+        chain.append(h)
+    return chain
+
+
+def _absorb(toks: list[int], diff: int) -> None:
+    """Put the difference between reported and counted tokens on the last pieces, never below zero."""
+    i = len(toks) - 1
+    if diff > 0:
+        toks[i] += diff
+        return
+    need = -diff
+    while need and i >= 0:
+        take = min(need, toks[i])
+        toks[i] -= take
+        need -= take
+        i -= 1
+
+
+def common_blocks(a: array, b: array) -> int:
+    """How many leading blocks two pieces share (chained hashes: equal at j means equal up to j)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:  # prefix-closed: binary search for the first difference
+        mid = (lo + hi + 1) // 2
+        if a[mid - 1] == b[mid - 1]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
