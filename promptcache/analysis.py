@@ -30,6 +30,7 @@ from .pricing import Ledger, Tokens, usd
 from .report import model as R
 from .restructure import restructure
 from .segment import Grouper, template_key
+from .scenarios import CallFacts, simulate
 from .shape import Measurer, Shape
 
 DEFAULT_MODELS = ("deepseek-v4-pro", "deepseek-flash")
@@ -47,20 +48,6 @@ class AnalyzeOptions:
     cache_params: dict[str, Any] = field(default_factory=dict)
     redact: bool = False
     catalog_path: Path | None = None
-
-
-@dataclass(slots=True)
-class _Meta:
-    start: float
-    end: float
-    when: datetime
-    user: str | None
-    model: str
-    group: str
-    output: int
-    conversation: str | None
-    timed: bool
-    latency_reported: bool
 
 
 def family_of(catalog: Catalog, model: str) -> str | None:
@@ -98,7 +85,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     grouper = Grouper(primary, measurers[primary]._tokenizer)
 
     reader = read_logs(paths, input_format=opts.input_format, strict=opts.strict)
-    metas: list[_Meta] = []
+    metas: list[CallFacts] = []
     shapes: dict[str, list[Shape]] = {f: [] for f in families}
     observed = Tokens()
     observed_calls = 0
@@ -169,24 +156,21 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
             continue
         done.add(e.id)
         fam = e.tokenizer
-        for layout, shp in (("as_logged", shapes[fam]), ("restructured", shapes_r[fam])):
-            policy = make_policy(e, measurers[fam], policy=opts.cache_policy, overrides=opts.cache_params)
+        for layout, shp in (("as_logged", shapes), ("restructured", shapes_r)):
             pname = opts.cache_policy or e.cache_policy
             policy_info[pname] = {k: v for k, v in policy_params(pname, opts.cache_params).items()}
-            ledger = Ledger(catalog)
-            writes = 0
+            policies = {e.id: make_policy(e, measurers[fam], policy=opts.cache_policy, overrides=opts.cache_params)}
             track = layout == "as_logged" and e is entries[0]
-            for i in order:
-                m, s = metas[i], shp[i]
-                o = policy.request(s, start=m.start, end=m.end, user=m.user)
-                writes += o.write + o.write_1h
-                ledger.add(m.group, e.id, m.when, hit=o.read, miss=o.uncached, output=m.output,
-                           write_5m=o.write, write_1h=o.write_1h)
-                if track and m.conversation is not None:
-                    c = conv_hits.setdefault(m.conversation, [0, 0, 0])
+
+            def on_outcome(i: int, o, track=track) -> None:
+                conv = metas[i].conversation
+                if track and conv is not None:
+                    c = conv_hits.setdefault(conv, [0, 0, 0])
                     c[0] += 1
                     c[1] += o.total
                     c[2] += o.read
+
+            ledger = simulate(metas, order, lambda i, e=e: e, shp, policies, catalog, on_outcome)
             ledgers[(e.id, layout)] = ledger
             t = ledger.tokens()
             scenarios.append(R.Scenario(
@@ -305,7 +289,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     )
 
 
-def _meta(call: Call, last_t: float | None, at: datetime | None, now: datetime) -> _Meta:
+def _meta(call: Call, last_t: float | None, at: datetime | None, now: datetime) -> CallFacts:
     """Compact per-call facts; ``when`` is the pricing instant (``at`` overrides the call's own time)."""
     timed = call.timestamp is not None
     start = call.timestamp.timestamp() if timed else (last_t if last_t is not None else 0.0)
@@ -314,8 +298,9 @@ def _meta(call: Call, last_t: float | None, at: datetime | None, now: datetime) 
         dur, reported = call.latency_ms / 1000.0, True
     else:
         dur, reported = estimated_duration(out), False
-    return _Meta(start=start, end=start + dur, when=at or call.timestamp or now, user=call.user_id, model=call.model,
-                 group="", output=out, conversation=call.conversation_id, timed=timed, latency_reported=reported)
+    return CallFacts(start=start, end=start + dur, when=at or call.timestamp or now, user=call.user_id, model=call.model,
+                     group="", output=out, conversation=call.conversation_id, timed=timed, latency_reported=reported,
+                     tools=call.has_tools, thinking=call.thinking, tool_calls=call.response_tool_calls)
 
 
 def _baseline(metas, observed_calls, observed_ledger, unpriced, ledgers, entries, catalog) -> tuple[str, Decimal]:

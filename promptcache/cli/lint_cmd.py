@@ -1,0 +1,53 @@
+"""``promptcache lint``: the click layer over ``promptcache.lint`` (parse flags, run, print).
+
+Kept thin and light: it imports neither rich nor the price catalog, so the pre-commit hook's
+start-up cost is the interpreter, click, jinja2 and PyYAML.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from ..lint import lint_paths, load_settings
+from ..lint.output import FORMATS, render
+from ..lint.tokens import TOKENIZERS
+
+
+def _codes(value: str | None) -> list[str] | None:
+    return [c.strip() for c in value.split(",") if c.strip()] if value else None
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format.")
+@click.option("--model", help="Target model: sets the default minimum static tokens and prices findings.")
+@click.option("--calls-per-day", type=click.IntRange(min=0), help="Calls per day, to price each finding per month.")
+@click.option("--select", help="Comma-separated codes or prefixes to report (default: all).")
+@click.option("--ignore", help="Comma-separated codes or prefixes not to report.")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="TOML file with the settings (default: nearest pyproject.toml with [tool.promptcache.lint]).")
+@click.option("--min-static-tokens", type=click.IntRange(min=0), help="Static tokens a dynamic part must precede to be reported (default: the model's minimum cacheable length, 64 without a model).")
+@click.option("--tokenizer", type=click.Choice(TOKENIZERS), help="approx (chars/4, no tokenizer load; default) or deepseek (exact).")
+@click.option("--at", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="Price at this UTC instant (default: now).")
+def lint(paths: tuple[str, ...], fmt: str, model: str | None, calls_per_day: int | None, select: str | None,
+         ignore: str | None, config: Path | None, min_static_tokens: int | None, tokenizer: str | None, at: datetime | None) -> int:
+    """Lint prompt template files for cache breakers. Exit 0 clean, 1 findings, 2 errors.
+
+    PATHS are template files or directories (Jinja2, str.format text, Mustache/Handlebars,
+    prompty, YAML agent configs, Python string constants). Templates are parsed, never rendered.
+    """
+    settings = load_settings(
+        config, model=model, calls_per_day=calls_per_day, select=_codes(select), ignore=_codes(ignore),
+        min_static_tokens=min_static_tokens, tokenizer=tokenizer,
+    )
+    from datetime import timezone
+
+    result = lint_paths(paths, settings, at.replace(tzinfo=timezone.utc) if at else None)
+    from importlib.metadata import version
+
+    click.echo(render(result.findings, fmt, version("promptcache")), nl=False)
+    if fmt == "text" and result.findings:
+        click.echo(f"promptcache lint: {len(result.findings)} finding(s) in {result.files} file(s); docs: docs/rules/<CODE>.md", err=True)
+    return result.exit_code

@@ -1,0 +1,58 @@
+"""Scenarios: one cache simulation over the whole log, priced call by call.
+
+A scenario assigns each call a model (all the same model, or a mix such as Pro for the first call
+of a chain and Flash after it) and a layout (the shapes, as logged or restructured). Each model
+keeps its own cache, as providers do: a call moved to another model does not find the prefix the
+first model cached. Calls are fed in start-time order; the ledger sums tokens per group and price
+bucket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from .cachesim import Outcome, Policy
+from .catalog import Catalog, ModelEntry
+from .pricing import Ledger
+from .shape import Shape
+
+
+@dataclass(slots=True)
+class CallFacts:
+    """What later stages need of a call once its text is gone: compact, one per call."""
+
+    start: float
+    end: float
+    when: datetime  # the pricing instant
+    user: str | None
+    model: str  # as logged
+    group: str
+    output: int
+    conversation: str | None
+    timed: bool
+    latency_reported: bool
+    tools: bool = False
+    thinking: bool = False
+    tool_calls: int = 0
+
+
+def simulate(facts: Sequence[CallFacts], order: Sequence[int], assign: Callable[[int], ModelEntry],
+             shapes: dict[str, Sequence[Shape]], policies: dict[str, Policy], catalog: Catalog,
+             on_outcome: Callable[[int, Outcome], None] | None = None) -> Ledger:
+    """Run the caches of the assigned models over the calls in ``order`` and price every call.
+
+    ``shapes`` maps a tokenizer family to each call's shape; ``policies`` maps a model id to its
+    (fresh) cache simulator.
+    """
+    ledger = Ledger(catalog)
+    for i in order:
+        f = facts[i]
+        entry = assign(i)
+        o = policies[entry.id].request(shapes[entry.tokenizer][i], start=f.start, end=f.end, user=f.user)
+        ledger.add(f.group, entry.id, f.when, hit=o.read, miss=o.uncached, output=f.output,
+                   write_5m=o.write, write_1h=o.write_1h)
+        if on_outcome is not None:
+            on_outcome(i, o)
+    return ledger
