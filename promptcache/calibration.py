@@ -1,0 +1,118 @@
+"""Calibration against the bill: simulated cache reads next to what the provider reported.
+
+``calibrate`` takes one row per call (group id, observed reads, simulated reads, and optionally
+observed/simulated dollars and the input size) and returns plain dataclasses: per group and
+overall, tokens and dollars, the error, and for every group off by more than ``tolerance``
+(3% of its input tokens by default) the likeliest reason.
+
+Reasons, checked in this order on the group's calls:
+- ``warm-start``: the first call of the group already read from the cache (an earlier run or
+  another client warmed it; the log cannot show it).
+- ``ttl-gap``: the simulation misses where the provider hit after a gap longer than the
+  simulated TTL (the real cache lived longer than assumed).
+- ``scope-split``: the provider missed where the simulation hit (different machine, key,
+  workspace or user: a scope the log cannot show, or overflow routing).
+- ``unobservable-rule``: the rest (tokenizer estimate, block granularity, a rule the log cannot
+  show, best-effort behaviour).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+TOLERANCE = 0.03
+
+
+@dataclass(frozen=True, slots=True)
+class CallRow:
+    group: str
+    observed: int
+    simulated: int
+    input_tokens: int = 0
+    observed_usd: Decimal = Decimal(0)
+    simulated_usd: Decimal = Decimal(0)
+    gap_s: float | None = None  # seconds since the previous call of the group
+    ttl_s: float | None = None  # the simulated TTL that applied
+
+
+@dataclass(slots=True)
+class GroupCalibration:
+    group: str
+    calls: int = 0
+    input_tokens: int = 0
+    observed: int = 0
+    simulated: int = 0
+    observed_usd: Decimal = Decimal(0)
+    simulated_usd: Decimal = Decimal(0)
+    flagged: bool = False
+    reason: str = ""
+    detail: str = ""
+
+    @property
+    def error(self) -> int:
+        """Simulated minus observed cache reads, tokens."""
+        return self.simulated - self.observed
+
+    @property
+    def error_usd(self) -> Decimal:
+        return self.simulated_usd - self.observed_usd
+
+    @property
+    def error_pct(self) -> float:
+        """The error as a share of the group's input tokens (of its observed reads if input is unknown)."""
+        base = self.input_tokens or self.observed
+        return 100.0 * self.error / base if base else (0.0 if self.error == 0 else 100.0)
+
+
+@dataclass(slots=True)
+class Calibration:
+    groups: list[GroupCalibration]
+    overall: GroupCalibration
+    tolerance: float = TOLERANCE
+    flagged: list[str] = field(default_factory=list)
+
+
+def _reason(rows: list[CallRow]) -> tuple[str, str]:
+    first = rows[0]
+    if first.observed > 0 and first.simulated == 0:
+        return "warm-start", f"the first call already read {first.observed} cached tokens (cache warmed before the log)"
+    for r in rows:
+        if r.simulated < r.observed and r.gap_s is not None and r.ttl_s is not None and r.gap_s > r.ttl_s:
+            return "ttl-gap", (f"the provider still hit after a {r.gap_s:.0f} s gap, longer than the "
+                               f"simulated TTL of {r.ttl_s:.0f} s")
+    under = sum(max(r.simulated - r.observed, 0) for r in rows)
+    over = sum(max(r.observed - r.simulated, 0) for r in rows)
+    if under > over and any(r.observed == 0 and r.simulated > 0 for r in rows):
+        n = sum(1 for r in rows if r.observed == 0 and r.simulated > 0)
+        return "scope-split", f"{n} call(s) missed at the provider where the simulation hit (another machine, key or scope)"
+    return "unobservable-rule", "differences the log cannot explain (token estimate, granularity, best effort)"
+
+
+def calibrate(rows: Iterable[CallRow], *, tolerance: float = TOLERANCE) -> Calibration:
+    by: dict[str, list[CallRow]] = {}
+    for r in rows:
+        by.setdefault(r.group, []).append(r)
+    overall = GroupCalibration("overall")
+    groups = []
+    flagged = []
+    for gid, rs in by.items():
+        g = GroupCalibration(gid)
+        for r in rs:
+            for tgt in (g, overall):
+                tgt.calls += 1
+                tgt.input_tokens += r.input_tokens
+                tgt.observed += r.observed
+                tgt.simulated += r.simulated
+                tgt.observed_usd += r.observed_usd
+                tgt.simulated_usd += r.simulated_usd
+        if abs(g.error_pct) > 100 * tolerance:
+            g.flagged = True
+            g.reason, g.detail = _reason(rs)
+            flagged.append(gid)
+        groups.append(g)
+    if abs(overall.error_pct) > 100 * tolerance:
+        overall.flagged = True
+        overall.reason = "see flagged groups"
+    return Calibration(groups, overall, tolerance, flagged)
