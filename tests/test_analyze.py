@@ -38,7 +38,7 @@ def test_timestamp_at_top_is_found_moved_and_priced(write_log):
     assert abs(restr.hit_ratio - (per_call - 30) / per_call * (g.calls - 2) / g.calls) < 0.03
     rec = r.recommendation
     assert rec.layout == "restructured"
-    assert rec.actions and rec.actions[0].kind == "move_volatile_to_end" and "timestamp" in rec.actions[0].message
+    assert rec.actions and rec.actions[0].kind == "volatile_value" and "timestamp" in rec.actions[0].message
     assert rec.actions[0].savings_usd > 0
     assert rec.savings_usd == rec.baseline_cost_usd - rec.cost_usd
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -11,7 +14,9 @@ import click
 
 from ..errors import ConfigError
 
-FORMATS = ("term", "json")
+from ..report import RENDERERS
+
+FORMATS = tuple(RENDERERS)
 
 
 def _parse_at(value: str | None) -> datetime | None:
@@ -24,6 +29,12 @@ def _parse_at(value: str | None) -> datetime | None:
     except ValueError:
         raise ConfigError(f"--at {value!r}: expected 'now' or an ISO date/time such as 2026-09-15 or 2026-09-15T10:00Z") from None
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+
+
+def _find_config() -> Path | None:
+    from ..config import find_config
+
+    return find_config()
 
 
 def _parse_params(items: tuple[str, ...]) -> dict[str, float | int | str | bool]:
@@ -51,8 +62,10 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, float | int | str | bool]
 @click.option("--models", "models", default=None, metavar="M1,M2",
               help="Candidate models (default deepseek-v4-pro,deepseek-flash). A leading '+' adds to the defaults.")
 @click.option("--at", "at", default=None, metavar="DATE|now", help="Reprice the whole log at one date instead of each call's own time.")
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="term", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to a file.")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Output format (default: from -o's extension .json/.md/.html, else term).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report to a file (report.json can be re-rendered with `promptcache report`).")
 @click.option("--input-format", default="auto", show_default=True, help="Log format (auto-detected by default).")
 @click.option("--cache", "cache_policy", default=None, metavar="POLICY",
               help="Cache rules to simulate instead of each model's own (e.g. deepseek-legacy).")
@@ -62,9 +75,12 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, float | int | str | bool]
               help="A price catalog file to use instead of the bundled one (same schema).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad line (exit 2) instead of skipping it.")
 @click.option("--redact", is_flag=True, help="No prompt text anywhere in the output: only ids, offsets and counts.")
-def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str | None, fmt: str, output: Path | None,
+@click.option("--quality-critical", "quality_critical", multiple=True, metavar="GROUP",
+              help="Keep a template group on Pro whatever it costs: a group id (g3) or a label substring; repeatable. "
+                   "Adds to [tool.promptcache] quality_critical in the nearest pyproject.toml.")
+def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str | None, fmt: str | None, output: Path | None,
             input_format: str, cache_policy: str | None, cache_params: tuple[str, ...], prices: Path | None,
-            strict: bool, redact: bool) -> int:
+            strict: bool, redact: bool, quality_critical: tuple[str, ...] = ()) -> int:
     """Simulate prompt caches over request logs and report hit ratios, costs and what to change.
 
     \b
@@ -85,24 +101,35 @@ def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str 
         chosen = chosen + [n.lstrip("+") for n in names] if models.startswith("+") else names
     options = AnalyzeOptions(models=chosen, at=_parse_at(at), input_format=input_format, strict=strict,
                              cache_policy=cache_policy, cache_params=_parse_params(cache_params), redact=redact,
-                             catalog_path=prices)
-    report = run(paths, options)
-    if fmt == "json":
-        from ..report.as_json import render_json
+                             catalog_path=prices, quality_critical=list(quality_critical),
+                             config_path=_find_config())  # issue 6: [tool.promptcache] quality_critical
+    with _progress() as progress:  # issue 8: progress bar on stderr when interactive
+        report = run(paths, options, progress=progress)
+    from .report_cmd import default_format, write_report  # issue 8: one writer for analyze and report
 
-        text = render_json(report)
-        if output:
-            output.write_text(text, encoding="utf-8")
-        else:
-            sys.stdout.write(text)
-        return 0
-    from rich.console import Console
-
-    from ..report.term import render_terminal
-
-    if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            render_terminal(report, Console(file=fh, width=120, color_system=None, force_terminal=False))
-    else:
-        render_terminal(report, Console())
+    write_report(report, default_format(output, fmt), output)
     return 0
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[int], None] | None]:
+    """A transient rich progress line on stderr (calls read, calls/s, elapsed); none when not a TTY."""
+    if not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
+        yield None
+        return
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    t0 = time.monotonic()
+    columns = (SpinnerColumn(), TextColumn("reading logs"), BarColumn(),
+               TextColumn("{task.completed:,} calls"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("read", total=None, rate="")
+
+        def update(n: int) -> None:
+            dt = time.monotonic() - t0
+            bar.update(task, completed=n, rate=f"{n / dt:,.0f} calls/s" if dt > 0 else "")
+
+        yield update

@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from urllib.parse import quote
 
+from ..secrets import json_safe, printable
 from .model import Finding
 from .rules import RULES, describe
 
@@ -22,7 +23,7 @@ def format_text(findings: Sequence[Finding]) -> str:
     lines = []
     for f in findings:
         cost = f" (~${f.monthly_cost_usd}/month)" if f.monthly_cost_usd is not None else ""
-        lines.append(f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}{cost}")
+        lines.append(printable(f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}{cost}", newlines=False))
     return "".join(line + "\n" for line in lines)
 
 
@@ -33,10 +34,11 @@ def format_json(findings: Sequence[Finding]) -> str:
          "static_tokens": f.static_tokens, "monthly_cost_usd": f.monthly_cost_usd}
         for f in findings
     ]
-    return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
+    return json_safe(json.dumps(rows, ensure_ascii=False, indent=2)) + "\n"
 
 
 def _gh_data(text: str) -> str:
+    text = printable(text)  # no raw ANSI/bidi characters in the workflow log
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
@@ -88,7 +90,7 @@ def format_sarif(findings: Sequence[Finding], version: str) -> str:
             "results": results,
         }],
     }
-    return json.dumps(log, ensure_ascii=False, indent=2) + "\n"
+    return json_safe(json.dumps(log, ensure_ascii=False, indent=2)) + "\n"
 
 
 def render(findings: Sequence[Finding], fmt: str, version: str) -> str:

@@ -26,6 +26,7 @@ import glob as _glob
 import gzip
 import io
 import re
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ import orjson
 
 from ..datamodel import Call
 from ..errors import LogFormatError, PromptCacheError
+from ..secrets import mask_secrets
 from .anthropic import parse_anthropic, parse_anthropic_batch_pair
 from .cassettes import expand_vcr, load_yaml
 from .common import LineError
@@ -48,7 +50,7 @@ from .openai_chat import parse_openai_chat
 from .openai_responses import parse_openai_responses
 from .otel import expand_otel
 from .trajectories import expand_trajectory
-from .traces import BailianParser, expand_weka, parse_bailian, parse_mooncake
+from .traces import BailianParser, expand_weka, parse_bailian, parse_mooncake, parse_promptcache_trace
 
 Parser = Callable[[object, str, int], Call]
 Expander = Callable[[object, str, int], Iterator[tuple[int, "Call | LineError"]]]
@@ -63,6 +65,7 @@ PARSERS: dict[str, Parser] = {
     "langfuse": parse_langfuse,
     "mooncake": parse_mooncake,
     "bailian": parse_bailian,
+    "promptcache-trace": parse_promptcache_trace,
 }
 #: formats whose parser keeps state within one file (a fresh one per file)
 PARSER_FACTORIES: dict[str, Callable[[], Parser]] = {"bailian": BailianParser}
@@ -80,6 +83,9 @@ ALIASES = {"openai-chat": "openai", "chat": "openai", "responses": "openai-respo
 FORMAT_NAMES = sorted([*PARSERS, *EXPANDERS, *JOINED])
 
 MAX_EXAMPLES = 5
+#: a JSONL line longer than this is skipped (``too_large``) without being held whole: no provider
+#: accepts a request this big, and a file with no newlines (binary, or one huge line) stays cheap
+MAX_LINE_BYTES = 64 * 1024 * 1024
 SNIFF_RECORDS = 5
 _LOG_SUFFIXES = (".jsonl", ".json", ".ndjson", ".traj", ".yaml", ".yml")
 
@@ -200,7 +206,7 @@ def iter_json_array(fh: io.BufferedIOBase, chunk: int = 1 << 20) -> Iterator[tup
             if c in b"[{":
                 if depth == 0:
                     if c != b"[" or started:
-                        raise ValueError(f"line {line}: expected a JSON array")
+                        raise ArrayError(line, f"line {line}: expected a JSON array")
                     started = True
                     elem_start, elem_line = m.end(), line
                 depth += 1
@@ -212,7 +218,7 @@ def iter_json_array(fh: io.BufferedIOBase, chunk: int = 1 << 20) -> Iterator[tup
                         yield _elem_line(text, elem_line), text
                     return
                 if depth < 0:
-                    raise ValueError(f"line {line}: unbalanced brackets")
+                    raise ArrayError(line, f"line {line}: unbalanced brackets")
             elif c == b"," and depth == 1:
                 text = buf[elem_start:m.start()]
                 yield _elem_line(text, elem_line), text
@@ -220,12 +226,20 @@ def iter_json_array(fh: io.BufferedIOBase, chunk: int = 1 << 20) -> Iterator[tup
         else:
             scan = len(buf)
         if eof:
-            raise ValueError(f"line {line}: the array is cut short" if started else "no JSON array found")
+            raise ArrayError(line, f"line {line}: the array is cut short" if started else "no JSON array found")
         if need_more or not started or depth >= 1:
             cut = min(elem_start, scan) if started else scan
             buf = buf[cut:]
             scan -= cut
             elem_start -= cut
+
+
+class ArrayError(ValueError):
+    """A malformed JSON array, with the line where reading it failed."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
 
 
 def _elem_line(text: bytes, line: int) -> int:
@@ -278,7 +292,7 @@ def _array_records(fh: io.BufferedIOBase) -> Iterator[Record]:
             except orjson.JSONDecodeError as exc:
                 yield line, LineError("not_json", f"not valid JSON ({exc})")
     except (ValueError, orjson.JSONDecodeError) as exc:
-        yield 0, LineError("not_json", f"the JSON array is malformed ({exc})")
+        yield max(1, getattr(exc, "line", 1)), LineError("not_json", f"the JSON array is malformed ({exc})")
 
 
 def _is_record(obj: Any) -> bool:
@@ -290,13 +304,26 @@ def _is_record(obj: Any) -> bool:
 def _jsonl_records(fh: io.BufferedIOBase) -> Iterator[Record]:
     lineno = 0
     pending: list[bytes] = []
-    pending_line = 0
-    for raw in fh:
+    pending_line = pending_size = 0
+    while raw := fh.readline(MAX_LINE_BYTES + 1):
         lineno += 1
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            size = len(raw)
+            while (rest := fh.readline(1 << 20)) and size < 1 << 40:  # skip to the end of the line
+                size += len(rest)
+                if rest.endswith(b"\n"):
+                    break
+            yield lineno, LineError("too_large", f"the line is {size / 1e6:,.0f} MB, more than the "
+                                    f"{MAX_LINE_BYTES >> 20} MiB any request can be: skipped unread")
+            continue
         if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         if pending:  # inside a pretty-printed document: collect it whole
             pending.append(raw)
+            pending_size += len(raw)
+            if pending_size > MAX_LINE_BYTES:  # not one document after all: read it line by line
+                yield from _lines(pending, pending_line)
+                pending, pending_size = [], 0
             continue
         if not raw.strip():
             yield lineno, None
@@ -306,21 +333,25 @@ def _jsonl_records(fh: io.BufferedIOBase) -> Iterator[Record]:
         except orjson.JSONDecodeError as exc:
             if lineno == 1 and raw.lstrip().startswith((b"{", b"[")):
                 pending = [raw]  # perhaps one pretty-printed document
-                pending_line = lineno
+                pending_line, pending_size = lineno, len(raw)
                 continue
             yield lineno, LineError("not_json", f"not valid JSON ({exc.args[0] if exc.args else exc})")
     if pending:
         try:
             yield pending_line, orjson.loads(b"".join(pending))
         except orjson.JSONDecodeError:
-            for i, raw in enumerate(pending, pending_line):  # not a document after all: line by line
-                if not raw.strip():
-                    yield i, None
-                    continue
-                try:
-                    yield i, orjson.loads(raw)
-                except orjson.JSONDecodeError as exc:
-                    yield i, LineError("not_json", f"not valid JSON ({exc.args[0] if exc.args else exc})")
+            yield from _lines(pending, pending_line)  # not a document after all: line by line
+
+
+def _lines(raws: list[bytes], first: int) -> Iterator[Record]:
+    for i, raw in enumerate(raws, first):
+        if not raw.strip():
+            yield i, None
+            continue
+        try:
+            yield i, orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            yield i, LineError("not_json", f"not valid JSON ({exc.args[0] if exc.args else exc})")
 
 
 # --- the reader -------------------------------------------------------------------------------
@@ -364,7 +395,7 @@ class LogReader:
                 seen += 1
                 if seen >= SNIFF_RECORDS:
                     break
-        except (OSError, EOFError, gzip.BadGzipFile):
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error):
             return None, None
         if self.input_format != "auto":
             fmt = self.input_format
@@ -400,19 +431,25 @@ class LogReader:
         index = self._index.setdefault(family, {})
         src = self._index_src.setdefault(family, {})
         name = str(path)
-        for line, obj in _records(path):
-            if obj is None:
-                self.stats.blank_lines += 1
-                continue
-            if isinstance(obj, LineError) or not isinstance(obj, dict) or "custom_id" not in obj:
-                self.stats.lines += 1
-                msg = str(obj) if isinstance(obj, LineError) else "a batch input line needs `custom_id`"
-                self._bad(name, line, "not_json" if isinstance(obj, LineError) else "bad_shape", msg)
-                continue
-            self.stats.companion_lines += 1
-            cid = str(obj["custom_id"])
-            index[cid] = obj
-            src[cid] = (name, line)
+        last = 0
+        try:
+            for line, obj in _records(path):
+                last = line
+                if obj is None:
+                    self.stats.blank_lines += 1
+                    continue
+                if isinstance(obj, LineError) or not isinstance(obj, dict) or "custom_id" not in obj:
+                    self.stats.lines += 1
+                    msg = str(obj) if isinstance(obj, LineError) else "a batch input line needs `custom_id`"
+                    self._bad(name, line, "not_json" if isinstance(obj, LineError) else "bad_shape", msg)
+                    continue
+                self.stats.companion_lines += 1
+                cid = str(obj["custom_id"])
+                index[cid] = obj
+                src[cid] = (name, line)
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:  # a truncated .gz: as in _read_file
+            self.stats.lines += 1
+            self._bad(name, last + 1, "unreadable", f"file stops being readable here: {exc}")
 
     def _read_file(self, path: Path, fmt: str | None) -> Iterator[Call]:
         name = str(path)
@@ -457,7 +494,7 @@ class LogReader:
                         self._bad(name, at, exc.reason, self._explain(exc, item, fmt))
                         continue
                     yield self._count(call)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
             # A truncated .gz or an unreadable file: what was read so far stands; say where it stopped.
             stats.lines += 1
             self._bad(name, last + 1, "unreadable", f"file stops being readable here: {exc}")
@@ -503,6 +540,7 @@ class LogReader:
         return str(exc)
 
     def _bad(self, path: str, line: int, reason: str, message: str) -> None:
+        message = mask_secrets(message)  # messages quote bits of the line: never a key or an e-mail
         if self.strict:
             raise LogFormatError(message + " (drop --strict to skip bad lines and go on)", path=path, line=line)
         self.stats.skip(path, line, reason, message)

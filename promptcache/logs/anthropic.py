@@ -77,10 +77,10 @@ def message_segments(request: dict) -> list[Segment]:
         if not isinstance(msg, dict):
             raise LineError("bad_shape", f"`messages[{i}]` should be an object")
         role = msg.get("role")
-        if role not in ("user", "assistant"):
-            raise LineError("bad_shape", f"`messages[{i}].role` is {role!r}: expected user or assistant")
+        if role not in ("user", "assistant", "system"):  # system: mid-conversation system messages
+            raise LineError("bad_shape", f"`messages[{i}].role` is {role!r}: expected user, assistant or system")
         text, calls, ttl, only_results = _blocks_text(msg.get("content", ""))
-        segments.append(Segment("tool" if only_results else role, text, tool_calls=calls, cache_control=ttl))
+        segments.append(Segment("tool" if only_results else str(role), text, tool_calls=calls, cache_control=ttl))
     return segments
 
 
@@ -144,6 +144,7 @@ def build_call(request: dict, response: dict, rec: dict, source: str, line: int)
         output_text=text, reasoning_text=reasoning, output_tool_calls=calls, response_tool_calls=n,
         conversation_id=opt_str(rec.get("conversation_id")), provider=opt_str(rec.get("provider")) or "anthropic",
         cache_control=cache_ttl(top) if top is not None else None,
+        tool_choice=dumps(request["tool_choice"]) if request.get("tool_choice") is not None else "",
     )
 
 

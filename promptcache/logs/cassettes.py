@@ -45,6 +45,13 @@ def _body(msg: dict) -> Any:
     if isinstance(body, dict):
         body = body.get("string")
     if isinstance(body, bytes):
+        if body[:2] == b"\x1f\x8b":  # recorded with Content-Encoding: gzip
+            import gzip
+
+            try:
+                body = gzip.decompress(body)
+            except (OSError, EOFError):
+                raise LineError("bad_shape", "the gzip-encoded body is corrupt") from None
         body = body.decode("utf-8", "replace")
     if isinstance(body, str):
         text = body.strip()

@@ -169,9 +169,9 @@ def guarded(parse):  # type: ignore[no-untyped-def]
     import functools
 
     @functools.wraps(parse)
-    def wrapper(obj: Any, source: str, line: int):  # type: ignore[no-untyped-def]
+    def wrapper(*args: Any):  # type: ignore[no-untyped-def]
         try:
-            return parse(obj, source, line)
+            return parse(*args)
         except LineError:
             raise
         except (RecursionError, MemoryError):

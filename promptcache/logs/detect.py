@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 #: formats a record can be sniffed as (the reader's registry adds aliases)
-FORMATS = ("openai", "openai-responses", "openai-batch", "anthropic", "anthropic-batch", "gemini", "litellm",
+FORMATS = ("promptcache-trace", "openai", "openai-responses", "openai-batch", "anthropic", "anthropic-batch", "gemini", "litellm",
            "langfuse", "otel", "vcr", "trajectory", "mooncake", "bailian", "weka")
 
 _SIGNATURES: dict[str, set[str]] = {
@@ -55,6 +55,8 @@ def detect(obj: Any) -> str | None:
     if not isinstance(obj, dict):
         return None
     keys = obj.keys()
+    if obj.get("format") == "promptcache-trace":
+        return "promptcache-trace"
     if "resourceSpans" in keys:
         return "otel"
     if "interactions" in keys:

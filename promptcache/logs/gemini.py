@@ -100,5 +100,5 @@ def parse_gemini(obj: Any, source: str, line: int) -> Call:
         user_id=opt_str(rec.get("user_id")), latency_ms=latency(rec), usage=usage, thinking=thinking,
         output_text=out_text, reasoning_text=reasoning, output_tool_calls=out_calls, response_tool_calls=n,
         conversation_id=opt_str(rec.get("conversation_id")), notes=notes, provider="gemini",
-        incomplete_prompt=bool(cached_ref),
+        incomplete_prompt=bool(cached_ref), cached_content=str(cached_ref) if cached_ref else None,
     )

@@ -207,40 +207,42 @@ def consecutive_overlap(calls: list) -> tuple[int, int]:
     return hit, total
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m promptcache.logs.traces PATH...``: the trace figures (see docs/traces.md)."""
-    import statistics
-    import sys
-    from collections import defaultdict
+# --- promptcache's own anonymized traces (``promptcache anonymize``) ------------------------------
 
-    from . import read_logs
+@guarded
+def parse_promptcache_trace(obj: Any, source: str, line: int) -> Call:
+    rec = as_dict(obj, "a trace line")
+    if rec.get("format") != "promptcache-trace":
+        raise LineError("bad_shape", "not a promptcache-trace line (`format` should be \"promptcache-trace\")")
+    segs: list[Segment] = []
+    for s in rec.get("segments") or []:
+        s = as_dict(s, "a segment")
+        blocks = s.get("blocks") or []
+        if not isinstance(blocks, list):
+            raise LineError("bad_shape", "`blocks` should be a list of [id, tokens]")
+        for j, b in enumerate(blocks):
+            if not (isinstance(b, list) and len(b) == 2 and isinstance(b[0], int) and not isinstance(b[0], bool)):
+                raise LineError("bad_shape", "a block should be [id, tokens]")
+            last = j == len(blocks) - 1
+            segs.append(Segment("block", name=str(s.get("role") or ""), block_id=b[0],
+                                block_tokens=count(b[1], "block tokens") or 0,
+                                cache_control=s.get("cache_control") if last else None))
+    if not segs:
+        raise LineError("bad_shape", "a trace line without blocks")
+    u = rec.get("usage")
+    usage = None
+    if isinstance(u, dict):
+        usage = Usage(count(u.get("input"), "usage.input") or 0, count(u.get("output", 0), "usage.output") or 0,
+                      count(u.get("cache_read"), "usage.cache_read", optional=True),
+                      count(u.get("cache_write", 0), "usage.cache_write") or 0,
+                      count(u.get("reasoning"), "usage.reasoning", optional=True),
+                      count(u.get("cache_write_1h", 0), "usage.cache_write_1h") or 0)
+    from .common import parse_time, opt_str
 
-    paths = argv if argv is not None else sys.argv[1:]
-    reader = read_logs(paths)
-    by_conv: dict[str, list] = defaultdict(list)
-    by_file: dict[str, list] = defaultdict(list)
-    for call in reader:
-        by_file[call.source].append(call)
-        if call.conversation_id:
-            by_conv[call.conversation_id].append(call)
-    for src, calls in by_file.items():
-        h, t = ideal_hits(sorted(calls, key=lambda c: (c.timestamp or EPOCH, c.line)))
-        print(f"{src}: {len(calls)} requests, ideal (unlimited) prefix-cache hit ratio {h / t:.3f}" if t else src)
-    ratios = []
-    for cid, calls in by_conv.items():
-        if "/" in cid:
-            continue  # sub-agents: the published conversation-only figure is per main session
-        h, t = consecutive_overlap(calls)
-        if t:
-            ratios.append(h / t)
-    if ratios:
-        q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
-        print(f"conversations: {len(ratios)}; consecutive-request overlap: min {min(ratios):.0%} P25 {q[0]:.0%} "
-              f"median {statistics.median(ratios):.0%} P75 {q[2]:.0%} max {max(ratios):.0%} "
-              f"mean {statistics.mean(ratios):.0%}")
-    print(f"lines {reader.stats.lines} = calls {reader.stats.calls} + skipped {reader.stats.skipped_lines}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    lat = rec.get("latency_ms")
+    return Call(source=source, line=line, model=str(rec.get("model") or "trace"), segments=segs,
+                timestamp=parse_time(rec.get("timestamp"), "timestamp"), call_id=str(rec.get("call_id") or f"{source}:{line}"),
+                user_id=opt_str(rec.get("user")), usage=usage, conversation_id=opt_str(rec.get("conversation")),
+                latency_ms=float(lat) if isinstance(lat, (int, float)) and not isinstance(lat, bool) else None,
+                thinking=bool(rec.get("thinking")), provider=opt_str(rec.get("provider")),
+                incomplete_prompt=bool(rec.get("incomplete_prompt")), notes=["anonymized trace"])

@@ -1,1 +1,139 @@
-"""Reports: the ``Report`` data model and one renderer per output format (pure functions of it)."""
+"""Reports: the ``Report`` data model and one renderer per output format (pure functions of it).
+
+``RENDERERS`` maps a ``--format`` name to a function ``(report, *, width=None, color=False) -> str``.
+Renderers are imported lazily so the CLI loads only the one it uses.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+#: format name -> "module:function"
+RENDERERS: dict[str, str] = {
+    "term": "promptcache.report.term:render_text",
+    "markdown": "promptcache.report.as_markdown:render_markdown",
+    "html": "promptcache.report.as_html:render_html",
+    "json": "promptcache.report.as_json:render_json",
+}
+
+
+def renderer(fmt: str) -> Callable[..., str]:
+    module, func = RENDERERS[fmt].split(":")
+    render = getattr(importlib.import_module(module), func)
+    # Log text never acts on the reader's terminal or editor (issue 10): JSON keeps exact strings but
+    # writes bidi/C1/invisible characters as \uXXXX; every other format gets them shown as \x1b, \u202e.
+    from ..secrets import json_safe, printable_model
+
+    if fmt == "json":
+        return lambda report, **kw: json_safe(render(report, **kw))
+    return lambda report, **kw: render(printable_model(report), **kw)
+
+
+# --- helpers shared by the renderers (numbers already in the report; nothing is recomputed) ---
+
+def pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:.1f}%"
+
+
+def usd(d: Decimal | None) -> str:
+    if d is None:
+        return "n/a"
+    return f"${d:,.4f}" if abs(d) < 100 else f"${d:,.2f}"
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The summary every format leads with: hit ratio now vs achievable, cost now vs after."""
+
+    hit_now: float | None
+    hit_now_source: str  # "observed" or "simulated on MODEL"
+    hit_after: float | None
+    hit_after_label: str
+    cost_now: Decimal | None
+    cost_now_label: str
+    cost_after: Decimal | None
+    cost_after_label: str
+    savings: Decimal | None
+    savings_share: float | None
+
+
+def headline(report: Any) -> Headline:
+    rec = report.recommendation
+    scen = report.scenarios
+    if report.observed is not None:
+        hit_now, src = report.observed.hit_ratio, f"observed, {report.observed.calls:,} calls report it"
+    else:
+        first = next((s for s in scen if s.layout == "as_logged"), None)
+        hit_now, src = (first.hit_ratio, f"simulated on {first.model}; the log reports no cache usage") if first else (None, "n/a")
+    chosen = None
+    if rec is not None:
+        chosen = next((s for s in scen if s.model == rec.model and s.layout == rec.layout), None)
+    if chosen is None and scen:
+        chosen = max(scen, key=lambda s: (s.hit_ratio, -s.cost_usd))
+    hit_after = chosen.hit_ratio if chosen else None
+    after_label = f"{chosen.model}, {chosen.layout.replace('_', ' ')}" if chosen else "n/a"
+    opt = recommended_option(rec)
+    if opt is not None:  # issue 6: the recommendation may be a placement option (e.g. per group), not one scenario
+        hit_after, after_label = opt.hit_ratio, f"{opt.name}, {opt.layout.replace('_', ' ')}"
+    if rec is not None:
+        cost_now, now_label = rec.baseline_cost_usd, rec.baseline
+        cost_after, savings = rec.cost_usd, rec.savings_usd
+    else:
+        cost_now = report.observed.cost_usd if report.observed else None
+        now_label = "the log's observed cost"
+        cost_after = chosen.cost_usd if chosen else None
+        savings = cost_now - cost_after if cost_now is not None and cost_after is not None else None
+    share = float(savings / cost_now) if savings is not None and cost_now else None
+    return Headline(hit_now, src, hit_after, after_label, cost_now, now_label, cost_after,
+                    after_label, savings, share)
+
+
+def recommended_option(rec: Any) -> Any:
+    """The recommended placement option (issue 6), when the recommendation names one."""
+    name = getattr(rec, "option", None)
+    return next((o for o in getattr(rec, "options", None) or [] if o.name == name), None) if name else None
+
+
+def is_recommended(rec: Any, scenario: Any) -> bool:
+    """True when ``scenario`` is exactly what is recommended (same model, layout and cost)."""
+    return (rec is not None and (scenario.model, scenario.layout) == (rec.model, rec.layout)
+            and scenario.cost_usd == rec.cost_usd)
+
+
+def findings_of(report: Any) -> list[Any]:
+    """Findings (issue 5) when the report carries them; renderers accept models or plain dicts."""
+    return list(getattr(report, "findings", None) or [])
+
+
+def field(obj: Any, name: str, default: Any = None) -> Any:
+    return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
+
+
+def redacted(report: Any) -> Any:
+    """A copy of ``report`` with no text from the log: group labels, breaker samples, skipped-line messages."""
+    groups = [g.model_copy(update={"label": "(redacted)",
+                                   "breakers": [b.model_copy(update={"samples": []}) for b in g.breakers]})
+              for g in report.groups]
+    skipped = [x.model_copy(update={"message": "(redacted)"}) for x in report.skipped_examples]
+    update: dict[str, Any] = {"groups": groups, "skipped_examples": skipped}
+    if getattr(report, "findings", None):
+        update["findings"] = [_redact_finding(f) for f in report.findings]
+    return report.model_copy(update=update)
+
+
+def _redact_finding(f: Any) -> Any:
+    """Findings keep ids, offsets and counts; samples go, and layout parts keep only their name."""
+    if not hasattr(f, "model_copy"):
+        return f
+    upd: dict[str, Any] = {}
+    if hasattr(f, "samples"):
+        upd["samples"] = []
+    for side in ("before", "after"):
+        parts = getattr(f, side, None)
+        if parts:
+            upd[side] = [p.model_copy(update={"part": p.part.split(":")[0]}) if hasattr(p, "part") else p for p in parts]
+    return f.model_copy(update=upd)

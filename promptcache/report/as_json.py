@@ -5,5 +5,5 @@ from __future__ import annotations
 from .model import Report
 
 
-def render_json(report: Report) -> str:
+def render_json(report: Report, *, width: int | None = None, color: bool = False) -> str:
     return report.model_dump_json(indent=2) + "\n"

@@ -81,8 +81,109 @@ class Reason(_Out):
     evidence: dict[str, float | int | str] = {}
 
 
-class Recommendation(_Out):
+class ModelLoad(_Out):
+    """One model's share of an option: its calls, and its concurrency against its limit."""
+
     model: str
+    calls: int
+    peak_in_flight: int
+    limit: int | None
+    headroom: int | None = Field(description="limit - peak_in_flight; negative when the option exceeds the limit.")
+    seconds_above_limit: float
+    requests_delayed: int = Field(0, description="Requests whose first attempt finds the limit reached (HTTP 429).")
+    mean_delay_s: float = Field(0.0, description="Mean wait of those requests, retried until a slot frees (first come, first served).")
+    max_delay_s: float = 0.0
+
+
+class Option(_Out):
+    """One way to place the calls on models, priced by re-simulating every model's cache over the log."""
+
+    name: str = Field(description="all_pro, all_flash, current_mix, per_group, hybrid_chain, or all:<model> for other candidates.")
+    description: str
+    layout: Literal["as_logged", "restructured"]
+    feasible: bool = Field(description="False when a model's peak concurrency under this option exceeds its limit.")
+    meets_placement: bool = Field(description="Serves on Pro every call the workload's signals and the "
+                                              "quality-critical setting place there.")
+    calls: int
+    calls_per_model: dict[str, int]
+    cost_usd: Money = Field(description="At the rates in force at each call's time (or --at).")
+    cost_per_1000_calls_usd: Money
+    cost_usd_at_current_prices: Money = Field(description="At today's price entries, peak hours by each call's time of day.")
+    cost_per_1000_calls_usd_at_current_prices: Money
+    hit_ratio: float
+    cache_hit_tokens: int
+    cache_miss_tokens: int
+    reasoning_on_pro_share: float | None = Field(description="Share of the planning and thinking calls of Pro-leaning "
+                                                             "groups served on Pro; null when there are none.")
+    cache_lost_at_switch_tokens: int | None = Field(None, description="Hybrid only: input tokens that hit the cache in "
+                                                                      "the all-Flash simulation but miss here because "
+                                                                      "the chain's earlier calls ran on the other model.")
+    cache_lost_at_switch_usd: Money | None = None
+    load: list[ModelLoad]
+    reasons: list[Reason] = []
+
+
+class TaskSignal(_Out):
+    """Calls whose system prompt or last user message contains a plain keyword of one task kind."""
+
+    kind: str
+    calls: int
+    keywords: dict[str, int] = Field(description="Keyword -> calls containing it.")
+
+
+class GroupWorkload(_Out):
+    group: str
+    calls: int
+    with_tools: int
+    with_tools_share: float
+    calls_with_tool_calls: int
+    response_tool_calls: int
+    thinking_calls: int = Field(description="Calls in thinking/reasoning mode or reporting reasoning tokens.")
+    thinking_share: float
+    reasoning_tokens: int
+    chain_steps: int = Field(description="Calls that extend an earlier call's prompt or conversation.")
+    chains_extended: int = Field(description="First calls that at least one later call extends.")
+    output_tokens_mean: float
+    task_signals: list[TaskSignal]
+    quality_critical: bool
+    leans: Literal["pro", "flash"]
+    why: list[str]
+
+
+class PriceGapPoint(_Out):
+    hit_ratio: float
+    cost_per_1000_calls_usd: dict[str, Money]
+    pro_over_flash: float | None
+
+
+class CacheEconomy(_Out):
+    input_tokens: int
+    static_prefix_tokens: int = Field(description="Sum over calls of their group's static prefix: cacheable by any layout.")
+    static_share: float
+    hit_ratio: dict[str, float] = Field(description="Simulated hit ratio per model in the recommended layout.")
+    mean_input_tokens: float
+    mean_output_tokens: float
+    prices_at: str
+    price_gap: list[PriceGapPoint] = Field(description="Cost of 1,000 mean calls per model at a range of hit ratios.")
+
+
+class Workload(_Out):
+    calls: int
+    calls_per_day: float
+    calls_per_day_basis: str
+    busiest_day_calls: int
+    peak_calls_per_minute: int
+    peak_minute_at: str | None
+    chains: int = Field(description="First calls (calls that extend no earlier call).")
+    chain_steps: int
+    latency_source: str
+    peak_in_flight: int
+    groups: list[GroupWorkload]
+    cache: CacheEconomy | None = None
+
+
+class Recommendation(_Out):
+    model: str = Field(description="The model serving most calls under the recommended option (see option).")
     layout: Literal["as_logged", "restructured"]
     baseline: str = Field(description="What the savings are measured against.")
     baseline_cost_usd: Money
@@ -90,6 +191,13 @@ class Recommendation(_Out):
     savings_usd: Money
     actions: list[Action]
     reasons: list[Reason]
+    option: str | None = Field(None, description="The recommended option's name (see options).")
+    options: list[Option] = []
+    savings_vs_current_mix_usd: Money | None = Field(None, description="Current mix minus the recommended option, "
+                                                                       "same layout, each call at its own time.")
+    quality_critical: list[str] = Field([], description="Groups kept on Pro by the quality_critical setting.")
+    workload: Workload | None = None
+    caveats: list[str] = []
 
 
 class Concurrency(_Out):
@@ -114,12 +222,84 @@ class SkippedLine(_Out):
     message: str
 
 
+class LayoutPart(_Out):
+    """One part of a prompt in a before/after layout, in reading order."""
+
+    part: str
+    tokens: int
+    static: bool = Field(description="Identical in every sampled call of the group (cacheable).")
+
+
+class FixSavings(_Out):
+    """A finding's savings on one model, each from re-simulating the whole log."""
+
+    model: str
+    alone_usd: Money = Field(description="As logged minus with only this change applied.")
+    marginal_usd: Money = Field(description="All recommended changes but this one, minus all of them.")
+    cache_hit_tokens_gained: int = Field(description="Extra cache-hit tokens with only this change applied.")
+
+
+class Finding(_Out):
+    """A cache breaker found in the log, the concrete change, and what it saves."""
+
+    id: str
+    kind: str
+    group: str
+    segment: str
+    message: str
+    change: str
+    calls: int = Field(description="Calls of the group the change applies to.")
+    tokens: int = Field(description="Input tokens of those calls.")
+    savings_usd: Money = Field(description="Savings alone on the recommended model (re-simulated).")
+    keeps_information: bool = Field(description="True when the model still sees everything after the change (moved, "
+                                                "reordered or re-serialized, nothing removed).")
+    samples: list[str] = Field(description="Short, masked excerpts of two calls where they differ (empty with --redact).")
+    before: list[LayoutPart]
+    after: list[LayoutPart]
+    savings: list[FixSavings]
+
+
 class Assumptions(_Out):
     prices: str
     cache_policy: dict[str, dict[str, float | int | str | bool]]
     tokenizer: str
     token_counts: str
     notes: list[str] = []
+
+
+class SimulatedSeries(_Out):
+    """One scenario's simulated hit ratio per timeline bucket."""
+
+    model: str
+    layout: Literal["as_logged", "restructured"]
+    hit_ratio: list[float | None] = Field(description="Per bucket; null where the bucket has no input tokens.")
+
+
+class GroupCache(_Out):
+    """Cache hits of one template group under one source (observed usage or a simulated scenario)."""
+
+    group: str
+    source: str = Field(description="'observed', or 'model/layout' for a simulated scenario.")
+    hit_tokens: int
+    input_tokens: int
+
+
+class Timeline(_Out):
+    """Per-bucket series for charts: calls, hit ratios (observed and simulated), concurrency.
+
+    Buckets are equal spans from ``start`` (hour or day, or finer for short logs), at most ~200.
+    Only calls with a timestamp are counted.
+    """
+
+    bucket: Literal["minute", "5 minutes", "15 minutes", "hour", "6 hours", "day", "week", "30 days"]
+    bucket_seconds: int
+    starts: list[str] = Field(description="ISO start time of each bucket.")
+    calls: list[int]
+    observed_hit_ratio: list[float | None] = Field(description="From the provider's usage; null where no call in the bucket reports it.")
+    simulated: list[SimulatedSeries]
+    max_in_flight: list[int] = Field(description="Most calls in flight at once within each bucket.")
+    limits: dict[str, int] = Field({}, description="Per model: its concurrency limit, where known.")
+    group_cache: list[GroupCache] = Field([], description="Per template group: cached vs total input tokens, observed and per scenario.")
 
 
 class Report(_Out):
@@ -143,4 +323,6 @@ class Report(_Out):
     recommendation: Recommendation | None
     concurrency: Concurrency | None
     conversations: list[Conversation] = []
+    findings: list[Finding] = Field([], description="Cache breakers with their fixes, largest savings first.")
     assumptions: Assumptions
+    timeline: Timeline | None = Field(None, description="Series over time for the HTML charts (null when no call has a timestamp).")

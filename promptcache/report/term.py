@@ -6,7 +6,10 @@ already in the report. Every string that came from a log is escaped before it me
 
 from __future__ import annotations
 
+import os
+import sys
 from decimal import Decimal
+from typing import IO
 
 from rich.console import Console, Group as RichGroup
 from rich.markup import escape
@@ -14,29 +17,50 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from . import field, findings_of, headline, is_recommended, pct, usd
 from .model import Report
 
 
-def _pct(x: float) -> str:
-    return f"{x * 100:.1f}%"
+def _pct(x: float | None) -> str:
+    return pct(x)
 
 
 def _usd(d: Decimal | None) -> str:
-    if d is None:
-        return "n/a"
-    return f"${d:,.4f}" if abs(d) < 100 else f"${d:,.2f}"
+    return usd(d)
+
+
+def console_for(file: IO[str] | None = None) -> Console:
+    """A console for the CLI: colour and width follow the terminal; plain text (no ANSI, width
+    ``COLUMNS`` or 100) when the stream is not a TTY or ``NO_COLOR`` is set."""
+    stream = file if file is not None else sys.stdout
+    tty = bool(getattr(stream, "isatty", lambda: False)())
+    if tty and not os.environ.get("NO_COLOR"):
+        return Console(file=stream)
+    width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else (None if tty else 100)
+    return Console(file=stream, width=width, color_system=None, force_terminal=False, no_color=True,
+                   highlight=False, emoji=False)
+
+
+def render_text(report: Report, *, width: int | None = 100, color: bool = False) -> str:
+    """The terminal report as a string (plain when ``color`` is false): for files and golden tests."""
+    from io import StringIO
+
+    buf = StringIO()
+    console = Console(file=buf, width=width or 100, color_system="truecolor" if color else None,
+                      force_terminal=color, no_color=not color, highlight=color, emoji=False)
+    render_terminal(report, console)
+    return buf.getvalue()
 
 
 def render_terminal(report: Report, console: Console) -> None:
+    from ..secrets import printable_model
+
+    report = printable_model(report)  # control/bidi characters in log text are shown, not obeyed
     rec = report.recommendation
-    best = {}
-    for s in report.scenarios:
-        best.setdefault(s.model, {})[s.layout] = s
-    first = report.scenarios[0] if report.scenarios else None
-    achievable = max((s.hit_ratio for s in report.scenarios), default=0.0)
+    h = headline(report)
 
     summary = Table.grid(padding=(0, 2))
-    summary.add_column(style="bold")
+    summary.add_column(style="bold", no_wrap=True)
     summary.add_column()
     summary.add_row("Calls", f"{report.calls:,} analyzed, {report.skipped_lines:,} line(s) skipped"
                     + (f" ({', '.join(f'{k}: {v}' for k, v in report.skipped_by_reason.items())})" if report.skipped_lines else ""))
@@ -44,31 +68,34 @@ def render_terminal(report: Report, console: Console) -> None:
         summary.add_row("Period", f"{report.period[0]}  to  {report.period[1]}")
     summary.add_row("Input tokens", f"{report.input_tokens:,}  ({report.reported_calls:,} calls provider-reported, "
                     f"{report.estimated_calls:,} counted by promptcache)")
-    if report.observed:
-        o = report.observed
-        summary.add_row("Cache hits today", f"{_pct(o.hit_ratio)} of input tokens (observed, {o.calls:,} calls report it)"
-                        + (f", cost {_usd(o.cost_usd)}" if o.cost_usd is not None else ""))
-    elif first:
-        summary.add_row("Cache hits today", f"{_pct(first.hit_ratio)} (simulated on {first.model}; the log reports no cache usage)")
-    summary.add_row("Achievable", f"{_pct(achievable)} of input tokens (simulated, best layout)")
-    if rec:
-        summary.add_row("Recommendation", Text.from_markup(
-            f"[bold green]{escape(rec.model)}[/], {rec.layout.replace('_', ' ')}: {_usd(rec.cost_usd)} "
-            f"instead of {_usd(rec.baseline_cost_usd)} ({escape(rec.baseline)}), "
-            f"[bold]saves {_usd(rec.savings_usd)}[/]"))
+    summary.add_row("Cache hit ratio", Text.from_markup(
+        f"[bold]{_pct(h.hit_now)}[/] now ({escape(h.hit_now_source)})  ->  "
+        f"[bold green]{_pct(h.hit_after)}[/] achievable ({escape(h.hit_after_label)}, simulated)"))
+    if h.cost_now is not None or h.cost_after is not None:
+        saved = (f", [bold green]saves {_usd(h.savings)}[/]" + (f" ({_pct(h.savings_share)})" if h.savings_share is not None else "")
+                 if h.savings is not None else "")
+        summary.add_row("Cost", Text.from_markup(
+            f"[bold]{_usd(h.cost_now)}[/] now ({escape(h.cost_now_label)})  ->  "
+            f"[bold green]{_usd(h.cost_after)}[/] after the recommendation ({escape(h.cost_after_label)}){saved}"))
+    if report.concurrency:
+        c = report.concurrency
+        summary.add_row("Peak concurrency", f"{c.peak_in_flight:,} in flight ({c.latency_source} latencies)")
     if report.partial:
-        summary.add_row("[red]PARTIAL[/]", "interrupted: figures cover only the calls read so far")
+        summary.add_row(Text("PARTIAL", style="bold red"), "interrupted: figures cover only the calls read so far")
     console.print(Panel(summary, title="promptcache", title_align="left", border_style="cyan"))
 
     t = Table(title="Cost per model and layout (re-simulated)", title_justify="left")
-    for col, just in (("Model", "left"), ("Layout", "left"), ("Hit ratio", "right"), ("Cache hit", "right"),
-                      ("Cache miss", "right"), ("Output", "right"), ("Cost", "right"), ("Peak-hour input", "right")):
-        t.add_column(col, justify=just)
+    for col, just in (("Model", "left"), ("Layout", "left"), ("Hit %", "right"), ("Hits", "right"),
+                      ("Misses", "right"), ("Output", "right"), ("Cost", "right"), ("Peak %", "right")):
+        t.add_column(col, justify=just, no_wrap=True)
     for s in report.scenarios:
-        mark = rec is not None and s.model == rec.model and s.layout == rec.layout
-        t.add_row(escape(s.model), s.layout.replace("_", " "), _pct(s.hit_ratio), f"{s.cache_hit_tokens:,}",
-                  f"{s.cache_miss_tokens:,}", f"{s.output_tokens:,}", _usd(s.cost_usd), _pct(s.peak_input_share),
-                  style="bold green" if mark else None)
+        mark = is_recommended(rec, s)
+        t.add_row(escape(s.model) + (" *" if mark else ""), s.layout.replace("_", " "), _pct(s.hit_ratio),
+                  f"{s.cache_hit_tokens:,}", f"{s.cache_miss_tokens:,}", f"{s.output_tokens:,}", _usd(s.cost_usd),
+                  _pct(s.peak_input_share), style="bold green" if mark else None)
+    t.caption = ("Hits / misses: input tokens read from / not in the cache. Peak %: share of input billed at "
+                 "peak-hour rates." + ("  * recommended" if any(is_recommended(rec, s) for s in report.scenarios) else ""))
+    t.caption_justify = "left"
     console.print(t)
 
     g = Table(title="Template groups (largest first)", title_justify="left")
@@ -78,12 +105,12 @@ def render_terminal(report: Report, console: Console) -> None:
     for grp in report.groups[:15]:
         if grp.breakers:
             b = grp.breakers[0]
-            where = f"{b.segment} @ token {b.token_offset:,}" + (f": {b.kind}" if b.kind else "")
+            where = escape(f"{b.segment} @ token {b.token_offset:,}" + (f": {b.kind}" if b.kind else ""))
             if b.samples:
-                where += "\n" + "\n".join(f"  {s}" for s in b.samples[:2])
+                where += "\n" + "\n".join(f"  [dim]{escape(s)}[/]" for s in b.samples[:2])
         else:
             where = "-" if grp.calls > 1 else "(single call)"
-        g.add_row(f"{grp.id} {grp.label}", f"{grp.calls:,}", f"{grp.static_prefix_tokens:,}",
+        g.add_row(escape(f"{grp.id} {grp.label}"), f"{grp.calls:,}", f"{grp.static_prefix_tokens:,}",
                   f"{grp.dynamic_suffix_tokens_mean:,.0f}", where, end_section=True)
     if len(report.groups) > 15:
         g.caption = f"{len(report.groups) - 15} more group(s) in --format json"
@@ -98,13 +125,38 @@ def render_terminal(report: Report, console: Console) -> None:
         lines.append(Text("  Quality differs between models in ways logs cannot show: test both on your own workload.",
                           style="dim"))
         console.print(Panel(RichGroup(*lines), title="Recommendation", title_align="left", border_style="green"))
+    findings = findings_of(report)
+    if findings:
+        f = Table(title="Findings", title_justify="left")
+        for col, just in (("Id", "left"), ("Kind", "left"), ("Finding", "left"), ("Calls", "right"),
+                          ("Tokens", "right"), ("Savings", "right")):
+            f.add_column(col, justify=just, no_wrap=col != "Finding")
+        for x in findings:
+            tokens = field(x, "tokens")
+            f.add_row(escape(str(field(x, "id", ""))), escape(str(field(x, "kind", ""))), escape(str(field(x, "message", ""))) + (f"\n[dim]-> {escape(str(field(x, 'change')))}[/]" if field(x, "change") else ""),
+                      f"{field(x, 'calls', 0) or 0:,}", f"{tokens:,}" if isinstance(tokens, int) else "-",
+                      _usd(_dec(field(x, "savings_usd"))))
+        console.print(f)
     if report.concurrency:
         c = report.concurrency
         above = ", ".join(f"{m}: {s:,.0f} s above its limit" for m, s in c.seconds_above_limit.items() if s) or "never above any limit"
-        console.print(f"Peak concurrency: {c.peak_in_flight} in flight ({c.latency_source} latencies); {above}.")
+        console.print(Text(f"Peak concurrency: {c.peak_in_flight} in flight"
+                           + (f" at {c.peak_at}" if c.peak_at else "") + f" ({c.latency_source} latencies); {above}."))
     a = report.assumptions
-    console.print(Text(f"Prices: {a.prices}. Tokenizer: {a.tokenizer}. {a.token_counts}", style="dim"))
-    for n in a.notes:
-        console.print(Text(n, style="dim"))
+    dates = f" (calls from {report.period[0][:10]} to {report.period[1][:10]})" if report.period else ""
+    lines = [f"Prices: {a.prices}{dates}.", f"Tokenizer: {a.tokenizer}.", f"Token counts: {a.token_counts}"]
+    for name, params in a.cache_policy.items():
+        lines.append(f"Cache policy {name}: " + ", ".join(f"{k}={v}" for k, v in params.items()))
+    lines += list(a.notes)
+    console.print(Panel(Text("\n".join(lines)), title="Assumptions", title_align="left", border_style="dim"))
     for x in report.skipped_examples:
         console.print(Text(f"skipped {x.path}:{x.line}: {x.message}", style="yellow"))
+
+
+def _dec(v: object) -> Decimal | None:
+    if v is None or isinstance(v, Decimal):
+        return v  # type: ignore[return-value]
+    try:
+        return Decimal(str(v))
+    except Exception:
+        return None

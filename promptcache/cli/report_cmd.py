@@ -1,0 +1,90 @@
+"""`promptcache report`: render a saved analysis (``analyze -o report.json``) in any format, without re-analyzing."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import ConfigError
+from ..report import RENDERERS
+
+
+def load_report(path: Path):
+    """Read a JSON report written by ``promptcache analyze --format json``; one-sentence errors."""
+    import json
+
+    from pydantic import ValidationError
+
+    from ..report.model import SCHEMA_VERSION, Report
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ConfigError(f"{path}: not a JSON report (write one with: promptcache analyze LOG -o report.json)") from None
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise ConfigError(f"{path}: not a promptcache report (no schema_version)")
+    found = str(data["schema_version"])
+    if found.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+        raise ConfigError(f"{path}: report schema {found}, this promptcache reads {SCHEMA_VERSION}: re-run analyze")
+    try:
+        return Report.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: not a valid report: {where}: {first['msg']}") from None
+
+
+def write_report(report, fmt: str, output: Path | None) -> None:
+    """Render ``report`` as ``fmt`` to ``output`` (a file) or stdout (the terminal format adapts to it)."""
+    if fmt == "term" and not output:
+        from ..report.term import console_for, render_terminal
+
+        render_terminal(report, console_for(sys.stdout))
+        return
+    from ..report import renderer
+
+    text = renderer(fmt)(report, width=120, color=False)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def default_format(output: Path | None, fmt: str | None) -> str:
+    """``fmt`` if given, else from the output file's extension (.json, .md, .html), else term."""
+    if fmt:
+        return fmt
+    ext = output.suffix.lower() if output else ""
+    return {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}.get(ext, "term")
+
+
+@click.command()
+@click.argument("report_path", metavar="REPORT.json", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-f", "--format", "fmt", type=click.Choice(tuple(RENDERERS)), default=None,
+              help="Output format (default: from -o's extension, else term).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+@click.option("--redact", is_flag=True, help="Drop prompt text (group labels, samples, skipped-line messages).")
+def report(report_path: Path, fmt: str | None, output: Path | None, redact: bool) -> int:
+    """Render a saved analysis in any format, without re-analyzing.
+
+    \b
+        promptcache analyze calls.jsonl -o report.json
+        promptcache report report.json                       # terminal
+        promptcache report report.json -o report.html        # self-contained HTML
+        promptcache report report.json --format markdown     # for a pull request
+    """
+    rep = load_report(report_path)
+    if redact:
+        from ..report import redacted
+
+        rep = redacted(rep)
+    write_report(rep, default_format(output, fmt), output)
+    return 0

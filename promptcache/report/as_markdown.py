@@ -1,0 +1,150 @@
+"""Markdown (GitHub-flavoured): the report as tables, ready to paste into a pull request or issue.
+
+Same sections as the terminal report. Every string from a log is escaped (HTML special characters
+become entities, Markdown punctuation is backslash-escaped, newlines become a visible mark), so a
+prompt cannot break a table or inject markup. The output stays under GitHub's comment limit
+(65,536 characters): long tables are cut with a note pointing to the JSON report.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from . import field, findings_of, headline, is_recommended, pct, usd
+from .model import Report
+
+#: GitHub rejects issue / PR comment bodies above 65,536 characters; keep a margin.
+GITHUB_LIMIT = 65_536
+MAX_CHARS = 60_000
+MAX_GROUPS = 25
+MAX_FINDINGS = 50
+MAX_SAMPLE = 80
+
+# Characters that start markup inside a table cell; `$` starts GitHub math, `#` an issue link.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$#])")
+
+
+def esc(text: object) -> str:
+    """Escape a string for a Markdown table cell: no markup, no HTML, no line breaks, no pipes."""
+    s = html.escape(str(text), quote=False)
+    s = _MD_SPECIAL.sub(r"\\\1", s).replace("@", "@\u200b")  # no @-mentions from log text
+    return s.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎").replace("\t", " ")
+
+
+def _table(headers: list[str], rows: list[list[str]], align: str) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |",
+           "|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def render_markdown(report: Report, *, width: int | None = None, color: bool = False) -> str:
+    h = headline(report)
+    rec = report.recommendation
+    md: list[str] = ["## promptcache: prompt-cache savings report", ""]
+    if report.partial:
+        md += ["> [!WARNING]", "> Interrupted: the figures cover only the calls read so far.", ""]
+    # Summary
+    rows = [["Calls", f"{report.calls:,} analyzed, {report.skipped_lines:,} line(s) skipped"]]
+    if report.period:
+        rows.append(["Period", f"{esc(report.period[0])} to {esc(report.period[1])}"])
+    rows.append(["Input tokens", f"{report.input_tokens:,} ({report.reported_calls:,} calls provider-reported, "
+                 f"{report.estimated_calls:,} counted by promptcache)"])
+    rows.append(["Cache hit ratio", f"**{pct(h.hit_now)}** now ({esc(h.hit_now_source)}) → "
+                 f"**{pct(h.hit_after)}** achievable ({esc(h.hit_after_label)}, simulated)"])
+    if h.cost_now is not None or h.cost_after is not None:
+        saved = (f"; **saves {esc(usd(h.savings))}**" + (f" ({pct(h.savings_share)})" if h.savings_share is not None else "")
+                 if h.savings is not None else "")
+        rows.append(["Cost", f"**{esc(usd(h.cost_now))}** now ({esc(h.cost_now_label)}) → **{esc(usd(h.cost_after))}** "
+                     f"after the recommendation ({esc(h.cost_after_label)}){saved}"])
+    if report.concurrency:
+        c = report.concurrency
+        rows.append(["Peak concurrency", f"{c.peak_in_flight:,} in flight ({esc(c.latency_source)} latencies)"])
+    md += _table(["", ""], [[f"**{a}**", b] for a, b in rows], "ll") + [""]
+
+    if rec:
+        md += [f"### Recommendation: {esc(rec.model)} ({esc(rec.layout.replace('_', ' '))})", ""]
+        md += [f"- {esc(r.message)}" for r in rec.reasons]
+        md += [f"- **{esc(usd(a.savings_usd))}**: {esc(a.message)}" for a in rec.actions]
+        md += ["", "_Quality differs between models in ways logs cannot show: test both on your own workload._", ""]
+
+    md += ["### Cost per model and layout (re-simulated)", ""]
+    md += _table(["Model", "Layout", "Hit ratio", "Hit tokens", "Miss tokens", "Output", "Cost", "Peak-hour input"], [
+        [("**" + esc(s.model) + "** ✓" if is_recommended(rec, s) else esc(s.model)),
+         s.layout.replace("_", " "), pct(s.hit_ratio), f"{s.cache_hit_tokens:,}", f"{s.cache_miss_tokens:,}",
+         f"{s.output_tokens:,}", esc(usd(s.cost_usd)), pct(s.peak_input_share)]
+        for s in report.scenarios], "llrrrrrr")
+    if any(is_recommended(rec, s) for s in report.scenarios):
+        md += ["", "✓ recommended"]
+    md += [""]
+
+    md += ["### Template groups (largest first)", ""]
+    grows = []
+    for g in report.groups[:MAX_GROUPS]:
+        where, samples = "-" if g.calls > 1 else "(single call)", ""
+        if g.breakers:
+            b = g.breakers[0]
+            where = f"{esc(b.segment)} @ token {b.token_offset:,}" + (f": {esc(b.kind)}" if b.kind else "")
+            samples = "<br>".join(esc(_clip(x)) for x in b.samples[:2])
+        grows.append([f"**{esc(g.id)}** {esc(_clip(g.label))}", f"{g.calls:,}", f"{g.input_tokens:,}",
+                      f"{g.static_prefix_tokens:,}", f"{g.dynamic_suffix_tokens_mean:,.0f}", where, samples or "-"])
+    md += _table(["Group", "Calls", "Input tokens", "Static prefix", "Dynamic (mean)", "Where calls diverge", "Samples"],
+                 grows, "lrrrrll")
+    if len(report.groups) > MAX_GROUPS:
+        md += ["", f"_{len(report.groups) - MAX_GROUPS} more group(s) in the JSON report._"]
+    md += [""]
+
+    findings = findings_of(report)
+    if findings:
+        md += ["### Findings", ""]
+        frows = []
+        for x in findings[:MAX_FINDINGS]:
+            tokens = field(x, "tokens")
+            sav = field(x, "savings_usd")
+            frows.append([esc(field(x, "id", "")), esc(field(x, "kind", "")), esc(field(x, "message", "")) + (f"<br>→ {esc(field(x, 'change'))}" if field(x, "change") else ""),
+                          f"{field(x, 'calls', 0) or 0:,}", f"{tokens:,}" if isinstance(tokens, int) else "-",
+                          esc(usd(sav)) if sav is not None else "-"])
+        md += _table(["Id", "Kind", "Finding", "Calls", "Tokens", "Savings"], frows, "lllrrr")
+        if len(findings) > MAX_FINDINGS:
+            md += ["", f"_{len(findings) - MAX_FINDINGS} more finding(s) in the JSON report._"]
+        md += [""]
+
+    if report.concurrency:
+        c = report.concurrency
+        above = ", ".join(f"{esc(m)}: {s:,.0f} s above its limit" for m, s in c.seconds_above_limit.items() if s) \
+            or "never above any model's limit"
+        md += ["### Concurrency", "",
+               f"Peak {c.peak_in_flight:,} calls in flight" + (f" at {esc(c.peak_at)}" if c.peak_at else "")
+               + f" ({esc(c.latency_source)} latencies); {above}.", ""]
+
+    md += _assumptions(report)
+    if report.skipped_examples:
+        md += ["", "<details><summary>Skipped lines</summary>", ""]
+        md += [f"- `{esc(x.path)}:{x.line}` ({esc(x.reason)}): {esc(x.message)}" for x in report.skipped_examples]
+        md += ["", "</details>"]
+    md += ["", f"<sub>promptcache {esc(report.tool_version)}, report schema {esc(report.schema_version)}</sub>", ""]
+    text = "\n".join(md)
+    if len(text) > MAX_CHARS:
+        text = text[:MAX_CHARS].rsplit("\n", 1)[0] + "\n\n_(cut to stay within GitHub's comment limit; see the JSON report)_\n"
+    return text
+
+
+def _assumptions(report: Report) -> list[str]:
+    a = report.assumptions
+    dates = f" (calls from {report.period[0][:10]} to {report.period[1][:10]})" if report.period else ""
+    out = ["<details><summary>Assumptions</summary>", "",
+           f"- **Prices:** {esc(a.prices)}{esc(dates)}.",
+           f"- **Tokenizer:** {esc(a.tokenizer)}.",
+           f"- **Token counts:** {esc(a.token_counts)}",
+           "- **Provider-reported vs estimated:** the observed hit ratio and cost come from the log's usage fields; "
+           "every scenario is simulated by promptcache."]
+    for name, params in a.cache_policy.items():
+        out.append(f"- **Cache policy {esc(name)}:** " + ", ".join(f"{esc(k)}={esc(v)}" for k, v in params.items()))
+    out += [f"- {esc(n)}" for n in a.notes]
+    out += ["", "</details>"]
+    return out
+
+
+def _clip(s: str, n: int = MAX_SAMPLE) -> str:
+    return s if len(s) <= n else s[: n - 1] + "…"

@@ -1,0 +1,81 @@
+"""`promptcache diff`: hit ratio, cost and findings between two analyses."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from promptcache.cli import main
+from promptcache.diff import DIFF_RENDERERS, ReportDiff, diff_reports
+from promptcache.report.model import Report
+
+
+@pytest.fixture(scope="module")
+def before_json(tmp_path_factory):
+    out = tmp_path_factory.mktemp("d") / "before.json"
+    assert main(["analyze", "--example", "-o", str(out)]) == 0
+    return out
+
+
+def _improved(rep: Report) -> Report:
+    """The example as if the restructuring had shipped: observed hits up, cost down, finding gone."""
+    obs = rep.observed.model_copy(update={"hit_ratio": 0.95, "cost_usd": Decimal("0.30")})
+    rec = rep.recommendation.model_copy(update={"baseline_cost_usd": Decimal("0.30")})
+    findings = list(getattr(rep, "findings", []))[1:]
+    upd = {"observed": obs, "recommendation": rec}
+    if hasattr(rep, "findings"):
+        upd["findings"] = findings
+    return rep.model_copy(update=upd)
+
+
+def test_same_report_is_unchanged(before_json):
+    rep = Report.model_validate_json(before_json.read_text())
+    d = diff_reports(rep, rep)
+    assert d.verdict.startswith("Unchanged")
+    assert d.observed_hit_ratio.delta == 0 and d.cost_now_usd.delta == 0
+    assert not d.findings_fixed and not d.findings_new and not d.groups
+
+
+def test_improvement_is_reported(before_json):
+    before = Report.model_validate_json(before_json.read_text())
+    after = _improved(before)
+    d = diff_reports(before, after)
+    assert d.verdict.startswith("Better")
+    assert d.observed_hit_ratio.delta == pytest.approx(0.95 - before.observed.hit_ratio, abs=1e-6)
+    assert d.cost_now_usd.delta < 0
+    if getattr(before, "findings", None):
+        assert [f.id for f in d.findings_fixed] == [before.findings[0].id]
+        assert "finding(s) fixed" in d.verdict
+    back = diff_reports(after, before)
+    assert back.verdict.startswith(("Worse", "Mixed"))
+    # every renderer; the JSON round-trips
+    for fmt, render in DIFF_RENDERERS.items():
+        text = render(d)
+        assert "observed hit ratio" in text.lower() or fmt == "json"
+    assert ReportDiff.model_validate_json(DIFF_RENDERERS["json"](d)) == d
+
+
+def test_group_breaker_changes(before_json):
+    before = Report.model_validate_json(before_json.read_text())
+    g0 = before.groups[0]
+    fixed = g0.model_copy(update={"breakers": []})
+    after = before.model_copy(update={"groups": [fixed, *before.groups[1:]]})
+    d = diff_reports(before, after)
+    assert d.groups[0].group == g0.id and d.groups[0].change == "breaker fixed"
+
+
+def test_diff_cli(before_json, tmp_path, capsys):
+    after = tmp_path / "after.json"
+    after.write_text(_improved(Report.model_validate_json(before_json.read_text())).model_dump_json(indent=2))
+    assert main(["diff", str(before_json), str(after)]) == 0
+    out = capsys.readouterr().out
+    assert "Better" in out and "Observed hit ratio" in out and "95.0%" in out
+    assert main(["diff", str(before_json), str(after), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["observed_hit_ratio"]["after"] == 0.95
+    md = tmp_path / "d.md"
+    assert main(["diff", str(before_json), str(after), "-f", "markdown", "-o", str(md)]) == 0
+    assert md.read_text().startswith("## promptcache diff")
+    assert main(["diff", str(before_json), str(tmp_path / "missing.json")]) == 2

@@ -1,0 +1,73 @@
+"""The performance work changes no result: each cache or batch equals the plain computation."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from promptcache import tokens, volatile
+from promptcache.analysis import analyze
+from promptcache.catalog import Catalog, default_catalog
+from promptcache.logs import read_logs
+
+EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
+
+
+def test_bucket_cache_equals_lookup_everywhere():
+    cat = default_catalog()
+    step = cat._bucket_step
+    assert step > 0 and 3600 % step == 0
+    rng = random.Random(5)
+    t0 = datetime(2026, 4, 20, tzinfo=timezone.utc)
+    names = [n for n in cat.names()]
+    for _ in range(20000):
+        t = t0 + timedelta(seconds=rng.uniform(0, 86400 * 400))
+        n = rng.choice(names)
+        assert cat.bucket(n, t) == cat._bucket(n, t)
+    # every edge: price changes and peak windows, a microsecond either side
+    for m in cat.models:
+        for p in m.prices:
+            if p.start is not None:
+                for d in (-1, 0, 1):
+                    t = p.start + timedelta(microseconds=d)
+                    assert cat.bucket(m.id, t) == cat._bucket(m.id, t)
+    for day in range(14):
+        for hh in range(24):
+            for d in (-1, 0, 1):
+                t = datetime(2026, 11, 1, hh, tzinfo=timezone.utc) + timedelta(days=day, microseconds=d)
+                assert cat.bucket("deepseek-v4-pro", t) == cat._bucket("deepseek-v4-pro", t)
+
+
+def test_bucket_step_zero_for_odd_edges():
+    data = default_catalog().model_dump(mode="json")
+    data["models"][0]["prices"][-1]["start"] = "2026-08-16T16:00:00.5Z"
+    assert Catalog.model_validate(data)._bucket_step == 0
+
+
+def test_cached_text_helpers_equal_uncached():
+    calls = list(read_logs([EXAMPLE]))
+    for c in calls[:200]:
+        for s in c.segments:
+            assert volatile.fingerprint(s.text) == volatile.fingerprint.__wrapped__(s.text)
+            if s.role == "tools":
+                assert tokens._tools_deepseek(s.text) == tokens._tools_deepseek.__wrapped__(s.text)
+
+
+@pytest.mark.parametrize("family", ["deepseek-v4", "cl100k"])
+def test_encode_batch_equals_encode(family):
+    tk = tokens.get_tokenizer(family)
+    texts = [s.text for c in list(read_logs([EXAMPLE]))[:50] for s in c.segments] + ["", "x", "<｜User｜>hi"]
+    assert tk.encode_batch(texts) == [tk.encode(t) for t in texts]
+
+
+def test_example_report_unchanged_without_the_caches(monkeypatch):
+    fast = analyze([EXAMPLE]).model_dump_json()
+    monkeypatch.setattr(Catalog, "bucket", lambda self, name, at: self._bucket(name, at))
+    monkeypatch.setattr(volatile, "fingerprint", volatile.fingerprint.__wrapped__)
+    monkeypatch.setattr(tokens, "_tools_deepseek", tokens._tools_deepseek.__wrapped__)
+    slow = analyze([EXAMPLE]).model_dump_json()
+    assert fast == slow

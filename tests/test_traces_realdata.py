@@ -1,0 +1,94 @@
+"""The real block-hash traces and trajectories: the figures their authors published."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from promptcache.logs import read_logs
+from promptcache.logs.traces import EPOCH, consecutive_overlap, ideal_hits
+
+
+@pytest.fixture(scope="module")
+def realdata() -> Path:
+    root = os.environ.get("PROMPTCACHE_REALDATA")
+    if not root:
+        pytest.skip("set PROMPTCACHE_REALDATA to run the real-data tests")
+    return Path(root)
+
+
+def _reference_ideal(path: Path) -> float:
+    """Tiny independent reference: unlimited prefix cache over raw hash_ids, token-weighted."""
+    import orjson
+
+    seen: set[tuple] = set()
+    hit = total = 0
+    for raw in path.read_bytes().splitlines():
+        r = orjson.loads(raw)
+        ids, n = r["hash_ids"], r["input_length"]
+        sizes = [512] * (len(ids) - 1) + [n - 512 * (len(ids) - 1)]
+        prefix: tuple = ()
+        matching = True
+        for h, size in zip(ids, sizes):
+            prefix = prefix + (h,) if len(prefix) < 4 else (hash(prefix), h)
+            total += size
+            if matching and prefix in seen:
+                hit += size
+            else:
+                matching = False
+                seen.add(prefix)
+    return hit / total
+
+
+@pytest.mark.parametrize("name,published", [("conversation_trace.jsonl", 0.37), ("synthetic_trace.jsonl", 0.65)])
+def test_mooncake_ideal_hit_ratio(realdata: Path, name: str, published: float):
+    path = realdata / "traces" / "mooncake" / name
+    reader = read_logs([path])
+    calls = sorted(reader, key=lambda c: (c.timestamp or EPOCH, c.line))
+    assert reader.stats.skipped_lines == 0
+    hit, total = ideal_hits(calls)
+    assert hit / total == pytest.approx(published, abs=0.01)
+    assert hit / total == pytest.approx(_reference_ideal(path), abs=1e-9)
+
+
+def test_weka_consecutive_overlap_distribution(realdata: Path):
+    reader = read_logs([realdata / "traces" / "weka-claude-code"])
+    by_conv: dict[str, list] = defaultdict(list)
+    for c in reader:
+        by_conv[c.conversation_id].append(c)
+    assert reader.stats.skipped_lines == 0 and reader.stats.calls == 2307
+    ratios = [h / t for cid, calls in by_conv.items() if "/" not in cid for h, t in [consecutive_overlap(calls)]]
+    assert len(ratios) == 33
+    # published over all 739 traces: min 61%, P25 92%, median 96%, P75 97%, max 100%, mean 93%
+    assert statistics.median(ratios) == pytest.approx(0.96, abs=0.01)
+    assert statistics.mean(ratios) == pytest.approx(0.93, abs=0.02)
+    assert min(ratios) >= 0.61 and max(ratios) <= 1.0
+    # an unlimited cache hits at least the consecutive overlap, and barely more (prompts mostly grow)
+    for cid, calls in by_conv.items():
+        if "/" not in cid:
+            (ih, it), (ch, ct) = ideal_hits(calls), consecutive_overlap(calls)
+            assert it == ct and ch <= ih <= ch + 0.01 * ct
+
+
+def test_cachesim_ideal_policy_if_present():
+    cachesim = pytest.importorskip("promptcache.cachesim.ideal")
+    assert hasattr(cachesim, "IdealCache")
+
+
+def test_trajectories_grow(realdata: Path):
+    reader = read_logs([realdata / "trajectories"])
+    by_conv: dict[str, list] = defaultdict(list)
+    for c in reader:
+        by_conv[c.conversation_id].append(c)
+    assert reader.stats.lines == reader.stats.calls + reader.stats.skipped_lines
+    assert set(reader.stats.skipped) <= {"unknown_format"}  # the args.yaml beside a .traj
+    assert len(by_conv) == 10  # 10 trajectories (the 11th file is an args.yaml)
+    for calls in by_conv.values():
+        sizes = [sum(len(s.text) + len(s.tool_calls) for s in c.segments) for c in calls]
+        assert sizes == sorted(sizes) and len(calls) >= 1
+        for a, b in zip(calls, calls[1:]):
+            assert b.segments[:len(a.segments)] == a.segments  # each prompt extends the previous one
