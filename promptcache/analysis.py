@@ -1,41 +1,46 @@
 """``analyze``: the pipeline read -> tokenize/shape -> segment -> simulate -> price -> advise -> report.
 
-The log is streamed; per call only compact numbers are kept (times, user, group, piece keys and
-token counts per tokenizer family), plus a few sample calls per template group for the advisor.
-When the advisor finds breakers it can fix, the files are read a second time to shape the fixed
-calls, so no prompt text is held in memory. Each candidate model's cache is then simulated in
-call-time order, as logged, with every fix, with each fix alone and with all fixes but one, and
-every call is priced at the rates in force when it was made (or at ``options.at``).
+The log is streamed once (``readpass.first_pass``); per call only compact numbers are kept (times,
+user, group, piece keys and token counts per tokenizer family), plus a few sample calls per
+template group for the advisor. When the advisor finds breakers it can fix, the files are read a
+second time to shape the fixed calls, so no prompt text is held in memory. Each model's cache is
+then simulated in call-time order, as logged, with every fix, with each fix alone and with all
+fixes but one, and every call is priced at the rates in force when it was made (or at
+``options.at``). Comparison models (Claude, GPT) are priced the same way; where their tokenizer
+is not available, their token counts are the log's scaled by a measured ratio, and the report
+says so.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .cachesim import make_policy, policy_params
-from .catalog import Catalog, load_catalog
-from .concurrency import estimated_duration, in_flight
-from .datamodel import Call
-from .errors import ConfigError, EmptyLogError
-from .hints import cache_hints
-from .logs import read_logs
-from .pricing import Ledger, Tokens, usd
-from .report import model as R
 from .advisor import KIND_ORDER, Evidence, detect, layout
-from .segment import Grouper
-from .whatif import Plan, Variant, Variants, choose, reshape
+from .cachesim import make_policy, policy_params
+from .calibration import CallRow, GroupCalibration, calibrate
+from .catalog import Catalog, ModelEntry, load_catalog
+from .concurrency import in_flight
+from .errors import ConfigError, EmptyLogError
+from .logs import read_logs
+from .pricing import Ledger, usd
+from .readpass import FirstPass, first_pass
+from .report import model as R
 from .scenarios import CallFacts, simulate
-from .timeline import TimelineBuilder  # issue 8: report charts
+from .segment import Grouper
 from .shape import Measurer, Shape
+from .sweep import TTL_ALIAS, parse_params, parse_sweep
+from .timeline import TimelineBuilder
+from .translate import scale_shape
+from .whatif import Plan, Variant, Variants, choose, reshape
 
 DEFAULT_MODELS = ("deepseek-v4-pro", "deepseek-flash")
+DEFAULT_COMPARE = ("claude-sonnet-4-5", "gpt-4o")
 
 
 @dataclass
@@ -43,29 +48,58 @@ class AnalyzeOptions:
     """Everything `promptcache analyze` can be told; the defaults are the documented ones."""
 
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    compare: list[str] = field(default_factory=lambda: list(DEFAULT_COMPARE))
     at: datetime | None = None
     input_format: str = "auto"
     strict: bool = False
     cache_policy: str | None = None
     cache_params: dict[str, Any] = field(default_factory=dict)
+    cache_param_specs: list[str] = field(default_factory=list)  # "key=value" (--cache-param, --ttl), parsed per policy
+    sweep: list[str] = field(default_factory=list)  # "key=v1,v2" (--sweep)
     redact: bool = False
     catalog_path: Path | None = None
     quality_critical: list[str] = field(default_factory=list)  # group ids or label substrings kept on Pro
     config_path: Path | None = None  # a pyproject.toml whose [tool.promptcache] is read (quality_critical)
 
 
-def family_of(catalog: Catalog, model: str) -> str | None:
-    """The tokenizer family a logged model bills with, when promptcache knows it."""
-    entry = catalog.find(model)
-    if entry is not None:
-        return entry.tokenizer
-    if model.startswith("deepseek"):
-        return "deepseek-v4"
-    if model.startswith(("gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4")):
-        return "o200k"
-    if model.startswith(("gpt-4", "gpt-3.5")):
-        return "cl100k"
-    return None
+class _Scaled(Sequence[Shape]):
+    """Another tokenizer's shapes as the log's, scaled by a measured ratio (computed on access)."""
+
+    def __init__(self, base: Sequence[Shape], ratio: float):
+        self.base, self.ratio = base, ratio
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return scale_shape(self.base[i], self.ratio)
+
+
+@dataclass
+class _Sims:
+    """Runs simulations over the first pass: one fresh cache per run, shapes per model."""
+
+    fp: FirstPass
+    order: list[int]
+    measurers: dict[str, Measurer]
+    catalog: Catalog
+    opts: AnalyzeOptions
+    scaled: dict[str, tuple[str, float]] = field(default_factory=dict)  # model -> (family scaled from, ratio)
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> policy overrides
+
+    def run(self, e: ModelEntry, var: Variant | None = None, on_outcome=None,
+            overrides: dict[str, Any] | None = None) -> Ledger:
+        shapes: dict[str, Sequence[Shape]] = self.fp.shapes  # type: ignore[assignment]
+        facts: Sequence[CallFacts] = self.fp.facts
+        if var is not None:
+            shapes, facts = var.view(shapes, facts)
+        if e.id in self.scaled:  # another tokenizer's counts: the (possibly fixed) log's, scaled
+            family, ratio = self.scaled[e.id]
+            shapes = {e.tokenizer: _Scaled(shapes[family], ratio) if ratio != 1.0 else shapes[family]}
+        params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
+        pol = {e.id: make_policy(e, self.measurers.get(e.tokenizer) or next(iter(self.measurers.values())),
+                                 policy=self.opts.cache_policy, overrides=params)}
+        return simulate(facts, self.order, lambda i: e, shapes, pol, self.catalog, on_outcome)
 
 
 def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, *,
@@ -76,74 +110,34 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     catalog = load_catalog(opts.catalog_path)
     if not opts.models:
         raise ConfigError("no candidate models: give at least one with --models")
-    entries = [catalog.model(m) for m in opts.models]  # raises UnknownModelError with suggestions
+    entries = list({e.id: e for e in (catalog.model(m) for m in opts.models)}.values())  # unknown -> suggestions
+    comparisons = [e for e in {c.id: c for c in (catalog.model(m) for m in opts.compare)}.values()
+                   if e.id not in {x.id for x in entries}]
+    opts = _resolve_params(opts, entries)
     now = datetime.now(timezone.utc)
 
     measurers: dict[str, Measurer] = {}
     for e in entries:
-        if e.tokenizer not in measurers:
-            measurers[e.tokenizer] = Measurer(e.tokenizer)
-    families = list(measurers)
+        measurers.setdefault(e.tokenizer, Measurer(e.tokenizer))
     primary = entries[0].tokenizer
-    grouper = Grouper(primary, measurers[primary]._tokenizer)
-
     reader = read_logs(paths, input_format=opts.input_format, strict=opts.strict)
-    evidence = Evidence()
-    metas: list[CallFacts] = []
-    shapes: dict[str, list[Shape]] = {f: [] for f in families}
-    observed = Tokens()
-    observed_calls = 0
-    observed_ledger = Ledger(catalog)
-    unpriced: Counter[str] = Counter()
-    last_t: float | None = None
-    partial = False
-    tl_observed: list[tuple[float, int, int, str]] = []  # issue 8 timeline: (start, hit, input, group) of timed calls
-
-    try:
-        for call in reader:
-            meta = _meta(call, last_t, opts.at, now)
-            last_t = meta.start
-            for f in families:
-                trust = family_of(catalog, call.model) == f or (call.segments and call.segments[0].role == "block")
-                shapes[f].append(measurers[f].shape(call, trust_usage=bool(trust)))
-            g = grouper.add(call, shapes[primary][-1])
-            meta.group = g.id
-            evidence.add(g.id, call)
-            metas.append(meta)
-            u = call.usage
-            if u is not None and u.cache_read_tokens is not None:
-                observed_calls += 1
-                observed.add(u.cache_read_tokens, u.input_tokens - u.cache_read_tokens, u.output_tokens)
-                if meta.timed:  # issue 8 timeline
-                    tl_observed.append((meta.start, u.cache_read_tokens, u.input_tokens, meta.group))
-                if catalog.find(call.model):
-                    observed_ledger.add("all", call.model, meta.when, hit=u.cache_read_tokens,
-                                        miss=u.input_tokens - u.cache_read_tokens, output=u.output_tokens)
-                else:
-                    unpriced[call.model] += 1
-            if progress and len(metas) % 1000 == 0:
-                progress(len(metas))
-    except KeyboardInterrupt:
-        partial = True
-
-    if not metas:
+    fp = first_pass(reader, catalog=catalog, measurers=measurers, primary=primary, at=opts.at, now=now,
+                    calibrate=True, progress=progress)
+    if not fp.facts and fp.partial:  # interrupted before the first call: nothing to report
+        raise KeyboardInterrupt
+    if not fp.facts:
+        if fp.partial:
+            raise KeyboardInterrupt  # interrupted before the first call: nothing to report
         stats = reader.stats
         why = (f"; {stats.skipped_lines} line(s) skipped, first: {stats.examples[0].path}:{stats.examples[0].line}: "
                f"{stats.examples[0].message}") if stats.examples else ""
         raise EmptyLogError(f"no call could be analyzed in {', '.join(paths)} ({stats.lines} line(s) read{why})")
-
-    # The advisor: breakers found in the samples, each with a fix; the log re-read to shape the fixes.
-    excerpt = (lambda text: "") if opts.redact else _excerpt
-    fixes = [] if partial else detect(
-        evidence, {g.id: g.label for g in grouper.groups.values()}, excerpt=excerpt,
-        scoped_by_user=any(policy_params(opts.cache_policy or e.cache_policy, opts.cache_params).get("scope_by_user", True)
-                           and e.provider == "deepseek" for e in entries))
-
-    def reread(chosen: list) -> Variants:
-        return reshape(lambda: read_logs(paths, input_format=opts.input_format, strict=False), chosen,
-                       metas, measurers, shapes)
-
+    metas, shapes = fp.facts, fp.shapes
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
+    sims = _Sims(fp, order, measurers, catalog, opts)
+    notes: list[str] = []
+    translations = _comparison_shapes(sims, comparisons, primary, notes)
+
     # --- timeline (issue 8: report charts) ---
     timed_starts = [m.start for m in metas if m.timed]
     timeline = TimelineBuilder(min(timed_starts), max(timed_starts),
@@ -151,98 +145,67 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     if timeline is not None:
         for t0 in timed_starts:
             timeline.call(t0)
-        for t0, hit, total, gid in tl_observed:
-            timeline.observe(t0, hit, total, group=gid)
+        for i, m in enumerate(metas):
+            if m.timed and fp.observed_reads[i] >= 0:
+                timeline.observe(m.start, fp.observed_reads[i], fp.observed_inputs[i], group=m.group)
     # --- end timeline ---
+
+    # As logged, every candidate and comparison model.
     scenarios: list[R.Scenario] = []
     ledgers: dict[tuple[str, str], Ledger] = {}
     conv_hits: dict[str, list[int]] = {}
-    policy_info: dict[str, dict[str, Any]] = {}
-    done: set[str] = set()
-    for e in entries:
-        if e.id in done:
-            continue
-        done.add(e.id)
-        fam = e.tokenizer
-        for layout_name, shp, facts in (("as_logged", shapes, metas),):
-            pname = opts.cache_policy or e.cache_policy
-            policy_info[pname] = {k: v for k, v in policy_params(pname, opts.cache_params).items()}
-            policies = {e.id: make_policy(e, measurers[fam], policy=opts.cache_policy, overrides=opts.cache_params)}
-            track = layout_name == "as_logged" and e is entries[0]
+    sim_reads: dict[str, list[int]] = {}
+    logged = catalog.find(fp.logged_models.most_common(1)[0][0])
+    everyone = entries + comparisons
+    for e in everyone:
+        reads = [0] * len(metas) if (logged is not None and e.id == logged.id and fp.observed_calls) else None
+        track = e is entries[0]
 
-            def on_outcome(i: int, o, track=track, key=(e.id, layout_name)) -> None:
-                if timeline is not None and metas[i].timed:  # issue 8 timeline
-                    timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
-                conv = metas[i].conversation
-                if track and conv is not None:
-                    c = conv_hits.setdefault(conv, [0, 0, 0])
-                    c[0] += 1
-                    c[1] += o.total
-                    c[2] += o.read
+        def on_outcome(i: int, o, key=(e.id, "as_logged"), reads=reads, track=track) -> None:
+            if timeline is not None and metas[i].timed:  # issue 8 timeline
+                timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
+            if reads is not None:
+                reads[i] = o.read
+            conv = metas[i].conversation
+            if track and conv is not None:
+                c = conv_hits.setdefault(conv, [0, 0, 0])
+                c[0] += 1
+                c[1] += o.total
+                c[2] += o.read
 
-            ledger = simulate(facts, order, lambda i, e=e: e, shp, policies, catalog, on_outcome)
-            ledgers[(e.id, layout_name)] = ledger
-            t = ledger.tokens()
-            scenarios.append(R.Scenario(
-                model=e.id, layout=layout_name, cache_hit_tokens=t.hit, cache_miss_tokens=t.miss,
-                cache_write_tokens=t.write_5m + t.write_1h, output_tokens=t.output,
-                hit_ratio=_ratio(t.hit, t.input), cost_usd=_q(ledger.cost()), peak_input_share=round(ledger.peak_share(), 4),
-            ))
+        ledgers[(e.id, "as_logged")] = sims.run(e, on_outcome=on_outcome)
+        if reads is not None:
+            sim_reads[e.id] = reads
 
-    # Concurrency, from starts and latencies (estimated from output length where missing).
-    intervals = [(m.start, m.end) for m in metas if m.timed]
-    limits = {e.id: e.concurrency_limit for e in entries}
-    flight = in_flight(intervals, [v for v in limits.values() if v]) if intervals else None
-    if timeline is not None:  # issue 8 timeline
-        timeline.inflight(intervals)
-    reported_latency = sum(m.latency_reported for m in metas if m.timed)
-    concurrency = None
-    if flight is not None:
-        concurrency = R.Concurrency(
-            peak_in_flight=flight.peak,
-            peak_at=_iso(flight.peak_at) if flight.peak_at is not None else None,
-            latency_source="reported" if reported_latency == len(intervals) else ("estimated" if not reported_latency else "mixed"),
-            seconds_above_limit={m: round(flight.seconds_above[lim], 3) for m, lim in limits.items() if lim},
-        )
+    # The advisor: breakers found in the samples, each fix alone, together, and all but one, re-simulated.
+    content_free = fp.content_free == len(metas)
+    excerpt = (lambda text: "") if opts.redact else _excerpt
+    fixes = [] if fp.partial or content_free else detect(
+        fp.evidence, {g.id: g.label for g in fp.grouper.groups.values()}, excerpt=excerpt,
+        scoped_by_user=any(policy_params(opts.cache_policy or e.cache_policy, opts.cache_params).get("scope_by_user", True)
+                           and e.provider == "deepseek" for e in entries))
 
-    groups = sorted(grouper.groups.values(), key=lambda g: (-g.input_tokens, g.id))
-    group_models = [R.Group(
-        id=g.id, label="(redacted)" if opts.redact else g.label, calls=g.calls, input_tokens=g.input_tokens,
-        static_prefix_tokens=g.static_tokens, dynamic_suffix_tokens_mean=round(g.dynamic_tokens_mean, 1),
-        breakers=[R.Breaker(segment=g.breaker.segment, token_offset=g.breaker.token_offset, kind=g.breaker.kind,
-                            samples=[] if opts.redact else g.breaker.samples)] if g.breaker else [],
-        with_tools=g.with_tools, response_tool_calls=g.tool_calls, thinking_calls=g.thinking,
-    ) for g in groups]
+    def reread(chosen: list) -> Variants:
+        return reshape(lambda: read_logs(paths, input_format=opts.input_format, strict=False), chosen,
+                       metas, measurers, shapes)
 
-    # The advisor's fixes: each alone, together, and all but one, re-simulated per model.
-    unique = list({e.id: e for e in entries}.values())
-
-    def run(var: Variant, model: str, on_outcome=None) -> Ledger:
-        e = next(x for x in unique if x.id == model)
-        shp, facts = var.view(shapes, metas)
-        pol = {e.id: make_policy(e, measurers[e.tokenizer], policy=opts.cache_policy, overrides=opts.cache_params)}
-        return simulate(facts, order, lambda i: e, shp, pol, catalog, on_outcome)
-
-    plan = choose(fixes, reread(fixes), reread, [e.id for e in unique], run,
-                  {e.id: ledgers[(e.id, "as_logged")] for e in unique}) if fixes else Plan([], Variant(), [], [])
+    plan = choose(fixes, reread(fixes), reread, [e.id for e in entries],
+                  lambda var, model: sims.run(next(e for e in entries if e.id == model), var),
+                  {e.id: ledgers[(e.id, "as_logged")] for e in entries}) if fixes else Plan([], Variant(), [], [])
     fixes, savings = plan.kept, plan.savings
     shapes_r, metas_r = plan.combined.view(shapes, metas)
-    for e in unique:
+    for e in everyone:
         key = (e.id, "restructured")
 
         def on_restructured(i: int, o, key=key) -> None:
             if timeline is not None and metas[i].timed:  # issue 8 timeline
                 timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
 
-        ledger = run(plan.combined, e.id, on_restructured)
-        ledgers[key] = ledger
-        t = ledger.tokens()
-        scenarios.append(R.Scenario(
-            model=e.id, layout="restructured", cache_hit_tokens=t.hit, cache_miss_tokens=t.miss,
-            cache_write_tokens=t.write_5m + t.write_1h, output_tokens=t.output,
-            hit_ratio=_ratio(t.hit, t.input), cost_usd=_q(ledger.cost()), peak_input_share=round(ledger.peak_share(), 4),
-        ))
-    scenarios.sort(key=lambda sc: ([e.id for e in unique].index(sc.model), sc.layout != "as_logged"))
+        ledgers[key] = sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
+    comparison_ids = {e.id for e in comparisons}
+    for e in everyone:
+        for lay in ("as_logged", "restructured"):
+            scenarios.append(_scenario(e.id, lay, ledgers[(e.id, lay)], e.id in comparison_ids))
     actions_by_model: dict[str, list[R.Action]] = {
         e.id: sorted((R.Action(kind=f.kind, message=f"{f.message}: {f.change}", savings_usd=_q(sv[e.id].alone),
                                groups=[f.group])
@@ -250,11 +213,29 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                      key=lambda a: (-a.savings_usd, a.groups, a.kind))
         for e in entries}
 
+    # Concurrency, from starts and latencies (estimated from output length where missing).
+    intervals = [(m.start, m.end) for m in metas if m.timed]
+    limits = {e.id: e.concurrency_limit for e in entries}
+    flight = in_flight(intervals, [v for v in limits.values() if v]) if intervals else None
+    if timeline is not None:  # issue 8 timeline
+        timeline.inflight(intervals)
+    concurrency = None
+    if flight is not None:
+        reported_latency = sum(m.latency_reported for m in metas if m.timed)
+        concurrency = R.Concurrency(
+            peak_in_flight=flight.peak,
+            peak_at=_iso(flight.peak_at) if flight.peak_at is not None else None,
+            latency_source="reported" if reported_latency == len(intervals) else ("estimated" if not reported_latency else "mixed"),
+            seconds_above_limit={m: round(flight.seconds_above[lim], 3) for m, lim in limits.items() if lim},
+        )
+
+    groups = sorted(fp.grouper.groups.values(), key=lambda g: (-g.input_tokens, g.id))
+
     # --- recommendation (issue 6: model choice) ---
     from .advise import recommend_models
     from .config import load_settings
 
-    baseline_label, baseline_cost = _baseline(metas, observed_calls, observed_ledger, unpriced, ledgers, entries, catalog)
+    baseline_label, baseline_cost = _baseline(fp, ledgers, entries, catalog)
     settings = load_settings(opts.config_path) if opts.config_path is not None else None
     quality_critical = list(dict.fromkeys([*opts.quality_critical, *(settings.quality_critical if settings else ())]))
     rec = recommend_models(
@@ -265,89 +246,235 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         now=now)
     # --- end recommendation ---
 
-    stats = reader.stats
+    calibration = _calibration(fp, logged, sim_reads, catalog, opts, notes)
+    sweep = _sweep(sims, entries, plan, opts)
+    notes.extend(_notes(fp, metas, entries, opts, plan, content_free, catalog))
+    stats = fp.stats
     times = [m.when for m in metas if m.timed]
     prim = measurers[primary]
     reported = sum(s.reported for s in shapes[primary])
-    estimated = len(shapes[primary]) - reported
-    obs = None
-    if observed_calls:
-        obs = R.Observed(
-            calls=observed_calls, cache_hit_tokens=observed.hit, cache_miss_tokens=observed.miss,
-            output_tokens=observed.output, hit_ratio=_ratio(observed.hit, observed.input),
-            cost_usd=_q(observed_ledger.cost()) if not unpriced else None, unpriced_models=sorted(unpriced),
-        )
-    notes = []
-    untimed = sum(not m.timed for m in metas)
-    if untimed:
-        notes.append(f"{untimed} call(s) had no timestamp: simulated in file order and priced at "
-                     f"{'--at' if opts.at else 'the current'} prices.")
-    if partial:
-        notes.append("Interrupted: the figures cover only the calls read before the interruption.")
-    notes.extend(f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not recommended: {why}."
-                 for f, why in plan.dropped)
-    findings = _findings(fixes, savings, rec.model if rec else entries[0].id, grouper, evidence,
-                         measurers[primary], excerpt)
     return R.Report(
         tool_version=__version__,
         inputs=stats.files,
-        partial=partial,
-        lines_read=stats.lines,
+        input_formats=dict(stats.formats),
+        partial=fp.partial,
+        # interrupted: only lines fully read count, so the ledger still closes
+        lines_read=len(metas) + stats.skipped_lines if fp.partial else stats.lines,
         calls=len(metas),
         skipped_lines=stats.skipped_lines,
         skipped_by_reason=dict(sorted(stats.skipped.items())),
         skipped_examples=[R.SkippedLine(path=x.path, line=x.line, reason=x.reason,
                                         message="(redacted)" if opts.redact else x.message) for x in stats.examples],
         period=(_iso(min(times).timestamp()), _iso(max(times).timestamp())) if times else None,
-        tokenizer=prim.tokenizer_name,
+        tokenizer=("none: a block-hash trace carries its own token counts" if content_free else prim.tokenizer_name),
         input_tokens=sum(s.total for s in shapes[primary]),
         reported_calls=reported,
-        estimated_calls=estimated,
-        observed=obs,
-        groups=group_models,
+        estimated_calls=len(metas) - reported,
+        observed=_observed(fp),
+        groups=[_group(g, opts.redact) for g in groups],
         scenarios=scenarios,
         recommendation=rec,
         concurrency=concurrency,
         timeline=timeline.build() if timeline is not None else None,  # issue 8
-        findings=findings,
+        findings=_findings(fixes, savings, rec.model if rec else entries[0].id, fp.grouper, fp.evidence, prim, excerpt),
+        calibration=calibration,
+        sweep=sweep,
         conversations=[R.Conversation(id=k, calls=v[0], input_tokens=v[1], cache_hit_tokens=v[2],
                                       hit_ratio=_ratio(v[2], v[1])) for k, v in sorted(conv_hits.items())],
         assumptions=R.Assumptions(
             prices=(f"every call repriced at {opts.at.isoformat()}" if opts.at else
                     "each call priced at the rates in force at its own timestamp (DeepSeek peak/off-peak applied)"),
-            cache_policy={k: {kk: vv for kk, vv in v.items() if isinstance(vv, (int, float, str, bool))}
-                          for k, v in policy_info.items()},
-            tokenizer=", ".join(measurers[f].tokenizer_name for f in families),
-            token_counts=(f"{reported} call(s) use the provider's reported prompt size; {estimated} were counted by "
-                          f"promptcache; {prim.adjusted_tokens} token(s) of framing difference were reconciled to the "
-                          "reported totals."),
+            cache_policy=_policy_info(everyone, sims, opts),
+            tokenizer=("; ".join([measurers[f].tokenizer_name for f in dict.fromkeys(e.tokenizer for e in entries)]
+                                 + [f"{m}: {t}" for m, t in translations.items()])),
+            token_counts=(f"{reported} call(s) use the provider's reported prompt size; {len(metas) - reported} were "
+                          f"counted by promptcache; {prim.adjusted_tokens} token(s) of framing difference were "
+                          "reconciled to the reported totals."),
             notes=notes,
         ),
     )
 
 
-def _meta(call: Call, last_t: float | None, at: datetime | None, now: datetime) -> CallFacts:
-    """Compact per-call facts; ``when`` is the pricing instant (``at`` overrides the call's own time)."""
-    from .workload import task_bits as _task_bits
-    timed = call.timestamp is not None
-    start = call.timestamp.timestamp() if timed else (last_t if last_t is not None else 0.0)
-    out = call.usage.output_tokens if call.usage else 0
-    if call.latency_ms is not None:
-        dur, reported = call.latency_ms / 1000.0, True
-    else:
-        dur, reported = estimated_duration(out), False
-    return CallFacts(start=start, end=start + dur, when=at or call.timestamp or now, user=call.user_id, model=call.model,
-                     group="", output=out, conversation=call.conversation_id, timed=timed, latency_reported=reported,
-                     tools=call.has_tools, thinking=call.thinking, tool_calls=call.response_tool_calls,
-                     reasoning_tokens=(call.usage.reasoning_tokens or 0) if call.usage else 0,
-                     task_kinds=_task_bits(call),
-                     hints=cache_hints(call))
+def _resolve_params(opts: AnalyzeOptions, entries: list[ModelEntry]) -> AnalyzeOptions:
+    """``--cache-param`` / ``--ttl`` specs parsed against the candidates' cache policy (one for all)."""
+    if not opts.cache_param_specs:
+        return opts
+    names = {opts.cache_policy or e.cache_policy for e in entries}
+    parsed = [parse_params(opts.cache_param_specs, n) for n in sorted(names)]
+    if any(p != parsed[0] for p in parsed[1:]):
+        raise ConfigError("--cache-param and --ttl apply to one cache policy; the candidate models use "
+                          f"{', '.join(sorted(names))}: give models of one provider, or use --cache")
+    return replace(opts, cache_params={**opts.cache_params, **parsed[0]})
 
 
-def _baseline(metas, observed_calls, observed_ledger, unpriced, ledgers, entries, catalog) -> tuple[str, Decimal]:
-    if observed_calls == len(metas) and not unpriced:
-        return "the log's observed cost (provider-reported cache usage)", _q(observed_ledger.cost())
-    logged = Counter(m.model for m in metas).most_common(1)[0][0]
+def _comparison_shapes(sims: _Sims, comparisons: list[ModelEntry], primary: str, notes: list[str]) -> dict[str, str]:
+    """Shapes for the comparison models: measured where their family was, else the log's scaled.
+
+    Anthropic and GPT-5.6+ cache only at breakpoints: a log without them (from another provider)
+    is simulated with breakpoints placed where those providers would need them (``auto``).
+    """
+    labels: dict[str, str] = {}
+    fp = sims.fp
+    for e in comparisons:
+        if e.tokenizer in fp.shapes:
+            labels[e.id] = f"counted with {sims.measurers[e.tokenizer].tokenizer_name}"
+        else:
+            stand_in = Measurer(e.tokenizer)
+            ours = sum(sims.measurers[primary].shape(c, trust_usage=False).total for c in fp.samples)
+            theirs = sum(stand_in.shape(c, trust_usage=False).total for c in fp.samples)
+            ratio = theirs / ours if ours and theirs else 1.0
+            sims.scaled[e.id] = (primary, ratio)
+            labels[e.id] = (f"the log's counts scaled by {ratio:.3f}, the ratio of {stand_in.tokenizer_name} to "
+                            f"{primary} counts on {len(fp.samples)} sampled calls (no public tokenizer for "
+                            f"{e.id} ships here)" if fp.samples else f"the log's {primary} counts, unscaled "
+                            "(no call with text to measure a ratio on)")
+        params = policy_params(sims.opts.cache_policy or e.cache_policy)
+        if "breakpoints" in params and not fp.breakpoints:
+            sims.overrides[e.id] = {"breakpoints": "auto"}
+            notes.append(f"{e.id}: the log carries no cache breakpoints, so they were placed where the provider "
+                         "needs them: after the tools and system prompt, and on the last block.")
+        else:
+            sims.overrides[e.id] = {}
+    return labels
+
+
+def _scenario(model: str, layout_name: str, ledger: Ledger, comparison: bool) -> R.Scenario:
+    t = ledger.tokens()
+    return R.Scenario(model=model, layout=layout_name, comparison=comparison, cache_hit_tokens=t.hit,
+                      cache_miss_tokens=t.miss, cache_write_tokens=t.write_5m + t.write_1h, output_tokens=t.output,
+                      hit_ratio=_ratio(t.hit, t.input), cost_usd=_q(ledger.cost()),
+                      peak_input_share=round(ledger.peak_share(), 4))
+
+
+def _group(g, redact: bool) -> R.Group:
+    return R.Group(
+        id=g.id, label="(redacted)" if redact else g.label, calls=g.calls, input_tokens=g.input_tokens,
+        static_prefix_tokens=g.static_tokens, dynamic_suffix_tokens_mean=round(g.dynamic_tokens_mean, 1),
+        breakers=[R.Breaker(segment=g.breaker.segment, token_offset=g.breaker.token_offset, kind=g.breaker.kind,
+                            samples=[] if redact else g.breaker.samples)] if g.breaker else [],
+        with_tools=g.with_tools, response_tool_calls=g.tool_calls, thinking_calls=g.thinking,
+    )
+
+
+def _observed(fp: FirstPass) -> R.Observed | None:
+    if not fp.observed_calls:
+        return None
+    o = fp.observed
+    return R.Observed(calls=fp.observed_calls, cache_hit_tokens=o.hit, cache_miss_tokens=o.miss,
+                      output_tokens=o.output, hit_ratio=_ratio(o.hit, o.input),
+                      cost_usd=_q(fp.observed_ledger.cost()) if not fp.unpriced else None,
+                      unpriced_models=sorted(fp.unpriced))
+
+
+def _policy_info(models: list[ModelEntry], sims: _Sims, opts: AnalyzeOptions) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for e in models:
+        name = opts.cache_policy or e.cache_policy
+        params = policy_params(name, sims.overrides.get(e.id, opts.cache_params))
+        out[name] = {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool))}
+    return out
+
+
+def _calibration(fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, list[int]], catalog: Catalog,
+                 opts: AnalyzeOptions, notes: list[str]) -> R.Calibration | None:
+    """The logged model's simulation against the provider's reported cache reads, per group."""
+    if not fp.observed_calls or logged is None:
+        return None
+    reads = sim_reads.get(logged.id)
+    if reads is None:
+        notes.append(f"No calibration: the logged model {logged.id} is neither a candidate nor a comparison model.")
+        return None
+    name = opts.cache_policy or logged.cache_policy
+    params = policy_params(name, opts.cache_params)
+    ttl_key = TTL_ALIAS.get(params["rule"])
+    ttl = params.get(ttl_key) if ttl_key else None
+    ttl_s = float(ttl) if isinstance(ttl, (int, float)) else None
+    last_in_group: dict[str, float] = {}
+    rows = []
+    for i in sorted(range(len(fp.facts)), key=lambda i: (fp.facts[i].start, i)):
+        f = fp.facts[i]
+        gap = f.start - last_in_group[f.group] if f.group in last_in_group else None
+        last_in_group[f.group] = f.start
+        obs = fp.observed_reads[i]
+        if obs < 0 or catalog.find(f.model) is None:
+            continue
+        rates = catalog.rates(*catalog.bucket(f.model, f.when))
+        total = fp.observed_inputs[i]
+        sim = min(reads[i], total)
+
+        def cost(hit: int, rates=rates, total=total) -> Decimal:
+            return (hit * rates.input_hit + (total - hit) * rates.input_miss) / 1_000_000
+
+        rows.append(CallRow(group=f.group, observed=obs, simulated=sim, input_tokens=total,
+                            observed_usd=cost(obs), simulated_usd=cost(sim), gap_s=gap, ttl_s=ttl_s))
+    if not rows:
+        return None
+    cal = calibrate(rows)
+    return R.Calibration(model=logged.id, tolerance_pct=round(100 * cal.tolerance, 2),
+                         overall=_cal_row(cal.overall), groups=[_cal_row(g) for g in cal.groups])
+
+
+def _cal_row(g: GroupCalibration) -> R.CalibrationRow:
+    return R.CalibrationRow(group=g.group, calls=g.calls, input_tokens=g.input_tokens,
+                            observed_hit_tokens=g.observed, simulated_hit_tokens=g.simulated, error_tokens=g.error,
+                            error_pct=round(g.error_pct, 3), observed_cost_usd=_q(g.observed_usd),
+                            simulated_cost_usd=_q(g.simulated_usd), error_usd=_q(g.error_usd), flagged=g.flagged,
+                            reason=g.reason, detail=g.detail)
+
+
+def _sweep(sims: _Sims, entries: list[ModelEntry], plan: Plan, opts: AnalyzeOptions) -> list[R.SweepRow]:
+    """Each ``--sweep`` setting re-simulated for the candidates, as logged and restructured."""
+    if not opts.sweep:
+        return []
+    rows = []
+    for e in entries:
+        name = opts.cache_policy or e.cache_policy
+        for params in parse_sweep(opts.sweep, name, base=opts.cache_params):
+            shown = {k: _fmt_param(v) for k, v in params.items() if k not in opts.cache_params
+                     or opts.cache_params[k] != v}
+            for lay, var in (("as_logged", None), ("restructured", plan.combined if plan.kept else None)):
+                led = sims.run(e, var, overrides=params)
+                t = led.tokens()
+                rows.append(R.SweepRow(params=shown, model=e.id, layout=lay, hit_ratio=_ratio(t.hit, t.input),
+                                       cost_usd=_q(led.cost())))
+    return rows
+
+
+def _fmt_param(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v)
+
+
+def _notes(fp: FirstPass, metas: list[CallFacts], entries: list[ModelEntry], opts: AnalyzeOptions, plan: Plan,
+           content_free: bool, catalog: Catalog) -> list[str]:
+    notes = []
+    untimed = sum(not m.timed for m in metas)
+    if untimed:
+        notes.append(f"{untimed} call(s) had no timestamp: simulated in file order and priced at "
+                     f"{'--at' if opts.at else 'the current'} prices.")
+    if fp.partial:
+        notes.append("Interrupted: the figures cover only the calls read before the interruption.")
+    if content_free:
+        notes.append("This log is a block-hash trace (no prompt text): the cache simulation and the repricing apply; "
+                     "template breakers, findings and restructuring need text and do not.")
+    if fp.stats.incomplete_prompts:
+        notes.append(f"{fp.stats.incomplete_prompts} call(s) hold only part of their prompt (previous_response_id or "
+                     "cachedContent): analyzed on what the log shows.")
+    first = min((p.start for e in entries for p in catalog.model(e.id).prices if p.start), default=None)
+    early = sum(1 for m in metas if first is not None and m.when < first)
+    if early and not opts.at:
+        notes.append(f"{early} call(s) are dated before the first price entry ({first:%Y-%m-%d}), e.g. relative trace "
+                     "times: they were priced at the earliest known prices; use --at now to price at today's.")
+    notes.extend(f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not recommended: {why}."
+                 for f, why in plan.dropped)
+    return notes
+
+
+def _baseline(fp: FirstPass, ledgers, entries: list[ModelEntry], catalog: Catalog) -> tuple[str, Decimal]:
+    if fp.observed_calls == len(fp.facts) and not fp.unpriced:
+        return "the log's observed cost (provider-reported cache usage)", _q(fp.observed_ledger.cost())
+    logged = fp.logged_models.most_common(1)[0][0]
     entry = catalog.find(logged)
     if entry is not None and (entry.id, "as_logged") in ledgers:
         return f"{entry.id} as logged (simulated)", _q(ledgers[(entry.id, "as_logged")].cost())

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .report import field, findings_of, headline, pct, usd
-from .report.model import Money, Report
+from .report import headline, pct, usd
+from .report.model import Finding, Money, Report
 
 DIFF_SCHEMA_VERSION = "1.0"
 
@@ -85,10 +85,8 @@ def _money(a: Decimal | None, b: Decimal | None) -> MoneyChange:
     return MoneyChange(before=a, after=b, delta=(b - a) if a is not None and b is not None else None)
 
 
-def _ref(x: Any) -> FindingRef:
-    sav = field(x, "savings_usd")
-    return FindingRef(id=str(field(x, "id", "")), kind=str(field(x, "kind", "")), message=str(field(x, "message", "")),
-                      savings_usd=Decimal(str(sav)) if sav is not None else None)
+def _ref(x: Finding) -> FindingRef:
+    return FindingRef(id=x.id, kind=x.kind, message=x.message, savings_usd=x.savings_usd)
 
 
 def _breaker(g: Any) -> str | None:
@@ -111,21 +109,12 @@ def diff_reports(before: Report, after: Report) -> ReportDiff:
                                    hit_ratio=_change(x.hit_ratio if x else None, y.hit_ratio if y else None),
                                    cost_usd=_money(x.cost_usd if x else None, y.cost_usd if y else None)))
 
-    def fkey(x: Any) -> tuple[str, str]:
-        return (str(field(x, "kind", "")), str(field(x, "message", "")))
-
-    fb, fa = findings_of(before), findings_of(after)
-    ids_b = {str(field(x, "id")) for x in fb if field(x, "id")}
-    ids_a = {str(field(x, "id")) for x in fa if field(x, "id")}
-    keys_b, keys_a = {fkey(x) for x in fb}, {fkey(x) for x in fa}
-
-    def present(x: Any, ids: set[str], keys: set[tuple[str, str]]) -> bool:
-        fid = field(x, "id")
-        return (str(fid) in ids) if fid else (fkey(x) in keys)
-
-    fixed = [_ref(x) for x in fb if not present(x, ids_a, keys_a)]
-    new = [_ref(x) for x in fa if not present(x, ids_b, keys_b)]
-    still = [_ref(x) for x in fa if present(x, ids_b, keys_b)]
+    # a finding is the same breaker in the same template group; its id (F1, F2, ...) only ranks it
+    keys_b = {(x.kind, x.group) for x in before.findings}
+    keys_a = {(x.kind, x.group) for x in after.findings}
+    fixed = [_ref(x) for x in before.findings if (x.kind, x.group) not in keys_a]
+    new = [_ref(x) for x in after.findings if (x.kind, x.group) not in keys_b]
+    still = [_ref(x) for x in after.findings if (x.kind, x.group) in keys_b]
 
     gb, ga = {g.id: g for g in before.groups}, {g.id: g for g in after.groups}
     groups = []

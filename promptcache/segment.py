@@ -95,6 +95,7 @@ def _tools_key(text: str) -> int:
     return hash(orjson.dumps(tools, option=orjson.OPT_SORT_KEYS))
 
 
+@functools.lru_cache(maxsize=512)  # pure in ``text``; the same system prompts come back call after call
 def _text_key(text: str) -> str:
     """A system prompt's template: its three longest lines, numbers and ids blanked, spaces folded.
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from promptcache import tokens, volatile
+from promptcache import segment, tokens, volatile
 from promptcache.analysis import analyze
 from promptcache.catalog import Catalog, default_catalog
 from promptcache.logs import read_logs
@@ -53,6 +53,7 @@ def test_cached_text_helpers_equal_uncached():
     for c in calls[:200]:
         for s in c.segments:
             assert volatile.fingerprint(s.text) == volatile.fingerprint.__wrapped__(s.text)
+            assert segment._text_key(s.text) == segment._text_key.__wrapped__(s.text)
             if s.role == "tools":
                 assert tokens._tools_deepseek(s.text) == tokens._tools_deepseek.__wrapped__(s.text)
 
@@ -69,5 +70,6 @@ def test_example_report_unchanged_without_the_caches(monkeypatch):
     monkeypatch.setattr(Catalog, "bucket", lambda self, name, at: self._bucket(name, at))
     monkeypatch.setattr(volatile, "fingerprint", volatile.fingerprint.__wrapped__)
     monkeypatch.setattr(tokens, "_tools_deepseek", tokens._tools_deepseek.__wrapped__)
+    monkeypatch.setattr(segment, "_text_key", segment._text_key.__wrapped__)
     slow = analyze([EXAMPLE]).model_dump_json()
     assert fast == slow

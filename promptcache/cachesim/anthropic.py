@@ -46,9 +46,17 @@ class AnthropicCache(PolicyBase):
     def breakpoints(self, shape: Shape, call: Call | None) -> list[tuple[int, float, bool]]:
         """(piece index, ttl seconds, is 1h) of this request's breakpoints, at most ``max_breakpoints``."""
         last = last_prompt_piece(shape)
-        if self.mode != "logged":  # translated from another provider: automatic caching on the last block
+        if self.mode != "logged":
+            # translated from another provider: where Anthropic needs them, at the end of the tools and
+            # system level (reused across calls of a template) and on the last block (the conversation)
             one_h = self.mode == "auto-1h"
-            return [(last, self.ttl1h if one_h else self.ttl5, one_h)]
+            ttl = self.ttl1h if one_h else self.ttl5
+            sys_end = None
+            for k, role in enumerate(shape.roles[:last]):
+                if role not in SYSTEM_LEVEL:
+                    break
+                sys_end = k
+            return [(k, ttl, one_h) for k in ([sys_end] if sys_end is not None else []) + [last]]
         bps = explicit_breakpoints(shape, call)
         if call is not None and call.cache_control is not None and (not bps or bps[-1][0] != last):
             bps.append((last, call.cache_control))  # automatic caching uses one slot

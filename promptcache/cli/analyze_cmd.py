@@ -37,25 +37,6 @@ def _find_config() -> Path | None:
     return find_config()
 
 
-def _parse_params(items: tuple[str, ...]) -> dict[str, float | int | str | bool]:
-    out: dict[str, float | int | str | bool] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--cache-param {item!r}: expected key=value, e.g. eviction_idle_s=3600")
-        if value.lower() in ("true", "false"):
-            out[key] = value.lower() == "true"
-            continue
-        try:
-            out[key] = int(value)
-        except ValueError:
-            try:
-                out[key] = float(value)
-            except ValueError:
-                out[key] = value
-    return out
-
-
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--example", is_flag=True, help="Analyze the bundled example log instead of PATHS.")
@@ -70,17 +51,26 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, float | int | str | bool]
 @click.option("--cache", "cache_policy", default=None, metavar="POLICY",
               help="Cache rules to simulate instead of each model's own (e.g. deepseek-legacy).")
 @click.option("--cache-param", "cache_params", multiple=True, metavar="KEY=VALUE",
-              help="Override a cache-rule parameter (e.g. eviction_idle_s=3600); repeatable.")
+              help="Override a cache-rule parameter (e.g. eviction_idle_s=1h, interval_tokens=2048); repeatable.")
+@click.option("--ttl", default=None, metavar="DURATION",
+              help="The cache lifetime to simulate (e.g. 5m, 1h, 6h): the policy's main TTL or eviction time.")
+@click.option("--sweep", "sweep", multiple=True, metavar="KEY=V1,V2",
+              help="Re-simulate under each value (e.g. ttl=5m,1h,6h) to show how sensitive the answer is; repeatable.")
+@click.option("--compare", default=",".join(("claude-sonnet-4-5", "gpt-4o")), show_default=True, metavar="M1,M2",
+              help="Comparison rows priced like the candidates but never recommended ('' for none).")
 @click.option("--prices", "prices", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A price catalog file to use instead of the bundled one (same schema).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad line (exit 2) instead of skipping it.")
 @click.option("--redact", is_flag=True, help="No prompt text anywhere in the output: only ids, offsets and counts.")
+@click.option("--explain", metavar="ID", default=None,
+              help="Show one finding (e.g. F1) in full: layout before and after, savings per model.")
 @click.option("--quality-critical", "quality_critical", multiple=True, metavar="GROUP",
               help="Keep a template group on Pro whatever it costs: a group id (g3) or a label substring; repeatable. "
                    "Adds to [tool.promptcache] quality_critical in the nearest pyproject.toml.")
 def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str | None, fmt: str | None, output: Path | None,
-            input_format: str, cache_policy: str | None, cache_params: tuple[str, ...], prices: Path | None,
-            strict: bool, redact: bool, quality_critical: tuple[str, ...] = ()) -> int:
+            input_format: str, cache_policy: str | None, cache_params: tuple[str, ...], ttl: str | None,
+            sweep: tuple[str, ...], compare: str, prices: Path | None,
+            strict: bool, redact: bool, explain: str | None, quality_critical: tuple[str, ...] = ()) -> int:
     """Simulate prompt caches over request logs and report hit ratios, costs and what to change.
 
     \b
@@ -100,14 +90,19 @@ def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str 
         names = [m.strip() for m in models.split(",") if m.strip()]
         chosen = chosen + [n.lstrip("+") for n in names] if models.startswith("+") else names
     options = AnalyzeOptions(models=chosen, at=_parse_at(at), input_format=input_format, strict=strict,
-                             cache_policy=cache_policy, cache_params=_parse_params(cache_params), redact=redact,
+                             cache_policy=cache_policy, redact=redact,
+                             cache_param_specs=[*cache_params, *([f"ttl={ttl}"] if ttl else [])], sweep=list(sweep),
+                             compare=[m.strip() for m in compare.split(",") if m.strip()],
                              catalog_path=prices, quality_critical=list(quality_critical),
                              config_path=_find_config())  # issue 6: [tool.promptcache] quality_critical
     with _progress() as progress:  # issue 8: progress bar on stderr when interactive
         report = run(paths, options, progress=progress)
     from .report_cmd import default_format, write_report  # issue 8: one writer for analyze and report
 
-    write_report(report, default_format(output, fmt), output)
+    write_report(report, default_format(output, fmt), output, explain=explain)
+    if report.partial:  # Ctrl-C: what was read so far is shown, marked PARTIAL, and the exit code says so
+        click.echo(f"promptcache: interrupted: the report is PARTIAL ({report.calls:,} calls read)", err=True)
+        return 130
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -42,8 +43,19 @@ def load_report(path: Path):
         raise ConfigError(f"{path}: not a valid report: {where}: {first['msg']}") from None
 
 
-def write_report(report, fmt: str, output: Path | None) -> None:
-    """Render ``report`` as ``fmt`` to ``output`` (a file) or stdout (the terminal format adapts to it)."""
+def write_report(report, fmt: str, output: Path | None, *, explain: str | None = None) -> None:
+    """Render ``report`` as ``fmt`` to ``output`` (a file) or stdout (the terminal format adapts to it);
+    with ``explain``, only that finding, in full."""
+    if explain:
+        from ..report.explain import render_explain
+
+        text = render_explain(report, explain, width=100, color=not output and sys.stdout.isatty()
+                              and not os.environ.get("NO_COLOR"))
+        if output:
+            output.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+        return
     if fmt == "term" and not output:
         from ..report.term import console_for, render_terminal
 
@@ -72,7 +84,8 @@ def default_format(output: Path | None, fmt: str | None) -> str:
               help="Output format (default: from -o's extension, else term).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
 @click.option("--redact", is_flag=True, help="Drop prompt text (group labels, samples, skipped-line messages).")
-def report(report_path: Path, fmt: str | None, output: Path | None, redact: bool) -> int:
+@click.option("--explain", metavar="ID", default=None, help="Show one finding (e.g. F1) in full instead of the report.")
+def report(report_path: Path, fmt: str | None, output: Path | None, redact: bool, explain: str | None) -> int:
     """Render a saved analysis in any format, without re-analyzing.
 
     \b
@@ -86,5 +99,5 @@ def report(report_path: Path, fmt: str | None, output: Path | None, redact: bool
         from ..report import redacted
 
         rep = redacted(rep)
-    write_report(rep, default_format(output, fmt), output)
+    write_report(rep, default_format(output, fmt), output, explain=explain)
     return 0

@@ -98,19 +98,16 @@ def recommended_option(rec: Any) -> Any:
     return next((o for o in getattr(rec, "options", None) or [] if o.name == name), None) if name else None
 
 
+def recommendation_title(rec: Any) -> str:
+    """What to do, in one phrase: the chosen option with its description, else the model."""
+    chosen = recommended_option(rec)
+    return f"{rec.option.replace('_', ' ')}: {chosen.description}" if chosen else rec.model
+
+
 def is_recommended(rec: Any, scenario: Any) -> bool:
     """True when ``scenario`` is exactly what is recommended (same model, layout and cost)."""
     return (rec is not None and (scenario.model, scenario.layout) == (rec.model, rec.layout)
             and scenario.cost_usd == rec.cost_usd)
-
-
-def findings_of(report: Any) -> list[Any]:
-    """Findings (issue 5) when the report carries them; renderers accept models or plain dicts."""
-    return list(getattr(report, "findings", None) or [])
-
-
-def field(obj: Any, name: str, default: Any = None) -> Any:
-    return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
 
 
 def redacted(report: Any) -> Any:
@@ -119,21 +116,9 @@ def redacted(report: Any) -> Any:
                                    "breakers": [b.model_copy(update={"samples": []}) for b in g.breakers]})
               for g in report.groups]
     skipped = [x.model_copy(update={"message": "(redacted)"}) for x in report.skipped_examples]
-    update: dict[str, Any] = {"groups": groups, "skipped_examples": skipped}
-    if getattr(report, "findings", None):
-        update["findings"] = [_redact_finding(f) for f in report.findings]
-    return report.model_copy(update=update)
-
-
-def _redact_finding(f: Any) -> Any:
-    """Findings keep ids, offsets and counts; samples go, and layout parts keep only their name."""
-    if not hasattr(f, "model_copy"):
-        return f
-    upd: dict[str, Any] = {}
-    if hasattr(f, "samples"):
-        upd["samples"] = []
-    for side in ("before", "after"):
-        parts = getattr(f, side, None)
-        if parts:
-            upd[side] = [p.model_copy(update={"part": p.part.split(":")[0]}) if hasattr(p, "part") else p for p in parts]
-    return f.model_copy(update=upd)
+    findings = [f.model_copy(update={
+        "samples": [],
+        "before": [p.model_copy(update={"part": p.part.split(":")[0]}) for p in f.before],
+        "after": [p.model_copy(update={"part": p.part.split(":")[0]}) for p in f.after],
+    }) for f in report.findings]
+    return report.model_copy(update={"groups": groups, "skipped_examples": skipped, "findings": findings})

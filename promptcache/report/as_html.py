@@ -10,11 +10,11 @@ Hovering a point or bar shows its numbers (SVG ``<title>``).
 
 from __future__ import annotations
 
-from decimal import Decimal
 from html import escape as _escape
 
-from . import Headline, field, findings_of, headline, is_recommended, pct, usd
+from . import Headline, headline, is_recommended, pct, recommendation_title, usd
 from .model import Report, Scenario, Timeline
+from .sections import all_sections
 
 MAX_GROUPS = 40
 MAX_GROUP_CHART = 12
@@ -60,6 +60,9 @@ dl.assume{display:grid;grid-template-columns:max-content 1fr;gap:4px 14px;margin
 dl.assume dt{font-weight:600}dl.assume dd{margin:0}
 footer{color:var(--muted);font-size:12px;margin-top:30px}
 svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
+.lay{display:flex;align-items:center;gap:8px;margin-top:4px;font-size:11px;color:var(--muted)}
+.lay .lbl{width:42px}.lay .bar{display:flex;flex:1;height:10px;border-radius:3px;overflow:hidden;gap:1px}
+.lay .st{background:#475569}.lay .dy{background:#fbbf24}
 """
 
 
@@ -149,8 +152,7 @@ def _recommendation(report: Report) -> str:
         return ""
     items = [f"<li>{esc(r.message)}</li>" for r in rec.reasons]
     items += [f"<li><b>{esc(usd(a.savings_usd))}</b>: {esc(a.message)}</li>" for a in rec.actions]
-    what = getattr(rec, "option", None) or rec.model
-    return (f'<div class="rec"><b>Recommendation: {esc(what)}</b> ({esc(rec.layout.replace("_", " "))}): '
+    return (f'<div class="rec"><b>Recommendation: {esc(recommendation_title(rec))}</b> ({esc(rec.layout.replace("_", " "))}): '
             f"{esc(usd(rec.cost_usd))} instead of {esc(usd(rec.baseline_cost_usd))} ({esc(rec.baseline)}), "
             f"saves <b>{esc(usd(rec.savings_usd))}</b>.<ul>{''.join(items)}</ul>"
             '<div class="note" style="margin-top:6px">Quality differs between models in ways logs cannot show: '
@@ -455,6 +457,16 @@ def _short_usd(v: float, top: float) -> str:
 
 # --- tables ---------------------------------------------------------------------------------
 
+def _layout_html(f) -> str:
+    """A finding's prompt layout before and after the change: static parts dark, per-call parts amber."""
+    def row(name: str, parts) -> str:
+        cells = "".join(f'<span class="{"st" if p.static else "dy"}" style="flex:{max(p.tokens, 1)}" '
+                        f'title="{esc(p.part)}: {p.tokens:,} tokens, {"static" if p.static else "per call"}"></span>'
+                        for p in parts)
+        return f'<div class="lay"><span class="lbl">{name}</span><span class="bar">{cells}</span></div>'
+    return row("before", f.before) + row("after", f.after)
+
+
 def _table(headers: list[tuple[str, bool]], rows: list[tuple[list[str], bool]]) -> str:
     head = "".join(f'<th class="n">{esc(t)}</th>' if num else f"<th>{esc(t)}</th>" for t, num in headers)
     body = []
@@ -469,7 +481,8 @@ def _tables(report: Report) -> list[str]:
     out = ["<h2>Scenarios</h2>", _table(
         [("Model", False), ("Layout", False), ("Hit ratio", True), ("Hit tokens", True), ("Miss tokens", True),
          ("Write tokens", True), ("Output", True), ("Cost", True), ("Peak-hour input", True)],
-        [([esc(s.model), esc(s.layout.replace("_", " ")), pct(s.hit_ratio), f"{s.cache_hit_tokens:,}",
+        [([esc(s.model) + (' <span class="note">(comparison)</span>' if s.comparison else ""),
+           esc(s.layout.replace("_", " ")), pct(s.hit_ratio), f"{s.cache_hit_tokens:,}",
            f"{s.cache_miss_tokens:,}", f"{s.cache_write_tokens:,}", f"{s.output_tokens:,}", esc(usd(s.cost_usd)),
            pct(s.peak_input_share)], is_recommended(rec, s))
          for s in report.scenarios])]
@@ -492,16 +505,17 @@ def _tables(report: Report) -> list[str]:
          ("Where calls diverge", False)], rows)]
     if len(report.groups) > MAX_GROUPS:
         out.append(f'<p class="note">{len(report.groups) - MAX_GROUPS} more group(s) in the JSON report.</p>')
-    findings = findings_of(report)
-    if findings:
+    if report.findings:
         frows = []
-        for x in findings:
-            tokens, sav = field(x, "tokens"), field(x, "savings_usd")
-            frows.append(([esc(field(x, "id", "")), esc(field(x, "kind", "")), esc(field(x, "message", "")) + (f'<br><span class="note">&rarr; {esc(field(x, "change"))}</span>' if field(x, "change") else ""),
-                           f"{field(x, 'calls', 0) or 0:,}", f"{tokens:,}" if isinstance(tokens, int) else "-",
-                           esc(usd(Decimal(str(sav)))) if sav is not None else "-"], False))
+        for x in report.findings:
+            frows.append(([esc(x.id), esc(x.kind), esc(x.message) + f'<br><span class="note">&rarr; {esc(x.change)}</span>'
+                           + _layout_html(x), f"{x.calls:,}", f"{x.tokens:,}", esc(usd(x.savings_usd))], False))
         out += ["<h2>Findings</h2>", _table([("Id", False), ("Kind", False), ("Finding", False), ("Calls", True),
                                              ("Tokens", True), ("Savings", True)], frows)]
+    for sec in all_sections(report):
+        out += [f"<h2>{esc(sec.title)}</h2>", _table(list(zip(sec.headers, sec.right)),
+                                                      [([esc(c) for c in row], False) for row in sec.rows]),
+                f'<p class="note">{esc(sec.caption)}</p>']
     if report.concurrency:
         c = report.concurrency
         above = ", ".join(f"{esc(m)}: {s:,.0f} s above its limit" for m, s in c.seconds_above_limit.items() if s) \

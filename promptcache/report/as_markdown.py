@@ -11,8 +11,9 @@ from __future__ import annotations
 import html
 import re
 
-from . import field, findings_of, headline, is_recommended, pct, usd
+from . import headline, is_recommended, pct, recommendation_title, usd
 from .model import Report
+from .sections import all_sections
 
 #: GitHub rejects issue / PR comment bodies above 65,536 characters; keep a margin.
 GITHUB_LIMIT = 65_536
@@ -44,7 +45,7 @@ def render_markdown(report: Report, *, width: int | None = None, color: bool = F
     rec = report.recommendation
     md: list[str] = ["## promptcache: prompt-cache savings report", ""]
     if report.partial:
-        md += ["> [!WARNING]", "> Interrupted: the figures cover only the calls read so far.", ""]
+        md += ["> [!WARNING]", "> **PARTIAL**: interrupted; the figures cover only the calls read so far.", ""]
     # Summary
     rows = [["Calls", f"{report.calls:,} analyzed, {report.skipped_lines:,} line(s) skipped"]]
     if report.period:
@@ -64,19 +65,23 @@ def render_markdown(report: Report, *, width: int | None = None, color: bool = F
     md += _table(["", ""], [[f"**{a}**", b] for a, b in rows], "ll") + [""]
 
     if rec:
-        md += [f"### Recommendation: {esc(rec.model)} ({esc(rec.layout.replace('_', ' '))})", ""]
+        md += [f"### Recommendation: {esc(recommendation_title(rec))} ({esc(rec.layout.replace('_', ' '))})", ""]
         md += [f"- {esc(r.message)}" for r in rec.reasons]
         md += [f"- **{esc(usd(a.savings_usd))}**: {esc(a.message)}" for a in rec.actions]
         md += ["", "_Quality differs between models in ways logs cannot show: test both on your own workload._", ""]
 
     md += ["### Cost per model and layout (re-simulated)", ""]
-    md += _table(["Model", "Layout", "Hit ratio", "Hit tokens", "Miss tokens", "Output", "Cost", "Peak-hour input"], [
-        [("**" + esc(s.model) + "** ✓" if is_recommended(rec, s) else esc(s.model)),
+    md += _table(["Model", "Layout", "Hit ratio", "Hit tokens", "Miss tokens", "Write tokens", "Output", "Cost",
+                  "Peak-hour input"], [
+        [("**" + esc(s.model) + "** ✓" if is_recommended(rec, s) else esc(s.model) + (" (comparison)" if s.comparison else "")),
          s.layout.replace("_", " "), pct(s.hit_ratio), f"{s.cache_hit_tokens:,}", f"{s.cache_miss_tokens:,}",
-         f"{s.output_tokens:,}", esc(usd(s.cost_usd)), pct(s.peak_input_share)]
-        for s in report.scenarios], "llrrrrrr")
+         f"{s.cache_write_tokens:,}", f"{s.output_tokens:,}", esc(usd(s.cost_usd)), pct(s.peak_input_share)]
+        for s in report.scenarios], "llrrrrrrr")
     if any(is_recommended(rec, s) for s in report.scenarios):
         md += ["", "✓ recommended"]
+    if any(s.comparison for s in report.scenarios):
+        md += ["", "_(comparison): priced like the candidates, never recommended; token counts may be scaled estimates "
+                   "(see Assumptions)._"]
     md += [""]
 
     md += ["### Template groups (largest first)", ""]
@@ -95,20 +100,25 @@ def render_markdown(report: Report, *, width: int | None = None, color: bool = F
         md += ["", f"_{len(report.groups) - MAX_GROUPS} more group(s) in the JSON report._"]
     md += [""]
 
-    findings = findings_of(report)
+    findings = report.findings
     if findings:
         md += ["### Findings", ""]
         frows = []
         for x in findings[:MAX_FINDINGS]:
-            tokens = field(x, "tokens")
-            sav = field(x, "savings_usd")
-            frows.append([esc(field(x, "id", "")), esc(field(x, "kind", "")), esc(field(x, "message", "")) + (f"<br>→ {esc(field(x, 'change'))}" if field(x, "change") else ""),
-                          f"{field(x, 'calls', 0) or 0:,}", f"{tokens:,}" if isinstance(tokens, int) else "-",
-                          esc(usd(sav)) if sav is not None else "-"])
+            layout = " ".join(("**" if p.static else "_") + esc(f"{p.part} ({p.tokens:,})") + ("**" if p.static else "_")
+                              for p in x.after)
+            frows.append([esc(x.id), esc(x.kind), esc(x.message) + f"<br>→ {esc(x.change)}<br>after: {layout}",
+                          f"{x.calls:,}", f"{x.tokens:,}", esc(usd(x.savings_usd))])
         md += _table(["Id", "Kind", "Finding", "Calls", "Tokens", "Savings"], frows, "lllrrr")
         if len(findings) > MAX_FINDINGS:
             md += ["", f"_{len(findings) - MAX_FINDINGS} more finding(s) in the JSON report._"]
         md += [""]
+
+    for sec in all_sections(report):
+        md += [f"### {esc(sec.title)}", ""]
+        md += _table([esc(h) for h in sec.headers], [[esc(c) for c in row] for row in sec.rows],
+                     "".join("r" if r else "l" for r in sec.right))
+        md += ["", f"_{esc(sec.caption)}_", ""]
 
     if report.concurrency:
         c = report.concurrency

@@ -59,6 +59,8 @@ class Group(_Out):
 class Scenario(_Out):
     model: str
     layout: Literal["as_logged", "restructured"]
+    comparison: bool = Field(False, description="A comparison row (e.g. Claude, GPT): priced like the candidates but "
+                                               "never recommended; its token counts may be scaled estimates.")
     cache_hit_tokens: int
     cache_miss_tokens: int
     cache_write_tokens: int = 0
@@ -259,6 +261,43 @@ class Finding(_Out):
     savings: list[FixSavings]
 
 
+class CalibrationRow(_Out):
+    """Simulated cache reads next to the provider's reported ones, for one group or overall."""
+
+    group: str
+    calls: int
+    input_tokens: int
+    observed_hit_tokens: int
+    simulated_hit_tokens: int
+    error_tokens: int = Field(description="Simulated minus observed cache-hit tokens.")
+    error_pct: float = Field(description="The error as a share of the input tokens, in percent.")
+    observed_cost_usd: Money
+    simulated_cost_usd: Money
+    error_usd: Money
+    flagged: bool = Field(description="Off by more than the tolerance.")
+    reason: str = Field(description="The likeliest reason when flagged: warm-start, ttl-gap, scope-split, unobservable-rule.")
+    detail: str
+
+
+class Calibration(_Out):
+    """How close the simulation of the logged model comes to what the provider billed."""
+
+    model: str
+    tolerance_pct: float
+    overall: CalibrationRow
+    groups: list[CalibrationRow]
+
+
+class SweepRow(_Out):
+    """One cache-rule parameter setting (``--sweep``), re-simulated."""
+
+    params: dict[str, str]
+    model: str
+    layout: Literal["as_logged", "restructured"]
+    hit_ratio: float
+    cost_usd: Money
+
+
 class Assumptions(_Out):
     prices: str
     cache_policy: dict[str, dict[str, float | int | str | bool]]
@@ -324,5 +363,8 @@ class Report(_Out):
     concurrency: Concurrency | None
     conversations: list[Conversation] = []
     findings: list[Finding] = Field([], description="Cache breakers with their fixes, largest savings first.")
+    calibration: Calibration | None = Field(None, description="Simulated vs observed cache reads (when the log reports them).")
+    sweep: list[SweepRow] = Field([], description="Costs under each --sweep setting of the cache rules.")
+    input_formats: dict[str, str] = Field({}, description="The format each input file was read as.")
     assumptions: Assumptions
     timeline: Timeline | None = Field(None, description="Series over time for the HTML charts (null when no call has a timestamp).")

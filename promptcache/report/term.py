@@ -17,8 +17,12 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from . import field, findings_of, headline, is_recommended, pct, usd
+from . import headline, is_recommended, pct, recommendation_title, usd
 from .model import Report
+from .options_table import render_options
+from .sections import all_sections
+
+TOP_FINDINGS = 10
 
 
 def _pct(x: float | None) -> str:
@@ -85,16 +89,25 @@ def render_terminal(report: Report, console: Console) -> None:
     console.print(Panel(summary, title="promptcache", title_align="left", border_style="cyan"))
 
     t = Table(title="Cost per model and layout (re-simulated)", title_justify="left")
+    writes = any(s.cache_write_tokens for s in report.scenarios)
     for col, just in (("Model", "left"), ("Layout", "left"), ("Hit %", "right"), ("Hits", "right"),
-                      ("Misses", "right"), ("Output", "right"), ("Cost", "right"), ("Peak %", "right")):
+                      ("Misses", "right"), *((("Writes", "right"),) if writes else ()), ("Output", "right"),
+                      ("Cost", "right"), ("Peak %", "right")):
         t.add_column(col, justify=just, no_wrap=True)
+    seen_comparison = False
     for s in report.scenarios:
         mark = is_recommended(rec, s)
-        t.add_row(escape(s.model) + (" *" if mark else ""), s.layout.replace("_", " "), _pct(s.hit_ratio),
-                  f"{s.cache_hit_tokens:,}", f"{s.cache_miss_tokens:,}", f"{s.output_tokens:,}", _usd(s.cost_usd),
-                  _pct(s.peak_input_share), style="bold green" if mark else None)
-    t.caption = ("Hits / misses: input tokens read from / not in the cache. Peak %: share of input billed at "
-                 "peak-hour rates." + ("  * recommended" if any(is_recommended(rec, s) for s in report.scenarios) else ""))
+        if s.comparison and not seen_comparison:
+            t.add_section()
+            seen_comparison = True
+        t.add_row(escape(s.model) + (" *" if mark else ""),
+                  s.layout.replace("_", " "), _pct(s.hit_ratio), f"{s.cache_hit_tokens:,}", f"{s.cache_miss_tokens:,}",
+                  *((f"{s.cache_write_tokens:,}",) if writes else ()), f"{s.output_tokens:,}", _usd(s.cost_usd),
+                  _pct(s.peak_input_share), style="bold green" if mark else ("dim" if s.comparison else None))
+    t.caption = ("Hits / misses" + (" / writes" if writes else "") + ": input tokens read from / not in"
+                 + (" / written to" if writes else "") + " the cache. Peak %: share of input billed at peak-hour "
+                 "rates." + (" Below the line: comparison models, never recommended." if seen_comparison else "")
+                 + ("  * recommended" if any(is_recommended(rec, s) for s in report.scenarios) else ""))
     t.caption_justify = "left"
     console.print(t)
 
@@ -117,7 +130,7 @@ def render_terminal(report: Report, console: Console) -> None:
     console.print(g)
 
     if rec:
-        lines = [Text.from_markup(f"[bold]Use {escape(rec.model)}[/] ({rec.layout.replace('_', ' ')})")]
+        lines = [Text.from_markup(f"[bold]Use {escape(recommendation_title(rec))}[/] ({rec.layout.replace('_', ' ')})")]
         for r in rec.reasons:
             lines.append(Text(f"  - {r.message}"))
         for a in rec.actions:
@@ -125,18 +138,27 @@ def render_terminal(report: Report, console: Console) -> None:
         lines.append(Text("  Quality differs between models in ways logs cannot show: test both on your own workload.",
                           style="dim"))
         console.print(Panel(RichGroup(*lines), title="Recommendation", title_align="left", border_style="green"))
-    findings = findings_of(report)
-    if findings:
-        f = Table(title="Findings", title_justify="left")
+        render_options(report, console)
+    if report.findings:
+        f = Table(title="Findings (largest savings first)", title_justify="left")
         for col, just in (("Id", "left"), ("Kind", "left"), ("Finding", "left"), ("Calls", "right"),
                           ("Tokens", "right"), ("Savings", "right")):
             f.add_column(col, justify=just, no_wrap=col != "Finding")
-        for x in findings:
-            tokens = field(x, "tokens")
-            f.add_row(escape(str(field(x, "id", ""))), escape(str(field(x, "kind", ""))), escape(str(field(x, "message", ""))) + (f"\n[dim]-> {escape(str(field(x, 'change')))}[/]" if field(x, "change") else ""),
-                      f"{field(x, 'calls', 0) or 0:,}", f"{tokens:,}" if isinstance(tokens, int) else "-",
-                      _usd(_dec(field(x, "savings_usd"))))
+        for x in report.findings[:TOP_FINDINGS]:
+            f.add_row(escape(x.id), escape(x.kind), escape(x.message) + f"\n[dim]-> {escape(x.change)}[/]",
+                      f"{x.calls:,}", f"{x.tokens:,}", _usd(x.savings_usd))
+        f.caption = (f"promptcache analyze ... --explain {report.findings[0].id} shows one in full (layout before "
+                     "and after, savings per model)" + (f"; {len(report.findings) - TOP_FINDINGS} more in --format json"
+                                                        if len(report.findings) > TOP_FINDINGS else ""))
+        f.caption_justify = "left"
         console.print(f)
+    for sec in all_sections(report):
+        st = Table(title=sec.title, title_justify="left", caption=sec.caption, caption_justify="left")
+        for h, right in zip(sec.headers, sec.right):
+            st.add_column(h, justify="right" if right else "left")
+        for row in sec.rows:
+            st.add_row(*(escape(c) for c in row))
+        console.print(st)
     if report.concurrency:
         c = report.concurrency
         above = ", ".join(f"{m}: {s:,.0f} s above its limit" for m, s in c.seconds_above_limit.items() if s) or "never above any limit"
@@ -151,12 +173,3 @@ def render_terminal(report: Report, console: Console) -> None:
     console.print(Panel(Text("\n".join(lines)), title="Assumptions", title_align="left", border_style="dim"))
     for x in report.skipped_examples:
         console.print(Text(f"skipped {x.path}:{x.line}: {x.message}", style="yellow"))
-
-
-def _dec(v: object) -> Decimal | None:
-    if v is None or isinstance(v, Decimal):
-        return v  # type: ignore[return-value]
-    try:
-        return Decimal(str(v))
-    except Exception:
-        return None

@@ -1,0 +1,53 @@
+"""Report sections that every format shows as a plain table: calibration against the bill and
+the parameter sweep. Each returns (title, caption, headers, right-aligned flags, rows of text);
+the renderers only lay them out, so the three formats say the same thing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import Report
+
+
+@dataclass
+class Section:
+    title: str
+    caption: str
+    headers: list[str]
+    right: list[bool]
+    rows: list[list[str]]
+
+
+def calibration(report: Report) -> Section | None:
+    cal = report.calibration
+    if cal is None:
+        return None
+    rows = []
+    for g in [*cal.groups, cal.overall]:
+        rows.append([g.group, f"{g.calls:,}", f"{g.observed_hit_tokens:,}", f"{g.simulated_hit_tokens:,}",
+                     f"{g.error_tokens:+,}", f"{g.error_pct:+.1f}%", f"${g.observed_cost_usd:,.4f}",
+                     f"${g.simulated_cost_usd:,.4f}", f"{'-' if g.error_usd < 0 else '+'}${abs(g.error_usd):,.4f}",
+                     (f"{g.reason}: {g.detail}" if g.flagged and g.detail else ("flagged" if g.flagged else "ok"))])
+    return Section(
+        title=f"Calibration: {cal.model} simulated against the provider's reported cache hits",
+        caption=(f"Error = simulated minus observed, as a share of input tokens; groups off by more than "
+                 f"{cal.tolerance_pct:g}% are flagged with the likeliest reason."),
+        headers=["Group", "Calls", "Observed hits", "Simulated hits", "Error", "Error %", "Observed $",
+                 "Simulated $", "Error $", "Verdict"],
+        right=[False, True, True, True, True, True, True, True, True, False],
+        rows=rows)
+
+
+def sweep(report: Report) -> Section | None:
+    if not report.sweep:
+        return None
+    rows = [[", ".join(f"{k}={v}" for k, v in r.params.items()) or "(defaults)", r.model, r.layout.replace("_", " "),
+             f"{r.hit_ratio * 100:.1f}%", f"${r.cost_usd:,.4f}"] for r in report.sweep]
+    return Section(title="Sweep: the same log under other cache-rule parameters",
+                   caption="Each row re-simulates the whole log; compare costs to see how sensitive the answer is.",
+                   headers=["Parameters", "Model", "Layout", "Hit ratio", "Cost"],
+                   right=[False, False, False, True, True], rows=rows)
+
+
+def all_sections(report: Report) -> list[Section]:
+    return [s for s in (calibration(report), sweep(report)) if s is not None]

@@ -1,0 +1,120 @@
+"""Issue 10: Ctrl-C during a long run exits cleanly (130) with what was analyzed so far, marked
+PARTIAL in every format, never as if complete, and the partial ledger still closes."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+
+import pytest
+
+import promptcache.analysis as analysis
+import promptcache.cli.analyze_cmd as analyze_cmd
+import promptcache.logs as logs
+from promptcache.analysis import AnalyzeOptions
+from promptcache.cli import main
+from promptcache.report import RENDERERS
+
+N = 2500
+
+
+@pytest.fixture(scope="module")
+def long_log(tmp_path_factory):
+    p = tmp_path_factory.mktemp("long") / "calls.jsonl"
+    with open(p, "w", encoding="utf-8") as fh:
+        for i in range(N):
+            if i % 250 == 7:
+                fh.write("{truncated\n")  # some skipped lines too
+            fh.write(json.dumps({
+                "model": "deepseek-v4-pro", "timestamp": f"2026-11-16T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
+                "messages": [{"role": "system", "content": "You are a terse assistant. " * 20},
+                             {"role": "user", "content": f"question {i}"}],
+                "usage": {"prompt_tokens": 150, "completion_tokens": 3,
+                          "prompt_cache_hit_tokens": 128, "prompt_cache_miss_tokens": 22}}) + "\n")
+    return p
+
+
+def _interrupt_at(n_calls: int):
+    def progress(n: int) -> None:
+        if n >= n_calls:
+            raise KeyboardInterrupt
+
+    return progress
+
+
+def test_library_returns_a_partial_report(long_log):
+    report = analysis.analyze([long_log], AnalyzeOptions(), progress=_interrupt_at(1000))
+    assert report.partial
+    assert report.calls == 1000  # the progress callback fires every 1000 calls
+    assert report.lines_read == report.calls + report.skipped_lines
+    assert any("Interrupted" in n for n in report.assumptions.notes)
+    full = analysis.analyze([long_log], AnalyzeOptions())
+    assert not full.partial and full.calls == N and full.lines_read == full.calls + full.skipped_lines
+
+
+def test_interrupt_inside_the_reader_keeps_the_ledger_closed(long_log, monkeypatch):
+    """Ctrl-C lands in the middle of parsing a line: that line is not counted as read."""
+    real = logs.PARSERS["openai"]
+    seen = {"n": 0}
+
+    def parser(*args):
+        seen["n"] += 1
+        if seen["n"] == 1200:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setitem(logs.PARSERS, "openai", parser)
+    report = analysis.analyze([long_log], AnalyzeOptions())
+    assert report.partial and 0 < report.calls < N
+    assert report.lines_read == report.calls + report.skipped_lines
+
+
+@contextmanager
+def _ctrl_c_progress():
+    yield _interrupt_at(1000)
+
+
+@pytest.mark.parametrize("fmt", list(RENDERERS))
+def test_cli_prints_partial_and_exits_130(long_log, monkeypatch, capsys, fmt):
+    monkeypatch.setattr(analyze_cmd, "_progress", _ctrl_c_progress)
+    code = main(["analyze", str(long_log), "--format", fmt])
+    out, err = capsys.readouterr()
+    assert code == 130, err
+    assert "Traceback" not in err and "interrupted" in err.lower() and "PARTIAL" in err
+    if fmt == "json":
+        data = json.loads(out)
+        assert data["partial"] is True and data["calls"] == 1000
+        assert data["lines_read"] == data["calls"] + data["skipped_lines"]
+    else:
+        assert "partial" in out.lower(), f"{fmt}: the report does not say it is partial"
+        assert "1,000" in out or "1000" in out
+
+
+def test_cli_partial_to_a_file(long_log, monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(analyze_cmd, "_progress", _ctrl_c_progress)
+    out_file = tmp_path / "report.json"
+    code = main(["analyze", str(long_log), "-o", str(out_file)])
+    _, err = capsys.readouterr()
+    assert code == 130 and json.loads(out_file.read_text())["partial"] is True
+
+
+def test_interrupt_before_any_call(long_log, monkeypatch, capsys):
+    def parser(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(logs.PARSERS, "openai", parser)
+    code = main(["analyze", str(long_log)])
+    out, err = capsys.readouterr()
+    assert code == 130 and ("Interrupted" in err or "Aborted" in err) and "Traceback" not in err
+    assert "no call could be analyzed" not in err
+
+
+def test_interrupt_after_reading(long_log, monkeypatch, capsys):
+    """Ctrl-C during the simulation: no report at all rather than a wrong one."""
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(analysis, "simulate", boom)
+    code = main(["analyze", str(long_log), "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 130 and out == "" and ("Interrupted" in err or "Aborted" in err) and "Traceback" not in err
