@@ -1,0 +1,72 @@
+"""Analysis features beyond the basic report: --explain, sweeps, calibration, comparison rows,
+block-hash traces through the same pipeline."""
+
+import json
+from importlib import resources
+
+import pytest
+
+from promptcache.analysis import AnalyzeOptions, analyze
+from promptcache.cli import main
+
+EXAMPLE = str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))
+
+
+@pytest.fixture(scope="module")
+def swept():
+    return analyze([EXAMPLE], AnalyzeOptions(sweep=["ttl=1h,24h"]))
+
+
+def test_explain_shows_one_finding(capsys):
+    assert main(["analyze", "--example", "--explain", "F1"]) == 0
+    out = capsys.readouterr().out
+    assert "F1 volatile value" in out and "Before" in out and "After" in out and "alone" in out
+    assert main(["analyze", "--example", "--explain", "F9"]) == 2
+    assert "no finding 'F9'" in capsys.readouterr().err
+
+
+def test_sweep_rows_and_monotone_ttl(swept):
+    rows = {(tuple(r.params.items()), r.model, r.layout): r for r in swept.sweep}
+    assert len(swept.sweep) == 8  # 2 settings x 2 models x 2 layouts
+    for model in ("deepseek-v4-pro", "deepseek-flash"):
+        for layout in ("as_logged", "restructured"):
+            short = rows[((("eviction_idle_s", "3600"),), model, layout)]
+            long = rows[((("eviction_idle_s", "86400"),), model, layout)]
+            assert long.hit_ratio >= short.hit_ratio and long.cost_usd <= short.cost_usd
+
+
+def test_calibration_against_the_bill(swept):
+    cal = swept.calibration
+    assert cal is not None and cal.model == "deepseek-v4-pro"
+    assert cal.overall.calls == swept.observed.calls
+    assert cal.overall.observed_hit_tokens == swept.observed.cache_hit_tokens
+    assert sum(g.simulated_hit_tokens for g in cal.groups) == cal.overall.simulated_hit_tokens
+    assert abs(cal.overall.error_pct) < 3
+    for g in cal.groups:
+        assert g.flagged == (abs(g.error_pct) > cal.tolerance_pct)
+        assert (g.reason != "") == g.flagged
+
+
+def test_comparison_rows_are_priced_not_recommended(swept):
+    comp = [s for s in swept.scenarios if s.comparison]
+    assert {s.model for s in comp} == {"claude-sonnet-4-5", "gpt-4o"}
+    assert swept.recommendation.model not in {s.model for s in comp}
+    assert all(s.cost_usd > 0 for s in comp)
+    assert "scaled by" in swept.assumptions.tokenizer
+
+
+def test_ttl_shorthand_and_bad_param(capsys):
+    assert main(["analyze", "--example", "--ttl", "1h", "--compare", "", "-f", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["assumptions"]["cache_policy"]["deepseek-v4"]["eviction_idle_s"] == 3600
+    assert main(["analyze", "--example", "--cache-param", "nope=3"]) == 2
+    assert "has no parameter 'nope'" in capsys.readouterr().err
+
+
+def test_mooncake_ideal_hit_ratio_through_analyze(realdata):
+    r = analyze([realdata / "traces/mooncake/conversation_trace.jsonl"],
+                AnalyzeOptions(models=["deepseek-flash"], compare=[], cache_policy="ideal"))
+    as_logged = next(s for s in r.scenarios if s.layout == "as_logged")
+    assert abs(as_logged.hit_ratio - 0.374) < 0.005  # published: about 37% (docs/traces.md)
+    assert r.findings == [] and "block-hash trace" in " ".join(r.assumptions.notes)
+    assert r.tokenizer.startswith("none")
