@@ -13,6 +13,7 @@ says so.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -38,6 +39,7 @@ from .sweep import TTL_ALIAS, parse_params, parse_sweep
 from .timeline import TimelineBuilder
 from .translate import scale_shape
 from .whatif import Plan, Variant, Variants, choose, reshape
+from .workload import find_chains
 
 DEFAULT_MODELS = ("deepseek-v4-pro", "deepseek-flash")
 DEFAULT_COMPARE = ("claude-sonnet-4-5", "gpt-4o")
@@ -135,6 +137,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     metas, shapes = fp.facts, fp.shapes
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
     sims = _Sims(fp, order, measurers, catalog, opts)
+    conversation = _conversations(metas, order, shapes[primary])
     notes: list[str] = []
     translations = _comparison_shapes(sims, comparisons, primary, notes)
 
@@ -166,7 +169,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                 timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
             if reads is not None:
                 reads[i] = o.read
-            conv = metas[i].conversation
+            conv = conversation[i]
             if track and conv is not None:
                 c = conv_hits.setdefault(conv, [0, 0, 0])
                 c[0] += 1
@@ -280,7 +283,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         calibration=calibration,
         sweep=sweep,
         conversations=[R.Conversation(id=k, calls=v[0], input_tokens=v[1], cache_hit_tokens=v[2],
-                                      hit_ratio=_ratio(v[2], v[1])) for k, v in sorted(conv_hits.items())],
+                                      hit_ratio=_ratio(v[2], v[1])) for k, v in conv_hits.items()],  # in order of first call
         assumptions=R.Assumptions(
             prices=(f"every call repriced at {opts.at.isoformat()}" if opts.at else
                     "each call priced at the rates in force at its own timestamp (DeepSeek peak/off-peak applied)"),
@@ -293,6 +296,15 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
             notes=notes,
         ),
     )
+
+
+def _conversations(metas: list[CallFacts], order: list[int], shapes: Sequence[Shape]) -> list[str | None]:
+    """Each call's conversation: the log's own id, else the chain of calls that extend one another
+    (an agent loop or a chat without ids), named after its first call; none for a lone call."""
+    chains = find_chains(metas, order, shapes)
+    size = Counter(chains.root)
+    return [m.conversation if m.conversation is not None else
+            (f"chain-{chains.root[i] + 1}" if size[chains.root[i]] > 1 else None) for i, m in enumerate(metas)]
 
 
 def _resolve_params(opts: AnalyzeOptions, entries: list[ModelEntry]) -> AnalyzeOptions:

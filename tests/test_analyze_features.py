@@ -70,3 +70,11 @@ def test_mooncake_ideal_hit_ratio_through_analyze(realdata):
     assert abs(as_logged.hit_ratio - 0.374) < 0.005  # published: about 37% (docs/traces.md)
     assert r.findings == [] and "block-hash trace" in " ".join(r.assumptions.notes)
     assert r.tokenizer.startswith("none")
+
+
+def test_conversations_from_chains(swept):
+    """The example's agent sessions carry no ids: each chain of calls extending one another is one."""
+    conv = swept.conversations
+    assert len(conv) == 12 and all(c.id.startswith("chain-") and c.calls >= 2 for c in conv)
+    assert sum(c.calls for c in conv) == next(g.calls for g in swept.groups if g.with_tools)
+    assert all(0 < c.cache_hit_tokens < c.input_tokens for c in conv)
