@@ -13,7 +13,13 @@ import pytest
 from promptcache.cachesim import make_policy
 from promptcache.catalog import default_catalog
 from promptcache.logs import read_logs
-from promptcache.parallel import fork_map, ledger_from_state, ledger_state, prefill, shape_stream
+from promptcache.parallel import (
+    fork_map,
+    ledger_from_state,
+    ledger_state,
+    prefill,
+    shape_stream,
+)
 from promptcache.scenarios import CallFacts, simulate
 from promptcache.shape import Measurer
 

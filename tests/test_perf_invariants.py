@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -22,7 +22,7 @@ def test_bucket_cache_equals_lookup_everywhere():
     step = cat._bucket_step
     assert step > 0 and 3600 % step == 0
     rng = random.Random(5)
-    t0 = datetime(2026, 4, 20, tzinfo=timezone.utc)
+    t0 = datetime(2026, 4, 20, tzinfo=UTC)
     names = [n for n in cat.names()]
     for _ in range(20000):
         t = t0 + timedelta(seconds=rng.uniform(0, 86400 * 400))
@@ -38,7 +38,7 @@ def test_bucket_cache_equals_lookup_everywhere():
     for day in range(14):
         for hh in range(24):
             for d in (-1, 0, 1):
-                t = datetime(2026, 11, 1, hh, tzinfo=timezone.utc) + timedelta(days=day, microseconds=d)
+                t = datetime(2026, 11, 1, hh, tzinfo=UTC) + timedelta(days=day, microseconds=d)
                 assert cat.bucket("deepseek-v4-pro", t) == cat._bucket("deepseek-v4-pro", t)
 
 
