@@ -123,7 +123,7 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
                        f"calls, {c.thinking} in thinking mode")
         simple = {k: v for k, v in c.kinds.items() if k in SIMPLE_KINDS}
         if simple:
-            k, v = max(simple.items(), key=lambda kv: kv[1])
+            k, v = min(simple.items(), key=lambda kv: (-kv[1], kv[0]))  # ties: alphabetical, stable
             why.append(f"task keywords: {k} in {v}/{c.calls} calls")
         if c.chain_steps:
             why.append(f"multi-step: {c.chain_steps} calls extend an earlier call, in {c.chain_firsts_extended} chains")

@@ -25,6 +25,7 @@ from .segment import Grouper
 from .shape import Measurer, Shape
 from .workload import task_bits
 
+UNTIMED_GAP_S = 10.0  # between calls the log gives no time for: an agent's tool run, a user's reply
 SAMPLE_CALLS = 50  # calls kept (text) to measure other tokenizers against the log's
 
 
@@ -70,7 +71,7 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
     grouper = Grouper(primary, measurers[primary]._tokenizer)
     fp = FirstPass(facts=[], shapes={f: [] for f in measurers}, grouper=grouper, evidence=Evidence(),
                    stats=reader.stats, observed_ledger=Ledger(catalog))
-    last_t: float | None = None
+    last_end: float | None = None
     try:
         for call in reader:
             if not fp.facts and calibrate:
@@ -78,8 +79,8 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
                 if fam and fam not in measurers and call.usage is not None:
                     measurers[fam] = Measurer(fam)
                     fp.shapes[fam] = []
-            meta = facts_of(call, last_t, at, now)
-            last_t = meta.start
+            meta = facts_of(call, last_end, at, now)
+            last_end = meta.end
             block = bool(call.segments) and call.segments[0].role == "block"
             logged_family = family_of(catalog, call.model)
             for fam, m in measurers.items():
@@ -115,10 +116,14 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
     return fp
 
 
-def facts_of(call: Call, last_t: float | None, at: datetime | None, now: datetime) -> CallFacts:
-    """Compact per-call facts; ``when`` is the pricing instant (``at`` overrides the call's own time)."""
+def facts_of(call: Call, last_end: float | None, at: datetime | None, now: datetime) -> CallFacts:
+    """Compact per-call facts; ``when`` is the pricing instant (``at`` overrides the call's own time).
+
+    A call without a timestamp starts ``UNTIMED_GAP_S`` after the call before it in the file ended
+    (agent loops and chats run one call after another, with a tool run or a reply in between).
+    """
     timed = call.timestamp is not None
-    start = call.timestamp.timestamp() if timed else (last_t if last_t is not None else 0.0)
+    start = call.timestamp.timestamp() if timed else (last_end + UNTIMED_GAP_S if last_end is not None else 0.0)
     out = call.usage.output_tokens if call.usage else 0
     if call.latency_ms is not None:
         dur, reported = call.latency_ms / 1000.0, True

@@ -9,6 +9,7 @@ bucket.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,6 +58,47 @@ def simulate(facts: Sequence[CallFacts], order: Sequence[int], assign: Callable[
         o = policies[entry.id].request(shapes[entry.tokenizer][i], start=f.start, end=f.end, user=f.user,
                                        call=f.hints)
         ledger.add(f.group, entry.id, f.when, hit=o.read, miss=o.uncached, output=f.output,
+                   write_5m=o.write, write_1h=o.write_1h)
+        if on_outcome is not None:
+            on_outcome(i, o)
+    return ledger
+
+
+@dataclass
+class Outcomes:
+    """One cache simulation's result per call, kept so it can be priced for several models that
+    cache alike (DeepSeek Pro and Flash share rules and tokenizer: one simulation, two prices)."""
+
+    read: array
+    write: array
+    write_1h: array
+    total: array
+
+    def outcome(self, i: int) -> Outcome:
+        return Outcome(read=self.read[i], total=self.total[i], write=self.write[i], write_1h=self.write_1h[i])
+
+
+def simulate_outcomes(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape],
+                      policy: Policy) -> Outcomes:
+    """Run one cache over the calls in ``order``; nothing priced."""
+    n = len(facts)
+    out = Outcomes(array("q", bytes(8 * n)), array("q", bytes(8 * n)), array("q", bytes(8 * n)),
+                   array("q", bytes(8 * n)))
+    for i in order:
+        f = facts[i]
+        o = policy.request(shapes[i], start=f.start, end=f.end, user=f.user, call=f.hints)
+        out.read[i], out.write[i], out.write_1h[i], out.total[i] = o.read, o.write, o.write_1h, o.total
+    return out
+
+
+def price(facts: Sequence[CallFacts], order: Sequence[int], model: str, outcomes: Outcomes, catalog: Catalog,
+          on_outcome: Callable[[int, Outcome], None] | None = None) -> Ledger:
+    """Price a simulation's outcomes as calls of ``model``, at each call's pricing instant."""
+    ledger = Ledger(catalog)
+    for i in order:
+        f = facts[i]
+        o = outcomes.outcome(i)
+        ledger.add(f.group, model, f.when, hit=o.read, miss=o.uncached, output=f.output,
                    write_5m=o.write, write_1h=o.write_1h)
         if on_outcome is not None:
             on_outcome(i, o)

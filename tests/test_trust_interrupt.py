@@ -114,7 +114,7 @@ def test_interrupt_after_reading(long_log, monkeypatch, capsys):
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(analysis, "simulate", boom)
+    monkeypatch.setattr(analysis, "simulate_outcomes", boom)
     code = main(["analyze", str(long_log), "--format", "json"])
     out, err = capsys.readouterr()
     assert code == 130 and out == "" and ("Interrupted" in err or "Aborted" in err) and "Traceback" not in err

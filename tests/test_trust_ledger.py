@@ -56,14 +56,14 @@ def test_reader_ledger_closes(paths):
 @pytest.mark.parametrize("paths", RUNS, ids=IDS)
 def test_report_totals_add_up(paths, monkeypatch):
     ledgers = []
-    real = analysis.simulate
+    real = analysis.price
 
     def spy(*args, **kwargs):
         ledger = real(*args, **kwargs)
         ledgers.append(ledger)
         return ledger
 
-    monkeypatch.setattr(analysis, "simulate", spy)
+    monkeypatch.setattr(analysis, "price", spy)
     try:
         report = analysis.analyze(paths, AnalyzeOptions(models=["deepseek-v4-pro", "deepseek-flash", "gpt-4o",
                                                                 "claude-sonnet-4"]))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..shape import Measurer, Shape, common_blocks
+from ..shape import Measurer, Shape
 from .engine import seconds
 from .outcome import Outcome
 
@@ -27,8 +27,15 @@ class _Unit:
 
 @dataclass
 class _Scope:
-    # chain key before piece k -> {(piece key, offset within piece): unit}
-    units: dict[int, dict[tuple[int, int], _Unit]] = field(default_factory=dict)
+    # every unit: (chain key before its piece, piece key, offset within the piece) -> unit
+    units: dict[tuple[int, int, int], _Unit] = field(default_factory=dict)
+    # (chain, piece key) -> {offset: unit}: the units a request with the same piece there can hit
+    exact: dict[tuple[int, int], dict[int, _Unit]] = field(default_factory=dict)
+    # (chain, hash of the piece's first j blocks) -> [(offset, unit)] with j = ceil(offset / block):
+    # the units a request can hit through a partial match inside a different piece
+    partial: dict[tuple[int, int], list[tuple[int, _Unit]]] = field(default_factory=dict)
+    # chain -> the block counts j indexed in ``partial`` under it
+    needs: dict[int, set[int]] = field(default_factory=dict)
     # chain keys of every prefix an earlier request had -> [time usable, time last touched]
     seen: dict[int, list[float]] = field(default_factory=dict)
     # (chain before piece, block hash) -> time usable: partial prefixes inside pieces
@@ -71,21 +78,27 @@ class DeepSeekCache:
     def _alive(self, ready: float, used: float, now: float) -> bool:
         return ready <= now and now - max(used, ready) <= self.evict
 
-    def _partial(self, a: int, b: int) -> int:
-        return common_blocks(self.m.blocks(a), self.m.blocks(b)) * self.m.block_tokens
-
     def _unit_hit(self, scope: _Scope, shape: Shape, now: float) -> int:
+        """The longest live unit this request fully matches. A unit inside a piece matches the same
+        piece, or a different one sharing its first ceil(offset / block) blocks; both are found by
+        index, so the work is per piece, not per stored unit."""
         best, best_unit, before = 0, None, 0
         keys, toks, chain = shape.keys, shape.tokens, shape.chain
         for k, key in enumerate(keys):
-            units = scope.units.get(chain[k])
-            if units:
-                partial = None
-                for (ukey, off), u in units.items():
-                    if before + off <= best or not self._alive(u.ready, u.used, now):
-                        continue
-                    if ukey == key or off <= (partial if partial is not None else (partial := self._partial(ukey, key))):
+            c = chain[k]
+            same = scope.exact.get((c, key))
+            if same:
+                for off, u in same.items():
+                    if before + off > best and self._alive(u.ready, u.used, now):
                         best, best_unit = before + off, u
+            js = scope.needs.get(c)
+            if js:
+                blocks = self.m.blocks(key)
+                for j in js:
+                    if j <= len(blocks):
+                        for off, u in scope.partial.get((c, blocks[j - 1]), ()):
+                            if before + off > best and self._alive(u.ready, u.used, now):
+                                best, best_unit = before + off, u
             if chain[k + 1] not in scope.seen:
                 break
             before += toks[k]
@@ -122,12 +135,18 @@ class DeepSeekCache:
 
     # -- writes ------------------------------------------------------------------------------
     def _add_unit(self, scope: _Scope, parent: int, key: int, off: int, ready: float) -> None:
-        units = scope.units.setdefault(parent, {})
-        u = units.get((key, off))
-        if u is None:
-            units[(key, off)] = _Unit(ready, ready)
-        elif ready < u.ready:
-            u.ready = ready
+        u = scope.units.get((parent, key, off))
+        if u is not None:
+            if ready < u.ready:
+                u.ready = ready
+            return
+        u = scope.units[(parent, key, off)] = _Unit(ready, ready)
+        scope.exact.setdefault((parent, key), {})[off] = u
+        j = -(-off // self.m.block_tokens)
+        blocks = self.m.blocks(key)
+        if 1 <= j <= len(blocks):
+            scope.partial.setdefault((parent, blocks[j - 1]), []).append((off, u))
+            scope.needs.setdefault(parent, set()).add(j)
 
     def _persist(self, scope: _Scope, shape: Shape, start: float, end: float) -> None:
         keys, toks, chain = shape.keys, shape.tokens, shape.chain

@@ -1,0 +1,230 @@
+"""Reproduce the issue-9 performance figures side by side, and write them into benchmarks/README.md.
+
+    python benchmarks/run.py                 # the README figures (quick sizes, see --help)
+    python benchmarks/run.py --sizes 10000,100000,1000000 --rss-sizes 100000,2000000 --repeats 3
+
+Every figure is a ratio measured in this one run, with min / median / max over ``--repeats``:
+
+1. floor: ``promptcache analyze LOG --format json`` (and ``--jobs 2`` when the CLI has it) against
+   one process that only ``orjson.loads`` every line of the same file;
+2. naive: the per-call approach of cost calculators (parse, render the chat template, tokenize the
+   whole prompt of every call with the same DeepSeek V4 tokenizer, price it at its timestamp);
+3. peak RSS of ``analyze`` (``os.wait4`` rusage of the child) at two log sizes;
+4. scaling: analyze time per size (same templates, same seed: fixed distinct content);
+5. CLI start: ``promptcache --help`` and ``promptcache lint`` on one small file next to
+   ``python -c pass``, and whether they imported tokenizers / the price catalog.
+
+Logs come from ``benchmarks/gen_log.py`` (seeded) and are cached in ``benchmarks/out/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "out")
+README = os.path.join(HERE, "README.md")
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+PY = sys.executable
+PROMPTCACHE = [PY, "-m", "promptcache"]
+
+FLOOR = r"""
+import sys, orjson
+n = 0
+with open(sys.argv[1], 'rb') as f:
+    for line in f:
+        if line.strip():
+            orjson.loads(line)
+            n += 1
+print(n)
+"""
+
+NAIVE = r"""
+import sys
+from decimal import Decimal
+from promptcache.catalog import default_catalog
+from promptcache.logs import read_logs
+from promptcache.tokens import get_tokenizer, render
+tk = get_tokenizer("deepseek-v4")
+cat = default_catalog()
+total = Decimal(0)
+for call in read_logs([sys.argv[1]]):
+    pieces, gen = render(call, "deepseek-v4")
+    n = len(tk.encode("".join(p.text for p in pieces) + gen))  # the whole prompt, every call
+    r = cat.price(call.model, call.timestamp).rates
+    out = call.usage.output_tokens if call.usage else 0
+    total += (n * r.input_miss + out * r.output) / 1_000_000
+print(total)
+"""
+
+IMPORTS = r"""
+import sys, runpy
+sys.argv = ["promptcache"] + sys.argv[1:]
+try:
+    from promptcache.cli import main
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = [m for m in ("tokenizers", "tiktoken", "pydantic", "promptcache.catalog", "orjson", "rich") if m in sys.modules]
+sys.stderr.write("HEAVY=" + ",".join(heavy) + "\n")
+"""
+
+
+def run(cmd: list[str], *, stdout=subprocess.DEVNULL) -> tuple[float, int, int]:
+    """(wall seconds, peak RSS in MB of the child, exit code)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    err = p.stderr.read().decode(errors="replace") if p.stderr else ""
+    if p.returncode not in (0, 1):
+        sys.stderr.write(f"FAILED ({p.returncode}): {' '.join(cmd)}\n{err[-2000:]}\n")
+    return wall, ru.ru_maxrss // 1024, p.returncode
+
+
+def log(n: int, seed: int) -> str:
+    path = os.path.join(OUT, f"log-{n}-s{seed}.jsonl")
+    if not os.path.exists(path):
+        print(f"generating {path} ...", file=sys.stderr)
+        subprocess.run([PY, os.path.join(HERE, "gen_log.py"), "--calls", str(n), "--seed", str(seed), "-o", path],
+                       check=True)
+    return path
+
+
+def stats(xs: list[float]) -> tuple[float, float, float]:
+    return min(xs), statistics.median(xs), max(xs)
+
+
+def fmt(t: tuple[float, float, float], unit: str = "s", nd: int = 2) -> str:
+    return " / ".join(f"{x:.{nd}f}" for x in t) + (f" {unit}" if unit else "")
+
+
+def has_jobs() -> bool:
+    out = subprocess.run(PROMPTCACHE + ["analyze", "--help"], capture_output=True, text=True).stdout
+    return "--jobs" in out
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f"{int(f.readline().split()[1]) / 1024 / 1024:.0f} GB RAM"
+    except OSError:
+        pass
+    return f"{os.cpu_count()} vCPU ({cpu or platform.processor()}), {mem}, Python {platform.python_version()}, {platform.system()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="1000,3000,10000", help="calls per log for the scaling curve")
+    ap.add_argument("--main", type=int, default=None, help="log size for targets 1-2 (default: the largest of --sizes)")
+    ap.add_argument("--rss-sizes", default=None, help="two sizes for the peak-RSS comparison (default: smallest,largest)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--no-write", action="store_true", help="print the table, do not update README.md")
+    a = ap.parse_args(argv)
+    sizes = [int(x) for x in a.sizes.split(",")]
+    main_n = a.main or max(sizes)
+    rss_sizes = [int(x) for x in a.rss_sizes.split(",")] if a.rss_sizes else [min(sizes), max(sizes)]
+    jobs = has_jobs()
+    rows: list[str] = []
+
+    # 1 + 2: floor and naive, side by side on one log, interleaved per repeat
+    path = log(main_n, a.seed)
+    size_mb = os.path.getsize(path) / 1e6
+    floor, ana, ana2, naive = [], [], [], []
+    rss_main = []
+    for _ in range(a.repeats):
+        floor.append(run([PY, "-c", FLOOR, path])[0])
+        w, rss, _ = run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", os.devnull])
+        ana.append(w)
+        rss_main.append(rss)
+        if jobs:
+            ana2.append(run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", os.devnull, "--jobs", "2"])[0])
+        naive.append(run([PY, "-c", NAIVE, path])[0])
+    r1 = [x / f for x, f in zip(ana, floor)]
+    rows.append(f"| 1 | floor: orjson parse only, {main_n:,} calls ({size_mb:,.0f} MB) | {fmt(stats(floor))} | — | — |")
+    rows.append(f"| 1 | `analyze --format json` | {fmt(stats(ana))} | **{fmt(stats(r1), 'x', 1)}** vs floor | ≤ 3x |")
+    if jobs:
+        r1b = [x / f for x, f in zip(ana2, floor)]
+        rows.append(f"| 1 | `analyze --format json --jobs 2` | {fmt(stats(ana2))} | **{fmt(stats(r1b), 'x', 1)}** vs floor | ≤ 2x |")
+    else:
+        rows.append("| 1 | `analyze --jobs 2` | n/a: the CLI has no `--jobs` yet (see README) | — | ≤ 2x |")
+    r2 = [nv / x for nv, x in zip(naive, ana)]
+    rows.append(f"| 2 | naive per-call tokenize + price | {fmt(stats(naive))} | **{fmt(stats(r2), 'x', 2)}** naive/analyze | ≥ 20x |")
+
+    # 3: peak RSS at two sizes
+    rss: dict[int, list[int]] = {}
+    for n in rss_sizes:
+        p = log(n, a.seed)
+        rss[n] = [run(PROMPTCACHE + ["analyze", p, "--format", "json", "-o", os.devnull])[1]
+                  for _ in range(1 if n > main_n else a.repeats)] if n != main_n else rss_main
+    rows.append("| 3 | peak RSS of `analyze` | " + "; ".join(
+        f"{n:,} calls: {fmt(stats([float(x) for x in rss[n]]), 'MB', 0)}" for n in rss_sizes) + " | — | < 1 GB each |")
+
+    # 4: scaling
+    curve = []
+    for n in sizes:
+        p = log(n, a.seed)
+        ts = ana if n == main_n else [run(PROMPTCACHE + ["analyze", p, "--format", "json", "-o", os.devnull])[0]
+                                       for _ in range(a.repeats)]
+        curve.append((n, stats(ts)))
+    base_n, base_t = curve[0][0], curve[0][1][1]
+    for n, t in curve:
+        rows.append(f"| 4 | `analyze` {n:,} calls | {fmt(t)} | {t[1] / n * 1e3:.2f} ms/call; "
+                    f"{t[1] / base_t:.1f}x time for {n / base_n:.0f}x calls | linear |")
+
+    # 5: CLI start
+    with tempfile.TemporaryDirectory() as d:
+        small = os.path.join(d, "system.txt")
+        with open(small, "w") as f:
+            f.write("You are a careful assistant. Answer briefly.\n")
+        cases = [("`python -c pass`", [PY, "-c", "pass"]),
+                 ("`promptcache --help`", [PY, "-c", IMPORTS, "--help"]),
+                 ("`promptcache lint` 1 file", [PY, "-c", IMPORTS, "lint", small])]
+        base = None
+        for label, cmd in cases:
+            ts = [run(cmd)[0] for _ in range(max(5, a.repeats))]
+            heavy = subprocess.run(cmd, capture_output=True, text=True).stderr
+            heavy = next((ln[6:] for ln in heavy.splitlines() if ln.startswith("HEAVY=")), None)
+            st = stats([t * 1e3 for t in ts])
+            base = base or st[1]
+            loaded = "" if heavy is None else f"; loaded: {heavy or 'none of tokenizers/tiktoken/pydantic/catalog/orjson/rich'}"
+            rows.append(f"| 5 | {label} | {fmt(st, 'ms', 0)} | {st[1] / base:.1f}x `python -c pass`{loaded} | no tokenizer / prices |")
+
+    table = "\n".join([
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}; "
+        f"`python benchmarks/run.py {' '.join(argv if argv is not None else sys.argv[1:])}`; "
+        f"{a.repeats} repeats, min / median / max.",
+        "",
+        "| target | what | time (min / median / max) | ratio | goal |",
+        "|---|---|---|---|---|",
+        *rows,
+    ])
+    print(table)
+    if not a.no_write and os.path.exists(README):
+        text = open(README, encoding="utf-8").read()
+        if BEGIN in text and END in text:
+            head, rest = text.split(BEGIN, 1)
+            _, tail = rest.split(END, 1)
+            with open(README, "w", encoding="utf-8") as f:
+                f.write(f"{head}{BEGIN}\n{table}\n{END}{tail}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
