@@ -63,6 +63,7 @@ class AnalyzeOptions:
     catalog_path: Path | None = None
     quality_critical: list[str] = field(default_factory=list)  # group ids or label substrings kept on Pro
     config_path: Path | None = None  # a pyproject.toml whose [tool.promptcache] is read (quality_critical)
+    jobs: int = 1  # worker processes for independent simulations; results are identical for any value
 
 
 class _Scaled(Sequence[Shape]):
@@ -207,7 +208,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
 
     plan = choose(fixes, reread(fixes), reread, [e.id for e in entries],
                   lambda var, model: sims.run(next(e for e in entries if e.id == model), var),
-                  {e.id: ledgers[(e.id, "as_logged")] for e in entries}) if fixes else Plan([], Variant(), [], [])
+                  {e.id: ledgers[(e.id, "as_logged")] for e in entries}, jobs=opts.jobs) if fixes else Plan([], Variant(), [], [])
     fixes, savings = plan.kept, plan.savings
     shapes_r, metas_r = plan.combined.view(shapes, metas)
     for e in everyone:

@@ -132,15 +132,20 @@ class Plan:
 
 
 def choose(fixes: list[Fix], variants: Variants, reread: Callable[[list[Fix]], Variants], models: list[str],
-           run: Callable[[Variant, str], Ledger], base: dict[str, Ledger]) -> Plan:
+           run: Callable[[Variant, str], Ledger], base: dict[str, Ledger], *, jobs: int = 1) -> Plan:
     """Keep the fixes that save on some model and cost more on none, so that applying every
     recommended change never raises any model's simulated cost (checked on the combination too:
-    while it would, the fix that saves least is dropped)."""
+    while it would, the fix that saves least is dropped). Each fix alone is an independent
+    simulation: with ``jobs`` > 1 they run in forked processes, with identical results."""
+    from .parallel import fork_map, ledger_from_state, ledger_state
+
+    catalog = next(iter(base.values())).catalog
+    states = fork_map(lambda k: {m: ledger_state(run(variants.alone[k], m)) for m in models}, len(fixes), jobs=jobs)
     alone: list[dict[str, tuple[Decimal, int]]] = []
-    for k in range(len(fixes)):
+    for state in states:
         row = {}
         for m in models:
-            led = run(variants.alone[k], m)
+            led = ledger_from_state(catalog, state[m])
             row[m] = (base[m].cost() - led.cost(), led.tokens().hit - base[m].tokens().hit)
         alone.append(row)
     dropped: list[tuple[Fix, str]] = []

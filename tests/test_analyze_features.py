@@ -78,3 +78,9 @@ def test_conversations_from_chains(swept):
     assert len(conv) == 12 and all(c.id.startswith("chain-") and c.calls >= 2 for c in conv)
     assert sum(c.calls for c in conv) == next(g.calls for g in swept.groups if g.with_tools)
     assert all(0 < c.cache_hit_tokens < c.input_tokens for c in conv)
+
+
+def test_jobs_give_identical_reports():
+    one = analyze([EXAMPLE], AnalyzeOptions(jobs=1)).model_dump_json()
+    two = analyze([EXAMPLE], AnalyzeOptions(jobs=2)).model_dump_json()
+    assert one == two

@@ -62,6 +62,8 @@ def _find_config() -> Path | None:
               help="A price catalog file to use instead of the bundled one (same schema).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad line (exit 2) instead of skipping it.")
 @click.option("--redact", is_flag=True, help="No prompt text anywhere in the output: only ids, offsets and counts.")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes for the independent what-if simulations (results are identical).")
 @click.option("--explain", metavar="ID", default=None,
               help="Show one finding (e.g. F1) in full: layout before and after, savings per model.")
 @click.option("--quality-critical", "quality_critical", multiple=True, metavar="GROUP",
@@ -70,7 +72,7 @@ def _find_config() -> Path | None:
 def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str | None, fmt: str | None, output: Path | None,
             input_format: str, cache_policy: str | None, cache_params: tuple[str, ...], ttl: str | None,
             sweep: tuple[str, ...], compare: str, prices: Path | None,
-            strict: bool, redact: bool, explain: str | None, quality_critical: tuple[str, ...] = ()) -> int:
+            strict: bool, redact: bool, jobs: int, explain: str | None, quality_critical: tuple[str, ...] = ()) -> int:
     """Simulate prompt caches over request logs and report hit ratios, costs and what to change.
 
     \b
@@ -93,7 +95,7 @@ def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str 
                              cache_policy=cache_policy, redact=redact,
                              cache_param_specs=[*cache_params, *([f"ttl={ttl}"] if ttl else [])], sweep=list(sweep),
                              compare=[m.strip() for m in compare.split(",") if m.strip()],
-                             catalog_path=prices, quality_critical=list(quality_critical),
+                             catalog_path=prices, quality_critical=list(quality_critical), jobs=jobs,
                              config_path=_find_config())  # issue 6: [tool.promptcache] quality_critical
     with _progress() as progress:  # issue 8: progress bar on stderr when interactive
         report = run(paths, options, progress=progress)
