@@ -119,8 +119,12 @@ class _Sims:
 
 
 def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, *,
-            progress: Callable[[int], None] | None = None) -> R.Report:
-    """Analyze log files and return the full report (see ``report.model.Report``)."""
+            progress: Callable[..., None] | None = None) -> R.Report:
+    """Analyze log files and return the full report (see ``report.model.Report``).
+
+    ``progress(calls, fraction)`` is called every 1,000 calls; ``fraction`` is the share of the
+    input's bytes read so far (None when unknown), for a progress bar with an ETA.
+    """
     opts = options or AnalyzeOptions()
     paths = [str(p) for p in paths]
     catalog = load_catalog(opts.catalog_path)

@@ -65,7 +65,7 @@ class FirstPass:
 
 def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Measurer], primary: str,
                at: datetime | None, now: datetime, calibrate: bool,
-               progress: Callable[[int], None] | None = None) -> FirstPass:
+               progress: Callable[..., None] | None = None) -> FirstPass:
     """Read every call once. With ``calibrate``, the logged model's tokenizer family is measured too
     (decided on the first call), so the simulation of the logged model can be set against its bill."""
     grouper = Grouper(primary, measurers[primary]._tokenizer)
@@ -110,7 +110,7 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
             if len(fp.samples) < SAMPLE_CALLS and not block:
                 fp.samples.append(replace(call, output_text="", reasoning_text=""))
             if progress and len(fp.facts) % 1000 == 0:
-                progress(len(fp.facts))
+                progress(len(fp.facts), reader.fraction())
     except KeyboardInterrupt:
         fp.partial = True
     return fp

@@ -27,7 +27,6 @@ def test_timestamp_at_top_is_found_moved_and_priced(write_log):
     restr = by[("deepseek-v4-pro", "restructured")]
     assert logged.hit_ratio < 0.02  # near zero: the prefix ends at the timestamp
     [g] = r.groups
-    static, dynamic = g.static_prefix_tokens, g.dynamic_suffix_tokens_mean
     assert g.breakers[0].kind == "timestamp" and g.breakers[0].segment == "system"
     assert g.breakers[0].token_offset < 16  # "Current time: 2026-11-23 2|0:03" vs "2|1:00"
     # restructured: close to static/(static+dynamic) once the cache is warm (two cold calls)

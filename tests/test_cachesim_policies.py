@@ -7,7 +7,7 @@ import pytest
 from promptcache.cachesim import make_policy, policy_params
 from promptcache.cachesim.engine import Dated, resolve
 from promptcache.catalog import default_catalog
-from promptcache.datamodel import Call, Segment, Usage
+from promptcache.datamodel import Call, Segment
 from promptcache.errors import ConfigError
 from promptcache.shape import Measurer
 from test_cachesim_kit import T0, Sim, bcall

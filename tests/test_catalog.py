@@ -1,6 +1,6 @@
 """The price catalog: the issue's figures, the peak windows in Beijing time, holidays, aliases."""
 
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 
 import pytest

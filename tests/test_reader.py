@@ -82,3 +82,17 @@ def test_bom_and_crlf(tmp_path):
     p = tmp_path / "w.jsonl"
     p.write_bytes(b"\xef\xbb\xbf" + json.dumps(REQ).encode() + b"\r\n" + json.dumps(REQ).encode() + b"\r\n")
     assert len(list(read_logs([p]))) == 2
+
+
+def test_fraction_read_for_the_eta(tmp_path):
+    rows = "".join(json.dumps({**REQ, "timestamp": i}) + "\n" for i in range(3000)).encode()
+    plain, packed = tmp_path / "a.jsonl", tmp_path / "b.jsonl.gz"
+    plain.write_bytes(rows)
+    packed.write_bytes(gzip.compress(rows))
+    reader = read_logs([plain, packed])
+    seen = []
+    for n, _ in enumerate(reader, 1):
+        if n % 500 == 0:
+            seen.append(reader.fraction())
+    assert seen == sorted(seen) and 0 < seen[0] < 0.5 < seen[-1] <= 1.0
+    assert reader.fraction() == 1.0

@@ -211,8 +211,9 @@ def test_progress_bar_counts(monkeypatch):
     monkeypatch.setenv("TERM", "xterm")
     with analyze_cmd._progress() as cb:
         assert cb is not None
-        cb(1000)
-        cb(2000)
+        cb(1000, 0.25)
+        cb(2000, 0.5)
+        cb(2500)  # the share read may be unknown
 
 
 def test_redacted_helper_drops_text(evil_report):

@@ -137,7 +137,7 @@ def _check_markdown(out: str) -> None:
                 block.append(lines[i])
                 i += 1
             widths = {_unescaped_pipes(b) for b in block}
-            assert len(widths) == 1, f"a table row has a different number of cells (a | or newline leaked):\n" + \
+            assert len(widths) == 1, "a table row has a different number of cells (a | or newline leaked):\n" + \
                 "\n".join(block)
         else:
             i += 1

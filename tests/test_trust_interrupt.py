@@ -35,7 +35,7 @@ def long_log(tmp_path_factory):
 
 
 def _interrupt_at(n_calls: int):
-    def progress(n: int) -> None:
+    def progress(n: int, fraction: float | None = None) -> None:
         if n >= n_calls:
             raise KeyboardInterrupt
 

@@ -109,24 +109,28 @@ def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str 
 
 
 @contextmanager
-def _progress() -> Iterator[Callable[[int], None] | None]:
-    """A transient rich progress line on stderr (calls read, calls/s, elapsed); none when not a TTY."""
+def _progress() -> Iterator[Callable[..., None] | None]:
+    """A transient rich progress bar on stderr (share of the input read, calls, calls/s, time left);
+    none when not a TTY."""
     if not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
         yield None
         return
     import time
 
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
 
     t0 = time.monotonic()
-    columns = (SpinnerColumn(), TextColumn("reading logs"), BarColumn(),
-               TextColumn("{task.completed:,} calls"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn())
+    columns = (SpinnerColumn(), TextColumn("reading logs"), BarColumn(), TaskProgressColumn(),
+               TextColumn("{task.fields[calls]:,} calls"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("read", total=None, rate="")
+        task = bar.add_task("read", total=None, rate="", calls=0)
 
-        def update(n: int) -> None:
+        def update(n: int, fraction: float | None = None) -> None:
             dt = time.monotonic() - t0
-            bar.update(task, completed=n, rate=f"{n / dt:,.0f} calls/s" if dt > 0 else "")
+            bar.update(task, calls=n, rate=f"{n / dt:,.0f} calls/s" if dt > 0 else "",
+                       **({"total": 1000, "completed": int(fraction * 1000)} if fraction is not None else {}))
 
         yield update

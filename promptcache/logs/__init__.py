@@ -156,6 +156,13 @@ def _expand(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _open(path: Path) -> io.BufferedIOBase:
     with open(path, "rb") as fh:
         magic = fh.read(2)
@@ -250,10 +257,12 @@ def _elem_line(text: bytes, line: int) -> int:
 Record = tuple[int, Any]  # (line, decoded object or a LineError)
 
 
-def _records(path: Path) -> Iterator[Record]:
-    """Decoded records of one file, whatever its container."""
+def _records(path: Path, on_open: Callable[[Any], None] | None = None) -> Iterator[Record]:
+    """Decoded records of one file, whatever its container (``on_open`` sees the open handle)."""
     name = path.name.lower().removesuffix(".gz")
     with _open(path) as fh:
+        if on_open is not None:
+            on_open(fh)
         if name.endswith((".yaml", ".yml")):
             try:
                 yield 1, load_yaml(fh.read())
@@ -371,6 +380,9 @@ class LogReader:
         self.input_format = fmt
         self.strict = strict
         self.stats = ReadStats(files=[str(p) for p in self.paths])
+        self._bytes_total = sum(_size(p) for p in self.paths)
+        self._bytes_done = 0  # files read to the end
+        self._fh: Any = None  # the file being read, for ``fraction``
         self._index: dict[str, dict[str, Any]] = {}  # joined family -> custom_id -> request line
         self._index_src: dict[str, dict[str, tuple[str, int]]] = {}
         self._used: dict[str, set[str]] = {}
@@ -427,6 +439,27 @@ class LogReader:
                               f"batch request {cid!r} has no line in any output/results file of this run "
                               f"(pass the batch's {'output' if family == 'openai-batch' else 'results'} file too)")
 
+    def _opened(self, fh: Any) -> None:
+        if self._fh is not None:
+            self._bytes_done += _size(Path(self._fh_name))
+        self._fh, self._fh_name = fh, getattr(getattr(fh, "fileobj", fh), "name", "")
+
+    def fraction(self) -> float | None:
+        """How much of the input's bytes has been read (compressed bytes for .gz), for an ETA."""
+        if not self._bytes_total:
+            return None
+        fh = self._fh
+        if fh is None:
+            pos = 0
+        elif getattr(fh, "closed", False):  # read to its end
+            pos = _size(Path(self._fh_name))
+        else:
+            try:
+                pos = getattr(fh, "fileobj", fh).tell()  # compressed bytes for .gz
+            except (AttributeError, OSError, ValueError):
+                pos = 0
+        return min(1.0, (self._bytes_done + pos) / self._bytes_total)
+
     def _load_index(self, path: Path, family: str) -> None:
         index = self._index.setdefault(family, {})
         src = self._index_src.setdefault(family, {})
@@ -462,7 +495,7 @@ class LogReader:
         expander = EXPANDERS.get(fmt) if fmt else None
         last = 0
         try:
-            for line, obj in _records(path):
+            for line, obj in _records(path, self._opened):
                 last = line
                 if obj is None:
                     stats.blank_lines += 1
