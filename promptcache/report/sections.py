@@ -27,11 +27,12 @@ def calibration(report: Report) -> Section | None:
         rows.append([g.group, f"{g.calls:,}", f"{g.observed_hit_tokens:,}", f"{g.simulated_hit_tokens:,}",
                      f"{g.error_tokens:+,}", f"{g.error_pct:+.1f}%", f"${g.observed_cost_usd:,.4f}",
                      f"${g.simulated_cost_usd:,.4f}", f"{'-' if g.error_usd < 0 else '+'}${abs(g.error_usd):,.4f}",
-                     (f"{g.reason}: {g.detail}" if g.flagged and g.detail else ("flagged" if g.flagged else "ok"))])
+                     (g.reason or "flagged") if g.flagged else "ok"])
+    why = "".join(f" {g.group}: {g.detail}." for g in cal.groups if g.flagged and g.detail)
     return Section(
         title=f"Calibration: {cal.model} simulated against the provider's reported cache hits",
         caption=(f"Error = simulated minus observed, as a share of input tokens; groups off by more than "
-                 f"{cal.tolerance_pct:g}% are flagged with the likeliest reason."),
+                 f"{cal.tolerance_pct:g}% are flagged with the likeliest reason.{why}"),
         headers=["Group", "Calls", "Observed hits", "Simulated hits", "Error", "Error %", "Observed $",
                  "Simulated $", "Error $", "Verdict"],
         right=[False, True, True, True, True, True, True, True, True, False],
