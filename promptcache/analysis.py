@@ -373,7 +373,7 @@ def _scenario(model: str, layout_name: str, ledger: Ledger, comparison: bool) ->
     return R.Scenario(model=model, layout=layout_name, comparison=comparison, cache_hit_tokens=t.hit,
                       cache_miss_tokens=t.miss, cache_write_tokens=t.write_5m + t.write_1h, output_tokens=t.output,
                       hit_ratio=_ratio(t.hit, t.input), cost_usd=_q(ledger.cost()),
-                      peak_input_share=round(ledger.peak_share(), 4))
+                      cache_storage_usd=_q(ledger.storage), peak_input_share=round(ledger.peak_share(), 4))
 
 
 def _group(g, redact: bool) -> R.Group:

@@ -47,6 +47,7 @@ class Ledger:
 
     catalog: Catalog
     buckets: dict[tuple[str, tuple[str, int, bool]], Tokens] = field(default_factory=lambda: defaultdict(Tokens))
+    storage: Decimal = Decimal(0)  # explicit-cache storage (Gemini), not per group: in the total only
 
     def add(self, group: str, model: str, at: datetime, *, hit: int, miss: int, output: int,
             write_5m: int = 0, write_1h: int = 0) -> None:
@@ -60,7 +61,7 @@ class Ledger:
         return out
 
     def cost(self, group: str | None = None) -> Decimal:
-        total = Decimal(0)
+        total = self.storage if group is None else Decimal(0)
         for (g, bucket), t in self.buckets.items():
             if group is None or g == group:
                 total += bucket_cost(self.catalog, bucket, t)

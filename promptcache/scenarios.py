@@ -12,6 +12,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from datetime import datetime
 
 from .cachesim import Outcome, Policy
@@ -73,6 +74,7 @@ class Outcomes:
     write: array
     write_1h: array
     total: array
+    storage_token_hours: float = 0.0  # explicit caches kept (Gemini cachedContent), billed per hour
 
     def outcome(self, i: int) -> Outcome:
         return Outcome(read=self.read[i], total=self.total[i], write=self.write[i], write_1h=self.write_1h[i])
@@ -88,6 +90,9 @@ def simulate_outcomes(facts: Sequence[CallFacts], order: Sequence[int], shapes: 
         f = facts[i]
         o = policy.request(shapes[i], start=f.start, end=f.end, user=f.user, call=f.hints)
         out.read[i], out.write[i], out.write_1h[i], out.total[i] = o.read, o.write, o.write_1h, o.total
+    storage = getattr(policy, "storage_token_hours", None)
+    if storage is not None:
+        out.storage_token_hours = storage()
     return out
 
 
@@ -102,4 +107,8 @@ def price(facts: Sequence[CallFacts], order: Sequence[int], model: str, outcomes
                    write_5m=o.write, write_1h=o.write_1h)
         if on_outcome is not None:
             on_outcome(i, o)
+    if outcomes.storage_token_hours and order:
+        rates = catalog.price(model, facts[order[-1]].when).rates
+        if rates.cache_storage_per_hour is not None:
+            ledger.storage += Decimal(repr(outcomes.storage_token_hours)) * rates.cache_storage_per_hour / 1_000_000
     return ledger

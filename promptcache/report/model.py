@@ -67,6 +67,8 @@ class Scenario(_Out):
     output_tokens: int
     hit_ratio: float
     cost_usd: Money
+    cache_storage_usd: Money = Field(Decimal(0), description="Part of cost_usd paid for keeping explicit caches "
+                                                              "(Gemini cachedContent), per hour; not split by group.")
     peak_input_share: float = Field(description="Share of input tokens billed at peak-hour rates.")
 
 
