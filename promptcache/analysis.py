@@ -494,8 +494,9 @@ def _notes(fp: FirstPass, metas: list[CallFacts], entries: list[ModelEntry], opt
     first = min((p.start for e in entries for p in catalog.model(e.id).prices if p.start), default=None)
     early = sum(1 for m in metas if first is not None and m.when < first)
     if early and not opts.at:
-        notes.append(f"{early} call(s) are dated before the first price entry ({first:%Y-%m-%d}), e.g. relative trace "
-                     "times: they were priced at the earliest known prices; use --at now to price at today's.")
+        notes.append(f"{early} call(s) are dated before the catalog's first price entry ({first:%Y-%m-%d}): an older "
+                     "log, or a trace with relative times. They were priced at the earliest known prices; use "
+                     "--at now to price them at today's.")
     notes.extend(f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not recommended: {why}."
                  for f, why in plan.dropped)
     return notes
