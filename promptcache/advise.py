@@ -156,6 +156,8 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
         else "as_logged"
     shp = shapes_r if layout == "restructured" else shapes
     facts = (metas_r or metas) if layout == "restructured" else metas
+    # a restructuring may move calls in time (a burst waiting for its cache): keep start order
+    run_order = order if facts is metas else sorted(range(len(facts)), key=lambda i: (facts[i].start, i))
 
     runs: list[_Run] = []
     for e in uniq:
@@ -208,7 +210,7 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
             now_ledger.buckets[(metas[i].group, now_bucket(e, times[i]))].add(
                 o.read, o.uncached, metas[i].output, o.write, o.write_1h)
 
-        run.ledger = simulate(facts, order, run.assign.__getitem__, shp, policies, catalog, on_outcome)
+        run.ledger = simulate(facts, run_order, run.assign.__getitem__, shp, policies, catalog, on_outcome)
         run.now_cost = now_ledger.cost()
         run.hits = hits
 

@@ -20,7 +20,7 @@ re-simulates the log with each fix alone, with all of them, and with all but one
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import orjson
@@ -33,7 +33,7 @@ SAMPLES = 12  # per group: enough to tell static from per-call, small enough to 
 MIN_GAIN_TOKENS = 32  # static tokens a fix must bring into reach to be worth reporting
 
 KIND_ORDER = ("whitespace_drift", "tool_order", "json_key_order", "dynamic_before_static", "volatile_value",
-              "user_id_scope")
+              "user_id_scope", "cache_not_ready")
 
 
 @dataclass
@@ -199,6 +199,60 @@ def detect(evidence: Evidence, groups: dict[str, str], *, scoped_by_user: bool,
                 change="send these calls without `user_id` (or one shared id) unless you need per-user cache "
                        "isolation for privacy",
                 keeps_information=True, apply_facts=_drop_user))
+    return fixes
+
+
+MIN_EARLY_CALLS = 3  # calls of a cold burst that must arrive before the cache is built to report it
+
+
+def detect_bursts(facts: Sequence[CallFacts], *, delay_s: float, idle_s: float, scoped_by_user: bool) -> list[Fix]:
+    """``cache_not_ready``: calls of a template sent before DeepSeek has a cache unit for the prefix
+    they share, at the start of the log or after the cache went cold (``idle_s`` without a call).
+    DeepSeek persists a shared prefix once two requests have it and builds it "in seconds"
+    (``delay_s``) after the second completes; calls arriving before that pay full price. The fix
+    sends the first two calls of a burst and the rest once that unit is ready; the report
+    re-simulates that timing, so the savings are measured, and says how long the rest wait."""
+    by_scope: dict[tuple[str, str | None], list[CallFacts]] = {}
+    for f in facts:
+        by_scope.setdefault((f.group, f.user if scoped_by_user else None), []).append(f)
+    shift_by_group: dict[str, dict[int, float]] = {}
+    for (gid, _), calls in by_scope.items():
+        calls.sort(key=lambda f: (f.start, f.seq))
+        last = None
+        warming: list[CallFacts] = []  # the calls of a cold burst that build the shared unit
+        ready: float | None = None
+        shift = shift_by_group.setdefault(gid, {})
+        for f in calls:
+            if last is None or f.start - last > idle_s:  # cold: this call starts building
+                warming, ready = [f], None
+            elif len(warming) == 1:  # the second call: the shared prefix is persisted after it
+                warming.append(f)
+                ready = f.end + delay_s
+            elif ready is not None and f.start < ready:
+                shift[f.seq] = ready
+            else:
+                ready = None  # warm: later calls find the unit
+            last = f.start
+    fixes = []
+    for gid in sorted(shift_by_group, key=_gid_order):
+        shift = shift_by_group[gid]
+        if len(shift) < MIN_EARLY_CALLS:
+            continue
+        waits = [t - f.start for f in facts if f.group == gid and f.seq in shift for t in (shift[f.seq],)]
+
+        def apply_facts(f: CallFacts, shift=shift) -> CallFacts:
+            t = shift.get(f.seq)
+            return f if t is None else replace(f, start=t, end=t + (f.end - f.start))
+
+        fixes.append(Fix(
+            kind="cache_not_ready", group=gid, segment="timing",
+            message=(f"{gid}: {len(shift)} calls of cold bursts arrived before DeepSeek had cached the prefix they "
+                     f"share (it persists a shared prefix after two requests, usable about {delay_s:g} s after the "
+                     "second completes), so they paid full price"),
+            change=(f"send the first two calls of a burst and the rest once they have completed (they wait "
+                    f"{max(waits):.0f} s at most, {sum(waits) / len(waits):.1f} s on average), or keep the "
+                    "cache warm with a request ahead of the burst"),
+            keeps_information=True, apply_facts=apply_facts))
     return fixes
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .advisor import KIND_ORDER, Evidence, detect, layout
+from .advisor import KIND_ORDER, Evidence, detect, detect_bursts, layout
 from .cachesim import make_policy, policy_params
-from .cachesim.engine import resolve
+from .cachesim.engine import resolve, seconds
 from .calibration import CallRow, GroupCalibration, calibrate
 from .catalog import Catalog, ModelEntry, load_catalog
 from .concurrency import in_flight
@@ -107,15 +107,18 @@ class _Sims:
         shapes: dict[str, Sequence[Shape]] = self.fp.shapes  # type: ignore[assignment]
         if var is not None:
             shapes, facts = var.view(shapes, facts)
+        order = self.order
+        if var is not None and any(f.start != self.fp.facts[i].start for i, f in var.facts.items()):
+            order = sorted(range(len(facts)), key=lambda i: (facts[i].start, i))  # calls moved in time
         outcomes = next((o for k, o in self._last if k == key), None)
         if outcomes is None:
             family, ratio = source
             seq = _Scaled(shapes[family], ratio) if ratio != 1.0 else shapes[family]
             pol = make_policy(e, self.measurers.get(e.tokenizer) or next(iter(self.measurers.values())),
                               policy=self.opts.cache_policy, overrides=params)
-            outcomes = simulate_outcomes(facts, self.order, seq, pol)
+            outcomes = simulate_outcomes(facts, order, seq, pol)
             self._last = [(key, outcomes), *self._last[:3]]
-        return price(facts, self.order, e.id, outcomes, self.catalog, on_outcome)
+        return price(facts, order, e.id, outcomes, self.catalog, on_outcome)
 
 
 def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, *,
@@ -205,6 +208,13 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         fp.evidence, {g.id: g.label for g in fp.grouper.groups.values()}, excerpt=excerpt,
         scoped_by_user=any(policy_params(opts.cache_policy or e.cache_policy, opts.cache_params).get("scope_by_user", True)
                            and e.provider == "deepseek" for e in entries))
+
+    deepseek = [policy_params(opts.cache_policy or e.cache_policy, opts.cache_params) for e in entries
+                if e.provider == "deepseek"]
+    if deepseek and not fp.partial and "construction_delay_s" in deepseek[0]:
+        p = deepseek[0]
+        fixes += detect_bursts(metas, delay_s=seconds(p["construction_delay_s"]), idle_s=seconds(p["eviction_idle_s"]),
+                               scoped_by_user=bool(p.get("scope_by_user", True)))
 
     def reread(chosen: list) -> Variants:
         return reshape(lambda: read_logs(paths, input_format=opts.input_format, strict=False), chosen,

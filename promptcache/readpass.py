@@ -87,6 +87,7 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
                 fp.shapes[fam].append(m.shape(call, trust_usage=block or logged_family == fam))
             g = grouper.add(call, fp.shapes[primary][-1])
             meta.group = g.id
+            meta.seq = len(fp.facts)
             fp.evidence.add(g.id, call)
             fp.facts.append(meta)
             fp.logged_models[call.model] += 1

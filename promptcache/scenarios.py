@@ -42,6 +42,7 @@ class CallFacts:
     reasoning_tokens: int = 0  # usage.completion_tokens_details.reasoning_tokens (0 when not reported)
     task_kinds: int = 0  # bitmask of plain-keyword task signals (``workload.TASK_RULES``)
     hints: CacheHints | None = None  # the request's cache options, for the policies that read them
+    seq: int = -1  # the call's position in the log (what-if changes that move calls in time key on it)
 
 
 def simulate(facts: Sequence[CallFacts], order: Sequence[int], assign: Callable[[int], ModelEntry],

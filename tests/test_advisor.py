@@ -175,3 +175,22 @@ def test_fixes_never_raise_cost(write_log, params):
     for m in ("deepseek-v4-pro", "deepseek-flash"):
         assert by[(m, "restructured")] <= by[(m, "as_logged")]
     json.loads(r.model_dump_json())
+
+
+def test_burst_before_the_cache_is_built(write_log):
+    """Calls of a template sent a second apart, each burst after the cache went cold: all but the
+    first pay full price; waiting for the first call's cache is re-simulated and saves."""
+    rows, t = [], T0
+    for burst in range(4):
+        t += timedelta(hours=8)  # longer than the 6 h the cache lives unused
+        for k in range(6):
+            r = row(t + timedelta(seconds=k), [{"role": "system", "content": POLICY},
+                                               {"role": "user", "content": f"Burst {burst} item {k}: classify."}])
+            r["latency_ms"] = 800
+            rows.append(r)
+    report = analyze([write_log(rows)])
+    f = next(x for x in report.findings if x.kind == "cache_not_ready")
+    assert f.calls == 24 and f.savings_usd > 0 and "wait" in f.change
+    assert "16 calls" in f.message  # 4 of each burst of 6: the first two build the shared unit
+    by = {(s.model, s.layout): s for s in report.scenarios}
+    assert by[("deepseek-flash", "restructured")].hit_ratio > by[("deepseek-flash", "as_logged")].hit_ratio
