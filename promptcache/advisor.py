@@ -28,12 +28,14 @@ import orjson
 from . import volatile
 from .datamodel import Call, Segment
 from .scenarios import CallFacts
+from .shape import Shape, chain_of
 
 SAMPLES = 12  # per group: enough to tell static from per-call, small enough to bound memory
 MIN_GAIN_TOKENS = 32  # static tokens a fix must bring into reach to be worth reporting
 
 KIND_ORDER = ("whitespace_drift", "tool_order", "json_key_order", "dynamic_before_static", "volatile_value",
-              "user_id_scope", "cache_not_ready")
+              "user_id_scope", "cache_not_ready", "history_rewrite")
+MIN_REWRITES = 2  # rewritten turns in a group before it is reported
 
 
 @dataclass
@@ -58,6 +60,7 @@ class Fix:
     samples: list[str] = field(default_factory=list)
     apply: Callable[[Call], Call] | None = None  # rewrites the call's text
     apply_facts: Callable[[CallFacts], CallFacts] | None = None  # changes what is not text (scope)
+    shapes: dict[str, dict[int, Shape]] | None = None  # the changed calls' shapes, per tokenizer family
 
     @property
     def rewrites_text(self) -> bool:
@@ -200,6 +203,68 @@ def detect(evidence: Evidence, groups: dict[str, str], *, scoped_by_user: bool,
                        "isolation for privacy",
                 keeps_information=True, apply_facts=_drop_user))
     return fixes
+
+
+def detect_history_rewrites(facts: Sequence[CallFacts], shapes: dict[str, Sequence[Shape]],
+                            primary: str) -> list[Fix]:
+    """``history_rewrite``: a turn of a conversation whose prompt does not begin with the previous
+    turn's (an earlier message edited, truncated or summarized), so the cached conversation is lost.
+
+    The what-if keeps the history append-only: the previous prompt, its reply, then this turn's new
+    messages (those after its last assistant turn). That prompt is longer, so the simulation, not
+    this function, says whether the rewrite cost more than it saved.
+    """
+    last: dict[str, int] = {}
+    whatif: dict[int, dict[str, Shape]] = {}  # the append-only version of each turn after a rewrite
+    changed: dict[str, dict[str, dict[int, Shape]]] = {}
+    where: dict[str, list[int]] = {}
+    for i in sorted(range(len(facts)), key=lambda i: (facts[i].start, i)):
+        conv = facts[i].conversation
+        if conv is None:
+            continue
+        j, last[conv] = last.get(conv), i
+        if j is None:
+            continue
+        a, b = shapes[primary][j], shapes[primary][i]
+        m = len(a.keys) - 1  # the previous prompt without its generation piece
+        rewritten = m >= 1 and not (len(b.keys) > m and b.chain[m] == a.chain[m])
+        k = next((k for k in range(min(m, len(b.keys))) if b.chain[k + 1] != a.chain[k + 1]), m) if rewritten else 0
+        if rewritten and k == 0:
+            continue  # nothing in common: a new conversation under the same id, not a rewrite
+        if not rewritten and j not in whatif:
+            continue  # the history as logged is append-only so far
+        gid = facts[i].group
+        if rewritten:
+            where.setdefault(gid, []).append(k)
+        # once a turn is kept append-only, every later turn of the conversation builds on it
+        whatif[i] = {fam: _append_only(whatif[j][fam] if j in whatif else seq[j], seq[i])
+                     for fam, seq in shapes.items()}
+        for fam, shape in whatif[i].items():
+            changed.setdefault(gid, {}).setdefault(fam, {})[i] = shape
+    fixes = []
+    for gid in sorted(where, key=_gid_order):
+        if len(where[gid]) < MIN_REWRITES:
+            continue
+        fixes.append(Fix(
+            kind="history_rewrite", group=gid, segment=f"message {min(where[gid])} of the history (earliest)",
+            message=(f"{gid}: {len(where[gid])} turns rewrote the conversation's earlier messages (edited, truncated "
+                     "or summarized), so each lost the cached prefix of the turn before it"),
+            change=("keep the history append-only: add each new turn at the end; summarize only when the savings "
+                    "below say it pays"),
+            keeps_information=True, shapes=changed[gid]))
+    return fixes
+
+
+def _append_only(prev: Shape, cur: Shape) -> Shape:
+    """``cur`` as it would be had it kept ``prev``'s prompt and reply and added its new messages."""
+    m = len(prev.keys) - 1
+    body = len(cur.keys) - 1
+    start = max((p + 1 for p in range(body) if cur.roles[p] == "assistant"), default=max(body - 1, 0))
+    keys = prev.keys[:m] + ([prev.out_key] if prev.out_key is not None else []) + cur.keys[start:]
+    toks = prev.tokens[:m] + ([prev.out_tokens] if prev.out_key is not None else []) + cur.tokens[start:]
+    roles = prev.roles[:m] + (["assistant"] if prev.out_key is not None else []) + cur.roles[start:]
+    return Shape(keys, toks, roles, [-1] * len(keys), chain_of(keys), cur.out_key, cur.out_tokens, cur.reported,
+                 cur.adjust)
 
 
 MIN_EARLY_CALLS = 3  # calls of a cold burst that must arrive before the cache is built to report it

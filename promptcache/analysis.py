@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .advisor import KIND_ORDER, Evidence, detect, detect_bursts, layout
+from .advisor import KIND_ORDER, Evidence, detect, detect_bursts, detect_history_rewrites, layout
 from .cachesim import make_policy, policy_params
 from .cachesim.engine import resolve, seconds
 from .calibration import CallRow, GroupCalibration, calibrate
@@ -215,6 +215,9 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         p = deepseek[0]
         fixes += detect_bursts(metas, delay_s=seconds(p["construction_delay_s"]), idle_s=seconds(p["eviction_idle_s"]),
                                scoped_by_user=bool(p.get("scope_by_user", True)))
+
+    if not fp.partial and not content_free:
+        fixes += detect_history_rewrites(metas, shapes, primary)
 
     def reread(chosen: list) -> Variants:
         return reshape(lambda: read_logs(paths, input_format=opts.input_format, strict=False), chosen,

@@ -128,20 +128,21 @@ class Measurer:
         else:
             self.estimated_calls += 1
         return Shape(keys, toks, [p.role for p in pieces] + ["generation"], [p.index for p in pieces] + [-1],
-                     _chain(keys), out_key, out_tokens, reported, diff)
+                     chain_of(keys), out_key, out_tokens, reported, diff)
 
     def _shape_blocks(self, call: Call) -> Shape:
         keys = [s.block_id or 0 for s in call.segments]
         toks = [s.block_tokens for s in call.segments]
         out_tokens = call.usage.output_tokens if call.usage else 0
         self.reported_calls += 1
-        return Shape(keys, toks, ["block"] * len(keys), list(range(len(keys))), _chain(keys), None, out_tokens, True)
+        return Shape(keys, toks, ["block"] * len(keys), list(range(len(keys))), chain_of(keys), None, out_tokens, True)
 
 
 _EMPTY = array("q")
 
 
-def _chain(keys: list[int]) -> list[int]:
+def chain_of(keys: list[int]) -> list[int]:
+    """Chain keys of a prompt: ``chain[k]`` identifies pieces 0..k-1."""
     chain = [ROOT]
     h = ROOT
     for k in keys:

@@ -111,6 +111,17 @@ def reshape(calls: Callable[[], Sequence[Call] | object], fixes: list[Fix], fact
                 for fam, m in measurers.items():
                     orig = shapes[fam][i]
                     var.shapes.setdefault(fam, {})[i] = m.shape(new, trust_usage=orig.reported, adjust=orig.adjust)
+    # fixes given as shapes (history kept append-only): where no text fix of the call set one already
+    for k, f in enumerate(fixes):
+        if not f.shapes:
+            continue
+        ks = by_group[f.group]
+        targets = [alone[k], combined] + [loo[j] for j in ks if j != k and len(ks) > 1]
+        for var in targets:
+            for fam, over in f.shapes.items():
+                dest = var.shapes.setdefault(fam, {})
+                for i, shape in over.items():
+                    dest.setdefault(i, shape)
     return Variants(combined, alone, loo)
 
 

@@ -194,3 +194,29 @@ def test_burst_before_the_cache_is_built(write_log):
     assert "16 calls" in f.message  # 4 of each burst of 6: the first two build the shared unit
     by = {(s.model, s.layout): s for s in report.scenarios}
     assert by[("deepseek-flash", "restructured")].hit_ratio > by[("deepseek-flash", "as_logged")].hit_ratio
+
+
+def _conversation_rows(rewrite: bool):
+    rows, t = [], T0
+    for conv in range(6):
+        history = [{"role": "system", "content": POLICY}]
+        for turn in range(4):
+            t += timedelta(seconds=30)
+            history.append({"role": "user", "content": f"conversation {conv} turn {turn}: " + "more detail " * 40})
+            r = row(t, [dict(m) for m in history])
+            r["conversation_id"] = f"c{conv}"
+            reply = f"answer {conv}.{turn} " + "explained " * 30
+            r["response"] = {"choices": [{"message": {"role": "assistant", "content": reply}}]}
+            rows.append(r)
+            history.append({"role": "assistant", "content": reply})
+            if rewrite and turn == 1:  # the app edits an early message
+                history[1] = {"role": "user", "content": history[1]["content"] + " (edited)"}
+    return rows
+
+
+def test_history_rewrite_is_found_and_priced(write_log):
+    r = analyze([write_log(_conversation_rows(rewrite=True))])
+    f = next(x for x in r.findings if x.kind == "history_rewrite")
+    assert f.savings_usd > 0 and "append-only" in f.change
+    clean = analyze([write_log(_conversation_rows(rewrite=False), "clean.jsonl")])
+    assert not [x for x in clean.findings if x.kind == "history_rewrite"]
