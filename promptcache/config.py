@@ -29,7 +29,8 @@ class AnalyzeSettings:
     quality_critical: tuple[str, ...] = ()
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file as a dict; an unreadable or malformed file is a ConfigError naming it."""
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -50,7 +51,7 @@ def find_config(start: Path | None = None) -> Path | None:
     start = (start or Path.cwd()).resolve()
     for directory in (start, *start.parents):
         candidate = directory / "pyproject.toml"
-        if candidate.is_file() and _table(_read(candidate)) is not None:
+        if candidate.is_file() and _table(read_toml(candidate)) is not None:
             return candidate
     return None
 
@@ -62,7 +63,7 @@ def load_settings(path: Path | None = None, *, search: bool = False) -> AnalyzeS
         path = find_config() if search else None
         if path is None:
             return AnalyzeSettings()
-    table = _table(_read(path)) or {}
+    table = _table(read_toml(path)) or {}
     values = {k.replace("-", "_"): v for k, v in table.items() if not isinstance(v, dict)}
     unknown = sorted(set(values) - KEYS)
     if unknown:

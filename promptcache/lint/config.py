@@ -19,11 +19,11 @@ min-static-tokens = 256
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..config import read_toml
 from ..errors import ConfigError
 from .documents import KINDS
 from .rules import ALL_CODES
@@ -111,18 +111,10 @@ def _find_pyproject(start: Path) -> tuple[Path, dict[str, Any]] | None:
     for directory in (start, *start.parents):
         candidate = directory / "pyproject.toml"
         if candidate.is_file():
-            table = _read_toml(candidate).get("tool", {}).get("promptcache", {}).get("lint")
+            table = read_toml(candidate).get("tool", {}).get("promptcache", {}).get("lint")
             if table is not None:
                 return candidate, table
     return None
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
 
 
 def _normalize(table: dict[str, Any], where: str, allowed: set[str]) -> dict[str, Any]:
@@ -157,7 +149,7 @@ def load_settings(config: Path | None = None, cwd: Path | None = None, **overrid
     values: dict[str, Any] = {}
     root, source = cwd, None
     if config is not None:
-        data = _read_toml(config)
+        data = read_toml(config)
         table = data.get("tool", {}).get("promptcache", {}).get("lint", data if "tool" not in data else {})
         root, source = config.resolve().parent, str(config)
         values = _normalize(table, str(config), _KEYS)
