@@ -40,7 +40,7 @@ from .sweep import TTL_ALIAS, parse_params, parse_sweep
 from .timeline import TimelineBuilder
 from .translate import scale_shape
 from .whatif import Plan, Variant, Variants, choose, reshape
-from .workload import find_chains
+from .workload import Chains, GroupCounts, find_chains, group_counts
 
 DEFAULT_MODELS = ("deepseek-v4-pro", "deepseek-flash")
 DEFAULT_COMPARE = ("claude-sonnet-4-5", "gpt-4o")
@@ -158,7 +158,8 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     metas, shapes = fp.facts, fp.shapes
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
     sims = _Sims(fp, order, measurers, catalog, opts)
-    conversation = _conversations(metas, order, shapes[primary])
+    chains = find_chains(metas, order, shapes[primary])
+    conversation = _conversations(metas, chains)
     notes: list[str] = []
     translations = _comparison_shapes(sims, comparisons, primary, notes)
 
@@ -264,6 +265,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         )
 
     groups = sorted(fp.grouper.groups.values(), key=lambda g: (-g.input_tokens, g.id))
+    counts = group_counts(metas, chains)  # tools, tool calls, thinking per group: one count for all uses
 
     # --- recommendation (issue 6: model choice) ---
     from .advise import recommend_models
@@ -305,7 +307,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         reported_calls=reported,
         estimated_calls=len(metas) - reported,
         observed=_observed(fp),
-        groups=[_group(g, opts.redact) for g in groups],
+        groups=[_group(g, counts[g.id], opts.redact) for g in groups],
         scenarios=scenarios,
         recommendation=rec,
         concurrency=concurrency,
@@ -329,10 +331,9 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     )
 
 
-def _conversations(metas: list[CallFacts], order: list[int], shapes: Sequence[Shape]) -> list[str | None]:
+def _conversations(metas: list[CallFacts], chains: Chains) -> list[str | None]:
     """Each call's conversation: the log's own id, else the chain of calls that extend one another
     (an agent loop or a chat without ids), named after its first call; none for a lone call."""
-    chains = find_chains(metas, order, shapes)
     size = Counter(chains.root)
     return [m.conversation if m.conversation is not None else
             (f"chain-{chains.root[i] + 1}" if size[chains.root[i]] > 1 else None) for i, m in enumerate(metas)]
@@ -389,13 +390,13 @@ def _scenario(model: str, layout_name: str, ledger: Ledger, comparison: bool) ->
                       cache_storage_usd=_q(ledger.storage), peak_input_share=round(ledger.peak_share(), 4))
 
 
-def _group(g, redact: bool) -> R.Group:
+def _group(g, counts: GroupCounts, redact: bool) -> R.Group:
     return R.Group(
         id=g.id, label="(redacted)" if redact else g.label, calls=g.calls, input_tokens=g.input_tokens,
         static_prefix_tokens=g.static_tokens, dynamic_suffix_tokens_mean=round(g.dynamic_tokens_mean, 1),
         breakers=[R.Breaker(segment=g.breaker.segment, token_offset=g.breaker.token_offset, kind=g.breaker.kind,
                             samples=[] if redact else g.breaker.samples)] if g.breaker else [],
-        with_tools=g.with_tools, response_tool_calls=g.tool_calls, thinking_calls=g.thinking,
+        with_tools=counts.with_tools, response_tool_calls=counts.tool_calls, thinking_calls=counts.thinking,
     )
 
 

@@ -44,10 +44,6 @@ class GroupStats:
     label: str
     calls: int = 0
     input_tokens: int = 0
-    output_tokens: int = 0
-    tool_calls: int = 0
-    with_tools: int = 0
-    thinking: int = 0
     static_tokens: int = 0
     breaker: Breaker | None = None
     _ref: list[Piece] = field(default_factory=list, repr=False)
@@ -131,11 +127,6 @@ class Grouper:
             self.groups[key] = g
         g.calls += 1
         g.input_tokens += shape.total
-        if call.usage:
-            g.output_tokens += call.usage.output_tokens
-        g.tool_calls += call.response_tool_calls
-        g.with_tools += call.has_tools
-        g.thinking += call.thinking
         if self.tk is None:  # content-free trace: no text to compare
             return g
         pieces, _ = render(call, self.family)
