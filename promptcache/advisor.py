@@ -34,7 +34,9 @@ SAMPLES = 12  # per group: enough to tell static from per-call, small enough to 
 MIN_GAIN_TOKENS = 32  # static tokens a fix must bring into reach to be worth reporting
 
 KIND_ORDER = ("whitespace_drift", "tool_order", "json_key_order", "dynamic_before_static", "volatile_value",
-              "user_id_scope", "cache_not_ready", "history_rewrite")
+              "user_id_scope", "cache_not_ready", "history_rewrite", "breakpoint_missing", "breakpoint_over_limit",
+              "breakpoint_below_minimum", "breakpoint_moving", "breakpoint_misplaced", "prompt_under_minimum",
+              "cache_key_routing")
 MIN_REWRITES = 2  # rewritten turns in a group before it is reported
 
 
@@ -61,6 +63,7 @@ class Fix:
     apply: Callable[[Call], Call] | None = None  # rewrites the call's text
     apply_facts: Callable[[CallFacts], CallFacts] | None = None  # changes what is not text (scope)
     shapes: dict[str, dict[int, Shape]] | None = None  # the changed calls' shapes, per tokenizer family
+    layouts: tuple[list[LayoutItem], list[LayoutItem]] | None = None  # before/after, when not from the samples
 
     @property
     def rewrites_text(self) -> bool:
@@ -184,7 +187,7 @@ def detect(evidence: Evidence, groups: dict[str, str], *, scoped_by_user: bool,
     compose in the order they are listed and ``apply`` them.
     """
     fixes: list[Fix] = []
-    for gid in sorted(evidence.samples, key=_gid_order):
+    for gid in sorted(evidence.samples, key=gid_order):
         samples = evidence.samples[gid]
         if len(samples) < 2:
             continue
@@ -242,7 +245,7 @@ def detect_history_rewrites(facts: Sequence[CallFacts], shapes: dict[str, Sequen
         for fam, shape in whatif[i].items():
             changed.setdefault(gid, {}).setdefault(fam, {})[i] = shape
     fixes = []
-    for gid in sorted(where, key=_gid_order):
+    for gid in sorted(where, key=gid_order):
         if len(where[gid]) < MIN_REWRITES:
             continue
         fixes.append(Fix(
@@ -299,7 +302,7 @@ def detect_bursts(facts: Sequence[CallFacts], *, delay_s: float, idle_s: float, 
                 ready = None  # warm: later calls find the unit
             last = f.start
     fixes = []
-    for gid in sorted(shift_by_group, key=_gid_order):
+    for gid in sorted(shift_by_group, key=gid_order):
         shift = shift_by_group[gid]
         if len(shift) < MIN_EARLY_CALLS:
             continue
@@ -321,7 +324,7 @@ def detect_bursts(facts: Sequence[CallFacts], *, delay_s: float, idle_s: float, 
     return fixes
 
 
-def _gid_order(gid: str) -> tuple[int, str]:
+def gid_order(gid: str) -> tuple[int, str]:
     return (int(gid[1:]) if gid[1:].isdigit() else 1 << 30, gid)
 
 

@@ -31,6 +31,7 @@ from .concurrency import in_flight
 from .errors import ConfigError, EmptyLogError
 from .logs import read_logs
 from .pricing import Ledger, usd
+from .provider_breakers import detect_provider_options
 from .readpass import FirstPass, first_pass
 from .report import model as R
 from .scenarios import CallFacts, Outcomes, price, simulate_outcomes
@@ -219,6 +220,9 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
 
     if not fp.partial and not content_free:
         fixes += detect_history_rewrites(metas, shapes, primary)
+        fixes += detect_provider_options(metas, order, shapes, [
+            (e.id, e.tokenizer, lambda e=e: make_policy(e, measurers[e.tokenizer], policy=opts.cache_policy,
+                                                      overrides=opts.cache_params)) for e in entries])
 
     def reread(chosen: list) -> Variants:
         return reshape(lambda: read_logs(paths, input_format=opts.input_format, strict=False), chosen,
@@ -513,6 +517,10 @@ def _notes(fp: FirstPass, metas: list[CallFacts], entries: list[ModelEntry], opt
                      "--at now to price them at today's.")
     notes.extend(f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not recommended: {why}."
                  for f, why in plan.dropped)
+    rules = {policy_params(opts.cache_policy or e.cache_policy)["rule"] for e in entries}
+    if fp.breakpoints and not rules & {"anthropic-breakpoints", "openai-breakpoints"}:
+        notes.append("The log carries cache_control breakpoints, which no candidate model reads: add a Claude "
+                     "candidate (e.g. --models +claude-sonnet-4-5) to check where they are placed.")
     return notes
 
 
@@ -535,6 +543,9 @@ def _findings(fixes, savings, model: str, grouper: Grouper, evidence: Evidence, 
     rows = []
     for f, sv in zip(fixes, savings):
         g = groups[f.group]
+        if f.layouts is not None:  # request options: the detector drew the call as the provider sees it
+            rows.append((f, sv, g, *f.layouts))
+            continue
         before_samples = evidence.samples.get(f.group, [])
         after_samples = [f.apply(c) for c in before_samples] if f.apply else before_samples
         rows.append((f, sv, g, layout(before_samples, count, excerpt), layout(after_samples, count, excerpt)))
@@ -542,6 +553,7 @@ def _findings(fixes, savings, model: str, grouper: Grouper, evidence: Evidence, 
     return [R.Finding(
         id=f"F{n}", kind=f.kind, group=f.group, segment=f.segment, message=f.message, change=f.change,
         calls=g.calls, tokens=g.input_tokens, savings_usd=_q(sv[model].alone), keeps_information=f.keeps_information,
+        best_model=(best := max(sv, key=lambda m: sv[m].alone)), best_savings_usd=_q(sv[best].alone),
         samples=f.samples, before=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in before],
         after=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in after],
         savings=[R.FixSavings(model=m, alone_usd=_q(v.alone), marginal_usd=_q(v.marginal),

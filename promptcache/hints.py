@@ -2,14 +2,14 @@
 
 Policies read a few request options (Anthropic breakpoints and top-level automatic caching,
 OpenAI ``prompt_cache_key`` / retention / GPT-5.6 cache mode, ``tool_choice``, images, Gemini
-``cachedContent``). ``cache_hints`` copies just those into a small object with the same attribute
+``cachedContent``), and the breakpoint placement an advisor what-if sets. ``cache_hints`` copies just those into a small object with the same attribute
 names as ``Call``, or returns None when the call set none of them, which is the common case and
 costs nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .datamodel import Call, Usage
 
@@ -31,6 +31,13 @@ class CacheHints:
     images: int
     cached_content: str | None
     usage: Usage | None
+    placement: tuple[str, ...] = ()  # breakpoints placed by an advisor fix (``cachesim.base.PLACEMENTS``)
+
+
+def with_options(hints: CacheHints | None, **changes) -> CacheHints:
+    """``hints`` with some options changed (the advisor's what-ifs), from no options at all if None."""
+    base = hints if hints is not None else CacheHints((), None, None, None, None, "", False, 0, None, None)
+    return replace(base, **changes)
 
 
 def cache_hints(call: Call) -> CacheHints | None:

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 from ..datamodel import Call
 from ..shape import Measurer, Shape
-from .base import PolicyBase, explicit_breakpoints, last_prompt_piece
+from .base import SYSTEM_LEVEL, PolicyBase, explicit_breakpoints, last_prompt_piece, placed_breakpoints
 from .engine import EntryStore, cumulative, seconds
 from .outcome import Outcome
-
-SYSTEM_LEVEL = ("tools", "system")
 
 
 class AnthropicCache(PolicyBase):
@@ -45,18 +43,16 @@ class AnthropicCache(PolicyBase):
 
     def breakpoints(self, shape: Shape, call: Call | None) -> list[tuple[int, float, bool]]:
         """(piece index, ttl seconds, is 1h) of this request's breakpoints, at most ``max_breakpoints``."""
-        last = last_prompt_piece(shape)
+        placement = getattr(call, "placement", ())  # set by an advisor what-if (a logged Call has none)
+        if placement:
+            return [(k, self.ttl5, False) for k in placed_breakpoints(shape, placement)]
         if self.mode != "logged":
             # translated from another provider: where Anthropic needs them, at the end of the tools and
             # system level (reused across calls of a template) and on the last block (the conversation)
             one_h = self.mode == "auto-1h"
             ttl = self.ttl1h if one_h else self.ttl5
-            sys_end = None
-            for k, role in enumerate(shape.roles[:last]):
-                if role not in SYSTEM_LEVEL:
-                    break
-                sys_end = k
-            return [(k, ttl, one_h) for k in ([sys_end] if sys_end is not None else []) + [last]]
+            return [(k, ttl, one_h) for k in placed_breakpoints(shape, ("system", "last"))]
+        last = last_prompt_piece(shape)
         bps = explicit_breakpoints(shape, call)
         if call is not None and call.cache_control is not None and (not bps or bps[-1][0] != last):
             bps.append((last, call.cache_control))  # automatic caching uses one slot
@@ -65,7 +61,8 @@ class AnthropicCache(PolicyBase):
 
     def _keys(self, shape: Shape, call: Call | None) -> list[int]:
         """Boundary keys: chain keys with the messages-level settings folded in after the system level."""
-        salt = hash((call.tool_choice, call.thinking, call.images)) if call is not None else 0
+        # no options at all is the same as the defaults ("", no thinking, no images)
+        salt = hash((call.tool_choice, call.thinking, call.images) if call is not None else ("", False, 0))
         out = [shape.chain[0]]
         sys_level = True
         for k, role in enumerate(shape.roles):

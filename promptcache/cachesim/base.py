@@ -47,4 +47,43 @@ def last_prompt_piece(shape: Shape) -> int:
     return max(len(shape.keys) - 2, 0)
 
 
-__all__ = ["PolicyBase", "explicit_breakpoints", "last_prompt_piece", "Dated"]
+SYSTEM_LEVEL = ("tools", "system")
+PLACEMENTS = ("system", "history", "last")
+
+
+def placed_breakpoints(shape: Shape, spots: tuple[str, ...]) -> list[int]:
+    """Piece indexes of symbolic breakpoint spots, resolved on this call's own shape.
+
+    ``system``: the end of the tools and system prompt; ``history``: just before the newest user
+    or tool message (every earlier turn, and examples placed in the messages); ``last``: the last
+    block. An advisor fix asks for spots rather than piece numbers, so it stays right on calls
+    another fix has reordered or rewritten.
+    """
+    last = last_prompt_piece(shape)
+    roles, indexes = shape.roles, shape.indexes
+    out: set[int] = set()
+    for spot in spots:
+        k: int | None = None
+        if spot == "system":
+            for j in range(last + 1):
+                if roles[j] not in SYSTEM_LEVEL:
+                    break
+                k = j
+        elif spot == "history":
+            newest = next((j for j in range(last, -1, -1) if roles[j] in ("user", "tool")), None)
+            if newest is not None:
+                first = newest
+                while first > 0 and indexes[first - 1] == indexes[newest]:
+                    first -= 1  # a message rendered as several pieces starts at its first one
+                k = first - 1 if first > 0 else None
+        elif spot == "last":
+            k = last
+        else:
+            raise ValueError(f"unknown breakpoint spot {spot!r}; known: {', '.join(PLACEMENTS)}")
+        if k is not None:
+            out.add(k)
+    return sorted(out)
+
+
+__all__ = ["PolicyBase", "explicit_breakpoints", "last_prompt_piece", "placed_breakpoints", "PLACEMENTS",
+           "SYSTEM_LEVEL", "Dated"]

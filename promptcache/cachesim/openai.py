@@ -22,7 +22,7 @@ from collections import deque
 
 from ..datamodel import Call
 from ..shape import Measurer, Shape
-from .base import PolicyBase, explicit_breakpoints
+from .base import PolicyBase, explicit_breakpoints, placed_breakpoints
 from .engine import EntryStore, PrefixIndex, cumulative, seconds
 from .outcome import Outcome
 
@@ -108,7 +108,11 @@ class OpenAIBreakpointCache(PolicyBase):
 
     def breakpoints(self, shape: Shape, call: Call | None) -> list[int]:
         """Piece indexes of this request's breakpoints (explicit markers, then the implicit one)."""
-        bps = [k for k, _ in explicit_breakpoints(shape, call)] if self.mode == "logged" else []
+        placement = getattr(call, "placement", ())  # set by an advisor what-if (a logged Call has none)
+        if placement:
+            bps = placed_breakpoints(shape, placement)
+        else:
+            bps = [k for k, _ in explicit_breakpoints(shape, call)] if self.mode == "logged" else []
         implicit = call is None or call.cache_mode != "explicit" or self.mode != "logged"
         if implicit:
             for k in range(len(shape.roles) - 2, -1, -1):

@@ -509,7 +509,9 @@ def _tables(report: Report) -> list[str]:
         frows = []
         for x in report.findings:
             frows.append(([esc(x.id), esc(x.kind), esc(x.message) + f'<br><span class="note">&rarr; {esc(x.change)}</span>'
-                           + _layout_html(x), f"{x.calls:,}", f"{x.tokens:,}", esc(usd(x.savings_usd))], False))
+                           + _layout_html(x), f"{x.calls:,}", f"{x.tokens:,}", esc(usd(x.savings_usd)) + (
+                               f'<br><span class="note">{esc(usd(x.best_savings_usd))} on {esc(x.best_model)}</span>'
+                               if x.savings_usd == 0 < x.best_savings_usd else "")], False))
         out += ["<h2>Findings</h2>", _table([("Id", False), ("Kind", False), ("Finding", False), ("Calls", True),
                                              ("Tokens", True), ("Savings", True)], frows)]
     for sec in all_sections(report):

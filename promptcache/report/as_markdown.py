@@ -108,7 +108,9 @@ def render_markdown(report: Report, *, width: int | None = None, color: bool = F
             layout = " ".join(("**" if p.static else "_") + esc(f"{p.part} ({p.tokens:,})") + ("**" if p.static else "_")
                               for p in x.after)
             frows.append([esc(x.id), esc(x.kind), esc(x.message) + f"<br>→ {esc(x.change)}<br>after: {layout}",
-                          f"{x.calls:,}", f"{x.tokens:,}", esc(usd(x.savings_usd))])
+                          f"{x.calls:,}", f"{x.tokens:,}", esc(usd(x.savings_usd)) + (
+                              f"<br>{esc(usd(x.best_savings_usd))} on {esc(x.best_model)}"
+                              if x.savings_usd == 0 < x.best_savings_usd else "")])
         md += _table(["Id", "Kind", "Finding", "Calls", "Tokens", "Savings"], frows, "lllrrr")
         if len(findings) > MAX_FINDINGS:
             md += ["", f"_{len(findings) - MAX_FINDINGS} more finding(s) in the JSON report._"]

@@ -255,6 +255,9 @@ class Finding(_Out):
     calls: int = Field(description="Calls of the group the change applies to.")
     tokens: int = Field(description="Input tokens of those calls.")
     savings_usd: Money = Field(description="Savings alone on the recommended model (re-simulated).")
+    best_model: str = Field("", description="The candidate model this change saves most on (a breakpoint or "
+                                            "prompt_cache_key fix saves only on the provider that reads it).")
+    best_savings_usd: Money = Field(Decimal("0"), description="Savings alone on best_model (re-simulated).")
     keeps_information: bool = Field(description="True when the model still sees everything after the change (moved, "
                                                 "reordered or re-serialized, nothing removed).")
     samples: list[str] = Field(description="Short, masked excerpts of two calls where they differ (empty with --redact).")

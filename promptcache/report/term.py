@@ -146,7 +146,9 @@ def render_terminal(report: Report, console: Console) -> None:
             f.add_column(col, justify=just, no_wrap=col != "Finding")
         for x in report.findings[:TOP_FINDINGS]:
             f.add_row(escape(x.id), escape(x.kind), escape(x.message) + f"\n[dim]-> {escape(x.change)}[/]",
-                      f"{x.calls:,}", f"{x.tokens:,}", _usd(x.savings_usd))
+                      f"{x.calls:,}", f"{x.tokens:,}", _usd(x.savings_usd) + (
+                          f"\n[dim]{_usd(x.best_savings_usd)} on {escape(x.best_model)}[/]"
+                          if x.savings_usd == 0 < x.best_savings_usd else ""))
         f.caption = (f"promptcache analyze ... --explain {report.findings[0].id} shows one in full (layout before "
                      "and after, savings per model)" + (f"; {len(report.findings) - TOP_FINDINGS} more in --format json"
                                                         if len(report.findings) > TOP_FINDINGS else ""))
