@@ -2,9 +2,9 @@
 
 Policies read a few request options (Anthropic breakpoints and top-level automatic caching,
 OpenAI ``prompt_cache_key`` / retention / GPT-5.6 cache mode, ``tool_choice``, images, Gemini
-``cachedContent``), and the breakpoint placement an advisor what-if sets. ``cache_hints`` copies just those into a small object with the same attribute
-names as ``Call``, or returns None when the call set none of them, which is the common case and
-costs nothing.
+``cachedContent``), and the breakpoint placement an advisor what-if sets. ``cache_hints`` copies
+just those into a small object with the same attribute names as ``Call``, or returns None when the
+call set none of them, which is the common case and costs nothing.
 """
 
 from __future__ import annotations

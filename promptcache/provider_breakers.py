@@ -249,7 +249,7 @@ def detect_under_minimum(facts: Sequence[CallFacts], shapes: dict[str, Sequence[
         if not system:
             continue  # no system prompt to grow: padding alone would be pure cost
         pad = minimum - system
-        over: dict[str, dict[int, Shape]] = {fam: {i: _padded(seq[i], gid, pad) for i in idx} for fam, seq in shapes.items()}
+        over = {fam: {i: _padded(seq[i], gid, pad) for i in idx} for fam, seq in shapes.items()}
         mean = sum(shapes[family][i].total for i in near) / len(near)
         fixes.append(Fix(
             kind="prompt_under_minimum", group=gid, segment="system",
@@ -341,7 +341,7 @@ def detect_cache_key(facts: Sequence[CallFacts], order: Sequence[int], shapes: S
             message=(f"{gid}: {overflowed[gid]} calls overflowed their cache route on {model} (up to {peak[gid]} calls "
                      f"a minute of this template, {how}; above ~{pol.rpm:g} a minute per prefix and key OpenAI "
                      "sends the excess to machines without the prefix)"),
-            change=(f"send this template with its own prompt_cache_key" + (
+            change=("send this template with its own prompt_cache_key" + (
                 f", split into {shards} keys (e.g. by conversation or user) so each stays under ~{pol.rpm:g} "
                 "requests a minute" if shards > 1 else "")),
             keeps_information=True, apply_facts=_keyed(gid, shards)))

@@ -130,8 +130,9 @@ def openai_log(write_log, system, *, n=40, every=timedelta(minutes=2), key=None,
     rows, t = [], T0
     for i in range(n):
         t += every
+        question = f"Question {i}: order {rng.randint(1, 9999)}?"
         req = {"model": "gpt-4o", "messages": [{"role": "system", "content": system(i)},
-                                               {"role": "user", "content": f"Question {i}: order {rng.randint(1, 9999)}?"}]}
+                                               {"role": "user", "content": question}]}
         if key is not None:
             req["prompt_cache_key"] = key(i)
         if tools is not None:
@@ -174,9 +175,9 @@ def test_many_calls_on_one_route_without_a_key(write_log):
 def test_one_key_shared_by_several_templates(write_log):
     """Three templates share a tool list (their first ~256 tokens) and one prompt_cache_key, each at
     10 calls a minute: together 30 a minute on one route. A key per template fixes all three."""
+    schema = {"type": "object", "properties": {"q": {"type": "string"}}}
     tools = [{"type": "function", "function": {"name": f"tool_{n}", "description": f"Tool {n} does one thing well.",
-                                               "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}
-             for n in range(12)]
+                                               "parameters": schema}} for n in range(12)]
     apps = ["\n".join(f"App {g} rule {j}: " + "be brief, cite the policy, " * (g + 1) + f"escalate case {j}."
                       for j in range(100)) for g in range(3)]
     p = openai_log(write_log, lambda i: apps[i % 3], n=150, every=timedelta(seconds=2), key=lambda i: "app",

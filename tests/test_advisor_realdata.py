@@ -14,7 +14,8 @@ def test_trajectories_need_no_prompt_change(realdata: Path):
 def test_trajectories_on_claude_lack_breakpoints(realdata: Path):
     r = analyze([realdata / "trajectories"],
                 AnalyzeOptions(models=["deepseek-v4-pro", "claude-sonnet-4-5", "gpt-4o"], compare=[]))
-    assert sorted((f.kind, f.group) for f in r.findings) == [("breakpoint_missing", g) for g in ("g5", "g6", "g7", "g8")]
+    missing = [("breakpoint_missing", g) for g in ("g5", "g6", "g7", "g8")]
+    assert sorted((f.kind, f.group) for f in r.findings) == missing
     for f in r.findings:
         assert f.best_model == "claude-sonnet-4-5" and f.best_savings_usd > 0 and f.savings_usd == 0
     by = {(s.model, s.layout): s for s in r.scenarios}
