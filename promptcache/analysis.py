@@ -34,7 +34,7 @@ from .pricing import Ledger, usd
 from .provider_breakers import detect_provider_options
 from .readpass import FirstPass, first_pass
 from .report import model as R
-from .scenarios import CallFacts, Outcomes, price, simulate_outcomes
+from .scenarios import CallFacts, Footprints, Outcomes, footprints, price, resimulate, simulate_outcomes
 from .segment import Grouper
 from .shape import Measurer, Shape
 from .sweep import TTL_ALIAS, parse_params, parse_sweep
@@ -91,7 +91,10 @@ class _Sims:
     opts: AnalyzeOptions
     scaled: dict[str, tuple[str, float]] = field(default_factory=dict)  # model -> (family scaled from, ratio)
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> policy overrides
-    _last: list[tuple[tuple, Outcomes]] = field(default_factory=list)  # the few latest simulations
+    # the few latest simulations, with the variant they ran (held, so its id is never reused)
+    _last: list[tuple[tuple, Variant | None, Outcomes]] = field(default_factory=list)
+    # each cache's simulation as logged, and its calls' footprints: what-ifs re-run only what they reach
+    _base: dict[tuple, tuple[Outcomes, Footprints | None]] = field(default_factory=dict)
 
     def run(self, e: ModelEntry, var: Variant | None = None, on_outcome=None,
             overrides: dict[str, Any] | None = None) -> Ledger:
@@ -103,7 +106,7 @@ class _Sims:
         pname = self.opts.cache_policy or e.cache_policy
         source = self.scaled.get(e.id, (e.tokenizer, 1.0))
         resolved = {k: resolve(v, [e.id, *e.aliases]) for k, v in policy_params(pname, params).items()}
-        key = (repr(sorted(resolved.items())), source, id(var))
+        key = (repr(sorted(resolved.items())), source)
         facts: Sequence[CallFacts] = self.fp.facts
         shapes: dict[str, Sequence[Shape]] = self.fp.shapes  # type: ignore[assignment]
         if var is not None:
@@ -111,15 +114,28 @@ class _Sims:
         order = self.order
         if var is not None and any(f.start != self.fp.facts[i].start for i, f in var.facts.items()):
             order = sorted(range(len(facts)), key=lambda i: (facts[i].start, i))  # calls moved in time
-        outcomes = next((o for k, o in self._last if k == key), None)
+        outcomes = next((o for k, v, o in self._last if k == key and v is var), None)
         if outcomes is None:
             family, ratio = source
             seq = _Scaled(shapes[family], ratio) if ratio != 1.0 else shapes[family]
             pol = make_policy(e, self.measurers.get(e.tokenizer) or next(iter(self.measurers.values())),
                               policy=self.opts.cache_policy, overrides=params)
-            outcomes = simulate_outcomes(facts, order, seq, pol)
-            self._last = [(key, outcomes), *self._last[:3]]
+            outcomes = self._simulate(key, var, facts, order, seq, pol)
+            self._last = [(key, var, outcomes), *self._last[:3]]
         return price(facts, order, e.id, outcomes, self.catalog, on_outcome)
+
+    def _simulate(self, key: tuple, var: Variant | None, facts: Sequence[CallFacts], order: Sequence[int],
+                  seq: Sequence[Shape], pol) -> Outcomes:
+        """The log as logged is simulated whole and kept; a what-if re-simulates only the calls its
+        changes can reach when the policy declares footprints (identical outcomes, far less work)."""
+        base = self._base.get(key)
+        if var is None:
+            outcomes = simulate_outcomes(facts, order, seq, pol)
+            self._base[key] = (outcomes, footprints(facts, seq, pol))
+            return outcomes
+        if base is not None and base[1] is not None:
+            return resimulate(base[0], base[1], var.changed(), facts, order, seq, pol)
+        return simulate_outcomes(facts, order, seq, pol)
 
 
 def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, *,

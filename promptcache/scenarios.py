@@ -10,10 +10,10 @@ bucket.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from datetime import datetime
+from decimal import Decimal
 
 from .cachesim import Outcome, Policy
 from .catalog import Catalog, ModelEntry
@@ -77,6 +77,13 @@ class Outcomes:
     total: array
     storage_token_hours: float = 0.0  # explicit caches kept (Gemini cachedContent), billed per hour
 
+    @classmethod
+    def zeros(cls, n: int) -> Outcomes:
+        return cls(*(array("q", bytes(8 * n)) for _ in range(4)))
+
+    def copy(self) -> Outcomes:
+        return Outcomes(self.read[:], self.write[:], self.write_1h[:], self.total[:], self.storage_token_hours)
+
     def outcome(self, i: int) -> Outcome:
         return Outcome(read=self.read[i], total=self.total[i], write=self.write[i], write_1h=self.write_1h[i])
 
@@ -84,30 +91,91 @@ class Outcomes:
 def simulate_outcomes(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape],
                       policy: Policy) -> Outcomes:
     """Run one cache over the calls in ``order``; nothing priced."""
-    n = len(facts)
-    out = Outcomes(array("q", bytes(8 * n)), array("q", bytes(8 * n)), array("q", bytes(8 * n)),
-                   array("q", bytes(8 * n)))
-    for i in order:
-        f = facts[i]
-        o = policy.request(shapes[i], start=f.start, end=f.end, user=f.user, call=f.hints)
-        out.read[i], out.write[i], out.write_1h[i], out.total[i] = o.read, o.write, o.write_1h, o.total
+    out = Outcomes.zeros(len(facts))
+    _feed(out, facts, order, shapes, policy)
     storage = getattr(policy, "storage_token_hours", None)
     if storage is not None:
         out.storage_token_hours = storage()
     return out
 
 
+def _feed(out: Outcomes, facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape],
+          policy: Policy) -> None:
+    """Send the calls in ``order`` through ``policy``, writing each one's outcome into ``out``."""
+    read, write, write_1h, total = out.read, out.write, out.write_1h, out.total
+    for i in order:
+        f = facts[i]
+        o = policy.request(shapes[i], start=f.start, end=f.end, user=f.user, call=f.hints)
+        read[i], write[i], write_1h[i], total[i] = o.read, o.write, o.write_1h, o.total
+
+
+# -- what-ifs: re-simulate only the part of the log a change can reach ------------------------------
+
+Footprints = list[tuple]
+
+
+def footprints(facts: Sequence[CallFacts], shapes: Sequence[Shape], policy: Policy) -> Footprints | None:
+    """Each call's footprint under ``policy`` (see ``DeepSeekCache.footprint``), or None when the
+    policy does not declare one or keeps state outside it (explicit caches billed for storage):
+    its what-ifs are then simulated whole."""
+    footprint = getattr(policy, "footprint", None)
+    if footprint is None or hasattr(policy, "storage_token_hours"):
+        return None
+    return [footprint(shapes[i], user=f.user, call=f.hints) for i, f in enumerate(facts)]
+
+
+def resimulate(base: Outcomes, base_prints: Footprints, changed: set[int], facts: Sequence[CallFacts],
+               order: Sequence[int], shapes: Sequence[Shape], policy: Policy) -> Outcomes:
+    """A what-if's outcomes, equal to ``simulate_outcomes`` over the changed log, from the
+    simulation as logged (``base``, with its ``base_prints``): only the calls whose footprint is
+    connected to a ``changed`` call's (before or after the change) go through a fresh ``policy``;
+    every other call keeps its logged outcome.
+
+    Calls in an unconnected part of the log see the same calls, in the same relative order, with
+    the same shapes and facts as when logged, and nothing outside their footprint, so their
+    outcomes cannot change.
+    """
+    new_prints = {i: policy.footprint(shapes[i], user=facts[i].user, call=facts[i].hints)  # type: ignore[attr-defined]
+                  for i in changed}
+    root = _components([*base_prints, *new_prints.values()])
+    dirty = {root(k) for i in changed for k in (*base_prints[i], *new_prints[i])}
+    rerun = [i for i in order if root(new_prints.get(i, base_prints[i])[0]) in dirty]
+    out = base.copy()
+    _feed(out, facts, rerun, shapes, policy)
+    return out
+
+
+def _components(prints: Iterable[tuple]) -> Callable[[Hashable], Hashable]:
+    """Union-find over footprint keys: keys that share a call are connected. Returns each key's
+    representative (itself for keys connected to nothing else, the usual case)."""
+    parent: dict[Hashable, Hashable] = {}
+
+    def find(k: Hashable) -> Hashable:
+        while k in parent:
+            k = parent[k]
+        return k
+
+    for p in prints:
+        first = find(p[0])
+        for k in p[1:]:
+            other = find(k)
+            if other != first:
+                parent[other] = first
+    return find
+
+
 def price(facts: Sequence[CallFacts], order: Sequence[int], model: str, outcomes: Outcomes, catalog: Catalog,
           on_outcome: Callable[[int, Outcome], None] | None = None) -> Ledger:
     """Price a simulation's outcomes as calls of ``model``, at each call's pricing instant."""
     ledger = Ledger(catalog)
-    for i in order:
+    read, write, write_1h, total = outcomes.read, outcomes.write, outcomes.write_1h, outcomes.total
+    for i in order:  # read from the arrays: no Outcome object per call unless a callback wants one
         f = facts[i]
-        o = outcomes.outcome(i)
-        ledger.add(f.group, model, f.when, hit=o.read, miss=o.uncached, output=f.output,
-                   write_5m=o.write, write_1h=o.write_1h)
+        hit, w5, w1 = read[i], write[i], write_1h[i]
+        ledger.add(f.group, model, f.when, hit=hit, miss=total[i] - hit - w5 - w1, output=f.output,
+                   write_5m=w5, write_1h=w1)
         if on_outcome is not None:
-            on_outcome(i, o)
+            on_outcome(i, outcomes.outcome(i))
     if outcomes.storage_token_hours and order:
         rates = catalog.price(model, facts[order[-1]].when).rates
         if rates.cache_storage_per_hour is not None:

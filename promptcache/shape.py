@@ -15,6 +15,7 @@ piece and the call is counted as ``reported``; otherwise its counts are ``estima
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .datamodel import Call
@@ -27,11 +28,11 @@ ROOT = 0x5EED
 class Shape:
     """Prompt pieces in order (the last is the generation prompt) and the output that followed."""
 
-    keys: list[int]
+    keys: list[int]  # the measurer's own key objects, shared by every call with the piece
     tokens: list[int]
     roles: list[str]
     indexes: list[int]
-    chain: list[int]  # len(keys) + 1; chain[0] = ROOT
+    chain: Sequence[int]  # len(keys) + 1; chain[0] = ROOT; an array('q') from ``chain_of``
     out_key: int | None
     out_tokens: int
     reported: bool
@@ -49,7 +50,7 @@ class Measurer:
         self.family = family
         self.block_tokens = block_tokens
         self._tokenizer = None if family == "blocks" else get_tokenizer(family)
-        self._pieces: dict[int, tuple[int, array]] = {}
+        self._pieces: dict[int, tuple[int, array, int]] = {}  # key -> (tokens, block hashes, key)
         self.reported_calls = 0
         self.estimated_calls = 0
         self.adjusted_tokens = 0
@@ -63,13 +64,15 @@ class Measurer:
         return bool(self._tokenizer and self._tokenizer.exact)
 
     def _piece(self, text: str, extra: int = 0) -> tuple[int, int]:
+        """The piece's key and token count. The key returned is the stored one, so the shapes of
+        the calls that repeat a piece share one int object (32 bytes a piece a call otherwise)."""
         key = hash(text)
         got = self._pieces.get(key)
         if got is None:
             got = self._store(key, self._tokenizer.encode(text), extra)
-        return key, got[0]
+        return got[2], got[0]
 
-    def _store(self, key: int, ids: list[int], extra: int) -> tuple[int, array]:
+    def _store(self, key: int, ids: list[int], extra: int) -> tuple[int, array, int]:
         """Remember a distinct piece's count and block hashes (``parallel.prefill`` batches this)."""
         b = self.block_tokens
         blocks = array("q")
@@ -77,7 +80,7 @@ class Measurer:
         for i in range(b, len(ids) + 1, b):
             h = hash((h, *ids[i - b:i]))
             blocks.append(h)
-        got = (len(ids) + extra, blocks)
+        got = (len(ids) + extra, blocks, key)
         self._pieces[key] = got
         return got
 
@@ -141,9 +144,10 @@ class Measurer:
 _EMPTY = array("q")
 
 
-def chain_of(keys: list[int]) -> list[int]:
-    """Chain keys of a prompt: ``chain[k]`` identifies pieces 0..k-1."""
-    chain = [ROOT]
+def chain_of(keys: Sequence[int]) -> array:
+    """Chain keys of a prompt: ``chain[k]`` identifies pieces 0..k-1. Kept as machine integers
+    (8 bytes each instead of an int object and a pointer: shapes are most of what stays per call)."""
+    chain = array("q", [ROOT])
     h = ROOT
     for k in keys:
         h = hash((h, k))

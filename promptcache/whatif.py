@@ -3,19 +3,21 @@
 The fixes rewrite calls' text (or their cache scope), so the files are read once more and only
 the calls of affected groups are re-shaped; every other call keeps its as-logged shape through
 ``Overlay``. The savings of a fix are differences of simulated costs over the whole log:
-alone = as logged - with only this fix; marginal = all fixes but this one - all fixes.
+alone = as logged - with only this fix; marginal = all fixes but this one - all fixes. When some
+fixes are dropped, the kept ones' layouts are taken from those already built (``subset``), so the
+log is read again only for a combination that was never shaped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Generic, TypeVar
 
 from .advisor import Fix
-from .pricing import Ledger
 from .datamodel import Call
+from .pricing import Ledger
 from .scenarios import CallFacts
 from .shape import Measurer, Shape
 
@@ -44,6 +46,13 @@ class Variant:
     shapes: dict[str, dict[int, Shape]] = field(default_factory=dict)
     facts: dict[int, CallFacts] = field(default_factory=dict)
 
+    def changed(self) -> set[int]:
+        """The calls this variant changes, in any tokenizer family's shape or in their facts."""
+        out = set(self.facts)
+        for over in self.shapes.values():
+            out.update(over)
+        return out
+
     def view(self, shapes: dict[str, Sequence[Shape]], facts: Sequence[CallFacts]
              ) -> tuple[dict[str, Sequence[Shape]], Sequence[CallFacts]]:
         return ({f: Overlay(v, self.shapes.get(f, {})) for f, v in shapes.items()}, Overlay(facts, self.facts))
@@ -51,9 +60,37 @@ class Variant:
 
 @dataclass
 class Variants:
+    """Every layout ``choose`` simulates. ``leave_one_out[k]`` is all the fixes but ``k``: the
+    other groups' combined changes, and ``k``'s group with its other fixes (``in_group[k]``)."""
+
     combined: Variant
     alone: list[Variant]
-    leave_one_out: list[Variant]
+    in_group: list[Variant]  # fix k's group with its other fixes only
+    groups: dict[str, Variant]  # ``combined``'s changes, group by group
+    facts: Sequence[CallFacts]  # the calls' facts as logged
+    owner: list[str]  # the group of each fix
+    leave_one_out: list[Variant] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.leave_one_out = [_merge([*(v for g, v in self.groups.items() if g != self.owner[k]), self.in_group[k]])
+                              for k in range(len(self.in_group))]
+
+
+def _merge(parts: Iterable[Variant]) -> Variant:
+    """One variant with the changes of ``parts`` (which change disjoint calls)."""
+    out = Variant()
+    for p in parts:
+        out.facts.update(p.facts)
+        for fam, over in p.shapes.items():
+            out.shapes.setdefault(fam, {}).update(over)
+    return out
+
+
+def _by_group(fixes: list[Fix]) -> dict[str, list[int]]:
+    by_group: dict[str, list[int]] = {}
+    for k, f in enumerate(fixes):
+        by_group.setdefault(f.group, []).append(k)
+    return by_group
 
 
 def _apply(call: Call, fixes: list[Fix]) -> Call:
@@ -73,19 +110,17 @@ def _apply_facts(facts: CallFacts, fixes: list[Fix]) -> CallFacts:
 def reshape(calls: Callable[[], Sequence[Call] | object], fixes: list[Fix], facts: Sequence[CallFacts], measurers: dict[str, Measurer],
             shapes: dict[str, Sequence[Shape]]) -> Variants:
     """Build the combined, alone and leave-one-out variants; ``calls()`` re-reads the log in order."""
-    combined = Variant()
+    by_group = _by_group(fixes)
+    groups = {g: Variant() for g in by_group}  # the combined layout, group by group
     alone = [Variant() for _ in fixes]
     loo = [Variant() for _ in fixes]
-    by_group: dict[str, list[int]] = {}
-    for k, f in enumerate(fixes):
-        by_group.setdefault(f.group, []).append(k)
     text_groups = {f.group for f in fixes if f.rewrites_text}
 
     for i, fa in enumerate(facts):  # scope fixes need no text
         ks = by_group.get(fa.group)
         if not ks or not any(fixes[k].apply_facts for k in ks):
             continue
-        combined.facts[i] = _apply_facts(fa, [fixes[k] for k in ks])
+        groups[fa.group].facts[i] = _apply_facts(fa, [fixes[k] for k in ks])
         for k in ks:
             if fixes[k].apply_facts:
                 alone[k].facts[i] = fixes[k].apply_facts(fa)
@@ -99,7 +134,7 @@ def reshape(calls: Callable[[], Sequence[Call] | object], fixes: list[Fix], fact
                 continue
             ks = by_group[facts[i].group]
             group_fixes = [fixes[k] for k in ks]
-            variants: list[tuple[Variant, Call]] = [(combined, _apply(call, group_fixes))]
+            variants: list[tuple[Variant, Call]] = [(groups[facts[i].group], _apply(call, group_fixes))]
             for k in ks:
                 if fixes[k].rewrites_text:
                     variants.append((alone[k], _apply(call, [fixes[k]])))
@@ -116,13 +151,56 @@ def reshape(calls: Callable[[], Sequence[Call] | object], fixes: list[Fix], fact
         if not f.shapes:
             continue
         ks = by_group[f.group]
-        targets = [alone[k], combined] + [loo[j] for j in ks if j != k and len(ks) > 1]
+        targets = [alone[k], groups[f.group]] + [loo[j] for j in ks if j != k and len(ks) > 1]
         for var in targets:
             for fam, over in f.shapes.items():
                 dest = var.shapes.setdefault(fam, {})
                 for i, shape in over.items():
                     dest.setdefault(i, shape)
-    return Variants(combined, alone, loo)
+    return Variants(_merge(groups.values()), alone, loo, groups, facts, [f.group for f in fixes])
+
+
+def subset(variants: Variants, fixes: list[Fix], keep: list[int]) -> Variants | None:
+    """What ``reshape`` builds for ``[fixes[k] for k in keep]``, taken from ``variants`` (built for
+    all of ``fixes``) instead of reading the log again: each fix alone is unchanged; a group that
+    keeps all its fixes keeps its combined and leave-one-out layouts; any other set of a group's
+    fixes is put together by ``_layout``. None when that needs text never shaped."""
+    kept = set(keep)
+    groups: dict[str, Variant] = {}
+    loo: dict[int, Variant] = {}
+    for g, ks in _by_group(fixes).items():
+        mine = [k for k in ks if k in kept]
+        if len(mine) == len(ks):
+            groups[g] = variants.groups.get(g, Variant())
+            loo.update((k, variants.in_group[k]) for k in ks)
+            continue
+        if not mine:
+            continue
+        parts = [_layout(variants, fixes, g, mine)] + [_layout(variants, fixes, g, [j for j in mine if j != k])
+                                                       for k in mine]
+        if any(p is None for p in parts):
+            return None
+        groups[g] = parts[0]  # type: ignore[assignment]
+        loo.update(zip(mine, parts[1:]))  # type: ignore[arg-type]
+    return Variants(_merge(groups.values()), [variants.alone[k] for k in keep], [loo[k] for k in keep], groups,
+                    variants.facts, [fixes[k].group for k in keep])
+
+
+def _layout(variants: Variants, fixes: list[Fix], group: str, ks: list[int]) -> Variant | None:
+    """The group's layout with only its fixes ``ks``: the shapes of the one fix among them that
+    changes shapes (as shaped for it alone), the facts of all of them applied in order. None when
+    two of them change shapes: their combined text was never shaped."""
+    if len(ks) == 1:
+        return variants.alone[ks[0]]
+    shaping = [k for k in ks if fixes[k].rewrites_text or fixes[k].shapes]
+    if len(shaping) > 1:
+        return None
+    out = Variant(shapes={fam: dict(over) for fam, over in variants.alone[shaping[0]].shapes.items()}
+                  if shaping else {})
+    chosen = [fixes[k] for k in ks]
+    if any(f.apply_facts for f in chosen):
+        out.facts = {i: _apply_facts(fa, chosen) for i, fa in enumerate(variants.facts) if fa.group == group}
+    return out
 
 
 @dataclass
@@ -170,7 +248,8 @@ def choose(fixes: list[Fix], variants: Variants, reread: Callable[[list[Fix]], V
         else:
             keep.append(k)
     while keep:
-        current = variants if len(keep) == len(fixes) else reread([fixes[k] for k in keep])
+        current = variants if len(keep) == len(fixes) else (
+            subset(variants, fixes, keep) or reread([fixes[k] for k in keep]))
         combined = {m: run(current.combined, m) for m in models}
         worse = [m for m in models if combined[m].cost() > base[m].cost()]
         if not worse:

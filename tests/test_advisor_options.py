@@ -217,6 +217,8 @@ def test_request_option_fixes_combine_with_prompt_fixes(write_log):
     marginal = [s.marginal_usd for f in r.findings for s in f.savings if s.model == "claude-sonnet-4-5"]
     assert all(x > 0 for x in alone) and all(x > 0 for x in marginal)
     assert abs(combined - sum(alone)) <= Decimal("0.000002") * len(alone)  # different groups: they add up
+    # all but one keeps the other group's fix, so within the set each saves what it saves alone
+    assert all(abs(a - m) <= Decimal("0.000002") for a, m in zip(alone, marginal))
     again = analyze([write_log(rows, "mixed.jsonl")], CLAUDE)  # stable: same findings, same order
     assert [(f.id, f.kind, f.group, f.best_savings_usd) for f in again.findings] == \
         [(f.id, f.kind, f.group, f.best_savings_usd) for f in r.findings]

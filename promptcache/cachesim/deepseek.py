@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..shape import Measurer, Shape
-from .engine import seconds
+from .engine import BlockIndex, prompt_root, seconds
 from .outcome import Outcome
 
 
@@ -27,6 +27,8 @@ class _Unit:
 
 @dataclass
 class _Scope:
+    # chain before piece -> {block hash: time usable}: partial prefixes inside pieces
+    blocks: BlockIndex
     # every unit: (chain key before its piece, piece key, offset within the piece) -> unit
     units: dict[tuple[int, int, int], _Unit] = field(default_factory=dict)
     # (chain, piece key) -> {offset: unit}: the units a request with the same piece there can hit
@@ -38,8 +40,6 @@ class _Scope:
     needs: dict[int, set[int]] = field(default_factory=dict)
     # chain keys of every prefix an earlier request had -> [time usable, time last touched]
     seen: dict[int, list[float]] = field(default_factory=dict)
-    # (chain before piece, block hash) -> time usable: partial prefixes inside pieces
-    blocks: dict[tuple[int, int], float] = field(default_factory=dict)
     # (chain before piece, piece key) already registered in ``blocks``
     pieces: set[tuple[int, int]] = field(default_factory=set)
 
@@ -62,9 +62,35 @@ class DeepSeekCache:
         self.by_user = scope_by_user
         self._scopes: dict[str, _Scope] = {}
 
+    def _scope(self, key: str) -> _Scope:
+        scope = self._scopes.get(key)
+        if scope is None:  # a block keeps the earliest time it became usable
+            scope = self._scopes[key] = _Scope(BlockIndex(self.m.blocks, keep_first=True))
+        return scope
+
+    def _scope_key(self, user: str | None) -> str:
+        return (user or "") if self.by_user else ""
+
+    def footprint(self, shape: Shape, *, user: str | None, call: object = None) -> tuple:
+        """Where this request reads and writes cache state: its scope and its prompt's root.
+
+        Requests whose footprints are disjoint never affect each other's outcome (there is no
+        capacity or other state shared across scopes, and within a scope every unit, prefix and
+        block is keyed under the first piece's chain or blocks), so a what-if only re-simulates the
+        requests whose footprints meet a changed request's (``scenarios.resimulate``). A prompt of
+        a single piece keeps its output at the root too, under the output's own root.
+        """
+        scope = self._scope_key(user)
+        if not shape.keys:
+            return ((scope, None),)
+        prints = ((scope, prompt_root(self.m, shape.keys[0])),)
+        if len(shape.keys) == 1 and shape.out_key is not None:
+            prints += ((scope, prompt_root(self.m, shape.out_key)),)
+        return prints
+
     def request(self, shape: Shape, *, start: float, end: float, user: str | None,
                 call: object = None) -> Outcome:
-        scope = self._scopes.setdefault((user or "") if self.by_user else "", _Scope())
+        scope = self._scope(self._scope_key(user))
         total = shape.total
         if self.legacy:
             hit = self._legacy_hit(scope, shape, start)
@@ -122,10 +148,11 @@ class DeepSeekCache:
                 continue
             # piece k differs from every earlier request: how many of its blocks are shared?
             blocks = self.m.blocks(key)
+            known = scope.blocks.under(chain[k])
             lo, hi = 0, len(blocks)
             while lo < hi:
                 mid = (lo + hi + 1) // 2
-                r = scope.blocks.get((chain[k], blocks[mid - 1]))
+                r = known.get(blocks[mid - 1])
                 if r is not None and (now is None or r <= now):
                     lo = mid
                 else:
@@ -192,13 +219,10 @@ class DeepSeekCache:
                 t[1] = start  # a request reading through a prefix keeps it alive
             if (chain[k], key) not in pieces:
                 pieces.add((chain[k], key))
-                parent = chain[k]
-                for b in self.m.blocks(key):
-                    blocks.setdefault((parent, b), ready)
+                blocks.add(chain[k], key, ready)
         if shape.out_key is not None:
             c = hash((chain[-2], shape.out_key))
             seen.setdefault(c, [end + self.delay, end + self.delay])
             if (chain[-2], shape.out_key) not in pieces:
                 pieces.add((chain[-2], shape.out_key))
-                for b in self.m.blocks(shape.out_key):
-                    blocks.setdefault((chain[-2], b), end + self.delay)
+                blocks.add(chain[-2], shape.out_key, end + self.delay)

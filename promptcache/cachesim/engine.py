@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 from ..shape import Measurer, Shape
@@ -41,13 +44,59 @@ class Rec:
         return self.ready <= now and now - self.used <= self.idle and now - self.created <= self.cap
 
 
+_NONE: dict[int, Any] = {}
+
+
+class BlockIndex:
+    """``parent chain -> {block hash: value}`` for the blocks of every piece registered under a
+    parent, built only when the parent is first looked up.
+
+    Every new piece registers all its blocks (hundreds for a long prompt), but they are read only
+    where a later prompt diverges inside a piece under the same parent, which most parents (the
+    end of each conversation turn) never see. So registrations wait as ``(piece key, value)`` and
+    are expanded, in order, on the parent's first lookup: the same table, built for a few parents.
+    ``keep_first`` keeps a block's first value (``setdefault``), else the latest wins.
+    """
+
+    def __init__(self, blocks_of: Callable[[int], Sequence[int]], *, keep_first: bool):
+        self.blocks_of = blocks_of
+        self.keep_first = keep_first
+        self._built: dict[int, dict[int, Any]] = {}
+        self._waiting: dict[int, list[tuple[int, Any]]] = {}
+
+    def add(self, parent: int, key: int, value: Any) -> None:
+        built = self._built.get(parent)
+        if built is None:
+            self._waiting.setdefault(parent, []).append((key, value))
+        else:
+            self._expand(built, key, value)
+
+    def under(self, parent: int) -> dict[int, Any]:
+        """Block hash -> value for the pieces registered under ``parent`` so far."""
+        built = self._built.get(parent)
+        if built is None:
+            waiting = self._waiting.pop(parent, None)
+            if waiting is None:
+                return _NONE
+            built = self._built[parent] = {}
+            for key, value in waiting:
+                self._expand(built, key, value)
+        return built
+
+    def _expand(self, into: dict[int, Any], key: int, value: Any) -> None:
+        if self.keep_first:  # looped in C: a dict operation per block, no Python frame
+            deque(map(into.setdefault, self.blocks_of(key), repeat(value)), maxlen=0)
+        else:
+            into.update(zip(self.blocks_of(key), repeat(value)))
+
+
 class PrefixIndex:
     """Longest common prefix with any live earlier prompt, at piece and block granularity."""
 
     def __init__(self, measurer: Measurer):
         self.m = measurer
         self.seen: dict[int, Rec] = {}  # chain[k+1] -> record of the prefix through piece k
-        self.blocks: dict[tuple[int, int], Rec] = {}  # (chain[k], block hash) -> record
+        self.blocks = BlockIndex(measurer.blocks, keep_first=False)  # chain[k] -> {block hash: record}
 
     def lcp(self, shape: Shape, now: float) -> tuple[int, list[Rec]]:
         """Shared tokens and the records along the match (to refresh on a hit)."""
@@ -61,11 +110,12 @@ class PrefixIndex:
                 path.append(r)
                 continue
             blocks = self.m.blocks(key)
+            known = self.blocks.under(chain[k])
             lo, hi = 0, len(blocks)
             last = None
             while lo < hi:  # blocks are chained: a shared block j means blocks 0..j are shared
                 mid = (lo + hi + 1) // 2
-                b = self.blocks.get((chain[k], blocks[mid - 1]))
+                b = known.get(blocks[mid - 1])
                 if b is not None and b.alive(now):
                     lo, last = mid, b
                 else:
@@ -90,9 +140,7 @@ class PrefixIndex:
                 continue  # still being written by a concurrent request
             r = Rec(start, start, ready, idle, cap)
             self.seen[c] = r
-            parent = chain[k]
-            for b in self.m.blocks(key):
-                self.blocks[(parent, b)] = r
+            self.blocks.add(chain[k], key, r)
 
 
 @dataclass(slots=True)
@@ -122,6 +170,18 @@ class EntryStore:
             e.ttl = max(e.ttl, ttl)
             return
         self.entries[key] = Entry(tokens, ready, now + ttl, ttl)
+
+
+def prompt_root(measurer: Measurer, key: int) -> tuple[str, int]:
+    """What two prompts must share for a prefix cache to connect them: the first block of their
+    first piece (``key``), or the whole piece when it is shorter than one block.
+
+    Every prefix, block and entry the stores keep is keyed under a chain that starts with the
+    first piece, or under that piece's own chained block hashes, so prompts with different roots
+    never read what the other wrote (``footprint`` in the policies builds on this).
+    """
+    blocks = measurer.blocks(key)
+    return ("block", blocks[0]) if blocks else ("piece", key)
 
 
 def cumulative(tokens: list[int]) -> list[int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..datamodel import Call
 from ..shape import Measurer, Shape
-from .engine import INF, PrefixIndex
+from .engine import INF, PrefixIndex, prompt_root
 from .outcome import Outcome
 
 
@@ -19,9 +19,18 @@ class IdealCache:
         self._index: dict[str, PrefixIndex] = {}
         self.m = measurer
 
+    def _scope_key(self, user: str | None) -> str:
+        return (user or "") if self.by_user else ""
+
+    def footprint(self, shape: Shape, *, user: str | None, call: Call | None = None) -> tuple:
+        """Scope and prompt root: requests with disjoint footprints never share a prefix (see
+        ``DeepSeekCache.footprint``); outputs are not cached here."""
+        scope = self._scope_key(user)
+        return ((scope, prompt_root(self.m, shape.keys[0]) if shape.keys else None),)
+
     def request(self, shape: Shape, *, start: float, end: float, user: str | None,
                 call: Call | None = None) -> Outcome:
-        index = self._index.setdefault((user or "") if self.by_user else "", PrefixIndex(self.m))
+        index = self._index.setdefault(self._scope_key(user), PrefixIndex(self.m))
         lcp, _ = index.lcp(shape, start)
         index.add(shape, start, -INF, INF, INF)  # visible at once, never expires
         return Outcome(read=min(lcp, shape.total), total=shape.total)

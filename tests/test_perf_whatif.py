@@ -1,0 +1,220 @@
+"""What-ifs re-simulate only the calls a change can reach, with the same outcomes as a whole re-run.
+
+``scenarios.resimulate`` keeps the as-logged outcome of every call whose footprint (cache scope
+and prompt root, ``DeepSeekCache.footprint``) is not connected to a changed call's. These tests
+compare it with ``simulate_outcomes`` over the whole changed log: on random changes of every kind
+a fix makes (scope, time, text), for each policy that declares footprints, and end to end on
+reports with several fixes (kept, dropped, combined and left out one by one).
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from promptcache import analysis
+from promptcache.advisor import Fix
+from promptcache.cachesim import DeepSeekCache, GeminiCache, IdealCache
+from promptcache.catalog import default_catalog
+from promptcache.logs import read_logs
+from promptcache.readpass import first_pass
+from promptcache.scenarios import footprints, resimulate, simulate_outcomes
+from promptcache.shape import Measurer, Shape, chain_of
+from promptcache.whatif import Variant
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
+EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    """A 600-call benchmark log: many users, agent templates sharing a prompt root, and fixes of
+    every kind (user id scope, cold burst moved in time, volatile text), several of them dropped."""
+    out = tmp_path_factory.mktemp("perf") / "log.jsonl"
+    subprocess.run([sys.executable, str(ROOT_DIR / "benchmarks/gen_log.py"), "--calls", "600", "--seed", "11",
+                    "-o", str(out)], check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def logged(generated):
+    cat = default_catalog()
+    m = Measurer(cat.model("deepseek-v4-pro").tokenizer)
+    fp = first_pass(read_logs([generated]), catalog=cat, measurers={m.family: m}, primary=m.family, at=None,
+                    now=datetime.now(UTC), calibrate=False)
+    return fp.facts, fp.shapes[m.family], m
+
+
+def _order(facts):
+    return sorted(range(len(facts)), key=lambda i: (facts[i].start, i))
+
+
+def _random_variant(rng: random.Random, facts, shapes) -> Variant:
+    """Changes like the advisor's: one group's calls moved to one scope, some calls moved in time,
+    some calls given another call's prompt (a new root for some, a shared one for others)."""
+    var = Variant()
+    groups = sorted({f.group for f in facts})
+    g = rng.choice(groups)
+    for i, f in enumerate(facts):
+        if f.group == g and rng.random() < 0.7:
+            var.facts[i] = replace(f, user=None)
+    for i in rng.sample(range(len(facts)), 15):
+        f = var.facts.get(i, facts[i])
+        shift = rng.uniform(-600, 600)
+        var.facts[i] = replace(f, start=f.start + shift, end=f.end + shift)
+    for i in rng.sample(range(len(facts)), 10):
+        var.shapes.setdefault("fam", {})[i] = shapes[rng.randrange(len(shapes))]
+    return var
+
+
+POLICIES = {
+    "v4-units": lambda m: DeepSeekCache(m),
+    "v4-units, one scope": lambda m: DeepSeekCache(m, scope_by_user=False),
+    "v4-units, no delay": lambda m: DeepSeekCache(m, construction_delay_s=0, eviction_idle_s=600),
+    "legacy-64": lambda m: DeepSeekCache(m, rule="deepseek-legacy-64"),
+    "ideal by user": lambda m: IdealCache(m, scope_by_user=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_resimulate_equals_whole_run_on_random_changes(logged, name):
+    facts, shapes, m = logged
+    make = POLICIES[name]
+    order = _order(facts)
+    base = simulate_outcomes(facts, order, shapes, make(m))
+    prints = footprints(facts, shapes, make(m))
+    assert prints is not None
+    rng = random.Random(name)
+    partial_runs = 0
+    for _ in range(6):
+        var = _random_variant(rng, facts, shapes)
+        view, vfacts = var.view({"fam": shapes}, facts)
+        vorder = _order(vfacts)
+        whole = simulate_outcomes(vfacts, vorder, view["fam"], make(m))
+        fed: list[int] = []
+        pol = make(m)
+        pol.request = lambda shape, fed=fed, request=pol.request, **kw: fed.append(1) or request(shape, **kw)
+        part = resimulate(base, prints, var.changed(), vfacts, vorder, view["fam"], pol)
+        assert (part.read, part.write, part.write_1h, part.total) == (whole.read, whole.write, whole.write_1h,
+                                                                      whole.total)
+        partial_runs += len(fed) < len(facts)
+    assert partial_runs, "every what-if re-ran the whole log: nothing was skipped"
+
+
+def _shape(keys: list[int], tokens: list[int], out_key: int | None = None) -> Shape:
+    return Shape(keys, tokens, ["user"] * (len(keys) - 1) + ["generation"], list(range(len(keys))),
+                 chain_of(keys), out_key, 40 if out_key is not None else 0, True)
+
+
+def test_single_piece_prompt_connects_its_output_root():
+    """A prompt of one piece keeps its reply at the root: a later prompt starting with that reply
+    hits it, so moving the first call must re-run the second though their prompts differ."""
+    m = Measurer("blocks")
+    a = _shape([101], [500], out_key=202)
+    b = _shape([202, 303], [40, 500])
+    shapes = [a, b]
+    facts = [replace(_facts(0.0), seq=0), replace(_facts(100.0), seq=1)]
+    base = simulate_outcomes(facts, [0, 1], shapes, DeepSeekCache(m))
+    assert base.read[1] == 40  # b read a's reply
+    prints = footprints(facts, shapes, DeepSeekCache(m))
+    var = Variant(facts={0: replace(facts[0], start=200.0, end=201.0)})
+    view, vfacts = var.view({"f": shapes}, facts)
+    whole = simulate_outcomes(vfacts, [1, 0], view["f"], DeepSeekCache(m))
+    part = resimulate(base, prints, var.changed(), vfacts, [1, 0], view["f"], DeepSeekCache(m))
+    assert whole.read[1] == 0 and part.read.tolist() == whole.read.tolist()
+
+
+def _facts(start: float):
+    from promptcache.scenarios import CallFacts
+
+    when = datetime.fromtimestamp(1_790_000_000 + start, tz=UTC)
+    return CallFacts(start=1_790_000_000 + start, end=1_790_000_001 + start, when=when, user="u", model="m",
+                     group="g1", output=40, conversation=None, timed=True, latency_reported=True)
+
+
+def test_gemini_runs_whole():
+    """Gemini keeps explicit caches across scopes and bills their storage: no footprints, so its
+    what-ifs are simulated whole."""
+    m = Measurer("blocks")
+    facts, shapes = [_facts(0.0)], [_shape([1, 2], [10, 3])]
+    assert footprints(facts, shapes, GeminiCache(m)) is None
+    assert footprints(facts, shapes, DeepSeekCache(m)) == [(("u", ("piece", 1)),)]
+
+
+@pytest.mark.parametrize("log", ["example", "generated"])
+def test_reports_equal_with_whole_resimulation(request, monkeypatch, log):
+    """End to end: every report figure equal whether what-ifs re-run a part or the whole log."""
+    path = EXAMPLE if log == "example" else request.getfixturevalue("generated")
+    calls: list[int] = []
+    resim = analysis.resimulate
+    monkeypatch.setattr(analysis, "resimulate", lambda *a: calls.append(1) or resim(*a))
+    fast = analysis.analyze([path])
+    assert calls, "no what-if was re-simulated in part"
+    if log == "generated":
+        assert len(fast.findings) >= 3 and any("not recommended" in n for n in fast.assumptions.notes)
+    monkeypatch.setattr(analysis, "footprints", lambda *a: None)
+    slow = analysis.analyze([path])
+    assert fast.model_dump_json() == slow.model_dump_json()
+
+
+def test_kept_fixes_reuse_the_shaped_variants(monkeypatch, generated):
+    """When the advisor drops fixes, the layouts of the kept ones come from those already shaped
+    (``whatif.subset``) instead of a second read of the log: the same changes as ``reshape``."""
+    from promptcache import whatif
+
+    seen: dict = {}
+    real_reshape, real_choose = analysis.reshape, analysis.choose
+
+    def reshape(calls, fixes, facts, measurers, shapes):
+        seen.update(facts=facts, shapes=shapes)
+        return real_reshape(calls, fixes, facts, measurers, shapes)
+
+    def choose(fixes, variants, reread, *a, **kw):
+        seen.update(fixes=fixes, variants=variants, reread=reread)
+        return real_choose(fixes, variants, reread, *a, **kw)
+
+    monkeypatch.setattr(analysis, "reshape", reshape)
+    monkeypatch.setattr(analysis, "choose", choose)
+    fast = analysis.analyze([generated])
+    fixes, variants, facts, shapes = seen["fixes"], seen["variants"], seen["facts"], seen["shapes"]
+
+    def effect(var: Variant) -> tuple:
+        """What a variant changes, ignoring entries equal to the log (a fix left out)."""
+        return ({i: f for i, f in var.facts.items() if f != facts[i]},
+                {fam: {i: s for i, s in over.items() if s != shapes[fam][i]} for fam, over in var.shapes.items()})
+
+    def check(fixes, variants, keeps) -> int:
+        derived = 0
+        for keep in keeps:
+            got = whatif.subset(variants, fixes, keep)
+            if got is None:
+                continue
+            derived += 1
+            want = seen["reread"]([fixes[k] for k in keep])
+            assert effect(got.combined) == effect(want.combined)
+            assert [effect(v) for v in got.alone] == [effect(v) for v in want.alone]
+            assert [effect(v) for v in got.leave_one_out] == [effect(v) for v in want.leave_one_out]
+        return derived
+
+    n = len(fixes)
+    assert check(fixes, variants, [[k] for k in range(n)] + [[j for j in range(n) if j != k] for k in range(n)]) >= n
+    # a group with a text fix, a scope fix and a third fix (calls moved by a second): keeping two of three
+    text = next(f for f in fixes if f.rewrites_text)
+    third = Fix(kind="cache_not_ready", group=text.group, segment="", message="", change="", keeps_information=True,
+                apply_facts=lambda f: replace(f, start=f.start + 1, end=f.end + 1))
+    more = [*fixes, third]
+    ks = [k for k, f in enumerate(more) if f.group == text.group]
+    assert len(ks) == 3
+    keeps = [[j for j in range(len(more)) if j != k] for k in ks]
+    assert check(more, seen["reread"](more), keeps) == sum(  # derived unless two kept fixes change text
+        sum(bool(more[j].rewrites_text or more[j].shapes) for j in ks if j != k) <= 1 for k in ks)
+
+    monkeypatch.setattr(whatif, "subset", lambda *a: None)  # every kept set read again
+    assert analysis.analyze([generated]).model_dump_json() == fast.model_dump_json()
