@@ -10,7 +10,7 @@ log is read again only for a combination that was never shaped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Generic, TypeVar
@@ -43,8 +43,8 @@ class Overlay(Sequence[T], Generic[T]):
 class Variant:
     """Shapes per tokenizer family and facts, for the calls a set of fixes changes."""
 
-    shapes: dict[str, dict[int, Shape]] = field(default_factory=dict)
-    facts: dict[int, CallFacts] = field(default_factory=dict)
+    shapes: dict[str, Mapping[int, Shape]] = field(default_factory=dict)
+    facts: Mapping[int, CallFacts] = field(default_factory=dict)
 
     def changed(self) -> set[int]:
         """The calls this variant changes, in any tokenizer family's shape or in their facts."""
@@ -72,8 +72,37 @@ class Variants:
     leave_one_out: list[Variant] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.leave_one_out = [_merge([*(v for g, v in self.groups.items() if g != self.owner[k]), self.in_group[k]])
-                              for k in range(len(self.in_group))]
+        # layered over ``combined``, not copied: a copy per fix would hold the whole restructuring
+        # once per fix (hundreds of MB on a large log)
+        hidden = {g: v.changed() for g, v in self.groups.items()}
+        fams = set(self.combined.shapes) | {f for v in self.in_group for f in v.shapes}
+        self.leave_one_out = [
+            Variant({f: _Layered(v.shapes.get(f, {}), self.combined.shapes.get(f, {}), hidden[self.owner[k]])
+                     for f in fams},
+                    _Layered(v.facts, self.combined.facts, hidden[self.owner[k]]))
+            for k, v in enumerate(self.in_group)]
+
+
+class _Layered(Mapping[int, T]):
+    """``top``'s entries, then ``base``'s except the ``hidden`` keys (read-only, nothing copied)."""
+
+    def __init__(self, top: Mapping[int, T], base: Mapping[int, T], hidden: set[int]):
+        self.top, self.base, self.hidden = top, base, hidden
+
+    def __getitem__(self, i: int) -> T:
+        got = self.top.get(i)
+        if got is not None:
+            return got
+        if i in self.hidden:
+            raise KeyError(i)
+        return self.base[i]
+
+    def __iter__(self) -> Iterator[int]:
+        yield from self.top
+        yield from (i for i in self.base if i not in self.hidden and i not in self.top)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _merge(parts: Iterable[Variant]) -> Variant:

@@ -65,6 +65,20 @@ def test_construction_delay_and_eviction():
     assert sim.request(s[3], start=7200, end=7201, user=None).read == 0  # evicted after an hour unused
 
 
+def test_an_evicted_unit_is_built_again():
+    """A template used again after its units were evicted gets cached again (it used to stay
+    dead: re-persisting an existing unit only moved its ready time earlier)."""
+    a = ("system", DOC)
+    sim = DeepSeekCache(M, construction_delay_s=10, eviction_idle_s=3600)
+    s = [M.shape(call(a, ("user", q)), trust_usage=False) for q in "BCDEFG"]
+    sim.request(s[0], start=0, end=1, user=None)
+    sim.request(s[1], start=2, end=3, user=None)
+    assert sim.request(s[2], start=20, end=21, user=None).read == s[2].tokens[0]
+    assert sim.request(s[3], start=7200, end=7201, user=None).read == 0  # evicted; persisted again at 7211
+    assert sim.request(s[4], start=7205, end=7206, user=None).read == 0  # not built yet
+    assert sim.request(s[5], start=7230, end=7231, user=None).read == s[5].tokens[0]
+
+
 def test_user_id_scopes_are_isolated():
     a = ("system", DOC)
     calls = [call(a, ("user", q)) for q in "BCD"]

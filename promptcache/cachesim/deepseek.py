@@ -161,10 +161,14 @@ class DeepSeekCache:
         return before
 
     # -- writes ------------------------------------------------------------------------------
-    def _add_unit(self, scope: _Scope, parent: int, key: int, off: int, ready: float) -> None:
+    def _add_unit(self, scope: _Scope, parent: int, key: int, off: int, ready: float, now: float) -> None:
+        """Persist a unit at ``ready``; one the cache evicted (idle past ``eviction_idle_s`` at the
+        request's start, ``now``) is built again, as if new."""
         u = scope.units.get((parent, key, off))
         if u is not None:
-            if ready < u.ready:
+            if u.ready <= now and now - max(u.used, u.ready) > self.evict:
+                u.ready = u.used = ready
+            elif ready < u.ready:
                 u.ready = ready
             return
         u = scope.units[(parent, key, off)] = _Unit(ready, ready)
@@ -181,27 +185,27 @@ class DeepSeekCache:
         # common prefix with an earlier request: persisted once the request completes
         lcp = self._common_prefix(scope, shape, None)
         if self.min_unit <= lcp < shape.total:
-            self._add_unit_at(scope, shape, lcp, end + self.delay)
+            self._add_unit_at(scope, shape, lcp, end + self.delay, start)
         # end of input
-        self._add_unit(scope, chain[n - 1], keys[n - 1], toks[n - 1], start + self.delay)
+        self._add_unit(scope, chain[n - 1], keys[n - 1], toks[n - 1], start + self.delay, start)
         # fixed intervals inside long inputs
         if self.interval > 0:
             pos = self.interval
             while pos < shape.total:
-                self._add_unit_at(scope, shape, pos, start + self.delay)
+                self._add_unit_at(scope, shape, pos, start + self.delay, start)
                 pos += self.interval
         # end of output: the prompt without its generation prompt, then the output as generated
         if shape.out_key is not None:
-            self._add_unit(scope, chain[n - 1], shape.out_key, shape.out_tokens, end + self.delay)
+            self._add_unit(scope, chain[n - 1], shape.out_key, shape.out_tokens, end + self.delay, start)
 
-    def _add_unit_at(self, scope: _Scope, shape: Shape, pos: int, ready: float) -> None:
+    def _add_unit_at(self, scope: _Scope, shape: Shape, pos: int, ready: float, now: float) -> None:
         before = 0
         for k, n in enumerate(shape.tokens):
             if pos <= before + n:
                 if pos == before and k > 0:  # a piece boundary: the unit ends the previous piece
-                    self._add_unit(scope, shape.chain[k - 1], shape.keys[k - 1], shape.tokens[k - 1], ready)
+                    self._add_unit(scope, shape.chain[k - 1], shape.keys[k - 1], shape.tokens[k - 1], ready, now)
                 else:
-                    self._add_unit(scope, shape.chain[k], shape.keys[k], pos - before, ready)
+                    self._add_unit(scope, shape.chain[k], shape.keys[k], pos - before, ready, now)
                 return
             before += n
 
