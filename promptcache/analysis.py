@@ -95,6 +95,8 @@ class _Sims:
     _last: list[tuple[tuple, Variant | None, Outcomes]] = field(default_factory=list)
     # each cache's simulation as logged, and its calls' footprints: what-ifs re-run only what they reach
     _base: dict[tuple, tuple[Outcomes, Footprints | None]] = field(default_factory=dict)
+    # the latest parent layout (the combined fixes) per cache, its outcomes and footprints
+    _derived: dict[tuple, tuple[Variant, Outcomes, Footprints]] = field(default_factory=dict)
 
     def run(self, e: ModelEntry, var: Variant | None = None, on_outcome=None,
             overrides: dict[str, Any] | None = None) -> Ledger:
@@ -107,6 +109,19 @@ class _Sims:
         source = self.scaled.get(e.id, (e.tokenizer, 1.0))
         resolved = {k: resolve(v, [e.id, *e.aliases]) for k, v in policy_params(pname, params).items()}
         key = (repr(sorted(resolved.items())), source)
+        facts, order, seq = self._layout(var, source)
+        outcomes = next((o for k, v, o in self._last if k == key and v is var), None)
+        if outcomes is None:
+            def make():
+                return make_policy(e, self.measurers.get(e.tokenizer) or next(iter(self.measurers.values())),
+                                   policy=self.opts.cache_policy, overrides=params)
+            outcomes = self._simulate(key, source, var, make)
+            self._last = [(key, var, outcomes), *self._last[:3]]
+        return price(facts, order, e.id, outcomes, self.catalog, on_outcome)
+
+    def _layout(self, var: Variant | None, source: tuple[str, float]
+                ) -> tuple[Sequence[CallFacts], list[int], Sequence[Shape]]:
+        """The facts, start order and shapes (of ``source``'s family, scaled) of a layout."""
         facts: Sequence[CallFacts] = self.fp.facts
         shapes: dict[str, Sequence[Shape]] = self.fp.shapes  # type: ignore[assignment]
         if var is not None:
@@ -114,28 +129,33 @@ class _Sims:
         order = self.order
         if var is not None and any(f.start != self.fp.facts[i].start for i, f in var.facts.items()):
             order = sorted(range(len(facts)), key=lambda i: (facts[i].start, i))  # calls moved in time
-        outcomes = next((o for k, v, o in self._last if k == key and v is var), None)
-        if outcomes is None:
-            family, ratio = source
-            seq = _Scaled(shapes[family], ratio) if ratio != 1.0 else shapes[family]
-            pol = make_policy(e, self.measurers.get(e.tokenizer) or next(iter(self.measurers.values())),
-                              policy=self.opts.cache_policy, overrides=params)
-            outcomes = self._simulate(key, var, facts, order, seq, pol)
-            self._last = [(key, var, outcomes), *self._last[:3]]
-        return price(facts, order, e.id, outcomes, self.catalog, on_outcome)
+        family, ratio = source
+        return facts, order, _Scaled(shapes[family], ratio) if ratio != 1.0 else shapes[family]
 
-    def _simulate(self, key: tuple, var: Variant | None, facts: Sequence[CallFacts], order: Sequence[int],
-                  seq: Sequence[Shape], pol) -> Outcomes:
+    def _simulate(self, key: tuple, source: tuple[str, float], var: Variant | None, make) -> Outcomes:
         """The log as logged is simulated whole and kept; a what-if re-simulates only the calls its
-        changes can reach when the policy declares footprints (identical outcomes, far less work)."""
+        changes can reach when the policy declares footprints (identical outcomes, far less work):
+        from the layout as logged, or, for all fixes but one, from the combined layout it differs
+        from in one group only."""
+        facts, order, seq = self._layout(var, source)
+        pol = make()
         base = self._base.get(key)
         if var is None:
             outcomes = simulate_outcomes(facts, order, seq, pol)
             self._base[key] = (outcomes, footprints(facts, seq, pol))
             return outcomes
-        if base is not None and base[1] is not None:
-            return resimulate(base[0], base[1], var.changed(), facts, order, seq, pol)
-        return simulate_outcomes(facts, order, seq, pol)
+        if base is None or base[1] is None:
+            return simulate_outcomes(facts, order, seq, pol)
+        parent = var.parent
+        if parent is not None:
+            got = self._derived.get(key)
+            if got is None or got[0] is not parent:
+                pfacts, _, pseq = self._layout(parent, source)
+                prints = footprints(pfacts, pseq, pol)
+                assert prints is not None  # the policy declared footprints for the log as logged
+                got = self._derived[key] = (parent, self._simulate(key, source, parent, make), prints)
+            return resimulate(got[1], got[2], var.differs, facts, order, seq, pol)
+        return resimulate(base[0], base[1], var.changed(), facts, order, seq, pol)
 
 
 def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, *,

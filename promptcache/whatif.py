@@ -45,6 +45,10 @@ class Variant:
 
     shapes: dict[str, Mapping[int, Shape]] = field(default_factory=dict)
     facts: Mapping[int, CallFacts] = field(default_factory=dict)
+    # another variant this one equals except at the calls in ``differs`` (all but one fix: the
+    # combined layout but one group), so it can be simulated from that one's outcomes
+    parent: Variant | None = None
+    differs: set[int] = field(default_factory=set)
 
     def changed(self) -> set[int]:
         """The calls this variant changes, in any tokenizer family's shape or in their facts."""
@@ -79,7 +83,8 @@ class Variants:
         self.leave_one_out = [
             Variant({f: _Layered(v.shapes.get(f, {}), self.combined.shapes.get(f, {}), hidden[self.owner[k]])
                      for f in fams},
-                    _Layered(v.facts, self.combined.facts, hidden[self.owner[k]]))
+                    _Layered(v.facts, self.combined.facts, hidden[self.owner[k]]),
+                    parent=self.combined, differs=hidden[self.owner[k]] | v.changed())
             for k, v in enumerate(self.in_group)]
 
 
