@@ -109,15 +109,19 @@ class _Sims:
         source = self.scaled.get(e.id, (e.tokenizer, 1.0))
         resolved = {k: resolve(v, [e.id, *e.aliases]) for k, v in policy_params(pname, params).items()}
         key = (repr(sorted(resolved.items())), source)
-        facts, order, seq = self._layout(var, source)
+        layout = self._layout(var, source)
         outcomes = next((o for k, v, o in self._last if k == key and v is var), None)
         if outcomes is None:
-            def make():
-                return make_policy(e, self.measurers.get(e.tokenizer) or next(iter(self.measurers.values())),
-                                   policy=self.opts.cache_policy, overrides=params)
-            outcomes = self._simulate(key, source, var, make)
+            outcomes = self._simulate(key, source, var, layout, self.policy_maker(e, params))
             self._last = [(key, var, outcomes), *self._last[:3]]
+        facts, order, _ = layout
         return price(facts, order, e.id, outcomes, self.catalog, on_outcome)
+
+    def policy_maker(self, e: ModelEntry, overrides: dict[str, Any] | None = None) -> Callable[[], Any]:
+        """A maker of fresh cache simulators for ``e``, with the run's policy and parameters."""
+        params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
+        measurer = self.measurers.get(e.tokenizer) or next(iter(self.measurers.values()))
+        return lambda: make_policy(e, measurer, policy=self.opts.cache_policy, overrides=params)
 
     def _layout(self, var: Variant | None, source: tuple[str, float]
                 ) -> tuple[Sequence[CallFacts], list[int], Sequence[Shape]]:
@@ -132,12 +136,13 @@ class _Sims:
         family, ratio = source
         return facts, order, _Scaled(shapes[family], ratio) if ratio != 1.0 else shapes[family]
 
-    def _simulate(self, key: tuple, source: tuple[str, float], var: Variant | None, make) -> Outcomes:
+    def _simulate(self, key: tuple, source: tuple[str, float], var: Variant | None,
+                  layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]], make) -> Outcomes:
         """The log as logged is simulated whole and kept; a what-if re-simulates only the calls its
         changes can reach when the policy declares footprints (identical outcomes, far less work):
         from the layout as logged, or, for all fixes but one, from the combined layout it differs
         from in one group only."""
-        facts, order, seq = self._layout(var, source)
+        facts, order, seq = layout
         pol = make()
         base = self._base.get(key)
         if var is None:
@@ -150,10 +155,10 @@ class _Sims:
         if parent is not None:
             got = self._derived.get(key)
             if got is None or got[0] is not parent:
-                pfacts, _, pseq = self._layout(parent, source)
-                prints = footprints(pfacts, pseq, pol)
+                playout = self._layout(parent, source)
+                prints = footprints(playout[0], playout[2], pol)
                 assert prints is not None  # the policy declared footprints for the log as logged
-                got = self._derived[key] = (parent, self._simulate(key, source, parent, make), prints)
+                got = self._derived[key] = (parent, self._simulate(key, source, parent, playout, make), prints)
             return resimulate(got[1], got[2], var.differs, facts, order, seq, pol)
         return resimulate(base[0], base[1], var.changed(), facts, order, seq, pol)
 
@@ -256,9 +261,8 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
 
     if not fp.partial and not content_free:
         fixes += detect_history_rewrites(metas, shapes, primary)
-        fixes += detect_provider_options(metas, order, shapes, [
-            (e.id, e.tokenizer, lambda e=e: make_policy(e, measurers[e.tokenizer], policy=opts.cache_policy,
-                                                      overrides=opts.cache_params)) for e in entries])
+        fixes += detect_provider_options(metas, order, shapes, [(e.id, e.tokenizer, sims.policy_maker(e))
+                                                                for e in entries])
 
     def reread(chosen: list) -> Variants:
         return reshape(lambda: read_logs(paths, input_format=opts.input_format, strict=False), chosen,

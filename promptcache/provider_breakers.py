@@ -30,7 +30,7 @@ from dataclasses import replace
 
 from .advisor import Fix, LayoutItem, gid_order
 from .cachesim.anthropic import AnthropicCache
-from .cachesim.base import SYSTEM_LEVEL, explicit_breakpoints, last_prompt_piece
+from .cachesim.base import SYSTEM_LEVEL, explicit_breakpoints, last_prompt_piece, system_pieces
 from .cachesim.engine import cumulative
 from .cachesim.openai import OpenAIAutoCache, OpenAIBreakpointCache
 from .hints import CacheHints, with_options
@@ -265,17 +265,12 @@ def detect_under_minimum(facts: Sequence[CallFacts], shapes: dict[str, Sequence[
 
 
 def _system_tokens(shape: Shape) -> int:
-    n = 0
-    for role, t in zip(shape.roles, shape.tokens):
-        if role not in SYSTEM_LEVEL:
-            break
-        n += t
-    return n
+    return sum(shape.tokens[:system_pieces(shape)])
 
 
 def _padded(shape: Shape, gid: str, pad: int) -> Shape:
     """``shape`` with ``pad`` tokens of static text appended to its system level."""
-    at = next((k for k, role in enumerate(shape.roles) if role not in SYSTEM_LEVEL), 0)
+    at = system_pieces(shape)
     if at == 0 or pad <= 0:
         return shape
     key = hash(("promptcache:padding", gid, pad))

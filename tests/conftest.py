@@ -25,7 +25,7 @@ def write_log(tmp_path):
     return write
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def realdata() -> Path:
     d = os.environ.get("PROMPTCACHE_REALDATA")
     if not d or not Path(d).is_dir():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
 from pathlib import Path
 
 import orjson
@@ -15,11 +14,8 @@ from promptcache.logs.common import sse_events
 
 
 @pytest.fixture(scope="module")
-def cassettes() -> Path:
-    root = os.environ.get("PROMPTCACHE_REALDATA")
-    if not root:
-        pytest.skip("set PROMPTCACHE_REALDATA to run the real-data tests")
-    return Path(root) / "cassettes"
+def cassettes(realdata: Path) -> Path:
+    return realdata / "cassettes"
 
 
 def _raw_usage(it: dict) -> dict | None:

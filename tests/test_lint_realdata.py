@@ -6,7 +6,6 @@ token counts), so any change in what real templates produce is a visible diff he
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -47,11 +46,8 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def templates() -> Path:
-    root = os.environ.get("PROMPTCACHE_REALDATA")
-    if not root:
-        pytest.skip("set PROMPTCACHE_REALDATA to the shared realdata directory")
-    return Path(root) / "templates"
+def templates(realdata: Path) -> Path:
+    return realdata / "templates"
 
 
 def _findings(paths: list[Path]) -> dict[str, list[str]]:

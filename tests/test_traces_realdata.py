@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -11,14 +10,6 @@ import pytest
 
 from promptcache.logs import read_logs
 from promptcache.logs.traces import EPOCH, consecutive_overlap, ideal_hits
-
-
-@pytest.fixture(scope="module")
-def realdata() -> Path:
-    root = os.environ.get("PROMPTCACHE_REALDATA")
-    if not root:
-        pytest.skip("set PROMPTCACHE_REALDATA to run the real-data tests")
-    return Path(root)
 
 
 def _reference_ideal(path: Path) -> float:

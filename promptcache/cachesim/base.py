@@ -51,6 +51,16 @@ SYSTEM_LEVEL = ("tools", "system")
 PLACEMENTS = ("system", "history", "last")
 
 
+def system_pieces(shape: Shape) -> int:
+    """How many leading pieces hold the tools and system prompt (the template's system level)."""
+    n = 0
+    for role in shape.roles:
+        if role not in SYSTEM_LEVEL:
+            break
+        n += 1
+    return n
+
+
 def placed_breakpoints(shape: Shape, spots: tuple[str, ...]) -> list[int]:
     """Piece indexes of symbolic breakpoint spots, resolved on this call's own shape.
 
@@ -65,10 +75,8 @@ def placed_breakpoints(shape: Shape, spots: tuple[str, ...]) -> list[int]:
     for spot in spots:
         k: int | None = None
         if spot == "system":
-            for j in range(last + 1):
-                if roles[j] not in SYSTEM_LEVEL:
-                    break
-                k = j
+            n = min(system_pieces(shape), last + 1)
+            k = n - 1 if n else None
         elif spot == "history":
             newest = next((j for j in range(last, -1, -1) if roles[j] in ("user", "tool")), None)
             if newest is not None:
@@ -85,5 +93,5 @@ def placed_breakpoints(shape: Shape, spots: tuple[str, ...]) -> list[int]:
     return sorted(out)
 
 
-__all__ = ["PolicyBase", "explicit_breakpoints", "last_prompt_piece", "placed_breakpoints", "PLACEMENTS",
-           "SYSTEM_LEVEL", "Dated"]
+__all__ = ["PolicyBase", "explicit_breakpoints", "last_prompt_piece", "placed_breakpoints", "system_pieces",
+           "PLACEMENTS", "SYSTEM_LEVEL", "Dated"]
