@@ -65,6 +65,7 @@ class AnalyzeOptions:
     quality_critical: list[str] = field(default_factory=list)  # group ids or label substrings kept on Pro
     config_path: Path | None = None  # a pyproject.toml whose [tool.promptcache] is read (quality_critical)
     jobs: int = 1  # worker processes for independent simulations; results are identical for any value
+    now: datetime | None = None  # the clock for "current prices" (None: the time of the run); fixed for golden reports
 
 
 class _Scaled(Sequence[Shape]):
@@ -179,7 +180,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     comparisons = [e for e in {c.id: c for c in (catalog.model(m) for m in opts.compare)}.values()
                    if e.id not in {x.id for x in entries}]
     opts = _resolve_params(opts, entries)
-    now = datetime.now(timezone.utc)
+    now = opts.now or datetime.now(timezone.utc)
 
     measurers: dict[str, Measurer] = {}
     for e in entries:

@@ -1,5 +1,7 @@
 """Golden files for the report formats on the bundled example: terminal (width 100, no colour),
-Markdown and JSON. Volatile values (input paths, tool version) are normalized first.
+Markdown and JSON. Volatile values (input paths, tool version) are normalized first, and the clock
+for "current prices" is fixed (the report's recommendation prices every option at today's rates,
+which differ between peak and off-peak hours).
 
 After an intended change, review the diff and rewrite them with
 ``python -m pytest -p tests.conftest_golden --update-golden tests/test_report_golden.py``
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
@@ -22,10 +25,10 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 @pytest.fixture(scope="module")
 def example_report():
-    from promptcache.analysis import analyze
+    from promptcache.analysis import AnalyzeOptions, analyze
 
     path = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
-    report = analyze([path])
+    report = analyze([path], AnalyzeOptions(now=datetime(2026, 11, 29, 11, 0, tzinfo=timezone.utc)))
     return report.model_copy(update={"inputs": ["example.jsonl.gz"], "tool_version": "0.0.0",
                                      "input_formats": {"example.jsonl.gz": "openai"}})
 
