@@ -64,15 +64,19 @@ def _pct(x: float) -> str:
 
 def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, catalog, opts, ledgers, groups,
                      actions_by_model, baseline_label, baseline_cost, latency_source, quality_critical,
-                     metas_r=None, now=None) -> Recommendation | None:
-    """The model recommendation with every option priced; see the module docstring for the rules."""
+                     metas_r=None, now=None, simulated=None) -> Recommendation | None:
+    """The model recommendation with every option priced; see the module docstring for the rules.
+
+    ``simulated(entry, layout)``, when given, returns the outcomes of a simulation the caller has
+    already run with every call on ``entry`` over ``layout`` ("as_logged" or "restructured"), or
+    None: the single-model options are then priced from it instead of simulated again."""
     from datetime import datetime, timezone
 
     from .cachesim import make_policy
     from .concurrency import in_flight, overflow
     from .pricing import Ledger, MILLION
     from .report import model as R
-    from .scenarios import simulate
+    from .scenarios import price, simulate
     from .workload import SIMPLE_KINDS, find_chains, group_counts, volume
 
     if not metas or not entries:
@@ -199,8 +203,6 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
     times = [datetime.fromtimestamp(m.start, tz=timezone.utc) if m.timed else now for m in metas]
     for run in runs:
         used = {e.id: e for e in run.assign}
-        policies = {k: make_policy(e, measurers[e.tokenizer], policy=opts.cache_policy, overrides=opts.cache_params)
-                    for k, e in used.items()}
         now_ledger = Ledger(catalog)
         hits = [0] * n
 
@@ -210,7 +212,13 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
             now_ledger.buckets[(metas[i].group, now_bucket(e, times[i]))].add(
                 o.read, o.uncached, metas[i].output, o.write, o.write_1h)
 
-        run.ledger = simulate(facts, run_order, run.assign.__getitem__, shp, policies, catalog, on_outcome)
+        done = simulated(run.assign[0], layout) if simulated is not None and len(used) == 1 else None
+        if done is not None and not done.storage_token_hours:  # this option was simulated already
+            run.ledger = price(facts, run_order, run.assign[0].id, done, catalog, on_outcome)
+        else:
+            policies = {k: make_policy(e, measurers[e.tokenizer], policy=opts.cache_policy,
+                                       overrides=opts.cache_params) for k, e in used.items()}
+            run.ledger = simulate(facts, run_order, run.assign.__getitem__, shp, policies, catalog, on_outcome)
         run.now_cost = now_ledger.cost()
         run.hits = hits
 

@@ -263,9 +263,10 @@ def _append_only(prev: Shape, cur: Shape) -> Shape:
     m = len(prev.keys) - 1
     body = len(cur.keys) - 1
     start = max((p + 1 for p in range(body) if cur.roles[p] == "assistant"), default=max(body - 1, 0))
-    keys = prev.keys[:m] + ([prev.out_key] if prev.out_key is not None else []) + cur.keys[start:]
-    toks = prev.tokens[:m] + ([prev.out_tokens] if prev.out_key is not None else []) + cur.tokens[start:]
-    roles = prev.roles[:m] + (["assistant"] if prev.out_key is not None else []) + cur.roles[start:]
+    reply = prev.out_key is not None
+    keys = [*prev.keys[:m], *([prev.out_key] if reply else ()), *cur.keys[start:]]
+    toks = [*prev.tokens[:m], *([prev.out_tokens] if reply else ()), *cur.tokens[start:]]
+    roles = (*prev.roles[:m], *(("assistant",) if reply else ()), *cur.roles[start:])
     return Shape(keys, toks, roles, [-1] * len(keys), chain_of(keys), cur.out_key, cur.out_tokens, cur.reported,
                  cur.adjust)
 

@@ -98,6 +98,7 @@ class _Sims:
     _base: dict[tuple, tuple[Outcomes, Footprints | None]] = field(default_factory=dict)
     # the latest parent layout (the combined fixes) per cache, its outcomes and footprints
     _derived: dict[tuple, tuple[Variant, Outcomes, Footprints]] = field(default_factory=dict)
+    latest: Outcomes | None = None  # the outcomes the latest ``run`` priced
 
     def run(self, e: ModelEntry, var: Variant | None = None, on_outcome=None,
             overrides: dict[str, Any] | None = None) -> Ledger:
@@ -116,6 +117,7 @@ class _Sims:
             outcomes = self._simulate(key, source, var, layout, self.policy_maker(e, params))
             self._last = [(key, var, outcomes), *self._last[:3]]
         facts, order, _ = layout
+        self.latest = outcomes
         return price(facts, order, e.id, outcomes, self.catalog, on_outcome)
 
     def policy_maker(self, e: ModelEntry, overrides: dict[str, Any] | None = None) -> Callable[[], Any]:
@@ -225,6 +227,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     sim_reads: dict[str, list[int]] = {}
     logged = catalog.find(fp.logged_models.most_common(1)[0][0])
     everyone = entries + comparisons
+    simulated: dict[tuple[str, str], Outcomes | None] = {}  # the candidates' runs, for the recommendation
     for e in everyone:
         reads = [0] * len(metas) if (logged is not None and e.id == logged.id and fp.observed_calls) else None
         track = e is entries[0]
@@ -242,6 +245,8 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                 c[2] += o.read
 
         ledgers[(e.id, "as_logged")] = sims.run(e, on_outcome=on_outcome)
+        if e in entries:
+            simulated[(e.id, "as_logged")] = sims.latest
         if reads is not None:
             sim_reads[e.id] = reads
 
@@ -282,6 +287,8 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                 timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
 
         ledgers[key] = sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
+        if e in entries:
+            simulated[key] = sims.latest if plan.kept else simulated[(e.id, "as_logged")]
     comparison_ids = {e.id for e in comparisons}
     for e in everyone:
         for lay in ("as_logged", "restructured"):
@@ -324,7 +331,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         entries=entries, catalog=catalog, opts=opts, ledgers=ledgers, groups=groups,
         actions_by_model=actions_by_model, baseline_label=baseline_label, baseline_cost=baseline_cost,
         latency_source=concurrency.latency_source if concurrency else "none", quality_critical=quality_critical,
-        now=now)
+        now=now, simulated=lambda e, lay: simulated.get((e.id, lay)))
     # --- end recommendation ---
 
     calibration = _calibration(fp, logged, sim_reads, catalog, opts, notes)

@@ -8,6 +8,8 @@ it partial, so the report can say so.
 
 from __future__ import annotations
 
+import sys
+from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -53,8 +55,9 @@ class FirstPass:
     observed: Tokens = field(default_factory=Tokens)
     observed_calls: int = 0
     observed_ledger: Ledger | None = None
-    observed_reads: list[int] = field(default_factory=list)  # per call; -1 where the log does not say
-    observed_inputs: list[int] = field(default_factory=list)  # per call: reported input tokens, or -1
+    # per call, as machine integers: reported cache reads and input tokens, -1 where the log does not say
+    observed_reads: array = field(default_factory=lambda: array("q"))
+    observed_inputs: array = field(default_factory=lambda: array("q"))
     unpriced: Counter[str] = field(default_factory=Counter)
     samples: list[Call] = field(default_factory=list)
     breakpoints: bool = False  # some call carried cache_control markers
@@ -117,6 +120,12 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
     return fp
 
 
+def _shared(s: str | None) -> str | None:
+    """One string object per distinct user or conversation id: they repeat call after call, and
+    each parsed line brings its own copy (~60 bytes a call each, kept for the whole run)."""
+    return None if s is None else sys.intern(s)
+
+
 def facts_of(call: Call, last_end: float | None, at: datetime | None, now: datetime) -> CallFacts:
     """Compact per-call facts; ``when`` is the pricing instant (``at`` overrides the call's own time).
 
@@ -130,8 +139,8 @@ def facts_of(call: Call, last_end: float | None, at: datetime | None, now: datet
         dur, reported = call.latency_ms / 1000.0, True
     else:
         dur, reported = estimated_duration(out), False
-    return CallFacts(start=start, end=start + dur, when=at or call.timestamp or now, user=call.user_id, model=call.model,
-                     group="", output=out, conversation=call.conversation_id, timed=timed, latency_reported=reported,
+    return CallFacts(start=start, end=start + dur, when=at or call.timestamp or now, user=_shared(call.user_id),
+                     model=sys.intern(call.model), group="", output=out, conversation=_shared(call.conversation_id), timed=timed, latency_reported=reported,
                      tools=call.has_tools, thinking=call.thinking, tool_calls=call.response_tool_calls,
                      reasoning_tokens=(call.usage.reasoning_tokens or 0) if call.usage else 0,
                      task_kinds=task_bits(call), hints=cache_hints(call))

@@ -30,8 +30,8 @@ class Shape:
 
     keys: list[int]  # the measurer's own key objects, shared by every call with the piece
     tokens: list[int]
-    roles: list[str]
-    indexes: list[int]
+    roles: Sequence[str]  # a tuple shared by every call with the same roles (``Measurer._same``)
+    indexes: Sequence[int]  # likewise
     chain: Sequence[int]  # len(keys) + 1; chain[0] = ROOT; an array('q') from ``chain_of``
     out_key: int | None
     out_tokens: int
@@ -51,6 +51,7 @@ class Measurer:
         self.block_tokens = block_tokens
         self._tokenizer = None if family == "blocks" else get_tokenizer(family)
         self._pieces: dict[int, tuple[int, array, int]] = {}  # key -> (tokens, block hashes, key)
+        self._tuples: dict[tuple, tuple] = {}  # role and index sequences, one object each
         self.reported_calls = 0
         self.estimated_calls = 0
         self.adjusted_tokens = 0
@@ -130,15 +131,21 @@ class Measurer:
             self.reported_calls += 1
         else:
             self.estimated_calls += 1
-        return Shape(keys, toks, [p.role for p in pieces] + ["generation"], [p.index for p in pieces] + [-1],
-                     chain_of(keys), out_key, out_tokens, reported, diff)
+        return Shape(keys, toks, self._same((*(p.role for p in pieces), "generation")),
+                     self._same((*(p.index for p in pieces), -1)), chain_of(keys), out_key, out_tokens, reported, diff)
+
+    def _same(self, seq: tuple) -> tuple:
+        """One shared tuple per distinct sequence: most calls repeat a few role and index patterns
+        (two lists of their own were ~300 bytes a call)."""
+        return self._tuples.setdefault(seq, seq)
 
     def _shape_blocks(self, call: Call) -> Shape:
         keys = [s.block_id or 0 for s in call.segments]
         toks = [s.block_tokens for s in call.segments]
         out_tokens = call.usage.output_tokens if call.usage else 0
         self.reported_calls += 1
-        return Shape(keys, toks, ["block"] * len(keys), list(range(len(keys))), chain_of(keys), None, out_tokens, True)
+        return Shape(keys, toks, self._same(("block",) * len(keys)), self._same(tuple(range(len(keys)))),
+                     chain_of(keys), None, out_tokens, True)
 
 
 _EMPTY = array("q")

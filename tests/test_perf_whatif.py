@@ -164,6 +164,29 @@ def test_reports_equal_with_whole_resimulation(request, monkeypatch, log):
     assert fast.model_dump_json() == slow.model_dump_json()
 
 
+@pytest.mark.parametrize("log", ["example", "generated"])
+def test_recommendation_equal_when_its_single_model_options_run_again(request, monkeypatch, log):
+    """The all-Pro and all-Flash options are priced from the simulations ``analyze`` already ran
+    (as logged or restructured): the same report as simulating them again."""
+    from promptcache import advise
+
+    path = EXAMPLE if log == "example" else request.getfixturevalue("generated")
+    real = advise.recommend_models
+    reused: list[bool] = []
+
+    def counting(**kw):
+        sim = kw["simulated"]
+        kw["simulated"] = lambda e, lay: (lambda o: reused.append(o is not None) or o)(sim(e, lay))
+        return real(**kw)
+
+    monkeypatch.setattr(advise, "recommend_models", counting)
+    fast = analysis.analyze([path])
+    assert reused.count(True) >= 2  # Pro and Flash (and the current mix when the log used one of them only)
+    monkeypatch.setattr(advise, "recommend_models", lambda **kw: real(**{**kw, "simulated": None}))
+    slow = analysis.analyze([path])
+    assert fast.model_dump_json() == slow.model_dump_json()
+
+
 def test_kept_fixes_reuse_the_shaped_variants(monkeypatch, generated):
     """When the advisor drops fixes, the layouts of the kept ones come from those already shaped
     (``whatif.subset``) instead of a second read of the log: the same changes as ``reshape``."""

@@ -29,19 +29,18 @@ class _Unit:
 class _Scope:
     # chain before piece -> {block hash: time usable}: partial prefixes inside pieces
     blocks: BlockIndex
-    # every unit: (chain key before its piece, piece key, offset within the piece) -> unit
-    units: dict[tuple[int, int, int], _Unit] = field(default_factory=dict)
-    # (chain, piece key) -> {offset: unit}: the units a request with the same piece there can hit
+    # every unit: (chain key before its piece, piece key) -> {offset within the piece: unit}; the
+    # units a request with the same piece there can hit
     exact: dict[tuple[int, int], dict[int, _Unit]] = field(default_factory=dict)
     # (chain, hash of the piece's first j blocks) -> [(offset, unit)] with j = ceil(offset / block):
     # the units a request can hit through a partial match inside a different piece
     partial: dict[tuple[int, int], list[tuple[int, _Unit]]] = field(default_factory=dict)
     # chain -> the block counts j indexed in ``partial`` under it
     needs: dict[int, set[int]] = field(default_factory=dict)
-    # chain keys of every prefix an earlier request had -> [time usable, time last touched]
+    # chain keys of every prefix an earlier request had -> [time usable, time last touched]; a
+    # piece's blocks are registered in ``blocks`` when its prefix first enters here
+    # (``chain[k + 1]`` is the hash of ``(chain[k], key)``: one entry per piece under a parent)
     seen: dict[int, list[float]] = field(default_factory=dict)
-    # (chain before piece, piece key) already registered in ``blocks``
-    pieces: set[tuple[int, int]] = field(default_factory=set)
 
 
 class DeepSeekCache:
@@ -95,8 +94,8 @@ class DeepSeekCache:
         if self.legacy:
             hit = self._legacy_hit(scope, shape, start)
         else:
-            hit = self._unit_hit(scope, shape, start)
-            self._persist(scope, shape, start, end)
+            hit, k, before = self._unit_hit(scope, shape, start)
+            self._persist(scope, shape, start, end, k, before)
         self._remember(scope, shape, start, end)
         return Outcome(read=min(hit, total), total=total)
 
@@ -104,10 +103,14 @@ class DeepSeekCache:
     def _alive(self, ready: float, used: float, now: float) -> bool:
         return ready <= now and now - max(used, ready) <= self.evict
 
-    def _unit_hit(self, scope: _Scope, shape: Shape, now: float) -> int:
+    def _unit_hit(self, scope: _Scope, shape: Shape, now: float) -> tuple[int, int, int]:
         """The longest live unit this request fully matches. A unit inside a piece matches the same
         piece, or a different one sharing its first ceil(offset / block) blocks; both are found by
-        index, so the work is per piece, not per stored unit."""
+        index, so the work is per piece, not per stored unit.
+
+        Also returns where the prefixes earlier requests had end: the first piece ``k`` no earlier
+        request had after the same pieces (``len(keys)`` if none), and the tokens before it, which
+        is where ``_persist`` looks for the common prefix."""
         best, best_unit, before = 0, None, 0
         keys, toks, chain = shape.keys, shape.tokens, shape.chain
         for k, key in enumerate(keys):
@@ -128,9 +131,11 @@ class DeepSeekCache:
             if chain[k + 1] not in scope.seen:
                 break
             before += toks[k]
+        else:
+            k = len(keys)
         if best_unit is not None:
             best_unit.used = now
-        return best
+        return best, k, before
 
     def _legacy_hit(self, scope: _Scope, shape: Shape, now: float) -> int:
         lcp = self._common_prefix(scope, shape, now)
@@ -146,44 +151,52 @@ class DeepSeekCache:
             if t is not None and (now is None or self._alive(t[0], t[1], now)):
                 before += toks[k]
                 continue
-            # piece k differs from every earlier request: how many of its blocks are shared?
-            blocks = self.m.blocks(key)
-            known = scope.blocks.under(chain[k])
-            lo, hi = 0, len(blocks)
-            while lo < hi:
-                mid = (lo + hi + 1) // 2
-                r = known.get(blocks[mid - 1])
-                if r is not None and (now is None or r <= now):
-                    lo = mid
-                else:
-                    hi = mid - 1
-            return before + min(lo * self.m.block_tokens, toks[k])
+            return before + self._inside(scope, chain[k], key, toks[k], now)
         return before
+
+    def _inside(self, scope: _Scope, parent: int, key: int, tokens: int, now: float | None) -> int:
+        """Tokens of piece ``key`` (of ``tokens`` tokens, after the prefix ``parent``) that an earlier
+        request had there too, in whole blocks: the piece differs from every earlier one there."""
+        blocks = self.m.blocks(key)
+        known = scope.blocks.under(parent)
+        lo, hi = 0, len(blocks)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            r = known.get(blocks[mid - 1])
+            if r is not None and (now is None or r <= now):
+                lo = mid
+            else:
+                hi = mid - 1
+        return min(lo * self.m.block_tokens, tokens)
 
     # -- writes ------------------------------------------------------------------------------
     def _add_unit(self, scope: _Scope, parent: int, key: int, off: int, ready: float, now: float) -> None:
         """Persist a unit at ``ready``; one the cache evicted (idle past ``eviction_idle_s`` at the
         request's start, ``now``) is built again, as if new."""
-        u = scope.units.get((parent, key, off))
+        at = scope.exact.get((parent, key))
+        u = at.get(off) if at is not None else None
         if u is not None:
             if u.ready <= now and now - max(u.used, u.ready) > self.evict:
                 u.ready = u.used = ready
             elif ready < u.ready:
                 u.ready = ready
             return
-        u = scope.units[(parent, key, off)] = _Unit(ready, ready)
-        scope.exact.setdefault((parent, key), {})[off] = u
+        if at is None:
+            at = scope.exact[(parent, key)] = {}
+        u = at[off] = _Unit(ready, ready)
         j = -(-off // self.m.block_tokens)
         blocks = self.m.blocks(key)
         if 1 <= j <= len(blocks):
             scope.partial.setdefault((parent, blocks[j - 1]), []).append((off, u))
             scope.needs.setdefault(parent, set()).add(j)
 
-    def _persist(self, scope: _Scope, shape: Shape, start: float, end: float) -> None:
+    def _persist(self, scope: _Scope, shape: Shape, start: float, end: float, k: int, before: int) -> None:
+        """Write this request's units; ``k`` and ``before`` are where ``_unit_hit`` found the
+        prefixes earlier requests had end (the same walk ``_common_prefix`` would make)."""
         keys, toks, chain = shape.keys, shape.tokens, shape.chain
         n = len(keys)
         # common prefix with an earlier request: persisted once the request completes
-        lcp = self._common_prefix(scope, shape, None)
+        lcp = before if k == n else before + self._inside(scope, chain[k], keys[k], toks[k], None)
         if self.min_unit <= lcp < shape.total:
             self._add_unit_at(scope, shape, lcp, end + self.delay, start)
         # end of input
@@ -213,20 +226,18 @@ class DeepSeekCache:
         """Record this request's prefixes (and its output's) for later common-prefix detection."""
         keys, chain = shape.keys, shape.chain
         ready = start + self.delay
-        seen, blocks, pieces = scope.seen, scope.blocks, scope.pieces
+        seen, blocks = scope.seen, scope.blocks
         for k, key in enumerate(keys):
             c = chain[k + 1]
             t = seen.get(c)
             if t is None:
                 seen[c] = [ready, ready]
+                blocks.add(chain[k], key, ready)
             else:
                 t[1] = start  # a request reading through a prefix keeps it alive
-            if (chain[k], key) not in pieces:
-                pieces.add((chain[k], key))
-                blocks.add(chain[k], key, ready)
         if shape.out_key is not None:
             c = hash((chain[-2], shape.out_key))
-            seen.setdefault(c, [end + self.delay, end + self.delay])
-            if (chain[-2], shape.out_key) not in pieces:
-                pieces.add((chain[-2], shape.out_key))
-                blocks.add(chain[-2], shape.out_key, end + self.delay)
+            if c not in seen:
+                out_ready = end + self.delay
+                seen[c] = [out_ready, out_ready]
+                blocks.add(chain[-2], shape.out_key, out_ready)
