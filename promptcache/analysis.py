@@ -13,6 +13,7 @@ says so.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -224,12 +225,12 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     scenarios: list[R.Scenario] = []
     ledgers: dict[tuple[str, str], Ledger] = {}
     conv_hits: dict[str, list[int]] = {}
-    sim_reads: dict[str, list[int]] = {}
+    sim_reads: dict[str, array] = {}
     logged = catalog.find(fp.logged_models.most_common(1)[0][0])
     everyone = entries + comparisons
     simulated: dict[tuple[str, str], Outcomes | None] = {}  # the candidates' runs, for the recommendation
     for e in everyone:
-        reads = [0] * len(metas) if (logged is not None and e.id == logged.id and fp.observed_calls) else None
+        reads = array("q", bytes(8 * len(metas))) if (logged is not None and e.id == logged.id and fp.observed_calls) else None
         track = e is entries[0]
 
         def on_outcome(i: int, o, key=(e.id, "as_logged"), reads=reads, track=track) -> None:
@@ -471,7 +472,7 @@ def _policy_info(models: list[ModelEntry], sims: _Sims, opts: AnalyzeOptions) ->
     return out
 
 
-def _calibration(fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, list[int]], catalog: Catalog,
+def _calibration(fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, array], catalog: Catalog,
                  opts: AnalyzeOptions, notes: list[str]) -> R.Calibration | None:
     """The logged model's simulation against the provider's reported cache reads, per group."""
     if not fp.observed_calls or logged is None:

@@ -121,7 +121,8 @@ def footprints(facts: Sequence[CallFacts], shapes: Sequence[Shape], policy: Poli
     footprint = getattr(policy, "footprint", None)
     if footprint is None or hasattr(policy, "storage_token_hours"):
         return None
-    return [footprint(shapes[i], user=f.user, call=f.hints) for i, f in enumerate(facts)]
+    same: dict[tuple, tuple] = {}  # one object per distinct footprint: most calls repeat their scope's roots
+    return [same.setdefault(p, p) for p in (footprint(shapes[i], user=f.user, call=f.hints) for i, f in enumerate(facts))]
 
 
 def resimulate(base: Outcomes, base_prints: Footprints, changed: set[int], facts: Sequence[CallFacts],

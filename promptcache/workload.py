@@ -16,6 +16,7 @@ Everything here is a count of something plainly visible in the log, so a reader 
 from __future__ import annotations
 
 import re
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -83,11 +84,12 @@ def bit_labels(bits: int) -> list[tuple[str, str]]:
 
 @dataclass
 class Chains:
-    """Per call: the call it extends (or -1), the first call of its chain, and its step (0 = first)."""
+    """Per call: the call it extends (or -1), the first call of its chain, and its step (0 = first),
+    as arrays of machine integers (8 bytes a call each instead of an int object and a pointer)."""
 
-    parent: list[int]
-    root: list[int]
-    step: list[int]
+    parent: array
+    root: array
+    step: array
 
     def first(self, i: int) -> bool:
         return self.step[i] == 0
@@ -103,7 +105,7 @@ def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequen
     looks up each of its own prefix keys, longest first, so the work is O(pieces) per call.
     """
     n = len(metas)
-    parent, root, step = [-1] * n, list(range(n)), [0] * n
+    parent, root, step = array("q", [-1]) * n, array("q", range(n)), array("q", bytes(8 * n))
     by_prefix: dict[int, int] = {}
     by_conv: dict[str, int] = {}
     for i in order:
