@@ -62,21 +62,25 @@ def segment_name(call: Call, piece: Piece) -> str:
     return f"message {piece.index - first_msg + 1} ({piece.role})"
 
 
-def template_key(call: Call) -> tuple[str, str]:
-    """(key, human label) of the call's template."""
-    tools = [s.text for s in call.segments if s.role == "tools"]
+def template_key(call: Call) -> str:
+    """The call's template: its tool list and its main system prompt (or first message), each
+    reduced to what stays the same across calls of one template (``_tools_key``, ``_text_key``)."""
+    tools = "".join(s.text for s in call.segments if s.role == "tools")
+    systems = [s.text for s in call.segments if s.role == "system"]
+    main = max(systems, key=len) if systems else next((s.text for s in call.segments if s.role != "tools"), "")[:200]
+    return f"{_tools_key(tools):x}:{hash(_text_key(main)):x}"
+
+
+def template_label(call: Call) -> str:
+    """A human label for the template of ``call``: the start of its system prompt with volatile
+    values masked. Computed once per group (masking is the costly part of grouping a call)."""
     systems = [s.text for s in call.segments if s.role == "system"]
     if systems:
-        main = max(systems, key=len)
-        label = f"system: {_oneline(volatile.mask(mask_excerpt(main, 0, 600)))}"
+        label = f"system: {_oneline(volatile.mask(mask_excerpt(max(systems, key=len), 0, 600)))}"
     else:
         first = next((s.text for s in call.segments if s.role != "tools"), "")
-        main = first[:200]
         label = f"no system prompt; first message: {_oneline(volatile.mask(mask_excerpt(first, 0, 600)))}"
-    if tools:
-        label += " (+ tools)"
-    key = f"{_tools_key(''.join(tools)):x}:{hash(_text_key(main)):x}"
-    return key, label
+    return label + (" (+ tools)" if any(s.role == "tools" for s in call.segments) else "")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -120,10 +124,10 @@ class Grouper:
         self.groups: dict[str, GroupStats] = {}
 
     def add(self, call: Call, shape: Shape) -> GroupStats:
-        key, label = template_key(call)
+        key = template_key(call)
         g = self.groups.get(key)
         if g is None:
-            g = GroupStats(id=f"g{len(self.groups) + 1}", label=label)
+            g = GroupStats(id=f"g{len(self.groups) + 1}", label=template_label(call))
             self.groups[key] = g
         g.calls += 1
         g.input_tokens += shape.total

@@ -92,11 +92,11 @@ class DeepSeekCache:
         scope = self._scope(self._scope_key(user))
         total = shape.total
         if self.legacy:
-            hit = self._legacy_hit(scope, shape, start)
+            hit, k = self._legacy_hit(scope, shape, start), 0
         else:
             hit, k, before = self._unit_hit(scope, shape, start)
             self._persist(scope, shape, start, end, k, before)
-        self._remember(scope, shape, start, end)
+        self._remember(scope, shape, start, end, k)
         return Outcome(read=min(hit, total), total=total)
 
     # -- lookups -----------------------------------------------------------------------------
@@ -110,9 +110,10 @@ class DeepSeekCache:
 
         Also returns where the prefixes earlier requests had end: the first piece ``k`` no earlier
         request had after the same pieces (``len(keys)`` if none), and the tokens before it, which
-        is where ``_persist`` looks for the common prefix."""
+        is where ``_persist`` looks for the common prefix. The prefixes walked through are touched
+        (``_remember`` then starts at ``k``)."""
         best, best_unit, before = 0, None, 0
-        keys, toks, chain = shape.keys, shape.tokens, shape.chain
+        keys, toks, chain, seen = shape.keys, shape.tokens, shape.chain, scope.seen
         for k, key in enumerate(keys):
             c = chain[k]
             same = scope.exact.get((c, key))
@@ -128,8 +129,10 @@ class DeepSeekCache:
                         for off, u in scope.partial.get((c, blocks[j - 1]), ()):
                             if before + off > best and self._alive(u.ready, u.used, now):
                                 best, best_unit = before + off, u
-            if chain[k + 1] not in scope.seen:
+            t = seen.get(chain[k + 1])
+            if t is None:
                 break
+            t[1] = now  # a request reading through a prefix keeps it alive
             before += toks[k]
         else:
             k = len(keys)
@@ -222,13 +225,14 @@ class DeepSeekCache:
                 return
             before += n
 
-    def _remember(self, scope: _Scope, shape: Shape, start: float, end: float) -> None:
-        """Record this request's prefixes (and its output's) for later common-prefix detection."""
+    def _remember(self, scope: _Scope, shape: Shape, start: float, end: float, first: int) -> None:
+        """Record this request's prefixes (and its output's) for later common-prefix detection,
+        from piece ``first`` on (the ones before it were touched by the walk that found ``first``)."""
         keys, chain = shape.keys, shape.chain
         ready = start + self.delay
         seen, blocks = scope.seen, scope.blocks
-        for k, key in enumerate(keys):
-            c = chain[k + 1]
+        for k in range(first, len(keys)):
+            key, c = keys[k], chain[k + 1]
             t = seen.get(c)
             if t is None:
                 seen[c] = [ready, ready]
