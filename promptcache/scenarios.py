@@ -170,11 +170,11 @@ def price(facts: Sequence[CallFacts], order: Sequence[int], model: str, outcomes
     """Price a simulation's outcomes as calls of ``model``, at each call's pricing instant."""
     ledger = Ledger(catalog)
     read, write, write_1h, total = outcomes.read, outcomes.write, outcomes.write_1h, outcomes.total
+    buckets, bucket = ledger.buckets, catalog.bucket  # Ledger.add inlined: this loop runs per call per what-if
     for i in order:  # read from the arrays: no Outcome object per call unless a callback wants one
         f = facts[i]
         hit, w5, w1 = read[i], write[i], write_1h[i]
-        ledger.add(f.group, model, f.when, hit=hit, miss=total[i] - hit - w5 - w1, output=f.output,
-                   write_5m=w5, write_1h=w1)
+        buckets[(f.group, bucket(model, f.when))].add(hit, total[i] - hit - w5 - w1, f.output, w5, w1)
         if on_outcome is not None:
             on_outcome(i, outcomes.outcome(i))
     if outcomes.storage_token_hours and order:
