@@ -113,13 +113,13 @@ class DeepSeekCache:
         is where ``_persist`` looks for the common prefix. The prefixes walked through are touched
         (``_remember`` then starts at ``k``)."""
         best, best_unit, before = 0, None, 0
-        keys, toks, chain, seen = shape.keys, shape.tokens, shape.chain, scope.seen
+        keys, toks, chain, seen, evict = shape.keys, shape.tokens, shape.chain, scope.seen, self.evict
         for k, key in enumerate(keys):
             c = chain[k]
             same = scope.exact.get((c, key))
             if same:
-                for off, u in same.items():
-                    if before + off > best and self._alive(u.ready, u.used, now):
+                for off, u in same.items():  # ``_alive`` inlined: the hottest loop of a simulation
+                    if before + off > best and (r := u.ready) <= now and now - max(u.used, r) <= evict:
                         best, best_unit = before + off, u
             js = scope.needs.get(c)
             if js:
@@ -127,7 +127,7 @@ class DeepSeekCache:
                 for j in js:
                     if j <= len(blocks):
                         for off, u in scope.partial.get((c, blocks[j - 1]), ()):
-                            if before + off > best and self._alive(u.ready, u.used, now):
+                            if before + off > best and (r := u.ready) <= now and now - max(u.used, r) <= evict:
                                 best, best_unit = before + off, u
             t = seen.get(chain[k + 1])
             if t is None:
