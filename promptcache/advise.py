@@ -67,9 +67,9 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
                      metas_r=None, now=None, simulated=None) -> Recommendation | None:
     """The model recommendation with every option priced; see the module docstring for the rules.
 
-    ``simulated(entry, layout)``, when given, returns the outcomes of a simulation the caller has
-    already run with every call on ``entry`` over ``layout`` ("as_logged" or "restructured"), or
-    None: the single-model options are then priced from it instead of simulated again."""
+    ``simulated(entry, layout)``, when given, returns the outcomes of the simulation with every
+    call on ``entry`` over ``layout`` ("as_logged" or "restructured"), which the caller has usually
+    run already: the single-model options are priced from it instead of simulated here."""
     from datetime import datetime, timezone
 
     from .cachesim import make_policy
@@ -213,7 +213,7 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
                 o.read, o.uncached, metas[i].output, o.write, o.write_1h)
 
         done = simulated(run.assign[0], layout) if simulated is not None and len(used) == 1 else None
-        if done is not None and not done.storage_token_hours:  # this option was simulated already
+        if done is not None and not done.storage_token_hours:  # price() would add explicit-cache storage, left out of simulated options
             run.ledger = price(facts, run_order, run.assign[0].id, done, catalog, on_outcome)
         else:
             policies = {k: make_policy(e, measurers[e.tokenizer], policy=opts.cache_policy,

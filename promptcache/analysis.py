@@ -99,14 +99,24 @@ class _Sims:
     _base: dict[tuple, tuple[Outcomes, Footprints | None]] = field(default_factory=dict)
     # the latest parent layout (the combined fixes) per cache, its outcomes and footprints
     _derived: dict[tuple, tuple[Variant, Outcomes, Footprints]] = field(default_factory=dict)
-    latest: Outcomes | None = None  # the outcomes the latest ``run`` priced
 
     def run(self, e: ModelEntry, var: Variant | None = None, on_outcome=None,
             overrides: dict[str, Any] | None = None) -> Ledger:
-        """Simulate ``e``'s cache over the log (with a what-if ``var``) and price it as ``e``.
+        """Simulate ``e``'s cache over the log (with a what-if ``var``) and price it as ``e``."""
+        outcomes, (facts, order, _) = self._outcomes(e, var, overrides)
+        return price(facts, order, e.id, outcomes, self.catalog, on_outcome)
+
+    def outcomes(self, e: ModelEntry, var: Variant | None = None) -> Outcomes:
+        """``e``'s cache over the log (with ``var``), unpriced: an earlier run's when it is kept."""
+        return self._outcomes(e, var, None)[0]
+
+    def _outcomes(self, e: ModelEntry, var: Variant | None, overrides: dict[str, Any] | None
+                  ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]]]:
+        """The simulation of ``e``'s cache over a layout, and the layout.
 
         Models whose caches behave alike (same rules, parameters and token counts, as DeepSeek Pro
-        and Flash) share one simulation: the latest few are kept and priced again for the next."""
+        and Flash) share one simulation: the log as logged and the latest few what-ifs are kept
+        and priced again for the next."""
         params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
         pname = self.opts.cache_policy or e.cache_policy
         source = self.scaled.get(e.id, (e.tokenizer, 1.0))
@@ -114,12 +124,12 @@ class _Sims:
         key = (repr(sorted(resolved.items())), source)
         layout = self._layout(var, source)
         outcomes = next((o for k, v, o in self._last if k == key and v is var), None)
+        if outcomes is None and var is None and key in self._base:
+            outcomes = self._base[key][0]
         if outcomes is None:
             outcomes = self._simulate(key, source, var, layout, self.policy_maker(e, params))
             self._last = [(key, var, outcomes), *self._last[:3]]
-        facts, order, _ = layout
-        self.latest = outcomes
-        return price(facts, order, e.id, outcomes, self.catalog, on_outcome)
+        return outcomes, layout
 
     def policy_maker(self, e: ModelEntry, overrides: dict[str, Any] | None = None) -> Callable[[], Any]:
         """A maker of fresh cache simulators for ``e``, with the run's policy and parameters."""
@@ -228,7 +238,6 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     sim_reads: dict[str, array] = {}
     logged = catalog.find(fp.logged_models.most_common(1)[0][0])
     everyone = entries + comparisons
-    simulated: dict[tuple[str, str], Outcomes | None] = {}  # the candidates' runs, for the recommendation
     for e in everyone:
         reads = array("q", bytes(8 * len(metas))) if (logged is not None and e.id == logged.id and fp.observed_calls) else None
         track = e is entries[0]
@@ -246,8 +255,6 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                 c[2] += o.read
 
         ledgers[(e.id, "as_logged")] = sims.run(e, on_outcome=on_outcome)
-        if e in entries:
-            simulated[(e.id, "as_logged")] = sims.latest
         if reads is not None:
             sim_reads[e.id] = reads
 
@@ -288,8 +295,6 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                 timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
 
         ledgers[key] = sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
-        if e in entries:
-            simulated[key] = sims.latest if plan.kept else simulated[(e.id, "as_logged")]
     comparison_ids = {e.id for e in comparisons}
     for e in everyone:
         for lay in ("as_logged", "restructured"):
@@ -332,7 +337,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         entries=entries, catalog=catalog, opts=opts, ledgers=ledgers, groups=groups,
         actions_by_model=actions_by_model, baseline_label=baseline_label, baseline_cost=baseline_cost,
         latency_source=concurrency.latency_source if concurrency else "none", quality_critical=quality_critical,
-        now=now, simulated=lambda e, lay: simulated.get((e.id, lay)))
+        now=now, simulated=lambda e, lay: sims.outcomes(e, plan.combined if lay == "restructured" and plan.kept else None))
     # --- end recommendation ---
 
     calibration = _calibration(fp, logged, sim_reads, catalog, opts, notes)

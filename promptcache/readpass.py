@@ -121,8 +121,9 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
 
 
 def _shared(s: str | None) -> str | None:
-    """One string object per distinct user or conversation id: they repeat call after call, and
-    each parsed line brings its own copy (~60 bytes a call each, kept for the whole run)."""
+    """One string object per distinct id (user, conversation; model names likewise): they repeat
+    call after call, and each parsed line brings its own copy (~60 bytes a call each, kept for the
+    whole run)."""
     return None if s is None else sys.intern(s)
 
 
@@ -140,7 +141,8 @@ def facts_of(call: Call, last_end: float | None, at: datetime | None, now: datet
     else:
         dur, reported = estimated_duration(out), False
     return CallFacts(start=start, end=start + dur, when=at or call.timestamp or now, user=_shared(call.user_id),
-                     model=sys.intern(call.model), group="", output=out, conversation=_shared(call.conversation_id), timed=timed, latency_reported=reported,
+                     model=sys.intern(call.model), group="", output=out, conversation=_shared(call.conversation_id),
+                     timed=timed, latency_reported=reported,
                      tools=call.has_tools, thinking=call.thinking, tool_calls=call.response_tool_calls,
                      reasoning_tokens=(call.usage.reasoning_tokens or 0) if call.usage else 0,
                      task_kinds=task_bits(call), hints=cache_hints(call))

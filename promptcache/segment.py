@@ -62,24 +62,30 @@ def segment_name(call: Call, piece: Piece) -> str:
     return f"message {piece.index - first_msg + 1} ({piece.role})"
 
 
-def template_key(call: Call) -> str:
-    """The call's template: its tool list and its main system prompt (or first message), each
-    reduced to what stays the same across calls of one template (``_tools_key``, ``_text_key``)."""
-    tools = "".join(s.text for s in call.segments if s.role == "tools")
+def _main_text(call: Call) -> tuple[str, bool]:
+    """The text a template is known by, and whether it is a system prompt: the longest system
+    prompt, else the first message."""
     systems = [s.text for s in call.segments if s.role == "system"]
-    main = max(systems, key=len) if systems else next((s.text for s in call.segments if s.role != "tools"), "")[:200]
-    return f"{_tools_key(tools):x}:{hash(_text_key(main)):x}"
+    if systems:
+        return max(systems, key=len), True
+    return next((s.text for s in call.segments if s.role != "tools"), ""), False
+
+
+def template_key(call: Call) -> str:
+    """The call's template: its tool list and its main text (``_main_text``; a first message by
+    its first 200 characters), each reduced to what stays the same across calls of one template
+    (``_tools_key``, ``_text_key``)."""
+    tools = "".join(s.text for s in call.segments if s.role == "tools")
+    main, system = _main_text(call)
+    return f"{_tools_key(tools):x}:{hash(_text_key(main if system else main[:200])):x}"
 
 
 def template_label(call: Call) -> str:
-    """A human label for the template of ``call``: the start of its system prompt with volatile
-    values masked. Computed once per group (masking is the costly part of grouping a call)."""
-    systems = [s.text for s in call.segments if s.role == "system"]
-    if systems:
-        label = f"system: {_oneline(volatile.mask(mask_excerpt(max(systems, key=len), 0, 600)))}"
-    else:
-        first = next((s.text for s in call.segments if s.role != "tools"), "")
-        label = f"no system prompt; first message: {_oneline(volatile.mask(mask_excerpt(first, 0, 600)))}"
+    """A human label for the template of ``call``: the start of its main text with volatile values
+    masked. Computed once per group (masking is the costly part of grouping a call)."""
+    main, system = _main_text(call)
+    label = f"{'system' if system else 'no system prompt; first message'}: " \
+            f"{_oneline(volatile.mask(mask_excerpt(main, 0, 600)))}"
     return label + (" (+ tools)" if any(s.role == "tools" for s in call.segments) else "")
 
 

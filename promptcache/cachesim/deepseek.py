@@ -145,13 +145,13 @@ class DeepSeekCache:
         hit = lcp // self.unit * self.unit
         return hit if hit >= self.unit else 0
 
-    def _common_prefix(self, scope: _Scope, shape: Shape, now: float | None) -> int:
-        """Tokens this request shares with the longest-matching earlier request (usable at ``now``)."""
+    def _common_prefix(self, scope: _Scope, shape: Shape, now: float) -> int:
+        """Tokens this request shares with the longest-matching earlier request usable at ``now``."""
         before = 0
         keys, toks, chain = shape.keys, shape.tokens, shape.chain
         for k, key in enumerate(keys):
             t = scope.seen.get(chain[k + 1])
-            if t is not None and (now is None or self._alive(t[0], t[1], now)):
+            if t is not None and self._alive(t[0], t[1], now):
                 before += toks[k]
                 continue
             return before + self._inside(scope, chain[k], key, toks[k], now)
@@ -195,7 +195,8 @@ class DeepSeekCache:
 
     def _persist(self, scope: _Scope, shape: Shape, start: float, end: float, k: int, before: int) -> None:
         """Write this request's units; ``k`` and ``before`` are where ``_unit_hit`` found the
-        prefixes earlier requests had end (the same walk ``_common_prefix`` would make)."""
+        prefixes earlier requests had end (whether still usable or not: the common prefix is
+        detected against every earlier request)."""
         keys, toks, chain = shape.keys, shape.tokens, shape.chain
         n = len(keys)
         # common prefix with an earlier request: persisted once the request completes
