@@ -19,7 +19,7 @@ Shape (see benchmarks/README.md, "The benchmark log"):
   session follow each other by 2-90 s. Lines are written in time order (a heap of open sessions).
 - 60 users (the cache scope), 85 % deepseek-v4-pro and 15 % deepseek-v4-flash.
 - ``usage`` as DeepSeek reports it: ``prompt_tokens`` is exact (the DeepSeek V4 chat template
-  rendered by ``promptcache.tokens.render`` and counted with the DeepSeek V4 tokenizer, each
+  rendered by ``promptcache.measure.tokens.render`` and counted with the DeepSeek V4 tokenizer, each
   distinct piece once), ``completion_tokens`` exact for the output text, and
   ``prompt_cache_hit_tokens`` / ``prompt_cache_miss_tokens`` a plausible provider figure (the
   previous call of the session or the template's system prompt, floored to 64-token units).
@@ -41,7 +41,7 @@ import orjson
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from promptcache import tokens as T
+from promptcache.measure import tokens as T
 
 EPOCH = datetime(2026, 10, 1, tzinfo=UTC).timestamp()
 DAYS = 30
@@ -178,7 +178,7 @@ class Generator:
         return n
 
     def _piece(self, role: str, text: str, tool_calls: list | None = None) -> int:
-        """Tokens of one message as DeepSeek's chat template renders it (``promptcache.tokens``)."""
+        """Tokens of one message as DeepSeek's chat template renders it (``promptcache.measure.tokens``)."""
         if role == "user":
             return self._count(T.USER + text)
         if role == "tool":

@@ -49,9 +49,9 @@ print(n)
 NAIVE = r"""
 import sys
 from decimal import Decimal
-from promptcache.catalog import default_catalog
-from promptcache.logs import read_logs
-from promptcache.tokens import get_tokenizer, render
+from promptcache.knowledge.catalog import default_catalog
+from promptcache.read.reader import read_logs
+from promptcache.measure.tokens import get_tokenizer, render
 tk = get_tokenizer("deepseek-v4")
 cat = default_catalog()
 total = Decimal(0)
@@ -72,7 +72,7 @@ try:
     main(sys.argv[1:])
 except SystemExit:
     pass
-heavy = [m for m in ("tokenizers", "tiktoken", "pydantic", "promptcache.catalog", "orjson", "rich") if m in sys.modules]
+heavy = [m for m in ("tokenizers", "tiktoken", "pydantic", "promptcache.knowledge.catalog", "orjson", "rich") if m in sys.modules]
 sys.stderr.write("HEAVY=" + ",".join(heavy) + "\n")
 """
 

@@ -15,11 +15,11 @@ __all__ = ["__version__", "analyze", "Report", "AnalyzeOptions"]
 
 def __getattr__(name: str):  # lazy: `promptcache --help` and `lint` must not import the analyzer
     if name in ("analyze", "AnalyzeOptions"):
-        from . import analysis
+        from .analyze import pipeline as analysis
 
         return getattr(analysis, name)
     if name == "Report":
-        from .report.model import Report
+        from .model.report import Report
 
         return Report
     raise AttributeError(name)

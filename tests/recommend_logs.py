@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from promptcache.logs.openai_chat import parse_openai_chat
-from promptcache.shape import Measurer
+from promptcache.read.openai_chat import parse_openai_chat
+from promptcache.measure.shape import Measurer
 
 T0 = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)  # Monday evening: off-peak in Beijing
 _M = Measurer("deepseek-v4")

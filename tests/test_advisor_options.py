@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promptcache.analysis import AnalyzeOptions, analyze
+from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 
 POLICY = "\n".join(f"Policy {i}: answer in the customer's language, cite section {i}, never guess amounts."
                    for i in range(120))

@@ -3,7 +3,7 @@ DeepSeek, and on Claude the missing breakpoints are found and priced."""
 
 from pathlib import Path
 
-from promptcache.analysis import AnalyzeOptions, analyze
+from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 
 
 def test_trajectories_need_no_prompt_change(realdata: Path):

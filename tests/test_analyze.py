@@ -4,7 +4,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from promptcache.analysis import AnalyzeOptions, analyze
+from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 
 STATIC = "\n".join(f"Rule {i}: answer politely, cite the policy section, never invent facts." for i in range(300))
 

@@ -6,7 +6,7 @@ from importlib import resources
 
 import pytest
 
-from promptcache.analysis import AnalyzeOptions, analyze
+from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 from promptcache.cli import main
 
 EXAMPLE = str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))

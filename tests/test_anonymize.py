@@ -7,11 +7,11 @@ from pathlib import Path
 import orjson
 from click.testing import CliRunner
 
-from promptcache.anonymize import anonymize
+from promptcache.measure.anonymize import anonymize
 from promptcache.cli import cli
-from promptcache.datamodel import Call, Segment, Usage
-from promptcache.logs import read_logs
-from promptcache.logs.traces import ideal_hits
+from promptcache.model.calls import Call, Segment, Usage
+from promptcache.read.reader import read_logs
+from promptcache.read.traces import ideal_hits
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "formats"
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from promptcache.catalog import default_catalog
-from promptcache.cachesim import make_policy
-from promptcache.datamodel import Call, Segment, Usage
-from promptcache.shape import Measurer
+from promptcache.knowledge.catalog import default_catalog
+from promptcache.simulate.policies import make_policy
+from promptcache.model.calls import Call, Segment, Usage
+from promptcache.measure.shape import Measurer
 
 T0 = 1_780_000_000.0  # 2026-05-28
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from promptcache.cachesim import make_policy, policy_params
-from promptcache.cachesim.engine import Dated, resolve
-from promptcache.catalog import default_catalog
-from promptcache.datamodel import Call, Segment
+from promptcache.simulate.policies import make_policy, policy_params
+from promptcache.simulate.engine import Dated, resolve
+from promptcache.knowledge.catalog import default_catalog
+from promptcache.model.calls import Call, Segment
 from promptcache.errors import ConfigError
-from promptcache.shape import Measurer
+from promptcache.measure.shape import Measurer
 from test_cachesim_kit import T0, Sim, bcall
 
 
@@ -306,6 +306,6 @@ def test_dated_resolution():
 
 
 def test_unknowns_are_listed():
-    from promptcache.cachesim.rules import default_rules
+    from promptcache.knowledge.cache_rules import default_rules
     for name, r in default_rules().policies.items():
         assert r.source and (r.unknowns or name == "ideal")

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from promptcache.calibration import CallRow, calibrate
+from promptcache.price.calibration import CallRow, calibrate
 
 
 def test_groups_overall_and_flags():

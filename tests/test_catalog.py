@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from promptcache.catalog import default_catalog
+from promptcache.knowledge.catalog import default_catalog
 from promptcache.errors import UnknownModelError
 
 cat = default_catalog()

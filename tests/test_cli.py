@@ -22,7 +22,7 @@ def test_example_terminal(capsys):
 def test_example_json_validates(capsys):
     import jsonschema
 
-    from promptcache.report.model import Report
+    from promptcache.model.report import Report
 
     code, out, _ = run(capsys, "analyze", "--example", "--format", "json")
     assert code == 0
@@ -33,7 +33,7 @@ def test_example_json_validates(capsys):
 def test_published_schema_is_current():
     from pathlib import Path
 
-    from promptcache.report.model import Report
+    from promptcache.model.report import Report
 
     doc = Path(__file__).resolve().parent.parent / "docs" / "report.schema.json"
     assert json.loads(doc.read_text()) == Report.model_json_schema(mode="serialization"), \

@@ -3,9 +3,9 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptcache.cachesim import DeepSeekCache
-from promptcache.datamodel import Call, Segment
-from promptcache.shape import Measurer
+from promptcache.simulate.policies import DeepSeekCache
+from promptcache.model.calls import Call, Segment
+from promptcache.measure.shape import Measurer
 
 M = Measurer("deepseek-v4")
 DOC = "Quarterly report. Revenue grew in every segment of the business. " * 120
@@ -117,7 +117,7 @@ def test_invariants(rows, rule):
         assert 0 <= o.read
         # no hit longer than the longest prefix shared with an earlier call (or its output) in scope
         ids = M._tokenizer.encode  # exact token check on the rendered prompt
-        from promptcache.tokens import output_piece, render
+        from promptcache.measure.tokens import output_piece, render
         pieces, gen = render(c, "deepseek-v4")
         cur = [t for p in pieces for t in ids(p.text)] + ids(gen)
         best = 0

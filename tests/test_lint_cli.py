@@ -175,7 +175,7 @@ def test_lint_path_imports_nothing_heavy() -> None:
         "import sys\n"
         "from promptcache.cli import main\n"
         "rc = main(['lint', '--min-static-tokens', '5', sys.argv[1]])\n"
-        "heavy = sorted(m for m in ('rich', 'pydantic', 'tokenizers', 'tiktoken', 'orjson', 'promptcache.catalog') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('rich', 'pydantic', 'tokenizers', 'tiktoken', 'orjson', 'promptcache.knowledge.catalog') if m in sys.modules)\n"
         "print(rc, heavy)\n"
     )
     template = Path(__file__).parent / "lint_cases" / "PC101.toml"

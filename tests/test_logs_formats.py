@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promptcache.errors import LogFormatError
-from promptcache.logs import EXPANDERS, PARSERS, LineError, iter_json_array, read_logs
-from promptcache.logs.anthropic import parse_anthropic_batch_pair
-from promptcache.logs.cassettes import parse_interaction
-from promptcache.logs.detect import detect, nearest
-from promptcache.logs.openai_batch import parse_openai_batch_pair
+from promptcache.read.reader import EXPANDERS, PARSERS, LineError, iter_json_array, read_logs
+from promptcache.read.anthropic import parse_anthropic_batch_pair
+from promptcache.read.cassettes import parse_interaction
+from promptcache.read.detect import detect, nearest
+from promptcache.read.openai_batch import parse_openai_batch_pair
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "formats"
 T0 = datetime(2025, 6, 1, 10, 0, tzinfo=timezone.utc)

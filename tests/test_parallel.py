@@ -10,18 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from promptcache.cachesim import make_policy
-from promptcache.catalog import default_catalog
-from promptcache.logs import read_logs
-from promptcache.parallel import (
-    fork_map,
-    ledger_from_state,
-    ledger_state,
-    prefill,
-    shape_stream,
-)
-from promptcache.scenarios import CallFacts, simulate
-from promptcache.shape import Measurer
+from promptcache.simulate.policies import make_policy
+from promptcache.knowledge.catalog import default_catalog
+from promptcache.read.reader import read_logs
+from promptcache.analyze.parallel import fork_map, ledger_from_state, ledger_state, prefill, shape_stream
+from promptcache.model.facts import CallFacts
+from promptcache.price.scenarios import simulate
+from promptcache.measure.shape import Measurer
 
 EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from promptcache import segment, tokens, volatile
-from promptcache.analysis import analyze
-from promptcache.catalog import Catalog, default_catalog
-from promptcache.logs import read_logs
+from promptcache.segment import groups as segment
+from promptcache.measure import tokens
+from promptcache.segment import volatile
+from promptcache.analyze.pipeline import analyze
+from promptcache.knowledge.catalog import Catalog, default_catalog
+from promptcache.read.reader import read_logs
 
 EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
 

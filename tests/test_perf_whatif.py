@@ -19,15 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from promptcache import analysis
-from promptcache.advisor import Fix
-from promptcache.cachesim import DeepSeekCache, GeminiCache, IdealCache
-from promptcache.catalog import default_catalog
-from promptcache.logs import read_logs
-from promptcache.readpass import first_pass
-from promptcache.scenarios import footprints, resimulate, simulate_outcomes
-from promptcache.shape import Measurer, Shape, chain_of
-from promptcache.whatif import Variant
+from promptcache.analyze import pipeline as analysis
+from promptcache.advise.breakers import Fix
+from promptcache.simulate.policies import DeepSeekCache, GeminiCache, IdealCache
+from promptcache.knowledge.catalog import default_catalog
+from promptcache.read.reader import read_logs
+from promptcache.analyze.first_pass import first_pass
+from promptcache.price.scenarios import footprints, resimulate, simulate_outcomes
+from promptcache.measure.shape import Measurer, Shape, chain_of
+from promptcache.advise.whatif import Variant
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
@@ -132,7 +132,7 @@ def test_single_piece_prompt_connects_its_output_root():
 
 
 def _facts(start: float):
-    from promptcache.scenarios import CallFacts
+    from promptcache.model.facts import CallFacts
 
     when = datetime.fromtimestamp(1_790_000_000 + start, tz=UTC)
     return CallFacts(start=1_790_000_000 + start, end=1_790_000_001 + start, when=when, user="u", model="m",
@@ -168,7 +168,7 @@ def test_reports_equal_with_whole_resimulation(request, monkeypatch, log):
 def test_recommendation_equal_when_its_single_model_options_run_again(request, monkeypatch, log):
     """The all-Pro and all-Flash options are priced from the simulations ``analyze`` already ran
     (as logged or restructured): the same report as simulating them again."""
-    from promptcache import advise
+    from promptcache.recommend import options as advise
 
     path = EXAMPLE if log == "example" else request.getfixturevalue("generated")
     real = advise.recommend_models
@@ -190,7 +190,7 @@ def test_recommendation_equal_when_its_single_model_options_run_again(request, m
 def test_kept_fixes_reuse_the_shaped_variants(monkeypatch, generated):
     """When the advisor drops fixes, the layouts of the kept ones come from those already shaped
     (``whatif.subset``) instead of a second read of the log: the same changes as ``reshape``."""
-    from promptcache import whatif
+    from promptcache.advise import whatif
 
     seen: dict = {}
     real_reshape, real_choose = analysis.reshape, analysis.choose

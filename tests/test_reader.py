@@ -6,7 +6,7 @@ import json
 import pytest
 
 from promptcache.errors import LogFormatError, PromptCacheError
-from promptcache.logs import read_logs
+from promptcache.read.reader import read_logs
 
 REQ = {"model": "deepseek-v4-pro", "messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "hi"}]}
 DS_USAGE = {"prompt_tokens": 100, "completion_tokens": 7, "prompt_cache_hit_tokens": 64,

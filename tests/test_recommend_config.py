@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from promptcache.cli import main
-from promptcache.config import find_config, load_settings
+from promptcache.knowledge.config import find_config, load_settings
 from promptcache.errors import ConfigError
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -63,7 +63,7 @@ def test_cli_quality_critical_and_options_table(tmp_path, monkeypatch, capsys, w
     out, _ = capsys.readouterr()
     assert code == 0 and json.loads(out)["recommendation"]["quality_critical"] == [qc]
 
-    from promptcache.analysis import analyze
+    from promptcache.analyze.pipeline import analyze
     from promptcache.report.options_table import render_options
 
     buf = StringIO()

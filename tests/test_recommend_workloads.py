@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from promptcache.analysis import AnalyzeOptions, analyze
-from promptcache.catalog import default_catalog
+from promptcache.analyze.pipeline import AnalyzeOptions, analyze
+from promptcache.knowledge.catalog import default_catalog
 
 sys.path.insert(0, str(Path(__file__).parent))
 from recommend_logs import agent_sessions, burst, simple_summaries  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 
 from promptcache.cli import main
 from promptcache.report import RENDERERS, headline, redacted, renderer
-from promptcache.report.model import Report
+from promptcache.model.report import Report
 
 ROOT = Path(__file__).resolve().parent.parent
 EVIL = "@octocat [red]x[/] $a$ | <script>alert('x')</script> **b** `t` & <img src=x onerror=alert(1)>"
@@ -34,7 +34,7 @@ def _rows(n=12):
 
 @pytest.fixture(scope="module")
 def evil_report(tmp_path_factory):
-    from promptcache.analysis import analyze
+    from promptcache.analyze.pipeline import analyze
 
     p = tmp_path_factory.mktemp("evil") / "calls.jsonl"
     p.write_text("".join(json.dumps({**r, "response": {"choices": r["response"]["choices"]}}) + "\n" for r in _rows()),
@@ -153,7 +153,7 @@ def test_json_validates_against_published_schema(example_json):
 
 
 def test_report_command_renders_without_reanalyzing(example_json, tmp_path, monkeypatch, capsys):
-    import promptcache.analysis as analysis
+    import promptcache.analyze.pipeline as analysis
 
     def boom(*a, **k):
         raise AssertionError("report must not re-analyze")
@@ -226,7 +226,7 @@ def test_redacted_helper_drops_text(evil_report):
 # --- timeline ---
 
 def test_timeline_bucket_choice():
-    from promptcache.timeline import choose_bucket
+    from promptcache.analyze.timeline import choose_bucket
 
     assert choose_bucket(0) == ("minute", 60)
     assert choose_bucket(3 * 3600) == ("minute", 60)
@@ -239,7 +239,7 @@ def test_timeline_bucket_choice():
 
 
 def test_timeline_builder():
-    from promptcache.timeline import TimelineBuilder
+    from promptcache.analyze.timeline import TimelineBuilder
 
     t0 = 1_700_000_000 - 1_700_000_000 % 3600
     b = TimelineBuilder(t0, t0 + 2 * 86400, limits={"m": 2, "x": None})
@@ -261,7 +261,7 @@ def test_timeline_builder():
 
 
 def test_timeline_at_most_200_buckets():
-    from promptcache.timeline import TimelineBuilder
+    from promptcache.analyze.timeline import TimelineBuilder
 
     for span in (59, 3600 * 3.4, 86400 * 8.2, 86400 * 199, 86400 * 3000):
         assert TimelineBuilder(1e9, 1e9 + span).n <= 200 + 1

@@ -25,7 +25,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 @pytest.fixture(scope="module")
 def example_report():
-    from promptcache.analysis import AnalyzeOptions, analyze
+    from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 
     path = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
     report = analyze([path], AnalyzeOptions(now=datetime(2026, 11, 29, 11, 0, tzinfo=timezone.utc)))

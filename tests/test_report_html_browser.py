@@ -49,7 +49,7 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def hostile_html(tmp_path_factory):
     """The HTML report of a log whose prompts carry script and markup."""
-    from promptcache.analysis import analyze
+    from promptcache.analyze.pipeline import analyze
 
     d = tmp_path_factory.mktemp("hostile")
     rows = []
@@ -85,7 +85,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 def test_screenshot_of_example(tmp_path):
     from importlib import resources
 
-    from promptcache.analysis import analyze
+    from promptcache.analyze.pipeline import analyze
 
     path = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
     page = tmp_path / "example.html"

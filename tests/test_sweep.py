@@ -1,7 +1,7 @@
 import pytest
 
 from promptcache.errors import ConfigError
-from promptcache.sweep import parse_params, parse_sweep
+from promptcache.simulate.sweep import parse_params, parse_sweep
 
 
 def test_ttl_alias_and_durations():

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from promptcache.logs import read_logs
-from promptcache.logs.traces import EPOCH, consecutive_overlap, ideal_hits
+from promptcache.read.reader import read_logs
+from promptcache.read.traces import EPOCH, consecutive_overlap, ideal_hits
 
 
 def _reference_ideal(path: Path) -> float:

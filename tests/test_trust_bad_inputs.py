@@ -19,7 +19,7 @@ import pytest
 
 from promptcache.cli import main
 from promptcache.errors import LogFormatError, PromptCacheError
-from promptcache.logs import MAX_LINE_BYTES, read_logs
+from promptcache.read.reader import MAX_LINE_BYTES, read_logs
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 
@@ -190,7 +190,7 @@ def test_reader_api_never_raises_unexpected(name):
 
 def test_no_traceback_without_debug_but_with_it(capsys, monkeypatch):
     """An unforeseen error is one line (internal error, exit 2); --debug shows the traceback."""
-    import promptcache.analysis as analysis
+    import promptcache.analyze.pipeline as analysis
 
     def boom(*a, **k):
         raise RuntimeError("simulated bug")

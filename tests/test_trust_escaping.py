@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from promptcache.report import RENDERERS, renderer
-from promptcache.report.model import Report, SkippedLine
+from promptcache.model.report import Report, SkippedLine
 from promptcache.secrets import has_unsafe, mask_excerpt, mask_secrets, printable
 
 SCRIPT = "<script>alert(1)</script>"
@@ -34,7 +34,7 @@ KEEP = {"layout", "latency_source", "schema_version"}  # Literal/fixed fields: n
 
 
 def _example_report() -> Report:
-    from promptcache.analysis import analyze
+    from promptcache.analyze.pipeline import analyze
 
     path = str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))
     return analyze([path])

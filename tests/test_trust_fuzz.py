@@ -27,9 +27,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promptcache.datamodel import Call
+from promptcache.model.calls import Call
 from promptcache.errors import LogFormatError, PromptCacheError
-from promptcache.logs import EXPANDERS, PARSER_FACTORIES, PARSERS, LineError, read_logs
+from promptcache.read.reader import EXPANDERS, PARSER_FACTORIES, PARSERS, LineError, read_logs
 
 EXAMPLES = int(os.environ.get("PROMPTCACHE_FUZZ_EXAMPLES", "300"))
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "formats"
@@ -82,7 +82,7 @@ def _samples() -> list[object]:
     out: list[object] = []
     for p in sorted(FIXTURES.iterdir()):
         if p.suffix in (".yaml", ".yml"):
-            from promptcache.logs.cassettes import load_yaml
+            from promptcache.read.cassettes import load_yaml
 
             out.append(load_yaml(p.read_bytes()))
             continue
@@ -302,7 +302,7 @@ good_rows = st.lists(mutated_records(st.one_of(
 @FEW
 @given(rows=good_rows)
 def test_analyze_on_mutated_logs(rows):
-    from promptcache.analysis import AnalyzeOptions, analyze
+    from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 
     p = _write((".jsonl", b"".join(orjson.dumps(r, option=orjson.OPT_NON_STR_KEYS) + b"\n" for r in rows
                                    if not isinstance(r, (str, int, float, type(None))))))

@@ -8,10 +8,10 @@ from contextlib import contextmanager
 
 import pytest
 
-import promptcache.analysis as analysis
+import promptcache.analyze.pipeline as analysis
 import promptcache.cli.analyze_cmd as analyze_cmd
-import promptcache.logs as logs
-from promptcache.analysis import AnalyzeOptions
+import promptcache.read.reader as logs
+from promptcache.analyze.pipeline import AnalyzeOptions
 from promptcache.cli import main
 from promptcache.report import RENDERERS
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-import promptcache.analysis as analysis
-from promptcache.analysis import AnalyzeOptions
+import promptcache.analyze.pipeline as analysis
+from promptcache.analyze.pipeline import AnalyzeOptions
 from promptcache.errors import EmptyLogError
-from promptcache.logs import read_logs
-from promptcache.pricing import usd
+from promptcache.read.reader import read_logs
+from promptcache.price.ledger import usd
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "formats"

@@ -32,7 +32,7 @@ def _parse_at(value: str | None) -> datetime | None:
 
 
 def _find_config() -> Path | None:
-    from ..config import find_config
+    from ..knowledge.config import find_config
 
     return find_config()
 
@@ -81,7 +81,7 @@ def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str 
         promptcache analyze logs/ --models +gpt-4o --format json -o report.json
         promptcache analyze calls.jsonl.gz --at now      # today's prices
     """
-    from ..analysis import DEFAULT_MODELS, AnalyzeOptions, analyze as run
+    from ..analyze.pipeline import DEFAULT_MODELS, AnalyzeOptions, analyze as run
 
     if example:
         paths = (Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))),)
@@ -99,7 +99,7 @@ def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str 
                              config_path=_find_config())  # issue 6: [tool.promptcache] quality_critical
     with _progress() as progress:  # issue 8: progress bar on stderr when interactive
         report = run(paths, options, progress=progress)
-    from .report_cmd import default_format, write_report  # issue 8: one writer for analyze and report
+    from .report_cmd import default_format, write_report
 
     write_report(report, default_format(output, fmt), output, explain=explain)
     if report.partial:  # Ctrl-C: what was read so far is shown, marked PARTIAL, and the exit code says so

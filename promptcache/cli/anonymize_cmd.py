@@ -21,8 +21,8 @@ def anonymize(paths: tuple[str, ...], output: Path, block_size: int, salt: str |
     """Write a block-hash trace of LOG: salted hashes of token blocks, segment roles and boundaries,
     timestamps, models and usage, and no text at all. Analyzing the trace gives the same hit ratios
     and costs as analyzing the log."""
-    from ..anonymize import anonymize as run
-    from ..logs import read_logs
+    from ..measure.anonymize import anonymize as run
+    from ..read.reader import read_logs
 
     try:
         salt_bytes = bytes.fromhex(salt) if salt else None

@@ -21,7 +21,7 @@ def diff(before: Path, after: Path, fmt: str, output: Path | None) -> int:
         promptcache analyze after.jsonl -o after.json
         promptcache diff before.json after.json
     """
-    from ..diff import DIFF_RENDERERS, diff_reports
+    from ..report.diff import DIFF_RENDERERS, diff_reports
     from .report_cmd import load_report
 
     d = diff_reports(load_report(before), load_report(after))

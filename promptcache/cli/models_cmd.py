@@ -14,7 +14,7 @@ def models(at: str | None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from ..catalog import default_catalog
+    from ..knowledge.catalog import default_catalog
     from .analyze_cmd import _parse_at
 
     when = _parse_at(at) or datetime.now(timezone.utc)

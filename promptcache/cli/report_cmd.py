@@ -18,7 +18,7 @@ def load_report(path: Path):
 
     from pydantic import ValidationError
 
-    from ..report.model import SCHEMA_VERSION, Report
+    from ..model.report import SCHEMA_VERSION, Report
 
     try:
         text = path.read_text(encoding="utf-8")

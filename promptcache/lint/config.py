@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import read_toml
+from ..knowledge.config import read_toml
 from ..errors import ConfigError
 from .documents import KINDS
 from .rules import ALL_CODES

@@ -17,7 +17,7 @@ class CostModel:
     """Monthly USD cost of static tokens kept out of cache, for one model and call volume."""
 
     def __init__(self, model: str, calls_per_day: int, at: datetime | None = None):
-        from ..catalog import default_catalog
+        from ..knowledge.catalog import default_catalog
 
         rates = default_catalog().price(model, at or datetime.now(timezone.utc)).rates
         self.gap_per_token = (Decimal(rates.input_miss) - Decimal(rates.input_hit)) / _PER_MILLION

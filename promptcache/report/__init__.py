@@ -1,4 +1,4 @@
-"""Reports: the ``Report`` data model and one renderer per output format (pure functions of it).
+"""Stage 10, report: words, number formats and one renderer per output format (pure functions of ``model.report.Report``).
 
 ``RENDERERS`` maps a ``--format`` name to a function ``(report, *, width=None, color=False) -> str``.
 Renderers are imported lazily so the CLI loads only the one it uses.

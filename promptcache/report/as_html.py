@@ -13,7 +13,7 @@ from __future__ import annotations
 from html import escape as _escape
 
 from . import Headline, headline, is_recommended, pct, recommendation_title, usd
-from .model import Report, Scenario, Timeline
+from ..model.report import Report, Scenario, Timeline
 from .sections import all_sections
 
 MAX_GROUPS = 40

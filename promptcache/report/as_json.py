@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .model import Report
+from ..model.report import Report
 
 
 def render_json(report: Report, *, width: int | None = None, color: bool = False) -> str:

@@ -12,7 +12,7 @@ import html
 import re
 
 from . import headline, is_recommended, pct, recommendation_title, usd
-from .model import Report
+from ..model.report import Report
 from .sections import all_sections
 
 #: GitHub rejects issue / PR comment bodies above 65,536 characters; keep a margin.

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ConfigError
-from .model import Finding, LayoutPart, Report
+from ..model.report import Finding, LayoutPart, Report
 
 
 def find(report: Report, fid: str) -> Finding:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .model import Report
+from ..model.report import Report
 
 
 def _usd(d: Decimal | None) -> str:

@@ -2,7 +2,7 @@
 
 import json
 
-from .model import Report
+from ..model.report import Report
 
 if __name__ == "__main__":
     print(json.dumps(Report.model_json_schema(mode="serialization"), indent=2))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import Report
+from ..model.report import Report
 
 
 @dataclass

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import headline, is_recommended, pct, recommendation_title, usd
-from .model import Report
+from ..model.report import Report
 from .options_table import render_options
 from .sections import all_sections
 

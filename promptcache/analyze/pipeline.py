@@ -1,0 +1,637 @@
+"""``analyze``: the pipeline read -> tokenize/shape -> segment -> simulate -> price -> advise -> report.
+
+The log is streamed once (``readpass.first_pass``); per call only compact numbers are kept (times,
+user, group, piece keys and token counts per tokenizer family), plus a few sample calls per
+template group for the advisor. When the advisor finds breakers it can fix, the files are read a
+second time to shape the fixed calls, so no prompt text is held in memory. Each model's cache is
+then simulated in call-time order, as logged, with every fix, with each fix alone and with all
+fixes but one, and every call is priced at the rates in force when it was made (or at
+``options.at``). Comparison models (Claude, GPT) are priced the same way; where their tokenizer
+is not available, their token counts are the log's scaled by a measured ratio, and the report
+says so.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..advise.breakers import KIND_ORDER, Evidence, detect, detect_bursts, detect_history_rewrites, layout
+from ..simulate.policies import make_policy, policy_params
+from ..simulate.engine import resolve, seconds
+from ..price.calibration import CallRow, GroupCalibration, calibrate
+from ..knowledge.catalog import Catalog, ModelEntry, load_catalog
+from ..recommend.concurrency import in_flight
+from ..errors import ConfigError, EmptyLogError
+from ..read.reader import read_logs
+from ..price.ledger import Ledger, usd
+from ..advise.provider_options import detect_provider_options
+from .first_pass import FirstPass, first_pass
+from ..model import report as R
+from ..model.facts import CallFacts
+from ..price.scenarios import Footprints, Outcomes, footprints, price, resimulate, simulate_outcomes
+from ..segment.groups import Grouper
+from ..measure.shape import Measurer, Shape
+from ..simulate.sweep import TTL_ALIAS, parse_params, parse_sweep
+from .timeline import TimelineBuilder
+from ..measure.translate import scale_shape
+from ..advise.whatif import Plan, Variant, Variants, choose, reshape
+from ..recommend.workload import Chains, GroupCounts, find_chains, group_counts
+
+DEFAULT_MODELS = ("deepseek-v4-pro", "deepseek-flash")
+DEFAULT_COMPARE = ("claude-sonnet-4-5", "gpt-4o")
+
+
+@dataclass
+class AnalyzeOptions:
+    """Everything `promptcache analyze` can be told; the defaults are the documented ones."""
+
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    compare: list[str] = field(default_factory=lambda: list(DEFAULT_COMPARE))
+    at: datetime | None = None
+    input_format: str = "auto"
+    strict: bool = False
+    cache_policy: str | None = None
+    cache_params: dict[str, Any] = field(default_factory=dict)
+    cache_param_specs: list[str] = field(default_factory=list)  # "key=value" (--cache-param, --ttl), parsed per policy
+    sweep: list[str] = field(default_factory=list)  # "key=v1,v2" (--sweep)
+    redact: bool = False
+    catalog_path: Path | None = None
+    quality_critical: list[str] = field(default_factory=list)  # group ids or label substrings kept on Pro
+    config_path: Path | None = None  # a pyproject.toml whose [tool.promptcache] is read (quality_critical)
+    jobs: int = 1  # worker processes for independent simulations; results are identical for any value
+    now: datetime | None = None  # the clock for "current prices" (None: the time of the run); fixed for golden reports
+
+
+class _Scaled(Sequence[Shape]):
+    """Another tokenizer's shapes as the log's, scaled by a measured ratio (computed on access)."""
+
+    def __init__(self, base: Sequence[Shape], ratio: float):
+        self.base, self.ratio = base, ratio
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return scale_shape(self.base[i], self.ratio)
+
+
+@dataclass
+class _Sims:
+    """Runs simulations over the first pass: one fresh cache per run, shapes per model."""
+
+    fp: FirstPass
+    order: list[int]
+    measurers: dict[str, Measurer]
+    catalog: Catalog
+    opts: AnalyzeOptions
+    scaled: dict[str, tuple[str, float]] = field(default_factory=dict)  # model -> (family scaled from, ratio)
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> policy overrides
+    # the few latest simulations, with the variant they ran (held, so its id is never reused)
+    _last: list[tuple[tuple, Variant | None, Outcomes]] = field(default_factory=list)
+    # each cache's simulation as logged, and its calls' footprints: what-ifs re-run only what they reach
+    _base: dict[tuple, tuple[Outcomes, Footprints | None]] = field(default_factory=dict)
+    # the latest parent layout (the combined fixes) per cache, its outcomes and footprints
+    _derived: dict[tuple, tuple[Variant, Outcomes, Footprints]] = field(default_factory=dict)
+
+    def run(self, e: ModelEntry, var: Variant | None = None, on_outcome=None,
+            overrides: dict[str, Any] | None = None) -> Ledger:
+        """Simulate ``e``'s cache over the log (with a what-if ``var``) and price it as ``e``."""
+        outcomes, (facts, order, _) = self._outcomes(e, var, overrides)
+        return price(facts, order, e.id, outcomes, self.catalog, on_outcome)
+
+    def outcomes(self, e: ModelEntry, var: Variant | None = None) -> Outcomes:
+        """``e``'s cache over the log (with ``var``), unpriced: an earlier run's when it is kept."""
+        return self._outcomes(e, var, None)[0]
+
+    def _outcomes(self, e: ModelEntry, var: Variant | None, overrides: dict[str, Any] | None
+                  ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]]]:
+        """The simulation of ``e``'s cache over a layout, and the layout.
+
+        Models whose caches behave alike (same rules, parameters and token counts, as DeepSeek Pro
+        and Flash) share one simulation: the log as logged and the latest few what-ifs are kept
+        and priced again for the next."""
+        params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
+        pname = self.opts.cache_policy or e.cache_policy
+        source = self.scaled.get(e.id, (e.tokenizer, 1.0))
+        resolved = {k: resolve(v, [e.id, *e.aliases]) for k, v in policy_params(pname, params).items()}
+        key = (repr(sorted(resolved.items())), source)
+        layout = self._layout(var, source)
+        outcomes = next((o for k, v, o in self._last if k == key and v is var), None)
+        if outcomes is None and var is None and key in self._base:
+            outcomes = self._base[key][0]
+        if outcomes is None:
+            outcomes = self._simulate(key, source, var, layout, self.policy_maker(e, params))
+            self._last = [(key, var, outcomes), *self._last[:3]]
+        return outcomes, layout
+
+    def policy_maker(self, e: ModelEntry, overrides: dict[str, Any] | None = None) -> Callable[[], Any]:
+        """A maker of fresh cache simulators for ``e``, with the run's policy and parameters."""
+        params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
+        measurer = self.measurers.get(e.tokenizer) or next(iter(self.measurers.values()))
+        return lambda: make_policy(e, measurer, policy=self.opts.cache_policy, overrides=params)
+
+    def _layout(self, var: Variant | None, source: tuple[str, float]
+                ) -> tuple[Sequence[CallFacts], list[int], Sequence[Shape]]:
+        """The facts, start order and shapes (of ``source``'s family, scaled) of a layout."""
+        facts: Sequence[CallFacts] = self.fp.facts
+        shapes: dict[str, Sequence[Shape]] = self.fp.shapes  # type: ignore[assignment]
+        if var is not None:
+            shapes, facts = var.view(shapes, facts)
+        order = self.order
+        if var is not None and any(f.start != self.fp.facts[i].start for i, f in var.facts.items()):
+            order = sorted(range(len(facts)), key=lambda i: (facts[i].start, i))  # calls moved in time
+        family, ratio = source
+        return facts, order, _Scaled(shapes[family], ratio) if ratio != 1.0 else shapes[family]
+
+    def _simulate(self, key: tuple, source: tuple[str, float], var: Variant | None,
+                  layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]], make) -> Outcomes:
+        """The log as logged is simulated whole and kept; a what-if re-simulates only the calls its
+        changes can reach when the policy declares footprints (identical outcomes, far less work):
+        from the layout as logged, or, for all fixes but one, from the combined layout it differs
+        from in one group only."""
+        facts, order, seq = layout
+        pol = make()
+        base = self._base.get(key)
+        if var is None:
+            outcomes = simulate_outcomes(facts, order, seq, pol)
+            self._base[key] = (outcomes, footprints(facts, seq, pol))
+            return outcomes
+        if base is None or base[1] is None:
+            return simulate_outcomes(facts, order, seq, pol)
+        parent = var.parent
+        if parent is not None:
+            got = self._derived.get(key)
+            if got is None or got[0] is not parent:
+                playout = self._layout(parent, source)
+                prints = footprints(playout[0], playout[2], pol)
+                assert prints is not None  # the policy declared footprints for the log as logged
+                got = self._derived[key] = (parent, self._simulate(key, source, parent, playout, make), prints)
+            return resimulate(got[1], got[2], var.differs, facts, order, seq, pol)
+        return resimulate(base[0], base[1], var.changed(), facts, order, seq, pol)
+
+
+def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, *,
+            progress: Callable[..., None] | None = None) -> R.Report:
+    """Analyze log files and return the full report (see ``report.model.Report``).
+
+    ``progress(calls, fraction)`` is called every 1,000 calls; ``fraction`` is the share of the
+    input's bytes read so far (None when unknown), for a progress bar with an ETA.
+    """
+    opts = options or AnalyzeOptions()
+    paths = [str(p) for p in paths]
+    catalog = load_catalog(opts.catalog_path)
+    if not opts.models:
+        raise ConfigError("no candidate models: give at least one with --models")
+    entries = list({e.id: e for e in (catalog.model(m) for m in opts.models)}.values())  # unknown -> suggestions
+    comparisons = [e for e in {c.id: c for c in (catalog.model(m) for m in opts.compare)}.values()
+                   if e.id not in {x.id for x in entries}]
+    opts = _resolve_params(opts, entries)
+    now = opts.now or datetime.now(timezone.utc)
+
+    measurers: dict[str, Measurer] = {}
+    for e in entries:
+        measurers.setdefault(e.tokenizer, Measurer(e.tokenizer))
+    primary = entries[0].tokenizer
+    reader = read_logs(paths, input_format=opts.input_format, strict=opts.strict)
+    fp = first_pass(reader, catalog=catalog, measurers=measurers, primary=primary, at=opts.at, now=now,
+                    calibrate=True, progress=progress)
+    if not fp.facts and fp.partial:  # interrupted before the first call: nothing to report
+        raise KeyboardInterrupt
+    if not fp.facts:
+        if fp.partial:
+            raise KeyboardInterrupt  # interrupted before the first call: nothing to report
+        stats = reader.stats
+        why = (f"; {stats.skipped_lines} line(s) skipped, first: {stats.examples[0].path}:{stats.examples[0].line}: "
+               f"{stats.examples[0].message}") if stats.examples else ""
+        raise EmptyLogError(f"no call could be analyzed in {', '.join(paths)} ({stats.lines} line(s) read{why})")
+    metas, shapes = fp.facts, fp.shapes
+    order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
+    sims = _Sims(fp, order, measurers, catalog, opts)
+    chains = find_chains(metas, order, shapes[primary])
+    conversation = _conversations(metas, chains)
+    notes: list[str] = []
+    translations = _comparison_shapes(sims, comparisons, primary, notes)
+
+    # --- timeline (issue 8: report charts) ---
+    timed_starts = [m.start for m in metas if m.timed]
+    timeline = TimelineBuilder(min(timed_starts), max(timed_starts),
+                               limits={e.id: e.concurrency_limit for e in entries}) if timed_starts else None
+    if timeline is not None:
+        for t0 in timed_starts:
+            timeline.call(t0)
+        for i, m in enumerate(metas):
+            if m.timed and fp.observed_reads[i] >= 0:
+                timeline.observe(m.start, fp.observed_reads[i], fp.observed_inputs[i], group=m.group)
+    # --- end timeline ---
+
+    # As logged, every candidate and comparison model.
+    scenarios: list[R.Scenario] = []
+    ledgers: dict[tuple[str, str], Ledger] = {}
+    conv_hits: dict[str, list[int]] = {}
+    sim_reads: dict[str, array] = {}
+    logged = catalog.find(fp.logged_models.most_common(1)[0][0])
+    everyone = entries + comparisons
+    for e in everyone:
+        reads = array("q", bytes(8 * len(metas))) if (logged is not None and e.id == logged.id and fp.observed_calls) else None
+        track = e is entries[0]
+
+        def on_outcome(i: int, o, key=(e.id, "as_logged"), reads=reads, track=track) -> None:
+            if timeline is not None and metas[i].timed:  # issue 8 timeline
+                timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
+            if reads is not None:
+                reads[i] = o.read
+            conv = conversation[i]
+            if track and conv is not None:
+                c = conv_hits.setdefault(conv, [0, 0, 0])
+                c[0] += 1
+                c[1] += o.total
+                c[2] += o.read
+
+        ledgers[(e.id, "as_logged")] = sims.run(e, on_outcome=on_outcome)
+        if reads is not None:
+            sim_reads[e.id] = reads
+
+    # The advisor: breakers found in the samples, each fix alone, together, and all but one, re-simulated.
+    content_free = fp.content_free == len(metas)
+    excerpt = (lambda text: "") if opts.redact else _excerpt
+    fixes = [] if fp.partial or content_free else detect(
+        fp.evidence, {g.id: g.label for g in fp.grouper.groups.values()}, excerpt=excerpt,
+        scoped_by_user=any(policy_params(opts.cache_policy or e.cache_policy, opts.cache_params).get("scope_by_user", True)
+                           and e.provider == "deepseek" for e in entries))
+
+    deepseek = [policy_params(opts.cache_policy or e.cache_policy, opts.cache_params) for e in entries
+                if e.provider == "deepseek"]
+    if deepseek and not fp.partial and "construction_delay_s" in deepseek[0]:
+        p = deepseek[0]
+        fixes += detect_bursts(metas, delay_s=seconds(p["construction_delay_s"]), idle_s=seconds(p["eviction_idle_s"]),
+                               scoped_by_user=bool(p.get("scope_by_user", True)))
+
+    if not fp.partial and not content_free:
+        fixes += detect_history_rewrites(metas, shapes, primary)
+        fixes += detect_provider_options(metas, order, shapes, [(e.id, e.tokenizer, sims.policy_maker(e))
+                                                                for e in entries])
+
+    def reread(chosen: list) -> Variants:
+        return reshape(lambda: read_logs(paths, input_format=opts.input_format, strict=False), chosen,
+                       metas, measurers, shapes)
+
+    plan = choose(fixes, reread(fixes), reread, [e.id for e in entries],
+                  lambda var, model: sims.run(next(e for e in entries if e.id == model), var),
+                  {e.id: ledgers[(e.id, "as_logged")] for e in entries}, jobs=opts.jobs) if fixes else Plan([], Variant(), [], [])
+    fixes, savings = plan.kept, plan.savings
+    shapes_r, metas_r = plan.combined.view(shapes, metas)
+    for e in everyone:
+        key = (e.id, "restructured")
+
+        def on_restructured(i: int, o, key=key) -> None:
+            if timeline is not None and metas[i].timed:  # issue 8 timeline
+                timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
+
+        ledgers[key] = sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
+    comparison_ids = {e.id for e in comparisons}
+    for e in everyone:
+        for lay in ("as_logged", "restructured"):
+            scenarios.append(_scenario(e.id, lay, ledgers[(e.id, lay)], e.id in comparison_ids))
+    actions_by_model: dict[str, list[R.Action]] = {
+        e.id: sorted((R.Action(kind=f.kind, message=f"{f.message}: {f.change}", savings_usd=_q(sv[e.id].alone),
+                               groups=[f.group])
+                      for f, sv in zip(fixes, savings) if sv[e.id].alone > 0),
+                     key=lambda a: (-a.savings_usd, a.groups, a.kind))
+        for e in entries}
+
+    # Concurrency, from starts and latencies (estimated from output length where missing).
+    intervals = [(m.start, m.end) for m in metas if m.timed]
+    limits = {e.id: e.concurrency_limit for e in entries}
+    flight = in_flight(intervals, [v for v in limits.values() if v]) if intervals else None
+    if timeline is not None:  # issue 8 timeline
+        timeline.inflight(intervals)
+    concurrency = None
+    if flight is not None:
+        reported_latency = sum(m.latency_reported for m in metas if m.timed)
+        concurrency = R.Concurrency(
+            peak_in_flight=flight.peak,
+            peak_at=_iso(flight.peak_at) if flight.peak_at is not None else None,
+            latency_source="reported" if reported_latency == len(intervals) else ("estimated" if not reported_latency else "mixed"),
+            seconds_above_limit={m: round(flight.seconds_above[lim], 3) for m, lim in limits.items() if lim},
+        )
+
+    groups = sorted(fp.grouper.groups.values(), key=lambda g: (-g.input_tokens, g.id))
+    counts = group_counts(metas, chains)  # tools, tool calls, thinking per group: one count for all uses
+
+    # --- recommendation (issue 6: model choice) ---
+    from ..recommend.options import recommend_models
+    from ..knowledge.config import load_settings
+
+    baseline_label, baseline_cost = _baseline(fp, ledgers, entries, catalog)
+    settings = load_settings(opts.config_path) if opts.config_path is not None else None
+    quality_critical = list(dict.fromkeys([*opts.quality_critical, *(settings.quality_critical if settings else ())]))
+    rec = recommend_models(
+        metas=metas, metas_r=metas_r, order=order, shapes=shapes, shapes_r=shapes_r, measurers=measurers,
+        entries=entries, catalog=catalog, opts=opts, ledgers=ledgers, groups=groups,
+        actions_by_model=actions_by_model, baseline_label=baseline_label, baseline_cost=baseline_cost,
+        latency_source=concurrency.latency_source if concurrency else "none", quality_critical=quality_critical,
+        now=now, simulated=lambda e, lay: sims.outcomes(e, plan.combined if lay == "restructured" and plan.kept else None))
+    # --- end recommendation ---
+
+    calibration = _calibration(fp, logged, sim_reads, catalog, opts, notes)
+    sweep = _sweep(sims, entries, plan, opts)
+    notes.extend(_notes(fp, metas, entries, opts, plan, content_free, catalog))
+    stats = fp.stats
+    times = [m.when for m in metas if m.timed]
+    prim = measurers[primary]
+    reported = sum(s.reported for s in shapes[primary])
+    return R.Report(
+        tool_version=__version__,
+        inputs=stats.files,
+        input_formats=dict(stats.formats),
+        partial=fp.partial,
+        # interrupted: only lines fully read count, so the ledger still closes
+        lines_read=len(metas) + stats.skipped_lines if fp.partial else stats.lines,
+        calls=len(metas),
+        skipped_lines=stats.skipped_lines,
+        skipped_by_reason=dict(sorted(stats.skipped.items())),
+        skipped_examples=[R.SkippedLine(path=x.path, line=x.line, reason=x.reason,
+                                        message="(redacted)" if opts.redact else x.message) for x in stats.examples],
+        period=(_iso(min(times).timestamp()), _iso(max(times).timestamp())) if times else None,
+        tokenizer=("none: a block-hash trace carries its own token counts" if content_free else prim.tokenizer_name),
+        input_tokens=sum(s.total for s in shapes[primary]),
+        reported_calls=reported,
+        estimated_calls=len(metas) - reported,
+        observed=_observed(fp),
+        groups=[_group(g, counts[g.id], opts.redact) for g in groups],
+        scenarios=scenarios,
+        recommendation=rec,
+        concurrency=concurrency,
+        timeline=timeline.build() if timeline is not None else None,  # issue 8
+        findings=_findings(fixes, savings, rec.model if rec else entries[0].id, fp.grouper, fp.evidence, prim, excerpt),
+        calibration=calibration,
+        sweep=sweep,
+        conversations=[R.Conversation(id=k, calls=v[0], input_tokens=v[1], cache_hit_tokens=v[2],
+                                      hit_ratio=_ratio(v[2], v[1])) for k, v in conv_hits.items()],  # in order of first call
+        assumptions=R.Assumptions(
+            prices=(f"every call repriced at {opts.at.isoformat()}" if opts.at else
+                    "each call priced at the rates in force at its own timestamp (DeepSeek peak/off-peak applied)"),
+            cache_policy=_policy_info(everyone, sims, opts),
+            tokenizer=("; ".join([measurers[f].tokenizer_name for f in dict.fromkeys(e.tokenizer for e in entries)]
+                                 + [f"{m}: {t}" for m, t in translations.items()])),
+            token_counts=(f"{reported} call(s) use the provider's reported prompt size; {len(metas) - reported} were "
+                          f"counted by promptcache; {prim.adjusted_tokens} token(s) of framing difference were "
+                          "reconciled to the reported totals."),
+            notes=notes,
+        ),
+    )
+
+
+def _conversations(metas: list[CallFacts], chains: Chains) -> list[str | None]:
+    """Each call's conversation: the log's own id, else the chain of calls that extend one another
+    (an agent loop or a chat without ids), named after its first call; none for a lone call."""
+    size = Counter(chains.root)
+    return [m.conversation if m.conversation is not None else
+            (f"chain-{chains.root[i] + 1}" if size[chains.root[i]] > 1 else None) for i, m in enumerate(metas)]
+
+
+def _resolve_params(opts: AnalyzeOptions, entries: list[ModelEntry]) -> AnalyzeOptions:
+    """``--cache-param`` / ``--ttl`` specs parsed against the candidates' cache policy (one for all)."""
+    if not opts.cache_param_specs:
+        return opts
+    names = {opts.cache_policy or e.cache_policy for e in entries}
+    parsed = [parse_params(opts.cache_param_specs, n) for n in sorted(names)]
+    if any(p != parsed[0] for p in parsed[1:]):
+        raise ConfigError("--cache-param and --ttl apply to one cache policy; the candidate models use "
+                          f"{', '.join(sorted(names))}: give models of one provider, or use --cache")
+    return replace(opts, cache_params={**opts.cache_params, **parsed[0]})
+
+
+def _comparison_shapes(sims: _Sims, comparisons: list[ModelEntry], primary: str, notes: list[str]) -> dict[str, str]:
+    """Shapes for the comparison models: measured where their family was, else the log's scaled.
+
+    Anthropic and GPT-5.6+ cache only at breakpoints: a log without them (from another provider)
+    is simulated with breakpoints placed where those providers would need them (``auto``).
+    """
+    labels: dict[str, str] = {}
+    fp = sims.fp
+    for e in comparisons:
+        if e.tokenizer in fp.shapes:
+            labels[e.id] = f"counted with {sims.measurers[e.tokenizer].tokenizer_name}"
+        else:
+            stand_in = Measurer(e.tokenizer)
+            ours = sum(sims.measurers[primary].shape(c, trust_usage=False).total for c in fp.samples)
+            theirs = sum(stand_in.shape(c, trust_usage=False).total for c in fp.samples)
+            ratio = theirs / ours if ours and theirs else 1.0
+            sims.scaled[e.id] = (primary, ratio)
+            labels[e.id] = (f"the log's counts scaled by {ratio:.3f}, the ratio of {stand_in.tokenizer_name} to "
+                            f"{primary} counts on {len(fp.samples)} sampled calls (no public tokenizer for "
+                            f"{e.id} ships here)" if fp.samples else f"the log's {primary} counts, unscaled "
+                            "(no call with text to measure a ratio on)")
+        params = policy_params(sims.opts.cache_policy or e.cache_policy)
+        if "breakpoints" in params and not fp.breakpoints:
+            sims.overrides[e.id] = {"breakpoints": "auto"}
+            notes.append(f"{e.id}: the log carries no cache breakpoints, so they were placed where the provider "
+                         "needs them: after the tools and system prompt, and on the last block.")
+        else:
+            sims.overrides[e.id] = {}
+    return labels
+
+
+def _scenario(model: str, layout_name: str, ledger: Ledger, comparison: bool) -> R.Scenario:
+    t = ledger.tokens()
+    return R.Scenario(model=model, layout=layout_name, comparison=comparison, cache_hit_tokens=t.hit,
+                      cache_miss_tokens=t.miss, cache_write_tokens=t.write_5m + t.write_1h, output_tokens=t.output,
+                      hit_ratio=_ratio(t.hit, t.input), cost_usd=_q(ledger.cost()),
+                      cache_storage_usd=_q(ledger.storage), peak_input_share=round(ledger.peak_share(), 4))
+
+
+def _group(g, counts: GroupCounts, redact: bool) -> R.Group:
+    return R.Group(
+        id=g.id, label="(redacted)" if redact else g.label, calls=g.calls, input_tokens=g.input_tokens,
+        static_prefix_tokens=g.static_tokens, dynamic_suffix_tokens_mean=round(g.dynamic_tokens_mean, 1),
+        breakers=[R.Breaker(segment=g.breaker.segment, token_offset=g.breaker.token_offset, kind=g.breaker.kind,
+                            samples=[] if redact else g.breaker.samples)] if g.breaker else [],
+        with_tools=counts.with_tools, response_tool_calls=counts.tool_calls, thinking_calls=counts.thinking,
+    )
+
+
+def _observed(fp: FirstPass) -> R.Observed | None:
+    if not fp.observed_calls:
+        return None
+    o = fp.observed
+    return R.Observed(calls=fp.observed_calls, cache_hit_tokens=o.hit, cache_miss_tokens=o.miss,
+                      output_tokens=o.output, hit_ratio=_ratio(o.hit, o.input),
+                      cost_usd=_q(fp.observed_ledger.cost()) if not fp.unpriced else None,
+                      unpriced_models=sorted(fp.unpriced))
+
+
+def _policy_info(models: list[ModelEntry], sims: _Sims, opts: AnalyzeOptions) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for e in models:
+        name = opts.cache_policy or e.cache_policy
+        params = policy_params(name, sims.overrides.get(e.id, opts.cache_params))
+        out[name] = {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool))}
+    return out
+
+
+def _calibration(fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, array], catalog: Catalog,
+                 opts: AnalyzeOptions, notes: list[str]) -> R.Calibration | None:
+    """The logged model's simulation against the provider's reported cache reads, per group."""
+    if not fp.observed_calls or logged is None:
+        return None
+    reads = sim_reads.get(logged.id)
+    if reads is None:
+        notes.append(f"No calibration: the logged model {logged.id} is neither a candidate nor a comparison model.")
+        return None
+    name = opts.cache_policy or logged.cache_policy
+    params = policy_params(name, opts.cache_params)
+    ttl_key = TTL_ALIAS.get(params["rule"])
+    ttl = params.get(ttl_key) if ttl_key else None
+    ttl_s = float(ttl) if isinstance(ttl, (int, float)) else None
+    last_in_group: dict[str, float] = {}
+    rows = []
+    for i in sorted(range(len(fp.facts)), key=lambda i: (fp.facts[i].start, i)):
+        f = fp.facts[i]
+        gap = f.start - last_in_group[f.group] if f.group in last_in_group else None
+        last_in_group[f.group] = f.start
+        obs = fp.observed_reads[i]
+        if obs < 0 or catalog.find(f.model) is None:
+            continue
+        rates = catalog.rates(*catalog.bucket(f.model, f.when))
+        total = fp.observed_inputs[i]
+        sim = min(reads[i], total)
+
+        def cost(hit: int, rates=rates, total=total) -> Decimal:
+            return (hit * rates.input_hit + (total - hit) * rates.input_miss) / 1_000_000
+
+        rows.append(CallRow(group=f.group, observed=obs, simulated=sim, input_tokens=total,
+                            observed_usd=cost(obs), simulated_usd=cost(sim), gap_s=gap, ttl_s=ttl_s))
+    if not rows:
+        return None
+    cal = calibrate(rows)
+    return R.Calibration(model=logged.id, tolerance_pct=round(100 * cal.tolerance, 2),
+                         overall=_cal_row(cal.overall), groups=[_cal_row(g) for g in cal.groups])
+
+
+def _cal_row(g: GroupCalibration) -> R.CalibrationRow:
+    return R.CalibrationRow(group=g.group, calls=g.calls, input_tokens=g.input_tokens,
+                            observed_hit_tokens=g.observed, simulated_hit_tokens=g.simulated, error_tokens=g.error,
+                            error_pct=round(g.error_pct, 3), observed_cost_usd=_q(g.observed_usd),
+                            simulated_cost_usd=_q(g.simulated_usd), error_usd=_q(g.error_usd), flagged=g.flagged,
+                            reason=g.reason, detail=g.detail)
+
+
+def _sweep(sims: _Sims, entries: list[ModelEntry], plan: Plan, opts: AnalyzeOptions) -> list[R.SweepRow]:
+    """Each ``--sweep`` setting re-simulated for the candidates, as logged and restructured."""
+    if not opts.sweep:
+        return []
+    rows = []
+    for e in entries:
+        name = opts.cache_policy or e.cache_policy
+        for params in parse_sweep(opts.sweep, name, base=opts.cache_params):
+            shown = {k: _fmt_param(v) for k, v in params.items() if k not in opts.cache_params
+                     or opts.cache_params[k] != v}
+            for lay, var in (("as_logged", None), ("restructured", plan.combined if plan.kept else None)):
+                led = sims.run(e, var, overrides=params)
+                t = led.tokens()
+                rows.append(R.SweepRow(params=shown, model=e.id, layout=lay, hit_ratio=_ratio(t.hit, t.input),
+                                       cost_usd=_q(led.cost())))
+    return rows
+
+
+def _fmt_param(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v)
+
+
+def _notes(fp: FirstPass, metas: list[CallFacts], entries: list[ModelEntry], opts: AnalyzeOptions, plan: Plan,
+           content_free: bool, catalog: Catalog) -> list[str]:
+    notes = []
+    untimed = sum(not m.timed for m in metas)
+    if untimed:
+        notes.append(f"{untimed} call(s) had no timestamp: simulated in file order, each starting 10 s after the "
+                     f"one before it ended, and priced at {'--at' if opts.at else 'the current'} prices.")
+    if fp.partial:
+        notes.append("Interrupted: the figures cover only the calls read before the interruption.")
+    if content_free:
+        notes.append("This log is a block-hash trace (no prompt text): the cache simulation and the repricing apply; "
+                     "template breakers, findings and restructuring need text and do not.")
+    if fp.stats.incomplete_prompts:
+        notes.append(f"{fp.stats.incomplete_prompts} call(s) hold only part of their prompt (previous_response_id or "
+                     "cachedContent): analyzed on what the log shows.")
+    first = min((p.start for e in entries for p in catalog.model(e.id).prices if p.start), default=None)
+    early = sum(1 for m in metas if first is not None and m.when < first)
+    if early and not opts.at:
+        notes.append(f"{early} call(s) are dated before the catalog's first price entry ({first:%Y-%m-%d}): an older "
+                     "log, or a trace with relative times. They were priced at the earliest known prices; use "
+                     "--at now to price them at today's.")
+    notes.extend(f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not recommended: {why}."
+                 for f, why in plan.dropped)
+    rules = {policy_params(opts.cache_policy or e.cache_policy)["rule"] for e in entries}
+    if fp.breakpoints and not rules & {"anthropic-breakpoints", "openai-breakpoints"}:
+        notes.append("The log carries cache_control breakpoints, which no candidate model reads: add a Claude "
+                     "candidate (e.g. --models +claude-sonnet-4-5) to check where they are placed.")
+    return notes
+
+
+def _baseline(fp: FirstPass, ledgers, entries: list[ModelEntry], catalog: Catalog) -> tuple[str, Decimal]:
+    if fp.observed_calls == len(fp.facts) and not fp.unpriced:
+        return "the log's observed cost (provider-reported cache usage)", _q(fp.observed_ledger.cost())
+    logged = fp.logged_models.most_common(1)[0][0]
+    entry = catalog.find(logged)
+    if entry is not None and (entry.id, "as_logged") in ledgers:
+        return f"{entry.id} as logged (simulated)", _q(ledgers[(entry.id, "as_logged")].cost())
+    e = entries[0]
+    return f"{e.id} as logged (simulated; the logged model {logged} is not a candidate)", _q(ledgers[(e.id, "as_logged")].cost())
+
+
+def _findings(fixes, savings, model: str, grouper: Grouper, evidence: Evidence, measurer: Measurer,
+              excerpt) -> list[R.Finding]:
+    """Findings in a stable order: largest savings on the recommended model first."""
+    groups = {g.id: g for g in grouper.groups.values()}
+    count = measurer._tokenizer.count if measurer._tokenizer else len
+    rows = []
+    for f, sv in zip(fixes, savings):
+        g = groups[f.group]
+        if f.layouts is not None:  # request options: the detector drew the call as the provider sees it
+            rows.append((f, sv, g, *f.layouts))
+            continue
+        before_samples = evidence.samples.get(f.group, [])
+        after_samples = [f.apply(c) for c in before_samples] if f.apply else before_samples
+        rows.append((f, sv, g, layout(before_samples, count, excerpt), layout(after_samples, count, excerpt)))
+    rows.sort(key=lambda r: (-r[1][model].alone, int(r[2].id[1:]), KIND_ORDER.index(r[0].kind)))
+    return [R.Finding(
+        id=f"F{n}", kind=f.kind, group=f.group, segment=f.segment, message=f.message, change=f.change,
+        calls=g.calls, tokens=g.input_tokens, savings_usd=_q(sv[model].alone), keeps_information=f.keeps_information,
+        best_model=(best := max(sv, key=lambda m: sv[m].alone)), best_savings_usd=_q(sv[best].alone),
+        samples=f.samples, before=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in before],
+        after=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in after],
+        savings=[R.FixSavings(model=m, alone_usd=_q(v.alone), marginal_usd=_q(v.marginal),
+                              cache_hit_tokens_gained=v.hit_tokens_gained) for m, v in sv.items()],
+    ) for n, (f, sv, g, before, after) in enumerate(rows, 1)]
+
+
+def _excerpt(text: str) -> str:
+    """A short, secret-masked excerpt of log text for a report."""
+    from ..secrets import mask_secrets, printable
+
+    t = " ".join(text.split())
+    t = t if len(t) <= 72 else t[:71] + "…"
+    return printable(mask_secrets(t))
+
+
+def _ratio(hit: int, total: int) -> float:
+    return round(hit / total, 6) if total else 0.0
+
+
+def _q(d: Decimal) -> Decimal:
+    return Decimal(usd(d))
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")

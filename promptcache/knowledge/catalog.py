@@ -1,0 +1,277 @@
+"""The price catalog: dated per-model prices, peak schedules and concurrency limits, as data.
+
+Provider knowledge lives in ``data/prices.json`` (every entry with its source and date) and is
+validated here by pydantic. Lookups are by model name (or alias) and by the instant a call was
+made, because DeepSeek re-priced several times and bills peak and off-peak hours differently.
+Money is ``Decimal`` throughout; nothing here simulates a cache.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import math
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..errors import CatalogError, UnknownModelError
+
+Provider = Literal["deepseek", "openai", "anthropic", "gemini"]
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rates(_Data):
+    """Prices per 1M tokens for one window of time."""
+
+    input_miss: Decimal = Field(ge=0)
+    input_hit: Decimal = Field(ge=0)
+    output: Decimal = Field(ge=0)
+    cache_write_5m: Decimal | None = Field(default=None, ge=0)
+    cache_write_1h: Decimal | None = Field(default=None, ge=0)
+    cache_storage_per_hour: Decimal | None = Field(default=None, ge=0)  # explicit caches (Gemini), per 1M tokens per hour
+
+
+class PeakRates(Rates):
+    """Rates that replace the base rates inside a named schedule's windows."""
+
+    schedule: str
+
+
+class PriceEntry(Rates):
+    """Rates in force from ``start`` until the next entry's start (or forever)."""
+
+    start: datetime | None
+    peak: PeakRates | None = None
+    source: str
+    as_of: date
+    disagreements: list[str] = []
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("start must carry a time zone, e.g. 2026-08-16T16:00:00Z")
+        return v
+
+
+class Schedule(_Data):
+    """Weekly peak windows in a fixed UTC offset, with holidays that are off-peak."""
+
+    description: str
+    utc_offset: str
+    weekdays: list[int]
+    windows: list[tuple[str, str]]
+    holidays: list[date] = []
+    holidays_known_until: date | None = None
+    source: str
+    as_of: date
+    disagreements: list[str] = []
+
+    @functools.cached_property
+    def _tz(self) -> timezone:
+        sign = -1 if self.utc_offset.startswith("-") else 1
+        hh, mm = self.utc_offset.lstrip("+-").split(":")
+        return timezone(sign * timedelta(hours=int(hh), minutes=int(mm)))
+
+    @functools.cached_property
+    def _windows(self) -> list[tuple[time, time]]:
+        return [(time.fromisoformat(a), time.fromisoformat(b)) for a, b in self.windows]
+
+    @functools.cached_property
+    def _holidays(self) -> frozenset[date]:
+        return frozenset(self.holidays)
+
+    def is_peak(self, at: datetime) -> bool:
+        """Whether ``at`` (tz-aware) falls inside a peak window."""
+        local = at.astimezone(self._tz)
+        if local.weekday() not in self.weekdays or local.date() in self._holidays:
+            return False
+        t = local.time()
+        return any(a <= t < b for a, b in self._windows)
+
+
+class ModelEntry(_Data):
+    """One model: how to count its tokens, which cache policy applies, and its price history."""
+
+    id: str
+    provider: Provider
+    display_name: str
+    aliases: list[str] = []
+    tokenizer: str
+    cache_policy: str
+    concurrency_limit: int | None = None
+    concurrency_source: str | None = None
+    prices: list[PriceEntry]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "ModelEntry":
+        starts = [p.start for p in self.prices]
+        if any(s is None for s in starts[1:]):
+            raise ValueError(f"{self.id}: only the first price entry may have start=null")
+        dated = [s for s in starts if s is not None]
+        if dated != sorted(dated):
+            raise ValueError(f"{self.id}: price entries must be in start order")
+        return self
+
+
+class PricePoint(_Data):
+    """The rates that apply to one call: which entry, and whether the peak window applied."""
+
+    model: str
+    rates: Rates
+    peak: bool
+    entry_start: datetime | None
+    source: str
+
+
+class Catalog(_Data):
+    """All models with their dated prices; the single source of money in promptcache."""
+
+    schema_version: int
+    currency: Literal["USD"]
+    unit: Literal["per 1M tokens"]
+    notes: list[str] = []
+    schedules: dict[str, Schedule]
+    models: list[ModelEntry]
+
+    @model_validator(mode="after")
+    def _check_refs(self) -> "Catalog":
+        seen: dict[str, str] = {}
+        for m in self.models:
+            for name in (m.id, *m.aliases):
+                if name in seen:
+                    raise ValueError(f"model name {name!r} used by both {seen[name]} and {m.id}")
+                seen[name] = m.id
+            for p in m.prices:
+                if p.peak and p.peak.schedule not in self.schedules:
+                    raise ValueError(f"{m.id}: unknown peak schedule {p.peak.schedule!r}")
+        return self
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, ModelEntry]:
+        return {name: m for m in self.models for name in (m.id, *m.aliases)}
+
+    def names(self) -> list[str]:
+        """Every accepted model name (ids and aliases)."""
+        return sorted(self._by_name)
+
+    def model(self, name: str) -> ModelEntry:
+        """The entry for ``name`` (id or alias); raises UnknownModelError with the nearest names."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
+            raise UnknownModelError(name, close) from None
+
+    def find(self, name: str) -> ModelEntry | None:
+        """The entry for ``name``, or None when the catalog does not know it."""
+        return self._by_name.get(name)
+
+    @functools.cached_property
+    def _bucket_step(self) -> int:
+        """Seconds (a divisor of an hour) on whose multiples every price change and peak-window
+        edge falls, so ``bucket`` is constant within each such step and can be cached per step."""
+        edges = [3600]
+        for sch in self.schedules.values():
+            off = int(sch._tz.utcoffset(None).total_seconds())
+            edges.append(off)  # local midnight (weekday and holiday changes)
+            for a, b in sch._windows:
+                for t in (a, b):
+                    edges.append(t.hour * 3600 + t.minute * 60 + t.second - off)
+                    if t.microsecond:
+                        return 0
+        for m in self.models:
+            for p in m.prices:
+                if p.start is not None:
+                    if p.start.microsecond:
+                        return 0
+                    edges.append(int(p.start.timestamp()))
+        return math.gcd(*edges)
+
+    @functools.cached_property
+    def _bucket_cache(self) -> dict[tuple[str, int], tuple[str, int, bool]]:
+        return {}
+
+    def bucket(self, name: str, at: datetime) -> tuple[str, int, bool]:
+        """(model id, price entry index, peak?) for a call of ``name`` at ``at``: the key calls are
+        summed under before multiplying by rates, so pricing costs one lookup per call (cached per
+        step of ``_bucket_step`` seconds: prices and peak windows change only on step edges)."""
+        step = self._bucket_step
+        if step and at.tzinfo is not None:
+            ck = (name, math.floor(at.timestamp()) // step)
+            got = self._bucket_cache.get(ck)
+            if got is None:
+                got = self._bucket_cache[ck] = self._bucket(name, at)
+            return got
+        return self._bucket(name, at)
+
+    def _bucket(self, name: str, at: datetime) -> tuple[str, int, bool]:
+        m = self.model(name)
+        idx = 0
+        for i, p in enumerate(m.prices):
+            if p.start is None or p.start <= at:
+                idx = i
+            else:
+                break
+        entry = m.prices[idx]
+        peak = bool(entry.peak and self.schedules[entry.peak.schedule].is_peak(at))
+        return m.id, idx, peak
+
+    def rates(self, model_id: str, idx: int, peak: bool) -> Rates:
+        """The rates of one bucket returned by ``bucket``."""
+        entry = self.model(model_id).prices[idx]
+        src: Rates = entry.peak if (peak and entry.peak) else entry
+        return Rates(**{k: getattr(src, k) for k in Rates.model_fields})
+
+    def price(self, name: str, at: datetime) -> PricePoint:
+        """The rates in force for ``name`` at instant ``at`` (tz-aware), peak windows applied."""
+        m = self.model(name)
+        entry = m.prices[0]
+        for p in m.prices:
+            if p.start is None or p.start <= at:
+                entry = p
+            else:
+                break
+        peak = bool(entry.peak and self.schedules[entry.peak.schedule].is_peak(at))
+        rates: Rates = entry.peak if (peak and entry.peak) else entry
+        return PricePoint(
+            model=m.id,
+            rates=Rates(**{k: getattr(rates, k) for k in Rates.model_fields}),
+            peak=peak,
+            entry_start=entry.start,
+            source=entry.source,
+        )
+
+
+def _load(text: str, origin: str) -> Catalog:
+    try:
+        return Catalog.model_validate(json.loads(text))
+    except (ValueError, ValidationError) as exc:
+        raise CatalogError(f"{origin}: invalid price catalog: {exc}") from None
+
+
+@functools.cache
+def default_catalog() -> Catalog:
+    """The packaged catalog (loaded once, on first use)."""
+    text = resources.files("promptcache.knowledge").joinpath("data/prices.json").read_text(encoding="utf-8")
+    return _load(text, "promptcache/knowledge/data/prices.json")
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    """A user-supplied catalog file (same schema), or the packaged one when ``path`` is None."""
+    if path is None:
+        return default_catalog()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read price catalog: {exc.strerror}") from None
+    return _load(text, str(path))

@@ -1,0 +1,188 @@
+"""A call's prompt as a cache sees it: a chain of hashed pieces with token counts.
+
+``Measurer`` renders a call with its model family's chat template (``tokens.render``), tokenizes
+each *distinct* piece once, and gives every call a ``Shape``: piece keys, token counts, and the
+chain keys that identify each prefix (``chain[k]`` names everything before piece k, so two calls
+share pieces 0..k-1 exactly when their ``chain[k]`` are equal). Inside a piece, prefixes are
+compared by chained hashes of fixed token blocks (``block_tokens``), so two different pieces can
+still share a partial prefix at block granularity without keeping their tokens in memory.
+
+When a call reports its prompt size and the log's provider uses this family's tokenizer, the
+reported total is the truth: the difference from our count is put on the final (generation)
+piece and the call is counted as ``reported``; otherwise its counts are ``estimated``.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..model.calls import Call
+from .tokens import get_tokenizer, output_piece, render
+
+ROOT = 0x5EED
+
+
+@dataclass(slots=True)
+class Shape:
+    """Prompt pieces in order (the last is the generation prompt) and the output that followed."""
+
+    keys: list[int]  # the measurer's own key objects, shared by every call with the piece
+    tokens: list[int]
+    roles: Sequence[str]  # a tuple shared by every call with the same roles (``Measurer._same``)
+    indexes: Sequence[int]  # likewise
+    chain: Sequence[int]  # len(keys) + 1; chain[0] = ROOT; an array('q') from ``chain_of``
+    out_key: int | None
+    out_tokens: int
+    reported: bool
+    adjust: int = 0  # tokens added (or removed) to reach the reported total: our framing's error
+
+    @property
+    def total(self) -> int:
+        return sum(self.tokens)
+
+
+class Measurer:
+    """Tokenizes distinct pieces once per family and shapes calls for the cache simulators."""
+
+    def __init__(self, family: str, *, block_tokens: int = 16):
+        self.family = family
+        self.block_tokens = block_tokens
+        self._tokenizer = None if family == "blocks" else get_tokenizer(family)
+        self._pieces: dict[int, tuple[int, array, int]] = {}  # key -> (tokens, block hashes, key)
+        self._tuples: dict[tuple, tuple] = {}  # role and index sequences, one object each
+        self.reported_calls = 0
+        self.estimated_calls = 0
+        self.adjusted_tokens = 0
+
+    @property
+    def tokenizer_name(self) -> str:
+        return self._tokenizer.name if self._tokenizer else "none (block-hash trace)"
+
+    @property
+    def exact(self) -> bool:
+        return bool(self._tokenizer and self._tokenizer.exact)
+
+    def _piece(self, text: str, extra: int = 0) -> tuple[int, int]:
+        """The piece's key and token count. The key returned is the stored one, so the shapes of
+        the calls that repeat a piece share one int object (32 bytes a piece a call otherwise)."""
+        key = hash(text)
+        got = self._pieces.get(key)
+        if got is None:
+            got = self._store(key, self._tokenizer.encode(text), extra)
+        return got[2], got[0]
+
+    def _store(self, key: int, ids: list[int], extra: int) -> tuple[int, array, int]:
+        """Remember a distinct piece's count and block hashes (``parallel.prefill`` batches this)."""
+        b = self.block_tokens
+        blocks = array("q")
+        h = ROOT  # same seed for every piece, so different pieces with a common start share blocks
+        for i in range(b, len(ids) + 1, b):
+            h = hash((h, *ids[i - b:i]))
+            blocks.append(h)
+        got = (len(ids) + extra, blocks, key)
+        self._pieces[key] = got
+        return got
+
+    def blocks(self, key: int) -> array:
+        """Chained block hashes of a piece: ``blocks[j]`` identifies its first (j+1)*block_tokens tokens."""
+        got = self._pieces.get(key)
+        return got[1] if got else _EMPTY
+
+    def shape(self, call: Call, *, trust_usage: bool, adjust: int | None = None) -> Shape:
+        """The call's shape. With ``trust_usage`` the reported prompt size is the truth; ``adjust``
+        instead carries another shape's correction over (a rewritten call keeps its original's
+        framing error, so its total moves only by what the rewrite changed)."""
+        if call.segments and call.segments[0].role == "block":
+            return self._shape_blocks(call)
+        pieces, gen = render(call, self.family)
+        keys: list[int] = []
+        toks: list[int] = []
+        for p in pieces:
+            k, n = self._piece(p.text, p.extra)
+            keys.append(k)
+            toks.append(n)
+        gk, gn = self._piece(gen, 3 if self.family != "deepseek-v4" else 0)
+        if self.family != "deepseek-v4":
+            gn = 3  # OpenAI: every reply is primed with <|start|>assistant<|message|>
+        keys.append(gk)
+        toks.append(gn)
+        reported = False
+        diff = 0
+        if adjust is not None:
+            diff = adjust
+            if diff:
+                _absorb(toks, diff)
+            reported = trust_usage
+        elif trust_usage and call.usage is not None:
+            diff = call.usage.input_tokens - sum(toks)
+            if diff:
+                self.adjusted_tokens += abs(diff)
+                _absorb(toks, diff)
+            reported = True
+        out = output_piece(call, self.family)
+        out_key, out_tokens = None, 0
+        if out:  # same key as the identical assistant turn a next request would replay
+            out_key, out_tokens = self._piece(out)
+        elif call.usage and call.usage.output_tokens:
+            out_key, out_tokens = hash(("out", call.call_id)), call.usage.output_tokens
+        if reported:
+            self.reported_calls += 1
+        else:
+            self.estimated_calls += 1
+        return Shape(keys, toks, self._same((*(p.role for p in pieces), "generation")),
+                     self._same((*(p.index for p in pieces), -1)), chain_of(keys), out_key, out_tokens, reported, diff)
+
+    def _same(self, seq: tuple) -> tuple:
+        """One shared tuple per distinct sequence: most calls repeat a few role and index patterns
+        (two lists of their own were ~300 bytes a call)."""
+        return self._tuples.setdefault(seq, seq)
+
+    def _shape_blocks(self, call: Call) -> Shape:
+        keys = [s.block_id or 0 for s in call.segments]
+        toks = [s.block_tokens for s in call.segments]
+        out_tokens = call.usage.output_tokens if call.usage else 0
+        self.reported_calls += 1
+        return Shape(keys, toks, self._same(("block",) * len(keys)), self._same(tuple(range(len(keys)))),
+                     chain_of(keys), None, out_tokens, True)
+
+
+_EMPTY = array("q")
+
+
+def chain_of(keys: Sequence[int]) -> array:
+    """Chain keys of a prompt: ``chain[k]`` identifies pieces 0..k-1. Kept as machine integers
+    (8 bytes each instead of an int object and a pointer: shapes are most of what stays per call)."""
+    chain = array("q", [ROOT])
+    h = ROOT
+    for k in keys:
+        h = hash((h, k))
+        chain.append(h)
+    return chain
+
+
+def _absorb(toks: list[int], diff: int) -> None:
+    """Put the difference between reported and counted tokens on the last pieces, never below zero."""
+    i = len(toks) - 1
+    if diff > 0:
+        toks[i] += diff
+        return
+    need = -diff
+    while need and i >= 0:
+        take = min(need, toks[i])
+        toks[i] -= take
+        need -= take
+        i -= 1
+
+
+def common_blocks(a: array, b: array) -> int:
+    """How many leading blocks two pieces share (chained hashes: equal at j means equal up to j)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:  # prefix-closed: binary search for the first difference
+        mid = (lo + hi + 1) // 2
+        if a[mid - 1] == b[mid - 1]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo

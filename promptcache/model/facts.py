@@ -1,0 +1,31 @@
+"""The compact per-call record that every stage after reading works on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .hints import CacheHints
+
+
+@dataclass(slots=True)
+class CallFacts:
+    """What later stages need of a call once its text is gone: compact, one per call."""
+
+    start: float
+    end: float
+    when: datetime  # the pricing instant
+    user: str | None
+    model: str  # as logged
+    group: str
+    output: int
+    conversation: str | None
+    timed: bool
+    latency_reported: bool
+    tools: bool = False
+    thinking: bool = False
+    tool_calls: int = 0
+    reasoning_tokens: int = 0  # usage.completion_tokens_details.reasoning_tokens (0 when not reported)
+    task_kinds: int = 0  # bitmask of plain-keyword task signals (``workload.TASK_RULES``)
+    hints: CacheHints | None = None  # the request's cache options, for the policies that read them
+    seq: int = -1  # the call's position in the log (what-if changes that move calls in time key on it)

@@ -1,0 +1,7 @@
+"""Stage 6, price: simulated and observed tokens turned into money, in ``Decimal``.
+
+``ledger`` sums tokens per (group, model, price instant) bucket and multiplies once;
+``scenarios`` runs a whole-log simulation for an assignment of models and a layout and prices it,
+and re-simulates only the partitions a change touches (``resimulate``); ``calibration`` compares
+the simulation with what the provider reported, per group, and names the likeliest reason.
+"""

@@ -1,0 +1,90 @@
+"""Repricing: token counts in, Decimal dollars out, at the price in force for each call.
+
+Calls are summed per price bucket (model, dated entry, peak or off-peak) and each bucket is
+multiplied once by its rates, which is exact (prices are linear in tokens) and costs one catalog
+lookup per call. Nothing here simulates a cache; the token split comes from the simulator or the
+log.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from ..knowledge.catalog import Catalog
+
+MILLION = Decimal(1_000_000)
+CENT = Decimal("0.000001")
+
+
+@dataclass(slots=True)
+class Tokens:
+    """Token counts of one bucket: ``hit + write_5m + write_1h + miss`` is the input."""
+
+    hit: int = 0
+    miss: int = 0
+    write_5m: int = 0
+    write_1h: int = 0
+    output: int = 0
+
+    def add(self, hit: int, miss: int, output: int, write_5m: int = 0, write_1h: int = 0) -> None:
+        self.hit += hit
+        self.miss += miss
+        self.output += output
+        self.write_5m += write_5m
+        self.write_1h += write_1h
+
+    @property
+    def input(self) -> int:
+        return self.hit + self.miss + self.write_5m + self.write_1h
+
+
+@dataclass
+class Ledger:
+    """Token sums per (group, bucket); prices them on demand."""
+
+    catalog: Catalog
+    buckets: dict[tuple[str, tuple[str, int, bool]], Tokens] = field(default_factory=lambda: defaultdict(Tokens))
+    storage: Decimal = Decimal(0)  # explicit-cache storage (Gemini), not per group: in the total only
+
+    def add(self, group: str, model: str, at: datetime, *, hit: int, miss: int, output: int,
+            write_5m: int = 0, write_1h: int = 0) -> None:
+        self.buckets[(group, self.catalog.bucket(model, at))].add(hit, miss, output, write_5m, write_1h)
+
+    def tokens(self, group: str | None = None) -> Tokens:
+        out = Tokens()
+        for (g, _), t in self.buckets.items():
+            if group is None or g == group:
+                out.add(t.hit, t.miss, t.output, t.write_5m, t.write_1h)
+        return out
+
+    def cost(self, group: str | None = None) -> Decimal:
+        total = self.storage if group is None else Decimal(0)
+        for (g, bucket), t in self.buckets.items():
+            if group is None or g == group:
+                total += bucket_cost(self.catalog, bucket, t)
+        return total
+
+    def groups(self) -> set[str]:
+        return {g for g, _ in self.buckets}
+
+    def peak_share(self) -> float:
+        """Share of input tokens billed at peak rates."""
+        peak = sum(t.input for (_, b), t in self.buckets.items() if b[2])
+        total = sum(t.input for t in self.buckets.values())
+        return peak / total if total else 0.0
+
+
+def bucket_cost(catalog: Catalog, bucket: tuple[str, int, bool], t: Tokens) -> Decimal:
+    r = catalog.rates(*bucket)
+    write5 = r.cache_write_5m if r.cache_write_5m is not None else r.input_miss
+    write1 = r.cache_write_1h if r.cache_write_1h is not None else r.input_miss
+    return (t.hit * r.input_hit + t.miss * r.input_miss + t.write_5m * write5 + t.write_1h * write1
+            + t.output * r.output) / MILLION
+
+
+def usd(value: Decimal) -> str:
+    """Dollars as a decimal string, to the millionth (exact enough for per-token sums)."""
+    return str(value.quantize(CENT))

@@ -1,0 +1,162 @@
+"""Scenarios: one cache simulation over the whole log, priced call by call.
+
+A scenario assigns each call a model (all the same model, or a mix such as Pro for the first call
+of a chain and Flash after it) and a layout (the shapes, as logged or restructured). Each model
+keeps its own cache, as providers do: a call moved to another model does not find the prefix the
+first model cached. Calls are fed in start-time order; the ledger sums tokens per group and price
+bucket.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from ..simulate.policies import Outcome, Policy
+from ..knowledge.catalog import Catalog, ModelEntry
+from ..model.facts import CallFacts
+from ..model.hints import CacheHints
+from .ledger import Ledger
+from ..measure.shape import Shape
+
+
+def simulate(facts: Sequence[CallFacts], order: Sequence[int], assign: Callable[[int], ModelEntry],
+             shapes: dict[str, Sequence[Shape]], policies: dict[str, Policy], catalog: Catalog,
+             on_outcome: Callable[[int, Outcome], None] | None = None) -> Ledger:
+    """Run the caches of the assigned models over the calls in ``order`` and price every call.
+
+    ``shapes`` maps a tokenizer family to each call's shape; ``policies`` maps a model id to its
+    (fresh) cache simulator.
+    """
+    ledger = Ledger(catalog)
+    for i in order:
+        f = facts[i]
+        entry = assign(i)
+        o = policies[entry.id].request(shapes[entry.tokenizer][i], start=f.start, end=f.end, user=f.user,
+                                       call=f.hints)
+        ledger.add(f.group, entry.id, f.when, hit=o.read, miss=o.uncached, output=f.output,
+                   write_5m=o.write, write_1h=o.write_1h)
+        if on_outcome is not None:
+            on_outcome(i, o)
+    return ledger
+
+
+@dataclass
+class Outcomes:
+    """One cache simulation's result per call, kept so it can be priced for several models that
+    cache alike (DeepSeek Pro and Flash share rules and tokenizer: one simulation, two prices)."""
+
+    read: array
+    write: array
+    write_1h: array
+    total: array
+    storage_token_hours: float = 0.0  # explicit caches kept (Gemini cachedContent), billed per hour
+
+    @classmethod
+    def zeros(cls, n: int) -> Outcomes:
+        return cls(*(array("q", bytes(8 * n)) for _ in range(4)))
+
+    def copy(self) -> Outcomes:
+        return Outcomes(self.read[:], self.write[:], self.write_1h[:], self.total[:], self.storage_token_hours)
+
+    def outcome(self, i: int) -> Outcome:
+        return Outcome(read=self.read[i], total=self.total[i], write=self.write[i], write_1h=self.write_1h[i])
+
+
+def simulate_outcomes(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape],
+                      policy: Policy) -> Outcomes:
+    """Run one cache over the calls in ``order``; nothing priced."""
+    out = Outcomes.zeros(len(facts))
+    _feed(out, facts, order, shapes, policy)
+    storage = getattr(policy, "storage_token_hours", None)
+    if storage is not None:
+        out.storage_token_hours = storage()
+    return out
+
+
+def _feed(out: Outcomes, facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape],
+          policy: Policy) -> None:
+    """Send the calls in ``order`` through ``policy``, writing each one's outcome into ``out``."""
+    read, write, write_1h, total = out.read, out.write, out.write_1h, out.total
+    for i in order:
+        f = facts[i]
+        o = policy.request(shapes[i], start=f.start, end=f.end, user=f.user, call=f.hints)
+        read[i], write[i], write_1h[i], total[i] = o.read, o.write, o.write_1h, o.total
+
+
+# -- what-ifs: re-simulate only the part of the log a change can reach ------------------------------
+
+Footprints = list[tuple]
+
+
+def footprints(facts: Sequence[CallFacts], shapes: Sequence[Shape], policy: Policy) -> Footprints | None:
+    """Each call's footprint under ``policy`` (see ``DeepSeekCache.footprint``), or None when the
+    policy does not declare one or keeps state outside it (explicit caches billed for storage):
+    its what-ifs are then simulated whole."""
+    footprint = getattr(policy, "footprint", None)
+    if footprint is None or hasattr(policy, "storage_token_hours"):
+        return None
+    same: dict[tuple, tuple] = {}  # one object per distinct footprint: most calls repeat their scope's roots
+    return [same.setdefault(p, p) for p in (footprint(shapes[i], user=f.user, call=f.hints) for i, f in enumerate(facts))]
+
+
+def resimulate(base: Outcomes, base_prints: Footprints, changed: set[int], facts: Sequence[CallFacts],
+               order: Sequence[int], shapes: Sequence[Shape], policy: Policy) -> Outcomes:
+    """A what-if's outcomes, equal to ``simulate_outcomes`` over the changed log, from the
+    simulation as logged (``base``, with its ``base_prints``): only the calls whose footprint is
+    connected to a ``changed`` call's (before or after the change) go through a fresh ``policy``;
+    every other call keeps its logged outcome.
+
+    Calls in an unconnected part of the log see the same calls, in the same relative order, with
+    the same shapes and facts as when logged, and nothing outside their footprint, so their
+    outcomes cannot change.
+    """
+    new_prints = {i: policy.footprint(shapes[i], user=facts[i].user, call=facts[i].hints)  # type: ignore[attr-defined]
+                  for i in changed}
+    root = _components([*base_prints, *new_prints.values()])
+    dirty = {root(k) for i in changed for k in (*base_prints[i], *new_prints[i])}
+    rerun = [i for i in order if root(new_prints.get(i, base_prints[i])[0]) in dirty]
+    out = base.copy()
+    _feed(out, facts, rerun, shapes, policy)
+    return out
+
+
+def _components(prints: Iterable[tuple]) -> Callable[[Hashable], Hashable]:
+    """Union-find over footprint keys: keys that share a call are connected. Returns each key's
+    representative (itself for keys connected to nothing else, the usual case)."""
+    parent: dict[Hashable, Hashable] = {}
+
+    def find(k: Hashable) -> Hashable:
+        while k in parent:
+            k = parent[k]
+        return k
+
+    for p in prints:
+        first = find(p[0])
+        for k in p[1:]:
+            other = find(k)
+            if other != first:
+                parent[other] = first
+    return find
+
+
+def price(facts: Sequence[CallFacts], order: Sequence[int], model: str, outcomes: Outcomes, catalog: Catalog,
+          on_outcome: Callable[[int, Outcome], None] | None = None) -> Ledger:
+    """Price a simulation's outcomes as calls of ``model``, at each call's pricing instant."""
+    ledger = Ledger(catalog)
+    read, write, write_1h, total = outcomes.read, outcomes.write, outcomes.write_1h, outcomes.total
+    buckets, bucket = ledger.buckets, catalog.bucket  # Ledger.add inlined: this loop runs per call per what-if
+    for i in order:  # read from the arrays: no Outcome object per call unless a callback wants one
+        f = facts[i]
+        hit, w5, w1 = read[i], write[i], write_1h[i]
+        buckets[(f.group, bucket(model, f.when))].add(hit, total[i] - hit - w5 - w1, f.output, w5, w1)
+        if on_outcome is not None:
+            on_outcome(i, outcomes.outcome(i))
+    if outcomes.storage_token_hours and order:
+        rates = catalog.price(model, facts[order[-1]].when).rates
+        if rates.cache_storage_per_hour is not None:
+            ledger.storage += Decimal(repr(outcomes.storage_token_hours)) * rates.cache_storage_per_hour / 1_000_000
+    return ledger

@@ -1,0 +1,601 @@
+"""Readers: log files in, normalized ``Call`` records out, with every line accounted for.
+
+``read_logs`` takes files, directories (every log file under them) and globs; each file may be
+plain or gzip, JSONL, a JSON array (streamed element by element, so memory stays flat), a single
+JSON document, or a YAML cassette. The format of each file is detected from its first records
+(``detect.py``) unless ``input_format`` forces one; mixed formats in one run are fine.
+
+Three kinds of format:
+
+* per-record (``PARSERS``): one record -> one ``Call``;
+* documents (``EXPANDERS``): one record -> many units (OTLP spans, cassette interactions, WEKA
+  requests, trajectory turns), each unit one ledger line;
+* joined (``openai-batch``, ``anthropic-batch``): the input/request file is indexed by
+  ``custom_id`` and each output/result line is joined with its request. Input lines are counted as
+  ``companion_lines``; an input with no output line is one skipped line (``no_batch_output``), an
+  output with no input file in the run is skipped as ``batch_input_missing``.
+
+``ReadStats`` keeps the ledger: ``lines == calls + skipped`` (by reason). With ``strict=True`` the
+first bad line raises ``LogFormatError`` (``file:line: what was wrong``). A reader never tokenizes
+or prices.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import gzip
+import io
+import re
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..model.calls import Call
+from ..errors import LogFormatError, PromptCacheError
+from ..secrets import mask_secrets
+from .anthropic import parse_anthropic, parse_anthropic_batch_pair
+from .cassettes import expand_vcr, load_yaml
+from .common import LineError
+from .detect import detect, nearest
+from .gemini import parse_gemini
+from .langfuse import parse_langfuse
+from .litellm import parse_litellm
+from .openai_batch import is_input_line, parse_openai_batch_pair
+from .openai_chat import parse_openai_chat
+from .openai_responses import parse_openai_responses
+from .otel import expand_otel
+from .trajectories import expand_trajectory
+from .traces import BailianParser, expand_weka, parse_bailian, parse_mooncake, parse_promptcache_trace
+
+Parser = Callable[[object, str, int], Call]
+Expander = Callable[[object, str, int], Iterator[tuple[int, "Call | LineError"]]]
+
+#: format name -> parser of one decoded record
+PARSERS: dict[str, Parser] = {
+    "openai": parse_openai_chat,
+    "openai-responses": parse_openai_responses,
+    "anthropic": parse_anthropic,
+    "gemini": parse_gemini,
+    "litellm": parse_litellm,
+    "langfuse": parse_langfuse,
+    "mooncake": parse_mooncake,
+    "bailian": parse_bailian,
+    "promptcache-trace": parse_promptcache_trace,
+}
+#: formats whose parser keeps state within one file (a fresh one per file)
+PARSER_FACTORIES: dict[str, Callable[[], Parser]] = {"bailian": BailianParser}
+#: format name -> expander of one record into many units
+EXPANDERS: dict[str, Expander] = {
+    "otel": expand_otel,
+    "vcr": expand_vcr,
+    "weka": expand_weka,
+    "trajectory": expand_trajectory,
+}
+JOINED = ("openai-batch", "anthropic-batch")
+ALIASES = {"openai-chat": "openai", "chat": "openai", "responses": "openai-responses", "claude": "anthropic",
+           "otlp": "otel", "cassette": "vcr", "swe-agent": "trajectory", "openhands": "trajectory",
+           "mini-swe-agent": "trajectory", "qwen-bailian": "bailian", "kv-cache-tester": "weka"}
+FORMAT_NAMES = sorted([*PARSERS, *EXPANDERS, *JOINED])
+
+MAX_EXAMPLES = 5
+#: a JSONL line longer than this is skipped (``too_large``) without being held whole: no provider
+#: accepts a request this big, and a file with no newlines (binary, or one huge line) stays cheap
+MAX_LINE_BYTES = 64 * 1024 * 1024
+SNIFF_RECORDS = 5
+_LOG_SUFFIXES = (".jsonl", ".json", ".ndjson", ".traj", ".yaml", ".yml")
+
+
+@dataclass
+class SkippedLine:
+    path: str
+    line: int
+    reason: str
+    message: str
+
+
+@dataclass
+class ReadStats:
+    """The ledger that proves no line was lost: ``lines == calls + sum(skipped.values())``."""
+
+    files: list[str] = field(default_factory=list)
+    lines: int = 0
+    calls: int = 0
+    blank_lines: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    examples: list[SkippedLine] = field(default_factory=list)
+    formats: dict[str, str] = field(default_factory=dict)  # file -> detected (or forced) format
+    companion_lines: int = 0  # batch input/request lines, counted through their output lines
+    incomplete_prompts: int = 0  # calls whose log holds only part of the prompt
+
+    def skip(self, path: str, line: int, reason: str, message: str) -> None:
+        self.skipped[reason] += 1
+        if len(self.examples) < MAX_EXAMPLES:
+            self.examples.append(SkippedLine(path, line, reason, message))
+
+    @property
+    def skipped_lines(self) -> int:
+        return sum(self.skipped.values())
+
+
+def _is_log_name(name: str) -> bool:
+    n = name.lower()
+    if n.endswith(".gz"):
+        n = n[:-3]
+    return n.endswith(_LOG_SUFFIXES)
+
+
+def _expand(paths: Iterable[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            found = sorted(q for q in path.rglob("*") if q.is_file() and _is_log_name(q.name))
+            if not found:
+                raise PromptCacheError(f"{path}: directory holds no log files (*.jsonl, *.json, *.gz, *.yaml)")
+            out.extend(found)
+        elif path.exists():
+            out.append(path)
+        elif any(ch in str(p) for ch in "*?["):
+            found = sorted(Path(q) for q in _glob.glob(str(p), recursive=True))
+            files: list[Path] = []
+            for q in found:
+                if q.is_dir():
+                    files.extend(sorted(r for r in q.rglob("*") if r.is_file() and _is_log_name(r.name)))
+                elif q.is_file():
+                    files.append(q)
+            if not files:
+                raise PromptCacheError(f"{p}: the pattern matches no files")
+            out.extend(files)
+        else:
+            raise PromptCacheError(f"{path}: no such file")
+    return out
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _open(path: Path) -> io.BufferedIOBase:
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+# --- containers -------------------------------------------------------------------------------
+
+_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},\n]|"')
+
+
+def iter_json_array(fh: io.BufferedIOBase, chunk: int = 1 << 20) -> Iterator[tuple[int, bytes]]:
+    """The top-level elements of a JSON array, as raw bytes with the line each starts on.
+
+    Scans structural characters only (strings are skipped whole by one regex), so a huge array is
+    read in chunks and never held in memory at once. Malformed input ends with a ``ValueError``.
+    """
+    buf = b""
+    scan = 0
+    depth = 0
+    started = False
+    elem_start = 0
+    elem_line = 1
+    line = 1
+    eof = False
+    while True:
+        if not eof:
+            data = fh.read(chunk)
+            if data:
+                buf += data
+            else:
+                eof = True
+        need_more = False
+        for m in _TOKENS.finditer(buf, scan):
+            tok = m.group()
+            c = tok[:1]
+            if c == b'"':
+                if len(tok) == 1:
+                    need_more = True
+                    scan = m.start()
+                    break
+                continue
+            if c == b"\n":
+                line += 1
+                continue
+            if c in b"[{":
+                if depth == 0:
+                    if c != b"[" or started:
+                        raise ArrayError(line, f"line {line}: expected a JSON array")
+                    started = True
+                    elem_start, elem_line = m.end(), line
+                depth += 1
+            elif c in b"]}":
+                depth -= 1
+                if depth == 0:
+                    text = buf[elem_start:m.start()]
+                    if text.strip():
+                        yield _elem_line(text, elem_line), text
+                    return
+                if depth < 0:
+                    raise ArrayError(line, f"line {line}: unbalanced brackets")
+            elif c == b"," and depth == 1:
+                text = buf[elem_start:m.start()]
+                yield _elem_line(text, elem_line), text
+                elem_start, elem_line = m.end(), line
+        else:
+            scan = len(buf)
+        if eof:
+            raise ArrayError(line, f"line {line}: the array is cut short" if started else "no JSON array found")
+        if need_more or not started or depth >= 1:
+            cut = min(elem_start, scan) if started else scan
+            buf = buf[cut:]
+            scan -= cut
+            elem_start -= cut
+
+
+class ArrayError(ValueError):
+    """A malformed JSON array, with the line where reading it failed."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+
+
+def _elem_line(text: bytes, line: int) -> int:
+    lead = len(text) - len(text.lstrip())
+    return line + text[:lead].count(b"\n")
+
+
+Record = tuple[int, Any]  # (line, decoded object or a LineError)
+
+
+def _records(path: Path, on_open: Callable[[Any], None] | None = None) -> Iterator[Record]:
+    """Decoded records of one file, whatever its container (``on_open`` sees the open handle)."""
+    name = path.name.lower().removesuffix(".gz")
+    with _open(path) as fh:
+        if on_open is not None:
+            on_open(fh)
+        if name.endswith((".yaml", ".yml")):
+            try:
+                yield 1, load_yaml(fh.read())
+            except LineError as exc:
+                yield 1, exc
+            return
+        head = fh.peek(64) if hasattr(fh, "peek") else b""  # type: ignore[attr-defined]
+        first = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+        if first == b"[":
+            yield from _array_records(fh)
+            return
+        yield from _jsonl_records(fh)
+
+
+def _array_records(fh: io.BufferedIOBase) -> Iterator[Record]:
+    try:
+        gen = iter_json_array(fh)
+        first = next(gen, None)
+        if first is None:
+            return
+        try:
+            obj = orjson.loads(first[1])
+        except orjson.JSONDecodeError as exc:
+            yield first[0], LineError("not_json", f"not valid JSON ({exc})")
+            obj = None
+        if obj is not None and not _is_record(obj):
+            # the array itself is one document (a trajectory's messages or events): load it whole
+            items = [obj] + [orjson.loads(raw) for _, raw in gen]
+            yield 1, items
+            return
+        if obj is not None:
+            yield first[0], obj
+        for line, raw in gen:
+            try:
+                yield line, orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                yield line, LineError("not_json", f"not valid JSON ({exc})")
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        yield max(1, getattr(exc, "line", 1)), LineError("not_json", f"the JSON array is malformed ({exc})")
+
+
+def _is_record(obj: Any) -> bool:
+    fmt = detect(obj)
+    return fmt is not None and fmt != "trajectory" or (fmt is None and not (
+        isinstance(obj, dict) and ("role" in obj or ("source" in obj and ("action" in obj or "observation" in obj)))))
+
+
+def _jsonl_records(fh: io.BufferedIOBase) -> Iterator[Record]:
+    lineno = 0
+    pending: list[bytes] = []
+    pending_line = pending_size = 0
+    while raw := fh.readline(MAX_LINE_BYTES + 1):
+        lineno += 1
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            size = len(raw)
+            while (rest := fh.readline(1 << 20)) and size < 1 << 40:  # skip to the end of the line
+                size += len(rest)
+                if rest.endswith(b"\n"):
+                    break
+            yield lineno, LineError("too_large", f"the line is {size / 1e6:,.0f} MB, more than the "
+                                    f"{MAX_LINE_BYTES >> 20} MiB any request can be: skipped unread")
+            continue
+        if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        if pending:  # inside a pretty-printed document: collect it whole
+            pending.append(raw)
+            pending_size += len(raw)
+            if pending_size > MAX_LINE_BYTES:  # not one document after all: read it line by line
+                yield from _lines(pending, pending_line)
+                pending, pending_size = [], 0
+            continue
+        if not raw.strip():
+            yield lineno, None
+            continue
+        try:
+            yield lineno, orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            if lineno == 1 and raw.lstrip().startswith((b"{", b"[")):
+                pending = [raw]  # perhaps one pretty-printed document
+                pending_line, pending_size = lineno, len(raw)
+                continue
+            yield lineno, LineError("not_json", f"not valid JSON ({exc.args[0] if exc.args else exc})")
+    if pending:
+        try:
+            yield pending_line, orjson.loads(b"".join(pending))
+        except orjson.JSONDecodeError:
+            yield from _lines(pending, pending_line)  # not a document after all: line by line
+
+
+def _lines(raws: list[bytes], first: int) -> Iterator[Record]:
+    for i, raw in enumerate(raws, first):
+        if not raw.strip():
+            yield i, None
+            continue
+        try:
+            yield i, orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            yield i, LineError("not_json", f"not valid JSON ({exc.args[0] if exc.args else exc})")
+
+
+# --- the reader -------------------------------------------------------------------------------
+
+def _canonical(fmt: str) -> str:
+    return ALIASES.get(fmt, fmt)
+
+
+class LogReader:
+    """Iterates the calls of one or more log files; ``stats`` fills as it goes."""
+
+    def __init__(self, paths: Iterable[str | Path], *, input_format: str = "auto", strict: bool = False):
+        fmt = _canonical(input_format)
+        if fmt != "auto" and fmt not in FORMAT_NAMES:
+            raise PromptCacheError(f"unknown input format {input_format!r}; choose one of: auto, {', '.join(FORMAT_NAMES)}")
+        self.paths = _expand(paths)
+        self.input_format = fmt
+        self.strict = strict
+        self.stats = ReadStats(files=[str(p) for p in self.paths])
+        self._bytes_total = sum(_size(p) for p in self.paths)
+        self._bytes_done = 0  # files read to the end
+        self._fh: Any = None  # the file being read, for ``fraction``
+        self._index: dict[str, dict[str, Any]] = {}  # joined family -> custom_id -> request line
+        self._index_src: dict[str, dict[str, tuple[str, int]]] = {}
+        self._used: dict[str, set[str]] = {}
+
+    # detection ------------------------------------------------------------------------------
+    def _sniff(self, path: Path) -> tuple[str | None, str | None]:
+        """(format, role in a joined format: "input"/"output"/None) of one file."""
+        votes: Counter[str] = Counter()
+        role = None
+        seen = 0
+        try:
+            for _, obj in _records(path):
+                if obj is None or isinstance(obj, LineError):
+                    continue
+                if _is_page(obj) and obj["data"]:
+                    obj = obj["data"][0]
+                fmt = detect(obj)
+                if fmt:
+                    votes[fmt] += 1
+                    if fmt in JOINED:
+                        role = _batch_role(fmt, obj)
+                seen += 1
+                if seen >= SNIFF_RECORDS:
+                    break
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error):
+            return None, None
+        if self.input_format != "auto":
+            fmt = self.input_format
+            if fmt in JOINED and role is None:
+                role = "output"
+            return fmt, role
+        if not votes:
+            return None, None
+        return votes.most_common(1)[0][0], role
+
+    # iteration ------------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Call]:
+        plan = [(p, *self._sniff(p)) for p in self.paths]
+        for path, fmt, role in plan:
+            self.stats.formats[str(path)] = fmt or "unknown"
+        for path, fmt, role in plan:
+            if fmt in JOINED and role == "input":
+                self._load_index(path, fmt)
+        for path, fmt, role in plan:
+            if fmt in JOINED and role == "input":
+                continue
+            yield from self._read_file(path, fmt)
+        for family, index in self._index.items():  # requests that never came back
+            used = self._used.get(family, set())
+            for cid, (src, line) in self._index_src[family].items():
+                if cid not in used:
+                    self.stats.lines += 1
+                    self._bad(src, line, "no_batch_output",
+                              f"batch request {cid!r} has no line in any output/results file of this run "
+                              f"(pass the batch's {'output' if family == 'openai-batch' else 'results'} file too)")
+
+    def _opened(self, fh: Any) -> None:
+        if self._fh is not None:
+            self._bytes_done += _size(Path(self._fh_name))
+        self._fh, self._fh_name = fh, getattr(getattr(fh, "fileobj", fh), "name", "")
+
+    def fraction(self) -> float | None:
+        """How much of the input's bytes has been read (compressed bytes for .gz), for an ETA."""
+        if not self._bytes_total:
+            return None
+        fh = self._fh
+        if fh is None:
+            pos = 0
+        elif getattr(fh, "closed", False):  # read to its end
+            pos = _size(Path(self._fh_name))
+        else:
+            try:
+                pos = getattr(fh, "fileobj", fh).tell()  # compressed bytes for .gz
+            except (AttributeError, OSError, ValueError):
+                pos = 0
+        return min(1.0, (self._bytes_done + pos) / self._bytes_total)
+
+    def _load_index(self, path: Path, family: str) -> None:
+        index = self._index.setdefault(family, {})
+        src = self._index_src.setdefault(family, {})
+        name = str(path)
+        last = 0
+        try:
+            for line, obj in _records(path):
+                last = line
+                if obj is None:
+                    self.stats.blank_lines += 1
+                    continue
+                if isinstance(obj, LineError) or not isinstance(obj, dict) or "custom_id" not in obj:
+                    self.stats.lines += 1
+                    msg = str(obj) if isinstance(obj, LineError) else "a batch input line needs `custom_id`"
+                    self._bad(name, line, "not_json" if isinstance(obj, LineError) else "bad_shape", msg)
+                    continue
+                self.stats.companion_lines += 1
+                cid = str(obj["custom_id"])
+                index[cid] = obj
+                src[cid] = (name, line)
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:  # a truncated .gz: as in _read_file
+            self.stats.lines += 1
+            self._bad(name, last + 1, "unreadable", f"file stops being readable here: {exc}")
+
+    def _read_file(self, path: Path, fmt: str | None) -> Iterator[Call]:
+        name = str(path)
+        stats = self.stats
+        parser = None
+        if fmt in PARSER_FACTORIES:
+            parser = PARSER_FACTORIES[fmt]()
+        elif fmt in PARSERS:
+            parser = PARSERS[fmt]
+        expander = EXPANDERS.get(fmt) if fmt else None
+        last = 0
+        try:
+            for line, obj in _records(path, self._opened):
+                last = line
+                if obj is None:
+                    stats.blank_lines += 1
+                    continue
+                if isinstance(obj, LineError):
+                    stats.lines += 1
+                    self._bad(name, line, obj.reason, str(obj))
+                    continue
+                if fmt is None:
+                    stats.lines += 1
+                    self._bad(name, line, "unknown_format",
+                              f"a record in no known shape; nearest format: {nearest(obj)} "
+                              f"(force one with --input-format)")
+                    continue
+                if expander is not None:
+                    yield from self._expand(expander, obj, name, line)
+                    continue
+                items = obj["data"] if _is_page(obj) else [obj]
+                for k, item in enumerate(items):
+                    at = line if len(items) == 1 else k + 1
+                    stats.lines += 1
+                    try:
+                        if fmt in JOINED:
+                            call = self._join(fmt, item, name, at)
+                        else:
+                            assert parser is not None
+                            call = parser(item, name, at)
+                    except LineError as exc:
+                        self._bad(name, at, exc.reason, self._explain(exc, item, fmt))
+                        continue
+                    yield self._count(call)
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            # A truncated .gz or an unreadable file: what was read so far stands; say where it stopped.
+            stats.lines += 1
+            self._bad(name, last + 1, "unreadable", f"file stops being readable here: {exc}")
+
+    def _expand(self, expander: Expander, obj: Any, name: str, line: int) -> Iterator[Call]:
+        for unit, item in expander(obj, name, line):
+            self.stats.lines += 1
+            if isinstance(item, LineError):
+                self._bad(name, unit, item.reason, str(item))
+            else:
+                yield self._count(item)
+
+    def _count(self, call: Call) -> Call:
+        self.stats.calls += 1
+        if call.incomplete_prompt:
+            self.stats.incomplete_prompts += 1
+        return call
+
+    def _join(self, fmt: str, obj: Any, name: str, line: int) -> Call:
+        if not isinstance(obj, dict) or "custom_id" not in obj:
+            raise LineError("bad_shape", "a batch output line needs `custom_id`")
+        index = self._index.get(fmt)
+        if index is None:
+            kind = "input file (the JSONL uploaded with the batch)" if fmt == "openai-batch" \
+                else "requests file (the `requests` sent to /v1/messages/batches, one {custom_id, params} a line)"
+            raise LineError("batch_input_missing", f"{Path(name).name} is a batch "
+                            f"{'output' if fmt == 'openai-batch' else 'results'} file, but its {kind} is missing "
+                            f"from this run: pass it too so calls can be joined on custom_id")
+        cid = str(obj["custom_id"])
+        request = index.get(cid)
+        if request is None:
+            raise LineError("batch_unmatched", f"custom_id {cid!r} is in no batch input file of this run")
+        self._used.setdefault(fmt, set()).add(cid)
+        if fmt == "openai-batch":
+            return parse_openai_batch_pair(request, obj, name, line)
+        return parse_anthropic_batch_pair(request, obj, name, line)
+
+    def _explain(self, exc: LineError, obj: Any, fmt: str | None) -> str:
+        if exc.reason in ("bad_shape", "no_messages", "no_input", "no_contents"):
+            near = nearest(obj)
+            if near != fmt:
+                return f"{exc} (the line looks like {near}, the file was read as {fmt})"
+        return str(exc)
+
+    def _bad(self, path: str, line: int, reason: str, message: str) -> None:
+        message = mask_secrets(message)  # messages quote bits of the line: never a key or an e-mail
+        if self.strict:
+            raise LogFormatError(message + " (drop --strict to skip bad lines and go on)", path=path, line=line)
+        self.stats.skip(path, line, reason, message)
+
+
+def _is_page(obj: Any) -> bool:
+    """An API page (Langfuse ``{"data": [...], "meta": {...}}``): its ``data`` items are the records."""
+    return isinstance(obj, dict) and isinstance(obj.get("data"), list) and set(obj) <= {"data", "meta", "pagination"}
+
+
+def _batch_role(fmt: str, obj: Any) -> str | None:
+    if not isinstance(obj, dict):
+        return None
+    if fmt == "openai-batch":
+        return "input" if is_input_line(obj) else "output"
+    return "input" if "params" in obj else "output"
+
+
+def read_logs(paths: Iterable[str | Path], *, input_format: str = "auto", strict: bool = False) -> LogReader:
+    """Open log files for streaming; iterate the result for ``Call`` records."""
+    return LogReader(paths, input_format=input_format, strict=strict)
+
+
+__all__ = ["EXPANDERS", "FORMAT_NAMES", "LineError", "LogReader", "PARSERS", "ReadStats", "iter_json_array",
+           "read_logs"]

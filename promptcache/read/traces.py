@@ -1,0 +1,248 @@
+"""Block-hash serving traces: requests known only by the identity of their token blocks.
+
+* **Mooncake** (FAST'25 release; JSONL): ``{"timestamp" (ms), "input_length", "output_length",
+  "hash_ids"}``, 512-token blocks, chained ids shared across the whole file, the last block partial.
+  No conversation ids.
+* **Qwen Bailian** (``qwen_*_blksz_16.jsonl``): adds ``chat_id``, ``parent_chat_id`` (-1 = first turn),
+  ``turn``, ``type``; ``timestamp`` in seconds; 16-token blocks. A conversation is the chain of
+  chats back to its root.
+* **WEKA kv-cache-tester** Claude Code traces (one JSON document per session): ``block_size`` (64),
+  ``requests[]`` with ``t`` (s from session start), ``model``, ``in``, ``out``, ``hash_ids`` (full
+  blocks only, ids scoped per session), and nested ``type: "subagent"`` entries whose ``requests``
+  (sometimes a Python-repr string) share the parent's id namespace. Each session and each sub-agent
+  is a conversation (``trace_0020`` and ``trace_0020/agent_001``).
+
+Every request becomes a ``Call`` whose segments are ``Segment("block", block_id, block_tokens)``.
+Ids are made globally unique by mixing in their scope (the file for Mooncake and Bailian, the session
+for WEKA); equal ids within a scope stay equal, so chained-prefix identity is kept. Tokens a trace
+has no hash for (WEKA's partial tail) become one block no other request can match.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from ..model.calls import Call, Segment, Usage
+from .common import LineError, as_dict, count, guarded
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MOONCAKE_BLOCK = 512
+BAILIAN_BLOCK = 16
+
+
+def scope_key(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
+
+
+def block_segments(hash_ids: Any, total: int, block: int, scope: int, tail_key: Any) -> list[Segment]:
+    if not isinstance(hash_ids, list):
+        raise LineError("bad_shape", "`hash_ids` should be a list of integers")
+    n = len(hash_ids)
+    if n * block >= total + block and total > 0:
+        raise LineError("inconsistent_usage", f"{n} blocks of {block} tokens cannot hold only {total} input tokens")
+    segs: list[Segment] = []
+    for i, h in enumerate(hash_ids):
+        if isinstance(h, bool) or not isinstance(h, int):
+            raise LineError("bad_shape", f"`hash_ids[{i}]` is not an integer")
+        size = block if i < n - 1 or n * block <= total else total - (n - 1) * block
+        segs.append(Segment("block", block_id=hash((scope, h)), block_tokens=size))
+    tail = total - n * block
+    if tail > 0:  # tokens without a published hash: unique, so never a hit
+        segs.append(Segment("block", block_id=hash((scope, "tail", tail_key)), block_tokens=tail))
+    return segs
+
+
+def _scope_for(source: str) -> int:
+    return scope_key(Path(source).name)
+
+
+@guarded
+def parse_mooncake(obj: Any, source: str, line: int) -> Call:
+    rec = as_dict(obj, "a trace line")
+    if "hash_ids" not in rec:
+        raise LineError("bad_shape", "no `hash_ids`: expected a Mooncake trace line")
+    total = count(rec.get("input_length"), "input_length") or 0
+    out = count(rec.get("output_length", 0), "output_length") or 0
+    ts = rec.get("timestamp", 0)
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or ts < 0:
+        raise LineError("bad_timestamp", f"`timestamp` should be milliseconds since the trace start, got {ts!r}")
+    block = rec.get("block_size") if isinstance(rec.get("block_size"), int) and rec["block_size"] > 0 else MOONCAKE_BLOCK
+    segs = block_segments(rec["hash_ids"], total, block, _scope_for(source), line)
+    return Call(source=source, line=line, model=str(rec.get("model") or "trace"), segments=segs,
+                timestamp=EPOCH + timedelta(milliseconds=ts), call_id=f"{Path(source).name}:{line}",
+                usage=Usage(total, out), notes=["block-hash trace"])
+
+
+class BailianParser:
+    """Stateful per file: maps every chat to the root of its conversation."""
+
+    def __init__(self) -> None:
+        self.roots: dict[Any, Any] = {}
+
+    def __call__(self, obj: Any, source: str, line: int) -> Call:
+        return guarded(self._parse)(obj, source, line)
+
+    def _parse(self, obj: Any, source: str, line: int) -> Call:
+        rec = as_dict(obj, "a trace line")
+        if "hash_ids" not in rec or "chat_id" not in rec:
+            raise LineError("bad_shape", "no `chat_id`/`hash_ids`: expected a Qwen Bailian trace line")
+        total = count(rec.get("input_length"), "input_length") or 0
+        out = count(rec.get("output_length", 0), "output_length") or 0
+        ts = rec.get("timestamp", 0)
+        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or ts < 0:
+            raise LineError("bad_timestamp", f"`timestamp` should be seconds since the trace start, got {ts!r}")
+        chat, parent = rec.get("chat_id"), rec.get("parent_chat_id", -1)
+        root = chat if parent in (-1, None, "-1") else self.roots.get(parent, parent)
+        self.roots[chat] = root
+        segs = block_segments(rec["hash_ids"], total, BAILIAN_BLOCK, _scope_for(source), line)
+        return Call(source=source, line=line, model=str(rec.get("model") or f"qwen-{rec.get('type') or 'trace'}"),
+                    segments=segs, timestamp=EPOCH + timedelta(seconds=ts), call_id=f"{Path(source).name}:{chat}",
+                    usage=Usage(total, out), conversation_id=f"{Path(source).name}:{root}", notes=["block-hash trace"])
+
+
+def parse_bailian(obj: Any, source: str, line: int) -> Call:
+    """Stateless form (each chat its own root unless its parent was seen); readers use BailianParser."""
+    return BailianParser()(obj, source, line)
+
+
+def _weka_requests(raw: Any) -> list:
+    if isinstance(raw, str):  # some sub-agent request lists are stored as a Python repr
+        try:
+            raw = ast.literal_eval(raw)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise LineError("bad_shape", "sub-agent `requests` is a string that is not a list") from None
+    if not isinstance(raw, list):
+        raise LineError("bad_shape", "`requests` should be a list")
+    return raw
+
+
+def expand_weka(obj: Any, source: str, line: int) -> Iterator[tuple[int, Call | LineError]]:
+    """Every request of one WEKA trace document, sub-agents included (one ledger unit per request)."""
+    if not isinstance(obj, dict) or "requests" not in obj:
+        yield line, LineError("bad_shape", "expected a WEKA trace: an object with `requests`")
+        return
+    trace_id = str(obj.get("id") or Path(source).stem)
+    block = obj.get("block_size")
+    block = block if isinstance(block, int) and not isinstance(block, bool) and block > 0 else 64
+    scope = scope_key(trace_id) if obj.get("hash_id_scope", "local") != "global" else scope_key("weka-global")
+    try:
+        requests = _weka_requests(obj["requests"])
+    except LineError as exc:
+        yield line, exc
+        return
+    counter = [0]
+    yield from _weka_walk(requests, source, trace_id, trace_id, 0.0, block, scope, counter)
+
+
+def _weka_walk(requests: list, source: str, trace_id: str, conv: str, t0: float, block: int, scope: int,
+               counter: list[int]) -> Iterator[tuple[int, Call | LineError]]:
+    for i, r in enumerate(requests):
+        counter[0] += 1
+        unit = counter[0]
+        try:
+            r = as_dict(r, f"`requests[{i}]`")
+            t = r.get("t", 0)
+            if isinstance(t, bool) or not isinstance(t, (int, float)) or t < 0:
+                raise LineError("bad_timestamp", f"`t` should be seconds from the session start, got {t!r}")
+            if r.get("type") == "subagent":
+                counter[0] -= 1  # the container is not a request; its requests are
+                agent = str(r.get("agent_id") or f"agent_{i}")
+                sub = _weka_requests(r.get("requests", []))
+                yield from _weka_walk(sub, source, trace_id, f"{trace_id}/{agent}", t0 + t, block, scope, counter)
+                continue
+            total = count(r.get("in"), "in") or 0
+            out = count(r.get("out", 0), "out") or 0
+            segs = block_segments(r.get("hash_ids", []), total, block, scope, (conv, i))
+            yield unit, Call(source=source, line=unit, model=str(r.get("model") or "trace"), segments=segs,
+                             timestamp=EPOCH + timedelta(seconds=t0 + t), call_id=f"{conv}#{i}",
+                             usage=Usage(total, out), conversation_id=conv, notes=["block-hash trace"],
+                             latency_ms=float(r["api_time"]) * 1000.0 if isinstance(r.get("api_time"), (int, float))
+                             and not isinstance(r.get("api_time"), bool) and r["api_time"] >= 0 else None)
+        except LineError as exc:
+            yield unit, exc
+        except Exception as exc:  # noqa: BLE001
+            yield unit, LineError("bad_shape", f"unexpected request shape ({type(exc).__name__})")
+
+
+# --- the figures trace authors publish, computed the way they compute them -----------------------
+
+def ideal_hits(calls: Any) -> tuple[int, int]:
+    """(hit tokens, input tokens) under an unlimited, never-expiring prefix cache, calls in order."""
+    cache: set[tuple[int, int]] = set()
+    hit = total = 0
+    for c in calls:
+        prev = 0
+        matching = True
+        for s in c.segments:
+            total += s.block_tokens
+            key = (prev, s.block_id or 0)
+            if matching and key in cache:
+                hit += s.block_tokens
+            else:
+                matching = False
+                cache.add(key)
+            prev = hash(key)
+    return hit, total
+
+
+def consecutive_overlap(calls: list) -> tuple[int, int]:
+    """(tokens shared with the previous request's prefix, input tokens) over one conversation."""
+    hit = total = 0
+    prev: list[int] = []
+    for c in calls:
+        ids = [s.block_id for s in c.segments]
+        n = 0
+        for a, b in zip(prev, ids):
+            if a != b:
+                break
+            n += 1
+        hit += sum(s.block_tokens for s in c.segments[:n])
+        total += sum(s.block_tokens for s in c.segments)
+        prev = ids
+    return hit, total
+
+
+# --- promptcache's own anonymized traces (``promptcache anonymize``) ------------------------------
+
+@guarded
+def parse_promptcache_trace(obj: Any, source: str, line: int) -> Call:
+    rec = as_dict(obj, "a trace line")
+    if rec.get("format") != "promptcache-trace":
+        raise LineError("bad_shape", "not a promptcache-trace line (`format` should be \"promptcache-trace\")")
+    segs: list[Segment] = []
+    for s in rec.get("segments") or []:
+        s = as_dict(s, "a segment")
+        blocks = s.get("blocks") or []
+        if not isinstance(blocks, list):
+            raise LineError("bad_shape", "`blocks` should be a list of [id, tokens]")
+        for j, b in enumerate(blocks):
+            if not (isinstance(b, list) and len(b) == 2 and isinstance(b[0], int) and not isinstance(b[0], bool)):
+                raise LineError("bad_shape", "a block should be [id, tokens]")
+            last = j == len(blocks) - 1
+            segs.append(Segment("block", name=str(s.get("role") or ""), block_id=b[0],
+                                block_tokens=count(b[1], "block tokens") or 0,
+                                cache_control=s.get("cache_control") if last else None))
+    if not segs:
+        raise LineError("bad_shape", "a trace line without blocks")
+    u = rec.get("usage")
+    usage = None
+    if isinstance(u, dict):
+        usage = Usage(count(u.get("input"), "usage.input") or 0, count(u.get("output", 0), "usage.output") or 0,
+                      count(u.get("cache_read"), "usage.cache_read", optional=True),
+                      count(u.get("cache_write", 0), "usage.cache_write") or 0,
+                      count(u.get("reasoning"), "usage.reasoning", optional=True),
+                      count(u.get("cache_write_1h", 0), "usage.cache_write_1h") or 0)
+    from .common import parse_time, opt_str
+
+    lat = rec.get("latency_ms")
+    return Call(source=source, line=line, model=str(rec.get("model") or "trace"), segments=segs,
+                timestamp=parse_time(rec.get("timestamp"), "timestamp"), call_id=str(rec.get("call_id") or f"{source}:{line}"),
+                user_id=opt_str(rec.get("user")), usage=usage, conversation_id=opt_str(rec.get("conversation")),
+                latency_ms=float(lat) if isinstance(lat, (int, float)) and not isinstance(lat, bool) else None,
+                thinking=bool(rec.get("thinking")), provider=opt_str(rec.get("provider")),
+                incomplete_prompt=bool(rec.get("incomplete_prompt")), notes=["anonymized trace"])

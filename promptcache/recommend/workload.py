@@ -1,0 +1,198 @@
+"""Workload evidence for the model choice: task signals, chains, volume, per-group counts.
+
+Everything here is a count of something plainly visible in the log, so a reader can check it:
+
+* **Task signals** are plain keywords in the system prompt and the last user message
+  (``TASK_RULES``: "summarize", "translate", "extract", a question mark at the end of the user
+  message, a code fence, ...). They are reported as counts per keyword, never folded into a
+  hidden classifier; they explain, they do not decide.
+* **Chains**: a call *extends* an earlier call when its prompt begins with the earlier call's
+  whole prompt (all pieces but the generation prompt; compared by ``Shape.chain`` keys), or when
+  both carry the same ``conversation_id``. The first call of a chain is its *planning* call; the
+  rest are *execution* steps (agent loop turns, conversation turns).
+* **Volume**: calls per day and the most calls started within any 60 seconds.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .concurrency import peak_per_window
+from ..model.calls import Call
+from ..model.facts import CallFacts
+from ..measure.shape import Shape
+
+SCAN_CHARS = 4000  # of the system prompt and of the last user message
+
+# (kind, keyword label, pattern, where, needles): where is "any" (system + last user message) or
+# "user"; the pattern runs on the lower-cased text only when one of the plain needles occurs in it.
+TASK_RULES: list[tuple[str, str, str, str, tuple[str, ...]]] = [
+    ("summarization", "summarize/summary", r"\bsummar(?:y|ies|ize|ise|izing|ising|ization)\b", "any", ("summar",)),
+    ("summarization", "tl;dr", r"\btl;?dr\b", "any", ("tl;dr", "tldr")),
+    ("translation", "translate/translation", r"\btranslat(?:e|es|ed|ion|ing)\b", "any", ("translat",)),
+    ("extraction", "extract", r"\bextract(?:s|ed|ion|ing)?\b", "any", ("extract",)),
+    ("extraction", "return/output JSON", r"\b(?:as|in|return|output|respond with)\s+(?:valid\s+|a\s+)?json\b", "any",
+     ("json",)),
+    ("classification", "classify/categorize", r"\bclassif(?:y|ies|ication)\b|\bcategori[sz]e\b", "any",
+     ("classif", "categori")),
+    ("qa", "question mark ending the user message", r"\?\s*$", "user", ("?",)),
+    ("qa", "answer the question", r"\banswer (?:the|this|my|a|each) question", "any", ("answer ",)),
+    ("code", "code fence ```", r"```", "any", ("```",)),
+    ("code", "code words (function, refactor, traceback, unit test, bug)",
+     r"\b(?:refactor\w*|traceback|stack trace|unit tests?|def \w+\(|function \w+\(|compil(?:e|er|ing)|bugs?|debug\w*)\b",
+     "any", ("refactor", "traceback", "stack trace", "unit test", "def ", "function ", "compil", "bug")),
+    ("reasoning", "step by step / prove / plan", r"\bstep[- ]by[- ]step\b|\bprove\b|\bplan (?:the|a|your)\b", "any",
+     ("step", "prove", "plan ")),
+]
+_COMPILED = [(kind, label, re.compile(pat, re.MULTILINE), where, needles)
+             for kind, label, pat, where, needles in TASK_RULES]
+SIMPLE_KINDS = ("summarization", "translation", "extraction", "classification", "qa")
+_SYSTEM_BITS: dict[int, int] = {}  # system prompts repeat: their bits are computed once (bounded)
+
+
+def _bits(text: str, where: str) -> int:
+    low = text.lower()
+    bits = 0
+    for i, (_, _, rx, w, needles) in enumerate(_COMPILED):
+        if w in (where, "any") and any(nd in low for nd in needles) and rx.search(low):
+            bits |= 1 << i
+    return bits
+
+
+def task_bits(call: Call) -> int:
+    """Bitmask of the ``TASK_RULES`` whose keyword appears in the call (bit i = rule i)."""
+    system = "\n".join(s.text[:SCAN_CHARS] for s in call.segments if s.role == "system")
+    user = next((s.text[:SCAN_CHARS] for s in reversed(call.segments) if s.role == "user"), "")
+    key = hash(system)
+    sb = _SYSTEM_BITS.get(key)
+    if sb is None:
+        sb = _bits(system, "system") if system else 0
+        if len(_SYSTEM_BITS) < 10_000:
+            _SYSTEM_BITS[key] = sb
+    return sb | (_bits(user, "user") if user else 0)
+
+
+def bit_labels(bits: int) -> list[tuple[str, str]]:
+    """(kind, keyword label) of every rule set in ``bits``."""
+    return [(k, lab) for i, (k, lab, _, _, _) in enumerate(_COMPILED) if bits >> i & 1]
+
+
+@dataclass
+class Chains:
+    """Per call: the call it extends (or -1), the first call of its chain, and its step (0 = first),
+    as arrays of machine integers (8 bytes a call each instead of an int object and a pointer)."""
+
+    parent: array
+    root: array
+    step: array
+
+    def first(self, i: int) -> bool:
+        return self.step[i] == 0
+
+    def count(self) -> int:
+        return sum(1 for s in self.step if s == 0)
+
+
+def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape]) -> Chains:
+    """Link each call to the latest earlier call whose whole prompt is its prefix, in time order.
+
+    Each call registers the chain key of its prompt without the generation piece; a later call
+    looks up each of its own prefix keys, longest first, so the work is O(pieces) per call.
+    """
+    n = len(metas)
+    parent, root, step = array("q", [-1]) * n, array("q", range(n)), array("q", bytes(8 * n))
+    by_prefix: dict[int, int] = {}
+    by_conv: dict[str, int] = {}
+    for i in order:
+        sh = shapes[i]
+        p = -1
+        for k in range(len(sh.keys) - 2, 0, -1):  # prefixes shorter than this call's own prompt
+            got = by_prefix.get(sh.chain[k])
+            if got is not None:
+                p = got
+                break
+        conv = metas[i].conversation
+        if p < 0 and conv is not None and conv in by_conv:
+            p = by_conv[conv]
+        if p >= 0:
+            parent[i], root[i], step[i] = p, root[p], step[p] + 1
+        if len(sh.keys) >= 2:
+            by_prefix[sh.chain[len(sh.keys) - 1]] = i
+        if conv is not None:
+            by_conv[conv] = i
+    return Chains(parent, root, step)
+
+
+@dataclass
+class GroupCounts:
+    calls: int = 0
+    with_tools: int = 0
+    calls_with_tool_calls: int = 0
+    tool_calls: int = 0
+    thinking: int = 0
+    reasoning_tokens: int = 0
+    output_tokens: int = 0
+    chain_steps: int = 0  # calls that extend an earlier call
+    chain_firsts_extended: int = 0  # chains (first calls) that at least one later call extends
+    kinds: Counter = field(default_factory=Counter)  # kind -> calls
+    keywords: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # kind -> label -> calls
+
+
+def group_counts(metas: Sequence[CallFacts], chains: Chains) -> dict[str, GroupCounts]:
+    out: dict[str, GroupCounts] = defaultdict(GroupCounts)
+    extended = {chains.root[i] for i in range(len(metas)) if chains.step[i] > 0}
+    for i, m in enumerate(metas):
+        g = out[m.group]
+        g.calls += 1
+        g.with_tools += m.tools
+        g.calls_with_tool_calls += m.tool_calls > 0
+        g.tool_calls += m.tool_calls
+        g.thinking += m.thinking or m.reasoning_tokens > 0
+        g.reasoning_tokens += m.reasoning_tokens
+        g.output_tokens += m.output
+        g.chain_steps += chains.step[i] > 0
+        g.chain_firsts_extended += chains.step[i] == 0 and i in extended
+        if m.task_kinds:
+            seen = set()
+            for kind, label in bit_labels(m.task_kinds):
+                g.keywords[kind][label] += 1
+                seen.add(kind)
+            for kind in seen:
+                g.kinds[kind] += 1
+    return out
+
+
+@dataclass
+class Volume:
+    calls: int
+    span_s: float
+    active_days: int
+    busiest_day_calls: int
+    calls_per_day: float
+    basis: str
+    peak_per_minute: int
+    peak_minute_at: float | None
+
+
+def volume(metas: Sequence[CallFacts]) -> Volume:
+    """Calls per day (over the log's span; projected when it spans 1 h to 1 day) and peak per minute."""
+    starts = [m.start for m in metas if m.timed]
+    n = len(metas)
+    if not starts:
+        return Volume(n, 0.0, 0, n, float(n), "calls in the log (no timestamps)", 0, None)
+    span = max(starts) - min(starts)
+    days = Counter(datetime.fromtimestamp(t, tz=timezone.utc).date() for t in starts)
+    busiest = max(days.values())
+    if span >= 86400:
+        per_day, basis = len(starts) / (span / 86400), f"mean over the log's {span / 86400:.1f} days"
+    elif span >= 3600:
+        per_day, basis = len(starts) * 86400 / span, f"projected from a {span / 3600:.1f} h log"
+    else:
+        per_day, basis = float(busiest), f"the calls in the log: it spans {span / 60:.0f} min, too short to project"
+    peak, at = peak_per_window(starts, 60.0)
+    return Volume(n, span, len(days), busiest, per_day, basis, peak, at)

@@ -1,0 +1,237 @@
+"""What changed between two analyses (``promptcache diff before.json after.json``).
+
+``diff_reports(before, after)`` compares two ``Report`` objects: calls, hit ratio (observed and
+per scenario), cost (now and after the recommendation), findings fixed, new or still open (matched
+by id, else by kind and message), and template groups whose breaker moved, appeared or went away.
+It is for checking that a restructuring worked: the "after" log should show a higher observed hit
+ratio, a lower cost and fewer findings. Renderers: ``render_diff_text`` and ``render_diff_markdown``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import headline, pct, usd
+from ..model.report import Finding, Money, Report
+
+DIFF_SCHEMA_VERSION = "1.0"
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Change(_Out):
+    """A number before and after; ``delta`` is after - before (null when either side is missing)."""
+
+    before: float | None
+    after: float | None
+    delta: float | None
+
+
+class MoneyChange(_Out):
+    before: Money | None
+    after: Money | None
+    delta: Money | None
+
+
+class ScenarioChange(_Out):
+    model: str
+    layout: str
+    hit_ratio: Change
+    cost_usd: MoneyChange
+
+
+class FindingRef(_Out):
+    id: str
+    kind: str
+    message: str
+    savings_usd: Money | None = None
+
+
+class GroupChange(_Out):
+    group: str
+    change: str = Field(description="'new', 'gone', 'breaker moved' or 'breaker fixed'.")
+    before: str | None
+    after: str | None
+
+
+class ReportDiff(_Out):
+    schema_version: str = DIFF_SCHEMA_VERSION
+    before_inputs: list[str]
+    after_inputs: list[str]
+    calls: Change
+    observed_hit_ratio: Change
+    achievable_hit_ratio: Change
+    cost_now_usd: MoneyChange
+    cost_after_usd: MoneyChange
+    scenarios: list[ScenarioChange]
+    findings_fixed: list[FindingRef]
+    findings_new: list[FindingRef]
+    findings_open: list[FindingRef]
+    groups: list[GroupChange]
+    verdict: str = Field(description="One sentence: better, worse or unchanged, and why.")
+
+
+def _change(a: float | int | None, b: float | int | None, nd: int = 6) -> Change:
+    d = round(b - a, nd) if a is not None and b is not None else None
+    return Change(before=a, after=b, delta=d)
+
+
+def _money(a: Decimal | None, b: Decimal | None) -> MoneyChange:
+    return MoneyChange(before=a, after=b, delta=(b - a) if a is not None and b is not None else None)
+
+
+def _ref(x: Finding) -> FindingRef:
+    return FindingRef(id=x.id, kind=x.kind, message=x.message, savings_usd=x.savings_usd)
+
+
+def _breaker(g: Any) -> str | None:
+    if not g.breakers:
+        return None
+    b = g.breakers[0]
+    return f"{b.segment} @ token {b.token_offset}" + (f" ({b.kind})" if b.kind else "")
+
+
+def diff_reports(before: Report, after: Report) -> ReportDiff:
+    hb, ha = headline(before), headline(after)
+    obs_b = before.observed.hit_ratio if before.observed else None
+    obs_a = after.observed.hit_ratio if after.observed else None
+    sb = {(s.model, s.layout): s for s in before.scenarios}
+    sa = {(s.model, s.layout): s for s in after.scenarios}
+    scen = []
+    for key in list(dict.fromkeys([*sb, *sa])):
+        x, y = sb.get(key), sa.get(key)
+        scen.append(ScenarioChange(model=key[0], layout=key[1],
+                                   hit_ratio=_change(x.hit_ratio if x else None, y.hit_ratio if y else None),
+                                   cost_usd=_money(x.cost_usd if x else None, y.cost_usd if y else None)))
+
+    # a finding is the same breaker in the same template group; its id (F1, F2, ...) only ranks it
+    keys_b = {(x.kind, x.group) for x in before.findings}
+    keys_a = {(x.kind, x.group) for x in after.findings}
+    fixed = [_ref(x) for x in before.findings if (x.kind, x.group) not in keys_a]
+    new = [_ref(x) for x in after.findings if (x.kind, x.group) not in keys_b]
+    still = [_ref(x) for x in after.findings if (x.kind, x.group) in keys_b]
+
+    gb, ga = {g.id: g for g in before.groups}, {g.id: g for g in after.groups}
+    groups = []
+    for gid in list(dict.fromkeys([*gb, *ga])):
+        x, y = gb.get(gid), ga.get(gid)
+        if x is None:
+            groups.append(GroupChange(group=gid, change="new", before=None, after=_breaker(y)))
+        elif y is None:
+            groups.append(GroupChange(group=gid, change="gone", before=_breaker(x), after=None))
+        elif _breaker(x) != _breaker(y):
+            fixed_kind = bool(x.breakers and x.breakers[0].kind) and not (y.breakers and y.breakers[0].kind)
+            groups.append(GroupChange(group=gid, change="breaker fixed" if fixed_kind else "breaker moved",
+                                      before=_breaker(x), after=_breaker(y)))
+
+    obs = _change(obs_b, obs_a)
+    cost = _money(hb.cost_now, ha.cost_now)
+    bits = []
+    if obs.delta is not None and abs(obs.delta) >= 0.001:
+        bits.append(f"observed hit ratio {pct(obs_b)} -> {pct(obs_a)}")
+    if cost.delta is not None and cost.delta != 0:
+        bits.append(f"cost now {usd(hb.cost_now)} -> {usd(ha.cost_now)}")
+    if fixed:
+        bits.append(f"{len(fixed)} finding(s) fixed")
+    if new:
+        bits.append(f"{len(new)} new finding(s)")
+    better = (obs.delta or 0) > 0.001 or (cost.delta or 0) < 0 or (fixed and not new)
+    worse = (obs.delta or 0) < -0.001 or (cost.delta or 0) > 0 or (new and not fixed)
+    word = "Mixed" if better and worse else ("Better" if better else ("Worse" if worse else "Unchanged"))
+    verdict = f"{word}: " + ("; ".join(bits) if bits else "no change in hit ratio, cost or findings") + "."
+    if before.calls and after.calls and abs(after.calls - before.calls) / before.calls > 0.5:
+        verdict += " (The two logs differ a lot in size; compare ratios rather than costs.)"
+    return ReportDiff(
+        before_inputs=before.inputs, after_inputs=after.inputs,
+        calls=_change(before.calls, after.calls), observed_hit_ratio=obs,
+        achievable_hit_ratio=_change(hb.hit_after, ha.hit_after),
+        cost_now_usd=cost, cost_after_usd=_money(hb.cost_after, ha.cost_after),
+        scenarios=scen, findings_fixed=fixed, findings_new=new, findings_open=still, groups=groups, verdict=verdict,
+    )
+
+
+def _d_pct(c: Change) -> str:
+    if c.delta is None:
+        return ""
+    return f"{c.delta * 100:+.1f} pt"
+
+
+def _d_usd(c: MoneyChange) -> str:
+    if c.delta is None:
+        return ""
+    sign = "+" if c.delta >= 0 else "-"
+    return f"{sign}{usd(abs(c.delta))}"
+
+
+def _rows(d: ReportDiff) -> list[tuple[str, str, str, str]]:
+    rows = [("Calls", f"{d.calls.before:,.0f}" if d.calls.before is not None else "n/a",
+             f"{d.calls.after:,.0f}" if d.calls.after is not None else "n/a",
+             f"{d.calls.delta:+,.0f}" if d.calls.delta is not None else ""),
+            ("Observed hit ratio", pct(d.observed_hit_ratio.before), pct(d.observed_hit_ratio.after), _d_pct(d.observed_hit_ratio)),
+            ("Achievable hit ratio", pct(d.achievable_hit_ratio.before), pct(d.achievable_hit_ratio.after),
+             _d_pct(d.achievable_hit_ratio)),
+            ("Cost now", usd(d.cost_now_usd.before), usd(d.cost_now_usd.after), _d_usd(d.cost_now_usd)),
+            ("Cost after recommendation", usd(d.cost_after_usd.before), usd(d.cost_after_usd.after), _d_usd(d.cost_after_usd))]
+    for s in d.scenarios:
+        rows.append((f"{s.model}, {s.layout.replace('_', ' ')}",
+                     f"{pct(s.hit_ratio.before)}  {usd(s.cost_usd.before)}", f"{pct(s.hit_ratio.after)}  {usd(s.cost_usd.after)}",
+                     f"{_d_pct(s.hit_ratio)}  {_d_usd(s.cost_usd)}".strip()))
+    return rows
+
+
+def render_diff_text(d: ReportDiff, *, width: int | None = 100, color: bool = False) -> str:
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    buf = StringIO()
+    console = Console(file=buf, width=width or 100, color_system="truecolor" if color else None,
+                      force_terminal=color, no_color=not color, highlight=False, emoji=False)
+    console.print(Text(d.verdict, style="bold"))
+    t = Table(title="Before -> after", title_justify="left")
+    for col, just in (("", "left"), ("Before", "right"), ("After", "right"), ("Change", "right")):
+        t.add_column(col, justify=just)
+    for r in _rows(d):
+        t.add_row(*(Text(c) for c in r))
+    console.print(t)
+    for title, items in (("Findings fixed", d.findings_fixed), ("New findings", d.findings_new),
+                         ("Still open", d.findings_open)):
+        if items:
+            console.print(Text(f"{title} ({len(items)}):", style="bold"))
+            for f in items:
+                console.print(Text(f"  {f.id} [{f.kind}] {f.message}"))
+    if d.groups:
+        console.print(Text("Template groups:", style="bold"))
+        for g in d.groups:
+            console.print(Text(f"  {g.group}: {g.change} ({g.before or '-'} -> {g.after or '-'})"))
+    return buf.getvalue()
+
+
+def render_diff_markdown(d: ReportDiff, *, width: int | None = None, color: bool = False) -> str:
+    from .as_markdown import esc
+
+    out = ["## promptcache diff", "", f"**{esc(d.verdict)}**", "", "|  | Before | After | Change |", "|:---|---:|---:|---:|"]
+    out += [f"| {esc(a)} | {esc(b)} | {esc(c)} | {esc(e)} |" for a, b, c, e in _rows(d)]
+    for title, items in (("Findings fixed", d.findings_fixed), ("New findings", d.findings_new),
+                         ("Still open", d.findings_open)):
+        if items:
+            out += ["", f"### {title} ({len(items)})", ""]
+            out += [f"- `{esc(f.id)}` {esc(f.kind)}: {esc(f.message)}" for f in items]
+    if d.groups:
+        out += ["", "### Template groups", ""]
+        out += [f"- **{esc(g.group)}**: {esc(g.change)} ({esc(g.before or '-')} → {esc(g.after or '-')})" for g in d.groups]
+    return "\n".join(out) + "\n"
+
+
+DIFF_RENDERERS = {
+    "term": render_diff_text,
+    "markdown": render_diff_markdown,
+    "json": lambda d, **_: d.model_dump_json(indent=2) + "\n",
+}

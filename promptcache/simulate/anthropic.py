@@ -1,0 +1,111 @@
+"""Anthropic prompt caching: entries written only at ``cache_control`` breakpoints.
+
+Rules (docs/cache-rules.md, research A.3): up to ``max_breakpoints`` explicit breakpoints plus
+top-level automatic caching (a breakpoint on the last block, one slot); on each request every
+breakpoint looks back up to ``lookback_blocks`` block boundaries for an entry an earlier request
+wrote and the longest live one is read; new entries are written at the breakpoints past it.
+Entries live ``ttl_5m_s`` (refreshed on every hit) or ``ttl_1h_s`` from the start of the request
+that wrote or read them, become visible once the writer's response has begun, and need a prefix
+of at least ``min_tokens`` (per model, dated). Charges follow the mixed-TTL rule: A = hit,
+B = highest 1h breakpoint after A, C = last breakpoint: read A, 1h write B-A, 5m write C-B.
+Invalidation: the tools level is the start of the prefix (a change invalidates everything);
+``tool_choice``, thinking and the number of images are folded into the messages-level keys.
+"""
+
+from __future__ import annotations
+
+from ..model.calls import Call
+from ..measure.shape import Measurer, Shape
+from .base import SYSTEM_LEVEL, PolicyBase, explicit_breakpoints, last_prompt_piece, placed_breakpoints
+from .engine import EntryStore, cumulative, seconds
+from .outcome import Outcome
+
+
+class AnthropicCache(PolicyBase):
+    def __init__(self, measurer: Measurer, *, min_tokens=1024, max_breakpoints: int = 4,
+                 lookback_blocks: int = 20, ttl_5m_s="5m", ttl_1h_s="1h", response_begin_s: float = 1.0,
+                 breakpoints: str = "logged", scope_by_user: bool = False):
+        if breakpoints not in ("logged", "auto", "auto-1h"):
+            raise ValueError("breakpoints must be 'logged', 'auto' or 'auto-1h'")
+        self.m = measurer
+        self.min_tokens = min_tokens
+        self.max_bp = int(max_breakpoints)
+        self.lookback = int(lookback_blocks)
+        self.ttl5 = seconds(ttl_5m_s)
+        self.ttl1h = seconds(ttl_1h_s)
+        self.begin = float(response_begin_s)
+        self.mode = breakpoints
+        self.by_user = scope_by_user
+        self._stores: dict[tuple, EntryStore] = {}
+
+    def _ttl(self, cc: str) -> float:
+        return self.ttl1h if cc.strip().lower() == "1h" else self.ttl5
+
+    def breakpoints(self, shape: Shape, call: Call | None) -> list[tuple[int, float, bool]]:
+        """(piece index, ttl seconds, is 1h) of this request's breakpoints, at most ``max_breakpoints``."""
+        placement = getattr(call, "placement", ())  # set by an advisor what-if (a logged Call has none)
+        if placement:
+            return [(k, self.ttl5, False) for k in placed_breakpoints(shape, placement)]
+        if self.mode != "logged":
+            # translated from another provider: where Anthropic needs them, at the end of the tools and
+            # system level (reused across calls of a template) and on the last block (the conversation)
+            one_h = self.mode == "auto-1h"
+            ttl = self.ttl1h if one_h else self.ttl5
+            return [(k, ttl, one_h) for k in placed_breakpoints(shape, ("system", "last"))]
+        last = last_prompt_piece(shape)
+        bps = explicit_breakpoints(shape, call)
+        if call is not None and call.cache_control is not None and (not bps or bps[-1][0] != last):
+            bps.append((last, call.cache_control))  # automatic caching uses one slot
+        bps = bps[: self.max_bp]  # the API rejects more; keep the first ones
+        return [(k, self._ttl(cc), cc.strip().lower() == "1h") for k, cc in bps]
+
+    def _keys(self, shape: Shape, call: Call | None) -> list[int]:
+        """Boundary keys: chain keys with the messages-level settings folded in after the system level."""
+        # no options at all is the same as the defaults ("", no thinking, no images)
+        salt = hash((call.tool_choice, call.thinking, call.images) if call is not None else ("", False, 0))
+        out = [shape.chain[0]]
+        sys_level = True
+        for k, role in enumerate(shape.roles):
+            if sys_level and role not in SYSTEM_LEVEL:
+                sys_level = False
+            c = shape.chain[k + 1]
+            out.append(c if sys_level else hash((c, salt)))
+        return out
+
+    def request(self, shape: Shape, *, start: float, end: float, user: str | None,
+                call: Call | None = None) -> Outcome:
+        total = shape.total
+        bps = self.breakpoints(shape, call)
+        if not bps:
+            return Outcome(read=0, total=total)
+        store = self._stores.setdefault(self._scope_id(user, call), EntryStore())
+        cum = cumulative(shape.tokens)
+        keys = self._keys(shape, call)
+        minimum = self._p(self.min_tokens, start)
+        # read: the longest live entry within each breakpoint's lookback window
+        hit, hit_entry = 0, None
+        for k, _, _ in bps:
+            b = k + 1
+            for j in range(b, max(b - self.lookback, 0), -1):
+                if cum[j] <= hit:
+                    break
+                e = store.get(keys[j], start)
+                if e is not None:
+                    hit, hit_entry = cum[j], e
+                    break
+        if hit_entry is not None:
+            hit_entry.expires = max(hit_entry.expires, start + hit_entry.ttl)  # refreshed on each hit
+        # writes at the breakpoints past the hit, if long enough
+        ready = start + min(self.begin, max(end - start, 0.0))
+        b_1h = c_last = hit
+        for k, ttl, one_h in bps:
+            pos = cum[k + 1]
+            if pos <= hit or pos < minimum:
+                continue
+            store.put(keys[k + 1], pos, ready, start, ttl)
+            c_last = max(c_last, pos)
+            if one_h:
+                b_1h = max(b_1h, pos)
+        write_1h = b_1h - hit
+        write_5m = c_last - max(hit, b_1h)
+        return Outcome(read=hit, total=total, write=write_5m, write_1h=write_1h)

@@ -1,0 +1,97 @@
+"""What every policy shares: scopes, per-call model lookup, dated parameters, breakpoint discovery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..model.calls import Call
+from ..measure.shape import Shape
+from .engine import Dated, at
+
+
+class PolicyBase:
+    """Common plumbing. Subclasses implement ``request``."""
+
+    by_user: bool = True
+
+    def _scope_id(self, user: str | None, call: Call | None, *, key: bool = False) -> tuple:
+        u = (user or "") if self.by_user else ""
+        if key and call is not None and call.prompt_cache_key:
+            return (u, call.prompt_cache_key)
+        return (u, None)
+
+    @staticmethod
+    def _p(value: Any, t: float) -> Any:
+        return at(value, t)
+
+
+def explicit_breakpoints(shape: Shape, call: Call | None) -> list[tuple[int, str]]:
+    """(piece index, ttl as sent) for every piece whose segment carries a breakpoint marker."""
+    if call is None:
+        return []
+    segs = call.segments
+    out = []
+    for k, idx in enumerate(shape.indexes[:-1]):  # the generation piece is never a breakpoint
+        if 0 <= idx < len(segs):
+            cc = segs[idx].cache_control
+            if cc is not None and (not out or out[-1][0] != k):
+                out.append((k, cc))
+    # a segment rendered as several pieces: the breakpoint belongs after its last piece
+    merged: dict[int, tuple[int, str]] = {}
+    for k, cc in out:
+        merged[shape.indexes[k]] = (k, cc)
+    return sorted(merged.values())
+
+
+def last_prompt_piece(shape: Shape) -> int:
+    return max(len(shape.keys) - 2, 0)
+
+
+SYSTEM_LEVEL = ("tools", "system")
+PLACEMENTS = ("system", "history", "last")
+
+
+def system_pieces(shape: Shape) -> int:
+    """How many leading pieces hold the tools and system prompt (the template's system level)."""
+    n = 0
+    for role in shape.roles:
+        if role not in SYSTEM_LEVEL:
+            break
+        n += 1
+    return n
+
+
+def placed_breakpoints(shape: Shape, spots: tuple[str, ...]) -> list[int]:
+    """Piece indexes of symbolic breakpoint spots, resolved on this call's own shape.
+
+    ``system``: the end of the tools and system prompt; ``history``: just before the newest user
+    or tool message (every earlier turn, and examples placed in the messages); ``last``: the last
+    block. An advisor fix asks for spots rather than piece numbers, so it stays right on calls
+    another fix has reordered or rewritten.
+    """
+    last = last_prompt_piece(shape)
+    roles, indexes = shape.roles, shape.indexes
+    out: set[int] = set()
+    for spot in spots:
+        k: int | None = None
+        if spot == "system":
+            n = min(system_pieces(shape), last + 1)
+            k = n - 1 if n else None
+        elif spot == "history":
+            newest = next((j for j in range(last, -1, -1) if roles[j] in ("user", "tool")), None)
+            if newest is not None:
+                first = newest
+                while first > 0 and indexes[first - 1] == indexes[newest]:
+                    first -= 1  # a message rendered as several pieces starts at its first one
+                k = first - 1 if first > 0 else None
+        elif spot == "last":
+            k = last
+        else:
+            raise ValueError(f"unknown breakpoint spot {spot!r}; known: {', '.join(PLACEMENTS)}")
+        if k is not None:
+            out.add(k)
+    return sorted(out)
+
+
+__all__ = ["PolicyBase", "explicit_breakpoints", "last_prompt_piece", "placed_breakpoints", "system_pieces",
+           "PLACEMENTS", "SYSTEM_LEVEL", "Dated"]

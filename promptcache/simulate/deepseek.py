@@ -1,0 +1,248 @@
+"""DeepSeek's disk cache, in its two documented rule sets.
+
+``v4-units`` (current): a request hits only a *persisted cache prefix unit* that it fully
+matches. Units are persisted at the end of each request's input and of its output, every
+``interval_tokens`` in long inputs, and, when a request shares a prefix with an earlier one, at the
+end of that common prefix (so ``A+B``, ``A+C`` miss and a third ``A+D`` hits ``A``).
+
+``legacy-64`` (V2/V3): the longest prefix shared with any earlier request, floored to 64-token
+units. Both: units become usable ``construction_delay_s`` after they are written and vanish after
+``eviction_idle_s`` unused; the scope is the account split by ``user_id``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..measure.shape import Measurer, Shape
+from .engine import BlockIndex, prompt_root, seconds
+from .outcome import Outcome
+
+
+@dataclass(slots=True)
+class _Unit:
+    ready: float
+    used: float
+
+
+@dataclass
+class _Scope:
+    # chain before piece -> {block hash: time usable}: partial prefixes inside pieces
+    blocks: BlockIndex
+    # every unit: (chain key before its piece, piece key) -> {offset within the piece: unit}; the
+    # units a request with the same piece there can hit
+    exact: dict[tuple[int, int], dict[int, _Unit]] = field(default_factory=dict)
+    # (chain, hash of the piece's first j blocks) -> [(offset, unit)] with j = ceil(offset / block):
+    # the units a request can hit through a partial match inside a different piece
+    partial: dict[tuple[int, int], list[tuple[int, _Unit]]] = field(default_factory=dict)
+    # chain -> the block counts j indexed in ``partial`` under it
+    needs: dict[int, set[int]] = field(default_factory=dict)
+    # chain keys of every prefix an earlier request had -> [time usable, time last touched]; a
+    # piece's blocks are registered in ``blocks`` when its prefix first enters here
+    # (``chain[k + 1]`` is the hash of ``(chain[k], key)``: one entry per piece under a parent)
+    seen: dict[int, list[float]] = field(default_factory=dict)
+
+
+class DeepSeekCache:
+    """Simulates one DeepSeek model's cache over calls given in start-time order."""
+
+    def __init__(self, measurer: Measurer, *, rule: str = "deepseek-v4-units", construction_delay_s: float = 5,
+                 eviction_idle_s: float = 21600, interval_tokens: int = 4096, min_unit_tokens: int = 1,
+                 unit_tokens: int = 64, scope_by_user: bool = True):
+        if rule not in ("deepseek-v4-units", "deepseek-legacy-64"):
+            raise ValueError(f"unknown DeepSeek rule {rule!r}")
+        self.legacy = rule == "deepseek-legacy-64"
+        self.m = measurer
+        self.delay = seconds(construction_delay_s)
+        self.evict = seconds(eviction_idle_s)
+        self.interval = int(interval_tokens)
+        self.min_unit = int(min_unit_tokens)
+        self.unit = int(unit_tokens)
+        self.by_user = scope_by_user
+        self._scopes: dict[str, _Scope] = {}
+
+    def _scope(self, key: str) -> _Scope:
+        scope = self._scopes.get(key)
+        if scope is None:  # a block keeps the earliest time it became usable
+            scope = self._scopes[key] = _Scope(BlockIndex(self.m.blocks, keep_first=True))
+        return scope
+
+    def _scope_key(self, user: str | None) -> str:
+        return (user or "") if self.by_user else ""
+
+    def footprint(self, shape: Shape, *, user: str | None, call: object = None) -> tuple:
+        """Where this request reads and writes cache state: its scope and its prompt's root.
+
+        Requests whose footprints are disjoint never affect each other's outcome (there is no
+        capacity or other state shared across scopes, and within a scope every unit, prefix and
+        block is keyed under the first piece's chain or blocks), so a what-if only re-simulates the
+        requests whose footprints meet a changed request's (``scenarios.resimulate``). A prompt of
+        a single piece keeps its output at the root too, under the output's own root.
+        """
+        scope = self._scope_key(user)
+        if not shape.keys:
+            return ((scope, None),)
+        prints = ((scope, prompt_root(self.m, shape.keys[0])),)
+        if len(shape.keys) == 1 and shape.out_key is not None:
+            prints += ((scope, prompt_root(self.m, shape.out_key)),)
+        return prints
+
+    def request(self, shape: Shape, *, start: float, end: float, user: str | None,
+                call: object = None) -> Outcome:
+        scope = self._scope(self._scope_key(user))
+        total = shape.total
+        if self.legacy:
+            hit, k = self._legacy_hit(scope, shape, start), 0
+        else:
+            hit, k, before = self._unit_hit(scope, shape, start)
+            self._persist(scope, shape, start, end, k, before)
+        self._remember(scope, shape, start, end, k)
+        return Outcome(read=min(hit, total), total=total)
+
+    # -- lookups -----------------------------------------------------------------------------
+    def _alive(self, ready: float, used: float, now: float) -> bool:
+        return ready <= now and now - max(used, ready) <= self.evict
+
+    def _unit_hit(self, scope: _Scope, shape: Shape, now: float) -> tuple[int, int, int]:
+        """The longest live unit this request fully matches. A unit inside a piece matches the same
+        piece, or a different one sharing its first ceil(offset / block) blocks; both are found by
+        index, so the work is per piece, not per stored unit.
+
+        Also returns where the prefixes earlier requests had end: the first piece ``k`` no earlier
+        request had after the same pieces (``len(keys)`` if none), and the tokens before it, which
+        is where ``_persist`` looks for the common prefix. The prefixes walked through are touched
+        (``_remember`` then starts at ``k``)."""
+        best, best_unit, before = 0, None, 0
+        keys, toks, chain, seen, evict = shape.keys, shape.tokens, shape.chain, scope.seen, self.evict
+        for k, key in enumerate(keys):
+            c = chain[k]
+            same = scope.exact.get((c, key))
+            if same:
+                for off, u in same.items():  # ``_alive`` inlined: the hottest loop of a simulation
+                    if before + off > best and (r := u.ready) <= now and now - max(u.used, r) <= evict:
+                        best, best_unit = before + off, u
+            js = scope.needs.get(c)
+            if js:
+                blocks = self.m.blocks(key)
+                for j in js:
+                    if j <= len(blocks):
+                        for off, u in scope.partial.get((c, blocks[j - 1]), ()):
+                            if before + off > best and (r := u.ready) <= now and now - max(u.used, r) <= evict:
+                                best, best_unit = before + off, u
+            t = seen.get(chain[k + 1])
+            if t is None:
+                break
+            t[1] = now  # a request reading through a prefix keeps it alive
+            before += toks[k]
+        else:
+            k = len(keys)
+        if best_unit is not None:
+            best_unit.used = now
+        return best, k, before
+
+    def _legacy_hit(self, scope: _Scope, shape: Shape, now: float) -> int:
+        lcp = self._common_prefix(scope, shape, now)
+        hit = lcp // self.unit * self.unit
+        return hit if hit >= self.unit else 0
+
+    def _common_prefix(self, scope: _Scope, shape: Shape, now: float) -> int:
+        """Tokens this request shares with the longest-matching earlier request usable at ``now``."""
+        before = 0
+        keys, toks, chain = shape.keys, shape.tokens, shape.chain
+        for k, key in enumerate(keys):
+            t = scope.seen.get(chain[k + 1])
+            if t is not None and self._alive(t[0], t[1], now):
+                before += toks[k]
+                continue
+            return before + self._inside(scope, chain[k], key, toks[k], now)
+        return before
+
+    def _inside(self, scope: _Scope, parent: int, key: int, tokens: int, now: float | None) -> int:
+        """Tokens of piece ``key`` (of ``tokens`` tokens, after the prefix ``parent``) that an earlier
+        request had there too, in whole blocks: the piece differs from every earlier one there."""
+        blocks = self.m.blocks(key)
+        known = scope.blocks.under(parent)
+        lo, hi = 0, len(blocks)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            r = known.get(blocks[mid - 1])
+            if r is not None and (now is None or r <= now):
+                lo = mid
+            else:
+                hi = mid - 1
+        return min(lo * self.m.block_tokens, tokens)
+
+    # -- writes ------------------------------------------------------------------------------
+    def _add_unit(self, scope: _Scope, parent: int, key: int, off: int, ready: float, now: float) -> None:
+        """Persist a unit at ``ready``; one the cache evicted (idle past ``eviction_idle_s`` at the
+        request's start, ``now``) is built again, as if new."""
+        at = scope.exact.get((parent, key))
+        u = at.get(off) if at is not None else None
+        if u is not None:
+            if u.ready <= now and now - max(u.used, u.ready) > self.evict:
+                u.ready = u.used = ready
+            elif ready < u.ready:
+                u.ready = ready
+            return
+        if at is None:
+            at = scope.exact[(parent, key)] = {}
+        u = at[off] = _Unit(ready, ready)
+        j = -(-off // self.m.block_tokens)
+        blocks = self.m.blocks(key)
+        if 1 <= j <= len(blocks):
+            scope.partial.setdefault((parent, blocks[j - 1]), []).append((off, u))
+            scope.needs.setdefault(parent, set()).add(j)
+
+    def _persist(self, scope: _Scope, shape: Shape, start: float, end: float, k: int, before: int) -> None:
+        """Write this request's units; ``k`` and ``before`` are where ``_unit_hit`` found the
+        prefixes earlier requests had end (whether still usable or not: the common prefix is
+        detected against every earlier request)."""
+        keys, toks, chain = shape.keys, shape.tokens, shape.chain
+        n = len(keys)
+        # common prefix with an earlier request: persisted once the request completes
+        lcp = before if k == n else before + self._inside(scope, chain[k], keys[k], toks[k], None)
+        if self.min_unit <= lcp < shape.total:
+            self._add_unit_at(scope, shape, lcp, end + self.delay, start)
+        # end of input
+        self._add_unit(scope, chain[n - 1], keys[n - 1], toks[n - 1], start + self.delay, start)
+        # fixed intervals inside long inputs
+        if self.interval > 0:
+            pos = self.interval
+            while pos < shape.total:
+                self._add_unit_at(scope, shape, pos, start + self.delay, start)
+                pos += self.interval
+        # end of output: the prompt without its generation prompt, then the output as generated
+        if shape.out_key is not None:
+            self._add_unit(scope, chain[n - 1], shape.out_key, shape.out_tokens, end + self.delay, start)
+
+    def _add_unit_at(self, scope: _Scope, shape: Shape, pos: int, ready: float, now: float) -> None:
+        before = 0
+        for k, n in enumerate(shape.tokens):
+            if pos <= before + n:
+                if pos == before and k > 0:  # a piece boundary: the unit ends the previous piece
+                    self._add_unit(scope, shape.chain[k - 1], shape.keys[k - 1], shape.tokens[k - 1], ready, now)
+                else:
+                    self._add_unit(scope, shape.chain[k], shape.keys[k], pos - before, ready, now)
+                return
+            before += n
+
+    def _remember(self, scope: _Scope, shape: Shape, start: float, end: float, first: int) -> None:
+        """Record this request's prefixes (and its output's) for later common-prefix detection,
+        from piece ``first`` on (the ones before it were touched by the walk that found ``first``)."""
+        keys, chain = shape.keys, shape.chain
+        ready = start + self.delay
+        seen, blocks = scope.seen, scope.blocks
+        for k in range(first, len(keys)):
+            key, c = keys[k], chain[k + 1]
+            t = seen.get(c)
+            if t is None:
+                seen[c] = [ready, ready]
+                blocks.add(chain[k], key, ready)
+            else:
+                t[1] = start  # a request reading through a prefix keeps it alive
+        if shape.out_key is not None:
+            c = hash((chain[-2], shape.out_key))
+            if c not in seen:
+                out_ready = end + self.delay
+                seen[c] = [out_ready, out_ready]
+                blocks.add(chain[-2], shape.out_key, out_ready)

@@ -1,0 +1,152 @@
+"""OpenAI prompt caching, in its two generations.
+
+``OpenAIAutoCache`` (models before GPT-5.6): automatic for prompts of ``min_tokens`` (1024) or
+more; a hit is the longest common prefix with a live cached prompt, counted as ``min_tokens`` plus
+whole ``increment_tokens`` (128) steps. Entries stay ``idle_s`` after their last use (5-10 min
+in memory) up to ``cap_s`` (1 h), or ``retention_24h_s`` with ``prompt_cache_retention: "24h"``
+(the default for models whose ``default_retention`` is ``24h``). Requests are routed by the first
+``routing_prefix_tokens`` tokens and ``prompt_cache_key``; above ``overflow_rpm`` requests a
+minute for one route the excess goes to other machines and misses. No write charge.
+
+``OpenAIBreakpointCache`` (GPT-5.6 and later): entries only at breakpoints, the implicit one at
+the latest user or tool message (unless ``cache_mode == "explicit"``) and explicit
+``prompt_cache_breakpoint`` markers; a read must match an entry exactly at a boundary where an
+earlier request wrote one (no fallback to a shorter unmarked prefix), the longest of the latest
+``read_lookback_breakpoints``; up to ``max_writes`` new entries per request, billed at 1.25x
+(``cache_write_5m`` in the catalog); ``ttl_s`` (30 min) minimum life, refreshed on a hit.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from ..model.calls import Call
+from ..measure.shape import Measurer, Shape
+from .base import PolicyBase, explicit_breakpoints, placed_breakpoints
+from .engine import EntryStore, PrefixIndex, cumulative, seconds
+from .outcome import Outcome
+
+
+class OpenAIAutoCache(PolicyBase):
+    def __init__(self, measurer: Measurer, *, min_tokens: int = 1024, increment_tokens: int = 128,
+                 idle_s="5m", cap_s="1h", retention_24h_s="24h", default_retention="in_memory",
+                 routing_prefix_tokens: int = 256, overflow_rpm: float = 15, response_begin_s: float = 0.5,
+                 scope_by_user: bool = False):
+        self.m = measurer
+        self.min_tokens = min_tokens
+        self.inc = increment_tokens
+        self.idle = seconds(idle_s)
+        self.cap = seconds(cap_s)
+        self.long = seconds(retention_24h_s)
+        self.default_retention = default_retention
+        self.route_tokens = int(routing_prefix_tokens)
+        self.rpm = float(overflow_rpm)
+        self.begin = float(response_begin_s)
+        self.by_user = scope_by_user
+        self._index: dict[tuple, PrefixIndex] = {}
+        self._routes: dict[tuple, deque] = {}
+        self.overflowed = 0
+
+    def _route(self, shape: Shape) -> int:
+        before = 0
+        for k, n in enumerate(shape.tokens):
+            if before + n >= self.route_tokens:
+                j = (self.route_tokens - before) // self.m.block_tokens
+                blocks = self.m.blocks(shape.keys[k])
+                if 0 < j <= len(blocks):
+                    return hash((shape.chain[k], blocks[j - 1]))
+                return shape.chain[k + 1]
+            before += n
+        return shape.chain[-1]
+
+    def _overflow(self, scope: tuple, shape: Shape, now: float) -> bool:
+        if self.rpm <= 0 or self.rpm == float("inf"):
+            return False
+        q = self._routes.setdefault((scope, self._route(shape)), deque())
+        while q and q[0] <= now - 60:
+            q.popleft()
+        q.append(now)
+        return len(q) > self.rpm
+
+    def request(self, shape: Shape, *, start: float, end: float, user: str | None,
+                call: Call | None = None) -> Outcome:
+        total = shape.total
+        scope = self._scope_id(user, call, key=True)
+        index = self._index.setdefault(scope, PrefixIndex(self.m))
+        retention = (call.prompt_cache_retention if call is not None and call.prompt_cache_retention
+                     else self._p(self.default_retention, start))
+        idle, cap = (self.long, self.long) if retention == "24h" else (self.idle, self.cap)
+        minimum = self._p(self.min_tokens, start)
+        ready = start + min(self.begin, max(end - start, 0.0))
+        if self._overflow(scope, shape, start):
+            self.overflowed += 1
+            return Outcome(read=0, total=total)  # routed to a machine without this prefix
+        lcp, path = index.lcp(shape, start)
+        hit = 0
+        if total >= minimum and lcp >= minimum:
+            hit = min(minimum + (lcp - minimum) // self.inc * self.inc, total)
+            for r in path:
+                r.used = start
+        if total >= minimum:
+            index.add(shape, start, ready, idle, cap)
+        return Outcome(read=hit, total=total)
+
+
+class OpenAIBreakpointCache(PolicyBase):
+    def __init__(self, measurer: Measurer, *, min_tokens: int = 1024, max_writes: int = 4,
+                 read_lookback_breakpoints: int = 50, ttl_s="30m", response_begin_s: float = 0.5,
+                 breakpoints: str = "logged", scope_by_user: bool = False):
+        self.m = measurer
+        self.min_tokens = min_tokens
+        self.max_writes = int(max_writes)
+        self.lookback = int(read_lookback_breakpoints)
+        self.ttl = seconds(ttl_s)
+        self.begin = float(response_begin_s)
+        self.mode = breakpoints
+        self.by_user = scope_by_user
+        self._stores: dict[tuple, EntryStore] = {}
+
+    def breakpoints(self, shape: Shape, call: Call | None) -> list[int]:
+        """Piece indexes of this request's breakpoints (explicit markers, then the implicit one)."""
+        placement = getattr(call, "placement", ())  # set by an advisor what-if (a logged Call has none)
+        if placement:
+            bps = placed_breakpoints(shape, placement)
+        else:
+            bps = [k for k, _ in explicit_breakpoints(shape, call)] if self.mode == "logged" else []
+        implicit = call is None or call.cache_mode != "explicit" or self.mode != "logged"
+        if implicit:
+            for k in range(len(shape.roles) - 2, -1, -1):
+                if shape.roles[k] in ("user", "tool", "block"):
+                    if k not in bps:
+                        bps.append(k)
+                    break
+        return sorted(bps)
+
+    def request(self, shape: Shape, *, start: float, end: float, user: str | None,
+                call: Call | None = None) -> Outcome:
+        total = shape.total
+        store = self._stores.setdefault(self._scope_id(user, call, key=True), EntryStore())
+        cum = cumulative(shape.tokens)
+        chain = shape.chain
+        minimum = self._p(self.min_tokens, start)
+        # read: exact entries at boundaries earlier requests marked (their breakpoints stay read-only)
+        hit, entry, looked = 0, None, 0
+        for j in range(len(shape.keys) - 1, 0, -1):
+            if chain[j] in store.entries:
+                looked += 1
+                e = store.get(chain[j], start)
+                if e is not None:
+                    hit, entry = cum[j], e
+                    break
+                if looked >= self.lookback:
+                    break
+        if entry is not None:
+            entry.expires = max(entry.expires, start + entry.ttl)
+        ready = start + min(self.begin, max(end - start, 0.0))
+        new = [k for k in self.breakpoints(shape, call) if cum[k + 1] > hit and cum[k + 1] >= minimum]
+        new = new[-self.max_writes:]  # up to four new writes; the latest ones win
+        last = hit
+        for k in new:
+            store.put(chain[k + 1], cum[k + 1], ready, start, self.ttl)
+            last = max(last, cum[k + 1])
+        return Outcome(read=hit, total=total, write=last - hit)
