@@ -1,8 +1,11 @@
-"""``--jobs N`` gives the same results as ``--jobs 1`` (promptcache.parallel)."""
+"""``--jobs N`` gives the same results as ``--jobs 1`` (``simulate.parallel.fork_map``), and a
+ledger survives the trip back from a worker whole."""
 
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
+from decimal import Decimal
 import subprocess
 import sys
 from importlib import resources
@@ -13,27 +16,16 @@ import pytest
 from promptcache.simulate.policies import make_policy
 from promptcache.knowledge.catalog import default_catalog
 from promptcache.read.reader import read_logs
-from promptcache.analyze.parallel import fork_map, ledger_from_state, ledger_state, prefill, shape_stream
+from promptcache.simulate.parallel import fork_map
+from promptcache.price.ledger import Ledger
+from promptcache.advise.breakers import Fix
+from promptcache.advise.whatif import Variant, Variants, choose
 from promptcache.model.facts import CallFacts
 from promptcache.price.scenarios import simulate
 from promptcache.measure.shape import Measurer
 
 EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _shapes(paths, jobs: int, batch: int = 64, families=("deepseek-v4",)):
-    ms = [Measurer(f) for f in families]
-    out = {f: [] for f in families}
-    for call in shape_stream(read_logs(paths), ms, jobs=jobs, batch=batch):
-        for m in ms:
-            out[m.family].append(m.shape(call, trust_usage=True))
-    return out, ms
-
-
-def _state(ms):
-    return [(m.reported_calls, m.estimated_calls, m.adjusted_tokens,
-             {k: (v[0], v[1].tobytes()) for k, v in m._pieces.items()}) for m in ms]
 
 
 @pytest.fixture(scope="module")
@@ -43,35 +35,6 @@ def bench_log(tmp_path_factory) -> Path:
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gen_log.py"), "--calls", "300", "--seed", "3",
                     "--templates", "8", "-o", str(p)], check=True)
     return p
-
-
-@pytest.mark.parametrize("batch", [1, 7, 512])
-def test_shape_stream_identical_to_serial_on_example(batch):
-    serial, ms1 = _shapes([EXAMPLE], jobs=1)
-    par, ms2 = _shapes([EXAMPLE], jobs=2, batch=batch)
-    assert serial == par
-    assert _state(ms1) == _state(ms2)
-
-
-def test_shape_stream_identical_on_benchmark_log(bench_log):
-    serial, ms1 = _shapes([bench_log], jobs=1, families=("deepseek-v4", "cl100k"))
-    par, ms2 = _shapes([bench_log], jobs=2, batch=50, families=("deepseek-v4", "cl100k"))
-    assert serial == par
-    assert _state(ms1) == _state(ms2)
-
-
-def test_prefill_then_shape_tokenizes_nothing_more(bench_log):
-    m = Measurer("deepseek-v4")
-    calls = list(read_logs([bench_log]))
-    assert prefill(m, calls) > 0
-    encode = m._tokenizer._encode
-    m._tokenizer._encode = lambda s: pytest.fail("a piece was tokenized after prefill")
-    try:
-        for c in calls:
-            m.shape(c, trust_usage=True)
-    finally:
-        m._tokenizer._encode = encode
-    assert prefill(m, calls) == 0
 
 
 def test_fork_map_simulations_identical(bench_log):
@@ -88,12 +51,12 @@ def test_fork_map_simulations_identical(bench_log):
     def task(i):
         e = cat.model(models[i % 2])
         pol = {e.id: make_policy(e, m)}
-        return ledger_state(simulate(facts, order, lambda _i: e, {"deepseek-v4": shapes}, pol, cat))
+        return (simulate(facts, order, lambda _i: e, {"deepseek-v4": shapes}, pol, cat)).state()
 
     serial = fork_map(task, 4, jobs=1)
     par = fork_map(task, 4, jobs=2)
     assert serial == par
-    assert [ledger_from_state(cat, s).cost() for s in serial] == [ledger_from_state(cat, s).cost() for s in par]
+    assert [Ledger.from_state(cat, s).cost() for s in serial] == [Ledger.from_state(cat, s).cost() for s in par]
 
 
 @pytest.mark.skipif(os.environ.get("PROMPTCACHE_SLOW") is None, reason="set PROMPTCACHE_SLOW to run the CLI check")
@@ -110,3 +73,37 @@ def test_cli_jobs_identical(bench_log, tmp_path):
                         "--at", "2026-11-01", "-o", str(o), "--jobs", str(jobs)], check=True)
         outs.append(o.read_bytes())
     assert outs[0] == outs[1]
+
+
+def test_ledger_state_keeps_explicit_cache_storage():
+    """Issue 16's latent bug: the fork-safe ledger state dropped ``Ledger.storage``."""
+    cat = default_catalog()
+    led = Ledger(cat)
+    led.add("g1", "deepseek-v4-pro", datetime(2026, 11, 2, 3, tzinfo=timezone.utc), hit=1_000, miss=500, output=20)
+    led.storage = Decimal("0.125")
+    back = Ledger.from_state(cat, led.state())
+    assert back.storage == Decimal("0.125")
+    assert back.cost() == led.cost()
+
+
+def test_fix_alone_saving_excludes_the_storage_bill():
+    """A fix that changes nothing saves nothing, on a candidate with a storage bill too (Gemini).
+
+    Before the fix, ``choose`` took every fix-alone ledger through the fork state, which dropped the
+    storage: base $X + storage against fix $X gave a "saving" equal to the storage bill."""
+    cat = default_catalog()
+    when = datetime(2026, 11, 2, 3, tzinfo=timezone.utc)
+
+    def ledger() -> Ledger:
+        led = Ledger(cat)
+        led.add("g1", "deepseek-v4-pro", when, hit=1_000, miss=500, output=20)
+        led.storage = Decimal("0.50")
+        return led
+
+    fix = Fix(kind="volatile_value", group="g1", segment="system", message="", change="", keeps_information=True)
+    variants = Variants(combined=Variant(), alone=[Variant()], in_group=[Variant()], groups={"g1": Variant()},
+                        facts=[], owner=["g1"])
+    plan = choose([fix], variants, lambda _fixes: variants, ["deepseek-v4-pro"], lambda _v, _m: ledger(),
+                  {"deepseek-v4-pro": ledger()})
+    assert plan.kept == []
+    assert plan.dropped == [(fix, "saves nothing on any candidate model")]

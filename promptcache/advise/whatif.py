@@ -260,15 +260,15 @@ def choose(fixes: list[Fix], variants: Variants, reread: Callable[[list[Fix]], V
     recommended change never raises any model's simulated cost (checked on the combination too:
     while it would, the fix that saves least is dropped). Each fix alone is an independent
     simulation: with ``jobs`` > 1 they run in forked processes, with identical results."""
-    from ..analyze.parallel import fork_map, ledger_from_state, ledger_state
+    from ..simulate.parallel import fork_map
 
     catalog = next(iter(base.values())).catalog
-    states = fork_map(lambda k: {m: ledger_state(run(variants.alone[k], m)) for m in models}, len(fixes), jobs=jobs)
+    states = fork_map(lambda k: {m: run(variants.alone[k], m).state() for m in models}, len(fixes), jobs=jobs)
     alone: list[dict[str, tuple[Decimal, int]]] = []
     for state in states:
         row = {}
         for m in models:
-            led = ledger_from_state(catalog, state[m])
+            led = Ledger.from_state(catalog, state[m])
             row[m] = (base[m].cost() - led.cost(), led.tokens().hit - base[m].tokens().hit)
         alone.append(row)
     dropped: list[tuple[Fix, str]] = []

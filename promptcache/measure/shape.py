@@ -74,7 +74,7 @@ class Measurer:
         return got[2], got[0]
 
     def _store(self, key: int, ids: list[int], extra: int) -> tuple[int, array, int]:
-        """Remember a distinct piece's count and block hashes (``parallel.prefill`` batches this)."""
+        """Remember a distinct piece's count and block hashes."""
         b = self.block_tokens
         blocks = array("q")
         h = ROOT  # same seed for every piece, so different pieces with a common start share blocks

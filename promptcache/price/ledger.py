@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from ..knowledge.catalog import Catalog
 
@@ -69,6 +70,19 @@ class Ledger:
 
     def groups(self) -> set[str]:
         return {g for g, _ in self.buckets}
+
+    def state(self) -> dict[str, Any]:
+        """The token sums and the storage bill as plain picklable data (what a forked worker sends back)."""
+        return {"buckets": {key: (t.hit, t.miss, t.output, t.write_5m, t.write_1h) for key, t in self.buckets.items()},
+                "storage": self.storage}
+
+    @classmethod
+    def from_state(cls, catalog: Catalog, state: dict[str, Any]) -> Ledger:
+        """The ledger back from ``state()``: same buckets, same insertion order."""
+        led = cls(catalog, storage=state["storage"])
+        for key, (hit, miss, output, w5, w1) in state["buckets"].items():
+            led.buckets[key].add(hit, miss, output, w5, w1)
+        return led
 
     def peak_share(self) -> float:
         """Share of input tokens billed at peak rates."""
