@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "analyze", "Report", "AnalyzeOptions"]
+__all__ = ["AnalyzeOptions", "Report", "__version__", "analyze"]
 
 
 def __getattr__(name: str):  # lazy: `promptcache --help` and `lint` must not import the analyzer

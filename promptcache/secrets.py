@@ -177,4 +177,4 @@ def json_safe(text: str) -> str:
     return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-__all__ = ["PATTERNS", "find_secrets", "has_unsafe", "mask_excerpt", "mask_secrets", "json_safe", "printable", "printable_data", "printable_model", "safe_excerpt"]
+__all__ = ["PATTERNS", "find_secrets", "has_unsafe", "json_safe", "mask_excerpt", "mask_secrets", "printable", "printable_data", "printable_model", "safe_excerpt"]

@@ -18,8 +18,7 @@ def write_log(tmp_path):
     def write(rows, name="calls.jsonl"):
         p = tmp_path / name
         with open(p, "w", encoding="utf-8") as fh:
-            for r in rows:
-                fh.write((r if isinstance(r, str) else json.dumps(r)) + "\n")
+            fh.writelines((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows)
         return p
 
     return write

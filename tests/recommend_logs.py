@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from promptcache.read.openai_chat import parse_openai_chat
 from promptcache.measure.shape import Measurer
+from promptcache.read.openai_chat import parse_openai_chat
 
-T0 = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)  # Monday evening: off-peak in Beijing
+T0 = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)  # Monday evening: off-peak in Beijing
 _M = Measurer("deepseek-v4")
 
 TOOLS = [{"type": "function", "function": {

@@ -3,7 +3,7 @@ priced by re-simulation; several at once combine; clean logs get nothing; fixes 
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,7 +16,7 @@ TOOLS = [{"type": "function", "function": {"name": n, "description": f"{n} a thi
                                            "parameters": {"type": "object", "required": ["q"],
                                                           "properties": {"q": {"type": "string"}}}}}
          for n in ("search", "lookup", "refund", "escalate")]
-T0 = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)  # Monday evening UTC: off-peak
+T0 = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)  # Monday evening UTC: off-peak
 
 
 def row(t, messages, tools=None, user=None):

@@ -3,8 +3,8 @@ planted in a generated log, found, fixed and priced by re-simulation on the prov
 it; the fix changes nothing on models that ignore the option; clean logs get none."""
 
 import random
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from datetime import datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,7 +15,7 @@ POLICY = "\n".join(f"Policy {i}: answer in the customer's language, cite section
                    for i in range(120))
 HALF_A, HALF_B = "\n".join(POLICY.split("\n")[:60]), "\n".join(POLICY.split("\n")[60:])
 CC = {"type": "ephemeral"}
-T0 = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)  # Monday evening UTC: DeepSeek off-peak
+T0 = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)  # Monday evening UTC: DeepSeek off-peak
 CLAUDE = AnalyzeOptions(models=["deepseek-v4-pro", "claude-sonnet-4-5"])
 GPT = AnalyzeOptions(models=["gpt-4o"])
 

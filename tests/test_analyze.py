@@ -1,7 +1,7 @@
 """End to end: the analysis on generated logs and on the bundled example."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from promptcache.analyze.pipeline import AnalyzeOptions, analyze
@@ -11,7 +11,7 @@ STATIC = "\n".join(f"Rule {i}: answer politely, cite the policy section, never i
 
 def timestamped_log(write_log, n=60):
     rows = []
-    t = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)  # a Monday evening: off-peak in Beijing
+    t = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)  # a Monday evening: off-peak in Beijing
     for i in range(n):
         t += timedelta(minutes=3)
         rows.append({"timestamp": t.isoformat(), "request": {"model": "deepseek-v4-pro", "messages": [
@@ -45,7 +45,7 @@ def test_timestamp_at_top_is_found_moved_and_priced(write_log):
 def test_costs_add_up_and_pricing_is_per_call_time(write_log):
     p = timestamped_log(write_log)
     r1 = analyze([p])
-    r2 = analyze([p], AnalyzeOptions(at=datetime(2026, 6, 1, tzinfo=timezone.utc)))
+    r2 = analyze([p], AnalyzeOptions(at=datetime(2026, 6, 1, tzinfo=UTC)))
     c1 = {(s.model, s.layout): s.cost_usd for s in r1.scenarios}
     c2 = {(s.model, s.layout): s.cost_usd for s in r2.scenarios}
     assert c1 != c2  # different price entries

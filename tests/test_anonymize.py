@@ -7,8 +7,8 @@ from pathlib import Path
 import orjson
 from click.testing import CliRunner
 
-from promptcache.measure.anonymize import anonymize
 from promptcache.cli import cli
+from promptcache.measure.anonymize import anonymize
 from promptcache.model.calls import Call, Segment, Usage
 from promptcache.read.reader import read_logs
 from promptcache.read.traces import ideal_hits

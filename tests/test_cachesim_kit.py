@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from promptcache.knowledge.catalog import default_catalog
-from promptcache.simulate.policies import make_policy
-from promptcache.model.calls import Call, Segment, Usage
 from promptcache.measure.shape import Measurer
+from promptcache.model.calls import Call, Segment, Usage
+from promptcache.simulate.policies import make_policy
 
 T0 = 1_780_000_000.0  # 2026-05-28
 

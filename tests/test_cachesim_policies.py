@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
-from promptcache.simulate.policies import make_policy, policy_params
-from promptcache.simulate.engine import Dated, resolve
-from promptcache.knowledge.catalog import default_catalog
-from promptcache.model.calls import Call, Segment
-from promptcache.errors import ConfigError
-from promptcache.measure.shape import Measurer
 from test_cachesim_kit import T0, Sim, bcall
 
+from promptcache.errors import ConfigError
+from promptcache.knowledge.catalog import default_catalog
+from promptcache.measure.shape import Measurer
+from promptcache.model.calls import Call, Segment
+from promptcache.simulate.engine import Dated, resolve
+from promptcache.simulate.policies import make_policy, policy_params
 
 # -- OpenAI before GPT-5.6 ----------------------------------------------------------------------
 

@@ -9,8 +9,8 @@ import orjson
 import pytest
 import yaml
 
-from promptcache.read.reader import read_logs
 from promptcache.read.common import sse_events
+from promptcache.read.reader import read_logs
 
 
 @pytest.fixture(scope="module")

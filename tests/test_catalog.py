@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from promptcache.knowledge.catalog import default_catalog
 from promptcache.errors import UnknownModelError
+from promptcache.knowledge.catalog import default_catalog
 
 cat = default_catalog()
 

@@ -3,9 +3,9 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptcache.simulate.policies import DeepSeekCache
-from promptcache.model.calls import Call, Segment
 from promptcache.measure.shape import Measurer
+from promptcache.model.calls import Call, Segment
+from promptcache.simulate.policies import DeepSeekCache
 
 M = Measurer("deepseek-v4")
 DOC = "Quarterly report. Revenue grew in every segment of the business. " * 120

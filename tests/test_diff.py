@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from promptcache.cli import main
-from promptcache.report.diff import DIFF_RENDERERS, ReportDiff, diff_reports
 from promptcache.model.report import Report
+from promptcache.report.diff import DIFF_RENDERERS, ReportDiff, diff_reports
 
 
 @pytest.fixture(scope="module")

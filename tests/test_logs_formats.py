@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,14 +12,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promptcache.errors import LogFormatError
-from promptcache.read.reader import EXPANDERS, PARSERS, LineError, iter_json_array, read_logs
 from promptcache.read.anthropic import parse_anthropic_batch_pair
 from promptcache.read.cassettes import parse_interaction
 from promptcache.read.detect import detect, nearest
 from promptcache.read.openai_batch import parse_openai_batch_pair
+from promptcache.read.reader import (
+    EXPANDERS,
+    PARSERS,
+    LineError,
+    iter_json_array,
+    read_logs,
+)
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "formats"
-T0 = datetime(2025, 6, 1, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 6, 1, 10, 0, tzinfo=UTC)
 
 
 def calls_of(*names: str, **kw):

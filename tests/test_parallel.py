@@ -4,25 +4,25 @@ ledger survives the trip back from a worker whole."""
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
-from decimal import Decimal
 import subprocess
 import sys
+from datetime import UTC, datetime
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
 import pytest
 
-from promptcache.simulate.policies import make_policy
-from promptcache.knowledge.catalog import default_catalog
-from promptcache.read.reader import read_logs
-from promptcache.simulate.parallel import fork_map
-from promptcache.price.ledger import Ledger
 from promptcache.advise.breakers import Fix
 from promptcache.advise.whatif import Variant, Variants, choose
-from promptcache.model.facts import CallFacts
-from promptcache.price.scenarios import simulate
+from promptcache.knowledge.catalog import default_catalog
 from promptcache.measure.shape import Measurer
+from promptcache.model.facts import CallFacts
+from promptcache.price.ledger import Ledger
+from promptcache.price.scenarios import simulate
+from promptcache.read.reader import read_logs
+from promptcache.simulate.parallel import fork_map
+from promptcache.simulate.policies import make_policy
 
 EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +79,7 @@ def test_ledger_state_keeps_explicit_cache_storage():
     """Issue 16's latent bug: the fork-safe ledger state dropped ``Ledger.storage``."""
     cat = default_catalog()
     led = Ledger(cat)
-    led.add("g1", "deepseek-v4-pro", datetime(2026, 11, 2, 3, tzinfo=timezone.utc), hit=1_000, miss=500, output=20)
+    led.add("g1", "deepseek-v4-pro", datetime(2026, 11, 2, 3, tzinfo=UTC), hit=1_000, miss=500, output=20)
     led.storage = Decimal("0.125")
     back = Ledger.from_state(cat, led.state())
     assert back.storage == Decimal("0.125")
@@ -92,7 +92,7 @@ def test_fix_alone_saving_excludes_the_storage_bill():
     Before the fix, ``choose`` took every fix-alone ledger through the fork state, which dropped the
     storage: base $X + storage against fix $X gave a "saving" equal to the storage bill."""
     cat = default_catalog()
-    when = datetime(2026, 11, 2, 3, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 2, 3, tzinfo=UTC)
 
     def ledger() -> Ledger:
         led = Ledger(cat)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from promptcache.segment import groups as segment
-from promptcache.measure import tokens
-from promptcache.segment import volatile
 from promptcache.analyze.pipeline import analyze
 from promptcache.knowledge.catalog import Catalog, default_catalog
+from promptcache.measure import tokens
 from promptcache.read.reader import read_logs
+from promptcache.segment import groups as segment
+from promptcache.segment import volatile
 
 EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
 

@@ -7,10 +7,10 @@ from array import array
 from importlib import resources
 from pathlib import Path
 
-from promptcache.model.calls import Call, Segment
-from promptcache.read.reader import read_logs
 from promptcache.measure.shape import ROOT, Measurer, chain_of
 from promptcache.measure.tokens import _deepseek_dir, get_tokenizer, render
+from promptcache.model.calls import Call, Segment
+from promptcache.read.reader import read_logs
 
 EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
 

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from promptcache.analyze import pipeline as analysis
 from promptcache.advise.breakers import Fix
-from promptcache.simulate.policies import DeepSeekCache, GeminiCache, IdealCache
-from promptcache.knowledge.catalog import default_catalog
-from promptcache.read.reader import read_logs
-from promptcache.analyze.first_pass import first_pass
-from promptcache.price.scenarios import footprints, resimulate, simulate_outcomes
-from promptcache.measure.shape import Measurer, Shape, chain_of
 from promptcache.advise.whatif import Variant
+from promptcache.analyze import pipeline as analysis
+from promptcache.analyze.first_pass import first_pass
+from promptcache.knowledge.catalog import default_catalog
+from promptcache.measure.shape import Measurer, Shape, chain_of
+from promptcache.price.scenarios import footprints, resimulate, simulate_outcomes
+from promptcache.read.reader import read_logs
+from promptcache.simulate.policies import DeepSeekCache, GeminiCache, IdealCache
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))

@@ -11,11 +11,11 @@ import pytest
 from rich.console import Console
 
 from promptcache.cli import main
-from promptcache.knowledge.config import find_config, load_settings
 from promptcache.errors import ConfigError
+from promptcache.knowledge.config import find_config, load_settings
 
 sys.path.insert(0, str(Path(__file__).parent))
-from recommend_logs import agent_sessions, simple_summaries  # noqa: E402
+from recommend_logs import agent_sessions, simple_summaries
 
 
 def test_settings_from_pyproject(tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 from promptcache.knowledge.catalog import default_catalog
 
 sys.path.insert(0, str(Path(__file__).parent))
-from recommend_logs import agent_sessions, burst, simple_summaries  # noqa: E402
+from recommend_logs import agent_sessions, burst, simple_summaries
 
 
 def run(write_log, rows, **opts):
@@ -153,7 +153,7 @@ def test_peak_concurrency_above_pro_limit_forces_flash(write_log):
 
 def test_chain_hybrid_pays_for_the_cache_lost_at_the_switch(write_log):
     # long shared task context per session, logged in June 2026 (older prices than today's)
-    start = datetime(2026, 6, 1, 20, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 6, 1, 20, 0, tzinfo=UTC)
     r = run(write_log, agent_sessions(10, 4, thinking="none", task_tokens=300, start=start))
     rec = r.recommendation
     opts = options(rec)
@@ -173,7 +173,7 @@ def test_chain_hybrid_pays_for_the_cache_lost_at_the_switch(write_log):
     assert hyb.cache_lost_at_switch_usd > 0
     # both price sets: the log's own period and today's
     assert pro.cost_usd != pro.cost_usd_at_current_prices
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cur = cat.rates("deepseek-flash", cat.bucket("deepseek-flash", now)[1], False)
     s = next(x for x in r.scenarios if x.model == "deepseek-flash" and x.layout == fl.layout)
     expect = (s.cache_hit_tokens * cur.input_hit + s.cache_miss_tokens * cur.input_miss

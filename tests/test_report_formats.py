@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from promptcache.cli import main
-from promptcache.report import RENDERERS, headline, redacted, renderer
 from promptcache.model.report import Report
+from promptcache.report import RENDERERS, headline, redacted, renderer
 
 ROOT = Path(__file__).resolve().parent.parent
 EVIL = "@octocat [red]x[/] $a$ | <script>alert('x')</script> **b** `t` & <img src=x onerror=alert(1)>"
@@ -91,7 +91,7 @@ def test_markdown_escapes_and_fits_github(evil_report):
     assert "@\u200boctocat" in md  # no mention
     assert "\\$a\\$" in md  # no GitHub math
     # every table row has the header's number of cells (a prompt's | cannot add one)
-    for block in re.findall(r"((?:^\|.*\|\n)+)", md, flags=re.M):
+    for block in re.findall(r"((?:^\|.*\|\n)+)", md, flags=re.MULTILINE):
         lines = block.strip().splitlines()
         cells = {len(re.findall(r"(?<!\\)\|", line)) for line in lines}
         assert len(cells) == 1, block

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -28,7 +28,7 @@ def example_report():
     from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 
     path = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
-    report = analyze([path], AnalyzeOptions(now=datetime(2026, 11, 29, 11, 0, tzinfo=timezone.utc)))
+    report = analyze([path], AnalyzeOptions(now=datetime(2026, 11, 29, 11, 0, tzinfo=UTC)))
     return report.model_copy(update={"inputs": ["example.jsonl.gz"], "tool_version": "0.0.0",
                                      "input_formats": {"example.jsonl.gz": "openai"}})
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from promptcache.simulate.policies import make_policy
 from promptcache.knowledge.catalog import default_catalog
-from promptcache.model.calls import Call, Segment, Usage
 from promptcache.measure.shape import Measurer
 from promptcache.measure.tokens import get_tokenizer
+from promptcache.model.calls import Call, Segment, Usage
+from promptcache.simulate.policies import make_policy
 
 ROOT = os.environ.get("PROMPTCACHE_REALDATA")
 pytestmark = pytest.mark.skipif(not ROOT, reason="PROMPTCACHE_REALDATA not set")

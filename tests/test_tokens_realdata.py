@@ -9,9 +9,9 @@ usage is what promptcache uses for such calls, and this test pins the size of th
 
 import yaml
 
+from promptcache.measure.tokens import get_tokenizer, render
 from promptcache.model.calls import Call, Segment
 from promptcache.read.openai_chat import parse_openai_chat
-from promptcache.measure.tokens import get_tokenizer, render
 
 TK = get_tokenizer("deepseek-v4")
 

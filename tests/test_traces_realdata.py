@@ -66,7 +66,7 @@ def test_weka_consecutive_overlap_distribution(realdata: Path):
 
 
 def test_cachesim_ideal_policy_if_present():
-    cachesim = pytest.importorskip("promptcache.cachesim.ideal")
+    cachesim = pytest.importorskip("promptcache.simulate.ideal")
     assert hasattr(cachesim, "IdealCache")
 
 

@@ -61,14 +61,12 @@ def _generated(tmp: Path) -> dict[str, tuple[int, dict[str, int] | None, str]]:
         fh.write(first)
         fh.write(b'{"model": "deepseek-v4-pro", "messages": [{"role": "user", "content": "')
         block = b"lorem ipsum " * 87381  # ~1 MB
-        for _ in range(100):
-            fh.write(block)
+        fh.writelines(block for _ in range(100))
         fh.write(b'"}]}\n')
         fh.write(second)
     with open(tmp / "no_newline.jsonl", "wb") as fh:  # 70 MB and not one newline (a binary dump)
         chunk = bytes(range(11, 256)) * 4096
-        for _ in range(70 * (1 << 20) // len(chunk) + 1):
-            fh.write(chunk)
+        fh.writelines(chunk for _ in range(70 * (1 << 20) // len(chunk) + 1))
     (tmp / "deep_array.json").write_bytes(b"[" * 200_000 + b"]" * 200_000)
     (tmp / "deep_in_record.json").write_bytes(b'[{"messages": ' + b"[" * 200_000 + b"]" * 200_000 + b"}]")
     (tmp / "deep.yaml").write_bytes(b"interactions: " + b"[" * 20_000 + b"]" * 20_000 + b"\n")

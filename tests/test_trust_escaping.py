@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from promptcache.report import RENDERERS, renderer
 from promptcache.model.report import Report, SkippedLine
+from promptcache.report import RENDERERS, renderer
 from promptcache.secrets import has_unsafe, mask_excerpt, mask_secrets, printable
 
 SCRIPT = "<script>alert(1)</script>"
@@ -116,7 +116,7 @@ def test_hostile_text_is_shown_not_obeyed(fmt, hostile_report):
 
 def _only_own_scripts(out: str) -> bool:
     """True when every <script> in the page is the renderer's own (none carries log text)."""
-    for m in re.finditer(r"<script\b[^>]*>(.*?)</script>", out, re.S | re.I):
+    for m in re.finditer(r"<script\b[^>]*>(.*?)</script>", out, re.DOTALL | re.IGNORECASE):
         if "alert(1)" in m.group(1):
             return False
     return True

@@ -27,9 +27,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promptcache.model.calls import Call
 from promptcache.errors import LogFormatError, PromptCacheError
-from promptcache.read.reader import EXPANDERS, PARSER_FACTORIES, PARSERS, LineError, read_logs
+from promptcache.model.calls import Call
+from promptcache.read.reader import (
+    EXPANDERS,
+    PARSER_FACTORIES,
+    PARSERS,
+    LineError,
+    read_logs,
+)
 
 EXAMPLES = int(os.environ.get("PROMPTCACHE_FUZZ_EXAMPLES", "300"))
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "formats"

@@ -9,10 +9,9 @@ from contextlib import contextmanager
 import pytest
 
 import promptcache.analyze.pipeline as analysis
-import promptcache.cli.analyze_cmd as analyze_cmd
 import promptcache.read.reader as logs
 from promptcache.analyze.pipeline import AnalyzeOptions
-from promptcache.cli import main
+from promptcache.cli import analyze_cmd, main
 from promptcache.report import RENDERERS
 
 N = 2500

@@ -18,8 +18,8 @@ import pytest
 import promptcache.analyze.pipeline as analysis
 from promptcache.analyze.pipeline import AnalyzeOptions
 from promptcache.errors import EmptyLogError
-from promptcache.read.reader import read_logs
 from promptcache.price.ledger import usd
+from promptcache.read.reader import read_logs
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "formats"

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field, replace
 
 import orjson
 
-from ..segment import volatile
+from ..measure.shape import Shape, chain_of
 from ..model.calls import Call, Segment
 from ..model.facts import CallFacts
-from ..measure.shape import Shape, chain_of
+from ..segment import volatile
 
 SAMPLES = 12  # per group: enough to tell static from per-call, small enough to bound memory
 MIN_GAIN_TOKENS = 32  # static tokens a fix must bring into reach to be worth reporting

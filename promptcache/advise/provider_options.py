@@ -28,14 +28,19 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from .breakers import Fix, LayoutItem, gid_order
+from ..measure.shape import Shape, chain_of
+from ..model.facts import CallFacts
+from ..model.hints import CacheHints, with_options
 from ..simulate.anthropic import AnthropicCache
-from ..simulate.base import SYSTEM_LEVEL, explicit_breakpoints, last_prompt_piece, system_pieces
+from ..simulate.base import (
+    SYSTEM_LEVEL,
+    explicit_breakpoints,
+    last_prompt_piece,
+    system_pieces,
+)
 from ..simulate.engine import cumulative
 from ..simulate.openai import OpenAIAutoCache, OpenAIBreakpointCache
-from ..model.hints import CacheHints, with_options
-from ..model.facts import CallFacts
-from ..measure.shape import Shape, chain_of
+from .breakers import Fix, LayoutItem, gid_order
 
 MIN_CALLS = 3  # calls a problem must touch in a group before it is reported
 NEAR_MINIMUM = 0.75  # "just under" OpenAI's minimum: at least this share of it
@@ -353,5 +358,10 @@ def _keyed(gid: str, shards: int):
     return apply_facts
 
 
-__all__ = ["detect_provider_options", "detect_breakpoints", "detect_under_minimum", "detect_cache_key",
-           "BREAKPOINT_KINDS"]
+__all__ = [
+    "BREAKPOINT_KINDS",
+    "detect_breakpoints",
+    "detect_cache_key",
+    "detect_provider_options",
+    "detect_under_minimum",
+]

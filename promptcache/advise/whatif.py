@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Generic, TypeVar
 
-from .breakers import Fix
-from ..model.calls import Call
-from ..price.ledger import Ledger
-from ..model.facts import CallFacts
 from ..measure.shape import Measurer, Shape
+from ..model.calls import Call
+from ..model.facts import CallFacts
+from ..price.ledger import Ledger
+from .breakers import Fix
 
 T = TypeVar("T")
 

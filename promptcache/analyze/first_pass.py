@@ -17,15 +17,15 @@ from datetime import datetime
 
 from ..advise.breakers import Evidence
 from ..knowledge.catalog import Catalog
-from ..recommend.concurrency import estimated_duration
-from ..model.calls import Call
-from ..model.hints import cache_hints
-from ..read.reader import LogReader, ReadStats
-from ..price.ledger import Ledger, Tokens
-from ..model.facts import CallFacts
-from ..segment.groups import Grouper
 from ..measure.shape import Measurer, Shape
+from ..model.calls import Call
+from ..model.facts import CallFacts
+from ..model.hints import cache_hints
+from ..price.ledger import Ledger, Tokens
+from ..read.reader import LogReader, ReadStats
+from ..recommend.concurrency import estimated_duration
 from ..recommend.workload import task_bits
+from ..segment.groups import Grouper
 
 UNTIMED_GAP_S = 10.0  # between calls the log gives no time for: an agent's tool run, a user's reply
 SAMPLE_CALLS = 50  # calls kept (text) to measure other tokenizers against the log's

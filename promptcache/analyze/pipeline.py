@@ -17,33 +17,47 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..advise.breakers import KIND_ORDER, Evidence, detect, detect_bursts, detect_history_rewrites, layout
-from ..simulate.policies import make_policy, policy_params
-from ..simulate.engine import resolve, seconds
-from ..price.calibration import CallRow, GroupCalibration, calibrate
-from ..knowledge.catalog import Catalog, ModelEntry, load_catalog
-from ..recommend.concurrency import in_flight
-from ..errors import ConfigError, EmptyLogError
-from ..read.reader import read_logs
-from ..price.ledger import Ledger, usd
+from ..advise.breakers import (
+    KIND_ORDER,
+    Evidence,
+    detect,
+    detect_bursts,
+    detect_history_rewrites,
+    layout,
+)
 from ..advise.provider_options import detect_provider_options
-from .first_pass import FirstPass, first_pass
+from ..advise.whatif import Plan, Variant, Variants, choose, reshape
+from ..errors import ConfigError, EmptyLogError
+from ..knowledge.catalog import Catalog, ModelEntry, load_catalog
+from ..measure.shape import Measurer, Shape
+from ..measure.translate import scale_shape
 from ..model import report as R
 from ..model.facts import CallFacts
-from ..price.scenarios import Footprints, Outcomes, footprints, price, resimulate, simulate_outcomes
-from ..segment.groups import Grouper
-from ..measure.shape import Measurer, Shape
-from ..simulate.sweep import TTL_ALIAS, parse_params, parse_sweep
-from .timeline import TimelineBuilder
-from ..measure.translate import scale_shape
-from ..advise.whatif import Plan, Variant, Variants, choose, reshape
+from ..price.calibration import CallRow, GroupCalibration, calibrate
+from ..price.ledger import Ledger, usd
+from ..price.scenarios import (
+    Footprints,
+    Outcomes,
+    footprints,
+    price,
+    resimulate,
+    simulate_outcomes,
+)
+from ..read.reader import read_logs
+from ..recommend.concurrency import in_flight
 from ..recommend.workload import Chains, GroupCounts, find_chains, group_counts
+from ..segment.groups import Grouper
+from ..simulate.engine import resolve, seconds
+from ..simulate.policies import make_policy, policy_params
+from ..simulate.sweep import TTL_ALIAS, parse_params, parse_sweep
+from .first_pass import FirstPass, first_pass
+from .timeline import TimelineBuilder
 
 DEFAULT_MODELS = ("deepseek-v4-pro", "deepseek-flash")
 DEFAULT_COMPARE = ("claude-sonnet-4-5", "gpt-4o")
@@ -194,7 +208,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     comparisons = [e for e in {c.id: c for c in (catalog.model(m) for m in opts.compare)}.values()
                    if e.id not in {x.id for x in entries}]
     opts = _resolve_params(opts, entries)
-    now = opts.now or datetime.now(timezone.utc)
+    now = opts.now or datetime.now(UTC)
 
     measurers: dict[str, Measurer] = {}
     for e in entries:
@@ -327,8 +341,8 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     counts = group_counts(metas, chains)  # tools, tool calls, thinking per group: one count for all uses
 
     # --- recommendation (issue 6: model choice) ---
-    from ..recommend.options import recommend_models
     from ..knowledge.config import load_settings
+    from ..recommend.options import recommend_models
 
     baseline_label, baseline_cost = _baseline(fp, ledgers, entries, catalog)
     settings = load_settings(opts.config_path) if opts.config_path is not None else None
@@ -634,4 +648,4 @@ def _q(d: Decimal) -> Decimal:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..model import report as R
 
@@ -38,7 +38,7 @@ def choose_bucket(span_s: float, max_buckets: int = MAX_BUCKETS) -> tuple[str, i
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 class TimelineBuilder:
@@ -104,8 +104,7 @@ class TimelineBuilder:
                 continue
             until = events[k + 1][0] if k + 1 < len(events) else t
             for i in range(self._index(t), self._index(until) + 1):
-                if level > self._flight[i]:
-                    self._flight[i] = level
+                self._flight[i] = max(self._flight[i], level)
 
     def build(self) -> R.Timeline:
         def ratio(h: int, n: int) -> float | None:

@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `promptcache analyze ... | head`
         return EXIT_OK
-    except Exception as exc:  # noqa: BLE001 - no traceback reaches the user without --debug (issue 10)
+    except Exception as exc:
         if debug:
             raise
         from ..secrets import mask_secrets, printable

@@ -6,14 +6,13 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
 import click
 
 from ..errors import ConfigError
-
 from ..report import RENDERERS
 
 FORMATS = tuple(RENDERERS)
@@ -23,12 +22,12 @@ def _parse_at(value: str | None) -> datetime | None:
     if value is None:
         return None
     if value == "now":
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError(f"--at {value!r}: expected 'now' or an ISO date/time such as 2026-09-15 or 2026-09-15T10:00Z") from None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
 
 def _find_config() -> Path | None:
@@ -81,7 +80,8 @@ def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str 
         promptcache analyze logs/ --models +gpt-4o --format json -o report.json
         promptcache analyze calls.jsonl.gz --at now      # today's prices
     """
-    from ..analyze.pipeline import DEFAULT_MODELS, AnalyzeOptions, analyze as run
+    from ..analyze.pipeline import DEFAULT_MODELS, AnalyzeOptions
+    from ..analyze.pipeline import analyze as run
 
     if example:
         paths = (Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))),)
@@ -118,8 +118,15 @@ def _progress() -> Iterator[Callable[..., None] | None]:
     import time
 
     from rich.console import Console
-    from rich.progress import (BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     t0 = time.monotonic()
     columns = (SpinnerColumn(), TextColumn("reading logs"), BarColumn(), TaskProgressColumn(),

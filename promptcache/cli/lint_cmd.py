@@ -6,7 +6,7 @@ start-up cost is the interpreter, click, jinja2 and PyYAML.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -42,9 +42,8 @@ def lint(paths: tuple[str, ...], fmt: str, model: str | None, calls_per_day: int
         config, model=model, calls_per_day=calls_per_day, select=_codes(select), ignore=_codes(ignore),
         min_static_tokens=min_static_tokens, tokenizer=tokenizer,
     )
-    from datetime import timezone
 
-    result = lint_paths(paths, settings, at.replace(tzinfo=timezone.utc) if at else None)
+    result = lint_paths(paths, settings, at.replace(tzinfo=UTC) if at else None)
     from importlib.metadata import version
 
     click.echo(render(result.findings, fmt, version("promptcache")), nl=False)

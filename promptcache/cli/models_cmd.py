@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -17,7 +17,7 @@ def models(at: str | None) -> int:
     from ..knowledge.catalog import default_catalog
     from .analyze_cmd import _parse_at
 
-    when = _parse_at(at) or datetime.now(timezone.utc)
+    when = _parse_at(at) or datetime.now(UTC)
     cat = default_catalog()
     t = Table(title=f"Prices per 1M tokens at {when.isoformat(timespec='minutes')}", title_justify="left")
     for col in ("Model", "Aliases", "Cache miss", "Cache hit", "Output", "Peak now", "Concurrency"):

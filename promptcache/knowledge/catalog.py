@@ -18,7 +18,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import CatalogError, UnknownModelError
 
@@ -113,7 +120,7 @@ class ModelEntry(_Data):
     prices: list[PriceEntry]
 
     @model_validator(mode="after")
-    def _ordered(self) -> "ModelEntry":
+    def _ordered(self) -> ModelEntry:
         starts = [p.start for p in self.prices]
         if any(s is None for s in starts[1:]):
             raise ValueError(f"{self.id}: only the first price entry may have start=null")
@@ -144,7 +151,7 @@ class Catalog(_Data):
     models: list[ModelEntry]
 
     @model_validator(mode="after")
-    def _check_refs(self) -> "Catalog":
+    def _check_refs(self) -> Catalog:
         seen: dict[str, str] = {}
         for m in self.models:
             for name in (m.id, *m.aliases):

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 
 from .locate import Locator
-from .model import Prompt, Segment, SegKind
+from .model import Prompt, SegKind, Segment
 
 # Words that make an identifier volatile: its value differs on (almost) every call.
 VOLATILE_WORDS = frozenset(

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..knowledge.config import read_toml
 from ..errors import ConfigError
+from ..knowledge.config import read_toml
 from .documents import KINDS
 from .rules import ALL_CODES
 from .tokens import TOKENIZERS

@@ -6,7 +6,7 @@ pre-commit hook that only checks positions should not pay for.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 _DAYS_PER_MONTH = 30
@@ -19,7 +19,7 @@ class CostModel:
     def __init__(self, model: str, calls_per_day: int, at: datetime | None = None):
         from ..knowledge.catalog import default_catalog
 
-        rates = default_catalog().price(model, at or datetime.now(timezone.utc)).rates
+        rates = default_catalog().price(model, at or datetime.now(UTC)).rates
         self.gap_per_token = (Decimal(rates.input_miss) - Decimal(rates.input_hit)) / _PER_MILLION
         self.calls_per_month = calls_per_day * _DAYS_PER_MONTH
 

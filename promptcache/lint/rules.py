@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .model import Prompt, Segment, SegKind
+from .model import Prompt, SegKind, Segment
 from .tokens import TokenCounter
 
 

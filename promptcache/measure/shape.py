@@ -52,8 +52,6 @@ class Measurer:
         self._tokenizer = None if family == "blocks" else get_tokenizer(family)
         self._pieces: dict[int, tuple[int, array, int]] = {}  # key -> (tokens, block hashes, key)
         self._tuples: dict[tuple, tuple] = {}  # role and index sequences, one object each
-        self.reported_calls = 0
-        self.estimated_calls = 0
         self.adjusted_tokens = 0
 
     @property
@@ -127,10 +125,6 @@ class Measurer:
             out_key, out_tokens = self._piece(out)
         elif call.usage and call.usage.output_tokens:
             out_key, out_tokens = hash(("out", call.call_id)), call.usage.output_tokens
-        if reported:
-            self.reported_calls += 1
-        else:
-            self.estimated_calls += 1
         return Shape(keys, toks, self._same((*(p.role for p in pieces), "generation")),
                      self._same((*(p.index for p in pieces), -1)), chain_of(keys), out_key, out_tokens, reported, diff)
 
@@ -143,7 +137,6 @@ class Measurer:
         keys = [s.block_id or 0 for s in call.segments]
         toks = [s.block_tokens for s in call.segments]
         out_tokens = call.usage.output_tokens if call.usage else 0
-        self.reported_calls += 1
         return Shape(keys, toks, self._same(("block",) * len(keys)), self._same(tuple(range(len(keys)))),
                      chain_of(keys), None, out_tokens, True)
 
@@ -174,15 +167,3 @@ def _absorb(toks: list[int], diff: int) -> None:
         toks[i] -= take
         need -= take
         i -= 1
-
-
-def common_blocks(a: array, b: array) -> int:
-    """How many leading blocks two pieces share (chained hashes: equal at j means equal up to j)."""
-    lo, hi = 0, min(len(a), len(b))
-    while lo < hi:  # prefix-closed: binary search for the first difference
-        mid = (lo + hi + 1) // 2
-        if a[mid - 1] == b[mid - 1]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo

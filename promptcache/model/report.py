@@ -12,7 +12,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-
 SCHEMA_VERSION = "1.0"
 
 Money = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")]
@@ -257,7 +256,7 @@ class Finding(_Out):
     savings_usd: Money = Field(description="Savings alone on the recommended model (re-simulated).")
     best_model: str = Field("", description="The candidate model this change saves most on (a breakpoint or "
                                             "prompt_cache_key fix saves only on the provider that reads it).")
-    best_savings_usd: Money = Field(Decimal("0"), description="Savings alone on best_model (re-simulated).")
+    best_savings_usd: Money = Field(Decimal(0), description="Savings alone on best_model (re-simulated).")
     keeps_information: bool = Field(description="True when the model still sees everything after the change (moved, "
                                                 "reordered or re-serialized, nothing removed).")
     samples: list[str] = Field(description="Short, masked excerpts of two calls where they differ (empty with --redact).")

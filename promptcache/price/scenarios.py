@@ -12,15 +12,13 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
-from ..simulate.policies import Outcome, Policy
 from ..knowledge.catalog import Catalog, ModelEntry
-from ..model.facts import CallFacts
-from ..model.hints import CacheHints
-from .ledger import Ledger
 from ..measure.shape import Shape
+from ..model.facts import CallFacts
+from ..simulate.policies import Outcome, Policy
+from .ledger import Ledger
 
 
 def simulate(facts: Sequence[CallFacts], order: Sequence[int], assign: Callable[[int], ModelEntry],

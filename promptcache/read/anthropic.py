@@ -13,8 +13,18 @@ from __future__ import annotations
 from typing import Any
 
 from ..model.calls import Call, Segment, Usage
-from .common import (LineError, as_dict, cache_ttl, count, dumps, guarded, latency, opt_str, parse_time,
-                     split_pair)
+from .common import (
+    LineError,
+    as_dict,
+    cache_ttl,
+    count,
+    dumps,
+    guarded,
+    latency,
+    opt_str,
+    parse_time,
+    split_pair,
+)
 
 
 def _blocks_text(content: Any) -> tuple[str, str, str | None, bool]:

@@ -33,7 +33,7 @@ def load_yaml(data: bytes) -> Any:
     import yaml
 
     try:
-        return yaml.load(data, Loader=_Loader)  # noqa: S506 - a safe loader
+        return yaml.load(data, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise LineError("not_yaml", f"not valid YAML ({str(exc).splitlines()[0][:100]})") from None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -50,7 +50,7 @@ def parse_time(value: Any, field: str) -> datetime | None:
             raise LineError("bad_timestamp", f"`{field}` is not a time: {value!r}")
         seconds = value / 1000.0 if value > 1e11 else float(value)
         try:
-            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+            return datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError):
             raise LineError("bad_timestamp", f"`{field}` is out of range: {value!r}") from None
     if isinstance(value, str):
@@ -61,7 +61,7 @@ def parse_time(value: Any, field: str) -> datetime | None:
             dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
             raise LineError("bad_timestamp", f"`{field}` is not ISO 8601 or epoch: {value[:40]!r}") from None
-        return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
     raise LineError("bad_timestamp", f"`{field}` is not a time: {type(value).__name__}")
 
 
@@ -95,12 +95,6 @@ def dumps(value: Any) -> str:
 def as_dict(value: Any, what: str) -> dict:
     if not isinstance(value, dict):
         raise LineError("bad_shape", f"{what} should be a JSON object, got {type(value).__name__}")
-    return value
-
-
-def as_list(value: Any, what: str) -> list:
-    if not isinstance(value, list):
-        raise LineError("bad_shape", f"{what} should be a JSON array, got {type(value).__name__}")
     return value
 
 

@@ -13,7 +13,17 @@ from __future__ import annotations
 from typing import Any
 
 from ..model.calls import Call, Segment, Usage
-from .common import LineError, as_dict, count, dumps, guarded, latency, opt_str, parse_time, split_pair
+from .common import (
+    LineError,
+    as_dict,
+    count,
+    dumps,
+    guarded,
+    latency,
+    opt_str,
+    parse_time,
+    split_pair,
+)
 
 
 def _parts(parts: Any) -> tuple[str, str, bool]:

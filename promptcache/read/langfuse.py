@@ -14,7 +14,17 @@ from __future__ import annotations
 from typing import Any
 
 from ..model.calls import Call, Segment, Usage
-from .common import LineError, as_dict, content_text, count, dumps, guarded, maybe_json, opt_str, parse_time
+from .common import (
+    LineError,
+    as_dict,
+    content_text,
+    count,
+    dumps,
+    guarded,
+    maybe_json,
+    opt_str,
+    parse_time,
+)
 from .openai_chat import _MESSAGE_ROLES
 
 

@@ -20,10 +20,6 @@ def is_input_line(obj: Any) -> bool:
     return isinstance(obj, dict) and "custom_id" in obj and "body" in obj and "url" in obj
 
 
-def is_output_line(obj: Any) -> bool:
-    return isinstance(obj, dict) and "custom_id" in obj and ("response" in obj or "error" in obj) and "body" not in obj
-
-
 @guarded
 def parse_openai_batch_pair(input_line: Any, output_line: Any, source: str, line: int) -> Call:
     inp = as_dict(input_line, "the batch input line")

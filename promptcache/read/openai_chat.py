@@ -11,7 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from ..model.calls import Call, Segment, Usage
-from .common import LineError, as_dict, cache_ttl, content_text, count, dumps, guarded, opt_str, parse_time
+from .common import (
+    LineError,
+    as_dict,
+    cache_ttl,
+    content_text,
+    count,
+    dumps,
+    guarded,
+    opt_str,
+    parse_time,
+)
 
 _MESSAGE_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
                   "tool": "tool", "function": "tool"}

@@ -13,8 +13,18 @@ from __future__ import annotations
 from typing import Any
 
 from ..model.calls import Call, Segment, Usage
-from .common import (LineError, as_dict, content_text, count, dumps, guarded, latency, opt_str, parse_time,
-                     split_pair)
+from .common import (
+    LineError,
+    as_dict,
+    content_text,
+    count,
+    dumps,
+    guarded,
+    latency,
+    opt_str,
+    parse_time,
+    split_pair,
+)
 
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 

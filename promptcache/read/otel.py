@@ -15,13 +15,13 @@ latency its duration. Anthropic instrumentations that report Anthropic's own ``i
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..model.calls import Call, Segment, Usage
 from .common import LineError, count, dumps, maybe_json, opt_str
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _value(v: Any) -> Any:

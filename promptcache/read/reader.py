@@ -35,8 +35,8 @@ from typing import Any
 
 import orjson
 
-from ..model.calls import Call
 from ..errors import LogFormatError, PromptCacheError
+from ..model.calls import Call
 from ..secrets import mask_secrets
 from .anthropic import parse_anthropic, parse_anthropic_batch_pair
 from .cassettes import expand_vcr, load_yaml
@@ -49,8 +49,14 @@ from .openai_batch import is_input_line, parse_openai_batch_pair
 from .openai_chat import parse_openai_chat
 from .openai_responses import parse_openai_responses
 from .otel import expand_otel
+from .traces import (
+    BailianParser,
+    expand_weka,
+    parse_bailian,
+    parse_mooncake,
+    parse_promptcache_trace,
+)
 from .trajectories import expand_trajectory
-from .traces import BailianParser, expand_weka, parse_bailian, parse_mooncake, parse_promptcache_trace
 
 Parser = Callable[[object, str, int], Call]
 Expander = Callable[[object, str, int], Iterator[tuple[int, "Call | LineError"]]]
@@ -124,8 +130,7 @@ class ReadStats:
 
 def _is_log_name(name: str) -> bool:
     n = name.lower()
-    if n.endswith(".gz"):
-        n = n[:-3]
+    n = n.removesuffix(".gz")
     return n.endswith(_LOG_SUFFIXES)
 
 
@@ -597,5 +602,13 @@ def read_logs(paths: Iterable[str | Path], *, input_format: str = "auto", strict
     return LogReader(paths, input_format=input_format, strict=strict)
 
 
-__all__ = ["EXPANDERS", "FORMAT_NAMES", "LineError", "LogReader", "PARSERS", "ReadStats", "iter_json_array",
-           "read_logs"]
+__all__ = [
+    "EXPANDERS",
+    "FORMAT_NAMES",
+    "PARSERS",
+    "LineError",
+    "LogReader",
+    "ReadStats",
+    "iter_json_array",
+    "read_logs",
+]

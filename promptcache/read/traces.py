@@ -23,14 +23,14 @@ from __future__ import annotations
 import ast
 import hashlib
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from ..model.calls import Call, Segment, Usage
 from .common import LineError, as_dict, count, guarded
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MOONCAKE_BLOCK = 512
 BAILIAN_BLOCK = 16
 
@@ -237,7 +237,7 @@ def parse_promptcache_trace(obj: Any, source: str, line: int) -> Call:
                       count(u.get("cache_write", 0), "usage.cache_write") or 0,
                       count(u.get("reasoning"), "usage.reasoning", optional=True),
                       count(u.get("cache_write_1h", 0), "usage.cache_write_1h") or 0)
-    from .common import parse_time, opt_str
+    from .common import opt_str, parse_time
 
     lat = rec.get("latency_ms")
     return Call(source=source, line=line, model=str(rec.get("model") or "trace"), segments=segs,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC
 from decimal import Decimal
 
 from ..model.report import Reason, Recommendation
@@ -70,18 +71,18 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
     ``simulated(entry, layout)``, when given, returns the outcomes of the simulation with every
     call on ``entry`` over ``layout`` ("as_logged" or "restructured"), which the caller has usually
     run already: the single-model options are priced from it instead of simulated here."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
+    from ..model import report as R
+    from ..price.ledger import MILLION, Ledger
+    from ..price.scenarios import price, simulate
     from ..simulate.policies import make_policy
     from .concurrency import in_flight, overflow
-    from ..price.ledger import Ledger, MILLION
-    from ..model import report as R
-    from ..price.scenarios import price, simulate
     from .workload import SIMPLE_KINDS, find_chains, group_counts, volume
 
     if not metas or not entries:
         return None
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     n = len(metas)
     uniq = list({e.id: e for e in entries}.values())
     pro = next((e for e in uniq if "pro" in e.id), None)
@@ -200,7 +201,7 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
         idx, sched = got
         return e.id, idx, bool(sched is not None and sched.is_peak(t))
 
-    times = [datetime.fromtimestamp(m.start, tz=timezone.utc) if m.timed else now for m in metas]
+    times = [datetime.fromtimestamp(m.start, tz=UTC) if m.timed else now for m in metas]
     for run in runs:
         used = {e.id: e for e in run.assign}
         now_ledger = Ledger(catalog)
@@ -300,7 +301,7 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
 
     # --- choose ---
     rank = {name: k for k, name in enumerate(ORDER)}
-    key = lambda o: (o.cost_usd, rank.get(o.name, len(ORDER)), o.name)  # noqa: E731
+    key = lambda o: (o.cost_usd, rank.get(o.name, len(ORDER)), o.name)
     feasible = [o for o in options if o.feasible]
     eligible = [o for o in feasible if o.meets_placement]
     relaxed = None
@@ -473,7 +474,7 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
     workload = R.Workload(
         calls=n, calls_per_day=round(vol.calls_per_day, 1), calls_per_day_basis=vol.basis,
         busiest_day_calls=vol.busiest_day_calls, peak_calls_per_minute=vol.peak_per_minute,
-        peak_minute_at=datetime.fromtimestamp(vol.peak_minute_at, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+        peak_minute_at=datetime.fromtimestamp(vol.peak_minute_at, tz=UTC).isoformat().replace("+00:00", "Z")
         if vol.peak_minute_at is not None else None,
         chains=chains.count(), chain_steps=n - chains.count(), latency_source=latency_source,
         peak_in_flight=peak_all, groups=gw, cache=cache)

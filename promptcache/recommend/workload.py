@@ -20,12 +20,12 @@ from array import array
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from .concurrency import peak_per_window
+from ..measure.shape import Shape
 from ..model.calls import Call
 from ..model.facts import CallFacts
-from ..measure.shape import Shape
+from .concurrency import peak_per_window
 
 SCAN_CHARS = 4000  # of the system prompt and of the last user message
 
@@ -186,7 +186,7 @@ def volume(metas: Sequence[CallFacts]) -> Volume:
     if not starts:
         return Volume(n, 0.0, 0, n, float(n), "calls in the log (no timestamps)", 0, None)
     span = max(starts) - min(starts)
-    days = Counter(datetime.fromtimestamp(t, tz=timezone.utc).date() for t in starts)
+    days = Counter(datetime.fromtimestamp(t, tz=UTC).date() for t in starts)
     busiest = max(days.values())
     if span >= 86400:
         per_day, basis = len(starts) / (span / 86400), f"mean over the log's {span / 86400:.1f} days"

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from html import escape as _escape
 
-from . import Headline, headline, is_recommended, pct, recommendation_title, usd
 from ..model.report import Report, Scenario, Timeline
+from . import Headline, headline, is_recommended, pct, recommendation_title, usd
 from .sections import all_sections
 
 MAX_GROUPS = 40

@@ -11,8 +11,8 @@ from __future__ import annotations
 import html
 import re
 
-from . import headline, is_recommended, pct, recommendation_title, usd
 from ..model.report import Report
+from . import headline, is_recommended, pct, recommendation_title, usd
 from .sections import all_sections
 
 #: GitHub rejects issue / PR comment bodies above 65,536 characters; keep a margin.

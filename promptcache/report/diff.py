@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import headline, pct, usd
 from ..model.report import Finding, Money, Report
+from . import headline, pct, usd
 
 DIFF_SCHEMA_VERSION = "1.0"
 
@@ -76,7 +76,7 @@ class ReportDiff(_Out):
     verdict: str = Field(description="One sentence: better, worse or unchanged, and why.")
 
 
-def _change(a: float | int | None, b: float | int | None, nd: int = 6) -> Change:
+def _change(a: float | None, b: float | None, nd: int = 6) -> Change:
     d = round(b - a, nd) if a is not None and b is not None else None
     return Change(before=a, after=b, delta=d)
 

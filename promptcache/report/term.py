@@ -11,14 +11,15 @@ import sys
 from decimal import Decimal
 from typing import IO
 
-from rich.console import Console, Group as RichGroup
+from rich.console import Console
+from rich.console import Group as RichGroup
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from . import headline, is_recommended, pct, recommendation_title, usd
 from ..model.report import Report
+from . import headline, is_recommended, pct, recommendation_title, usd
 from .options_table import render_options
 from .sections import all_sections
 

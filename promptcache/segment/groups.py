@@ -11,17 +11,16 @@ short sample and named when it is a known volatile kind (a timestamp, a UUID, ..
 from __future__ import annotations
 
 import functools
-
 import os
 from dataclasses import dataclass, field
 
 import orjson
 
-from . import volatile
-from ..model.calls import Call
-from ..secrets import mask_excerpt, printable, safe_excerpt
 from ..measure.shape import Shape
 from ..measure.tokens import Piece, Tokenizer, render
+from ..model.calls import Call
+from ..secrets import mask_excerpt, printable, safe_excerpt
+from . import volatile
 
 SAMPLE_CHARS = 48
 

@@ -14,9 +14,15 @@ Invalidation: the tools level is the start of the prefix (a change invalidates e
 
 from __future__ import annotations
 
-from ..model.calls import Call
 from ..measure.shape import Measurer, Shape
-from .base import SYSTEM_LEVEL, PolicyBase, explicit_breakpoints, last_prompt_piece, placed_breakpoints
+from ..model.calls import Call
+from .base import (
+    SYSTEM_LEVEL,
+    PolicyBase,
+    explicit_breakpoints,
+    last_prompt_piece,
+    placed_breakpoints,
+)
 from .engine import EntryStore, cumulative, seconds
 from .outcome import Outcome
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model.calls import Call
 from ..measure.shape import Shape
+from ..model.calls import Call
 from .engine import Dated, at
 
 
@@ -93,5 +93,13 @@ def placed_breakpoints(shape: Shape, spots: tuple[str, ...]) -> list[int]:
     return sorted(out)
 
 
-__all__ = ["PolicyBase", "explicit_breakpoints", "last_prompt_piece", "placed_breakpoints", "system_pieces",
-           "PLACEMENTS", "SYSTEM_LEVEL", "Dated"]
+__all__ = [
+    "PLACEMENTS",
+    "SYSTEM_LEVEL",
+    "Dated",
+    "PolicyBase",
+    "explicit_breakpoints",
+    "last_prompt_piece",
+    "placed_breakpoints",
+    "system_pieces",
+]

@@ -13,8 +13,8 @@ pricing at ``cache_storage_per_hour``.
 
 from __future__ import annotations
 
-from ..model.calls import Call
 from ..measure.shape import Measurer, Shape
+from ..model.calls import Call
 from .base import PolicyBase
 from .engine import PrefixIndex, seconds
 from .outcome import Outcome

@@ -7,8 +7,8 @@ does can beat it.
 
 from __future__ import annotations
 
-from ..model.calls import Call
 from ..measure.shape import Measurer, Shape
+from ..model.calls import Call
 from .engine import INF, PrefixIndex, prompt_root
 from .outcome import Outcome
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from ..model.calls import Call
 from ..measure.shape import Measurer, Shape
+from ..model.calls import Call
 from .base import PolicyBase, explicit_breakpoints, placed_breakpoints
 from .engine import EntryStore, PrefixIndex, cumulative, seconds
 from .outcome import Outcome

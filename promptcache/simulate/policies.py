@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ..knowledge.catalog import ModelEntry
-from ..model.calls import Call
 from ..errors import ConfigError
+from ..knowledge.cache_rules import default_rules
+from ..knowledge.catalog import ModelEntry
 from ..measure.shape import Measurer, Shape
+from ..model.calls import Call
 from .anthropic import AnthropicCache
 from .deepseek import DeepSeekCache
 from .engine import Dated, resolve, seconds
@@ -25,7 +26,6 @@ from .gemini import GeminiCache
 from .ideal import IdealCache
 from .openai import OpenAIAutoCache, OpenAIBreakpointCache
 from .outcome import Outcome
-from ..knowledge.cache_rules import default_rules
 
 GENERIC = {"scope_by_user"}
 
@@ -80,6 +80,18 @@ def make_policy(model: ModelEntry | None, measurer: Measurer, *, policy: str | N
         raise ConfigError(f"cache policy {name!r}: {exc}") from None
 
 
-__all__ = ["Outcome", "Policy", "make_policy", "policy_params", "RULES", "Dated", "seconds",
-           "DeepSeekCache", "AnthropicCache", "OpenAIAutoCache", "OpenAIBreakpointCache", "GeminiCache",
-           "IdealCache"]
+__all__ = [
+    "RULES",
+    "AnthropicCache",
+    "Dated",
+    "DeepSeekCache",
+    "GeminiCache",
+    "IdealCache",
+    "OpenAIAutoCache",
+    "OpenAIBreakpointCache",
+    "Outcome",
+    "Policy",
+    "make_policy",
+    "policy_params",
+    "seconds",
+]

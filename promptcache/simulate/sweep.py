@@ -13,9 +13,9 @@ import itertools
 from collections.abc import Iterable
 from typing import Any
 
-from .policies import policy_params
-from .engine import seconds
 from ..errors import ConfigError
+from .engine import seconds
+from .policies import policy_params
 
 #: the parameter ``ttl`` means for each rule
 TTL_ALIAS = {
