@@ -1,7 +1,13 @@
-"""Golden files for the report formats on the bundled example: terminal (width 100, no colour),
-Markdown and JSON. Volatile values (input paths, tool version) are normalized first, and the clock
-for "current prices" is fixed (the report's recommendation prices every option at today's rates,
-which differ between peak and off-peak hours).
+"""Golden files on the bundled example, in two independent halves:
+
+- the analysis: ``analyze`` on the example, rendered as JSON, equals ``golden/example.json``;
+- the renderers: ``golden/example.json``, frozen, is loaded back as a ``Report`` and rendered as
+  terminal text (width 100, no colour) and Markdown, which equal ``example.term.txt`` and
+  ``example.md``.
+
+So a change in the simulation shows up in the JSON only, and a change in a renderer in its own file
+only. Volatile values (input paths, tool version) are normalized first, and the clock for "current
+prices" is fixed (the report's recommendation prices every option at today's rates).
 
 After an intended change, review the diff and rewrite them with
 ``python -m pytest -p tests.conftest_golden --update-golden tests/test_report_golden.py``
@@ -41,9 +47,30 @@ def _update(request) -> bool:
     return bool(opt) or os.environ.get("PROMPTCACHE_UPDATE_GOLDEN") == "1"
 
 
-@pytest.mark.parametrize("fmt,name", [("term", "example.term.txt"), ("markdown", "example.md"), ("json", "example.json")])
-def test_golden(example_report, request, fmt, name):
-    got = renderer(fmt)(example_report, width=100, color=False)
+def _frozen_report():
+    from promptcache.cli.report_cmd import load_report
+
+    return load_report(GOLDEN / "example.json")
+
+
+def test_golden_analysis(example_report, request):
+    """The analysis itself: the example's report, as JSON."""
+    _compare(request, "example.json", renderer("json")(example_report, width=100, color=False))
+
+
+@pytest.mark.parametrize("fmt,name", [("term", "example.term.txt"), ("markdown", "example.md")])
+def test_golden_renderer(request, fmt, name):
+    """Each renderer on the frozen report: independent of the simulation."""
+    _compare(request, name, renderer(fmt)(_frozen_report(), width=100, color=False))
+
+
+def test_frozen_report_round_trips():
+    """The frozen JSON loads back into the very report it was rendered from."""
+    text = (GOLDEN / "example.json").read_text(encoding="utf-8")
+    assert renderer("json")(_frozen_report(), width=100, color=False) == text
+
+
+def _compare(request, name: str, got: str) -> None:
     path = GOLDEN / name
     if _update(request):
         path.write_text(got, encoding="utf-8")
@@ -55,7 +82,7 @@ def test_golden(example_report, request, fmt, name):
         pytest.fail(f"{name} differs from the golden file (rewrite with --update-golden if intended):\n{delta}")
 
 
-def test_term_golden_is_plain_and_fixed_width(example_report):
-    text = renderer("term")(example_report, width=100, color=False)
+def test_term_golden_is_plain_and_fixed_width():
+    text = renderer("term")(_frozen_report(), width=100, color=False)
     assert "\x1b[" not in text
     assert max(len(line) for line in text.splitlines()) <= 100
