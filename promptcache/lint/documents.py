@@ -16,7 +16,7 @@ from .jinja import parse_jinja
 from .locate import Locator
 from .model import Comment, Document, Prompt, TemplateParseError
 
-KINDS = ("jinja", "format", "mustache", "prompty", "dotprompt", "yaml", "python")
+KINDS = ("jinja", "format", "text", "mustache", "prompty", "dotprompt", "yaml", "python")
 EXTENSION_KINDS = {
     ".j2": "jinja", ".jinja": "jinja", ".jinja2": "jinja",
     ".mustache": "mustache", ".hbs": "mustache", ".handlebars": "mustache",
@@ -46,7 +46,17 @@ def kind_for(path: str, text: str, overrides: dict[str, str]) -> str:
         return EXTENSION_KINDS[suffix]
     if suffix == ".prompt" and text.startswith("---"):
         return "dotprompt"
-    return sniff(text)
+    return sniff_file(text)
+
+
+def sniff_file(text: str) -> str:
+    """Kind of a template file by content: Jinja with ``{% %}``/``{# #}`` tags, Mustache with
+    ``{{#section}}`` tags, else prose ("text", whose placeholder syntax ``prose`` reads from it)."""
+    if _JINJA_TAG.search(text):
+        return "jinja"
+    from .prose import is_prose
+
+    return "text" if is_prose(text) else "mustache"
 
 
 def _html_comments(text: str, locator: Locator) -> list[Comment]:
@@ -58,13 +68,19 @@ def _html_comments(text: str, locator: Locator) -> list[Comment]:
 
 
 def parse_text(text: str, kind: str, name: str, locator: Locator, constants: frozenset[str], *, tail: bool = False) -> tuple[Prompt, list[Comment]]:
-    """One template of a known text kind (jinja, format, mustache)."""
+    """One template of a known text kind (jinja, format, text, mustache)."""
     if kind == "jinja":
         return parse_jinja(text, name, locator, constants, tail=tail)
     if kind == "mustache":
         prompt, comments = parse_mustache(text, name, locator, constants)
         return prompt, comments + _html_comments(text, locator)
-    prompt = parse_format(text, name, locator, constants)
+    prompt = None
+    if kind == "text":
+        from .prose import parse_prose
+
+        prompt = parse_prose(text, name, locator, constants)
+    if prompt is None:
+        prompt = parse_format(text, name, locator, constants)
     prompt.tail = tail
     return prompt, _html_comments(text, locator)
 
