@@ -108,13 +108,39 @@ def _yaml_error(exc: Exception, line_offset: int = 0) -> TemplateParseError:
     return TemplateParseError(f"YAML syntax error: {problem}", line + line_offset, col)
 
 
+# Go templates (Helm charts, Hugo, goreleaser): ``{{ .Release.Name }}``, ``{{- if .Values.x }}``,
+# ``{{ include "x" . }}``, ``{{ end }}``. None of these is valid Jinja, and none is a prompt.
+_GO_TEMPLATE = re.compile(
+    r"\{\{-?\s*(?:\.[A-Za-z$]|\$[A-Za-z.]|(?:include|template|toYaml|tpl|required|define|end|else)\b(?!\s*\()|(?:range|if|with)\s+[.$])"
+)
+# Keys a prompt configuration has (agent configs, prompt files); a YAML file that does not parse and
+# has none of them, and no Jinja, is some other configuration and is skipped rather than failed.
+_PROMPT_KEY = re.compile(r"^[ \t-]*[\w.-]*(?:prompt|template|system|instruction|message|agent)[\w.-]*[ \t]*:", re.IGNORECASE | re.MULTILINE)
+
+
+def is_prompt_config(text: str) -> bool:
+    """Whether a YAML file may hold prompts: no Go-template actions, and (when it cannot be parsed)
+    prompt-like keys or Jinja syntax. A Helm chart (``name: {{ .Release.Name }}-app``) is not one."""
+    if _GO_TEMPLATE.search(text):
+        return False
+    return bool(_PROMPT_KEY.search(text) or _TEMPLATE_VALUE.search(text))
+
+
 def _read_yaml(doc: Document, text: str, constants: frozenset[str], turn_keys: tuple[str, ...]) -> None:
-    """Every string value holding Jinja syntax is a template; ``${{ }}`` (CI expressions) is not."""
+    """Every string value holding Jinja syntax is a template; ``${{ }}`` (CI expressions) is not.
+
+    A file that is not a prompt configuration (a Helm chart, other YAML that does not parse) yields
+    no prompts instead of a PC900 error, so a pre-commit hook never blocks unrelated YAML.
+    """
     import yaml
 
+    if _GO_TEMPLATE.search(text):
+        return
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
+        if not is_prompt_config(text):
+            return
         raise _yaml_error(exc) from None
     lines = text.splitlines()
     block_lines: set[int] = set()
