@@ -16,7 +16,7 @@ from .jinja import parse_jinja
 from .locate import Locator
 from .model import Comment, Document, Prompt, TemplateParseError
 
-KINDS = ("jinja", "format", "text", "mustache", "prompty", "dotprompt", "yaml", "python")
+KINDS = ("jinja", "format", "text", "mustache", "prompty", "dotprompt", "yaml", "python", "python-calls")
 EXTENSION_KINDS = {
     ".j2": "jinja", ".jinja": "jinja", ".jinja2": "jinja",
     ".mustache": "mustache", ".hbs": "mustache", ".handlebars": "mustache",
@@ -92,8 +92,8 @@ def read_document(path: str, text: str, kind: str, constants: frozenset[str], tu
         _read_yaml(doc, text, constants, turn_keys)
     elif kind in ("prompty", "dotprompt"):
         _read_front_matter(doc, text, kind, constants)
-    elif kind == "python":
-        _read_python(doc, text, constants)
+    elif kind in ("python", "python-calls"):
+        _read_python(doc, text, constants, all_assignments=kind == "python")
     else:
         prompt, comments = parse_text(text, kind, path, Locator(text), constants)
         doc.prompts.append(prompt)
@@ -215,9 +215,9 @@ def _read_front_matter(doc: Document, text: str, kind: str, constants: frozenset
     doc.comments.extend(comments)
 
 
-def _read_python(doc: Document, text: str, constants: frozenset[str]) -> None:
+def _read_python(doc: Document, text: str, constants: frozenset[str], *, all_assignments: bool = True) -> None:
     from .pysource import python_prompts
 
-    prompts, comments = python_prompts(text, constants)
+    prompts, comments = python_prompts(text, constants, all_assignments=all_assignments)
     doc.prompts.extend(prompts)
     doc.comments.extend(comments)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .model import Prompt, Segment, SegKind
+from .model import Prompt, SegKind, Segment
 from .tokens import TokenCounter
 
 
@@ -155,6 +155,13 @@ def check_unsorted_json(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
             yield Hit(seg.line, seg.col, "PC105", f"{seg.unsorted_json} serializes JSON without sort_keys=True, so equal data can render differently and miss the cache; use `| tojson` or json.dumps(..., sort_keys=True)", view.after[i])
 
 
+def check_set_iteration(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
+    """PC107: a part iterates over a set: the same data renders in a different order per process."""
+    for i, seg in enumerate(view.prompt.segments):
+        if seg.unordered:
+            yield Hit(seg.line, seg.col, "PC107", f"iterates over a set (`{seg.unordered}`), whose order changes between processes (string hashing is randomized), so equal data renders differently and misses the cache; iterate over sorted(...)", view.after[i])
+
+
 def check_static_after_dynamic_message(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
     """PC106: a fully static message follows a message with per-call content."""
     roles = view.prompt.roles
@@ -179,6 +186,7 @@ RULES: tuple[Rule, ...] = (
     Rule("PC104", "loop-before-static", "A loop over per-call data comes before N or more static tokens.", check_loop),
     Rule("PC105", "unsorted-json", "JSON is serialized without sorted keys.", check_unsorted_json),
     Rule("PC106", "static-message-after-dynamic", "A static message follows a message with per-call content.", check_static_after_dynamic_message),
+    Rule("PC107", "set-iteration", "A prompt part iterates over a set, whose order differs between processes.", check_set_iteration),
 )
 # Reported by the engine rather than by a check over segments.
 META_RULES: dict[str, tuple[str, str]] = {
