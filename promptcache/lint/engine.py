@@ -83,8 +83,6 @@ def lint_file(path: Path, settings: LintSettings, count: TokenCounter, *, walked
     """Findings for one file (unpriced); a ``walked`` .py file (found in a directory with
     ``python = true``) is read for SDK call sites and prompt-named constants only."""
     shown = path.as_posix()
-    rel = settings.relative(path)
-    local = settings.for_path(rel)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -92,6 +90,14 @@ def lint_file(path: Path, settings: LintSettings, count: TokenCounter, *, walked
         return [Finding(shown, line, 1, "PC900", f"cannot read file: not UTF-8 ({exc.reason} at byte {exc.start})")]
     except OSError as exc:
         return [Finding(shown, 1, 1, "PC900", f"cannot read file: {exc.strerror}")]
+    return lint_text(path, text, settings, count, walked=walked)
+
+
+def lint_text(path: Path, text: str, settings: LintSettings, count: TokenCounter, *, walked: bool = False) -> list[Finding]:
+    """Findings for ``text`` as the content of ``path`` (``--fix`` checks a rewrite with it)."""
+    shown = path.as_posix()
+    rel = settings.relative(path)
+    local = settings.for_path(rel)
     kind = kind_for(rel, text, settings.kinds)
     if kind == "python" and walked and not any(fnmatch.fnmatch(rel, glob) for glob in settings.kinds):
         kind = "python-calls"
