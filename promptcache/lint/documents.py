@@ -51,11 +51,18 @@ def kind_for(path: str, text: str, overrides: dict[str, str]) -> str:
 
 def sniff_file(text: str) -> str:
     """Kind of a template file by content: Jinja with ``{% %}``/``{# #}`` tags, Mustache with
-    ``{{#section}}`` tags, else prose ("text", whose placeholder syntax ``prose`` reads from it)."""
-    if _JINJA_TAG.search(text):
-        return "jinja"
-    from .prose import is_prose
+    ``{{#section}}`` tags, else prose ("text", whose placeholder syntax ``prose`` reads from it).
+    Tags inside code fences, code spans and ``<example>`` blocks (a prompt that shows Jinja) do not
+    count."""
+    if not _JINJA_TAG.search(text):
+        from .prose import is_prose
 
+        return "text" if is_prose(text) else "mustache"
+    from .prose import code_ranges, is_prose
+
+    ranges = code_ranges(text)
+    if any(not any(a <= m.start() < b for a, b in ranges) for m in _JINJA_TAG.finditer(text)):
+        return "jinja"
     return "text" if is_prose(text) else "mustache"
 
 

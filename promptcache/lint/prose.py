@@ -58,6 +58,11 @@ def _masked(text: str) -> list[tuple[int, int]]:
     return sorted(ranges)
 
 
+def code_ranges(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of code fences, code spans and example blocks."""
+    return _masked(text)
+
+
 def _inside(pos: int, ranges: list[tuple[int, int]]) -> bool:
     return any(a <= pos < b for a, b in ranges)
 
