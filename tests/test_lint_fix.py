@@ -69,6 +69,8 @@ def test_a_complete_jinja_block_moves(repo: Path) -> None:
     [
         ("p.j2", "Working in {{ working_dir }}. The files below are the repository.\n\n" + STATIC, "it refers to other text ('below')"),
         ("p.j2", "Context for {{ user }}:\n\n" + STATIC, "it introduces the text after it"),
+        ("p.j2", "<events>\n{{ events }}\n</events>\n\nAnalyze these events and write one summary line for each.\n" + STATIC,
+         "the text after it refers back to it ('these')"),
         ("p.j2", "{% if user %}\nThe user is {{ user }}.\n\n" + STATIC + "{% endif %}\n", "it splits a template block from its end tag"),
         ("a.j2", "```\nrun {{ cmd }}\n\nthen\n```\n" + STATIC, "it is part of a code block"),
         ("agent.yaml", "agent:\n  system_template: |-\n    Today is {{ date }}.\n\n    " + STATIC.replace("\n", " ") + "\n", "the template is part of a YAML, Python or front-matter file"),

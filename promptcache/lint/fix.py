@@ -7,8 +7,9 @@ It is applied only when the meaning is kept, which is checked, not assumed:
 - the file is one whole template (Jinja, prose, ``str.format``, Mustache), not a YAML or Python
   container, and has no role markers (moving text across messages changes who says it);
 - the paragraph is self-contained: no word that points elsewhere ("below", "following", "above",
-  "previous", "as follows", ...), it does not end with ``:``, and the paragraph before it does not
-  end with ``:`` (it would introduce the moved text);
+  "previous", "as follows", ...), it does not end with ``:``, the paragraph before it does not end
+  with ``:`` (it would introduce the moved text), and the first line after it does not point back
+  ("these", "this", "it", "above", ...);
 - it is not inside a code fence, and for Jinja / Mustache both the paragraph and the rest of the
   file still parse on their own (no ``{% if %}`` is split from its ``{% endif %}``);
 - after the move the file has exactly the same lines, and the finding is gone.
@@ -34,6 +35,8 @@ _POINTERS = re.compile(
     r"\b(?:below|above|following|preceding|previous|next|earlier|later|as follows|the rest|aforementioned|latter|former)\b",
     re.IGNORECASE,
 )
+# The first line after the moved paragraph must not point back at it ("analyze these events").
+_BACK_POINTERS = re.compile(r"\b(?:these|those|this|that|it|they|them|above|such)\b", re.IGNORECASE)
 _FENCE_LINE = re.compile(r"^[ \t]{0,3}(?:```|~~~)")
 
 
@@ -86,9 +89,14 @@ def plan_move(text: str, kind: str, line: int) -> Move:
     before = next((row for row in reversed(lines[:first]) if row.strip()), "")
     if before.rstrip().endswith(":"):
         return Move(*span, None, "the text before it introduces it")
+    after = next((row for row in lines[last + 1 :] if row.strip()), "")
+    if m := _BACK_POINTERS.search(after):
+        return Move(*span, None, f"the text after it refers back to it ('{m.group()}')")
     rest = lines[:first] + lines[last + 1 :]
     while first < len(rest) and first > 0 and not rest[first - 1].strip() and not rest[first].strip():
         del rest[first]  # one blank line closes the gap
+    while rest and not rest[0].strip():
+        rest.pop(0)
     while rest and not rest[-1].strip():
         rest.pop()
     new_lines = [*rest, "", *block]
