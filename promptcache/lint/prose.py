@@ -15,9 +15,10 @@ Text that shows code or describes an output format is content, not a per-call va
 (except a fence whose whole body is one placeholder: that is injected content), inline code spans,
 ``<example>`` blocks, braces inside an HTML/JSX tag (``onSubmit={handleSubmit}``), braces glued to a
 word, a URL or a path (``B{Decision}``, ``?height={height}``, ``/users/{id}``), escaped braces
-(``interface\\{\\}``), and single-brace fields after a cue such as "format" or "cite" on the same
-line ("cite as [{source}]"). A file declared ``format`` in the ``kinds`` setting is read strictly as
-``str.format`` instead, braces in code included.
+(``interface\\{\\}``), single-brace fields after a cue such as "format" or "cite" on the same
+line ("cite as [{source}]"), and a ``{name}`` that the file also shows in code or a URL (the prose
+explains it: "where {height} is the image height"). A file declared ``format`` in the ``kinds``
+setting is read strictly as ``str.format`` instead, braces in code included.
 """
 
 from __future__ import annotations
@@ -91,7 +92,12 @@ def placeholders(text: str) -> tuple[str, list[tuple[int, int, str]]]:
     (start, end, root name), outside code and examples."""
     ranges = _masked(text)
     double = [m for m in _DOUBLE.finditer(text) if not _inside(m.start(), ranges)]
-    single = [m for m in _SINGLE.finditer(text) if not _inside(m.start(), ranges) and not _single_is_literal(text, m.start(), m.end())]
+    singles = list(_SINGLE.finditer(text))
+    literal = [_inside(m.start(), ranges) or _single_is_literal(text, m.start(), m.end()) for m in singles]
+    # A name shown in code or a URL elsewhere in the file ("use `/p.svg?height={height}`, where
+    # {height} is the image height") is being explained in the prose, not filled in.
+    explained = {m.group(1) for m, lit in zip(singles, literal, strict=True) if lit}
+    single = [m for m, lit in zip(singles, literal, strict=True) if not lit and m.group(1) not in explained]
     dollar = [m for m in _DOLLAR.finditer(text) if not _inside(m.start(), ranges)]
     if double and single:
         return "format", []
