@@ -200,3 +200,34 @@ def test_directory_walk_picks_template_files_only(repo: Path, capsys: pytest.Cap
     _write(repo, ".hidden/a.j2", EARLY)
     assert main(["lint", "--min-static-tokens", "10", "."]) == 1
     assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == ["prompts/sys.md"]
+
+
+SDK_APP = '''from datetime import datetime
+
+from openai import OpenAI
+
+client = OpenAI()
+log_line = f"{datetime.now()} started the nightly job; see the runbook for what to do when it fails, step by step."
+
+
+def ask(question):
+    return client.chat.completions.create(model="gpt-4o", messages=[
+        {"role": "system", "content": f"Now: {datetime.now()}. You are a support assistant; answer politely and cite the policy."},
+        {"role": "user", "content": question},
+    ])
+'''
+
+
+def test_python_call_sites_in_a_directory_walk(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`promptcache lint src/` reads .py files only when configured (python = true, or --python); then
+    only prompts that reach a model (and prompt-named constants), never every f-string in the code."""
+    _write(repo, "src/app.py", SDK_APP)
+    assert main(["lint", "--min-static-tokens", "10", "src"]) == 0
+    assert main(["lint", "--min-static-tokens", "10", "--python", "src"]) == 1
+    assert capsys.readouterr().out.splitlines()[0].startswith("src/app.py:11:46: PC102 {datetime.now()} changes on every render")
+    _write(repo, "pyproject.toml", "[tool.promptcache.lint]\npython = true\nmin-static-tokens = 10\n")
+    assert main(["lint", "src"]) == 1
+    assert [line.split(": ")[0] for line in capsys.readouterr().out.splitlines()] == ["src/app.py:11:46"]
+    # given explicitly, a .py file is read whole: the log line's f-string counts as a template too
+    assert main(["lint", "src/app.py"]) == 1
+    assert [line.split(": ")[0] for line in capsys.readouterr().out.splitlines()] == ["src/app.py:6:12", "src/app.py:11:46"]

@@ -8,6 +8,7 @@ template may reach the linter. Needs `pre-commit` (test extra) and git; skipped 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,3 +66,79 @@ def test_hook_lints_changed_templates_only(hook_repo: Path, tmp_path: Path) -> N
     clean = _try_repo(hook_repo, user, "prompts/clean.j2", "notes.txt")
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "Passed" in clean.stdout
+
+
+HELM = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-app
+spec:
+  template:
+    metadata:
+      labels:
+        {{- include "app.labels" . | nindent 8 }}
+"""
+SYSTEM_MD = (
+    "The assistant is Claude, created by Anthropic.\n\nThe current date is {{currentDateTime}}.\n\n"
+    + "Claude answers carefully, cites its sources and keeps answers short. " * 20 + "\n"
+)
+
+
+def _user_repo(root: Path) -> Path:
+    """A repository with a Helm chart, a Markdown system prompt, and an unrelated YAML file."""
+    files = {
+        "chart/templates/deployment.yaml": HELM,
+        "prompts/system.md": SYSTEM_MD,
+        ".github/workflows/ci.yml": "on: push\njobs: {build: {runs-on: '${{ matrix.os }}'}}\n",
+        "docs/notes.md": "Write {{ name }} where the user's name goes. " + "words " * 100,
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    return root
+
+
+def test_helm_chart_does_not_block_a_commit(hook_repo: Path, tmp_path: Path) -> None:
+    """Issue 20: `name: {{ .Release.Name }}-app` used to give 'PC900 YAML syntax error', exit 2."""
+    user = _user_repo(tmp_path / "user")
+    clean = _try_repo(hook_repo, user, "chart/templates/deployment.yaml", ".github/workflows/ci.yml", "docs/notes.md")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "PC900" not in clean.stdout
+
+    failing = _try_repo(hook_repo, user, "chart/templates/deployment.yaml", "prompts/system.md")
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert "prompts/system.md:3:21: PC102" in failing.stdout
+    assert "deployment.yaml" not in failing.stdout.split("promptcache-lint", 1)[-1]
+
+
+def _readme_snippet() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
+    return next(b for b in blocks if "promptcache-lint" in b)
+
+
+def test_readme_snippet_works_as_written(hook_repo: Path, tmp_path: Path) -> None:
+    """The README's .pre-commit-config.yaml, with only the repository URL replaced, installs and
+    runs; `pre-commit autoupdate` (as the README says) pins a commit sha, since there are no tags."""
+    snippet = _readme_snippet()
+    assert "v0.1.0" not in snippet
+    user = _user_repo(tmp_path / "user")
+    config = re.sub(r"repo: \S+", f"repo: {hook_repo.as_posix()}", snippet, count=1)
+    (user / ".pre-commit-config.yaml").write_text(config, encoding="utf-8")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(hook_repo.parent / "pre-commit-home")}
+
+    def pre_commit(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pre_commit", *args], cwd=user, capture_output=True,
+                              text=True, env=env, check=False, timeout=600)
+
+    updated = pre_commit("autoupdate")
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=hook_repo, capture_output=True, text=True, check=True).stdout.strip()
+    assert f"rev: {sha}" in (user / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+
+    run = pre_commit("run", "--files", "chart/templates/deployment.yaml", "prompts/system.md", ".github/workflows/ci.yml")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "prompts/system.md:3:21: PC102" in run.stdout
+    assert "PC900" not in run.stdout

@@ -98,3 +98,31 @@ def test_date_at_the_end_is_not_flagged(templates: Path) -> None:
     dated = [s for p in doc.prompts for s in p.segments if s.volatile]
     assert [s.text for s in dated] == ["{% if runtime_info.date %}", "{{ runtime_info.date }}"]
     assert "PC102" not in str(_findings([path]))
+
+
+def test_fix_on_real_templates_moves_only_what_it_can_prove(templates: Path, tmp_path: Path) -> None:
+    """--fix on a copy of every real template: one file is rewritten (promptflow's autonomous agent:
+    its `You are {{name}}, {{role}}` paragraph goes below the static evaluation rules); every other
+    finding stays, with the reason and the rewrite to make by hand in its message."""
+    import shutil
+
+    from promptcache.lint.fix import run_fix
+
+    copy = tmp_path / "templates"
+    shutil.copytree(templates, copy)
+    for path in copy.iterdir():
+        path.chmod(0o644)
+    before = {p.name: p.read_text(encoding="utf-8") for p in copy.iterdir()}
+    _, result, changed = run_fix([str(copy)], load_settings(None, cwd=copy), write=True)
+    after = {p.name: p.read_text(encoding="utf-8") for p in copy.iterdir()}
+    assert changed == 1
+    assert [n for n in before if before[n] != after[n]] == ["promptflow__standard__autonomous-agent__system_prompt.jinja2"]
+    fixed = after["promptflow__standard__autonomous-agent__system_prompt.jinja2"]
+    assert fixed.startswith("Performance Evaluation:\n")
+    assert fixed.endswith("You are {{name}}, {{role}}\n" + before["promptflow__standard__autonomous-agent__system_prompt.jinja2"].split("\n", 1)[1].split("\n\n", 1)[0] + "\n")
+    # a directory walk skips .py files (no `python = true`); every other finding is still there
+    assert sorted(Path(f.path).name for f in result.findings) == sorted(
+        n for n, hits in EXPECTED.items() for _ in hits
+        if n != "promptflow__standard__autonomous-agent__system_prompt.jinja2" and not n.endswith(".py")
+    )
+    assert all("--fix left the file alone (" in f.message for f in result.findings), [f.message for f in result.findings]

@@ -30,9 +30,13 @@ def _codes(value: str | None) -> list[str] | None:
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="TOML file with the settings (default: nearest pyproject.toml with [tool.promptcache.lint]).")
 @click.option("--min-static-tokens", type=click.IntRange(min=0), help="Static tokens a dynamic part must precede to be reported (default: the model's minimum cacheable length, 64 without a model).")
 @click.option("--tokenizer", type=click.Choice(TOKENIZERS), help="approx (chars/4, no tokenizer load; default) or deepseek (exact).")
+@click.option("--python", "python", is_flag=True, default=None, help="Also read .py files in directories: prompts at SDK call sites (OpenAI, Anthropic, LiteLLM, LangChain).")
+@click.option("--fix", "fix", is_flag=True, help="Rewrite templates static-first where provably safe (moves the dynamic paragraph below the static text).")
+@click.option("--diff", "diff", is_flag=True, help="Print the --fix rewrite as a unified diff; change nothing.")
 @click.option("--at", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="Price at this UTC instant (default: now).")
 def lint(paths: tuple[str, ...], fmt: str, model: str | None, calls_per_day: int | None, select: str | None,
-         ignore: str | None, config: Path | None, min_static_tokens: int | None, tokenizer: str | None, at: datetime | None) -> int:
+         ignore: str | None, config: Path | None, min_static_tokens: int | None, tokenizer: str | None, at: datetime | None,
+         python: bool | None, fix: bool, diff: bool) -> int:
     """Lint prompt template files for cache breakers. Exit 0 clean, 1 findings, 2 errors.
 
     PATHS are template files or directories (Jinja2, str.format text, Mustache/Handlebars,
@@ -40,10 +44,21 @@ def lint(paths: tuple[str, ...], fmt: str, model: str | None, calls_per_day: int
     """
     settings = load_settings(
         config, model=model, calls_per_day=calls_per_day, select=_codes(select), ignore=_codes(ignore),
-        min_static_tokens=min_static_tokens, tokenizer=tokenizer,
+        min_static_tokens=min_static_tokens, tokenizer=tokenizer, python=python,
     )
 
-    result = lint_paths(paths, settings, at.replace(tzinfo=UTC) if at else None)
+    if not (fix or diff):
+        result = lint_paths(paths, settings, at.replace(tzinfo=UTC) if at else None)
+    else:
+        from ..lint.fix import run_fix
+
+        patch, result, changed = run_fix(paths, settings, write=not diff, at=at.replace(tzinfo=UTC) if at else None)
+        if diff:
+            click.echo(patch, nl=False)
+            if result.findings and fmt == "text":
+                click.echo(render(result.findings, fmt, "").rstrip("\n"), err=True)
+            return 1 if patch else result.exit_code
+        click.echo(f"promptcache lint --fix: rewrote {changed} file(s)", err=True)
     from importlib.metadata import version
 
     click.echo(render(result.findings, fmt, version("promptcache")), nl=False)

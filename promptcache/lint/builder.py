@@ -17,13 +17,15 @@ VOLATILE_WORDS = frozenset(
     {"now", "utcnow", "today", "time", "timestamp", "datetime", "date", "uuid", "uuid1", "uuid4",
      "random", "randint", "shuffle", "lipsum", "nonce"}
 )
+_WORD_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _ROLE = re.compile(r"^[ \t]*#?[ \t]*(system|user|assistant)[ \t]*:[ \t]*$", re.IGNORECASE)
 
 
 def volatile_word(identifiers: Iterable[str]) -> str | None:
-    """The first identifier with a volatile word in it (``now``, ``current_date``), else None."""
+    """The first identifier with a volatile word in it (``now``, ``current_date``, ``currentDateTime``),
+    else None; words are split at ``_`` and at camelCase humps."""
     for ident in identifiers:
-        if any(part in VOLATILE_WORDS for part in ident.lower().split("_")):
+        if any(part.lower() in VOLATILE_WORDS for piece in ident.split("_") for part in _WORD_PART.findall(piece) or [piece]):
             return ident
     return None
 

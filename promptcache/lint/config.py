@@ -9,6 +9,7 @@ file's directory) to overrides of ``select``, ``ignore``, ``min_static_tokens`` 
 [tool.promptcache.lint]
 model = "deepseek-v4-pro"
 calls-per-day = 20000
+python = true                       # directory walks read .py files too (SDK call sites)
 ignore = ["PC103"]
 constants = ["WINDOW"]              # names fixed per deployment: treated as static text
 [tool.promptcache.lint.per-path."agents/*.yaml"]
@@ -36,7 +37,7 @@ MODEL_MIN_STATIC_TOKENS = {"gpt-4o": 1024, "claude-sonnet-4-5": 1024}
 DEFAULT_TURN_KEYS = ("*observation*", "*next_step*", "*format_error*")
 
 _PATH_KEYS = {"select", "ignore", "min_static_tokens", "constants"}
-_KEYS = _PATH_KEYS | {"model", "calls_per_day", "tokenizer", "turn_keys", "kinds", "exclude", "per_path"}
+_KEYS = _PATH_KEYS | {"model", "calls_per_day", "tokenizer", "turn_keys", "kinds", "exclude", "per_path", "python"}
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class LintSettings:
     kinds: dict[str, str] = field(default_factory=dict)
     exclude: tuple[str, ...] = ()
     per_path: dict[str, dict[str, Any]] = field(default_factory=dict)
+    python: bool = False  # directory walks also read .py files (SDK call sites, prompt constants)
 
     def base_min_static_tokens(self) -> int:
         if self.min_static_tokens is not None:
@@ -132,6 +134,8 @@ def _normalize(table: dict[str, Any], where: str, allowed: set[str]) -> dict[str
     for key in ("min_static_tokens", "calls_per_day"):
         if key in out and (not isinstance(out[key], int) or isinstance(out[key], bool) or out[key] < 0):
             raise ConfigError(f"{where}: {key} must be a non-negative integer")
+    if "python" in out and not isinstance(out["python"], bool):
+        raise ConfigError(f"{where}: python must be true or false")
     if "tokenizer" in out and out["tokenizer"] not in TOKENIZERS:
         raise ConfigError(f"{where}: tokenizer must be one of {', '.join(TOKENIZERS)}")
     if "kinds" in out:

@@ -16,7 +16,7 @@ from .jinja import parse_jinja
 from .locate import Locator
 from .model import Comment, Document, Prompt, TemplateParseError
 
-KINDS = ("jinja", "format", "mustache", "prompty", "dotprompt", "yaml", "python")
+KINDS = ("jinja", "format", "text", "mustache", "prompty", "dotprompt", "yaml", "python", "python-calls")
 EXTENSION_KINDS = {
     ".j2": "jinja", ".jinja": "jinja", ".jinja2": "jinja",
     ".mustache": "mustache", ".hbs": "mustache", ".handlebars": "mustache",
@@ -46,7 +46,24 @@ def kind_for(path: str, text: str, overrides: dict[str, str]) -> str:
         return EXTENSION_KINDS[suffix]
     if suffix == ".prompt" and text.startswith("---"):
         return "dotprompt"
-    return sniff(text)
+    return sniff_file(text)
+
+
+def sniff_file(text: str) -> str:
+    """Kind of a template file by content: Jinja with ``{% %}``/``{# #}`` tags, Mustache with
+    ``{{#section}}`` tags, else prose ("text", whose placeholder syntax ``prose`` reads from it).
+    Tags inside code fences, code spans and ``<example>`` blocks (a prompt that shows Jinja) do not
+    count."""
+    if not _JINJA_TAG.search(text):
+        from .prose import is_prose
+
+        return "text" if is_prose(text) else "mustache"
+    from .prose import code_ranges, is_prose
+
+    ranges = code_ranges(text)
+    if any(not any(a <= m.start() < b for a, b in ranges) for m in _JINJA_TAG.finditer(text)):
+        return "jinja"
+    return "text" if is_prose(text) else "mustache"
 
 
 def _html_comments(text: str, locator: Locator) -> list[Comment]:
@@ -58,13 +75,19 @@ def _html_comments(text: str, locator: Locator) -> list[Comment]:
 
 
 def parse_text(text: str, kind: str, name: str, locator: Locator, constants: frozenset[str], *, tail: bool = False) -> tuple[Prompt, list[Comment]]:
-    """One template of a known text kind (jinja, format, mustache)."""
+    """One template of a known text kind (jinja, format, text, mustache)."""
     if kind == "jinja":
         return parse_jinja(text, name, locator, constants, tail=tail)
     if kind == "mustache":
         prompt, comments = parse_mustache(text, name, locator, constants)
         return prompt, comments + _html_comments(text, locator)
-    prompt = parse_format(text, name, locator, constants)
+    prompt = None
+    if kind == "text":
+        from .prose import parse_prose
+
+        prompt = parse_prose(text, name, locator, constants)
+    if prompt is None:
+        prompt = parse_format(text, name, locator, constants)
     prompt.tail = tail
     return prompt, _html_comments(text, locator)
 
@@ -76,8 +99,8 @@ def read_document(path: str, text: str, kind: str, constants: frozenset[str], tu
         _read_yaml(doc, text, constants, turn_keys)
     elif kind in ("prompty", "dotprompt"):
         _read_front_matter(doc, text, kind, constants)
-    elif kind == "python":
-        _read_python(doc, text, constants)
+    elif kind in ("python", "python-calls"):
+        _read_python(doc, text, constants, all_assignments=kind == "python")
     else:
         prompt, comments = parse_text(text, kind, path, Locator(text), constants)
         doc.prompts.append(prompt)
@@ -92,13 +115,39 @@ def _yaml_error(exc: Exception, line_offset: int = 0) -> TemplateParseError:
     return TemplateParseError(f"YAML syntax error: {problem}", line + line_offset, col)
 
 
+# Go templates (Helm charts, Hugo, goreleaser): ``{{ .Release.Name }}``, ``{{- if .Values.x }}``,
+# ``{{ include "x" . }}``, ``{{ end }}``. None of these is valid Jinja, and none is a prompt.
+_GO_TEMPLATE = re.compile(
+    r"\{\{-?\s*(?:\.[A-Za-z$]|\$[A-Za-z.]|(?:include|template|toYaml|tpl|required|define|end|else)\b(?!\s*\()|(?:range|if|with)\s+[.$])"
+)
+# Keys a prompt configuration has (agent configs, prompt files); a YAML file that does not parse and
+# has none of them, and no Jinja, is some other configuration and is skipped rather than failed.
+_PROMPT_KEY = re.compile(r"^[ \t-]*[\w.-]*(?:prompt|template|system|instruction|message|agent)[\w.-]*[ \t]*:", re.IGNORECASE | re.MULTILINE)
+
+
+def is_prompt_config(text: str) -> bool:
+    """Whether a YAML file may hold prompts: no Go-template actions, and (when it cannot be parsed)
+    prompt-like keys or Jinja syntax. A Helm chart (``name: {{ .Release.Name }}-app``) is not one."""
+    if _GO_TEMPLATE.search(text):
+        return False
+    return bool(_PROMPT_KEY.search(text) or _TEMPLATE_VALUE.search(text))
+
+
 def _read_yaml(doc: Document, text: str, constants: frozenset[str], turn_keys: tuple[str, ...]) -> None:
-    """Every string value holding Jinja syntax is a template; ``${{ }}`` (CI expressions) is not."""
+    """Every string value holding Jinja syntax is a template; ``${{ }}`` (CI expressions) is not.
+
+    A file that is not a prompt configuration (a Helm chart, other YAML that does not parse) yields
+    no prompts instead of a PC900 error, so a pre-commit hook never blocks unrelated YAML.
+    """
     import yaml
 
+    if _GO_TEMPLATE.search(text):
+        return
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
+        if not is_prompt_config(text):
+            return
         raise _yaml_error(exc) from None
     lines = text.splitlines()
     block_lines: set[int] = set()
@@ -173,9 +222,9 @@ def _read_front_matter(doc: Document, text: str, kind: str, constants: frozenset
     doc.comments.extend(comments)
 
 
-def _read_python(doc: Document, text: str, constants: frozenset[str]) -> None:
+def _read_python(doc: Document, text: str, constants: frozenset[str], *, all_assignments: bool = True) -> None:
     from .pysource import python_prompts
 
-    prompts, comments = python_prompts(text, constants)
+    prompts, comments = python_prompts(text, constants, all_assignments=all_assignments)
     doc.prompts.extend(prompts)
     doc.comments.extend(comments)

@@ -24,8 +24,8 @@ from .tokens import TokenCounter, token_counter
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "venv", "site-packages", "build", "dist"})
-# Found in directory walks; .txt/.md only inside a prompts/ or templates/ directory, .py never
-# (pass such files explicitly, or map them with the ``kinds`` setting).
+# Found in directory walks; .txt/.md only inside a prompts/ or templates/ directory, .py only with
+# the ``python`` setting (or pass such files explicitly, or map them with the ``kinds`` setting).
 _WALK_EXTENSIONS = frozenset(set(EXTENSION_KINDS) - {".py"} | {".prompt"})
 _PROSE_EXTENSIONS = frozenset({".txt", ".md"})
 _PROSE_DIRS = frozenset({"prompt", "prompts", "template", "templates"})
@@ -57,7 +57,8 @@ def _walk(directory: Path, settings: LintSettings) -> Iterator[Path]:
             path = Path(base) / name
             suffix = path.suffix.lower()
             configured = any(fnmatch.fnmatch(settings.relative(path), glob) for glob in settings.kinds)
-            if configured or suffix in _WALK_EXTENSIONS or (suffix in _PROSE_EXTENSIONS and parts & _PROSE_DIRS):
+            if (configured or suffix in _WALK_EXTENSIONS or (suffix in _PROSE_EXTENSIONS and parts & _PROSE_DIRS)
+                    or (suffix == ".py" and settings.python)):
                 yield path
 
 
@@ -78,11 +79,10 @@ def expand(paths: Sequence[str], settings: LintSettings) -> list[Path]:
     return [out[k] for k in sorted(out)]
 
 
-def lint_file(path: Path, settings: LintSettings, count: TokenCounter) -> list[Finding]:
-    """Findings for one file (unpriced)."""
+def lint_file(path: Path, settings: LintSettings, count: TokenCounter, *, walked: bool = False) -> list[Finding]:
+    """Findings for one file (unpriced); a ``walked`` .py file (found in a directory with
+    ``python = true``) is read for SDK call sites and prompt-named constants only."""
     shown = path.as_posix()
-    rel = settings.relative(path)
-    local = settings.for_path(rel)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -90,7 +90,17 @@ def lint_file(path: Path, settings: LintSettings, count: TokenCounter) -> list[F
         return [Finding(shown, line, 1, "PC900", f"cannot read file: not UTF-8 ({exc.reason} at byte {exc.start})")]
     except OSError as exc:
         return [Finding(shown, 1, 1, "PC900", f"cannot read file: {exc.strerror}")]
+    return lint_text(path, text, settings, count, walked=walked)
+
+
+def lint_text(path: Path, text: str, settings: LintSettings, count: TokenCounter, *, walked: bool = False) -> list[Finding]:
+    """Findings for ``text`` as the content of ``path`` (``--fix`` checks a rewrite with it)."""
+    shown = path.as_posix()
+    rel = settings.relative(path)
+    local = settings.for_path(rel)
     kind = kind_for(rel, text, settings.kinds)
+    if kind == "python" and walked and not any(fnmatch.fnmatch(rel, glob) for glob in settings.kinds):
+        kind = "python-calls"
     try:
         doc = read_document(shown, text, kind, local.constants, settings.turn_keys)
     except TemplateParseError as exc:
@@ -102,7 +112,7 @@ def lint_file(path: Path, settings: LintSettings, count: TokenCounter) -> list[F
             if local.enabled(rule.code):
                 hits.extend(Finding(shown, h.line, h.col, h.code, h.message, h.static_tokens) for h in rule.check(view, count))
     suppressions, bad = read_suppressions(shown, doc.comments, ALL_CODES)
-    kept = [f for f in hits if not any(s.covers(f) for s in suppressions)]
+    kept = list(dict.fromkeys(f for f in hits if not any(s.covers(f) for s in suppressions)))
     return kept + [f for f in bad if local.enabled(f.code)]
 
 
@@ -113,7 +123,11 @@ def lint_paths(paths: Sequence[str], settings: LintSettings, at: datetime | None
         raise ConfigError("--calls-per-day needs --model (or `model` in [tool.promptcache.lint]) to price findings")
     files = expand(paths, settings)
     count = token_counter(settings.tokenizer)
-    findings = sorted((f for path in files for f in lint_file(path, settings, count)), key=lambda f: (f, f.message))
+    given = {Path(raw).as_posix() for raw in paths if not Path(raw).is_dir()}
+    findings = sorted(
+        (f for path in files for f in lint_file(path, settings, count, walked=path.as_posix() not in given)),
+        key=lambda f: (f, f.message),
+    )
     if settings.calls_per_day is not None and settings.model is not None and findings:
         from .cost import CostModel, render_usd
 

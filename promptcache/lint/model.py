@@ -31,6 +31,7 @@ class Segment:
     names: tuple[str, ...] = ()  # per-call names the part reads (empty for static text)
     volatile: str | None = None  # the identifier that changes on every call (now, uuid, random)
     unsorted_json: str | None = None  # the JSON serialization that does not sort keys
+    unordered: str | None = None  # the set this part iterates over, in hash order
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import tokenize
 
 from .builder import PromptBuilder, volatile_word
@@ -65,21 +66,30 @@ def _fstring(node: ast.JoinedStr, name: str, lines: list[str], constants: frozen
     return builder.prompt
 
 
-def python_prompts(source: str, constants: frozenset[str]) -> tuple[list[Prompt], list[Comment]]:
-    """Templates in a module's string assignments, and its ``#`` comments."""
+_PROMPT_NAME = re.compile(r"prompt|template|instruction|system", re.IGNORECASE)
+
+
+def python_prompts(source: str, constants: frozenset[str], *, all_assignments: bool = True) -> tuple[list[Prompt], list[Comment]]:
+    """Prompts sent at SDK call sites and LangChain messages (``pycalls``), templates in the module's
+    string assignments, and its ``#`` comments. With ``all_assignments`` False (a directory walk
+    over source code) only assignments to prompt-like names (``SYSTEM_PROMPT``, ``template``) are
+    read, since most f-strings in a code base are not prompts."""
     from .documents import parse_text, sniff
+    from .pycalls import call_site_prompts
 
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
         raise TemplateParseError(f"Python syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1) from None
     lines = source.splitlines()
-    prompts: list[Prompt] = []
+    prompts, consumed = call_site_prompts(tree, source, lines, constants)
     comments: list[Comment] = []
     for node in ast.walk(tree):
-        if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None or id(node) in consumed:
             continue
         name = _target_name(node)
+        if not all_assignments and not _PROMPT_NAME.search(name):
+            continue
         value = node.value
         if isinstance(value, ast.Constant) and isinstance(value.value, str):
             locator = _constant_locator(source, value, lines)

@@ -68,6 +68,13 @@ def _names(seg: Segment) -> str:
     return ", ".join(f"`{n}`" for n in seg.names[:3]) + (" ..." if len(seg.names) > 3 else "")
 
 
+# What a dynamic part in the prefix actually costs. A multi-turn conversation resends its first
+# rendering, so later turns hit the cache: the loss is the first call of each conversation (every
+# call when each call is a fresh single-turn prompt, or when the prompt is rebuilt per call).
+_LOST_PER_VALUE = "which are re-billed uncached on every call with a new value (the first call of every conversation; every call of a single-turn prompt)"
+_LOST_PER_RENDER = "so they are re-billed uncached each time it is rendered (every call if the prompt is rebuilt per call, else the first call of every conversation)"
+
+
 def _first_dynamic(view: PromptView) -> int | None:
     if view.prompt.tail:
         return None
@@ -87,7 +94,7 @@ def check_dynamic_prefix(view: PromptView, count: TokenCounter) -> Iterator[Hit]
         return  # reported more precisely by PC102 / PC104
     n = view.after[i]
     what = f"conditional on {_names(seg)}" if seg.kind is SegKind.BRANCH else f"per-call value {_snippet(seg)}"
-    yield Hit(seg.line, seg.col, "PC101", f"{what} comes before {n} static tokens, which can then never be cached; move it below the static text", n)
+    yield Hit(seg.line, seg.col, "PC101", f"{what} comes before {n} static tokens, {_LOST_PER_VALUE}; move it below the static text", n)
 
 
 def check_volatile(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
@@ -97,7 +104,7 @@ def check_volatile(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
     for i, seg in enumerate(view.prompt.segments):
         if seg.volatile and view.after[i] >= view.min_static:
             n = view.after[i]
-            yield Hit(seg.line, seg.col, "PC102", f"{_snippet(seg)} changes on every call (`{seg.volatile}`) and comes before {n} static tokens, so they are never cached; render it at the very end", n)
+            yield Hit(seg.line, seg.col, "PC102", f"{_snippet(seg)} changes on every render (`{seg.volatile}`) and comes before {n} static tokens, {_LOST_PER_RENDER}; render it at the very end", n)
 
 
 _MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
@@ -138,7 +145,7 @@ def check_loop(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
     seg = view.prompt.segments[i]
     if seg.kind is SegKind.LOOP and not seg.volatile:
         n = view.after[i]
-        yield Hit(seg.line, seg.col, "PC104", f"loop over per-call {_names(seg)} comes before {n} static tokens, which can then never be cached; move the loop below the static text", n)
+        yield Hit(seg.line, seg.col, "PC104", f"loop over per-call {_names(seg)} comes before {n} static tokens, {_LOST_PER_VALUE}; move the loop below the static text", n)
 
 
 def check_unsorted_json(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
@@ -146,6 +153,13 @@ def check_unsorted_json(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
     for i, seg in enumerate(view.prompt.segments):
         if seg.unsorted_json:
             yield Hit(seg.line, seg.col, "PC105", f"{seg.unsorted_json} serializes JSON without sort_keys=True, so equal data can render differently and miss the cache; use `| tojson` or json.dumps(..., sort_keys=True)", view.after[i])
+
+
+def check_set_iteration(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
+    """PC107: a part iterates over a set: the same data renders in a different order per process."""
+    for i, seg in enumerate(view.prompt.segments):
+        if seg.unordered:
+            yield Hit(seg.line, seg.col, "PC107", f"iterates over a set (`{seg.unordered}`), whose order changes between processes (string hashing is randomized), so equal data renders differently and misses the cache; iterate over sorted(...)", view.after[i])
 
 
 def check_static_after_dynamic_message(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
@@ -161,7 +175,7 @@ def check_static_after_dynamic_message(view: PromptView, count: TokenCounter) ->
         dynamic = any(segs[j].kind is not SegKind.STATIC for j in part)
         n = sum(view.tokens[j] for j in part)
         if seen_dynamic and not dynamic and n >= view.min_static:
-            yield Hit(line, col, "PC106", f"static {role} message ({n} tokens) comes after a message with per-call content, so it is never cached; move it before the first per-call message", n)
+            yield Hit(line, col, "PC106", f"static {role} message ({n} tokens) comes after a message with per-call content, so it is re-billed uncached whenever that content changes (the first call of every conversation, or every call of a single-turn prompt); move it before the first per-call message", n)
         seen_dynamic = seen_dynamic or dynamic
 
 
@@ -172,6 +186,7 @@ RULES: tuple[Rule, ...] = (
     Rule("PC104", "loop-before-static", "A loop over per-call data comes before N or more static tokens.", check_loop),
     Rule("PC105", "unsorted-json", "JSON is serialized without sorted keys.", check_unsorted_json),
     Rule("PC106", "static-message-after-dynamic", "A static message follows a message with per-call content.", check_static_after_dynamic_message),
+    Rule("PC107", "set-iteration", "A prompt part iterates over a set, whose order differs between processes.", check_set_iteration),
 )
 # Reported by the engine rather than by a check over segments.
 META_RULES: dict[str, tuple[str, str]] = {
