@@ -101,7 +101,7 @@ def find_divergence(previous: Mapping[str, Any], current: Mapping[str, Any], ind
     for k, (label, role, text) in enumerate(prev):
         if k >= len(curr):
             return Divergence(index, label, 0, _excerpt(text, 0), "", "dropped")
-        c_label, c_role, c_text = curr[k]
+        _, c_role, c_text = curr[k]
         if role != c_role:
             return Divergence(index, label, 0, _excerpt(f"[{role}] " + text, 0), _excerpt(f"[{c_role}] " + c_text, 0),
                               "role")

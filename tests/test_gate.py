@@ -8,7 +8,7 @@ model as logged (``as_logged`` minus ``restructured`` cost of that model's scena
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,7 +22,7 @@ STATIC = "\n".join(f"Rule {i}: answer politely, cite the policy section, never i
 
 def _rows(n: int, *, stamp: bool, usage: bool):
     rows = []
-    t = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
+    t = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
     for i in range(n):
         t += timedelta(minutes=3)
         system = (f"Current time: {t:%Y-%m-%d %H:%M:%S}\n" if stamp else "") + STATIC
@@ -75,8 +75,9 @@ def test_cli_exits_1_with_one_line(capsys, stamped, tmp_path):
                        "--fail-under-hit-ratio", "60%")
     assert code == 1
     lines = [x for x in err.splitlines() if x.strip()]
-    assert lines == ["promptcache: gate failed: cache hit ratio 0.0% (observed (provider-reported)) is under "
-                     "--fail-under-hit-ratio 60.0%"]
+    expected = ("promptcache: gate failed: cache hit ratio 0.0% (observed (provider-reported)) is under "
+                "--fail-under-hit-ratio 60.0%")
+    assert lines == [expected]
     assert out_json.exists()  # the report is still written
     code, _, err = run(capsys, "analyze", str(stamped), "--compare", "", "-o", str(out_json),
                        "--fail-over-waste", "$0")

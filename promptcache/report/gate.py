@@ -60,23 +60,23 @@ def hit_ratio(report: Report) -> Figure | None:
 def waste(report: Report) -> Figure:
     """What the findings would save together, re-simulated (see the module doc)."""
     if not report.findings:
-        return Figure(Decimal("0"), "no findings")
+        return Figure(Decimal(0), "no findings")
     rows = _rows(report)
     logged = _logged(report)
     candidates: list[tuple[str, str]] = []
     if logged is not None:
         candidates.append((logged, "all findings together, re-simulated on the model as logged"))
     if report.recommendation is not None:
-        candidates.append((report.recommendation.model, "all findings together, re-simulated on the recommended "
-                                                        "model (the logged model has no scenario row)"))
+        how = "all findings together, re-simulated on the recommended model (the logged model has no scenario row)"
+        candidates.append((report.recommendation.model, how))
     first = next((s.model for s in report.scenarios if not s.comparison), None)
     if first is not None:
         candidates.append((first, "all findings together, re-simulated on the first candidate model"))
     for model, how in candidates:
         if (model, "as_logged") in rows and (model, "restructured") in rows:
             saved = rows[(model, "as_logged")].cost_usd - rows[(model, "restructured")].cost_usd
-            return Figure(max(saved, Decimal("0")), f"{model}: {how}")
-    return Figure(Decimal("0"), "no scenario to measure the findings on")
+            return Figure(max(saved, Decimal(0)), f"{model}: {how}")
+    return Figure(Decimal(0), "no scenario to measure the findings on")
 
 
 def check(report: Report, *, min_hit_ratio: float | None = None, max_waste: Decimal | None = None) -> list[Failure]:
