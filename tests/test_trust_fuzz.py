@@ -64,7 +64,7 @@ KEYS = sorted({
     "ephemeral_1h_input_tokens", "ephemeral_5m_input_tokens", "payload", "last_token_usage", "total_token_usage",
     "cached_input_tokens", "cache_write_input_tokens", "reasoning_output_tokens", "request_id", "request_body",
     "response_body", "response_status", "prompt_cache_read_tokens", "prompt_cache_write_tokens", "provider",
-    "cache_reference_id",
+    "cache_reference_id", "api", "response_stream", "status",
 })
 
 scalars = st.one_of(

@@ -44,6 +44,7 @@ from ..datamodel import Call
 from ..errors import LogFormatError, PromptCacheError
 from ..secrets import mask_secrets
 from .anthropic import parse_anthropic, parse_anthropic_batch_pair
+from .capture import parse_capture
 from .cassettes import expand_vcr, load_yaml
 from .claude_code import ClaudeCodeSession
 from .codex import CodexSession
@@ -75,6 +76,7 @@ PARSERS: dict[str, Parser] = {
     "mooncake": parse_mooncake,
     "bailian": parse_bailian,
     "promptcache-trace": parse_promptcache_trace,
+    "promptcache-capture": parse_capture,
 }
 #: formats whose parser keeps state within one file (a fresh one per file)
 PARSER_FACTORIES: dict[str, Callable[[], Parser]] = {"bailian": BailianParser}
@@ -92,7 +94,7 @@ SESSIONS: dict[str, Callable[[str], Any]] = {
     "codex": CodexSession,
 }
 JOINED = ("openai-batch", "anthropic-batch")
-ALIASES = {"claude-code-transcript": "claude-code", "codex-cli": "codex", "openai-chat": "openai", "chat": "openai",
+ALIASES = {"claude-code-transcript": "claude-code", "codex-cli": "codex", "capture": "promptcache-capture", "openai-chat": "openai", "chat": "openai",
            "responses": "openai-responses", "claude": "anthropic",
            "otlp": "otel", "cassette": "vcr", "swe-agent": "trajectory", "openhands": "trajectory",
            "mini-swe-agent": "trajectory", "qwen-bailian": "bailian", "kv-cache-tester": "weka"}
