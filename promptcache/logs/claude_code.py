@@ -58,13 +58,22 @@ def is_claude_code(obj: Any) -> bool:
 
 
 class _Node:
-    __slots__ = ("blocks", "key", "parent", "role")
+    """One entry's place in the conversation: the prompt it ends, kept incrementally.
 
-    def __init__(self, parent: str | None, role: str | None, blocks: list, key: str | None):
-        self.parent = parent
-        self.role = role  # "user" | "assistant" | None (an entry the API never sees)
-        self.blocks = blocks
-        self.key = key  # the API request an assistant entry belongs to
+    ``done`` is the conversation's completed messages as a linked list of segments (shared with
+    the parent entry, so a long session costs one cell per message, not a copy per entry);
+    ``open_role`` / ``open_blocks`` the message still being added to (entries of one role in a
+    row are one API message)."""
+
+    __slots__ = ("done", "open_blocks", "open_role")
+
+    def __init__(self, done: tuple | None, open_role: str | None, open_blocks: tuple):
+        self.done = done
+        self.open_role = open_role
+        self.open_blocks = open_blocks
+
+
+_ROOT = _Node(None, None, ())
 
 
 def _blocks(content: Any) -> list:
@@ -118,7 +127,7 @@ class ClaudeCodeSession:
             if kind is None and not is_claude_code(rec):
                 raise LineError("bad_shape", "a transcript line needs a `type` (user, assistant, system, summary, ...)")
             if uuid is not None:  # system entries sit in the chain: pass through them
-                self._add(uuid, _Node(parent, None, [], None))
+                self._add(uuid, parent, None, [])
             self.context_lines += 1
             return None
         message = as_dict(rec.get("message"), "`message`")
@@ -126,7 +135,7 @@ class ClaudeCodeSession:
         if kind == "user":
             done = self._flush()
             if uuid is not None:
-                self._add(uuid, _Node(parent, "user", blocks, None))
+                self._add(uuid, parent, "user", blocks)
             self.context_lines += 1
             return done
         model = message.get("model")
@@ -135,7 +144,7 @@ class ClaudeCodeSession:
             self._anon += 1
             uuid = f"#anon{self._anon}"
         synthetic = model == "<synthetic>" or rec.get("isApiErrorMessage") is True
-        self._add(uuid, _Node(parent, "assistant", blocks, key))
+        self._add(uuid, parent, "assistant", blocks)
         if self.pending is not None and key is not None and self.pending["key"] == key:
             self.pending["blocks"].extend(blocks)  # another content block of the same API request
             usage = message.get("usage")
@@ -153,9 +162,16 @@ class ClaudeCodeSession:
                         "usage": message.get("usage"), "rec": rec}
         return done
 
-    def _add(self, uuid: str, node: _Node) -> None:
+    def _add(self, uuid: str, parent: str | None, role: str | None, blocks: list) -> None:
+        base = self.nodes.get(parent, _ROOT) if parent is not None else _ROOT
+        if role is None or not blocks:
+            node = base
+        elif role == base.open_role:
+            node = _Node(base.done, role, base.open_blocks + tuple(blocks))
+        else:
+            node = _Node(_close(base), role, tuple(blocks))
         self.nodes[uuid] = node
-        root = self.roots.get(node.parent, node.parent) if node.parent is not None else uuid
+        root = self.roots.get(parent, parent) if parent is not None else uuid
         self.roots[uuid] = root if root is not None else uuid
 
     # --- calls -----------------------------------------------------------------------------------
@@ -172,32 +188,20 @@ class ClaudeCodeSession:
         except Exception as exc:  # noqa: BLE001
             return p["line"], LineError("bad_shape", f"unexpected shape ({type(exc).__name__}: {str(exc)[:80]})")
 
-    def _history(self, parent: str | None) -> list[dict]:
-        chain: list[_Node] = []
-        seen: set[str] = set()
-        at = parent
-        while at is not None and at in self.nodes and at not in seen:
-            seen.add(at)
-            node = self.nodes[at]
-            chain.append(node)
-            at = node.parent
-        chain.reverse()
-        messages: list[dict] = []
-        for node in chain:
-            if node.role is None:
-                continue
-            if messages and messages[-1]["role"] == node.role:
-                messages[-1]["content"].extend(node.blocks)  # one API message: blocks of one turn
-            else:
-                messages.append({"role": node.role, "content": list(node.blocks)})
-        return [m for m in messages if m["content"]]
+    def _history(self, parent: str | None) -> list[Segment]:
+        """The prompt before an entry whose parent is ``parent``: every message up to it, in order."""
+        node = self.nodes.get(parent, _ROOT) if parent is not None else _ROOT
+        out: list[Segment] = []
+        cell = _close(node)
+        while cell is not None:
+            out.append(cell[0])
+            cell = cell[1]
+        out.reverse()
+        return out
 
     def _call(self, p: dict[str, Any]) -> Call:
         rec = p["rec"]
-        history = self._history(p["parent"])
-        segments = [Segment("system", HIDDEN_TEXT, name=HIDDEN_PREFIX)]
-        if history:
-            segments += message_segments({"messages": history})
+        segments = [Segment("system", HIDDEN_TEXT, name=HIDDEN_PREFIX), *self._history(p["parent"])]
         usage = anthropic_usage(p["usage"]) if p["usage"] is not None else None
         text, reasoning, calls, n = _output({"content": p["blocks"]})
         session = opt_str(rec.get("sessionId")) or Path(self.source).stem
@@ -213,6 +217,14 @@ class ClaudeCodeSession:
                     usage=usage, thinking=bool(reasoning), output_text=text, reasoning_text=reasoning,
                     output_tool_calls=calls, response_tool_calls=n, conversation_id=conv, provider="anthropic",
                     notes=["rebuilt from a Claude Code transcript: the system prompt and tools are not recorded"])
+
+
+def _close(node: _Node) -> tuple | None:
+    """``node.done`` with its open message closed: the linked list of every message's segment."""
+    if not node.open_blocks:
+        return node.done
+    [seg] = message_segments({"messages": [{"role": node.open_role, "content": list(node.open_blocks)}]})
+    return (seg, node.done)
 
 
 def _out(usage: Any) -> int:
