@@ -279,13 +279,18 @@ def AsyncCaptureTransport(path: str | os.PathLike[str], transport: Any = None, *
 # --- LiteLLM ----------------------------------------------------------------------------------------
 
 def _as_dict(obj: Any) -> Any:
-    if obj is None or isinstance(obj, (dict, list, str, int, float, bool)):
+    """LiteLLM's objects (pydantic models, Message, ModelResponse) as plain JSON values."""
+    if obj is None or isinstance(obj, (str, int, float, bool)):
         return obj
+    if isinstance(obj, dict):
+        return {str(k): _as_dict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_as_dict(v) for v in obj]
     for name in ("model_dump", "dict", "to_dict"):
         fn = getattr(obj, name, None)
         if callable(fn):
             try:
-                return fn()
+                return _as_dict(fn())
             except Exception:  # noqa: BLE001, S112 - try the next way of turning it into a dict
                 continue
     try:

@@ -153,7 +153,7 @@ def test_litellm_callback_duck_typed(tmp_path):
     usage = {"prompt_tokens": 2125, "completion_tokens": 60, "total_tokens": 2185,
              "prompt_tokens_details": {"cached_tokens": 1800}, "cache_read_input_tokens": 1800,
              "cache_creation_input_tokens": 300}
-    kwargs = {"model": "claude-sonnet-4-5", "messages": [{"role": "system", "content": SYSTEM},
+    kwargs = {"model": "claude-sonnet-4-5", "messages": [_ModelResponse({"role": "system", "content": SYSTEM}),
                                                          {"role": "user", "content": "Where is parcel 7?"}],
               "optional_params": {"tools": [{"type": "function", "function": {"name": "track"}}], "max_tokens": 100},
               "litellm_params": {"custom_llm_provider": "anthropic"}}

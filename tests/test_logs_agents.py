@@ -101,6 +101,24 @@ def test_claude_code_sidechain_in_the_main_file_and_missing_request_id():
     assert call.conversation_id == "S/sidechain-a" and s.context_lines == 2
 
 
+def test_claude_code_late_block_of_a_counted_request_is_context():
+    """A block of a request written after a tool result (tools run while streaming) is not a new call."""
+    s = ClaudeCodeSession("t.jsonl")
+    base = {"sessionId": "S", "timestamp": "2025-06-01T10:00:00Z"}
+    msg = {"id": "msg_Y", "model": "claude-sonnet-4-5", "usage": {"input_tokens": 5, "output_tokens": 3}}
+    lines = [
+        {**base, "type": "user", "uuid": "a", "parentUuid": None, "message": {"role": "user", "content": "go"}},
+        {**base, "type": "assistant", "uuid": "b", "parentUuid": "a", "requestId": "req_Y",
+         "message": {**msg, "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {}}]}},
+        {**base, "type": "user", "uuid": "c", "parentUuid": "b", "message": {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]}},
+        {**base, "type": "assistant", "uuid": "d", "parentUuid": "c", "requestId": "req_Y",
+         "message": {**msg, "content": [{"type": "tool_use", "id": "t2", "name": "Read", "input": {}}]}},
+    ]
+    out = [item for i, obj in enumerate(lines, 1) for item in s.feed(obj, i)] + list(s.finish())
+    assert [(line, c.call_id) for line, c in out] == [(2, "req_Y")] and s.context_lines == 3
+
+
 def test_claude_code_detection_and_strict():
     line = (PROJECTS / "-home-dev-shop" / f"{SESSION}.jsonl").read_text().splitlines()[3]
     assert detect(json.loads(line)) == "claude-code"

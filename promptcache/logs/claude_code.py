@@ -94,6 +94,7 @@ class ClaudeCodeSession:
         self.nodes: dict[str, _Node] = {}
         self.roots: dict[str, str] = {}  # uuid -> the root of its chain (names in-file sidechains)
         self.pending: dict[str, Any] | None = None
+        self.counted: set[str] = set()  # request ids already made a call (their late lines are context)
         self.context_lines = 0
         self._anon = 0
 
@@ -153,7 +154,7 @@ class ClaudeCodeSession:
             self.context_lines += 1
             return None
         done = self._flush()
-        if synthetic:
+        if synthetic or (key is not None and key in self.counted):  # no call, or a late block of one counted
             self.context_lines += 1
             return done
         if not isinstance(model, str) or not model:
@@ -179,6 +180,8 @@ class ClaudeCodeSession:
         p, self.pending = self.pending, None
         if p is None:
             return None
+        if p["key"] is not None:
+            self.counted.add(p["key"])
         try:
             return p["line"], self._call(p)
         except LineError as exc:
