@@ -225,3 +225,14 @@ def test_helicone_anthropic_columns_exclude_cache(write_log):
            "response_body": {"content": [{"type": "text", "text": "yo"}]}}
     [c], _ = read(write_log([rec]))
     assert usage(c) == (20 + 900 + 80, 4, 900, 80, 0)
+
+
+def test_cli_analyze_projects_and_codex_sessions(capsys):
+    from promptcache.cli import main
+
+    for path, fmt, calls in ((PROJECTS, "claude-code", 5), (FIX / "codex_sessions", "codex", 2)):
+        code = main(["analyze", str(path), "--format", "json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        report = json.loads(out)
+        assert report["calls"] == calls and set(report["input_formats"].values()) == {fmt}
