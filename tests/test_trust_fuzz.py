@@ -33,6 +33,7 @@ from promptcache.read.reader import (
     EXPANDERS,
     PARSER_FACTORIES,
     PARSERS,
+    SESSIONS,
     LineError,
     read_logs,
 )
@@ -58,6 +59,12 @@ KEYS = sorted({
     "data", "meta", "startTimeUnixNano", "endTimeUnixNano", "events", "reasoning_content", "thinking",
     "previous_response_id", "cachedContent", "candidates", "modelVersion", "systemInstruction", "source",
     "action", "observation", "segments", "blocks", "tokens", "block_id", "method", "url", "error", "succeeded",
+    # issue 19: Claude Code, Codex CLI, Helicone
+    "uuid", "parentUuid", "sessionId", "isSidechain", "requestId", "agentId", "leafUuid", "cache_creation",
+    "ephemeral_1h_input_tokens", "ephemeral_5m_input_tokens", "payload", "last_token_usage", "total_token_usage",
+    "cached_input_tokens", "cache_write_input_tokens", "reasoning_output_tokens", "request_id", "request_body",
+    "response_body", "response_status", "prompt_cache_read_tokens", "prompt_cache_write_tokens", "provider",
+    "cache_reference_id", "api", "response_stream", "status",
 })
 
 scalars = st.one_of(
@@ -86,7 +93,7 @@ finite_json = st.recursive(
 def _samples() -> list[object]:
     """Real records of every fixture (the first few of each file), as decoded objects."""
     out: list[object] = []
-    for p in sorted(FIXTURES.iterdir()):
+    for p in sorted(q for q in FIXTURES.rglob("*") if q.is_file()):
         if p.suffix in (".yaml", ".yml"):
             from promptcache.read.cassettes import load_yaml
 
@@ -196,6 +203,20 @@ def test_expander_total(fmt, obj):
             _check_call(item)
 
 
+@pytest.mark.parametrize("fmt", sorted(SESSIONS))
+@FUZZ
+@given(objs=st.lists(records, max_size=6))
+def test_session_reader_total(fmt, objs):
+    """A session reader (Claude Code, Codex) fed any records: only calls or LineErrors, one unit per call."""
+    session = SESSIONS[fmt]("fuzz.jsonl")
+    units = [u for i, obj in enumerate(objs, 1) for u in session.feed(obj, i)] + list(session.finish())
+    assert len(units) + session.context_lines <= len(objs) + 1  # one finish() flush at most
+    for unit, item in units:
+        assert isinstance(unit, int) and 1 <= unit <= len(objs)
+        if not isinstance(item, LineError):
+            _check_call(item)
+
+
 # --- whole files through read_logs ------------------------------------------------------------------
 
 _DIR = Path(tempfile.mkdtemp(prefix="promptcache-fuzz-"))
@@ -237,7 +258,8 @@ def _write(name_data) -> Path:
 
 @FUZZ
 @given(spec=st.lists(files(), min_size=1, max_size=3), fmt=st.sampled_from(["auto", "auto", "auto", *sorted(PARSERS),
-                                                                             *sorted(EXPANDERS), "openai-batch"]))
+                                                                             *sorted(EXPANDERS), *sorted(SESSIONS),
+                                                                             "openai-batch"]))
 def test_read_logs_never_raises_and_ledger_closes(spec, fmt):
     paths = [_write(s) for s in spec]
     try:

@@ -18,7 +18,7 @@ from datetime import datetime
 from ..advise.breakers import Evidence
 from ..knowledge.catalog import Catalog
 from ..measure.shape import Measurer, Shape
-from ..model.calls import Call
+from ..model.calls import HIDDEN_PREFIX, Call
 from ..model.facts import CallFacts
 from ..model.hints import cache_hints
 from ..price.ledger import Ledger, Tokens
@@ -86,8 +86,17 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
             last_end = meta.end
             block = bool(call.segments) and call.segments[0].role == "block"
             logged_family = family_of(catalog, call.model)
+            # A log lacking part of the prompt (agent transcripts: a leading HIDDEN_PREFIX part): the
+            # logged model's usage sizes it, and the other tokenizer families carry the same size there.
+            ref = measurers[logged_family].shape(call, trust_usage=True) if (
+                logged_family in measurers and call.usage is not None and call.segments
+                and call.segments[0].name == HIDDEN_PREFIX) else None
             for fam, m in measurers.items():
-                fp.shapes[fam].append(m.shape(call, trust_usage=block or logged_family == fam))
+                if ref is not None:
+                    fp.shapes[fam].append(ref if fam == logged_family else m.shape(call, trust_usage=False,
+                                                                                  adjust=ref.adjust))
+                else:
+                    fp.shapes[fam].append(m.shape(call, trust_usage=block or logged_family == fam))
             g = grouper.add(call, fp.shapes[primary][-1])
             meta.group = g.id
             meta.seq = len(fp.facts)

@@ -388,6 +388,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         findings=_findings(fixes, savings, rec.model if rec else entries[0].id, fp.grouper, fp.evidence, prim, excerpt),
         calibration=calibration,
         sweep=sweep,
+        logged_models=_logged_models(fp, catalog),
         conversations=[R.Conversation(id=k, calls=v[0], input_tokens=v[1], cache_hit_tokens=v[2],
                                       hit_ratio=_ratio(v[2], v[1])) for k, v in conv_hits.items()],  # in order of first call
         assumptions=R.Assumptions(
@@ -471,6 +472,15 @@ def _group(g, counts: GroupCounts, redact: bool) -> R.Group:
                             samples=[] if redact else g.breaker.samples)] if g.breaker else [],
         with_tools=counts.with_tools, response_tool_calls=counts.tool_calls, thinking_calls=counts.thinking,
     )
+
+
+def _logged_models(fp: FirstPass, catalog: Catalog) -> dict[str, int]:
+    """Calls per logged model, named by the catalog's id where it knows the model (for the CI gate)."""
+    out: Counter[str] = Counter()
+    for name, n in fp.logged_models.items():
+        entry = catalog.find(name)
+        out[entry.id if entry is not None else name] += n
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _observed(fp: FirstPass) -> R.Observed | None:

@@ -68,10 +68,17 @@ def _find_config() -> Path | None:
 @click.option("--quality-critical", "quality_critical", multiple=True, metavar="GROUP",
               help="Keep a template group on Pro whatever it costs: a group id (g3) or a label substring; repeatable. "
                    "Adds to [tool.promptcache] quality_critical in the nearest pyproject.toml.")
+@click.option("--fail-under-hit-ratio", "fail_under_hit_ratio", default=None, metavar="R",
+              help="CI gate: exit 1 when the cache hit ratio is under R (0.6 or 60%%): the provider-reported one when "
+                   "the log has it, else the logged model's simulated one.")
+@click.option("--fail-over-waste", "fail_over_waste", default=None, metavar="USD",
+              help="CI gate: exit 1 when the findings together would save more than USD over the log (re-simulated "
+                   "on the model as logged).")
 def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str | None, fmt: str | None, output: Path | None,
             input_format: str, cache_policy: str | None, cache_params: tuple[str, ...], ttl: str | None,
             sweep: tuple[str, ...], compare: str, prices: Path | None,
-            strict: bool, redact: bool, jobs: int, explain: str | None, quality_critical: tuple[str, ...] = ()) -> int:
+            strict: bool, redact: bool, jobs: int, explain: str | None, quality_critical: tuple[str, ...] = (),
+            fail_under_hit_ratio: str | None = None, fail_over_waste: str | None = None) -> int:
     """Simulate prompt caches over request logs and report hit ratios, costs and what to change.
 
     \b
@@ -87,6 +94,8 @@ def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str 
         paths = (Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))),)
     if not paths:
         raise click.UsageError("give one or more log files or directories, or --example")
+    min_ratio = _parse_ratio(fail_under_hit_ratio)
+    max_waste = _parse_usd(fail_over_waste)
     chosen = list(DEFAULT_MODELS)
     if models:
         names = [m.strip() for m in models.split(",") if m.strip()]
@@ -105,7 +114,44 @@ def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str 
     if report.partial:  # Ctrl-C: what was read so far is shown, marked PARTIAL, and the exit code says so
         click.echo(f"promptcache: interrupted: the report is PARTIAL ({report.calls:,} calls read)", err=True)
         return 130
+    if min_ratio is not None or max_waste is not None:  # issue 19: the CI gate
+        from ..report.gate import check, failure_line
+
+        failures = check(report, min_hit_ratio=min_ratio, max_waste=max_waste)
+        if failures:
+            click.echo(f"promptcache: {failure_line(failures)}", err=True)
+            return 1
     return 0
+
+
+def _parse_ratio(value: str | None) -> float | None:
+    """``--fail-under-hit-ratio``: a share (0.6) or a percentage (60%)."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        ratio = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        ratio = -1.0
+    if not 0 <= ratio <= 1:
+        raise ConfigError(f"--fail-under-hit-ratio {value!r}: expected a share between 0 and 1 (0.6) or a "
+                          "percentage (60%)")
+    return ratio
+
+
+def _parse_usd(value: str | None):  # type: ignore[no-untyped-def]
+    """``--fail-over-waste``: US dollars over the whole log (5, 5.00 or $5), as a Decimal."""
+    if value is None:
+        return None
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        usd = Decimal(value.strip().lstrip("$").replace(",", ""))
+    except InvalidOperation:
+        usd = Decimal(-1)
+    if not usd.is_finite() or usd < 0:
+        raise ConfigError(f"--fail-over-waste {value!r}: expected US dollars over the log, such as 5 or 12.50")
+    return usd
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..model.calls import Call
+from ..model.calls import HIDDEN_PREFIX, Call
 from .tokens import get_tokenizer, output_piece, render
 
 ROOT = 0x5EED
@@ -111,13 +111,13 @@ class Measurer:
         if adjust is not None:
             diff = adjust
             if diff:
-                _absorb(toks, diff)
+                _absorb(toks, diff, _hidden_piece(call, pieces))
             reported = trust_usage
         elif trust_usage and call.usage is not None:
             diff = call.usage.input_tokens - sum(toks)
             if diff:
                 self.adjusted_tokens += abs(diff)
-                _absorb(toks, diff)
+                _absorb(toks, diff, _hidden_piece(call, pieces))
             reported = True
         out = output_piece(call, self.family)
         out_key, out_tokens = None, 0
@@ -155,11 +155,19 @@ def chain_of(keys: Sequence[int]) -> array:
     return chain
 
 
-def _absorb(toks: list[int], diff: int) -> None:
-    """Put the difference between reported and counted tokens on the last pieces, never below zero."""
+def _hidden_piece(call: Call, pieces: Sequence) -> int | None:
+    """The piece of a leading placeholder segment (``HIDDEN_PREFIX``), if the call has one."""
+    if not call.segments or call.segments[0].name != HIDDEN_PREFIX:
+        return None
+    return next((k for k, p in enumerate(pieces) if p.index == 0), None)
+
+
+def _absorb(toks: list[int], diff: int, at: int | None = None) -> None:
+    """Put the difference between reported and counted tokens on the last pieces, never below zero
+    (a missing part, ``at``: on that piece instead, where the unrecorded prompt is)."""
     i = len(toks) - 1
     if diff > 0:
-        toks[i] += diff
+        toks[i if at is None else at] += diff
         return
     need = -diff
     while need and i >= 0:

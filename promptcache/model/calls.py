@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 ROLES = ("tools", "system", "user", "assistant", "tool", "block")
+#: ``Segment.name`` of a leading placeholder for prompt parts a log does not record (agent
+#: transcripts: Claude Code's and Codex's system prompt and tools); the measuring stage puts the
+#: reported prompt size the text lacks on that part, where the unrecorded prompt sits
+HIDDEN_PREFIX = "(not in the log: system prompt and tools)"
 
 
 @dataclass(slots=True, frozen=True)

@@ -370,5 +370,7 @@ class Report(_Out):
     calibration: Calibration | None = Field(None, description="Simulated vs observed cache reads (when the log reports them).")
     sweep: list[SweepRow] = Field([], description="Costs under each --sweep setting of the cache rules.")
     input_formats: dict[str, str] = Field({}, description="The format each input file was read as.")
+    logged_models: dict[str, int] = Field({}, description="Calls per model as logged (the catalog's id where known), "
+                                                          "most calls first.")
     assumptions: Assumptions
     timeline: Timeline | None = Field(None, description="Series over time for the HTML charts (null when no call has a timestamp).")

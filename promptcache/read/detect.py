@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .claude_code import is_claude_code
+from .codex import is_codex
+from .helicone import is_helicone
+
 #: formats a record can be sniffed as (the reader's registry adds aliases)
-FORMATS = ("promptcache-trace", "openai", "openai-responses", "openai-batch", "anthropic", "anthropic-batch", "gemini", "litellm",
+FORMATS = ("promptcache-trace", "promptcache-capture", "claude-code", "codex", "helicone", "openai", "openai-responses", "openai-batch", "anthropic", "anthropic-batch", "gemini", "litellm",
            "langfuse", "otel", "vcr", "trajectory", "mooncake", "bailian", "weka")
 
 _SIGNATURES: dict[str, set[str]] = {
@@ -30,6 +34,11 @@ _SIGNATURES: dict[str, set[str]] = {
     "mooncake": {"timestamp", "input_length", "output_length", "hash_ids"},
     "bailian": {"chat_id", "parent_chat_id", "timestamp", "input_length", "output_length", "hash_ids", "turn", "type"},
     "weka": {"id", "models", "block_size", "hash_id_scope", "tool_tokens", "system_tokens", "requests", "totals"},
+    "promptcache-capture": {"format", "api", "url", "status", "request", "response", "response_stream", "latency_ms"},
+    "claude-code": {"type", "uuid", "parentUuid", "sessionId", "isSidechain", "requestId", "message", "leafUuid"},
+    "codex": {"timestamp", "type", "payload", "info", "last_token_usage", "cached_input_tokens"},
+    "helicone": {"request_id", "request_body", "response_body", "request_created_at", "response_status",
+                 "prompt_cache_read_tokens", "prompt_cache_write_tokens", "delay_ms"},
 }
 
 
@@ -57,6 +66,14 @@ def detect(obj: Any) -> str | None:
     keys = obj.keys()
     if obj.get("format") == "promptcache-trace":
         return "promptcache-trace"
+    if obj.get("format") == "promptcache-capture":
+        return "promptcache-capture"
+    if is_claude_code(obj):
+        return "claude-code"
+    if is_codex(obj):
+        return "codex"
+    if is_helicone(obj):
+        return "helicone"
     if "resourceSpans" in keys:
         return "otel"
     if "interactions" in keys:

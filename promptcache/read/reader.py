@@ -10,6 +10,11 @@ Three kinds of format:
 * per-record (``PARSERS``): one record -> one ``Call``;
 * documents (``EXPANDERS``): one record -> many units (OTLP spans, cassette interactions, WEKA
   requests, trajectory turns), each unit one ledger line;
+* sessions (``SESSIONS``): a whole file is one conversation log (Claude Code and Codex CLI session
+  transcripts); a stateful reader sees its records in order and yields each model call once it is
+  complete (several lines can make one call). Lines that only give a later call its context (user
+  turns, tool results, metadata, further content blocks of a call already counted) are counted as
+  ``companion_lines``, like batch inputs;
 * joined (``openai-batch``, ``anthropic-batch``): the input/request file is indexed by
   ``custom_id`` and each output/result line is joined with its request. Input lines are counted as
   ``companion_lines``; an input with no output line is one skipped line (``no_batch_output``), an
@@ -39,10 +44,14 @@ from ..errors import LogFormatError, PromptCacheError
 from ..model.calls import Call
 from ..secrets import mask_secrets
 from .anthropic import parse_anthropic, parse_anthropic_batch_pair
+from .capture import parse_capture
 from .cassettes import expand_vcr, load_yaml
+from .claude_code import ClaudeCodeSession
+from .codex import CodexSession
 from .common import LineError
 from .detect import detect, nearest
 from .gemini import parse_gemini
+from .helicone import parse_helicone
 from .langfuse import parse_langfuse
 from .litellm import parse_litellm
 from .openai_batch import is_input_line, parse_openai_batch_pair
@@ -69,9 +78,11 @@ PARSERS: dict[str, Parser] = {
     "gemini": parse_gemini,
     "litellm": parse_litellm,
     "langfuse": parse_langfuse,
+    "helicone": parse_helicone,
     "mooncake": parse_mooncake,
     "bailian": parse_bailian,
     "promptcache-trace": parse_promptcache_trace,
+    "promptcache-capture": parse_capture,
 }
 #: formats whose parser keeps state within one file (a fresh one per file)
 PARSER_FACTORIES: dict[str, Callable[[], Parser]] = {"bailian": BailianParser}
@@ -82,11 +93,18 @@ EXPANDERS: dict[str, Expander] = {
     "weka": expand_weka,
     "trajectory": expand_trajectory,
 }
+#: format name -> a per-file session reader: ``feed(obj, line)`` and ``finish()`` yield (line, Call |
+#: LineError) for each completed call; ``context_lines`` counts the lines that only gave context
+SESSIONS: dict[str, Callable[[str], Any]] = {
+    "claude-code": ClaudeCodeSession,
+    "codex": CodexSession,
+}
 JOINED = ("openai-batch", "anthropic-batch")
-ALIASES = {"openai-chat": "openai", "chat": "openai", "responses": "openai-responses", "claude": "anthropic",
+ALIASES = {"claude-code-transcript": "claude-code", "codex-cli": "codex", "capture": "promptcache-capture", "openai-chat": "openai", "chat": "openai",
+           "responses": "openai-responses", "claude": "anthropic",
            "otlp": "otel", "cassette": "vcr", "swe-agent": "trajectory", "openhands": "trajectory",
            "mini-swe-agent": "trajectory", "qwen-bailian": "bailian", "kv-cache-tester": "weka"}
-FORMAT_NAMES = sorted([*PARSERS, *EXPANDERS, *JOINED])
+FORMAT_NAMES = sorted([*PARSERS, *EXPANDERS, *SESSIONS, *JOINED])
 
 MAX_EXAMPLES = 5
 #: a JSONL line longer than this is skipped (``too_large``) without being held whole: no provider
@@ -498,6 +516,7 @@ class LogReader:
         elif fmt in PARSERS:
             parser = PARSERS[fmt]
         expander = EXPANDERS.get(fmt) if fmt else None
+        session = SESSIONS[fmt](name) if fmt in SESSIONS else None
         last = 0
         try:
             for line, obj in _records(path, self._opened):
@@ -518,6 +537,9 @@ class LogReader:
                 if expander is not None:
                     yield from self._expand(expander, obj, name, line)
                     continue
+                if session is not None:
+                    yield from self._units(session.feed(obj, line), name)
+                    continue
                 items = obj["data"] if _is_page(obj) else [obj]
                 for k, item in enumerate(items):
                     at = line if len(items) == 1 else k + 1
@@ -536,9 +558,15 @@ class LogReader:
             # A truncated .gz or an unreadable file: what was read so far stands; say where it stopped.
             stats.lines += 1
             self._bad(name, last + 1, "unreadable", f"file stops being readable here: {exc}")
+        if session is not None:  # the last call of a session completes at the end of its file
+            yield from self._units(session.finish(), name)
+            stats.companion_lines += session.context_lines
 
     def _expand(self, expander: Expander, obj: Any, name: str, line: int) -> Iterator[Call]:
-        for unit, item in expander(obj, name, line):
+        yield from self._units(expander(obj, name, line), name)
+
+    def _units(self, units: Iterable[tuple[int, Call | LineError]], name: str) -> Iterator[Call]:
+        for unit, item in units:
             self.stats.lines += 1
             if isinstance(item, LineError):
                 self._bad(name, unit, item.reason, str(item))
@@ -606,6 +634,7 @@ __all__ = [
     "EXPANDERS",
     "FORMAT_NAMES",
     "PARSERS",
+    "SESSIONS",
     "LineError",
     "LogReader",
     "ReadStats",
