@@ -236,17 +236,21 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     ledgers: dict[tuple[str, str], Ledger] = {}
     conv_hits: dict[str, list[int]] = {}
     sim_reads: dict[str, array] = {}
+    sim_writes: dict[str, tuple[array, array]] = {}  # the logged model's simulated writes (5 min, 1 h) per call
     logged = catalog.find(fp.logged_models.most_common(1)[0][0])
     everyone = entries + comparisons
     for e in everyone:
         reads = array("q", bytes(8 * len(metas))) if (logged is not None and e.id == logged.id and fp.observed_calls) else None
+        writes = (array("q", bytes(8 * len(metas))), array("q", bytes(8 * len(metas)))) if reads is not None else None
         track = e is entries[0]
 
-        def on_outcome(i: int, o, key=(e.id, "as_logged"), reads=reads, track=track) -> None:
+        def on_outcome(i: int, o, key=(e.id, "as_logged"), reads=reads, writes=writes, track=track) -> None:
             if timeline is not None and metas[i].timed:  # issue 8 timeline
                 timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
             if reads is not None:
                 reads[i] = o.read
+                writes[0][i] = o.write
+                writes[1][i] = o.write_1h
             conv = conversation[i]
             if track and conv is not None:
                 c = conv_hits.setdefault(conv, [0, 0, 0])
@@ -257,6 +261,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         ledgers[(e.id, "as_logged")] = sims.run(e, on_outcome=on_outcome)
         if reads is not None:
             sim_reads[e.id] = reads
+            sim_writes[e.id] = writes
 
     # The advisor: breakers found in the samples, each fix alone, together, and all but one, re-simulated.
     content_free = fp.content_free == len(metas)
@@ -340,7 +345,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         now=now, simulated=lambda e, lay: sims.outcomes(e, plan.combined if lay == "restructured" and plan.kept else None))
     # --- end recommendation ---
 
-    calibration = _calibration(fp, logged, sim_reads, catalog, opts, notes)
+    calibration = _calibration(fp, logged, sim_reads, catalog, opts, notes, sim_writes)
     sweep = _sweep(sims, entries, plan, opts)
     notes.extend(_notes(fp, metas, entries, opts, plan, content_free, catalog))
     stats = fp.stats
@@ -463,6 +468,7 @@ def _observed(fp: FirstPass) -> R.Observed | None:
         return None
     o = fp.observed
     return R.Observed(calls=fp.observed_calls, cache_hit_tokens=o.hit, cache_miss_tokens=o.miss,
+                      cache_write_tokens=o.write_5m + o.write_1h,
                       output_tokens=o.output, hit_ratio=_ratio(o.hit, o.input),
                       cost_usd=_q(fp.observed_ledger.cost()) if not fp.unpriced else None,
                       unpriced_models=sorted(fp.unpriced))
@@ -478,7 +484,8 @@ def _policy_info(models: list[ModelEntry], sims: _Sims, opts: AnalyzeOptions) ->
 
 
 def _calibration(fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, array], catalog: Catalog,
-                 opts: AnalyzeOptions, notes: list[str]) -> R.Calibration | None:
+                 opts: AnalyzeOptions, notes: list[str],
+                 sim_writes: dict[str, tuple[array, array]] | None = None) -> R.Calibration | None:
     """The logged model's simulation against the provider's reported cache reads, per group."""
     if not fp.observed_calls or logged is None:
         return None
@@ -503,12 +510,22 @@ def _calibration(fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, 
         rates = catalog.rates(*catalog.bucket(f.model, f.when))
         total = fp.observed_inputs[i]
         sim = min(reads[i], total)
+        # writes are billed apart (Anthropic 1.25x / 2x, GPT-5.6+ 1.25x): the logged ones on the observed side,
+        # the simulated ones on the simulated side
+        w5_rate = rates.cache_write_5m if rates.cache_write_5m is not None else rates.input_miss
+        w1_rate = rates.cache_write_1h if rates.cache_write_1h is not None else rates.input_miss
+        obs_w = fp.observed_writes[i]
+        sw = sim_writes.get(logged.id) if sim_writes else None
+        sim_w5, sim_w1 = (sw[0][i], sw[1][i]) if sw is not None else (0, 0)
+        sim_w5, sim_w1 = min(sim_w5, total - sim), min(sim_w1, max(total - sim - sim_w5, 0))
 
-        def cost(hit: int, rates=rates, total=total) -> Decimal:
-            return (hit * rates.input_hit + (total - hit) * rates.input_miss) / 1_000_000
+        def cost(hit: int, w5: int, w1: int, rates=rates, total=total, w5_rate=w5_rate, w1_rate=w1_rate) -> Decimal:
+            return (hit * rates.input_hit + w5 * w5_rate + w1 * w1_rate
+                    + (total - hit - w5 - w1) * rates.input_miss) / 1_000_000
 
         rows.append(CallRow(group=f.group, observed=obs, simulated=sim, input_tokens=total,
-                            observed_usd=cost(obs), simulated_usd=cost(sim), gap_s=gap, ttl_s=ttl_s))
+                            observed_usd=cost(obs, obs_w - fp.observed_writes_1h[i], fp.observed_writes_1h[i]),
+                            simulated_usd=cost(sim, sim_w5, sim_w1), gap_s=gap, ttl_s=ttl_s))
     if not rows:
         return None
     cal = calibrate(rows)

@@ -58,6 +58,8 @@ class FirstPass:
     # per call, as machine integers: reported cache reads and input tokens, -1 where the log does not say
     observed_reads: array = field(default_factory=lambda: array("q"))
     observed_inputs: array = field(default_factory=lambda: array("q"))
+    observed_writes: array = field(default_factory=lambda: array("q"))  # reported cache writes (0 when none)
+    observed_writes_1h: array = field(default_factory=lambda: array("q"))  # the 1 h part of them
     unpriced: Counter[str] = field(default_factory=Counter)
     samples: list[Call] = field(default_factory=list)
     breakpoints: bool = False  # some call carried cache_control markers
@@ -102,15 +104,23 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
                 fp.observed_calls += 1
                 fp.observed_reads.append(u.cache_read_tokens)
                 fp.observed_inputs.append(u.input_tokens)
-                fp.observed.add(u.cache_read_tokens, u.input_tokens - u.cache_read_tokens, u.output_tokens)
+                # the logged split: reads, writes (5 min and 1 h: Anthropic 1.25x / 2x, GPT-5.6+ 1.25x), the rest
+                w1 = u.cache_write_1h_tokens
+                w5 = u.cache_write_tokens - w1
+                miss = u.input_tokens - u.cache_read_tokens - u.cache_write_tokens
+                fp.observed_writes.append(u.cache_write_tokens)
+                fp.observed_writes_1h.append(w1)
+                fp.observed.add(u.cache_read_tokens, miss, u.output_tokens, w5, w1)
                 if catalog.find(call.model):
-                    fp.observed_ledger.add("all", call.model, meta.when, hit=u.cache_read_tokens,
-                                           miss=u.input_tokens - u.cache_read_tokens, output=u.output_tokens)
+                    fp.observed_ledger.add("all", call.model, meta.when, hit=u.cache_read_tokens, miss=miss,
+                                           output=u.output_tokens, write_5m=w5, write_1h=w1)
                 else:
                     fp.unpriced[call.model] += 1
             else:
                 fp.observed_reads.append(-1)
                 fp.observed_inputs.append(-1)
+                fp.observed_writes.append(0)
+                fp.observed_writes_1h.append(0)
             if len(fp.samples) < SAMPLE_CALLS and not block:
                 fp.samples.append(replace(call, output_text="", reasoning_text=""))
             if progress and len(fp.facts) % 1000 == 0:

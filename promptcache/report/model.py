@@ -27,7 +27,9 @@ class Observed(_Out):
 
     calls: int = Field(description="Calls whose usage reported the cache split.")
     cache_hit_tokens: int
-    cache_miss_tokens: int
+    cache_miss_tokens: int = Field(description="Input tokens neither read from nor written to the cache.")
+    cache_write_tokens: int = Field(default=0, description="Input tokens written to the cache (billed at the "
+                                    "provider's write rate: Anthropic 1.25x / 2x, GPT-5.6+ 1.25x).")
     output_tokens: int
     hit_ratio: float
     cost_usd: Money | None = Field(description="Priced at the logged model's rates; null when a model is not in the catalog.")
