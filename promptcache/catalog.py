@@ -267,11 +267,90 @@ def default_catalog() -> Catalog:
 
 
 def load_catalog(path: Path | None = None) -> Catalog:
-    """A user-supplied catalog file (same schema), or the packaged one when ``path`` is None."""
+    """The packaged catalog, with a user's file merged over it when ``path`` is given.
+
+    The file has the catalog's schema but may hold only what changes (see ``merge_catalog``): one
+    model, one price entry of a model, or one field of it; every model it leaves out keeps its
+    packaged prices.
+    """
     if path is None:
         return default_catalog()
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise CatalogError(f"{path}: cannot read price catalog: {exc.strerror}") from None
-    return _load(text, str(path))
+    try:
+        override = json.loads(text)
+    except ValueError as exc:
+        raise CatalogError(f"{path}: invalid price catalog: not JSON ({exc})") from None
+    if not isinstance(override, dict):
+        raise CatalogError(f"{path}: invalid price catalog: expected a JSON object with `models` and/or `schedules`")
+    base = json.loads(resources.files("promptcache").joinpath("data/prices.json").read_text(encoding="utf-8"))
+    try:
+        merged = merge_catalog(base, override, origin=Path(path).name)
+    except ValueError as exc:
+        raise CatalogError(f"{path}: {exc}") from None
+    try:
+        return Catalog.model_validate(merged)
+    except ValidationError as exc:
+        raise CatalogError(f"{path}: invalid price catalog after merging over the packaged one: {exc}") from None
+
+
+def merge_catalog(base: dict, override: dict, *, origin: str = "override") -> dict:
+    """``override`` merged over ``base`` (both the JSON of a catalog), field by field.
+
+    * ``schedules``: by name; a known schedule's fields are replaced one by one, a new one is added.
+    * ``models``: by id (or alias); a new model is added whole; a known one has its fields replaced
+      one by one, and its ``prices`` merged entry by entry: an entry whose ``start`` equals a
+      packaged entry's updates that entry's fields, an entry with no ``start`` key updates the
+      latest entry (the one in force today), an entry with a new ``start`` is added in date order.
+      An updated entry's ``source`` says it was overridden unless the override gives its own.
+    * ``notes`` are appended; ``schema_version``, ``currency`` and ``unit`` must agree.
+    """
+    out = json.loads(json.dumps(base))
+    for key in ("schema_version", "currency", "unit"):
+        if key in override and override[key] != out.get(key):
+            raise ValueError(f"`{key}` is {override[key]!r}, the packaged catalog's is {out.get(key)!r}")
+    unknown = set(override) - {"schema_version", "currency", "unit", "notes", "schedules", "models"}
+    if unknown:
+        raise ValueError(f"unknown top-level key(s) {', '.join(sorted(unknown))}: expected models, schedules, notes")
+    out["notes"] = [*out.get("notes", []), *override.get("notes", [])]
+    for name, sched in (override.get("schedules") or {}).items():
+        if not isinstance(sched, dict):
+            raise ValueError(f"schedule {name!r} should be an object")
+        out["schedules"][name] = {**out["schedules"].get(name, {}), **sched}
+    by_name = {n: m for m in out["models"] for n in (m["id"], *m.get("aliases", []))}
+    for i, m in enumerate(override.get("models") or []):
+        if not isinstance(m, dict) or not isinstance(m.get("id"), str):
+            raise ValueError(f"models[{i}] should be an object with an `id`")
+        known = by_name.get(m["id"])
+        if known is None:
+            out["models"].append(m)
+            continue
+        for k, v in m.items():
+            if k not in ("id", "prices"):
+                known[k] = v
+        for j, p in enumerate(m.get("prices") or []):
+            if not isinstance(p, dict):
+                raise ValueError(f"models[{i}].prices[{j}] should be an object")
+            _merge_entry(known["prices"], p, origin)
+    return out
+
+
+def _merge_entry(prices: list[dict], p: dict, origin: str) -> None:
+    def key(v: str | None) -> datetime | None:
+        return None if v is None else datetime.fromisoformat(str(v).replace("Z", "+00:00"))
+
+    if "start" not in p:
+        target = prices[-1]
+    else:
+        target = next((e for e in prices if key(e.get("start")) == key(p["start"])), None)
+    if target is None:
+        new = dict(p)
+        new.setdefault("source", f"{origin} (user price override)")
+        prices.append(new)
+        prices.sort(key=lambda e: (e.get("start") is not None, key(e.get("start")) or datetime.min))
+        return
+    target.update({k: v for k, v in p.items() if k != "start"})
+    if "source" not in p:
+        target["source"] = f"{origin} (user price override) over: {target.get('source', '')}"

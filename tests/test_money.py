@@ -56,3 +56,72 @@ def test_observed_cost_bills_gpt56_cache_writes(write_log):
     r = analyze([write_log([row])], AnalyzeOptions(now=NOW, compare=[]))
     assert r.observed.cost_usd == Decimal(15375) / M
     assert r.observed.cache_write_tokens == 1500 and r.observed.cache_miss_tokens == 500
+
+
+# --- 8. --prices merges over the packaged catalog ---------------------------------------------------
+
+def _timed_deepseek(write_log, model="deepseek-v4-pro"):
+    # Monday 2026-11-23 20:00 UTC = Tuesday 04:00 Beijing: off-peak
+    return write_log([{"timestamp": "2026-11-23T20:00:00Z",
+                       "request": {"model": model, "messages": [{"role": "user", "content": "hi"}]},
+                       "response": {"choices": [{"message": {"role": "assistant", "content": "ok"}}],
+                                    "usage": {"prompt_tokens": 10000, "completion_tokens": 1000,
+                                              "prompt_cache_hit_tokens": 6000, "prompt_cache_miss_tokens": 4000}}}])
+
+
+def test_prices_file_overrides_one_field_and_keeps_the_rest(write_log, tmp_path):
+    import json
+
+    from promptcache.catalog import load_catalog
+
+    f = tmp_path / "mine.json"
+    # one field of the entry in force today (no `start`: the latest entry): Pro's off-peak output
+    f.write_text(json.dumps({"models": [{"id": "deepseek-v4-pro", "prices": [{"output": "1.00"}]}]}))
+    cat = load_catalog(f)
+    when = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
+    r = cat.price("deepseek-v4-pro", when).rates
+    assert (r.input_miss, r.input_hit, r.output) == (Decimal("0.66"), Decimal("0.022"), Decimal("1.00"))
+    assert "user price override" in cat.model("deepseek-v4-pro").prices[-1].source
+    # the models the file leaves out are still there (was: "unknown model 'deepseek-flash'")
+    assert cat.price("deepseek-flash", when).rates.output == Decimal("0.60")
+    assert cat.price("claude-sonnet-4-5", when).rates.input_miss == Decimal("3.00")
+    # the earlier Pro entries are untouched: 2026-06-01 is still 0.435 / 0.003625 / 0.87
+    assert cat.price("deepseek-v4-pro", datetime(2026, 6, 1, tzinfo=timezone.utc)).rates.output == Decimal("0.87")
+
+    # end to end: 4,000 miss, 6,000 hit, 1,000 out on Pro off-peak with the override
+    # 4000*0.66 + 6000*0.022 + 1000*1.00 = 2640 + 132 + 1000 = 3772 per million
+    rep = analyze([_timed_deepseek(write_log)], AnalyzeOptions(now=NOW, compare=[], catalog_path=f))
+    assert rep.observed.cost_usd == Decimal(3772) / M
+
+
+def test_prices_file_adds_a_model_and_an_entry(tmp_path):
+    import json
+
+    from promptcache.catalog import load_catalog
+
+    f = tmp_path / "mine.json"
+    f.write_text(json.dumps({"models": [
+        {"id": "my-model", "provider": "openai", "display_name": "Mine", "tokenizer": "o200k", "cache_policy": "openai",
+         "prices": [{"start": None, "input_miss": "1", "input_hit": "0.1", "output": "2", "source": "our contract",
+                     "as_of": "2026-11-01"}]},
+        {"id": "gpt-4o", "prices": [{"start": "2026-12-01T00:00:00Z", "input_miss": "2.00", "input_hit": "1.00",
+                                     "output": "8.00", "as_of": "2026-11-30"}]}]}))
+    cat = load_catalog(f)
+    assert cat.price("my-model", NOW).rates.output == Decimal(2)
+    assert cat.price("gpt-4o", NOW).rates.output == Decimal("10.00")  # before the added entry
+    assert cat.price("gpt-4o", datetime(2026, 12, 2, tzinfo=timezone.utc)).rates.output == Decimal("8.00")
+
+
+def test_prices_file_errors_name_the_file(tmp_path):
+    import pytest
+
+    from promptcache.catalog import load_catalog
+    from promptcache.errors import CatalogError
+
+    f = tmp_path / "bad.json"
+    f.write_text('{"models": [{"id": "deepseek-v4-pro", "prices": [{"output": "-1"}]}]}')
+    with pytest.raises(CatalogError, match="bad.json"):
+        load_catalog(f)
+    f.write_text('{"currency": "EUR"}')
+    with pytest.raises(CatalogError, match="currency"):
+        load_catalog(f)
