@@ -288,8 +288,8 @@ def load_catalog(path: Path | None = None) -> Catalog:
     base = json.loads(resources.files("promptcache").joinpath("data/prices.json").read_text(encoding="utf-8"))
     try:
         merged = merge_catalog(base, override, origin=Path(path).name)
-    except ValueError as exc:
-        raise CatalogError(f"{path}: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise CatalogError(f"{path}: invalid price override: {exc}") from None
     try:
         return Catalog.model_validate(merged)
     except ValidationError as exc:
@@ -317,12 +317,12 @@ def merge_catalog(base: dict, override: dict, *, origin: str = "override") -> di
     out["notes"] = [*out.get("notes", []), *override.get("notes", [])]
     for name, sched in (override.get("schedules") or {}).items():
         if not isinstance(sched, dict):
-            raise ValueError(f"schedule {name!r} should be an object")
+            raise TypeError(f"schedule {name!r} should be an object")
         out["schedules"][name] = {**out["schedules"].get(name, {}), **sched}
     by_name = {n: m for m in out["models"] for n in (m["id"], *m.get("aliases", []))}
     for i, m in enumerate(override.get("models") or []):
         if not isinstance(m, dict) or not isinstance(m.get("id"), str):
-            raise ValueError(f"models[{i}] should be an object with an `id`")
+            raise TypeError(f"models[{i}] should be an object with an `id`")
         known = by_name.get(m["id"])
         if known is None:
             out["models"].append(m)
@@ -332,14 +332,14 @@ def merge_catalog(base: dict, override: dict, *, origin: str = "override") -> di
                 known[k] = v
         for j, p in enumerate(m.get("prices") or []):
             if not isinstance(p, dict):
-                raise ValueError(f"models[{i}].prices[{j}] should be an object")
+                raise TypeError(f"models[{i}].prices[{j}] should be an object")
             _merge_entry(known["prices"], p, origin)
     return out
 
 
 def _merge_entry(prices: list[dict], p: dict, origin: str) -> None:
     def key(v: str | None) -> datetime | None:
-        return None if v is None else datetime.fromisoformat(str(v).replace("Z", "+00:00"))
+        return None if v is None else datetime.fromisoformat(str(v))
 
     if "start" not in p:
         target = prices[-1]
