@@ -125,3 +125,19 @@ def test_prices_file_errors_name_the_file(tmp_path):
     f.write_text('{"currency": "EUR"}')
     with pytest.raises(CatalogError, match="currency"):
         load_catalog(f)
+
+
+# --- 9. chatgpt-4o-latest is not gpt-4o -------------------------------------------------------------
+
+def test_chatgpt_4o_latest_has_its_own_price():
+    from promptcache.catalog import default_catalog
+
+    cat = default_catalog()
+    e = cat.model("chatgpt-4o-latest")
+    assert e.id == "chatgpt-4o-latest" and e.prices[0].source and e.prices[0].disagreements
+    r = cat.price("chatgpt-4o-latest", NOW).rates
+    # 1,000 input (none cached) and 200 output: 1000*5 + 200*15 = 8000 per million = $0.008,
+    # where gpt-4o's rates gave 1000*2.5 + 200*10 = 4500 per million
+    assert (1000 * r.input_miss + 200 * r.output) / M == Decimal("0.008")
+    g = cat.price("gpt-4o", NOW).rates
+    assert (1000 * g.input_miss + 200 * g.output) / M == Decimal("0.0045")
