@@ -13,7 +13,8 @@ import functools
 import json
 import math
 from datetime import date, datetime, time, timedelta, timezone
-from decimal import Decimal
+from decimal import Context, Decimal
+from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -23,6 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import CatalogError, UnknownModelError
 
 Provider = Literal["deepseek", "openai", "anthropic", "gemini"]
+
+BLEND = "blend"  # the third state of a bucket's peak flag: the week's blended peak/off-peak rate
+RELATIVE_BEFORE = datetime(2000, 1, 1, tzinfo=timezone.utc)  # earlier timestamps are offsets (traces), not dates
+_EXACT = Context(prec=40)
 
 
 class _Data(BaseModel):
@@ -89,6 +94,14 @@ class Schedule(_Data):
     @functools.cached_property
     def _holidays(self) -> frozenset[date]:
         return frozenset(self.holidays)
+
+    @functools.cached_property
+    def week_share(self) -> Fraction:
+        """The share of a week's hours inside the peak windows (holidays aside): the weight of the
+        peak rate in the week's blended rate."""
+        secs = sum((datetime.combine(date.min, b) - datetime.combine(date.min, a)).total_seconds()
+                   for a, b in self._windows)
+        return Fraction(int(secs) * len(set(self.weekdays)), 7 * 24 * 3600)
 
     def is_peak(self, at: datetime) -> bool:
         """Whether ``at`` (tz-aware) falls inside a peak window."""
@@ -198,39 +211,93 @@ class Catalog(_Data):
         return math.gcd(*edges)
 
     @functools.cached_property
-    def _bucket_cache(self) -> dict[tuple[str, int], tuple[str, int, bool]]:
+    def _bucket_cache(self) -> dict[tuple, tuple[str, int, bool | str] | None]:
         return {}
 
-    def bucket(self, name: str, at: datetime) -> tuple[str, int, bool]:
-        """(model id, price entry index, peak?) for a call of ``name`` at ``at``: the key calls are
-        summed under before multiplying by rates, so pricing costs one lookup per call (cached per
-        step of ``_bucket_step`` seconds: prices and peak windows change only on step edges)."""
-        step = self._bucket_step
-        if step and at.tzinfo is not None:
-            ck = (name, math.floor(at.timestamp()) // step)
-            got = self._bucket_cache.get(ck)
-            if got is None:
-                got = self._bucket_cache[ck] = self._bucket(name, at)
-            return got
-        return self._bucket(name, at)
-
-    def _bucket(self, name: str, at: datetime) -> tuple[str, int, bool]:
+    def entry_index(self, name: str, at: datetime) -> int | None:
+        """The index of ``name``'s price entry in force at ``at``; None when ``at`` is before the
+        model's first dated price (nothing was published for it then)."""
         m = self.model(name)
-        idx = 0
+        idx = None
         for i, p in enumerate(m.prices):
             if p.start is None or p.start <= at:
                 idx = i
             else:
                 break
-        entry = m.prices[idx]
-        peak = bool(entry.peak and self.schedules[entry.peak.schedule].is_peak(at))
-        return m.id, idx, peak
+        return idx
 
-    def rates(self, model_id: str, idx: int, peak: bool) -> Rates:
+    def first_price(self, name: str) -> datetime | None:
+        """When ``name``'s first price entry starts (None: it has no start, priced for any date)."""
+        return self.model(name).prices[0].start
+
+    def bucket(self, name: str, at: datetime, *, list_at: datetime | None = None, blend: bool = False,
+               fallback: datetime | None = None) -> tuple[str, int, bool | str] | None:
+        """(model id, price entry index, peak) for a call of ``name``: the key calls are summed under
+        before multiplying by rates, so pricing costs one lookup per call (cached per step of
+        ``_bucket_step`` seconds: prices and peak windows change only on step edges).
+
+        The price list is the one in force at ``list_at`` (default ``at``); peak or off-peak is the
+        hour of the week of ``at`` itself, or, with ``blend``, the week's blended rate (``BLEND``).
+        When the list instant is before the model's first price, the list in force at ``fallback``
+        is used, or None is returned (the call cannot be priced)."""
+        step = self._bucket_step
+        if step and at.tzinfo is not None:
+            ck = (name, math.floor(at.timestamp()) // step, list_at, blend, fallback)
+            try:
+                return self._bucket_cache[ck]
+            except KeyError:
+                got = self._bucket_cache[ck] = self._bucket(name, at, list_at, blend, fallback)
+                return got
+        return self._bucket(name, at, list_at, blend, fallback)
+
+    def _bucket(self, name: str, at: datetime, list_at: datetime | None = None, blend: bool = False,
+                fallback: datetime | None = None) -> tuple[str, int, bool | str] | None:
+        m = self.model(name)
+        idx = self.entry_index(name, list_at or at)
+        if idx is None and fallback is not None:
+            idx = self.entry_index(name, fallback)
+            if idx is None:
+                idx = 0
+        if idx is None:
+            return None
+        entry = m.prices[idx]
+        if entry.peak is None:
+            return m.id, idx, False
+        if blend:
+            return m.id, idx, BLEND
+        return m.id, idx, self.schedules[entry.peak.schedule].is_peak(at)
+
+    def peak_weight(self, model_id: str, idx: int, peak: bool | str) -> float:
+        """The share of a bucket billed at peak rates: 0 or 1, or the week's share for ``BLEND``."""
+        if peak == BLEND:
+            entry = self.model(model_id).prices[idx]
+            return float(self.schedules[entry.peak.schedule].week_share) if entry.peak else 0.0
+        return 1.0 if peak else 0.0
+
+    def rates(self, model_id: str, idx: int, peak: bool | str) -> Rates:
         """The rates of one bucket returned by ``bucket``."""
         entry = self.model(model_id).prices[idx]
+        if peak == BLEND:
+            return self.blended(model_id, idx)
         src: Rates = entry.peak if (peak and entry.peak) else entry
         return Rates(**{k: getattr(src, k) for k in Rates.model_fields})
+
+    def blended(self, model_id: str, idx: int, share: Fraction | None = None) -> Rates:
+        """One entry's rates blended over a week: ``share`` of the time at peak rates (default: the
+        schedule's share of the week's hours), the rest off-peak. Exact where the result is a
+        finite decimal (DeepSeek's peak is twice off-peak: off-peak x 29/24)."""
+        entry = self.model(model_id).prices[idx]
+        if entry.peak is None:
+            return Rates(**{k: getattr(entry, k) for k in Rates.model_fields})
+        w = self.schedules[entry.peak.schedule].week_share if share is None else Fraction(share)
+
+        def mix(off: Decimal | None, on: Decimal | None) -> Decimal | None:
+            if off is None or on is None:
+                return on if off is None else off
+            f = Fraction(off) + (Fraction(on) - Fraction(off)) * w
+            return _EXACT.divide(Decimal(f.numerator), Decimal(f.denominator))
+
+        return Rates(**{k: mix(getattr(entry, k), getattr(entry.peak, k)) for k in Rates.model_fields})
 
     def price(self, name: str, at: datetime) -> PricePoint:
         """The rates in force for ``name`` at instant ``at`` (tz-aware), peak windows applied."""

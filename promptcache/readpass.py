@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .advisor import Evidence
-from .catalog import Catalog
+from .catalog import RELATIVE_BEFORE, Catalog
 from .concurrency import estimated_duration
 from .datamodel import Call
 from .hints import cache_hints
@@ -60,7 +60,8 @@ class FirstPass:
     observed_inputs: array = field(default_factory=lambda: array("q"))
     observed_writes: array = field(default_factory=lambda: array("q"))  # reported cache writes (0 when none)
     observed_writes_1h: array = field(default_factory=lambda: array("q"))  # the 1 h part of them
-    unpriced: Counter[str] = field(default_factory=Counter)
+    unpriced: Counter[str] = field(default_factory=Counter)  # observed calls of models the catalog does not know
+    early: Counter[str] = field(default_factory=Counter)  # observed calls dated before their model's first price
     samples: list[Call] = field(default_factory=list)
     breakpoints: bool = False  # some call carried cache_control markers
     content_free: int = 0  # calls known only as block hashes (traces)
@@ -111,11 +112,12 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
                 fp.observed_writes.append(u.cache_write_tokens)
                 fp.observed_writes_1h.append(w1)
                 fp.observed.add(u.cache_read_tokens, miss, u.output_tokens, w5, w1)
-                if catalog.find(call.model):
-                    fp.observed_ledger.add("all", call.model, meta.when, hit=u.cache_read_tokens, miss=miss,
-                                           output=u.output_tokens, write_5m=w5, write_1h=w1)
-                else:
+                if not catalog.find(call.model):
                     fp.unpriced[call.model] += 1
+                elif not fp.observed_ledger.add("all", call.model, meta.when, hit=u.cache_read_tokens, miss=miss,
+                                                output=u.output_tokens, write_5m=w5, write_1h=w1,
+                                                list_at=meta.list_at, blend=meta.blend):
+                    fp.early[call.model] += 1  # dated before its model's first price: not priced
             else:
                 fp.observed_reads.append(-1)
                 fp.observed_inputs.append(-1)
@@ -138,11 +140,19 @@ def _shared(s: str | None) -> str | None:
 
 
 def facts_of(call: Call, last_end: float | None, at: datetime | None, now: datetime) -> CallFacts:
-    """Compact per-call facts; ``when`` is the pricing instant (``at`` overrides the call's own time).
+    """Compact per-call facts, with the instants that price the call:
+
+    * ``when``, the call's own time: its hour of the week decides peak or off-peak;
+    * ``list_at``, whose price list applies: ``at`` (``--at``) when given, else the call's own time;
+      a call with no usable date (no timestamp, or a relative one from a trace, before
+      ``RELATIVE_BEFORE``) takes ``at`` or ``now``;
+    * ``blend``: a call with no usable time of day is priced at the week's blended peak/off-peak rate.
 
     A call without a timestamp starts ``UNTIMED_GAP_S`` after the call before it in the file ended
     (agent loops and chats run one call after another, with a tool run or a reply in between).
     """
+    relative = call.timestamp is not None and call.timestamp < RELATIVE_BEFORE
+    dated = call.timestamp is not None and not relative
     timed = call.timestamp is not None
     start = call.timestamp.timestamp() if timed else (last_end + UNTIMED_GAP_S if last_end is not None else 0.0)
     out = call.usage.output_tokens if call.usage else 0
@@ -150,9 +160,10 @@ def facts_of(call: Call, last_end: float | None, at: datetime | None, now: datet
         dur, reported = call.latency_ms / 1000.0, True
     else:
         dur, reported = estimated_duration(out), False
-    return CallFacts(start=start, end=start + dur, when=at or call.timestamp or now, user=_shared(call.user_id),
+    return CallFacts(start=start, end=start + dur, when=call.timestamp if dated else now, user=_shared(call.user_id),
                      model=sys.intern(call.model), group="", output=out, conversation=_shared(call.conversation_id),
                      timed=timed, latency_reported=reported,
                      tools=call.has_tools, thinking=call.thinking, tool_calls=call.response_tool_calls,
                      reasoning_tokens=(call.usage.reasoning_tokens or 0) if call.usage else 0,
-                     task_kinds=task_bits(call), hints=cache_hints(call))
+                     task_kinds=task_bits(call), hints=cache_hints(call),
+                     list_at=at if (at is not None or dated) else now, blend=not dated)

@@ -28,7 +28,7 @@ class CallFacts:
 
     start: float
     end: float
-    when: datetime  # the pricing instant
+    when: datetime  # the call's own instant: its hour of the week decides peak or off-peak
     user: str | None
     model: str  # as logged
     group: str
@@ -43,11 +43,13 @@ class CallFacts:
     task_kinds: int = 0  # bitmask of plain-keyword task signals (``workload.TASK_RULES``)
     hints: CacheHints | None = None  # the request's cache options, for the policies that read them
     seq: int = -1  # the call's position in the log (what-if changes that move calls in time key on it)
+    list_at: datetime | None = None  # the instant whose price list applies (``--at``, or now for undated calls)
+    blend: bool = False  # no usable time of day (no timestamp, or relative times): the week's blended rate
 
 
 def simulate(facts: Sequence[CallFacts], order: Sequence[int], assign: Callable[[int], ModelEntry],
              shapes: dict[str, Sequence[Shape]], policies: dict[str, Policy], catalog: Catalog,
-             on_outcome: Callable[[int, Outcome], None] | None = None) -> Ledger:
+             on_outcome: Callable[[int, Outcome], None] | None = None, fallback: datetime | None = None) -> Ledger:
     """Run the caches of the assigned models over the calls in ``order`` and price every call.
 
     ``shapes`` maps a tokenizer family to each call's shape; ``policies`` maps a model id to its
@@ -60,7 +62,8 @@ def simulate(facts: Sequence[CallFacts], order: Sequence[int], assign: Callable[
         o = policies[entry.id].request(shapes[entry.tokenizer][i], start=f.start, end=f.end, user=f.user,
                                        call=f.hints)
         ledger.add(f.group, entry.id, f.when, hit=o.read, miss=o.uncached, output=f.output,
-                   write_5m=o.write, write_1h=o.write_1h)
+                   write_5m=o.write, write_1h=o.write_1h, list_at=f.list_at, blend=f.blend,
+                   fallback=fallback if fallback is not None else catalog.first_price(entry.id))
         if on_outcome is not None:
             on_outcome(i, o)
     return ledger
@@ -166,19 +169,26 @@ def _components(prints: Iterable[tuple]) -> Callable[[Hashable], Hashable]:
 
 
 def price(facts: Sequence[CallFacts], order: Sequence[int], model: str, outcomes: Outcomes, catalog: Catalog,
-          on_outcome: Callable[[int, Outcome], None] | None = None) -> Ledger:
-    """Price a simulation's outcomes as calls of ``model``, at each call's pricing instant."""
+          on_outcome: Callable[[int, Outcome], None] | None = None, fallback: datetime | None = None) -> Ledger:
+    """Price a simulation's outcomes as calls of ``model``, at each call's pricing instant.
+
+    A call dated before ``model``'s first price takes the price list in force at ``fallback``
+    (the run's "now"); without one, the model's first list."""
     ledger = Ledger(catalog)
     read, write, write_1h, total = outcomes.read, outcomes.write, outcomes.write_1h, outcomes.total
     buckets, bucket = ledger.buckets, catalog.bucket  # Ledger.add inlined: this loop runs per call per what-if
+    first = catalog.first_price(model)
+    fb = fallback if fallback is not None else first
     for i in order:  # read from the arrays: no Outcome object per call unless a callback wants one
         f = facts[i]
         hit, w5, w1 = read[i], write[i], write_1h[i]
-        buckets[(f.group, bucket(model, f.when))].add(hit, total[i] - hit - w5 - w1, f.output, w5, w1)
+        b = bucket(model, f.when, list_at=f.list_at, blend=f.blend, fallback=fb)
+        buckets[(f.group, b)].add(hit, total[i] - hit - w5 - w1, f.output, w5, w1)
         if on_outcome is not None:
             on_outcome(i, outcomes.outcome(i))
     if outcomes.storage_token_hours and order:
-        rates = catalog.price(model, facts[order[-1]].when).rates
+        last = facts[order[-1]]
+        rates = catalog.rates(*catalog.bucket(model, last.when, list_at=last.list_at, blend=True, fallback=fb))
         if rates.cache_storage_per_hour is not None:
             ledger.storage += Decimal(repr(outcomes.storage_token_hours)) * rates.cache_storage_per_hour / 1_000_000
     return ledger

@@ -141,3 +141,126 @@ def test_chatgpt_4o_latest_has_its_own_price():
     assert (1000 * r.input_miss + 200 * r.output) / M == Decimal("0.008")
     g = cat.price("gpt-4o", NOW).rates
     assert (1000 * g.input_miss + 200 * g.output) / M == Decimal("0.0045")
+
+
+# --- 4. calls before the catalog, and traces with relative times ------------------------------------
+
+def _ds_row(ts, model="deepseek-v4-pro", prompt=10000, hit=0, out=1000, content="hi"):
+    return {"timestamp": ts, "request": {"model": model, "messages": [{"role": "user", "content": content}]},
+            "response": {"choices": [{"message": {"role": "assistant", "content": "ok"}}],
+                         "usage": {"prompt_tokens": prompt, "completion_tokens": out,
+                                   "prompt_cache_hit_tokens": hit, "prompt_cache_miss_tokens": prompt - hit}}}
+
+
+def test_observed_call_before_its_models_first_price_is_unpriced(write_log):
+    # deepseek-v4-pro's first price starts 2026-04-24: a 2025 call of it cannot have been billed at it.
+    # The other call (Monday 2026-11-23 20:00 UTC = Tuesday 04:00 Beijing, off-peak): 0.66 miss, 1.98 output
+    # 10000*0.66 + 1000*1.98 = 6600 + 1980 = 8580 per million
+    p = write_log([_ds_row("2025-06-02T02:00:00Z", content="old"), _ds_row("2026-11-23T20:00:00Z", content="new")])
+    r = analyze([p], AnalyzeOptions(now=NOW, compare=[]))
+    o = r.observed
+    assert o.cost_usd == Decimal(8580) / M and o.priced_calls == 1
+    [u] = o.unpriced
+    assert (u.model, u.calls, u.share, u.reason) == ("deepseek-v4-pro", 1, 0.5, "before_first_price")
+    assert any("before its first known price (2026-04-24)" in n for n in r.assumptions.notes)
+
+
+def test_scenario_call_before_the_candidates_first_price_takes_todays_list(write_log):
+    # One 2025 call on deepseek-v4-pro, repriced on deepseek-v4-pro: the list in force today (NOW, 2026-11-29)
+    # at the call's own hour: Monday 2025-06-02 02:00 UTC = 10:00 Beijing, peak: 1.32 miss, 3.96 output.
+    # Cold cache, so all 10,000 input tokens miss: 10000*1.32 + 1000*3.96 = 13200 + 3960 = 17160 per million
+    # (was: the 2026-04-24 launch price, 10000*1.74 + 1000*3.48 = 20880 per million)
+    r = analyze([write_log([_ds_row("2025-06-02T02:00:00Z")])],
+                AnalyzeOptions(models=["deepseek-v4-pro"], compare=[], now=NOW))
+    s = next(s for s in r.scenarios if s.layout == "as_logged")
+    assert s.cache_hit_tokens == 0 and s.cost_usd == Decimal(17160) / M
+    assert s.peak_input_share == 1.0
+    assert any("before deepseek-v4-pro's first price (2026-04-24)" in n and "today's price list (2026-11-29)" in n
+               for n in r.assumptions.notes)
+
+
+def _mooncake(write_log, n_blocks=16, inp=8000, out=800):
+    # a content-free trace with relative times (milliseconds from the trace start: 1970 as dates)
+    return write_log([{"timestamp": 0, "input_length": inp, "output_length": out, "hash_ids": list(range(n_blocks)),
+                       "model": "deepseek-flash"}], name="trace.jsonl")
+
+
+def test_relative_trace_is_priced_at_todays_list_blended(write_log):
+    # deepseek-flash today (2026-09-10 entry): off-peak 0.15 / 0.60, peak 0.30 / 1.20; peak is 35 of the
+    # week's 168 hours (Mon-Fri 09-12 and 14-18 Beijing) = 5/24, so the blended rate is off-peak x 29/24:
+    # 0.15 x 29/24 = 0.18125 and 0.60 x 29/24 = 0.725; cold cache:
+    # 8000*0.18125 + 800*0.725 = 1450 + 580 = 2030 per million
+    r = analyze([_mooncake(write_log)], AnalyzeOptions(models=["deepseek-flash"], compare=[], now=NOW))
+    s = next(s for s in r.scenarios if s.layout == "as_logged")
+    assert s.cost_usd == Decimal(2030) / M
+    assert s.peak_input_share == round(5 / 24, 4)
+    assert "blended" in r.assumptions.prices and "today's price list (2026-11-29)" in r.assumptions.prices
+    # with --at 2026-06-01: flash was 0.14 / 0.28 then (no peak pricing): 8000*0.14 + 800*0.28 = 1120 + 224 = 1344
+    r2 = analyze([_mooncake(write_log)], AnalyzeOptions(models=["deepseek-flash"], compare=[], now=NOW,
+                                                        at=datetime(2026, 6, 1, tzinfo=timezone.utc)))
+    s2 = next(s for s in r2.scenarios if s.layout == "as_logged")
+    assert s2.cost_usd == Decimal(1344) / M
+    assert "the --at price list (2026-06-01)" in r2.assumptions.prices
+
+
+def test_unknown_model_does_not_null_the_observed_cost(write_log):
+    # 3 calls: 2 deepseek-v4-pro (off-peak, 8580 per million each, as above), 1 of a model nobody prices
+    rows = [_ds_row("2026-11-23T20:00:00Z", content="a"), _ds_row("2026-11-23T20:05:00Z", content="b"),
+            _ds_row("2026-11-23T20:10:00Z", model="mystery-llm-9", content="c")]
+    r = analyze([write_log(rows)], AnalyzeOptions(now=NOW, compare=[]))
+    o = r.observed
+    assert o.cost_usd == 2 * Decimal(8580) / M and o.priced_calls == 2
+    [u] = o.unpriced
+    assert (u.model, u.calls, u.share, u.reason) == ("mystery-llm-9", 1, round(1 / 3, 6), "unknown_model")
+    assert any("mystery-llm-9 (33.3% of the observed calls)" in n for n in r.assumptions.notes)
+
+
+# --- 5. no figure depends on the hour the command runs ----------------------------------------------
+
+def _two_clocks(write_log, rows, **opts):
+    """The same analysis with the clock at 06:00Z (DeepSeek peak on a Monday) and 12:00Z (off-peak)."""
+    p = write_log(rows)
+    at6 = datetime(2026, 11, 30, 6, 0, tzinfo=timezone.utc)
+    at12 = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    return analyze([p], AnalyzeOptions(now=at6, **opts)), analyze([p], AnalyzeOptions(now=at12, **opts))
+
+
+def _costs(r):
+    return ({(s.model, s.layout): (s.cost_usd, s.peak_input_share) for s in r.scenarios},
+            r.observed.cost_usd if r.observed else None,
+            r.recommendation.cost_usd if r.recommendation else None, r.period)
+
+
+def test_at_now_gives_the_same_figures_at_two_hours_and_keeps_the_period(write_log):
+    rows = [_ds_row("2026-11-23T02:00:00Z", content="peak call"),  # Monday 10:00 Beijing: peak
+            _ds_row("2026-11-23T05:00:00Z", content="lunch call")]  # 13:00 Beijing: off-peak
+    a6, a12 = _two_clocks(write_log, rows)
+    # "--at now": the price list in force at the instant the command runs, each call at its own hour
+    b6 = analyze([write_log(rows)], AnalyzeOptions(now=datetime(2026, 11, 30, 6, tzinfo=timezone.utc),
+                                                  at=datetime(2026, 11, 30, 6, tzinfo=timezone.utc)))
+    b12 = analyze([write_log(rows)], AnalyzeOptions(now=datetime(2026, 11, 30, 12, tzinfo=timezone.utc),
+                                                   at=datetime(2026, 11, 30, 12, tzinfo=timezone.utc)))
+    assert _costs(a6) == _costs(a12)
+    assert _costs(b6) == _costs(b12)
+    assert b6.period == a6.period == ("2026-11-23T02:00:00Z", "2026-11-23T05:00:00Z")
+    # Pro, one peak and one off-peak call of 10,000 input (cold, then a hit on the shared prefix or not)
+    # and 1,000 output: the observed cost (no hits logged) is
+    # peak 10000*1.32 + 1000*3.96 = 17160, off-peak 10000*0.66 + 1000*1.98 = 8580: 25740 per million
+    assert b6.observed.cost_usd == Decimal(25740) / M
+
+
+def test_untimed_calls_are_blended_whatever_the_hour(write_log):
+    rows = [{"request": {"model": "deepseek-v4-pro", "messages": [{"role": "user", "content": f"q{i}"}]},
+             "response": {"choices": [{"message": {"role": "assistant", "content": "ok"}}],
+                          "usage": {"prompt_tokens": 10000, "completion_tokens": 1000,
+                                    "prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": 10000}}}
+            for i in range(2)]
+    a6, a12 = _two_clocks(write_log, rows)
+    assert _costs(a6) == _costs(a12)
+    s = next(s for s in a6.scenarios if s.model == "deepseek-v4-pro" and s.layout == "as_logged")
+    assert s.peak_input_share == round(5 / 24, 4)  # was 1.0 ("Peak 100%") when run at peak
+    # observed, blended Pro: 0.66 x 29/24 = 0.7975 miss, 1.98 x 29/24 = 2.3925 output;
+    # 2 x (10000*0.7975 + 1000*2.3925) = 2 x (7975 + 2392.5) = 20735 per million
+    assert a6.observed.cost_usd == Decimal(20735) / M
+    assert any("blended" in n for n in a6.assumptions.notes)
+
