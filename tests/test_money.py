@@ -264,3 +264,50 @@ def test_untimed_calls_are_blended_whatever_the_hour(write_log):
     assert a6.observed.cost_usd == Decimal(20735) / M
     assert any("blended" in n for n in a6.assumptions.notes)
 
+
+def test_lint_monthly_cost_is_the_weeks_blend_not_the_hours():
+    from promptcache.lint.cost import CostModel
+
+    # deepseek-v4-pro today: off-peak miss 0.66, hit 0.022; peak twice that. 1,000 static tokens uncached on
+    # 1,000 calls a day = 30,000 calls a month. Blended (5/24 of the week at peak): the gap is
+    # (0.66 - 0.022) x 29/24 = 0.638 x 29/24 per 1M, so 1000 x 30000 x 0.638 x 29/24 / 1e6 = 23.1275 a month
+    # (the peak hour alone gave 38.28 and the off-peak hour 19.14)
+    at6 = CostModel("deepseek-v4-pro", 1000, datetime(2026, 11, 30, 6, 0, tzinfo=timezone.utc))
+    at12 = CostModel("deepseek-v4-pro", 1000, datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc))
+    assert at6.monthly(1000) == at12.monthly(1000)
+    assert at6.monthly(1000).quantize(Decimal("0.000001")) == Decimal("23.127500")
+    assert "week's blended" in at6.describe() and "20.8%" in at6.describe()
+    # the team's own share of peak calls (e.g. half): 0.638 x 1.5 x 30 = 28.71
+    team = CostModel("deepseek-v4-pro", 1000, datetime(2026, 11, 30, 6, 0, tzinfo=timezone.utc), peak_share=0.5)
+    assert team.monthly(1000) == Decimal("28.71") and "team's" in team.describe()
+
+
+def test_lint_at_now_and_instants_give_the_same_figures(tmp_path, monkeypatch, capsys):
+    import json
+
+    import promptcache.cli.when as when_mod
+    from promptcache.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "b.j2").write_text("You are {{ name }}.\n" + "Always cite the policy section. " * 40 + "\n")
+
+    def run(*at):
+        assert main(["lint", "b.j2", "--format", "json", "--min-static-tokens", "10", "--model", "deepseek-v4-pro",
+                     "--calls-per-day", "1000", *at]) == 1
+        cap = capsys.readouterr()
+        return json.loads(cap.out)[0]["monthly_cost_usd"], cap.err
+
+    class Clock(datetime):
+        hour = 6
+
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 11, 30, cls.hour, 0, tzinfo=tz)
+
+    monkeypatch.setattr(when_mod, "datetime", Clock)
+    six, err = run("--at", "now")
+    Clock.hour = 12
+    noon, _ = run("--at", "now")
+    assert six == noon == run("--at", "2026-11-30T06:00Z")[0] == run("--at", "2026-11-30")[0]
+    assert "monthly cost at deepseek-v4-pro, price list of 2026-08-16" in err and "blended" in err
+

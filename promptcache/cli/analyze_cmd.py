@@ -6,29 +6,20 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
 import click
 
-from ..errors import ConfigError
-
 from ..report import RENDERERS
+from .when import parse_at
 
 FORMATS = tuple(RENDERERS)
 
 
 def _parse_at(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    if value == "now":
-        return datetime.now(timezone.utc)
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(f"--at {value!r}: expected 'now' or an ISO date/time such as 2026-09-15 or 2026-09-15T10:00Z") from None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+    return parse_at(value)
 
 
 def _find_config() -> Path | None:
@@ -42,7 +33,9 @@ def _find_config() -> Path | None:
 @click.option("--example", is_flag=True, help="Analyze the bundled example log instead of PATHS.")
 @click.option("--models", "models", default=None, metavar="M1,M2",
               help="Candidate models (default deepseek-v4-pro,deepseek-flash). A leading '+' adds to the defaults.")
-@click.option("--at", "at", default=None, metavar="DATE|now", help="Reprice the whole log at one date instead of each call's own time.")
+@click.option("--at", "at", default=None, metavar="DATE|now",
+              help="Price every call at the price list in force at DATE (a date, an instant or 'now') instead of at "
+                   "its own date; each call keeps its own hour of the week for peak/off-peak.")
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format (default: from -o's extension .json/.md/.html, else term).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),

@@ -6,7 +6,6 @@ start-up cost is the interpreter, click, jinja2 and PyYAML.
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -30,9 +29,12 @@ def _codes(value: str | None) -> list[str] | None:
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="TOML file with the settings (default: nearest pyproject.toml with [tool.promptcache.lint]).")
 @click.option("--min-static-tokens", type=click.IntRange(min=0), help="Static tokens a dynamic part must precede to be reported (default: the model's minimum cacheable length, 64 without a model).")
 @click.option("--tokenizer", type=click.Choice(TOKENIZERS), help="approx (chars/4, no tokenizer load; default) or deepseek (exact).")
-@click.option("--at", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="Price at this UTC instant (default: now).")
+@click.option("--at", "at", default=None, metavar="DATE|now",
+              help="Price with the price list in force at DATE (a date, an instant or 'now'; default: now). A month "
+                   "is priced at the week's blended peak/off-peak rate, never at one hour's.")
 def lint(paths: tuple[str, ...], fmt: str, model: str | None, calls_per_day: int | None, select: str | None,
-         ignore: str | None, config: Path | None, min_static_tokens: int | None, tokenizer: str | None, at: datetime | None) -> int:
+         ignore: str | None, config: Path | None, min_static_tokens: int | None, tokenizer: str | None,
+         at: str | None) -> int:
     """Lint prompt template files for cache breakers. Exit 0 clean, 1 findings, 2 errors.
 
     PATHS are template files or directories (Jinja2, str.format text, Mustache/Handlebars,
@@ -42,12 +44,19 @@ def lint(paths: tuple[str, ...], fmt: str, model: str | None, calls_per_day: int
         config, model=model, calls_per_day=calls_per_day, select=_codes(select), ignore=_codes(ignore),
         min_static_tokens=min_static_tokens, tokenizer=tokenizer,
     )
-    from datetime import timezone
+    from .when import parse_at
 
-    result = lint_paths(paths, settings, at.replace(tzinfo=timezone.utc) if at else None)
+    when = parse_at(at)
+    result = lint_paths(paths, settings, when)
     from importlib.metadata import version
 
     click.echo(render(result.findings, fmt, version("promptcache")), nl=False)
     if fmt == "text" and result.findings:
         click.echo(f"promptcache lint: {len(result.findings)} finding(s) in {result.files} file(s); docs: docs/rules/<CODE>.md", err=True)
+    if settings.calls_per_day is not None and settings.model is not None and any(
+            f.monthly_cost_usd is not None for f in result.findings):
+        from ..lint.cost import CostModel
+
+        click.echo(f"promptcache lint: monthly cost at {CostModel(settings.model, settings.calls_per_day, when).describe()}",
+                   err=True)
     return result.exit_code
