@@ -311,3 +311,17 @@ def test_lint_at_now_and_instants_give_the_same_figures(tmp_path, monkeypatch, c
     assert six == noon == run("--at", "2026-11-30T06:00Z")[0] == run("--at", "2026-11-30")[0]
     assert "monthly cost at deepseek-v4-pro, price list of 2026-08-16" in err and "blended" in err
 
+
+def test_models_shows_off_peak_peak_windows_and_sources(capsys, monkeypatch):
+    from promptcache.cli import main
+
+    monkeypatch.setenv("COLUMNS", "250")
+    assert main(["models", "--at", "2026-11-30T06:00Z"]) == 0
+    out6 = capsys.readouterr().out
+    assert main(["models", "--at", "2026-11-30T12:00Z"]) == 0
+    assert capsys.readouterr().out == out6  # the same list at any hour of the day
+    row = next(line for line in out6.splitlines() if line.lstrip("│ ").startswith("deepseek-v4-pro"))
+    assert "0.66" in row and "1.32 / 0.044 / 3.96" in row  # off-peak and peak
+    assert "Peak windows (deepseek-peak)" in out6 and "20.8% of a week's hours are peak" in out6
+    assert "deepseek-v4-pro: https://api-docs.deepseek.com/quick_start/pricing" in out6
+    assert "(as of 2026-11-29)" in out6
