@@ -615,6 +615,16 @@ def _notes(fp: FirstPass, metas: list[CallFacts], entries: list[ModelEntry], opt
                 notes.append(f"{early} call(s) are dated before {e.id}'s first price ({first:%Y-%m-%d}): {e.id} is "
                              f"priced for them at today's price list ({now:%Y-%m-%d}), each at its own hour of the "
                              "week; use --at to choose another date.")
+    tiers = Counter(m.tier for m in metas if m.tier)
+    for tier, n in sorted(tiers.items()):
+        models = [e.id for e in entries] + [e for e in sorted({m.model for m in metas if m.tier == tier})
+                                            if catalog.find(e) is not None and catalog.find(e).id not in
+                                            {x.id for x in entries}]
+        off = [mid for mid in models if not catalog.tier_applies(catalog.model(mid).id, len(catalog.model(mid).prices) - 1,
+                                                                 tier)]
+        notes.append(f"{n} call(s) were served in the {tier} tier (as the log records it): priced at that tier's rates"
+                     + (f", except on {', '.join(off)}, which publish none for it (standard rates)" if off else "")
+                     + ".")
     for model, n in sorted(fp.unpriced.items()):
         notes.append(f"{n} observed call(s) of {model} ({n / fp.observed_calls:.1%} of the observed calls) are not in "
                      "the observed cost: the price catalog does not know this model (add it with --prices).")

@@ -51,11 +51,30 @@ class PeakRates(Rates):
     schedule: str
 
 
+class TierRates(Rates):
+    """A service tier's own rates for one entry (OpenAI priority processing), with their source."""
+
+    source: str
+    as_of: date
+    disagreements: list[str] = []
+
+
+class LongContext(Rates):
+    """Rates for a whole request whose prompt is above ``above_tokens`` (Claude >200K, GPT-5.6 >272K)."""
+
+    above_tokens: int = Field(gt=0)
+    source: str
+    as_of: date
+    disagreements: list[str] = []
+
+
 class PriceEntry(Rates):
     """Rates in force from ``start`` until the next entry's start (or forever)."""
 
     start: datetime | None
     peak: PeakRates | None = None
+    tiers: dict[str, TierRates] = {}  # service tiers priced apart (not by a multiplier)
+    long_context: LongContext | None = None
     source: str
     as_of: date
     disagreements: list[str] = []
@@ -112,6 +131,19 @@ class Schedule(_Data):
         return any(a <= t < b for a, b in self._windows)
 
 
+class ServiceTier(_Data):
+    """A discount (or premium) on every rate, cache rates included, for calls served in a tier:
+    ``batch`` (OpenAI Batch, Anthropic Message Batches), ``flex`` (OpenAI)."""
+
+    description: str
+    multiplier: Decimal = Field(gt=0)
+    providers: list[Provider]
+    models: list[str] | None = None  # None: every model of those providers
+    source: str
+    as_of: date
+    disagreements: list[str] = []
+
+
 class ModelEntry(_Data):
     """One model: how to count its tokens, which cache policy applies, and its price history."""
 
@@ -154,6 +186,7 @@ class Catalog(_Data):
     unit: Literal["per 1M tokens"]
     notes: list[str] = []
     schedules: dict[str, Schedule]
+    service_tiers: dict[str, ServiceTier] = {}
     models: list[ModelEntry]
 
     @model_validator(mode="after")
@@ -230,6 +263,31 @@ class Catalog(_Data):
         """When ``name``'s first price entry starts (None: it has no start, priced for any date)."""
         return self.model(name).prices[0].start
 
+    def tier_applies(self, model_id: str, idx: int, tier: str | None) -> bool:
+        """Whether ``tier`` has a price for this entry: its own rates, or a provider multiplier."""
+        if not tier:
+            return False
+        m = self.model(model_id)
+        if tier in m.prices[idx].tiers:
+            return True
+        rule = self.service_tiers.get(tier)
+        return bool(rule and m.provider in rule.providers and (rule.models is None or m.id in rule.models
+                                                                  or any(a in rule.models for a in m.aliases)))
+
+    def variant(self, b: tuple, tier: str | None = None, input_tokens: int | None = None) -> tuple:
+        """A bucket with its variant: the service tier (when priced) and long context (when the
+        prompt is above the entry's long-context threshold), e.g. ``(id, idx, peak, "batch+long")``."""
+        model_id, idx = b[0], b[1]
+        lc = self.model(model_id).prices[idx].long_context
+        if not tier and lc is None:
+            return b
+        parts = []
+        if tier and self.tier_applies(model_id, idx, tier):
+            parts.append(tier)
+        if lc is not None and input_tokens is not None and input_tokens > lc.above_tokens:
+            parts.append("long")
+        return (*b[:3], "+".join(parts)) if parts else b
+
     def bucket(self, name: str, at: datetime, *, list_at: datetime | None = None, blend: bool = False,
                fallback: datetime | None = None) -> tuple[str, int, bool | str] | None:
         """(model id, price entry index, peak) for a call of ``name``: the key calls are summed under
@@ -267,20 +325,44 @@ class Catalog(_Data):
             return m.id, idx, BLEND
         return m.id, idx, self.schedules[entry.peak.schedule].is_peak(at)
 
-    def peak_weight(self, model_id: str, idx: int, peak: bool | str) -> float:
+    def peak_weight(self, model_id: str, idx: int, peak: bool | str, variant: str = "") -> float:
         """The share of a bucket billed at peak rates: 0 or 1, or the week's share for ``BLEND``."""
         if peak == BLEND:
             entry = self.model(model_id).prices[idx]
             return float(self.schedules[entry.peak.schedule].week_share) if entry.peak else 0.0
         return 1.0 if peak else 0.0
 
-    def rates(self, model_id: str, idx: int, peak: bool | str) -> Rates:
-        """The rates of one bucket returned by ``bucket``."""
-        entry = self.model(model_id).prices[idx]
-        if peak == BLEND:
-            return self.blended(model_id, idx)
-        src: Rates = entry.peak if (peak and entry.peak) else entry
-        return Rates(**{k: getattr(src, k) for k in Rates.model_fields})
+    @functools.cached_property
+    def _rates_cache(self) -> dict[tuple, Rates]:
+        return {}
+
+    def rates(self, model_id: str, idx: int, peak: bool | str, variant: str = "") -> Rates:
+        """The rates of one bucket returned by ``bucket`` (and ``variant``)."""
+        key = (model_id, idx, peak, variant)
+        got = self._rates_cache.get(key)
+        if got is None:
+            got = self._rates_cache[key] = self._rates(model_id, idx, peak, variant)
+        return got
+
+    def _rates(self, model_id: str, idx: int, peak: bool | str, variant: str) -> Rates:
+        m = self.model(model_id)
+        entry = m.prices[idx]
+        parts = variant.split("+") if variant else []
+        if "long" in parts and entry.long_context is not None:
+            src: Rates = entry.long_context  # the whole request at the long-context rates
+        elif peak == BLEND:
+            src = self.blended(model_id, idx)
+        else:
+            src = entry.peak if (peak and entry.peak) else entry
+        out = {k: getattr(src, k) for k in Rates.model_fields}
+        for tier in (p for p in parts if p != "long"):
+            if tier in entry.tiers:
+                own = entry.tiers[tier]
+                out = {k: getattr(own, k) if getattr(own, k) is not None else out[k] for k in Rates.model_fields}
+            else:
+                mult = self.service_tiers[tier].multiplier  # stacks with the cache multipliers
+                out = {k: (v * mult if v is not None else None) for k, v in out.items()}
+        return Rates(**out)
 
     def blended(self, model_id: str, idx: int, share: Fraction | None = None) -> Rates:
         """One entry's rates blended over a week: ``share`` of the time at peak rates (default: the
@@ -366,7 +448,8 @@ def load_catalog(path: Path | None = None) -> Catalog:
 def merge_catalog(base: dict, override: dict, *, origin: str = "override") -> dict:
     """``override`` merged over ``base`` (both the JSON of a catalog), field by field.
 
-    * ``schedules``: by name; a known schedule's fields are replaced one by one, a new one is added.
+    * ``schedules`` and ``service_tiers``: by name; a known one's fields are replaced one by one, a
+      new one is added.
     * ``models``: by id (or alias); a new model is added whole; a known one has its fields replaced
       one by one, and its ``prices`` merged entry by entry: an entry whose ``start`` equals a
       packaged entry's updates that entry's fields, an entry with no ``start`` key updates the
@@ -378,9 +461,14 @@ def merge_catalog(base: dict, override: dict, *, origin: str = "override") -> di
     for key in ("schema_version", "currency", "unit"):
         if key in override and override[key] != out.get(key):
             raise ValueError(f"`{key}` is {override[key]!r}, the packaged catalog's is {out.get(key)!r}")
-    unknown = set(override) - {"schema_version", "currency", "unit", "notes", "schedules", "models"}
+    unknown = set(override) - {"schema_version", "currency", "unit", "notes", "schedules", "service_tiers", "models"}
     if unknown:
-        raise ValueError(f"unknown top-level key(s) {', '.join(sorted(unknown))}: expected models, schedules, notes")
+        raise ValueError(f"unknown top-level key(s) {', '.join(sorted(unknown))}: expected models, schedules, "
+                         "service_tiers, notes")
+    for name, tier in (override.get("service_tiers") or {}).items():
+        if not isinstance(tier, dict):
+            raise TypeError(f"service tier {name!r} should be an object")
+        out.setdefault("service_tiers", {})[name] = {**out.get("service_tiers", {}).get(name, {}), **tier}
     out["notes"] = [*out.get("notes", []), *override.get("notes", [])]
     for name, sched in (override.get("schedules") or {}).items():
         if not isinstance(sched, dict):

@@ -116,7 +116,7 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
                     fp.unpriced[call.model] += 1
                 elif not fp.observed_ledger.add("all", call.model, meta.when, hit=u.cache_read_tokens, miss=miss,
                                                 output=u.output_tokens, write_5m=w5, write_1h=w1,
-                                                list_at=meta.list_at, blend=meta.blend):
+                                                list_at=meta.list_at, blend=meta.blend, tier=meta.tier):
                     fp.early[call.model] += 1  # dated before its model's first price: not priced
             else:
                 fp.observed_reads.append(-1)
@@ -166,4 +166,5 @@ def facts_of(call: Call, last_end: float | None, at: datetime | None, now: datet
                      tools=call.has_tools, thinking=call.thinking, tool_calls=call.response_tool_calls,
                      reasoning_tokens=(call.usage.reasoning_tokens or 0) if call.usage else 0,
                      task_kinds=task_bits(call), hints=cache_hints(call),
-                     list_at=at if (at is not None or dated) else now, blend=not dated)
+                     list_at=at if (at is not None or dated) else now, blend=not dated,
+                     tier=_shared(call.service_tier))

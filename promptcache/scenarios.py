@@ -45,6 +45,7 @@ class CallFacts:
     seq: int = -1  # the call's position in the log (what-if changes that move calls in time key on it)
     list_at: datetime | None = None  # the instant whose price list applies (``--at``, or now for undated calls)
     blend: bool = False  # no usable time of day (no timestamp, or relative times): the week's blended rate
+    tier: str | None = None  # the service tier the log shows: "batch", "flex", "priority" (None: standard)
 
 
 def simulate(facts: Sequence[CallFacts], order: Sequence[int], assign: Callable[[int], ModelEntry],
@@ -63,7 +64,7 @@ def simulate(facts: Sequence[CallFacts], order: Sequence[int], assign: Callable[
                                        call=f.hints)
         ledger.add(f.group, entry.id, f.when, hit=o.read, miss=o.uncached, output=f.output,
                    write_5m=o.write, write_1h=o.write_1h, list_at=f.list_at, blend=f.blend,
-                   fallback=fallback if fallback is not None else catalog.first_price(entry.id))
+                   fallback=fallback if fallback is not None else catalog.first_price(entry.id), tier=f.tier)
         if on_outcome is not None:
             on_outcome(i, o)
     return ledger
@@ -176,13 +177,13 @@ def price(facts: Sequence[CallFacts], order: Sequence[int], model: str, outcomes
     (the run's "now"); without one, the model's first list."""
     ledger = Ledger(catalog)
     read, write, write_1h, total = outcomes.read, outcomes.write, outcomes.write_1h, outcomes.total
-    buckets, bucket = ledger.buckets, catalog.bucket  # Ledger.add inlined: this loop runs per call per what-if
+    buckets, bucket, variant = ledger.buckets, catalog.bucket, catalog.variant  # Ledger.add inlined: runs per call per what-if
     first = catalog.first_price(model)
     fb = fallback if fallback is not None else first
     for i in order:  # read from the arrays: no Outcome object per call unless a callback wants one
         f = facts[i]
         hit, w5, w1 = read[i], write[i], write_1h[i]
-        b = bucket(model, f.when, list_at=f.list_at, blend=f.blend, fallback=fb)
+        b = variant(bucket(model, f.when, list_at=f.list_at, blend=f.blend, fallback=fb), f.tier, total[i])
         buckets[(f.group, b)].add(hit, total[i] - hit - w5 - w1, f.output, w5, w1)
         if on_outcome is not None:
             on_outcome(i, outcomes.outcome(i))

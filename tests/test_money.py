@@ -325,3 +325,58 @@ def test_models_shows_off_peak_peak_windows_and_sources(capsys, monkeypatch):
     assert "Peak windows (deepseek-peak)" in out6 and "20.8% of a week's hours are peak" in out6
     assert "deepseek-v4-pro: https://api-docs.deepseek.com/quick_start/pricing" in out6
     assert "(as of 2026-11-29)" in out6
+
+
+# --- 2. batch and service tiers ---------------------------------------------------------------------
+
+def test_openai_batch_is_billed_at_half_and_stacks_with_the_cached_rate(write_log):
+    # gpt-4o: input 2.50, cached 1.25, output 10.00. Prompt 2,000 of which 1,024 cached, output 100:
+    # standard 976*2.5 + 1024*1.25 + 100*10 = 2440 + 1280 + 1000 = 4720 per million; Batch API: half, 2360
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Classify this ticket."}]}
+    inp = write_log([{"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions", "body": body}],
+                    name="batch_input.jsonl")
+    write_log([{"id": "b1", "custom_id": "r1", "error": None, "response": {"status_code": 200, "body": {
+        "id": "c1", "created": 1795000000, "model": "gpt-4o", "service_tier": "default",
+        "choices": [{"message": {"role": "assistant", "content": "billing"}}],
+        "usage": {"prompt_tokens": 2000, "completion_tokens": 100, "prompt_tokens_details": {"cached_tokens": 1024}}}}}],
+        name="batch_output.jsonl")
+    r = analyze([inp.parent], AnalyzeOptions(now=NOW, compare=["gpt-4o"]))
+    assert r.calls == 1
+    assert r.observed.cost_usd == Decimal(2360) / M  # was 0.004720
+    assert any("batch tier" in n and "deepseek-v4-pro" in n for n in r.assumptions.notes)  # DeepSeek has no batch
+    gpt = next(s for s in r.scenarios if s.model == "gpt-4o" and s.layout == "as_logged")
+    t = gpt.cache_hit_tokens * Decimal("1.25") + gpt.cache_miss_tokens * Decimal("2.50") + gpt.output_tokens * 10
+    assert gpt.cost_usd == (t / 2 / M).quantize(Decimal("0.000001"))  # the what-if on gpt-4o is a batch too
+
+
+def test_anthropic_message_batch_halves_reads_writes_and_output(write_log):
+    # The Sonnet call of case 1 (6300 per million at standard rates) as a Message Batches result: 3150
+    row = _anthropic()
+    req = write_log([{"custom_id": "q1", "params": row["request"]}], name="requests.jsonl")
+    write_log([{"custom_id": "q1", "result": {"type": "succeeded", "message": row["response"]}}], name="results.jsonl")
+    r = analyze([req.parent], AnalyzeOptions(now=NOW, compare=["claude-sonnet-4-5"]))
+    assert r.observed.cost_usd == Decimal(3150) / M
+
+
+def _openai_tier(write_log, tier, model="gpt-5"):
+    return write_log([{"timestamp": "2026-11-23T20:00:00Z",
+                       "request": {"model": model, "messages": [{"role": "user", "content": "hi"}], "service_tier": tier},
+                       "response": {"model": model, "service_tier": tier,
+                                    "choices": [{"message": {"role": "assistant", "content": "ok"}}],
+                                    "usage": {"prompt_tokens": 2000, "completion_tokens": 100,
+                                              "prompt_tokens_details": {"cached_tokens": 1200}}}}])
+
+
+def test_openai_flex_and_priority_service_tiers(write_log):
+    # gpt-5 standard: 1.25 input, 0.125 cached, 10 output. Prompt 2,000 (1,200 cached), output 100:
+    # standard 800*1.25 + 1200*0.125 + 100*10 = 1000 + 150 + 1000 = 2150 per million
+    # flex (Batch rates, caching on top): half = 1075
+    r = analyze([_openai_tier(write_log, "flex")], AnalyzeOptions(now=NOW, compare=[]))
+    assert r.observed.cost_usd == Decimal(1075) / M
+    # priority (OpenAI's priority table for GPT-5: 2.50 / 0.25 / 20.00):
+    # 800*2.5 + 1200*0.25 + 100*20 = 2000 + 300 + 2000 = 4300 per million
+    r = analyze([_openai_tier(write_log, "priority")], AnalyzeOptions(now=NOW, compare=[]))
+    assert r.observed.cost_usd == Decimal(4300) / M
+    # "default" is standard
+    r = analyze([_openai_tier(write_log, "default")], AnalyzeOptions(now=NOW, compare=[]))
+    assert r.observed.cost_usd == Decimal(2150) / M

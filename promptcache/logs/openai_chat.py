@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..datamodel import Call, Segment, Usage
-from .common import LineError, as_dict, cache_ttl, content_text, count, dumps, guarded, opt_str, parse_time
+from .common import (LineError, as_dict, cache_ttl, content_text, count, dumps, guarded, opt_str, parse_time,
+                     service_tier)
 
 _MESSAGE_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
                   "tool": "tool", "function": "tool"}
@@ -85,6 +86,7 @@ def parse_openai_chat(obj: Any, source: str, line: int) -> Call:
         provider=opt_str(response.get("provider") or rec.get("provider")),
         prompt_cache_key=opt_str(request.get("prompt_cache_key")),
         prompt_cache_retention=opt_str(request.get("prompt_cache_retention")),
+        service_tier=service_tier(response),
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..datamodel import Call, Segment, Usage
 from .common import (LineError, as_dict, content_text, count, dumps, guarded, latency, opt_str, parse_time,
-                     split_pair)
+                     service_tier, split_pair)
 
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 
@@ -142,4 +142,5 @@ def parse_openai_responses(obj: Any, source: str, line: int) -> Call:
         notes=notes, incomplete_prompt=bool(prev), provider=opt_str(rec.get("provider")),
         prompt_cache_key=opt_str(request.get("prompt_cache_key")),
         prompt_cache_retention=opt_str(request.get("prompt_cache_retention")),
+        service_tier=service_tier(response),
     )
