@@ -380,3 +380,82 @@ def test_openai_flex_and_priority_service_tiers(write_log):
     # "default" is standard
     r = analyze([_openai_tier(write_log, "default")], AnalyzeOptions(now=NOW, compare=[]))
     assert r.observed.cost_usd == Decimal(2150) / M
+
+
+# --- 3. missing models, dated DeepSeek history, long context -----------------------------------------
+
+def test_a_2025_deepseek_chat_log_is_priced_with_its_dated_history(write_log):
+    # each call: 10,000 prompt tokens (6,000 cache hits, 4,000 misses) and 1,000 output
+    rows = [
+        # V3 list price after the launch promotion, Monday 2025-02-10 (no night discount yet): 0.27 / 0.07 / 1.10
+        # 4000*0.27 + 6000*0.07 + 1000*1.10 = 1080 + 420 + 1100 = 2600
+        _ds_row("2025-02-10T02:00:00Z", model="deepseek-chat", hit=6000, content="a"),
+        # night discount era, 02:00 UTC (standard hours, 00:30-16:30 UTC): the same 2600
+        _ds_row("2025-03-03T02:00:00Z", model="deepseek-chat", hit=6000, content="b"),
+        # 20:00 UTC (the night window): 50% for V3: 4000*0.135 + 6000*0.035 + 1000*0.55 = 540 + 210 + 550 = 1300
+        _ds_row("2025-03-03T20:00:00Z", model="deepseek-chat", hit=6000, content="c"),
+        # R1 in standard hours: 4000*0.55 + 6000*0.14 + 1000*2.19 = 2200 + 840 + 2190 = 5230
+        _ds_row("2025-03-04T02:00:00Z", model="deepseek-reasoner", hit=6000, content="d"),
+        # R1 at night (25% of input, output 0.55): 540 + 210 + 550 = 1300
+        _ds_row("2025-03-04T20:00:00Z", model="deepseek-reasoner", hit=6000, content="e"),
+        # V3.1 (from 2025-09-05 16:00 UTC): 4000*0.56 + 6000*0.07 + 1000*1.68 = 2240 + 420 + 1680 = 4340
+        _ds_row("2025-09-10T02:00:00Z", model="deepseek-chat", hit=6000, content="f"),
+        # V3.2 (from 2025-09-29): 4000*0.28 + 6000*0.028 + 1000*0.42 = 1120 + 168 + 420 = 1708
+        _ds_row("2025-10-01T02:00:00Z", model="deepseek-reasoner", hit=6000, content="g"),
+        # after V4's launch the names resolve to deepseek-v4-flash (from 2026-04-26 12:15 UTC): 0.14 / 0.0028 / 0.28
+        # 4000*0.14 + 6000*0.0028 + 1000*0.28 = 560 + 16.8 + 280 = 856.8
+        _ds_row("2026-06-01T02:00:00Z", model="deepseek-chat", hit=6000, content="h"),
+    ]
+    r = analyze([write_log(rows)], AnalyzeOptions(now=NOW, compare=[]))
+    total = 2600 + 2600 + 1300 + 5230 + 1300 + 4340 + 1708 + Decimal("856.8")  # = 19934.8 per million
+    assert r.observed.unpriced == [] and r.observed.priced_calls == 8
+    assert r.observed.cost_usd == (total / M).quantize(Decimal("0.000001"))
+
+
+def _rates(model, when):
+    from promptcache.catalog import default_catalog
+
+    return default_catalog().price(model, datetime.fromisoformat(when)).rates
+
+
+def test_openai_small_and_o_series_models_are_priced():
+    # prompt 4,000 (2,000 cached), output 500
+    def cost(model, when="2026-11-01T00:00:00+00:00"):
+        r = _rates(model, when)
+        return (2000 * r.input_miss + 2000 * r.input_hit + 500 * r.output) / M
+
+    assert cost("gpt-4o-mini") == Decimal(750) / M  # 2000*0.15 + 2000*0.075 + 500*0.60 = 300 + 150 + 300
+    assert cost("gpt-4.1-nano") == Decimal(450) / M  # 2000*0.10 + 2000*0.025 + 500*0.40 = 200 + 50 + 200
+    assert cost("o4-mini") == Decimal(4950) / M  # 2000*1.10 + 2000*0.275 + 500*4.40 = 2200 + 550 + 2200
+    assert cost("o3-mini") == Decimal(5500) / M  # 2000*1.10 + 2000*0.55 + 500*4.40 = 2200 + 1100 + 2200
+    assert cost("o1") == Decimal(75000) / M  # 2000*15 + 2000*7.5 + 500*60 = 30000 + 15000 + 30000
+    # o3 before and after its 2025 price cut: 2000*10 + 2000*2.5 + 500*40 = 45000; 2000*2 + 2000*0.5 + 500*8 = 9000
+    assert cost("o3", "2025-05-01T00:00:00+00:00") == Decimal(45000) / M
+    assert cost("o3") == Decimal(9000) / M
+
+
+def test_claude_haiku_is_priced_with_its_cache_write_rates(write_log):
+    # the case-1 call on Haiku 4.5: 100*1 + 2000*0.10 + 600*1.25 + 400*2 + 50*5 = 100 + 200 + 750 + 800 + 250 = 2100
+    r = analyze([write_log([_anthropic("claude-haiku-4-5-20251001")])], AnalyzeOptions(now=NOW, compare=[]))
+    assert r.observed.cost_usd == Decimal(2100) / M
+    # Haiku 3.5: 100*0.8 + 2000*0.08 + 600*1 + 400*1.6 + 50*4 = 80 + 160 + 600 + 640 + 200 = 1680
+    r = analyze([write_log([_anthropic("claude-3-5-haiku-20241022")])], AnalyzeOptions(now=NOW, compare=[]))
+    assert r.observed.cost_usd == Decimal(1680) / M
+
+
+def test_long_context_prices_the_whole_request_above_the_threshold(write_log):
+    # Sonnet 4.5 above 200K input tokens (reads + writes + the rest): $6 input, $0.60 reads, $22.50 output.
+    # 1,000 fresh + 200,000 read = 201,000 > 200,000: 1000*6 + 200000*0.6 + 1000*22.5 = 6000 + 120000 + 22500 = 148500
+    long = _anthropic(fresh=1000, read=200_000, w5=0, w1=0, out=1000)
+    r = analyze([write_log([long])], AnalyzeOptions(now=NOW, compare=[]))
+    assert r.observed.cost_usd == Decimal(148500) / M
+    # 199,000 read = 200,000 in all, not above: 1000*3 + 199000*0.3 + 1000*15 = 3000 + 59700 + 15000 = 77700
+    short = _anthropic(fresh=1000, read=199_000, w5=0, w1=0, out=1000)
+    r = analyze([write_log([short])], AnalyzeOptions(now=NOW, compare=[]))
+    assert r.observed.cost_usd == Decimal(77700) / M
+    # in a Message Batch the 50% applies on top of the long-context rates: 148500 / 2 = 74250
+    req = write_log([{"custom_id": "q1", "params": long["request"]}], name="requests.jsonl")
+    res = write_log([{"custom_id": "q1", "result": {"type": "succeeded", "message": long["response"]}}],
+                    name="results.jsonl")
+    r = analyze([req, res], AnalyzeOptions(now=NOW, compare=[]))
+    assert r.observed.cost_usd == Decimal(74250) / M
