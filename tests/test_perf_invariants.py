@@ -69,7 +69,8 @@ def test_encode_batch_equals_encode(family):
 
 def test_example_report_unchanged_without_the_caches(monkeypatch):
     fast = analyze([EXAMPLE]).model_dump_json()
-    monkeypatch.setattr(Catalog, "bucket", lambda self, name, at: self._bucket(name, at))
+    monkeypatch.setattr(Catalog, "bucket", lambda self, name, at, list_at=None, blend=False, fallback=None:
+                        self._bucket(name, at, list_at, blend, fallback))
     monkeypatch.setattr(volatile, "fingerprint", volatile.fingerprint.__wrapped__)
     monkeypatch.setattr(tokens, "_tools_deepseek", tokens._tools_deepseek.__wrapped__)
     monkeypatch.setattr(segment, "_text_key", segment._text_key.__wrapped__)

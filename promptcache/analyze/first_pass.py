@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ..advise.breakers import Evidence
-from ..knowledge.catalog import Catalog
+from ..knowledge.catalog import RELATIVE_BEFORE, Catalog
 from ..measure.shape import Measurer, Shape
 from ..model.calls import HIDDEN_PREFIX, Call
 from ..model.facts import CallFacts
@@ -58,7 +58,10 @@ class FirstPass:
     # per call, as machine integers: reported cache reads and input tokens, -1 where the log does not say
     observed_reads: array = field(default_factory=lambda: array("q"))
     observed_inputs: array = field(default_factory=lambda: array("q"))
-    unpriced: Counter[str] = field(default_factory=Counter)
+    observed_writes: array = field(default_factory=lambda: array("q"))  # reported cache writes (0 when none)
+    observed_writes_1h: array = field(default_factory=lambda: array("q"))  # the 1 h part of them
+    unpriced: Counter[str] = field(default_factory=Counter)  # observed calls of models the catalog does not know
+    early: Counter[str] = field(default_factory=Counter)  # observed calls dated before their model's first price
     samples: list[Call] = field(default_factory=list)
     breakpoints: bool = False  # some call carried cache_control markers
     content_free: int = 0  # calls known only as block hashes (traces)
@@ -111,15 +114,24 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
                 fp.observed_calls += 1
                 fp.observed_reads.append(u.cache_read_tokens)
                 fp.observed_inputs.append(u.input_tokens)
-                fp.observed.add(u.cache_read_tokens, u.input_tokens - u.cache_read_tokens, u.output_tokens)
-                if catalog.find(call.model):
-                    fp.observed_ledger.add("all", call.model, meta.when, hit=u.cache_read_tokens,
-                                           miss=u.input_tokens - u.cache_read_tokens, output=u.output_tokens)
-                else:
+                # the logged split: reads, writes (5 min and 1 h: Anthropic 1.25x / 2x, GPT-5.6+ 1.25x), the rest
+                w1 = u.cache_write_1h_tokens
+                w5 = u.cache_write_tokens - w1
+                miss = u.input_tokens - u.cache_read_tokens - u.cache_write_tokens
+                fp.observed_writes.append(u.cache_write_tokens)
+                fp.observed_writes_1h.append(w1)
+                fp.observed.add(u.cache_read_tokens, miss, u.output_tokens, w5, w1)
+                if not catalog.find(call.model):
                     fp.unpriced[call.model] += 1
+                elif not fp.observed_ledger.add("all", call.model, meta.when, hit=u.cache_read_tokens, miss=miss,
+                                                output=u.output_tokens, write_5m=w5, write_1h=w1,
+                                                list_at=meta.list_at, blend=meta.blend, tier=meta.tier):
+                    fp.early[call.model] += 1  # dated before its model's first price: not priced
             else:
                 fp.observed_reads.append(-1)
                 fp.observed_inputs.append(-1)
+                fp.observed_writes.append(0)
+                fp.observed_writes_1h.append(0)
             if len(fp.samples) < SAMPLE_CALLS and not block:
                 fp.samples.append(replace(call, output_text="", reasoning_text=""))
             if progress and len(fp.facts) % 1000 == 0:
@@ -137,11 +149,19 @@ def _shared(s: str | None) -> str | None:
 
 
 def facts_of(call: Call, last_end: float | None, at: datetime | None, now: datetime) -> CallFacts:
-    """Compact per-call facts; ``when`` is the pricing instant (``at`` overrides the call's own time).
+    """Compact per-call facts, with the instants that price the call:
+
+    * ``when``, the call's own time: its hour of the week decides peak or off-peak;
+    * ``list_at``, whose price list applies: ``at`` (``--at``) when given, else the call's own time;
+      a call with no usable date (no timestamp, or a relative one from a trace, before
+      ``RELATIVE_BEFORE``) takes ``at`` or ``now``;
+    * ``blend``: a call with no usable time of day is priced at the week's blended peak/off-peak rate.
 
     A call without a timestamp starts ``UNTIMED_GAP_S`` after the call before it in the file ended
     (agent loops and chats run one call after another, with a tool run or a reply in between).
     """
+    relative = call.timestamp is not None and call.timestamp < RELATIVE_BEFORE
+    dated = call.timestamp is not None and not relative
     timed = call.timestamp is not None
     start = call.timestamp.timestamp() if timed else (last_end + UNTIMED_GAP_S if last_end is not None else 0.0)
     out = call.usage.output_tokens if call.usage else 0
@@ -149,9 +169,11 @@ def facts_of(call: Call, last_end: float | None, at: datetime | None, now: datet
         dur, reported = call.latency_ms / 1000.0, True
     else:
         dur, reported = estimated_duration(out), False
-    return CallFacts(start=start, end=start + dur, when=at or call.timestamp or now, user=_shared(call.user_id),
+    return CallFacts(start=start, end=start + dur, when=call.timestamp if dated else now, user=_shared(call.user_id),
                      model=sys.intern(call.model), group="", output=out, conversation=_shared(call.conversation_id),
                      timed=timed, latency_reported=reported,
                      tools=call.has_tools, thinking=call.thinking, tool_calls=call.response_tool_calls,
                      reasoning_tokens=(call.usage.reasoning_tokens or 0) if call.usage else 0,
-                     task_kinds=task_bits(call), hints=cache_hints(call))
+                     task_kinds=task_bits(call), hints=cache_hints(call),
+                     list_at=at if (at is not None or dated) else now, blend=not dated,
+                     tier=_shared(call.service_tier))

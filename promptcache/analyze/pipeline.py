@@ -106,6 +106,7 @@ class _Sims:
     measurers: dict[str, Measurer]
     catalog: Catalog
     opts: AnalyzeOptions
+    now: datetime | None = None  # the run's clock: the price list of calls dated before a model's first price
     scaled: dict[str, tuple[str, float]] = field(default_factory=dict)  # model -> (family scaled from, ratio)
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> policy overrides
     # the few latest simulations, with the variant they ran (held, so its id is never reused)
@@ -119,7 +120,7 @@ class _Sims:
             overrides: dict[str, Any] | None = None) -> Ledger:
         """Simulate ``e``'s cache over the log (with a what-if ``var``) and price it as ``e``."""
         outcomes, (facts, order, _) = self._outcomes(e, var, overrides)
-        return price(facts, order, e.id, outcomes, self.catalog, on_outcome)
+        return price(facts, order, e.id, outcomes, self.catalog, on_outcome, fallback=self.now)
 
     def outcomes(self, e: ModelEntry, var: Variant | None = None) -> Outcomes:
         """``e``'s cache over the log (with ``var``), unpriced: an earlier run's when it is kept."""
@@ -228,7 +229,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         raise EmptyLogError(f"no call could be analyzed in {', '.join(paths)} ({stats.lines} line(s) read{why})")
     metas, shapes = fp.facts, fp.shapes
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
-    sims = _Sims(fp, order, measurers, catalog, opts)
+    sims = _Sims(fp, order, measurers, catalog, opts, now=now)
     chains = find_chains(metas, order, shapes[primary])
     conversation = _conversations(metas, chains)
     notes: list[str] = []
@@ -251,17 +252,21 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     ledgers: dict[tuple[str, str], Ledger] = {}
     conv_hits: dict[str, list[int]] = {}
     sim_reads: dict[str, array] = {}
+    sim_writes: dict[str, tuple[array, array]] = {}  # the logged model's simulated writes (5 min, 1 h) per call
     logged = catalog.find(fp.logged_models.most_common(1)[0][0])
     everyone = entries + comparisons
     for e in everyone:
         reads = array("q", bytes(8 * len(metas))) if (logged is not None and e.id == logged.id and fp.observed_calls) else None
+        writes = (array("q", bytes(8 * len(metas))), array("q", bytes(8 * len(metas)))) if reads is not None else None
         track = e is entries[0]
 
-        def on_outcome(i: int, o, key=(e.id, "as_logged"), reads=reads, track=track) -> None:
+        def on_outcome(i: int, o, key=(e.id, "as_logged"), reads=reads, writes=writes, track=track) -> None:
             if timeline is not None and metas[i].timed:  # issue 8 timeline
                 timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
             if reads is not None:
                 reads[i] = o.read
+                writes[0][i] = o.write
+                writes[1][i] = o.write_1h
             conv = conversation[i]
             if track and conv is not None:
                 c = conv_hits.setdefault(conv, [0, 0, 0])
@@ -272,6 +277,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         ledgers[(e.id, "as_logged")] = sims.run(e, on_outcome=on_outcome)
         if reads is not None:
             sim_reads[e.id] = reads
+            sim_writes[e.id] = writes
 
     # The advisor: breakers found in the samples, each fix alone, together, and all but one, re-simulated.
     content_free = fp.content_free == len(metas)
@@ -355,11 +361,11 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         now=now, simulated=lambda e, lay: sims.outcomes(e, plan.combined if lay == "restructured" and plan.kept else None))
     # --- end recommendation ---
 
-    calibration = _calibration(fp, logged, sim_reads, catalog, opts, notes)
+    calibration = _calibration(fp, logged, sim_reads, catalog, opts, notes, sim_writes)
     sweep = _sweep(sims, entries, plan, opts)
-    notes.extend(_notes(fp, metas, entries, opts, plan, content_free, catalog))
+    notes.extend(_notes(fp, metas, entries, opts, plan, content_free, catalog, now))
     stats = fp.stats
-    times = [m.when for m in metas if m.timed]
+    times = [m.start for m in metas if m.timed]  # the log's own times, whatever --at says
     prim = measurers[primary]
     reported = sum(s.reported for s in shapes[primary])
     return R.Report(
@@ -374,7 +380,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         skipped_by_reason=dict(sorted(stats.skipped.items())),
         skipped_examples=[R.SkippedLine(path=x.path, line=x.line, reason=x.reason,
                                         message="(redacted)" if opts.redact else x.message) for x in stats.examples],
-        period=(_iso(min(times).timestamp()), _iso(max(times).timestamp())) if times else None,
+        period=(_iso(min(times)), _iso(max(times))) if times else None,
         tokenizer=("none: a block-hash trace carries its own token counts" if content_free else prim.tokenizer_name),
         input_tokens=sum(s.total for s in shapes[primary]),
         reported_calls=reported,
@@ -392,8 +398,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         conversations=[R.Conversation(id=k, calls=v[0], input_tokens=v[1], cache_hit_tokens=v[2],
                                       hit_ratio=_ratio(v[2], v[1])) for k, v in conv_hits.items()],  # in order of first call
         assumptions=R.Assumptions(
-            prices=(f"every call repriced at {opts.at.isoformat()}" if opts.at else
-                    "each call priced at the rates in force at its own timestamp (DeepSeek peak/off-peak applied)"),
+            prices=_prices_assumption(opts, metas, now),
             cache_policy=_policy_info(everyone, sims, opts),
             tokenizer=("; ".join([measurers[f].tokenizer_name for f in dict.fromkeys(e.tokenizer for e in entries)]
                                  + [f"{m}: {t}" for m, t in translations.items()])),
@@ -487,10 +492,16 @@ def _observed(fp: FirstPass) -> R.Observed | None:
     if not fp.observed_calls:
         return None
     o = fp.observed
+    unpriced = sorted([R.Unpriced(model=m, calls=n, share=round(n / fp.observed_calls, 6), reason="unknown_model")
+                       for m, n in fp.unpriced.items()]
+                      + [R.Unpriced(model=m, calls=n, share=round(n / fp.observed_calls, 6), reason="before_first_price")
+                         for m, n in fp.early.items()], key=lambda u: (-u.calls, u.model))
+    priced = fp.observed_calls - sum(u.calls for u in unpriced)
     return R.Observed(calls=fp.observed_calls, cache_hit_tokens=o.hit, cache_miss_tokens=o.miss,
+                      cache_write_tokens=o.write_5m + o.write_1h,
                       output_tokens=o.output, hit_ratio=_ratio(o.hit, o.input),
-                      cost_usd=_q(fp.observed_ledger.cost()) if not fp.unpriced else None,
-                      unpriced_models=sorted(fp.unpriced))
+                      cost_usd=_q(fp.observed_ledger.cost()) if priced else None, priced_calls=priced,
+                      unpriced_models=sorted({*fp.unpriced, *fp.early}), unpriced=unpriced)
 
 
 def _policy_info(models: list[ModelEntry], sims: _Sims, opts: AnalyzeOptions) -> dict[str, dict[str, Any]]:
@@ -503,7 +514,8 @@ def _policy_info(models: list[ModelEntry], sims: _Sims, opts: AnalyzeOptions) ->
 
 
 def _calibration(fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, array], catalog: Catalog,
-                 opts: AnalyzeOptions, notes: list[str]) -> R.Calibration | None:
+                 opts: AnalyzeOptions, notes: list[str],
+                 sim_writes: dict[str, tuple[array, array]] | None = None) -> R.Calibration | None:
     """The logged model's simulation against the provider's reported cache reads, per group."""
     if not fp.observed_calls or logged is None:
         return None
@@ -525,15 +537,28 @@ def _calibration(fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, 
         obs = fp.observed_reads[i]
         if obs < 0 or catalog.find(f.model) is None:
             continue
-        rates = catalog.rates(*catalog.bucket(f.model, f.when))
+        b = catalog.bucket(f.model, f.when, list_at=f.list_at, blend=f.blend)
+        if b is None:  # dated before its model's first price: not priced, not calibrated in dollars
+            continue
+        rates = catalog.rates(*b)
         total = fp.observed_inputs[i]
         sim = min(reads[i], total)
+        # writes are billed apart (Anthropic 1.25x / 2x, GPT-5.6+ 1.25x): the logged ones on the observed side,
+        # the simulated ones on the simulated side
+        w5_rate = rates.cache_write_5m if rates.cache_write_5m is not None else rates.input_miss
+        w1_rate = rates.cache_write_1h if rates.cache_write_1h is not None else rates.input_miss
+        obs_w = fp.observed_writes[i]
+        sw = sim_writes.get(logged.id) if sim_writes else None
+        sim_w5, sim_w1 = (sw[0][i], sw[1][i]) if sw is not None else (0, 0)
+        sim_w5, sim_w1 = min(sim_w5, total - sim), min(sim_w1, max(total - sim - sim_w5, 0))
 
-        def cost(hit: int, rates=rates, total=total) -> Decimal:
-            return (hit * rates.input_hit + (total - hit) * rates.input_miss) / 1_000_000
+        def cost(hit: int, w5: int, w1: int, rates=rates, total=total, w5_rate=w5_rate, w1_rate=w1_rate) -> Decimal:
+            return (hit * rates.input_hit + w5 * w5_rate + w1 * w1_rate
+                    + (total - hit - w5 - w1) * rates.input_miss) / 1_000_000
 
         rows.append(CallRow(group=f.group, observed=obs, simulated=sim, input_tokens=total,
-                            observed_usd=cost(obs), simulated_usd=cost(sim), gap_s=gap, ttl_s=ttl_s))
+                            observed_usd=cost(obs, obs_w - fp.observed_writes_1h[i], fp.observed_writes_1h[i]),
+                            simulated_usd=cost(sim, sim_w5, sim_w1), gap_s=gap, ttl_s=ttl_s))
     if not rows:
         return None
     cal = calibrate(rows)
@@ -573,13 +598,32 @@ def _fmt_param(v: Any) -> str:
     return str(v)
 
 
+def _prices_assumption(opts: AnalyzeOptions, metas: list[CallFacts], now: datetime) -> str:
+    """Which price list and which hour priced the calls (report.assumptions.prices)."""
+    if opts.at:
+        text = (f"the price list in force at {opts.at.isoformat()} (--at), each call at its own hour of the week "
+                "for peak/off-peak")
+    else:
+        text = "each call priced at the rates in force at its own timestamp (DeepSeek peak/off-peak applied)"
+    blended = sum(m.blend for m in metas)
+    if blended:
+        text += (f"; {blended} call(s) without a date at the week's blended peak/off-peak rate, on "
+                 f"{'the --at' if opts.at else 'today' + chr(39) + 's'} price list ({(opts.at or now):%Y-%m-%d})")
+    return text
+
+
 def _notes(fp: FirstPass, metas: list[CallFacts], entries: list[ModelEntry], opts: AnalyzeOptions, plan: Plan,
-           content_free: bool, catalog: Catalog) -> list[str]:
+           content_free: bool, catalog: Catalog, now: datetime) -> list[str]:
     notes = []
     untimed = sum(not m.timed for m in metas)
+    lists = f"--at's price list ({opts.at:%Y-%m-%d})" if opts.at else f"today's price list ({now:%Y-%m-%d})"
     if untimed:
         notes.append(f"{untimed} call(s) had no timestamp: simulated in file order, each starting 10 s after the "
-                     f"one before it ended, and priced at {'--at' if opts.at else 'the current'} prices.")
+                     f"one before it ended, and priced at {lists} at the week's blended peak/off-peak rate.")
+    relative = sum(m.timed and m.blend for m in metas)
+    if relative:
+        notes.append(f"{relative} call(s) carry relative times (a trace's offsets from its start, not dates): "
+                     f"priced at {lists} at the week's blended peak/off-peak rate.")
     if fp.partial:
         notes.append("Interrupted: the figures cover only the calls read before the interruption.")
     if content_free:
@@ -588,12 +632,31 @@ def _notes(fp: FirstPass, metas: list[CallFacts], entries: list[ModelEntry], opt
     if fp.stats.incomplete_prompts:
         notes.append(f"{fp.stats.incomplete_prompts} call(s) hold only part of their prompt (previous_response_id or "
                      "cachedContent): analyzed on what the log shows.")
-    first = min((p.start for e in entries for p in catalog.model(e.id).prices if p.start), default=None)
-    early = sum(1 for m in metas if first is not None and m.when < first)
-    if early and not opts.at:
-        notes.append(f"{early} call(s) are dated before the catalog's first price entry ({first:%Y-%m-%d}): an older "
-                     "log, or a trace with relative times. They were priced at the earliest known prices; use "
-                     "--at now to price them at today's.")
+    if not opts.at:
+        for e in entries:
+            first = catalog.first_price(e.id)
+            early = sum(1 for m in metas if first is not None and not m.blend and m.when < first)
+            if early:
+                notes.append(f"{early} call(s) are dated before {e.id}'s first price ({first:%Y-%m-%d}): {e.id} is "
+                             f"priced for them at today's price list ({now:%Y-%m-%d}), each at its own hour of the "
+                             "week; use --at to choose another date.")
+    tiers = Counter(m.tier for m in metas if m.tier)
+    for tier, n in sorted(tiers.items()):
+        models = [e.id for e in entries] + [e for e in sorted({m.model for m in metas if m.tier == tier})
+                                            if catalog.find(e) is not None and catalog.find(e).id not in
+                                            {x.id for x in entries}]
+        off = [mid for mid in models if not catalog.tier_applies(catalog.model(mid).id, len(catalog.model(mid).prices) - 1,
+                                                                 tier)]
+        notes.append(f"{n} call(s) were served in the {tier} tier (as the log records it): priced at that tier's rates"
+                     + (f", except on {', '.join(off)}, which publish none for it (standard rates)" if off else "")
+                     + ".")
+    for model, n in sorted(fp.unpriced.items()):
+        notes.append(f"{n} observed call(s) of {model} ({n / fp.observed_calls:.1%} of the observed calls) are not in "
+                     "the observed cost: the price catalog does not know this model (add it with --prices).")
+    for model, n in sorted(fp.early.items()):
+        first = catalog.first_price(model)
+        notes.append(f"{n} observed call(s) of {model} are dated before its first known price "
+                     f"({first:%Y-%m-%d}): they are not in the observed cost.")
     notes.extend(f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not recommended: {why}."
                  for f, why in plan.dropped)
     rules = {policy_params(opts.cache_policy or e.cache_policy)["rule"] for e in entries}
@@ -604,7 +667,7 @@ def _notes(fp: FirstPass, metas: list[CallFacts], entries: list[ModelEntry], opt
 
 
 def _baseline(fp: FirstPass, ledgers, entries: list[ModelEntry], catalog: Catalog) -> tuple[str, Decimal]:
-    if fp.observed_calls == len(fp.facts) and not fp.unpriced:
+    if fp.observed_calls == len(fp.facts) and not fp.unpriced and not fp.early:
         return "the log's observed cost (provider-reported cache usage)", _q(fp.observed_ledger.cost())
     logged = fp.logged_models.most_common(1)[0][0]
     entry = catalog.find(logged)

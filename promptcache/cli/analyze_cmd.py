@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
@@ -14,20 +14,13 @@ import click
 
 from ..errors import ConfigError
 from ..report import RENDERERS
+from .when import parse_at
 
 FORMATS = tuple(RENDERERS)
 
 
 def _parse_at(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    if value == "now":
-        return datetime.now(UTC)
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(f"--at {value!r}: expected 'now' or an ISO date/time such as 2026-09-15 or 2026-09-15T10:00Z") from None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+    return parse_at(value)
 
 
 def _find_config() -> Path | None:
@@ -41,7 +34,9 @@ def _find_config() -> Path | None:
 @click.option("--example", is_flag=True, help="Analyze the bundled example log instead of PATHS.")
 @click.option("--models", "models", default=None, metavar="M1,M2",
               help="Candidate models (default deepseek-v4-pro,deepseek-flash). A leading '+' adds to the defaults.")
-@click.option("--at", "at", default=None, metavar="DATE|now", help="Reprice the whole log at one date instead of each call's own time.")
+@click.option("--at", "at", default=None, metavar="DATE|now",
+              help="Price every call at the price list in force at DATE (a date, an instant or 'now') instead of at "
+                   "its own date; each call keeps its own hour of the week for peak/off-peak.")
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format (default: from -o's extension .json/.md/.html, else term).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
@@ -58,7 +53,7 @@ def _find_config() -> Path | None:
 @click.option("--compare", default=",".join(("claude-sonnet-4-5", "gpt-4o")), show_default=True, metavar="M1,M2",
               help="Comparison rows priced like the candidates but never recommended ('' for none).")
 @click.option("--prices", "prices", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A price catalog file to use instead of the bundled one (same schema).")
+              help="A price file merged over the bundled catalog (same schema; one model, one entry or one field is enough).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad line (exit 2) instead of skipping it.")
 @click.option("--redact", is_flag=True, help="No prompt text anywhere in the output: only ids, offsets and counts.")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),

@@ -6,7 +6,6 @@ start-up cost is the interpreter, click, jinja2 and PyYAML.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -33,9 +32,11 @@ def _codes(value: str | None) -> list[str] | None:
 @click.option("--python", "python", is_flag=True, default=None, help="Also read .py files in directories: prompts at SDK call sites (OpenAI, Anthropic, LiteLLM, LangChain).")
 @click.option("--fix", "fix", is_flag=True, help="Rewrite templates static-first where provably safe (moves the dynamic paragraph below the static text).")
 @click.option("--diff", "diff", is_flag=True, help="Print the --fix rewrite as a unified diff; change nothing.")
-@click.option("--at", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="Price at this UTC instant (default: now).")
+@click.option("--at", "at", default=None, metavar="DATE|now",
+              help="Price with the price list in force at DATE (a date, an instant or 'now'; default: now). A month "
+                   "is priced at the week's blended peak/off-peak rate, never at one hour's.")
 def lint(paths: tuple[str, ...], fmt: str, model: str | None, calls_per_day: int | None, select: str | None,
-         ignore: str | None, config: Path | None, min_static_tokens: int | None, tokenizer: str | None, at: datetime | None,
+         ignore: str | None, config: Path | None, min_static_tokens: int | None, tokenizer: str | None, at: str | None,
          python: bool | None, fix: bool, diff: bool) -> int:
     """Lint prompt template files for cache breakers. Exit 0 clean, 1 findings, 2 errors.
 
@@ -46,13 +47,15 @@ def lint(paths: tuple[str, ...], fmt: str, model: str | None, calls_per_day: int
         config, model=model, calls_per_day=calls_per_day, select=_codes(select), ignore=_codes(ignore),
         min_static_tokens=min_static_tokens, tokenizer=tokenizer, python=python,
     )
+    from .when import parse_at
 
+    when = parse_at(at)
     if not (fix or diff):
-        result = lint_paths(paths, settings, at.replace(tzinfo=UTC) if at else None)
+        result = lint_paths(paths, settings, when)
     else:
         from ..lint.fix import run_fix
 
-        patch, result, changed = run_fix(paths, settings, write=not diff, at=at.replace(tzinfo=UTC) if at else None)
+        patch, result, changed = run_fix(paths, settings, write=not diff, at=when)
         if diff:
             click.echo(patch, nl=False)
             if result.findings and fmt == "text":
@@ -64,4 +67,10 @@ def lint(paths: tuple[str, ...], fmt: str, model: str | None, calls_per_day: int
     click.echo(render(result.findings, fmt, version("promptcache")), nl=False)
     if fmt == "text" and result.findings:
         click.echo(f"promptcache lint: {len(result.findings)} finding(s) in {result.files} file(s); docs: docs/rules/<CODE>.md", err=True)
+    if settings.calls_per_day is not None and settings.model is not None and any(
+            f.monthly_cost_usd is not None for f in result.findings):
+        from ..lint.cost import CostModel
+
+        click.echo(f"promptcache lint: monthly cost at {CostModel(settings.model, settings.calls_per_day, when).describe()}",
+                   err=True)
     return result.exit_code

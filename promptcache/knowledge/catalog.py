@@ -13,7 +13,8 @@ import functools
 import json
 import math
 from datetime import date, datetime, time, timedelta, timezone
-from decimal import Decimal
+from decimal import Context, Decimal
+from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -30,6 +31,10 @@ from pydantic import (
 from ..errors import CatalogError, UnknownModelError
 
 Provider = Literal["deepseek", "openai", "anthropic", "gemini"]
+
+BLEND = "blend"  # the third state of a bucket's peak flag: the week's blended peak/off-peak rate
+RELATIVE_BEFORE = datetime(2000, 1, 1, tzinfo=timezone.utc)  # earlier timestamps are offsets (traces), not dates
+_EXACT = Context(prec=40)
 
 
 class _Data(BaseModel):
@@ -53,11 +58,30 @@ class PeakRates(Rates):
     schedule: str
 
 
+class TierRates(Rates):
+    """A service tier's own rates for one entry (OpenAI priority processing), with their source."""
+
+    source: str
+    as_of: date
+    disagreements: list[str] = []
+
+
+class LongContext(Rates):
+    """Rates for a whole request whose prompt is above ``above_tokens`` (Claude >200K, GPT-5.6 >272K)."""
+
+    above_tokens: int = Field(gt=0)
+    source: str
+    as_of: date
+    disagreements: list[str] = []
+
+
 class PriceEntry(Rates):
     """Rates in force from ``start`` until the next entry's start (or forever)."""
 
     start: datetime | None
     peak: PeakRates | None = None
+    tiers: dict[str, TierRates] = {}  # service tiers priced apart (not by a multiplier)
+    long_context: LongContext | None = None
     source: str
     as_of: date
     disagreements: list[str] = []
@@ -97,6 +121,14 @@ class Schedule(_Data):
     def _holidays(self) -> frozenset[date]:
         return frozenset(self.holidays)
 
+    @functools.cached_property
+    def week_share(self) -> Fraction:
+        """The share of a week's hours inside the peak windows (holidays aside): the weight of the
+        peak rate in the week's blended rate."""
+        secs = sum((datetime.combine(date.min, b) - datetime.combine(date.min, a)).total_seconds()
+                   for a, b in self._windows)
+        return Fraction(int(secs) * len(set(self.weekdays)), 7 * 24 * 3600)
+
     def is_peak(self, at: datetime) -> bool:
         """Whether ``at`` (tz-aware) falls inside a peak window."""
         local = at.astimezone(self._tz)
@@ -104,6 +136,19 @@ class Schedule(_Data):
             return False
         t = local.time()
         return any(a <= t < b for a, b in self._windows)
+
+
+class ServiceTier(_Data):
+    """A discount (or premium) on every rate, cache rates included, for calls served in a tier:
+    ``batch`` (OpenAI Batch, Anthropic Message Batches), ``flex`` (OpenAI)."""
+
+    description: str
+    multiplier: Decimal = Field(gt=0)
+    providers: list[Provider]
+    models: list[str] | None = None  # None: every model of those providers
+    source: str
+    as_of: date
+    disagreements: list[str] = []
 
 
 class ModelEntry(_Data):
@@ -148,6 +193,7 @@ class Catalog(_Data):
     unit: Literal["per 1M tokens"]
     notes: list[str] = []
     schedules: dict[str, Schedule]
+    service_tiers: dict[str, ServiceTier] = {}
     models: list[ModelEntry]
 
     @model_validator(mode="after")
@@ -205,39 +251,142 @@ class Catalog(_Data):
         return math.gcd(*edges)
 
     @functools.cached_property
-    def _bucket_cache(self) -> dict[tuple[str, int], tuple[str, int, bool]]:
+    def _bucket_cache(self) -> dict[tuple, tuple[str, int, bool | str] | None]:
         return {}
 
-    def bucket(self, name: str, at: datetime) -> tuple[str, int, bool]:
-        """(model id, price entry index, peak?) for a call of ``name`` at ``at``: the key calls are
-        summed under before multiplying by rates, so pricing costs one lookup per call (cached per
-        step of ``_bucket_step`` seconds: prices and peak windows change only on step edges)."""
-        step = self._bucket_step
-        if step and at.tzinfo is not None:
-            ck = (name, math.floor(at.timestamp()) // step)
-            got = self._bucket_cache.get(ck)
-            if got is None:
-                got = self._bucket_cache[ck] = self._bucket(name, at)
-            return got
-        return self._bucket(name, at)
-
-    def _bucket(self, name: str, at: datetime) -> tuple[str, int, bool]:
+    def entry_index(self, name: str, at: datetime) -> int | None:
+        """The index of ``name``'s price entry in force at ``at``; None when ``at`` is before the
+        model's first dated price (nothing was published for it then)."""
         m = self.model(name)
-        idx = 0
+        idx = None
         for i, p in enumerate(m.prices):
             if p.start is None or p.start <= at:
                 idx = i
             else:
                 break
-        entry = m.prices[idx]
-        peak = bool(entry.peak and self.schedules[entry.peak.schedule].is_peak(at))
-        return m.id, idx, peak
+        return idx
 
-    def rates(self, model_id: str, idx: int, peak: bool) -> Rates:
-        """The rates of one bucket returned by ``bucket``."""
+    def first_price(self, name: str) -> datetime | None:
+        """When ``name``'s first price entry starts (None: it has no start, priced for any date)."""
+        return self.model(name).prices[0].start
+
+    def tier_applies(self, model_id: str, idx: int, tier: str | None) -> bool:
+        """Whether ``tier`` has a price for this entry: its own rates, or a provider multiplier."""
+        if not tier:
+            return False
+        m = self.model(model_id)
+        if tier in m.prices[idx].tiers:
+            return True
+        rule = self.service_tiers.get(tier)
+        return bool(rule and m.provider in rule.providers and (rule.models is None or m.id in rule.models
+                                                                  or any(a in rule.models for a in m.aliases)))
+
+    def variant(self, b: tuple, tier: str | None = None, input_tokens: int | None = None) -> tuple:
+        """A bucket with its variant: the service tier (when priced) and long context (when the
+        prompt is above the entry's long-context threshold), e.g. ``(id, idx, peak, "batch+long")``."""
+        model_id, idx = b[0], b[1]
+        lc = self.model(model_id).prices[idx].long_context
+        if not tier and lc is None:
+            return b
+        parts = []
+        if tier and self.tier_applies(model_id, idx, tier):
+            parts.append(tier)
+        if lc is not None and input_tokens is not None and input_tokens > lc.above_tokens:
+            parts.append("long")
+        return (*b[:3], "+".join(parts)) if parts else b
+
+    def bucket(self, name: str, at: datetime, *, list_at: datetime | None = None, blend: bool = False,
+               fallback: datetime | None = None) -> tuple[str, int, bool | str] | None:
+        """(model id, price entry index, peak) for a call of ``name``: the key calls are summed under
+        before multiplying by rates, so pricing costs one lookup per call (cached per step of
+        ``_bucket_step`` seconds: prices and peak windows change only on step edges).
+
+        The price list is the one in force at ``list_at`` (default ``at``); peak or off-peak is the
+        hour of the week of ``at`` itself, or, with ``blend``, the week's blended rate (``BLEND``).
+        When the list instant is before the model's first price, the list in force at ``fallback``
+        is used, or None is returned (the call cannot be priced)."""
+        step = self._bucket_step
+        if step and at.tzinfo is not None:
+            ck = (name, math.floor(at.timestamp()) // step, list_at, blend, fallback)
+            try:
+                return self._bucket_cache[ck]
+            except KeyError:
+                got = self._bucket_cache[ck] = self._bucket(name, at, list_at, blend, fallback)
+                return got
+        return self._bucket(name, at, list_at, blend, fallback)
+
+    def _bucket(self, name: str, at: datetime, list_at: datetime | None = None, blend: bool = False,
+                fallback: datetime | None = None) -> tuple[str, int, bool | str] | None:
+        m = self.model(name)
+        idx = self.entry_index(name, list_at or at)
+        if idx is None and fallback is not None:
+            idx = self.entry_index(name, fallback)
+            if idx is None:
+                idx = 0
+        if idx is None:
+            return None
+        entry = m.prices[idx]
+        if entry.peak is None:
+            return m.id, idx, False
+        if blend:
+            return m.id, idx, BLEND
+        return m.id, idx, self.schedules[entry.peak.schedule].is_peak(at)
+
+    def peak_weight(self, model_id: str, idx: int, peak: bool | str, variant: str = "") -> float:
+        """The share of a bucket billed at peak rates: 0 or 1, or the week's share for ``BLEND``."""
+        if peak == BLEND:
+            entry = self.model(model_id).prices[idx]
+            return float(self.schedules[entry.peak.schedule].week_share) if entry.peak else 0.0
+        return 1.0 if peak else 0.0
+
+    @functools.cached_property
+    def _rates_cache(self) -> dict[tuple, Rates]:
+        return {}
+
+    def rates(self, model_id: str, idx: int, peak: bool | str, variant: str = "") -> Rates:
+        """The rates of one bucket returned by ``bucket`` (and ``variant``)."""
+        key = (model_id, idx, peak, variant)
+        got = self._rates_cache.get(key)
+        if got is None:
+            got = self._rates_cache[key] = self._rates(model_id, idx, peak, variant)
+        return got
+
+    def _rates(self, model_id: str, idx: int, peak: bool | str, variant: str) -> Rates:
+        m = self.model(model_id)
+        entry = m.prices[idx]
+        parts = variant.split("+") if variant else []
+        if "long" in parts and entry.long_context is not None:
+            src: Rates = entry.long_context  # the whole request at the long-context rates
+        elif peak == BLEND:
+            src = self.blended(model_id, idx)
+        else:
+            src = entry.peak if (peak and entry.peak) else entry
+        out = {k: getattr(src, k) for k in Rates.model_fields}
+        for tier in (p for p in parts if p != "long"):
+            if tier in entry.tiers:
+                own = entry.tiers[tier]
+                out = {k: getattr(own, k) if getattr(own, k) is not None else out[k] for k in Rates.model_fields}
+            else:
+                mult = self.service_tiers[tier].multiplier  # stacks with the cache multipliers
+                out = {k: (v * mult if v is not None else None) for k, v in out.items()}
+        return Rates(**out)
+
+    def blended(self, model_id: str, idx: int, share: Fraction | None = None) -> Rates:
+        """One entry's rates blended over a week: ``share`` of the time at peak rates (default: the
+        schedule's share of the week's hours), the rest off-peak. Exact where the result is a
+        finite decimal (DeepSeek's peak is twice off-peak: off-peak x 29/24)."""
         entry = self.model(model_id).prices[idx]
-        src: Rates = entry.peak if (peak and entry.peak) else entry
-        return Rates(**{k: getattr(src, k) for k in Rates.model_fields})
+        if entry.peak is None:
+            return Rates(**{k: getattr(entry, k) for k in Rates.model_fields})
+        w = self.schedules[entry.peak.schedule].week_share if share is None else Fraction(share)
+
+        def mix(off: Decimal | None, on: Decimal | None) -> Decimal | None:
+            if off is None or on is None:
+                return on if off is None else off
+            f = Fraction(off) + (Fraction(on) - Fraction(off)) * w
+            return _EXACT.divide(Decimal(f.numerator), Decimal(f.denominator))
+
+        return Rates(**{k: mix(getattr(entry, k), getattr(entry.peak, k)) for k in Rates.model_fields})
 
     def price(self, name: str, at: datetime) -> PricePoint:
         """The rates in force for ``name`` at instant ``at`` (tz-aware), peak windows applied."""
@@ -266,19 +415,110 @@ def _load(text: str, origin: str) -> Catalog:
         raise CatalogError(f"{origin}: invalid price catalog: {exc}") from None
 
 
+PACKAGED = "promptcache/knowledge/data/prices.json"
+
+
+def _packaged_text() -> str:
+    return resources.files("promptcache.knowledge").joinpath("data/prices.json").read_text(encoding="utf-8")
+
+
 @functools.cache
 def default_catalog() -> Catalog:
     """The packaged catalog (loaded once, on first use)."""
-    text = resources.files("promptcache.knowledge").joinpath("data/prices.json").read_text(encoding="utf-8")
-    return _load(text, "promptcache/knowledge/data/prices.json")
+    return _load(_packaged_text(), PACKAGED)
 
 
 def load_catalog(path: Path | None = None) -> Catalog:
-    """A user-supplied catalog file (same schema), or the packaged one when ``path`` is None."""
+    """The packaged catalog, with a user's file merged over it when ``path`` is given.
+
+    The file has the catalog's schema but may hold only what changes (see ``merge_catalog``): one
+    model, one price entry of a model, or one field of it; every model it leaves out keeps its
+    packaged prices.
+    """
     if path is None:
         return default_catalog()
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise CatalogError(f"{path}: cannot read price catalog: {exc.strerror}") from None
-    return _load(text, str(path))
+    try:
+        override = json.loads(text)
+    except ValueError as exc:
+        raise CatalogError(f"{path}: invalid price catalog: not JSON ({exc})") from None
+    if not isinstance(override, dict):
+        raise CatalogError(f"{path}: invalid price catalog: expected a JSON object with `models` and/or `schedules`")
+    base = json.loads(_packaged_text())
+    try:
+        merged = merge_catalog(base, override, origin=Path(path).name)
+    except (TypeError, ValueError) as exc:
+        raise CatalogError(f"{path}: invalid price override: {exc}") from None
+    try:
+        return Catalog.model_validate(merged)
+    except ValidationError as exc:
+        raise CatalogError(f"{path}: invalid price catalog after merging over the packaged one: {exc}") from None
+
+
+def merge_catalog(base: dict, override: dict, *, origin: str = "override") -> dict:
+    """``override`` merged over ``base`` (both the JSON of a catalog), field by field.
+
+    * ``schedules`` and ``service_tiers``: by name; a known one's fields are replaced one by one, a
+      new one is added.
+    * ``models``: by id (or alias); a new model is added whole; a known one has its fields replaced
+      one by one, and its ``prices`` merged entry by entry: an entry whose ``start`` equals a
+      packaged entry's updates that entry's fields, an entry with no ``start`` key updates the
+      latest entry (the one in force today), an entry with a new ``start`` is added in date order.
+      An updated entry's ``source`` says it was overridden unless the override gives its own.
+    * ``notes`` are appended; ``schema_version``, ``currency`` and ``unit`` must agree.
+    """
+    out = json.loads(json.dumps(base))
+    for key in ("schema_version", "currency", "unit"):
+        if key in override and override[key] != out.get(key):
+            raise ValueError(f"`{key}` is {override[key]!r}, the packaged catalog's is {out.get(key)!r}")
+    unknown = set(override) - {"schema_version", "currency", "unit", "notes", "schedules", "service_tiers", "models"}
+    if unknown:
+        raise ValueError(f"unknown top-level key(s) {', '.join(sorted(unknown))}: expected models, schedules, "
+                         "service_tiers, notes")
+    for name, tier in (override.get("service_tiers") or {}).items():
+        if not isinstance(tier, dict):
+            raise TypeError(f"service tier {name!r} should be an object")
+        out.setdefault("service_tiers", {})[name] = {**out.get("service_tiers", {}).get(name, {}), **tier}
+    out["notes"] = [*out.get("notes", []), *override.get("notes", [])]
+    for name, sched in (override.get("schedules") or {}).items():
+        if not isinstance(sched, dict):
+            raise TypeError(f"schedule {name!r} should be an object")
+        out["schedules"][name] = {**out["schedules"].get(name, {}), **sched}
+    by_name = {n: m for m in out["models"] for n in (m["id"], *m.get("aliases", []))}
+    for i, m in enumerate(override.get("models") or []):
+        if not isinstance(m, dict) or not isinstance(m.get("id"), str):
+            raise TypeError(f"models[{i}] should be an object with an `id`")
+        known = by_name.get(m["id"])
+        if known is None:
+            out["models"].append(m)
+            continue
+        for k, v in m.items():
+            if k not in ("id", "prices"):
+                known[k] = v
+        for j, p in enumerate(m.get("prices") or []):
+            if not isinstance(p, dict):
+                raise TypeError(f"models[{i}].prices[{j}] should be an object")
+            _merge_entry(known["prices"], p, origin)
+    return out
+
+
+def _merge_entry(prices: list[dict], p: dict, origin: str) -> None:
+    def key(v: str | None) -> datetime | None:
+        return None if v is None else datetime.fromisoformat(str(v))
+
+    if "start" not in p:
+        target = prices[-1]
+    else:
+        target = next((e for e in prices if key(e.get("start")) == key(p["start"])), None)
+    if target is None:
+        new = dict(p)
+        new.setdefault("source", f"{origin} (user price override)")
+        prices.append(new)
+        prices.sort(key=lambda e: (e.get("start") is not None, key(e.get("start")) or datetime.min))
+        return
+    target.update({k: v for k, v in p.items() if k != "start"})
+    if "source" not in p:
+        target["source"] = f"{origin} (user price override) over: {target.get('source', '')}"

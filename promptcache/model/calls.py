@@ -99,6 +99,9 @@ class Call:
     tool_choice: str = ""  # as sent, serialized; part of Anthropic's messages-level cache key
     images: int = 0  # image blocks in the prompt (Anthropic: adding/removing one invalidates messages)
     cached_content: str | None = None  # Gemini explicit cache (cachedContents/...) the call referenced
+    # the service tier that served the call, when the log says: "batch" (OpenAI Batch, Anthropic Message
+    # Batches), "flex" / "priority" (OpenAI `service_tier`, Anthropic `usage.service_tier`); None: standard
+    service_tier: str | None = None
 
     @property
     def has_tools(self) -> bool:

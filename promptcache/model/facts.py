@@ -14,7 +14,7 @@ class CallFacts:
 
     start: float
     end: float
-    when: datetime  # the pricing instant
+    when: datetime  # the call's own instant: its hour of the week decides peak or off-peak
     user: str | None
     model: str  # as logged
     group: str
@@ -29,3 +29,6 @@ class CallFacts:
     task_kinds: int = 0  # bitmask of plain-keyword task signals (``workload.TASK_RULES``)
     hints: CacheHints | None = None  # the request's cache options, for the policies that read them
     seq: int = -1  # the call's position in the log (what-if changes that move calls in time key on it)
+    list_at: datetime | None = None  # the instant whose price list applies (``--at``, or now for undated calls)
+    blend: bool = False  # no usable time of day (no timestamp, or relative times): the week's blended rate
+    tier: str | None = None  # the service tier the log shows: "batch", "flex", "priority" (None: standard)

@@ -21,16 +21,32 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Unpriced(_Out):
+    """Observed calls left out of the observed cost, per logged model."""
+
+    model: str
+    calls: int
+    share: float = Field(description="Share of the observed calls (0..1).")
+    reason: Literal["unknown_model", "before_first_price"] = Field(
+        description="unknown_model: the catalog has no price for it; before_first_price: the call is dated before "
+                    "the model's first known price.")
+
+
 class Observed(_Out):
     """What the log's own usage fields say (the provider's numbers), for calls that report them."""
 
     calls: int = Field(description="Calls whose usage reported the cache split.")
     cache_hit_tokens: int
-    cache_miss_tokens: int
+    cache_miss_tokens: int = Field(description="Input tokens neither read from nor written to the cache.")
+    cache_write_tokens: int = Field(default=0, description="Input tokens written to the cache (billed at the "
+                                    "provider's write rate: Anthropic 1.25x / 2x, GPT-5.6+ 1.25x).")
     output_tokens: int
     hit_ratio: float
-    cost_usd: Money | None = Field(description="Priced at the logged model's rates; null when a model is not in the catalog.")
+    cost_usd: Money | None = Field(description="The calls that could be priced, at the logged model's rates (see "
+                                   "`unpriced` for the rest); null when none could.")
+    priced_calls: int | None = Field(default=None, description="Calls in cost_usd (calls minus the unpriced ones).")
     unpriced_models: list[str] = []
+    unpriced: list[Unpriced] = Field(default=[], description="Calls not in cost_usd, per model, with their share.")
 
 
 class Breaker(_Out):

@@ -47,12 +47,21 @@ class Ledger:
     """Token sums per (group, bucket); prices them on demand."""
 
     catalog: Catalog
-    buckets: dict[tuple[str, tuple[str, int, bool]], Tokens] = field(default_factory=lambda: defaultdict(Tokens))
+    buckets: dict[tuple[str, tuple], Tokens] = field(default_factory=lambda: defaultdict(Tokens))
     storage: Decimal = Decimal(0)  # explicit-cache storage (Gemini), not per group: in the total only
 
     def add(self, group: str, model: str, at: datetime, *, hit: int, miss: int, output: int,
-            write_5m: int = 0, write_1h: int = 0) -> None:
-        self.buckets[(group, self.catalog.bucket(model, at))].add(hit, miss, output, write_5m, write_1h)
+            write_5m: int = 0, write_1h: int = 0, list_at: datetime | None = None, blend: bool = False,
+            fallback: datetime | None = None, tier: str | None = None) -> bool:
+        """Add one call (see ``Catalog.bucket`` for ``list_at``, ``blend`` and ``fallback``, and
+        ``Catalog.variant`` for the service ``tier`` and long context); False, and nothing added,
+        when the call is dated before its model's first price."""
+        b = self.catalog.bucket(model, at, list_at=list_at, blend=blend, fallback=fallback)
+        if b is None:
+            return False
+        b = self.catalog.variant(b, tier, hit + miss + write_5m + write_1h)
+        self.buckets[(group, b)].add(hit, miss, output, write_5m, write_1h)
+        return True
 
     def tokens(self, group: str | None = None) -> Tokens:
         out = Tokens()
@@ -85,13 +94,13 @@ class Ledger:
         return led
 
     def peak_share(self) -> float:
-        """Share of input tokens billed at peak rates."""
-        peak = sum(t.input for (_, b), t in self.buckets.items() if b[2])
+        """Share of input tokens billed at peak rates (a blended bucket counts by the week's share)."""
+        peak = sum(t.input * self.catalog.peak_weight(*b) for (_, b), t in self.buckets.items() if b[2])
         total = sum(t.input for t in self.buckets.values())
         return peak / total if total else 0.0
 
 
-def bucket_cost(catalog: Catalog, bucket: tuple[str, int, bool], t: Tokens) -> Decimal:
+def bucket_cost(catalog: Catalog, bucket: tuple, t: Tokens) -> Decimal:
     r = catalog.rates(*bucket)
     write5 = r.cache_write_5m if r.cache_write_5m is not None else r.input_miss
     write1 = r.cache_write_1h if r.cache_write_1h is not None else r.input_miss

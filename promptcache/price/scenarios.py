@@ -12,6 +12,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from ..knowledge.catalog import Catalog, ModelEntry
@@ -23,7 +24,7 @@ from .ledger import Ledger
 
 def simulate(facts: Sequence[CallFacts], order: Sequence[int], assign: Callable[[int], ModelEntry],
              shapes: dict[str, Sequence[Shape]], policies: dict[str, Policy], catalog: Catalog,
-             on_outcome: Callable[[int, Outcome], None] | None = None) -> Ledger:
+             on_outcome: Callable[[int, Outcome], None] | None = None, fallback: datetime | None = None) -> Ledger:
     """Run the caches of the assigned models over the calls in ``order`` and price every call.
 
     ``shapes`` maps a tokenizer family to each call's shape; ``policies`` maps a model id to its
@@ -36,7 +37,8 @@ def simulate(facts: Sequence[CallFacts], order: Sequence[int], assign: Callable[
         o = policies[entry.id].request(shapes[entry.tokenizer][i], start=f.start, end=f.end, user=f.user,
                                        call=f.hints)
         ledger.add(f.group, entry.id, f.when, hit=o.read, miss=o.uncached, output=f.output,
-                   write_5m=o.write, write_1h=o.write_1h)
+                   write_5m=o.write, write_1h=o.write_1h, list_at=f.list_at, blend=f.blend,
+                   fallback=fallback if fallback is not None else catalog.first_price(entry.id), tier=f.tier)
         if on_outcome is not None:
             on_outcome(i, o)
     return ledger
@@ -142,19 +144,26 @@ def _components(prints: Iterable[tuple]) -> Callable[[Hashable], Hashable]:
 
 
 def price(facts: Sequence[CallFacts], order: Sequence[int], model: str, outcomes: Outcomes, catalog: Catalog,
-          on_outcome: Callable[[int, Outcome], None] | None = None) -> Ledger:
-    """Price a simulation's outcomes as calls of ``model``, at each call's pricing instant."""
+          on_outcome: Callable[[int, Outcome], None] | None = None, fallback: datetime | None = None) -> Ledger:
+    """Price a simulation's outcomes as calls of ``model``, at each call's pricing instant.
+
+    A call dated before ``model``'s first price takes the price list in force at ``fallback``
+    (the run's "now"); without one, the model's first list."""
     ledger = Ledger(catalog)
     read, write, write_1h, total = outcomes.read, outcomes.write, outcomes.write_1h, outcomes.total
-    buckets, bucket = ledger.buckets, catalog.bucket  # Ledger.add inlined: this loop runs per call per what-if
+    buckets, bucket, variant = ledger.buckets, catalog.bucket, catalog.variant  # Ledger.add inlined: runs per call per what-if
+    first = catalog.first_price(model)
+    fb = fallback if fallback is not None else first
     for i in order:  # read from the arrays: no Outcome object per call unless a callback wants one
         f = facts[i]
         hit, w5, w1 = read[i], write[i], write_1h[i]
-        buckets[(f.group, bucket(model, f.when))].add(hit, total[i] - hit - w5 - w1, f.output, w5, w1)
+        b = variant(bucket(model, f.when, list_at=f.list_at, blend=f.blend, fallback=fb), f.tier, total[i])
+        buckets[(f.group, b)].add(hit, total[i] - hit - w5 - w1, f.output, w5, w1)
         if on_outcome is not None:
             on_outcome(i, outcomes.outcome(i))
     if outcomes.storage_token_hours and order:
-        rates = catalog.price(model, facts[order[-1]].when).rates
+        last = facts[order[-1]]
+        rates = catalog.rates(*catalog.bucket(model, last.when, list_at=last.list_at, blend=True, fallback=fb))
         if rates.cache_storage_per_hour is not None:
             ledger.storage += Decimal(repr(outcomes.storage_token_hours)) * rates.cache_storage_per_hour / 1_000_000
     return ledger

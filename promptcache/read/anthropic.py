@@ -23,6 +23,7 @@ from .common import (
     latency,
     opt_str,
     parse_time,
+    service_tier,
     split_pair,
 )
 
@@ -155,6 +156,7 @@ def build_call(request: dict, response: dict, rec: dict, source: str, line: int)
         conversation_id=opt_str(rec.get("conversation_id")), provider=opt_str(rec.get("provider")) or "anthropic",
         cache_control=cache_ttl(top) if top is not None else None,
         tool_choice=dumps(request["tool_choice"]) if request.get("tool_choice") is not None else "",
+        service_tier=service_tier(None, response.get("usage")),
     )
 
 
@@ -181,4 +183,5 @@ def parse_anthropic_batch_pair(request_line: Any, result_line: Any, source: str,
     message = as_dict(result.get("message"), "`result.message`")
     call = build_call(params, message, res, source, line)
     call.call_id = str(res.get("custom_id") or call.call_id)
+    call.service_tier = "batch"  # Message Batches bill 50% of the standard rates
     return call

@@ -174,3 +174,16 @@ def guarded(parse):  # type: ignore[no-untyped-def]
             raise LineError("bad_shape", f"unexpected shape ({type(exc).__name__}: {str(exc)[:80]})") from None
 
     return wrapper
+
+
+PRICED_TIERS = {"flex": "flex", "priority": "priority", "batch": "batch"}
+
+
+def service_tier(response: Any, usage: Any = None) -> str | None:
+    """The tier that served a call, as the response reports it: OpenAI's ``service_tier`` (the tier
+    actually used, which may differ from the one asked for) or Anthropic's ``usage.service_tier``.
+    "default", "auto", "standard" and "scale" are billed at the standard rates: None."""
+    raw = response.get("service_tier") if isinstance(response, dict) else None
+    if raw is None and isinstance(usage, dict):
+        raw = usage.get("service_tier")
+    return PRICED_TIERS.get(raw) if isinstance(raw, str) else None

@@ -39,4 +39,5 @@ def parse_openai_batch_pair(input_line: Any, output_line: Any, source: str, line
     call = parse_openai_responses(rec, source, line) if url.endswith("/responses") else parse_openai_chat(rec, source, line)
     call.call_id = str(cid or call.call_id)
     call.notes.append("batch")
+    call.service_tier = "batch"  # the Batch API bills 50% of the standard rates
     return call

@@ -21,6 +21,7 @@ from .common import (
     guarded,
     opt_str,
     parse_time,
+    service_tier,
 )
 
 _MESSAGE_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
@@ -95,6 +96,7 @@ def parse_openai_chat(obj: Any, source: str, line: int) -> Call:
         provider=opt_str(response.get("provider") or rec.get("provider")),
         prompt_cache_key=opt_str(request.get("prompt_cache_key")),
         prompt_cache_retention=opt_str(request.get("prompt_cache_retention")),
+        service_tier=service_tier(response),
     )
 
 

@@ -23,6 +23,7 @@ from .common import (
     latency,
     opt_str,
     parse_time,
+    service_tier,
     split_pair,
 )
 
@@ -152,4 +153,5 @@ def parse_openai_responses(obj: Any, source: str, line: int) -> Call:
         notes=notes, incomplete_prompt=bool(prev), provider=opt_str(rec.get("provider")),
         prompt_cache_key=opt_str(request.get("prompt_cache_key")),
         prompt_cache_retention=opt_str(request.get("prompt_cache_retention")),
+        service_tier=service_tier(response),
     )

@@ -73,6 +73,7 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
     run already: the single-model options are priced from it instead of simulated here."""
     from datetime import datetime
 
+    from ..knowledge.catalog import BLEND
     from ..model import report as R
     from ..price.ledger import MILLION, Ledger
     from ..price.scenarios import price, simulate
@@ -191,17 +192,20 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
     # Simulate every option; record per-call hits of the single-model runs for the switch cost.
     idx_now: dict[str, tuple[int, object]] = {}
 
-    def now_bucket(e, t: datetime) -> tuple[str, int, bool]:
+    def now_bucket(e, t: datetime | None) -> tuple[str, int, bool | str]:
+        """Today's price list, at the call's own hour of the week (the week's blend when it has none)."""
         got = idx_now.get(e.id)
         if got is None:
-            idx = catalog.bucket(e.id, now)[1]
+            idx = catalog.bucket(e.id, now, fallback=now)[1]
             entry = catalog.model(e.id).prices[idx]
             sched = catalog.schedules[entry.peak.schedule] if entry.peak else None
             got = idx_now[e.id] = (idx, sched)
         idx, sched = got
+        if sched is not None and t is None:
+            return e.id, idx, BLEND
         return e.id, idx, bool(sched is not None and sched.is_peak(t))
 
-    times = [datetime.fromtimestamp(m.start, tz=UTC) if m.timed else now for m in metas]
+    times = [None if m.blend else m.when for m in metas]
     for run in runs:
         used = {e.id: e for e in run.assign}
         now_ledger = Ledger(catalog)
@@ -215,11 +219,12 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
 
         done = simulated(run.assign[0], layout) if simulated is not None and len(used) == 1 else None
         if done is not None and not done.storage_token_hours:  # price() would add explicit-cache storage, left out of simulated options
-            run.ledger = price(facts, run_order, run.assign[0].id, done, catalog, on_outcome)
+            run.ledger = price(facts, run_order, run.assign[0].id, done, catalog, on_outcome, fallback=now)
         else:
             policies = {k: make_policy(e, measurers[e.tokenizer], policy=opts.cache_policy,
                                        overrides=opts.cache_params) for k, e in used.items()}
-            run.ledger = simulate(facts, run_order, run.assign.__getitem__, shp, policies, catalog, on_outcome)
+            run.ledger = simulate(facts, run_order, run.assign.__getitem__, shp, policies, catalog, on_outcome,
+                                  fallback=now)
         run.now_cost = now_ledger.cost()
         run.hits = hits
 
@@ -261,7 +266,8 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
                 d = ref.hits[i] - run.hits[i] if ref is not None else 0
                 if d > 0:
                     lost_tok += d
-                    r = catalog.rates(*catalog.bucket(e.id, metas[i].when))
+                    m = metas[i]
+                    r = catalog.rates(*catalog.bucket(e.id, m.when, list_at=m.list_at, blend=m.blend, fallback=now))
                     lost_cost += d * (r.input_miss - r.input_hit) / MILLION
             lost_usd = _money(lost_cost)
         opt_reasons: list[Reason] = []

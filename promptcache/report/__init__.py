@@ -83,7 +83,8 @@ def headline(report: Any) -> Headline:
         cost_now, now_label = rec.baseline_cost_usd, rec.baseline
         cost_after, savings = rec.cost_usd, rec.savings_usd
     else:
-        cost_now = report.observed.cost_usd if report.observed else None
+        # a partly priced observed cost (unknown models, calls before a price) is no baseline
+        cost_now = report.observed.cost_usd if report.observed and not report.observed.unpriced_models else None
         now_label = "the log's observed cost"
         cost_after = chosen.cost_usd if chosen else None
         savings = cost_now - cost_after if cost_now is not None and cost_after is not None else None

@@ -490,7 +490,9 @@ def _tables(report: Report) -> list[str]:
         o = report.observed
         out.append(f'<p class="note">Observed (provider-reported, {o.calls:,} calls): {o.cache_hit_tokens:,} hit and '
                    f"{o.cache_miss_tokens:,} miss tokens, hit ratio {pct(o.hit_ratio)}, cost {esc(usd(o.cost_usd))}"
-                   + (f"; not priced: {esc(', '.join(o.unpriced_models))}" if o.unpriced_models else "") + ".</p>")
+                   + (f" for {o.priced_calls:,} calls" if o.unpriced else "")
+                   + (f"; not priced: {esc(', '.join(f'{u.model} ({u.calls:,} calls, {pct(u.share)}, ' + u.reason.replace('_', ' ') + ')' for u in o.unpriced))}"
+                      if o.unpriced else "") + ".</p>")
     rows = []
     for g in report.groups[:MAX_GROUPS]:
         where = "-" if g.calls > 1 else "(single call)"
