@@ -430,13 +430,16 @@ def _comparison_shapes(sims: _Sims, comparisons: list[ModelEntry], primary: str,
                             f"{primary} counts on {len(fp.samples)} sampled calls (no public tokenizer for "
                             f"{e.id} ships here)" if fp.samples else f"the log's {primary} counts, unscaled "
                             "(no call with text to measure a ratio on)")
-        params = policy_params(sims.opts.cache_policy or e.cache_policy)
-        if "breakpoints" in params and not fp.breakpoints:
-            sims.overrides[e.id] = {"breakpoints": "auto"}
+        name = sims.opts.cache_policy or e.cache_policy
+        # --cache-param applies to every model simulated with the policy it was given for (all of them with --cache)
+        given = dict(sims.opts.cache_params) if sims.opts.cache_policy else {}
+        params = policy_params(name, given)
+        if "breakpoints" in params and not fp.breakpoints and "breakpoints" not in given:
+            sims.overrides[e.id] = {**given, "breakpoints": "auto"}
             notes.append(f"{e.id}: the log carries no cache breakpoints, so they were placed where the provider "
                          "needs them: after the tools and system prompt, and on the last block.")
         else:
-            sims.overrides[e.id] = {}
+            sims.overrides[e.id] = given
     return labels
 
 
@@ -473,7 +476,10 @@ def _policy_info(models: list[ModelEntry], sims: _Sims, opts: AnalyzeOptions) ->
     for e in models:
         name = opts.cache_policy or e.cache_policy
         params = policy_params(name, sims.overrides.get(e.id, opts.cache_params))
-        out[name] = {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool))}
+        shown = {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool))}
+        if name in out and out[name] != shown:  # one policy run with other parameters for this model
+            name = f"{name} ({e.id})"
+        out.setdefault(name, shown)
     return out
 
 

@@ -130,3 +130,55 @@ def test_invariants(rows, rule):
         assert o.read <= best
         seen.append((user, cur))
         seen.append((user, [t for p in pieces for t in ids(p.text)] + ids(output_piece(c, "deepseek-v4"))))
+
+
+def test_legacy_eviction_idle_is_honoured():
+    """``--cache deepseek-legacy --cache-param eviction_idle_s=1s``: once a prefix's record had
+    expired, the lookup fell back to the block index inside the same piece, which kept only when a
+    block became usable, so a long system prompt never expired (issue 18.8: group g1 of the
+    example, calls 20-50 minutes apart, still read 572,800 tokens)."""
+    qs = [call(("system", DOC), ("user", f"Question {q}")) for q in "ABCD"]
+    shapes = [M.shape(c, trust_usage=False) for c in qs]
+    short = DeepSeekCache(M, rule="deepseek-legacy-64", eviction_idle_s=1)
+    assert short.request(shapes[0], start=0, end=5, user=None).read == 0
+    assert short.request(shapes[1], start=1200, end=1205, user=None).read == 0  # 20 min idle > 1 s: evicted
+    # the miss rebuilt the shared prefix, usable from 1205 (5 s construction): read 0.5 s later
+    assert short.request(shapes[2], start=1205.5, end=1206, user=None).read > 0
+    assert short.request(shapes[3], start=3000, end=3001, user=None).read == 0  # evicted again
+    default = DeepSeekCache(M, rule="deepseek-legacy-64")  # 6 h idle: the same gaps hit
+    default.request(shapes[0], start=0, end=5, user=None)
+    o = default.request(shapes[1], start=1200, end=1205, user=None)
+    assert o.read % 64 == 0 and o.read > 0.9 * shapes[1].total
+    # the same inside one piece (one document, a different question in the same message)
+    inside = [M.shape(call(("system", "Analyst."), ("user", DOC + f"\n\nQuestion {q}")), trust_usage=False)
+              for q in "AB"]
+    short = DeepSeekCache(M, rule="deepseek-legacy-64", eviction_idle_s=1)
+    short.request(inside[0], start=0, end=5, user=None)
+    assert short.request(inside[1], start=1200, end=1205, user=None).read == 0
+    default = DeepSeekCache(M, rule="deepseek-legacy-64")
+    default.request(inside[0], start=0, end=5, user=None)
+    assert default.request(inside[1], start=1200, end=1205, user=None).read > 0.9 * inside[1].total
+
+
+def test_cache_param_reaches_every_row_and_the_assumptions():
+    """``--cache deepseek-legacy --cache-param eviction_idle_s=...`` on the example: the comparison
+    rows (simulated with the same rules under --cache) used to run with the packaged 6 h, and the
+    Assumptions showed their 21600 (issue 18.8)."""
+    from importlib import resources
+
+    from promptcache.analysis import AnalyzeOptions, analyze
+
+    ex = str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))
+
+    def g1_hits(spec: str):
+        r = analyze([ex], AnalyzeOptions(cache_policy="deepseek-legacy", cache_param_specs=[spec]))
+        hits = {g.source: g.hit_tokens for g in r.timeline.group_cache if g.group == "g1"}
+        return r.assumptions.cache_policy, hits
+
+    shown, hits = g1_hits("eviction_idle_s=1h")
+    assert shown == {"deepseek-legacy": {"rule": "deepseek-legacy-64", "unit_tokens": 64,
+                                         "construction_delay_s": 5, "eviction_idle_s": 3600.0}}
+    assert hits["deepseek-flash/as_logged"] == hits["claude-sonnet-4-5/as_logged"] > 0  # 20-50 min gaps < 1 h
+    shown, hits = g1_hits("eviction_idle_s=1s")
+    assert shown["deepseek-legacy"]["eviction_idle_s"] == 1.0
+    assert all(v == 0 for k, v in hits.items() if k != "observed")  # every call of g1 misses
