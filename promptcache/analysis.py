@@ -46,6 +46,9 @@ from .workload import Chains, GroupCounts, find_chains, group_counts
 
 DEFAULT_MODELS = ("deepseek-v4-pro", "deepseek-flash")
 DEFAULT_COMPARE = ("claude-sonnet-4-5", "gpt-4o")
+#: breakpoint placements tried per template group for an Anthropic comparison of a log without
+#: breakpoints (``logged`` = none: no caching), cheapest kept
+PER_GROUP_MODES = ("auto", "auto-1h", "logged")
 
 
 @dataclass
@@ -99,6 +102,11 @@ class _Sims:
     _base: dict[tuple, tuple[Outcomes, Footprints | None]] = field(default_factory=dict)
     # the latest parent layout (the combined fixes) per cache, its outcomes and footprints
     _derived: dict[tuple, tuple[Variant, Outcomes, Footprints]] = field(default_factory=dict)
+    # model -> {name: overrides}: breakpoints translated per template group, the cheapest per group kept
+    per_group: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # (model, layout) -> {group: the name chosen}, and the outcomes combined from the choices
+    chosen: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    _combined: dict[str, list[tuple[Variant | None, Outcomes]]] = field(default_factory=dict)
 
     def run(self, e: ModelEntry, var: Variant | None = None, on_outcome=None,
             overrides: dict[str, Any] | None = None) -> Ledger:
@@ -117,6 +125,8 @@ class _Sims:
         Models whose caches behave alike (same rules, parameters and token counts, as DeepSeek Pro
         and Flash) share one simulation: the log as logged and the latest few what-ifs are kept
         and priced again for the next."""
+        if overrides is None and e.id in self.per_group:
+            return self._per_group(e, var)
         params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
         pname = self.opts.cache_policy or e.cache_policy
         source = self.scaled.get(e.id, (e.tokenizer, 1.0))
@@ -130,6 +140,32 @@ class _Sims:
             outcomes = self._simulate(key, source, var, layout, self.policy_maker(e, params))
             self._last = [(key, var, outcomes), *self._last[:3]]
         return outcomes, layout
+
+    def _per_group(self, e: ModelEntry, var: Variant | None
+                   ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]]]:
+        """``e``'s cache with breakpoints placed per template group where they pay: each placement
+        in ``per_group[e.id]`` simulated over the whole log and priced, and each group's calls
+        given the outcomes of its cheapest (the first on a tie). Groups are assumed not to read
+        one another's entries (templates differ from their system prompt on)."""
+        kept = self._combined.setdefault(e.id, [])
+        runs = {name: self._outcomes(e, var, params) for name, params in self.per_group[e.id].items()}
+        layout = next(iter(runs.values()))[1]
+        got = next((o for v, o in kept if v is var), None)
+        if got is not None:
+            return got, layout
+        facts, order, _ = layout
+        costs = {name: price(facts, order, e.id, o, self.catalog) for name, (o, _) in runs.items()}
+        groups = {f.group for f in facts}
+        pick = {g: min(costs, key=lambda n, g=g: costs[n].cost(g)) for g in sorted(groups)}
+        combined = Outcomes.zeros(len(facts))
+        for i, f in enumerate(facts):
+            src = runs[pick[f.group]][0]
+            combined.read[i], combined.write[i] = src.read[i], src.write[i]
+            combined.write_1h[i], combined.total[i] = src.write_1h[i], src.total[i]
+        self.chosen[(e.id, "as_logged" if var is None else "restructured")] = pick
+        kept.insert(0, (var, combined))
+        del kept[3:]
+        return combined, layout
 
     def policy_maker(self, e: ModelEntry, overrides: dict[str, Any] | None = None) -> Callable[[], Any]:
         """A maker of fresh cache simulators for ``e``, with the run's policy and parameters."""
@@ -296,6 +332,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
 
         ledgers[key] = sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
     comparison_ids = {e.id for e in comparisons}
+    notes.extend(_placement_notes(sims, comparisons))
     for e in everyone:
         for lay in ("as_logged", "restructured"):
             scenarios.append(_scenario(e.id, lay, ledgers[(e.id, lay)], e.id in comparison_ids))
@@ -436,11 +473,37 @@ def _comparison_shapes(sims: _Sims, comparisons: list[ModelEntry], primary: str,
         params = policy_params(name, given)
         if "breakpoints" in params and not fp.breakpoints and "breakpoints" not in given:
             sims.overrides[e.id] = {**given, "breakpoints": "auto"}
-            notes.append(f"{e.id}: the log carries no cache breakpoints, so they were placed where the provider "
-                         "needs them: after the tools and system prompt, and on the last block.")
+            if params["rule"] == "anthropic-breakpoints":  # what a client moving there would mark, per template
+                sims.per_group[e.id] = {mode: {**given, "breakpoints": mode} for mode in PER_GROUP_MODES}
+            else:
+                notes.append(f"{e.id}: the log carries no cache breakpoints, so they were placed where the "
+                             "provider needs them: the latest user or tool message.")
         else:
             sims.overrides[e.id] = given
     return labels
+
+
+_MODE_WORDS = {"auto": "5 min", "auto-1h": "1 h", "logged": "none"}
+
+
+def _placement_notes(sims: _Sims, comparisons: list[ModelEntry]) -> list[str]:
+    """Which breakpoints each template group was given on a comparison model that needs them."""
+    out = []
+    for e in comparisons:
+        if e.id not in sims.per_group:
+            continue
+        parts = []
+        for lay in ("as_logged", "restructured"):
+            pick = sims.chosen.get((e.id, lay))
+            if pick is None:
+                continue
+            said = ", ".join(f"{g} {_MODE_WORDS[pick[g]]}" for g in sorted(pick, key=lambda g: (len(g), g)))
+            parts.append(f"{lay.replace('_', ' ')}: {said}")
+        out.append(f"{e.id}: the log carries no cache breakpoints, so each template group was simulated as a client "
+                   "moving to it would mark them, after the tools and system prompt and before the newest user "
+                   "message (plus the last block in conversations), with a 5-minute or a 1-hour TTL, or none where "
+                   f"writing costs more than the reads save, whichever is cheapest for the group ({'; '.join(parts)}).")
+    return out
 
 
 def _scenario(model: str, layout_name: str, ledger: Ledger, comparison: bool) -> R.Scenario:
@@ -477,6 +540,8 @@ def _policy_info(models: list[ModelEntry], sims: _Sims, opts: AnalyzeOptions) ->
         name = opts.cache_policy or e.cache_policy
         params = policy_params(name, sims.overrides.get(e.id, opts.cache_params))
         shown = {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool))}
+        if e.id in sims.per_group:
+            shown["breakpoints"] = "per group: auto, auto-1h or none"
         if name in out and out[name] != shown:  # one policy run with other parameters for this model
             name = f"{name} ({e.id})"
         out.setdefault(name, shown)

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from ..datamodel import Call
 from ..shape import Measurer, Shape
-from .base import SYSTEM_LEVEL, PolicyBase, explicit_breakpoints, last_prompt_piece, placed_breakpoints
+from .base import (SYSTEM_LEVEL, PolicyBase, auto_spots, explicit_breakpoints, last_prompt_piece,
+                   placed_breakpoints)
 from .engine import EntryStore, cumulative, seconds
 from .outcome import Outcome
 
@@ -47,11 +48,10 @@ class AnthropicCache(PolicyBase):
         if placement:
             return [(k, self.ttl5, False) for k in placed_breakpoints(shape, placement)]
         if self.mode != "logged":
-            # translated from another provider: where Anthropic needs them, at the end of the tools and
-            # system level (reused across calls of a template) and on the last block (the conversation)
+            # translated from another provider: where a client would put them (the advisor's spots)
             one_h = self.mode == "auto-1h"
             ttl = self.ttl1h if one_h else self.ttl5
-            return [(k, ttl, one_h) for k in placed_breakpoints(shape, ("system", "last"))]
+            return [(k, ttl, one_h) for k in placed_breakpoints(shape, auto_spots(shape))]
         last = last_prompt_piece(shape)
         bps = explicit_breakpoints(shape, call)
         if call is not None and call.cache_control is not None and (not bps or bps[-1][0] != last):

@@ -1,0 +1,60 @@
+"""Comparison rows for logs without breakpoints: breakpoints placed where a client would put them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from importlib import resources
+
+import pytest
+
+from promptcache.analysis import AnalyzeOptions, analyze
+from promptcache.catalog import default_catalog
+from test_cachesim_kit import Sim, bcall
+
+EXAMPLE = str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))
+
+
+def test_single_turn_call_gets_no_breakpoint_on_its_last_block():
+    """A translated single-turn call (system + user) is marked after the system prompt only: a
+    breakpoint on its per-call question would be written at 1.25x and never read."""
+    from promptcache.datamodel import Call, Segment
+    from promptcache.shape import Measurer
+
+    m = Measurer("cl100k")
+    sys_ = "Extract every invoice field as JSON. " * 300
+    calls = [Call(source="t", line=0, model="m", segments=[Segment("system", sys_), Segment("user", f"invoice {i} " * 40)])
+             for i in range(2)]
+    sim = Sim("claude-sonnet-4-5", breakpoints="auto")
+    shapes = [m.shape(c, trust_usage=False) for c in calls]
+    first = sim.p.request(shapes[0], start=0, end=2, user=None, call=calls[0])
+    second = sim.p.request(shapes[1], start=10, end=12, user=None, call=calls[1])
+    sys_tokens = shapes[0].tokens[0]
+    assert first.write == sys_tokens  # not sys_tokens + the question (the old placement wrote the whole prompt)
+    assert (second.read, second.write) == (sys_tokens, 0)
+    # a conversation turn still carries the last-block breakpoint (the next turn reads it)
+    conv = bcall([(1, 2000), (2, 300)])
+    auto = Sim("claude-sonnet-4-5", breakpoints="auto")
+    assert auto(conv, 0).write == 2300  # the last block before the 3 generation tokens
+
+
+@pytest.fixture(scope="module")
+def example():
+    return analyze([EXAMPLE], AnalyzeOptions(now=datetime(2026, 12, 1, tzinfo=timezone.utc)))
+
+
+def test_claude_comparison_never_costs_more_than_no_caching(example):
+    """issue 18.8: the example's Claude row cost $7.19 against ~$6.07 with no caching at all: every
+    call wrote its whole prompt at 1.25x (a breakpoint on the last block) and almost nothing was
+    read back (g2's prompt starts with a timestamp; g1's calls come 20-50 minutes apart, past the
+    5-minute TTL). Each group now gets the cheapest of 5-minute, 1-hour or no breakpoints."""
+    cat = default_catalog()
+    for s in (s for s in example.scenarios if s.model == "claude-sonnet-4-5"):
+        r = cat.price("claude-sonnet-4-5", datetime.fromisoformat(example.period[0].replace("Z", "+00:00"))).rates
+        uncached = ((s.cache_hit_tokens + s.cache_miss_tokens + s.cache_write_tokens) * r.input_miss
+                    + s.output_tokens * r.output) / Decimal(1_000_000)
+        assert s.cost_usd < uncached, (s.layout, s.cost_usd, uncached)
+    note = next(n for n in example.assumptions.notes if n.startswith("claude-sonnet-4-5:"))
+    # g1 (20-50 min gaps) pays with 1-hour breakpoints; g2 (a timestamp first) with none, until restructured
+    assert "as logged: g1 1 h, g2 none, g3 5 min" in note
+    assert "restructured: g1 1 h, g2 1 h, g3 5 min" in note
