@@ -26,6 +26,7 @@ from . import __version__
 from .advisor import KIND_ORDER, Evidence, detect, detect_bursts, detect_history_rewrites, layout
 from .cachesim import make_policy, policy_params
 from .cachesim.engine import resolve, seconds
+from .cachesim.rules import default_rules
 from .calibration import CallRow, GroupCalibration, calibrate
 from .catalog import Catalog, ModelEntry, load_catalog
 from .concurrency import in_flight
@@ -117,6 +118,10 @@ class _Sims:
     def outcomes(self, e: ModelEntry, var: Variant | None = None) -> Outcomes:
         """``e``'s cache over the log (with ``var``), unpriced: an earlier run's when it is kept."""
         return self._outcomes(e, var, None)[0]
+
+    def outcomes_with(self, e: ModelEntry, overrides: dict[str, Any]) -> Outcomes:
+        """``e``'s cache over the log as logged with other policy parameters, unpriced."""
+        return self._outcomes(e, None, overrides)[0]
 
     def _outcomes(self, e: ModelEntry, var: Variant | None, overrides: dict[str, Any] | None
                   ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]]]:
@@ -377,7 +382,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         now=now, simulated=lambda e, lay: sims.outcomes(e, plan.combined if lay == "restructured" and plan.kept else None))
     # --- end recommendation ---
 
-    calibration = _calibration(fp, logged, sim_reads, catalog, opts, notes)
+    calibration = _calibration(sims, fp, logged, sim_reads, catalog, opts, notes)
     sweep = _sweep(sims, entries, plan, opts)
     notes.extend(_notes(fp, metas, entries, opts, plan, content_free, catalog))
     stats = fp.stats
@@ -548,8 +553,8 @@ def _policy_info(models: list[ModelEntry], sims: _Sims, opts: AnalyzeOptions) ->
     return out
 
 
-def _calibration(fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, array], catalog: Catalog,
-                 opts: AnalyzeOptions, notes: list[str]) -> R.Calibration | None:
+def _calibration(sims: _Sims, fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, array],
+                 catalog: Catalog, opts: AnalyzeOptions, notes: list[str]) -> R.Calibration | None:
     """The logged model's simulation against the provider's reported cache reads, per group."""
     if not fp.observed_calls or logged is None:
         return None
@@ -584,7 +589,39 @@ def _calibration(fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, 
         return None
     cal = calibrate(rows)
     return R.Calibration(model=logged.id, tolerance_pct=round(100 * cal.tolerance, 2),
-                         overall=_cal_row(cal.overall), groups=[_cal_row(g) for g in cal.groups])
+                         overall=_cal_row(cal.overall), groups=[_cal_row(g) for g in cal.groups],
+                         fit=_fit(sims, fp, logged, reads, catalog, opts))
+
+
+def _fit(sims: _Sims, fp: FirstPass, logged: ModelEntry, reads: array, catalog: Catalog,
+         opts: AnalyzeOptions) -> R.Fit | None:
+    """The logged model re-simulated at every point of its policy's ``fit`` grid (the unpublished
+    parameters ``--cache-param`` did not set), each compared call by call with the reported hits."""
+    name = opts.cache_policy or logged.cache_policy
+    base = sims.overrides.get(logged.id, opts.cache_params)
+    grid = {k: v for k, v in default_rules().policies[name].fit.items() if k not in base}
+    if not grid or logged.id in sims.per_group:
+        return None
+    calls = [i for i, f in enumerate(fp.facts) if fp.observed_reads[i] >= 0 and catalog.find(f.model) is not None]
+    if not calls:
+        return None
+    inputs = sum(fp.observed_inputs[i] for i in calls)
+
+    def point(params: dict[str, Any], got) -> R.FitPoint:
+        err = sum(abs(min(got[i], fp.observed_inputs[i]) - fp.observed_reads[i]) for i in calls)
+        return R.FitPoint(params={k: _fmt_param(v) for k, v in params.items()}, error_tokens=err,
+                          error_pct=round(100 * err / inputs, 3) if inputs else 0.0)
+
+    used = policy_params(name, base)
+    assumed = point({k: used[k] for k in grid}, reads)
+    points = []
+    for combo in parse_sweep([f"{k}={','.join(map(str, vs))}" for k, vs in grid.items()], name):
+        if all(_fmt_param(v) == assumed.params[k] for k, v in combo.items()):
+            points.append(assumed)  # the run as reported: no need to simulate it again
+            continue
+        points.append(point(combo, sims.outcomes_with(logged, {**base, **combo}).read))
+    fitted = min(points, key=lambda p: p.error_tokens)
+    return R.Fit(model=logged.id, policy=name, calls=len(calls), assumed=assumed, fitted=fitted, grid=points)
 
 
 def _cal_row(g: GroupCalibration) -> R.CalibrationRow:

@@ -292,6 +292,34 @@ def test_deepseek_common_prefix_persisted_on_second_hit_on_third(ds):
     assert sys_tokens <= third < sys_tokens + 16
 
 
+def test_deepseek_long_document_first_two_requests_do_not_hit(ds):
+    """The guide's long-document Q&A: the same system message and <financial report>, three
+    questions. "the first two requests will not hit the cache. After the first two requests are
+    completed, the system will identify the system message + <financial report content> ... as a
+    cache prefix unit and persist it. In the third request ... it can hit the cache."
+
+    With a 4,096-token interval unit (the old default) a 6k report gave reads 0 / 4,096 / 6,0xx:
+    the first request's unit at 4,096 is a full prefix of the second. No interval is published and
+    this example rules out any shorter than the report, so the default is none (issue 17.6)."""
+    run, m = ds
+    sys_ = Segment("system", "You are a financial analyst. Answer from the report only.")
+    doc = ("<financial report>\n" + "".join(f"Q{i % 4 + 1} revenue in segment {i} grew {i % 17 + 3}% year on year.\n"
+                                            for i in range(400)) + "</financial report>\n\n")
+    qs = ["What was the best quarter?", "Which segment grew most?", "Summarize the risks."]
+    calls = [_ds([sys_, Segment("user", doc + q)]) for q in qs]
+    shapes = [m.shape(c, trust_usage=False) for c in calls]
+    # pieces: BOS + system (13 tokens), the user message (report + question), the generation prompt
+    assert shapes[0].tokens[0] == 13 and 6000 < shapes[0].tokens[1] < 6030
+    assert len(m._tokenizer.encode(doc)) == 6008
+    reads = [run(c, 30 * k) for k, c in enumerate(calls)]
+    # the second request shares 13 + 1 (the user role marker) + 6,008 (the report) = 6,022 tokens
+    # with the first, but no unit ends there: only at the end of the first's input and output
+    assert reads[:2] == [0, 0]
+    # after the second, their common prefix is persisted, inside the message in whole 16-token
+    # blocks: 13 + floor(6,009 / 16) * 16 = 13 + 375 * 16 = 6,013; the third fully matches it
+    assert reads[2] == 13 + 6009 // 16 * 16 == 6013
+
+
 def test_deepseek_legacy_64_units(ds):
     _, m = ds
     p = make_policy(default_catalog().model("deepseek-flash"), m, policy="deepseek-legacy")

@@ -2,7 +2,8 @@
 
 ``v4-units`` (current): a request hits only a *persisted cache prefix unit* that it fully
 matches. Units are persisted at the end of each request's input and of its output, every
-``interval_tokens`` in long inputs, and, when a request shares a prefix with an earlier one, at the
+``interval_tokens`` in long inputs (0: none, the default, as the guide's long-document example
+implies), and, when a request shares a prefix with an earlier one, at the
 end of that common prefix (so ``A+B``, ``A+C`` miss and a third ``A+D`` hits ``A``).
 
 ``legacy-64`` (V2/V3): the longest prefix shared with any earlier request, floored to 64-token
@@ -48,7 +49,7 @@ class DeepSeekCache:
     """Simulates one DeepSeek model's cache over calls given in start-time order."""
 
     def __init__(self, measurer: Measurer, *, rule: str = "deepseek-v4-units", construction_delay_s: float = 5,
-                 eviction_idle_s: float = 21600, interval_tokens: int = 4096, min_unit_tokens: int = 1,
+                 eviction_idle_s: float = 21600, interval_tokens: int = 0, min_unit_tokens: int = 1,
                  unit_tokens: int = 64, scope_by_user: bool = True):
         if rule not in ("deepseek-v4-units", "deepseek-legacy-64"):
             raise ValueError(f"unknown DeepSeek rule {rule!r}")
