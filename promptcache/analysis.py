@@ -259,6 +259,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     conversation = _conversations(metas, chains)
     notes: list[str] = []
     translations = _comparison_shapes(sims, comparisons, primary, notes)
+    _candidate_breakpoints(sims, entries, catalog.find(fp.logged_models.most_common(1)[0][0]), notes)
 
     # --- timeline (issue 8: report charts) ---
     timed_starts = [m.start for m in metas if m.timed]
@@ -337,7 +338,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
 
         ledgers[key] = sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
     comparison_ids = {e.id for e in comparisons}
-    notes.extend(_placement_notes(sims, comparisons))
+    notes.extend(_placement_notes(sims, everyone))
     for e in everyone:
         for lay in ("as_logged", "restructured"):
             scenarios.append(_scenario(e.id, lay, ledgers[(e.id, lay)], e.id in comparison_ids))
@@ -472,20 +473,41 @@ def _comparison_shapes(sims: _Sims, comparisons: list[ModelEntry], primary: str,
                             f"{primary} counts on {len(fp.samples)} sampled calls (no public tokenizer for "
                             f"{e.id} ships here)" if fp.samples else f"the log's {primary} counts, unscaled "
                             "(no call with text to measure a ratio on)")
-        name = sims.opts.cache_policy or e.cache_policy
         # --cache-param applies to every model simulated with the policy it was given for (all of them with --cache)
         given = dict(sims.opts.cache_params) if sims.opts.cache_policy else {}
-        params = policy_params(name, given)
-        if "breakpoints" in params and not fp.breakpoints and "breakpoints" not in given:
-            sims.overrides[e.id] = {**given, "breakpoints": "auto"}
-            if params["rule"] == "anthropic-breakpoints":  # what a client moving there would mark, per template
-                sims.per_group[e.id] = {mode: {**given, "breakpoints": mode} for mode in PER_GROUP_MODES}
-            else:
-                notes.append(f"{e.id}: the log carries no cache breakpoints, so they were placed where the "
-                             "provider needs them: the latest user or tool message.")
-        else:
-            sims.overrides[e.id] = given
+        sims.overrides[e.id] = given
+        if not fp.breakpoints:
+            _place_breakpoints(sims, e, given, notes)
     return labels
+
+
+def _candidate_breakpoints(sims: _Sims, entries: list[ModelEntry], logged: ModelEntry | None,
+                           notes: list[str]) -> None:
+    """A candidate that caches only at breakpoints, on a log that carries none and could not have
+    (a block-hash trace, or a log from another provider): breakpoints placed as for a comparison.
+    A text log of the same provider without breakpoints is simulated as sent (no caching), and the
+    advisor's breakpoint fixes show what marking them saves."""
+    fp = sims.fp
+    if fp.breakpoints or not entries:
+        return
+    trace = fp.content_free == len(fp.facts)
+    for e in entries:
+        if trace or logged is None or logged.provider != e.provider:
+            _place_breakpoints(sims, e, dict(sims.opts.cache_params), notes)
+
+
+def _place_breakpoints(sims: _Sims, e: ModelEntry, given: dict[str, Any], notes: list[str]) -> None:
+    """Breakpoints for ``e`` where its provider needs them, unless ``--cache-param breakpoints`` set them."""
+    name = sims.opts.cache_policy or e.cache_policy
+    params = policy_params(name, given)
+    if "breakpoints" not in params or "breakpoints" in given:
+        return
+    sims.overrides[e.id] = {**given, "breakpoints": "auto"}
+    if params["rule"] == "anthropic-breakpoints":  # what a client moving there would mark, per template
+        sims.per_group[e.id] = {mode: {**given, "breakpoints": mode} for mode in PER_GROUP_MODES}
+    else:
+        notes.append(f"{e.id}: the log carries no cache breakpoints, so they were placed where the "
+                     "provider needs them: the latest user or tool message.")
 
 
 _MODE_WORDS = {"auto": "5 min", "auto-1h": "1 h", "logged": "none"}

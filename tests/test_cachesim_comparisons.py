@@ -58,3 +58,35 @@ def test_claude_comparison_never_costs_more_than_no_caching(example):
     # g1 (20-50 min gaps) pays with 1-hour breakpoints; g2 (a timestamp first) with none, until restructured
     assert "as logged: g1 1 h, g2 none, g3 5 min" in note
     assert "restructured: g1 1 h, g2 1 h, g3 5 min" in note
+
+
+def test_claude_candidate_on_a_trace_gets_breakpoints_and_a_note(write_log):
+    """issue 18.4: ``--models claude-sonnet-4-5`` on a block-hash trace simulated the breakpoints the
+    log carries (none: a trace cannot show them), so 0.0% hits and no word about it. A candidate
+    now gets them placed as for a comparison, and the notes say so.
+
+    A Mooncake-format conversation: 6 requests 20 s apart, each the previous plus 3 new 512-token
+    blocks. A trace has no generation piece, so the breakpoint "on the last block" sits at the end
+    of the second-to-last one (``last_prompt_piece``): request k (0-5) has 3(k+1) blocks, writes up
+    to 512 * (3k + 2) and reads what request k-1 wrote, 512 * (3k - 1):
+      reads  = 512 * (2 + 5 + 8 + 11 + 14) = 20,480
+      writes = 1,024 + 5 * 1,536 = 8,704 (5-minute: the cheapest of 5 min, 1 h and none here)
+      input  = 1,536 * (1 + ... + 6) = 32,256, so 20,480 / 32,256 = 0.634921 hit ratio."""
+    ids: list[int] = []
+    rows = []
+    for k in range(6):
+        ids = ids + [100 + 3 * k, 101 + 3 * k, 102 + 3 * k]
+        rows.append({"timestamp": 20000 * k, "input_length": 512 * len(ids), "output_length": 50, "hash_ids": list(ids)})
+    r = analyze([write_log(rows, "trace.jsonl")], AnalyzeOptions(models=["claude-sonnet-4-5"], compare=[]))
+    s = next(s for s in r.scenarios if s.layout == "as_logged")
+    assert (s.cache_hit_tokens, s.cache_write_tokens, s.cache_miss_tokens) == (20480, 8704, 32256 - 20480 - 8704)
+    assert s.hit_ratio == 0.634921
+    assert any(n.startswith("claude-sonnet-4-5: the log carries no cache breakpoints") and "g1 5 min" in n
+               for n in r.assumptions.notes)
+    # a text log of the same provider without breakpoints is simulated as sent: Anthropic caches nothing
+    text = [{"timestamp": f"2026-11-16T00:00:{10 * k:02d}Z",
+             "request": {"model": "claude-sonnet-4-5", "system": "Policy rules. " * 600,
+                         "messages": [{"role": "user", "content": f"question {k}"}]}} for k in range(3)]
+    r = analyze([write_log(text, "claude.jsonl")], AnalyzeOptions(models=["claude-sonnet-4-5"], compare=[]))
+    assert r.scenarios[0].cache_hit_tokens == 0
+    assert not any("carries no cache breakpoints" in n for n in r.assumptions.notes)

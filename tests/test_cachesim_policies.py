@@ -169,15 +169,30 @@ def test_anthropic_minimum_and_visibility():
 
 
 def test_anthropic_lookback_twenty_blocks():
+    # the window counts content blocks (here: pieces as messages; it used to count block-trace pieces
+    # the same way, see the next test)
+    sim = Sim("claude-sonnet-4-5")
+    base = [(1, 2000)]
+    sim(bcall(base, bp={0: ""}), 0, messages=True)
+    near = bcall(base + [(100 + i, 10) for i in range(19)], bp={19: ""})
+    assert sim(near, 10, messages=True).read == 2000
+    sim2 = Sim("claude-sonnet-4-5")
+    sim2(bcall(base, bp={0: ""}), 0, messages=True)
+    far = bcall(base + [(100 + i, 10) for i in range(25)], bp={25: ""})
+    assert sim2(far, 10, messages=True).read == 0
+
+
+def test_anthropic_lookback_ignores_trace_hash_blocks():
+    """A block trace's pieces are fixed-size hash blocks (64 tokens in the WEKA Claude Code traces),
+    not content blocks: a turn that adds 25 of them (1,600 tokens: one tool result) is one or two
+    content blocks to Anthropic, so the previous turn's entry is found. Counting hash blocks made the
+    window 20 x 64 = 1,280 tokens (issue 18.4: lookback_blocks=100000 moved a trace from 66% to 96%)."""
     sim = Sim("claude-sonnet-4-5")
     base = [(1, 2000)]
     sim(bcall(base, bp={0: ""}), 0)
-    near = bcall(base + [(100 + i, 10) for i in range(19)], bp={19: ""})
-    assert sim(near, 10).read == 2000
-    sim2 = Sim("claude-sonnet-4-5")
-    sim2(bcall(base, bp={0: ""}), 0)
-    far = bcall(base + [(100 + i, 10) for i in range(25)], bp={25: ""})
-    assert sim2(far, 10).read == 0
+    far = bcall(base + [(100 + i, 64) for i in range(25)], bp={25: ""})
+    o = sim(far, 10)
+    assert (o.read, o.write) == (2000, 25 * 64)
 
 
 def test_anthropic_invalidation_table():

@@ -2,8 +2,9 @@
 
 Rules (docs/cache-rules.md, research A.3): up to ``max_breakpoints`` explicit breakpoints plus
 top-level automatic caching (a breakpoint on the last block, one slot); on each request every
-breakpoint looks back up to ``lookback_blocks`` block boundaries for an entry an earlier request
-wrote and the longest live one is read; new entries are written at the breakpoints past it.
+breakpoint looks back up to ``lookback_blocks`` content-block boundaries (pieces; a block trace's
+hash blocks are not content blocks and do not count) for an entry an earlier request wrote and
+the longest live one is read; new entries are written at the breakpoints past it.
 Entries live ``ttl_5m_s`` (refreshed on every hit) or ``ttl_1h_s`` from the start of the request
 that wrote or read them, become visible once the writer's response has begun, and need a prefix
 of at least ``min_tokens`` (per model, dated). Charges follow the mixed-TTL rule: A = hit,
@@ -82,17 +83,24 @@ class AnthropicCache(PolicyBase):
         cum = cumulative(shape.tokens)
         keys = self._keys(shape, call)
         minimum = self._p(self.min_tokens, start)
-        # read: the longest live entry within each breakpoint's lookback window
+        # read: the longest live entry within each breakpoint's lookback window, which counts content
+        # blocks: a boundary inside a block trace (``block`` pieces: fixed-size hash blocks of
+        # unknown content) is not one, so it does not use up the window
         hit, hit_entry = 0, None
+        roles = shape.roles
         for k, _, _ in bps:
-            b = k + 1
-            for j in range(b, max(b - self.lookback, 0), -1):
+            looked = 0
+            for j in range(k + 1, 0, -1):
                 if cum[j] <= hit:
                     break
                 e = store.get(keys[j], start)
                 if e is not None:
                     hit, hit_entry = cum[j], e
                     break
+                if roles[j - 1] != "block":
+                    looked += 1
+                    if looked >= self.lookback:
+                        break
         if hit_entry is not None:
             hit_entry.expires = max(hit_entry.expires, start + hit_entry.ttl)  # refreshed on each hit
         # writes at the breakpoints past the hit, if long enough
