@@ -105,9 +105,8 @@ class _Sims:
     _derived: dict[tuple, tuple[Variant, Outcomes, Footprints]] = field(default_factory=dict)
     # model -> {name: overrides}: breakpoints translated per template group, the cheapest per group kept
     per_group: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    # (model, layout) -> {group: the name chosen}, and the outcomes combined from the choices
-    chosen: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
-    _combined: dict[str, list[tuple[Variant | None, Outcomes]]] = field(default_factory=dict)
+    # model -> the latest few (layout, outcomes combined from the choices, {group: the name chosen})
+    _combined: dict[str, list[tuple[Variant | None, Outcomes, dict[str, str]]]] = field(default_factory=dict)
 
     def run(self, e: ModelEntry, var: Variant | None = None, on_outcome=None,
             overrides: dict[str, Any] | None = None) -> Ledger:
@@ -153,11 +152,11 @@ class _Sims:
         given the outcomes of its cheapest (the first on a tie). Groups are assumed not to read
         one another's entries (templates differ from their system prompt on)."""
         kept = self._combined.setdefault(e.id, [])
+        got = next((o for v, o, _ in kept if v is var), None)
+        if got is not None:
+            return got, self._layout(var, self.scaled.get(e.id, (e.tokenizer, 1.0)))
         runs = {name: self._outcomes(e, var, params) for name, params in self.per_group[e.id].items()}
         layout = next(iter(runs.values()))[1]
-        got = next((o for v, o in kept if v is var), None)
-        if got is not None:
-            return got, layout
         facts, order, _ = layout
         costs = {name: price(facts, order, e.id, o, self.catalog) for name, (o, _) in runs.items()}
         groups = {f.group for f in facts}
@@ -167,10 +166,14 @@ class _Sims:
             src = runs[pick[f.group]][0]
             combined.read[i], combined.write[i] = src.read[i], src.write[i]
             combined.write_1h[i], combined.total[i] = src.write_1h[i], src.total[i]
-        self.chosen[(e.id, "as_logged" if var is None else "restructured")] = pick
-        kept.insert(0, (var, combined))
+        kept.insert(0, (var, combined, pick))
         del kept[3:]
         return combined, layout
+
+    def choice(self, e: ModelEntry, var: Variant | None) -> dict[str, str]:
+        """The placement each template group got in ``e``'s per-group simulation of ``var``."""
+        self._per_group(e, var)
+        return next(p for v, _, p in self._combined[e.id] if v is var)
 
     def policy_maker(self, e: ModelEntry, overrides: dict[str, Any] | None = None) -> Callable[[], Any]:
         """A maker of fresh cache simulators for ``e``, with the run's policy and parameters."""
@@ -338,7 +341,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
 
         ledgers[key] = sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
     comparison_ids = {e.id for e in comparisons}
-    notes.extend(_placement_notes(sims, everyone))
+    notes.extend(_placement_notes(sims, everyone, plan.combined if plan.kept else None))
     for e in everyone:
         for lay in ("as_logged", "restructured"):
             scenarios.append(_scenario(e.id, lay, ledgers[(e.id, lay)], e.id in comparison_ids))
@@ -513,17 +516,17 @@ def _place_breakpoints(sims: _Sims, e: ModelEntry, given: dict[str, Any], notes:
 _MODE_WORDS = {"auto": "5 min", "auto-1h": "1 h", "logged": "none"}
 
 
-def _placement_notes(sims: _Sims, comparisons: list[ModelEntry]) -> list[str]:
-    """Which breakpoints each template group was given on a comparison model that needs them."""
+def _placement_notes(sims: _Sims, models: list[ModelEntry], restructured: Variant | None) -> list[str]:
+    """Which breakpoints each template group was given on a model that needs them."""
     out = []
-    for e in comparisons:
+    for e in models:
         if e.id not in sims.per_group:
             continue
         parts = []
-        for lay in ("as_logged", "restructured"):
-            pick = sims.chosen.get((e.id, lay))
-            if pick is None:
+        for lay, var in (("as_logged", None), ("restructured", restructured)):
+            if lay == "restructured" and var is None:
                 continue
+            pick = sims.choice(e, var)
             said = ", ".join(f"{g} {_MODE_WORDS[pick[g]]}" for g in sorted(pick, key=lambda g: (len(g), g)))
             parts.append(f"{lay.replace('_', ' ')}: {said}")
         out.append(f"{e.id}: the log carries no cache breakpoints, so each template group was simulated as a client "

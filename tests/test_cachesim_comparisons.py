@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
 
 import pytest
+from test_cachesim_kit import Sim, bcall
 
 from promptcache.analysis import AnalyzeOptions, analyze
 from promptcache.catalog import default_catalog
-from test_cachesim_kit import Sim, bcall
 
 EXAMPLE = str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))
 
@@ -40,7 +40,7 @@ def test_single_turn_call_gets_no_breakpoint_on_its_last_block():
 
 @pytest.fixture(scope="module")
 def example():
-    return analyze([EXAMPLE], AnalyzeOptions(now=datetime(2026, 12, 1, tzinfo=timezone.utc)))
+    return analyze([EXAMPLE], AnalyzeOptions(now=datetime(2026, 12, 1, tzinfo=UTC)))
 
 
 def test_claude_comparison_never_costs_more_than_no_caching(example):
@@ -50,7 +50,7 @@ def test_claude_comparison_never_costs_more_than_no_caching(example):
     5-minute TTL). Each group now gets the cheapest of 5-minute, 1-hour or no breakpoints."""
     cat = default_catalog()
     for s in (s for s in example.scenarios if s.model == "claude-sonnet-4-5"):
-        r = cat.price("claude-sonnet-4-5", datetime.fromisoformat(example.period[0].replace("Z", "+00:00"))).rates
+        r = cat.price("claude-sonnet-4-5", datetime.fromisoformat(example.period[0])).rates
         uncached = ((s.cache_hit_tokens + s.cache_miss_tokens + s.cache_write_tokens) * r.input_miss
                     + s.output_tokens * r.output) / Decimal(1_000_000)
         assert s.cost_usd < uncached, (s.layout, s.cost_usd, uncached)
