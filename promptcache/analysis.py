@@ -664,9 +664,9 @@ def _sweep(sims: _Sims, entries: list[ModelEntry], plan: Plan, opts: AnalyzeOpti
     rows = []
     for e in entries:
         name = opts.cache_policy or e.cache_policy
-        for params in parse_sweep(opts.sweep, name, base=opts.cache_params):
-            shown = {k: _fmt_param(v) for k, v in params.items() if k not in opts.cache_params
-                     or opts.cache_params[k] != v}
+        base = sims.overrides.get(e.id, opts.cache_params)  # with breakpoints placed on a log that has none
+        for params in parse_sweep(opts.sweep, name, base=base):
+            shown = {k: _fmt_param(v) for k, v in params.items() if k not in base or base[k] != v}
             for lay, var in (("as_logged", None), ("restructured", plan.combined if plan.kept else None)):
                 led = sims.run(e, var, overrides=params)
                 t = led.tokens()

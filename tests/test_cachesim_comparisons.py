@@ -77,8 +77,11 @@ def test_claude_candidate_on_a_trace_gets_breakpoints_and_a_note(write_log):
     for k in range(6):
         ids = ids + [100 + 3 * k, 101 + 3 * k, 102 + 3 * k]
         rows.append({"timestamp": 20000 * k, "input_length": 512 * len(ids), "output_length": 50, "hash_ids": list(ids)})
-    r = analyze([write_log(rows, "trace.jsonl")], AnalyzeOptions(models=["claude-sonnet-4-5"], compare=[]))
+    r = analyze([write_log(rows, "trace.jsonl")], AnalyzeOptions(models=["claude-sonnet-4-5"], compare=[],
+                                                                 sweep=["ttl=5m,1h"]))
     s = next(s for s in r.scenarios if s.layout == "as_logged")
+    # --sweep starts from the placed breakpoints too (the 1 h TTL only lengthens 5-minute entries here)
+    assert [w.hit_ratio for w in r.sweep] == [0.634921] * 4
     assert (s.cache_hit_tokens, s.cache_write_tokens, s.cache_miss_tokens) == (20480, 8704, 32256 - 20480 - 8704)
     assert s.hit_ratio == 0.634921
     assert any(n.startswith("claude-sonnet-4-5: the log carries no cache breakpoints") and "g1 5 min" in n
