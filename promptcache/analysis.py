@@ -262,7 +262,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     conversation = _conversations(metas, chains)
     notes: list[str] = []
     translations = _comparison_shapes(sims, comparisons, primary, notes)
-    _candidate_breakpoints(sims, entries, catalog.find(fp.logged_models.most_common(1)[0][0]), notes)
+    _candidate_breakpoints(sims, entries, notes)
 
     # --- timeline (issue 8: report charts) ---
     timed_starts = [m.start for m in metas if m.timed]
@@ -484,19 +484,15 @@ def _comparison_shapes(sims: _Sims, comparisons: list[ModelEntry], primary: str,
     return labels
 
 
-def _candidate_breakpoints(sims: _Sims, entries: list[ModelEntry], logged: ModelEntry | None,
-                           notes: list[str]) -> None:
-    """A candidate that caches only at breakpoints, on a log that carries none and could not have
-    (a block-hash trace, or a log from another provider): breakpoints placed as for a comparison.
-    A text log of the same provider without breakpoints is simulated as sent (no caching), and the
-    advisor's breakpoint fixes show what marking them saves."""
+def _candidate_breakpoints(sims: _Sims, entries: list[ModelEntry], notes: list[str]) -> None:
+    """A candidate that caches only at breakpoints, on a block-hash trace (which cannot carry
+    them): breakpoints placed as for a comparison. A text log without breakpoints is simulated as
+    sent (no caching), and the advisor's breakpoint fixes show what marking them saves."""
     fp = sims.fp
-    if fp.breakpoints or not entries:
+    if fp.breakpoints or fp.content_free != len(fp.facts):
         return
-    trace = fp.content_free == len(fp.facts)
     for e in entries:
-        if trace or logged is None or logged.provider != e.provider:
-            _place_breakpoints(sims, e, dict(sims.opts.cache_params), notes)
+        _place_breakpoints(sims, e, dict(sims.opts.cache_params), notes)
 
 
 def _place_breakpoints(sims: _Sims, e: ModelEntry, given: dict[str, Any], notes: list[str]) -> None:

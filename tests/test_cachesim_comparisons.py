@@ -86,7 +86,7 @@ def test_claude_candidate_on_a_trace_gets_breakpoints_and_a_note(write_log):
     assert s.hit_ratio == 0.634921
     assert any(n.startswith("claude-sonnet-4-5: the log carries no cache breakpoints") and "g1 5 min" in n
                for n in r.assumptions.notes)
-    # a text log of the same provider without breakpoints is simulated as sent: Anthropic caches nothing
+    # a text log without breakpoints is simulated as sent (Anthropic caches nothing); the advisor finds them
     text = [{"timestamp": f"2026-11-16T00:00:{10 * k:02d}Z",
              "request": {"model": "claude-sonnet-4-5", "system": "Policy rules. " * 600,
                          "messages": [{"role": "user", "content": f"question {k}"}]}} for k in range(3)]
