@@ -125,11 +125,14 @@ def test_breakpoint_findings_need_a_claude_candidate(write_log):
 
 # -- OpenAI ----------------------------------------------------------------------------------------
 
-def openai_log(write_log, system, *, n=40, every=timedelta(minutes=2), key=None, tools=None, name="gpt.jsonl"):
+def openai_log(write_log, system, *, n=40, every=timedelta(minutes=2), key=None, tools=None, name="gpt.jsonl",
+               times=None):
     rng = random.Random(1)
     rows, t = [], T0
+    if times is not None:  # offsets from T0, one per call
+        n = len(times)
     for i in range(n):
-        t += every
+        t = T0 + times[i] if times is not None else t + every
         question = f"Question {i}: order {rng.randint(1, 9999)}?"
         req = {"model": "gpt-4o", "messages": [{"role": "system", "content": system(i)},
                                                {"role": "user", "content": question}]}
@@ -161,33 +164,44 @@ def test_prompt_just_under_openai_minimum(write_log):
 
 
 def test_many_calls_on_one_route_without_a_key(write_log):
-    """30 calls a minute of one template and no prompt_cache_key: half overflow to cold machines;
-    two keys (15 a minute each) keep every call on a warm route."""
-    p = openai_log(write_log, lambda i: POLICY, n=150, every=timedelta(seconds=2))
-    r = analyze([p], GPT)
+    """One template, no prompt_cache_key: 10 calls a minute for 30 minutes, and at minutes 1, 11
+    and 21 a burst of 30 more in one minute. In a burst the route's last minute reaches 40 calls,
+    so 3 machines (ceil(40 / 15)); the two overflow machines sit idle 10 minutes between bursts,
+    past the 5-minute lifetime, so each warms up again: 2 misses a burst, 6 in all (overflow
+    machines warm up, issue 17.7: this test used to expect every call past 15 a minute to miss).
+    Three keys (40 / 3 < 15 a minute each) keep every call on a warm home machine."""
+    times = sorted([timedelta(seconds=6 * k) for k in range(300)]
+                   + [timedelta(minutes=10 * b + 1, seconds=2 * j) for b in range(3) for j in range(30)])
+    r = analyze([openai_log(write_log, lambda i: POLICY, times=times)], GPT)
     f = finding(r, "cache_key_routing")
-    assert "no prompt_cache_key" in f.message and "split into 2 keys" in f.change
+    assert f.message.startswith("g1: 6 calls overflowed their cache route on gpt-4o and missed (up to 40 calls")
+    assert "no prompt_cache_key" in f.message and "split into 3 keys" in f.change
     assert f.savings_usd > 0
     by = {(s.model, s.layout): s for s in r.scenarios}
-    assert by[("gpt-4o", "restructured")].hit_ratio > by[("gpt-4o", "as_logged")].hit_ratio + 0.3
+    assert by[("gpt-4o", "restructured")].hit_ratio > by[("gpt-4o", "as_logged")].hit_ratio
 
 
 def test_one_key_shared_by_several_templates(write_log):
-    """Three templates share a tool list (their first ~256 tokens) and one prompt_cache_key, each at
-    10 calls a minute: together 30 a minute on one route. A key per template fixes all three."""
+    """Three templates share a tool list (their first ~256 tokens) and one prompt_cache_key, taking
+    turns: 10 calls a minute for 30 minutes, and bursts of 30 more in one minute at minutes 1, 11
+    and 21. In a burst the route carries 40 a minute, so 3 machines; the two overflow machines idle
+    10 minutes between bursts (past the 5-minute lifetime) and miss each template once per burst:
+    2 misses per template per burst. A key per template (at most ~14 a minute each) fixes all three.
+    (This test used 30 a minute steadily, which now costs only one warm-up miss per template.)"""
     schema = {"type": "object", "properties": {"q": {"type": "string"}}}
     tools = [{"type": "function", "function": {"name": f"tool_{n}", "description": f"Tool {n} does one thing well.",
                                                "parameters": schema}} for n in range(12)]
     apps = ["\n".join(f"App {g} rule {j}: " + "be brief, cite the policy, " * (g + 1) + f"escalate case {j}."
                       for j in range(100)) for g in range(3)]
-    p = openai_log(write_log, lambda i: apps[i % 3], n=150, every=timedelta(seconds=2), key=lambda i: "app",
-                   tools=tools)
+    times = sorted([timedelta(seconds=6 * k) for k in range(300)]
+                   + [timedelta(minutes=10 * b + 1, seconds=2 * j) for b in range(3) for j in range(30)])
+    p = openai_log(write_log, lambda i: apps[i % 3], key=lambda i: "app", tools=tools, times=times)
     r = analyze([p], GPT)
     found = [f for f in r.findings if f.kind == "cache_key_routing"]
     assert len(found) == 3 and len({f.group for f in found}) == 3
     for f in found:
         assert "shared with 2 other template(s)" in f.message and f.savings_usd > 0
-        assert "split" not in f.change  # 10 a minute each: one key per template is enough
+        assert "split" not in f.change  # under 15 a minute each: one key per template is enough
 
 
 def test_calm_openai_log_gets_no_finding(write_log):

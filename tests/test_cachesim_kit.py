@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from promptcache.knowledge.catalog import default_catalog
 from promptcache.measure.shape import Measurer
 from promptcache.model.calls import Call, Segment, Usage
@@ -31,6 +33,8 @@ class Sim:
         entry = default_catalog().model(model) if model else None
         self.p = make_policy(entry, self.m, policy=policy, overrides=overrides or None)
 
-    def __call__(self, call: Call, t: float, dur: float = 2.0, user=None):
+    def __call__(self, call: Call, t: float, dur: float = 2.0, user=None, messages: bool = False):
         shape = self.m.shape(call, trust_usage=True)
+        if messages:  # the pieces as messages (content blocks) rather than a block trace's hash blocks
+            shape = replace(shape, roles=("user",) * (len(shape.keys) - 1) + ("generation",))
         return self.p.request(shape, start=T0 + t, end=T0 + t + dur, user=user, call=call)

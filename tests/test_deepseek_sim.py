@@ -130,3 +130,93 @@ def test_invariants(rows, rule):
         assert o.read <= best
         seen.append((user, cur))
         seen.append((user, [t for p in pieces for t in ids(p.text)] + ids(output_piece(c, "deepseek-v4"))))
+
+
+def test_legacy_eviction_idle_is_honoured():
+    """``--cache deepseek-legacy --cache-param eviction_idle_s=1s``: once a prefix's record had
+    expired, the lookup fell back to the block index inside the same piece, which kept only when a
+    block became usable, so a long system prompt never expired (issue 18.8: group g1 of the
+    example, calls 20-50 minutes apart, still read 572,800 tokens)."""
+    qs = [call(("system", DOC), ("user", f"Question {q}")) for q in "ABCD"]
+    shapes = [M.shape(c, trust_usage=False) for c in qs]
+    short = DeepSeekCache(M, rule="deepseek-legacy-64", eviction_idle_s=1)
+    assert short.request(shapes[0], start=0, end=5, user=None).read == 0
+    assert short.request(shapes[1], start=1200, end=1205, user=None).read == 0  # 20 min idle > 1 s: evicted
+    # the miss rebuilt the shared prefix, usable from 1205 (5 s construction): read 0.5 s later
+    assert short.request(shapes[2], start=1205.5, end=1206, user=None).read > 0
+    assert short.request(shapes[3], start=3000, end=3001, user=None).read == 0  # evicted again
+    default = DeepSeekCache(M, rule="deepseek-legacy-64")  # 6 h idle: the same gaps hit
+    default.request(shapes[0], start=0, end=5, user=None)
+    o = default.request(shapes[1], start=1200, end=1205, user=None)
+    assert o.read % 64 == 0 and o.read > 0.9 * shapes[1].total
+    # the same inside one piece (one document, a different question in the same message)
+    inside = [M.shape(call(("system", "Analyst."), ("user", DOC + f"\n\nQuestion {q}")), trust_usage=False)
+              for q in "AB"]
+    short = DeepSeekCache(M, rule="deepseek-legacy-64", eviction_idle_s=1)
+    short.request(inside[0], start=0, end=5, user=None)
+    assert short.request(inside[1], start=1200, end=1205, user=None).read == 0
+    default = DeepSeekCache(M, rule="deepseek-legacy-64")
+    default.request(inside[0], start=0, end=5, user=None)
+    assert default.request(inside[1], start=1200, end=1205, user=None).read > 0.9 * inside[1].total
+
+
+def test_cache_param_reaches_every_row_and_the_assumptions():
+    """``--cache deepseek-legacy --cache-param eviction_idle_s=...`` on the example: the comparison
+    rows (simulated with the same rules under --cache) used to run with the packaged 6 h, and the
+    Assumptions showed their 21600 (issue 18.8)."""
+    from importlib import resources
+
+    from promptcache.analyze.pipeline import AnalyzeOptions, analyze
+
+    ex = str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))
+
+    def g1_hits(spec: str):
+        r = analyze([ex], AnalyzeOptions(cache_policy="deepseek-legacy", cache_param_specs=[spec]))
+        hits = {g.source: g.hit_tokens for g in r.timeline.group_cache if g.group == "g1"}
+        return r.assumptions.cache_policy, hits
+
+    shown, hits = g1_hits("eviction_idle_s=1h")
+    assert shown == {"deepseek-legacy": {"rule": "deepseek-legacy-64", "unit_tokens": 64,
+                                         "construction_delay_s": 5, "eviction_idle_s": 3600.0}}
+    assert hits["deepseek-flash/as_logged"] == hits["claude-sonnet-4-5/as_logged"] > 0  # 20-50 min gaps < 1 h
+    shown, hits = g1_hits("eviction_idle_s=1s")
+    assert shown["deepseek-legacy"]["eviction_idle_s"] == 1.0
+    assert all(v == 0 for k, v in hits.items() if k != "observed")  # every call of g1 misses
+
+
+def test_analyze_fits_the_interval_to_reported_hits(write_log):
+    """issue 17.6: with reported hits, analyze re-simulates the logged model over the policy's fit
+    grid (interval_tokens 0, 2048, 4096, 8192, 16384) and shows the closest next to the assumed 0.
+    The log: three questions on one ~6.5k-token report, 30 s apart, whose reported hits are what a
+    4,096-token interval gives: 0, then 4,096 (the first request's unit at 4,096), then the common
+    prefix. 2,048 would give 6,144 on the second, 8,192 and 0 nothing, so 4,096 fits exactly."""
+    from promptcache.analyze.pipeline import AnalyzeOptions, analyze
+    from promptcache.report.sections import fit as fit_section
+
+    sys_ = "You are a financial analyst. Answer from the report only."
+    doc = "".join(f"Q{i % 4 + 1} revenue in segment {i} grew {i % 17 + 3}% year on year.\n" for i in range(430))
+    qs = ["What was the best quarter?", "Which segment grew most?", "Summarize the risks."]
+    calls = [call(("system", sys_), ("user", doc + q), out="ok") for q in qs]
+    shapes = [M.shape(c, trust_usage=False) for c in calls]
+    sim = DeepSeekCache(M, interval_tokens=4096)
+    reported = [sim.request(s, start=30.0 * k, end=30.0 * k + 2, user=None).read for k, s in enumerate(shapes)]
+    assert reported[:2] == [0, 4096] and reported[2] > 6144
+    rows = [{"timestamp": f"2026-11-16T00:0{k // 2}:{30 * k % 60:02d}Z", "latency_ms": 2000,
+             "request": {"model": "deepseek-v4-pro", "messages": [{"role": "system", "content": sys_},
+                                                                  {"role": "user", "content": doc + q}]},
+             "response": {"model": "deepseek-v4-pro", "choices": [{"message": {"role": "assistant", "content": "ok"}}],
+                          "usage": {"prompt_tokens": s.total, "completion_tokens": 1, "prompt_cache_hit_tokens": hit,
+                                    "prompt_cache_miss_tokens": s.total - hit}}}
+            for k, (q, s, hit) in enumerate(zip(qs, shapes, reported))]
+    r = analyze([write_log(rows)], AnalyzeOptions(models=["deepseek-v4-pro"], compare=[]))
+    f = r.calibration.fit
+    assert f is not None and f.calls == 3 and f.policy == "deepseek-v4"
+    inputs = sum(s.total for s in shapes)
+    errors = {p.params["interval_tokens"]: p.error_tokens for p in f.grid}
+    # assumed 0: the second call reads nothing where 4,096 was reported; 2,048 reads 6,144 (2,048 too many)
+    assert errors == {"0": 4096, "2048": 2048, "4096": 0, "8192": 4096, "16384": 4096}
+    assert f.assumed.params == {"interval_tokens": "0"} and f.assumed.error_pct == round(100 * 4096 / inputs, 3)
+    assert f.fitted.params == {"interval_tokens": "4096"} and f.fitted.error_tokens == 0
+    sec = fit_section(r)
+    assert "Fitted: interval_tokens=4096 (0.00% error) against the assumed interval_tokens=0" in sec.caption
+    assert [row[3] for row in sec.rows] == ["assumed", "", "fitted", "", ""]

@@ -12,7 +12,7 @@ and only matter when a candidate model's provider reads those options:
 - OpenAI caches prompts of 1,024 tokens or more. ``prompt_under_minimum``: a template's prompts
   fall just short, so none is cached; ``cache_key_routing``: more than ~15 requests a minute reach
   one route (the first ~256 tokens plus ``prompt_cache_key``: none, or one key shared by several
-  templates), and the overflow lands on machines without the prefix.
+  templates), and the overflow lands on machines that miss until they have cached the prefix.
 
 Detection is honest about cause but never about money: a Claude group's calls are simulated
 once as logged and once with the breakpoints placed where the provider needs them, and only
@@ -298,7 +298,8 @@ def _pad_layout(shape: Shape, pad: int) -> list[LayoutItem]:
 
 def detect_cache_key(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape],
                      make: Callable[[], OpenAIAutoCache], model: str) -> list[Fix]:
-    """Groups whose calls overflowed their route (more than ~15 a minute on one prefix and key).
+    """Groups whose calls overflowed their route (more than ~15 a minute on one prefix and key) and
+    missed there: each extra machine warms up on its first request, and again after an idle gap.
 
     ``make()`` returns a fresh OpenAI automatic-caching policy; its own routing decides overflow,
     so detection and simulation agree. The fix gives each template its own ``prompt_cache_key``,
@@ -316,7 +317,8 @@ def detect_cache_key(facts: Sequence[CallFacts], order: Sequence[int], shapes: S
         key = f.hints.prompt_cache_key if f.hints is not None else None
         keys.setdefault(f.group, set()).add(key)
         groups_on_key.setdefault(key, set()).add(f.group)
-        if pol._overflow(pol._scope_id(f.user, f.hints, key=True), shapes[i], f.start):
+        before = pol.overflowed  # a call that overflowed and missed: an overflow machine warming up
+        if pol.request(shapes[i], start=f.start, end=f.end, user=f.user, call=f.hints).read == 0 and pol.overflowed > before:
             overflowed[f.group] += 1
         q = window.setdefault(f.group, deque())
         while q and q[0] <= f.start - 60:
@@ -338,9 +340,10 @@ def detect_cache_key(facts: Sequence[CallFacts], order: Sequence[int], shapes: S
             how = f"{len(used)} prompt_cache_keys"
         fixes.append(Fix(
             kind="cache_key_routing", group=gid, segment="request (prompt_cache_key)",
-            message=(f"{gid}: {overflowed[gid]} calls overflowed their cache route on {model} (up to {peak[gid]} calls "
-                     f"a minute of this template, {how}; above ~{pol.rpm:g} a minute per prefix and key OpenAI "
-                     "sends the excess to machines without the prefix)"),
+            message=(f"{gid}: {overflowed[gid]} calls overflowed their cache route on {model} and missed (up to "
+                     f"{peak[gid]} calls a minute of this template, {how}; above ~{pol.rpm:g} a minute per prefix "
+                     "and key OpenAI sends the excess to more machines, each of which misses until it has cached "
+                     "the prefix)"),
             change=("send this template with its own prompt_cache_key" + (
                 f", split into {shards} keys (e.g. by conversation or user) so each stays under ~{pol.rpm:g} "
                 "requests a minute" if shards > 1 else "")),

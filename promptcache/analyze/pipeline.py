@@ -34,6 +34,7 @@ from ..advise.breakers import (
 from ..advise.provider_options import detect_provider_options
 from ..advise.whatif import Plan, Variant, Variants, choose, reshape
 from ..errors import ConfigError, EmptyLogError
+from ..knowledge.cache_rules import default_rules
 from ..knowledge.catalog import Catalog, ModelEntry, load_catalog
 from ..measure.shape import Measurer, Shape
 from ..measure.translate import scale_shape
@@ -61,6 +62,9 @@ from .timeline import TimelineBuilder
 
 DEFAULT_MODELS = ("deepseek-v4-pro", "deepseek-flash")
 DEFAULT_COMPARE = ("claude-sonnet-4-5", "gpt-4o")
+#: breakpoint placements tried per template group for an Anthropic comparison of a log without
+#: breakpoints (``logged`` = none: no caching), cheapest kept
+PER_GROUP_MODES = ("auto", "auto-1h", "logged")
 
 
 @dataclass
@@ -115,6 +119,10 @@ class _Sims:
     _base: dict[tuple, tuple[Outcomes, Footprints | None]] = field(default_factory=dict)
     # the latest parent layout (the combined fixes) per cache, its outcomes and footprints
     _derived: dict[tuple, tuple[Variant, Outcomes, Footprints]] = field(default_factory=dict)
+    # model -> {name: overrides}: breakpoints translated per template group, the cheapest per group kept
+    per_group: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # model -> the latest few (layout, outcomes combined from the choices, {group: the name chosen})
+    _combined: dict[str, list[tuple[Variant | None, Outcomes, dict[str, str]]]] = field(default_factory=dict)
 
     def run(self, e: ModelEntry, var: Variant | None = None, on_outcome=None,
             overrides: dict[str, Any] | None = None) -> Ledger:
@@ -126,6 +134,10 @@ class _Sims:
         """``e``'s cache over the log (with ``var``), unpriced: an earlier run's when it is kept."""
         return self._outcomes(e, var, None)[0]
 
+    def outcomes_with(self, e: ModelEntry, overrides: dict[str, Any]) -> Outcomes:
+        """``e``'s cache over the log as logged with other policy parameters, unpriced."""
+        return self._outcomes(e, None, overrides)[0]
+
     def _outcomes(self, e: ModelEntry, var: Variant | None, overrides: dict[str, Any] | None
                   ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]]]:
         """The simulation of ``e``'s cache over a layout, and the layout.
@@ -133,6 +145,8 @@ class _Sims:
         Models whose caches behave alike (same rules, parameters and token counts, as DeepSeek Pro
         and Flash) share one simulation: the log as logged and the latest few what-ifs are kept
         and priced again for the next."""
+        if overrides is None and e.id in self.per_group:
+            return self._per_group(e, var)
         params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
         pname = self.opts.cache_policy or e.cache_policy
         source = self.scaled.get(e.id, (e.tokenizer, 1.0))
@@ -146,6 +160,36 @@ class _Sims:
             outcomes = self._simulate(key, source, var, layout, self.policy_maker(e, params))
             self._last = [(key, var, outcomes), *self._last[:3]]
         return outcomes, layout
+
+    def _per_group(self, e: ModelEntry, var: Variant | None
+                   ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]]]:
+        """``e``'s cache with breakpoints placed per template group where they pay: each placement
+        in ``per_group[e.id]`` simulated over the whole log and priced, and each group's calls
+        given the outcomes of its cheapest (the first on a tie). Groups are assumed not to read
+        one another's entries (templates differ from their system prompt on)."""
+        kept = self._combined.setdefault(e.id, [])
+        got = next((o for v, o, _ in kept if v is var), None)
+        if got is not None:
+            return got, self._layout(var, self.scaled.get(e.id, (e.tokenizer, 1.0)))
+        runs = {name: self._outcomes(e, var, params) for name, params in self.per_group[e.id].items()}
+        layout = next(iter(runs.values()))[1]
+        facts, order, _ = layout
+        costs = {name: price(facts, order, e.id, o, self.catalog) for name, (o, _) in runs.items()}
+        groups = {f.group for f in facts}
+        pick = {g: min(costs, key=lambda n, g=g: costs[n].cost(g)) for g in sorted(groups)}
+        combined = Outcomes.zeros(len(facts))
+        for i, f in enumerate(facts):
+            src = runs[pick[f.group]][0]
+            combined.read[i], combined.write[i] = src.read[i], src.write[i]
+            combined.write_1h[i], combined.total[i] = src.write_1h[i], src.total[i]
+        kept.insert(0, (var, combined, pick))
+        del kept[3:]
+        return combined, layout
+
+    def choice(self, e: ModelEntry, var: Variant | None) -> dict[str, str]:
+        """The placement each template group got in ``e``'s per-group simulation of ``var``."""
+        self._per_group(e, var)
+        return next(p for v, _, p in self._combined[e.id] if v is var)
 
     def policy_maker(self, e: ModelEntry, overrides: dict[str, Any] | None = None) -> Callable[[], Any]:
         """A maker of fresh cache simulators for ``e``, with the run's policy and parameters."""
@@ -234,6 +278,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     conversation = _conversations(metas, chains)
     notes: list[str] = []
     translations = _comparison_shapes(sims, comparisons, primary, notes)
+    _candidate_breakpoints(sims, entries, notes)
 
     # --- timeline (issue 8: report charts) ---
     timed_starts = [m.start for m in metas if m.timed]
@@ -317,6 +362,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
 
         ledgers[key] = sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
     comparison_ids = {e.id for e in comparisons}
+    notes.extend(_placement_notes(sims, everyone, plan.combined if plan.kept else None))
     for e in everyone:
         for lay in ("as_logged", "restructured"):
             scenarios.append(_scenario(e.id, lay, ledgers[(e.id, lay)], e.id in comparison_ids))
@@ -361,7 +407,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         now=now, simulated=lambda e, lay: sims.outcomes(e, plan.combined if lay == "restructured" and plan.kept else None))
     # --- end recommendation ---
 
-    calibration = _calibration(fp, logged, sim_reads, catalog, opts, notes, sim_writes)
+    calibration = _calibration(sims, fp, logged, sim_reads, catalog, opts, notes, sim_writes)
     sweep = _sweep(sims, entries, plan, opts)
     notes.extend(_notes(fp, metas, entries, opts, plan, content_free, catalog, now))
     stats = fp.stats
@@ -451,14 +497,60 @@ def _comparison_shapes(sims: _Sims, comparisons: list[ModelEntry], primary: str,
                             f"{primary} counts on {len(fp.samples)} sampled calls (no public tokenizer for "
                             f"{e.id} ships here)" if fp.samples else f"the log's {primary} counts, unscaled "
                             "(no call with text to measure a ratio on)")
-        params = policy_params(sims.opts.cache_policy or e.cache_policy)
-        if "breakpoints" in params and not fp.breakpoints:
-            sims.overrides[e.id] = {"breakpoints": "auto"}
-            notes.append(f"{e.id}: the log carries no cache breakpoints, so they were placed where the provider "
-                         "needs them: after the tools and system prompt, and on the last block.")
-        else:
-            sims.overrides[e.id] = {}
+        # --cache-param applies to every model simulated with the policy it was given for (all of them with --cache)
+        given = dict(sims.opts.cache_params) if sims.opts.cache_policy else {}
+        sims.overrides[e.id] = given
+        if not fp.breakpoints:
+            _place_breakpoints(sims, e, given, notes)
     return labels
+
+
+def _candidate_breakpoints(sims: _Sims, entries: list[ModelEntry], notes: list[str]) -> None:
+    """A candidate that caches only at breakpoints, on a block-hash trace (which cannot carry
+    them): breakpoints placed as for a comparison. A text log without breakpoints is simulated as
+    sent (no caching), and the advisor's breakpoint fixes show what marking them saves."""
+    fp = sims.fp
+    if fp.breakpoints or fp.content_free != len(fp.facts):
+        return
+    for e in entries:
+        _place_breakpoints(sims, e, dict(sims.opts.cache_params), notes)
+
+
+def _place_breakpoints(sims: _Sims, e: ModelEntry, given: dict[str, Any], notes: list[str]) -> None:
+    """Breakpoints for ``e`` where its provider needs them, unless ``--cache-param breakpoints`` set them."""
+    name = sims.opts.cache_policy or e.cache_policy
+    params = policy_params(name, given)
+    if "breakpoints" not in params or "breakpoints" in given:
+        return
+    sims.overrides[e.id] = {**given, "breakpoints": "auto"}
+    if params["rule"] == "anthropic-breakpoints":  # what a client moving there would mark, per template
+        sims.per_group[e.id] = {mode: {**given, "breakpoints": mode} for mode in PER_GROUP_MODES}
+    else:
+        notes.append(f"{e.id}: the log carries no cache breakpoints, so they were placed where the "
+                     "provider needs them: the latest user or tool message.")
+
+
+_MODE_WORDS = {"auto": "5 min", "auto-1h": "1 h", "logged": "none"}
+
+
+def _placement_notes(sims: _Sims, models: list[ModelEntry], restructured: Variant | None) -> list[str]:
+    """Which breakpoints each template group was given on a model that needs them."""
+    out = []
+    for e in models:
+        if e.id not in sims.per_group:
+            continue
+        parts = []
+        for lay, var in (("as_logged", None), ("restructured", restructured)):
+            if lay == "restructured" and var is None:
+                continue
+            pick = sims.choice(e, var)
+            said = ", ".join(f"{g} {_MODE_WORDS[pick[g]]}" for g in sorted(pick, key=lambda g: (len(g), g)))
+            parts.append(f"{lay.replace('_', ' ')}: {said}")
+        out.append(f"{e.id}: the log carries no cache breakpoints, so each template group was simulated as a client "
+                   "moving to it would mark them, after the tools and system prompt and before the newest user "
+                   "message (plus the last block in conversations), with a 5-minute or a 1-hour TTL, or none where "
+                   f"writing costs more than the reads save, whichever is cheapest for the group ({'; '.join(parts)}).")
+    return out
 
 
 def _scenario(model: str, layout_name: str, ledger: Ledger, comparison: bool) -> R.Scenario:
@@ -509,12 +601,17 @@ def _policy_info(models: list[ModelEntry], sims: _Sims, opts: AnalyzeOptions) ->
     for e in models:
         name = opts.cache_policy or e.cache_policy
         params = policy_params(name, sims.overrides.get(e.id, opts.cache_params))
-        out[name] = {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool))}
+        shown = {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool))}
+        if e.id in sims.per_group:
+            shown["breakpoints"] = "per group: auto, auto-1h or none"
+        if name in out and out[name] != shown:  # one policy run with other parameters for this model
+            name = f"{name} ({e.id})"
+        out.setdefault(name, shown)
     return out
 
 
-def _calibration(fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, array], catalog: Catalog,
-                 opts: AnalyzeOptions, notes: list[str],
+def _calibration(sims: _Sims, fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, array],
+                 catalog: Catalog, opts: AnalyzeOptions, notes: list[str],
                  sim_writes: dict[str, tuple[array, array]] | None = None) -> R.Calibration | None:
     """The logged model's simulation against the provider's reported cache reads, per group."""
     if not fp.observed_calls or logged is None:
@@ -563,7 +660,39 @@ def _calibration(fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, 
         return None
     cal = calibrate(rows)
     return R.Calibration(model=logged.id, tolerance_pct=round(100 * cal.tolerance, 2),
-                         overall=_cal_row(cal.overall), groups=[_cal_row(g) for g in cal.groups])
+                         overall=_cal_row(cal.overall), groups=[_cal_row(g) for g in cal.groups],
+                         fit=_fit(sims, fp, logged, reads, catalog, opts))
+
+
+def _fit(sims: _Sims, fp: FirstPass, logged: ModelEntry, reads: array, catalog: Catalog,
+         opts: AnalyzeOptions) -> R.Fit | None:
+    """The logged model re-simulated at every point of its policy's ``fit`` grid (the unpublished
+    parameters ``--cache-param`` did not set), each compared call by call with the reported hits."""
+    name = opts.cache_policy or logged.cache_policy
+    base = sims.overrides.get(logged.id, opts.cache_params)
+    grid = {k: v for k, v in default_rules().policies[name].fit.items() if k not in base}
+    if not grid or logged.id in sims.per_group:
+        return None
+    calls = [i for i, f in enumerate(fp.facts) if fp.observed_reads[i] >= 0 and catalog.find(f.model) is not None]
+    if not calls:
+        return None
+    inputs = sum(fp.observed_inputs[i] for i in calls)
+
+    def point(params: dict[str, Any], got) -> R.FitPoint:
+        err = sum(abs(min(got[i], fp.observed_inputs[i]) - fp.observed_reads[i]) for i in calls)
+        return R.FitPoint(params={k: _fmt_param(v) for k, v in params.items()}, error_tokens=err,
+                          error_pct=round(100 * err / inputs, 3) if inputs else 0.0)
+
+    used = policy_params(name, base)
+    assumed = point({k: used[k] for k in grid}, reads)
+    points = []
+    for combo in parse_sweep([f"{k}={','.join(map(str, vs))}" for k, vs in grid.items()], name):
+        if all(_fmt_param(v) == assumed.params[k] for k, v in combo.items()):
+            points.append(assumed)  # the run as reported: no need to simulate it again
+            continue
+        points.append(point(combo, sims.outcomes_with(logged, {**base, **combo}).read))
+    fitted = min(points, key=lambda p: p.error_tokens)
+    return R.Fit(model=logged.id, policy=name, calls=len(calls), assumed=assumed, fitted=fitted, grid=points)
 
 
 def _cal_row(g: GroupCalibration) -> R.CalibrationRow:
@@ -581,9 +710,9 @@ def _sweep(sims: _Sims, entries: list[ModelEntry], plan: Plan, opts: AnalyzeOpti
     rows = []
     for e in entries:
         name = opts.cache_policy or e.cache_policy
-        for params in parse_sweep(opts.sweep, name, base=opts.cache_params):
-            shown = {k: _fmt_param(v) for k, v in params.items() if k not in opts.cache_params
-                     or opts.cache_params[k] != v}
+        base = sims.overrides.get(e.id, opts.cache_params)  # with breakpoints placed on a log that has none
+        for params in parse_sweep(opts.sweep, name, base=base):
+            shown = {k: _fmt_param(v) for k, v in params.items() if k not in base or base[k] != v}
             for lay, var in (("as_logged", None), ("restructured", plan.combined if plan.kept else None)):
                 led = sims.run(e, var, overrides=params)
                 t = led.tokens()

@@ -29,6 +29,9 @@ class PolicyRules(BaseModel):
     source: str
     as_of: date
     unknowns: list[str] = []
+    #: unpublished parameters and the values ``analyze`` tries when a log reports cache hits (a grid,
+    #: every combination): the one closest to the reported hits is shown next to the assumed one
+    fit: dict[str, list[Any]] = {}
 
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})

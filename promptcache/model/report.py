@@ -299,6 +299,27 @@ class CalibrationRow(_Out):
     detail: str
 
 
+class FitPoint(_Out):
+    """One setting of the fitted cache-rule parameters, against the provider's reported hits."""
+
+    params: dict[str, str]
+    error_tokens: int = Field(description="Sum over the calls reporting cache usage of |simulated - observed| "
+                                          "cache-hit tokens.")
+    error_pct: float = Field(description="error_tokens as a share of those calls' input tokens, in percent.")
+
+
+class Fit(_Out):
+    """Unpublished cache-rule parameters (the policy's ``fit`` grid in cache_rules.json) fitted to the
+    provider's reported cache hits. Every figure of the report uses ``assumed``."""
+
+    model: str
+    policy: str
+    calls: int = Field(description="Calls whose reported cache usage the fit is measured on.")
+    assumed: FitPoint = Field(description="The values the simulation used (packaged defaults or --cache-param).")
+    fitted: FitPoint = Field(description="The grid point closest to the reported hits (the first of equals).")
+    grid: list[FitPoint] = Field(description="Every grid point tried, in order.")
+
+
 class Calibration(_Out):
     """How close the simulation of the logged model comes to what the provider billed."""
 
@@ -306,6 +327,8 @@ class Calibration(_Out):
     tolerance_pct: float
     overall: CalibrationRow
     groups: list[CalibrationRow]
+    fit: Fit | None = Field(None, description="Unpublished parameters fitted to the reported hits (null when "
+                                              "the policy has none to fit, or --cache-param set them).")
 
 
 class SweepRow(_Out):

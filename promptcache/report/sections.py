@@ -1,5 +1,5 @@
-"""Report sections that every format shows as a plain table: calibration against the bill and
-the parameter sweep. Each returns (title, caption, headers, right-aligned flags, rows of text);
+"""Report sections that every format shows as a plain table: calibration against the bill, the
+fit of unpublished cache-rule parameters to it, and the parameter sweep. Each returns (title, caption, headers, right-aligned flags, rows of text);
 the renderers only lay them out, so the three formats say the same thing."""
 
 from __future__ import annotations
@@ -39,6 +39,33 @@ def calibration(report: Report) -> Section | None:
         rows=rows)
 
 
+def fit(report: Report) -> Section | None:
+    f = report.calibration.fit if report.calibration is not None else None
+    if f is None:
+        return None
+
+    def params(p) -> str:
+        return ", ".join(f"{k}={v}" for k, v in p.params.items())
+
+    rows = [[params(p), f"{p.error_tokens:,}", f"{p.error_pct:.2f}%",
+             " and ".join(w for w, on in (("assumed", p.params == f.assumed.params),
+                                          ("fitted", p.params == f.fitted.params)) if on)]
+            for p in f.grid]
+    if f.assumed.params not in [p.params for p in f.grid]:
+        rows.insert(0, [params(f.assumed), f"{f.assumed.error_tokens:,}", f"{f.assumed.error_pct:.2f}%", "assumed"])
+    same = f.fitted.params == f.assumed.params
+    verdict = (f"The assumed {params(f.assumed)} fits best." if same else
+               f"Fitted: {params(f.fitted)} ({f.fitted.error_pct:.2f}% error) against the assumed "
+               f"{params(f.assumed)} ({f.assumed.error_pct:.2f}%); the figures above use the assumed value: "
+               f"--cache-param {params(f.fitted).replace(', ', ' --cache-param ')} re-runs with the fitted one.")
+    return Section(
+        title=f"Fit: {f.policy}'s unpublished parameters against {f.calls:,} calls' reported cache hits ({f.model})",
+        caption=("Error = the sum over calls of |simulated - reported| cache-hit tokens, as a share of their input "
+                 f"tokens. {verdict}"),
+        headers=["Parameters", "Error", "Error %", ""],
+        right=[False, True, True, False], rows=rows)
+
+
 def sweep(report: Report) -> Section | None:
     if not report.sweep:
         return None
@@ -51,4 +78,4 @@ def sweep(report: Report) -> Section | None:
 
 
 def all_sections(report: Report) -> list[Section]:
-    return [s for s in (calibration(report), sweep(report)) if s is not None]
+    return [s for s in (calibration(report), fit(report), sweep(report)) if s is not None]

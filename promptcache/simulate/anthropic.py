@@ -2,8 +2,9 @@
 
 Rules (docs/cache-rules.md, research A.3): up to ``max_breakpoints`` explicit breakpoints plus
 top-level automatic caching (a breakpoint on the last block, one slot); on each request every
-breakpoint looks back up to ``lookback_blocks`` block boundaries for an entry an earlier request
-wrote and the longest live one is read; new entries are written at the breakpoints past it.
+breakpoint looks back up to ``lookback_blocks`` content-block boundaries (pieces; a block trace's
+hash blocks are not content blocks and do not count) for an entry an earlier request wrote and
+the longest live one is read; new entries are written at the breakpoints past it.
 Entries live ``ttl_5m_s`` (refreshed on every hit) or ``ttl_1h_s`` from the start of the request
 that wrote or read them, become visible once the writer's response has begun, and need a prefix
 of at least ``min_tokens`` (per model, dated). Charges follow the mixed-TTL rule: A = hit,
@@ -19,6 +20,7 @@ from ..model.calls import Call
 from .base import (
     SYSTEM_LEVEL,
     PolicyBase,
+    auto_spots,
     explicit_breakpoints,
     last_prompt_piece,
     placed_breakpoints,
@@ -53,11 +55,10 @@ class AnthropicCache(PolicyBase):
         if placement:
             return [(k, self.ttl5, False) for k in placed_breakpoints(shape, placement)]
         if self.mode != "logged":
-            # translated from another provider: where Anthropic needs them, at the end of the tools and
-            # system level (reused across calls of a template) and on the last block (the conversation)
+            # translated from another provider: where a client would put them (the advisor's spots)
             one_h = self.mode == "auto-1h"
             ttl = self.ttl1h if one_h else self.ttl5
-            return [(k, ttl, one_h) for k in placed_breakpoints(shape, ("system", "last"))]
+            return [(k, ttl, one_h) for k in placed_breakpoints(shape, auto_spots(shape))]
         last = last_prompt_piece(shape)
         bps = explicit_breakpoints(shape, call)
         if call is not None and call.cache_control is not None and (not bps or bps[-1][0] != last):
@@ -88,17 +89,24 @@ class AnthropicCache(PolicyBase):
         cum = cumulative(shape.tokens)
         keys = self._keys(shape, call)
         minimum = self._p(self.min_tokens, start)
-        # read: the longest live entry within each breakpoint's lookback window
+        # read: the longest live entry within each breakpoint's lookback window, which counts content
+        # blocks: a boundary inside a block trace (``block`` pieces: fixed-size hash blocks of
+        # unknown content) is not one, so it does not use up the window
         hit, hit_entry = 0, None
+        roles = shape.roles
         for k, _, _ in bps:
-            b = k + 1
-            for j in range(b, max(b - self.lookback, 0), -1):
+            looked = 0
+            for j in range(k + 1, 0, -1):
                 if cum[j] <= hit:
                     break
                 e = store.get(keys[j], start)
                 if e is not None:
                     hit, hit_entry = cum[j], e
                     break
+                if roles[j - 1] != "block":
+                    looked += 1
+                    if looked >= self.lookback:
+                        break
         if hit_entry is not None:
             hit_entry.expires = max(hit_entry.expires, start + hit_entry.ttl)  # refreshed on each hit
         # writes at the breakpoints past the hit, if long enough

@@ -61,6 +61,17 @@ def system_pieces(shape: Shape) -> int:
     return n
 
 
+def auto_spots(shape: Shape) -> tuple[str, ...]:
+    """Where breakpoints go on a call translated from a provider that caches without them: the end
+    of the tools and system prompt and just before the newest user or tool message (what repeats
+    across the template's calls), plus the last block when the call continues a conversation (an
+    assistant turn, or a block trace's blocks), so the next turn reads it. A single-turn call gets
+    no breakpoint on its last block: it would pay the write premium on per-call text no later call
+    reads (the advisor's ``breakpoint_*`` fixes place them the same way)."""
+    turns = any(r in ("assistant", "block") for r in shape.roles)
+    return ("system", "history", "last") if turns else ("system", "history")
+
+
 def placed_breakpoints(shape: Shape, spots: tuple[str, ...]) -> list[int]:
     """Piece indexes of symbolic breakpoint spots, resolved on this call's own shape.
 
@@ -98,6 +109,7 @@ __all__ = [
     "SYSTEM_LEVEL",
     "Dated",
     "PolicyBase",
+    "auto_spots",
     "explicit_breakpoints",
     "last_prompt_piece",
     "placed_breakpoints",

@@ -2,7 +2,8 @@
 
 ``v4-units`` (current): a request hits only a *persisted cache prefix unit* that it fully
 matches. Units are persisted at the end of each request's input and of its output, every
-``interval_tokens`` in long inputs, and, when a request shares a prefix with an earlier one, at the
+``interval_tokens`` in long inputs (0: none, the default, as the guide's long-document example
+implies), and, when a request shares a prefix with an earlier one, at the
 end of that common prefix (so ``A+B``, ``A+C`` miss and a third ``A+D`` hits ``A``).
 
 ``legacy-64`` (V2/V3): the longest prefix shared with any earlier request, floored to 64-token
@@ -27,7 +28,8 @@ class _Unit:
 
 @dataclass
 class _Scope:
-    # chain before piece -> {block hash: time usable}: partial prefixes inside pieces
+    # chain before piece -> {block hash: the ``seen`` record of the first piece that had it}: partial
+    # prefixes inside pieces (the legacy rule reads them, alive while that record is)
     blocks: BlockIndex
     # every unit: (chain key before its piece, piece key) -> {offset within the piece: unit}; the
     # units a request with the same piece there can hit
@@ -47,7 +49,7 @@ class DeepSeekCache:
     """Simulates one DeepSeek model's cache over calls given in start-time order."""
 
     def __init__(self, measurer: Measurer, *, rule: str = "deepseek-v4-units", construction_delay_s: float = 5,
-                 eviction_idle_s: float = 21600, interval_tokens: int = 4096, min_unit_tokens: int = 1,
+                 eviction_idle_s: float = 21600, interval_tokens: int = 0, min_unit_tokens: int = 1,
                  unit_tokens: int = 64, scope_by_user: bool = True):
         if rule not in ("deepseek-v4-units", "deepseek-legacy-64"):
             raise ValueError(f"unknown DeepSeek rule {rule!r}")
@@ -63,7 +65,7 @@ class DeepSeekCache:
 
     def _scope(self, key: str) -> _Scope:
         scope = self._scopes.get(key)
-        if scope is None:  # a block keeps the earliest time it became usable
+        if scope is None:  # a block keeps the record of the first piece that had it
             scope = self._scopes[key] = _Scope(BlockIndex(self.m.blocks, keep_first=True))
         return scope
 
@@ -159,18 +161,40 @@ class DeepSeekCache:
 
     def _inside(self, scope: _Scope, parent: int, key: int, tokens: int, now: float | None) -> int:
         """Tokens of piece ``key`` (of ``tokens`` tokens, after the prefix ``parent``) that an earlier
-        request had there too, in whole blocks: the piece differs from every earlier one there."""
+        request had there too, in whole blocks: the piece differs from every earlier one there.
+        With ``now``, only blocks still alive then count (usable, and not idle past
+        ``eviction_idle_s``), and the record of the deepest one is touched: reading keeps it alive."""
         blocks = self.m.blocks(key)
         known = scope.blocks.under(parent)
         lo, hi = 0, len(blocks)
         while lo < hi:
             mid = (lo + hi + 1) // 2
             r = known.get(blocks[mid - 1])
-            if r is not None and (now is None or r <= now):
+            if r is not None and (now is None or self._alive(r[0], r[1], now)):
                 lo = mid
             else:
                 hi = mid - 1
+        if now is not None and lo:
+            r = known[blocks[lo - 1]]
+            r[1] = max(r[1], now)
         return min(lo * self.m.block_tokens, tokens)
+
+    def _revive(self, scope: _Scope, parent: int, key: int, start: float, ready: float) -> None:
+        """Legacy: a new piece rebuilds the blocks it shares with an earlier piece there; the record
+        they belong to, if evicted by ``start``, is usable again from ``ready``."""
+        blocks = self.m.blocks(key)
+        known = scope.blocks.under(parent)
+        lo, hi = 0, len(blocks)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if blocks[mid - 1] in known:
+                lo = mid
+            else:
+                hi = mid - 1
+        if lo:
+            r = known[blocks[lo - 1]]
+            if r[0] <= start and start - max(r[1], r[0]) > self.evict:
+                r[0] = r[1] = ready
 
     # -- writes ------------------------------------------------------------------------------
     def _add_unit(self, scope: _Scope, parent: int, key: int, off: int, ready: float, now: float) -> None:
@@ -236,13 +260,17 @@ class DeepSeekCache:
             key, c = keys[k], chain[k + 1]
             t = seen.get(c)
             if t is None:
-                seen[c] = [ready, ready]
-                blocks.add(chain[k], key, ready)
+                if self.legacy and (k == 0 or chain[k] in seen):
+                    self._revive(scope, chain[k], key, start, ready)
+                t = seen[c] = [ready, ready]
+                blocks.add(chain[k], key, t)
+            elif self.legacy and t[0] <= start and start - max(t[1], t[0]) > self.evict:
+                t[0] = t[1] = ready  # evicted: this request builds it again
             else:
                 t[1] = start  # a request reading through a prefix keeps it alive
         if shape.out_key is not None:
             c = hash((chain[-2], shape.out_key))
             if c not in seen:
                 out_ready = end + self.delay
-                seen[c] = [out_ready, out_ready]
-                blocks.add(chain[-2], shape.out_key, out_ready)
+                t = seen[c] = [out_ready, out_ready]
+                blocks.add(chain[-2], shape.out_key, t)

@@ -6,7 +6,11 @@ whole ``increment_tokens`` (128) steps. Entries stay ``idle_s`` after their last
 in memory) up to ``cap_s`` (1 h), or ``retention_24h_s`` with ``prompt_cache_retention: "24h"``
 (the default for models whose ``default_retention`` is ``24h``). Requests are routed by the first
 ``routing_prefix_tokens`` tokens and ``prompt_cache_key``; above ``overflow_rpm`` requests a
-minute for one route the excess goes to other machines and misses. No write charge.
+minute for one route, requests are spread round-robin over as many machines as the last minute's
+rate needs (``ceil(n / overflow_rpm)``), each with its own cache: an extra machine's first request
+misses and caches the prefix there, so overflow *reduces* effectiveness (one warm-up miss per extra
+machine, and more after idle gaps), as OpenAI's guide says, rather than making every extra request
+a miss. No write charge.
 
 ``OpenAIBreakpointCache`` (GPT-5.6 and later): entries only at breakpoints, the implicit one at
 the latest user or tool message (unless ``cache_mode == "explicit"``) and explicit
@@ -18,6 +22,7 @@ earlier request wrote one (no fallback to a shorter unmarked prefix), the longes
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 from ..measure.shape import Measurer, Shape
@@ -45,7 +50,8 @@ class OpenAIAutoCache(PolicyBase):
         self.by_user = scope_by_user
         self._index: dict[tuple, PrefixIndex] = {}
         self._routes: dict[tuple, deque] = {}
-        self.overflowed = 0
+        self._sent: dict[tuple, int] = {}  # requests sent so far per route (round-robin over its machines)
+        self.overflowed = 0  # requests served by an overflow machine
 
     def _route(self, shape: Shape) -> int:
         before = 0
@@ -59,28 +65,40 @@ class OpenAIAutoCache(PolicyBase):
             before += n
         return shape.chain[-1]
 
-    def _overflow(self, scope: tuple, shape: Shape, now: float) -> bool:
+    def _machine(self, scope: tuple, shape: Shape, now: float) -> tuple[tuple, int]:
+        """The route of this request and the machine it lands on (0: the route's home machine;
+        1, 2...: overflow machines, used while the route's last minute is above ``overflow_rpm``)."""
+        route = (scope, self._route(shape))
         if self.rpm <= 0 or self.rpm == float("inf"):
-            return False
-        q = self._routes.setdefault((scope, self._route(shape)), deque())
+            return route, 0
+        q = self._routes.setdefault(route, deque())
         while q and q[0] <= now - 60:
             q.popleft()
         q.append(now)
-        return len(q) > self.rpm
+        sent = self._sent.get(route, 0)
+        self._sent[route] = sent + 1
+        machines = math.ceil(len(q) / self.rpm)
+        return route, (sent % machines if machines > 1 else 0)
+
+    def _overflow(self, scope: tuple, shape: Shape, now: float) -> bool:
+        """Whether this request lands on an overflow machine (one without the route's history)."""
+        return self._machine(scope, shape, now)[1] > 0
 
     def request(self, shape: Shape, *, start: float, end: float, user: str | None,
                 call: Call | None = None) -> Outcome:
         total = shape.total
         scope = self._scope_id(user, call, key=True)
-        index = self._index.setdefault(scope, PrefixIndex(self.m))
+        route, machine = self._machine(scope, shape, start)
+        if machine:  # an overflow machine: its own cache, warmed by the requests it serves
+            self.overflowed += 1
+            index = self._index.setdefault((route, machine), PrefixIndex(self.m))
+        else:
+            index = self._index.setdefault(scope, PrefixIndex(self.m))
         retention = (call.prompt_cache_retention if call is not None and call.prompt_cache_retention
                      else self._p(self.default_retention, start))
         idle, cap = (self.long, self.long) if retention == "24h" else (self.idle, self.cap)
         minimum = self._p(self.min_tokens, start)
         ready = start + min(self.begin, max(end - start, 0.0))
-        if self._overflow(scope, shape, start):
-            self.overflowed += 1
-            return Outcome(read=0, total=total)  # routed to a machine without this prefix
         lcp, path = index.lcp(shape, start)
         hit = 0
         if total >= minimum and lcp >= minimum:
