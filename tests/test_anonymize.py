@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from promptcache.anonymize import anonymize
 from promptcache.cli import cli
 from promptcache.datamodel import Call, Segment, Usage
+from promptcache.cachesim.ideal import ideal_hits
 from promptcache.logs import read_logs
-from promptcache.logs.traces import ideal_hits
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "formats"
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from promptcache.cachesim.ideal import ideal_hits
 from promptcache.logs import read_logs
-from promptcache.logs.traces import EPOCH, consecutive_overlap, ideal_hits
+from promptcache.logs.traces import EPOCH, consecutive_overlap
 
 
 def _reference_ideal(path: Path) -> float:

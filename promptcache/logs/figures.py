@@ -14,8 +14,10 @@ def main(argv: list[str] | None = None) -> int:
     import sys
     from collections import defaultdict
 
+    # the one ideal cache (a later stage, imported at run time)
+    from ..cachesim.ideal import ideal_hits
     from . import read_logs
-    from .traces import EPOCH, consecutive_overlap, ideal_hits
+    from .traces import EPOCH, consecutive_overlap
 
     paths = argv if argv is not None else sys.argv[1:]
     reader = read_logs(paths)

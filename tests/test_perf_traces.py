@@ -1,0 +1,83 @@
+"""Block-hash traces take the delta path (issue 15); these tests check it against plain computations.
+
+The ideal cache sends block-hash shapes to a prefix tree of block hashes
+(``cachesim.prefixtree.BlockPrefixes``) instead of the piece-by-piece ``PrefixIndex``: it must give
+every request the same read as the plain definition (the longest prefix, in blocks, shared with
+any earlier request in its scope) and as the piece index it replaces.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from promptcache.cachesim.engine import INF, PrefixIndex
+from promptcache.cachesim.ideal import IdealCache, ideal_hits
+from promptcache.datamodel import Call, Segment, Usage
+from promptcache.shape import Measurer
+
+
+def _call(ids: list[int], tail: int, n: int) -> Call:
+    segs = [Segment("block", block_id=h, block_tokens=64) for h in ids]
+    if tail:
+        segs.append(Segment("block", block_id=hash(("tail", n)), block_tokens=tail))
+    return Call(source="t", line=n, model="trace", segments=segs, usage=Usage(64 * len(ids) + tail, 1))
+
+
+def _naive(requests: list[tuple[list[int], int, str]], by_user: bool) -> list[int]:
+    """The definition: tokens of the longest block prefix shared with any earlier request in scope."""
+    seen: list[tuple[str, list[int]]] = []
+    out = []
+    for ids, _tail, user in requests:
+        best = 0
+        for u, prev in seen:
+            if by_user and u != user:
+                continue
+            n = 0
+            for a, b in zip(prev, ids):
+                if a != b:
+                    break
+                n += 1
+            best = max(best, n)
+        out.append(64 * best)
+        seen.append((user, ids))
+    return out
+
+
+# sessions that grow, rewrite their last block, get compacted, and share heads across sessions
+request_lists = st.lists(
+    st.tuples(st.integers(0, 5),  # which earlier request to extend (mod the count so far), or fresh
+              st.integers(0, 40),  # how many of its blocks to keep
+              st.lists(st.integers(1, 6), max_size=12),  # new block ids (a small alphabet: collisions)
+              st.integers(0, 63),  # partial tail
+              st.sampled_from(["u1", "u2"])),
+    min_size=1, max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(request_lists, st.booleans())
+def test_ideal_block_path_equals_definition_and_piece_index(spec, by_user):
+    requests: list[tuple[list[int], int, str]] = []
+    for pick, keep, new, tail, user in spec:
+        base = requests[pick % len(requests)][0][:keep] if requests and pick else []
+        requests.append((base + new, tail if base + new else tail + 1, user))  # never an empty prompt
+    m = Measurer("blocks")
+    fast = IdealCache(m, scope_by_user=by_user)
+    slow: dict[str, PrefixIndex] = {}
+    want = _naive(requests, by_user)
+    for n, (ids, tail, user) in enumerate(requests):
+        shape = m.shape(_call(ids, tail, n), trust_usage=True)
+        got = fast.request(shape, start=float(n), end=float(n), user=user)
+        index = slow.setdefault(user if by_user else "", PrefixIndex(m))
+        lcp, _ = index.lcp(shape, float(n))
+        index.add(shape, float(n), -INF, INF, INF)
+        assert got.read == want[n] == min(lcp, shape.total)
+        assert got.total == 64 * len(ids) + tail
+
+
+def test_ideal_hits_worked_example():
+    # request 1: blocks a b c + 10-token tail; nothing cached -> 0 of 202
+    # request 2: blocks a b d + 5-token tail; a b were seen -> 128 of 197
+    # request 3: blocks a b c e; a b c were seen -> 192 of 256
+    calls = [_call([1, 2, 3], 10, 0), _call([1, 2, 4], 5, 1), _call([1, 2, 3, 5], 0, 2)]
+    assert ideal_hits(calls) == (0 + 128 + 192, 202 + 197 + 256)
