@@ -86,8 +86,16 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
             last_end = meta.end
             block = bool(call.segments) and call.segments[0].role == "block"
             logged_family = family_of(catalog, call.model)
+            shared: Shape | None = None  # a block-hash call has one shape whatever the tokenizer
             for fam, m in measurers.items():
-                fp.shapes[fam].append(m.shape(call, trust_usage=block or logged_family == fam))
+                if shared is not None:
+                    m.reported_calls += 1
+                    fp.shapes[fam].append(shared)
+                    continue
+                s = m.shape(call, trust_usage=block or logged_family == fam)
+                fp.shapes[fam].append(s)
+                if block:
+                    shared = s
             g = grouper.add(call, fp.shapes[primary][-1])
             meta.group = g.id
             meta.seq = len(fp.facts)

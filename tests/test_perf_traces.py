@@ -81,3 +81,32 @@ def test_ideal_hits_worked_example():
     # request 3: blocks a b c e; a b c were seen -> 192 of 256
     calls = [_call([1, 2, 3], 10, 0), _call([1, 2, 4], 5, 1), _call([1, 2, 3, 5], 0, 2)]
     assert ideal_hits(calls) == (0 + 128 + 192, 202 + 197 + 256)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["c1", "c2", None]), st.integers(0, 30),
+                          st.lists(st.integers(-3, 3), max_size=10)), min_size=1, max_size=30))
+def test_block_delta_chain_equals_chain_of(spec):
+    """Chain keys from the conversation's previous request (hashing only new blocks) are
+    exactly those computed from scratch, whatever the previous request shared."""
+    from array import array
+
+    from promptcache.delta import BlockDelta
+    from promptcache.shape import ROOT, chain_of
+
+    delta = BlockDelta()
+    last: dict = {}
+    for conv, keep, new in spec:
+        keys = array("q", list(last.get(conv, []))[:keep] + new)
+        last[conv] = keys
+        assert delta.chain(conv, keys, ROOT) == chain_of(list(keys))
+
+
+def test_repeat_is_a_read_only_tuple():
+    from promptcache.delta import Repeat
+
+    r = Repeat("block", 4)
+    assert r == ("block",) * 4 and ("block",) * 4 == r and list(r) == ["block"] * 4
+    assert r[1:3] == ("block", "block") and r[-1] == "block" and "block" in r and "user" not in r
+    assert [*r[:2], "system", *r[2:]] == ["block", "block", "system", "block", "block"]
+    assert Repeat("block", 0) == () and len(r[5:]) == 0
