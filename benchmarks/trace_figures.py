@@ -15,7 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     from collections import defaultdict
 
     from promptcache.read.reader import read_logs
-    from promptcache.read.traces import EPOCH, consecutive_overlap, ideal_hits
+    from promptcache.read.traces import EPOCH, consecutive_overlap
+    from promptcache.simulate.ideal import ideal_hits
 
     paths = argv if argv is not None else sys.argv[1:]
     reader = read_logs(paths)

@@ -11,7 +11,7 @@ from promptcache.cli import cli
 from promptcache.measure.anonymize import anonymize
 from promptcache.model.calls import Call, Segment, Usage
 from promptcache.read.reader import read_logs
-from promptcache.read.traces import ideal_hits
+from promptcache.simulate.ideal import ideal_hits
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "formats"
 

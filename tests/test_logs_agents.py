@@ -131,7 +131,9 @@ def test_claude_code_analyze_end_to_end_reports_usage_and_conversations():
     assert r.calls == 5
     # observed: 0+4000+4350 (session) + 2000+3500 (sub-agent) read of 4003+4355+4554+3510+3608 input
     assert r.observed.cache_hit_tokens == 13850
-    assert r.observed.cache_hit_tokens + r.observed.cache_miss_tokens == 20030
+    # total input includes cache reads and writes: 13,850 read + 6,150 written + 30 uncached
+    assert r.observed.cache_write_tokens == 6150
+    assert r.observed.cache_hit_tokens + r.observed.cache_miss_tokens + r.observed.cache_write_tokens == 20030
     assert r.logged_models == {"claude-sonnet-4-5": 5}
     assert {c.id for c in r.conversations} == {SESSION, f"{SESSION}/a1b2c3d"}
     assert r.calibration is not None and r.calibration.model == "claude-sonnet-4-5"

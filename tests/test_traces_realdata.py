@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from promptcache.read.reader import read_logs
-from promptcache.read.traces import EPOCH, consecutive_overlap, ideal_hits
+from promptcache.read.traces import EPOCH, consecutive_overlap
+from promptcache.simulate.ideal import ideal_hits
 
 
 def _reference_ideal(path: Path) -> float:

@@ -94,12 +94,18 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
             ref = measurers[logged_family].shape(call, trust_usage=True) if (
                 logged_family in measurers and call.usage is not None and call.segments
                 and call.segments[0].name == HIDDEN_PREFIX) else None
+            shared: Shape | None = None  # a block-hash call has one shape whatever the tokenizer
             for fam, m in measurers.items():
-                if ref is not None:
+                if shared is not None:
+                    fp.shapes[fam].append(shared)
+                elif ref is not None:
                     fp.shapes[fam].append(ref if fam == logged_family else m.shape(call, trust_usage=False,
                                                                                   adjust=ref.adjust))
                 else:
-                    fp.shapes[fam].append(m.shape(call, trust_usage=block or logged_family == fam))
+                    s = m.shape(call, trust_usage=block or logged_family == fam)
+                    fp.shapes[fam].append(s)
+                    if block:
+                        shared = s
             g = grouper.add(call, fp.shapes[primary][-1])
             meta.group = g.id
             meta.seq = len(fp.facts)

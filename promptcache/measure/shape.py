@@ -18,6 +18,7 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..delta import BlockDelta, Repeat
 from ..model.calls import HIDDEN_PREFIX, Call
 from .tokens import get_tokenizer, output_piece, render
 
@@ -53,6 +54,7 @@ class Measurer:
         self._pieces: dict[int, tuple[int, array, int]] = {}  # key -> (tokens, block hashes, key)
         self._tuples: dict[tuple, tuple] = {}  # role and index sequences, one object each
         self.adjusted_tokens = 0
+        self.delta = BlockDelta()  # block-hash prompts: chain keys from each conversation's previous one
 
     @property
     def tokenizer_name(self) -> str:
@@ -134,11 +136,19 @@ class Measurer:
         return self._tuples.setdefault(seq, seq)
 
     def _shape_blocks(self, call: Call) -> Shape:
-        keys = [s.block_id or 0 for s in call.segments]
+        """A block-hash call: one piece per block, keys as machine integers, chain keys from the
+        conversation's previous request (``delta.BlockDelta``: only new blocks are hashed), roles
+        and indexes as O(1) sequences."""
+        ids = [s.block_id or 0 for s in call.segments]
         toks = [s.block_tokens for s in call.segments]
         out_tokens = call.usage.output_tokens if call.usage else 0
-        return Shape(keys, toks, self._same(("block",) * len(keys)), self._same(tuple(range(len(keys)))),
-                     chain_of(keys), None, out_tokens, True)
+        n = len(ids)
+        try:
+            keys = array("q", ids)
+        except OverflowError:  # ids past 64 bits (an anonymized trace from elsewhere): the plain way
+            return Shape(ids, toks, Repeat("block", n), range(n), chain_of(ids), None, out_tokens, True)
+        chain = self.delta.chain((call.source, call.conversation_id), keys, ROOT)
+        return Shape(keys, toks, Repeat("block", n), range(n), chain, None, out_tokens, True)  # type: ignore[arg-type]
 
 
 _EMPTY = array("q")

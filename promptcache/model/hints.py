@@ -31,7 +31,7 @@ class CacheHints:
     images: int
     cached_content: str | None
     usage: Usage | None
-    placement: tuple[str, ...] = ()  # breakpoints placed by an advisor fix (``cachesim.base.PLACEMENTS``)
+    placement: tuple[str, ...] = ()  # breakpoints placed by an advisor fix (``simulate.base.PLACEMENTS``)
 
 
 def with_options(hints: CacheHints | None, **changes) -> CacheHints:

@@ -170,25 +170,7 @@ def _weka_walk(requests: list, source: str, trace_id: str, conv: str, t0: float,
 
 
 # --- the figures trace authors publish, computed the way they compute them -----------------------
-
-def ideal_hits(calls: Any) -> tuple[int, int]:
-    """(hit tokens, input tokens) under an unlimited, never-expiring prefix cache, calls in order."""
-    cache: set[tuple[int, int]] = set()
-    hit = total = 0
-    for c in calls:
-        prev = 0
-        matching = True
-        for s in c.segments:
-            total += s.block_tokens
-            key = (prev, s.block_id or 0)
-            if matching and key in cache:
-                hit += s.block_tokens
-            else:
-                matching = False
-                cache.add(key)
-            prev = hash(key)
-    return hit, total
-
+# (the ideal-cache figure is ``simulate.ideal.ideal_hits``: one ideal cache, not two)
 
 def consecutive_overlap(calls: list) -> tuple[int, int]:
     """(tokens shared with the previous request's prefix, input tokens) over one conversation."""

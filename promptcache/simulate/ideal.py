@@ -3,20 +3,28 @@
 Each request reads the longest prefix it shares with any earlier request in the log (at piece
 and block granularity), regardless of provider rules, time or scope. Nothing a real provider
 does can beat it.
+
+Block-hash traces (every piece a ``block``) go to a prefix tree of block hashes
+(``prefixtree.BlockPrefixes``): a request costs what it adds beyond its longest previously seen
+prefix. ``ideal_hits`` is the same cache over a list of calls, the figure trace authors publish.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from ..measure.shape import Measurer, Shape
 from ..model.calls import Call
 from .engine import INF, PrefixIndex, prompt_root
 from .outcome import Outcome
+from .prefixtree import BlockPrefixes
 
 
 class IdealCache:
     def __init__(self, measurer: Measurer, *, scope_by_user: bool = False):
         self.by_user = scope_by_user
         self._index: dict[str, PrefixIndex] = {}
+        self._blocks: dict[str, BlockPrefixes] = {}
         self.m = measurer
 
     def _scope_key(self, user: str | None) -> str:
@@ -30,7 +38,31 @@ class IdealCache:
 
     def request(self, shape: Shape, *, start: float, end: float, user: str | None,
                 call: Call | None = None) -> Outcome:
+        roles = shape.roles
+        if roles and roles[0] == "block":  # a block-hash trace: no text, so no prefix inside a piece
+            tree = self._blocks.get(self._scope_key(user))
+            if tree is None:
+                tree = self._blocks[self._scope_key(user)] = BlockPrefixes()
+            known = tree.longest(shape.chain)
+            tree.add(shape.chain, known)
+            total = shape.total
+            return Outcome(read=min(sum(shape.tokens[:known]), total), total=total)
         index = self._index.setdefault(self._scope_key(user), PrefixIndex(self.m))
         lcp, _ = index.lcp(shape, start)
         index.add(shape, start, -INF, INF, INF)  # visible at once, never expires
         return Outcome(read=min(lcp, shape.total), total=shape.total)
+
+
+def ideal_hits(calls: Iterable[Call]) -> tuple[int, int]:
+    """(hit tokens, input tokens) of block-hash calls, in the order given, under the ideal cache:
+    the unlimited, never-expiring prefix-cache figure trace authors publish (docs/traces.md)."""
+    m = Measurer("blocks")
+    cache = IdealCache(m)
+    hit = total = 0
+    for c in calls:
+        if not c.segments:
+            continue  # an empty prompt: nothing to read or count
+        o = cache.request(m.shape(c, trust_usage=True), start=0.0, end=0.0, user=None)
+        hit += o.read
+        total += o.total
+    return hit, total

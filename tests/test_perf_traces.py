@@ -1,0 +1,112 @@
+"""Block-hash traces take the delta path (issue 15); these tests check it against plain computations.
+
+The ideal cache sends block-hash shapes to a prefix tree of block hashes
+(``cachesim.prefixtree.BlockPrefixes``) instead of the piece-by-piece ``PrefixIndex``: it must give
+every request the same read as the plain definition (the longest prefix, in blocks, shared with
+any earlier request in its scope) and as the piece index it replaces.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from promptcache.measure.shape import Measurer
+from promptcache.model.calls import Call, Segment, Usage
+from promptcache.simulate.engine import INF, PrefixIndex
+from promptcache.simulate.ideal import IdealCache, ideal_hits
+
+
+def _call(ids: list[int], tail: int, n: int) -> Call:
+    segs = [Segment("block", block_id=h, block_tokens=64) for h in ids]
+    if tail:
+        segs.append(Segment("block", block_id=hash(("tail", n)), block_tokens=tail))
+    return Call(source="t", line=n, model="trace", segments=segs, usage=Usage(64 * len(ids) + tail, 1))
+
+
+def _naive(requests: list[tuple[list[int], int, str]], by_user: bool) -> list[int]:
+    """The definition: tokens of the longest block prefix shared with any earlier request in scope."""
+    seen: list[tuple[str, list[int]]] = []
+    out = []
+    for ids, _tail, user in requests:
+        best = 0
+        for u, prev in seen:
+            if by_user and u != user:
+                continue
+            n = 0
+            for a, b in zip(prev, ids):
+                if a != b:
+                    break
+                n += 1
+            best = max(best, n)
+        out.append(64 * best)
+        seen.append((user, ids))
+    return out
+
+
+# sessions that grow, rewrite their last block, get compacted, and share heads across sessions
+request_lists = st.lists(
+    st.tuples(st.integers(0, 5),  # which earlier request to extend (mod the count so far), or fresh
+              st.integers(0, 40),  # how many of its blocks to keep
+              st.lists(st.integers(1, 6), max_size=12),  # new block ids (a small alphabet: collisions)
+              st.integers(0, 63),  # partial tail
+              st.sampled_from(["u1", "u2"])),
+    min_size=1, max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(request_lists, st.booleans())
+def test_ideal_block_path_equals_definition_and_piece_index(spec, by_user):
+    requests: list[tuple[list[int], int, str]] = []
+    for pick, keep, new, tail, user in spec:
+        base = requests[pick % len(requests)][0][:keep] if requests and pick else []
+        requests.append((base + new, tail if base + new else tail + 1, user))  # never an empty prompt
+    m = Measurer("blocks")
+    fast = IdealCache(m, scope_by_user=by_user)
+    slow: dict[str, PrefixIndex] = {}
+    want = _naive(requests, by_user)
+    for n, (ids, tail, user) in enumerate(requests):
+        shape = m.shape(_call(ids, tail, n), trust_usage=True)
+        got = fast.request(shape, start=float(n), end=float(n), user=user)
+        index = slow.setdefault(user if by_user else "", PrefixIndex(m))
+        lcp, _ = index.lcp(shape, float(n))
+        index.add(shape, float(n), -INF, INF, INF)
+        assert got.read == want[n] == min(lcp, shape.total)
+        assert got.total == 64 * len(ids) + tail
+
+
+def test_ideal_hits_worked_example():
+    # request 1: blocks a b c + 10-token tail; nothing cached -> 0 of 202
+    # request 2: blocks a b d + 5-token tail; a b were seen -> 128 of 197
+    # request 3: blocks a b c e; a b c were seen -> 192 of 256
+    calls = [_call([1, 2, 3], 10, 0), _call([1, 2, 4], 5, 1), _call([1, 2, 3, 5], 0, 2)]
+    assert ideal_hits(calls) == (0 + 128 + 192, 202 + 197 + 256)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["c1", "c2", None]), st.integers(0, 30),
+                          st.lists(st.integers(-3, 3), max_size=10)), min_size=1, max_size=30))
+def test_block_delta_chain_equals_chain_of(spec):
+    """Chain keys from the conversation's previous request (hashing only new blocks) are
+    exactly those computed from scratch, whatever the previous request shared."""
+    from array import array
+
+    from promptcache.delta import BlockDelta
+    from promptcache.measure.shape import ROOT, chain_of
+
+    delta = BlockDelta()
+    last: dict = {}
+    for conv, keep, new in spec:
+        keys = array("q", list(last.get(conv, []))[:keep] + new)
+        last[conv] = keys
+        assert delta.chain(conv, keys, ROOT) == chain_of(list(keys))
+
+
+def test_repeat_is_a_read_only_tuple():
+    from promptcache.delta import Repeat
+
+    r = Repeat("block", 4)
+    assert r == ("block",) * 4 and ("block",) * 4 == r and list(r) == ["block"] * 4
+    assert r[1:3] == ("block", "block") and r[-1] == "block" and "block" in r and "user" not in r
+    assert [*r[:2], "system", *r[2:]] == ["block", "block", "system", "block", "block"]
+    assert Repeat("block", 0) == () and len(r[5:]) == 0
