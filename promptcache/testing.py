@@ -33,50 +33,6 @@ class Divergence:
     reason: str  # "changed" | "dropped" (the later request is shorter) | "role"
 
 
-def _segments(request: Mapping[str, Any], index: int) -> list[tuple[str, str, str]]:
-    """(label, role, comparable text) per prompt part, in the order the model reads them."""
-    from .read.common import LineError
-    from .read.detect import detect
-    from .read.reader import PARSERS
-
-    if not isinstance(request, Mapping):
-        raise TypeError(f"requests[{index}] should be a request body (a dict), got {type(request).__name__}")
-    body = dict(request)
-    if isinstance(body.get("request"), Mapping):  # a logged {"request": ..., "response": ...} pair
-        body = dict(body["request"])
-    body.setdefault("model", "unknown")
-    fmt = detect({"request": body})
-    if fmt not in ("openai", "openai-responses", "anthropic", "gemini"):
-        fmt = "anthropic" if "system" in body and "messages" in body else "openai"
-    call = None
-    for name in dict.fromkeys([fmt, "openai", "anthropic"]):  # detection is a guess on a bare request body
-        try:
-            call = PARSERS[name]({"request": body}, "<requests>", index)
-            fmt = name
-            break
-        except LineError as exc:
-            error = exc
-    if call is None:
-        raise ValueError(f"requests[{index}] is not a chat request promptcache can read ({error})")
-    items = body.get("messages") if fmt in ("openai", "anthropic") else (
-        body.get("input") if fmt == "openai-responses" else body.get("contents"))
-    n_items = len(items) if isinstance(items, list) else 0
-    segs = call.segments
-    first_item = len(segs) - n_items if 0 < n_items <= len(segs) else None
-    key = "messages" if fmt in ("openai", "anthropic") else ("input" if fmt == "openai-responses" else "contents")
-    out = []
-    for k, s in enumerate(segs):
-        if first_item is not None and k >= first_item:
-            label = f"{key}[{k - first_item}] ({s.role})"
-        elif s.role in ("tools", "system"):
-            label = s.role
-        else:
-            label = f"part {k} ({s.role})"
-        text = s.text + (("\n" + s.tool_calls) if s.tool_calls else "") + (("\nname=" + s.name) if s.name else "")
-        out.append((label, s.role, text))
-    return out
-
-
 def _excerpt(text: str, at: int) -> str:
     from .secrets import mask_excerpt, printable
 
@@ -93,22 +49,29 @@ def find_divergence(previous: Mapping[str, Any], current: Mapping[str, Any], ind
     ``stable="conversation"``: all of ``previous`` must be repeated (an append-only conversation).
     ``stable="instructions"``: only its tools and system parts (independent calls of one template).
     """
-    prev = _segments(previous, index - 1)
-    curr = _segments(current, index)
+    from dataclasses import replace
+
+    from .advise.request_diff import first_difference, segment_text
+    from .read.bodies import parse_body
+
+    prev, curr = parse_body(previous, index - 1), parse_body(current, index)
+    earlier = prev.call
     if stable == "instructions":
-        n = next((k for k, (_, role, _) in enumerate(prev) if role not in ("tools", "system")), len(prev))
-        prev = prev[:n]
-    for k, (label, role, text) in enumerate(prev):
-        if k >= len(curr):
-            return Divergence(index, label, 0, _excerpt(text, 0), "", "dropped")
-        _, c_role, c_text = curr[k]
-        if role != c_role:
-            return Divergence(index, label, 0, _excerpt(f"[{role}] " + text, 0), _excerpt(f"[{c_role}] " + c_text, 0),
-                              "role")
-        if text != c_text:
-            at = next((i for i, (a, b) in enumerate(zip(text, c_text)) if a != b), min(len(text), len(c_text)))
-            return Divergence(index, label, at, _excerpt(text, at), _excerpt(c_text, at), "changed")
-    return None
+        segs = earlier.segments
+        n = next((k for k, s in enumerate(segs) if s.role not in ("tools", "system")), len(segs))
+        earlier = replace(earlier, segments=earlier.segments[:n])
+    d = first_difference(earlier, curr.call, context=0)
+    if d is None:
+        return None
+    k = d.shared_parts
+    text = segment_text(earlier.segments[k])
+    if d.reason == "dropped":
+        return Divergence(index, prev.labels[k], 0, _excerpt(text, 0), "", "dropped")
+    c_text = segment_text(curr.call.segments[k])
+    if d.reason == "role":
+        return Divergence(index, prev.labels[k], 0, _excerpt(f"[{earlier.segments[k].role}] " + text, 0),
+                          _excerpt(f"[{curr.call.segments[k].role}] " + c_text, 0), "role")
+    return Divergence(index, prev.labels[k], d.offset, _excerpt(text, d.offset), _excerpt(c_text, d.offset), "changed")
 
 
 def _message(d: Divergence) -> str:

@@ -59,6 +59,7 @@ from ..simulate.policies import make_policy, policy_params
 from ..simulate.sweep import TTL_ALIAS, parse_params, parse_sweep
 from .first_pass import FirstPass, first_pass
 from .timeline import TimelineBuilder
+from .worst import for_report as worst_requests
 
 DEFAULT_MODELS = ("deepseek-v4-pro", "deepseek-flash")
 DEFAULT_COMPARE = ("claude-sonnet-4-5", "gpt-4o")
@@ -86,6 +87,7 @@ class AnalyzeOptions:
     config_path: Path | None = None  # a pyproject.toml whose [tool.promptcache] is read (quality_critical)
     jobs: int = 1  # worker processes for independent simulations; results are identical for any value
     now: datetime | None = None  # the clock for "current prices" (None: the time of the run); fixed for golden reports
+    explain_call: str | None = None  # a request (call id or file:line) to explain in full (``--explain-call``)
 
 
 class _Scaled(Sequence[Shape]):
@@ -409,6 +411,9 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
 
     calibration = _calibration(sims, fp, logged, sim_reads, catalog, opts, notes, sim_writes)
     sweep = _sweep(sims, entries, plan, opts)
+    worst, explained = ([], None) if fp.partial or content_free else worst_requests(
+        sims, paths, plan, logged if logged is not None and logged in everyone else entries[0], metas, conversation,
+        explain_call=opts.explain_call, redact=opts.redact, input_format=opts.input_format)
     notes.extend(_notes(fp, metas, entries, opts, plan, content_free, catalog, now))
     stats = fp.stats
     times = [m.start for m in metas if m.timed]  # the log's own times, whatever --at says
@@ -438,6 +443,8 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         concurrency=concurrency,
         timeline=timeline.build() if timeline is not None else None,  # issue 8
         findings=_findings(fixes, savings, rec.model if rec else entries[0].id, fp.grouper, fp.evidence, prim, excerpt),
+        worst_requests=worst,
+        explained_call=explained,
         calibration=calibration,
         sweep=sweep,
         logged_models=_logged_models(fp, catalog),

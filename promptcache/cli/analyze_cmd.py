@@ -60,6 +60,9 @@ def _find_config() -> Path | None:
               help="Worker processes for the independent what-if simulations (results are identical).")
 @click.option("--explain", metavar="ID", default=None,
               help="Show one finding (e.g. F1) in full: layout before and after, savings per model.")
+@click.option("--explain-call", "explain_call", metavar="ID", default=None,
+              help="Show one request in full: where its prompt first differs from the nearest earlier one. ID is the "
+                   "call id the log gives, or FILE:LINE.")
 @click.option("--quality-critical", "quality_critical", multiple=True, metavar="GROUP",
               help="Keep a template group on Pro whatever it costs: a group id (g3) or a label substring; repeatable. "
                    "Adds to [tool.promptcache] quality_critical in the nearest pyproject.toml.")
@@ -72,7 +75,7 @@ def _find_config() -> Path | None:
 def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str | None, fmt: str | None, output: Path | None,
             input_format: str, cache_policy: str | None, cache_params: tuple[str, ...], ttl: str | None,
             sweep: tuple[str, ...], compare: str, prices: Path | None,
-            strict: bool, redact: bool, jobs: int, explain: str | None, quality_critical: tuple[str, ...] = (),
+            strict: bool, redact: bool, jobs: int, explain: str | None, explain_call: str | None, quality_critical: tuple[str, ...] = (),
             fail_under_hit_ratio: str | None = None, fail_over_waste: str | None = None) -> int:
     """Simulate prompt caches over request logs and report hit ratios, costs and what to change.
 
@@ -99,13 +102,13 @@ def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str 
                              cache_policy=cache_policy, redact=redact,
                              cache_param_specs=[*cache_params, *([f"ttl={ttl}"] if ttl else [])], sweep=list(sweep),
                              compare=[m.strip() for m in compare.split(",") if m.strip()],
-                             catalog_path=prices, quality_critical=list(quality_critical), jobs=jobs,
+                             catalog_path=prices, quality_critical=list(quality_critical), jobs=jobs, explain_call=explain_call,
                              config_path=_find_config())  # issue 6: [tool.promptcache] quality_critical
     with _progress() as progress:  # issue 8: progress bar on stderr when interactive
         report = run(paths, options, progress=progress)
     from .report_cmd import default_format, write_report
 
-    write_report(report, default_format(output, fmt), output, explain=explain)
+    write_report(report, default_format(output, fmt), output, explain=explain, explain_call=explain_call is not None)
     if report.partial:  # Ctrl-C: what was read so far is shown, marked PARTIAL, and the exit code says so
         click.echo(f"promptcache: interrupted: the report is PARTIAL ({report.calls:,} calls read)", err=True)
         return 130

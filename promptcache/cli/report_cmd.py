@@ -43,14 +43,16 @@ def load_report(path: Path):
         raise ConfigError(f"{path}: not a valid report: {where}: {first['msg']}") from None
 
 
-def write_report(report, fmt: str, output: Path | None, *, explain: str | None = None) -> None:
+def write_report(report, fmt: str, output: Path | None, *, explain: str | None = None,
+                 explain_call: bool = False) -> None:
     """Render ``report`` as ``fmt`` to ``output`` (a file) or stdout (the terminal format adapts to it);
-    with ``explain``, only that finding, in full."""
-    if explain:
-        from ..report.explain import render_explain
+    with ``explain``, only that finding, in full; with ``explain_call``, only the request it explains."""
+    if explain or explain_call:
+        from ..report.explain import render_call, render_explain
 
-        text = render_explain(report, explain, width=100, color=not output and sys.stdout.isatty()
-                              and not os.environ.get("NO_COLOR"))
+        color = not output and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        text = (render_call(report, width=100, color=color) if explain_call
+                else render_explain(report, explain or "", width=100, color=color))
         if output:
             output.write_text(text, encoding="utf-8")
         else:

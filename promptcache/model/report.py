@@ -234,6 +234,34 @@ class Conversation(_Out):
     hit_ratio: float
 
 
+class RequestDiff(_Out):
+    """Where a request's prompt first differs from the nearest earlier prompt."""
+
+    part: str = Field(description="The part of the prompt: `tools` or `messages[k]` (k counts parts after the tool list).")
+    role: str = Field(description="That part's role in the later prompt; empty when the later prompt ends there.")
+    offset: int = Field(description="Characters into that part where the two prompts first differ.")
+    before: str = Field(description="The earlier prompt there (an excerpt; empty under --redact).")
+    after: str = Field(description="This request's prompt there (an excerpt; empty under --redact).")
+    varies: str | None = Field(None, description="What varies there when recognizable: timestamp, date, time, uuid...")
+    earlier_call: str = Field(description="The earlier request compared with: its call id, else file:line.")
+    same_conversation: bool = Field(description="True when the earlier request is the previous call of the conversation.")
+
+
+class WorstRequest(_Out):
+    """A request that lost cacheable tokens, with where its prompt first differs from an earlier one."""
+
+    call: str = Field(description="The request: its call id as the log gives it, else file:line.")
+    location: str = Field(description="file:line of the request in the input.")
+    group: str
+    conversation: str | None = None
+    model: str = Field(description="The model the hit tokens are simulated on (the model as logged where simulated).")
+    input_tokens: int
+    hit_tokens: int = Field(description="Tokens read from cache, simulated as logged.")
+    hit_tokens_fixed: int = Field(description="Tokens read from cache, simulated with the recommended prompt fixes.")
+    lost_tokens: int = Field(description="Cacheable tokens lost: hit_tokens_fixed - hit_tokens.")
+    diff: RequestDiff | None = Field(None, description="Null when the prompt extends the earlier one whole, or has none.")
+
+
 class SkippedLine(_Out):
     path: str
     line: int
@@ -406,6 +434,9 @@ class Report(_Out):
     concurrency: Concurrency | None
     conversations: list[Conversation] = []
     findings: list[Finding] = Field([], description="Cache breakers with their fixes, largest savings first.")
+    worst_requests: list[WorstRequest] = Field([], description="The requests that lost the most cacheable tokens to "
+                                                              "prompt changes, most first, each with its first difference.")
+    explained_call: WorstRequest | None = Field(None, description="The request asked for with --explain-call.")
     calibration: Calibration | None = Field(None, description="Simulated vs observed cache reads (when the log reports them).")
     sweep: list[SweepRow] = Field([], description="Costs under each --sweep setting of the cache rules.")
     input_formats: dict[str, str] = Field({}, description="The format each input file was read as.")

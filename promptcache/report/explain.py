@@ -62,3 +62,35 @@ def render_explain(report: Report, fid: str, *, width: int = 100, color: bool = 
         t.add_row(escape(s.model), f"${s.alone_usd:,.6f}", f"${s.marginal_usd:,.6f}", f"{s.cache_hit_tokens_gained:,}")
     c.print(t)
     return buf.getvalue()
+
+
+def render_call(report: Report, *, width: int = 100, color: bool = False) -> str:
+    """``--explain-call ID``: one request, where its prompt first differs from the nearest earlier one."""
+    from .sections import was_now, where
+
+    w = report.explained_call
+    if w is None:
+        raise ConfigError("this report explains no request: run analyze with --explain-call ID")
+    buf = StringIO()
+    c = Console(file=buf, width=width, color_system="auto" if color else None, force_terminal=color,
+                no_color=not color)
+    conv = f", conversation {escape(w.conversation)}" if w.conversation else ""
+    c.print(f"[bold]{escape(w.call)}[/] ({escape(w.location)}), template group {escape(w.group)}{conv}")
+    c.print(f"{w.input_tokens:,} input tokens; read from cache on {escape(w.model)}, simulated: "
+            f"{w.hit_tokens:,} as sent, {w.hit_tokens_fixed:,} with the recommended prompt fixes "
+            f"({w.lost_tokens:,} lost).")
+    d = w.diff
+    if d is None:
+        c.print("Its prompt extends the nearest earlier prompt whole (or it is the first of its template): what it "
+                "missed is the provider's cache rules (expiry, minimum size, not yet built), not a change in the prompt.")
+        return buf.getvalue()
+    source = "the previous call of its conversation" if d.same_conversation else "the nearest earlier prompt of its template"
+    c.print(f"It first differs from {source}, {escape(d.earlier_call)}, at [bold]{escape(where(d))}[/]"
+            + (f", where a {escape(d.varies)} varies." if d.varies else "."))
+    if d.before or d.after:
+        c.print(f"  [dim]was[/] {escape(repr(d.before))}")
+        c.print(f"  [dim]now[/] {escape(repr(d.after)) if d.after else '(the prompt ends here)'}")
+    else:
+        c.print(f"  {escape(was_now(d)[0])}")
+    c.print("Everything from there on is re-billed uncached on this request.")
+    return buf.getvalue()

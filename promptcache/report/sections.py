@@ -1,12 +1,12 @@
-"""Report sections that every format shows as a plain table: calibration against the bill, the
-fit of unpublished cache-rule parameters to it, and the parameter sweep. Each returns (title, caption, headers, right-aligned flags, rows of text);
+"""Report sections that every format shows as a plain table: the worst requests, calibration against
+the bill, the fit of unpublished cache-rule parameters to it, and the parameter sweep. Each returns (title, caption, headers, right-aligned flags, rows of text);
 the renderers only lay them out, so the three formats say the same thing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model.report import Report
+from ..model.report import Report, RequestDiff
 
 
 @dataclass
@@ -77,5 +77,44 @@ def sweep(report: Report) -> Section | None:
                    right=[False, False, False, True, True], rows=rows)
 
 
+def where(d: RequestDiff) -> str:
+    """``messages[0] (system) +37`` : the part, its role and the character offset of a difference."""
+    return f"{d.part}{f' ({d.role})' if d.role and d.part != 'tools' else ''} +{d.offset}"
+
+
+def was_now(d: RequestDiff, *, before: int = 8, after: int = 12) -> tuple[str, str]:
+    """What the earlier and this prompt hold where they differ (a few characters each side), or what
+    varies there under --redact."""
+    if not d.before and not d.after:
+        return (f"(redacted; a {d.varies})" if d.varies else "(redacted)"), ""
+    k = 0  # the excerpts start at the same offset: their common prefix ends at the difference
+    while k < min(len(d.before), len(d.after)) and d.before[k] == d.after[k]:
+        k += 1
+
+    def window(text: str) -> str:
+        lo, hi = max(0, k - before), k + after
+        return ("…" if lo else "") + text[lo:hi].strip("…") + ("…" if hi < len(text) else "")
+
+    return window(d.before), (window(d.after) if d.after else "(the prompt ends here)")
+
+
+def worst_requests(report: Report) -> Section | None:
+    if not report.worst_requests:
+        return None
+    rows = []
+    for w in report.worst_requests:
+        d = w.diff
+        was, now = was_now(d) if d is not None else ("(extends an earlier prompt whole)", "")
+        rows.append([w.call, w.group, f"{w.lost_tokens:,}", f"{w.hit_tokens:,} -> {w.hit_tokens_fixed:,}",
+                     where(d) if d is not None else "-", was, now])
+    return Section(
+        title=f"Worst requests: the cacheable tokens each lost, on {report.worst_requests[0].model}",
+        caption=("Lost = tokens read from cache with the recommended prompt fixes minus as sent, simulated. Where = "
+                 "the part of the prompt and the character offset at which it first differs from the nearest earlier "
+                 "prompt of its conversation or template; `promptcache analyze LOG --explain-call ID` shows one in full."),
+        headers=["Request", "Group", "Lost", "Hits: as sent -> fixed", "Where", "Was", "Now"],
+        right=[False, False, True, True, False, False, False], rows=rows)
+
+
 def all_sections(report: Report) -> list[Section]:
-    return [s for s in (calibration(report), fit(report), sweep(report)) if s is not None]
+    return [s for s in (worst_requests(report), calibration(report), fit(report), sweep(report)) if s is not None]

@@ -1,0 +1,179 @@
+"""Issue 19.1: each request down to the character where its prompt first differs from an earlier one.
+
+Unit cases of ``advise.request_diff``, a hypothesis invariant, the worst-requests table and
+``--explain-call`` on the bundled example (whose g2 template starts its system prompt with the time
+of the call), and ``promptcache diff`` on two raw request bodies.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from promptcache.advise.request_diff import Nearest, first_difference, shared_prefix
+from promptcache.cli import main
+from promptcache.model.calls import Call, Segment
+
+EXAMPLE = str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))
+NOW = datetime(2026, 11, 29, 11, tzinfo=UTC)
+
+
+def _call(*parts: tuple[str, str], line: int = 1, conv: str | None = None) -> Call:
+    return Call(source="log.jsonl", line=line, model="m", segments=[Segment(role=r, text=t) for r, t in parts],
+                conversation_id=conv)
+
+
+SYSTEM = "You are Nova. Current time: 2026-11-16 10:15 UTC. Answer politely."
+
+
+def test_a_changed_character_is_located_in_its_message():
+    a = _call(("tools", "[t1]"), ("system", SYSTEM), ("user", "hi"))
+    b = _call(("tools", "[t1]"), ("system", SYSTEM.replace("10:15", "10:16")), ("user", "hi"))
+    d = first_difference(a, b)
+    assert d is not None
+    # "messages[0]": the tool list is not a message; the system prompt is the first one
+    assert (d.part, d.role, d.reason) == ("messages[0]", "system", "changed")
+    assert d.offset == SYSTEM.index("10:15") + 4  # "10:1" is shared, the 5th character differs
+    assert d.shared_parts == 1 and d.shared_chars == len("[t1]") + d.offset
+    assert "10:15" in d.before and "10:16" in d.after
+
+
+def test_an_extended_prompt_has_no_difference():
+    a = _call(("system", SYSTEM), ("user", "hi"))
+    b = _call(("system", SYSTEM), ("user", "hi"), ("assistant", "hello"), ("user", "more"))
+    assert first_difference(a, b) is None
+
+
+def test_a_shorter_prompt_ends_where_the_other_goes_on():
+    a = _call(("system", SYSTEM), ("user", "hi"), ("assistant", "hello"))
+    b = _call(("system", SYSTEM), ("user", "hi"))
+    d = first_difference(a, b)
+    assert d is not None and d.reason == "dropped" and d.part == "messages[2]" and d.after == ""
+
+
+def test_a_tool_list_change_is_named_tools():
+    a = _call(("tools", '[{"name": "a"}, {"name": "b"}]'), ("system", SYSTEM))
+    b = _call(("tools", '[{"name": "b"}, {"name": "a"}]'), ("system", SYSTEM))
+    d = first_difference(a, b)
+    assert d is not None and d.part == "tools" and d.offset == len('[{"name": "')
+
+
+def test_nearest_prefers_the_conversation_then_the_longest_shared_prefix():
+    n = Nearest(window=4)
+    first = _call(("system", SYSTEM), ("user", "a question about cats"), line=1)
+    other = _call(("system", "Another prompt entirely"), ("user", "x"), line=2)
+    n.add(first, "g1", None)
+    n.add(other, "g1", None)
+    later = _call(("system", SYSTEM), ("user", "a question about dogs"), line=3)
+    assert n.find(later, "g1", None) == (first, False)
+    n.add(later, "g1", "c1")
+    turn2 = _call(("system", SYSTEM), ("user", "a question about dogs"), ("assistant", "woof"), line=4)
+    assert n.find(turn2, "g1", "c1") == (later, True)
+
+
+_seg = st.tuples(st.sampled_from(["system", "user", "assistant"]), st.text("ab:0123", max_size=12))
+
+
+@given(st.lists(_seg, max_size=5), st.lists(_seg, max_size=5))
+def test_the_difference_is_where_the_shared_prefix_ends(xs, ys):
+    a, b = _call(*xs), _call(*ys)
+    d = first_difference(a, b)
+    parts, chars = shared_prefix(a, b)
+    if d is None:  # b starts with every part of a
+        assert parts == len(a.segments)
+        assert [(s.role, s.text) for s in b.segments[:parts]] == xs
+        return
+    assert (d.shared_parts, d.shared_chars) == (parts, chars)
+    assert [(s.role, s.text) for s in a.segments[:parts]] == [(s.role, s.text) for s in b.segments[:parts]]
+    if d.reason == "changed":
+        ta, tb = a.segments[parts].text, b.segments[parts].text
+        assert ta[:d.offset] == tb[:d.offset] and ta[d.offset:d.offset + 1] != tb[d.offset:d.offset + 1]
+
+
+@pytest.fixture(scope="module")
+def example_report():
+    from promptcache.analyze.pipeline import AnalyzeOptions, analyze
+
+    return analyze([EXAMPLE], AnalyzeOptions(now=NOW))
+
+
+def test_worst_requests_name_the_timestamp_at_the_top(example_report):
+    worst = example_report.worst_requests
+    assert 0 < len(worst) <= 10
+    lost = [w.lost_tokens for w in worst]
+    assert lost == sorted(lost, reverse=True)
+    for w in worst:
+        assert w.lost_tokens == w.hit_tokens_fixed - w.hit_tokens > 0
+        assert w.model == "deepseek-v4-pro"  # the model the example was logged on
+    top = worst[0]
+    assert top.diff is not None and top.diff.part == "messages[0]" and top.diff.role == "system"
+    assert top.diff.varies == "timestamp" and top.diff.before != top.diff.after
+
+
+def test_worst_requests_in_every_format(example_report):
+    from promptcache.report import renderer
+
+    for fmt in ("term", "markdown", "html"):
+        text = renderer(fmt)(example_report, width=100, color=False)
+        assert "Worst requests" in text, fmt
+    data = json.loads(renderer("json")(example_report, width=100, color=False))
+    assert data["worst_requests"][0]["diff"]["varies"] == "timestamp"
+
+
+def test_explain_call_by_id_or_file_line(example_report, capsys):
+    top = example_report.worst_requests[0]
+    assert main(["analyze", "--example", "--explain-call", top.call]) == 0
+    by_id = capsys.readouterr().out
+    assert main(["analyze", "--example", "--explain-call", top.location]) == 0
+    by_line = capsys.readouterr().out
+    assert by_id == by_line
+    assert f"{top.diff.part} (system) +{top.diff.offset}" in by_id and "timestamp" in by_id
+    assert top.diff.before in by_id
+
+
+def test_explain_call_redacted_shows_no_text(example_report, capsys):
+    top = example_report.worst_requests[0]
+    assert main(["analyze", "--example", "--redact", "--explain-call", top.call]) == 0
+    out = capsys.readouterr().out
+    assert "2026-11-16" not in out and "(redacted; a timestamp)" in out
+
+
+def test_explain_call_unknown_id_is_one_line_and_exit_2(capsys):
+    assert main(["analyze", "--example", "--explain-call", "no-such-call"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no request with that call id or file:line" in err
+
+
+def _write(tmp: Path, name: str, system: str) -> Path:
+    p = tmp / name
+    p.write_text(json.dumps({"model": "deepseek-v4-pro", "messages": [
+        {"role": "system", "content": system}, {"role": "user", "content": "hi"}]}), encoding="utf-8")
+    return p
+
+
+def test_diff_two_request_bodies(tmp_path, capsys):
+    a = _write(tmp_path, "a.json", SYSTEM)
+    b = _write(tmp_path, "b.json", SYSTEM.replace("10:15", "10:16"))
+    assert main(["diff", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert f"b.json first differs from a.json at messages[0] (system) +{SYSTEM.index('10:15') + 4}" in out
+    assert main(["diff", str(a), str(b), "-f", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["part"] == "messages[0] (system)" and data["reason"] == "changed"
+    assert main(["diff", str(a), str(a)]) == 0
+    assert "starts with the whole prompt" in capsys.readouterr().out
+
+
+def test_diff_of_something_else_says_what_to_give(tmp_path, capsys):
+    a = _write(tmp_path, "a.json", SYSTEM)
+    junk = tmp_path / "junk.json"
+    junk.write_text(json.dumps({"hello": 1}), encoding="utf-8")
+    assert main(["diff", str(a), str(junk)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "neither a promptcache report nor a chat request body" in err
