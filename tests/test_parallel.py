@@ -107,3 +107,26 @@ def test_fix_alone_saving_excludes_the_storage_bill():
                   {"deepseek-v4-pro": ledger()})
     assert plan.kept == []
     assert plan.dropped == [(fix, "saves nothing on any candidate model")]
+
+
+def test_a_fix_saving_less_than_the_shown_precision_is_not_reported():
+    """Issue 19.6: a finding listed as saving "$0.0000" is noise. A fix that saves $0.00004 on the
+    only candidate is dropped, and says why; one that saves $0.0001 is kept."""
+    cat = default_catalog()
+    when = datetime(2026, 11, 2, 3, tzinfo=UTC)
+
+    def ledger(storage: str) -> Ledger:
+        led = Ledger(cat)
+        led.add("g1", "deepseek-v4-pro", when, hit=1_000, miss=500, output=20)
+        led.storage = Decimal(storage)
+        return led
+
+    fix = Fix(kind="volatile_value", group="g1", segment="system", message="", change="", keeps_information=True)
+    variants = Variants(combined=Variant(), alone=[Variant()], in_group=[Variant()], groups={"g1": Variant()},
+                        facts=[], owner=["g1"])
+    base = {"deepseek-v4-pro": ledger("0.00004")}  # the fix removes a $0.00004 bill, nothing else
+    plan = choose([fix], variants, lambda _f: variants, ["deepseek-v4-pro"], lambda _v, _m: ledger("0"), base)
+    assert plan.kept == [] and plan.dropped == [(fix, "saves less than $0.00005 on every candidate model")]
+    base = {"deepseek-v4-pro": ledger("0.0001")}
+    plan = choose([fix], variants, lambda _f: variants, ["deepseek-v4-pro"], lambda _v, _m: ledger("0"), base)
+    assert plan.kept == [fix]

@@ -177,3 +177,12 @@ def test_diff_of_something_else_says_what_to_give(tmp_path, capsys):
     assert main(["diff", str(a), str(junk)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "neither a promptcache report nor a chat request body" in err
+
+
+def test_a_findings_token_figure_is_the_exact_count_its_table_shows(example_report):
+    """Issue 19.6: the volatile-line finding said "~4,638 tokens" (characters / 4) while its layout
+    showed the exact 4,052 tokens of the same static text."""
+    f = next(f for f in example_report.findings if f.kind == "volatile_value")
+    static = [p.tokens for p in f.before if p.static and p.part.startswith("system")]
+    assert len(static) == 1
+    assert f"before {static[0]:,} tokens of static instructions" in f.message

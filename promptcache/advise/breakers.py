@@ -180,8 +180,9 @@ def _drop_user(f: CallFacts) -> CallFacts:
 # -- detection --------------------------------------------------------------------------------
 
 def detect(evidence: Evidence, groups: dict[str, str], *, scoped_by_user: bool,
-           excerpt: Callable[[str], str]) -> list[Fix]:
+           excerpt: Callable[[str], str], count: Callable[[str], int]) -> list[Fix]:
     """Every breaker found in the samples, per group (``groups``: id -> label), in a stable order.
+    ``count`` counts a text's tokens (the figures a finding's message quotes are exact).
 
     Each detector sees the samples with the earlier fixes of the group applied, so the fixes
     compose in the order they are listed and ``apply`` them.
@@ -192,7 +193,7 @@ def detect(evidence: Evidence, groups: dict[str, str], *, scoped_by_user: bool,
         if len(samples) < 2:
             continue
         for detector in (_detect_whitespace, _detect_tools, _detect_reorder, _detect_lines):
-            fix = detector(gid, samples, excerpt)
+            fix = detector(gid, samples, excerpt, count)
             if fix is not None:
                 fixes.append(fix)
                 samples = [fix.apply(c) for c in samples] if fix.apply else samples
@@ -333,7 +334,7 @@ def _systems(call: Call) -> list[str]:
     return [s.text for s in _preamble(call.segments) if s.role == "system"]
 
 
-def _detect_whitespace(gid: str, samples: list[Call], excerpt) -> Fix | None:
+def _detect_whitespace(gid: str, samples: list[Call], excerpt, count) -> Fix | None:
     raw = {tuple(_systems(c)) for c in samples}
     norm = {tuple(_norm_ws(t) for t in _systems(c)) for c in samples}
     if len(raw) <= 1 or len(norm) >= len(raw):
@@ -345,7 +346,7 @@ def _detect_whitespace(gid: str, samples: list[Call], excerpt) -> Fix | None:
                keeps_information=True, apply=_normalize_whitespace)
 
 
-def _detect_tools(gid: str, samples: list[Call], excerpt) -> Fix | None:
+def _detect_tools(gid: str, samples: list[Call], excerpt, count) -> Fix | None:
     texts = [s.text for c in samples for s in _preamble(c.segments) if s.role == "tools"]
     if len(texts) < 2 or len(set(texts)) <= 1:
         return None
@@ -363,7 +364,7 @@ def _detect_tools(gid: str, samples: list[Call], excerpt) -> Fix | None:
                keeps_information=True, apply=_canonicalize_tools)
 
 
-def _detect_reorder(gid: str, samples: list[Call], excerpt) -> Fix | None:
+def _detect_reorder(gid: str, samples: list[Call], excerpt, count) -> Fix | None:
     lists = [[_norm_ws(t) for t in _systems(c)] for c in samples]
     n = min(len(x) for x in lists)
     if n < 2:
@@ -382,7 +383,7 @@ def _detect_reorder(gid: str, samples: list[Call], excerpt) -> Fix | None:
                apply=_reorder_preamble(static))
 
 
-def _detect_lines(gid: str, samples: list[Call], excerpt) -> Fix | None:
+def _detect_lines(gid: str, samples: list[Call], excerpt, count: Callable[[str], int]) -> Fix | None:
     texts = ["\n".join(_systems(c)) for c in samples]
     if len(set(texts)) <= 1:
         return None
@@ -395,9 +396,10 @@ def _detect_lines(gid: str, samples: list[Call], excerpt) -> Fix | None:
     varying = [i for i, ln in enumerate(first) if ln and ln not in static]
     if not varying:
         return None
-    after = sum(len(ln) for ln in first[varying[0] + 1:] if ln in static)
-    if after < 4 * MIN_GAIN_TOKENS:  # too little static text after it to be worth moving
-        return None
+    if sum(len(ln) for ln in first[varying[0] + 1:] if ln in static) < 4 * MIN_GAIN_TOKENS:
+        return None  # too little static text after it to be worth moving (a cheap bound: ~4 characters a token)
+    moving = set(varying)
+    after = count("\n".join(ln for i, ln in enumerate(first) if i > varying[0] and i not in moving))
     line = first[varying[0]]
     found = volatile.find(line)
     kind_of = found[0][0] if found else None
@@ -405,7 +407,7 @@ def _detect_lines(gid: str, samples: list[Call], excerpt) -> Fix | None:
     what = f"a {kind_of.replace('_', ' ')}" if kind_of else "per-call text (a name, an id, a user's data)"
     return Fix(kind="volatile_value", group=gid, segment=f"system (line {varying[0] + 1})",
                message=(f"{gid}: system prompt line {varying[0] + 1} holds {what} that changes on every call, "
-                        f"before ~{after // 4:,} tokens of static instructions"
+                        f"before {after:,} tokens of static instructions"
                         + (f" ({len(varying)} such lines)" if len(varying) > 1 else "")),
                change="move the changing line(s) to the end of the last user message (the model still reads them)",
                keeps_information=True,

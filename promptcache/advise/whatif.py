@@ -237,6 +237,11 @@ def _layout(variants: Variants, fixes: list[Fix], group: str, ks: list[int]) -> 
     return out
 
 
+#: a fix that saves less than this on every model is not reported: reports show dollars to four
+#: places, and a finding listed as saving $0.0000 is noise
+MIN_SAVING_USD = Decimal("0.00005")
+
+
 @dataclass
 class FixSavings:
     alone: Decimal
@@ -279,6 +284,8 @@ def choose(fixes: list[Fix], variants: Variants, reread: Callable[[list[Fix]], V
             dropped.append((f, f"costs more on {', '.join(worse)}"))
         elif not any(alone[k][m][0] > 0 for m in models):
             dropped.append((f, "saves nothing on any candidate model"))
+        elif not any(alone[k][m][0] >= MIN_SAVING_USD for m in models):
+            dropped.append((f, f"saves less than ${MIN_SAVING_USD} on every candidate model"))
         else:
             keep.append(k)
     while keep:

@@ -331,6 +331,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     excerpt = (lambda text: "") if opts.redact else _excerpt
     fixes = [] if fp.partial or content_free else detect(
         fp.evidence, {g.id: g.label for g in fp.grouper.groups.values()}, excerpt=excerpt,
+        count=_counter(measurers[primary]),
         scoped_by_user=any(policy_params(opts.cache_policy or e.cache_policy, opts.cache_params).get("scope_by_user", True)
                            and e.provider == "deepseek" for e in entries))
 
@@ -817,7 +818,7 @@ def _findings(fixes, savings, model: str, grouper: Grouper, evidence: Evidence, 
               excerpt) -> list[R.Finding]:
     """Findings in a stable order: largest savings on the recommended model first."""
     groups = {g.id: g for g in grouper.groups.values()}
-    count = measurer._tokenizer.count if measurer._tokenizer else len
+    count = _counter(measurer)
     rows = []
     for f, sv in zip(fixes, savings):
         g = groups[f.group]
@@ -837,6 +838,11 @@ def _findings(fixes, savings, model: str, grouper: Grouper, evidence: Evidence, 
         savings=[R.FixSavings(model=m, alone_usd=_q(v.alone), marginal_usd=_q(v.marginal),
                               cache_hit_tokens_gained=v.hit_tokens_gained) for m, v in sv.items()],
     ) for n, (f, sv, g, before, after) in enumerate(rows, 1)]
+
+
+def _counter(measurer: Measurer) -> Callable[[str], int]:
+    """Exact token counts of a text with the measurer's tokenizer (a block trace has none: characters)."""
+    return measurer._tokenizer.count if measurer._tokenizer else len
 
 
 def _excerpt(text: str) -> str:
