@@ -255,16 +255,16 @@ class DeepSeekCache:
         from piece ``first`` on (the ones before it were touched by the walk that found ``first``)."""
         keys, chain = shape.keys, shape.chain
         ready = start + self.delay
-        seen, blocks = scope.seen, scope.blocks
+        seen, blocks, legacy = scope.seen, scope.blocks, self.legacy
         for k in range(first, len(keys)):
             key, c = keys[k], chain[k + 1]
             t = seen.get(c)
             if t is None:
-                if self.legacy and (k == 0 or chain[k] in seen):
+                if legacy and (k == 0 or chain[k] in seen):
                     self._revive(scope, chain[k], key, start, ready)
                 t = seen[c] = [ready, ready]
                 blocks.add(chain[k], key, t)
-            elif self.legacy and t[0] <= start and start - max(t[1], t[0]) > self.evict:
+            elif legacy and t[0] <= start and start - max(t[1], t[0]) > self.evict:
                 t[0] = t[1] = ready  # evicted: this request builds it again
             else:
                 t[1] = start  # a request reading through a prefix keeps it alive
