@@ -459,3 +459,45 @@ def test_long_context_prices_the_whole_request_above_the_threshold(write_log):
                     name="results.jsonl")
     r = analyze([req, res], AnalyzeOptions(now=NOW, compare=[]))
     assert r.observed.cost_usd == Decimal(74250) / M
+
+
+# --- invariants --------------------------------------------------------------------------------------
+
+def test_every_price_tier_and_schedule_has_a_source_and_a_date():
+    from promptcache.catalog import default_catalog
+
+    cat = default_catalog()
+    for m in cat.models:
+        for p in m.prices:
+            assert p.source and p.as_of, m.id
+            for t in p.tiers.values():
+                assert t.source and t.as_of, m.id
+            if p.long_context is not None:
+                assert p.long_context.source and p.long_context.as_of, m.id
+    for s in (*cat.schedules.values(), *cat.service_tiers.values()):
+        assert s.source and s.as_of
+
+
+def test_blended_rate_does_not_depend_on_the_hour():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from promptcache.catalog import BLEND, default_catalog
+
+    cat = default_catalog()
+    day = datetime(2026, 11, 30, tzinfo=timezone.utc)  # a Monday, peak windows in force
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.integers(0, 86_399), st.sampled_from(["deepseek-v4-pro", "deepseek-flash", "gpt-4o"]))
+    def check(second, model):
+        from datetime import timedelta
+
+        at = day + timedelta(seconds=second)
+        b = cat.bucket(model, day, list_at=at, blend=True)
+        assert b == cat.bucket(model, day, list_at=day, blend=True)
+        r = cat.rates(*b)
+        entry = cat.model(model).prices[b[1]]
+        if entry.peak is not None:
+            assert b[2] == BLEND and entry.input_miss < r.input_miss < entry.peak.input_miss
+
+    check()
