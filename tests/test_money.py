@@ -42,6 +42,10 @@ def test_observed_cost_bills_anthropic_cache_writes(write_log):
     assert o.cost_usd == expect  # was 0.004650: the writes billed as plain input
     assert (o.cache_hit_tokens, o.cache_write_tokens, o.cache_miss_tokens, o.output_tokens) == (2000, 1000, 100, 50)
     assert o.hit_ratio == round(2000 / 3100, 6)
+    # the calibration's observed side (input only) bills the writes too:
+    # 100*3 + 2000*0.3 + 600*3.75 + 400*6 = 300 + 600 + 2250 + 2400 = 5550 per million (was 3100*3 - 2000*2.7 = 3900)
+    assert r.calibration is not None and r.calibration.model == "claude-sonnet-4-5"
+    assert r.calibration.overall.observed_cost_usd == Decimal(5550) / M
 
 
 def test_observed_cost_bills_gpt56_cache_writes(write_log):
