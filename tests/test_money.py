@@ -19,7 +19,8 @@ def _anthropic(model="claude-sonnet-4-5", *, fresh=100, read=2000, w5=600, w1=40
                ts="2026-11-23T20:00:00Z", **extra):
     return {"timestamp": ts, **extra,
             "request": {"model": model, "max_tokens": 100,
-                        "system": [{"type": "text", "text": "You are terse. " * 50, "cache_control": {"type": "ephemeral"}}],
+                        "system": [{"type": "text", "text": "You are terse. " * 50,
+                                    "cache_control": {"type": "ephemeral"}}],
                         "messages": [{"role": "user", "content": "Hello there"}]},
             "response": {"id": "msg_1", "type": "message", "role": "assistant", "model": model,
                          "content": [{"type": "text", "text": "Hi."}],
@@ -342,7 +343,8 @@ def test_openai_batch_is_billed_at_half_and_stacks_with_the_cached_rate(write_lo
     write_log([{"id": "b1", "custom_id": "r1", "error": None, "response": {"status_code": 200, "body": {
         "id": "c1", "created": 1795000000, "model": "gpt-4o", "service_tier": "default",
         "choices": [{"message": {"role": "assistant", "content": "billing"}}],
-        "usage": {"prompt_tokens": 2000, "completion_tokens": 100, "prompt_tokens_details": {"cached_tokens": 1024}}}}}],
+        "usage": {"prompt_tokens": 2000, "completion_tokens": 100,
+                  "prompt_tokens_details": {"cached_tokens": 1024}}}}}],
         name="batch_output.jsonl")
     r = analyze([inp.parent], AnalyzeOptions(now=NOW, compare=["gpt-4o"]))
     assert r.calls == 1
@@ -364,7 +366,8 @@ def test_anthropic_message_batch_halves_reads_writes_and_output(write_log):
 
 def _openai_tier(write_log, tier, model="gpt-5"):
     return write_log([{"timestamp": "2026-11-23T20:00:00Z",
-                       "request": {"model": model, "messages": [{"role": "user", "content": "hi"}], "service_tier": tier},
+                       "request": {"model": model, "messages": [{"role": "user", "content": "hi"}],
+                                   "service_tier": tier},
                        "response": {"model": model, "service_tier": tier,
                                     "choices": [{"message": {"role": "assistant", "content": "ok"}}],
                                     "usage": {"prompt_tokens": 2000, "completion_tokens": 100,

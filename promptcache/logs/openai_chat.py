@@ -11,8 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 from ..datamodel import Call, Segment, Usage
-from .common import (LineError, as_dict, cache_ttl, content_text, count, dumps, guarded, opt_str, parse_time,
-                     service_tier)
+from .common import (
+    LineError,
+    as_dict,
+    cache_ttl,
+    content_text,
+    count,
+    dumps,
+    guarded,
+    opt_str,
+    parse_time,
+    service_tier,
+)
 
 _MESSAGE_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
                   "tool": "tool", "function": "tool"}
