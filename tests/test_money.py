@@ -508,3 +508,29 @@ def test_blended_rate_does_not_depend_on_the_hour():
             assert b[2] == BLEND and entry.input_miss < r.input_miss < entry.peak.input_miss
 
     check()
+
+
+def test_every_model_the_real_logs_show_is_priced(realdata):
+    import re
+
+    from promptcache.catalog import default_catalog
+
+    cat = default_catalog()
+    names = set()
+    for f in realdata.rglob("*"):
+        if f.is_file() and f.suffix in (".json", ".jsonl", ".yaml", ".yml", ".traj"):
+            names |= set(re.findall(r'"model"\s*:\s*"([^"]+)"', f.read_text(errors="replace")))
+    names = {n for n in names if not n.startswith(("trace", "qwen-"))}
+    assert names and not [n for n in sorted(names) if cat.find(n) is None]
+
+
+def test_gpt_5_5_standard_and_priority():
+    # prompt 4,000 (2,000 cached), output 500 on GPT-5.5: 2000*5 + 2000*0.5 + 500*30 = 10000 + 1000 + 15000 = 26000;
+    # priority 2000*12.5 + 2000*1.25 + 500*75 = 25000 + 2500 + 37500 = 65000
+    from promptcache.catalog import default_catalog
+
+    cat = default_catalog()
+    b = cat.bucket("gpt-5.5", NOW)
+    for variant, want in ((b, 26000), (cat.variant(b, "priority"), 65000)):
+        r = cat.rates(*variant)
+        assert 2000 * r.input_miss + 2000 * r.input_hit + 500 * r.output == want
