@@ -50,10 +50,10 @@ def test_observed_cost_bills_anthropic_cache_writes(write_log):
 
 
 def test_observed_cost_bills_gpt56_cache_writes(write_log):
-    # GPT-5.6 Sol: input $5, cached $0.50, write $6.25 (1.25x), output $30.
-    # prompt 3,000 of which 1,000 cached and 1,500 written; output 100:
+    # GPT-5.6 Sol at its list price (2026-08-01, before the 2026-08-21 promotion): input $5, cached $0.50,
+    # write $6.25 (1.25x), output $30. Prompt 3,000 of which 1,000 cached and 1,500 written; output 100:
     # 500*5 + 1000*0.5 + 1500*6.25 + 100*30 = 2500 + 500 + 9375 + 3000 = 15375 per million
-    row = {"timestamp": "2026-11-23T20:00:00Z",
+    row = {"timestamp": "2026-08-01T20:00:00Z",
            "request": {"model": "gpt-5.6-sol", "messages": [{"role": "user", "content": "hi " * 50}]},
            "response": {"model": "gpt-5.6-sol", "choices": [{"message": {"role": "assistant", "content": "ok"}}],
                         "usage": {"prompt_tokens": 3000, "completion_tokens": 100,
@@ -534,3 +534,15 @@ def test_gpt_5_5_standard_and_priority():
     for variant, want in ((b, 26000), (cat.variant(b, "priority"), 65000)):
         r = cat.rates(*variant)
         assert 2000 * r.input_miss + 2000 * r.input_hit + 500 * r.output == want
+
+
+def test_gpt_5_6_dated_price_changes():
+    # Luna: prompt 4,000 (1,000 cached, 1,000 written), output 500.
+    # before 2026-07-30: 2000*1.00 + 1000*0.10 + 1000*1.25 + 500*6.00 = 2000 + 100 + 1250 + 3000 = 6350
+    # after the cut:     2000*0.20 + 1000*0.02 + 1000*0.25 + 500*1.20 = 400 + 20 + 250 + 600 = 1270
+    def cost(when):
+        r = _rates("gpt-5.6-luna", when)
+        return 2000 * r.input_miss + 1000 * r.input_hit + 1000 * r.cache_write_5m + 500 * r.output
+
+    assert cost("2026-07-01T00:00:00+00:00") == 6350
+    assert cost("2026-11-01T00:00:00+00:00") == 1270
