@@ -630,8 +630,8 @@ def _notes(fp: FirstPass, metas: list[CallFacts], entries: list[ModelEntry], opt
                      "the observed cost: the price catalog does not know this model (add it with --prices).")
     for model, n in sorted(fp.early.items()):
         first = catalog.first_price(model)
-        notes.append(f"{n} observed call(s) of {model} are dated before its first known price "
-                     f"({first:%Y-%m-%d}): they are not in the observed cost.")
+        notes.append(f"{n} observed call(s) of {model} ({n / fp.observed_calls:.1%} of the observed calls) are dated "
+                     f"before its first known price ({first:%Y-%m-%d}): they are not in the observed cost.")
     notes.extend(f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not recommended: {why}."
                  for f, why in plan.dropped)
     rules = {policy_params(opts.cache_policy or e.cache_policy)["rule"] for e in entries}

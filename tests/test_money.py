@@ -167,7 +167,7 @@ def test_observed_call_before_its_models_first_price_is_unpriced(write_log):
     assert o.cost_usd == Decimal(8580) / M and o.priced_calls == 1
     [u] = o.unpriced
     assert (u.model, u.calls, u.share, u.reason) == ("deepseek-v4-pro", 1, 0.5, "before_first_price")
-    assert any("before its first known price (2026-04-24)" in n for n in r.assumptions.notes)
+    assert any("before its first known price (2026-04-24)" in n and "50.0%" in n for n in r.assumptions.notes)
 
 
 def test_scenario_call_before_the_candidates_first_price_takes_todays_list(write_log):
