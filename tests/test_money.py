@@ -19,7 +19,8 @@ def _anthropic(model="claude-sonnet-4-5", *, fresh=100, read=2000, w5=600, w1=40
                ts="2026-11-23T20:00:00Z", **extra):
     return {"timestamp": ts, **extra,
             "request": {"model": model, "max_tokens": 100,
-                        "system": [{"type": "text", "text": "You are terse. " * 50, "cache_control": {"type": "ephemeral"}}],
+                        "system": [{"type": "text", "text": "You are terse. " * 50,
+                                    "cache_control": {"type": "ephemeral"}}],
                         "messages": [{"role": "user", "content": "Hello there"}]},
             "response": {"id": "msg_1", "type": "message", "role": "assistant", "model": model,
                          "content": [{"type": "text", "text": "Hi."}],
@@ -42,13 +43,17 @@ def test_observed_cost_bills_anthropic_cache_writes(write_log):
     assert o.cost_usd == expect  # was 0.004650: the writes billed as plain input
     assert (o.cache_hit_tokens, o.cache_write_tokens, o.cache_miss_tokens, o.output_tokens) == (2000, 1000, 100, 50)
     assert o.hit_ratio == round(2000 / 3100, 6)
+    # the calibration's observed side (input only) bills the writes too:
+    # 100*3 + 2000*0.3 + 600*3.75 + 400*6 = 300 + 600 + 2250 + 2400 = 5550 per million (was 3100*3 - 2000*2.7 = 3900)
+    assert r.calibration is not None and r.calibration.model == "claude-sonnet-4-5"
+    assert r.calibration.overall.observed_cost_usd == Decimal(5550) / M
 
 
 def test_observed_cost_bills_gpt56_cache_writes(write_log):
-    # GPT-5.6 Sol: input $5, cached $0.50, write $6.25 (1.25x), output $30.
-    # prompt 3,000 of which 1,000 cached and 1,500 written; output 100:
+    # GPT-5.6 Sol at its list price (2026-08-01, before the 2026-08-21 promotion): input $5, cached $0.50,
+    # write $6.25 (1.25x), output $30. Prompt 3,000 of which 1,000 cached and 1,500 written; output 100:
     # 500*5 + 1000*0.5 + 1500*6.25 + 100*30 = 2500 + 500 + 9375 + 3000 = 15375 per million
-    row = {"timestamp": "2026-11-23T20:00:00Z",
+    row = {"timestamp": "2026-08-01T20:00:00Z",
            "request": {"model": "gpt-5.6-sol", "messages": [{"role": "user", "content": "hi " * 50}]},
            "response": {"model": "gpt-5.6-sol", "choices": [{"message": {"role": "assistant", "content": "ok"}}],
                         "usage": {"prompt_tokens": 3000, "completion_tokens": 100,
@@ -162,7 +167,7 @@ def test_observed_call_before_its_models_first_price_is_unpriced(write_log):
     assert o.cost_usd == Decimal(8580) / M and o.priced_calls == 1
     [u] = o.unpriced
     assert (u.model, u.calls, u.share, u.reason) == ("deepseek-v4-pro", 1, 0.5, "before_first_price")
-    assert any("before its first known price (2026-04-24)" in n for n in r.assumptions.notes)
+    assert any("before its first known price (2026-04-24)" in n and "50.0%" in n for n in r.assumptions.notes)
 
 
 def test_scenario_call_before_the_candidates_first_price_takes_todays_list(write_log):
@@ -338,7 +343,8 @@ def test_openai_batch_is_billed_at_half_and_stacks_with_the_cached_rate(write_lo
     write_log([{"id": "b1", "custom_id": "r1", "error": None, "response": {"status_code": 200, "body": {
         "id": "c1", "created": 1795000000, "model": "gpt-4o", "service_tier": "default",
         "choices": [{"message": {"role": "assistant", "content": "billing"}}],
-        "usage": {"prompt_tokens": 2000, "completion_tokens": 100, "prompt_tokens_details": {"cached_tokens": 1024}}}}}],
+        "usage": {"prompt_tokens": 2000, "completion_tokens": 100,
+                  "prompt_tokens_details": {"cached_tokens": 1024}}}}}],
         name="batch_output.jsonl")
     r = analyze([inp.parent], AnalyzeOptions(now=NOW, compare=["gpt-4o"]))
     assert r.calls == 1
@@ -360,7 +366,8 @@ def test_anthropic_message_batch_halves_reads_writes_and_output(write_log):
 
 def _openai_tier(write_log, tier, model="gpt-5"):
     return write_log([{"timestamp": "2026-11-23T20:00:00Z",
-                       "request": {"model": model, "messages": [{"role": "user", "content": "hi"}], "service_tier": tier},
+                       "request": {"model": model, "messages": [{"role": "user", "content": "hi"}],
+                                   "service_tier": tier},
                        "response": {"model": model, "service_tier": tier,
                                     "choices": [{"message": {"role": "assistant", "content": "ok"}}],
                                     "usage": {"prompt_tokens": 2000, "completion_tokens": 100,
@@ -459,3 +466,83 @@ def test_long_context_prices_the_whole_request_above_the_threshold(write_log):
                     name="results.jsonl")
     r = analyze([req, res], AnalyzeOptions(now=NOW, compare=[]))
     assert r.observed.cost_usd == Decimal(74250) / M
+
+
+# --- invariants --------------------------------------------------------------------------------------
+
+def test_every_price_tier_and_schedule_has_a_source_and_a_date():
+    from promptcache.knowledge.catalog import default_catalog
+
+    cat = default_catalog()
+    for m in cat.models:
+        for p in m.prices:
+            assert p.source and p.as_of, m.id
+            for t in p.tiers.values():
+                assert t.source and t.as_of, m.id
+            if p.long_context is not None:
+                assert p.long_context.source and p.long_context.as_of, m.id
+    for s in (*cat.schedules.values(), *cat.service_tiers.values()):
+        assert s.source and s.as_of
+
+
+def test_blended_rate_does_not_depend_on_the_hour():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from promptcache.knowledge.catalog import BLEND, default_catalog
+
+    cat = default_catalog()
+    day = datetime(2026, 11, 30, tzinfo=timezone.utc)  # a Monday, peak windows in force
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.integers(0, 86_399), st.sampled_from(["deepseek-v4-pro", "deepseek-flash", "gpt-4o"]))
+    def check(second, model):
+        from datetime import timedelta
+
+        at = day + timedelta(seconds=second)
+        b = cat.bucket(model, day, list_at=at, blend=True)
+        assert b == cat.bucket(model, day, list_at=day, blend=True)
+        r = cat.rates(*b)
+        entry = cat.model(model).prices[b[1]]
+        if entry.peak is not None:
+            assert b[2] == BLEND and entry.input_miss < r.input_miss < entry.peak.input_miss
+
+    check()
+
+
+def test_every_model_the_real_logs_show_is_priced(realdata):
+    import re
+
+    from promptcache.knowledge.catalog import default_catalog
+
+    cat = default_catalog()
+    names = set()
+    for f in realdata.rglob("*"):
+        if f.is_file() and f.suffix in (".json", ".jsonl", ".yaml", ".yml", ".traj"):
+            names |= set(re.findall(r'"model"\s*:\s*"([^"]+)"', f.read_text(errors="replace")))
+    names = {n for n in names if not n.startswith(("trace", "qwen-"))}
+    assert names and not [n for n in sorted(names) if cat.find(n) is None]
+
+
+def test_gpt_5_5_standard_and_priority():
+    # prompt 4,000 (2,000 cached), output 500 on GPT-5.5: 2000*5 + 2000*0.5 + 500*30 = 10000 + 1000 + 15000 = 26000;
+    # priority 2000*12.5 + 2000*1.25 + 500*75 = 25000 + 2500 + 37500 = 65000
+    from promptcache.knowledge.catalog import default_catalog
+
+    cat = default_catalog()
+    b = cat.bucket("gpt-5.5", NOW)
+    for variant, want in ((b, 26000), (cat.variant(b, "priority"), 65000)):
+        r = cat.rates(*variant)
+        assert 2000 * r.input_miss + 2000 * r.input_hit + 500 * r.output == want
+
+
+def test_gpt_5_6_dated_price_changes():
+    # Luna: prompt 4,000 (1,000 cached, 1,000 written), output 500.
+    # before 2026-07-30: 2000*1.00 + 1000*0.10 + 1000*1.25 + 500*6.00 = 2000 + 100 + 1250 + 3000 = 6350
+    # after the cut:     2000*0.20 + 1000*0.02 + 1000*0.25 + 500*1.20 = 400 + 20 + 250 + 600 = 1270
+    def cost(when):
+        r = _rates("gpt-5.6-luna", when)
+        return 2000 * r.input_miss + 1000 * r.input_hit + 1000 * r.cache_write_5m + 500 * r.output
+
+    assert cost("2026-07-01T00:00:00+00:00") == 6350
+    assert cost("2026-11-01T00:00:00+00:00") == 1270

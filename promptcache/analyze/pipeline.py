@@ -592,10 +592,12 @@ def _observed(fp: FirstPass) -> R.Observed | None:
     if not fp.observed_calls:
         return None
     o = fp.observed
-    unpriced = sorted([R.Unpriced(model=m, calls=n, share=round(n / fp.observed_calls, 6), reason="unknown_model")
-                       for m, n in fp.unpriced.items()]
-                      + [R.Unpriced(model=m, calls=n, share=round(n / fp.observed_calls, 6), reason="before_first_price")
-                         for m, n in fp.early.items()], key=lambda u: (-u.calls, u.model))
+    def left_out(m: str, n: int, reason: str) -> R.Unpriced:
+        return R.Unpriced(model=m, calls=n, share=round(n / fp.observed_calls, 6), reason=reason)
+
+    unpriced = sorted([left_out(m, n, "unknown_model") for m, n in fp.unpriced.items()]
+                      + [left_out(m, n, "before_first_price") for m, n in fp.early.items()],
+                      key=lambda u: (-u.calls, u.model))
     priced = fp.observed_calls - sum(u.calls for u in unpriced)
     return R.Observed(calls=fp.observed_calls, cache_hit_tokens=o.hit, cache_miss_tokens=o.miss,
                       cache_write_tokens=o.write_5m + o.write_1h,
@@ -779,11 +781,9 @@ def _notes(fp: FirstPass, metas: list[CallFacts], entries: list[ModelEntry], opt
                              "week; use --at to choose another date.")
     tiers = Counter(m.tier for m in metas if m.tier)
     for tier, n in sorted(tiers.items()):
-        models = [e.id for e in entries] + [e for e in sorted({m.model for m in metas if m.tier == tier})
-                                            if catalog.find(e) is not None and catalog.find(e).id not in
-                                            {x.id for x in entries}]
-        off = [mid for mid in models if not catalog.tier_applies(catalog.model(mid).id, len(catalog.model(mid).prices) - 1,
-                                                                 tier)]
+        logged = {e.id: e for e in (catalog.find(m.model) for m in metas if m.tier == tier) if e is not None}
+        models = [*entries, *(logged[k] for k in sorted(logged) if k not in {x.id for x in entries})]
+        off = [e.id for e in models if not catalog.tier_applies(e.id, len(e.prices) - 1, tier)]
         notes.append(f"{n} call(s) were served in the {tier} tier (as the log records it): priced at that tier's rates"
                      + (f", except on {', '.join(off)}, which publish none for it (standard rates)" if off else "")
                      + ".")
@@ -792,8 +792,8 @@ def _notes(fp: FirstPass, metas: list[CallFacts], entries: list[ModelEntry], opt
                      "the observed cost: the price catalog does not know this model (add it with --prices).")
     for model, n in sorted(fp.early.items()):
         first = catalog.first_price(model)
-        notes.append(f"{n} observed call(s) of {model} are dated before its first known price "
-                     f"({first:%Y-%m-%d}): they are not in the observed cost.")
+        notes.append(f"{n} observed call(s) of {model} ({n / fp.observed_calls:.1%} of the observed calls) are dated "
+                     f"before its first known price ({first:%Y-%m-%d}): they are not in the observed cost.")
     notes.extend(f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not recommended: {why}."
                  for f, why in plan.dropped)
     rules = {policy_params(opts.cache_policy or e.cache_policy)["rule"] for e in entries}

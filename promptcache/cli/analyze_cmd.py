@@ -53,7 +53,8 @@ def _find_config() -> Path | None:
 @click.option("--compare", default=",".join(("claude-sonnet-4-5", "gpt-4o")), show_default=True, metavar="M1,M2",
               help="Comparison rows priced like the candidates but never recommended ('' for none).")
 @click.option("--prices", "prices", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A price file merged over the bundled catalog (same schema; one model, one entry or one field is enough).")
+              help="A price file merged over the bundled catalog (same schema; one model, one entry or one field "
+                   "is enough).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad line (exit 2) instead of skipping it.")
 @click.option("--redact", is_flag=True, help="No prompt text anywhere in the output: only ids, offsets and counts.")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),

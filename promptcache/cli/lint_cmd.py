@@ -71,6 +71,6 @@ def lint(paths: tuple[str, ...], fmt: str, model: str | None, calls_per_day: int
             f.monthly_cost_usd is not None for f in result.findings):
         from ..lint.cost import CostModel
 
-        click.echo(f"promptcache lint: monthly cost at {CostModel(settings.model, settings.calls_per_day, when).describe()}",
-                   err=True)
+        rate = CostModel(settings.model, settings.calls_per_day, when).describe()
+        click.echo(f"promptcache lint: monthly cost at {rate}", err=True)
     return result.exit_code

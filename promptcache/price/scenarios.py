@@ -151,7 +151,8 @@ def price(facts: Sequence[CallFacts], order: Sequence[int], model: str, outcomes
     (the run's "now"); without one, the model's first list."""
     ledger = Ledger(catalog)
     read, write, write_1h, total = outcomes.read, outcomes.write, outcomes.write_1h, outcomes.total
-    buckets, bucket, variant = ledger.buckets, catalog.bucket, catalog.variant  # Ledger.add inlined: runs per call per what-if
+    # Ledger.add inlined: this loop runs per call per what-if
+    buckets, bucket, variant = ledger.buckets, catalog.bucket, catalog.variant
     first = catalog.first_price(model)
     fb = fallback if fallback is not None else first
     for i in order:  # read from the arrays: no Outcome object per call unless a callback wants one

@@ -491,8 +491,8 @@ def _tables(report: Report) -> list[str]:
         out.append(f'<p class="note">Observed (provider-reported, {o.calls:,} calls): {o.cache_hit_tokens:,} hit and '
                    f"{o.cache_miss_tokens:,} miss tokens, hit ratio {pct(o.hit_ratio)}, cost {esc(usd(o.cost_usd))}"
                    + (f" for {o.priced_calls:,} calls" if o.unpriced else "")
-                   + (f"; not priced: {esc(', '.join(f'{u.model} ({u.calls:,} calls, {pct(u.share)}, ' + u.reason.replace('_', ' ') + ')' for u in o.unpriced))}"
-                      if o.unpriced else "") + ".</p>")
+                   + (f"; not priced: {esc(', '.join(_unpriced(u) for u in o.unpriced))}" if o.unpriced else "")
+                   + ".</p>")
     rows = []
     for g in report.groups[:MAX_GROUPS]:
         where = "-" if g.calls > 1 else "(single call)"
@@ -544,3 +544,8 @@ def _assumptions(report: Report) -> str:
     for n in a.notes:
         rows.append(("Note", esc(n)))
     return "<h2>Assumptions</h2><dl class=\"assume\">" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
+
+
+def _unpriced(u) -> str:
+    """One left-out model of the observed cost: its calls, share and why."""
+    return f"{u.model} ({u.calls:,} calls, {pct(u.share)}, {u.reason.replace('_', ' ')})"
