@@ -5,6 +5,7 @@ from __future__ import annotations
 from promptcache.knowledge.catalog import default_catalog
 from promptcache.measure.shape import Measurer
 from promptcache.model.calls import Call, Segment, Usage
+from promptcache.model.hints import cache_hints
 from promptcache.simulate.policies import make_policy
 
 T0 = 1_780_000_000.0  # 2026-05-28
@@ -33,4 +34,4 @@ class Sim:
 
     def __call__(self, call: Call, t: float, dur: float = 2.0, user=None):
         shape = self.m.shape(call, trust_usage=True)
-        return self.p.request(shape, start=T0 + t, end=T0 + t + dur, user=user, call=call)
+        return self.p.request(shape, start=T0 + t, end=T0 + t + dur, user=user, call=cache_hints(call))

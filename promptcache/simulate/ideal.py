@@ -8,7 +8,7 @@ does can beat it.
 from __future__ import annotations
 
 from ..measure.shape import Measurer, Shape
-from ..model.calls import Call
+from ..model.hints import CacheHints
 from .engine import INF, PrefixIndex, prompt_root
 from .outcome import Outcome
 
@@ -22,14 +22,14 @@ class IdealCache:
     def _scope_key(self, user: str | None) -> str:
         return (user or "") if self.by_user else ""
 
-    def footprint(self, shape: Shape, *, user: str | None, call: Call | None = None) -> tuple:
+    def footprint(self, shape: Shape, *, user: str | None, call: CacheHints | None = None) -> tuple:
         """Scope and prompt root: requests with disjoint footprints never share a prefix (see
         ``DeepSeekCache.footprint``); outputs are not cached here."""
         scope = self._scope_key(user)
         return ((scope, prompt_root(self.m, shape.keys[0]) if shape.keys else None),)
 
     def request(self, shape: Shape, *, start: float, end: float, user: str | None,
-                call: Call | None = None) -> Outcome:
+                call: CacheHints | None = None) -> Outcome:
         index = self._index.setdefault(self._scope_key(user), PrefixIndex(self.m))
         lcp, _ = index.lcp(shape, start)
         index.add(shape, start, -INF, INF, INF)  # visible at once, never expires

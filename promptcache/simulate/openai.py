@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import deque
 
 from ..measure.shape import Measurer, Shape
-from ..model.calls import Call
+from ..model.hints import CacheHints
 from .base import PolicyBase, explicit_breakpoints, placed_breakpoints
 from .engine import EntryStore, PrefixIndex, cumulative, seconds
 from .outcome import Outcome
@@ -69,7 +69,7 @@ class OpenAIAutoCache(PolicyBase):
         return len(q) > self.rpm
 
     def request(self, shape: Shape, *, start: float, end: float, user: str | None,
-                call: Call | None = None) -> Outcome:
+                call: CacheHints | None = None) -> Outcome:
         total = shape.total
         scope = self._scope_id(user, call, key=True)
         index = self._index.setdefault(scope, PrefixIndex(self.m))
@@ -106,9 +106,9 @@ class OpenAIBreakpointCache(PolicyBase):
         self.by_user = scope_by_user
         self._stores: dict[tuple, EntryStore] = {}
 
-    def breakpoints(self, shape: Shape, call: Call | None) -> list[int]:
+    def breakpoints(self, shape: Shape, call: CacheHints | None) -> list[int]:
         """Piece indexes of this request's breakpoints (explicit markers, then the implicit one)."""
-        placement = getattr(call, "placement", ())  # set by an advisor what-if (a logged Call has none)
+        placement = call.placement if call is not None else ()  # set by an advisor what-if
         if placement:
             bps = placed_breakpoints(shape, placement)
         else:
@@ -123,7 +123,7 @@ class OpenAIBreakpointCache(PolicyBase):
         return sorted(bps)
 
     def request(self, shape: Shape, *, start: float, end: float, user: str | None,
-                call: Call | None = None) -> Outcome:
+                call: CacheHints | None = None) -> Outcome:
         total = shape.total
         store = self._stores.setdefault(self._scope_id(user, call, key=True), EntryStore())
         cum = cumulative(shape.tokens)
