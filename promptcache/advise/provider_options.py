@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import cast
 
@@ -67,7 +67,7 @@ _SPOTS = {
 }
 
 
-def detect_provider_options(facts: Sequence[CallFacts], order: Sequence[int], shapes: dict[str, Sequence[Shape]],
+def detect_provider_options(facts: Sequence[CallFacts], order: Sequence[int], shapes: Mapping[str, Sequence[Shape]],
                             candidates: Sequence[tuple[str, str, Callable[[], object]]]) -> list[Fix]:
     """Every request-option breaker for the candidates whose provider reads the options.
 
@@ -236,7 +236,7 @@ def _label(role: str, breakpoint: bool) -> str:
 
 # -- OpenAI: prompts just under the minimum ------------------------------------------------------
 
-def detect_under_minimum(facts: Sequence[CallFacts], shapes: dict[str, Sequence[Shape]], family: str,
+def detect_under_minimum(facts: Sequence[CallFacts], shapes: Mapping[str, Sequence[Shape]], family: str,
                          policy: OpenAIAutoCache | OpenAIBreakpointCache, model: str) -> list[Fix]:
     """Groups whose prompts mostly fall just under OpenAI's minimum: no call of theirs is cached.
 

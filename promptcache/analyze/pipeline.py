@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -156,7 +156,7 @@ class _Sims:
                 ) -> tuple[Sequence[CallFacts], list[int], Sequence[Shape]]:
         """The facts, start order and shapes (of ``source``'s family, scaled) of a layout."""
         facts: Sequence[CallFacts] = self.fp.facts
-        shapes: dict[str, Sequence[Shape]] = self.fp.shapes  # type: ignore[assignment]
+        shapes: Mapping[str, Sequence[Shape]] = self.fp.shapes
         if var is not None:
             shapes, facts = var.view(shapes, facts)
         order = self.order
