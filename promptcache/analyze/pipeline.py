@@ -93,7 +93,7 @@ class _Scaled(Sequence[Shape]):
     def __len__(self) -> int:
         return len(self.base)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         return scale_shape(self.base[i], self.ratio)
 
 
@@ -225,7 +225,8 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         stats = reader.stats
         why = (f"; {stats.skipped_lines} line(s) skipped, first: {stats.examples[0].path}:{stats.examples[0].line}: "
                f"{stats.examples[0].message}") if stats.examples else ""
-        raise EmptyLogError(f"no call could be analyzed in {', '.join(paths)} ({stats.lines} line(s) read{why})")
+        raise EmptyLogError(f"no call could be analyzed in {', '.join(map(str, paths))} "
+                            f"({stats.lines} line(s) read{why})")
     metas, shapes = fp.facts, fp.shapes
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
     sims = _Sims(fp, order, measurers, catalog, opts)
@@ -311,6 +312,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
 
         ledgers[key] = sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
     comparison_ids = {e.id for e in comparisons}
+    lay: R.Layout
     for e in everyone:
         for lay in ("as_logged", "restructured"):
             scenarios.append(_scenario(e.id, lay, ledgers[(e.id, lay)], e.id in comparison_ids))
@@ -455,7 +457,7 @@ def _comparison_shapes(sims: _Sims, comparisons: list[ModelEntry], primary: str,
     return labels
 
 
-def _scenario(model: str, layout_name: str, ledger: Ledger, comparison: bool) -> R.Scenario:
+def _scenario(model: str, layout_name: R.Layout, ledger: Ledger, comparison: bool) -> R.Scenario:
     t = ledger.tokens()
     return R.Scenario(model=model, layout=layout_name, comparison=comparison, cache_hit_tokens=t.hit,
                       cache_miss_tokens=t.miss, cache_write_tokens=t.write_5m + t.write_1h, output_tokens=t.output,
@@ -544,6 +546,7 @@ def _sweep(sims: _Sims, entries: list[ModelEntry], plan: Plan, opts: AnalyzeOpti
     if not opts.sweep:
         return []
     rows = []
+    lay: R.Layout
     for e in entries:
         name = opts.cache_policy or e.cache_policy
         for params in parse_sweep(opts.sweep, name, base=opts.cache_params):
