@@ -308,6 +308,6 @@ def choose(fixes: list[Fix], variants: Variants, reread: Callable[[list[Fix]], V
         for m in models:
             loo = run(current.leave_one_out[pos], m) if len(keep) > 1 else base[m]
             saved[m] = FixSavings(alone=alone[k][m][0], marginal=loo.cost() - combined[m].cost(),
-                                hit_tokens_gained=alone[k][m][1])
+                                  hit_tokens_gained=alone[k][m][1])
         savings.append(saved)
     return Plan([fixes[k] for k in keep], current.combined, savings, dropped)
