@@ -7,6 +7,7 @@ from dataclasses import replace
 from promptcache.knowledge.catalog import default_catalog
 from promptcache.measure.shape import Measurer
 from promptcache.model.calls import Call, Segment, Usage
+from promptcache.model.hints import cache_hints
 from promptcache.simulate.policies import make_policy
 
 T0 = 1_780_000_000.0  # 2026-05-28
@@ -37,4 +38,4 @@ class Sim:
         shape = self.m.shape(call, trust_usage=True)
         if messages:  # the pieces as messages (content blocks) rather than a block trace's hash blocks
             shape = replace(shape, roles=("user",) * (len(shape.keys) - 1) + ("generation",))
-        return self.p.request(shape, start=T0 + t, end=T0 + t + dur, user=user, call=call)
+        return self.p.request(shape, start=T0 + t, end=T0 + t + dur, user=user, call=cache_hints(call))

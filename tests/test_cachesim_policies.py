@@ -9,6 +9,7 @@ from promptcache.errors import ConfigError
 from promptcache.knowledge.catalog import default_catalog
 from promptcache.measure.shape import Measurer
 from promptcache.model.calls import Call, Segment
+from promptcache.model.hints import cache_hints
 from promptcache.simulate.engine import Dated, resolve
 from promptcache.simulate.policies import make_policy, policy_params
 
@@ -206,9 +207,9 @@ def test_anthropic_invalidation_table():
 
     def run(first: Call, second: Call) -> tuple[int, int, int]:
         p = make_policy(default_catalog().model("claude-sonnet-4-5"), m)
-        p.request(m.shape(first, trust_usage=False), start=T0, end=T0 + 2, user=None, call=first)
+        p.request(m.shape(first, trust_usage=False), start=T0, end=T0 + 2, user=None, call=cache_hints(first))
         s2 = m.shape(second, trust_usage=False)
-        o = p.request(s2, start=T0 + 10, end=T0 + 12, user=None, call=second)
+        o = p.request(s2, start=T0 + 10, end=T0 + 12, user=None, call=cache_hints(second))
         return o.read, s2.tokens[0] + s2.tokens[1], sum(s2.tokens[:4])
 
     read, system_level, messages_level = run(call(), call())
@@ -279,7 +280,8 @@ def ds():
     p = make_policy(default_catalog().model("deepseek-flash"), m)
 
     def run(call, t):
-        return p.request(m.shape(call, trust_usage=False), start=T0 + t, end=T0 + t + 2, user=None, call=call).read
+        shape = m.shape(call, trust_usage=False)
+        return p.request(shape, start=T0 + t, end=T0 + t + 2, user=None, call=cache_hints(call)).read
     return run, m
 
 

@@ -23,6 +23,7 @@ from promptcache.knowledge.catalog import default_catalog
 from promptcache.measure.shape import Measurer
 from promptcache.measure.tokens import get_tokenizer
 from promptcache.model.calls import Call, Segment, Usage
+from promptcache.model.hints import cache_hints
 from promptcache.simulate.policies import make_policy
 
 ROOT = os.environ.get("PROMPTCACHE_REALDATA")
@@ -194,7 +195,7 @@ def simulate(model: str, calls: list[tuple[Call, int, float]]) -> list[tuple[int
     p = make_policy(default_catalog().model(model), m)
     rows = []
     for call, rec, t in calls:
-        o = p.request(m.shape(call, trust_usage=True), start=t - 1.0, end=t, user=None, call=call)
+        o = p.request(m.shape(call, trust_usage=True), start=t - 1.0, end=t, user=None, call=cache_hints(call))
         rows.append((call.usage.input_tokens, rec, o.read))
     return rows
 

@@ -20,7 +20,7 @@ re-simulates the log with each fix alone, with all of them, and with all but one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import orjson
@@ -117,7 +117,7 @@ def _canonical_tools(text: str, *, by_name: bool = True, sort_keys: bool = True)
 
 def _tool_name(t: object) -> str:
     if isinstance(t, dict):
-        fn = t.get("function") if isinstance(t.get("function"), dict) else t
+        fn = f if isinstance(f := t.get("function"), dict) else t
         return str(fn.get("name", ""))
     return ""
 
@@ -155,7 +155,7 @@ def _move_lines(static_lines: frozenset[str]) -> Callable[[Call], Call]:
         segs: list[Segment] = []
         for s in call.segments:
             if s.role == "system" and s.text:
-                keep = []
+                keep: list[str] = []
                 for line in s.text.splitlines(keepends=True):
                     (keep if line.rstrip() in static_lines or not line.strip() else moved).append(line)
                 if len(keep) != len(s.text.splitlines(keepends=True)):
@@ -209,7 +209,7 @@ def detect(evidence: Evidence, groups: dict[str, str], *, scoped_by_user: bool,
     return fixes
 
 
-def detect_history_rewrites(facts: Sequence[CallFacts], shapes: dict[str, Sequence[Shape]],
+def detect_history_rewrites(facts: Sequence[CallFacts], shapes: Mapping[str, Sequence[Shape]],
                             primary: str) -> list[Fix]:
     """``history_rewrite``: a turn of a conversation whose prompt does not begin with the previous
     turn's (an earlier message edited, truncated or summarized), so the cached conversation is lost.

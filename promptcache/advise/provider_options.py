@@ -25,8 +25,9 @@ from __future__ import annotations
 import math
 import zlib
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from typing import cast
 
 from ..measure.shape import Shape, chain_of
 from ..model.facts import CallFacts
@@ -66,7 +67,7 @@ _SPOTS = {
 }
 
 
-def detect_provider_options(facts: Sequence[CallFacts], order: Sequence[int], shapes: dict[str, Sequence[Shape]],
+def detect_provider_options(facts: Sequence[CallFacts], order: Sequence[int], shapes: Mapping[str, Sequence[Shape]],
                             candidates: Sequence[tuple[str, str, Callable[[], object]]]) -> list[Fix]:
     """Every request-option breaker for the candidates whose provider reads the options.
 
@@ -78,13 +79,15 @@ def detect_provider_options(facts: Sequence[CallFacts], order: Sequence[int], sh
         probe = make()
         if isinstance(probe, AnthropicCache) and probe.mode == "logged" and "anthropic" not in done:
             done.add("anthropic")
-            fixes += detect_breakpoints(facts, order, shapes[family], make, model)  # type: ignore[arg-type]
+            anthropic = cast(Callable[[], AnthropicCache], make)  # a maker builds one kind of policy: probe's
+            fixes += detect_breakpoints(facts, order, shapes[family], anthropic, model)
         if isinstance(probe, (OpenAIAutoCache, OpenAIBreakpointCache)) and "openai-minimum" not in done:
             done.add("openai-minimum")
             fixes += detect_under_minimum(facts, shapes, family, probe, model)
         if isinstance(probe, OpenAIAutoCache) and "openai-routing" not in done:
             done.add("openai-routing")
-            fixes += detect_cache_key(facts, order, shapes[family], make, model)  # type: ignore[arg-type]
+            openai = cast(Callable[[], OpenAIAutoCache], make)  # a maker builds one kind of policy: probe's
+            fixes += detect_cache_key(facts, order, shapes[family], openai, model)
     return fixes
 
 
@@ -169,7 +172,7 @@ def _place(spots: tuple[str, ...]):
 
 def _raw_count(shape: Shape, hints: CacheHints | None) -> int:
     """Breakpoints as sent, automatic caching included (the policy keeps only the allowed ones)."""
-    bps = explicit_breakpoints(shape, hints)  # type: ignore[arg-type]
+    bps = explicit_breakpoints(shape, hints)
     last = last_prompt_piece(shape)
     if hints is not None and hints.cache_control is not None and (not bps or bps[-1][0] != last):
         return len(bps) + 1
@@ -181,13 +184,13 @@ def _signature(shape: Shape, hints: CacheHints | None, policy: AnthropicCache) -
     from the start in the system level, from the end in the messages (which grow)."""
     last = last_prompt_piece(shape)
     return tuple(k if shape.roles[k] in SYSTEM_LEVEL else k - last
-                 for k, _, _ in policy.breakpoints(shape, hints))  # type: ignore[arg-type]
+                 for k, _, _ in policy.breakpoints(shape, hints))
 
 
 def _reason(shape: Shape, f: CallFacts, policy: AnthropicCache, varies: bool) -> str:
     if _raw_count(shape, f.hints) > policy.max_bp:
         return "breakpoint_over_limit"
-    bps = policy.breakpoints(shape, f.hints)  # type: ignore[arg-type]
+    bps = policy.breakpoints(shape, f.hints)
     if not bps:
         return "breakpoint_missing"
     cum = cumulative(shape.tokens)
@@ -233,7 +236,7 @@ def _label(role: str, breakpoint: bool) -> str:
 
 # -- OpenAI: prompts just under the minimum ------------------------------------------------------
 
-def detect_under_minimum(facts: Sequence[CallFacts], shapes: dict[str, Sequence[Shape]], family: str,
+def detect_under_minimum(facts: Sequence[CallFacts], shapes: Mapping[str, Sequence[Shape]], family: str,
                          policy: OpenAIAutoCache | OpenAIBreakpointCache, model: str) -> list[Fix]:
     """Groups whose prompts mostly fall just under OpenAI's minimum: no call of theirs is cached.
 

@@ -27,14 +27,14 @@ T = TypeVar("T")
 class Overlay(Sequence[T], Generic[T]):
     """A sequence equal to ``base`` except at the indexes in ``over``."""
 
-    def __init__(self, base: Sequence[T], over: dict[int, T]):
+    def __init__(self, base: Sequence[T], over: Mapping[int, T]):
         self.base = base
         self.over = over
 
     def __len__(self) -> int:
         return len(self.base)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         got = self.over.get(i)
         return self.base[i] if got is None else got
 
@@ -43,7 +43,7 @@ class Overlay(Sequence[T], Generic[T]):
 class Variant:
     """Shapes per tokenizer family and facts, for the calls a set of fixes changes."""
 
-    shapes: dict[str, Mapping[int, Shape]] = field(default_factory=dict)
+    shapes: Mapping[str, Mapping[int, Shape]] = field(default_factory=dict)
     facts: Mapping[int, CallFacts] = field(default_factory=dict)
     # another variant this one equals except at the calls in ``differs`` (all but one fix: the
     # combined layout but one group), so it can be simulated from that one's outcomes
@@ -57,9 +57,17 @@ class Variant:
             out.update(over)
         return out
 
-    def view(self, shapes: dict[str, Sequence[Shape]], facts: Sequence[CallFacts]
+    def view(self, shapes: Mapping[str, Sequence[Shape]], facts: Sequence[CallFacts]
              ) -> tuple[dict[str, Sequence[Shape]], Sequence[CallFacts]]:
         return ({f: Overlay(v, self.shapes.get(f, {})) for f, v in shapes.items()}, Overlay(facts, self.facts))
+
+
+@dataclass
+class _Draft(Variant):
+    """A variant ``reshape`` is filling in, over plain dicts (``leave_one_out``'s are read-only layers)."""
+
+    shapes: dict[str, dict[int, Shape]] = field(default_factory=dict)
+    facts: dict[int, CallFacts] = field(default_factory=dict)
 
 
 @dataclass
@@ -68,9 +76,9 @@ class Variants:
     other groups' combined changes, and ``k``'s group with its other fixes (``in_group[k]``)."""
 
     combined: Variant
-    alone: list[Variant]
-    in_group: list[Variant]  # fix k's group with its other fixes only
-    groups: dict[str, Variant]  # ``combined``'s changes, group by group
+    alone: Sequence[Variant]
+    in_group: Sequence[Variant]  # fix k's group with its other fixes only
+    groups: Mapping[str, Variant]  # ``combined``'s changes, group by group
     facts: Sequence[CallFacts]  # the calls' facts as logged
     owner: list[str]  # the group of each fix
     leave_one_out: list[Variant] = field(init=False)
@@ -112,7 +120,7 @@ class _Layered(Mapping[int, T]):
 
 def _merge(parts: Iterable[Variant]) -> Variant:
     """One variant with the changes of ``parts`` (which change disjoint calls)."""
-    out = Variant()
+    out = _Draft()
     for p in parts:
         out.facts.update(p.facts)
         for fam, over in p.shapes.items():
@@ -141,13 +149,13 @@ def _apply_facts(facts: CallFacts, fixes: list[Fix]) -> CallFacts:
     return facts
 
 
-def reshape(calls: Callable[[], Sequence[Call] | object], fixes: list[Fix], facts: Sequence[CallFacts], measurers: dict[str, Measurer],
-            shapes: dict[str, Sequence[Shape]]) -> Variants:
+def reshape(calls: Callable[[], Iterable[Call]], fixes: list[Fix], facts: Sequence[CallFacts],
+            measurers: dict[str, Measurer], shapes: Mapping[str, Sequence[Shape]]) -> Variants:
     """Build the combined, alone and leave-one-out variants; ``calls()`` re-reads the log in order."""
     by_group = _by_group(fixes)
-    groups = {g: Variant() for g in by_group}  # the combined layout, group by group
-    alone = [Variant() for _ in fixes]
-    loo = [Variant() for _ in fixes]
+    groups = {g: _Draft() for g in by_group}  # the combined layout, group by group
+    alone = [_Draft() for _ in fixes]
+    loo = [_Draft() for _ in fixes]
     text_groups = {f.group for f in fixes if f.rewrites_text}
 
     for i, fa in enumerate(facts):  # scope fixes need no text
@@ -156,19 +164,19 @@ def reshape(calls: Callable[[], Sequence[Call] | object], fixes: list[Fix], fact
             continue
         groups[fa.group].facts[i] = _apply_facts(fa, [fixes[k] for k in ks])
         for k in ks:
-            if fixes[k].apply_facts:
-                alone[k].facts[i] = fixes[k].apply_facts(fa)
+            if apply_facts := fixes[k].apply_facts:
+                alone[k].facts[i] = apply_facts(fa)
             loo[k].facts[i] = _apply_facts(fa, [fixes[j] for j in ks if j != k])
 
     if text_groups:
-        for i, call in enumerate(calls()):  # type: ignore[call-overload]
+        for i, call in enumerate(calls()):
             if i >= len(facts):
                 break
             if facts[i].group not in text_groups:
                 continue
             ks = by_group[facts[i].group]
             group_fixes = [fixes[k] for k in ks]
-            variants: list[tuple[Variant, Call]] = [(groups[facts[i].group], _apply(call, group_fixes))]
+            variants: list[tuple[_Draft, Call]] = [(groups[facts[i].group], _apply(call, group_fixes))]
             for k in ks:
                 if fixes[k].rewrites_text:
                     variants.append((alone[k], _apply(call, [fixes[k]])))
@@ -212,10 +220,11 @@ def subset(variants: Variants, fixes: list[Fix], keep: list[int]) -> Variants | 
             continue
         parts = [_layout(variants, fixes, g, mine)] + [_layout(variants, fixes, g, [j for j in mine if j != k])
                                                        for k in mine]
-        if any(p is None for p in parts):
+        built = [p for p in parts if p is not None]
+        if len(built) < len(parts):
             return None
-        groups[g] = parts[0]  # type: ignore[assignment]
-        loo.update(zip(mine, parts[1:]))  # type: ignore[arg-type]
+        groups[g] = built[0]
+        loo.update(zip(mine, built[1:]))
     return Variants(_merge(groups.values()), [variants.alone[k] for k in keep], [loo[k] for k in keep], groups,
                     variants.facts, [fixes[k].group for k in keep])
 
@@ -300,12 +309,12 @@ def choose(fixes: list[Fix], variants: Variants, reread: Callable[[list[Fix]], V
         keep.remove(k)
     if not keep:
         return Plan([], Variant(), [], dropped)
-    savings = []
+    savings: list[dict[str, FixSavings]] = []
     for pos, k in enumerate(keep):
-        row = {}
+        saved: dict[str, FixSavings] = {}
         for m in models:
             loo = run(current.leave_one_out[pos], m) if len(keep) > 1 else base[m]
-            row[m] = FixSavings(alone=alone[k][m][0], marginal=loo.cost() - combined[m].cost(),
-                                hit_tokens_gained=alone[k][m][1])
-        savings.append(row)
+            saved[m] = FixSavings(alone=alone[k][m][0], marginal=loo.cost() - combined[m].cost(),
+                                  hit_tokens_gained=alone[k][m][1])
+        savings.append(saved)
     return Plan([fixes[k] for k in keep], current.combined, savings, dropped)

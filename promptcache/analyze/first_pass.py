@@ -52,9 +52,9 @@ class FirstPass:
     grouper: Grouper
     evidence: Evidence
     stats: ReadStats
+    observed_ledger: Ledger  # the observed usage priced, for the calls of catalogued models
     observed: Tokens = field(default_factory=Tokens)
     observed_calls: int = 0
-    observed_ledger: Ledger | None = None
     # per call, as machine integers: reported cache reads and input tokens, -1 where the log does not say
     observed_reads: array = field(default_factory=lambda: array("q"))
     observed_inputs: array = field(default_factory=lambda: array("q"))
@@ -169,7 +169,8 @@ def facts_of(call: Call, last_end: float | None, at: datetime | None, now: datet
     relative = call.timestamp is not None and call.timestamp < RELATIVE_BEFORE
     dated = call.timestamp is not None and not relative
     timed = call.timestamp is not None
-    start = call.timestamp.timestamp() if timed else (last_end + UNTIMED_GAP_S if last_end is not None else 0.0)
+    start = (call.timestamp.timestamp() if call.timestamp is not None
+             else last_end + UNTIMED_GAP_S if last_end is not None else 0.0)
     out = call.usage.output_tokens if call.usage else 0
     if call.latency_ms is not None:
         dur, reported = call.latency_ms / 1000.0, True

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -99,7 +99,7 @@ class _Scaled(Sequence[Shape]):
     def __len__(self) -> int:
         return len(self.base)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         return scale_shape(self.base[i], self.ratio)
 
 
@@ -203,7 +203,7 @@ class _Sims:
                 ) -> tuple[Sequence[CallFacts], list[int], Sequence[Shape]]:
         """The facts, start order and shapes (of ``source``'s family, scaled) of a layout."""
         facts: Sequence[CallFacts] = self.fp.facts
-        shapes: dict[str, Sequence[Shape]] = self.fp.shapes  # type: ignore[assignment]
+        shapes: Mapping[str, Sequence[Shape]] = self.fp.shapes
         if var is not None:
             shapes, facts = var.view(shapes, facts)
         order = self.order
@@ -272,7 +272,8 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         stats = reader.stats
         why = (f"; {stats.skipped_lines} line(s) skipped, first: {stats.examples[0].path}:{stats.examples[0].line}: "
                f"{stats.examples[0].message}") if stats.examples else ""
-        raise EmptyLogError(f"no call could be analyzed in {', '.join(paths)} ({stats.lines} line(s) read{why})")
+        raise EmptyLogError(f"no call could be analyzed in {', '.join(map(str, paths))} "
+                            f"({stats.lines} line(s) read{why})")
     metas, shapes = fp.facts, fp.shapes
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
     sims = _Sims(fp, order, measurers, catalog, opts, now=now)
@@ -366,6 +367,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         ledgers[key] = sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
     comparison_ids = {e.id for e in comparisons}
     notes.extend(_placement_notes(sims, everyone, plan.combined if plan.kept else None))
+    lay: R.Layout
     for e in everyone:
         for lay in ("as_logged", "restructured"):
             scenarios.append(_scenario(e.id, lay, ledgers[(e.id, lay)], e.id in comparison_ids))
@@ -561,7 +563,7 @@ def _placement_notes(sims: _Sims, models: list[ModelEntry], restructured: Varian
     return out
 
 
-def _scenario(model: str, layout_name: str, ledger: Ledger, comparison: bool) -> R.Scenario:
+def _scenario(model: str, layout_name: R.Layout, ledger: Ledger, comparison: bool) -> R.Scenario:
     t = ledger.tokens()
     return R.Scenario(model=model, layout=layout_name, comparison=comparison, cache_hit_tokens=t.hit,
                       cache_miss_tokens=t.miss, cache_write_tokens=t.write_5m + t.write_1h, output_tokens=t.output,
@@ -718,6 +720,7 @@ def _sweep(sims: _Sims, entries: list[ModelEntry], plan: Plan, opts: AnalyzeOpti
     if not opts.sweep:
         return []
     rows = []
+    lay: R.Layout
     for e in entries:
         name = opts.cache_policy or e.cache_policy
         base = sims.overrides.get(e.id, opts.cache_params)  # with breakpoints placed on a log that has none

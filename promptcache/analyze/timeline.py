@@ -18,13 +18,13 @@ from ..model import report as R
 MAX_BUCKETS = 200
 
 #: (name, seconds), finest first
-BUCKETS: tuple[tuple[str, int], ...] = (
+BUCKETS: tuple[tuple[R.Bucket, int], ...] = (
     ("minute", 60), ("5 minutes", 300), ("15 minutes", 900), ("hour", 3600),
     ("6 hours", 6 * 3600), ("day", 86400), ("week", 7 * 86400), ("30 days", 30 * 86400),
 )
 
 
-def choose_bucket(span_s: float, max_buckets: int = MAX_BUCKETS) -> tuple[str, int]:
+def choose_bucket(span_s: float, max_buckets: int = MAX_BUCKETS) -> tuple[R.Bucket, int]:
     """The finest bucket that covers ``span_s`` seconds in at most ``max_buckets`` buckets.
 
     Logs of more than a day get hour buckets at the finest, so a chart is readable at a glance.
@@ -55,7 +55,7 @@ class TimelineBuilder:
         self.limits = {k: int(v) for k, v in (limits or {}).items() if v}
         self._calls = [0] * self.n
         self._obs = [[0, 0] for _ in range(self.n)]
-        self._sim: dict[str, list[list[int]]] = {}
+        self._sim: dict[tuple[str, R.Layout], list[list[int]]] = {}
         self._flight = [0] * self.n
         self._groups: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
 
@@ -76,12 +76,12 @@ class TimelineBuilder:
             g[0] += hit
             g[1] += total
 
-    def simulated(self, key: tuple[str, str], t: float, hit: int, total: int, *, group: str | None = None) -> None:
+    def simulated(self, key: tuple[str, R.Layout], t: float, hit: int, total: int, *, group: str | None = None) -> None:
         """One simulated outcome of scenario ``key`` = (model, layout)."""
         name = f"{key[0]}/{key[1]}"
-        series = self._sim.get(name)
+        series = self._sim.get(key)
         if series is None:
-            series = self._sim[name] = [[0, 0] for _ in range(self.n)]
+            series = self._sim[key] = [[0, 0] for _ in range(self.n)]
         b = series[self._index(t)]
         b[0] += hit
         b[1] += total
@@ -111,8 +111,7 @@ class TimelineBuilder:
             return round(h / n, 4) if n else None
 
         simulated = []
-        for name, series in self._sim.items():
-            model, _, layout = name.rpartition("/")
+        for (model, layout), series in self._sim.items():
             simulated.append(R.SimulatedSeries(model=model, layout=layout, hit_ratio=[ratio(*b) for b in series]))
         return R.Timeline(
             bucket=self.name, bucket_seconds=self.size,

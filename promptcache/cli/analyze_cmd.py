@@ -183,6 +183,7 @@ def _progress() -> Iterator[Callable[..., None] | None]:
         def update(n: int, fraction: float | None = None) -> None:
             dt = time.monotonic() - t0
             bar.update(task, calls=n, rate=f"{n / dt:,.0f} calls/s" if dt > 0 else "",
-                       **({"total": 1000, "completed": int(fraction * 1000)} if fraction is not None else {}))
+                       total=1000 if fraction is not None else None,  # None leaves total and completed as they are
+                       completed=int(fraction * 1000) if fraction is not None else None)
 
         yield update

@@ -120,8 +120,8 @@ def parse_mustache(source: str, name: str, locator: Locator, constants: frozense
         unsorted = f"{{{{{helper} ...}}}}" if helper in _JSON_HELPERS and "sort_keys=true" not in body else None
         builder.dynamic(kind, source[start:end], start, names, volatile=volatile_word(idents), unsorted_json=unsorted)
     if stack:
-        opened, opened_line = stack[-1]
-        raise TemplateParseError(f"template syntax error: section '{{{{#{opened}}}}}' is never closed", opened_line)
+        section, opened_line = stack[-1]
+        raise TemplateParseError(f"template syntax error: section '{{{{#{section}}}}}' is never closed", opened_line)
     if pos < len(source):
         builder.static(source[pos:], pos)
     return builder.prompt, comments

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from typing import TYPE_CHECKING
 
 from .braces import parse_format, parse_mustache
 from .jinja import parse_jinja
 from .locate import Locator
 from .model import Comment, Document, Prompt, TemplateParseError
+
+if TYPE_CHECKING:
+    import yaml
 
 KINDS = ("jinja", "format", "text", "mustache", "prompty", "dotprompt", "yaml", "python", "python-calls")
 EXTENSION_KINDS = {
@@ -187,7 +191,7 @@ def _read_yaml(doc: Document, text: str, constants: frozenset[str], turn_keys: t
         doc.comments.append(Comment(m.group(1), number, m.start(1), number, scope))
 
 
-def _scalar_locator(node, lines: list[str]) -> Locator:  # type: ignore[no-untyped-def]
+def _scalar_locator(node: yaml.ScalarNode, lines: list[str]) -> Locator:
     """Exact positions for block scalars and one-line plain values; the value's start otherwise."""
     start = node.start_mark
     if node.style == "|":

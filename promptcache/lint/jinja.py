@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from .builder import PromptBuilder, volatile_word
 from .locate import Locator
 from .model import Comment, Prompt, SegKind, TemplateParseError
+
+if TYPE_CHECKING:
+    import jinja2
+    from jinja2 import nodes
 
 # Jinja globals and tests whose value is fixed for the template (``lipsum`` is random: volatile).
 _BUILTINS = frozenset({"range", "dict", "cycler", "joiner", "namespace", "true", "false", "none", "True", "False", "None"})
@@ -28,7 +33,7 @@ _STATEMENT = re.compile(r"^[-+]?\s*(\w+)(.*?)[-+]?$", re.DOTALL)
 
 
 @functools.cache
-def _env():  # type: ignore[no-untyped-def]
+def _env() -> jinja2.Environment:
     import jinja2
 
     return jinja2.Environment(extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"])
@@ -94,7 +99,7 @@ class _Expr:
         self.idents: list[str] = []
         self.unsorted_json: str | None = None
 
-    def visit(self, node) -> None:  # type: ignore[no-untyped-def]
+    def visit(self, node: nodes.Node) -> None:
         from jinja2 import nodes
 
         kinds = (nodes.Name, nodes.Getattr, nodes.Filter, nodes.Call)
@@ -109,19 +114,20 @@ class _Expr:
                 self.idents.append(n.name)
                 if n.name in _JSON_FILTERS and not _sorts_keys(n.kwargs):
                     self.unsorted_json = f"| {n.name}"
-            elif isinstance(n.node, nodes.Getattr) and n.node.attr == "dumps" and not _sorts_keys(n.kwargs):
-                self.unsorted_json = "json.dumps(...)" if isinstance(n.node.node, nodes.Name) else ".dumps(...)"
-            elif isinstance(n.node, nodes.Name):
-                self.idents.append(f"{n.node.name}")
+            elif isinstance(n, nodes.Call):
+                if isinstance(n.node, nodes.Getattr) and n.node.attr == "dumps" and not _sorts_keys(n.kwargs):
+                    self.unsorted_json = "json.dumps(...)" if isinstance(n.node.node, nodes.Name) else ".dumps(...)"
+                elif isinstance(n.node, nodes.Name):
+                    self.idents.append(f"{n.node.name}")
 
 
-def _sorts_keys(kwargs) -> bool:  # type: ignore[no-untyped-def]
+def _sorts_keys(kwargs: Iterable[nodes.Keyword | nodes.Pair]) -> bool:  # jinja2 types Filter.kwargs as Pair
     from jinja2 import nodes
 
     return any(k.key == "sort_keys" and isinstance(k.value, nodes.Const) and k.value.value is True for k in kwargs)
 
 
-def _parse_tag(wrapped: str):  # type: ignore[no-untyped-def]
+def _parse_tag(wrapped: str) -> nodes.Node | None:
     """The first body node of ``wrapped`` parsed alone, or None if it does not parse alone."""
     import jinja2
 

@@ -68,9 +68,9 @@ def format_sarif(findings: Sequence[Finding], version: str) -> str:
     index = {code: i for i, code in enumerate(codes)}
     results = []
     for f in findings:
-        props = {"static_tokens": f.static_tokens}
+        props: dict[str, int | str] = {"static_tokens": f.static_tokens}
         if f.monthly_cost_usd is not None:
-            props["monthly_cost_usd"] = f.monthly_cost_usd  # type: ignore[assignment]
+            props["monthly_cost_usd"] = f.monthly_cost_usd
         results.append({
             "ruleId": f.code,
             "ruleIndex": index[f.code],

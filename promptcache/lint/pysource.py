@@ -29,6 +29,7 @@ def _char_col(lines: list[str], lineno: int, byte_col: int) -> int:
 
 def _constant_locator(source: str, node: ast.Constant, lines: list[str]) -> Locator:
     """Exact positions when the literal has no escapes; the literal's start otherwise."""
+    assert isinstance(node.value, str)  # the caller passes string constants only
     col = _char_col(lines, node.lineno, node.col_offset)
     segment = ast.get_source_segment(source, node) or ""
     body = segment.lstrip("rRbBuUfF")

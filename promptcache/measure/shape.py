@@ -70,6 +70,7 @@ class Measurer:
         key = hash(text)
         got = self._pieces.get(key)
         if got is None:
+            assert self._tokenizer is not None  # "blocks" measures block traces only: no text reaches here
             got = self._store(key, self._tokenizer.encode(text), extra)
         return got[2], got[0]
 

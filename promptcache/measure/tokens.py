@@ -99,7 +99,8 @@ def get_tokenizer(family: str) -> Tokenizer:
         def local_only(blobpath: str) -> bytes:  # tiktoken would download what it has not cached: never
             if "://" in blobpath:
                 raise OSError(f"promptcache does not download {blobpath}")
-            return fetch(blobpath)  # type: ignore[misc]
+            assert fetch is not None  # installed below only when tiktoken has read_file
+            return fetch(blobpath)
 
         try:
             if fetch is not None:

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 SCHEMA_VERSION = "1.0"
 
 Money = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")]
+Layout = Literal["as_logged", "restructured"]  # what the `layout` fields below take
+Bucket = Literal["minute", "5 minutes", "15 minutes", "hour", "6 hours", "day", "week", "30 days"]  # Timeline.bucket
 
 
 class _Out(BaseModel):

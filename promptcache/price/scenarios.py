@@ -18,7 +18,7 @@ from decimal import Decimal
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Shape
 from ..model.facts import CallFacts
-from ..simulate.policies import Outcome, Policy
+from ..simulate.policies import FootprintPolicy, Outcome, Policy
 from .ledger import Ledger
 
 
@@ -57,7 +57,8 @@ class Outcomes:
 
     @classmethod
     def zeros(cls, n: int) -> Outcomes:
-        return cls(*(array("q", bytes(8 * n)) for _ in range(4)))
+        read, write, write_1h, total = (array("q", bytes(8 * n)) for _ in range(4))
+        return cls(read, write, write_1h, total)
 
     def copy(self) -> Outcomes:
         return Outcomes(self.read[:], self.write[:], self.write_1h[:], self.total[:], self.storage_token_hours)
@@ -104,7 +105,7 @@ def footprints(facts: Sequence[CallFacts], shapes: Sequence[Shape], policy: Poli
 
 
 def resimulate(base: Outcomes, base_prints: Footprints, changed: set[int], facts: Sequence[CallFacts],
-               order: Sequence[int], shapes: Sequence[Shape], policy: Policy) -> Outcomes:
+               order: Sequence[int], shapes: Sequence[Shape], policy: FootprintPolicy) -> Outcomes:
     """A what-if's outcomes, equal to ``simulate_outcomes`` over the changed log, from the
     simulation as logged (``base``, with its ``base_prints``): only the calls whose footprint is
     connected to a ``changed`` call's (before or after the change) go through a fresh ``policy``;
@@ -114,7 +115,7 @@ def resimulate(base: Outcomes, base_prints: Footprints, changed: set[int], facts
     the same shapes and facts as when logged, and nothing outside their footprint, so their
     outcomes cannot change.
     """
-    new_prints = {i: policy.footprint(shapes[i], user=facts[i].user, call=facts[i].hints)  # type: ignore[attr-defined]
+    new_prints = {i: policy.footprint(shapes[i], user=facts[i].user, call=facts[i].hints)
                   for i in changed}
     root = _components([*base_prints, *new_prints.values()])
     dirty = {root(k) for i in changed for k in (*base_prints[i], *new_prints[i])}

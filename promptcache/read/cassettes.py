@@ -26,7 +26,7 @@ from .openai_responses import parse_openai_responses
 try:  # the C loader is ~10x faster when PyYAML was built with libyaml
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _Loader
 
 
 def load_yaml(data: bytes) -> Any:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, TypeVar, overload
 
 import orjson
 
@@ -18,6 +19,14 @@ class LineError(ValueError):
 
 
 MAX_TOKENS = 100_000_000  # no single call carries more; larger counts are corrupt data
+
+
+@overload
+def count(value: Any, field: str, *, optional: Literal[False] = False) -> int: ...
+
+
+@overload
+def count(value: Any, field: str, *, optional: bool) -> int | None: ...
 
 
 def count(value: Any, field: str, *, optional: bool = False) -> int | None:
@@ -158,12 +167,15 @@ def cache_ttl(cc: Any) -> str | None:
     return ttl if isinstance(ttl, str) else ""
 
 
-def guarded(parse):  # type: ignore[no-untyped-def]
+R = TypeVar("R")
+
+
+def guarded(parse: Callable[..., R]) -> Callable[..., R]:
     """Make a parser total: anything it did not foresee on a junk line becomes a ``LineError``."""
     import functools
 
     @functools.wraps(parse)
-    def wrapper(*args: Any):  # type: ignore[no-untyped-def]
+    def wrapper(*args: Any) -> R:
         try:
             return parse(*args)
         except LineError:

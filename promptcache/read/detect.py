@@ -100,7 +100,7 @@ def detect(obj: Any) -> str | None:
     if isinstance(obj.get("data"), list) and obj["data"]:
         return detect(obj["data"][0])
     req, resp = _pair(obj)
-    usage = resp.get("usage") if isinstance(resp.get("usage"), dict) else {}
+    usage = u if isinstance(u := resp.get("usage"), dict) else {}
     if "contents" in req or "usageMetadata" in resp or "candidates" in resp:
         return "gemini"
     if resp.get("object") == "response" or "input_tokens_details" in usage or \

@@ -190,7 +190,7 @@ def _open(path: Path) -> io.BufferedIOBase:
     with open(path, "rb") as fh:
         magic = fh.read(2)
     if magic == b"\x1f\x8b":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.open(path, "rb")
     return open(path, "rb")
 
 
@@ -292,7 +292,7 @@ def _records(path: Path, on_open: Callable[[Any], None] | None = None) -> Iterat
             except LineError as exc:
                 yield 1, exc
             return
-        head = fh.peek(64) if hasattr(fh, "peek") else b""  # type: ignore[attr-defined]
+        head = fh.peek(64) if hasattr(fh, "peek") else b""
         first = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
         if first == b"[":
             yield from _array_records(fh)
@@ -406,6 +406,7 @@ class LogReader:
         self._bytes_total = sum(_size(p) for p in self.paths)
         self._bytes_done = 0  # files read to the end
         self._fh: Any = None  # the file being read, for ``fraction``
+        self._fh_name = ""  # its path
         self._index: dict[str, dict[str, Any]] = {}  # joined family -> custom_id -> request line
         self._index_src: dict[str, dict[str, tuple[str, int]]] = {}
         self._used: dict[str, set[str]] = {}

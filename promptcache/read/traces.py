@@ -71,7 +71,7 @@ def parse_mooncake(obj: Any, source: str, line: int) -> Call:
     ts = rec.get("timestamp", 0)
     if isinstance(ts, bool) or not isinstance(ts, (int, float)) or ts < 0:
         raise LineError("bad_timestamp", f"`timestamp` should be milliseconds since the trace start, got {ts!r}")
-    block = rec.get("block_size") if isinstance(rec.get("block_size"), int) and rec["block_size"] > 0 else MOONCAKE_BLOCK
+    block = size if isinstance(size := rec.get("block_size"), int) and size > 0 else MOONCAKE_BLOCK
     segs = block_segments(rec["hash_ids"], total, block, _scope_for(source), line)
     return Call(source=source, line=line, model=str(rec.get("model") or "trace"), segments=segs,
                 timestamp=EPOCH + timedelta(milliseconds=ts), call_id=f"{Path(source).name}:{line}",

@@ -127,9 +127,9 @@ def expand_trajectory(obj: Any, source: str, line: int) -> Iterator[tuple[int, C
     if isinstance(obj, dict) and isinstance(obj.get("history"), list):
         yield from _swe_agent(obj, source)
     elif isinstance(obj, dict) and isinstance(obj.get("messages"), list):
-        info = obj.get("info") if isinstance(obj.get("info"), dict) else {}
-        cfg = info.get("config") if isinstance(info.get("config"), dict) else {}
-        model_cfg = cfg.get("model") if isinstance(cfg.get("model"), dict) else {}
+        info = i if isinstance(i := obj.get("info"), dict) else {}
+        cfg = c if isinstance(c := info.get("config"), dict) else {}
+        model_cfg = m if isinstance(m := cfg.get("model"), dict) else {}
         yield from _message_calls(obj["messages"], source, str(model_cfg.get("model_name") or "unknown"), Path(source).name)
     elif is_openhands(obj):
         yield from _openhands(obj, source)

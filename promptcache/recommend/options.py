@@ -22,11 +22,16 @@ calls in the same order; nothing here estimates a cost itself.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from ..model.report import Reason, Recommendation
+
+if TYPE_CHECKING:
+    from ..knowledge.catalog import ModelEntry, Schedule
+    from ..price.ledger import Ledger
 
 # ---------------------------------------------------------------------------------------------
 # Options: Pro, Flash, the current mix, per group, and the chain hybrid, each re-simulated.
@@ -43,10 +48,10 @@ class _Run:
 
     name: str
     description: str
-    assign: list  # ModelEntry per call
-    ledger: object = None
+    assign: list[ModelEntry]  # per call
+    ledger: Ledger | None = None
     now_cost: Decimal = Decimal(0)
-    hits: list[int] | None = None
+    hits: list[int] = field(default_factory=list)
 
 
 def _money(d: Decimal) -> Decimal:
@@ -158,8 +163,8 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
     # independent of the model), as logged otherwise.
     lo = {e.id: ledgers[(e.id, "as_logged")].cost() for e in uniq if (e.id, "as_logged") in ledgers}
     re_ = {e.id: ledgers[(e.id, "restructured")].cost() for e in uniq if (e.id, "restructured") in ledgers}
-    layout = "restructured" if (re_ and all(re_[k] <= lo[k] for k in re_) and any(re_[k] < lo[k] for k in re_)) \
-        else "as_logged"
+    layout: R.Layout = "restructured" if (
+        re_ and all(re_[k] <= lo[k] for k in re_) and any(re_[k] < lo[k] for k in re_)) else "as_logged"
     shp = shapes_r if layout == "restructured" else shapes
     facts = (metas_r or metas) if layout == "restructured" else metas
     # a restructuring may move calls in time (a burst waiting for its cache): keep start order
@@ -190,7 +195,7 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
                          + ", ".join(f"{k} {v}" for k, v in mix.most_common()) + ")", logged))
 
     # Simulate every option; record per-call hits of the single-model runs for the switch cost.
-    idx_now: dict[str, tuple[int, object]] = {}
+    idx_now: dict[str, tuple[int, Schedule | None]] = {}
 
     def now_bucket(e, t: datetime | None) -> tuple[str, int, bool | str]:
         """Today's price list, at the call's own hour of the week (the week's blend when it has none)."""
@@ -234,11 +239,12 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
     options: list[R.Option] = []
     for run in runs:
         ledger = run.ledger
+        assert ledger is not None  # every run was simulated above
         t = ledger.tokens()
         cost = ledger.cost()
         per_model = Counter(e.id for e in run.assign)
         load = []
-        feasible = True
+        within_limits = True
         for mid, k in per_model.items():
             e = next(x for x in uniq if x.id == mid) if any(x.id == mid for x in uniq) else catalog.model(mid)
             iv = [(metas[i].start, metas[i].end) for i in range(n) if run.assign[i].id == mid and metas[i].timed]
@@ -248,7 +254,7 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
             above = fl.seconds_above[lim] if (fl and lim) else 0.0
             ov = overflow(iv, lim) if (iv and lim and peak > lim) else None
             if lim and peak > lim:
-                feasible = False
+                within_limits = False
             load.append(R.ModelLoad(model=mid, calls=k, peak_in_flight=peak, limit=lim,
                                     headroom=(lim - peak) if lim else None, seconds_above_limit=round(above, 3),
                                     requests_delayed=ov.delayed if ov else 0,
@@ -296,7 +302,7 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
                          "included in this option's cost)."),
                 evidence={"cache_lost_tokens": lost_tok, "cache_lost_usd": str(lost_usd)}))
         options.append(R.Option(
-            name=run.name, description=run.description, layout=layout, feasible=feasible,
+            name=run.name, description=run.description, layout=layout, feasible=within_limits,
             meets_placement=share is None or share >= 1, calls=n, calls_per_model=dict(sorted(per_model.items())),
             cost_usd=_money(cost), cost_per_1000_calls_usd=_per_1000(_money(cost), n),
             cost_usd_at_current_prices=_money(run.now_cost), cost_per_1000_calls_usd_at_current_prices=_per_1000(_money(run.now_cost), n),
@@ -402,16 +408,16 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
         evidence={"calls_per_day": round(vol.calls_per_day, 1), "basis": vol.basis,
                   "busiest_day_calls": vol.busiest_day_calls, "peak_calls_per_minute": vol.peak_per_minute,
                   "threshold_per_day": VOLUME_PER_DAY}))
-    kinds = Counter()
+    kinds: Counter[str] = Counter()
     for w in gw:
         for ts in w.task_signals:
             kinds[ts.kind] += ts.calls
     if kinds:
-        simple = sum(v for k, v in kinds.items() if k in SIMPLE_KINDS)
+        simple_calls = sum(v for k, v in kinds.items() if k in SIMPLE_KINDS)
         reasons.append(Reason(rule="task_signals", message=(
             "Task keywords (plain evidence, not a classifier): " + ", ".join(f"{k} {v}" for k, v in kinds.most_common())
             + f" of {n} calls; the seed maps summarization, translation, extraction and simple Q&A to Flash."),
-            evidence={**{k: v for k, v in kinds.items()}, "calls": n, "simple_kind_calls": simple}))
+            evidence={**{k: v for k, v in kinds.items()}, "calls": n, "simple_kind_calls": simple_calls}))
 
     # Cache economy: cacheable share and how the price gap moves with the hit ratio (current prices).
     totals = [s.total for s in shp[primary]]
@@ -448,8 +454,9 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
                       "max_hit_ratio": hi.hit_ratio}))
 
     cur = by_name.get("current_mix")
-    vs_mix = _money(cur.cost_usd - choice.cost_usd) if cur is not None else None
+    vs_mix: Decimal | None = None
     if cur is not None:
+        vs_mix = _money(cur.cost_usd - choice.cost_usd)
         reasons.append(Reason(rule="savings", message=(
             f"Against the current mix (${cur.cost_usd:.4f}, same layout and prices) {choice.name} saves ${vs_mix:.4f}"
             + (f" ({float(vs_mix / cur.cost_usd):.0%})" if cur.cost_usd else "") + f" over these {n} calls; at current "

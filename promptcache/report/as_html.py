@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from html import escape as _escape
 
-from ..model.report import Report, Scenario, Timeline
+from ..model.report import Layout, Report, Scenario, Timeline
 from . import Headline, headline, is_recommended, pct, recommendation_title, usd
 from .sections import all_sections
 
@@ -239,8 +239,9 @@ def _hit_chart(report: Report, tl: Timeline) -> str:
 
 def _polyline(values: list[float | None], x_of, y_of, colour: str, stroke: float, dash: str, name: str,
               tl: Timeline) -> list[str]:
-    out, run = [], []
-    runs = []
+    out: list[str] = []
+    run: list[tuple[int, float]] = []
+    runs: list[list[tuple[int, float]]] = []
     for i, v in enumerate(values):
         if v is None:
             if run:
@@ -266,7 +267,7 @@ def _cost_chart(report: Report, h: Headline) -> str:
     scen = report.scenarios
     models = list(dict.fromkeys(s.model for s in scen))
     by = {(s.model, s.layout): s for s in scen}
-    layouts = ["as_logged", "restructured"]
+    layouts: list[Layout] = ["as_logged", "restructured"]
     height = 280
     pw, ph = W - PAD_L - PAD_R, height - PAD_T - PAD_B
     top = max([float(s.cost_usd) for s in scen] + ([float(h.cost_now)] if h.cost_now is not None else [])) or 1.0
@@ -314,6 +315,7 @@ def _cost_chart(report: Report, h: Headline) -> str:
                     f"now {esc(usd(h.cost_now))}</text>")
     after_line = rec is not None and h.cost_after is not None and not any(is_recommended(rec, s) for s in scen)
     if after_line:  # the recommendation is not one of the bars (e.g. a per-group placement of models)
+        assert h.cost_after is not None  # after_line requires it
         y = y_of(float(h.cost_after))
         body.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#16a34a" stroke-width="2" '
                     f'stroke-dasharray="5 4"><title>after: {esc(usd(h.cost_after))} ({esc(h.cost_after_label)})</title></line>')

@@ -10,12 +10,15 @@ ratio, a lower cost and fewer findings. Renderers: ``render_diff_text`` and ``re
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..model.report import Finding, Money, Report
 from . import headline, pct, usd
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 DIFF_SCHEMA_VERSION = "1.0"
 
@@ -119,15 +122,15 @@ def diff_reports(before: Report, after: Report) -> ReportDiff:
     gb, ga = {g.id: g for g in before.groups}, {g.id: g for g in after.groups}
     groups = []
     for gid in list(dict.fromkeys([*gb, *ga])):
-        x, y = gb.get(gid), ga.get(gid)
-        if x is None:
-            groups.append(GroupChange(group=gid, change="new", before=None, after=_breaker(y)))
-        elif y is None:
-            groups.append(GroupChange(group=gid, change="gone", before=_breaker(x), after=None))
-        elif _breaker(x) != _breaker(y):
-            fixed_kind = bool(x.breakers and x.breakers[0].kind) and not (y.breakers and y.breakers[0].kind)
+        was, now = gb.get(gid), ga.get(gid)
+        if was is None:
+            groups.append(GroupChange(group=gid, change="new", before=None, after=_breaker(now)))
+        elif now is None:
+            groups.append(GroupChange(group=gid, change="gone", before=_breaker(was), after=None))
+        elif _breaker(was) != _breaker(now):
+            fixed_kind = bool(was.breakers and was.breakers[0].kind) and not (now.breakers and now.breakers[0].kind)
             groups.append(GroupChange(group=gid, change="breaker fixed" if fixed_kind else "breaker moved",
-                                      before=_breaker(x), after=_breaker(y)))
+                                      before=_breaker(was), after=_breaker(now)))
 
     obs = _change(obs_b, obs_a)
     cost = _money(hb.cost_now, ha.cost_now)
@@ -196,6 +199,7 @@ def render_diff_text(d: ReportDiff, *, width: int | None = 100, color: bool = Fa
                       force_terminal=color, no_color=not color, highlight=False, emoji=False)
     console.print(Text(d.verdict, style="bold"))
     t = Table(title="Before -> after", title_justify="left")
+    just: JustifyMethod
     for col, just in (("", "left"), ("Before", "right"), ("After", "right"), ("Change", "right")):
         t.add_column(col, justify=just)
     for r in _rows(d):

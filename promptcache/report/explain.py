@@ -58,8 +58,9 @@ def render_explain(report: Report, fid: str, *, width: int = 100, color: bool = 
     t = Table(title="Savings, re-simulated over the whole log", title_justify="left")
     for col in ("Model", "This change alone", "Within all recommended changes", "Cache-hit tokens gained"):
         t.add_column(col, justify="left" if col == "Model" else "right")
-    for s in f.savings:
-        t.add_row(escape(s.model), f"${s.alone_usd:,.6f}", f"${s.marginal_usd:,.6f}", f"{s.cache_hit_tokens_gained:,}")
+    for fs in f.savings:
+        t.add_row(escape(fs.model), f"${fs.alone_usd:,.6f}", f"${fs.marginal_usd:,.6f}",
+                  f"{fs.cache_hit_tokens_gained:,}")
     c.print(t)
     return buf.getvalue()
 

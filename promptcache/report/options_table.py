@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 
@@ -26,9 +26,10 @@ def render_options(report: Report, console: Console) -> None:
     if rec is None or not rec.options:
         return
     table = Table(title="Model options (each re-simulated over the whole log)", title_justify="left")
+    just: JustifyMethod
     for col, just in (("option", "left"), ("cost", "right"), ("per 1k calls", "right"), ("at today's prices", "right"),
                       ("hit ratio", "right"), ("headroom", "right"), ("notes", "left")):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+        table.add_column(col, justify=just)
     for o in rec.options:
         chosen = o.name == rec.option
         head = ", ".join(f"{escape(ld.model)} {ld.headroom:+d}" if ld.headroom is not None else escape(ld.model)

@@ -11,7 +11,7 @@ import sys
 from decimal import Decimal
 from typing import IO
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.console import Group as RichGroup
 from rich.markup import escape
 from rich.panel import Panel
@@ -91,6 +91,7 @@ def render_terminal(report: Report, console: Console) -> None:
 
     t = Table(title="Cost per model and layout (re-simulated)", title_justify="left")
     writes = any(s.cache_write_tokens for s in report.scenarios)
+    just: JustifyMethod
     for col, just in (("Model", "left"), ("Layout", "left"), ("Hit %", "right"), ("Hits", "right"),
                       ("Misses", "right"), *((("Writes", "right"),) if writes else ()), ("Output", "right"),
                       ("Cost", "right"), ("Peak %", "right")):
@@ -134,8 +135,8 @@ def render_terminal(report: Report, console: Console) -> None:
         lines = [Text.from_markup(f"[bold]Use {escape(recommendation_title(rec))}[/] ({rec.layout.replace('_', ' ')})")]
         for r in rec.reasons:
             lines.append(Text(f"  - {r.message}"))
-        for a in rec.actions:
-            lines.append(Text(f"  * {a.message}: saves {_usd(a.savings_usd)}"))
+        for act in rec.actions:
+            lines.append(Text(f"  * {act.message}: saves {_usd(act.savings_usd)}"))
         lines.append(Text("  Quality differs between models in ways logs cannot show: test both on your own workload.",
                           style="dim"))
         console.print(Panel(RichGroup(*lines), title="Recommendation", title_align="left", border_style="green"))
@@ -157,8 +158,8 @@ def render_terminal(report: Report, console: Console) -> None:
         console.print(f)
     for sec in all_sections(report):
         st = Table(title=sec.title, title_justify="left", caption=sec.caption, caption_justify="left")
-        for h, right in zip(sec.headers, sec.right):
-            st.add_column(h, justify="right" if right else "left")
+        for header, right in zip(sec.headers, sec.right):
+            st.add_column(header, justify="right" if right else "left")
         for row in sec.rows:
             st.add_row(*(escape(c) for c in row))
         console.print(st)
@@ -169,10 +170,10 @@ def render_terminal(report: Report, console: Console) -> None:
                            + (f" at {c.peak_at}" if c.peak_at else "") + f" ({c.latency_source} latencies); {above}."))
     a = report.assumptions
     dates = f" (calls from {report.period[0][:10]} to {report.period[1][:10]})" if report.period else ""
-    lines = [f"Prices: {a.prices}{dates}.", f"Tokenizer: {a.tokenizer}.", f"Token counts: {a.token_counts}"]
+    assumed = [f"Prices: {a.prices}{dates}.", f"Tokenizer: {a.tokenizer}.", f"Token counts: {a.token_counts}"]
     for name, params in a.cache_policy.items():
-        lines.append(f"Cache policy {name}: " + ", ".join(f"{k}={v}" for k, v in params.items()))
-    lines += list(a.notes)
-    console.print(Panel(Text("\n".join(lines)), title="Assumptions", title_align="left", border_style="dim"))
-    for x in report.skipped_examples:
-        console.print(Text(f"skipped {x.path}:{x.line}: {x.message}", style="yellow"))
+        assumed.append(f"Cache policy {name}: " + ", ".join(f"{k}={v}" for k, v in params.items()))
+    assumed += list(a.notes)
+    console.print(Panel(Text("\n".join(assumed)), title="Assumptions", title_align="left", border_style="dim"))
+    for sk in report.skipped_examples:
+        console.print(Text(f"skipped {sk.path}:{sk.line}: {sk.message}", style="yellow"))

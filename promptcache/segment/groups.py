@@ -166,6 +166,7 @@ class Grouper:
         before = sum(g._ref_tokens[:k])
         partial = 0
         if k < len(ref) and c:
+            assert self.tk is not None  # add() compares texts only when there is a tokenizer
             partial = max(0, len(self.tk.encode(ref[k].text[:c])) - 1)
         g.static_tokens = before + partial
         if k >= len(ref):

@@ -16,7 +16,7 @@ Invalidation: the tools level is the start of the prefix (a change invalidates e
 from __future__ import annotations
 
 from ..measure.shape import Measurer, Shape
-from ..model.calls import Call
+from ..model.hints import CacheHints
 from .base import (
     SYSTEM_LEVEL,
     PolicyBase,
@@ -49,9 +49,9 @@ class AnthropicCache(PolicyBase):
     def _ttl(self, cc: str) -> float:
         return self.ttl1h if cc.strip().lower() == "1h" else self.ttl5
 
-    def breakpoints(self, shape: Shape, call: Call | None) -> list[tuple[int, float, bool]]:
+    def breakpoints(self, shape: Shape, call: CacheHints | None) -> list[tuple[int, float, bool]]:
         """(piece index, ttl seconds, is 1h) of this request's breakpoints, at most ``max_breakpoints``."""
-        placement = getattr(call, "placement", ())  # set by an advisor what-if (a logged Call has none)
+        placement = call.placement if call is not None else ()  # set by an advisor what-if
         if placement:
             return [(k, self.ttl5, False) for k in placed_breakpoints(shape, placement)]
         if self.mode != "logged":
@@ -66,7 +66,7 @@ class AnthropicCache(PolicyBase):
         bps = bps[: self.max_bp]  # the API rejects more; keep the first ones
         return [(k, self._ttl(cc), cc.strip().lower() == "1h") for k, cc in bps]
 
-    def _keys(self, shape: Shape, call: Call | None) -> list[int]:
+    def _keys(self, shape: Shape, call: CacheHints | None) -> list[int]:
         """Boundary keys: chain keys with the messages-level settings folded in after the system level."""
         # no options at all is the same as the defaults ("", no thinking, no images)
         salt = hash((call.tool_choice, call.thinking, call.images) if call is not None else ("", False, 0))
@@ -80,7 +80,7 @@ class AnthropicCache(PolicyBase):
         return out
 
     def request(self, shape: Shape, *, start: float, end: float, user: str | None,
-                call: Call | None = None) -> Outcome:
+                call: CacheHints | None = None) -> Outcome:
         total = shape.total
         bps = self.breakpoints(shape, call)
         if not bps:

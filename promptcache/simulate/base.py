@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..measure.shape import Shape
-from ..model.calls import Call
+from ..model.hints import CacheHints
 from .engine import Dated, at
 
 
@@ -14,7 +14,7 @@ class PolicyBase:
 
     by_user: bool = True
 
-    def _scope_id(self, user: str | None, call: Call | None, *, key: bool = False) -> tuple:
+    def _scope_id(self, user: str | None, call: CacheHints | None, *, key: bool = False) -> tuple:
         u = (user or "") if self.by_user else ""
         if key and call is not None and call.prompt_cache_key:
             return (u, call.prompt_cache_key)
@@ -25,12 +25,12 @@ class PolicyBase:
         return at(value, t)
 
 
-def explicit_breakpoints(shape: Shape, call: Call | None) -> list[tuple[int, str]]:
+def explicit_breakpoints(shape: Shape, call: CacheHints | None) -> list[tuple[int, str]]:
     """(piece index, ttl as sent) for every piece whose segment carries a breakpoint marker."""
     if call is None:
         return []
     segs = call.segments
-    out = []
+    out: list[tuple[int, str]] = []
     for k, idx in enumerate(shape.indexes[:-1]):  # the generation piece is never a breakpoint
         if 0 <= idx < len(segs):
             cc = segs[idx].cache_control

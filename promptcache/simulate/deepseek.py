@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..measure.shape import Measurer, Shape
+from ..model.hints import CacheHints
 from .engine import BlockIndex, prompt_root, seconds
 from .outcome import Outcome
 
@@ -72,7 +73,7 @@ class DeepSeekCache:
     def _scope_key(self, user: str | None) -> str:
         return (user or "") if self.by_user else ""
 
-    def footprint(self, shape: Shape, *, user: str | None, call: object = None) -> tuple:
+    def footprint(self, shape: Shape, *, user: str | None, call: CacheHints | None = None) -> tuple:
         """Where this request reads and writes cache state: its scope and its prompt's root.
 
         Requests whose footprints are disjoint never affect each other's outcome (there is no
@@ -84,13 +85,13 @@ class DeepSeekCache:
         scope = self._scope_key(user)
         if not shape.keys:
             return ((scope, None),)
-        prints = ((scope, prompt_root(self.m, shape.keys[0])),)
+        prints: tuple[tuple[str, tuple[str, int]], ...] = ((scope, prompt_root(self.m, shape.keys[0])),)
         if len(shape.keys) == 1 and shape.out_key is not None:
             prints += ((scope, prompt_root(self.m, shape.out_key)),)
         return prints
 
     def request(self, shape: Shape, *, start: float, end: float, user: str | None,
-                call: object = None) -> Outcome:
+                call: CacheHints | None = None) -> Outcome:
         scope = self._scope(self._scope_key(user))
         total = shape.total
         if self.legacy:

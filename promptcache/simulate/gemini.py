@@ -14,7 +14,7 @@ pricing at ``cache_storage_per_hour``.
 from __future__ import annotations
 
 from ..measure.shape import Measurer, Shape
-from ..model.calls import Call
+from ..model.hints import CacheHints
 from .base import PolicyBase
 from .engine import PrefixIndex, seconds
 from .outcome import Outcome
@@ -40,7 +40,7 @@ class GeminiCache(PolicyBase):
         return sum(t * (last - first + self.explicit_ttl) / 3600 for t, first, last in self.explicit.values())
 
     def request(self, shape: Shape, *, start: float, end: float, user: str | None,
-                call: Call | None = None) -> Outcome:
+                call: CacheHints | None = None) -> Outcome:
         total = shape.total
         if call is not None and call.cached_content:
             cached = call.usage.cache_read_tokens if call.usage and call.usage.cache_read_tokens else 0

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from ..measure.shape import Measurer, Shape
 from ..model.calls import Call
+from ..model.hints import CacheHints
 from .engine import INF, PrefixIndex, prompt_root
 from .outcome import Outcome
 from .prefixtree import BlockPrefixes
@@ -30,14 +31,14 @@ class IdealCache:
     def _scope_key(self, user: str | None) -> str:
         return (user or "") if self.by_user else ""
 
-    def footprint(self, shape: Shape, *, user: str | None, call: Call | None = None) -> tuple:
+    def footprint(self, shape: Shape, *, user: str | None, call: CacheHints | None = None) -> tuple:
         """Scope and prompt root: requests with disjoint footprints never share a prefix (see
         ``DeepSeekCache.footprint``); outputs are not cached here."""
         scope = self._scope_key(user)
         return ((scope, prompt_root(self.m, shape.keys[0]) if shape.keys else None),)
 
     def request(self, shape: Shape, *, start: float, end: float, user: str | None,
-                call: Call | None = None) -> Outcome:
+                call: CacheHints | None = None) -> Outcome:
         roles = shape.roles
         if roles and roles[0] == "block":  # a block-hash trace: no text, so no prefix inside a piece
             tree = self._blocks.get(self._scope_key(user))

@@ -26,7 +26,7 @@ import math
 from collections import deque
 
 from ..measure.shape import Measurer, Shape
-from ..model.calls import Call
+from ..model.hints import CacheHints
 from .base import PolicyBase, explicit_breakpoints, placed_breakpoints
 from .engine import EntryStore, PrefixIndex, cumulative, seconds
 from .outcome import Outcome
@@ -85,7 +85,7 @@ class OpenAIAutoCache(PolicyBase):
         return self._machine(scope, shape, now)[1] > 0
 
     def request(self, shape: Shape, *, start: float, end: float, user: str | None,
-                call: Call | None = None) -> Outcome:
+                call: CacheHints | None = None) -> Outcome:
         total = shape.total
         scope = self._scope_id(user, call, key=True)
         route, machine = self._machine(scope, shape, start)
@@ -124,9 +124,9 @@ class OpenAIBreakpointCache(PolicyBase):
         self.by_user = scope_by_user
         self._stores: dict[tuple, EntryStore] = {}
 
-    def breakpoints(self, shape: Shape, call: Call | None) -> list[int]:
+    def breakpoints(self, shape: Shape, call: CacheHints | None) -> list[int]:
         """Piece indexes of this request's breakpoints (explicit markers, then the implicit one)."""
-        placement = getattr(call, "placement", ())  # set by an advisor what-if (a logged Call has none)
+        placement = call.placement if call is not None else ()  # set by an advisor what-if
         if placement:
             bps = placed_breakpoints(shape, placement)
         else:
@@ -141,7 +141,7 @@ class OpenAIBreakpointCache(PolicyBase):
         return sorted(bps)
 
     def request(self, shape: Shape, *, start: float, end: float, user: str | None,
-                call: Call | None = None) -> Outcome:
+                call: CacheHints | None = None) -> Outcome:
         total = shape.total
         store = self._stores.setdefault(self._scope_id(user, call, key=True), EntryStore())
         cum = cumulative(shape.tokens)

@@ -2,8 +2,9 @@
 
 ``make_policy(model, measurer, policy=None, overrides=None)`` returns an object with
 ``request(shape, *, start, end, user, call=None) -> Outcome`` for calls fed in start-time order
-(``call`` is the normalized ``Call`` the shape came from: breakpoints, ``prompt_cache_key``,
-retention, ``tool_choice``...; policies work without it, as if the log carried no cache options).
+(``call`` is the ``CacheHints`` of the call the shape came from, ``model.hints.cache_hints(call)``:
+breakpoints, ``prompt_cache_key``, retention, ``tool_choice``...; None when the call set no cache
+option, and policies then work as if the log carried none).
 Which policy a model uses, and its parameters, come from the price catalog (``cache_policy``)
 and ``data/cache_rules.json``; ``overrides`` (from ``--cache-param``/``--sweep``) replace
 parameters. Parameters that differ per model or changed over time are resolved for the model
@@ -18,7 +19,7 @@ from ..errors import ConfigError
 from ..knowledge.cache_rules import default_rules
 from ..knowledge.catalog import ModelEntry
 from ..measure.shape import Measurer, Shape
-from ..model.calls import Call
+from ..model.hints import CacheHints
 from .anthropic import AnthropicCache
 from .deepseek import DeepSeekCache
 from .engine import Dated, resolve, seconds
@@ -42,7 +43,13 @@ RULES = {
 
 class Policy(Protocol):
     def request(self, shape: Shape, *, start: float, end: float, user: str | None,
-                call: Call | None = None) -> Outcome: ...
+                call: CacheHints | None = None) -> Outcome: ...
+
+
+class FootprintPolicy(Policy, Protocol):
+    """A policy that declares where each request reads and writes cache state (``DeepSeekCache.footprint``)."""
+
+    def footprint(self, shape: Shape, *, user: str | None, call: CacheHints | None = None) -> tuple: ...
 
 
 def policy_params(name: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -62,9 +69,12 @@ def policy_params(name: str, overrides: dict[str, Any] | None = None) -> dict[st
 def make_policy(model: ModelEntry | None, measurer: Measurer, *, policy: str | None = None,
                 overrides: dict[str, Any] | None = None) -> Policy:
     """The simulator for ``model`` (or the named ``policy``, e.g. ``ideal``), parameters resolved for it."""
-    if policy is None and model is None:
+    if policy:
+        name = policy
+    elif model is not None:
+        name = model.cache_policy
+    else:
         raise ConfigError("make_policy needs a model or a policy name")
-    name = policy or model.cache_policy  # type: ignore[union-attr]
     params = policy_params(name, overrides)
     rule = params.pop("rule")
     names = [model.id, *model.aliases] if model is not None else []
@@ -85,6 +95,7 @@ __all__ = [
     "AnthropicCache",
     "Dated",
     "DeepSeekCache",
+    "FootprintPolicy",
     "GeminiCache",
     "IdealCache",
     "OpenAIAutoCache",
