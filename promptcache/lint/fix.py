@@ -109,8 +109,14 @@ def plan_move(text: str, kind: str, line: int) -> Move:
 
 
 def rewrite_hint(finding: Finding, reason: str) -> str:
-    """The text appended to a finding --fix could not rewrite."""
-    return f"{finding.message}; --fix left the file alone ({reason}): move it below the static text by hand, or into the last user message"
+    """The text appended to a finding --fix could not rewrite: the rewrite to make by hand. A
+    volatile value (PC102, a date or a clock) belongs in the last user message, where nothing
+    follows it; other per-call parts below the static text."""
+    if finding.code == "PC102":
+        todo = "render the value in the last user message instead (nothing cached follows it there), or move it below the static text by hand"
+    else:
+        todo = "move it below the static text by hand, or into the last user message"
+    return f"{finding.message}; --fix left the file alone ({reason}): {todo}"
 
 
 @dataclass

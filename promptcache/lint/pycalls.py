@@ -218,7 +218,7 @@ class _Emitter:
             stmts, found = scope.lookup(expr.id, expr.lineno)
             if not stmts or found is None or expr.id in self.constants:
                 if expr.id not in self.constants:
-                    self._dynamic(b, expr, scope, self._at(expr), expr.id)
+                    self._dynamic(b, expr, scope, self._at(expr))
                 return
             for stmt in stmts:
                 self.consumed.add(id(stmt))
