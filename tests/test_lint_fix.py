@@ -111,3 +111,19 @@ def test_a_move_keeps_every_line(paragraphs: list[list[str]], line: int) -> None
     if move.new_text is not None:
         assert Counter(r for r in move.new_text.splitlines() if r.strip()) == Counter(r for r in text.splitlines() if r.strip())
         assert move.new_text.endswith("\n")
+
+
+def test_the_date_moves_into_the_last_user_message(repo: Path) -> None:
+    """A role-marked template (promptflow style): the date paragraph leaves the system message for
+    the end of the last user message; any other per-call paragraph would change speaker, so stays."""
+    text = ("# system:\nYou are a support assistant.\n\nThe current date is {{ current_date }}.\n\n" + STATIC
+            + "\n# user:\n{{ question }}\n")
+    path = _write(repo, "flow.jinja2", text)
+    assert main(["lint", "--min-static-tokens", "10", "--fix", "flow.jinja2"]) == 0
+    assert path.read_text(encoding="utf-8") == (
+        "# system:\nYou are a support assistant.\n\n" + STATIC + "\n# user:\n{{ question }}\n\nThe current date is {{ current_date }}.\n"
+    )
+    other = text.replace("The current date is {{ current_date }}.", "The customer is {{ customer }}.")
+    path.write_text(other, encoding="utf-8")
+    assert main(["lint", "--min-static-tokens", "10", "--fix", "flow.jinja2"]) == 1
+    assert path.read_text(encoding="utf-8") == other
