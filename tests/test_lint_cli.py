@@ -135,6 +135,9 @@ def test_bad_configuration_is_a_usage_error(repo: Path, capsys: pytest.CaptureFi
     assert main(["lint", "a.j2"]) == 2
     assert "unknown key(s) min_static_tokenz" in capsys.readouterr().err
     assert main(["lint", "--select", "PC7", "--config", "pyproject.toml", "a.j2"]) == 2
+    _write(repo, "pyproject.toml", "[tool.promptcache.lint]\npython = \"yes\"\n")
+    assert main(["lint", "a.j2"]) == 2
+    assert "python must be true or false" in capsys.readouterr().err
 
 
 def test_model_sets_minimum_static_tokens(repo: Path) -> None:

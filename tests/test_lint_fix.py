@@ -82,7 +82,8 @@ def test_unprovable_rewrites_leave_the_file_and_say_so(repo: Path, capsys: pytes
     assert main(["lint", "--min-static-tokens", "10", "--fix", name]) == 1
     assert path.read_text(encoding="utf-8") == text
     out = capsys.readouterr().out
-    assert f"--fix left the file alone ({reason}): move it below the static text by hand, or into the last user message" in out
+    assert f"--fix left the file alone ({reason}): " in out
+    assert "below the static text by hand" in out
 
 
 def test_python_call_site_gets_the_rewrite_in_the_message(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,7 +95,8 @@ def test_python_call_site_gets_the_rewrite_in_the_message(repo: Path, capsys: py
     path = _write(repo, "app.py", text)
     assert main(["lint", "--min-static-tokens", "10", "--fix", "app.py"]) == 1
     assert path.read_text(encoding="utf-8") == text
-    assert "or into the last user message" in capsys.readouterr().out
+    # PC102 (a clock): the rewrite to make is to render it in the last user message
+    assert "render the value in the last user message instead" in capsys.readouterr().out
 
 
 _LINE = st.text(alphabet=st.sampled_from("abc xyz.:{}"), min_size=1, max_size=30).filter(lambda s: s.strip() != "")
@@ -109,3 +111,19 @@ def test_a_move_keeps_every_line(paragraphs: list[list[str]], line: int) -> None
     if move.new_text is not None:
         assert Counter(r for r in move.new_text.splitlines() if r.strip()) == Counter(r for r in text.splitlines() if r.strip())
         assert move.new_text.endswith("\n")
+
+
+def test_the_date_moves_into_the_last_user_message(repo: Path) -> None:
+    """A role-marked template (promptflow style): the date paragraph leaves the system message for
+    the end of the last user message; any other per-call paragraph would change speaker, so stays."""
+    text = ("# system:\nYou are a support assistant.\n\nThe current date is {{ current_date }}.\n\n" + STATIC
+            + "\n# user:\n{{ question }}\n")
+    path = _write(repo, "flow.jinja2", text)
+    assert main(["lint", "--min-static-tokens", "10", "--fix", "flow.jinja2"]) == 0
+    assert path.read_text(encoding="utf-8") == (
+        "# system:\nYou are a support assistant.\n\n" + STATIC + "\n# user:\n{{ question }}\n\nThe current date is {{ current_date }}.\n"
+    )
+    other = text.replace("The current date is {{ current_date }}.", "The customer is {{ customer }}.")
+    path.write_text(other, encoding="utf-8")
+    assert main(["lint", "--min-static-tokens", "10", "--fix", "flow.jinja2"]) == 1
+    assert path.read_text(encoding="utf-8") == other

@@ -40,8 +40,9 @@ def lint(paths: tuple[str, ...], fmt: str, model: str | None, calls_per_day: int
          python: bool | None, fix: bool, diff: bool) -> int:
     """Lint prompt template files for cache breakers. Exit 0 clean, 1 findings, 2 errors.
 
-    PATHS are template files or directories (Jinja2, str.format text, Mustache/Handlebars,
-    prompty, YAML agent configs, Python string constants). Templates are parsed, never rendered.
+    PATHS are template files or directories (Jinja2, prose and str.format text, Mustache/Handlebars,
+    prompty, YAML agent configs, Python string constants and SDK call sites). Templates are parsed,
+    never rendered.
     """
     settings = load_settings(
         config, model=model, calls_per_day=calls_per_day, select=_codes(select), ignore=_codes(ignore),

@@ -122,7 +122,8 @@ def _yaml_error(exc: Exception, line_offset: int = 0) -> TemplateParseError:
 # Go templates (Helm charts, Hugo, goreleaser): ``{{ .Release.Name }}``, ``{{- if .Values.x }}``,
 # ``{{ include "x" . }}``, ``{{ end }}``. None of these is valid Jinja, and none is a prompt.
 _GO_TEMPLATE = re.compile(
-    r"\{\{-?\s*(?:\.[A-Za-z$]|\$[A-Za-z.]|(?:include|template|toYaml|tpl|required|define|end|else)\b(?!\s*\()|(?:range|if|with)\s+[.$])"
+    r"\{\{-?\s*(?:\.[A-Za-z$]|\$[A-Za-z.]|(?:include|template|define|tpl)\s+\"|(?:toYaml|toJson|required|default|quote)\s+[.$\"(]"
+    r"|(?:end|else)\s*-?\}\}|(?:range|if|with|else\s+if)\s+[.$(])"
 )
 # Keys a prompt configuration has (agent configs, prompt files); a YAML file that does not parse and
 # has none of them, and no Jinja, is some other configuration and is skipped rather than failed.

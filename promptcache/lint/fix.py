@@ -5,7 +5,9 @@ part that PC101, PC102 or PC104 reports goes to the end of the template, below t
 It is applied only when the meaning is kept, which is checked, not assumed:
 
 - the file is one whole template (Jinja, prose, ``str.format``, Mustache), not a YAML or Python
-  container, and has no role markers (moving text across messages changes who says it);
+  container; with role markers (``# system:`` / ``# user:``) only a clock or date (PC102) moves,
+  and only when the last message is the user's: "moves the date into the last user message"
+  (other text changes meaning with who says it);
 - the paragraph is self-contained: no word that points elsewhere ("below", "following", "above",
   "previous", "as follows", ...), it does not end with ``:``, the paragraph before it does not end
   with ``:`` (it would introduce the moved text), and the first line after it does not point back
@@ -67,8 +69,21 @@ def _parses(text: str, kind: str) -> bool:
     return True
 
 
-def plan_move(text: str, kind: str, line: int) -> Move:
-    """Move the paragraph holding ``line`` to the end of ``text``, if that provably keeps meaning."""
+def _roles(text: str, kind: str) -> list[tuple[str, int]]:
+    """(role, line) of the role markers of a whole-file template (``# system:``, ``user:``)."""
+    try:
+        doc = read_document("fix", text, kind, frozenset(), ())
+    except TemplateParseError:
+        return []
+    return [(role, line) for p in doc.prompts for _, role, line, _ in p.roles]
+
+
+def plan_move(text: str, kind: str, line: int, code: str = "PC101") -> Move:
+    """Move the paragraph holding ``line`` to the end of ``text``, if that provably keeps meaning.
+
+    In a template with role markers the end of the file is the last message: only a clock or date
+    (``code`` PC102) may move there, and only into a user message, since a date means the same in
+    any message but other text changes meaning with who says it."""
     lines = text.splitlines()
     if not 0 < line <= len(lines):
         return Move(line, line, None, "the finding is outside the file's lines")
@@ -92,6 +107,12 @@ def plan_move(text: str, kind: str, line: int) -> Move:
     after = next((row for row in lines[last + 1 :] if row.strip()), "")
     if m := _BACK_POINTERS.search(after):
         return Move(*span, None, f"the text after it refers back to it ('{m.group()}')")
+    roles = _roles(text, kind)
+    if roles and any(role_line > last + 1 for _, role_line in roles):
+        if code != "PC102":
+            return Move(*span, None, "it would move into another message")
+        if roles[-1][0] != "user":
+            return Move(*span, None, f"the last message is a {roles[-1][0]} message, not the user's")
     rest = lines[:first] + lines[last + 1 :]
     while first < len(rest) and first > 0 and not rest[first - 1].strip() and not rest[first].strip():
         del rest[first]  # one blank line closes the gap
@@ -109,8 +130,14 @@ def plan_move(text: str, kind: str, line: int) -> Move:
 
 
 def rewrite_hint(finding: Finding, reason: str) -> str:
-    """The text appended to a finding --fix could not rewrite."""
-    return f"{finding.message}; --fix left the file alone ({reason}): move it below the static text by hand, or into the last user message"
+    """The text appended to a finding --fix could not rewrite: the rewrite to make by hand. A
+    volatile value (PC102, a date or a clock) belongs in the last user message, where nothing
+    follows it; other per-call parts below the static text."""
+    if finding.code == "PC102":
+        todo = "render the value in the last user message instead (nothing cached follows it there), or move it below the static text by hand"
+    else:
+        todo = "move it below the static text by hand, or into the last user message"
+    return f"{finding.message}; --fix left the file alone ({reason}): {todo}"
 
 
 @dataclass
@@ -136,7 +163,7 @@ def plan_fixes(findings: list[Finding], settings, lint_text) -> FixResult:  # ty
             if not remaining:
                 break
             target = remaining[0]
-            move = plan_move(text, kind, target.line)
+            move = plan_move(text, kind, target.line, target.code)
             if move.new_text is None:
                 for f in remaining:
                     result.hints[(f.path, f.line, f.col, f.code)] = rewrite_hint(f, move.reason)

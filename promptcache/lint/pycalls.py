@@ -218,7 +218,7 @@ class _Emitter:
             stmts, found = scope.lookup(expr.id, expr.lineno)
             if not stmts or found is None or expr.id in self.constants:
                 if expr.id not in self.constants:
-                    self._dynamic(b, expr, scope, self._at(expr), expr.id)
+                    self._dynamic(b, expr, scope, self._at(expr))
                 return
             for stmt in stmts:
                 self.consumed.add(id(stmt))
@@ -318,12 +318,21 @@ def _messages(em: _Emitter, b: PromptBuilder, expr: ast.expr, scope: _Scope, dep
         line, col = em._at(item if hasattr(item, "lineno") else content)
         if role:
             b.prompt.roles.append((len(b.prompt.segments), role, line, col))
-        if isinstance(content, ast.List):  # content parts: [{"type": "text", "text": ...}]
-            for part in content.elts:
-                text = next((v for k, v in zip(part.keys, part.values, strict=True) if isinstance(k, ast.Constant) and k.value == "text"), None) if isinstance(part, ast.Dict) else None
-                em.emit(b, text if text is not None else part, scope)
-        else:
-            em.emit(b, content, scope, template=template and not (isinstance(item, ast.Call) and _dotted(item.func)[-1] in _LC_MESSAGES))
+        _content(em, b, content, scope, template=template and not (isinstance(item, ast.Call) and _dotted(item.func)[-1] in _LC_MESSAGES))
+
+
+def _content(em: _Emitter, b: PromptBuilder, content: ast.expr, scope: _Scope, *, template: bool = False) -> None:
+    """A message's content: a string expression, or a list of parts ``[{"type": "text", "text": ...}]``."""
+    if isinstance(content, ast.List):
+        for part in content.elts:
+            text = None
+            if isinstance(part, ast.Dict):
+                text = next((v for k, v in zip(part.keys, part.values, strict=True) if isinstance(k, ast.Constant) and k.value == "text"), None)
+                if text is None:
+                    continue  # an image or a document part: no text to place
+            em.emit(b, text if text is not None else part, scope)
+    else:
+        em.emit(b, content, scope, template=template)
 
 
 def _scope_of(node: ast.AST, parents: dict[ast.AST, ast.AST], scopes: dict[int, _Scope]) -> _Scope:
@@ -389,7 +398,7 @@ def call_site_prompts(tree: ast.Module, source: str, lines: list[str], constants
                     if key in ("messages", "input") and isinstance(keywords[key], (ast.List, ast.Tuple, ast.Name, ast.BinOp)):
                         _messages(em, b, keywords[key], scope)
                     else:
-                        em.emit(b, keywords[key], scope)
+                        _content(em, b, keywords[key], scope)  # Anthropic's system may be a list of text blocks
         else:
             is_message = _dotted(node.func)[-1] in _LC_MESSAGES
             _messages(em, b, ast.List(elts=[node]) if is_message else _lc_arg(node), scope, template=not is_message)
