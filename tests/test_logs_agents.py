@@ -236,3 +236,25 @@ def test_cli_analyze_projects_and_codex_sessions(capsys):
         assert code == 0, err
         report = json.loads(out)
         assert report["calls"] == calls and set(report["input_formats"].values()) == {fmt}
+
+
+def test_claude_code_branches_follow_the_parent_chain():
+    """An edited or retried turn branches the conversation: each call's prompt is its own branch."""
+    s = ClaudeCodeSession("t.jsonl")
+    base = {"sessionId": "S", "timestamp": "2025-06-01T10:00:00Z"}
+
+    def user(uuid, parent, text):
+        return {**base, "type": "user", "uuid": uuid, "parentUuid": parent, "message": {"role": "user", "content": text}}
+
+    def assistant(uuid, parent, req, text):
+        return {**base, "type": "assistant", "uuid": uuid, "parentUuid": parent, "requestId": req, "message": {
+            "model": "claude-sonnet-4-5", "content": [{"type": "text", "text": text}],
+            "usage": {"input_tokens": 5, "output_tokens": 1}}}
+
+    lines = [user("a", None, "go"), assistant("b", "a", "r1", "ok"), user("c", "b", "left"),
+             assistant("d", "c", "r2", "went left"), user("e", "b", "right"), assistant("f", "e", "r3", "went right"),
+             user("g", "d", "more left"), assistant("h", "g", "r4", "further left")]
+    calls = [c for i, obj in enumerate(lines, 1) for _, c in s.feed(obj, i)] + [c for _, c in s.finish()]
+    texts = [[x.text for x in c.segments[1:]] for c in calls]
+    assert texts == [["go"], ["go", "ok", "left"], ["go", "ok", "right"],
+                     ["go", "ok", "left", "went left", "more left"]]
