@@ -218,6 +218,18 @@ def test_helicone_export():
     assert dict(s.skipped) == {"no_messages": 1, "helicone_cache_hit": 1, "failed_call": 1}
 
 
+def test_helicone_json_export_and_api_page(tmp_path):
+    records = [json.loads(x) for x in (FIX / "helicone_export.jsonl").read_text().splitlines()]
+    array = tmp_path / "output.json"  # npx @helicone/export --format json
+    array.write_text(json.dumps(records, indent=2))
+    page = tmp_path / "page.json"  # POST /v1/request/query-clickhouse
+    page.write_text(json.dumps({"data": records, "error": None}))
+    for p in (array, page):
+        calls, s = read(p)
+        assert s.formats[str(p)] == "helicone" and len(calls) == 3
+        assert dict(s.skipped) == {"no_messages": 1, "helicone_cache_hit": 1, "failed_call": 1}
+
+
 def test_helicone_anthropic_columns_exclude_cache(write_log):
     rec = {"request_id": "r", "provider": "ANTHROPIC", "response_status": 200, "model": "claude-sonnet-4-5",
            "prompt_tokens": 20, "completion_tokens": 4, "prompt_cache_read_tokens": 900, "prompt_cache_write_tokens": 80,
