@@ -220,6 +220,18 @@ def test_helicone_export():
     assert dict(s.skipped) == {"no_messages": 1, "helicone_cache_hit": 1, "failed_call": 1}
 
 
+def test_helicone_json_export_and_api_page(tmp_path):
+    records = [json.loads(x) for x in (FIX / "helicone_export.jsonl").read_text().splitlines()]
+    array = tmp_path / "output.json"  # npx @helicone/export --format json
+    array.write_text(json.dumps(records, indent=2))
+    page = tmp_path / "page.json"  # POST /v1/request/query-clickhouse
+    page.write_text(json.dumps({"data": records, "error": None}))
+    for p in (array, page):
+        calls, s = read(p)
+        assert s.formats[str(p)] == "helicone" and len(calls) == 3
+        assert dict(s.skipped) == {"no_messages": 1, "helicone_cache_hit": 1, "failed_call": 1}
+
+
 def test_helicone_anthropic_columns_exclude_cache(write_log):
     rec = {"request_id": "r", "provider": "ANTHROPIC", "response_status": 200, "model": "claude-sonnet-4-5",
            "prompt_tokens": 20, "completion_tokens": 4, "prompt_cache_read_tokens": 900, "prompt_cache_write_tokens": 80,
@@ -238,3 +250,25 @@ def test_cli_analyze_projects_and_codex_sessions(capsys):
         assert code == 0, err
         report = json.loads(out)
         assert report["calls"] == calls and set(report["input_formats"].values()) == {fmt}
+
+
+def test_claude_code_branches_follow_the_parent_chain():
+    """An edited or retried turn branches the conversation: each call's prompt is its own branch."""
+    s = ClaudeCodeSession("t.jsonl")
+    base = {"sessionId": "S", "timestamp": "2025-06-01T10:00:00Z"}
+
+    def user(uuid, parent, text):
+        return {**base, "type": "user", "uuid": uuid, "parentUuid": parent, "message": {"role": "user", "content": text}}
+
+    def assistant(uuid, parent, req, text):
+        return {**base, "type": "assistant", "uuid": uuid, "parentUuid": parent, "requestId": req, "message": {
+            "model": "claude-sonnet-4-5", "content": [{"type": "text", "text": text}],
+            "usage": {"input_tokens": 5, "output_tokens": 1}}}
+
+    lines = [user("a", None, "go"), assistant("b", "a", "r1", "ok"), user("c", "b", "left"),
+             assistant("d", "c", "r2", "went left"), user("e", "b", "right"), assistant("f", "e", "r3", "went right"),
+             user("g", "d", "more left"), assistant("h", "g", "r4", "further left")]
+    calls = [c for i, obj in enumerate(lines, 1) for _, c in s.feed(obj, i)] + [c for _, c in s.finish()]
+    texts = [[x.text for x in c.segments[1:]] for c in calls]
+    assert texts == [["go"], ["go", "ok", "left"], ["go", "ok", "right"],
+                     ["go", "ok", "left", "went left", "more left"]]

@@ -57,6 +57,9 @@ def is_claude_code(obj: Any) -> bool:
         and "sessionId" in entries[0]
 
 
+_UNSET = object()
+
+
 class _Node:
     """One entry's place in the conversation: the prompt it ends, kept incrementally.
 
@@ -65,12 +68,13 @@ class _Node:
     ``open_role`` / ``open_blocks`` the message still being added to (entries of one role in a
     row are one API message)."""
 
-    __slots__ = ("done", "open_blocks", "open_role")
+    __slots__ = ("closed", "done", "open_blocks", "open_role")
 
     def __init__(self, done: tuple | None, open_role: str | None, open_blocks: tuple):
         self.done = done
         self.open_role = open_role
         self.open_blocks = open_blocks
+        self.closed: Any = _UNSET  # ``_close(self)``, made once: the same cell for every entry after it
 
 
 _ROOT = _Node(None, None, ())
@@ -95,6 +99,7 @@ class ClaudeCodeSession:
         self.roots: dict[str, str] = {}  # uuid -> the root of its chain (names in-file sidechains)
         self.pending: dict[str, Any] | None = None
         self.counted: set[str] = set()  # request ids already made a call (their late lines are context)
+        self._last: tuple[Any, list[Segment]] = (None, [])  # the last prompt built, by its head cell
         self.context_lines = 0
         self._anon = 0
 
@@ -194,12 +199,16 @@ class ClaudeCodeSession:
     def _history(self, parent: str | None) -> list[Segment]:
         """The prompt before an entry whose parent is ``parent``: every message up to it, in order."""
         node = self.nodes.get(parent, _ROOT) if parent is not None else _ROOT
-        out: list[Segment] = []
-        cell = _close(node)
-        while cell is not None:
-            out.append(cell[0])
+        head = _close(node)
+        new: list[Segment] = []
+        cell = head
+        last_cell, last_list = self._last
+        while cell is not None and cell is not last_cell:  # back to the prompt built last (a linear session:
+            new.append(cell[0])                            # one or two messages back)
             cell = cell[1]
-        out.reverse()
+        new.reverse()
+        out = (last_list if cell is not None else []) + new  # a new list: the last one is never changed
+        self._last = (head, out)
         return out
 
     def _call(self, p: dict[str, Any]) -> Call:
@@ -224,10 +233,14 @@ class ClaudeCodeSession:
 
 def _close(node: _Node) -> tuple | None:
     """``node.done`` with its open message closed: the linked list of every message's segment."""
+    if node.closed is not _UNSET:
+        return node.closed
     if not node.open_blocks:
+        node.closed = node.done
         return node.done
     [seg] = message_segments({"messages": [{"role": node.open_role, "content": list(node.open_blocks)}]})
-    return (seg, node.done)
+    node.closed = (seg, node.done)
+    return node.closed
 
 
 def _out(usage: Any) -> int:

@@ -614,8 +614,10 @@ class LogReader:
 
 
 def _is_page(obj: Any) -> bool:
-    """An API page (Langfuse ``{"data": [...], "meta": {...}}``): its ``data`` items are the records."""
-    return isinstance(obj, dict) and isinstance(obj.get("data"), list) and set(obj) <= {"data", "meta", "pagination"}
+    """An API page (Langfuse ``{"data": [...], "meta": {...}}``, Helicone ``{"data": [...], "error": null}``):
+    its ``data`` items are the records."""
+    return isinstance(obj, dict) and isinstance(obj.get("data"), list) and \
+        set(obj) <= {"data", "meta", "pagination", "error"} and not obj.get("error")
 
 
 def _batch_role(fmt: str, obj: Any) -> str | None:
