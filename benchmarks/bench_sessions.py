@@ -57,7 +57,7 @@ def floor(path: Path) -> float:
 
 
 def read(path: Path) -> float:
-    from promptcache.logs import read_logs
+    from promptcache.read.reader import read_logs
 
     t = time.perf_counter()
     reader = read_logs([path])
