@@ -546,3 +546,28 @@ def test_gpt_5_6_dated_price_changes():
 
     assert cost("2026-07-01T00:00:00+00:00") == 6350
     assert cost("2026-11-01T00:00:00+00:00") == 1270
+
+
+def test_lint_takes_the_teams_peak_share_from_the_cli_and_the_config(tmp_path, monkeypatch, capsys):
+    """The team's own peak share reaches the monthly cost: ``--peak-share`` or ``[tool.promptcache.lint]``."""
+    import json
+
+    from promptcache.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "b.j2").write_text("You are {{ name }}.\n" + "Always cite the policy section. " * 40 + "\n")
+    args = ["lint", "b.j2", "--format", "json", "--min-static-tokens", "10", "--model", "deepseek-v4-pro",
+            "--calls-per-day", "1000", "--at", "2026-11-30"]
+
+    def monthly(*extra):
+        assert main([*args, *extra]) == 1
+        return Decimal(str(json.loads(capsys.readouterr().out)[0]["monthly_cost_usd"]))
+
+    week, half = monthly(), monthly("--peak-share", "0.5")
+    # at half the calls in peak hours the gap is (0.66 - 0.022) x 1.5 per 1M, against x 29/24 for the week's blend
+    assert abs(half / week - Decimal("1.5") * 24 / 29) < Decimal("0.005")  # both figures are rounded to cents
+    (tmp_path / "pyproject.toml").write_text("[tool.promptcache.lint]\npeak_share = 0.5\n")
+    assert monthly() == half
+    (tmp_path / "pyproject.toml").write_text("[tool.promptcache.lint]\npeak_share = 2\n")
+    assert main(args) == 2
+    assert "peak_share must be a number between 0 and 1" in capsys.readouterr().err

@@ -35,9 +35,12 @@ def _codes(value: str | None) -> list[str] | None:
 @click.option("--at", "at", default=None, metavar="DATE|now",
               help="Price with the price list in force at DATE (a date, an instant or 'now'; default: now). A month "
                    "is priced at the week's blended peak/off-peak rate, never at one hour's.")
+@click.option("--peak-share", "peak_share", type=click.FloatRange(0, 1), default=None, metavar="SHARE",
+              help="Your share of calls made in the provider's peak hours (e.g. 0.4, from analyze's report), for the "
+                   "monthly cost; default: the week's share of peak hours.")
 def lint(paths: tuple[str, ...], fmt: str, model: str | None, calls_per_day: int | None, select: str | None,
          ignore: str | None, config: Path | None, min_static_tokens: int | None, tokenizer: str | None, at: str | None,
-         python: bool | None, fix: bool, diff: bool) -> int:
+         python: bool | None, fix: bool, diff: bool, peak_share: float | None) -> int:
     """Lint prompt template files for cache breakers. Exit 0 clean, 1 findings, 2 errors.
 
     PATHS are template files or directories (Jinja2, prose and str.format text, Mustache/Handlebars,
@@ -46,7 +49,7 @@ def lint(paths: tuple[str, ...], fmt: str, model: str | None, calls_per_day: int
     """
     settings = load_settings(
         config, model=model, calls_per_day=calls_per_day, select=_codes(select), ignore=_codes(ignore),
-        min_static_tokens=min_static_tokens, tokenizer=tokenizer, python=python,
+        min_static_tokens=min_static_tokens, tokenizer=tokenizer, python=python, peak_share=peak_share,
     )
     from .when import parse_at
 

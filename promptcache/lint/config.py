@@ -37,7 +37,8 @@ MODEL_MIN_STATIC_TOKENS = {"gpt-4o": 1024, "claude-sonnet-4-5": 1024}
 DEFAULT_TURN_KEYS = ("*observation*", "*next_step*", "*format_error*")
 
 _PATH_KEYS = {"select", "ignore", "min_static_tokens", "constants"}
-_KEYS = _PATH_KEYS | {"model", "calls_per_day", "tokenizer", "turn_keys", "kinds", "exclude", "per_path", "python"}
+_KEYS = _PATH_KEYS | {"model", "calls_per_day", "tokenizer", "turn_keys", "kinds", "exclude", "per_path", "python",
+                        "peak_share"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class LintSettings:
     exclude: tuple[str, ...] = ()
     per_path: dict[str, dict[str, Any]] = field(default_factory=dict)
     python: bool = False  # directory walks also read .py files (SDK call sites, prompt constants)
+    peak_share: float | None = None  # the team's share of calls at peak hours (None: the week's share of peak hours)
 
     def base_min_static_tokens(self) -> int:
         if self.min_static_tokens is not None:
@@ -134,6 +136,9 @@ def _normalize(table: dict[str, Any], where: str, allowed: set[str]) -> dict[str
     for key in ("min_static_tokens", "calls_per_day"):
         if key in out and (not isinstance(out[key], int) or isinstance(out[key], bool) or out[key] < 0):
             raise ConfigError(f"{where}: {key} must be a non-negative integer")
+    if "peak_share" in out and (isinstance(out["peak_share"], bool) or not isinstance(out["peak_share"], (int, float))
+                                or not 0 <= out["peak_share"] <= 1):
+        raise ConfigError(f"{where}: peak_share must be a number between 0 and 1 (the share of calls made at peak)")
     if "python" in out and not isinstance(out["python"], bool):
         raise ConfigError(f"{where}: python must be true or false")
     if "tokenizer" in out and out["tokenizer"] not in TOKENIZERS:

@@ -131,7 +131,7 @@ def lint_paths(paths: Sequence[str], settings: LintSettings, at: datetime | None
     if settings.calls_per_day is not None and settings.model is not None and findings:
         from .cost import CostModel, render_usd
 
-        cost = CostModel(settings.model, settings.calls_per_day, at)
+        cost = CostModel(settings.model, settings.calls_per_day, at, peak_share=settings.peak_share)
         findings = [
             replace(f, monthly_cost_usd=render_usd(cost.monthly(f.static_tokens))) if f.code != "PC900" else f
             for f in findings
