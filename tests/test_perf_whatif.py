@@ -22,6 +22,7 @@ import pytest
 from promptcache.advise.breakers import Fix
 from promptcache.advise.whatif import Variant
 from promptcache.analyze import pipeline as analysis
+from promptcache.analyze import simulations
 from promptcache.analyze.first_pass import first_pass
 from promptcache.knowledge.catalog import default_catalog
 from promptcache.measure.shape import Measurer, Shape, chain_of
@@ -153,13 +154,13 @@ def test_reports_equal_with_whole_resimulation(request, monkeypatch, log):
     """End to end: every report figure equal whether what-ifs re-run a part or the whole log."""
     path = EXAMPLE if log == "example" else request.getfixturevalue("generated")
     calls: list[int] = []
-    resim = analysis.resimulate
-    monkeypatch.setattr(analysis, "resimulate", lambda *a: calls.append(1) or resim(*a))
+    resim = simulations.resimulate
+    monkeypatch.setattr(simulations, "resimulate", lambda *a: calls.append(1) or resim(*a))
     fast = analysis.analyze([path])
     assert calls, "no what-if was re-simulated in part"
     if log == "generated":
         assert len(fast.findings) >= 3 and any("not recommended" in n for n in fast.assumptions.notes)
-    monkeypatch.setattr(analysis, "footprints", lambda *a: None)
+    monkeypatch.setattr(simulations, "footprints", lambda *a: None)
     slow = analysis.analyze([path])
     assert fast.model_dump_json() == slow.model_dump_json()
 

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import pytest
 
 import promptcache.analyze.pipeline as analysis
+import promptcache.analyze.simulations as simulations
 import promptcache.read.reader as logs
 from promptcache.analyze.pipeline import AnalyzeOptions
 from promptcache.cli import analyze_cmd, main
@@ -113,7 +114,7 @@ def test_interrupt_after_reading(long_log, monkeypatch, capsys):
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(analysis, "simulate_outcomes", boom)
+    monkeypatch.setattr(simulations, "simulate_outcomes", boom)
     code = main(["analyze", str(long_log), "--format", "json"])
     out, err = capsys.readouterr()
     assert code == 130 and out == "" and ("Interrupted" in err or "Aborted" in err) and "Traceback" not in err

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import promptcache.analyze.pipeline as analysis
+import promptcache.analyze.simulations as simulations
 from promptcache.analyze.pipeline import AnalyzeOptions
 from promptcache.errors import EmptyLogError
 from promptcache.price.ledger import usd
@@ -56,14 +57,14 @@ def test_reader_ledger_closes(paths):
 @pytest.mark.parametrize("paths", RUNS, ids=IDS)
 def test_report_totals_add_up(paths, monkeypatch):
     ledgers = []
-    real = analysis.price
+    real = simulations.price
 
     def spy(*args, **kwargs):
         ledger = real(*args, **kwargs)
         ledgers.append(ledger)
         return ledger
 
-    monkeypatch.setattr(analysis, "price", spy)
+    monkeypatch.setattr(simulations, "price", spy)
     try:
         report = analysis.analyze(paths, AnalyzeOptions(models=["deepseek-v4-pro", "deepseek-flash", "gpt-4o",
                                                                 "claude-sonnet-4"]))

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -36,207 +36,23 @@ from ..advise.whatif import Plan, Variant, Variants, choose, reshape
 from ..errors import ConfigError, EmptyLogError
 from ..knowledge.cache_rules import default_rules
 from ..knowledge.catalog import Catalog, ModelEntry, load_catalog
-from ..measure.shape import Measurer, Shape
-from ..measure.translate import scale_shape
+from ..measure.shape import Measurer
 from ..model import report as R
 from ..model.facts import CallFacts
 from ..price.calibration import CallRow, GroupCalibration, calibrate
 from ..price.ledger import Ledger, usd
-from ..price.scenarios import (
-    Footprints,
-    Outcomes,
-    footprints,
-    price,
-    resimulate,
-    simulate_outcomes,
-)
 from ..read.reader import read_logs
 from ..recommend.concurrency import in_flight
 from ..recommend.workload import Chains, GroupCounts, find_chains, group_counts
 from ..segment.groups import Grouper
-from ..simulate.engine import resolve, seconds
-from ..simulate.policies import make_policy, policy_params
+from ..simulate.engine import seconds
+from ..simulate.policies import policy_params
 from ..simulate.sweep import TTL_ALIAS, parse_params, parse_sweep
 from .first_pass import FirstPass, first_pass
+from .options import AnalyzeOptions
+from .simulations import PER_GROUP_MODES, Simulations
 from .timeline import TimelineBuilder
 from .worst import for_report as worst_requests
-
-DEFAULT_MODELS = ("deepseek-v4-pro", "deepseek-flash")
-DEFAULT_COMPARE = ("claude-sonnet-4-5", "gpt-4o")
-#: breakpoint placements tried per template group for an Anthropic comparison of a log without
-#: breakpoints (``logged`` = none: no caching), cheapest kept
-PER_GROUP_MODES = ("auto", "auto-1h", "logged")
-
-
-@dataclass
-class AnalyzeOptions:
-    """Everything `promptcache analyze` can be told; the defaults are the documented ones."""
-
-    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
-    compare: list[str] = field(default_factory=lambda: list(DEFAULT_COMPARE))
-    at: datetime | None = None
-    input_format: str = "auto"
-    strict: bool = False
-    cache_policy: str | None = None
-    cache_params: dict[str, Any] = field(default_factory=dict)
-    cache_param_specs: list[str] = field(default_factory=list)  # "key=value" (--cache-param, --ttl), parsed per policy
-    sweep: list[str] = field(default_factory=list)  # "key=v1,v2" (--sweep)
-    redact: bool = False
-    catalog_path: Path | None = None
-    quality_critical: list[str] = field(default_factory=list)  # group ids or label substrings kept on Pro
-    config_path: Path | None = None  # a pyproject.toml whose [tool.promptcache] is read (quality_critical)
-    jobs: int = 1  # worker processes for independent simulations; results are identical for any value
-    now: datetime | None = None  # the clock for "current prices" (None: the time of the run); fixed for golden reports
-    explain_call: str | None = None  # a request (call id or file:line) to explain in full (``--explain-call``)
-
-
-class _Scaled(Sequence[Shape]):
-    """Another tokenizer's shapes as the log's, scaled by a measured ratio (computed on access)."""
-
-    def __init__(self, base: Sequence[Shape], ratio: float):
-        self.base, self.ratio = base, ratio
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, i):
-        return scale_shape(self.base[i], self.ratio)
-
-
-@dataclass
-class _Sims:
-    """Runs simulations over the first pass: one fresh cache per run, shapes per model."""
-
-    fp: FirstPass
-    order: list[int]
-    measurers: dict[str, Measurer]
-    catalog: Catalog
-    opts: AnalyzeOptions
-    now: datetime | None = None  # the run's clock: the price list of calls dated before a model's first price
-    scaled: dict[str, tuple[str, float]] = field(default_factory=dict)  # model -> (family scaled from, ratio)
-    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> policy overrides
-    # the few latest simulations, with the variant they ran (held, so its id is never reused)
-    _last: list[tuple[tuple, Variant | None, Outcomes]] = field(default_factory=list)
-    # each cache's simulation as logged, and its calls' footprints: what-ifs re-run only what they reach
-    _base: dict[tuple, tuple[Outcomes, Footprints | None]] = field(default_factory=dict)
-    # the latest parent layout (the combined fixes) per cache, its outcomes and footprints
-    _derived: dict[tuple, tuple[Variant, Outcomes, Footprints]] = field(default_factory=dict)
-    # model -> {name: overrides}: breakpoints translated per template group, the cheapest per group kept
-    per_group: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    # model -> the latest few (layout, outcomes combined from the choices, {group: the name chosen})
-    _combined: dict[str, list[tuple[Variant | None, Outcomes, dict[str, str]]]] = field(default_factory=dict)
-
-    def run(self, e: ModelEntry, var: Variant | None = None, on_outcome=None,
-            overrides: dict[str, Any] | None = None) -> Ledger:
-        """Simulate ``e``'s cache over the log (with a what-if ``var``) and price it as ``e``."""
-        outcomes, (facts, order, _) = self._outcomes(e, var, overrides)
-        return price(facts, order, e.id, outcomes, self.catalog, on_outcome, fallback=self.now)
-
-    def outcomes(self, e: ModelEntry, var: Variant | None = None) -> Outcomes:
-        """``e``'s cache over the log (with ``var``), unpriced: an earlier run's when it is kept."""
-        return self._outcomes(e, var, None)[0]
-
-    def outcomes_with(self, e: ModelEntry, overrides: dict[str, Any]) -> Outcomes:
-        """``e``'s cache over the log as logged with other policy parameters, unpriced."""
-        return self._outcomes(e, None, overrides)[0]
-
-    def _outcomes(self, e: ModelEntry, var: Variant | None, overrides: dict[str, Any] | None
-                  ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]]]:
-        """The simulation of ``e``'s cache over a layout, and the layout.
-
-        Models whose caches behave alike (same rules, parameters and token counts, as DeepSeek Pro
-        and Flash) share one simulation: the log as logged and the latest few what-ifs are kept
-        and priced again for the next."""
-        if overrides is None and e.id in self.per_group:
-            return self._per_group(e, var)
-        params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
-        pname = self.opts.cache_policy or e.cache_policy
-        source = self.scaled.get(e.id, (e.tokenizer, 1.0))
-        resolved = {k: resolve(v, [e.id, *e.aliases]) for k, v in policy_params(pname, params).items()}
-        key = (repr(sorted(resolved.items())), source)
-        layout = self._layout(var, source)
-        outcomes = next((o for k, v, o in self._last if k == key and v is var), None)
-        if outcomes is None and var is None and key in self._base:
-            outcomes = self._base[key][0]
-        if outcomes is None:
-            outcomes = self._simulate(key, source, var, layout, self.policy_maker(e, params))
-            self._last = [(key, var, outcomes), *self._last[:3]]
-        return outcomes, layout
-
-    def _per_group(self, e: ModelEntry, var: Variant | None
-                   ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]]]:
-        """``e``'s cache with breakpoints placed per template group where they pay: each placement
-        in ``per_group[e.id]`` simulated over the whole log and priced, and each group's calls
-        given the outcomes of its cheapest (the first on a tie). Groups are assumed not to read
-        one another's entries (templates differ from their system prompt on)."""
-        kept = self._combined.setdefault(e.id, [])
-        got = next((o for v, o, _ in kept if v is var), None)
-        if got is not None:
-            return got, self._layout(var, self.scaled.get(e.id, (e.tokenizer, 1.0)))
-        runs = {name: self._outcomes(e, var, params) for name, params in self.per_group[e.id].items()}
-        layout = next(iter(runs.values()))[1]
-        facts, order, _ = layout
-        costs = {name: price(facts, order, e.id, o, self.catalog) for name, (o, _) in runs.items()}
-        groups = {f.group for f in facts}
-        pick = {g: min(costs, key=lambda n, g=g: costs[n].cost(g)) for g in sorted(groups)}
-        combined = Outcomes.zeros(len(facts))
-        for i, f in enumerate(facts):
-            src = runs[pick[f.group]][0]
-            combined.read[i], combined.write[i] = src.read[i], src.write[i]
-            combined.write_1h[i], combined.total[i] = src.write_1h[i], src.total[i]
-        kept.insert(0, (var, combined, pick))
-        del kept[3:]
-        return combined, layout
-
-    def choice(self, e: ModelEntry, var: Variant | None) -> dict[str, str]:
-        """The placement each template group got in ``e``'s per-group simulation of ``var``."""
-        self._per_group(e, var)
-        return next(p for v, _, p in self._combined[e.id] if v is var)
-
-    def policy_maker(self, e: ModelEntry, overrides: dict[str, Any] | None = None) -> Callable[[], Any]:
-        """A maker of fresh cache simulators for ``e``, with the run's policy and parameters."""
-        params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
-        measurer = self.measurers.get(e.tokenizer) or next(iter(self.measurers.values()))
-        return lambda: make_policy(e, measurer, policy=self.opts.cache_policy, overrides=params)
-
-    def _layout(self, var: Variant | None, source: tuple[str, float]
-                ) -> tuple[Sequence[CallFacts], list[int], Sequence[Shape]]:
-        """The facts, start order and shapes (of ``source``'s family, scaled) of a layout."""
-        facts: Sequence[CallFacts] = self.fp.facts
-        shapes: Mapping[str, Sequence[Shape]] = self.fp.shapes
-        if var is not None:
-            shapes, facts = var.view(shapes, facts)
-        order = self.order
-        if var is not None and any(f.start != self.fp.facts[i].start for i, f in var.facts.items()):
-            order = sorted(range(len(facts)), key=lambda i: (facts[i].start, i))  # calls moved in time
-        family, ratio = source
-        return facts, order, _Scaled(shapes[family], ratio) if ratio != 1.0 else shapes[family]
-
-    def _simulate(self, key: tuple, source: tuple[str, float], var: Variant | None,
-                  layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]], make) -> Outcomes:
-        """The log as logged is simulated whole and kept; a what-if re-simulates only the calls its
-        changes can reach when the policy declares footprints (identical outcomes, far less work):
-        from the layout as logged, or, for all fixes but one, from the combined layout it differs
-        from in one group only."""
-        facts, order, seq = layout
-        pol = make()
-        base = self._base.get(key)
-        if var is None:
-            outcomes = simulate_outcomes(facts, order, seq, pol)
-            self._base[key] = (outcomes, footprints(facts, seq, pol))
-            return outcomes
-        if base is None or base[1] is None:
-            return simulate_outcomes(facts, order, seq, pol)
-        parent = var.parent
-        if parent is not None:
-            got = self._derived.get(key)
-            if got is None or got[0] is not parent:
-                playout = self._layout(parent, source)
-                prints = footprints(playout[0], playout[2], pol)
-                assert prints is not None  # the policy declared footprints for the log as logged
-                got = self._derived[key] = (parent, self._simulate(key, source, parent, playout, make), prints)
-            return resimulate(got[1], got[2], var.differs, facts, order, seq, pol)
-        return resimulate(base[0], base[1], var.changed(), facts, order, seq, pol)
 
 
 def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, *,
@@ -276,7 +92,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                             f"({stats.lines} line(s) read{why})")
     metas, shapes = fp.facts, fp.shapes
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
-    sims = _Sims(fp, order, measurers, catalog, opts, now=now)
+    sims = Simulations(fp, order, measurers, catalog, opts, now=now)
     chains = find_chains(metas, order, shapes[primary])
     conversation = _conversations(metas, chains)
     notes: list[str] = []
@@ -486,7 +302,7 @@ def _resolve_params(opts: AnalyzeOptions, entries: list[ModelEntry]) -> AnalyzeO
     return replace(opts, cache_params={**opts.cache_params, **parsed[0]})
 
 
-def _comparison_shapes(sims: _Sims, comparisons: list[ModelEntry], primary: str, notes: list[str]) -> dict[str, str]:
+def _comparison_shapes(sims: Simulations, comparisons: list[ModelEntry], primary: str, notes: list[str]) -> dict[str, str]:
     """Shapes for the comparison models: measured where their family was, else the log's scaled.
 
     Anthropic and GPT-5.6+ cache only at breakpoints: a log without them (from another provider)
@@ -515,7 +331,7 @@ def _comparison_shapes(sims: _Sims, comparisons: list[ModelEntry], primary: str,
     return labels
 
 
-def _candidate_breakpoints(sims: _Sims, entries: list[ModelEntry], notes: list[str]) -> None:
+def _candidate_breakpoints(sims: Simulations, entries: list[ModelEntry], notes: list[str]) -> None:
     """A candidate that caches only at breakpoints, on a block-hash trace (which cannot carry
     them): breakpoints placed as for a comparison. A text log without breakpoints is simulated as
     sent (no caching), and the advisor's breakpoint fixes show what marking them saves."""
@@ -526,7 +342,7 @@ def _candidate_breakpoints(sims: _Sims, entries: list[ModelEntry], notes: list[s
         _place_breakpoints(sims, e, dict(sims.opts.cache_params), notes)
 
 
-def _place_breakpoints(sims: _Sims, e: ModelEntry, given: dict[str, Any], notes: list[str]) -> None:
+def _place_breakpoints(sims: Simulations, e: ModelEntry, given: dict[str, Any], notes: list[str]) -> None:
     """Breakpoints for ``e`` where its provider needs them, unless ``--cache-param breakpoints`` set them."""
     name = sims.opts.cache_policy or e.cache_policy
     params = policy_params(name, given)
@@ -543,7 +359,7 @@ def _place_breakpoints(sims: _Sims, e: ModelEntry, given: dict[str, Any], notes:
 _MODE_WORDS = {"auto": "5 min", "auto-1h": "1 h", "logged": "none"}
 
 
-def _placement_notes(sims: _Sims, models: list[ModelEntry], restructured: Variant | None) -> list[str]:
+def _placement_notes(sims: Simulations, models: list[ModelEntry], restructured: Variant | None) -> list[str]:
     """Which breakpoints each template group was given on a model that needs them."""
     out = []
     for e in models:
@@ -608,7 +424,7 @@ def _observed(fp: FirstPass) -> R.Observed | None:
                       unpriced_models=sorted({*fp.unpriced, *fp.early}), unpriced=unpriced)
 
 
-def _policy_info(models: list[ModelEntry], sims: _Sims, opts: AnalyzeOptions) -> dict[str, dict[str, Any]]:
+def _policy_info(models: list[ModelEntry], sims: Simulations, opts: AnalyzeOptions) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for e in models:
         name = opts.cache_policy or e.cache_policy
@@ -622,7 +438,7 @@ def _policy_info(models: list[ModelEntry], sims: _Sims, opts: AnalyzeOptions) ->
     return out
 
 
-def _calibration(sims: _Sims, fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, array],
+def _calibration(sims: Simulations, fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, array],
                  catalog: Catalog, opts: AnalyzeOptions, notes: list[str],
                  sim_writes: dict[str, tuple[array, array]] | None = None) -> R.Calibration | None:
     """The logged model's simulation against the provider's reported cache reads, per group."""
@@ -676,7 +492,7 @@ def _calibration(sims: _Sims, fp: FirstPass, logged: ModelEntry | None, sim_read
                          fit=_fit(sims, fp, logged, reads, catalog, opts))
 
 
-def _fit(sims: _Sims, fp: FirstPass, logged: ModelEntry, reads: array, catalog: Catalog,
+def _fit(sims: Simulations, fp: FirstPass, logged: ModelEntry, reads: array, catalog: Catalog,
          opts: AnalyzeOptions) -> R.Fit | None:
     """The logged model re-simulated at every point of its policy's ``fit`` grid (the unpublished
     parameters ``--cache-param`` did not set), each compared call by call with the reported hits."""
@@ -715,7 +531,7 @@ def _cal_row(g: GroupCalibration) -> R.CalibrationRow:
                             reason=g.reason, detail=g.detail)
 
 
-def _sweep(sims: _Sims, entries: list[ModelEntry], plan: Plan, opts: AnalyzeOptions) -> list[R.SweepRow]:
+def _sweep(sims: Simulations, entries: list[ModelEntry], plan: Plan, opts: AnalyzeOptions) -> list[R.SweepRow]:
     """Each ``--sweep`` setting re-simulated for the candidates, as logged and restructured."""
     if not opts.sweep:
         return []

@@ -86,7 +86,7 @@ def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str 
         promptcache analyze logs/ --models +gpt-4o --format json -o report.json
         promptcache analyze calls.jsonl.gz --at now      # today's prices
     """
-    from ..analyze.pipeline import DEFAULT_MODELS, AnalyzeOptions
+    from ..analyze.options import DEFAULT_MODELS, AnalyzeOptions
     from ..analyze.pipeline import analyze as run
 
     if example:

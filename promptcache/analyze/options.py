@@ -1,0 +1,35 @@
+"""What `promptcache analyze` can be told: ``AnalyzeOptions``, with the documented defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODELS = ("deepseek-v4-pro", "deepseek-flash")
+DEFAULT_COMPARE = ("claude-sonnet-4-5", "gpt-4o")
+
+
+@dataclass
+class AnalyzeOptions:
+    """Everything `promptcache analyze` can be told; the defaults are the documented ones."""
+
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    compare: list[str] = field(default_factory=lambda: list(DEFAULT_COMPARE))
+    at: datetime | None = None
+    input_format: str = "auto"
+    strict: bool = False
+    cache_policy: str | None = None
+    cache_params: dict[str, Any] = field(default_factory=dict)
+    cache_param_specs: list[str] = field(default_factory=list)  # "key=value" (--cache-param, --ttl), parsed per policy
+    sweep: list[str] = field(default_factory=list)  # "key=v1,v2" (--sweep)
+    redact: bool = False
+    catalog_path: Path | None = None
+    quality_critical: list[str] = field(default_factory=list)  # group ids or label substrings kept on Pro
+    config_path: Path | None = None  # a pyproject.toml whose [tool.promptcache] is read (quality_critical)
+    jobs: int = 1  # worker processes for independent simulations; results are identical for any value
+    now: datetime | None = None  # the clock for "current prices" (None: the time of the run); fixed for golden reports
+    explain_call: str | None = None  # a request (call id or file:line) to explain in full (``--explain-call``)
+
+

@@ -1,0 +1,94 @@
+"""``analyze.simulations.Simulations``: each simulation run once, shared where caches behave alike,
+and what-ifs re-simulated in part with the outcomes of a whole re-simulation.
+
+Built on the first pass of the bundled example, as ``analyze`` builds it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib import resources
+
+import pytest
+
+from promptcache.advise.whatif import Variant
+from promptcache.analyze import simulations as S
+from promptcache.analyze.first_pass import first_pass
+from promptcache.analyze.options import AnalyzeOptions
+from promptcache.analyze.simulations import ScaledShapes, Simulations
+from promptcache.knowledge.catalog import default_catalog
+from promptcache.measure.shape import Measurer
+from promptcache.price.scenarios import price, simulate_outcomes
+from promptcache.read.reader import read_logs
+from promptcache.simulate.policies import make_policy
+
+EXAMPLE = str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))
+NOW = datetime(2026, 11, 29, 11, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def sims():
+    catalog = default_catalog()
+    measurers = {"deepseek-v4": Measurer("deepseek-v4")}
+    fp = first_pass(read_logs([EXAMPLE]), catalog=catalog, measurers=measurers, primary="deepseek-v4", at=None,
+                    now=NOW, calibrate=False)
+    order = sorted(range(len(fp.facts)), key=lambda i: (fp.facts[i].start, i))
+    return Simulations(fp, order, measurers, catalog, AnalyzeOptions(now=NOW), now=NOW)
+
+
+def _whole(sims: Simulations, model: str, shapes=None, facts=None):
+    """The reference: one fresh policy over the whole layout, no memo."""
+    e = sims.catalog.model(model)
+    facts = facts if facts is not None else sims.fp.facts
+    shapes = shapes if shapes is not None else sims.fp.shapes[e.tokenizer]
+    order = sorted(range(len(facts)), key=lambda i: (facts[i].start, i))
+    return simulate_outcomes(facts, order, shapes, make_policy(e, sims.measurers[e.tokenizer])), order
+
+
+def test_as_logged_equals_a_whole_simulation_and_its_price(sims):
+    want, order = _whole(sims, "deepseek-v4-pro")
+    got = sims.outcomes(sims.catalog.model("deepseek-v4-pro"))
+    assert list(got.read) == list(want.read) and list(got.total) == list(want.total)
+    ledger = sims.run(sims.catalog.model("deepseek-v4-pro"))
+    assert ledger.cost() == price(sims.fp.facts, order, "deepseek-v4-pro", want, sims.catalog, fallback=NOW).cost()
+
+
+def test_models_that_cache_alike_share_one_simulation(sims, monkeypatch):
+    """Pro and Flash: same rules, parameters and tokenizer, so Flash is priced from Pro's run."""
+    sims.outcomes(sims.catalog.model("deepseek-v4-pro"))
+    monkeypatch.setattr(S, "simulate_outcomes", lambda *a: pytest.fail("simulated again"))
+    flash = sims.outcomes(sims.catalog.model("deepseek-flash"))
+    assert flash is sims.outcomes(sims.catalog.model("deepseek-v4-pro"))
+
+
+def test_other_parameters_are_another_simulation(sims):
+    pro = sims.catalog.model("deepseek-v4-pro")
+    base = sims.outcomes(pro)
+    short = sims.outcomes_with(pro, {"eviction_idle_s": 1})
+    assert short is not base
+    assert sum(short.read) < sum(base.read)  # nothing survives a second idle: the example's calls are minutes apart
+
+
+def test_a_what_if_re_simulated_in_part_equals_a_whole_re_simulation(sims):
+    """A variant that drops the user scope of one group's calls: ``Simulations`` re-runs only the
+    partitions those calls reach; the reference re-runs the whole log with the changed facts."""
+    from dataclasses import replace
+
+    pro = sims.catalog.model("deepseek-v4-pro")
+    sims.outcomes(pro)  # the log as logged, kept with its footprints
+    group = sims.fp.facts[0].group
+    changed = {i: replace(f, user=None) for i, f in enumerate(sims.fp.facts) if f.group == group}
+    var = Variant(facts=changed)
+    got = sims.outcomes(pro, var)
+    facts = [changed.get(i, f) for i, f in enumerate(sims.fp.facts)]
+    want, _ = _whole(sims, "deepseek-v4-pro", facts=facts)
+    assert list(got.read) == list(want.read)
+    assert list(got.write) == list(want.write)
+
+
+def test_scaled_shapes_scale_each_piece_on_access(sims):
+    base = sims.fp.shapes["deepseek-v4"]
+    scaled = ScaledShapes(base, 2.0)
+    assert len(scaled) == len(base)
+    assert scaled[3].total == pytest.approx(2 * base[3].total, abs=len(base[3].tokens))
+    assert scaled[3].keys == base[3].keys  # same pieces, so the same cache prefixes
