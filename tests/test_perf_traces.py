@@ -91,7 +91,7 @@ def test_block_delta_chain_equals_chain_of(spec):
     exactly those computed from scratch, whatever the previous request shared."""
     from array import array
 
-    from promptcache.delta import BlockDelta
+    from promptcache.measure.delta import BlockDelta
     from promptcache.measure.shape import ROOT, chain_of
 
     delta = BlockDelta()
@@ -103,7 +103,7 @@ def test_block_delta_chain_equals_chain_of(spec):
 
 
 def test_repeat_is_a_read_only_tuple():
-    from promptcache.delta import Repeat
+    from promptcache.measure.delta import Repeat
 
     r = Repeat("block", 4)
     assert r == ("block",) * 4 and ("block",) * 4 == r and list(r) == ["block"] * 4

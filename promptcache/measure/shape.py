@@ -18,7 +18,7 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..delta import BlockDelta, Repeat
+from .delta import BlockDelta, Repeat
 from ..model.calls import HIDDEN_PREFIX, Call
 from .tokens import get_tokenizer, output_piece, render
 
