@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 from ..errors import ConfigError
 from ..knowledge.cache_rules import default_rules
-from ..knowledge.catalog import ModelEntry
 from ..measure.shape import Measurer, Shape
 from ..model.hints import CacheHints
 from .anthropic import AnthropicCache
@@ -66,7 +65,21 @@ def policy_params(name: str, overrides: dict[str, Any] | None = None) -> dict[st
     return params
 
 
-def make_policy(model: ModelEntry | None, measurer: Measurer, *, policy: str | None = None,
+class CachedModel(Protocol):
+    """What a simulator needs of a model: its cache policy's name, and the ids that dated or
+    per-model rule parameters name it by (the catalog's ``ModelEntry`` is one; prices are not)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def aliases(self) -> list[str]: ...
+
+    @property
+    def cache_policy(self) -> str: ...
+
+
+def make_policy(model: CachedModel | None, measurer: Measurer, *, policy: str | None = None,
                 overrides: dict[str, Any] | None = None) -> Policy:
     """The simulator for ``model`` (or the named ``policy``, e.g. ``ideal``), parameters resolved for it."""
     if policy:
