@@ -20,8 +20,8 @@ addresses become ``<kind>`` markers). Read the file back with ``promptcache anal
       from promptcache.capture import litellm_callback
       litellm.callbacks = [litellm_callback("calls.jsonl")]
 
-httpx is imported only when a transport is made (``pip install 'promptcache[capture]'``), LiteLLM
-only by ``litellm_callback``. The line format is ``promptcache-capture`` (docs/capture.md).
+httpx (or httpx2, for SDKs that moved to it) is imported only when a transport is made
+(``pip install 'promptcache[capture]'``), LiteLLM only by ``litellm_callback``. The line format is ``promptcache-capture`` (docs/capture.md).
 """
 
 from __future__ import annotations
@@ -140,24 +140,23 @@ def _request_body(request: Any) -> Any:
     return _decode_json(content) if content else None
 
 
-def _decoded(response: Any, raw: bytes) -> bytes:
+def _decoded(http: Any, response: Any, raw: bytes) -> bytes:
     """The response body as the client sees it (httpx transports return it still content-encoded)."""
-    import httpx
-
     if not response.headers.get("content-encoding"):
         return raw
     try:
-        return httpx.Response(response.status_code, headers=response.headers, content=raw).read()
+        return http.Response(response.status_code, headers=response.headers, content=raw).read()
     except Exception:  # noqa: BLE001 - an encoding httpx cannot decode here: keep nothing rather than fail
         return b""
 
 
-def _record(writer: CaptureWriter, request: Any, response: Any, raw: bytes, started: float, t0: float) -> None:
+def _record(http: Any, writer: CaptureWriter, request: Any, response: Any, raw: bytes, started: float,
+            t0: float) -> None:
     url = str(request.url)
     body = _request_body(request)
     if request.method.upper() != "POST" or not isinstance(body, dict):
         return  # not a model call (listing models, uploads): nothing to analyze
-    data = _decoded(response, raw)
+    data = _decoded(http, response, raw)
     api = _api(url)
     ctype = response.headers.get("content-type", "")
     stream = data.decode("utf-8", "replace") if "text/event-stream" in ctype else None
@@ -170,12 +169,16 @@ def _record(writer: CaptureWriter, request: Any, response: Any, raw: bytes, star
                  source="httpx")
 
 
-def _transports():  # type: ignore[no-untyped-def]
-    """The two transport classes, defined on first use so that httpx is imported only then."""
-    global _SYNC, _ASYNC
-    if _SYNC is not None:
-        return _SYNC, _ASYNC
-    import httpx
+def _transports(module: str):  # type: ignore[no-untyped-def]
+    """The two transport classes for ``httpx`` or ``httpx2`` (same API), defined on first use so that
+    the module is imported only then."""
+    if module in _CLASSES:
+        return _CLASSES[module]
+    if module not in ("httpx", "httpx2"):
+        raise ValueError(f"http={module!r}: expected 'httpx' or 'httpx2'")
+    import importlib
+
+    httpx = importlib.import_module(module)
 
     class _Recording(httpx.SyncByteStream):
         def __init__(self, inner: Any, done: Any):
@@ -223,7 +226,7 @@ def _transports():  # type: ignore[no-untyped-def]
 
             def done(raw: bytes) -> None:
                 try:
-                    _record(self.writer, request, response, raw, started, t0)
+                    _record(httpx, self.writer, request, response, raw, started, t0)
                 except Exception:  # noqa: BLE001 - capturing must never break the caller's call
                     self.writer.errors += 1
 
@@ -245,7 +248,7 @@ def _transports():  # type: ignore[no-untyped-def]
 
             def done(raw: bytes) -> None:
                 try:
-                    _record(self.writer, request, response, raw, started, t0)
+                    _record(httpx, self.writer, request, response, raw, started, t0)
                 except Exception:  # noqa: BLE001
                     self.writer.errors += 1
 
@@ -257,23 +260,46 @@ def _transports():  # type: ignore[no-untyped-def]
 
     Sync.__name__ = Sync.__qualname__ = "CaptureTransport"
     Async.__name__ = Async.__qualname__ = "AsyncCaptureTransport"
-    _SYNC, _ASYNC = Sync, Async
-    return _SYNC, _ASYNC
+    _CLASSES[module] = (Sync, Async)
+    return Sync, Async
 
 
-_SYNC: Any = None
-_ASYNC: Any = None
+_CLASSES: dict[str, tuple[Any, Any]] = {}
 
 
-def CaptureTransport(path: str | os.PathLike[str], transport: Any = None, *, redact: bool = False) -> Any:
-    """An ``httpx.BaseTransport`` that forwards to ``transport`` (default ``httpx.HTTPTransport()``)
-    and appends each JSON POST and its response to ``path`` once the response is read."""
-    return _transports()[0](path, transport, redact=redact)
+def _module(transport: Any, http: str | None) -> str:
+    """Which package the transport is for: the wrapped transport's, else ``http``, else httpx if installed."""
+    if transport is not None:
+        import sys
+
+        for name in ("httpx", "httpx2"):
+            mod = sys.modules.get(name)
+            if mod is not None and isinstance(transport, (mod.BaseTransport, mod.AsyncBaseTransport)):
+                return name
+        raise TypeError(f"transport should be an httpx or httpx2 transport, got {type(transport).__name__}")
+    if http is not None:
+        return http
+    import importlib.util
+
+    return "httpx" if importlib.util.find_spec("httpx") is not None or importlib.util.find_spec("httpx2") is None \
+        else "httpx2"
 
 
-def AsyncCaptureTransport(path: str | os.PathLike[str], transport: Any = None, *, redact: bool = False) -> Any:
-    """The ``httpx.AsyncBaseTransport`` twin of ``CaptureTransport`` (for ``AsyncOpenAI``, ``AsyncAnthropic``)."""
-    return _transports()[1](path, transport, redact=redact)
+def CaptureTransport(path: str | os.PathLike[str], transport: Any = None, *, redact: bool = False,
+                     http: str | None = None) -> Any:
+    """A ``BaseTransport`` that forwards to ``transport`` (default ``HTTPTransport()``) and appends each
+    JSON POST and its response to ``path`` once the response is read.
+
+    Made for ``httpx`` or ``httpx2`` (SDKs that moved to it, e.g. recent Anthropic clients, reject an
+    ``httpx.Client``): the wrapped ``transport``'s package, else ``http="httpx"`` / ``"httpx2"``, else
+    httpx when it is installed."""
+    return _transports(_module(transport, http))[0](path, transport, redact=redact)
+
+
+def AsyncCaptureTransport(path: str | os.PathLike[str], transport: Any = None, *, redact: bool = False,
+                          http: str | None = None) -> Any:
+    """The ``AsyncBaseTransport`` twin of ``CaptureTransport`` (for ``AsyncOpenAI``, ``AsyncAnthropic``)."""
+    return _transports(_module(transport, http))[1](path, transport, redact=redact)
 
 
 # --- LiteLLM ----------------------------------------------------------------------------------------

@@ -173,7 +173,7 @@ def test_litellm_callback_duck_typed(tmp_path):
 def test_capture_writes_nothing_but_the_file(tmp_path):
     """Opt-in and local: importing promptcache (or promptcache.capture) needs no httpx and no litellm."""
     code = ("import sys, promptcache, promptcache.capture; "
-            "print(sorted(m for m in ('httpx', 'litellm') if m in sys.modules))")
+            "print(sorted(m for m in ('httpx', 'httpx2', 'litellm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -187,3 +187,27 @@ def test_capture_fixture_reads():
     assert [(c.model, c.usage.input_tokens, c.usage.cache_read_tokens) for c in calls] == [
         ("gpt-4o", 2100, 1920), ("gpt-4o", 2100, 1920), ("claude-sonnet-4-5", 2125, 1800)]
     assert dict(reader.stats.skipped) == {"failed_call": 1}
+
+
+def test_httpx2_transport_for_sdks_that_moved_to_it(tmp_path):
+    """Recent Anthropic SDKs take only an ``httpx2.Client``: the same transport, made for httpx2."""
+    httpx2 = pytest.importorskip("httpx2")
+    log = tmp_path / "calls.jsonl"
+
+    def provider(request):
+        return httpx2.Response(200, json={"id": "msg_1", "type": "message", "role": "assistant",
+                                          "model": "claude-sonnet-4-5", "content": [{"type": "text", "text": "hi"}],
+                                          "usage": ANTHROPIC_USAGE})
+
+    transport = CaptureTransport(log, httpx2.MockTransport(provider))
+    assert isinstance(transport, httpx2.BaseTransport)
+    with httpx2.Client(transport=transport) as client:
+        client.post("https://api.anthropic.com/v1/messages", json={
+            "model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]})
+    [call] = list(read_logs([log]))
+    assert (call.usage.input_tokens, call.usage.cache_read_tokens, call.usage.cache_write_tokens) == (2125, 1800, 300)
+
+
+def test_a_foreign_transport_is_refused(tmp_path):
+    with pytest.raises(TypeError, match="httpx or httpx2 transport"):
+        CaptureTransport(tmp_path / "x.jsonl", object())

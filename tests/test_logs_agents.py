@@ -272,3 +272,11 @@ def test_claude_code_branches_follow_the_parent_chain():
     texts = [[x.text for x in c.segments[1:]] for c in calls]
     assert texts == [["go"], ["go", "ok", "left"], ["go", "ok", "right"],
                      ["go", "ok", "left", "went left", "more left"]]
+
+
+@pytest.mark.parametrize("obj", [
+    {"type": [], "hash_ids": [1], "input_length": 4},  # found by tests/test_trust_fuzz.py
+    {"type": {}, "payload": {}}, {"type": ["user"], "sessionId": "S", "uuid": "u"},
+])
+def test_detect_with_an_unhashable_type_field(obj):
+    assert detect(obj) in (None, "mooncake")  # never a TypeError

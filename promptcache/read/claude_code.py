@@ -46,6 +46,8 @@ def is_claude_code(obj: Any) -> bool:
     if not isinstance(obj, dict):
         return False
     kind = obj.get("type")
+    if not isinstance(kind, str):
+        kind = None
     if kind == "summary" and "leafUuid" in obj:
         return True
     if kind == "file-history-snapshot" and "messageId" in obj:
@@ -130,7 +132,7 @@ class ClaudeCodeSession:
         uuid = opt_str(rec.get("uuid"))
         parent = opt_str(rec.get("parentUuid"))
         if kind not in ("user", "assistant"):
-            if kind is None and not is_claude_code(rec):
+            if not isinstance(kind, str) and not is_claude_code(rec):
                 raise LineError("bad_shape", "a transcript line needs a `type` (user, assistant, system, summary, ...)")
             if uuid is not None:  # system entries sit in the chain: pass through them
                 self._add(uuid, parent, None, [])

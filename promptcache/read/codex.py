@@ -43,7 +43,8 @@ _OUTPUT_ITEMS = frozenset({"function_call", "custom_tool_call", "local_shell_cal
 
 
 def is_codex(obj: Any) -> bool:
-    return isinstance(obj, dict) and obj.get("type") in LINE_TYPES and isinstance(obj.get("payload"), dict)
+    return isinstance(obj, dict) and isinstance(obj.get("type"), str) and obj["type"] in LINE_TYPES \
+        and isinstance(obj.get("payload"), dict)
 
 
 def _item_segment(item: dict) -> tuple[Segment | None, bool]:
@@ -144,7 +145,7 @@ class CodexSession:
                 self.history = [(Segment("user", str(message or "")), False)]
             return None
         if kind != "event_msg" or payload.get("type") != "token_count":
-            if kind not in LINE_TYPES:
+            if not isinstance(kind, str) or kind not in LINE_TYPES:
                 raise LineError("bad_shape", f"`type` {kind!r} is not a Codex rollout line type")
             return None
         info = payload.get("info")

@@ -100,8 +100,8 @@ SESSIONS: dict[str, Callable[[str], Any]] = {
     "codex": CodexSession,
 }
 JOINED = ("openai-batch", "anthropic-batch")
-ALIASES = {"claude-code-transcript": "claude-code", "codex-cli": "codex", "capture": "promptcache-capture", "openai-chat": "openai", "chat": "openai",
-           "responses": "openai-responses", "claude": "anthropic",
+ALIASES = {"claude-code-transcript": "claude-code", "codex-cli": "codex", "capture": "promptcache-capture",
+           "openai-chat": "openai", "chat": "openai", "responses": "openai-responses", "claude": "anthropic",
            "otlp": "otel", "cassette": "vcr", "swe-agent": "trajectory", "openhands": "trajectory",
            "mini-swe-agent": "trajectory", "qwen-bailian": "bailian", "kv-cache-tester": "weka"}
 FORMAT_NAMES = sorted([*PARSERS, *EXPANDERS, *SESSIONS, *JOINED])
