@@ -18,8 +18,8 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .delta import BlockDelta, Repeat
 from ..model.calls import HIDDEN_PREFIX, Call
+from .delta import BlockDelta, Repeat
 from .tokens import get_tokenizer, output_piece, render
 
 ROOT = 0x5EED
