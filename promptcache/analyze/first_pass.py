@@ -176,7 +176,7 @@ def facts_of(call: Call, last_end: float | None, at: datetime | None, now: datet
         dur, reported = call.latency_ms / 1000.0, True
     else:
         dur, reported = estimated_duration(out), False
-    return CallFacts(start=start, end=start + dur, when=call.timestamp if dated else now, user=_shared(call.user_id),
+    return CallFacts(start=start, end=start + dur, when=call.timestamp if call.timestamp is not None and dated else now, user=_shared(call.user_id),
                      model=sys.intern(call.model), group="", output=out, conversation=_shared(call.conversation_id),
                      timed=timed, latency_reported=reported,
                      tools=call.has_tools, thinking=call.thinking, tool_calls=call.response_tool_calls,

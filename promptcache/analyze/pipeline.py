@@ -20,7 +20,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .. import __version__
 from ..advise.breakers import (
@@ -63,7 +63,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     input's bytes read so far (None when unknown), for a progress bar with an ETA.
     """
     opts = options or AnalyzeOptions()
-    paths = [str(p) for p in paths]
+    files = [str(p) for p in paths]
     catalog = load_catalog(opts.catalog_path)
     if not opts.models:
         raise ConfigError("no candidate models: give at least one with --models")
@@ -77,7 +77,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     for e in entries:
         measurers.setdefault(e.tokenizer, Measurer(e.tokenizer))
     primary = entries[0].tokenizer
-    reader = read_logs(paths, input_format=opts.input_format, strict=opts.strict)
+    reader = read_logs(files, input_format=opts.input_format, strict=opts.strict)
     fp = first_pass(reader, catalog=catalog, measurers=measurers, primary=primary, at=opts.at, now=now,
                     calibrate=True, progress=progress)
     if not fp.facts and fp.partial:  # interrupted before the first call: nothing to report
@@ -88,7 +88,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         stats = reader.stats
         why = (f"; {stats.skipped_lines} line(s) skipped, first: {stats.examples[0].path}:{stats.examples[0].line}: "
                f"{stats.examples[0].message}") if stats.examples else ""
-        raise EmptyLogError(f"no call could be analyzed in {', '.join(map(str, paths))} "
+        raise EmptyLogError(f"no call could be analyzed in {', '.join(map(str, files))} "
                             f"({stats.lines} line(s) read{why})")
     metas, shapes = fp.facts, fp.shapes
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
@@ -139,7 +139,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                 c[2] += o.read
 
         ledgers[(e.id, "as_logged")] = sims.run(e, on_outcome=on_outcome)
-        if reads is not None:
+        if reads is not None and writes is not None:
             sim_reads[e.id] = reads
             sim_writes[e.id] = writes
 
@@ -165,7 +165,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                                                                 for e in entries])
 
     def reread(chosen: list) -> Variants:
-        return reshape(lambda: read_logs(paths, input_format=opts.input_format, strict=False), chosen,
+        return reshape(lambda: read_logs(files, input_format=opts.input_format, strict=False), chosen,
                        metas, measurers, shapes)
 
     plan = choose(fixes, reread(fixes), reread, [e.id for e in entries],
@@ -231,7 +231,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     calibration = _calibration(sims, fp, logged, sim_reads, catalog, opts, notes, sim_writes)
     sweep = _sweep(sims, entries, plan, opts)
     worst, explained = ([], None) if fp.partial or content_free else worst_requests(
-        sims, paths, plan, logged if logged is not None and logged in everyone else entries[0], metas, conversation,
+        sims, files, plan, logged if logged is not None and logged in everyone else entries[0], metas, conversation,
         explain_call=opts.explain_call, redact=opts.redact, input_format=opts.input_format)
     notes.extend(_notes(fp, metas, entries, opts, plan, content_free, catalog, now))
     stats = fp.stats
@@ -410,7 +410,7 @@ def _observed(fp: FirstPass) -> R.Observed | None:
     if not fp.observed_calls:
         return None
     o = fp.observed
-    def left_out(m: str, n: int, reason: str) -> R.Unpriced:
+    def left_out(m: str, n: int, reason: Literal["unknown_model", "before_first_price"]) -> R.Unpriced:
         return R.Unpriced(model=m, calls=n, share=round(n / fp.observed_calls, 6), reason=reason)
 
     unpriced = sorted([left_out(m, n, "unknown_model") for m, n in fp.unpriced.items()]
