@@ -11,6 +11,7 @@ from test_cachesim_kit import Sim, bcall
 
 from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 from promptcache.knowledge.catalog import default_catalog
+from promptcache.model.hints import cache_hints
 
 EXAMPLE = str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))
 
@@ -27,8 +28,8 @@ def test_single_turn_call_gets_no_breakpoint_on_its_last_block():
              for i in range(2)]
     sim = Sim("claude-sonnet-4-5", breakpoints="auto")
     shapes = [m.shape(c, trust_usage=False) for c in calls]
-    first = sim.p.request(shapes[0], start=0, end=2, user=None, call=calls[0])
-    second = sim.p.request(shapes[1], start=10, end=12, user=None, call=calls[1])
+    first = sim.p.request(shapes[0], start=0, end=2, user=None, call=cache_hints(calls[0]))
+    second = sim.p.request(shapes[1], start=10, end=12, user=None, call=cache_hints(calls[1]))
     sys_tokens = shapes[0].tokens[0]
     assert first.write == sys_tokens  # not sys_tokens + the question (the old placement wrote the whole prompt)
     assert (second.read, second.write) == (sys_tokens, 0)

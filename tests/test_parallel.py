@@ -111,7 +111,9 @@ def test_fix_alone_saving_excludes_the_storage_bill():
 
 def test_a_fix_saving_less_than_the_shown_precision_is_not_reported():
     """Issue 19.6: a finding listed as saving "$0.0000" is noise. A fix that saves $0.00004 on the
-    only candidate is dropped, and says why; one that saves $0.0001 is kept."""
+    only candidate, alone and with the others, is dropped and says why; one that saves $0.0001 is
+    kept. (A fix that saves little alone but much with the others is kept: test_advisor's
+    test_several_breakers_combine.)"""
     cat = default_catalog()
     when = datetime(2026, 11, 2, 3, tzinfo=UTC)
 
@@ -126,7 +128,8 @@ def test_a_fix_saving_less_than_the_shown_precision_is_not_reported():
                         facts=[], owner=["g1"])
     base = {"deepseek-v4-pro": ledger("0.00004")}  # the fix removes a $0.00004 bill, nothing else
     plan = choose([fix], variants, lambda _f: variants, ["deepseek-v4-pro"], lambda _v, _m: ledger("0"), base)
-    assert plan.kept == [] and plan.dropped == [(fix, "saves less than $0.00005 on every candidate model")]
+    assert plan.kept == []
+    assert plan.dropped == [(fix, "saves less than $0.00005 on every candidate model, alone and with the others")]
     base = {"deepseek-v4-pro": ledger("0.0001")}
     plan = choose([fix], variants, lambda _f: variants, ["deepseek-v4-pro"], lambda _v, _m: ledger("0"), base)
     assert plan.kept == [fix]

@@ -268,6 +268,27 @@ class Plan:
     dropped: list[tuple[Fix, str]]
 
 
+def _combine(fixes: list[Fix], variants: Variants, reread: Callable[[list[Fix]], Variants], models: list[str],
+             run: Callable[[Variant, str], Ledger], base: dict[str, Ledger],
+             alone: list[dict[str, tuple[Decimal, int]]], keep: list[int], dropped: list[tuple[Fix, str]]
+             ) -> tuple[Variants, dict[str, Ledger]]:
+    """The kept fixes' combined layout and its ledgers; while the combination costs more on some
+    model than the log as logged, the fix that saves least alone is dropped (``keep`` and
+    ``dropped`` are updated in place)."""
+    current, combined = variants, {}
+    while keep:
+        current = variants if len(keep) == len(fixes) else (
+            subset(variants, fixes, keep) or reread([fixes[k] for k in keep]))
+        combined = {m: run(current.combined, m) for m in models}
+        worse = [m for m in models if combined[m].cost() > base[m].cost()]
+        if not worse:
+            break
+        k = min(keep, key=lambda j: (sum(alone[j][m][0] for m in models), j))
+        dropped.append((fixes[k], f"together with the others it costs more on {', '.join(worse)}"))
+        keep.remove(k)
+    return current, combined
+
+
 def choose(fixes: list[Fix], variants: Variants, reread: Callable[[list[Fix]], Variants], models: list[str],
            run: Callable[[Variant, str], Ledger], base: dict[str, Ledger], *, jobs: int = 1) -> Plan:
     """Keep the fixes that save on some model and cost more on none, so that applying every
@@ -293,28 +314,27 @@ def choose(fixes: list[Fix], variants: Variants, reread: Callable[[list[Fix]], V
             dropped.append((f, f"costs more on {', '.join(worse)}"))
         elif not any(alone[k][m][0] > 0 for m in models):
             dropped.append((f, "saves nothing on any candidate model"))
-        elif not any(alone[k][m][0] >= MIN_SAVING_USD for m in models):
-            dropped.append((f, f"saves less than ${MIN_SAVING_USD} on every candidate model"))
         else:
             keep.append(k)
-    while keep:
-        current = variants if len(keep) == len(fixes) else (
-            subset(variants, fixes, keep) or reread([fixes[k] for k in keep]))
-        combined = {m: run(current.combined, m) for m in models}
-        worse = [m for m in models if combined[m].cost() > base[m].cost()]
-        if not worse:
+    while True:
+        current, combined = _combine(fixes, variants, reread, models, run, base, alone, keep, dropped)
+        if not keep:
+            return Plan([], Variant(), [], dropped)
+        savings: list[dict[str, FixSavings]] = []
+        for pos, k in enumerate(keep):
+            saved: dict[str, FixSavings] = {}
+            for m in models:
+                loo = run(current.leave_one_out[pos], m) if len(keep) > 1 else base[m]
+                saved[m] = FixSavings(alone=alone[k][m][0], marginal=loo.cost() - combined[m].cost(),
+                                      hit_tokens_gained=alone[k][m][1])
+            savings.append(saved)
+        # a fix that saves less than a report shows, alone and within the others, on every model: noise
+        tiny = [k for k, saved in zip(keep, savings, strict=True)
+                if all(max(v.alone, v.marginal) < MIN_SAVING_USD for v in saved.values())]
+        if not tiny:
             break
-        k = min(keep, key=lambda j: (sum(alone[j][m][0] for m in models), j))
-        dropped.append((fixes[k], f"together with the others it costs more on {', '.join(worse)}"))
-        keep.remove(k)
-    if not keep:
-        return Plan([], Variant(), [], dropped)
-    savings: list[dict[str, FixSavings]] = []
-    for pos, k in enumerate(keep):
-        saved: dict[str, FixSavings] = {}
-        for m in models:
-            loo = run(current.leave_one_out[pos], m) if len(keep) > 1 else base[m]
-            saved[m] = FixSavings(alone=alone[k][m][0], marginal=loo.cost() - combined[m].cost(),
-                                  hit_tokens_gained=alone[k][m][1])
-        savings.append(saved)
+        for k in tiny:
+            dropped.append((fixes[k], f"saves less than ${MIN_SAVING_USD} on every candidate model, alone and "
+                                      "with the others"))
+            keep.remove(k)
     return Plan([fixes[k] for k in keep], current.combined, savings, dropped)
