@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 Money = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")]
 
@@ -76,6 +76,8 @@ class Action(_Out):
     message: str
     savings_usd: Money
     groups: list[str] = []
+    model: str = Field("", description="The model savings_usd is re-simulated on (the recommended option's "
+                                       "main model).")
 
 
 class Reason(_Out):
@@ -203,6 +205,27 @@ class Recommendation(_Out):
     caveats: list[str] = []
 
 
+class Headline(_Out):
+    """The three changes the report leads with, each re-simulated over the whole log against the log
+    as it was: fix the prompts and stay on the models as logged; switch models and leave the prompts;
+    both. Every figure is a simulation (like against like); the provider's own numbers are in
+    ``observed``."""
+
+    as_logged_usd: Money | None = Field(description="Each call on the model it was logged with, prompts as logged; "
+                                                    "null when a logged model is not in the price catalog.")
+    fix_prompts_usd: Money | None = Field(description="The same models, with every recommended prompt change.")
+    switch_models_usd: Money = Field(description="The recommended placement on models, prompts as logged.")
+    both_usd: Money = Field(description="The recommended placement with every recommended prompt change.")
+    models_as_logged: list[str] = Field(description="The models the log's calls ran on (candidates' ids), most "
+                                                    "calls first.")
+    models_recommended: list[str] = Field(description="The models of the recommended option, most calls first.")
+    as_logged_hit_ratio: float | None = None
+    fix_prompts_hit_ratio: float | None = None
+    switch_models_hit_ratio: float
+    both_hit_ratio: float
+    option: str = Field(description="The recommended option (see recommendation.options).")
+
+
 class Concurrency(_Out):
     peak_in_flight: int
     peak_at: str | None
@@ -253,7 +276,9 @@ class Finding(_Out):
     change: str
     calls: int = Field(description="Calls of the group the change applies to.")
     tokens: int = Field(description="Input tokens of those calls.")
-    savings_usd: Money = Field(description="Savings alone on the recommended model (re-simulated).")
+    savings_usd: Money = Field(description="Savings alone on savings_model (re-simulated).")
+    savings_model: str = Field("", description="The model savings_usd is on: the model the log's calls ran on when "
+                                               "it is a candidate, else the recommended one.")
     best_model: str = Field("", description="The candidate model this change saves most on (a breakpoint or "
                                             "prompt_cache_key fix saves only on the provider that reads it).")
     best_savings_usd: Money = Field(Decimal(0), description="Savings alone on best_model (re-simulated).")
@@ -364,6 +389,8 @@ class Report(_Out):
     groups: list[Group]
     scenarios: list[Scenario]
     recommendation: Recommendation | None
+    headline: Headline | None = Field(None, description="Fix the prompts, switch models, or both, each re-simulated "
+                                                        "against the log as logged (null without a recommendation).")
     concurrency: Concurrency | None
     conversations: list[Conversation] = []
     findings: list[Finding] = Field([], description="Cache breakers with their fixes, largest savings first.")

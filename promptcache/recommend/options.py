@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from decimal import Decimal
 
+from ..model import report as R
 from ..model.report import Reason, Recommendation
 
 # ---------------------------------------------------------------------------------------------
@@ -65,7 +66,7 @@ def _pct(x: float) -> str:
 
 def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, catalog, opts, ledgers, groups,
                      actions_by_model, baseline_label, baseline_cost, latency_source, quality_critical,
-                     metas_r=None, now=None, simulated=None) -> Recommendation | None:
+                     metas_r=None, now=None, simulated=None) -> tuple[Recommendation, R.Headline] | None:
     """The model recommendation with every option priced; see the module docstring for the rules.
 
     ``simulated(entry, layout)``, when given, returns the outcomes of the simulation with every
@@ -73,7 +74,6 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
     run already: the single-model options are priced from it instead of simulated here."""
     from datetime import datetime
 
-    from ..model import report as R
     from ..price.ledger import MILLION, Ledger
     from ..price.scenarios import price, simulate
     from ..simulate.policies import make_policy
@@ -160,9 +160,6 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
     layout = "restructured" if (re_ and all(re_[k] <= lo[k] for k in re_) and any(re_[k] < lo[k] for k in re_)) \
         else "as_logged"
     shp = shapes_r if layout == "restructured" else shapes
-    facts = (metas_r or metas) if layout == "restructured" else metas
-    # a restructuring may move calls in time (a burst waiting for its cache): keep start order
-    run_order = order if facts is metas else sorted(range(len(facts)), key=lambda i: (facts[i].start, i))
 
     runs: list[_Run] = []
     for e in uniq:
@@ -202,8 +199,24 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
         return e.id, idx, bool(sched is not None and sched.is_peak(t))
 
     times = [datetime.fromtimestamp(m.start, tz=UTC) if m.timed else now for m in metas]
+
+    def simulate_assignment(assign: list, lay: str, on_outcome=None):
+        """Every call on ``assign[i]``, over the layout ``lay``, simulated (one fresh cache per model) and priced."""
+        used = {e.id: e for e in assign}
+        if lay == "restructured":
+            lfacts, lshapes = (metas_r or metas), shapes_r
+            # a restructuring may move calls in time (a burst waiting for its cache): keep start order
+            lorder = order if lfacts is metas else sorted(range(len(lfacts)), key=lambda i: (lfacts[i].start, i))
+        else:
+            lfacts, lshapes, lorder = metas, shapes, order
+        done = simulated(assign[0], lay) if simulated is not None and len(used) == 1 else None
+        if done is not None and not done.storage_token_hours:  # price() would add explicit-cache storage, left out of simulated options
+            return price(lfacts, lorder, assign[0].id, done, catalog, on_outcome)
+        policies = {k: make_policy(e, measurers[e.tokenizer], policy=opts.cache_policy,
+                                   overrides=opts.cache_params) for k, e in used.items()}
+        return simulate(lfacts, lorder, assign.__getitem__, lshapes, policies, catalog, on_outcome)
+
     for run in runs:
-        used = {e.id: e for e in run.assign}
         now_ledger = Ledger(catalog)
         hits = [0] * n
 
@@ -213,13 +226,7 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
             now_ledger.buckets[(metas[i].group, now_bucket(e, times[i]))].add(
                 o.read, o.uncached, metas[i].output, o.write, o.write_1h)
 
-        done = simulated(run.assign[0], layout) if simulated is not None and len(used) == 1 else None
-        if done is not None and not done.storage_token_hours:  # price() would add explicit-cache storage, left out of simulated options
-            run.ledger = price(facts, run_order, run.assign[0].id, done, catalog, on_outcome)
-        else:
-            policies = {k: make_policy(e, measurers[e.tokenizer], policy=opts.cache_policy,
-                                       overrides=opts.cache_params) for k, e in used.items()}
-            run.ledger = simulate(facts, run_order, run.assign.__getitem__, shp, policies, catalog, on_outcome)
+        run.ledger = simulate_assignment(run.assign, layout, on_outcome)
         run.now_cost = now_ledger.cost()
         run.hits = hits
 
@@ -478,13 +485,37 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
         if vol.peak_minute_at is not None else None,
         chains=chains.count(), chain_steps=n - chains.count(), latency_source=latency_source,
         peak_in_flight=peak_all, groups=gw, cache=cache)
+    # The headline: fix the prompts (models as logged), switch models (prompts as logged), both;
+    # each simulated over the whole log, against the models and prompts as logged.
+    def ledger_of(run: _Run, lay: str):
+        return run.ledger if lay == layout else simulate_assignment(run.assign, lay)
+
+    def ratio(ledger) -> float:
+        t = ledger.tokens()
+        return round(t.hit / t.input, 6) if t.input else 0.0
+
+    chosen_run = next(r for r in runs if r.name == choice.name)
+    mix_run = next((r for r in runs if r.name == "current_mix"), None)
+    switch, both = ledger_of(chosen_run, "as_logged"), ledger_of(chosen_run, layout)
+    as_logged = ledger_of(mix_run, "as_logged") if mix_run is not None else None
+    fixed = ledger_of(mix_run, layout) if mix_run is not None else None
+    head = R.Headline(
+        as_logged_usd=_money(as_logged.cost()) if as_logged is not None else None,
+        fix_prompts_usd=_money(fixed.cost()) if fixed is not None else None,
+        switch_models_usd=_money(switch.cost()), both_usd=_money(both.cost()),
+        models_as_logged=[m for m, _ in Counter(m.model if e is None else e.id
+                                                for m, e in zip(metas, logged, strict=True)).most_common()],
+        models_recommended=models_used,
+        as_logged_hit_ratio=ratio(as_logged) if as_logged is not None else None,
+        fix_prompts_hit_ratio=ratio(fixed) if fixed is not None else None,
+        switch_models_hit_ratio=ratio(switch), both_hit_ratio=ratio(both), option=choice.name)
     return Recommendation(
         model=main, layout=layout,
         baseline=baseline_label, baseline_cost_usd=baseline_cost, cost_usd=choice.cost_usd,
         savings_usd=baseline_cost - choice.cost_usd, actions=actions, reasons=reasons, option=choice.name,
         options=options, savings_vs_current_mix_usd=vs_mix, quality_critical=sorted(qc, key=_gkey),
         workload=workload, caveats=caveats,
-    )
+    ), head
 
 
 def _gkey(gid: str) -> tuple[int, str]:

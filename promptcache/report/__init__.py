@@ -92,6 +92,69 @@ def headline(report: Any) -> Headline:
                     after_label, savings, share)
 
 
+@dataclass(frozen=True)
+class Change:
+    """One line of the headline's cost comparison (issue 18): a change against the log as logged,
+    both simulated over the whole log."""
+
+    key: str  # "as_logged", "fix_prompts", "switch_models", "both"
+    title: str
+    cost: Decimal | None
+    detail: str  # what the figure is: which models, which prompts
+    savings: Decimal | None  # against as logged; negative when the change costs more
+    share: float | None
+    hit_ratio: float | None
+
+
+def models_text(models: list[str]) -> str:
+    return ", ".join(models) if models else "n/a"
+
+
+def changes(report: Any) -> list[Change]:
+    """The headline's four lines: as logged, fix the prompts, switch models, both (empty for a
+    report without a ``headline``, e.g. one written by an older promptcache)."""
+    hl = getattr(report, "headline", None)
+    if hl is None:
+        return []
+    base = hl.as_logged_usd
+    logged, rec = models_text(hl.models_as_logged), models_text(hl.models_recommended)
+    option = hl.option.replace("_", " ")
+
+    def vs(cost: Decimal | None) -> tuple[Decimal | None, float | None]:
+        if cost is None or base is None:
+            return None, None
+        return base - cost, (float((base - cost) / base) if base else None)
+
+    obs = report.observed.cost_usd if report.observed is not None else None
+    rows = [Change("as_logged", "As logged", base,
+                   f"{logged}, prompts as logged, simulated"
+                   + (f"; the provider's usage prices it at {usd(obs)}" if obs is not None else ""),
+                   None, None, hl.as_logged_hit_ratio)]
+    rows.append(Change("fix_prompts", "Fix the prompts", hl.fix_prompts_usd, f"stay on {logged}",
+                       *vs(hl.fix_prompts_usd), hl.fix_prompts_hit_ratio))
+    rows.append(Change("switch_models", "Switch models", hl.switch_models_usd,
+                       f"{option} ({rec}), prompts as logged", *vs(hl.switch_models_usd), hl.switch_models_hit_ratio))
+    rows.append(Change("both", "Both", hl.both_usd, f"{option} ({rec}) with the prompt fixes",
+                       *vs(hl.both_usd), hl.both_hit_ratio))
+    return rows
+
+
+def saving_text(c: Change) -> str:
+    """"saves $X (Y%)", or "costs $X more" for a change that costs more: a loss never reads as a gain."""
+    if c.savings is None:
+        return ""
+    if c.savings < 0:
+        return f"costs {usd(-c.savings)} more" + (f" (+{pct(-c.share)})" if c.share is not None else "")
+    return f"saves {usd(c.savings)}" + (f" ({pct(c.share)})" if c.share is not None else "")
+
+
+def savings_column_model(findings: list[Any]) -> str:
+    """The model every finding's savings_usd is on, to name in the column header; "" when they differ
+    (or a report predates ``savings_model``), and each cell names its own."""
+    models = {f.savings_model for f in findings}
+    return next(iter(models)) if len(models) == 1 and "" not in models else ""
+
+
 def recommended_option(rec: Any) -> Any:
     """The recommended placement option (issue 6), when the recommendation names one."""
     name = getattr(rec, "option", None)

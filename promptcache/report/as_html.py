@@ -13,7 +13,17 @@ from __future__ import annotations
 from html import escape as _escape
 
 from ..model.report import Report, Scenario, Timeline
-from . import Headline, headline, is_recommended, pct, recommendation_title, usd
+from . import (
+    Headline,
+    changes,
+    headline,
+    is_recommended,
+    pct,
+    recommendation_title,
+    saving_text,
+    savings_column_model,
+    usd,
+)
 from .sections import all_sections
 
 MAX_GROUPS = 40
@@ -135,7 +145,14 @@ def _cards(report: Report, h: Headline) -> str:
         ("Cost", f'{esc(usd(h.cost_now))}<span class="arrow">&rarr;</span><span class="after">{esc(usd(h.cost_after))}</span>',
          f"now ({esc(h.cost_now_label)}) &rarr; after the recommendation ({esc(h.cost_after_label)})"),
     ]
-    if h.savings is not None:
+    rows = changes(report)
+    if rows:  # issue 18: fix the prompts, switch models, both, each against the log as logged (simulated)
+        cards = cards[:1]
+        for c in rows:
+            gain = c.savings is not None and c.savings > 0
+            value = f'<span class="after">{esc(usd(c.cost))}</span>' if gain else esc(usd(c.cost))
+            cards.append((esc(c.title), value, esc(c.detail) + (f"; {esc(saving_text(c))}" if saving_text(c) else "")))
+    elif h.savings is not None:
         cards.append(("Savings", f'<span class="after">{esc(usd(h.savings))}</span>',
                       f"{pct(h.savings_share)} of the cost now" if h.savings_share is not None else "over the period of the log"))
     if report.concurrency:
@@ -151,7 +168,8 @@ def _recommendation(report: Report) -> str:
     if rec is None:
         return ""
     items = [f"<li>{esc(r.message)}</li>" for r in rec.reasons]
-    items += [f"<li><b>{esc(usd(a.savings_usd))}</b>: {esc(a.message)}</li>" for a in rec.actions]
+    items += [f"<li><b>{esc(usd(a.savings_usd))}</b>" + (f" on {esc(a.model)}" if a.model else "")
+              + f": {esc(a.message)}</li>" for a in rec.actions]
     return (f'<div class="rec"><b>Recommendation: {esc(recommendation_title(rec))}</b> ({esc(rec.layout.replace("_", " "))}): '
             f"{esc(usd(rec.cost_usd))} instead of {esc(usd(rec.baseline_cost_usd))} ({esc(rec.baseline)}), "
             f"saves <b>{esc(usd(rec.savings_usd))}</b>.<ul>{''.join(items)}</ul>"
@@ -507,13 +525,17 @@ def _tables(report: Report) -> list[str]:
         out.append(f'<p class="note">{len(report.groups) - MAX_GROUPS} more group(s) in the JSON report.</p>')
     if report.findings:
         frows = []
+        col_model = savings_column_model(report.findings)
         for x in report.findings:
             frows.append(([esc(x.id), esc(x.kind), esc(x.message) + f'<br><span class="note">&rarr; {esc(x.change)}</span>'
                            + _layout_html(x), f"{x.calls:,}", f"{x.tokens:,}", esc(usd(x.savings_usd)) + (
+                               f" on {esc(x.savings_model)}" if not col_model and x.savings_model else "") + (
                                f'<br><span class="note">{esc(usd(x.best_savings_usd))} on {esc(x.best_model)}</span>'
-                               if x.savings_usd == 0 < x.best_savings_usd else "")], False))
+                               if x.best_model != (x.savings_model or col_model)
+                               and x.best_savings_usd > x.savings_usd else "")], False))
         out += ["<h2>Findings</h2>", _table([("Id", False), ("Kind", False), ("Finding", False), ("Calls", True),
-                                             ("Tokens", True), ("Savings", True)], frows)]
+                                             ("Tokens", True),
+                                             (f"Saves on {esc(col_model)}" if col_model else "Savings", True)], frows)]
     for sec in all_sections(report):
         out += [f"<h2>{esc(sec.title)}</h2>", _table(list(zip(sec.headers, sec.right)),
                                                       [([esc(c) for c in row], False) for row in sec.rows]),

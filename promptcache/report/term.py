@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..model.report import Report
-from . import headline, is_recommended, pct, recommendation_title, usd
+from . import changes, headline, is_recommended, pct, recommendation_title, saving_text, savings_column_model, usd
 from .options_table import render_options
 from .sections import all_sections
 
@@ -76,7 +76,14 @@ def render_terminal(report: Report, console: Console) -> None:
     summary.add_row("Cache hit ratio", Text.from_markup(
         f"[bold]{_pct(h.hit_now)}[/] now ({escape(h.hit_now_source)})  ->  "
         f"[bold green]{_pct(h.hit_after)}[/] achievable ({escape(h.hit_after_label)}, simulated)"))
-    if h.cost_now is not None or h.cost_after is not None:
+    rows = changes(report)
+    if rows:
+        for c in rows:
+            colour = "bold" if c.key == "as_logged" else ("bold green" if c.savings and c.savings > 0 else "bold")
+            said = saving_text(c)
+            summary.add_row(c.title, Text.from_markup(f"[{colour}]{_usd(c.cost)}[/] {escape(c.detail)}"
+                                                      + (f": {said}" if said else "")))
+    elif h.cost_now is not None or h.cost_after is not None:
         saved = (f", [bold green]saves {_usd(h.savings)}[/]" + (f" ({_pct(h.savings_share)})" if h.savings_share is not None else "")
                  if h.savings is not None else "")
         summary.add_row("Cost", Text.from_markup(
@@ -135,21 +142,23 @@ def render_terminal(report: Report, console: Console) -> None:
         for r in rec.reasons:
             lines.append(Text(f"  - {r.message}"))
         for a in rec.actions:
-            lines.append(Text(f"  * {a.message}: saves {_usd(a.savings_usd)}"))
+            lines.append(Text(f"  * {a.message}: saves {_usd(a.savings_usd)}" + (f" on {a.model}" if a.model else "")))
         lines.append(Text("  Quality differs between models in ways logs cannot show: test both on your own workload.",
                           style="dim"))
         console.print(Panel(RichGroup(*lines), title="Recommendation", title_align="left", border_style="green"))
         render_options(report, console)
     if report.findings:
         f = Table(title="Findings (largest savings first)", title_justify="left")
+        col_model = savings_column_model(report.findings)
         for col, just in (("Id", "left"), ("Kind", "left"), ("Finding", "left"), ("Calls", "right"),
-                          ("Tokens", "right"), ("Savings", "right")):
-            f.add_column(col, justify=just, no_wrap=col != "Finding")
+                          ("Tokens", "right"), (f"Saves on\n{col_model}" if col_model else "Savings", "right")):
+            f.add_column(escape(col), justify=just, no_wrap=col != "Finding")
         for x in report.findings[:TOP_FINDINGS]:
             f.add_row(escape(x.id), escape(x.kind), escape(x.message) + f"\n[dim]-> {escape(x.change)}[/]",
                       f"{x.calls:,}", f"{x.tokens:,}", _usd(x.savings_usd) + (
+                          f" on {escape(x.savings_model)}" if not col_model and x.savings_model else "") + (
                           f"\n[dim]{_usd(x.best_savings_usd)} on {escape(x.best_model)}[/]"
-                          if x.savings_usd == 0 < x.best_savings_usd else ""))
+                          if x.best_model != (x.savings_model or col_model) and x.best_savings_usd > x.savings_usd else ""))
         f.caption = (f"promptcache analyze ... --explain {report.findings[0].id} shows one in full (layout before "
                      "and after, savings per model)" + (f"; {len(report.findings) - TOP_FINDINGS} more in --format json"
                                                         if len(report.findings) > TOP_FINDINGS else ""))
