@@ -97,3 +97,53 @@ def test_a_change_that_costs_more_never_reads_as_a_saving(example):
     assert "saves" not in saving_text(rows["both"])
     text = renderer("term")(example.model_copy(update={"headline": worse}), width=250)
     assert "costs $0.1045 more" in text
+
+
+# --- issue 18.2: like against like -------------------------------------------------------------
+
+def _hit_row(text: str) -> str:
+    """The summary's hit-ratio row of a wide terminal report, on one line."""
+    line = next(ln for ln in text.splitlines() if "Cache hit ratio" in ln)
+    return " ".join(line.replace("│", " ").split())
+
+
+def test_hit_ratio_before_and_after_are_the_same_model(example):
+    """Was "38.3% now (observed) -> 95.7% achievable (per_group, ...)": the provider's figure for Pro
+    against a simulation of Flash and Pro. Now both sides are deepseek-v4-pro, simulated: as logged
+    (638,131 of 1,676,656 input tokens = 38.06%) and with the prompt fix (95.69%); the provider's
+    38.3% is said beside the simulation it checks, not used as the start of the arrow."""
+    row = _hit_row(renderer("term")(example, width=250))
+    assert row.startswith("Cache hit ratio 38.1% as logged (deepseek-v4-pro, simulated; the provider reported 38.3%)")
+    assert row.endswith("-> 95.7% with the prompt fixes (deepseek-v4-pro, simulated)")
+    assert "achievable" not in row and "per_group" not in row and "per group" not in row
+    h = example.headline
+    assert (h.as_logged_hit_ratio, h.fix_prompts_hit_ratio) == (0.380597, 0.956881)
+    assert h.as_logged_hit_ratio == next(s.hit_ratio for s in example.scenarios
+                                         if (s.model, s.layout) == ("deepseek-v4-pro", "as_logged"))
+
+
+def test_a_fall_in_hit_ratio_has_no_arrow_and_no_green(example):
+    worse = example.model_copy(update={"headline": example.headline.model_copy(
+        update={"as_logged_hit_ratio": 0.538, "fix_prompts_hit_ratio": 0.0})})
+    row = _hit_row(renderer("term")(worse, width=250))
+    assert "->" not in row and "falls to 0.0%" in row
+    colored = renderer("term")(worse, width=250, color=True)
+    line = next(ln for ln in colored.splitlines() if "falls to" in ln)
+    assert "\x1b[1;32m0.0%" not in line and "0.0%" in line  # not bold green
+    html = renderer("html")(worse)
+    card = html.split('<div class="k">Cache hit ratio</div>', 1)[1].split("</div></div>", 1)[0]
+    assert "&rarr;" not in card and 'class="after"' not in card and 'class="worse">0.0%' in card
+    md = renderer("markdown")(worse)
+    assert "→" not in next(ln for ln in md.splitlines() if "Cache hit ratio" in ln)
+
+
+def test_html_group_bars_compare_one_model(example):
+    """The per-group bars: what the provider reported, then deepseek-v4-pro simulated as logged and
+    with the fix; no bar from the recommended option's other model."""
+    html = renderer("html")(example)
+    chart = html.split("What each group's prompt is made of", 1)[1].split("</figure>", 1)[0]
+    assert ">reported</text>" in chart and ">as logged</text>" in chart and ">with the fixes</text>" in chart
+    assert ">after</text>" not in chart and ">cached now</text>" not in chart
+    gc = {(c.group, c.source): c for c in example.timeline.group_cache}
+    g2 = gc[("g2", "deepseek-v4-pro/restructured")]
+    assert f"g2 with the fixes: read from cache {g2.hit_tokens:,} tokens" in chart

@@ -148,6 +148,73 @@ def saving_text(c: Change) -> str:
     return f"saves {usd(c.savings)}" + (f" ({pct(c.share)})" if c.share is not None else "")
 
 
+@dataclass(frozen=True)
+class HitComparison:
+    """The headline's hit ratios, like against like (issue 18): the log as logged and with the prompt
+    fixes, both simulated on the models as logged; the provider's reported ratio beside them (what
+    the simulation of the log as logged is checked against), never the start of an arrow to a
+    simulation of another model. A model change is its own line (``switch``)."""
+
+    now: float | None
+    now_label: str
+    observed: float | None  # the provider's reported hit ratio, when the log carries usage
+    after: float | None
+    after_label: str
+    switch: list[tuple[str, float | None]]  # (label, hit ratio) of the model change, prompts as logged and fixed
+
+    @property
+    def direction(self) -> str:
+        """"up", "down" or "same" ("" when a side is unknown): an arrow and green only for "up"."""
+        if self.now is None or self.after is None:
+            return ""
+        return "up" if self.after > self.now else "down" if self.after < self.now else "same"
+
+
+def hit_comparison(report: Any) -> HitComparison:
+    obs = report.observed.hit_ratio if report.observed is not None else None
+    hl = getattr(report, "headline", None)
+    if hl is not None and hl.as_logged_hit_ratio is not None:
+        models = models_text(hl.models_as_logged)
+        option = hl.option.replace("_", " ")
+        said = f"; the provider reported {pct(obs)}" if obs is not None else ""
+        return HitComparison(
+            hl.as_logged_hit_ratio, f"as logged ({models}, simulated{said})", obs, hl.fix_prompts_hit_ratio,
+            f"with the prompt fixes ({models}, simulated)",
+            [(f"{option}, prompts as logged", hl.switch_models_hit_ratio),
+             (f"{option} with the prompt fixes", hl.both_hit_ratio)])
+    # an older report, or logged models outside the catalog: the same model's scenarios where there are
+    # some, else what the log reports, with no "after" (another model's simulation is not an after)
+    logged = report.calibration.model if report.calibration is not None else None
+    scen = {(s.model, s.layout): s for s in report.scenarios}
+    if logged is not None and (logged, "as_logged") in scen:
+        a, b = scen[(logged, "as_logged")], scen.get((logged, "restructured"), scen[(logged, "as_logged")])
+        said = f"; the provider reported {pct(obs)}" if obs is not None else ""
+        return HitComparison(a.hit_ratio, f"as logged ({logged}, simulated{said})", obs, b.hit_ratio,
+                             f"with the prompt fixes ({logged}, simulated)", [])
+    if obs is not None:
+        return HitComparison(obs, f"observed, {report.observed.calls:,} calls report it", obs, None, "", [])
+    return HitComparison(None, "n/a", None, None, "", [])
+
+
+def hit_parts(hc: HitComparison) -> list[tuple[str, str]]:
+    """The hit-ratio line as (text, tone) pieces, tone "" / "bold" / "good" / "bad" / "arrow", for each format
+    to mark up: an arrow and "good" only when the fixes raise the ratio; a fall says so, in "bad"."""
+    parts = [(pct(hc.now), "bold"), (f" {hc.now_label}", "")]
+    d = hc.direction
+    if d == "up":
+        parts += [("", "arrow"), (pct(hc.after), "good"), (f" {hc.after_label}", "")]
+    elif d == "down":
+        parts += [(f"; {hc.after_label} it falls to ", ""), (pct(hc.after), "bad")]
+    elif d == "same":
+        parts.append((f"; unchanged {hc.after_label}", ""))
+    return parts
+
+
+def switch_text(hc: HitComparison) -> str:
+    """The model change's hit ratios, its own comparison (no arrow from the log's)."""
+    return "; ".join(f"{pct(v)} {label}" for label, v in hc.switch)
+
+
 def savings_column_model(findings: list[Any]) -> str:
     """The model every finding's savings_usd is on, to name in the column header; "" when they differ
     (or a report predates ``savings_model``), and each cell names its own."""

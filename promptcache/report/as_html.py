@@ -2,7 +2,7 @@
 
 Charts: cache hit ratio over time (observed and each simulated scenario), cost per model and
 layout side by side, the token make-up of each template group's prompt (static prefix, dynamic
-suffix; cached vs not, now and after the recommendation), and calls in flight over time against
+suffix; cached vs not: reported, as logged and with the fixes, one model), and calls in flight over time against
 each model's limit. Then the same tables as the other formats. Every string from the report goes
 through ``html.escape`` (text and attributes), so a prompt containing ``<script>`` shows as text.
 Hovering a point or bar shows its numbers (SVG ``<title>``).
@@ -15,13 +15,16 @@ from html import escape as _escape
 from ..model.report import Report, Scenario, Timeline
 from . import (
     Headline,
+    HitComparison,
     changes,
+    hit_comparison,
     headline,
     is_recommended,
     pct,
     recommendation_title,
     saving_text,
     savings_column_model,
+    switch_text,
     usd,
 )
 from .sections import all_sections
@@ -47,6 +50,7 @@ p.sub,.note{color:var(--muted);margin:0 0 10px}
 .card .v{font-size:21px;white-space:nowrap;font-weight:650;font-variant-numeric:tabular-nums}
 .card .v .arrow{color:var(--muted);font-weight:400;margin:0 6px}
 .card .v .after{color:var(--good)}
+.card .v .worse{color:#b91c1c}
 .card .d{color:var(--muted);font-size:12px}
 .rec{border-left:4px solid var(--good);background:#f0fdf4;padding:10px 14px;border-radius:6px;margin:14px 0}
 .rec ul{margin:6px 0 0;padding-left:20px}
@@ -111,8 +115,9 @@ def render_html(report: Report, *, width: int | None = None, color: bool = False
     if report.groups:
         parts += ["<h2>What each group's prompt is made of</h2>",
                   '<p class="note">Per template group, the mean prompt: the static prefix all its calls share and the '
-                  "dynamic suffix that varies; then how much of the group's input is read from the cache now and "
-                  "after the recommendation.</p>", _groups_chart(report)]
+                  "dynamic suffix that varies; then how much of the group's input is read from the cache: as the "
+                  "provider reported it, and simulated on the same model as logged and with the prompt fixes.</p>",
+                  _groups_chart(report)]
     if tl is not None and tl.starts and any(tl.max_in_flight):
         parts += ["<h2>Concurrency over time</h2>",
                   f'<p class="note">Most calls in flight at once, per {esc(tl.bucket)}, against each model\'s limit '
@@ -140,8 +145,7 @@ def _subtitle(report: Report) -> str:
 
 def _cards(report: Report, h: Headline) -> str:
     cards = [
-        ("Cache hit ratio", f'{pct(h.hit_now)}<span class="arrow">&rarr;</span><span class="after">{pct(h.hit_after)}</span>',
-         f"now ({esc(h.hit_now_source)}) &rarr; achievable ({esc(h.hit_after_label)}, simulated)"),
+        _hit_card(hit_comparison(report)),
         ("Cost", f'{esc(usd(h.cost_now))}<span class="arrow">&rarr;</span><span class="after">{esc(usd(h.cost_after))}</span>',
          f"now ({esc(h.cost_now_label)}) &rarr; after the recommendation ({esc(h.cost_after_label)})"),
     ]
@@ -161,6 +165,24 @@ def _cards(report: Report, h: Headline) -> str:
     return '<div class="cards">' + "".join(
         f'<div class="card"><div class="k">{k}</div><div class="v">{v}</div><div class="d">{d}</div></div>'
         for k, v, d in cards) + "</div>"
+
+
+def _hit_card(hc: HitComparison) -> tuple[str, str, str]:
+    """Like against like (issue 18): as logged and with the prompt fixes on the same models; an arrow
+    and green only for a rise, a fall in red and said in words."""
+    d = hc.direction
+    if d == "up":
+        value = f'{pct(hc.now)}<span class="arrow">&rarr;</span><span class="after">{pct(hc.after)}</span>'
+        said = f"{esc(hc.now_label)} &rarr; {esc(hc.after_label)}"
+    elif d == "down":
+        value = f'{pct(hc.now)}<span class="arrow">, falls to</span><span class="worse">{pct(hc.after)}</span>'
+        said = f"{esc(hc.now_label)}; {esc(hc.after_label)} it falls"
+    else:
+        value = pct(hc.now)
+        said = esc(hc.now_label) + (f"; unchanged {esc(hc.after_label)}" if d == "same" else "")
+    if hc.switch:
+        said += f". Switching models: {esc(switch_text(hc))}"
+    return "Cache hit ratio", value, said
 
 
 def _recommendation(report: Report) -> str:
@@ -347,8 +369,14 @@ def _cost_chart(report: Report, h: Headline) -> str:
 def _groups_chart(report: Report) -> str:
     groups = report.groups[:MAX_GROUP_CHART]
     tl = report.timeline
-    rec = report.recommendation
-    after_src = f"{rec.model}/{rec.layout}" if rec else None
+    # like against like (issue 18): the provider's figure, then the logged model simulated as logged
+    # and with the prompt fixes; another model's simulation is not this log's "after"
+    hl = report.headline
+    logged = (hl.models_as_logged[0] if hl is not None and hl.models_as_logged else
+              report.calibration.model if report.calibration is not None else None)
+    bars = [("reported", "observed")]
+    if logged is not None:
+        bars += [("as logged", f"{logged}/as_logged"), ("with the fixes", f"{logged}/restructured")]
     cache: dict[tuple[str, str], tuple[int, int]] = {}
     if tl is not None:
         cache = {(c.group, c.source): (c.hit_tokens, c.input_tokens) for c in tl.group_cache}
@@ -369,8 +397,8 @@ def _groups_chart(report: Report) -> str:
                 ("dynamic suffix (mean)", max(total - static, 0.0), DYNAMIC_COLOR)]
         body += _hbar(bars_x, y, bars_w, bar_h, "prompt", segs, total, g.id)
         yy = y + row_h
-        for label, src in (("cached now", "observed"), ("after", after_src)):
-            if src is None or (g.id, src) not in cache:
+        for label, src in bars:
+            if (g.id, src) not in cache:
                 continue
             hit, inp = cache[(g.id, src)]
             if not inp:
@@ -382,8 +410,9 @@ def _groups_chart(report: Report) -> str:
         y = yy + 10
     legend = [("static prefix", STATIC_COLOR, "box"), ("dynamic suffix", DYNAMIC_COLOR, "box"),
               ("read from cache", CACHED_COLOR, "box"), ("not cached", UNCACHED_COLOR, "box")]
-    note = (f"<figcaption>‘cached now’ is the provider's reported usage; ‘after’ is simulated for "
-            f"{esc(rec.model)} ({esc(rec.layout.replace('_', ' '))}).</figcaption>" if rec else "")
+    note = ("<figcaption>‘reported’ is the provider's usage; ‘as logged’ and ‘with the fixes’ are simulated on "
+            f"{esc(logged)}, the model the log ran on (a model change is compared in the summary above)."
+            "</figcaption>" if logged is not None else "")
     if len(report.groups) > MAX_GROUP_CHART:
         note += f"<figcaption>{len(report.groups) - MAX_GROUP_CHART} smaller group(s) not shown.</figcaption>"
     del rows

@@ -14,12 +14,15 @@ import re
 from ..model.report import Report
 from . import (
     changes,
+    hit_comparison,
+    hit_parts,
     headline,
     is_recommended,
     pct,
     recommendation_title,
     saving_text,
     savings_column_model,
+    switch_text,
     usd,
 )
 from .sections import all_sections
@@ -61,8 +64,11 @@ def render_markdown(report: Report, *, width: int | None = None, color: bool = F
         rows.append(["Period", f"{esc(report.period[0])} to {esc(report.period[1])}"])
     rows.append(["Input tokens", f"{report.input_tokens:,} ({report.reported_calls:,} calls provider-reported, "
                  f"{report.estimated_calls:,} counted by promptcache)"])
-    rows.append(["Cache hit ratio", f"**{pct(h.hit_now)}** now ({esc(h.hit_now_source)}) → "
-                 f"**{pct(h.hit_after)}** achievable ({esc(h.hit_after_label)}, simulated)"])
+    hc = hit_comparison(report)
+    tone = {"": "{}", "bold": "**{}**", "good": "**{}**", "bad": "**{}** (lower)", "arrow": " → "}
+    rows.append(["Cache hit ratio", "".join(tone[t].format(esc(x)) for x, t in hit_parts(hc))])
+    if hc.switch:
+        rows.append(["Switching models", esc(switch_text(hc)) + " (simulated)"])
     if changes(report):
         for c in changes(report):
             said = saving_text(c)

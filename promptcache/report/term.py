@@ -19,7 +19,19 @@ from rich.table import Table
 from rich.text import Text
 
 from ..model.report import Report
-from . import changes, headline, is_recommended, pct, recommendation_title, saving_text, savings_column_model, usd
+from . import (
+    changes,
+    headline,
+    hit_comparison,
+    hit_parts,
+    is_recommended,
+    pct,
+    recommendation_title,
+    saving_text,
+    savings_column_model,
+    switch_text,
+    usd,
+)
 from .options_table import render_options
 from .sections import all_sections
 
@@ -73,9 +85,11 @@ def render_terminal(report: Report, console: Console) -> None:
         summary.add_row("Period", f"{report.period[0]}  to  {report.period[1]}")
     summary.add_row("Input tokens", f"{report.input_tokens:,}  ({report.reported_calls:,} calls provider-reported, "
                     f"{report.estimated_calls:,} counted by promptcache)")
-    summary.add_row("Cache hit ratio", Text.from_markup(
-        f"[bold]{_pct(h.hit_now)}[/] now ({escape(h.hit_now_source)})  ->  "
-        f"[bold green]{_pct(h.hit_after)}[/] achievable ({escape(h.hit_after_label)}, simulated)"))
+    hc = hit_comparison(report)
+    tone = {"": "{}", "bold": "[bold]{}[/]", "good": "[bold green]{}[/]", "bad": "[bold red]{}[/]", "arrow": "  ->  "}
+    summary.add_row("Cache hit ratio", Text.from_markup("".join(tone[t].format(escape(x)) for x, t in hit_parts(hc))))
+    if hc.switch:
+        summary.add_row("Switching models", Text(switch_text(hc) + " (simulated)"))
     rows = changes(report)
     if rows:
         for c in rows:
