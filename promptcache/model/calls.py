@@ -95,7 +95,10 @@ class Call:
     tool_choice: str = ""  # as sent, serialized; part of Anthropic's messages-level cache key
     images: int = 0  # image blocks in the prompt (Anthropic: adding/removing one invalidates messages)
     cached_content: str | None = None  # Gemini explicit cache (cachedContents/...) the call referenced
+    # what a content-free trace says of the prompt without its text (issue 18.3)
+    tool_tokens: int = 0  # size of the tool definitions the request carried (0: none, or unknown)
+    template: str | None = None  # the template group the trace's author assigned (anonymized traces, agent kinds)
 
     @property
     def has_tools(self) -> bool:
-        return any(s.role == "tools" for s in self.segments)
+        return self.tool_tokens > 0 or any(s.role == "tools" for s in self.segments)

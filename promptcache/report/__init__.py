@@ -126,17 +126,30 @@ def changes(report: Any) -> list[Change]:
         return base - cost, (float((base - cost) / base) if base else None)
 
     obs = report.observed.cost_usd if report.observed is not None else None
-    rows = [Change("as_logged", "As logged", base,
-                   f"{logged}, prompts as logged, simulated"
-                   + (f"; the provider's usage prices it at {usd(obs)}" if obs is not None else ""),
-                   None, None, hl.as_logged_hit_ratio)]
-    rows.append(Change("fix_prompts", "Fix the prompts", hl.fix_prompts_usd, f"stay on {logged}",
-                       *vs(hl.fix_prompts_usd), hl.fix_prompts_hit_ratio))
+    fixes = _has_fixes(report)
+    if base is None:
+        rows = [Change("as_logged", "As logged", None, f"{logged}: not priced, a logged model is not in the price "
+                       "catalog, so no change is measured against it", None, None, None)]
+    else:
+        rows = [Change("as_logged", "As logged", base,
+                       f"{logged}, prompts as logged, simulated"
+                       + (f"; the provider's usage prices it at {usd(obs)}" if obs is not None else ""),
+                       None, None, hl.as_logged_hit_ratio)]
+    if base is not None and fixes:
+        rows.append(Change("fix_prompts", "Fix the prompts", hl.fix_prompts_usd, f"stay on {logged}",
+                           *vs(hl.fix_prompts_usd), hl.fix_prompts_hit_ratio))
     rows.append(Change("switch_models", "Switch models", hl.switch_models_usd,
                        f"{option} ({rec}), prompts as logged", *vs(hl.switch_models_usd), hl.switch_models_hit_ratio))
-    rows.append(Change("both", "Both", hl.both_usd, f"{option} ({rec}) with the prompt fixes",
-                       *vs(hl.both_usd), hl.both_hit_ratio))
+    if fixes:
+        rows.append(Change("both", "Both", hl.both_usd, f"{option} ({rec}) with the prompt fixes",
+                           *vs(hl.both_usd), hl.both_hit_ratio))
     return rows
+
+
+def _has_fixes(report: Any) -> bool:
+    """Whether the recommendation changes the prompts (else "fix" and "both" equal "as logged" and "switch")."""
+    rec = report.recommendation
+    return rec is not None and rec.layout == "restructured"
 
 
 def saving_text(c: Change) -> str:
@@ -177,11 +190,12 @@ def hit_comparison(report: Any) -> HitComparison:
         models = models_text(hl.models_as_logged)
         option = hl.option.replace("_", " ")
         said = f"; the provider reported {pct(obs)}" if obs is not None else ""
+        fixes = _has_fixes(report)
         return HitComparison(
-            hl.as_logged_hit_ratio, f"as logged ({models}, simulated{said})", obs, hl.fix_prompts_hit_ratio,
-            f"with the prompt fixes ({models}, simulated)",
-            [(f"{option}, prompts as logged", hl.switch_models_hit_ratio),
-             (f"{option} with the prompt fixes", hl.both_hit_ratio)])
+            hl.as_logged_hit_ratio, f"as logged ({models}, simulated{said})", obs,
+            hl.fix_prompts_hit_ratio if fixes else None, f"with the prompt fixes ({models}, simulated)",
+            [(f"{option}, prompts as logged", hl.switch_models_hit_ratio)]
+            + ([(f"{option} with the prompt fixes", hl.both_hit_ratio)] if fixes else []))
     # an older report, or logged models outside the catalog: the same model's scenarios where there are
     # some, else what the log reports, with no "after" (another model's simulation is not an after)
     logged = report.calibration.model if report.calibration is not None else None
@@ -191,9 +205,13 @@ def hit_comparison(report: Any) -> HitComparison:
         said = f"; the provider reported {pct(obs)}" if obs is not None else ""
         return HitComparison(a.hit_ratio, f"as logged ({logged}, simulated{said})", obs, b.hit_ratio,
                              f"with the prompt fixes ({logged}, simulated)", [])
+    switch = ([(f"{hl.option.replace('_', ' ')}, prompts as logged", hl.switch_models_hit_ratio)]
+              + ([(f"{hl.option.replace('_', ' ')} with the prompt fixes", hl.both_hit_ratio)]
+                 if _has_fixes(report) else []) if hl is not None else [])
     if obs is not None:
-        return HitComparison(obs, f"observed, {report.observed.calls:,} calls report it", obs, None, "", [])
-    return HitComparison(None, "n/a", None, None, "", [])
+        return HitComparison(obs, f"observed, {report.observed.calls:,} calls report it", obs, None, "", switch)
+    return HitComparison(None, "(the log reports no cache usage and its models are not all priced)", None, None,
+                         "", switch)
 
 
 def hit_parts(hc: HitComparison) -> list[tuple[str, str]]:
