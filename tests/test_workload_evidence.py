@@ -70,7 +70,9 @@ def test_weka_recommendation_cites_the_evidence(realdata: Path):
 
     path = realdata / "traces" / "weka-claude-code" / "trace_0020.json"
     n, tools, thinking, calls = _weka_expected(path)
-    rep = analyze([path], AnalyzeOptions(now=NOW))
+    from promptcache.report.recommendation_text import with_text
+
+    rep = with_text(analyze([path], AnalyzeOptions(now=NOW)))
     rec = rep.recommendation
     w = rec.workload
     assert sum(g.with_tools for g in w.groups) == tools == n

@@ -342,17 +342,18 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
 
     # --- recommendation (issue 6: model choice) ---
     from ..knowledge.config import load_settings
-    from ..recommend.options import recommend_models
+    from ..recommend.options import RecommendInputs, recommend_models
 
     baseline_label, baseline_cost = _baseline(fp, ledgers, entries, catalog)
     settings = load_settings(opts.config_path) if opts.config_path is not None else None
     quality_critical = list(dict.fromkeys([*opts.quality_critical, *(settings.quality_critical if settings else ())]))
-    recommended = recommend_models(
+    recommended = recommend_models(RecommendInputs(
         metas=metas, metas_r=metas_r, order=order, shapes=shapes, shapes_r=shapes_r, measurers=measurers,
-        entries=entries, catalog=catalog, opts=opts, ledgers=ledgers, groups=groups,
+        entries=entries, catalog=catalog, ledgers=ledgers, groups=groups,
         actions_by_model=actions_by_model, baseline_label=baseline_label, baseline_cost=baseline_cost,
         latency_source=concurrency.latency_source if concurrency else "none", quality_critical=quality_critical,
-        now=now, simulated=lambda e, lay: sims.outcomes(e, plan.combined if lay == "restructured" and plan.kept else None))
+        cache_policy=opts.cache_policy, cache_params=opts.cache_params, now=now,
+        simulated=lambda e, lay: sims.outcomes(e, plan.combined if lay == "restructured" and plan.kept else None)))
     rec, head = recommended if recommended is not None else (None, None)
     # --- end recommendation ---
 
@@ -387,7 +388,8 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         concurrency=concurrency,
         timeline=timeline.build() if timeline is not None else None,  # issue 8
         headline=head,
-        findings=_findings(fixes, savings, _savings_model(logged, entries, rec), fp.grouper, fp.evidence, prim, excerpt),
+        findings=_findings(fixes, savings, _savings_model(logged, entries, rec), fp.grouper, fp.evidence, prim,
+                           excerpt),
         calibration=calibration,
         sweep=sweep,
         conversations=[R.Conversation(id=k, calls=v[0], input_tokens=v[1], cache_hit_tokens=v[2],

@@ -17,8 +17,8 @@ from . import (
     Headline,
     HitComparison,
     changes,
-    hit_comparison,
     headline,
+    hit_comparison,
     is_recommended,
     pct,
     recommendation_title,
@@ -27,6 +27,7 @@ from . import (
     switch_text,
     usd,
 )
+from .recommendation_text import with_text
 from .sections import all_sections
 
 MAX_GROUPS = 40
@@ -86,6 +87,7 @@ def esc(value: object) -> str:
 
 
 def render_html(report: Report, *, width: int | None = None, color: bool = False) -> str:
+    report = with_text(report)
     h = headline(report)
     parts = [
         "<!DOCTYPE html>",

@@ -14,9 +14,9 @@ import re
 from ..model.report import Report
 from . import (
     changes,
+    headline,
     hit_comparison,
     hit_parts,
-    headline,
     is_recommended,
     pct,
     recommendation_title,
@@ -25,6 +25,7 @@ from . import (
     switch_text,
     usd,
 )
+from .recommendation_text import with_text
 from .sections import all_sections
 
 #: GitHub rejects issue / PR comment bodies above 65,536 characters; keep a margin.
@@ -53,6 +54,7 @@ def _table(headers: list[str], rows: list[list[str]], align: str) -> list[str]:
 
 
 def render_markdown(report: Report, *, width: int | None = None, color: bool = False) -> str:
+    report = with_text(report)
     h = headline(report)
     rec = report.recommendation
     md: list[str] = ["## promptcache: prompt-cache savings report", ""]

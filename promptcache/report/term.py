@@ -33,6 +33,7 @@ from . import (
     usd,
 )
 from .options_table import render_options
+from .recommendation_text import with_text
 from .sections import all_sections
 
 TOP_FINDINGS = 10
@@ -72,7 +73,7 @@ def render_text(report: Report, *, width: int | None = 100, color: bool = False)
 def render_terminal(report: Report, console: Console) -> None:
     from ..secrets import printable_model
 
-    report = printable_model(report)  # control/bidi characters in log text are shown, not obeyed
+    report = printable_model(with_text(report))  # control/bidi characters in log text are shown, not obeyed
     rec = report.recommendation
     h = headline(report)
 
@@ -172,7 +173,8 @@ def render_terminal(report: Report, console: Console) -> None:
                       f"{x.calls:,}", f"{x.tokens:,}", _usd(x.savings_usd) + (
                           f" on {escape(x.savings_model)}" if not col_model and x.savings_model else "") + (
                           f"\n[dim]{_usd(x.best_savings_usd)} on {escape(x.best_model)}[/]"
-                          if x.best_model != (x.savings_model or col_model) and x.best_savings_usd > x.savings_usd else ""))
+                          if x.best_model != (x.savings_model or col_model)
+                          and x.best_savings_usd > x.savings_usd else ""))
         f.caption = (f"promptcache analyze ... --explain {report.findings[0].id} shows one in full (layout before "
                      "and after, savings per model)" + (f"; {len(report.findings) - TOP_FINDINGS} more in --format json"
                                                         if len(report.findings) > TOP_FINDINGS else ""))
