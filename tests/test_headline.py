@@ -76,6 +76,8 @@ def test_every_format_shows_the_no_risk_option_and_names_the_model(example, fmt)
     assert header in flat and "deepseek-v4-pro" in flat.split("Saves on", 1)[1][:300]
     assert "$0.1856 on deepseek-flash" in flat  # the recommendation's action names its model too
     assert "$0.1856 │" not in flat  # the Flash figure is no longer the findings table's unnamed saving
+    # the observed bill (1.091493) against a simulation of other models: no longer a saving anywhere
+    assert "$0.9937" not in flat
 
 
 def test_json_carries_the_headline_and_a_bumped_schema(example):

@@ -194,9 +194,17 @@ def _recommendation(report: Report) -> str:
     items = [f"<li>{esc(r.message)}</li>" for r in rec.reasons]
     items += [f"<li><b>{esc(usd(a.savings_usd))}</b>" + (f" on {esc(a.model)}" if a.model else "")
               + f": {esc(a.message)}</li>" for a in rec.actions]
+    hl = report.headline
+    if hl is not None and hl.as_logged_usd is not None:  # like against like (issue 18): both simulated
+        saved = hl.as_logged_usd - rec.cost_usd
+        against = (f"{esc(usd(rec.cost_usd))} instead of {esc(usd(hl.as_logged_usd))} "
+                   f"({esc(', '.join(hl.models_as_logged))} as logged, simulated), "
+                   + (f"saves <b>{esc(usd(saved))}</b>" if saved >= 0 else f"costs {esc(usd(-saved))} more"))
+    else:
+        against = (f"{esc(usd(rec.cost_usd))} instead of {esc(usd(rec.baseline_cost_usd))} ({esc(rec.baseline)}), "
+                   f"saves <b>{esc(usd(rec.savings_usd))}</b>")
     return (f'<div class="rec"><b>Recommendation: {esc(recommendation_title(rec))}</b> ({esc(rec.layout.replace("_", " "))}): '
-            f"{esc(usd(rec.cost_usd))} instead of {esc(usd(rec.baseline_cost_usd))} ({esc(rec.baseline)}), "
-            f"saves <b>{esc(usd(rec.savings_usd))}</b>.<ul>{''.join(items)}</ul>"
+            f"{against}.<ul>{''.join(items)}</ul>"
             '<div class="note" style="margin-top:6px">Quality differs between models in ways logs cannot show: '
             "test both on your own workload.</div></div>")
 
