@@ -175,15 +175,20 @@ def test_recommendation_equal_when_its_single_model_options_run_again(request, m
     real = advise.recommend_models
     reused: list[bool] = []
 
-    def counting(**kw):
-        sim = kw["simulated"]
-        kw["simulated"] = lambda e, lay: (lambda o: reused.append(o is not None) or o)(sim(e, lay))
-        return real(**kw)
+    def counting(inputs):
+        sim = inputs.simulated
+
+        def seen(e, lay):
+            o = sim(e, lay)
+            reused.append(o is not None)
+            return o
+
+        return real(replace(inputs, simulated=seen))
 
     monkeypatch.setattr(advise, "recommend_models", counting)
     fast = analysis.analyze([path])
     assert reused.count(True) >= 2  # Pro and Flash (and the current mix when the log used one of them only)
-    monkeypatch.setattr(advise, "recommend_models", lambda **kw: real(**{**kw, "simulated": None}))
+    monkeypatch.setattr(advise, "recommend_models", lambda inputs: real(replace(inputs, simulated=None)))
     slow = analysis.analyze([path])
     assert fast.model_dump_json() == slow.model_dump_json()
 

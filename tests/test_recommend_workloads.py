@@ -14,13 +14,16 @@ import pytest
 
 from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 from promptcache.knowledge.catalog import default_catalog
+from promptcache.report.recommendation_text import with_text
 
 sys.path.insert(0, str(Path(__file__).parent))
 from recommend_logs import agent_sessions, burst, simple_summaries
 
 
 def run(write_log, rows, **opts):
-    return analyze([write_log(rows)], AnalyzeOptions(**opts))
+    """The report with the recommendation's sentences written (``report.recommendation_text``):
+    the domain returns codes and numbers, the report writes the words these tests read."""
+    return with_text(analyze([write_log(rows)], AnalyzeOptions(**opts)))
 
 
 def options(rec):

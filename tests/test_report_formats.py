@@ -101,7 +101,8 @@ def test_markdown_escapes_and_fits_github(evil_report):
 def test_markdown_sections(example_json):
     md = renderer("markdown")(Report.model_validate_json(example_json.read_text()))
     for needle in ("Cache hit ratio", "Cost per model and layout", "Template groups", "Findings", "Assumptions",
-                   "now (observed", "achievable", "after the recommendation"):
+                   "as logged (deepseek-v4-pro, simulated", "with the prompt fixes", "Fix the prompts",
+                   "Switch models", "Both"):
         assert needle in md, needle
 
 
@@ -109,8 +110,8 @@ def test_terminal_summary_and_findings(example_json):
     rep = Report.model_validate_json(example_json.read_text())
     text = renderer("term")(rep, width=100)
     h = headline(rep)
-    assert "now (observed" in text and "achievable" in text and "after the recommendation" in text
-    assert f"{h.hit_after * 100:.1f}%" in text
+    assert "as logged (deepseek-v4-pro" in text and "with the prompt fixes" in text and "Fix the prompts" in text
+    assert f"{h.hit_after * 100:.1f}%" in text  # per group with the prompt fixes: the model change's own line
     assert "Findings" in text and "Assumptions" in text and "Cache policy" in text
 
 
@@ -146,7 +147,7 @@ def test_json_validates_against_published_schema(example_json):
     import jsonschema
 
     data = json.loads(example_json.read_text())
-    assert data["schema_version"] == "1.0"
+    assert data["schema_version"] == "1.1"
     schema = json.loads((ROOT / "docs" / "report.schema.json").read_text())
     jsonschema.validate(data, schema)
     assert data["timeline"]["bucket"] == "hour" and len(data["timeline"]["starts"]) <= 200

@@ -189,7 +189,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
             scenarios.append(_scenario(e.id, lay, ledgers[(e.id, lay)], e.id in comparison_ids))
     actions_by_model: dict[str, list[R.Action]] = {
         e.id: sorted((R.Action(kind=f.kind, message=f"{f.message}: {f.change}", savings_usd=_q(sv[e.id].alone),
-                               groups=[f.group])
+                               groups=[f.group], model=e.id)
                       for f, sv in zip(fixes, savings) if sv[e.id].alone > 0),
                      key=lambda a: (-a.savings_usd, a.groups, a.kind))
         for e in entries}
@@ -215,17 +215,19 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
 
     # --- recommendation (issue 6: model choice) ---
     from ..knowledge.config import load_settings
-    from ..recommend.options import recommend_models
+    from ..recommend.options import RecommendInputs, recommend_models
 
     baseline_label, baseline_cost = _baseline(fp, ledgers, entries, catalog)
     settings = load_settings(opts.config_path) if opts.config_path is not None else None
     quality_critical = list(dict.fromkeys([*opts.quality_critical, *(settings.quality_critical if settings else ())]))
-    rec = recommend_models(
+    recommended = recommend_models(RecommendInputs(
         metas=metas, metas_r=metas_r, order=order, shapes=shapes, shapes_r=shapes_r, measurers=measurers,
-        entries=entries, catalog=catalog, opts=opts, ledgers=ledgers, groups=groups,
+        entries=entries, catalog=catalog, ledgers=ledgers, groups=groups,
         actions_by_model=actions_by_model, baseline_label=baseline_label, baseline_cost=baseline_cost,
         latency_source=concurrency.latency_source if concurrency else "none", quality_critical=quality_critical,
-        now=now, simulated=lambda e, lay: sims.outcomes(e, plan.combined if lay == "restructured" and plan.kept else None))
+        cache_policy=opts.cache_policy, cache_params=opts.cache_params, now=now,
+        simulated=lambda e, lay: sims.outcomes(e, plan.combined if lay == "restructured" and plan.kept else None)))
+    rec, head = recommended if recommended is not None else (None, None)
     # --- end recommendation ---
 
     calibration = _calibration(sims, fp, logged, sim_reads, catalog, opts, notes, sim_writes)
@@ -261,7 +263,9 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         recommendation=rec,
         concurrency=concurrency,
         timeline=timeline.build() if timeline is not None else None,  # issue 8
-        findings=_findings(fixes, savings, rec.model if rec else entries[0].id, fp.grouper, fp.evidence, prim, excerpt),
+        headline=head,
+        findings=_findings(fixes, savings, _savings_model(logged, entries, rec), fp.grouper, fp.evidence, prim,
+                           excerpt),
         worst_requests=worst,
         explained_call=explained,
         calibration=calibration,
@@ -633,9 +637,17 @@ def _baseline(fp: FirstPass, ledgers, entries: list[ModelEntry], catalog: Catalo
     return f"{e.id} as logged (simulated; the logged model {logged} is not a candidate)", _q(ledgers[(e.id, "as_logged")].cost())
 
 
+def _savings_model(logged: ModelEntry | None, entries: list[ModelEntry], rec: R.Recommendation | None) -> str:
+    """The model a finding's savings are on: the one the log's calls ran on (most of them) when it is
+    a candidate, so fixing the prompt is priced without a model change; else the recommended one."""
+    if logged is not None and any(e.id == logged.id for e in entries):
+        return logged.id
+    return rec.model if rec else entries[0].id
+
+
 def _findings(fixes, savings, model: str, grouper: Grouper, evidence: Evidence, measurer: Measurer,
               excerpt) -> list[R.Finding]:
-    """Findings in a stable order: largest savings on the recommended model first."""
+    """Findings in a stable order: largest savings on ``model`` (see ``_savings_model``) first."""
     groups = {g.id: g for g in grouper.groups.values()}
     count = _counter(measurer)
     rows = []
@@ -650,7 +662,7 @@ def _findings(fixes, savings, model: str, grouper: Grouper, evidence: Evidence, 
     rows.sort(key=lambda r: (-r[1][model].alone, int(r[2].id[1:]), KIND_ORDER.index(r[0].kind)))
     return [R.Finding(
         id=f"F{n}", kind=f.kind, group=f.group, segment=f.segment, message=f.message, change=f.change,
-        calls=g.calls, tokens=g.input_tokens, savings_usd=_q(sv[model].alone), keeps_information=f.keeps_information,
+        calls=g.calls, tokens=g.input_tokens, savings_usd=_q(sv[model].alone), savings_model=model, keeps_information=f.keeps_information,
         best_model=(best := max(sv, key=lambda m: sv[m].alone)), best_savings_usd=_q(sv[best].alone),
         samples=f.samples, before=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in before],
         after=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in after],

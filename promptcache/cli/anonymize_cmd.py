@@ -23,12 +23,13 @@ def anonymize(paths: tuple[str, ...], output: Path, block_size: int, salt: str |
     and costs as analyzing the log."""
     from ..measure.anonymize import anonymize as run
     from ..read.reader import read_logs
+    from ..segment.groups import template_key
 
     try:
         salt_bytes = bytes.fromhex(salt) if salt else None
     except ValueError:
         raise click.BadParameter("the salt should be hex digits", param_hint="--salt") from None
     reader = read_logs(paths, input_format=input_format, strict=strict)
-    n = run(reader, output, block_size=block_size, salt=salt_bytes)
+    n = run(reader, output, block_size=block_size, salt=salt_bytes, template_of=template_key)
     s = reader.stats
     click.echo(f"{output}: {n} calls written; lines read {s.lines} = calls {s.calls} + skipped {s.skipped_lines}", err=True)

@@ -6,12 +6,16 @@ block of a piece possibly shorter, and each block is named by a salted, chained 
 token ids and of everything before it, so equal ids mean an equal prefix (what a prefix cache
 needs) and nothing about the text can be recovered without the salt. Kept: segment boundaries and
 roles, Anthropic breakpoints, timestamps, models, usage, latency; ids of calls, users and
-conversations are salted hashes too. No text is written.
+conversations are salted hashes too, and so is each call's template group (when the caller passes
+``template_of``, as ``promptcache anonymize`` does). Workload evidence that needs no text is kept:
+whether the request carried tool definitions and their size (``tool_tokens``), the response's tool
+calls (``tool_calls``), thinking mode and reasoning tokens. No text is written.
 
 Line format (JSONL, ``"format": "promptcache-trace"``)::
 
     {"format": "promptcache-trace", "v": 1, "block_size": 16, "model": "...", "timestamp": "...",
-     "call_id": "...", "user": "...", "conversation": "...", "latency_ms": 1.0,
+     "call_id": "...", "user": "...", "conversation": "...", "latency_ms": 1.0, "thinking": false,
+     "tool_tokens": 0, "tool_calls": 0, "template": "...",
      "usage": {"input": 1200, "output": 30, "cache_read": 1024, "cache_write": 0, "cache_write_1h": 0,
                "reasoning": null},
      "segments": [{"role": "system", "blocks": [[id, 16], ...], "cache_control": "5m"}, ...]}
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +52,16 @@ def _family(model: str) -> str:
 
 
 class Anonymizer:
-    def __init__(self, *, block_size: int = 16, salt: bytes | None = None):
+    def __init__(self, *, block_size: int = 16, salt: bytes | None = None,
+                 template_of: Callable[[Call], str] | None = None):
+        """``template_of(call)`` names a call's template group (``segment.groups.template_key``, passed
+        in by the caller: grouping is a later stage); the trace keeps it as a salted id, so the
+        analysis of the trace groups calls as the analysis of the log does."""
         if block_size < 1:
             raise ValueError("block size must be at least 1 token")
         self.block_size = block_size
         self.salt = salt if salt is not None else os.urandom(16)
+        self.template_of = template_of
 
     def _h(self, *parts: Any) -> int:
         h = hashlib.blake2b(key=self.salt[:64], digest_size=8)
@@ -103,6 +112,17 @@ class Anonymizer:
         segs.append({"role": "generation", "blocks": [[chain, gen_tokens]]})
         return self._envelope(call, segs)
 
+    @staticmethod
+    def _tool_tokens(call: Call) -> int:
+        if call.tool_tokens:
+            return call.tool_tokens
+        text = "".join(s.text for s in call.segments if s.role == "tools")
+        if not text:
+            return 0
+        from .tokens import get_tokenizer
+
+        return max(1, len(get_tokenizer(_family(call.model)).encode(text)))
+
     def _from_blocks(self, call: Call) -> dict[str, Any]:
         blocks = [[self._h("block", s.block_id), s.block_tokens] for s in call.segments]
         return self._envelope(call, [{"role": "block", "blocks": blocks}])
@@ -115,6 +135,11 @@ class Anonymizer:
             "call_id": self._id(call.call_id), "user": self._id(call.user_id),
             "conversation": self._id(call.conversation_id), "latency_ms": call.latency_ms,
             "thinking": call.thinking, "provider": call.provider, "incomplete_prompt": call.incomplete_prompt,
+            # workload evidence without text (issue 18.3): tool definitions' presence and size, the
+            # response's tool calls, and the template group as a salted id
+            "tool_tokens": self._tool_tokens(call), "tool_calls": call.response_tool_calls,
+            "template": self._id(call.template if call.template is not None else
+                                 self.template_of(call) if self.template_of is not None else None),
             "usage": None if u is None else {
                 "input": u.input_tokens, "output": u.output_tokens, "cache_read": u.cache_read_tokens,
                 "cache_write": u.cache_write_tokens, "cache_write_1h": u.cache_write_1h_tokens,
@@ -123,9 +148,10 @@ class Anonymizer:
         }
 
 
-def anonymize(calls: Iterable[Call], out: Path, *, block_size: int = 16, salt: bytes | None = None) -> int:
+def anonymize(calls: Iterable[Call], out: Path, *, block_size: int = 16, salt: bytes | None = None,
+              template_of: Callable[[Call], str] | None = None) -> int:
     """Write the trace of ``calls`` to ``out``; returns the number of calls written."""
-    anon = Anonymizer(block_size=block_size, salt=salt)
+    anon = Anonymizer(block_size=block_size, salt=salt, template_of=template_of)
     n = 0
     with open(out, "wb") as fh:
         for call in calls:

@@ -102,7 +102,10 @@ class Call:
     # the service tier that served the call, when the log says: "batch" (OpenAI Batch, Anthropic Message
     # Batches), "flex" / "priority" (OpenAI `service_tier`, Anthropic `usage.service_tier`); None: standard
     service_tier: str | None = None
+    # what a content-free trace says of the prompt without its text (issue 18.3)
+    tool_tokens: int = 0  # size of the tool definitions the request carried (0: none, or unknown)
+    template: str | None = None  # the template group the trace's author assigned (anonymized traces, agent kinds)
 
     @property
     def has_tools(self) -> bool:
-        return any(s.role == "tools" for s in self.segments)
+        return self.tool_tokens > 0 or any(s.role == "tools" for s in self.segments)

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 Money = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")]
 Layout = Literal["as_logged", "restructured"]  # what the `layout` fields below take
@@ -94,11 +94,19 @@ class Action(_Out):
     message: str
     savings_usd: Money
     groups: list[str] = []
+    model: str = Field("", description="The model savings_usd is re-simulated on (the recommended option's "
+                                       "main model).")
 
 
 class Reason(_Out):
+    """One reason (or caveat) of the recommendation, as data: the rule it applies, a code naming the
+    sentence, and the numbers it cites. ``report.recommendation_text`` writes the sentence."""
+
     rule: str
-    message: str
+    code: str = Field("", description="Which sentence: e.g. groups_lean_pro, cheapest_allowed, volume "
+                                      "(see docs/recommendation.md).")
+    message: str = Field("", description="The sentence, written by the renderer from code and evidence "
+                                         "(in JSON output; ignored when a report is read back).")
     evidence: dict[str, float | int | str] = {}
 
 
@@ -120,13 +128,15 @@ class Option(_Out):
     """One way to place the calls on models, priced by re-simulating every model's cache over the log."""
 
     name: str = Field(description="all_pro, all_flash, current_mix, per_group, hybrid_chain, or all:<model> for other candidates.")
-    description: str
+    description: str = Field("", description="What the option does, written by the renderer (in JSON output).")
     layout: Literal["as_logged", "restructured"]
     feasible: bool = Field(description="False when a model's peak concurrency under this option exceeds its limit.")
     meets_placement: bool = Field(description="Serves on Pro every call the workload's signals and the "
                                               "quality-critical setting place there.")
     calls: int
     calls_per_model: dict[str, int]
+    calls_per_model_order: list[str] = Field([], description="The models of calls_per_model, most calls first "
+                                                             "(ties in the order the log first used them).")
     cost_usd: Money = Field(description="At the rates in force at each call's time (or --at).")
     cost_per_1000_calls_usd: Money
     cost_usd_at_current_prices: Money = Field(description="At today's price entries, peak hours by each call's time of day.")
@@ -168,7 +178,9 @@ class GroupWorkload(_Out):
     task_signals: list[TaskSignal]
     quality_critical: bool
     leans: Literal["pro", "flash"]
-    why: list[str]
+    signals: list[str] = Field([], description="What the leaning rests on: agentic_tool_use, reasoning, "
+                                               "quality_critical, no_pro_signal, task_keywords, multi_step.")
+    why: list[str] = Field([], description="The signals as sentences, written by the renderer (in JSON output).")
 
 
 class PriceGapPoint(_Out):
@@ -218,7 +230,32 @@ class Recommendation(_Out):
                                                                        "same layout, each call at its own time.")
     quality_critical: list[str] = Field([], description="Groups kept on Pro by the quality_critical setting.")
     workload: Workload | None = None
-    caveats: list[str] = []
+    cautions: list[Reason] = Field([], description="What the recommendation cannot know or assumes, as codes "
+                                                   "with their numbers (rule 'caveat').")
+    caveats: list[str] = Field([], description="The cautions as sentences, written by the renderer (in JSON output).")
+    pro_model: str | None = Field(None, description="The candidate taken as Pro (its id contains 'pro').")
+    flash_model: str | None = Field(None, description="The candidate taken as Flash (its id contains 'flash').")
+
+
+class Headline(_Out):
+    """The three changes the report leads with, each re-simulated over the whole log against the log
+    as it was: fix the prompts and stay on the models as logged; switch models and leave the prompts;
+    both. Every figure is a simulation (like against like); the provider's own numbers are in
+    ``observed``."""
+
+    as_logged_usd: Money | None = Field(description="Each call on the model it was logged with, prompts as logged; "
+                                                    "null when a logged model is not in the price catalog.")
+    fix_prompts_usd: Money | None = Field(description="The same models, with every recommended prompt change.")
+    switch_models_usd: Money = Field(description="The recommended placement on models, prompts as logged.")
+    both_usd: Money = Field(description="The recommended placement with every recommended prompt change.")
+    models_as_logged: list[str] = Field(description="The models the log's calls ran on (candidates' ids), most "
+                                                    "calls first.")
+    models_recommended: list[str] = Field(description="The models of the recommended option, most calls first.")
+    as_logged_hit_ratio: float | None = None
+    fix_prompts_hit_ratio: float | None = None
+    switch_models_hit_ratio: float
+    both_hit_ratio: float
+    option: str = Field(description="The recommended option (see recommendation.options).")
 
 
 class Concurrency(_Out):
@@ -299,7 +336,9 @@ class Finding(_Out):
     change: str
     calls: int = Field(description="Calls of the group the change applies to.")
     tokens: int = Field(description="Input tokens of those calls.")
-    savings_usd: Money = Field(description="Savings alone on the recommended model (re-simulated).")
+    savings_usd: Money = Field(description="Savings alone on savings_model (re-simulated).")
+    savings_model: str = Field("", description="The model savings_usd is on: the model the log's calls ran on when "
+                                               "it is a candidate, else the recommended one.")
     best_model: str = Field("", description="The candidate model this change saves most on (a breakpoint or "
                                             "prompt_cache_key fix saves only on the provider that reads it).")
     best_savings_usd: Money = Field(Decimal(0), description="Savings alone on best_model (re-simulated).")
@@ -433,6 +472,8 @@ class Report(_Out):
     groups: list[Group]
     scenarios: list[Scenario]
     recommendation: Recommendation | None
+    headline: Headline | None = Field(None, description="Fix the prompts, switch models, or both, each re-simulated "
+                                                        "against the log as logged (null without a recommendation).")
     concurrency: Concurrency | None
     conversations: list[Conversation] = []
     findings: list[Finding] = Field([], description="Cache breakers with their fixes, largest savings first.")

@@ -98,10 +98,10 @@ def parse_langfuse(obj: Any, source: str, line: int) -> Call:
     start = parse_time(rec.get("startTime"), "startTime")
     end = parse_time(rec.get("endTime"), "endTime")
     out = maybe_json(rec.get("output"))
-    calls = ""
+    calls, n_calls = "", 0
     if isinstance(out, dict):
         if isinstance(out.get("tool_calls"), list):
-            calls = dumps(out["tool_calls"])
+            calls, n_calls = dumps(out["tool_calls"]), len(out["tool_calls"])
         out = out.get("content", out)
     params = rec.get("modelParameters")
     return Call(
@@ -109,7 +109,7 @@ def parse_langfuse(obj: Any, source: str, line: int) -> Call:
         call_id=str(rec.get("id") or f"{source}:{line}"),
         user_id=opt_str(rec.get("userId")),
         latency_ms=(end - start).total_seconds() * 1000.0 if start and end and end >= start else None,
-        usage=usage, output_text=content_text(out), output_tool_calls=calls,
+        usage=usage, output_text=content_text(out), output_tool_calls=calls, response_tool_calls=n_calls,
         thinking=bool(usage and usage.reasoning_tokens) or bool(isinstance(params, dict) and params.get("reasoning_effort")),
         conversation_id=opt_str(rec.get("sessionId") or rec.get("traceId")),
     )

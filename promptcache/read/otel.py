@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from ..model.calls import Call, Segment, Usage
 from .common import LineError, count, dumps, maybe_json, opt_str
 
@@ -157,6 +159,7 @@ def span_call(span: dict, source: str, line: int, resource: dict[str, Any]) -> C
         latency_ms=(end - start).total_seconds() * 1000.0 if start and end and end >= start else None,
         usage=usage, output_text="\n".join(s.text for s in out_segs),
         output_tool_calls=next((s.tool_calls for s in out_segs if s.tool_calls), ""),
+        response_tool_calls=sum(_n_calls(s.tool_calls) for s in out_segs if s.tool_calls),
         thinking=bool(usage and usage.reasoning_tokens),
         conversation_id=opt_str(attrs.get("gen_ai.conversation.id") or attrs.get("session.id")),
         notes=notes, provider=provider or opt_str(resource.get("service.name")),
@@ -201,3 +204,12 @@ def expand_otel(obj: Any, source: str, line: int) -> Iterator[tuple[int, Call | 
                     yield line, exc
                 except Exception as exc:  # noqa: BLE001
                     yield line, LineError("bad_shape", f"unexpected span shape ({type(exc).__name__})")
+
+
+def _n_calls(serialized: str) -> int:
+    """How many tool calls an output message's serialized list holds (1 when it is not a JSON list)."""
+    try:
+        calls = orjson.loads(serialized)
+    except orjson.JSONDecodeError:
+        return 1
+    return len(calls) if isinstance(calls, list) else 1

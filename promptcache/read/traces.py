@@ -10,7 +10,10 @@
   ``requests[]`` with ``t`` (s from session start), ``model``, ``in``, ``out``, ``hash_ids`` (full
   blocks only, ids scoped per session), and nested ``type: "subagent"`` entries whose ``requests``
   (sometimes a Python-repr string) share the parent's id namespace. Each session and each sub-agent
-  is a conversation (``trace_0020`` and ``trace_0020/agent_001``).
+  is a conversation (``trace_0020`` and ``trace_0020/agent_001``). Workload evidence: the session's
+  (or sub-agent's) ``tool_tokens`` mark every request as carrying tool definitions, ``output_types``
+  ``thinking`` is thinking mode, ``tool_use`` (or ``stop: tool_use``) a tool call, and the agent kind
+  (the session, or the sub-agent's ``subagent_type``) is the template group.
 
 Every request becomes a ``Call`` whose segments are ``Segment("block", block_id, block_tokens)``.
 Ids are made globally unique by mixing in their scope (the file for Mooncake and Bailian, the session
@@ -136,11 +139,21 @@ def expand_weka(obj: Any, source: str, line: int) -> Iterator[tuple[int, Call | 
         yield line, exc
         return
     counter = [0]
-    yield from _weka_walk(requests, source, trace_id, trace_id, 0.0, block, scope, counter)
+    yield from _weka_walk(requests, source, trace_id, trace_id, 0.0, block, scope, counter,
+                          _tokens(obj.get("tool_tokens")), "main")
+
+
+def _tokens(v: Any) -> int:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
 
 
 def _weka_walk(requests: list, source: str, trace_id: str, conv: str, t0: float, block: int, scope: int,
-               counter: list[int]) -> Iterator[tuple[int, Call | LineError]]:
+               counter: list[int], tool_tokens: int = 0, agent_kind: str = "main"
+               ) -> Iterator[tuple[int, Call | LineError]]:
+    """Requests in order; each carries its scope's ``tool_tokens`` (the session's, or the sub-agent's)
+    as tool definitions, ``output_types`` ``thinking`` as thinking mode and ``tool_use`` (or
+    ``stop: tool_use``) as a tool call, and its agent kind (``main``, or the sub-agent's type) as its
+    template group."""
     for i, r in enumerate(requests):
         counter[0] += 1
         unit = counter[0]
@@ -153,14 +166,20 @@ def _weka_walk(requests: list, source: str, trace_id: str, conv: str, t0: float,
                 counter[0] -= 1  # the container is not a request; its requests are
                 agent = str(r.get("agent_id") or f"agent_{i}")
                 sub = _weka_requests(r.get("requests", []))
-                yield from _weka_walk(sub, source, trace_id, f"{trace_id}/{agent}", t0 + t, block, scope, counter)
+                kind = f"subagent {r.get('subagent_type') or 'agent'}"
+                yield from _weka_walk(sub, source, trace_id, f"{trace_id}/{agent}", t0 + t, block, scope, counter,
+                                      _tokens(r.get("tool_tokens")), str(kind))
                 continue
             total = count(r.get("in"), "in") or 0
             out = count(r.get("out", 0), "out") or 0
             segs = block_segments(r.get("hash_ids", []), total, block, scope, (conv, i))
+            types = r.get("output_types") if isinstance(r.get("output_types"), list) else []
+            tool_uses = sum(1 for x in types if x == "tool_use") or int(r.get("stop") == "tool_use")
             yield unit, Call(source=source, line=unit, model=str(r.get("model") or "trace"), segments=segs,
                              timestamp=EPOCH + timedelta(seconds=t0 + t), call_id=f"{conv}#{i}",
                              usage=Usage(total, out), conversation_id=conv, notes=["block-hash trace"],
+                             thinking="thinking" in types, response_tool_calls=tool_uses, tool_tokens=tool_tokens,
+                             template=f"Claude Code {agent_kind}",
                              latency_ms=float(r["api_time"]) * 1000.0 if isinstance(r.get("api_time"), (int, float))
                              and not isinstance(r.get("api_time"), bool) and r["api_time"] >= 0 else None)
         except LineError as exc:
@@ -227,4 +246,7 @@ def parse_promptcache_trace(obj: Any, source: str, line: int) -> Call:
                 user_id=opt_str(rec.get("user")), usage=usage, conversation_id=opt_str(rec.get("conversation")),
                 latency_ms=float(lat) if isinstance(lat, (int, float)) and not isinstance(lat, bool) else None,
                 thinking=bool(rec.get("thinking")), provider=opt_str(rec.get("provider")),
-                incomplete_prompt=bool(rec.get("incomplete_prompt")), notes=["anonymized trace"])
+                incomplete_prompt=bool(rec.get("incomplete_prompt")), notes=["anonymized trace"],
+                tool_tokens=count(rec.get("tool_tokens", 0), "tool_tokens") or 0,
+                response_tool_calls=count(rec.get("tool_calls", 0), "tool_calls") or 0,
+                template=opt_str(rec.get("template")))

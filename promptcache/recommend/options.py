@@ -17,21 +17,33 @@ Rules, from the product's seed document (DeepSeek V4 Pro vs Flash; docs/recommen
 
 Every option is a simulation (``scenarios.simulate``, one fresh cache per model) over the same
 calls in the same order; nothing here estimates a cost itself.
+
+The module returns data: each reason and caveat is a code with its numbers
+(``model.report.Reason``), each group's leaning a list of signal codes; ``report.recommendation_text``
+turns them into sentences. ``recommend_models`` runs the named steps below in order.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ..knowledge.catalog import BLEND
+from ..model import report as R
 from ..model.report import Reason, Recommendation
 
 if TYPE_CHECKING:
-    from ..knowledge.catalog import ModelEntry, Schedule
+    from ..knowledge.catalog import Catalog, ModelEntry
+    from ..measure.shape import Measurer, Shape
+    from ..model.facts import CallFacts
     from ..price.ledger import Ledger
+    from ..price.scenarios import Outcomes
+    from ..segment.groups import GroupStats
+    from .workload import Chains, GroupCounts, Volume
 
 # ---------------------------------------------------------------------------------------------
 # Options: Pro, Flash, the current mix, per group, and the chain hybrid, each re-simulated.
@@ -42,16 +54,57 @@ GAP_HIT_RATIOS = (0.0, 0.5, 0.8, 0.9, 0.95)
 ORDER = ("all_pro", "all_flash", "per_group", "hybrid_chain", "current_mix")
 
 
+@dataclass(frozen=True)
+class RecommendInputs:
+    """Everything the recommendation reads: the analysis' first pass and its simulations."""
+
+    metas: Sequence[CallFacts]  # per call, as logged
+    order: Sequence[int]  # calls in start order
+    shapes: Mapping[str, Sequence[Shape]]  # per tokenizer family, as logged
+    shapes_r: Mapping[str, Sequence[Shape]]  # with every kept fix
+    measurers: Mapping[str, Measurer]
+    entries: Sequence[ModelEntry]  # the candidate models
+    catalog: Catalog
+    ledgers: Mapping[tuple[str, str], Ledger]  # (model, layout) -> the whole log simulated and priced
+    groups: Sequence[GroupStats]  # template groups, largest first
+    actions_by_model: Mapping[str, list[R.Action]]
+    baseline_label: str
+    baseline_cost: Decimal
+    latency_source: str
+    quality_critical: Sequence[str] = ()  # group ids or label substrings kept on Pro
+    cache_policy: str | None = None  # --cache, for the simulations run here
+    cache_params: Mapping[str, Any] = field(default_factory=dict)
+    metas_r: Sequence[CallFacts] | None = None  # per call with every kept fix (calls may move in time)
+    now: datetime | None = None  # the clock for "current prices"
+    # ``simulated(entry, layout)``: the outcomes of every call on ``entry`` over ``layout``
+    # ("as_logged" or "restructured"), usually run already; the single-model options are priced from it
+    simulated: Callable[[ModelEntry, str], Outcomes | None] | None = None
+
+
 @dataclass
 class _Run:
     """A simulated option before it becomes a report ``Option``."""
 
     name: str
-    description: str
-    assign: list[ModelEntry]  # per call
-    ledger: Ledger | None = None
+    assign: list  # ModelEntry per call
+    ledger: Any = None
     now_cost: Decimal = Decimal(0)
-    hits: list[int] = field(default_factory=list)
+    hits: list[int] | None = None
+
+
+@dataclass
+class _Context:
+    """What every step shares: the candidates, chains, counts and the clock."""
+
+    n: int
+    now: datetime
+    uniq: list  # distinct candidate entries
+    pro: Any
+    flash: Any
+    chains: Chains
+    counts: dict[str, GroupCounts]
+    vol: Volume
+    logged: list  # the catalog entry of each call's logged model (None when unknown)
 
 
 def _money(d: Decimal) -> Decimal:
@@ -64,52 +117,86 @@ def _per_1000(cost: Decimal, calls: int) -> Decimal:
     return _money(cost * 1000 / calls) if calls else Decimal(0)
 
 
-def _pct(x: float) -> str:
-    return f"{x:.0%}" if x in (0, 1) or x >= 0.1 else f"{x:.1%}"
-
-
-def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, catalog, opts, ledgers, groups,
-                     actions_by_model, baseline_label, baseline_cost, latency_source, quality_critical,
-                     metas_r=None, now=None, simulated=None) -> Recommendation | None:
-    """The model recommendation with every option priced; see the module docstring for the rules.
-
-    ``simulated(entry, layout)``, when given, returns the outcomes of the simulation with every
-    call on ``entry`` over ``layout`` ("as_logged" or "restructured"), which the caller has usually
-    run already: the single-model options are priced from it instead of simulated here."""
-    from datetime import datetime
-
-    from ..knowledge.catalog import BLEND
-    from ..model import report as R
-    from ..price.ledger import MILLION, Ledger
-    from ..price.scenarios import price, simulate
-    from ..simulate.policies import make_policy
-    from .concurrency import in_flight, overflow
-    from .workload import SIMPLE_KINDS, find_chains, group_counts, volume
-
-    if not metas or not entries:
+def recommend_models(inputs: RecommendInputs) -> tuple[Recommendation, R.Headline] | None:
+    """The model recommendation with every option priced, and the headline's three changes; see the
+    module docstring for the rules."""
+    if not inputs.metas or not inputs.entries:
         return None
-    now = now or datetime.now(UTC)
-    n = len(metas)
-    uniq = list({e.id: e for e in entries}.values())
-    pro = next((e for e in uniq if "pro" in e.id), None)
-    flash = next((e for e in uniq if "flash" in e.id), None)
-    primary = entries[0].tokenizer
-    chains = find_chains(metas, order, shapes[primary])
-    counts = group_counts(metas, chains)
-    vol = volume(metas)
-    caveats: list[str] = []
-    reasons: list[Reason] = []
+    ctx = _context(inputs)
+    cautions: list[Reason] = []
+    qc = _quality_critical(inputs.quality_critical, inputs.groups, cautions)
+    gw, leans_pro = _group_workloads(inputs.groups, ctx.counts, qc)
+    units = _placement_units(inputs.metas, ctx.chains, qc, leans_pro)
+    layout = _layout(inputs.ledgers, ctx.uniq)
+    runs = _runs(inputs, ctx, leans_pro, qc, layout, cautions)
+    sim = _Simulator(inputs, ctx.now)
+    for run in runs:
+        sim.run_option(run, layout)
+    options = _options(inputs, ctx, runs, units, layout)
+    choice, eligible, feasible, relaxed = _choose(options)
+    cache, means = _cache_economy(inputs, ctx, options, layout)
+    reasons = _reasons(inputs, ctx, options, choice, eligible, feasible, relaxed, units, qc, gw, cache, means)
+    _caveats(inputs.latency_source, options, cautions)
+    models_used = [m for m, _ in Counter(e.id for e in next(r for r in runs if r.name == choice.name).assign)
+                   .most_common()]
+    main = models_used[0]
+    actions = inputs.actions_by_model.get(main, []) if layout == "restructured" else []
+    cur = next((o for o in options if o.name == "current_mix"), None)
+    vol = ctx.vol
+    workload = R.Workload(
+        calls=ctx.n, calls_per_day=round(vol.calls_per_day, 1), calls_per_day_basis=vol.basis,
+        busiest_day_calls=vol.busiest_day_calls, peak_calls_per_minute=vol.peak_per_minute,
+        peak_minute_at=datetime.fromtimestamp(vol.peak_minute_at, tz=UTC).isoformat().replace("+00:00", "Z")
+        if vol.peak_minute_at is not None else None,
+        chains=ctx.chains.count(), chain_steps=ctx.n - ctx.chains.count(), latency_source=inputs.latency_source,
+        peak_in_flight=max((ld.peak_in_flight for o in options for ld in o.load if o.name.startswith("all")),
+                           default=0),
+        groups=gw, cache=cache)
+    rec = Recommendation(
+        model=main, layout=layout,
+        baseline=inputs.baseline_label, baseline_cost_usd=inputs.baseline_cost, cost_usd=choice.cost_usd,
+        savings_usd=inputs.baseline_cost - choice.cost_usd, actions=actions, reasons=reasons, option=choice.name,
+        options=options, savings_vs_current_mix_usd=_money(cur.cost_usd - choice.cost_usd) if cur is not None else None,
+        quality_critical=sorted(qc, key=_gkey), workload=workload, cautions=cautions,
+        pro_model=ctx.pro.id if ctx.pro is not None else None,
+        flash_model=ctx.flash.id if ctx.flash is not None else None,
+    )
+    return rec, _headline(ctx, runs, sim, choice.name, layout, models_used)
 
-    # Quality-critical groups: ids, or case-insensitive substrings of the labels.
+
+# --- the steps, in order ---------------------------------------------------------------------
+
+def _context(inputs: RecommendInputs) -> _Context:
+    from .workload import find_chains, group_counts, volume
+
+    metas, entries = inputs.metas, inputs.entries
+    uniq = list({e.id: e for e in entries}.values())
+    chains = find_chains(metas, inputs.order, inputs.shapes[entries[0].tokenizer])
+    return _Context(
+        n=len(metas), now=inputs.now or datetime.now(UTC), uniq=uniq,
+        pro=next((e for e in uniq if "pro" in e.id), None), flash=next((e for e in uniq if "flash" in e.id), None),
+        chains=chains, counts=group_counts(metas, chains), vol=volume(metas),
+        logged=[inputs.catalog.find(m.model) for m in metas])
+
+
+def _quality_critical(items: Sequence[str], groups: Sequence[GroupStats], cautions: list[Reason]) -> set[str]:
+    """Quality-critical groups: ids, or case-insensitive substrings of the labels."""
     qc: set[str] = set()
-    for item in quality_critical:
+    for item in items:
         hit = {g.id for g in groups if g.id == item or item.lower() in g.label.lower()}
         if not hit:
-            caveats.append(f"quality_critical entry {item!r} matches no template group (ids: "
-                           f"{', '.join(g.id for g in groups[:12])}{', ...' if len(groups) > 12 else ''}).")
+            cautions.append(Reason(rule="caveat", code="quality_critical_unmatched", evidence={
+                "entry": item, "group_ids": ", ".join(g.id for g in groups[:12]),
+                "more_groups": int(len(groups) > 12)}))
         qc |= hit
+    return qc
 
-    # Per-group leaning, with the counts it rests on.
+
+def _group_workloads(groups: Sequence[GroupStats], counts: dict[str, GroupCounts], qc: set[str]
+                     ) -> tuple[list[R.GroupWorkload], set[str]]:
+    """Per-group leaning, with the counts it rests on (``signals`` name what the report says)."""
+    from .workload import SIMPLE_KINDS
+
     leans_pro: set[str] = set()
     gw: list[R.GroupWorkload] = []
     for g in groups:
@@ -118,26 +205,21 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
             continue
         tools_share = c.with_tools / c.calls
         think_share = c.thinking / c.calls
-        why = []
+        signals = []
         if tools_share >= LEAN_SHARE and c.calls_with_tool_calls:
-            why.append(f"agentic tool use: {c.with_tools}/{c.calls} calls ({_pct(tools_share)}) send tool definitions, "
-                       f"{c.calls_with_tool_calls} responses call tools ({c.tool_calls} tool calls)")
+            signals.append("agentic_tool_use")
         if think_share >= LEAN_SHARE:
-            why.append(f"reasoning: {c.thinking}/{c.calls} calls ({_pct(think_share)}) in thinking mode, "
-                       f"{c.reasoning_tokens:,} reasoning tokens")
+            signals.append("reasoning")
         if g.id in qc:
-            why.append("marked quality-critical")
-        if why:
+            signals.append("quality_critical")
+        if signals:
             leans_pro.add(g.id)
         else:
-            why.append(f"no Pro signal: {c.with_tools}/{c.calls} calls with tools, {c.calls_with_tool_calls} with tool "
-                       f"calls, {c.thinking} in thinking mode")
-        simple = {k: v for k, v in c.kinds.items() if k in SIMPLE_KINDS}
-        if simple:
-            k, v = min(simple.items(), key=lambda kv: (-kv[1], kv[0]))  # ties: alphabetical, stable
-            why.append(f"task keywords: {k} in {v}/{c.calls} calls")
+            signals.append("no_pro_signal")
+        if any(k in SIMPLE_KINDS for k in c.kinds):
+            signals.append("task_keywords")
         if c.chain_steps:
-            why.append(f"multi-step: {c.chain_steps} calls extend an earlier call, in {c.chain_firsts_extended} chains")
+            signals.append("multi_step")
         gw.append(R.GroupWorkload(
             group=g.id, calls=c.calls, with_tools=c.with_tools, with_tools_share=round(tools_share, 4),
             calls_with_tool_calls=c.calls_with_tool_calls, response_tool_calls=c.tool_calls,
@@ -146,174 +228,208 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
             output_tokens_mean=round(c.output_tokens / c.calls, 1),
             task_signals=[R.TaskSignal(kind=k, calls=v, keywords=dict(sorted(c.keywords[k].items())))
                           for k, v in sorted(c.kinds.items(), key=lambda kv: (-kv[1], kv[0]))],
-            quality_critical=g.id in qc, leans="pro" if g.id in leans_pro else "flash", why=why,
+            quality_critical=g.id in qc, leans="pro" if g.id in leans_pro else "flash", signals=signals,
         ))
+    return gw, leans_pro
 
-    # Calls whose placement on Pro the rules require: every call of a quality-critical group; the
-    # planning (first of a chain) and thinking calls of the other Pro-leaning groups.
+
+def _placement_units(metas: Sequence[CallFacts], chains: Chains, qc: set[str], leans_pro: set[str]) -> list[int]:
+    """Calls whose placement on Pro the rules require: every call of a quality-critical group; the
+    planning (first of a chain) and thinking calls of the other Pro-leaning groups."""
     def unit(i: int) -> bool:
         m = metas[i]
         if m.group in qc:
             return True
         return m.group in leans_pro and (chains.step[i] == 0 or m.thinking or m.reasoning_tokens > 0)
 
-    units = [i for i in range(n) if unit(i)]
+    return [i for i in range(len(metas)) if unit(i)]
 
-    # Layout: restructured when it lowers every candidate's cost (the restructuring is per group and
-    # independent of the model), as logged otherwise.
+
+def _layout(ledgers: Mapping[tuple[str, str], Ledger], uniq: list) -> str:
+    """Restructured when it lowers every candidate's cost (the restructuring is per group and
+    independent of the model), as logged otherwise."""
     lo = {e.id: ledgers[(e.id, "as_logged")].cost() for e in uniq if (e.id, "as_logged") in ledgers}
     re_ = {e.id: ledgers[(e.id, "restructured")].cost() for e in uniq if (e.id, "restructured") in ledgers}
-    layout: R.Layout = "restructured" if (
-        re_ and all(re_[k] <= lo[k] for k in re_) and any(re_[k] < lo[k] for k in re_)) else "as_logged"
-    shp = shapes_r if layout == "restructured" else shapes
-    facts = (metas_r or metas) if layout == "restructured" else metas
-    # a restructuring may move calls in time (a burst waiting for its cache): keep start order
-    run_order = order if facts is metas else sorted(range(len(facts)), key=lambda i: (facts[i].start, i))
+    return "restructured" if (re_ and all(re_[k] <= lo[k] for k in re_) and any(re_[k] < lo[k] for k in re_)) \
+        else "as_logged"
 
-    runs: list[_Run] = []
-    for e in uniq:
-        name = "all_pro" if e is pro else "all_flash" if e is flash else f"all:{e.id}"
-        runs.append(_Run(name, f"every call on {e.id}", [e] * n))
+
+def _runs(inputs: RecommendInputs, ctx: _Context, leans_pro: set[str], qc: set[str], layout: str,
+          cautions: list[Reason]) -> list[_Run]:
+    """The options to simulate: each candidate alone, per group, the chain hybrid, the current mix."""
+    metas, n, pro, flash, chains = inputs.metas, ctx.n, ctx.pro, ctx.flash, ctx.chains
+    runs = [_Run("all_pro" if e is pro else "all_flash" if e is flash else f"all:{e.id}", [e] * n) for e in ctx.uniq]
     if pro is not None and flash is not None:
-        runs.append(_Run("per_group", (f"{pro.id} for the groups whose signals lean Pro "
-                                       f"({', '.join(sorted(leans_pro, key=_gkey)) or 'none'}), {flash.id} elsewhere"),
-                         [pro if m.group in leans_pro else flash for m in metas]))
+        runs.append(_Run("per_group", [pro if m.group in leans_pro else flash for m in metas]))
         extended = {chains.root[i] for i in range(n) if chains.step[i] > 0}
-        runs.append(_Run("hybrid_chain", (f"{pro.id} for the first call of each multi-step chain (planning), "
-                                          f"{flash.id} for the calls that extend it (execution) and for one-off calls"
-                                          + (f"; quality-critical groups all on {pro.id}" if qc else "")),
-                         [pro if ((chains.step[i] == 0 and i in extended) or metas[i].group in qc) else flash
-                          for i in range(n)]))
-    logged = [catalog.find(m.model) for m in metas]
-    missing = sorted({m.model for m, e in zip(metas, logged) if e is None or e.tokenizer not in shp})
+        runs.append(_Run("hybrid_chain", [pro if ((chains.step[i] == 0 and i in extended) or metas[i].group in qc)
+                                          else flash for i in range(n)]))
+    shp = inputs.shapes_r if layout == "restructured" else inputs.shapes
+    missing = sorted({m.model for m, e in zip(metas, ctx.logged, strict=True) if e is None or e.tokenizer not in shp})
     if missing:
-        caveats.append(f"The current mix is not priced: the logged model(s) {', '.join(missing[:5])} are not in the "
-                       "price catalog or use a tokenizer that is not measured in this run (add them with --models).")
+        cautions.append(Reason(rule="caveat", code="current_mix_unpriced", evidence={"models": ", ".join(missing[:5])}))
     else:
-        mix = Counter(e.id for e in logged)
-        runs.append(_Run("current_mix", "each call on the model it was logged with ("
-                         + ", ".join(f"{k} {v}" for k, v in mix.most_common()) + ")", logged))
+        runs.append(_Run("current_mix", list(ctx.logged)))
+    return runs
 
-    # Simulate every option; record per-call hits of the single-model runs for the switch cost.
-    idx_now: dict[str, tuple[int, Schedule | None]] = {}
 
-    def now_bucket(e, t: datetime | None) -> tuple[str, int, bool | str]:
+class _Simulator:
+    """Simulates and prices a placement of calls on models over one layout (one fresh cache per model)."""
+
+    def __init__(self, inputs: RecommendInputs, now: datetime):
+        self.inputs, self.now = inputs, now
+        # the call's own hour of the week; None for a call with no usable time of day (the week's blend)
+        self.times: list[datetime | None] = [None if m.blend else m.when for m in inputs.metas]
+        self._idx_now: dict[str, tuple[int, Any]] = {}
+
+    def layout(self, lay: str) -> tuple[Sequence[CallFacts], Sequence[int], Mapping[str, Sequence[Shape]]]:
+        i = self.inputs
+        if lay != "restructured":
+            return i.metas, i.order, i.shapes
+        facts = i.metas_r or i.metas
+        # a restructuring may move calls in time (a burst waiting for its cache): keep start order
+        order = i.order if facts is i.metas else sorted(range(len(facts)), key=lambda k: (facts[k].start, k))
+        return facts, order, i.shapes_r
+
+    def simulate(self, assign: list, lay: str, on_outcome=None) -> Ledger:
+        from ..price.scenarios import price, simulate
+        from ..simulate.policies import make_policy
+
+        i = self.inputs
+        facts, order, shapes = self.layout(lay)
+        used = {e.id: e for e in assign}
+        done = i.simulated(assign[0], lay) if i.simulated is not None and len(used) == 1 else None
+        if done is not None and not done.storage_token_hours:  # price() would add explicit-cache storage, left out
+            return price(facts, order, assign[0].id, done, i.catalog, on_outcome, fallback=self.now)
+        policies = {k: make_policy(e, i.measurers[e.tokenizer], policy=i.cache_policy,
+                                   overrides=dict(i.cache_params)) for k, e in used.items()}
+        return simulate(facts, order, assign.__getitem__, shapes, policies, i.catalog, on_outcome,
+                        fallback=self.now)
+
+    def _now_bucket(self, e, t: datetime | None) -> tuple[str, int, bool | str]:
         """Today's price list, at the call's own hour of the week (the week's blend when it has none)."""
-        got = idx_now.get(e.id)
+        got = self._idx_now.get(e.id)
         if got is None:
-            idx = catalog.bucket(e.id, now, fallback=now)[1]
-            entry = catalog.model(e.id).prices[idx]
-            sched = catalog.schedules[entry.peak.schedule] if entry.peak else None
-            got = idx_now[e.id] = (idx, sched)
+            cat = self.inputs.catalog
+            idx = cat.bucket(e.id, self.now, fallback=self.now)[1]
+            entry = cat.model(e.id).prices[idx]
+            sched = cat.schedules[entry.peak.schedule] if entry.peak else None
+            got = self._idx_now[e.id] = (idx, sched)
         idx, sched = got
         if sched is not None and t is None:
             return e.id, idx, BLEND
         return e.id, idx, bool(sched is not None and sched.is_peak(t))
 
-    times = [None if m.blend else m.when for m in metas]
-    for run in runs:
-        used = {e.id: e for e in run.assign}
-        now_ledger = Ledger(catalog)
-        hits = [0] * n
+    def run_option(self, run: _Run, layout: str) -> None:
+        """Simulate an option; record its cost at today's prices and per-call hits (for the switch cost)."""
+        from ..price.ledger import Ledger
 
-        def on_outcome(i, o, run=run, now_ledger=now_ledger, hits=hits) -> None:
-            e = run.assign[i]
+        metas, times = self.inputs.metas, self.times
+        now_ledger = Ledger(self.inputs.catalog)
+        hits = [0] * len(metas)
+
+        def on_outcome(i, o) -> None:
             hits[i] = o.read
-            now_ledger.buckets[(metas[i].group, now_bucket(e, times[i]))].add(
+            now_ledger.buckets[(metas[i].group, self._now_bucket(run.assign[i], times[i]))].add(
                 o.read, o.uncached, metas[i].output, o.write, o.write_1h)
 
-        done = simulated(run.assign[0], layout) if simulated is not None and len(used) == 1 else None
-        if done is not None and not done.storage_token_hours:  # price() would add explicit-cache storage, left out of simulated options
-            run.ledger = price(facts, run_order, run.assign[0].id, done, catalog, on_outcome, fallback=now)
-        else:
-            policies = {k: make_policy(e, measurers[e.tokenizer], policy=opts.cache_policy,
-                                       overrides=opts.cache_params) for k, e in used.items()}
-            run.ledger = simulate(facts, run_order, run.assign.__getitem__, shp, policies, catalog, on_outcome,
-                                  fallback=now)
+        run.ledger = self.simulate(run.assign, layout, on_outcome)
         run.now_cost = now_ledger.cost()
         run.hits = hits
 
-    single = {r.assign[0].id: r for r in runs if r.name in ("all_pro", "all_flash") or r.name.startswith("all:")}
 
-    # Turn runs into report options.
+def _load(inputs: RecommendInputs, ctx: _Context, run: _Run) -> tuple[list[R.ModelLoad], bool]:
+    """Each model's calls and concurrency under an option, and whether every limit holds."""
+    from .concurrency import in_flight, overflow
+
+    metas, n = inputs.metas, ctx.n
+    load, feasible = [], True
+    for mid, k in Counter(e.id for e in run.assign).items():
+        e = next(x for x in ctx.uniq if x.id == mid) if any(x.id == mid for x in ctx.uniq) \
+            else inputs.catalog.model(mid)
+        iv = [(metas[i].start, metas[i].end) for i in range(n) if run.assign[i].id == mid and metas[i].timed]
+        lim = e.concurrency_limit
+        fl = in_flight(iv, [lim] if lim else []) if iv else None
+        peak = fl.peak if fl else 0
+        above = fl.seconds_above[lim] if (fl and lim) else 0.0
+        ov = overflow(iv, lim) if (iv and lim and peak > lim) else None
+        if lim and peak > lim:
+            feasible = False
+        load.append(R.ModelLoad(model=mid, calls=k, peak_in_flight=peak, limit=lim,
+                                headroom=(lim - peak) if lim else None, seconds_above_limit=round(above, 3),
+                                requests_delayed=ov.delayed if ov else 0,
+                                mean_delay_s=round(ov.mean_delay_s, 3) if ov else 0.0,
+                                max_delay_s=round(ov.max_delay_s, 3) if ov else 0.0))
+    load.sort(key=lambda x: x.model)
+    return load, feasible
+
+
+def _switch_loss(inputs: RecommendInputs, run: _Run, single: dict[str, _Run], now: datetime) -> tuple[int, Decimal]:
+    """Input tokens (and their price) that hit in the single-model run of their model but miss here."""
+    from ..price.ledger import MILLION
+
+    cat = inputs.catalog
+    lost_tok, lost_cost = 0, Decimal(0)
+    for i, e in enumerate(run.assign):
+        ref = single.get(e.id)
+        d = ref.hits[i] - run.hits[i] if ref is not None else 0
+        if d > 0:
+            lost_tok += d
+            m = inputs.metas[i]
+            r = cat.rates(*cat.bucket(e.id, m.when, list_at=m.list_at, blend=m.blend, fallback=now))
+            lost_cost += d * (r.input_miss - r.input_hit) / MILLION
+    return lost_tok, _money(lost_cost)
+
+
+def _options(inputs: RecommendInputs, ctx: _Context, runs: list[_Run], units: list[int], layout: str
+             ) -> list[R.Option]:
+    """The simulated runs as report options, each with the reasons it may be ruled out."""
+    pro, n = ctx.pro, ctx.n
+    single = {r.assign[0].id: r for r in runs if r.name in ("all_pro", "all_flash") or r.name.startswith("all:")}
     options: list[R.Option] = []
     for run in runs:
-        ledger = run.ledger
-        assert ledger is not None  # every run was simulated above
-        t = ledger.tokens()
-        cost = ledger.cost()
-        per_model = Counter(e.id for e in run.assign)
-        load = []
-        within_limits = True
-        for mid, k in per_model.items():
-            e = next(x for x in uniq if x.id == mid) if any(x.id == mid for x in uniq) else catalog.model(mid)
-            iv = [(metas[i].start, metas[i].end) for i in range(n) if run.assign[i].id == mid and metas[i].timed]
-            lim = e.concurrency_limit
-            fl = in_flight(iv, [lim] if lim else []) if iv else None
-            peak = fl.peak if fl else 0
-            above = fl.seconds_above[lim] if (fl and lim) else 0.0
-            ov = overflow(iv, lim) if (iv and lim and peak > lim) else None
-            if lim and peak > lim:
-                within_limits = False
-            load.append(R.ModelLoad(model=mid, calls=k, peak_in_flight=peak, limit=lim,
-                                    headroom=(lim - peak) if lim else None, seconds_above_limit=round(above, 3),
-                                    requests_delayed=ov.delayed if ov else 0,
-                                    mean_delay_s=round(ov.mean_delay_s, 3) if ov else 0.0,
-                                    max_delay_s=round(ov.max_delay_s, 3) if ov else 0.0))
-        load.sort(key=lambda x: x.model)
+        t = run.ledger.tokens()
+        cost = run.ledger.cost()
+        load, feasible = _load(inputs, ctx, run)
         on_pro = sum(1 for i in units if pro is not None and run.assign[i].id == pro.id)
         share = on_pro / len(units) if units else None
-        lost_tok, lost_usd = None, None
-        if run.name == "hybrid_chain":
-            lost_tok, lost_cost = 0, Decimal(0)
-            for i in range(n):
-                e = run.assign[i]
-                ref = single.get(e.id)
-                d = ref.hits[i] - run.hits[i] if ref is not None else 0
-                if d > 0:
-                    lost_tok += d
-                    m = metas[i]
-                    r = catalog.rates(*catalog.bucket(e.id, m.when, list_at=m.list_at, blend=m.blend, fallback=now))
-                    lost_cost += d * (r.input_miss - r.input_hit) / MILLION
-            lost_usd = _money(lost_cost)
-        opt_reasons: list[Reason] = []
-        for ld in load:
-            if ld.limit and ld.peak_in_flight > ld.limit:
-                opt_reasons.append(Reason(
-                    rule="concurrency",
-                    message=(f"{ld.model} would carry {ld.peak_in_flight} requests in flight at the peak, above its "
-                             f"limit of {ld.limit}, for {ld.seconds_above_limit:.1f} s; {ld.requests_delayed} requests "
-                             f"would get HTTP 429 and, retried until a slot frees, wait {ld.mean_delay_s:.1f} s on "
-                             f"average (at most {ld.max_delay_s:.1f} s)."),
-                    evidence={"model": ld.model, "peak_in_flight": ld.peak_in_flight, "limit": ld.limit,
-                              "seconds_above_limit": ld.seconds_above_limit, "requests_delayed": ld.requests_delayed,
-                              "mean_delay_s": ld.mean_delay_s, "max_delay_s": ld.max_delay_s}))
+        lost_tok, lost_usd = _switch_loss(inputs, run, single, ctx.now) if run.name == "hybrid_chain" else (None, None)
+        reasons = [Reason(rule="concurrency", code="option_over_limit", evidence={
+            "model": ld.model, "peak_in_flight": ld.peak_in_flight, "limit": ld.limit,
+            "seconds_above_limit": ld.seconds_above_limit, "requests_delayed": ld.requests_delayed,
+            "mean_delay_s": ld.mean_delay_s, "max_delay_s": ld.max_delay_s})
+            for ld in load if ld.limit and ld.peak_in_flight > ld.limit]
         if share is not None and share < 1:
-            opt_reasons.append(Reason(
-                rule="placement",
-                message=(f"serves {on_pro} of the {len(units)} planning/thinking calls of Pro-leaning groups on "
-                         f"{pro.id if pro else 'Pro'} ({_pct(share)}); the rules place all of them on Pro."),
-                evidence={"units_on_pro": on_pro, "units": len(units), "share": round(share, 4)}))
+            reasons.append(Reason(rule="placement", code="option_off_pro", evidence={
+                "units_on_pro": on_pro, "units": len(units), "share": round(share, 4)}))
         if lost_tok is not None:
-            opt_reasons.append(Reason(
-                rule="switch_cost",
-                message=(f"switching model after the first call loses the cached prefix: {lost_tok:,} input tokens "
-                         f"that hit the cache when one model serves the whole chain miss here (${lost_usd:.4f}, "
-                         "included in this option's cost)."),
-                evidence={"cache_lost_tokens": lost_tok, "cache_lost_usd": str(lost_usd)}))
+            reasons.append(Reason(rule="switch_cost", code="option_switch_cost", evidence={
+                "cache_lost_tokens": lost_tok, "cache_lost_usd": str(lost_usd)}))
         options.append(R.Option(
-            name=run.name, description=run.description, layout=layout, feasible=within_limits,
-            meets_placement=share is None or share >= 1, calls=n, calls_per_model=dict(sorted(per_model.items())),
+            name=run.name, layout=layout, feasible=feasible,
+            meets_placement=share is None or share >= 1, calls=n,
+            calls_per_model=dict(sorted(Counter(e.id for e in run.assign).items())),
+            calls_per_model_order=[m for m, _ in Counter(e.id for e in run.assign).most_common()],
             cost_usd=_money(cost), cost_per_1000_calls_usd=_per_1000(_money(cost), n),
-            cost_usd_at_current_prices=_money(run.now_cost), cost_per_1000_calls_usd_at_current_prices=_per_1000(_money(run.now_cost), n),
+            cost_usd_at_current_prices=_money(run.now_cost),
+            cost_per_1000_calls_usd_at_current_prices=_per_1000(_money(run.now_cost), n),
             hit_ratio=round(t.hit / t.input, 6) if t.input else 0.0, cache_hit_tokens=t.hit,
             cache_miss_tokens=t.input - t.hit, reasoning_on_pro_share=round(share, 4) if share is not None else None,
-            cache_lost_at_switch_tokens=lost_tok, cache_lost_at_switch_usd=lost_usd, load=load, reasons=opt_reasons,
+            cache_lost_at_switch_tokens=lost_tok, cache_lost_at_switch_usd=lost_usd, load=load, reasons=reasons,
         ))
+    return options
 
-    # --- choose ---
+
+def rank_key(o: R.Option) -> tuple[Decimal, int, str]:
+    """The choice's order: cheapest first, ties to the simpler option (``ORDER``), then by name."""
     rank = {name: k for k, name in enumerate(ORDER)}
-    key = lambda o: (o.cost_usd, rank.get(o.name, len(ORDER)), o.name)
+    return o.cost_usd, rank.get(o.name, len(ORDER)), o.name
+
+
+def _choose(options: list[R.Option]) -> tuple[R.Option, list[R.Option], list[R.Option], float | None]:
+    """The cheapest option within the concurrency limits that keeps the planning/thinking calls on Pro;
+    when none keeps them all, the feasible ones that keep most; when none is feasible, the ones
+    least time above a limit. Returns (choice, eligible, feasible, relaxed share or None)."""
     feasible = [o for o in options if o.feasible]
     eligible = [o for o in feasible if o.meets_placement]
     relaxed = None
@@ -324,180 +440,160 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
     if not feasible:
         least = min(sum(ld.seconds_above_limit for ld in o.load) for o in options)
         eligible = [o for o in options if sum(ld.seconds_above_limit for ld in o.load) == least]
-    choice = min(eligible, key=key)
-    by_name = {o.name: o for o in options}
+    return min(eligible, key=rank_key), eligible, feasible, relaxed
 
-    # Reasons for the report, each citing its numbers.
-    peak_all = max((ld.peak_in_flight for o in options for ld in o.load if o.name.startswith("all")), default=0)
-    for o in options:
-        if o.name.startswith("all") and not o.feasible:
-            for r in o.reasons:
-                if r.rule == "concurrency":
-                    reasons.append(Reason(rule="concurrency", message=(
-                        f"Peak concurrency in the log is {r.evidence['peak_in_flight']} requests in flight ({latency_source} "
-                        f"latencies), above {r.evidence['model']}'s limit of {r.evidence['limit']} for "
-                        f"{float(r.evidence['seconds_above_limit']):.1f} s: {r.evidence['requests_delayed']} requests would "
-                        f"have got HTTP 429 and waited {float(r.evidence['mean_delay_s']):.1f} s on average "
-                        f"(max {float(r.evidence['max_delay_s']):.1f} s) with retries, so all-{r.evidence['model']} is ruled out."),
-                        evidence={**r.evidence, "latency_source": latency_source}))
-    if not feasible:
-        reasons.append(Reason(rule="concurrency", message=(
-            f"Every option exceeds a concurrency limit; {choice.name} spends the least time above one "
-            f"({sum(ld.seconds_above_limit for ld in choice.load):.1f} s). Spread the load or raise the limit."),
-            evidence={"seconds_above_limit": round(sum(ld.seconds_above_limit for ld in choice.load), 3)}))
-    if units or qc:
-        lean_rows = [w for w in gw if w.leans == "pro"]
-        reasons.append(Reason(rule="placement", message=(
-            f"{len(lean_rows)} group(s) lean Pro (" + "; ".join(f"{w.group}: {', '.join(w.why[:2])}" for w in lean_rows[:4])
-            + f"); their {len(units)} planning/thinking calls must run on Pro. {choice.name} serves "
-            f"{_pct(choice.reasoning_on_pro_share or 0.0)} of them there."),
-            evidence={"pro_leaning_groups": len(lean_rows), "pro_leaning_calls": sum(w.calls for w in lean_rows),
-                      "planning_or_thinking_calls": len(units),
-                      "chosen_share_on_pro": choice.reasoning_on_pro_share if choice.reasoning_on_pro_share is not None else 1.0}))
-    else:
-        tools = sum(w.with_tools for w in gw)
-        think = sum(w.thinking_calls for w in gw)
-        reasons.append(Reason(rule="placement", message=(
-            f"No group leans Pro: {tools} of {n} calls ({_pct(tools / n)}) send tool definitions and {think} "
-            f"({_pct(think / n)}) use thinking mode, under the {LEAN_SHARE:.0%} per-group threshold, so nothing "
-            "requires Pro."),
-            evidence={"calls": n, "with_tools": tools, "thinking_calls": think, "threshold": LEAN_SHARE}))
-    if relaxed is not None:
-        reasons.append(Reason(rule="concurrency", message=(
-            f"No option within the concurrency limits keeps every planning/thinking call on Pro; the best keeps "
-            f"{_pct(relaxed)}, so concurrency overrides the placement rule."),
-            evidence={"best_share_on_pro": round(relaxed, 4)}))
-    excluded = [o for o in options if o is not choice and o.cost_usd < choice.cost_usd]
-    alt = ", ".join(f"{o.name} ${o.cost_usd:.4f}" for o in sorted(options, key=key) if o is not choice)
-    reasons.append(Reason(rule="cost", message=(
-        f"{choice.name} costs ${choice.cost_usd:.4f} (${choice.cost_per_1000_calls_usd:.4f} per 1,000 calls, hit ratio "
-        f"{_pct(choice.hit_ratio)}; ${choice.cost_usd_at_current_prices:.4f} at current prices) over {n} calls"
-        + (f", the cheapest option the rules allow (others: {alt})" if alt else "")
-        + ("; cheaper but ruled out: " + ", ".join(
-            f"{o.name} ({'over a concurrency limit' if not o.feasible else 'planning/thinking calls off Pro'})"
-            for o in excluded) if excluded else "") + "."),
-        evidence={"option": choice.name, "cost_usd": str(choice.cost_usd),
-                  "cost_per_1000_calls_usd": str(choice.cost_per_1000_calls_usd),
-                  "cost_usd_at_current_prices": str(choice.cost_usd_at_current_prices), "hit_ratio": choice.hit_ratio,
-                  **{f"{o.name}_cost_usd": str(o.cost_usd) for o in options if o is not choice}}))
-    cur_rank = sorted(eligible, key=lambda o: (o.cost_usd_at_current_prices, rank.get(o.name, 9)))
-    if cur_rank and cur_rank[0] is not choice:
-        c0 = cur_rank[0]
-        reasons.append(Reason(rule="current_prices", message=(
-            f"At current prices {c0.name} would be cheaper (${c0.cost_usd_at_current_prices:.4f} vs "
-            f"${choice.cost_usd_at_current_prices:.4f}); the choice above uses the prices of the log's own period."),
-            evidence={"option": c0.name, "cost_usd_at_current_prices": str(c0.cost_usd_at_current_prices),
-                      "chosen_cost_usd_at_current_prices": str(choice.cost_usd_at_current_prices)}))
-    hyb = by_name.get("hybrid_chain")
-    if hyb is not None and hyb.cache_lost_at_switch_tokens is not None and chains.count() < n:
-        reasons.append(Reason(rule="switch_cost", message=(
-            f"The hybrid (Pro plans, Flash executes) costs ${hyb.cost_usd:.4f}, including {hyb.cache_lost_at_switch_tokens:,} "
-            f"input tokens (${hyb.cache_lost_at_switch_usd:.4f}) that miss because each model keeps its own cache; "
-            f"{chains.count()} chains, {n - chains.count()} calls extend an earlier one; it keeps "
-            f"{_pct(hyb.reasoning_on_pro_share) if hyb.reasoning_on_pro_share is not None else 'n/a'} of the "
-            "planning/thinking calls on Pro."),
-            evidence={"cost_usd": str(hyb.cost_usd), "cache_lost_tokens": hyb.cache_lost_at_switch_tokens,
-                      "cache_lost_usd": str(hyb.cache_lost_at_switch_usd), "chains": chains.count(),
-                      "chain_steps": n - chains.count(),
-                      "share_on_pro": hyb.reasoning_on_pro_share if hyb.reasoning_on_pro_share is not None else 1.0}))
-    reasons.append(Reason(rule="volume", message=(
-        f"{vol.calls_per_day:,.0f} calls a day ({vol.basis}), busiest day {vol.busiest_day_calls:,} calls, at most "
-        f"{vol.peak_per_minute} calls started in one minute"
-        + (f": above {VOLUME_PER_DAY:,} a day, high volume leans Flash." if vol.calls_per_day > VOLUME_PER_DAY else
-           f": under the {VOLUME_PER_DAY:,} a day where volume alone leans Flash.")),
-        evidence={"calls_per_day": round(vol.calls_per_day, 1), "basis": vol.basis,
-                  "busiest_day_calls": vol.busiest_day_calls, "peak_calls_per_minute": vol.peak_per_minute,
-                  "threshold_per_day": VOLUME_PER_DAY}))
-    kinds: Counter[str] = Counter()
-    for w in gw:
-        for ts in w.task_signals:
-            kinds[ts.kind] += ts.calls
-    if kinds:
-        simple_calls = sum(v for k, v in kinds.items() if k in SIMPLE_KINDS)
-        reasons.append(Reason(rule="task_signals", message=(
-            "Task keywords (plain evidence, not a classifier): " + ", ".join(f"{k} {v}" for k, v in kinds.most_common())
-            + f" of {n} calls; the seed maps summarization, translation, extraction and simple Q&A to Flash."),
-            evidence={**{k: v for k, v in kinds.items()}, "calls": n, "simple_kind_calls": simple_calls}))
 
-    # Cache economy: cacheable share and how the price gap moves with the hit ratio (current prices).
-    totals = [s.total for s in shp[primary]]
+def _cache_economy(inputs: RecommendInputs, ctx: _Context, options: list[R.Option], layout: str
+                   ) -> tuple[R.CacheEconomy, tuple[float, float]]:
+    """Cacheable share and how the price gap moves with the hit ratio (current prices); with the
+    mean call's input and output tokens, unrounded."""
+    from ..price.ledger import MILLION
+
+    metas, n, now, cat = inputs.metas, ctx.n, ctx.now, inputs.catalog
+    shp = inputs.shapes_r if layout == "restructured" else inputs.shapes
+    totals = [s.total for s in shp[inputs.entries[0].tokenizer]]
     mean_in = sum(totals) / n
     mean_out = sum(m.output for m in metas) / n
-    static = sum(min(g.static_tokens, g.input_tokens // max(g.calls, 1)) * g.calls for g in groups)
+    static = sum(min(g.static_tokens, g.input_tokens // max(g.calls, 1)) * g.calls for g in inputs.groups)
     sim_h = {o.load[0].model: o.hit_ratio for o in options if o.name.startswith("all")}
+    pro, flash = ctx.pro, ctx.flash
     points = []
     for h in sorted({*GAP_HIT_RATIOS, *(round(v, 3) for v in sim_h.values())}):
         per = {}
-        for e in uniq:
-            r = catalog.rates(e.id, catalog.bucket(e.id, now)[1], False)
+        for e in ctx.uniq:
+            r = cat.rates(e.id, cat.bucket(e.id, now)[1], False)
             per[e.id] = _money(Decimal(1000) * (Decimal(mean_in) * (Decimal(str(h)) * r.input_hit
                                                 + (1 - Decimal(str(h))) * r.input_miss)
                                                 + Decimal(mean_out) * r.output) / MILLION)
         ratio = float(per[pro.id] / per[flash.id]) if pro and flash and per[flash.id] else None
         points.append(R.PriceGapPoint(hit_ratio=h, cost_per_1000_calls_usd=per,
                                       pro_over_flash=round(ratio, 3) if ratio is not None else None))
-    cache = R.CacheEconomy(
-        input_tokens=sum(totals), static_prefix_tokens=static, static_share=round(static / sum(totals), 4) if sum(totals) else 0.0,
+    return R.CacheEconomy(
+        input_tokens=sum(totals), static_prefix_tokens=static,
+        static_share=round(static / sum(totals), 4) if sum(totals) else 0.0,
         hit_ratio=sim_h, mean_input_tokens=round(mean_in, 1), mean_output_tokens=round(mean_out, 1),
-        prices_at=f"current off-peak rates ({now.date().isoformat()})", price_gap=points)
-    if pro and flash and len(points) >= 2:
-        p0 = points[0]
-        hi = max(points, key=lambda p: p.hit_ratio)
-        reasons.append(Reason(rule="cache_economy", message=(
-            f"{_pct(cache.static_share)} of the input ({static:,} of {sum(totals):,} tokens) is a group's static "
-            f"prefix, cacheable; simulated hit ratio {', '.join(f'{k} {_pct(v)}' for k, v in sim_h.items())}. For a mean "
-            f"call ({mean_in:,.0f} in, {mean_out:,.0f} out) Pro costs {p0.pro_over_flash}x Flash at 0% hits and "
-            f"{hi.pro_over_flash}x at {_pct(hi.hit_ratio)} hits (current rates)."),
-            evidence={"static_share": cache.static_share, "static_prefix_tokens": static, "input_tokens": sum(totals),
-                      **{f"hit_ratio_{k}": v for k, v in sim_h.items()},
-                      "pro_over_flash_at_0": p0.pro_over_flash or 0.0, "pro_over_flash_at_max": hi.pro_over_flash or 0.0,
-                      "max_hit_ratio": hi.hit_ratio}))
+        prices_at=f"current off-peak rates ({now.date().isoformat()})", price_gap=points), (mean_in, mean_out)
 
-    cur = by_name.get("current_mix")
-    vs_mix: Decimal | None = None
+
+def _reasons(inputs: RecommendInputs, ctx: _Context, options: list[R.Option], choice: R.Option,
+             eligible: list[R.Option], feasible: list[R.Option], relaxed: float | None, units: list[int],
+             qc: set[str], gw: list[R.GroupWorkload], cache: R.CacheEconomy, means: tuple[float, float]
+             ) -> list[Reason]:
+    """The reasons for the report, in order, each a code with the numbers it cites."""
+    from .workload import SIMPLE_KINDS
+
+    n, chains, vol = ctx.n, ctx.chains, ctx.vol
+    reasons: list[Reason] = []
+    for o in options:
+        if o.name.startswith("all") and not o.feasible:
+            reasons += [Reason(rule="concurrency", code="model_ruled_out",
+                               evidence={**r.evidence, "latency_source": inputs.latency_source})
+                        for r in o.reasons if r.rule == "concurrency"]
+    if not feasible:
+        reasons.append(Reason(rule="concurrency", code="every_option_over_limit", evidence={
+            "seconds_above_limit": round(sum(ld.seconds_above_limit for ld in choice.load), 3),
+            "option": choice.name}))
+    if units or qc:
+        lean_rows = [w for w in gw if w.leans == "pro"]
+        reasons.append(Reason(rule="placement", code="groups_lean_pro", evidence={
+            "pro_leaning_groups": len(lean_rows), "pro_leaning_calls": sum(w.calls for w in lean_rows),
+            "planning_or_thinking_calls": len(units),
+            "chosen_share_on_pro": choice.reasoning_on_pro_share if choice.reasoning_on_pro_share is not None else 1.0,
+            "option": choice.name}))
+    else:
+        reasons.append(Reason(rule="placement", code="no_group_leans_pro", evidence={
+            "calls": n, "with_tools": sum(w.with_tools for w in gw),
+            "thinking_calls": sum(w.thinking_calls for w in gw),
+            "threshold": LEAN_SHARE}))
+    if relaxed is not None:
+        reasons.append(Reason(rule="concurrency", code="placement_relaxed",
+                              evidence={"best_share_on_pro": round(relaxed, 4)}))
+    reasons.append(Reason(rule="cost", code="cheapest_allowed", evidence={
+        "option": choice.name, "cost_usd": str(choice.cost_usd),
+        "cost_per_1000_calls_usd": str(choice.cost_per_1000_calls_usd),
+        "cost_usd_at_current_prices": str(choice.cost_usd_at_current_prices), "hit_ratio": choice.hit_ratio,
+        **{f"{o.name}_cost_usd": str(o.cost_usd) for o in options if o is not choice}}))
+    rank = {name: k for k, name in enumerate(ORDER)}
+    cur_rank = sorted(eligible, key=lambda o: (o.cost_usd_at_current_prices, rank.get(o.name, 9)))
+    if cur_rank and cur_rank[0] is not choice:
+        c0 = cur_rank[0]
+        reasons.append(Reason(rule="current_prices", code="cheaper_at_current_prices", evidence={
+            "option": c0.name, "cost_usd_at_current_prices": str(c0.cost_usd_at_current_prices),
+            "chosen_cost_usd_at_current_prices": str(choice.cost_usd_at_current_prices)}))
+    hyb = next((o for o in options if o.name == "hybrid_chain"), None)
+    if hyb is not None and hyb.cache_lost_at_switch_tokens is not None and chains.count() < n:
+        reasons.append(Reason(rule="switch_cost", code="hybrid_switch_cost", evidence={
+            "cost_usd": str(hyb.cost_usd), "cache_lost_tokens": hyb.cache_lost_at_switch_tokens,
+            "cache_lost_usd": str(hyb.cache_lost_at_switch_usd), "chains": chains.count(),
+            "chain_steps": n - chains.count(),
+            "share_on_pro": hyb.reasoning_on_pro_share if hyb.reasoning_on_pro_share is not None else 1.0}))
+    reasons.append(Reason(rule="volume", code="volume", evidence={
+        "calls_per_day": round(vol.calls_per_day, 1), "basis": vol.basis,
+        "busiest_day_calls": vol.busiest_day_calls, "peak_calls_per_minute": vol.peak_per_minute,
+        "threshold_per_day": VOLUME_PER_DAY, "calls_per_day_exact": vol.calls_per_day}))
+    kinds: Counter = Counter()
+    for w in gw:
+        for ts in w.task_signals:
+            kinds[ts.kind] += ts.calls
+    if kinds:
+        simple = sum(v for k, v in kinds.items() if k in SIMPLE_KINDS)
+        reasons.append(Reason(rule="task_signals", code="task_keywords",
+                              evidence={**dict(kinds.items()), "calls": n, "simple_kind_calls": simple}))
+    if ctx.pro and ctx.flash and len(cache.price_gap) >= 2:
+        p0 = cache.price_gap[0]
+        hi = max(cache.price_gap, key=lambda p: p.hit_ratio)
+        reasons.append(Reason(rule="cache_economy", code="cache_economy", evidence={
+            "static_share": cache.static_share, "static_prefix_tokens": cache.static_prefix_tokens,
+            "input_tokens": cache.input_tokens, **{f"hit_ratio_{k}": v for k, v in cache.hit_ratio.items()},
+            "pro_over_flash_at_0": p0.pro_over_flash or 0.0, "pro_over_flash_at_max": hi.pro_over_flash or 0.0,
+            "max_hit_ratio": hi.hit_ratio, "mean_input_tokens": means[0], "mean_output_tokens": means[1]}))
+    cur = next((o for o in options if o.name == "current_mix"), None)
     if cur is not None:
-        vs_mix = _money(cur.cost_usd - choice.cost_usd)
-        reasons.append(Reason(rule="savings", message=(
-            f"Against the current mix (${cur.cost_usd:.4f}, same layout and prices) {choice.name} saves ${vs_mix:.4f}"
-            + (f" ({float(vs_mix / cur.cost_usd):.0%})" if cur.cost_usd else "") + f" over these {n} calls; at current "
-            f"prices ${cur.cost_usd_at_current_prices - choice.cost_usd_at_current_prices:.4f}."),
-            evidence={"current_mix_cost_usd": str(cur.cost_usd), "chosen_cost_usd": str(choice.cost_usd),
-                      "savings_usd": str(vs_mix),
-                      "savings_usd_at_current_prices": str(_money(cur.cost_usd_at_current_prices
-                                                                  - choice.cost_usd_at_current_prices))}))
+        reasons.append(Reason(rule="savings", code="vs_current_mix", evidence={
+            "current_mix_cost_usd": str(cur.cost_usd), "chosen_cost_usd": str(choice.cost_usd),
+            "savings_usd": str(_money(cur.cost_usd - choice.cost_usd)),
+            "savings_usd_at_current_prices": str(_money(cur.cost_usd_at_current_prices
+                                                        - choice.cost_usd_at_current_prices))}))
+    return reasons
 
-    caveats[:0] = [
-        "Quality is not in the log: promptcache cannot tell whether Flash answers as well as Pro on your tasks. "
-        "Test both models on your own workload before switching: replay a sample of each group on Pro and on Flash "
-        "and compare the answers.",
-        "Keep groups on Pro regardless of cost with `[tool.promptcache] quality_critical = [\"g3\", \"label text\"]` "
-        "in pyproject.toml or `--quality-critical g3`.",
-        "Task kinds are plain keyword counts; they explain the groups and do not decide the placement.",
-    ]
+
+def _caveats(latency_source: str, options: list[R.Option], cautions: list[Reason]) -> None:
+    """What the recommendation cannot know, first; then what its figures assume."""
+    cautions[:0] = [Reason(rule="caveat", code=c) for c in ("quality_not_in_log", "quality_critical_setting",
+                                                            "task_kinds_explain")]
     if latency_source != "reported":
-        caveats.append(f"Concurrency uses {latency_source} latencies: where a call has no latency_ms its duration is "
-                       "estimated from its output length (1 s + 40 tokens/s).")
+        cautions.append(Reason(rule="caveat", code="latency_estimated", evidence={"latency_source": latency_source}))
     if any(ld.requests_delayed for o in options for ld in o.load):
-        caveats.append("Delays above a limit assume ideal retries (first come, first served, retried the moment a "
-                       "slot frees); clients that back off in steps wait longer.")
+        cautions.append(Reason(rule="caveat", code="ideal_retries"))
 
-    models_used = [m for m, _ in Counter(e.id for e in next(r for r in runs if r.name == choice.name).assign).most_common()]
-    main = models_used[0]
-    actions = actions_by_model.get(main, []) if layout == "restructured" else []
-    workload = R.Workload(
-        calls=n, calls_per_day=round(vol.calls_per_day, 1), calls_per_day_basis=vol.basis,
-        busiest_day_calls=vol.busiest_day_calls, peak_calls_per_minute=vol.peak_per_minute,
-        peak_minute_at=datetime.fromtimestamp(vol.peak_minute_at, tz=UTC).isoformat().replace("+00:00", "Z")
-        if vol.peak_minute_at is not None else None,
-        chains=chains.count(), chain_steps=n - chains.count(), latency_source=latency_source,
-        peak_in_flight=peak_all, groups=gw, cache=cache)
-    return Recommendation(
-        model=main, layout=layout,
-        baseline=baseline_label, baseline_cost_usd=baseline_cost, cost_usd=choice.cost_usd,
-        savings_usd=baseline_cost - choice.cost_usd, actions=actions, reasons=reasons, option=choice.name,
-        options=options, savings_vs_current_mix_usd=vs_mix, quality_critical=sorted(qc, key=_gkey),
-        workload=workload, caveats=caveats,
-    )
+
+def _headline(ctx: _Context, runs: list[_Run], sim: _Simulator, option: str, layout: str,
+              models_used: list[str]) -> R.Headline:
+    """Fix the prompts (models as logged), switch models (prompts as logged), both; each simulated
+    over the whole log, against the models and prompts as logged."""
+    def ledger_of(run: _Run, lay: str):
+        return run.ledger if lay == layout else sim.simulate(run.assign, lay)
+
+    def ratio(ledger) -> float:
+        t = ledger.tokens()
+        return round(t.hit / t.input, 6) if t.input else 0.0
+
+    chosen = next(r for r in runs if r.name == option)
+    mix = next((r for r in runs if r.name == "current_mix"), None)
+    switch, both = ledger_of(chosen, "as_logged"), ledger_of(chosen, layout)
+    as_logged = ledger_of(mix, "as_logged") if mix is not None else None
+    fixed = ledger_of(mix, layout) if mix is not None else None
+    return R.Headline(
+        as_logged_usd=_money(as_logged.cost()) if as_logged is not None else None,
+        fix_prompts_usd=_money(fixed.cost()) if fixed is not None else None,
+        switch_models_usd=_money(switch.cost()), both_usd=_money(both.cost()),
+        models_as_logged=[m for m, _ in Counter(m.model if e is None else e.id
+                                                for m, e in zip(sim.inputs.metas, ctx.logged, strict=True))
+                          .most_common()],
+        models_recommended=models_used,
+        as_logged_hit_ratio=ratio(as_logged) if as_logged is not None else None,
+        fix_prompts_hit_ratio=ratio(fixed) if fixed is not None else None,
+        switch_models_hit_ratio=ratio(switch), both_hit_ratio=ratio(both), option=option)
 
 
 def _gkey(gid: str) -> tuple[int, str]:

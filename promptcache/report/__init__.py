@@ -93,6 +93,154 @@ def headline(report: Any) -> Headline:
                     after_label, savings, share)
 
 
+@dataclass(frozen=True)
+class Change:
+    """One line of the headline's cost comparison (issue 18): a change against the log as logged,
+    both simulated over the whole log."""
+
+    key: str  # "as_logged", "fix_prompts", "switch_models", "both"
+    title: str
+    cost: Decimal | None
+    detail: str  # what the figure is: which models, which prompts
+    savings: Decimal | None  # against as logged; negative when the change costs more
+    share: float | None
+    hit_ratio: float | None
+
+
+def models_text(models: list[str]) -> str:
+    return ", ".join(models) if models else "n/a"
+
+
+def changes(report: Any) -> list[Change]:
+    """The headline's four lines: as logged, fix the prompts, switch models, both (empty for a
+    report without a ``headline``, e.g. one written by an older promptcache)."""
+    hl = getattr(report, "headline", None)
+    if hl is None:
+        return []
+    base = hl.as_logged_usd
+    logged, rec = models_text(hl.models_as_logged), models_text(hl.models_recommended)
+    option = hl.option.replace("_", " ")
+
+    def vs(cost: Decimal | None) -> tuple[Decimal | None, float | None]:
+        if cost is None or base is None:
+            return None, None
+        return base - cost, (float((base - cost) / base) if base else None)
+
+    obs = report.observed.cost_usd if report.observed is not None else None
+    fixes = _has_fixes(report)
+    if base is None:
+        rows = [Change("as_logged", "As logged", None, f"{logged}: not priced, a logged model is not in the price "
+                       "catalog, so no change is measured against it", None, None, None)]
+    else:
+        rows = [Change("as_logged", "As logged", base,
+                       f"{logged}, prompts as logged, simulated"
+                       + (f"; the provider's usage prices it at {usd(obs)}" if obs is not None else ""),
+                       None, None, hl.as_logged_hit_ratio)]
+    if base is not None and fixes:
+        rows.append(Change("fix_prompts", "Fix the prompts", hl.fix_prompts_usd, f"stay on {logged}",
+                           *vs(hl.fix_prompts_usd), hl.fix_prompts_hit_ratio))
+    rows.append(Change("switch_models", "Switch models", hl.switch_models_usd,
+                       f"{option} ({rec}), prompts as logged", *vs(hl.switch_models_usd), hl.switch_models_hit_ratio))
+    if fixes:
+        rows.append(Change("both", "Both", hl.both_usd, f"{option} ({rec}) with the prompt fixes",
+                           *vs(hl.both_usd), hl.both_hit_ratio))
+    return rows
+
+
+def _has_fixes(report: Any) -> bool:
+    """Whether the recommendation changes the prompts (else "fix" and "both" equal "as logged" and "switch")."""
+    rec = report.recommendation
+    return rec is not None and rec.layout == "restructured"
+
+
+def saving_text(c: Change) -> str:
+    """"saves $X (Y%)", or "costs $X more" for a change that costs more: a loss never reads as a gain."""
+    if c.savings is None:
+        return ""
+    if c.savings < 0:
+        return f"costs {usd(-c.savings)} more" + (f" (+{pct(-c.share)})" if c.share is not None else "")
+    return f"saves {usd(c.savings)}" + (f" ({pct(c.share)})" if c.share is not None else "")
+
+
+@dataclass(frozen=True)
+class HitComparison:
+    """The headline's hit ratios, like against like (issue 18): the log as logged and with the prompt
+    fixes, both simulated on the models as logged; the provider's reported ratio beside them (what
+    the simulation of the log as logged is checked against), never the start of an arrow to a
+    simulation of another model. A model change is its own line (``switch``)."""
+
+    now: float | None
+    now_label: str
+    observed: float | None  # the provider's reported hit ratio, when the log carries usage
+    after: float | None
+    after_label: str
+    switch: list[tuple[str, float | None]]  # (label, hit ratio) of the model change, prompts as logged and fixed
+
+    @property
+    def direction(self) -> str:
+        """"up", "down" or "same" ("" when a side is unknown): an arrow and green only for "up"."""
+        if self.now is None or self.after is None:
+            return ""
+        return "up" if self.after > self.now else "down" if self.after < self.now else "same"
+
+
+def hit_comparison(report: Any) -> HitComparison:
+    obs = report.observed.hit_ratio if report.observed is not None else None
+    hl = getattr(report, "headline", None)
+    if hl is not None and hl.as_logged_hit_ratio is not None:
+        models = models_text(hl.models_as_logged)
+        option = hl.option.replace("_", " ")
+        said = f"; the provider reported {pct(obs)}" if obs is not None else ""
+        fixes = _has_fixes(report)
+        return HitComparison(
+            hl.as_logged_hit_ratio, f"as logged ({models}, simulated{said})", obs,
+            hl.fix_prompts_hit_ratio if fixes else None, f"with the prompt fixes ({models}, simulated)",
+            [(f"{option}, prompts as logged", hl.switch_models_hit_ratio)]
+            + ([(f"{option} with the prompt fixes", hl.both_hit_ratio)] if fixes else []))
+    # an older report, or logged models outside the catalog: the same model's scenarios where there are
+    # some, else what the log reports, with no "after" (another model's simulation is not an after)
+    logged = report.calibration.model if report.calibration is not None else None
+    scen = {(s.model, s.layout): s for s in report.scenarios}
+    if logged is not None and (logged, "as_logged") in scen:
+        a, b = scen[(logged, "as_logged")], scen.get((logged, "restructured"), scen[(logged, "as_logged")])
+        said = f"; the provider reported {pct(obs)}" if obs is not None else ""
+        return HitComparison(a.hit_ratio, f"as logged ({logged}, simulated{said})", obs, b.hit_ratio,
+                             f"with the prompt fixes ({logged}, simulated)", [])
+    switch = ([(f"{hl.option.replace('_', ' ')}, prompts as logged", hl.switch_models_hit_ratio)]
+              + ([(f"{hl.option.replace('_', ' ')} with the prompt fixes", hl.both_hit_ratio)]
+                 if _has_fixes(report) else []) if hl is not None else [])
+    if obs is not None:
+        return HitComparison(obs, f"observed, {report.observed.calls:,} calls report it", obs, None, "", switch)
+    return HitComparison(None, "(the log reports no cache usage and its models are not all priced)", None, None,
+                         "", switch)
+
+
+def hit_parts(hc: HitComparison) -> list[tuple[str, str]]:
+    """The hit-ratio line as (text, tone) pieces, tone "" / "bold" / "good" / "bad" / "arrow", for each format
+    to mark up: an arrow and "good" only when the fixes raise the ratio; a fall says so, in "bad"."""
+    parts = [(pct(hc.now), "bold"), (f" {hc.now_label}", "")]
+    d = hc.direction
+    if d == "up":
+        parts += [("", "arrow"), (pct(hc.after), "good"), (f" {hc.after_label}", "")]
+    elif d == "down":
+        parts += [(f"; {hc.after_label} it falls to ", ""), (pct(hc.after), "bad")]
+    elif d == "same":
+        parts.append((f"; unchanged {hc.after_label}", ""))
+    return parts
+
+
+def switch_text(hc: HitComparison) -> str:
+    """The model change's hit ratios, its own comparison (no arrow from the log's)."""
+    return "; ".join(f"{pct(v)} {label}" for label, v in hc.switch)
+
+
+def savings_column_model(findings: list[Any]) -> str:
+    """The model every finding's savings_usd is on, to name in the column header; "" when they differ
+    (or a report predates ``savings_model``), and each cell names its own."""
+    models = {f.savings_model for f in findings}
+    return next(iter(models)) if len(models) == 1 and "" not in models else ""
+
+
 def recommended_option(rec: Any) -> Any:
     """The recommended placement option (issue 6), when the recommendation names one."""
     name = getattr(rec, "option", None)

@@ -2,7 +2,7 @@
 
 Charts: cache hit ratio over time (observed and each simulated scenario), cost per model and
 layout side by side, the token make-up of each template group's prompt (static prefix, dynamic
-suffix; cached vs not, now and after the recommendation), and calls in flight over time against
+suffix; cached vs not: reported, as logged and with the fixes, one model), and calls in flight over time against
 each model's limit. Then the same tables as the other formats. Every string from the report goes
 through ``html.escape`` (text and attributes), so a prompt containing ``<script>`` shows as text.
 Hovering a point or bar shows its numbers (SVG ``<title>``).
@@ -13,7 +13,21 @@ from __future__ import annotations
 from html import escape as _escape
 
 from ..model.report import Layout, Report, Scenario, Timeline
-from . import Headline, headline, is_recommended, pct, recommendation_title, usd
+from . import (
+    Headline,
+    HitComparison,
+    changes,
+    headline,
+    hit_comparison,
+    is_recommended,
+    pct,
+    recommendation_title,
+    saving_text,
+    savings_column_model,
+    switch_text,
+    usd,
+)
+from .recommendation_text import with_text
 from .sections import all_sections
 
 MAX_GROUPS = 40
@@ -37,6 +51,7 @@ p.sub,.note{color:var(--muted);margin:0 0 10px}
 .card .v{font-size:21px;white-space:nowrap;font-weight:650;font-variant-numeric:tabular-nums}
 .card .v .arrow{color:var(--muted);font-weight:400;margin:0 6px}
 .card .v .after{color:var(--good)}
+.card .v .worse{color:#b91c1c}
 .card .d{color:var(--muted);font-size:12px}
 .rec{border-left:4px solid var(--good);background:#f0fdf4;padding:10px 14px;border-radius:6px;margin:14px 0}
 .rec ul{margin:6px 0 0;padding-left:20px}
@@ -72,6 +87,7 @@ def esc(value: object) -> str:
 
 
 def render_html(report: Report, *, width: int | None = None, color: bool = False) -> str:
+    report = with_text(report)
     h = headline(report)
     parts = [
         "<!DOCTYPE html>",
@@ -101,8 +117,9 @@ def render_html(report: Report, *, width: int | None = None, color: bool = False
     if report.groups:
         parts += ["<h2>What each group's prompt is made of</h2>",
                   '<p class="note">Per template group, the mean prompt: the static prefix all its calls share and the '
-                  "dynamic suffix that varies; then how much of the group's input is read from the cache now and "
-                  "after the recommendation.</p>", _groups_chart(report)]
+                  "dynamic suffix that varies; then how much of the group's input is read from the cache: as the "
+                  "provider reported it, and simulated on the same model as logged and with the prompt fixes.</p>",
+                  _groups_chart(report)]
     if tl is not None and tl.starts and any(tl.max_in_flight):
         parts += ["<h2>Concurrency over time</h2>",
                   f'<p class="note">Most calls in flight at once, per {esc(tl.bucket)}, against each model\'s limit '
@@ -130,12 +147,18 @@ def _subtitle(report: Report) -> str:
 
 def _cards(report: Report, h: Headline) -> str:
     cards = [
-        ("Cache hit ratio", f'{pct(h.hit_now)}<span class="arrow">&rarr;</span><span class="after">{pct(h.hit_after)}</span>',
-         f"now ({esc(h.hit_now_source)}) &rarr; achievable ({esc(h.hit_after_label)}, simulated)"),
+        _hit_card(hit_comparison(report)),
         ("Cost", f'{esc(usd(h.cost_now))}<span class="arrow">&rarr;</span><span class="after">{esc(usd(h.cost_after))}</span>',
          f"now ({esc(h.cost_now_label)}) &rarr; after the recommendation ({esc(h.cost_after_label)})"),
     ]
-    if h.savings is not None:
+    rows = changes(report)
+    if rows:  # issue 18: fix the prompts, switch models, both, each against the log as logged (simulated)
+        cards = cards[:1]
+        for c in rows:
+            gain = c.savings is not None and c.savings > 0
+            value = f'<span class="after">{esc(usd(c.cost))}</span>' if gain else esc(usd(c.cost))
+            cards.append((esc(c.title), value, esc(c.detail) + (f"; {esc(saving_text(c))}" if saving_text(c) else "")))
+    elif h.savings is not None:
         cards.append(("Savings", f'<span class="after">{esc(usd(h.savings))}</span>',
                       f"{pct(h.savings_share)} of the cost now" if h.savings_share is not None else "over the period of the log"))
     if report.concurrency:
@@ -146,15 +169,42 @@ def _cards(report: Report, h: Headline) -> str:
         for k, v, d in cards) + "</div>"
 
 
+def _hit_card(hc: HitComparison) -> tuple[str, str, str]:
+    """Like against like (issue 18): as logged and with the prompt fixes on the same models; an arrow
+    and green only for a rise, a fall in red and said in words."""
+    d = hc.direction
+    if d == "up":
+        value = f'{pct(hc.now)}<span class="arrow">&rarr;</span><span class="after">{pct(hc.after)}</span>'
+        said = f"{esc(hc.now_label)} &rarr; {esc(hc.after_label)}"
+    elif d == "down":
+        value = f'{pct(hc.now)}<span class="arrow">, falls to</span><span class="worse">{pct(hc.after)}</span>'
+        said = f"{esc(hc.now_label)}; {esc(hc.after_label)} it falls"
+    else:
+        value = pct(hc.now)
+        said = esc(hc.now_label) + (f"; unchanged {esc(hc.after_label)}" if d == "same" else "")
+    if hc.switch:
+        said += f". Switching models: {esc(switch_text(hc))}"
+    return "Cache hit ratio", value, said
+
+
 def _recommendation(report: Report) -> str:
     rec = report.recommendation
     if rec is None:
         return ""
     items = [f"<li>{esc(r.message)}</li>" for r in rec.reasons]
-    items += [f"<li><b>{esc(usd(a.savings_usd))}</b>: {esc(a.message)}</li>" for a in rec.actions]
+    items += [f"<li><b>{esc(usd(a.savings_usd))}</b>" + (f" on {esc(a.model)}" if a.model else "")
+              + f": {esc(a.message)}</li>" for a in rec.actions]
+    hl = report.headline
+    if hl is not None and hl.as_logged_usd is not None:  # like against like (issue 18): both simulated
+        saved = hl.as_logged_usd - rec.cost_usd
+        against = (f"{esc(usd(rec.cost_usd))} instead of {esc(usd(hl.as_logged_usd))} "
+                   f"({esc(', '.join(hl.models_as_logged))} as logged, simulated), "
+                   + (f"saves <b>{esc(usd(saved))}</b>" if saved >= 0 else f"costs {esc(usd(-saved))} more"))
+    else:
+        against = (f"{esc(usd(rec.cost_usd))} instead of {esc(usd(rec.baseline_cost_usd))} ({esc(rec.baseline)}), "
+                   f"saves <b>{esc(usd(rec.savings_usd))}</b>")
     return (f'<div class="rec"><b>Recommendation: {esc(recommendation_title(rec))}</b> ({esc(rec.layout.replace("_", " "))}): '
-            f"{esc(usd(rec.cost_usd))} instead of {esc(usd(rec.baseline_cost_usd))} ({esc(rec.baseline)}), "
-            f"saves <b>{esc(usd(rec.savings_usd))}</b>.<ul>{''.join(items)}</ul>"
+            f"{against}.<ul>{''.join(items)}</ul>"
             '<div class="note" style="margin-top:6px">Quality differs between models in ways logs cannot show: '
             "test both on your own workload.</div></div>")
 
@@ -331,8 +381,14 @@ def _cost_chart(report: Report, h: Headline) -> str:
 def _groups_chart(report: Report) -> str:
     groups = report.groups[:MAX_GROUP_CHART]
     tl = report.timeline
-    rec = report.recommendation
-    after_src = f"{rec.model}/{rec.layout}" if rec else None
+    # like against like (issue 18): the provider's figure, then the logged model simulated as logged
+    # and with the prompt fixes; another model's simulation is not this log's "after"
+    hl = report.headline
+    logged = (hl.models_as_logged[0] if hl is not None and hl.models_as_logged else
+              report.calibration.model if report.calibration is not None else None)
+    bars = [("reported", "observed")]
+    if logged is not None:
+        bars += [("as logged", f"{logged}/as_logged"), ("with the fixes", f"{logged}/restructured")]
     cache: dict[tuple[str, str], tuple[int, int]] = {}
     if tl is not None:
         cache = {(c.group, c.source): (c.hit_tokens, c.input_tokens) for c in tl.group_cache}
@@ -353,8 +409,8 @@ def _groups_chart(report: Report) -> str:
                 ("dynamic suffix (mean)", max(total - static, 0.0), DYNAMIC_COLOR)]
         body += _hbar(bars_x, y, bars_w, bar_h, "prompt", segs, total, g.id)
         yy = y + row_h
-        for label, src in (("cached now", "observed"), ("after", after_src)):
-            if src is None or (g.id, src) not in cache:
+        for label, src in bars:
+            if (g.id, src) not in cache:
                 continue
             hit, inp = cache[(g.id, src)]
             if not inp:
@@ -366,8 +422,9 @@ def _groups_chart(report: Report) -> str:
         y = yy + 10
     legend = [("static prefix", STATIC_COLOR, "box"), ("dynamic suffix", DYNAMIC_COLOR, "box"),
               ("read from cache", CACHED_COLOR, "box"), ("not cached", UNCACHED_COLOR, "box")]
-    note = (f"<figcaption>‘cached now’ is the provider's reported usage; ‘after’ is simulated for "
-            f"{esc(rec.model)} ({esc(rec.layout.replace('_', ' '))}).</figcaption>" if rec else "")
+    note = ("<figcaption>‘reported’ is the provider's usage; ‘as logged’ and ‘with the fixes’ are simulated on "
+            f"{esc(logged)}, the model the log ran on (a model change is compared in the summary above)."
+            "</figcaption>" if logged is not None else "")
     if len(report.groups) > MAX_GROUP_CHART:
         note += f"<figcaption>{len(report.groups) - MAX_GROUP_CHART} smaller group(s) not shown.</figcaption>"
     del rows
@@ -511,13 +568,17 @@ def _tables(report: Report) -> list[str]:
         out.append(f'<p class="note">{len(report.groups) - MAX_GROUPS} more group(s) in the JSON report.</p>')
     if report.findings:
         frows = []
+        col_model = savings_column_model(report.findings)
         for x in report.findings:
             frows.append(([esc(x.id), esc(x.kind), esc(x.message) + f'<br><span class="note">&rarr; {esc(x.change)}</span>'
                            + _layout_html(x), f"{x.calls:,}", f"{x.tokens:,}", esc(usd(x.savings_usd)) + (
+                               f" on {esc(x.savings_model)}" if not col_model and x.savings_model else "") + (
                                f'<br><span class="note">{esc(usd(x.best_savings_usd))} on {esc(x.best_model)}</span>'
-                               if x.savings_usd == 0 < x.best_savings_usd else "")], False))
+                               if x.best_model != (x.savings_model or col_model)
+                               and x.best_savings_usd > x.savings_usd else "")], False))
         out += ["<h2>Findings</h2>", _table([("Id", False), ("Kind", False), ("Finding", False), ("Calls", True),
-                                             ("Tokens", True), ("Savings", True)], frows)]
+                                             ("Tokens", True),
+                                             (f"Saves on {esc(col_model)}" if col_model else "Savings", True)], frows)]
     for sec in all_sections(report):
         out += [f"<h2>{esc(sec.title)}</h2>", _table(list(zip(sec.headers, sec.right)),
                                                       [([esc(c) for c in row], False) for row in sec.rows]),

@@ -12,7 +12,20 @@ import html
 import re
 
 from ..model.report import Report
-from . import headline, is_recommended, pct, recommendation_title, usd
+from . import (
+    changes,
+    headline,
+    hit_comparison,
+    hit_parts,
+    is_recommended,
+    pct,
+    recommendation_title,
+    saving_text,
+    savings_column_model,
+    switch_text,
+    usd,
+)
+from .recommendation_text import with_text
 from .sections import all_sections
 
 #: GitHub rejects issue / PR comment bodies above 65,536 characters; keep a margin.
@@ -41,6 +54,7 @@ def _table(headers: list[str], rows: list[list[str]], align: str) -> list[str]:
 
 
 def render_markdown(report: Report, *, width: int | None = None, color: bool = False) -> str:
+    report = with_text(report)
     h = headline(report)
     rec = report.recommendation
     md: list[str] = ["## promptcache: prompt-cache savings report", ""]
@@ -52,9 +66,16 @@ def render_markdown(report: Report, *, width: int | None = None, color: bool = F
         rows.append(["Period", f"{esc(report.period[0])} to {esc(report.period[1])}"])
     rows.append(["Input tokens", f"{report.input_tokens:,} ({report.reported_calls:,} calls provider-reported, "
                  f"{report.estimated_calls:,} counted by promptcache)"])
-    rows.append(["Cache hit ratio", f"**{pct(h.hit_now)}** now ({esc(h.hit_now_source)}) → "
-                 f"**{pct(h.hit_after)}** achievable ({esc(h.hit_after_label)}, simulated)"])
-    if h.cost_now is not None or h.cost_after is not None:
+    hc = hit_comparison(report)
+    tone = {"": "{}", "bold": "**{}**", "good": "**{}**", "bad": "**{}** (lower)", "arrow": " → "}
+    rows.append(["Cache hit ratio", "".join(tone[t].format(esc(x)) for x, t in hit_parts(hc))])
+    if hc.switch:
+        rows.append(["Switching models", esc(switch_text(hc)) + " (simulated)"])
+    if changes(report):
+        for c in changes(report):
+            said = saving_text(c)
+            rows.append([esc(c.title), f"**{esc(usd(c.cost))}** {esc(c.detail)}" + (f": {esc(said)}" if said else "")])
+    elif h.cost_now is not None or h.cost_after is not None:
         saved = (f"; **saves {esc(usd(h.savings))}**" + (f" ({pct(h.savings_share)})" if h.savings_share is not None else "")
                  if h.savings is not None else "")
         rows.append(["Cost", f"**{esc(usd(h.cost_now))}** now ({esc(h.cost_now_label)}) → **{esc(usd(h.cost_after))}** "
@@ -67,7 +88,8 @@ def render_markdown(report: Report, *, width: int | None = None, color: bool = F
     if rec:
         md += [f"### Recommendation: {esc(recommendation_title(rec))} ({esc(rec.layout.replace('_', ' '))})", ""]
         md += [f"- {esc(r.message)}" for r in rec.reasons]
-        md += [f"- **{esc(usd(a.savings_usd))}**: {esc(a.message)}" for a in rec.actions]
+        md += [f"- **{esc(usd(a.savings_usd))}**" + (f" on {esc(a.model)}" if a.model else "") + f": {esc(a.message)}"
+               for a in rec.actions]
         md += ["", "_Quality differs between models in ways logs cannot show: test both on your own workload._", ""]
 
     md += ["### Cost per model and layout (re-simulated)", ""]
@@ -104,14 +126,18 @@ def render_markdown(report: Report, *, width: int | None = None, color: bool = F
     if findings:
         md += ["### Findings", ""]
         frows = []
+        col_model = savings_column_model(findings)
         for x in findings[:MAX_FINDINGS]:
             layout = " ".join(("**" if p.static else "_") + esc(f"{p.part} ({p.tokens:,})") + ("**" if p.static else "_")
                               for p in x.after)
             frows.append([esc(x.id), esc(x.kind), esc(x.message) + f"<br>→ {esc(x.change)}<br>after: {layout}",
                           f"{x.calls:,}", f"{x.tokens:,}", esc(usd(x.savings_usd)) + (
+                              f" on {esc(x.savings_model)}" if not col_model and x.savings_model else "") + (
                               f"<br>{esc(usd(x.best_savings_usd))} on {esc(x.best_model)}"
-                              if x.savings_usd == 0 < x.best_savings_usd else "")])
-        md += _table(["Id", "Kind", "Finding", "Calls", "Tokens", "Savings"], frows, "lllrrr")
+                              if x.best_model != (x.savings_model or col_model)
+                              and x.best_savings_usd > x.savings_usd else "")])
+        md += _table(["Id", "Kind", "Finding", "Calls", "Tokens",
+                      f"Saves on {esc(col_model)}" if col_model else "Savings"], frows, "lllrrr")
         if len(findings) > MAX_FINDINGS:
             md += ["", f"_{len(findings) - MAX_FINDINGS} more finding(s) in the JSON report._"]
         md += [""]

@@ -19,8 +19,21 @@ from rich.table import Table
 from rich.text import Text
 
 from ..model.report import Report
-from . import headline, is_recommended, pct, recommendation_title, usd
+from . import (
+    changes,
+    headline,
+    hit_comparison,
+    hit_parts,
+    is_recommended,
+    pct,
+    recommendation_title,
+    saving_text,
+    savings_column_model,
+    switch_text,
+    usd,
+)
 from .options_table import render_options
+from .recommendation_text import with_text
 from .sections import all_sections
 
 TOP_FINDINGS = 10
@@ -60,7 +73,7 @@ def render_text(report: Report, *, width: int | None = 100, color: bool = False)
 def render_terminal(report: Report, console: Console) -> None:
     from ..secrets import printable_model
 
-    report = printable_model(report)  # control/bidi characters in log text are shown, not obeyed
+    report = printable_model(with_text(report))  # control/bidi characters in log text are shown, not obeyed
     rec = report.recommendation
     h = headline(report)
 
@@ -73,10 +86,19 @@ def render_terminal(report: Report, console: Console) -> None:
         summary.add_row("Period", f"{report.period[0]}  to  {report.period[1]}")
     summary.add_row("Input tokens", f"{report.input_tokens:,}  ({report.reported_calls:,} calls provider-reported, "
                     f"{report.estimated_calls:,} counted by promptcache)")
-    summary.add_row("Cache hit ratio", Text.from_markup(
-        f"[bold]{_pct(h.hit_now)}[/] now ({escape(h.hit_now_source)})  ->  "
-        f"[bold green]{_pct(h.hit_after)}[/] achievable ({escape(h.hit_after_label)}, simulated)"))
-    if h.cost_now is not None or h.cost_after is not None:
+    hc = hit_comparison(report)
+    tone = {"": "{}", "bold": "[bold]{}[/]", "good": "[bold green]{}[/]", "bad": "[bold red]{}[/]", "arrow": "  ->  "}
+    summary.add_row("Cache hit ratio", Text.from_markup("".join(tone[t].format(escape(x)) for x, t in hit_parts(hc))))
+    if hc.switch:
+        summary.add_row("Switching models", Text(switch_text(hc) + " (simulated)"))
+    rows = changes(report)
+    if rows:
+        for c in rows:
+            colour = "bold" if c.key == "as_logged" else ("bold green" if c.savings and c.savings > 0 else "bold")
+            said = saving_text(c)
+            summary.add_row(c.title, Text.from_markup(f"[{colour}]{_usd(c.cost)}[/] {escape(c.detail)}"
+                                                      + (f": {said}" if said else "")))
+    elif h.cost_now is not None or h.cost_after is not None:
         saved = (f", [bold green]saves {_usd(h.savings)}[/]" + (f" ({_pct(h.savings_share)})" if h.savings_share is not None else "")
                  if h.savings is not None else "")
         summary.add_row("Cost", Text.from_markup(
@@ -136,21 +158,24 @@ def render_terminal(report: Report, console: Console) -> None:
         for r in rec.reasons:
             lines.append(Text(f"  - {r.message}"))
         for act in rec.actions:
-            lines.append(Text(f"  * {act.message}: saves {_usd(act.savings_usd)}"))
+            lines.append(Text(f"  * {act.message}: saves {_usd(act.savings_usd)}" + (f" on {act.model}" if act.model else "")))
         lines.append(Text("  Quality differs between models in ways logs cannot show: test both on your own workload.",
                           style="dim"))
         console.print(Panel(RichGroup(*lines), title="Recommendation", title_align="left", border_style="green"))
         render_options(report, console)
     if report.findings:
         f = Table(title="Findings (largest savings first)", title_justify="left")
+        col_model = savings_column_model(report.findings)
         for col, just in (("Id", "left"), ("Kind", "left"), ("Finding", "left"), ("Calls", "right"),
-                          ("Tokens", "right"), ("Savings", "right")):
-            f.add_column(col, justify=just, no_wrap=col != "Finding")
+                          ("Tokens", "right"), (f"Saves on\n{col_model}" if col_model else "Savings", "right")):
+            f.add_column(escape(col), justify=just, no_wrap=col != "Finding")
         for x in report.findings[:TOP_FINDINGS]:
             f.add_row(escape(x.id), escape(x.kind), escape(x.message) + f"\n[dim]-> {escape(x.change)}[/]",
                       f"{x.calls:,}", f"{x.tokens:,}", _usd(x.savings_usd) + (
+                          f" on {escape(x.savings_model)}" if not col_model and x.savings_model else "") + (
                           f"\n[dim]{_usd(x.best_savings_usd)} on {escape(x.best_model)}[/]"
-                          if x.savings_usd == 0 < x.best_savings_usd else ""))
+                          if x.best_model != (x.savings_model or col_model)
+                          and x.best_savings_usd > x.savings_usd else ""))
         f.caption = (f"promptcache analyze ... --explain {report.findings[0].id} shows one in full (layout before "
                      "and after, savings per model)" + (f"; {len(report.findings) - TOP_FINDINGS} more in --format json"
                                                         if len(report.findings) > TOP_FINDINGS else ""))

@@ -74,6 +74,8 @@ def template_key(call: Call) -> str:
     """The call's template: its tool list and its main text (``_main_text``; a first message by
     its first 200 characters), each reduced to what stays the same across calls of one template
     (``_tools_key``, ``_text_key``)."""
+    if call.template is not None:  # a content-free trace names its template itself
+        return f"t:{call.template}"
     tools = "".join(s.text for s in call.segments if s.role == "tools")
     main, system = _main_text(call)
     return f"{_tools_key(tools):x}:{hash(_text_key(main if system else main[:200])):x}"
@@ -82,6 +84,8 @@ def template_key(call: Call) -> str:
 def template_label(call: Call) -> str:
     """A human label for the template of ``call``: the start of its main text with volatile values
     masked. Computed once per group (masking is the costly part of grouping a call)."""
+    if call.template is not None:
+        return f"template {_oneline(call.template, 40)} (from the trace)" + (" (+ tools)" if call.has_tools else "")
     main, system = _main_text(call)
     label = f"{'system' if system else 'no system prompt; first message'}: " \
             f"{_oneline(volatile.mask(mask_excerpt(main, 0, 600)))}"
