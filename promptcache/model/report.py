@@ -94,8 +94,8 @@ class Action(_Out):
     message: str
     savings_usd: Money
     groups: list[str] = []
-    model: str = Field("", description="The model savings_usd is re-simulated on (the recommended option's "
-                                       "main model).")
+    model: Annotated[str, Field(description="The model savings_usd is re-simulated on (the recommended "
+                                            "option's main model).")] = ""
 
 
 class Reason(_Out):
@@ -103,10 +103,10 @@ class Reason(_Out):
     sentence, and the numbers it cites. ``report.recommendation_text`` writes the sentence."""
 
     rule: str
-    code: str = Field("", description="Which sentence: e.g. groups_lean_pro, cheapest_allowed, volume "
-                                      "(see docs/recommendation.md).")
-    message: str = Field("", description="The sentence, written by the renderer from code and evidence "
-                                         "(in JSON output; ignored when a report is read back).")
+    code: Annotated[str, Field(description="Which sentence: e.g. groups_lean_pro, cheapest_allowed, volume "
+                                           "(see docs/recommendation.md).")] = ""
+    message: Annotated[str, Field(description="The sentence, written by the renderer from code and evidence "
+                                              "(in JSON output; ignored when a report is read back).")] = ""
     evidence: dict[str, float | int | str] = {}
 
 
@@ -128,15 +128,17 @@ class Option(_Out):
     """One way to place the calls on models, priced by re-simulating every model's cache over the log."""
 
     name: str = Field(description="all_pro, all_flash, current_mix, per_group, hybrid_chain, or all:<model> for other candidates.")
-    description: str = Field("", description="What the option does, written by the renderer (in JSON output).")
+    description: Annotated[str, Field(description="What the option does, written by the renderer (in JSON "
+                                                  "output).")] = ""
     layout: Literal["as_logged", "restructured"]
     feasible: bool = Field(description="False when a model's peak concurrency under this option exceeds its limit.")
     meets_placement: bool = Field(description="Serves on Pro every call the workload's signals and the "
                                               "quality-critical setting place there.")
     calls: int
     calls_per_model: dict[str, int]
-    calls_per_model_order: list[str] = Field([], description="The models of calls_per_model, most calls first "
-                                                             "(ties in the order the log first used them).")
+    calls_per_model_order: Annotated[list[str], Field(description="The models of calls_per_model, most calls "
+                                                                  "first (ties in the order the log first used "
+                                                                  "them).")] = []
     cost_usd: Money = Field(description="At the rates in force at each call's time (or --at).")
     cost_per_1000_calls_usd: Money
     cost_usd_at_current_prices: Money = Field(description="At today's price entries, peak hours by each call's time of day.")
@@ -178,9 +180,11 @@ class GroupWorkload(_Out):
     task_signals: list[TaskSignal]
     quality_critical: bool
     leans: Literal["pro", "flash"]
-    signals: list[str] = Field([], description="What the leaning rests on: agentic_tool_use, reasoning, "
-                                               "quality_critical, no_pro_signal, task_keywords, multi_step.")
-    why: list[str] = Field([], description="The signals as sentences, written by the renderer (in JSON output).")
+    signals: Annotated[list[str], Field(description="What the leaning rests on: agentic_tool_use, reasoning, "
+                                                    "quality_critical, no_pro_signal, task_keywords, "
+                                                    "multi_step.")] = []
+    why: Annotated[list[str], Field(description="The signals as sentences, written by the renderer (in JSON "
+                                                "output).")] = []
 
 
 class PriceGapPoint(_Out):
@@ -230,11 +234,14 @@ class Recommendation(_Out):
                                                                        "same layout, each call at its own time.")
     quality_critical: list[str] = Field([], description="Groups kept on Pro by the quality_critical setting.")
     workload: Workload | None = None
-    cautions: list[Reason] = Field([], description="What the recommendation cannot know or assumes, as codes "
-                                                   "with their numbers (rule 'caveat').")
-    caveats: list[str] = Field([], description="The cautions as sentences, written by the renderer (in JSON output).")
-    pro_model: str | None = Field(None, description="The candidate taken as Pro (its id contains 'pro').")
-    flash_model: str | None = Field(None, description="The candidate taken as Flash (its id contains 'flash').")
+    cautions: Annotated[list[Reason], Field(description="What the recommendation cannot know or assumes, as "
+                                                        "codes with their numbers (rule 'caveat').")] = []
+    caveats: Annotated[list[str], Field(description="The cautions as sentences, written by the renderer (in JSON "
+                                                    "output).")] = []
+    pro_model: Annotated[str | None, Field(description="The candidate taken as Pro (its id contains "
+                                                       "'pro').")] = None
+    flash_model: Annotated[str | None, Field(description="The candidate taken as Flash (its id contains "
+                                                         "'flash').")] = None
 
 
 class Headline(_Out):
@@ -337,8 +344,8 @@ class Finding(_Out):
     calls: int = Field(description="Calls of the group the change applies to.")
     tokens: int = Field(description="Input tokens of those calls.")
     savings_usd: Money = Field(description="Savings alone on savings_model (re-simulated).")
-    savings_model: str = Field("", description="The model savings_usd is on: the model the log's calls ran on when "
-                                               "it is a candidate, else the recommended one.")
+    savings_model: Annotated[str, Field(description="The model savings_usd is on: the model the log's calls ran "
+                                                    "on when it is a candidate, else the recommended one.")] = ""
     best_model: str = Field("", description="The candidate model this change saves most on (a breakpoint or "
                                             "prompt_cache_key fix saves only on the provider that reads it).")
     best_savings_usd: Money = Field(Decimal(0), description="Savings alone on best_model (re-simulated).")

@@ -173,7 +173,8 @@ def _weka_walk(requests: list, source: str, trace_id: str, conv: str, t0: float,
             total = count(r.get("in"), "in") or 0
             out = count(r.get("out", 0), "out") or 0
             segs = block_segments(r.get("hash_ids", []), total, block, scope, (conv, i))
-            types = r.get("output_types") if isinstance(r.get("output_types"), list) else []
+            raw_types = r.get("output_types")
+            types: list[Any] = raw_types if isinstance(raw_types, list) else []
             tool_uses = sum(1 for x in types if x == "tool_use") or int(r.get("stop") == "tool_use")
             yield unit, Call(source=source, line=unit, model=str(r.get("model") or "trace"), segments=segs,
                              timestamp=EPOCH + timedelta(seconds=t0 + t), call_id=f"{conv}#{i}",

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..knowledge.catalog import BLEND
 from ..model import report as R
@@ -52,6 +52,7 @@ LEAN_SHARE = 0.5  # share of a group's calls with tools (and some tool calls) or
 VOLUME_PER_DAY = 100_000  # the seed: "high volume (>100K requests/day)" leans Flash
 GAP_HIT_RATIOS = (0.0, 0.5, 0.8, 0.9, 0.95)
 ORDER = ("all_pro", "all_flash", "per_group", "hybrid_chain", "current_mix")
+Layout = Literal["as_logged", "restructured"]
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class _Run:
     assign: list  # ModelEntry per call
     ledger: Any = None
     now_cost: Decimal = Decimal(0)
-    hits: list[int] | None = None
+    hits: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -127,7 +128,7 @@ def recommend_models(inputs: RecommendInputs) -> tuple[Recommendation, R.Headlin
     qc = _quality_critical(inputs.quality_critical, inputs.groups, cautions)
     gw, leans_pro = _group_workloads(inputs.groups, ctx.counts, qc)
     units = _placement_units(inputs.metas, ctx.chains, qc, leans_pro)
-    layout = _layout(inputs.ledgers, ctx.uniq)
+    layout: Layout = _layout(inputs.ledgers, ctx.uniq)
     runs = _runs(inputs, ctx, leans_pro, qc, layout, cautions)
     sim = _Simulator(inputs, ctx.now)
     for run in runs:
@@ -245,7 +246,7 @@ def _placement_units(metas: Sequence[CallFacts], chains: Chains, qc: set[str], l
     return [i for i in range(len(metas)) if unit(i)]
 
 
-def _layout(ledgers: Mapping[tuple[str, str], Ledger], uniq: list) -> str:
+def _layout(ledgers: Mapping[tuple[str, str], Ledger], uniq: list) -> Layout:
     """Restructured when it lowers every candidate's cost (the restructuring is per group and
     independent of the model), as logged otherwise."""
     lo = {e.id: ledgers[(e.id, "as_logged")].cost() for e in uniq if (e.id, "as_logged") in ledgers}
@@ -303,7 +304,7 @@ class _Simulator:
             return price(facts, order, assign[0].id, done, i.catalog, on_outcome, fallback=self.now)
         policies = {k: make_policy(e, i.measurers[e.tokenizer], policy=i.cache_policy,
                                    overrides=dict(i.cache_params)) for k, e in used.items()}
-        return simulate(facts, order, assign.__getitem__, shapes, policies, i.catalog, on_outcome,
+        return simulate(facts, order, assign.__getitem__, dict(shapes), policies, i.catalog, on_outcome,
                         fallback=self.now)
 
     def _now_bucket(self, e, t: datetime | None) -> tuple[str, int, bool | str]:
@@ -381,7 +382,7 @@ def _switch_loss(inputs: RecommendInputs, run: _Run, single: dict[str, _Run], no
     return lost_tok, _money(lost_cost)
 
 
-def _options(inputs: RecommendInputs, ctx: _Context, runs: list[_Run], units: list[int], layout: str
+def _options(inputs: RecommendInputs, ctx: _Context, runs: list[_Run], units: list[int], layout: Layout
              ) -> list[R.Option]:
     """The simulated runs as report options, each with the reasons it may be ruled out."""
     pro, n = ctx.pro, ctx.n
