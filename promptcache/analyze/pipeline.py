@@ -209,6 +209,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                    if e.id not in {x.id for x in entries}]
     opts = _resolve_params(opts, entries)
     now = opts.now or datetime.now(UTC)
+    _check_at(opts.at, entries + comparisons)
 
     measurers: dict[str, Measurer] = {}
     for e in entries:
@@ -225,8 +226,11 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         stats = reader.stats
         why = (f"; {stats.skipped_lines} line(s) skipped, first: {stats.examples[0].path}:{stats.examples[0].line}: "
                f"{stats.examples[0].message}") if stats.examples else ""
-        raise EmptyLogError(f"no call could be analyzed in {', '.join(paths)} ({stats.lines} line(s) read{why})")
+        raise EmptyLogError(f"no call could be analyzed in {', '.join(paths)} ({stats.lines} line(s) read{why})"
+                            + _empty_advice(paths, stats))
     metas, shapes = fp.facts, fp.shapes
+    if not fp.partial:  # a mistyped safety override must not pass silently (issue 18)
+        _check_quality_critical(opts.quality_critical, list(fp.grouper.groups.values()))
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
     sims = _Sims(fp, order, measurers, catalog, opts)
     chains = find_chains(metas, order, shapes[primary])
@@ -410,6 +414,42 @@ def _conversations(metas: list[CallFacts], chains: Chains) -> list[str | None]:
     size = Counter(chains.root)
     return [m.conversation if m.conversation is not None else
             (f"chain-{chains.root[i] + 1}" if size[chains.root[i]] > 1 else None) for i, m in enumerate(metas)]
+
+
+def _check_at(at: datetime | None, models: list[ModelEntry]) -> None:
+    """``--at`` before the first price the catalog knows for a model would price at rates never in force."""
+    if at is None:
+        return
+    first = min(((p.start, e.id) for e in models for p in e.prices if p.start is not None), default=None)
+    if first is not None and at < first[0]:
+        raise ConfigError(f"--at {at:%Y-%m-%d}: the price catalog starts at {first[0]:%Y-%m-%d} ({first[1]}), so "
+                          f"there is no price for that date; give a date from {first[0]:%Y-%m-%d} on, or --at now")
+
+
+def _check_quality_critical(items: list[str], groups: list) -> None:
+    """Every ``--quality-critical`` entry names a template group (an id, or a substring of a label)."""
+    for item in items:
+        if not any(g.id == item or item.lower() in g.label.lower() for g in groups):
+            ids = sorted((g.id for g in groups), key=lambda i: (len(i), i))
+            raise ConfigError(f"--quality-critical {item!r} matches no template group of this log (ids: "
+                              f"{', '.join(ids[:12])}{', ...' if len(ids) > 12 else ''}); give a group id from the "
+                              "report's Template groups table, or a piece of its label")
+
+
+def _empty_advice(paths: list[str], stats: Any) -> str:
+    """What to do when no line of the input was a call: one sentence, after the first error."""
+    if not stats.lines:
+        return ": give a log file with one request a line"
+    if any(p.lower().endswith((".csv", ".tsv", ".csv.gz")) for p in paths) or (
+            stats.skipped.get("not_json") == stats.skipped_lines and stats.examples
+            and "invalid literal" in stats.examples[0].message):
+        return (": promptcache reads JSON logs, not CSV; export the requests as JSON Lines (one request object a "
+                "line, as the OpenAI, Anthropic or LiteLLM logs are), see docs/formats/")
+    if stats.skipped.get("not_json"):
+        return ": promptcache reads JSON Lines or JSON request logs; check the file is one (see docs/formats/)"
+    if stats.skipped.get("unknown_format"):
+        return ": give the log's format with --input-format (see docs/formats/ for the formats read)"
+    return ""
 
 
 def _resolve_params(opts: AnalyzeOptions, entries: list[ModelEntry]) -> AnalyzeOptions:
@@ -623,7 +663,8 @@ def _findings(fixes, savings, model: str, grouper: Grouper, evidence: Evidence, 
         id=f"F{n}", kind=f.kind, group=f.group, segment=f.segment, message=f.message, change=f.change,
         calls=g.calls, tokens=g.input_tokens, savings_usd=_q(sv[model].alone), keeps_information=f.keeps_information,
         best_model=(best := max(sv, key=lambda m: sv[m].alone)), best_savings_usd=_q(sv[best].alone),
-        samples=f.samples, before=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in before],
+        samples=[x for x in f.samples if x],  # --redact: the excerpts are empty, so none
+        before=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in before],
         after=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in after],
         savings=[R.FixSavings(model=m, alone_usd=_q(v.alone), marginal_usd=_q(v.marginal),
                               cache_hit_tokens_gained=v.hit_tokens_gained) for m, v in sv.items()],

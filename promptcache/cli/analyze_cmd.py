@@ -82,6 +82,9 @@ def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str 
     """
     from ..analyze.pipeline import DEFAULT_MODELS, AnalyzeOptions
     from ..analyze.pipeline import analyze as run
+    from .report_cmd import default_format, write_report
+
+    out_format = default_format(output, fmt)  # a wrong -o extension fails now, not after the analysis
 
     if example:
         paths = (Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))),)
@@ -99,9 +102,7 @@ def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str 
                              config_path=_find_config())  # issue 6: [tool.promptcache] quality_critical
     with _progress() as progress:  # issue 8: progress bar on stderr when interactive
         report = run(paths, options, progress=progress)
-    from .report_cmd import default_format, write_report
-
-    write_report(report, default_format(output, fmt), output, explain=explain)
+    write_report(report, out_format, output, explain=explain)
     if report.partial:  # Ctrl-C: what was read so far is shown, marked PARTIAL, and the exit code says so
         click.echo(f"promptcache: interrupted: the report is PARTIAL ({report.calls:,} calls read)", err=True)
         return 130

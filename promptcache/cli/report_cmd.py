@@ -20,18 +20,23 @@ def load_report(path: Path):
 
     from ..model.report import SCHEMA_VERSION, Report
 
+    analyze_it = f"to analyze a log, run: promptcache analyze {path}"
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    if raw[:2] == b"\x1f\x8b":  # gzip: a compressed log, never a saved report
+        raise ConfigError(f"{path}: a compressed file, not a saved report (`report` re-renders the JSON that "
+                          f"`analyze -o report.json` writes); {analyze_it}")
     try:
-        data = json.loads(text)
-    except ValueError:
-        raise ConfigError(f"{path}: not a JSON report (write one with: promptcache analyze LOG -o report.json)") from None
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise ConfigError(f"{path}: not a JSON report (`report` re-renders the JSON that `analyze -o report.json` "
+                          f"writes); {analyze_it}") from None
     if not isinstance(data, dict) or "schema_version" not in data:
-        raise ConfigError(f"{path}: not a promptcache report (no schema_version)")
+        raise ConfigError(f"{path}: not a promptcache report (no schema_version); {analyze_it}")
     found = str(data["schema_version"])
     if found.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
         raise ConfigError(f"{path}: report schema {found}, this promptcache reads {SCHEMA_VERSION}: re-run analyze")
@@ -45,7 +50,17 @@ def load_report(path: Path):
 
 def write_report(report, fmt: str, output: Path | None, *, explain: str | None = None) -> None:
     """Render ``report`` as ``fmt`` to ``output`` (a file) or stdout (the terminal format adapts to it);
-    with ``explain``, only that finding, in full."""
+    with ``explain``, only that finding, in full. A file written is named on stderr."""
+    if output:
+        _write(report, fmt, output, explain)
+        kind = "finding " + explain if explain else {"term": "text", "markdown": "Markdown", "html": "HTML",
+                                                      "json": "JSON"}[fmt] + " report"
+        click.echo(f"promptcache: wrote the {kind}{' (PARTIAL)' if report.partial else ''} to {output}", err=True)
+    else:
+        _write(report, fmt, None, explain)
+
+
+def _write(report, fmt: str, output: Path | None, explain: str | None) -> None:
     if explain:
         from ..report.explain import render_explain
 
@@ -70,12 +85,21 @@ def write_report(report, fmt: str, output: Path | None, *, explain: str | None =
         sys.stdout.write(text)
 
 
+#: output file extension -> format; a name without extension, or .txt, gets the terminal text
+EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html",
+              ".txt": "term", ".text": "term", "": "term"}
+
+
 def default_format(output: Path | None, fmt: str | None) -> str:
-    """``fmt`` if given, else from the output file's extension (.json, .md, .html), else term."""
+    """``fmt`` if given, else from the output file's extension (.json, .md, .html, .txt), else term.
+    An extension promptcache cannot write (.pdf, .csv) is an error, not text under a wrong name."""
     if fmt:
         return fmt
     ext = output.suffix.lower() if output else ""
-    return {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}.get(ext, "term")
+    if ext not in EXTENSIONS:
+        raise ConfigError(f"-o {output}: promptcache cannot write {ext} files; name the file .json, .md, .html or "
+                          ".txt, or give --format")
+    return EXTENSIONS[ext]
 
 
 @click.command()
