@@ -465,15 +465,20 @@ def _resolve_params(opts: AnalyzeOptions, entries: list[ModelEntry]) -> AnalyzeO
 
 
 def _comparison_shapes(sims: _Sims, comparisons: list[ModelEntry], primary: str, notes: list[str]) -> dict[str, str]:
-    """Shapes for the comparison models: measured where their family was, else the log's scaled.
+    """Shapes for the comparison models: measured where their family is the primary's or the logged
+    model's, else the log's scaled by a ratio measured on sampled calls.
 
     Anthropic and GPT-5.6+ cache only at breakpoints: a log without them (from another provider)
     is simulated with breakpoints placed where those providers would need them (``auto``).
     """
     labels: dict[str, str] = {}
     fp = sims.fp
+    # Families measured whatever the other candidates are: the primary's and the logged model's. A
+    # comparison of another family is scaled even when a candidate of its family is measured, so
+    # adding a candidate never changes a comparison's row (issue 18: +gpt-4.1 moved gpt-4o's).
+    measured = {primary, fp.logged_family}
     for e in comparisons:
-        if e.tokenizer in fp.shapes:
+        if e.tokenizer in measured and e.tokenizer in fp.shapes:
             labels[e.id] = f"counted with {sims.measurers[e.tokenizer].tokenizer_name}"
         else:
             stand_in = Measurer(e.tokenizer)
