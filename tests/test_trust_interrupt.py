@@ -12,7 +12,7 @@ import promptcache.analyze.pipeline as analysis
 import promptcache.read.reader as logs
 from promptcache.analyze.pipeline import AnalyzeOptions
 from promptcache.cli import analyze_cmd, main
-from promptcache.report import RENDERERS
+from promptcache.report import RENDERERS, renderer
 
 N = 2500
 
@@ -108,12 +108,75 @@ def test_interrupt_before_any_call(long_log, monkeypatch, capsys):
     assert "no call could be analyzed" not in err
 
 
-def test_interrupt_after_reading(long_log, monkeypatch, capsys):
-    """Ctrl-C during the simulation: no report at all rather than a wrong one."""
-    def boom(*a, **k):
-        raise KeyboardInterrupt
+def _ctrl_c_on_call(monkeypatch, target: str, n: int) -> None:
+    """Ctrl-C on the ``n``-th call (from 1) of ``analysis.<target>``."""
+    real = getattr(analysis, target)
+    seen = {"n": 0}
 
-    monkeypatch.setattr(analysis, "simulate_outcomes", boom)
+    def wrapped(*a, **k):
+        seen["n"] += 1
+        if seen["n"] == n:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(analysis, target, wrapped)
+
+
+def test_interrupt_in_the_first_simulation(long_log, monkeypatch, capsys):
+    """Issue 18, point 6. Was: Ctrl-C during the simulation gave exit 130, "Aborted." and no report.
+    Now every call read is reported (groups, observed hit ratio and cost), marked PARTIAL, exit 130."""
+    _ctrl_c_on_call(monkeypatch, "simulate_outcomes", 1)
     code = main(["analyze", str(long_log), "--format", "json"])
     out, err = capsys.readouterr()
-    assert code == 130 and out == "" and ("Interrupted" in err or "Aborted" in err) and "Traceback" not in err
+    assert code == 130 and "Traceback" not in err and "PARTIAL" in err
+    data = json.loads(out)
+    assert data["partial"] is True and data["calls"] == N and data["scenarios"] == []
+    assert data["lines_read"] == data["calls"] + data["skipped_lines"]
+    assert data["observed"]["calls"] == N and data["groups"]
+    note = next(n for n in data["assumptions"]["notes"] if n.startswith("Interrupted during"))
+    assert "the simulation of deepseek-v4-pro as logged" in note and "no simulation finished" in note
+    assert data["timeline"] is None or data["timeline"]["simulated"] == []  # no series cut short
+
+
+def test_interrupt_after_one_model(long_log, monkeypatch):
+    """The models whose simulation finished keep their rows; the others are named as not simulated."""
+    _ctrl_c_on_call(monkeypatch, "simulate_outcomes", 2)  # Pro and Flash share the first simulation
+    report = analysis.analyze([long_log], AnalyzeOptions())
+    assert report.partial and report.calls == N
+    rows = {(s.model, s.layout) for s in report.scenarios}
+    assert rows == {("deepseek-v4-pro", "as_logged"), ("deepseek-flash", "as_logged")}
+    full = {(s.model, s.layout): s for s in analysis.analyze([long_log], AnalyzeOptions()).scenarios}
+    for s in report.scenarios:  # what is shown is exactly what a full run shows
+        assert s == full[(s.model, s.layout)]
+    note = next(n for n in report.assumptions.notes if n.startswith("Interrupted during"))
+    missing = note.split("not simulated: ")[1]
+    assert "claude-sonnet-4-5 as logged" in missing and "gpt-4o as logged" in missing and "no recommendation" in note
+    assert "deepseek-v4-pro as logged" not in missing
+    assert {x.model for x in report.timeline.simulated} <= {"deepseek-v4-pro", "deepseek-flash"}
+    for fmt in RENDERERS:  # every format says PARTIAL and renders without the missing rows
+        text = renderer(fmt)(report)
+        assert "partial" in text.lower(), fmt
+
+
+@pytest.mark.parametrize("stage,kept", [("choose", "scenarios"), ("recommend_models", "findings")])
+def test_interrupt_in_a_later_stage(long_log, monkeypatch, stage, kept):
+    """Ctrl-C in the what-ifs or the recommendation: every finished scenario (and the findings, once
+    the what-ifs are done) is kept."""
+    if stage == "recommend_models":
+        import promptcache.recommend.options as options
+
+        monkeypatch.setattr(options, "recommend_models", lambda **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    else:
+        monkeypatch.setattr(analysis, "choose", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    log = long_log.parent / "with_breaker.jsonl"
+    rows = [json.loads(x) for x in long_log.read_text().splitlines()[:400] if x.startswith("{\"")]
+    for i, r in enumerate(rows):  # a timestamp atop the system prompt: a breaker the what-ifs try
+        r["messages"][0]["content"] = f"Now: 2026-11-16 {i // 60 % 24:02d}:{i % 60:02d}\n" + r["messages"][0]["content"]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    report = analysis.analyze([log], AnalyzeOptions())
+    assert report.partial and report.calls == len(rows) and report.recommendation is None
+    assert {s.layout for s in report.scenarios} >= {"as_logged"} and len(report.scenarios) >= 4
+    if kept == "findings":
+        assert report.findings and {s.layout for s in report.scenarios} == {"as_logged", "restructured"}
+    else:
+        assert not report.findings

@@ -228,20 +228,33 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                f"{stats.examples[0].message}") if stats.examples else ""
         raise EmptyLogError(f"no call could be analyzed in {', '.join(paths)} ({stats.lines} line(s) read{why})"
                             + _empty_advice(paths, stats))
-    metas, shapes = fp.facts, fp.shapes
     if not fp.partial:  # a mistyped safety override must not pass silently (issue 18)
         _check_quality_critical(opts.quality_critical, list(fp.grouper.groups.values()))
+    done = _Done()
+    try:
+        return _analyze_calls(paths, opts, catalog, entries, comparisons, measurers, primary, fp, now, done)
+    except KeyboardInterrupt:  # Ctrl-C after reading: what was done so far, marked PARTIAL (issue 18)
+        return _interrupted(paths, opts, catalog, entries, comparisons, measurers, primary, fp, now, done)
+
+
+def _analyze_calls(paths: list[str], opts: AnalyzeOptions, catalog: Catalog, entries: list[ModelEntry],
+                   comparisons: list[ModelEntry], measurers: dict[str, Measurer], primary: str, fp: FirstPass,
+                   now: datetime, done: _Done) -> R.Report:
+    """Everything after reading: simulate, advise, recommend, report. ``done`` records each stage's
+    results as they complete, so an interrupt can still report them."""
+    metas, shapes = fp.facts, fp.shapes
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
-    sims = _Sims(fp, order, measurers, catalog, opts)
-    chains = find_chains(metas, order, shapes[primary])
+    sims = done.sims = _Sims(fp, order, measurers, catalog, opts)
+    chains = done.chains = find_chains(metas, order, shapes[primary])
     conversation = _conversations(metas, chains)
-    notes: list[str] = []
-    translations = _comparison_shapes(sims, comparisons, primary, notes)
+    notes: list[str] = done.notes
+    translations = done.translations = _comparison_shapes(sims, comparisons, primary, notes)
 
     # --- timeline (issue 8: report charts) ---
     timed_starts = [m.start for m in metas if m.timed]
     timeline = TimelineBuilder(min(timed_starts), max(timed_starts),
                                limits={e.id: e.concurrency_limit for e in entries}) if timed_starts else None
+    done.timeline = timeline
     if timeline is not None:
         for t0 in timed_starts:
             timeline.call(t0)
@@ -252,7 +265,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
 
     # As logged, every candidate and comparison model.
     scenarios: list[R.Scenario] = []
-    ledgers: dict[tuple[str, str], Ledger] = {}
+    ledgers: dict[tuple[str, str], Ledger] = done.ledgers
     conv_hits: dict[str, list[int]] = {}
     sim_reads: dict[str, array] = {}
     logged = catalog.find(fp.logged_models.most_common(1)[0][0])
@@ -273,6 +286,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                 c[1] += o.total
                 c[2] += o.read
 
+        done.stage, done.running = f"the simulation of {e.id} as logged", (e.id, "as_logged")
         ledgers[(e.id, "as_logged")] = sims.run(e, on_outcome=on_outcome)
         if reads is not None:
             sim_reads[e.id] = reads
@@ -297,6 +311,8 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         fixes += detect_provider_options(metas, order, shapes, [(e.id, e.tokenizer, sims.policy_maker(e))
                                                                 for e in entries])
 
+    done.stage, done.running = "the search for cache breakers and their what-if simulations", None
+
     def reread(chosen: list) -> Variants:
         return reshape(lambda: read_logs(paths, input_format=opts.input_format, strict=False), chosen,
                        metas, measurers, shapes)
@@ -305,6 +321,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                   lambda var, model: sims.run(next(e for e in entries if e.id == model), var),
                   {e.id: ledgers[(e.id, "as_logged")] for e in entries}, jobs=opts.jobs) if fixes else Plan([], Variant(), [], [])
     fixes, savings = plan.kept, plan.savings
+    done.plan = plan
     shapes_r, metas_r = plan.combined.view(shapes, metas)
     for e in everyone:
         key = (e.id, "restructured")
@@ -313,7 +330,9 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
             if timeline is not None and metas[i].timed:  # issue 8 timeline
                 timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
 
+        done.stage, done.running = f"the simulation of {e.id} restructured", key
         ledgers[key] = sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
+    done.stage, done.running = "the recommendation", None
     comparison_ids = {e.id for e in comparisons}
     for e in everyone:
         for lay in ("as_logged", "restructured"):
@@ -358,6 +377,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         latency_source=concurrency.latency_source if concurrency else "none", quality_critical=quality_critical,
         now=now, simulated=lambda e, lay: sims.outcomes(e, plan.combined if lay == "restructured" and plan.kept else None))
     # --- end recommendation ---
+    done.rec, done.stage = rec, "the calibration and the sweep"
 
     calibration = _calibration(fp, logged, sim_reads, catalog, opts, notes)
     sweep = _sweep(sims, entries, plan, opts)
@@ -394,17 +414,97 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         sweep=sweep,
         conversations=[R.Conversation(id=k, calls=v[0], input_tokens=v[1], cache_hit_tokens=v[2],
                                       hit_ratio=_ratio(v[2], v[1])) for k, v in conv_hits.items()],  # in order of first call
-        assumptions=R.Assumptions(
-            prices=(f"every call repriced at {opts.at.isoformat()}" if opts.at else
-                    "each call priced at the rates in force at its own timestamp (DeepSeek peak/off-peak applied)"),
-            cache_policy=_policy_info(everyone, sims, opts),
-            tokenizer=("; ".join([measurers[f].tokenizer_name for f in dict.fromkeys(e.tokenizer for e in entries)]
-                                 + [f"{m}: {t}" for m, t in translations.items()])),
-            token_counts=(f"{reported} call(s) use the provider's reported prompt size; {len(metas) - reported} were "
-                          f"counted by promptcache; {prim.adjusted_tokens} token(s) of framing difference were "
-                          "reconciled to the reported totals."),
-            notes=notes,
-        ),
+        assumptions=_assumptions(opts, entries, everyone, sims, measurers, translations, reported, len(metas),
+                                 prim.adjusted_tokens, notes),
+    )
+
+
+def _assumptions(opts: AnalyzeOptions, entries: list[ModelEntry], everyone: list[ModelEntry], sims: _Sims,
+                 measurers: dict[str, Measurer], translations: dict[str, str], reported: int, calls: int,
+                 adjusted: int, notes: list[str]) -> R.Assumptions:
+    return R.Assumptions(
+        prices=(f"every call repriced at {opts.at.isoformat()}" if opts.at else
+                "each call priced at the rates in force at its own timestamp (DeepSeek peak/off-peak applied)"),
+        cache_policy=_policy_info(everyone, sims, opts),
+        tokenizer=("; ".join([measurers[f].tokenizer_name for f in dict.fromkeys(e.tokenizer for e in entries)]
+                             + [f"{m}: {t}" for m, t in translations.items()])),
+        token_counts=(f"{reported} call(s) use the provider's reported prompt size; {calls - reported} were "
+                      f"counted by promptcache; {adjusted} token(s) of framing difference were "
+                      "reconciled to the reported totals."),
+        notes=notes,
+    )
+
+
+@dataclass
+class _Done:
+    """What the analysis has finished, stage by stage, so that an interrupt can still report it."""
+
+    stage: str = "the preparation of the simulations"
+    running: tuple[str, str] | None = None  # the scenario being simulated
+    sims: _Sims | None = None
+    chains: Chains | None = None
+    translations: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    timeline: TimelineBuilder | None = None
+    ledgers: dict[tuple[str, str], Ledger] = field(default_factory=dict)  # finished scenarios only
+    plan: Plan | None = None
+    rec: R.Recommendation | None = None
+
+
+def _interrupted(paths: list[str], opts: AnalyzeOptions, catalog: Catalog, entries: list[ModelEntry],
+                 comparisons: list[ModelEntry], measurers: dict[str, Measurer], primary: str, fp: FirstPass,
+                 now: datetime, done: _Done) -> R.Report:
+    """The report of an analysis interrupted after reading (Ctrl-C during the simulations): every call
+    read, its groups and observed figures, and each scenario whose simulation finished; what was not
+    finished is named in the notes. Marked partial."""
+    metas, shapes = fp.facts, fp.shapes
+    everyone = entries + comparisons
+    comparison_ids = {e.id for e in comparisons}
+    scenarios = [_scenario(e.id, lay, done.ledgers[(e.id, lay)], e.id in comparison_ids)
+                 for e in everyone for lay in ("as_logged", "restructured") if (e.id, lay) in done.ledgers]
+    missing = [f"{e.id} {lay.replace('_', ' ')}" for e in everyone for lay in ("as_logged", "restructured")
+               if (e.id, lay) not in done.ledgers]
+    order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
+    sims = done.sims or _Sims(fp, order, measurers, catalog, opts)
+    chains = done.chains or find_chains(metas, order, shapes[primary])
+    counts = group_counts(metas, chains)
+    timeline = done.timeline
+    if timeline is not None:
+        for model, lay in [(e.id, lay) for e in everyone for lay in ("as_logged", "restructured")]:
+            if (model, lay) not in done.ledgers:
+                timeline.drop((model, lay))  # a series cut short would chart a wrong hit ratio
+        timeline.inflight([(m.start, m.end) for m in metas if m.timed])
+    plan = done.plan or Plan([], Variant(), [], [])
+    rec = done.rec
+    notes = list(done.notes)
+    notes.append(f"Interrupted during {done.stage}: "
+                 + ("every call read was simulated for the rows shown" if scenarios else "no simulation finished")
+                 + (f"; not simulated: {', '.join(missing)}" if missing else "")
+                 + ("" if done.plan is not None else "; no findings (the what-ifs did not run)")
+                 + ("" if rec is not None else "; no recommendation") + ".")
+    notes.extend(_notes(fp, metas, entries, opts, plan, fp.content_free == len(metas), catalog))
+    prim = measurers[primary]
+    excerpt = (lambda text: "") if opts.redact else _excerpt
+    reported = sum(s.reported for s in shapes[primary])
+    stats = fp.stats
+    times = [m.when for m in metas if m.timed]
+    groups = sorted(fp.grouper.groups.values(), key=lambda g: (-g.input_tokens, g.id))
+    return R.Report(
+        tool_version=__version__, inputs=stats.files, input_formats=dict(stats.formats), partial=True,
+        lines_read=len(metas) + stats.skipped_lines if fp.partial else stats.lines,
+        calls=len(metas), skipped_lines=stats.skipped_lines, skipped_by_reason=dict(sorted(stats.skipped.items())),
+        skipped_examples=[R.SkippedLine(path=x.path, line=x.line, reason=x.reason,
+                                        message="(redacted)" if opts.redact else x.message) for x in stats.examples],
+        period=(_iso(min(times).timestamp()), _iso(max(times).timestamp())) if times else None,
+        tokenizer=prim.tokenizer_name, input_tokens=sum(s.total for s in shapes[primary]),
+        reported_calls=reported, estimated_calls=len(metas) - reported, observed=_observed(fp),
+        groups=[_group(g, counts[g.id], opts.redact) for g in groups], scenarios=scenarios,
+        recommendation=rec, concurrency=None,
+        timeline=timeline.build() if timeline is not None else None,
+        findings=_findings(plan.kept, plan.savings, rec.model if rec else entries[0].id, fp.grouper, fp.evidence,
+                           prim, excerpt) if done.plan is not None else [],
+        assumptions=_assumptions(opts, entries, everyone, sims, measurers, done.translations, reported, len(metas),
+                                 prim.adjusted_tokens, notes),
     )
 
 
