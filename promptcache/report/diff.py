@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..model.report import Finding, Money, Report
-from . import headline, pct, usd
+from . import count, headline, pct, usd
 
 DIFF_SCHEMA_VERSION = "1.0"
 
@@ -178,7 +178,7 @@ def calls_changed(before: Report, after: Report) -> list[str]:
     the number of calls, the period, and the template groups' calls."""
     out = []
     if before.calls != after.calls:
-        out.append(f"{before.calls:,} calls before, {after.calls:,} after")
+        out.append(f"{count(before.calls, 'call')} before, {after.calls:,} after")
     if before.period != after.period:
         def span(p: tuple[str, str] | None) -> str:
             return f"{p[0][:10]} to {p[1][:10]}" if p else "no timestamps"
@@ -186,7 +186,7 @@ def calls_changed(before: Report, after: Report) -> list[str]:
     gb, ga = {g.id: g.calls for g in before.groups}, {g.id: g.calls for g in after.groups}
     for gid in dict.fromkeys([*gb, *ga]):
         if gb.get(gid) != ga.get(gid):
-            out.append(f"group {gid}: {gb.get(gid, 0):,} calls before, {ga.get(gid, 0):,} after")
+            out.append(f"group {gid}: {count(gb.get(gid, 0), 'call')} before, {ga.get(gid, 0):,} after")
     return out
 
 

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from ..errors import ConfigError
 from ..model.report import Finding, LayoutPart, Report
+from . import count
 
 
 def find(report: Report, fid: str) -> Finding:
@@ -48,7 +49,7 @@ def render_explain(report: Report, fid: str, *, width: int = 100, color: bool = 
     c.print(f"[bold]Change:[/] {escape(f.change)}")
     c.print("The model still sees everything after the change." if f.keeps_information else
             "[red]The change removes something the model sees today[/]: check that it is not needed.")
-    c.print(f"Touches {f.calls:,} calls ({f.tokens:,} input tokens).")
+    c.print(f"Touches {count(f.calls, 'call')} ({count(f.tokens, 'input token')}).")
     samples = [s for s in f.samples if s]  # a report made with --redact holds none (older ones: empty strings)
     if samples:
         c.print("Where two calls differ:")
