@@ -180,3 +180,39 @@ def test_interrupt_in_a_later_stage(long_log, monkeypatch, stage, kept):
         assert report.findings and {s.layout for s in report.scenarios} == {"as_logged", "restructured"}
     else:
         assert not report.findings
+
+
+def test_real_sigint_during_the_simulation_gives_a_partial_report(long_log, tmp_path):
+    """The signal itself, not a raised exception: SIGINT delivered to the process in the middle of
+    the first simulation (was: exit 130, "Aborted.", no report)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal, sys\n"
+        "import promptcache.analyze.pipeline as p\n"
+        "real = p.simulate_outcomes\n"
+        "def sim(*a, **k):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return real(*a, **k)\n"
+        "p.simulate_outcomes = sim\n"
+        "from promptcache.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n")
+    out_file = tmp_path / "r.json"
+    res = subprocess.run([sys.executable, "-c", script, "analyze", str(long_log), "-o", str(out_file)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 130, res.stderr
+    assert "Traceback" not in res.stderr and "Aborted" not in res.stderr and "PARTIAL" in res.stderr
+    data = json.loads(out_file.read_text())
+    assert data["partial"] is True and data["calls"] == N
+    assert f"wrote the JSON report (PARTIAL) to {out_file}" in res.stderr
+
+
+def test_interrupt_before_reading_says_there_is_nothing_yet(monkeypatch, capsys, long_log):
+    import promptcache.analyze.pipeline as p
+
+    monkeypatch.setattr(p, "first_pass", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    code = main(["analyze", str(long_log)])
+    out, err = capsys.readouterr()
+    assert code == 130 and out == ""
+    assert err.startswith("promptcache: Interrupted before any call was read") and "error" not in err

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import ConfigError
+from ..errors import ConfigError, Interrupted
 from ..report import RENDERERS
 
 FORMATS = tuple(RENDERERS)
@@ -100,8 +100,12 @@ def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str 
                              compare=[m.strip() for m in compare.split(",") if m.strip()],
                              catalog_path=prices, quality_critical=list(quality_critical), jobs=jobs,
                              config_path=_find_config())  # issue 6: [tool.promptcache] quality_critical
-    with _progress() as progress:  # issue 8: progress bar on stderr when interactive
-        report = run(paths, options, progress=progress)
+    try:
+        with _progress() as progress:  # issue 8: progress bar on stderr when interactive
+            report = run(paths, options, progress=progress)
+    except KeyboardInterrupt:  # once a call is read, an interrupt returns a partial report instead
+        raise Interrupted("Interrupted before any call was read, so there is no report; interrupt once calls are "
+                          "being read to get a partial one") from None
     write_report(report, out_format, output, explain=explain)
     if report.partial:  # Ctrl-C: what was read so far is shown, marked PARTIAL, and the exit code says so
         click.echo(f"promptcache: interrupted: the report is PARTIAL ({report.calls:,} calls read)", err=True)
