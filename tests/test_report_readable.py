@@ -8,6 +8,7 @@ costs as "$1…" and both DeepSeek models as "deepseek…", with Hit %, Output a
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -141,3 +142,30 @@ def test_output_file_is_named_on_stderr(capsys, tmp_path):
     out, err = capsys.readouterr()
     assert out == "" and err == f"promptcache: wrote the HTML report to {out_file}\n"
     assert out_file.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def _crowded(report: Report) -> Report:
+    """Six candidates: narrow bars, long model names."""
+    names = ["deepseek-v4-pro", "deepseek-flash", "claude-sonnet-4-5", "claude-opus-4-5", "gpt-4.1-mini",
+             "gemini-2.5-flash"]
+    base = [s for s in report.scenarios if not s.comparison][:2]
+    scen = [lay.model_copy(update={"model": n, "comparison": False})
+            for n in names for lay in base]
+    return report.model_copy(update={"scenarios": scen + [s for s in report.scenarios if s.comparison]})
+
+
+def test_labels_under_the_bars_never_overlap(report):
+    """Was: labels ran into each other when bars were narrow ("restructured" under a 59 px bar)."""
+    html = renderer("html")(_crowded(report))
+    svg = next(s for s in re.findall(r"<svg.*?</svg>", html, flags=re.S) if "Cost per candidate" in s)
+    rows: dict[str, list[tuple[float, float]]] = {}
+    for x, y, size, text in re.findall(r'<text x="([\d.]+)" y="([\d.]+)" font-size="(\d+)"[^>]*'
+                                       r'text-anchor="middle"[^>]*>(.*?)</text>', svg):
+        lines = re.findall(r">([^<]+)</tspan>", text) or [text]
+        w = max(len(t) for t in lines) * int(size) * 0.6
+        rows.setdefault(y, []).append((float(x) - w / 2, float(x) + w / 2))
+    assert rows
+    for y, spans in rows.items():
+        spans.sort()
+        for (_, a_end), (b_start, _) in itertools.pairwise(spans):
+            assert a_end <= b_start + 0.5, f"labels overlap at y={y}"

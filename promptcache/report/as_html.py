@@ -293,7 +293,7 @@ def _cost_chart(report: Report, h: Headline, scen: list[Scenario], *, decision: 
     if not decision and h.cost_after is not None:
         refs.append((f"after {usd(h.cost_after)}", float(h.cost_after), "#16a34a",
                      f"after the recommendation: {usd(h.cost_after)} ({h.cost_after_label})"))
-    height, pad_r = 280, 130
+    height, pad_r = 296, 130
     pw, ph = W - PAD_L - pad_r, height - PAD_T - PAD_B
     values = [float(s.cost_usd) for s in scen] + [v for _, v, _, _ in refs]
     if rec_bar:
@@ -322,11 +322,29 @@ def _cost_chart(report: Report, h: Headline, scen: list[Scenario], *, decision: 
         body.append(f'<rect x="{x + 3:.1f}" y="{y:.1f}" width="{bar - 6:.1f}" height="{PAD_T + ph - y:.1f}" rx="3" '
                     f'fill="{fill}" fill-opacity="{opacity}"' + (' stroke="#16a34a" stroke-width="3"' if best else "")
                     + f"><title>{esc(hover)}</title></rect>")
-        body.append(f'<text x="{x + bar / 2:.1f}" y="{y - 5:.1f}" font-size="12" text-anchor="middle" '
+        size = 12 if _text_w(above, 12) <= bar - 2 else 10  # narrow bars: neighbours' labels must not touch
+        body.append(f'<text x="{x + bar / 2:.1f}" y="{y - 5:.1f}" font-size="{size}" text-anchor="middle" '
                     f'font-weight="{700 if best else 400}" fill="#111827">{esc(above)}</text>')
+        if _text_w(under, 11) > bar - 2:
+            under = under.replace("as logged", "logged").replace("restructured", "restr.")
         body.append(f'<text x="{x + bar / 2:.1f}" y="{PAD_T + ph + 14:.1f}" font-size="11" text-anchor="middle" '
                     f'fill="#6b7280">{esc(under)}</text>')
 
+    def group_name(cx: float, name: str, colour: str) -> None:
+        """A model's name under its bars: smaller, then on two lines at a hyphen, when the group is narrow."""
+        y = PAD_T + ph + 32
+        size = name_size
+        lines = [name]
+        if _text_w(name, size) > gw - 6 and "-" in name:
+            cut = min((i for i, c in enumerate(name) if c == "-"), key=lambda i: abs(i - len(name) / 2))
+            lines = [name[:cut + 1], name[cut + 1:]]
+        spans = "".join(f'<tspan x="{cx:.1f}" dy="{0 if k == 0 else size + 1}">{esc(t)}</tspan>'
+                        for k, t in enumerate(lines))
+        body.append(f'<text x="{cx:.1f}" y="{y:.1f}" font-size="{size}" font-weight="600" text-anchor="middle" '
+                    f'fill="{colour}">{spans}</text>')
+
+    names = models + ([(rec.option or rec.model).replace("_", " ")] if rec_bar and rec is not None else [])
+    name_size = 13 if all(_text_w(n, 13) <= gw - 6 for n in names) else 11  # one size for every name
     for mi, m in enumerate(models):
         x0 = PAD_L + gw * mi + (gw - bar * len(layouts)) / 2
         for li, lay in enumerate(layouts):
@@ -337,15 +355,13 @@ def _cost_chart(report: Report, h: Headline, scen: list[Scenario], *, decision: 
             one_bar(x0 + bar * li, float(s.cost_usd), colors[m], "0.45" if lay == "as_logged" else "1", best,
                     f"{m}, {lay.replace('_', ' ')}: {usd(s.cost_usd)}, hit ratio {pct(s.hit_ratio)}",
                     lay.replace("_", " ") + (" ✓" if best else ""), usd(s.cost_usd))
-        body.append(f'<text x="{PAD_L + gw * (mi + 0.5):.1f}" y="{PAD_T + ph + 32:.1f}" font-size="13" font-weight="600" '
-                    f'text-anchor="middle" fill="#111827">{esc(m)}</text>')
+        group_name(PAD_L + gw * (mi + 0.5), m, "#111827")
     if rec_bar and rec is not None and h.cost_after is not None:
         x0 = PAD_L + gw * len(models) + (gw - bar) / 2
         one_bar(x0, float(h.cost_after), CACHED_COLOR, "1", True,
                 f"recommended, {h.cost_after_label}: {usd(h.cost_after)}", rec.layout.replace("_", " ") + " ✓",
                 usd(h.cost_after))
-        body.append(f'<text x="{x0 + bar / 2:.1f}" y="{PAD_T + ph + 32:.1f}" font-size="13" font-weight="600" '
-                    f'text-anchor="middle" fill="#16a34a">{esc((rec.option or rec.model).replace("_", " "))}</text>')
+        group_name(x0 + bar / 2, (rec.option or rec.model).replace("_", " "), "#16a34a")
     placed: list[float] = []
     for label, v, colour, hover in sorted(refs, key=lambda r: -r[1]):
         y = y_of(v)
@@ -492,6 +508,11 @@ def _concurrency_chart(tl: Timeline) -> str:
     if near:
         legend.append(("model limit", "#dc2626", "dash"))
     return "<figure>" + _legend(legend) + _svg(height, body, "Concurrency over time") + cap + "</figure>"
+
+
+def _text_w(text: str, size: float) -> float:
+    """About how wide ``text`` is in the charts' sans-serif at ``size`` px (0.6 em a character)."""
+    return len(text) * size * 0.6
 
 
 def _nice(v: float) -> float:
