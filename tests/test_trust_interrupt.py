@@ -216,3 +216,46 @@ def test_interrupt_before_reading_says_there_is_nothing_yet(monkeypatch, capsys,
     out, err = capsys.readouterr()
     assert code == 130 and out == ""
     assert err.startswith("promptcache: Interrupted before any call was read") and "error" not in err
+
+
+def test_ctrl_c_with_workers(long_log, tmp_path):
+    """`--jobs 2`: Ctrl-C reaches the whole process group (parent and workers) during the what-ifs.
+    The workers leave it to the parent, which reports what was done: no traceback from any worker."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "breaker.jsonl"
+    rows = [json.loads(x) for x in long_log.read_text().splitlines()[:300] if x.startswith('{"')]
+    for i, r in enumerate(rows):  # a timestamp atop the system prompt: a breaker, so what-ifs run
+        r["messages"][0]["content"] = f"Now: 2026-11-16 {i // 60 % 24:02d}:{i % 60:02d}\n" + r["messages"][0]["content"]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    script = (
+        "import os, signal, sys, time\n"
+        "import promptcache.simulate.parallel as par\n"
+        "real = par.fork_map\n"
+        "def fork_map(task, n, *, jobs=1):\n"
+        "    def ctrl_c(i):\n"
+        "        if i == 0:\n"
+        "            os.killpg(os.getpgrp(), signal.SIGINT)\n"
+        "        time.sleep(2)\n"
+        "        return task(i)\n"
+        "    return real(ctrl_c, max(n, 2), jobs=jobs)\n"
+        "par.fork_map = fork_map\n"
+        "from promptcache.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n")
+    import os
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-c", script, "analyze", str(log), "--jobs", "2", "--format", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:  # was: the pool waited forever for its interrupted workers
+        os.killpg(proc.pid, signal.SIGKILL)  # its own session: the parent and its workers only
+        proc.communicate()
+        pytest.fail("analyze --jobs 2 hung after Ctrl-C")
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "PARTIAL" in err, err
+    data = json.loads(out)
+    assert data["partial"] is True and data["calls"] == len(rows) and data["findings"] == []
+    assert {s["layout"] for s in data["scenarios"]} == {"as_logged"}
