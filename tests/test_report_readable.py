@@ -169,3 +169,14 @@ def test_labels_under_the_bars_never_overlap(report):
         spans.sort()
         for (_, a_end), (b_start, _) in itertools.pairwise(spans):
             assert a_end <= b_start + 0.5, f"labels overlap at y={y}"
+
+
+@pytest.mark.parametrize("args", [["report", "{saved}", "--explain", "F1"], ["diff", "{saved}", "{saved}"]])
+def test_explain_and_diff_follow_columns_when_piped(report, monkeypatch, capsys, tmp_path, args):
+    """Were rendered 100 wide whatever the terminal (and diff ignored COLUMNS when piped)."""
+    saved = tmp_path / "r.json"
+    saved.write_text(GOLDEN.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main([a.format(saved=saved) for a in args]) == 0
+    out = capsys.readouterr().out
+    assert out and max(len(line) for line in out.splitlines()) <= 80

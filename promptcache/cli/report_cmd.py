@@ -63,8 +63,10 @@ def write_report(report, fmt: str, output: Path | None, *, explain: str | None =
 def _write(report, fmt: str, output: Path | None, explain: str | None) -> None:
     if explain:
         from ..report.explain import render_explain
+        from ..report.term import console_for
 
-        text = render_explain(report, explain, width=100, color=not output and sys.stdout.isatty()
+        width = 100 if output else console_for(sys.stdout).width  # the terminal's, or COLUMNS when piped
+        text = render_explain(report, explain, width=width, color=not output and sys.stdout.isatty()
                               and not os.environ.get("NO_COLOR"))
         if output:
             output.write_text(text, encoding="utf-8")
