@@ -156,6 +156,9 @@ def test_interrupt_after_one_model(long_log, monkeypatch):
     for fmt in RENDERERS:  # every format says PARTIAL and renders without the missing rows
         text = renderer(fmt)(report)
         assert "partial" in text.lower(), fmt
+    for fmt in ("markdown", "html"):  # the banner says what was interrupted, not "the calls read so far"
+        banner = renderer(fmt)(report).split("Interrupted during", 1)[1][:400]
+        assert "not simulated: " in banner and "claude-sonnet-4-5 as logged" in banner
 
 
 @pytest.mark.parametrize("stage,kept", [("choose", "scenarios"), ("recommend_models", "findings")])

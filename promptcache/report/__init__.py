@@ -97,6 +97,12 @@ def headline(report: Any) -> Headline:
                     after_label, savings, share)
 
 
+def partial_note(report: Any) -> str:
+    """What an interrupted report covers: the analysis's own notes on it, else the calls read so far."""
+    notes = [n for n in report.assumptions.notes if n.startswith("Interrupted")]
+    return " ".join(notes) or "Interrupted: the figures cover only the calls read so far."
+
+
 def recommended_option(rec: Any) -> Any:
     """The recommended placement option (issue 6), when the recommendation names one."""
     name = getattr(rec, "option", None)

@@ -13,7 +13,17 @@ from __future__ import annotations
 from html import escape as _escape
 
 from ..model.report import Report, Scenario, Timeline
-from . import Headline, count, group_models, headline, is_recommended, pct, recommendation_title, usd
+from . import (
+    Headline,
+    count,
+    group_models,
+    headline,
+    is_recommended,
+    partial_note,
+    pct,
+    recommendation_title,
+    usd,
+)
 from .options_table import FULL_HEADERS as OPTIONS_HEADERS
 from .options_table import FULL_RIGHT as OPTIONS_RIGHT
 from .options_table import TITLE as OPTIONS_TITLE
@@ -89,7 +99,7 @@ def render_html(report: Report, *, width: int | None = None, color: bool = False
         f'<p class="sub">{_subtitle(report)}</p>',
     ]
     if report.partial:
-        parts.append('<p class="partial"><b>Partial:</b> interrupted; the figures cover only the calls read so far.</p>')
+        parts.append(f'<p class="partial"><b>Partial:</b> {esc(partial_note(report))}</p>')
     parts.append(_cards(report, h))
     parts.append(_recommendation(report))
     tl = report.timeline

@@ -12,7 +12,7 @@ import html
 import re
 
 from ..model.report import Report
-from . import count, headline, is_recommended, pct, recommendation_title, usd
+from . import count, headline, is_recommended, partial_note, pct, recommendation_title, usd
 from .options_table import FULL_HEADERS as OPTIONS_HEADERS
 from .options_table import FULL_RIGHT as OPTIONS_RIGHT
 from .options_table import TITLE as OPTIONS_TITLE
@@ -49,7 +49,7 @@ def render_markdown(report: Report, *, width: int | None = None, color: bool = F
     rec = report.recommendation
     md: list[str] = ["## promptcache: prompt-cache savings report", ""]
     if report.partial:
-        md += ["> [!WARNING]", "> **PARTIAL**: interrupted; the figures cover only the calls read so far.", ""]
+        md += ["> [!WARNING]", f"> **PARTIAL**: {esc(partial_note(report))}", ""]
     # Summary
     rows = [["Calls", f"{report.calls:,} analyzed, {report.skipped_lines:,} line(s) skipped"]]
     if report.period:
