@@ -286,7 +286,7 @@ def _analyze_calls(paths: list[str], opts: AnalyzeOptions, catalog: Catalog, ent
                 c[1] += o.total
                 c[2] += o.read
 
-        done.stage, done.running = f"the simulation of {e.id} as logged", (e.id, "as_logged")
+        done.stage = f"the simulation of {e.id} as logged"
         ledgers[(e.id, "as_logged")] = sims.run(e, on_outcome=on_outcome)
         if reads is not None:
             sim_reads[e.id] = reads
@@ -311,7 +311,7 @@ def _analyze_calls(paths: list[str], opts: AnalyzeOptions, catalog: Catalog, ent
         fixes += detect_provider_options(metas, order, shapes, [(e.id, e.tokenizer, sims.policy_maker(e))
                                                                 for e in entries])
 
-    done.stage, done.running = "the search for cache breakers and their what-if simulations", None
+    done.stage = "the search for cache breakers and their what-if simulations"
 
     def reread(chosen: list) -> Variants:
         return reshape(lambda: read_logs(paths, input_format=opts.input_format, strict=False), chosen,
@@ -330,9 +330,9 @@ def _analyze_calls(paths: list[str], opts: AnalyzeOptions, catalog: Catalog, ent
             if timeline is not None and metas[i].timed:  # issue 8 timeline
                 timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
 
-        done.stage, done.running = f"the simulation of {e.id} restructured", key
+        done.stage = f"the simulation of {e.id} restructured"
         ledgers[key] = sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
-    done.stage, done.running = "the recommendation", None
+    done.stage = "the recommendation"
     comparison_ids = {e.id for e in comparisons}
     for e in everyone:
         for lay in ("as_logged", "restructured"):
@@ -440,7 +440,6 @@ class _Done:
     """What the analysis has finished, stage by stage, so that an interrupt can still report it."""
 
     stage: str = "the preparation of the simulations"
-    running: tuple[str, str] | None = None  # the scenario being simulated
     sims: _Sims | None = None
     chains: Chains | None = None
     translations: dict[str, str] = field(default_factory=dict)
