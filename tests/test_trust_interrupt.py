@@ -262,3 +262,27 @@ def test_ctrl_c_with_workers(long_log, tmp_path):
     data = json.loads(out)
     assert data["partial"] is True and data["calls"] == len(rows) and data["findings"] == []
     assert {s["layout"] for s in data["scenarios"]} == {"as_logged"}
+
+
+def test_interrupt_while_writing_leaves_no_half_file(long_log, monkeypatch, capsys, tmp_path):
+    """Ctrl-C during the write of -o: the file is whole or absent, never half a report."""
+    import promptcache.cli.report_cmd as report_cmd
+
+    out_file = tmp_path / "r.json"
+    real = report_cmd.os.replace
+
+    def replace(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_cmd.os, "replace", replace)
+    code = main(["analyze", str(long_log), "-o", str(out_file)])
+    _, err = capsys.readouterr()
+    monkeypatch.setattr(report_cmd.os, "replace", real)
+    assert code == 130 and not out_file.exists() and list(tmp_path.iterdir()) == []
+    assert err.startswith(f"promptcache: Interrupted while writing {out_file}") and "Traceback" not in err
+
+
+def test_unwritable_output_is_an_error(long_log, capsys, tmp_path):
+    code = main(["analyze", str(long_log), "-o", str(tmp_path / "no" / "such" / "dir" / "r.json")])
+    _, err = capsys.readouterr()
+    assert code == 2 and "cannot write it" in err and "internal error" not in err

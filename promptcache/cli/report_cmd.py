@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import ConfigError
+from ..errors import ConfigError, Interrupted
 from ..report import RENDERERS
 
 
@@ -60,6 +60,21 @@ def write_report(report, fmt: str, output: Path | None, *, explain: str | None =
         _write(report, fmt, None, explain)
 
 
+def _save(output: Path, text: str) -> None:
+    """Write ``text`` to ``output`` whole or not at all: through a temporary file beside it, renamed
+    once complete, so a Ctrl-C while writing never leaves half a report under the name."""
+    tmp = output.with_name(f".{output.name}.promptcache-tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, output)
+    except KeyboardInterrupt:
+        tmp.unlink(missing_ok=True)
+        raise Interrupted(f"Interrupted while writing {output}: nothing was written; run the command again") from None
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"-o {output}: cannot write it ({exc.strerror}); choose another path") from None
+
+
 def _write(report, fmt: str, output: Path | None, explain: str | None) -> None:
     if explain:
         from ..report.explain import render_explain
@@ -69,7 +84,7 @@ def _write(report, fmt: str, output: Path | None, explain: str | None) -> None:
         text = render_explain(report, explain, width=width, color=not output and sys.stdout.isatty()
                               and not os.environ.get("NO_COLOR"))
         if output:
-            output.write_text(text, encoding="utf-8")
+            _save(output, text)
         else:
             sys.stdout.write(text)
         return
@@ -82,7 +97,7 @@ def _write(report, fmt: str, output: Path | None, explain: str | None) -> None:
 
     text = renderer(fmt)(report, width=120, color=False)
     if output:
-        output.write_text(text, encoding="utf-8")
+        _save(output, text)
     else:
         sys.stdout.write(text)
 
