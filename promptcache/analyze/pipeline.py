@@ -237,7 +237,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         return _interrupted(paths, opts, catalog, entries, comparisons, measurers, primary, fp, now, done)
 
 
-def _analyze_calls(paths: list[str], opts: AnalyzeOptions, catalog: Catalog, entries: list[ModelEntry],
+def _analyze_calls(paths: Sequence[str | Path], opts: AnalyzeOptions, catalog: Catalog, entries: list[ModelEntry],
                    comparisons: list[ModelEntry], measurers: dict[str, Measurer], primary: str, fp: FirstPass,
                    now: datetime, done: _Done) -> R.Report:
     """Everything after reading: simulate, advise, recommend, report. ``done`` records each stage's
@@ -450,7 +450,7 @@ class _Done:
     rec: R.Recommendation | None = None
 
 
-def _interrupted(paths: list[str], opts: AnalyzeOptions, catalog: Catalog, entries: list[ModelEntry],
+def _interrupted(paths: Sequence[str | Path], opts: AnalyzeOptions, catalog: Catalog, entries: list[ModelEntry],
                  comparisons: list[ModelEntry], measurers: dict[str, Measurer], primary: str, fp: FirstPass,
                  now: datetime, done: _Done) -> R.Report:
     """The report of an analysis interrupted after reading (Ctrl-C during the simulations): every call
@@ -498,7 +498,7 @@ def _interrupted(paths: list[str], opts: AnalyzeOptions, catalog: Catalog, entri
         tokenizer=prim.tokenizer_name, input_tokens=sum(s.total for s in shapes[primary]),
         reported_calls=reported, estimated_calls=len(metas) - reported, observed=_observed(fp),
         groups=[_group(g, counts[g.id], opts.redact) for g in groups], scenarios=scenarios,
-        recommendation=rec, concurrency=None,
+        recommendation=rec, concurrency=None, calibration=None, sweep=[],
         timeline=timeline.build() if timeline is not None else None,
         findings=_findings(plan.kept, plan.savings, rec.model if rec else entries[0].id, fp.grouper, fp.evidence,
                            prim, excerpt) if done.plan is not None else [],
@@ -535,11 +535,11 @@ def _check_quality_critical(items: list[str], groups: list) -> None:
                               "report's Template groups table, or a piece of its label")
 
 
-def _empty_advice(paths: list[str], stats: Any) -> str:
+def _empty_advice(paths: Sequence[str | Path], stats: Any) -> str:
     """What to do when no line of the input was a call: one sentence, after the first error."""
     if not stats.lines:
         return ": give a log file with one request a line"
-    if any(p.lower().endswith((".csv", ".tsv", ".csv.gz")) for p in paths) or (
+    if any(str(p).lower().endswith((".csv", ".tsv", ".csv.gz")) for p in paths) or (
             stats.skipped.get("not_json") == stats.skipped_lines and stats.examples
             and "invalid literal" in stats.examples[0].message):
         return (": promptcache reads JSON logs, not CSV; export the requests as JSON Lines (one request object a "
