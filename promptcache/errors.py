@@ -43,3 +43,9 @@ class ConfigError(PromptCacheError):
 
 class EmptyLogError(PromptCacheError):
     """The input held no call that could be analyzed."""
+
+
+class Interrupted(PromptCacheError):
+    """Ctrl-C before there was anything to report (exit 130); later interrupts give a partial report."""
+
+    exit_code = 130

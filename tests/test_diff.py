@@ -79,3 +79,40 @@ def test_diff_cli(before_json, tmp_path, capsys):
     assert main(["diff", str(before_json), str(after), "-f", "markdown", "-o", str(md)]) == 0
     assert md.read_text().startswith("## promptcache diff")
     assert main(["diff", str(before_json), str(tmp_path / "missing.json")]) == 2
+
+
+def _fewer_calls(rep: Report, calls: int) -> Report:
+    """The example as another log of fewer calls would report it: a different set of calls."""
+    share = Decimal(calls) / Decimal(rep.calls)
+    obs = rep.observed.model_copy(update={"hit_ratio": 0.922, "cost_usd": (rep.observed.cost_usd * share / 2).quantize(
+        Decimal("0.000001")), "calls": calls})
+    groups = [g.model_copy(update={"calls": g.calls * calls // rep.calls}) for g in rep.groups]
+    return rep.model_copy(update={"calls": calls, "observed": obs, "groups": groups,
+                                  "period": (rep.period[0], "2026-11-18T00:00:00Z")})
+
+
+def test_different_calls_are_said_and_costs_compared_per_call(before_json):
+    """Issue 18, point 8: 505 calls before against 265 after read as 'observed hit ratio 38.3% -> 92.2%'
+    and a cost that fell with the number of calls. Now the diff says the calls differ, and how, and
+    judges cost per 1,000 calls."""
+    before = Report.model_validate_json(before_json.read_text())
+    after = _fewer_calls(before, 265)
+    d = diff_reports(before, after)
+    assert not d.same_calls
+    assert d.verdict.startswith("Not the same calls (505 calls before, 265 after)")
+    assert any(c.startswith("period ") for c in d.calls_changed)
+    assert any(c.startswith(f"group {before.groups[0].id}: ") for c in d.calls_changed)
+    # cost now: the total fell to 265/505/2 of it; per 1,000 calls it halved (hand check: x1000/calls)
+    b, a = d.cost_now_per_1k_calls_usd.before, d.cost_now_per_1k_calls_usd.after
+    assert b == (before.recommendation.baseline_cost_usd * 1000 / 505).quantize(Decimal("0.000001"))
+    text = DIFF_RENDERERS["term"](d)
+    assert "Not the same calls: 505 calls before, 265 after" in text and "per 1,000 calls" in text
+    assert "per 1,000 calls" in DIFF_RENDERERS["markdown"](d)
+    assert a is not None and b is not None
+
+
+def test_same_calls_keep_totals(before_json):
+    rep = Report.model_validate_json(before_json.read_text())
+    d = diff_reports(rep, _improved(rep))
+    assert d.same_calls and d.calls_changed == []
+    assert "per 1,000 calls" not in DIFF_RENDERERS["term"](d)

@@ -77,10 +77,11 @@ def test_html_is_self_contained(evil_report):
 def test_html_has_the_four_charts_on_the_example(example_json):
     rep = Report.model_validate_json(example_json.read_text())
     html = renderer("html")(rep)
-    for title in ("Cache hit ratio over time", "Cost per model and layout", "What each group's prompt is made of",
+    for title in ("Cache hit ratio over time", "Cost per candidate model and layout",
+                  "For comparison: other providers' models", "What each group's prompt is made of",
                   "Concurrency over time"):
         assert title in html
-    assert html.count("<svg") == 4
+    assert html.count("<svg") == 5  # issue 18: candidates and comparison models charted apart
     assert "observed (provider-reported)" in html and "limit" in html
 
 

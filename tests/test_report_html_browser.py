@@ -73,7 +73,7 @@ def test_prompt_script_does_not_run(hostile_html, tmp_path):
     assert "PWNED" not in dom.replace("document.title='PWNED'", "").replace("innerHTML='PWNED'", "")
     assert "<script" not in dom.lower()
     assert "&lt;script&gt;document.title=" in dom  # shown as text
-    assert "Cost per model and layout" in dom
+    assert "Cost per candidate model and layout" in dom
 
 
 def _png_size(path: Path) -> tuple[int, int]:

@@ -66,6 +66,8 @@ class FirstPass:
     breakpoints: bool = False  # some call carried cache_control markers
     content_free: int = 0  # calls known only as block hashes (traces)
     partial: bool = False
+    # the family the log's own model bills with, measured for the calibration whatever the candidates
+    logged_family: str | None = None
     logged_models: Counter[str] = field(default_factory=Counter)
 
 
@@ -82,9 +84,11 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
         for call in reader:
             if not fp.facts and calibrate:
                 fam = family_of(catalog, call.model)
-                if fam and fam not in measurers and call.usage is not None:
-                    measurers[fam] = Measurer(fam)
-                    fp.shapes[fam] = []
+                if fam and call.usage is not None:
+                    fp.logged_family = fam
+                    if fam not in measurers:
+                        measurers[fam] = Measurer(fam)
+                        fp.shapes[fam] = []
             meta = facts_of(call, last_end, at, now)
             last_end = meta.end
             block = bool(call.segments) and call.segments[0].role == "block"

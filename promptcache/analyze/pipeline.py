@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -72,6 +72,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                    if e.id not in {x.id for x in entries}]
     opts = _resolve_params(opts, entries)
     now = opts.now or datetime.now(UTC)
+    _check_at(opts.at, entries + comparisons)
 
     measurers: dict[str, Measurer] = {}
     for e in entries:
@@ -88,21 +89,36 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         stats = reader.stats
         why = (f"; {stats.skipped_lines} line(s) skipped, first: {stats.examples[0].path}:{stats.examples[0].line}: "
                f"{stats.examples[0].message}") if stats.examples else ""
-        raise EmptyLogError(f"no call could be analyzed in {', '.join(map(str, files))} "
-                            f"({stats.lines} line(s) read{why})")
+        raise EmptyLogError(f"no call could be analyzed in {', '.join(files)} ({stats.lines} line(s) read{why})"
+                            + _empty_advice(files, stats))
+    if not fp.partial:  # a mistyped safety override must not pass silently (issue 18)
+        _check_quality_critical(opts.quality_critical, list(fp.grouper.groups.values()))
+    done = _Done()
+    try:
+        return _analyze_calls(files, opts, catalog, entries, comparisons, measurers, primary, fp, now, done)
+    except KeyboardInterrupt:  # Ctrl-C after reading: what was done so far, marked PARTIAL (issue 18)
+        return _interrupted(files, opts, catalog, entries, comparisons, measurers, primary, fp, now, done)
+
+
+def _analyze_calls(paths: Sequence[str], opts: AnalyzeOptions, catalog: Catalog, entries: list[ModelEntry],
+                   comparisons: list[ModelEntry], measurers: dict[str, Measurer], primary: str, fp: FirstPass,
+                   now: datetime, done: _Done) -> R.Report:
+    """Everything after reading: simulate, advise, recommend, report. ``done`` records each stage's
+    results as they complete, so an interrupt can still report them."""
     metas, shapes = fp.facts, fp.shapes
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
-    sims = Simulations(fp, order, measurers, catalog, opts, now=now)
-    chains = find_chains(metas, order, shapes[primary])
+    sims = done.sims = Simulations(fp, order, measurers, catalog, opts, now=now)
+    chains = done.chains = find_chains(metas, order, shapes[primary])
     conversation = _conversations(metas, chains)
-    notes: list[str] = []
-    translations = _comparison_shapes(sims, comparisons, primary, notes)
+    notes: list[str] = done.notes
+    translations = done.translations = _comparison_shapes(sims, comparisons, primary, notes)
     _candidate_breakpoints(sims, entries, notes)
 
     # --- timeline (issue 8: report charts) ---
     timed_starts = [m.start for m in metas if m.timed]
     timeline = TimelineBuilder(min(timed_starts), max(timed_starts),
                                limits={e.id: e.concurrency_limit for e in entries}) if timed_starts else None
+    done.timeline = timeline
     if timeline is not None:
         for t0 in timed_starts:
             timeline.call(t0)
@@ -113,7 +129,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
 
     # As logged, every candidate and comparison model.
     scenarios: list[R.Scenario] = []
-    ledgers: dict[tuple[str, str], Ledger] = {}
+    ledgers: dict[tuple[str, str], Ledger] = done.ledgers
     conv_hits: dict[str, list[int]] = {}
     sim_reads: dict[str, array] = {}
     sim_writes: dict[str, tuple[array, array]] = {}  # the logged model's simulated writes (5 min, 1 h) per call
@@ -138,6 +154,7 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                 c[1] += o.total
                 c[2] += o.read
 
+        done.stage = f"the simulation of {e.id} as logged"
         ledgers[(e.id, "as_logged")] = sims.run(e, on_outcome=on_outcome)
         if reads is not None and writes is not None:
             sim_reads[e.id] = reads
@@ -164,14 +181,17 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         fixes += detect_provider_options(metas, order, shapes, [(e.id, e.tokenizer, sims.policy_maker(e))
                                                                 for e in entries])
 
+    done.stage = "the search for cache breakers and their what-if simulations"
+
     def reread(chosen: list) -> Variants:
-        return reshape(lambda: read_logs(files, input_format=opts.input_format, strict=False), chosen,
+        return reshape(lambda: read_logs(paths, input_format=opts.input_format, strict=False), chosen,
                        metas, measurers, shapes)
 
     plan = choose(fixes, reread(fixes), reread, [e.id for e in entries],
                   lambda var, model: sims.run(next(e for e in entries if e.id == model), var),
                   {e.id: ledgers[(e.id, "as_logged")] for e in entries}, jobs=opts.jobs) if fixes else Plan([], Variant(), [], [])
     fixes, savings = plan.kept, plan.savings
+    done.plan = plan
     shapes_r, metas_r = plan.combined.view(shapes, metas)
     for e in everyone:
         key = (e.id, "restructured")
@@ -180,7 +200,9 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
             if timeline is not None and metas[i].timed:  # issue 8 timeline
                 timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
 
+        done.stage = f"the simulation of {e.id} restructured"
         ledgers[key] = sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
+    done.stage = "the recommendation"
     comparison_ids = {e.id for e in comparisons}
     notes.extend(_placement_notes(sims, everyone, plan.combined if plan.kept else None))
     lay: R.Layout
@@ -229,11 +251,12 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         simulated=lambda e, lay: sims.outcomes(e, plan.combined if lay == "restructured" and plan.kept else None)))
     rec, head = recommended if recommended is not None else (None, None)
     # --- end recommendation ---
+    done.rec, done.stage = rec, "the calibration and the sweep"
 
     calibration = _calibration(sims, fp, logged, sim_reads, catalog, opts, notes, sim_writes)
     sweep = _sweep(sims, entries, plan, opts)
     worst, explained = ([], None) if fp.partial or content_free else worst_requests(
-        sims, files, plan, logged if logged is not None and logged in everyone else entries[0], metas, conversation,
+        sims, paths, plan, logged if logged is not None and logged in everyone else entries[0], metas, conversation,
         explain_call=opts.explain_call, redact=opts.redact, input_format=opts.input_format)
     notes.extend(_notes(fp, metas, entries, opts, plan, content_free, catalog, now))
     stats = fp.stats
@@ -273,16 +296,96 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         logged_models=_logged_models(fp, catalog),
         conversations=[R.Conversation(id=k, calls=v[0], input_tokens=v[1], cache_hit_tokens=v[2],
                                       hit_ratio=_ratio(v[2], v[1])) for k, v in conv_hits.items()],  # in order of first call
-        assumptions=R.Assumptions(
-            prices=_prices_assumption(opts, metas, now),
-            cache_policy=_policy_info(everyone, sims, opts),
-            tokenizer=("; ".join([measurers[f].tokenizer_name for f in dict.fromkeys(e.tokenizer for e in entries)]
-                                 + [f"{m}: {t}" for m, t in translations.items()])),
-            token_counts=(f"{reported} call(s) use the provider's reported prompt size; {len(metas) - reported} were "
-                          f"counted by promptcache; {prim.adjusted_tokens} token(s) of framing difference were "
-                          "reconciled to the reported totals."),
-            notes=notes,
-        ),
+        assumptions=_assumptions(opts, entries, everyone, sims, measurers, translations, reported, len(metas),
+                                 prim.adjusted_tokens, notes, _prices_assumption(opts, metas, now)),
+    )
+
+
+def _assumptions(opts: AnalyzeOptions, entries: list[ModelEntry], everyone: list[ModelEntry], sims: Simulations,
+                 measurers: dict[str, Measurer], translations: dict[str, str], reported: int, calls: int,
+                 adjusted: int, notes: list[str], prices: str) -> R.Assumptions:
+    return R.Assumptions(
+        prices=prices,
+        cache_policy=_policy_info(everyone, sims, opts),
+        tokenizer=("; ".join([measurers[f].tokenizer_name for f in dict.fromkeys(e.tokenizer for e in entries)]
+                             + [f"{m}: {t}" for m, t in translations.items()])),
+        token_counts=(f"{reported} call(s) use the provider's reported prompt size; {calls - reported} were "
+                      f"counted by promptcache; {adjusted} token(s) of framing difference were "
+                      "reconciled to the reported totals."),
+        notes=notes,
+    )
+
+
+@dataclass
+class _Done:
+    """What the analysis has finished, stage by stage, so that an interrupt can still report it."""
+
+    stage: str = "the preparation of the simulations"
+    sims: Simulations | None = None
+    chains: Chains | None = None
+    translations: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    timeline: TimelineBuilder | None = None
+    ledgers: dict[tuple[str, str], Ledger] = field(default_factory=dict)  # finished scenarios only
+    plan: Plan | None = None
+    rec: R.Recommendation | None = None
+
+
+def _interrupted(paths: Sequence[str | Path], opts: AnalyzeOptions, catalog: Catalog, entries: list[ModelEntry],
+                 comparisons: list[ModelEntry], measurers: dict[str, Measurer], primary: str, fp: FirstPass,
+                 now: datetime, done: _Done) -> R.Report:
+    """The report of an analysis interrupted after reading (Ctrl-C during the simulations): every call
+    read, its groups and observed figures, and each scenario whose simulation finished; what was not
+    finished is named in the notes. Marked partial."""
+    metas, shapes = fp.facts, fp.shapes
+    everyone = entries + comparisons
+    comparison_ids = {e.id for e in comparisons}
+    scenarios = [_scenario(e.id, lay, done.ledgers[(e.id, lay)], e.id in comparison_ids)
+                 for e in everyone for lay in ("as_logged", "restructured") if (e.id, lay) in done.ledgers]
+    missing = [f"{e.id} {lay.replace('_', ' ')}" for e in everyone for lay in ("as_logged", "restructured")
+               if (e.id, lay) not in done.ledgers]
+    order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
+    sims = done.sims or Simulations(fp, order, measurers, catalog, opts, now=now)
+    chains = done.chains or find_chains(metas, order, shapes[primary])
+    counts = group_counts(metas, chains)
+    timeline = done.timeline
+    if timeline is not None:
+        for model, lay in [(e.id, lay) for e in everyone for lay in ("as_logged", "restructured")]:
+            if (model, lay) not in done.ledgers:
+                timeline.drop((model, lay))  # a series cut short would chart a wrong hit ratio
+        timeline.inflight([(m.start, m.end) for m in metas if m.timed])
+    plan = done.plan or Plan([], Variant(), [], [])
+    rec = done.rec
+    notes = list(done.notes)
+    notes.append(f"Interrupted during {done.stage}: "
+                 + ("every call read was simulated for the rows shown" if scenarios else "no simulation finished")
+                 + (f"; not simulated: {', '.join(missing)}" if missing else "")
+                 + ("" if done.plan is not None else "; no findings (the what-ifs did not run)")
+                 + ("" if rec is not None else "; no recommendation") + ".")
+    notes.extend(_notes(fp, metas, entries, opts, plan, fp.content_free == len(metas), catalog, now))
+    prim = measurers[primary]
+    excerpt = (lambda text: "") if opts.redact else _excerpt
+    reported = sum(s.reported for s in shapes[primary])
+    stats = fp.stats
+    times = [m.start for m in metas if m.timed]  # the log's own times, whatever --at says
+    groups = sorted(fp.grouper.groups.values(), key=lambda g: (-g.input_tokens, g.id))
+    return R.Report(
+        tool_version=__version__, inputs=stats.files, input_formats=dict(stats.formats), partial=True,
+        lines_read=len(metas) + stats.skipped_lines if fp.partial else stats.lines,
+        calls=len(metas), skipped_lines=stats.skipped_lines, skipped_by_reason=dict(sorted(stats.skipped.items())),
+        skipped_examples=[R.SkippedLine(path=x.path, line=x.line, reason=x.reason,
+                                        message="(redacted)" if opts.redact else x.message) for x in stats.examples],
+        period=(_iso(min(times)), _iso(max(times))) if times else None,
+        tokenizer=prim.tokenizer_name, input_tokens=sum(s.total for s in shapes[primary]),
+        reported_calls=reported, estimated_calls=len(metas) - reported, observed=_observed(fp),
+        groups=[_group(g, counts[g.id], opts.redact) for g in groups], scenarios=scenarios,
+        recommendation=rec, concurrency=None, calibration=None, sweep=[],
+        timeline=timeline.build() if timeline is not None else None,
+        findings=_findings(plan.kept, plan.savings, _savings_model(catalog.find(fp.logged_models.most_common(1)[0][0]),
+                                                                   entries, rec),
+                           fp.grouper, fp.evidence, prim, excerpt) if done.plan is not None else [],
+        assumptions=_assumptions(opts, entries, everyone, sims, measurers, done.translations, reported, len(metas),
+                                 prim.adjusted_tokens, notes, _prices_assumption(opts, metas, now)),
     )
 
 
@@ -292,6 +395,42 @@ def _conversations(metas: list[CallFacts], chains: Chains) -> list[str | None]:
     size = Counter(chains.root)
     return [m.conversation if m.conversation is not None else
             (f"chain-{chains.root[i] + 1}" if size[chains.root[i]] > 1 else None) for i, m in enumerate(metas)]
+
+
+def _check_at(at: datetime | None, models: list[ModelEntry]) -> None:
+    """``--at`` before the first price the catalog knows for a model would price at rates never in force."""
+    if at is None:
+        return
+    first = min(((p.start, e.id) for e in models for p in e.prices if p.start is not None), default=None)
+    if first is not None and at < first[0]:
+        raise ConfigError(f"--at {at:%Y-%m-%d}: the price catalog starts at {first[0]:%Y-%m-%d} ({first[1]}), so "
+                          f"there is no price for that date; give a date from {first[0]:%Y-%m-%d} on, or --at now")
+
+
+def _check_quality_critical(items: list[str], groups: list) -> None:
+    """Every ``--quality-critical`` entry names a template group (an id, or a substring of a label)."""
+    for item in items:
+        if not any(g.id == item or item.lower() in g.label.lower() for g in groups):
+            ids = sorted((g.id for g in groups), key=lambda i: (len(i), i))
+            raise ConfigError(f"--quality-critical {item!r} matches no template group of this log (ids: "
+                              f"{', '.join(ids[:12])}{', ...' if len(ids) > 12 else ''}); give a group id from the "
+                              "report's Template groups table, or a piece of its label")
+
+
+def _empty_advice(paths: Sequence[str | Path], stats: Any) -> str:
+    """What to do when no line of the input was a call: one sentence, after the first error."""
+    if not stats.lines:
+        return ": give a log file with one request a line"
+    if any(str(p).lower().endswith((".csv", ".tsv", ".csv.gz")) for p in paths) or (
+            stats.skipped.get("not_json") == stats.skipped_lines and stats.examples
+            and "invalid literal" in stats.examples[0].message):
+        return (": promptcache reads JSON logs, not CSV; export the requests as JSON Lines (one request object a "
+                "line, as the OpenAI, Anthropic or LiteLLM logs are), see docs/formats/")
+    if stats.skipped.get("not_json"):
+        return ": promptcache reads JSON Lines or JSON request logs; check the file is one (see docs/formats/)"
+    if stats.skipped.get("unknown_format"):
+        return ": give the log's format with --input-format (see docs/formats/ for the formats read)"
+    return ""
 
 
 def _resolve_params(opts: AnalyzeOptions, entries: list[ModelEntry]) -> AnalyzeOptions:
@@ -307,15 +446,20 @@ def _resolve_params(opts: AnalyzeOptions, entries: list[ModelEntry]) -> AnalyzeO
 
 
 def _comparison_shapes(sims: Simulations, comparisons: list[ModelEntry], primary: str, notes: list[str]) -> dict[str, str]:
-    """Shapes for the comparison models: measured where their family was, else the log's scaled.
+    """Shapes for the comparison models: measured where their family is the primary's or the logged
+    model's, else the log's scaled by a ratio measured on sampled calls.
 
     Anthropic and GPT-5.6+ cache only at breakpoints: a log without them (from another provider)
     is simulated with breakpoints placed where those providers would need them (``auto``).
     """
     labels: dict[str, str] = {}
     fp = sims.fp
+    # Families measured whatever the other candidates are: the primary's and the logged model's. A
+    # comparison of another family is scaled even when a candidate of its family is measured, so
+    # adding a candidate never changes a comparison's row (issue 18: +gpt-4.1 moved gpt-4o's).
+    measured = {primary, fp.logged_family}
     for e in comparisons:
-        if e.tokenizer in fp.shapes:
+        if e.tokenizer in measured and e.tokenizer in fp.shapes:
             labels[e.id] = f"counted with {sims.measurers[e.tokenizer].tokenizer_name}"
         else:
             stand_in = Measurer(e.tokenizer)
@@ -664,7 +808,8 @@ def _findings(fixes, savings, model: str, grouper: Grouper, evidence: Evidence, 
         id=f"F{n}", kind=f.kind, group=f.group, segment=f.segment, message=f.message, change=f.change,
         calls=g.calls, tokens=g.input_tokens, savings_usd=_q(sv[model].alone), savings_model=model, keeps_information=f.keeps_information,
         best_model=(best := max(sv, key=lambda m: sv[m].alone)), best_savings_usd=_q(sv[best].alone),
-        samples=f.samples, before=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in before],
+        samples=[x for x in f.samples if x],  # --redact: the excerpts are empty, so none
+        before=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in before],
         after=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in after],
         savings=[R.FixSavings(model=m, alone_usd=_q(v.alone), marginal_usd=_q(v.marginal),
                               cache_hit_tokens_gained=v.hit_tokens_gained) for m, v in sv.items()],

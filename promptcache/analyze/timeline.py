@@ -90,6 +90,13 @@ class TimelineBuilder:
             g[0] += hit
             g[1] += total
 
+    def drop(self, key: tuple[str, str]) -> None:
+        """Forget scenario ``key``'s series (a simulation cut short by an interrupt)."""
+        name = f"{key[0]}/{key[1]}"
+        self._sim.pop(name, None)
+        for k in [k for k in self._groups if k[1] == name]:
+            del self._groups[k]
+
     def inflight(self, intervals: Iterable[tuple[float, float]]) -> None:
         """The most calls in flight at once within each bucket, from (start, end) intervals."""
         events: list[tuple[float, int]] = []

@@ -76,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         from ..secrets import printable
 
-        click.echo(f"promptcache: error: {printable(str(exc))}", err=True)
+        kind = "" if exc.exit_code == 130 else "error: "  # an interrupt is not an error
+        click.echo(f"promptcache: {kind}{printable(str(exc))}", err=True)
         return exc.exit_code
     except click.UsageError as exc:
         exc.show()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import ConfigError
+from ..errors import ConfigError, Interrupted
 from ..report import RENDERERS
 from .when import parse_at
 
@@ -88,6 +88,9 @@ def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str 
     """
     from ..analyze.options import DEFAULT_MODELS, AnalyzeOptions
     from ..analyze.pipeline import analyze as run
+    from .report_cmd import default_format, write_report
+
+    out_format = default_format(output, fmt)  # a wrong -o extension fails now, not after the analysis
 
     if example:
         paths = (Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))),)
@@ -105,11 +108,13 @@ def analyze(paths: tuple[Path, ...], example: bool, models: str | None, at: str 
                              compare=[m.strip() for m in compare.split(",") if m.strip()],
                              catalog_path=prices, quality_critical=list(quality_critical), jobs=jobs, explain_call=explain_call,
                              config_path=_find_config())  # issue 6: [tool.promptcache] quality_critical
-    with _progress() as progress:  # issue 8: progress bar on stderr when interactive
-        report = run(paths, options, progress=progress)
-    from .report_cmd import default_format, write_report
-
-    write_report(report, default_format(output, fmt), output, explain=explain, explain_call=explain_call is not None)
+    try:
+        with _progress() as progress:  # issue 8: progress bar on stderr when interactive
+            report = run(paths, options, progress=progress)
+    except KeyboardInterrupt:  # once a call is read, an interrupt returns a partial report instead
+        raise Interrupted("Interrupted before any call was read, so there is no report; interrupt once calls are "
+                          "being read to get a partial one") from None
+    write_report(report, out_format, output, explain=explain, explain_call=explain_call is not None)
     if report.partial:  # Ctrl-C: what was read so far is shown, marked PARTIAL, and the exit code says so
         click.echo(f"promptcache: interrupted: the report is PARTIAL ({report.calls:,} calls read)", err=True)
         return 130

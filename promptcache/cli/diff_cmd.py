@@ -33,10 +33,10 @@ def diff(before: Path, after: Path, fmt: str, output: Path | None) -> int:
 
         d = diff_reports(load_report(before), load_report(after))
         width = None
-        if fmt == "term" and not output and sys.stdout.isatty():
-            import shutil
+        if fmt == "term" and not output:
+            from ..report.term import console_for
 
-            width = shutil.get_terminal_size().columns
+            width = console_for(sys.stdout).width  # the terminal's, or COLUMNS when piped (else 100)
         text = DIFF_RENDERERS[fmt](d, width=width, color=False)
     if output:
         output.write_text(text, encoding="utf-8")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import ConfigError
+from ..errors import ConfigError, Interrupted
 from ..report import RENDERERS
 
 
@@ -20,18 +20,23 @@ def load_report(path: Path):
 
     from ..model.report import SCHEMA_VERSION, Report
 
+    analyze_it = f"to analyze a log, run: promptcache analyze {path}"
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    if raw[:2] == b"\x1f\x8b":  # gzip: a compressed log, never a saved report
+        raise ConfigError(f"{path}: a compressed file, not a saved report (`report` re-renders the JSON that "
+                          f"`analyze -o report.json` writes); {analyze_it}")
     try:
-        data = json.loads(text)
-    except ValueError:
-        raise ConfigError(f"{path}: not a JSON report (write one with: promptcache analyze LOG -o report.json)") from None
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise ConfigError(f"{path}: not a JSON report (`report` re-renders the JSON that `analyze -o report.json` "
+                          f"writes); {analyze_it}") from None
     if not isinstance(data, dict) or "schema_version" not in data:
-        raise ConfigError(f"{path}: not a promptcache report (no schema_version)")
+        raise ConfigError(f"{path}: not a promptcache report (no schema_version); {analyze_it}")
     found = str(data["schema_version"])
     if found.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
         raise ConfigError(f"{path}: report schema {found}, this promptcache reads {SCHEMA_VERSION}: re-run analyze")
@@ -46,15 +51,44 @@ def load_report(path: Path):
 def write_report(report, fmt: str, output: Path | None, *, explain: str | None = None,
                  explain_call: bool = False) -> None:
     """Render ``report`` as ``fmt`` to ``output`` (a file) or stdout (the terminal format adapts to it);
-    with ``explain``, only that finding, in full; with ``explain_call``, only the request it explains."""
+    with ``explain``, only that finding, in full; with ``explain_call``, only the request it explains.
+    A file written is named on stderr."""
+    if output:
+        _write(report, fmt, output, explain, explain_call)
+        kind = ("request " + report.explained_call.call if explain_call and report.explained_call is not None else
+                "finding " + explain if explain else
+                {"term": "text", "markdown": "Markdown", "html": "HTML", "json": "JSON"}[fmt] + " report")
+        click.echo(f"promptcache: wrote the {kind}{' (PARTIAL)' if report.partial else ''} to {output}", err=True)
+    else:
+        _write(report, fmt, None, explain, explain_call)
+
+
+def _save(output: Path, text: str) -> None:
+    """Write ``text`` to ``output`` whole or not at all: through a temporary file beside it, renamed
+    once complete, so a Ctrl-C while writing never leaves half a report under the name."""
+    tmp = output.with_name(f".{output.name}.promptcache-tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, output)
+    except KeyboardInterrupt:
+        tmp.unlink(missing_ok=True)
+        raise Interrupted(f"Interrupted while writing {output}: nothing was written; run the command again") from None
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"-o {output}: cannot write it ({exc.strerror}); choose another path") from None
+
+
+def _write(report, fmt: str, output: Path | None, explain: str | None, explain_call: bool = False) -> None:
     if explain or explain_call:
         from ..report.explain import render_call, render_explain
+        from ..report.term import console_for
 
+        width = 100 if output else console_for(sys.stdout).width  # the terminal's, or COLUMNS when piped
         color = not output and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        text = (render_call(report, width=100, color=color) if explain_call
-                else render_explain(report, explain or "", width=100, color=color))
+        text = (render_call(report, width=width, color=color) if explain_call
+                else render_explain(report, explain or "", width=width, color=color))
         if output:
-            output.write_text(text, encoding="utf-8")
+            _save(output, text)
         else:
             sys.stdout.write(text)
         return
@@ -67,17 +101,26 @@ def write_report(report, fmt: str, output: Path | None, *, explain: str | None =
 
     text = renderer(fmt)(report, width=120, color=False)
     if output:
-        output.write_text(text, encoding="utf-8")
+        _save(output, text)
     else:
         sys.stdout.write(text)
 
 
+#: output file extension -> format; a name without extension, or .txt, gets the terminal text
+EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html",
+              ".txt": "term", ".text": "term", "": "term"}
+
+
 def default_format(output: Path | None, fmt: str | None) -> str:
-    """``fmt`` if given, else from the output file's extension (.json, .md, .html), else term."""
+    """``fmt`` if given, else from the output file's extension (.json, .md, .html, .txt), else term.
+    An extension promptcache cannot write (.pdf, .csv) is an error, not text under a wrong name."""
     if fmt:
         return fmt
     ext = output.suffix.lower() if output else ""
-    return {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}.get(ext, "term")
+    if ext not in EXTENSIONS:
+        raise ConfigError(f"-o {output}: promptcache cannot write {ext} files; name the file .json, .md, .html or "
+                          ".txt, or give --format")
+    return EXTENSIONS[ext]
 
 
 @click.command()

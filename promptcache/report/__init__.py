@@ -39,6 +39,11 @@ def pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x * 100:.1f}%"
 
 
+def count(n: int, word: str) -> str:
+    """``1 call``, ``2 calls``: a count with its noun, singular for one."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def usd(d: Decimal | None) -> str:
     if d is None:
         return "n/a"
@@ -241,10 +246,38 @@ def savings_column_model(findings: list[Any]) -> str:
     return next(iter(models)) if len(models) == 1 and "" not in models else ""
 
 
+def partial_note(report: Any) -> str:
+    """What an interrupted report covers: the analysis's own notes on it, else the calls read so far."""
+    notes = [n for n in report.assumptions.notes if n.startswith("Interrupted")]
+    return " ".join(notes) or "Interrupted: the figures cover only the calls read so far."
+
+
 def recommended_option(rec: Any) -> Any:
     """The recommended placement option (issue 6), when the recommendation names one."""
     name = getattr(rec, "option", None)
     return next((o for o in getattr(rec, "options", None) or [] if o.name == name), None) if name else None
+
+
+def group_models(rec: Any) -> dict[str, str]:
+    """The model each template group runs on under the recommendation (issue 18: a per-group placement
+    puts some groups on Pro; the 'after' figures must use that model, not the one serving most calls).
+
+    Read from the report: a one-model option puts every group on it; ``per_group`` puts the groups whose
+    workload leans Pro on the ``all_pro`` option's model and the others on ``all_flash``'s. A group
+    the hybrid splits between models is not in the result (callers fall back to ``rec.model``)."""
+    if rec is None or rec.workload is None:
+        return {}
+    groups = [g.group for g in rec.workload.groups]
+    opt = recommended_option(rec)
+    if opt is None:
+        return dict.fromkeys(groups, rec.model)
+    if len(opt.calls_per_model) == 1:
+        return dict.fromkeys(groups, next(iter(opt.calls_per_model)))
+    if opt.name == "per_group":
+        only = {o.name: next(iter(o.calls_per_model)) for o in rec.options if len(o.calls_per_model) == 1}
+        if "all_pro" in only and "all_flash" in only:
+            return {g.group: only["all_pro"] if g.leans == "pro" else only["all_flash"] for g in rec.workload.groups}
+    return {}
 
 
 def recommendation_title(rec: Any) -> str:

@@ -17,9 +17,11 @@ from . import (
     Headline,
     HitComparison,
     changes,
+    count,
     headline,
     hit_comparison,
     is_recommended,
+    partial_note,
     pct,
     recommendation_title,
     saving_text,
@@ -27,6 +29,10 @@ from . import (
     switch_text,
     usd,
 )
+from .options_table import FULL_HEADERS as OPTIONS_HEADERS
+from .options_table import FULL_RIGHT as OPTIONS_RIGHT
+from .options_table import TITLE as OPTIONS_TITLE
+from .options_table import option_rows, options_caption
 from .recommendation_text import with_text
 from .sections import all_sections
 
@@ -101,7 +107,7 @@ def render_html(report: Report, *, width: int | None = None, color: bool = False
         f'<p class="sub">{_subtitle(report)}</p>',
     ]
     if report.partial:
-        parts.append('<p class="partial"><b>Partial:</b> interrupted; the figures cover only the calls read so far.</p>')
+        parts.append(f'<p class="partial"><b>Partial:</b> {esc(partial_note(report))}</p>')
     parts.append(_cards(report, h))
     parts.append(_recommendation(report))
     tl = report.timeline
@@ -110,10 +116,18 @@ def render_html(report: Report, *, width: int | None = None, color: bool = False
                   f'<p class="note">Share of input tokens read from the cache, per {esc(tl.bucket)}: observed '
                   "(the provider's usage fields) and simulated for each model and layout. Grey bars: calls.</p>",
                   _hit_chart(report, tl)]
-    if report.scenarios:
-        parts += ["<h2>Cost per model and layout</h2>",
+    candidates = [s for s in report.scenarios if not s.comparison]
+    comparisons = [s for s in report.scenarios if s.comparison]
+    if candidates:
+        parts += ["<h2>Cost per candidate model and layout</h2>",
                   '<p class="note">The whole log re-simulated and repriced for each candidate model, as logged and '
-                  "restructured; the dashed line is the cost now.</p>", _cost_chart(report, h)]
+                  "restructured, and the recommendation; the dashed line is the cost now.</p>",
+                  _cost_chart(report, h, candidates, decision=True)]
+    if comparisons:
+        parts += ["<h2>For comparison: other providers' models</h2>",
+                  '<p class="note">The same calls priced on comparison models (never recommended), on their own scale; '
+                  "the dashed lines are the cost now and after the recommendation.</p>",
+                  _cost_chart(report, h, comparisons, decision=False)]
     if report.groups:
         parts += ["<h2>What each group's prompt is made of</h2>",
                   '<p class="note">Per template group, the mean prompt: the static prefix all its calls share and the '
@@ -136,7 +150,7 @@ def render_html(report: Report, *, width: int | None = None, color: bool = False
 # --- header ---------------------------------------------------------------------------------
 
 def _subtitle(report: Report) -> str:
-    bits = [f"{report.calls:,} calls"]
+    bits = [count(report.calls, "call")]
     if report.period:
         bits.append(f"{esc(report.period[0])} to {esc(report.period[1])}")
     bits.append(f"{report.input_tokens:,} input tokens")
@@ -269,7 +283,7 @@ def _hit_chart(report: Report, tl: Timeline) -> str:
         if c:
             bh = ph * 0.25 * c / top
             body.append(f'<rect x="{PAD_L + bw * i + bw * 0.1:.1f}" y="{PAD_T + ph - bh:.1f}" width="{max(bw * 0.8, 0.5):.1f}" '
-                        f'height="{bh:.1f}" fill="#e5e7eb"><title>{esc(tl.starts[i])}: {c:,} calls</title></rect>')
+                        f'height="{bh:.1f}" fill="#e5e7eb"><title>{esc(tl.starts[i])}: {count(c, "call")}</title></rect>')
     colors = _model_colors(report)
     legend = []
     for series in tl.simulated:
@@ -313,19 +327,36 @@ def _polyline(values: list[float | None], x_of, y_of, colour: str, stroke: float
     return out
 
 
-def _cost_chart(report: Report, h: Headline) -> str:
-    scen = report.scenarios
+def _cost_chart(report: Report, h: Headline, scen: list[Scenario], *, decision: bool) -> str:
+    """Bars of cost per model and layout on their own scale (issue 18: the candidates, which the decision
+    is about, are charted apart from the comparison models, whose costs would make them slivers).
+
+    The decision chart adds the recommendation as its own green bar when it is not one of the scenarios
+    (a per-group placement of models); the comparison chart shows it as a reference line. Line labels
+    sit right of the plot, never over a bar."""
+    rec = report.recommendation
     models = list(dict.fromkeys(s.model for s in scen))
     by = {(s.model, s.layout): s for s in scen}
     layouts: list[Layout] = ["as_logged", "restructured"]
-    height = 280
-    pw, ph = W - PAD_L - PAD_R, height - PAD_T - PAD_B
-    top = max([float(s.cost_usd) for s in scen] + ([float(h.cost_now)] if h.cost_now is not None else [])) or 1.0
+    rec_bar = (decision and rec is not None and h.cost_after is not None
+               and not any(is_recommended(rec, s) for s in report.scenarios))
+    refs: list[tuple[str, float, str, str]] = []  # (label, value, colour, hover)
+    if h.cost_now is not None:
+        refs.append((f"now {usd(h.cost_now)}", float(h.cost_now), "#111827", f"now: {usd(h.cost_now)} ({h.cost_now_label})"))
+    if not decision and h.cost_after is not None:
+        refs.append((f"after {usd(h.cost_after)}", float(h.cost_after), "#16a34a",
+                     f"after the recommendation: {usd(h.cost_after)} ({h.cost_after_label})"))
+    height, pad_r = 296, 130
+    pw, ph = W - PAD_L - pad_r, height - PAD_T - PAD_B
+    values = [float(s.cost_usd) for s in scen] + [v for _, v, _, _ in refs]
+    if rec_bar:
+        values.append(float(h.cost_after))  # type: ignore[arg-type]
+    top = max(values, default=0.0) or 1.0
     step = _nice(top * 1.08 / 4)
     top = step * -(-(top * 1.08) // step)
-    gw = pw / max(len(models), 1)
+    n_groups = len(models) + (1 if rec_bar else 0)
+    gw = pw / max(n_groups, 1)
     bar = min(90.0, gw * 0.8 / len(layouts))
-    rec = report.recommendation
 
     def y_of(v: float) -> float:
         return PAD_T + ph * (1 - v / top)
@@ -334,48 +365,81 @@ def _cost_chart(report: Report, h: Headline) -> str:
     for k in range(int(round(top / step)) + 1):
         v = step * k
         y = y_of(v)
-        body.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>')
-        body.append(f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" font-size="11" fill="#6b7280" text-anchor="end">{esc(_short_usd(v, step))}</text>')
+        body.append(f'<line x1="{PAD_L}" x2="{PAD_L + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>')
+        body.append(f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" font-size="11" fill="#6b7280" text-anchor="end">'
+                    f"{esc(_short_usd(v, step))}</text>")
     colors = _model_colors(report)
+
+    def one_bar(x: float, v: float, fill: str, opacity: str, best: bool, hover: str, under: str, above: str) -> None:
+        y = y_of(v)
+        body.append(f'<rect x="{x + 3:.1f}" y="{y:.1f}" width="{bar - 6:.1f}" height="{PAD_T + ph - y:.1f}" rx="3" '
+                    f'fill="{fill}" fill-opacity="{opacity}"' + (' stroke="#16a34a" stroke-width="3"' if best else "")
+                    + f"><title>{esc(hover)}</title></rect>")
+        size = 12 if _text_w(above, 12) <= bar - 2 else 10  # narrow bars: neighbours' labels must not touch
+        body.append(f'<text x="{x + bar / 2:.1f}" y="{y - 5:.1f}" font-size="{size}" text-anchor="middle" '
+                    f'font-weight="{700 if best else 400}" fill="#111827">{esc(above)}</text>')
+        if _text_w(under, 11) > bar - 2:
+            under = under.replace("as logged", "logged").replace("restructured", "restr.")
+        body.append(f'<text x="{x + bar / 2:.1f}" y="{PAD_T + ph + 14:.1f}" font-size="11" text-anchor="middle" '
+                    f'fill="#6b7280">{esc(under)}</text>')
+
+    def group_name(cx: float, name: str, colour: str) -> None:
+        """A model's name under its bars: smaller, then on two lines at a hyphen, when the group is narrow."""
+        y = PAD_T + ph + 32
+        size = name_size
+        lines = [name]
+        if _text_w(name, size) > gw - 6 and "-" in name:
+            cut = min((i for i, c in enumerate(name) if c == "-"), key=lambda i: abs(i - len(name) / 2))
+            lines = [name[:cut + 1], name[cut + 1:]]
+        spans = "".join(f'<tspan x="{cx:.1f}" dy="{0 if k == 0 else size + 1}">{esc(t)}</tspan>'
+                        for k, t in enumerate(lines))
+        body.append(f'<text x="{cx:.1f}" y="{y:.1f}" font-size="{size}" font-weight="600" text-anchor="middle" '
+                    f'fill="{colour}">{spans}</text>')
+
+    names = models + ([(rec.option or rec.model).replace("_", " ")] if rec_bar and rec is not None else [])
+    name_size = 13 if all(_text_w(n, 13) <= gw - 6 for n in names) else 11  # one size for every name
     for mi, m in enumerate(models):
         x0 = PAD_L + gw * mi + (gw - bar * len(layouts)) / 2
         for li, lay in enumerate(layouts):
             s: Scenario | None = by.get((m, lay))
             if s is None:
                 continue
-            v = float(s.cost_usd)
-            x, y = x0 + bar * li, y_of(v)
             best = is_recommended(rec, s)
-            opacity = "0.45" if lay == "as_logged" else "1"
-            body.append(f'<rect x="{x + 3:.1f}" y="{y:.1f}" width="{bar - 6:.1f}" height="{PAD_T + ph - y:.1f}" rx="3" '
-                        f'fill="{colors[m]}" fill-opacity="{opacity}"'
-                        + (' stroke="#16a34a" stroke-width="3"' if best else "")
-                        + f"><title>{esc(m)}, {esc(lay.replace('_', ' '))}: {esc(usd(s.cost_usd))}, hit ratio {pct(s.hit_ratio)}</title></rect>")
-            body.append(f'<text x="{x + bar / 2:.1f}" y="{y - 5:.1f}" font-size="12" text-anchor="middle" '
-                        f'font-weight="{700 if best else 400}" fill="#111827">{esc(usd(s.cost_usd))}</text>')
-            body.append(f'<text x="{x + bar / 2:.1f}" y="{PAD_T + ph + 14:.1f}" font-size="11" text-anchor="middle" '
-                        f'fill="#6b7280">{esc(lay.replace("_", " "))}{" ✓" if best else ""}</text>')
-        body.append(f'<text x="{PAD_L + gw * (mi + 0.5):.1f}" y="{PAD_T + ph + 32:.1f}" font-size="13" font-weight="600" '
-                    f'text-anchor="middle" fill="#111827">{esc(m)}</text>')
-    if h.cost_now is not None:
-        y = y_of(float(h.cost_now))
-        body.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#111827" stroke-dasharray="5 4">'
-                    f"<title>now: {esc(usd(h.cost_now))} ({esc(h.cost_now_label)})</title></line>")
-        body.append(f'<text x="{W - PAD_R - 4}" y="{y - 5:.1f}" font-size="12" text-anchor="end" fill="#111827">'
-                    f"now {esc(usd(h.cost_now))}</text>")
-    after_line = rec is not None and h.cost_after is not None and not any(is_recommended(rec, s) for s in scen)
-    if after_line:  # the recommendation is not one of the bars (e.g. a per-group placement of models)
-        assert h.cost_after is not None  # after_line requires it
-        y = y_of(float(h.cost_after))
-        body.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#16a34a" stroke-width="2" '
-                    f'stroke-dasharray="5 4"><title>after: {esc(usd(h.cost_after))} ({esc(h.cost_after_label)})</title></line>')
-    body.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{PAD_T + ph}" y2="{PAD_T + ph}" stroke="#9ca3af"/>')
+            one_bar(x0 + bar * li, float(s.cost_usd), colors[m], "0.45" if lay == "as_logged" else "1", best,
+                    f"{m}, {lay.replace('_', ' ')}: {usd(s.cost_usd)}, hit ratio {pct(s.hit_ratio)}",
+                    lay.replace("_", " ") + (" ✓" if best else ""), usd(s.cost_usd))
+        group_name(PAD_L + gw * (mi + 0.5), m, "#111827")
+    if rec_bar and rec is not None and h.cost_after is not None:
+        x0 = PAD_L + gw * len(models) + (gw - bar) / 2
+        one_bar(x0, float(h.cost_after), CACHED_COLOR, "1", True,
+                f"recommended, {h.cost_after_label}: {usd(h.cost_after)}", rec.layout.replace("_", " ") + " ✓",
+                usd(h.cost_after))
+        group_name(x0 + bar / 2, (rec.option or rec.model).replace("_", " "), "#16a34a")
+    placed: list[float] = []
+    for label, v, colour, hover in sorted(refs, key=lambda r: -r[1]):
+        y = y_of(v)
+        body.append(f'<line x1="{PAD_L}" x2="{PAD_L + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="{colour}" '
+                    f'stroke-width="1.5" stroke-dasharray="5 4"><title>{esc(hover)}</title></line>')
+        ty = y + 4
+        for p in placed:  # keep line labels apart
+            if abs(ty - p) < 14:
+                ty = p + 14
+        placed.append(ty)
+        body.append(f'<text x="{PAD_L + pw + 6}" y="{ty:.1f}" font-size="12" fill="{colour}">{esc(label)}</text>')
+    body.append(f'<line x1="{PAD_L}" x2="{PAD_L + pw}" y1="{PAD_T + ph}" y2="{PAD_T + ph}" stroke="#9ca3af"/>')
     legend = [("as logged", "#9ca3af", "box"), ("restructured", "#374151", "box")]
-    if rec is not None:
-        legend.append(("recommended (dashed green line)" if after_line else "recommended (green outline)", "#16a34a", "line"))
-    cap = (f"<figcaption>Dashed green line: the recommendation, {esc(h.cost_after_label)}, {esc(usd(h.cost_after))} "
-           "(it places calls on more than one model, so it is not one of the bars).</figcaption>" if after_line else "")
-    return "<figure>" + _legend(legend) + _svg(height, body, "Cost per model and layout") + cap + "</figure>"
+    if decision and rec is not None:
+        legend.append(("recommended (green bar)" if rec_bar else "recommended (green outline)", "#16a34a", "box"))
+    if h.cost_now is not None:
+        legend.append(("cost now", "#111827", "dash"))
+    if not decision and h.cost_after is not None:
+        legend.append(("after the recommendation", "#16a34a", "dash"))
+    cap = ""
+    if rec_bar:
+        cap = (f"<figcaption>Green bar: the recommendation, {esc(h.cost_after_label)}, {esc(usd(h.cost_after))}; it "
+               "places calls on more than one model, so it is not one model's bar.</figcaption>")
+    title = "Cost per candidate model and layout" if decision else "Cost of the comparison models"
+    return "<figure>" + _legend(legend) + _svg(height, body, title) + cap + "</figure>"
 
 
 def _groups_chart(report: Report) -> str:
@@ -403,7 +467,7 @@ def _groups_chart(report: Report) -> str:
         static = min(float(g.static_prefix_tokens), mean) if mean else float(g.static_prefix_tokens)
         total = max(mean, static + g.dynamic_suffix_tokens_mean, 1.0)
         body.append(f'<text x="16" y="{y + 14}" font-size="13" font-weight="600" fill="#111827">{esc(g.id)}</text>')
-        body.append(f'<text x="16" y="{y + 30}" font-size="11" fill="#6b7280">{g.calls:,} calls, '
+        body.append(f'<text x="16" y="{y + 30}" font-size="11" fill="#6b7280">{count(g.calls, "call")}, '
                     f"{mean:,.0f} tokens/call</text>")
         segs = [("static prefix", static, STATIC_COLOR),
                 ("dynamic suffix (mean)", max(total - static, 0.0), DYNAMIC_COLOR)]
@@ -496,6 +560,11 @@ def _concurrency_chart(tl: Timeline) -> str:
     return "<figure>" + _legend(legend) + _svg(height, body, "Concurrency over time") + cap + "</figure>"
 
 
+def _text_w(text: str, size: float) -> float:
+    """About how wide ``text`` is in the charts' sans-serif at ``size`` px (0.6 em a character)."""
+    return len(text) * size * 0.6
+
+
 def _nice(v: float) -> float:
     """A round upper bound >= v for an axis."""
     if v <= 0:
@@ -545,9 +614,16 @@ def _tables(report: Report) -> list[str]:
            f"{s.cache_miss_tokens:,}", f"{s.cache_write_tokens:,}", f"{s.output_tokens:,}", esc(usd(s.cost_usd)),
            pct(s.peak_input_share)], is_recommended(rec, s))
          for s in report.scenarios])]
+    opts = option_rows(report)
+    if opts:
+        out += [f"<h2>{esc(OPTIONS_TITLE)}</h2>", _table(
+            list(zip(OPTIONS_HEADERS, OPTIONS_RIGHT, strict=True)),
+            [([esc(o.cells[0]) + (" ✓" if o.chosen else ""), esc(o.description), *(esc(c) for c in o.cells[1:])],
+              o.chosen) for o in opts]),
+            f'<p class="note">{esc(options_caption(report))}</p>']
     if report.observed:
         o = report.observed
-        out.append(f'<p class="note">Observed (provider-reported, {o.calls:,} calls): {o.cache_hit_tokens:,} hit and '
+        out.append(f'<p class="note">Observed (provider-reported, {count(o.calls, "call")}): {o.cache_hit_tokens:,} hit and '
                    f"{o.cache_miss_tokens:,} miss tokens, hit ratio {pct(o.hit_ratio)}, cost {esc(usd(o.cost_usd))}"
                    + (f" for {o.priced_calls:,} calls" if o.unpriced else "")
                    + (f"; not priced: {esc(', '.join(_unpriced(u) for u in o.unpriced))}" if o.unpriced else "")
@@ -587,7 +663,7 @@ def _tables(report: Report) -> list[str]:
         c = report.concurrency
         above = ", ".join(f"{esc(m)}: {s:,.0f} s above its limit" for m, s in c.seconds_above_limit.items() if s) \
             or "never above any model's limit"
-        out.append(f'<p class="note">Peak {c.peak_in_flight:,} calls in flight'
+        out.append(f'<p class="note">Peak {count(c.peak_in_flight, "call")} in flight'
                    + (f" at {esc(c.peak_at)}" if c.peak_at else "") + f" ({esc(c.latency_source)} latencies); {above}.</p>")
     if report.skipped_examples:
         out.append("<h2>Skipped lines</h2><ul>" + "".join(

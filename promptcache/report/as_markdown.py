@@ -14,10 +14,12 @@ import re
 from ..model.report import Report
 from . import (
     changes,
+    count,
     headline,
     hit_comparison,
     hit_parts,
     is_recommended,
+    partial_note,
     pct,
     recommendation_title,
     saving_text,
@@ -25,6 +27,10 @@ from . import (
     switch_text,
     usd,
 )
+from .options_table import FULL_HEADERS as OPTIONS_HEADERS
+from .options_table import FULL_RIGHT as OPTIONS_RIGHT
+from .options_table import TITLE as OPTIONS_TITLE
+from .options_table import option_rows, options_caption
 from .recommendation_text import with_text
 from .sections import all_sections
 
@@ -59,7 +65,7 @@ def render_markdown(report: Report, *, width: int | None = None, color: bool = F
     rec = report.recommendation
     md: list[str] = ["## promptcache: prompt-cache savings report", ""]
     if report.partial:
-        md += ["> [!WARNING]", "> **PARTIAL**: interrupted; the figures cover only the calls read so far.", ""]
+        md += ["> [!WARNING]", f"> **PARTIAL**: {esc(partial_note(report))}", ""]
     # Summary
     rows = [["Calls", f"{report.calls:,} analyzed, {report.skipped_lines:,} line(s) skipped"]]
     if report.period:
@@ -91,6 +97,13 @@ def render_markdown(report: Report, *, width: int | None = None, color: bool = F
         md += [f"- **{esc(usd(a.savings_usd))}**" + (f" on {esc(a.model)}" if a.model else "") + f": {esc(a.message)}"
                for a in rec.actions]
         md += ["", "_Quality differs between models in ways logs cannot show: test both on your own workload._", ""]
+    opts = option_rows(report)
+    if opts:
+        md += [f"### {esc(OPTIONS_TITLE)}", ""]
+        md += _table(OPTIONS_HEADERS, [[("**" + esc(o.cells[0]) + "** ✓" if o.chosen else esc(o.cells[0])),
+                                        esc(o.description), *(esc(c) for c in o.cells[1:])] for o in opts],
+                     "".join("r" if r else "l" for r in OPTIONS_RIGHT))
+        md += ["", f"_{esc(options_caption(report))}_", ""]
 
     md += ["### Cost per model and layout (re-simulated)", ""]
     md += _table(["Model", "Layout", "Hit ratio", "Hit tokens", "Miss tokens", "Write tokens", "Output", "Cost",
@@ -153,7 +166,7 @@ def render_markdown(report: Report, *, width: int | None = None, color: bool = F
         above = ", ".join(f"{esc(m)}: {s:,.0f} s above its limit" for m, s in c.seconds_above_limit.items() if s) \
             or "never above any model's limit"
         md += ["### Concurrency", "",
-               f"Peak {c.peak_in_flight:,} calls in flight" + (f" at {esc(c.peak_at)}" if c.peak_at else "")
+               f"Peak {count(c.peak_in_flight, 'call')} in flight" + (f" at {esc(c.peak_at)}" if c.peak_at else "")
                + f" ({esc(c.latency_source)} latencies); {above}.", ""]
 
     md += _assumptions(report)

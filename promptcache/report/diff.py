@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..model.report import Finding, Money, Report
-from . import headline, pct, usd
+from . import count, headline, pct, usd
 
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
@@ -76,6 +76,11 @@ class ReportDiff(_Out):
     findings_new: list[FindingRef]
     findings_open: list[FindingRef]
     groups: list[GroupChange]
+    same_calls: bool = Field(True, description="Both analyses cover the same calls (count, period and template groups); "
+                                               "when false, costs are compared per 1,000 calls.")
+    calls_changed: list[str] = Field(default_factory=list, description="What differs between the two sets of calls.")
+    cost_now_per_1k_calls_usd: MoneyChange | None = None
+    cost_after_per_1k_calls_usd: MoneyChange | None = None
     verdict: str = Field(description="One sentence: better, worse or unchanged, and why.")
 
 
@@ -134,28 +139,58 @@ def diff_reports(before: Report, after: Report) -> ReportDiff:
 
     obs = _change(obs_b, obs_a)
     cost = _money(hb.cost_now, ha.cost_now)
+    changed = calls_changed(before, after)
+    per_1k_now = _money(_per_1k(hb.cost_now, before.calls), _per_1k(ha.cost_now, after.calls))
+    per_1k_after = _money(_per_1k(hb.cost_after, before.calls), _per_1k(ha.cost_after, after.calls))
+    judged = per_1k_now if changed else cost  # different calls: totals are not comparable, costs per call are
     bits = []
     if obs.delta is not None and abs(obs.delta) >= 0.001:
         bits.append(f"observed hit ratio {pct(obs_b)} -> {pct(obs_a)}")
-    if cost.delta is not None and cost.delta != 0:
+    if changed and judged.delta is not None and judged.delta != 0:
+        bits.append(f"cost now per 1,000 calls {usd(per_1k_now.before)} -> {usd(per_1k_now.after)}")
+    elif not changed and cost.delta is not None and cost.delta != 0:
         bits.append(f"cost now {usd(hb.cost_now)} -> {usd(ha.cost_now)}")
     if fixed:
         bits.append(f"{len(fixed)} finding(s) fixed")
     if new:
         bits.append(f"{len(new)} new finding(s)")
-    better = (obs.delta or 0) > 0.001 or (cost.delta or 0) < 0 or (fixed and not new)
-    worse = (obs.delta or 0) < -0.001 or (cost.delta or 0) > 0 or (new and not fixed)
+    better = (obs.delta or 0) > 0.001 or (judged.delta or 0) < 0 or (fixed and not new)
+    worse = (obs.delta or 0) < -0.001 or (judged.delta or 0) > 0 or (new and not fixed)
     word = "Mixed" if better and worse else ("Better" if better else ("Worse" if worse else "Unchanged"))
     verdict = f"{word}: " + ("; ".join(bits) if bits else "no change in hit ratio, cost or findings") + "."
-    if before.calls and after.calls and abs(after.calls - before.calls) / before.calls > 0.5:
-        verdict += " (The two logs differ a lot in size; compare ratios rather than costs.)"
+    if changed:
+        verdict = (f"Not the same calls ({changed[0]}), so costs are compared per 1,000 calls and the hit ratios "
+                   f"are those of two different sets of calls. {verdict}")
     return ReportDiff(
         before_inputs=before.inputs, after_inputs=after.inputs,
         calls=_change(before.calls, after.calls), observed_hit_ratio=obs,
         achievable_hit_ratio=_change(hb.hit_after, ha.hit_after),
         cost_now_usd=cost, cost_after_usd=_money(hb.cost_after, ha.cost_after),
-        scenarios=scen, findings_fixed=fixed, findings_new=new, findings_open=still, groups=groups, verdict=verdict,
+        scenarios=scen, findings_fixed=fixed, findings_new=new, findings_open=still, groups=groups,
+        same_calls=not changed, calls_changed=changed, cost_now_per_1k_calls_usd=per_1k_now,
+        cost_after_per_1k_calls_usd=per_1k_after, verdict=verdict,
     )
+
+
+def _per_1k(cost: Decimal | None, calls: int) -> Decimal | None:
+    return (cost * 1000 / calls).quantize(Decimal("0.000001")) if cost is not None and calls else None
+
+
+def calls_changed(before: Report, after: Report) -> list[str]:
+    """What differs between the calls two analyses cover (empty when they cover the same calls):
+    the number of calls, the period, and the template groups' calls."""
+    out = []
+    if before.calls != after.calls:
+        out.append(f"{count(before.calls, 'call')} before, {after.calls:,} after")
+    if before.period != after.period:
+        def span(p: tuple[str, str] | None) -> str:
+            return f"{p[0][:10]} to {p[1][:10]}" if p else "no timestamps"
+        out.append(f"period {span(before.period)} before, {span(after.period)} after")
+    gb, ga = {g.id: g.calls for g in before.groups}, {g.id: g.calls for g in after.groups}
+    for gid in dict.fromkeys([*gb, *ga]):
+        if gb.get(gid) != ga.get(gid):
+            out.append(f"group {gid}: {count(gb.get(gid, 0), 'call')} before, {ga.get(gid, 0):,} after")
+    return out
 
 
 def _d_pct(c: Change) -> str:
@@ -180,6 +215,11 @@ def _rows(d: ReportDiff) -> list[tuple[str, str, str, str]]:
              _d_pct(d.achievable_hit_ratio)),
             ("Cost now", usd(d.cost_now_usd.before), usd(d.cost_now_usd.after), _d_usd(d.cost_now_usd)),
             ("Cost after recommendation", usd(d.cost_after_usd.before), usd(d.cost_after_usd.after), _d_usd(d.cost_after_usd))]
+    if not d.same_calls:  # totals over different calls do not compare; per call they do
+        for label, m in (("Cost now per 1,000 calls", d.cost_now_per_1k_calls_usd),
+                         ("Cost after, per 1,000 calls", d.cost_after_per_1k_calls_usd)):
+            if m is not None:
+                rows.append((label, usd(m.before), usd(m.after), _d_usd(m)))
     for s in d.scenarios:
         rows.append((f"{s.model}, {s.layout.replace('_', ' ')}",
                      f"{pct(s.hit_ratio.before)}  {usd(s.cost_usd.before)}", f"{pct(s.hit_ratio.after)}  {usd(s.cost_usd.after)}",
@@ -198,6 +238,8 @@ def render_diff_text(d: ReportDiff, *, width: int | None = 100, color: bool = Fa
     console = Console(file=buf, width=width or 100, color_system="truecolor" if color else None,
                       force_terminal=color, no_color=not color, highlight=False, emoji=False)
     console.print(Text(d.verdict, style="bold"))
+    if d.calls_changed:
+        console.print(Text("Not the same calls: " + "; ".join(d.calls_changed) + "."))
     t = Table(title="Before -> after", title_justify="left")
     just: JustifyMethod
     for col, just in (("", "left"), ("Before", "right"), ("After", "right"), ("Change", "right")):
@@ -221,7 +263,10 @@ def render_diff_text(d: ReportDiff, *, width: int | None = 100, color: bool = Fa
 def render_diff_markdown(d: ReportDiff, *, width: int | None = None, color: bool = False) -> str:
     from .as_markdown import esc
 
-    out = ["## promptcache diff", "", f"**{esc(d.verdict)}**", "", "|  | Before | After | Change |", "|:---|---:|---:|---:|"]
+    out = ["## promptcache diff", "", f"**{esc(d.verdict)}**", ""]
+    if d.calls_changed:
+        out += ["Not the same calls: " + "; ".join(esc(c) for c in d.calls_changed) + ".", ""]
+    out += ["|  | Before | After | Change |", "|:---|---:|---:|---:|"]
     out += [f"| {esc(a)} | {esc(b)} | {esc(c)} | {esc(e)} |" for a, b, c, e in _rows(d)]
     for title, items in (("Findings fixed", d.findings_fixed), ("New findings", d.findings_new),
                          ("Still open", d.findings_open)):

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from ..errors import ConfigError
 from ..model.report import Finding, LayoutPart, Report
+from . import count
 
 
 def find(report: Report, fid: str) -> Finding:
@@ -48,11 +49,15 @@ def render_explain(report: Report, fid: str, *, width: int = 100, color: bool = 
     c.print(f"[bold]Change:[/] {escape(f.change)}")
     c.print("The model still sees everything after the change." if f.keeps_information else
             "[red]The change removes something the model sees today[/]: check that it is not needed.")
-    c.print(f"Touches {f.calls:,} calls ({f.tokens:,} input tokens).")
-    if f.samples:
+    c.print(f"Touches {count(f.calls, 'call')} ({count(f.tokens, 'input token')}).")
+    samples = [s for s in f.samples if s]  # a report made with --redact holds none (older ones: empty strings)
+    if samples:
         c.print("Where two calls differ:")
-        for s in f.samples:
+        for s in samples:
             c.print(f"  [dim]>[/] {escape(s)}")
+    elif any(g.id == f.group and g.label == "(redacted)" for g in report.groups):
+        c.print("Where two calls differ: not shown, the report was made with --redact "
+                "(run without it to see the text).")
     c.print(_layout("Before", f.before))
     c.print(_layout("After", f.after))
     t = Table(title="Savings, re-simulated over the whole log", title_justify="left")

@@ -11,7 +11,7 @@ import sys
 from decimal import Decimal
 from typing import IO
 
-from rich.console import Console, JustifyMethod
+from rich.console import Console
 from rich.console import Group as RichGroup
 from rich.markup import escape
 from rich.panel import Panel
@@ -35,6 +35,7 @@ from . import (
 from .options_table import render_options
 from .recommendation_text import with_text
 from .sections import all_sections
+from .term_fit import Col, fit_tables
 
 TOP_FINDINGS = 10
 
@@ -111,29 +112,29 @@ def render_terminal(report: Report, console: Console) -> None:
         summary.add_row(Text("PARTIAL", style="bold red"), "interrupted: figures cover only the calls read so far")
     console.print(Panel(summary, title="promptcache", title_align="left", border_style="cyan"))
 
-    t = Table(title="Cost per model and layout (re-simulated)", title_justify="left")
     writes = any(s.cache_write_tokens for s in report.scenarios)
-    just: JustifyMethod
-    for col, just in (("Model", "left"), ("Layout", "left"), ("Hit %", "right"), ("Hits", "right"),
-                      ("Misses", "right"), *((("Writes", "right"),) if writes else ()), ("Output", "right"),
-                      ("Cost", "right"), ("Peak %", "right")):
-        t.add_column(col, justify=just, no_wrap=True)
-    seen_comparison = False
+    cols = [Col("Model"), Col("Layout"), Col("Hit %", True), Col("Cost", True), Col("Peak %", True), Col("Hits", True),
+            Col("Misses", True), *((Col("Writes", True),) if writes else ()), Col("Output", True)]
+    rows, styles, sections = [], [], []
     for s in report.scenarios:
         mark = is_recommended(rec, s)
-        if s.comparison and not seen_comparison:
-            t.add_section()
-            seen_comparison = True
-        t.add_row(escape(s.model) + (" *" if mark else ""),
-                  s.layout.replace("_", " "), _pct(s.hit_ratio), f"{s.cache_hit_tokens:,}", f"{s.cache_miss_tokens:,}",
-                  *((f"{s.cache_write_tokens:,}",) if writes else ()), f"{s.output_tokens:,}", _usd(s.cost_usd),
-                  _pct(s.peak_input_share), style="bold green" if mark else ("dim" if s.comparison else None))
-    t.caption = ("Hits / misses" + (" / writes" if writes else "") + ": input tokens read from / not in"
-                 + (" / written to" if writes else "") + " the cache. Peak %: share of input billed at peak-hour "
-                 "rates." + (" Below the line: comparison models, never recommended." if seen_comparison else "")
-                 + ("  * recommended" if any(is_recommended(rec, s) for s in report.scenarios) else ""))
-    t.caption_justify = "left"
-    console.print(t)
+        if s.comparison and not any(x.comparison for x in report.scenarios[:len(rows)]):
+            sections.append(len(rows))
+        rows.append([s.model + (" *" if mark else ""), s.layout.replace("_", " "), _pct(s.hit_ratio), _usd(s.cost_usd),
+                     _pct(s.peak_input_share), f"{s.cache_hit_tokens:,}", f"{s.cache_miss_tokens:,}",
+                     *((f"{s.cache_write_tokens:,}",) if writes else ()), f"{s.output_tokens:,}"])
+        styles.append("bold green" if mark else ("dim" if s.comparison else None))
+    caption = ("Hits / misses" + (" / writes" if writes else "") + ": input tokens read from / not in"
+               + (" / written to" if writes else "") + " the cache. Peak %: share of input billed at peak-hour "
+               "rates." + (" Below the line: comparison models, never recommended." if sections else "")
+               + ("  * recommended" if any(is_recommended(rec, s) for s in report.scenarios) else ""))
+    if rows:
+        for t in fit_tables("Cost per model and layout (re-simulated)", cols, rows, console.width, keys=2,
+                            caption=caption, styles=styles, sections=sections):
+            console.print(t)
+    else:
+        console.print(Text("Cost per model and layout: no scenario was simulated before the interruption.",
+                           style="bold"))
 
     g = Table(title="Template groups (largest first)", title_justify="left")
     for col, just in (("Group", "left"), ("Calls", "right"), ("Static prefix", "right"), ("Dynamic (mean)", "right"),
@@ -182,12 +183,9 @@ def render_terminal(report: Report, console: Console) -> None:
         f.caption_justify = "left"
         console.print(f)
     for sec in all_sections(report):
-        st = Table(title=sec.title, title_justify="left", caption=sec.caption, caption_justify="left")
-        for header, right in zip(sec.headers, sec.right):
-            st.add_column(header, justify="right" if right else "left")
-        for row in sec.rows:
-            st.add_row(*(escape(c) for c in row))
-        console.print(st)
+        cols = [Col(h, right, wrap=h in ("Verdict", "Parameters")) for h, right in zip(sec.headers, sec.right, strict=True)]
+        for st in fit_tables(sec.title, cols, sec.rows, console.width, keys=1, caption=sec.caption):
+            console.print(st)
     if report.concurrency:
         c = report.concurrency
         above = ", ".join(f"{m}: {s:,.0f} s above its limit" for m, s in c.seconds_above_limit.items() if s) or "never above any limit"

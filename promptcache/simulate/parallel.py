@@ -22,6 +22,14 @@ def _run(i: int) -> Any:
     return _TASK(i)
 
 
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the pool and reports what was done (no
+    traceback from every worker)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def fork_map(task: Callable[[int], T], n: int, *, jobs: int = 1) -> list[T]:
     """``[task(i) for i in range(n)]``, in ``jobs`` forked processes when ``jobs > 1``.
 
@@ -41,7 +49,7 @@ def fork_map(task: Callable[[int], T], n: int, *, jobs: int = 1) -> list[T]:
         return [task(i) for i in range(n)]
     _TASK = task
     try:
-        with ctx.Pool(min(jobs, n)) as pool:
+        with ctx.Pool(min(jobs, n), initializer=_ignore_sigint) as pool:
             return pool.map(_run, range(n), chunksize=1)
     finally:
         _TASK = None
