@@ -180,3 +180,19 @@ def test_explain_and_diff_follow_columns_when_piped(report, monkeypatch, capsys,
     assert main([a.format(saved=saved) for a in args]) == 0
     out = capsys.readouterr().out
     assert out and max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_group_rows_without_cache_bars_do_not_overlap(report):
+    """A group with no cache bars (no timed call) had its second line of text drawn over the next
+    group's name."""
+    tl = report.timeline.model_copy(update={"group_cache": [c for c in report.timeline.group_cache if c.group != "g2"]})
+    html = renderer("html")(report.model_copy(update={"timeline": tl}))
+    chart = next(s for s in re.findall(r"<svg.*?</svg>", html, flags=re.S) if "Token make-up" in s)
+    ys = {m: float(y) for y, m in re.findall(r'<text x="16" y="([\d.]+)" font-size="13"[^>]*>(g\d+)</text>', chart)}
+    info = [float(y) for y in re.findall(r'<text x="16" y="([\d.]+)" font-size="11"', chart)]
+    seps = sorted(float(y) for y in re.findall(r'<line x1="8" x2="[\d.]+" y1="([\d.]+)"', chart))
+    for gid, y in ys.items():
+        second = min(v for v in info if v > y)
+        sep = min(v for v in seps if v > y)
+        assert second + 3 <= sep, f"{gid}: its text runs past its row"
+    assert "No cache bars for g2" in html
