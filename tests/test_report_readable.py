@@ -116,15 +116,16 @@ def test_line_labels_sit_right_of_the_plot(report):
         assert labels and all(float(x) > bars_end for x in labels)
 
 
-def test_after_bars_use_each_groups_model(report):
-    """Per-group placement: g3 leans Pro, so its 'after' bar is simulated on Pro, not on Flash."""
-    placed = group_models(report.recommendation)
-    assert placed == {"g1": "deepseek-flash", "g2": "deepseek-flash", "g3": "deepseek-v4-pro"}
+def test_group_bars_never_show_a_model_the_group_was_not_logged_on(report):
+    """Issue 18.5 said the 'after' bars used Flash even for groups recommended on Pro. With 18.2's
+    like-against-like bars, every group's bars are on the model the log ran on (deepseek-v4-pro),
+    as logged and with the fixes: Flash, recommended for g1 and g2, appears in no group's bar."""
+    assert group_models(report.recommendation)["g3"] == "deepseek-v4-pro"
     html = renderer("html")(report)
     chart = next(s for s in re.findall(r"<svg.*?</svg>", html, flags=re.S) if "Token make-up" in s)
-    assert "g3 after, deepseek-v4-pro: read from cache" in chart
-    assert "g2 after, deepseek-flash: read from cache" in chart
-    assert "g3 after, deepseek-flash" not in chart
+    for g in ("g1", "g2", "g3"):
+        assert f"{g} with the fixes: read from cache" in chart
+    assert "deepseek-flash" not in chart and "after" not in chart
 
 
 def test_one_call_is_singular(report):
@@ -180,3 +181,19 @@ def test_explain_and_diff_follow_columns_when_piped(report, monkeypatch, capsys,
     assert main([a.format(saved=saved) for a in args]) == 0
     out = capsys.readouterr().out
     assert out and max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_group_rows_without_cache_bars_do_not_overlap(report):
+    """A group with no cache bars (no timed call) had its second line of text drawn over the next
+    group's name."""
+    tl = report.timeline.model_copy(update={"group_cache": [c for c in report.timeline.group_cache if c.group != "g2"]})
+    html = renderer("html")(report.model_copy(update={"timeline": tl}))
+    chart = next(s for s in re.findall(r"<svg.*?</svg>", html, flags=re.S) if "Token make-up" in s)
+    ys = {m: float(y) for y, m in re.findall(r'<text x="16" y="([\d.]+)" font-size="13"[^>]*>(g\d+)</text>', chart)}
+    info = [float(y) for y in re.findall(r'<text x="16" y="([\d.]+)" font-size="11"', chart)]
+    seps = sorted(float(y) for y in re.findall(r'<line x1="8" x2="[\d.]+" y1="([\d.]+)"', chart))
+    for gid, y in ys.items():
+        second = min(v for v in info if v > y)
+        sep = min(v for v in seps if v > y)
+        assert second + 3 <= sep, f"{gid}: its text runs past its row"
+    assert "No cache bars for g2" in html

@@ -460,6 +460,7 @@ def _groups_chart(report: Report) -> str:
     bars_x = 300.0
     bars_w = W - bars_x - 160
     rows: list[list[str]] = []
+    bare: list[str] = []  # groups with no cache bars (no timed call)
     y = 8
     body: list[str] = []
     for g in groups:
@@ -482,6 +483,9 @@ def _groups_chart(report: Report) -> str:
             segs = [("read from cache", float(hit), CACHED_COLOR), ("not cached", float(inp - hit), UNCACHED_COLOR)]
             body += _hbar(bars_x, yy, bars_w, bar_h, label, segs, float(inp), g.id)
             yy += row_h
+        if yy == y + row_h:
+            bare.append(g.id)
+        yy = max(yy, y + 2 * row_h)  # room for the group's second line of text (was: over the next group)
         body.append(f'<line x1="8" x2="{W - 8}" y1="{yy + 3}" y2="{yy + 3}" stroke="#e5e7eb"/>')
         y = yy + 10
     legend = [("static prefix", STATIC_COLOR, "box"), ("dynamic suffix", DYNAMIC_COLOR, "box"),
@@ -489,6 +493,9 @@ def _groups_chart(report: Report) -> str:
     note = ("<figcaption>‘reported’ is the provider's usage; ‘as logged’ and ‘with the fixes’ are simulated on "
             f"{esc(logged)}, the model the log ran on (a model change is compared in the summary above)."
             "</figcaption>" if logged is not None else "")
+    if bare:
+        note += (f"<figcaption>No cache bars for {esc(', '.join(bare))}: their calls carry no timestamp, and the "
+                 "per-group cache figures are kept for timed calls only.</figcaption>")
     if len(report.groups) > MAX_GROUP_CHART:
         note += f"<figcaption>{len(report.groups) - MAX_GROUP_CHART} smaller group(s) not shown.</figcaption>"
     del rows
