@@ -206,9 +206,11 @@ def recommend_models(*, metas, order, shapes, shapes_r, measurers, entries, cata
             sched = catalog.schedules[entry.peak.schedule] if entry.peak else None
             got = idx_now[e.id] = (idx, sched)
         idx, sched = got
-        if sched is not None and t is None:
+        if sched is None:
+            return e.id, idx, False
+        if t is None:
             return e.id, idx, BLEND
-        return e.id, idx, bool(sched is not None and sched.is_peak(t))
+        return e.id, idx, sched.is_peak(t)
 
     times = [None if m.blend else m.when for m in metas]
     for run in runs:
