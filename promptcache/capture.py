@@ -387,7 +387,7 @@ def litellm_callback(path: str | os.PathLike[str], *, redact: bool = False) -> L
     """A ``LiteLLMCapture`` that is also a ``litellm.integrations.custom_logger.CustomLogger`` when
     LiteLLM is installed (some LiteLLM code paths check the class), else the duck-typed class."""
     try:
-        from litellm.integrations.custom_logger import CustomLogger  # type: ignore[import-not-found]
+        from litellm.integrations.custom_logger import CustomLogger  # type: ignore[import-not-found]  # may be absent
     except Exception:  # noqa: BLE001 - LiteLLM is not installed (or fails to import): duck typing
         return LiteLLMCapture(path, redact=redact)
 

@@ -109,8 +109,8 @@ class _Emitter:
         self.consumed: set[int] = set()  # ids of assignments whose value became part of a call's prompt
 
     # positions -------------------------------------------------------------------------------
-    def _at(self, node: ast.AST) -> tuple[int, int]:
-        return node.lineno, _char_col(self.lines, node.lineno, node.col_offset)  # type: ignore[attr-defined]
+    def _at(self, node: ast.expr) -> tuple[int, int]:
+        return node.lineno, _char_col(self.lines, node.lineno, node.col_offset)
 
     def _brace_at(self, expr: ast.expr) -> tuple[int, int]:
         """The ``{`` that opens an f-string replacement field holding ``expr``."""
@@ -223,7 +223,7 @@ class _Emitter:
                 return
             for stmt in stmts:
                 self.consumed.add(id(stmt))
-                value = stmt.value  # type: ignore[attr-defined]
+                value = stmt.value  # type: ignore[attr-defined]  # assigns holds only assignments with a value
                 loop = self._enclosing_set_loop(stmt, found)
                 if loop is not None:
                     self._dynamic(b, value, found, self._at(value))
@@ -245,7 +245,7 @@ class _Emitter:
         """``"...{x}...".format(x=expr)``: the template's fields take their argument's properties."""
         from .braces import parse_format
 
-        template = call.func.value  # type: ignore[attr-defined]
+        template = call.func.value  # type: ignore[attr-defined]  # the caller matched func as an ast.Attribute
         if isinstance(template, ast.Name):
             stmts, _ = scope.lookup(template.id, template.lineno)
             if len(stmts) == 1 and isinstance(stmts[0], ast.Assign) and isinstance(stmts[0].value, ast.Constant):
