@@ -30,9 +30,10 @@ import json
 import os
 import threading
 import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["AsyncCaptureTransport", "CaptureTransport", "CaptureWriter", "LiteLLMCapture", "litellm_callback"]
 
@@ -169,7 +170,7 @@ def _record(http: Any, writer: CaptureWriter, request: Any, response: Any, raw: 
                  source="httpx")
 
 
-def _transports(module: str):  # type: ignore[no-untyped-def]
+def _transports(module: str) -> tuple[Any, Any]:
     """The two transport classes for ``httpx`` or ``httpx2`` (same API), defined on first use so that
     the module is imported only then."""
     if module in _CLASSES:
@@ -178,13 +179,18 @@ def _transports(module: str):  # type: ignore[no-untyped-def]
         raise ValueError(f"http={module!r}: expected 'httpx' or 'httpx2'")
     import importlib
 
-    httpx = importlib.import_module(module)
+    if TYPE_CHECKING:
+        import httpx  # httpx2 has the same API: checked against httpx's
+    else:
+        httpx = importlib.import_module(module)
 
     class _Recording(httpx.SyncByteStream):
-        def __init__(self, inner: Any, done: Any):
-            self._inner, self._done, self._chunks = inner, done, []
+        def __init__(self, inner: Any, done: Callable[[bytes], None]):
+            self._inner = inner
+            self._done: Callable[[bytes], None] | None = done
+            self._chunks: list[bytes] = []
 
-        def __iter__(self):  # type: ignore[no-untyped-def]
+        def __iter__(self) -> Iterator[bytes]:
             for chunk in self._inner:
                 self._chunks.append(chunk)
                 yield chunk
@@ -198,10 +204,12 @@ def _transports(module: str):  # type: ignore[no-untyped-def]
                     done(b"".join(self._chunks))
 
     class _AsyncRecording(httpx.AsyncByteStream):
-        def __init__(self, inner: Any, done: Any):
-            self._inner, self._done, self._chunks = inner, done, []
+        def __init__(self, inner: Any, done: Callable[[bytes], None]):
+            self._inner = inner
+            self._done: Callable[[bytes], None] | None = done
+            self._chunks: list[bytes] = []
 
-        async def __aiter__(self):  # type: ignore[no-untyped-def]
+        async def __aiter__(self) -> AsyncIterator[bytes]:
             async for chunk in self._inner:
                 self._chunks.append(chunk)
                 yield chunk
@@ -346,12 +354,12 @@ class LiteLLMCapture:
 
     def _log(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any, error: str | None) -> None:
         try:
-            params = kwargs.get("optional_params") if isinstance(kwargs.get("optional_params"), dict) else {}
+            params = p if isinstance(p := kwargs.get("optional_params"), dict) else {}
             request: dict[str, Any] = {"model": kwargs.get("model"), "messages": _as_dict(kwargs.get("messages"))}
             for key in ("tools", "tool_choice", "response_format", "reasoning_effort", "thinking"):
                 if params.get(key) is not None:
                     request[key] = _as_dict(params[key])
-            litellm_params = kwargs.get("litellm_params") if isinstance(kwargs.get("litellm_params"), dict) else {}
+            litellm_params = lp if isinstance(lp := kwargs.get("litellm_params"), dict) else {}
             provider = kwargs.get("custom_llm_provider") or litellm_params.get("custom_llm_provider")
             started, ended = _epoch(start_time), _epoch(end_time)
             self.writer.write(api="openai-chat", url=str(litellm_params.get("api_base") or ""), started=started,
@@ -379,11 +387,11 @@ def litellm_callback(path: str | os.PathLike[str], *, redact: bool = False) -> L
     """A ``LiteLLMCapture`` that is also a ``litellm.integrations.custom_logger.CustomLogger`` when
     LiteLLM is installed (some LiteLLM code paths check the class), else the duck-typed class."""
     try:
-        from litellm.integrations.custom_logger import CustomLogger  # type: ignore[import-not-found]
+        from litellm.integrations.custom_logger import CustomLogger  # type: ignore[import-not-found]  # may be absent
     except Exception:  # noqa: BLE001 - LiteLLM is not installed (or fails to import): duck typing
         return LiteLLMCapture(path, redact=redact)
 
-    class _Callback(LiteLLMCapture, CustomLogger):  # type: ignore[misc, valid-type]
+    class _Callback(LiteLLMCapture, CustomLogger):
         def __init__(self, path: str | os.PathLike[str], *, redact: bool = False):
             CustomLogger.__init__(self)
             LiteLLMCapture.__init__(self, path, redact=redact)

@@ -127,7 +127,11 @@ class Simulations:
         facts, order, _ = layout
         costs = {name: price(facts, order, e.id, o, self.catalog) for name, (o, _) in runs.items()}
         groups = {f.group for f in facts}
-        pick = {g: min(costs, key=lambda n, g=g: costs[n].cost(g)) for g in sorted(groups)}
+
+        def cheapest(g: str) -> str:
+            return min(costs, key=lambda n: costs[n].cost(g))
+
+        pick = {g: cheapest(g) for g in sorted(groups)}
         combined = Outcomes.zeros(len(facts))
         for i, f in enumerate(facts):
             src = runs[pick[f.group]][0]

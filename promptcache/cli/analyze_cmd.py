@@ -9,12 +9,16 @@ from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import ConfigError, Interrupted
 from ..report import RENDERERS
 from .when import parse_at
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 FORMATS = tuple(RENDERERS)
 
@@ -143,7 +147,7 @@ def _parse_ratio(value: str | None) -> float | None:
     return ratio
 
 
-def _parse_usd(value: str | None):  # type: ignore[no-untyped-def]
+def _parse_usd(value: str | None) -> Decimal | None:
     """``--fail-over-waste``: US dollars over the whole log (5, 5.00 or $5), as a Decimal."""
     if value is None:
         return None

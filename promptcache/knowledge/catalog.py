@@ -386,7 +386,7 @@ class Catalog(_Data):
             f = Fraction(off) + (Fraction(on) - Fraction(off)) * w
             return _EXACT.divide(Decimal(f.numerator), Decimal(f.denominator))
 
-        return Rates(**{k: mix(getattr(entry, k), getattr(entry.peak, k)) for k in Rates.model_fields})
+        return Rates.model_validate({k: mix(getattr(entry, k), getattr(entry.peak, k)) for k in Rates.model_fields})
 
     def price(self, name: str, at: datetime) -> PricePoint:
         """The rates in force for ``name`` at instant ``at`` (tz-aware), peak windows applied."""
@@ -509,6 +509,7 @@ def _merge_entry(prices: list[dict], p: dict, origin: str) -> None:
     def key(v: str | None) -> datetime | None:
         return None if v is None else datetime.fromisoformat(str(v))
 
+    target: dict | None
     if "start" not in p:
         target = prices[-1]
     else:

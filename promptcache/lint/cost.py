@@ -55,7 +55,7 @@ class CostModel:
     def describe(self) -> str:
         """The rate the monthly figures use, in one line (for the command's output)."""
         since = f"price list of {self.price_list:%Y-%m-%d}" if self.price_list else "its price list"
-        if self.rate == "flat":
+        if self.peak_share is None:  # rate "flat": __init__ sets a share with every other rate
             how = "one rate at every hour"
         elif self.rate == "week":
             how = (f"the week's blended peak/off-peak rate ({float(self.peak_share):.1%} of the week's hours at "

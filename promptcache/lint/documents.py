@@ -83,9 +83,9 @@ def parse_text(text: str, kind: str, name: str, locator: Locator, constants: fro
     if kind == "jinja":
         return parse_jinja(text, name, locator, constants, tail=tail)
     if kind == "mustache":
-        prompt, comments = parse_mustache(text, name, locator, constants)
-        return prompt, comments + _html_comments(text, locator)
-    prompt = None
+        mustache, comments = parse_mustache(text, name, locator, constants)
+        return mustache, comments + _html_comments(text, locator)
+    prompt: Prompt | None = None
     if kind == "text":
         from .prose import parse_prose
 

@@ -25,11 +25,18 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .documents import kind_for, read_document
 from .model import Finding, TemplateParseError
+
+if TYPE_CHECKING:
+    from .config import LintSettings
+    from .engine import LintResult
 
 POSITION_CODES = ("PC101", "PC102", "PC104")
 _WHOLE_FILE_KINDS = frozenset({"jinja", "text", "format", "mustache"})
@@ -148,7 +155,8 @@ class FixResult:
     hints: dict[tuple[str, int, int, str], str]  # (path, line, col, code) -> message with the rewrite
 
 
-def plan_fixes(findings: list[Finding], settings, lint_text) -> FixResult:  # type: ignore[no-untyped-def]
+def plan_fixes(findings: list[Finding], settings: LintSettings,
+               lint_text: Callable[[str, str], list[Finding]]) -> FixResult:
     """Moves for every file with a position finding; ``lint_text(path, text)`` re-lints a candidate."""
     result = FixResult({}, {})
     by_path: dict[str, list[Finding]] = {}
@@ -181,7 +189,7 @@ def plan_fixes(findings: list[Finding], settings, lint_text) -> FixResult:  # ty
 
 
 def unified_diff(changed: dict[str, tuple[str, str]]) -> str:
-    out = []
+    out: list[str] = []
     for path in sorted(changed):
         old, new = changed[path]
         a, b = (path, path) if path.startswith("/") else (f"a/{path}", f"b/{path}")
@@ -193,7 +201,8 @@ def with_hints(findings: list[Finding], hints: dict[tuple[str, int, int, str], s
     return [replace(f, message=hints[(f.path, f.line, f.col, f.code)]) if (f.path, f.line, f.col, f.code) in hints else f for f in findings]
 
 
-def run_fix(paths, settings, *, write: bool, at=None):  # type: ignore[no-untyped-def]
+def run_fix(paths: Sequence[str], settings: LintSettings, *, write: bool,
+            at: datetime | None = None) -> tuple[str, LintResult, int]:
     """Plan (and with ``write`` apply) the moves for ``paths``; returns (diff text, LintResult after)."""
     from .engine import expand, lint_file, lint_paths, lint_text
     from .tokens import token_counter

@@ -16,6 +16,7 @@ set (PC107: set order depends on string hashing, which is randomized per process
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from dataclasses import replace
 
 from .builder import PromptBuilder, volatile_word
@@ -87,7 +88,7 @@ class _Scope:
         return [], None
 
 
-def _own_nodes(node: ast.AST):  # type: ignore[no-untyped-def]
+def _own_nodes(node: ast.AST) -> Iterator[ast.AST]:
     """Nodes of a function or module body, not descending into nested functions or classes."""
     stack = list(ast.iter_child_nodes(node))
     while stack:
@@ -108,8 +109,8 @@ class _Emitter:
         self.consumed: set[int] = set()  # ids of assignments whose value became part of a call's prompt
 
     # positions -------------------------------------------------------------------------------
-    def _at(self, node: ast.AST) -> tuple[int, int]:
-        return node.lineno, _char_col(self.lines, node.lineno, node.col_offset)  # type: ignore[attr-defined]
+    def _at(self, node: ast.expr) -> tuple[int, int]:
+        return node.lineno, _char_col(self.lines, node.lineno, node.col_offset)
 
     def _brace_at(self, expr: ast.expr) -> tuple[int, int]:
         """The ``{`` that opens an f-string replacement field holding ``expr``."""
@@ -222,7 +223,7 @@ class _Emitter:
                 return
             for stmt in stmts:
                 self.consumed.add(id(stmt))
-                value = stmt.value  # type: ignore[attr-defined]
+                value = stmt.value  # type: ignore[attr-defined]  # assigns holds only assignments with a value
                 loop = self._enclosing_set_loop(stmt, found)
                 if loop is not None:
                     self._dynamic(b, value, found, self._at(value))
@@ -244,7 +245,7 @@ class _Emitter:
         """``"...{x}...".format(x=expr)``: the template's fields take their argument's properties."""
         from .braces import parse_format
 
-        template = call.func.value  # type: ignore[attr-defined]
+        template = call.func.value  # type: ignore[attr-defined]  # the caller matched func as an ast.Attribute
         if isinstance(template, ast.Name):
             stmts, _ = scope.lookup(template.id, template.lineno)
             if len(stmts) == 1 and isinstance(stmts[0], ast.Assign) and isinstance(stmts[0].value, ast.Constant):
@@ -294,7 +295,7 @@ def _messages(em: _Emitter, b: PromptBuilder, expr: ast.expr, scope: _Scope, dep
         stmts, found = scope.lookup(expr.id, expr.lineno)
         if stmts and found is not None and isinstance(stmts[0], (ast.Assign, ast.AnnAssign)) and isinstance(stmts[0].value, (ast.List, ast.Tuple)):
             em.consumed.add(id(stmts[0]))
-            _messages(em, b, stmts[0].value, found, depth + 1, template=template)  # type: ignore[arg-type]
+            _messages(em, b, stmts[0].value, found, depth + 1, template=template)
             return
     if not isinstance(expr, (ast.List, ast.Tuple)):
         em.emit(b, expr, scope)
@@ -414,7 +415,7 @@ def _lc_arg(call: ast.Call) -> ast.expr:
     return arg if _dotted(call.func)[-1] == "from_messages" else ast.List(elts=[ast.Tuple(elts=[ast.Constant(None), arg])])
 
 
-def _ancestors(node: ast.AST, parents: dict[ast.AST, ast.AST]):  # type: ignore[no-untyped-def]
+def _ancestors(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> Iterator[ast.AST]:
     current = parents.get(node)
     while current is not None:
         yield current

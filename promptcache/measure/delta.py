@@ -17,7 +17,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Hashable, Iterator, Sequence
 from itertools import repeat
-from typing import Any
+from typing import Any, overload
 
 
 def common_prefix(a: array, b: array) -> int:
@@ -73,7 +73,11 @@ class Repeat(Sequence):
     def __len__(self) -> int:
         return self.n
 
-    def __getitem__(self, i):  # type: ignore[override]
+    @overload
+    def __getitem__(self, i: int) -> Any: ...
+    @overload
+    def __getitem__(self, i: slice) -> Repeat: ...
+    def __getitem__(self, i: int | slice) -> Any:
         if isinstance(i, slice):
             return Repeat(self.value, len(range(*i.indices(self.n))))
         if not -self.n <= i < self.n:

@@ -159,13 +159,17 @@ def price(facts: Sequence[CallFacts], order: Sequence[int], model: str, outcomes
     for i in order:  # read from the arrays: no Outcome object per call unless a callback wants one
         f = facts[i]
         hit, w5, w1 = read[i], write[i], write_1h[i]
-        b = variant(bucket(model, f.when, list_at=f.list_at, blend=f.blend, fallback=fb), f.tier, total[i])
+        got = bucket(model, f.when, list_at=f.list_at, blend=f.blend, fallback=fb)
+        assert got is not None  # fb is a date the model has a price list for, or its first list has no start
+        b = variant(got, f.tier, total[i])
         buckets[(f.group, b)].add(hit, total[i] - hit - w5 - w1, f.output, w5, w1)
         if on_outcome is not None:
             on_outcome(i, outcomes.outcome(i))
     if outcomes.storage_token_hours and order:
         last = facts[order[-1]]
-        rates = catalog.rates(*catalog.bucket(model, last.when, list_at=last.list_at, blend=True, fallback=fb))
+        got = catalog.bucket(model, last.when, list_at=last.list_at, blend=True, fallback=fb)
+        assert got is not None  # as in the loop above
+        rates = catalog.rates(*got)
         if rates.cache_storage_per_hour is not None:
             ledger.storage += Decimal(repr(outcomes.storage_token_hours)) * rates.cache_storage_per_hour / 1_000_000
     return ledger

@@ -317,9 +317,11 @@ class _Simulator:
             sched = cat.schedules[entry.peak.schedule] if entry.peak else None
             got = self._idx_now[e.id] = (idx, sched)
         idx, sched = got
-        if sched is not None and t is None:
+        if sched is None:
+            return e.id, idx, False
+        if t is None:
             return e.id, idx, BLEND
-        return e.id, idx, bool(sched is not None and sched.is_peak(t))
+        return e.id, idx, sched.is_peak(t)
 
     def run_option(self, run: _Run, layout: str) -> None:
         """Simulate an option; record its cost at today's prices and per-call hits (for the switch cost)."""
