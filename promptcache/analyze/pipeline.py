@@ -350,7 +350,8 @@ def _interrupted(paths: Sequence[str | Path], opts: AnalyzeOptions, catalog: Cat
     counts = group_counts(metas, chains)
     timeline = done.timeline
     if timeline is not None:
-        for model, lay in [(e.id, lay) for e in everyone for lay in ("as_logged", "restructured")]:
+        layouts: tuple[R.Layout, ...] = ("as_logged", "restructured")
+        for model, lay in [(e.id, lay) for e in everyone for lay in layouts]:
             if (model, lay) not in done.ledgers:
                 timeline.drop((model, lay))  # a series cut short would chart a wrong hit ratio
         timeline.inflight([(m.start, m.end) for m in metas if m.timed])

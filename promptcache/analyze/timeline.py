@@ -90,10 +90,10 @@ class TimelineBuilder:
             g[0] += hit
             g[1] += total
 
-    def drop(self, key: tuple[str, str]) -> None:
+    def drop(self, key: tuple[str, R.Layout]) -> None:
         """Forget scenario ``key``'s series (a simulation cut short by an interrupt)."""
-        name = f"{key[0]}/{key[1]}"
-        self._sim.pop(name, None)
+        name = f"{key[0]}/{key[1]}"  # the per-group figures name their source so
+        self._sim.pop(key, None)
         for k in [k for k in self._groups if k[1] == name]:
             del self._groups[k]
 

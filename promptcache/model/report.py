@@ -479,18 +479,20 @@ class Report(_Out):
     groups: list[Group]
     scenarios: list[Scenario]
     recommendation: Recommendation | None
-    headline: Headline | None = Field(None, description="Fix the prompts, switch models, or both, each re-simulated "
-                                                        "against the log as logged (null without a recommendation).")
+    headline: Annotated[Headline | None, Field(description="Fix the prompts, switch models, or both, each "
+                                                         "re-simulated against the log as logged (null without a "
+                                                         "recommendation).")] = None
     concurrency: Concurrency | None
     conversations: list[Conversation] = []
     findings: list[Finding] = Field([], description="Cache breakers with their fixes, largest savings first.")
-    worst_requests: list[WorstRequest] = Field([], description="The requests that lost the most cacheable tokens to "
-                                                              "prompt changes, most first, each with its first difference.")
-    explained_call: WorstRequest | None = Field(None, description="The request asked for with --explain-call.")
+    worst_requests: Annotated[list[WorstRequest], Field(description="The requests that lost the most cacheable "
+                                                                   "tokens to prompt changes, most first, each with its "
+                                                                   "first difference.")] = []
+    explained_call: Annotated[WorstRequest | None, Field(description="The request asked for with --explain-call.")] = None
     calibration: Calibration | None = Field(None, description="Simulated vs observed cache reads (when the log reports them).")
     sweep: list[SweepRow] = Field([], description="Costs under each --sweep setting of the cache rules.")
     input_formats: dict[str, str] = Field({}, description="The format each input file was read as.")
-    logged_models: dict[str, int] = Field({}, description="Calls per model as logged (the catalog's id where known), "
-                                                          "most calls first.")
+    logged_models: Annotated[dict[str, int], Field(description="Calls per model as logged (the catalog's id where "
+                                                              "known), most calls first.")] = {}
     assumptions: Assumptions
     timeline: Timeline | None = Field(None, description="Series over time for the HTML charts (null when no call has a timestamp).")

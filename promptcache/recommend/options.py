@@ -312,7 +312,9 @@ class _Simulator:
         got = self._idx_now.get(e.id)
         if got is None:
             cat = self.inputs.catalog
-            idx = cat.bucket(e.id, self.now, fallback=self.now)[1]
+            b = cat.bucket(e.id, self.now, fallback=self.now)
+            assert b is not None  # with a fallback instant every call has a price list
+            idx = b[1]
             entry = cat.model(e.id).prices[idx]
             sched = cat.schedules[entry.peak.schedule] if entry.peak else None
             got = self._idx_now[e.id] = (idx, sched)
@@ -379,7 +381,9 @@ def _switch_loss(inputs: RecommendInputs, run: _Run, single: dict[str, _Run], no
         if d > 0:
             lost_tok += d
             m = inputs.metas[i]
-            r = cat.rates(*cat.bucket(e.id, m.when, list_at=m.list_at, blend=m.blend, fallback=now))
+            b = cat.bucket(e.id, m.when, list_at=m.list_at, blend=m.blend, fallback=now)
+            assert b is not None  # with a fallback instant every call has a price list
+            r = cat.rates(*b)
             lost_cost += d * (r.input_miss - r.input_hit) / MILLION
     return lost_tok, _money(lost_cost)
 
@@ -464,7 +468,9 @@ def _cache_economy(inputs: RecommendInputs, ctx: _Context, options: list[R.Optio
     for h in sorted({*GAP_HIT_RATIOS, *(round(v, 3) for v in sim_h.values())}):
         per = {}
         for e in ctx.uniq:
-            r = cat.rates(e.id, cat.bucket(e.id, now)[1], False)
+            b = cat.bucket(e.id, now, fallback=now)
+            assert b is not None  # with a fallback instant every call has a price list
+            r = cat.rates(e.id, b[1], False)
             per[e.id] = _money(Decimal(1000) * (Decimal(mean_in) * (Decimal(str(h)) * r.input_hit
                                                 + (1 - Decimal(str(h))) * r.input_miss)
                                                 + Decimal(mean_out) * r.output) / MILLION)

@@ -176,8 +176,8 @@ def _cards(report: Report, h: Headline) -> str:
         cards.append(("Savings", f'<span class="after">{esc(usd(h.savings))}</span>',
                       f"{pct(h.savings_share)} of the cost now" if h.savings_share is not None else "over the period of the log"))
     if report.concurrency:
-        c = report.concurrency
-        cards.append(("Peak concurrency", f"{c.peak_in_flight:,}", f"calls in flight ({esc(c.latency_source)} latencies)"))
+        cc = report.concurrency
+        cards.append(("Peak concurrency", f"{cc.peak_in_flight:,}", f"calls in flight ({esc(cc.latency_source)} latencies)"))
     return '<div class="cards">' + "".join(
         f'<div class="card"><div class="k">{k}</div><div class="v">{v}</div><div class="d">{d}</div></div>'
         for k, v, d in cards) + "</div>"
@@ -667,11 +667,11 @@ def _tables(report: Report) -> list[str]:
                                                       [([esc(c) for c in row], False) for row in sec.rows]),
                 f'<p class="note">{esc(sec.caption)}</p>']
     if report.concurrency:
-        c = report.concurrency
-        above = ", ".join(f"{esc(m)}: {s:,.0f} s above its limit" for m, s in c.seconds_above_limit.items() if s) \
+        cc = report.concurrency
+        above = ", ".join(f"{esc(m)}: {s:,.0f} s above its limit" for m, s in cc.seconds_above_limit.items() if s) \
             or "never above any model's limit"
-        out.append(f'<p class="note">Peak {count(c.peak_in_flight, "call")} in flight'
-                   + (f" at {esc(c.peak_at)}" if c.peak_at else "") + f" ({esc(c.latency_source)} latencies); {above}.</p>")
+        out.append(f'<p class="note">Peak {count(cc.peak_in_flight, "call")} in flight'
+                   + (f" at {esc(cc.peak_at)}" if cc.peak_at else "") + f" ({esc(cc.latency_source)} latencies); {above}.</p>")
     if report.skipped_examples:
         out.append("<h2>Skipped lines</h2><ul>" + "".join(
             f"<li><code>{esc(x.path)}:{x.line}</code> ({esc(x.reason)}): {esc(x.message)}</li>"

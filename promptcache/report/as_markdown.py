@@ -87,8 +87,8 @@ def render_markdown(report: Report, *, width: int | None = None, color: bool = F
         rows.append(["Cost", f"**{esc(usd(h.cost_now))}** now ({esc(h.cost_now_label)}) → **{esc(usd(h.cost_after))}** "
                      f"after the recommendation ({esc(h.cost_after_label)}){saved}"])
     if report.concurrency:
-        c = report.concurrency
-        rows.append(["Peak concurrency", f"{c.peak_in_flight:,} in flight ({esc(c.latency_source)} latencies)"])
+        cc = report.concurrency
+        rows.append(["Peak concurrency", f"{cc.peak_in_flight:,} in flight ({esc(cc.latency_source)} latencies)"])
     md += _table(["", ""], [[f"**{a}**", b] for a, b in rows], "ll") + [""]
 
     if rec:
@@ -162,12 +162,12 @@ def render_markdown(report: Report, *, width: int | None = None, color: bool = F
         md += ["", f"_{esc(sec.caption)}_", ""]
 
     if report.concurrency:
-        c = report.concurrency
-        above = ", ".join(f"{esc(m)}: {s:,.0f} s above its limit" for m, s in c.seconds_above_limit.items() if s) \
+        cc = report.concurrency
+        above = ", ".join(f"{esc(m)}: {s:,.0f} s above its limit" for m, s in cc.seconds_above_limit.items() if s) \
             or "never above any model's limit"
         md += ["### Concurrency", "",
-               f"Peak {count(c.peak_in_flight, 'call')} in flight" + (f" at {esc(c.peak_at)}" if c.peak_at else "")
-               + f" ({esc(c.latency_source)} latencies); {above}.", ""]
+               f"Peak {count(cc.peak_in_flight, 'call')} in flight" + (f" at {esc(cc.peak_at)}" if cc.peak_at else "")
+               + f" ({esc(cc.latency_source)} latencies); {above}.", ""]
 
     md += _assumptions(report)
     if report.skipped_examples:

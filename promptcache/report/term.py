@@ -11,7 +11,7 @@ import sys
 from decimal import Decimal
 from typing import IO
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.console import Group as RichGroup
 from rich.markup import escape
 from rich.panel import Panel
@@ -106,8 +106,8 @@ def render_terminal(report: Report, console: Console) -> None:
             f"[bold]{_usd(h.cost_now)}[/] now ({escape(h.cost_now_label)})  ->  "
             f"[bold green]{_usd(h.cost_after)}[/] after the recommendation ({escape(h.cost_after_label)}){saved}"))
     if report.concurrency:
-        c = report.concurrency
-        summary.add_row("Peak concurrency", f"{c.peak_in_flight:,} in flight ({c.latency_source} latencies)")
+        cc = report.concurrency
+        summary.add_row("Peak concurrency", f"{cc.peak_in_flight:,} in flight ({cc.latency_source} latencies)")
     if report.partial:
         summary.add_row(Text("PARTIAL", style="bold red"), "interrupted: figures cover only the calls read so far")
     console.print(Panel(summary, title="promptcache", title_align="left", border_style="cyan"))
@@ -115,12 +115,14 @@ def render_terminal(report: Report, console: Console) -> None:
     writes = any(s.cache_write_tokens for s in report.scenarios)
     cols = [Col("Model"), Col("Layout"), Col("Hit %", True), Col("Cost", True), Col("Peak %", True), Col("Hits", True),
             Col("Misses", True), *((Col("Writes", True),) if writes else ()), Col("Output", True)]
-    rows, styles, sections = [], [], []
+    srows: list[list[str]] = []
+    styles: list[str | None] = []
+    sections: list[int] = []
     for s in report.scenarios:
         mark = is_recommended(rec, s)
-        if s.comparison and not any(x.comparison for x in report.scenarios[:len(rows)]):
-            sections.append(len(rows))
-        rows.append([s.model + (" *" if mark else ""), s.layout.replace("_", " "), _pct(s.hit_ratio), _usd(s.cost_usd),
+        if s.comparison and not any(x.comparison for x in report.scenarios[:len(srows)]):
+            sections.append(len(srows))
+        srows.append([s.model + (" *" if mark else ""), s.layout.replace("_", " "), _pct(s.hit_ratio), _usd(s.cost_usd),
                      _pct(s.peak_input_share), f"{s.cache_hit_tokens:,}", f"{s.cache_miss_tokens:,}",
                      *((f"{s.cache_write_tokens:,}",) if writes else ()), f"{s.output_tokens:,}"])
         styles.append("bold green" if mark else ("dim" if s.comparison else None))
@@ -128,8 +130,8 @@ def render_terminal(report: Report, console: Console) -> None:
                + (" / written to" if writes else "") + " the cache. Peak %: share of input billed at peak-hour "
                "rates." + (" Below the line: comparison models, never recommended." if sections else "")
                + ("  * recommended" if any(is_recommended(rec, s) for s in report.scenarios) else ""))
-    if rows:
-        for t in fit_tables("Cost per model and layout (re-simulated)", cols, rows, console.width, keys=2,
+    if srows:
+        for t in fit_tables("Cost per model and layout (re-simulated)", cols, srows, console.width, keys=2,
                             caption=caption, styles=styles, sections=sections):
             console.print(t)
     else:
@@ -137,6 +139,7 @@ def render_terminal(report: Report, console: Console) -> None:
                            style="bold"))
 
     g = Table(title="Template groups (largest first)", title_justify="left")
+    just: JustifyMethod
     for col, just in (("Group", "left"), ("Calls", "right"), ("Static prefix", "right"), ("Dynamic (mean)", "right"),
                       ("Where calls diverge", "left")):
         g.add_column(col, justify=just)
@@ -187,10 +190,10 @@ def render_terminal(report: Report, console: Console) -> None:
         for st in fit_tables(sec.title, cols, sec.rows, console.width, keys=1, caption=sec.caption):
             console.print(st)
     if report.concurrency:
-        c = report.concurrency
-        above = ", ".join(f"{m}: {s:,.0f} s above its limit" for m, s in c.seconds_above_limit.items() if s) or "never above any limit"
-        console.print(Text(f"Peak concurrency: {c.peak_in_flight} in flight"
-                           + (f" at {c.peak_at}" if c.peak_at else "") + f" ({c.latency_source} latencies); {above}."))
+        cc = report.concurrency
+        above = ", ".join(f"{m}: {s:,.0f} s above its limit" for m, s in cc.seconds_above_limit.items() if s) or "never above any limit"
+        console.print(Text(f"Peak concurrency: {cc.peak_in_flight} in flight"
+                           + (f" at {cc.peak_at}" if cc.peak_at else "") + f" ({cc.latency_source} latencies); {above}."))
     a = report.assumptions
     dates = f" (calls from {report.period[0][:10]} to {report.period[1][:10]})" if report.period else ""
     assumed = [f"Prices: {a.prices}{dates}.", f"Tokenizer: {a.tokenizer}.", f"Token counts: {a.token_counts}"]
