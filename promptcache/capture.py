@@ -76,7 +76,7 @@ def _summary(api: str | None, response: Any, stream: str | None) -> tuple[Any, A
             from .read.capture import APIS, reassemble
 
             body = reassemble(APIS[api], stream)
-        except Exception:  # noqa: BLE001 - a summary is a courtesy: never fail the caller's request
+        except Exception:
             body = None
     if not isinstance(body, dict):
         return None, None
@@ -136,7 +136,7 @@ def _decode_json(data: bytes) -> Any:
 def _request_body(request: Any) -> Any:
     try:
         content = request.content
-    except Exception:  # noqa: BLE001 - a streamed upload: httpx.RequestNotRead
+    except Exception:
         return None
     return _decode_json(content) if content else None
 
@@ -147,7 +147,7 @@ def _decoded(http: Any, response: Any, raw: bytes) -> bytes:
         return raw
     try:
         return http.Response(response.status_code, headers=response.headers, content=raw).read()
-    except Exception:  # noqa: BLE001 - an encoding httpx cannot decode here: keep nothing rather than fail
+    except Exception:
         return b""
 
 
@@ -235,7 +235,7 @@ def _transports(module: str) -> tuple[Any, Any]:
             def done(raw: bytes) -> None:
                 try:
                     _record(httpx, self.writer, request, response, raw, started, t0)
-                except Exception:  # noqa: BLE001 - capturing must never break the caller's call
+                except Exception:
                     self.writer.errors += 1
 
             return httpx.Response(response.status_code, headers=response.headers,
@@ -257,7 +257,7 @@ def _transports(module: str) -> tuple[Any, Any]:
             def done(raw: bytes) -> None:
                 try:
                     _record(httpx, self.writer, request, response, raw, started, t0)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     self.writer.errors += 1
 
             return httpx.Response(response.status_code, headers=response.headers,
@@ -325,11 +325,11 @@ def _as_dict(obj: Any) -> Any:
         if callable(fn):
             try:
                 return _as_dict(fn())
-            except Exception:  # noqa: BLE001, S112 - try the next way of turning it into a dict
+            except Exception:
                 continue
     try:
         return json.loads(obj.json()) if hasattr(obj, "json") else dict(obj)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return str(obj)
 
 
@@ -366,7 +366,7 @@ class LiteLLMCapture:
                               latency_ms=round(max(0.0, ended - started) * 1000, 3), status=None if error is None else 0,
                               request=request, response=None if error else _as_dict(response_obj), error=error,
                               source="litellm", provider=str(provider) if provider else None)
-        except Exception:  # noqa: BLE001 - capturing must never break the caller's call
+        except Exception:
             self.writer.errors += 1
 
     def log_success_event(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> None:
@@ -388,7 +388,7 @@ def litellm_callback(path: str | os.PathLike[str], *, redact: bool = False) -> L
     LiteLLM is installed (some LiteLLM code paths check the class), else the duck-typed class."""
     try:
         from litellm.integrations.custom_logger import CustomLogger  # type: ignore[import-not-found]  # may be absent
-    except Exception:  # noqa: BLE001 - LiteLLM is not installed (or fails to import): duck typing
+    except Exception:
         return LiteLLMCapture(path, redact=redact)
 
     class _Callback(LiteLLMCapture, CustomLogger):

@@ -17,7 +17,7 @@ from promptcache.capture import LiteLLMCapture, litellm_callback
 from promptcache.read.reader import read_logs
 
 httpx = pytest.importorskip("httpx")
-from promptcache.capture import AsyncCaptureTransport, CaptureTransport
+from promptcache.capture import AsyncCaptureTransport, CaptureTransport  # noqa: E402 (after the importorskip)
 
 SYSTEM = "You are the parcel tracker assistant. " * 40
 OPENAI_USAGE = {"prompt_tokens": 2100, "completion_tokens": 12, "total_tokens": 2112,

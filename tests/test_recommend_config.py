@@ -36,7 +36,7 @@ def test_settings_defaults_and_errors(tmp_path, monkeypatch):
     assert load_settings(search=True).quality_critical == ()
     bad = tmp_path / "bad.toml"
     bad.write_text('[tool.promptcache]\nquality_critcal = ["g1"]\n')
-    with pytest.raises(ConfigError, match="unknown key.*quality_critcal"):
+    with pytest.raises(ConfigError, match=r"unknown key.*quality_critcal"):
         load_settings(bad)
     bad.write_text('[tool.promptcache]\nquality_critical = "g1"\n')
     with pytest.raises(ConfigError, match="list of group ids"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -82,7 +83,7 @@ def test_trajectories_grow(realdata: Path):
     for calls in by_conv.values():
         sizes = [sum(len(s.text) + len(s.tool_calls) for s in c.segments) for c in calls]
         assert sizes == sorted(sizes) and len(calls) >= 1
-        for a, b in zip(calls, calls[1:]):
+        for a, b in itertools.pairwise(calls):
             assert b.segments[:len(a.segments)] == a.segments  # each prompt extends the previous one
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import ClassVar
 
 import click
 
@@ -22,7 +23,7 @@ EXIT_ERROR = 2
 class _Group(click.Group):
     """Loads each subcommand's module only when it is used, so `--help` and `lint` start fast."""
 
-    _commands = {
+    _commands: ClassVar[dict[str, tuple[str, str, str]]] = {
         "anonymize": ("promptcache.cli.anonymize_cmd", "anonymize", "Write a content-free block-hash trace of a log (no text; same hit ratios and costs)."),
         "analyze": ("promptcache.cli.analyze_cmd", "analyze", "Analyze request logs: cache hit ratio, cost per model, what to change."),
         "lint": ("promptcache.cli.lint_cmd", "lint", "Lint prompt template files for cache breakers (pre-commit friendly)."),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..errors import ConfigError
 
@@ -13,10 +13,10 @@ def parse_at(value: str | None, option: str = "--at") -> datetime | None:
     if value is None:
         return None
     if value.strip().lower() == "now":
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     try:
         dt = datetime.fromisoformat(value.strip())
     except ValueError:
         raise ConfigError(f"{option} {value!r}: expected 'now' or an ISO date/time such as 2026-09-15 or "
                           "2026-09-15T10:00Z") from None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt

@@ -12,7 +12,7 @@ import difflib
 import functools
 import json
 import math
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Context, Decimal
 from fractions import Fraction
 from importlib import resources
@@ -33,7 +33,7 @@ from ..errors import CatalogError, UnknownModelError
 Provider = Literal["deepseek", "openai", "anthropic", "gemini"]
 
 BLEND = "blend"  # the third state of a bucket's peak flag: the week's blended peak/off-peak rate
-RELATIVE_BEFORE = datetime(2000, 1, 1, tzinfo=timezone.utc)  # earlier timestamps are offsets (traces), not dates
+RELATIVE_BEFORE = datetime(2000, 1, 1, tzinfo=UTC)  # earlier timestamps are offsets (traces), not dates
 _EXACT = Context(prec=40)
 
 

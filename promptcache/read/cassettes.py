@@ -79,7 +79,7 @@ def kind_of(uri: str) -> str | None:
         return "chat"
     if path.endswith("/responses"):
         return "responses"
-    if path.endswith("/messages") and "anthropic" in uri or path.endswith("/v1/messages"):
+    if (path.endswith("/messages") and "anthropic" in uri) or path.endswith("/v1/messages"):
         return "anthropic"
     if path.endswith("/v2/chat"):
         return "cohere"

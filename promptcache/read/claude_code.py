@@ -115,7 +115,7 @@ class ClaudeCodeSession:
         except (RecursionError, MemoryError):
             yield line, LineError("bad_shape", "too deeply nested or too large to read")
             return
-        except Exception as exc:  # noqa: BLE001 - a bug on odd input must not stop the run
+        except Exception as exc:
             yield line, LineError("bad_shape", f"unexpected shape ({type(exc).__name__}: {str(exc)[:80]})")
             return
         if done is not None:
@@ -195,7 +195,7 @@ class ClaudeCodeSession:
             return p["line"], exc
         except (RecursionError, MemoryError):
             return p["line"], LineError("bad_shape", "too deeply nested or too large to read")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return p["line"], LineError("bad_shape", f"unexpected shape ({type(exc).__name__}: {str(exc)[:80]})")
 
     def _history(self, parent: str | None) -> list[Segment]:

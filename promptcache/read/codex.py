@@ -106,7 +106,7 @@ class CodexSession:
         except (RecursionError, MemoryError):
             yield line, LineError("bad_shape", "too deeply nested or too large to read")
             return
-        except Exception as exc:  # noqa: BLE001 - a bug on odd input must not stop the run
+        except Exception as exc:
             yield line, LineError("bad_shape", f"unexpected shape ({type(exc).__name__}: {str(exc)[:80]})")
             return
         if call is None:

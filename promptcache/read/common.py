@@ -182,7 +182,7 @@ def guarded(parse: Callable[..., R]) -> Callable[..., R]:
             raise
         except (RecursionError, MemoryError):
             raise LineError("bad_shape", "too deeply nested or too large to read") from None
-        except Exception as exc:  # noqa: BLE001 - a parser bug on odd input must not stop the run
+        except Exception as exc:
             raise LineError("bad_shape", f"unexpected shape ({type(exc).__name__}: {str(exc)[:80]})") from None
 
     return wrapper

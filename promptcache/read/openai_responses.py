@@ -32,7 +32,7 @@ _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant"
 
 def _part_text(content: Any) -> str:
     if isinstance(content, list):  # input_text / output_text / reasoning_text parts
-        return content_text([p if not isinstance(p, dict) or "text" in p else p for p in content])
+        return content_text(list(content))
     return content_text(content)
 
 

@@ -180,7 +180,7 @@ def expand_otel(obj: Any, source: str, line: int) -> Iterator[tuple[int, Call | 
             yield line, span_call(obj, source, line, {})
         except LineError as exc:
             yield line, exc
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             yield line, LineError("bad_shape", f"unexpected span shape ({type(exc).__name__})")
         return
     rspans = obj.get("resourceSpans")
@@ -202,7 +202,7 @@ def expand_otel(obj: Any, source: str, line: int) -> Iterator[tuple[int, Call | 
                     yield line, span_call(span, source, line, resource)
                 except LineError as exc:
                     yield line, exc
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     yield line, LineError("bad_shape", f"unexpected span shape ({type(exc).__name__})")
 
 

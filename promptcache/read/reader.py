@@ -329,7 +329,7 @@ def _array_records(fh: io.BufferedIOBase) -> Iterator[Record]:
 
 def _is_record(obj: Any) -> bool:
     fmt = detect(obj)
-    return fmt is not None and fmt != "trajectory" or (fmt is None and not (
+    return (fmt is not None and fmt != "trajectory") or (fmt is None and not (
         isinstance(obj, dict) and ("role" in obj or ("source" in obj and ("action" in obj or "observation" in obj)))))
 
 
@@ -445,7 +445,7 @@ class LogReader:
     # iteration ------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Call]:
         plan = [(p, *self._sniff(p)) for p in self.paths]
-        for path, fmt, role in plan:
+        for path, fmt, _role in plan:
             self.stats.formats[str(path)] = fmt or "unknown"
         for path, fmt, role in plan:
             if fmt in JOINED and role == "input":
@@ -454,7 +454,7 @@ class LogReader:
             if fmt in JOINED and role == "input":
                 continue
             yield from self._read_file(path, fmt)
-        for family, index in self._index.items():  # requests that never came back
+        for family, _index in self._index.items():  # requests that never came back
             used = self._used.get(family, set())
             for cid, (src, line) in self._index_src[family].items():
                 if cid not in used:

@@ -185,7 +185,7 @@ def _weka_walk(requests: list, source: str, trace_id: str, conv: str, t0: float,
                              and not isinstance(r.get("api_time"), bool) and r["api_time"] >= 0 else None)
         except LineError as exc:
             yield unit, exc
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             yield unit, LineError("bad_shape", f"unexpected request shape ({type(exc).__name__})")
 
 

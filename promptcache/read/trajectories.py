@@ -61,7 +61,7 @@ def _swe_agent(doc: dict, source: str) -> Iterator[tuple[int, Call | LineError]]
         try:
             import orjson
             cfg = orjson.loads(cfg)
-        except Exception:  # noqa: BLE001
+        except Exception:
             cfg = None
     if isinstance(cfg, dict):
         m = (cfg.get("agent") or {}).get("model") if isinstance(cfg.get("agent"), dict) else None

@@ -362,7 +362,7 @@ def _cost_chart(report: Report, h: Headline, scen: list[Scenario], *, decision: 
         return PAD_T + ph * (1 - v / top)
 
     body = []
-    for k in range(int(round(top / step)) + 1):
+    for k in range(round(top / step) + 1):
         v = step * k
         y = y_of(v)
         body.append(f'<line x1="{PAD_L}" x2="{PAD_L + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>')

@@ -157,7 +157,7 @@ class Grouper:
             a, b = ref[k].text, pieces[k].text
             if a == b:
                 continue
-            c = len(os.path.commonprefix([a, b]))
+            c = len(os.path.commonprefix([a, b]))  # noqa: RUF071 (two strings: their common characters)
             if (k, c) < cut:
                 self._set_cut(g, call, pieces, k, c)
             return
