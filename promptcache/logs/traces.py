@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import ast
 import hashlib
+from array import array
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ..datamodel import Call, Segment, Usage
+from ..datamodel import BlockSegments, Call, Segment, Usage
 from .common import LineError, as_dict, count, guarded
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -39,22 +40,65 @@ def scope_key(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
 
 
-def block_segments(hash_ids: Any, total: int, block: int, scope: int, tail_key: Any) -> list[Segment]:
+def block_segments(hash_ids: Any, total: int, block: int, scope: int, tail_key: Any,
+                   delta: ScopedIds | None = None) -> BlockSegments:
+    """The request's blocks, ids made unique by ``scope``. With a ``delta`` (one per conversation),
+    only the ids past the prefix shared with the conversation's previous request are hashed."""
     if not isinstance(hash_ids, list):
         raise LineError("bad_shape", "`hash_ids` should be a list of integers")
     n = len(hash_ids)
     if n * block >= total + block and total > 0:
         raise LineError("inconsistent_usage", f"{n} blocks of {block} tokens cannot hold only {total} input tokens")
-    segs: list[Segment] = []
-    for i, h in enumerate(hash_ids):
-        if isinstance(h, bool) or not isinstance(h, int):
-            raise LineError("bad_shape", f"`hash_ids[{i}]` is not an integer")
-        size = block if i < n - 1 or n * block <= total else total - (n - 1) * block
-        segs.append(Segment("block", block_id=hash((scope, h)), block_tokens=size))
+    if not _INTS.issuperset(map(type, hash_ids)):  # one C-level pass; bools and floats are refused
+        i = next(i for i, h in enumerate(hash_ids) if type(h) is not int)
+        raise LineError("bad_shape", f"`hash_ids[{i}]` is not an integer")
+    ids = delta.ids(hash_ids) if delta is not None else None
+    if ids is None:
+        ids = array("q", [hash((scope, h)) for h in hash_ids])
+    sizes = [block] * n
+    if n and n * block > total:
+        sizes[-1] = total - (n - 1) * block
     tail = total - n * block
     if tail > 0:  # tokens without a published hash: unique, so never a hit
-        segs.append(Segment("block", block_id=hash((scope, "tail", tail_key)), block_tokens=tail))
-    return segs
+        ids.append(hash((scope, "tail", tail_key)))
+        sizes.append(tail)
+    return BlockSegments(ids, sizes)
+
+
+_INTS = frozenset((int,))
+
+
+class ScopedIds:
+    """Scoped block ids of one conversation's requests, each from the previous one's: a request
+    shares most of its ids with the one before it, so only the rest are hashed."""
+
+    __slots__ = ("_prev", "scope")
+
+    def __init__(self, scope: int):
+        self.scope = scope
+        self._prev: tuple[Any, array] | None = None  # the previous request's raw ids (int64) and scoped ids
+
+    def ids(self, hash_ids: list[int]) -> array | None:
+        """Scoped ids (``hash((scope, h))``) of ``hash_ids``; None for ids beyond 64 bits (the plain way)."""
+        import numpy as np
+
+        try:
+            raw = np.array(hash_ids, dtype=np.int64)
+        except OverflowError:
+            return None
+        shared = 0
+        if self._prev is not None:
+            a, b = self._prev[0], raw
+            m = min(len(a), len(b))
+            diff = np.flatnonzero(a[:m] != b[:m])
+            shared = int(diff[0]) if len(diff) else m
+            out = self._prev[1][:shared]
+        else:
+            out = array("q")
+        scope = self.scope
+        out.extend([hash((scope, h)) for h in hash_ids[shared:]])
+        self._prev = (raw, out[:])  # a copy: the caller appends the tail to ``out``
+        return out
 
 
 def _scope_for(source: str) -> int:
@@ -136,11 +180,12 @@ def expand_weka(obj: Any, source: str, line: int) -> Iterator[tuple[int, Call | 
         yield line, exc
         return
     counter = [0]
-    yield from _weka_walk(requests, source, trace_id, trace_id, 0.0, block, scope, counter)
+    yield from _weka_walk(requests, source, trace_id, trace_id, 0.0, block, scope, counter)  # type: ignore[misc]
 
 
 def _weka_walk(requests: list, source: str, trace_id: str, conv: str, t0: float, block: int, scope: int,
                counter: list[int]) -> Iterator[tuple[int, Call | LineError]]:
+    delta = ScopedIds(scope)  # this conversation's requests, each from the previous one
     for i, r in enumerate(requests):
         counter[0] += 1
         unit = counter[0]
@@ -157,7 +202,7 @@ def _weka_walk(requests: list, source: str, trace_id: str, conv: str, t0: float,
                 continue
             total = count(r.get("in"), "in") or 0
             out = count(r.get("out", 0), "out") or 0
-            segs = block_segments(r.get("hash_ids", []), total, block, scope, (conv, i))
+            segs = block_segments(r.get("hash_ids", []), total, block, scope, (conv, i), delta)
             yield unit, Call(source=source, line=unit, model=str(r.get("model") or "trace"), segments=segs,
                              timestamp=EPOCH + timedelta(seconds=t0 + t), call_id=f"{conv}#{i}",
                              usage=Usage(total, out), conversation_id=conv, notes=["block-hash trace"],
