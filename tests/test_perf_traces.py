@@ -156,3 +156,30 @@ def test_reader_refuses_non_integer_ids_as_before():
     # ids past 64 bits are fine: hashed the plain way
     big = [2**70, 2**70 + 1]
     assert list(block_segments(big, 128, 64, 1, 0, ScopedIds(1))) == _plain_segments(big, 128, 64, 1, 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 100), min_size=1, max_size=30), st.integers(0, 3200))
+def test_deepseek_unit_position_by_bisection_equals_the_walk(tokens, pos):
+    """``DeepSeekCache._add_unit_at`` finds the piece holding ``pos`` by bisection over cumulative
+    counts; the walk over the pieces it replaced picks the same piece and offset (zero-token pieces too)."""
+    from promptcache.cachesim.deepseek import DeepSeekCache
+    from promptcache.shape import Shape, chain_of
+
+    keys = list(range(100, 100 + len(tokens)))
+    shape = Shape(keys, tokens, ["user"] * len(keys), list(range(len(keys))), chain_of(keys), None, 0, True)
+    got: list[tuple] = []
+    cache = DeepSeekCache(Measurer("blocks"))
+    cache._add_unit = lambda scope, parent, key, off, ready, now: got.append((parent, key, off))  # type: ignore[method-assign]
+    cache._add_unit_at(None, shape, pos, 1.0, 0.0)  # type: ignore[arg-type]
+    want: list[tuple] = []
+    before = 0
+    for k, n in enumerate(tokens):  # the walk, as it was
+        if pos <= before + n:
+            if pos == before and k > 0:
+                want.append((shape.chain[k - 1], keys[k - 1], tokens[k - 1]))
+            else:
+                want.append((shape.chain[k], keys[k], pos - before))
+            break
+        before += n
+    assert got == want
