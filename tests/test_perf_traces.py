@@ -140,7 +140,7 @@ def test_reader_delta_ids_equal_plain_segments(spec):
         total = 64 * len(ids) + extra if extra < 64 or not ids else 64 * len(ids) - (extra % 64)
         got = block_segments(ids, max(total, 0), 64, 12345, n, delta)
         assert list(got) == _plain_segments(ids, max(total, 0), 64, 12345, n) == got
-        assert [s.block_tokens for s in got] == got.sizes and len(got) == len(got.ids)
+        assert [s.block_tokens for s in got] == list(got.sizes) and len(got) == len(got.ids)
         prev = ids
 
 
