@@ -8,11 +8,6 @@ The chain keys are exactly ``shape.chain_of``'s (``tests/test_perf_traces.py`` c
 earlier request is a valid base, the conversation's previous one is merely the one that shares
 the most.
 
-``BlockDelta.shared`` goes further: a conversation's requests share one buffer of keys and chain
-keys, each request a view of its first n items, as long as each request extends the previous one
-(94 % of the steps in the shared WEKA traces); a request that rewrites or drops blocks starts a
-new buffer. Memory then grows with new content too.
-
 ``Repeat`` is a read-only sequence of one value (a block shape's roles), O(1) in memory where a
 tuple per distinct prompt length held a pointer per block.
 """
@@ -65,57 +60,6 @@ class BlockDelta:
         self.reused += shared
         self._prev[conversation] = (keys, chain)
         return chain
-
-
-class _Buffer:
-    """One conversation's keys and chain keys, written once each; requests hold views of a prefix."""
-
-    __slots__ = ("chain", "keys", "n")
-
-    def __init__(self, capacity: int):
-        self.keys = array("q", bytes(8 * capacity))
-        self.chain = array("q", bytes(8 * (capacity + 1)))
-        self.n = 0  # keys written
-
-
-class SharedDelta:
-    """``BlockDelta`` whose results share memory within a conversation (see the module's docstring)."""
-
-    __slots__ = ("_bufs", "hashed", "reused")
-
-    def __init__(self) -> None:
-        self._bufs: dict[Hashable, _Buffer] = {}
-        self.hashed = 0
-        self.reused = 0
-
-    def arrays(self, conversation: Hashable, keys: array, root: int) -> tuple[memoryview, memoryview]:
-        """Read-only views of ``keys`` and of ``chain_of(keys)``, in the conversation's buffer."""
-        n = len(keys)
-        b = self._bufs.get(conversation)
-        shared = 0
-        if b is not None:
-            shared = common_prefix(memoryview(b.keys)[:b.n], keys)
-        if b is not None and shared == n:  # a prefix of what is written (a retry, a shorter request)
-            self.reused += n
-            return memoryview(b.keys)[:n].toreadonly(), memoryview(b.chain)[:n + 1].toreadonly()
-        if b is None or shared < b.n or n > len(b.keys):  # a new buffer: first request, rewrite, or full
-            nb = _Buffer(n + max(256, n // 4))  # room for the next steps' new blocks
-            nb.chain[0] = root
-            if b is not None and shared:
-                nb.chain[1:shared + 1] = b.chain[1:shared + 1]
-            nb.keys[:n] = keys
-            b = self._bufs[conversation] = nb
-        else:
-            b.keys[shared:n] = keys[shared:]  # past everything written: earlier views do not change
-        chain = b.chain
-        h = chain[shared]
-        for k in range(shared, n):
-            h = hash((h, b.keys[k]))
-            chain[k + 1] = h
-        b.n = n
-        self.hashed += n - shared
-        self.reused += shared
-        return memoryview(b.keys)[:n].toreadonly(), memoryview(chain)[:n + 1].toreadonly()
 
 
 class Repeat(Sequence):

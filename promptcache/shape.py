@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .datamodel import Call, is_blocks
-from .delta import BlockDelta, Repeat, SharedDelta
+from .delta import BlockDelta, Repeat
 from .tokens import get_tokenizer, output_piece, render
 
 ROOT = 0x5EED
@@ -57,7 +57,6 @@ class Measurer:
         self.estimated_calls = 0
         self.adjusted_tokens = 0
         self.delta = BlockDelta()  # block-hash prompts: chain keys from each conversation's previous one
-        self.shared = SharedDelta()  # ... and, for the reader's compact form, in one buffer per conversation
 
     @property
     def tokenizer_name(self) -> str:
@@ -151,8 +150,8 @@ class Measurer:
             out_tokens = call.usage.output_tokens if call.usage else 0
             self.reported_calls += 1
             n = len(segs)
-            keys, chain = self.shared.arrays((call.source, call.conversation_id), segs.ids, ROOT)  # type: ignore[attr-defined]
-            return Shape(keys, segs.sizes, Repeat("block", n), range(n), chain,  # type: ignore[arg-type, attr-defined]
+            chain = self.delta.chain((call.source, call.conversation_id), segs.ids, ROOT)  # type: ignore[attr-defined]
+            return Shape(segs.ids, segs.sizes, Repeat("block", n), range(n), chain,  # type: ignore[arg-type, attr-defined]
                          None, out_tokens, True)
         ids = [s.block_id or 0 for s in segs]
         toks = [s.block_tokens for s in segs]

@@ -183,26 +183,3 @@ def test_deepseek_unit_position_by_bisection_equals_the_walk(tokens, pos):
             break
         before += n
     assert got == want
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["c1", "c2"]), st.integers(0, 400), st.lists(st.integers(-3, 3), max_size=300)),
-                min_size=1, max_size=25))
-def test_shared_buffers_give_every_request_its_own_keys_and_chain(spec):
-    """Requests of a conversation share one buffer (views of a prefix): each view still holds its
-    own request's keys and ``chain_of`` them after every later request (rewrites, growth past the
-    buffer's room, prefixes of earlier requests)."""
-    from array import array
-
-    from promptcache.delta import SharedDelta
-    from promptcache.shape import ROOT, chain_of
-
-    delta = SharedDelta()
-    last: dict = {}
-    held = []
-    for conv, keep, new in spec:
-        keys = array("q", list(last.get(conv, []))[:keep] + new)
-        last[conv] = keys
-        held.append((list(keys), *delta.arrays(conv, keys, ROOT)))
-        for want, k, c in held:
-            assert list(k) == want and c == chain_of(want)
