@@ -19,8 +19,9 @@ traces, 59,204 requests; see benchmarks/README.md, "The trace generator"):
   request median ~21k tokens, or ~120k for the 30 % of sessions resumed with a large context, of
   which a tools + system head of ~10.8k + ~2.6k tokens; one session in 8 has a 1M-token window;
 - each step resends the previous request and adds new blocks (log-normal, median ~12 blocks,
-  P90 ~70; a tool result now and then adds thousands of tokens); about one step in three
-  rewrites the previous request's last block (the partial tail completed);
+  P90 ~70; a tool result now and then adds thousands of tokens); as in the shared traces, 94 % of
+  the steps extend the previous request, 4 % rehash its last block and 2 % drop or edit its
+  last 2-30 blocks;
 - a session that grows past its context limit (150k-200k tokens; 400k-850k on a 1M window) is compacted: the next request
   keeps the tools + system head and carries a fresh summary of 15k-80k tokens;
 - one session in 40 starts 1-6 sub-agents (Explore/Plan/general-purpose, on Haiku or Sonnet,
@@ -95,8 +96,11 @@ def conversation(rng: random.Random, ids: Ids, n_req: int, model: str, head_toke
                 blocks = head + ids.take(max(1, min(summary, 80_000) // BLOCK))
                 in_types = ["text", "thinking", "tool_result", "tool_use"]
             else:
-                if rng.random() < 0.35 and len(blocks) > len(head) + 1:
-                    blocks = blocks[:-1]  # the previous partial tail completed: its last block rehashed
+                u = rng.random()
+                if u < 0.04 and len(blocks) > len(head) + 1:
+                    blocks = blocks[:-1]  # the previous request's last block rehashed
+                elif u < 0.06 and len(blocks) > len(head) + 30:
+                    blocks = blocks[:-rng.randint(2, 30)]  # a recent turn edited or dropped
                 grow = 1 + int(lognormal(rng, 11, 26))
                 if rng.random() < 0.03:
                     grow += rng.randrange(100, 700)  # a large file or tool output read at once

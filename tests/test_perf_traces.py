@@ -110,3 +110,76 @@ def test_repeat_is_a_read_only_tuple():
     assert r[1:3] == ("block", "block") and r[-1] == "block" and "block" in r and "user" not in r
     assert [*r[:2], "system", *r[2:]] == ["block", "block", "system", "block", "block"]
     assert Repeat("block", 0) == () and len(r[5:]) == 0
+
+
+def _plain_segments(hash_ids, total, block, scope, tail_key):
+    """The reader's blocks as it built them before ``BlockSegments``: one Segment per block."""
+    n = len(hash_ids)
+    segs = []
+    for i, h in enumerate(hash_ids):
+        size = block if i < n - 1 or n * block <= total else total - (n - 1) * block
+        segs.append(Segment("block", block_id=hash((scope, h)), block_tokens=size))
+    if total - n * block > 0:
+        segs.append(Segment("block", block_id=hash((scope, "tail", tail_key)), block_tokens=total - n * block))
+    return segs
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 30), st.lists(st.integers(-2**63, 2**63 - 1) |
+                                                                          st.integers(0, 5), max_size=8),
+                          st.integers(0, 200)), min_size=1, max_size=25))
+def test_reader_delta_ids_equal_plain_segments(spec):
+    """Block ids hashed only past the prefix shared with the previous request (``ScopedIds``) are
+    the ids hashed one by one, and the compact ``BlockSegments`` is the list of segments it stands for."""
+    from promptcache.read.traces import ScopedIds, block_segments
+
+    delta = ScopedIds(12345)
+    prev: list[int] = []
+    for n, (pick, keep, new, extra) in enumerate(spec):
+        ids = (prev[:keep] if pick else []) + new
+        total = 64 * len(ids) + extra if extra < 64 or not ids else 64 * len(ids) - (extra % 64)
+        got = block_segments(ids, max(total, 0), 64, 12345, n, delta)
+        assert list(got) == _plain_segments(ids, max(total, 0), 64, 12345, n) == got
+        assert [s.block_tokens for s in got] == list(got.sizes) and len(got) == len(got.ids)
+        prev = ids
+
+
+def test_reader_refuses_non_integer_ids_as_before():
+    import pytest
+
+    from promptcache.read.common import LineError
+    from promptcache.read.traces import ScopedIds, block_segments
+
+    for bad, at in (([1, 2, True], 2), ([1.5], 0), ([1, "2"], 1), ([None], 0)):
+        with pytest.raises(LineError, match=rf"`hash_ids\[{at}\]` is not an integer"):
+            block_segments(bad, 64 * len(bad), 64, 1, 0, ScopedIds(1))
+    # ids past 64 bits are fine: hashed the plain way
+    big = [2**70, 2**70 + 1]
+    assert list(block_segments(big, 128, 64, 1, 0, ScopedIds(1))) == _plain_segments(big, 128, 64, 1, 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 100), min_size=1, max_size=30), st.integers(0, 3200))
+def test_deepseek_unit_position_by_bisection_equals_the_walk(tokens, pos):
+    """``DeepSeekCache._add_unit_at`` finds the piece holding ``pos`` by bisection over cumulative
+    counts; the walk over the pieces it replaced picks the same piece and offset (zero-token pieces too)."""
+    from promptcache.measure.shape import Shape, chain_of
+    from promptcache.simulate.deepseek import DeepSeekCache
+
+    keys = list(range(100, 100 + len(tokens)))
+    shape = Shape(keys, tokens, ["user"] * len(keys), list(range(len(keys))), chain_of(keys), None, 0, True)
+    got: list[tuple] = []
+    cache = DeepSeekCache(Measurer("blocks"))
+    cache._add_unit = lambda scope, parent, key, off, ready, now: got.append((parent, key, off))  # type: ignore[method-assign]
+    cache._add_unit_at(None, shape, pos, 1.0, 0.0)  # type: ignore[arg-type]
+    want: list[tuple] = []
+    before = 0
+    for k, n in enumerate(tokens):  # the walk, as it was
+        if pos <= before + n:
+            if pos == before and k > 0:
+                want.append((shape.chain[k - 1], keys[k - 1], tokens[k - 1]))
+            else:
+                want.append((shape.chain[k], keys[k], pos - before))
+            break
+        before += n
+    assert got == want

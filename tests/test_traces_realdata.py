@@ -93,16 +93,19 @@ def test_weka_claude_simulation_reaches_the_published_overlap(realdata: Path):
     because the 20-block lookback counted the traces' 64-token hash blocks (a 1,280-token window)
     instead of content blocks. Measured after the fix on the 33 traces: 96.0% token-weighted with
     the per-group choice (1-hour breakpoints); per session mean 90.2%, median 95.3% (the
-    consecutive-overlap figures are 92% and 96%; the rest is each session's first write)."""
+    consecutive-overlap figures are 92% and 96%; the rest is each session's first write). Since the
+    traces' agent kinds became template groups and their tool definitions count as tools (issue
+    18.3): 94.9% token-weighted, per session mean 88.4%, median 93.7% (main sessions 1 h, the Explore
+    sub-agent 5 min)."""
     from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 
     r = analyze([realdata / "traces" / "weka-claude-code"], AnalyzeOptions(models=["claude-sonnet-4-5"], compare=[]))
     s = next(s for s in r.scenarios if s.layout == "as_logged")
-    assert s.hit_ratio == pytest.approx(0.96, abs=0.005)
+    assert s.hit_ratio == pytest.approx(0.949, abs=0.005)
     sessions = [c.hit_ratio for c in r.conversations if "/" not in c.id]
     assert len(sessions) == 33
-    assert statistics.median(sessions) == pytest.approx(0.953, abs=0.01)
-    assert statistics.mean(sessions) == pytest.approx(0.902, abs=0.01)
+    assert statistics.median(sessions) == pytest.approx(0.937, abs=0.01)
+    assert statistics.mean(sessions) == pytest.approx(0.884, abs=0.01)
 
 
 def test_mooncake_gpt4o_is_not_zero_and_why(realdata: Path):

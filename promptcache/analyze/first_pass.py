@@ -18,7 +18,7 @@ from datetime import datetime
 from ..advise.breakers import Evidence
 from ..knowledge.catalog import RELATIVE_BEFORE, Catalog
 from ..measure.shape import Measurer, Shape
-from ..model.calls import HIDDEN_PREFIX, Call
+from ..model.calls import HIDDEN_PREFIX, Call, is_blocks
 from ..model.facts import CallFacts
 from ..model.hints import cache_hints
 from ..price.ledger import Ledger, Tokens
@@ -117,8 +117,8 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
             fp.facts.append(meta)
             fp.logged_models[call.model] += 1
             fp.content_free += block
-            fp.breakpoints = fp.breakpoints or call.cache_control is not None or any(
-                s.cache_control is not None for s in call.segments)
+            fp.breakpoints = fp.breakpoints or call.cache_control is not None or (not is_blocks(call.segments) and any(
+                s.cache_control is not None for s in call.segments))
             u = call.usage
             if u is not None and u.cache_read_tokens is not None:
                 fp.observed_calls += 1

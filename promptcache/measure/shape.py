@@ -18,7 +18,7 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..model.calls import HIDDEN_PREFIX, Call
+from ..model.calls import HIDDEN_PREFIX, Call, is_blocks
 from .delta import BlockDelta, Repeat
 from .tokens import get_tokenizer, output_piece, render
 
@@ -140,8 +140,15 @@ class Measurer:
         """A block-hash call: one piece per block, keys as machine integers, chain keys from the
         conversation's previous request (``delta.BlockDelta``: only new blocks are hashed), roles
         and indexes as O(1) sequences."""
-        ids = [s.block_id or 0 for s in call.segments]
-        toks = [s.block_tokens for s in call.segments]
+        segs = call.segments
+        if is_blocks(segs):  # the reader's compact form: ids already machine integers
+            out_tokens = call.usage.output_tokens if call.usage else 0
+            n = len(segs)
+            chain = self.delta.chain((call.source, call.conversation_id), segs.ids, ROOT)
+            return Shape(segs.ids, segs.sizes, Repeat("block", n), range(n), chain,  # type: ignore[arg-type]
+                         None, out_tokens, True)
+        ids = [s.block_id or 0 for s in segs]
+        toks = [s.block_tokens for s in segs]
         out_tokens = call.usage.output_tokens if call.usage else 0
         n = len(ids)
         try:

@@ -12,6 +12,9 @@ adds them back).
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Iterator, Sequence
+from typing import TypeGuard
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -41,6 +44,50 @@ class Segment:
     # a cache breakpoint after this segment (Anthropic ``cache_control``, OpenAI GPT-5.6+
     # ``prompt_cache_breakpoint``): its TTL as sent ("5m", "1h", "30m"), "" for the default, None for none
     cache_control: str | None = None
+
+
+class BlockSegments(Sequence[Segment]):
+    """The prompt of a block-hash trace request, compactly: ``Segment("block", block_id=ids[i],
+    block_tokens=sizes[i])`` for each i, made only when an item is asked for.
+
+    A Claude Code request is ~2,000 blocks: one object per block per request was most of the cost
+    of reading a trace. Stages that only ask about text, tools or breakpoints (none here) check
+    ``is_blocks`` and skip the loop; everything else sees an ordinary sequence of segments.
+    """
+
+    __slots__ = ("ids", "sizes")
+
+    def __init__(self, ids: array, sizes: list[int]):
+        self.ids, self.sizes = ids, sizes
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [Segment("block", block_id=h, block_tokens=n) for h, n in zip(self.ids[i], self.sizes[i])]
+        return Segment("block", block_id=self.ids[i], block_tokens=self.sizes[i])
+
+    def __iter__(self) -> Iterator[Segment]:
+        for h, n in zip(self.ids, self.sizes):
+            yield Segment("block", block_id=h, block_tokens=n)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, BlockSegments):
+            return self.ids == other.ids and self.sizes == other.sizes
+        if isinstance(other, (list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the list it stands for
+
+    def __repr__(self) -> str:
+        return f"BlockSegments({len(self)} blocks)"
+
+
+def is_blocks(segments: Sequence[Segment]) -> TypeGuard[BlockSegments]:
+    """A compact block-hash prompt: no text, no tools, no breakpoints (``BlockSegments``)."""
+    return type(segments) is BlockSegments
 
 
 @dataclass(slots=True)
@@ -76,7 +123,7 @@ class Call:
     source: str
     line: int
     model: str
-    segments: list[Segment]
+    segments: list[Segment]  # or a BlockSegments for a block-hash trace request
     timestamp: datetime | None = None
     call_id: str = ""
     user_id: str | None = None
@@ -108,4 +155,4 @@ class Call:
 
     @property
     def has_tools(self) -> bool:
-        return self.tool_tokens > 0 or any(s.role == "tools" for s in self.segments)
+        return self.tool_tokens > 0 or (not is_blocks(self.segments) and any(s.role == "tools" for s in self.segments))

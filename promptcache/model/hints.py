@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .calls import Call, Usage
+from .calls import Call, Usage, is_blocks
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,7 @@ def with_options(hints: CacheHints | None, **changes) -> CacheHints:
 
 
 def cache_hints(call: Call) -> CacheHints | None:
-    marked = any(s.cache_control is not None for s in call.segments)
+    marked = not is_blocks(call.segments) and any(s.cache_control is not None for s in call.segments)
     if not (marked or call.cache_control is not None or call.cache_mode or call.prompt_cache_key
             or call.prompt_cache_retention or call.tool_choice or call.images or call.cached_content
             or call.thinking):

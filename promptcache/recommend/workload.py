@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ..measure.shape import Shape
-from ..model.calls import Call
+from ..model.calls import Call, is_blocks
 from ..model.facts import CallFacts
 from .concurrency import peak_per_window
 
@@ -66,6 +66,8 @@ def _bits(text: str, where: str) -> int:
 
 def task_bits(call: Call) -> int:
     """Bitmask of the ``TASK_RULES`` whose keyword appears in the call (bit i = rule i)."""
+    if is_blocks(call.segments):
+        return 0  # a block-hash trace: no text, no keyword (what the lines below give for it)
     system = "\n".join(s.text[:SCAN_CHARS] for s in call.segments if s.role == "system")
     user = next((s.text[:SCAN_CHARS] for s in reversed(call.segments) if s.role == "user"), "")
     key = hash(system)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import orjson
 
 from ..measure.shape import Shape
 from ..measure.tokens import Piece, Tokenizer, render
-from ..model.calls import Call
+from ..model.calls import Call, is_blocks
 from ..secrets import mask_excerpt, printable, safe_excerpt
 from . import volatile
 
@@ -64,6 +64,8 @@ def segment_name(call: Call, piece: Piece) -> str:
 def _main_text(call: Call) -> tuple[str, bool]:
     """The text a template is known by, and whether it is a system prompt: the longest system
     prompt, else the first message."""
+    if is_blocks(call.segments):
+        return "", False  # a block-hash trace: no text (what the loops below give for it)
     systems = [s.text for s in call.segments if s.role == "system"]
     if systems:
         return max(systems, key=len), True
@@ -76,7 +78,7 @@ def template_key(call: Call) -> str:
     (``_tools_key``, ``_text_key``)."""
     if call.template is not None:  # a content-free trace names its template itself
         return f"t:{call.template}"
-    tools = "".join(s.text for s in call.segments if s.role == "tools")
+    tools = "" if is_blocks(call.segments) else "".join(s.text for s in call.segments if s.role == "tools")
     main, system = _main_text(call)
     return f"{_tools_key(tools):x}:{hash(_text_key(main if system else main[:200])):x}"
 
@@ -142,7 +144,8 @@ class Grouper:
         g.input_tokens += shape.total
         if self.tk is None:  # content-free trace: no text to compare
             return g
-        pieces, _ = render(call, self.family)
+        # a block-hash trace renders as a call without segments (its blocks have no text): the same pieces
+        pieces, _ = render(replace(call, segments=[]) if is_blocks(call.segments) else call, self.family)
         if g.calls == 1:
             g._ref, g._ref_tokens = pieces, shape.tokens[: len(pieces)]
             g.static_tokens = sum(g._ref_tokens)

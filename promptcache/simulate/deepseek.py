@@ -13,7 +13,9 @@ units. Both: units become usable ``construction_delay_s`` after they are written
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from ..measure.shape import Measurer, Shape
 from ..model.hints import CacheHints
@@ -226,30 +228,36 @@ class DeepSeekCache:
         n = len(keys)
         # common prefix with an earlier request: persisted once the request completes
         lcp = before if k == n else before + self._inside(scope, chain[k], keys[k], toks[k], None)
+        cum = list(accumulate(toks, initial=0))  # tokens before each piece: one C-level pass, then bisect
         if self.min_unit <= lcp < shape.total:
-            self._add_unit_at(scope, shape, lcp, end + self.delay, start)
+            self._add_unit_at(scope, shape, lcp, end + self.delay, start, cum)
         # end of input
         self._add_unit(scope, chain[n - 1], keys[n - 1], toks[n - 1], start + self.delay, start)
         # fixed intervals inside long inputs
         if self.interval > 0:
             pos = self.interval
             while pos < shape.total:
-                self._add_unit_at(scope, shape, pos, start + self.delay, start)
+                self._add_unit_at(scope, shape, pos, start + self.delay, start, cum)
                 pos += self.interval
         # end of output: the prompt without its generation prompt, then the output as generated
         if shape.out_key is not None:
             self._add_unit(scope, chain[n - 1], shape.out_key, shape.out_tokens, end + self.delay, start)
 
-    def _add_unit_at(self, scope: _Scope, shape: Shape, pos: int, ready: float, now: float) -> None:
-        before = 0
-        for k, n in enumerate(shape.tokens):
-            if pos <= before + n:
-                if pos == before and k > 0:  # a piece boundary: the unit ends the previous piece
-                    self._add_unit(scope, shape.chain[k - 1], shape.keys[k - 1], shape.tokens[k - 1], ready, now)
-                else:
-                    self._add_unit(scope, shape.chain[k], shape.keys[k], pos - before, ready, now)
-                return
-            before += n
+    def _add_unit_at(self, scope: _Scope, shape: Shape, pos: int, ready: float, now: float,
+                     cum: list[int] | None = None) -> None:
+        """Persist a unit ending ``pos`` tokens in, in the first piece that reaches ``pos``; ``cum``
+        (tokens before each piece, len n+1) finds it by bisection instead of a walk over the pieces
+        (a block-hash prompt has ~2,000 of them, and a long one ~30 interval units)."""
+        if cum is None:
+            cum = list(accumulate(shape.tokens, initial=0))
+        k = bisect_left(cum, pos, 1) - 1  # the first piece k with pos <= cum[k + 1]
+        if k + 1 >= len(cum):
+            return
+        before = cum[k]
+        if pos == before and k > 0:  # a piece boundary: the unit ends the previous piece
+            self._add_unit(scope, shape.chain[k - 1], shape.keys[k - 1], shape.tokens[k - 1], ready, now)
+        else:
+            self._add_unit(scope, shape.chain[k], shape.keys[k], pos - before, ready, now)
 
     def _remember(self, scope: _Scope, shape: Shape, start: float, end: float, first: int) -> None:
         """Record this request's prefixes (and its output's) for later common-prefix detection,
