@@ -32,6 +32,7 @@ from ..advise.breakers import (
     layout,
 )
 from ..advise.provider_options import detect_provider_options
+from ..advise.session import LoggedFinding, detect_model_switches, detect_tool_changes
 from ..advise.whatif import Plan, Variant, Variants, choose, reshape
 from ..errors import ConfigError, EmptyLogError
 from ..knowledge.cache_rules import default_rules
@@ -346,6 +347,14 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         fixes += detect_history_rewrites(metas, shapes, primary)
         fixes += detect_provider_options(metas, order, shapes, [(e.id, e.tokenizer, sims.policy_maker(e))
                                                                 for e in entries])
+        fixes += detect_tool_changes(metas, order, shapes, primary,
+                                     lambda: read_logs(paths, input_format=opts.input_format, strict=False), measurers)
+    # breakers priced on the logged models: the candidates' simulations put every call on one model
+    logged_found: list[LoggedFinding] = []
+    logged_dropped: list = []
+    if not fp.partial:
+        logged_found, logged_dropped = detect_model_switches(metas, order, conversation, shapes, primary, catalog,
+                                                             sims.policy_maker)
 
     def reread(chosen: list) -> Variants:
         return reshape(lambda: read_logs(paths, input_format=opts.input_format, strict=False), chosen,
@@ -416,6 +425,8 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         sims, paths, plan, logged if logged is not None and logged in everyone else entries[0], metas, conversation,
         explain_call=opts.explain_call, redact=opts.redact, input_format=opts.input_format)
     notes.extend(_notes(fp, metas, entries, opts, plan, content_free, catalog, now))
+    notes.extend(f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not reported: {why}."
+                 for f, why in logged_dropped)
     stats = fp.stats
     times = [m.start for m in metas if m.timed]  # the log's own times, whatever --at says
     prim = measurers[primary]
@@ -443,7 +454,8 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         recommendation=rec,
         concurrency=concurrency,
         timeline=timeline.build() if timeline is not None else None,  # issue 8
-        findings=_findings(fixes, savings, rec.model if rec else entries[0].id, fp.grouper, fp.evidence, prim, excerpt),
+        findings=_findings(fixes + [lf.fix for lf in logged_found], savings + [lf.savings for lf in logged_found],
+                           rec.model if rec else entries[0].id, fp.grouper, fp.evidence, prim, excerpt),
         worst_requests=worst,
         explained_call=explained,
         calibration=calibration,
@@ -828,16 +840,22 @@ def _findings(fixes, savings, model: str, grouper: Grouper, evidence: Evidence, 
         before_samples = evidence.samples.get(f.group, [])
         after_samples = [f.apply(c) for c in before_samples] if f.apply else before_samples
         rows.append((f, sv, g, layout(before_samples, count, excerpt), layout(after_samples, count, excerpt)))
-    rows.sort(key=lambda r: (-r[1][model].alone, int(r[2].id[1:]), KIND_ORDER.index(r[0].kind)))
+    rows.sort(key=lambda r: (-_alone(r[1], model), int(r[2].id[1:]), KIND_ORDER.index(r[0].kind)))
     return [R.Finding(
         id=f"F{n}", kind=f.kind, group=f.group, segment=f.segment, message=f.message, change=f.change,
-        calls=g.calls, tokens=g.input_tokens, savings_usd=_q(sv[model].alone), keeps_information=f.keeps_information,
+        calls=g.calls, tokens=g.input_tokens, savings_usd=_q(_alone(sv, model)), keeps_information=f.keeps_information,
         best_model=(best := max(sv, key=lambda m: sv[m].alone)), best_savings_usd=_q(sv[best].alone),
         samples=f.samples, before=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in before],
         after=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in after],
         savings=[R.FixSavings(model=m, alone_usd=_q(v.alone), marginal_usd=_q(v.marginal),
                               cache_hit_tokens_gained=v.hit_tokens_gained) for m, v in sv.items()],
     ) for n, (f, sv, g, before, after) in enumerate(rows, 1)]
+
+
+def _alone(savings: dict, model: str) -> Decimal:
+    """A fix's savings alone on ``model``; 0 for a breaker priced on the logged models only."""
+    got = savings.get(model)
+    return got.alone if got is not None else Decimal(0)
 
 
 def _counter(measurer: Measurer) -> Callable[[str], int]:
