@@ -110,3 +110,50 @@ def test_deferred_capability_cassette(realdata):
     r = analyze([path], AnalyzeOptions(compare=[]))
     assert any("tool list change breaker was found but not recommended" in n for n in r.assumptions.notes)
     assert Decimal(0) <= r.scenarios[0].cost_usd
+
+
+# -- model_switch ----------------------------------------------------------------------------------
+
+def test_model_switch_mid_conversation(write_log):
+    """Turns 0-1 of each conversation go to DeepSeek V4 Flash, turns 2-3 to V4 Pro: turn 2 misses
+    the prefix Flash cached (caches are per model). Kept on Flash (the model of its first call, and
+    the cheaper of the two) every call is on one cache: exactly the candidate simulation of
+    deepseek-flash as logged. So the savings are the log re-simulated with one cache per logged
+    model (each call priced as sent) minus that scenario's cost."""
+    from promptcache.knowledge.catalog import load_catalog
+    from promptcache.measure.shape import Measurer
+    from promptcache.price.scenarios import simulate
+    from promptcache.read.reader import read_logs
+    from promptcache.analyze.first_pass import first_pass
+    from promptcache.simulate.policies import make_policy
+
+    p = conversations(write_log, tools_at=lambda k: None,
+                      models_at=lambda k: "deepseek-v4-flash" if k < 2 else "deepseek-v4-pro")
+    r = analyze([p], AnalyzeOptions(compare=[]))
+    f = finding(r, "model_switch")
+    # 12 conversations switch once each, on turn 2 (the turn-2 calls are template group g1 with the rest)
+    assert "12 call(s) in 12 conversation(s) switch to another model mid-way (12 to deepseek-v4-pro" in f.message
+    assert "deepseek-flash, the model of its first call" in f.change
+    [s] = f.savings
+    assert s.model == "deepseek-flash" and f.best_model == "deepseek-flash" and f.best_savings_usd == s.alone_usd
+    assert r.recommendation.model == "deepseek-flash" and f.savings_usd == s.alone_usd
+
+    catalog = load_catalog()
+    m = Measurer("deepseek-v4")
+    fp = first_pass(read_logs([p]), catalog=catalog, measurers={"deepseek-v4": m}, primary="deepseek-v4",
+                    at=None, now=T0, calibrate=False)
+    order = sorted(range(len(fp.facts)), key=lambda i: (fp.facts[i].start, i))
+    entries = {e.id: e for e in (catalog.find(x) for x in ("deepseek-v4-flash", "deepseek-v4-pro"))}
+    logged = simulate(fp.facts, order, lambda i: catalog.find(fp.facts[i].model), fp.shapes,
+                      {k: make_policy(e, m) for k, e in entries.items()}, catalog)
+    all_flash = {(x.model, x.layout): x for x in r.scenarios}[("deepseek-flash", "as_logged")]
+    # alone = (cost with one cache per logged model) - (cost with every call on Flash), to the $1e-6 shown
+    assert abs(s.alone_usd - (logged.cost() - all_flash.cost_usd)) <= Decimal("0.000001")
+    assert s.cache_hit_tokens_gained == all_flash.cache_hit_tokens - logged.tokens().hit > 0
+
+
+def test_one_model_per_conversation_gets_no_switch_finding(write_log):
+    """Conversations on Flash and conversations on Pro, none switching: nothing to report."""
+    p = conversations(write_log, tools_at=lambda k: None, models_at=lambda k: "deepseek-v4-pro")
+    r = analyze([p], AnalyzeOptions(compare=[]))
+    assert not [f for f in r.findings if f.kind == "model_switch"]

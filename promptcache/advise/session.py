@@ -9,7 +9,8 @@
   call on the new model does not find the prefix the first model cached. The candidate
   simulations put every call on one model, so they cannot see it; it is re-simulated on the
   logged models instead (one cache per model, each call priced as the model it was sent to),
-  as logged and with each such conversation kept on the model of its first call.
+  as logged and with each such conversation kept on the model of its first call or of its last,
+  whichever costs less.
 
 Turns are linked as ``recommend.workload.find_chains`` links them (the log's conversation id, or
 an earlier call whose whole prompt this call's begins with), except that the tool list is left
@@ -216,7 +217,7 @@ def detect_model_switches(facts: Sequence[CallFacts], order: Sequence[int], conv
                           policy_for: Callable[[ModelEntry], Callable[[], object]],
                           ) -> tuple[list[LoggedFinding], list[tuple[Fix, str]]]:
     """Conversations that move to another model mid-way, re-simulated on the logged models as
-    logged and kept on their first call's model. Returns the findings that save, and those found
+    logged and kept on one model (their first call's or their last's, whichever costs less). Returns the findings that save, and those found
     but not kept with the reason (the kept model's rates may cost more than the reads save).
 
     ``conversation``: each call's conversation (the log's id or a chain of calls), None alone."""
@@ -246,19 +247,19 @@ def detect_model_switches(facts: Sequence[CallFacts], order: Sequence[int], conv
     fams = {e.tokenizer for e in used.values()}
     seqs = {fam: shapes.get(fam, shapes[primary]) for fam in fams}
 
-    def run(keep: set[str]):
+    def run(keep: dict[str, ModelEntry]):
         policies = {m: policy_for(e)() for m, e in used.items()}
 
         def assign(i: int) -> ModelEntry:
             conv = conversation[i]
             if conv is not None and conv in keep:
-                return first_model[conv]
-            return entry[i] or first_model[conv]  # type: ignore[index]
+                return keep[conv]
+            return entry[i]  # type: ignore[return-value]
 
         calls = [i for i in order if entry[i] is not None]
         return simulate(facts, calls, assign, seqs, policies, catalog)  # type: ignore[arg-type]
 
-    base = run(set())
+    base = run({})
     found: list[LoggedFinding] = []
     dropped: list[tuple[Fix, str]] = []
     for gid in sorted(switched, key=gid_order):
@@ -268,10 +269,14 @@ def detect_model_switches(facts: Sequence[CallFacts], order: Sequence[int], conv
         convs = switched_convs[gid] - unknown
         if not convs:
             continue
-        fixed = run(convs)
+        # kept on the model of its first call or of its last, whichever costs less over the log
+        options = [(which, {c: models[c] for c in convs}) for which, models in (("first", first_model),
+                                                                              ("last", last_model))]
+        runs = [(which, keep, run(keep)) for which, keep in options]
+        which, keep, fixed = min(runs, key=lambda r: (r[2].cost(), r[0]))
         saved = base.cost() - fixed.cost()
         gained = fixed.tokens().hit - base.tokens().hit
-        kept_on = Counter(first_model[c].id for c in convs).most_common(1)[0][0]
+        kept_on = Counter(keep[c].id for c in convs).most_common(1)[0][0]
         moved: Counter[str] = Counter()
         tokens = 0
         for i in calls:
@@ -285,8 +290,8 @@ def detect_model_switches(facts: Sequence[CallFacts], order: Sequence[int], conv
                      + ", ".join(f"{n} to {m}" for m, n in sorted(moved.items())) + f"; {tokens:,} input tokens); "
                      "caches are per model, so each switched call misses the prefix the conversation's first model "
                      "cached"),
-            change=(f"keep each conversation on one model (here: {kept_on}, the model of its first call); choose the "
-                    "model per conversation, not per turn"),
+            change=(f"keep each conversation on one model (here: {kept_on}, the model of its {which} call, which costs "
+                    "least over the log, its rates included); choose the model per conversation, not per turn"),
             keeps_information=True,
             layouts=([LayoutItem(f"turns on another model ({', '.join(sorted(moved))})", tokens, False)],
                      [LayoutItem(f"the same turns on {kept_on}", tokens, True)]))
