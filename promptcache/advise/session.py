@@ -217,8 +217,9 @@ def detect_model_switches(facts: Sequence[CallFacts], order: Sequence[int], conv
                           policy_for: Callable[[ModelEntry], Callable[[], object]],
                           ) -> tuple[list[LoggedFinding], list[tuple[Fix, str]]]:
     """Conversations that move to another model mid-way, re-simulated on the logged models as
-    logged and kept on one model (their first call's or their last's, whichever costs less). Returns the findings that save, and those found
-    but not kept with the reason (the kept model's rates may cost more than the reads save).
+    logged and kept on one model (their first call's or their last's, whichever costs less).
+    Returns the findings that save, and those found but not kept with the reason (the kept
+    model's rates may cost more than the reads save).
 
     ``conversation``: each call's conversation (the log's id or a chain of calls), None alone."""
     entry: list[ModelEntry | None] = [catalog.find(f.model) for f in facts]

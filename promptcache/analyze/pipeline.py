@@ -32,6 +32,7 @@ from ..advise.breakers import (
     layout,
 )
 from ..advise.provider_options import detect_provider_options
+from ..advise.cache_writes import detect_unread_writes
 from ..advise.session import LoggedFinding, detect_model_switches, detect_tool_changes
 from ..advise.whatif import Plan, Variant, Variants, choose, reshape
 from ..errors import ConfigError, EmptyLogError
@@ -355,6 +356,8 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     if not fp.partial:
         logged_found, logged_dropped = detect_model_switches(metas, order, conversation, shapes, primary, catalog,
                                                              sims.policy_maker)
+        if not content_free:
+            logged_found += _unread_writes(sims, fp, logged, order, conversation, primary)
 
     def reread(chosen: list) -> Variants:
         return reshape(lambda: read_logs(paths, input_format=opts.input_format, strict=False), chosen,
@@ -630,6 +633,29 @@ def _policy_info(models: list[ModelEntry], sims: _Sims, opts: AnalyzeOptions) ->
             name = f"{name} ({e.id})"
         out.setdefault(name, shown)
     return out
+
+
+def _unread_writes(sims: _Sims, fp: FirstPass, logged: ModelEntry | None, order: list[int],
+                   conversation: list[str | None], primary: str) -> list[LoggedFinding]:
+    """``cache_write_unread`` on the logged model: each call's reads and writes as the provider
+    reported them, else as the logged model's simulation has them (when it can be simulated)."""
+    n = len(fp.facts)
+    reported = [fp.observed_reads[i] >= 0 for i in range(n)]
+    reads = [max(fp.observed_reads[i], 0) for i in range(n)]
+    writes, writes_1h = list(fp.observed_writes), list(fp.observed_writes_1h)
+    simulated = False
+    if logged is not None and not all(reported) and (logged.tokenizer in fp.shapes or logged.id in sims.scaled):
+        b = sims.catalog.bucket(logged.id, fp.facts[0].when, list_at=fp.facts[0].list_at, blend=True,
+                                fallback=sims.now)
+        if b is not None and sims.catalog.rates(*b).cache_write_5m is not None:
+            sim = sims.outcomes(logged)
+            for i in range(n):
+                if not reported[i]:
+                    reads[i], writes[i], writes_1h[i] = sim.read[i], sim.write[i] + sim.write_1h[i], sim.write_1h[i]
+            simulated = True
+    shapes = fp.shapes.get(logged.tokenizer if logged is not None else primary, fp.shapes[primary])
+    return detect_unread_writes(fp.facts, order, conversation, shapes, reads, writes, writes_1h,
+                                lambda i: reported[i], lambda i: reported[i] or simulated, sims.catalog)
 
 
 def _calibration(sims: _Sims, fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, array],
