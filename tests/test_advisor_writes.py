@@ -82,3 +82,53 @@ def test_writes_read_by_the_next_call_get_no_finding(write_log):
         "cache_read_input_tokens": 2000 if i else 0, "output_tokens": 5})
     r = analyze([p], AnalyzeOptions(compare=[]))
     assert not [f for f in r.findings if f.kind == "cache_write_unread"]
+
+
+# -- ttl_too_short / ttl_too_long --------------------------------------------------------------------
+
+def scenario(report, model, layout):
+    return {(s.model, s.layout): s for s in report.scenarios}[(model, layout)]
+
+
+def test_calls_20_minutes_apart_want_the_1_hour_ttl(write_log):
+    """10 calls 20 minutes apart, the system prompt (S tokens) marked with the default 5 minutes:
+    each entry has expired when the next call comes, so all 10 write S at 1.25x ($3.75 / 1M). With
+    the 1-hour TTL the first writes S at 2x ($6.00) and the 9 others read it at 0.1x ($0.30), each
+    read refreshing it. Saved: S x (10 x 3.75 - 6.00 - 9 x 0.30) / 1M = S x 28.80 / 1M."""
+    p = claude_log(write_log, system_cc=CC, every=timedelta(minutes=20))
+    r = analyze([p], CLAUDE)
+    f = finding(r, "ttl_too_short")
+    assert f.message.startswith("g1: 9 of the 9 gaps between this template's calls are 5 to 60 minutes long")
+    assert '"ttl": "1h"' in f.change
+    logged = scenario(r, "claude-sonnet-4-5", "as_logged")
+    s_tokens = logged.cache_write_tokens // 10  # S: every call writes the system prompt again
+    assert logged.cache_hit_tokens == 0 and logged.cache_write_tokens == 10 * s_tokens
+    saves = {s.model: s for s in f.savings}
+    assert saves["claude-sonnet-4-5"].alone_usd == (s_tokens * Decimal("28.80") / 1_000_000).quantize(Decimal("1e-6"))
+    assert saves["claude-sonnet-4-5"].cache_hit_tokens_gained == 9 * s_tokens
+    assert saves["deepseek-v4-pro"].alone_usd == 0  # DeepSeek reads no TTL
+
+
+def test_calls_2_minutes_apart_do_not_need_the_1_hour_ttl(write_log):
+    """10 calls 2 minutes apart, the system prompt marked with the 1-hour TTL: the first call writes
+    S at 2x ($6.00 / 1M) where 1.25x ($3.75) would do, every later call reading within 5 minutes
+    either way. Saved: S x (6.00 - 3.75) / 1M = S x 2.25 / 1M."""
+    p = claude_log(write_log, system_cc=CC_1H)
+    r = analyze([p], CLAUDE)
+    f = finding(r, "ttl_too_long")
+    assert "9 of the 9 gaps between its calls are within 5 minutes" in f.message
+    logged = scenario(r, "claude-sonnet-4-5", "as_logged")
+    s_tokens = logged.cache_write_tokens  # only the first call writes
+    assert logged.cache_hit_tokens == 9 * s_tokens
+    saves = {s.model: s for s in f.savings}
+    assert saves["claude-sonnet-4-5"].alone_usd == (s_tokens * Decimal("2.25") / 1_000_000).quantize(Decimal("1e-6"))
+
+
+def test_ttl_fitting_the_cadence_gets_no_ttl_finding(write_log):
+    every_2_min = analyze([claude_log(write_log, system_cc=CC, name="a.jsonl")], CLAUDE)
+    every_2_hours = analyze([claude_log(write_log, system_cc=CC, every=timedelta(hours=2), name="b.jsonl")], CLAUDE)
+    one_hour_at_30_min = analyze([claude_log(write_log, system_cc=CC_1H, every=timedelta(minutes=30),
+                                             name="c.jsonl")], CLAUDE)
+    for r in (every_2_min, every_2_hours, one_hour_at_30_min):
+        assert not [f for f in r.findings if f.kind.startswith("ttl_")]
+        assert not any("ttl too" in n for n in r.assumptions.notes)
