@@ -14,7 +14,7 @@ says so.
 from __future__ import annotations
 
 from array import array
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -31,8 +31,8 @@ from ..advise.breakers import (
     detect_history_rewrites,
     layout,
 )
-from ..advise.provider_options import detect_provider_options
 from ..advise.cache_writes import detect_unread_writes
+from ..advise.provider_options import detect_provider_options
 from ..advise.session import LoggedFinding, detect_model_switches, detect_tool_changes
 from ..advise.whatif import Plan, Variant, Variants, choose, reshape
 from ..errors import ConfigError, EmptyLogError
@@ -674,11 +674,13 @@ def _calibration(sims: _Sims, fp: FirstPass, logged: ModelEntry | None, sim_read
     ttl = params.get(ttl_key) if ttl_key else None
     ttl_s = float(ttl) if isinstance(ttl, (int, float)) else None
     last_in_group: dict[str, float] = {}
+    why_missed = _MissedReason(params, logged)
     rows = []
     for i in sorted(range(len(fp.facts)), key=lambda i: (fp.facts[i].start, i)):
         f = fp.facts[i]
         gap = f.start - last_in_group[f.group] if f.group in last_in_group else None
         last_in_group[f.group] = f.start
+        missed = why_missed(f)
         obs = fp.observed_reads[i]
         if obs < 0 or catalog.find(f.model) is None:
             continue
@@ -703,13 +705,50 @@ def _calibration(sims: _Sims, fp: FirstPass, logged: ModelEntry | None, sim_read
 
         rows.append(CallRow(group=f.group, observed=obs, simulated=sim, input_tokens=total,
                             observed_usd=cost(obs, obs_w - fp.observed_writes_1h[i], fp.observed_writes_1h[i]),
-                            simulated_usd=cost(sim, sim_w5, sim_w1), gap_s=gap, ttl_s=ttl_s))
+                            simulated_usd=cost(sim, sim_w5, sim_w1), gap_s=gap, ttl_s=ttl_s, missed_reason=missed))
     if not rows:
         return None
     cal = calibrate(rows)
     return R.Calibration(model=logged.id, tolerance_pct=round(100 * cal.tolerance, 2),
                          overall=_cal_row(cal.overall), groups=[_cal_row(g) for g in cal.groups],
+                         missed_hits=[R.MissedHits(reason=m.reason, calls=m.calls, tokens=m.tokens,  # type: ignore[arg-type]
+                                                   cost_usd=_q(m.cost_usd), groups=m.groups) for m in cal.missed],
                          fit=_fit(sims, fp, logged, reads, catalog, opts))
+
+
+class _MissedReason:
+    """The likeliest reason a call would have missed at the provider, from its group's timing:
+    ``not-built-yet`` when it came within twice the provider's build time (DeepSeek's
+    ``construction_delay_s``, else ``response_begin_s``) of the previous call's end, or while that
+    call was still running; ``routing-overflow`` when its group had sent ``overflow_rpm`` calls or
+    more in the minute before it; else ``eviction``. Fed every call in start order."""
+
+    def __init__(self, params: dict[str, Any], logged: ModelEntry):
+        def number(key: str) -> float | None:
+            v = resolve(params.get(key), [logged.id, *logged.aliases])
+            if isinstance(v, str):
+                return seconds(v)
+            return float(v) if isinstance(v, (int, float)) else None
+        build = number("construction_delay_s")
+        self.build = build if build is not None else (number("response_begin_s") or 0.0)
+        self.rpm = number("overflow_rpm")
+        self.last_end: dict[str, float] = {}
+        self.recent: dict[str, deque] = {}
+
+    def __call__(self, f: CallFacts) -> str:
+        q = self.recent.setdefault(f.group, deque())
+        while q and q[0] <= f.start - 60:
+            q.popleft()
+        end = self.last_end.get(f.group)
+        if end is not None and f.start < end + 2 * self.build:
+            why = "not-built-yet"
+        elif self.rpm is not None and len(q) >= self.rpm:
+            why = "routing-overflow"
+        else:
+            why = "eviction"
+        q.append(f.start)
+        self.last_end[f.group] = max(f.end, end if end is not None else f.end)
+        return why
 
 
 def _fit(sims: _Sims, fp: FirstPass, logged: ModelEntry, reads: array, catalog: Catalog,
