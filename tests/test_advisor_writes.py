@@ -132,3 +132,26 @@ def test_ttl_fitting_the_cadence_gets_no_ttl_finding(write_log):
     for r in (every_2_min, every_2_hours, one_hour_at_30_min):
         assert not [f for f in r.findings if f.kind.startswith("ttl_")]
         assert not any("ttl too" in n for n in r.assumptions.notes)
+
+
+def test_unread_writes_a_prompt_fix_removes_are_not_claimed_twice(write_log):
+    """A timestamp at the top of the marked system prompt: every write is unread, and moving the
+    timestamp (volatile_value, re-simulated on the Claude candidate) is what makes them read. The
+    unread writes are then listed in the notes, not as a second finding with its own savings."""
+    rows = []
+    for i in range(20):
+        t = T0 + timedelta(minutes=2 * (i + 1))
+        rows.append({"timestamp": t.isoformat(), "request": {
+            "model": "claude-sonnet-4-5", "max_tokens": 256, "system": [text(f"Now: {t:%Y-%m-%d %H:%M}\n{POLICY}", CC)],
+            "messages": [{"role": "user", "content": f"Question {i}: where is order {1000 + 37 * i}?"}]},
+            "response": {"type": "message", "content": [{"type": "text", "text": "Done."}], "usage": {
+                "input_tokens": 12, "cache_creation_input_tokens": 2400, "cache_read_input_tokens": 0,
+                "output_tokens": 5}}})
+    r = analyze([write_log(rows, "now.jsonl")], CLAUDE)
+    assert [f.kind for f in r.findings] == ["volatile_value"]
+    assert any("cache write unread breaker was found but not reported: the group's recommended changes already "
+               "remove them" in n for n in r.assumptions.notes)
+    # the same with DeepSeek candidates: the change is recommended there, so it is the finding
+    ds = analyze([write_log(rows, "now.jsonl")], AnalyzeOptions(compare=[]))
+    assert [f.kind for f in ds.findings] == ["volatile_value"]
+    assert any("cache write unread breaker was found but not reported" in n for n in ds.assumptions.notes)

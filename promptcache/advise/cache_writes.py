@@ -40,13 +40,15 @@ SCAN = 2000  # later calls looked at per write (bounded work on a busy group)
 
 # -- cache_write_unread --------------------------------------------------------------------------
 
-def _common(a: Shape, b: Shape) -> int:
-    """Tokens of the longest piece-level prefix two prompts share."""
+def _common(a: Shape, b: Shape) -> int | None:
+    """Tokens of the longest piece-level prefix two prompts share; None when ``b`` begins with
+    ``a``'s whole prompt (a conversation's next turn), which shares all ``a`` wrote whatever the
+    token counts (a log may not show all of the prompt it reports the size of)."""
     n = min(len(a.keys), len(b.keys)) - 1
     k = 0
     while k < n and a.chain[k + 1] == b.chain[k + 1]:
         k += 1
-    return sum(a.tokens[:k])
+    return None if k == len(a.keys) - 1 and k > 0 else sum(a.tokens[:k])
 
 
 def unread_writes(facts: Sequence[CallFacts], order: Sequence[int], conversation: Sequence[str | None],
@@ -84,7 +86,8 @@ def unread_writes(facts: Sequence[CallFacts], order: Sequence[int], conversation
                     continue
                 got = min(reads[j], end5)
                 shared = _common(shapes[i], shapes[j])
-                if shared < SHARED_SLACK * got:  # piece counts are ours, reads the provider's: allow for the gap
+                # piece counts are ours, reads the provider's: allow for the gap between them
+                if shared is not None and shared < SHARED_SLACK * got:
                     got = min(got, shared)
                 deep1 = max(deep1, got)
                 if dt <= ttl_5m_s:
@@ -102,7 +105,9 @@ def detect_unread_writes(facts: Sequence[CallFacts], order: Sequence[int], conve
                          catalog: Catalog) -> list[LoggedFinding]:
     """Groups where most writing calls leave their writes unread, priced on the logged model.
     ``reported(i)``: call i's figures are the provider's (else the simulation's)."""
-    billed = [_bills_writes(catalog, f) for f in facts]
+    if not any(w > 0 for w in writes):
+        return []
+    billed = [_bills_writes(catalog, f) for f in facts]  # ``Catalog.bucket`` caches per time step
     unread = unread_writes(facts, order, conversation, shapes, reads, writes, writes_1h,
                            lambda i: billed[i] and known(i))
     writing: Counter[str] = Counter(facts[i].group for i in order if billed[i] and known(i) and writes[i] > 0)

@@ -367,6 +367,13 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
                   lambda var, model: sims.run(next(e for e in entries if e.id == model), var),
                   {e.id: ledgers[(e.id, "as_logged")] for e in entries}, jobs=opts.jobs) if fixes else Plan([], Variant(), [], [])
     fixes, savings = plan.kept, plan.savings
+    # unread writes in a group another fix already changes (a volatile prompt, misplaced breakpoints):
+    # that fix's re-simulation prices them, so they are not claimed twice
+    fixed_groups = {f.group for f in fixes}
+    logged_dropped += [(lf.fix, "the group's recommended changes already remove them") for lf in logged_found
+                       if lf.fix.kind == "cache_write_unread" and lf.fix.group in fixed_groups]
+    logged_found = [lf for lf in logged_found
+                    if not (lf.fix.kind == "cache_write_unread" and lf.fix.group in fixed_groups)]
     shapes_r, metas_r = plan.combined.view(shapes, metas)
     for e in everyone:
         key = (e.id, "restructured")
