@@ -115,28 +115,28 @@ def test_deferred_capability_cassette(realdata):
 # -- model_switch ----------------------------------------------------------------------------------
 
 def test_model_switch_mid_conversation(write_log):
-    """Turns 0-1 of each conversation go to DeepSeek V4 Flash, turns 2-3 to V4 Pro: turn 2 misses
-    the prefix Flash cached (caches are per model). Kept on Flash (the model of its first call, and
-    the cheaper of the two) every call is on one cache: exactly the candidate simulation of
-    deepseek-flash as logged. So the savings are the log re-simulated with one cache per logged
-    model (each call priced as sent) minus that scenario's cost."""
+    """Turns 0-2 of each conversation go to DeepSeek V4 Pro, turn 3 to V4 Flash (a cheaper model
+    for the last turn): turn 3 misses the prefix Pro cached (caches are per model). Kept on Pro
+    (it carries most of each conversation's input tokens) every call is on one cache: exactly the
+    candidate simulation of deepseek-v4-pro as logged. So the savings are the log re-simulated
+    with one cache per logged model (each call priced as sent) minus that scenario's cost: turn 3
+    pays Pro's rates, $0.022 / 1M for its cached prefix instead of Flash's uncached rate."""
+    from promptcache.analyze.first_pass import first_pass
     from promptcache.knowledge.catalog import load_catalog
     from promptcache.measure.shape import Measurer
     from promptcache.price.scenarios import simulate
     from promptcache.read.reader import read_logs
-    from promptcache.analyze.first_pass import first_pass
     from promptcache.simulate.policies import make_policy
 
     p = conversations(write_log, tools_at=lambda k: None,
-                      models_at=lambda k: "deepseek-v4-flash" if k < 2 else "deepseek-v4-pro")
+                      models_at=lambda k: "deepseek-v4-pro" if k < 3 else "deepseek-v4-flash")
     r = analyze([p], AnalyzeOptions(compare=[]))
     f = finding(r, "model_switch")
-    # 12 conversations switch once each, on turn 2 (the turn-2 calls are template group g1 with the rest)
-    assert "12 call(s) in 12 conversation(s) switch to another model mid-way (12 to deepseek-v4-pro" in f.message
-    assert "deepseek-flash, the model of its first call" in f.change
+    # 12 conversations switch once each, on turn 3 (all turns are template group g1)
+    assert "12 call(s) in 12 conversation(s) switch to another model mid-way (12 to deepseek-flash" in f.message
+    assert "here: deepseek-v4-pro, which carries most of its input tokens" in f.change
     [s] = f.savings
-    assert s.model == "deepseek-flash" and f.best_model == "deepseek-flash" and f.best_savings_usd == s.alone_usd
-    assert r.recommendation.model == "deepseek-flash" and f.savings_usd == s.alone_usd
+    assert s.model == "deepseek-v4-pro" and f.best_model == "deepseek-v4-pro" and f.best_savings_usd == s.alone_usd
 
     catalog = load_catalog()
     m = Measurer("deepseek-v4")
@@ -146,10 +146,22 @@ def test_model_switch_mid_conversation(write_log):
     entries = {e.id: e for e in (catalog.find(x) for x in ("deepseek-v4-flash", "deepseek-v4-pro"))}
     logged = simulate(fp.facts, order, lambda i: catalog.find(fp.facts[i].model), fp.shapes,
                       {k: make_policy(e, m) for k, e in entries.items()}, catalog)
-    all_flash = {(x.model, x.layout): x for x in r.scenarios}[("deepseek-flash", "as_logged")]
-    # alone = (cost with one cache per logged model) - (cost with every call on Flash), to the $1e-6 shown
-    assert abs(s.alone_usd - (logged.cost() - all_flash.cost_usd)) <= Decimal("0.000001")
-    assert s.cache_hit_tokens_gained == all_flash.cache_hit_tokens - logged.tokens().hit > 0
+    all_pro = {(x.model, x.layout): x for x in r.scenarios}[("deepseek-v4-pro", "as_logged")]
+    # alone = (cost with one cache per logged model) - (cost with every call on Pro), to the $1e-6 shown
+    assert abs(s.alone_usd - (logged.cost() - all_pro.cost_usd)) <= Decimal("0.000001") and s.alone_usd > 0
+    assert s.cache_hit_tokens_gained == all_pro.cache_hit_tokens - logged.tokens().hit > 0
+
+
+def test_switch_that_pays_for_itself_is_not_reported(write_log):
+    """Turns 0-1 on Flash, turns 2-3 on Pro: Pro carries most tokens, and keeping the whole
+    conversation there moves Flash's turns to Pro's rates ($0.66 against $0.15 / 1M uncached), which costs more than the
+    cache reads save: found, and listed in the notes as not reported, with the reason."""
+    p = conversations(write_log, tools_at=lambda k: None,
+                      models_at=lambda k: "deepseek-v4-flash" if k < 2 else "deepseek-v4-pro")
+    r = analyze([p], AnalyzeOptions(compare=[]))
+    assert not [f for f in r.findings if f.kind == "model_switch"]
+    assert "g1: a model switch breaker was found but not reported: keeping the conversations on deepseek-v4-pro " \
+        "costs more than the cache reads save." in r.assumptions.notes
 
 
 def test_one_model_per_conversation_gets_no_switch_finding(write_log):

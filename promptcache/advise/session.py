@@ -9,8 +9,8 @@
   call on the new model does not find the prefix the first model cached. The candidate
   simulations put every call on one model, so they cannot see it; it is re-simulated on the
   logged models instead (one cache per model, each call priced as the model it was sent to),
-  as logged and with each such conversation kept on the model of its first call or of its last,
-  whichever costs less.
+  as logged and with each such conversation kept on the model that carries most of its input
+  tokens (the model choice stays; the other turns read the cache it built).
 
 Turns are linked as ``recommend.workload.find_chains`` links them (the log's conversation id, or
 an earlier call whose whole prompt this call's begins with), except that the tool list is left
@@ -217,13 +217,14 @@ def detect_model_switches(facts: Sequence[CallFacts], order: Sequence[int], conv
                           policy_for: Callable[[ModelEntry], Callable[[], object]],
                           ) -> tuple[list[LoggedFinding], list[tuple[Fix, str]]]:
     """Conversations that move to another model mid-way, re-simulated on the logged models as
-    logged and kept on one model (their first call's or their last's, whichever costs less).
+    logged and kept on one model (the one that carries most of their input tokens).
     Returns the findings that save, and those found but not kept with the reason (the kept
     model's rates may cost more than the reads save).
 
     ``conversation``: each call's conversation (the log's id or a chain of calls), None alone."""
     entry: list[ModelEntry | None] = [catalog.find(f.model) for f in facts]
     first_model: dict[str, ModelEntry] = {}
+    main: dict[str, Counter[str]] = {}  # input tokens per model, per conversation
     last_model: dict[str, ModelEntry] = {}
     unknown: set[str] = set()
     switched: dict[str, list[int]] = {}  # group -> the calls on another model than the turn before
@@ -239,6 +240,8 @@ def detect_model_switches(facts: Sequence[CallFacts], order: Sequence[int], conv
         prev = last_model.get(conv)
         first_model.setdefault(conv, e)
         last_model[conv] = e
+        weight = main.setdefault(conv, Counter())
+        weight[e.id] += shapes.get(e.tokenizer, shapes[primary])[i].total
         if prev is not None and prev.id != e.id:
             switched.setdefault(facts[i].group, []).append(i)
             switched_convs.setdefault(facts[i].group, set()).add(conv)
@@ -270,11 +273,10 @@ def detect_model_switches(facts: Sequence[CallFacts], order: Sequence[int], conv
         convs = switched_convs[gid] - unknown
         if not convs:
             continue
-        # kept on the model of its first call or of its last, whichever costs less over the log
-        options = [(which, {c: models[c] for c in convs}) for which, models in (("first", first_model),
-                                                                              ("last", last_model))]
-        runs = [(which, keep, run(keep)) for which, keep in options]
-        which, keep, fixed = min(runs, key=lambda r: (r[2].cost(), r[0]))
+        # kept on the model that carries most of its input tokens: the team's model choice stays, and
+        # what changes is that the other turns read the cache it built
+        keep = {c: used[_main_model(main[c], first_model[c].id)] for c in convs}
+        fixed = run(keep)
         saved = base.cost() - fixed.cost()
         gained = fixed.tokens().hit - base.tokens().hit
         kept_on = Counter(keep[c].id for c in convs).most_common(1)[0][0]
@@ -291,11 +293,14 @@ def detect_model_switches(facts: Sequence[CallFacts], order: Sequence[int], conv
                      + ", ".join(f"{n} to {m}" for m, n in sorted(moved.items())) + f"; {tokens:,} input tokens); "
                      "caches are per model, so each switched call misses the prefix the conversation's first model "
                      "cached"),
-            change=(f"keep each conversation on one model (here: {kept_on}, the model of its {which} call, which costs "
-                    "least over the log, its rates included); choose the model per conversation, not per turn"),
+            change=(f"keep each conversation on one model (here: {kept_on}, which carries most of its input tokens); "
+                    "choose the model per conversation, not per turn"),
             keeps_information=True,
             layouts=([LayoutItem(f"turns on another model ({', '.join(sorted(moved))})", tokens, False)],
                      [LayoutItem(f"the same turns on {kept_on}", tokens, True)]))
+        if gained <= 0:
+            dropped.append((fix, f"the switched calls share no cached prefix with the turns on {kept_on}"))
+            continue
         if saved < MIN_SAVING_USD:
             why = (f"keeping the conversations on {kept_on} costs more than the cache reads save" if saved < 0
                    else f"saves less than ${MIN_SAVING_USD} on the logged models")
@@ -303,6 +308,11 @@ def detect_model_switches(facts: Sequence[CallFacts], order: Sequence[int], conv
             continue
         found.append(LoggedFinding(fix, {kept_on: FixSavings(alone=saved, marginal=saved, hit_tokens_gained=gained)}))
     return found, dropped
+
+
+def _main_model(tokens: Counter[str], first: str) -> str:
+    """The model with the most input tokens (on a tie the first call's, then by name)."""
+    return max(tokens, key=lambda m: (tokens[m], m == first, m))
 
 
 __all__ = ["LoggedFinding", "detect_model_switches", "detect_tool_changes", "link_turns"]
