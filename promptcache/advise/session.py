@@ -20,7 +20,7 @@ out of the comparison: it is what changed.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import orjson
@@ -82,7 +82,7 @@ def _tool_keys(shape: Shape) -> tuple[int, ...]:
 
 # -- tool_list_change ----------------------------------------------------------------------------
 
-def detect_tool_changes(facts: Sequence[CallFacts], order: Sequence[int], shapes: dict[str, Sequence[Shape]],
+def detect_tool_changes(facts: Sequence[CallFacts], order: Sequence[int], shapes: Mapping[str, Sequence[Shape]],
                         primary: str, calls: Callable[[], Iterable[Call]],
                         measurers: dict[str, Measurer]) -> list[Fix]:
     """Conversations whose tool list changes between turns, and their calls re-shaped with the
@@ -213,7 +213,7 @@ def _with_tools(call: Call, text: str, facts: CallFacts) -> Call | None:
 # -- model_switch ----------------------------------------------------------------------------------
 
 def detect_model_switches(facts: Sequence[CallFacts], order: Sequence[int], conversation: Sequence[str | None],
-                          shapes: dict[str, Sequence[Shape]], primary: str, catalog: Catalog,
+                          shapes: Mapping[str, Sequence[Shape]], primary: str, catalog: Catalog,
                           policy_for: Callable[[ModelEntry], Callable[[], object]],
                           ) -> tuple[list[LoggedFinding], list[tuple[Fix, str]]]:
     """Conversations that move to another model mid-way, re-simulated on the logged models as
