@@ -1,5 +1,6 @@
-"""Cache writes that cost more than they return (providers that bill writes: Anthropic 1.25x for
-5 minutes and 2x for 1 hour, GPT-5.6+ 1.25x).
+"""Cache writes that cost more than they return (Anthropic bills a write 1.25x the input rate for
+5 minutes and 2x for 1 hour; GPT-5.6+'s 1.25x writes, which live 30 minutes or more, are not
+checked yet).
 
 - ``cache_write_unread``: calls whose cache writes no later call reads within their lifetime, in
   the same template group or conversation. Found from the log's reported usage (the tokens a call
@@ -153,8 +154,10 @@ def detect_unread_writes(facts: Sequence[CallFacts], order: Sequence[int], conve
 
 
 def _bills_writes(catalog: Catalog, f: CallFacts) -> bool:
-    """The call's logged model charges for cache writes (more than for input)."""
-    if catalog.find(f.model) is None:
+    """The call's logged model is Anthropic's and charges for cache writes (more than for input).
+    GPT-5.6+ also bills writes, but its entries live 30 minutes or more: not checked here."""
+    entry = catalog.find(f.model)
+    if entry is None or entry.provider != "anthropic":
         return False
     b = catalog.bucket(f.model, f.when, list_at=f.list_at, blend=f.blend)
     if b is None:

@@ -651,7 +651,8 @@ def _unread_writes(sims: _Sims, fp: FirstPass, logged: ModelEntry | None, order:
     reads = [max(fp.observed_reads[i], 0) for i in range(n)]
     writes, writes_1h = list(fp.observed_writes), list(fp.observed_writes_1h)
     simulated = False
-    if logged is not None and not all(reported) and (logged.tokenizer in fp.shapes or logged.id in sims.scaled):
+    if (logged is not None and logged.provider == "anthropic" and not all(reported)
+            and (logged.tokenizer in fp.shapes or logged.id in sims.scaled)):
         b = sims.catalog.bucket(logged.id, fp.facts[0].when, list_at=fp.facts[0].list_at, blend=True,
                                 fallback=sims.now)
         if b is not None and sims.catalog.rates(*b).cache_write_5m is not None:
