@@ -158,7 +158,8 @@ def detect_tool_changes(facts: Sequence[CallFacts], order: Sequence[int], shapes
                      "each change breaks the cached prefix at its very start, the tool list"),
             change=(f"send the conversation's full tool list ({'/'.join(map(str, sizes))} tools) from its first call, "
                     "in one order, and restrict which tools a turn may call with tool_choice (OpenAI: an "
-                    "allowed_tools tool_choice) instead of changing the list"),
+                    "allowed_tools tool_choice) instead of changing the list (on Anthropic a tool_choice change "
+                    "keeps the tools and system cache, not the messages')"),
             keeps_information=True, shapes=changed[gid],
             layouts=([LayoutItem(f"tools ({len(lists.get(first, []))} as logged)", before_tools, False),
                       LayoutItem("system and messages", rest, False)],
