@@ -20,7 +20,10 @@ def test_trajectories_on_claude_lack_breakpoints(realdata: Path):
         assert f.best_model == "claude-sonnet-4-5" and f.best_savings_usd > 0 and f.savings_usd == 0
     by = {(s.model, s.layout): s for s in r.scenarios}
     assert by[("claude-sonnet-4-5", "as_logged")].hit_ratio == 0
-    assert by[("claude-sonnet-4-5", "restructured")].hit_ratio > 0.85
+    # 85.6% until the OpenHands trajectories' claude-3-5-sonnet-20241022 was priced (an alias of
+    # claude-sonnet-4-5's price list, issue 17.3): their Claude shapes now take the prompt sizes the
+    # provider reported instead of estimated ones, and the breakpoint fixes reach 79.5%
+    assert by[("claude-sonnet-4-5", "restructured")].hit_ratio > 0.75
     # DeepSeek and GPT-4o do not read breakpoints: their costs do not move
     for m in ("deepseek-v4-pro", "gpt-4o"):
         assert by[(m, "restructured")].cost_usd == by[(m, "as_logged")].cost_usd

@@ -36,7 +36,8 @@ MIN_GAIN_TOKENS = 32  # static tokens a fix must bring into reach to be worth re
 KIND_ORDER = ("whitespace_drift", "tool_order", "json_key_order", "dynamic_before_static", "volatile_value",
               "user_id_scope", "cache_not_ready", "history_rewrite", "breakpoint_missing", "breakpoint_over_limit",
               "breakpoint_below_minimum", "breakpoint_moving", "breakpoint_misplaced", "prompt_under_minimum",
-              "cache_key_routing")
+              "cache_key_routing", "tool_list_change", "model_switch", "cache_write_unread", "ttl_too_short",
+              "ttl_too_long")
 MIN_REWRITES = 2  # rewritten turns in a group before it is reported
 
 

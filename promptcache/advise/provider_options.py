@@ -8,7 +8,9 @@ and only matter when a candidate model's provider reads those options:
   first four); ``breakpoint_below_minimum``: every breakpoint closes a prefix shorter than the
   model's minimum, so nothing is written; ``breakpoint_moving``: the template's calls put them in
   different places, so one call's entry is not where the next looks; ``breakpoint_misplaced``:
-  they sit after per-call content, so the entry they write is never read again.
+  they sit after per-call content, so the entry they write is never read again;
+  ``ttl_too_short`` / ``ttl_too_long``: the 5-minute or 1-hour TTL does not fit how often the
+  template's calls come back (``cache_writes.detect_ttl``).
 - OpenAI caches prompts of 1,024 tokens or more. ``prompt_under_minimum``: a template's prompts
   fall just short, so none is cached; ``cache_key_routing``: more than ~15 requests a minute reach
   one route (the first ~256 tokens plus ``prompt_cache_key``: none, or one key shared by several
@@ -42,6 +44,7 @@ from ..simulate.base import (
 from ..simulate.engine import cumulative
 from ..simulate.openai import OpenAIAutoCache, OpenAIBreakpointCache
 from .breakers import Fix, LayoutItem, gid_order
+from .cache_writes import detect_ttl
 
 MIN_CALLS = 3  # calls a problem must touch in a group before it is reported
 NEAR_MINIMUM = 0.75  # "just under" OpenAI's minimum: at least this share of it
@@ -81,6 +84,7 @@ def detect_provider_options(facts: Sequence[CallFacts], order: Sequence[int], sh
             done.add("anthropic")
             anthropic = cast(Callable[[], AnthropicCache], make)  # a maker builds one kind of policy: probe's
             fixes += detect_breakpoints(facts, order, shapes[family], anthropic, model)
+            fixes += detect_ttl(facts, order, model, ttl_5m_s=probe.ttl5, ttl_1h_s=probe.ttl1h)
         if isinstance(probe, (OpenAIAutoCache, OpenAIBreakpointCache)) and "openai-minimum" not in done:
             done.add("openai-minimum")
             fixes += detect_under_minimum(facts, shapes, family, probe, model)

@@ -14,7 +14,7 @@ says so.
 from __future__ import annotations
 
 from array import array
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -31,7 +31,9 @@ from ..advise.breakers import (
     detect_history_rewrites,
     layout,
 )
+from ..advise.cache_writes import detect_unread_writes
 from ..advise.provider_options import detect_provider_options
+from ..advise.session import LoggedFinding, detect_model_switches, detect_tool_changes
 from ..advise.whatif import Plan, Variant, Variants, choose, reshape
 from ..errors import ConfigError, EmptyLogError
 from ..knowledge.cache_rules import default_rules
@@ -45,7 +47,7 @@ from ..read.reader import read_logs
 from ..recommend.concurrency import in_flight
 from ..recommend.workload import Chains, GroupCounts, find_chains, group_counts
 from ..segment.groups import Grouper
-from ..simulate.engine import seconds
+from ..simulate.engine import resolve, seconds
 from ..simulate.policies import policy_params
 from ..simulate.sweep import TTL_ALIAS, parse_params, parse_sweep
 from .first_pass import FirstPass, first_pass
@@ -180,6 +182,16 @@ def _analyze_calls(paths: Sequence[str], opts: AnalyzeOptions, catalog: Catalog,
         fixes += detect_history_rewrites(metas, shapes, primary)
         fixes += detect_provider_options(metas, order, shapes, [(e.id, e.tokenizer, sims.policy_maker(e))
                                                                 for e in entries])
+        fixes += detect_tool_changes(metas, order, shapes, primary,
+                                     lambda: read_logs(paths, input_format=opts.input_format, strict=False), measurers)
+    # breakers priced on the logged models: the candidates' simulations put every call on one model
+    logged_found: list[LoggedFinding] = []
+    logged_dropped: list = []
+    if not fp.partial:
+        logged_found, logged_dropped = detect_model_switches(metas, order, conversation, shapes, primary, catalog,
+                                                             sims.policy_maker)
+        if not content_free:
+            logged_found += _unread_writes(sims, fp, logged, order, conversation, primary)
 
     done.stage = "the search for cache breakers and their what-if simulations"
 
@@ -191,6 +203,13 @@ def _analyze_calls(paths: Sequence[str], opts: AnalyzeOptions, catalog: Catalog,
                   lambda var, model: sims.run(next(e for e in entries if e.id == model), var),
                   {e.id: ledgers[(e.id, "as_logged")] for e in entries}, jobs=opts.jobs) if fixes else Plan([], Variant(), [], [])
     fixes, savings = plan.kept, plan.savings
+    # unread writes in a group another fix already changes (a volatile prompt, misplaced breakpoints):
+    # that fix's re-simulation prices them, so they are not claimed twice
+    fixed_groups = {f.group for f in fixes}
+    logged_dropped += [(lf.fix, "the group's recommended changes already remove them") for lf in logged_found
+                       if lf.fix.kind == "cache_write_unread" and lf.fix.group in fixed_groups]
+    logged_found = [lf for lf in logged_found
+                    if not (lf.fix.kind == "cache_write_unread" and lf.fix.group in fixed_groups)]
     done.plan = plan
     shapes_r, metas_r = plan.combined.view(shapes, metas)
     for e in everyone:
@@ -259,6 +278,8 @@ def _analyze_calls(paths: Sequence[str], opts: AnalyzeOptions, catalog: Catalog,
         sims, paths, plan, logged if logged is not None and logged in everyone else entries[0], metas, conversation,
         explain_call=opts.explain_call, redact=opts.redact, input_format=opts.input_format)
     notes.extend(_notes(fp, metas, entries, opts, plan, content_free, catalog, now))
+    notes.extend(f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not reported: {why}."
+                 for f, why in logged_dropped)
     stats = fp.stats
     times = [m.start for m in metas if m.timed]  # the log's own times, whatever --at says
     prim = measurers[primary]
@@ -287,8 +308,8 @@ def _analyze_calls(paths: Sequence[str], opts: AnalyzeOptions, catalog: Catalog,
         concurrency=concurrency,
         timeline=timeline.build() if timeline is not None else None,  # issue 8
         headline=head,
-        findings=_findings(fixes, savings, _savings_model(logged, entries, rec), fp.grouper, fp.evidence, prim,
-                           excerpt),
+        findings=_findings(fixes + [lf.fix for lf in logged_found], savings + [lf.savings for lf in logged_found],
+                           _savings_model(logged, entries, rec), fp.grouper, fp.evidence, prim, excerpt),
         worst_requests=worst,
         explained_call=explained,
         calibration=calibration,
@@ -587,6 +608,30 @@ def _policy_info(models: list[ModelEntry], sims: Simulations, opts: AnalyzeOptio
     return out
 
 
+def _unread_writes(sims: Simulations, fp: FirstPass, logged: ModelEntry | None, order: list[int],
+                   conversation: list[str | None], primary: str) -> list[LoggedFinding]:
+    """``cache_write_unread`` on the logged model: each call's reads and writes as the provider
+    reported them, else as the logged model's simulation has them (when it can be simulated)."""
+    n = len(fp.facts)
+    reported = [fp.observed_reads[i] >= 0 for i in range(n)]
+    reads = [max(fp.observed_reads[i], 0) for i in range(n)]
+    writes, writes_1h = list(fp.observed_writes), list(fp.observed_writes_1h)
+    simulated = False
+    if (logged is not None and logged.provider == "anthropic" and not all(reported)
+            and (logged.tokenizer in fp.shapes or logged.id in sims.scaled)):
+        b = sims.catalog.bucket(logged.id, fp.facts[0].when, list_at=fp.facts[0].list_at, blend=True,
+                                fallback=sims.now)
+        if b is not None and sims.catalog.rates(*b).cache_write_5m is not None:
+            sim = sims.outcomes(logged)
+            for i in range(n):
+                if not reported[i]:
+                    reads[i], writes[i], writes_1h[i] = sim.read[i], sim.write[i] + sim.write_1h[i], sim.write_1h[i]
+            simulated = True
+    shapes = fp.shapes.get(logged.tokenizer if logged is not None else primary, fp.shapes[primary])
+    return detect_unread_writes(fp.facts, order, conversation, shapes, reads, writes, writes_1h,
+                                lambda i: reported[i], lambda i: reported[i] or simulated, sims.catalog)
+
+
 def _calibration(sims: Simulations, fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, array],
                  catalog: Catalog, opts: AnalyzeOptions, notes: list[str],
                  sim_writes: dict[str, tuple[array, array]] | None = None) -> R.Calibration | None:
@@ -603,11 +648,13 @@ def _calibration(sims: Simulations, fp: FirstPass, logged: ModelEntry | None, si
     ttl = params.get(ttl_key) if ttl_key else None
     ttl_s = float(ttl) if isinstance(ttl, (int, float)) else None
     last_in_group: dict[str, float] = {}
+    why_missed = _MissedReason(params, logged)
     rows = []
     for i in sorted(range(len(fp.facts)), key=lambda i: (fp.facts[i].start, i)):
         f = fp.facts[i]
         gap = f.start - last_in_group[f.group] if f.group in last_in_group else None
         last_in_group[f.group] = f.start
+        missed = why_missed(f)
         obs = fp.observed_reads[i]
         if obs < 0 or catalog.find(f.model) is None:
             continue
@@ -632,13 +679,50 @@ def _calibration(sims: Simulations, fp: FirstPass, logged: ModelEntry | None, si
 
         rows.append(CallRow(group=f.group, observed=obs, simulated=sim, input_tokens=total,
                             observed_usd=cost(obs, obs_w - fp.observed_writes_1h[i], fp.observed_writes_1h[i]),
-                            simulated_usd=cost(sim, sim_w5, sim_w1), gap_s=gap, ttl_s=ttl_s))
+                            simulated_usd=cost(sim, sim_w5, sim_w1), gap_s=gap, ttl_s=ttl_s, missed_reason=missed))
     if not rows:
         return None
     cal = calibrate(rows)
     return R.Calibration(model=logged.id, tolerance_pct=round(100 * cal.tolerance, 2),
                          overall=_cal_row(cal.overall), groups=[_cal_row(g) for g in cal.groups],
+                         missed_hits=[R.MissedHits(reason=m.reason, calls=m.calls, tokens=m.tokens,  # type: ignore[arg-type]
+                                                   cost_usd=_q(m.cost_usd), groups=m.groups) for m in cal.missed],
                          fit=_fit(sims, fp, logged, reads, catalog, opts))
+
+
+class _MissedReason:
+    """The likeliest reason a call would have missed at the provider, from its group's timing:
+    ``not-built-yet`` when it came within twice the provider's build time (DeepSeek's
+    ``construction_delay_s``, else ``response_begin_s``) of the previous call's end, or while that
+    call was still running; ``routing-overflow`` when its group had sent ``overflow_rpm`` calls or
+    more in the minute before it; else ``eviction``. Fed every call in start order."""
+
+    def __init__(self, params: dict[str, Any], logged: ModelEntry):
+        def number(key: str) -> float | None:
+            v = resolve(params.get(key), [logged.id, *logged.aliases])
+            if isinstance(v, str):
+                return seconds(v)
+            return float(v) if isinstance(v, (int, float)) else None
+        build = number("construction_delay_s")
+        self.build = build if build is not None else (number("response_begin_s") or 0.0)
+        self.rpm = number("overflow_rpm")
+        self.last_end: dict[str, float] = {}
+        self.recent: dict[str, deque] = {}
+
+    def __call__(self, f: CallFacts) -> str:
+        q = self.recent.setdefault(f.group, deque())
+        while q and q[0] <= f.start - 60:
+            q.popleft()
+        end = self.last_end.get(f.group)
+        if end is not None and f.start < end + 2 * self.build:
+            why = "not-built-yet"
+        elif self.rpm is not None and len(q) >= self.rpm:
+            why = "routing-overflow"
+        else:
+            why = "eviction"
+        q.append(f.start)
+        self.last_end[f.group] = max(f.end, end if end is not None else f.end)
+        return why
 
 
 def _fit(sims: Simulations, fp: FirstPass, logged: ModelEntry, reads: array, catalog: Catalog,
@@ -804,10 +888,10 @@ def _findings(fixes, savings, model: str, grouper: Grouper, evidence: Evidence, 
         before_samples = evidence.samples.get(f.group, [])
         after_samples = [f.apply(c) for c in before_samples] if f.apply else before_samples
         rows.append((f, sv, g, layout(before_samples, count, excerpt), layout(after_samples, count, excerpt)))
-    rows.sort(key=lambda r: (-r[1][model].alone, int(r[2].id[1:]), KIND_ORDER.index(r[0].kind)))
+    rows.sort(key=lambda r: (-_alone(r[1], model), int(r[2].id[1:]), KIND_ORDER.index(r[0].kind)))
     return [R.Finding(
         id=f"F{n}", kind=f.kind, group=f.group, segment=f.segment, message=f.message, change=f.change,
-        calls=g.calls, tokens=g.input_tokens, savings_usd=_q(sv[model].alone), savings_model=model, keeps_information=f.keeps_information,
+        calls=g.calls, tokens=g.input_tokens, savings_usd=_q(_alone(sv, model)), savings_model=model, keeps_information=f.keeps_information,
         best_model=(best := max(sv, key=lambda m: sv[m].alone)), best_savings_usd=_q(sv[best].alone),
         samples=[x for x in f.samples if x],  # --redact: the excerpts are empty, so none
         before=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in before],
@@ -815,6 +899,12 @@ def _findings(fixes, savings, model: str, grouper: Grouper, evidence: Evidence, 
         savings=[R.FixSavings(model=m, alone_usd=_q(v.alone), marginal_usd=_q(v.marginal),
                               cache_hit_tokens_gained=v.hit_tokens_gained) for m, v in sv.items()],
     ) for n, (f, sv, g, before, after) in enumerate(rows, 1)]
+
+
+def _alone(savings: dict, model: str) -> Decimal:
+    """A fix's savings alone on ``model``; 0 for a breaker priced on the logged models only."""
+    got = savings.get(model)
+    return got.alone if got is not None else Decimal(0)
 
 
 def _counter(measurer: Measurer) -> Callable[[str], int]:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator, Sequence
-from typing import TypeGuard
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeGuard
 
 ROLES = ("tools", "system", "user", "assistant", "tool", "block")
 #: ``Segment.name`` of a leading placeholder for prompt parts a log does not record (agent

@@ -396,6 +396,17 @@ class Fit(_Out):
     grid: list[FitPoint] = Field(description="Every grid point tried, in order.")
 
 
+class MissedHits(_Out):
+    """Calls whose prefix the simulation found cached while the provider reported no cached token,
+    for one likeliest reason (already inside the groups' errors: a breakdown, not an addition)."""
+
+    reason: Literal["not-built-yet", "routing-overflow", "eviction"]
+    calls: int
+    tokens: int = Field(description="Cached tokens the simulation read for these calls and the provider did not.")
+    cost_usd: Money = Field(description="What these calls cost as reported minus as simulated.")
+    groups: list[str]
+
+
 class Calibration(_Out):
     """How close the simulation of the logged model comes to what the provider billed."""
 
@@ -403,6 +414,8 @@ class Calibration(_Out):
     tolerance_pct: float
     overall: CalibrationRow
     groups: list[CalibrationRow]
+    missed_hits: list[MissedHits] = Field(default_factory=list, description=(
+        "Calls the simulation served from the cache and the provider did not, by likeliest reason."))
     fit: Fit | None = Field(None, description="Unpublished parameters fitted to the reported hits (null when "
                                               "the policy has none to fit, or --cache-param set them).")
 

@@ -14,6 +14,19 @@ Reasons, checked in this order on the group's calls:
   workspace or user: a scope the log cannot show, or overflow routing).
 - ``unobservable-rule``: the rest (tokenizer estimate, block granularity, a rule the log cannot
   show, best-effort behaviour).
+
+Missed hits, per call: a call whose prefix the simulation found cached (it read from the cache)
+while the provider reported no cached token at all. ``Calibration.missed`` lists them by their
+likeliest reason, which the caller gives per call (``CallRow.missed_reason``):
+- ``not-built-yet``: it came within seconds of the previous call of its group, before the
+  provider's cache for that prefix was usable (DeepSeek builds it "in seconds"; others once the
+  writer's response begins);
+- ``routing-overflow``: its group sent more calls in the minute before it than one cache route
+  takes (OpenAI: ~15 a minute per prefix and key), so it may have landed on a cold machine;
+- ``eviction``: the rest: the entry the simulation kept alive was gone at the provider (evicted
+  early, or held on another machine).
+These calls are the same calls whose difference the group rows already carry (a ``scope-split``
+verdict counts them): the breakdown explains that difference, it adds nothing to it.
 """
 
 from __future__ import annotations
@@ -35,6 +48,27 @@ class CallRow:
     simulated_usd: Decimal = Decimal(0)
     gap_s: float | None = None  # seconds since the previous call of the group
     ttl_s: float | None = None  # the simulated TTL that applied
+    missed_reason: str = ""  # why the provider may have missed, should the simulation hit where it did not
+
+
+MISSED_REASONS = ("not-built-yet", "routing-overflow", "eviction")
+
+
+@dataclass(slots=True)
+class MissedHits:
+    """Calls the simulation served from the cache and the provider did not, for one reason."""
+
+    reason: str
+    calls: int = 0
+    tokens: int = 0  # cached tokens the simulation read for them
+    observed_usd: Decimal = Decimal(0)
+    simulated_usd: Decimal = Decimal(0)
+    groups: list[str] = field(default_factory=list)
+
+    @property
+    def cost_usd(self) -> Decimal:
+        """What the misses cost over the simulated hits."""
+        return self.observed_usd - self.simulated_usd
 
 
 @dataclass(slots=True)
@@ -72,6 +106,7 @@ class Calibration:
     overall: GroupCalibration
     tolerance: float = TOLERANCE
     flagged: list[str] = field(default_factory=list)
+    missed: list[MissedHits] = field(default_factory=list)  # by reason, in MISSED_REASONS order
 
 
 def _reason(rows: list[CallRow]) -> tuple[str, str]:
@@ -97,6 +132,16 @@ def calibrate(rows: Iterable[CallRow], *, tolerance: float = TOLERANCE) -> Calib
     overall = GroupCalibration("overall")
     groups = []
     flagged = []
+    missed = {k: MissedHits(k) for k in MISSED_REASONS}
+    for r in (r for rs in by.values() for r in rs):
+        if r.observed == 0 and r.simulated > 0:
+            m = missed[r.missed_reason if r.missed_reason in missed else "eviction"]
+            m.calls += 1
+            m.tokens += r.simulated
+            m.observed_usd += r.observed_usd
+            m.simulated_usd += r.simulated_usd
+            if r.group not in m.groups:
+                m.groups.append(r.group)
     for gid, rs in by.items():
         g = GroupCalibration(gid)
         for r in rs:
@@ -115,4 +160,4 @@ def calibrate(rows: Iterable[CallRow], *, tolerance: float = TOLERANCE) -> Calib
     if abs(overall.error_pct) > 100 * tolerance:
         overall.flagged = True
         overall.reason = "see flagged groups"
-    return Calibration(groups, overall, tolerance, flagged)
+    return Calibration(groups, overall, tolerance, flagged, [m for m in missed.values() if m.calls])

@@ -1,0 +1,319 @@
+"""Cache breakers that show across the turns of a conversation, not inside one template.
+
+- ``tool_list_change``: a conversation sends another tool list than its previous turn (tools
+  loaded on demand, "deferred capabilities", a tool removed once used). Every provider puts the
+  tools first, so the turn misses everything its predecessor cached. The fix sends the
+  conversation's full tool list from its first call (restricting per turn with ``tool_choice``);
+  the changed calls are re-shaped from the log's own text, so the re-simulation prices it.
+- ``model_switch``: a conversation moves to another model mid-way. Caches are per model: the
+  call on the new model does not find the prefix the first model cached. The candidate
+  simulations put every call on one model, so they cannot see it; it is re-simulated on the
+  logged models instead (one cache per model, each call priced as the model it was sent to),
+  as logged and with each such conversation kept on the model that carries most of its input
+  tokens (the model choice stays; the other turns read the cache it built).
+
+Turns are linked as ``recommend.workload.find_chains`` links them (the log's conversation id, or
+an earlier call whose whole prompt this call's begins with), except that the tool list is left
+out of the comparison: it is what changed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import orjson
+
+from ..knowledge.catalog import Catalog, ModelEntry
+from ..measure.shape import Measurer, Shape, chain_of
+from ..model.calls import Call, Segment
+from ..model.facts import CallFacts
+from ..price.scenarios import simulate
+from .breakers import Fix, LayoutItem, gid_order
+from .whatif import MIN_SAVING_USD, FixSavings
+
+MIN_SWITCHES = 1  # calls on another model than the turn before, in a group, before it is reported
+
+
+@dataclass
+class LoggedFinding:
+    """A breaker priced on the logged models (the candidates' simulations cannot show it)."""
+
+    fix: Fix
+    savings: dict[str, FixSavings]
+
+
+# -- turns ---------------------------------------------------------------------------------------
+
+def link_turns(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape]) -> list[int]:
+    """Each call's previous turn (-1 for none): the latest earlier call of its conversation id,
+    else the latest earlier call whose whole prompt, tools left out, begins this call's."""
+    parent = [-1] * len(facts)
+    by_prefix: dict[int, int] = {}
+    by_conv: dict[str, int] = {}
+    for i in order:
+        sh = shapes[i]
+        keys = [k for k, r in zip(sh.keys[:-1], sh.roles, strict=False) if r != "tools"]
+        chain = chain_of(keys)
+        conv = facts[i].conversation
+        p = by_conv.get(conv, -1) if conv is not None else -1
+        if p < 0:
+            p = next((by_prefix[chain[k]] for k in range(len(keys) - 1, 0, -1) if chain[k] in by_prefix), -1)
+        parent[i] = p
+        if keys:
+            by_prefix[chain[len(keys)]] = i
+        if conv is not None:
+            by_conv[conv] = i
+    return parent
+
+
+def _roots(parent: list[int], order: Sequence[int]) -> list[int]:
+    root = list(range(len(parent)))
+    for i in order:  # a parent always comes earlier in ``order``
+        if parent[i] >= 0:
+            root[i] = root[parent[i]]
+    return root
+
+
+def _tool_keys(shape: Shape) -> tuple[int, ...]:
+    return tuple(k for k, r in zip(shape.keys, shape.roles, strict=True) if r == "tools")
+
+
+# -- tool_list_change ----------------------------------------------------------------------------
+
+def detect_tool_changes(facts: Sequence[CallFacts], order: Sequence[int], shapes: Mapping[str, Sequence[Shape]],
+                        primary: str, calls: Callable[[], Iterable[Call]],
+                        measurers: dict[str, Measurer]) -> list[Fix]:
+    """Conversations whose tool list changes between turns, and their calls re-shaped with the
+    conversation's full tool list. ``calls()`` re-reads the log in order (only when a change is
+    found: twice, once for the tool lists and once to shape the changed calls)."""
+    seq = shapes[primary]
+    parent = link_turns(facts, order, seq)
+    root = _roots(parent, order)
+    changes: dict[int, list[int]] = {}  # conversation (its first call) -> the turns that changed the list
+    for i in order:
+        p = parent[i]
+        if p >= 0 and _tool_keys(seq[i]) != _tool_keys(seq[p]):
+            changes.setdefault(root[i], []).append(i)
+    if not changes:
+        return []
+    members = {i for i in range(len(facts)) if root[i] in changes}
+    lists: dict[int, list] = {}  # call -> its tool list (parsed), for the calls of those conversations
+    for i, call in enumerate(calls()):
+        if i >= len(facts):
+            break
+        if i in members:
+            got = _tools_of(call)
+            if got is None:  # tools not a JSON list: nothing to merge safely
+                changes.pop(root[i], None)
+            else:
+                lists[i] = got
+    if not changes:
+        return []
+    full: dict[int, list] = {}
+    for conv in changes:
+        turns = sorted((i for i in members if root[i] == conv), key=lambda i: (facts[i].start, i))
+        longest = max(turns, key=lambda i: (len(lists.get(i, ())), facts[i].start, i))
+        merged = list(lists.get(longest, ()))
+        names = {_name(t) for t in merged}
+        for i in turns:  # tools the longest list lacks, in the order they were first sent
+            for t in lists.get(i, ()):
+                if _name(t) not in names:
+                    names.add(_name(t))
+                    merged.append(t)
+        full[conv] = merged
+    texts = {conv: orjson.dumps(tools).decode() for conv, tools in full.items()}
+    changed: dict[str, dict[str, dict[int, Shape]]] = {}
+    firsts: dict[str, tuple[int, dict[str, Shape]]] = {}
+    for i, call in enumerate(calls()):
+        if i >= len(facts):
+            break
+        if i not in members or root[i] not in changes or _tool_names(lists.get(i, [])) == _tool_names(full[root[i]]):
+            continue
+        new = _with_tools(call, texts[root[i]], facts[i])
+        if new is None:
+            continue
+        gid = facts[i].group
+        per_fam = changed.setdefault(gid, {})
+        for fam, m in measurers.items():
+            orig = shapes[fam][i]
+            per_fam.setdefault(fam, {})[i] = m.shape(new, trust_usage=orig.reported, adjust=orig.adjust)
+        if gid not in firsts:
+            firsts[gid] = (i, {fam: per_fam[fam][i] for fam in per_fam})
+    fixes = []
+    for gid in sorted(changed, key=gid_order):
+        mine = [i for i in changed[gid][primary]]
+        convs = {root[i] for i in mine}
+        turns = [i for conv in convs for i in changes[conv]]
+        sizes = sorted({len(full[c]) for c in convs})
+        first, after = firsts[gid]
+        before_tools = sum(t for t, r in zip(seq[first].tokens, seq[first].roles, strict=True) if r == "tools")
+        after_tools = sum(t for t, r in zip(after[primary].tokens, after[primary].roles, strict=True) if r == "tools")
+        rest = seq[first].total - before_tools
+        fixes.append(Fix(
+            kind="tool_list_change", group=gid, segment="tools",
+            message=(f"{gid}: {len(convs)} conversation(s) change their tool list between turns ({len(turns)} turn(s) "
+                     f"send other tools than the turn before, {len(mine)} call(s) of this group a shorter list), so "
+                     "each change breaks the cached prefix at its very start, the tool list"),
+            change=(f"send the conversation's full tool list ({'/'.join(map(str, sizes))} tools) from its first call, "
+                    "in one order, and restrict which tools a turn may call with tool_choice (OpenAI: an "
+                    "allowed_tools tool_choice) instead of changing the list (on Anthropic a tool_choice change "
+                    "keeps the tools and system cache, not the messages')"),
+            keeps_information=True, shapes=changed[gid],
+            layouts=([LayoutItem(f"tools ({len(lists.get(first, []))} as logged)", before_tools, False),
+                      LayoutItem("system and messages", rest, False)],
+                     [LayoutItem(f"tools ({len(full[root[first]])}: the conversation's full list)", after_tools, True),
+                      LayoutItem("system and messages", rest, True)])))
+    return fixes
+
+
+def _tools_of(call: Call) -> list | None:
+    texts = [s.text for s in call.segments if s.role == "tools"]
+    if not texts:
+        return []
+    out: list = []
+    for t in texts:
+        try:
+            got = orjson.loads(t)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(got, list):
+            return None
+        out.extend(got)
+    return out
+
+
+def _name(t: object) -> str:
+    if isinstance(t, dict):
+        fn = t["function"] if isinstance(t.get("function"), dict) else t
+        name = fn.get("name")
+        if isinstance(name, str):
+            return name
+    return orjson.dumps(t, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _tool_names(tools: list) -> list[str]:
+    return [_name(t) for t in tools]
+
+
+def _with_tools(call: Call, text: str, facts: CallFacts) -> Call | None:
+    """``call`` sending ``text`` as its tool list: in place of its own, or first when it had none
+    (not when its cache breakpoints are counted by segment: they would shift)."""
+    at = [k for k, s in enumerate(call.segments) if s.role == "tools"]
+    if at:
+        segs = [replace(s, text=text) if k == at[0] else s for k, s in enumerate(call.segments) if k not in at[1:]]
+        if len(at) > 1 and facts.hints is not None and facts.hints.segments:
+            return None
+        return replace(call, segments=segs)
+    if facts.hints is not None and facts.hints.segments:
+        return None
+    return replace(call, segments=[Segment("tools", text), *call.segments])
+
+
+# -- model_switch ----------------------------------------------------------------------------------
+
+def detect_model_switches(facts: Sequence[CallFacts], order: Sequence[int], conversation: Sequence[str | None],
+                          shapes: Mapping[str, Sequence[Shape]], primary: str, catalog: Catalog,
+                          policy_for: Callable[[ModelEntry], Callable[[], object]],
+                          ) -> tuple[list[LoggedFinding], list[tuple[Fix, str]]]:
+    """Conversations that move to another model mid-way, re-simulated on the logged models as
+    logged and kept on one model (the one that carries most of their input tokens).
+    Returns the findings that save, and those found but not kept with the reason (the kept
+    model's rates may cost more than the reads save).
+
+    ``conversation``: each call's conversation (the log's id or a chain of calls), None alone."""
+    entry: list[ModelEntry | None] = [catalog.find(f.model) for f in facts]
+    first_model: dict[str, ModelEntry] = {}
+    main: dict[str, Counter[str]] = {}  # input tokens per model, per conversation
+    last_model: dict[str, ModelEntry] = {}
+    unknown: set[str] = set()
+    switched: dict[str, list[int]] = {}  # group -> the calls on another model than the turn before
+    switched_convs: dict[str, set[str]] = {}
+    for i in order:
+        conv = conversation[i]
+        if conv is None:
+            continue
+        e = entry[i]
+        if e is None:
+            unknown.add(conv)
+            continue
+        prev = last_model.get(conv)
+        first_model.setdefault(conv, e)
+        last_model[conv] = e
+        weight = main.setdefault(conv, Counter())
+        weight[e.id] += shapes.get(e.tokenizer, shapes[primary])[i].total
+        if prev is not None and prev.id != e.id:
+            switched.setdefault(facts[i].group, []).append(i)
+            switched_convs.setdefault(facts[i].group, set()).add(conv)
+    if not switched:
+        return [], []
+    used = {e.id: e for e in entry if e is not None}
+    fams = {e.tokenizer for e in used.values()}
+    seqs = {fam: shapes.get(fam, shapes[primary]) for fam in fams}
+
+    def run(keep: dict[str, ModelEntry]):
+        policies = {m: policy_for(e)() for m, e in used.items()}
+
+        def assign(i: int) -> ModelEntry:
+            conv = conversation[i]
+            if conv is not None and conv in keep:
+                return keep[conv]
+            return entry[i]  # type: ignore[return-value]
+
+        calls = [i for i in order if entry[i] is not None]
+        return simulate(facts, calls, assign, seqs, policies, catalog)  # type: ignore[arg-type]
+
+    base = run({})
+    found: list[LoggedFinding] = []
+    dropped: list[tuple[Fix, str]] = []
+    for gid in sorted(switched, key=gid_order):
+        calls = switched[gid]
+        if len(calls) < MIN_SWITCHES:
+            continue
+        convs = switched_convs[gid] - unknown
+        if not convs:
+            continue
+        # kept on the model that carries most of its input tokens: the team's model choice stays, and
+        # what changes is that the other turns read the cache it built
+        keep = {c: used[_main_model(main[c], first_model[c].id)] for c in convs}
+        fixed = run(keep)
+        saved = base.cost() - fixed.cost()
+        gained = fixed.tokens().hit - base.tokens().hit
+        kept_on = Counter(keep[c].id for c in convs).most_common(1)[0][0]
+        moved: Counter[str] = Counter()
+        tokens = 0
+        for i in calls:
+            e = entry[i]
+            if e is not None:
+                moved[e.id] += 1
+                tokens += seqs[e.tokenizer][i].total
+        fix = Fix(
+            kind="model_switch", group=gid, segment="request (model)",
+            message=(f"{gid}: {len(calls)} call(s) in {len(convs)} conversation(s) switch to another model mid-way ("
+                     + ", ".join(f"{n} to {m}" for m, n in sorted(moved.items())) + f"; {tokens:,} input tokens); "
+                     "caches are per model, so each switched call misses the prefix the conversation's first model "
+                     "cached"),
+            change=(f"keep each conversation on one model (here: {kept_on}, which carries most of its input tokens); "
+                    "choose the model per conversation, not per turn"),
+            keeps_information=True,
+            layouts=([LayoutItem(f"turns on another model ({', '.join(sorted(moved))})", tokens, False)],
+                     [LayoutItem(f"the same turns on {kept_on}", tokens, True)]))
+        if gained <= 0:
+            dropped.append((fix, f"the switched calls share no cached prefix with the turns on {kept_on}"))
+            continue
+        if saved < MIN_SAVING_USD:
+            why = (f"keeping the conversations on {kept_on} costs more than the cache reads save" if saved < 0
+                   else f"saves less than ${MIN_SAVING_USD} on the logged models")
+            dropped.append((fix, why))
+            continue
+        found.append(LoggedFinding(fix, {kept_on: FixSavings(alone=saved, marginal=saved, hit_tokens_gained=gained)}))
+    return found, dropped
+
+
+def _main_model(tokens: Counter[str], first: str) -> str:
+    """The model with the most input tokens (on a tie the first call's, then by name)."""
+    return max(tokens, key=lambda m: (tokens[m], m == first, m))
+
+
+__all__ = ["LoggedFinding", "detect_model_switches", "detect_tool_changes", "link_turns"]
