@@ -267,3 +267,15 @@ def test_timeline_at_most_200_buckets():
 
     for span in (59, 3600 * 3.4, 86400 * 8.2, 86400 * 199, 86400 * 3000):
         assert TimelineBuilder(1e9, 1e9 + span).n <= 200 + 1
+
+
+def test_missed_hits_are_in_every_format():
+    """Issue 19.2's missed hits (simulated hits the provider did not report) were in the JSON only."""
+    from promptcache.cli.report_cmd import load_report
+
+    report = load_report(Path(__file__).resolve().parent / "golden" / "example.json")
+    assert report.calibration is not None and report.calibration.missed_hits
+    m = report.calibration.missed_hits[0]
+    for fmt in ("term", "markdown", "html"):
+        text = renderer(fmt)(report, width=120, color=False)
+        assert "Missed hits" in text and f"{m.tokens:,}" in text, fmt

@@ -39,6 +39,26 @@ def calibration(report: Report) -> Section | None:
         rows=rows)
 
 
+_MISSED = {"not-built-yet": "sent before the provider had built the cache of the call before it",
+           "routing-overflow": "sent while the template's rate overflowed one cache machine",
+           "eviction": "the provider had evicted the prefix sooner than the simulated rules assume"}
+
+
+def missed_hits(report: Report) -> Section | None:
+    cal = report.calibration
+    if cal is None or not cal.missed_hits:
+        return None
+    rows = [[m.reason, _MISSED.get(m.reason, ""), f"{m.calls:,}", f"{m.tokens:,}", f"${m.cost_usd:,.4f}",
+             ", ".join(m.groups)] for m in cal.missed_hits]
+    return Section(
+        title=f"Missed hits: calls {cal.model} served from its cache in the simulation and the provider did not",
+        caption=("Each call's prefix had been sent before, so the simulation read it from the cache, but the "
+                 "provider reported no cached token; the likeliest reason is the call's timing. These calls are "
+                 "inside the calibration's error above: a breakdown of it, not an addition."),
+        headers=["Reason", "What it means", "Calls", "Tokens", "Cost", "Groups"],
+        right=[False, False, True, True, True, False], rows=rows)
+
+
 def fit(report: Report) -> Section | None:
     f = report.calibration.fit if report.calibration is not None else None
     if f is None:
@@ -117,4 +137,5 @@ def worst_requests(report: Report) -> Section | None:
 
 
 def all_sections(report: Report) -> list[Section]:
-    return [s for s in (worst_requests(report), calibration(report), fit(report), sweep(report)) if s is not None]
+    return [s for s in (worst_requests(report), calibration(report), missed_hits(report), fit(report), sweep(report))
+            if s is not None]
