@@ -40,13 +40,14 @@ from ..knowledge.cache_rules import default_rules
 from ..knowledge.catalog import Catalog, ModelEntry, load_catalog
 from ..measure.shape import Measurer
 from ..model import report as R
+from ..model.calls import Call
 from ..model.facts import CallFacts
 from ..price.calibration import CallRow, GroupCalibration, calibrate
 from ..price.ledger import Ledger, usd
 from ..read.reader import read_logs
 from ..recommend.concurrency import in_flight
 from ..recommend.workload import Chains, GroupCounts, find_chains, group_counts
-from ..segment.groups import Grouper
+from ..segment.groups import Grouper, GroupStats
 from ..simulate.engine import resolve, seconds
 from ..simulate.policies import policy_params
 from ..simulate.sweep import TTL_ALIAS, parse_params, parse_sweep
@@ -102,72 +103,150 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         return _interrupted(files, opts, catalog, entries, comparisons, measurers, primary, fp, now, done)
 
 
+@dataclass
+class _Run:
+    """What every step after reading shares: the inputs of the run and what the first steps made."""
+
+    paths: Sequence[str]
+    opts: AnalyzeOptions
+    catalog: Catalog
+    entries: list[ModelEntry]  # the candidate models
+    comparisons: list[ModelEntry]  # the comparison rows, never recommended
+    measurers: dict[str, Measurer]
+    primary: str  # the first candidate's tokenizer family
+    fp: FirstPass
+    now: datetime
+    done: _Done
+    order: list[int]  # calls in start-time order
+    sims: Simulations
+    chains: Chains
+    conversation: list[str | None]
+    translations: dict[str, str]
+    timeline: TimelineBuilder | None
+    logged: ModelEntry | None  # the model the log ran on most, when the catalog knows it
+
+    @property
+    def metas(self) -> list[CallFacts]:
+        return self.fp.facts
+
+    @property
+    def everyone(self) -> list[ModelEntry]:
+        return self.entries + self.comparisons
+
+    @property
+    def content_free(self) -> bool:
+        return self.fp.content_free == len(self.fp.facts)
+
+    @property
+    def notes(self) -> list[str]:
+        return self.done.notes
+
+
+@dataclass
+class _AsLogged:
+    """The log as logged, simulated on every model: what later steps read of it."""
+
+    conv_hits: dict[str, list[int]]  # conversation -> [calls, input tokens, hit tokens] on the first candidate
+    sim_reads: dict[str, array]  # the logged model's simulated reads per call
+    sim_writes: dict[str, tuple[array, array]]  # and its writes (5 min, 1 h)
+
+
+@dataclass
+class _Advice:
+    """The breakers found and the fixes kept, with their re-simulated savings."""
+
+    plan: Plan
+    logged_found: list[LoggedFinding]  # breakers priced on the logged models
+    logged_dropped: list[tuple[Any, str]]
+
+
 def _analyze_calls(paths: Sequence[str], opts: AnalyzeOptions, catalog: Catalog, entries: list[ModelEntry],
                    comparisons: list[ModelEntry], measurers: dict[str, Measurer], primary: str, fp: FirstPass,
                    now: datetime, done: _Done) -> R.Report:
-    """Everything after reading: simulate, advise, recommend, report. ``done`` records each stage's
-    results as they complete, so an interrupt can still report them."""
+    """Everything after reading: simulate, advise, recommend, report, one named step each. ``done``
+    records each step's results as they complete, so an interrupt can still report them."""
+    run = _prepare(paths, opts, catalog, entries, comparisons, measurers, primary, fp, now, done)
+    as_logged = _simulate_as_logged(run)
+    advice = _advise(run)
+    _simulate_restructured(run, advice.plan)
+    concurrency = _concurrency(run)
+    rec, head = _recommend(run, advice.plan, concurrency)
+    done.rec, done.stage = rec, "the calibration and the sweep"
+    return _report(run, as_logged, advice, concurrency, rec, head)
+
+
+def _prepare(paths: Sequence[str], opts: AnalyzeOptions, catalog: Catalog, entries: list[ModelEntry],
+             comparisons: list[ModelEntry], measurers: dict[str, Measurer], primary: str, fp: FirstPass,
+             now: datetime, done: _Done) -> _Run:
+    """Start order, the simulations, chains and conversations, comparison shapes, the timeline."""
     metas, shapes = fp.facts, fp.shapes
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
     sims = done.sims = Simulations(fp, order, measurers, catalog, opts, now=now)
     chains = done.chains = find_chains(metas, order, shapes[primary])
-    conversation = _conversations(metas, chains)
-    notes: list[str] = done.notes
-    translations = done.translations = _comparison_shapes(sims, comparisons, primary, notes)
-    _candidate_breakpoints(sims, entries, notes)
+    translations = done.translations = _comparison_shapes(sims, comparisons, primary, done.notes)
+    _candidate_breakpoints(sims, entries, done.notes)
+    timeline = done.timeline = _timeline(fp, entries)
+    return _Run(paths, opts, catalog, entries, comparisons, measurers, primary, fp, now, done, order, sims, chains,
+                _conversations(metas, chains), translations, timeline,
+                catalog.find(fp.logged_models.most_common(1)[0][0]))
 
-    # --- timeline (issue 8: report charts) ---
-    timed_starts = [m.start for m in metas if m.timed]
+
+def _timeline(fp: FirstPass, entries: list[ModelEntry]) -> TimelineBuilder | None:
+    """The report's chart series, with every call and the provider's usage (issue 8)."""
+    timed_starts = [m.start for m in fp.facts if m.timed]
+    if not timed_starts:
+        return None
     timeline = TimelineBuilder(min(timed_starts), max(timed_starts),
-                               limits={e.id: e.concurrency_limit for e in entries}) if timed_starts else None
-    done.timeline = timeline
-    if timeline is not None:
-        for t0 in timed_starts:
-            timeline.call(t0)
-        for i, m in enumerate(metas):
-            if m.timed and fp.observed_reads[i] >= 0:
-                timeline.observe(m.start, fp.observed_reads[i], fp.observed_inputs[i], group=m.group)
-    # --- end timeline ---
+                               limits={e.id: e.concurrency_limit for e in entries})
+    for t0 in timed_starts:
+        timeline.call(t0)
+    for i, m in enumerate(fp.facts):
+        if m.timed and fp.observed_reads[i] >= 0:
+            timeline.observe(m.start, fp.observed_reads[i], fp.observed_inputs[i], group=m.group)
+    return timeline
 
-    # As logged, every candidate and comparison model.
-    scenarios: list[R.Scenario] = []
-    ledgers: dict[tuple[str, str], Ledger] = done.ledgers
-    conv_hits: dict[str, list[int]] = {}
-    sim_reads: dict[str, array] = {}
-    sim_writes: dict[str, tuple[array, array]] = {}  # the logged model's simulated writes (5 min, 1 h) per call
-    logged = catalog.find(fp.logged_models.most_common(1)[0][0])
-    everyone = entries + comparisons
-    for e in everyone:
-        reads = array("q", bytes(8 * len(metas))) if (logged is not None and e.id == logged.id and fp.observed_calls) else None
-        writes = (array("q", bytes(8 * len(metas))), array("q", bytes(8 * len(metas)))) if reads is not None else None
-        track = e is entries[0]
+
+def _simulate_as_logged(run: _Run) -> _AsLogged:
+    """The log as logged on every candidate and comparison model: priced into ``done.ledgers``,
+    with the chart series, per-conversation hits and the logged model's per-call reads and writes."""
+    metas, timeline, logged = run.metas, run.timeline, run.logged
+    out = _AsLogged({}, {}, {})
+    for e in run.everyone:
+        n = len(metas)
+        reads = array("q", bytes(8 * n)) if (logged is not None and e.id == logged.id and run.fp.observed_calls) else None
+        writes = (array("q", bytes(8 * n)), array("q", bytes(8 * n))) if reads is not None else None
+        track = e is run.entries[0]
 
         def on_outcome(i: int, o, key=(e.id, "as_logged"), reads=reads, writes=writes, track=track) -> None:
             if timeline is not None and metas[i].timed:  # issue 8 timeline
                 timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
-            if reads is not None:
+            if reads is not None and writes is not None:
                 reads[i] = o.read
                 writes[0][i] = o.write
                 writes[1][i] = o.write_1h
-            conv = conversation[i]
+            conv = run.conversation[i]
             if track and conv is not None:
-                c = conv_hits.setdefault(conv, [0, 0, 0])
+                c = out.conv_hits.setdefault(conv, [0, 0, 0])
                 c[0] += 1
                 c[1] += o.total
                 c[2] += o.read
 
-        done.stage = f"the simulation of {e.id} as logged"
-        ledgers[(e.id, "as_logged")] = sims.run(e, on_outcome=on_outcome)
+        run.done.stage = f"the simulation of {e.id} as logged"
+        run.done.ledgers[(e.id, "as_logged")] = run.sims.run(e, on_outcome=on_outcome)
         if reads is not None and writes is not None:
-            sim_reads[e.id] = reads
-            sim_writes[e.id] = writes
+            out.sim_reads[e.id] = reads
+            out.sim_writes[e.id] = writes
+    return out
 
-    # The advisor: breakers found in the samples, each fix alone, together, and all but one, re-simulated.
-    content_free = fp.content_free == len(metas)
+
+def _advise(run: _Run) -> _Advice:
+    """The advisor: breakers found in the samples and the log, each fix alone, together and all but
+    one, re-simulated on the candidates; breakers that only the logged models show, priced on them."""
+    opts, fp, metas, shapes, entries = run.opts, run.fp, run.metas, run.fp.shapes, run.entries
     excerpt = (lambda text: "") if opts.redact else _excerpt
-    fixes = [] if fp.partial or content_free else detect(
+    fixes = [] if fp.partial or run.content_free else detect(
         fp.evidence, {g.id: g.label for g in fp.grouper.groups.values()}, excerpt=excerpt,
-        count=_counter(measurers[primary]),
+        count=_counter(run.measurers[run.primary]),
         scoped_by_user=any(policy_params(opts.cache_policy or e.cache_policy, opts.cache_params).get("scope_by_user", True)
                            and e.provider == "deepseek" for e in entries))
 
@@ -178,112 +257,135 @@ def _analyze_calls(paths: Sequence[str], opts: AnalyzeOptions, catalog: Catalog,
         fixes += detect_bursts(metas, delay_s=seconds(p["construction_delay_s"]), idle_s=seconds(p["eviction_idle_s"]),
                                scoped_by_user=bool(p.get("scope_by_user", True)))
 
-    if not fp.partial and not content_free:
-        fixes += detect_history_rewrites(metas, shapes, primary)
-        fixes += detect_provider_options(metas, order, shapes, [(e.id, e.tokenizer, sims.policy_maker(e))
-                                                                for e in entries])
-        fixes += detect_tool_changes(metas, order, shapes, primary,
-                                     lambda: read_logs(paths, input_format=opts.input_format, strict=False), measurers)
+    def calls() -> Iterable[Call]:
+        return read_logs(run.paths, input_format=opts.input_format, strict=False)
+
+    if not fp.partial and not run.content_free:
+        fixes += detect_history_rewrites(metas, shapes, run.primary)
+        fixes += detect_provider_options(metas, run.order, shapes, [(e.id, e.tokenizer, run.sims.policy_maker(e))
+                                                                    for e in entries])
+        fixes += detect_tool_changes(metas, run.order, shapes, run.primary, calls, run.measurers)
     # breakers priced on the logged models: the candidates' simulations put every call on one model
     logged_found: list[LoggedFinding] = []
     logged_dropped: list = []
     if not fp.partial:
-        logged_found, logged_dropped = detect_model_switches(metas, order, conversation, shapes, primary, catalog,
-                                                             sims.policy_maker)
-        if not content_free:
-            logged_found += _unread_writes(sims, fp, logged, order, conversation, primary)
+        logged_found, logged_dropped = detect_model_switches(metas, run.order, run.conversation, shapes, run.primary,
+                                                             run.catalog, run.sims.policy_maker)
+        if not run.content_free:
+            logged_found += _unread_writes(run.sims, fp, run.logged, run.order, run.conversation, run.primary)
 
-    done.stage = "the search for cache breakers and their what-if simulations"
+    run.done.stage = "the search for cache breakers and their what-if simulations"
 
     def reread(chosen: list) -> Variants:
-        return reshape(lambda: read_logs(paths, input_format=opts.input_format, strict=False), chosen,
-                       metas, measurers, shapes)
+        return reshape(calls, chosen, metas, run.measurers, shapes)
 
+    ledgers = run.done.ledgers
     plan = choose(fixes, reread(fixes), reread, [e.id for e in entries],
-                  lambda var, model: sims.run(next(e for e in entries if e.id == model), var),
+                  lambda var, model: run.sims.run(next(e for e in entries if e.id == model), var),
                   {e.id: ledgers[(e.id, "as_logged")] for e in entries}, jobs=opts.jobs) if fixes else Plan([], Variant(), [], [])
-    fixes, savings = plan.kept, plan.savings
     # unread writes in a group another fix already changes (a volatile prompt, misplaced breakpoints):
     # that fix's re-simulation prices them, so they are not claimed twice
-    fixed_groups = {f.group for f in fixes}
+    fixed_groups = {f.group for f in plan.kept}
     logged_dropped += [(lf.fix, "the group's recommended changes already remove them") for lf in logged_found
                        if lf.fix.kind == "cache_write_unread" and lf.fix.group in fixed_groups]
     logged_found = [lf for lf in logged_found
                     if not (lf.fix.kind == "cache_write_unread" and lf.fix.group in fixed_groups)]
-    done.plan = plan
-    shapes_r, metas_r = plan.combined.view(shapes, metas)
-    for e in everyone:
+    run.done.plan = plan
+    return _Advice(plan, logged_found, logged_dropped)
+
+
+def _simulate_restructured(run: _Run, plan: Plan) -> None:
+    """Every model with the kept fixes applied (the log as logged where none is kept)."""
+    metas, timeline, ledgers = run.metas, run.timeline, run.done.ledgers
+    for e in run.everyone:
         key = (e.id, "restructured")
 
         def on_restructured(i: int, o, key=key) -> None:
             if timeline is not None and metas[i].timed:  # issue 8 timeline
                 timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
 
-        done.stage = f"the simulation of {e.id} restructured"
-        ledgers[key] = sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
-    done.stage = "the recommendation"
-    comparison_ids = {e.id for e in comparisons}
-    notes.extend(_placement_notes(sims, everyone, plan.combined if plan.kept else None))
-    lay: R.Layout
-    for e in everyone:
-        for lay in ("as_logged", "restructured"):
-            scenarios.append(_scenario(e.id, lay, ledgers[(e.id, lay)], e.id in comparison_ids))
-    actions_by_model: dict[str, list[R.Action]] = {
-        e.id: sorted((R.Action(kind=f.kind, message=f"{f.message}: {f.change}", savings_usd=_q(sv[e.id].alone),
-                               groups=[f.group], model=e.id)
-                      for f, sv in zip(fixes, savings) if sv[e.id].alone > 0),
-                     key=lambda a: (-a.savings_usd, a.groups, a.kind))
-        for e in entries}
+        run.done.stage = f"the simulation of {e.id} restructured"
+        ledgers[key] = run.sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
+    run.done.stage = "the recommendation"
+    run.notes.extend(_placement_notes(run.sims, run.everyone, plan.combined if plan.kept else None))
 
-    # Concurrency, from starts and latencies (estimated from output length where missing).
+
+def _concurrency(run: _Run) -> R.Concurrency | None:
+    """Calls in flight, from starts and latencies (estimated from output length where missing)."""
+    metas = run.metas
     intervals = [(m.start, m.end) for m in metas if m.timed]
-    limits = {e.id: e.concurrency_limit for e in entries}
+    limits = {e.id: e.concurrency_limit for e in run.entries}
     flight = in_flight(intervals, [v for v in limits.values() if v]) if intervals else None
-    if timeline is not None:  # issue 8 timeline
-        timeline.inflight(intervals)
-    concurrency = None
-    if flight is not None:
-        reported_latency = sum(m.latency_reported for m in metas if m.timed)
-        concurrency = R.Concurrency(
-            peak_in_flight=flight.peak,
-            peak_at=_iso(flight.peak_at) if flight.peak_at is not None else None,
-            latency_source="reported" if reported_latency == len(intervals) else ("estimated" if not reported_latency else "mixed"),
-            seconds_above_limit={m: round(flight.seconds_above[lim], 3) for m, lim in limits.items() if lim},
-        )
+    if run.timeline is not None:  # issue 8 timeline
+        run.timeline.inflight(intervals)
+    if flight is None:
+        return None
+    reported_latency = sum(m.latency_reported for m in metas if m.timed)
+    return R.Concurrency(
+        peak_in_flight=flight.peak,
+        peak_at=_iso(flight.peak_at) if flight.peak_at is not None else None,
+        latency_source="reported" if reported_latency == len(intervals) else ("estimated" if not reported_latency else "mixed"),
+        seconds_above_limit={m: round(flight.seconds_above[lim], 3) for m, lim in limits.items() if lim},
+    )
 
-    groups = sorted(fp.grouper.groups.values(), key=lambda g: (-g.input_tokens, g.id))
-    counts = group_counts(metas, chains)  # tools, tool calls, thinking per group: one count for all uses
 
-    # --- recommendation (issue 6: model choice) ---
+def _recommend(run: _Run, plan: Plan, concurrency: R.Concurrency | None
+               ) -> tuple[R.Recommendation | None, R.Headline | None]:
+    """The model recommendation (issue 6) and the headline's changes (issue 18)."""
     from ..knowledge.config import load_settings
     from ..recommend.options import RecommendInputs, recommend_models
 
-    baseline_label, baseline_cost = _baseline(fp, ledgers, entries, catalog)
+    opts, ledgers = run.opts, run.done.ledgers
+    actions_by_model: dict[str, list[R.Action]] = {
+        e.id: sorted((R.Action(kind=f.kind, message=f"{f.message}: {f.change}", savings_usd=_q(sv[e.id].alone),
+                               groups=[f.group], model=e.id)
+                      for f, sv in zip(plan.kept, plan.savings) if sv[e.id].alone > 0),
+                     key=lambda a: (-a.savings_usd, a.groups, a.kind))
+        for e in run.entries}
+    shapes_r, metas_r = plan.combined.view(run.fp.shapes, run.metas)
+    baseline_label, baseline_cost = _baseline(run.fp, ledgers, run.entries, run.catalog)
     settings = load_settings(opts.config_path) if opts.config_path is not None else None
     quality_critical = list(dict.fromkeys([*opts.quality_critical, *(settings.quality_critical if settings else ())]))
     recommended = recommend_models(RecommendInputs(
-        metas=metas, metas_r=metas_r, order=order, shapes=shapes, shapes_r=shapes_r, measurers=measurers,
-        entries=entries, catalog=catalog, ledgers=ledgers, groups=groups,
+        metas=run.metas, metas_r=metas_r, order=run.order, shapes=run.fp.shapes, shapes_r=shapes_r,
+        measurers=run.measurers, entries=run.entries, catalog=run.catalog, ledgers=ledgers, groups=_groups(run.fp),
         actions_by_model=actions_by_model, baseline_label=baseline_label, baseline_cost=baseline_cost,
         latency_source=concurrency.latency_source if concurrency else "none", quality_critical=quality_critical,
-        cache_policy=opts.cache_policy, cache_params=opts.cache_params, now=now,
-        simulated=lambda e, lay: sims.outcomes(e, plan.combined if lay == "restructured" and plan.kept else None)))
-    rec, head = recommended if recommended is not None else (None, None)
-    # --- end recommendation ---
-    done.rec, done.stage = rec, "the calibration and the sweep"
+        cache_policy=opts.cache_policy, cache_params=opts.cache_params, now=run.now,
+        simulated=lambda e, lay: run.sims.outcomes(e, plan.combined if lay == "restructured" and plan.kept else None)))
+    return recommended if recommended is not None else (None, None)
 
-    calibration = _calibration(sims, fp, logged, sim_reads, catalog, opts, notes, sim_writes)
-    sweep = _sweep(sims, entries, plan, opts)
-    worst, explained = ([], None) if fp.partial or content_free else worst_requests(
-        sims, paths, plan, logged if logged is not None and logged in everyone else entries[0], metas, conversation,
-        explain_call=opts.explain_call, redact=opts.redact, input_format=opts.input_format)
-    notes.extend(_notes(fp, metas, entries, opts, plan, content_free, catalog, now))
+
+def _groups(fp: FirstPass) -> list[GroupStats]:
+    """The template groups, largest first."""
+    return sorted(fp.grouper.groups.values(), key=lambda g: (-g.input_tokens, g.id))
+
+
+def _report(run: _Run, as_logged: _AsLogged, advice: _Advice, concurrency: R.Concurrency | None,
+            rec: R.Recommendation | None, head: R.Headline | None) -> R.Report:
+    """Calibration, sweep, worst requests and notes, then the report itself."""
+    opts, fp, metas, entries, plan = run.opts, run.fp, run.metas, run.entries, advice.plan
+    shapes, ledgers, logged = fp.shapes, run.done.ledgers, run.logged
+    comparison_ids = {e.id for e in run.comparisons}
+    layouts: tuple[R.Layout, ...] = ("as_logged", "restructured")
+    scenarios = [_scenario(e.id, lay, ledgers[(e.id, lay)], e.id in comparison_ids)
+                 for e in run.everyone for lay in layouts]
+    calibration = _calibration(run.sims, fp, logged, as_logged.sim_reads, run.catalog, opts, run.notes,
+                               as_logged.sim_writes)
+    sweep = _sweep(run.sims, entries, plan, opts)
+    worst, explained = ([], None) if fp.partial or run.content_free else worst_requests(
+        run.sims, run.paths, plan, logged if logged is not None and logged in run.everyone else entries[0], metas,
+        run.conversation, explain_call=opts.explain_call, redact=opts.redact, input_format=opts.input_format)
+    notes = run.notes
+    notes.extend(_notes(fp, metas, entries, opts, plan, run.content_free, run.catalog, run.now))
     notes.extend(f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not reported: {why}."
-                 for f, why in logged_dropped)
+                 for f, why in advice.logged_dropped)
     stats = fp.stats
     times = [m.start for m in metas if m.timed]  # the log's own times, whatever --at says
-    prim = measurers[primary]
-    reported = sum(s.reported for s in shapes[primary])
+    prim = run.measurers[run.primary]
+    reported = sum(s.reported for s in shapes[run.primary])
+    counts = group_counts(metas, run.chains)  # tools, tool calls, thinking per group: one count for all uses
+    excerpt = (lambda text: "") if opts.redact else _excerpt
     return R.Report(
         tool_version=__version__,
         inputs=stats.files,
@@ -297,28 +399,29 @@ def _analyze_calls(paths: Sequence[str], opts: AnalyzeOptions, catalog: Catalog,
         skipped_examples=[R.SkippedLine(path=x.path, line=x.line, reason=x.reason,
                                         message="(redacted)" if opts.redact else x.message) for x in stats.examples],
         period=(_iso(min(times)), _iso(max(times))) if times else None,
-        tokenizer=("none: a block-hash trace carries its own token counts" if content_free else prim.tokenizer_name),
-        input_tokens=sum(s.total for s in shapes[primary]),
+        tokenizer=("none: a block-hash trace carries its own token counts" if run.content_free else prim.tokenizer_name),
+        input_tokens=sum(s.total for s in shapes[run.primary]),
         reported_calls=reported,
         estimated_calls=len(metas) - reported,
         observed=_observed(fp),
-        groups=[_group(g, counts[g.id], opts.redact) for g in groups],
+        groups=[_group(g, counts[g.id], opts.redact) for g in _groups(fp)],
         scenarios=scenarios,
         recommendation=rec,
         concurrency=concurrency,
-        timeline=timeline.build() if timeline is not None else None,  # issue 8
+        timeline=run.timeline.build() if run.timeline is not None else None,  # issue 8
         headline=head,
-        findings=_findings(fixes + [lf.fix for lf in logged_found], savings + [lf.savings for lf in logged_found],
+        findings=_findings(plan.kept + [lf.fix for lf in advice.logged_found],
+                           plan.savings + [lf.savings for lf in advice.logged_found],
                            _savings_model(logged, entries, rec), fp.grouper, fp.evidence, prim, excerpt),
         worst_requests=worst,
         explained_call=explained,
         calibration=calibration,
         sweep=sweep,
-        logged_models=_logged_models(fp, catalog),
+        logged_models=_logged_models(fp, run.catalog),
         conversations=[R.Conversation(id=k, calls=v[0], input_tokens=v[1], cache_hit_tokens=v[2],
-                                      hit_ratio=_ratio(v[2], v[1])) for k, v in conv_hits.items()],  # in order of first call
-        assumptions=_assumptions(opts, entries, everyone, sims, measurers, translations, reported, len(metas),
-                                 prim.adjusted_tokens, notes, _prices_assumption(opts, metas, now)),
+                                      hit_ratio=_ratio(v[2], v[1])) for k, v in as_logged.conv_hits.items()],
+        assumptions=_assumptions(opts, entries, run.everyone, run.sims, run.measurers, run.translations, reported,
+                                 len(metas), prim.adjusted_tokens, notes, _prices_assumption(opts, metas, run.now)),
     )
 
 
