@@ -77,8 +77,9 @@ def test_cli_exits_1_with_one_line(capsys, stamped, tmp_path):
     lines = [x for x in err.splitlines() if x.strip()]
     expected = ("promptcache: gate failed: cache hit ratio 0.0% (observed (provider-reported)) is under "
                 "--fail-under-hit-ratio 60.0%")
-    assert lines == [expected]
-    assert out_json.exists()  # the report is still written
+    # the report is still written, and -o says so (issue 18.5); the gate's failure is one line
+    assert lines == [f"promptcache: wrote the JSON report to {out_json}", expected]
+    assert out_json.exists()
     code, _, err = run(capsys, "analyze", str(stamped), "--compare", "", "-o", str(out_json),
                        "--fail-over-waste", "$0")
     assert code == 1 and "waste $" in err and "is over --fail-over-waste $0.00" in err
