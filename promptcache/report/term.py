@@ -72,12 +72,22 @@ def render_text(report: Report, *, width: int | None = 100, color: bool = False)
 
 
 def render_terminal(report: Report, console: Console) -> None:
+    """The whole report on ``console``, part by part (each part a function below)."""
     from ..secrets import printable_model
 
     report = printable_model(with_text(report))  # control/bidi characters in log text are shown, not obeyed
-    rec = report.recommendation
-    h = headline(report)
+    _summary(report, console)
+    _scenarios(report, console)
+    _groups(report, console)
+    _recommendation(report, console)
+    _findings(report, console)
+    _sections(report, console)
+    _assumptions(report, console)
 
+
+def _summary(report: Report, console: Console) -> None:
+    """The panel at the top: calls, tokens, the hit ratio like against like, the headline's changes."""
+    h = headline(report)
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold", no_wrap=True)
     summary.add_column()
@@ -112,6 +122,11 @@ def render_terminal(report: Report, console: Console) -> None:
         summary.add_row(Text("PARTIAL", style="bold red"), "interrupted: figures cover only the calls read so far")
     console.print(Panel(summary, title="promptcache", title_align="left", border_style="cyan"))
 
+
+
+def _scenarios(report: Report, console: Console) -> None:
+    """Cost per model and layout, split into continued tables to fit the terminal."""
+    rec = report.recommendation
     writes = any(s.cache_write_tokens for s in report.scenarios)
     cols = [Col("Model"), Col("Layout"), Col("Hit %", True), Col("Cost", True), Col("Peak %", True), Col("Hits", True),
             Col("Misses", True), *((Col("Writes", True),) if writes else ()), Col("Output", True)]
@@ -138,6 +153,10 @@ def render_terminal(report: Report, console: Console) -> None:
         console.print(Text("Cost per model and layout: no scenario was simulated before the interruption.",
                            style="bold"))
 
+
+
+def _groups(report: Report, console: Console) -> None:
+    """The template groups, largest first, with where their calls diverge."""
     g = Table(title="Template groups (largest first)", title_justify="left")
     just: JustifyMethod
     for col, just in (("Group", "left"), ("Calls", "right"), ("Static prefix", "right"), ("Dynamic (mean)", "right"),
@@ -157,34 +176,51 @@ def render_terminal(report: Report, console: Console) -> None:
         g.caption = f"{len(report.groups) - 15} more group(s) in --format json"
     console.print(g)
 
-    if rec:
-        lines = [Text.from_markup(f"[bold]Use {escape(recommendation_title(rec))}[/] ({rec.layout.replace('_', ' ')})")]
-        for r in rec.reasons:
-            lines.append(Text(f"  - {r.message}"))
-        for act in rec.actions:
-            lines.append(Text(f"  * {act.message}: saves {_usd(act.savings_usd)}" + (f" on {act.model}" if act.model else "")))
-        lines.append(Text("  Quality differs between models in ways logs cannot show: test both on your own workload.",
-                          style="dim"))
-        console.print(Panel(RichGroup(*lines), title="Recommendation", title_align="left", border_style="green"))
-        render_options(report, console)
-    if report.findings:
-        f = Table(title="Findings (largest savings first)", title_justify="left")
-        col_model = savings_column_model(report.findings)
-        for col, just in (("Id", "left"), ("Kind", "left"), ("Finding", "left"), ("Calls", "right"),
-                          ("Tokens", "right"), (f"Saves on\n{col_model}" if col_model else "Savings", "right")):
-            f.add_column(escape(col), justify=just, no_wrap=col != "Finding")
-        for x in report.findings[:TOP_FINDINGS]:
-            f.add_row(escape(x.id), escape(x.kind), escape(x.message) + f"\n[dim]-> {escape(x.change)}[/]",
-                      f"{x.calls:,}", f"{x.tokens:,}", _usd(x.savings_usd) + (
-                          f" on {escape(x.savings_model)}" if not col_model and x.savings_model else "") + (
-                          f"\n[dim]{_usd(x.best_savings_usd)} on {escape(x.best_model)}[/]"
-                          if x.best_model != (x.savings_model or col_model)
-                          and x.best_savings_usd > x.savings_usd else ""))
-        f.caption = (f"promptcache analyze ... --explain {report.findings[0].id} shows one in full (layout before "
-                     "and after, savings per model)" + (f"; {len(report.findings) - TOP_FINDINGS} more in --format json"
-                                                        if len(report.findings) > TOP_FINDINGS else ""))
-        f.caption_justify = "left"
-        console.print(f)
+
+
+def _recommendation(report: Report, console: Console) -> None:
+    """The recommendation's panel and the model options."""
+    rec = report.recommendation
+    if not rec:
+        return
+    lines = [Text.from_markup(f"[bold]Use {escape(recommendation_title(rec))}[/] ({rec.layout.replace('_', ' ')})")]
+    for r in rec.reasons:
+        lines.append(Text(f"  - {r.message}"))
+    for act in rec.actions:
+        lines.append(Text(f"  * {act.message}: saves {_usd(act.savings_usd)}" + (f" on {act.model}" if act.model else "")))
+    lines.append(Text("  Quality differs between models in ways logs cannot show: test both on your own workload.",
+                      style="dim"))
+    console.print(Panel(RichGroup(*lines), title="Recommendation", title_align="left", border_style="green"))
+    render_options(report, console)
+
+
+def _findings(report: Report, console: Console) -> None:
+    """The findings, largest savings first."""
+    if not report.findings:
+        return
+    f = Table(title="Findings (largest savings first)", title_justify="left")
+    col_model = savings_column_model(report.findings)
+    just: JustifyMethod
+    for col, just in (("Id", "left"), ("Kind", "left"), ("Finding", "left"), ("Calls", "right"),
+                      ("Tokens", "right"), (f"Saves on\n{col_model}" if col_model else "Savings", "right")):
+        f.add_column(escape(col), justify=just, no_wrap=col != "Finding")
+    for x in report.findings[:TOP_FINDINGS]:
+        f.add_row(escape(x.id), escape(x.kind), escape(x.message) + f"\n[dim]-> {escape(x.change)}[/]",
+                  f"{x.calls:,}", f"{x.tokens:,}", _usd(x.savings_usd) + (
+                      f" on {escape(x.savings_model)}" if not col_model and x.savings_model else "") + (
+                      f"\n[dim]{_usd(x.best_savings_usd)} on {escape(x.best_model)}[/]"
+                      if x.best_model != (x.savings_model or col_model)
+                      and x.best_savings_usd > x.savings_usd else ""))
+    f.caption = (f"promptcache analyze ... --explain {report.findings[0].id} shows one in full (layout before "
+                 "and after, savings per model)" + (f"; {len(report.findings) - TOP_FINDINGS} more in --format json"
+                                                    if len(report.findings) > TOP_FINDINGS else ""))
+    f.caption_justify = "left"
+    console.print(f)
+
+
+def _sections(report: Report, console: Console) -> None:
+    """The plain-table sections every format shows (worst requests, calibration, fit, sweep), and the
+    peak concurrency."""
     for sec in all_sections(report):
         cols = [Col(h, right, wrap=h in ("Verdict", "Parameters")) for h, right in zip(sec.headers, sec.right, strict=True)]
         for st in fit_tables(sec.title, cols, sec.rows, console.width, keys=1, caption=sec.caption):
@@ -194,6 +230,10 @@ def render_terminal(report: Report, console: Console) -> None:
         above = ", ".join(f"{m}: {s:,.0f} s above its limit" for m, s in cc.seconds_above_limit.items() if s) or "never above any limit"
         console.print(Text(f"Peak concurrency: {cc.peak_in_flight} in flight"
                            + (f" at {cc.peak_at}" if cc.peak_at else "") + f" ({cc.latency_source} latencies); {above}."))
+
+
+def _assumptions(report: Report, console: Console) -> None:
+    """What the figures assume, and the skipped lines shown."""
     a = report.assumptions
     dates = f" (calls from {report.period[0][:10]} to {report.period[1][:10]})" if report.period else ""
     assumed = [f"Prices: {a.prices}{dates}.", f"Tokenizer: {a.tokenizer}.", f"Token counts: {a.token_counts}"]
