@@ -47,9 +47,18 @@ def fork_map(task: Callable[[int], T], n: int, *, jobs: int = 1) -> list[T]:
         ctx = mp.get_context("fork")
     except ValueError:
         return [task(i) for i in range(n)]
+    import signal
+
     _TASK = task
     try:
-        with ctx.Pool(min(jobs, n), initializer=_ignore_sigint) as pool:
+        # workers are forked with Ctrl-C already ignored (a SIGINT that reached a worker before its
+        # initializer ran printed that worker's traceback); the parent restores its own handler at once
+        before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            pool = ctx.Pool(min(jobs, n), initializer=_ignore_sigint)
+        finally:
+            signal.signal(signal.SIGINT, before)
+        with pool:
             return pool.map(_run, range(n), chunksize=1)
     finally:
         _TASK = None
