@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promptcache.errors import LogFormatError, PromptCacheError
-from promptcache.model.calls import Call
+from promptcache.model.calls import Call, is_blocks
 from promptcache.read.reader import (
     EXPANDERS,
     PARSER_FACTORIES,
@@ -165,7 +165,8 @@ records = st.one_of(json_values, mutated_records())
 
 def _check_call(call: Call) -> None:
     assert isinstance(call, Call)
-    assert isinstance(call.model, str) and isinstance(call.segments, list)
+    # a block-hash request keeps its blocks compactly (BlockSegments, a read-only sequence of segments)
+    assert isinstance(call.model, str) and (isinstance(call.segments, list) or is_blocks(call.segments))
     u = call.usage
     if u is not None:
         assert 0 <= u.input_tokens and 0 <= u.output_tokens

@@ -34,7 +34,7 @@ from typing import Any
 
 from ..model.calls import HIDDEN_PREFIX, Call, Segment
 from .anthropic import _output, anthropic_usage, message_segments
-from .common import LineError, as_dict, opt_str, parse_time
+from .common import LineError, as_dict, guarded, opt_str, parse_time
 
 HIDDEN_TEXT = "[Claude Code system prompt and tool definitions: not recorded in the transcript]"
 ENTRY_TYPES = frozenset({"user", "assistant", "system", "summary", "file-history-snapshot", "progress",
@@ -109,14 +109,8 @@ class ClaudeCodeSession:
     def feed(self, obj: Any, line: int) -> Iterator[tuple[int, Call | LineError]]:
         try:
             done = self._entry(obj, line)
-        except LineError as exc:
+        except LineError as exc:  # ``_entry`` is guarded: any surprise on a junk line is a LineError
             yield line, exc
-            return
-        except (RecursionError, MemoryError):
-            yield line, LineError("bad_shape", "too deeply nested or too large to read")
-            return
-        except Exception as exc:
-            yield line, LineError("bad_shape", f"unexpected shape ({type(exc).__name__}: {str(exc)[:80]})")
             return
         if done is not None:
             yield done
@@ -126,6 +120,7 @@ class ClaudeCodeSession:
         if done is not None:
             yield done
 
+    @guarded
     def _entry(self, obj: Any, line: int) -> tuple[int, Call | LineError] | None:
         rec = as_dict(obj, "a transcript line")
         kind = rec.get("type")
@@ -191,12 +186,8 @@ class ClaudeCodeSession:
             self.counted.add(p["key"])
         try:
             return p["line"], self._call(p)
-        except LineError as exc:
+        except LineError as exc:  # ``_call`` is guarded
             return p["line"], exc
-        except (RecursionError, MemoryError):
-            return p["line"], LineError("bad_shape", "too deeply nested or too large to read")
-        except Exception as exc:
-            return p["line"], LineError("bad_shape", f"unexpected shape ({type(exc).__name__}: {str(exc)[:80]})")
 
     def _history(self, parent: str | None) -> list[Segment]:
         """The prompt before an entry whose parent is ``parent``: every message up to it, in order."""
@@ -213,6 +204,7 @@ class ClaudeCodeSession:
         self._last = (head, out)
         return out
 
+    @guarded
     def _call(self, p: dict[str, Any]) -> Call:
         rec = p["rec"]
         segments = [Segment("system", HIDDEN_TEXT, name=HIDDEN_PREFIX), *self._history(p["parent"])]

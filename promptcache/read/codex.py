@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model.calls import HIDDEN_PREFIX, Call, Segment, Usage
-from .common import LineError, as_dict, content_text, count, dumps, opt_str, parse_time
+from .common import LineError, as_dict, content_text, count, dumps, guarded, opt_str, parse_time
 
 HIDDEN_TEXT = "[Codex CLI instructions and tool definitions: not recorded in the rollout]"
 LINE_TYPES = frozenset({"session_meta", "turn_context", "response_item", "event_msg", "compacted"})
@@ -100,14 +100,8 @@ class CodexSession:
     def feed(self, obj: Any, line: int) -> Iterator[tuple[int, Call | LineError]]:
         try:
             call = self._line(obj, line)
-        except LineError as exc:
+        except LineError as exc:  # ``_line`` is guarded: any surprise on a junk line is a LineError
             yield line, exc
-            return
-        except (RecursionError, MemoryError):
-            yield line, LineError("bad_shape", "too deeply nested or too large to read")
-            return
-        except Exception as exc:
-            yield line, LineError("bad_shape", f"unexpected shape ({type(exc).__name__}: {str(exc)[:80]})")
             return
         if call is None:
             self.context_lines += 1
@@ -117,6 +111,7 @@ class CodexSession:
     def finish(self) -> Iterator[tuple[int, Call | LineError]]:
         return iter(())
 
+    @guarded
     def _line(self, obj: Any, line: int) -> Call | None:
         rec = as_dict(obj, "a rollout line")
         kind = rec.get("type")
