@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promptcache.datamodel import Call
+from promptcache.datamodel import BlockSegments, Call, Segment
 from promptcache.errors import LogFormatError, PromptCacheError
 from promptcache.logs import EXPANDERS, PARSER_FACTORIES, PARSERS, LineError, read_logs
 
@@ -152,7 +152,9 @@ records = st.one_of(json_values, mutated_records())
 
 def _check_call(call: Call) -> None:
     assert isinstance(call, Call)
-    assert isinstance(call.model, str) and isinstance(call.segments, list)
+    # a block-hash trace request holds its blocks compactly (issue 15): a sequence of segments
+    assert isinstance(call.model, str) and isinstance(call.segments, (list, BlockSegments))
+    assert all(isinstance(s, Segment) for s in call.segments[:3])
     u = call.usage
     if u is not None:
         assert 0 <= u.input_tokens and 0 <= u.output_tokens
