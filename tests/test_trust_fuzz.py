@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promptcache.errors import LogFormatError, PromptCacheError
-from promptcache.model.calls import Call, is_blocks
+from promptcache.model.calls import Call, Segment, is_blocks
 from promptcache.read.reader import (
     EXPANDERS,
     PARSER_FACTORIES,
@@ -167,6 +167,7 @@ def _check_call(call: Call) -> None:
     assert isinstance(call, Call)
     # a block-hash request keeps its blocks compactly (BlockSegments, a read-only sequence of segments)
     assert isinstance(call.model, str) and (isinstance(call.segments, list) or is_blocks(call.segments))
+    assert all(isinstance(s, Segment) for s in call.segments[:3])
     u = call.usage
     if u is not None:
         assert 0 <= u.input_tokens and 0 <= u.output_tokens

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..model.calls import HIDDEN_PREFIX, Call, is_blocks
 from .delta import BlockDelta, Repeat
@@ -38,10 +38,16 @@ class Shape:
     out_tokens: int
     reported: bool
     adjust: int = 0  # tokens added (or removed) to reach the reported total: our framing's error
+    # sum(tokens), computed on first use (a block-hash prompt has ~2,000 pieces and its total is
+    # asked for several times per simulation); token counts are never changed after a shape is made
+    _total: int = field(default=-1, init=False, compare=False, repr=False)
 
     @property
     def total(self) -> int:
-        return sum(self.tokens)
+        t = self._total
+        if t < 0:
+            t = self._total = sum(self.tokens)
+        return t
 
 
 class Measurer:
