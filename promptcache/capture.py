@@ -92,15 +92,37 @@ class CaptureWriter:
         self._lock = threading.Lock()
         self.errors = 0  # lines that could not be written (the caller's request is never failed for it)
 
-    def write(self, *, api: str | None, url: str, started: float, latency_ms: float | None, status: int | None,
-              request: Any, response: Any = None, stream: str | None = None, error: str | None = None,
-              source: str, provider: str | None = None) -> None:
+    def write(
+        self,
+        *,
+        api: str | None,
+        url: str,
+        started: float,
+        latency_ms: float | None,
+        status: int | None,
+        request: Any,
+        response: Any = None,
+        stream: str | None = None,
+        error: str | None = None,
+        source: str,
+        provider: str | None = None,
+    ) -> None:
         model, usage = _summary(api, response, stream)
         if model is None and isinstance(request, dict):
             model = request.get("model")
-        rec: dict[str, Any] = {"format": FORMAT, "version": VERSION, "source": source, "api": api, "url": url,
-                               "timestamp": _iso(started), "latency_ms": latency_ms, "status": status,
-                               "model": model, "usage": usage, "request": request}
+        rec: dict[str, Any] = {
+            "format": FORMAT,
+            "version": VERSION,
+            "source": source,
+            "api": api,
+            "url": url,
+            "timestamp": _iso(started),
+            "latency_ms": latency_ms,
+            "status": status,
+            "model": model,
+            "usage": usage,
+            "request": request,
+        }
         if provider:
             rec["provider"] = provider
         if stream is not None and response is None:
@@ -125,6 +147,7 @@ class CaptureWriter:
 
 
 # --- httpx ------------------------------------------------------------------------------------------
+
 
 def _decode_json(data: bytes) -> Any:
     try:
@@ -151,8 +174,9 @@ def _decoded(http: Any, response: Any, raw: bytes) -> bytes:
         return b""
 
 
-def _record(http: Any, writer: CaptureWriter, request: Any, response: Any, raw: bytes, started: float,
-            t0: float) -> None:
+def _record(
+    http: Any, writer: CaptureWriter, request: Any, response: Any, raw: bytes, started: float, t0: float
+) -> None:
     url = str(request.url)
     body = _request_body(request)
     if request.method.upper() != "POST" or not isinstance(body, dict):
@@ -165,9 +189,18 @@ def _record(http: Any, writer: CaptureWriter, request: Any, response: Any, raw: 
     error = None
     if not 200 <= response.status_code < 300:
         error = (json.dumps(parsed) if parsed is not None else data.decode("utf-8", "replace"))[:500]
-    writer.write(api=api, url=url, started=started, latency_ms=round((time.perf_counter() - t0) * 1000, 3),
-                 status=response.status_code, request=body, response=parsed, stream=stream, error=error,
-                 source="httpx")
+    writer.write(
+        api=api,
+        url=url,
+        started=started,
+        latency_ms=round((time.perf_counter() - t0) * 1000, 3),
+        status=response.status_code,
+        request=body,
+        response=parsed,
+        stream=stream,
+        error=error,
+        source="httpx",
+    )
 
 
 def _transports(module: str) -> tuple[Any, Any]:
@@ -223,8 +256,9 @@ def _transports(module: str) -> tuple[Any, Any]:
                     done(b"".join(self._chunks))
 
     class Sync(httpx.BaseTransport):
-        def __init__(self, path: str | os.PathLike[str], transport: httpx.BaseTransport | None = None, *,
-                     redact: bool = False):
+        def __init__(
+            self, path: str | os.PathLike[str], transport: httpx.BaseTransport | None = None, *, redact: bool = False
+        ):
             self.writer = CaptureWriter(path, redact=redact)
             self.transport = transport if transport is not None else httpx.HTTPTransport()
 
@@ -238,15 +272,24 @@ def _transports(module: str) -> tuple[Any, Any]:
                 except Exception:
                     self.writer.errors += 1
 
-            return httpx.Response(response.status_code, headers=response.headers,
-                                  stream=_Recording(response.stream, done), extensions=response.extensions)
+            return httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                stream=_Recording(response.stream, done),
+                extensions=response.extensions,
+            )
 
         def close(self) -> None:
             self.transport.close()
 
     class Async(httpx.AsyncBaseTransport):
-        def __init__(self, path: str | os.PathLike[str], transport: httpx.AsyncBaseTransport | None = None, *,
-                     redact: bool = False):
+        def __init__(
+            self,
+            path: str | os.PathLike[str],
+            transport: httpx.AsyncBaseTransport | None = None,
+            *,
+            redact: bool = False,
+        ):
             self.writer = CaptureWriter(path, redact=redact)
             self.transport = transport if transport is not None else httpx.AsyncHTTPTransport()
 
@@ -260,8 +303,12 @@ def _transports(module: str) -> tuple[Any, Any]:
                 except Exception:
                     self.writer.errors += 1
 
-            return httpx.Response(response.status_code, headers=response.headers,
-                                  stream=_AsyncRecording(response.stream, done), extensions=response.extensions)
+            return httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                stream=_AsyncRecording(response.stream, done),
+                extensions=response.extensions,
+            )
 
         async def aclose(self) -> None:
             await self.transport.aclose()
@@ -289,12 +336,16 @@ def _module(transport: Any, http: str | None) -> str:
         return http
     import importlib.util
 
-    return "httpx" if importlib.util.find_spec("httpx") is not None or importlib.util.find_spec("httpx2") is None \
+    return (
+        "httpx"
+        if importlib.util.find_spec("httpx") is not None or importlib.util.find_spec("httpx2") is None
         else "httpx2"
+    )
 
 
-def CaptureTransport(path: str | os.PathLike[str], transport: Any = None, *, redact: bool = False,
-                     http: str | None = None) -> Any:
+def CaptureTransport(
+    path: str | os.PathLike[str], transport: Any = None, *, redact: bool = False, http: str | None = None
+) -> Any:
     """A ``BaseTransport`` that forwards to ``transport`` (default ``HTTPTransport()``) and appends each
     JSON POST and its response to ``path`` once the response is read.
 
@@ -304,13 +355,15 @@ def CaptureTransport(path: str | os.PathLike[str], transport: Any = None, *, red
     return _transports(_module(transport, http))[0](path, transport, redact=redact)
 
 
-def AsyncCaptureTransport(path: str | os.PathLike[str], transport: Any = None, *, redact: bool = False,
-                          http: str | None = None) -> Any:
+def AsyncCaptureTransport(
+    path: str | os.PathLike[str], transport: Any = None, *, redact: bool = False, http: str | None = None
+) -> Any:
     """The ``AsyncBaseTransport`` twin of ``CaptureTransport`` (for ``AsyncOpenAI``, ``AsyncAnthropic``)."""
     return _transports(_module(transport, http))[1](path, transport, redact=redact)
 
 
 # --- LiteLLM ----------------------------------------------------------------------------------------
+
 
 def _as_dict(obj: Any) -> Any:
     """LiteLLM's objects (pydantic models, Message, ModelResponse) as plain JSON values."""
@@ -362,10 +415,18 @@ class LiteLLMCapture:
             litellm_params = lp if isinstance(lp := kwargs.get("litellm_params"), dict) else {}
             provider = kwargs.get("custom_llm_provider") or litellm_params.get("custom_llm_provider")
             started, ended = _epoch(start_time), _epoch(end_time)
-            self.writer.write(api="openai-chat", url=str(litellm_params.get("api_base") or ""), started=started,
-                              latency_ms=round(max(0.0, ended - started) * 1000, 3), status=None if error is None else 0,
-                              request=request, response=None if error else _as_dict(response_obj), error=error,
-                              source="litellm", provider=str(provider) if provider else None)
+            self.writer.write(
+                api="openai-chat",
+                url=str(litellm_params.get("api_base") or ""),
+                started=started,
+                latency_ms=round(max(0.0, ended - started) * 1000, 3),
+                status=None if error is None else 0,
+                request=request,
+                response=None if error else _as_dict(response_obj),
+                error=error,
+                source="litellm",
+                provider=str(provider) if provider else None,
+            )
         except Exception:
             self.writer.errors += 1
 

@@ -35,23 +35,34 @@ PATTERNS: list[tuple[str, str]] = [
     ("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
     ("hex", r"(?<![A-Za-z0-9])[0-9a-fA-F]{32,}(?![A-Za-z0-9])"),
     # a long base64/base64url run with upper case, lower case and digits (not a word or a path)
-    ("base64", r"(?<![A-Za-z0-9+/_-])(?=[A-Za-z0-9+/_-]{0,200}?[0-9])(?=[A-Za-z0-9+/_-]{0,200}?[A-Z])"
-               r"(?=[A-Za-z0-9+/_-]{0,200}?[a-z])[A-Za-z0-9+/_-]{40,}={0,2}"),
+    (
+        "base64",
+        r"(?<![A-Za-z0-9+/_-])(?=[A-Za-z0-9+/_-]{0,200}?[0-9])(?=[A-Za-z0-9+/_-]{0,200}?[A-Z])"
+        r"(?=[A-Za-z0-9+/_-]{0,200}?[a-z])[A-Za-z0-9+/_-]{40,}={0,2}",
+    ),
 ]
 
 
 # Cheap literal tests (C speed) that a kind could be present at all; the regex runs only for those.
 _HINTS: dict[str, tuple[str, ...]] = {
-    "anthropic-key": ("sk-ant-",), "openai-key": ("sk-",), "google-key": ("AIza",),
-    "aws-key": ("AKIA", "ASIA", "ABIA", "ACCA"), "github-token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-    "slack-token": ("xox",), "jwt": ("eyJ",), "private-key": ("PRIVATE KEY",), "email": ("@",),
+    "anthropic-key": ("sk-ant-",),
+    "openai-key": ("sk-",),
+    "google-key": ("AIza",),
+    "aws-key": ("AKIA", "ASIA", "ABIA", "ACCA"),
+    "github-token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    "slack-token": ("xox",),
+    "jwt": ("eyJ",),
+    "private-key": ("PRIVATE KEY",),
+    "email": ("@",),
 }
 _LONG_RUN = 32  # hex and base64 need a run of at least this many non-space characters
 
 
 @functools.lru_cache(maxsize=256)
 def _compiled(kinds: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?P<{name.replace('-', '_')}>{p})" for name, p in PATTERNS if name in kinds), re.DOTALL)
+    return re.compile(
+        "|".join(f"(?P<{name.replace('-', '_')}>{p})" for name, p in PATTERNS if name in kinds), re.DOTALL
+    )
 
 
 def _pattern(text: str) -> re.Pattern[str] | None:
@@ -76,8 +87,11 @@ def _marker(m: re.Match[str]) -> str:
 def find_secrets(text: str) -> list[tuple[str, int, int]]:
     """Every secret in ``text`` as (kind, start, end), left to right, non-overlapping."""
     pat = _pattern(text)
-    return [] if pat is None else [((m.lastgroup or "secret").replace("_", "-"), m.start(), m.end())
-                                   for m in pat.finditer(text)]
+    return (
+        []
+        if pat is None
+        else [((m.lastgroup or "secret").replace("_", "-"), m.start(), m.end()) for m in pat.finditer(text)]
+    )
 
 
 def mask_secrets(text: str) -> str:
@@ -94,7 +108,7 @@ def mask_excerpt(text: str, start: int, end: int, margin: int = 256) -> str:
     start = max(0, start)
     end = max(start, min(end, len(text)))
     ws = max(0, start - margin)
-    window = text[ws: end + margin]
+    window = text[ws : end + margin]
     pat = _pattern(window)
     if pat is None:
         return text[start:end]
@@ -117,8 +131,7 @@ def mask_excerpt(text: str, start: int, end: int, margin: int = 256) -> str:
 
 # C0 controls (but tab and newline), DEL, C1 controls, bidi embeddings/overrides/isolates and marks,
 # zero-width and invisible formatting characters, line/paragraph separators.
-_UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]")
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]")
 
 
 def _visible(m: re.Match[str]) -> str:
@@ -177,4 +190,15 @@ def json_safe(text: str) -> str:
     return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-__all__ = ["PATTERNS", "find_secrets", "has_unsafe", "json_safe", "mask_excerpt", "mask_secrets", "printable", "printable_data", "printable_model", "safe_excerpt"]
+__all__ = [
+    "PATTERNS",
+    "find_secrets",
+    "has_unsafe",
+    "json_safe",
+    "mask_excerpt",
+    "mask_secrets",
+    "printable",
+    "printable_data",
+    "printable_model",
+    "safe_excerpt",
+]

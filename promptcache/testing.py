@@ -42,8 +42,13 @@ def _excerpt(text: str, at: int) -> str:
     return printable(("..." if start else "") + body + ("..." if end < len(text) else ""), newlines=False)
 
 
-def find_divergence(previous: Mapping[str, Any], current: Mapping[str, Any], index: int = 1, *,
-                    stable: Literal["conversation", "instructions"] = "conversation") -> Divergence | None:
+def find_divergence(
+    previous: Mapping[str, Any],
+    current: Mapping[str, Any],
+    index: int = 1,
+    *,
+    stable: Literal["conversation", "instructions"] = "conversation",
+) -> Divergence | None:
     """Where ``current`` stops repeating ``previous`` (None when it starts with all of it).
 
     ``stable="conversation"``: all of ``previous`` must be repeated (an append-only conversation).
@@ -69,8 +74,14 @@ def find_divergence(previous: Mapping[str, Any], current: Mapping[str, Any], ind
         return Divergence(index, prev.labels[k], 0, _excerpt(text, 0), "", "dropped")
     c_text = segment_text(curr.call.segments[k])
     if d.reason == "role":
-        return Divergence(index, prev.labels[k], 0, _excerpt(f"[{earlier.segments[k].role}] " + text, 0),
-                          _excerpt(f"[{curr.call.segments[k].role}] " + c_text, 0), "role")
+        return Divergence(
+            index,
+            prev.labels[k],
+            0,
+            _excerpt(f"[{earlier.segments[k].role}] " + text, 0),
+            _excerpt(f"[{curr.call.segments[k].role}] " + c_text, 0),
+            "role",
+        )
     return Divergence(index, prev.labels[k], d.offset, _excerpt(text, d.offset), _excerpt(c_text, d.offset), "changed")
 
 
@@ -82,14 +93,17 @@ def _message(d: Divergence) -> str:
         where = f"{d.part} changed role"
     else:
         where = f"they diverge in {d.part} at character {d.offset}"
-    lines = [head + where + ", so every token after it misses the prompt cache.",
-             f"  requests[{d.index - 1}]: {d.before!r}",
-             f"  requests[{d.index}]: {d.after!r}"]
+    lines = [
+        head + where + ", so every token after it misses the prompt cache.",
+        f"  requests[{d.index - 1}]: {d.before!r}",
+        f"  requests[{d.index}]: {d.after!r}",
+    ]
     return "\n".join(lines)
 
 
-def assert_cache_stable(requests: Iterable[Mapping[str, Any]], *,
-                        stable: Literal["conversation", "instructions"] = "conversation") -> None:
+def assert_cache_stable(
+    requests: Iterable[Mapping[str, Any]], *, stable: Literal["conversation", "instructions"] = "conversation"
+) -> None:
     """Fail (``AssertionError``) when a request does not repeat the previous one's prompt as its prefix.
 
     ``requests``: request bodies in the order they were sent (OpenAI/Anthropic/Gemini chat dicts, or

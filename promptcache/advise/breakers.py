@@ -33,11 +33,28 @@ from ..segment import volatile
 SAMPLES = 12  # per group: enough to tell static from per-call, small enough to bound memory
 MIN_GAIN_TOKENS = 32  # static tokens a fix must bring into reach to be worth reporting
 
-KIND_ORDER = ("whitespace_drift", "tool_order", "json_key_order", "dynamic_before_static", "volatile_value",
-              "user_id_scope", "cache_not_ready", "history_rewrite", "breakpoint_missing", "breakpoint_over_limit",
-              "breakpoint_below_minimum", "breakpoint_moving", "breakpoint_misplaced", "prompt_under_minimum",
-              "cache_key_routing", "tool_list_change", "model_switch", "cache_write_unread", "ttl_too_short",
-              "ttl_too_long")
+KIND_ORDER = (
+    "whitespace_drift",
+    "tool_order",
+    "json_key_order",
+    "dynamic_before_static",
+    "volatile_value",
+    "user_id_scope",
+    "cache_not_ready",
+    "history_rewrite",
+    "breakpoint_missing",
+    "breakpoint_over_limit",
+    "breakpoint_below_minimum",
+    "breakpoint_moving",
+    "breakpoint_misplaced",
+    "prompt_under_minimum",
+    "cache_key_routing",
+    "tool_list_change",
+    "model_switch",
+    "cache_write_unread",
+    "ttl_too_short",
+    "ttl_too_long",
+)
 MIN_REWRITES = 2  # rewritten turns in a group before it is reported
 
 
@@ -86,7 +103,7 @@ class Evidence:
         got = self.samples.setdefault(group, [])
         if len(got) < self.limit and call.segments and call.segments[0].role != "block":
             head = _preamble(call.segments)
-            got.append(replace(call, segments=head + [s for s in call.segments[len(head):][:1]]))
+            got.append(replace(call, segments=head + [s for s in call.segments[len(head) :][:1]]))
 
 
 def _preamble(segs: list[Segment]) -> list[Segment]:
@@ -99,6 +116,7 @@ def _preamble(segs: list[Segment]) -> list[Segment]:
 
 
 # -- transforms ------------------------------------------------------------------------------
+
 
 def _norm_ws(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).rstrip("\n")
@@ -145,12 +163,14 @@ def _reorder_preamble(static: frozenset[str]) -> Callable[[Call], Call]:
         keep = [s for s in systems if _norm_ws(s.text) in static]
         move = [s for s in systems if _norm_ws(s.text) not in static]
         tools = [s for s in head if s.role == "tools"]
-        return replace(call, segments=tools + keep + move + call.segments[len(head):])
+        return replace(call, segments=tools + keep + move + call.segments[len(head) :])
+
     return apply
 
 
 def _move_lines(static_lines: frozenset[str]) -> Callable[[Call], Call]:
     """Lines of system messages not in the group's static set go to the end of the last user message."""
+
     def apply(call: Call) -> Call:
         moved: list[str] = []
         segs: list[Segment] = []
@@ -171,6 +191,7 @@ def _move_lines(static_lines: frozenset[str]) -> Callable[[Call], Call]:
         else:
             segs[last] = replace(segs[last], text=segs[last].text + "\n\n" + note)
         return replace(call, segments=segs)
+
     return apply
 
 
@@ -180,8 +201,15 @@ def _drop_user(f: CallFacts) -> CallFacts:
 
 # -- detection --------------------------------------------------------------------------------
 
-def detect(evidence: Evidence, groups: dict[str, str], *, scoped_by_user: bool,
-           excerpt: Callable[[str], str], count: Callable[[str], int]) -> list[Fix]:
+
+def detect(
+    evidence: Evidence,
+    groups: dict[str, str],
+    *,
+    scoped_by_user: bool,
+    excerpt: Callable[[str], str],
+    count: Callable[[str], int],
+) -> list[Fix]:
     """Every breaker found in the samples, per group (``groups``: id -> label), in a stable order.
     ``count`` counts a text's tokens (the figures a finding's message quotes are exact).
 
@@ -200,18 +228,27 @@ def detect(evidence: Evidence, groups: dict[str, str], *, scoped_by_user: bool,
                 samples = [fix.apply(c) for c in samples] if fix.apply else samples
         users = evidence.users.get(gid, set())
         if scoped_by_user and len([u for u in users if u]) >= 2:
-            fixes.append(Fix(
-                kind="user_id_scope", group=gid, segment="request (user_id)",
-                message=(f"{gid}: calls of one template are sent under different `user_id`s; DeepSeek keeps one "
-                         "cache per user_id, so every user pays for the shared static prefix again"),
-                change="send these calls without `user_id` (or one shared id) unless you need per-user cache "
-                       "isolation for privacy",
-                keeps_information=True, apply_facts=_drop_user))
+            fixes.append(
+                Fix(
+                    kind="user_id_scope",
+                    group=gid,
+                    segment="request (user_id)",
+                    message=(
+                        f"{gid}: calls of one template are sent under different `user_id`s; DeepSeek keeps one "
+                        "cache per user_id, so every user pays for the shared static prefix again"
+                    ),
+                    change="send these calls without `user_id` (or one shared id) unless you need per-user cache "
+                    "isolation for privacy",
+                    keeps_information=True,
+                    apply_facts=_drop_user,
+                )
+            )
     return fixes
 
 
-def detect_history_rewrites(facts: Sequence[CallFacts], shapes: Mapping[str, Sequence[Shape]],
-                            primary: str) -> list[Fix]:
+def detect_history_rewrites(
+    facts: Sequence[CallFacts], shapes: Mapping[str, Sequence[Shape]], primary: str
+) -> list[Fix]:
     """``history_rewrite``: a turn of a conversation whose prompt does not begin with the previous
     turn's (an earlier message edited, truncated or summarized), so the cached conversation is lost.
 
@@ -242,21 +279,32 @@ def detect_history_rewrites(facts: Sequence[CallFacts], shapes: Mapping[str, Seq
         if rewritten:
             where.setdefault(gid, []).append(k)
         # once a turn is kept append-only, every later turn of the conversation builds on it
-        whatif[i] = {fam: _append_only(whatif[j][fam] if j in whatif else seq[j], seq[i])
-                     for fam, seq in shapes.items()}
+        whatif[i] = {
+            fam: _append_only(whatif[j][fam] if j in whatif else seq[j], seq[i]) for fam, seq in shapes.items()
+        }
         for fam, shape in whatif[i].items():
             changed.setdefault(gid, {}).setdefault(fam, {})[i] = shape
     fixes = []
     for gid in sorted(where, key=gid_order):
         if len(where[gid]) < MIN_REWRITES:
             continue
-        fixes.append(Fix(
-            kind="history_rewrite", group=gid, segment=f"message {min(where[gid])} of the history (earliest)",
-            message=(f"{gid}: {len(where[gid])} turns rewrote the conversation's earlier messages (edited, truncated "
-                     "or summarized), so each lost the cached prefix of the turn before it"),
-            change=("keep the history append-only: add each new turn at the end; summarize only when the savings "
-                    "below say it pays"),
-            keeps_information=True, shapes=changed[gid]))
+        fixes.append(
+            Fix(
+                kind="history_rewrite",
+                group=gid,
+                segment=f"message {min(where[gid])} of the history (earliest)",
+                message=(
+                    f"{gid}: {len(where[gid])} turns rewrote the conversation's earlier messages (edited, truncated "
+                    "or summarized), so each lost the cached prefix of the turn before it"
+                ),
+                change=(
+                    "keep the history append-only: add each new turn at the end; summarize only when the savings "
+                    "below say it pays"
+                ),
+                keeps_information=True,
+                shapes=changed[gid],
+            )
+        )
     return fixes
 
 
@@ -269,8 +317,9 @@ def _append_only(prev: Shape, cur: Shape) -> Shape:
     keys = [*prev.keys[:m], *([prev.out_key] if reply else ()), *cur.keys[start:]]
     toks = [*prev.tokens[:m], *([prev.out_tokens] if reply else ()), *cur.tokens[start:]]
     roles = (*prev.roles[:m], *(("assistant",) if reply else ()), *cur.roles[start:])
-    return Shape(keys, toks, roles, [-1] * len(keys), chain_of(keys), cur.out_key, cur.out_tokens, cur.reported,
-                 cur.adjust)
+    return Shape(
+        keys, toks, roles, [-1] * len(keys), chain_of(keys), cur.out_key, cur.out_tokens, cur.reported, cur.adjust
+    )
 
 
 MIN_EARLY_CALLS = 3  # calls of a cold burst that must arrive before the cache is built to report it
@@ -315,15 +364,25 @@ def detect_bursts(facts: Sequence[CallFacts], *, delay_s: float, idle_s: float, 
             t = shift.get(f.seq)
             return f if t is None else replace(f, start=t, end=t + (f.end - f.start))
 
-        fixes.append(Fix(
-            kind="cache_not_ready", group=gid, segment="timing",
-            message=(f"{gid}: {len(shift)} calls of cold bursts arrived before DeepSeek had cached the prefix they "
-                     f"share (it persists a shared prefix after two requests, usable about {delay_s:g} s after the "
-                     "second completes), so they paid full price"),
-            change=(f"send the first two calls of a burst and the rest once they have completed (they wait "
+        fixes.append(
+            Fix(
+                kind="cache_not_ready",
+                group=gid,
+                segment="timing",
+                message=(
+                    f"{gid}: {len(shift)} calls of cold bursts arrived before DeepSeek had cached the prefix they "
+                    f"share (it persists a shared prefix after two requests, usable about {delay_s:g} s after the "
+                    "second completes), so they paid full price"
+                ),
+                change=(
+                    f"send the first two calls of a burst and the rest once they have completed (they wait "
                     f"{max(waits):.0f} s at most, {sum(waits) / len(waits):.1f} s on average), or keep the "
-                    "cache warm with a request ahead of the burst"),
-            keeps_information=True, apply_facts=apply_facts))
+                    "cache warm with a request ahead of the burst"
+                ),
+                keeps_information=True,
+                apply_facts=apply_facts,
+            )
+        )
     return fixes
 
 
@@ -340,11 +399,18 @@ def _detect_whitespace(gid: str, samples: list[Call], excerpt, count) -> Fix | N
     norm = {tuple(_norm_ws(t) for t in _systems(c)) for c in samples}
     if len(raw) <= 1 or len(norm) >= len(raw):
         return None
-    return Fix(kind="whitespace_drift", group=gid, segment="system",
-               message=(f"{gid}: the system prompt differs between calls only in trailing spaces, line endings or "
-                        f"final newlines ({len(raw)} variants in {len(samples)} samples; {len(norm)} once normalized)"),
-               change="strip trailing whitespace and normalize line endings when building the system prompt",
-               keeps_information=True, apply=_normalize_whitespace)
+    return Fix(
+        kind="whitespace_drift",
+        group=gid,
+        segment="system",
+        message=(
+            f"{gid}: the system prompt differs between calls only in trailing spaces, line endings or "
+            f"final newlines ({len(raw)} variants in {len(samples)} samples; {len(norm)} once normalized)"
+        ),
+        change="strip trailing whitespace and normalize line endings when building the system prompt",
+        keeps_information=True,
+        apply=_normalize_whitespace,
+    )
 
 
 def _detect_tools(gid: str, samples: list[Call], excerpt, count) -> Fix | None:
@@ -356,13 +422,21 @@ def _detect_tools(gid: str, samples: list[Call], excerpt, count) -> Fix | None:
         return None
     by_name = {_canonical_tools(t, sort_keys=False) for t in texts}
     kind = "tool_order" if len(by_name) < len(set(texts)) else "json_key_order"
-    what = ("the same tools in a different order" if kind == "tool_order"
-            else "the same tool schemas with their JSON keys in a different order")
-    return Fix(kind=kind, group=gid, segment="tools",
-               message=f"{gid}: calls send {what} ({len(set(texts))} serializations of {len(canon)} tool list(s) "
-                       f"in {len(texts)} samples), so the prefix breaks at the tool list",
-               change="serialize tools deterministically: sort them by name and dump JSON with sorted keys",
-               keeps_information=True, apply=_canonicalize_tools)
+    what = (
+        "the same tools in a different order"
+        if kind == "tool_order"
+        else "the same tool schemas with their JSON keys in a different order"
+    )
+    return Fix(
+        kind=kind,
+        group=gid,
+        segment="tools",
+        message=f"{gid}: calls send {what} ({len(set(texts))} serializations of {len(canon)} tool list(s) "
+        f"in {len(texts)} samples), so the prefix breaks at the tool list",
+        change="serialize tools deterministically: sort them by name and dump JSON with sorted keys",
+        keeps_information=True,
+        apply=_canonicalize_tools,
+    )
 
 
 def _detect_reorder(gid: str, samples: list[Call], excerpt, count) -> Fix | None:
@@ -372,16 +446,22 @@ def _detect_reorder(gid: str, samples: list[Call], excerpt, count) -> Fix | None
         return None
     static_pos = [all(x[i] == lists[0][i] for x in lists) for i in range(n)]
     first_dynamic = next((i for i, s in enumerate(static_pos) if not s), None)
-    if first_dynamic is None or not any(static_pos[first_dynamic + 1:]):
+    if first_dynamic is None or not any(static_pos[first_dynamic + 1 :]):
         return None
     static = frozenset(lists[0][i] for i in range(n) if static_pos[i])
-    return Fix(kind="dynamic_before_static", group=gid, segment=f"system message {first_dynamic + 1}",
-               message=(f"{gid}: system message {first_dynamic + 1} changes from call to call but comes before "
-                        f"{sum(static_pos[first_dynamic + 1:])} static system message(s)"),
-               change="put the static system messages first and the per-call one after them",
-               keeps_information=True,
-               samples=[excerpt(x[first_dynamic]) for x in lists[:2]],
-               apply=_reorder_preamble(static))
+    return Fix(
+        kind="dynamic_before_static",
+        group=gid,
+        segment=f"system message {first_dynamic + 1}",
+        message=(
+            f"{gid}: system message {first_dynamic + 1} changes from call to call but comes before "
+            f"{sum(static_pos[first_dynamic + 1 :])} static system message(s)"
+        ),
+        change="put the static system messages first and the per-call one after them",
+        keeps_information=True,
+        samples=[excerpt(x[first_dynamic]) for x in lists[:2]],
+        apply=_reorder_preamble(static),
+    )
 
 
 def _detect_lines(gid: str, samples: list[Call], excerpt, count: Callable[[str], int]) -> Fix | None:
@@ -397,7 +477,7 @@ def _detect_lines(gid: str, samples: list[Call], excerpt, count: Callable[[str],
     varying = [i for i, ln in enumerate(first) if ln and ln not in static]
     if not varying:
         return None
-    if sum(len(ln) for ln in first[varying[0] + 1:] if ln in static) < 4 * MIN_GAIN_TOKENS:
+    if sum(len(ln) for ln in first[varying[0] + 1 :] if ln in static) < 4 * MIN_GAIN_TOKENS:
         return None  # too little static text after it to be worth moving (a cheap bound: ~4 characters a token)
     moving = set(varying)
     after = count("\n".join(ln for i, ln in enumerate(first) if i > varying[0] and i not in moving))
@@ -406,17 +486,24 @@ def _detect_lines(gid: str, samples: list[Call], excerpt, count: Callable[[str],
     kind_of = found[0][0] if found else None
     other = next((ls[varying[0]] for ls in line_sets[1:] if varying[0] < len(ls) and ls[varying[0]] != line), "")
     what = f"a {kind_of.replace('_', ' ')}" if kind_of else "per-call text (a name, an id, a user's data)"
-    return Fix(kind="volatile_value", group=gid, segment=f"system (line {varying[0] + 1})",
-               message=(f"{gid}: system prompt line {varying[0] + 1} holds {what} that changes on every call, "
-                        f"before {after:,} tokens of static instructions"
-                        + (f" ({len(varying)} such lines)" if len(varying) > 1 else "")),
-               change="move the changing line(s) to the end of the last user message (the model still reads them)",
-               keeps_information=True,
-               samples=[excerpt(line), excerpt(other)] if other else [excerpt(line)],
-               apply=_move_lines(frozenset(static)))
+    return Fix(
+        kind="volatile_value",
+        group=gid,
+        segment=f"system (line {varying[0] + 1})",
+        message=(
+            f"{gid}: system prompt line {varying[0] + 1} holds {what} that changes on every call, "
+            f"before {after:,} tokens of static instructions"
+            + (f" ({len(varying)} such lines)" if len(varying) > 1 else "")
+        ),
+        change="move the changing line(s) to the end of the last user message (the model still reads them)",
+        keeps_information=True,
+        samples=[excerpt(line), excerpt(other)] if other else [excerpt(line)],
+        apply=_move_lines(frozenset(static)),
+    )
 
 
 # -- layouts ----------------------------------------------------------------------------------
+
 
 def layout(samples: list[Call], count: Callable[[str], int], excerpt: Callable[[str], str]) -> list[LayoutItem]:
     """The first sample's prompt as parts marked static (same in every sample) or per-call."""

@@ -41,6 +41,7 @@ SCAN = 2000  # later calls looked at per write (bounded work on a busy group)
 
 # -- cache_write_unread --------------------------------------------------------------------------
 
+
 def _common(a: Shape, b: Shape) -> int | None:
     """Tokens of the longest piece-level prefix two prompts share; None when ``b`` begins with
     ``a``'s whole prompt (a conversation's next turn), which shares all ``a`` wrote whatever the
@@ -52,10 +53,19 @@ def _common(a: Shape, b: Shape) -> int | None:
     return None if k == len(a.keys) - 1 and k > 0 else sum(a.tokens[:k])
 
 
-def unread_writes(facts: Sequence[CallFacts], order: Sequence[int], conversation: Sequence[str | None],
-                  shapes: Sequence[Shape], reads: Sequence[int], writes: Sequence[int], writes_1h: Sequence[int],
-                  known: Callable[[int], bool], *, ttl_5m_s: float = TTL_5M_S, ttl_1h_s: float = TTL_1H_S
-                  ) -> dict[int, tuple[int, int]]:
+def unread_writes(
+    facts: Sequence[CallFacts],
+    order: Sequence[int],
+    conversation: Sequence[str | None],
+    shapes: Sequence[Shape],
+    reads: Sequence[int],
+    writes: Sequence[int],
+    writes_1h: Sequence[int],
+    known: Callable[[int], bool],
+    *,
+    ttl_5m_s: float = TTL_5M_S,
+    ttl_1h_s: float = TTL_1H_S,
+) -> dict[int, tuple[int, int]]:
     """Per writing call, its (5 min, 1 h) written tokens that no later call of its group or
     conversation read while they lived. A call reads ``reads[j]`` tokens from the start of its
     prompt; it read call i's entry when that reaches past the entry's start and both prompts
@@ -79,7 +89,7 @@ def unread_writes(facts: Sequence[CallFacts], order: Sequence[int], conversation
             seq = later.get(key)
             if seq is None:
                 continue
-            for j in seq[pos[key][i] + 1:pos[key][i] + 1 + SCAN]:
+            for j in seq[pos[key][i] + 1 : pos[key][i] + 1 + SCAN]:
                 dt = facts[j].start - t0
                 if dt > ttl_1h_s:
                     break
@@ -100,17 +110,26 @@ def unread_writes(facts: Sequence[CallFacts], order: Sequence[int], conversation
     return out
 
 
-def detect_unread_writes(facts: Sequence[CallFacts], order: Sequence[int], conversation: Sequence[str | None],
-                         shapes: Sequence[Shape], reads: Sequence[int], writes: Sequence[int],
-                         writes_1h: Sequence[int], reported: Callable[[int], bool], known: Callable[[int], bool],
-                         catalog: Catalog) -> list[LoggedFinding]:
+def detect_unread_writes(
+    facts: Sequence[CallFacts],
+    order: Sequence[int],
+    conversation: Sequence[str | None],
+    shapes: Sequence[Shape],
+    reads: Sequence[int],
+    writes: Sequence[int],
+    writes_1h: Sequence[int],
+    reported: Callable[[int], bool],
+    known: Callable[[int], bool],
+    catalog: Catalog,
+) -> list[LoggedFinding]:
     """Groups where most writing calls leave their writes unread, priced on the logged model.
     ``reported(i)``: call i's figures are the provider's (else the simulation's)."""
     if not any(w > 0 for w in writes):
         return []
     billed = [_bills_writes(catalog, f) for f in facts]  # ``Catalog.bucket`` caches per time step
-    unread = unread_writes(facts, order, conversation, shapes, reads, writes, writes_1h,
-                           lambda i: billed[i] and known(i))
+    unread = unread_writes(
+        facts, order, conversation, shapes, reads, writes, writes_1h, lambda i: billed[i] and known(i)
+    )
     writing: Counter[str] = Counter(facts[i].group for i in order if billed[i] and known(i) and writes[i] > 0)
     by_group: dict[str, list[int]] = {}
     for i in unread:
@@ -125,31 +144,66 @@ def detect_unread_writes(facts: Sequence[CallFacts], order: Sequence[int], conve
         for i in calls:
             f = facts[i]
             u5, u1 = unread[i]
-            kw = dict(list_at=f.list_at, blend=f.blend, tier=f.tier)
-            paid.add(gid, f.model, f.when, hit=0, miss=0, output=0, write_5m=u5, write_1h=u1, **kw)  # type: ignore[arg-type]
-            plain.add(gid, f.model, f.when, hit=0, miss=u5 + u1, output=0, **kw)  # type: ignore[arg-type]
-            models[catalog.find(f.model).id] += 1  # type: ignore[union-attr]
+            paid.add(
+                gid,
+                f.model,
+                f.when,
+                hit=0,
+                miss=0,
+                output=0,
+                write_5m=u5,
+                write_1h=u1,
+                list_at=f.list_at,
+                blend=f.blend,
+                tier=f.tier,
+            )
+            plain.add(
+                gid, f.model, f.when, hit=0, miss=u5 + u1, output=0, list_at=f.list_at, blend=f.blend, tier=f.tier
+            )
+            logged = catalog.find(f.model)
+            assert logged is not None  # only calls of priced (catalogued) models are counted here
+            models[logged.id] += 1
         premium = paid.cost() - plain.cost()
         if premium < MIN_SAVING_USD:
             continue
         t = paid.tokens()
         model = models.most_common(1)[0][0]
         src = sum(reported(i) for i in calls)
-        source = ("as the provider reported them" if src == len(calls) else "as simulated (no usage in the log)"
-                  if not src else f"{src} as reported, {len(calls) - src} as simulated")
-        found.append(LoggedFinding(Fix(
-            kind="cache_write_unread", group=gid, segment="request (cache_control)",
-            message=(f"{gid}: {len(calls)} of {writing[gid]} calls that wrote to the cache wrote tokens no later call "
-                     f"read while they lived ({t.write_5m:,} tokens at the 5-minute write rate, {t.write_1h:,} at the "
-                     f"1-hour rate, on {model}; {source}): their premium over sending them uncached bought nothing"),
-            change=("mark cache_control only where a later call reads it: at the end of the shared prefix (tools, "
-                    "system prompt, the history), not after per-call content; where the next call comes more than "
-                    "5 minutes later, use the 1-hour TTL or no breakpoint"),
-            keeps_information=True,
-            layouts=([LayoutItem("written, never read (5 min)", t.write_5m, False),
-                      LayoutItem("written, never read (1 h)", t.write_1h, False)],
-                     [LayoutItem("the same tokens sent uncached", t.write_5m + t.write_1h, False)])),
-            {model: FixSavings(alone=premium, marginal=premium, hit_tokens_gained=0)}))
+        source = (
+            "as the provider reported them"
+            if src == len(calls)
+            else "as simulated (no usage in the log)"
+            if not src
+            else f"{src} as reported, {len(calls) - src} as simulated"
+        )
+        found.append(
+            LoggedFinding(
+                Fix(
+                    kind="cache_write_unread",
+                    group=gid,
+                    segment="request (cache_control)",
+                    message=(
+                        f"{gid}: {len(calls)} of {writing[gid]} calls that wrote to the cache wrote tokens no later call "
+                        f"read while they lived ({t.write_5m:,} tokens at the 5-minute write rate, {t.write_1h:,} at the "
+                        f"1-hour rate, on {model}; {source}): their premium over sending them uncached bought nothing"
+                    ),
+                    change=(
+                        "mark cache_control only where a later call reads it: at the end of the shared prefix (tools, "
+                        "system prompt, the history), not after per-call content; where the next call comes more than "
+                        "5 minutes later, use the 1-hour TTL or no breakpoint"
+                    ),
+                    keeps_information=True,
+                    layouts=(
+                        [
+                            LayoutItem("written, never read (5 min)", t.write_5m, False),
+                            LayoutItem("written, never read (1 h)", t.write_1h, False),
+                        ],
+                        [LayoutItem("the same tokens sent uncached", t.write_5m + t.write_1h, False)],
+                    ),
+                ),
+                {model: FixSavings(alone=premium, marginal=premium, hit_tokens_gained=0)},
+            )
+        )
     return found
 
 
@@ -167,6 +221,7 @@ def _bills_writes(catalog: Catalog, f: CallFacts) -> bool:
 
 
 # -- ttl_too_short / ttl_too_long ------------------------------------------------------------------
+
 
 def _ttls(h: CacheHints | None) -> set[str]:
     """The TTLs a call's breakpoints ask for: "1h", or "5m" (the default, also written "")."""
@@ -188,11 +243,18 @@ def _with_ttl(ttl: str):
         segs = tuple(SegmentHint(mark) if s.cache_control is not None else s for s in h.segments)
         top = mark if h.cache_control is not None else None
         return replace(f, hints=replace(h, segments=segs, cache_control=top))
+
     return apply_facts
 
 
-def detect_ttl(facts: Sequence[CallFacts], order: Sequence[int], model: str, *, ttl_5m_s: float = TTL_5M_S,
-               ttl_1h_s: float = TTL_1H_S) -> list[Fix]:
+def detect_ttl(
+    facts: Sequence[CallFacts],
+    order: Sequence[int],
+    model: str,
+    *,
+    ttl_5m_s: float = TTL_5M_S,
+    ttl_1h_s: float = TTL_1H_S,
+) -> list[Fix]:
     """Groups whose breakpoints' TTL does not fit how often their calls come back: each gap between
     consecutive calls of the group is within 5 minutes, 5 minutes to an hour, or longer."""
     by_group: dict[str, list[int]] = {}
@@ -209,23 +271,43 @@ def detect_ttl(facts: Sequence[CallFacts], order: Sequence[int], model: str, *, 
         mid = sum(ttl_5m_s < g <= ttl_1h_s for g in gaps)
         uses = Counter(t for i in calls for t in _ttls(facts[i].hints))
         if uses["5m"] and mid >= MIN_CALLS:
-            fixes.append(Fix(
-                kind="ttl_too_short", group=gid, segment="request (cache_control ttl)",
-                message=(f"{gid}: {mid} of the {len(gaps)} gaps between this template's calls are 5 to 60 minutes "
-                         f"long, so its 5-minute cache entries expire before the next call, which writes them again "
-                         f"({short} gaps are within 5 minutes, {len(gaps) - short - mid} longer than an hour)"),
-                change=('mark its breakpoints with the 1-hour TTL (cache_control {"type": "ephemeral", "ttl": "1h"}): '
-                        f"a write costs 2x instead of 1.25x on {model}, and the next call reads it"),
-                keeps_information=True, apply_facts=_with_ttl("1h")))
+            fixes.append(
+                Fix(
+                    kind="ttl_too_short",
+                    group=gid,
+                    segment="request (cache_control ttl)",
+                    message=(
+                        f"{gid}: {mid} of the {len(gaps)} gaps between this template's calls are 5 to 60 minutes "
+                        f"long, so its 5-minute cache entries expire before the next call, which writes them again "
+                        f"({short} gaps are within 5 minutes, {len(gaps) - short - mid} longer than an hour)"
+                    ),
+                    change=(
+                        'mark its breakpoints with the 1-hour TTL (cache_control {"type": "ephemeral", "ttl": "1h"}): '
+                        f"a write costs 2x instead of 1.25x on {model}, and the next call reads it"
+                    ),
+                    keeps_information=True,
+                    apply_facts=_with_ttl("1h"),
+                )
+            )
         elif uses["1h"] and not uses["5m"] and mid == 0 and short >= MIN_CALLS:
-            fixes.append(Fix(
-                kind="ttl_too_long", group=gid, segment="request (cache_control ttl)",
-                message=(f"{gid}: its breakpoints ask for the 1-hour TTL, but {short} of the {len(gaps)} gaps between "
-                         "its calls are within 5 minutes and none is between 5 minutes and an hour: each write pays "
-                         "2x for a lifetime the next call does not need"),
-                change=(f"use the default 5-minute TTL: a write costs 1.25x instead of 2x on {model}, and each read "
-                        "refreshes the entry for another 5 minutes"),
-                keeps_information=True, apply_facts=_with_ttl("5m")))
+            fixes.append(
+                Fix(
+                    kind="ttl_too_long",
+                    group=gid,
+                    segment="request (cache_control ttl)",
+                    message=(
+                        f"{gid}: its breakpoints ask for the 1-hour TTL, but {short} of the {len(gaps)} gaps between "
+                        "its calls are within 5 minutes and none is between 5 minutes and an hour: each write pays "
+                        "2x for a lifetime the next call does not need"
+                    ),
+                    change=(
+                        f"use the default 5-minute TTL: a write costs 1.25x instead of 2x on {model}, and each read "
+                        "refreshes the entry for another 5 minutes"
+                    ),
+                    keeps_information=True,
+                    apply_facts=_with_ttl("5m"),
+                )
+            )
     return fixes
 
 

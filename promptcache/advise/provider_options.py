@@ -49,29 +49,43 @@ from .cache_writes import detect_ttl
 MIN_CALLS = 3  # calls a problem must touch in a group before it is reported
 NEAR_MINIMUM = 0.75  # "just under" OpenAI's minimum: at least this share of it
 
-BREAKPOINT_KINDS = ("breakpoint_missing", "breakpoint_over_limit", "breakpoint_below_minimum", "breakpoint_moving",
-                    "breakpoint_misplaced")
+BREAKPOINT_KINDS = (
+    "breakpoint_missing",
+    "breakpoint_over_limit",
+    "breakpoint_below_minimum",
+    "breakpoint_moving",
+    "breakpoint_misplaced",
+)
 _WHY = {
     "breakpoint_missing": "carry no cache_control breakpoint, so Anthropic caches nothing for them",
-    "breakpoint_over_limit": ("carry more than four breakpoints: the API rejects such requests, and SDKs that trim "
-                              "them keep the first four"),
+    "breakpoint_over_limit": (
+        "carry more than four breakpoints: the API rejects such requests, and SDKs that trim them keep the first four"
+    ),
     "breakpoint_below_minimum": "put every breakpoint on a prefix shorter than {model}'s {minimum:,}-token minimum, "
-                                "so nothing is written",
+    "so nothing is written",
     "breakpoint_moving": "put their breakpoints in different places from call to call, so an entry one call "
-                         "writes is not where the next call looks",
+    "writes is not where the next call looks",
     "breakpoint_misplaced": "put their breakpoints after per-call content, so the entries they write are never "
-                            "read again",
+    "read again",
 }
 _SPOTS = {
-    ("system", "history"): ("at the end of the tools and system prompt, and just before the newest user message "
-                            "when examples come before it"),
-    ("system", "history", "last"): ("at the end of the tools and system prompt, just before the newest user message, "
-                                    "and on the last block (it carries the conversation to the next turn)"),
+    ("system", "history"): (
+        "at the end of the tools and system prompt, and just before the newest user message "
+        "when examples come before it"
+    ),
+    ("system", "history", "last"): (
+        "at the end of the tools and system prompt, just before the newest user message, "
+        "and on the last block (it carries the conversation to the next turn)"
+    ),
 }
 
 
-def detect_provider_options(facts: Sequence[CallFacts], order: Sequence[int], shapes: Mapping[str, Sequence[Shape]],
-                            candidates: Sequence[tuple[str, str, Callable[[], object]]]) -> list[Fix]:
+def detect_provider_options(
+    facts: Sequence[CallFacts],
+    order: Sequence[int],
+    shapes: Mapping[str, Sequence[Shape]],
+    candidates: Sequence[tuple[str, str, Callable[[], object]]],
+) -> list[Fix]:
     """Every request-option breaker for the candidates whose provider reads the options.
 
     ``candidates``: (model id, tokenizer family, a maker of a fresh cache policy for it). Each
@@ -97,8 +111,14 @@ def detect_provider_options(facts: Sequence[CallFacts], order: Sequence[int], sh
 
 # -- Anthropic breakpoints -----------------------------------------------------------------------
 
-def detect_breakpoints(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape],
-                       make: Callable[[], AnthropicCache], model: str) -> list[Fix]:
+
+def detect_breakpoints(
+    facts: Sequence[CallFacts],
+    order: Sequence[int],
+    shapes: Sequence[Shape],
+    make: Callable[[], AnthropicCache],
+    model: str,
+) -> list[Fix]:
     """Groups whose calls read more from Anthropic's cache with breakpoints where it needs them.
 
     ``make()`` returns a fresh Anthropic policy for ``model`` (one per simulation)."""
@@ -135,19 +155,36 @@ def detect_breakpoints(facts: Sequence[CallFacts], order: Sequence[int], shapes:
         also = [f"{len(v)} {k.removeprefix('breakpoint_').replace('_', ' ')}" for k, v in reasons.items() if k != kind]
         gained = sum(reads_placed[i] - reads_logged[i] for v in reasons.values() for i in v)
         where = _SPOTS[spots[gid]]
-        fixes.append(Fix(
-            kind=kind, group=gid, segment="request (cache_control)",
-            message=(f"{gid}: {len(reasons[kind])} calls " + _WHY[kind].format(model=model, minimum=minimum)
-                     + (f" (and {', '.join(also)})" if also else "")
-                     + f"; with breakpoints where {model} needs them, {n} calls would read ~{gained:,} more "
-                       "cached tokens"),
-            change=f"mark cache_control breakpoints in the same places on every call: {where}",
-            keeps_information=True,
-            apply_facts=_place(spots[gid]),
-            layouts=(_layout(shapes[first], logged.breakpoints(shapes[first], facts[first].hints), reads_placed[first],
-                             over=_raw_count(shapes[first], facts[first].hints)),
-                     _layout(shapes[first], logged.breakpoints(shapes[first], with_options(
-                         facts[first].hints, placement=spots[gid])), reads_placed[first]))))
+        fixes.append(
+            Fix(
+                kind=kind,
+                group=gid,
+                segment="request (cache_control)",
+                message=(
+                    f"{gid}: {len(reasons[kind])} calls "
+                    + _WHY[kind].format(model=model, minimum=minimum)
+                    + (f" (and {', '.join(also)})" if also else "")
+                    + f"; with breakpoints where {model} needs them, {n} calls would read ~{gained:,} more "
+                    "cached tokens"
+                ),
+                change=f"mark cache_control breakpoints in the same places on every call: {where}",
+                keeps_information=True,
+                apply_facts=_place(spots[gid]),
+                layouts=(
+                    _layout(
+                        shapes[first],
+                        logged.breakpoints(shapes[first], facts[first].hints),
+                        reads_placed[first],
+                        over=_raw_count(shapes[first], facts[first].hints),
+                    ),
+                    _layout(
+                        shapes[first],
+                        logged.breakpoints(shapes[first], with_options(facts[first].hints, placement=spots[gid])),
+                        reads_placed[first],
+                    ),
+                ),
+            )
+        )
     return fixes
 
 
@@ -171,6 +208,7 @@ def _spots(conversations: bool) -> tuple[str, ...]:
 def _place(spots: tuple[str, ...]):
     def apply_facts(f: CallFacts) -> CallFacts:
         return replace(f, hints=with_options(f.hints, placement=spots))
+
     return apply_facts
 
 
@@ -187,8 +225,7 @@ def _signature(shape: Shape, hints: CacheHints | None, policy: AnthropicCache) -
     """Where a call's breakpoints sit, in terms that stay put across a template's calls: counted
     from the start in the system level, from the end in the messages (which grow)."""
     last = last_prompt_piece(shape)
-    return tuple(k if shape.roles[k] in SYSTEM_LEVEL else k - last
-                 for k, _, _ in policy.breakpoints(shape, hints))
+    return tuple(k if shape.roles[k] in SYSTEM_LEVEL else k - last for k, _, _ in policy.breakpoints(shape, hints))
 
 
 def _reason(shape: Shape, f: CallFacts, policy: AnthropicCache, varies: bool) -> str:
@@ -240,8 +277,14 @@ def _label(role: str, breakpoint: bool) -> str:
 
 # -- OpenAI: prompts just under the minimum ------------------------------------------------------
 
-def detect_under_minimum(facts: Sequence[CallFacts], shapes: Mapping[str, Sequence[Shape]], family: str,
-                         policy: OpenAIAutoCache | OpenAIBreakpointCache, model: str) -> list[Fix]:
+
+def detect_under_minimum(
+    facts: Sequence[CallFacts],
+    shapes: Mapping[str, Sequence[Shape]],
+    family: str,
+    policy: OpenAIAutoCache | OpenAIBreakpointCache,
+    model: str,
+) -> list[Fix]:
     """Groups whose prompts mostly fall just under OpenAI's minimum: no call of theirs is cached.
 
     The fix grows the static system prompt to the minimum (fuller instructions, examples): every
@@ -263,21 +306,31 @@ def detect_under_minimum(facts: Sequence[CallFacts], shapes: Mapping[str, Sequen
         pad = minimum - system
         over = {fam: {i: _padded(seq[i], gid, pad) for i in idx} for fam, seq in shapes.items()}
         mean = sum(shapes[family][i].total for i in near) / len(near)
-        fixes.append(Fix(
-            kind="prompt_under_minimum", group=gid, segment="system",
-            message=(f"{gid}: {len(near)} of {len(idx)} calls send prompts of ~{mean:,.0f} tokens, just under "
-                     f"{model}'s {minimum:,}-token caching minimum, so none of them is cached (the shared system "
-                     f"prompt is ~{system:,} tokens)"),
-            change=(f"grow the static system prompt by ~{pad:,} tokens (fuller instructions or examples the model "
+        fixes.append(
+            Fix(
+                kind="prompt_under_minimum",
+                group=gid,
+                segment="system",
+                message=(
+                    f"{gid}: {len(near)} of {len(idx)} calls send prompts of ~{mean:,.0f} tokens, just under "
+                    f"{model}'s {minimum:,}-token caching minimum, so none of them is cached (the shared system "
+                    f"prompt is ~{system:,} tokens)"
+                ),
+                change=(
+                    f"grow the static system prompt by ~{pad:,} tokens (fuller instructions or examples the model "
                     f"can use) so the shared prefix reaches {minimum:,}; the same text is counted as {pad:,} tokens "
-                    "on every candidate"),
-            keeps_information=True, shapes=over,
-            layouts=(_pad_layout(shapes[family][near[0]], 0), _pad_layout(shapes[family][near[0]], pad))))
+                    "on every candidate"
+                ),
+                keeps_information=True,
+                shapes=over,
+                layouts=(_pad_layout(shapes[family][near[0]], 0), _pad_layout(shapes[family][near[0]], pad)),
+            )
+        )
     return fixes
 
 
 def _system_tokens(shape: Shape) -> int:
-    return sum(shape.tokens[:system_pieces(shape)])
+    return sum(shape.tokens[: system_pieces(shape)])
 
 
 def _padded(shape: Shape, gid: str, pad: int) -> Shape:
@@ -287,9 +340,17 @@ def _padded(shape: Shape, gid: str, pad: int) -> Shape:
         return shape
     key = hash(("promptcache:padding", gid, pad))
     keys = [*shape.keys[:at], key, *shape.keys[at:]]
-    return Shape(keys, [*shape.tokens[:at], pad, *shape.tokens[at:]], [*shape.roles[:at], "system", *shape.roles[at:]],
-                 [*shape.indexes[:at], shape.indexes[at - 1], *shape.indexes[at:]], chain_of(keys), shape.out_key,
-                 shape.out_tokens, shape.reported, shape.adjust)
+    return Shape(
+        keys,
+        [*shape.tokens[:at], pad, *shape.tokens[at:]],
+        [*shape.roles[:at], "system", *shape.roles[at:]],
+        [*shape.indexes[:at], shape.indexes[at - 1], *shape.indexes[at:]],
+        chain_of(keys),
+        shape.out_key,
+        shape.out_tokens,
+        shape.reported,
+        shape.adjust,
+    )
 
 
 def _pad_layout(shape: Shape, pad: int) -> list[LayoutItem]:
@@ -303,8 +364,14 @@ def _pad_layout(shape: Shape, pad: int) -> list[LayoutItem]:
 
 # -- OpenAI: routing by prefix and prompt_cache_key ---------------------------------------------
 
-def detect_cache_key(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape],
-                     make: Callable[[], OpenAIAutoCache], model: str) -> list[Fix]:
+
+def detect_cache_key(
+    facts: Sequence[CallFacts],
+    order: Sequence[int],
+    shapes: Sequence[Shape],
+    make: Callable[[], OpenAIAutoCache],
+    model: str,
+) -> list[Fix]:
     """Groups whose calls overflowed their route (more than ~15 a minute on one prefix and key) and
     missed there: each extra machine warms up on its first request, and again after an idle gap.
 
@@ -325,7 +392,10 @@ def detect_cache_key(facts: Sequence[CallFacts], order: Sequence[int], shapes: S
         keys.setdefault(f.group, set()).add(key)
         groups_on_key.setdefault(key, set()).add(f.group)
         before = pol.overflowed  # a call that overflowed and missed: an overflow machine warming up
-        if pol.request(shapes[i], start=f.start, end=f.end, user=f.user, call=f.hints).read == 0 and pol.overflowed > before:
+        if (
+            pol.request(shapes[i], start=f.start, end=f.end, user=f.user, call=f.hints).read == 0
+            and pol.overflowed > before
+        ):
             overflowed[f.group] += 1
         q = window.setdefault(f.group, deque())
         while q and q[0] <= f.start - 60:
@@ -345,16 +415,30 @@ def detect_cache_key(facts: Sequence[CallFacts], order: Sequence[int], shapes: S
             how = "one prompt_cache_key" + (f" shared with {len(shared)} other template(s)" if shared else "")
         else:
             how = f"{len(used)} prompt_cache_keys"
-        fixes.append(Fix(
-            kind="cache_key_routing", group=gid, segment="request (prompt_cache_key)",
-            message=(f"{gid}: {overflowed[gid]} calls overflowed their cache route on {model} and missed (up to "
-                     f"{peak[gid]} calls a minute of this template, {how}; above ~{pol.rpm:g} a minute per prefix "
-                     "and key OpenAI sends the excess to more machines, each of which misses until it has cached "
-                     "the prefix)"),
-            change=("send this template with its own prompt_cache_key" + (
-                f", split into {shards} keys (e.g. by conversation or user) so each stays under ~{pol.rpm:g} "
-                "requests a minute" if shards > 1 else "")),
-            keeps_information=True, apply_facts=_keyed(gid, shards)))
+        fixes.append(
+            Fix(
+                kind="cache_key_routing",
+                group=gid,
+                segment="request (prompt_cache_key)",
+                message=(
+                    f"{gid}: {overflowed[gid]} calls overflowed their cache route on {model} and missed (up to "
+                    f"{peak[gid]} calls a minute of this template, {how}; above ~{pol.rpm:g} a minute per prefix "
+                    "and key OpenAI sends the excess to more machines, each of which misses until it has cached "
+                    "the prefix)"
+                ),
+                change=(
+                    "send this template with its own prompt_cache_key"
+                    + (
+                        f", split into {shards} keys (e.g. by conversation or user) so each stays under ~{pol.rpm:g} "
+                        "requests a minute"
+                        if shards > 1
+                        else ""
+                    )
+                ),
+                keeps_information=True,
+                apply_facts=_keyed(gid, shards),
+            )
+        )
     return fixes
 
 
@@ -365,6 +449,7 @@ def _keyed(gid: str, shards: int):
         else:  # a conversation keeps one key (its history stays on one route); else round-robin
             shard = (zlib.crc32(f.conversation.encode()) if f.conversation is not None else f.seq) % shards
         return replace(f, hints=with_options(f.hints, prompt_cache_key=f"promptcache/{gid}/{shard}"))
+
     return apply_facts
 
 

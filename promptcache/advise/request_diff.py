@@ -70,7 +70,7 @@ def _common(a: str, b: str) -> int:
 
 def _excerpt(text: str, at: int, context: int) -> str:
     lo = max(0, at - context)
-    out = text[lo:at + context]
+    out = text[lo : at + context]
     return ("…" if lo else "") + out + ("…" if at + context < len(text) else "")
 
 
@@ -100,8 +100,16 @@ def first_difference(earlier: Call, later: Call, *, context: int = CONTEXT) -> P
         return PromptDiff(_label(a, k), "", 0, _excerpt(segment_text(a[k]), 0, context), "", k, chars, "dropped")
     ta, tb = segment_text(a[k]), segment_text(b[k])
     if a[k].role != b[k].role:
-        return PromptDiff(_label(b, k), b[k].role, 0, _excerpt(f"[{a[k].role}] " + ta, 0, context),
-                          _excerpt(f"[{b[k].role}] " + tb, 0, context), k, chars, "role")
+        return PromptDiff(
+            _label(b, k),
+            b[k].role,
+            0,
+            _excerpt(f"[{a[k].role}] " + ta, 0, context),
+            _excerpt(f"[{b[k].role}] " + tb, 0, context),
+            k,
+            chars,
+            "role",
+        )
     off = _common(ta, tb)
     return PromptDiff(_label(b, k), b[k].role, off, _excerpt(ta, off, context), _excerpt(tb, off, context), k, chars)
 

@@ -46,6 +46,7 @@ class LoggedFinding:
 
 # -- turns ---------------------------------------------------------------------------------------
 
+
 def link_turns(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape]) -> list[int]:
     """Each call's previous turn (-1 for none): the latest earlier call of its conversation id,
     else the latest earlier call whose whole prompt, tools left out, begins this call's."""
@@ -82,9 +83,15 @@ def _tool_keys(shape: Shape) -> tuple[int, ...]:
 
 # -- tool_list_change ----------------------------------------------------------------------------
 
-def detect_tool_changes(facts: Sequence[CallFacts], order: Sequence[int], shapes: Mapping[str, Sequence[Shape]],
-                        primary: str, calls: Callable[[], Iterable[Call]],
-                        measurers: dict[str, Measurer]) -> list[Fix]:
+
+def detect_tool_changes(
+    facts: Sequence[CallFacts],
+    order: Sequence[int],
+    shapes: Mapping[str, Sequence[Shape]],
+    primary: str,
+    calls: Callable[[], Iterable[Call]],
+    measurers: dict[str, Measurer],
+) -> list[Fix]:
     """Conversations whose tool list changes between turns, and their calls re-shaped with the
     conversation's full tool list. ``calls()`` re-reads the log in order (only when a change is
     found: twice, once for the tool lists and once to shape the changed calls)."""
@@ -151,20 +158,38 @@ def detect_tool_changes(facts: Sequence[CallFacts], order: Sequence[int], shapes
         before_tools = sum(t for t, r in zip(seq[first].tokens, seq[first].roles, strict=True) if r == "tools")
         after_tools = sum(t for t, r in zip(after[primary].tokens, after[primary].roles, strict=True) if r == "tools")
         rest = seq[first].total - before_tools
-        fixes.append(Fix(
-            kind="tool_list_change", group=gid, segment="tools",
-            message=(f"{gid}: {len(convs)} conversation(s) change their tool list between turns ({len(turns)} turn(s) "
-                     f"send other tools than the turn before, {len(mine)} call(s) of this group a shorter list), so "
-                     "each change breaks the cached prefix at its very start, the tool list"),
-            change=(f"send the conversation's full tool list ({'/'.join(map(str, sizes))} tools) from its first call, "
+        fixes.append(
+            Fix(
+                kind="tool_list_change",
+                group=gid,
+                segment="tools",
+                message=(
+                    f"{gid}: {len(convs)} conversation(s) change their tool list between turns ({len(turns)} turn(s) "
+                    f"send other tools than the turn before, {len(mine)} call(s) of this group a shorter list), so "
+                    "each change breaks the cached prefix at its very start, the tool list"
+                ),
+                change=(
+                    f"send the conversation's full tool list ({'/'.join(map(str, sizes))} tools) from its first call, "
                     "in one order, and restrict which tools a turn may call with tool_choice (OpenAI: an "
                     "allowed_tools tool_choice) instead of changing the list (on Anthropic a tool_choice change "
-                    "keeps the tools and system cache, not the messages')"),
-            keeps_information=True, shapes=changed[gid],
-            layouts=([LayoutItem(f"tools ({len(lists.get(first, []))} as logged)", before_tools, False),
-                      LayoutItem("system and messages", rest, False)],
-                     [LayoutItem(f"tools ({len(full[root[first]])}: the conversation's full list)", after_tools, True),
-                      LayoutItem("system and messages", rest, True)])))
+                    "keeps the tools and system cache, not the messages')"
+                ),
+                keeps_information=True,
+                shapes=changed[gid],
+                layouts=(
+                    [
+                        LayoutItem(f"tools ({len(lists.get(first, []))} as logged)", before_tools, False),
+                        LayoutItem("system and messages", rest, False),
+                    ],
+                    [
+                        LayoutItem(
+                            f"tools ({len(full[root[first]])}: the conversation's full list)", after_tools, True
+                        ),
+                        LayoutItem("system and messages", rest, True),
+                    ],
+                ),
+            )
+        )
     return fixes
 
 
@@ -213,10 +238,16 @@ def _with_tools(call: Call, text: str, facts: CallFacts) -> Call | None:
 
 # -- model_switch ----------------------------------------------------------------------------------
 
-def detect_model_switches(facts: Sequence[CallFacts], order: Sequence[int], conversation: Sequence[str | None],
-                          shapes: Mapping[str, Sequence[Shape]], primary: str, catalog: Catalog,
-                          policy_for: Callable[[ModelEntry], Callable[[], object]],
-                          ) -> tuple[list[LoggedFinding], list[tuple[Fix, str]]]:
+
+def detect_model_switches(
+    facts: Sequence[CallFacts],
+    order: Sequence[int],
+    conversation: Sequence[str | None],
+    shapes: Mapping[str, Sequence[Shape]],
+    primary: str,
+    catalog: Catalog,
+    policy_for: Callable[[ModelEntry], Callable[[], object]],
+) -> tuple[list[LoggedFinding], list[tuple[Fix, str]]]:
     """Conversations that move to another model mid-way, re-simulated on the logged models as
     logged and kept on one model (the one that carries most of their input tokens).
     Returns the findings that save, and those found but not kept with the reason (the kept
@@ -259,10 +290,10 @@ def detect_model_switches(facts: Sequence[CallFacts], order: Sequence[int], conv
             conv = conversation[i]
             if conv is not None and conv in keep:
                 return keep[conv]
-            return entry[i]  # type: ignore[return-value]
+            return entry[i]  # type: ignore[return-value]  # only the calls in ``calls`` (a known model) are assigned
 
         calls = [i for i in order if entry[i] is not None]
-        return simulate(facts, calls, assign, seqs, policies, catalog)  # type: ignore[arg-type]
+        return simulate(facts, calls, assign, seqs, policies, catalog)  # type: ignore[arg-type]  # seqs: one family per model
 
     base = run({})
     found: list[LoggedFinding] = []
@@ -289,22 +320,35 @@ def detect_model_switches(facts: Sequence[CallFacts], order: Sequence[int], conv
                 moved[e.id] += 1
                 tokens += seqs[e.tokenizer][i].total
         fix = Fix(
-            kind="model_switch", group=gid, segment="request (model)",
-            message=(f"{gid}: {len(calls)} call(s) in {len(convs)} conversation(s) switch to another model mid-way ("
-                     + ", ".join(f"{n} to {m}" for m, n in sorted(moved.items())) + f"; {tokens:,} input tokens); "
-                     "caches are per model, so each switched call misses the prefix the conversation's first model "
-                     "cached"),
-            change=(f"keep each conversation on one model (here: {kept_on}, which carries most of its input tokens); "
-                    "choose the model per conversation, not per turn"),
+            kind="model_switch",
+            group=gid,
+            segment="request (model)",
+            message=(
+                f"{gid}: {len(calls)} call(s) in {len(convs)} conversation(s) switch to another model mid-way ("
+                + ", ".join(f"{n} to {m}" for m, n in sorted(moved.items()))
+                + f"; {tokens:,} input tokens); "
+                "caches are per model, so each switched call misses the prefix the conversation's first model "
+                "cached"
+            ),
+            change=(
+                f"keep each conversation on one model (here: {kept_on}, which carries most of its input tokens); "
+                "choose the model per conversation, not per turn"
+            ),
             keeps_information=True,
-            layouts=([LayoutItem(f"turns on another model ({', '.join(sorted(moved))})", tokens, False)],
-                     [LayoutItem(f"the same turns on {kept_on}", tokens, True)]))
+            layouts=(
+                [LayoutItem(f"turns on another model ({', '.join(sorted(moved))})", tokens, False)],
+                [LayoutItem(f"the same turns on {kept_on}", tokens, True)],
+            ),
+        )
         if gained <= 0:
             dropped.append((fix, f"the switched calls share no cached prefix with the turns on {kept_on}"))
             continue
         if saved < MIN_SAVING_USD:
-            why = (f"keeping the conversations on {kept_on} costs more than the cache reads save" if saved < 0
-                   else f"saves less than ${MIN_SAVING_USD} on the logged models")
+            why = (
+                f"keeping the conversations on {kept_on} costs more than the cache reads save"
+                if saved < 0
+                else f"saves less than ${MIN_SAVING_USD} on the logged models"
+            )
             dropped.append((fix, why))
             continue
         found.append(LoggedFinding(fix, {kept_on: FixSavings(alone=saved, marginal=saved, hit_tokens_gained=gained)}))

@@ -57,8 +57,9 @@ class Variant:
             out.update(over)
         return out
 
-    def view(self, shapes: Mapping[str, Sequence[Shape]], facts: Sequence[CallFacts]
-             ) -> tuple[dict[str, Sequence[Shape]], Sequence[CallFacts]]:
+    def view(
+        self, shapes: Mapping[str, Sequence[Shape]], facts: Sequence[CallFacts]
+    ) -> tuple[dict[str, Sequence[Shape]], Sequence[CallFacts]]:
         return ({f: Overlay(v, self.shapes.get(f, {})) for f, v in shapes.items()}, Overlay(facts, self.facts))
 
 
@@ -89,11 +90,17 @@ class Variants:
         hidden = {g: v.changed() for g, v in self.groups.items()}
         fams = set(self.combined.shapes) | {f for v in self.in_group for f in v.shapes}
         self.leave_one_out = [
-            Variant({f: _Layered(v.shapes.get(f, {}), self.combined.shapes.get(f, {}), hidden[self.owner[k]])
-                     for f in fams},
-                    _Layered(v.facts, self.combined.facts, hidden[self.owner[k]]),
-                    parent=self.combined, differs=hidden[self.owner[k]] | v.changed())
-            for k, v in enumerate(self.in_group)]
+            Variant(
+                {
+                    f: _Layered(v.shapes.get(f, {}), self.combined.shapes.get(f, {}), hidden[self.owner[k]])
+                    for f in fams
+                },
+                _Layered(v.facts, self.combined.facts, hidden[self.owner[k]]),
+                parent=self.combined,
+                differs=hidden[self.owner[k]] | v.changed(),
+            )
+            for k, v in enumerate(self.in_group)
+        ]
 
 
 class _Layered(Mapping[int, T]):
@@ -149,8 +156,13 @@ def _apply_facts(facts: CallFacts, fixes: list[Fix]) -> CallFacts:
     return facts
 
 
-def reshape(calls: Callable[[], Iterable[Call]], fixes: list[Fix], facts: Sequence[CallFacts],
-            measurers: dict[str, Measurer], shapes: Mapping[str, Sequence[Shape]]) -> Variants:
+def reshape(
+    calls: Callable[[], Iterable[Call]],
+    fixes: list[Fix],
+    facts: Sequence[CallFacts],
+    measurers: dict[str, Measurer],
+    shapes: Mapping[str, Sequence[Shape]],
+) -> Variants:
     """Build the combined, alone and leave-one-out variants; ``calls()`` re-reads the log in order."""
     by_group = _by_group(fixes)
     groups = {g: _Draft() for g in by_group}  # the combined layout, group by group
@@ -218,15 +230,22 @@ def subset(variants: Variants, fixes: list[Fix], keep: list[int]) -> Variants | 
             continue
         if not mine:
             continue
-        parts = [_layout(variants, fixes, g, mine)] + [_layout(variants, fixes, g, [j for j in mine if j != k])
-                                                       for k in mine]
+        parts = [_layout(variants, fixes, g, mine)] + [
+            _layout(variants, fixes, g, [j for j in mine if j != k]) for k in mine
+        ]
         built = [p for p in parts if p is not None]
         if len(built) < len(parts):
             return None
         groups[g] = built[0]
         loo.update(zip(mine, built[1:]))
-    return Variants(_merge(groups.values()), [variants.alone[k] for k in keep], [loo[k] for k in keep], groups,
-                    variants.facts, [fixes[k].group for k in keep])
+    return Variants(
+        _merge(groups.values()),
+        [variants.alone[k] for k in keep],
+        [loo[k] for k in keep],
+        groups,
+        variants.facts,
+        [fixes[k].group for k in keep],
+    )
 
 
 def _layout(variants: Variants, fixes: list[Fix], group: str, ks: list[int]) -> Variant | None:
@@ -238,8 +257,9 @@ def _layout(variants: Variants, fixes: list[Fix], group: str, ks: list[int]) -> 
     shaping = [k for k in ks if fixes[k].rewrites_text or fixes[k].shapes]
     if len(shaping) > 1:
         return None
-    out = Variant(shapes={fam: dict(over) for fam, over in variants.alone[shaping[0]].shapes.items()}
-                  if shaping else {})
+    out = Variant(
+        shapes={fam: dict(over) for fam, over in variants.alone[shaping[0]].shapes.items()} if shaping else {}
+    )
     chosen = [fixes[k] for k in ks]
     if any(f.apply_facts for f in chosen):
         out.facts = {i: _apply_facts(fa, chosen) for i, fa in enumerate(variants.facts) if fa.group == group}
@@ -268,17 +288,25 @@ class Plan:
     dropped: list[tuple[Fix, str]]
 
 
-def _combine(fixes: list[Fix], variants: Variants, reread: Callable[[list[Fix]], Variants], models: list[str],
-             run: Callable[[Variant, str], Ledger], base: dict[str, Ledger],
-             alone: list[dict[str, tuple[Decimal, int]]], keep: list[int], dropped: list[tuple[Fix, str]]
-             ) -> tuple[Variants, dict[str, Ledger]]:
+def _combine(
+    fixes: list[Fix],
+    variants: Variants,
+    reread: Callable[[list[Fix]], Variants],
+    models: list[str],
+    run: Callable[[Variant, str], Ledger],
+    base: dict[str, Ledger],
+    alone: list[dict[str, tuple[Decimal, int]]],
+    keep: list[int],
+    dropped: list[tuple[Fix, str]],
+) -> tuple[Variants, dict[str, Ledger]]:
     """The kept fixes' combined layout and its ledgers; while the combination costs more on some
     model than the log as logged, the fix that saves least alone is dropped (``keep`` and
     ``dropped`` are updated in place)."""
     current, combined = variants, {}
     while keep:
-        current = variants if len(keep) == len(fixes) else (
-            subset(variants, fixes, keep) or reread([fixes[k] for k in keep]))
+        current = (
+            variants if len(keep) == len(fixes) else (subset(variants, fixes, keep) or reread([fixes[k] for k in keep]))
+        )
         combined = {m: run(current.combined, m) for m in models}
         worse = [m for m in models if combined[m].cost() > base[m].cost()]
         if not worse:
@@ -289,8 +317,16 @@ def _combine(fixes: list[Fix], variants: Variants, reread: Callable[[list[Fix]],
     return current, combined
 
 
-def choose(fixes: list[Fix], variants: Variants, reread: Callable[[list[Fix]], Variants], models: list[str],
-           run: Callable[[Variant, str], Ledger], base: dict[str, Ledger], *, jobs: int = 1) -> Plan:
+def choose(
+    fixes: list[Fix],
+    variants: Variants,
+    reread: Callable[[list[Fix]], Variants],
+    models: list[str],
+    run: Callable[[Variant, str], Ledger],
+    base: dict[str, Ledger],
+    *,
+    jobs: int = 1,
+) -> Plan:
     """Keep the fixes that save on some model and cost more on none, so that applying every
     recommended change never raises any model's simulated cost (checked on the combination too:
     while it would, the fix that saves least is dropped). Each fix alone is an independent
@@ -325,16 +361,21 @@ def choose(fixes: list[Fix], variants: Variants, reread: Callable[[list[Fix]], V
             saved: dict[str, FixSavings] = {}
             for m in models:
                 loo = run(current.leave_one_out[pos], m) if len(keep) > 1 else base[m]
-                saved[m] = FixSavings(alone=alone[k][m][0], marginal=loo.cost() - combined[m].cost(),
-                                      hit_tokens_gained=alone[k][m][1])
+                saved[m] = FixSavings(
+                    alone=alone[k][m][0], marginal=loo.cost() - combined[m].cost(), hit_tokens_gained=alone[k][m][1]
+                )
             savings.append(saved)
         # a fix that saves less than a report shows, alone and within the others, on every model: noise
-        tiny = [k for k, saved in zip(keep, savings, strict=True)
-                if all(max(v.alone, v.marginal) < MIN_SAVING_USD for v in saved.values())]
+        tiny = [
+            k
+            for k, saved in zip(keep, savings, strict=True)
+            if all(max(v.alone, v.marginal) < MIN_SAVING_USD for v in saved.values())
+        ]
         if not tiny:
             break
         for k in tiny:
-            dropped.append((fixes[k], f"saves less than ${MIN_SAVING_USD} on every candidate model, alone and "
-                                      "with the others"))
+            dropped.append(
+                (fixes[k], f"saves less than ${MIN_SAVING_USD} on every candidate model, alone and with the others")
+            )
             keep.remove(k)
     return Plan([fixes[k] for k in keep], current.combined, savings, dropped)

@@ -71,14 +71,28 @@ class FirstPass:
     logged_models: Counter[str] = field(default_factory=Counter)
 
 
-def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Measurer], primary: str,
-               at: datetime | None, now: datetime, calibrate: bool,
-               progress: Callable[..., None] | None = None) -> FirstPass:
+def first_pass(
+    reader: LogReader,
+    *,
+    catalog: Catalog,
+    measurers: dict[str, Measurer],
+    primary: str,
+    at: datetime | None,
+    now: datetime,
+    calibrate: bool,
+    progress: Callable[..., None] | None = None,
+) -> FirstPass:
     """Read every call once. With ``calibrate``, the logged model's tokenizer family is measured too
     (decided on the first call), so the simulation of the logged model can be set against its bill."""
     grouper = Grouper(primary, measurers[primary]._tokenizer)
-    fp = FirstPass(facts=[], shapes={f: [] for f in measurers}, grouper=grouper, evidence=Evidence(),
-                   stats=reader.stats, observed_ledger=Ledger(catalog))
+    fp = FirstPass(
+        facts=[],
+        shapes={f: [] for f in measurers},
+        grouper=grouper,
+        evidence=Evidence(),
+        stats=reader.stats,
+        observed_ledger=Ledger(catalog),
+    )
     last_end: float | None = None
     try:
         for call in reader:
@@ -95,16 +109,24 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
             logged_family = family_of(catalog, call.model)
             # A log lacking part of the prompt (agent transcripts: a leading HIDDEN_PREFIX part): the
             # logged model's usage sizes it, and the other tokenizer families carry the same size there.
-            ref = measurers[logged_family].shape(call, trust_usage=True) if (
-                logged_family in measurers and call.usage is not None and call.segments
-                and call.segments[0].name == HIDDEN_PREFIX) else None
+            ref = (
+                measurers[logged_family].shape(call, trust_usage=True)
+                if (
+                    logged_family in measurers
+                    and call.usage is not None
+                    and call.segments
+                    and call.segments[0].name == HIDDEN_PREFIX
+                )
+                else None
+            )
             shared: Shape | None = None  # a block-hash call has one shape whatever the tokenizer
             for fam, m in measurers.items():
                 if shared is not None:
                     fp.shapes[fam].append(shared)
                 elif ref is not None:
-                    fp.shapes[fam].append(ref if fam == logged_family else m.shape(call, trust_usage=False,
-                                                                                  adjust=ref.adjust))
+                    fp.shapes[fam].append(
+                        ref if fam == logged_family else m.shape(call, trust_usage=False, adjust=ref.adjust)
+                    )
                 else:
                     s = m.shape(call, trust_usage=block or logged_family == fam)
                     fp.shapes[fam].append(s)
@@ -117,8 +139,11 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
             fp.facts.append(meta)
             fp.logged_models[call.model] += 1
             fp.content_free += block
-            fp.breakpoints = fp.breakpoints or call.cache_control is not None or (not is_blocks(call.segments) and any(
-                s.cache_control is not None for s in call.segments))
+            fp.breakpoints = (
+                fp.breakpoints
+                or call.cache_control is not None
+                or (not is_blocks(call.segments) and any(s.cache_control is not None for s in call.segments))
+            )
             u = call.usage
             if u is not None and u.cache_read_tokens is not None:
                 fp.observed_calls += 1
@@ -133,9 +158,19 @@ def first_pass(reader: LogReader, *, catalog: Catalog, measurers: dict[str, Meas
                 fp.observed.add(u.cache_read_tokens, miss, u.output_tokens, w5, w1)
                 if not catalog.find(call.model):
                     fp.unpriced[call.model] += 1
-                elif not fp.observed_ledger.add("all", call.model, meta.when, hit=u.cache_read_tokens, miss=miss,
-                                                output=u.output_tokens, write_5m=w5, write_1h=w1,
-                                                list_at=meta.list_at, blend=meta.blend, tier=meta.tier):
+                elif not fp.observed_ledger.add(
+                    "all",
+                    call.model,
+                    meta.when,
+                    hit=u.cache_read_tokens,
+                    miss=miss,
+                    output=u.output_tokens,
+                    write_5m=w5,
+                    write_1h=w1,
+                    list_at=meta.list_at,
+                    blend=meta.blend,
+                    tier=meta.tier,
+                ):
                     fp.early[call.model] += 1  # dated before its model's first price: not priced
             else:
                 fp.observed_reads.append(-1)
@@ -173,18 +208,36 @@ def facts_of(call: Call, last_end: float | None, at: datetime | None, now: datet
     relative = call.timestamp is not None and call.timestamp < RELATIVE_BEFORE
     dated = call.timestamp is not None and not relative
     timed = call.timestamp is not None
-    start = (call.timestamp.timestamp() if call.timestamp is not None
-             else last_end + UNTIMED_GAP_S if last_end is not None else 0.0)
+    start = (
+        call.timestamp.timestamp()
+        if call.timestamp is not None
+        else last_end + UNTIMED_GAP_S
+        if last_end is not None
+        else 0.0
+    )
     out = call.usage.output_tokens if call.usage else 0
     if call.latency_ms is not None:
         dur, reported = call.latency_ms / 1000.0, True
     else:
         dur, reported = estimated_duration(out), False
-    return CallFacts(start=start, end=start + dur, when=call.timestamp if call.timestamp is not None and dated else now, user=_shared(call.user_id),
-                     model=sys.intern(call.model), group="", output=out, conversation=_shared(call.conversation_id),
-                     timed=timed, latency_reported=reported,
-                     tools=call.has_tools, thinking=call.thinking, tool_calls=call.response_tool_calls,
-                     reasoning_tokens=(call.usage.reasoning_tokens or 0) if call.usage else 0,
-                     task_kinds=task_bits(call), hints=cache_hints(call),
-                     list_at=at if (at is not None or dated) else now, blend=not dated,
-                     tier=_shared(call.service_tier))
+    return CallFacts(
+        start=start,
+        end=start + dur,
+        when=call.timestamp if call.timestamp is not None and dated else now,
+        user=_shared(call.user_id),
+        model=sys.intern(call.model),
+        group="",
+        output=out,
+        conversation=_shared(call.conversation_id),
+        timed=timed,
+        latency_reported=reported,
+        tools=call.has_tools,
+        thinking=call.thinking,
+        tool_calls=call.response_tool_calls,
+        reasoning_tokens=(call.usage.reasoning_tokens or 0) if call.usage else 0,
+        task_kinds=task_bits(call),
+        hints=cache_hints(call),
+        list_at=at if (at is not None or dated) else now,
+        blend=not dated,
+        tier=_shared(call.service_tier),
+    )

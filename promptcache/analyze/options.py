@@ -31,5 +31,3 @@ class AnalyzeOptions:
     jobs: int = 1  # worker processes for independent simulations; results are identical for any value
     now: datetime | None = None  # the clock for "current prices" (None: the time of the run); fixed for golden reports
     explain_call: str | None = None  # a request (call id or file:line) to explain in full (``--explain-call``)
-
-

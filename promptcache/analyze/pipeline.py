@@ -58,8 +58,9 @@ from .timeline import TimelineBuilder
 from .worst import for_report as worst_requests
 
 
-def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, *,
-            progress: Callable[..., None] | None = None) -> R.Report:
+def analyze(
+    paths: Iterable[str | Path], options: AnalyzeOptions | None = None, *, progress: Callable[..., None] | None = None
+) -> R.Report:
     """Analyze log files and return the full report (see ``report.model.Report``).
 
     ``progress(calls, fraction)`` is called every 1,000 calls; ``fraction`` is the share of the
@@ -71,8 +72,11 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
     if not opts.models:
         raise ConfigError("no candidate models: give at least one with --models")
     entries = list({e.id: e for e in (catalog.model(m) for m in opts.models)}.values())  # unknown -> suggestions
-    comparisons = [e for e in {c.id: c for c in (catalog.model(m) for m in opts.compare)}.values()
-                   if e.id not in {x.id for x in entries}]
+    comparisons = [
+        e
+        for e in {c.id: c for c in (catalog.model(m) for m in opts.compare)}.values()
+        if e.id not in {x.id for x in entries}
+    ]
     opts = _resolve_params(opts, entries)
     now = opts.now or datetime.now(UTC)
     _check_at(opts.at, entries + comparisons)
@@ -82,18 +86,34 @@ def analyze(paths: Iterable[str | Path], options: AnalyzeOptions | None = None, 
         measurers.setdefault(e.tokenizer, Measurer(e.tokenizer))
     primary = entries[0].tokenizer
     reader = read_logs(files, input_format=opts.input_format, strict=opts.strict)
-    fp = first_pass(reader, catalog=catalog, measurers=measurers, primary=primary, at=opts.at, now=now,
-                    calibrate=True, progress=progress)
+    fp = first_pass(
+        reader,
+        catalog=catalog,
+        measurers=measurers,
+        primary=primary,
+        at=opts.at,
+        now=now,
+        calibrate=True,
+        progress=progress,
+    )
     if not fp.facts and fp.partial:  # interrupted before the first call: nothing to report
         raise KeyboardInterrupt
     if not fp.facts:
         if fp.partial:
             raise KeyboardInterrupt  # interrupted before the first call: nothing to report
         stats = reader.stats
-        why = (f"; {stats.skipped_lines} line(s) skipped, first: {stats.examples[0].path}:{stats.examples[0].line}: "
-               f"{stats.examples[0].message}") if stats.examples else ""
-        raise EmptyLogError(f"no call could be analyzed in {', '.join(files)} ({stats.lines} line(s) read{why})"
-                            + _empty_advice(files, stats))
+        why = (
+            (
+                f"; {stats.skipped_lines} line(s) skipped, first: {stats.examples[0].path}:{stats.examples[0].line}: "
+                f"{stats.examples[0].message}"
+            )
+            if stats.examples
+            else ""
+        )
+        raise EmptyLogError(
+            f"no call could be analyzed in {', '.join(files)} ({stats.lines} line(s) read{why})"
+            + _empty_advice(files, stats)
+        )
     if not fp.partial:  # a mistyped safety override must not pass silently (issue 18)
         _check_quality_critical(opts.quality_critical, list(fp.grouper.groups.values()))
     done = _Done()
@@ -160,9 +180,18 @@ class _Advice:
     logged_dropped: list[tuple[Any, str]]
 
 
-def _analyze_calls(paths: Sequence[str], opts: AnalyzeOptions, catalog: Catalog, entries: list[ModelEntry],
-                   comparisons: list[ModelEntry], measurers: dict[str, Measurer], primary: str, fp: FirstPass,
-                   now: datetime, done: _Done) -> R.Report:
+def _analyze_calls(
+    paths: Sequence[str],
+    opts: AnalyzeOptions,
+    catalog: Catalog,
+    entries: list[ModelEntry],
+    comparisons: list[ModelEntry],
+    measurers: dict[str, Measurer],
+    primary: str,
+    fp: FirstPass,
+    now: datetime,
+    done: _Done,
+) -> R.Report:
     """Everything after reading: simulate, advise, recommend, report, one named step each. ``done``
     records each step's results as they complete, so an interrupt can still report them."""
     run = _prepare(paths, opts, catalog, entries, comparisons, measurers, primary, fp, now, done)
@@ -175,9 +204,18 @@ def _analyze_calls(paths: Sequence[str], opts: AnalyzeOptions, catalog: Catalog,
     return _report(run, as_logged, advice, concurrency, rec, head)
 
 
-def _prepare(paths: Sequence[str], opts: AnalyzeOptions, catalog: Catalog, entries: list[ModelEntry],
-             comparisons: list[ModelEntry], measurers: dict[str, Measurer], primary: str, fp: FirstPass,
-             now: datetime, done: _Done) -> _Run:
+def _prepare(
+    paths: Sequence[str],
+    opts: AnalyzeOptions,
+    catalog: Catalog,
+    entries: list[ModelEntry],
+    comparisons: list[ModelEntry],
+    measurers: dict[str, Measurer],
+    primary: str,
+    fp: FirstPass,
+    now: datetime,
+    done: _Done,
+) -> _Run:
     """Start order, the simulations, chains and conversations, comparison shapes, the timeline."""
     metas, shapes = fp.facts, fp.shapes
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
@@ -186,9 +224,25 @@ def _prepare(paths: Sequence[str], opts: AnalyzeOptions, catalog: Catalog, entri
     translations = done.translations = _comparison_shapes(sims, comparisons, primary, done.notes)
     _candidate_breakpoints(sims, entries, done.notes)
     timeline = done.timeline = _timeline(fp, entries)
-    return _Run(paths, opts, catalog, entries, comparisons, measurers, primary, fp, now, done, order, sims, chains,
-                _conversations(metas, chains), translations, timeline,
-                catalog.find(fp.logged_models.most_common(1)[0][0]))
+    return _Run(
+        paths,
+        opts,
+        catalog,
+        entries,
+        comparisons,
+        measurers,
+        primary,
+        fp,
+        now,
+        done,
+        order,
+        sims,
+        chains,
+        _conversations(metas, chains),
+        translations,
+        timeline,
+        catalog.find(fp.logged_models.most_common(1)[0][0]),
+    )
 
 
 def _timeline(fp: FirstPass, entries: list[ModelEntry]) -> TimelineBuilder | None:
@@ -196,8 +250,9 @@ def _timeline(fp: FirstPass, entries: list[ModelEntry]) -> TimelineBuilder | Non
     timed_starts = [m.start for m in fp.facts if m.timed]
     if not timed_starts:
         return None
-    timeline = TimelineBuilder(min(timed_starts), max(timed_starts),
-                               limits={e.id: e.concurrency_limit for e in entries})
+    timeline = TimelineBuilder(
+        min(timed_starts), max(timed_starts), limits={e.id: e.concurrency_limit for e in entries}
+    )
     for t0 in timed_starts:
         timeline.call(t0)
     for i, m in enumerate(fp.facts):
@@ -213,7 +268,9 @@ def _simulate_as_logged(run: _Run) -> _AsLogged:
     out = _AsLogged({}, {}, {})
     for e in run.everyone:
         n = len(metas)
-        reads = array("q", bytes(8 * n)) if (logged is not None and e.id == logged.id and run.fp.observed_calls) else None
+        reads = (
+            array("q", bytes(8 * n)) if (logged is not None and e.id == logged.id and run.fp.observed_calls) else None
+        )
         writes = (array("q", bytes(8 * n)), array("q", bytes(8 * n))) if reads is not None else None
         track = e is run.entries[0]
 
@@ -244,33 +301,52 @@ def _advise(run: _Run) -> _Advice:
     one, re-simulated on the candidates; breakers that only the logged models show, priced on them."""
     opts, fp, metas, shapes, entries = run.opts, run.fp, run.metas, run.fp.shapes, run.entries
     excerpt = (lambda text: "") if opts.redact else _excerpt
-    fixes = [] if fp.partial or run.content_free else detect(
-        fp.evidence, {g.id: g.label for g in fp.grouper.groups.values()}, excerpt=excerpt,
-        count=_counter(run.measurers[run.primary]),
-        scoped_by_user=any(policy_params(opts.cache_policy or e.cache_policy, opts.cache_params).get("scope_by_user", True)
-                           and e.provider == "deepseek" for e in entries))
+    fixes = (
+        []
+        if fp.partial or run.content_free
+        else detect(
+            fp.evidence,
+            {g.id: g.label for g in fp.grouper.groups.values()},
+            excerpt=excerpt,
+            count=_counter(run.measurers[run.primary]),
+            scoped_by_user=any(
+                policy_params(opts.cache_policy or e.cache_policy, opts.cache_params).get("scope_by_user", True)
+                and e.provider == "deepseek"
+                for e in entries
+            ),
+        )
+    )
 
-    deepseek = [policy_params(opts.cache_policy or e.cache_policy, opts.cache_params) for e in entries
-                if e.provider == "deepseek"]
+    deepseek = [
+        policy_params(opts.cache_policy or e.cache_policy, opts.cache_params)
+        for e in entries
+        if e.provider == "deepseek"
+    ]
     if deepseek and not fp.partial and "construction_delay_s" in deepseek[0]:
         p = deepseek[0]
-        fixes += detect_bursts(metas, delay_s=seconds(p["construction_delay_s"]), idle_s=seconds(p["eviction_idle_s"]),
-                               scoped_by_user=bool(p.get("scope_by_user", True)))
+        fixes += detect_bursts(
+            metas,
+            delay_s=seconds(p["construction_delay_s"]),
+            idle_s=seconds(p["eviction_idle_s"]),
+            scoped_by_user=bool(p.get("scope_by_user", True)),
+        )
 
     def calls() -> Iterable[Call]:
         return read_logs(run.paths, input_format=opts.input_format, strict=False)
 
     if not fp.partial and not run.content_free:
         fixes += detect_history_rewrites(metas, shapes, run.primary)
-        fixes += detect_provider_options(metas, run.order, shapes, [(e.id, e.tokenizer, run.sims.policy_maker(e))
-                                                                    for e in entries])
+        fixes += detect_provider_options(
+            metas, run.order, shapes, [(e.id, e.tokenizer, run.sims.policy_maker(e)) for e in entries]
+        )
         fixes += detect_tool_changes(metas, run.order, shapes, run.primary, calls, run.measurers)
     # breakers priced on the logged models: the candidates' simulations put every call on one model
     logged_found: list[LoggedFinding] = []
     logged_dropped: list = []
     if not fp.partial:
-        logged_found, logged_dropped = detect_model_switches(metas, run.order, run.conversation, shapes, run.primary,
-                                                             run.catalog, run.sims.policy_maker)
+        logged_found, logged_dropped = detect_model_switches(
+            metas, run.order, run.conversation, shapes, run.primary, run.catalog, run.sims.policy_maker
+        )
         if not run.content_free:
             logged_found += _unread_writes(run.sims, fp, run.logged, run.order, run.conversation, run.primary)
 
@@ -280,16 +356,30 @@ def _advise(run: _Run) -> _Advice:
         return reshape(calls, chosen, metas, run.measurers, shapes)
 
     ledgers = run.done.ledgers
-    plan = choose(fixes, reread(fixes), reread, [e.id for e in entries],
-                  lambda var, model: run.sims.run(next(e for e in entries if e.id == model), var),
-                  {e.id: ledgers[(e.id, "as_logged")] for e in entries}, jobs=opts.jobs) if fixes else Plan([], Variant(), [], [])
+    plan = (
+        choose(
+            fixes,
+            reread(fixes),
+            reread,
+            [e.id for e in entries],
+            lambda var, model: run.sims.run(next(e for e in entries if e.id == model), var),
+            {e.id: ledgers[(e.id, "as_logged")] for e in entries},
+            jobs=opts.jobs,
+        )
+        if fixes
+        else Plan([], Variant(), [], [])
+    )
     # unread writes in a group another fix already changes (a volatile prompt, misplaced breakpoints):
     # that fix's re-simulation prices them, so they are not claimed twice
     fixed_groups = {f.group for f in plan.kept}
-    logged_dropped += [(lf.fix, "the group's recommended changes already remove them") for lf in logged_found
-                       if lf.fix.kind == "cache_write_unread" and lf.fix.group in fixed_groups]
-    logged_found = [lf for lf in logged_found
-                    if not (lf.fix.kind == "cache_write_unread" and lf.fix.group in fixed_groups)]
+    logged_dropped += [
+        (lf.fix, "the group's recommended changes already remove them")
+        for lf in logged_found
+        if lf.fix.kind == "cache_write_unread" and lf.fix.group in fixed_groups
+    ]
+    logged_found = [
+        lf for lf in logged_found if not (lf.fix.kind == "cache_write_unread" and lf.fix.group in fixed_groups)
+    ]
     run.done.plan = plan
     return _Advice(plan, logged_found, logged_dropped)
 
@@ -324,35 +414,67 @@ def _concurrency(run: _Run) -> R.Concurrency | None:
     return R.Concurrency(
         peak_in_flight=flight.peak,
         peak_at=_iso(flight.peak_at) if flight.peak_at is not None else None,
-        latency_source="reported" if reported_latency == len(intervals) else ("estimated" if not reported_latency else "mixed"),
+        latency_source="reported"
+        if reported_latency == len(intervals)
+        else ("estimated" if not reported_latency else "mixed"),
         seconds_above_limit={m: round(flight.seconds_above[lim], 3) for m, lim in limits.items() if lim},
     )
 
 
-def _recommend(run: _Run, plan: Plan, concurrency: R.Concurrency | None
-               ) -> tuple[R.Recommendation | None, R.Headline | None]:
+def _recommend(
+    run: _Run, plan: Plan, concurrency: R.Concurrency | None
+) -> tuple[R.Recommendation | None, R.Headline | None]:
     """The model recommendation (issue 6) and the headline's changes (issue 18)."""
     from ..knowledge.config import load_settings
     from ..recommend.options import RecommendInputs, recommend_models
 
     opts, ledgers = run.opts, run.done.ledgers
     actions_by_model: dict[str, list[R.Action]] = {
-        e.id: sorted((R.Action(kind=f.kind, message=f"{f.message}: {f.change}", savings_usd=_q(sv[e.id].alone),
-                               groups=[f.group], model=e.id)
-                      for f, sv in zip(plan.kept, plan.savings) if sv[e.id].alone > 0),
-                     key=lambda a: (-a.savings_usd, a.groups, a.kind))
-        for e in run.entries}
+        e.id: sorted(
+            (
+                R.Action(
+                    kind=f.kind,
+                    message=f"{f.message}: {f.change}",
+                    savings_usd=_q(sv[e.id].alone),
+                    groups=[f.group],
+                    model=e.id,
+                )
+                for f, sv in zip(plan.kept, plan.savings)
+                if sv[e.id].alone > 0
+            ),
+            key=lambda a: (-a.savings_usd, a.groups, a.kind),
+        )
+        for e in run.entries
+    }
     shapes_r, metas_r = plan.combined.view(run.fp.shapes, run.metas)
     baseline_label, baseline_cost = _baseline(run.fp, ledgers, run.entries, run.catalog)
     settings = load_settings(opts.config_path) if opts.config_path is not None else None
     quality_critical = list(dict.fromkeys([*opts.quality_critical, *(settings.quality_critical if settings else ())]))
-    recommended = recommend_models(RecommendInputs(
-        metas=run.metas, metas_r=metas_r, order=run.order, shapes=run.fp.shapes, shapes_r=shapes_r,
-        measurers=run.measurers, entries=run.entries, catalog=run.catalog, ledgers=ledgers, groups=_groups(run.fp),
-        actions_by_model=actions_by_model, baseline_label=baseline_label, baseline_cost=baseline_cost,
-        latency_source=concurrency.latency_source if concurrency else "none", quality_critical=quality_critical,
-        cache_policy=opts.cache_policy, cache_params=opts.cache_params, now=run.now,
-        simulated=lambda e, lay: run.sims.outcomes(e, plan.combined if lay == "restructured" and plan.kept else None)))
+    recommended = recommend_models(
+        RecommendInputs(
+            metas=run.metas,
+            metas_r=metas_r,
+            order=run.order,
+            shapes=run.fp.shapes,
+            shapes_r=shapes_r,
+            measurers=run.measurers,
+            entries=run.entries,
+            catalog=run.catalog,
+            ledgers=ledgers,
+            groups=_groups(run.fp),
+            actions_by_model=actions_by_model,
+            baseline_label=baseline_label,
+            baseline_cost=baseline_cost,
+            latency_source=concurrency.latency_source if concurrency else "none",
+            quality_critical=quality_critical,
+            cache_policy=opts.cache_policy,
+            cache_params=opts.cache_params,
+            now=run.now,
+            simulated=lambda e, lay: run.sims.outcomes(
+                e, plan.combined if lay == "restructured" and plan.kept else None
+            ),
+        )
+    )
     return recommended if recommended is not None else (None, None)
 
 
@@ -361,25 +483,47 @@ def _groups(fp: FirstPass) -> list[GroupStats]:
     return sorted(fp.grouper.groups.values(), key=lambda g: (-g.input_tokens, g.id))
 
 
-def _report(run: _Run, as_logged: _AsLogged, advice: _Advice, concurrency: R.Concurrency | None,
-            rec: R.Recommendation | None, head: R.Headline | None) -> R.Report:
+def _report(
+    run: _Run,
+    as_logged: _AsLogged,
+    advice: _Advice,
+    concurrency: R.Concurrency | None,
+    rec: R.Recommendation | None,
+    head: R.Headline | None,
+) -> R.Report:
     """Calibration, sweep, worst requests and notes, then the report itself."""
     opts, fp, metas, entries, plan = run.opts, run.fp, run.metas, run.entries, advice.plan
     shapes, ledgers, logged = fp.shapes, run.done.ledgers, run.logged
     comparison_ids = {e.id for e in run.comparisons}
     layouts: tuple[R.Layout, ...] = ("as_logged", "restructured")
-    scenarios = [_scenario(e.id, lay, ledgers[(e.id, lay)], e.id in comparison_ids)
-                 for e in run.everyone for lay in layouts]
-    calibration = _calibration(run.sims, fp, logged, as_logged.sim_reads, run.catalog, opts, run.notes,
-                               as_logged.sim_writes)
+    scenarios = [
+        _scenario(e.id, lay, ledgers[(e.id, lay)], e.id in comparison_ids) for e in run.everyone for lay in layouts
+    ]
+    calibration = _calibration(
+        run.sims, fp, logged, as_logged.sim_reads, run.catalog, opts, run.notes, as_logged.sim_writes
+    )
     sweep = _sweep(run.sims, entries, plan, opts)
-    worst, explained = ([], None) if fp.partial or run.content_free else worst_requests(
-        run.sims, run.paths, plan, logged if logged is not None and logged in run.everyone else entries[0], metas,
-        run.conversation, explain_call=opts.explain_call, redact=opts.redact, input_format=opts.input_format)
+    worst, explained = (
+        ([], None)
+        if fp.partial or run.content_free
+        else worst_requests(
+            run.sims,
+            run.paths,
+            plan,
+            logged if logged is not None and logged in run.everyone else entries[0],
+            metas,
+            run.conversation,
+            explain_call=opts.explain_call,
+            redact=opts.redact,
+            input_format=opts.input_format,
+        )
+    )
     notes = run.notes
     notes.extend(_notes(fp, metas, entries, opts, plan, run.content_free, run.catalog, run.now))
-    notes.extend(f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not reported: {why}."
-                 for f, why in advice.logged_dropped)
+    notes.extend(
+        f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not reported: {why}."
+        for f, why in advice.logged_dropped
+    )
     stats = fp.stats
     times = [m.start for m in metas if m.timed]  # the log's own times, whatever --at says
     prim = run.measurers[run.primary]
@@ -396,10 +540,14 @@ def _report(run: _Run, as_logged: _AsLogged, advice: _Advice, concurrency: R.Con
         calls=len(metas),
         skipped_lines=stats.skipped_lines,
         skipped_by_reason=dict(sorted(stats.skipped.items())),
-        skipped_examples=[R.SkippedLine(path=x.path, line=x.line, reason=x.reason,
-                                        message="(redacted)" if opts.redact else x.message) for x in stats.examples],
+        skipped_examples=[
+            R.SkippedLine(path=x.path, line=x.line, reason=x.reason, message="(redacted)" if opts.redact else x.message)
+            for x in stats.examples
+        ],
         period=(_iso(min(times)), _iso(max(times))) if times else None,
-        tokenizer=("none: a block-hash trace carries its own token counts" if run.content_free else prim.tokenizer_name),
+        tokenizer=(
+            "none: a block-hash trace carries its own token counts" if run.content_free else prim.tokenizer_name
+        ),
         input_tokens=sum(s.total for s in shapes[run.primary]),
         reported_calls=reported,
         estimated_calls=len(metas) - reported,
@@ -410,32 +558,67 @@ def _report(run: _Run, as_logged: _AsLogged, advice: _Advice, concurrency: R.Con
         concurrency=concurrency,
         timeline=run.timeline.build() if run.timeline is not None else None,  # issue 8
         headline=head,
-        findings=_findings(plan.kept + [lf.fix for lf in advice.logged_found],
-                           plan.savings + [lf.savings for lf in advice.logged_found],
-                           _savings_model(logged, entries, rec), fp.grouper, fp.evidence, prim, excerpt),
+        findings=_findings(
+            plan.kept + [lf.fix for lf in advice.logged_found],
+            plan.savings + [lf.savings for lf in advice.logged_found],
+            _savings_model(logged, entries, rec),
+            fp.grouper,
+            fp.evidence,
+            prim,
+            excerpt,
+        ),
         worst_requests=worst,
         explained_call=explained,
         calibration=calibration,
         sweep=sweep,
         logged_models=_logged_models(fp, run.catalog),
-        conversations=[R.Conversation(id=k, calls=v[0], input_tokens=v[1], cache_hit_tokens=v[2],
-                                      hit_ratio=_ratio(v[2], v[1])) for k, v in as_logged.conv_hits.items()],
-        assumptions=_assumptions(opts, entries, run.everyone, run.sims, run.measurers, run.translations, reported,
-                                 len(metas), prim.adjusted_tokens, notes, _prices_assumption(opts, metas, run.now)),
+        conversations=[
+            R.Conversation(id=k, calls=v[0], input_tokens=v[1], cache_hit_tokens=v[2], hit_ratio=_ratio(v[2], v[1]))
+            for k, v in as_logged.conv_hits.items()
+        ],
+        assumptions=_assumptions(
+            opts,
+            entries,
+            run.everyone,
+            run.sims,
+            run.measurers,
+            run.translations,
+            reported,
+            len(metas),
+            prim.adjusted_tokens,
+            notes,
+            _prices_assumption(opts, metas, run.now),
+        ),
     )
 
 
-def _assumptions(opts: AnalyzeOptions, entries: list[ModelEntry], everyone: list[ModelEntry], sims: Simulations,
-                 measurers: dict[str, Measurer], translations: dict[str, str], reported: int, calls: int,
-                 adjusted: int, notes: list[str], prices: str) -> R.Assumptions:
+def _assumptions(
+    opts: AnalyzeOptions,
+    entries: list[ModelEntry],
+    everyone: list[ModelEntry],
+    sims: Simulations,
+    measurers: dict[str, Measurer],
+    translations: dict[str, str],
+    reported: int,
+    calls: int,
+    adjusted: int,
+    notes: list[str],
+    prices: str,
+) -> R.Assumptions:
     return R.Assumptions(
         prices=prices,
         cache_policy=_policy_info(everyone, sims, opts),
-        tokenizer=("; ".join([measurers[f].tokenizer_name for f in dict.fromkeys(e.tokenizer for e in entries)]
-                             + [f"{m}: {t}" for m, t in translations.items()])),
-        token_counts=(f"{reported} call(s) use the provider's reported prompt size; {calls - reported} were "
-                      f"counted by promptcache; {adjusted} token(s) of framing difference were "
-                      "reconciled to the reported totals."),
+        tokenizer=(
+            "; ".join(
+                [measurers[f].tokenizer_name for f in dict.fromkeys(e.tokenizer for e in entries)]
+                + [f"{m}: {t}" for m, t in translations.items()]
+            )
+        ),
+        token_counts=(
+            f"{reported} call(s) use the provider's reported prompt size; {calls - reported} were "
+            f"counted by promptcache; {adjusted} token(s) of framing difference were "
+            "reconciled to the reported totals."
+        ),
         notes=notes,
     )
 
@@ -455,19 +638,36 @@ class _Done:
     rec: R.Recommendation | None = None
 
 
-def _interrupted(paths: Sequence[str | Path], opts: AnalyzeOptions, catalog: Catalog, entries: list[ModelEntry],
-                 comparisons: list[ModelEntry], measurers: dict[str, Measurer], primary: str, fp: FirstPass,
-                 now: datetime, done: _Done) -> R.Report:
+def _interrupted(
+    paths: Sequence[str | Path],
+    opts: AnalyzeOptions,
+    catalog: Catalog,
+    entries: list[ModelEntry],
+    comparisons: list[ModelEntry],
+    measurers: dict[str, Measurer],
+    primary: str,
+    fp: FirstPass,
+    now: datetime,
+    done: _Done,
+) -> R.Report:
     """The report of an analysis interrupted after reading (Ctrl-C during the simulations): every call
     read, its groups and observed figures, and each scenario whose simulation finished; what was not
     finished is named in the notes. Marked partial."""
     metas, shapes = fp.facts, fp.shapes
     everyone = entries + comparisons
     comparison_ids = {e.id for e in comparisons}
-    scenarios = [_scenario(e.id, lay, done.ledgers[(e.id, lay)], e.id in comparison_ids)
-                 for e in everyone for lay in ("as_logged", "restructured") if (e.id, lay) in done.ledgers]
-    missing = [f"{e.id} {lay.replace('_', ' ')}" for e in everyone for lay in ("as_logged", "restructured")
-               if (e.id, lay) not in done.ledgers]
+    scenarios = [
+        _scenario(e.id, lay, done.ledgers[(e.id, lay)], e.id in comparison_ids)
+        for e in everyone
+        for lay in ("as_logged", "restructured")
+        if (e.id, lay) in done.ledgers
+    ]
+    missing = [
+        f"{e.id} {lay.replace('_', ' ')}"
+        for e in everyone
+        for lay in ("as_logged", "restructured")
+        if (e.id, lay) not in done.ledgers
+    ]
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
     sims = done.sims or Simulations(fp, order, measurers, catalog, opts, now=now)
     chains = done.chains or find_chains(metas, order, shapes[primary])
@@ -482,11 +682,14 @@ def _interrupted(paths: Sequence[str | Path], opts: AnalyzeOptions, catalog: Cat
     plan = done.plan or Plan([], Variant(), [], [])
     rec = done.rec
     notes = list(done.notes)
-    notes.append(f"Interrupted during {done.stage}: "
-                 + ("every call read was simulated for the rows shown" if scenarios else "no simulation finished")
-                 + (f"; not simulated: {', '.join(missing)}" if missing else "")
-                 + ("" if done.plan is not None else "; no findings (the what-ifs did not run)")
-                 + ("" if rec is not None else "; no recommendation") + ".")
+    notes.append(
+        f"Interrupted during {done.stage}: "
+        + ("every call read was simulated for the rows shown" if scenarios else "no simulation finished")
+        + (f"; not simulated: {', '.join(missing)}" if missing else "")
+        + ("" if done.plan is not None else "; no findings (the what-ifs did not run)")
+        + ("" if rec is not None else "; no recommendation")
+        + "."
+    )
     notes.extend(_notes(fp, metas, entries, opts, plan, fp.content_free == len(metas), catalog, now))
     prim = measurers[primary]
     excerpt = (lambda text: "") if opts.redact else _excerpt
@@ -495,22 +698,55 @@ def _interrupted(paths: Sequence[str | Path], opts: AnalyzeOptions, catalog: Cat
     times = [m.start for m in metas if m.timed]  # the log's own times, whatever --at says
     groups = sorted(fp.grouper.groups.values(), key=lambda g: (-g.input_tokens, g.id))
     return R.Report(
-        tool_version=__version__, inputs=stats.files, input_formats=dict(stats.formats), partial=True,
+        tool_version=__version__,
+        inputs=stats.files,
+        input_formats=dict(stats.formats),
+        partial=True,
         lines_read=len(metas) + stats.skipped_lines if fp.partial else stats.lines,
-        calls=len(metas), skipped_lines=stats.skipped_lines, skipped_by_reason=dict(sorted(stats.skipped.items())),
-        skipped_examples=[R.SkippedLine(path=x.path, line=x.line, reason=x.reason,
-                                        message="(redacted)" if opts.redact else x.message) for x in stats.examples],
+        calls=len(metas),
+        skipped_lines=stats.skipped_lines,
+        skipped_by_reason=dict(sorted(stats.skipped.items())),
+        skipped_examples=[
+            R.SkippedLine(path=x.path, line=x.line, reason=x.reason, message="(redacted)" if opts.redact else x.message)
+            for x in stats.examples
+        ],
         period=(_iso(min(times)), _iso(max(times))) if times else None,
-        tokenizer=prim.tokenizer_name, input_tokens=sum(s.total for s in shapes[primary]),
-        reported_calls=reported, estimated_calls=len(metas) - reported, observed=_observed(fp),
-        groups=[_group(g, counts[g.id], opts.redact) for g in groups], scenarios=scenarios,
-        recommendation=rec, concurrency=None, calibration=None, sweep=[],
+        tokenizer=prim.tokenizer_name,
+        input_tokens=sum(s.total for s in shapes[primary]),
+        reported_calls=reported,
+        estimated_calls=len(metas) - reported,
+        observed=_observed(fp),
+        groups=[_group(g, counts[g.id], opts.redact) for g in groups],
+        scenarios=scenarios,
+        recommendation=rec,
+        concurrency=None,
+        calibration=None,
+        sweep=[],
         timeline=timeline.build() if timeline is not None else None,
-        findings=_findings(plan.kept, plan.savings, _savings_model(catalog.find(fp.logged_models.most_common(1)[0][0]),
-                                                                   entries, rec),
-                           fp.grouper, fp.evidence, prim, excerpt) if done.plan is not None else [],
-        assumptions=_assumptions(opts, entries, everyone, sims, measurers, done.translations, reported, len(metas),
-                                 prim.adjusted_tokens, notes, _prices_assumption(opts, metas, now)),
+        findings=_findings(
+            plan.kept,
+            plan.savings,
+            _savings_model(catalog.find(fp.logged_models.most_common(1)[0][0]), entries, rec),
+            fp.grouper,
+            fp.evidence,
+            prim,
+            excerpt,
+        )
+        if done.plan is not None
+        else [],
+        assumptions=_assumptions(
+            opts,
+            entries,
+            everyone,
+            sims,
+            measurers,
+            done.translations,
+            reported,
+            len(metas),
+            prim.adjusted_tokens,
+            notes,
+            _prices_assumption(opts, metas, now),
+        ),
     )
 
 
@@ -518,8 +754,12 @@ def _conversations(metas: list[CallFacts], chains: Chains) -> list[str | None]:
     """Each call's conversation: the log's own id, else the chain of calls that extend one another
     (an agent loop or a chat without ids), named after its first call; none for a lone call."""
     size = Counter(chains.root)
-    return [m.conversation if m.conversation is not None else
-            (f"chain-{chains.root[i] + 1}" if size[chains.root[i]] > 1 else None) for i, m in enumerate(metas)]
+    return [
+        m.conversation
+        if m.conversation is not None
+        else (f"chain-{chains.root[i] + 1}" if size[chains.root[i]] > 1 else None)
+        for i, m in enumerate(metas)
+    ]
 
 
 def _check_at(at: datetime | None, models: list[ModelEntry]) -> None:
@@ -528,8 +768,10 @@ def _check_at(at: datetime | None, models: list[ModelEntry]) -> None:
         return
     first = min(((p.start, e.id) for e in models for p in e.prices if p.start is not None), default=None)
     if first is not None and at < first[0]:
-        raise ConfigError(f"--at {at:%Y-%m-%d}: the price catalog starts at {first[0]:%Y-%m-%d} ({first[1]}), so "
-                          f"there is no price for that date; give a date from {first[0]:%Y-%m-%d} on, or --at now")
+        raise ConfigError(
+            f"--at {at:%Y-%m-%d}: the price catalog starts at {first[0]:%Y-%m-%d} ({first[1]}), so "
+            f"there is no price for that date; give a date from {first[0]:%Y-%m-%d} on, or --at now"
+        )
 
 
 def _check_quality_critical(items: list[str], groups: list) -> None:
@@ -537,9 +779,11 @@ def _check_quality_critical(items: list[str], groups: list) -> None:
     for item in items:
         if not any(g.id == item or item.lower() in g.label.lower() for g in groups):
             ids = sorted((g.id for g in groups), key=lambda i: (len(i), i))
-            raise ConfigError(f"--quality-critical {item!r} matches no template group of this log (ids: "
-                              f"{', '.join(ids[:12])}{', ...' if len(ids) > 12 else ''}); give a group id from the "
-                              "report's Template groups table, or a piece of its label")
+            raise ConfigError(
+                f"--quality-critical {item!r} matches no template group of this log (ids: "
+                f"{', '.join(ids[:12])}{', ...' if len(ids) > 12 else ''}); give a group id from the "
+                "report's Template groups table, or a piece of its label"
+            )
 
 
 def _empty_advice(paths: Sequence[str | Path], stats: Any) -> str:
@@ -547,10 +791,14 @@ def _empty_advice(paths: Sequence[str | Path], stats: Any) -> str:
     if not stats.lines:
         return ": give a log file with one request a line"
     if any(str(p).lower().endswith((".csv", ".tsv", ".csv.gz")) for p in paths) or (
-            stats.skipped.get("not_json") == stats.skipped_lines and stats.examples
-            and "invalid literal" in stats.examples[0].message):
-        return (": promptcache reads JSON logs, not CSV; export the requests as JSON Lines (one request object a "
-                "line, as the OpenAI, Anthropic or LiteLLM logs are), see docs/formats/")
+        stats.skipped.get("not_json") == stats.skipped_lines
+        and stats.examples
+        and "invalid literal" in stats.examples[0].message
+    ):
+        return (
+            ": promptcache reads JSON logs, not CSV; export the requests as JSON Lines (one request object a "
+            "line, as the OpenAI, Anthropic or LiteLLM logs are), see docs/formats/"
+        )
     if stats.skipped.get("not_json"):
         return ": promptcache reads JSON Lines or JSON request logs; check the file is one (see docs/formats/)"
     if stats.skipped.get("unknown_format"):
@@ -565,12 +813,16 @@ def _resolve_params(opts: AnalyzeOptions, entries: list[ModelEntry]) -> AnalyzeO
     names = {opts.cache_policy or e.cache_policy for e in entries}
     parsed = [parse_params(opts.cache_param_specs, n) for n in sorted(names)]
     if any(p != parsed[0] for p in parsed[1:]):
-        raise ConfigError("--cache-param and --ttl apply to one cache policy; the candidate models use "
-                          f"{', '.join(sorted(names))}: give models of one provider, or use --cache")
+        raise ConfigError(
+            "--cache-param and --ttl apply to one cache policy; the candidate models use "
+            f"{', '.join(sorted(names))}: give models of one provider, or use --cache"
+        )
     return replace(opts, cache_params={**opts.cache_params, **parsed[0]})
 
 
-def _comparison_shapes(sims: Simulations, comparisons: list[ModelEntry], primary: str, notes: list[str]) -> dict[str, str]:
+def _comparison_shapes(
+    sims: Simulations, comparisons: list[ModelEntry], primary: str, notes: list[str]
+) -> dict[str, str]:
     """Shapes for the comparison models: measured where their family is the primary's or the logged
     model's, else the log's scaled by a ratio measured on sampled calls.
 
@@ -592,10 +844,13 @@ def _comparison_shapes(sims: Simulations, comparisons: list[ModelEntry], primary
             theirs = sum(stand_in.shape(c, trust_usage=False).total for c in fp.samples)
             ratio = theirs / ours if ours and theirs else 1.0
             sims.scaled[e.id] = (primary, ratio)
-            labels[e.id] = (f"the log's counts scaled by {ratio:.3f}, the ratio of {stand_in.tokenizer_name} to "
-                            f"{primary} counts on {len(fp.samples)} sampled calls (no public tokenizer for "
-                            f"{e.id} ships here)" if fp.samples else f"the log's {primary} counts, unscaled "
-                            "(no call with text to measure a ratio on)")
+            labels[e.id] = (
+                f"the log's counts scaled by {ratio:.3f}, the ratio of {stand_in.tokenizer_name} to "
+                f"{primary} counts on {len(fp.samples)} sampled calls (no public tokenizer for "
+                f"{e.id} ships here)"
+                if fp.samples
+                else f"the log's {primary} counts, unscaled (no call with text to measure a ratio on)"
+            )
         # --cache-param applies to every model simulated with the policy it was given for (all of them with --cache)
         given = dict(sims.opts.cache_params) if sims.opts.cache_policy else {}
         sims.overrides[e.id] = given
@@ -625,8 +880,10 @@ def _place_breakpoints(sims: Simulations, e: ModelEntry, given: dict[str, Any], 
     if params["rule"] == "anthropic-breakpoints":  # what a client moving there would mark, per template
         sims.per_group[e.id] = {mode: {**given, "breakpoints": mode} for mode in PER_GROUP_MODES}
     else:
-        notes.append(f"{e.id}: the log carries no cache breakpoints, so they were placed where the "
-                     "provider needs them: the latest user or tool message.")
+        notes.append(
+            f"{e.id}: the log carries no cache breakpoints, so they were placed where the "
+            "provider needs them: the latest user or tool message."
+        )
 
 
 _MODE_WORDS = {"auto": "5 min", "auto-1h": "1 h", "logged": "none"}
@@ -645,28 +902,53 @@ def _placement_notes(sims: Simulations, models: list[ModelEntry], restructured: 
             pick = sims.choice(e, var)
             said = ", ".join(f"{g} {_MODE_WORDS[pick[g]]}" for g in sorted(pick, key=lambda g: (len(g), g)))
             parts.append(f"{lay.replace('_', ' ')}: {said}")
-        out.append(f"{e.id}: the log carries no cache breakpoints, so each template group was simulated as a client "
-                   "moving to it would mark them, after the tools and system prompt and before the newest user "
-                   "message (plus the last block in conversations), with a 5-minute or a 1-hour TTL, or none where "
-                   f"writing costs more than the reads save, whichever is cheapest for the group ({'; '.join(parts)}).")
+        out.append(
+            f"{e.id}: the log carries no cache breakpoints, so each template group was simulated as a client "
+            "moving to it would mark them, after the tools and system prompt and before the newest user "
+            "message (plus the last block in conversations), with a 5-minute or a 1-hour TTL, or none where "
+            f"writing costs more than the reads save, whichever is cheapest for the group ({'; '.join(parts)})."
+        )
     return out
 
 
 def _scenario(model: str, layout_name: R.Layout, ledger: Ledger, comparison: bool) -> R.Scenario:
     t = ledger.tokens()
-    return R.Scenario(model=model, layout=layout_name, comparison=comparison, cache_hit_tokens=t.hit,
-                      cache_miss_tokens=t.miss, cache_write_tokens=t.write_5m + t.write_1h, output_tokens=t.output,
-                      hit_ratio=_ratio(t.hit, t.input), cost_usd=_q(ledger.cost()),
-                      cache_storage_usd=_q(ledger.storage), peak_input_share=round(ledger.peak_share(), 4))
+    return R.Scenario(
+        model=model,
+        layout=layout_name,
+        comparison=comparison,
+        cache_hit_tokens=t.hit,
+        cache_miss_tokens=t.miss,
+        cache_write_tokens=t.write_5m + t.write_1h,
+        output_tokens=t.output,
+        hit_ratio=_ratio(t.hit, t.input),
+        cost_usd=_q(ledger.cost()),
+        cache_storage_usd=_q(ledger.storage),
+        peak_input_share=round(ledger.peak_share(), 4),
+    )
 
 
 def _group(g, counts: GroupCounts, redact: bool) -> R.Group:
     return R.Group(
-        id=g.id, label="(redacted)" if redact else g.label, calls=g.calls, input_tokens=g.input_tokens,
-        static_prefix_tokens=g.static_tokens, dynamic_suffix_tokens_mean=round(g.dynamic_tokens_mean, 1),
-        breakers=[R.Breaker(segment=g.breaker.segment, token_offset=g.breaker.token_offset, kind=g.breaker.kind,
-                            samples=[] if redact else g.breaker.samples)] if g.breaker else [],
-        with_tools=counts.with_tools, response_tool_calls=counts.tool_calls, thinking_calls=counts.thinking,
+        id=g.id,
+        label="(redacted)" if redact else g.label,
+        calls=g.calls,
+        input_tokens=g.input_tokens,
+        static_prefix_tokens=g.static_tokens,
+        dynamic_suffix_tokens_mean=round(g.dynamic_tokens_mean, 1),
+        breakers=[
+            R.Breaker(
+                segment=g.breaker.segment,
+                token_offset=g.breaker.token_offset,
+                kind=g.breaker.kind,
+                samples=[] if redact else g.breaker.samples,
+            )
+        ]
+        if g.breaker
+        else [],
+        with_tools=counts.with_tools,
+        response_tool_calls=counts.tool_calls,
+        thinking_calls=counts.thinking,
     )
 
 
@@ -683,18 +965,28 @@ def _observed(fp: FirstPass) -> R.Observed | None:
     if not fp.observed_calls:
         return None
     o = fp.observed
+
     def left_out(m: str, n: int, reason: Literal["unknown_model", "before_first_price"]) -> R.Unpriced:
         return R.Unpriced(model=m, calls=n, share=round(n / fp.observed_calls, 6), reason=reason)
 
-    unpriced = sorted([left_out(m, n, "unknown_model") for m, n in fp.unpriced.items()]
-                      + [left_out(m, n, "before_first_price") for m, n in fp.early.items()],
-                      key=lambda u: (-u.calls, u.model))
+    unpriced = sorted(
+        [left_out(m, n, "unknown_model") for m, n in fp.unpriced.items()]
+        + [left_out(m, n, "before_first_price") for m, n in fp.early.items()],
+        key=lambda u: (-u.calls, u.model),
+    )
     priced = fp.observed_calls - sum(u.calls for u in unpriced)
-    return R.Observed(calls=fp.observed_calls, cache_hit_tokens=o.hit, cache_miss_tokens=o.miss,
-                      cache_write_tokens=o.write_5m + o.write_1h,
-                      output_tokens=o.output, hit_ratio=_ratio(o.hit, o.input),
-                      cost_usd=_q(fp.observed_ledger.cost()) if priced else None, priced_calls=priced,
-                      unpriced_models=sorted({*fp.unpriced, *fp.early}), unpriced=unpriced)
+    return R.Observed(
+        calls=fp.observed_calls,
+        cache_hit_tokens=o.hit,
+        cache_miss_tokens=o.miss,
+        cache_write_tokens=o.write_5m + o.write_1h,
+        output_tokens=o.output,
+        hit_ratio=_ratio(o.hit, o.input),
+        cost_usd=_q(fp.observed_ledger.cost()) if priced else None,
+        priced_calls=priced,
+        unpriced_models=sorted({*fp.unpriced, *fp.early}),
+        unpriced=unpriced,
+    )
 
 
 def _policy_info(models: list[ModelEntry], sims: Simulations, opts: AnalyzeOptions) -> dict[str, dict[str, Any]]:
@@ -711,8 +1003,14 @@ def _policy_info(models: list[ModelEntry], sims: Simulations, opts: AnalyzeOptio
     return out
 
 
-def _unread_writes(sims: Simulations, fp: FirstPass, logged: ModelEntry | None, order: list[int],
-                   conversation: list[str | None], primary: str) -> list[LoggedFinding]:
+def _unread_writes(
+    sims: Simulations,
+    fp: FirstPass,
+    logged: ModelEntry | None,
+    order: list[int],
+    conversation: list[str | None],
+    primary: str,
+) -> list[LoggedFinding]:
     """``cache_write_unread`` on the logged model: each call's reads and writes as the provider
     reported them, else as the logged model's simulation has them (when it can be simulated)."""
     n = len(fp.facts)
@@ -720,10 +1018,13 @@ def _unread_writes(sims: Simulations, fp: FirstPass, logged: ModelEntry | None, 
     reads = [max(fp.observed_reads[i], 0) for i in range(n)]
     writes, writes_1h = list(fp.observed_writes), list(fp.observed_writes_1h)
     simulated = False
-    if (logged is not None and logged.provider == "anthropic" and not all(reported)
-            and (logged.tokenizer in fp.shapes or logged.id in sims.scaled)):
-        b = sims.catalog.bucket(logged.id, fp.facts[0].when, list_at=fp.facts[0].list_at, blend=True,
-                                fallback=sims.now)
+    if (
+        logged is not None
+        and logged.provider == "anthropic"
+        and not all(reported)
+        and (logged.tokenizer in fp.shapes or logged.id in sims.scaled)
+    ):
+        b = sims.catalog.bucket(logged.id, fp.facts[0].when, list_at=fp.facts[0].list_at, blend=True, fallback=sims.now)
         if b is not None and sims.catalog.rates(*b).cache_write_5m is not None:
             sim = sims.outcomes(logged)
             for i in range(n):
@@ -731,13 +1032,30 @@ def _unread_writes(sims: Simulations, fp: FirstPass, logged: ModelEntry | None, 
                     reads[i], writes[i], writes_1h[i] = sim.read[i], sim.write[i] + sim.write_1h[i], sim.write_1h[i]
             simulated = True
     shapes = fp.shapes.get(logged.tokenizer if logged is not None else primary, fp.shapes[primary])
-    return detect_unread_writes(fp.facts, order, conversation, shapes, reads, writes, writes_1h,
-                                lambda i: reported[i], lambda i: reported[i] or simulated, sims.catalog)
+    return detect_unread_writes(
+        fp.facts,
+        order,
+        conversation,
+        shapes,
+        reads,
+        writes,
+        writes_1h,
+        lambda i: reported[i],
+        lambda i: reported[i] or simulated,
+        sims.catalog,
+    )
 
 
-def _calibration(sims: Simulations, fp: FirstPass, logged: ModelEntry | None, sim_reads: dict[str, array],
-                 catalog: Catalog, opts: AnalyzeOptions, notes: list[str],
-                 sim_writes: dict[str, tuple[array, array]] | None = None) -> R.Calibration | None:
+def _calibration(
+    sims: Simulations,
+    fp: FirstPass,
+    logged: ModelEntry | None,
+    sim_reads: dict[str, array],
+    catalog: Catalog,
+    opts: AnalyzeOptions,
+    notes: list[str],
+    sim_writes: dict[str, tuple[array, array]] | None = None,
+) -> R.Calibration | None:
     """The logged model's simulation against the provider's reported cache reads, per group."""
     if not fp.observed_calls or logged is None:
         return None
@@ -777,20 +1095,43 @@ def _calibration(sims: Simulations, fp: FirstPass, logged: ModelEntry | None, si
         sim_w5, sim_w1 = min(sim_w5, total - sim), min(sim_w1, max(total - sim - sim_w5, 0))
 
         def cost(hit: int, w5: int, w1: int, rates=rates, total=total, w5_rate=w5_rate, w1_rate=w1_rate) -> Decimal:
-            return (hit * rates.input_hit + w5 * w5_rate + w1 * w1_rate
-                    + (total - hit - w5 - w1) * rates.input_miss) / 1_000_000
+            return (
+                hit * rates.input_hit + w5 * w5_rate + w1 * w1_rate + (total - hit - w5 - w1) * rates.input_miss
+            ) / 1_000_000
 
-        rows.append(CallRow(group=f.group, observed=obs, simulated=sim, input_tokens=total,
-                            observed_usd=cost(obs, obs_w - fp.observed_writes_1h[i], fp.observed_writes_1h[i]),
-                            simulated_usd=cost(sim, sim_w5, sim_w1), gap_s=gap, ttl_s=ttl_s, missed_reason=missed))
+        rows.append(
+            CallRow(
+                group=f.group,
+                observed=obs,
+                simulated=sim,
+                input_tokens=total,
+                observed_usd=cost(obs, obs_w - fp.observed_writes_1h[i], fp.observed_writes_1h[i]),
+                simulated_usd=cost(sim, sim_w5, sim_w1),
+                gap_s=gap,
+                ttl_s=ttl_s,
+                missed_reason=missed,
+            )
+        )
     if not rows:
         return None
     cal = calibrate(rows)
-    return R.Calibration(model=logged.id, tolerance_pct=round(100 * cal.tolerance, 2),
-                         overall=_cal_row(cal.overall), groups=[_cal_row(g) for g in cal.groups],
-                         missed_hits=[R.MissedHits(reason=m.reason, calls=m.calls, tokens=m.tokens,  # type: ignore[arg-type]
-                                                   cost_usd=_q(m.cost_usd), groups=m.groups) for m in cal.missed],
-                         fit=_fit(sims, fp, logged, reads, catalog, opts))
+    return R.Calibration(
+        model=logged.id,
+        tolerance_pct=round(100 * cal.tolerance, 2),
+        overall=_cal_row(cal.overall),
+        groups=[_cal_row(g) for g in cal.groups],
+        missed_hits=[
+            R.MissedHits(
+                reason=m.reason,  # type: ignore[arg-type]  # one of the three the detector names
+                calls=m.calls,
+                tokens=m.tokens,
+                cost_usd=_q(m.cost_usd),
+                groups=m.groups,
+            )
+            for m in cal.missed
+        ],
+        fit=_fit(sims, fp, logged, reads, catalog, opts),
+    )
 
 
 class _MissedReason:
@@ -806,6 +1147,7 @@ class _MissedReason:
             if isinstance(v, str):
                 return seconds(v)
             return float(v) if isinstance(v, (int, float)) else None
+
         build = number("construction_delay_s")
         self.build = build if build is not None else (number("response_begin_s") or 0.0)
         self.rpm = number("overflow_rpm")
@@ -828,8 +1170,9 @@ class _MissedReason:
         return why
 
 
-def _fit(sims: Simulations, fp: FirstPass, logged: ModelEntry, reads: array, catalog: Catalog,
-         opts: AnalyzeOptions) -> R.Fit | None:
+def _fit(
+    sims: Simulations, fp: FirstPass, logged: ModelEntry, reads: array, catalog: Catalog, opts: AnalyzeOptions
+) -> R.Fit | None:
     """The logged model re-simulated at every point of its policy's ``fit`` grid (the unpublished
     parameters ``--cache-param`` did not set), each compared call by call with the reported hits."""
     name = opts.cache_policy or logged.cache_policy
@@ -844,8 +1187,11 @@ def _fit(sims: Simulations, fp: FirstPass, logged: ModelEntry, reads: array, cat
 
     def point(params: dict[str, Any], got) -> R.FitPoint:
         err = sum(abs(min(got[i], fp.observed_inputs[i]) - fp.observed_reads[i]) for i in calls)
-        return R.FitPoint(params={k: _fmt_param(v) for k, v in params.items()}, error_tokens=err,
-                          error_pct=round(100 * err / inputs, 3) if inputs else 0.0)
+        return R.FitPoint(
+            params={k: _fmt_param(v) for k, v in params.items()},
+            error_tokens=err,
+            error_pct=round(100 * err / inputs, 3) if inputs else 0.0,
+        )
 
     used = policy_params(name, base)
     assumed = point({k: used[k] for k in grid}, reads)
@@ -860,11 +1206,21 @@ def _fit(sims: Simulations, fp: FirstPass, logged: ModelEntry, reads: array, cat
 
 
 def _cal_row(g: GroupCalibration) -> R.CalibrationRow:
-    return R.CalibrationRow(group=g.group, calls=g.calls, input_tokens=g.input_tokens,
-                            observed_hit_tokens=g.observed, simulated_hit_tokens=g.simulated, error_tokens=g.error,
-                            error_pct=round(g.error_pct, 3), observed_cost_usd=_q(g.observed_usd),
-                            simulated_cost_usd=_q(g.simulated_usd), error_usd=_q(g.error_usd), flagged=g.flagged,
-                            reason=g.reason, detail=g.detail)
+    return R.CalibrationRow(
+        group=g.group,
+        calls=g.calls,
+        input_tokens=g.input_tokens,
+        observed_hit_tokens=g.observed,
+        simulated_hit_tokens=g.simulated,
+        error_tokens=g.error,
+        error_pct=round(g.error_pct, 3),
+        observed_cost_usd=_q(g.observed_usd),
+        simulated_cost_usd=_q(g.simulated_usd),
+        error_usd=_q(g.error_usd),
+        flagged=g.flagged,
+        reason=g.reason,
+        detail=g.detail,
+    )
 
 
 def _sweep(sims: Simulations, entries: list[ModelEntry], plan: Plan, opts: AnalyzeOptions) -> list[R.SweepRow]:
@@ -881,8 +1237,11 @@ def _sweep(sims: Simulations, entries: list[ModelEntry], plan: Plan, opts: Analy
             for lay, var in (("as_logged", None), ("restructured", plan.combined if plan.kept else None)):
                 led = sims.run(e, var, overrides=params)
                 t = led.tokens()
-                rows.append(R.SweepRow(params=shown, model=e.id, layout=lay, hit_ratio=_ratio(t.hit, t.input),
-                                       cost_usd=_q(led.cost())))
+                rows.append(
+                    R.SweepRow(
+                        params=shown, model=e.id, layout=lay, hit_ratio=_ratio(t.hit, t.input), cost_usd=_q(led.cost())
+                    )
+                )
     return rows
 
 
@@ -895,66 +1254,98 @@ def _fmt_param(v: Any) -> str:
 def _prices_assumption(opts: AnalyzeOptions, metas: list[CallFacts], now: datetime) -> str:
     """Which price list and which hour priced the calls (report.assumptions.prices)."""
     if opts.at:
-        text = (f"the price list in force at {opts.at.isoformat()} (--at), each call at its own hour of the week "
-                "for peak/off-peak")
+        text = (
+            f"the price list in force at {opts.at.isoformat()} (--at), each call at its own hour of the week "
+            "for peak/off-peak"
+        )
     else:
         text = "each call priced at the rates in force at its own timestamp (DeepSeek peak/off-peak applied)"
     blended = sum(m.blend for m in metas)
     if blended:
-        text += (f"; {blended} call(s) without a date at the week's blended peak/off-peak rate, on "
-                 f"{'the --at' if opts.at else 'today' + chr(39) + 's'} price list ({(opts.at or now):%Y-%m-%d})")
+        text += (
+            f"; {blended} call(s) without a date at the week's blended peak/off-peak rate, on "
+            f"{'the --at' if opts.at else 'today' + chr(39) + 's'} price list ({(opts.at or now):%Y-%m-%d})"
+        )
     return text
 
 
-def _notes(fp: FirstPass, metas: list[CallFacts], entries: list[ModelEntry], opts: AnalyzeOptions, plan: Plan,
-           content_free: bool, catalog: Catalog, now: datetime) -> list[str]:
+def _notes(
+    fp: FirstPass,
+    metas: list[CallFacts],
+    entries: list[ModelEntry],
+    opts: AnalyzeOptions,
+    plan: Plan,
+    content_free: bool,
+    catalog: Catalog,
+    now: datetime,
+) -> list[str]:
     notes = []
     untimed = sum(not m.timed for m in metas)
     lists = f"--at's price list ({opts.at:%Y-%m-%d})" if opts.at else f"today's price list ({now:%Y-%m-%d})"
     if untimed:
-        notes.append(f"{untimed} call(s) had no timestamp: simulated in file order, each starting 10 s after the "
-                     f"one before it ended, and priced at {lists} at the week's blended peak/off-peak rate.")
+        notes.append(
+            f"{untimed} call(s) had no timestamp: simulated in file order, each starting 10 s after the "
+            f"one before it ended, and priced at {lists} at the week's blended peak/off-peak rate."
+        )
     relative = sum(m.timed and m.blend for m in metas)
     if relative:
-        notes.append(f"{relative} call(s) carry relative times (a trace's offsets from its start, not dates): "
-                     f"priced at {lists} at the week's blended peak/off-peak rate.")
+        notes.append(
+            f"{relative} call(s) carry relative times (a trace's offsets from its start, not dates): "
+            f"priced at {lists} at the week's blended peak/off-peak rate."
+        )
     if fp.partial:
         notes.append("Interrupted: the figures cover only the calls read before the interruption.")
     if content_free:
-        notes.append("This log is a block-hash trace (no prompt text): the cache simulation and the repricing apply; "
-                     "template breakers, findings and restructuring need text and do not.")
+        notes.append(
+            "This log is a block-hash trace (no prompt text): the cache simulation and the repricing apply; "
+            "template breakers, findings and restructuring need text and do not."
+        )
     if fp.stats.incomplete_prompts:
-        notes.append(f"{fp.stats.incomplete_prompts} call(s) hold only part of their prompt (previous_response_id or "
-                     "cachedContent): analyzed on what the log shows.")
+        notes.append(
+            f"{fp.stats.incomplete_prompts} call(s) hold only part of their prompt (previous_response_id or "
+            "cachedContent): analyzed on what the log shows."
+        )
     if not opts.at:
         for e in entries:
             first = catalog.first_price(e.id)
             early = sum(1 for m in metas if first is not None and not m.blend and m.when < first)
             if early:
-                notes.append(f"{early} call(s) are dated before {e.id}'s first price ({first:%Y-%m-%d}): {e.id} is "
-                             f"priced for them at today's price list ({now:%Y-%m-%d}), each at its own hour of the "
-                             "week; use --at to choose another date.")
+                notes.append(
+                    f"{early} call(s) are dated before {e.id}'s first price ({first:%Y-%m-%d}): {e.id} is "
+                    f"priced for them at today's price list ({now:%Y-%m-%d}), each at its own hour of the "
+                    "week; use --at to choose another date."
+                )
     tiers = Counter(m.tier for m in metas if m.tier)
     for tier, n in sorted(tiers.items()):
         logged = {e.id: e for e in (catalog.find(m.model) for m in metas if m.tier == tier) if e is not None}
         models = [*entries, *(logged[k] for k in sorted(logged) if k not in {x.id for x in entries})]
         off = [e.id for e in models if not catalog.tier_applies(e.id, len(e.prices) - 1, tier)]
-        notes.append(f"{n} call(s) were served in the {tier} tier (as the log records it): priced at that tier's rates"
-                     + (f", except on {', '.join(off)}, which publish none for it (standard rates)" if off else "")
-                     + ".")
+        notes.append(
+            f"{n} call(s) were served in the {tier} tier (as the log records it): priced at that tier's rates"
+            + (f", except on {', '.join(off)}, which publish none for it (standard rates)" if off else "")
+            + "."
+        )
     for model, n in sorted(fp.unpriced.items()):
-        notes.append(f"{n} observed call(s) of {model} ({n / fp.observed_calls:.1%} of the observed calls) are not in "
-                     "the observed cost: the price catalog does not know this model (add it with --prices).")
+        notes.append(
+            f"{n} observed call(s) of {model} ({n / fp.observed_calls:.1%} of the observed calls) are not in "
+            "the observed cost: the price catalog does not know this model (add it with --prices)."
+        )
     for model, n in sorted(fp.early.items()):
         first = catalog.first_price(model)
-        notes.append(f"{n} observed call(s) of {model} ({n / fp.observed_calls:.1%} of the observed calls) are dated "
-                     f"before its first known price ({first:%Y-%m-%d}): they are not in the observed cost.")
-    notes.extend(f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not recommended: {why}."
-                 for f, why in plan.dropped)
+        notes.append(
+            f"{n} observed call(s) of {model} ({n / fp.observed_calls:.1%} of the observed calls) are dated "
+            f"before its first known price ({first:%Y-%m-%d}): they are not in the observed cost."
+        )
+    notes.extend(
+        f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not recommended: {why}."
+        for f, why in plan.dropped
+    )
     rules = {policy_params(opts.cache_policy or e.cache_policy)["rule"] for e in entries}
     if fp.breakpoints and not rules & {"anthropic-breakpoints", "openai-breakpoints"}:
-        notes.append("The log carries cache_control breakpoints, which no candidate model reads: add a Claude "
-                     "candidate (e.g. --models +claude-sonnet-4-5) to check where they are placed.")
+        notes.append(
+            "The log carries cache_control breakpoints, which no candidate model reads: add a Claude "
+            "candidate (e.g. --models +claude-sonnet-4-5) to check where they are placed."
+        )
     return notes
 
 
@@ -966,7 +1357,9 @@ def _baseline(fp: FirstPass, ledgers, entries: list[ModelEntry], catalog: Catalo
     if entry is not None and (entry.id, "as_logged") in ledgers:
         return f"{entry.id} as logged (simulated)", _q(ledgers[(entry.id, "as_logged")].cost())
     e = entries[0]
-    return f"{e.id} as logged (simulated; the logged model {logged} is not a candidate)", _q(ledgers[(e.id, "as_logged")].cost())
+    return f"{e.id} as logged (simulated; the logged model {logged} is not a candidate)", _q(
+        ledgers[(e.id, "as_logged")].cost()
+    )
 
 
 def _savings_model(logged: ModelEntry | None, entries: list[ModelEntry], rec: R.Recommendation | None) -> str:
@@ -977,8 +1370,9 @@ def _savings_model(logged: ModelEntry | None, entries: list[ModelEntry], rec: R.
     return rec.model if rec else entries[0].id
 
 
-def _findings(fixes, savings, model: str, grouper: Grouper, evidence: Evidence, measurer: Measurer,
-              excerpt) -> list[R.Finding]:
+def _findings(
+    fixes, savings, model: str, grouper: Grouper, evidence: Evidence, measurer: Measurer, excerpt
+) -> list[R.Finding]:
     """Findings in a stable order: largest savings on ``model`` (see ``_savings_model``) first."""
     groups = {g.id: g for g in grouper.groups.values()}
     count = _counter(measurer)
@@ -992,16 +1386,36 @@ def _findings(fixes, savings, model: str, grouper: Grouper, evidence: Evidence, 
         after_samples = [f.apply(c) for c in before_samples] if f.apply else before_samples
         rows.append((f, sv, g, layout(before_samples, count, excerpt), layout(after_samples, count, excerpt)))
     rows.sort(key=lambda r: (-_alone(r[1], model), int(r[2].id[1:]), KIND_ORDER.index(r[0].kind)))
-    return [R.Finding(
-        id=f"F{n}", kind=f.kind, group=f.group, segment=f.segment, message=f.message, change=f.change,
-        calls=g.calls, tokens=g.input_tokens, savings_usd=_q(_alone(sv, model)), savings_model=model, keeps_information=f.keeps_information,
-        best_model=(best := max(sv, key=lambda m: sv[m].alone)), best_savings_usd=_q(sv[best].alone),
-        samples=[x for x in f.samples if x],  # --redact: the excerpts are empty, so none
-        before=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in before],
-        after=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in after],
-        savings=[R.FixSavings(model=m, alone_usd=_q(v.alone), marginal_usd=_q(v.marginal),
-                              cache_hit_tokens_gained=v.hit_tokens_gained) for m, v in sv.items()],
-    ) for n, (f, sv, g, before, after) in enumerate(rows, 1)]
+    return [
+        R.Finding(
+            id=f"F{n}",
+            kind=f.kind,
+            group=f.group,
+            segment=f.segment,
+            message=f.message,
+            change=f.change,
+            calls=g.calls,
+            tokens=g.input_tokens,
+            savings_usd=_q(_alone(sv, model)),
+            savings_model=model,
+            keeps_information=f.keeps_information,
+            best_model=(best := max(sv, key=lambda m: sv[m].alone)),
+            best_savings_usd=_q(sv[best].alone),
+            samples=[x for x in f.samples if x],  # --redact: the excerpts are empty, so none
+            before=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in before],
+            after=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in after],
+            savings=[
+                R.FixSavings(
+                    model=m,
+                    alone_usd=_q(v.alone),
+                    marginal_usd=_q(v.marginal),
+                    cache_hit_tokens_gained=v.hit_tokens_gained,
+                )
+                for m, v in sv.items()
+            ],
+        )
+        for n, (f, sv, g, before, after) in enumerate(rows, 1)
+    ]
 
 
 def _alone(savings: dict, model: str) -> Decimal:

@@ -75,8 +75,9 @@ class Simulations:
     # model -> the latest few (layout, outcomes combined from the choices, {group: the name chosen})
     _combined: dict[str, list[tuple[Variant | None, Outcomes, dict[str, str]]]] = field(default_factory=dict)
 
-    def run(self, e: ModelEntry, var: Variant | None = None, on_outcome=None,
-            overrides: dict[str, Any] | None = None) -> Ledger:
+    def run(
+        self, e: ModelEntry, var: Variant | None = None, on_outcome=None, overrides: dict[str, Any] | None = None
+    ) -> Ledger:
         """Simulate ``e``'s cache over the log (with a what-if ``var``) and price it as ``e``."""
         outcomes, (facts, order, _) = self._outcomes(e, var, overrides)
         return price(facts, order, e.id, outcomes, self.catalog, on_outcome, fallback=self.now)
@@ -89,8 +90,9 @@ class Simulations:
         """``e``'s cache over the log as logged with other policy parameters, unpriced."""
         return self._outcomes(e, None, overrides)[0]
 
-    def _outcomes(self, e: ModelEntry, var: Variant | None, overrides: dict[str, Any] | None
-                  ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]]]:
+    def _outcomes(
+        self, e: ModelEntry, var: Variant | None, overrides: dict[str, Any] | None
+    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]]]:
         """The simulation of ``e``'s cache over a layout, and the layout.
 
         Models whose caches behave alike (same rules, parameters and token counts, as DeepSeek Pro
@@ -112,8 +114,9 @@ class Simulations:
             self._last = [(key, var, outcomes), *self._last[:3]]
         return outcomes, layout
 
-    def _per_group(self, e: ModelEntry, var: Variant | None
-                   ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]]]:
+    def _per_group(
+        self, e: ModelEntry, var: Variant | None
+    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]]]:
         """``e``'s cache with breakpoints placed per template group where they pay: each placement
         in ``per_group[e.id]`` simulated over the whole log and priced, and each group's calls
         given the outcomes of its cheapest (the first on a tie). Groups are assumed not to read
@@ -152,8 +155,9 @@ class Simulations:
         measurer = self.measurers.get(e.tokenizer) or next(iter(self.measurers.values()))
         return lambda: make_policy(e, measurer, policy=self.opts.cache_policy, overrides=params)
 
-    def _layout(self, var: Variant | None, source: tuple[str, float]
-                ) -> tuple[Sequence[CallFacts], list[int], Sequence[Shape]]:
+    def _layout(
+        self, var: Variant | None, source: tuple[str, float]
+    ) -> tuple[Sequence[CallFacts], list[int], Sequence[Shape]]:
         """The facts, start order and shapes (of ``source``'s family, scaled) of a layout."""
         facts: Sequence[CallFacts] = self.fp.facts
         shapes: Mapping[str, Sequence[Shape]] = self.fp.shapes
@@ -165,8 +169,14 @@ class Simulations:
         family, ratio = source
         return facts, order, ScaledShapes(shapes[family], ratio) if ratio != 1.0 else shapes[family]
 
-    def _simulate(self, key: tuple, source: tuple[str, float], var: Variant | None,
-                  layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]], make) -> Outcomes:
+    def _simulate(
+        self,
+        key: tuple,
+        source: tuple[str, float],
+        var: Variant | None,
+        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+        make,
+    ) -> Outcomes:
         """The log as logged is simulated whole and kept; a what-if re-simulates only the calls its
         changes can reach when the policy declares footprints (identical outcomes, far less work):
         from the layout as logged, or, for all fixes but one, from the combined layout it differs
@@ -190,5 +200,3 @@ class Simulations:
                 got = self._derived[key] = (parent, self._simulate(key, source, parent, playout, make), prints)
             return resimulate(got[1], got[2], var.differs, facts, order, seq, pol)
         return resimulate(base[0], base[1], var.changed(), facts, order, seq, pol)
-
-

@@ -19,8 +19,14 @@ MAX_BUCKETS = 200
 
 #: (name, seconds), finest first
 BUCKETS: tuple[tuple[R.Bucket, int], ...] = (
-    ("minute", 60), ("5 minutes", 300), ("15 minutes", 900), ("hour", 3600),
-    ("6 hours", 6 * 3600), ("day", 86400), ("week", 7 * 86400), ("30 days", 30 * 86400),
+    ("minute", 60),
+    ("5 minutes", 300),
+    ("15 minutes", 900),
+    ("hour", 3600),
+    ("6 hours", 6 * 3600),
+    ("day", 86400),
+    ("week", 7 * 86400),
+    ("30 days", 30 * 86400),
 )
 
 
@@ -44,13 +50,21 @@ def _iso(ts: float) -> str:
 class TimelineBuilder:
     """Accumulate per-bucket calls, hit ratios and concurrency between ``start`` and ``end`` (epoch s)."""
 
-    def __init__(self, start: float, end: float, *, limits: Mapping[str, int | None] | None = None,
-                 max_buckets: int = MAX_BUCKETS) -> None:
+    def __init__(
+        self,
+        start: float,
+        end: float,
+        *,
+        limits: Mapping[str, int | None] | None = None,
+        max_buckets: int = MAX_BUCKETS,
+    ) -> None:
         if end < start:
             start, end = end, start
         self.name, self.size = choose_bucket(end - start, max_buckets)
         # Align buckets to whole units (UTC) so they read as hours / days.
-        self.origin = float(int(start // self.size) * self.size) if self.size <= 86400 else float(int(start // 86400) * 86400)
+        self.origin = (
+            float(int(start // self.size) * self.size) if self.size <= 86400 else float(int(start // 86400) * 86400)
+        )
         self.n = int((end - self.origin) // self.size) + 1
         self.limits = {k: int(v) for k, v in (limits or {}).items() if v}
         self._calls = [0] * self.n
@@ -121,13 +135,16 @@ class TimelineBuilder:
         for (model, layout), series in self._sim.items():
             simulated.append(R.SimulatedSeries(model=model, layout=layout, hit_ratio=[ratio(*b) for b in series]))
         return R.Timeline(
-            bucket=self.name, bucket_seconds=self.size,
+            bucket=self.name,
+            bucket_seconds=self.size,
             starts=[_iso(self.origin + i * self.size) for i in range(self.n)],
             calls=list(self._calls),
             observed_hit_ratio=[ratio(*b) for b in self._obs],
             simulated=simulated,
             max_in_flight=list(self._flight),
             limits=dict(self.limits),
-            group_cache=[R.GroupCache(group=g, source=s, hit_tokens=v[0], input_tokens=v[1])
-                         for (g, s), v in sorted(self._groups.items())],
+            group_cache=[
+                R.GroupCache(group=g, source=s, hit_tokens=v[0], input_tokens=v[1])
+                for (g, s), v in sorted(self._groups.items())
+            ],
         )

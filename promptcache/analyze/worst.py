@@ -55,13 +55,24 @@ def find_call(calls: Iterable[Call], wanted: str) -> int:
     for i, call in enumerate(calls):
         if _matches(call, wanted):
             return i
-    raise ConfigError(f"--explain-call {wanted!r}: no request with that call id or file:line in the log; "
-                      "give the id the log shows or FILE:LINE as the report's worst requests name them")
+    raise ConfigError(
+        f"--explain-call {wanted!r}: no request with that call id or file:line in the log; "
+        "give the id the log shows or FILE:LINE as the report's worst requests name them"
+    )
 
 
-def requests(calls: Callable[[], Iterable[Call]], targets: Sequence[int], facts: Sequence[CallFacts],
-             conversation: Sequence[str | None], model: str, inputs: Sequence[int], hits: Sequence[int],
-             hits_fixed: Sequence[int], *, redact: bool) -> list[R.WorstRequest]:
+def requests(
+    calls: Callable[[], Iterable[Call]],
+    targets: Sequence[int],
+    facts: Sequence[CallFacts],
+    conversation: Sequence[str | None],
+    model: str,
+    inputs: Sequence[int],
+    hits: Sequence[int],
+    hits_fixed: Sequence[int],
+    *,
+    redact: bool,
+) -> list[R.WorstRequest]:
     """The report's rows for the calls at ``targets`` (log positions), in the order given."""
     if not targets:
         return []
@@ -86,15 +97,27 @@ def requests(calls: Callable[[], Iterable[Call]], targets: Sequence[int], facts:
                     seg = call.segments[d.shared_parts] if d.shared_parts < len(call.segments) else None
                     varies = kind_at(seg.text, d.offset) if seg is not None and seg.role != "block" else None
                     diff = R.RequestDiff(
-                        part=d.part, role=d.role, offset=d.offset,
+                        part=d.part,
+                        role=d.role,
+                        offset=d.offset,
                         before="" if redact else printable(mask_secrets(d.before), newlines=False),
                         after="" if redact else printable(mask_secrets(d.after), newlines=False),
-                        varies=varies, earlier_call=call_name(earlier),
-                        same_conversation=same_conv)
+                        varies=varies,
+                        earlier_call=call_name(earlier),
+                        same_conversation=same_conv,
+                    )
             found[i] = R.WorstRequest(
-                call=call_name(call), location=location(call), group=g, conversation=conv, model=model,
-                input_tokens=inputs[i], hit_tokens=hits[i], hit_tokens_fixed=hits_fixed[i],
-                lost_tokens=max(0, hits_fixed[i] - hits[i]), diff=diff)
+                call=call_name(call),
+                location=location(call),
+                group=g,
+                conversation=conv,
+                model=model,
+                input_tokens=inputs[i],
+                hit_tokens=hits[i],
+                hit_tokens_fixed=hits_fixed[i],
+                lost_tokens=max(0, hits_fixed[i] - hits[i]),
+                diff=diff,
+            )
         nearest.add(call, g, conv)
     return [found[i] for i in targets if i in found]
 
@@ -103,9 +126,19 @@ def zeros(n: int) -> array:
     return array("q", bytes(8 * n))
 
 
-def for_report(sims, paths: Sequence[str], plan, model_entry, facts: Sequence[CallFacts],
-               conversation: Sequence[str | None], *, explain_call: str | None, redact: bool,
-               input_format: str, limit: int = LIMIT) -> tuple[list[R.WorstRequest], R.WorstRequest | None]:
+def for_report(
+    sims,
+    paths: Sequence[str],
+    plan,
+    model_entry,
+    facts: Sequence[CallFacts],
+    conversation: Sequence[str | None],
+    *,
+    explain_call: str | None,
+    redact: bool,
+    input_format: str,
+    limit: int = LIMIT,
+) -> tuple[list[R.WorstRequest], R.WorstRequest | None]:
     """The worst requests on ``model_entry`` (with the fixes of ``plan`` against the log as logged),
     and the request ``explain_call`` names, if any."""
     from ..read.reader import read_logs
@@ -120,7 +153,8 @@ def for_report(sims, paths: Sequence[str], plan, model_entry, facts: Sequence[Ca
     if explained is not None and explained >= len(facts):
         raise ConfigError(f"--explain-call {explain_call!r}: that request was not analyzed (a skipped line?)")
     targets = worst + ([explained] if explained is not None and explained not in worst else [])
-    rows = requests(calls, targets, facts, conversation, model_entry.id, base.total, base.read, fixed.read,
-                    redact=redact)
+    rows = requests(
+        calls, targets, facts, conversation, model_entry.id, base.total, base.read, fixed.read, redact=redact
+    )
     by_index = dict(zip(targets, rows, strict=True))
     return [by_index[i] for i in worst], (by_index[explained] if explained is not None else None)

@@ -24,12 +24,32 @@ class _Group(click.Group):
     """Loads each subcommand's module only when it is used, so `--help` and `lint` start fast."""
 
     _commands: ClassVar[dict[str, tuple[str, str, str]]] = {
-        "anonymize": ("promptcache.cli.anonymize_cmd", "anonymize", "Write a content-free block-hash trace of a log (no text; same hit ratios and costs)."),
-        "analyze": ("promptcache.cli.analyze_cmd", "analyze", "Analyze request logs: cache hit ratio, cost per model, what to change."),
-        "lint": ("promptcache.cli.lint_cmd", "lint", "Lint prompt template files for cache breakers (pre-commit friendly)."),
+        "anonymize": (
+            "promptcache.cli.anonymize_cmd",
+            "anonymize",
+            "Write a content-free block-hash trace of a log (no text; same hit ratios and costs).",
+        ),
+        "analyze": (
+            "promptcache.cli.analyze_cmd",
+            "analyze",
+            "Analyze request logs: cache hit ratio, cost per model, what to change.",
+        ),
+        "lint": (
+            "promptcache.cli.lint_cmd",
+            "lint",
+            "Lint prompt template files for cache breakers (pre-commit friendly).",
+        ),
         "models": ("promptcache.cli.models_cmd", "models", "List known models with their current prices and limits."),
-        "report": ("promptcache.cli.report_cmd", "report", "Render a saved analysis (JSON) as term, markdown, html or json."),
-        "diff": ("promptcache.cli.diff_cmd", "diff", "Compare two saved analyses: hit ratio, cost, findings fixed or new."),
+        "report": (
+            "promptcache.cli.report_cmd",
+            "report",
+            "Render a saved analysis (JSON) as term, markdown, html or json.",
+        ),
+        "diff": (
+            "promptcache.cli.diff_cmd",
+            "diff",
+            "Compare two saved analyses: hit ratio, cost, findings fixed or new.",
+        ),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -100,8 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ..secrets import mask_secrets, printable
 
         detail = printable(mask_secrets(str(exc)[:300]), newlines=False)
-        click.echo(f"promptcache: internal error: {type(exc).__name__}: {detail} (this is a bug: rerun with --debug "
-                   "for the traceback and report it, see docs/security.md)", err=True)
+        click.echo(
+            f"promptcache: internal error: {type(exc).__name__}: {detail} (this is a bug: rerun with --debug "
+            "for the traceback and report it, see docs/security.md)",
+            err=True,
+        )
         return EXIT_ERROR
     return rv if isinstance(rv, int) else EXIT_OK
 

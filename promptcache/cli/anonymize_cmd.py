@@ -9,15 +9,23 @@ import click
 
 @click.command("anonymize")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the trace (JSONL).")
-@click.option("--block-size", type=click.IntRange(min=1), default=16, show_default=True,
-              help="Tokens per hashed block.")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the trace (JSONL).",
+)
+@click.option(
+    "--block-size", type=click.IntRange(min=1), default=16, show_default=True, help="Tokens per hashed block."
+)
 @click.option("--salt", default=None, help="Salt for the hashes (hex). Default: random, so traces cannot be linked.")
 @click.option("--input-format", default="auto", show_default=True, help="Force the log format instead of detecting it.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad line.")
-def anonymize(paths: tuple[str, ...], output: Path, block_size: int, salt: str | None, input_format: str,
-              strict: bool) -> None:
+def anonymize(
+    paths: tuple[str, ...], output: Path, block_size: int, salt: str | None, input_format: str, strict: bool
+) -> None:
     """Write a block-hash trace of LOG: salted hashes of token blocks, segment roles and boundaries,
     timestamps, models and usage, and no text at all. Analyzing the trace gives the same hit ratios
     and costs as analyzing the log."""
@@ -32,4 +40,6 @@ def anonymize(paths: tuple[str, ...], output: Path, block_size: int, salt: str |
     reader = read_logs(paths, input_format=input_format, strict=strict)
     n = run(reader, output, block_size=block_size, salt=salt_bytes, template_of=template_key)
     s = reader.stats
-    click.echo(f"{output}: {n} calls written; lines read {s.lines} = calls {s.calls} + skipped {s.skipped_lines}", err=True)
+    click.echo(
+        f"{output}: {n} calls written; lines read {s.lines} = calls {s.calls} + skipped {s.skipped_lines}", err=True
+    )

@@ -12,7 +12,9 @@ import click
 @click.command()
 @click.argument("before", metavar="BEFORE.json", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("after", metavar="AFTER.json", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-f", "--format", "fmt", type=click.Choice(("term", "markdown", "json")), default="term", show_default=True)
+@click.option(
+    "-f", "--format", "fmt", type=click.Choice(("term", "markdown", "json")), default="term", show_default=True
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
 def diff(before: Path, after: Path, fmt: str, output: Path | None) -> int:
     """Compare two analyses: hit ratio, cost, findings fixed or new, template groups. Given two request
@@ -72,7 +74,9 @@ def _diff_bodies(a: Path, b: Path, body_a: dict, body_b: dict, fmt: str) -> str:
         try:
             parsed.append(parse_body(body, source=str(p)))
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{p}: neither a promptcache report nor a chat request body ({exc}); give two "
-                              "reports (analyze -o report.json) or two request bodies") from None
+            raise ConfigError(
+                f"{p}: neither a promptcache report nor a chat request body ({exc}); give two "
+                "reports (analyze -o report.json) or two request bodies"
+            ) from None
     d = first_difference(parsed[0].call, parsed[1].call)
     return render_request_diff((a.name, b.name), parsed[1].labels, d, fmt=fmt)

@@ -26,21 +26,68 @@ def _codes(value: str | None) -> list[str] | None:
 @click.option("--calls-per-day", type=click.IntRange(min=0), help="Calls per day, to price each finding per month.")
 @click.option("--select", help="Comma-separated codes or prefixes to report (default: all).")
 @click.option("--ignore", help="Comma-separated codes or prefixes not to report.")
-@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="TOML file with the settings (default: nearest pyproject.toml with [tool.promptcache.lint]).")
-@click.option("--min-static-tokens", type=click.IntRange(min=0), help="Static tokens a dynamic part must precede to be reported (default: the model's minimum cacheable length, 64 without a model).")
-@click.option("--tokenizer", type=click.Choice(TOKENIZERS), help="approx (chars/4, no tokenizer load; default) or deepseek (exact).")
-@click.option("--python", "python", is_flag=True, default=None, help="Also read .py files in directories: prompts at SDK call sites (OpenAI, Anthropic, LiteLLM, LangChain).")
-@click.option("--fix", "fix", is_flag=True, help="Rewrite templates static-first where provably safe (moves the dynamic paragraph below the static text).")
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file with the settings (default: nearest pyproject.toml with [tool.promptcache.lint]).",
+)
+@click.option(
+    "--min-static-tokens",
+    type=click.IntRange(min=0),
+    help="Static tokens a dynamic part must precede to be reported (default: the model's minimum cacheable length, 64 without a model).",
+)
+@click.option(
+    "--tokenizer",
+    type=click.Choice(TOKENIZERS),
+    help="approx (chars/4, no tokenizer load; default) or deepseek (exact).",
+)
+@click.option(
+    "--python",
+    "python",
+    is_flag=True,
+    default=None,
+    help="Also read .py files in directories: prompts at SDK call sites (OpenAI, Anthropic, LiteLLM, LangChain).",
+)
+@click.option(
+    "--fix",
+    "fix",
+    is_flag=True,
+    help="Rewrite templates static-first where provably safe (moves the dynamic paragraph below the static text).",
+)
 @click.option("--diff", "diff", is_flag=True, help="Print the --fix rewrite as a unified diff; change nothing.")
-@click.option("--at", "at", default=None, metavar="DATE|now",
-              help="Price with the price list in force at DATE (a date, an instant or 'now'; default: now). A month "
-                   "is priced at the week's blended peak/off-peak rate, never at one hour's.")
-@click.option("--peak-share", "peak_share", type=click.FloatRange(0, 1), default=None, metavar="SHARE",
-              help="Your share of calls made in the provider's peak hours (e.g. 0.4, from analyze's report), for the "
-                   "monthly cost; default: the week's share of peak hours.")
-def lint(paths: tuple[str, ...], fmt: str, model: str | None, calls_per_day: int | None, select: str | None,
-         ignore: str | None, config: Path | None, min_static_tokens: int | None, tokenizer: str | None, at: str | None,
-         python: bool | None, fix: bool, diff: bool, peak_share: float | None) -> int:
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    metavar="DATE|now",
+    help="Price with the price list in force at DATE (a date, an instant or 'now'; default: now). A month "
+    "is priced at the week's blended peak/off-peak rate, never at one hour's.",
+)
+@click.option(
+    "--peak-share",
+    "peak_share",
+    type=click.FloatRange(0, 1),
+    default=None,
+    metavar="SHARE",
+    help="Your share of calls made in the provider's peak hours (e.g. 0.4, from analyze's report), for the "
+    "monthly cost; default: the week's share of peak hours.",
+)
+def lint(
+    paths: tuple[str, ...],
+    fmt: str,
+    model: str | None,
+    calls_per_day: int | None,
+    select: str | None,
+    ignore: str | None,
+    config: Path | None,
+    min_static_tokens: int | None,
+    tokenizer: str | None,
+    at: str | None,
+    python: bool | None,
+    fix: bool,
+    diff: bool,
+    peak_share: float | None,
+) -> int:
     """Lint prompt template files for cache breakers. Exit 0 clean, 1 findings, 2 errors.
 
     PATHS are template files or directories (Jinja2, prose and str.format text, Mustache/Handlebars,
@@ -48,8 +95,15 @@ def lint(paths: tuple[str, ...], fmt: str, model: str | None, calls_per_day: int
     never rendered.
     """
     settings = load_settings(
-        config, model=model, calls_per_day=calls_per_day, select=_codes(select), ignore=_codes(ignore),
-        min_static_tokens=min_static_tokens, tokenizer=tokenizer, python=python, peak_share=peak_share,
+        config,
+        model=model,
+        calls_per_day=calls_per_day,
+        select=_codes(select),
+        ignore=_codes(ignore),
+        min_static_tokens=min_static_tokens,
+        tokenizer=tokenizer,
+        python=python,
+        peak_share=peak_share,
     )
     from .when import parse_at
 
@@ -70,9 +124,15 @@ def lint(paths: tuple[str, ...], fmt: str, model: str | None, calls_per_day: int
 
     click.echo(render(result.findings, fmt, version("promptcache")), nl=False)
     if fmt == "text" and result.findings:
-        click.echo(f"promptcache lint: {len(result.findings)} finding(s) in {result.files} file(s); docs: docs/rules/<CODE>.md", err=True)
-    if settings.calls_per_day is not None and settings.model is not None and any(
-            f.monthly_cost_usd is not None for f in result.findings):
+        click.echo(
+            f"promptcache lint: {len(result.findings)} finding(s) in {result.files} file(s); docs: docs/rules/<CODE>.md",
+            err=True,
+        )
+    if (
+        settings.calls_per_day is not None
+        and settings.model is not None
+        and any(f.monthly_cost_usd is not None for f in result.findings)
+    ):
         from ..lint.cost import CostModel
 
         rate = CostModel(settings.model, settings.calls_per_day, when).describe()

@@ -28,13 +28,17 @@ def load_report(path: Path):
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
     if raw[:2] == b"\x1f\x8b":  # gzip: a compressed log, never a saved report
-        raise ConfigError(f"{path}: a compressed file, not a saved report (`report` re-renders the JSON that "
-                          f"`analyze -o report.json` writes); {analyze_it}")
+        raise ConfigError(
+            f"{path}: a compressed file, not a saved report (`report` re-renders the JSON that "
+            f"`analyze -o report.json` writes); {analyze_it}"
+        )
     try:
         data = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
-        raise ConfigError(f"{path}: not a JSON report (`report` re-renders the JSON that `analyze -o report.json` "
-                          f"writes); {analyze_it}") from None
+        raise ConfigError(
+            f"{path}: not a JSON report (`report` re-renders the JSON that `analyze -o report.json` "
+            f"writes); {analyze_it}"
+        ) from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise ConfigError(f"{path}: not a promptcache report (no schema_version); {analyze_it}")
     found = str(data["schema_version"])
@@ -48,16 +52,21 @@ def load_report(path: Path):
         raise ConfigError(f"{path}: not a valid report: {where}: {first['msg']}") from None
 
 
-def write_report(report, fmt: str, output: Path | None, *, explain: str | None = None,
-                 explain_call: bool = False) -> None:
+def write_report(
+    report, fmt: str, output: Path | None, *, explain: str | None = None, explain_call: bool = False
+) -> None:
     """Render ``report`` as ``fmt`` to ``output`` (a file) or stdout (the terminal format adapts to it);
     with ``explain``, only that finding, in full; with ``explain_call``, only the request it explains.
     A file written is named on stderr."""
     if output:
         _write(report, fmt, output, explain, explain_call)
-        kind = ("request " + report.explained_call.call if explain_call and report.explained_call is not None else
-                "finding " + explain if explain else
-                {"term": "text", "markdown": "Markdown", "html": "HTML", "json": "JSON"}[fmt] + " report")
+        kind = (
+            "request " + report.explained_call.call
+            if explain_call and report.explained_call is not None
+            else "finding " + explain
+            if explain
+            else {"term": "text", "markdown": "Markdown", "html": "HTML", "json": "JSON"}[fmt] + " report"
+        )
         click.echo(f"promptcache: wrote the {kind}{' (PARTIAL)' if report.partial else ''} to {output}", err=True)
     else:
         _write(report, fmt, None, explain, explain_call)
@@ -85,8 +94,11 @@ def _write(report, fmt: str, output: Path | None, explain: str | None, explain_c
 
         width = 100 if output else console_for(sys.stdout).width  # the terminal's, or COLUMNS when piped
         color = not output and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        text = (render_call(report, width=width, color=color) if explain_call
-                else render_explain(report, explain or "", width=width, color=color))
+        text = (
+            render_call(report, width=width, color=color)
+            if explain_call
+            else render_explain(report, explain or "", width=width, color=color)
+        )
         if output:
             _save(output, text)
         else:
@@ -107,8 +119,16 @@ def _write(report, fmt: str, output: Path | None, explain: str | None, explain_c
 
 
 #: output file extension -> format; a name without extension, or .txt, gets the terminal text
-EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html",
-              ".txt": "term", ".text": "term", "": "term"}
+EXTENSIONS = {
+    ".json": "json",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "term",
+    ".text": "term",
+    "": "term",
+}
 
 
 def default_format(output: Path | None, fmt: str | None) -> str:
@@ -118,15 +138,23 @@ def default_format(output: Path | None, fmt: str | None) -> str:
         return fmt
     ext = output.suffix.lower() if output else ""
     if ext not in EXTENSIONS:
-        raise ConfigError(f"-o {output}: promptcache cannot write {ext} files; name the file .json, .md, .html or "
-                          ".txt, or give --format")
+        raise ConfigError(
+            f"-o {output}: promptcache cannot write {ext} files; name the file .json, .md, .html or "
+            ".txt, or give --format"
+        )
     return EXTENSIONS[ext]
 
 
 @click.command()
 @click.argument("report_path", metavar="REPORT.json", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-f", "--format", "fmt", type=click.Choice(tuple(RENDERERS)), default=None,
-              help="Output format (default: from -o's extension, else term).")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(tuple(RENDERERS)),
+    default=None,
+    help="Output format (default: from -o's extension, else term).",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
 @click.option("--redact", is_flag=True, help="Drop prompt text (group labels, samples, skipped-line messages).")
 @click.option("--explain", metavar="ID", default=None, help="Show one finding (e.g. F1) in full instead of the report.")

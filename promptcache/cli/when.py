@@ -17,6 +17,7 @@ def parse_at(value: str | None, option: str = "--at") -> datetime | None:
     try:
         dt = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise ConfigError(f"{option} {value!r}: expected 'now' or an ISO date/time such as 2026-09-15 or "
-                          "2026-09-15T10:00Z") from None
+        raise ConfigError(
+            f"{option} {value!r}: expected 'now' or an ISO date/time such as 2026-09-15 or 2026-09-15T10:00Z"
+        ) from None
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt

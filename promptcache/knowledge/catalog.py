@@ -49,7 +49,9 @@ class Rates(_Data):
     output: Decimal = Field(ge=0)
     cache_write_5m: Decimal | None = Field(default=None, ge=0)
     cache_write_1h: Decimal | None = Field(default=None, ge=0)
-    cache_storage_per_hour: Decimal | None = Field(default=None, ge=0)  # explicit caches (Gemini), per 1M tokens per hour
+    cache_storage_per_hour: Decimal | None = Field(
+        default=None, ge=0
+    )  # explicit caches (Gemini), per 1M tokens per hour
 
 
 class PeakRates(Rates):
@@ -125,8 +127,9 @@ class Schedule(_Data):
     def week_share(self) -> Fraction:
         """The share of a week's hours inside the peak windows (holidays aside): the weight of the
         peak rate in the week's blended rate."""
-        secs = sum((datetime.combine(date.min, b) - datetime.combine(date.min, a)).total_seconds()
-                   for a, b in self._windows)
+        secs = sum(
+            (datetime.combine(date.min, b) - datetime.combine(date.min, a)).total_seconds() for a, b in self._windows
+        )
         return Fraction(int(secs) * len(set(self.weekdays)), 7 * 24 * 3600)
 
     def is_peak(self, at: datetime) -> bool:
@@ -278,8 +281,11 @@ class Catalog(_Data):
         if tier in m.prices[idx].tiers:
             return True
         rule = self.service_tiers.get(tier)
-        return bool(rule and m.provider in rule.providers and (rule.models is None or m.id in rule.models
-                                                                  or any(a in rule.models for a in m.aliases)))
+        return bool(
+            rule
+            and m.provider in rule.providers
+            and (rule.models is None or m.id in rule.models or any(a in rule.models for a in m.aliases))
+        )
 
     def variant(self, b: tuple, tier: str | None = None, input_tokens: int | None = None) -> tuple:
         """A bucket with its variant: the service tier (when priced) and long context (when the
@@ -295,8 +301,15 @@ class Catalog(_Data):
             parts.append("long")
         return (*b[:3], "+".join(parts)) if parts else b
 
-    def bucket(self, name: str, at: datetime, *, list_at: datetime | None = None, blend: bool = False,
-               fallback: datetime | None = None) -> tuple[str, int, bool | str] | None:
+    def bucket(
+        self,
+        name: str,
+        at: datetime,
+        *,
+        list_at: datetime | None = None,
+        blend: bool = False,
+        fallback: datetime | None = None,
+    ) -> tuple[str, int, bool | str] | None:
         """(model id, price entry index, peak) for a call of ``name``: the key calls are summed under
         before multiplying by rates, so pricing costs one lookup per call (cached per step of
         ``_bucket_step`` seconds: prices and peak windows change only on step edges).
@@ -315,8 +328,14 @@ class Catalog(_Data):
                 return got
         return self._bucket(name, at, list_at, blend, fallback)
 
-    def _bucket(self, name: str, at: datetime, list_at: datetime | None = None, blend: bool = False,
-                fallback: datetime | None = None) -> tuple[str, int, bool | str] | None:
+    def _bucket(
+        self,
+        name: str,
+        at: datetime,
+        list_at: datetime | None = None,
+        blend: bool = False,
+        fallback: datetime | None = None,
+    ) -> tuple[str, int, bool | str] | None:
         m = self.model(name)
         idx = self.entry_index(name, list_at or at)
         if idx is None and fallback is not None:
@@ -476,8 +495,9 @@ def merge_catalog(base: dict, override: dict, *, origin: str = "override") -> di
             raise ValueError(f"`{key}` is {override[key]!r}, the packaged catalog's is {out.get(key)!r}")
     unknown = set(override) - {"schema_version", "currency", "unit", "notes", "schedules", "service_tiers", "models"}
     if unknown:
-        raise ValueError(f"unknown top-level key(s) {', '.join(sorted(unknown))}: expected models, schedules, "
-                         "service_tiers, notes")
+        raise ValueError(
+            f"unknown top-level key(s) {', '.join(sorted(unknown))}: expected models, schedules, service_tiers, notes"
+        )
     for name, tier in (override.get("service_tiers") or {}).items():
         if not isinstance(tier, dict):
             raise TypeError(f"service tier {name!r} should be an object")

@@ -67,10 +67,13 @@ def load_settings(path: Path | None = None, *, search: bool = False) -> AnalyzeS
     values = {k.replace("-", "_"): v for k, v in table.items() if not isinstance(v, dict)}
     unknown = sorted(set(values) - KEYS)
     if unknown:
-        raise ConfigError(f"{path} [tool.promptcache]: unknown key(s) {', '.join(unknown)}; "
-                          f"allowed: {', '.join(sorted(KEYS))}")
+        raise ConfigError(
+            f"{path} [tool.promptcache]: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(KEYS))}"
+        )
     qc = values.get("quality_critical", [])
     if not (isinstance(qc, list) and all(isinstance(v, str) and v.strip() for v in qc)):
-        raise ConfigError(f"{path} [tool.promptcache]: quality_critical must be a list of group ids or label "
-                          'substrings, e.g. ["g3", "contract review"]')
+        raise ConfigError(
+            f"{path} [tool.promptcache]: quality_critical must be a list of group ids or label "
+            'substrings, e.g. ["g3", "contract review"]'
+        )
     return AnalyzeSettings(source=path, quality_critical=tuple(v.strip() for v in qc))

@@ -38,7 +38,13 @@ def parse_format(source: str, name: str, locator: Locator, constants: frozenset[
             builder.static(source[pos : m.start()], pos)
         root = fm.group("name") or "<positional>"
         if root not in constants:
-            builder.dynamic(SegKind.VALUE, m.group(), m.start(), [root], volatile=volatile_word(re.findall(r"[A-Za-z_]\w*", field_text)))
+            builder.dynamic(
+                SegKind.VALUE,
+                m.group(),
+                m.start(),
+                [root],
+                volatile=volatile_word(re.findall(r"[A-Za-z_]\w*", field_text)),
+            )
         pos = m.end()
     if pos < len(source):
         builder.static(source[pos:], pos)
@@ -86,7 +92,9 @@ def parse_mustache(source: str, name: str, locator: Locator, constants: frozense
             comments.append(Comment(inner[1:].removeprefix("--"), line, col, locator.at(end - 1)[0]))
             continue
         if sigil == "=":
-            raise TemplateParseError("template syntax error: set-delimiter tags ({{=<% %>=}}) are not supported", line, col)
+            raise TemplateParseError(
+                "template syntax error: set-delimiter tags ({{=<% %>=}}) are not supported", line, col
+            )
         if sigil == ">":
             continue  # a partial is a fixed template: static content
         body = inner[1:].strip() if sigil in "#^/&" and sigil else inner
@@ -99,7 +107,9 @@ def parse_mustache(source: str, name: str, locator: Locator, constants: frozense
             opened = stack.pop() if stack else None
             if opened is None or opened[0] != closing:
                 where = f" (open section is '{{{{#{opened[0]}}}}}' from line {opened[1]})" if opened else ""
-                raise TemplateParseError(f"template syntax error: unexpected closing tag '{{{{/{closing}}}}}'{where}", line, col)
+                raise TemplateParseError(
+                    f"template syntax error: unexpected closing tag '{{{{/{closing}}}}}'{where}", line, col
+                )
             continue
         if sigil in "#^":
             stack.append((helper or (idents[0] if idents else body), line))

@@ -14,8 +14,23 @@ from .model import Prompt, SegKind, Segment
 
 # Words that make an identifier volatile: its value differs on (almost) every call.
 VOLATILE_WORDS = frozenset(
-    {"now", "utcnow", "today", "time", "timestamp", "datetime", "date", "uuid", "uuid1", "uuid4",
-     "random", "randint", "shuffle", "lipsum", "nonce"}
+    {
+        "now",
+        "utcnow",
+        "today",
+        "time",
+        "timestamp",
+        "datetime",
+        "date",
+        "uuid",
+        "uuid1",
+        "uuid4",
+        "random",
+        "randint",
+        "shuffle",
+        "lipsum",
+        "nonce",
+    }
 )
 _WORD_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _ROLE = re.compile(r"^[ \t]*#?[ \t]*(system|user|assistant)[ \t]*:[ \t]*$", re.IGNORECASE)
@@ -25,7 +40,11 @@ def volatile_word(identifiers: Iterable[str]) -> str | None:
     """The first identifier with a volatile word in it (``now``, ``current_date``, ``currentDateTime``),
     else None; words are split at ``_`` and at camelCase humps."""
     for ident in identifiers:
-        if any(part.lower() in VOLATILE_WORDS for piece in ident.split("_") for part in _WORD_PART.findall(piece) or [piece]):
+        if any(
+            part.lower() in VOLATILE_WORDS
+            for piece in ident.split("_")
+            for part in _WORD_PART.findall(piece) or [piece]
+        ):
             return ident
     return None
 

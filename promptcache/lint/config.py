@@ -37,8 +37,17 @@ MODEL_MIN_STATIC_TOKENS = {"gpt-4o": 1024, "claude-sonnet-4-5": 1024}
 DEFAULT_TURN_KEYS = ("*observation*", "*next_step*", "*format_error*")
 
 _PATH_KEYS = {"select", "ignore", "min_static_tokens", "constants"}
-_KEYS = _PATH_KEYS | {"model", "calls_per_day", "tokenizer", "turn_keys", "kinds", "exclude", "per_path", "python",
-                        "peak_share"}
+_KEYS = _PATH_KEYS | {
+    "model",
+    "calls_per_day",
+    "tokenizer",
+    "turn_keys",
+    "kinds",
+    "exclude",
+    "per_path",
+    "python",
+    "peak_share",
+}
 
 
 @dataclass(frozen=True)
@@ -136,8 +145,11 @@ def _normalize(table: dict[str, Any], where: str, allowed: set[str]) -> dict[str
     for key in ("min_static_tokens", "calls_per_day"):
         if key in out and (not isinstance(out[key], int) or isinstance(out[key], bool) or out[key] < 0):
             raise ConfigError(f"{where}: {key} must be a non-negative integer")
-    if "peak_share" in out and (isinstance(out["peak_share"], bool) or not isinstance(out["peak_share"], (int, float))
-                                or not 0 <= out["peak_share"] <= 1):
+    if "peak_share" in out and (
+        isinstance(out["peak_share"], bool)
+        or not isinstance(out["peak_share"], (int, float))
+        or not 0 <= out["peak_share"] <= 1
+    ):
         raise ConfigError(f"{where}: peak_share must be a number between 0 and 1 (the share of calls made at peak)")
     if "python" in out and not isinstance(out["python"], bool):
         raise ConfigError(f"{where}: python must be true or false")

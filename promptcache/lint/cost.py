@@ -22,8 +22,9 @@ _PER_MILLION = Decimal(1_000_000)
 class CostModel:
     """Monthly USD cost of static tokens kept out of cache, for one model and call volume."""
 
-    def __init__(self, model: str, calls_per_day: int, at: datetime | None = None,
-                 peak_share: float | Fraction | None = None):
+    def __init__(
+        self, model: str, calls_per_day: int, at: datetime | None = None, peak_share: float | Fraction | None = None
+    ):
         from ..knowledge.catalog import default_catalog
 
         cat = default_catalog()
@@ -58,12 +59,13 @@ class CostModel:
         if self.peak_share is None:  # rate "flat": __init__ sets a share with every other rate
             how = "one rate at every hour"
         elif self.rate == "week":
-            how = (f"the week's blended peak/off-peak rate ({float(self.peak_share):.1%} of the week's hours at "
-                   "peak)")
+            how = f"the week's blended peak/off-peak rate ({float(self.peak_share):.1%} of the week's hours at peak)"
         else:
             how = f"the team's blended peak/off-peak rate ({float(self.peak_share):.1%} of calls at peak)"
-        return (f"{self.model}, {since}, {how}: cache miss ${self.input_miss}, hit ${self.input_hit} per 1M, "
-                f"{self.calls_per_month:,} calls a month")
+        return (
+            f"{self.model}, {since}, {how}: cache miss ${self.input_miss}, hit ${self.input_hit} per 1M, "
+            f"{self.calls_per_month:,} calls a month"
+        )
 
 
 def render_usd(value: Decimal) -> str:

@@ -22,9 +22,16 @@ if TYPE_CHECKING:
 
 KINDS = ("jinja", "format", "text", "mustache", "prompty", "dotprompt", "yaml", "python", "python-calls")
 EXTENSION_KINDS = {
-    ".j2": "jinja", ".jinja": "jinja", ".jinja2": "jinja",
-    ".mustache": "mustache", ".hbs": "mustache", ".handlebars": "mustache",
-    ".prompty": "prompty", ".yaml": "yaml", ".yml": "yaml", ".py": "python",
+    ".j2": "jinja",
+    ".jinja": "jinja",
+    ".jinja2": "jinja",
+    ".mustache": "mustache",
+    ".hbs": "mustache",
+    ".handlebars": "mustache",
+    ".prompty": "prompty",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".py": "python",
 }
 _JINJA_TAG = re.compile(r"\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 _HTML_COMMENT = re.compile(r"<!--(.*?)-->", re.DOTALL)
@@ -78,7 +85,9 @@ def _html_comments(text: str, locator: Locator) -> list[Comment]:
     return out
 
 
-def parse_text(text: str, kind: str, name: str, locator: Locator, constants: frozenset[str], *, tail: bool = False) -> tuple[Prompt, list[Comment]]:
+def parse_text(
+    text: str, kind: str, name: str, locator: Locator, constants: frozenset[str], *, tail: bool = False
+) -> tuple[Prompt, list[Comment]]:
     """One template of a known text kind (jinja, format, text, mustache)."""
     if kind == "jinja":
         return parse_jinja(text, name, locator, constants, tail=tail)
@@ -127,7 +136,9 @@ _GO_TEMPLATE = re.compile(
 )
 # Keys a prompt configuration has (agent configs, prompt files); a YAML file that does not parse and
 # has none of them, and no Jinja, is some other configuration and is skipped rather than failed.
-_PROMPT_KEY = re.compile(r"^[ \t-]*[\w.-]*(?:prompt|template|system|instruction|message|agent)[\w.-]*[ \t]*:", re.IGNORECASE | re.MULTILINE)
+_PROMPT_KEY = re.compile(
+    r"^[ \t-]*[\w.-]*(?:prompt|template|system|instruction|message|agent)[\w.-]*[ \t]*:", re.IGNORECASE | re.MULTILINE
+)
 
 
 def is_prompt_config(text: str) -> bool:

@@ -57,8 +57,12 @@ def _walk(directory: Path, settings: LintSettings) -> Iterator[Path]:
             path = Path(base) / name
             suffix = path.suffix.lower()
             configured = any(fnmatch.fnmatch(settings.relative(path), glob) for glob in settings.kinds)
-            if (configured or suffix in _WALK_EXTENSIONS or (suffix in _PROSE_EXTENSIONS and parts & _PROSE_DIRS)
-                    or (suffix == ".py" and settings.python)):
+            if (
+                configured
+                or suffix in _WALK_EXTENSIONS
+                or (suffix in _PROSE_EXTENSIONS and parts & _PROSE_DIRS)
+                or (suffix == ".py" and settings.python)
+            ):
                 yield path
 
 
@@ -93,7 +97,9 @@ def lint_file(path: Path, settings: LintSettings, count: TokenCounter, *, walked
     return lint_text(path, text, settings, count, walked=walked)
 
 
-def lint_text(path: Path, text: str, settings: LintSettings, count: TokenCounter, *, walked: bool = False) -> list[Finding]:
+def lint_text(
+    path: Path, text: str, settings: LintSettings, count: TokenCounter, *, walked: bool = False
+) -> list[Finding]:
     """Findings for ``text`` as the content of ``path`` (``--fix`` checks a rewrite with it)."""
     shown = path.as_posix()
     rel = settings.relative(path)
@@ -110,7 +116,9 @@ def lint_text(path: Path, text: str, settings: LintSettings, count: TokenCounter
         view = PromptView.of(prompt, count, local.min_static_tokens)
         for rule in RULES:
             if local.enabled(rule.code):
-                hits.extend(Finding(shown, h.line, h.col, h.code, h.message, h.static_tokens) for h in rule.check(view, count))
+                hits.extend(
+                    Finding(shown, h.line, h.col, h.code, h.message, h.static_tokens) for h in rule.check(view, count)
+                )
     suppressions, bad = read_suppressions(shown, doc.comments, ALL_CODES)
     kept = list(dict.fromkeys(f for f in hits if not any(s.covers(f) for s in suppressions)))
     return kept + [f for f in bad if local.enabled(f.code)]

@@ -101,7 +101,10 @@ def plan_move(text: str, kind: str, line: int, code: str = "PC101") -> Move:
         return Move(*span, None, "the template is part of a YAML, Python or front-matter file")
     if not any(line.strip() for line in lines[last + 1 :]):
         return Move(*span, None, "it is already the last paragraph")
-    if sum(1 for row in lines[:first] if _FENCE_LINE.match(row)) % 2 or sum(1 for row in block if _FENCE_LINE.match(row)) % 2:
+    if (
+        sum(1 for row in lines[:first] if _FENCE_LINE.match(row)) % 2
+        or sum(1 for row in block if _FENCE_LINE.match(row)) % 2
+    ):
         return Move(*span, None, "it is part of a code block")
     joined = "\n".join(block)
     if m := _POINTERS.search(joined):
@@ -155,8 +158,9 @@ class FixResult:
     hints: dict[tuple[str, int, int, str], str]  # (path, line, col, code) -> message with the rewrite
 
 
-def plan_fixes(findings: list[Finding], settings: LintSettings,
-               lint_text: Callable[[str, str], list[Finding]]) -> FixResult:
+def plan_fixes(
+    findings: list[Finding], settings: LintSettings, lint_text: Callable[[str, str], list[Finding]]
+) -> FixResult:
     """Moves for every file with a position finding; ``lint_text(path, text)`` re-lints a candidate."""
     result = FixResult({}, {})
     by_path: dict[str, list[Finding]] = {}
@@ -180,7 +184,9 @@ def plan_fixes(findings: list[Finding], settings: LintSettings,
             total = len(move.new_text.splitlines())
             moved = [f for f in after if f.line > total - (move.last - move.first + 1)]
             if moved or len(after) >= len(remaining):
-                result.hints[(target.path, target.line, target.col, target.code)] = rewrite_hint(target, "the move would not remove the finding")
+                result.hints[(target.path, target.line, target.col, target.code)] = rewrite_hint(
+                    target, "the move would not remove the finding"
+                )
                 break
             text, remaining = move.new_text, sorted(after)
         if text != original:
@@ -198,11 +204,15 @@ def unified_diff(changed: dict[str, tuple[str, str]]) -> str:
 
 
 def with_hints(findings: list[Finding], hints: dict[tuple[str, int, int, str], str]) -> list[Finding]:
-    return [replace(f, message=hints[(f.path, f.line, f.col, f.code)]) if (f.path, f.line, f.col, f.code) in hints else f for f in findings]
+    return [
+        replace(f, message=hints[(f.path, f.line, f.col, f.code)]) if (f.path, f.line, f.col, f.code) in hints else f
+        for f in findings
+    ]
 
 
-def run_fix(paths: Sequence[str], settings: LintSettings, *, write: bool,
-            at: datetime | None = None) -> tuple[str, LintResult, int]:
+def run_fix(
+    paths: Sequence[str], settings: LintSettings, *, write: bool, at: datetime | None = None
+) -> tuple[str, LintResult, int]:
     """Plan (and with ``write`` apply) the moves for ``paths``; returns (diff text, LintResult after)."""
     from .engine import expand, lint_file, lint_paths, lint_text
     from .tokens import token_counter
@@ -216,5 +226,7 @@ def run_fix(paths: Sequence[str], settings: LintSettings, *, write: bool,
     result = lint_paths(paths, settings, at)
     result.findings = with_hints(result.findings, plan.hints)
     if not write:  # what is left after the previewed rewrite: findings in unchanged files, and the hints
-        result.findings = [f for f in result.findings if f.path not in plan.changed or (f.path, f.line, f.col, f.code) in plan.hints]
+        result.findings = [
+            f for f in result.findings if f.path not in plan.changed or (f.path, f.line, f.col, f.code) in plan.hints
+        ]
     return unified_diff(plan.changed), result, len(plan.changed)

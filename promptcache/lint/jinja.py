@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from jinja2 import nodes
 
 # Jinja globals and tests whose value is fixed for the template (``lipsum`` is random: volatile).
-_BUILTINS = frozenset({"range", "dict", "cycler", "joiner", "namespace", "true", "false", "none", "True", "False", "None"})
+_BUILTINS = frozenset(
+    {"range", "dict", "cycler", "joiner", "namespace", "true", "false", "none", "True", "False", "None"}
+)
 _JSON_FILTERS = frozenset({"to_json", "json", "dumps", "json_dumps"})
 _RAW_END = re.compile(r"\{%[-+]?\s*endraw\s*[-+]?%\}")
 _OPEN = re.compile(r"\{\{|\{%|\{#")
@@ -151,7 +153,9 @@ _WRAP = {
 }
 
 
-def parse_jinja(source: str, name: str, locator: Locator, constants: frozenset[str], *, tail: bool = False) -> tuple[Prompt, list[Comment]]:
+def parse_jinja(
+    source: str, name: str, locator: Locator, constants: frozenset[str], *, tail: bool = False
+) -> tuple[Prompt, list[Comment]]:
     """Segments and comments of a Jinja2 template; TemplateParseError on a syntax error."""
     import jinja2
 
@@ -176,8 +180,14 @@ def parse_jinja(source: str, name: str, locator: Locator, constants: frozenset[s
                 expr.visit(node)
             names = [n for n in expr.names if n not in static_names]
             if names or expr.unsorted_json or "lipsum" in expr.idents:
-                builder.dynamic(SegKind.VALUE, text, start, names, volatile=volatile_word(expr.idents),
-                                unsorted_json=expr.unsorted_json)
+                builder.dynamic(
+                    SegKind.VALUE,
+                    text,
+                    start,
+                    names,
+                    volatile=volatile_word(expr.idents),
+                    unsorted_json=expr.unsorted_json,
+                )
         else:
             _block(builder, text, start, static_names)
     return builder.prompt, comments

@@ -30,8 +30,15 @@ def format_text(findings: Sequence[Finding]) -> str:
 def format_json(findings: Sequence[Finding]) -> str:
     """A JSON array of ``{path, line, col, code, message, static_tokens, monthly_cost_usd}``."""
     rows = [
-        {"path": f.path, "line": f.line, "col": f.col, "code": f.code, "message": f.message,
-         "static_tokens": f.static_tokens, "monthly_cost_usd": f.monthly_cost_usd}
+        {
+            "path": f.path,
+            "line": f.line,
+            "col": f.col,
+            "code": f.code,
+            "message": f.message,
+            "static_tokens": f.static_tokens,
+            "monthly_cost_usd": f.monthly_cost_usd,
+        }
         for f in findings
     ]
     return json_safe(json.dumps(rows, ensure_ascii=False, indent=2)) + "\n"
@@ -63,32 +70,48 @@ def format_sarif(findings: Sequence[Finding], version: str) -> str:
     rules = []
     for code in codes:
         name, summary = describe(code)
-        rules.append({"id": code, "name": name, "shortDescription": {"text": summary},
-                      "help": {"text": f"docs/rules/{code}.md in the promptcache repository: what it catches, why it costs, the fix."}})
+        rules.append(
+            {
+                "id": code,
+                "name": name,
+                "shortDescription": {"text": summary},
+                "help": {
+                    "text": f"docs/rules/{code}.md in the promptcache repository: what it catches, why it costs, the fix."
+                },
+            }
+        )
     index = {code: i for i, code in enumerate(codes)}
     results = []
     for f in findings:
         props: dict[str, int | str] = {"static_tokens": f.static_tokens}
         if f.monthly_cost_usd is not None:
             props["monthly_cost_usd"] = f.monthly_cost_usd
-        results.append({
-            "ruleId": f.code,
-            "ruleIndex": index[f.code],
-            "level": "error" if f.code == "PC900" else "warning",
-            "message": {"text": f.message},
-            "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": quote(f.path.replace("\\", "/")), "uriBaseId": "%SRCROOT%"},
-                "region": {"startLine": f.line, "startColumn": f.col},
-            }}],
-            "properties": props,
-        })
+        results.append(
+            {
+                "ruleId": f.code,
+                "ruleIndex": index[f.code],
+                "level": "error" if f.code == "PC900" else "warning",
+                "message": {"text": f.message},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": quote(f.path.replace("\\", "/")), "uriBaseId": "%SRCROOT%"},
+                            "region": {"startLine": f.line, "startColumn": f.col},
+                        }
+                    }
+                ],
+                "properties": props,
+            }
+        )
     log = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "promptcache", "version": version, "rules": rules}},
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {"driver": {"name": "promptcache", "version": version, "rules": rules}},
+                "results": results,
+            }
+        ],
     }
     return json_safe(json.dumps(log, ensure_ascii=False, indent=2)) + "\n"
 

@@ -37,7 +37,9 @@ _DOLLAR = re.compile(r"(?<!\\)\$\{([A-Za-z_][\w.]*)\}")
 _SINGLE = re.compile(r"(?<![{\\$])\{([A-Za-z_]\w*)(?:\.[A-Za-z_]\w*)*\}(?!\})")
 _MUSTACHE_SECTION = re.compile(r"\{\{[#^/]\s*[A-Za-z_]")
 _OPEN_TAG = re.compile(r"<[A-Za-z][\w.:-]*\b[^<>]*$")
-_FORMAT_CUE = re.compile(r"\b(?:format(?:ted)?|cite|citation|citations|e\.g\.|for example|such as|like this|syntax)\b", re.IGNORECASE)
+_FORMAT_CUE = re.compile(
+    r"\b(?:format(?:ted)?|cite|citation|citations|e\.g\.|for example|such as|like this|syntax)\b", re.IGNORECASE
+)
 
 
 def _masked(text: str) -> list[tuple[int, int]]:

@@ -25,10 +25,16 @@ from .model import Prompt, SegKind
 
 # Dotted call tails that send a prompt to a model, and the keywords that carry it.
 _SDK_TAILS = (
-    ("chat", "completions", "create"), ("chat", "completions", "parse"), ("chat", "completions", "stream"),
-    ("responses", "create"), ("responses", "parse"), ("responses", "stream"),
-    ("messages", "create"), ("messages", "stream"),
-    ("litellm", "completion"), ("litellm", "acompletion"),
+    ("chat", "completions", "create"),
+    ("chat", "completions", "parse"),
+    ("chat", "completions", "stream"),
+    ("responses", "create"),
+    ("responses", "parse"),
+    ("responses", "stream"),
+    ("messages", "create"),
+    ("messages", "stream"),
+    ("litellm", "completion"),
+    ("litellm", "acompletion"),
 )
 _PROMPT_KEYWORDS = ("system", "instructions", "messages", "input")
 _LITELLM_FUNCS = frozenset({"completion", "acompletion"})
@@ -73,7 +79,11 @@ class _Scope:
                 for target in child.targets:
                     if isinstance(target, ast.Name):
                         self.assigns.setdefault(target.id, []).append(child)
-            elif isinstance(child, (ast.AnnAssign, ast.AugAssign)) and isinstance(child.target, ast.Name) and child.value is not None:
+            elif (
+                isinstance(child, (ast.AnnAssign, ast.AugAssign))
+                and isinstance(child.target, ast.Name)
+                and child.value is not None
+            ):
                 self.assigns.setdefault(child.target.id, []).append(child)
 
     def lookup(self, name: str, before: int) -> tuple[list[ast.stmt], _Scope | None]:
@@ -134,7 +144,11 @@ class _Emitter:
             name = _dotted(node.func)
             if name and name[-1] in _SET_CALLS:
                 return True
-            if name and name[-1] in ("keys", "union", "intersection", "difference", "symmetric_difference") and len(name) > 1:
+            if (
+                name
+                and name[-1] in ("keys", "union", "intersection", "difference", "symmetric_difference")
+                and len(name) > 1
+            ):
                 return name[-1] != "keys"
             if name and name[-1] in ("list", "tuple") and node.args:
                 return self._is_set(node.args[0], scope, depth)
@@ -142,7 +156,12 @@ class _Emitter:
             return self._is_set(node.left, scope, depth) or self._is_set(node.right, scope, depth)
         if isinstance(node, ast.Name) and depth < 4:
             stmts, found = scope.lookup(node.id, node.lineno)
-            if stmts and found is not None and isinstance(stmts[0], (ast.Assign, ast.AnnAssign)) and stmts[0].value is not None:
+            if (
+                stmts
+                and found is not None
+                and isinstance(stmts[0], (ast.Assign, ast.AnnAssign))
+                and stmts[0].value is not None
+            ):
                 return self._is_set(stmts[0].value, found, depth + 1)
             annotation = scope.params.get(node.id)
             if annotation is not None:  # a parameter annotated set[str] / frozenset / AbstractSet
@@ -177,18 +196,33 @@ class _Emitter:
                 isinstance(call, ast.Call)
                 and isinstance(call.func, ast.Attribute)
                 and call.func.attr == "dumps"
-                and not any(k.arg == "sort_keys" and isinstance(k.value, ast.Constant) and k.value.value is True for k in call.keywords)
+                and not any(
+                    k.arg == "sort_keys" and isinstance(k.value, ast.Constant) and k.value.value is True
+                    for k in call.keywords
+                )
             ):
                 return "json.dumps(...)" if isinstance(call.func.value, ast.Name) else ".dumps(...)"
         return None
 
-    def _dynamic(self, b: PromptBuilder, expr: ast.expr, scope: _Scope, at: tuple[int, int], text: str | None = None) -> None:
+    def _dynamic(
+        self, b: PromptBuilder, expr: ast.expr, scope: _Scope, at: tuple[int, int], text: str | None = None
+    ) -> None:
         names = [n.id for n in ast.walk(expr) if isinstance(n, ast.Name) and n.id not in self.constants]
-        idents = [n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(expr) if isinstance(n, (ast.Name, ast.Attribute))]
+        idents = [
+            n.id if isinstance(n, ast.Name) else n.attr
+            for n in ast.walk(expr)
+            if isinstance(n, (ast.Name, ast.Attribute))
+        ]
         unordered = self._unordered(expr, scope)
         b.locator = Locator("", at[0], at[1], fixed=True)
-        b.dynamic(SegKind.VALUE, text or "{" + ast.unparse(expr) + "}", 0, names or ["<expression>"],
-                  volatile=volatile_word(idents), unsorted_json=self._unsorted_json(expr))
+        b.dynamic(
+            SegKind.VALUE,
+            text or "{" + ast.unparse(expr) + "}",
+            0,
+            names or ["<expression>"],
+            volatile=volatile_word(idents),
+            unsorted_json=self._unsorted_json(expr),
+        )
         if unordered:
             b.prompt.segments[-1] = replace(b.prompt.segments[-1], unordered=unordered)
 
@@ -199,7 +233,9 @@ class _Emitter:
         if isinstance(expr, ast.Constant) and isinstance(expr.value, str) and template and hasattr(expr, "lineno"):
             from .braces import parse_format
 
-            b.prompt.segments.extend(parse_format(expr.value, b.prompt.name, self._locator(expr), self.constants).segments)
+            b.prompt.segments.extend(
+                parse_format(expr.value, b.prompt.name, self._locator(expr), self.constants).segments
+            )
         elif isinstance(expr, ast.Constant) and isinstance(expr.value, str):
             b.locator = self._locator(expr)
             b.static(expr.value, 0)
@@ -271,12 +307,24 @@ class _Emitter:
             if isinstance(arg, ast.Constant) or root in self.constants:
                 b.prompt.segments.append(replace(seg, kind=SegKind.STATIC, names=()))
                 continue
-            names = tuple(n.id for n in ast.walk(arg) if isinstance(n, ast.Name) and n.id not in self.constants) or seg.names
-            idents = [n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(arg) if isinstance(n, (ast.Name, ast.Attribute))]
-            b.prompt.segments.append(replace(
-                seg, names=names, volatile=seg.volatile or volatile_word(idents),
-                unsorted_json=self._unsorted_json(arg), unordered=self._unordered(arg, scope),
-            ))
+            names = (
+                tuple(n.id for n in ast.walk(arg) if isinstance(n, ast.Name) and n.id not in self.constants)
+                or seg.names
+            )
+            idents = [
+                n.id if isinstance(n, ast.Name) else n.attr
+                for n in ast.walk(arg)
+                if isinstance(n, (ast.Name, ast.Attribute))
+            ]
+            b.prompt.segments.append(
+                replace(
+                    seg,
+                    names=names,
+                    volatile=seg.volatile or volatile_word(idents),
+                    unsorted_json=self._unsorted_json(arg),
+                    unordered=self._unordered(arg, scope),
+                )
+            )
 
 
 def _role_of(node: ast.expr) -> str | None:
@@ -285,7 +333,9 @@ def _role_of(node: ast.expr) -> str | None:
     return None
 
 
-def _messages(em: _Emitter, b: PromptBuilder, expr: ast.expr, scope: _Scope, depth: int = 0, *, template: bool = False) -> None:
+def _messages(
+    em: _Emitter, b: PromptBuilder, expr: ast.expr, scope: _Scope, depth: int = 0, *, template: bool = False
+) -> None:
     """Append a message list (dicts, tuples, LangChain messages, ``*history``) to the prompt."""
     if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
         _messages(em, b, expr.left, scope, depth, template=template)
@@ -293,7 +343,12 @@ def _messages(em: _Emitter, b: PromptBuilder, expr: ast.expr, scope: _Scope, dep
         return
     if isinstance(expr, ast.Name) and depth < 4:
         stmts, found = scope.lookup(expr.id, expr.lineno)
-        if stmts and found is not None and isinstance(stmts[0], (ast.Assign, ast.AnnAssign)) and isinstance(stmts[0].value, (ast.List, ast.Tuple)):
+        if (
+            stmts
+            and found is not None
+            and isinstance(stmts[0], (ast.Assign, ast.AnnAssign))
+            and isinstance(stmts[0].value, (ast.List, ast.Tuple))
+        ):
             em.consumed.add(id(stmts[0]))
             _messages(em, b, stmts[0].value, found, depth + 1, template=template)
             return
@@ -311,7 +366,9 @@ def _messages(em: _Emitter, b: PromptBuilder, expr: ast.expr, scope: _Scope, dep
             role = _LC_MESSAGES[_dotted(item.func)[-1]]
             content = item.args[0] if item.args else next((k.value for k in item.keywords if k.arg == "content"), None)
         elif isinstance(item, ast.Call) and _dotted(item.func)[-1:] == ("from_template",) and item.args:
-            role = {"SystemMessagePromptTemplate": "system", "HumanMessagePromptTemplate": "user"}.get(_dotted(item.func)[0])
+            role = {"SystemMessagePromptTemplate": "system", "HumanMessagePromptTemplate": "user"}.get(
+                _dotted(item.func)[0]
+            )
             content = item.args[0]
         if content is None:
             em.emit(b, item.value if isinstance(item, ast.Starred) else item, scope)
@@ -319,7 +376,13 @@ def _messages(em: _Emitter, b: PromptBuilder, expr: ast.expr, scope: _Scope, dep
         line, col = em._at(item if hasattr(item, "lineno") else content)
         if role:
             b.prompt.roles.append((len(b.prompt.segments), role, line, col))
-        _content(em, b, content, scope, template=template and not (isinstance(item, ast.Call) and _dotted(item.func)[-1] in _LC_MESSAGES))
+        _content(
+            em,
+            b,
+            content,
+            scope,
+            template=template and not (isinstance(item, ast.Call) and _dotted(item.func)[-1] in _LC_MESSAGES),
+        )
 
 
 def _content(em: _Emitter, b: PromptBuilder, content: ast.expr, scope: _Scope, *, template: bool = False) -> None:
@@ -328,7 +391,14 @@ def _content(em: _Emitter, b: PromptBuilder, content: ast.expr, scope: _Scope, *
         for part in content.elts:
             text = None
             if isinstance(part, ast.Dict):
-                text = next((v for k, v in zip(part.keys, part.values, strict=True) if isinstance(k, ast.Constant) and k.value == "text"), None)
+                text = next(
+                    (
+                        v
+                        for k, v in zip(part.keys, part.values, strict=True)
+                        if isinstance(k, ast.Constant) and k.value == "text"
+                    ),
+                    None,
+                )
                 if text is None:
                     continue  # an image or a document part: no text to place
             em.emit(b, text if text is not None else part, scope)
@@ -344,7 +414,7 @@ def _scope_of(node: ast.AST, parents: dict[ast.AST, ast.AST], scopes: dict[int, 
 
 
 def _is_prompt_call(call: ast.Call, litellm_names: set[str]) -> str | None:
-    """"sdk" for an SDK call, "lc" for a LangChain message or template, else None."""
+    """ "sdk" for an SDK call, "lc" for a LangChain message or template, else None."""
     name = _dotted(call.func)
     if not name:
         return None
@@ -352,14 +422,22 @@ def _is_prompt_call(call: ast.Call, litellm_names: set[str]) -> str | None:
         return "sdk"
     if name[-1] in _LC_MESSAGES or (name[-1] in _LC_TEMPLATES and len(name) > 1 and name[-2].endswith("Template")):
         return "lc"
-    if name[-1] in _RUNNABLE_CALLS and call.args and isinstance(call.args[0], ast.List) and any(
-        isinstance(e, ast.Call) and _dotted(e.func)[-1:] and _dotted(e.func)[-1] in _LC_MESSAGES for e in call.args[0].elts
+    if (
+        name[-1] in _RUNNABLE_CALLS
+        and call.args
+        and isinstance(call.args[0], ast.List)
+        and any(
+            isinstance(e, ast.Call) and _dotted(e.func)[-1:] and _dotted(e.func)[-1] in _LC_MESSAGES
+            for e in call.args[0].elts
+        )
     ):
         return "invoke"  # llm.invoke([SystemMessage(...), HumanMessage(...)])
     return None
 
 
-def call_site_prompts(tree: ast.Module, source: str, lines: list[str], constants: frozenset[str]) -> tuple[list[Prompt], set[int]]:
+def call_site_prompts(
+    tree: ast.Module, source: str, lines: list[str], constants: frozenset[str]
+) -> tuple[list[Prompt], set[int]]:
     """One Prompt per SDK call or top-level LangChain message/template in ``tree``, and the ids of
     the assignments they consumed (so the string-constant pass does not report them again)."""
     parents: dict[ast.AST, ast.AST] = {}
@@ -372,8 +450,10 @@ def call_site_prompts(tree: ast.Module, source: str, lines: list[str], constants
             scopes[id(node)] = _Scope(node, _scope_of(node, parents, scopes))
     litellm_names = {
         alias.asname or alias.name
-        for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module == "litellm"
-        for alias in node.names if alias.name in _LITELLM_FUNCS
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "litellm"
+        for alias in node.names
+        if alias.name in _LITELLM_FUNCS
     }
     em = _Emitter(source, lines, constants, parents)
     prompts: list[Prompt] = []
@@ -383,7 +463,9 @@ def call_site_prompts(tree: ast.Module, source: str, lines: list[str], constants
         what = _is_prompt_call(node, litellm_names)
         if what is None:
             continue
-        if what == "lc" and any(isinstance(p, ast.Call) and _is_prompt_call(p, litellm_names) for p in _ancestors(node, parents)):
+        if what == "lc" and any(
+            isinstance(p, ast.Call) and _is_prompt_call(p, litellm_names) for p in _ancestors(node, parents)
+        ):
             continue  # a message inside a list passed to another call: part of that prompt
         scope = _scope_of(node, parents, scopes)
         line, col = em._at(node)
@@ -396,7 +478,9 @@ def call_site_prompts(tree: ast.Module, source: str, lines: list[str], constants
                 if key in keywords:
                     if key in ("system", "instructions"):
                         b.prompt.roles.append((len(b.prompt.segments), "system", *em._at(keywords[key])))
-                    if key in ("messages", "input") and isinstance(keywords[key], (ast.List, ast.Tuple, ast.Name, ast.BinOp)):
+                    if key in ("messages", "input") and isinstance(
+                        keywords[key], (ast.List, ast.Tuple, ast.Name, ast.BinOp)
+                    ):
                         _messages(em, b, keywords[key], scope)
                     else:
                         _content(em, b, keywords[key], scope)  # Anthropic's system may be a list of text blocks
@@ -412,7 +496,9 @@ def _lc_arg(call: ast.Call) -> ast.expr:
     if not call.args:
         return ast.List(elts=[])
     arg = call.args[0]
-    return arg if _dotted(call.func)[-1] == "from_messages" else ast.List(elts=[ast.Tuple(elts=[ast.Constant(None), arg])])
+    return (
+        arg if _dotted(call.func)[-1] == "from_messages" else ast.List(elts=[ast.Tuple(elts=[ast.Constant(None), arg])])
+    )
 
 
 def _ancestors(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> Iterator[ast.AST]:

@@ -50,7 +50,11 @@ def _fstring(node: ast.JoinedStr, name: str, lines: list[str], constants: frozen
             continue
         assert isinstance(part, ast.FormattedValue)
         names = [n.id for n in ast.walk(part.value) if isinstance(n, ast.Name) and n.id not in constants]
-        idents = [n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(part.value) if isinstance(n, (ast.Name, ast.Attribute))]
+        idents = [
+            n.id if isinstance(n, ast.Name) else n.attr
+            for n in ast.walk(part.value)
+            if isinstance(n, (ast.Name, ast.Attribute))
+        ]
         unsorted = next(
             (
                 "json.dumps(...)"
@@ -58,19 +62,31 @@ def _fstring(node: ast.JoinedStr, name: str, lines: list[str], constants: frozen
                 if isinstance(call, ast.Call)
                 and isinstance(call.func, ast.Attribute)
                 and call.func.attr == "dumps"
-                and not any(k.arg == "sort_keys" and isinstance(k.value, ast.Constant) and k.value.value is True for k in call.keywords)
+                and not any(
+                    k.arg == "sort_keys" and isinstance(k.value, ast.Constant) and k.value.value is True
+                    for k in call.keywords
+                )
             ),
             None,
         )
         if names or unsorted:
-            builder.dynamic(SegKind.VALUE, "{" + ast.unparse(part.value) + "}", 0, names, volatile=volatile_word(idents), unsorted_json=unsorted)
+            builder.dynamic(
+                SegKind.VALUE,
+                "{" + ast.unparse(part.value) + "}",
+                0,
+                names,
+                volatile=volatile_word(idents),
+                unsorted_json=unsorted,
+            )
     return builder.prompt
 
 
 _PROMPT_NAME = re.compile(r"prompt|template|instruction|system", re.IGNORECASE)
 
 
-def python_prompts(source: str, constants: frozenset[str], *, all_assignments: bool = True) -> tuple[list[Prompt], list[Comment]]:
+def python_prompts(
+    source: str, constants: frozenset[str], *, all_assignments: bool = True
+) -> tuple[list[Prompt], list[Comment]]:
     """Prompts sent at SDK call sites and LangChain messages (``pycalls``), templates in the module's
     string assignments, and its ``#`` comments. With ``all_assignments`` False (a directory walk
     over source code) only assignments to prompt-like names (``SYSTEM_PROMPT``, ``template``) are

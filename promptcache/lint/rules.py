@@ -94,7 +94,13 @@ def check_dynamic_prefix(view: PromptView, count: TokenCounter) -> Iterator[Hit]
         return  # reported more precisely by PC102 / PC104
     n = view.after[i]
     what = f"conditional on {_names(seg)}" if seg.kind is SegKind.BRANCH else f"per-call value {_snippet(seg)}"
-    yield Hit(seg.line, seg.col, "PC101", f"{what} comes before {n} static tokens, {_LOST_PER_VALUE}; move it below the static text", n)
+    yield Hit(
+        seg.line,
+        seg.col,
+        "PC101",
+        f"{what} comes before {n} static tokens, {_LOST_PER_VALUE}; move it below the static text",
+        n,
+    )
 
 
 def check_volatile(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
@@ -104,7 +110,13 @@ def check_volatile(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
     for i, seg in enumerate(view.prompt.segments):
         if seg.volatile and view.after[i] >= view.min_static:
             n = view.after[i]
-            yield Hit(seg.line, seg.col, "PC102", f"{_snippet(seg)} changes on every render (`{seg.volatile}`) and comes before {n} static tokens, {_LOST_PER_RENDER}; render it at the very end", n)
+            yield Hit(
+                seg.line,
+                seg.col,
+                "PC102",
+                f"{_snippet(seg)} changes on every render (`{seg.volatile}`) and comes before {n} static tokens, {_LOST_PER_RENDER}; render it at the very end",
+                n,
+            )
 
 
 _MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
@@ -112,7 +124,9 @@ _TIMESTAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)
 _DATE = re.compile(
     rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}/\d{{4}}|{_MONTH}\.? \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}|\d{{1,2}} {_MONTH} \d{{4}}|\d{{1,2}}:\d{{2}}(?::\d{{2}})?(?:\s?(?:[AaPp]\.?[Mm]\.?|UTC|GMT|Z))?)\b"
 )
-_CUE = re.compile(r"\b(?:today|tonight|current|currently|now|as of|cutoff|cut-off|updated|сегодня|сейчас)\b", re.IGNORECASE)
+_CUE = re.compile(
+    r"\b(?:today|tonight|current|currently|now|as of|cutoff|cut-off|updated|сегодня|сейчас)\b", re.IGNORECASE
+)
 
 
 def check_literal_date(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
@@ -129,12 +143,20 @@ def check_literal_date(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
             continue
         m = _TIMESTAMP.search(seg.text)
         if m is None:
-            m = next((d for d in _DATE.finditer(seg.text) if _CUE.search(seg.text[max(0, d.start() - 60) : d.start()])), None)
+            m = next(
+                (d for d in _DATE.finditer(seg.text) if _CUE.search(seg.text[max(0, d.start() - 60) : d.start()])), None
+            )
         if m is None:
             continue
         n = count(seg.text[m.end() :]) + view.after[i]
         if n >= view.min_static:
-            yield Hit(seg.line, seg.col + m.start(), "PC103", f"hard-coded date/time '{m.group().strip()}' comes before {n} static tokens; each edit of it re-bills them uncached, so move it to the end of the prompt", n)
+            yield Hit(
+                seg.line,
+                seg.col + m.start(),
+                "PC103",
+                f"hard-coded date/time '{m.group().strip()}' comes before {n} static tokens; each edit of it re-bills them uncached, so move it to the end of the prompt",
+                n,
+            )
 
 
 def check_loop(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
@@ -145,21 +167,39 @@ def check_loop(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
     seg = view.prompt.segments[i]
     if seg.kind is SegKind.LOOP and not seg.volatile:
         n = view.after[i]
-        yield Hit(seg.line, seg.col, "PC104", f"loop over per-call {_names(seg)} comes before {n} static tokens, {_LOST_PER_VALUE}; move the loop below the static text", n)
+        yield Hit(
+            seg.line,
+            seg.col,
+            "PC104",
+            f"loop over per-call {_names(seg)} comes before {n} static tokens, {_LOST_PER_VALUE}; move the loop below the static text",
+            n,
+        )
 
 
 def check_unsorted_json(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
     """PC105: JSON serialized without sorted keys: equal data may render as different text."""
     for i, seg in enumerate(view.prompt.segments):
         if seg.unsorted_json:
-            yield Hit(seg.line, seg.col, "PC105", f"{seg.unsorted_json} serializes JSON without sort_keys=True, so equal data can render differently and miss the cache; use `| tojson` or json.dumps(..., sort_keys=True)", view.after[i])
+            yield Hit(
+                seg.line,
+                seg.col,
+                "PC105",
+                f"{seg.unsorted_json} serializes JSON without sort_keys=True, so equal data can render differently and miss the cache; use `| tojson` or json.dumps(..., sort_keys=True)",
+                view.after[i],
+            )
 
 
 def check_set_iteration(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
     """PC107: a part iterates over a set: the same data renders in a different order per process."""
     for i, seg in enumerate(view.prompt.segments):
         if seg.unordered:
-            yield Hit(seg.line, seg.col, "PC107", f"iterates over a set (`{seg.unordered}`), whose order changes between processes (string hashing is randomized), so equal data renders differently and misses the cache; iterate over sorted(...)", view.after[i])
+            yield Hit(
+                seg.line,
+                seg.col,
+                "PC107",
+                f"iterates over a set (`{seg.unordered}`), whose order changes between processes (string hashing is randomized), so equal data renders differently and misses the cache; iterate over sorted(...)",
+                view.after[i],
+            )
 
 
 def check_static_after_dynamic_message(view: PromptView, count: TokenCounter) -> Iterator[Hit]:
@@ -175,18 +215,49 @@ def check_static_after_dynamic_message(view: PromptView, count: TokenCounter) ->
         dynamic = any(segs[j].kind is not SegKind.STATIC for j in part)
         n = sum(view.tokens[j] for j in part)
         if seen_dynamic and not dynamic and n >= view.min_static:
-            yield Hit(line, col, "PC106", f"static {role} message ({n} tokens) comes after a message with per-call content, so it is re-billed uncached whenever that content changes (the first call of every conversation, or every call of a single-turn prompt); move it before the first per-call message", n)
+            yield Hit(
+                line,
+                col,
+                "PC106",
+                f"static {role} message ({n} tokens) comes after a message with per-call content, so it is re-billed uncached whenever that content changes (the first call of every conversation, or every call of a single-turn prompt); move it before the first per-call message",
+                n,
+            )
         seen_dynamic = seen_dynamic or dynamic
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("PC101", "dynamic-before-static", "A per-call value or conditional comes before N or more static tokens.", check_dynamic_prefix),
-    Rule("PC102", "volatile-in-prefix", "A value that changes on every call (now(), uuid, random) comes before static text.", check_volatile),
-    Rule("PC103", "literal-date-in-prefix", "A hard-coded current date or timestamp comes before static text.", check_literal_date),
+    Rule(
+        "PC101",
+        "dynamic-before-static",
+        "A per-call value or conditional comes before N or more static tokens.",
+        check_dynamic_prefix,
+    ),
+    Rule(
+        "PC102",
+        "volatile-in-prefix",
+        "A value that changes on every call (now(), uuid, random) comes before static text.",
+        check_volatile,
+    ),
+    Rule(
+        "PC103",
+        "literal-date-in-prefix",
+        "A hard-coded current date or timestamp comes before static text.",
+        check_literal_date,
+    ),
     Rule("PC104", "loop-before-static", "A loop over per-call data comes before N or more static tokens.", check_loop),
     Rule("PC105", "unsorted-json", "JSON is serialized without sorted keys.", check_unsorted_json),
-    Rule("PC106", "static-message-after-dynamic", "A static message follows a message with per-call content.", check_static_after_dynamic_message),
-    Rule("PC107", "set-iteration", "A prompt part iterates over a set, whose order differs between processes.", check_set_iteration),
+    Rule(
+        "PC106",
+        "static-message-after-dynamic",
+        "A static message follows a message with per-call content.",
+        check_static_after_dynamic_message,
+    ),
+    Rule(
+        "PC107",
+        "set-iteration",
+        "A prompt part iterates over a set, whose order differs between processes.",
+        check_set_iteration,
+    ),
 )
 # Reported by the engine rather than by a check over segments.
 META_RULES: dict[str, tuple[str, str]] = {

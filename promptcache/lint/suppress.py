@@ -33,7 +33,9 @@ class Suppression:
         return self.last == 0 or self.first <= finding.line <= self.last
 
 
-def read_suppressions(path: str, comments: list[Comment], known: frozenset[str]) -> tuple[list[Suppression], list[Finding]]:
+def read_suppressions(
+    path: str, comments: list[Comment], known: frozenset[str]
+) -> tuple[list[Suppression], list[Finding]]:
     """Suppressions in ``comments``, and PC901 findings for the malformed ones."""
     out: list[Suppression] = []
     bad: list[Finding] = []
@@ -44,12 +46,28 @@ def read_suppressions(path: str, comments: list[Comment], known: frozenset[str])
         text = c.text[mark.start() :].strip().rstrip("-").strip()
         m = _DIRECTIVE.fullmatch(text)
         if m is None:
-            bad.append(Finding(path, c.line, c.col, "PC901", f"malformed suppression comment {text!r}; write 'promptcache: ignore[PC101]' (codes required)"))
+            bad.append(
+                Finding(
+                    path,
+                    c.line,
+                    c.col,
+                    "PC901",
+                    f"malformed suppression comment {text!r}; write 'promptcache: ignore[PC101]' (codes required)",
+                )
+            )
             continue
         codes = frozenset(code.strip() for code in m.group(2).split(","))
         unknown = sorted(codes - known)
         if unknown:
-            bad.append(Finding(path, c.line, c.col, "PC901", f"suppression names unknown code(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"))
+            bad.append(
+                Finding(
+                    path,
+                    c.line,
+                    c.col,
+                    "PC901",
+                    f"suppression names unknown code(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+                )
+            )
             continue
         if m.group(1) == "ignore-file":
             out.append(Suppression(codes, 1, 0))

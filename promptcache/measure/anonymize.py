@@ -52,8 +52,9 @@ def _family(model: str) -> str:
 
 
 class Anonymizer:
-    def __init__(self, *, block_size: int = 16, salt: bytes | None = None,
-                 template_of: Callable[[Call], str] | None = None):
+    def __init__(
+        self, *, block_size: int = 16, salt: bytes | None = None, template_of: Callable[[Call], str] | None = None
+    ):
         """``template_of(call)`` names a call's template group (``segment.groups.template_key``, passed
         in by the caller: grouping is a later stage); the trace keeps it as a salted id, so the
         analysis of the trace groups calls as the analysis of the log does."""
@@ -95,7 +96,7 @@ class Anonymizer:
                     sizes.append(p.extra)
             blocks = []
             for j, size in enumerate(sizes):
-                chunk = ids[j * b:(j + 1) * b]
+                chunk = ids[j * b : (j + 1) * b]
                 chain = self._h(chain, p.role, orjson.dumps(chunk), size)
                 blocks.append([chain, size])
             seg = call.segments[p.index] if 0 <= p.index < len(call.segments) else None
@@ -130,26 +131,51 @@ class Anonymizer:
     def _envelope(self, call: Call, segs: list[dict[str, Any]]) -> dict[str, Any]:
         u = call.usage
         return {
-            "format": TRACE_FORMAT, "v": 1, "block_size": self.block_size, "model": call.model,
+            "format": TRACE_FORMAT,
+            "v": 1,
+            "block_size": self.block_size,
+            "model": call.model,
             "timestamp": call.timestamp.isoformat() if call.timestamp else None,
-            "call_id": self._id(call.call_id), "user": self._id(call.user_id),
-            "conversation": self._id(call.conversation_id), "latency_ms": call.latency_ms,
-            "thinking": call.thinking, "provider": call.provider, "incomplete_prompt": call.incomplete_prompt,
+            "call_id": self._id(call.call_id),
+            "user": self._id(call.user_id),
+            "conversation": self._id(call.conversation_id),
+            "latency_ms": call.latency_ms,
+            "thinking": call.thinking,
+            "provider": call.provider,
+            "incomplete_prompt": call.incomplete_prompt,
             # workload evidence without text (issue 18.3): tool definitions' presence and size, the
             # response's tool calls, and the template group as a salted id
-            "tool_tokens": self._tool_tokens(call), "tool_calls": call.response_tool_calls,
-            "template": self._id(call.template if call.template is not None else
-                                 self.template_of(call) if self.template_of is not None else None),
-            "usage": None if u is None else {
-                "input": u.input_tokens, "output": u.output_tokens, "cache_read": u.cache_read_tokens,
-                "cache_write": u.cache_write_tokens, "cache_write_1h": u.cache_write_1h_tokens,
-                "reasoning": u.reasoning_tokens},
+            "tool_tokens": self._tool_tokens(call),
+            "tool_calls": call.response_tool_calls,
+            "template": self._id(
+                call.template
+                if call.template is not None
+                else self.template_of(call)
+                if self.template_of is not None
+                else None
+            ),
+            "usage": None
+            if u is None
+            else {
+                "input": u.input_tokens,
+                "output": u.output_tokens,
+                "cache_read": u.cache_read_tokens,
+                "cache_write": u.cache_write_tokens,
+                "cache_write_1h": u.cache_write_1h_tokens,
+                "reasoning": u.reasoning_tokens,
+            },
             "segments": segs,
         }
 
 
-def anonymize(calls: Iterable[Call], out: Path, *, block_size: int = 16, salt: bytes | None = None,
-              template_of: Callable[[Call], str] | None = None) -> int:
+def anonymize(
+    calls: Iterable[Call],
+    out: Path,
+    *,
+    block_size: int = 16,
+    salt: bytes | None = None,
+    template_of: Callable[[Call], str] | None = None,
+) -> int:
     """Write the trace of ``calls`` to ``out``; returns the number of calls written."""
     anon = Anonymizer(block_size=block_size, salt=salt, template_of=template_of)
     n = 0

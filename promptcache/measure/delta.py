@@ -50,7 +50,7 @@ class BlockDelta:
             shared, chain = 0, array("q", [root])
         else:
             shared = common_prefix(prev[0], keys)
-            chain = prev[1][:shared + 1]
+            chain = prev[1][: shared + 1]
         h = chain[-1]
         append = chain.append
         for k in keys[shared:]:

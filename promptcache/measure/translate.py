@@ -18,5 +18,13 @@ def scale_shape(shape: Shape, ratio: float) -> Shape:
     if ratio == 1.0:
         return shape
     toks = [round(t * ratio) for t in shape.tokens]
-    return Shape(list(shape.keys), toks, shape.roles, shape.indexes, shape.chain, shape.out_key,
-                 round(shape.out_tokens * ratio), shape.reported)
+    return Shape(
+        list(shape.keys),
+        toks,
+        shape.roles,
+        shape.indexes,
+        shape.chain,
+        shape.out_key,
+        round(shape.out_tokens * ratio),
+        shape.reported,
+    )

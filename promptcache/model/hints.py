@@ -42,11 +42,28 @@ def with_options(hints: CacheHints | None, **changes) -> CacheHints:
 
 def cache_hints(call: Call) -> CacheHints | None:
     marked = not is_blocks(call.segments) and any(s.cache_control is not None for s in call.segments)
-    if not (marked or call.cache_control is not None or call.cache_mode or call.prompt_cache_key
-            or call.prompt_cache_retention or call.tool_choice or call.images or call.cached_content
-            or call.thinking):
+    if not (
+        marked
+        or call.cache_control is not None
+        or call.cache_mode
+        or call.prompt_cache_key
+        or call.prompt_cache_retention
+        or call.tool_choice
+        or call.images
+        or call.cached_content
+        or call.thinking
+    ):
         return None
     segs = tuple(SegmentHint(s.cache_control) for s in call.segments) if marked else ()
-    return CacheHints(segs, call.cache_control, call.cache_mode, call.prompt_cache_key, call.prompt_cache_retention,
-                      call.tool_choice, call.thinking, call.images, call.cached_content,
-                      call.usage if call.cached_content else None)
+    return CacheHints(
+        segs,
+        call.cache_control,
+        call.cache_mode,
+        call.prompt_cache_key,
+        call.prompt_cache_retention,
+        call.tool_choice,
+        call.thinking,
+        call.images,
+        call.cached_content,
+        call.usage if call.cached_content else None,
+    )

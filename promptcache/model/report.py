@@ -31,7 +31,8 @@ class Unpriced(_Out):
     share: float = Field(description="Share of the observed calls (0..1).")
     reason: Literal["unknown_model", "before_first_price"] = Field(
         description="unknown_model: the catalog has no price for it; before_first_price: the call is dated before "
-                    "the model's first known price.")
+        "the model's first known price."
+    )
 
 
 class Observed(_Out):
@@ -40,12 +41,17 @@ class Observed(_Out):
     calls: int = Field(description="Calls whose usage reported the cache split.")
     cache_hit_tokens: int
     cache_miss_tokens: int = Field(description="Input tokens neither read from nor written to the cache.")
-    cache_write_tokens: int = Field(default=0, description="Input tokens written to the cache (billed at the "
-                                    "provider's write rate: Anthropic 1.25x / 2x, GPT-5.6+ 1.25x).")
+    cache_write_tokens: int = Field(
+        default=0,
+        description="Input tokens written to the cache (billed at the "
+        "provider's write rate: Anthropic 1.25x / 2x, GPT-5.6+ 1.25x).",
+    )
     output_tokens: int
     hit_ratio: float
-    cost_usd: Money | None = Field(description="The calls that could be priced, at the logged model's rates (see "
-                                   "`unpriced` for the rest); null when none could.")
+    cost_usd: Money | None = Field(
+        description="The calls that could be priced, at the logged model's rates (see "
+        "`unpriced` for the rest); null when none could."
+    )
     priced_calls: int | None = Field(default=None, description="Calls in cost_usd (calls minus the unpriced ones).")
     unpriced_models: list[str] = []
     unpriced: list[Unpriced] = Field(default=[], description="Calls not in cost_usd, per model, with their share.")
@@ -76,16 +82,22 @@ class Group(_Out):
 class Scenario(_Out):
     model: str
     layout: Literal["as_logged", "restructured"]
-    comparison: bool = Field(False, description="A comparison row (e.g. Claude, GPT): priced like the candidates but "
-                                               "never recommended; its token counts may be scaled estimates.")
+    comparison: bool = Field(
+        False,
+        description="A comparison row (e.g. Claude, GPT): priced like the candidates but "
+        "never recommended; its token counts may be scaled estimates.",
+    )
     cache_hit_tokens: int
     cache_miss_tokens: int
     cache_write_tokens: int = 0
     output_tokens: int
     hit_ratio: float
     cost_usd: Money
-    cache_storage_usd: Money = Field(Decimal(0), description="Part of cost_usd paid for keeping explicit caches "
-                                                              "(Gemini cachedContent), per hour; not split by group.")
+    cache_storage_usd: Money = Field(
+        Decimal(0),
+        description="Part of cost_usd paid for keeping explicit caches "
+        "(Gemini cachedContent), per hour; not split by group.",
+    )
     peak_input_share: float = Field(description="Share of input tokens billed at peak-hour rates.")
 
 
@@ -94,8 +106,9 @@ class Action(_Out):
     message: str
     savings_usd: Money
     groups: list[str] = []
-    model: Annotated[str, Field(description="The model savings_usd is re-simulated on (the recommended "
-                                            "option's main model).")] = ""
+    model: Annotated[
+        str, Field(description="The model savings_usd is re-simulated on (the recommended option's main model).")
+    ] = ""
 
 
 class Reason(_Out):
@@ -103,10 +116,19 @@ class Reason(_Out):
     sentence, and the numbers it cites. ``report.recommendation_text`` writes the sentence."""
 
     rule: str
-    code: Annotated[str, Field(description="Which sentence: e.g. groups_lean_pro, cheapest_allowed, volume "
-                                           "(see docs/recommendation.md).")] = ""
-    message: Annotated[str, Field(description="The sentence, written by the renderer from code and evidence "
-                                              "(in JSON output; ignored when a report is read back).")] = ""
+    code: Annotated[
+        str,
+        Field(
+            description="Which sentence: e.g. groups_lean_pro, cheapest_allowed, volume (see docs/recommendation.md)."
+        ),
+    ] = ""
+    message: Annotated[
+        str,
+        Field(
+            description="The sentence, written by the renderer from code and evidence "
+            "(in JSON output; ignored when a report is read back)."
+        ),
+    ] = ""
     evidence: dict[str, float | int | str] = {}
 
 
@@ -120,37 +142,53 @@ class ModelLoad(_Out):
     headroom: int | None = Field(description="limit - peak_in_flight; negative when the option exceeds the limit.")
     seconds_above_limit: float
     requests_delayed: int = Field(0, description="Requests whose first attempt finds the limit reached (HTTP 429).")
-    mean_delay_s: float = Field(0.0, description="Mean wait of those requests, retried until a slot frees (first come, first served).")
+    mean_delay_s: float = Field(
+        0.0, description="Mean wait of those requests, retried until a slot frees (first come, first served)."
+    )
     max_delay_s: float = 0.0
 
 
 class Option(_Out):
     """One way to place the calls on models, priced by re-simulating every model's cache over the log."""
 
-    name: str = Field(description="all_pro, all_flash, current_mix, per_group, hybrid_chain, or all:<model> for other candidates.")
-    description: Annotated[str, Field(description="What the option does, written by the renderer (in JSON "
-                                                  "output).")] = ""
+    name: str = Field(
+        description="all_pro, all_flash, current_mix, per_group, hybrid_chain, or all:<model> for other candidates."
+    )
+    description: Annotated[
+        str, Field(description="What the option does, written by the renderer (in JSON output).")
+    ] = ""
     layout: Literal["as_logged", "restructured"]
     feasible: bool = Field(description="False when a model's peak concurrency under this option exceeds its limit.")
-    meets_placement: bool = Field(description="Serves on Pro every call the workload's signals and the "
-                                              "quality-critical setting place there.")
+    meets_placement: bool = Field(
+        description="Serves on Pro every call the workload's signals and the quality-critical setting place there."
+    )
     calls: int
     calls_per_model: dict[str, int]
-    calls_per_model_order: Annotated[list[str], Field(description="The models of calls_per_model, most calls "
-                                                                  "first (ties in the order the log first used "
-                                                                  "them).")] = []
+    calls_per_model_order: Annotated[
+        list[str],
+        Field(
+            description="The models of calls_per_model, most calls first (ties in the order the log first used them)."
+        ),
+    ] = []
     cost_usd: Money = Field(description="At the rates in force at each call's time (or --at).")
     cost_per_1000_calls_usd: Money
-    cost_usd_at_current_prices: Money = Field(description="At today's price entries, peak hours by each call's time of day.")
+    cost_usd_at_current_prices: Money = Field(
+        description="At today's price entries, peak hours by each call's time of day."
+    )
     cost_per_1000_calls_usd_at_current_prices: Money
     hit_ratio: float
     cache_hit_tokens: int
     cache_miss_tokens: int
-    reasoning_on_pro_share: float | None = Field(description="Share of the planning and thinking calls of Pro-leaning "
-                                                             "groups served on Pro; null when there are none.")
-    cache_lost_at_switch_tokens: int | None = Field(None, description="Hybrid only: input tokens that hit the cache in "
-                                                                      "the all-Flash simulation but miss here because "
-                                                                      "the chain's earlier calls ran on the other model.")
+    reasoning_on_pro_share: float | None = Field(
+        description="Share of the planning and thinking calls of Pro-leaning "
+        "groups served on Pro; null when there are none."
+    )
+    cache_lost_at_switch_tokens: int | None = Field(
+        None,
+        description="Hybrid only: input tokens that hit the cache in "
+        "the all-Flash simulation but miss here because "
+        "the chain's earlier calls ran on the other model.",
+    )
     cache_lost_at_switch_usd: Money | None = None
     load: list[ModelLoad]
     reasons: list[Reason] = []
@@ -180,11 +218,17 @@ class GroupWorkload(_Out):
     task_signals: list[TaskSignal]
     quality_critical: bool
     leans: Literal["pro", "flash"]
-    signals: Annotated[list[str], Field(description="What the leaning rests on: agentic_tool_use, reasoning, "
-                                                    "quality_critical, no_pro_signal, task_keywords, "
-                                                    "multi_step.")] = []
-    why: Annotated[list[str], Field(description="The signals as sentences, written by the renderer (in JSON "
-                                                "output).")] = []
+    signals: Annotated[
+        list[str],
+        Field(
+            description="What the leaning rests on: agentic_tool_use, reasoning, "
+            "quality_critical, no_pro_signal, task_keywords, "
+            "multi_step."
+        ),
+    ] = []
+    why: Annotated[
+        list[str], Field(description="The signals as sentences, written by the renderer (in JSON output).")
+    ] = []
 
 
 class PriceGapPoint(_Out):
@@ -195,7 +239,9 @@ class PriceGapPoint(_Out):
 
 class CacheEconomy(_Out):
     input_tokens: int
-    static_prefix_tokens: int = Field(description="Sum over calls of their group's static prefix: cacheable by any layout.")
+    static_prefix_tokens: int = Field(
+        description="Sum over calls of their group's static prefix: cacheable by any layout."
+    )
     static_share: float
     hit_ratio: dict[str, float] = Field(description="Simulated hit ratio per model in the recommended layout.")
     mean_input_tokens: float
@@ -230,18 +276,24 @@ class Recommendation(_Out):
     reasons: list[Reason]
     option: str | None = Field(None, description="The recommended option's name (see options).")
     options: list[Option] = []
-    savings_vs_current_mix_usd: Money | None = Field(None, description="Current mix minus the recommended option, "
-                                                                       "same layout, each call at its own time.")
+    savings_vs_current_mix_usd: Money | None = Field(
+        None, description="Current mix minus the recommended option, same layout, each call at its own time."
+    )
     quality_critical: list[str] = Field([], description="Groups kept on Pro by the quality_critical setting.")
     workload: Workload | None = None
-    cautions: Annotated[list[Reason], Field(description="What the recommendation cannot know or assumes, as "
-                                                        "codes with their numbers (rule 'caveat').")] = []
-    caveats: Annotated[list[str], Field(description="The cautions as sentences, written by the renderer (in JSON "
-                                                    "output).")] = []
-    pro_model: Annotated[str | None, Field(description="The candidate taken as Pro (its id contains "
-                                                       "'pro').")] = None
-    flash_model: Annotated[str | None, Field(description="The candidate taken as Flash (its id contains "
-                                                         "'flash').")] = None
+    cautions: Annotated[
+        list[Reason],
+        Field(
+            description="What the recommendation cannot know or assumes, as codes with their numbers (rule 'caveat')."
+        ),
+    ] = []
+    caveats: Annotated[
+        list[str], Field(description="The cautions as sentences, written by the renderer (in JSON output).")
+    ] = []
+    pro_model: Annotated[str | None, Field(description="The candidate taken as Pro (its id contains 'pro').")] = None
+    flash_model: Annotated[str | None, Field(description="The candidate taken as Flash (its id contains 'flash').")] = (
+        None
+    )
 
 
 class Headline(_Out):
@@ -250,13 +302,16 @@ class Headline(_Out):
     both. Every figure is a simulation (like against like); the provider's own numbers are in
     ``observed``."""
 
-    as_logged_usd: Money | None = Field(description="Each call on the model it was logged with, prompts as logged; "
-                                                    "null when a logged model is not in the price catalog.")
+    as_logged_usd: Money | None = Field(
+        description="Each call on the model it was logged with, prompts as logged; "
+        "null when a logged model is not in the price catalog."
+    )
     fix_prompts_usd: Money | None = Field(description="The same models, with every recommended prompt change.")
     switch_models_usd: Money = Field(description="The recommended placement on models, prompts as logged.")
     both_usd: Money = Field(description="The recommended placement with every recommended prompt change.")
-    models_as_logged: list[str] = Field(description="The models the log's calls ran on (candidates' ids), most "
-                                                    "calls first.")
+    models_as_logged: list[str] = Field(
+        description="The models the log's calls ran on (candidates' ids), most calls first."
+    )
     models_recommended: list[str] = Field(description="The models of the recommended option, most calls first.")
     as_logged_hit_ratio: float | None = None
     fix_prompts_hit_ratio: float | None = None
@@ -269,7 +324,9 @@ class Concurrency(_Out):
     peak_in_flight: int
     peak_at: str | None
     latency_source: Literal["reported", "estimated", "mixed", "none"]
-    seconds_above_limit: dict[str, float] = Field(description="Per model: seconds with more calls in flight than its limit.")
+    seconds_above_limit: dict[str, float] = Field(
+        description="Per model: seconds with more calls in flight than its limit."
+    )
 
 
 class Conversation(_Out):
@@ -283,14 +340,18 @@ class Conversation(_Out):
 class RequestDiff(_Out):
     """Where a request's prompt first differs from the nearest earlier prompt."""
 
-    part: str = Field(description="The part of the prompt: `tools` or `messages[k]` (k counts parts after the tool list).")
+    part: str = Field(
+        description="The part of the prompt: `tools` or `messages[k]` (k counts parts after the tool list)."
+    )
     role: str = Field(description="That part's role in the later prompt; empty when the later prompt ends there.")
     offset: int = Field(description="Characters into that part where the two prompts first differ.")
     before: str = Field(description="The earlier prompt there (an excerpt; empty under --redact).")
     after: str = Field(description="This request's prompt there (an excerpt; empty under --redact).")
     varies: str | None = Field(None, description="What varies there when recognizable: timestamp, date, time, uuid...")
     earlier_call: str = Field(description="The earlier request compared with: its call id, else file:line.")
-    same_conversation: bool = Field(description="True when the earlier request is the previous call of the conversation.")
+    same_conversation: bool = Field(
+        description="True when the earlier request is the previous call of the conversation."
+    )
 
 
 class WorstRequest(_Out):
@@ -305,7 +366,9 @@ class WorstRequest(_Out):
     hit_tokens: int = Field(description="Tokens read from cache, simulated as logged.")
     hit_tokens_fixed: int = Field(description="Tokens read from cache, simulated with the recommended prompt fixes.")
     lost_tokens: int = Field(description="Cacheable tokens lost: hit_tokens_fixed - hit_tokens.")
-    diff: RequestDiff | None = Field(None, description="Null when the prompt extends the earlier one whole, or has none.")
+    diff: RequestDiff | None = Field(
+        None, description="Null when the prompt extends the earlier one whole, or has none."
+    )
 
 
 class SkippedLine(_Out):
@@ -344,14 +407,26 @@ class Finding(_Out):
     calls: int = Field(description="Calls of the group the change applies to.")
     tokens: int = Field(description="Input tokens of those calls.")
     savings_usd: Money = Field(description="Savings alone on savings_model (re-simulated).")
-    savings_model: Annotated[str, Field(description="The model savings_usd is on: the model the log's calls ran "
-                                                    "on when it is a candidate, else the recommended one.")] = ""
-    best_model: str = Field("", description="The candidate model this change saves most on (a breakpoint or "
-                                            "prompt_cache_key fix saves only on the provider that reads it).")
+    savings_model: Annotated[
+        str,
+        Field(
+            description="The model savings_usd is on: the model the log's calls ran "
+            "on when it is a candidate, else the recommended one."
+        ),
+    ] = ""
+    best_model: str = Field(
+        "",
+        description="The candidate model this change saves most on (a breakpoint or "
+        "prompt_cache_key fix saves only on the provider that reads it).",
+    )
     best_savings_usd: Money = Field(Decimal(0), description="Savings alone on best_model (re-simulated).")
-    keeps_information: bool = Field(description="True when the model still sees everything after the change (moved, "
-                                                "reordered or re-serialized, nothing removed).")
-    samples: list[str] = Field(description="Short, masked excerpts of two calls where they differ (empty with --redact).")
+    keeps_information: bool = Field(
+        description="True when the model still sees everything after the change (moved, "
+        "reordered or re-serialized, nothing removed)."
+    )
+    samples: list[str] = Field(
+        description="Short, masked excerpts of two calls where they differ (empty with --redact)."
+    )
     before: list[LayoutPart]
     after: list[LayoutPart]
     savings: list[FixSavings]
@@ -371,7 +446,9 @@ class CalibrationRow(_Out):
     simulated_cost_usd: Money
     error_usd: Money
     flagged: bool = Field(description="Off by more than the tolerance.")
-    reason: str = Field(description="The likeliest reason when flagged: warm-start, ttl-gap, scope-split, unobservable-rule.")
+    reason: str = Field(
+        description="The likeliest reason when flagged: warm-start, ttl-gap, scope-split, unobservable-rule."
+    )
     detail: str
 
 
@@ -379,8 +456,9 @@ class FitPoint(_Out):
     """One setting of the fitted cache-rule parameters, against the provider's reported hits."""
 
     params: dict[str, str]
-    error_tokens: int = Field(description="Sum over the calls reporting cache usage of |simulated - observed| "
-                                          "cache-hit tokens.")
+    error_tokens: int = Field(
+        description="Sum over the calls reporting cache usage of |simulated - observed| cache-hit tokens."
+    )
     error_pct: float = Field(description="error_tokens as a share of those calls' input tokens, in percent.")
 
 
@@ -414,10 +492,15 @@ class Calibration(_Out):
     tolerance_pct: float
     overall: CalibrationRow
     groups: list[CalibrationRow]
-    missed_hits: list[MissedHits] = Field(default_factory=list, description=(
-        "Calls the simulation served from the cache and the provider did not, by likeliest reason."))
-    fit: Fit | None = Field(None, description="Unpublished parameters fitted to the reported hits (null when "
-                                              "the policy has none to fit, or --cache-param set them).")
+    missed_hits: list[MissedHits] = Field(
+        default_factory=list,
+        description=("Calls the simulation served from the cache and the provider did not, by likeliest reason."),
+    )
+    fit: Fit | None = Field(
+        None,
+        description="Unpublished parameters fitted to the reported hits (null when "
+        "the policy has none to fit, or --cache-param set them).",
+    )
 
 
 class SweepRow(_Out):
@@ -466,11 +549,15 @@ class Timeline(_Out):
     bucket_seconds: int
     starts: list[str] = Field(description="ISO start time of each bucket.")
     calls: list[int]
-    observed_hit_ratio: list[float | None] = Field(description="From the provider's usage; null where no call in the bucket reports it.")
+    observed_hit_ratio: list[float | None] = Field(
+        description="From the provider's usage; null where no call in the bucket reports it."
+    )
     simulated: list[SimulatedSeries]
     max_in_flight: list[int] = Field(description="Most calls in flight at once within each bucket.")
     limits: dict[str, int] = Field({}, description="Per model: its concurrency limit, where known.")
-    group_cache: list[GroupCache] = Field([], description="Per template group: cached vs total input tokens, observed and per scenario.")
+    group_cache: list[GroupCache] = Field(
+        [], description="Per template group: cached vs total input tokens, observed and per scenario."
+    )
 
 
 class Report(_Out):
@@ -492,20 +579,37 @@ class Report(_Out):
     groups: list[Group]
     scenarios: list[Scenario]
     recommendation: Recommendation | None
-    headline: Annotated[Headline | None, Field(description="Fix the prompts, switch models, or both, each "
-                                                         "re-simulated against the log as logged (null without a "
-                                                         "recommendation).")] = None
+    headline: Annotated[
+        Headline | None,
+        Field(
+            description="Fix the prompts, switch models, or both, each "
+            "re-simulated against the log as logged (null without a "
+            "recommendation)."
+        ),
+    ] = None
     concurrency: Concurrency | None
     conversations: list[Conversation] = []
     findings: list[Finding] = Field([], description="Cache breakers with their fixes, largest savings first.")
-    worst_requests: Annotated[list[WorstRequest], Field(description="The requests that lost the most cacheable "
-                                                                   "tokens to prompt changes, most first, each with its "
-                                                                   "first difference.")] = []
-    explained_call: Annotated[WorstRequest | None, Field(description="The request asked for with --explain-call.")] = None
-    calibration: Calibration | None = Field(None, description="Simulated vs observed cache reads (when the log reports them).")
+    worst_requests: Annotated[
+        list[WorstRequest],
+        Field(
+            description="The requests that lost the most cacheable "
+            "tokens to prompt changes, most first, each with its "
+            "first difference."
+        ),
+    ] = []
+    explained_call: Annotated[WorstRequest | None, Field(description="The request asked for with --explain-call.")] = (
+        None
+    )
+    calibration: Calibration | None = Field(
+        None, description="Simulated vs observed cache reads (when the log reports them)."
+    )
     sweep: list[SweepRow] = Field([], description="Costs under each --sweep setting of the cache rules.")
     input_formats: dict[str, str] = Field({}, description="The format each input file was read as.")
-    logged_models: Annotated[dict[str, int], Field(description="Calls per model as logged (the catalog's id where "
-                                                              "known), most calls first.")] = {}
+    logged_models: Annotated[
+        dict[str, int], Field(description="Calls per model as logged (the catalog's id where known), most calls first.")
+    ] = {}
     assumptions: Assumptions
-    timeline: Timeline | None = Field(None, description="Series over time for the HTML charts (null when no call has a timestamp).")
+    timeline: Timeline | None = Field(
+        None, description="Series over time for the HTML charts (null when no call has a timestamp)."
+    )

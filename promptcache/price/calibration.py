@@ -115,13 +115,17 @@ def _reason(rows: list[CallRow]) -> tuple[str, str]:
         return "warm-start", f"the first call already read {first.observed} cached tokens (cache warmed before the log)"
     for r in rows:
         if r.simulated < r.observed and r.gap_s is not None and r.ttl_s is not None and r.gap_s > r.ttl_s:
-            return "ttl-gap", (f"the provider still hit after a {r.gap_s:.0f} s gap, longer than the "
-                               f"simulated TTL of {r.ttl_s:.0f} s")
+            return "ttl-gap", (
+                f"the provider still hit after a {r.gap_s:.0f} s gap, longer than the simulated TTL of {r.ttl_s:.0f} s"
+            )
     under = sum(max(r.simulated - r.observed, 0) for r in rows)
     over = sum(max(r.observed - r.simulated, 0) for r in rows)
     if under > over and any(r.observed == 0 and r.simulated > 0 for r in rows):
         n = sum(1 for r in rows if r.observed == 0 and r.simulated > 0)
-        return "scope-split", f"{n} call(s) missed at the provider where the simulation hit (another machine, key or scope)"
+        return (
+            "scope-split",
+            f"{n} call(s) missed at the provider where the simulation hit (another machine, key or scope)",
+        )
     return "unobservable-rule", "differences the log cannot explain (token estimate, granularity, best effort)"
 
 

@@ -50,9 +50,22 @@ class Ledger:
     buckets: dict[tuple[str, tuple], Tokens] = field(default_factory=lambda: defaultdict(Tokens))
     storage: Decimal = Decimal(0)  # explicit-cache storage (Gemini), not per group: in the total only
 
-    def add(self, group: str, model: str, at: datetime, *, hit: int, miss: int, output: int,
-            write_5m: int = 0, write_1h: int = 0, list_at: datetime | None = None, blend: bool = False,
-            fallback: datetime | None = None, tier: str | None = None) -> bool:
+    def add(
+        self,
+        group: str,
+        model: str,
+        at: datetime,
+        *,
+        hit: int,
+        miss: int,
+        output: int,
+        write_5m: int = 0,
+        write_1h: int = 0,
+        list_at: datetime | None = None,
+        blend: bool = False,
+        fallback: datetime | None = None,
+        tier: str | None = None,
+    ) -> bool:
         """Add one call (see ``Catalog.bucket`` for ``list_at``, ``blend`` and ``fallback``, and
         ``Catalog.variant`` for the service ``tier`` and long context); False, and nothing added,
         when the call is dated before its model's first price."""
@@ -82,8 +95,10 @@ class Ledger:
 
     def state(self) -> dict[str, Any]:
         """The token sums and the storage bill as plain picklable data (what a forked worker sends back)."""
-        return {"buckets": {key: (t.hit, t.miss, t.output, t.write_5m, t.write_1h) for key, t in self.buckets.items()},
-                "storage": self.storage}
+        return {
+            "buckets": {key: (t.hit, t.miss, t.output, t.write_5m, t.write_1h) for key, t in self.buckets.items()},
+            "storage": self.storage,
+        }
 
     @classmethod
     def from_state(cls, catalog: Catalog, state: dict[str, Any]) -> Ledger:
@@ -104,8 +119,9 @@ def bucket_cost(catalog: Catalog, bucket: tuple, t: Tokens) -> Decimal:
     r = catalog.rates(*bucket)
     write5 = r.cache_write_5m if r.cache_write_5m is not None else r.input_miss
     write1 = r.cache_write_1h if r.cache_write_1h is not None else r.input_miss
-    return (t.hit * r.input_hit + t.miss * r.input_miss + t.write_5m * write5 + t.write_1h * write1
-            + t.output * r.output) / MILLION
+    return (
+        t.hit * r.input_hit + t.miss * r.input_miss + t.write_5m * write5 + t.write_1h * write1 + t.output * r.output
+    ) / MILLION
 
 
 def usd(value: Decimal) -> str:

@@ -22,9 +22,16 @@ from ..simulate.policies import FootprintPolicy, Outcome, Policy
 from .ledger import Ledger
 
 
-def simulate(facts: Sequence[CallFacts], order: Sequence[int], assign: Callable[[int], ModelEntry],
-             shapes: dict[str, Sequence[Shape]], policies: dict[str, Policy], catalog: Catalog,
-             on_outcome: Callable[[int, Outcome], None] | None = None, fallback: datetime | None = None) -> Ledger:
+def simulate(
+    facts: Sequence[CallFacts],
+    order: Sequence[int],
+    assign: Callable[[int], ModelEntry],
+    shapes: dict[str, Sequence[Shape]],
+    policies: dict[str, Policy],
+    catalog: Catalog,
+    on_outcome: Callable[[int, Outcome], None] | None = None,
+    fallback: datetime | None = None,
+) -> Ledger:
     """Run the caches of the assigned models over the calls in ``order`` and price every call.
 
     ``shapes`` maps a tokenizer family to each call's shape; ``policies`` maps a model id to its
@@ -34,11 +41,21 @@ def simulate(facts: Sequence[CallFacts], order: Sequence[int], assign: Callable[
     for i in order:
         f = facts[i]
         entry = assign(i)
-        o = policies[entry.id].request(shapes[entry.tokenizer][i], start=f.start, end=f.end, user=f.user,
-                                       call=f.hints)
-        ledger.add(f.group, entry.id, f.when, hit=o.read, miss=o.uncached, output=f.output,
-                   write_5m=o.write, write_1h=o.write_1h, list_at=f.list_at, blend=f.blend,
-                   fallback=fallback if fallback is not None else catalog.first_price(entry.id), tier=f.tier)
+        o = policies[entry.id].request(shapes[entry.tokenizer][i], start=f.start, end=f.end, user=f.user, call=f.hints)
+        ledger.add(
+            f.group,
+            entry.id,
+            f.when,
+            hit=o.read,
+            miss=o.uncached,
+            output=f.output,
+            write_5m=o.write,
+            write_1h=o.write_1h,
+            list_at=f.list_at,
+            blend=f.blend,
+            fallback=fallback if fallback is not None else catalog.first_price(entry.id),
+            tier=f.tier,
+        )
         if on_outcome is not None:
             on_outcome(i, o)
     return ledger
@@ -67,8 +84,9 @@ class Outcomes:
         return Outcome(read=self.read[i], total=self.total[i], write=self.write[i], write_1h=self.write_1h[i])
 
 
-def simulate_outcomes(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape],
-                      policy: Policy) -> Outcomes:
+def simulate_outcomes(
+    facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape], policy: Policy
+) -> Outcomes:
     """Run one cache over the calls in ``order``; nothing priced."""
     out = Outcomes.zeros(len(facts))
     _feed(out, facts, order, shapes, policy)
@@ -78,8 +96,9 @@ def simulate_outcomes(facts: Sequence[CallFacts], order: Sequence[int], shapes: 
     return out
 
 
-def _feed(out: Outcomes, facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape],
-          policy: Policy) -> None:
+def _feed(
+    out: Outcomes, facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape], policy: Policy
+) -> None:
     """Send the calls in ``order`` through ``policy``, writing each one's outcome into ``out``."""
     read, write, write_1h, total = out.read, out.write, out.write_1h, out.total
     for i in order:
@@ -101,11 +120,20 @@ def footprints(facts: Sequence[CallFacts], shapes: Sequence[Shape], policy: Poli
     if footprint is None or hasattr(policy, "storage_token_hours"):
         return None
     same: dict[tuple, tuple] = {}  # one object per distinct footprint: most calls repeat their scope's roots
-    return [same.setdefault(p, p) for p in (footprint(shapes[i], user=f.user, call=f.hints) for i, f in enumerate(facts))]
+    return [
+        same.setdefault(p, p) for p in (footprint(shapes[i], user=f.user, call=f.hints) for i, f in enumerate(facts))
+    ]
 
 
-def resimulate(base: Outcomes, base_prints: Footprints, changed: set[int], facts: Sequence[CallFacts],
-               order: Sequence[int], shapes: Sequence[Shape], policy: FootprintPolicy) -> Outcomes:
+def resimulate(
+    base: Outcomes,
+    base_prints: Footprints,
+    changed: set[int],
+    facts: Sequence[CallFacts],
+    order: Sequence[int],
+    shapes: Sequence[Shape],
+    policy: FootprintPolicy,
+) -> Outcomes:
     """A what-if's outcomes, equal to ``simulate_outcomes`` over the changed log, from the
     simulation as logged (``base``, with its ``base_prints``): only the calls whose footprint is
     connected to a ``changed`` call's (before or after the change) go through a fresh ``policy``;
@@ -115,8 +143,7 @@ def resimulate(base: Outcomes, base_prints: Footprints, changed: set[int], facts
     the same shapes and facts as when logged, and nothing outside their footprint, so their
     outcomes cannot change.
     """
-    new_prints = {i: policy.footprint(shapes[i], user=facts[i].user, call=facts[i].hints)
-                  for i in changed}
+    new_prints = {i: policy.footprint(shapes[i], user=facts[i].user, call=facts[i].hints) for i in changed}
     root = _components([*base_prints, *new_prints.values()])
     dirty = {root(k) for i in changed for k in (*base_prints[i], *new_prints[i])}
     rerun = [i for i in order if root(new_prints.get(i, base_prints[i])[0]) in dirty]
@@ -144,8 +171,15 @@ def _components(prints: Iterable[tuple]) -> Callable[[Hashable], Hashable]:
     return find
 
 
-def price(facts: Sequence[CallFacts], order: Sequence[int], model: str, outcomes: Outcomes, catalog: Catalog,
-          on_outcome: Callable[[int, Outcome], None] | None = None, fallback: datetime | None = None) -> Ledger:
+def price(
+    facts: Sequence[CallFacts],
+    order: Sequence[int],
+    model: str,
+    outcomes: Outcomes,
+    catalog: Catalog,
+    on_outcome: Callable[[int, Outcome], None] | None = None,
+    fallback: datetime | None = None,
+) -> Ledger:
     """Price a simulation's outcomes as calls of ``model``, at each call's pricing instant.
 
     A call dated before ``model``'s first price takes the price list in force at ``fallback``

@@ -109,11 +109,19 @@ def anthropic_usage(raw: Any) -> Usage | None:
     w1h = 0
     cc = u.get("cache_creation")
     if isinstance(cc, dict):
-        w5 = count(cc.get("ephemeral_5m_input_tokens"), "usage.cache_creation.ephemeral_5m_input_tokens", optional=True) or 0
-        w1h = count(cc.get("ephemeral_1h_input_tokens"), "usage.cache_creation.ephemeral_1h_input_tokens", optional=True) or 0
+        w5 = (
+            count(cc.get("ephemeral_5m_input_tokens"), "usage.cache_creation.ephemeral_5m_input_tokens", optional=True)
+            or 0
+        )
+        w1h = (
+            count(cc.get("ephemeral_1h_input_tokens"), "usage.cache_creation.ephemeral_1h_input_tokens", optional=True)
+            or 0
+        )
         if w5 + w1h > write:
-            raise LineError("inconsistent_usage",
-                            f"cache_creation 5m + 1h ({w5 + w1h}) exceed cache_creation_input_tokens ({write})")
+            raise LineError(
+                "inconsistent_usage",
+                f"cache_creation 5m + 1h ({w5 + w1h}) exceed cache_creation_input_tokens ({write})",
+            )
     return Usage(fresh + (read or 0) + write, out, read, write, None, w1h)
 
 
@@ -144,16 +152,29 @@ def build_call(request: dict, response: dict, rec: dict, source: str, line: int)
     when = parse_time(rec.get("timestamp"), "timestamp")
     text, reasoning, calls, n = _output(response)
     thinking_cfg = request.get("thinking")
-    thinking = (isinstance(thinking_cfg, dict) and thinking_cfg.get("type") in ("enabled", "adaptive")) or bool(reasoning)
+    thinking = (isinstance(thinking_cfg, dict) and thinking_cfg.get("type") in ("enabled", "adaptive")) or bool(
+        reasoning
+    )
     meta = request.get("metadata")
     user = rec.get("user_id") or (meta.get("user_id") if isinstance(meta, dict) else None)
     top = request.get("cache_control")
     return Call(
-        source=source, line=line, model=model, segments=segments, timestamp=when,
+        source=source,
+        line=line,
+        model=model,
+        segments=segments,
+        timestamp=when,
         call_id=str(response.get("id") or rec.get("id") or f"{source}:{line}"),
-        user_id=opt_str(user), latency_ms=latency(rec), usage=usage, thinking=thinking,
-        output_text=text, reasoning_text=reasoning, output_tool_calls=calls, response_tool_calls=n,
-        conversation_id=opt_str(rec.get("conversation_id")), provider=opt_str(rec.get("provider")) or "anthropic",
+        user_id=opt_str(user),
+        latency_ms=latency(rec),
+        usage=usage,
+        thinking=thinking,
+        output_text=text,
+        reasoning_text=reasoning,
+        output_tool_calls=calls,
+        response_tool_calls=n,
+        conversation_id=opt_str(rec.get("conversation_id")),
+        provider=opt_str(rec.get("provider")) or "anthropic",
         cache_control=cache_ttl(top) if top is not None else None,
         tool_choice=dumps(request["tool_choice"]) if request.get("tool_choice") is not None else "",
         service_tier=service_tier(None, response.get("usage")),
@@ -178,8 +199,10 @@ def parse_anthropic_batch_pair(request_line: Any, result_line: Any, source: str,
     if kind != "succeeded":
         err = result.get("error")
         detail = dumps(err)[:200] if err is not None else ""
-        raise LineError(f"batch_{kind}" if kind in ("errored", "canceled", "expired") else "bad_shape",
-                        f"batch request {res.get('custom_id')!r} {kind}{': ' + detail if detail else ''}")
+        raise LineError(
+            f"batch_{kind}" if kind in ("errored", "canceled", "expired") else "bad_shape",
+            f"batch request {res.get('custom_id')!r} {kind}{': ' + detail if detail else ''}",
+        )
     message = as_dict(result.get("message"), "`result.message`")
     call = build_call(params, message, res, source, line)
     call.call_id = str(res.get("custom_id") or call.call_id)

@@ -62,13 +62,15 @@ def parse_capture(obj: Any, source: str, line: int) -> Call:
         response = reassemble(kind, rec["response_stream"])
     pair = {"request": request, "response": as_dict(response if response is not None else {}, "`response`")}
     call = {"chat": parse_openai_chat, "responses": parse_openai_responses, "anthropic": parse_anthropic}[kind](
-        pair, source, line)
+        pair, source, line
+    )
     call.timestamp = parse_time(rec.get("timestamp"), "timestamp") or call.timestamp
     lat = rec.get("latency_ms")
     if isinstance(lat, (int, float)) and not isinstance(lat, bool) and lat >= 0:
         call.latency_ms = float(lat)
     host = urlparse(url).hostname or ""
-    call.provider = opt_str(rec.get("provider")) or (host.removeprefix("api.").split(".")[0] if host else None) \
-        or call.provider
+    call.provider = (
+        opt_str(rec.get("provider")) or (host.removeprefix("api.").split(".")[0] if host else None) or call.provider
+    )
     call.conversation_id = opt_str(rec.get("conversation_id")) or call.conversation_id
     return call

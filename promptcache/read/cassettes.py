@@ -109,8 +109,10 @@ def _chat_stream(events: list[Any]) -> dict:
                 reasoning.append(delta["reasoning_content"])
             for tc in delta.get("tool_calls") or []:
                 if isinstance(tc, dict):
-                    slot = calls.setdefault(int(tc.get("index", 0) or 0), {"id": None, "type": "function",
-                                                                           "function": {"name": "", "arguments": ""}})
+                    slot = calls.setdefault(
+                        int(tc.get("index", 0) or 0),
+                        {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
+                    )
                     slot["id"] = tc.get("id") or slot["id"]
                     fn = tc.get("function") or {}
                     slot["function"]["name"] += fn.get("name") or ""
@@ -126,8 +128,11 @@ def _chat_stream(events: list[Any]) -> dict:
 
 def _responses_stream(events: list[Any]) -> dict:
     for ev in reversed(events):
-        if isinstance(ev, dict) and ev.get("type") in ("response.completed", "response.incomplete", "response.failed") \
-                and isinstance(ev.get("response"), dict):
+        if (
+            isinstance(ev, dict)
+            and ev.get("type") in ("response.completed", "response.incomplete", "response.failed")
+            and isinstance(ev.get("response"), dict)
+        ):
             return ev["response"]
     raise LineError("bad_stream", "the Responses event stream has no response.completed event")
 
@@ -195,8 +200,9 @@ def parse_interaction(obj: Any, source: str, line: int) -> Call:
         events = sse_events(response)
         if not events:
             raise LineError("bad_shape", "the response body is neither JSON nor an event stream")
-        response = {"chat": _chat_stream, "responses": _responses_stream,
-                    "anthropic": _anthropic_stream}.get(kind, _chat_stream)(events)
+        response = {"chat": _chat_stream, "responses": _responses_stream, "anthropic": _anthropic_stream}.get(
+            kind, _chat_stream
+        )(events)
     response = as_dict(response if response is not None else {}, "the response body")
     host = urlparse(uri).hostname or ""
     when = None

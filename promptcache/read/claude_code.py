@@ -37,8 +37,21 @@ from .anthropic import _output, anthropic_usage, message_segments
 from .common import LineError, as_dict, guarded, opt_str, parse_time
 
 HIDDEN_TEXT = "[Claude Code system prompt and tool definitions: not recorded in the transcript]"
-ENTRY_TYPES = frozenset({"user", "assistant", "system", "summary", "file-history-snapshot", "progress",
-                         "queue-operation", "attachment", "custom-title", "tag", "result"})
+ENTRY_TYPES = frozenset(
+    {
+        "user",
+        "assistant",
+        "system",
+        "summary",
+        "file-history-snapshot",
+        "progress",
+        "queue-operation",
+        "attachment",
+        "custom-title",
+        "tag",
+        "result",
+    }
+)
 
 
 def is_claude_code(obj: Any) -> bool:
@@ -55,8 +68,13 @@ def is_claude_code(obj: Any) -> bool:
     if kind in ENTRY_TYPES and ("sessionId" in obj or "parentUuid" in obj) and ("uuid" in obj or "message" in obj):
         return True
     entries = obj.get("entries")
-    return "version" in obj and isinstance(entries, list) and bool(entries) and isinstance(entries[0], dict) \
+    return (
+        "version" in obj
+        and isinstance(entries, list)
+        and bool(entries)
+        and isinstance(entries[0], dict)
         and "sessionId" in entries[0]
+    )
 
 
 _UNSET = object()
@@ -161,8 +179,16 @@ class ClaudeCodeSession:
             return done
         if not isinstance(model, str) or not model:
             raise LineError("no_model", "no `message.model` on an assistant entry")
-        self.pending = {"key": key, "line": line, "parent": parent, "uuid": uuid, "model": model, "blocks": list(blocks),
-                        "usage": message.get("usage"), "rec": rec}
+        self.pending = {
+            "key": key,
+            "line": line,
+            "parent": parent,
+            "uuid": uuid,
+            "model": model,
+            "blocks": list(blocks),
+            "usage": message.get("usage"),
+            "rec": rec,
+        }
         return done
 
     def _add(self, uuid: str, parent: str | None, role: str | None, blocks: list) -> None:
@@ -197,7 +223,7 @@ class ClaudeCodeSession:
         cell = head
         last_cell, last_list = self._last
         while cell is not None and cell is not last_cell:  # back to the prompt built last (a linear session:
-            new.append(cell[0])                            # one or two messages back)
+            new.append(cell[0])  # one or two messages back)
             cell = cell[1]
         new.reverse()
         out = (last_list if cell is not None else []) + new  # a new list: the last one is never changed
@@ -218,11 +244,23 @@ class ClaudeCodeSession:
             conv = f"{session}/sidechain-{self.roots.get(p['uuid'], p['uuid'])[:8]}"
         else:
             conv = session
-        return Call(source=self.source, line=p["line"], model=p["model"], segments=segments,
-                    timestamp=parse_time(rec.get("timestamp"), "timestamp"), call_id=str(p["key"]),
-                    usage=usage, thinking=bool(reasoning), output_text=text, reasoning_text=reasoning,
-                    output_tool_calls=calls, response_tool_calls=n, conversation_id=conv, provider="anthropic",
-                    notes=["rebuilt from a Claude Code transcript: the system prompt and tools are not recorded"])
+        return Call(
+            source=self.source,
+            line=p["line"],
+            model=p["model"],
+            segments=segments,
+            timestamp=parse_time(rec.get("timestamp"), "timestamp"),
+            call_id=str(p["key"]),
+            usage=usage,
+            thinking=bool(reasoning),
+            output_text=text,
+            reasoning_text=reasoning,
+            output_tool_calls=calls,
+            response_tool_calls=n,
+            conversation_id=conv,
+            provider="anthropic",
+            notes=["rebuilt from a Claude Code transcript: the system prompt and tools are not recorded"],
+        )
 
 
 def _close(node: _Node) -> tuple | None:
@@ -240,4 +278,3 @@ def _close(node: _Node) -> tuple | None:
 def _out(usage: Any) -> int:
     v = usage.get("output_tokens") if isinstance(usage, dict) else None
     return v if isinstance(v, int) and not isinstance(v, bool) else -1
-

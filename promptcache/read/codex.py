@@ -43,8 +43,12 @@ _OUTPUT_ITEMS = frozenset({"function_call", "custom_tool_call", "local_shell_cal
 
 
 def is_codex(obj: Any) -> bool:
-    return isinstance(obj, dict) and isinstance(obj.get("type"), str) and obj["type"] in LINE_TYPES \
+    return (
+        isinstance(obj, dict)
+        and isinstance(obj.get("type"), str)
+        and obj["type"] in LINE_TYPES
         and isinstance(obj.get("payload"), dict)
+    )
 
 
 def _item_segment(item: dict) -> tuple[Segment | None, bool]:
@@ -53,7 +57,9 @@ def _item_segment(item: dict) -> tuple[Segment | None, bool]:
     if kind == "message":
         role = item.get("role")
         content = item.get("content")
-        text = content_text([p for p in content if isinstance(p, (dict, str))] if isinstance(content, list) else content)
+        text = content_text(
+            [p for p in content if isinstance(p, (dict, str))] if isinstance(content, list) else content
+        )
         if role == "assistant":
             return Segment("assistant", text), True
         return Segment("system" if role in ("developer", "system") else "user", text), False
@@ -75,12 +81,20 @@ def _usage(last: dict) -> Usage:
     out = count(last.get("output_tokens", 0), "last_token_usage.output_tokens") or 0
     reasoning = count(last.get("reasoning_output_tokens"), "last_token_usage.reasoning_output_tokens", optional=True)
     if read + write > total:
-        raise LineError("inconsistent_usage", f"cached ({read}) + cache-written ({write}) input tokens exceed "
-                                              f"input_tokens ({total})")
+        raise LineError(
+            "inconsistent_usage",
+            f"cached ({read}) + cache-written ({write}) input tokens exceed input_tokens ({total})",
+        )
     return Usage(total, out, read, write, reasoning)
 
 
-_FIELDS = ("input_tokens", "cached_input_tokens", "cache_write_input_tokens", "output_tokens", "reasoning_output_tokens")
+_FIELDS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_input_tokens",
+    "output_tokens",
+    "reasoning_output_tokens",
+)
 
 
 class CodexSession:
@@ -158,8 +172,9 @@ class CodexSession:
             return None
         if last is None:
             if total is None:
-                raise LineError("missing_usage", "a token_count event with neither last_token_usage nor "
-                                                 "total_token_usage")
+                raise LineError(
+                    "missing_usage", "a token_count event with neither last_token_usage nor total_token_usage"
+                )
             prev = self.last_total or {}
             last = {k: (total.get(k) or 0) - (prev.get(k) or 0) for k in _FIELDS if k in total}
         usage = _usage(last)
@@ -179,11 +194,21 @@ class CodexSession:
             segments.append(Segment("system", self.instructions))
         segments += prompt
         calls = [s.tool_calls for s in output if s.tool_calls]
-        return Call(source=self.source, line=line, model=self.model, segments=segments,
-                    timestamp=parse_time(rec.get("timestamp"), "timestamp"), call_id=f"{self.session}#{line}",
-                    usage=usage, thinking=bool(usage.reasoning_tokens),
-                    output_text="\n".join(s.text for s in output if s.text),
-                    output_tool_calls=calls[0] if len(calls) == 1 else ("[" + ",".join(c[1:-1] for c in calls) + "]"
-                                                                        if calls else ""),
-                    response_tool_calls=len(calls), conversation_id=self.session, provider="openai",
-                    notes=["rebuilt from a Codex CLI rollout: the tool definitions are not recorded"])
+        return Call(
+            source=self.source,
+            line=line,
+            model=self.model,
+            segments=segments,
+            timestamp=parse_time(rec.get("timestamp"), "timestamp"),
+            call_id=f"{self.session}#{line}",
+            usage=usage,
+            thinking=bool(usage.reasoning_tokens),
+            output_text="\n".join(s.text for s in output if s.text),
+            output_tool_calls=calls[0]
+            if len(calls) == 1
+            else ("[" + ",".join(c[1:-1] for c in calls) + "]" if calls else ""),
+            response_tool_calls=len(calls),
+            conversation_id=self.session,
+            provider="openai",
+            notes=["rebuilt from a Codex CLI rollout: the tool definitions are not recorded"],
+        )

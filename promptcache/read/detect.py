@@ -13,20 +13,64 @@ from .codex import is_codex
 from .helicone import is_helicone
 
 #: formats a record can be sniffed as (the reader's registry adds aliases)
-FORMATS = ("promptcache-trace", "promptcache-capture", "claude-code", "codex", "helicone", "openai", "openai-responses", "openai-batch", "anthropic", "anthropic-batch", "gemini", "litellm",
-           "langfuse", "otel", "vcr", "trajectory", "mooncake", "bailian", "weka")
+FORMATS = (
+    "promptcache-trace",
+    "promptcache-capture",
+    "claude-code",
+    "codex",
+    "helicone",
+    "openai",
+    "openai-responses",
+    "openai-batch",
+    "anthropic",
+    "anthropic-batch",
+    "gemini",
+    "litellm",
+    "langfuse",
+    "otel",
+    "vcr",
+    "trajectory",
+    "mooncake",
+    "bailian",
+    "weka",
+)
 
 _SIGNATURES: dict[str, set[str]] = {
     "openai": {"messages", "choices", "prompt_tokens", "completion_tokens", "usage", "model", "created"},
-    "openai-responses": {"input", "instructions", "output", "input_tokens", "input_tokens_details", "created_at",
-                         "previous_response_id"},
+    "openai-responses": {
+        "input",
+        "instructions",
+        "output",
+        "input_tokens",
+        "input_tokens_details",
+        "created_at",
+        "previous_response_id",
+    },
     "openai-batch": {"custom_id", "method", "url", "body", "response", "status_code", "error"},
-    "anthropic": {"messages", "system", "max_tokens", "content", "stop_reason", "input_tokens",
-                  "cache_read_input_tokens", "cache_creation_input_tokens"},
+    "anthropic": {
+        "messages",
+        "system",
+        "max_tokens",
+        "content",
+        "stop_reason",
+        "input_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
+    },
     "anthropic-batch": {"custom_id", "params", "result", "message"},
     "gemini": {"contents", "systemInstruction", "candidates", "usageMetadata", "modelVersion", "promptTokenCount"},
-    "litellm": {"standard_logging_object", "call_type", "response_cost", "model_group", "cache_hit", "startTime",
-                "endTime", "request_id", "spend", "custom_llm_provider"},
+    "litellm": {
+        "standard_logging_object",
+        "call_type",
+        "response_cost",
+        "model_group",
+        "cache_hit",
+        "startTime",
+        "endTime",
+        "request_id",
+        "spend",
+        "custom_llm_provider",
+    },
     "langfuse": {"traceId", "type", "usageDetails", "costDetails", "startTime", "input", "output", "model"},
     "otel": {"resourceSpans", "scopeSpans", "spans", "attributes", "startTimeUnixNano", "traceId", "spanId"},
     "vcr": {"interactions", "version", "request", "response", "uri"},
@@ -37,8 +81,16 @@ _SIGNATURES: dict[str, set[str]] = {
     "promptcache-capture": {"format", "api", "url", "status", "request", "response", "response_stream", "latency_ms"},
     "claude-code": {"type", "uuid", "parentUuid", "sessionId", "isSidechain", "requestId", "message", "leafUuid"},
     "codex": {"timestamp", "type", "payload", "info", "last_token_usage", "cached_input_tokens"},
-    "helicone": {"request_id", "request_body", "response_body", "request_created_at", "response_status",
-                 "prompt_cache_read_tokens", "prompt_cache_write_tokens", "delay_ms"},
+    "helicone": {
+        "request_id",
+        "request_body",
+        "response_body",
+        "request_created_at",
+        "response_status",
+        "prompt_cache_read_tokens",
+        "prompt_cache_write_tokens",
+        "delay_ms",
+    },
 }
 
 
@@ -57,8 +109,9 @@ def detect(obj: Any) -> str | None:
             first = obj[0]
             if "resourceSpans" in first:
                 return "otel"
-            if ("source" in first and ("action" in first or "observation" in first)) or \
-                    ("role" in first and "content" in first):
+            if ("source" in first and ("action" in first or "observation" in first)) or (
+                "role" in first and "content" in first
+            ):
                 return "trajectory"
         return None
     if not isinstance(obj, dict):
@@ -90,12 +143,20 @@ def detect(obj: Any) -> str | None:
         if "params" in keys or "result" in keys:
             return "anthropic-batch"
         return "openai-batch"
-    if "standard_logging_object" in keys or ("call_type" in keys and (
-            "response_cost" in keys or "model_group" in keys or "cache_hit" in keys or "spend" in keys)) or (
-            "request_id" in keys and "spend" in keys):
+    if (
+        "standard_logging_object" in keys
+        or (
+            "call_type" in keys
+            and ("response_cost" in keys or "model_group" in keys or "cache_hit" in keys or "spend" in keys)
+        )
+        or ("request_id" in keys and "spend" in keys)
+    ):
         return "litellm"
-    if "usageDetails" in keys or "costDetails" in keys or (
-            "traceId" in keys and "type" in keys and ("input" in keys or "startTime" in keys)):
+    if (
+        "usageDetails" in keys
+        or "costDetails" in keys
+        or ("traceId" in keys and "type" in keys and ("input" in keys or "startTime" in keys))
+    ):
         return "langfuse"
     if isinstance(obj.get("data"), list) and obj["data"]:
         return detect(obj["data"][0])
@@ -103,14 +164,29 @@ def detect(obj: Any) -> str | None:
     usage = u if isinstance(u := resp.get("usage"), dict) else {}
     if "contents" in req or "usageMetadata" in resp or "candidates" in resp:
         return "gemini"
-    if resp.get("object") == "response" or "input_tokens_details" in usage or \
-            (("input" in req or "instructions" in req) and "messages" not in req):
+    if (
+        resp.get("object") == "response"
+        or "input_tokens_details" in usage
+        or (("input" in req or "instructions" in req) and "messages" not in req)
+    ):
         return "openai-responses"
-    if resp.get("type") == "message" or "cache_creation_input_tokens" in usage or "anthropic_version" in req or (
-            "input_tokens" in usage and "prompt_tokens" not in usage) or (
-            "messages" in req and ("system" in req or "max_tokens" in req) and "choices" not in resp
-            and not usage and not any(isinstance(m, dict) and m.get("role") == "system"
-                                      for m in req.get("messages") or [] if isinstance(req.get("messages"), list))):
+    if (
+        resp.get("type") == "message"
+        or "cache_creation_input_tokens" in usage
+        or "anthropic_version" in req
+        or ("input_tokens" in usage and "prompt_tokens" not in usage)
+        or (
+            "messages" in req
+            and ("system" in req or "max_tokens" in req)
+            and "choices" not in resp
+            and not usage
+            and not any(
+                isinstance(m, dict) and m.get("role") == "system"
+                for m in req.get("messages") or []
+                if isinstance(req.get("messages"), list)
+            )
+        )
+    ):
         return "anthropic"
     if "messages" in req or "choices" in resp or "prompt_tokens" in usage:
         return "openai"

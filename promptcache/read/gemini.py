@@ -74,11 +74,22 @@ def parse_gemini(obj: Any, source: str, line: int) -> Call:
         segments.append(Segment("tools", dumps(request["tools"])))
     system = request.get("systemInstruction") or request.get("system_instruction")
     if system:
-        segments.append(Segment("system", system if isinstance(system, str) else _parts(as_dict(system, "`systemInstruction`").get("parts", []))[0]))
+        segments.append(
+            Segment(
+                "system",
+                system
+                if isinstance(system, str)
+                else _parts(as_dict(system, "`systemInstruction`").get("parts", []))[0],
+            )
+        )
     for i, c in enumerate(contents):
         c = as_dict(c, f"`contents[{i}]`")
         text, calls, only_results = _parts(c.get("parts", []))
-        role = "assistant" if c.get("role") == "model" else ("tool" if only_results or c.get("role") == "function" else "user")
+        role = (
+            "assistant"
+            if c.get("role") == "model"
+            else ("tool" if only_results or c.get("role") == "function" else "user")
+        )
         segments.append(Segment(role, text, tool_calls=calls))
     model = rec.get("model") or request.get("model") or response.get("modelVersion")
     if not isinstance(model, str) or not model:
@@ -101,14 +112,29 @@ def parse_gemini(obj: Any, source: str, line: int) -> Call:
         notes.append(f"cachedContent={cached_ref}: the explicit cache's contents are not in this log")
     gen = request.get("generationConfig")
     tcfg = gen.get("thinkingConfig") if isinstance(gen, dict) else None
-    thinking = bool(reasoning or (usage and usage.reasoning_tokens)
-                    or (isinstance(tcfg, dict) and tcfg.get("thinkingBudget") not in (None, 0)))
+    thinking = bool(
+        reasoning
+        or (usage and usage.reasoning_tokens)
+        or (isinstance(tcfg, dict) and tcfg.get("thinkingBudget") not in (None, 0))
+    )
     return Call(
-        source=source, line=line, model=model, segments=segments,
+        source=source,
+        line=line,
+        model=model,
+        segments=segments,
         timestamp=parse_time(rec.get("timestamp"), "timestamp") or parse_time(response.get("createTime"), "createTime"),
         call_id=str(response.get("responseId") or rec.get("id") or f"{source}:{line}"),
-        user_id=opt_str(rec.get("user_id")), latency_ms=latency(rec), usage=usage, thinking=thinking,
-        output_text=out_text, reasoning_text=reasoning, output_tool_calls=out_calls, response_tool_calls=n,
-        conversation_id=opt_str(rec.get("conversation_id")), notes=notes, provider="gemini",
-        incomplete_prompt=bool(cached_ref), cached_content=str(cached_ref) if cached_ref else None,
+        user_id=opt_str(rec.get("user_id")),
+        latency_ms=latency(rec),
+        usage=usage,
+        thinking=thinking,
+        output_text=out_text,
+        reasoning_text=reasoning,
+        output_tool_calls=out_calls,
+        response_tool_calls=n,
+        conversation_id=opt_str(rec.get("conversation_id")),
+        notes=notes,
+        provider="gemini",
+        incomplete_prompt=bool(cached_ref),
+        cached_content=str(cached_ref) if cached_ref else None,
     )

@@ -30,8 +30,18 @@ _NIL_UUID = "00000000-0000-0000-0000-000000000000"
 def is_helicone(obj: Any) -> bool:
     if not isinstance(obj, dict) or "request_id" not in obj:
         return False
-    return bool(obj.keys() & {"request_body", "response_body", "signed_body_url", "request_created_at",
-                              "response_status", "prompt_cache_read_tokens", "helicone_user"})
+    return bool(
+        obj.keys()
+        & {
+            "request_body",
+            "response_body",
+            "signed_body_url",
+            "request_created_at",
+            "response_status",
+            "prompt_cache_read_tokens",
+            "helicone_user",
+        }
+    )
 
 
 def _column_usage(rec: dict, anthropic: bool) -> Usage | None:
@@ -43,8 +53,11 @@ def _column_usage(rec: dict, anthropic: bool) -> Usage | None:
     write = count(rec.get("prompt_cache_write_tokens"), "prompt_cache_write_tokens", optional=True) or 0
     total = prompt + (read or 0) + write if anthropic else prompt
     if (read or 0) + write > total:
-        raise LineError("inconsistent_usage", f"prompt_cache_read_tokens + prompt_cache_write_tokens "
-                                              f"({(read or 0) + write}) exceed prompt_tokens ({prompt})")
+        raise LineError(
+            "inconsistent_usage",
+            f"prompt_cache_read_tokens + prompt_cache_write_tokens "
+            f"({(read or 0) + write}) exceed prompt_tokens ({prompt})",
+        )
     return Usage(total, out, read, write)
 
 

@@ -55,7 +55,10 @@ def langfuse_usage(details: Any, legacy: Any) -> Usage | None:
         inp = legacy.get("input", legacy.get("promptTokens"))
         if inp is None:
             return None
-        return Usage(count(inp, "usage.input") or 0, count(legacy.get("output", legacy.get("completionTokens", 0)), "usage.output") or 0)
+        return Usage(
+            count(inp, "usage.input") or 0,
+            count(legacy.get("output", legacy.get("completionTokens", 0)), "usage.output") or 0,
+        )
     return None
 
 
@@ -105,11 +108,19 @@ def parse_langfuse(obj: Any, source: str, line: int) -> Call:
         out = out.get("content", out)
     params = rec.get("modelParameters")
     return Call(
-        source=source, line=line, model=model, segments=segments, timestamp=start,
+        source=source,
+        line=line,
+        model=model,
+        segments=segments,
+        timestamp=start,
         call_id=str(rec.get("id") or f"{source}:{line}"),
         user_id=opt_str(rec.get("userId")),
         latency_ms=(end - start).total_seconds() * 1000.0 if start and end and end >= start else None,
-        usage=usage, output_text=content_text(out), output_tool_calls=calls, response_tool_calls=n_calls,
-        thinking=bool(usage and usage.reasoning_tokens) or bool(isinstance(params, dict) and params.get("reasoning_effort")),
+        usage=usage,
+        output_text=content_text(out),
+        output_tool_calls=calls,
+        response_tool_calls=n_calls,
+        thinking=bool(usage and usage.reasoning_tokens)
+        or bool(isinstance(params, dict) and params.get("reasoning_effort")),
         conversation_id=opt_str(rec.get("sessionId") or rec.get("traceId")),
     )

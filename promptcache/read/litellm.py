@@ -55,8 +55,10 @@ def parse_litellm(obj: Any, source: str, line: int) -> Call:
     call_rec: dict[str, Any] = {"request": request, "response": response}
     call = parse_openai_chat(call_rec, source, line)
     if call.usage is None and rec.get("prompt_tokens") is not None:
-        call.usage = Usage(count(rec.get("prompt_tokens"), "prompt_tokens") or 0,
-                           count(rec.get("completion_tokens", 0), "completion_tokens") or 0)  # cache unknown
+        call.usage = Usage(
+            count(rec.get("prompt_tokens"), "prompt_tokens") or 0,
+            count(rec.get("completion_tokens", 0), "completion_tokens") or 0,
+        )  # cache unknown
     start = parse_time(rec.get("startTime"), "startTime")
     end = parse_time(rec.get("endTime"), "endTime")
     if start is not None:

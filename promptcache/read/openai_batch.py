@@ -32,11 +32,17 @@ def parse_openai_batch_pair(input_line: Any, output_line: Any, source: str, line
     status = response.get("status_code")
     body = as_dict(response.get("body"), "`response.body`")
     if isinstance(status, int) and not 200 <= status < 300:
-        raise LineError("batch_error", f"batch request {cid!r} returned HTTP {status}: {dumps(body.get('error', body))[:200]}")
+        raise LineError(
+            "batch_error", f"batch request {cid!r} returned HTTP {status}: {dumps(body.get('error', body))[:200]}"
+        )
     request = as_dict(inp.get("body"), "the input line's `body`")
     rec = {"request": request, "response": body}
     url = str(inp.get("url") or "")
-    call = parse_openai_responses(rec, source, line) if url.endswith("/responses") else parse_openai_chat(rec, source, line)
+    call = (
+        parse_openai_responses(rec, source, line)
+        if url.endswith("/responses")
+        else parse_openai_chat(rec, source, line)
+    )
     call.call_id = str(cid or call.call_id)
     call.notes.append("batch")
     call.service_tier = "batch"  # the Batch API bills 50% of the standard rates

@@ -24,8 +24,14 @@ from .common import (
     service_tier,
 )
 
-_MESSAGE_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
-                  "tool": "tool", "function": "tool"}
+_MESSAGE_ROLES = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "assistant": "assistant",
+    "tool": "tool",
+    "function": "tool",
+}
 
 
 @guarded
@@ -50,7 +56,9 @@ def parse_openai_chat(obj: Any, source: str, line: int) -> Call:
             raise LineError("bad_shape", f"`messages[{i}]` should be an object")
         role = _MESSAGE_ROLES.get(str(msg.get("role")))
         if role is None:
-            raise LineError("bad_shape", f"`messages[{i}].role` is {msg.get('role')!r}: expected system, user, assistant or tool")
+            raise LineError(
+                "bad_shape", f"`messages[{i}].role` is {msg.get('role')!r}: expected system, user, assistant or tool"
+            )
         calls = msg.get("tool_calls") or (msg.get("function_call") and [msg["function_call"]])
         content = msg.get("content")
         ttl = None
@@ -58,8 +66,15 @@ def parse_openai_chat(obj: Any, source: str, line: int) -> Call:
             for part in content:
                 if isinstance(part, dict) and "cache_control" in part:
                     ttl = cache_ttl(part["cache_control"])
-        segments.append(Segment(role, content_text(content), tool_calls=dumps(calls) if calls else "",
-                                name=str(msg.get("name") or ""), cache_control=ttl))
+        segments.append(
+            Segment(
+                role,
+                content_text(content),
+                tool_calls=dumps(calls) if calls else "",
+                name=str(msg.get("name") or ""),
+                cache_control=ttl,
+            )
+        )
 
     usage = _usage(response.get("usage") if isinstance(response, dict) else None)
     when = parse_time(rec.get("timestamp"), "timestamp")
@@ -72,8 +87,12 @@ def parse_openai_chat(obj: Any, source: str, line: int) -> Call:
         raise LineError("no_model", "no `model` in the request or response")
     thinking = _thinking(request, model, reasoning, usage)
     meta = request.get("metadata")
-    user_id = (rec.get("user_id") or request.get("user_id") or request.get("user")
-               or (meta.get("user_id") if isinstance(meta, dict) else None))
+    user_id = (
+        rec.get("user_id")
+        or request.get("user_id")
+        or request.get("user")
+        or (meta.get("user_id") if isinstance(meta, dict) else None)
+    )
     latency = rec.get("latency_ms")
     if latency is not None and (isinstance(latency, bool) or not isinstance(latency, (int, float)) or latency < 0):
         raise LineError("bad_shape", f"`latency_ms` should be a non-negative number, got {latency!r}")
@@ -109,29 +128,47 @@ def _usage(raw: Any) -> Usage | None:
     hit = count(u.get("prompt_cache_hit_tokens"), "usage.prompt_cache_hit_tokens", optional=True)
     miss = count(u.get("prompt_cache_miss_tokens"), "usage.prompt_cache_miss_tokens", optional=True)
     details = u.get("prompt_tokens_details")
-    cached = count(details.get("cached_tokens"), "usage.prompt_tokens_details.cached_tokens", optional=True) \
-        if isinstance(details, dict) else None
+    cached = (
+        count(details.get("cached_tokens"), "usage.prompt_tokens_details.cached_tokens", optional=True)
+        if isinstance(details, dict)
+        else None
+    )
     if hit is None:
         hit = cached  # OpenAI's field; DeepSeek sends both with the same value
-    write = count(details.get("cache_write_tokens"), "usage.prompt_tokens_details.cache_write_tokens",
-                  optional=True) if isinstance(details, dict) else None  # GPT-5.6+, OpenRouter
+    write = (
+        count(details.get("cache_write_tokens"), "usage.prompt_tokens_details.cache_write_tokens", optional=True)
+        if isinstance(details, dict)
+        else None
+    )  # GPT-5.6+, OpenRouter
     if hit is None and "cache_read_input_tokens" in u:  # LiteLLM's Anthropic pass-through
         hit = count(u.get("cache_read_input_tokens"), "usage.cache_read_input_tokens", optional=True)
     if write is None and "cache_creation_input_tokens" in u:
         write = count(u.get("cache_creation_input_tokens"), "usage.cache_creation_input_tokens", optional=True)
     write = write or 0
     if (hit or 0) + write > prompt:
-        raise LineError("inconsistent_usage", f"cache reads ({hit or 0}) + writes ({write}) exceed prompt_tokens ({prompt})")
+        raise LineError(
+            "inconsistent_usage", f"cache reads ({hit or 0}) + writes ({write}) exceed prompt_tokens ({prompt})"
+        )
     if hit is not None and hit > prompt:
         raise LineError("inconsistent_usage", f"cache hits ({hit}) exceed prompt_tokens ({prompt})")
     if hit is not None and miss is not None and hit + miss != prompt:
-        raise LineError("inconsistent_usage",
-                        f"prompt_cache_hit_tokens + prompt_cache_miss_tokens = {hit + miss}, but prompt_tokens = {prompt}")
+        raise LineError(
+            "inconsistent_usage",
+            f"prompt_cache_hit_tokens + prompt_cache_miss_tokens = {hit + miss}, but prompt_tokens = {prompt}",
+        )
     cdetails = u.get("completion_tokens_details")
-    reasoning = count(cdetails.get("reasoning_tokens"), "usage.completion_tokens_details.reasoning_tokens",
-                      optional=True) if isinstance(cdetails, dict) else None
-    return Usage(input_tokens=prompt, output_tokens=output, cache_read_tokens=hit, cache_write_tokens=write,
-                 reasoning_tokens=reasoning)
+    reasoning = (
+        count(cdetails.get("reasoning_tokens"), "usage.completion_tokens_details.reasoning_tokens", optional=True)
+        if isinstance(cdetails, dict)
+        else None
+    )
+    return Usage(
+        input_tokens=prompt,
+        output_tokens=output,
+        cache_read_tokens=hit,
+        cache_write_tokens=write,
+        reasoning_tokens=reasoning,
+    )
 
 
 def _output(response: dict) -> tuple[str, str, str, int]:
@@ -142,8 +179,12 @@ def _output(response: dict) -> tuple[str, str, str, int]:
     if not isinstance(msg, dict):
         return "", "", "", 0
     calls = msg.get("tool_calls") or []
-    return (content_text(msg.get("content")), content_text(msg.get("reasoning_content")),
-            dumps(calls) if calls else "", len(calls) if isinstance(calls, list) else 0)
+    return (
+        content_text(msg.get("content")),
+        content_text(msg.get("reasoning_content")),
+        dumps(calls) if calls else "",
+        len(calls) if isinstance(calls, list) else 0,
+    )
 
 
 def _thinking(request: dict, model: str, reasoning: str, usage: Usage | None) -> bool:

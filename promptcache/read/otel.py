@@ -131,38 +131,61 @@ def span_call(span: dict, source: str, line: int, resource: dict[str, Any]) -> C
     inp = attrs.get("gen_ai.usage.input_tokens", attrs.get("gen_ai.usage.prompt_tokens"))
     if inp is not None:
         total = count(inp, "gen_ai.usage.input_tokens") or 0
-        out = count(attrs.get("gen_ai.usage.output_tokens", attrs.get("gen_ai.usage.completion_tokens", 0)),
-                    "gen_ai.usage.output_tokens") or 0
-        read = count(attrs.get("gen_ai.usage.cache_read.input_tokens",
-                               attrs.get("gen_ai.usage.cache_read_input_tokens")),
-                     "gen_ai.usage.cache_read.input_tokens", optional=True)
-        write = count(attrs.get("gen_ai.usage.cache_creation.input_tokens",
-                                attrs.get("gen_ai.usage.cache_creation_input_tokens")),
-                      "gen_ai.usage.cache_creation.input_tokens", optional=True) or 0
-        reasoning = count(attrs.get("gen_ai.usage.reasoning.output_tokens"), "gen_ai.usage.reasoning.output_tokens",
-                          optional=True)
+        out = (
+            count(
+                attrs.get("gen_ai.usage.output_tokens", attrs.get("gen_ai.usage.completion_tokens", 0)),
+                "gen_ai.usage.output_tokens",
+            )
+            or 0
+        )
+        read = count(
+            attrs.get("gen_ai.usage.cache_read.input_tokens", attrs.get("gen_ai.usage.cache_read_input_tokens")),
+            "gen_ai.usage.cache_read.input_tokens",
+            optional=True,
+        )
+        write = (
+            count(
+                attrs.get(
+                    "gen_ai.usage.cache_creation.input_tokens", attrs.get("gen_ai.usage.cache_creation_input_tokens")
+                ),
+                "gen_ai.usage.cache_creation.input_tokens",
+                optional=True,
+            )
+            or 0
+        )
+        reasoning = count(
+            attrs.get("gen_ai.usage.reasoning.output_tokens"), "gen_ai.usage.reasoning.output_tokens", optional=True
+        )
         if (read or 0) + write > total:
             if provider and ("anthropic" in provider or "bedrock" in provider):
                 total += (read or 0) + write
                 notes.append("input_tokens excluded the cache (Anthropic's meaning); cache tokens added back")
             else:
-                raise LineError("inconsistent_usage",
-                                f"cache reads ({read or 0}) + writes ({write}) exceed gen_ai.usage.input_tokens ({total})")
+                raise LineError(
+                    "inconsistent_usage",
+                    f"cache reads ({read or 0}) + writes ({write}) exceed gen_ai.usage.input_tokens ({total})",
+                )
         usage = Usage(total, out, read, write, reasoning)
     start = _nanos(span.get("startTimeUnixNano"))
     end = _nanos(span.get("endTimeUnixNano"))
     out_segs = _message_segments(attrs.get("gen_ai.output.messages"))
     return Call(
-        source=source, line=line, model=model, segments=segments, timestamp=start,
+        source=source,
+        line=line,
+        model=model,
+        segments=segments,
+        timestamp=start,
         call_id=str(attrs.get("gen_ai.response.id") or span.get("spanId") or f"{source}:{line}"),
         user_id=opt_str(attrs.get("user.id") or attrs.get("enduser.id")),
         latency_ms=(end - start).total_seconds() * 1000.0 if start and end and end >= start else None,
-        usage=usage, output_text="\n".join(s.text for s in out_segs),
+        usage=usage,
+        output_text="\n".join(s.text for s in out_segs),
         output_tool_calls=next((s.tool_calls for s in out_segs if s.tool_calls), ""),
         response_tool_calls=sum(_n_calls(s.tool_calls) for s in out_segs if s.tool_calls),
         thinking=bool(usage and usage.reasoning_tokens),
         conversation_id=opt_str(attrs.get("gen_ai.conversation.id") or attrs.get("session.id")),
-        notes=notes, provider=provider or opt_str(resource.get("service.name")),
+        notes=notes,
+        provider=provider or opt_str(resource.get("service.name")),
     )
 
 

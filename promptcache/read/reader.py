@@ -100,10 +100,22 @@ SESSIONS: dict[str, Callable[[str], Any]] = {
     "codex": CodexSession,
 }
 JOINED = ("openai-batch", "anthropic-batch")
-ALIASES = {"claude-code-transcript": "claude-code", "codex-cli": "codex", "capture": "promptcache-capture",
-           "openai-chat": "openai", "chat": "openai", "responses": "openai-responses", "claude": "anthropic",
-           "otlp": "otel", "cassette": "vcr", "swe-agent": "trajectory", "openhands": "trajectory",
-           "mini-swe-agent": "trajectory", "qwen-bailian": "bailian", "kv-cache-tester": "weka"}
+ALIASES = {
+    "claude-code-transcript": "claude-code",
+    "codex-cli": "codex",
+    "capture": "promptcache-capture",
+    "openai-chat": "openai",
+    "chat": "openai",
+    "responses": "openai-responses",
+    "claude": "anthropic",
+    "otlp": "otel",
+    "cassette": "vcr",
+    "swe-agent": "trajectory",
+    "openhands": "trajectory",
+    "mini-swe-agent": "trajectory",
+    "qwen-bailian": "bailian",
+    "kv-cache-tester": "weka",
+}
 FORMAT_NAMES = sorted([*PARSERS, *EXPANDERS, *SESSIONS, *JOINED])
 
 MAX_EXAMPLES = 5
@@ -243,14 +255,14 @@ def iter_json_array(fh: io.BufferedIOBase, chunk: int = 1 << 20) -> Iterator[tup
             elif c in b"]}":
                 depth -= 1
                 if depth == 0:
-                    text = buf[elem_start:m.start()]
+                    text = buf[elem_start : m.start()]
                     if text.strip():
                         yield _elem_line(text, elem_line), text
                     return
                 if depth < 0:
                     raise ArrayError(line, f"line {line}: unbalanced brackets")
             elif c == b"," and depth == 1:
-                text = buf[elem_start:m.start()]
+                text = buf[elem_start : m.start()]
                 yield _elem_line(text, elem_line), text
                 elem_start, elem_line = m.end(), line
         else:
@@ -329,8 +341,12 @@ def _array_records(fh: io.BufferedIOBase) -> Iterator[Record]:
 
 def _is_record(obj: Any) -> bool:
     fmt = detect(obj)
-    return (fmt is not None and fmt != "trajectory") or (fmt is None and not (
-        isinstance(obj, dict) and ("role" in obj or ("source" in obj and ("action" in obj or "observation" in obj)))))
+    return (fmt is not None and fmt != "trajectory") or (
+        fmt is None
+        and not (
+            isinstance(obj, dict) and ("role" in obj or ("source" in obj and ("action" in obj or "observation" in obj)))
+        )
+    )
 
 
 def _jsonl_records(fh: io.BufferedIOBase) -> Iterator[Record]:
@@ -345,8 +361,14 @@ def _jsonl_records(fh: io.BufferedIOBase) -> Iterator[Record]:
                 size += len(rest)
                 if rest.endswith(b"\n"):
                     break
-            yield lineno, LineError("too_large", f"the line is {size / 1e6:,.0f} MB, more than the "
-                                    f"{MAX_LINE_BYTES >> 20} MiB any request can be: skipped unread")
+            yield (
+                lineno,
+                LineError(
+                    "too_large",
+                    f"the line is {size / 1e6:,.0f} MB, more than the "
+                    f"{MAX_LINE_BYTES >> 20} MiB any request can be: skipped unread",
+                ),
+            )
             continue
         if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
@@ -388,6 +410,7 @@ def _lines(raws: list[bytes], first: int) -> Iterator[Record]:
 
 # --- the reader -------------------------------------------------------------------------------
 
+
 def _canonical(fmt: str) -> str:
     return ALIASES.get(fmt, fmt)
 
@@ -398,7 +421,9 @@ class LogReader:
     def __init__(self, paths: Iterable[str | Path], *, input_format: str = "auto", strict: bool = False):
         fmt = _canonical(input_format)
         if fmt != "auto" and fmt not in FORMAT_NAMES:
-            raise PromptCacheError(f"unknown input format {input_format!r}; choose one of: auto, {', '.join(FORMAT_NAMES)}")
+            raise PromptCacheError(
+                f"unknown input format {input_format!r}; choose one of: auto, {', '.join(FORMAT_NAMES)}"
+            )
         self.paths = _expand(paths)
         self.input_format = fmt
         self.strict = strict
@@ -459,9 +484,13 @@ class LogReader:
             for cid, (src, line) in self._index_src[family].items():
                 if cid not in used:
                     self.stats.lines += 1
-                    self._bad(src, line, "no_batch_output",
-                              f"batch request {cid!r} has no line in any output/results file of this run "
-                              f"(pass the batch's {'output' if family == 'openai-batch' else 'results'} file too)")
+                    self._bad(
+                        src,
+                        line,
+                        "no_batch_output",
+                        f"batch request {cid!r} has no line in any output/results file of this run "
+                        f"(pass the batch's {'output' if family == 'openai-batch' else 'results'} file too)",
+                    )
 
     def _opened(self, fh: Any) -> None:
         if self._fh is not None:
@@ -531,9 +560,12 @@ class LogReader:
                     continue
                 if fmt is None:
                     stats.lines += 1
-                    self._bad(name, line, "unknown_format",
-                              f"a record in no known shape; nearest format: {nearest(obj)} "
-                              f"(force one with --input-format)")
+                    self._bad(
+                        name,
+                        line,
+                        "unknown_format",
+                        f"a record in no known shape; nearest format: {nearest(obj)} (force one with --input-format)",
+                    )
                     continue
                 if expander is not None:
                     yield from self._expand(expander, obj, name, line)
@@ -585,11 +617,17 @@ class LogReader:
             raise LineError("bad_shape", "a batch output line needs `custom_id`")
         index = self._index.get(fmt)
         if index is None:
-            kind = "input file (the JSONL uploaded with the batch)" if fmt == "openai-batch" \
+            kind = (
+                "input file (the JSONL uploaded with the batch)"
+                if fmt == "openai-batch"
                 else "requests file (the `requests` sent to /v1/messages/batches, one {custom_id, params} a line)"
-            raise LineError("batch_input_missing", f"{Path(name).name} is a batch "
-                            f"{'output' if fmt == 'openai-batch' else 'results'} file, but its {kind} is missing "
-                            f"from this run: pass it too so calls can be joined on custom_id")
+            )
+            raise LineError(
+                "batch_input_missing",
+                f"{Path(name).name} is a batch "
+                f"{'output' if fmt == 'openai-batch' else 'results'} file, but its {kind} is missing "
+                f"from this run: pass it too so calls can be joined on custom_id",
+            )
         cid = str(obj["custom_id"])
         request = index.get(cid)
         if request is None:
@@ -616,8 +654,12 @@ class LogReader:
 def _is_page(obj: Any) -> bool:
     """An API page (Langfuse ``{"data": [...], "meta": {...}}``, Helicone ``{"data": [...], "error": null}``):
     its ``data`` items are the records."""
-    return isinstance(obj, dict) and isinstance(obj.get("data"), list) and \
-        set(obj) <= {"data", "meta", "pagination", "error"} and not obj.get("error")
+    return (
+        isinstance(obj, dict)
+        and isinstance(obj.get("data"), list)
+        and set(obj) <= {"data", "meta", "pagination", "error"}
+        and not obj.get("error")
+    )
 
 
 def _batch_role(fmt: str, obj: Any) -> str | None:

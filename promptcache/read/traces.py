@@ -43,8 +43,9 @@ def scope_key(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
 
 
-def block_segments(hash_ids: Any, total: int, block: int, scope: int, tail_key: Any,
-                   delta: ScopedIds | None = None) -> BlockSegments:
+def block_segments(
+    hash_ids: Any, total: int, block: int, scope: int, tail_key: Any, delta: ScopedIds | None = None
+) -> BlockSegments:
     """The request's blocks, ids made unique by ``scope``. With a ``delta`` (one per conversation),
     only the ids past the prefix shared with the conversation's previous request are hashed."""
     if not isinstance(hash_ids, list):
@@ -66,7 +67,7 @@ def block_segments(hash_ids: Any, total: int, block: int, scope: int, tail_key: 
         ids.append(hash((scope, "tail", tail_key)))
         sizes.append(tail)
     try:  # 4 bytes a block instead of 8 (kept as the shape's token counts)
-        return BlockSegments(ids, array("i", sizes))  # type: ignore[arg-type]
+        return BlockSegments(ids, array("i", sizes))  # type: ignore[arg-type]  # array("i"): a 4-byte list[int]
     except OverflowError:
         return BlockSegments(ids, sizes)
 
@@ -123,9 +124,16 @@ def parse_mooncake(obj: Any, source: str, line: int) -> Call:
         raise LineError("bad_timestamp", f"`timestamp` should be milliseconds since the trace start, got {ts!r}")
     block = size if isinstance(size := rec.get("block_size"), int) and size > 0 else MOONCAKE_BLOCK
     segs = block_segments(rec["hash_ids"], total, block, _scope_for(source), line)
-    return Call(source=source, line=line, model=str(rec.get("model") or "trace"), segments=segs,  # type: ignore[arg-type]  # BlockSegments: a compact, read-only list of block segments
-                timestamp=EPOCH + timedelta(milliseconds=ts), call_id=f"{Path(source).name}:{line}",
-                usage=Usage(total, out), notes=["block-hash trace"])
+    return Call(
+        source=source,
+        line=line,
+        model=str(rec.get("model") or "trace"),
+        segments=segs,  # type: ignore[arg-type]  # BlockSegments: a compact, read-only list of block segments
+        timestamp=EPOCH + timedelta(milliseconds=ts),
+        call_id=f"{Path(source).name}:{line}",
+        usage=Usage(total, out),
+        notes=["block-hash trace"],
+    )
 
 
 class BailianParser:
@@ -150,9 +158,17 @@ class BailianParser:
         root = chat if parent in (-1, None, "-1") else self.roots.get(parent, parent)
         self.roots[chat] = root
         segs = block_segments(rec["hash_ids"], total, BAILIAN_BLOCK, _scope_for(source), line)
-        return Call(source=source, line=line, model=str(rec.get("model") or f"qwen-{rec.get('type') or 'trace'}"),
-                    segments=segs, timestamp=EPOCH + timedelta(seconds=ts), call_id=f"{Path(source).name}:{chat}",  # type: ignore[arg-type]  # BlockSegments: a compact, read-only list of block segments
-                    usage=Usage(total, out), conversation_id=f"{Path(source).name}:{root}", notes=["block-hash trace"])
+        return Call(
+            source=source,
+            line=line,
+            model=str(rec.get("model") or f"qwen-{rec.get('type') or 'trace'}"),
+            segments=segs,  # type: ignore[arg-type]  # BlockSegments: a compact, read-only list of block segments
+            timestamp=EPOCH + timedelta(seconds=ts),
+            call_id=f"{Path(source).name}:{chat}",
+            usage=Usage(total, out),
+            conversation_id=f"{Path(source).name}:{root}",
+            notes=["block-hash trace"],
+        )
 
 
 def parse_bailian(obj: Any, source: str, line: int) -> Call:
@@ -186,17 +202,27 @@ def expand_weka(obj: Any, source: str, line: int) -> Iterator[tuple[int, Call | 
         yield line, exc
         return
     counter = [0]
-    yield from _weka_walk(requests, source, trace_id, trace_id, 0.0, block, scope, counter,
-                          _tokens(obj.get("tool_tokens")), "main")
+    yield from _weka_walk(
+        requests, source, trace_id, trace_id, 0.0, block, scope, counter, _tokens(obj.get("tool_tokens")), "main"
+    )
 
 
 def _tokens(v: Any) -> int:
     return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
 
 
-def _weka_walk(requests: list, source: str, trace_id: str, conv: str, t0: float, block: int, scope: int,
-               counter: list[int], tool_tokens: int = 0, agent_kind: str = "main"
-               ) -> Iterator[tuple[int, Call | LineError]]:
+def _weka_walk(
+    requests: list,
+    source: str,
+    trace_id: str,
+    conv: str,
+    t0: float,
+    block: int,
+    scope: int,
+    counter: list[int],
+    tool_tokens: int = 0,
+    agent_kind: str = "main",
+) -> Iterator[tuple[int, Call | LineError]]:
     """Requests in order; each carries its scope's ``tool_tokens`` (the session's, or the sub-agent's)
     as tool definitions, ``output_types`` ``thinking`` as thinking mode and ``tool_use`` (or
     ``stop: tool_use``) as a tool call, and its agent kind (``main``, or the sub-agent's type) as its
@@ -215,8 +241,18 @@ def _weka_walk(requests: list, source: str, trace_id: str, conv: str, t0: float,
                 agent = str(r.get("agent_id") or f"agent_{i}")
                 sub = _weka_requests(r.get("requests", []))
                 kind = f"subagent {r.get('subagent_type') or 'agent'}"
-                yield from _weka_walk(sub, source, trace_id, f"{trace_id}/{agent}", t0 + t, block, scope, counter,
-                                      _tokens(r.get("tool_tokens")), str(kind))
+                yield from _weka_walk(
+                    sub,
+                    source,
+                    trace_id,
+                    f"{trace_id}/{agent}",
+                    t0 + t,
+                    block,
+                    scope,
+                    counter,
+                    _tokens(r.get("tool_tokens")),
+                    str(kind),
+                )
                 continue
             total = count(r.get("in"), "in") or 0
             out = count(r.get("out", 0), "out") or 0
@@ -224,13 +260,29 @@ def _weka_walk(requests: list, source: str, trace_id: str, conv: str, t0: float,
             raw_types = r.get("output_types")
             types: list[Any] = raw_types if isinstance(raw_types, list) else []
             tool_uses = sum(1 for x in types if x == "tool_use") or int(r.get("stop") == "tool_use")
-            yield unit, Call(source=source, line=unit, model=str(r.get("model") or "trace"), segments=segs,  # type: ignore[arg-type]  # BlockSegments: a compact, read-only list of block segments
-                             timestamp=EPOCH + timedelta(seconds=t0 + t), call_id=f"{conv}#{i}",
-                             usage=Usage(total, out), conversation_id=conv, notes=["block-hash trace"],
-                             thinking="thinking" in types, response_tool_calls=tool_uses, tool_tokens=tool_tokens,
-                             template=f"Claude Code {agent_kind}",
-                             latency_ms=float(r["api_time"]) * 1000.0 if isinstance(r.get("api_time"), (int, float))
-                             and not isinstance(r.get("api_time"), bool) and r["api_time"] >= 0 else None)
+            yield (
+                unit,
+                Call(
+                    source=source,
+                    line=unit,
+                    model=str(r.get("model") or "trace"),
+                    segments=segs,  # type: ignore[arg-type]  # BlockSegments: a compact, read-only list of block segments
+                    timestamp=EPOCH + timedelta(seconds=t0 + t),
+                    call_id=f"{conv}#{i}",
+                    usage=Usage(total, out),
+                    conversation_id=conv,
+                    notes=["block-hash trace"],
+                    thinking="thinking" in types,
+                    response_tool_calls=tool_uses,
+                    tool_tokens=tool_tokens,
+                    template=f"Claude Code {agent_kind}",
+                    latency_ms=float(r["api_time"]) * 1000.0
+                    if isinstance(r.get("api_time"), (int, float))
+                    and not isinstance(r.get("api_time"), bool)
+                    and r["api_time"] >= 0
+                    else None,
+                ),
+            )
         except LineError as exc:
             yield unit, exc
         except Exception as exc:
@@ -239,6 +291,7 @@ def _weka_walk(requests: list, source: str, trace_id: str, conv: str, t0: float,
 
 # --- the figures trace authors publish, computed the way they compute them -----------------------
 # (the ideal-cache figure is ``simulate.ideal.ideal_hits``: one ideal cache, not two)
+
 
 def consecutive_overlap(calls: list) -> tuple[int, int]:
     """(tokens shared with the previous request's prefix, input tokens) over one conversation."""
@@ -259,11 +312,12 @@ def consecutive_overlap(calls: list) -> tuple[int, int]:
 
 # --- promptcache's own anonymized traces (``promptcache anonymize``) ------------------------------
 
+
 @guarded
 def parse_promptcache_trace(obj: Any, source: str, line: int) -> Call:
     rec = as_dict(obj, "a trace line")
     if rec.get("format") != "promptcache-trace":
-        raise LineError("bad_shape", "not a promptcache-trace line (`format` should be \"promptcache-trace\")")
+        raise LineError("bad_shape", 'not a promptcache-trace line (`format` should be "promptcache-trace")')
     segs: list[Segment] = []
     for s in rec.get("segments") or []:
         s = as_dict(s, "a segment")
@@ -274,28 +328,47 @@ def parse_promptcache_trace(obj: Any, source: str, line: int) -> Call:
             if not (isinstance(b, list) and len(b) == 2 and isinstance(b[0], int) and not isinstance(b[0], bool)):
                 raise LineError("bad_shape", "a block should be [id, tokens]")
             last = j == len(blocks) - 1
-            segs.append(Segment("block", name=str(s.get("role") or ""), block_id=b[0],
-                                block_tokens=count(b[1], "block tokens") or 0,
-                                cache_control=s.get("cache_control") if last else None))
+            segs.append(
+                Segment(
+                    "block",
+                    name=str(s.get("role") or ""),
+                    block_id=b[0],
+                    block_tokens=count(b[1], "block tokens") or 0,
+                    cache_control=s.get("cache_control") if last else None,
+                )
+            )
     if not segs:
         raise LineError("bad_shape", "a trace line without blocks")
     u = rec.get("usage")
     usage = None
     if isinstance(u, dict):
-        usage = Usage(count(u.get("input"), "usage.input") or 0, count(u.get("output", 0), "usage.output") or 0,
-                      count(u.get("cache_read"), "usage.cache_read", optional=True),
-                      count(u.get("cache_write", 0), "usage.cache_write") or 0,
-                      count(u.get("reasoning"), "usage.reasoning", optional=True),
-                      count(u.get("cache_write_1h", 0), "usage.cache_write_1h") or 0)
+        usage = Usage(
+            count(u.get("input"), "usage.input") or 0,
+            count(u.get("output", 0), "usage.output") or 0,
+            count(u.get("cache_read"), "usage.cache_read", optional=True),
+            count(u.get("cache_write", 0), "usage.cache_write") or 0,
+            count(u.get("reasoning"), "usage.reasoning", optional=True),
+            count(u.get("cache_write_1h", 0), "usage.cache_write_1h") or 0,
+        )
     from .common import opt_str, parse_time
 
     lat = rec.get("latency_ms")
-    return Call(source=source, line=line, model=str(rec.get("model") or "trace"), segments=segs,
-                timestamp=parse_time(rec.get("timestamp"), "timestamp"), call_id=str(rec.get("call_id") or f"{source}:{line}"),
-                user_id=opt_str(rec.get("user")), usage=usage, conversation_id=opt_str(rec.get("conversation")),
-                latency_ms=float(lat) if isinstance(lat, (int, float)) and not isinstance(lat, bool) else None,
-                thinking=bool(rec.get("thinking")), provider=opt_str(rec.get("provider")),
-                incomplete_prompt=bool(rec.get("incomplete_prompt")), notes=["anonymized trace"],
-                tool_tokens=count(rec.get("tool_tokens", 0), "tool_tokens") or 0,
-                response_tool_calls=count(rec.get("tool_calls", 0), "tool_calls") or 0,
-                template=opt_str(rec.get("template")))
+    return Call(
+        source=source,
+        line=line,
+        model=str(rec.get("model") or "trace"),
+        segments=segs,
+        timestamp=parse_time(rec.get("timestamp"), "timestamp"),
+        call_id=str(rec.get("call_id") or f"{source}:{line}"),
+        user_id=opt_str(rec.get("user")),
+        usage=usage,
+        conversation_id=opt_str(rec.get("conversation")),
+        latency_ms=float(lat) if isinstance(lat, (int, float)) and not isinstance(lat, bool) else None,
+        thinking=bool(rec.get("thinking")),
+        provider=opt_str(rec.get("provider")),
+        incomplete_prompt=bool(rec.get("incomplete_prompt")),
+        notes=["anonymized trace"],
+        tool_tokens=count(rec.get("tool_tokens", 0), "tool_tokens") or 0,
+        response_tool_calls=count(rec.get("tool_calls", 0), "tool_calls") or 0,
+        template=opt_str(rec.get("template")),
+    )

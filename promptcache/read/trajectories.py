@@ -31,8 +31,9 @@ def _role(msg: dict) -> str:
     return _MESSAGE_ROLES.get(str(msg.get("role")), "user")
 
 
-def _message_calls(messages: list, source: str, model: str, conv: str,
-                   stamp: datetime | None = None) -> Iterator[tuple[int, Call | LineError]]:
+def _message_calls(
+    messages: list, source: str, model: str, conv: str, stamp: datetime | None = None
+) -> Iterator[tuple[int, Call | LineError]]:
     segs: list[Segment] = []
     unit = 0
     for i, m in enumerate(messages):
@@ -40,13 +41,26 @@ def _message_calls(messages: list, source: str, model: str, conv: str,
             unit += 1
             yield unit, LineError("bad_shape", f"message {i} is not an object")
             continue
-        seg = Segment(_role(m), content_text(m.get("content")),
-                      tool_calls=dumps(m["tool_calls"]) if m.get("tool_calls") else "")
+        seg = Segment(
+            _role(m), content_text(m.get("content")), tool_calls=dumps(m["tool_calls"]) if m.get("tool_calls") else ""
+        )
         if seg.role == "assistant" and segs:
             unit += 1
-            yield unit, Call(source=source, line=unit, model=model, segments=list(segs), timestamp=stamp,
-                             call_id=f"{conv}#{unit}", output_text=seg.text, output_tool_calls=seg.tool_calls,
-                             conversation_id=conv, notes=["rebuilt from an agent trajectory"])
+            yield (
+                unit,
+                Call(
+                    source=source,
+                    line=unit,
+                    model=model,
+                    segments=list(segs),
+                    timestamp=stamp,
+                    call_id=f"{conv}#{unit}",
+                    output_text=seg.text,
+                    output_tool_calls=seg.tool_calls,
+                    conversation_id=conv,
+                    notes=["rebuilt from an agent trajectory"],
+                ),
+            )
         segs.append(seg)
 
 
@@ -60,6 +74,7 @@ def _swe_agent(doc: dict, source: str) -> Iterator[tuple[int, Call | LineError]]
     if isinstance(cfg, str):
         try:
             import orjson
+
             cfg = orjson.loads(cfg)
         except Exception:
             cfg = None
@@ -95,12 +110,22 @@ def _openhands(events: list, source: str) -> Iterator[tuple[int, Call | LineErro
                 choices = resp.get("choices") or [{}]
                 msg = choices[0].get("message") if isinstance(choices[0], dict) else {}
                 msg = msg if isinstance(msg, dict) else {}
-                yield unit, Call(source=source, line=unit, model=str(resp.get("model") or "unknown"),
-                                 segments=list(segs) or [Segment("user", "")],
-                                 timestamp=parse_time(e.get("timestamp"), "timestamp"), call_id=str(resp["id"]),
-                                 usage=usage, output_text=content_text(msg.get("content")),
-                                 output_tool_calls=dumps(msg["tool_calls"]) if msg.get("tool_calls") else "",
-                                 conversation_id=conv, notes=["rebuilt from an agent trajectory"])
+                yield (
+                    unit,
+                    Call(
+                        source=source,
+                        line=unit,
+                        model=str(resp.get("model") or "unknown"),
+                        segments=list(segs) or [Segment("user", "")],
+                        timestamp=parse_time(e.get("timestamp"), "timestamp"),
+                        call_id=str(resp["id"]),
+                        usage=usage,
+                        output_text=content_text(msg.get("content")),
+                        output_tool_calls=dumps(msg["tool_calls"]) if msg.get("tool_calls") else "",
+                        conversation_id=conv,
+                        notes=["rebuilt from an agent trajectory"],
+                    ),
+                )
             except LineError as exc:
                 yield unit, exc
         if "observation" in e:
@@ -108,18 +133,31 @@ def _openhands(events: list, source: str) -> Iterator[tuple[int, Call | LineErro
         elif e.get("source") == "user":
             segs.append(Segment("user", str(e.get("message") or "")))
         elif "action" in e and e.get("action") not in ("system", "recall"):
-            segs.append(Segment("assistant", str(e.get("message") or ""), tool_calls=dumps(e.get("args")) if e.get("args") else ""))
+            segs.append(
+                Segment(
+                    "assistant", str(e.get("message") or ""), tool_calls=dumps(e.get("args")) if e.get("args") else ""
+                )
+            )
         elif e.get("action") == "system":
             segs.append(Segment("system", str((e.get("args") or {}).get("content") or e.get("message") or "")))
 
 
 def is_openhands(obj: Any) -> bool:
-    return isinstance(obj, list) and bool(obj) and isinstance(obj[0], dict) and "source" in obj[0] and \
-        ("action" in obj[0] or "observation" in obj[0])
+    return (
+        isinstance(obj, list)
+        and bool(obj)
+        and isinstance(obj[0], dict)
+        and "source" in obj[0]
+        and ("action" in obj[0] or "observation" in obj[0])
+    )
 
 
 def is_message_list(obj: Any) -> bool:
-    return isinstance(obj, list) and bool(obj) and all(isinstance(m, dict) and "role" in m and "content" in m for m in obj[:5])
+    return (
+        isinstance(obj, list)
+        and bool(obj)
+        and all(isinstance(m, dict) and "role" in m and "content" in m for m in obj[:5])
+    )
 
 
 def expand_trajectory(obj: Any, source: str, line: int) -> Iterator[tuple[int, Call | LineError]]:
@@ -130,10 +168,15 @@ def expand_trajectory(obj: Any, source: str, line: int) -> Iterator[tuple[int, C
         info = i if isinstance(i := obj.get("info"), dict) else {}
         cfg = c if isinstance(c := info.get("config"), dict) else {}
         model_cfg = m if isinstance(m := cfg.get("model"), dict) else {}
-        yield from _message_calls(obj["messages"], source, str(model_cfg.get("model_name") or "unknown"), Path(source).name)
+        yield from _message_calls(
+            obj["messages"], source, str(model_cfg.get("model_name") or "unknown"), Path(source).name
+        )
     elif is_openhands(obj):
         yield from _openhands(obj, source)
     elif is_message_list(obj):
         yield from _message_calls(obj, source, "unknown", Path(source).name)
     else:
-        yield line, LineError("bad_shape", "not an agent trajectory (SWE-agent .traj, mini-swe-agent .traj.json, OpenHands)")
+        yield (
+            line,
+            LineError("bad_shape", "not an agent trajectory (SWE-agent .traj, mini-swe-agent .traj.json, OpenHands)"),
+        )

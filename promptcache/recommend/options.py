@@ -138,27 +138,46 @@ def recommend_models(inputs: RecommendInputs) -> tuple[Recommendation, R.Headlin
     cache, means = _cache_economy(inputs, ctx, options, layout)
     reasons = _reasons(inputs, ctx, options, choice, eligible, feasible, relaxed, units, qc, gw, cache, means)
     _caveats(inputs.latency_source, options, cautions)
-    models_used = [m for m, _ in Counter(e.id for e in next(r for r in runs if r.name == choice.name).assign)
-                   .most_common()]
+    models_used = [
+        m for m, _ in Counter(e.id for e in next(r for r in runs if r.name == choice.name).assign).most_common()
+    ]
     main = models_used[0]
     actions = inputs.actions_by_model.get(main, []) if layout == "restructured" else []
     cur = next((o for o in options if o.name == "current_mix"), None)
     vol = ctx.vol
     workload = R.Workload(
-        calls=ctx.n, calls_per_day=round(vol.calls_per_day, 1), calls_per_day_basis=vol.basis,
-        busiest_day_calls=vol.busiest_day_calls, peak_calls_per_minute=vol.peak_per_minute,
+        calls=ctx.n,
+        calls_per_day=round(vol.calls_per_day, 1),
+        calls_per_day_basis=vol.basis,
+        busiest_day_calls=vol.busiest_day_calls,
+        peak_calls_per_minute=vol.peak_per_minute,
         peak_minute_at=datetime.fromtimestamp(vol.peak_minute_at, tz=UTC).isoformat().replace("+00:00", "Z")
-        if vol.peak_minute_at is not None else None,
-        chains=ctx.chains.count(), chain_steps=ctx.n - ctx.chains.count(), latency_source=inputs.latency_source,
-        peak_in_flight=max((ld.peak_in_flight for o in options for ld in o.load if o.name.startswith("all")),
-                           default=0),
-        groups=gw, cache=cache)
+        if vol.peak_minute_at is not None
+        else None,
+        chains=ctx.chains.count(),
+        chain_steps=ctx.n - ctx.chains.count(),
+        latency_source=inputs.latency_source,
+        peak_in_flight=max(
+            (ld.peak_in_flight for o in options for ld in o.load if o.name.startswith("all")), default=0
+        ),
+        groups=gw,
+        cache=cache,
+    )
     rec = Recommendation(
-        model=main, layout=layout,
-        baseline=inputs.baseline_label, baseline_cost_usd=inputs.baseline_cost, cost_usd=choice.cost_usd,
-        savings_usd=inputs.baseline_cost - choice.cost_usd, actions=actions, reasons=reasons, option=choice.name,
-        options=options, savings_vs_current_mix_usd=_money(cur.cost_usd - choice.cost_usd) if cur is not None else None,
-        quality_critical=sorted(qc, key=_gkey), workload=workload, cautions=cautions,
+        model=main,
+        layout=layout,
+        baseline=inputs.baseline_label,
+        baseline_cost_usd=inputs.baseline_cost,
+        cost_usd=choice.cost_usd,
+        savings_usd=inputs.baseline_cost - choice.cost_usd,
+        actions=actions,
+        reasons=reasons,
+        option=choice.name,
+        options=options,
+        savings_vs_current_mix_usd=_money(cur.cost_usd - choice.cost_usd) if cur is not None else None,
+        quality_critical=sorted(qc, key=_gkey),
+        workload=workload,
+        cautions=cautions,
         pro_model=ctx.pro.id if ctx.pro is not None else None,
         flash_model=ctx.flash.id if ctx.flash is not None else None,
     )
@@ -167,6 +186,7 @@ def recommend_models(inputs: RecommendInputs) -> tuple[Recommendation, R.Headlin
 
 # --- the steps, in order ---------------------------------------------------------------------
 
+
 def _context(inputs: RecommendInputs) -> _Context:
     from .workload import find_chains, group_counts, volume
 
@@ -174,10 +194,16 @@ def _context(inputs: RecommendInputs) -> _Context:
     uniq = list({e.id: e for e in entries}.values())
     chains = find_chains(metas, inputs.order, inputs.shapes[entries[0].tokenizer])
     return _Context(
-        n=len(metas), now=inputs.now or datetime.now(UTC), uniq=uniq,
-        pro=next((e for e in uniq if "pro" in e.id), None), flash=next((e for e in uniq if "flash" in e.id), None),
-        chains=chains, counts=group_counts(metas, chains), vol=volume(metas),
-        logged=[inputs.catalog.find(m.model) for m in metas])
+        n=len(metas),
+        now=inputs.now or datetime.now(UTC),
+        uniq=uniq,
+        pro=next((e for e in uniq if "pro" in e.id), None),
+        flash=next((e for e in uniq if "flash" in e.id), None),
+        chains=chains,
+        counts=group_counts(metas, chains),
+        vol=volume(metas),
+        logged=[inputs.catalog.find(m.model) for m in metas],
+    )
 
 
 def _quality_critical(items: Sequence[str], groups: Sequence[GroupStats], cautions: list[Reason]) -> set[str]:
@@ -186,15 +212,24 @@ def _quality_critical(items: Sequence[str], groups: Sequence[GroupStats], cautio
     for item in items:
         hit = {g.id for g in groups if g.id == item or item.lower() in g.label.lower()}
         if not hit:
-            cautions.append(Reason(rule="caveat", code="quality_critical_unmatched", evidence={
-                "entry": item, "group_ids": ", ".join(g.id for g in groups[:12]),
-                "more_groups": int(len(groups) > 12)}))
+            cautions.append(
+                Reason(
+                    rule="caveat",
+                    code="quality_critical_unmatched",
+                    evidence={
+                        "entry": item,
+                        "group_ids": ", ".join(g.id for g in groups[:12]),
+                        "more_groups": int(len(groups) > 12),
+                    },
+                )
+            )
         qc |= hit
     return qc
 
 
-def _group_workloads(groups: Sequence[GroupStats], counts: dict[str, GroupCounts], qc: set[str]
-                     ) -> tuple[list[R.GroupWorkload], set[str]]:
+def _group_workloads(
+    groups: Sequence[GroupStats], counts: dict[str, GroupCounts], qc: set[str]
+) -> tuple[list[R.GroupWorkload], set[str]]:
     """Per-group leaning, with the counts it rests on (``signals`` name what the report says)."""
     from .workload import SIMPLE_KINDS
 
@@ -221,22 +256,36 @@ def _group_workloads(groups: Sequence[GroupStats], counts: dict[str, GroupCounts
             signals.append("task_keywords")
         if c.chain_steps:
             signals.append("multi_step")
-        gw.append(R.GroupWorkload(
-            group=g.id, calls=c.calls, with_tools=c.with_tools, with_tools_share=round(tools_share, 4),
-            calls_with_tool_calls=c.calls_with_tool_calls, response_tool_calls=c.tool_calls,
-            thinking_calls=c.thinking, thinking_share=round(think_share, 4), reasoning_tokens=c.reasoning_tokens,
-            chain_steps=c.chain_steps, chains_extended=c.chain_firsts_extended,
-            output_tokens_mean=round(c.output_tokens / c.calls, 1),
-            task_signals=[R.TaskSignal(kind=k, calls=v, keywords=dict(sorted(c.keywords[k].items())))
-                          for k, v in sorted(c.kinds.items(), key=lambda kv: (-kv[1], kv[0]))],
-            quality_critical=g.id in qc, leans="pro" if g.id in leans_pro else "flash", signals=signals,
-        ))
+        gw.append(
+            R.GroupWorkload(
+                group=g.id,
+                calls=c.calls,
+                with_tools=c.with_tools,
+                with_tools_share=round(tools_share, 4),
+                calls_with_tool_calls=c.calls_with_tool_calls,
+                response_tool_calls=c.tool_calls,
+                thinking_calls=c.thinking,
+                thinking_share=round(think_share, 4),
+                reasoning_tokens=c.reasoning_tokens,
+                chain_steps=c.chain_steps,
+                chains_extended=c.chain_firsts_extended,
+                output_tokens_mean=round(c.output_tokens / c.calls, 1),
+                task_signals=[
+                    R.TaskSignal(kind=k, calls=v, keywords=dict(sorted(c.keywords[k].items())))
+                    for k, v in sorted(c.kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+                ],
+                quality_critical=g.id in qc,
+                leans="pro" if g.id in leans_pro else "flash",
+                signals=signals,
+            )
+        )
     return gw, leans_pro
 
 
 def _placement_units(metas: Sequence[CallFacts], chains: Chains, qc: set[str], leans_pro: set[str]) -> list[int]:
     """Calls whose placement on Pro the rules require: every call of a quality-critical group; the
     planning (first of a chain) and thinking calls of the other Pro-leaning groups."""
+
     def unit(i: int) -> bool:
         m = metas[i]
         if m.group in qc:
@@ -251,20 +300,28 @@ def _layout(ledgers: Mapping[tuple[str, str], Ledger], uniq: list) -> Layout:
     independent of the model), as logged otherwise."""
     lo = {e.id: ledgers[(e.id, "as_logged")].cost() for e in uniq if (e.id, "as_logged") in ledgers}
     re_ = {e.id: ledgers[(e.id, "restructured")].cost() for e in uniq if (e.id, "restructured") in ledgers}
-    return "restructured" if (re_ and all(re_[k] <= lo[k] for k in re_) and any(re_[k] < lo[k] for k in re_)) \
+    return (
+        "restructured"
+        if (re_ and all(re_[k] <= lo[k] for k in re_) and any(re_[k] < lo[k] for k in re_))
         else "as_logged"
+    )
 
 
-def _runs(inputs: RecommendInputs, ctx: _Context, leans_pro: set[str], qc: set[str], layout: str,
-          cautions: list[Reason]) -> list[_Run]:
+def _runs(
+    inputs: RecommendInputs, ctx: _Context, leans_pro: set[str], qc: set[str], layout: str, cautions: list[Reason]
+) -> list[_Run]:
     """The options to simulate: each candidate alone, per group, the chain hybrid, the current mix."""
     metas, n, pro, flash, chains = inputs.metas, ctx.n, ctx.pro, ctx.flash, ctx.chains
     runs = [_Run("all_pro" if e is pro else "all_flash" if e is flash else f"all:{e.id}", [e] * n) for e in ctx.uniq]
     if pro is not None and flash is not None:
         runs.append(_Run("per_group", [pro if m.group in leans_pro else flash for m in metas]))
         extended = {chains.root[i] for i in range(n) if chains.step[i] > 0}
-        runs.append(_Run("hybrid_chain", [pro if ((chains.step[i] == 0 and i in extended) or metas[i].group in qc)
-                                          else flash for i in range(n)]))
+        runs.append(
+            _Run(
+                "hybrid_chain",
+                [pro if ((chains.step[i] == 0 and i in extended) or metas[i].group in qc) else flash for i in range(n)],
+            )
+        )
     shp = inputs.shapes_r if layout == "restructured" else inputs.shapes
     missing = sorted({m.model for m, e in zip(metas, ctx.logged, strict=True) if e is None or e.tokenizer not in shp})
     if missing:
@@ -302,10 +359,13 @@ class _Simulator:
         done = i.simulated(assign[0], lay) if i.simulated is not None and len(used) == 1 else None
         if done is not None and not done.storage_token_hours:  # price() would add explicit-cache storage, left out
             return price(facts, order, assign[0].id, done, i.catalog, on_outcome, fallback=self.now)
-        policies = {k: make_policy(e, i.measurers[e.tokenizer], policy=i.cache_policy,
-                                   overrides=dict(i.cache_params)) for k, e in used.items()}
-        return simulate(facts, order, assign.__getitem__, dict(shapes), policies, i.catalog, on_outcome,
-                        fallback=self.now)
+        policies = {
+            k: make_policy(e, i.measurers[e.tokenizer], policy=i.cache_policy, overrides=dict(i.cache_params))
+            for k, e in used.items()
+        }
+        return simulate(
+            facts, order, assign.__getitem__, dict(shapes), policies, i.catalog, on_outcome, fallback=self.now
+        )
 
     def _now_bucket(self, e, t: datetime | None) -> tuple[str, int, bool | str]:
         """Today's price list, at the call's own hour of the week (the week's blend when it has none)."""
@@ -336,7 +396,8 @@ class _Simulator:
         def on_outcome(i, o) -> None:
             hits[i] = o.read
             now_ledger.buckets[(metas[i].group, self._now_bucket(run.assign[i], times[i]))].add(
-                o.read, o.uncached, metas[i].output, o.write, o.write_1h)
+                o.read, o.uncached, metas[i].output, o.write, o.write_1h
+            )
 
         run.ledger = self.simulate(run.assign, layout, on_outcome)
         run.now_cost = now_ledger.cost()
@@ -350,8 +411,11 @@ def _load(inputs: RecommendInputs, ctx: _Context, run: _Run) -> tuple[list[R.Mod
     metas, n = inputs.metas, ctx.n
     load, feasible = [], True
     for mid, k in Counter(e.id for e in run.assign).items():
-        e = next(x for x in ctx.uniq if x.id == mid) if any(x.id == mid for x in ctx.uniq) \
+        e = (
+            next(x for x in ctx.uniq if x.id == mid)
+            if any(x.id == mid for x in ctx.uniq)
             else inputs.catalog.model(mid)
+        )
         iv = [(metas[i].start, metas[i].end) for i in range(n) if run.assign[i].id == mid and metas[i].timed]
         lim = e.concurrency_limit
         fl = in_flight(iv, [lim] if lim else []) if iv else None
@@ -360,11 +424,19 @@ def _load(inputs: RecommendInputs, ctx: _Context, run: _Run) -> tuple[list[R.Mod
         ov = overflow(iv, lim) if (iv and lim and peak > lim) else None
         if lim and peak > lim:
             feasible = False
-        load.append(R.ModelLoad(model=mid, calls=k, peak_in_flight=peak, limit=lim,
-                                headroom=(lim - peak) if lim else None, seconds_above_limit=round(above, 3),
-                                requests_delayed=ov.delayed if ov else 0,
-                                mean_delay_s=round(ov.mean_delay_s, 3) if ov else 0.0,
-                                max_delay_s=round(ov.max_delay_s, 3) if ov else 0.0))
+        load.append(
+            R.ModelLoad(
+                model=mid,
+                calls=k,
+                peak_in_flight=peak,
+                limit=lim,
+                headroom=(lim - peak) if lim else None,
+                seconds_above_limit=round(above, 3),
+                requests_delayed=ov.delayed if ov else 0,
+                mean_delay_s=round(ov.mean_delay_s, 3) if ov else 0.0,
+                max_delay_s=round(ov.max_delay_s, 3) if ov else 0.0,
+            )
+        )
     load.sort(key=lambda x: x.model)
     return load, feasible
 
@@ -388,8 +460,9 @@ def _switch_loss(inputs: RecommendInputs, run: _Run, single: dict[str, _Run], no
     return lost_tok, _money(lost_cost)
 
 
-def _options(inputs: RecommendInputs, ctx: _Context, runs: list[_Run], units: list[int], layout: Layout
-             ) -> list[R.Option]:
+def _options(
+    inputs: RecommendInputs, ctx: _Context, runs: list[_Run], units: list[int], layout: Layout
+) -> list[R.Option]:
     """The simulated runs as report options, each with the reasons it may be ruled out."""
     pro, n = ctx.pro, ctx.n
     single = {r.assign[0].id: r for r in runs if r.name in ("all_pro", "all_flash") or r.name.startswith("all:")}
@@ -401,29 +474,62 @@ def _options(inputs: RecommendInputs, ctx: _Context, runs: list[_Run], units: li
         on_pro = sum(1 for i in units if pro is not None and run.assign[i].id == pro.id)
         share = on_pro / len(units) if units else None
         lost_tok, lost_usd = _switch_loss(inputs, run, single, ctx.now) if run.name == "hybrid_chain" else (None, None)
-        reasons = [Reason(rule="concurrency", code="option_over_limit", evidence={
-            "model": ld.model, "peak_in_flight": ld.peak_in_flight, "limit": ld.limit,
-            "seconds_above_limit": ld.seconds_above_limit, "requests_delayed": ld.requests_delayed,
-            "mean_delay_s": ld.mean_delay_s, "max_delay_s": ld.max_delay_s})
-            for ld in load if ld.limit and ld.peak_in_flight > ld.limit]
+        reasons = [
+            Reason(
+                rule="concurrency",
+                code="option_over_limit",
+                evidence={
+                    "model": ld.model,
+                    "peak_in_flight": ld.peak_in_flight,
+                    "limit": ld.limit,
+                    "seconds_above_limit": ld.seconds_above_limit,
+                    "requests_delayed": ld.requests_delayed,
+                    "mean_delay_s": ld.mean_delay_s,
+                    "max_delay_s": ld.max_delay_s,
+                },
+            )
+            for ld in load
+            if ld.limit and ld.peak_in_flight > ld.limit
+        ]
         if share is not None and share < 1:
-            reasons.append(Reason(rule="placement", code="option_off_pro", evidence={
-                "units_on_pro": on_pro, "units": len(units), "share": round(share, 4)}))
+            reasons.append(
+                Reason(
+                    rule="placement",
+                    code="option_off_pro",
+                    evidence={"units_on_pro": on_pro, "units": len(units), "share": round(share, 4)},
+                )
+            )
         if lost_tok is not None:
-            reasons.append(Reason(rule="switch_cost", code="option_switch_cost", evidence={
-                "cache_lost_tokens": lost_tok, "cache_lost_usd": str(lost_usd)}))
-        options.append(R.Option(
-            name=run.name, layout=layout, feasible=feasible,
-            meets_placement=share is None or share >= 1, calls=n,
-            calls_per_model=dict(sorted(Counter(e.id for e in run.assign).items())),
-            calls_per_model_order=[m for m, _ in Counter(e.id for e in run.assign).most_common()],
-            cost_usd=_money(cost), cost_per_1000_calls_usd=_per_1000(_money(cost), n),
-            cost_usd_at_current_prices=_money(run.now_cost),
-            cost_per_1000_calls_usd_at_current_prices=_per_1000(_money(run.now_cost), n),
-            hit_ratio=round(t.hit / t.input, 6) if t.input else 0.0, cache_hit_tokens=t.hit,
-            cache_miss_tokens=t.input - t.hit, reasoning_on_pro_share=round(share, 4) if share is not None else None,
-            cache_lost_at_switch_tokens=lost_tok, cache_lost_at_switch_usd=lost_usd, load=load, reasons=reasons,
-        ))
+            reasons.append(
+                Reason(
+                    rule="switch_cost",
+                    code="option_switch_cost",
+                    evidence={"cache_lost_tokens": lost_tok, "cache_lost_usd": str(lost_usd)},
+                )
+            )
+        options.append(
+            R.Option(
+                name=run.name,
+                layout=layout,
+                feasible=feasible,
+                meets_placement=share is None or share >= 1,
+                calls=n,
+                calls_per_model=dict(sorted(Counter(e.id for e in run.assign).items())),
+                calls_per_model_order=[m for m, _ in Counter(e.id for e in run.assign).most_common()],
+                cost_usd=_money(cost),
+                cost_per_1000_calls_usd=_per_1000(_money(cost), n),
+                cost_usd_at_current_prices=_money(run.now_cost),
+                cost_per_1000_calls_usd_at_current_prices=_per_1000(_money(run.now_cost), n),
+                hit_ratio=round(t.hit / t.input, 6) if t.input else 0.0,
+                cache_hit_tokens=t.hit,
+                cache_miss_tokens=t.input - t.hit,
+                reasoning_on_pro_share=round(share, 4) if share is not None else None,
+                cache_lost_at_switch_tokens=lost_tok,
+                cache_lost_at_switch_usd=lost_usd,
+                load=load,
+                reasons=reasons,
+            )
+        )
     return options
 
 
@@ -450,8 +556,9 @@ def _choose(options: list[R.Option]) -> tuple[R.Option, list[R.Option], list[R.O
     return min(eligible, key=rank_key), eligible, feasible, relaxed
 
 
-def _cache_economy(inputs: RecommendInputs, ctx: _Context, options: list[R.Option], layout: str
-                   ) -> tuple[R.CacheEconomy, tuple[float, float]]:
+def _cache_economy(
+    inputs: RecommendInputs, ctx: _Context, options: list[R.Option], layout: str
+) -> tuple[R.CacheEconomy, tuple[float, float]]:
     """Cacheable share and how the price gap moves with the hit ratio (current prices); with the
     mean call's input and output tokens, unrounded."""
     from ..price.ledger import MILLION
@@ -471,23 +578,46 @@ def _cache_economy(inputs: RecommendInputs, ctx: _Context, options: list[R.Optio
             b = cat.bucket(e.id, now, fallback=now)
             assert b is not None  # with a fallback instant every call has a price list
             r = cat.rates(e.id, b[1], False)
-            per[e.id] = _money(Decimal(1000) * (Decimal(mean_in) * (Decimal(str(h)) * r.input_hit
-                                                + (1 - Decimal(str(h))) * r.input_miss)
-                                                + Decimal(mean_out) * r.output) / MILLION)
+            per[e.id] = _money(
+                Decimal(1000)
+                * (
+                    Decimal(mean_in) * (Decimal(str(h)) * r.input_hit + (1 - Decimal(str(h))) * r.input_miss)
+                    + Decimal(mean_out) * r.output
+                )
+                / MILLION
+            )
         ratio = float(per[pro.id] / per[flash.id]) if pro and flash and per[flash.id] else None
-        points.append(R.PriceGapPoint(hit_ratio=h, cost_per_1000_calls_usd=per,
-                                      pro_over_flash=round(ratio, 3) if ratio is not None else None))
+        points.append(
+            R.PriceGapPoint(
+                hit_ratio=h, cost_per_1000_calls_usd=per, pro_over_flash=round(ratio, 3) if ratio is not None else None
+            )
+        )
     return R.CacheEconomy(
-        input_tokens=sum(totals), static_prefix_tokens=static,
+        input_tokens=sum(totals),
+        static_prefix_tokens=static,
         static_share=round(static / sum(totals), 4) if sum(totals) else 0.0,
-        hit_ratio=sim_h, mean_input_tokens=round(mean_in, 1), mean_output_tokens=round(mean_out, 1),
-        prices_at=f"current off-peak rates ({now.date().isoformat()})", price_gap=points), (mean_in, mean_out)
+        hit_ratio=sim_h,
+        mean_input_tokens=round(mean_in, 1),
+        mean_output_tokens=round(mean_out, 1),
+        prices_at=f"current off-peak rates ({now.date().isoformat()})",
+        price_gap=points,
+    ), (mean_in, mean_out)
 
 
-def _reasons(inputs: RecommendInputs, ctx: _Context, options: list[R.Option], choice: R.Option,
-             eligible: list[R.Option], feasible: list[R.Option], relaxed: float | None, units: list[int],
-             qc: set[str], gw: list[R.GroupWorkload], cache: R.CacheEconomy, means: tuple[float, float]
-             ) -> list[Reason]:
+def _reasons(
+    inputs: RecommendInputs,
+    ctx: _Context,
+    options: list[R.Option],
+    choice: R.Option,
+    eligible: list[R.Option],
+    feasible: list[R.Option],
+    relaxed: float | None,
+    units: list[int],
+    qc: set[str],
+    gw: list[R.GroupWorkload],
+    cache: R.CacheEconomy,
+    means: tuple[float, float],
+) -> list[Reason]:
     """The reasons for the report, in order, each a code with the numbers it cites."""
     from .workload import SIMPLE_KINDS
 
@@ -495,91 +625,188 @@ def _reasons(inputs: RecommendInputs, ctx: _Context, options: list[R.Option], ch
     reasons: list[Reason] = []
     for o in options:
         if o.name.startswith("all") and not o.feasible:
-            reasons += [Reason(rule="concurrency", code="model_ruled_out",
-                               evidence={**r.evidence, "latency_source": inputs.latency_source})
-                        for r in o.reasons if r.rule == "concurrency"]
+            reasons += [
+                Reason(
+                    rule="concurrency",
+                    code="model_ruled_out",
+                    evidence={**r.evidence, "latency_source": inputs.latency_source},
+                )
+                for r in o.reasons
+                if r.rule == "concurrency"
+            ]
     if not feasible:
-        reasons.append(Reason(rule="concurrency", code="every_option_over_limit", evidence={
-            "seconds_above_limit": round(sum(ld.seconds_above_limit for ld in choice.load), 3),
-            "option": choice.name}))
+        reasons.append(
+            Reason(
+                rule="concurrency",
+                code="every_option_over_limit",
+                evidence={
+                    "seconds_above_limit": round(sum(ld.seconds_above_limit for ld in choice.load), 3),
+                    "option": choice.name,
+                },
+            )
+        )
     if units or qc:
         lean_rows = [w for w in gw if w.leans == "pro"]
-        reasons.append(Reason(rule="placement", code="groups_lean_pro", evidence={
-            "pro_leaning_groups": len(lean_rows), "pro_leaning_calls": sum(w.calls for w in lean_rows),
-            "planning_or_thinking_calls": len(units),
-            "chosen_share_on_pro": choice.reasoning_on_pro_share if choice.reasoning_on_pro_share is not None else 1.0,
-            "option": choice.name}))
+        reasons.append(
+            Reason(
+                rule="placement",
+                code="groups_lean_pro",
+                evidence={
+                    "pro_leaning_groups": len(lean_rows),
+                    "pro_leaning_calls": sum(w.calls for w in lean_rows),
+                    "planning_or_thinking_calls": len(units),
+                    "chosen_share_on_pro": choice.reasoning_on_pro_share
+                    if choice.reasoning_on_pro_share is not None
+                    else 1.0,
+                    "option": choice.name,
+                },
+            )
+        )
     else:
-        reasons.append(Reason(rule="placement", code="no_group_leans_pro", evidence={
-            "calls": n, "with_tools": sum(w.with_tools for w in gw),
-            "thinking_calls": sum(w.thinking_calls for w in gw),
-            "threshold": LEAN_SHARE}))
+        reasons.append(
+            Reason(
+                rule="placement",
+                code="no_group_leans_pro",
+                evidence={
+                    "calls": n,
+                    "with_tools": sum(w.with_tools for w in gw),
+                    "thinking_calls": sum(w.thinking_calls for w in gw),
+                    "threshold": LEAN_SHARE,
+                },
+            )
+        )
     if relaxed is not None:
-        reasons.append(Reason(rule="concurrency", code="placement_relaxed",
-                              evidence={"best_share_on_pro": round(relaxed, 4)}))
-    reasons.append(Reason(rule="cost", code="cheapest_allowed", evidence={
-        "option": choice.name, "cost_usd": str(choice.cost_usd),
-        "cost_per_1000_calls_usd": str(choice.cost_per_1000_calls_usd),
-        "cost_usd_at_current_prices": str(choice.cost_usd_at_current_prices), "hit_ratio": choice.hit_ratio,
-        **{f"{o.name}_cost_usd": str(o.cost_usd) for o in options if o is not choice}}))
+        reasons.append(
+            Reason(rule="concurrency", code="placement_relaxed", evidence={"best_share_on_pro": round(relaxed, 4)})
+        )
+    reasons.append(
+        Reason(
+            rule="cost",
+            code="cheapest_allowed",
+            evidence={
+                "option": choice.name,
+                "cost_usd": str(choice.cost_usd),
+                "cost_per_1000_calls_usd": str(choice.cost_per_1000_calls_usd),
+                "cost_usd_at_current_prices": str(choice.cost_usd_at_current_prices),
+                "hit_ratio": choice.hit_ratio,
+                **{f"{o.name}_cost_usd": str(o.cost_usd) for o in options if o is not choice},
+            },
+        )
+    )
     rank = {name: k for k, name in enumerate(ORDER)}
     cur_rank = sorted(eligible, key=lambda o: (o.cost_usd_at_current_prices, rank.get(o.name, 9)))
     if cur_rank and cur_rank[0] is not choice:
         c0 = cur_rank[0]
-        reasons.append(Reason(rule="current_prices", code="cheaper_at_current_prices", evidence={
-            "option": c0.name, "cost_usd_at_current_prices": str(c0.cost_usd_at_current_prices),
-            "chosen_cost_usd_at_current_prices": str(choice.cost_usd_at_current_prices)}))
+        reasons.append(
+            Reason(
+                rule="current_prices",
+                code="cheaper_at_current_prices",
+                evidence={
+                    "option": c0.name,
+                    "cost_usd_at_current_prices": str(c0.cost_usd_at_current_prices),
+                    "chosen_cost_usd_at_current_prices": str(choice.cost_usd_at_current_prices),
+                },
+            )
+        )
     hyb = next((o for o in options if o.name == "hybrid_chain"), None)
     if hyb is not None and hyb.cache_lost_at_switch_tokens is not None and chains.count() < n:
-        reasons.append(Reason(rule="switch_cost", code="hybrid_switch_cost", evidence={
-            "cost_usd": str(hyb.cost_usd), "cache_lost_tokens": hyb.cache_lost_at_switch_tokens,
-            "cache_lost_usd": str(hyb.cache_lost_at_switch_usd), "chains": chains.count(),
-            "chain_steps": n - chains.count(),
-            "share_on_pro": hyb.reasoning_on_pro_share if hyb.reasoning_on_pro_share is not None else 1.0}))
-    reasons.append(Reason(rule="volume", code="volume", evidence={
-        "calls_per_day": round(vol.calls_per_day, 1), "basis": vol.basis,
-        "busiest_day_calls": vol.busiest_day_calls, "peak_calls_per_minute": vol.peak_per_minute,
-        "threshold_per_day": VOLUME_PER_DAY, "calls_per_day_exact": vol.calls_per_day}))
+        reasons.append(
+            Reason(
+                rule="switch_cost",
+                code="hybrid_switch_cost",
+                evidence={
+                    "cost_usd": str(hyb.cost_usd),
+                    "cache_lost_tokens": hyb.cache_lost_at_switch_tokens,
+                    "cache_lost_usd": str(hyb.cache_lost_at_switch_usd),
+                    "chains": chains.count(),
+                    "chain_steps": n - chains.count(),
+                    "share_on_pro": hyb.reasoning_on_pro_share if hyb.reasoning_on_pro_share is not None else 1.0,
+                },
+            )
+        )
+    reasons.append(
+        Reason(
+            rule="volume",
+            code="volume",
+            evidence={
+                "calls_per_day": round(vol.calls_per_day, 1),
+                "basis": vol.basis,
+                "busiest_day_calls": vol.busiest_day_calls,
+                "peak_calls_per_minute": vol.peak_per_minute,
+                "threshold_per_day": VOLUME_PER_DAY,
+                "calls_per_day_exact": vol.calls_per_day,
+            },
+        )
+    )
     kinds: Counter = Counter()
     for w in gw:
         for ts in w.task_signals:
             kinds[ts.kind] += ts.calls
     if kinds:
         simple = sum(v for k, v in kinds.items() if k in SIMPLE_KINDS)
-        reasons.append(Reason(rule="task_signals", code="task_keywords",
-                              evidence={**dict(kinds.items()), "calls": n, "simple_kind_calls": simple}))
+        reasons.append(
+            Reason(
+                rule="task_signals",
+                code="task_keywords",
+                evidence={**dict(kinds.items()), "calls": n, "simple_kind_calls": simple},
+            )
+        )
     if ctx.pro and ctx.flash and len(cache.price_gap) >= 2:
         p0 = cache.price_gap[0]
         hi = max(cache.price_gap, key=lambda p: p.hit_ratio)
-        reasons.append(Reason(rule="cache_economy", code="cache_economy", evidence={
-            "static_share": cache.static_share, "static_prefix_tokens": cache.static_prefix_tokens,
-            "input_tokens": cache.input_tokens, **{f"hit_ratio_{k}": v for k, v in cache.hit_ratio.items()},
-            "pro_over_flash_at_0": p0.pro_over_flash or 0.0, "pro_over_flash_at_max": hi.pro_over_flash or 0.0,
-            "max_hit_ratio": hi.hit_ratio, "mean_input_tokens": means[0], "mean_output_tokens": means[1]}))
+        reasons.append(
+            Reason(
+                rule="cache_economy",
+                code="cache_economy",
+                evidence={
+                    "static_share": cache.static_share,
+                    "static_prefix_tokens": cache.static_prefix_tokens,
+                    "input_tokens": cache.input_tokens,
+                    **{f"hit_ratio_{k}": v for k, v in cache.hit_ratio.items()},
+                    "pro_over_flash_at_0": p0.pro_over_flash or 0.0,
+                    "pro_over_flash_at_max": hi.pro_over_flash or 0.0,
+                    "max_hit_ratio": hi.hit_ratio,
+                    "mean_input_tokens": means[0],
+                    "mean_output_tokens": means[1],
+                },
+            )
+        )
     cur = next((o for o in options if o.name == "current_mix"), None)
     if cur is not None:
-        reasons.append(Reason(rule="savings", code="vs_current_mix", evidence={
-            "current_mix_cost_usd": str(cur.cost_usd), "chosen_cost_usd": str(choice.cost_usd),
-            "savings_usd": str(_money(cur.cost_usd - choice.cost_usd)),
-            "savings_usd_at_current_prices": str(_money(cur.cost_usd_at_current_prices
-                                                        - choice.cost_usd_at_current_prices))}))
+        reasons.append(
+            Reason(
+                rule="savings",
+                code="vs_current_mix",
+                evidence={
+                    "current_mix_cost_usd": str(cur.cost_usd),
+                    "chosen_cost_usd": str(choice.cost_usd),
+                    "savings_usd": str(_money(cur.cost_usd - choice.cost_usd)),
+                    "savings_usd_at_current_prices": str(
+                        _money(cur.cost_usd_at_current_prices - choice.cost_usd_at_current_prices)
+                    ),
+                },
+            )
+        )
     return reasons
 
 
 def _caveats(latency_source: str, options: list[R.Option], cautions: list[Reason]) -> None:
     """What the recommendation cannot know, first; then what its figures assume."""
-    cautions[:0] = [Reason(rule="caveat", code=c) for c in ("quality_not_in_log", "quality_critical_setting",
-                                                            "task_kinds_explain")]
+    cautions[:0] = [
+        Reason(rule="caveat", code=c) for c in ("quality_not_in_log", "quality_critical_setting", "task_kinds_explain")
+    ]
     if latency_source != "reported":
         cautions.append(Reason(rule="caveat", code="latency_estimated", evidence={"latency_source": latency_source}))
     if any(ld.requests_delayed for o in options for ld in o.load):
         cautions.append(Reason(rule="caveat", code="ideal_retries"))
 
 
-def _headline(ctx: _Context, runs: list[_Run], sim: _Simulator, option: str, layout: str,
-              models_used: list[str]) -> R.Headline:
+def _headline(
+    ctx: _Context, runs: list[_Run], sim: _Simulator, option: str, layout: str, models_used: list[str]
+) -> R.Headline:
     """Fix the prompts (models as logged), switch models (prompts as logged), both; each simulated
     over the whole log, against the models and prompts as logged."""
+
     def ledger_of(run: _Run, lay: str):
         return run.ledger if lay == layout else sim.simulate(run.assign, lay)
 
@@ -595,14 +822,21 @@ def _headline(ctx: _Context, runs: list[_Run], sim: _Simulator, option: str, lay
     return R.Headline(
         as_logged_usd=_money(as_logged.cost()) if as_logged is not None else None,
         fix_prompts_usd=_money(fixed.cost()) if fixed is not None else None,
-        switch_models_usd=_money(switch.cost()), both_usd=_money(both.cost()),
-        models_as_logged=[m for m, _ in Counter(m.model if e is None else e.id
-                                                for m, e in zip(sim.inputs.metas, ctx.logged, strict=True))
-                          .most_common()],
+        switch_models_usd=_money(switch.cost()),
+        both_usd=_money(both.cost()),
+        models_as_logged=[
+            m
+            for m, _ in Counter(
+                m.model if e is None else e.id for m, e in zip(sim.inputs.metas, ctx.logged, strict=True)
+            ).most_common()
+        ],
         models_recommended=models_used,
         as_logged_hit_ratio=ratio(as_logged) if as_logged is not None else None,
         fix_prompts_hit_ratio=ratio(fixed) if fixed is not None else None,
-        switch_models_hit_ratio=ratio(switch), both_hit_ratio=ratio(both), option=option)
+        switch_models_hit_ratio=ratio(switch),
+        both_hit_ratio=ratio(both),
+        option=option,
+    )
 
 
 def _gkey(gid: str) -> tuple[int, str]:

@@ -36,21 +36,41 @@ TASK_RULES: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("summarization", "tl;dr", r"\btl;?dr\b", "any", ("tl;dr", "tldr")),
     ("translation", "translate/translation", r"\btranslat(?:e|es|ed|ion|ing)\b", "any", ("translat",)),
     ("extraction", "extract", r"\bextract(?:s|ed|ion|ing)?\b", "any", ("extract",)),
-    ("extraction", "return/output JSON", r"\b(?:as|in|return|output|respond with)\s+(?:valid\s+|a\s+)?json\b", "any",
-     ("json",)),
-    ("classification", "classify/categorize", r"\bclassif(?:y|ies|ication)\b|\bcategori[sz]e\b", "any",
-     ("classif", "categori")),
+    (
+        "extraction",
+        "return/output JSON",
+        r"\b(?:as|in|return|output|respond with)\s+(?:valid\s+|a\s+)?json\b",
+        "any",
+        ("json",),
+    ),
+    (
+        "classification",
+        "classify/categorize",
+        r"\bclassif(?:y|ies|ication)\b|\bcategori[sz]e\b",
+        "any",
+        ("classif", "categori"),
+    ),
     ("qa", "question mark ending the user message", r"\?\s*$", "user", ("?",)),
     ("qa", "answer the question", r"\banswer (?:the|this|my|a|each) question", "any", ("answer ",)),
     ("code", "code fence ```", r"```", "any", ("```",)),
-    ("code", "code words (function, refactor, traceback, unit test, bug)",
-     r"\b(?:refactor\w*|traceback|stack trace|unit tests?|def \w+\(|function \w+\(|compil(?:e|er|ing)|bugs?|debug\w*)\b",
-     "any", ("refactor", "traceback", "stack trace", "unit test", "def ", "function ", "compil", "bug")),
-    ("reasoning", "step by step / prove / plan", r"\bstep[- ]by[- ]step\b|\bprove\b|\bplan (?:the|a|your)\b", "any",
-     ("step", "prove", "plan ")),
+    (
+        "code",
+        "code words (function, refactor, traceback, unit test, bug)",
+        r"\b(?:refactor\w*|traceback|stack trace|unit tests?|def \w+\(|function \w+\(|compil(?:e|er|ing)|bugs?|debug\w*)\b",
+        "any",
+        ("refactor", "traceback", "stack trace", "unit test", "def ", "function ", "compil", "bug"),
+    ),
+    (
+        "reasoning",
+        "step by step / prove / plan",
+        r"\bstep[- ]by[- ]step\b|\bprove\b|\bplan (?:the|a|your)\b",
+        "any",
+        ("step", "prove", "plan "),
+    ),
 ]
-_COMPILED = [(kind, label, re.compile(pat, re.MULTILINE), where, needles)
-             for kind, label, pat, where, needles in TASK_RULES]
+_COMPILED = [
+    (kind, label, re.compile(pat, re.MULTILINE), where, needles) for kind, label, pat, where, needles in TASK_RULES
+]
 SIMPLE_KINDS = ("summarization", "translation", "extraction", "classification", "qa")
 _SYSTEM_BITS: dict[int, int] = {}  # system prompts repeat: their bits are computed once (bounded)
 

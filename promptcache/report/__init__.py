@@ -35,6 +35,7 @@ def renderer(fmt: str) -> Callable[..., str]:
 
 # --- helpers shared by the renderers (numbers already in the report; nothing is recomputed) ---
 
+
 def pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x * 100:.1f}%"
 
@@ -73,7 +74,9 @@ def headline(report: Any) -> Headline:
         hit_now, src = report.observed.hit_ratio, f"observed, {report.observed.calls:,} calls report it"
     else:
         first = next((s for s in scen if s.layout == "as_logged"), None)
-        hit_now, src = (first.hit_ratio, f"simulated on {first.model}; the log reports no cache usage") if first else (None, "n/a")
+        hit_now, src = (
+            (first.hit_ratio, f"simulated on {first.model}; the log reports no cache usage") if first else (None, "n/a")
+        )
     chosen = None
     if rec is not None:
         chosen = next((s for s in scen if s.model == rec.model and s.layout == rec.layout), None)
@@ -94,8 +97,7 @@ def headline(report: Any) -> Headline:
         cost_after = chosen.cost_usd if chosen else None
         savings = cost_now - cost_after if cost_now is not None and cost_after is not None else None
     share = float(savings / cost_now) if savings is not None and cost_now else None
-    return Headline(hit_now, src, hit_after, after_label, cost_now, now_label, cost_after,
-                    after_label, savings, share)
+    return Headline(hit_now, src, hit_after, after_label, cost_now, now_label, cost_after, after_label, savings, share)
 
 
 @dataclass(frozen=True)
@@ -134,21 +136,63 @@ def changes(report: Any) -> list[Change]:
     obs = report.observed.cost_usd if report.observed is not None else None
     fixes = _has_fixes(report)
     if base is None:
-        rows = [Change("as_logged", "As logged", None, f"{logged}: not priced, a logged model is not in the price "
-                       "catalog, so no change is measured against it", None, None, None)]
+        rows = [
+            Change(
+                "as_logged",
+                "As logged",
+                None,
+                f"{logged}: not priced, a logged model is not in the price "
+                "catalog, so no change is measured against it",
+                None,
+                None,
+                None,
+            )
+        ]
     else:
-        rows = [Change("as_logged", "As logged", base,
-                       f"{logged}, prompts as logged, simulated"
-                       + (f"; the provider's usage prices it at {usd(obs)}" if obs is not None else ""),
-                       None, None, hl.as_logged_hit_ratio)]
+        rows = [
+            Change(
+                "as_logged",
+                "As logged",
+                base,
+                f"{logged}, prompts as logged, simulated"
+                + (f"; the provider's usage prices it at {usd(obs)}" if obs is not None else ""),
+                None,
+                None,
+                hl.as_logged_hit_ratio,
+            )
+        ]
     if base is not None and fixes:
-        rows.append(Change("fix_prompts", "Fix the prompts", hl.fix_prompts_usd, f"stay on {logged}",
-                           *vs(hl.fix_prompts_usd), hl.fix_prompts_hit_ratio))
-    rows.append(Change("switch_models", "Switch models", hl.switch_models_usd,
-                       f"{option} ({rec}), prompts as logged", *vs(hl.switch_models_usd), hl.switch_models_hit_ratio))
+        rows.append(
+            Change(
+                "fix_prompts",
+                "Fix the prompts",
+                hl.fix_prompts_usd,
+                f"stay on {logged}",
+                *vs(hl.fix_prompts_usd),
+                hl.fix_prompts_hit_ratio,
+            )
+        )
+    rows.append(
+        Change(
+            "switch_models",
+            "Switch models",
+            hl.switch_models_usd,
+            f"{option} ({rec}), prompts as logged",
+            *vs(hl.switch_models_usd),
+            hl.switch_models_hit_ratio,
+        )
+    )
     if fixes:
-        rows.append(Change("both", "Both", hl.both_usd, f"{option} ({rec}) with the prompt fixes",
-                           *vs(hl.both_usd), hl.both_hit_ratio))
+        rows.append(
+            Change(
+                "both",
+                "Both",
+                hl.both_usd,
+                f"{option} ({rec}) with the prompt fixes",
+                *vs(hl.both_usd),
+                hl.both_hit_ratio,
+            )
+        )
     return rows
 
 
@@ -159,7 +203,7 @@ def _has_fixes(report: Any) -> bool:
 
 
 def saving_text(c: Change) -> str:
-    """"saves $X (Y%)", or "costs $X more" for a change that costs more: a loss never reads as a gain."""
+    """ "saves $X (Y%)", or "costs $X more" for a change that costs more: a loss never reads as a gain."""
     if c.savings is None:
         return ""
     if c.savings < 0:
@@ -183,7 +227,7 @@ class HitComparison:
 
     @property
     def direction(self) -> str:
-        """"up", "down" or "same" ("" when a side is unknown): an arrow and green only for "up"."""
+        """ "up", "down" or "same" ("" when a side is unknown): an arrow and green only for "up"."""
         if self.now is None or self.after is None:
             return ""
         return "up" if self.after > self.now else "down" if self.after < self.now else "same"
@@ -198,10 +242,14 @@ def hit_comparison(report: Any) -> HitComparison:
         said = f"; the provider reported {pct(obs)}" if obs is not None else ""
         fixes = _has_fixes(report)
         return HitComparison(
-            hl.as_logged_hit_ratio, f"as logged ({models}, simulated{said})", obs,
-            hl.fix_prompts_hit_ratio if fixes else None, f"with the prompt fixes ({models}, simulated)",
+            hl.as_logged_hit_ratio,
+            f"as logged ({models}, simulated{said})",
+            obs,
+            hl.fix_prompts_hit_ratio if fixes else None,
+            f"with the prompt fixes ({models}, simulated)",
             [(f"{option}, prompts as logged", hl.switch_models_hit_ratio)]
-            + ([(f"{option} with the prompt fixes", hl.both_hit_ratio)] if fixes else []))
+            + ([(f"{option} with the prompt fixes", hl.both_hit_ratio)] if fixes else []),
+        )
     # an older report, or logged models outside the catalog: the same model's scenarios where there are
     # some, else what the log reports, with no "after" (another model's simulation is not an after)
     logged = report.calibration.model if report.calibration is not None else None
@@ -209,15 +257,25 @@ def hit_comparison(report: Any) -> HitComparison:
     if logged is not None and (logged, "as_logged") in scen:
         a, b = scen[(logged, "as_logged")], scen.get((logged, "restructured"), scen[(logged, "as_logged")])
         said = f"; the provider reported {pct(obs)}" if obs is not None else ""
-        return HitComparison(a.hit_ratio, f"as logged ({logged}, simulated{said})", obs, b.hit_ratio,
-                             f"with the prompt fixes ({logged}, simulated)", [])
-    switch = ([(f"{hl.option.replace('_', ' ')}, prompts as logged", hl.switch_models_hit_ratio)]
-              + ([(f"{hl.option.replace('_', ' ')} with the prompt fixes", hl.both_hit_ratio)]
-                 if _has_fixes(report) else []) if hl is not None else [])
+        return HitComparison(
+            a.hit_ratio,
+            f"as logged ({logged}, simulated{said})",
+            obs,
+            b.hit_ratio,
+            f"with the prompt fixes ({logged}, simulated)",
+            [],
+        )
+    switch = (
+        [(f"{hl.option.replace('_', ' ')}, prompts as logged", hl.switch_models_hit_ratio)]
+        + ([(f"{hl.option.replace('_', ' ')} with the prompt fixes", hl.both_hit_ratio)] if _has_fixes(report) else [])
+        if hl is not None
+        else []
+    )
     if obs is not None:
         return HitComparison(obs, f"observed, {report.observed.calls:,} calls report it", obs, None, "", switch)
-    return HitComparison(None, "(the log reports no cache usage and its models are not all priced)", None, None,
-                         "", switch)
+    return HitComparison(
+        None, "(the log reports no cache usage and its models are not all priced)", None, None, "", switch
+    )
 
 
 def hit_parts(hc: HitComparison) -> list[tuple[str, str]]:
@@ -288,19 +346,30 @@ def recommendation_title(rec: Any) -> str:
 
 def is_recommended(rec: Any, scenario: Any) -> bool:
     """True when ``scenario`` is exactly what is recommended (same model, layout and cost)."""
-    return (rec is not None and (scenario.model, scenario.layout) == (rec.model, rec.layout)
-            and scenario.cost_usd == rec.cost_usd)
+    return (
+        rec is not None
+        and (scenario.model, scenario.layout) == (rec.model, rec.layout)
+        and scenario.cost_usd == rec.cost_usd
+    )
 
 
 def redacted(report: Any) -> Any:
     """A copy of ``report`` with no text from the log: group labels, breaker samples, skipped-line messages."""
-    groups = [g.model_copy(update={"label": "(redacted)",
-                                   "breakers": [b.model_copy(update={"samples": []}) for b in g.breakers]})
-              for g in report.groups]
+    groups = [
+        g.model_copy(
+            update={"label": "(redacted)", "breakers": [b.model_copy(update={"samples": []}) for b in g.breakers]}
+        )
+        for g in report.groups
+    ]
     skipped = [x.model_copy(update={"message": "(redacted)"}) for x in report.skipped_examples]
-    findings = [f.model_copy(update={
-        "samples": [],
-        "before": [p.model_copy(update={"part": p.part.split(":")[0]}) for p in f.before],
-        "after": [p.model_copy(update={"part": p.part.split(":")[0]}) for p in f.after],
-    }) for f in report.findings]
+    findings = [
+        f.model_copy(
+            update={
+                "samples": [],
+                "before": [p.model_copy(update={"part": p.part.split(":")[0]}) for p in f.before],
+                "after": [p.model_copy(update={"part": p.part.split(":")[0]}) for p in f.after],
+            }
+        )
+        for f in report.findings
+    ]
     return report.model_copy(update={"groups": groups, "skipped_examples": skipped, "findings": findings})

@@ -112,42 +112,55 @@ def render_html(report: Report, *, width: int | None = None, color: bool = False
     parts.append(_recommendation(report))
     tl = report.timeline
     if tl is not None and tl.starts:
-        parts += ["<h2>Cache hit ratio over time</h2>",
-                  f'<p class="note">Share of input tokens read from the cache, per {esc(tl.bucket)}: observed '
-                  "(the provider's usage fields) and simulated for each model and layout. Grey bars: calls.</p>",
-                  _hit_chart(report, tl)]
+        parts += [
+            "<h2>Cache hit ratio over time</h2>",
+            f'<p class="note">Share of input tokens read from the cache, per {esc(tl.bucket)}: observed '
+            "(the provider's usage fields) and simulated for each model and layout. Grey bars: calls.</p>",
+            _hit_chart(report, tl),
+        ]
     candidates = [s for s in report.scenarios if not s.comparison]
     comparisons = [s for s in report.scenarios if s.comparison]
     if candidates:
-        parts += ["<h2>Cost per candidate model and layout</h2>",
-                  '<p class="note">The whole log re-simulated and repriced for each candidate model, as logged and '
-                  "restructured, and the recommendation; the dashed line is the cost now.</p>",
-                  _cost_chart(report, h, candidates, decision=True)]
+        parts += [
+            "<h2>Cost per candidate model and layout</h2>",
+            '<p class="note">The whole log re-simulated and repriced for each candidate model, as logged and '
+            "restructured, and the recommendation; the dashed line is the cost now.</p>",
+            _cost_chart(report, h, candidates, decision=True),
+        ]
     if comparisons:
-        parts += ["<h2>For comparison: other providers' models</h2>",
-                  '<p class="note">The same calls priced on comparison models (never recommended), on their own scale; '
-                  "the dashed lines are the cost now and after the recommendation.</p>",
-                  _cost_chart(report, h, comparisons, decision=False)]
+        parts += [
+            "<h2>For comparison: other providers' models</h2>",
+            '<p class="note">The same calls priced on comparison models (never recommended), on their own scale; '
+            "the dashed lines are the cost now and after the recommendation.</p>",
+            _cost_chart(report, h, comparisons, decision=False),
+        ]
     if report.groups:
-        parts += ["<h2>What each group's prompt is made of</h2>",
-                  '<p class="note">Per template group, the mean prompt: the static prefix all its calls share and the '
-                  "dynamic suffix that varies; then how much of the group's input is read from the cache: as the "
-                  "provider reported it, and simulated on the same model as logged and with the prompt fixes.</p>",
-                  _groups_chart(report)]
+        parts += [
+            "<h2>What each group's prompt is made of</h2>",
+            '<p class="note">Per template group, the mean prompt: the static prefix all its calls share and the '
+            "dynamic suffix that varies; then how much of the group's input is read from the cache: as the "
+            "provider reported it, and simulated on the same model as logged and with the prompt fixes.</p>",
+            _groups_chart(report),
+        ]
     if tl is not None and tl.starts and any(tl.max_in_flight):
-        parts += ["<h2>Concurrency over time</h2>",
-                  f'<p class="note">Most calls in flight at once, per {esc(tl.bucket)}, against each model\'s limit '
-                  f"({esc(report.concurrency.latency_source) if report.concurrency else 'estimated'} latencies).</p>",
-                  _concurrency_chart(tl)]
+        parts += [
+            "<h2>Concurrency over time</h2>",
+            f'<p class="note">Most calls in flight at once, per {esc(tl.bucket)}, against each model\'s limit '
+            f"({esc(report.concurrency.latency_source) if report.concurrency else 'estimated'} latencies).</p>",
+            _concurrency_chart(tl),
+        ]
     parts += _tables(report)
     parts.append(_assumptions(report))
-    parts.append(f"<footer>promptcache {esc(report.tool_version)} &middot; report schema {esc(report.schema_version)}"
-                 f" &middot; {len(report.inputs)} input file(s)</footer>")
+    parts.append(
+        f"<footer>promptcache {esc(report.tool_version)} &middot; report schema {esc(report.schema_version)}"
+        f" &middot; {len(report.inputs)} input file(s)</footer>"
+    )
     parts.append("</main></body></html>\n")
     return "\n".join(parts)
 
 
 # --- header ---------------------------------------------------------------------------------
+
 
 def _subtitle(report: Report) -> str:
     bits = [count(report.calls, "call")]
@@ -162,8 +175,11 @@ def _subtitle(report: Report) -> str:
 def _cards(report: Report, h: Headline) -> str:
     cards = [
         _hit_card(hit_comparison(report)),
-        ("Cost", f'{esc(usd(h.cost_now))}<span class="arrow">&rarr;</span><span class="after">{esc(usd(h.cost_after))}</span>',
-         f"now ({esc(h.cost_now_label)}) &rarr; after the recommendation ({esc(h.cost_after_label)})"),
+        (
+            "Cost",
+            f'{esc(usd(h.cost_now))}<span class="arrow">&rarr;</span><span class="after">{esc(usd(h.cost_after))}</span>',
+            f"now ({esc(h.cost_now_label)}) &rarr; after the recommendation ({esc(h.cost_after_label)})",
+        ),
     ]
     rows = changes(report)
     if rows:  # issue 18: fix the prompts, switch models, both, each against the log as logged (simulated)
@@ -173,14 +189,28 @@ def _cards(report: Report, h: Headline) -> str:
             value = f'<span class="after">{esc(usd(c.cost))}</span>' if gain else esc(usd(c.cost))
             cards.append((esc(c.title), value, esc(c.detail) + (f"; {esc(saving_text(c))}" if saving_text(c) else "")))
     elif h.savings is not None:
-        cards.append(("Savings", f'<span class="after">{esc(usd(h.savings))}</span>',
-                      f"{pct(h.savings_share)} of the cost now" if h.savings_share is not None else "over the period of the log"))
+        cards.append(
+            (
+                "Savings",
+                f'<span class="after">{esc(usd(h.savings))}</span>',
+                f"{pct(h.savings_share)} of the cost now"
+                if h.savings_share is not None
+                else "over the period of the log",
+            )
+        )
     if report.concurrency:
         cc = report.concurrency
-        cards.append(("Peak concurrency", f"{cc.peak_in_flight:,}", f"calls in flight ({esc(cc.latency_source)} latencies)"))
-    return '<div class="cards">' + "".join(
-        f'<div class="card"><div class="k">{k}</div><div class="v">{v}</div><div class="d">{d}</div></div>'
-        for k, v, d in cards) + "</div>"
+        cards.append(
+            ("Peak concurrency", f"{cc.peak_in_flight:,}", f"calls in flight ({esc(cc.latency_source)} latencies)")
+        )
+    return (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><div class="k">{k}</div><div class="v">{v}</div><div class="d">{d}</div></div>'
+            for k, v, d in cards
+        )
+        + "</div>"
+    )
 
 
 def _hit_card(hc: HitComparison) -> tuple[str, str, str]:
@@ -206,21 +236,31 @@ def _recommendation(report: Report) -> str:
     if rec is None:
         return ""
     items = [f"<li>{esc(r.message)}</li>" for r in rec.reasons]
-    items += [f"<li><b>{esc(usd(a.savings_usd))}</b>" + (f" on {esc(a.model)}" if a.model else "")
-              + f": {esc(a.message)}</li>" for a in rec.actions]
+    items += [
+        f"<li><b>{esc(usd(a.savings_usd))}</b>"
+        + (f" on {esc(a.model)}" if a.model else "")
+        + f": {esc(a.message)}</li>"
+        for a in rec.actions
+    ]
     hl = report.headline
     if hl is not None and hl.as_logged_usd is not None:  # like against like (issue 18): both simulated
         saved = hl.as_logged_usd - rec.cost_usd
-        against = (f"{esc(usd(rec.cost_usd))} instead of {esc(usd(hl.as_logged_usd))} "
-                   f"({esc(', '.join(hl.models_as_logged))} as logged, simulated), "
-                   + (f"saves <b>{esc(usd(saved))}</b>" if saved >= 0 else f"costs {esc(usd(-saved))} more"))
+        against = (
+            f"{esc(usd(rec.cost_usd))} instead of {esc(usd(hl.as_logged_usd))} "
+            f"({esc(', '.join(hl.models_as_logged))} as logged, simulated), "
+            + (f"saves <b>{esc(usd(saved))}</b>" if saved >= 0 else f"costs {esc(usd(-saved))} more")
+        )
     else:
-        against = (f"{esc(usd(rec.cost_usd))} instead of {esc(usd(rec.baseline_cost_usd))} ({esc(rec.baseline)}), "
-                   f"saves <b>{esc(usd(rec.savings_usd))}</b>")
-    return (f'<div class="rec"><b>Recommendation: {esc(recommendation_title(rec))}</b> ({esc(rec.layout.replace("_", " "))}): '
-            f"{against}.<ul>{''.join(items)}</ul>"
-            '<div class="note" style="margin-top:6px">Quality differs between models in ways logs cannot show: '
-            "test both on your own workload.</div></div>")
+        against = (
+            f"{esc(usd(rec.cost_usd))} instead of {esc(usd(rec.baseline_cost_usd))} ({esc(rec.baseline)}), "
+            f"saves <b>{esc(usd(rec.savings_usd))}</b>"
+        )
+    return (
+        f'<div class="rec"><b>Recommendation: {esc(recommendation_title(rec))}</b> ({esc(rec.layout.replace("_", " "))}): '
+        f"{against}.<ul>{''.join(items)}</ul>"
+        '<div class="note" style="margin-top:6px">Quality differs between models in ways logs cannot show: '
+        "test both on your own workload.</div></div>"
+    )
 
 
 # --- charts ---------------------------------------------------------------------------------
@@ -229,8 +269,10 @@ W, PAD_L, PAD_R, PAD_T, PAD_B = 960, 56, 16, 14, 46
 
 
 def _svg(height: int, body: list[str], label: str) -> str:
-    return (f'<svg viewBox="0 0 {W} {height}" role="img" aria-label="{esc(label)}" xmlns="http://www.w3.org/2000/svg">'
-            f"<title>{esc(label)}</title>" + "".join(body) + "</svg>")
+    return (
+        f'<svg viewBox="0 0 {W} {height}" role="img" aria-label="{esc(label)}" xmlns="http://www.w3.org/2000/svg">'
+        f"<title>{esc(label)}</title>" + "".join(body) + "</svg>"
+    )
 
 
 def _legend(items: list[tuple[str, str, str]]) -> str:
@@ -250,7 +292,9 @@ def _x_labels(tl: Timeline, x_of, y: float) -> list[str]:
     for i in range(0, n, step):
         s = tl.starts[i]
         label = s[5:10] + (" " + s[11:16] if tl.bucket_seconds < 86400 else "")
-        out.append(f'<text x="{x_of(i):.1f}" y="{y:.1f}" font-size="11" fill="#6b7280" text-anchor="middle">{esc(label)}</text>')
+        out.append(
+            f'<text x="{x_of(i):.1f}" y="{y:.1f}" font-size="11" fill="#6b7280" text-anchor="middle">{esc(label)}</text>'
+        )
     return out
 
 
@@ -277,13 +321,17 @@ def _hit_chart(report: Report, tl: Timeline) -> str:
     for v in (0, 0.25, 0.5, 0.75, 1.0):
         y = y_of(v)
         body.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>')
-        body.append(f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" font-size="11" fill="#6b7280" text-anchor="end">{int(v * 100)}%</text>')
+        body.append(
+            f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" font-size="11" fill="#6b7280" text-anchor="end">{int(v * 100)}%</text>'
+        )
     top = max(tl.calls) or 1
     for i, c in enumerate(tl.calls):
         if c:
             bh = ph * 0.25 * c / top
-            body.append(f'<rect x="{PAD_L + bw * i + bw * 0.1:.1f}" y="{PAD_T + ph - bh:.1f}" width="{max(bw * 0.8, 0.5):.1f}" '
-                        f'height="{bh:.1f}" fill="#e5e7eb"><title>{esc(tl.starts[i])}: {count(c, "call")}</title></rect>')
+            body.append(
+                f'<rect x="{PAD_L + bw * i + bw * 0.1:.1f}" y="{PAD_T + ph - bh:.1f}" width="{max(bw * 0.8, 0.5):.1f}" '
+                f'height="{bh:.1f}" fill="#e5e7eb"><title>{esc(tl.starts[i])}: {count(c, "call")}</title></rect>'
+            )
     colors = _model_colors(report)
     legend = []
     for series in tl.simulated:
@@ -297,12 +345,17 @@ def _hit_chart(report: Report, tl: Timeline) -> str:
         legend.insert(0, ("observed (provider-reported)", OBSERVED_COLOR, "line"))
     body += _x_labels(tl, x_of, height - PAD_B + 18)
     body.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{PAD_T + ph}" y2="{PAD_T + ph}" stroke="#9ca3af"/>')
-    return ("<figure>" + _legend(legend) + _svg(height, body, "Cache hit ratio over time")
-            + f"<figcaption>One point per {esc(tl.bucket)} (UTC); gaps where no call was made.</figcaption></figure>")
+    return (
+        "<figure>"
+        + _legend(legend)
+        + _svg(height, body, "Cache hit ratio over time")
+        + f"<figcaption>One point per {esc(tl.bucket)} (UTC); gaps where no call was made.</figcaption></figure>"
+    )
 
 
-def _polyline(values: list[float | None], x_of, y_of, colour: str, stroke: float, dash: str, name: str,
-              tl: Timeline) -> list[str]:
+def _polyline(
+    values: list[float | None], x_of, y_of, colour: str, stroke: float, dash: str, name: str, tl: Timeline
+) -> list[str]:
     out: list[str] = []
     run: list[tuple[int, float]] = []
     runs: list[list[tuple[int, float]]] = []
@@ -318,12 +371,16 @@ def _polyline(values: list[float | None], x_of, y_of, colour: str, stroke: float
     for r in runs:
         if len(r) == 1:
             i, v = r[0]
-            out.append(f'<circle cx="{x_of(i):.1f}" cy="{y_of(v):.1f}" r="{stroke + 0.5}" fill="{colour}">'
-                       f"<title>{esc(name)}, {esc(tl.starts[i])}: {pct(v)}</title></circle>")
+            out.append(
+                f'<circle cx="{x_of(i):.1f}" cy="{y_of(v):.1f}" r="{stroke + 0.5}" fill="{colour}">'
+                f"<title>{esc(name)}, {esc(tl.starts[i])}: {pct(v)}</title></circle>"
+            )
             continue
         pts = " ".join(f"{x_of(i):.1f},{y_of(v):.1f}" for i, v in r)
-        out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="{stroke}"{dash} '
-                   f'stroke-linejoin="round" stroke-linecap="round"><title>{esc(name)}</title></polyline>')
+        out.append(
+            f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="{stroke}"{dash} '
+            f'stroke-linejoin="round" stroke-linecap="round"><title>{esc(name)}</title></polyline>'
+        )
     return out
 
 
@@ -338,19 +395,31 @@ def _cost_chart(report: Report, h: Headline, scen: list[Scenario], *, decision: 
     models = list(dict.fromkeys(s.model for s in scen))
     by = {(s.model, s.layout): s for s in scen}
     layouts: list[Layout] = ["as_logged", "restructured"]
-    rec_bar = (decision and rec is not None and h.cost_after is not None
-               and not any(is_recommended(rec, s) for s in report.scenarios))
+    rec_bar = (
+        decision
+        and rec is not None
+        and h.cost_after is not None
+        and not any(is_recommended(rec, s) for s in report.scenarios)
+    )
     refs: list[tuple[str, float, str, str]] = []  # (label, value, colour, hover)
     if h.cost_now is not None:
-        refs.append((f"now {usd(h.cost_now)}", float(h.cost_now), "#111827", f"now: {usd(h.cost_now)} ({h.cost_now_label})"))
+        refs.append(
+            (f"now {usd(h.cost_now)}", float(h.cost_now), "#111827", f"now: {usd(h.cost_now)} ({h.cost_now_label})")
+        )
     if not decision and h.cost_after is not None:
-        refs.append((f"after {usd(h.cost_after)}", float(h.cost_after), "#16a34a",
-                     f"after the recommendation: {usd(h.cost_after)} ({h.cost_after_label})"))
+        refs.append(
+            (
+                f"after {usd(h.cost_after)}",
+                float(h.cost_after),
+                "#16a34a",
+                f"after the recommendation: {usd(h.cost_after)} ({h.cost_after_label})",
+            )
+        )
     height, pad_r = 296, 130
     pw, ph = W - PAD_L - pad_r, height - PAD_T - PAD_B
     values = [float(s.cost_usd) for s in scen] + [v for _, v, _, _ in refs]
-    if rec_bar:
-        values.append(float(h.cost_after))  # type: ignore[arg-type]
+    if rec_bar and h.cost_after is not None:  # rec_bar implies it
+        values.append(float(h.cost_after))
     top = max(values, default=0.0) or 1.0
     step = _nice(top * 1.08 / 4)
     top = step * -(-(top * 1.08) // step)
@@ -366,22 +435,31 @@ def _cost_chart(report: Report, h: Headline, scen: list[Scenario], *, decision: 
         v = step * k
         y = y_of(v)
         body.append(f'<line x1="{PAD_L}" x2="{PAD_L + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>')
-        body.append(f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" font-size="11" fill="#6b7280" text-anchor="end">'
-                    f"{esc(_short_usd(v, step))}</text>")
+        body.append(
+            f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" font-size="11" fill="#6b7280" text-anchor="end">'
+            f"{esc(_short_usd(v, step))}</text>"
+        )
     colors = _model_colors(report)
 
     def one_bar(x: float, v: float, fill: str, opacity: str, best: bool, hover: str, under: str, above: str) -> None:
         y = y_of(v)
-        body.append(f'<rect x="{x + 3:.1f}" y="{y:.1f}" width="{bar - 6:.1f}" height="{PAD_T + ph - y:.1f}" rx="3" '
-                    f'fill="{fill}" fill-opacity="{opacity}"' + (' stroke="#16a34a" stroke-width="3"' if best else "")
-                    + f"><title>{esc(hover)}</title></rect>")
+        body.append(
+            f'<rect x="{x + 3:.1f}" y="{y:.1f}" width="{bar - 6:.1f}" height="{PAD_T + ph - y:.1f}" rx="3" '
+            f'fill="{fill}" fill-opacity="{opacity}"'
+            + (' stroke="#16a34a" stroke-width="3"' if best else "")
+            + f"><title>{esc(hover)}</title></rect>"
+        )
         size = 12 if _text_w(above, 12) <= bar - 2 else 10  # narrow bars: neighbours' labels must not touch
-        body.append(f'<text x="{x + bar / 2:.1f}" y="{y - 5:.1f}" font-size="{size}" text-anchor="middle" '
-                    f'font-weight="{700 if best else 400}" fill="#111827">{esc(above)}</text>')
+        body.append(
+            f'<text x="{x + bar / 2:.1f}" y="{y - 5:.1f}" font-size="{size}" text-anchor="middle" '
+            f'font-weight="{700 if best else 400}" fill="#111827">{esc(above)}</text>'
+        )
         if _text_w(under, 11) > bar - 2:
             under = under.replace("as logged", "logged").replace("restructured", "restr.")
-        body.append(f'<text x="{x + bar / 2:.1f}" y="{PAD_T + ph + 14:.1f}" font-size="11" text-anchor="middle" '
-                    f'fill="#6b7280">{esc(under)}</text>')
+        body.append(
+            f'<text x="{x + bar / 2:.1f}" y="{PAD_T + ph + 14:.1f}" font-size="11" text-anchor="middle" '
+            f'fill="#6b7280">{esc(under)}</text>'
+        )
 
     def group_name(cx: float, name: str, colour: str) -> None:
         """A model's name under its bars: smaller, then on two lines at a hyphen, when the group is narrow."""
@@ -390,11 +468,14 @@ def _cost_chart(report: Report, h: Headline, scen: list[Scenario], *, decision: 
         lines = [name]
         if _text_w(name, size) > gw - 6 and "-" in name:
             cut = min((i for i, c in enumerate(name) if c == "-"), key=lambda i: abs(i - len(name) / 2))
-            lines = [name[:cut + 1], name[cut + 1:]]
-        spans = "".join(f'<tspan x="{cx:.1f}" dy="{0 if k == 0 else size + 1}">{esc(t)}</tspan>'
-                        for k, t in enumerate(lines))
-        body.append(f'<text x="{cx:.1f}" y="{y:.1f}" font-size="{size}" font-weight="600" text-anchor="middle" '
-                    f'fill="{colour}">{spans}</text>')
+            lines = [name[: cut + 1], name[cut + 1 :]]
+        spans = "".join(
+            f'<tspan x="{cx:.1f}" dy="{0 if k == 0 else size + 1}">{esc(t)}</tspan>' for k, t in enumerate(lines)
+        )
+        body.append(
+            f'<text x="{cx:.1f}" y="{y:.1f}" font-size="{size}" font-weight="600" text-anchor="middle" '
+            f'fill="{colour}">{spans}</text>'
+        )
 
     names = models + ([(rec.option or rec.model).replace("_", " ")] if rec_bar and rec is not None else [])
     name_size = 13 if all(_text_w(n, 13) <= gw - 6 for n in names) else 11  # one size for every name
@@ -405,21 +486,37 @@ def _cost_chart(report: Report, h: Headline, scen: list[Scenario], *, decision: 
             if s is None:
                 continue
             best = is_recommended(rec, s)
-            one_bar(x0 + bar * li, float(s.cost_usd), colors[m], "0.45" if lay == "as_logged" else "1", best,
-                    f"{m}, {lay.replace('_', ' ')}: {usd(s.cost_usd)}, hit ratio {pct(s.hit_ratio)}",
-                    lay.replace("_", " ") + (" ✓" if best else ""), usd(s.cost_usd))
+            one_bar(
+                x0 + bar * li,
+                float(s.cost_usd),
+                colors[m],
+                "0.45" if lay == "as_logged" else "1",
+                best,
+                f"{m}, {lay.replace('_', ' ')}: {usd(s.cost_usd)}, hit ratio {pct(s.hit_ratio)}",
+                lay.replace("_", " ") + (" ✓" if best else ""),
+                usd(s.cost_usd),
+            )
         group_name(PAD_L + gw * (mi + 0.5), m, "#111827")
     if rec_bar and rec is not None and h.cost_after is not None:
         x0 = PAD_L + gw * len(models) + (gw - bar) / 2
-        one_bar(x0, float(h.cost_after), CACHED_COLOR, "1", True,
-                f"recommended, {h.cost_after_label}: {usd(h.cost_after)}", rec.layout.replace("_", " ") + " ✓",
-                usd(h.cost_after))
+        one_bar(
+            x0,
+            float(h.cost_after),
+            CACHED_COLOR,
+            "1",
+            True,
+            f"recommended, {h.cost_after_label}: {usd(h.cost_after)}",
+            rec.layout.replace("_", " ") + " ✓",
+            usd(h.cost_after),
+        )
         group_name(x0 + bar / 2, (rec.option or rec.model).replace("_", " "), "#16a34a")
     placed: list[float] = []
     for label, v, colour, hover in sorted(refs, key=lambda r: -r[1]):
         y = y_of(v)
-        body.append(f'<line x1="{PAD_L}" x2="{PAD_L + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="{colour}" '
-                    f'stroke-width="1.5" stroke-dasharray="5 4"><title>{esc(hover)}</title></line>')
+        body.append(
+            f'<line x1="{PAD_L}" x2="{PAD_L + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="{colour}" '
+            f'stroke-width="1.5" stroke-dasharray="5 4"><title>{esc(hover)}</title></line>'
+        )
         ty = y + 4
         for p in placed:  # keep line labels apart
             if abs(ty - p) < 14:
@@ -436,8 +533,10 @@ def _cost_chart(report: Report, h: Headline, scen: list[Scenario], *, decision: 
         legend.append(("after the recommendation", "#16a34a", "dash"))
     cap = ""
     if rec_bar:
-        cap = (f"<figcaption>Green bar: the recommendation, {esc(h.cost_after_label)}, {esc(usd(h.cost_after))}; it "
-               "places calls on more than one model, so it is not one model's bar.</figcaption>")
+        cap = (
+            f"<figcaption>Green bar: the recommendation, {esc(h.cost_after_label)}, {esc(usd(h.cost_after))}; it "
+            "places calls on more than one model, so it is not one model's bar.</figcaption>"
+        )
     title = "Cost per candidate model and layout" if decision else "Cost of the comparison models"
     return "<figure>" + _legend(legend) + _svg(height, body, title) + cap + "</figure>"
 
@@ -448,8 +547,13 @@ def _groups_chart(report: Report) -> str:
     # like against like (issue 18): the provider's figure, then the logged model simulated as logged
     # and with the prompt fixes; another model's simulation is not this log's "after"
     hl = report.headline
-    logged = (hl.models_as_logged[0] if hl is not None and hl.models_as_logged else
-              report.calibration.model if report.calibration is not None else None)
+    logged = (
+        hl.models_as_logged[0]
+        if hl is not None and hl.models_as_logged
+        else report.calibration.model
+        if report.calibration is not None
+        else None
+    )
     bars = [("reported", "observed")]
     if logged is not None:
         bars += [("as logged", f"{logged}/as_logged"), ("with the fixes", f"{logged}/restructured")]
@@ -468,10 +572,14 @@ def _groups_chart(report: Report) -> str:
         static = min(float(g.static_prefix_tokens), mean) if mean else float(g.static_prefix_tokens)
         total = max(mean, static + g.dynamic_suffix_tokens_mean, 1.0)
         body.append(f'<text x="16" y="{y + 14}" font-size="13" font-weight="600" fill="#111827">{esc(g.id)}</text>')
-        body.append(f'<text x="16" y="{y + 30}" font-size="11" fill="#6b7280">{count(g.calls, "call")}, '
-                    f"{mean:,.0f} tokens/call</text>")
-        segs = [("static prefix", static, STATIC_COLOR),
-                ("dynamic suffix (mean)", max(total - static, 0.0), DYNAMIC_COLOR)]
+        body.append(
+            f'<text x="16" y="{y + 30}" font-size="11" fill="#6b7280">{count(g.calls, "call")}, '
+            f"{mean:,.0f} tokens/call</text>"
+        )
+        segs = [
+            ("static prefix", static, STATIC_COLOR),
+            ("dynamic suffix (mean)", max(total - static, 0.0), DYNAMIC_COLOR),
+        ]
         body += _hbar(bars_x, y, bars_w, bar_h, "prompt", segs, total, g.id)
         yy = y + row_h
         for label, src in bars:
@@ -488,34 +596,58 @@ def _groups_chart(report: Report) -> str:
         yy = max(yy, y + 2 * row_h)  # room for the group's second line of text (was: over the next group)
         body.append(f'<line x1="8" x2="{W - 8}" y1="{yy + 3}" y2="{yy + 3}" stroke="#e5e7eb"/>')
         y = yy + 10
-    legend = [("static prefix", STATIC_COLOR, "box"), ("dynamic suffix", DYNAMIC_COLOR, "box"),
-              ("read from cache", CACHED_COLOR, "box"), ("not cached", UNCACHED_COLOR, "box")]
-    note = ("<figcaption>‘reported’ is the provider's usage; ‘as logged’ and ‘with the fixes’ are simulated on "
-            f"{esc(logged)}, the model the log ran on (a model change is compared in the summary above)."
-            "</figcaption>" if logged is not None else "")
+    legend = [
+        ("static prefix", STATIC_COLOR, "box"),
+        ("dynamic suffix", DYNAMIC_COLOR, "box"),
+        ("read from cache", CACHED_COLOR, "box"),
+        ("not cached", UNCACHED_COLOR, "box"),
+    ]
+    note = (
+        "<figcaption>‘reported’ is the provider's usage; ‘as logged’ and ‘with the fixes’ are simulated on "
+        f"{esc(logged)}, the model the log ran on (a model change is compared in the summary above)."
+        "</figcaption>"
+        if logged is not None
+        else ""
+    )
     if bare:
-        note += (f"<figcaption>No cache bars for {esc(', '.join(bare))}: their calls carry no timestamp, and the "
-                 "per-group cache figures are kept for timed calls only.</figcaption>")
+        note += (
+            f"<figcaption>No cache bars for {esc(', '.join(bare))}: their calls carry no timestamp, and the "
+            "per-group cache figures are kept for timed calls only.</figcaption>"
+        )
     if len(report.groups) > MAX_GROUP_CHART:
         note += f"<figcaption>{len(report.groups) - MAX_GROUP_CHART} smaller group(s) not shown.</figcaption>"
     del rows
     return "<figure>" + _legend(legend) + _svg(y + 4, body, "Token make-up of each group's prompt") + note + "</figure>"
 
 
-def _hbar(x: float, y: float, width: float, height: int, label: str, segs: list[tuple[str, float, str]],
-          total: float, gid: str) -> list[str]:
-    out = [f'<text x="{x - 8:.1f}" y="{y + height - 3}" font-size="11" fill="#374151" text-anchor="end">{esc(label)}</text>']
+def _hbar(
+    x: float,
+    y: float,
+    width: float,
+    height: int,
+    label: str,
+    segs: list[tuple[str, float, str]],
+    total: float,
+    gid: str,
+) -> list[str]:
+    out = [
+        f'<text x="{x - 8:.1f}" y="{y + height - 3}" font-size="11" fill="#374151" text-anchor="end">{esc(label)}</text>'
+    ]
     cx = x
     for name, v, colour in segs:
         w = width * v / total if total else 0
         if w <= 0:
             continue
-        out.append(f'<rect x="{cx:.1f}" y="{y}" width="{w:.1f}" height="{height}" fill="{colour}">'
-                   f"<title>{esc(gid)} {esc(label)}: {esc(name)} {v:,.0f} tokens ({pct(v / total)})</title></rect>")
+        out.append(
+            f'<rect x="{cx:.1f}" y="{y}" width="{w:.1f}" height="{height}" fill="{colour}">'
+            f"<title>{esc(gid)} {esc(label)}: {esc(name)} {v:,.0f} tokens ({pct(v / total)})</title></rect>"
+        )
         cx += w
     first = segs[0][1] / total if total else 0
-    out.append(f'<text x="{x + width + 8:.1f}" y="{y + height - 3}" font-size="11" fill="#374151">'
-               f"{esc(segs[0][0])} {pct(first)}</text>")
+    out.append(
+        f'<text x="{x + width + 8:.1f}" y="{y + height - 3}" font-size="11" fill="#374151">'
+        f"{esc(segs[0][0])} {pct(first)}</text>"
+    )
     return out
 
 
@@ -542,25 +674,37 @@ def _concurrency_chart(tl: Timeline) -> str:
     for v in ticks:
         y = y_of(v)
         body.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>')
-        body.append(f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" font-size="11" fill="#6b7280" text-anchor="end">{v:,.0f}</text>')
+        body.append(
+            f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" font-size="11" fill="#6b7280" text-anchor="end">{v:,.0f}</text>'
+        )
     for i, v in enumerate(tl.max_in_flight):
         if v:
             y = y_of(v)
-            body.append(f'<rect x="{PAD_L + bw * i + bw * 0.1:.1f}" y="{y:.1f}" width="{max(bw * 0.8, 0.5):.1f}" '
-                        f'height="{PAD_T + ph - y:.1f}" fill="#6366f1"><title>{esc(tl.starts[i])}: up to {v:,} in flight'
-                        "</title></rect>")
+            body.append(
+                f'<rect x="{PAD_L + bw * i + bw * 0.1:.1f}" y="{y:.1f}" width="{max(bw * 0.8, 0.5):.1f}" '
+                f'height="{PAD_T + ph - y:.1f}" fill="#6366f1"><title>{esc(tl.starts[i])}: up to {v:,} in flight'
+                "</title></rect>"
+            )
     for m, lim in sorted(near.items(), key=lambda kv: kv[1]):
         y = y_of(lim)
-        body.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#dc2626" stroke-dasharray="6 4"/>')
-        body.append(f'<text x="{W - PAD_R - 4}" y="{y - 5:.1f}" font-size="12" text-anchor="end" fill="#dc2626">'
-                    f"{esc(m)} limit {lim:,}</text>")
+        body.append(
+            f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#dc2626" stroke-dasharray="6 4"/>'
+        )
+        body.append(
+            f'<text x="{W - PAD_R - 4}" y="{y - 5:.1f}" font-size="12" text-anchor="end" fill="#dc2626">'
+            f"{esc(m)} limit {lim:,}</text>"
+        )
     body += _x_labels(tl, x_of, height - PAD_B + 18)
     body.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{PAD_T + ph}" y2="{PAD_T + ph}" stroke="#9ca3af"/>')
     far = {m: v for m, v in tl.limits.items() if m not in near}
     cap = ""
     if far:
-        cap = ("<figcaption>Off the chart (far above the peak of " + f"{peak:,}): "
-               + "; ".join(f"{esc(m)} limit {v:,} ({v / peak:,.0f}× the peak)" for m, v in far.items()) + ".</figcaption>")
+        cap = (
+            "<figcaption>Off the chart (far above the peak of "
+            + f"{peak:,}): "
+            + "; ".join(f"{esc(m)} limit {v:,} ({v / peak:,.0f}× the peak)" for m, v in far.items())
+            + ".</figcaption>"
+        )
     legend = [("most calls in flight per " + tl.bucket, "#6366f1", "box")]
     if near:
         legend.append(("model limit", "#dc2626", "dash"))
@@ -592,13 +736,18 @@ def _short_usd(v: float, top: float) -> str:
 
 # --- tables ---------------------------------------------------------------------------------
 
+
 def _layout_html(f) -> str:
     """A finding's prompt layout before and after the change: static parts dark, per-call parts amber."""
+
     def row(name: str, parts) -> str:
-        cells = "".join(f'<span class="{"st" if p.static else "dy"}" style="flex:{max(p.tokens, 1)}" '
-                        f'title="{esc(p.part)}: {p.tokens:,} tokens, {"static" if p.static else "per call"}"></span>'
-                        for p in parts)
+        cells = "".join(
+            f'<span class="{"st" if p.static else "dy"}" style="flex:{max(p.tokens, 1)}" '
+            f'title="{esc(p.part)}: {p.tokens:,} tokens, {"static" if p.static else "per call"}"></span>'
+            for p in parts
+        )
         return f'<div class="lay"><span class="lbl">{name}</span><span class="bar">{cells}</span></div>'
+
     return row("before", f.before) + row("after", f.after)
 
 
@@ -613,28 +762,68 @@ def _table(headers: list[tuple[str, bool]], rows: list[tuple[list[str], bool]]) 
 
 def _tables(report: Report) -> list[str]:
     rec = report.recommendation
-    out = ["<h2>Scenarios</h2>", _table(
-        [("Model", False), ("Layout", False), ("Hit ratio", True), ("Hit tokens", True), ("Miss tokens", True),
-         ("Write tokens", True), ("Output", True), ("Cost", True), ("Peak-hour input", True)],
-        [([esc(s.model) + (' <span class="note">(comparison)</span>' if s.comparison else ""),
-           esc(s.layout.replace("_", " ")), pct(s.hit_ratio), f"{s.cache_hit_tokens:,}",
-           f"{s.cache_miss_tokens:,}", f"{s.cache_write_tokens:,}", f"{s.output_tokens:,}", esc(usd(s.cost_usd)),
-           pct(s.peak_input_share)], is_recommended(rec, s))
-         for s in report.scenarios])]
+    out = [
+        "<h2>Scenarios</h2>",
+        _table(
+            [
+                ("Model", False),
+                ("Layout", False),
+                ("Hit ratio", True),
+                ("Hit tokens", True),
+                ("Miss tokens", True),
+                ("Write tokens", True),
+                ("Output", True),
+                ("Cost", True),
+                ("Peak-hour input", True),
+            ],
+            [
+                (
+                    [
+                        esc(s.model) + (' <span class="note">(comparison)</span>' if s.comparison else ""),
+                        esc(s.layout.replace("_", " ")),
+                        pct(s.hit_ratio),
+                        f"{s.cache_hit_tokens:,}",
+                        f"{s.cache_miss_tokens:,}",
+                        f"{s.cache_write_tokens:,}",
+                        f"{s.output_tokens:,}",
+                        esc(usd(s.cost_usd)),
+                        pct(s.peak_input_share),
+                    ],
+                    is_recommended(rec, s),
+                )
+                for s in report.scenarios
+            ],
+        ),
+    ]
     opts = option_rows(report)
     if opts:
-        out += [f"<h2>{esc(OPTIONS_TITLE)}</h2>", _table(
-            list(zip(OPTIONS_HEADERS, OPTIONS_RIGHT, strict=True)),
-            [([esc(o.cells[0]) + (" ✓" if o.chosen else ""), esc(o.description), *(esc(c) for c in o.cells[1:])],
-              o.chosen) for o in opts]),
-            f'<p class="note">{esc(options_caption(report))}</p>']
+        out += [
+            f"<h2>{esc(OPTIONS_TITLE)}</h2>",
+            _table(
+                list(zip(OPTIONS_HEADERS, OPTIONS_RIGHT, strict=True)),
+                [
+                    (
+                        [
+                            esc(o.cells[0]) + (" ✓" if o.chosen else ""),
+                            esc(o.description),
+                            *(esc(c) for c in o.cells[1:]),
+                        ],
+                        o.chosen,
+                    )
+                    for o in opts
+                ],
+            ),
+            f'<p class="note">{esc(options_caption(report))}</p>',
+        ]
     if report.observed:
         o = report.observed
-        out.append(f'<p class="note">Observed (provider-reported, {count(o.calls, "call")}): {o.cache_hit_tokens:,} hit and '
-                   f"{o.cache_miss_tokens:,} miss tokens, hit ratio {pct(o.hit_ratio)}, cost {esc(usd(o.cost_usd))}"
-                   + (f" for {o.priced_calls:,} calls" if o.unpriced else "")
-                   + (f"; not priced: {esc(', '.join(_unpriced(u) for u in o.unpriced))}" if o.unpriced else "")
-                   + ".</p>")
+        out.append(
+            f'<p class="note">Observed (provider-reported, {count(o.calls, "call")}): {o.cache_hit_tokens:,} hit and '
+            f"{o.cache_miss_tokens:,} miss tokens, hit ratio {pct(o.hit_ratio)}, cost {esc(usd(o.cost_usd))}"
+            + (f" for {o.priced_calls:,} calls" if o.unpriced else "")
+            + (f"; not priced: {esc(', '.join(_unpriced(u) for u in o.unpriced))}" if o.unpriced else "")
+            + ".</p>"
+        )
     rows = []
     for g in report.groups[:MAX_GROUPS]:
         where = "-" if g.calls > 1 else "(single call)"
@@ -642,54 +831,119 @@ def _tables(report: Report) -> list[str]:
             b = g.breakers[0]
             where = f"{esc(b.segment)} @ token {b.token_offset:,}" + (f": <b>{esc(b.kind)}</b>" if b.kind else "")
             where += "".join(f'<span class="sample">{esc(x)}</span>' for x in b.samples[:2])
-        rows.append(([f"<b>{esc(g.id)}</b> {esc(g.label)}", f"{g.calls:,}", f"{g.input_tokens:,}",
-                      f"{g.static_prefix_tokens:,}", f"{g.dynamic_suffix_tokens_mean:,.0f}", where], False))
-    out += ["<h2>Template groups</h2>", _table(
-        [("Group", False), ("Calls", True), ("Input tokens", True), ("Static prefix", True), ("Dynamic (mean)", True),
-         ("Where calls diverge", False)], rows)]
+        rows.append(
+            (
+                [
+                    f"<b>{esc(g.id)}</b> {esc(g.label)}",
+                    f"{g.calls:,}",
+                    f"{g.input_tokens:,}",
+                    f"{g.static_prefix_tokens:,}",
+                    f"{g.dynamic_suffix_tokens_mean:,.0f}",
+                    where,
+                ],
+                False,
+            )
+        )
+    out += [
+        "<h2>Template groups</h2>",
+        _table(
+            [
+                ("Group", False),
+                ("Calls", True),
+                ("Input tokens", True),
+                ("Static prefix", True),
+                ("Dynamic (mean)", True),
+                ("Where calls diverge", False),
+            ],
+            rows,
+        ),
+    ]
     if len(report.groups) > MAX_GROUPS:
         out.append(f'<p class="note">{len(report.groups) - MAX_GROUPS} more group(s) in the JSON report.</p>')
     if report.findings:
         frows = []
         col_model = savings_column_model(report.findings)
         for x in report.findings:
-            frows.append(([esc(x.id), esc(x.kind), esc(x.message) + f'<br><span class="note">&rarr; {esc(x.change)}</span>'
-                           + _layout_html(x), f"{x.calls:,}", f"{x.tokens:,}", esc(usd(x.savings_usd)) + (
-                               f" on {esc(x.savings_model)}" if not col_model and x.savings_model else "") + (
-                               f'<br><span class="note">{esc(usd(x.best_savings_usd))} on {esc(x.best_model)}</span>'
-                               if x.best_model != (x.savings_model or col_model)
-                               and x.best_savings_usd > x.savings_usd else "")], False))
-        out += ["<h2>Findings</h2>", _table([("Id", False), ("Kind", False), ("Finding", False), ("Calls", True),
-                                             ("Tokens", True),
-                                             (f"Saves on {esc(col_model)}" if col_model else "Savings", True)], frows)]
+            frows.append(
+                (
+                    [
+                        esc(x.id),
+                        esc(x.kind),
+                        esc(x.message) + f'<br><span class="note">&rarr; {esc(x.change)}</span>' + _layout_html(x),
+                        f"{x.calls:,}",
+                        f"{x.tokens:,}",
+                        esc(usd(x.savings_usd))
+                        + (f" on {esc(x.savings_model)}" if not col_model and x.savings_model else "")
+                        + (
+                            f'<br><span class="note">{esc(usd(x.best_savings_usd))} on {esc(x.best_model)}</span>'
+                            if x.best_model != (x.savings_model or col_model) and x.best_savings_usd > x.savings_usd
+                            else ""
+                        ),
+                    ],
+                    False,
+                )
+            )
+        out += [
+            "<h2>Findings</h2>",
+            _table(
+                [
+                    ("Id", False),
+                    ("Kind", False),
+                    ("Finding", False),
+                    ("Calls", True),
+                    ("Tokens", True),
+                    (f"Saves on {esc(col_model)}" if col_model else "Savings", True),
+                ],
+                frows,
+            ),
+        ]
     for sec in all_sections(report):
-        out += [f"<h2>{esc(sec.title)}</h2>", _table(list(zip(sec.headers, sec.right)),
-                                                      [([esc(c) for c in row], False) for row in sec.rows]),
-                f'<p class="note">{esc(sec.caption)}</p>']
+        out += [
+            f"<h2>{esc(sec.title)}</h2>",
+            _table(list(zip(sec.headers, sec.right)), [([esc(c) for c in row], False) for row in sec.rows]),
+            f'<p class="note">{esc(sec.caption)}</p>',
+        ]
     if report.concurrency:
         cc = report.concurrency
-        above = ", ".join(f"{esc(m)}: {s:,.0f} s above its limit" for m, s in cc.seconds_above_limit.items() if s) \
+        above = (
+            ", ".join(f"{esc(m)}: {s:,.0f} s above its limit" for m, s in cc.seconds_above_limit.items() if s)
             or "never above any model's limit"
-        out.append(f'<p class="note">Peak {count(cc.peak_in_flight, "call")} in flight'
-                   + (f" at {esc(cc.peak_at)}" if cc.peak_at else "") + f" ({esc(cc.latency_source)} latencies); {above}.</p>")
+        )
+        out.append(
+            f'<p class="note">Peak {count(cc.peak_in_flight, "call")} in flight'
+            + (f" at {esc(cc.peak_at)}" if cc.peak_at else "")
+            + f" ({esc(cc.latency_source)} latencies); {above}.</p>"
+        )
     if report.skipped_examples:
-        out.append("<h2>Skipped lines</h2><ul>" + "".join(
-            f"<li><code>{esc(x.path)}:{x.line}</code> ({esc(x.reason)}): {esc(x.message)}</li>"
-            for x in report.skipped_examples) + "</ul>")
+        out.append(
+            "<h2>Skipped lines</h2><ul>"
+            + "".join(
+                f"<li><code>{esc(x.path)}:{x.line}</code> ({esc(x.reason)}): {esc(x.message)}</li>"
+                for x in report.skipped_examples
+            )
+            + "</ul>"
+        )
     return out
 
 
 def _assumptions(report: Report) -> str:
     a = report.assumptions
     dates = f" (calls from {report.period[0][:10]} to {report.period[1][:10]})" if report.period else ""
-    rows = [("Prices", esc(a.prices + dates)), ("Tokenizer", esc(a.tokenizer)), ("Token counts", esc(a.token_counts)),
-            ("Reported vs estimated", "The observed hit ratio and cost come from the provider's usage fields in the log; "
-             "every scenario, the timeline's simulated series and the ‘after’ figures are simulated by promptcache.")]
+    rows = [
+        ("Prices", esc(a.prices + dates)),
+        ("Tokenizer", esc(a.tokenizer)),
+        ("Token counts", esc(a.token_counts)),
+        (
+            "Reported vs estimated",
+            "The observed hit ratio and cost come from the provider's usage fields in the log; "
+            "every scenario, the timeline's simulated series and the ‘after’ figures are simulated by promptcache.",
+        ),
+    ]
     for name, params in a.cache_policy.items():
         rows.append((f"Cache policy {esc(name)}", esc(", ".join(f"{k}={v}" for k, v in params.items()))))
     for n in a.notes:
         rows.append(("Note", esc(n)))
-    return "<h2>Assumptions</h2><dl class=\"assume\">" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
+    return '<h2>Assumptions</h2><dl class="assume">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
 
 
 def _unpriced(u) -> str:

@@ -76,8 +76,11 @@ class ReportDiff(_Out):
     findings_new: list[FindingRef]
     findings_open: list[FindingRef]
     groups: list[GroupChange]
-    same_calls: bool = Field(True, description="Both analyses cover the same calls (count, period and template groups); "
-                                               "when false, costs are compared per 1,000 calls.")
+    same_calls: bool = Field(
+        True,
+        description="Both analyses cover the same calls (count, period and template groups); "
+        "when false, costs are compared per 1,000 calls.",
+    )
     calls_changed: list[str] = Field(default_factory=list, description="What differs between the two sets of calls.")
     cost_now_per_1k_calls_usd: MoneyChange | None = None
     cost_after_per_1k_calls_usd: MoneyChange | None = None
@@ -113,9 +116,14 @@ def diff_reports(before: Report, after: Report) -> ReportDiff:
     scen = []
     for key in list(dict.fromkeys([*sb, *sa])):
         x, y = sb.get(key), sa.get(key)
-        scen.append(ScenarioChange(model=key[0], layout=key[1],
-                                   hit_ratio=_change(x.hit_ratio if x else None, y.hit_ratio if y else None),
-                                   cost_usd=_money(x.cost_usd if x else None, y.cost_usd if y else None)))
+        scen.append(
+            ScenarioChange(
+                model=key[0],
+                layout=key[1],
+                hit_ratio=_change(x.hit_ratio if x else None, y.hit_ratio if y else None),
+                cost_usd=_money(x.cost_usd if x else None, y.cost_usd if y else None),
+            )
+        )
 
     # a finding is the same breaker in the same template group; its id (F1, F2, ...) only ranks it
     keys_b = {(x.kind, x.group) for x in before.findings}
@@ -134,8 +142,14 @@ def diff_reports(before: Report, after: Report) -> ReportDiff:
             groups.append(GroupChange(group=gid, change="gone", before=_breaker(was), after=None))
         elif _breaker(was) != _breaker(now):
             fixed_kind = bool(was.breakers and was.breakers[0].kind) and not (now.breakers and now.breakers[0].kind)
-            groups.append(GroupChange(group=gid, change="breaker fixed" if fixed_kind else "breaker moved",
-                                      before=_breaker(was), after=_breaker(now)))
+            groups.append(
+                GroupChange(
+                    group=gid,
+                    change="breaker fixed" if fixed_kind else "breaker moved",
+                    before=_breaker(was),
+                    after=_breaker(now),
+                )
+            )
 
     obs = _change(obs_b, obs_a)
     cost = _money(hb.cost_now, ha.cost_now)
@@ -159,16 +173,28 @@ def diff_reports(before: Report, after: Report) -> ReportDiff:
     word = "Mixed" if better and worse else ("Better" if better else ("Worse" if worse else "Unchanged"))
     verdict = f"{word}: " + ("; ".join(bits) if bits else "no change in hit ratio, cost or findings") + "."
     if changed:
-        verdict = (f"Not the same calls ({changed[0]}), so costs are compared per 1,000 calls and the hit ratios "
-                   f"are those of two different sets of calls. {verdict}")
+        verdict = (
+            f"Not the same calls ({changed[0]}), so costs are compared per 1,000 calls and the hit ratios "
+            f"are those of two different sets of calls. {verdict}"
+        )
     return ReportDiff(
-        before_inputs=before.inputs, after_inputs=after.inputs,
-        calls=_change(before.calls, after.calls), observed_hit_ratio=obs,
+        before_inputs=before.inputs,
+        after_inputs=after.inputs,
+        calls=_change(before.calls, after.calls),
+        observed_hit_ratio=obs,
         achievable_hit_ratio=_change(hb.hit_after, ha.hit_after),
-        cost_now_usd=cost, cost_after_usd=_money(hb.cost_after, ha.cost_after),
-        scenarios=scen, findings_fixed=fixed, findings_new=new, findings_open=still, groups=groups,
-        same_calls=not changed, calls_changed=changed, cost_now_per_1k_calls_usd=per_1k_now,
-        cost_after_per_1k_calls_usd=per_1k_after, verdict=verdict,
+        cost_now_usd=cost,
+        cost_after_usd=_money(hb.cost_after, ha.cost_after),
+        scenarios=scen,
+        findings_fixed=fixed,
+        findings_new=new,
+        findings_open=still,
+        groups=groups,
+        same_calls=not changed,
+        calls_changed=changed,
+        cost_now_per_1k_calls_usd=per_1k_now,
+        cost_after_per_1k_calls_usd=per_1k_after,
+        verdict=verdict,
     )
 
 
@@ -183,8 +209,10 @@ def calls_changed(before: Report, after: Report) -> list[str]:
     if before.calls != after.calls:
         out.append(f"{count(before.calls, 'call')} before, {after.calls:,} after")
     if before.period != after.period:
+
         def span(p: tuple[str, str] | None) -> str:
             return f"{p[0][:10]} to {p[1][:10]}" if p else "no timestamps"
+
         out.append(f"period {span(before.period)} before, {span(after.period)} after")
     gb, ga = {g.id: g.calls for g in before.groups}, {g.id: g.calls for g in after.groups}
     for gid in dict.fromkeys([*gb, *ga]):
@@ -207,23 +235,49 @@ def _d_usd(c: MoneyChange) -> str:
 
 
 def _rows(d: ReportDiff) -> list[tuple[str, str, str, str]]:
-    rows = [("Calls", f"{d.calls.before:,.0f}" if d.calls.before is not None else "n/a",
-             f"{d.calls.after:,.0f}" if d.calls.after is not None else "n/a",
-             f"{d.calls.delta:+,.0f}" if d.calls.delta is not None else ""),
-            ("Observed hit ratio", pct(d.observed_hit_ratio.before), pct(d.observed_hit_ratio.after), _d_pct(d.observed_hit_ratio)),
-            ("Achievable hit ratio", pct(d.achievable_hit_ratio.before), pct(d.achievable_hit_ratio.after),
-             _d_pct(d.achievable_hit_ratio)),
-            ("Cost now", usd(d.cost_now_usd.before), usd(d.cost_now_usd.after), _d_usd(d.cost_now_usd)),
-            ("Cost after recommendation", usd(d.cost_after_usd.before), usd(d.cost_after_usd.after), _d_usd(d.cost_after_usd))]
+    rows = [
+        (
+            "Calls",
+            f"{d.calls.before:,.0f}" if d.calls.before is not None else "n/a",
+            f"{d.calls.after:,.0f}" if d.calls.after is not None else "n/a",
+            f"{d.calls.delta:+,.0f}" if d.calls.delta is not None else "",
+        ),
+        (
+            "Observed hit ratio",
+            pct(d.observed_hit_ratio.before),
+            pct(d.observed_hit_ratio.after),
+            _d_pct(d.observed_hit_ratio),
+        ),
+        (
+            "Achievable hit ratio",
+            pct(d.achievable_hit_ratio.before),
+            pct(d.achievable_hit_ratio.after),
+            _d_pct(d.achievable_hit_ratio),
+        ),
+        ("Cost now", usd(d.cost_now_usd.before), usd(d.cost_now_usd.after), _d_usd(d.cost_now_usd)),
+        (
+            "Cost after recommendation",
+            usd(d.cost_after_usd.before),
+            usd(d.cost_after_usd.after),
+            _d_usd(d.cost_after_usd),
+        ),
+    ]
     if not d.same_calls:  # totals over different calls do not compare; per call they do
-        for label, m in (("Cost now per 1,000 calls", d.cost_now_per_1k_calls_usd),
-                         ("Cost after, per 1,000 calls", d.cost_after_per_1k_calls_usd)):
+        for label, m in (
+            ("Cost now per 1,000 calls", d.cost_now_per_1k_calls_usd),
+            ("Cost after, per 1,000 calls", d.cost_after_per_1k_calls_usd),
+        ):
             if m is not None:
                 rows.append((label, usd(m.before), usd(m.after), _d_usd(m)))
     for s in d.scenarios:
-        rows.append((f"{s.model}, {s.layout.replace('_', ' ')}",
-                     f"{pct(s.hit_ratio.before)}  {usd(s.cost_usd.before)}", f"{pct(s.hit_ratio.after)}  {usd(s.cost_usd.after)}",
-                     f"{_d_pct(s.hit_ratio)}  {_d_usd(s.cost_usd)}".strip()))
+        rows.append(
+            (
+                f"{s.model}, {s.layout.replace('_', ' ')}",
+                f"{pct(s.hit_ratio.before)}  {usd(s.cost_usd.before)}",
+                f"{pct(s.hit_ratio.after)}  {usd(s.cost_usd.after)}",
+                f"{_d_pct(s.hit_ratio)}  {_d_usd(s.cost_usd)}".strip(),
+            )
+        )
     return rows
 
 
@@ -235,8 +289,15 @@ def render_diff_text(d: ReportDiff, *, width: int | None = 100, color: bool = Fa
     from rich.text import Text
 
     buf = StringIO()
-    console = Console(file=buf, width=width or 100, color_system="truecolor" if color else None,
-                      force_terminal=color, no_color=not color, highlight=False, emoji=False)
+    console = Console(
+        file=buf,
+        width=width or 100,
+        color_system="truecolor" if color else None,
+        force_terminal=color,
+        no_color=not color,
+        highlight=False,
+        emoji=False,
+    )
     console.print(Text(d.verdict, style="bold"))
     if d.calls_changed:
         console.print(Text("Not the same calls: " + "; ".join(d.calls_changed) + "."))
@@ -247,8 +308,11 @@ def render_diff_text(d: ReportDiff, *, width: int | None = 100, color: bool = Fa
     for r in _rows(d):
         t.add_row(*(Text(c) for c in r))
     console.print(t)
-    for title, items in (("Findings fixed", d.findings_fixed), ("New findings", d.findings_new),
-                         ("Still open", d.findings_open)):
+    for title, items in (
+        ("Findings fixed", d.findings_fixed),
+        ("New findings", d.findings_new),
+        ("Still open", d.findings_open),
+    ):
         if items:
             console.print(Text(f"{title} ({len(items)}):", style="bold"))
             for f in items:
@@ -268,14 +332,19 @@ def render_diff_markdown(d: ReportDiff, *, width: int | None = None, color: bool
         out += ["Not the same calls: " + "; ".join(esc(c) for c in d.calls_changed) + ".", ""]
     out += ["|  | Before | After | Change |", "|:---|---:|---:|---:|"]
     out += [f"| {esc(a)} | {esc(b)} | {esc(c)} | {esc(e)} |" for a, b, c, e in _rows(d)]
-    for title, items in (("Findings fixed", d.findings_fixed), ("New findings", d.findings_new),
-                         ("Still open", d.findings_open)):
+    for title, items in (
+        ("Findings fixed", d.findings_fixed),
+        ("New findings", d.findings_new),
+        ("Still open", d.findings_open),
+    ):
         if items:
             out += ["", f"### {title} ({len(items)})", ""]
             out += [f"- `{esc(f.id)}` {esc(f.kind)}: {esc(f.message)}" for f in items]
     if d.groups:
         out += ["", "### Template groups", ""]
-        out += [f"- **{esc(g.group)}**: {esc(g.change)} ({esc(g.before or '-')} → {esc(g.after or '-')})" for g in d.groups]
+        out += [
+            f"- **{esc(g.group)}**: {esc(g.change)} ({esc(g.before or '-')} → {esc(g.after or '-')})" for g in d.groups
+        ]
     return "\n".join(out) + "\n"
 
 

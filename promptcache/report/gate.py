@@ -98,9 +98,13 @@ def failure_line(failures: list[Failure]) -> str:
     parts = []
     for f in failures:
         if f.kind == "hit_ratio":
-            parts.append(f"cache hit ratio {float(f.figure.value):.1%} ({f.figure.source}) is under "
-                         f"--fail-under-hit-ratio {float(f.threshold):.1%}")
+            parts.append(
+                f"cache hit ratio {float(f.figure.value):.1%} ({f.figure.source}) is under "
+                f"--fail-under-hit-ratio {float(f.threshold):.1%}"
+            )
         else:
-            parts.append(f"waste ${Decimal(f.figure.value):,.2f} ({f.figure.source}) is over "
-                         f"--fail-over-waste ${Decimal(f.threshold):,.2f}")
+            parts.append(
+                f"waste ${Decimal(f.figure.value):,.2f} ({f.figure.source}) is over "
+                f"--fail-over-waste ${Decimal(f.threshold):,.2f}"
+            )
     return "gate failed: " + "; ".join(parts)

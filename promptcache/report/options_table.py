@@ -45,31 +45,51 @@ def option_rows(report: Report) -> list[OptionRow]:
         return []
     out = []
     for o in rec.options:
-        head = ", ".join(f"{ld.model} {ld.headroom:+,d}" if ld.headroom is not None else f"{ld.model} (no limit known)"
-                         for ld in o.load)
+        head = ", ".join(
+            f"{ld.model} {ld.headroom:+,d}" if ld.headroom is not None else f"{ld.model} (no limit known)"
+            for ld in o.load
+        )
         notes = []
         if not o.feasible:
             over = [ld for ld in o.load if ld.headroom is not None and ld.headroom < 0]
-            notes.append("over limit: " + ", ".join(f"{ld.model} {ld.seconds_above_limit:.0f} s, "
-                                                  f"{ld.requests_delayed} x 429" for ld in over))
+            notes.append(
+                "over limit: "
+                + ", ".join(f"{ld.model} {ld.seconds_above_limit:.0f} s, {ld.requests_delayed} x 429" for ld in over)
+            )
         if not o.meets_placement and o.reasoning_on_pro_share is not None:
             notes.append(f"{o.reasoning_on_pro_share:.0%} of planning/thinking on Pro")
         if o.cache_lost_at_switch_tokens:
-            notes.append(f"{o.cache_lost_at_switch_tokens:,} tokens lost at switch ({_usd(o.cache_lost_at_switch_usd)})")
+            notes.append(
+                f"{o.cache_lost_at_switch_tokens:,} tokens lost at switch ({_usd(o.cache_lost_at_switch_usd)})"
+            )
         name = o.name  # as the recommendation's reasons name it
-        out.append(OptionRow(name=name, description=o.description, chosen=o.name == rec.option,
-                             cells=[name, _usd(o.cost_usd), _usd(o.cost_per_1000_calls_usd),
-                                    _usd(o.cost_usd_at_current_prices), f"{o.hit_ratio * 100:.1f}%", head,
-                                    "; ".join(notes)]))
+        out.append(
+            OptionRow(
+                name=name,
+                description=o.description,
+                chosen=o.name == rec.option,
+                cells=[
+                    name,
+                    _usd(o.cost_usd),
+                    _usd(o.cost_per_1000_calls_usd),
+                    _usd(o.cost_usd_at_current_prices),
+                    f"{o.hit_ratio * 100:.1f}%",
+                    head,
+                    "; ".join(notes),
+                ],
+            )
+        )
     return out
 
 
 def options_caption(report: Report) -> str:
     """What the columns mean, and the saving against the current mix."""
     rec = report.recommendation
-    text = ("Cost: at the prices in force at each call's time; per 1k calls: the same per 1,000 calls; today's "
-            "prices: the same calls at today's price entries. Headroom: each model's concurrency limit minus the "
-            "option's peak calls in flight.")
+    text = (
+        "Cost: at the prices in force at each call's time; per 1k calls: the same per 1,000 calls; today's "
+        "prices: the same calls at today's price entries. Headroom: each model's concurrency limit minus the "
+        "option's peak calls in flight."
+    )
     if rec is not None and rec.savings_vs_current_mix_usd is not None:
         text += f" The recommended option saves {_usd(rec.savings_vs_current_mix_usd)} against the current mix."
     return text
@@ -82,8 +102,15 @@ def render_options(report: Report, console: Console) -> None:
         return
     cols = [Col(h, r, wrap=h in ("Headroom", "Notes")) for h, r in zip(HEADERS, RIGHT, strict=True)]
     cells = [[("> " if r.chosen else "") + r.cells[0], *r.cells[1:]] for r in rows]
-    for t in fit_tables(TITLE, cols, cells, console.width, keys=1, caption=options_caption(report),
-                        styles=["bold green" if r.chosen else None for r in rows]):
+    for t in fit_tables(
+        TITLE,
+        cols,
+        cells,
+        console.width,
+        keys=1,
+        caption=options_caption(report),
+        styles=["bold green" if r.chosen else None for r in rows],
+    ):
         console.print(t)
     rec = report.recommendation
     if rec is not None and rec.caveats:

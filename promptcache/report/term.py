@@ -56,8 +56,9 @@ def console_for(file: IO[str] | None = None) -> Console:
     if tty and not os.environ.get("NO_COLOR"):
         return Console(file=stream)
     width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else (None if tty else 100)
-    return Console(file=stream, width=width, color_system=None, force_terminal=False, no_color=True,
-                   highlight=False, emoji=False)
+    return Console(
+        file=stream, width=width, color_system=None, force_terminal=False, no_color=True, highlight=False, emoji=False
+    )
 
 
 def render_text(report: Report, *, width: int | None = 100, color: bool = False) -> str:
@@ -65,8 +66,15 @@ def render_text(report: Report, *, width: int | None = 100, color: bool = False)
     from io import StringIO
 
     buf = StringIO()
-    console = Console(file=buf, width=width or 100, color_system="truecolor" if color else None,
-                      force_terminal=color, no_color=not color, highlight=color, emoji=False)
+    console = Console(
+        file=buf,
+        width=width or 100,
+        color_system="truecolor" if color else None,
+        force_terminal=color,
+        no_color=not color,
+        highlight=color,
+        emoji=False,
+    )
     render_terminal(report, console)
     return buf.getvalue()
 
@@ -91,12 +99,18 @@ def _summary(report: Report, console: Console) -> None:
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold", no_wrap=True)
     summary.add_column()
-    summary.add_row("Calls", f"{report.calls:,} analyzed, {report.skipped_lines:,} line(s) skipped"
-                    + (f" ({', '.join(f'{k}: {v}' for k, v in report.skipped_by_reason.items())})" if report.skipped_lines else ""))
+    summary.add_row(
+        "Calls",
+        f"{report.calls:,} analyzed, {report.skipped_lines:,} line(s) skipped"
+        + (f" ({', '.join(f'{k}: {v}' for k, v in report.skipped_by_reason.items())})" if report.skipped_lines else ""),
+    )
     if report.period:
         summary.add_row("Period", f"{report.period[0]}  to  {report.period[1]}")
-    summary.add_row("Input tokens", f"{report.input_tokens:,}  ({report.reported_calls:,} calls provider-reported, "
-                    f"{report.estimated_calls:,} counted by promptcache)")
+    summary.add_row(
+        "Input tokens",
+        f"{report.input_tokens:,}  ({report.reported_calls:,} calls provider-reported, "
+        f"{report.estimated_calls:,} counted by promptcache)",
+    )
     hc = hit_comparison(report)
     tone = {"": "{}", "bold": "[bold]{}[/]", "good": "[bold green]{}[/]", "bad": "[bold red]{}[/]", "arrow": "  ->  "}
     summary.add_row("Cache hit ratio", Text.from_markup("".join(tone[t].format(escape(x)) for x, t in hit_parts(hc))))
@@ -107,14 +121,24 @@ def _summary(report: Report, console: Console) -> None:
         for c in rows:
             colour = "bold" if c.key == "as_logged" else ("bold green" if c.savings and c.savings > 0 else "bold")
             said = saving_text(c)
-            summary.add_row(c.title, Text.from_markup(f"[{colour}]{_usd(c.cost)}[/] {escape(c.detail)}"
-                                                      + (f": {said}" if said else "")))
+            summary.add_row(
+                c.title,
+                Text.from_markup(f"[{colour}]{_usd(c.cost)}[/] {escape(c.detail)}" + (f": {said}" if said else "")),
+            )
     elif h.cost_now is not None or h.cost_after is not None:
-        saved = (f", [bold green]saves {_usd(h.savings)}[/]" + (f" ({_pct(h.savings_share)})" if h.savings_share is not None else "")
-                 if h.savings is not None else "")
-        summary.add_row("Cost", Text.from_markup(
-            f"[bold]{_usd(h.cost_now)}[/] now ({escape(h.cost_now_label)})  ->  "
-            f"[bold green]{_usd(h.cost_after)}[/] after the recommendation ({escape(h.cost_after_label)}){saved}"))
+        saved = (
+            f", [bold green]saves {_usd(h.savings)}[/]"
+            + (f" ({_pct(h.savings_share)})" if h.savings_share is not None else "")
+            if h.savings is not None
+            else ""
+        )
+        summary.add_row(
+            "Cost",
+            Text.from_markup(
+                f"[bold]{_usd(h.cost_now)}[/] now ({escape(h.cost_now_label)})  ->  "
+                f"[bold green]{_usd(h.cost_after)}[/] after the recommendation ({escape(h.cost_after_label)}){saved}"
+            ),
+        )
     if report.concurrency:
         cc = report.concurrency
         summary.add_row("Peak concurrency", f"{cc.peak_in_flight:,} in flight ({cc.latency_source} latencies)")
@@ -123,44 +147,81 @@ def _summary(report: Report, console: Console) -> None:
     console.print(Panel(summary, title="promptcache", title_align="left", border_style="cyan"))
 
 
-
 def _scenarios(report: Report, console: Console) -> None:
     """Cost per model and layout, split into continued tables to fit the terminal."""
     rec = report.recommendation
     writes = any(s.cache_write_tokens for s in report.scenarios)
-    cols = [Col("Model"), Col("Layout"), Col("Hit %", True), Col("Cost", True), Col("Peak %", True), Col("Hits", True),
-            Col("Misses", True), *((Col("Writes", True),) if writes else ()), Col("Output", True)]
+    cols = [
+        Col("Model"),
+        Col("Layout"),
+        Col("Hit %", True),
+        Col("Cost", True),
+        Col("Peak %", True),
+        Col("Hits", True),
+        Col("Misses", True),
+        *((Col("Writes", True),) if writes else ()),
+        Col("Output", True),
+    ]
     srows: list[list[str]] = []
     styles: list[str | None] = []
     sections: list[int] = []
     for s in report.scenarios:
         mark = is_recommended(rec, s)
-        if s.comparison and not any(x.comparison for x in report.scenarios[:len(srows)]):
+        if s.comparison and not any(x.comparison for x in report.scenarios[: len(srows)]):
             sections.append(len(srows))
-        srows.append([s.model + (" *" if mark else ""), s.layout.replace("_", " "), _pct(s.hit_ratio), _usd(s.cost_usd),
-                     _pct(s.peak_input_share), f"{s.cache_hit_tokens:,}", f"{s.cache_miss_tokens:,}",
-                     *((f"{s.cache_write_tokens:,}",) if writes else ()), f"{s.output_tokens:,}"])
+        srows.append(
+            [
+                s.model + (" *" if mark else ""),
+                s.layout.replace("_", " "),
+                _pct(s.hit_ratio),
+                _usd(s.cost_usd),
+                _pct(s.peak_input_share),
+                f"{s.cache_hit_tokens:,}",
+                f"{s.cache_miss_tokens:,}",
+                *((f"{s.cache_write_tokens:,}",) if writes else ()),
+                f"{s.output_tokens:,}",
+            ]
+        )
         styles.append("bold green" if mark else ("dim" if s.comparison else None))
-    caption = ("Hits / misses" + (" / writes" if writes else "") + ": input tokens read from / not in"
-               + (" / written to" if writes else "") + " the cache. Peak %: share of input billed at peak-hour "
-               "rates." + (" Below the line: comparison models, never recommended." if sections else "")
-               + ("  * recommended" if any(is_recommended(rec, s) for s in report.scenarios) else ""))
+    caption = (
+        "Hits / misses"
+        + (" / writes" if writes else "")
+        + ": input tokens read from / not in"
+        + (" / written to" if writes else "")
+        + " the cache. Peak %: share of input billed at peak-hour "
+        "rates."
+        + (" Below the line: comparison models, never recommended." if sections else "")
+        + ("  * recommended" if any(is_recommended(rec, s) for s in report.scenarios) else "")
+    )
     if srows:
-        for t in fit_tables("Cost per model and layout (re-simulated)", cols, srows, console.width, keys=2,
-                            caption=caption, styles=styles, sections=sections):
+        for t in fit_tables(
+            "Cost per model and layout (re-simulated)",
+            cols,
+            srows,
+            console.width,
+            keys=2,
+            caption=caption,
+            styles=styles,
+            sections=sections,
+        ):
             console.print(t)
     else:
-        console.print(Text("Cost per model and layout: no scenario was simulated before the interruption.",
-                           style="bold"))
-
+        console.print(
+            Text("Cost per model and layout: no scenario was simulated before the interruption.", style="bold")
+        )
 
 
 def _groups(report: Report, console: Console) -> None:
     """The template groups, largest first, with where their calls diverge."""
     g = Table(title="Template groups (largest first)", title_justify="left")
     just: JustifyMethod
-    for col, just in (("Group", "left"), ("Calls", "right"), ("Static prefix", "right"), ("Dynamic (mean)", "right"),
-                      ("Where calls diverge", "left")):
+    for col, just in (
+        ("Group", "left"),
+        ("Calls", "right"),
+        ("Static prefix", "right"),
+        ("Dynamic (mean)", "right"),
+        ("Where calls diverge", "left"),
+    ):
         g.add_column(col, justify=just)
     for grp in report.groups[:15]:
         if grp.breakers:
@@ -170,12 +231,17 @@ def _groups(report: Report, console: Console) -> None:
                 where += "\n" + "\n".join(f"  [dim]{escape(s)}[/]" for s in b.samples[:2])
         else:
             where = "-" if grp.calls > 1 else "(single call)"
-        g.add_row(escape(f"{grp.id} {grp.label}"), f"{grp.calls:,}", f"{grp.static_prefix_tokens:,}",
-                  f"{grp.dynamic_suffix_tokens_mean:,.0f}", where, end_section=True)
+        g.add_row(
+            escape(f"{grp.id} {grp.label}"),
+            f"{grp.calls:,}",
+            f"{grp.static_prefix_tokens:,}",
+            f"{grp.dynamic_suffix_tokens_mean:,.0f}",
+            where,
+            end_section=True,
+        )
     if len(report.groups) > 15:
         g.caption = f"{len(report.groups) - 15} more group(s) in --format json"
     console.print(g)
-
 
 
 def _recommendation(report: Report, console: Console) -> None:
@@ -187,9 +253,12 @@ def _recommendation(report: Report, console: Console) -> None:
     for r in rec.reasons:
         lines.append(Text(f"  - {r.message}"))
     for act in rec.actions:
-        lines.append(Text(f"  * {act.message}: saves {_usd(act.savings_usd)}" + (f" on {act.model}" if act.model else "")))
-    lines.append(Text("  Quality differs between models in ways logs cannot show: test both on your own workload.",
-                      style="dim"))
+        lines.append(
+            Text(f"  * {act.message}: saves {_usd(act.savings_usd)}" + (f" on {act.model}" if act.model else ""))
+        )
+    lines.append(
+        Text("  Quality differs between models in ways logs cannot show: test both on your own workload.", style="dim")
+    )
     console.print(Panel(RichGroup(*lines), title="Recommendation", title_align="left", border_style="green"))
     render_options(report, console)
 
@@ -201,19 +270,39 @@ def _findings(report: Report, console: Console) -> None:
     f = Table(title="Findings (largest savings first)", title_justify="left")
     col_model = savings_column_model(report.findings)
     just: JustifyMethod
-    for col, just in (("Id", "left"), ("Kind", "left"), ("Finding", "left"), ("Calls", "right"),
-                      ("Tokens", "right"), (f"Saves on\n{col_model}" if col_model else "Savings", "right")):
+    for col, just in (
+        ("Id", "left"),
+        ("Kind", "left"),
+        ("Finding", "left"),
+        ("Calls", "right"),
+        ("Tokens", "right"),
+        (f"Saves on\n{col_model}" if col_model else "Savings", "right"),
+    ):
         f.add_column(escape(col), justify=just, no_wrap=col != "Finding")
     for x in report.findings[:TOP_FINDINGS]:
-        f.add_row(escape(x.id), escape(x.kind), escape(x.message) + f"\n[dim]-> {escape(x.change)}[/]",
-                  f"{x.calls:,}", f"{x.tokens:,}", _usd(x.savings_usd) + (
-                      f" on {escape(x.savings_model)}" if not col_model and x.savings_model else "") + (
-                      f"\n[dim]{_usd(x.best_savings_usd)} on {escape(x.best_model)}[/]"
-                      if x.best_model != (x.savings_model or col_model)
-                      and x.best_savings_usd > x.savings_usd else ""))
-    f.caption = (f"promptcache analyze ... --explain {report.findings[0].id} shows one in full (layout before "
-                 "and after, savings per model)" + (f"; {len(report.findings) - TOP_FINDINGS} more in --format json"
-                                                    if len(report.findings) > TOP_FINDINGS else ""))
+        f.add_row(
+            escape(x.id),
+            escape(x.kind),
+            escape(x.message) + f"\n[dim]-> {escape(x.change)}[/]",
+            f"{x.calls:,}",
+            f"{x.tokens:,}",
+            _usd(x.savings_usd)
+            + (f" on {escape(x.savings_model)}" if not col_model and x.savings_model else "")
+            + (
+                f"\n[dim]{_usd(x.best_savings_usd)} on {escape(x.best_model)}[/]"
+                if x.best_model != (x.savings_model or col_model) and x.best_savings_usd > x.savings_usd
+                else ""
+            ),
+        )
+    f.caption = (
+        f"promptcache analyze ... --explain {report.findings[0].id} shows one in full (layout before "
+        "and after, savings per model)"
+        + (
+            f"; {len(report.findings) - TOP_FINDINGS} more in --format json"
+            if len(report.findings) > TOP_FINDINGS
+            else ""
+        )
+    )
     f.caption_justify = "left"
     console.print(f)
 
@@ -222,14 +311,24 @@ def _sections(report: Report, console: Console) -> None:
     """The plain-table sections every format shows (worst requests, calibration, fit, sweep), and the
     peak concurrency."""
     for sec in all_sections(report):
-        cols = [Col(h, right, wrap=h in ("Verdict", "Parameters")) for h, right in zip(sec.headers, sec.right, strict=True)]
+        cols = [
+            Col(h, right, wrap=h in ("Verdict", "Parameters")) for h, right in zip(sec.headers, sec.right, strict=True)
+        ]
         for st in fit_tables(sec.title, cols, sec.rows, console.width, keys=1, caption=sec.caption):
             console.print(st)
     if report.concurrency:
         cc = report.concurrency
-        above = ", ".join(f"{m}: {s:,.0f} s above its limit" for m, s in cc.seconds_above_limit.items() if s) or "never above any limit"
-        console.print(Text(f"Peak concurrency: {cc.peak_in_flight} in flight"
-                           + (f" at {cc.peak_at}" if cc.peak_at else "") + f" ({cc.latency_source} latencies); {above}."))
+        above = (
+            ", ".join(f"{m}: {s:,.0f} s above its limit" for m, s in cc.seconds_above_limit.items() if s)
+            or "never above any limit"
+        )
+        console.print(
+            Text(
+                f"Peak concurrency: {cc.peak_in_flight} in flight"
+                + (f" at {cc.peak_at}" if cc.peak_at else "")
+                + f" ({cc.latency_source} latencies); {above}."
+            )
+        )
 
 
 def _assumptions(report: Report, console: Console) -> None:

@@ -34,9 +34,17 @@ def _longest_word(cell: Text | str) -> int:
     return max((len(w) for w in text.split()), default=0)
 
 
-def fit_tables(title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[Text | str]], width: int, *,
-               keys: int = 1, caption: str | Text | None = None, styles: Sequence[str | None] | None = None,
-               sections: Sequence[int] = ()) -> list[Table | Text]:
+def fit_tables(
+    title: str | None,
+    cols: Sequence[Col],
+    rows: Sequence[Sequence[Text | str]],
+    width: int,
+    *,
+    keys: int = 1,
+    caption: str | Text | None = None,
+    styles: Sequence[str | None] | None = None,
+    sections: Sequence[int] = (),
+) -> list[Table | Text]:
     """Tables showing every cell of ``rows`` whole within ``width`` columns, then the caption.
 
     ``keys``: how many leading columns every table repeats; ``styles``: a style per row;

@@ -89,8 +89,10 @@ def template_label(call: Call) -> str:
     if call.template is not None:
         return f"template {_oneline(call.template, 40)} (from the trace)" + (" (+ tools)" if call.has_tools else "")
     main, system = _main_text(call)
-    label = f"{'system' if system else 'no system prompt; first message'}: " \
-            f"{_oneline(volatile.mask(mask_excerpt(main, 0, 600)))}"
+    label = (
+        f"{'system' if system else 'no system prompt; first message'}: "
+        f"{_oneline(volatile.mask(mask_excerpt(main, 0, 600)))}"
+    )
     return label + (" (+ tools)" if any(s.role == "tools" for s in call.segments) else "")
 
 

@@ -30,9 +30,19 @@ from .outcome import Outcome
 
 
 class AnthropicCache(PolicyBase):
-    def __init__(self, measurer: Measurer, *, min_tokens=1024, max_breakpoints: int = 4,
-                 lookback_blocks: int = 20, ttl_5m_s="5m", ttl_1h_s="1h", response_begin_s: float = 1.0,
-                 breakpoints: str = "logged", scope_by_user: bool = False):
+    def __init__(
+        self,
+        measurer: Measurer,
+        *,
+        min_tokens=1024,
+        max_breakpoints: int = 4,
+        lookback_blocks: int = 20,
+        ttl_5m_s="5m",
+        ttl_1h_s="1h",
+        response_begin_s: float = 1.0,
+        breakpoints: str = "logged",
+        scope_by_user: bool = False,
+    ):
         if breakpoints not in ("logged", "auto", "auto-1h"):
             raise ValueError("breakpoints must be 'logged', 'auto' or 'auto-1h'")
         self.m = measurer
@@ -79,8 +89,9 @@ class AnthropicCache(PolicyBase):
             out.append(c if sys_level else hash((c, salt)))
         return out
 
-    def request(self, shape: Shape, *, start: float, end: float, user: str | None,
-                call: CacheHints | None = None) -> Outcome:
+    def request(
+        self, shape: Shape, *, start: float, end: float, user: str | None, call: CacheHints | None = None
+    ) -> Outcome:
         total = shape.total
         bps = self.breakpoints(shape, call)
         if not bps:

@@ -51,9 +51,18 @@ class _Scope:
 class DeepSeekCache:
     """Simulates one DeepSeek model's cache over calls given in start-time order."""
 
-    def __init__(self, measurer: Measurer, *, rule: str = "deepseek-v4-units", construction_delay_s: float = 5,
-                 eviction_idle_s: float = 21600, interval_tokens: int = 0, min_unit_tokens: int = 1,
-                 unit_tokens: int = 64, scope_by_user: bool = True):
+    def __init__(
+        self,
+        measurer: Measurer,
+        *,
+        rule: str = "deepseek-v4-units",
+        construction_delay_s: float = 5,
+        eviction_idle_s: float = 21600,
+        interval_tokens: int = 0,
+        min_unit_tokens: int = 1,
+        unit_tokens: int = 64,
+        scope_by_user: bool = True,
+    ):
         if rule not in ("deepseek-v4-units", "deepseek-legacy-64"):
             raise ValueError(f"unknown DeepSeek rule {rule!r}")
         self.legacy = rule == "deepseek-legacy-64"
@@ -92,8 +101,9 @@ class DeepSeekCache:
             prints += ((scope, prompt_root(self.m, shape.out_key)),)
         return prints
 
-    def request(self, shape: Shape, *, start: float, end: float, user: str | None,
-                call: CacheHints | None = None) -> Outcome:
+    def request(
+        self, shape: Shape, *, start: float, end: float, user: str | None, call: CacheHints | None = None
+    ) -> Outcome:
         scope = self._scope(self._scope_key(user))
         total = shape.total
         if self.legacy:
@@ -243,8 +253,9 @@ class DeepSeekCache:
         if shape.out_key is not None:
             self._add_unit(scope, chain[n - 1], shape.out_key, shape.out_tokens, end + self.delay, start)
 
-    def _add_unit_at(self, scope: _Scope, shape: Shape, pos: int, ready: float, now: float,
-                     cum: list[int] | None = None) -> None:
+    def _add_unit_at(
+        self, scope: _Scope, shape: Shape, pos: int, ready: float, now: float, cum: list[int] | None = None
+    ) -> None:
         """Persist a unit ending ``pos`` tokens in, in the first piece that reaches ``pos``; ``cum``
         (tokens before each piece, len n+1) finds it by bisection instead of a walk over the pieces
         (a block-hash prompt has ~2,000 of them, and a long one ~30 interval units)."""

@@ -194,6 +194,7 @@ def cumulative(tokens: list[int]) -> list[int]:
 
 # -- dated, per-model parameters -------------------------------------------------------------------
 
+
 class Dated:
     """A parameter that changed over time: ``at(t)`` is the value in force at epoch ``t``."""
 

@@ -21,9 +21,18 @@ from .outcome import Outcome
 
 
 class GeminiCache(PolicyBase):
-    def __init__(self, measurer: Measurer, *, min_tokens=1024, idle_s="5m", cap_s="24h",
-                 explicit_ttl_s="1h", hit_fraction: float = 1.0, response_begin_s: float = 0.5,
-                 scope_by_user: bool = False):
+    def __init__(
+        self,
+        measurer: Measurer,
+        *,
+        min_tokens=1024,
+        idle_s="5m",
+        cap_s="24h",
+        explicit_ttl_s="1h",
+        hit_fraction: float = 1.0,
+        response_begin_s: float = 0.5,
+        scope_by_user: bool = False,
+    ):
         self.m = measurer
         self.min_tokens = min_tokens
         self.idle = seconds(idle_s)
@@ -39,8 +48,9 @@ class GeminiCache(PolicyBase):
         """Token-hours of explicit caches seen in the log (each from first use to last use + TTL)."""
         return sum(t * (last - first + self.explicit_ttl) / 3600 for t, first, last in self.explicit.values())
 
-    def request(self, shape: Shape, *, start: float, end: float, user: str | None,
-                call: CacheHints | None = None) -> Outcome:
+    def request(
+        self, shape: Shape, *, start: float, end: float, user: str | None, call: CacheHints | None = None
+    ) -> Outcome:
         total = shape.total
         if call is not None and call.cached_content:
             cached = call.usage.cache_read_tokens if call.usage and call.usage.cache_read_tokens else 0

@@ -37,8 +37,9 @@ class IdealCache:
         scope = self._scope_key(user)
         return ((scope, prompt_root(self.m, shape.keys[0]) if shape.keys else None),)
 
-    def request(self, shape: Shape, *, start: float, end: float, user: str | None,
-                call: CacheHints | None = None) -> Outcome:
+    def request(
+        self, shape: Shape, *, start: float, end: float, user: str | None, call: CacheHints | None = None
+    ) -> Outcome:
         roles = shape.roles
         if roles and roles[0] == "block":  # a block-hash trace: no text, so no prefix inside a piece
             tree = self._blocks.get(self._scope_key(user))

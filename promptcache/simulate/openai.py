@@ -33,10 +33,21 @@ from .outcome import Outcome
 
 
 class OpenAIAutoCache(PolicyBase):
-    def __init__(self, measurer: Measurer, *, min_tokens: int = 1024, increment_tokens: int = 128,
-                 idle_s="5m", cap_s="1h", retention_24h_s="24h", default_retention="in_memory",
-                 routing_prefix_tokens: int = 256, overflow_rpm: float = 15, response_begin_s: float = 0.5,
-                 scope_by_user: bool = False):
+    def __init__(
+        self,
+        measurer: Measurer,
+        *,
+        min_tokens: int = 1024,
+        increment_tokens: int = 128,
+        idle_s="5m",
+        cap_s="1h",
+        retention_24h_s="24h",
+        default_retention="in_memory",
+        routing_prefix_tokens: int = 256,
+        overflow_rpm: float = 15,
+        response_begin_s: float = 0.5,
+        scope_by_user: bool = False,
+    ):
         self.m = measurer
         self.min_tokens = min_tokens
         self.inc = increment_tokens
@@ -84,8 +95,9 @@ class OpenAIAutoCache(PolicyBase):
         """Whether this request lands on an overflow machine (one without the route's history)."""
         return self._machine(scope, shape, now)[1] > 0
 
-    def request(self, shape: Shape, *, start: float, end: float, user: str | None,
-                call: CacheHints | None = None) -> Outcome:
+    def request(
+        self, shape: Shape, *, start: float, end: float, user: str | None, call: CacheHints | None = None
+    ) -> Outcome:
         total = shape.total
         scope = self._scope_id(user, call, key=True)
         route, machine = self._machine(scope, shape, start)
@@ -94,8 +106,11 @@ class OpenAIAutoCache(PolicyBase):
             index = self._index.setdefault((route, machine), PrefixIndex(self.m))
         else:
             index = self._index.setdefault(scope, PrefixIndex(self.m))
-        retention = (call.prompt_cache_retention if call is not None and call.prompt_cache_retention
-                     else self._p(self.default_retention, start))
+        retention = (
+            call.prompt_cache_retention
+            if call is not None and call.prompt_cache_retention
+            else self._p(self.default_retention, start)
+        )
         idle, cap = (self.long, self.long) if retention == "24h" else (self.idle, self.cap)
         minimum = self._p(self.min_tokens, start)
         ready = start + min(self.begin, max(end - start, 0.0))
@@ -111,9 +126,18 @@ class OpenAIAutoCache(PolicyBase):
 
 
 class OpenAIBreakpointCache(PolicyBase):
-    def __init__(self, measurer: Measurer, *, min_tokens: int = 1024, max_writes: int = 4,
-                 read_lookback_breakpoints: int = 50, ttl_s="30m", response_begin_s: float = 0.5,
-                 breakpoints: str = "logged", scope_by_user: bool = False):
+    def __init__(
+        self,
+        measurer: Measurer,
+        *,
+        min_tokens: int = 1024,
+        max_writes: int = 4,
+        read_lookback_breakpoints: int = 50,
+        ttl_s="30m",
+        response_begin_s: float = 0.5,
+        breakpoints: str = "logged",
+        scope_by_user: bool = False,
+    ):
         self.m = measurer
         self.min_tokens = min_tokens
         self.max_writes = int(max_writes)
@@ -140,8 +164,9 @@ class OpenAIBreakpointCache(PolicyBase):
                     break
         return sorted(bps)
 
-    def request(self, shape: Shape, *, start: float, end: float, user: str | None,
-                call: CacheHints | None = None) -> Outcome:
+    def request(
+        self, shape: Shape, *, start: float, end: float, user: str | None, call: CacheHints | None = None
+    ) -> Outcome:
         total = shape.total
         store = self._stores.setdefault(self._scope_id(user, call, key=True), EntryStore())
         cum = cumulative(shape.tokens)
@@ -162,7 +187,7 @@ class OpenAIBreakpointCache(PolicyBase):
             entry.expires = max(entry.expires, start + entry.ttl)
         ready = start + min(self.begin, max(end - start, 0.0))
         new = [k for k in self.breakpoints(shape, call) if cum[k + 1] > hit and cum[k + 1] >= minimum]
-        new = new[-self.max_writes:]  # up to four new writes; the latest ones win
+        new = new[-self.max_writes :]  # up to four new writes; the latest ones win
         last = hit
         for k in new:
             store.put(chain[k + 1], cum[k + 1], ready, start, self.ttl)

@@ -41,8 +41,9 @@ RULES = {
 
 
 class Policy(Protocol):
-    def request(self, shape: Shape, *, start: float, end: float, user: str | None,
-                call: CacheHints | None = None) -> Outcome: ...
+    def request(
+        self, shape: Shape, *, start: float, end: float, user: str | None, call: CacheHints | None = None
+    ) -> Outcome: ...
 
 
 class FootprintPolicy(Policy, Protocol):
@@ -59,8 +60,10 @@ def policy_params(name: str, overrides: dict[str, Any] | None = None) -> dict[st
     params = {"rule": rules.rule, **rules.params()}
     for k, v in (overrides or {}).items():
         if k == "rule" or (k not in params and k not in GENERIC):
-            raise ConfigError(f"cache policy {name!r} has no parameter {k!r}; it has: "
-                              f"{', '.join(sorted(p for p in params if p != 'rule'))}")
+            raise ConfigError(
+                f"cache policy {name!r} has no parameter {k!r}; it has: "
+                f"{', '.join(sorted(p for p in params if p != 'rule'))}"
+            )
         params[k] = v
     return params
 
@@ -79,8 +82,9 @@ class CachedModel(Protocol):
     def cache_policy(self) -> str: ...
 
 
-def make_policy(model: CachedModel | None, measurer: Measurer, *, policy: str | None = None,
-                overrides: dict[str, Any] | None = None) -> Policy:
+def make_policy(
+    model: CachedModel | None, measurer: Measurer, *, policy: str | None = None, overrides: dict[str, Any] | None = None
+) -> Policy:
     """The simulator for ``model`` (or the named ``policy``, e.g. ``ideal``), parameters resolved for it."""
     if policy:
         name = policy

@@ -39,4 +39,4 @@ class BlockPrefixes:
 
     def add(self, chain: Sequence[int], known: int) -> None:
         """Add a prompt whose first ``known`` pieces are already in the tree (``longest``)."""
-        self.nodes.update(chain[known + 1:])
+        self.nodes.update(chain[known + 1 :])
