@@ -16,7 +16,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -116,16 +116,17 @@ def analyze(
         )
     if not fp.partial:  # a mistyped safety override must not pass silently (issue 18)
         _check_quality_critical(opts.quality_critical, list(fp.grouper.groups.values()))
-    done = _Done()
+    inputs = _Inputs(files, opts, catalog, entries, comparisons, measurers, primary, fp, now, _Done())
     try:
-        return _analyze_calls(files, opts, catalog, entries, comparisons, measurers, primary, fp, now, done)
+        return _analyze_calls(inputs)
     except KeyboardInterrupt:  # Ctrl-C after reading: what was done so far, marked PARTIAL (issue 18)
-        return _interrupted(files, opts, catalog, entries, comparisons, measurers, primary, fp, now, done)
+        return _interrupted(inputs)
 
 
 @dataclass
-class _Run:
-    """What every step after reading shares: the inputs of the run and what the first steps made."""
+class _Inputs:
+    """What the analysis has once the log is read: the options, the models and the first pass.
+    ``done`` records each step's results as they complete, so an interrupt can still report them."""
 
     paths: Sequence[str]
     opts: AnalyzeOptions
@@ -137,6 +138,12 @@ class _Run:
     fp: FirstPass
     now: datetime
     done: _Done
+
+
+@dataclass
+class _Run(_Inputs):
+    """What every step after reading shares: the inputs and what the first step made of them."""
+
     order: list[int]  # calls in start-time order
     sims: Simulations
     chains: Chains
@@ -180,68 +187,38 @@ class _Advice:
     logged_dropped: list[tuple[Any, str]]
 
 
-def _analyze_calls(
-    paths: Sequence[str],
-    opts: AnalyzeOptions,
-    catalog: Catalog,
-    entries: list[ModelEntry],
-    comparisons: list[ModelEntry],
-    measurers: dict[str, Measurer],
-    primary: str,
-    fp: FirstPass,
-    now: datetime,
-    done: _Done,
-) -> R.Report:
+def _analyze_calls(inputs: _Inputs) -> R.Report:
     """Everything after reading: simulate, advise, recommend, report, one named step each. ``done``
     records each step's results as they complete, so an interrupt can still report them."""
-    run = _prepare(paths, opts, catalog, entries, comparisons, measurers, primary, fp, now, done)
+    run = _prepare(inputs)
     as_logged = _simulate_as_logged(run)
     advice = _advise(run)
     _simulate_restructured(run, advice.plan)
     concurrency = _concurrency(run)
     rec, head = _recommend(run, advice.plan, concurrency)
-    done.rec, done.stage = rec, "the calibration and the sweep"
+    run.done.rec, run.done.stage = rec, "the calibration and the sweep"
     return _report(run, as_logged, advice, concurrency, rec, head)
 
 
-def _prepare(
-    paths: Sequence[str],
-    opts: AnalyzeOptions,
-    catalog: Catalog,
-    entries: list[ModelEntry],
-    comparisons: list[ModelEntry],
-    measurers: dict[str, Measurer],
-    primary: str,
-    fp: FirstPass,
-    now: datetime,
-    done: _Done,
-) -> _Run:
+def _prepare(inputs: _Inputs) -> _Run:
     """Start order, the simulations, chains and conversations, comparison shapes, the timeline."""
+    fp, done = inputs.fp, inputs.done
     metas, shapes = fp.facts, fp.shapes
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
-    sims = done.sims = Simulations(fp, order, measurers, catalog, opts, now=now)
-    chains = done.chains = find_chains(metas, order, shapes[primary])
-    translations = done.translations = _comparison_shapes(sims, comparisons, primary, done.notes)
-    _candidate_breakpoints(sims, entries, done.notes)
-    timeline = done.timeline = _timeline(fp, entries)
+    sims = done.sims = Simulations(fp, order, inputs.measurers, inputs.catalog, inputs.opts, now=inputs.now)
+    chains = done.chains = find_chains(metas, order, shapes[inputs.primary])
+    translations = done.translations = _comparison_shapes(sims, inputs.comparisons, inputs.primary, done.notes)
+    _candidate_breakpoints(sims, inputs.entries, done.notes)
+    timeline = done.timeline = _timeline(fp, inputs.entries)
     return _Run(
-        paths,
-        opts,
-        catalog,
-        entries,
-        comparisons,
-        measurers,
-        primary,
-        fp,
-        now,
-        done,
-        order,
-        sims,
-        chains,
-        _conversations(metas, chains),
-        translations,
-        timeline,
-        catalog.find(fp.logged_models.most_common(1)[0][0]),
+        **{f.name: getattr(inputs, f.name) for f in fields(_Inputs)},
+        order=order,
+        sims=sims,
+        chains=chains,
+        conversation=_conversations(metas, chains),
+        translations=translations,
+        timeline=timeline,
+        logged=inputs.catalog.find(fp.logged_models.most_common(1)[0][0]),
     )
 
 
@@ -638,21 +615,18 @@ class _Done:
     rec: R.Recommendation | None = None
 
 
-def _interrupted(
-    paths: Sequence[str | Path],
-    opts: AnalyzeOptions,
-    catalog: Catalog,
-    entries: list[ModelEntry],
-    comparisons: list[ModelEntry],
-    measurers: dict[str, Measurer],
-    primary: str,
-    fp: FirstPass,
-    now: datetime,
-    done: _Done,
-) -> R.Report:
+def _interrupted(inputs: _Inputs) -> R.Report:
     """The report of an analysis interrupted after reading (Ctrl-C during the simulations): every call
     read, its groups and observed figures, and each scenario whose simulation finished; what was not
     finished is named in the notes. Marked partial."""
+    opts, catalog, entries, comparisons, measurers = (
+        inputs.opts,
+        inputs.catalog,
+        inputs.entries,
+        inputs.comparisons,
+        inputs.measurers,
+    )
+    primary, fp, now, done = inputs.primary, inputs.fp, inputs.now, inputs.done
     metas, shapes = fp.facts, fp.shapes
     everyone = entries + comparisons
     comparison_ids = {e.id for e in comparisons}
