@@ -38,7 +38,7 @@ from ..advise.whatif import Plan, Variant, Variants, choose, reshape
 from ..errors import ConfigError, EmptyLogError
 from ..knowledge.cache_rules import default_rules
 from ..knowledge.catalog import Catalog, ModelEntry, load_catalog
-from ..measure.shape import Measurer
+from ..measure.shape import Measurer, Shape
 from ..model import report as R
 from ..model.calls import Call
 from ..model.facts import CallFacts
@@ -501,35 +501,12 @@ def _report(
         f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not reported: {why}."
         for f, why in advice.logged_dropped
     )
-    stats = fp.stats
-    times = [m.start for m in metas if m.timed]  # the log's own times, whatever --at says
     prim = run.measurers[run.primary]
     reported = sum(s.reported for s in shapes[run.primary])
     counts = group_counts(metas, run.chains)  # tools, tool calls, thinking per group: one count for all uses
     excerpt = (lambda text: "") if opts.redact else _excerpt
     return R.Report(
-        tool_version=__version__,
-        inputs=stats.files,
-        input_formats=dict(stats.formats),
-        partial=fp.partial,
-        # interrupted: only lines fully read count, so the ledger still closes
-        lines_read=len(metas) + stats.skipped_lines if fp.partial else stats.lines,
-        calls=len(metas),
-        skipped_lines=stats.skipped_lines,
-        skipped_by_reason=dict(sorted(stats.skipped.items())),
-        skipped_examples=[
-            R.SkippedLine(path=x.path, line=x.line, reason=x.reason, message="(redacted)" if opts.redact else x.message)
-            for x in stats.examples
-        ],
-        period=(_iso(min(times)), _iso(max(times))) if times else None,
-        tokenizer=(
-            "none: a block-hash trace carries its own token counts" if run.content_free else prim.tokenizer_name
-        ),
-        input_tokens=sum(s.total for s in shapes[run.primary]),
-        reported_calls=reported,
-        estimated_calls=len(metas) - reported,
-        observed=_observed(fp),
-        groups=[_group(g, counts[g.id], opts.redact) for g in _groups(fp)],
+        **_read_part(fp, prim, shapes[run.primary], counts, opts.redact),
         scenarios=scenarios,
         recommendation=rec,
         concurrency=concurrency,
@@ -566,6 +543,39 @@ def _report(
             notes,
             _prices_assumption(opts, metas, run.now),
         ),
+    )
+
+
+def _read_part(
+    fp: FirstPass, prim: Measurer, shapes: Sequence[Shape], counts: dict[str, GroupCounts], redact: bool
+) -> dict[str, Any]:
+    """What a report says of the log as read (calls, lines, period, tokens, observed usage, groups):
+    the same in a full report and in one an interrupt cut short."""
+    metas, stats = fp.facts, fp.stats
+    times = [m.start for m in metas if m.timed]  # the log's own times, whatever --at says
+    reported = sum(s.reported for s in shapes)
+    content_free = fp.content_free == len(metas)
+    return dict(
+        tool_version=__version__,
+        inputs=stats.files,
+        input_formats=dict(stats.formats),
+        partial=fp.partial,
+        # interrupted: only lines fully read count, so the ledger still closes
+        lines_read=len(metas) + stats.skipped_lines if fp.partial else stats.lines,
+        calls=len(metas),
+        skipped_lines=stats.skipped_lines,
+        skipped_by_reason=dict(sorted(stats.skipped.items())),
+        skipped_examples=[
+            R.SkippedLine(path=x.path, line=x.line, reason=x.reason, message="(redacted)" if redact else x.message)
+            for x in stats.examples
+        ],
+        period=(_iso(min(times)), _iso(max(times))) if times else None,
+        tokenizer="none: a block-hash trace carries its own token counts" if content_free else prim.tokenizer_name,
+        input_tokens=sum(s.total for s in shapes),
+        reported_calls=reported,
+        estimated_calls=len(metas) - reported,
+        observed=_observed(fp),
+        groups=[_group(g, counts[g.id], redact) for g in _groups(fp)],
     )
 
 
@@ -668,29 +678,8 @@ def _interrupted(inputs: _Inputs) -> R.Report:
     prim = measurers[primary]
     excerpt = (lambda text: "") if opts.redact else _excerpt
     reported = sum(s.reported for s in shapes[primary])
-    stats = fp.stats
-    times = [m.start for m in metas if m.timed]  # the log's own times, whatever --at says
-    groups = sorted(fp.grouper.groups.values(), key=lambda g: (-g.input_tokens, g.id))
     return R.Report(
-        tool_version=__version__,
-        inputs=stats.files,
-        input_formats=dict(stats.formats),
-        partial=True,
-        lines_read=len(metas) + stats.skipped_lines if fp.partial else stats.lines,
-        calls=len(metas),
-        skipped_lines=stats.skipped_lines,
-        skipped_by_reason=dict(sorted(stats.skipped.items())),
-        skipped_examples=[
-            R.SkippedLine(path=x.path, line=x.line, reason=x.reason, message="(redacted)" if opts.redact else x.message)
-            for x in stats.examples
-        ],
-        period=(_iso(min(times)), _iso(max(times))) if times else None,
-        tokenizer=prim.tokenizer_name,
-        input_tokens=sum(s.total for s in shapes[primary]),
-        reported_calls=reported,
-        estimated_calls=len(metas) - reported,
-        observed=_observed(fp),
-        groups=[_group(g, counts[g.id], opts.redact) for g in groups],
+        **{**_read_part(fp, prim, shapes[primary], counts, opts.redact), "partial": True},
         scenarios=scenarios,
         recommendation=rec,
         concurrency=None,
