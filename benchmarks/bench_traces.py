@@ -33,7 +33,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from run import OUT, PROMPTCACHE, PY, fmt, machine, stats
+from run import OUT, PROMPTCACHE, PY, fmt, machine, stats, write_between
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 README = os.path.join(HERE, "README.md")
@@ -165,14 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         *rows,
     ])
     print(table)
-    if not a.no_write and os.path.exists(README):
-        with open(README, encoding="utf-8") as f:
-            text = f.read()
-        if BEGIN in text and END in text:
-            head, rest = text.split(BEGIN, 1)
-            _, tail = rest.split(END, 1)
-            with open(README, "w", encoding="utf-8") as f:
-                f.write(f"{head}{BEGIN}\n{table}\n{END}{tail}")
+    if not a.no_write:
+        write_between(README, BEGIN, END, table)
     return 0
 
 

@@ -112,6 +112,19 @@ def has_jobs() -> bool:
     return "--jobs" in out
 
 
+def write_between(path: str, begin: str, end: str, text: str) -> None:
+    """Replace what stands between the markers ``begin`` and ``end`` of a README with ``text``."""
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        old = f.read()
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(f"{head}{begin}\n{text}\n{end}{tail}")
+
+
 def machine() -> str:
     cpu = ""
     try:
@@ -216,13 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         *rows,
     ])
     print(table)
-    if not a.no_write and os.path.exists(README):
-        text = open(README, encoding="utf-8").read()
-        if BEGIN in text and END in text:
-            head, rest = text.split(BEGIN, 1)
-            _, tail = rest.split(END, 1)
-            with open(README, "w", encoding="utf-8") as f:
-                f.write(f"{head}{BEGIN}\n{table}\n{END}{tail}")
+    if not a.no_write:
+        write_between(README, BEGIN, END, table)
     return 0
 
 
