@@ -255,6 +255,24 @@ def _transports(module: str) -> tuple[Any, Any]:
                 if done is not None:
                     done(b"".join(self._chunks))
 
+    def recorded(
+        writer: CaptureWriter, request: httpx.Request, response: httpx.Response, started: float, t0: float, stream: Any
+    ) -> httpx.Response:
+        """``response`` with its body recorded once it has been read whole (sync or async ``stream``)."""
+
+        def done(raw: bytes) -> None:
+            try:
+                _record(httpx, writer, request, response, raw, started, t0)
+            except Exception:
+                writer.errors += 1
+
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=stream(response.stream, done),
+            extensions=response.extensions,
+        )
+
     class Sync(httpx.BaseTransport):
         def __init__(
             self, path: str | os.PathLike[str], transport: httpx.BaseTransport | None = None, *, redact: bool = False
@@ -265,19 +283,7 @@ def _transports(module: str) -> tuple[Any, Any]:
         def handle_request(self, request: httpx.Request) -> httpx.Response:
             started, t0 = time.time(), time.perf_counter()
             response = self.transport.handle_request(request)
-
-            def done(raw: bytes) -> None:
-                try:
-                    _record(httpx, self.writer, request, response, raw, started, t0)
-                except Exception:
-                    self.writer.errors += 1
-
-            return httpx.Response(
-                response.status_code,
-                headers=response.headers,
-                stream=_Recording(response.stream, done),
-                extensions=response.extensions,
-            )
+            return recorded(self.writer, request, response, started, t0, _Recording)
 
         def close(self) -> None:
             self.transport.close()
@@ -296,19 +302,7 @@ def _transports(module: str) -> tuple[Any, Any]:
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
             started, t0 = time.time(), time.perf_counter()
             response = await self.transport.handle_async_request(request)
-
-            def done(raw: bytes) -> None:
-                try:
-                    _record(httpx, self.writer, request, response, raw, started, t0)
-                except Exception:
-                    self.writer.errors += 1
-
-            return httpx.Response(
-                response.status_code,
-                headers=response.headers,
-                stream=_AsyncRecording(response.stream, done),
-                extensions=response.extensions,
-            )
+            return recorded(self.writer, request, response, started, t0, _AsyncRecording)
 
         async def aclose(self) -> None:
             await self.transport.aclose()
