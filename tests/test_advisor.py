@@ -9,6 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promptcache.analyze.pipeline import AnalyzeOptions, analyze
+from promptcache.model.findings import CacheNotReady, VolatileValue
+from promptcache.report.as_json import render_json
+from promptcache.report.findings_text import with_findings_text
 
 POLICY = "\n".join(f"Policy {i}: answer in the customer's language, cite section {i}, never guess amounts."
                    for i in range(120))
@@ -46,7 +49,8 @@ def kinds(report):
 
 
 def check_priced(report, kind):
-    [f] = [f for f in report.findings if f.kind == kind]
+    """The finding of ``kind``, priced by re-simulation, with its words written (as every renderer does)."""
+    [f] = [f for f in with_findings_text(report).findings if f.kind == kind]
     assert f.savings_usd > 0
     for s in f.savings:
         assert s.alone_usd > 0 and s.cache_hit_tokens_gained > 0
@@ -69,7 +73,8 @@ def test_timestamp_line_is_moved(write_log):
     p = log(write_log, system=lambda i, t, rng: [{"role": "system", "content": f"Now: {t:%Y-%m-%d %H:%M}\n{POLICY}"}])
     r = analyze([p])
     f = check_priced(r, "volatile_value")
-    assert "timestamp" in f.message and f.keeps_information
+    assert f.evidence == VolatileValue(line=0, value="timestamp", static_tokens=f.evidence.static_tokens, lines=1)
+    assert "system prompt line 1 holds a timestamp" in f.message and f.keeps_information
     assert f.samples and "Now:" in f.samples[0]
 
 
@@ -78,7 +83,7 @@ def test_user_name_line_is_moved(write_log):
     p = log(write_log, system=lambda i, t, rng: [
         {"role": "system", "content": f"You are talking to {names[i % 4]}.\n{POLICY}"}])
     f = check_priced(analyze([p]), "volatile_value")
-    assert "per-call text" in f.message
+    assert f.evidence.value is None and "per-call text" in f.message
 
 
 def test_tool_order_is_canonicalized(write_log):
@@ -143,7 +148,7 @@ def test_several_breakers_combine(write_log):
 def test_redacted_findings_carry_no_text(write_log):
     p = log(write_log, system=lambda i, t, rng: [{"role": "system", "content": f"Now: {t:%Y-%m-%d %H:%M}\n{POLICY}"}])
     r = analyze([p], AnalyzeOptions(redact=True))
-    text = r.model_dump_json()
+    text = render_json(r)
     assert "Now:" not in text and "Policy 1" not in text
 
 
@@ -189,9 +194,11 @@ def test_burst_before_the_cache_is_built(write_log):
             r["latency_ms"] = 800
             rows.append(r)
     report = analyze([write_log(rows)])
-    f = next(x for x in report.findings if x.kind == "cache_not_ready")
+    f = next(x for x in with_findings_text(report).findings if x.kind == "cache_not_ready")
     assert f.calls == 24 and f.savings_usd > 0 and "wait" in f.change
-    assert "16 calls" in f.message  # 4 of each burst of 6: the first two build the shared unit
+    assert isinstance(f.evidence, CacheNotReady)
+    assert f.evidence.calls == 16  # 4 of each burst of 6: the first two build the shared unit
+    assert f.message.startswith("g1: 16 calls of cold bursts")
     by = {(s.model, s.layout): s for s in report.scenarios}
     assert by[("deepseek-flash", "restructured")].hit_ratio > by[("deepseek-flash", "as_logged")].hit_ratio
 
@@ -216,7 +223,7 @@ def _conversation_rows(rewrite: bool):
 
 def test_history_rewrite_is_found_and_priced(write_log):
     r = analyze([write_log(_conversation_rows(rewrite=True))])
-    f = next(x for x in r.findings if x.kind == "history_rewrite")
+    f = next(x for x in with_findings_text(r).findings if x.kind == "history_rewrite")
     assert f.savings_usd > 0 and "append-only" in f.change
     clean = analyze([write_log(_conversation_rows(rewrite=False), "clean.jsonl")])
     assert not [x for x in clean.findings if x.kind == "history_rewrite"]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from promptcache.analyze.pipeline import AnalyzeOptions, analyze
+from promptcache.report.findings_text import with_findings_text
 
 POLICY = "\n".join(f"Policy {i}: answer in the customer's language, cite section {i}, never guess amounts."
                    for i in range(120))
@@ -37,7 +38,8 @@ def claude_log(write_log, *, system_cc=None, user_cc=None, usage=None, n=10, eve
 
 
 def finding(report, kind):
-    [f] = [f for f in report.findings if f.kind == kind]
+    """The finding of ``kind``, with its words written (as every renderer does)."""
+    [f] = [f for f in with_findings_text(report).findings if f.kind == kind]
     return f
 
 

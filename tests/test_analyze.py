@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from promptcache.analyze.pipeline import AnalyzeOptions, analyze
+from promptcache.report.recommendation_text import with_text
 
 STATIC = "\n".join(f"Rule {i}: answer politely, cite the policy section, never invent facts." for i in range(300))
 
@@ -35,9 +36,10 @@ def test_timestamp_at_top_is_found_moved_and_priced(write_log):
     assert restr.hit_ratio > 0.9
     assert restr.hit_ratio < 1.0
     assert abs(restr.hit_ratio - (per_call - 30) / per_call * (g.calls - 2) / g.calls) < 0.03
-    rec = r.recommendation
+    rec = with_text(r).recommendation
     assert rec.layout == "restructured"
     assert rec.actions and rec.actions[0].kind == "volatile_value" and "timestamp" in rec.actions[0].message
+    assert rec.actions[0].message == "{0.message}: {0.change}".format(with_text(r).findings[0])
     assert rec.actions[0].savings_usd > 0
     assert rec.savings_usd == rec.baseline_cost_usd - rec.cost_usd
 

@@ -18,6 +18,7 @@ from promptcache.advise.whatif import Variant, Variants, choose
 from promptcache.knowledge.catalog import default_catalog
 from promptcache.measure.shape import Measurer
 from promptcache.model.facts import CallFacts
+from promptcache.model.findings import VolatileValue
 from promptcache.price.ledger import Ledger
 from promptcache.price.scenarios import simulate
 from promptcache.read.reader import read_logs
@@ -100,7 +101,7 @@ def test_fix_alone_saving_excludes_the_storage_bill():
         led.storage = Decimal("0.50")
         return led
 
-    fix = Fix(kind="volatile_value", group="g1", segment="system", message="", change="", keeps_information=True)
+    fix = Fix(kind="volatile_value", group="g1", evidence=VolatileValue(0, None, 100, 1), keeps_information=True)
     variants = Variants(combined=Variant(), alone=[Variant()], in_group=[Variant()], groups={"g1": Variant()},
                         facts=[], owner=["g1"])
     plan = choose([fix], variants, lambda _fixes: variants, ["deepseek-v4-pro"], lambda _v, _m: ledger(),
@@ -123,7 +124,7 @@ def test_a_fix_saving_less_than_the_shown_precision_is_not_reported():
         led.storage = Decimal(storage)
         return led
 
-    fix = Fix(kind="volatile_value", group="g1", segment="system", message="", change="", keeps_information=True)
+    fix = Fix(kind="volatile_value", group="g1", evidence=VolatileValue(0, None, 100, 1), keeps_information=True)
     variants = Variants(combined=Variant(), alone=[Variant()], in_group=[Variant()], groups={"g1": Variant()},
                         facts=[], owner=["g1"])
     base = {"deepseek-v4-pro": ledger("0.00004")}  # the fix removes a $0.00004 bill, nothing else

@@ -26,6 +26,7 @@ from promptcache.analyze import simulations
 from promptcache.analyze.first_pass import first_pass
 from promptcache.knowledge.catalog import default_catalog
 from promptcache.measure.shape import Measurer, Shape, chain_of
+from promptcache.model.findings import CacheNotReady
 from promptcache.price.scenarios import footprints, resimulate, simulate_outcomes
 from promptcache.read.reader import read_logs
 from promptcache.simulate.policies import DeepSeekCache, GeminiCache, IdealCache
@@ -236,7 +237,7 @@ def test_kept_fixes_reuse_the_shaped_variants(monkeypatch, generated):
     assert check(fixes, variants, [[k] for k in range(n)] + [[j for j in range(n) if j != k] for k in range(n)]) >= n
     # a group with a text fix, a scope fix and a third fix (calls moved by a second): keeping two of three
     text = next(f for f in fixes if f.rewrites_text)
-    third = Fix(kind="cache_not_ready", group=text.group, segment="", message="", change="", keeps_information=True,
+    third = Fix(kind="cache_not_ready", group=text.group, evidence=CacheNotReady(3, 1.0, 1.0, 1.0), keeps_information=True,
                 apply_facts=lambda f: replace(f, start=f.start + 1, end=f.end + 1))
     more = [*fixes, third]
     ks = [k for k, f in enumerate(more) if f.group == text.group]

@@ -182,7 +182,9 @@ def test_diff_of_something_else_says_what_to_give(tmp_path, capsys):
 def test_a_findings_token_figure_is_the_exact_count_its_table_shows(example_report):
     """Issue 19.6: the volatile-line finding said "~4,638 tokens" (characters / 4) while its layout
     showed the exact 4,052 tokens of the same static text."""
-    f = next(f for f in example_report.findings if f.kind == "volatile_value")
+    from promptcache.report.findings_text import with_findings_text
+
+    f = next(f for f in with_findings_text(example_report).findings if f.kind == "volatile_value")
     static = [p.tokens for p in f.before if p.static and p.part.startswith("system")]
-    assert len(static) == 1
+    assert len(static) == 1 and f.evidence.static_tokens == static[0]
     assert f"before {static[0]:,} tokens of static instructions" in f.message

@@ -28,6 +28,16 @@ import orjson
 from ..measure.shape import Shape, chain_of
 from ..model.calls import Call, Segment
 from ..model.facts import CallFacts
+from ..model.findings import (
+    CacheNotReady,
+    DynamicBeforeStatic,
+    FindingEvidence,
+    HistoryRewrite,
+    ToolSerialization,
+    UserIdScope,
+    VolatileValue,
+    WhitespaceDrift,
+)
 from ..segment import volatile
 
 SAMPLES = 12  # per group: enough to tell static from per-call, small enough to bound memory
@@ -69,13 +79,12 @@ class LayoutItem:
 
 @dataclass
 class Fix:
-    """A breaker in one group and the change that removes it."""
+    """A breaker in one group and the change that removes it: its kind and what it rests on
+    (``evidence``, one ``model.findings`` record per kind; ``report.findings_text`` writes the words)."""
 
     kind: str
     group: str
-    segment: str
-    message: str
-    change: str
+    evidence: FindingEvidence
     keeps_information: bool
     samples: list[str] = field(default_factory=list)
     apply: Callable[[Call], Call] | None = None  # rewrites the call's text
@@ -232,13 +241,7 @@ def detect(
                 Fix(
                     kind="user_id_scope",
                     group=gid,
-                    segment="request (user_id)",
-                    message=(
-                        f"{gid}: calls of one template are sent under different `user_id`s; DeepSeek keeps one "
-                        "cache per user_id, so every user pays for the shared static prefix again"
-                    ),
-                    change="send these calls without `user_id` (or one shared id) unless you need per-user cache "
-                    "isolation for privacy",
+                    evidence=UserIdScope(),
                     keeps_information=True,
                     apply_facts=_drop_user,
                 )
@@ -292,15 +295,7 @@ def detect_history_rewrites(
             Fix(
                 kind="history_rewrite",
                 group=gid,
-                segment=f"message {min(where[gid])} of the history (earliest)",
-                message=(
-                    f"{gid}: {len(where[gid])} turns rewrote the conversation's earlier messages (edited, truncated "
-                    "or summarized), so each lost the cached prefix of the turn before it"
-                ),
-                change=(
-                    "keep the history append-only: add each new turn at the end; summarize only when the savings "
-                    "below say it pays"
-                ),
+                evidence=HistoryRewrite(turns=len(where[gid]), earliest=min(where[gid])),
                 keeps_information=True,
                 shapes=changed[gid],
             )
@@ -368,16 +363,8 @@ def detect_bursts(facts: Sequence[CallFacts], *, delay_s: float, idle_s: float, 
             Fix(
                 kind="cache_not_ready",
                 group=gid,
-                segment="timing",
-                message=(
-                    f"{gid}: {len(shift)} calls of cold bursts arrived before DeepSeek had cached the prefix they "
-                    f"share (it persists a shared prefix after two requests, usable about {delay_s:g} s after the "
-                    "second completes), so they paid full price"
-                ),
-                change=(
-                    f"send the first two calls of a burst and the rest once they have completed (they wait "
-                    f"{max(waits):.0f} s at most, {sum(waits) / len(waits):.1f} s on average), or keep the "
-                    "cache warm with a request ahead of the burst"
+                evidence=CacheNotReady(
+                    calls=len(shift), delay_s=delay_s, max_wait_s=max(waits), mean_wait_s=sum(waits) / len(waits)
                 ),
                 keeps_information=True,
                 apply_facts=apply_facts,
@@ -402,12 +389,7 @@ def _detect_whitespace(gid: str, samples: list[Call], excerpt, count) -> Fix | N
     return Fix(
         kind="whitespace_drift",
         group=gid,
-        segment="system",
-        message=(
-            f"{gid}: the system prompt differs between calls only in trailing spaces, line endings or "
-            f"final newlines ({len(raw)} variants in {len(samples)} samples; {len(norm)} once normalized)"
-        ),
-        change="strip trailing whitespace and normalize line endings when building the system prompt",
+        evidence=WhitespaceDrift(variants=len(raw), samples=len(samples), normalized=len(norm)),
         keeps_information=True,
         apply=_normalize_whitespace,
     )
@@ -421,19 +403,10 @@ def _detect_tools(gid: str, samples: list[Call], excerpt, count) -> Fix | None:
     if None in canon or len(canon) >= len(set(texts)):
         return None
     by_name = {_canonical_tools(t, sort_keys=False) for t in texts}
-    kind = "tool_order" if len(by_name) < len(set(texts)) else "json_key_order"
-    what = (
-        "the same tools in a different order"
-        if kind == "tool_order"
-        else "the same tool schemas with their JSON keys in a different order"
-    )
     return Fix(
-        kind=kind,
+        kind="tool_order" if len(by_name) < len(set(texts)) else "json_key_order",
         group=gid,
-        segment="tools",
-        message=f"{gid}: calls send {what} ({len(set(texts))} serializations of {len(canon)} tool list(s) "
-        f"in {len(texts)} samples), so the prefix breaks at the tool list",
-        change="serialize tools deterministically: sort them by name and dump JSON with sorted keys",
+        evidence=ToolSerialization(serializations=len(set(texts)), tool_lists=len(canon), samples=len(texts)),
         keeps_information=True,
         apply=_canonicalize_tools,
     )
@@ -452,12 +425,7 @@ def _detect_reorder(gid: str, samples: list[Call], excerpt, count) -> Fix | None
     return Fix(
         kind="dynamic_before_static",
         group=gid,
-        segment=f"system message {first_dynamic + 1}",
-        message=(
-            f"{gid}: system message {first_dynamic + 1} changes from call to call but comes before "
-            f"{sum(static_pos[first_dynamic + 1 :])} static system message(s)"
-        ),
-        change="put the static system messages first and the per-call one after them",
+        evidence=DynamicBeforeStatic(first_dynamic=first_dynamic, static_after=sum(static_pos[first_dynamic + 1 :])),
         keeps_information=True,
         samples=[excerpt(x[first_dynamic]) for x in lists[:2]],
         apply=_reorder_preamble(static),
@@ -485,17 +453,10 @@ def _detect_lines(gid: str, samples: list[Call], excerpt, count: Callable[[str],
     found = volatile.find(line)
     kind_of = found[0][0] if found else None
     other = next((ls[varying[0]] for ls in line_sets[1:] if varying[0] < len(ls) and ls[varying[0]] != line), "")
-    what = f"a {kind_of.replace('_', ' ')}" if kind_of else "per-call text (a name, an id, a user's data)"
     return Fix(
         kind="volatile_value",
         group=gid,
-        segment=f"system (line {varying[0] + 1})",
-        message=(
-            f"{gid}: system prompt line {varying[0] + 1} holds {what} that changes on every call, "
-            f"before {after:,} tokens of static instructions"
-            + (f" ({len(varying)} such lines)" if len(varying) > 1 else "")
-        ),
-        change="move the changing line(s) to the end of the last user message (the model still reads them)",
+        evidence=VolatileValue(line=varying[0], value=kind_of, static_tokens=after, lines=len(varying)),
         keeps_information=True,
         samples=[excerpt(line), excerpt(other)] if other else [excerpt(line)],
         apply=_move_lines(frozenset(static)),

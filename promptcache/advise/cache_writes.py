@@ -24,6 +24,7 @@ from itertools import pairwise
 from ..knowledge.catalog import Catalog
 from ..measure.shape import Shape
 from ..model.facts import CallFacts
+from ..model.findings import TtlTooLong, TtlTooShort, UnreadWrites
 from ..model.hints import CacheHints, SegmentHint
 from ..price.ledger import Ledger
 from .breakers import Fix, LayoutItem, gid_order
@@ -168,29 +169,18 @@ def detect_unread_writes(
             continue
         t = paid.tokens()
         model = models.most_common(1)[0][0]
-        src = sum(reported(i) for i in calls)
-        source = (
-            "as the provider reported them"
-            if src == len(calls)
-            else "as simulated (no usage in the log)"
-            if not src
-            else f"{src} as reported, {len(calls) - src} as simulated"
-        )
         found.append(
             LoggedFinding(
                 Fix(
                     kind="cache_write_unread",
                     group=gid,
-                    segment="request (cache_control)",
-                    message=(
-                        f"{gid}: {len(calls)} of {writing[gid]} calls that wrote to the cache wrote tokens no later call "
-                        f"read while they lived ({t.write_5m:,} tokens at the 5-minute write rate, {t.write_1h:,} at the "
-                        f"1-hour rate, on {model}; {source}): their premium over sending them uncached bought nothing"
-                    ),
-                    change=(
-                        "mark cache_control only where a later call reads it: at the end of the shared prefix (tools, "
-                        "system prompt, the history), not after per-call content; where the next call comes more than "
-                        "5 minutes later, use the 1-hour TTL or no breakpoint"
+                    evidence=UnreadWrites(
+                        calls=len(calls),
+                        writing=writing[gid],
+                        write_5m=t.write_5m,
+                        write_1h=t.write_1h,
+                        model=model,
+                        reported=sum(reported(i) for i in calls),
                     ),
                     keeps_information=True,
                     layouts=(
@@ -275,16 +265,7 @@ def detect_ttl(
                 Fix(
                     kind="ttl_too_short",
                     group=gid,
-                    segment="request (cache_control ttl)",
-                    message=(
-                        f"{gid}: {mid} of the {len(gaps)} gaps between this template's calls are 5 to 60 minutes "
-                        f"long, so its 5-minute cache entries expire before the next call, which writes them again "
-                        f"({short} gaps are within 5 minutes, {len(gaps) - short - mid} longer than an hour)"
-                    ),
-                    change=(
-                        'mark its breakpoints with the 1-hour TTL (cache_control {"type": "ephemeral", "ttl": "1h"}): '
-                        f"a write costs 2x instead of 1.25x on {model}, and the next call reads it"
-                    ),
+                    evidence=TtlTooShort(gaps=len(gaps), within_5m=short, within_1h=mid, model=model),
                     keeps_information=True,
                     apply_facts=_with_ttl("1h"),
                 )
@@ -294,16 +275,7 @@ def detect_ttl(
                 Fix(
                     kind="ttl_too_long",
                     group=gid,
-                    segment="request (cache_control ttl)",
-                    message=(
-                        f"{gid}: its breakpoints ask for the 1-hour TTL, but {short} of the {len(gaps)} gaps between "
-                        "its calls are within 5 minutes and none is between 5 minutes and an hour: each write pays "
-                        "2x for a lifetime the next call does not need"
-                    ),
-                    change=(
-                        f"use the default 5-minute TTL: a write costs 1.25x instead of 2x on {model}, and each read "
-                        "refreshes the entry for another 5 minutes"
-                    ),
+                    evidence=TtlTooLong(gaps=len(gaps), within_5m=short, model=model),
                     keeps_information=True,
                     apply_facts=_with_ttl("5m"),
                 )

@@ -33,6 +33,7 @@ from typing import cast
 
 from ..measure.shape import Shape, chain_of
 from ..model.facts import CallFacts
+from ..model.findings import Breakpoints, CacheKeyRouting, PromptUnderMinimum
 from ..model.hints import CacheHints, with_options
 from ..simulate.anthropic import AnthropicCache
 from ..simulate.base import (
@@ -56,28 +57,6 @@ BREAKPOINT_KINDS = (
     "breakpoint_moving",
     "breakpoint_misplaced",
 )
-_WHY = {
-    "breakpoint_missing": "carry no cache_control breakpoint, so Anthropic caches nothing for them",
-    "breakpoint_over_limit": (
-        "carry more than four breakpoints: the API rejects such requests, and SDKs that trim them keep the first four"
-    ),
-    "breakpoint_below_minimum": "put every breakpoint on a prefix shorter than {model}'s {minimum:,}-token minimum, "
-    "so nothing is written",
-    "breakpoint_moving": "put their breakpoints in different places from call to call, so an entry one call "
-    "writes is not where the next call looks",
-    "breakpoint_misplaced": "put their breakpoints after per-call content, so the entries they write are never "
-    "read again",
-}
-_SPOTS = {
-    ("system", "history"): (
-        "at the end of the tools and system prompt, and just before the newest user message "
-        "when examples come before it"
-    ),
-    ("system", "history", "last"): (
-        "at the end of the tools and system prompt, just before the newest user message, "
-        "and on the last block (it carries the conversation to the next turn)"
-    ),
-}
 
 
 def detect_provider_options(
@@ -151,23 +130,19 @@ def detect_breakpoints(
         kind = max(reasons, key=lambda k: (len(reasons[k]), -BREAKPOINT_KINDS.index(k)))
         common = Counter(_signature(shapes[i], facts[i].hints, logged) for i in reasons[kind]).most_common(1)[0][0]
         first = next(i for i in reasons[kind] if _signature(shapes[i], facts[i].hints, logged) == common)
-        minimum = logged._p(logged.min_tokens, facts[first].start)
-        also = [f"{len(v)} {k.removeprefix('breakpoint_').replace('_', ' ')}" for k, v in reasons.items() if k != kind]
-        gained = sum(reads_placed[i] - reads_logged[i] for v in reasons.values() for i in v)
-        where = _SPOTS[spots[gid]]
         fixes.append(
             Fix(
                 kind=kind,
                 group=gid,
-                segment="request (cache_control)",
-                message=(
-                    f"{gid}: {len(reasons[kind])} calls "
-                    + _WHY[kind].format(model=model, minimum=minimum)
-                    + (f" (and {', '.join(also)})" if also else "")
-                    + f"; with breakpoints where {model} needs them, {n} calls would read ~{gained:,} more "
-                    "cached tokens"
+                evidence=Breakpoints(
+                    calls=len(reasons[kind]),
+                    model=model,
+                    minimum=logged._p(logged.min_tokens, facts[first].start),
+                    others=tuple((k, len(v)) for k, v in reasons.items() if k != kind),
+                    affected=n,
+                    gained_tokens=sum(reads_placed[i] - reads_logged[i] for v in reasons.values() for i in v),
+                    spots=spots[gid],
                 ),
-                change=f"mark cache_control breakpoints in the same places on every call: {where}",
                 keeps_information=True,
                 apply_facts=_place(spots[gid]),
                 layouts=(
@@ -305,21 +280,18 @@ def detect_under_minimum(
             continue  # no system prompt to grow: padding alone would be pure cost
         pad = minimum - system
         over = {fam: {i: _padded(seq[i], gid, pad) for i in idx} for fam, seq in shapes.items()}
-        mean = sum(shapes[family][i].total for i in near) / len(near)
         fixes.append(
             Fix(
                 kind="prompt_under_minimum",
                 group=gid,
-                segment="system",
-                message=(
-                    f"{gid}: {len(near)} of {len(idx)} calls send prompts of ~{mean:,.0f} tokens, just under "
-                    f"{model}'s {minimum:,}-token caching minimum, so none of them is cached (the shared system "
-                    f"prompt is ~{system:,} tokens)"
-                ),
-                change=(
-                    f"grow the static system prompt by ~{pad:,} tokens (fuller instructions or examples the model "
-                    f"can use) so the shared prefix reaches {minimum:,}; the same text is counted as {pad:,} tokens "
-                    "on every candidate"
+                evidence=PromptUnderMinimum(
+                    near=len(near),
+                    calls=len(idx),
+                    mean_tokens=sum(shapes[family][i].total for i in near) / len(near),
+                    model=model,
+                    minimum=minimum,
+                    system_tokens=system,
+                    pad=pad,
                 ),
                 keeps_information=True,
                 shapes=over,
@@ -408,32 +380,19 @@ def detect_cache_key(
             continue
         shards = max(1, math.ceil(peak[gid] / pol.rpm))
         used = keys[gid]
-        shared = sorted({g for k in used for g in groups_on_key[k]} - {gid}, key=gid_order)
-        if used == {None}:
-            how = "no prompt_cache_key, so they are routed by their first ~256 tokens alone"
-        elif len(used) == 1:
-            how = "one prompt_cache_key" + (f" shared with {len(shared)} other template(s)" if shared else "")
-        else:
-            how = f"{len(used)} prompt_cache_keys"
         fixes.append(
             Fix(
                 kind="cache_key_routing",
                 group=gid,
-                segment="request (prompt_cache_key)",
-                message=(
-                    f"{gid}: {overflowed[gid]} calls overflowed their cache route on {model} and missed (up to "
-                    f"{peak[gid]} calls a minute of this template, {how}; above ~{pol.rpm:g} a minute per prefix "
-                    "and key OpenAI sends the excess to more machines, each of which misses until it has cached "
-                    "the prefix)"
-                ),
-                change=(
-                    "send this template with its own prompt_cache_key"
-                    + (
-                        f", split into {shards} keys (e.g. by conversation or user) so each stays under ~{pol.rpm:g} "
-                        "requests a minute"
-                        if shards > 1
-                        else ""
-                    )
+                evidence=CacheKeyRouting(
+                    overflowed=overflowed[gid],
+                    model=model,
+                    peak_per_minute=peak[gid],
+                    keys=len(used),
+                    keyless=used == {None},
+                    shared_with=len({g for k in used for g in groups_on_key[k]} - {gid}),
+                    rpm=pol.rpm,
+                    shards=shards,
                 ),
                 keeps_information=True,
                 apply_facts=_keyed(gid, shards),

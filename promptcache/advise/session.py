@@ -29,6 +29,7 @@ from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Measurer, Shape, chain_of
 from ..model.calls import Call, Segment
 from ..model.facts import CallFacts
+from ..model.findings import ModelSwitch, ToolListChange
 from ..price.scenarios import simulate
 from .breakers import Fix, LayoutItem, gid_order
 from .whatif import MIN_SAVING_USD, FixSavings
@@ -153,7 +154,7 @@ def detect_tool_changes(
         mine = [i for i in changed[gid][primary]]
         convs = {root[i] for i in mine}
         turns = [i for conv in convs for i in changes[conv]]
-        sizes = sorted({len(full[c]) for c in convs})
+        sizes = {len(full[c]) for c in convs}
         first, after = firsts[gid]
         before_tools = sum(t for t, r in zip(seq[first].tokens, seq[first].roles, strict=True) if r == "tools")
         after_tools = sum(t for t, r in zip(after[primary].tokens, after[primary].roles, strict=True) if r == "tools")
@@ -162,17 +163,8 @@ def detect_tool_changes(
             Fix(
                 kind="tool_list_change",
                 group=gid,
-                segment="tools",
-                message=(
-                    f"{gid}: {len(convs)} conversation(s) change their tool list between turns ({len(turns)} turn(s) "
-                    f"send other tools than the turn before, {len(mine)} call(s) of this group a shorter list), so "
-                    "each change breaks the cached prefix at its very start, the tool list"
-                ),
-                change=(
-                    f"send the conversation's full tool list ({'/'.join(map(str, sizes))} tools) from its first call, "
-                    "in one order, and restrict which tools a turn may call with tool_choice (OpenAI: an "
-                    "allowed_tools tool_choice) instead of changing the list (on Anthropic a tool_choice change "
-                    "keeps the tools and system cache, not the messages')"
+                evidence=ToolListChange(
+                    conversations=len(convs), turns=len(turns), calls=len(mine), sizes=tuple(sorted(sizes))
                 ),
                 keeps_information=True,
                 shapes=changed[gid],
@@ -322,17 +314,12 @@ def detect_model_switches(
         fix = Fix(
             kind="model_switch",
             group=gid,
-            segment="request (model)",
-            message=(
-                f"{gid}: {len(calls)} call(s) in {len(convs)} conversation(s) switch to another model mid-way ("
-                + ", ".join(f"{n} to {m}" for m, n in sorted(moved.items()))
-                + f"; {tokens:,} input tokens); "
-                "caches are per model, so each switched call misses the prefix the conversation's first model "
-                "cached"
-            ),
-            change=(
-                f"keep each conversation on one model (here: {kept_on}, which carries most of its input tokens); "
-                "choose the model per conversation, not per turn"
+            evidence=ModelSwitch(
+                calls=len(calls),
+                conversations=len(convs),
+                moved=tuple(sorted(moved.items())),
+                tokens=tokens,
+                kept_on=kept_on,
             ),
             keeps_information=True,
             layouts=(

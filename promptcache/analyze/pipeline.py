@@ -411,7 +411,8 @@ def _recommend(
             (
                 R.Action(
                     kind=f.kind,
-                    message=f"{f.message}: {f.change}",
+                    message="",  # written from the evidence by the renderer (report.findings_text)
+                    evidence=f.evidence,
                     savings_usd=_q(sv[e.id].alone),
                     groups=[f.group],
                     model=e.id,
@@ -1354,9 +1355,10 @@ def _findings(
             id=f"F{n}",
             kind=f.kind,
             group=f.group,
-            segment=f.segment,
-            message=f.message,
-            change=f.change,
+            segment="",  # the words are written from the evidence by the renderer (report.findings_text)
+            message="",
+            change="",
+            evidence=f.evidence,
             calls=g.calls,
             tokens=g.input_tokens,
             savings_usd=_q(_alone(sv, model)),

@@ -10,12 +10,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SkipValidation
+
+from .findings import FindingEvidence
 
 SCHEMA_VERSION = "1.1"
 
 Money = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")]
 Layout = Literal["as_logged", "restructured"]  # what the `layout` fields below take
+# what a finding rests on (a ``model.findings`` record), kept in memory for the renderer that writes
+# its words; not in the JSON, which carries the words (a report read back keeps them)
+EvidenceField = Annotated[FindingEvidence | None, SkipValidation, Field(exclude=True)]
 Bucket = Literal["minute", "5 minutes", "15 minutes", "hour", "6 hours", "day", "week", "30 days"]  # Timeline.bucket
 
 
@@ -103,12 +108,18 @@ class Scenario(_Out):
 
 class Action(_Out):
     kind: str
-    message: str
+    message: Annotated[
+        str,
+        Field(
+            description="The finding and its change, written by the renderer from kind and evidence (in JSON output)."
+        ),
+    ]
     savings_usd: Money
     groups: list[str] = []
     model: Annotated[
         str, Field(description="The model savings_usd is re-simulated on (the recommended option's main model).")
     ] = ""
+    evidence: EvidenceField = None
 
 
 class Reason(_Out):
@@ -401,9 +412,12 @@ class Finding(_Out):
     id: str
     kind: str
     group: str
-    segment: str
-    message: str
-    change: str
+    segment: Annotated[str, Field(description="Where the breaker is, written by the renderer (in JSON output).")]
+    message: Annotated[
+        str, Field(description="What breaks, written by the renderer from kind and evidence (in JSON output).")
+    ]
+    change: Annotated[str, Field(description="The change that removes it, written by the renderer (in JSON output).")]
+    evidence: EvidenceField = None
     calls: int = Field(description="Calls of the group the change applies to.")
     tokens: int = Field(description="Input tokens of those calls.")
     savings_usd: Money = Field(description="Savings alone on savings_model (re-simulated).")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..model.report import Finding, Money, Report
 from . import count, headline, pct, usd
+from .findings_text import with_findings_text
 
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
@@ -108,6 +109,7 @@ def _breaker(g: Any) -> str | None:
 
 
 def diff_reports(before: Report, after: Report) -> ReportDiff:
+    before, after = with_findings_text(before), with_findings_text(after)  # findings are matched by their words too
     hb, ha = headline(before), headline(after)
     obs_b = before.observed.hit_ratio if before.observed else None
     obs_a = after.observed.hit_ratio if after.observed else None

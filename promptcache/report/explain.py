@@ -17,6 +17,7 @@ from rich.table import Table
 from ..errors import ConfigError
 from ..model.report import Finding, LayoutPart, Report
 from . import count
+from .findings_text import with_findings_text
 
 
 def find(report: Report, fid: str) -> Finding:
@@ -45,7 +46,7 @@ def _layout(title: str, parts: list[LayoutPart]) -> Table:
 
 
 def render_explain(report: Report, fid: str, *, width: int = 100, color: bool = False) -> str:
-    f = find(report, fid)
+    f = find(with_findings_text(report), fid)
     buf = StringIO()
     c = Console(file=buf, width=width, color_system="auto" if color else None, force_terminal=color, no_color=not color)
     c.print(f"[bold]{f.id}[/] {escape(f.kind.replace('_', ' '))} in group {escape(f.group)}, at {escape(f.segment)}")

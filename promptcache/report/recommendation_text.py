@@ -5,6 +5,7 @@ from the codes and numbers ``recommend.options`` puts in the report.
 fields hold the sentences; every renderer calls it first (the JSON keeps the sentences for readers
 of the file), and a report read back is written again from its codes, so the words always match the
 numbers. A reason without a code (a report from before codes) keeps the sentence it carries.
+It writes the findings' words first (``findings_text``): the actions quote them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..model.report import GroupWorkload, Option, Reason, Recommendation, Report
+from .findings_text import with_findings_text
 
 
 def pct0(x: float) -> str:
@@ -351,7 +353,8 @@ def _with_message(r: Reason, rec: Recommendation) -> Reason:
 
 
 def with_text(report: Report) -> Report:
-    """A copy of ``report`` whose recommendation carries its sentences (idempotent)."""
+    """A copy of ``report`` whose recommendation and findings carry their sentences (idempotent)."""
+    report = with_findings_text(report)
     rec = report.recommendation
     if rec is None:
         return report
