@@ -13,12 +13,14 @@ import promptcache.advise
 from promptcache.advise.breakers import KIND_ORDER, Fix
 from promptcache.model.findings import (
     EVIDENCE,
+    PART_CODES,
     Breakpoints,
     CacheKeyRouting,
     CacheNotReady,
     DynamicBeforeStatic,
     HistoryRewrite,
     ModelSwitch,
+    PartName,
     PromptUnderMinimum,
     ToolListChange,
     ToolSerialization,
@@ -30,7 +32,7 @@ from promptcache.model.findings import (
     WhitespaceDrift,
 )
 from promptcache.model.report import Action, Finding, Recommendation
-from promptcache.report.findings_text import WRITERS, finding_text, with_findings_text
+from promptcache.report.findings_text import PART_NAMES, WRITERS, finding_text, part_name, with_findings_text
 
 # (kind, evidence, segment, message, change): group "g3"
 CASES = [
@@ -258,6 +260,41 @@ def test_every_kind_has_a_record_a_writer_and_a_case():
     assert all(isinstance(c[1], EVIDENCE[c[0]]) for c in CASES)
 
 
+PARTS = [
+    (PartName("segment", role="tools"), "tools"),
+    (PartName("message", role="user"), "user message"),
+    (PartName("static_lines", role="system", n=1), "system (1 line)"),
+    (PartName("static_lines", role="system", n=120), "system (120 lines)"),
+    (PartName("varying_line", role="system", excerpt="Now: 2026-11-23 20:02"), "system: Now: 2026-11-23 20:02"),
+    (PartName("varying_line", role="system"), "system: "),  # --redact: no excerpt
+    (PartName("run", role="system"), "system"),
+    (PartName("run", role="tools", breakpoint=True), "tools [breakpoint]"),
+    (PartName("message_run", role="user"), "user message(s)"),
+    (PartName("message_run", role="assistant", breakpoint=True), "assistant message(s) [breakpoint]"),
+    (PartName("over_limit", n=2), "2 more breakpoint(s): over the limit of four"),
+    (PartName("tools_and_system"), "tools and system"),
+    (PartName("padding"), "added static instructions or examples"),
+    (PartName("messages"), "messages"),
+    (PartName("unread_5m"), "written, never read (5 min)"),
+    (PartName("unread_1h"), "written, never read (1 h)"),
+    (PartName("uncached"), "the same tokens sent uncached"),
+    (PartName("tools_as_logged", n=3), "tools (3 as logged)"),
+    (PartName("tools_full_list", n=7), "tools (7: the conversation's full list)"),
+    (PartName("system_and_messages"), "system and messages"),
+    (PartName("switched_turns", models=("a-model", "b-model")), "turns on another model (a-model, b-model)"),
+    (PartName("kept_turns", models=("deepseek-v4-pro",)), "the same turns on deepseek-v4-pro"),
+]
+
+
+@pytest.mark.parametrize(("part", "name"), PARTS)
+def test_each_layout_part_is_named_from_its_code(part, name):
+    assert part_name(part) == name
+
+
+def test_every_part_code_has_a_name_and_a_case():
+    assert set(PART_CODES) == set(PART_NAMES) == {p.code for p, _ in PARTS}
+
+
 def test_a_kind_with_another_kinds_record_is_refused():
     with pytest.raises(TypeError, match="carries VolatileValue"):
         finding_text("volatile_value", "g1", UserIdScope())
@@ -278,6 +315,8 @@ def test_findings_and_actions_get_their_words_and_the_json_keeps_no_evidence(exa
     [action] = [a for a in written.recommendation.actions if a.kind == f.kind]
     assert action.message == f"{f.message}: {f.change}"
     assert "evidence" not in f.model_dump_json() and "evidence" not in action.model_dump_json()
+    assert all(p.name is not None and p.part == part_name(p.name) for p in (*f.before, *f.after))
+    assert "name" not in f.before[0].model_dump_json()
     assert with_findings_text(written) == written  # idempotent
 
 
@@ -313,15 +352,6 @@ def example_report():
 #: the words still built in advise/, each with why it is still there; an entry no longer found fails
 #: the test too, so the list only shrinks
 STILL_IN_ADVISE = {
-    # a before/after layout's part names (``LayoutItem.part``): not yet data
-    "written, never read (5 min)",
-    "written, never read (1 h)",
-    "the same tokens sent uncached",
-    "added static instructions or examples",
-    " more breakpoint(s): over the limit of four",
-    "turns on another model (",
-    "the same turns on ",
-    ": the conversation's full list)",
     # why a found breaker is not recommended: these reach the report's notes, which are still sentences
     # (``Assumptions.notes``); they become codes with the notes
     "together with the others it costs more on ",

@@ -33,6 +33,7 @@ from ..model.findings import (
     DynamicBeforeStatic,
     FindingEvidence,
     HistoryRewrite,
+    PartName,
     ToolSerialization,
     UserIdScope,
     VolatileValue,
@@ -72,7 +73,7 @@ MIN_REWRITES = 2  # rewritten turns in a group before it is reported
 class LayoutItem:
     """One part of a prompt in a before/after layout."""
 
-    part: str
+    part: PartName
     tokens: int
     static: bool
 
@@ -490,7 +491,7 @@ def layout(samples: list[Call], count: Callable[[str], int], excerpt: Callable[[
                 items.append(_item(s.role, run, bool(run_static), count, excerpt))
             continue
         static = all(t == s.text for t in same)
-        label = s.role if s.role in ("tools", "system") else f"{s.role} message"
+        label = PartName("segment" if s.role in ("tools", "system") else "message", role=s.role)
         items.append(LayoutItem(label, count(s.text), static))
     return items
 
@@ -498,5 +499,9 @@ def layout(samples: list[Call], count: Callable[[str], int], excerpt: Callable[[
 def _item(role: str, lines: list[str], static: bool, count, excerpt) -> LayoutItem:
     text = "\n".join(lines)
     first = next((ln for ln in lines if ln.strip()), "")
-    label = f"{role}: {excerpt(first)}" if not static else f"{role} ({len(lines)} line{'s' if len(lines) != 1 else ''})"
+    label = (
+        PartName("static_lines", role=role, n=len(lines))
+        if static
+        else PartName("varying_line", role=role, excerpt=excerpt(first))
+    )
     return LayoutItem(label, count(text), static)

@@ -24,7 +24,7 @@ from itertools import pairwise
 from ..knowledge.catalog import Catalog
 from ..measure.shape import Shape
 from ..model.facts import CallFacts
-from ..model.findings import TtlTooLong, TtlTooShort, UnreadWrites
+from ..model.findings import PartName, TtlTooLong, TtlTooShort, UnreadWrites
 from ..model.hints import CacheHints, SegmentHint
 from ..price.ledger import Ledger
 from .breakers import Fix, LayoutItem, gid_order
@@ -185,10 +185,10 @@ def detect_unread_writes(
                     keeps_information=True,
                     layouts=(
                         [
-                            LayoutItem("written, never read (5 min)", t.write_5m, False),
-                            LayoutItem("written, never read (1 h)", t.write_1h, False),
+                            LayoutItem(PartName("unread_5m"), t.write_5m, False),
+                            LayoutItem(PartName("unread_1h"), t.write_1h, False),
                         ],
-                        [LayoutItem("the same tokens sent uncached", t.write_5m + t.write_1h, False)],
+                        [LayoutItem(PartName("uncached"), t.write_5m + t.write_1h, False)],
                     ),
                 ),
                 {model: FixSavings(alone=premium, marginal=premium, hit_tokens_gained=0)},

@@ -33,7 +33,7 @@ from typing import cast
 
 from ..measure.shape import Shape, chain_of
 from ..model.facts import CallFacts
-from ..model.findings import Breakpoints, CacheKeyRouting, PromptUnderMinimum
+from ..model.findings import Breakpoints, CacheKeyRouting, PartName, PromptUnderMinimum
 from ..model.hints import CacheHints, with_options
 from ..simulate.anthropic import AnthropicCache
 from ..simulate.base import (
@@ -241,13 +241,12 @@ def _layout(shape: Shape, bps: list[tuple[int, float, bool]], cached: int, *, ov
     if run_role is not None:
         items.append(LayoutItem(_label(run_role, False), run_tokens, bool(run_static)))
     if extra:
-        items.append(LayoutItem(f"{extra} more breakpoint(s): over the limit of four", 0, False))
+        items.append(LayoutItem(PartName("over_limit", n=extra), 0, False))
     return items
 
 
-def _label(role: str, breakpoint: bool) -> str:
-    name = role if role in SYSTEM_LEVEL else f"{role} message(s)"
-    return f"{name} [breakpoint]" if breakpoint else name
+def _label(role: str, breakpoint: bool) -> PartName:
+    return PartName("run" if role in SYSTEM_LEVEL else "message_run", role=role, breakpoint=breakpoint)
 
 
 # -- OpenAI: prompts just under the minimum ------------------------------------------------------
@@ -327,10 +326,10 @@ def _padded(shape: Shape, gid: str, pad: int) -> Shape:
 
 def _pad_layout(shape: Shape, pad: int) -> list[LayoutItem]:
     system = _system_tokens(shape)
-    items = [LayoutItem("tools and system", system, True)]
+    items = [LayoutItem(PartName("tools_and_system"), system, True)]
     if pad:
-        items.append(LayoutItem("added static instructions or examples", pad, True))
-    items.append(LayoutItem("messages", shape.total - system, False))
+        items.append(LayoutItem(PartName("padding"), pad, True))
+    items.append(LayoutItem(PartName("messages"), shape.total - system, False))
     return items
 
 

@@ -29,7 +29,7 @@ from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Measurer, Shape, chain_of
 from ..model.calls import Call, Segment
 from ..model.facts import CallFacts
-from ..model.findings import ModelSwitch, ToolListChange
+from ..model.findings import ModelSwitch, PartName, ToolListChange
 from ..price.scenarios import simulate
 from .breakers import Fix, LayoutItem, gid_order
 from .whatif import MIN_SAVING_USD, FixSavings
@@ -170,14 +170,12 @@ def detect_tool_changes(
                 shapes=changed[gid],
                 layouts=(
                     [
-                        LayoutItem(f"tools ({len(lists.get(first, []))} as logged)", before_tools, False),
-                        LayoutItem("system and messages", rest, False),
+                        LayoutItem(PartName("tools_as_logged", n=len(lists.get(first, []))), before_tools, False),
+                        LayoutItem(PartName("system_and_messages"), rest, False),
                     ],
                     [
-                        LayoutItem(
-                            f"tools ({len(full[root[first]])}: the conversation's full list)", after_tools, True
-                        ),
-                        LayoutItem("system and messages", rest, True),
+                        LayoutItem(PartName("tools_full_list", n=len(full[root[first]])), after_tools, True),
+                        LayoutItem(PartName("system_and_messages"), rest, True),
                     ],
                 ),
             )
@@ -323,8 +321,8 @@ def detect_model_switches(
             ),
             keeps_information=True,
             layouts=(
-                [LayoutItem(f"turns on another model ({', '.join(sorted(moved))})", tokens, False)],
-                [LayoutItem(f"the same turns on {kept_on}", tokens, True)],
+                [LayoutItem(PartName("switched_turns", models=tuple(sorted(moved))), tokens, False)],
+                [LayoutItem(PartName("kept_turns", models=(kept_on,)), tokens, True)],
             ),
         )
         if gained <= 0:

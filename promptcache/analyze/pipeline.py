@@ -1367,8 +1367,8 @@ def _findings(
             best_model=(best := max(sv, key=lambda m: sv[m].alone)),
             best_savings_usd=_q(sv[best].alone),
             samples=[x for x in f.samples if x],  # --redact: the excerpts are empty, so none
-            before=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in before],
-            after=[R.LayoutPart(part=x.part, tokens=x.tokens, static=x.static) for x in after],
+            before=[R.LayoutPart(part="", name=x.part, tokens=x.tokens, static=x.static) for x in before],
+            after=[R.LayoutPart(part="", name=x.part, tokens=x.tokens, static=x.static) for x in after],
             savings=[
                 R.FixSavings(
                     model=m,

@@ -163,6 +163,42 @@ class UnreadWrites:
     reported: int  # of ``calls``, those whose figures are the provider's (the rest simulated)
 
 
+@dataclass(frozen=True, slots=True)
+class PartName:
+    """A part of a prompt in a finding's before/after layout, named as data (``report.findings_text``
+    writes its name): ``code`` says which name (``PART_CODES``), the other fields fill it in."""
+
+    code: str
+    role: str = ""  # the role of the segment(s) the part is of
+    n: int = 0  # a count: lines, tools, breakpoints
+    excerpt: str = ""  # a per-call line's first characters (masked; empty under --redact)
+    models: tuple[str, ...] = ()
+    breakpoint: bool = False  # the part ends at a cache breakpoint
+
+
+#: the names a layout part can have
+PART_CODES = (
+    "segment",  # a whole tools or system segment
+    "message",  # a whole message of ``role``
+    "static_lines",  # ``n`` lines of a system prompt, the same in every sample
+    "varying_line",  # lines of a system prompt that change per call, from ``excerpt``
+    "run",  # system-level parts of ``role`` up to a breakpoint or a change of role
+    "message_run",  # messages of ``role`` likewise
+    "over_limit",  # ``n`` breakpoints past the fourth
+    "tools_and_system",
+    "padding",  # static text a fix adds to reach a caching minimum
+    "messages",
+    "unread_5m",  # cache writes no call read, 5-minute lifetime
+    "unread_1h",
+    "uncached",  # the same tokens sent without a cache write
+    "tools_as_logged",  # a tool list of ``n`` tools
+    "tools_full_list",  # the conversation's full tool list, ``n`` tools
+    "system_and_messages",
+    "switched_turns",  # turns sent to other ``models``
+    "kept_turns",  # the same turns on ``models[0]``
+)
+
+
 FindingEvidence = (
     WhitespaceDrift
     | ToolSerialization

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SkipValidation
 
-from .findings import FindingEvidence
+from .findings import FindingEvidence, PartName
 
 SCHEMA_VERSION = "1.1"
 
@@ -392,9 +392,10 @@ class SkippedLine(_Out):
 class LayoutPart(_Out):
     """One part of a prompt in a before/after layout, in reading order."""
 
-    part: str
+    part: Annotated[str, Field(description="The part's name, written by the renderer (in JSON output).")]
     tokens: int
     static: bool = Field(description="Identical in every sampled call of the group (cacheable).")
+    name: Annotated[PartName | None, SkipValidation, Field(exclude=True)] = None  # the name as data
 
 
 class FixSavings(_Out):

@@ -21,6 +21,7 @@ from ..model.findings import (
     FindingEvidence,
     HistoryRewrite,
     ModelSwitch,
+    PartName,
     PromptUnderMinimum,
     ToolListChange,
     ToolSerialization,
@@ -31,7 +32,7 @@ from ..model.findings import (
     VolatileValue,
     WhitespaceDrift,
 )
-from ..model.report import Report
+from ..model.report import LayoutPart, Report
 
 
 class Words(NamedTuple):
@@ -283,6 +284,35 @@ WRITERS: dict[str, Callable[[str, Any], Words]] = {
 }
 
 
+# --- the parts of a before/after layout ------------------------------------------------------------
+
+PART_NAMES: dict[str, Callable[[PartName], str]] = {
+    "segment": lambda p: p.role,
+    "message": lambda p: f"{p.role} message",
+    "static_lines": lambda p: f"{p.role} ({p.n} line{'s' if p.n != 1 else ''})",
+    "varying_line": lambda p: f"{p.role}: {p.excerpt}",
+    "run": lambda p: p.role,
+    "message_run": lambda p: f"{p.role} message(s)",
+    "over_limit": lambda p: f"{p.n} more breakpoint(s): over the limit of four",
+    "tools_and_system": lambda p: "tools and system",
+    "padding": lambda p: "added static instructions or examples",
+    "messages": lambda p: "messages",
+    "unread_5m": lambda p: "written, never read (5 min)",
+    "unread_1h": lambda p: "written, never read (1 h)",
+    "uncached": lambda p: "the same tokens sent uncached",
+    "tools_as_logged": lambda p: f"tools ({p.n} as logged)",
+    "tools_full_list": lambda p: f"tools ({p.n}: the conversation's full list)",
+    "system_and_messages": lambda p: "system and messages",
+    "switched_turns": lambda p: f"turns on another model ({', '.join(p.models)})",
+    "kept_turns": lambda p: f"the same turns on {p.models[0]}",
+}
+
+
+def part_name(p: PartName) -> str:
+    """A layout part's name, as the before/after tables show it."""
+    return PART_NAMES[p.code](p) + (" [breakpoint]" if p.breakpoint else "")
+
+
 def finding_text(kind: str, group: str, evidence: FindingEvidence) -> Words:
     """The words of a finding of ``kind`` in ``group`` (its message starts with the group's id)."""
     if not isinstance(evidence, EVIDENCE[kind]):
@@ -299,6 +329,8 @@ def with_findings_text(report: Report) -> Report:
         if f.evidence is not None:
             w = finding_text(f.kind, f.group, f.evidence)
             f = f.model_copy(update={"segment": w.segment, "message": w.message, "change": w.change})
+        if any(p.name is not None for p in (*f.before, *f.after)):
+            f = f.model_copy(update={"before": _named(f.before), "after": _named(f.after)})
         findings.append(f)
     rec = report.recommendation
     if rec is not None and any(a.evidence is not None for a in rec.actions):
@@ -310,3 +342,7 @@ def with_findings_text(report: Report) -> Report:
             actions.append(a)
         rec = rec.model_copy(update={"actions": actions})
     return report.model_copy(update={"findings": findings, "recommendation": rec})
+
+
+def _named(parts: list[LayoutPart]) -> list[LayoutPart]:
+    return [p if p.name is None else p.model_copy(update={"part": part_name(p.name)}) for p in parts]
