@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promptcache.analyze.pipeline import AnalyzeOptions, analyze
-from promptcache.report.findings_text import with_findings_text
+from promptcache.report.recommendation_text import with_text
 
 POLICY = "\n".join(f"Policy {i}: answer in the customer's language, cite section {i}, never guess amounts."
                    for i in range(120))
@@ -45,7 +45,7 @@ def anthropic_log(write_log, system, *, user_cc=False, n=40, top=None, name="cla
 
 def finding(report, kind):
     """The finding of ``kind``, with its words written (as every renderer does)."""
-    [f] = [f for f in with_findings_text(report).findings if f.kind == kind]
+    [f] = [f for f in with_text(report).findings if f.kind == kind]
     return f
 
 
@@ -199,7 +199,7 @@ def test_one_key_shared_by_several_templates(write_log):
                    + [timedelta(minutes=10 * b + 1, seconds=2 * j) for b in range(3) for j in range(30)])
     p = openai_log(write_log, lambda i: apps[i % 3], key=lambda i: "app", tools=tools, times=times)
     r = analyze([p], GPT)
-    found = [f for f in with_findings_text(r).findings if f.kind == "cache_key_routing"]
+    found = [f for f in with_text(r).findings if f.kind == "cache_key_routing"]
     assert len(found) == 3 and len({f.group for f in found}) == 3
     for f in found:
         assert f.evidence.keys == 1 and f.evidence.shared_with == 2 and f.evidence.shards == 1

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from promptcache.analyze.pipeline import AnalyzeOptions, analyze
-from promptcache.report.findings_text import with_findings_text
+from promptcache.report.recommendation_text import with_text
 
 POLICY = "\n".join(f"Policy {i}: answer in the customer's language, cite section {i}, never guess amounts."
                    for i in range(120))
@@ -47,7 +47,7 @@ def conversations(write_log, *, tools_at, models_at=lambda turn: "deepseek-v4-pr
 
 def finding(report, kind):
     """The finding of ``kind``, with its words written (as every renderer does)."""
-    [f] = [f for f in with_findings_text(report).findings if f.kind == kind]
+    [f] = [f for f in with_text(report).findings if f.kind == kind]
     return f
 
 

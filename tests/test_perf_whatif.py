@@ -29,6 +29,7 @@ from promptcache.measure.shape import Measurer, Shape, chain_of
 from promptcache.model.findings import CacheNotReady
 from promptcache.price.scenarios import footprints, resimulate, simulate_outcomes
 from promptcache.read.reader import read_logs
+from promptcache.report.recommendation_text import with_text
 from promptcache.simulate.policies import DeepSeekCache, GeminiCache, IdealCache
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
@@ -163,7 +164,7 @@ def test_reports_equal_with_whole_resimulation(request, monkeypatch, log):
         assert len(fast.findings) >= 3 and any("not recommended" in n for n in fast.assumptions.notes)
     monkeypatch.setattr(simulations, "footprints", lambda *a: None)
     slow = analysis.analyze([path])
-    assert fast.model_dump_json() == slow.model_dump_json()
+    assert with_text(fast).model_dump_json() == with_text(slow).model_dump_json()  # words from the evidence too
 
 
 @pytest.mark.parametrize("log", ["example", "generated"])
@@ -191,7 +192,7 @@ def test_recommendation_equal_when_its_single_model_options_run_again(request, m
     assert reused.count(True) >= 2  # Pro and Flash (and the current mix when the log used one of them only)
     monkeypatch.setattr(advise, "recommend_models", lambda inputs: real(replace(inputs, simulated=None)))
     slow = analysis.analyze([path])
-    assert fast.model_dump_json() == slow.model_dump_json()
+    assert with_text(fast).model_dump_json() == with_text(slow).model_dump_json()  # words from the evidence too
 
 
 def test_kept_fixes_reuse_the_shaped_variants(monkeypatch, generated):
@@ -247,4 +248,4 @@ def test_kept_fixes_reuse_the_shaped_variants(monkeypatch, generated):
         sum(bool(more[j].rewrites_text or more[j].shapes) for j in ks if j != k) <= 1 for k in ks)
 
     monkeypatch.setattr(whatif, "subset", lambda *a: None)  # every kept set read again
-    assert analysis.analyze([generated]).model_dump_json() == fast.model_dump_json()
+    assert with_text(analysis.analyze([generated])).model_dump_json() == with_text(fast).model_dump_json()
