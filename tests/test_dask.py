@@ -47,7 +47,7 @@ def cluster():
 
     with (
         distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                 scheduler_port=0, dashboard_address=None, silence_logs=logging.ERROR) as cl,
+                                 scheduler_port=0, dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cl,
         distributed.Client(cl) as client,
     ):
         yield client

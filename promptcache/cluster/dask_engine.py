@@ -104,7 +104,7 @@ def start(scheduler: str | None, workers: int) -> Iterator[DaskExecutor]:
             processes=True,
             host="127.0.0.1",
             scheduler_port=0,
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",
             silence_logs=logging.ERROR,
         ) as cluster,
         distributed.Client(cluster) as client,
