@@ -223,8 +223,10 @@ def test_interrupt_before_reading_says_there_is_nothing_yet(monkeypatch, capsys,
     assert err.startswith("promptcache: Interrupted before any call was read") and "error" not in err
 
 
-def test_ctrl_c_with_workers(long_log, tmp_path):
-    """`--jobs 2`: Ctrl-C reaches the whole process group (parent and workers) during the what-ifs.
+@pytest.mark.parametrize("during", ["what-ifs", "as logged"])
+def test_ctrl_c_with_workers(long_log, tmp_path, during):
+    """`--jobs 2`: Ctrl-C reaches the whole process group (parent and workers) during the what-ifs,
+    or during the simulation as logged (its partitions forked as units of one plan, issue 21).
     The workers leave it to the parent, which reports what was done: no traceback from any worker."""
     import subprocess
     import sys
@@ -239,7 +241,13 @@ def test_ctrl_c_with_workers(long_log, tmp_path):
         "import promptcache.simulate.parallel as par\n"
         "real = par.fork_map\n"
         "def fork_map(task, n, *, jobs=1):\n"
-        "    def ctrl_c(i):\n"
+        + (
+            "    if not sys._getframe(1).f_code.co_filename.endswith('whatif.py'):\n"
+            "        return real(task, n, jobs=jobs)\n"  # the simulation as logged: left alone
+            if during == "what-ifs"
+            else ""
+        )
+        + "    def ctrl_c(i):\n"
         "        if i == 0:\n"
         "            os.killpg(os.getpgrp(), signal.SIGINT)\n"
         "        time.sleep(2)\n"
@@ -263,7 +271,8 @@ def test_ctrl_c_with_workers(long_log, tmp_path):
     assert "Traceback" not in err and "PARTIAL" in err, err
     data = json.loads(out)
     assert data["partial"] is True and data["calls"] == len(rows) and data["findings"] == []
-    assert {s["layout"] for s in data["scenarios"]} == {"as_logged"}
+    # interrupted in the what-ifs: every model as logged is in; in the first simulation: none yet
+    assert {s["layout"] for s in data["scenarios"]} == ({"as_logged"} if during == "what-ifs" else set())
 
 
 def test_interrupt_while_writing_leaves_no_half_file(long_log, monkeypatch, capsys, tmp_path):

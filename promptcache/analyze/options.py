@@ -7,6 +7,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..simulate.parallel import Executor
+
 DEFAULT_MODELS = ("deepseek-v4-pro", "deepseek-flash")
 DEFAULT_COMPARE = ("claude-sonnet-4-5", "gpt-4o")
 
@@ -31,3 +33,6 @@ class AnalyzeOptions:
     jobs: int = 1  # worker processes for independent simulations; results are identical for any value
     now: datetime | None = None  # the clock for "current prices" (None: the time of the run); fixed for golden reports
     explain_call: str | None = None  # a request (call id or file:line) to explain in full (``--explain-call``)
+    # where the simulations' work units (partitions) run: None in process, forked with ``jobs`` > 1;
+    # ``--engine dask`` gives a Dask cluster's (``promptcache.cluster``). Results are identical for any
+    executor: Executor | None = None

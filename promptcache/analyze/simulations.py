@@ -17,11 +17,14 @@ from ..price.scenarios import (
     Footprints,
     Outcomes,
     footprints,
+    merge_units,
     price,
     resimulate,
     simulate_outcomes,
 )
 from ..simulate.engine import resolve
+from ..simulate.parallel import Forked
+from ..simulate.partition import PieceTable, PolicySpec, Unit, WorkPlan, feed, run_unit, split
 from ..simulate.policies import make_policy, policy_params
 from .first_pass import FirstPass
 from .options import AnalyzeOptions
@@ -74,6 +77,7 @@ class Simulations:
     per_group: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     # model -> the latest few (layout, outcomes combined from the choices, {group: the name chosen})
     _combined: dict[str, list[tuple[Variant | None, Outcomes, dict[str, str]]]] = field(default_factory=dict)
+    _forked: Forked | None = None  # ``--jobs N`` without another executor: the units in forked processes
 
     def run(
         self, e: ModelEntry, var: Variant | None = None, on_outcome=None, overrides: dict[str, Any] | None = None
@@ -110,7 +114,9 @@ class Simulations:
         if outcomes is None and var is None and key in self._base:
             outcomes = self._base[key][0]
         if outcomes is None:
-            outcomes = self._simulate(key, source, var, layout, self.policy_maker(e, params))
+            outcomes = self._simulate(
+                key, source, var, layout, self.policy_maker(e, params), self.policy_spec(e, params)
+            )
             self._last = [(key, var, outcomes), *self._last[:3]]
         return outcomes, layout
 
@@ -155,6 +161,45 @@ class Simulations:
         measurer = self.measurers.get(e.tokenizer) or next(iter(self.measurers.values()))
         return lambda: make_policy(e, measurer, policy=self.opts.cache_policy, overrides=params)
 
+    def policy_spec(self, e: ModelEntry, overrides: dict[str, Any] | None = None) -> tuple[PolicySpec, Measurer]:
+        """What ``policy_maker`` makes, as plain data, and the measurer it reads: a unit's policy
+        made in another process (``simulate.partition.run_unit``)."""
+        params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
+        measurer = self.measurers.get(e.tokenizer) or next(iter(self.measurers.values()))
+        return PolicySpec(e, self.opts.cache_policy, params), measurer
+
+    def _planned(
+        self,
+        facts: Sequence[CallFacts],
+        order: list[int],
+        seq: Sequence[Shape],
+        pol: Any,
+        make: Callable[[], Any],
+        prints: Footprints | None,
+        spec: tuple[PolicySpec, Measurer],
+    ) -> Outcomes:
+        """A whole simulation, by one plan: the log's partitions grouped into the executor's work
+        units, each unit fed through a fresh policy in time order, the outcomes put side by side.
+        In process (the default) that is one unit, the whole log through ``pol``; a single
+        partition (a policy without footprints) is simulated here too."""
+        ex = self.opts.executor
+        if ex is None and self.opts.jobs > 1:
+            ex = self._forked = self._forked or Forked(self.opts.jobs)
+        if ex is None or ex.units <= 1 or prints is None:
+            return simulate_outcomes(facts, order, seq, pol)
+        plan = WorkPlan.of(split(order, prints), ex.units)
+        calls = plan.unit_calls(order, len(facts))
+        if len(calls) == 1:
+            return simulate_outcomes(facts, order, seq, pol)
+        if ex.remote:
+            policy, measurer = spec
+            units = []
+            for c in calls:
+                shapes = [seq[i] for i in c]
+                units.append(Unit(c, [facts[i] for i in c], shapes, PieceTable.of(measurer, shapes), policy))
+            return merge_units(len(facts), ex.map(run_unit, units))
+        return merge_units(len(facts), ex.map_local(lambda u: feed(calls[u], facts, seq, make()), len(calls)))
+
     def _layout(
         self, var: Variant | None, source: tuple[str, float]
     ) -> tuple[Sequence[CallFacts], list[int], Sequence[Shape]]:
@@ -176,6 +221,7 @@ class Simulations:
         var: Variant | None,
         layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
         make,
+        spec: tuple[PolicySpec, Measurer],
     ) -> Outcomes:
         """The log as logged is simulated whole and kept; a what-if re-simulates only the calls its
         changes can reach when the policy declares footprints (identical outcomes, far less work):
@@ -185,8 +231,9 @@ class Simulations:
         pol = make()
         base = self._base.get(key)
         if var is None:
-            outcomes = simulate_outcomes(facts, order, seq, pol)
-            self._base[key] = (outcomes, footprints(facts, seq, pol))
+            prints = footprints(facts, seq, pol)
+            outcomes = self._planned(facts, order, seq, pol, make, prints, spec)
+            self._base[key] = (outcomes, prints)
             return outcomes
         if base is None or base[1] is None:
             return simulate_outcomes(facts, order, seq, pol)
@@ -197,6 +244,6 @@ class Simulations:
                 playout = self._layout(parent, source)
                 prints = footprints(playout[0], playout[2], pol)
                 assert prints is not None  # the policy declared footprints for the log as logged
-                got = self._derived[key] = (parent, self._simulate(key, source, parent, playout, make), prints)
+                got = self._derived[key] = (parent, self._simulate(key, source, parent, playout, make, spec), prints)
             return resimulate(got[1], got[2], var.differs, facts, order, seq, pol)
         return resimulate(base[0], base[1], var.changed(), facts, order, seq, pol)

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -114,7 +114,23 @@ def _find_config() -> Path | None:
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Worker processes for the independent what-if simulations (results are identical).",
+    help="Worker processes for the independent simulations (results are identical); with --engine dask, "
+    "the workers of the local cluster.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where the simulations' partitions run: here, or on a Dask cluster (pip install 'promptcache[dask]'; "
+    "docs/scale.md). The report is the same.",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="With --engine dask: a running Dask scheduler (tcp://host:8786); without it a local cluster of "
+    "--jobs workers is started.",
 )
 @click.option(
     "--explain",
@@ -171,6 +187,8 @@ def analyze(
     strict: bool,
     redact: bool,
     jobs: int,
+    engine: str,
+    scheduler: str | None,
     explain: str | None,
     explain_call: str | None,
     quality_critical: tuple[str, ...] = (),
@@ -213,12 +231,15 @@ def analyze(
         compare=[m.strip() for m in compare.split(",") if m.strip()],
         catalog_path=prices,
         quality_critical=list(quality_critical),
-        jobs=jobs,
+        jobs=1 if engine == "dask" else jobs,  # on Dask, the what-ifs that stay here run in this process
         explain_call=explain_call,
         config_path=_find_config(),
     )  # issue 6: [tool.promptcache] quality_critical
+    if scheduler and engine != "dask":
+        raise click.UsageError("--scheduler needs --engine dask")
     try:
-        with _progress() as progress:  # issue 8: progress bar on stderr when interactive
+        with _engine(engine, scheduler, jobs) as executor, _progress() as progress:  # issue 8: progress bar
+            options.executor = executor
             report = run(paths, options, progress=progress)
     except KeyboardInterrupt:  # once a call is read, an interrupt returns a partial report instead
         raise Interrupted(
@@ -268,6 +289,18 @@ def _parse_usd(value: str | None) -> Decimal | None:
     if not usd.is_finite() or usd < 0:
         raise ConfigError(f"--fail-over-waste {value!r}: expected US dollars over the log, such as 5 or 12.50")
     return usd
+
+
+@contextmanager
+def _engine(engine: str, scheduler: str | None, jobs: int) -> Iterator[Any]:
+    """The executor of ``--engine``: None in process (``--jobs`` forks), or a Dask cluster's."""
+    if engine != "dask":
+        yield None
+        return
+    from ..cluster.dask_engine import start
+
+    with start(scheduler, jobs) as executor:
+        yield executor
 
 
 @contextmanager

@@ -10,7 +10,7 @@ bucket.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -18,6 +18,8 @@ from decimal import Decimal
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Shape
 from ..model.facts import CallFacts
+from ..simulate.partition import Footprints, UnitResult, components
+from ..simulate.partition import footprints as footprints
 from ..simulate.policies import FootprintPolicy, Outcome, Policy
 from .ledger import Ledger
 
@@ -107,22 +109,20 @@ def _feed(
         read[i], write[i], write_1h[i], total[i] = o.read, o.write, o.write_1h, o.total
 
 
+def merge_units(n: int, results: Iterable[UnitResult], storage_token_hours: float = 0.0) -> Outcomes:
+    """The outcomes of a log of ``n`` calls from its work units' (``simulate.partition.run_unit``):
+    each call is in exactly one unit, so a unit's result is written in place, never added (a unit
+    run twice, as after a lost worker, counts once)."""
+    out = Outcomes.zeros(n)
+    out.storage_token_hours = storage_token_hours
+    for calls, read, write, write_1h, total in results:
+        for j, i in enumerate(calls):
+            out.read[i], out.write[i], out.write_1h[i], out.total[i] = read[j], write[j], write_1h[j], total[j]
+    return out
+
+
 # -- what-ifs: re-simulate only the part of the log a change can reach ------------------------------
-
-Footprints = list[tuple]
-
-
-def footprints(facts: Sequence[CallFacts], shapes: Sequence[Shape], policy: Policy) -> Footprints | None:
-    """Each call's footprint under ``policy`` (see ``DeepSeekCache.footprint``), or None when the
-    policy does not declare one or keeps state outside it (explicit caches billed for storage):
-    its what-ifs are then simulated whole."""
-    footprint = getattr(policy, "footprint", None)
-    if footprint is None or hasattr(policy, "storage_token_hours"):
-        return None
-    same: dict[tuple, tuple] = {}  # one object per distinct footprint: most calls repeat their scope's roots
-    return [
-        same.setdefault(p, p) for p in (footprint(shapes[i], user=f.user, call=f.hints) for i, f in enumerate(facts))
-    ]
+# (``footprints`` and the partitions they make: ``simulate.partition``)
 
 
 def resimulate(
@@ -144,31 +144,12 @@ def resimulate(
     outcomes cannot change.
     """
     new_prints = {i: policy.footprint(shapes[i], user=facts[i].user, call=facts[i].hints) for i in changed}
-    root = _components([*base_prints, *new_prints.values()])
+    root = components([*base_prints, *new_prints.values()])
     dirty = {root(k) for i in changed for k in (*base_prints[i], *new_prints[i])}
     rerun = [i for i in order if root(new_prints.get(i, base_prints[i])[0]) in dirty]
     out = base.copy()
     _feed(out, facts, rerun, shapes, policy)
     return out
-
-
-def _components(prints: Iterable[tuple]) -> Callable[[Hashable], Hashable]:
-    """Union-find over footprint keys: keys that share a call are connected. Returns each key's
-    representative (itself for keys connected to nothing else, the usual case)."""
-    parent: dict[Hashable, Hashable] = {}
-
-    def find(k: Hashable) -> Hashable:
-        while k in parent:
-            k = parent[k]
-        return k
-
-    for p in prints:
-        first = find(p[0])
-        for k in p[1:]:
-            other = find(k)
-            if other != first:
-                parent[other] = first
-    return find
 
 
 def price(

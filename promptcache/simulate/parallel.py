@@ -8,8 +8,9 @@ serial loop's, returned in task order. Imports nothing heavy at module import ti
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -62,3 +63,54 @@ def fork_map(task: Callable[[int], T], n: int, *, jobs: int = 1) -> list[T]:
             return pool.map(_run, range(n), chunksize=1)
     finally:
         _TASK = None
+
+
+# -- one plan, three paths: where a ``WorkPlan``'s units run ----------------------------------------
+
+
+class Executor(Protocol):
+    """Where the work units of a ``simulate.partition.WorkPlan`` run.
+
+    ``units``: how many units to plan for (1: the whole log through one policy, as a plain
+    simulation). ``remote``: units go to other processes or machines that share nothing with this
+    one, so each is sent self-contained (``partition.Unit``, run by ``partition.run_unit``);
+    otherwise ``map_local`` runs closures over this process's state (in it, or in forked copies).
+    """
+
+    units: int
+    remote: bool
+
+    def map_local(self, task: Callable[[int], T], n: int) -> list[T]: ...
+
+    def map(self, fn: Callable[[Any], T], items: list[Any]) -> list[T]: ...
+
+
+class InProcess:
+    """The default: every unit here, one after another (one unit: the whole log)."""
+
+    remote = False
+
+    def __init__(self, units: int = 1):
+        self.units = units
+        self.pid = os.getpid()  # a forked copy (a what-if worker of ``fork_map``) runs its units itself
+
+    def map_local(self, task: Callable[[int], T], n: int) -> list[T]:
+        return [task(i) for i in range(n)]
+
+    def map(self, fn: Callable[[Any], T], items: list[Any]) -> list[T]:
+        return [fn(x) for x in items]
+
+
+class Forked(InProcess):
+    """``--jobs N``: the units in ``N`` forked processes (``fork_map``)."""
+
+    def __init__(self, jobs: int):
+        super().__init__(units=jobs)
+        self.jobs = jobs
+
+    def map_local(self, task: Callable[[int], T], n: int) -> list[T]:
+        import multiprocessing as mp
+
+        if os.getpid() != self.pid or mp.current_process().daemon:  # in a forked worker: it cannot fork again
+            return [task(i) for i in range(n)]
+        return fork_map(task, n, jobs=self.jobs)

@@ -1,0 +1,267 @@
+"""Issue 21: ``--engine dask``, 1 worker against 2 on this machine, and a paper model of 100M calls.
+
+    python benchmarks/bench_dask.py [--calls 3000] [--repeats 3] [--write]
+
+Measured, interleaved per repeat (min / median / max):
+
+1. the simulation the cluster runs: DeepSeek V4 Pro's cache over the whole log as logged
+   (``Simulations.outcomes``: the partitions planned into units, sent, simulated, merged), in
+   process, on a ``LocalCluster`` of 1 worker and of 2 workers (clusters started once, outside
+   the timing);
+2. the whole ``analyze`` (JSON report) in process and on each cluster.
+
+Measured once, for the paper model: partitions, the share of calls in the largest partition (the
+hot template), what one call weighs on the wire (a pickled ``Unit`` divided by its calls: facts,
+shape, its share of the piece table) and the simulation time per call. The paper model scales them
+to 100M calls (3 TB of logs). ``--write`` puts the tables in benchmarks/README.md (between the
+``bench-dask`` markers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pickle
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's promptcache, not an installed one
+OUT = ROOT / "benchmarks" / "out"
+README = ROOT / "benchmarks" / "README.md"
+BEGIN, END = "<!-- bench-dask:begin -->", "<!-- bench-dask:end -->"
+DAY = datetime(2026, 11, 1, tzinfo=UTC)
+
+CALLS_PAPER = 100_000_000
+BYTES_PAPER = 3e12
+
+
+def generate(calls: int) -> Path:
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"dask_{calls}.jsonl"
+    if not path.exists():
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks/gen_log.py"),
+                "--calls",
+                str(calls),
+                "--seed",
+                "21",
+                "-o",
+                str(path),
+            ],
+            check=True,
+        )
+    return path
+
+
+def first_pass_of(path: Path):
+    from promptcache.analyze.first_pass import first_pass
+    from promptcache.knowledge.catalog import default_catalog
+    from promptcache.measure.shape import Measurer
+    from promptcache.read.reader import read_logs
+
+    cat = default_catalog()
+    m = Measurer(cat.model("deepseek-v4-pro").tokenizer)
+    fp = first_pass(
+        read_logs([path]), catalog=cat, measurers={m.family: m}, primary=m.family, at=DAY, now=DAY, calibrate=False
+    )
+    return cat, m, fp
+
+
+def simulate_once(cat, m, fp, executor) -> float:
+    from promptcache.analyze.options import AnalyzeOptions
+    from promptcache.analyze.simulations import Simulations
+
+    order = sorted(range(len(fp.facts)), key=lambda i: (fp.facts[i].start, i))
+    sims = Simulations(fp, order, {m.family: m}, cat, AnalyzeOptions(at=DAY, now=DAY, executor=executor), now=DAY)
+    t = time.perf_counter()
+    sims.outcomes(cat.model("deepseek-v4-pro"))
+    return time.perf_counter() - t
+
+
+def analyze_once(path: Path, executor) -> tuple[float, str]:
+    from promptcache.analyze.options import AnalyzeOptions
+    from promptcache.analyze.pipeline import analyze
+    from promptcache.report.as_json import render_json
+
+    t = time.perf_counter()
+    out = render_json(analyze([path], AnalyzeOptions(at=DAY, now=DAY, executor=executor)))
+    return time.perf_counter() - t, out
+
+
+def shape_of_the_log(cat, m, fp) -> dict:
+    """Partitions, the hot one, bytes per call on the wire, simulation time per call."""
+    from promptcache.simulate.partition import PieceTable, PolicySpec, Unit, footprints, run_unit, split
+    from promptcache.simulate.policies import make_policy
+
+    e = cat.model("deepseek-v4-pro")
+    facts, shapes = fp.facts, fp.shapes[m.family]
+    order = sorted(range(len(facts)), key=lambda i: (facts[i].start, i))
+    parts = split(order, footprints(facts, shapes, make_policy(e, m)))
+    sizes = sorted((len(p) for p in parts), reverse=True)
+    hot = max(parts, key=len)
+    everything = [i for i in order]
+    sub = [shapes[i] for i in everything]
+    unit = Unit(everything, [facts[i] for i in everything], sub, PieceTable.of(m, sub), PolicySpec(e, None, {}))
+    wire = len(pickle.dumps(unit, protocol=pickle.HIGHEST_PROTOCOL))
+    t = time.perf_counter()
+    run_unit(unit)
+    per_call = (time.perf_counter() - t) / len(facts)
+    hot_unit = Unit(
+        list(hot.calls),
+        [facts[i] for i in hot.calls],
+        [shapes[i] for i in hot.calls],
+        PieceTable.of(m, [shapes[i] for i in hot.calls]),
+        PolicySpec(e, None, {}),
+    )
+    t = time.perf_counter()
+    run_unit(hot_unit)
+    hot_per_call = (time.perf_counter() - t) / len(hot)
+    users = len({f.user for f in facts})
+    return {
+        "calls": len(facts),
+        "partitions": len(parts),
+        "hot": len(hot),
+        "top3": sizes[:3],
+        "users": users,
+        "wire_per_call": wire / len(facts),
+        "sim_per_call": per_call,
+        "hot_per_call": hot_per_call,
+        "log_bytes": None,
+    }
+
+
+def _bytes(n: float) -> str:
+    return f"{n / 1e9:,.1f} GB" if n >= 1e9 else f"{n / 1e6:,.0f} MB"
+
+
+def mmm(xs: list[float]) -> str:
+    return f"{min(xs):.2f} / {statistics.median(xs):.2f} / {max(xs):.2f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calls", type=int, default=3000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--write", action="store_true", help="write the tables into benchmarks/README.md")
+    args = ap.parse_args()
+
+    import distributed
+
+    from promptcache.cluster.dask_engine import DaskExecutor
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # the clusters' INFO lines on start and close
+    path = generate(args.calls)
+    t = time.perf_counter()
+    cat, m, fp = first_pass_of(path)
+    first_pass_s = time.perf_counter() - t
+    log = shape_of_the_log(cat, m, fp)
+    log["log_bytes"] = path.stat().st_size
+
+    clusters = {}
+    for n in (1, 2):
+        cl = distributed.LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            scheduler_port=0,
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.ERROR,
+        )
+        clusters[n] = (cl, distributed.Client(cl))
+    names = {"in process": None, "dask, 1 worker": 1, "dask, 2 workers": 2}
+    sim: dict[str, list[float]] = {k: [] for k in names}
+    whole: dict[str, list[float]] = {k: [] for k in names}
+    reports = set()
+    try:
+        for _ in range(args.repeats):
+            for name, n in names.items():
+                ex = DaskExecutor(clusters[n][1]) if n else None
+                sim[name].append(simulate_once(cat, m, fp, ex))
+                t, rep = analyze_once(path, ex)
+                whole[name].append(t)
+                reports.add(rep)
+    finally:
+        for cl, client in clusters.values():
+            client.close()
+            cl.close()
+    assert len(reports) == 1, "the reports differ"
+
+    load = os.getloadavg()
+    mb = log["log_bytes"] / 1e6
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/bench_dask.py --calls {args.calls} --repeats "
+        f"{args.repeats}` on this shared 2 vCPU machine (load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+        f"at the end: other sessions were running). Log: `gen_log.py --calls {args.calls} --seed 21`, "
+        f"{mb:,.1f} MB. Seconds, min / median / max of {args.repeats} interleaved repeats; clusters started "
+        "before the timing. All reports byte-identical.",
+        "",
+        "| | DeepSeek V4 Pro simulated, as logged | vs in process (median) | whole `analyze`, JSON | vs in process (median) |",
+        "|---|---|---|---|---|",
+    ]
+    base_s, base_w = statistics.median(sim["in process"]), statistics.median(whole["in process"])
+    for name in names:
+        lines.append(
+            f"| {name} | {mmm(sim[name])} | {statistics.median(sim[name]) / base_s:.2f}x | "
+            f"{mmm(whole[name])} | {statistics.median(whole[name]) / base_w:.2f}x |"
+        )
+    one, two = statistics.median(sim["dask, 1 worker"]), statistics.median(sim["dask, 2 workers"])
+    lines += ["", f"2 workers against 1, the simulation: {one / two:.2f}x faster (median).", ""]
+
+    # the paper model: 100M calls, 3 TB
+    calls = log["calls"]
+    per_call_bytes = log["log_bytes"] / calls
+    wire = log["wire_per_call"]
+    hot_share = log["hot"] / calls
+    lines += [
+        f"Measured on that log for the paper model: {calls:,} calls, {log['users']} users, {log['partitions']:,} "
+        f"partitions (largest three: {', '.join(f'{x:,}' for x in log['top3'])} calls; the largest holds "
+        f"{hot_share:.1%} of the calls), {per_call_bytes / 1e3:,.1f} KB of log per call, {wire:,.0f} bytes per "
+        f"call sent to a worker (pickled facts, shape and piece-table share), {log['sim_per_call'] * 1e6:,.0f} µs "
+        f"per call simulated ({log['hot_per_call'] * 1e6:,.0f} µs in the largest partition), "
+        f"{first_pass_s / calls * 1e3:,.2f} ms per call for the first pass on the client (read, tokenize, shape, "
+        "group; one tokenizer family).",
+        "",
+    ]
+    n_calls = CALLS_PAPER
+    shuffle = n_calls * wire
+    sim_total = n_calls * log["sim_per_call"]
+    hot_calls = n_calls * hot_share
+    hot_time = hot_calls * log["hot_per_call"]
+    lines += [
+        f"| 100M calls, 3 TB ({BYTES_PAPER / CALLS_PAPER / 1e3:.0f} KB a call) | 8 workers | 64 workers | 512 workers |",
+        "|---|---|---|---|",
+    ]
+    client = n_calls * first_pass_s / calls
+    row_c = "| client: the first pass (read, tokenize, group), one process |"
+    row_s = "| shuffle: bytes sent to workers, in all / per worker |"
+    row_t = "| simulation, if the partitions spread evenly (CPU-hours / wall) |"
+    row_h = (
+        f"| the largest partition ({hot_share:.1%} of calls = {hot_calls / 1e6:,.1f}M calls), one worker, in order |"
+    )
+    row_w = "| wall time of the simulation: max(even share, largest partition) |"
+    for n in (8, 64, 512):
+        row_c += f" {client / 3600:,.0f} h |"
+        row_s += f" {shuffle / 1e12:,.2f} TB / {_bytes(shuffle / n)} |"
+        row_t += f" {sim_total / 3600:,.1f} h / {sim_total / n / 60:,.1f} min |"
+        row_h += f" {hot_time / 60:,.0f} min |"
+        row_w += f" {max(sim_total / n, hot_time) / 60:,.0f} min |"
+    lines += [row_c, row_s, row_t, row_h, row_w]
+    text = "\n".join(lines)
+    print(text)
+    if args.write:
+        from run import write_between
+
+        write_between(str(README), BEGIN, END, text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""``--engine dask``: the simulations' work units (``simulate.partition.Unit``) on Dask distributed.
+
+``start(scheduler, workers)`` connects to a running scheduler (``--scheduler ADDRESS``) or starts a
+``distributed.LocalCluster`` of ``workers`` processes on this machine (one thread each, listening on
+127.0.0.1 only), and yields a ``DaskExecutor``. The analysis runs as in process; each whole
+simulation's partitions are planned into units (``WorkPlan``: about four per worker thread, the
+largest partitions first), every unit is sent to the cluster with its own facts, shapes, piece
+table and policy spec, simulated there in time order by a fresh policy, and its outcomes come
+back as plain arrays that the client writes in place: a unit run again (a worker lost mid-run, its
+task rescheduled by Dask) replaces its result, it is never added twice.
+
+What stays on the client: reading and the first pass (shapes, template groups, the advisor's
+evidence), pricing (cheap, and the what-ifs need the merged outcomes), the advisor's what-ifs
+(re-simulated in part from the merged outcomes), the recommendation and the report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from ..errors import ConfigError
+
+T = TypeVar("T")
+
+#: units planned per worker thread: small enough to balance, large enough to amortize a task
+UNITS_PER_THREAD = 4
+
+INSTALL = (
+    "--engine dask needs Dask, which is not installed: pip install 'promptcache[dask]' "
+    "(dask and distributed), or leave out --engine dask to analyze on this machine"
+)
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError(INSTALL) from None
+    return distributed
+
+
+class DaskExecutor:
+    """A ``simulate.parallel.Executor`` whose units run as tasks of one Dask client."""
+
+    remote = True
+
+    def __init__(self, client: Any):
+        self.client = client
+        threads = sum(client.nthreads().values()) or 1
+        self.units = max(2, UNITS_PER_THREAD * threads)
+        self.pid = os.getpid()
+        self._run = uuid.uuid4().hex[:8]
+        self._next = itertools.count()
+
+    def map_local(self, task: Callable[[int], T], n: int) -> list[T]:
+        return [task(i) for i in range(n)]
+
+    def map(self, fn: Callable[[Any], T], items: list[Any]) -> list[T]:
+        """``[fn(x) for x in items]`` on the cluster, in order. Each item travels inside its task
+        (not scattered to one worker), so the scheduler can run it again elsewhere when the worker
+        holding it is lost."""
+        if os.getpid() != self.pid:  # a forked copy of this process cannot use the parent's client
+            return [fn(x) for x in items]
+        keys = [f"promptcache-unit-{self._run}-{next(self._next)}" for _ in items]
+        with warnings.catch_warnings():  # units are data, sent once: "large object in task graph" is expected
+            warnings.filterwarnings("ignore", message=".*[Ll]arge object.*")
+            warnings.filterwarnings("ignore", message=".*[Ss]ending large graph.*")
+            futures = self.client.map(fn, items, key=keys, pure=False)
+        try:
+            return list(self.client.gather(futures))
+        finally:
+            for f in futures:
+                f.release()
+
+
+@contextlib.contextmanager
+def start(scheduler: str | None, workers: int) -> Iterator[DaskExecutor]:
+    """A ``DaskExecutor`` on the scheduler at ``scheduler``, or on a ``LocalCluster`` of
+    ``workers`` worker processes started here and closed on exit."""
+    distributed = _distributed()
+    if scheduler:
+        try:
+            client = distributed.Client(scheduler)  # waits distributed.comm.timeouts.connect (30 s)
+        except OSError as exc:
+            raise ConfigError(
+                f"--scheduler {scheduler}: no Dask scheduler answered ({exc}); start one "
+                "(dask scheduler) or leave out --scheduler to start a local cluster"
+            ) from None
+        with client:
+            yield DaskExecutor(client)
+        return
+    import logging
+
+    with (
+        distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            scheduler_port=0,
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield DaskExecutor(client)

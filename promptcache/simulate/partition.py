@@ -1,0 +1,252 @@
+"""Partitions of a log: the unit of partial re-simulation, of ``--jobs`` and of a distributed engine.
+
+A *partition* is a cache scope x prompt root: the calls whose footprints (``footprint`` on the
+policies that declare one, ``DeepSeekCache.footprint``) are connected. Two partitions never share
+cache state, so simulating each with a fresh policy and putting the outcomes side by side equals
+simulating the whole log (``tests/test_partitions.py`` checks it on random logs).
+
+Each partition has a stable key ``(scope, root)`` of plain strings, the same in every process and
+run: the scope is the policy's own (a user id, or ``""``); the root is ``b<hex>`` for a root block
+(a hash of token ids, which Python does not salt), ``c<i>`` for a root known only by its piece's
+``hash(text)`` (salted per process), named instead by the first call ``i`` in log order that has
+it, and ``-`` for empty prompts. Connected roots take the smallest name. A policy that declares no
+footprint (or keeps state outside it: explicit caches billed for storage) has one partition,
+``ALL``.
+
+``WorkPlan`` maps partitions to work units (bins of partitions, balanced by calls). A unit is
+simulated by one fresh policy in time order; ``Unit`` is its self-contained form (the facts, the
+shapes, the piece table, the policy's spec) that another process or machine can run
+(``run_unit``) and send back as plain arrays.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..measure.shape import Shape
+from ..model.facts import CallFacts
+from .policies import CachedModel, FootprintPolicy, Policy, make_policy
+
+#: the one partition of a policy that declares no footprint
+ALL = ("*", "*")
+
+_MASK = (1 << 64) - 1
+
+Footprints = list[tuple]
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """One cache scope x prompt root: ``key`` (stable strings) and its calls in time order."""
+
+    key: tuple[str, str]
+    calls: array  # array('q') of call indexes, in the simulation's order
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+
+def footprints(facts: Sequence[CallFacts], shapes: Sequence[Shape], policy: Policy) -> Footprints | None:
+    """Each call's footprint under ``policy`` (see ``DeepSeekCache.footprint``), or None when the
+    policy does not declare one or keeps state outside it (explicit caches billed for storage):
+    the whole log is then one partition."""
+    footprint = getattr(policy, "footprint", None)
+    if footprint is None or hasattr(policy, "storage_token_hours"):
+        return None
+    same: dict[tuple, tuple] = {}  # one object per distinct footprint: most calls repeat their scope's roots
+    return [
+        same.setdefault(p, p) for p in (footprint(shapes[i], user=f.user, call=f.hints) for i, f in enumerate(facts))
+    ]
+
+
+def components(prints: Iterable[tuple]) -> Callable[[Hashable], Hashable]:
+    """Union-find over footprint keys: keys that share a call are connected. Returns each key's
+    representative (itself for keys connected to nothing else, the usual case)."""
+    parent: dict[Hashable, Hashable] = {}
+
+    def find(k: Hashable) -> Hashable:
+        while k in parent:
+            k = parent[k]
+        return k
+
+    for p in prints:
+        first = find(p[0])
+        for k in p[1:]:
+            other = find(k)
+            if other != first:
+                parent[other] = first
+    return find
+
+
+def _root_name(root: Any, call: int, at: int) -> str:
+    """A footprint root's stable name (see the module's docstring)."""
+    if root is None:
+        return "-"
+    kind, value = root
+    if kind == "block":
+        return f"b{value & _MASK:016x}"
+    return f"c{call}" if at == 0 else f"c{call}.{at}"
+
+
+def split(order: Sequence[int], prints: Footprints | None) -> list[Partition]:
+    """The log's partitions, each with its calls in ``order`` (the start-time order), listed by
+    their first call in that order. ``prints`` from ``footprints`` (None: one partition)."""
+    if prints is None:
+        return [Partition(ALL, array("q", order))]
+    names: dict[Hashable, tuple[str, str]] = {}
+    for i, p in enumerate(prints):  # log order: a root known by a salted key is named by its first call
+        for j, k in enumerate(p):
+            if k not in names:
+                names[k] = (k[0], _root_name(k[1], i, j))
+    find = components(prints)
+    key: dict[Hashable, tuple[str, str]] = {}
+    for k, name in names.items():
+        r = find(k)
+        got = key.get(r)
+        if got is None or name < got:
+            key[r] = name
+    calls: dict[Hashable, array] = {}
+    for i in order:
+        r = find(prints[i][0])
+        got_calls = calls.get(r)
+        if got_calls is None:
+            got_calls = calls[r] = array("q")
+        got_calls.append(i)
+    return [Partition(key[r], c) for r, c in calls.items()]
+
+
+# -- one plan: partitions -> work units -> in-process, forked or distributed --------------------------
+
+
+@dataclass(frozen=True)
+class WorkPlan:
+    """Partitions grouped into at most ``units`` work units, balanced by calls (the largest
+    partitions first, each into the lightest unit; ties by key), each unit's calls in time order.
+    One unit is the whole log fed through one policy, as a plain simulation does."""
+
+    partitions: list[Partition]
+    bins: list[list[int]]  # unit -> indexes into ``partitions``
+
+    @classmethod
+    def of(cls, partitions: list[Partition], units: int) -> WorkPlan:
+        n = max(1, min(units, len(partitions)))
+        bins: list[list[int]] = [[] for _ in range(n)]
+        load = [0] * n
+        for p in sorted(range(len(partitions)), key=lambda p: (-len(partitions[p]), partitions[p].key)):
+            b = min(range(n), key=lambda b: (load[b], b))
+            bins[b].append(p)
+            load[b] += len(partitions[p])
+        return cls(partitions, [b for b in bins if b])
+
+    def unit_calls(self, order: Sequence[int], n: int) -> list[array]:
+        """Each unit's calls in ``order`` (the start-time order of the log's ``n`` calls): one pass."""
+        if len(self.bins) == 1 and len(self.partitions) == 1:
+            return [self.partitions[0].calls]
+        unit_of = array("l", [-1]) * n
+        for u, b in enumerate(self.bins):
+            for p in b:
+                for i in self.partitions[p].calls:
+                    unit_of[i] = u
+        out = [array("q") for _ in self.bins]
+        for i in order:
+            out[unit_of[i]].append(i)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class PieceTable:
+    """The part of a ``Measurer`` a cache simulator reads (``blocks``, ``block_tokens``), for the
+    pieces of one unit's shapes only: what a unit takes to another process."""
+
+    block_tokens: int
+    table: dict[int, array] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, measurer: Any, shapes: Iterable[Shape]) -> PieceTable:
+        table: dict[int, array] = {}
+        blocks = measurer.blocks
+        for s in shapes:
+            for k in (*s.keys, s.out_key) if s.out_key is not None else s.keys:
+                if k not in table:
+                    b = blocks(k)
+                    if len(b):
+                        table[k] = b
+        return cls(measurer.block_tokens, table)
+
+    def blocks(self, key: int) -> array:
+        return self.table.get(key, _EMPTY)
+
+
+_EMPTY = array("q")
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """What makes a fresh simulator of one model's cache: the model, the policy name (None: the
+    model's own) and the parameter overrides, all plain data."""
+
+    model: CachedModel
+    policy: str | None
+    overrides: dict[str, Any] | None
+
+    def make(self, measurer: Any) -> Policy:
+        return make_policy(self.model, measurer, policy=self.policy, overrides=self.overrides)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One work unit, self-contained: its calls (indexes into the log, in time order), their facts
+    and shapes in that order, the piece table and the policy's spec."""
+
+    calls: array
+    facts: list[CallFacts]
+    shapes: list[Shape]
+    pieces: PieceTable
+    spec: PolicySpec
+
+
+#: one unit's outcomes: (calls, read, write, write_1h, total), plain arrays aligned with ``calls``
+UnitResult = tuple[array, array, array, array, array]
+
+
+def run_unit(unit: Unit) -> UnitResult:
+    """Simulate one unit with a fresh policy, its calls in time order."""
+    policy = unit.spec.make(unit.pieces)
+    return feed(unit.calls, unit.facts, unit.shapes, policy, local=True)
+
+
+def feed(
+    calls: Sequence[int], facts: Sequence[CallFacts], shapes: Sequence[Shape], policy: Policy, *, local: bool = False
+) -> UnitResult:
+    """``calls`` through ``policy`` in the order given; ``local``: ``facts`` and ``shapes`` are the
+    unit's own (position j is call ``calls[j]``), else the log's (indexed by call)."""
+    n = len(calls)
+    read, write, write_1h, total = (array("q", bytes(8 * n)) for _ in range(4))
+    request = policy.request
+    for j, i in enumerate(calls):
+        k = j if local else i
+        f = facts[k]
+        o = request(shapes[k], start=f.start, end=f.end, user=f.user, call=f.hints)
+        read[j], write[j], write_1h[j], total[j] = o.read, o.write, o.write_1h, o.total
+    return array("q", calls), read, write, write_1h, total
+
+
+__all__ = [
+    "ALL",
+    "FootprintPolicy",
+    "Footprints",
+    "Partition",
+    "PieceTable",
+    "PolicySpec",
+    "Unit",
+    "UnitResult",
+    "WorkPlan",
+    "components",
+    "feed",
+    "footprints",
+    "run_unit",
+    "split",
+]

@@ -1,0 +1,165 @@
+"""``--engine dask``: the same report on a Dask cluster, a lost worker counted once, and no Dask
+anywhere on the default path.
+
+The cluster tests run on a ``LocalCluster`` of 2 worker *processes* (a worker is killed for real in
+one of them) and compare the JSON report, byte for byte, with the in-process run's. They are
+skipped when ``distributed`` is not installed; ``.ci/run`` installs ``promptcache[dask]``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from promptcache.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
+DAY = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _report(path: Path, executor=None) -> str:
+    from promptcache.analyze.options import AnalyzeOptions
+    from promptcache.analyze.pipeline import analyze
+    from promptcache.report.as_json import render_json
+
+    return render_json(analyze([path], AnalyzeOptions(at=DAY, now=DAY, executor=executor)))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dask") / "log.jsonl"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks/gen_log.py"), "--calls", "300", "--seed", "21",
+                    "-o", str(out)], check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed")
+    import logging
+
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                 scheduler_port=0, dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cl,
+        distributed.Client(cl) as client,
+    ):
+        yield client
+
+
+class Counting:
+    """Wraps the executor: how many units each whole simulation sent to the cluster."""
+
+    def __init__(self, client):
+        from promptcache.cluster.dask_engine import DaskExecutor
+
+        self.inner = DaskExecutor(client)
+        self.units, self.remote, self.sent = self.inner.units, True, []
+
+    def map(self, fn, items):
+        self.sent.append(len(items))
+        return self.inner.map(fn, items)
+
+    def map_local(self, task, n):
+        return self.inner.map_local(task, n)
+
+
+@pytest.mark.parametrize("log", ["example", "generated"])
+def test_report_equal_on_two_workers(cluster, request, log):
+    path = EXAMPLE if log == "example" else request.getfixturevalue("generated")
+    ex = Counting(cluster)
+    assert _report(path, ex) == _report(path)
+    assert ex.sent and all(n > 1 for n in ex.sent)  # the simulations went to the cluster, in several units
+    ran_on = cluster.run(lambda: os.getpid())
+    assert len(ran_on) == 2 and os.getpid() not in ran_on.values()  # two worker processes, not this one
+
+
+KILL_PLUGIN = "promptcache-kill-once"
+
+
+def _kill_once(marker: str):
+    """A worker plugin: the first worker to start a unit dies there (SIGKILL), once per marker file.
+    Made here (pickled by value): ``distributed`` is imported only when the cluster tests run."""
+    from distributed import WorkerPlugin
+
+    class KillOnce(WorkerPlugin):
+        name = KILL_PLUGIN
+
+        def transition(self, key, start, finish, **kwargs):
+            if finish == "executing" and str(key).startswith("promptcache-unit-"):
+                try:
+                    fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                except FileExistsError:
+                    return
+                os.write(fd, str(os.getpid()).encode())
+                os.close(fd)
+                import signal
+
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return KillOnce()
+
+
+def test_worker_killed_mid_run_counts_nothing_twice(cluster, generated, tmp_path):
+    """A worker process killed as it starts a unit: Dask runs the unit again on a worker alive, the
+    client writes each unit's outcomes in place, and the report equals the local one."""
+    marker = tmp_path / "killed"
+    before = set(cluster.run(lambda: os.getpid()).values())
+    cluster.register_plugin(_kill_once(str(marker)))
+    try:
+        got = _report(generated, Counting(cluster))
+    finally:
+        cluster.unregister_worker_plugin(KILL_PLUGIN)
+    assert marker.exists(), "no worker was killed: the test did not test"
+    killed = int(marker.read_text())
+    assert killed in before
+    cluster.wait_for_workers(2, timeout=60)
+    assert killed not in set(cluster.run(lambda: os.getpid()).values())  # the nanny started a new process
+    assert got == _report(generated)
+
+
+def test_default_path_imports_no_dask():
+    """``analyze`` in process, and with ``--jobs 2``, never imports dask or distributed."""
+    code = (
+        "import sys\n"
+        "from promptcache.cli import main\n"
+        f"assert main(['analyze', '--example', '--format', 'json', '-o', {os.devnull!r}, '--jobs', '2']) == 0\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True)
+
+
+def test_clean_error_without_dask(monkeypatch, capsys):
+    """Without Dask installed: one sentence saying what to do, exit 2, no traceback."""
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    assert main(["analyze", "--example", "--engine", "dask"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'promptcache[dask]'" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_scheduler_needs_dask_engine(capsys):
+    assert main(["analyze", "--example", "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert "--scheduler needs --engine dask" in capsys.readouterr().err
+
+
+def test_scheduler_not_answering(capsys):
+    pytest.importorskip("distributed")
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        code = main(["analyze", "--example", "--engine", "dask", "--scheduler", f"tcp://127.0.0.1:{port}"])
+    assert code == 2
+    assert "no Dask scheduler answered" in capsys.readouterr().err
