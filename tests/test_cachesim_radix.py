@@ -247,3 +247,75 @@ def test_radix_worked_example():
     assert depth == 4 and live == path[:1]
     tree.sweep(311.0)  # 5..6 and 9 idle for more than 300 s; 1..4 too: everything goes
     assert len(tree) == 0
+
+
+# text prompts: pieces drawn from a small pool whose token lists share beginnings, so prompts share
+# prefixes inside pieces too (``PrefixIndex``'s per-piece block tables)
+text_specs = st.lists(
+    st.tuples(
+        st.lists(st.integers(0, 5), min_size=1, max_size=5),  # pieces from the pool
+        st.sampled_from([0, 0, 0.25, 1, 30, 300, 301, 900, 3600, 3601, 90000]),
+        st.sampled_from([0.0, 2.0]),
+        st.sampled_from(["u1", "u2"]),
+        st.booleans(),  # 24 h retention
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+def _text_stream(spec, m: Measurer) -> list[tuple[Shape, float, float, str, CacheHints | None]]:
+    from promptcache.measure.shape import chain_of
+
+    pool = [[1] * 40, [1] * 24 + [2] * 16, [3] * 64, [3] * 32 + [4] * 8, [5] * 20, [1] * 8]
+    keys_of = []
+    for ids in pool:
+        key = hash(tuple(ids))
+        m._store(key, ids, 0)
+        keys_of.append(key)
+    out = []
+    t = 5_000.0
+    for picks, gap, dur, user, long in spec:
+        keys = [keys_of[p] for p in picks]
+        toks = [len(pool[p]) for p in picks]
+        roles = ("system",) + ("user",) * (len(keys) - 1)
+        shape = Shape(keys, toks, roles, tuple(range(len(keys))), chain_of(keys), None, 0, True)
+        t += gap
+        hints = CacheHints((), None, None, None, "24h", "", False, 0, None, None) if long else None
+        out.append((shape, t, t + dur, user, hints))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(text_specs, st.booleans())
+def test_openai_auto_text_sweeps_change_nothing(spec, by_user):
+    """``PrefixIndex.sweep``: forgetting prefixes dead for good leaves every outcome as it was."""
+    m = Measurer("blocks", block_tokens=4)
+    stream = _text_stream(spec, m)
+
+    def make():
+        return OpenAIAutoCache(m, min_tokens=16, increment_tokens=4, idle_s=300, cap_s=3600, scope_by_user=by_user)
+
+    ref = _run(make(), stream, reference=True)
+    swept = make()
+    assert _run(swept, stream, reference=False, sweep_every=True) == ref
+    swept.sweep(stream[-1][1] + 2 * 86400)
+    assert not swept._index
+
+
+def test_block_index_sweep_keeps_a_waiting_list_with_a_live_value():
+    """A parent's registrations wait unexpanded; the latest wins on a shared block. With an old
+    live value and a newer gone one on the same blocks, dropping only the gone one would let the
+    old one win where the gone one shadows it, so the list stays until all of it is gone."""
+    from promptcache.simulate.engine import BlockIndex
+
+    blocks = {1: [10, 11], 2: [10, 12], 3: [20]}
+    index = BlockIndex(lambda k: blocks[k], keep_first=False)
+    index.add(7, 1, "live")
+    index.add(7, 2, "gone")
+    index.add(8, 3, "gone")
+    assert index.sweep(lambda v: v == "gone") == 2  # parent 7 kept whole, parent 8 dropped
+    assert index.under(7) == {10: "gone", 11: "live", 12: "gone"}
+    assert index.under(8) == {}
+    assert index.sweep(lambda v: v == "gone") == 1  # built: the gone values go, block 11 stays
+    assert index.under(7) == {11: "live"}

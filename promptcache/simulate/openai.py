@@ -115,6 +115,8 @@ class OpenAIAutoCache(PolicyBase):
         idle, cap = (self.long, self.long) if retention == "24h" else (self.idle, self.cap)
         minimum = self._p(self.min_tokens, start)
         ready = start + min(self.begin, max(end - start, 0.0))
+        if self._sweeper.tick(start):
+            self.sweep(start)
         if is_block_shape(shape):
             return self._blocks(where, shape, start, ready, idle, cap, minimum)
         index = self._index.get(where)
@@ -136,8 +138,6 @@ class OpenAIAutoCache(PolicyBase):
         """``request`` for a block-hash prompt, on a radix tree (``radix.RadixIndex``): the same
         prefixes, liveness and outcome as ``PrefixIndex``, a step per run of blocks."""
         total = shape.total
-        if self._sweeper.tick(start):
-            self.sweep(start)
         tree = self._trees.get(where)
         if tree is None:
             tree = self._trees[where] = RadixIndex()
@@ -155,12 +155,21 @@ class OpenAIAutoCache(PolicyBase):
         return Outcome(read=hit, total=total)
 
     def sweep(self, now: float) -> None:
-        """Forget the block-hash prefixes no request at ``now`` or later can read (``radix``)."""
+        """Forget the prefixes no request at ``now`` or later can read: idle past ``idle_s`` or
+        older than their cap (``PrefixIndex.sweep``, ``radix.RadixIndex.sweep``). State then
+        follows the live window instead of the whole log."""
+        left = 0
         for where, tree in list(self._trees.items()):
             tree.sweep(now)
             if not len(tree):
                 del self._trees[where]
-        self._sweeper.swept(sum(len(t) for t in self._trees.values()))
+            left += len(tree)
+        for where, index in list(self._index.items()):
+            n = index.sweep(now)
+            if not n:
+                del self._index[where]
+            left += n
+        self._sweeper.swept(left)
 
 
 class OpenAIBreakpointCache(PolicyBase):

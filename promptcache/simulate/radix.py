@@ -282,7 +282,7 @@ class Sweeper:
 
     __slots__ = ("added", "due", "floor", "last")
 
-    def __init__(self, floor: int = 4096):
+    def __init__(self, floor: int = 1024):
         self.added = 0
         self.floor = floor
         self.due: float = floor
