@@ -24,9 +24,11 @@ from .base import (
     explicit_breakpoints,
     last_prompt_piece,
     placed_breakpoints,
+    system_pieces,
 )
-from .engine import EntryStore, cumulative, seconds
+from .engine import cumulative, seconds
 from .outcome import Outcome
+from .radix import DepthStore, Prefix, Sweeper, is_block_shape
 
 
 class AnthropicCache(PolicyBase):
@@ -54,7 +56,8 @@ class AnthropicCache(PolicyBase):
         self.begin = float(response_begin_s)
         self.mode = breakpoints
         self.by_user = scope_by_user
-        self._stores: dict[tuple, EntryStore] = {}
+        self._stores: dict[tuple, DepthStore] = {}
+        self._sweeper = Sweeper()
 
     def _ttl(self, cc: str) -> float:
         return self.ttl1h if cc.strip().lower() == "1h" else self.ttl5
@@ -78,8 +81,7 @@ class AnthropicCache(PolicyBase):
 
     def _keys(self, shape: Shape, call: CacheHints | None) -> list[int]:
         """Boundary keys: chain keys with the messages-level settings folded in after the system level."""
-        # no options at all is the same as the defaults ("", no thinking, no images)
-        salt = hash((call.tool_choice, call.thinking, call.images) if call is not None else ("", False, 0))
+        salt = _salt(call)
         out = [shape.chain[0]]
         sys_level = True
         for k, role in enumerate(shape.roles):
@@ -89,6 +91,22 @@ class AnthropicCache(PolicyBase):
             out.append(c if sys_level else hash((c, salt)))
         return out
 
+    def _store(self, user: str | None, call: CacheHints | None) -> DepthStore:
+        scope = self._scope_id(user, call)
+        store = self._stores.get(scope)
+        if store is None:
+            store = self._stores[scope] = DepthStore()
+        return store
+
+    def sweep(self, now: float) -> None:
+        """Forget the entries past their expiry (``radix.DepthStore.sweep``): no request at ``now``
+        or later can read them, and a write there makes a new entry either way."""
+        for scope, store in list(self._stores.items()):
+            store.sweep(now)
+            if not len(store):
+                del self._stores[scope]
+        self._sweeper.swept(sum(len(s) for s in self._stores.values()))
+
     def request(
         self, shape: Shape, *, start: float, end: float, user: str | None, call: CacheHints | None = None
     ) -> Outcome:
@@ -96,7 +114,11 @@ class AnthropicCache(PolicyBase):
         bps = self.breakpoints(shape, call)
         if not bps:
             return Outcome(read=0, total=total)
-        store = self._stores.setdefault(self._scope_id(user, call), EntryStore())
+        if self._sweeper.tick(start):
+            self.sweep(start)
+        store = self._store(user, call)
+        if is_block_shape(shape):
+            return self._blocks(store, shape, bps, start, end, call)
         cum = cumulative(shape.tokens)
         keys = self._keys(shape, call)
         minimum = self._p(self.min_tokens, start)
@@ -127,10 +149,67 @@ class AnthropicCache(PolicyBase):
             pos = cum[k + 1]
             if pos <= hit or pos < minimum:
                 continue
-            store.put(keys[k + 1], pos, ready, start, ttl)
+            store.put(keys[k + 1], k + 1, pos, ready, start, ttl)
             c_last = max(c_last, pos)
             if one_h:
                 b_1h = max(b_1h, pos)
         write_1h = b_1h - hit
         write_5m = c_last - max(hit, b_1h)
         return Outcome(read=hit, total=total, write=write_5m, write_1h=write_1h)
+
+    def _blocks(
+        self,
+        store: DepthStore,
+        shape: Shape,
+        bps: list[tuple[int, float, bool]],
+        start: float,
+        end: float,
+        call: CacheHints | None,
+    ) -> Outcome:
+        """``request`` for a block-hash prompt: the same reads and writes, visiting only the depths
+        where the store holds entries (``radix.DepthStore``) and hashing only the boundaries visited.
+
+        Every boundary is a hash block, not a content block, so the look-back window is never used
+        up: each breakpoint reads the deepest live entry at or before it that is past the hit so far.
+        """
+        total = shape.total
+        cum = Prefix(shape.tokens, total)
+        chain = shape.chain
+        salt = _salt(call)
+        level = system_pieces(shape)  # boundaries 1..level are keyed without the salt (none here)
+        minimum = self._p(self.min_tokens, start)
+        hit, hit_entry = 0, None
+        depths = store.depths
+        for k, _, _ in bps:
+            i = store.below(k + 1)
+            while i >= 0:
+                j = depths[i]
+                if j < 1 or cum[j] <= hit:
+                    break
+                e = store.get(chain[j] if j <= level else hash((chain[j], salt)), start)
+                if e is not None:
+                    hit, hit_entry = cum[j], e
+                    break
+                i -= 1
+        if hit_entry is not None:
+            hit_entry.expires = max(hit_entry.expires, start + hit_entry.ttl)  # refreshed on each hit
+        ready = start + min(self.begin, max(end - start, 0.0))
+        b_1h = c_last = hit
+        for k, ttl, one_h in bps:
+            pos = cum[k + 1]
+            if pos <= hit or pos < minimum:
+                continue
+            j = k + 1
+            store.put(chain[j] if j <= level else hash((chain[j], salt)), j, pos, ready, start, ttl)
+            c_last = max(c_last, pos)
+            if one_h:
+                b_1h = max(b_1h, pos)
+        write_1h = b_1h - hit
+        write_5m = c_last - max(hit, b_1h)
+        return Outcome(read=hit, total=total, write=write_5m, write_1h=write_1h)
+
+
+def _salt(call: CacheHints | None) -> int:
+    """The messages-level settings folded into every key past the system level; no options at all
+    is the same as the defaults ("", no thinking, no images)."""
+    return hash((call.tool_choice, call.thinking, call.images) if call is not None else ("", False, 0))

@@ -27,8 +27,8 @@ class PolicyBase:
 
 def explicit_breakpoints(shape: Shape, call: CacheHints | None) -> list[tuple[int, str]]:
     """(piece index, ttl as sent) for every piece whose segment carries a breakpoint marker."""
-    if call is None:
-        return []
+    if call is None or not call.segments:
+        return []  # no segment carries a marker (a block-hash call has none): nothing to walk
     segs = call.segments
     out: list[tuple[int, str]] = []
     for k, idx in enumerate(shape.indexes[:-1]):  # the generation piece is never a breakpoint
@@ -68,7 +68,7 @@ def auto_spots(shape: Shape) -> tuple[str, ...]:
     assistant turn, or a block trace's blocks), so the next turn reads it. A single-turn call gets
     no breakpoint on its last block: it would pay the write premium on per-call text no later call
     reads (the advisor's ``breakpoint_*`` fixes place them the same way)."""
-    turns = any(r in ("assistant", "block") for r in shape.roles)
+    turns = "assistant" in shape.roles or "block" in shape.roles  # O(1) on a block trace's ``Repeat``
     return ("system", "history", "last") if turns else ("system", "history")
 
 
@@ -89,7 +89,9 @@ def placed_breakpoints(shape: Shape, spots: tuple[str, ...]) -> list[int]:
             n = min(system_pieces(shape), last + 1)
             k = n - 1 if n else None
         elif spot == "history":
-            newest = next((j for j in range(last, -1, -1) if roles[j] in ("user", "tool")), None)
+            newest = None
+            if "user" in roles or "tool" in roles:  # O(1) on a block trace's ``Repeat``, which has neither
+                newest = next((j for j in range(last, -1, -1) if roles[j] in ("user", "tool")), None)
             if newest is not None:
                 first = newest
                 while first > 0 and indexes[first - 1] == indexes[newest]:

@@ -43,6 +43,11 @@ class Rec:
     def alive(self, now: float) -> bool:
         return self.ready <= now and now - self.used <= self.idle and now - self.created <= self.cap
 
+    def gone(self, now: float) -> bool:
+        """Dead for good at ``now`` and after: idle or age past its limit. Nothing refreshes a dead
+        record, and writing the prefix again makes a new one, as for a prefix never seen."""
+        return now - self.used > self.idle or now - self.created > self.cap
+
 
 _NONE: dict[int, Any] = {}
 
@@ -82,6 +87,30 @@ class BlockIndex:
             for key, value in waiting:
                 self._expand(built, key, value)
         return built
+
+    def sweep(self, gone: Callable[[Any], bool]) -> int:
+        """Forget values that ``gone`` says no lookup can use again; how many registrations remain.
+
+        Only for ``keep_first=False`` (the latest value wins), where a value that is gone reads as
+        absent and a later registration overwrites it either way. A parent's waiting list is
+        dropped only when all its values are gone: expanding the rest alone could let an earlier
+        value win where the gone one would have.
+        """
+        assert not self.keep_first, "with keep_first a gone value still shadows later ones"
+        left = 0
+        for parent, table in list(self._built.items()):
+            dead = [h for h, v in table.items() if gone(v)]
+            for h in dead:
+                del table[h]
+            if not table:
+                del self._built[parent]
+            left += len(table)
+        for parent, waiting in list(self._waiting.items()):
+            if all(gone(v) for _, v in waiting):
+                del self._waiting[parent]
+            else:
+                left += len(waiting)
+        return left
 
     def _expand(self, into: dict[int, Any], key: int, value: Any) -> None:
         if self.keep_first:  # looped in C: a dict operation per block, no Python frame
@@ -141,6 +170,14 @@ class PrefixIndex:
             r = Rec(start, start, ready, idle, cap)
             self.seen[c] = r
             self.blocks.add(chain[k], key, r)
+
+    def sweep(self, now: float) -> int:
+        """Forget the prefixes that are dead for good at ``now`` (``Rec.gone``): for requests at
+        ``now`` or later a dead record and a missing one are the same. Returns the records left."""
+        seen = self.seen
+        for c in [c for c, r in seen.items() if r.gone(now)]:
+            del seen[c]
+        return len(seen) + self.blocks.sweep(lambda r: r.gone(now))
 
 
 @dataclass(slots=True)

@@ -28,8 +28,9 @@ from collections import deque
 from ..measure.shape import Measurer, Shape
 from ..model.hints import CacheHints
 from .base import PolicyBase, explicit_breakpoints, placed_breakpoints
-from .engine import EntryStore, PrefixIndex, cumulative, seconds
+from .engine import PrefixIndex, cumulative, seconds
 from .outcome import Outcome
+from .radix import DepthStore, Prefix, RadixIndex, Sweeper, as_keys, is_block_shape
 
 
 class OpenAIAutoCache(PolicyBase):
@@ -60,6 +61,8 @@ class OpenAIAutoCache(PolicyBase):
         self.begin = float(response_begin_s)
         self.by_user = scope_by_user
         self._index: dict[tuple, PrefixIndex] = {}
+        self._trees: dict[tuple, RadixIndex] = {}  # the same, for block-hash prompts (``radix``)
+        self._sweeper = Sweeper()
         self._routes: dict[tuple, deque] = {}
         self._sent: dict[tuple, int] = {}  # requests sent so far per route (round-robin over its machines)
         self.overflowed = 0  # requests served by an overflow machine
@@ -101,11 +104,9 @@ class OpenAIAutoCache(PolicyBase):
         total = shape.total
         scope = self._scope_id(user, call, key=True)
         route, machine = self._machine(scope, shape, start)
-        if machine:  # an overflow machine: its own cache, warmed by the requests it serves
+        where = (route, machine) if machine else scope  # an overflow machine: its own cache
+        if machine:  # warmed by the requests it serves
             self.overflowed += 1
-            index = self._index.setdefault((route, machine), PrefixIndex(self.m))
-        else:
-            index = self._index.setdefault(scope, PrefixIndex(self.m))
         retention = (
             call.prompt_cache_retention
             if call is not None and call.prompt_cache_retention
@@ -114,6 +115,13 @@ class OpenAIAutoCache(PolicyBase):
         idle, cap = (self.long, self.long) if retention == "24h" else (self.idle, self.cap)
         minimum = self._p(self.min_tokens, start)
         ready = start + min(self.begin, max(end - start, 0.0))
+        if self._sweeper.tick(start):
+            self.sweep(start)
+        if is_block_shape(shape):
+            return self._blocks(where, shape, start, ready, idle, cap, minimum)
+        index = self._index.get(where)
+        if index is None:
+            index = self._index[where] = PrefixIndex(self.m)
         lcp, path = index.lcp(shape, start)
         hit = 0
         if total >= minimum and lcp >= minimum:
@@ -123,6 +131,45 @@ class OpenAIAutoCache(PolicyBase):
         if total >= minimum:
             index.add(shape, start, ready, idle, cap)
         return Outcome(read=hit, total=total)
+
+    def _blocks(
+        self, where: tuple, shape: Shape, start: float, ready: float, idle: float, cap: float, minimum: int
+    ) -> Outcome:
+        """``request`` for a block-hash prompt, on a radix tree (``radix.RadixIndex``): the same
+        prefixes, liveness and outcome as ``PrefixIndex``, a step per run of blocks."""
+        total = shape.total
+        tree = self._trees.get(where)
+        if tree is None:
+            tree = self._trees[where] = RadixIndex()
+        chain = as_keys(shape.chain)
+        path, d = tree.match(chain)
+        depth, live = tree.live(path, start)
+        lcp = Prefix(shape.tokens, total)[depth]
+        hit = 0
+        if total >= minimum and lcp >= minimum:
+            hit = min(minimum + (lcp - minimum) // self.inc * self.inc, total)
+            for e in live:
+                e.used = start
+        if total >= minimum:
+            tree.add(chain, path, d, start, ready, idle, cap)
+        return Outcome(read=hit, total=total)
+
+    def sweep(self, now: float) -> None:
+        """Forget the prefixes no request at ``now`` or later can read: idle past ``idle_s`` or
+        older than their cap (``PrefixIndex.sweep``, ``radix.RadixIndex.sweep``). State then
+        follows the live window instead of the whole log."""
+        left = 0
+        for where, tree in list(self._trees.items()):
+            tree.sweep(now)
+            if not len(tree):
+                del self._trees[where]
+            left += len(tree)
+        for where, index in list(self._index.items()):
+            n = index.sweep(now)
+            if not n:
+                del self._index[where]
+            left += n
+        self._sweeper.swept(left)
 
 
 class OpenAIBreakpointCache(PolicyBase):
@@ -146,7 +193,7 @@ class OpenAIBreakpointCache(PolicyBase):
         self.begin = float(response_begin_s)
         self.mode = breakpoints
         self.by_user = scope_by_user
-        self._stores: dict[tuple, EntryStore] = {}
+        self._stores: dict[tuple, DepthStore] = {}  # never swept: see docs/cache-rules.md
 
     def breakpoints(self, shape: Shape, call: CacheHints | None) -> list[int]:
         """Piece indexes of this request's breakpoints (explicit markers, then the implicit one)."""
@@ -168,21 +215,41 @@ class OpenAIBreakpointCache(PolicyBase):
         self, shape: Shape, *, start: float, end: float, user: str | None, call: CacheHints | None = None
     ) -> Outcome:
         total = shape.total
-        store = self._stores.setdefault(self._scope_id(user, call, key=True), EntryStore())
-        cum = cumulative(shape.tokens)
+        scope = self._scope_id(user, call, key=True)
+        store = self._stores.get(scope)
+        if store is None:
+            store = self._stores[scope] = DepthStore()
+        blocks = is_block_shape(shape)
+        # a block-hash prompt: prefix sums from the end, only where asked (``radix.Prefix``)
+        cum = Prefix(shape.tokens, total) if blocks else cumulative(shape.tokens)
         chain = shape.chain
         minimum = self._p(self.min_tokens, start)
         # read: exact entries at boundaries earlier requests marked (their breakpoints stay read-only)
         hit, entry, looked = 0, None, 0
-        for j in range(len(shape.keys) - 1, 0, -1):
-            if chain[j] in store.entries:
-                looked += 1
-                e = store.get(chain[j], start)
-                if e is not None:
-                    hit, entry = cum[j], e
-                    break
-                if looked >= self.lookback:
-                    break
+        if blocks:  # only the depths where some entry is (``radix.DepthStore``), deepest first
+            depths = store.depths
+            i = store.below(len(shape.keys) - 1)
+            while i >= 0 and depths[i] >= 1:
+                j = depths[i]
+                i -= 1
+                if chain[j] in store.entries:
+                    looked += 1
+                    e = store.get(chain[j], start)
+                    if e is not None:
+                        hit, entry = cum[j], e
+                        break
+                    if looked >= self.lookback:
+                        break
+        else:
+            for j in range(len(shape.keys) - 1, 0, -1):
+                if chain[j] in store.entries:
+                    looked += 1
+                    e = store.get(chain[j], start)
+                    if e is not None:
+                        hit, entry = cum[j], e
+                        break
+                    if looked >= self.lookback:
+                        break
         if entry is not None:
             entry.expires = max(entry.expires, start + entry.ttl)
         ready = start + min(self.begin, max(end - start, 0.0))
@@ -190,6 +257,6 @@ class OpenAIBreakpointCache(PolicyBase):
         new = new[-self.max_writes :]  # up to four new writes; the latest ones win
         last = hit
         for k in new:
-            store.put(chain[k + 1], cum[k + 1], ready, start, self.ttl)
+            store.put(chain[k + 1], k + 1, cum[k + 1], ready, start, self.ttl)
             last = max(last, cum[k + 1])
         return Outcome(read=hit, total=total, write=last - hit)
