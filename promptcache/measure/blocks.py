@@ -74,25 +74,13 @@ def chain_prefix(run: BlockRun, n: int) -> array:
     return out
 
 
-_BUILT = ("keys", "tokens", "chain", "roles", "indexes")
-
-
-def _built(shape: BlockShape) -> bool:
-    for name in _BUILT:
-        try:
-            object.__getattribute__(shape, name)
-        except AttributeError:
-            continue
-        return True
-    return False
+_BUILT = frozenset(("keys", "tokens", "chain", "roles", "indexes"))
 
 
 def _forget(shape: BlockShape) -> None:
-    for name in _BUILT:
-        try:
-            delattr(shape, name)
-        except AttributeError:
-            pass
+    for name in shape._kept or ():
+        delattr(shape, name)
+    shape._kept = None
 
 
 class BlockShape(Shape):
@@ -101,7 +89,7 @@ class BlockShape(Shape):
     call). Until then their slots are unset and ``__getattr__`` builds them; once built they are
     plain slot reads, until the shape leaves the few kept (``_LIVE``) and they are unset again."""
 
-    __slots__ = ("segs", "tail_chain")
+    __slots__ = ("_kept", "segs", "tail_chain")
 
     def __init__(self, segs: BlockSegments, out_tokens: int):
         self.segs = segs
@@ -110,6 +98,7 @@ class BlockShape(Shape):
         self.reported = True
         self.adjust = 0
         self._total = segs.total
+        self._kept: list[str] | None = None  # the arrays built, while the shape is in ``_LIVE``
         run, n = segs.run, segs.n
         last = chain_at_run(run, n)  # new blocks hashed now, in the order requests come
         self.tail_chain = hash((last, segs.tail_id)) if segs.tail > 0 else 0
@@ -130,10 +119,13 @@ class BlockShape(Shape):
             value = Repeat("block", len(segs))
         else:
             value = range(len(segs))
-        if not _built(self):
+        kept = self._kept
+        if kept is None:
+            kept = self._kept = []
             _LIVE.append(self)
             if len(_LIVE) > LIVE:
                 _forget(_LIVE.popleft())
+        kept.append(name)
         setattr(self, name, value)
         return value
 

@@ -57,8 +57,9 @@ def block_segments(
     if not _INTS.issuperset(map(type, hash_ids)):  # one C-level pass; bools and floats are refused
         i = next(i for i, h in enumerate(hash_ids) if type(h) is not int)
         raise LineError("bad_shape", f"`hash_ids[{i}]` is not an integer")
-    run = delta.run(hash_ids) if delta is not None else None
-    if run is None:
+    if delta is not None:
+        run = delta.run(hash_ids)
+    else:
         run = BlockRun(array("q", [hash((scope, h)) for h in hash_ids]))
     last = total - (n - 1) * block if n and n * block > total else block
     tail = total - n * block
@@ -78,25 +79,16 @@ class ScopedIds:
 
     def __init__(self, scope: int):
         self.scope = scope
-        self._raw: Any = None  # the raw ids (int64) of the current run's whole length
+        self._raw: list[int] = []  # the raw ids of the current run's whole length
         self._run: BlockRun | None = None  # the run the latest requests are prefixes of
 
-    def run(self, hash_ids: list[int]) -> BlockRun | None:
-        """A run whose first ``len(hash_ids)`` ids are ``hash((scope, h))`` of ``hash_ids``; None
-        for ids beyond 64 bits (the plain way)."""
-        import numpy as np
-
-        try:
-            raw = np.array(hash_ids, dtype=np.int64)
-        except OverflowError:
-            return None
+    def run(self, hash_ids: list[int]) -> BlockRun:
+        """A run whose first ``len(hash_ids)`` ids are ``hash((scope, h))`` of ``hash_ids`` (ints:
+        the caller checked)."""
         run, n = self._run, len(hash_ids)
         shared = 0
         if run is not None:
-            a = self._raw
-            m = min(len(a), n)
-            diff = np.flatnonzero(a[:m] != raw[:m])
-            shared = int(diff[0]) if len(diff) else m
+            shared = _common_prefix(self._raw, hash_ids)
         scope = self.scope
         new = array("q", [hash((scope, h)) for h in hash_ids[shared:]])
         if run is None:
@@ -107,8 +99,24 @@ class ScopedIds:
             run.ids += new
         else:  # differs from the run inside it: a new run from there
             run = run.fork(shared, new)
-        self._run, self._raw = run, raw
+        self._run, self._raw = run, hash_ids
         return run
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    """How many leading items two lists of ints share: C-level slice comparisons (a request
+    usually extends the one before it: one comparison), bisecting where they differ."""
+    m = min(len(a), len(b))
+    if a[:m] == b[:m]:
+        return m
+    lo, hi = 0, m  # a[:lo] == b[:lo]; they differ before hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def _scope_for(source: str) -> int:
