@@ -183,3 +183,117 @@ def test_deepseek_unit_position_by_bisection_equals_the_walk(tokens, pos):
             break
         before += n
     assert got == want
+
+
+# --- requests as prefixes of shared runs (BlockRun, BlockShape): equal to the plain forms ----------
+
+# each request: which earlier request it starts from (0 = fresh), how many of its ids it keeps,
+# new ids, and tokens past its full blocks (a partial last block or an unhashed tail)
+run_specs = st.lists(
+    st.tuples(st.integers(0, 6), st.integers(0, 40), st.lists(st.integers(-3, 40), max_size=10),
+              st.integers(-63, 100)),
+    min_size=1, max_size=40)
+
+
+def _requests(spec):
+    out: list[tuple[list[int], int]] = []
+    for pick, keep, new, extra in spec:
+        base = out[-1 - pick % len(out)][0][:keep] if out and pick else []
+        ids = base + new
+        total = max(64 * len(ids) + (extra if ids else abs(extra)), 0)
+        out.append((ids, total))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(run_specs, st.integers(1, 3))
+def test_block_runs_equal_plain_segments_and_never_change(spec, depth):
+    """Each request read into its conversation's run tree is the list of segments hashed one by one,
+    whichever earlier request it extends, rewrites or cuts (forks, deep fork chains copied into a
+    new root), and stays so after later requests were added."""
+    from promptcache.model.calls import BlockRun
+    from promptcache.read.traces import ScopedIds, block_segments
+
+    old = BlockRun.MAX_DEPTH
+    BlockRun.MAX_DEPTH = depth  # small, so the copy of a deep chain is exercised too
+    try:
+        delta = ScopedIds(99)
+        got = []
+        for n, (ids, total) in enumerate(_requests(spec)):
+            segs = block_segments(ids, total, 64, 99, n, delta)
+            assert list(segs) == _plain_segments(ids, total, 64, 99, n)
+            got.append((segs, ids, total, n))
+        for segs, ids, total, n in got:  # handed-out prefixes never change
+            plain = _plain_segments(ids, total, 64, 99, n)
+            assert list(segs) == plain and [segs[i] for i in range(-len(plain), len(plain))] == plain + plain
+            assert list(segs.ids) == [s.block_id for s in plain] and list(segs.sizes) == [s.block_tokens for s in plain]
+            assert segs.total == sum(s.block_tokens for s in plain) and segs.run.depth <= depth
+    finally:
+        BlockRun.MAX_DEPTH = old
+
+
+@settings(max_examples=150, deadline=None)
+@given(run_specs, st.integers(1, 4))
+def test_block_shape_equals_plain_shape(spec, live):
+    """A ``BlockShape`` (arrays built on access, forgotten and rebuilt) equals the plain shape of the
+    same call as a list of segments, and its array-free answers equal the arrays'."""
+    from promptcache.measure import blocks
+    from promptcache.measure.blocks import BlockShape
+    from promptcache.read.traces import ScopedIds, block_segments
+
+    old = blocks.LIVE
+    blocks.LIVE = live  # few kept: arrays are forgotten and built again
+    try:
+        delta = ScopedIds(7)
+        fast_m, slow_m = Measurer("blocks"), Measurer("blocks")
+        shapes = []
+        for n, (ids, total) in enumerate(_requests(spec)):
+            segs = block_segments(ids, total, 64, 7, n, delta)
+            if not segs:
+                continue  # an empty prompt is no block-hash call (measured as text)
+            call = Call(source="s", line=n, model="trace", segments=segs, usage=Usage(total, 3), conversation_id="c")
+            fast = fast_m.shape(call, trust_usage=True)
+            assert type(fast) is BlockShape
+            slow = slow_m.shape(Call(source="s", line=n, model="trace", segments=list(segs), usage=Usage(total, 3),
+                                     conversation_id="c"), trust_usage=True)
+            shapes.append((fast, slow))
+        for fast, slow in shapes + shapes[::-1]:
+            assert list(fast.keys) == list(slow.keys) and list(fast.tokens) == list(slow.tokens)
+            assert fast.chain == slow.chain and fast.total == slow.total == sum(slow.tokens)
+            assert list(fast.roles) == list(slow.roles) and list(fast.indexes) == list(slow.indexes)
+            assert (fast.out_key, fast.out_tokens, fast.reported, fast.adjust) == (None, 3, True, 0)
+            for k in range(len(slow.keys) + 2):
+                assert fast.prefix_tokens(k) == sum(slow.tokens[:k])
+            for i in range(-len(slow.chain), len(slow.chain)):
+                assert fast.chain_at(i) == slow.chain[i]
+            if slow.keys:
+                assert fast.first_key == slow.keys[0]
+    finally:
+        blocks.LIVE = old
+
+
+@settings(max_examples=100, deadline=None)
+@given(run_specs, st.booleans())
+def test_ideal_on_block_shapes_equals_piece_index(spec, by_user):
+    """The ideal cache reads the same from the reader's compact requests as the piece index does."""
+    from promptcache.read.traces import ScopedIds, block_segments
+
+    delta = ScopedIds(3)
+    m = Measurer("blocks")
+    fast = IdealCache(m, scope_by_user=by_user)
+    slow: dict[str, PrefixIndex] = {}
+    for n, (ids, total) in enumerate(_requests(spec)):
+        if not ids and not total:
+            continue
+        user = "u1" if n % 3 else "u2"
+        segs = block_segments(ids, total, 64, 3, n, delta)
+        shape = m.shape(Call(source="s", line=n, model="trace", segments=segs, usage=Usage(total, 1),
+                             conversation_id="c"), trust_usage=True)
+        got = fast.request(shape, start=float(n), end=float(n), user=user)
+        index = slow.setdefault(user if by_user else "", PrefixIndex(m))
+        lcp, _ = index.lcp(shape, float(n))
+        index.add(shape, float(n), -INF, INF, INF)
+        assert got.read == min(lcp, shape.total) and got.total == total
+        assert fast.footprint(shape, user=user) == IdealCache(m, scope_by_user=by_user).footprint(
+            m.shape(Call(source="s", line=n, model="trace", segments=list(segs), usage=Usage(total, 1)),
+                    trust_usage=True), user=user)

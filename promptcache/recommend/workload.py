@@ -131,10 +131,11 @@ def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequen
     by_prefix: dict[int, int] = {}
     by_conv: dict[str, int] = {}
     for i in order:
-        sh = shapes[i]
+        chain = shapes[i].chain  # len(keys) + 1 chain keys
+        nk = len(chain) - 1
         p = -1
-        for k in range(len(sh.keys) - 2, 0, -1):  # prefixes shorter than this call's own prompt
-            got = by_prefix.get(sh.chain[k])
+        for k in range(nk - 2, 0, -1):  # prefixes shorter than this call's own prompt
+            got = by_prefix.get(chain[k])
             if got is not None:
                 p = got
                 break
@@ -143,8 +144,8 @@ def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequen
             p = by_conv[conv]
         if p >= 0:
             parent[i], root[i], step[i] = p, root[p], step[p] + 1
-        if len(sh.keys) >= 2:
-            by_prefix[sh.chain[len(sh.keys) - 1]] = i
+        if nk >= 2:
+            by_prefix[chain[nk - 1]] = i
         if conv is not None:
             by_conv[conv] = i
     return Chains(parent, root, step)

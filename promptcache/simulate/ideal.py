@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..measure.blocks import BlockShape
 from ..measure.shape import Measurer, Shape
 from ..model.calls import Call
 from ..model.hints import CacheHints
@@ -35,6 +36,8 @@ class IdealCache:
         """Scope and prompt root: requests with disjoint footprints never share a prefix (see
         ``DeepSeekCache.footprint``); outputs are not cached here."""
         scope = self._scope_key(user)
+        if type(shape) is BlockShape:  # its first key without building its keys
+            return ((scope, prompt_root(self.m, shape.first_key) if len(shape.segs) else None),)
         return ((scope, prompt_root(self.m, shape.keys[0]) if shape.keys else None),)
 
     def request(
@@ -48,7 +51,8 @@ class IdealCache:
             known = tree.longest(shape.chain)
             tree.add(shape.chain, known)
             total = shape.total
-            return Outcome(read=min(sum(shape.tokens[:known]), total), total=total)
+            read = shape.prefix_tokens(known) if type(shape) is BlockShape else sum(shape.tokens[:known])
+            return Outcome(read=min(read, total), total=total)
         index = self._index.setdefault(self._scope_key(user), PrefixIndex(self.m))
         lcp, _ = index.lcp(shape, start)
         index.add(shape, start, -INF, INF, INF)  # visible at once, never expires
