@@ -21,6 +21,7 @@ shapes, the piece table, the policy's spec) that another process or machine can 
 
 from __future__ import annotations
 
+import heapq
 from array import array
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -118,6 +119,14 @@ def split(order: Sequence[int], prints: Footprints | None) -> list[Partition]:
     return [Partition(key[r], c) for r, c in calls.items()]
 
 
+def partitions(
+    facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape], policy: Policy
+) -> list[Partition]:
+    """The log's partitions under ``policy``, each with its calls in ``order``: ``split`` of the
+    calls' ``footprints``."""
+    return split(order, footprints(facts, shapes, policy))
+
+
 # -- one plan: partitions -> work units -> in-process, forked or distributed --------------------------
 
 
@@ -134,11 +143,11 @@ class WorkPlan:
     def of(cls, partitions: list[Partition], units: int) -> WorkPlan:
         n = max(1, min(units, len(partitions)))
         bins: list[list[int]] = [[] for _ in range(n)]
-        load = [0] * n
+        lightest = [(0, b) for b in range(n)]  # a heap of (load, unit): the lightest, then the lowest index
         for p in sorted(range(len(partitions)), key=lambda p: (-len(partitions[p]), partitions[p].key)):
-            b = min(range(n), key=lambda b: (load[b], b))
+            load, b = heapq.heappop(lightest)
             bins[b].append(p)
-            load[b] += len(partitions[p])
+            heapq.heappush(lightest, (load + len(partitions[p]), b))
         return cls(partitions, [b for b in bins if b])
 
     def unit_calls(self, order: Sequence[int], n: int) -> list[array]:
@@ -247,6 +256,7 @@ __all__ = [
     "components",
     "feed",
     "footprints",
+    "partitions",
     "run_unit",
     "split",
 ]
