@@ -75,7 +75,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--args", default="", help="extra analyze options, e.g. '--models gpt-4o --compare='")
     a = ap.parse_args()
-    sets = a.sets or [os.path.join(os.environ.get("PROMPTCACHE_REALDATA", ""), "traces", "weka-claude-code")]
+    sets = [os.path.abspath(s) for s in a.sets] or [os.path.join(os.environ.get("PROMPTCACHE_REALDATA", ""), "traces", "weka-claude-code")]
     args = [*sets, *a.args.split()]
     trees = {"baseline": os.path.abspath(a.baseline), "this tree": ROOT}
     got: dict[str, list[tuple[dict, float]]] = {k: [] for k in trees}
