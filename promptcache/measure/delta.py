@@ -6,7 +6,9 @@ keys and chain keys; a new request is compared with it in one vectorized pass (n
 shared prefix's chain keys are copied (one C-level slice) and only the new blocks are hashed.
 The chain keys are exactly ``shape.chain_of``'s (``tests/test_perf_traces.py`` checks it): any
 earlier request is a valid base, the conversation's previous one is merely the one that shares
-the most.
+the most. This serves block prompts given as plain segment lists (anonymized traces); the
+reader's compact requests share their conversation's run of ids and chain keys instead
+(``measure/blocks.py``), so nothing is copied per request.
 
 ``Repeat`` is a read-only sequence of one value (a block shape's roles), O(1) in memory where a
 tuple per distinct prompt length held a pointer per block.
