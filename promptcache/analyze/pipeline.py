@@ -39,6 +39,7 @@ from ..errors import ConfigError, EmptyLogError
 from ..knowledge.cache_rules import default_rules
 from ..knowledge.catalog import Catalog, ModelEntry, load_catalog
 from ..measure.shape import Measurer, Shape
+from ..model import notes as N
 from ..model import report as R
 from ..model.calls import Call
 from ..model.facts import CallFacts
@@ -165,7 +166,7 @@ class _Run(_Inputs):
         return self.fp.content_free == len(self.fp.facts)
 
     @property
-    def notes(self) -> list[str]:
+    def notes(self) -> list[N.Note]:
         return self.done.notes
 
 
@@ -184,7 +185,7 @@ class _Advice:
 
     plan: Plan
     logged_found: list[LoggedFinding]  # breakers priced on the logged models
-    logged_dropped: list[tuple[Any, str]]
+    logged_dropped: list[N.BreakerNotReported]
 
 
 def _analyze_calls(inputs: _Inputs) -> R.Report:
@@ -196,7 +197,7 @@ def _analyze_calls(inputs: _Inputs) -> R.Report:
     _simulate_restructured(run, advice.plan)
     concurrency = _concurrency(run)
     rec, head = _recommend(run, advice.plan, concurrency)
-    run.done.rec, run.done.stage = rec, "the calibration and the sweep"
+    run.done.rec, run.done.stage = rec, N.Stage("calibration")
     return _report(run, as_logged, advice, concurrency, rec, head)
 
 
@@ -265,7 +266,7 @@ def _simulate_as_logged(run: _Run) -> _AsLogged:
                 c[1] += o.total
                 c[2] += o.read
 
-        run.done.stage = f"the simulation of {e.id} as logged"
+        run.done.stage = N.Stage("simulation", e.id, "as_logged")
         run.done.ledgers[(e.id, "as_logged")] = run.sims.run(e, on_outcome=on_outcome)
         if reads is not None and writes is not None:
             out.sim_reads[e.id] = reads
@@ -319,7 +320,7 @@ def _advise(run: _Run) -> _Advice:
         fixes += detect_tool_changes(metas, run.order, shapes, run.primary, calls, run.measurers)
     # breakers priced on the logged models: the candidates' simulations put every call on one model
     logged_found: list[LoggedFinding] = []
-    logged_dropped: list = []
+    logged_dropped: list[tuple[Any, str]] = []
     if not fp.partial:
         logged_found, logged_dropped = detect_model_switches(
             metas, run.order, run.conversation, shapes, run.primary, run.catalog, run.sims.policy_maker
@@ -327,7 +328,7 @@ def _advise(run: _Run) -> _Advice:
         if not run.content_free:
             logged_found += _unread_writes(run.sims, fp, run.logged, run.order, run.conversation, run.primary)
 
-    run.done.stage = "the search for cache breakers and their what-if simulations"
+    run.done.stage = N.Stage("breakers")
 
     def reread(chosen: list) -> Variants:
         return reshape(calls, chosen, metas, run.measurers, shapes)
@@ -349,16 +350,15 @@ def _advise(run: _Run) -> _Advice:
     # unread writes in a group another fix already changes (a volatile prompt, misplaced breakpoints):
     # that fix's re-simulation prices them, so they are not claimed twice
     fixed_groups = {f.group for f in plan.kept}
-    logged_dropped += [
-        (lf.fix, "the group's recommended changes already remove them")
-        for lf in logged_found
-        if lf.fix.kind == "cache_write_unread" and lf.fix.group in fixed_groups
-    ]
-    logged_found = [
-        lf for lf in logged_found if not (lf.fix.kind == "cache_write_unread" and lf.fix.group in fixed_groups)
-    ]
+
+    def claimed(lf: LoggedFinding) -> bool:
+        return lf.fix.kind == "cache_write_unread" and lf.fix.group in fixed_groups
+
+    dropped = [N.BreakerNotReported(f.group, f.kind, why) for f, why in logged_dropped]
+    dropped += [N.BreakerNotReported(lf.fix.group, lf.fix.kind, None) for lf in logged_found if claimed(lf)]
+    logged_found = [lf for lf in logged_found if not claimed(lf)]
     run.done.plan = plan
-    return _Advice(plan, logged_found, logged_dropped)
+    return _Advice(plan, logged_found, dropped)
 
 
 def _simulate_restructured(run: _Run, plan: Plan) -> None:
@@ -371,9 +371,9 @@ def _simulate_restructured(run: _Run, plan: Plan) -> None:
             if timeline is not None and metas[i].timed:  # issue 8 timeline
                 timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
 
-        run.done.stage = f"the simulation of {e.id} restructured"
+        run.done.stage = N.Stage("simulation", e.id, "restructured")
         ledgers[key] = run.sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
-    run.done.stage = "the recommendation"
+    run.done.stage = N.Stage("recommendation")
     run.notes.extend(_placement_notes(run.sims, run.everyone, plan.combined if plan.kept else None))
 
 
@@ -497,10 +497,7 @@ def _report(
     )
     notes = run.notes
     notes.extend(_notes(fp, metas, entries, opts, plan, run.content_free, run.catalog, run.now))
-    notes.extend(
-        f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not reported: {why}."
-        for f, why in advice.logged_dropped
-    )
+    notes.extend(advice.logged_dropped)
     prim = run.measurers[run.primary]
     reported = sum(s.reported for s in shapes[run.primary])
     counts = group_counts(metas, run.chains)  # tools, tool calls, thinking per group: one count for all uses
@@ -589,7 +586,7 @@ def _assumptions(
     reported: int,
     calls: int,
     adjusted: int,
-    notes: list[str],
+    notes: list[N.Note],
     prices: str,
 ) -> R.Assumptions:
     return R.Assumptions(
@@ -606,7 +603,7 @@ def _assumptions(
             f"counted by promptcache; {adjusted} token(s) of framing difference were "
             "reconciled to the reported totals."
         ),
-        notes=notes,
+        note_records=notes,
     )
 
 
@@ -614,11 +611,11 @@ def _assumptions(
 class _Done:
     """What the analysis has finished, stage by stage, so that an interrupt can still report it."""
 
-    stage: str = "the preparation of the simulations"
+    stage: N.Stage = field(default_factory=lambda: N.Stage("preparation"))
     sims: Simulations | None = None
     chains: Chains | None = None
     translations: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    notes: list[N.Note] = field(default_factory=list)
     timeline: TimelineBuilder | None = None
     ledgers: dict[tuple[str, str], Ledger] = field(default_factory=dict)  # finished scenarios only
     plan: Plan | None = None
@@ -646,33 +643,23 @@ def _interrupted(inputs: _Inputs) -> R.Report:
         for lay in ("as_logged", "restructured")
         if (e.id, lay) in done.ledgers
     ]
-    missing = [
-        f"{e.id} {lay.replace('_', ' ')}"
-        for e in everyone
-        for lay in ("as_logged", "restructured")
-        if (e.id, lay) not in done.ledgers
-    ]
+    layouts: tuple[R.Layout, ...] = ("as_logged", "restructured")
+    missing = [(e.id, lay) for e in everyone for lay in layouts if (e.id, lay) not in done.ledgers]
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
     sims = done.sims or Simulations(fp, order, measurers, catalog, opts, now=now)
     chains = done.chains or find_chains(metas, order, shapes[primary])
     counts = group_counts(metas, chains)
     timeline = done.timeline
     if timeline is not None:
-        layouts: tuple[R.Layout, ...] = ("as_logged", "restructured")
         for model, lay in [(e.id, lay) for e in everyone for lay in layouts]:
             if (model, lay) not in done.ledgers:
                 timeline.drop((model, lay))  # a series cut short would chart a wrong hit ratio
         timeline.inflight([(m.start, m.end) for m in metas if m.timed])
     plan = done.plan or Plan([], Variant(), [], [])
     rec = done.rec
-    notes = list(done.notes)
+    notes: list[N.Note] = list(done.notes)
     notes.append(
-        f"Interrupted during {done.stage}: "
-        + ("every call read was simulated for the rows shown" if scenarios else "no simulation finished")
-        + (f"; not simulated: {', '.join(missing)}" if missing else "")
-        + ("" if done.plan is not None else "; no findings (the what-ifs did not run)")
-        + ("" if rec is not None else "; no recommendation")
-        + "."
+        N.AnalysisInterrupted(done.stage, bool(scenarios), tuple(missing), done.plan is not None, rec is not None)
     )
     notes.extend(_notes(fp, metas, entries, opts, plan, fp.content_free == len(metas), catalog, now))
     prim = measurers[primary]
@@ -784,7 +771,7 @@ def _resolve_params(opts: AnalyzeOptions, entries: list[ModelEntry]) -> AnalyzeO
 
 
 def _comparison_shapes(
-    sims: Simulations, comparisons: list[ModelEntry], primary: str, notes: list[str]
+    sims: Simulations, comparisons: list[ModelEntry], primary: str, notes: list[N.Note]
 ) -> dict[str, str]:
     """Shapes for the comparison models: measured where their family is the primary's or the logged
     model's, else the log's scaled by a ratio measured on sampled calls.
@@ -822,7 +809,7 @@ def _comparison_shapes(
     return labels
 
 
-def _candidate_breakpoints(sims: Simulations, entries: list[ModelEntry], notes: list[str]) -> None:
+def _candidate_breakpoints(sims: Simulations, entries: list[ModelEntry], notes: list[N.Note]) -> None:
     """A candidate that caches only at breakpoints, on a block-hash trace (which cannot carry
     them): breakpoints placed as for a comparison. A text log without breakpoints is simulated as
     sent (no caching), and the advisor's breakpoint fixes show what marking them saves."""
@@ -833,7 +820,7 @@ def _candidate_breakpoints(sims: Simulations, entries: list[ModelEntry], notes: 
         _place_breakpoints(sims, e, dict(sims.opts.cache_params), notes)
 
 
-def _place_breakpoints(sims: Simulations, e: ModelEntry, given: dict[str, Any], notes: list[str]) -> None:
+def _place_breakpoints(sims: Simulations, e: ModelEntry, given: dict[str, Any], notes: list[N.Note]) -> None:
     """Breakpoints for ``e`` where its provider needs them, unless ``--cache-param breakpoints`` set them."""
     name = sims.opts.cache_policy or e.cache_policy
     params = policy_params(name, given)
@@ -843,33 +830,28 @@ def _place_breakpoints(sims: Simulations, e: ModelEntry, given: dict[str, Any], 
     if params["rule"] == "anthropic-breakpoints":  # what a client moving there would mark, per template
         sims.per_group[e.id] = {mode: {**given, "breakpoints": mode} for mode in PER_GROUP_MODES}
     else:
-        notes.append(
-            f"{e.id}: the log carries no cache breakpoints, so they were placed where the "
-            "provider needs them: the latest user or tool message."
-        )
+        notes.append(N.BreakpointsPlaced(e.id))
 
 
-_MODE_WORDS = {"auto": "5 min", "auto-1h": "1 h", "logged": "none"}
-
-
-def _placement_notes(sims: Simulations, models: list[ModelEntry], restructured: Variant | None) -> list[str]:
+def _placement_notes(
+    sims: Simulations, models: list[ModelEntry], restructured: Variant | None
+) -> list[N.BreakpointsPerGroup]:
     """Which breakpoints each template group was given on a model that needs them."""
     out = []
     for e in models:
         if e.id not in sims.per_group:
             continue
-        parts = []
-        for lay, var in (("as_logged", None), ("restructured", restructured)):
-            if lay == "restructured" and var is None:
-                continue
-            pick = sims.choice(e, var)
-            said = ", ".join(f"{g} {_MODE_WORDS[pick[g]]}" for g in sorted(pick, key=lambda g: (len(g), g)))
-            parts.append(f"{lay.replace('_', ' ')}: {said}")
+        layouts: list[tuple[R.Layout, Variant | None]] = [("as_logged", None)]
+        if restructured is not None:
+            layouts.append(("restructured", restructured))
+        picks = [(lay, sims.choice(e, var)) for lay, var in layouts]
         out.append(
-            f"{e.id}: the log carries no cache breakpoints, so each template group was simulated as a client "
-            "moving to it would mark them, after the tools and system prompt and before the newest user "
-            "message (plus the last block in conversations), with a 5-minute or a 1-hour TTL, or none where "
-            f"writing costs more than the reads save, whichever is cheapest for the group ({'; '.join(parts)})."
+            N.BreakpointsPerGroup(
+                e.id,
+                tuple(
+                    (lay, tuple((g, pick[g]) for g in sorted(pick, key=lambda g: (len(g), g)))) for lay, pick in picks
+                ),
+            )
         )
     return out
 
@@ -1016,7 +998,7 @@ def _calibration(
     sim_reads: dict[str, array],
     catalog: Catalog,
     opts: AnalyzeOptions,
-    notes: list[str],
+    notes: list[N.Note],
     sim_writes: dict[str, tuple[array, array]] | None = None,
 ) -> R.Calibration | None:
     """The logged model's simulation against the provider's reported cache reads, per group."""
@@ -1024,7 +1006,7 @@ def _calibration(
         return None
     reads = sim_reads.get(logged.id)
     if reads is None:
-        notes.append(f"No calibration: the logged model {logged.id} is neither a candidate nor a comparison model.")
+        notes.append(N.NoCalibration(logged.id))
         return None
     name = opts.cache_policy or logged.cache_policy
     params = policy_params(name, opts.cache_params)
@@ -1241,75 +1223,78 @@ def _notes(
     content_free: bool,
     catalog: Catalog,
     now: datetime,
-) -> list[str]:
-    notes = []
+) -> list[N.Note]:
+    """What the report's assumptions note of the log and the run, in their order."""
+    return [
+        *_timing_notes(metas, N.PriceList(opts.at, now)),
+        *_content_notes(fp, content_free),
+        *_price_notes(fp, metas, entries, opts, catalog, now),
+        *(N.BreakerNotRecommended(f.group, f.kind, why) for f, why in plan.dropped),
+        *_breakpoint_notes(fp, entries, opts),
+    ]
+
+
+def _timing_notes(metas: list[CallFacts], prices: N.PriceList) -> list[N.Note]:
+    """Calls without a timestamp, and calls with relative times only."""
+    out: list[N.Note] = []
     untimed = sum(not m.timed for m in metas)
-    lists = f"--at's price list ({opts.at:%Y-%m-%d})" if opts.at else f"today's price list ({now:%Y-%m-%d})"
     if untimed:
-        notes.append(
-            f"{untimed} call(s) had no timestamp: simulated in file order, each starting 10 s after the "
-            f"one before it ended, and priced at {lists} at the week's blended peak/off-peak rate."
-        )
+        out.append(N.UntimedCalls(untimed, prices))
     relative = sum(m.timed and m.blend for m in metas)
     if relative:
-        notes.append(
-            f"{relative} call(s) carry relative times (a trace's offsets from its start, not dates): "
-            f"priced at {lists} at the week's blended peak/off-peak rate."
-        )
+        out.append(N.RelativeTimes(relative, prices))
+    return out
+
+
+def _content_notes(fp: FirstPass, content_free: bool) -> list[N.Note]:
+    """What the log holds of the calls: cut short, no text, part of a prompt."""
+    out: list[N.Note] = []
     if fp.partial:
-        notes.append("Interrupted: the figures cover only the calls read before the interruption.")
+        out.append(N.ReadingInterrupted())
     if content_free:
-        notes.append(
-            "This log is a block-hash trace (no prompt text): the cache simulation and the repricing apply; "
-            "template breakers, findings and restructuring need text and do not."
-        )
+        out.append(N.BlockHashTrace())
     if fp.stats.incomplete_prompts:
-        notes.append(
-            f"{fp.stats.incomplete_prompts} call(s) hold only part of their prompt (previous_response_id or "
-            "cachedContent): analyzed on what the log shows."
-        )
+        out.append(N.IncompletePrompts(fp.stats.incomplete_prompts))
+    return out
+
+
+def _price_notes(
+    fp: FirstPass,
+    metas: list[CallFacts],
+    entries: list[ModelEntry],
+    opts: AnalyzeOptions,
+    catalog: Catalog,
+    now: datetime,
+) -> list[N.Note]:
+    """Calls priced otherwise than at their own date's list, or left out of the observed cost."""
+    out: list[N.Note] = []
     if not opts.at:
         for e in entries:
             first = catalog.first_price(e.id)
             early = sum(1 for m in metas if first is not None and not m.blend and m.when < first)
-            if early:
-                notes.append(
-                    f"{early} call(s) are dated before {e.id}'s first price ({first:%Y-%m-%d}): {e.id} is "
-                    f"priced for them at today's price list ({now:%Y-%m-%d}), each at its own hour of the "
-                    "week; use --at to choose another date."
-                )
+            if early and first is not None:
+                out.append(N.BeforeFirstPrice(early, e.id, first, now))
     tiers = Counter(m.tier for m in metas if m.tier)
     for tier, n in sorted(tiers.items()):
         logged = {e.id: e for e in (catalog.find(m.model) for m in metas if m.tier == tier) if e is not None}
         models = [*entries, *(logged[k] for k in sorted(logged) if k not in {x.id for x in entries})]
-        off = [e.id for e in models if not catalog.tier_applies(e.id, len(e.prices) - 1, tier)]
-        notes.append(
-            f"{n} call(s) were served in the {tier} tier (as the log records it): priced at that tier's rates"
-            + (f", except on {', '.join(off)}, which publish none for it (standard rates)" if off else "")
-            + "."
-        )
+        off = tuple(e.id for e in models if not catalog.tier_applies(e.id, len(e.prices) - 1, tier))
+        out.append(N.ServiceTier(n, tier, off))
     for model, n in sorted(fp.unpriced.items()):
-        notes.append(
-            f"{n} observed call(s) of {model} ({n / fp.observed_calls:.1%} of the observed calls) are not in "
-            "the observed cost: the price catalog does not know this model (add it with --prices)."
-        )
+        out.append(N.ObservedUnpriced(n, model, fp.observed_calls))
     for model, n in sorted(fp.early.items()):
         first = catalog.first_price(model)
-        notes.append(
-            f"{n} observed call(s) of {model} ({n / fp.observed_calls:.1%} of the observed calls) are dated "
-            f"before its first known price ({first:%Y-%m-%d}): they are not in the observed cost."
-        )
-    notes.extend(
-        f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not recommended: {why}."
-        for f, why in plan.dropped
-    )
+        assert first is not None  # a model is early only against a first price
+        out.append(N.ObservedBeforeFirstPrice(n, model, fp.observed_calls, first))
+    return out
+
+
+def _breakpoint_notes(fp: FirstPass, entries: list[ModelEntry], opts: AnalyzeOptions) -> list[N.Note]:
+    """Breakpoints in the log that no candidate reads."""
     rules = {policy_params(opts.cache_policy or e.cache_policy)["rule"] for e in entries}
     if fp.breakpoints and not rules & {"anthropic-breakpoints", "openai-breakpoints"}:
-        notes.append(
-            "The log carries cache_control breakpoints, which no candidate model reads: add a Claude "
-            "candidate (e.g. --models +claude-sonnet-4-5) to check where they are placed."
-        )
-    return notes
+        return [N.BreakpointsUnread()]
+    return []
 
 
 def _baseline(fp: FirstPass, ledgers, entries: list[ModelEntry], catalog: Catalog) -> tuple[str, Decimal]:

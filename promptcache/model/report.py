@@ -7,10 +7,13 @@ serialized as a string; ``hit_ratio`` is hit / (hit + miss) input tokens.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SkipValidation
+
+from .notes import Note, VolumeBasis
 
 SCHEMA_VERSION = "1.1"
 
@@ -246,14 +249,17 @@ class CacheEconomy(_Out):
     hit_ratio: dict[str, float] = Field(description="Simulated hit ratio per model in the recommended layout.")
     mean_input_tokens: float
     mean_output_tokens: float
-    prices_at: str
+    prices_at: str  # written by report.recommendation_text from rates_date
+    rates_date: date | None = Field(None, exclude=True)
     price_gap: list[PriceGapPoint] = Field(description="Cost of 1,000 mean calls per model at a range of hit ratios.")
 
 
 class Workload(_Out):
     calls: int
     calls_per_day: float
-    calls_per_day_basis: str
+    calls_per_day_basis: str  # written by report.recommendation_text from basis and span_s
+    basis: VolumeBasis | None = Field(None, exclude=True)
+    span_s: float | None = Field(None, exclude=True)
     busiest_day_calls: int
     peak_calls_per_minute: int
     peak_minute_at: str | None
@@ -519,6 +525,9 @@ class Assumptions(_Out):
     tokenizer: str
     token_counts: str
     notes: list[str] = []
+    # the notes as data, written into ``notes`` by report.notes_text (not in the JSON: a report read back keeps
+    # the strings); SkipValidation: the records are built by analyze, never parsed
+    note_records: SkipValidation[list[Note]] = Field(default_factory=list, exclude=True)
 
 
 class SimulatedSeries(_Out):

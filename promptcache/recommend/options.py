@@ -148,7 +148,9 @@ def recommend_models(inputs: RecommendInputs) -> tuple[Recommendation, R.Headlin
     workload = R.Workload(
         calls=ctx.n,
         calls_per_day=round(vol.calls_per_day, 1),
-        calls_per_day_basis=vol.basis,
+        calls_per_day_basis="",  # words: report.recommendation_text, from basis and span_s
+        basis=vol.basis,
+        span_s=vol.span_s,
         busiest_day_calls=vol.busiest_day_calls,
         peak_calls_per_minute=vol.peak_per_minute,
         peak_minute_at=datetime.fromtimestamp(vol.peak_minute_at, tz=UTC).isoformat().replace("+00:00", "Z")
@@ -599,7 +601,8 @@ def _cache_economy(
         hit_ratio=sim_h,
         mean_input_tokens=round(mean_in, 1),
         mean_output_tokens=round(mean_out, 1),
-        prices_at=f"current off-peak rates ({now.date().isoformat()})",
+        prices_at="",  # words: report.recommendation_text, from rates_date
+        rates_date=now.date(),
         price_gap=points,
     ), (mean_in, mean_out)
 
@@ -730,7 +733,7 @@ def _reasons(
             code="volume",
             evidence={
                 "calls_per_day": round(vol.calls_per_day, 1),
-                "basis": vol.basis,
+                "basis": "",  # the words of workload.basis, written with the reason's
                 "busiest_day_calls": vol.busiest_day_calls,
                 "peak_calls_per_minute": vol.peak_per_minute,
                 "threshold_per_day": VOLUME_PER_DAY,

@@ -27,10 +27,12 @@ def renderer(fmt: str) -> Callable[..., str]:
     # Log text never acts on the reader's terminal or editor (issue 10): JSON keeps exact strings but
     # writes bidi/C1/invisible characters as \uXXXX; every other format gets them shown as \x1b, \u202e.
     from ..secrets import json_safe, printable_model
+    from .recommendation_text import with_text
 
     if fmt == "json":
         return lambda report, **kw: json_safe(render(report, **kw))
-    return lambda report, **kw: render(printable_model(report), **kw)
+    # the words first: printable_model copies through a dump, which keeps the text and not the records
+    return lambda report, **kw: render(printable_model(with_text(report)), **kw)
 
 
 # --- helpers shared by the renderers (numbers already in the report; nothing is recomputed) ---
