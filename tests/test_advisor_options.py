@@ -122,7 +122,7 @@ def test_breakpoint_findings_need_a_claude_candidate(write_log):
     p = anthropic_log(write_log, lambda i: [text(POLICY)], user_cc=True)
     r = analyze([p])  # the default candidates are DeepSeek's, which read no breakpoints
     assert not [f for f in r.findings if f.kind.startswith("breakpoint_")]
-    assert any("--models +claude-sonnet-4-5" in n for n in r.assumptions.notes)
+    assert any("--models +claude-sonnet-4-5" in n for n in with_text(r).assumptions.notes)
 
 
 # -- OpenAI ----------------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_prompt_just_under_openai_minimum(write_log):
     # the padding costs DeepSeek tokens and saves it nothing: with Flash a candidate it is dropped
     both = analyze([p], AnalyzeOptions(models=["deepseek-v4-flash", "gpt-4o"]))
     assert not [x for x in both.findings if x.kind == "prompt_under_minimum"]
-    assert any("prompt under minimum" in n and "costs more on deepseek-flash" in n for n in both.assumptions.notes)
+    assert any("prompt under minimum" in n and "costs more on deepseek-flash" in n for n in with_text(both).assumptions.notes)
 
 
 def test_many_calls_on_one_route_without_a_key(write_log):

@@ -79,7 +79,7 @@ def test_tool_list_growing_mid_conversation(write_log):
 def test_one_tool_list_gets_no_tool_finding(write_log):
     r = analyze([conversations(write_log, tools_at=lambda k: LOADED)], AnalyzeOptions(compare=[]))
     assert not [f for f in r.findings if f.kind in ("tool_list_change", "model_switch")]
-    assert not any("tool list change" in n or "model switch" in n for n in r.assumptions.notes)
+    assert not any("tool list change" in n or "model switch" in n for n in with_text(r).assumptions.notes)
 
 
 def test_deferred_capability_cassette(realdata):
@@ -110,7 +110,7 @@ def test_deferred_capability_cassette(realdata):
     assert shaped[0].keys[0] == logged[1].keys[0] != logged[0].keys[0]
     assert shaped[0].tokens[0] == logged[1].tokens[0]
     r = analyze([path], AnalyzeOptions(compare=[]))
-    assert any("tool list change breaker was found but not recommended" in n for n in r.assumptions.notes)
+    assert any("tool list change breaker was found but not recommended" in n for n in with_text(r).assumptions.notes)
     assert Decimal(0) <= r.scenarios[0].cost_usd
 
 
@@ -163,7 +163,7 @@ def test_switch_that_pays_for_itself_is_not_reported(write_log):
     r = analyze([p], AnalyzeOptions(compare=[]))
     assert not [f for f in r.findings if f.kind == "model_switch"]
     assert "g1: a model switch breaker was found but not reported: keeping the conversations on deepseek-v4-pro " \
-        "costs more than the cache reads save." in r.assumptions.notes
+        "costs more than the cache reads save." in with_text(r).assumptions.notes
 
 
 def test_one_model_per_conversation_gets_no_switch_finding(write_log):

@@ -133,7 +133,7 @@ def test_ttl_fitting_the_cadence_gets_no_ttl_finding(write_log):
                                              name="c.jsonl")], CLAUDE)
     for r in (every_2_min, every_2_hours, one_hour_at_30_min):
         assert not [f for f in r.findings if f.kind.startswith("ttl_")]
-        assert not any("ttl too" in n for n in r.assumptions.notes)
+        assert not any("ttl too" in n for n in with_text(r).assumptions.notes)
 
 
 def test_unread_writes_a_prompt_fix_removes_are_not_claimed_twice(write_log):
@@ -152,8 +152,8 @@ def test_unread_writes_a_prompt_fix_removes_are_not_claimed_twice(write_log):
     r = analyze([write_log(rows, "now.jsonl")], CLAUDE)
     assert [f.kind for f in r.findings] == ["volatile_value"]
     assert any("cache write unread breaker was found but not reported: the group's recommended changes already "
-               "remove them" in n for n in r.assumptions.notes)
+               "remove them" in n for n in with_text(r).assumptions.notes)
     # the same with DeepSeek candidates: the change is recommended there, so it is the finding
     ds = analyze([write_log(rows, "now.jsonl")], AnalyzeOptions(compare=[]))
     assert [f.kind for f in ds.findings] == ["volatile_value"]
-    assert any("cache write unread breaker was found but not reported" in n for n in ds.assumptions.notes)
+    assert any("cache write unread breaker was found but not reported" in n for n in with_text(ds).assumptions.notes)

@@ -8,6 +8,7 @@ import pytest
 
 from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 from promptcache.cli import main
+from promptcache.report.recommendation_text import with_text
 
 EXAMPLE = str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))
 
@@ -52,7 +53,7 @@ def test_comparison_rows_are_priced_not_recommended(swept):
     assert {s.model for s in comp} == {"claude-sonnet-4-5", "gpt-4o"}
     assert swept.recommendation.model not in {s.model for s in comp}
     assert all(s.cost_usd > 0 for s in comp)
-    assert "scaled by" in swept.assumptions.tokenizer
+    assert "scaled by" in with_text(swept).assumptions.tokenizer
 
 
 def test_ttl_shorthand_and_bad_param(capsys):
@@ -68,8 +69,8 @@ def test_mooncake_ideal_hit_ratio_through_analyze(realdata):
                 AnalyzeOptions(models=["deepseek-flash"], compare=[], cache_policy="ideal"))
     as_logged = next(s for s in r.scenarios if s.layout == "as_logged")
     assert abs(as_logged.hit_ratio - 0.374) < 0.005  # published: about 37% (docs/traces.md)
-    assert r.findings == [] and "block-hash trace" in " ".join(r.assumptions.notes)
-    assert r.tokenizer.startswith("none")
+    assert r.findings == [] and "block-hash trace" in " ".join(with_text(r).assumptions.notes)
+    assert with_text(r).tokenizer.startswith("none") and r.tokenizer == ""
 
 
 def test_conversations_from_chains(swept):

@@ -12,6 +12,7 @@ from test_cachesim_kit import Sim, bcall
 from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 from promptcache.knowledge.catalog import default_catalog
 from promptcache.model.hints import cache_hints
+from promptcache.report.recommendation_text import with_text
 
 EXAMPLE = str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))
 
@@ -55,7 +56,7 @@ def test_claude_comparison_never_costs_more_than_no_caching(example):
         uncached = ((s.cache_hit_tokens + s.cache_miss_tokens + s.cache_write_tokens) * r.input_miss
                     + s.output_tokens * r.output) / Decimal(1_000_000)
         assert s.cost_usd < uncached, (s.layout, s.cost_usd, uncached)
-    note = next(n for n in example.assumptions.notes if n.startswith("claude-sonnet-4-5:"))
+    note = next(n for n in with_text(example).assumptions.notes if n.startswith("claude-sonnet-4-5:"))
     # g1 (20-50 min gaps) pays with 1-hour breakpoints; g2 (a timestamp first) with none, until restructured
     assert "as logged: g1 1 h, g2 none, g3 5 min" in note
     assert "restructured: g1 1 h, g2 1 h, g3 5 min" in note
@@ -86,11 +87,11 @@ def test_claude_candidate_on_a_trace_gets_breakpoints_and_a_note(write_log):
     assert (s.cache_hit_tokens, s.cache_write_tokens, s.cache_miss_tokens) == (20480, 8704, 32256 - 20480 - 8704)
     assert s.hit_ratio == 0.634921
     assert any(n.startswith("claude-sonnet-4-5: the log carries no cache breakpoints") and "g1 5 min" in n
-               for n in r.assumptions.notes)
+               for n in with_text(r).assumptions.notes)
     # a text log without breakpoints is simulated as sent (Anthropic caches nothing); the advisor finds them
     text = [{"timestamp": f"2026-11-16T00:00:{10 * k:02d}Z",
              "request": {"model": "claude-sonnet-4-5", "system": "Policy rules. " * 600,
                          "messages": [{"role": "user", "content": f"question {k}"}]}} for k in range(3)]
     r = analyze([write_log(text, "claude.jsonl")], AnalyzeOptions(models=["claude-sonnet-4-5"], compare=[]))
     assert r.scenarios[0].cache_hit_tokens == 0
-    assert not any("carries no cache breakpoints" in n for n in r.assumptions.notes)
+    assert not any("carries no cache breakpoints" in n for n in with_text(r).assumptions.notes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from promptcache.analyze.pipeline import AnalyzeOptions, analyze
+from promptcache.report.recommendation_text import with_text
 
 SYSTEMS = ["You are a careful support assistant. Answer in two sentences. " * 30,
            "Extract the invoice fields as JSON: vendor, date, total, currency. " * 25]
@@ -56,5 +57,5 @@ def test_comparison_of_a_candidates_family_is_still_scaled(log):
     """gpt-4o (o200k) beside a gpt-4.1 candidate (o200k): the same counting as without it."""
     a = analyze([log], AnalyzeOptions(compare=["gpt-4o"]))
     b = analyze([log], AnalyzeOptions(models=["deepseek-v4-pro", "deepseek-flash", "gpt-4.1"], compare=["gpt-4o"]))
-    note = [t for t in a.assumptions.tokenizer.split("; ") if t.startswith("gpt-4o")]
-    assert note and note == [t for t in b.assumptions.tokenizer.split("; ") if t.startswith("gpt-4o")]
+    note = [t for t in with_text(a).assumptions.tokenizer.split("; ") if t.startswith("gpt-4o")]
+    assert note and note == [t for t in with_text(b).assumptions.tokenizer.split("; ") if t.startswith("gpt-4o")]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from promptcache.analyze.pipeline import AnalyzeOptions, analyze
+from promptcache.report.recommendation_text import with_text
 
 NOW = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)  # a fixed clock (a Sunday: off-peak for DeepSeek)
 M = Decimal(1_000_000)
@@ -167,7 +168,7 @@ def test_observed_call_before_its_models_first_price_is_unpriced(write_log):
     assert o.cost_usd == Decimal(8580) / M and o.priced_calls == 1
     [u] = o.unpriced
     assert (u.model, u.calls, u.share, u.reason) == ("deepseek-v4-pro", 1, 0.5, "before_first_price")
-    assert any("before its first known price (2026-04-24)" in n and "50.0%" in n for n in r.assumptions.notes)
+    assert any("before its first known price (2026-04-24)" in n and "50.0%" in n for n in with_text(r).assumptions.notes)
 
 
 def test_scenario_call_before_the_candidates_first_price_takes_todays_list(write_log):
@@ -181,7 +182,7 @@ def test_scenario_call_before_the_candidates_first_price_takes_todays_list(write
     assert s.cache_hit_tokens == 0 and s.cost_usd == Decimal(17160) / M
     assert s.peak_input_share == 1.0
     assert any("before deepseek-v4-pro's first price (2026-04-24)" in n and "today's price list (2026-11-29)" in n
-               for n in r.assumptions.notes)
+               for n in with_text(r).assumptions.notes)
 
 
 def _mooncake(write_log, n_blocks=16, inp=8000, out=800):
@@ -199,13 +200,13 @@ def test_relative_trace_is_priced_at_todays_list_blended(write_log):
     s = next(s for s in r.scenarios if s.layout == "as_logged")
     assert s.cost_usd == Decimal(2030) / M
     assert s.peak_input_share == round(5 / 24, 4)
-    assert "blended" in r.assumptions.prices and "today's price list (2026-11-29)" in r.assumptions.prices
+    assert "blended" in with_text(r).assumptions.prices and "today's price list (2026-11-29)" in with_text(r).assumptions.prices
     # with --at 2026-06-01: flash was 0.14 / 0.28 then (no peak pricing): 8000*0.14 + 800*0.28 = 1120 + 224 = 1344
     r2 = analyze([_mooncake(write_log)], AnalyzeOptions(models=["deepseek-flash"], compare=[], now=NOW,
                                                         at=datetime(2026, 6, 1, tzinfo=UTC)))
     s2 = next(s for s in r2.scenarios if s.layout == "as_logged")
     assert s2.cost_usd == Decimal(1344) / M
-    assert "the --at price list (2026-06-01)" in r2.assumptions.prices
+    assert "the --at price list (2026-06-01)" in with_text(r2).assumptions.prices
 
 
 def test_unknown_model_does_not_null_the_observed_cost(write_log):
@@ -217,7 +218,7 @@ def test_unknown_model_does_not_null_the_observed_cost(write_log):
     assert o.cost_usd == 2 * Decimal(8580) / M and o.priced_calls == 2
     [u] = o.unpriced
     assert (u.model, u.calls, u.share, u.reason) == ("mystery-llm-9", 1, round(1 / 3, 6), "unknown_model")
-    assert any("mystery-llm-9 (33.3% of the observed calls)" in n for n in r.assumptions.notes)
+    assert any("mystery-llm-9 (33.3% of the observed calls)" in n for n in with_text(r).assumptions.notes)
 
 
 # --- 5. no figure depends on the hour the command runs ----------------------------------------------
@@ -267,7 +268,7 @@ def test_untimed_calls_are_blended_whatever_the_hour(write_log):
     # observed, blended Pro: 0.66 x 29/24 = 0.7975 miss, 1.98 x 29/24 = 2.3925 output;
     # 2 x (10000*0.7975 + 1000*2.3925) = 2 x (7975 + 2392.5) = 20735 per million
     assert a6.observed.cost_usd == Decimal(20735) / M
-    assert any("blended" in n for n in a6.assumptions.notes)
+    assert any("blended" in n for n in with_text(a6).assumptions.notes)
 
 
 def test_lint_monthly_cost_is_the_weeks_blend_not_the_hours():
@@ -349,7 +350,7 @@ def test_openai_batch_is_billed_at_half_and_stacks_with_the_cached_rate(write_lo
     r = analyze([inp.parent], AnalyzeOptions(now=NOW, compare=["gpt-4o"]))
     assert r.calls == 1
     assert r.observed.cost_usd == Decimal(2360) / M  # was 0.004720
-    assert any("batch tier" in n and "deepseek-v4-pro" in n for n in r.assumptions.notes)  # DeepSeek has no batch
+    assert any("batch tier" in n and "deepseek-v4-pro" in n for n in with_text(r).assumptions.notes)  # DeepSeek has no batch
     gpt = next(s for s in r.scenarios if s.model == "gpt-4o" and s.layout == "as_logged")
     t = gpt.cache_hit_tokens * Decimal("1.25") + gpt.cache_miss_tokens * Decimal("2.50") + gpt.output_tokens * 10
     assert gpt.cost_usd == (t / 2 / M).quantize(Decimal("0.000001"))  # the what-if on gpt-4o is a batch too

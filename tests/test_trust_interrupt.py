@@ -14,6 +14,7 @@ import promptcache.read.reader as logs
 from promptcache.analyze.pipeline import AnalyzeOptions
 from promptcache.cli import analyze_cmd, main
 from promptcache.report import RENDERERS, renderer
+from promptcache.report.recommendation_text import with_text
 
 N = 2500
 
@@ -47,7 +48,7 @@ def test_library_returns_a_partial_report(long_log):
     assert report.partial
     assert report.calls == 1000  # the progress callback fires every 1000 calls
     assert report.lines_read == report.calls + report.skipped_lines
-    assert any("Interrupted" in n for n in report.assumptions.notes)
+    assert any("Interrupted" in n for n in with_text(report).assumptions.notes)
     full = analysis.analyze([long_log], AnalyzeOptions())
     assert not full.partial and full.calls == N and full.lines_read == full.calls + full.skipped_lines
 
@@ -150,7 +151,7 @@ def test_interrupt_after_one_model(long_log, monkeypatch):
     full = {(s.model, s.layout): s for s in analysis.analyze([long_log], AnalyzeOptions()).scenarios}
     for s in report.scenarios:  # what is shown is exactly what a full run shows
         assert s == full[(s.model, s.layout)]
-    note = next(n for n in report.assumptions.notes if n.startswith("Interrupted during"))
+    note = next(n for n in with_text(report).assumptions.notes if n.startswith("Interrupted during"))
     missing = note.split("not simulated: ")[1]
     assert "claude-sonnet-4-5 as logged" in missing and "gpt-4o as logged" in missing and "no recommendation" in note
     assert "deepseek-v4-pro as logged" not in missing

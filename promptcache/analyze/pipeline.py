@@ -39,6 +39,7 @@ from ..errors import ConfigError, EmptyLogError
 from ..knowledge.cache_rules import default_rules
 from ..knowledge.catalog import Catalog, ModelEntry, load_catalog
 from ..measure.shape import Measurer, Shape
+from ..model import notes as N
 from ..model import report as R
 from ..model.calls import Call
 from ..model.facts import CallFacts
@@ -148,7 +149,7 @@ class _Run(_Inputs):
     sims: Simulations
     chains: Chains
     conversation: list[str | None]
-    translations: dict[str, str]
+    translations: dict[str, N.ComparisonCounts]
     timeline: TimelineBuilder | None
     logged: ModelEntry | None  # the model the log ran on most, when the catalog knows it
 
@@ -165,7 +166,7 @@ class _Run(_Inputs):
         return self.fp.content_free == len(self.fp.facts)
 
     @property
-    def notes(self) -> list[str]:
+    def notes(self) -> list[N.Note]:
         return self.done.notes
 
 
@@ -184,7 +185,7 @@ class _Advice:
 
     plan: Plan
     logged_found: list[LoggedFinding]  # breakers priced on the logged models
-    logged_dropped: list[tuple[Any, str]]
+    logged_dropped: list[N.BreakerNotReported]
 
 
 def _analyze_calls(inputs: _Inputs) -> R.Report:
@@ -196,7 +197,7 @@ def _analyze_calls(inputs: _Inputs) -> R.Report:
     _simulate_restructured(run, advice.plan)
     concurrency = _concurrency(run)
     rec, head = _recommend(run, advice.plan, concurrency)
-    run.done.rec, run.done.stage = rec, "the calibration and the sweep"
+    run.done.rec, run.done.stage = rec, N.Stage("calibration")
     return _report(run, as_logged, advice, concurrency, rec, head)
 
 
@@ -265,7 +266,7 @@ def _simulate_as_logged(run: _Run) -> _AsLogged:
                 c[1] += o.total
                 c[2] += o.read
 
-        run.done.stage = f"the simulation of {e.id} as logged"
+        run.done.stage = N.Stage("simulation", e.id, "as_logged")
         run.done.ledgers[(e.id, "as_logged")] = run.sims.run(e, on_outcome=on_outcome)
         if reads is not None and writes is not None:
             out.sim_reads[e.id] = reads
@@ -319,7 +320,7 @@ def _advise(run: _Run) -> _Advice:
         fixes += detect_tool_changes(metas, run.order, shapes, run.primary, calls, run.measurers)
     # breakers priced on the logged models: the candidates' simulations put every call on one model
     logged_found: list[LoggedFinding] = []
-    logged_dropped: list = []
+    logged_dropped: list[tuple[Any, str]] = []
     if not fp.partial:
         logged_found, logged_dropped = detect_model_switches(
             metas, run.order, run.conversation, shapes, run.primary, run.catalog, run.sims.policy_maker
@@ -327,7 +328,7 @@ def _advise(run: _Run) -> _Advice:
         if not run.content_free:
             logged_found += _unread_writes(run.sims, fp, run.logged, run.order, run.conversation, run.primary)
 
-    run.done.stage = "the search for cache breakers and their what-if simulations"
+    run.done.stage = N.Stage("breakers")
 
     def reread(chosen: list) -> Variants:
         return reshape(calls, chosen, metas, run.measurers, shapes)
@@ -349,16 +350,15 @@ def _advise(run: _Run) -> _Advice:
     # unread writes in a group another fix already changes (a volatile prompt, misplaced breakpoints):
     # that fix's re-simulation prices them, so they are not claimed twice
     fixed_groups = {f.group for f in plan.kept}
-    logged_dropped += [
-        (lf.fix, "the group's recommended changes already remove them")
-        for lf in logged_found
-        if lf.fix.kind == "cache_write_unread" and lf.fix.group in fixed_groups
-    ]
-    logged_found = [
-        lf for lf in logged_found if not (lf.fix.kind == "cache_write_unread" and lf.fix.group in fixed_groups)
-    ]
+
+    def claimed(lf: LoggedFinding) -> bool:
+        return lf.fix.kind == "cache_write_unread" and lf.fix.group in fixed_groups
+
+    dropped = [N.BreakerNotReported(f.group, f.kind, why) for f, why in logged_dropped]
+    dropped += [N.BreakerNotReported(lf.fix.group, lf.fix.kind, None) for lf in logged_found if claimed(lf)]
+    logged_found = [lf for lf in logged_found if not claimed(lf)]
     run.done.plan = plan
-    return _Advice(plan, logged_found, logged_dropped)
+    return _Advice(plan, logged_found, dropped)
 
 
 def _simulate_restructured(run: _Run, plan: Plan) -> None:
@@ -371,9 +371,9 @@ def _simulate_restructured(run: _Run, plan: Plan) -> None:
             if timeline is not None and metas[i].timed:  # issue 8 timeline
                 timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
 
-        run.done.stage = f"the simulation of {e.id} restructured"
+        run.done.stage = N.Stage("simulation", e.id, "restructured")
         ledgers[key] = run.sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
-    run.done.stage = "the recommendation"
+    run.done.stage = N.Stage("recommendation")
     run.notes.extend(_placement_notes(run.sims, run.everyone, plan.combined if plan.kept else None))
 
 
@@ -425,7 +425,7 @@ def _recommend(
         for e in run.entries
     }
     shapes_r, metas_r = plan.combined.view(run.fp.shapes, run.metas)
-    baseline_label, baseline_cost = _baseline(run.fp, ledgers, run.entries, run.catalog)
+    baseline, baseline_cost = _baseline(run.fp, ledgers, run.entries, run.catalog)
     settings = load_settings(opts.config_path) if opts.config_path is not None else None
     quality_critical = list(dict.fromkeys([*opts.quality_critical, *(settings.quality_critical if settings else ())]))
     recommended = recommend_models(
@@ -441,7 +441,7 @@ def _recommend(
             ledgers=ledgers,
             groups=_groups(run.fp),
             actions_by_model=actions_by_model,
-            baseline_label=baseline_label,
+            baseline=baseline,
             baseline_cost=baseline_cost,
             latency_source=concurrency.latency_source if concurrency else "none",
             quality_critical=quality_critical,
@@ -481,27 +481,9 @@ def _report(
         run.sims, fp, logged, as_logged.sim_reads, run.catalog, opts, run.notes, as_logged.sim_writes
     )
     sweep = _sweep(run.sims, entries, plan, opts)
-    worst, explained = (
-        ([], None)
-        if fp.partial or run.content_free
-        else worst_requests(
-            run.sims,
-            run.paths,
-            plan,
-            logged if logged is not None and logged in run.everyone else entries[0],
-            metas,
-            run.conversation,
-            explain_call=opts.explain_call,
-            redact=opts.redact,
-            input_format=opts.input_format,
-        )
-    )
-    notes = run.notes
-    notes.extend(_notes(fp, metas, entries, opts, plan, run.content_free, run.catalog, run.now))
-    notes.extend(
-        f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not reported: {why}."
-        for f, why in advice.logged_dropped
-    )
+    worst, explained = _worst(run, plan)
+    notes = [*run.notes, *_notes(fp, metas, entries, opts, plan, run.content_free, run.catalog, run.now)]
+    notes += advice.logged_dropped
     prim = run.measurers[run.primary]
     reported = sum(s.reported for s in shapes[run.primary])
     counts = group_counts(metas, run.chains)  # tools, tool calls, thinking per group: one count for all uses
@@ -547,6 +529,24 @@ def _report(
     )
 
 
+def _worst(run: _Run, plan: Plan) -> tuple[list[R.WorstRequest], R.WorstRequest | None]:
+    """The costliest requests on the logged model (else the first candidate), and ``--explain-call``'s."""
+    if run.fp.partial or run.content_free:
+        return [], None
+    logged = run.logged
+    return worst_requests(
+        run.sims,
+        run.paths,
+        plan,
+        logged if logged is not None and logged in run.everyone else run.entries[0],
+        run.metas,
+        run.conversation,
+        explain_call=run.opts.explain_call,
+        redact=run.opts.redact,
+        input_format=run.opts.input_format,
+    )
+
+
 def _read_part(
     fp: FirstPass, prim: Measurer, shapes: Sequence[Shape], counts: dict[str, GroupCounts], redact: bool
 ) -> dict[str, Any]:
@@ -571,7 +571,8 @@ def _read_part(
             for x in stats.examples
         ],
         period=(_iso(min(times)), _iso(max(times))) if times else None,
-        tokenizer="none: a block-hash trace carries its own token counts" if content_free else prim.tokenizer_name,
+        tokenizer="" if content_free else prim.tokenizer_name,  # none: report/ writes why
+        block_trace=content_free,
         input_tokens=sum(s.total for s in shapes),
         reported_calls=reported,
         estimated_calls=len(metas) - reported,
@@ -586,28 +587,26 @@ def _assumptions(
     everyone: list[ModelEntry],
     sims: Simulations,
     measurers: dict[str, Measurer],
-    translations: dict[str, str],
+    translations: dict[str, N.ComparisonCounts],
     reported: int,
     calls: int,
     adjusted: int,
-    notes: list[str],
-    prices: str,
+    notes: list[N.Note],
+    prices: N.PricesBasis,
 ) -> R.Assumptions:
+    """The report's assumptions as data: report.notes_text writes their words."""
     return R.Assumptions(
-        prices=prices,
+        prices="",
+        prices_basis=prices,
         cache_policy=_policy_info(everyone, sims, opts),
-        tokenizer=(
-            "; ".join(
-                [measurers[f].tokenizer_name for f in dict.fromkeys(e.tokenizer for e in entries)]
-                + [f"{m}: {t}" for m, t in translations.items()]
-            )
+        tokenizer="",
+        tokenizers=N.Tokenizers(
+            tuple(measurers[f].tokenizer_name for f in dict.fromkeys(e.tokenizer for e in entries)),
+            tuple(translations.values()),
         ),
-        token_counts=(
-            f"{reported} call(s) use the provider's reported prompt size; {calls - reported} were "
-            f"counted by promptcache; {adjusted} token(s) of framing difference were "
-            "reconciled to the reported totals."
-        ),
-        notes=notes,
+        token_counts="",
+        token_count_basis=N.TokenCounts(reported, calls, adjusted),
+        note_records=notes,
     )
 
 
@@ -615,11 +614,11 @@ def _assumptions(
 class _Done:
     """What the analysis has finished, stage by stage, so that an interrupt can still report it."""
 
-    stage: str = "the preparation of the simulations"
+    stage: N.Stage = field(default_factory=lambda: N.Stage("preparation"))
     sims: Simulations | None = None
     chains: Chains | None = None
-    translations: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    translations: dict[str, N.ComparisonCounts] = field(default_factory=dict)
+    notes: list[N.Note] = field(default_factory=list)
     timeline: TimelineBuilder | None = None
     ledgers: dict[tuple[str, str], Ledger] = field(default_factory=dict)  # finished scenarios only
     plan: Plan | None = None
@@ -630,57 +629,26 @@ def _interrupted(inputs: _Inputs) -> R.Report:
     """The report of an analysis interrupted after reading (Ctrl-C during the simulations): every call
     read, its groups and observed figures, and each scenario whose simulation finished; what was not
     finished is named in the notes. Marked partial."""
-    opts, catalog, entries, comparisons, measurers = (
-        inputs.opts,
-        inputs.catalog,
-        inputs.entries,
-        inputs.comparisons,
-        inputs.measurers,
-    )
+    opts, catalog, entries, measurers = inputs.opts, inputs.catalog, inputs.entries, inputs.measurers
     primary, fp, now, done = inputs.primary, inputs.fp, inputs.now, inputs.done
     metas, shapes = fp.facts, fp.shapes
-    everyone = entries + comparisons
-    comparison_ids = {e.id for e in comparisons}
-    scenarios = [
-        _scenario(e.id, lay, done.ledgers[(e.id, lay)], e.id in comparison_ids)
-        for e in everyone
-        for lay in ("as_logged", "restructured")
-        if (e.id, lay) in done.ledgers
-    ]
-    missing = [
-        f"{e.id} {lay.replace('_', ' ')}"
-        for e in everyone
-        for lay in ("as_logged", "restructured")
-        if (e.id, lay) not in done.ledgers
-    ]
+    everyone = entries + inputs.comparisons
+    scenarios, missing = _finished(inputs)
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
     sims = done.sims or Simulations(fp, order, measurers, catalog, opts, now=now)
     chains = done.chains or find_chains(metas, order, shapes[primary])
-    counts = group_counts(metas, chains)
-    timeline = done.timeline
-    if timeline is not None:
-        layouts: tuple[R.Layout, ...] = ("as_logged", "restructured")
-        for model, lay in [(e.id, lay) for e in everyone for lay in layouts]:
-            if (model, lay) not in done.ledgers:
-                timeline.drop((model, lay))  # a series cut short would chart a wrong hit ratio
-        timeline.inflight([(m.start, m.end) for m in metas if m.timed])
+    timeline = _cut_timeline(done.timeline, missing, metas)
     plan = done.plan or Plan([], Variant(), [], [])
     rec = done.rec
-    notes = list(done.notes)
-    notes.append(
-        f"Interrupted during {done.stage}: "
-        + ("every call read was simulated for the rows shown" if scenarios else "no simulation finished")
-        + (f"; not simulated: {', '.join(missing)}" if missing else "")
-        + ("" if done.plan is not None else "; no findings (the what-ifs did not run)")
-        + ("" if rec is not None else "; no recommendation")
-        + "."
-    )
-    notes.extend(_notes(fp, metas, entries, opts, plan, fp.content_free == len(metas), catalog, now))
+    notes: list[N.Note] = [
+        *done.notes,
+        N.AnalysisInterrupted(done.stage, bool(scenarios), tuple(missing), done.plan is not None, rec is not None),
+        *_notes(fp, metas, entries, opts, plan, fp.content_free == len(metas), catalog, now),
+    ]
     prim = measurers[primary]
     excerpt = (lambda text: "") if opts.redact else _excerpt
-    reported = sum(s.reported for s in shapes[primary])
     return R.Report(
-        **{**_read_part(fp, prim, shapes[primary], counts, opts.redact), "partial": True},
+        **{**_read_part(fp, prim, shapes[primary], group_counts(metas, chains), opts.redact), "partial": True},
         scenarios=scenarios,
         recommendation=rec,
         concurrency=None,
@@ -705,13 +673,37 @@ def _interrupted(inputs: _Inputs) -> R.Report:
             sims,
             measurers,
             done.translations,
-            reported,
+            sum(s.reported for s in shapes[primary]),
             len(metas),
             prim.adjusted_tokens,
             notes,
             _prices_assumption(opts, metas, now),
         ),
     )
+
+
+def _finished(inputs: _Inputs) -> tuple[list[R.Scenario], list[tuple[str, R.Layout]]]:
+    """The scenarios whose simulation finished before an interrupt, and the (model, layout) of the others."""
+    done, comparison_ids = inputs.done, {e.id for e in inputs.comparisons}
+    layouts: tuple[R.Layout, ...] = ("as_logged", "restructured")
+    keys = [(e, lay) for e in inputs.entries + inputs.comparisons for lay in layouts]
+    scenarios = [
+        _scenario(e.id, lay, done.ledgers[(e.id, lay)], e.id in comparison_ids)
+        for e, lay in keys
+        if (e.id, lay) in done.ledgers
+    ]
+    return scenarios, [(e.id, lay) for e, lay in keys if (e.id, lay) not in done.ledgers]
+
+
+def _cut_timeline(
+    timeline: TimelineBuilder | None, missing: list[tuple[str, R.Layout]], metas: list[CallFacts]
+) -> TimelineBuilder | None:
+    """The chart of an interrupted run: without the series cut short (they would chart a wrong hit ratio)."""
+    if timeline is not None:
+        for key in missing:
+            timeline.drop(key)
+        timeline.inflight([(m.start, m.end) for m in metas if m.timed])
+    return timeline
 
 
 def _conversations(metas: list[CallFacts], chains: Chains) -> list[str | None]:
@@ -785,15 +777,15 @@ def _resolve_params(opts: AnalyzeOptions, entries: list[ModelEntry]) -> AnalyzeO
 
 
 def _comparison_shapes(
-    sims: Simulations, comparisons: list[ModelEntry], primary: str, notes: list[str]
-) -> dict[str, str]:
+    sims: Simulations, comparisons: list[ModelEntry], primary: str, notes: list[N.Note]
+) -> dict[str, N.ComparisonCounts]:
     """Shapes for the comparison models: measured where their family is the primary's or the logged
     model's, else the log's scaled by a ratio measured on sampled calls.
 
     Anthropic and GPT-5.6+ cache only at breakpoints: a log without them (from another provider)
     is simulated with breakpoints placed where those providers would need them (``auto``).
     """
-    labels: dict[str, str] = {}
+    labels: dict[str, N.ComparisonCounts] = {}
     fp = sims.fp
     # Families measured whatever the other candidates are: the primary's and the logged model's. A
     # comparison of another family is scaled even when a candidate of its family is measured, so
@@ -801,19 +793,15 @@ def _comparison_shapes(
     measured = {primary, fp.logged_family}
     for e in comparisons:
         if e.tokenizer in measured and e.tokenizer in fp.shapes:
-            labels[e.id] = f"counted with {sims.measurers[e.tokenizer].tokenizer_name}"
+            labels[e.id] = N.ComparisonCounts(e.id, "counted", sims.measurers[e.tokenizer].tokenizer_name, primary)
         else:
             stand_in = Measurer(e.tokenizer)
             ours = sum(sims.measurers[primary].shape(c, trust_usage=False).total for c in fp.samples)
             theirs = sum(stand_in.shape(c, trust_usage=False).total for c in fp.samples)
             ratio = theirs / ours if ours and theirs else 1.0
             sims.scaled[e.id] = (primary, ratio)
-            labels[e.id] = (
-                f"the log's counts scaled by {ratio:.3f}, the ratio of {stand_in.tokenizer_name} to "
-                f"{primary} counts on {len(fp.samples)} sampled calls (no public tokenizer for "
-                f"{e.id} ships here)"
-                if fp.samples
-                else f"the log's {primary} counts, unscaled (no call with text to measure a ratio on)"
+            labels[e.id] = N.ComparisonCounts(
+                e.id, "scaled" if fp.samples else "unscaled", stand_in.tokenizer_name, primary, ratio, len(fp.samples)
             )
         # --cache-param applies to every model simulated with the policy it was given for (all of them with --cache)
         given = dict(sims.opts.cache_params) if sims.opts.cache_policy else {}
@@ -823,7 +811,7 @@ def _comparison_shapes(
     return labels
 
 
-def _candidate_breakpoints(sims: Simulations, entries: list[ModelEntry], notes: list[str]) -> None:
+def _candidate_breakpoints(sims: Simulations, entries: list[ModelEntry], notes: list[N.Note]) -> None:
     """A candidate that caches only at breakpoints, on a block-hash trace (which cannot carry
     them): breakpoints placed as for a comparison. A text log without breakpoints is simulated as
     sent (no caching), and the advisor's breakpoint fixes show what marking them saves."""
@@ -834,7 +822,7 @@ def _candidate_breakpoints(sims: Simulations, entries: list[ModelEntry], notes: 
         _place_breakpoints(sims, e, dict(sims.opts.cache_params), notes)
 
 
-def _place_breakpoints(sims: Simulations, e: ModelEntry, given: dict[str, Any], notes: list[str]) -> None:
+def _place_breakpoints(sims: Simulations, e: ModelEntry, given: dict[str, Any], notes: list[N.Note]) -> None:
     """Breakpoints for ``e`` where its provider needs them, unless ``--cache-param breakpoints`` set them."""
     name = sims.opts.cache_policy or e.cache_policy
     params = policy_params(name, given)
@@ -844,33 +832,28 @@ def _place_breakpoints(sims: Simulations, e: ModelEntry, given: dict[str, Any], 
     if params["rule"] == "anthropic-breakpoints":  # what a client moving there would mark, per template
         sims.per_group[e.id] = {mode: {**given, "breakpoints": mode} for mode in PER_GROUP_MODES}
     else:
-        notes.append(
-            f"{e.id}: the log carries no cache breakpoints, so they were placed where the "
-            "provider needs them: the latest user or tool message."
-        )
+        notes.append(N.BreakpointsPlaced(e.id))
 
 
-_MODE_WORDS = {"auto": "5 min", "auto-1h": "1 h", "logged": "none"}
-
-
-def _placement_notes(sims: Simulations, models: list[ModelEntry], restructured: Variant | None) -> list[str]:
+def _placement_notes(
+    sims: Simulations, models: list[ModelEntry], restructured: Variant | None
+) -> list[N.BreakpointsPerGroup]:
     """Which breakpoints each template group was given on a model that needs them."""
     out = []
     for e in models:
         if e.id not in sims.per_group:
             continue
-        parts = []
-        for lay, var in (("as_logged", None), ("restructured", restructured)):
-            if lay == "restructured" and var is None:
-                continue
-            pick = sims.choice(e, var)
-            said = ", ".join(f"{g} {_MODE_WORDS[pick[g]]}" for g in sorted(pick, key=lambda g: (len(g), g)))
-            parts.append(f"{lay.replace('_', ' ')}: {said}")
+        layouts: list[tuple[R.Layout, Variant | None]] = [("as_logged", None)]
+        if restructured is not None:
+            layouts.append(("restructured", restructured))
+        picks = [(lay, sims.choice(e, var)) for lay, var in layouts]
         out.append(
-            f"{e.id}: the log carries no cache breakpoints, so each template group was simulated as a client "
-            "moving to it would mark them, after the tools and system prompt and before the newest user "
-            "message (plus the last block in conversations), with a 5-minute or a 1-hour TTL, or none where "
-            f"writing costs more than the reads save, whichever is cheapest for the group ({'; '.join(parts)})."
+            N.BreakpointsPerGroup(
+                e.id,
+                tuple(
+                    (lay, tuple((g, pick[g]) for g in sorted(pick, key=lambda g: (len(g), g)))) for lay, pick in picks
+                ),
+            )
         )
     return out
 
@@ -1017,7 +1000,7 @@ def _calibration(
     sim_reads: dict[str, array],
     catalog: Catalog,
     opts: AnalyzeOptions,
-    notes: list[str],
+    notes: list[N.Note],
     sim_writes: dict[str, tuple[array, array]] | None = None,
 ) -> R.Calibration | None:
     """The logged model's simulation against the provider's reported cache reads, per group."""
@@ -1025,7 +1008,7 @@ def _calibration(
         return None
     reads = sim_reads.get(logged.id)
     if reads is None:
-        notes.append(f"No calibration: the logged model {logged.id} is neither a candidate nor a comparison model.")
+        notes.append(N.NoCalibration(logged.id))
         return None
     name = opts.cache_policy or logged.cache_policy
     params = policy_params(name, opts.cache_params)
@@ -1215,22 +1198,9 @@ def _fmt_param(v: Any) -> str:
     return str(v)
 
 
-def _prices_assumption(opts: AnalyzeOptions, metas: list[CallFacts], now: datetime) -> str:
+def _prices_assumption(opts: AnalyzeOptions, metas: list[CallFacts], now: datetime) -> N.PricesBasis:
     """Which price list and which hour priced the calls (report.assumptions.prices)."""
-    if opts.at:
-        text = (
-            f"the price list in force at {opts.at.isoformat()} (--at), each call at its own hour of the week "
-            "for peak/off-peak"
-        )
-    else:
-        text = "each call priced at the rates in force at its own timestamp (DeepSeek peak/off-peak applied)"
-    blended = sum(m.blend for m in metas)
-    if blended:
-        text += (
-            f"; {blended} call(s) without a date at the week's blended peak/off-peak rate, on "
-            f"{'the --at' if opts.at else 'today' + chr(39) + 's'} price list ({(opts.at or now):%Y-%m-%d})"
-        )
-    return text
+    return N.PricesBasis(opts.at, sum(m.blend for m in metas), now)
 
 
 def _notes(
@@ -1242,88 +1212,89 @@ def _notes(
     content_free: bool,
     catalog: Catalog,
     now: datetime,
-) -> list[str]:
-    notes = []
+) -> list[N.Note]:
+    """What the report's assumptions note of the log and the run, in their order."""
+    return [
+        *_timing_notes(metas, N.PriceList(opts.at, now)),
+        *_content_notes(fp, content_free),
+        *_price_notes(fp, metas, entries, opts, catalog, now),
+        *(N.BreakerNotRecommended(f.group, f.kind, why) for f, why in plan.dropped),
+        *_breakpoint_notes(fp, entries, opts),
+    ]
+
+
+def _timing_notes(metas: list[CallFacts], prices: N.PriceList) -> list[N.Note]:
+    """Calls without a timestamp, and calls with relative times only."""
+    out: list[N.Note] = []
     untimed = sum(not m.timed for m in metas)
-    lists = f"--at's price list ({opts.at:%Y-%m-%d})" if opts.at else f"today's price list ({now:%Y-%m-%d})"
     if untimed:
-        notes.append(
-            f"{untimed} call(s) had no timestamp: simulated in file order, each starting 10 s after the "
-            f"one before it ended, and priced at {lists} at the week's blended peak/off-peak rate."
-        )
+        out.append(N.UntimedCalls(untimed, prices))
     relative = sum(m.timed and m.blend for m in metas)
     if relative:
-        notes.append(
-            f"{relative} call(s) carry relative times (a trace's offsets from its start, not dates): "
-            f"priced at {lists} at the week's blended peak/off-peak rate."
-        )
+        out.append(N.RelativeTimes(relative, prices))
+    return out
+
+
+def _content_notes(fp: FirstPass, content_free: bool) -> list[N.Note]:
+    """What the log holds of the calls: cut short, no text, part of a prompt."""
+    out: list[N.Note] = []
     if fp.partial:
-        notes.append("Interrupted: the figures cover only the calls read before the interruption.")
+        out.append(N.ReadingInterrupted())
     if content_free:
-        notes.append(
-            "This log is a block-hash trace (no prompt text): the cache simulation and the repricing apply; "
-            "template breakers, findings and restructuring need text and do not."
-        )
+        out.append(N.BlockHashTrace())
     if fp.stats.incomplete_prompts:
-        notes.append(
-            f"{fp.stats.incomplete_prompts} call(s) hold only part of their prompt (previous_response_id or "
-            "cachedContent): analyzed on what the log shows."
-        )
+        out.append(N.IncompletePrompts(fp.stats.incomplete_prompts))
+    return out
+
+
+def _price_notes(
+    fp: FirstPass,
+    metas: list[CallFacts],
+    entries: list[ModelEntry],
+    opts: AnalyzeOptions,
+    catalog: Catalog,
+    now: datetime,
+) -> list[N.Note]:
+    """Calls priced otherwise than at their own date's list, or left out of the observed cost."""
+    out: list[N.Note] = []
     if not opts.at:
         for e in entries:
             first = catalog.first_price(e.id)
             early = sum(1 for m in metas if first is not None and not m.blend and m.when < first)
-            if early:
-                notes.append(
-                    f"{early} call(s) are dated before {e.id}'s first price ({first:%Y-%m-%d}): {e.id} is "
-                    f"priced for them at today's price list ({now:%Y-%m-%d}), each at its own hour of the "
-                    "week; use --at to choose another date."
-                )
+            if early and first is not None:
+                out.append(N.BeforeFirstPrice(early, e.id, first, now))
     tiers = Counter(m.tier for m in metas if m.tier)
     for tier, n in sorted(tiers.items()):
         logged = {e.id: e for e in (catalog.find(m.model) for m in metas if m.tier == tier) if e is not None}
         models = [*entries, *(logged[k] for k in sorted(logged) if k not in {x.id for x in entries})]
-        off = [e.id for e in models if not catalog.tier_applies(e.id, len(e.prices) - 1, tier)]
-        notes.append(
-            f"{n} call(s) were served in the {tier} tier (as the log records it): priced at that tier's rates"
-            + (f", except on {', '.join(off)}, which publish none for it (standard rates)" if off else "")
-            + "."
-        )
+        off = tuple(e.id for e in models if not catalog.tier_applies(e.id, len(e.prices) - 1, tier))
+        out.append(N.ServiceTier(n, tier, off))
     for model, n in sorted(fp.unpriced.items()):
-        notes.append(
-            f"{n} observed call(s) of {model} ({n / fp.observed_calls:.1%} of the observed calls) are not in "
-            "the observed cost: the price catalog does not know this model (add it with --prices)."
-        )
+        out.append(N.ObservedUnpriced(n, model, fp.observed_calls))
     for model, n in sorted(fp.early.items()):
         first = catalog.first_price(model)
-        notes.append(
-            f"{n} observed call(s) of {model} ({n / fp.observed_calls:.1%} of the observed calls) are dated "
-            f"before its first known price ({first:%Y-%m-%d}): they are not in the observed cost."
-        )
-    notes.extend(
-        f"{f.group}: a {f.kind.replace('_', ' ')} breaker was found but not recommended: {why}."
-        for f, why in plan.dropped
-    )
+        assert first is not None  # a model is early only against a first price
+        out.append(N.ObservedBeforeFirstPrice(n, model, fp.observed_calls, first))
+    return out
+
+
+def _breakpoint_notes(fp: FirstPass, entries: list[ModelEntry], opts: AnalyzeOptions) -> list[N.Note]:
+    """Breakpoints in the log that no candidate reads."""
     rules = {policy_params(opts.cache_policy or e.cache_policy)["rule"] for e in entries}
     if fp.breakpoints and not rules & {"anthropic-breakpoints", "openai-breakpoints"}:
-        notes.append(
-            "The log carries cache_control breakpoints, which no candidate model reads: add a Claude "
-            "candidate (e.g. --models +claude-sonnet-4-5) to check where they are placed."
-        )
-    return notes
+        return [N.BreakpointsUnread()]
+    return []
 
 
-def _baseline(fp: FirstPass, ledgers, entries: list[ModelEntry], catalog: Catalog) -> tuple[str, Decimal]:
+def _baseline(fp: FirstPass, ledgers, entries: list[ModelEntry], catalog: Catalog) -> tuple[N.Baseline, Decimal]:
     if fp.observed_calls == len(fp.facts) and not fp.unpriced and not fp.early:
-        return "the log's observed cost (provider-reported cache usage)", _q(fp.observed_ledger.cost())
+        return N.Baseline("observed"), _q(fp.observed_ledger.cost())  # provider-reported cache usage
     logged = fp.logged_models.most_common(1)[0][0]
     entry = catalog.find(logged)
     if entry is not None and (entry.id, "as_logged") in ledgers:
-        return f"{entry.id} as logged (simulated)", _q(ledgers[(entry.id, "as_logged")].cost())
+        return N.Baseline("logged", entry.id), _q(ledgers[(entry.id, "as_logged")].cost())
     e = entries[0]
-    return f"{e.id} as logged (simulated; the logged model {logged} is not a candidate)", _q(
-        ledgers[(e.id, "as_logged")].cost()
-    )
+    return N.Baseline("first_candidate", e.id, logged), _q(ledgers[(e.id, "as_logged")].cost())
 
 
 def _savings_model(logged: ModelEntry | None, entries: list[ModelEntry], rec: R.Recommendation | None) -> str:

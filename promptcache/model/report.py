@@ -7,12 +7,14 @@ serialized as a string; ``hit_ratio`` is hit / (hit + miss) input tokens.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SkipValidation
 
 from .findings import FindingEvidence, PartName
+from .notes import Baseline, Note, PricesBasis, TokenCounts, Tokenizers, VolumeBasis
 
 SCHEMA_VERSION = "1.1"
 
@@ -257,14 +259,17 @@ class CacheEconomy(_Out):
     hit_ratio: dict[str, float] = Field(description="Simulated hit ratio per model in the recommended layout.")
     mean_input_tokens: float
     mean_output_tokens: float
-    prices_at: str
+    prices_at: str  # written by report.recommendation_text from rates_date
+    rates_date: date | None = Field(None, exclude=True)
     price_gap: list[PriceGapPoint] = Field(description="Cost of 1,000 mean calls per model at a range of hit ratios.")
 
 
 class Workload(_Out):
     calls: int
     calls_per_day: float
-    calls_per_day_basis: str
+    calls_per_day_basis: str  # written by report.recommendation_text from basis and span_s
+    basis: VolumeBasis | None = Field(None, exclude=True)
+    span_s: float | None = Field(None, exclude=True)
     busiest_day_calls: int
     peak_calls_per_minute: int
     peak_minute_at: str | None
@@ -280,6 +285,7 @@ class Recommendation(_Out):
     model: str = Field(description="The model serving most calls under the recommended option (see option).")
     layout: Literal["as_logged", "restructured"]
     baseline: str = Field(description="What the savings are measured against.")
+    baseline_basis: SkipValidation[Baseline | None] = Field(None, exclude=True)  # baseline as data
     baseline_cost_usd: Money
     cost_usd: Money
     savings_usd: Money
@@ -533,7 +539,14 @@ class Assumptions(_Out):
     cache_policy: dict[str, dict[str, float | int | str | bool]]
     tokenizer: str
     token_counts: str
+    # prices, tokenizer and token_counts as data (not in the JSON), written by report.notes_text
+    prices_basis: SkipValidation[PricesBasis | None] = Field(None, exclude=True)
+    tokenizers: SkipValidation[Tokenizers | None] = Field(None, exclude=True)
+    token_count_basis: SkipValidation[TokenCounts | None] = Field(None, exclude=True)
     notes: list[str] = []
+    # the notes as data, written into ``notes`` by report.notes_text (not in the JSON: a report read back keeps
+    # the strings); SkipValidation: the records are built by analyze, never parsed
+    note_records: SkipValidation[list[Note]] = Field(default_factory=list, exclude=True)
 
 
 class SimulatedSeries(_Out):
@@ -587,6 +600,7 @@ class Report(_Out):
     skipped_examples: list[SkippedLine]
     period: tuple[str, str] | None
     tokenizer: str
+    block_trace: bool = Field(False, exclude=True)  # tokenizer: none (a block-hash trace), written by report/
     input_tokens: int
     reported_calls: int = Field(description="Calls whose token counts come from the provider's usage fields.")
     estimated_calls: int = Field(description="Calls whose token counts promptcache computed.")

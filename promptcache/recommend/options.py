@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..knowledge.catalog import BLEND
 from ..model import report as R
+from ..model.notes import Baseline
 from ..model.report import Reason, Recommendation
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class RecommendInputs:
     ledgers: Mapping[tuple[str, str], Ledger]  # (model, layout) -> the whole log simulated and priced
     groups: Sequence[GroupStats]  # template groups, largest first
     actions_by_model: Mapping[str, list[R.Action]]
-    baseline_label: str
+    baseline: Baseline  # what the savings are measured against (report/ writes it)
     baseline_cost: Decimal
     latency_source: str
     quality_critical: Sequence[str] = ()  # group ids or label substrings kept on Pro
@@ -148,7 +149,9 @@ def recommend_models(inputs: RecommendInputs) -> tuple[Recommendation, R.Headlin
     workload = R.Workload(
         calls=ctx.n,
         calls_per_day=round(vol.calls_per_day, 1),
-        calls_per_day_basis=vol.basis,
+        calls_per_day_basis="",  # words: report.recommendation_text, from basis and span_s
+        basis=vol.basis,
+        span_s=vol.span_s,
         busiest_day_calls=vol.busiest_day_calls,
         peak_calls_per_minute=vol.peak_per_minute,
         peak_minute_at=datetime.fromtimestamp(vol.peak_minute_at, tz=UTC).isoformat().replace("+00:00", "Z")
@@ -166,7 +169,8 @@ def recommend_models(inputs: RecommendInputs) -> tuple[Recommendation, R.Headlin
     rec = Recommendation(
         model=main,
         layout=layout,
-        baseline=inputs.baseline_label,
+        baseline="",
+        baseline_basis=inputs.baseline,
         baseline_cost_usd=inputs.baseline_cost,
         cost_usd=choice.cost_usd,
         savings_usd=inputs.baseline_cost - choice.cost_usd,
@@ -599,7 +603,8 @@ def _cache_economy(
         hit_ratio=sim_h,
         mean_input_tokens=round(mean_in, 1),
         mean_output_tokens=round(mean_out, 1),
-        prices_at=f"current off-peak rates ({now.date().isoformat()})",
+        prices_at="",  # words: report.recommendation_text, from rates_date
+        rates_date=now.date(),
         price_gap=points,
     ), (mean_in, mean_out)
 
@@ -730,7 +735,7 @@ def _reasons(
             code="volume",
             evidence={
                 "calls_per_day": round(vol.calls_per_day, 1),
-                "basis": vol.basis,
+                "basis": "",  # the words of workload.basis, written with the reason's
                 "busiest_day_calls": vol.busiest_day_calls,
                 "peak_calls_per_minute": vol.peak_per_minute,
                 "threshold_per_day": VOLUME_PER_DAY,

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from ..measure.shape import Shape
 from ..model.calls import Call, is_blocks
 from ..model.facts import CallFacts
+from ..model.notes import VolumeBasis
 from .concurrency import peak_per_window
 
 SCAN_CHARS = 4000  # of the system prompt and of the last user message
@@ -197,7 +198,7 @@ class Volume:
     active_days: int
     busiest_day_calls: int
     calls_per_day: float
-    basis: str
+    basis: VolumeBasis  # how calls_per_day was found (report.recommendation_text writes it with span_s)
     peak_per_minute: int
     peak_minute_at: float | None
 
@@ -207,15 +208,16 @@ def volume(metas: Sequence[CallFacts]) -> Volume:
     starts = [m.start for m in metas if m.timed]
     n = len(metas)
     if not starts:
-        return Volume(n, 0.0, 0, n, float(n), "calls in the log (no timestamps)", 0, None)
+        return Volume(n, 0.0, 0, n, float(n), "no_timestamps", 0, None)
     span = max(starts) - min(starts)
     days = Counter(datetime.fromtimestamp(t, tz=UTC).date() for t in starts)
     busiest = max(days.values())
+    basis: VolumeBasis
     if span >= 86400:
-        per_day, basis = len(starts) / (span / 86400), f"mean over the log's {span / 86400:.1f} days"
+        per_day, basis = len(starts) / (span / 86400), "mean_over_days"
     elif span >= 3600:
-        per_day, basis = len(starts) * 86400 / span, f"projected from a {span / 3600:.1f} h log"
+        per_day, basis = len(starts) * 86400 / span, "projected"
     else:
-        per_day, basis = float(busiest), f"the calls in the log: it spans {span / 60:.0f} min, too short to project"
+        per_day, basis = float(busiest), "too_short"
     peak, at = peak_per_window(starts, 60.0)
     return Volume(n, span, len(days), busiest, per_day, basis, peak, at)

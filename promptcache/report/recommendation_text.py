@@ -1,8 +1,10 @@
-"""The recommendation in words: each reason, caveat, group signal and option description, written
-from the codes and numbers ``recommend.options`` puts in the report.
+"""The recommendation in words: each reason, caveat, group signal and option description, the
+workload's volume basis and the price gap's rates, written from the codes and numbers
+``recommend.options`` puts in the report.
 
-``with_text(report)`` returns a copy whose ``message``, ``why``, ``description`` and ``caveats``
-fields hold the sentences; every renderer calls it first (the JSON keeps the sentences for readers
+``with_text(report)`` returns a copy whose ``message``, ``why``, ``description``, ``caveats``,
+``calls_per_day_basis`` and ``prices_at`` fields hold the sentences, and whose notes are written
+(``notes_text.with_notes``); every renderer calls it first (the JSON keeps the sentences for readers
 of the file), and a report read back is written again from its codes, so the words always match the
 numbers. A reason without a code (a report from before codes) keeps the sentence it carries.
 It writes the findings' words first (``findings_text``): the actions quote them.
@@ -14,8 +16,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from ..model.report import GroupWorkload, Option, Reason, Recommendation, Report
+from ..model.notes import Baseline, VolumeBasis
+from ..model.report import GroupWorkload, Option, Reason, Recommendation, Report, Workload
 from .findings_text import with_findings_text
+from .notes_text import with_notes
 
 
 def pct0(x: float) -> str:
@@ -61,6 +65,46 @@ def group_why(w: GroupWorkload) -> list[str]:
         elif code == "multi_step":
             out.append(f"multi-step: {w.chain_steps} calls extend an earlier call, in {w.chains_extended} chains")
     return out
+
+
+# --- the workload's volume and rates ------------------------------------------------------------
+
+
+def volume_basis(basis: VolumeBasis, span_s: float) -> str:
+    """How the calls per day were found, over a log spanning ``span_s`` seconds."""
+    if basis == "mean_over_days":
+        return f"mean over the log's {span_s / 86400:.1f} days"
+    if basis == "projected":
+        return f"projected from a {span_s / 3600:.1f} h log"
+    if basis == "too_short":
+        return f"the calls in the log: it spans {span_s / 60:.0f} min, too short to project"
+    return "calls in the log (no timestamps)"
+
+
+def baseline_text(b: Baseline) -> str:
+    """What the savings are measured against."""
+    if b.kind == "observed":
+        return "the log's observed cost (provider-reported cache usage)"
+    if b.kind == "logged":
+        return f"{b.model} as logged (simulated)"
+    return f"{b.model} as logged (simulated; the logged model {b.logged} is not a candidate)"
+
+
+def _workload_words(w: Workload) -> Workload:
+    update: dict[str, Any] = {}
+    if w.basis is not None:
+        update["calls_per_day_basis"] = volume_basis(w.basis, w.span_s or 0.0)
+    if w.cache is not None and w.cache.rates_date is not None:
+        prices_at = f"current off-peak rates ({w.cache.rates_date.isoformat()})"
+        update["cache"] = w.cache.model_copy(update={"prices_at": prices_at})
+    return w.model_copy(update=update)
+
+
+def _with_basis(r: Reason, w: Workload | None) -> Reason:
+    """The volume reason's evidence with the workload's basis in words (as the JSON carries it)."""
+    if r.code != "volume" or w is None or w.basis is None:
+        return r
+    return r.model_copy(update={"evidence": {**r.evidence, "basis": w.calls_per_day_basis}})
 
 
 # --- options ------------------------------------------------------------------------------------
@@ -353,8 +397,9 @@ def _with_message(r: Reason, rec: Recommendation) -> Reason:
 
 
 def with_text(report: Report) -> Report:
-    """A copy of ``report`` whose recommendation and findings carry their sentences (idempotent)."""
-    report = with_findings_text(report)
+    """A copy of ``report`` whose notes, findings and recommendation carry their sentences
+    (idempotent)."""
+    report = with_notes(with_findings_text(report))
     rec = report.recommendation
     if rec is None:
         return report
@@ -362,8 +407,10 @@ def with_text(report: Report) -> Report:
         w.model_copy(update={"why": group_why(w) if w.signals else w.why})
         for w in (rec.workload.groups if rec.workload else [])
     ]
-    workload = rec.workload.model_copy(update={"groups": groups}) if rec.workload else None
-    rec = rec.model_copy(update={"workload": workload})
+    workload = _workload_words(rec.workload.model_copy(update={"groups": groups})) if rec.workload else None
+    rec = rec.model_copy(update={"workload": workload, "reasons": [_with_basis(r, workload) for r in rec.reasons]})
+    if rec.baseline_basis is not None:
+        rec = rec.model_copy(update={"baseline": baseline_text(rec.baseline_basis)})
     options = [
         o.model_copy(
             update={
