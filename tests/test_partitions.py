@@ -270,3 +270,15 @@ def test_report_equal_for_every_plan(tmp_path, log):
     assert report(executor=InProcess(units=7)) == base
     assert report(executor=Pickled(units=3)) == base
     assert report(jobs=2) == base
+
+
+def test_a_unit_run_twice_counts_once():
+    """What a lost worker's rescheduled unit does to the merge: its result arrives again and is
+    written over the first, never added. Worked example: calls 0..3 in two units; unit B twice."""
+    a = (_arr([0, 2]), _arr([10, 0]), _arr([5, 0]), _arr([0, 0]), _arr([100, 50]))
+    b = (_arr([1, 3]), _arr([0, 30]), _arr([0, 0]), _arr([7, 0]), _arr([40, 60]))
+    once = merge_units(4, [a, b])
+    twice = merge_units(4, [a, b, b])
+    assert list(once.read) == [10, 0, 0, 30] and list(once.total) == [100, 40, 50, 60]
+    assert (twice.read, twice.write, twice.write_1h, twice.total) == (once.read, once.write, once.write_1h,
+                                                                       once.total)
