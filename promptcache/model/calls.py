@@ -137,15 +137,19 @@ class BlockSegments(Sequence[Segment]):
     def sizes(self) -> array | list[int]:
         """Block token counts as a new ``array('i')`` (a list past 32 bits)."""
         n = self.n
-        sizes = [self.block] * n
-        if n:
-            sizes[-1] = self.last
-        if self.tail > 0:
-            sizes.append(self.tail)
         try:
-            return array("i", sizes)
+            sizes: array | list[int] = array("i", [self.block]) * n  # one C-level repeat
+            if n:
+                sizes[-1] = self.last
+            if self.tail > 0:
+                sizes.append(self.tail)
         except OverflowError:
-            return sizes
+            sizes = [self.block] * n
+            if n:
+                sizes[-1] = self.last
+            if self.tail > 0:
+                sizes.append(self.tail)
+        return sizes
 
     @property
     def total(self) -> int:
