@@ -213,7 +213,8 @@ class LineCache:
         if self.held > self.limit:
             self.ids.clear()
             self.held = 0
-        ids, out = self.ids, []
+        ids = self.ids
+        out: list[int] = []
         for p in parts:
             k = hash(p)
             got = ids.get(k)
