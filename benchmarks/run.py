@@ -54,17 +54,20 @@ print(n)
 """
 
 NAIVE = r"""
-import sys
+import os, sys
 from decimal import Decimal
+from tokenizers import Tokenizer
 from promptcache.knowledge.catalog import default_catalog
 from promptcache.read.reader import read_logs
-from promptcache.measure.tokens import get_tokenizer, render
-tk = get_tokenizer("deepseek-v4")
+from promptcache.measure.tokens import _deepseek_dir, render
+# the plain HF tokenizer, as a per-call calculator uses it (not promptcache's line cache)
+hf = Tokenizer.from_file(os.path.join(_deepseek_dir(), "tokenizer.json"))
 cat = default_catalog()
 total = Decimal(0)
 for call in read_logs([sys.argv[1]]):
     pieces, gen = render(call, "deepseek-v4")
-    n = len(tk.encode("".join(p.text for p in pieces) + gen))  # the whole prompt, every call
+    text = "".join(p.text for p in pieces) + gen  # the whole prompt, every call
+    n = len(hf.encode_batch_fast([text], add_special_tokens=False)[0].ids)
     r = cat.price(call.model, call.timestamp).rates
     out = call.usage.output_tokens if call.usage else 0
     total += (n * r.input_miss + out * r.output) / 1_000_000
