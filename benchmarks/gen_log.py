@@ -90,10 +90,11 @@ def _rid(rng: random.Random, n: int = 24) -> str:
     return "".join(rng.choices("0123456789abcdef", k=n))
 
 
-def make_templates(rng: random.Random, text: Text, count: int) -> list[dict]:
-    kinds = ["chat", "agent", "extract", "rag"]
+def make_templates(rng: random.Random, text: Text, count: int, short: bool = False) -> list[dict]:
+    kinds = ["chat"] * 4 if short else ["chat", "agent", "extract", "rag"]
     out = []
-    sizes = sorted(int(math.exp(rng.uniform(math.log(2000), math.log(20000)))) for _ in range(count))
+    lo, hi = (150, 600) if short else (2000, 20000)
+    sizes = sorted(int(math.exp(rng.uniform(math.log(lo), math.log(hi)))) for _ in range(count))
     for t in range(count):
         kind = kinds[t % 4]
         size = sizes[t]
@@ -137,10 +138,11 @@ class Session:
 
 
 class Generator:
-    def __init__(self, calls: int, seed: int, templates: int = 24):
+    def __init__(self, calls: int, seed: int, templates: int = 24, short: bool = False):
         self.rng = random.Random(seed)
         self.text = Text(self.rng)
-        self.templates = make_templates(self.rng, self.text, templates)
+        self.short = short  # short chats only (~2 KB a line): the 2M-call memory figure
+        self.templates = make_templates(self.rng, self.text, templates, short)
         self.tpl_cum = list(_cum_zipf(templates, 0.9))
         self.calls = calls
         self.tk = T.get_tokenizer("deepseek-v4")
@@ -156,7 +158,7 @@ class Generator:
 
     def _steps(self, kind: str, rng: random.Random) -> int:
         if kind == "chat":
-            return rng.randint(1, 10)
+            return rng.randint(1, 4) if self.short else rng.randint(1, 10)
         if kind == "agent":
             return rng.randint(2, 16)
         return 1
@@ -221,6 +223,9 @@ class Generator:
             docs = "\n\n".join(rng.choices(self.passages, k=rng.randint(3, 6)))
             s.messages.append({"role": "user", "content": f"Context:\n{docs}\n\nQuestion: {text.tokens(rng.randint(10, 60))}"})
             answer = text.tokens(rng.randint(40, 300))
+        elif kind == "chat" and self.short:
+            s.messages.append({"role": "user", "content": text.tokens(rng.randint(8, 40))})
+            answer = text.tokens(rng.randint(20, 80))
         elif kind == "chat":
             s.messages.append({"role": "user", "content": text.tokens(rng.randint(8, 150))})
             answer = text.tokens(rng.randint(30, 400))
@@ -308,10 +313,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calls", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--templates", type=int, default=24)
+    ap.add_argument("--short", action="store_true",
+                    help="short chats only (system prompts of 150-600 tokens, 1-4 short turns; ~2 KB a line)")
     ap.add_argument("-o", "--output", required=True)
     a = ap.parse_args(argv)
     os.makedirs(os.path.dirname(os.path.abspath(a.output)), exist_ok=True)
-    g = Generator(a.calls, a.seed, a.templates)
+    g = Generator(a.calls, a.seed, a.templates, a.short)
     tmp = a.output + ".part"
     with open(tmp, "wb", buffering=1 << 20) as f:
         for line in g.lines():

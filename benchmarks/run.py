@@ -15,6 +15,13 @@ Every figure is a ratio measured in this one run, with min / median / max over `
    ``python -c pass``, and whether they imported tokenizers / the price catalog.
 
 Logs come from ``benchmarks/gen_log.py`` (seeded) and are cached in ``benchmarks/out/``.
+
+``--baseline DIR`` (a checkout of another commit, e.g. ``git archive main | tar -x -C DIR``) runs
+the same ``analyze`` from there in the same interleaved loop, so its time, CPU time and peak RSS
+sit beside this tree's, and says whether the two JSON reports are byte-identical. ``--short-rss
+A,B`` measures peak RSS (once each, and the baseline's) on logs of short chats (``gen_log.py
+--short``, ~2 KB a line) and the bytes per call between the sizes. On a shared machine the CPU
+time (user + system of the child, ``os.wait4``) moves less than the wall time: both are given.
 """
 
 from __future__ import annotations
@@ -47,17 +54,20 @@ print(n)
 """
 
 NAIVE = r"""
-import sys
+import os, sys
 from decimal import Decimal
+from tokenizers import Tokenizer
 from promptcache.knowledge.catalog import default_catalog
 from promptcache.read.reader import read_logs
-from promptcache.measure.tokens import get_tokenizer, render
-tk = get_tokenizer("deepseek-v4")
+from promptcache.measure.tokens import _deepseek_dir, render
+# the plain HF tokenizer, as a per-call calculator uses it (not promptcache's line cache)
+hf = Tokenizer.from_file(os.path.join(_deepseek_dir(), "tokenizer.json"))
 cat = default_catalog()
 total = Decimal(0)
 for call in read_logs([sys.argv[1]]):
     pieces, gen = render(call, "deepseek-v4")
-    n = len(tk.encode("".join(p.text for p in pieces) + gen))  # the whole prompt, every call
+    text = "".join(p.text for p in pieces) + gen  # the whole prompt, every call
+    n = len(hf.encode_batch_fast([text], add_special_tokens=False)[0].ids)
     r = cat.price(call.model, call.timestamp).rates
     out = call.usage.output_tokens if call.usage else 0
     total += (n * r.input_miss + out * r.output) / 1_000_000
@@ -77,12 +87,16 @@ sys.stderr.write("HEAVY=" + ",".join(heavy) + "\n")
 """
 
 
-def run(cmd: list[str], *, stdout=subprocess.DEVNULL) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS in MB of the child, exit code)."""
+LAST_CPU = [0.0]  # the CPU seconds (user + system) of the last child ``run`` waited for
+
+
+def run(cmd: list[str], *, stdout=subprocess.DEVNULL, cwd: str | None = None) -> tuple[float, int, int]:
+    """(wall seconds, peak RSS in MB of the child, exit code); its CPU seconds in ``LAST_CPU[0]``."""
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE)
+    p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, cwd=cwd)
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
+    LAST_CPU[0] = ru.ru_utime + ru.ru_stime
     p.returncode = os.waitstatus_to_exitcode(status)
     err = p.stderr.read().decode(errors="replace") if p.stderr else ""
     if p.returncode not in (0, 1):
@@ -90,13 +104,18 @@ def run(cmd: list[str], *, stdout=subprocess.DEVNULL) -> tuple[float, int, int]:
     return wall, ru.ru_maxrss // 1024, p.returncode
 
 
-def log(n: int, seed: int) -> str:
-    path = os.path.join(OUT, f"log-{n}-s{seed}.jsonl")
+def log(n: int, seed: int, short: bool = False) -> str:
+    path = os.path.join(OUT, f"{'short' if short else 'log'}-{n}-s{seed}.jsonl")
     if not os.path.exists(path):
         print(f"generating {path} ...", file=sys.stderr)
-        subprocess.run([PY, os.path.join(HERE, "gen_log.py"), "--calls", str(n), "--seed", str(seed), "-o", path],
-                       check=True)
+        subprocess.run([PY, os.path.join(HERE, "gen_log.py"), "--calls", str(n), "--seed", str(seed), "-o", path,
+                        *(["--short"] if short else [])], check=True)
     return path
+
+
+def same_file(a: str, b: str) -> bool:
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        return fa.read() == fb.read()
 
 
 def stats(xs: list[float]) -> tuple[float, float, float]:
@@ -149,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--no-write", action="store_true", help="print the table, do not update README.md")
+    ap.add_argument("--baseline", default=None, help="a checkout of another commit: its analyze runs beside this one")
+    ap.add_argument("--short-rss", default=None, help="sizes of short-chat logs (gen_log.py --short) for peak RSS")
     a = ap.parse_args(argv)
     sizes = [int(x) for x in a.sizes.split(",")]
     main_n = a.main or max(sizes)
@@ -157,28 +178,53 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[str] = []
 
     # 1 + 2: floor and naive, side by side on one log, interleaved per repeat
-    path = log(main_n, a.seed)
+    path = os.path.abspath(log(main_n, a.seed))
     size_mb = os.path.getsize(path) / 1e6
-    floor, ana, ana2, naive = [], [], [], []
-    rss_main = []
+    floor, ana, ana2, naive, base = [], [], [], [], []
+    floor_cpu, ana_cpu, naive_cpu, base_cpu = [], [], [], []
+    rss_main, rss_base = [], []
+    identical = True
+    out_new, out_base = os.path.join(OUT, "run-new.json"), os.path.join(OUT, "run-base.json")
     for _ in range(a.repeats):
         floor.append(run([PY, "-c", FLOOR, path])[0])
-        w, rss, _ = run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", os.devnull])
+        floor_cpu.append(LAST_CPU[0])
+        w, rss, _ = run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", out_new])
         ana.append(w)
+        ana_cpu.append(LAST_CPU[0])
         rss_main.append(rss)
+        if a.baseline:
+            w, rss, _ = run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", out_base], cwd=a.baseline)
+            base.append(w)
+            base_cpu.append(LAST_CPU[0])
+            rss_base.append(rss)
+            identical = identical and same_file(out_new, out_base)
         if jobs:
             ana2.append(run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", os.devnull, "--jobs", "2"])[0])
         naive.append(run([PY, "-c", NAIVE, path])[0])
+        naive_cpu.append(LAST_CPU[0])
     r1 = [x / f for x, f in zip(ana, floor)]
-    rows.append(f"| 1 | floor: orjson parse only, {main_n:,} calls ({size_mb:,.0f} MB) | {fmt(stats(floor))} | — | — |")
-    rows.append(f"| 1 | `analyze --format json` | {fmt(stats(ana))} | **{fmt(stats(r1), 'x', 1)}** vs floor | ≤ 3x |")
+    c1 = [x / f for x, f in zip(ana_cpu, floor_cpu)]
+    rows.append(f"| 1 | floor: orjson parse only, {main_n:,} calls ({size_mb:,.0f} MB) | {fmt(stats(floor))} "
+                f"(CPU {fmt(stats(floor_cpu))}) | — | — |")
+    rows.append(f"| 1 | `analyze --format json` | {fmt(stats(ana))} (CPU {fmt(stats(ana_cpu))}) | "
+                f"**{fmt(stats(r1), 'x', 1)}** vs floor (CPU time: {fmt(stats(c1), 'x', 1)}) | ≤ 3x (issue 15: ≤ 8x) |")
+    if a.baseline:
+        rb = [b / x for b, x in zip(base, ana)]
+        cb = [b / x for b, x in zip(base_cpu, ana_cpu)]
+        rows.append(f"| 1 | baseline `analyze --format json` ({a.baseline}) | {fmt(stats(base))} "
+                    f"(CPU {fmt(stats(base_cpu))}) | **{fmt(stats(rb), 'x', 2)}** baseline/this "
+                    f"(CPU time: {fmt(stats(cb), 'x', 2)}); peak RSS {fmt(stats([float(x) for x in rss_base]), 'MB', 0)} "
+                    f"→ {fmt(stats([float(x) for x in rss_main]), 'MB', 0)}; JSON reports "
+                    f"{'byte-identical' if identical else '**differ**'} | — |")
     if jobs:
         r1b = [x / f for x, f in zip(ana2, floor)]
         rows.append(f"| 1 | `analyze --format json --jobs 2` | {fmt(stats(ana2))} | **{fmt(stats(r1b), 'x', 1)}** vs floor | ≤ 2x |")
     else:
         rows.append("| 1 | `analyze --jobs 2` | n/a: the CLI has no `--jobs` yet (see README) | — | ≤ 2x |")
     r2 = [nv / x for nv, x in zip(naive, ana)]
-    rows.append(f"| 2 | naive per-call tokenize + price | {fmt(stats(naive))} | **{fmt(stats(r2), 'x', 2)}** naive/analyze | ≥ 20x |")
+    c2 = [nv / x for nv, x in zip(naive_cpu, ana_cpu)]
+    rows.append(f"| 2 | naive per-call tokenize + price | {fmt(stats(naive))} (CPU {fmt(stats(naive_cpu))}) | "
+                f"**{fmt(stats(r2), 'x', 2)}** naive/analyze (CPU time: {fmt(stats(c2), 'x', 2)}) | ≥ 20x |")
 
     # 3: peak RSS at two sizes
     rss: dict[int, list[int]] = {}
@@ -188,6 +234,24 @@ def main(argv: list[str] | None = None) -> int:
                   for _ in range(1 if n > main_n else a.repeats)] if n != main_n else rss_main
     rows.append("| 3 | peak RSS of `analyze` | " + "; ".join(
         f"{n:,} calls: {fmt(stats([float(x) for x in rss[n]]), 'MB', 0)}" for n in rss_sizes) + " | — | < 1 GB each |")
+    if a.short_rss:
+        short_sizes = [int(x) for x in a.short_rss.split(",")]
+        got: dict[str, list[tuple[int, int, float]]] = {"this tree": []}
+        if a.baseline:
+            got["baseline"] = []
+        for n in short_sizes:
+            p = os.path.abspath(log(n, a.seed, short=True))
+            for who in got:
+                w, r, _ = run(PROMPTCACHE + ["analyze", p, "--format", "json", "-o", os.devnull],
+                              cwd=a.baseline if who == "baseline" else None)
+                got[who].append((n, r, w))
+        for who, pts in got.items():
+            cells = "; ".join(f"{n:,} calls: {r:,} MB ({r * 1048576 / n:,.0f} B/call), {w:.0f} s" for n, r, w in pts)
+            slope = ""
+            if len(pts) > 1:
+                (n0, r0, _), (n1, r1_, _) = pts[0], pts[-1]
+                slope = f"; {(r1_ - r0) * 1048576 / (n1 - n0):,.0f} B per added call from {n0:,} to {n1:,}"
+            rows.append(f"| 3 | peak RSS, short chats (`gen_log.py --short`), {who} | {cells} | once each{slope} | < 1 GB |")
 
     # 4: scaling
     curve = []
@@ -220,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(f"| 5 | {label} | {fmt(st, 'ms', 0)} | {st[1] / base:.1f}x `python -c pass`{loaded} | no tokenizer / prices |")
 
     table = "\n".join([
-        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}; "
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}, "
+        f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} at the end (1 / 5 / 15 min); "
         f"`python benchmarks/run.py {' '.join(argv if argv is not None else sys.argv[1:])}`; "
         f"{a.repeats} repeats, min / median / max.",
         "",

@@ -44,6 +44,26 @@ def test_bucket_cache_equals_lookup_everywhere():
                 assert cat.bucket("deepseek-v4-pro", t) == cat._bucket("deepseek-v4-pro", t)
 
 
+def test_bucket_cache_with_a_list_instant_equals_lookup():
+    """The cache keys ``list_at`` by its step as well: every price start falls on a step edge."""
+    cat = default_catalog()
+    rng = random.Random(11)
+    t0 = datetime(2026, 4, 20, tzinfo=UTC)
+    names = [n for n in cat.names()]
+    starts = [p.start for m in cat.models for p in m.prices if p.start is not None]
+    fallback = datetime(2026, 11, 15, 12, tzinfo=UTC)
+    instants = [t0 + timedelta(seconds=rng.uniform(0, 86400 * 400)) for _ in range(5)]
+    for _ in range(20000):
+        n = rng.choice(names)
+        t = rng.choice(instants)  # few call instants, many list instants: the cache is hit across them
+        near = rng.choice(starts) + timedelta(microseconds=rng.choice((-1, 0, 1)), seconds=rng.choice((0, -1, 1, -899, 899)))
+        list_at = rng.choice((t, near, t0 + timedelta(seconds=rng.uniform(0, 86400 * 400))))
+        blend = rng.random() < 0.2
+        fb = rng.choice((None, fallback))
+        got = cat.bucket(n, t, list_at=list_at, blend=blend, fallback=fb)
+        assert got == cat._bucket(n, t, list_at, blend, fb)
+
+
 def test_bucket_step_zero_for_odd_edges():
     data = default_catalog().model_dump(mode="json")
     data["models"][0]["prices"][-1]["start"] = "2026-08-16T16:00:00.5Z"

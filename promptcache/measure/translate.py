@@ -17,9 +17,9 @@ def scale_shape(shape: Shape, ratio: float) -> Shape:
     """A copy of ``shape`` with every piece count multiplied by ``ratio`` (same keys and chain)."""
     if ratio == 1.0:
         return shape
-    toks = [round(t * ratio) for t in shape.tokens]
+    toks = tuple(round(t * ratio) for t in shape.tokens)
     return Shape(
-        list(shape.keys),
+        shape.keys,  # shared: shapes are never changed once made
         toks,
         shape.roles,
         shape.indexes,

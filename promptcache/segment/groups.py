@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import orjson
@@ -46,7 +47,7 @@ class GroupStats:
     static_tokens: int = 0
     breaker: Breaker | None = None
     _ref: list[Piece] = field(default_factory=list, repr=False)
-    _ref_tokens: list[int] = field(default_factory=list, repr=False)
+    _ref_tokens: Sequence[int] = field(default_factory=list, repr=False)
     _cut: tuple[int, int] | None = field(default=None, repr=False)  # (piece, char) of the breaker
 
     @property

@@ -221,7 +221,7 @@ def prompt_root(measurer: Measurer, key: int) -> tuple[str, int]:
     return ("block", blocks[0]) if blocks else ("piece", key)
 
 
-def cumulative(tokens: list[int]) -> list[int]:
+def cumulative(tokens: Sequence[int]) -> list[int]:
     """cum[k] = tokens before piece k (len n+1)."""
     out = [0]
     for t in tokens:
