@@ -105,7 +105,7 @@ class DeepSeekCache:
         min_unit_tokens: int = 1,
         unit_tokens: int = 64,
         scope_by_user: bool = True,
-        bounded: bool = False,
+        bounded: bool = True,
     ):
         if rule not in ("deepseek-v4-units", "deepseek-legacy-64"):
             raise ValueError(f"unknown DeepSeek rule {rule!r}")
