@@ -178,8 +178,8 @@ class DeepSeekCache:
         at = path[-1]
         depth = at.depth
         lcp = cum[depth] if depth == n else cum[depth] + self._inside(at, keys[depth], toks[depth], start)
-        self._remember(path, shape, start)
-        self._persist(path, shape, start, end, lcp, cum)
+        tail = self._remember(path, shape, start)
+        self._persist(path, tail, shape, start, end, lcp, cum)
         return Outcome(read=min(hit, total), total=total)
 
     # -- the v4 radix tree -------------------------------------------------------------------
@@ -325,8 +325,9 @@ class DeepSeekCache:
         node.btab = None
         return bool(kids) and self._has_block(node, block, now)
 
-    def _remember(self, path: list[_Node], shape: Shape, now: float) -> None:
-        """Add this request's prompt past its longest seen prefix (one edge), and its output."""
+    def _remember(self, path: list[_Node], shape: Shape, now: float) -> _Node:
+        """Add this request's prompt past its longest seen prefix (one edge), and its output; returns
+        the node before its last piece (where its input and output units are anchored)."""
         keys, chain = shape.keys, shape.chain
         n = len(keys)
         at = path[-1]
@@ -335,18 +336,22 @@ class DeepSeekCache:
             leaf = _Node(n, chain[n], chain[d + 1 :], keys[d:], now)
             self._add_kid(at, leaf)
             path.append(leaf)
+        node = self._node_at(path, n - 1)
         if shape.out_key is not None:
-            node = self._node_at(path, n - 1)
             c = hash((chain[n - 1], shape.out_key))
             kid = node.kids.get(c) if node.kids is not None else None
             if kid is None or now - kid.last > self.forget:
                 self._add_kid(node, _Node(n, c, array("q", [c]), [shape.out_key], now))
             else:
                 kid.last = now
+        return node
 
     # -- v4 writes ---------------------------------------------------------------------------
-    def _persist(self, path: list[_Node], shape: Shape, start: float, end: float, lcp: int, cum: list[int]) -> None:
-        """Write this request's units; ``lcp`` is its common prefix with the earlier requests."""
+    def _persist(
+        self, path: list[_Node], tail: _Node, shape: Shape, start: float, end: float, lcp: int, cum: list[int]
+    ) -> None:
+        """Write this request's units; ``lcp`` is its common prefix with the earlier requests, ``tail``
+        the node before the last piece."""
         keys, toks = shape.keys, shape.tokens
         n = len(keys)
         total = cum[n]
@@ -354,7 +359,7 @@ class DeepSeekCache:
         if self.min_unit <= lcp < total:
             self._add_unit_at(path, shape, lcp, end + self.delay, start, cum)
         # end of input
-        self._add_unit(self._node_at(path, n - 1), keys[n - 1], toks[n - 1], start + self.delay, start)
+        self._add_unit(tail, keys[n - 1], toks[n - 1], start + self.delay, start)
         # fixed intervals inside long inputs
         if self.interval > 0:
             pos = self.interval
@@ -363,7 +368,7 @@ class DeepSeekCache:
                 pos += self.interval
         # end of output: the prompt without its generation prompt, then the output as generated
         if shape.out_key is not None:
-            self._add_unit(self._node_at(path, n - 1), shape.out_key, shape.out_tokens, end + self.delay, start)
+            self._add_unit(tail, shape.out_key, shape.out_tokens, end + self.delay, start)
 
     def _add_unit_at(self, path: list[_Node], shape: Shape, pos: int, ready: float, now: float, cum: list[int]) -> None:
         """Persist a unit ending ``pos`` tokens in, in the first piece that reaches ``pos``; ``cum``
