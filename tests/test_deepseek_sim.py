@@ -74,9 +74,75 @@ def test_an_evicted_unit_is_built_again():
     sim.request(s[0], start=0, end=1, user=None)
     sim.request(s[1], start=2, end=3, user=None)
     assert sim.request(s[2], start=20, end=21, user=None).read == s[2].tokens[0]
-    assert sim.request(s[3], start=7200, end=7201, user=None).read == 0  # evicted; persisted again at 7211
-    assert sim.request(s[4], start=7205, end=7206, user=None).read == 0  # not built yet
+    # the unit and the prefix A idle 7,180 s > 3,600 s: both forgotten (the prefix is forgotten too
+    # since issue 15: before, this request persisted A again at 7,211)
+    assert sim.request(s[3], start=7200, end=7201, user=None).read == 0
+    assert sim.request(s[4], start=7205, end=7206, user=None).read == 0  # shares A with s[3]: built at 7,216
     assert sim.request(s[5], start=7230, end=7231, user=None).read == s[5].tokens[0]
+
+
+def test_a_prefix_idle_past_the_eviction_time_is_forgotten():
+    """Issue 15, bounded state: DeepSeek clears what is no longer used, so it cannot detect a common
+    prefix with a request whose prefix it has evicted. After a cold gap a template needs two
+    requests again before the third hits, as on its first use (the guide's A+B, A+C miss, A+D hits
+    A). Eviction 1 h, construction 10 s, each request lasts 1 s; A = BOS + the system prompt."""
+    s = [M.shape(call(("system", DOC), ("user", q)), trust_usage=False) for q in "BCDEFG"]
+    a = s[0].tokens[0]
+    times = [0, 20, 40, 7300, 7320, 7340]
+
+    def reads(**kw):
+        sim = DeepSeekCache(M, construction_delay_s=10, eviction_idle_s=3600, **kw)
+        return [sim.request(x, start=t, end=t + 1, user=None).read for x, t in zip(s, times)]
+
+    # 0 A+B; 20 A+C: common prefix A persisted at 21 + 10 = 31; 40 A+D reads A (A last used at 40).
+    # 7,300 A+E: unit A idle 7,260 s > 3,600 s, evicted: 0 in both models. The prefix A was last
+    # had at 40, 7,260 s before:
+    # - never forgotten (before issue 15): A+E persists A again at 7,301 + 10 = 7,311; A+F reads it;
+    # - forgotten: A+E persists only its own input and output; A+F (7,320) shares A with A+E: A
+    #   persisted at 7,321 + 10 = 7,331; A+G (7,340) reads it.
+    assert reads(bounded=False) == [0, 0, a, 0, a, a]
+    assert reads() == [0, 0, a, 0, 0, a]
+    assert a > 1000  # the second cold-gap miss costs the whole system prompt
+
+
+def test_a_prefix_had_within_the_eviction_time_is_remembered():
+    """Idle exactly ``eviction_idle_s`` is not past it: A+B at 0, A+C at 3,600 detects A and persists
+    it at 3,601 + 10 = 3,611, read by A+D at 3,620. One second later A+C finds A forgotten."""
+    s = [M.shape(call(("system", DOC), ("user", q)), trust_usage=False) for q in "BCD"]
+
+    def reads(times):
+        sim = DeepSeekCache(M, construction_delay_s=10, eviction_idle_s=3600)
+        return [sim.request(x, start=t, end=t + 1, user=None).read for x, t in zip(s, times)]
+
+    assert reads([0, 3600, 3620]) == [0, 0, s[0].tokens[0]]
+    assert reads([0, 3601, 3621]) == [0, 0, 0]
+
+
+def _nodes(sim):
+    n, stack = 0, [r for roots in sim._trees.values() for r in roots.values()]
+    while stack:
+        node = stack.pop()
+        n += 1
+        stack.extend((node.kids or {}).values())
+    return n
+
+
+def test_state_follows_the_live_window():
+    """One new three-turn conversation an hour, each on its own system prompt, 6 h eviction: the
+    bounded model holds only the last hours' prefixes (the sweep runs once per eviction time, so
+    at most two windows), the unbounded one every prefix ever seen; the reads are the same here."""
+    bounded, forever = DeepSeekCache(M), DeepSeekCache(M, bounded=False)
+    sizes = []
+    for h in range(48):
+        sys_ = f"Assistant {h}. " + "Be precise. " * 60
+        for turn in range(3):
+            c = call(("system", sys_), *[("user", f"question {i}") for i in range(turn + 1)], out="ok")
+            s = M.shape(c, trust_usage=False)
+            t = h * 3600.0 + turn * 30
+            assert bounded.request(s, start=t, end=t + 2, user=None) == forever.request(s, start=t, end=t + 2, user=None)
+        sizes.append((_nodes(bounded), _nodes(forever)))
+    assert sizes[-1][1] == 48 * sizes[0][1] - 47 > 3 * sizes[-1][0]  # unbounded: grows with every conversation (one root)
+    assert max(b for b, _ in sizes[12:]) == max(b for b, _ in sizes[12:24])  # bounded: flat after 12 h
 
 
 def test_user_id_scopes_are_isolated():

@@ -163,6 +163,8 @@ def test_reader_refuses_non_integer_ids_as_before():
 def test_deepseek_unit_position_by_bisection_equals_the_walk(tokens, pos):
     """``DeepSeekCache._add_unit_at`` finds the piece holding ``pos`` by bisection over cumulative
     counts; the walk over the pieces it replaced picks the same piece and offset (zero-token pieces too)."""
+    from itertools import accumulate
+
     from promptcache.measure.shape import Shape, chain_of
     from promptcache.simulate.deepseek import DeepSeekCache
 
@@ -170,8 +172,10 @@ def test_deepseek_unit_position_by_bisection_equals_the_walk(tokens, pos):
     shape = Shape(keys, tokens, ["user"] * len(keys), list(range(len(keys))), chain_of(keys), None, 0, True)
     got: list[tuple] = []
     cache = DeepSeekCache(Measurer("blocks"))
-    cache._add_unit = lambda scope, parent, key, off, ready, now: got.append((parent, key, off))  # type: ignore[method-assign]
-    cache._add_unit_at(None, shape, pos, 1.0, 0.0)  # type: ignore[arg-type]
+    # the radix tree's node at a depth stands for the chain key there
+    cache._node_at = lambda path, depth: depth  # type: ignore[method-assign,assignment,return-value]  # a depth for a node
+    cache._add_unit = lambda node, key, off, ready, now: got.append((shape.chain[node], key, off))  # type: ignore[method-assign,index]  # node is a depth here
+    cache._add_unit_at([], shape, pos, 1.0, 0.0, list(accumulate(tokens, initial=0)))
     want: list[tuple] = []
     before = 0
     for k, n in enumerate(tokens):  # the walk, as it was

@@ -161,7 +161,8 @@ def test_reports_equal_with_whole_resimulation(request, monkeypatch, log):
     fast = analysis.analyze([path])
     assert calls, "no what-if was re-simulated in part"
     if log == "generated":
-        assert len(fast.findings) >= 3 and any("not recommended" in n for n in with_text(fast).assumptions.notes)
+        # 3 findings before the bounded DeepSeek state (issue 15): one no longer saves, and is a note
+        assert len(fast.findings) >= 2 and any("not recommended" in n for n in with_text(fast).assumptions.notes)
     monkeypatch.setattr(simulations, "footprints", lambda *a: None)
     slow = analysis.analyze([path])
     assert with_text(fast).model_dump_json() == with_text(slow).model_dump_json()  # words from the evidence too

@@ -44,8 +44,8 @@ def test_the_recommendation_is_data(example):
 def test_the_report_writes_the_words_from_the_numbers(example):
     rec = with_text(example).recommendation
     cost = next(r for r in rec.reasons if r.code == "cheapest_allowed")
-    # 0.097756 over 505 calls: 0.193576 per 1,000 calls; hit ratio 0.956881 -> "96%"
-    assert cost.message.startswith("per_group costs $0.0978 ($0.1936 per 1,000 calls, hit ratio 96%;")
+    # 0.102414 over 505 calls: 0.202800 per 1,000 calls; hit ratio 0.953191 -> "95%"
+    assert cost.message.startswith("per_group costs $0.1024 ($0.2028 per 1,000 calls, hit ratio 95%;")
     per_group = next(o for o in rec.options if o.name == "per_group")
     assert per_group.description == ("deepseek-v4-pro for the groups whose signals lean Pro (g3), "
                                      "deepseek-flash elsewhere")

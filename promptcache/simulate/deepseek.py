@@ -9,13 +9,26 @@ end of that common prefix (so ``A+B``, ``A+C`` miss and a third ``A+D`` hits ``A
 ``legacy-64`` (V2/V3): the longest prefix shared with any earlier request, floored to 64-token
 units. Both: units become usable ``construction_delay_s`` after they are written and vanish after
 ``eviction_idle_s`` unused; the scope is the account split by ``user_id``.
+
+V4 keeps, per scope, a radix tree of the prefixes earlier requests had (``_Node``): an edge is a
+run of pieces no request branched inside, stored as two arrays of machine integers (chain keys and
+piece keys), and carries one record for all of them (when a request last had it) and the units
+that end in its last piece's successor. A request walks the tree's nodes, not its pieces, and
+adds only the pieces past its longest previously seen prefix. Prefixes and units idle past
+``eviction_idle_s`` can be forgotten (``bounded``): the provider has evicted them, so it can neither
+serve them nor detect a common prefix with them; the tree then holds only the live window
+(docs/cache-rules.md).
 """
 
 from __future__ import annotations
 
+import math
+from array import array
 from bisect import bisect_left
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, repeat
 
 from ..measure.shape import Measurer, Shape
 from ..model.hints import CacheHints
@@ -31,25 +44,55 @@ class _Unit:
 
 @dataclass
 class _Scope:
+    """Legacy rule: every prefix an earlier request had, with its liveness."""
+
     # chain before piece -> {block hash: the ``seen`` record of the first piece that had it}: partial
-    # prefixes inside pieces (the legacy rule reads them, alive while that record is)
+    # prefixes inside pieces (alive while that record is)
     blocks: BlockIndex
-    # every unit: (chain key before its piece, piece key) -> {offset within the piece: unit}; the
-    # units a request with the same piece there can hit
-    exact: dict[tuple[int, int], dict[int, _Unit]] = field(default_factory=dict)
-    # (chain, hash of the piece's first j blocks) -> [(offset, unit)] with j = ceil(offset / block):
-    # the units a request can hit through a partial match inside a different piece
-    partial: dict[tuple[int, int], list[tuple[int, _Unit]]] = field(default_factory=dict)
-    # chain -> the block counts j indexed in ``partial`` under it
-    needs: dict[int, set[int]] = field(default_factory=dict)
     # chain keys of every prefix an earlier request had -> [time usable, time last touched]; a
     # piece's blocks are registered in ``blocks`` when its prefix first enters here
     # (``chain[k + 1]`` is the hash of ``(chain[k], key)``: one entry per piece under a parent)
     seen: dict[int, list[float]] = field(default_factory=dict)
 
 
+class _Node:
+    """A prefix of ``depth`` pieces that an earlier request had, where the tree branches, a unit is
+    anchored, or a request ended. ``chains`` and ``keys`` are the edge from its parent node: the
+    chain keys of depths ``parent.depth + 1 .. depth`` and the piece keys of depths
+    ``parent.depth .. depth - 1`` (one request's slices; an edge is split where a later request
+    leaves it). ``last``: the latest start of a request that had this prefix (every prefix on
+    the edge was had by the same requests, and an ancestor's ``last`` is never earlier).
+
+    Units anchored here end inside piece ``depth`` of a request with this prefix: ``exact``
+    (piece key -> {offset in the piece: unit}) for that very piece, and ``partial`` (hash of a
+    piece's first j blocks -> [(offset, unit)], j = ceil(offset / block), the js in ``needs``) for
+    a different piece sharing them. ``btab``: block hash -> the child (its key in ``kids``) whose
+    first piece has it, built on first use (a common prefix found inside a piece)."""
+
+    __slots__ = ("btab", "chain", "chains", "depth", "exact", "keys", "kids", "last", "needs", "partial")
+
+    def __init__(self, depth: int, chain: int, chains: Sequence[int], keys: Sequence[int], last: float):
+        self.depth = depth
+        self.chain = chain
+        self.chains = chains
+        self.keys = keys
+        self.last = last
+        self.kids: dict[int, _Node] | None = None
+        self.exact: dict[int, dict[int, _Unit]] | None = None
+        self.partial: dict[int, list[tuple[int, _Unit]]] | None = None
+        self.needs: set[int] | None = None
+        self.btab: dict[int, int] | None = None
+
+
+_NO_CHAIN = array("q")
+
+
 class DeepSeekCache:
-    """Simulates one DeepSeek model's cache over calls given in start-time order."""
+    """Simulates one DeepSeek model's cache over calls given in start-time order.
+
+    ``bounded``: prefixes and units idle past ``eviction_idle_s`` are forgotten (the state follows
+    the live window). ``bounded=False`` keeps every prefix ever seen for common-prefix detection
+    (outcomes identical to the per-piece model of 762051e: ``tests/test_deepseek_radix.py``)."""
 
     def __init__(
         self,
@@ -62,6 +105,7 @@ class DeepSeekCache:
         min_unit_tokens: int = 1,
         unit_tokens: int = 64,
         scope_by_user: bool = True,
+        bounded: bool = True,
     ):
         if rule not in ("deepseek-v4-units", "deepseek-legacy-64"):
             raise ValueError(f"unknown DeepSeek rule {rule!r}")
@@ -73,7 +117,12 @@ class DeepSeekCache:
         self.min_unit = int(min_unit_tokens)
         self.unit = int(unit_tokens)
         self.by_user = scope_by_user
+        self.bounded = bounded
+        # how long a prefix is remembered unused: as long as a unit lives, or forever
+        self.forget = self.evict if bounded else math.inf
         self._scopes: dict[str, _Scope] = {}
+        self._trees: dict[str, dict[int, _Node]] = {}  # scope -> {chain[0]: root}
+        self._next_sweep = -math.inf if bounded and self.evict < math.inf else math.inf
 
     def _scope(self, key: str) -> _Scope:
         scope = self._scopes.get(key)
@@ -104,56 +153,318 @@ class DeepSeekCache:
     def request(
         self, shape: Shape, *, start: float, end: float, user: str | None, call: CacheHints | None = None
     ) -> Outcome:
-        scope = self._scope(self._scope_key(user))
         total = shape.total
         if self.legacy:
-            hit, k = self._legacy_hit(scope, shape, start), 0
-        else:
-            hit, k, before = self._unit_hit(scope, shape, start)
-            self._persist(scope, shape, start, end, k, before)
-        self._remember(scope, shape, start, end, k)
+            scope = self._scope(self._scope_key(user))
+            hit = self._legacy_hit(scope, shape, start)
+            self._remember_legacy(scope, shape, start, end)
+            return Outcome(read=min(hit, total), total=total)
+        if start >= self._next_sweep:
+            self._sweep(start)
+        roots = self._trees.get(key := self._scope_key(user))
+        if roots is None:
+            roots = self._trees[key] = {}
+        c0 = shape.chain[0]
+        root = roots.get(c0)
+        if root is None:
+            root = roots[c0] = _Node(0, c0, _NO_CHAIN, (), -math.inf)
+        path = self._walk(root, shape, start)
+        keys, toks = shape.keys, shape.tokens
+        n = len(keys)
+        cum = list(accumulate(toks, initial=0))  # tokens before each piece: one C-level pass
+        hit = self._unit_hit(path, shape, cum, start)
+        # where the prefixes earlier requests had end: the common prefix with them, found whether
+        # or not they are still usable, and persisted once this request completes
+        at = path[-1]
+        depth = at.depth
+        lcp = cum[depth] if depth == n else cum[depth] + self._inside(at, keys[depth], toks[depth], start)
+        tail = self._remember(path, shape, start)
+        self._persist(path, tail, shape, start, end, lcp, cum)
         return Outcome(read=min(hit, total), total=total)
 
-    # -- lookups -----------------------------------------------------------------------------
-    def _alive(self, ready: float, used: float, now: float) -> bool:
-        return ready <= now and now - max(used, ready) <= self.evict
+    # -- the v4 radix tree -------------------------------------------------------------------
+    def _walk(self, node: _Node, shape: Shape, now: float) -> list[_Node]:
+        """The nodes of this request's longest previously seen (and not forgotten) prefix, from the
+        root: the last one is where that prefix ends (an edge the request leaves is split there).
+        Every prefix walked through is touched: a request reading through it keeps it remembered."""
+        chain = shape.chain
+        n = len(shape.keys)
+        forget = self.forget
+        path = [node]
+        while node.depth < n:
+            kids = node.kids
+            if kids is None:
+                break
+            d = node.depth
+            ck = chain[d + 1]
+            kid = kids.get(ck)
+            if kid is None:
+                break
+            if now - kid.last > forget:  # forgotten, with everything after it
+                del kids[ck]
+                break
+            kid.last = now
+            d2 = kid.depth
+            if d2 <= n and chain[d2] == kid.chain:
+                node = kid
+                path.append(kid)
+                continue
+            # the request leaves the edge (or ends) inside it: chain keys are chained hashes, so
+            # the longest match is found by bisection; the edge is split there
+            cs = kid.chains
+            lo, hi = d + 1, min(d2 - 1, n)
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if chain[mid] == cs[mid - d - 1]:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            path.append(self._split(node, kid, lo))
+            break
+        return path
 
-    def _unit_hit(self, scope: _Scope, shape: Shape, now: float) -> tuple[int, int, int]:
-        """The longest live unit this request fully matches. A unit inside a piece matches the same
-        piece, or a different one sharing its first ceil(offset / block) blocks; both are found by
-        index, so the work is per piece, not per stored unit.
+    @staticmethod
+    def _split(parent: _Node, kid: _Node, depth: int) -> _Node:
+        """A node at ``depth`` on the edge from ``parent`` to ``kid``, which becomes its only child."""
+        cut = depth - parent.depth
+        cs, ks = kid.chains, kid.keys
+        up = _Node(depth, cs[cut - 1], cs[:cut], ks[:cut], kid.last)
+        kid.chains, kid.keys = cs[cut:], ks[cut:]
+        up.kids = {kid.chains[0]: kid}
+        assert parent.kids is not None
+        parent.kids[cs[0]] = up
+        return up
 
-        Also returns where the prefixes earlier requests had end: the first piece ``k`` no earlier
-        request had after the same pieces (``len(keys)`` if none), and the tokens before it, which
-        is where ``_persist`` looks for the common prefix. The prefixes walked through are touched
-        (``_remember`` then starts at ``k``)."""
-        best, best_unit, before = 0, None, 0
-        keys, toks, chain, seen, evict = shape.keys, shape.tokens, shape.chain, scope.seen, self.evict
-        for k, key in enumerate(keys):
-            c = chain[k]
-            same = scope.exact.get((c, key))
-            if same:
-                for off, u in same.items():  # ``_alive`` inlined: the hottest loop of a simulation
-                    if before + off > best and (r := u.ready) <= now and now - max(u.used, r) <= evict:
-                        best, best_unit = before + off, u
-            js = scope.needs.get(c)
+    def _node_at(self, path: list[_Node], depth: int) -> _Node:
+        """The node at ``depth`` on this request's path (made by splitting an edge if needed)."""
+        i = bisect_left(path, depth, key=_depth)
+        node = path[i]
+        if node.depth != depth:
+            node = self._split(path[i - 1], node, depth)
+            path.insert(i, node)
+        return node
+
+    def _add_kid(self, node: _Node, kid: _Node) -> None:
+        ck = kid.chains[0]
+        if node.kids is None:
+            node.kids = {}
+        node.kids[ck] = kid
+        btab = node.btab
+        if btab is not None:  # a dict operation per block, looped in C
+            deque(map(btab.setdefault, self.m.blocks(kid.keys[0]), repeat(ck)), maxlen=0)
+
+    def _unit_hit(self, path: list[_Node], shape: Shape, cum: list[int], now: float) -> int:
+        """The longest live unit this request fully matches, among the units anchored on its path
+        (in path order; the first of equals is the one touched). A unit inside a piece matches the
+        same piece, or a different one sharing its first ceil(offset / block) blocks; both are found
+        by index, so the work is per node on the path, not per stored unit or per piece."""
+        best, best_unit = 0, None
+        keys = shape.keys
+        n = len(keys)
+        evict = self.evict
+        for node in path:
+            k = node.depth
+            if k >= n:
+                break
+            exact, js = node.exact, node.needs
+            if exact is None and js is None:
+                continue
+            before = cum[k]
+            key = keys[k]
+            if exact is not None:
+                same = exact.get(key)
+                if same:
+                    for off, u in same.items():  # ``_alive`` inlined: the hottest loop of a simulation
+                        if before + off > best and (r := u.ready) <= now and now - max(u.used, r) <= evict:
+                            best, best_unit = before + off, u
             if js:
                 blocks = self.m.blocks(key)
+                partial = node.partial
+                assert partial is not None
                 for j in js:
                     if j <= len(blocks):
-                        for off, u in scope.partial.get((c, blocks[j - 1]), ()):
+                        for off, u in partial.get(blocks[j - 1], ()):
                             if before + off > best and (r := u.ready) <= now and now - max(u.used, r) <= evict:
                                 best, best_unit = before + off, u
-            t = seen.get(chain[k + 1])
-            if t is None:
-                break
-            t[1] = now  # a request reading through a prefix keeps it alive
-            before += toks[k]
-        else:
-            k = len(keys)
         if best_unit is not None:
             best_unit.used = now
-        return best, k, before
+        return best
+
+    def _inside(self, node: _Node, key: int, tokens: int, now: float) -> int:
+        """Tokens of piece ``key`` (of ``tokens`` tokens, after ``node``'s prefix) that an earlier
+        request not forgotten had there too, in whole blocks: the piece differs from every one there."""
+        blocks = self.m.blocks(key)
+        if not blocks or not node.kids:
+            return 0
+        lo, hi = 0, len(blocks)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._has_block(node, blocks[mid - 1], now):
+                lo = mid
+            else:
+                hi = mid - 1
+        return min(lo * self.m.block_tokens, tokens)
+
+    def _has_block(self, node: _Node, block: int, now: float) -> bool:
+        kids = node.kids
+        assert kids is not None
+        btab = node.btab
+        if btab is None:
+            btab = node.btab = {}
+            for c, child in kids.items():
+                deque(map(btab.setdefault, self.m.blocks(child.keys[0]), repeat(c)), maxlen=0)
+        ck = btab.get(block)
+        if ck is None:
+            return False
+        kid = kids.get(ck)
+        if kid is not None and now - kid.last <= self.forget:
+            return True
+        # the first child with this block is forgotten: drop every forgotten child, ask again
+        for gone in [c for c, child in kids.items() if now - child.last > self.forget]:
+            del kids[gone]
+        node.btab = None
+        return bool(kids) and self._has_block(node, block, now)
+
+    def _remember(self, path: list[_Node], shape: Shape, now: float) -> _Node:
+        """Add this request's prompt past its longest seen prefix (one edge), and its output; returns
+        the node before its last piece (where its input and output units are anchored)."""
+        keys, chain = shape.keys, shape.chain
+        n = len(keys)
+        at = path[-1]
+        d = at.depth
+        if d < n:
+            leaf = _Node(n, chain[n], chain[d + 1 :], keys[d:], now)
+            self._add_kid(at, leaf)
+            path.append(leaf)
+        node = self._node_at(path, n - 1)
+        if shape.out_key is not None:
+            c = hash((chain[n - 1], shape.out_key))
+            kid = node.kids.get(c) if node.kids is not None else None
+            if kid is None or now - kid.last > self.forget:
+                self._add_kid(node, _Node(n, c, array("q", [c]), [shape.out_key], now))
+            else:
+                kid.last = now
+        return node
+
+    # -- v4 writes ---------------------------------------------------------------------------
+    def _persist(
+        self, path: list[_Node], tail: _Node, shape: Shape, start: float, end: float, lcp: int, cum: list[int]
+    ) -> None:
+        """Write this request's units; ``lcp`` is its common prefix with the earlier requests, ``tail``
+        the node before the last piece."""
+        keys, toks = shape.keys, shape.tokens
+        n = len(keys)
+        total = cum[n]
+        # common prefix with an earlier request: persisted once the request completes
+        if self.min_unit <= lcp < total:
+            self._add_unit_at(path, shape, lcp, end + self.delay, start, cum)
+        # end of input
+        self._add_unit(tail, keys[n - 1], toks[n - 1], start + self.delay, start)
+        # fixed intervals inside long inputs
+        if self.interval > 0:
+            pos = self.interval
+            while pos < total:
+                self._add_unit_at(path, shape, pos, start + self.delay, start, cum)
+                pos += self.interval
+        # end of output: the prompt without its generation prompt, then the output as generated
+        if shape.out_key is not None:
+            self._add_unit(tail, shape.out_key, shape.out_tokens, end + self.delay, start)
+
+    def _add_unit_at(self, path: list[_Node], shape: Shape, pos: int, ready: float, now: float, cum: list[int]) -> None:
+        """Persist a unit ending ``pos`` tokens in, in the first piece that reaches ``pos``; ``cum``
+        (tokens before each piece, len n+1) finds it by bisection instead of a walk over the pieces
+        (a block-hash prompt has ~2,000 of them, and a long one ~30 interval units)."""
+        k = bisect_left(cum, pos, 1) - 1  # the first piece k with pos <= cum[k + 1]
+        if k + 1 >= len(cum):
+            return
+        before = cum[k]
+        if pos == before and k > 0:  # a piece boundary: the unit ends the previous piece
+            self._add_unit(self._node_at(path, k - 1), shape.keys[k - 1], shape.tokens[k - 1], ready, now)
+        else:
+            self._add_unit(self._node_at(path, k), shape.keys[k], pos - before, ready, now)
+
+    def _add_unit(self, node: _Node, key: int, off: int, ready: float, now: float) -> None:
+        """Persist a unit at ``ready``; one the cache evicted (idle past ``eviction_idle_s`` at the
+        request's start, ``now``) is built again, as if new."""
+        exact = node.exact
+        if exact is None:
+            exact = node.exact = {}
+        at = exact.get(key)
+        u = at.get(off) if at is not None else None
+        if u is not None:
+            if u.ready <= now and now - max(u.used, u.ready) > self.evict:
+                if not self.bounded:
+                    u.ready = u.used = ready
+                    return
+                self._drop_unit(node, key, off, u)  # bounded: a new record, as after a sweep
+                at = exact.get(key)
+            else:
+                if ready < u.ready:
+                    u.ready = ready
+                return
+        if at is None:
+            at = exact[key] = {}
+        u = at[off] = _Unit(ready, ready)
+        j = -(-off // self.m.block_tokens)
+        blocks = self.m.blocks(key)
+        if 1 <= j <= len(blocks):
+            if node.partial is None:
+                node.partial, node.needs = {}, set()
+            assert node.needs is not None
+            node.partial.setdefault(blocks[j - 1], []).append((off, u))
+            node.needs.add(j)
+
+    def _drop_unit(self, node: _Node, key: int, off: int, u: _Unit) -> None:
+        assert node.exact is not None
+        at = node.exact[key]
+        del at[off]
+        if not at:
+            del node.exact[key]
+        j = -(-off // self.m.block_tokens)
+        blocks = self.m.blocks(key)
+        if 1 <= j <= len(blocks) and node.partial is not None:
+            b = blocks[j - 1]
+            units = [p for p in node.partial.get(b, ()) if p[1] is not u]
+            if units:
+                node.partial[b] = units
+            else:
+                node.partial.pop(b, None)
+
+    def _sweep(self, now: float) -> None:
+        """Drop what the provider has evicted by ``now``: prefixes (with everything after them) no
+        request had for ``eviction_idle_s``, and units idle that long. Invisible in the outcomes:
+        a forgotten prefix is never walked again and a dead unit never read again (persisting it
+        anew makes a new record either way); it bounds the state by the live window."""
+        forget, evict = self.forget, self.evict
+        for key, roots in list(self._trees.items()):
+            for c0, root in list(roots.items()):
+                stack = [root]
+                while stack:
+                    node = stack.pop()
+                    if node.exact is not None:
+                        for k, at in list(node.exact.items()):
+                            for off, u in list(at.items()):
+                                if u.ready <= now and now - max(u.used, u.ready) > evict:
+                                    self._drop_unit(node, k, off, u)
+                        if not node.exact:
+                            node.exact = None
+                    kids = node.kids
+                    if kids:
+                        gone = [c for c, kid in kids.items() if now - kid.last > forget]
+                        for c in gone:
+                            del kids[c]
+                        if gone:
+                            node.btab = None
+                        stack.extend(kids.values())
+                if not root.kids and root.exact is None:
+                    del roots[c0]
+            if not roots:
+                del self._trees[key]
+        self._next_sweep = now + evict
+
+    # -- legacy (V2/V3) -------------------------------------------------------------------------
+    def _alive(self, ready: float, used: float, now: float) -> bool:
+        return ready <= now and now - max(used, ready) <= self.evict
 
     def _legacy_hit(self, scope: _Scope, shape: Shape, now: float) -> int:
         lcp = self._common_prefix(scope, shape, now)
@@ -169,10 +480,10 @@ class DeepSeekCache:
             if t is not None and self._alive(t[0], t[1], now):
                 before += toks[k]
                 continue
-            return before + self._inside(scope, chain[k], key, toks[k], now)
+            return before + self._legacy_inside(scope, chain[k], key, toks[k], now)
         return before
 
-    def _inside(self, scope: _Scope, parent: int, key: int, tokens: int, now: float | None) -> int:
+    def _legacy_inside(self, scope: _Scope, parent: int, key: int, tokens: int, now: float | None) -> int:
         """Tokens of piece ``key`` (of ``tokens`` tokens, after the prefix ``parent``) that an earlier
         request had there too, in whole blocks: the piece differs from every earlier one there.
         With ``now``, only blocks still alive then count (usable, and not idle past
@@ -209,82 +520,20 @@ class DeepSeekCache:
             if r[0] <= start and start - max(r[1], r[0]) > self.evict:
                 r[0] = r[1] = ready
 
-    # -- writes ------------------------------------------------------------------------------
-    def _add_unit(self, scope: _Scope, parent: int, key: int, off: int, ready: float, now: float) -> None:
-        """Persist a unit at ``ready``; one the cache evicted (idle past ``eviction_idle_s`` at the
-        request's start, ``now``) is built again, as if new."""
-        at = scope.exact.get((parent, key))
-        u = at.get(off) if at is not None else None
-        if u is not None:
-            if u.ready <= now and now - max(u.used, u.ready) > self.evict:
-                u.ready = u.used = ready
-            elif ready < u.ready:
-                u.ready = ready
-            return
-        if at is None:
-            at = scope.exact[(parent, key)] = {}
-        u = at[off] = _Unit(ready, ready)
-        j = -(-off // self.m.block_tokens)
-        blocks = self.m.blocks(key)
-        if 1 <= j <= len(blocks):
-            scope.partial.setdefault((parent, blocks[j - 1]), []).append((off, u))
-            scope.needs.setdefault(parent, set()).add(j)
-
-    def _persist(self, scope: _Scope, shape: Shape, start: float, end: float, k: int, before: int) -> None:
-        """Write this request's units; ``k`` and ``before`` are where ``_unit_hit`` found the
-        prefixes earlier requests had end (whether still usable or not: the common prefix is
-        detected against every earlier request)."""
-        keys, toks, chain = shape.keys, shape.tokens, shape.chain
-        n = len(keys)
-        # common prefix with an earlier request: persisted once the request completes
-        lcp = before if k == n else before + self._inside(scope, chain[k], keys[k], toks[k], None)
-        cum = list(accumulate(toks, initial=0))  # tokens before each piece: one C-level pass, then bisect
-        if self.min_unit <= lcp < shape.total:
-            self._add_unit_at(scope, shape, lcp, end + self.delay, start, cum)
-        # end of input
-        self._add_unit(scope, chain[n - 1], keys[n - 1], toks[n - 1], start + self.delay, start)
-        # fixed intervals inside long inputs
-        if self.interval > 0:
-            pos = self.interval
-            while pos < shape.total:
-                self._add_unit_at(scope, shape, pos, start + self.delay, start, cum)
-                pos += self.interval
-        # end of output: the prompt without its generation prompt, then the output as generated
-        if shape.out_key is not None:
-            self._add_unit(scope, chain[n - 1], shape.out_key, shape.out_tokens, end + self.delay, start)
-
-    def _add_unit_at(
-        self, scope: _Scope, shape: Shape, pos: int, ready: float, now: float, cum: list[int] | None = None
-    ) -> None:
-        """Persist a unit ending ``pos`` tokens in, in the first piece that reaches ``pos``; ``cum``
-        (tokens before each piece, len n+1) finds it by bisection instead of a walk over the pieces
-        (a block-hash prompt has ~2,000 of them, and a long one ~30 interval units)."""
-        if cum is None:
-            cum = list(accumulate(shape.tokens, initial=0))
-        k = bisect_left(cum, pos, 1) - 1  # the first piece k with pos <= cum[k + 1]
-        if k + 1 >= len(cum):
-            return
-        before = cum[k]
-        if pos == before and k > 0:  # a piece boundary: the unit ends the previous piece
-            self._add_unit(scope, shape.chain[k - 1], shape.keys[k - 1], shape.tokens[k - 1], ready, now)
-        else:
-            self._add_unit(scope, shape.chain[k], shape.keys[k], pos - before, ready, now)
-
-    def _remember(self, scope: _Scope, shape: Shape, start: float, end: float, first: int) -> None:
-        """Record this request's prefixes (and its output's) for later common-prefix detection,
-        from piece ``first`` on (the ones before it were touched by the walk that found ``first``)."""
+    def _remember_legacy(self, scope: _Scope, shape: Shape, start: float, end: float) -> None:
+        """Record this request's prefixes (and its output's) for later common-prefix detection."""
         keys, chain = shape.keys, shape.chain
         ready = start + self.delay
-        seen, blocks, legacy = scope.seen, scope.blocks, self.legacy
-        for k in range(first, len(keys)):
+        seen, blocks = scope.seen, scope.blocks
+        for k in range(len(keys)):
             key, c = keys[k], chain[k + 1]
             t = seen.get(c)
             if t is None:
-                if legacy and (k == 0 or chain[k] in seen):
+                if k == 0 or chain[k] in seen:
                     self._revive(scope, chain[k], key, start, ready)
                 t = seen[c] = [ready, ready]
                 blocks.add(chain[k], key, t)
-            elif legacy and t[0] <= start and start - max(t[1], t[0]) > self.evict:
+            elif t[0] <= start and start - max(t[1], t[0]) > self.evict:
                 t[0] = t[1] = ready  # evicted: this request builds it again
             else:
                 t[1] = start  # a request reading through a prefix keeps it alive
@@ -294,3 +543,7 @@ class DeepSeekCache:
                 out_ready = end + self.delay
                 t = seen[c] = [out_ready, out_ready]
                 blocks.add(chain[-2], shape.out_key, t)
+
+
+def _depth(node: _Node) -> int:
+    return node.depth
