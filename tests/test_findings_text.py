@@ -350,19 +350,8 @@ def example_report():
 # --- advise/ returns data -------------------------------------------------------------------------
 
 #: the words still built in advise/, each with why it is still there; an entry no longer found fails
-#: the test too, so the list only shrinks
-STILL_IN_ADVISE = {
-    # why a found breaker is not recommended: these reach the report's notes, which are still sentences
-    # (``Assumptions.notes``); they become codes with the notes
-    "together with the others it costs more on ",
-    "saves nothing on any candidate model",
-    " on every candidate model, alone and with the others",
-    "the switched calls share no cached prefix with the turns on ",
-    "keeping the conversations on ",
-    " costs more than the cache reads save",
-    " on the logged models",
-    "saves less than $",
-}
+#: the test too, so the list only shrinks (it is empty: why a fix is dropped is a ``DropReason`` now)
+STILL_IN_ADVISE: set[str] = set()
 WORDS = 4  # a string literal of this many words or more is a sentence (or a part of one)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
@@ -62,10 +63,11 @@ CASES: list[tuple[N.Note, str]] = [
     (N.ObservedBeforeFirstPrice(1, "deepseek-flash", 2, datetime(2026, 4, 24, tzinfo=UTC)),
      "1 observed call(s) of deepseek-flash (50.0% of the observed calls) are dated before its first known price "
      "(2026-04-24): they are not in the observed cost."),
-    (N.BreakerNotRecommended("g1", "cache_not_ready", "costs more on deepseek-v4-pro, deepseek-flash"),
+    (N.BreakerNotRecommended("g1", "cache_not_ready", N.DropReason("costs_more", ("deepseek-v4-pro", "deepseek-flash"))),
      "g1: a cache not ready breaker was found but not recommended: costs more on deepseek-v4-pro, deepseek-flash."),
-    (N.BreakerNotReported("g1", "model_switch", "the switched calls share no cached prefix"),
-     "g1: a model switch breaker was found but not reported: the switched calls share no cached prefix."),
+    (N.BreakerNotReported("g1", "model_switch", N.DropReason("no_shared_prefix", ("deepseek-flash",))),
+     "g1: a model switch breaker was found but not reported: the switched calls share no cached prefix with the "
+     "turns on deepseek-flash."),
     (N.BreakerNotReported("g2", "cache_write_unread", None),
      "g2: a cache write unread breaker was found but not reported: the group's recommended changes already remove "
      "them."),
@@ -237,3 +239,32 @@ def test_a_block_trace_names_no_tokenizer():
     assert (r.tokenizer, r.block_trace) == ("", True)
     assert with_text(r).tokenizer == BLOCK_TRACE_TOKENIZER
     assert json.loads(renderer("json")(r))["tokenizer"] == "none: a block-hash trace carries its own token counts"
+
+
+# --- why a found fix is not recommended: a DropReason, written here ---------------------------------
+
+DROP_REASONS = [
+    (N.DropReason("costs_more", ("deepseek-v4-pro", "deepseek-flash")), "costs more on deepseek-v4-pro, deepseek-flash"),
+    (N.DropReason("costs_more_together", ("deepseek-flash",)), "together with the others it costs more on deepseek-flash"),
+    (N.DropReason("saves_nothing"), "saves nothing on any candidate model"),
+    (N.DropReason("saves_little", amount=Decimal("0.00005")),
+     "saves less than $0.00005 on every candidate model, alone and with the others"),
+    (N.DropReason("no_shared_prefix", ("deepseek-v4-pro",)),
+     "the switched calls share no cached prefix with the turns on deepseek-v4-pro"),
+    (N.DropReason("switch_costs_more", ("deepseek-v4-pro",)),
+     "keeping the conversations on deepseek-v4-pro costs more than the cache reads save"),
+    (N.DropReason("saves_little_logged", amount=Decimal("0.00005")), "saves less than $0.00005 on the logged models"),
+]
+
+
+@pytest.mark.parametrize(("reason", "text"), DROP_REASONS, ids=[r.code for r, _ in DROP_REASONS])
+def test_drop_reason_words(reason, text):
+    from promptcache.report.notes_text import drop_reason
+
+    assert drop_reason(reason) == text
+
+
+def test_every_drop_code_has_words_and_a_row():
+    from typing import get_args
+
+    assert {r.code for r, _ in DROP_REASONS} == set(get_args(N.DropCode))

@@ -19,6 +19,7 @@ from promptcache.knowledge.catalog import default_catalog
 from promptcache.measure.shape import Measurer
 from promptcache.model.facts import CallFacts
 from promptcache.model.findings import VolatileValue
+from promptcache.model.notes import DropReason
 from promptcache.price.ledger import Ledger
 from promptcache.price.scenarios import simulate
 from promptcache.read.reader import read_logs
@@ -107,7 +108,7 @@ def test_fix_alone_saving_excludes_the_storage_bill():
     plan = choose([fix], variants, lambda _fixes: variants, ["deepseek-v4-pro"], lambda _v, _m: ledger(),
                   {"deepseek-v4-pro": ledger()})
     assert plan.kept == []
-    assert plan.dropped == [(fix, "saves nothing on any candidate model")]
+    assert plan.dropped == [(fix, DropReason("saves_nothing"))]
 
 
 def test_a_fix_saving_less_than_the_shown_precision_is_not_reported():
@@ -130,7 +131,7 @@ def test_a_fix_saving_less_than_the_shown_precision_is_not_reported():
     base = {"deepseek-v4-pro": ledger("0.00004")}  # the fix removes a $0.00004 bill, nothing else
     plan = choose([fix], variants, lambda _f: variants, ["deepseek-v4-pro"], lambda _v, _m: ledger("0"), base)
     assert plan.kept == []
-    assert plan.dropped == [(fix, "saves less than $0.00005 on every candidate model, alone and with the others")]
+    assert plan.dropped == [(fix, DropReason("saves_little", amount=Decimal("0.00005")))]
     base = {"deepseek-v4-pro": ledger("0.0001")}
     plan = choose([fix], variants, lambda _f: variants, ["deepseek-v4-pro"], lambda _v, _m: ledger("0"), base)
     assert plan.kept == [fix]

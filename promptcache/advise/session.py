@@ -30,6 +30,7 @@ from ..measure.shape import Measurer, Shape, chain_of
 from ..model.calls import Call, Segment
 from ..model.facts import CallFacts
 from ..model.findings import ModelSwitch, PartName, ToolListChange
+from ..model.notes import DropReason
 from ..price.scenarios import simulate
 from .breakers import Fix, LayoutItem, gid_order
 from .whatif import MIN_SAVING_USD, FixSavings
@@ -237,7 +238,7 @@ def detect_model_switches(
     primary: str,
     catalog: Catalog,
     policy_for: Callable[[ModelEntry], Callable[[], object]],
-) -> tuple[list[LoggedFinding], list[tuple[Fix, str]]]:
+) -> tuple[list[LoggedFinding], list[tuple[Fix, DropReason]]]:
     """Conversations that move to another model mid-way, re-simulated on the logged models as
     logged and kept on one model (the one that carries most of their input tokens).
     Returns the findings that save, and those found but not kept with the reason (the kept
@@ -287,7 +288,7 @@ def detect_model_switches(
 
     base = run({})
     found: list[LoggedFinding] = []
-    dropped: list[tuple[Fix, str]] = []
+    dropped: list[tuple[Fix, DropReason]] = []
     for gid in sorted(switched, key=gid_order):
         calls = switched[gid]
         if len(calls) < MIN_SWITCHES:
@@ -326,13 +327,13 @@ def detect_model_switches(
             ),
         )
         if gained <= 0:
-            dropped.append((fix, f"the switched calls share no cached prefix with the turns on {kept_on}"))
+            dropped.append((fix, DropReason("no_shared_prefix", (kept_on,))))
             continue
         if saved < MIN_SAVING_USD:
             why = (
-                f"keeping the conversations on {kept_on} costs more than the cache reads save"
+                DropReason("switch_costs_more", (kept_on,))
                 if saved < 0
-                else f"saves less than ${MIN_SAVING_USD} on the logged models"
+                else DropReason("saves_little_logged", amount=MIN_SAVING_USD)
             )
             dropped.append((fix, why))
             continue

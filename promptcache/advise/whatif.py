@@ -18,6 +18,7 @@ from typing import Generic, TypeVar
 from ..measure.shape import Measurer, Shape
 from ..model.calls import Call
 from ..model.facts import CallFacts
+from ..model.notes import DropReason
 from ..price.ledger import Ledger
 from .breakers import Fix
 
@@ -285,7 +286,7 @@ class Plan:
     kept: list[Fix]
     combined: Variant
     savings: list[dict[str, FixSavings]]  # aligned with ``kept``
-    dropped: list[tuple[Fix, str]]
+    dropped: list[tuple[Fix, DropReason]]
 
 
 def _combine(
@@ -297,7 +298,7 @@ def _combine(
     base: dict[str, Ledger],
     alone: list[dict[str, tuple[Decimal, int]]],
     keep: list[int],
-    dropped: list[tuple[Fix, str]],
+    dropped: list[tuple[Fix, DropReason]],
 ) -> tuple[Variants, dict[str, Ledger]]:
     """The kept fixes' combined layout and its ledgers; while the combination costs more on some
     model than the log as logged, the fix that saves least alone is dropped (``keep`` and
@@ -312,7 +313,7 @@ def _combine(
         if not worse:
             break
         k = min(keep, key=lambda j: (sum(alone[j][m][0] for m in models), j))
-        dropped.append((fixes[k], f"together with the others it costs more on {', '.join(worse)}"))
+        dropped.append((fixes[k], DropReason("costs_more_together", tuple(worse))))
         keep.remove(k)
     return current, combined
 
@@ -342,14 +343,14 @@ def choose(
             led = Ledger.from_state(catalog, state[m])
             row[m] = (base[m].cost() - led.cost(), led.tokens().hit - base[m].tokens().hit)
         alone.append(row)
-    dropped: list[tuple[Fix, str]] = []
+    dropped: list[tuple[Fix, DropReason]] = []
     keep: list[int] = []
     for k, f in enumerate(fixes):
         worse = [m for m in models if alone[k][m][0] < 0]
         if worse:
-            dropped.append((f, f"costs more on {', '.join(worse)}"))
+            dropped.append((f, DropReason("costs_more", tuple(worse))))
         elif not any(alone[k][m][0] > 0 for m in models):
-            dropped.append((f, "saves nothing on any candidate model"))
+            dropped.append((f, DropReason("saves_nothing")))
         else:
             keep.append(k)
     while True:
@@ -374,8 +375,6 @@ def choose(
         if not tiny:
             break
         for k in tiny:
-            dropped.append(
-                (fixes[k], f"saves less than ${MIN_SAVING_USD} on every candidate model, alone and with the others")
-            )
+            dropped.append((fixes[k], DropReason("saves_little", amount=MIN_SAVING_USD)))
             keep.remove(k)
     return Plan([fixes[k] for k in keep], current.combined, savings, dropped)

@@ -320,7 +320,7 @@ def _advise(run: _Run) -> _Advice:
         fixes += detect_tool_changes(metas, run.order, shapes, run.primary, calls, run.measurers)
     # breakers priced on the logged models: the candidates' simulations put every call on one model
     logged_found: list[LoggedFinding] = []
-    logged_dropped: list[tuple[Any, str]] = []
+    logged_dropped: list[tuple[Any, N.DropReason]] = []
     if not fp.partial:
         logged_found, logged_dropped = detect_model_switches(
             metas, run.order, run.conversation, shapes, run.primary, run.catalog, run.sims.policy_maker

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import ClassVar, Literal, get_args
 
 Layout = Literal["as_logged", "restructured"]
@@ -91,14 +92,35 @@ class ObservedBeforeFirstPrice:
     first_price: datetime
 
 
+#: why the advisor did not keep a fix it found (``DropReason.code``)
+DropCode = Literal[
+    "costs_more",  # alone, it costs more on ``models``
+    "costs_more_together",  # with the other kept fixes, the combination costs more on ``models``
+    "saves_nothing",  # alone, it saves nothing on any candidate model
+    "saves_little",  # less than ``amount`` on every candidate model, alone and with the others
+    "no_shared_prefix",  # a model switch: the switched calls share no cached prefix with ``models[0]``'s turns
+    "switch_costs_more",  # a model switch: keeping the conversations on ``models[0]`` costs more than reads save
+    "saves_little_logged",  # a model switch: saves less than ``amount`` on the logged models
+]
+
+
+@dataclass(frozen=True)
+class DropReason:
+    """Why a found fix is not recommended, as data: ``report.notes_text`` writes the words."""
+
+    code: DropCode
+    models: tuple[str, ...] = ()
+    amount: Decimal | None = None  # the smallest saving a report shows (USD)
+
+
 @dataclass(frozen=True)
 class BreakerNotRecommended:
-    """A breaker found whose fix was not kept; ``why`` is the advisor's own reason."""
+    """A breaker found whose fix was not kept, and the advisor's reason."""
 
     code: ClassVar[str] = "breaker_not_recommended"
     group: str
     kind: str
-    why: str
+    why: DropReason
 
 
 @dataclass(frozen=True)
@@ -108,7 +130,7 @@ class BreakerNotReported:
     code: ClassVar[str] = "breaker_not_reported"
     group: str
     kind: str
-    why: str | None  # None: the group's recommended changes already remove them
+    why: DropReason | None  # None: the group's recommended changes already remove them
 
 
 @dataclass(frozen=True)

@@ -100,12 +100,32 @@ def observed_before_first_price(n: N.ObservedBeforeFirstPrice) -> str:
     )
 
 
+def drop_reason(r: N.DropReason) -> str:
+    """Why a found fix is not recommended (``advise.whatif.choose``, ``advise.session``)."""
+    models = ", ".join(r.models)
+    match r.code:
+        case "costs_more":
+            return f"costs more on {models}"
+        case "costs_more_together":
+            return f"together with the others it costs more on {models}"
+        case "saves_nothing":
+            return "saves nothing on any candidate model"
+        case "saves_little":
+            return f"saves less than ${r.amount} on every candidate model, alone and with the others"
+        case "no_shared_prefix":
+            return f"the switched calls share no cached prefix with the turns on {models}"
+        case "switch_costs_more":
+            return f"keeping the conversations on {models} costs more than the cache reads save"
+        case "saves_little_logged":
+            return f"saves less than ${r.amount} on the logged models"
+
+
 def breaker_not_recommended(n: N.BreakerNotRecommended) -> str:
-    return f"{n.group}: a {_kind(n.kind)} breaker was found but not recommended: {n.why}."
+    return f"{n.group}: a {_kind(n.kind)} breaker was found but not recommended: {drop_reason(n.why)}."
 
 
 def breaker_not_reported(n: N.BreakerNotReported) -> str:
-    why = n.why if n.why is not None else "the group's recommended changes already remove them"
+    why = drop_reason(n.why) if n.why is not None else "the group's recommended changes already remove them"
     return f"{n.group}: a {_kind(n.kind)} breaker was found but not reported: {why}."
 
 
