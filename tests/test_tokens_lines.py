@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promptcache.measure import tokens as T
-from promptcache.measure.tokens import LineCache, get_tokenizer, output_piece, render, splits_at_lines
+from promptcache.measure.tokens import LineCache, get_tokenizer, load_tokenizer, output_piece, render, splits_at_lines
 from promptcache.read.reader import read_logs
 
 
@@ -92,7 +92,11 @@ def test_every_piece_of_the_example(whole):
 
 def test_the_deepseek_tokenizer_uses_it(hf):
     assert splits_at_lines(hf)
-    assert isinstance(get_tokenizer("deepseek-v4")._encode.__self__, LineCache)
+    assert isinstance(load_tokenizer("deepseek-v4")._encode.__self__, LineCache)
+    # what analyze uses: the lazy handle counts through the same line cache once loaded
+    lazy = get_tokenizer("deepseek-v4")
+    assert lazy.encode("a\nb") == load_tokenizer("deepseek-v4").encode("a\nb")
+    assert lazy._real is load_tokenizer("deepseek-v4")
 
 
 class _Changed:
