@@ -7,10 +7,10 @@ form: the run, the length, and the tail's key and chain key. The run's chain key
 and stored on the run, so shaping a request costs its new blocks only, and memory grows with
 distinct blocks, not with blocks per request.
 
-``keys``, ``tokens`` and ``chain`` are built on access, as the arrays a plain ``Shape`` holds, and
-kept for the few shapes used last (``_LIVE``): a simulation reads a shape's arrays several times
-while it handles that request, then moves on. What needs no array asks the shape directly
-(``total``, ``prefix_tokens``, ``chain_at``, ``chain_from``).
+``keys``, ``tokens``, ``chain``, ``roles`` and ``indexes`` are built on first access, as a plain
+``Shape`` holds them, and kept for the few shapes used last (``_LIVE``): a simulation reads a
+shape's arrays several times while it handles that request, then moves on. What needs no array
+asks the shape directly (``total``, ``prefix_tokens``, ``chain_at``, ``first_key``).
 """
 
 from __future__ import annotations
