@@ -15,6 +15,8 @@ Invalidation: the tools level is the start of the prefix (a change invalidates e
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from ..measure.shape import Measurer, Shape
 from ..model.hints import CacheHints
 from .base import (
@@ -144,18 +146,7 @@ class AnthropicCache(PolicyBase):
             hit_entry.expires = max(hit_entry.expires, start + hit_entry.ttl)  # refreshed on each hit
         # writes at the breakpoints past the hit, if long enough
         ready = start + min(self.begin, max(end - start, 0.0))
-        b_1h = c_last = hit
-        for k, ttl, one_h in bps:
-            pos = cum[k + 1]
-            if pos <= hit or pos < minimum:
-                continue
-            store.put(keys[k + 1], k + 1, pos, ready, start, ttl)
-            c_last = max(c_last, pos)
-            if one_h:
-                b_1h = max(b_1h, pos)
-        write_1h = b_1h - hit
-        write_5m = c_last - max(hit, b_1h)
-        return Outcome(read=hit, total=total, write=write_5m, write_1h=write_1h)
+        return _write(store, bps, cum, hit, total, minimum, ready, start, keys.__getitem__)
 
     def _blocks(
         self,
@@ -194,19 +185,36 @@ class AnthropicCache(PolicyBase):
         if hit_entry is not None:
             hit_entry.expires = max(hit_entry.expires, start + hit_entry.ttl)  # refreshed on each hit
         ready = start + min(self.begin, max(end - start, 0.0))
-        b_1h = c_last = hit
-        for k, ttl, one_h in bps:
-            pos = cum[k + 1]
-            if pos <= hit or pos < minimum:
-                continue
-            j = k + 1
-            store.put(chain[j] if j <= level else hash((chain[j], salt)), j, pos, ready, start, ttl)
-            c_last = max(c_last, pos)
-            if one_h:
-                b_1h = max(b_1h, pos)
-        write_1h = b_1h - hit
-        write_5m = c_last - max(hit, b_1h)
-        return Outcome(read=hit, total=total, write=write_5m, write_1h=write_1h)
+        return _write(
+            store, bps, cum, hit, total, minimum, ready, start,
+            lambda j: chain[j] if j <= level else hash((chain[j], salt)),
+        )  # fmt: skip
+
+
+def _write(
+    store: DepthStore,
+    bps: list[tuple[int, float, bool]],
+    cum: Sequence[int] | Prefix,
+    hit: int,
+    total: int,
+    minimum: int,
+    ready: float,
+    start: float,
+    key_at: Callable[[int], int],
+) -> Outcome:
+    """Write an entry at each breakpoint past the hit that is long enough (``key_at(j)``: the key of
+    the prefix of ``j`` pieces), and the request's outcome: tokens written up to the last 1-hour
+    breakpoint are billed at the 1-hour rate, the rest past it at the 5-minute rate."""
+    b_1h = c_last = hit
+    for k, ttl, one_h in bps:
+        pos = cum[k + 1]
+        if pos <= hit or pos < minimum:
+            continue
+        store.put(key_at(k + 1), k + 1, pos, ready, start, ttl)
+        c_last = max(c_last, pos)
+        if one_h:
+            b_1h = max(b_1h, pos)
+    return Outcome(read=hit, total=total, write=c_last - max(hit, b_1h), write_1h=b_1h - hit)
 
 
 def _salt(call: CacheHints | None) -> int:
