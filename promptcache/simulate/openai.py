@@ -226,30 +226,17 @@ class OpenAIBreakpointCache(PolicyBase):
         minimum = self._p(self.min_tokens, start)
         # read: exact entries at boundaries earlier requests marked (their breakpoints stay read-only)
         hit, entry, looked = 0, None, 0
-        if blocks:  # only the depths where some entry is (``radix.DepthStore``), deepest first
-            depths = store.depths
-            i = store.below(len(shape.keys) - 1)
-            while i >= 0 and depths[i] >= 1:
-                j = depths[i]
-                i -= 1
-                if chain[j] in store.entries:
-                    looked += 1
-                    e = store.get(chain[j], start)
-                    if e is not None:
-                        hit, entry = cum[j], e
-                        break
-                    if looked >= self.lookback:
-                        break
-        else:
-            for j in range(len(shape.keys) - 1, 0, -1):
-                if chain[j] in store.entries:
-                    looked += 1
-                    e = store.get(chain[j], start)
-                    if e is not None:
-                        hit, entry = cum[j], e
-                        break
-                    if looked >= self.lookback:
-                        break
+        # a block prompt looks only at the depths where some entry is (``radix.DepthStore``)
+        depths = store.deepest_first(len(shape.keys) - 1) if blocks else range(len(shape.keys) - 1, 0, -1)
+        for j in depths:
+            if chain[j] in store.entries:
+                looked += 1
+                e = store.get(chain[j], start)
+                if e is not None:
+                    hit, entry = cum[j], e
+                    break
+                if looked >= self.lookback:
+                    break
         if entry is not None:
             entry.expires = max(entry.expires, start + entry.ttl)
         ready = start + min(self.begin, max(end - start, 0.0))

@@ -30,7 +30,7 @@ from __future__ import annotations
 import bisect
 import math
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ..measure.shape import Shape
 
@@ -226,6 +226,15 @@ class DepthStore:
                 bisect.insort(self.depths, depth)
             self._at[depth] = n + 1
         self.entries[key] = DepthEntry(tokens, ready, now + ttl, ttl, depth)
+
+    def deepest_first(self, depth: int) -> Iterator[int]:
+        """The entry depths from ``depth`` down to 1, deepest first (what a look-back visits)."""
+        depths = self.depths
+        for i in range(bisect.bisect_right(depths, depth) - 1, -1, -1):
+            d = depths[i]
+            if d < 1:
+                return
+            yield d
 
     def below(self, depth: int) -> int:
         """Index in ``depths`` of the deepest entry depth <= ``depth`` (-1: none)."""
