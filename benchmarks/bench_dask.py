@@ -155,7 +155,7 @@ def main() -> None:
 
     import distributed
 
-    from promptcache.cluster.dask_engine import DaskExecutor
+    from promptcache.cluster.dask_engine import DaskExecutor, local_cluster
 
     logging.getLogger("distributed").setLevel(logging.ERROR)  # the clusters' INFO lines on start and close
     path = generate(args.calls)
@@ -167,15 +167,7 @@ def main() -> None:
 
     clusters = {}
     for n in (1, 2):
-        cl = distributed.LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            scheduler_port=0,
-            dashboard_address="127.0.0.1:0",
-            silence_logs=logging.ERROR,
-        )
+        cl = local_cluster(n)  # the clusters --engine dask starts
         clusters[n] = (cl, distributed.Client(cl))
     names = {"in process": None, "dask, 1 worker": 1, "dask, 2 workers": 2}
     sim: dict[str, list[float]] = {k: [] for k in names}

@@ -8,6 +8,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from source_words import docstrings
 
 import promptcache.advise
 from promptcache.advise.breakers import KIND_ORDER, Fix
@@ -355,20 +356,10 @@ STILL_IN_ADVISE: set[str] = set()
 WORDS = 4  # a string literal of this many words or more is a sentence (or a part of one)
 
 
-def _docstrings(tree: ast.AST) -> set[int]:
-    out = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
-            first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-                out.add(id(first.value))
-    return out
-
-
 def words_built(source: str) -> list[str]:
     """What a module's code does to write words: number formats, finding words, sentences."""
     tree = ast.parse(source)
-    docs = _docstrings(tree)
+    docs = docstrings(tree)
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.FormattedValue) and node.format_spec is not None:

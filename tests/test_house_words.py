@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+from source_words import docstrings
 
 ROOT = Path(__file__).resolve().parent.parent / "promptcache"
 PACKAGES = ("analyze", "recommend")
@@ -29,21 +30,11 @@ ALLOWED: dict[tuple[str, str, str], str] = {
 }
 
 
-def _docstrings(tree: ast.AST) -> set[int]:
-    out = set()
-    for n in ast.walk(tree):
-        if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and n.body:
-            first = n.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-                out.add(id(first.value))
-    return out
-
-
 def prose(source: str) -> list[tuple[str, str, int]]:
     """(enclosing function or assigned name, the text, line) of each piece of prose in ``source``,
     except in a ``raise`` statement."""
     tree = ast.parse(source)
-    docs = _docstrings(tree)
+    docs = docstrings(tree)
     found: list[tuple[str, str, int]] = []
 
     def visit(node: ast.AST, where: str) -> None:

@@ -95,18 +95,21 @@ def start(scheduler: str | None, workers: int) -> Iterator[DaskExecutor]:
         with client:
             yield DaskExecutor(client)
         return
+    with local_cluster(workers) as cluster, distributed.Client(cluster) as client:
+        yield DaskExecutor(client)
+
+
+def local_cluster(workers: int) -> Any:
+    """A ``distributed.LocalCluster`` of ``workers`` processes on this machine: one thread each,
+    every port on 127.0.0.1 only (the scheduler, the dashboard), its INFO lines silenced."""
     import logging
 
-    with (
-        distributed.LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            scheduler_port=0,
-            dashboard_address="127.0.0.1:0",
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield DaskExecutor(client)
+    return _distributed().LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        scheduler_port=0,
+        dashboard_address="127.0.0.1:0",
+        silence_logs=logging.ERROR,
+    )
