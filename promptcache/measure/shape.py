@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..model.calls import HIDDEN_PREFIX, Call, is_blocks
+from ..model.keys import text_key
 from .delta import BlockDelta, Repeat
 from .tokens import get_tokenizer, output_piece, render
 
@@ -74,8 +75,9 @@ class Measurer:
 
     def _piece(self, text: str, extra: int = 0) -> tuple[int, int]:
         """The piece's key and token count. The key returned is the stored one, so the shapes of
-        the calls that repeat a piece share one int object (32 bytes a piece a call otherwise)."""
-        key = hash(text)
+        the calls that repeat a piece share one int object (32 bytes a piece a call otherwise). The key
+        is the text's stable digest (``model.keys``): tables made in two processes merge."""
+        key = text_key(text)
         got = self._pieces.get(key)
         if got is None:
             assert self._tokenizer is not None  # "blocks" measures block traces only: no text reaches here
@@ -135,7 +137,7 @@ class Measurer:
         if out:  # same key as the identical assistant turn a next request would replay
             out_key, out_tokens = self._piece(out)
         elif call.usage and call.usage.output_tokens:
-            out_key, out_tokens = hash(("out", call.call_id)), call.usage.output_tokens
+            out_key, out_tokens = text_key(call.call_id, b"out"), call.usage.output_tokens
         return Shape(
             tuple(keys),
             tuple(toks),

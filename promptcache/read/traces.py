@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model.calls import BlockRun, BlockSegments, Call, Segment, Usage
+from ..model.keys import text_key
 from .common import LineError, as_dict, count, guarded
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -64,7 +65,7 @@ def block_segments(
     last = total - (n - 1) * block if n and n * block > total else block
     tail = total - n * block
     if tail > 0:  # tokens without a published hash: unique, so never a hit
-        return BlockSegments(run, n, block, last, tail, hash((scope, "tail", tail_key)))
+        return BlockSegments(run, n, block, last, tail, text_key(f"{scope}:{tail_key!r}", b"tail"))
     return BlockSegments(run, n, block, last)
 
 
