@@ -45,7 +45,7 @@ from ..model.calls import Call
 from ..model.facts import CallFacts
 from ..price.calibration import CallRow, GroupCalibration, calibrate
 from ..price.ledger import Ledger, usd
-from ..read.reader import read_logs
+from ..read.reader import LogReader, read_logs
 from ..recommend.concurrency import in_flight
 from ..recommend.workload import Chains, GroupCounts, find_chains, group_counts
 from ..segment.groups import Grouper, GroupStats
@@ -86,7 +86,21 @@ def analyze(
     for e in entries:
         measurers.setdefault(e.tokenizer, Measurer(e.tokenizer))
     primary = entries[0].tokenizer
-    reader = read_logs(files, input_format=opts.input_format, strict=opts.strict)
+    reader: LogReader | None = None
+    if opts.executor is not None and opts.executor.remote:  # --engine dask: read and measured on the workers
+        from .sharded_read import sharded_reader
+
+        reader = sharded_reader(  # type: ignore[assignment]  # duck-typed LogReader: iteration, stats, fraction
+            opts.executor,
+            files,
+            input_format=opts.input_format,
+            strict=opts.strict,
+            catalog=catalog,
+            measurers=measurers,
+            calibrate=True,
+        )
+    if reader is None:
+        reader = read_logs(files, input_format=opts.input_format, strict=opts.strict)
     fp = first_pass(
         reader,
         catalog=catalog,

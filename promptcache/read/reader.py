@@ -43,6 +43,7 @@ import orjson
 from ..errors import LogFormatError, PromptCacheError
 from ..model.calls import Call
 from ..secrets import mask_secrets
+from . import fsurl
 from .anthropic import parse_anthropic, parse_anthropic_batch_pair
 from .capture import parse_capture
 from .cassettes import expand_vcr, load_yaml
@@ -167,6 +168,9 @@ def _is_log_name(name: str) -> bool:
 def _expand(paths: Iterable[str | Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
+        if fsurl.is_url(p):  # s3://, gs://, file://, memory://: listed by fsspec, named as given
+            out.extend(fsurl.expand(str(p), _is_log_name))  # type: ignore[arg-type]  # a Url has Path's name
+            continue
         path = Path(p)
         if path.is_dir():
             found = sorted(q for q in path.rglob("*") if q.is_file() and _is_log_name(q.name))
@@ -192,6 +196,8 @@ def _expand(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def _size(path: Path) -> int:
+    if isinstance(path, fsurl.Url):
+        return fsurl.size(path)
     try:
         return path.stat().st_size
     except OSError:
@@ -199,6 +205,11 @@ def _size(path: Path) -> int:
 
 
 def _open(path: Path) -> io.BufferedIOBase:
+    if isinstance(path, fsurl.Url):
+        fh = io.BufferedReader(fsurl.open_binary(path))  # peek and readline(limit) as a local file's
+        if fh.peek(2)[:2] == b"\x1f\x8b":
+            return gzip.GzipFile(fileobj=fh, mode="rb")
+        return fh
     with open(path, "rb") as fh:
         magic = fh.read(2)
     if magic == b"\x1f\x8b":
@@ -356,8 +367,10 @@ def _is_record(obj: Any) -> bool:
     )
 
 
-def _jsonl_records(fh: io.BufferedIOBase) -> Iterator[Record]:
-    lineno = 0
+def _jsonl_records(fh: io.BufferedIOBase, first_line: int = 1) -> Iterator[Record]:
+    """Records of JSON lines; ``first_line``: the number of ``fh``'s first line in its file (a byte
+    range read on its own, ``read/ranges.py``)."""
+    lineno = first_line - 1
     pending: list[bytes] = []
     pending_line = pending_size = 0
     while raw := fh.readline(MAX_LINE_BYTES + 1):
@@ -590,6 +603,11 @@ class LogReader:
         except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:  # a truncated .gz: as in _read_file
             self.stats.lines += 1
             self._bad(name, last + 1, "unreadable", f"file stops being readable here: {exc}")
+
+    def read_records(self, path: Path, fmt: str | None, records: Iterator[Record]) -> Iterator[Call]:
+        """The calls of ``records`` read elsewhere from ``path`` (a whole file, or a byte range of it:
+        ``read/ranges.py``) in format ``fmt``; ``stats`` counts them as a whole file's read would."""
+        return self._read_file(path, fmt, records)
 
     def _read_file(self, path: Path, fmt: str | None, records: Iterator[Record] | None = None) -> Iterator[Call]:
         """The calls of one file (``records``: its records when already being read, else read now)."""

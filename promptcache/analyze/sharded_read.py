@@ -1,0 +1,245 @@
+"""The first pass's reading and measuring on an executor's workers (``--engine dask``).
+
+The client plans the input (``read/ranges.py``: whole files and line-aligned byte ranges, opened
+by path or fsspec URL on the worker); each range is one task that reads its calls with the normal
+reader and measures them (rendering and tokenizing: the costly part of the first pass) with fresh
+measurers. It sends back its calls (each distinct text once: equal texts are one object, which
+pickle writes once), each call's shapes, its piece tables (stable keys, ``model/keys.py``) and its
+``ReadStats``. ``ShardedReader`` is the ``LogReader`` that ``first_pass`` then iterates on the
+client: it merges the results in range order (= log order) and, while a range's calls go through
+``first_pass`` (facts, template groups, the advisor's evidence, the observed bill), its measurers
+give back the shapes the worker made instead of measuring again. The outcome is the local run's:
+
+* a piece's token count is its ids plus the framing of its *first* occurrence in the log (a ChatML
+  piece +2, a generation prompt +3, an output +0, when two of them have the same text); a worker
+  sees only its range's first occurrence, so a range whose table disagrees with the counts already
+  merged is shaped again here, with every key of it already counted (no tokenizing);
+* ``ReadStats`` add up across ranges (``lines == calls + skipped``), examples in log order, and a
+  bad line is named by its file and line (ranges know their first line); with ``--strict`` the
+  first bad line's error is raised after the calls before it, as in a local run;
+* the logged model's tokenizer (``calibrate``) is decided by the log's first call: the client reads
+  the input up to that call before the ranges are sent.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import LogFormatError
+from ..knowledge.catalog import Catalog
+from ..measure.shape import Measurer, Shape
+from ..model.calls import HIDDEN_PREFIX, Call
+from ..read import ranges as R
+from ..read.reader import MAX_EXAMPLES, LogReader, ReadStats
+from .first_pass import family_of
+
+
+@dataclass
+class RangeTask:
+    rng: R.Range
+    families: tuple[str, ...]
+    catalog: Catalog
+    input_format: str
+    strict: bool
+
+
+@dataclass
+class RangeResult:
+    calls: list[Call]
+    shapes: list[Sequence[Shape]]  # per call, one per family (``RangeTask.families`` order)
+    tables: list[dict[int, tuple[int, array, int]]]  # per family: key -> (tokens, block hashes, key)
+    adjusted: list[int]  # per family: tokens moved to reach reported totals (``Measurer.adjusted_tokens``)
+    stats: ReadStats
+    error: LogFormatError | None = None  # --strict: the range's first bad line
+
+
+def shape_call(call: Call, measurers: dict[str, Measurer], catalog: Catalog) -> list[Shape]:
+    """The call's shape per family, as ``first_pass`` makes them (the same measurer calls, in the
+    same order)."""
+    block = bool(call.segments) and call.segments[0].role == "block"
+    logged_family = family_of(catalog, call.model)
+    ref = (
+        measurers[logged_family].shape(call, trust_usage=True)
+        if (
+            logged_family in measurers
+            and call.usage is not None
+            and call.segments
+            and call.segments[0].name == HIDDEN_PREFIX
+        )
+        else None
+    )
+    shared: Shape | None = None
+    out: list[Shape] = []
+    for fam, m in measurers.items():
+        if shared is not None:
+            out.append(shared)
+        elif ref is not None:
+            out.append(ref if fam == logged_family else m.shape(call, trust_usage=False, adjust=ref.adjust))
+        else:
+            s = m.shape(call, trust_usage=block or logged_family == fam)
+            out.append(s)
+            if block:
+                shared = s
+    return out
+
+
+def _dedup(call: Call, texts: dict[str, str]) -> None:
+    """Equal texts as one object (a conversation resends its history with every call)."""
+    segs = call.segments
+    if isinstance(segs, list):
+        for s in segs:
+            if s.text:
+                object.__setattr__(s, "text", texts.setdefault(s.text, s.text))  # a frozen Segment: same value
+    if call.output_text:
+        call.output_text = texts.setdefault(call.output_text, call.output_text)
+
+
+def measure_range(task: RangeTask) -> RangeResult:
+    """A worker task: the range's calls read and measured."""
+    reader = LogReader([], input_format=task.input_format, strict=task.strict)
+    measurers = {f: Measurer(f) for f in task.families}
+    calls: list[Call] = []
+    shapes: list[Sequence[Shape]] = []
+    texts: dict[str, str] = {}
+    error = None
+    rng = task.rng
+    try:
+        for call in reader.read_records(rng.path, rng.fmt, R.records(rng)):
+            _dedup(call, texts)
+            calls.append(call)
+            shapes.append(tuple(shape_call(call, measurers, task.catalog)))
+    except LogFormatError as exc:
+        error = exc
+    return RangeResult(
+        calls,
+        shapes,
+        [m._pieces for m in measurers.values()],
+        [m.adjusted_tokens for m in measurers.values()],
+        reader.stats,
+        error,
+    )
+
+
+class _Replay:
+    """A measurer that gives back the shapes a worker made for the current call."""
+
+    def __init__(self, m: Measurer, i: int, current: list[Sequence[Shape]]):
+        self._m, self._i, self._current = m, i, current
+
+    def shape(self, call: Call, *, trust_usage: bool, adjust: int | None = None) -> Shape:
+        return self._current[0][self._i]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._m, name)
+
+
+@dataclass
+class ShardedReader:
+    """``first_pass``'s reader over the ranges' results (see the module's docstring)."""
+
+    executor: Any  # ``simulate.parallel.Executor`` (``map``; ``imap`` when it streams results in order)
+    files: list[Any]
+    ranges: list[R.Range]
+    measurers: dict[str, Measurer]
+    catalog: Catalog
+    input_format: str
+    strict: bool
+    stats: ReadStats = field(default_factory=ReadStats)
+    sizes: list[int] = field(default_factory=list)  # bytes of each range, for the progress bar
+    reshaped: int = 0  # ranges shaped again on the client (a piece's first framing differed)
+    _done: int = 0
+
+    def fraction(self) -> float | None:
+        total = sum(self.sizes)
+        return min(1.0, self._done / total) if total else None
+
+    def __iter__(self) -> Iterator[Call]:
+        fams = tuple(self.measurers)
+        real = dict(self.measurers)
+        current: list[Sequence[Shape]] = [()]
+        tasks = [RangeTask(r, fams, self.catalog, self.input_format, self.strict) for r in self.ranges]
+        imap: Callable[..., Any] = getattr(self.executor, "imap", None) or self.executor.map
+        try:
+            for i, f in enumerate(fams):
+                self.measurers[f] = _Replay(real[f], i, current)  # type: ignore[assignment]  # duck-typed: shape()
+            for k, res in enumerate(imap(measure_range, tasks)):
+                shapes = self._merge(res, fams, real)
+                self._done += self.sizes[k] if k < len(self.sizes) else 0
+                for call, s in zip(res.calls, shapes, strict=True):
+                    current[0] = s
+                    yield call
+                if res.error is not None:
+                    raise res.error
+        finally:
+            self.measurers.update(real)
+
+    def _merge(self, res: RangeResult, fams: tuple[str, ...], real: dict[str, Measurer]) -> list[Sequence[Shape]]:
+        """The range's stats and piece tables merged; its shapes, made again here when one of its
+        pieces was first counted with another framing than the log's first occurrence of it."""
+        st, rs = self.stats, res.stats
+        st.lines += rs.lines
+        st.calls += rs.calls
+        st.blank_lines += rs.blank_lines
+        st.companion_lines += rs.companion_lines
+        st.incomplete_prompts += rs.incomplete_prompts
+        for k, v in rs.skipped.items():
+            st.skipped[k] += v
+        st.examples = (st.examples + rs.examples)[:MAX_EXAMPLES]
+        differ = False
+        for f, table in zip(fams, res.tables, strict=True):
+            pieces = real[f]._pieces
+            for key, entry in table.items():
+                got = pieces.get(key)
+                if got is None:
+                    pieces[key] = entry
+                elif got[0] != entry[0]:
+                    differ = True
+        if not differ:
+            for f, n in zip(fams, res.adjusted, strict=True):
+                real[f].adjusted_tokens += n
+            return res.shapes
+        self.reshaped += 1  # every key is in the tables now, counted as the log first counts it
+        return [tuple(shape_call(c, real, self.catalog)) for c in res.calls]
+
+
+def sharded_reader(
+    executor: Any,
+    paths: Sequence[str],
+    *,
+    input_format: str,
+    strict: bool,
+    catalog: Catalog,
+    measurers: dict[str, Measurer],
+    calibrate: bool,
+) -> ShardedReader | None:
+    """The reader for ``first_pass`` on ``executor``'s workers, or None when the input cannot be
+    read apart (batch files). With ``calibrate``, the family of the log's first call is added to
+    ``measurers`` as ``first_pass`` would add it at that call (so the workers measure it too)."""
+    planned = R.plan(paths, input_format=input_format, workers=max(1, getattr(executor, "units", 4) // 4))
+    if planned is None:
+        return None
+    files, nominal = planned
+    ranges = R.number(executor.map(R.bounds, nominal)) if any(not r.whole for r in nominal) else nominal
+    stats = ReadStats(files=[str(p) for p in files])
+    for r in ranges:
+        stats.formats.setdefault(str(r.path), r.fmt or "unknown")
+    if calibrate:
+        first = _first_call(ranges, input_format, strict)
+        if first is not None and first.usage is not None:
+            fam = family_of(catalog, first.model)
+            if fam and fam not in measurers:
+                measurers[fam] = Measurer(fam)
+    sizes = [R.size(r) for r in ranges]
+    return ShardedReader(executor, files, ranges, measurers, catalog, input_format, strict, stats, sizes)
+
+
+def _first_call(ranges: list[R.Range], input_format: str, strict: bool) -> Call | None:
+    """The log's first call, read here (usually from the first line)."""
+    reader = LogReader([], input_format=input_format, strict=strict)
+    for r in ranges:
+        for call in reader.read_records(r.path, r.fmt, R.records(r)):
+            return call
+    return None

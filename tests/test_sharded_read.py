@@ -1,0 +1,186 @@
+"""Reading apart (``--engine dask``): the input cut into files and line-aligned byte ranges
+(``read/ranges.py``), each read and measured as its own task, merged in log order
+(``analyze/sharded_read.py``). Differential: the report equals the one-process run's, byte for byte.
+
+These run the tasks in this process through an executor that pickles every task and result (as a
+cluster does), so they need no Dask; ``tests/test_dask.py`` runs the same on a 2-worker cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+from datetime import UTC, datetime
+from importlib import resources
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from promptcache.analyze import sharded_read as S
+from promptcache.analyze.options import AnalyzeOptions
+from promptcache.analyze.pipeline import analyze
+from promptcache.errors import LogFormatError
+from promptcache.read import ranges as R
+from promptcache.read.reader import read_logs
+from promptcache.report.as_json import render_json
+
+ROOT = Path(__file__).resolve().parent.parent
+FORMATS = ROOT / "fixtures/formats"
+EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
+DAY = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class Pickling:
+    """An executor whose tasks and results cross a pickle, as they cross the network on a cluster;
+    it records which task functions it ran."""
+
+    remote = True
+    units = 8
+
+    def __init__(self):
+        self.ran: list[str] = []
+
+    def map(self, fn, items):
+        self.ran.append(fn.__name__)
+        return [pickle.loads(pickle.dumps(fn(pickle.loads(pickle.dumps(x))))) for x in items]
+
+    def map_local(self, task, n):
+        return [task(i) for i in range(n)]
+
+
+def _json(paths, executor=None, **kw) -> str:
+    return render_json(analyze([str(p) for p in paths], AnalyzeOptions(at=DAY, now=DAY, executor=executor, **kw)))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sharded") / "log.jsonl"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks/gen_log.py"), "--calls", "120", "--seed", "21",
+                    "-o", str(out)], check=True)
+    return out
+
+
+@pytest.fixture
+def small_ranges(monkeypatch):
+    monkeypatch.setenv(R.RANGE_BYTES_ENV, "40000")
+
+
+def test_ranges_cover_every_line_once_and_know_their_first_line(generated, small_ranges):
+    files, nominal = R.plan([generated])
+    assert len(nominal) > 5 and all(not r.whole for r in nominal)
+    ranges = R.number([R.bounds(r) for r in nominal])
+    lines = generated.read_bytes().split(b"\n")[:-1]
+    got = [rec for r in ranges for rec in R.records(r)]
+    assert [line for line, _ in got] == list(range(1, len(lines) + 1))  # each line once, numbered as in the file
+    assert [obj for _, obj in got] == [json.loads(x) for x in lines]
+    assert all(a.end == b.start for a, b in pairwise(ranges))  # cut at line starts only
+
+
+def test_a_cut_inside_a_long_line_leaves_no_empty_range(tmp_path):
+    p = tmp_path / "calls.jsonl"
+    p.write_bytes(b'{"a": "' + b"x" * 500 + b'"}\n{"b": 1}\n{"c": 2}\n')
+    ranges = R.number([R.bounds(r) for r in R.plan([p], input_format="openai", size=100)[1]])
+    assert [(r.first_line, [line for line, _ in R.records(r)]) for r in ranges] == [(1, [1]), (2, [2, 3])]
+
+
+@pytest.mark.parametrize("models", [None, ["gpt-4o", "deepseek-v4-pro"]])
+def test_report_equal_on_multi_file_multi_range_input(generated, small_ranges, models):
+    paths = [generated, EXAMPLE, FORMATS / "anthropic.jsonl", FORMATS / "mooncake.jsonl",
+             FORMATS / "claude_code", FORMATS / "weka_trace.json", FORMATS / "langfuse_observations.json"]
+    ex = Pickling()
+    kw = {"models": models} if models else {}
+    assert _json(paths, ex, **kw) == _json(paths, **kw)
+    assert ex.ran[:2] == ["bounds", "measure_range"]  # cut on the workers, then read and measured there
+
+
+def _chat(messages, out="ok", n=1):
+    return {"timestamp": f"2026-11-01T10:00:{n:02d}Z", "request": {"model": "gpt-4o", "messages": messages},
+            "response": {"choices": [{"message": {"role": "assistant", "content": out}}],
+                         "usage": {"prompt_tokens": 40, "completion_tokens": 2}}}
+
+
+def test_a_piece_first_counted_with_other_framing_is_shaped_again(tmp_path, monkeypatch):
+    """ChatML: an empty assistant turn renders "assistant\\n" (+2 framing tokens), the text of every
+    generation prompt (+3); a piece's count is fixed by its first occurrence in the log. The second
+    range's worker meets the empty turn first, the log met the generation prompt first: the client
+    shapes that range again, and the report is the local one."""
+    p = tmp_path / "calls.jsonl"
+    first = _chat([{"role": "user", "content": "hello"}], n=1)
+    second = _chat([{"role": "user", "content": "hi"}, {"role": "assistant", "content": ""},
+                    {"role": "user", "content": "again"}], n=2)
+    p.write_text(json.dumps(first) + "\n" + json.dumps(second) + "\n")
+    made = []
+    init = S.ShardedReader.__iter__
+
+    def spy(self):
+        made.append(self)
+        yield from init(self)
+
+    monkeypatch.setattr(S.ShardedReader, "__iter__", spy)
+    monkeypatch.setenv(R.RANGE_BYTES_ENV, str(len(json.dumps(first)) - 5))
+    assert _json([p], Pickling(), models=["gpt-4o"]) == _json([p], models=["gpt-4o"])
+    assert len(made[0].ranges) == 2 and made[0].reshaped == 1
+
+
+def test_read_stats_and_bad_lines_add_up(tmp_path, small_ranges, generated):
+    lines = generated.read_text().splitlines()
+    lines[7] = "{not json"
+    lines[40] = json.dumps({"request": {"model": "gpt-4o"}})  # no messages
+    lines.insert(60, "")
+    p = tmp_path / "bad.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    local = read_logs([p])
+    calls = sum(1 for _ in local)
+    reader = S.sharded_reader(Pickling(), [str(p)], input_format="auto", strict=False, catalog=_catalog(),
+                              measurers={}, calibrate=False)
+    assert reader is not None and len(reader.ranges) > 3
+    assert sum(1 for _ in reader) == calls
+    assert reader.stats == local.stats  # lines, calls, skipped by reason, the examples with file:line
+    assert [(e.line, e.reason) for e in reader.stats.examples] == [(8, "not_json"), (41, "no_messages")]
+    assert reader.stats.lines == reader.stats.calls + reader.stats.skipped_lines
+
+
+def test_strict_names_the_first_bad_line(tmp_path, small_ranges, generated):
+    lines = generated.read_text().splitlines()
+    lines[70] = "{not json"
+    p = tmp_path / "bad.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LogFormatError) as local:
+        _json([p], strict=True)
+    with pytest.raises(LogFormatError) as sharded:
+        _json([p], Pickling(), strict=True)
+    assert str(sharded.value) == str(local.value) and ":71:" in str(sharded.value)
+
+
+def test_file_url_and_memory_filesystem(generated, small_ranges):
+    fsspec = pytest.importorskip("fsspec")
+    url = generated.as_uri()  # file:///...
+    ex = Pickling()
+    assert _json([url], ex) == _json([url])
+    assert "measure_range" in ex.ran
+    mem = fsspec.filesystem("memory")
+    mem.pipe("/promptcache-test/logs/a.jsonl", generated.read_bytes())
+    mem.pipe("/promptcache-test/logs/b.jsonl.gz", EXAMPLE.read_bytes())
+    try:
+        # the memory filesystem lives in this process: the tasks run here (a cluster would need s3:// or gs://)
+        got = _json(["memory://promptcache-test/logs/"], Pickling())
+        assert got == _json(["memory://promptcache-test/logs/"])
+        assert "memory:///promptcache-test/logs/b.jsonl.gz" in got
+    finally:
+        mem.rm("/promptcache-test", recursive=True)
+
+
+def test_batch_files_are_read_on_the_client():
+    paths = [str(FORMATS / "openai_batch_input.jsonl"), str(FORMATS / "openai_batch_output.jsonl")]
+    assert S.sharded_reader(Pickling(), paths, input_format="auto", strict=False, catalog=_catalog(),
+                            measurers={}, calibrate=False) is None
+    assert _json(paths, Pickling()) == _json(paths)
+
+
+def _catalog():
+    from promptcache.knowledge.catalog import load_catalog
+
+    return load_catalog(None)
