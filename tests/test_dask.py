@@ -69,6 +69,9 @@ class Counting:
     def map_local(self, task, n):
         return self.inner.map_local(task, n)
 
+    def imap(self, fn, items):  # the ranges read apart (streamed in order)
+        return self.inner.imap(fn, items)
+
 
 @pytest.mark.parametrize("log", ["example", "generated"])
 def test_report_equal_on_two_workers(cluster, request, log):
@@ -78,6 +81,37 @@ def test_report_equal_on_two_workers(cluster, request, log):
     assert ex.sent and all(n > 1 for n in ex.sent)  # the simulations went to the cluster, in several units
     ran_on = cluster.run(lambda: os.getpid())
     assert len(ran_on) == 2 and os.getpid() not in ran_on.values()  # two worker processes, not this one
+
+
+class Reading(Counting):
+    """Counting, plus the ranges read on the cluster through ``imap`` (results streamed in order)."""
+
+    def __init__(self, client):
+        super().__init__(client)
+        self.read = 0
+
+    def imap(self, fn, items):
+        self.read += len(items)
+        return self.inner.imap(fn, items)
+
+
+@pytest.mark.parametrize("as_url", [False, True])
+def test_read_on_workers_by_byte_range_report_equal(cluster, generated, monkeypatch, as_url):
+    """The log cut into ~20 line-aligned byte ranges (and the example, a gzip file read whole), each
+    read and measured on a worker, by path or as a file:// URL opened there with fsspec."""
+    monkeypatch.setenv("PROMPTCACHE_RANGE_BYTES", str(generated.stat().st_size // 20))
+    paths = [generated.as_uri(), EXAMPLE.as_uri()] if as_url else [generated, EXAMPLE]
+    ex = Reading(cluster)
+    from promptcache.analyze.options import AnalyzeOptions
+    from promptcache.analyze.pipeline import analyze
+    from promptcache.report.as_json import render_json
+
+    def run(executor=None):
+        return render_json(analyze([str(p) for p in paths], AnalyzeOptions(at=DAY, now=DAY, executor=executor)))
+
+    assert run(ex) == run()
+    assert ex.read >= 20  # the ranges (and the whole gzip file) went to the workers
+    assert ex.sent[0] >= 20  # the first map: each range's cuts moved to line starts, its lines counted
 
 
 KILL_PLUGIN = "promptcache-kill-once"

@@ -16,6 +16,7 @@ evidence), pricing (cheap, and the what-ifs need the merged outcomes), the advis
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import os
@@ -77,6 +78,36 @@ class DaskExecutor:
         finally:
             for f in futures:
                 f.release()
+
+    def imap(self, fn: Callable[[Any], T], items: list[Any]) -> Iterator[T]:
+        """``fn(x)`` for each item on the cluster, yielded in order: at most ``units`` tasks are out
+        at once and each result is let go once yielded, so neither the workers nor this client
+        hold more than that many (the ranges read apart, ``analyze/sharded_read.py``)."""
+        if os.getpid() != self.pid:
+            yield from (fn(x) for x in items)
+            return
+        out: collections.deque[Any] = collections.deque()
+        todo = iter(items)
+        try:
+            while True:
+                while len(out) < self.units and (x := next(todo, _END)) is not _END:
+                    key = f"promptcache-read-{self._run}-{next(self._next)}"
+                    with warnings.catch_warnings():  # a task carries its range's plan and the price catalog
+                        warnings.filterwarnings("ignore", message=".*[Ll]arge object.*")
+                        out.append(self.client.submit(fn, x, key=key, pure=False))
+                if not out:
+                    return
+                f = out.popleft()
+                try:
+                    yield f.result()
+                finally:
+                    f.release()
+        finally:
+            for f in out:
+                f.release()
+
+
+_END = object()
 
 
 @contextlib.contextmanager

@@ -204,11 +204,23 @@ def _size(path: Path) -> int:
         return 0
 
 
+class _GzipOwning(gzip.GzipFile):
+    """A gzip stream that closes the file it reads (``GzipFile(fileobj=...)`` leaves it open)."""
+
+    def close(self) -> None:
+        raw: Any = self.fileobj
+        try:
+            super().close()
+        finally:
+            if raw is not None:
+                raw.close()
+
+
 def _open(path: Path) -> io.BufferedIOBase:
     if isinstance(path, fsurl.Url):
         fh = io.BufferedReader(fsurl.open_binary(path))  # peek and readline(limit) as a local file's
         if fh.peek(2)[:2] == b"\x1f\x8b":
-            return gzip.GzipFile(fileobj=fh, mode="rb")
+            return _GzipOwning(fileobj=fh, mode="rb")
         return fh
     with open(path, "rb") as fh:
         magic = fh.read(2)
