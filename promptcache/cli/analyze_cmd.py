@@ -34,7 +34,7 @@ def _find_config() -> Path | None:
 
 
 @click.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path())  # local paths, or fsspec URLs (s3://, gs://, file://)
 @click.option("--example", is_flag=True, help="Analyze the bundled example log instead of PATHS.")
 @click.option(
     "--models",
@@ -171,7 +171,7 @@ def _find_config() -> Path | None:
     "on the model as logged).",
 )
 def analyze(
-    paths: tuple[Path, ...],
+    paths: tuple[str | Path, ...],
     example: bool,
     models: str | None,
     at: str | None,
