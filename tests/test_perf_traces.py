@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from promptcache.measure.shape import Measurer
 from promptcache.model.calls import Call, Segment, Usage
+from promptcache.model.keys import text_key
 from promptcache.simulate.engine import INF, PrefixIndex
 from promptcache.simulate.ideal import IdealCache, ideal_hits
 
@@ -120,7 +121,8 @@ def _plain_segments(hash_ids, total, block, scope, tail_key):
         size = block if i < n - 1 or n * block <= total else total - (n - 1) * block
         segs.append(Segment("block", block_id=hash((scope, h)), block_tokens=size))
     if total - n * block > 0:
-        segs.append(Segment("block", block_id=hash((scope, "tail", tail_key)), block_tokens=total - n * block))
+        tail_id = text_key(f"{scope}:{tail_key!r}", b"tail")  # stable in every process (model/keys.py)
+        segs.append(Segment("block", block_id=tail_id, block_tokens=total - n * block))
     return segs
 
 
