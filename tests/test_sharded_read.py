@@ -44,7 +44,7 @@ class Pickling:
         self.ran: list[str] = []
 
     def map(self, fn, items):
-        self.ran.append(fn.__name__)
+        self.ran.append(getattr(fn, "func", fn).__name__)
         return [pickle.loads(pickle.dumps(fn(pickle.loads(pickle.dumps(x))))) for x in items]
 
     def map_local(self, task, n):
@@ -93,7 +93,7 @@ def test_report_equal_on_multi_file_multi_range_input(generated, small_ranges, m
     ex = Pickling()
     kw = {"models": models} if models else {}
     assert _json(paths, ex, **kw) == _json(paths, **kw)
-    assert ex.ran[:2] == ["bounds", "measure_range"]  # cut on the workers, then read and measured there
+    assert ex.ran[:3] == ["inspect", "bounds", "measure_range"]  # inspected, cut, read and measured as tasks
 
 
 def _chat(messages, out="ok", n=1):

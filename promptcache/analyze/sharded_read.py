@@ -218,7 +218,8 @@ def sharded_reader(
     """The reader for ``first_pass`` on ``executor``'s workers, or None when the input cannot be
     read apart (batch files). With ``calibrate``, the family of the log's first call is added to
     ``measurers`` as ``first_pass`` would add it at that call (so the workers measure it too)."""
-    planned = R.plan(paths, input_format=input_format, workers=max(1, getattr(executor, "units", 4) // 4))
+    workers = max(1, getattr(executor, "units", 4) // 4)
+    planned = R.plan(paths, input_format=input_format, workers=workers, map=executor.map)
     if planned is None:
         return None
     files, nominal = planned

@@ -5,7 +5,7 @@ and measured on a worker, ``analyze/sharded_read.py``). Imports no Dask.
 How a file is cut, without reading it on the client:
 
 1. ``plan`` lists the inputs (local paths or fsspec URLs), detects each file's format from its
-   head as the local reader does, and cuts a file into nominal ranges of ``range_bytes`` when it is
+   head as the local reader does (``inspect``: a task per file), and cuts a file into nominal ranges of ``range_bytes`` when it is
    plain (not gzip) JSON lines of a one-record-per-line format (``PARSERS``, stateless). Every
    other file is one whole range: gzip (not seekable), JSON arrays and documents, YAML, session
    transcripts and stateful parsers (Bailian), whose records depend on the ones before.
@@ -22,11 +22,13 @@ file's read gives for those lines.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -63,25 +65,47 @@ def range_bytes(workers: int = 1, total: int = 0) -> int:
     return max(1 << 20, min(RANGE_BYTES, total // max(1, 4 * workers)))
 
 
+@dataclass(frozen=True)
+class FileInfo:
+    """What ``plan`` needs of one file: its format, its size, and whether it can be cut."""
+
+    path: Path
+    fmt: str | None
+    size: int
+    lines: bool  # plain JSON lines of a stateless one-record-per-line format
+
+
+def inspect(path: Path, input_format: str = "auto") -> FileInfo:
+    """A file's format (detected from its head as the local reader does), size and cuttability:
+    a task per file, so a run of many remote files is inspected on the workers."""
+    fmt, _role = LogReader([], input_format=input_format)._sniff(path)
+    cut = fmt in PARSERS and fmt not in PARSER_FACTORIES and _one_record_a_line(path)
+    return FileInfo(path, fmt, _size(path), cut)
+
+
 def plan(
-    paths: Iterable[str | Path], *, input_format: str = "auto", workers: int = 1, size: int | None = None
+    paths: Iterable[str | Path],
+    *,
+    input_format: str = "auto",
+    workers: int = 1,
+    size: int | None = None,
+    map: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
 ) -> tuple[list[Path], list[Range]] | None:
     """(files, nominal ranges in log order), or None when the run has batch files. ``size``: the
-    range size (default ``range_bytes``)."""
-    reader = LogReader(paths, input_format=input_format)
-    files = reader.paths
-    sized = [(p, _size(p)) for p in files]
-    step = size or range_bytes(workers, sum(n for _, n in sized))
+    range size (default ``range_bytes``); ``map``: how the files are inspected (an executor's
+    ``map``; default here, one by one)."""
+    files = LogReader(paths, input_format=input_format).paths  # listed here (a directory, a prefix, a glob)
+    fn = functools.partial(inspect, input_format=input_format)
+    infos: list[FileInfo] = map(fn, files) if map is not None else [fn(p) for p in files]
+    if any(i.fmt in JOINED for i in infos):
+        return None
+    step = size or range_bytes(workers, sum(i.size for i in infos))
     out: list[Range] = []
-    for path, n in sized:
-        fmt, _role = reader._sniff(path)
-        if fmt in JOINED:
-            return None
-        if n > step and fmt in PARSERS and fmt not in PARSER_FACTORIES and _one_record_a_line(path):
-            cuts = list(range(0, n, step))
-            out.extend(Range(path, fmt, s, min(s + step, n)) for s in cuts)
+    for i in infos:
+        if i.size > step and i.lines:
+            out.extend(Range(i.path, i.fmt, s, min(s + step, i.size)) for s in range(0, i.size, step))
         else:
-            out.append(Range(path, fmt))
+            out.append(Range(i.path, i.fmt))
     return files, out
 
 
@@ -181,4 +205,16 @@ def records(rng: Range) -> Iterator[Record]:
     yield from _jsonl_records(io.BytesIO(data), rng.first_line)
 
 
-__all__ = ["RANGE_BYTES", "RANGE_BYTES_ENV", "Range", "bounds", "number", "plan", "range_bytes", "records", "size"]
+__all__ = [
+    "RANGE_BYTES",
+    "RANGE_BYTES_ENV",
+    "FileInfo",
+    "Range",
+    "bounds",
+    "inspect",
+    "number",
+    "plan",
+    "range_bytes",
+    "records",
+    "size",
+]
