@@ -201,8 +201,25 @@ def records(rng: Range) -> Iterator[Record]:
         return
     with _raw(rng.path) as fh:
         fh.seek(rng.start)
-        data = fh.read(rng.end - rng.start)
-    yield from _jsonl_records(io.BytesIO(data), rng.first_line)
+        yield from _jsonl_records(io.BufferedReader(_Window(fh, rng.end - rng.start), 1 << 20), rng.first_line)
+
+
+class _Window(io.RawIOBase):
+    """The next ``n`` bytes of a file, then its end: a range is streamed, never held whole."""
+
+    def __init__(self, fh: io.BufferedIOBase, n: int):
+        self.fh, self.left = fh, n
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self.left <= 0:
+            return 0
+        data = self.fh.read(min(len(b), self.left))
+        b[: len(data)] = data
+        self.left -= len(data)
+        return len(data)
 
 
 __all__ = [
