@@ -9,8 +9,9 @@ table and policy spec, simulated there in time order by a fresh policy, and its 
 back as plain arrays that the client writes in place: a unit run again (a worker lost mid-run, its
 task rescheduled by Dask) replaces its result, it is never added twice.
 
-What stays on the client: reading and the first pass (shapes, template groups, the advisor's
-evidence), pricing (cheap, and the what-ifs need the merged outcomes), the advisor's what-ifs
+The log is read and measured on the workers too, by file or byte range (``imap``:
+``analyze/sharded_read.py``). What stays on the client: the rest of the first pass (facts, template
+groups, the advisor's evidence, merged from the ranges in log order), pricing (cheap, and the what-ifs need the merged outcomes), the advisor's what-ifs
 (re-simulated in part from the merged outcomes), the recommendation and the report.
 """
 
