@@ -95,11 +95,13 @@ class _Node:
 
 
 def _bury(node: _Node) -> None:
-    """Mark a forgotten subtree dead (a finger to it is then refused)."""
+    """Mark a forgotten subtree dead (a finger to it is then refused), its links up cut (no cycle
+    left: reference counting frees it)."""
     stack = [node]
     while stack:
         v = stack.pop()
         v.dead = True
+        v.up = None
         if v.kids:
             stack.extend(v.kids.values())
 
