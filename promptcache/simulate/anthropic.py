@@ -15,6 +15,7 @@ Invalidation: the tools level is the start of the prefix (a change invalidates e
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Sequence
 
 from ..measure.blocks import BlockShape, run_chain
@@ -236,6 +237,7 @@ def _block_read(
     run = segs.run
     base = run.base
     rc = run_chain(run, nrun)  # chain keys base..nrun of the run's prompt
+    parts: list[tuple[int, array]] | None = None  # the same for the runs it forked from, when needed
     depths, entries = store.depths, store.entries
     prefix_tokens, chain_at = shape.prefix_tokens, shape.chain_at
     hit, hit_entry = 0, None
@@ -248,7 +250,19 @@ def _block_read(
             cj = block * j if j < nrun else prefix_tokens(j)
             if cj <= hit:
                 break
-            c = rc[j - base] if base <= j <= nrun else chain_at(j)
+            if base <= j <= nrun:
+                c = rc[j - base]
+            elif j > nrun:
+                c = chain_at(j)
+            else:  # before the fork: the parent runs' chain keys, found once per request
+                if parts is None:
+                    parts = []
+                    r, top = run.parent, base
+                    while r is not None:
+                        parts.append((r.base, run_chain(r, top)))
+                        top = r.base
+                        r = r.parent
+                c = next(rcx[j - b] for b, rcx in parts if j >= b)
             e = entries.get(c if j <= level else hash((c, salt)))
             if e is not None and e.ready <= start and e.expires >= start:
                 hit, hit_entry = cj, e
