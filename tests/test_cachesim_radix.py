@@ -17,6 +17,7 @@ from unittest import mock
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_deepseek_radix import block_request, block_stream
 
 from promptcache.measure.shape import Measurer, Shape
 from promptcache.model.calls import Call, Segment, Usage
@@ -319,3 +320,30 @@ def test_block_index_sweep_keeps_a_waiting_list_with_a_live_value():
     assert index.under(8) == {}
     assert index.sweep(lambda v: v == "gone") == 1  # built: the gone values go, block 11 stays
     assert index.under(7) == {11: "live"}
+
+
+# --- the reader's compact requests (``BlockShape``) read in place: equal to their plain shapes -------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(block_request, min_size=1, max_size=40),
+       st.sampled_from(["auto", "auto-1h"]), st.booleans())
+def test_block_shapes_read_in_place_equal_their_plain_shapes(spec, mode, by_user):
+    """Anthropic's look-back and OpenAI's route and read take a ``BlockShape``'s token counts and
+    chain keys from its run (no array built); the same calls as plain shapes (arrays) give the same
+    outcome, request by request (gaps past both TTLs, forks, interleaved conversations)."""
+    stream, m = block_stream(spec)
+
+    def pair(make):
+        return make(), make()
+
+    anth = pair(lambda: AnthropicCache(m, min_tokens=128, ttl_5m_s=30, ttl_1h_s=100, breakpoints=mode,
+                                       scope_by_user=by_user))
+    oai = pair(lambda: OpenAIAutoCache(m, min_tokens=128, increment_tokens=64, idle_s=30, cap_s=100,
+                                       routing_prefix_tokens=100, overflow_rpm=2, scope_by_user=by_user))
+    for fshape, sshape, start, end, user in stream:
+        for fast, slow in (anth, oai):
+            a = fast.request(fshape, start=start, end=end, user=user)
+            assert a == slow.request(sshape, start=start, end=end, user=user)
+    for name in ("keys", "tokens"):  # neither policy built these arrays
+        assert all(name not in (s[0]._kept or ()) for s in stream)

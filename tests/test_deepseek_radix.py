@@ -117,3 +117,123 @@ def test_bounded_tree_equals_the_plain_forgetting_model(spec, kw):
     stream = build(ms, spec)
     new = DeepSeekCache(ms, construction_delay_s=5, eviction_idle_s=100, **kw)  # type: ignore[arg-type]  # a test measurer
     run_both(new, BoundedReference(ms, construction_delay_s=5, eviction_idle_s=100, **kw), stream)
+
+
+# --- block-hash requests (``BlockShape``): the finger, lazy ``last`` and the upward unit search -------
+
+# each request: its conversation (several interleave, sharing a head of ids), which earlier request
+# of it it starts from (0 = the latest), how many of that one's ids it keeps (None: all), new ids,
+# tokens past its full blocks (an unhashed tail), user, the gap before it (eviction 100 s, slack 25 s:
+# gaps around both), latency
+block_request = st.tuples(
+    st.integers(0, 3), st.integers(0, 3), st.one_of(st.none(), st.integers(0, 12)),
+    st.lists(st.integers(0, 5), max_size=6), st.sampled_from([0, 0, 20, 64, 70]),
+    st.sampled_from([None, "x", "y"]),
+    st.sampled_from([0, 0.5, 3, 6, 6, 9, 13, 20, 24, 26, 30, 49, 60, 76, 80, 90, 99, 101, 110, 126, 150, 260]),
+    st.sampled_from([0.5, 3, 8]),
+)
+
+
+def block_stream(spec):
+    """(BlockShape, plain Shape of the same call, start, end, user) for each request."""
+    from promptcache.measure.blocks import BlockShape
+    from promptcache.measure.shape import Measurer
+    from promptcache.model.calls import Call, Usage
+    from promptcache.read.traces import ScopedIds, block_segments
+
+    fast_m, slow_m = Measurer("blocks"), Measurer("blocks")
+    convs: dict[int, tuple[ScopedIds, list[list[int]]]] = {}
+    out = []
+    t = 0.0
+    for n, (conv, back, keep, new, extra, user, gap, lat) in enumerate(spec):
+        delta, earlier = convs.setdefault(conv, (ScopedIds(1), []))
+        base = earlier[-1 - back % len(earlier)] if earlier else [1000, 1001, 1002]  # a head every conversation shares
+        ids = (base if keep is None else base[:keep]) + [conv * 100 + x for x in new]
+        earlier.append(ids)
+        total = 64 * len(ids) + extra
+        if not total:
+            continue
+        segs = block_segments(ids, total, 64, 1, n, delta)
+        fast = fast_m.shape(Call(source="s", line=n, model="t", segments=segs, usage=Usage(total, 1)), trust_usage=True)
+        slow = slow_m.shape(Call(source="s", line=n, model="t", segments=list(segs), usage=Usage(total, 1)),
+                            trust_usage=True)
+        assert type(fast) is BlockShape and type(slow) is not BlockShape
+        t += gap
+        out.append((fast, slow, t, t + lat, user))
+    return out, fast_m
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(block_request, min_size=1, max_size=40), st.booleans(), st.sampled_from([0, 0, 100]))
+def test_block_requests_equal_the_full_walk_and_the_plain_model(spec, by_user, interval):
+    """A ``BlockShape`` request (walk from its finger, nodes above touched lazily, units looked for
+    from the deepest node up, no array built) reads what the same call's plain shape reads through
+    the full walk from the root; across forks,
+    compactions, interleaved conversations and gaps past the eviction time.
+
+    (Not against ``BoundedReference``: since e952309 a request that ends inside an edge also
+    touches the node below where it ends, so that longer prefix is remembered longer than the
+    plain model remembers it; kept as it is, outcomes unchanged.)"""
+    stream, m = block_stream(spec)
+    kw = {"construction_delay_s": 5, "eviction_idle_s": 100, "scope_by_user": by_user, "interval_tokens": interval}
+    fast, slow = DeepSeekCache(m, **kw), DeepSeekCache(m, **kw)  # type: ignore[arg-type]  # kw: a test's parameters
+    for fshape, sshape, start, end, user in stream:
+        a = fast.request(fshape, start=start, end=end, user=user)
+        assert a == slow.request(sshape, start=start, end=end, user=user)
+        assert fast.footprint(fshape, user=user) == slow.footprint(sshape, user=user)
+    for name in ("keys", "tokens", "chain"):  # the policy read the block shapes in place
+        assert all(name not in (s[0]._kept or ()) for s in stream)
+
+
+def test_block_request_starts_at_its_conversations_finger():
+    """A conversation's requests start where the one before ended: the walk does not visit the
+    nodes of its earlier turns (each turn leaves a branch node for its unhashed tail)."""
+    spec = [(0, 0, None, [i], 20, None, 10, 1) for i in range(40)]
+    stream, m = block_stream(spec)
+    cache = DeepSeekCache(m, construction_delay_s=5, eviction_idle_s=1000)
+    walked = []
+    walk = cache._walk
+
+    def counting(node, chain, n, now):
+        path = walk(node, chain, n, now)
+        walked.append(len(path))
+        return path
+
+    cache._walk = counting  # type: ignore[method-assign]  # counting the nodes each walk visits
+    reads = [cache.request(f, start=s, end=e, user=u).read for f, _, s, e, u in stream]
+    assert max(walked[2:]) <= 3  # one finger, then at most the new edge and a split
+    # request k (3 + k + 1 blocks and a 20-token tail) reads the common prefix the request before it
+    # persisted once complete: the hashed blocks of request k - 2, 3 + k - 1 of them
+    assert reads[:2] == [0, 0] and reads[2:] == [64 * (3 + k - 1) for k in range(2, 40)]
+
+
+def test_nodes_skipped_by_fingers_are_not_forgotten_while_below_them_is_live():
+    """Eviction 100 s, so ``last`` is kept lazily to 25 s: conversation A (head H, then one new block
+    and a 20-token tail per request) reaches its finger every 10 s from t = 15 to 45, so the head
+    node above its fingers was last written at 25 (the first request of the epoch starting at 25).
+    At t = 135 (a sweep is due, then C's first request walks from the root) the head's stored time
+    is 110 s old, past the limit, but A had it 90 s before: the sweep asks the subtree (45), keeps
+    it, and A at t = 140 still reads the common prefix its request at 45 persisted (ready at
+    46 + 5 = 51, idle 89 s): its request at 35's 7 hashed blocks, 448 tokens. The plain shapes,
+    walked from the root each time, read the same."""
+    spec = [(1, 0, None, [9], 20, None, 0, 1)]  # B at 0: H + one block of its own
+    spec += [(0, 0, None, [i], 20, None, 5 if i == 0 else 10, 1) for i in range(5)]  # A at 5 .. 45
+    spec += [(2, 0, None, [1], 20, None, 90, 1), (0, 0, None, [5], 20, None, 5, 1)]  # C at 135, A at 140
+    stream, m = block_stream(spec)
+    fast = DeepSeekCache(m, construction_delay_s=5, eviction_idle_s=100)
+    slow = DeepSeekCache(m, construction_delay_s=5, eviction_idle_s=100)
+    asked = []
+    true_last = fast._true_last
+
+    def counting(node):
+        asked.append(node.depth)
+        return true_last(node)
+
+    fast._true_last = counting  # type: ignore[method-assign]  # recording when the subtree is asked
+    reads = []
+    for f, s, start, end, user in stream:
+        a = fast.request(f, start=start, end=end, user=user)
+        assert a == slow.request(s, start=start, end=end, user=user)
+        reads.append(a.read)
+    assert [start for _, _, start, _, _ in stream] == [0, 5, 15, 25, 35, 45, 135, 140]
+    assert asked and reads[-1] == 448

@@ -13,6 +13,7 @@ says so.
 
 from __future__ import annotations
 
+import gc
 from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
@@ -132,10 +133,15 @@ def analyze(
     if not fp.partial:  # a mistyped safety override must not pass silently (issue 18)
         _check_quality_critical(opts.quality_critical, list(fp.grouper.groups.values()))
     inputs = _Inputs(files, opts, catalog, entries, comparisons, measurers, primary, fp, now, _Done())
+    # the first pass's records live until the report: the collector need not scan them again at
+    # every collection of the simulations' short-lived objects (~10 % of a block trace's run)
+    gc.freeze()
     try:
         return _analyze_calls(inputs)
     except KeyboardInterrupt:  # Ctrl-C after reading: what was done so far, marked PARTIAL (issue 18)
         return _interrupted(inputs)
+    finally:
+        gc.unfreeze()
 
 
 @dataclass

@@ -145,6 +145,39 @@ class BlockShape(Shape):
             return segs.block * k
         return self._total if k > n else segs.block * (n - 1) + segs.last
 
+    def key_at(self, i: int) -> int:
+        """``keys[i]`` (``0 <= i < len(keys)``) without building ``keys``."""
+        segs = self.segs
+        return segs.run.at(i) if i < segs.n else segs.tail_id
+
+    def keys_from(self, lo: int) -> array:
+        """``keys[lo:]`` as a new ``array('q')``, copying only those ids."""
+        segs = self.segs
+        run, n = segs.run, segs.n
+        if lo >= n:
+            out = array("q")
+        elif lo >= run.base:
+            out = run.ids[lo - run.base : n - run.base]
+        else:
+            out = run.prefix(n)[lo:]
+        if segs.tail > 0 and lo <= n:
+            out.append(segs.tail_id)
+        return out
+
+    def chain_from(self, lo: int) -> array:
+        """``chain[lo:]`` as a new ``array('q')``, copying only those chain keys."""
+        segs = self.segs
+        run, n = segs.run, segs.n
+        if lo > n:
+            out = array("q")
+        elif lo >= run.base:
+            out = run_chain(run, n)[lo - run.base : n - run.base + 1]
+        else:
+            out = chain_prefix(run, n)[lo:]
+        if segs.tail > 0 and lo <= n + 1:
+            out.append(self.tail_chain)
+        return out
+
     def chain_at(self, i: int) -> int:
         """``chain[i]`` without building ``chain``."""
         segs = self.segs

@@ -15,8 +15,10 @@ Invalidation: the tools level is the start of the prefix (a change invalidates e
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Sequence
 
+from ..measure.blocks import BlockShape, run_chain
 from ..measure.shape import Measurer, Shape
 from ..model.hints import CacheHints
 from .base import (
@@ -30,7 +32,7 @@ from .base import (
 )
 from .engine import cumulative, seconds
 from .outcome import Outcome
-from .radix import DepthStore, Prefix, Sweeper, is_block_shape
+from .radix import DepthEntry, DepthStore, Prefix, Sweeper, is_block_shape
 
 
 class AnthropicCache(PolicyBase):
@@ -164,24 +166,31 @@ class AnthropicCache(PolicyBase):
         up: each breakpoint reads the deepest live entry at or before it that is past the hit so far.
         """
         total = shape.total
-        cum = Prefix(shape.tokens, total)
-        chain = shape.chain
+        cum: Prefix | _BlockCum
+        chain: Sequence[int] | _BlockChain
+        if type(shape) is BlockShape:  # read in place: token counts and chain keys in O(1), no array
+            cum, chain = _BlockCum(shape), _BlockChain(shape)
+        else:
+            cum, chain = Prefix(shape.tokens, total), shape.chain
         salt = _salt(call)
         level = system_pieces(shape)  # boundaries 1..level are keyed without the salt (none here)
         minimum = self._p(self.min_tokens, start)
-        hit, hit_entry = 0, None
-        depths = store.depths
-        for k, _, _ in bps:
-            i = store.below(k + 1)
-            while i >= 0:
-                j = depths[i]
-                if j < 1 or cum[j] <= hit:
-                    break
-                e = store.get(chain[j] if j <= level else hash((chain[j], salt)), start)
-                if e is not None:
-                    hit, hit_entry = cum[j], e
-                    break
-                i -= 1
+        if type(shape) is BlockShape:
+            hit, hit_entry = _block_read(store, shape, bps, start, salt, level)
+        else:
+            hit, hit_entry = 0, None
+            depths = store.depths
+            for k, _, _ in bps:
+                i = store.below(k + 1)
+                while i >= 0:
+                    j = depths[i]
+                    if j < 1 or cum[j] <= hit:
+                        break
+                    e = store.get(chain[j] if j <= level else hash((chain[j], salt)), start)
+                    if e is not None:
+                        hit, hit_entry = cum[j], e
+                        break
+                    i -= 1
         if hit_entry is not None:
             hit_entry.expires = max(hit_entry.expires, start + hit_entry.ttl)  # refreshed on each hit
         ready = start + min(self.begin, max(end - start, 0.0))
@@ -194,7 +203,7 @@ class AnthropicCache(PolicyBase):
 def _write(
     store: DepthStore,
     bps: list[tuple[int, float, bool]],
-    cum: Sequence[int] | Prefix,
+    cum: Sequence[int] | Prefix | _BlockCum,
     hit: int,
     total: int,
     minimum: int,
@@ -215,6 +224,75 @@ def _write(
         if one_h:
             b_1h = max(b_1h, pos)
     return Outcome(read=hit, total=total, write=c_last - max(hit, b_1h), write_1h=b_1h - hit)
+
+
+def _block_read(
+    store: DepthStore, shape: BlockShape, bps: list[tuple[int, float, bool]], start: float, salt: int, level: int
+) -> tuple[int, DepthEntry | None]:
+    """The read loop of ``AnthropicCache._blocks`` for a ``BlockShape``, its chain keys and token
+    counts read from its run in place: the same depths visited in the same order, the same entry
+    read (``DepthStore.get`` inlined)."""
+    segs = shape.segs
+    nrun, block = segs.n, segs.block
+    run = segs.run
+    base = run.base
+    rc = run_chain(run, nrun)  # chain keys base..nrun of the run's prompt
+    parts: list[tuple[int, array]] | None = None  # the same for the runs it forked from, when needed
+    depths, entries = store.depths, store.entries
+    prefix_tokens, chain_at = shape.prefix_tokens, shape.chain_at
+    hit, hit_entry = 0, None
+    for k, _, _ in bps:
+        i = store.below(k + 1)
+        while i >= 0:
+            j = depths[i]
+            if j < 1:
+                break
+            cj = block * j if j < nrun else prefix_tokens(j)
+            if cj <= hit:
+                break
+            if base <= j <= nrun:
+                c = rc[j - base]
+            elif j > nrun:
+                c = chain_at(j)
+            else:  # before the fork: the parent runs' chain keys, found once per request
+                if parts is None:
+                    parts = []
+                    r, top = run.parent, base
+                    while r is not None:
+                        parts.append((r.base, run_chain(r, top)))
+                        top = r.base
+                        r = r.parent
+                c = next(rcx[j - b] for b, rcx in parts if j >= b)
+            e = entries.get(c if j <= level else hash((c, salt)))
+            if e is not None and e.ready <= start and e.expires >= start:
+                hit, hit_entry = cj, e
+                break
+            i -= 1
+    return hit, hit_entry
+
+
+class _BlockCum:
+    """``Prefix`` of a ``BlockShape``: tokens before piece ``j`` in O(1)."""
+
+    __slots__ = ("prefix_tokens",)
+
+    def __init__(self, shape: BlockShape):
+        self.prefix_tokens = shape.prefix_tokens
+
+    def __getitem__(self, j: int) -> int:
+        return self.prefix_tokens(j)
+
+
+class _BlockChain:
+    """``shape.chain`` of a ``BlockShape``: the chain keys of the depths visited, none built."""
+
+    __slots__ = ("chain_at",)
+
+    def __init__(self, shape: BlockShape):
+        self.chain_at = shape.chain_at
+
+    def __getitem__(self, j: int) -> int:
+        return self.chain_at(j)
 
 
 def _salt(call: CacheHints | None) -> int:

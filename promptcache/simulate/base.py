@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..measure.blocks import BlockShape
 from ..measure.shape import Shape
 from ..model.hints import CacheHints
 from .engine import Dated, at
@@ -44,7 +45,8 @@ def explicit_breakpoints(shape: Shape, call: CacheHints | None) -> list[tuple[in
 
 
 def last_prompt_piece(shape: Shape) -> int:
-    return max(len(shape.keys) - 2, 0)
+    n = len(shape.segs) if type(shape) is BlockShape else len(shape.keys)  # a block shape's keys: not built
+    return max(n - 2, 0)
 
 
 SYSTEM_LEVEL = ("tools", "system")

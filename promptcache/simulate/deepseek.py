@@ -29,7 +29,9 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, repeat
+from typing import Any
 
+from ..measure.blocks import BlockShape
 from ..measure.shape import Measurer, Shape
 from ..model.hints import CacheHints
 from .engine import BlockIndex, prompt_root, seconds
@@ -57,11 +59,13 @@ class _Scope:
 
 class _Node:
     """A prefix of ``depth`` pieces that an earlier request had, where the tree branches, a unit is
-    anchored, or a request ended. ``chains`` and ``keys`` are the edge from its parent node: the
-    chain keys of depths ``parent.depth + 1 .. depth`` and the piece keys of depths
+    anchored, or a request ended. ``chains`` and ``keys`` are the edge from its parent node (``up``):
+    the chain keys of depths ``parent.depth + 1 .. depth`` and the piece keys of depths
     ``parent.depth .. depth - 1`` (one request's slices; an edge is split where a later request
-    leaves it). ``last``: the latest start of a request that had this prefix (every prefix on
-    the edge was had by the same requests, and an ancestor's ``last`` is never earlier).
+    leaves it). ``last``: when a request last had this prefix, kept lazily: the latest start of a
+    request that had it is the largest ``last`` in its subtree, and a request that reaches a node
+    without walking to it (``DeepSeekCache._finger``) writes its start on the nodes above only when
+    their ``last`` is before the current epoch (``_lazy_last``); ``dead``: forgotten, with its subtree.
 
     Units anchored here end inside piece ``depth`` of a request with this prefix: ``exact``
     (piece key -> {offset in the piece: unit}) for that very piece, and ``partial`` (hash of a
@@ -69,19 +73,88 @@ class _Node:
     a different piece sharing them. ``btab``: block hash -> the child (its key in ``kids``) whose
     first piece has it, built on first use (a common prefix found inside a piece)."""
 
-    __slots__ = ("btab", "chain", "chains", "depth", "exact", "keys", "kids", "last", "needs", "partial")
+    __slots__ = (
+        "btab", "chain", "chains", "dead", "depth", "exact", "keys", "kids", "last", "needs", "partial", "up",
+    )  # fmt: skip
 
-    def __init__(self, depth: int, chain: int, chains: Sequence[int], keys: Sequence[int], last: float):
+    def __init__(
+        self, depth: int, chain: int, chains: Sequence[int], keys: Sequence[int], last: float, up: _Node | None
+    ):
         self.depth = depth
         self.chain = chain
         self.chains = chains
         self.keys = keys
         self.last = last
+        self.up = up
+        self.dead = False
         self.kids: dict[int, _Node] | None = None
         self.exact: dict[int, dict[int, _Unit]] | None = None
         self.partial: dict[int, list[tuple[int, _Unit]]] | None = None
         self.needs: set[int] | None = None
         self.btab: dict[int, int] | None = None
+
+
+def _bury(node: _Node) -> None:
+    """Mark a forgotten subtree dead (a finger to it is then refused), its links up cut (no cycle
+    left: reference counting frees it)."""
+    stack = [node]
+    while stack:
+        v = stack.pop()
+        v.dead = True
+        v.up = None
+        if v.kids:
+            stack.extend(v.kids.values())
+
+
+class _BlockKeys:
+    """``shape.keys`` of a ``BlockShape`` read in place (no array built)."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: BlockShape):
+        self.shape = shape
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return self.shape.keys_from(i.start or 0)
+        return self.shape.key_at(i)
+
+
+class _BlockTokens:
+    __slots__ = ("segs",)
+
+    def __init__(self, shape: BlockShape):
+        self.segs = shape.segs
+
+    def __getitem__(self, i: int) -> int:
+        return self.segs.size_at(i)
+
+
+class _BlockChain:
+    __slots__ = ("shape",)
+
+    def __init__(self, shape: BlockShape):
+        self.shape = shape
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return self.shape.chain_from(i.start or 0)
+        return self.shape.chain_at(i)
+
+
+class _BlockCum:
+    """Tokens before each piece (``cum[k]``, ``len(cum) == n + 1``) of a ``BlockShape``, in O(1)."""
+
+    __slots__ = ("n", "shape")
+
+    def __init__(self, shape: BlockShape, n: int):
+        self.shape, self.n = shape, n
+
+    def __len__(self) -> int:
+        return self.n + 1
+
+    def __getitem__(self, k: int) -> int:
+        return self.shape.prefix_tokens(k)
 
 
 _NO_CHAIN = array("q")
@@ -92,7 +165,14 @@ class DeepSeekCache:
 
     ``bounded``: prefixes and units idle past ``eviction_idle_s`` are forgotten (the state follows
     the live window). ``bounded=False`` keeps every prefix ever seen for common-prefix detection
-    (outcomes identical to the per-piece model of 762051e: ``tests/test_deepseek_radix.py``)."""
+    (outcomes identical to the per-piece model of 762051e: ``tests/test_deepseek_radix.py``).
+
+    A block-hash request (``BlockShape``) starts its walk at a *finger*: the deepest node on its
+    path that the previous request on the same run of ids (its conversation) reached, checked by
+    its chain key, so a request costs what it adds, not one step per earlier turn. The nodes it
+    skips are touched lazily (``_Node``), and its units are looked for from its deepest node up,
+    stopping where no unit above can be longer (``_unit_hit``). Outcomes are those of the full
+    walk (``tests/test_deepseek_radix.py``)."""
 
     def __init__(
         self,
@@ -120,8 +200,12 @@ class DeepSeekCache:
         self.bounded = bounded
         # how long a prefix is remembered unused: as long as a unit lives, or forever
         self.forget = self.evict if bounded else math.inf
+        # the epoch of lazy ``last`` (``_lazy_last``): a stored ``last`` is within ``slack`` of the true one
+        self.slack = self.forget / 4 if 0 < self.forget < math.inf else math.inf
         self._scopes: dict[str, _Scope] = {}
         self._trees: dict[str, dict[int, _Node]] = {}  # scope -> {chain[0]: root}
+        self._fingers: dict[str, dict[object, _Node]] = {}  # scope -> {block run: node its last request reached}
+        self._maxoff = 0  # the largest offset of any unit persisted (bounds the units above a node)
         self._next_sweep = -math.inf if bounded and self.evict < math.inf else math.inf
 
     def _scope(self, key: str) -> _Scope:
@@ -143,6 +227,10 @@ class DeepSeekCache:
         a single piece keeps its output at the root too, under the output's own root.
         """
         scope = self._scope_key(user)
+        if type(shape) is BlockShape:  # no key array built
+            if not len(shape.segs):
+                return ((scope, None),)
+            return ((scope, prompt_root(self.m, shape.first_key)),)  # a block call has no output piece
         if not shape.keys:
             return ((scope, None),)
         prints: tuple[tuple[str, tuple[str, int]], ...] = ((scope, prompt_root(self.m, shape.keys[0])),)
@@ -164,31 +252,111 @@ class DeepSeekCache:
         roots = self._trees.get(key := self._scope_key(user))
         if roots is None:
             roots = self._trees[key] = {}
-        c0 = shape.chain[0]
+        run = None
+        keys: Any  # a piece sequence: the shape's arrays, or a BlockShape's read in place
+        toks: Any
+        chain: Any
+        cum: Any
+        if type(shape) is BlockShape:  # read in place: no per-block array
+            segs = shape.segs
+            n = len(segs)
+            keys, toks, chain, cum = _BlockKeys(shape), _BlockTokens(shape), _BlockChain(shape), _BlockCum(shape, n)
+            run = segs.run
+        else:
+            keys, toks, chain = shape.keys, shape.tokens, shape.chain
+            n = len(keys)
+            cum = list(accumulate(toks, initial=0))  # tokens before each piece: one C-level pass
+        c0 = chain[0]
         root = roots.get(c0)
         if root is None:
-            root = roots[c0] = _Node(0, c0, _NO_CHAIN, (), -math.inf)
-        path = self._walk(root, shape, start)
-        keys, toks = shape.keys, shape.tokens
-        n = len(keys)
-        cum = list(accumulate(toks, initial=0))  # tokens before each piece: one C-level pass
-        hit = self._unit_hit(path, shape, cum, start)
+            root = roots[c0] = _Node(0, c0, _NO_CHAIN, (), -math.inf, None)
+        fingers = None
+        start_at = root
+        if run is not None:
+            fingers = self._fingers.get(key)
+            if fingers is None:
+                fingers = self._fingers[key] = {}
+            start_at = self._finger(fingers, run, chain, n, start) or root
+        path = self._walk(start_at, chain, n, start)
+        hit = self._unit_hit(path[-1], keys, n, cum, start)
         # where the prefixes earlier requests had end: the common prefix with them, found whether
         # or not they are still usable, and persisted once this request completes
         at = path[-1]
         depth = at.depth
         lcp = cum[depth] if depth == n else cum[depth] + self._inside(at, keys[depth], toks[depth], start)
-        tail = self._remember(path, shape, start)
-        self._persist(path, tail, shape, start, end, lcp, cum)
+        tail = self._remember(path, shape, keys, chain, n, start)
+        self._persist(path, tail, shape, keys, toks, n, start, end, lcp, cum)
+        if fingers is not None and run is not None:
+            top = shape.segs.n  # type: ignore[attr-defined]  # a BlockShape: its run's part
+            fingers[run] = next(v for v in reversed(path) if v.depth <= top)
         return Outcome(read=min(hit, total), total=total)
 
     # -- the v4 radix tree -------------------------------------------------------------------
-    def _walk(self, node: _Node, shape: Shape, now: float) -> list[_Node]:
-        """The nodes of this request's longest previously seen (and not forgotten) prefix, from the
-        root: the last one is where that prefix ends (an edge the request leaves is split there).
-        Every prefix walked through is touched: a request reading through it keeps it remembered."""
-        chain = shape.chain
-        n = len(shape.keys)
+    def _finger(self, fingers: dict[object, _Node], run, chain: Sequence[int], n: int, now: float) -> _Node | None:
+        """Where a block request's walk can start: the node the last request on its run (or on the
+        run it forked from) reached, if that prefix is still in the tree, alive, and this
+        request's (its chain key at that depth). Every node above it is then alive too (an
+        ancestor was had whenever it was) and is touched lazily (``_lazy_last``)."""
+        while run is not None:
+            x = fingers.get(run)
+            if x is not None:
+                d = x.depth
+                if not x.dead and d <= n and now - x.last <= self.forget and chain[d] == x.chain:
+                    if x.up is not None:
+                        x.last = now
+                        self._lazy_last(x.up, now)
+                    return x
+                return None
+            run = run.parent
+        return None
+
+    def _lazy_last(self, node: _Node | None, now: float) -> None:
+        """Touch ``node`` and its ancestors at ``now`` up to the first whose ``last`` is already in
+        ``now``'s epoch (of ``slack`` seconds): then every ancestor's stored ``last`` is at least the
+        start of the epoch of any descendant's, so it is within ``slack`` of the true one
+        (``_stale``). The root keeps no time."""
+        slack = self.slack
+        if slack == math.inf:
+            return  # nothing is forgotten: no time is read
+        epoch = math.floor(now / slack) * slack
+        while node is not None and node.up is not None and node.last < epoch:
+            node.last = now
+            node = node.up
+
+    def _stale(self, node: _Node, now: float) -> bool:
+        """Whether the prefix ``node`` ends is forgotten at ``now`` (no request had it for longer than
+        ``forget``); exact: its true ``last`` is the largest in its subtree, read only when the
+        stored one is within ``slack`` of the limit."""
+        idle = now - node.last
+        if idle <= self.forget:
+            return False
+        if idle > self.forget + self.slack:
+            return True
+        return now - self._true_last(node) > self.forget
+
+    @staticmethod
+    def _true_last(node: _Node) -> float:
+        """The latest start of a request that had ``node``'s prefix: the largest ``last`` in its
+        subtree, written back on every node of it."""
+        order = []
+        stack = [node]
+        while stack:
+            v = stack.pop()
+            order.append(v)
+            if v.kids:
+                stack.extend(v.kids.values())
+        for v in reversed(order):  # children first
+            if v.kids:
+                m = max(k.last for k in v.kids.values())
+                if m > v.last:
+                    v.last = m
+        return node.last
+
+    def _walk(self, node: _Node, chain: Sequence[int], n: int, now: float) -> list[_Node]:
+        """The nodes of this request's longest previously seen (and not forgotten) prefix from
+        ``node`` (the root, or a finger): the last one is where that prefix ends (an edge the
+        request leaves is split there). Every prefix walked through is touched: a request reading
+        through it keeps it remembered."""
         forget = self.forget
         path = [node]
         while node.depth < n:
@@ -200,8 +368,9 @@ class DeepSeekCache:
             kid = kids.get(ck)
             if kid is None:
                 break
-            if now - kid.last > forget:  # forgotten, with everything after it
+            if now - kid.last > forget and self._stale(kid, now):  # forgotten, with everything after it
                 del kids[ck]
+                _bury(kid)
                 break
             kid.last = now
             d2 = kid.depth
@@ -228,15 +397,21 @@ class DeepSeekCache:
         """A node at ``depth`` on the edge from ``parent`` to ``kid``, which becomes its only child."""
         cut = depth - parent.depth
         cs, ks = kid.chains, kid.keys
-        up = _Node(depth, cs[cut - 1], cs[:cut], ks[:cut], kid.last)
+        up = _Node(depth, cs[cut - 1], cs[:cut], ks[:cut], kid.last, parent)
         kid.chains, kid.keys = cs[cut:], ks[cut:]
+        kid.up = up
         up.kids = {kid.chains[0]: kid}
         assert parent.kids is not None
         parent.kids[cs[0]] = up
         return up
 
     def _node_at(self, path: list[_Node], depth: int) -> _Node:
-        """The node at ``depth`` on this request's path (made by splitting an edge if needed)."""
+        """The node at ``depth`` on this request's path (made by splitting an edge if needed); a
+        path that starts below ``depth`` (at a finger) is extended up first."""
+        while path[0].depth > depth:
+            up = path[0].up
+            assert up is not None  # the root is at depth 0
+            path.insert(0, up)
         i = bisect_left(path, depth, key=_depth)
         node = path[i]
         if node.depth != depth:
@@ -248,44 +423,54 @@ class DeepSeekCache:
         ck = kid.chains[0]
         if node.kids is None:
             node.kids = {}
+        old = node.kids.get(ck)
+        if old is not None:
+            _bury(old)
         node.kids[ck] = kid
+        kid.up = node
         btab = node.btab
         if btab is not None:  # a dict operation per block, looped in C
             deque(map(btab.setdefault, self.m.blocks(kid.keys[0]), repeat(ck)), maxlen=0)
 
-    def _unit_hit(self, path: list[_Node], shape: Shape, cum: list[int], now: float) -> int:
+    def _unit_hit(self, at: _Node, keys: Sequence[int], n: int, cum: Sequence[int], now: float) -> int:
         """The longest live unit this request fully matches, among the units anchored on its path
-        (in path order; the first of equals is the one touched). A unit inside a piece matches the
-        same piece, or a different one sharing its first ceil(offset / block) blocks; both are found
-        by index, so the work is per node on the path, not per stored unit or per piece."""
+        (the first of equals in path order, from the root, is the one touched). A unit inside a
+        piece matches the same piece, or a different one sharing its first ceil(offset / block)
+        blocks; both are found by index. The path is read from its deepest node up, and no further
+        than a unit could still be as long as the best found (a unit anchored at depth k ends
+        within ``cum[k] + _maxoff``), so the work is per node near the end of the match."""
         best, best_unit = 0, None
-        keys = shape.keys
-        n = len(keys)
         evict = self.evict
-        for node in path:
+        reach = self._maxoff
+        node: _Node | None = at
+        while node is not None:
             k = node.depth
-            if k >= n:
-                break
-            exact, js = node.exact, node.needs
-            if exact is None and js is None:
-                continue
-            before = cum[k]
-            key = keys[k]
-            if exact is not None:
-                same = exact.get(key)
-                if same:
-                    for off, u in same.items():  # ``_alive`` inlined: the hottest loop of a simulation
-                        if before + off > best and (r := u.ready) <= now and now - max(u.used, r) <= evict:
-                            best, best_unit = before + off, u
-            if js:
-                blocks = self.m.blocks(key)
-                partial = node.partial
-                assert partial is not None
-                for j in js:
-                    if j <= len(blocks):
-                        for off, u in partial.get(blocks[j - 1], ()):
-                            if before + off > best and (r := u.ready) <= now and now - max(u.used, r) <= evict:
-                                best, best_unit = before + off, u
+            if k < n:
+                before = cum[k]
+                if before + reach < best:
+                    break
+                exact, js = node.exact, node.needs
+                if exact is not None or js:
+                    key = keys[k]
+                    here, here_unit = -1, None  # this node's longest (the first of equals)
+                    if exact is not None:
+                        same = exact.get(key)
+                        if same:
+                            for off, u in same.items():  # ``_alive`` inlined: the hottest loop of a simulation
+                                if before + off > here and (r := u.ready) <= now and now - max(u.used, r) <= evict:
+                                    here, here_unit = before + off, u
+                    if js:
+                        blocks = self.m.blocks(key)
+                        partial = node.partial
+                        assert partial is not None
+                        for j in js:
+                            if j <= len(blocks):
+                                for off, u in partial.get(blocks[j - 1], ()):
+                                    if before + off > here and (r := u.ready) <= now and now - max(u.used, r) <= evict:
+                                        here, here_unit = before + off, u
+                    if here_unit is not None and here >= best and here > 0:  # a shallower equal wins
+                        best, best_unit = here, here_unit
+            node = node.up
         if best_unit is not None:
             best_unit.used = now
         return best
@@ -317,60 +502,77 @@ class DeepSeekCache:
         if ck is None:
             return False
         kid = kids.get(ck)
-        if kid is not None and now - kid.last <= self.forget:
+        if kid is not None and not self._stale(kid, now):
             return True
         # the first child with this block is forgotten: drop every forgotten child, ask again
-        for gone in [c for c, child in kids.items() if now - child.last > self.forget]:
-            del kids[gone]
+        for gone in [c for c, child in kids.items() if self._stale(child, now)]:
+            _bury(kids.pop(gone))
         node.btab = None
         return bool(kids) and self._has_block(node, block, now)
 
-    def _remember(self, path: list[_Node], shape: Shape, now: float) -> _Node:
+    def _remember(
+        self, path: list[_Node], shape: Shape, keys: Sequence[int], chain: Sequence[int], n: int, now: float
+    ) -> _Node:
         """Add this request's prompt past its longest seen prefix (one edge), and its output; returns
         the node before its last piece (where its input and output units are anchored)."""
-        keys, chain = shape.keys, shape.chain
-        n = len(keys)
         at = path[-1]
         d = at.depth
         if d < n:
-            leaf = _Node(n, chain[n], chain[d + 1 :], keys[d:], now)
+            leaf = _Node(n, chain[n], chain[d + 1 :], keys[d:], now, at)
             self._add_kid(at, leaf)
             path.append(leaf)
         node = self._node_at(path, n - 1)
         if shape.out_key is not None:
             c = hash((chain[n - 1], shape.out_key))
             kid = node.kids.get(c) if node.kids is not None else None
-            if kid is None or now - kid.last > self.forget:
-                self._add_kid(node, _Node(n, c, array("q", [c]), [shape.out_key], now))
+            if kid is None or self._stale(kid, now):
+                self._add_kid(node, _Node(n, c, array("q", [c]), [shape.out_key], now, node))
             else:
                 kid.last = now
         return node
 
     # -- v4 writes ---------------------------------------------------------------------------
     def _persist(
-        self, path: list[_Node], tail: _Node, shape: Shape, start: float, end: float, lcp: int, cum: list[int]
+        self,
+        path: list[_Node],
+        tail: _Node,
+        shape: Shape,
+        keys: Sequence[int],
+        toks: Sequence[int],
+        n: int,
+        start: float,
+        end: float,
+        lcp: int,
+        cum: Sequence[int],
     ) -> None:
         """Write this request's units; ``lcp`` is its common prefix with the earlier requests, ``tail``
         the node before the last piece."""
-        keys, toks = shape.keys, shape.tokens
-        n = len(keys)
         total = cum[n]
         # common prefix with an earlier request: persisted once the request completes
         if self.min_unit <= lcp < total:
-            self._add_unit_at(path, shape, lcp, end + self.delay, start, cum)
+            self._add_unit_at(path, keys, toks, lcp, end + self.delay, start, cum)
         # end of input
         self._add_unit(tail, keys[n - 1], toks[n - 1], start + self.delay, start)
         # fixed intervals inside long inputs
         if self.interval > 0:
             pos = self.interval
             while pos < total:
-                self._add_unit_at(path, shape, pos, start + self.delay, start, cum)
+                self._add_unit_at(path, keys, toks, pos, start + self.delay, start, cum)
                 pos += self.interval
         # end of output: the prompt without its generation prompt, then the output as generated
         if shape.out_key is not None:
             self._add_unit(tail, shape.out_key, shape.out_tokens, end + self.delay, start)
 
-    def _add_unit_at(self, path: list[_Node], shape: Shape, pos: int, ready: float, now: float, cum: list[int]) -> None:
+    def _add_unit_at(
+        self,
+        path: list[_Node],
+        keys: Sequence[int],
+        toks: Sequence[int],
+        pos: int,
+        ready: float,
+        now: float,
+        cum: Sequence[int],
+    ) -> None:
         """Persist a unit ending ``pos`` tokens in, in the first piece that reaches ``pos``; ``cum``
         (tokens before each piece, len n+1) finds it by bisection instead of a walk over the pieces
         (a block-hash prompt has ~2,000 of them, and a long one ~30 interval units)."""
@@ -379,9 +581,9 @@ class DeepSeekCache:
             return
         before = cum[k]
         if pos == before and k > 0:  # a piece boundary: the unit ends the previous piece
-            self._add_unit(self._node_at(path, k - 1), shape.keys[k - 1], shape.tokens[k - 1], ready, now)
+            self._add_unit(self._node_at(path, k - 1), keys[k - 1], toks[k - 1], ready, now)
         else:
-            self._add_unit(self._node_at(path, k), shape.keys[k], pos - before, ready, now)
+            self._add_unit(self._node_at(path, k), keys[k], pos - before, ready, now)
 
     def _add_unit(self, node: _Node, key: int, off: int, ready: float, now: float) -> None:
         """Persist a unit at ``ready``; one the cache evicted (idle past ``eviction_idle_s`` at the
@@ -405,6 +607,8 @@ class DeepSeekCache:
         if at is None:
             at = exact[key] = {}
         u = at[off] = _Unit(ready, ready)
+        if off > self._maxoff:
+            self._maxoff = off
         j = -(-off // self.m.block_tokens)
         blocks = self.m.blocks(key)
         if 1 <= j <= len(blocks):
@@ -434,8 +638,9 @@ class DeepSeekCache:
         """Drop what the provider has evicted by ``now``: prefixes (with everything after them) no
         request had for ``eviction_idle_s``, and units idle that long. Invisible in the outcomes:
         a forgotten prefix is never walked again and a dead unit never read again (persisting it
-        anew makes a new record either way); it bounds the state by the live window."""
-        forget, evict = self.forget, self.evict
+        anew makes a new record either way); it bounds the state by the live window. (A parent's
+        lazy ``last`` may then lag a forgotten child's: both are past the limit, for good.)"""
+        evict = self.evict
         for key, roots in list(self._trees.items()):
             for c0, root in list(roots.items()):
                 stack = [root]
@@ -450,16 +655,24 @@ class DeepSeekCache:
                             node.exact = None
                     kids = node.kids
                     if kids:
-                        gone = [c for c, kid in kids.items() if now - kid.last > forget]
+                        forget = self.forget
+                        gone = [c for c, kid in kids.items() if now - kid.last > forget and self._stale(kid, now)]
                         for c in gone:
-                            del kids[c]
+                            _bury(kids.pop(c))
                         if gone:
                             node.btab = None
                         stack.extend(kids.values())
                 if not root.kids and root.exact is None:
+                    root.dead = True
                     del roots[c0]
             if not roots:
                 del self._trees[key]
+        for key, fingers in list(self._fingers.items()):
+            live = {r: x for r, x in fingers.items() if not x.dead}
+            if live:
+                self._fingers[key] = live
+            else:
+                del self._fingers[key]
         self._next_sweep = now + evict
 
     # -- legacy (V2/V3) -------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
+from ..measure.blocks import BlockShape
 from ..measure.shape import Measurer, Shape
 from ..model.hints import CacheHints
 from .base import PolicyBase, explicit_breakpoints, placed_breakpoints
@@ -68,6 +69,8 @@ class OpenAIAutoCache(PolicyBase):
         self.overflowed = 0  # requests served by an overflow machine
 
     def _route(self, shape: Shape) -> int:
+        if type(shape) is BlockShape:
+            return self._block_route(shape)
         before = 0
         for k, n in enumerate(shape.tokens):
             if before + n >= self.route_tokens:
@@ -78,6 +81,21 @@ class OpenAIAutoCache(PolicyBase):
                 return shape.chain[k + 1]
             before += n
         return shape.chain[-1]
+
+    def _block_route(self, shape: BlockShape) -> int:
+        """``_route`` of a block shape, read in place (the first few blocks, no array built)."""
+        segs = shape.segs
+        before = 0
+        for k in range(len(segs)):
+            n = segs.size_at(k)
+            if before + n >= self.route_tokens:
+                j = (self.route_tokens - before) // self.m.block_tokens
+                blocks = self.m.blocks(shape.key_at(k))
+                if 0 < j <= len(blocks):
+                    return hash((shape.chain_at(k), blocks[j - 1]))
+                return shape.chain_at(k + 1)
+            before += n
+        return shape.chain_at(-1)
 
     def _machine(self, scope: tuple, shape: Shape, now: float) -> tuple[tuple, int]:
         """The route of this request and the machine it lands on (0: the route's home machine;
@@ -144,7 +162,7 @@ class OpenAIAutoCache(PolicyBase):
         chain = as_keys(shape.chain)
         path, d = tree.match(chain)
         depth, live = tree.live(path, start)
-        lcp = Prefix(shape.tokens, total)[depth]
+        lcp = shape.prefix_tokens(depth) if type(shape) is BlockShape else Prefix(shape.tokens, total)[depth]
         hit = 0
         if total >= minimum and lcp >= minimum:
             hit = min(minimum + (lcp - minimum) // self.inc * self.inc, total)

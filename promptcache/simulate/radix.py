@@ -110,7 +110,7 @@ class RadixIndex:
                 break
             keys = e.keys
             end = d + len(keys)
-            if end <= n and keys == chain[d + 1 : end + 1]:
+            if end <= n and keys[-1] == chain[end]:  # chained keys: the last equal, all equal
                 path.append(e)
                 node, d = e, end
                 continue
@@ -137,18 +137,21 @@ class RadixIndex:
     def live(path: list[Edge], now: float) -> tuple[int, list[Edge]]:
         """Pieces of the live prefix along ``path`` (``PrefixIndex.lcp`` stops at the first prefix
         that is not alive) and the live edges."""
-        for i, e in enumerate(path):
-            if not e.alive(now):
+        for i, e in enumerate(path):  # ``Edge.alive`` inlined: a step per edge of the path
+            if not (e.ready <= now and now - e.used <= e.idle and now - e.created <= e.cap):
                 return (path[i - 1].end if i else 0), path[:i]
         return (path[-1].end if path else 0), path
 
     def add(self, chain: array, path: list[Edge], d: int, start: float, ready: float, idle: float, cap: float) -> None:
         """``PrefixIndex.add`` for the prompt ``match`` gave ``path`` and ``d`` for."""
-        for e in path:
-            if e.alive(start):
-                e.used = max(e.used, start)
-                e.idle = max(e.idle, idle)
-                e.cap = max(e.cap, cap)
+        for e in path:  # ``Edge.alive`` inlined
+            if e.ready <= start and start - e.used <= e.idle and start - e.created <= e.cap:
+                if e.used < start:
+                    e.used = start
+                if e.idle < idle:
+                    e.idle = idle
+                if e.cap < cap:
+                    e.cap = cap
             elif e.ready > start and e.used >= start - e.idle and start - e.created <= e.cap:
                 continue  # still being written by a concurrent request
             else:
