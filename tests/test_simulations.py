@@ -92,3 +92,39 @@ def test_scaled_shapes_scale_each_piece_on_access(sims):
     assert len(scaled) == len(base)
     assert scaled[3].total == pytest.approx(2 * base[3].total, abs=len(base[3].tokens))
     assert scaled[3].keys == base[3].keys  # same pieces, so the same cache prefixes
+
+
+def test_a_what_if_is_re_simulated_from_the_nearest_kept_layout(sims, monkeypatch):
+    """The advisor's combined layout is kept once a leave-one-out asks for it as its parent; the
+    combination again without one group's change (a fix dropped) is re-simulated from it, over the
+    calls of that group only, and both equal whole re-simulations; the combined layout asked for
+    again (restructured, the recommendation) is not simulated again."""
+    from dataclasses import replace
+
+    pro = sims.catalog.model("deepseek-v4-pro")
+    sims.outcomes(pro)
+    facts = sims.fp.facts
+    groups = sorted({f.group for f in facts}, key=lambda g: -sum(f.group == g for f in facts))[:3]
+    assert len(groups) == 3
+    by_group = {g: {i: replace(f, user=None) for i, f in enumerate(facts) if f.group == g} for g in groups}
+    combined = Variant(facts={i: f for g in groups for i, f in by_group[g].items()})
+    loo = Variant(facts={i: f for g in groups[1:] for i, f in by_group[g].items()}, parent=combined,
+                  differs=set(by_group[groups[0]]))
+    again = Variant(facts={i: f for g in groups[:2] for i, f in by_group[g].items()})  # groups[2]'s fix dropped
+    assert S.differs(combined, again) == set(by_group[groups[2]])
+
+    fed: list[list[int]] = []
+    resim = S.resimulate
+    monkeypatch.setattr(S, "resimulate", lambda base, prints, changed, *a: fed.append(sorted(changed)) or resim(
+        base, prints, changed, *a))
+    for var in (combined, loo, again):
+        got = sims.outcomes(pro, var)
+        want, _ = _whole(sims, "deepseek-v4-pro", facts=[var.facts.get(i, f) for i, f in enumerate(facts)])
+        assert (list(got.read), list(got.write), list(got.total)) == (list(want.read), list(want.write),
+                                                                      list(want.total))
+    assert fed == [sorted(combined.facts), sorted(by_group[groups[0]]), sorted(by_group[groups[2]])]
+    monkeypatch.setattr(S, "simulate_outcomes", lambda *a: pytest.fail("simulated again"))
+    monkeypatch.setattr(S, "resimulate", lambda *a: pytest.fail("simulated again"))
+    for _ in range(5):  # more what-ifs than the few latest kept: the parent stays
+        sims._last.insert(0, (("other",), Variant(), sims.outcomes(pro)))
+    sims.outcomes(pro, combined)

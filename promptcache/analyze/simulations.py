@@ -71,8 +71,9 @@ class Simulations:
     _last: list[tuple[tuple, Variant | None, Outcomes]] = field(default_factory=list)
     # each cache's simulation as logged, and its calls' footprints: what-ifs re-run only what they reach
     _base: dict[tuple, tuple[Outcomes, Footprints | None]] = field(default_factory=dict)
-    # the latest parent layout (the combined fixes) per cache, its outcomes and footprints
-    _derived: dict[tuple, tuple[Variant, Outcomes, Footprints]] = field(default_factory=dict)
+    # per cache, the latest few parent layouts (the combined fixes, as the advisor drops some), their
+    # outcomes and footprints: a what-if re-simulates from the nearest of these or the log as logged
+    _derived: dict[tuple, list[tuple[Variant, Outcomes, Footprints]]] = field(default_factory=dict)
     # model -> {name: overrides}: breakpoints translated per template group, the cheapest per group kept
     per_group: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     # model -> the latest few (layout, outcomes combined from the choices, {group: the name chosen})
@@ -113,6 +114,8 @@ class Simulations:
         outcomes = next((o for k, v, o in self._last if k == key and v is var), None)
         if outcomes is None and var is None and key in self._base:
             outcomes = self._base[key][0]
+        if outcomes is None and var is not None:  # a combined layout kept as a parent (restructured, ...)
+            outcomes = next((o for v, o, _ in self._derived.get(key, ()) if v is var), None)
         if outcomes is None:
             outcomes = self._simulate(
                 key, source, var, layout, self.policy_maker(e, params), self.policy_spec(e, params)
@@ -238,12 +241,43 @@ class Simulations:
         if base is None or base[1] is None:
             return simulate_outcomes(facts, order, seq, pol)
         parent = var.parent
+        kept = self._derived.setdefault(key, [])
         if parent is not None:
-            got = self._derived.get(key)
-            if got is None or got[0] is not parent:
+            got = next((d for d in kept if d[0] is parent), None)
+            if got is None:
                 playout = self._layout(parent, source)
                 prints = footprints(playout[0], playout[2], pol)
                 assert prints is not None  # the policy declared footprints for the log as logged
-                got = self._derived[key] = (parent, self._simulate(key, source, parent, playout, make, spec), prints)
+                done = next((o for k, v, o in self._last if k == key and v is parent), None)
+                if done is None:
+                    done = self._simulate(key, source, parent, playout, make, spec)
+                got = (parent, done, prints)
+                kept.insert(0, got)
+                del kept[DERIVED_KEPT:]
             return resimulate(got[1], got[2], var.differs, facts, order, seq, pol)
-        return resimulate(base[0], base[1], var.changed(), facts, order, seq, pol)
+        # from the nearest simulated layout: the log as logged, or a combined layout kept as a parent
+        # (the combination again once the advisor dropped a fix differs from it in that fix's group)
+        start, changed = (base[0], base[1]), var.changed()
+        for v, o, p in kept:
+            diff = differs(v, var)
+            if len(diff) < len(changed):
+                start, changed = (o, p), diff
+        return resimulate(start[0], start[1], changed, facts, order, seq, pol)
+
+
+#: combined layouts kept per cache as parents (32 bytes a call each, and their footprints)
+DERIVED_KEPT = 2
+
+
+def differs(a: Variant, b: Variant) -> set[int]:
+    """The calls whose facts or shapes differ between two layouts of the same log. Entries count as
+    equal only when they are the same object (the advisor's layouts share them group by group), so
+    this may hold calls that are equal in fact: a superset is all a partial re-simulation needs."""
+    out: set[int] = set()
+    fams = set(a.shapes) | set(b.shapes)
+    for i in a.changed() | b.changed():
+        if a.facts.get(i) is not b.facts.get(i) or any(
+            a.shapes.get(f, {}).get(i) is not b.shapes.get(f, {}).get(i) for f in fams
+        ):
+            out.add(i)
+    return out
