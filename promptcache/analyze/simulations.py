@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..advise.whatif import Variant
+from ..advise.whatif import Overlay, Variant
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Measurer, Shape
 from ..measure.translate import scale_shape
@@ -16,6 +16,7 @@ from ..price.ledger import Ledger
 from ..price.scenarios import (
     Footprints,
     Outcomes,
+    PriceCodes,
     footprints,
     merge_units,
     price,
@@ -79,13 +80,35 @@ class Simulations:
     # model -> the latest few (layout, outcomes combined from the choices, {group: the name chosen})
     _combined: dict[str, list[tuple[Variant | None, Outcomes, dict[str, str]]]] = field(default_factory=dict)
     _forked: Forked | None = None  # ``--jobs N`` without another executor: the units in forked processes
+    # (model, fallback) -> each call's price bucket as logged (``PriceCodes``): looked up once, every
+    # simulation on the model priced from them (a what-if's changed facts patched in)
+    _codes: dict[tuple[str, datetime | None], PriceCodes] = field(default_factory=dict)
 
     def run(
         self, e: ModelEntry, var: Variant | None = None, on_outcome=None, overrides: dict[str, Any] | None = None
     ) -> Ledger:
         """Simulate ``e``'s cache over the log (with a what-if ``var``) and price it as ``e``."""
         outcomes, (facts, order, _) = self._outcomes(e, var, overrides)
-        return price(facts, order, e.id, outcomes, self.catalog, on_outcome, fallback=self.now)
+        return price(
+            facts, order, e.id, outcomes, self.catalog, on_outcome, fallback=self.now, codes=self.codes(e.id, facts)
+        )
+
+    def codes(self, model: str, facts: Sequence[CallFacts], *, first_list: bool = False) -> PriceCodes:
+        """The calls' price buckets as ``model`` (``scenarios.PriceCodes``) for a layout's facts: the
+        log's, looked up once per model, with a what-if's changed facts patched in. A call dated
+        before the model's first price takes the list at the run's clock (as ``run`` prices), or
+        with ``first_list`` the model's first list (``scenarios.price`` without a fallback)."""
+        fb = None if first_list else self.now
+        key = (model, fb)
+        base = self._codes.get(key)
+        if base is None:
+            base = self._codes[key] = PriceCodes.of(self.fp.facts, model, self.catalog, fb)
+        if facts is self.fp.facts:
+            return base
+        if isinstance(facts, Overlay) and facts.base is self.fp.facts:
+            changed = list(facts.over)
+            return base.patched(facts, changed, self.fp.facts) if changed else base
+        return PriceCodes.of(facts, model, self.catalog, fb)
 
     def outcomes(self, e: ModelEntry, var: Variant | None = None) -> Outcomes:
         """``e``'s cache over the log (with ``var``), unpriced: an earlier run's when it is kept."""
@@ -137,7 +160,8 @@ class Simulations:
         runs = {name: self._outcomes(e, var, params) for name, params in self.per_group[e.id].items()}
         layout = next(iter(runs.values()))[1]
         facts, order, _ = layout
-        costs = {name: price(facts, order, e.id, o, self.catalog) for name, (o, _) in runs.items()}
+        codes = self.codes(e.id, facts, first_list=True)
+        costs = {name: price(facts, order, e.id, o, self.catalog, codes=codes) for name, (o, _) in runs.items()}
         groups = {f.group for f in facts}
 
         def cheapest(g: str) -> str:

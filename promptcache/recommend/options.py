@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ..measure.shape import Measurer, Shape
     from ..model.facts import CallFacts
     from ..price.ledger import Ledger
-    from ..price.scenarios import Outcomes
+    from ..price.scenarios import Outcomes, PriceCodes
     from ..segment.groups import GroupStats
     from .workload import Chains, GroupCounts, Volume
 
@@ -81,6 +81,8 @@ class RecommendInputs:
     # ``simulated(entry, layout)``: the outcomes of every call on ``entry`` over ``layout``
     # ("as_logged" or "restructured"), usually run already; the single-model options are priced from it
     simulated: Callable[[ModelEntry, str], Outcomes | None] | None = None
+    # ``price_codes(model, facts)``: the calls' price buckets as ``model`` at ``now``, looked up already
+    price_codes: Callable[[str, Sequence[CallFacts]], PriceCodes] | None = None
 
 
 @dataclass
@@ -362,13 +364,24 @@ class _Simulator:
         used = {e.id: e for e in assign}
         done = i.simulated(assign[0], lay) if i.simulated is not None and len(used) == 1 else None
         if done is not None and not done.storage_token_hours:  # price() would add explicit-cache storage, left out
-            return price(facts, order, assign[0].id, done, i.catalog, on_outcome, fallback=self.now)
+            known = i.price_codes if self.now == i.now else None
+            codes = known(assign[0].id, facts) if known is not None else None
+            return price(facts, order, assign[0].id, done, i.catalog, on_outcome, fallback=self.now, codes=codes)
         policies = {
             k: make_policy(e, i.measurers[e.tokenizer], policy=i.cache_policy, overrides=dict(i.cache_params))
             for k, e in used.items()
         }
+        known = i.price_codes if self.now == i.now else None
         return simulate(
-            facts, order, assign.__getitem__, dict(shapes), policies, i.catalog, on_outcome, fallback=self.now
+            facts,
+            order,
+            assign.__getitem__,
+            dict(shapes),
+            policies,
+            i.catalog,
+            on_outcome,
+            fallback=self.now,
+            codes=(lambda m: known(m, facts)) if known is not None else None,
         )
 
     def _now_bucket(self, e, t: datetime | None) -> tuple[str, int, bool | str]:
