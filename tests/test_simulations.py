@@ -128,3 +128,37 @@ def test_a_what_if_is_re_simulated_from_the_nearest_kept_layout(sims, monkeypatc
     for _ in range(5):  # more what-ifs than the few latest kept: the parent stays
         sims._last.insert(0, (("other",), Variant(), sims.outcomes(pro)))
     sims.outcomes(pro, combined)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_calls_placed_on_two_models_equal_a_whole_simulation(sims, seed):
+    """The recommendation's mixed options (per group, chain hybrid, current mix): each call on its
+    own model's cache. ``Simulations.mixed`` keeps each model's single-model outcomes in the
+    partitions whose calls are all on it and re-runs the rest; ``scenarios.simulate`` runs one
+    fresh cache per model over the whole log: the same outcomes, as logged and with a what-if."""
+    import random
+    from dataclasses import replace
+
+    from promptcache.price.scenarios import simulate
+
+    rng = random.Random(seed)
+    pro, flash = sims.catalog.model("deepseek-v4-pro"), sims.catalog.model("deepseek-flash")
+    facts = sims.fp.facts
+    groups = sorted({f.group for f in facts})
+    on_pro = {g for g in groups if rng.random() < 0.5}
+    by_group = [pro if f.group in on_pro else flash for f in facts]  # per group: few shared partitions
+    by_call = [rng.choice([pro, flash]) for _ in facts]  # every partition shared
+    g = groups[seed % len(groups)]
+    var = Variant(facts={i: replace(f, user=None) for i, f in enumerate(facts) if f.group == g})
+    for what_if in (None, var):
+        layout_facts = facts if what_if is None else [what_if.facts.get(i, f) for i, f in enumerate(facts)]
+        order = sorted(range(len(facts)), key=lambda i: (layout_facts[i].start, i))
+        for assign in (by_group, by_call, [pro] * len(facts)):
+            got = sims.mixed(assign, what_if)
+            assert got is not None
+            want: list = []
+            policies = {e.id: make_policy(e, sims.measurers[e.tokenizer]) for e in (pro, flash)}
+            simulate(layout_facts, order, assign.__getitem__, dict(sims.fp.shapes), policies, sims.catalog,
+                     lambda i, o, want=want: want.append((i, o.read, o.write, o.write_1h, o.total)))
+            assert sorted(want) == [(i, got.read[i], got.write[i], got.write_1h[i], got.total[i])
+                                    for i in range(len(facts))]

@@ -17,6 +17,7 @@ from ..price.scenarios import (
     Footprints,
     Outcomes,
     PriceCodes,
+    feed_outcomes,
     footprints,
     merge_units,
     price,
@@ -25,7 +26,7 @@ from ..price.scenarios import (
 )
 from ..simulate.engine import resolve
 from ..simulate.parallel import Forked
-from ..simulate.partition import PieceTable, PolicySpec, Unit, WorkPlan, feed, run_unit, split
+from ..simulate.partition import PieceTable, PolicySpec, Unit, WorkPlan, components, feed, run_unit, split
 from ..simulate.policies import make_policy, policy_params
 from .first_pass import FirstPass
 from .options import AnalyzeOptions
@@ -129,10 +130,8 @@ class Simulations:
         if overrides is None and e.id in self.per_group:
             return self._per_group(e, var)
         params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
-        pname = self.opts.cache_policy or e.cache_policy
-        source = self.scaled.get(e.id, (e.tokenizer, 1.0))
-        resolved = {k: resolve(v, [e.id, *e.aliases]) for k, v in policy_params(pname, params).items()}
-        key = (repr(sorted(resolved.items())), source)
+        key = self._key(e, overrides)
+        source = key[1]
         layout = self._layout(var, source)
         outcomes = next((o for k, v, o in self._last if k == key and v is var), None)
         if outcomes is None and var is None and key in self._base:
@@ -145,6 +144,59 @@ class Simulations:
             )
             self._last = [(key, var, outcomes), *self._last[:3]]
         return outcomes, layout
+
+    def mixed(self, assign: Sequence[ModelEntry], var: Variant | None = None) -> Outcomes | None:
+        """Every call on its own model's cache (``assign[i]``: one fresh cache per model, each seeing
+        only its calls), over the log as logged or with ``var``: the outcomes of ``scenarios.simulate``
+        with that placement, or None where they cannot be put together from kept runs (a model
+        without footprints, or with breakpoints placed per group).
+
+        Each model's single-model run is kept (or run once, and shared by the models that cache
+        alike); a partition (its footprints connected, ``simulate.partition``) whose calls are all
+        on the model keeps that run's outcomes, for it sees the same calls in the same order; only
+        the model's calls in partitions shared with another model go through a fresh cache."""
+        n = len(self.fp.facts)
+        out = Outcomes.zeros(n)
+        models = {e.id: e for e in assign}
+        for mid, e in models.items():
+            if e.id in self.per_group:
+                return None
+            got, (facts, order, seq) = self._outcomes(e, var, None)
+            pol = self.policy_maker(e)()
+            prints = self._prints(e, var, facts, seq, pol)
+            if prints is None or got.storage_token_hours:
+                return None
+            find = components(prints)
+            shared = {find(prints[i][0]) for i in range(n) if assign[i].id != mid}
+            mine = [i for i in order if assign[i].id == mid]
+            rerun = [i for i in mine if find(prints[i][0]) in shared]
+            for i in mine:
+                out.read[i], out.write[i], out.write_1h[i], out.total[i] = (
+                    got.read[i],
+                    got.write[i],
+                    got.write_1h[i],
+                    got.total[i],
+                )
+            feed_outcomes(out, facts, rerun, seq, pol)
+        return out
+
+    def _prints(
+        self, e: ModelEntry, var: Variant | None, facts: Sequence[CallFacts], seq: Sequence[Shape], pol: Any
+    ) -> Footprints | None:
+        """The footprints of a layout ``e``'s cache ran over: kept with the run, else computed."""
+        key = self._key(e, None)
+        if var is None and key in self._base:
+            return self._base[key][1]
+        got = next((p for v, _, p in self._derived.get(key, ()) if v is var), None)
+        return got if got is not None else footprints(facts, seq, pol)
+
+    def _key(self, e: ModelEntry, overrides: dict[str, Any] | None) -> tuple:
+        """What makes two models' simulations the same: resolved policy parameters, shape source."""
+        params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
+        pname = self.opts.cache_policy or e.cache_policy
+        source = self.scaled.get(e.id, (e.tokenizer, 1.0))
+        resolved = {k: resolve(v, [e.id, *e.aliases]) for k, v in policy_params(pname, params).items()}
+        return (repr(sorted(resolved.items())), source)
 
     def _per_group(
         self, e: ModelEntry, var: Variant | None

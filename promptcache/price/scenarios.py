@@ -42,23 +42,41 @@ def simulate(
     looked up already (``PriceCodes``, made with this ``fallback``). Each call is priced in the
     bucket of its own model, as ``price`` prices one model's calls.
     """
-    import numpy as np
-
     out = Outcomes.zeros(len(facts))
     read, write, write_1h, total = out.read, out.write, out.write_1h, out.total
-    model_of: dict[str, int] = {}
-    which = array("q", bytes(8 * len(facts)))
     for i in order:
         f = facts[i]
         entry = assign(i)
         o = policies[entry.id].request(shapes[entry.tokenizer][i], start=f.start, end=f.end, user=f.user, call=f.hints)
         read[i], write[i], write_1h[i], total[i] = o.read, o.write, o.write_1h, o.total
-        which[i] = model_of.setdefault(entry.id, len(model_of))
         if on_outcome is not None:
             on_outcome(i, o)
+    return price_placed(facts, order, assign, out, catalog, fallback=fallback, codes=codes)
+
+
+def price_placed(
+    facts: Sequence[CallFacts],
+    order: Sequence[int],
+    assign: Callable[[int], ModelEntry],
+    outcomes: Outcomes,
+    catalog: Catalog,
+    on_outcome: Callable[[int, Outcome], None] | None = None,
+    fallback: datetime | None = None,
+    codes: Callable[[str], PriceCodes | None] | None = None,
+) -> Ledger:
+    """Price outcomes with each call as its own model's (``assign``), as ``simulate`` does."""
+    import numpy as np
+
     ledger = Ledger(catalog)
+    if on_outcome is not None:
+        for i in order:
+            on_outcome(i, outcomes.outcome(i))
     if not len(order):
         return ledger
+    model_of: dict[str, int] = {}
+    which = array("q", bytes(8 * len(facts)))
+    for i in order:
+        which[i] = model_of.setdefault(assign(i).id, len(model_of))
     # one code space for every model's buckets: model k's codes shifted past those of the models before
     idx = np.asarray(order, dtype=np.int64)
     mine = np.frombuffer(which, np.int64)[idx]
@@ -71,7 +89,7 @@ def simulate(
         at = idx[sel]
         lo[sel], hi[sel], thr[sel], output[sel] = c.lo[at] + len(keys), c.hi[at] + len(keys), c.thr[at], c.output[at]
         keys.extend(c.keys)
-    _fill(ledger, keys, idx, out, lo, hi, thr, output)
+    _fill(ledger, keys, idx, outcomes, lo, hi, thr, output)
     return ledger
 
 
@@ -108,6 +126,13 @@ def simulate_outcomes(
     if storage is not None:
         out.storage_token_hours = storage()
     return out
+
+
+def feed_outcomes(
+    out: Outcomes, facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape], policy: Policy
+) -> None:
+    """Send the calls in ``order`` through ``policy``, writing each one's outcome into ``out``."""
+    _feed(out, facts, order, shapes, policy)
 
 
 def _feed(

@@ -83,6 +83,9 @@ class RecommendInputs:
     simulated: Callable[[ModelEntry, str], Outcomes | None] | None = None
     # ``price_codes(model, facts)``: the calls' price buckets as ``model`` at ``now``, looked up already
     price_codes: Callable[[str, Sequence[CallFacts]], PriceCodes] | None = None
+    # ``placed(assign, layout)``: every call on its own model's cache (``assign[i]``) over ``layout``,
+    # put together from the kept single-model runs where it can (None: simulate it here)
+    placed: Callable[[list, str], Outcomes | None] | None = None
 
 
 @dataclass
@@ -356,7 +359,7 @@ class _Simulator:
         return facts, order, i.shapes_r
 
     def simulate(self, assign: list, lay: str, on_outcome=None) -> Ledger:
-        from ..price.scenarios import price, simulate
+        from ..price.scenarios import price, price_placed, simulate
         from ..simulate.policies import make_policy
 
         i = self.inputs
@@ -367,11 +370,23 @@ class _Simulator:
             known = i.price_codes if self.now == i.now else None
             codes = known(assign[0].id, facts) if known is not None else None
             return price(facts, order, assign[0].id, done, i.catalog, on_outcome, fallback=self.now, codes=codes)
+        known = i.price_codes if self.now == i.now else None
+        placed = i.placed(assign, lay) if i.placed is not None else None
+        if placed is not None:
+            return price_placed(
+                facts,
+                order,
+                assign.__getitem__,
+                placed,
+                i.catalog,
+                on_outcome,
+                fallback=self.now,
+                codes=(lambda m: known(m, facts)) if known is not None else None,
+            )
         policies = {
             k: make_policy(e, i.measurers[e.tokenizer], policy=i.cache_policy, overrides=dict(i.cache_params))
             for k, e in used.items()
         }
-        known = i.price_codes if self.now == i.now else None
         return simulate(
             facts,
             order,
