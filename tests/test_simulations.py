@@ -162,3 +162,17 @@ def test_calls_placed_on_two_models_equal_a_whole_simulation(sims, seed):
                      lambda i, o, want=want: want.append((i, o.read, o.write, o.write_1h, o.total)))
             assert sorted(want) == [(i, got.read[i], got.write[i], got.write_1h[i], got.total[i])
                                     for i in range(len(facts))]
+
+
+def test_placed_options_of_models_simulated_otherwise_are_not_put_together(sims, monkeypatch):
+    """A model simulated here with breakpoints placed for it (``overrides``) or with another
+    tokenizer's counts scaled (``scaled``) is not what a placed option runs (its plain policy on its
+    own shapes): ``mixed`` declines, and the recommendation simulates the option itself."""
+    pro, flash = sims.catalog.model("deepseek-v4-pro"), sims.catalog.model("deepseek-flash")
+    assign = [pro, flash] * (len(sims.fp.facts) // 2) + [pro] * (len(sims.fp.facts) % 2)
+    assert sims.mixed(assign) is not None
+    monkeypatch.setitem(sims.overrides, flash.id, {"breakpoints": "auto"})
+    assert sims.mixed(assign) is None
+    monkeypatch.delitem(sims.overrides, flash.id)
+    monkeypatch.setitem(sims.scaled, pro.id, ("deepseek-v4", 1.1))
+    assert sims.mixed(assign) is None

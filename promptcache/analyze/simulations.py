@@ -148,8 +148,10 @@ class Simulations:
     def mixed(self, assign: Sequence[ModelEntry], var: Variant | None = None) -> Outcomes | None:
         """Every call on its own model's cache (``assign[i]``: one fresh cache per model, each seeing
         only its calls), over the log as logged or with ``var``: the outcomes of ``scenarios.simulate``
-        with that placement, or None where they cannot be put together from kept runs (a model
-        without footprints, or with breakpoints placed per group).
+        with that placement (each model's policy with the run's ``--cache``/``--cache-param`` and its
+        own tokenizer's shapes), or None where they cannot be put together from kept runs: a model
+        without footprints, or simulated here with other parameters (breakpoints placed for it) or
+        with scaled shapes.
 
         Each model's single-model run is kept (or run once, and shared by the models that cache
         alike); a partition (its footprints connected, ``simulate.partition``) whose calls are all
@@ -158,9 +160,9 @@ class Simulations:
         n = len(self.fp.facts)
         out = Outcomes.zeros(n)
         models = {e.id: e for e in assign}
+        if any(e.id in self.per_group or e.id in self.overrides or e.id in self.scaled for e in models.values()):
+            return None  # simulated here with other parameters or shapes than a placed option's plain policy
         for mid, e in models.items():
-            if e.id in self.per_group:
-                return None
             got, (facts, order, seq) = self._outcomes(e, var, None)
             pol = self.policy_maker(e)()
             prints = self._prints(e, var, facts, seq, pol)
