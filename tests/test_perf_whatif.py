@@ -250,3 +250,33 @@ def test_kept_fixes_reuse_the_shaped_variants(monkeypatch, generated):
 
     monkeypatch.setattr(whatif, "subset", lambda *a: None)  # every kept set read again
     assert with_text(analysis.analyze([generated])).model_dump_json() == with_text(fast).model_dump_json()
+
+
+@pytest.mark.parametrize("log", ["example", "generated"])
+def test_recommendation_equal_when_its_mixed_options_run_whole(request, monkeypatch, log):
+    """The options that place calls on Pro and on Flash are put together from the single-model runs
+    (``Simulations.mixed``: only partitions shared by both models re-run): the same report as
+    simulating each of them whole, and without the codes looked up once (``price_codes``)."""
+    from promptcache.recommend import options as advise
+
+    path = EXAMPLE if log == "example" else request.getfixturevalue("generated")
+    real = advise.recommend_models
+    placed: list[bool] = []
+
+    def counting(inputs):
+        mixed = inputs.placed
+
+        def seen(assign, lay):
+            o = mixed(assign, lay)
+            placed.append(o is not None)
+            return o
+
+        return real(replace(inputs, placed=seen))
+
+    monkeypatch.setattr(advise, "recommend_models", counting)
+    fast = analysis.analyze([path])
+    assert any(placed)
+    monkeypatch.setattr(advise, "recommend_models",
+                        lambda inputs: real(replace(inputs, placed=None, price_codes=None)))
+    slow = analysis.analyze([path])
+    assert with_text(fast).model_dump_json() == with_text(slow).model_dump_json()

@@ -92,3 +92,87 @@ def test_scaled_shapes_scale_each_piece_on_access(sims):
     assert len(scaled) == len(base)
     assert scaled[3].total == pytest.approx(2 * base[3].total, abs=len(base[3].tokens))
     assert scaled[3].keys == base[3].keys  # same pieces, so the same cache prefixes
+
+
+def test_a_what_if_is_re_simulated_from_the_nearest_kept_layout(sims, monkeypatch):
+    """The advisor's combined layout is kept once a leave-one-out asks for it as its parent; the
+    combination again without one group's change (a fix dropped) is re-simulated from it, over the
+    calls of that group only, and both equal whole re-simulations; the combined layout asked for
+    again (restructured, the recommendation) is not simulated again."""
+    from dataclasses import replace
+
+    pro = sims.catalog.model("deepseek-v4-pro")
+    sims.outcomes(pro)
+    facts = sims.fp.facts
+    groups = sorted({f.group for f in facts}, key=lambda g: -sum(f.group == g for f in facts))[:3]
+    assert len(groups) == 3
+    by_group = {g: {i: replace(f, user=None) for i, f in enumerate(facts) if f.group == g} for g in groups}
+    combined = Variant(facts={i: f for g in groups for i, f in by_group[g].items()})
+    loo = Variant(facts={i: f for g in groups[1:] for i, f in by_group[g].items()}, parent=combined,
+                  differs=set(by_group[groups[0]]))
+    again = Variant(facts={i: f for g in groups[:2] for i, f in by_group[g].items()})  # groups[2]'s fix dropped
+    assert S.differs(combined, again) == set(by_group[groups[2]])
+
+    fed: list[list[int]] = []
+    resim = S.resimulate
+    monkeypatch.setattr(S, "resimulate", lambda base, prints, changed, *a: fed.append(sorted(changed)) or resim(
+        base, prints, changed, *a))
+    for var in (combined, loo, again):
+        got = sims.outcomes(pro, var)
+        want, _ = _whole(sims, "deepseek-v4-pro", facts=[var.facts.get(i, f) for i, f in enumerate(facts)])
+        assert (list(got.read), list(got.write), list(got.total)) == (list(want.read), list(want.write),
+                                                                      list(want.total))
+    assert fed == [sorted(combined.facts), sorted(by_group[groups[0]]), sorted(by_group[groups[2]])]
+    monkeypatch.setattr(S, "simulate_outcomes", lambda *a: pytest.fail("simulated again"))
+    monkeypatch.setattr(S, "resimulate", lambda *a: pytest.fail("simulated again"))
+    for _ in range(5):  # more what-ifs than the few latest kept: the parent stays
+        sims._last.insert(0, (("other",), Variant(), sims.outcomes(pro)))
+    sims.outcomes(pro, combined)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_calls_placed_on_two_models_equal_a_whole_simulation(sims, seed):
+    """The recommendation's mixed options (per group, chain hybrid, current mix): each call on its
+    own model's cache. ``Simulations.mixed`` keeps each model's single-model outcomes in the
+    partitions whose calls are all on it and re-runs the rest; ``scenarios.simulate`` runs one
+    fresh cache per model over the whole log: the same outcomes, as logged and with a what-if."""
+    import random
+    from dataclasses import replace
+
+    from promptcache.price.scenarios import simulate
+
+    rng = random.Random(seed)
+    pro, flash = sims.catalog.model("deepseek-v4-pro"), sims.catalog.model("deepseek-flash")
+    facts = sims.fp.facts
+    groups = sorted({f.group for f in facts})
+    on_pro = {g for g in groups if rng.random() < 0.5}
+    by_group = [pro if f.group in on_pro else flash for f in facts]  # per group: few shared partitions
+    by_call = [rng.choice([pro, flash]) for _ in facts]  # every partition shared
+    g = groups[seed % len(groups)]
+    var = Variant(facts={i: replace(f, user=None) for i, f in enumerate(facts) if f.group == g})
+    for what_if in (None, var):
+        layout_facts = facts if what_if is None else [what_if.facts.get(i, f) for i, f in enumerate(facts)]
+        order = sorted(range(len(facts)), key=lambda i: (layout_facts[i].start, i))
+        for assign in (by_group, by_call, [pro] * len(facts)):
+            got = sims.mixed(assign, what_if)
+            assert got is not None
+            want: list = []
+            policies = {e.id: make_policy(e, sims.measurers[e.tokenizer]) for e in (pro, flash)}
+            simulate(layout_facts, order, assign.__getitem__, dict(sims.fp.shapes), policies, sims.catalog,
+                     lambda i, o, want=want: want.append((i, o.read, o.write, o.write_1h, o.total)))
+            assert sorted(want) == [(i, got.read[i], got.write[i], got.write_1h[i], got.total[i])
+                                    for i in range(len(facts))]
+
+
+def test_placed_options_of_models_simulated_otherwise_are_not_put_together(sims, monkeypatch):
+    """A model simulated here with breakpoints placed for it (``overrides``) or with another
+    tokenizer's counts scaled (``scaled``) is not what a placed option runs (its plain policy on its
+    own shapes): ``mixed`` declines, and the recommendation simulates the option itself."""
+    pro, flash = sims.catalog.model("deepseek-v4-pro"), sims.catalog.model("deepseek-flash")
+    assign = [pro, flash] * (len(sims.fp.facts) // 2) + [pro] * (len(sims.fp.facts) % 2)
+    assert sims.mixed(assign) is not None
+    monkeypatch.setitem(sims.overrides, flash.id, {"breakpoints": "auto"})
+    assert sims.mixed(assign) is None
+    monkeypatch.delitem(sims.overrides, flash.id)
+    monkeypatch.setitem(sims.scaled, pro.id, ("deepseek-v4", 1.1))
+    assert sims.mixed(assign) is None

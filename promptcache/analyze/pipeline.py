@@ -468,6 +468,10 @@ def _recommend(
             cache_policy=opts.cache_policy,
             cache_params=opts.cache_params,
             now=run.now,
+            price_codes=lambda model, facts: run.sims.codes(model, facts),
+            placed=lambda assign, lay: run.sims.mixed(
+                assign, plan.combined if lay == "restructured" and plan.kept else None
+            ),
             simulated=lambda e, lay: run.sims.outcomes(
                 e, plan.combined if lay == "restructured" and plan.kept else None
             ),

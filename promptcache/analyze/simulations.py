@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..advise.whatif import Variant
+from ..advise.whatif import Overlay, Variant
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Measurer, Shape
 from ..measure.translate import scale_shape
@@ -16,6 +16,8 @@ from ..price.ledger import Ledger
 from ..price.scenarios import (
     Footprints,
     Outcomes,
+    PriceCodes,
+    feed_outcomes,
     footprints,
     merge_units,
     price,
@@ -24,7 +26,7 @@ from ..price.scenarios import (
 )
 from ..simulate.engine import resolve
 from ..simulate.parallel import Forked
-from ..simulate.partition import PieceTable, PolicySpec, Unit, WorkPlan, feed, run_unit, split
+from ..simulate.partition import PieceTable, PolicySpec, Unit, WorkPlan, components, feed, run_unit, split
 from ..simulate.policies import make_policy, policy_params
 from .first_pass import FirstPass
 from .options import AnalyzeOptions
@@ -71,20 +73,43 @@ class Simulations:
     _last: list[tuple[tuple, Variant | None, Outcomes]] = field(default_factory=list)
     # each cache's simulation as logged, and its calls' footprints: what-ifs re-run only what they reach
     _base: dict[tuple, tuple[Outcomes, Footprints | None]] = field(default_factory=dict)
-    # the latest parent layout (the combined fixes) per cache, its outcomes and footprints
-    _derived: dict[tuple, tuple[Variant, Outcomes, Footprints]] = field(default_factory=dict)
+    # per cache, the latest few parent layouts (the combined fixes, as the advisor drops some), their
+    # outcomes and footprints: a what-if re-simulates from the nearest of these or the log as logged
+    _derived: dict[tuple, list[tuple[Variant, Outcomes, Footprints]]] = field(default_factory=dict)
     # model -> {name: overrides}: breakpoints translated per template group, the cheapest per group kept
     per_group: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     # model -> the latest few (layout, outcomes combined from the choices, {group: the name chosen})
     _combined: dict[str, list[tuple[Variant | None, Outcomes, dict[str, str]]]] = field(default_factory=dict)
     _forked: Forked | None = None  # ``--jobs N`` without another executor: the units in forked processes
+    # (model, fallback) -> each call's price bucket as logged (``PriceCodes``): looked up once, every
+    # simulation on the model priced from them (a what-if's changed facts patched in)
+    _codes: dict[tuple[str, datetime | None], PriceCodes] = field(default_factory=dict)
 
     def run(
         self, e: ModelEntry, var: Variant | None = None, on_outcome=None, overrides: dict[str, Any] | None = None
     ) -> Ledger:
         """Simulate ``e``'s cache over the log (with a what-if ``var``) and price it as ``e``."""
         outcomes, (facts, order, _) = self._outcomes(e, var, overrides)
-        return price(facts, order, e.id, outcomes, self.catalog, on_outcome, fallback=self.now)
+        return price(
+            facts, order, e.id, outcomes, self.catalog, on_outcome, fallback=self.now, codes=self.codes(e.id, facts)
+        )
+
+    def codes(self, model: str, facts: Sequence[CallFacts], *, first_list: bool = False) -> PriceCodes:
+        """The calls' price buckets as ``model`` (``scenarios.PriceCodes``) for a layout's facts: the
+        log's, looked up once per model, with a what-if's changed facts patched in. A call dated
+        before the model's first price takes the list at the run's clock (as ``run`` prices), or
+        with ``first_list`` the model's first list (``scenarios.price`` without a fallback)."""
+        fb = None if first_list else self.now
+        key = (model, fb)
+        base = self._codes.get(key)
+        if base is None:
+            base = self._codes[key] = PriceCodes.of(self.fp.facts, model, self.catalog, fb)
+        if facts is self.fp.facts:
+            return base
+        if isinstance(facts, Overlay) and facts.base is self.fp.facts:
+            changed = list(facts.over)
+            return base.patched(facts, changed, self.fp.facts) if changed else base
+        return PriceCodes.of(facts, model, self.catalog, fb)
 
     def outcomes(self, e: ModelEntry, var: Variant | None = None) -> Outcomes:
         """``e``'s cache over the log (with ``var``), unpriced: an earlier run's when it is kept."""
@@ -105,20 +130,75 @@ class Simulations:
         if overrides is None and e.id in self.per_group:
             return self._per_group(e, var)
         params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
-        pname = self.opts.cache_policy or e.cache_policy
-        source = self.scaled.get(e.id, (e.tokenizer, 1.0))
-        resolved = {k: resolve(v, [e.id, *e.aliases]) for k, v in policy_params(pname, params).items()}
-        key = (repr(sorted(resolved.items())), source)
+        key = self._key(e, overrides)
+        source = key[1]
         layout = self._layout(var, source)
         outcomes = next((o for k, v, o in self._last if k == key and v is var), None)
         if outcomes is None and var is None and key in self._base:
             outcomes = self._base[key][0]
+        if outcomes is None and var is not None:  # a combined layout kept as a parent (restructured, ...)
+            outcomes = next((o for v, o, _ in self._derived.get(key, ()) if v is var), None)
         if outcomes is None:
             outcomes = self._simulate(
                 key, source, var, layout, self.policy_maker(e, params), self.policy_spec(e, params)
             )
             self._last = [(key, var, outcomes), *self._last[:3]]
         return outcomes, layout
+
+    def mixed(self, assign: Sequence[ModelEntry], var: Variant | None = None) -> Outcomes | None:
+        """Every call on its own model's cache (``assign[i]``: one fresh cache per model, each seeing
+        only its calls), over the log as logged or with ``var``: the outcomes of ``scenarios.simulate``
+        with that placement (each model's policy with the run's ``--cache``/``--cache-param`` and its
+        own tokenizer's shapes), or None where they cannot be put together from kept runs: a model
+        without footprints, or simulated here with other parameters (breakpoints placed for it) or
+        with scaled shapes.
+
+        Each model's single-model run is kept (or run once, and shared by the models that cache
+        alike); a partition (its footprints connected, ``simulate.partition``) whose calls are all
+        on the model keeps that run's outcomes, for it sees the same calls in the same order; only
+        the model's calls in partitions shared with another model go through a fresh cache."""
+        n = len(self.fp.facts)
+        out = Outcomes.zeros(n)
+        models = {e.id: e for e in assign}
+        if any(e.id in self.per_group or e.id in self.overrides or e.id in self.scaled for e in models.values()):
+            return None  # simulated here with other parameters or shapes than a placed option's plain policy
+        for mid, e in models.items():
+            got, (facts, order, seq) = self._outcomes(e, var, None)
+            pol = self.policy_maker(e)()
+            prints = self._prints(e, var, facts, seq, pol)
+            if prints is None or got.storage_token_hours:
+                return None
+            find = components(prints)
+            shared = {find(prints[i][0]) for i in range(n) if assign[i].id != mid}
+            mine = [i for i in order if assign[i].id == mid]
+            rerun = [i for i in mine if find(prints[i][0]) in shared]
+            for i in mine:
+                out.read[i], out.write[i], out.write_1h[i], out.total[i] = (
+                    got.read[i],
+                    got.write[i],
+                    got.write_1h[i],
+                    got.total[i],
+                )
+            feed_outcomes(out, facts, rerun, seq, pol)
+        return out
+
+    def _prints(
+        self, e: ModelEntry, var: Variant | None, facts: Sequence[CallFacts], seq: Sequence[Shape], pol: Any
+    ) -> Footprints | None:
+        """The footprints of a layout ``e``'s cache ran over: kept with the run, else computed."""
+        key = self._key(e, None)
+        if var is None and key in self._base:
+            return self._base[key][1]
+        got = next((p for v, _, p in self._derived.get(key, ()) if v is var), None)
+        return got if got is not None else footprints(facts, seq, pol)
+
+    def _key(self, e: ModelEntry, overrides: dict[str, Any] | None) -> tuple:
+        """What makes two models' simulations the same: resolved policy parameters, shape source."""
+        params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
+        pname = self.opts.cache_policy or e.cache_policy
+        source = self.scaled.get(e.id, (e.tokenizer, 1.0))
+        resolved = {k: resolve(v, [e.id, *e.aliases]) for k, v in policy_params(pname, params).items()}
+        return (repr(sorted(resolved.items())), source)
 
     def _per_group(
         self, e: ModelEntry, var: Variant | None
@@ -134,7 +214,8 @@ class Simulations:
         runs = {name: self._outcomes(e, var, params) for name, params in self.per_group[e.id].items()}
         layout = next(iter(runs.values()))[1]
         facts, order, _ = layout
-        costs = {name: price(facts, order, e.id, o, self.catalog) for name, (o, _) in runs.items()}
+        codes = self.codes(e.id, facts, first_list=True)
+        costs = {name: price(facts, order, e.id, o, self.catalog, codes=codes) for name, (o, _) in runs.items()}
         groups = {f.group for f in facts}
 
         def cheapest(g: str) -> str:
@@ -238,12 +319,43 @@ class Simulations:
         if base is None or base[1] is None:
             return simulate_outcomes(facts, order, seq, pol)
         parent = var.parent
+        kept = self._derived.setdefault(key, [])
         if parent is not None:
-            got = self._derived.get(key)
-            if got is None or got[0] is not parent:
+            got = next((d for d in kept if d[0] is parent), None)
+            if got is None:
                 playout = self._layout(parent, source)
                 prints = footprints(playout[0], playout[2], pol)
                 assert prints is not None  # the policy declared footprints for the log as logged
-                got = self._derived[key] = (parent, self._simulate(key, source, parent, playout, make, spec), prints)
+                done = next((o for k, v, o in self._last if k == key and v is parent), None)
+                if done is None:
+                    done = self._simulate(key, source, parent, playout, make, spec)
+                got = (parent, done, prints)
+                kept.insert(0, got)
+                del kept[DERIVED_KEPT:]
             return resimulate(got[1], got[2], var.differs, facts, order, seq, pol)
-        return resimulate(base[0], base[1], var.changed(), facts, order, seq, pol)
+        # from the nearest simulated layout: the log as logged, or a combined layout kept as a parent
+        # (the combination again once the advisor dropped a fix differs from it in that fix's group)
+        start, changed = (base[0], base[1]), var.changed()
+        for v, o, p in kept:
+            diff = differs(v, var)
+            if len(diff) < len(changed):
+                start, changed = (o, p), diff
+        return resimulate(start[0], start[1], changed, facts, order, seq, pol)
+
+
+#: combined layouts kept per cache as parents (32 bytes a call each, and their footprints)
+DERIVED_KEPT = 2
+
+
+def differs(a: Variant, b: Variant) -> set[int]:
+    """The calls whose facts or shapes differ between two layouts of the same log. Entries count as
+    equal only when they are the same object (the advisor's layouts share them group by group), so
+    this may hold calls that are equal in fact: a superset is all a partial re-simulation needs."""
+    out: set[int] = set()
+    fams = set(a.shapes) | set(b.shapes)
+    for i in a.changed() | b.changed():
+        if a.facts.get(i) is not b.facts.get(i) or any(
+            a.shapes.get(f, {}).get(i) is not b.shapes.get(f, {}).get(i) for f in fams
+        ):
+            out.add(i)
+    return out

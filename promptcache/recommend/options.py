@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ..measure.shape import Measurer, Shape
     from ..model.facts import CallFacts
     from ..price.ledger import Ledger
-    from ..price.scenarios import Outcomes
+    from ..price.scenarios import Outcomes, PriceCodes
     from ..segment.groups import GroupStats
     from .workload import Chains, GroupCounts, Volume
 
@@ -81,6 +81,11 @@ class RecommendInputs:
     # ``simulated(entry, layout)``: the outcomes of every call on ``entry`` over ``layout``
     # ("as_logged" or "restructured"), usually run already; the single-model options are priced from it
     simulated: Callable[[ModelEntry, str], Outcomes | None] | None = None
+    # ``price_codes(model, facts)``: the calls' price buckets as ``model`` at ``now``, looked up already
+    price_codes: Callable[[str, Sequence[CallFacts]], PriceCodes] | None = None
+    # ``placed(assign, layout)``: every call on its own model's cache (``assign[i]``) over ``layout``,
+    # put together from the kept single-model runs where it can (None: simulate it here)
+    placed: Callable[[list, str], Outcomes | None] | None = None
 
 
 @dataclass
@@ -354,7 +359,7 @@ class _Simulator:
         return facts, order, i.shapes_r
 
     def simulate(self, assign: list, lay: str, on_outcome=None) -> Ledger:
-        from ..price.scenarios import price, simulate
+        from ..price.scenarios import price, price_placed, simulate
         from ..simulate.policies import make_policy
 
         i = self.inputs
@@ -362,13 +367,36 @@ class _Simulator:
         used = {e.id: e for e in assign}
         done = i.simulated(assign[0], lay) if i.simulated is not None and len(used) == 1 else None
         if done is not None and not done.storage_token_hours:  # price() would add explicit-cache storage, left out
-            return price(facts, order, assign[0].id, done, i.catalog, on_outcome, fallback=self.now)
+            known = i.price_codes if self.now == i.now else None
+            codes = known(assign[0].id, facts) if known is not None else None
+            return price(facts, order, assign[0].id, done, i.catalog, on_outcome, fallback=self.now, codes=codes)
+        known = i.price_codes if self.now == i.now else None
+        placed = i.placed(assign, lay) if i.placed is not None else None
+        if placed is not None:
+            return price_placed(
+                facts,
+                order,
+                assign.__getitem__,
+                placed,
+                i.catalog,
+                on_outcome,
+                fallback=self.now,
+                codes=(lambda m: known(m, facts)) if known is not None else None,
+            )
         policies = {
             k: make_policy(e, i.measurers[e.tokenizer], policy=i.cache_policy, overrides=dict(i.cache_params))
             for k, e in used.items()
         }
         return simulate(
-            facts, order, assign.__getitem__, dict(shapes), policies, i.catalog, on_outcome, fallback=self.now
+            facts,
+            order,
+            assign.__getitem__,
+            dict(shapes),
+            policies,
+            i.catalog,
+            on_outcome,
+            fallback=self.now,
+            codes=(lambda m: known(m, facts)) if known is not None else None,
         )
 
     def _now_bucket(self, e, t: datetime | None) -> tuple[str, int, bool | str]:
