@@ -22,9 +22,10 @@ from ..price.scenarios import (
     resimulate,
     simulate_outcomes,
 )
+from ..price.units import PricedUnit, Pricing, merge_priced, price_unit, run_priced_unit
 from ..simulate.engine import resolve
 from ..simulate.parallel import Forked
-from ..simulate.partition import PieceTable, PolicySpec, Unit, WorkPlan, feed, run_unit, split
+from ..simulate.partition import PieceTable, PolicySpec, Unit, WorkPlan, feed, split
 from ..simulate.policies import make_policy, policy_params
 from .first_pass import FirstPass
 from .options import AnalyzeOptions
@@ -78,13 +79,25 @@ class Simulations:
     # model -> the latest few (layout, outcomes combined from the choices, {group: the name chosen})
     _combined: dict[str, list[tuple[Variant | None, Outcomes, dict[str, str]]]] = field(default_factory=dict)
     _forked: Forked | None = None  # ``--jobs N`` without another executor: the units in forked processes
+    # the models the analysis prices (candidates and comparisons): a simulation run in work units is
+    # priced there as each of them that caches alike, and the units' ledgers reduced here
+    models: list[ModelEntry] = field(default_factory=list)
+    # (simulation key, model) -> the ledger reduced from the work units of the log as logged
+    _priced: dict[tuple[tuple, str], Ledger] = field(default_factory=dict)
 
     def run(
         self, e: ModelEntry, var: Variant | None = None, on_outcome=None, overrides: dict[str, Any] | None = None
     ) -> Ledger:
-        """Simulate ``e``'s cache over the log (with a what-if ``var``) and price it as ``e``."""
-        outcomes, (facts, order, _) = self._outcomes(e, var, overrides)
-        return price(facts, order, e.id, outcomes, self.catalog, on_outcome, fallback=self.now)
+        """Simulate ``e``'s cache over the log (with a what-if ``var``) and price it as ``e``: the
+        ledger reduced from the work units that simulated and priced it, when they did."""
+        outcomes, (facts, order, _), key = self._outcomes(e, var, overrides)
+        reduced = self._priced.get((key, e.id)) if var is None else None
+        if reduced is None:
+            return price(facts, order, e.id, outcomes, self.catalog, on_outcome, fallback=self.now)
+        if on_outcome is not None:
+            for i in order:
+                on_outcome(i, outcomes.outcome(i))
+        return Ledger.from_state(self.catalog, reduced.state())  # a copy: the kept ledger is never shared
 
     def outcomes(self, e: ModelEntry, var: Variant | None = None) -> Outcomes:
         """``e``'s cache over the log (with ``var``), unpriced: an earlier run's when it is kept."""
@@ -96,29 +109,45 @@ class Simulations:
 
     def _outcomes(
         self, e: ModelEntry, var: Variant | None, overrides: dict[str, Any] | None
-    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]]]:
-        """The simulation of ``e``'s cache over a layout, and the layout.
+    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]], tuple]:
+        """The simulation of ``e``'s cache over a layout, the layout and the simulation's key.
 
         Models whose caches behave alike (same rules, parameters and token counts, as DeepSeek Pro
         and Flash) share one simulation: the log as logged and the latest few what-ifs are kept
         and priced again for the next."""
         if overrides is None and e.id in self.per_group:
-            return self._per_group(e, var)
+            return (*self._per_group(e, var), ("per-group", e.id))
         params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
-        pname = self.opts.cache_policy or e.cache_policy
-        source = self.scaled.get(e.id, (e.tokenizer, 1.0))
-        resolved = {k: resolve(v, [e.id, *e.aliases]) for k, v in policy_params(pname, params).items()}
-        key = (repr(sorted(resolved.items())), source)
+        key, source = self._key(e, params)
         layout = self._layout(var, source)
         outcomes = next((o for k, v, o in self._last if k == key and v is var), None)
         if outcomes is None and var is None and key in self._base:
             outcomes = self._base[key][0]
         if outcomes is None:
+            # priced where it is simulated as every model that caches alike (the log as logged)
+            alike = [e.id] if overrides is not None else self._alike(e, key)
             outcomes = self._simulate(
-                key, source, var, layout, self.policy_maker(e, params), self.policy_spec(e, params)
+                key, source, var, layout, self.policy_maker(e, params), self.policy_spec(e, params), alike
             )
             self._last = [(key, var, outcomes), *self._last[:3]]
-        return outcomes, layout
+        return outcomes, layout, key
+
+    def _key(self, e: ModelEntry, params: dict[str, Any]) -> tuple[tuple, tuple[str, float]]:
+        """What makes two models' simulations one: the resolved policy parameters and the shapes'
+        source (the family and the scaling ratio); and the source."""
+        pname = self.opts.cache_policy or e.cache_policy
+        source = self.scaled.get(e.id, (e.tokenizer, 1.0))
+        resolved = {k: resolve(v, [e.id, *e.aliases]) for k, v in policy_params(pname, params).items()}
+        return (repr(sorted(resolved.items())), source), source
+
+    def _alike(self, e: ModelEntry, key: tuple) -> list[str]:
+        """``e`` and the analysis's other models whose simulation as logged is ``key``'s."""
+        out = [e.id]
+        for m in self.models:
+            if m.id not in out and m.id not in self.per_group:
+                if self._key(m, self.overrides.get(m.id, self.opts.cache_params))[0] == key:
+                    out.append(m.id)
+        return out
 
     def _per_group(
         self, e: ModelEntry, var: Variant | None
@@ -131,7 +160,7 @@ class Simulations:
         got = next((o for v, o, _ in kept if v is var), None)
         if got is not None:
             return got, self._layout(var, self.scaled.get(e.id, (e.tokenizer, 1.0)))
-        runs = {name: self._outcomes(e, var, params) for name, params in self.per_group[e.id].items()}
+        runs = {name: self._outcomes(e, var, params)[:2] for name, params in self.per_group[e.id].items()}
         layout = next(iter(runs.values()))[1]
         facts, order, _ = layout
         costs = {name: price(facts, order, e.id, o, self.catalog) for name, (o, _) in runs.items()}
@@ -177,28 +206,41 @@ class Simulations:
         make: Callable[[], Any],
         prints: Footprints | None,
         spec: tuple[PolicySpec, Measurer],
-    ) -> Outcomes:
+        models: Sequence[str],
+    ) -> tuple[Outcomes, dict[str, Ledger]]:
         """A whole simulation, by one plan: the log's partitions grouped into the executor's work
-        units, each unit fed through a fresh policy in time order, the outcomes put side by side.
-        In process (the default) that is one unit, the whole log through ``pol``; a single
-        partition (a policy without footprints) is simulated here too."""
+        units, each unit fed through a fresh policy in time order and priced there as each of
+        ``models`` (``price.units``), the outcomes put side by side and the units' ledgers
+        reduced. In process (the default) that is one unit, the whole log through ``pol``, priced
+        by the caller (no ledgers returned); a single partition (a policy without footprints) is
+        simulated here too."""
         ex = self.opts.executor
         if ex is None and self.opts.jobs > 1:
             ex = self._forked = self._forked or Forked(self.opts.jobs)
         if ex is None or ex.units <= 1 or prints is None:
-            return simulate_outcomes(facts, order, seq, pol)
+            return simulate_outcomes(facts, order, seq, pol), {}
         plan = WorkPlan.of(split(order, prints), ex.units)
         calls = plan.unit_calls(order, len(facts))
         if len(calls) == 1:
-            return simulate_outcomes(facts, order, seq, pol)
+            return simulate_outcomes(facts, order, seq, pol), {}
+        pricing = Pricing.of(models, self.now, self.catalog)
         if ex.remote:
             policy, measurer = spec
             units = []
             for c in calls:
                 shapes = [seq[i] for i in c]
-                units.append(Unit(c, [facts[i] for i in c], shapes, PieceTable.of(measurer, shapes), policy))
-            return merge_units(len(facts), ex.map(run_unit, units))
-        return merge_units(len(facts), ex.map_local(lambda u: feed(calls[u], facts, seq, make()), len(calls)))
+                unit = Unit(c, [facts[i] for i in c], shapes, PieceTable.of(measurer, shapes), policy)
+                units.append(PricedUnit(unit, pricing))
+            results = ex.map(run_priced_unit, units)
+        else:
+
+            def local(u: int):
+                got = feed(calls[u], facts, seq, make())
+                return got, price_unit(got, [facts[i] for i in calls[u]], pricing)
+
+            results = ex.map_local(local, len(calls))
+        outs, ledgers = merge_priced(len(facts), order, self.catalog, results)
+        return merge_units(len(facts), outs), ledgers
 
     def _layout(
         self, var: Variant | None, source: tuple[str, float]
@@ -222,6 +264,7 @@ class Simulations:
         layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
         make,
         spec: tuple[PolicySpec, Measurer],
+        models: Sequence[str] = (),
     ) -> Outcomes:
         """The log as logged is simulated whole and kept; a what-if re-simulates only the calls its
         changes can reach when the policy declares footprints (identical outcomes, far less work):
@@ -232,8 +275,10 @@ class Simulations:
         base = self._base.get(key)
         if var is None:
             prints = footprints(facts, seq, pol)
-            outcomes = self._planned(facts, order, seq, pol, make, prints, spec)
+            outcomes, ledgers = self._planned(facts, order, seq, pol, make, prints, spec, models)
             self._base[key] = (outcomes, prints)
+            for m, ledger in ledgers.items():
+                self._priced[(key, m)] = ledger
             return outcomes
         if base is None or base[1] is None:
             return simulate_outcomes(facts, order, seq, pol)

@@ -1,0 +1,157 @@
+"""Work units simulated *and priced* where they run; their partial ledgers reduced into the whole log's.
+
+A work unit (``simulate.partition.Unit``: a bin of partitions, its calls in time order, with their
+facts, shapes, piece table and policy spec) carries what pricing needs too: its facts hold each
+call's pricing instant, list date, blend and service tier; ``Pricing`` names the models to price
+the unit's outcomes as (the models that cache alike share one simulation) and the run's clock; the
+catalog is the packaged one, which a worker loads itself (``knowledge.catalog.default_catalog``,
+once per process), unless the user merged prices over it, which then travels with the unit.
+
+A unit's partial ledger is *token sums per bucket*, never money: ``reduce_ledgers`` adds the
+buckets' token counts over the units and the ledger multiplies each bucket by its rates once, as
+the whole log's ledger does (``price.scenarios.price``), so the total is exact and equal to the
+cent. Each bucket also carries the first call (in the time order) that reached it, so the reduced
+ledger lists its buckets in the whole-log ledger's order (what ``Ledger.peak_share`` adds floats
+in). ``tests/test_price_units.py`` checks reduce(units) == the whole-log ledger on random logs and
+plans.
+
+Nothing is counted twice: every call of the log is in exactly one unit, and ``merge_priced`` keeps
+one result per unit before it reduces (a unit's result arriving again, as after a lost worker,
+replaces the first; a result that overlaps another unit's only in part is an error).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..knowledge.catalog import Catalog, default_catalog
+from ..model.facts import CallFacts
+from ..simulate.partition import Unit, UnitResult, run_unit
+from .ledger import Ledger
+
+#: one unit's partial ledger for one model: bucket key -> (hit, miss, output, write_5m, write_1h,
+#: the bucket's first call), the key as ``Ledger.buckets``'s ((group, bucket)), in the unit's time order
+PartialLedger = dict[tuple[str, tuple], tuple[int, int, int, int, int, int]]
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """What a unit is priced with besides its facts: the model ids its outcomes are priced as, the
+    run's clock (a call dated before a model's first price takes the list in force then; None:
+    the model's first list) and the catalog (None: the packaged one, loaded where the unit runs)."""
+
+    models: tuple[str, ...]
+    fallback: datetime | None
+    catalog: Catalog | None = None
+
+    def load(self) -> Catalog:
+        return self.catalog if self.catalog is not None else default_catalog()
+
+    @classmethod
+    def of(cls, models: Sequence[str], fallback: datetime | None, catalog: Catalog) -> Pricing:
+        """The catalog travels only when it is not the packaged one (a ``--prices`` file merged over it)."""
+        return cls(tuple(models), fallback, None if catalog is default_catalog() else catalog)
+
+
+@dataclass(frozen=True)
+class PricedUnit:
+    """A work unit and how to price it: what ``run_priced_unit`` takes to another process."""
+
+    unit: Unit
+    pricing: Pricing
+
+
+#: one priced unit's result: its outcomes (as ``run_unit``'s) and a partial ledger per model priced
+PricedResult = tuple[UnitResult, dict[str, PartialLedger]]
+
+
+def run_priced_unit(pu: PricedUnit) -> PricedResult:
+    """Simulate one unit with a fresh policy, its calls in time order, and price it as each model."""
+    result = run_unit(pu.unit)
+    return result, price_unit(result, pu.unit.facts, pu.pricing)
+
+
+def price_unit(result: UnitResult, facts: Sequence[CallFacts], pricing: Pricing) -> dict[str, PartialLedger]:
+    """A unit's outcomes priced as each of ``pricing.models``: ``facts`` are the unit's own
+    (position j is call ``result[0][j]``)."""
+    catalog = pricing.load()
+    return {m: price_calls(result, facts, m, catalog, pricing.fallback) for m in pricing.models}
+
+
+def price_calls(
+    result: UnitResult, facts: Sequence[CallFacts], model: str, catalog: Catalog, fallback: datetime | None
+) -> PartialLedger:
+    """Token sums per bucket of one unit's calls as ``model`` (the loop of ``scenarios.price``,
+    token sums only), each bucket with the first call that reached it."""
+    calls, read, write, write_1h, total = result
+    bucket, variant = catalog.bucket, catalog.variant
+    fb = fallback if fallback is not None else catalog.first_price(model)
+    sums: dict[tuple[str, tuple], list[int]] = {}
+    for j, i in enumerate(calls):
+        f = facts[j]
+        hit, w5, w1, t = read[j], write[j], write_1h[j], total[j]
+        got = bucket(model, f.when, list_at=f.list_at, blend=f.blend, fallback=fb)
+        assert got is not None  # as in scenarios.price: fb has a price list, or the first list has no start
+        key = (f.group, variant(got, f.tier, t))
+        s = sums.get(key)
+        if s is None:
+            s = sums[key] = [0, 0, 0, 0, 0, i]
+        s[0] += hit
+        s[1] += t - hit - w5 - w1
+        s[2] += f.output
+        s[3] += w5
+        s[4] += w1
+    return {k: (s[0], s[1], s[2], s[3], s[4], s[5]) for k, s in sums.items()}
+
+
+def reduce_ledgers(catalog: Catalog, order: Sequence[int], parts: Iterable[PartialLedger]) -> Ledger:
+    """The whole log's ledger from its units' partial ledgers (each call in exactly one unit):
+    token counts summed per bucket, the buckets in the order of their first call in ``order``
+    (the whole-log ledger's order); money is computed from the sums, once, by the ledger."""
+    rank = array("q", bytes(8 * (max(order, default=-1) + 1)))
+    for r, i in enumerate(order):
+        rank[i] = r
+    sums: dict[tuple[str, tuple], list[int]] = {}
+    for part in parts:
+        for key, (hit, miss, output, w5, w1, first) in part.items():
+            s = sums.get(key)
+            if s is None:
+                sums[key] = [hit, miss, output, w5, w1, rank[first]]
+            else:
+                s[0] += hit
+                s[1] += miss
+                s[2] += output
+                s[3] += w5
+                s[4] += w1
+                s[5] = min(s[5], rank[first])
+    led = Ledger(catalog)
+    for key, s in sorted(sums.items(), key=lambda kv: kv[1][5]):
+        led.buckets[key].add(s[0], s[1], s[2], s[3], s[4])
+    return led
+
+
+def merge_priced(
+    n: int, order: Sequence[int], catalog: Catalog, results: Iterable[PricedResult]
+) -> tuple[list[UnitResult], dict[str, Ledger]]:
+    """The units' outcomes (to be written in place) and, per model, the ledger reduced from their
+    partial ledgers. A unit's result counts once however often it arrives (units are disjoint, so
+    a unit is known by its first call: a repeat replaces it); a result that shares only some calls
+    with another is an error, never added."""
+    by_unit: dict[int, PricedResult] = {}
+    for r in results:
+        calls = r[0][0]
+        if len(calls):
+            by_unit[calls[0]] = r
+    seen = bytearray(n)
+    for (calls, *_), _parts in by_unit.values():
+        for i in calls:
+            if seen[i]:
+                raise ValueError(f"call {i} came back from two different work units")
+            seen[i] = 1
+    kept = list(by_unit.values())
+    models: list[str] = list(kept[0][1]) if kept else []
+    ledgers = {m: reduce_ledgers(catalog, order, (parts[m] for _, parts in kept)) for m in models}
+    return [r for r, _ in kept], ledgers
