@@ -67,7 +67,8 @@ class DaskExecutor:
         holding it is lost."""
         if os.getpid() != self.pid:  # a forked copy of this process cannot use the parent's client
             return [fn(x) for x in items]
-        keys = [f"promptcache-unit-{self._run}-{next(self._next)}" for _ in items]
+        name = getattr(fn, "__name__", "task")  # run_priced_unit, run_unit: what the dashboard shows
+        keys = [f"promptcache-unit-{name}-{self._run}-{next(self._next)}" for _ in items]
         with warnings.catch_warnings():  # units are data, sent once: "large object in task graph" is expected
             warnings.filterwarnings("ignore", message=".*[Ll]arge object.*")
             warnings.filterwarnings("ignore", message=".*[Ss]ending large graph.*")
