@@ -29,17 +29,19 @@ from promptcache.measure.shape import Measurer
 from promptcache.model.calls import Call, Segment
 from promptcache.model.facts import CallFacts
 from promptcache.price.ledger import MILLION, Ledger, bucket_cost
-from promptcache.price.scenarios import merge_units, price, simulate_outcomes
+from promptcache.price.scenarios import merge_units, price, resimulate, simulate_outcomes
 from promptcache.price.units import (
     PricedUnit,
     Pricing,
     merge_priced,
     price_calls,
     reduce_ledgers,
+    rerun_partitions,
     run_priced_unit,
+    write_units,
 )
 from promptcache.simulate.parallel import InProcess
-from promptcache.simulate.partition import PieceTable, PolicySpec, Unit, WorkPlan, footprints, split
+from promptcache.simulate.partition import PieceTable, PolicySpec, Unit, WorkPlan, footprints, run_unit, split
 
 EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
 #: two days before DeepSeek V4's third price entry (2026-08-16 16:00 UTC, with peak windows)
@@ -243,7 +245,8 @@ def test_analysis_prices_in_the_units():
     day = datetime(2026, 11, 1, tzinfo=UTC)
     ex = Recording(units=4)
     got = render_json(analyze([EXAMPLE], AnalyzeOptions(at=day, now=day, executor=ex)))
-    assert run_priced_unit in ex.fns
+    assert run_priced_unit in ex.fns  # the simulations as logged, priced in their units
+    assert run_unit in ex.fns  # what-ifs re-run as units (``min_rerun`` 0 here)
     assert got == render_json(analyze([EXAMPLE], AnalyzeOptions(at=day, now=day)))
 
 
@@ -254,3 +257,34 @@ def test_month_spanning_log_crosses_price_entries(measurer):
     assert facts[-1].when - facts[0].when > timedelta(days=3)
     buckets = {catalog.bucket(MODELS[0], f.when) for f in facts}
     assert len({b[1] for b in buckets}) >= 2 and any(b[2] for b in buckets)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(calls=st.lists(call_st, min_size=1, max_size=30), n=st.integers(1, 5), data=st.data())
+def test_what_if_rerun_as_units_equals_resimulate(measurer, calls, n, data):
+    """A what-if (some calls given another system prompt) re-run as work units, each unit through a
+    fresh policy, equals ``resimulate`` and the changed log simulated whole."""
+    catalog = default_catalog()
+    facts, order, shapes = _log(measurer, calls)
+    spec = PolicySpec(catalog.model(MODELS[0]), None, {})
+    base = simulate_outcomes(facts, order, shapes, spec.make(measurer))
+    prints = footprints(facts, shapes, spec.make(measurer))
+    changed = set(data.draw(st.lists(st.integers(0, len(calls) - 1), max_size=len(calls))))
+    new = data.draw(st.integers(0, len(SYSTEMS) - 1))
+    shapes2 = list(shapes)
+    for i in changed:
+        call = Call(source="t", line=i, model=MODELS[0], segments=[Segment("system", SYSTEMS[new] + " v2"),
+                                                                   Segment("user", "ok")])
+        shapes2[i] = measurer.shape(call, trust_usage=False)
+    want = simulate_outcomes(facts, order, shapes2, spec.make(measurer))
+    assert resimulate(base, prints, changed, facts, order, shapes2, spec.make(measurer)) == want
+    parts = rerun_partitions(prints, changed, facts, order, shapes2, spec.make(measurer))
+    units = []
+    for c in WorkPlan.of(parts, n).unit_calls(order, len(facts)) if parts else []:
+        sub = [shapes2[i] for i in c]
+        units.append(Unit(c, [facts[i] for i in c], sub, PieceTable.of(measurer, sub), spec))
+    got = write_units(base.copy(), [pickle.loads(pickle.dumps(run_unit(u))) for u in units])
+    assert got == want
+    assert sorted(i for u in units for i in u.calls) == sorted(i for p in parts for i in p.calls)
+    assert bool(changed) <= bool(parts)  # a change re-runs at least the calls it changed

@@ -22,10 +22,18 @@ from ..price.scenarios import (
     resimulate,
     simulate_outcomes,
 )
-from ..price.units import PricedUnit, Pricing, merge_priced, price_unit, run_priced_unit
+from ..price.units import (
+    PricedUnit,
+    Pricing,
+    merge_priced,
+    price_unit,
+    rerun_partitions,
+    run_priced_unit,
+    write_units,
+)
 from ..simulate.engine import resolve
 from ..simulate.parallel import Forked
-from ..simulate.partition import PieceTable, PolicySpec, Unit, WorkPlan, feed, split
+from ..simulate.partition import PieceTable, PolicySpec, Unit, WorkPlan, feed, run_unit, split
 from ..simulate.policies import make_policy, policy_params
 from .first_pass import FirstPass
 from .options import AnalyzeOptions
@@ -281,6 +289,9 @@ class Simulations:
                 self._priced[(key, m)] = ledger
             return outcomes
         if base is None or base[1] is None:
+            ex = self.opts.executor
+            if ex is not None and ex.remote and base is None:  # a what-if first: its units on the cluster
+                return self._planned(facts, order, seq, pol, make, footprints(facts, seq, pol), spec, ())[0]
             return simulate_outcomes(facts, order, seq, pol)
         parent = var.parent
         if parent is not None:
@@ -290,5 +301,33 @@ class Simulations:
                 prints = footprints(playout[0], playout[2], pol)
                 assert prints is not None  # the policy declared footprints for the log as logged
                 got = self._derived[key] = (parent, self._simulate(key, source, parent, playout, make, spec), prints)
-            return resimulate(got[1], got[2], var.differs, facts, order, seq, pol)
-        return resimulate(base[0], base[1], var.changed(), facts, order, seq, pol)
+            return self._resimulate(got[1], got[2], var.differs, layout, pol, spec)
+        return self._resimulate(base[0], base[1], var.changed(), layout, pol, spec)
+
+    def _resimulate(
+        self,
+        base: Outcomes,
+        prints: Footprints,
+        changed: set[int],
+        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+        pol: Any,
+        spec: tuple[PolicySpec, Measurer],
+    ) -> Outcomes:
+        """``price.scenarios.resimulate`` here, or, on a cluster (a remote executor), the calls it
+        would re-run as work units there: their partitions (connected before or after the change)
+        planned as a whole simulation's are, each unit through a fresh policy, the outcomes
+        written over the kept ones. Fewer calls than the executor's ``min_rerun`` stay here (a
+        task costs more than it saves)."""
+        facts, order, seq = layout
+        ex = self.opts.executor
+        if ex is None or not ex.remote or ex.units <= 1:
+            return resimulate(base, prints, changed, facts, order, seq, pol)
+        parts = rerun_partitions(prints, changed, facts, order, seq, pol)
+        if not parts or sum(map(len, parts)) < getattr(ex, "min_rerun", 0):
+            return resimulate(base, prints, changed, facts, order, seq, pol)
+        policy, measurer = spec
+        units = []
+        for c in WorkPlan.of(parts, ex.units).unit_calls(order, len(facts)):
+            shapes = [seq[i] for i in c]
+            units.append(Unit(c, [facts[i] for i in c], shapes, PieceTable.of(measurer, shapes), policy))
+        return write_units(base.copy(), ex.map(run_unit, units))

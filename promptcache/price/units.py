@@ -15,6 +15,10 @@ ledger lists its buckets in the whole-log ledger's order (what ``Ledger.peak_sha
 in). ``tests/test_price_units.py`` checks reduce(units) == the whole-log ledger on random logs and
 plans.
 
+A what-if re-runs only the calls its change reaches (``scenarios.resimulate``);
+``rerun_partitions`` groups them so that a plan can send them to workers as units too, their
+outcomes written over the kept ones (``write_units``).
+
 Nothing is counted twice: every call of the log is in exactly one unit, and ``merge_priced`` keeps
 one result per unit before it reduces (a unit's result arriving again, as after a lost worker,
 replaces the first; a result that overlaps another unit's only in part is an error).
@@ -26,11 +30,15 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ..knowledge.catalog import Catalog, default_catalog
+from ..measure.shape import Shape
 from ..model.facts import CallFacts
-from ..simulate.partition import Unit, UnitResult, run_unit
+from ..simulate.partition import Footprints, Partition, Unit, UnitResult, components, run_unit
+from ..simulate.policies import FootprintPolicy
 from .ledger import Ledger
+from .scenarios import Outcomes
 
 #: one unit's partial ledger for one model: bucket key -> (hit, miss, output, write_5m, write_1h,
 #: the bucket's first call), the key as ``Ledger.buckets``'s ((group, bucket)), in the unit's time order
@@ -155,3 +163,41 @@ def merge_priced(
     models: list[str] = list(kept[0][1]) if kept else []
     ledgers = {m: reduce_ledgers(catalog, order, (parts[m] for _, parts in kept)) for m in models}
     return [r for r, _ in kept], ledgers
+
+
+# -- what-ifs: the calls a change reaches, as partitions a plan can send to workers -----------------
+
+
+def rerun_partitions(
+    base_prints: Footprints,
+    changed: set[int],
+    facts: Sequence[CallFacts],
+    order: Sequence[int],
+    shapes: Sequence[Shape],
+    policy: FootprintPolicy,
+) -> list[Partition]:
+    """The calls ``scenarios.resimulate`` re-runs for a change, grouped by what connects them
+    (footprints before or after the change), each group's calls in ``order``: groups never share
+    cache state, so each can go through its own fresh policy (in a work unit on a worker) and the
+    outcomes equal ``resimulate``'s. Keys name each group by its first call."""
+    new_prints = {i: policy.footprint(shapes[i], user=facts[i].user, call=facts[i].hints) for i in changed}
+    root = components([*base_prints, *new_prints.values()])
+    dirty = {root(k) for i in changed for k in (*base_prints[i], *new_prints[i])}
+    groups: dict[Any, array] = {}
+    for i in order:
+        r = root(new_prints.get(i, base_prints[i])[0])
+        if r in dirty:
+            got = groups.get(r)
+            if got is None:
+                got = groups[r] = array("q")
+            got.append(i)
+    return [Partition(("", f"c{g[0]}"), g) for g in groups.values()]
+
+
+def write_units(out: Outcomes, results: Iterable[UnitResult]) -> Outcomes:
+    """``out`` with the units' outcomes written over its calls' (in place, never added: a unit
+    that arrives twice writes the same values twice)."""
+    for calls, read, write, write_1h, total in results:
+        for j, i in enumerate(calls):
+            out.read[i], out.write[i], out.write_1h[i], out.total[i] = read[j], write[j], write_1h[j], total[j]
+    return out
