@@ -204,4 +204,4 @@ def test_reduced_ledgers_on_two_workers_equal_the_whole_log(cluster):
         assert len(units) > 1
         assert merge_units(len(facts), outs).read == whole.read
         for m in MODELS:
-            _same(ledgers[m], price(facts, order, m, whole, catalog, fallback=DAY))
+            _same(ledgers[m].ledger, price(facts, order, m, whole, catalog, fallback=DAY))

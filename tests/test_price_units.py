@@ -33,8 +33,12 @@ from promptcache.price.scenarios import merge_units, price, resimulate, simulate
 from promptcache.price.units import (
     PricedUnit,
     Pricing,
+    apply_delta,
+    counted,
     merge_priced,
     price_calls,
+    ranks,
+    reduce_counted,
     reduce_ledgers,
     rerun_partitions,
     run_priced_unit,
@@ -124,7 +128,7 @@ def test_reduced_unit_ledgers_equal_the_whole_log_ledger(measurer, calls, n, fal
                                                                            whole.write_1h, whole.total)
     assert list(ledgers) == list(MODELS)
     for m in MODELS:
-        _same(ledgers[m], price(facts, order, m, whole, catalog, fallback=fallback))
+        _same(ledgers[m].ledger, price(facts, order, m, whole, catalog, fallback=fallback))
 
 
 def test_reduce_sums_tokens_then_multiplies_once():
@@ -136,8 +140,8 @@ def test_reduce_sums_tokens_then_multiplies_once():
     when = datetime(2026, 4, 25, tzinfo=UTC)
     b = catalog.variant(catalog.bucket("deepseek-v4-pro", when))
     rates = catalog.rates(*b)
-    a_part = {("g", b): (3, 0, 0, 0, 0, 0)}
-    b_part = {("g", b): (4, 0, 0, 0, 0, 1)}
+    a_part = {("g", b): (3, 0, 0, 0, 0, 0, 1)}
+    b_part = {("g", b): (4, 0, 0, 0, 0, 1, 1)}
     led = reduce_ledgers(catalog, [0, 1], [a_part, b_part])
     assert led.tokens().hit == 7
     assert led.cost() == 7 * rates.input_hit / MILLION == bucket_cost(catalog, b, led.tokens())
@@ -149,8 +153,8 @@ def test_buckets_in_the_order_of_their_first_call():
     meets x (call 0) then y (call 1), whichever unit arrives first."""
     catalog = default_catalog()
     x, y = ("g", ("deepseek-v4-pro", 0, False)), ("g", ("deepseek-v4-pro", 1, False))
-    a = {x: (1, 1, 1, 0, 0, 0)}
-    b = {y: (2, 0, 0, 0, 0, 1), x: (5, 0, 0, 0, 0, 2)}
+    a = {x: (1, 1, 1, 0, 0, 0, 2)}
+    b = {y: (2, 0, 0, 0, 0, 1, 1), x: (5, 0, 0, 0, 0, 2, 1)}
     for parts in ([a, b], [b, a]):
         led = reduce_ledgers(catalog, [0, 1, 2, 3], parts)
         assert list(led.buckets) == [x, y]
@@ -167,11 +171,11 @@ def test_a_priced_unit_run_twice_counts_once():
     catalog = default_catalog()
     key = ("g", ("deepseek-v4-pro", 0, False))
     ra = ((_arr([0, 2]), _arr([10, 0]), _arr([0, 0]), _arr([0, 0]), _arr([100, 50])),
-          {"m": {key: (10, 140, 0, 0, 0, 0)}})
+          {"m": {key: (10, 140, 0, 0, 0, 0, 2)}})
     rb = ((_arr([1, 3]), _arr([0, 30]), _arr([0, 0]), _arr([0, 0]), _arr([40, 60])),
-          {"m": {key: (30, 70, 0, 0, 0, 1)}})
-    once = merge_priced(4, [0, 1, 2, 3], catalog, [ra, rb])[1]["m"]
-    twice = merge_priced(4, [0, 1, 2, 3], catalog, [ra, rb, rb])[1]["m"]
+          {"m": {key: (30, 70, 0, 0, 0, 1, 2)}})
+    once = merge_priced(4, [0, 1, 2, 3], catalog, [ra, rb])[1]["m"].ledger
+    twice = merge_priced(4, [0, 1, 2, 3], catalog, [ra, rb, rb])[1]["m"].ledger
     assert once.tokens().hit == twice.tokens().hit == 40 and once.state() == twice.state()
     overlap = ((_arr([1, 2]), _arr([0, 0]), _arr([0, 0]), _arr([0, 0]), _arr([1, 1])), {"m": {}})
     with pytest.raises(ValueError, match="call 2 came back from two different work units"):
@@ -195,7 +199,7 @@ def test_catalog_travels_only_when_not_the_packaged_one(measurer, tmp_path):
     units = _units(measurer, facts, order, shapes, spec, 3)
     results = [pickle.loads(pickle.dumps(run_priced_unit(pickle.loads(pickle.dumps(PricedUnit(u, custom))))))
                for u in units]
-    led = merge_priced(len(facts), order, mine, results)[1][MODELS[0]]
+    led = merge_priced(len(facts), order, mine, results)[1][MODELS[0]].ledger
     whole = simulate_outcomes(facts, order, shapes, spec.make(measurer))
     _same(led, price(facts, order, MODELS[0], whole, mine))
     assert led.cost() != price(facts, order, MODELS[0], whole, default_catalog()).cost()
@@ -214,6 +218,7 @@ def test_price_calls_is_price_on_one_unit(measurer):
     led = price(facts, order, MODELS[0], whole, catalog)
     assert [k for k in part] == list(led.buckets)
     assert {k: v[:5] for k, v in part.items()} == led.state()["buckets"]
+    assert sum(v[6] for v in part.values()) == len(facts)  # every call counted in one bucket
     first: dict = {}
     for i in order:  # each bucket's first call, looked up call by call
         f = facts[i]
@@ -279,12 +284,87 @@ def test_what_if_rerun_as_units_equals_resimulate(measurer, calls, n, data):
         shapes2[i] = measurer.shape(call, trust_usage=False)
     want = simulate_outcomes(facts, order, shapes2, spec.make(measurer))
     assert resimulate(base, prints, changed, facts, order, shapes2, spec.make(measurer)) == want
-    parts = rerun_partitions(prints, changed, facts, order, shapes2, spec.make(measurer))
+    parts, rerun = rerun_partitions(prints, changed, facts, order, shapes2, spec.make(measurer))
     units = []
     for c in WorkPlan.of(parts, n).unit_calls(order, len(facts)) if parts else []:
         sub = [shapes2[i] for i in c]
         units.append(Unit(c, [facts[i] for i in c], sub, PieceTable.of(measurer, sub), spec))
     got = write_units(base.copy(), [pickle.loads(pickle.dumps(run_unit(u))) for u in units])
     assert got == want
-    assert sorted(i for u in units for i in u.calls) == sorted(i for p in parts for i in p.calls)
+    assert sorted(i for u in units for i in u.calls) == sorted(i for p in parts for i in p.calls) == sorted(rerun)
     assert bool(changed) <= bool(parts)  # a change re-runs at least the calls it changed
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(calls=st.lists(call_st, min_size=1, max_size=30), data=st.data())
+def test_what_if_ledger_from_its_base_equals_a_whole_pass(measurer, calls, data):
+    """A what-if priced as its base's ledger with the re-run calls taken out and put back in (some
+    calls given another system prompt, another group, another pricing instant) equals pricing the
+    changed log whole: the same buckets in the same order (blended rates do not divide evenly, so
+    the order Decimal money is added in shows in its last digit), the same sums; then a what-if of
+    that what-if, from it. When the order cannot be known from the parts, the delta says so."""
+    catalog = default_catalog()
+    facts, order, shapes = _log(measurer, calls)
+    spec = PolicySpec(catalog.model(MODELS[0]), None, {})
+    base = simulate_outcomes(facts, order, shapes, spec.make(measurer))
+    prints = footprints(facts, shapes, spec.make(measurer))
+    led = {m: counted(catalog, facts, order, m, base, None) for m in MODELS}
+    for m in MODELS:
+        _same(led[m].ledger, price(facts, order, m, base, catalog))
+    for _ in range(2):  # a what-if, then a what-if of it
+        changed = set(data.draw(st.lists(st.integers(0, len(calls) - 1), max_size=len(calls))))
+        new = data.draw(st.integers(0, len(SYSTEMS) - 1))
+        shapes2, facts2 = list(shapes), list(facts)
+        for i in changed:
+            call = Call(source="t", line=i, model=MODELS[0], segments=[Segment("system", SYSTEMS[new] + " v3"),
+                                                                       Segment("user", "ok")])
+            shapes2[i] = measurer.shape(call, trust_usage=False)
+            f = facts[i]
+            facts2[i] = CallFacts(**{**{k: getattr(f, k) for k in f.__slots__},
+                                     "group": data.draw(st.sampled_from(["g1", "g2", "g3"])),
+                                     "output": data.draw(st.integers(0, 50)),
+                                     "when": f.when + timedelta(hours=data.draw(st.sampled_from([0, 9, 60])))})
+        parts, rerun = rerun_partitions(prints, changed, facts2, order, shapes2, spec.make(measurer))
+        after = simulate_outcomes(facts2, order, shapes2, spec.make(measurer))
+        res = (rerun, base.read, base.write, base.write_1h, base.total)
+        res2 = (rerun, after.read, after.write, after.write_1h, after.total)
+        for m in MODELS:
+            minus = price_calls(res, facts, m, catalog, None, local=False)
+            plus = price_calls(res2, facts2, m, catalog, None, local=False)
+            got = apply_delta(led[m], minus, plus, ranks(order))
+            again = counted(catalog, facts2, order, m, after, None)
+            if got is None:  # a bucket lost its first call and kept later ones: priced whole
+                lost = [k for k, v in minus.items() if ranks(order)[v[5]] == led[m].first[k] and k in again.calls]
+                assert lost
+                got = again
+            _same(got.ledger, price(facts2, order, m, after, catalog))  # the order too: blended rates
+            assert (got.calls, got.first) == (again.calls, again.first)
+            led[m] = got
+        facts, shapes, base = facts2, shapes2, after
+        prints = footprints(facts, shapes, spec.make(measurer))
+
+
+def test_a_bucket_emptied_by_a_what_if_is_dropped():
+    """Worked example: bucket x held calls 0 and 1, y call 2; the what-if moves calls 0 and 1 to y.
+    x is dropped (no call is left in it), y holds 3 calls: as a whole pass would make it."""
+    catalog = default_catalog()
+    x, y = ("g1", ("deepseek-v4-pro", 0, False)), ("g2", ("deepseek-v4-pro", 0, False))
+    before = reduce_counted(catalog, [0, 1, 2], [{x: (5, 5, 0, 0, 0, 0, 2), y: (1, 1, 0, 0, 0, 2, 1)}])
+    after = apply_delta(before, {x: (5, 5, 0, 0, 0, 0, 2)}, {y: (4, 6, 0, 0, 0, 0, 2)}, [0, 1, 2])
+    assert after is not None
+    assert list(after.ledger.buckets) == [y] and after.calls == {y: 3} and after.first == {y: 0}
+    assert (after.ledger.tokens().hit, after.ledger.tokens().miss) == (5, 7)
+    assert after.ledger.groups() == {"g2"}
+
+
+def test_a_bucket_that_lost_its_first_call_is_not_guessed():
+    """Bucket x held calls 0 (first) and 2, y call 1; the what-if moves call 0 to y: x's first call
+    is now 2, after y's (1), which the parts cannot tell without call 2's rank: None (priced whole)."""
+    catalog = default_catalog()
+    x, y = ("g1", ("deepseek-v4-pro", 0, False)), ("g2", ("deepseek-v4-pro", 0, False))
+    before = reduce_counted(catalog, [0, 1, 2], [{x: (1, 0, 0, 0, 0, 0, 2), y: (1, 0, 0, 0, 0, 1, 1)}])
+    assert apply_delta(before, {x: (1, 0, 0, 0, 0, 0, 1)}, {y: (1, 0, 0, 0, 0, 0, 1)}, [0, 1, 2]) is None
+    # the same call staying in x (another prompt, the same bucket) keeps x first
+    same = apply_delta(before, {x: (1, 0, 0, 0, 0, 0, 1)}, {x: (0, 1, 0, 0, 0, 0, 1)}, [0, 1, 2])
+    assert same is not None and list(same.ledger.buckets) == [x, y] and same.ledger.tokens("g1").miss == 1

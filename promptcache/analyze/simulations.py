@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,21 +20,25 @@ from ..price.scenarios import (
     footprints,
     merge_units,
     price,
-    resimulate,
     simulate_outcomes,
 )
 from ..price.units import (
+    Counted,
     PricedUnit,
     Pricing,
+    apply_delta,
+    counted,
     merge_priced,
+    price_calls,
     price_unit,
+    ranks,
     rerun_partitions,
     run_priced_unit,
     write_units,
 )
 from ..simulate.engine import resolve
 from ..simulate.parallel import Forked
-from ..simulate.partition import PieceTable, PolicySpec, Unit, WorkPlan, feed, run_unit, split
+from ..simulate.partition import PieceTable, PolicySpec, Unit, UnitResult, WorkPlan, feed, run_unit, split
 from ..simulate.policies import make_policy, policy_params
 from .first_pass import FirstPass
 from .options import AnalyzeOptions
@@ -90,22 +95,92 @@ class Simulations:
     # the models the analysis prices (candidates and comparisons): a simulation run in work units is
     # priced there as each of them that caches alike, and the units' ledgers reduced here
     models: list[ModelEntry] = field(default_factory=list)
-    # (simulation key, model) -> the ledger reduced from the work units of the log as logged
-    _priced: dict[tuple[tuple, str], Ledger] = field(default_factory=dict)
+    # (simulation key, model) -> the log as logged priced (reduced from its work units, or here)
+    _priced: dict[tuple[tuple, str], Counted] = field(default_factory=dict)
+    # the latest what-ifs priced: (key, variant, model, ledger); a what-if's ledger is its base's
+    # with the calls it re-ran priced again (``price.units.apply_delta``)
+    _priced_var: list[tuple[tuple, Variant, str, Counted]] = field(default_factory=list)
+    # the latest what-ifs re-simulated: (key, variant, the layout it changed (None: as logged), calls re-run)
+    _reruns: list[tuple[tuple, Variant, Variant | None, array]] = field(default_factory=list)
+    _rank: array | None = None  # each call's place in ``order``, made on first use
 
     def run(
         self, e: ModelEntry, var: Variant | None = None, on_outcome=None, overrides: dict[str, Any] | None = None
     ) -> Ledger:
         """Simulate ``e``'s cache over the log (with a what-if ``var``) and price it as ``e``: the
-        ledger reduced from the work units that simulated and priced it, when they did."""
-        outcomes, (facts, order, _), key = self._outcomes(e, var, overrides)
-        reduced = self._priced.get((key, e.id)) if var is None else None
-        if reduced is None:
+        log as logged priced once (reduced from the work units that simulated and priced it, or
+        here), a what-if from the ledger of the layout it changes, with only the calls it re-ran
+        priced again."""
+        outcomes, layout, key = self._outcomes(e, var, overrides)
+        facts, order, _ = layout
+        got = self._ledger(e.id, key, var, outcomes, layout) if not outcomes.storage_token_hours else None
+        if got is None:
             return price(facts, order, e.id, outcomes, self.catalog, on_outcome, fallback=self.now)
         if on_outcome is not None:
             for i in order:
                 on_outcome(i, outcomes.outcome(i))
-        return Ledger.from_state(self.catalog, reduced.state())  # a copy: the kept ledger is never shared
+        return got.copy()
+
+    def _ledger(
+        self,
+        model: str,
+        key: tuple,
+        var: Variant | None,
+        outcomes: Outcomes,
+        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+    ) -> Counted | None:
+        """``outcomes`` over ``layout`` priced as ``model``, kept: None for a simulation not kept
+        by ``key`` (per-group placements), priced whole by the caller."""
+        if key[0] == "per-group":
+            return None
+        if var is None:
+            got = self._priced.get((key, model))
+            if got is None:
+                facts, order, _ = layout
+                got = self._priced[(key, model)] = counted(self.catalog, facts, order, model, outcomes, self.now)
+            return got
+        got = next((c for k, v, m, c in self._priced_var if k == key and v is var and m == model), None)
+        if got is not None:
+            return got
+        got = self._delta(model, key, var, outcomes, layout)
+        if got is None:  # priced whole
+            got = counted(self.catalog, layout[0], layout[1], model, outcomes, self.now)
+        self._priced_var = [(key, var, model, got), *self._priced_var[:7]]
+        return got
+
+    def _delta(
+        self,
+        model: str,
+        key: tuple,
+        var: Variant,
+        outcomes: Outcomes,
+        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+    ) -> Counted | None:
+        """``var``'s ledger from the ledger of the layout it was re-simulated from, only the calls
+        it re-ran priced again (``price.units.apply_delta``); None when that cannot be known from
+        the parts: the calls moved in time, or the layout it changed is no longer kept."""
+        rerun = next(((b, r) for k, v, b, r in self._reruns if k == key and v is var), None)
+        if rerun is None or layout[1] is not self.order:
+            return None
+        parent, calls = rerun
+        if parent is None:
+            before = self._base[key][0]
+        else:
+            derived = self._derived.get(key)
+            if derived is None or derived[0] is not parent:
+                return None
+            before = derived[1]
+        playout = self._layout(parent, key[1])
+        if playout[1] is not self.order:
+            return None
+        base = self._ledger(model, key, parent, before, playout)
+        if base is None:
+            return None
+        if self._rank is None:
+            self._rank = ranks(self.order)
+        minus = price_calls(_result(calls, before), playout[0], model, self.catalog, self.now, local=False)
+        plus = price_calls(_result(calls, outcomes), layout[0], model, self.catalog, self.now, local=False)
+        return apply_delta(base, minus, plus, self._rank)
 
     def outcomes(self, e: ModelEntry, var: Variant | None = None) -> Outcomes:
         """``e``'s cache over the log (with ``var``), unpriced: an earlier run's when it is kept."""
@@ -215,7 +290,7 @@ class Simulations:
         prints: Footprints | None,
         spec: tuple[PolicySpec, Measurer],
         models: Sequence[str],
-    ) -> tuple[Outcomes, dict[str, Ledger]]:
+    ) -> tuple[Outcomes, dict[str, Counted]]:
         """A whole simulation, by one plan: the log's partitions grouped into the executor's work
         units, each unit fed through a fresh policy in time order and priced there as each of
         ``models`` (``price.units``), the outcomes put side by side and the units' ledgers
@@ -286,7 +361,7 @@ class Simulations:
             outcomes, ledgers = self._planned(facts, order, seq, pol, make, prints, spec, models)
             self._base[key] = (outcomes, prints)
             for m, ledger in ledgers.items():
-                self._priced[(key, m)] = ledger
+                self._priced[(key, m)] = ledger  # priced in the work units, reduced here
             return outcomes
         if base is None or base[1] is None:
             ex = self.opts.executor
@@ -301,11 +376,14 @@ class Simulations:
                 prints = footprints(playout[0], playout[2], pol)
                 assert prints is not None  # the policy declared footprints for the log as logged
                 got = self._derived[key] = (parent, self._simulate(key, source, parent, playout, make, spec), prints)
-            return self._resimulate(got[1], got[2], var.differs, layout, pol, spec)
-        return self._resimulate(base[0], base[1], var.changed(), layout, pol, spec)
+            return self._resimulate(key, var, parent, got[1], got[2], var.differs, layout, pol, spec)
+        return self._resimulate(key, var, None, base[0], base[1], var.changed(), layout, pol, spec)
 
     def _resimulate(
         self,
+        key: tuple,
+        var: Variant,
+        parent: Variant | None,
         base: Outcomes,
         prints: Footprints,
         changed: set[int],
@@ -313,21 +391,27 @@ class Simulations:
         pol: Any,
         spec: tuple[PolicySpec, Measurer],
     ) -> Outcomes:
-        """``price.scenarios.resimulate`` here, or, on a cluster (a remote executor), the calls it
-        would re-run as work units there: their partitions (connected before or after the change)
-        planned as a whole simulation's are, each unit through a fresh policy, the outcomes
-        written over the kept ones. Fewer calls than the executor's ``min_rerun`` stay here (a
-        task costs more than it saves)."""
+        """``var``'s outcomes from ``base`` (``parent``'s, None: as logged), as
+        ``price.scenarios.resimulate`` gives them: the calls the change reaches re-run through
+        ``pol`` here, or, on a cluster (a remote executor), as work units there: their partitions
+        (connected before or after the change) planned as a whole simulation's are, each unit
+        through a fresh policy, the outcomes written over the kept ones. Fewer calls than the
+        executor's ``min_rerun`` stay here (a task costs more than it saves). The calls re-run are
+        kept: pricing ``var`` prices only them again."""
         facts, order, seq = layout
         ex = self.opts.executor
-        if ex is None or not ex.remote or ex.units <= 1:
-            return resimulate(base, prints, changed, facts, order, seq, pol)
-        parts = rerun_partitions(prints, changed, facts, order, seq, pol)
-        if not parts or sum(map(len, parts)) < getattr(ex, "min_rerun", 0):
-            return resimulate(base, prints, changed, facts, order, seq, pol)
+        parts, rerun = rerun_partitions(prints, changed, facts, order, seq, pol)
+        self._reruns = [(key, var, parent, rerun), *self._reruns[:7]]
+        if ex is None or not ex.remote or ex.units <= 1 or len(rerun) < getattr(ex, "min_rerun", 0) or not parts:
+            return write_units(base.copy(), [feed(rerun, facts, seq, pol)])
         policy, measurer = spec
         units = []
         for c in WorkPlan.of(parts, ex.units).unit_calls(order, len(facts)):
             shapes = [seq[i] for i in c]
             units.append(Unit(c, [facts[i] for i in c], shapes, PieceTable.of(measurer, shapes), policy))
         return write_units(base.copy(), ex.map(run_unit, units))
+
+
+def _result(calls: array, o: Outcomes) -> UnitResult:
+    """``calls``' outcomes as a unit's result indexed by call (``price.units.price_calls``, not local)."""
+    return calls, o.read, o.write, o.write_1h, o.total

@@ -41,8 +41,24 @@ from .ledger import Ledger
 from .scenarios import Outcomes
 
 #: one unit's partial ledger for one model: bucket key -> (hit, miss, output, write_5m, write_1h,
-#: the bucket's first call), the key as ``Ledger.buckets``'s ((group, bucket)), in the unit's time order
-PartialLedger = dict[tuple[str, tuple], tuple[int, int, int, int, int, int]]
+#: the bucket's first call, its number of calls), the key as ``Ledger.buckets``'s ((group, bucket)),
+#: in the unit's time order
+PartialLedger = dict[tuple[str, tuple], tuple[int, int, int, int, int, int, int]]
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A ledger, how many calls each of its buckets holds and the rank (in the time order) of its
+    first call: what a what-if's ledger is derived from (``apply_delta``), with the buckets a whole
+    pass would make, in its order."""
+
+    ledger: Ledger
+    calls: dict[tuple[str, tuple], int]
+    first: dict[tuple[str, tuple], int]
+
+    def copy(self) -> Ledger:
+        """The ledger, a copy (a kept ledger is never handed out)."""
+        return Ledger.from_state(self.ledger.catalog, self.ledger.state())
 
 
 @dataclass(frozen=True)
@@ -90,44 +106,57 @@ def price_unit(result: UnitResult, facts: Sequence[CallFacts], pricing: Pricing)
 
 
 def price_calls(
-    result: UnitResult, facts: Sequence[CallFacts], model: str, catalog: Catalog, fallback: datetime | None
+    result: UnitResult,
+    facts: Sequence[CallFacts],
+    model: str,
+    catalog: Catalog,
+    fallback: datetime | None,
+    *,
+    local: bool = True,
 ) -> PartialLedger:
     """Token sums per bucket of one unit's calls as ``model`` (the loop of ``scenarios.price``,
-    token sums only), each bucket with the first call that reached it."""
+    token sums only), each bucket with the first call that reached it and its number of calls.
+    ``local``: ``facts`` and the outcome arrays are the unit's (position j is call ``calls[j]``),
+    else the log's (indexed by call)."""
     calls, read, write, write_1h, total = result
     bucket, variant = catalog.bucket, catalog.variant
     fb = fallback if fallback is not None else catalog.first_price(model)
     sums: dict[tuple[str, tuple], list[int]] = {}
     for j, i in enumerate(calls):
-        f = facts[j]
-        hit, w5, w1, t = read[j], write[j], write_1h[j], total[j]
+        k = j if local else i
+        f = facts[k]
+        hit, w5, w1, t = read[k], write[k], write_1h[k], total[k]
         got = bucket(model, f.when, list_at=f.list_at, blend=f.blend, fallback=fb)
         assert got is not None  # as in scenarios.price: fb has a price list, or the first list has no start
         key = (f.group, variant(got, f.tier, t))
         s = sums.get(key)
         if s is None:
-            s = sums[key] = [0, 0, 0, 0, 0, i]
+            s = sums[key] = [0, 0, 0, 0, 0, i, 0]
         s[0] += hit
         s[1] += t - hit - w5 - w1
         s[2] += f.output
         s[3] += w5
         s[4] += w1
-    return {k: (s[0], s[1], s[2], s[3], s[4], s[5]) for k, s in sums.items()}
+        s[6] += 1
+    return {k: (s[0], s[1], s[2], s[3], s[4], s[5], s[6]) for k, s in sums.items()}
 
 
 def reduce_ledgers(catalog: Catalog, order: Sequence[int], parts: Iterable[PartialLedger]) -> Ledger:
     """The whole log's ledger from its units' partial ledgers (each call in exactly one unit):
     token counts summed per bucket, the buckets in the order of their first call in ``order``
     (the whole-log ledger's order); money is computed from the sums, once, by the ledger."""
-    rank = array("q", bytes(8 * (max(order, default=-1) + 1)))
-    for r, i in enumerate(order):
-        rank[i] = r
+    return reduce_counted(catalog, order, parts).ledger
+
+
+def reduce_counted(catalog: Catalog, order: Sequence[int], parts: Iterable[PartialLedger]) -> Counted:
+    """``reduce_ledgers``, with each bucket's number of calls."""
+    rank = ranks(order)
     sums: dict[tuple[str, tuple], list[int]] = {}
     for part in parts:
-        for key, (hit, miss, output, w5, w1, first) in part.items():
+        for key, (hit, miss, output, w5, w1, first, n) in part.items():
             s = sums.get(key)
             if s is None:
-                sums[key] = [hit, miss, output, w5, w1, rank[first]]
+                sums[key] = [hit, miss, output, w5, w1, rank[first], n]
             else:
                 s[0] += hit
                 s[1] += miss
@@ -135,15 +164,91 @@ def reduce_ledgers(catalog: Catalog, order: Sequence[int], parts: Iterable[Parti
                 s[3] += w5
                 s[4] += w1
                 s[5] = min(s[5], rank[first])
+                s[6] += n
     led = Ledger(catalog)
+    calls: dict[tuple[str, tuple], int] = {}
+    firsts: dict[tuple[str, tuple], int] = {}
     for key, s in sorted(sums.items(), key=lambda kv: kv[1][5]):
         led.buckets[key].add(s[0], s[1], s[2], s[3], s[4])
-    return led
+        calls[key] = s[6]
+        firsts[key] = s[5]
+    return Counted(led, calls, firsts)
+
+
+def counted(
+    catalog: Catalog,
+    facts: Sequence[CallFacts],
+    order: Sequence[int],
+    model: str,
+    outcomes: Outcomes,
+    fallback: datetime | None,
+) -> Counted:
+    """The whole log priced as ``model`` here, in one pass: ``scenarios.price``'s ledger (same
+    buckets, same order; no explicit-cache storage), with each bucket's number of calls."""
+    result = (order, outcomes.read, outcomes.write, outcomes.write_1h, outcomes.total)
+    return reduce_counted(catalog, order, [price_calls(result, facts, model, catalog, fallback, local=False)])  # type: ignore[arg-type]  # order: any sequence of calls, not an array
+
+
+def ranks(order: Sequence[int]) -> array:
+    """Each call's position in ``order``."""
+    rank = array("q", bytes(8 * (max(order, default=-1) + 1)))
+    for r, i in enumerate(order):
+        rank[i] = r
+    return rank
+
+
+def apply_delta(base: Counted, minus: PartialLedger, plus: PartialLedger, rank: Sequence[int]) -> Counted | None:
+    """A what-if's ledger from the one it changes (``base``, over the same time order, ``rank``
+    each call's place in it): the re-run calls' tokens as they were taken out (``minus``) and as
+    they are now put in (``plus``), token sums per bucket, exact. A bucket left with no call is
+    dropped; the buckets are in the order of their first call, as a whole pass makes them (the
+    order Decimal money is added in: blended rates do not divide evenly). None when that order is
+    not known from the parts: a bucket lost its first call to the change and kept later ones."""
+    sums = {k: [t.hit, t.miss, t.output, t.write_5m, t.write_1h, base.calls[k]] for k, t in base.ledger.buckets.items()}
+    first = dict(base.first)
+    lost: set[tuple[str, tuple]] = set()
+    for key, (hit, miss, output, w5, w1, f, n) in minus.items():
+        s = sums[key]
+        s[0] -= hit
+        s[1] -= miss
+        s[2] -= output
+        s[3] -= w5
+        s[4] -= w1
+        s[5] -= n
+        if not s[5]:  # every call of the bucket's re-run: its first is the re-run's, if any
+            del first[key]
+        elif rank[f] == first[key]:
+            lost.add(key)
+    for key, (hit, miss, output, w5, w1, f, n) in plus.items():
+        s = sums.setdefault(key, [0, 0, 0, 0, 0, 0])
+        s[0] += hit
+        s[1] += miss
+        s[2] += output
+        s[3] += w5
+        s[4] += w1
+        s[5] += n
+        r = rank[f]
+        got = first.get(key)
+        if got is None or r <= got:  # the earliest call of the bucket's is a re-run one
+            first[key] = r
+            lost.discard(key)
+    if any(sums[k][5] for k in lost):
+        return None
+    led = Ledger(base.ledger.catalog, storage=base.ledger.storage)
+    calls: dict[tuple[str, tuple], int] = {}
+    firsts: dict[tuple[str, tuple], int] = {}
+    for key, s in sums.items():
+        assert s[5] > 0 or s[:5] == [0, 0, 0, 0, 0], (key, s)  # tokens without a call: a delta from another base
+    for key, s in sorted(((k, s) for k, s in sums.items() if s[5]), key=lambda kv: first[kv[0]]):
+        led.buckets[key].add(s[0], s[1], s[2], s[3], s[4])
+        calls[key] = s[5]
+        firsts[key] = first[key]
+    return Counted(led, calls, firsts)
 
 
 def merge_priced(
     n: int, order: Sequence[int], catalog: Catalog, results: Iterable[PricedResult]
-) -> tuple[list[UnitResult], dict[str, Ledger]]:
+) -> tuple[list[UnitResult], dict[str, Counted]]:
     """The units' outcomes (to be written in place) and, per model, the ledger reduced from their
     partial ledgers. A unit's result counts once however often it arrives (units are disjoint, so
     a unit is known by its first call: a repeat replaces it); a result that shares only some calls
@@ -161,7 +266,7 @@ def merge_priced(
             seen[i] = 1
     kept = list(by_unit.values())
     models: list[str] = list(kept[0][1]) if kept else []
-    ledgers = {m: reduce_ledgers(catalog, order, (parts[m] for _, parts in kept)) for m in models}
+    ledgers = {m: reduce_counted(catalog, order, (parts[m] for _, parts in kept)) for m in models}
     return [r for r, _ in kept], ledgers
 
 
@@ -175,15 +280,17 @@ def rerun_partitions(
     order: Sequence[int],
     shapes: Sequence[Shape],
     policy: FootprintPolicy,
-) -> list[Partition]:
+) -> tuple[list[Partition], array]:
     """The calls ``scenarios.resimulate`` re-runs for a change, grouped by what connects them
     (footprints before or after the change), each group's calls in ``order``: groups never share
     cache state, so each can go through its own fresh policy (in a work unit on a worker) and the
-    outcomes equal ``resimulate``'s. Keys name each group by its first call."""
+    outcomes equal ``resimulate``'s. Keys name each group by its first call. Also every call
+    re-run, in ``order`` (what ``resimulate`` feeds through one policy)."""
     new_prints = {i: policy.footprint(shapes[i], user=facts[i].user, call=facts[i].hints) for i in changed}
     root = components([*base_prints, *new_prints.values()])
     dirty = {root(k) for i in changed for k in (*base_prints[i], *new_prints[i])}
     groups: dict[Any, array] = {}
+    rerun = array("q")
     for i in order:
         r = root(new_prints.get(i, base_prints[i])[0])
         if r in dirty:
@@ -191,7 +298,8 @@ def rerun_partitions(
             if got is None:
                 got = groups[r] = array("q")
             got.append(i)
-    return [Partition(("", f"c{g[0]}"), g) for g in groups.values()]
+            rerun.append(i)
+    return [Partition(("", f"c{g[0]}"), g) for g in groups.values()], rerun
 
 
 def write_units(out: Outcomes, results: Iterable[UnitResult]) -> Outcomes:
