@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 
 from promptcache.cli import main
-from promptcache.price.units import run_priced_unit
-from promptcache.simulate.partition import run_unit
+from promptcache.price.units import run_priced_unit, run_rerun_unit
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
@@ -81,7 +80,7 @@ def test_report_equal_on_two_workers(cluster, request, log):
     # the simulations as logged went to the cluster in several units (a what-if's re-run may be one)
     assert ex.sent and all(n > 1 for n, fn in zip(ex.sent, ex.fns) if fn is run_priced_unit)
     assert run_priced_unit in ex.fns  # simulated and priced on the workers
-    assert run_unit in ex.fns  # the what-ifs re-run on the workers
+    assert run_rerun_unit in ex.fns  # the what-ifs re-run and priced on the workers
     ran_on = cluster.run(lambda: os.getpid())
     assert len(ran_on) == 2 and os.getpid() not in ran_on.values()  # two worker processes, not this one
 

@@ -33,15 +33,18 @@ from promptcache.price.scenarios import merge_units, price, resimulate, simulate
 from promptcache.price.units import (
     PricedUnit,
     Pricing,
+    RerunUnit,
     apply_delta,
     counted,
     merge_priced,
+    merge_reruns,
     price_calls,
     ranks,
     reduce_counted,
     reduce_ledgers,
     rerun_partitions,
     run_priced_unit,
+    run_rerun_unit,
     write_units,
 )
 from promptcache.simulate.parallel import InProcess
@@ -251,7 +254,7 @@ def test_analysis_prices_in_the_units():
     ex = Recording(units=4)
     got = render_json(analyze([EXAMPLE], AnalyzeOptions(at=day, now=day, executor=ex)))
     assert run_priced_unit in ex.fns  # the simulations as logged, priced in their units
-    assert run_unit in ex.fns  # what-ifs re-run as units (``min_rerun`` 0 here)
+    assert run_rerun_unit in ex.fns  # what-ifs re-run and priced as units (``min_rerun`` 0 here)
     assert got == render_json(analyze([EXAMPLE], AnalyzeOptions(at=day, now=day)))
 
 
@@ -291,6 +294,19 @@ def test_what_if_rerun_as_units_equals_resimulate(measurer, calls, n, data):
         units.append(Unit(c, [facts[i] for i in c], sub, PieceTable.of(measurer, sub), spec))
     got = write_units(base.copy(), [pickle.loads(pickle.dumps(run_unit(u))) for u in units])
     assert got == want
+    # the same units priced where they run, before and after: the what-if's ledger from the base's
+    pricing = Pricing.of(MODELS, None, catalog)
+    reruns = [RerunUnit(u, pricing, list(u.facts),
+                        tuple(array("q", (a[i] for i in u.calls)) for a in (base.read, base.write, base.write_1h,
+                                                                            base.total)))
+              for u in units]
+    outs, priced = merge_reruns([pickle.loads(pickle.dumps(run_rerun_unit(r))) for r in reruns * 2], ranks(order))
+    assert write_units(base.copy(), outs) == want  # every unit arrived twice, written once
+    for m in priced:
+        delta = apply_delta(counted(catalog, facts, order, m, base, None), *priced[m], ranks(order))
+        if delta is not None:
+            _same(delta.ledger, price(facts, order, m, want, catalog))
+    assert bool(units) <= (set(priced) == set(MODELS))
     assert sorted(i for u in units for i in u.calls) == sorted(i for p in parts for i in p.calls) == sorted(rerun)
     assert bool(changed) <= bool(parts)  # a change re-runs at least the calls it changed
 

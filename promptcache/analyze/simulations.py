@@ -24,21 +24,25 @@ from ..price.scenarios import (
 )
 from ..price.units import (
     Counted,
+    PartialLedger,
     PricedUnit,
     Pricing,
+    RerunUnit,
     apply_delta,
     counted,
     merge_priced,
+    merge_reruns,
     price_calls,
     price_unit,
     ranks,
     rerun_partitions,
     run_priced_unit,
+    run_rerun_unit,
     write_units,
 )
 from ..simulate.engine import resolve
 from ..simulate.parallel import Forked
-from ..simulate.partition import PieceTable, PolicySpec, Unit, UnitResult, WorkPlan, feed, run_unit, split
+from ..simulate.partition import PieceTable, PolicySpec, Unit, UnitResult, WorkPlan, feed, split
 from ..simulate.policies import make_policy, policy_params
 from .first_pass import FirstPass
 from .options import AnalyzeOptions
@@ -100,8 +104,11 @@ class Simulations:
     # the latest what-ifs priced: (key, variant, model, ledger); a what-if's ledger is its base's
     # with the calls it re-ran priced again (``price.units.apply_delta``)
     _priced_var: list[tuple[tuple, Variant, str, Counted]] = field(default_factory=list)
-    # the latest what-ifs re-simulated: (key, variant, the layout it changed (None: as logged), calls re-run)
-    _reruns: list[tuple[tuple, Variant, Variant | None, array]] = field(default_factory=list)
+    # the latest what-ifs re-simulated: (key, variant, the layout it changed (None: as logged), calls
+    # re-run, and per model those calls priced before and after when the units that re-ran them did)
+    _reruns: list[tuple[tuple, Variant, Variant | None, array, dict[str, tuple[PartialLedger, PartialLedger]]]] = field(
+        default_factory=list
+    )
     _rank: array | None = None  # each call's place in ``order``, made on first use
 
     def run(
@@ -159,10 +166,10 @@ class Simulations:
         """``var``'s ledger from the ledger of the layout it was re-simulated from, only the calls
         it re-ran priced again (``price.units.apply_delta``); None when that cannot be known from
         the parts: the calls moved in time, or the layout it changed is no longer kept."""
-        rerun = next(((b, r) for k, v, b, r in self._reruns if k == key and v is var), None)
+        rerun = next(((b, r, p) for k, v, b, r, p in self._reruns if k == key and v is var), None)
         if rerun is None or layout[1] is not self.order:
             return None
-        parent, calls = rerun
+        parent, calls, priced = rerun
         if parent is None:
             before = self._base[key][0]
         else:
@@ -176,11 +183,18 @@ class Simulations:
         base = self._ledger(model, key, parent, before, playout)
         if base is None:
             return None
+        if model in priced:  # priced on the workers that re-ran them
+            minus, plus = priced[model]
+        else:
+            minus = price_calls(_result(calls, before), playout[0], model, self.catalog, self.now, local=False)
+            plus = price_calls(_result(calls, outcomes), layout[0], model, self.catalog, self.now, local=False)
+        return apply_delta(base, minus, plus, self._ranks())
+
+    def _ranks(self) -> array:
+        """Each call's place in ``order``, made once."""
         if self._rank is None:
             self._rank = ranks(self.order)
-        minus = price_calls(_result(calls, before), playout[0], model, self.catalog, self.now, local=False)
-        plus = price_calls(_result(calls, outcomes), layout[0], model, self.catalog, self.now, local=False)
-        return apply_delta(base, minus, plus, self._rank)
+        return self._rank
 
     def outcomes(self, e: ModelEntry, var: Variant | None = None) -> Outcomes:
         """``e``'s cache over the log (with ``var``), unpriced: an earlier run's when it is kept."""
@@ -376,8 +390,8 @@ class Simulations:
                 prints = footprints(playout[0], playout[2], pol)
                 assert prints is not None  # the policy declared footprints for the log as logged
                 got = self._derived[key] = (parent, self._simulate(key, source, parent, playout, make, spec), prints)
-            return self._resimulate(key, var, parent, got[1], got[2], var.differs, layout, pol, spec)
-        return self._resimulate(key, var, None, base[0], base[1], var.changed(), layout, pol, spec)
+            return self._resimulate(key, var, parent, got[1], got[2], var.differs, layout, pol, spec, models)
+        return self._resimulate(key, var, None, base[0], base[1], var.changed(), layout, pol, spec, models)
 
     def _resimulate(
         self,
@@ -390,6 +404,7 @@ class Simulations:
         layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
         pol: Any,
         spec: tuple[PolicySpec, Measurer],
+        models: Sequence[str],
     ) -> Outcomes:
         """``var``'s outcomes from ``base`` (``parent``'s, None: as logged), as
         ``price.scenarios.resimulate`` gives them: the calls the change reaches re-run through
@@ -401,15 +416,21 @@ class Simulations:
         facts, order, seq = layout
         ex = self.opts.executor
         parts, rerun = rerun_partitions(prints, changed, facts, order, seq, pol)
-        self._reruns = [(key, var, parent, rerun), *self._reruns[:7]]
         if ex is None or not ex.remote or ex.units <= 1 or len(rerun) < getattr(ex, "min_rerun", 0) or not parts:
+            self._reruns = [(key, var, parent, rerun, {}), *self._reruns[:7]]
             return write_units(base.copy(), [feed(rerun, facts, seq, pol)])
         policy, measurer = spec
+        pricing = Pricing.of(models, self.now, self.catalog)
+        before_facts = self._layout(parent, key[1])[0]
         units = []
         for c in WorkPlan.of(parts, ex.units).unit_calls(order, len(facts)):
             shapes = [seq[i] for i in c]
-            units.append(Unit(c, [facts[i] for i in c], shapes, PieceTable.of(measurer, shapes), policy))
-        return write_units(base.copy(), ex.map(run_unit, units))
+            unit = Unit(c, [facts[i] for i in c], shapes, PieceTable.of(measurer, shapes), policy)
+            was = tuple(array("q", (a[i] for i in c)) for a in (base.read, base.write, base.write_1h, base.total))
+            units.append(RerunUnit(unit, pricing, [before_facts[i] for i in c], was))  # type: ignore[arg-type]  # four arrays
+        outs, priced = merge_reruns(ex.map(run_rerun_unit, units), self._ranks())
+        self._reruns = [(key, var, parent, rerun, priced), *self._reruns[:7]]
+        return write_units(base.copy(), outs)
 
 
 def _result(calls: array, o: Outcomes) -> UnitResult:

@@ -309,3 +309,59 @@ def write_units(out: Outcomes, results: Iterable[UnitResult]) -> Outcomes:
         for j, i in enumerate(calls):
             out.read[i], out.write[i], out.write_1h[i], out.total[i] = read[j], write[j], write_1h[j], total[j]
     return out
+
+
+@dataclass(frozen=True)
+class RerunUnit:
+    """A what-if's re-run unit, priced where it runs: the unit (its calls as the what-if has them),
+    how to price it, and the same calls as they were (facts and outcomes, aligned with
+    ``unit.calls``), to take them out of the ledger of the layout the what-if changes."""
+
+    unit: Unit
+    pricing: Pricing
+    before_facts: list[CallFacts]
+    before: tuple[array, array, array, array]  # read, write, write_1h, total
+
+
+#: a re-run unit's result: its outcomes, and per model its calls priced now (put in) and before (taken out)
+RerunResult = tuple[UnitResult, dict[str, PartialLedger], dict[str, PartialLedger]]
+
+
+def run_rerun_unit(ru: RerunUnit) -> RerunResult:
+    """Re-simulate one unit of a what-if with a fresh policy and price its calls as they are now
+    and as they were (``apply_delta``'s ``plus`` and ``minus``)."""
+    result = run_unit(ru.unit)
+    before = (result[0], *ru.before)
+    return result, price_unit(result, ru.unit.facts, ru.pricing), price_unit(before, ru.before_facts, ru.pricing)
+
+
+def merge_partials(parts: Iterable[PartialLedger], rank: Sequence[int]) -> PartialLedger:
+    """Partial ledgers of disjoint calls as one: token sums and calls added per bucket, each
+    bucket's first call the earliest in the time order (``rank``)."""
+    out: dict[tuple[str, tuple], list[int]] = {}
+    for part in parts:
+        for key, v in part.items():
+            s = out.get(key)
+            if s is None:
+                out[key] = list(v)
+            else:
+                for j in (0, 1, 2, 3, 4, 6):
+                    s[j] += v[j]
+                if rank[v[5]] < rank[s[5]]:
+                    s[5] = v[5]
+    return {k: (s[0], s[1], s[2], s[3], s[4], s[5], s[6]) for k, s in out.items()}
+
+
+def merge_reruns(
+    results: Iterable[RerunResult], rank: Sequence[int]
+) -> tuple[list[UnitResult], dict[str, tuple[PartialLedger, PartialLedger]]]:
+    """The re-run units' outcomes and, per model, (``minus``, ``plus``) for ``apply_delta``: one
+    result per unit however often it arrived (a unit is known by its first call)."""
+    by_unit = {r[0][0][0]: r for r in results if len(r[0][0])}
+    kept = list(by_unit.values())
+    models = list(kept[0][1]) if kept else []
+    priced = {
+        m: (merge_partials((r[2][m] for r in kept), rank), merge_partials((r[1][m] for r in kept), rank))
+        for m in models
+    }
+    return [r[0] for r in kept], priced
