@@ -36,8 +36,9 @@ T = TypeVar("T")
 #: units planned per worker thread: small enough to balance, large enough to amortize a task
 UNITS_PER_THREAD = 4
 #: a what-if re-running fewer calls than this re-simulates them on the client; more go to the
-#: workers as units. Chosen, not tuned: 500 calls are ~50 ms of simulation at the 65-125 µs a call
-#: ``benchmarks/bench_dask.py`` measured, about what sending a unit and getting it back costs there
+#: workers as units. Chosen, not tuned: 500 calls are 30-60 ms of simulation at the 65-125 µs a
+#: call ``benchmarks/bench_dask.py`` measured; a unit's round trip on a loaded local cluster costs
+#: more than that, so a small re-run stays here
 MIN_RERUN = 500
 
 INSTALL = (
