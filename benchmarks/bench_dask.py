@@ -11,8 +11,10 @@ Measured, interleaved per repeat (min / median / max):
 2. the whole ``analyze`` (JSON report) in process and on each cluster.
 
 Measured once, for the paper model: partitions, the share of calls in the largest partition (the
-hot template), what one call weighs on the wire (a pickled ``Unit`` divided by its calls: facts,
-shape, its share of the piece table) and the simulation time per call. The paper model scales them
+hot template), what one call weighs on the wire (a pickled ``PricedUnit`` divided by its calls:
+facts, shape, its share of the piece table, and the pricing spec), what comes back per call (the
+outcomes, and the partial ledgers: token sums per bucket), the simulation and pricing time per call
+on a worker, and what the client does instead of pricing (reducing the partial ledgers). The paper model scales them
 to 100M calls (3 TB of logs). ``--write`` puts the tables in benchmarks/README.md (between the
 ``bench-dask`` markers).
 """
@@ -185,6 +187,7 @@ def shape_of_the_log(cat, m, fp) -> dict:
     run_unit(hot_unit)
     hot_per_call = (time.perf_counter() - t) / len(hot)
     users = len({f.user for f in facts})
+    priced = pricing_of_the_log(cat, m, fp, unit, parts)
     return {
         "calls": len(facts),
         "partitions": len(parts),
@@ -195,6 +198,58 @@ def shape_of_the_log(cat, m, fp) -> dict:
         "sim_per_call": per_call,
         "hot_per_call": hot_per_call,
         "log_bytes": None,
+        **priced,
+    }
+
+
+def pricing_of_the_log(cat, m, fp, unit, parts) -> dict:
+    """A unit simulated and priced where it runs: what it sends and gets back per call, what
+    pricing costs on the worker, and the client's reduce of the partial ledgers."""
+    from promptcache.price.scenarios import merge_units, price
+    from promptcache.price.units import PricedUnit, Pricing, merge_priced, price_unit, run_priced_unit
+    from promptcache.simulate.partition import PieceTable, Unit, WorkPlan, run_unit
+
+    facts, shapes = fp.facts, fp.shapes[m.family]
+    n = len(facts)
+    order = list(unit.calls)
+    models = ("deepseek-v4-pro", "deepseek-flash")  # one simulation, priced as both (they cache alike)
+    pricing = Pricing.of(models, DAY, cat)
+    sent = len(pickle.dumps(PricedUnit(unit, pricing), protocol=pickle.HIGHEST_PROTOCOL))
+    plain = run_unit(unit)
+    result = run_priced_unit(PricedUnit(unit, pricing))
+
+    def best(f) -> float:  # the least of 3 runs: the work itself, not the machine's other sessions
+        out = []
+        for _ in range(3):
+            t = time.perf_counter()
+            f()
+            out.append(time.perf_counter() - t)
+        return min(out)
+
+    worker_price_s = best(lambda: price_unit(plain, unit.facts, pricing))
+    back_plain = len(pickle.dumps(plain, protocol=pickle.HIGHEST_PROTOCOL))
+    back_priced = len(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    outcomes = merge_units(n, [plain])
+    client_price_s = best(lambda: [price(facts, order, model, outcomes, cat, fallback=DAY) for model in models])
+    # 32 units (a plan for 8 workers), each priced on its own: the client reduces their ledgers
+    units = []
+    for c in WorkPlan.of(parts, 32).unit_calls(order, n):
+        sub = [shapes[i] for i in c]
+        units.append(PricedUnit(Unit(c, [facts[i] for i in c], sub, PieceTable.of(m, sub), unit.spec), pricing))
+    results = [run_priced_unit(u) for u in units]
+    ledger_bytes = sum(len(pickle.dumps(r[1], protocol=pickle.HIGHEST_PROTOCOL)) for r in results)
+    buckets = sum(len(p) for r in results for p in r[1].values())
+    reduce_s = best(lambda: merge_priced(n, order, cat, results))
+    return {
+        "sent_per_call": sent / n,
+        "back_plain_per_call": back_plain / n,
+        "back_priced_per_call": back_priced / n,
+        "price_per_call_worker": worker_price_s / n,
+        "price_per_call_client": client_price_s / n,
+        "units32": len(units),
+        "buckets32": buckets,
+        "ledger_bytes32": ledger_bytes,
+        "reduce32_s": reduce_s,
     }
 
 
@@ -284,13 +339,24 @@ def main() -> None:
     # the paper model: 100M calls, 3 TB
     calls = log["calls"]
     per_call_bytes = log["log_bytes"] / calls
-    wire = log["wire_per_call"]
+    wire = log["sent_per_call"]  # a priced unit: the unit and its pricing spec
     hot_share = log["hot"] / calls
+    lines += [
+        f"Pricing moved to the workers, measured on the same log (one unit of every call, priced as Pro and "
+        f"Flash, which share one simulation): a priced unit sends {log['sent_per_call']:,.0f} bytes a call; it "
+        f"sends back {log['back_priced_per_call']:,.0f} bytes a call ({log['back_plain_per_call']:,.0f} for the "
+        f"outcomes alone); pricing costs the worker {log['price_per_call_worker'] * 1e6:,.1f} µs a call for the "
+        f"two models (the client took {log['price_per_call_client'] * 1e6:,.1f} µs a call for the same pricing "
+        f"before). Planned into {log['units32']} units, the partial ledgers are {log['buckets32']:,} buckets, "
+        f"{log['ledger_bytes32'] / 1e3:,.1f} KB in all, reduced on the client in "
+        f"{log['reduce32_s'] * 1e3:,.1f} ms.",
+        "",
+    ]
     lines += [
         f"Measured on that log for the paper model: {calls:,} calls, {log['users']} users, {log['partitions']:,} "
         f"partitions (largest three: {', '.join(f'{x:,}' for x in log['top3'])} calls; the largest holds "
         f"{hot_share:.1%} of the calls), {per_call_bytes / 1e3:,.1f} KB of log per call, {wire:,.0f} bytes per "
-        f"call sent to a worker (pickled facts, shape and piece-table share), {log['sim_per_call'] * 1e6:,.0f} µs "
+        f"call sent to a worker (pickled facts, shape, piece-table share and pricing spec), {log['sim_per_call'] * 1e6:,.0f} µs "
         f"per call simulated ({log['hot_per_call'] * 1e6:,.0f} µs in the largest partition), "
         f"{first_pass_s / calls * 1e3:,.2f} ms per call for the whole first pass in one process (read, tokenize, "
         f"shape, group; one tokenizer family), of which {client_s / calls * 1e3:,.2f} ms stays on the client when "
@@ -316,13 +382,21 @@ def main() -> None:
         f"| the largest partition ({hot_share:.1%} of calls = {hot_calls / 1e6:,.1f}M calls), one worker, in order |"
     )
     row_w = "| wall time of the simulation: max(even share, largest partition) |"
+    row_p = "| client pricing the simulations as logged, per model: before (a pass over every call) / now (reduce) |"
+    row_b = "| sent back to the client per simulation: outcomes + partial ledgers |"
+    per_unit_buckets = log["buckets32"] / log["units32"] / 2  # per unit, per model
     for n in (8, 64, 512):
         row_c += f" {client / 3600:,.0f} h |"
         row_s += f" {shuffle / 1e12:,.2f} TB / {_bytes(shuffle / n)} |"
         row_t += f" {sim_total / 3600:,.1f} h / {sim_total / n / 60:,.1f} min |"
         row_h += f" {hot_time / 60:,.0f} min |"
         row_w += f" {max(sim_total / n, hot_time) / 60:,.0f} min |"
-    lines += [row_c, row_s, row_t, row_h, row_w]
+        before = n_calls * log["price_per_call_client"] / 2
+        now = log["reduce32_s"] / log["buckets32"] * per_unit_buckets * 4 * n  # 4 units per worker
+        row_p += f" {before / 60:,.0f} min / {now * 1e3:,.0f} ms |"
+        ledgers = per_unit_buckets * 2 * 4 * n * log["ledger_bytes32"] / log["buckets32"]  # 2 models
+        row_b += f" {n_calls * log['back_plain_per_call'] / 1e9:,.1f} GB + {ledgers / 1e6:,.2f} MB |"
+    lines += [row_c, row_s, row_t, row_h, row_w, row_p, row_b]
     text = "\n".join(lines)
     print(text)
     if args.write:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from promptcache.cli import main
+from promptcache.price.units import run_priced_unit, run_rerun_unit
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
@@ -59,12 +60,13 @@ class Counting:
     def __init__(self, client):
         from promptcache.cluster.dask_engine import DaskExecutor
 
-        self.inner = DaskExecutor(client)
-        self.units, self.remote, self.sent = self.inner.units, True, []
+        self.inner = DaskExecutor(client, min_rerun=0)  # every what-if's re-run on the workers too
+        self.units, self.remote, self.sent, self.fns = self.inner.units, True, [], []
 
     def map(self, fn, items):
         if getattr(getattr(fn, "func", fn), "__module__", "") != "promptcache.read.ranges":  # not the read's planning
             self.sent.append(len(items))
+            self.fns.append(fn)
         return self.inner.map(fn, items)
 
     def map_local(self, task, n):
@@ -79,7 +81,10 @@ def test_report_equal_on_two_workers(cluster, request, log):
     path = EXAMPLE if log == "example" else request.getfixturevalue("generated")
     ex = Counting(cluster)
     assert _report(path, ex) == _report(path)
-    assert ex.sent and all(n > 1 for n in ex.sent)  # the simulations went to the cluster, in several units
+    # the simulations as logged went to the cluster in several units (a what-if's re-run may be one)
+    assert ex.sent and all(n > 1 for n, fn in zip(ex.sent, ex.fns) if fn is run_priced_unit)
+    assert run_priced_unit in ex.fns  # simulated and priced on the workers
+    assert run_rerun_unit in ex.fns  # the what-ifs re-run and priced on the workers
     ran_on = cluster.run(lambda: os.getpid())
     assert len(ran_on) == 2 and os.getpid() not in ran_on.values()  # two worker processes, not this one
 
@@ -124,7 +129,8 @@ KILL_PLUGIN = "promptcache-kill-once"
 
 
 def _kill_once(marker: str):
-    """A worker plugin: the first worker to start a unit dies there (SIGKILL), once per marker file.
+    """A worker plugin: the first worker to start a priced unit (simulated and priced there) dies
+    there (SIGKILL), once per marker file.
     Made here (pickled by value): ``distributed`` is imported only when the cluster tests run."""
     from distributed import WorkerPlugin
 
@@ -132,7 +138,7 @@ def _kill_once(marker: str):
         name = KILL_PLUGIN
 
         def transition(self, key, start, finish, **kwargs):
-            if finish == "executing" and str(key).startswith("promptcache-unit-"):
+            if finish == "executing" and str(key).startswith("promptcache-unit-run_priced_unit-"):
                 try:
                     fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
                 except FileExistsError:
@@ -147,16 +153,19 @@ def _kill_once(marker: str):
 
 
 def test_worker_killed_mid_run_counts_nothing_twice(cluster, generated, tmp_path):
-    """A worker process killed as it starts a unit: Dask runs the unit again on a worker alive, the
-    client writes each unit's outcomes in place, and the report equals the local one."""
+    """A worker process killed as it starts a priced unit: Dask runs the unit again on a worker
+    alive, the client writes each unit's outcomes in place and reduces one partial ledger per
+    unit, and the report (every figure priced from those ledgers) equals the local one."""
     marker = tmp_path / "killed"
     before = set(cluster.run(lambda: os.getpid()).values())
     cluster.register_plugin(_kill_once(str(marker)))
+    ex = Counting(cluster)
     try:
-        got = _report(generated, Counting(cluster))
+        got = _report(generated, ex)
     finally:
         cluster.unregister_worker_plugin(KILL_PLUGIN)
     assert marker.exists(), "no worker was killed: the test did not test"
+    assert run_priced_unit in ex.fns
     killed = int(marker.read_text())
     assert killed in before
     cluster.wait_for_workers(2, timeout=60)
@@ -203,3 +212,35 @@ def test_scheduler_not_answering(capsys):
         code = main(["analyze", "--example", "--engine", "dask", "--scheduler", f"tcp://127.0.0.1:{port}"])
     assert code == 2
     assert "no Dask scheduler answered" in capsys.readouterr().err
+
+
+def test_reduced_ledgers_on_two_workers_equal_the_whole_log(cluster):
+    """reduce(units) == the whole log's ledger with the units simulated and priced on 2 worker
+    processes (the packaged catalog loaded there), on seeded random logs and plans."""
+    import random
+
+    from test_price_units import MODELS, _log, _same, _units
+
+    from promptcache.cluster.dask_engine import DaskExecutor
+    from promptcache.knowledge.catalog import default_catalog
+    from promptcache.measure.shape import Measurer
+    from promptcache.price.scenarios import merge_units, price, simulate_outcomes
+    from promptcache.price.units import PricedUnit, Pricing, merge_priced
+    from promptcache.simulate.partition import PolicySpec
+
+    catalog, measurer, ex = default_catalog(), Measurer("deepseek-v4"), DaskExecutor(cluster)
+    for seed in range(4):
+        rng = random.Random(seed)
+        calls = [(rng.randrange(4), rng.choice([None, "alice", "bob"]), rng.choice(["ok", "And for shoes?"]),
+                  rng.choice([0.5, 3.0, 4_000.0, 30_000.0, 90_000.0]), rng.choice(["g1", "g2"]),
+                  rng.choice([None, "batch"]), rng.random() < 0.2, rng.randrange(900)) for _ in range(60)]
+        facts, order, shapes = _log(measurer, calls)
+        spec = PolicySpec(catalog.model(MODELS[0]), None, {})
+        whole = simulate_outcomes(facts, order, shapes, spec.make(measurer))
+        pricing = Pricing.of(MODELS, DAY, catalog)
+        units = [PricedUnit(u, pricing) for u in _units(measurer, facts, order, shapes, spec, 2 + seed)]
+        outs, ledgers = merge_priced(len(facts), order, catalog, ex.map(run_priced_unit, units))
+        assert len(units) > 1
+        assert merge_units(len(facts), outs).read == whole.read
+        for m in MODELS:
+            _same(ledgers[m].ledger, price(facts, order, m, whole, catalog, fallback=DAY))

@@ -156,8 +156,8 @@ def test_reports_equal_with_whole_resimulation(request, monkeypatch, log):
     """End to end: every report figure equal whether what-ifs re-run a part or the whole log."""
     path = EXAMPLE if log == "example" else request.getfixturevalue("generated")
     calls: list[int] = []
-    resim = simulations.resimulate
-    monkeypatch.setattr(simulations, "resimulate", lambda *a: calls.append(1) or resim(*a))
+    resim = simulations.rerun_partitions  # the calls a what-if re-runs (``price.units``)
+    monkeypatch.setattr(simulations, "rerun_partitions", lambda *a: calls.append(1) or resim(*a))
     fast = analysis.analyze([path])
     assert calls, "no what-if was re-simulated in part"
     if log == "generated":

@@ -65,6 +65,14 @@ def test_report_totals_add_up(paths, monkeypatch):
         return ledger
 
     monkeypatch.setattr(simulations, "price", spy)
+    run = simulations.Simulations.run  # ledgers reduced from work units or derived from a base's, not priced whole
+
+    def run_spy(self, *args, **kwargs):
+        ledger = run(self, *args, **kwargs)
+        ledgers.append(ledger)
+        return ledger
+
+    monkeypatch.setattr(simulations.Simulations, "run", run_spy)
     try:
         report = analysis.analyze(paths, AnalyzeOptions(models=["deepseek-v4-pro", "deepseek-flash", "gpt-4o",
                                                                 "claude-sonnet-4"]))

@@ -227,6 +227,7 @@ def _prepare(inputs: _Inputs) -> _Run:
     metas, shapes = fp.facts, fp.shapes
     order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
     sims = done.sims = Simulations(fp, order, inputs.measurers, inputs.catalog, inputs.opts, now=inputs.now)
+    sims.models = inputs.entries + inputs.comparisons  # priced in the work units that simulate them
     chains = done.chains = find_chains(metas, order, shapes[inputs.primary])
     translations = done.translations = _comparison_shapes(sims, inputs.comparisons, inputs.primary, done.notes)
     _candidate_breakpoints(sims, inputs.entries, done.notes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,12 +22,29 @@ from ..price.scenarios import (
     footprints,
     merge_units,
     price,
-    resimulate,
     simulate_outcomes,
+)
+from ..price.units import (
+    Counted,
+    PartialLedger,
+    PricedUnit,
+    Pricing,
+    RerunUnit,
+    apply_delta,
+    counted,
+    merge_priced,
+    merge_reruns,
+    price_calls,
+    price_unit,
+    ranks,
+    rerun_partitions,
+    run_priced_unit,
+    run_rerun_unit,
+    write_units,
 )
 from ..simulate.engine import resolve
 from ..simulate.parallel import Forked
-from ..simulate.partition import PieceTable, PolicySpec, Unit, WorkPlan, components, feed, run_unit, split
+from ..simulate.partition import PieceTable, PolicySpec, Unit, UnitResult, WorkPlan, components, feed, split
 from ..simulate.policies import make_policy, policy_params
 from .first_pass import FirstPass
 from .options import AnalyzeOptions
@@ -73,14 +91,27 @@ class Simulations:
     _last: list[tuple[tuple, Variant | None, Outcomes]] = field(default_factory=list)
     # each cache's simulation as logged, and its calls' footprints: what-ifs re-run only what they reach
     _base: dict[tuple, tuple[Outcomes, Footprints | None]] = field(default_factory=dict)
-    # per cache, the latest few parent layouts (the combined fixes, as the advisor drops some), their
-    # outcomes and footprints: a what-if re-simulates from the nearest of these or the log as logged
+    # the latest parent layout (the combined fixes) per cache, its outcomes and footprints
     _derived: dict[tuple, list[tuple[Variant, Outcomes, Footprints]]] = field(default_factory=dict)
     # model -> {name: overrides}: breakpoints translated per template group, the cheapest per group kept
     per_group: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     # model -> the latest few (layout, outcomes combined from the choices, {group: the name chosen})
     _combined: dict[str, list[tuple[Variant | None, Outcomes, dict[str, str]]]] = field(default_factory=dict)
     _forked: Forked | None = None  # ``--jobs N`` without another executor: the units in forked processes
+    # the models the analysis prices (candidates and comparisons): a simulation run in work units is
+    # priced there as each of them that caches alike, and the units' ledgers reduced here
+    models: list[ModelEntry] = field(default_factory=list)
+    # (simulation key, model) -> the log as logged priced (reduced from its work units, or here)
+    _priced: dict[tuple[tuple, str], Counted] = field(default_factory=dict)
+    # the latest what-ifs priced: (key, variant, model, ledger); a what-if's ledger is its base's
+    # with the calls it re-ran priced again (``price.units.apply_delta``)
+    _priced_var: list[tuple[tuple, Variant, str, Counted]] = field(default_factory=list)
+    # the latest what-ifs re-simulated: (key, variant, the layout it changed (None: as logged), calls
+    # re-run, and per model those calls priced before and after when the units that re-ran them did)
+    _reruns: list[tuple[tuple, Variant, Variant | None, array, dict[str, tuple[PartialLedger, PartialLedger]]]] = field(
+        default_factory=list
+    )
+    _rank: array | None = None  # each call's place in ``order``, made on first use
     # (model, fallback) -> each call's price bucket as logged (``PriceCodes``): looked up once, every
     # simulation on the model priced from them (a what-if's changed facts patched in)
     _codes: dict[tuple[str, datetime | None], PriceCodes] = field(default_factory=dict)
@@ -88,11 +119,21 @@ class Simulations:
     def run(
         self, e: ModelEntry, var: Variant | None = None, on_outcome=None, overrides: dict[str, Any] | None = None
     ) -> Ledger:
-        """Simulate ``e``'s cache over the log (with a what-if ``var``) and price it as ``e``."""
-        outcomes, (facts, order, _) = self._outcomes(e, var, overrides)
-        return price(
-            facts, order, e.id, outcomes, self.catalog, on_outcome, fallback=self.now, codes=self.codes(e.id, facts)
-        )
+        """Simulate ``e``'s cache over the log (with a what-if ``var``) and price it as ``e``: the
+        log as logged priced once (reduced from the work units that simulated and priced it, or
+        here), a what-if from the ledger of the layout it changes, with only the calls it re-ran
+        priced again."""
+        outcomes, layout, key = self._outcomes(e, var, overrides)
+        facts, order, _ = layout
+        got = self._ledger(e.id, key, var, outcomes, layout) if not outcomes.storage_token_hours else None
+        if got is None:
+            return price(
+                facts, order, e.id, outcomes, self.catalog, on_outcome, fallback=self.now, codes=self.codes(e.id, facts)
+            )
+        if on_outcome is not None:
+            for i in order:
+                on_outcome(i, outcomes.outcome(i))
+        return got.copy()
 
     def codes(self, model: str, facts: Sequence[CallFacts], *, first_list: bool = False) -> PriceCodes:
         """The calls' price buckets as ``model`` (``scenarios.PriceCodes``) for a layout's facts: the
@@ -111,6 +152,74 @@ class Simulations:
             return base.patched(facts, changed, self.fp.facts) if changed else base
         return PriceCodes.of(facts, model, self.catalog, fb)
 
+    def _ledger(
+        self,
+        model: str,
+        key: tuple,
+        var: Variant | None,
+        outcomes: Outcomes,
+        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+    ) -> Counted | None:
+        """``outcomes`` over ``layout`` priced as ``model``, kept: None for a simulation not kept
+        by ``key`` (per-group placements), priced whole by the caller."""
+        if key[0] == "per-group":
+            return None
+        if var is None:
+            got = self._priced.get((key, model))
+            if got is None:
+                facts, order, _ = layout
+                got = self._priced[(key, model)] = counted(self.catalog, facts, order, model, outcomes, self.now)
+            return got
+        got = next((c for k, v, m, c in self._priced_var if k == key and v is var and m == model), None)
+        if got is not None:
+            return got
+        got = self._delta(model, key, var, outcomes, layout)
+        if got is None:  # priced whole
+            got = counted(self.catalog, layout[0], layout[1], model, outcomes, self.now)
+        self._priced_var = [(key, var, model, got), *self._priced_var[:7]]
+        return got
+
+    def _delta(
+        self,
+        model: str,
+        key: tuple,
+        var: Variant,
+        outcomes: Outcomes,
+        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+    ) -> Counted | None:
+        """``var``'s ledger from the ledger of the layout it was re-simulated from, only the calls
+        it re-ran priced again (``price.units.apply_delta``); None when that cannot be known from
+        the parts: the calls moved in time, or the layout it changed is no longer kept."""
+        rerun = next(((b, r, p) for k, v, b, r, p in self._reruns if k == key and v is var), None)
+        if rerun is None or layout[1] is not self.order:
+            return None
+        parent, calls, priced = rerun
+        if parent is None:
+            before = self._base[key][0]
+        else:
+            derived = next((d for d in self._derived.get(key, ()) if d[0] is parent), None)
+            if derived is None:
+                return None
+            before = derived[1]
+        playout = self._layout(parent, key[1])
+        if playout[1] is not self.order:
+            return None
+        base = self._ledger(model, key, parent, before, playout)
+        if base is None:
+            return None
+        if model in priced:  # priced on the workers that re-ran them
+            minus, plus = priced[model]
+        else:
+            minus = price_calls(_result(calls, before), playout[0], model, self.catalog, self.now, local=False)
+            plus = price_calls(_result(calls, outcomes), layout[0], model, self.catalog, self.now, local=False)
+        return apply_delta(base, minus, plus, self._ranks())
+
+    def _ranks(self) -> array:
+        """Each call's place in ``order``, made once."""
+        if self._rank is None:
+            self._rank = ranks(self.order)
+        return self._rank
+
     def outcomes(self, e: ModelEntry, var: Variant | None = None) -> Outcomes:
         """``e``'s cache over the log (with ``var``), unpriced: an earlier run's when it is kept."""
         return self._outcomes(e, var, None)[0]
@@ -121,17 +230,16 @@ class Simulations:
 
     def _outcomes(
         self, e: ModelEntry, var: Variant | None, overrides: dict[str, Any] | None
-    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]]]:
-        """The simulation of ``e``'s cache over a layout, and the layout.
+    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]], tuple]:
+        """The simulation of ``e``'s cache over a layout, the layout and the simulation's key.
 
         Models whose caches behave alike (same rules, parameters and token counts, as DeepSeek Pro
         and Flash) share one simulation: the log as logged and the latest few what-ifs are kept
         and priced again for the next."""
         if overrides is None and e.id in self.per_group:
-            return self._per_group(e, var)
+            return (*self._per_group(e, var), ("per-group", e.id))
         params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
-        key = self._key(e, overrides)
-        source = key[1]
+        key, source = self._key(e, params)
         layout = self._layout(var, source)
         outcomes = next((o for k, v, o in self._last if k == key and v is var), None)
         if outcomes is None and var is None and key in self._base:
@@ -139,11 +247,21 @@ class Simulations:
         if outcomes is None and var is not None:  # a combined layout kept as a parent (restructured, ...)
             outcomes = next((o for v, o, _ in self._derived.get(key, ()) if v is var), None)
         if outcomes is None:
+            # priced where it is simulated as every model that caches alike (the log as logged)
+            alike = [e.id] if overrides is not None else self._alike(e, key)
             outcomes = self._simulate(
-                key, source, var, layout, self.policy_maker(e, params), self.policy_spec(e, params)
+                key, source, var, layout, self.policy_maker(e, params), self.policy_spec(e, params), alike
             )
             self._last = [(key, var, outcomes), *self._last[:3]]
-        return outcomes, layout
+        return outcomes, layout, key
+
+    def _key(self, e: ModelEntry, params: dict[str, Any]) -> tuple[tuple, tuple[str, float]]:
+        """What makes two models' simulations one: the resolved policy parameters and the shapes'
+        source (the family and the scaling ratio); and the source."""
+        pname = self.opts.cache_policy or e.cache_policy
+        source = self.scaled.get(e.id, (e.tokenizer, 1.0))
+        resolved = {k: resolve(v, [e.id, *e.aliases]) for k, v in policy_params(pname, params).items()}
+        return (repr(sorted(resolved.items())), source), source
 
     def mixed(self, assign: Sequence[ModelEntry], var: Variant | None = None) -> Outcomes | None:
         """Every call on its own model's cache (``assign[i]``: one fresh cache per model, each seeing
@@ -163,7 +281,7 @@ class Simulations:
         if any(e.id in self.per_group or e.id in self.overrides or e.id in self.scaled for e in models.values()):
             return None  # simulated here with other parameters or shapes than a placed option's plain policy
         for mid, e in models.items():
-            got, (facts, order, seq) = self._outcomes(e, var, None)
+            got, (facts, order, seq), _ = self._outcomes(e, var, None)
             pol = self.policy_maker(e)()
             prints = self._prints(e, var, facts, seq, pol)
             if prints is None or got.storage_token_hours:
@@ -186,19 +304,20 @@ class Simulations:
         self, e: ModelEntry, var: Variant | None, facts: Sequence[CallFacts], seq: Sequence[Shape], pol: Any
     ) -> Footprints | None:
         """The footprints of a layout ``e``'s cache ran over: kept with the run, else computed."""
-        key = self._key(e, None)
+        key = self._key(e, self.overrides.get(e.id, self.opts.cache_params))[0]
         if var is None and key in self._base:
             return self._base[key][1]
         got = next((p for v, _, p in self._derived.get(key, ()) if v is var), None)
         return got if got is not None else footprints(facts, seq, pol)
 
-    def _key(self, e: ModelEntry, overrides: dict[str, Any] | None) -> tuple:
-        """What makes two models' simulations the same: resolved policy parameters, shape source."""
-        params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
-        pname = self.opts.cache_policy or e.cache_policy
-        source = self.scaled.get(e.id, (e.tokenizer, 1.0))
-        resolved = {k: resolve(v, [e.id, *e.aliases]) for k, v in policy_params(pname, params).items()}
-        return (repr(sorted(resolved.items())), source)
+    def _alike(self, e: ModelEntry, key: tuple) -> list[str]:
+        """``e`` and the analysis's other models whose simulation as logged is ``key``'s."""
+        out = [e.id]
+        for m in self.models:
+            if m.id not in out and m.id not in self.per_group:
+                if self._key(m, self.overrides.get(m.id, self.opts.cache_params))[0] == key:
+                    out.append(m.id)
+        return out
 
     def _per_group(
         self, e: ModelEntry, var: Variant | None
@@ -211,7 +330,7 @@ class Simulations:
         got = next((o for v, o, _ in kept if v is var), None)
         if got is not None:
             return got, self._layout(var, self.scaled.get(e.id, (e.tokenizer, 1.0)))
-        runs = {name: self._outcomes(e, var, params) for name, params in self.per_group[e.id].items()}
+        runs = {name: self._outcomes(e, var, params)[:2] for name, params in self.per_group[e.id].items()}
         layout = next(iter(runs.values()))[1]
         facts, order, _ = layout
         codes = self.codes(e.id, facts, first_list=True)
@@ -258,28 +377,41 @@ class Simulations:
         make: Callable[[], Any],
         prints: Footprints | None,
         spec: tuple[PolicySpec, Measurer],
-    ) -> Outcomes:
+        models: Sequence[str],
+    ) -> tuple[Outcomes, dict[str, Counted]]:
         """A whole simulation, by one plan: the log's partitions grouped into the executor's work
-        units, each unit fed through a fresh policy in time order, the outcomes put side by side.
-        In process (the default) that is one unit, the whole log through ``pol``; a single
-        partition (a policy without footprints) is simulated here too."""
+        units, each unit fed through a fresh policy in time order and priced there as each of
+        ``models`` (``price.units``), the outcomes put side by side and the units' ledgers
+        reduced. In process (the default) that is one unit, the whole log through ``pol``, priced
+        by the caller (no ledgers returned); a single partition (a policy without footprints) is
+        simulated here too."""
         ex = self.opts.executor
         if ex is None and self.opts.jobs > 1:
             ex = self._forked = self._forked or Forked(self.opts.jobs)
         if ex is None or ex.units <= 1 or prints is None:
-            return simulate_outcomes(facts, order, seq, pol)
+            return simulate_outcomes(facts, order, seq, pol), {}
         plan = WorkPlan.of(split(order, prints), ex.units)
         calls = plan.unit_calls(order, len(facts))
         if len(calls) == 1:
-            return simulate_outcomes(facts, order, seq, pol)
+            return simulate_outcomes(facts, order, seq, pol), {}
+        pricing = Pricing.of(models, self.now, self.catalog)
         if ex.remote:
             policy, measurer = spec
             units = []
             for c in calls:
                 shapes = [seq[i] for i in c]
-                units.append(Unit(c, [facts[i] for i in c], shapes, PieceTable.of(measurer, shapes), policy))
-            return merge_units(len(facts), ex.map(run_unit, units))
-        return merge_units(len(facts), ex.map_local(lambda u: feed(calls[u], facts, seq, make()), len(calls)))
+                unit = Unit(c, [facts[i] for i in c], shapes, PieceTable.of(measurer, shapes), policy)
+                units.append(PricedUnit(unit, pricing))
+            results = ex.map(run_priced_unit, units)
+        else:
+
+            def local(u: int):
+                got = feed(calls[u], facts, seq, make())
+                return got, price_unit(got, [facts[i] for i in calls[u]], pricing)
+
+            results = ex.map_local(local, len(calls))
+        outs, ledgers = merge_priced(len(facts), order, self.catalog, results)
+        return merge_units(len(facts), outs), ledgers
 
     def _layout(
         self, var: Variant | None, source: tuple[str, float]
@@ -303,6 +435,7 @@ class Simulations:
         layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
         make,
         spec: tuple[PolicySpec, Measurer],
+        models: Sequence[str] = (),
     ) -> Outcomes:
         """The log as logged is simulated whole and kept; a what-if re-simulates only the calls its
         changes can reach when the policy declares footprints (identical outcomes, far less work):
@@ -313,10 +446,15 @@ class Simulations:
         base = self._base.get(key)
         if var is None:
             prints = footprints(facts, seq, pol)
-            outcomes = self._planned(facts, order, seq, pol, make, prints, spec)
+            outcomes, ledgers = self._planned(facts, order, seq, pol, make, prints, spec, models)
             self._base[key] = (outcomes, prints)
+            for m, ledger in ledgers.items():
+                self._priced[(key, m)] = ledger  # priced in the work units, reduced here
             return outcomes
         if base is None or base[1] is None:
+            ex = self.opts.executor
+            if ex is not None and ex.remote and base is None:  # a what-if first: its units on the cluster
+                return self._planned(facts, order, seq, pol, make, footprints(facts, seq, pol), spec, ())[0]
             return simulate_outcomes(facts, order, seq, pol)
         parent = var.parent
         kept = self._derived.setdefault(key, [])
@@ -332,15 +470,60 @@ class Simulations:
                 got = (parent, done, prints)
                 kept.insert(0, got)
                 del kept[DERIVED_KEPT:]
-            return resimulate(got[1], got[2], var.differs, facts, order, seq, pol)
+            return self._resimulate(key, var, parent, got[1], got[2], var.differs, layout, pol, spec, models)
         # from the nearest simulated layout: the log as logged, or a combined layout kept as a parent
         # (the combination again once the advisor dropped a fix differs from it in that fix's group)
-        start, changed = (base[0], base[1]), var.changed()
+        start: tuple[Variant | None, Outcomes, Footprints] = (None, base[0], base[1])
+        changed = var.changed()
         for v, o, p in kept:
             diff = differs(v, var)
             if len(diff) < len(changed):
-                start, changed = (o, p), diff
-        return resimulate(start[0], start[1], changed, facts, order, seq, pol)
+                start, changed = (v, o, p), diff
+        return self._resimulate(key, var, start[0], start[1], start[2], changed, layout, pol, spec, models)
+
+    def _resimulate(
+        self,
+        key: tuple,
+        var: Variant,
+        parent: Variant | None,
+        base: Outcomes,
+        prints: Footprints,
+        changed: set[int],
+        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+        pol: Any,
+        spec: tuple[PolicySpec, Measurer],
+        models: Sequence[str],
+    ) -> Outcomes:
+        """``var``'s outcomes from ``base`` (``parent``'s, None: as logged), as
+        ``price.scenarios.resimulate`` gives them: the calls the change reaches re-run through
+        ``pol`` here, or, on a cluster (a remote executor), as work units there: their partitions
+        (connected before or after the change) planned as a whole simulation's are, each unit
+        through a fresh policy, the outcomes written over the kept ones. Fewer calls than the
+        executor's ``min_rerun`` stay here (a task costs more than it saves). The calls re-run are
+        kept: pricing ``var`` prices only them again."""
+        facts, order, seq = layout
+        ex = self.opts.executor
+        parts, rerun = rerun_partitions(prints, changed, facts, order, seq, pol)
+        if ex is None or not ex.remote or ex.units <= 1 or len(rerun) < getattr(ex, "min_rerun", 0) or not parts:
+            self._reruns = [(key, var, parent, rerun, {}), *self._reruns[:7]]
+            return write_units(base.copy(), [feed(rerun, facts, seq, pol)])
+        policy, measurer = spec
+        pricing = Pricing.of(models, self.now, self.catalog)
+        before_facts = self._layout(parent, key[1])[0]
+        units = []
+        for c in WorkPlan.of(parts, ex.units).unit_calls(order, len(facts)):
+            shapes = [seq[i] for i in c]
+            unit = Unit(c, [facts[i] for i in c], shapes, PieceTable.of(measurer, shapes), policy)
+            was = tuple(array("q", (a[i] for i in c)) for a in (base.read, base.write, base.write_1h, base.total))
+            units.append(RerunUnit(unit, pricing, [before_facts[i] for i in c], was))  # type: ignore[arg-type]  # four arrays
+        outs, priced = merge_reruns(ex.map(run_rerun_unit, units), self._ranks())
+        self._reruns = [(key, var, parent, rerun, priced), *self._reruns[:7]]
+        return write_units(base.copy(), outs)
+
+
+def _result(calls: array, o: Outcomes) -> UnitResult:
+    """``calls``' outcomes as a unit's result indexed by call (``price.units.price_calls``, not local)."""
+    return calls, o.read, o.write, o.write_1h, o.total
 
 
 #: combined layouts kept per cache as parents (32 bytes a call each, and their footprints)

@@ -5,14 +5,21 @@
 127.0.0.1 only), and yields a ``DaskExecutor``. The analysis runs as in process; each whole
 simulation's partitions are planned into units (``WorkPlan``: about four per worker thread, the
 largest partitions first), every unit is sent to the cluster with its own facts, shapes, piece
-table and policy spec, simulated there in time order by a fresh policy, and its outcomes come
-back as plain arrays that the client writes in place: a unit run again (a worker lost mid-run, its
-task rescheduled by Dask) replaces its result, it is never added twice.
+table, policy spec and pricing (``price.units.PricedUnit``: the models to price as, the run's
+clock; the packaged catalog is loaded by the worker itself), simulated there in time order by a
+fresh policy and priced there; its outcomes and its partial ledgers (token sums per bucket) come
+back, the client writes the outcomes in place and reduces the ledgers, one result per unit: a
+unit run again (a worker lost mid-run, its task rescheduled by Dask) replaces its result, it is
+never added twice. A what-if re-simulating at least ``MIN_RERUN`` calls sends them as units too.
 
 The log is read and measured on the workers too, by file or byte range (``imap``:
-``analyze/sharded_read.py``). What stays on the client: the rest of the first pass (facts, template
-groups, the advisor's evidence, merged from the ranges in log order), pricing (cheap, and the what-ifs need the merged outcomes), the advisor's what-ifs
-(re-simulated in part from the merged outcomes), the recommendation and the report.
+``analyze/sharded_read.py``), and merged on the client in log order.
+
+What stays on the client: the rest of the first pass (facts, template groups, the advisor's
+evidence), pricing the what-ifs (from the merged outcomes: the calls a change does not reach keep
+their outcomes, which only the client holds), what-ifs re-running fewer than ``MIN_RERUN`` calls,
+the recommendation's mixed-model options (``recommend.options``: several caches over one log), and
+the report.
 """
 
 from __future__ import annotations
@@ -32,6 +39,11 @@ T = TypeVar("T")
 
 #: units planned per worker thread: small enough to balance, large enough to amortize a task
 UNITS_PER_THREAD = 4
+#: a what-if re-running fewer calls than this re-simulates them on the client; more go to the
+#: workers as units. Chosen, not tuned: 500 calls are 30-60 ms of simulation at the 65-125 µs a
+#: call ``benchmarks/bench_dask.py`` measured; a unit's round trip on a loaded local cluster costs
+#: more than that, so a small re-run stays here
+MIN_RERUN = 500
 
 INSTALL = (
     "--engine dask needs Dask, which is not installed: pip install 'promptcache[dask]' "
@@ -52,8 +64,9 @@ class DaskExecutor:
 
     remote = True
 
-    def __init__(self, client: Any):
+    def __init__(self, client: Any, min_rerun: int = MIN_RERUN):
         self.client = client
+        self.min_rerun = min_rerun
         threads = sum(client.nthreads().values()) or 1
         self.units = max(2, UNITS_PER_THREAD * threads)
         self.pid = os.getpid()
@@ -69,7 +82,8 @@ class DaskExecutor:
         holding it is lost."""
         if os.getpid() != self.pid:  # a forked copy of this process cannot use the parent's client
             return [fn(x) for x in items]
-        keys = [f"promptcache-unit-{self._run}-{next(self._next)}" for _ in items]
+        name = getattr(fn, "__name__", "task")  # run_priced_unit, run_unit: what the dashboard shows
+        keys = [f"promptcache-unit-{name}-{self._run}-{next(self._next)}" for _ in items]
         with warnings.catch_warnings():  # units are data, sent once: "large object in task graph" is expected
             warnings.filterwarnings("ignore", message=".*[Ll]arge object.*")
             warnings.filterwarnings("ignore", message=".*[Ss]ending large graph.*")

@@ -151,7 +151,8 @@ class WorkPlan:
         return cls(partitions, [b for b in bins if b])
 
     def unit_calls(self, order: Sequence[int], n: int) -> list[array]:
-        """Each unit's calls in ``order`` (the start-time order of the log's ``n`` calls): one pass."""
+        """Each unit's calls in ``order`` (the start-time order of the log's ``n`` calls): one pass.
+        A plan over part of the log (a what-if's re-run) leaves the other calls out."""
         if len(self.bins) == 1 and len(self.partitions) == 1:
             return [self.partitions[0].calls]
         unit_of = array("l", [-1]) * n
@@ -161,7 +162,9 @@ class WorkPlan:
                     unit_of[i] = u
         out = [array("q") for _ in self.bins]
         for i in order:
-            out[unit_of[i]].append(i)
+            u = unit_of[i]
+            if u >= 0:
+                out[u].append(i)
         return out
 
 
