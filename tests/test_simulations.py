@@ -114,9 +114,9 @@ def test_a_what_if_is_re_simulated_from_the_nearest_kept_layout(sims, monkeypatc
     assert S.differs(combined, again) == set(by_group[groups[2]])
 
     fed: list[list[int]] = []
-    resim = S.resimulate
-    monkeypatch.setattr(S, "resimulate", lambda base, prints, changed, *a: fed.append(sorted(changed)) or resim(
-        base, prints, changed, *a))
+    rerun = S.rerun_partitions
+    monkeypatch.setattr(S, "rerun_partitions", lambda prints, changed, *a: fed.append(sorted(changed)) or rerun(
+        prints, changed, *a))
     for var in (combined, loo, again):
         got = sims.outcomes(pro, var)
         want, _ = _whole(sims, "deepseek-v4-pro", facts=[var.facts.get(i, f) for i, f in enumerate(facts)])
@@ -124,7 +124,7 @@ def test_a_what_if_is_re_simulated_from_the_nearest_kept_layout(sims, monkeypatc
                                                                       list(want.total))
     assert fed == [sorted(combined.facts), sorted(by_group[groups[0]]), sorted(by_group[groups[2]])]
     monkeypatch.setattr(S, "simulate_outcomes", lambda *a: pytest.fail("simulated again"))
-    monkeypatch.setattr(S, "resimulate", lambda *a: pytest.fail("simulated again"))
+    monkeypatch.setattr(S, "rerun_partitions", lambda *a: pytest.fail("simulated again"))
     for _ in range(5):  # more what-ifs than the few latest kept: the parent stays
         sims._last.insert(0, (("other",), Variant(), sims.outcomes(pro)))
     sims.outcomes(pro, combined)
