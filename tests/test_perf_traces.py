@@ -177,7 +177,7 @@ def test_deepseek_unit_position_by_bisection_equals_the_walk(tokens, pos):
     # the radix tree's node at a depth stands for the chain key there
     cache._node_at = lambda path, depth: depth  # type: ignore[method-assign,assignment,return-value]  # a depth for a node
     cache._add_unit = lambda node, key, off, ready, now: got.append((shape.chain[node], key, off))  # type: ignore[method-assign,index]  # node is a depth here
-    cache._add_unit_at([], shape, pos, 1.0, 0.0, list(accumulate(tokens, initial=0)))
+    cache._add_unit_at([], shape.keys, shape.tokens, pos, 1.0, 0.0, list(accumulate(tokens, initial=0)))
     want: list[tuple] = []
     before = 0
     for k, n in enumerate(tokens):  # the walk, as it was
