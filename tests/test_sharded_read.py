@@ -184,3 +184,24 @@ def _catalog():
     from promptcache.knowledge.catalog import load_catalog
 
     return load_catalog(None)
+
+
+def test_pieces_known_from_another_table_count_as_tokenized(generated):
+    """A worker reuses the token ids of pieces it tokenized for an earlier range (``Measurer.known``);
+    each range's table still counts a piece's framing from its own first occurrence, so its shapes
+    and table equal a fresh measurer's."""
+    from promptcache.measure.shape import Measurer
+
+    calls = list(read_logs([generated]))
+    first, second = calls[: len(calls) // 2], calls[len(calls) // 2 :]
+    known: dict = {}
+    warm = Measurer("o200k")
+    warm.known = known
+    for c in first:
+        warm.shape(c, trust_usage=True)
+    assert known  # the first range's pieces are known now
+    reused, fresh = Measurer("o200k"), Measurer("o200k")
+    reused.known = known
+    for c in second:
+        assert reused.shape(c, trust_usage=True) == fresh.shape(c, trust_usage=True)
+    assert reused._pieces == fresh._pieces and list(reused._pieces) == list(fresh._pieces)

@@ -97,10 +97,27 @@ def _dedup(call: Call, texts: dict[str, str]) -> None:
         call.output_text = texts.setdefault(call.output_text, call.output_text)
 
 
+#: per tokenizer family, the pieces this process has tokenized (``Measurer.known``), bounded by
+#: ``KNOWN_BLOCKS`` block hashes: a worker reading many ranges tokenizes a recurring piece once
+_KNOWN: dict[str, dict[int, tuple[int, array]]] = {}
+KNOWN_BLOCKS = 4_000_000
+
+
+def _measurer(family: str) -> Measurer:
+    """A fresh measurer (its own table: a piece's framing is counted from the range's first
+    occurrence) that reuses the token ids this process counted before."""
+    m = Measurer(family)
+    known = _KNOWN.setdefault(family, {})
+    if sum(len(b) for _, b in known.values()) > KNOWN_BLOCKS:
+        known.clear()
+    m.known = known
+    return m
+
+
 def measure_range(task: RangeTask) -> RangeResult:
     """A worker task: the range's calls read and measured."""
     reader = LogReader([], input_format=task.input_format, strict=task.strict)
-    measurers = {f: Measurer(f) for f in task.families}
+    measurers = {f: _measurer(f) for f in task.families}
     calls: list[Call] = []
     shapes: list[Sequence[Shape]] = []
     texts: dict[str, str] = {}

@@ -64,6 +64,9 @@ class Measurer:
         self._tuples: dict[tuple, tuple] = {}  # role and index sequences, one object each
         self.adjusted_tokens = 0
         self.delta = BlockDelta()  # block-hash prompts: chain keys from each conversation's previous one
+        # pieces tokenized before by another measurer of this process (key -> (ids, block hashes)):
+        # a Dask worker reads many ranges, each with a fresh table, and the same system prompts
+        self.known: dict[int, tuple[int, array]] | None = None
 
     @property
     def tokenizer_name(self) -> str:
@@ -80,8 +83,14 @@ class Measurer:
         key = text_key(text)
         got = self._pieces.get(key)
         if got is None:
-            assert self._tokenizer is not None  # "blocks" measures block traces only: no text reaches here
-            got = self._store(key, self._tokenizer.encode(text), extra)
+            known = self.known.get(key) if self.known is not None else None
+            if known is not None:  # a piece's ids and blocks depend on its text only; its framing is this table's
+                got = self._pieces[key] = (known[0] + extra, known[1], key)
+            else:
+                assert self._tokenizer is not None  # "blocks" measures block traces only: no text reaches here
+                got = self._store(key, self._tokenizer.encode(text), extra)
+                if self.known is not None:
+                    self.known[key] = (got[0] - extra, got[1])
         return got[2], got[0]
 
     def _store(self, key: int, ids: list[int], extra: int) -> tuple[int, array, int]:
