@@ -10,7 +10,9 @@ distinct blocks, not with blocks per request.
 ``keys``, ``tokens``, ``chain``, ``roles`` and ``indexes`` are built on first access, as a plain
 ``Shape`` holds them, and kept for the few shapes used last (``_LIVE``): a simulation reads a
 shape's arrays several times while it handles that request, then moves on. What needs no array
-asks the shape directly (``total``, ``prefix_tokens``, ``chain_at``, ``first_key``).
+asks the shape directly (``total``, ``prefix_tokens``, ``chain_at``, ``key_at``, ``first_key``,
+and ``keys_from`` / ``chain_from`` for a tail of the arrays): the cache policies read block
+shapes this way.
 """
 
 from __future__ import annotations
