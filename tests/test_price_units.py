@@ -29,7 +29,7 @@ from promptcache.measure.shape import Measurer
 from promptcache.model.calls import Call, Segment
 from promptcache.model.facts import CallFacts
 from promptcache.price.ledger import MILLION, Ledger, bucket_cost
-from promptcache.price.scenarios import merge_units, price, resimulate, simulate_outcomes
+from promptcache.price.scenarios import PriceCodes, merge_units, price, resimulate, simulate_outcomes
 from promptcache.price.units import (
     PricedUnit,
     Pricing,
@@ -39,6 +39,7 @@ from promptcache.price.units import (
     merge_priced,
     merge_reruns,
     price_calls,
+    price_coded,
     ranks,
     reduce_counted,
     reduce_ledgers,
@@ -384,3 +385,29 @@ def test_a_bucket_that_lost_its_first_call_is_not_guessed():
     # the same call staying in x (another prompt, the same bucket) keeps x first
     same = apply_delta(before, {x: (1, 0, 0, 0, 0, 0, 1)}, {x: (0, 1, 0, 0, 0, 0, 1)}, [0, 1, 2])
     assert same is not None and list(same.ledger.buckets) == [x, y] and same.ledger.tokens("g1").miss == 1
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(calls=st.lists(call_st, min_size=1, max_size=30), data=st.data(),
+       fallback=st.sampled_from([None, datetime(2026, 11, 1, tzinfo=UTC)]))
+def test_price_coded_equals_price_calls(measurer, calls, data, fallback):
+    """The numpy path (each call's bucket from ``PriceCodes``, sums per bucket) gives the partial
+    ledger of the call-by-call loop: the same keys in the same order, sums, first call and number of
+    calls, over the whole log or any subset of its calls (a what-if's re-run), for any clock; and
+    ``counted`` with codes equals ``counted`` without."""
+    catalog = default_catalog()
+    facts, order, shapes = _log(measurer, calls)
+    spec = PolicySpec(catalog.model(MODELS[0]), None, {})
+    out = simulate_outcomes(facts, order, shapes, spec.make(measurer))
+    some = [i for i in order if data.draw(st.booleans())]
+    for m in MODELS:
+        codes = PriceCodes.of(facts, m, catalog, fallback)
+        for calls_ in (order, some):
+            want = price_calls((array("q", calls_), out.read, out.write, out.write_1h, out.total), facts, m, catalog,
+                               fallback, local=False)
+            got = price_coded(calls_, out, codes)
+            assert list(got.items()) == list(want.items())
+        a, b = counted(catalog, facts, order, m, out, fallback, codes), counted(catalog, facts, order, m, out, fallback)
+        _same(a.ledger, b.ledger)
+        assert (a.calls, a.first) == (b.calls, b.first)

@@ -34,7 +34,7 @@ from ..price.units import (
     counted,
     merge_priced,
     merge_reruns,
-    price_calls,
+    price_coded,
     price_unit,
     ranks,
     rerun_partitions,
@@ -44,7 +44,7 @@ from ..price.units import (
 )
 from ..simulate.engine import resolve
 from ..simulate.parallel import Forked
-from ..simulate.partition import PieceTable, PolicySpec, Unit, UnitResult, WorkPlan, components, feed, split
+from ..simulate.partition import PieceTable, PolicySpec, Unit, WorkPlan, components, feed, split
 from ..simulate.policies import make_policy, policy_params
 from .first_pass import FirstPass
 from .options import AnalyzeOptions
@@ -168,14 +168,16 @@ class Simulations:
             got = self._priced.get((key, model))
             if got is None:
                 facts, order, _ = layout
-                got = self._priced[(key, model)] = counted(self.catalog, facts, order, model, outcomes, self.now)
+                got = self._priced[(key, model)] = counted(
+                    self.catalog, facts, order, model, outcomes, self.now, self.codes(model, facts)
+                )
             return got
         got = next((c for k, v, m, c in self._priced_var if k == key and v is var and m == model), None)
         if got is not None:
             return got
         got = self._delta(model, key, var, outcomes, layout)
         if got is None:  # priced whole
-            got = counted(self.catalog, layout[0], layout[1], model, outcomes, self.now)
+            got = counted(self.catalog, layout[0], layout[1], model, outcomes, self.now, self.codes(model, layout[0]))
         self._priced_var = [(key, var, model, got), *self._priced_var[:7]]
         return got
 
@@ -210,8 +212,8 @@ class Simulations:
         if model in priced:  # priced on the workers that re-ran them
             minus, plus = priced[model]
         else:
-            minus = price_calls(_result(calls, before), playout[0], model, self.catalog, self.now, local=False)
-            plus = price_calls(_result(calls, outcomes), layout[0], model, self.catalog, self.now, local=False)
+            minus = price_coded(calls, before, self.codes(model, playout[0]))
+            plus = price_coded(calls, outcomes, self.codes(model, layout[0]))
         return apply_delta(base, minus, plus, self._ranks())
 
     def _ranks(self) -> array:
@@ -519,11 +521,6 @@ class Simulations:
         outs, priced = merge_reruns(ex.map(run_rerun_unit, units), self._ranks())
         self._reruns = [(key, var, parent, rerun, priced), *self._reruns[:7]]
         return write_units(base.copy(), outs)
-
-
-def _result(calls: array, o: Outcomes) -> UnitResult:
-    """``calls``' outcomes as a unit's result indexed by call (``price.units.price_calls``, not local)."""
-    return calls, o.read, o.write, o.write_1h, o.total
 
 
 #: combined layouts kept per cache as parents (32 bytes a call each, and their footprints)

@@ -38,7 +38,7 @@ from ..model.facts import CallFacts
 from ..simulate.partition import Footprints, Partition, Unit, UnitResult, components, run_unit
 from ..simulate.policies import FootprintPolicy
 from .ledger import Ledger
-from .scenarios import Outcomes
+from .scenarios import Outcomes, PriceCodes
 
 #: one unit's partial ledger for one model: bucket key -> (hit, miss, output, write_5m, write_1h,
 #: the bucket's first call, its number of calls), the key as ``Ledger.buckets``'s ((group, bucket)),
@@ -182,11 +182,44 @@ def counted(
     model: str,
     outcomes: Outcomes,
     fallback: datetime | None,
+    codes: PriceCodes | None = None,
 ) -> Counted:
     """The whole log priced as ``model`` here, in one pass: ``scenarios.price``'s ledger (same
-    buckets, same order; no explicit-cache storage), with each bucket's number of calls."""
+    buckets, same order; no explicit-cache storage), with each bucket's number of calls. ``codes``:
+    the calls' buckets looked up already (``scenarios.PriceCodes`` of ``facts`` as ``model`` with
+    this ``fallback``), summed in machine integers (``price_coded``)."""
+    if codes is not None:
+        return reduce_counted(catalog, order, [price_coded(order, outcomes, codes)])
     result = (order, outcomes.read, outcomes.write, outcomes.write_1h, outcomes.total)
     return reduce_counted(catalog, order, [price_calls(result, facts, model, catalog, fallback, local=False)])  # type: ignore[arg-type]  # order: any sequence of calls, not an array
+
+
+def price_coded(calls: Sequence[int], outcomes: Outcomes, codes: PriceCodes) -> PartialLedger:
+    """``price_calls`` of ``calls`` (the log's outcomes, indexed by call) with each call's bucket
+    from ``codes``: the same partial ledger (token sums, each bucket's first call along ``calls``
+    and its number of calls, the buckets in the order of their first call), summed per bucket in
+    numpy integers instead of call by call."""
+    import numpy as np
+
+    if not len(calls):
+        return {}
+    idx = np.asarray(calls, dtype=np.int64)
+    total = np.frombuffer(outcomes.total, np.int64)[idx]
+    hit = np.frombuffer(outcomes.read, np.int64)[idx]
+    w5 = np.frombuffer(outcomes.write, np.int64)[idx]
+    w1 = np.frombuffer(outcomes.write_1h, np.int64)[idx]
+    code = np.where(total > codes.thr[idx], codes.hi[idx], codes.lo[idx])
+    by = np.argsort(code, kind="stable")
+    sorted_codes = code[by]
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+    firsts = by[starts]  # each bucket's first call along ``calls`` (a stable sort keeps them first)
+    counts = np.diff(np.r_[starts, len(by)])
+    sums = [np.add.reduceat(a[by], starts) for a in (hit, total - hit - w5 - w1, codes.output[idx], w5, w1)]
+    out: PartialLedger = {}
+    for j in np.argsort(firsts, kind="stable").tolist():
+        h, m, o, a5, a1 = (int(s[j]) for s in sums)
+        out[codes.keys[int(sorted_codes[starts[j]])]] = (h, m, o, a5, a1, int(idx[firsts[j]]), int(counts[j]))
+    return out
 
 
 def ranks(order: Sequence[int]) -> array:
