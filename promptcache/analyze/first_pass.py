@@ -106,32 +106,8 @@ def first_pass(
             meta = facts_of(call, last_end, at, now)
             last_end = meta.end
             block = bool(call.segments) and call.segments[0].role == "block"
-            logged_family = family_of(catalog, call.model)
-            # A log lacking part of the prompt (agent transcripts: a leading HIDDEN_PREFIX part): the
-            # logged model's usage sizes it, and the other tokenizer families carry the same size there.
-            ref = (
-                measurers[logged_family].shape(call, trust_usage=True)
-                if (
-                    logged_family in measurers
-                    and call.usage is not None
-                    and call.segments
-                    and call.segments[0].name == HIDDEN_PREFIX
-                )
-                else None
-            )
-            shared: Shape | None = None  # a block-hash call has one shape whatever the tokenizer
-            for fam, m in measurers.items():
-                if shared is not None:
-                    fp.shapes[fam].append(shared)
-                elif ref is not None:
-                    fp.shapes[fam].append(
-                        ref if fam == logged_family else m.shape(call, trust_usage=False, adjust=ref.adjust)
-                    )
-                else:
-                    s = m.shape(call, trust_usage=block or logged_family == fam)
-                    fp.shapes[fam].append(s)
-                    if block:
-                        shared = s
+            for fam, s in zip(measurers, shape_call(call, measurers, catalog)):
+                fp.shapes[fam].append(s)
             g = grouper.add(call, fp.shapes[primary][-1])
             meta.group = g.id
             meta.seq = len(fp.facts)
@@ -184,6 +160,38 @@ def first_pass(
     except KeyboardInterrupt:
         fp.partial = True
     return fp
+
+
+def shape_call(call: Call, measurers: dict[str, Measurer], catalog: Catalog) -> list[Shape]:
+    """The call's shape per tokenizer family (``measurers``' order). A log lacking part of the prompt
+    (agent transcripts: a leading HIDDEN_PREFIX part): the logged model's usage sizes it, and the
+    other families carry the same size there. A block-hash call has one shape whatever the
+    tokenizer. The first pass and the ranges read on workers (``sharded_read``) shape alike."""
+    block = bool(call.segments) and call.segments[0].role == "block"
+    logged_family = family_of(catalog, call.model)
+    ref = (
+        measurers[logged_family].shape(call, trust_usage=True)
+        if (
+            logged_family in measurers
+            and call.usage is not None
+            and call.segments
+            and call.segments[0].name == HIDDEN_PREFIX
+        )
+        else None
+    )
+    shared: Shape | None = None
+    out: list[Shape] = []
+    for fam, m in measurers.items():
+        if shared is not None:
+            out.append(shared)
+        elif ref is not None:
+            out.append(ref if fam == logged_family else m.shape(call, trust_usage=False, adjust=ref.adjust))
+        else:
+            s = m.shape(call, trust_usage=block or logged_family == fam)
+            out.append(s)
+            if block:
+                shared = s
+    return out
 
 
 def _shared(s: str | None) -> str | None:

@@ -31,10 +31,10 @@ from typing import Any
 from ..errors import LogFormatError
 from ..knowledge.catalog import Catalog
 from ..measure.shape import Measurer, Shape
-from ..model.calls import HIDDEN_PREFIX, Call
+from ..model.calls import Call
 from ..read import ranges as R
 from ..read.reader import MAX_EXAMPLES, LogReader, ReadStats
-from .first_pass import family_of
+from .first_pass import family_of, shape_call
 
 
 @dataclass
@@ -54,36 +54,6 @@ class RangeResult:
     adjusted: list[int]  # per family: tokens moved to reach reported totals (``Measurer.adjusted_tokens``)
     stats: ReadStats
     error: LogFormatError | None = None  # --strict: the range's first bad line
-
-
-def shape_call(call: Call, measurers: dict[str, Measurer], catalog: Catalog) -> list[Shape]:
-    """The call's shape per family, as ``first_pass`` makes them (the same measurer calls, in the
-    same order)."""
-    block = bool(call.segments) and call.segments[0].role == "block"
-    logged_family = family_of(catalog, call.model)
-    ref = (
-        measurers[logged_family].shape(call, trust_usage=True)
-        if (
-            logged_family in measurers
-            and call.usage is not None
-            and call.segments
-            and call.segments[0].name == HIDDEN_PREFIX
-        )
-        else None
-    )
-    shared: Shape | None = None
-    out: list[Shape] = []
-    for fam, m in measurers.items():
-        if shared is not None:
-            out.append(shared)
-        elif ref is not None:
-            out.append(ref if fam == logged_family else m.shape(call, trust_usage=False, adjust=ref.adjust))
-        else:
-            s = m.shape(call, trust_usage=block or logged_family == fam)
-            out.append(s)
-            if block:
-                shared = s
-    return out
 
 
 def _dedup(call: Call, texts: dict[str, str]) -> None:
