@@ -15,7 +15,7 @@ from __future__ import annotations
 from array import array
 
 from deepseek_reference import BoundedReference, OldDeepSeekCache
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from promptcache.measure.shape import ROOT, Shape, chain_of
@@ -110,8 +110,42 @@ def test_tree_equals_the_per_piece_walk(spec, kw):
     run_both(new, OldDeepSeekCache(ms, construction_delay_s=5, eviction_idle_s=100, **kw), stream)
 
 
-@settings(max_examples=300, deadline=None)
+def test_a_request_ending_inside_an_edge_does_not_refresh_the_longer_prefix():
+    """A request that leaves an edge mid-way (the edge is split where it ends) has the prefix up to
+    the split, not the longer one below it. Pieces of 8 tokens (A, B, C) and a 2-token generation
+    piece g; construction 5 s, eviction 100 s, each request lasts 1 s:
+
+    - t = 6: A B C C g (34 tokens) reads 0; its end-of-input unit (34 tokens, anchored on the
+      prefix A B C C) is ready at 6 + 5 = 11.
+    - t = 56: A B g reads 0; it shares A B with the first (16 tokens): that unit is persisted once it
+      completes, ready at 57 + 5 = 62. It had the prefix A B, not A B C C.
+    - t = 107: A B C C g again. The prefix A B C C was last had at 6, 101 s before: past 100 s,
+      forgotten, and the 34-token unit anchored on it with it (the unit itself idle only
+      107 - 11 = 96 s). The prefix A B was had at 56: its 16-token unit is read.
+
+    Until this fix the request at 56 also touched the node below the split (A B C C g), so it was
+    remembered until 156 and the third request read 34 tokens."""
+    ms = Pieces()
+    a, b, c = (ms.piece(base[:8]) for base in BASES)
+    g = ms.piece((7, 7))
+
+    def prompt(*keys: int) -> Shape:
+        ks = [*keys, g]
+        return Shape(ks, [8] * len(keys) + [2], ("x",) * len(ks), tuple(range(len(ks))), chain_of(ks), None, 0, True)
+
+    stream = [(prompt(a, b, c, c), 6.0, 7.0, None), (prompt(a, b), 56.0, 57.0, None), (prompt(a, b, c, c), 107.0, 108.0, None)]
+    new = DeepSeekCache(ms, construction_delay_s=5, eviction_idle_s=100)  # type: ignore[arg-type]  # a test measurer
+    assert run_both(new, BoundedReference(ms, construction_delay_s=5, eviction_idle_s=100), stream) == [0, 0, 16]
+
+
+@settings(max_examples=1000, deadline=None)
 @given(st.lists(request_spec, min_size=1, max_size=30), params)
+@example(  # the case above: a split edge's lower node was touched by the request that split it
+    [([(0, 8, [], 0), (1, 8, [], 0), (2, 8, [], 0), (2, 8, [], 0)], 0, None, 6, None, 0.5),
+     ([(0, 8, [], 0), (1, 8, [], 0)], 0, None, 50, None, 0.5),
+     ([(0, 8, [], 0), (1, 8, [], 0), (2, 8, [], 0), (2, 8, [], 0)], 0, None, 51, None, 0.5)],
+    {"interval_tokens": 0, "scope_by_user": False},
+)
 def test_bounded_tree_equals_the_plain_forgetting_model(spec, kw):
     ms = Pieces()
     stream = build(ms, spec)
@@ -168,18 +202,19 @@ def block_stream(spec):
 def test_block_requests_equal_the_full_walk_and_the_plain_model(spec, by_user, interval):
     """A ``BlockShape`` request (walk from its finger, nodes above touched lazily, units looked for
     from the deepest node up, no array built) reads what the same call's plain shape reads through
-    the full walk from the root; across forks,
-    compactions, interleaved conversations and gaps past the eviction time.
+    the full walk from the root, and what the plain forgetting model (``BoundedReference``) reads;
+    across forks, compactions, interleaved conversations and gaps past the eviction time.
 
-    (Not against ``BoundedReference``: since e952309 a request that ends inside an edge also
-    touches the node below where it ends, so that longer prefix is remembered longer than the
-    plain model remembers it; kept as it is, outcomes unchanged.)"""
+    (Against ``BoundedReference`` since the fix of the split edge: until then a request that ended
+    inside an edge also touched the node below where it ended, a longer prefix it did not have.)"""
     stream, m = block_stream(spec)
     kw = {"construction_delay_s": 5, "eviction_idle_s": 100, "scope_by_user": by_user, "interval_tokens": interval}
     fast, slow = DeepSeekCache(m, **kw), DeepSeekCache(m, **kw)  # type: ignore[arg-type]  # kw: a test's parameters
+    ref = BoundedReference(m, **kw)
     for fshape, sshape, start, end, user in stream:
         a = fast.request(fshape, start=start, end=end, user=user)
         assert a == slow.request(sshape, start=start, end=end, user=user)
+        assert a == ref.request(sshape, start=start, end=end, user=user)
         assert fast.footprint(fshape, user=user) == slow.footprint(sshape, user=user)
     for name in ("keys", "tokens", "chain"):  # the policy read the block shapes in place
         assert all(name not in (s[0]._kept or ()) for s in stream)

@@ -372,9 +372,9 @@ class DeepSeekCache:
                 del kids[ck]
                 _bury(kid)
                 break
-            kid.last = now
             d2 = kid.depth
             if d2 <= n and chain[d2] == kid.chain:
+                kid.last = now
                 node = kid
                 path.append(kid)
                 continue
@@ -388,7 +388,11 @@ class DeepSeekCache:
                     lo = mid
                 else:
                     hi = mid - 1
-            path.append(self._split(node, kid, lo))
+            # only the prefix it had is touched: the node made by the split, not ``kid`` below it
+            # (a longer prefix this request did not have)
+            up = self._split(node, kid, lo)
+            up.last = now
+            path.append(up)
             break
         return path
 
