@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from ..model.calls import BlockRun, BlockSegments
@@ -188,3 +189,20 @@ class BlockShape(Shape):
         if i > segs.n:
             return self.tail_chain
         return chain_at_run(segs.run, i)
+
+
+class ReadInPlace:
+    """A ``BlockShape``'s per-piece values as the simulators index them, read in place (no array
+    built): ``view[i]`` is ``at(i)``, ``view[i:]`` is ``from_(i)`` (e.g. ``key_at`` and ``keys_from``,
+    ``chain_at`` and ``chain_from``, ``segs.size_at``, ``prefix_tokens``)."""
+
+    __slots__ = ("at", "from_")
+
+    def __init__(self, at: Callable[[int], int], from_: Callable[[int], Any] | None = None):
+        self.at, self.from_ = at, from_
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            assert self.from_ is not None and i.stop is None and i.step is None  # only ``view[i:]`` is read
+            return self.from_(i.start or 0)
+        return self.at(i)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Sequence
 
-from ..measure.blocks import BlockShape, run_chain
+from ..measure.blocks import BlockShape, ReadInPlace, run_chain
 from ..measure.shape import Measurer, Shape
 from ..model.hints import CacheHints
 from .base import (
@@ -166,10 +166,10 @@ class AnthropicCache(PolicyBase):
         up: each breakpoint reads the deepest live entry at or before it that is past the hit so far.
         """
         total = shape.total
-        cum: Prefix | _BlockCum
-        chain: Sequence[int] | _BlockChain
+        cum: Prefix | ReadInPlace
+        chain: Sequence[int] | ReadInPlace
         if type(shape) is BlockShape:  # read in place: token counts and chain keys in O(1), no array
-            cum, chain = _BlockCum(shape), _BlockChain(shape)
+            cum, chain = ReadInPlace(shape.prefix_tokens), ReadInPlace(shape.chain_at)
         else:
             cum, chain = Prefix(shape.tokens, total), shape.chain
         salt = _salt(call)
@@ -203,7 +203,7 @@ class AnthropicCache(PolicyBase):
 def _write(
     store: DepthStore,
     bps: list[tuple[int, float, bool]],
-    cum: Sequence[int] | Prefix | _BlockCum,
+    cum: Sequence[int] | Prefix | ReadInPlace,
     hit: int,
     total: int,
     minimum: int,
@@ -269,30 +269,6 @@ def _block_read(
                 break
             i -= 1
     return hit, hit_entry
-
-
-class _BlockCum:
-    """``Prefix`` of a ``BlockShape``: tokens before piece ``j`` in O(1)."""
-
-    __slots__ = ("prefix_tokens",)
-
-    def __init__(self, shape: BlockShape):
-        self.prefix_tokens = shape.prefix_tokens
-
-    def __getitem__(self, j: int) -> int:
-        return self.prefix_tokens(j)
-
-
-class _BlockChain:
-    """``shape.chain`` of a ``BlockShape``: the chain keys of the depths visited, none built."""
-
-    __slots__ = ("chain_at",)
-
-    def __init__(self, shape: BlockShape):
-        self.chain_at = shape.chain_at
-
-    def __getitem__(self, j: int) -> int:
-        return self.chain_at(j)
 
 
 def _salt(call: CacheHints | None) -> int:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate, repeat
 from typing import Any
 
-from ..measure.blocks import BlockShape
+from ..measure.blocks import BlockShape, ReadInPlace
 from ..measure.shape import Measurer, Shape
 from ..model.hints import CacheHints
 from .engine import BlockIndex, prompt_root, seconds
@@ -104,42 +104,6 @@ def _bury(node: _Node) -> None:
         v.up = None
         if v.kids:
             stack.extend(v.kids.values())
-
-
-class _BlockKeys:
-    """``shape.keys`` of a ``BlockShape`` read in place (no array built)."""
-
-    __slots__ = ("shape",)
-
-    def __init__(self, shape: BlockShape):
-        self.shape = shape
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return self.shape.keys_from(i.start or 0)
-        return self.shape.key_at(i)
-
-
-class _BlockTokens:
-    __slots__ = ("segs",)
-
-    def __init__(self, shape: BlockShape):
-        self.segs = shape.segs
-
-    def __getitem__(self, i: int) -> int:
-        return self.segs.size_at(i)
-
-
-class _BlockChain:
-    __slots__ = ("shape",)
-
-    def __init__(self, shape: BlockShape):
-        self.shape = shape
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return self.shape.chain_from(i.start or 0)
-        return self.shape.chain_at(i)
 
 
 class _BlockCum:
@@ -260,7 +224,8 @@ class DeepSeekCache:
         if type(shape) is BlockShape:  # read in place: no per-block array
             segs = shape.segs
             n = len(segs)
-            keys, toks, chain, cum = _BlockKeys(shape), _BlockTokens(shape), _BlockChain(shape), _BlockCum(shape, n)
+            keys, toks = ReadInPlace(shape.key_at, shape.keys_from), ReadInPlace(shape.segs.size_at)
+            chain, cum = ReadInPlace(shape.chain_at, shape.chain_from), _BlockCum(shape, n)
             run = segs.run
         else:
             keys, toks, chain = shape.keys, shape.tokens, shape.chain
