@@ -39,7 +39,14 @@ from promptcache.simulate.partition import (
     run_unit,
     split,
 )
-from promptcache.simulate.policies import DeepSeekCache, GeminiCache, IdealCache
+from promptcache.simulate.policies import (
+    AnthropicCache,
+    DeepSeekCache,
+    GeminiCache,
+    IdealCache,
+    OpenAIAutoCache,
+    OpenAIBreakpointCache,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
@@ -51,6 +58,14 @@ POLICIES = {
     "legacy-64": lambda m: DeepSeekCache(m, rule="deepseek-legacy-64"),
     "ideal": lambda m: IdealCache(m),
     "ideal by user": lambda m: IdealCache(m, scope_by_user=True),
+    # small minimums so the short test prompts hit, one request a minute per route before overflow
+    "openai-auto": lambda m: OpenAIAutoCache(m, min_tokens=64, increment_tokens=16, overflow_rpm=1,
+                                             routing_prefix_tokens=32),
+    "openai-auto, by user, 24h": lambda m: OpenAIAutoCache(m, min_tokens=64, increment_tokens=16, scope_by_user=True,
+                                                           default_retention="24h", routing_prefix_tokens=300),
+    "openai-breakpoints": lambda m: OpenAIBreakpointCache(m, min_tokens=64, read_lookback_breakpoints=1),
+    "anthropic": lambda m: AnthropicCache(m, min_tokens=64, breakpoints="auto", lookback_blocks=1),
+    "anthropic by user, 1h": lambda m: AnthropicCache(m, min_tokens=64, breakpoints="auto-1h", scope_by_user=True),
 }
 
 
@@ -135,8 +150,12 @@ def test_single_piece_prompts_link_roots_through_their_output(calls):
         shapes.append(_bshape(keys, [100 * k for k in keys], out if len(keys) == 1 else None))
         facts.append(_facts(i, t, user))
     order = sorted(range(len(facts)), key=lambda i: (facts[i].start, i))
-    for rule in ("deepseek-v4-units", "deepseek-legacy-64"):
-        make = lambda rule=rule: DeepSeekCache(m, rule=rule, construction_delay_s=0)  # noqa: E731
+    makers = [lambda rule=rule: DeepSeekCache(m, rule=rule, construction_delay_s=0)
+              for rule in ("deepseek-v4-units", "deepseek-legacy-64")]
+    makers += [lambda: OpenAIAutoCache(m, min_tokens=100, increment_tokens=100, overflow_rpm=1),
+               lambda: OpenAIBreakpointCache(m, min_tokens=100),
+               lambda: AnthropicCache(m, min_tokens=100, breakpoints="auto")]
+    for make in makers:
         parts, apart = _separately(facts, order, shapes, make)
         assert apart == _whole(facts, order, shapes, make)
         prints = footprints(facts, shapes, make())

@@ -30,7 +30,7 @@ from .base import (
     placed_breakpoints,
     system_pieces,
 )
-from .engine import cumulative, seconds
+from .engine import cumulative, seconds, shape_root
 from .outcome import Outcome
 from .radix import DepthEntry, DepthStore, Prefix, Sweeper, is_block_shape
 
@@ -62,6 +62,14 @@ class AnthropicCache(PolicyBase):
         self.by_user = scope_by_user
         self._stores: dict[tuple, DepthStore] = {}
         self._sweeper = Sweeper()
+
+    def footprint(self, shape: Shape, *, user: str | None, call: CacheHints | None = None) -> tuple:
+        """Its scope and its prompt's root (``simulate.partition``): every entry is keyed by a
+        boundary key (``_keys``), a chain key of the prompt up to that boundary, which starts with
+        the first piece (the messages-level settings are folded in after the system level, never
+        before the first piece), so requests under other roots never read, refresh or overwrite
+        it (see ``DeepSeekCache.footprint``); sweeping forgets only expired entries."""
+        return ((self._scope_name(user, call), shape_root(self.m, shape)),)
 
     def _ttl(self, cc: str) -> float:
         return self.ttl1h if cc.strip().lower() == "1h" else self.ttl5

@@ -21,6 +21,13 @@ class PolicyBase:
             return (u, call.prompt_cache_key)
         return (u, None)
 
+    def _scope_name(self, user: str | None, call: CacheHints | None, *, key: bool = False) -> str:
+        """``_scope_id`` as a partition key's scope (``simulate.partition``): the user, then the
+        ``prompt_cache_key`` after a unit separator. Names that collide only join partitions,
+        which is always exact."""
+        u, k = self._scope_id(user, call, key=key)
+        return u if k is None else f"{u}\x1f{k}"
+
     @staticmethod
     def _p(value: Any, t: float) -> Any:
         return at(value, t)

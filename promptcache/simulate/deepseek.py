@@ -34,7 +34,7 @@ from typing import Any
 from ..measure.blocks import BlockShape, ReadInPlace
 from ..measure.shape import Measurer, Shape
 from ..model.hints import CacheHints
-from .engine import BlockIndex, prompt_root, seconds
+from .engine import BlockIndex, prompt_root, seconds, shape_root
 from .outcome import Outcome
 
 
@@ -191,14 +191,10 @@ class DeepSeekCache:
         a single piece keeps its output at the root too, under the output's own root.
         """
         scope = self._scope_key(user)
-        if type(shape) is BlockShape:  # no key array built
-            if not len(shape.segs):
-                return ((scope, None),)
-            return ((scope, prompt_root(self.m, shape.first_key)),)  # a block call has no output piece
-        if not shape.keys:
-            return ((scope, None),)
-        prints: tuple[tuple[str, tuple[str, int]], ...] = ((scope, prompt_root(self.m, shape.keys[0])),)
-        if len(shape.keys) == 1 and shape.out_key is not None:
+        prints: tuple[tuple[str, tuple[str, int] | None], ...] = ((scope, shape_root(self.m, shape)),)
+        if (
+            type(shape) is not BlockShape and len(shape.keys) == 1 and shape.out_key is not None
+        ):  # (a block call has no output piece)
             prints += ((scope, prompt_root(self.m, shape.out_key)),)
         return prints
 

@@ -25,6 +25,7 @@ from datetime import datetime
 from itertools import repeat
 from typing import Any
 
+from ..measure.blocks import BlockShape
 from ..measure.shape import Measurer, Shape
 
 INF = math.inf
@@ -207,6 +208,14 @@ class EntryStore:
             e.ttl = max(e.ttl, ttl)
             return
         self.entries[key] = Entry(tokens, ready, now + ttl, ttl)
+
+
+def shape_root(measurer: Measurer, shape: Shape) -> tuple[str, int] | None:
+    """``prompt_root`` of a prompt's first piece, None for an empty prompt (a block shape's first
+    key is read in place, no key array built)."""
+    if type(shape) is BlockShape:
+        return prompt_root(measurer, shape.first_key) if len(shape.segs) else None
+    return prompt_root(measurer, shape.keys[0]) if shape.keys else None
 
 
 def prompt_root(measurer: Measurer, key: int) -> tuple[str, int]:

@@ -17,7 +17,7 @@ from ..measure.blocks import BlockShape
 from ..measure.shape import Measurer, Shape
 from ..model.calls import Call
 from ..model.hints import CacheHints
-from .engine import INF, PrefixIndex, prompt_root
+from .engine import INF, PrefixIndex, shape_root
 from .outcome import Outcome
 from .prefixtree import BlockPrefixes
 
@@ -35,10 +35,7 @@ class IdealCache:
     def footprint(self, shape: Shape, *, user: str | None, call: CacheHints | None = None) -> tuple:
         """Scope and prompt root: requests with disjoint footprints never share a prefix (see
         ``DeepSeekCache.footprint``); outputs are not cached here."""
-        scope = self._scope_key(user)
-        if type(shape) is BlockShape:  # its first key without building its keys
-            return ((scope, prompt_root(self.m, shape.first_key) if len(shape.segs) else None),)
-        return ((scope, prompt_root(self.m, shape.keys[0]) if shape.keys else None),)
+        return ((self._scope_key(user), shape_root(self.m, shape)),)
 
     def request(
         self, shape: Shape, *, start: float, end: float, user: str | None, call: CacheHints | None = None

@@ -29,7 +29,7 @@ from ..measure.blocks import BlockShape
 from ..measure.shape import Measurer, Shape
 from ..model.hints import CacheHints
 from .base import PolicyBase, explicit_breakpoints, placed_breakpoints
-from .engine import PrefixIndex, cumulative, seconds
+from .engine import PrefixIndex, cumulative, seconds, shape_root
 from .outcome import Outcome
 from .radix import DepthStore, Prefix, RadixIndex, Sweeper, as_keys, is_block_shape
 
@@ -67,6 +67,21 @@ class OpenAIAutoCache(PolicyBase):
         self._routes: dict[tuple, deque] = {}
         self._sent: dict[tuple, int] = {}  # requests sent so far per route (round-robin over its machines)
         self.overflowed = 0  # requests served by an overflow machine
+
+    def footprint(self, shape: Shape, *, user: str | None, call: CacheHints | None = None) -> tuple:
+        """Where this request reads and writes cache state (``simulate.partition``): its scope
+        (the user when scoped by user, and ``prompt_cache_key``) and its prompt's root.
+
+        Exact, as ``DeepSeekCache.footprint`` argues for its own. Every prefix a scope's cache keeps
+        (``PrefixIndex``, ``RadixIndex``) hangs under a chain that starts with the first piece, so
+        a request reads, refreshes or adds only prefixes under its own root. The other state is
+        per route (its last minute of requests and round-robin count, ``_machine``, and the
+        overflow machines' caches), and a route is a chain key (or a chained block hash of the
+        first piece) of the prompt's first ``routing_prefix_tokens``, so two requests on one
+        route share their root too. Sweeping forgets only what no later request can read, and
+        nothing else is shared (no capacity).
+        """
+        return ((self._scope_name(user, call, key=True), shape_root(self.m, shape)),)
 
     def _route(self, shape: Shape) -> int:
         if type(shape) is BlockShape:
@@ -212,6 +227,13 @@ class OpenAIBreakpointCache(PolicyBase):
         self.mode = breakpoints
         self.by_user = scope_by_user
         self._stores: dict[tuple, DepthStore] = {}  # never swept: see docs/cache-rules.md
+
+    def footprint(self, shape: Shape, *, user: str | None, call: CacheHints | None = None) -> tuple:
+        """Its scope (user when scoped by user, and ``prompt_cache_key``) and its prompt's root
+        (``simulate.partition``): each entry is keyed by a chain key of the prompt up to its
+        breakpoint, which starts with the first piece, so requests under other roots never read,
+        refresh or overwrite it (see ``DeepSeekCache.footprint``)."""
+        return ((self._scope_name(user, call, key=True), shape_root(self.m, shape)),)
 
     def breakpoints(self, shape: Shape, call: CacheHints | None) -> list[int]:
         """Piece indexes of this request's breakpoints (explicit markers, then the implicit one)."""
