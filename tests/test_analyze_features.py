@@ -3,6 +3,7 @@ block-hash traces through the same pipeline."""
 
 import json
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,7 @@ from promptcache.cli import main
 from promptcache.report.recommendation_text import with_text
 
 EXAMPLE = str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +107,20 @@ def test_gemini_explicit_cache_storage_is_priced(write_log):
                    + s.output_tokens * Decimal("2.50")) / 1_000_000
     storage = Decimal(100_000) * Decimal(3) * Decimal("1.00") / 1_000_000  # 2 h of use + the 1 h TTL, $1/M/h
     assert abs(s.cost_usd - (tokens_only + storage)) <= Decimal("0.000001")
+
+
+@pytest.mark.parametrize("spec", [["--cache-param", "eviction_idle_s=1h"], ["--ttl", "1h"]])
+def test_cache_params_apply_to_the_candidates_policy_only(capsys, spec):
+    """A Claude log analyzed for the DeepSeek candidates: the recommendation's "current mix" option
+    runs the logged Claude model too, with its own policy's defaults; the DeepSeek parameter is not
+    forced on it (it failed with "cache policy 'anthropic' has no parameter 'eviction_idle_s'")."""
+    log = str(ROOT / "fixtures/formats/anthropic.jsonl")
+    assert main(["analyze", log, *spec, "-f", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["assumptions"]["cache_policy"]["deepseek-v4"]["eviction_idle_s"] == 3600
+    assert any(o["name"] for o in data["recommendation"]["options"])
+    plain = analyze([log], AnalyzeOptions())
+    given = analyze([log], AnalyzeOptions(cache_param_specs=["eviction_idle_s=1h"]))
+    # the logged model's rows (simulated with Anthropic's defaults) are the same either way
+    claude = lambda r: [(s.layout, s.hit_ratio, s.cost_usd) for s in r.scenarios if s.model.startswith("claude")]  # noqa: E731
+    assert claude(given) == claude(plain)

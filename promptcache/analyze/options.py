@@ -25,6 +25,8 @@ class AnalyzeOptions:
     cache_policy: str | None = None
     cache_params: dict[str, Any] = field(default_factory=dict)
     cache_param_specs: list[str] = field(default_factory=list)  # "key=value" (--cache-param, --ttl), parsed per policy
+    # the policies ``cache_params`` were parsed for (the candidates'); None: every model's
+    cache_params_policies: tuple[str, ...] | None = None
     sweep: list[str] = field(default_factory=list)  # "key=v1,v2" (--sweep)
     redact: bool = False
     catalog_path: Path | None = None
@@ -36,3 +38,12 @@ class AnalyzeOptions:
     # where the simulations' work units (partitions) run: None in process, forked with ``jobs`` > 1;
     # ``--engine dask`` gives a Dask cluster's (``promptcache.cluster``). Results are identical for any
     executor: Executor | None = None
+
+    def params_for(self, policy: str) -> dict[str, Any]:
+        """The ``--cache-param`` / ``--ttl`` values a model simulated with ``policy`` runs with: they
+        are given for the candidates' policy (every model's with ``--cache``); a model on another
+        policy (a comparison row, the logged Claude model in the recommendation's current mix)
+        keeps that policy's own defaults."""
+        if self.cache_policy or self.cache_params_policies is None or policy in self.cache_params_policies:
+            return self.cache_params
+        return {}

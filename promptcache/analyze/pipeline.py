@@ -468,6 +468,7 @@ def _recommend(
             quality_critical=quality_critical,
             cache_policy=opts.cache_policy,
             cache_params=opts.cache_params,
+            cache_params_for=opts.params_for,
             now=run.now,
             price_codes=lambda model, facts: run.sims.codes(model, facts),
             placed=lambda assign, lay: run.sims.mixed(
@@ -798,7 +799,7 @@ def _resolve_params(opts: AnalyzeOptions, entries: list[ModelEntry]) -> AnalyzeO
             "--cache-param and --ttl apply to one cache policy; the candidate models use "
             f"{', '.join(sorted(names))}: give models of one provider, or use --cache"
         )
-    return replace(opts, cache_params={**opts.cache_params, **parsed[0]})
+    return replace(opts, cache_params={**opts.cache_params, **parsed[0]}, cache_params_policies=tuple(sorted(names)))
 
 
 def _comparison_shapes(
@@ -965,7 +966,7 @@ def _policy_info(models: list[ModelEntry], sims: Simulations, opts: AnalyzeOptio
     out: dict[str, dict[str, Any]] = {}
     for e in models:
         name = opts.cache_policy or e.cache_policy
-        params = policy_params(name, sims.overrides.get(e.id, opts.cache_params))
+        params = policy_params(name, sims.params(e))
         shown = {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool))}
         if e.id in sims.per_group:
             shown["breakpoints"] = "per group: auto, auto-1h or none"
@@ -1036,7 +1037,7 @@ def _calibration(
         notes.append(N.NoCalibration(logged.id))
         return None
     name = opts.cache_policy or logged.cache_policy
-    params = policy_params(name, opts.cache_params)
+    params = policy_params(name, opts.params_for(name))
     ttl_key = TTL_ALIAS.get(params["rule"])
     ttl = params.get(ttl_key) if ttl_key else None
     ttl_s = float(ttl) if isinstance(ttl, (int, float)) else None
@@ -1148,7 +1149,7 @@ def _fit(
     """The logged model re-simulated at every point of its policy's ``fit`` grid (the unpublished
     parameters ``--cache-param`` did not set), each compared call by call with the reported hits."""
     name = opts.cache_policy or logged.cache_policy
-    base = sims.overrides.get(logged.id, opts.cache_params)
+    base = sims.params(logged)
     grid = {k: v for k, v in default_rules().policies[name].fit.items() if k not in base}
     if not grid or logged.id in sims.per_group:
         return None
@@ -1203,7 +1204,7 @@ def _sweep(sims: Simulations, entries: list[ModelEntry], plan: Plan, opts: Analy
     lay: R.Layout
     for e in entries:
         name = opts.cache_policy or e.cache_policy
-        base = sims.overrides.get(e.id, opts.cache_params)  # with breakpoints placed on a log that has none
+        base = sims.params(e)  # with breakpoints placed on a log that has none
         for params in parse_sweep(opts.sweep, name, base=base):
             shown = {k: _fmt_param(v) for k, v in params.items() if k not in base or base[k] != v}
             for lay, var in (("as_logged", None), ("restructured", plan.combined if plan.kept else None)):

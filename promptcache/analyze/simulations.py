@@ -240,7 +240,7 @@ class Simulations:
         and priced again for the next."""
         if overrides is None and e.id in self.per_group:
             return (*self._per_group(e, var), ("per-group", e.id))
-        params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
+        params = overrides if overrides is not None else self.params(e)
         key, source = self._key(e, params)
         layout = self._layout(var, source)
         outcomes = next((o for k, v, o in self._last if k == key and v is var), None)
@@ -306,7 +306,7 @@ class Simulations:
         self, e: ModelEntry, var: Variant | None, facts: Sequence[CallFacts], seq: Sequence[Shape], pol: Any
     ) -> Footprints | None:
         """The footprints of a layout ``e``'s cache ran over: kept with the run, else computed."""
-        key = self._key(e, self.overrides.get(e.id, self.opts.cache_params))[0]
+        key = self._key(e, self.params(e))[0]
         if var is None and key in self._base:
             return self._base[key][1]
         got = next((p for v, _, p in self._derived.get(key, ()) if v is var), None)
@@ -317,7 +317,7 @@ class Simulations:
         out = [e.id]
         for m in self.models:
             if m.id not in out and m.id not in self.per_group:
-                if self._key(m, self.overrides.get(m.id, self.opts.cache_params))[0] == key:
+                if self._key(m, self.params(m))[0] == key:
                     out.append(m.id)
         return out
 
@@ -357,16 +357,22 @@ class Simulations:
         self._per_group(e, var)
         return next(p for v, _, p in self._combined[e.id] if v is var)
 
+    def params(self, e: ModelEntry) -> dict[str, Any]:
+        """The cache parameters ``e`` is simulated with: its own (``overrides``: breakpoints placed
+        for it), else the run's for its policy (``AnalyzeOptions.params_for``)."""
+        got = self.overrides.get(e.id)
+        return got if got is not None else self.opts.params_for(self.opts.cache_policy or e.cache_policy)
+
     def policy_maker(self, e: ModelEntry, overrides: dict[str, Any] | None = None) -> Callable[[], Any]:
         """A maker of fresh cache simulators for ``e``, with the run's policy and parameters."""
-        params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
+        params = overrides if overrides is not None else self.params(e)
         measurer = self.measurers.get(e.tokenizer) or next(iter(self.measurers.values()))
         return lambda: make_policy(e, measurer, policy=self.opts.cache_policy, overrides=params)
 
     def policy_spec(self, e: ModelEntry, overrides: dict[str, Any] | None = None) -> tuple[PolicySpec, Measurer]:
         """What ``policy_maker`` makes, as plain data, and the measurer it reads: a unit's policy
         made in another process (``simulate.partition.run_unit``)."""
-        params = overrides if overrides is not None else self.overrides.get(e.id, self.opts.cache_params)
+        params = overrides if overrides is not None else self.params(e)
         measurer = self.measurers.get(e.tokenizer) or next(iter(self.measurers.values()))
         return PolicySpec(e, self.opts.cache_policy, params), measurer
 

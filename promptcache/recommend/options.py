@@ -76,6 +76,8 @@ class RecommendInputs:
     quality_critical: Sequence[str] = ()  # group ids or label substrings kept on Pro
     cache_policy: str | None = None  # --cache, for the simulations run here
     cache_params: Mapping[str, Any] = field(default_factory=dict)
+    # ``cache_params_for(policy)``: the parameters a model on ``policy`` runs with (None: ``cache_params`` for all)
+    cache_params_for: Callable[[str], Mapping[str, Any]] | None = None
     metas_r: Sequence[CallFacts] | None = None  # per call with every kept fix (calls may move in time)
     now: datetime | None = None  # the clock for "current prices"
     # ``simulated(entry, layout)``: the outcomes of every call on ``entry`` over ``layout``
@@ -384,7 +386,14 @@ class _Simulator:
                 codes=(lambda m: known(m, facts)) if known is not None else None,
             )
         policies = {
-            k: make_policy(e, i.measurers[e.tokenizer], policy=i.cache_policy, overrides=dict(i.cache_params))
+            k: make_policy(
+                e,
+                i.measurers[e.tokenizer],
+                policy=i.cache_policy,
+                overrides=dict(
+                    i.cache_params_for(i.cache_policy or e.cache_policy) if i.cache_params_for else i.cache_params
+                ),
+            )
             for k, e in used.items()
         }
         return simulate(
