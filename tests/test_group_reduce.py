@@ -7,6 +7,7 @@ tokens and breakers (samples, segment, kind), each call's group id, and the same
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -18,7 +19,8 @@ from hypothesis import strategies as st
 from promptcache.advise.breakers import Evidence
 from promptcache.measure.shape import Measurer
 from promptcache.model.calls import Call, Segment
-from promptcache.segment.groups import Grouper, recount
+from promptcache.segment import groups as G
+from promptcache.segment.groups import Breaker, Grouper, GroupStats, recount, restore_references, strip_references
 
 # Texts that share prefixes at several depths, so cuts fall at many places: inside a piece, at a
 # piece's end (one text the prefix of another), where a call has fewer pieces; dates and ids are
@@ -69,6 +71,63 @@ def _call(i: int, spec) -> Call:
                 timestamp=datetime(2026, 11, 1, tzinfo=UTC))
 
 
+class _Before:
+    """The sequential grouping as it was before the reduce (1f637cf, verbatim but for the names and
+    the block-trace branch, not exercised here):
+    the reference kept whole, the breaker made at each cut. The oracle for what a group reports."""
+
+    def __init__(self, family, tokenizer):
+        self.family, self.tk, self.groups = family, tokenizer, {}
+
+    def add(self, call, shape):
+        key = G.template_key(call)
+        g = self.groups.get(key)
+        if g is None:
+            g = GroupStats(id=f"g{len(self.groups) + 1}", label=G.template_label(call))
+            self.groups[key] = g
+        g.calls += 1
+        g.input_tokens += shape.total
+        pieces, _ = G.render(call, self.family)
+        if g.calls == 1:
+            g._ref, g._ref_tokens = pieces, shape.tokens[: len(pieces)]
+            g.static_tokens = sum(g._ref_tokens)
+            return g
+        ref = g._ref
+        cut = g._cut or (len(ref), 0)
+        for k in range(min(len(pieces), len(ref), cut[0] + 1)):
+            a, b = ref[k].text, pieces[k].text
+            if a == b:
+                continue
+            c = len(os.path.commonprefix([a, b]))  # noqa: RUF071 (two strings, as the code it copies)
+            if (k, c) < cut:
+                self._set_cut(g, call, pieces, k, c)
+            return g
+        if len(pieces) < len(ref) and (len(pieces), 0) < cut:
+            self._set_cut(g, call, pieces, len(pieces), 0)
+        return g
+
+    def _set_cut(self, g, call, pieces, k, c):
+        g._cut = (k, c)
+        ref = g._ref
+        before = sum(g._ref_tokens[:k])
+        partial = 0
+        if k < len(ref) and c:
+            partial = max(0, len(self.tk.encode(ref[k].text[:c])) - 1)
+        g.static_tokens = before + partial
+        if k >= len(ref):
+            return
+        a = ref[k].text
+        b = pieces[k].text if k < len(pieces) else ""
+        kind = G.volatile.kind_at(a, c) or (G.volatile.kind_at(b, c) if b else None)
+        g.breaker = Breaker(piece=k, role=ref[k].role, segment=G.segment_name(call, ref[k]), token_offset=g.static_tokens,
+                            kind=kind, samples=[G._snippet(a, c), G._snippet(b, c)] if b else [G._snippet(a, c)])
+
+
+def _seen(grouper):
+    return [(k, g.id, g.label, g.calls, g.input_tokens, g.static_tokens, g.breaker, g._cut)
+            for k, g in grouper.groups.items()]
+
+
 def _sequential(family, calls, shapes):
     m = Measurer(family)
     grouper, evidence = Grouper(family, m._tokenizer), Evidence()
@@ -92,6 +151,8 @@ def _reduced(family, calls, shapes, cuts):
             g = part.add(c, s)
             part_ev.add(g.id, c)
             local.append(int(g.id[1:]) - 1)
+        strip_references(part.groups)  # sent without their references' texts,
+        restore_references(part.groups, local, calls[a:b], family)  # rendered again from the calls
         now = merged.merge(part.groups)
         evidence.merge(part_ev, {p.id: g.id for p, g in zip(part.groups.values(), now, strict=True)})
         ids += [now[i].id for i in local]
@@ -119,6 +180,10 @@ def test_any_split_merged_equals_sequential(family, specs, data):
     shapes = [m.shape(c, trust_usage=False) for c in calls]  # the log's shapes (one measurer, as the client's)
     cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(calls) - 1)), max_size=6)) - {len(calls)})
     seq = _sequential(family, calls, shapes)
+    before = _Before(family, m._tokenizer)
+    for c, s in zip(calls, shapes, strict=True):
+        before.add(c, s)
+    assert _seen(seq[0]) == _seen(before)  # what a group reports: as before the reduce
     _assert_same(seq, _reduced(family, calls, shapes, cuts))
     _assert_same(seq, _reduced(family, calls, shapes, list(range(1, len(calls)))))  # one call a range
 

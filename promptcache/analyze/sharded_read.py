@@ -21,8 +21,10 @@ give back the shapes the worker made instead of measuring again. The outcome is 
   (``group_on_workers``), each worker groups its range's calls (``segment.groups.Grouper``) and
   gathers their evidence (``advise.breakers.Evidence``) under its own group ids, and the client
   merges those in range order (``Grouper.merge``, ``Evidence.merge``: exact, see there), mapping
-  each call's range-local group to its global id; it neither renders nor compares call texts
-  for grouping (a range shaped again here has its groups' token counts recounted: ``recount``);
+  each call's range-local group to its global id; it does not compare call texts, and renders
+  only each range's groups' first calls (their references travel as the calls themselves, not
+  rendered twice: ``strip_references``); a range shaped again here has its groups' token counts
+  recounted (``recount``);
 * the logged model's tokenizer (``calibrate``) is decided by the log's first call: the client reads
   the input up to that call before the ranges are sent.
 """
@@ -41,7 +43,7 @@ from ..measure.shape import Measurer, Shape
 from ..model.calls import Call
 from ..read import ranges as R
 from ..read.reader import MAX_EXAMPLES, LogReader, ReadStats
-from ..segment.groups import Grouper, GroupStats, recount
+from ..segment.groups import Grouper, GroupStats, recount, restore_references, strip_references
 from .first_pass import family_of, shape_call
 
 
@@ -64,7 +66,8 @@ class RangeResult:
     stats: ReadStats
     error: LogFormatError | None = None  # --strict: the range's first bad line
     # the range's calls grouped alone (``RangeTask.primary``): its groups by key, in order of first
-    # call (ids g1, g2, ...), each call's group by position there, and the advisor's evidence
+    # call (ids g1, g2, ...; their references without texts: ``strip_references``), each call's
+    # group by position there, and the advisor's evidence
     groups: dict[str, GroupStats] = field(default_factory=dict)
     group_of: array = field(default_factory=lambda: array("I"))
     evidence: Evidence = field(default_factory=Evidence)
@@ -123,6 +126,8 @@ def measure_range(task: RangeTask) -> RangeResult:
                 evidence.add(g.id, call)
     except LogFormatError as exc:
         error = exc
+    if grouper is not None:
+        strip_references(grouper.groups)  # the client renders them again from the calls sent
     return RangeResult(
         calls,
         shapes,
@@ -153,6 +158,7 @@ class MergedGroups:
         """The next range: its groups' global ids (a key met before keeps its id, a new one takes
         the next number, in order of first call); ``shapes``: the client's, when it shaped the
         range again (the groups' token counts follow them)."""
+        restore_references(res.groups, res.group_of, res.calls, self.grouper.family)
         if shapes is not res.shapes:
             recount(res.groups, res.group_of, [s[self._p] for s in shapes])
         have = self.grouper.groups

@@ -181,8 +181,7 @@ class Grouper:
         g.input_tokens += shape.total
         if self.tk is None:  # content-free trace: no text to compare
             return g
-        # a block-hash trace renders as a call without segments (its blocks have no text): the same pieces
-        pieces, _ = render(replace(call, segments=[]) if is_blocks(call.segments) else call, self.family)
+        pieces = _pieces(call, self.family)
         if g.calls == 1:
             g._ref, g._ref_tokens = pieces, shape.tokens[: len(pieces)]
             g._ref_first = _first_message(call)
@@ -222,6 +221,11 @@ class Grouper:
         tokens are ``a``'s whole pieces before the cut plus the cut piece's tokens before the cut:
         for ``b`` they are counted here; for B's breaker ``a`` and ``b`` agree past the cut, so
         B's count holds. By induction over the ranges, merging in log order is exact.
+
+        References are kept only up to their cut's piece (``_set_cut``), ``b`` too: when ``b``
+        and ``a`` agree on ``b``'s pieces kept, the two differ after ``cut_B``'s piece, so B's
+        breaker call is the one, and ``_diverge`` on the kept pieces gives a point after
+        ``cut_B`` or none; otherwise it finds their true first difference.
         """
         out = []
         for key, p in part.items():
@@ -257,7 +261,42 @@ class Grouper:
                 assert self.tk is not None  # texts are compared only when there is a tokenizer
                 partial = max(0, len(self.tk.encode(g._ref[k].text[:c])) - 1)
         g._partial = partial
+        # the cut only moves earlier, and nothing past its piece is read again (``_diverge`` reads
+        # pieces up to the cut's; a call that ends before the cut's piece ends before the
+        # reference's): the reference is kept up to there (a range's groups travel lighter)
+        g._ref, g._ref_tokens = g._ref[: k + 1], g._ref_tokens[: k + 1]
         settle(g)
+
+
+def _pieces(call: Call, family: str) -> list[Piece]:
+    # a block-hash trace renders as a call without segments (its blocks have no text): the same pieces
+    return render(replace(call, segments=[]) if is_blocks(call.segments) else call, family)[0]
+
+
+def strip_references(part: dict[str, GroupStats]) -> None:
+    """A range's groups made lighter to send: their references' texts dropped (their token counts
+    stay, one per piece kept), since the range's calls travel with them (``restore_references``)."""
+    for g in part.values():
+        g._ref = []
+
+
+def restore_references(
+    part: dict[str, GroupStats], group_of: Sequence[int], calls: Sequence[Call], family: str
+) -> None:
+    """The references ``strip_references`` dropped, rendered again from each group's first call
+    in the range (``group_of``: each call's group, by position in ``part``), as far as was kept."""
+    groups = list(part.values())
+    todo = sum(1 for g in groups if g._ref_tokens)
+    seen = [False] * len(groups)
+    for pos, call in zip(group_of, calls, strict=True):
+        if todo == 0:
+            break
+        if not seen[pos]:
+            seen[pos] = True
+            g = groups[pos]
+            if g._ref_tokens:
+                g._ref = _pieces(call, family)[: len(g._ref_tokens)]
+                todo -= 1
 
 
 def settle(g: GroupStats) -> None:
@@ -317,6 +356,6 @@ def recount(part: dict[str, GroupStats], group_of: Sequence[int], shapes: Sequen
         g.input_tokens += s.total
         if not seen[pos]:
             seen[pos] = True
-            g._ref_tokens = s.tokens[: len(g._ref)]
+            g._ref_tokens = s.tokens[: len(g._ref_tokens)]  # as many as the reference keeps
     for g in groups:
         settle(g)
