@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 from promptcache.model.keys import text_key
@@ -97,3 +98,19 @@ def test_template_keys_equal_under_two_hash_seeds():
     assert int(a[0]) > 100 and int(a[1]) > 5  # calls of several templates, tools as JSON and not
     assert a[:3] == b[:3]
     assert a[3] != b[3]  # while str hashes did differ between the two processes
+
+
+def test_anonymize_with_a_salt_is_the_same_trace_in_every_process(tmp_path):
+    """Bug fixed with the stable template keys: a trace keeps each call's template group as a salted
+    id of ``template_key``, which was Python's salted ``hash``; so ``anonymize --salt`` wrote other
+    template ids in every process. Now two processes write the same trace, byte for byte."""
+    example = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"trace{seed}.jsonl"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-m", "promptcache", "anonymize", str(example), "-o", str(out), "--salt", "00ff"],
+                       env=env, cwd=ROOT, capture_output=True, check=True)
+        outs.append(out.read_bytes())
+    assert b'"template":"' in outs[0]  # the template ids are in the trace
+    assert outs[0] == outs[1]

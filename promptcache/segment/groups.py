@@ -62,6 +62,7 @@ class GroupStats:
     _at: str = field(default="", repr=False)
     _at_first: int = field(default=0, repr=False)
     _partial: int = field(default=0, repr=False)
+    _sent: int = field(default=0, repr=False)  # pieces of the reference to render again (``strip_references``)
 
     @property
     def dynamic_tokens_mean(self) -> float:
@@ -277,7 +278,7 @@ def strip_references(part: dict[str, GroupStats]) -> None:
     """A range's groups made lighter to send: their references' texts dropped (their token counts
     stay, one per piece kept), since the range's calls travel with them (``restore_references``)."""
     for g in part.values():
-        g._ref = []
+        g._ref, g._sent = [], len(g._ref)
 
 
 def restore_references(
@@ -286,7 +287,7 @@ def restore_references(
     """The references ``strip_references`` dropped, rendered again from each group's first call
     in the range (``group_of``: each call's group, by position in ``part``), as far as was kept."""
     groups = list(part.values())
-    todo = sum(1 for g in groups if g._ref_tokens)
+    todo = sum(1 for g in groups if g._sent)
     seen = [False] * len(groups)
     for pos, call in zip(group_of, calls, strict=True):
         if todo == 0:
@@ -294,8 +295,8 @@ def restore_references(
         if not seen[pos]:
             seen[pos] = True
             g = groups[pos]
-            if g._ref_tokens:
-                g._ref = _pieces(call, family)[: len(g._ref_tokens)]
+            if g._sent:
+                g._ref, g._sent = _pieces(call, family)[: g._sent], 0
                 todo -= 1
 
 
