@@ -104,7 +104,12 @@ def template_key(call: Call) -> str:
         return f"t:{call.template}"
     tools = "" if is_blocks(call.segments) else "".join(s.text for s in call.segments if s.role == "tools")
     main, system = _main_text(call)
-    return f"{_tools_key(tools)}:{_digest(_text_key(main if system else main[:200]).encode('utf-8', 'surrogatepass'))}"
+    return f"{_tools_key(tools)}:{_main_key(main if system else main[:200])}"
+
+
+@functools.lru_cache(maxsize=512)  # pure in ``text``, which comes back call after call
+def _main_key(text: str) -> str:
+    return _digest(_text_key(text).encode("utf-8", "surrogatepass"))
 
 
 def _digest(data: bytes, kind: bytes = b"") -> str:
