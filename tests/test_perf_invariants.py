@@ -76,6 +76,7 @@ def test_cached_text_helpers_equal_uncached():
         for s in c.segments:
             assert volatile.fingerprint(s.text) == volatile.fingerprint.__wrapped__(s.text)
             assert segment._text_key(s.text) == segment._text_key.__wrapped__(s.text)
+            assert segment._main_key(s.text) == segment._main_key.__wrapped__(s.text)
             if s.role == "tools":
                 assert tokens._tools_deepseek(s.text) == tokens._tools_deepseek.__wrapped__(s.text)
 

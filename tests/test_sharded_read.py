@@ -205,3 +205,101 @@ def test_pieces_known_from_another_table_count_as_tokenized(generated):
     for c in second:
         assert reused.shape(c, trust_usage=True) == fresh.shape(c, trust_usage=True)
     assert reused._pieces == fresh._pieces and list(reused._pieces) == list(fresh._pieces)
+
+
+def _first_pass(reader, family="o200k"):
+    from promptcache.analyze.first_pass import first_pass
+    from promptcache.measure.shape import Measurer
+
+    measurers = {family: Measurer(family)}
+    if isinstance(reader, S.ShardedReader):
+        reader.measurers = measurers
+    return first_pass(reader, catalog=_catalog(), measurers=measurers, primary=family, at=DAY, now=DAY,
+                      calibrate=False)
+
+
+def _sharded(paths):
+    reader = S.sharded_reader(Pickling(), [str(p) for p in paths], input_format="auto", strict=False,
+                              catalog=_catalog(), measurers={}, calibrate=False)
+    assert reader is not None
+    return reader
+
+
+def _same_groups(got, want):
+    assert [f.group for f in got.facts] == [f.group for f in want.facts]
+    assert list(got.grouper.groups) == list(want.grouper.groups)
+    assert got.grouper.groups == want.grouper.groups  # ids, labels, counts, static tokens, breakers...
+    assert got.evidence.samples == want.evidence.samples and list(got.evidence.samples) == list(want.evidence.samples)
+    assert {k: list(v) for k, v in got.evidence.users.items()} == {k: list(v) for k, v in want.evidence.users.items()}
+
+
+def test_groups_are_made_on_the_workers_and_merged(generated, small_ranges, monkeypatch):
+    """The ranges' calls are grouped where they are measured (a worker); the client only merges
+    the groups and evidence: it never calls ``Grouper.add`` (which renders and compares texts), and
+    the merged groups, evidence and each call's group id are the sequential first pass's."""
+    from promptcache.segment import groups as G
+
+    want = _first_pass(read_logs([generated, EXAMPLE]))
+    where = {"worker": False, "client_adds": 0}
+    measure, add = S.measure_range, G.Grouper.add
+
+    def on_worker(task):
+        where["worker"] = True
+        try:
+            return measure(task)
+        finally:
+            where["worker"] = False
+
+    def spy(self, call, shape):
+        where["client_adds"] += not where["worker"]
+        return add(self, call, shape)
+
+    monkeypatch.setattr(S, "measure_range", on_worker)
+    monkeypatch.setattr(G.Grouper, "add", spy)
+    reader = _sharded([generated, EXAMPLE])
+    got = _first_pass(reader)
+    assert len(reader.ranges) > 5 and len(want.grouper.groups) > 3
+    assert where["client_adds"] == 0
+    _same_groups(got, want)
+
+
+def test_an_interrupt_mid_range_groups_the_calls_that_went_through(generated, small_ranges):
+    """Ctrl-C while a range's calls go through the first pass: its calls so far are grouped on the
+    client and merged, so the groups and evidence are the sequential first pass's over the same calls."""
+    from promptcache.analyze.first_pass import first_pass
+    from promptcache.measure.shape import Measurer
+
+    def stop_after(n):
+        seen = {"n": 0}
+
+        class Stop:
+            def __init__(self, reader):
+                self.reader, self.stats = reader, reader.stats
+                if hasattr(reader, "group_on_workers"):
+                    self.group_on_workers = reader.group_on_workers
+
+            def fraction(self):
+                return None
+
+            def __iter__(self):
+                for call in self.reader:
+                    if seen["n"] == n:
+                        raise KeyboardInterrupt
+                    seen["n"] += 1
+                    yield call
+
+        return Stop
+
+    def run(reader, n):
+        measurers = {"o200k": Measurer("o200k")}
+        if isinstance(reader, S.ShardedReader):
+            reader.measurers = measurers
+        return first_pass(stop_after(n)(reader), catalog=_catalog(), measurers=measurers, primary="o200k", at=DAY,
+                          now=DAY, calibrate=False)
+
+    reader = _sharded([generated])
+    sizes = [sum(1 for _ in R.records(r)) for r in reader.ranges]
+    n = sizes[0] + sizes[1] // 2  # in the middle of the second range
+    got, want = run(reader, n), run(read_logs([generated]), n)
+    assert got.partial and want.partial and len(got.facts) == len(want.facts) == n
+    _same_groups(got, want)

@@ -99,21 +99,43 @@ class Fix:
 
 
 class Evidence:
-    """Sample calls per group (preamble only), and the user ids each group was sent under."""
+    """Sample calls per group (preamble only), and the user ids each group was sent under.
+
+    Bounded per group: its first ``limit`` calls that have text (their preamble and the segment
+    after it), and its first three distinct user ids (``None`` counts as one), in log order.
+    Both are prefixes of the group's calls in log order, so the evidence of consecutive ranges,
+    gathered apart and merged in log order (``merge``), is the evidence of the whole: the first
+    ``limit`` samples of A then B are A's, then B's first ones until ``limit``; the first three
+    distinct users of A then B are A's, then B's first ones not in A until three, and those are
+    among B's first three (A holds fewer than three then, and at most that many of B's are in A).
+    """
 
     def __init__(self, samples: int = SAMPLES):
         self.limit = samples
         self.samples: dict[str, list[Call]] = {}
-        self.users: dict[str, set[str | None]] = {}
+        self.users: dict[str, dict[str | None, None]] = {}  # the first three distinct, in order
 
     def add(self, group: str, call: Call) -> None:
-        users = self.users.setdefault(group, set())
+        users = self.users.setdefault(group, {})
         if len(users) < 3:
-            users.add(call.user_id)
+            users.setdefault(call.user_id)
         got = self.samples.setdefault(group, [])
         if len(got) < self.limit and call.segments and call.segments[0].role != "block":
             head = _preamble(call.segments)
             got.append(replace(call, segments=head + [s for s in call.segments[len(head) :][:1]]))
+
+    def merge(self, part: Evidence, ids: Mapping[str, str]) -> None:
+        """Adds the evidence of the next range of the log, gathered alone (``ids``: its group ids
+        -> these groups' ids), as if its calls had been added here in order (see the class)."""
+        for gid, users in part.users.items():
+            got = self.users.setdefault(ids[gid], {})
+            for u in users:
+                if len(got) >= 3:
+                    break
+                got.setdefault(u)
+        for gid, samples in part.samples.items():
+            mine = self.samples.setdefault(ids[gid], [])
+            mine.extend(samples[: max(0, self.limit - len(mine))])
 
 
 def _preamble(segs: list[Segment]) -> list[Segment]:
@@ -236,7 +258,7 @@ def detect(
             if fix is not None:
                 fixes.append(fix)
                 samples = [fix.apply(c) for c in samples] if fix.apply else samples
-        users = evidence.users.get(gid, set())
+        users = evidence.users.get(gid, {})
         if scoped_by_user and len([u for u in users if u]) >= 2:
             fixes.append(
                 Fix(

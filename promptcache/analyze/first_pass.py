@@ -93,6 +93,9 @@ def first_pass(
         stats=reader.stats,
         observed_ledger=Ledger(catalog),
     )
+    # a reader whose workers group the calls (``sharded_read``) merges their groups and evidence into these
+    on_workers = getattr(reader, "group_on_workers", None)
+    merged = on_workers(grouper, fp.evidence, primary) if on_workers is not None else None
     last_end: float | None = None
     try:
         for call in reader:
@@ -108,10 +111,12 @@ def first_pass(
             block = bool(call.segments) and call.segments[0].role == "block"
             for fam, s in zip(measurers, shape_call(call, measurers, catalog)):
                 fp.shapes[fam].append(s)
-            g = grouper.add(call, fp.shapes[primary][-1])
-            meta.group = g.id
+            if merged is None:
+                meta.group = grouper.add(call, fp.shapes[primary][-1]).id
+                fp.evidence.add(meta.group, call)
+            else:
+                meta.group = merged.next_id()
             meta.seq = len(fp.facts)
-            fp.evidence.add(g.id, call)
             fp.facts.append(meta)
             fp.logged_models[call.model] += 1
             fp.content_free += block
@@ -159,6 +164,8 @@ def first_pass(
                 progress(len(fp.facts), reader.fraction())
     except KeyboardInterrupt:
         fp.partial = True
+    if merged is not None:
+        merged.settle()  # a range cut short by an interrupt: the calls that went through
     return fp
 
 

@@ -17,6 +17,14 @@ give back the shapes the worker made instead of measuring again. The outcome is 
 * ``ReadStats`` add up across ranges (``lines == calls + skipped``), examples in log order, and a
   bad line is named by its file and line (ranges know their first line); with ``--strict`` the
   first bad line's error is raised after the calls before it, as in a local run;
+* template groups and the advisor's evidence are a reduce: when ``first_pass`` asks for it
+  (``group_on_workers``), each worker groups its range's calls (``segment.groups.Grouper``) and
+  gathers their evidence (``advise.breakers.Evidence``) under its own group ids, and the client
+  merges those in range order (``Grouper.merge``, ``Evidence.merge``: exact, see there), mapping
+  each call's range-local group to its global id; it does not compare call texts, and renders
+  only each range's groups' first calls (their references travel as the calls themselves, not
+  rendered twice: ``strip_references``); a range shaped again here has its groups' token counts
+  recounted (``recount``);
 * the logged model's tokenizer (``calibrate``) is decided by the log's first call: the client reads
   the input up to that call before the ranges are sent.
 """
@@ -28,12 +36,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..advise.breakers import Evidence
 from ..errors import LogFormatError
 from ..knowledge.catalog import Catalog
 from ..measure.shape import Measurer, Shape
 from ..model.calls import Call
 from ..read import ranges as R
 from ..read.reader import MAX_EXAMPLES, LogReader, ReadStats
+from ..segment.groups import Grouper, GroupStats, recount, restore_references, strip_references
 from .first_pass import family_of, shape_call
 
 
@@ -44,6 +54,7 @@ class RangeTask:
     catalog: Catalog
     input_format: str
     strict: bool
+    primary: str | None = None  # the family whose rendering groups the calls; None: not grouped here
 
 
 @dataclass
@@ -54,6 +65,12 @@ class RangeResult:
     adjusted: list[int]  # per family: tokens moved to reach reported totals (``Measurer.adjusted_tokens``)
     stats: ReadStats
     error: LogFormatError | None = None  # --strict: the range's first bad line
+    # the range's calls grouped alone (``RangeTask.primary``): its groups by key, in order of first
+    # call (ids g1, g2, ...; their references without texts: ``strip_references``), each call's
+    # group by position there, and the advisor's evidence
+    groups: dict[str, GroupStats] = field(default_factory=dict)
+    group_of: array = field(default_factory=lambda: array("I"))
+    evidence: Evidence = field(default_factory=Evidence)
 
 
 def _dedup(call: Call, texts: dict[str, str]) -> None:
@@ -93,13 +110,24 @@ def measure_range(task: RangeTask) -> RangeResult:
     texts: dict[str, str] = {}
     error = None
     rng = task.rng
+    grouper = None if task.primary is None else Grouper(task.primary, measurers[task.primary]._tokenizer)
+    p = 0 if task.primary is None else task.families.index(task.primary)
+    group_of = array("I")
+    evidence = Evidence()
     try:
         for call in reader.read_records(rng.path, rng.fmt, R.records(rng)):
             _dedup(call, texts)
             calls.append(call)
-            shapes.append(tuple(shape_call(call, measurers, task.catalog)))
+            s = tuple(shape_call(call, measurers, task.catalog))
+            shapes.append(s)
+            if grouper is not None:
+                g = grouper.add(call, s[p])
+                group_of.append(int(g.id[1:]) - 1)  # ids are g1, g2, ... in order of first call
+                evidence.add(g.id, call)
     except LogFormatError as exc:
         error = exc
+    if grouper is not None:
+        strip_references(grouper.groups)  # the client renders them again from the calls sent
     return RangeResult(
         calls,
         shapes,
@@ -107,7 +135,75 @@ def measure_range(task: RangeTask) -> RangeResult:
         [m.adjusted_tokens for m in measurers.values()],
         reader.stats,
         error,
+        grouper.groups if grouper is not None else {},
+        group_of,
+        evidence,
     )
+
+
+class MergedGroups:
+    """``first_pass``'s template groups and evidence when the workers group (``group_on_workers``):
+    each range's, merged in log order once its calls have gone through ``first_pass``; until
+    then each call's global group id comes from its range's (``next_id``)."""
+
+    def __init__(self, grouper: Grouper, evidence: Evidence):
+        self.grouper, self.evidence = grouper, evidence
+        self._p = 0  # the grouping family's position in a call's shapes (set by the reader)
+        self._res: RangeResult | None = None
+        self._shapes: list[Sequence[Shape]] = []
+        self._ids: list[str] = []  # the current range's groups' global ids, by position
+        self._n = 0  # its calls given an id so far
+
+    def start(self, res: RangeResult, shapes: list[Sequence[Shape]]) -> None:
+        """The next range: its groups' global ids (a key met before keeps its id, a new one takes
+        the next number, in order of first call); ``shapes``: the client's, when it shaped the
+        range again (the groups' token counts follow them)."""
+        restore_references(res.groups, res.group_of, res.calls, self.grouper.family)
+        if shapes is not res.shapes:
+            recount(res.groups, res.group_of, [s[self._p] for s in shapes])
+        have = self.grouper.groups
+        n = len(have)
+        ids = []
+        for key in res.groups:
+            g = have.get(key)
+            if g is None:
+                n += 1
+            ids.append(g.id if g is not None else f"g{n}")
+        self._res, self._shapes, self._ids, self._n = res, shapes, ids, 0
+
+    def next_id(self) -> str:
+        """The global group id of the current range's next call."""
+        assert self._res is not None
+        i = self._n
+        self._n += 1
+        return self._ids[self._res.group_of[i]]
+
+    def end(self) -> None:
+        """The current range's calls are done: its groups and evidence merged."""
+        res = self._res
+        if res is None:
+            return
+        merged = self._merge(res.groups, res.evidence)
+        assert [g.id for g in merged] == self._ids  # the ids its calls were given
+        self._res = None
+
+    def settle(self) -> None:
+        """After an interrupt: of a range cut short, the calls that went through ``first_pass``
+        are grouped here (the only time the client renders calls to group them) and merged."""
+        res = self._res
+        if res is None or self._n == len(res.calls):
+            self.end()
+            return
+        grouper, evidence = Grouper(self.grouper.family, self.grouper.tk), Evidence()
+        for call, s in zip(res.calls[: self._n], self._shapes, strict=False):
+            evidence.add(grouper.add(call, s[self._p]).id, call)
+        self._merge(grouper.groups, evidence)
+        self._res = None
+
+    def _merge(self, groups: dict[str, GroupStats], evidence: Evidence) -> list[GroupStats]:
+        merged = self.grouper.merge(groups)
+        self.evidence.merge(evidence, {g.id: m.id for g, m in zip(groups.values(), merged, strict=True)})
+        return merged
 
 
 class _Replay:
@@ -137,7 +233,17 @@ class ShardedReader:
     stats: ReadStats = field(default_factory=ReadStats)
     sizes: list[int] = field(default_factory=list)  # bytes of each range, for the progress bar
     reshaped: int = 0  # ranges shaped again on the client (a piece's first framing differed)
+    grouping: MergedGroups | None = None  # the workers group the calls (``group_on_workers``)
+    primary: str | None = None
     _done: int = 0
+
+    def group_on_workers(self, grouper: Grouper, evidence: Evidence, primary: str) -> MergedGroups:
+        """Asked by ``first_pass`` before it iterates: each range's calls are grouped on its worker
+        with ``primary``'s rendering, their evidence gathered there, and both merged into
+        ``grouper`` and ``evidence`` here (``MergedGroups``)."""
+        self.primary = primary
+        self.grouping = MergedGroups(grouper, evidence)
+        return self.grouping
 
     def fraction(self) -> float | None:
         total = sum(self.sizes)
@@ -147,7 +253,10 @@ class ShardedReader:
         fams = tuple(self.measurers)
         real = dict(self.measurers)
         current: list[Sequence[Shape]] = [()]
-        tasks = [RangeTask(r, fams, self.catalog, self.input_format, self.strict) for r in self.ranges]
+        tasks = [RangeTask(r, fams, self.catalog, self.input_format, self.strict, self.primary) for r in self.ranges]
+        grouping = self.grouping
+        if grouping is not None:
+            grouping._p = fams.index(self.primary)
         imap: Callable[..., Any] = getattr(self.executor, "imap", None) or self.executor.map
         try:
             for i, f in enumerate(fams):
@@ -155,9 +264,13 @@ class ShardedReader:
             for k, res in enumerate(imap(measure_range, tasks)):
                 shapes = self._merge(res, fams, real)
                 self._done += self.sizes[k] if k < len(self.sizes) else 0
+                if grouping is not None:
+                    grouping.start(res, shapes)
                 for call, s in zip(res.calls, shapes, strict=True):
                     current[0] = s
                     yield call
+                if grouping is not None:
+                    grouping.end()
                 if res.error is not None:
                     raise res.error
         finally:
