@@ -534,10 +534,7 @@ def _report(
         calibration=calibration,
         sweep=sweep,
         logged_models=_logged_models(fp, run.catalog),
-        conversations=[
-            R.Conversation(id=k, calls=v[0], input_tokens=v[1], cache_hit_tokens=v[2], hit_ratio=_ratio(v[2], v[1]))
-            for k, v in as_logged.conv_hits.items()
-        ],
+        conversations=_conversation_rows(as_logged.conv_hits),
         assumptions=_assumptions(
             opts,
             entries,
@@ -551,6 +548,19 @@ def _report(
             notes,
             _prices_assumption(opts, metas, run.now),
         ),
+    )
+
+
+def _conversation_rows(hits: dict[str, list[int]]) -> R.ConversationRows:
+    """The report's row per conversation, as columns (no object a row): calls, input and hit tokens
+    on the first candidate as logged, in the order the simulation first met each conversation."""
+    sums = hits.values()
+    return R.ConversationRows(
+        list(hits),
+        array("q", [v[0] for v in sums]),
+        array("q", [v[1] for v in sums]),
+        array("q", [v[2] for v in sums]),
+        array("d", [_ratio(v[2], v[1]) for v in sums]),
     )
 
 
