@@ -121,7 +121,9 @@ def test_printable_report_is_printable_model(frozen, tuples):
     shows them, every other field as before."""
     report = with_text(frozen.model_copy(update={"conversations": as_rows(tuples)}))
     got = printable_report(report)
-    old = OldReport.model_construct(_fields_set=report.model_fields_set, **{**dict(report), "conversations": list(report.conversations)})
+    old = OldReport.model_construct(
+        _fields_set=report.model_fields_set, **{**dict(report), "conversations": list(report.conversations)}
+    )
     want = printable_model(old)
     assert got.model_dump(mode="json") == want.model_dump(mode="json")
 
@@ -136,18 +138,28 @@ def test_other_formats_unchanged_by_rows(frozen, fmt):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.dictionaries(ids, st.tuples(counts, counts, counts).map(list), max_size=30))
-def test_pipeline_rows_are_the_old_objects(hits):
-    """``analyze``'s columns from its per-conversation sums: the objects it built before, in order."""
-    from promptcache.analyze.pipeline import _conversation_rows, _ratio
+@given(st.lists(st.tuples(st.sampled_from(["c1", "c2", "c3", "chain-4", "", "c\u202e"]), counts, counts), max_size=60))
+def test_pipeline_rows_are_the_old_objects(outcomes):
+    """``analyze``'s per-conversation sums as columns, fed outcome by outcome: the objects it built
+    before from its dict of lists (calls, input and hit tokens per conversation), in the same order."""
+    from promptcache.analyze.pipeline import _ConversationSums, _ratio
 
-    hits = {k: [c, abs(t) % 2**40, abs(h) % 2**40] for k, (c, t, h) in hits.items()}
-    got = _conversation_rows(hits)
+    outcomes = [(conv, abs(t) % 2**40, abs(r) % 2**40) for conv, t, r in outcomes]
+    sums = _ConversationSums()
+    hits: dict[str, list[int]] = {}
+    for conv, total, read in outcomes:
+        sums.add(conv, total, read)
+        c = hits.setdefault(conv, [0, 0, 0])  # the old accumulation
+        c[0] += 1
+        c[1] += total
+        c[2] += read
+    got = sums.rows()
     want = [
         Conversation(id=k, calls=v[0], input_tokens=v[1], cache_hit_tokens=v[2], hit_ratio=_ratio(v[2], v[1]))
         for k, v in hits.items()
     ]
     assert list(got) == want and got == want and len(got) == len(want)
+    assert sum(got.calls) == len(outcomes) and not sums.row  # the id -> row dict is let go
 
 
 def test_rows_as_a_sequence():
@@ -181,7 +193,8 @@ def test_analyzed_log_rows_equal_the_old_path(write_log, tmp_path):
     root = Path(__file__).resolve().parent.parent
     log = tmp_path / "short.jsonl"
     subprocess.run(
-        [sys.executable, str(root / "benchmarks" / "gen_log.py"), "--short", "--seed", "7", "--calls", "400", "-o", str(log)],
+        [sys.executable, str(root / "benchmarks" / "gen_log.py"), "--short", "--seed", "7"]
+        + ["--calls", "400", "-o", str(log)],
         check=True,
         cwd=root,
         capture_output=True,
