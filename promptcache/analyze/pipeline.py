@@ -194,7 +194,7 @@ class _Run(_Inputs):
 class _AsLogged:
     """The log as logged, simulated on every model: what later steps read of it."""
 
-    conv_hits: dict[str, list[int]]  # conversation -> [calls, input tokens, hit tokens] on the first candidate
+    conversations: R.ConversationRows  # the report's rows: calls, input and hit tokens on the first candidate
     sim_reads: dict[str, array]  # the logged model's simulated reads per call
     sim_writes: dict[str, tuple[array, array]]  # and its writes (5 min, 1 h)
 
@@ -264,7 +264,8 @@ def _simulate_as_logged(run: _Run) -> _AsLogged:
     """The log as logged on every candidate and comparison model: priced into ``done.ledgers``,
     with the chart series, per-conversation hits and the logged model's per-call reads and writes."""
     metas, timeline, logged = run.metas, run.timeline, run.logged
-    out = _AsLogged({}, {}, {})
+    out = _AsLogged(R.ConversationRows(), {}, {})
+    sums = _ConversationSums()
     for e in run.everyone:
         n = len(metas)
         reads = (
@@ -282,17 +283,43 @@ def _simulate_as_logged(run: _Run) -> _AsLogged:
                 writes[1][i] = o.write_1h
             conv = run.conversation[i]
             if track and conv is not None:
-                c = out.conv_hits.setdefault(conv, [0, 0, 0])
-                c[0] += 1
-                c[1] += o.total
-                c[2] += o.read
+                sums.add(conv, o.total, o.read)
 
         run.done.stage = N.Stage("simulation", e.id, "as_logged")
         run.done.ledgers[(e.id, "as_logged")] = run.sims.run(e, on_outcome=on_outcome)
         if reads is not None and writes is not None:
             out.sim_reads[e.id] = reads
             out.sim_writes[e.id] = writes
+    out.conversations = sums.rows()
     return out
+
+
+@dataclass
+class _ConversationSums:
+    """Per conversation, in the order the simulation first meets it: its calls, input and hit tokens,
+    as columns (no object a conversation; the dict from id to row goes once the rows are made)."""
+
+    row: dict[str, int] = field(default_factory=dict)
+    calls: array = field(default_factory=lambda: array("q"))
+    input_tokens: array = field(default_factory=lambda: array("q"))
+    hit_tokens: array = field(default_factory=lambda: array("q"))
+
+    def add(self, conversation: str, total: int, read: int) -> None:
+        k = self.row.get(conversation)
+        if k is None:
+            k = self.row[conversation] = len(self.calls)
+            self.calls.append(0)
+            self.input_tokens.append(0)
+            self.hit_tokens.append(0)
+        self.calls[k] += 1
+        self.input_tokens[k] += total
+        self.hit_tokens[k] += read
+
+    def rows(self) -> R.ConversationRows:
+        """The report's rows, hit ratio included."""
+        ratios = array("d", [_ratio(h, t) for h, t in zip(self.hit_tokens, self.input_tokens, strict=True)])
+        ids, self.row = list(self.row), {}
+        return R.ConversationRows(ids, self.calls, self.input_tokens, self.hit_tokens, ratios)
 
 
 def _advise(run: _Run) -> _Advice:
@@ -535,10 +562,7 @@ def _report(
         calibration=calibration,
         sweep=sweep,
         logged_models=_logged_models(fp, run.catalog),
-        conversations=[
-            R.Conversation(id=k, calls=v[0], input_tokens=v[1], cache_hit_tokens=v[2], hit_ratio=_ratio(v[2], v[1]))
-            for k, v in as_logged.conv_hits.items()
-        ],
+        conversations=as_logged.conversations,
         assumptions=_assumptions(
             opts,
             entries,

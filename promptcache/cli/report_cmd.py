@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -72,12 +73,15 @@ def write_report(
         _write(report, fmt, None, explain, explain_call)
 
 
-def _save(output: Path, text: str) -> None:
-    """Write ``text`` to ``output`` whole or not at all: through a temporary file beside it, renamed
-    once complete, so a Ctrl-C while writing never leaves half a report under the name."""
+def _save(output: Path, text: str | Iterable[str]) -> None:
+    """Write ``text`` (or its pieces, one after the other) to ``output`` whole or not at all: through a
+    temporary file beside it, renamed once complete, so a Ctrl-C while writing never leaves half a
+    report under the name."""
     tmp = output.with_name(f".{output.name}.promptcache-tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for piece in (text,) if isinstance(text, str) else text:
+                f.write(piece)
         os.replace(tmp, output)
     except KeyboardInterrupt:
         tmp.unlink(missing_ok=True)
@@ -85,6 +89,9 @@ def _save(output: Path, text: str) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise ConfigError(f"-o {output}: cannot write it ({exc.strerror}); choose another path") from None
+    except BaseException:  # an error while rendering the pieces: no half report left beside it either
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _write(report, fmt: str, output: Path | None, explain: str | None, explain_call: bool = False) -> None:
@@ -109,13 +116,14 @@ def _write(report, fmt: str, output: Path | None, explain: str | None, explain_c
 
         render_terminal(report, console_for(sys.stdout))
         return
-    from ..report import renderer
+    from ..report import render_pieces
 
-    text = renderer(fmt)(report, width=120, color=False)
+    pieces = render_pieces(fmt)(report, width=120, color=False)  # JSON: the rows per conversation in pieces
     if output:
-        _save(output, text)
+        _save(output, pieces)
     else:
-        sys.stdout.write(text)
+        for piece in pieces:
+            sys.stdout.write(piece)
 
 
 #: output file extension -> format; a name without extension, or .txt, gets the terminal text

@@ -7,11 +7,14 @@ serialized as a string; ``hit_ratio`` is hit / (hit + miss) input tokens.
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, overload
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SkipValidation
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, PlainSerializer, SkipValidation
+from pydantic_core import core_schema
 
 from .findings import FindingEvidence, PartName
 from .notes import Baseline, Note, PricesBasis, TokenCounts, Tokenizers, VolumeBasis
@@ -354,6 +357,133 @@ class Conversation(_Out):
     hit_ratio: float
 
 
+def _column(values: Iterable[Any], code: str) -> array:
+    """``values`` as an array of type ``code``; an array of that type is kept as is."""
+    if isinstance(values, array) and values.typecode == code:
+        return values
+    try:
+        return array(code, values)
+    except OverflowError:
+        raise ValueError("a conversation's count is out of range (64-bit integers)") from None
+
+
+class ConversationRows(Sequence[Conversation]):
+    """``Report.conversations``: one row per conversation (~0.4 a call on chat logs), held as columns:
+    an id and four numbers a row (~40 bytes) instead of a pydantic object (~550). A row is a
+    ``Conversation`` built on access; the field validates from and serializes to a list of
+    ``Conversation``, so the JSON and its schema are those of ``list[Conversation]``
+    (``report.as_json`` writes the rows in pieces, never the whole list as one text)."""
+
+    __slots__ = ("cache_hit_tokens", "calls", "hit_ratio", "ids", "input_tokens")
+
+    def __init__(
+        self,
+        ids: Iterable[str] = (),
+        calls: Iterable[int] = (),
+        input_tokens: Iterable[int] = (),
+        cache_hit_tokens: Iterable[int] = (),
+        hit_ratio: Iterable[float] = (),
+    ) -> None:
+        """The rows from their columns, in order (arrays of the right type are kept, not copied)."""
+        self.ids = list(ids)
+        self.calls = _column(calls, "q")
+        self.input_tokens = _column(input_tokens, "q")
+        self.cache_hit_tokens = _column(cache_hit_tokens, "q")
+        self.hit_ratio = _column(hit_ratio, "d")
+        n = len(self.ids)
+        if not len(self.calls) == len(self.input_tokens) == len(self.cache_hit_tokens) == len(self.hit_ratio) == n:
+            raise ValueError("conversation columns of different lengths")
+
+    @classmethod
+    def of(cls, rows: Iterable[Conversation]) -> ConversationRows:
+        """The rows of ``rows`` (e.g. a validated list), in their order."""
+        if isinstance(rows, ConversationRows):
+            return rows
+        rows = list(rows)
+        return cls(
+            [r.id for r in rows],
+            [r.calls for r in rows],
+            [r.input_tokens for r in rows],
+            [r.cache_hit_tokens for r in rows],
+            [r.hit_ratio for r in rows],
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, i: int) -> Conversation: ...
+    @overload
+    def __getitem__(self, i: slice) -> ConversationRows: ...
+    def __getitem__(self, i: int | slice) -> Conversation | ConversationRows:
+        if isinstance(i, slice):
+            return ConversationRows(
+                self.ids[i], self.calls[i], self.input_tokens[i], self.cache_hit_tokens[i], self.hit_ratio[i]
+            )
+        return Conversation(
+            id=self.ids[i],
+            calls=self.calls[i],
+            input_tokens=self.input_tokens[i],
+            cache_hit_tokens=self.cache_hit_tokens[i],
+            hit_ratio=self.hit_ratio[i],
+        )
+
+    def __iter__(self) -> Iterator[Conversation]:
+        for i in range(len(self.ids)):
+            yield self[i]
+
+    def tuples(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[str, int, int, int, float]]:
+        """Rows ``start:stop`` as (id, calls, input_tokens, cache_hit_tokens, hit_ratio), no object a row."""
+        stop = len(self.ids) if stop is None else stop
+        return zip(
+            self.ids[start:stop],
+            self.calls[start:stop],
+            self.input_tokens[start:stop],
+            self.cache_hit_tokens[start:stop],
+            self.hit_ratio[start:stop],
+            strict=True,
+        )
+
+    def with_ids(self, fn: Callable[[str], str]) -> ConversationRows:
+        """The same rows with ``fn`` applied to every id (the numbers' columns shared, not copied)."""
+        return ConversationRows(
+            [fn(x) for x in self.ids], self.calls, self.input_tokens, self.cache_hit_tokens, self.hit_ratio
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ConversationRows):
+            return (
+                self.ids == other.ids
+                and self.calls == other.calls
+                and self.input_tokens == other.input_tokens
+                and self.cache_hit_tokens == other.cache_hit_tokens
+                and self.hit_ratio == other.hit_ratio
+            )
+        if isinstance(other, list):
+            return list(self) == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable columns: unhashable, like the list it stands for
+
+    def __repr__(self) -> str:
+        return f"ConversationRows({len(self)} rows)"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        rows = handler.generate_schema(list[Conversation])
+
+        def validate(value: Any, inner: core_schema.ValidatorFunctionWrapHandler) -> ConversationRows:
+            if isinstance(value, ConversationRows):
+                return value
+            return cls.of(inner(value))
+
+        return core_schema.no_info_wrap_validator_function(
+            validate,
+            rows,
+            serialization=core_schema.plain_serializer_function_ser_schema(list, return_schema=rows),
+        )
+
+
 class RequestDiff(_Out):
     """Where a request's prompt first differs from the nearest earlier prompt."""
 
@@ -617,7 +747,7 @@ class Report(_Out):
         ),
     ] = None
     concurrency: Concurrency | None
-    conversations: list[Conversation] = []
+    conversations: ConversationRows = ConversationRows()
     findings: list[Finding] = Field([], description="Cache breakers with their fixes, largest savings first.")
     worst_requests: Annotated[
         list[WorstRequest],

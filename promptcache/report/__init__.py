@@ -7,7 +7,7 @@ Renderers are imported lazily so the CLI loads only the one it uses.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -26,13 +26,40 @@ def renderer(fmt: str) -> Callable[..., str]:
     render = getattr(importlib.import_module(module), func)
     # Log text never acts on the reader's terminal or editor (issue 10): JSON keeps exact strings but
     # writes bidi/C1/invisible characters as \uXXXX; every other format gets them shown as \x1b, \u202e.
-    from ..secrets import json_safe, printable_model
+    from ..secrets import json_safe
     from .recommendation_text import with_text
 
     if fmt == "json":
         return lambda report, **kw: json_safe(render(report, **kw))
-    # the words first: printable_model copies through a dump, which keeps the text and not the records
-    return lambda report, **kw: render(printable_model(with_text(report)), **kw)
+    # the words first: printable_report copies through a dump, which keeps the text and not the records
+    return lambda report, **kw: render(printable_report(with_text(report)), **kw)
+
+
+def render_pieces(fmt: str) -> Callable[..., Iterator[str]]:
+    """Like ``renderer(fmt)``, the text in pieces to write one after the other: JSON in pieces
+    (``as_json.render_json_pieces``: the rows per conversation a few thousand at a time, never the
+    whole text), every other format as one piece."""
+    if fmt != "json":
+        render = renderer(fmt)
+        return lambda report, **kw: iter((render(report, **kw),))
+    from ..secrets import json_safe
+    from .as_json import render_json_pieces
+
+    # json_safe escapes single characters: piece by piece, the same text as on the whole
+    return lambda report, **kw: (json_safe(piece) for piece in render_json_pieces(report))
+
+
+def printable_report(report: Any) -> Any:
+    """``secrets.printable_model`` of a report: every string shows its control and bidi characters.
+    The rows per conversation (one per ~2.5 calls) skip the dump: only their ids are strings."""
+    from ..model.report import ConversationRows
+    from ..secrets import printable, printable_model
+
+    rows = report.conversations
+    if not isinstance(rows, ConversationRows):
+        return printable_model(report)
+    out = printable_model(report.model_copy(update={"conversations": ConversationRows()}))
+    return out.model_copy(update={"conversations": rows.with_ids(printable)})
 
 
 # --- helpers shared by the renderers (numbers already in the report; nothing is recomputed) ---

@@ -26,6 +26,7 @@ from . import (
     hit_parts,
     is_recommended,
     pct,
+    printable_report,
     recommendation_title,
     saving_text,
     savings_column_model,
@@ -81,9 +82,7 @@ def render_text(report: Report, *, width: int | None = 100, color: bool = False)
 
 def render_terminal(report: Report, console: Console) -> None:
     """The whole report on ``console``, part by part (each part a function below)."""
-    from ..secrets import printable_model
-
-    report = printable_model(with_text(report))  # control/bidi characters in log text are shown, not obeyed
+    report = printable_report(with_text(report))  # control/bidi characters in log text are shown, not obeyed
     _summary(report, console)
     _scenarios(report, console)
     _groups(report, console)
