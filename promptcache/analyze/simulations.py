@@ -464,15 +464,14 @@ class Simulations:
             got = next((d for d in kept if d[0] is parent), None)
             if got is None:
                 playout = self._layout(parent, source)
-                prints = footprints(playout[0], playout[2], pol)
-                assert prints is not None  # the policy declared footprints for the log as logged
+                prints = _patched_prints(base[1], parent.changed(), playout, pol)
                 done = next((o for k, v, o in self._last if k == key and v is parent), None)
                 if done is None:
                     done = self._simulate(key, source, parent, playout, make, spec)
                 got = (parent, done, prints)
                 kept.insert(0, got)
                 del kept[DERIVED_KEPT:]
-            return self._resimulate(key, var, parent, got[1], got[2], var.differs, layout, pol, spec, models)
+            return self._resimulate(key, var, parent, got[1], got[2], set(var.differs), layout, pol, spec, models)
         # from the nearest simulated layout: the log as logged, or a combined layout kept as a parent
         # (the combination again once the advisor dropped a fix differs from it in that fix's group)
         start: tuple[Variant | None, Outcomes, Footprints] = (None, base[0], base[1])
@@ -525,6 +524,21 @@ class Simulations:
 
 #: combined layouts kept per cache as parents (32 bytes a call each, and their footprints)
 DERIVED_KEPT = 2
+
+
+def _patched_prints(
+    base: Footprints,
+    changed: set[int],
+    layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+    pol: Any,
+) -> Footprints:
+    """``footprints`` of a layout that changes the ``changed`` calls of the log as logged (whose
+    footprints are ``base``): the log's footprints, shared, and the changed calls' made again."""
+    facts, _, seq = layout
+    out = list(base)
+    for i in changed:
+        out[i] = pol.footprint(seq[i], user=facts[i].user, call=facts[i].hints)
+    return out
 
 
 def differs(a: Variant, b: Variant) -> set[int]:
