@@ -112,6 +112,9 @@ class Simulations:
         default_factory=list
     )
     _rank: array | None = None  # each call's place in ``order``, made on first use
+    # the latest layouts' start orders (None: ``order``, no call moved), each layout asked for several
+    # times in a row (simulated, priced, its delta from its parent's)
+    _orders: list[tuple[Variant, list[int] | None]] = field(default_factory=list)
     # (model, fallback) -> each call's price bucket as logged (``PriceCodes``): looked up once, every
     # simulation on the model priced from them (a what-if's changed facts patched in)
     _codes: dict[tuple[str, datetime | None], PriceCodes] = field(default_factory=dict)
@@ -424,8 +427,17 @@ class Simulations:
         if var is not None:
             shapes, facts = var.view(shapes, facts)
         order = self.order
-        if var is not None and any(f.start != self.fp.facts[i].start for i, f in var.facts.items()):
-            order = sorted(range(len(facts)), key=lambda i: (facts[i].start, i))  # calls moved in time
+        if var is not None:
+            moved = next((o for v, o in self._orders if v is var), self.order)
+            if moved is self.order:
+                log = self.fp.facts
+                moved = (
+                    sorted(range(len(facts)), key=lambda i: (facts[i].start, i))  # calls moved in time
+                    if any(f.start != log[i].start for i, f in var.facts.items())
+                    else None
+                )
+                self._orders = [(var, moved), *self._orders[:1]]
+            order = moved if moved is not None else self.order
         family, ratio = source
         return facts, order, ScaledShapes(shapes[family], ratio) if ratio != 1.0 else shapes[family]
 
