@@ -35,7 +35,7 @@ def seen(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("patches") / "log.jsonl"
     subprocess.run([sys.executable, str(ROOT_DIR / "benchmarks/gen_log.py"), "--calls", "600", "--seed", "11",
                     "-o", str(out)], check=True)
-    got: dict = {}
+    got: dict = {"path": out}
     real = analysis.reshape
 
     def reshape(calls, fixes, facts, measurers, shapes):
@@ -187,3 +187,49 @@ def test_patched_layouts_simulate_and_print_as_full_copies(seen):
         assert (got.read, got.write, got.write_1h, got.total) == (want.read, want.write, want.write_1h, want.total)
         patched = simulations._patched_prints(base, var.changed(), (facts, order, view[fam]), DeepSeekCache(m))
         assert patched == footprints(want_facts, want_shapes[fam], DeepSeekCache(m))
+
+
+def test_what_ifs_forgotten_after_the_advisor(seen, monkeypatch):
+    """Once the advisor is done, the simulations keep of its what-ifs only the combined layout of
+    the kept fixes (and the layout it was re-simulated from): the same report, and no what-if
+    simulated again by a later step."""
+    from promptcache.report.recommendation_text import with_text
+
+    path = seen["path"]
+    runs: list = []
+    real_prepare, real_advise, real_sim = analysis._prepare, analysis._advise, simulations.Simulations._simulate
+    after: list[int] = []  # per analysis, the simulations run after the advisor
+    counting = [False]
+
+    def prepare(inputs):
+        counting[0] = False
+        return real_prepare(inputs)
+
+    def advise(run):
+        got = real_advise(run)
+        runs.append((run.sims, got.plan))
+        after.append(0)
+        counting[0] = True
+        return got
+
+    def simulate(self, *a, **kw):
+        if counting[0]:
+            after[-1] += 1
+        return real_sim(self, *a, **kw)
+
+    monkeypatch.setattr(analysis, "_prepare", prepare)
+    monkeypatch.setattr(analysis, "_advise", advise)
+    monkeypatch.setattr(simulations.Simulations, "_simulate", simulate)
+    forgetting = analysis.analyze([path])
+    sims, plan = runs[-1]
+    assert plan.kept
+    keep = plan.combined
+    assert all(v is None or v is keep for _, v, _ in sims._last)
+    assert all(v is keep for _, v, _, _ in sims._priced_var)
+    assert all(v is keep for _, v, _, _, _ in sims._reruns)
+    held = {id(v) for ds in sims._derived.values() for v, _, _ in ds}
+    assert held <= {id(keep)} | {id(b) for _, _, b, _, _ in sims._reruns}
+    monkeypatch.setattr(simulations.Simulations, "forget_whatifs", lambda self, keep: None)
+    keeping = analysis.analyze([path])
+    assert with_text(forgetting).model_dump_json() == with_text(keeping).model_dump_json()
+    assert after[0] == after[1]  # what later steps simulate is kept: nothing run again

@@ -138,6 +138,23 @@ class Simulations:
                 on_outcome(i, outcomes.outcome(i))
         return got.copy()
 
+    def forget_whatifs(self, keep: Variant | None) -> None:
+        """Drop the what-ifs kept for later ones (their outcomes, ledgers, re-run calls, start
+        orders and so their layouts) but ``keep`` (the layout later steps simulate again) and the
+        layout it was re-simulated from: once the advisor is done no step asks for them, and each
+        holds outcome arrays and changed facts for the rest of the run."""
+        parents = [b for _, v, b, _, _ in self._reruns if v is keep and b is not None]
+
+        def kept(v: Variant | None) -> bool:
+            return v is None or v is keep or any(v is b for b in parents)
+
+        self._last = [x for x in self._last if kept(x[1])]
+        self._derived = {k: [d for d in ds if kept(d[0])] for k, ds in self._derived.items()}
+        self._combined = {m: [c for c in cs if kept(c[0])] for m, cs in self._combined.items()}
+        self._priced_var = [x for x in self._priced_var if kept(x[1])]
+        self._reruns = [x for x in self._reruns if x[1] is keep and kept(x[2])]
+        self._orders = [x for x in self._orders if kept(x[0])]
+
     def codes(self, model: str, facts: Sequence[CallFacts], *, first_list: bool = False) -> PriceCodes:
         """The calls' price buckets as ``model`` (``scenarios.PriceCodes``) for a layout's facts: the
         log's, looked up once per model, with a what-if's changed facts patched in. A call dated
