@@ -228,7 +228,7 @@ def _move_lines(static_lines: frozenset[str]) -> Callable[[Call], Call]:
 
 
 def _drop_user(f: CallFacts) -> CallFacts:
-    return replace(f, user=None)
+    return f if f.user is None else replace(f, user=None)
 
 
 # -- detection --------------------------------------------------------------------------------

@@ -2,7 +2,11 @@
 
 The fixes rewrite calls' text (or their cache scope), so the files are read once more and only
 the calls of affected groups are re-shaped; every other call keeps its as-logged shape through
-``Overlay``. The savings of a fix are differences of simulated costs over the whole log:
+``Overlay``. A layout is the log plus a patch per template group (the calls the group's fixes
+change, their facts and shapes): the combined and all-but-one layouts are views over the groups'
+patches (``_ByGroup``), never merged copies; a call's changed facts or shape is one object in
+every layout that applies the same fixes to it, and a fix that leaves a call as it was adds no
+entry. The savings of a fix are differences of simulated costs over the whole log:
 alone = as logged - with only this fix; marginal = all fixes but this one - all fixes. When some
 fixes are dropped, the kept ones' layouts are taken from those already built (``subset``), so the
 log is read again only for a combination that was never shaped.
@@ -10,7 +14,7 @@ log is read again only for a combination that was never shaped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Generic, TypeVar
@@ -49,7 +53,7 @@ class Variant:
     # another variant this one equals except at the calls in ``differs`` (all but one fix: the
     # combined layout but one group), so it can be simulated from that one's outcomes
     parent: Variant | None = None
-    differs: set[int] = field(default_factory=set)
+    differs: Set[int] = field(default_factory=set)
 
     def changed(self) -> set[int]:
         """The calls this variant changes, in any tokenizer family's shape or in their facts."""
@@ -86,54 +90,96 @@ class Variants:
     leave_one_out: list[Variant] = field(init=False)
 
     def __post_init__(self) -> None:
-        # layered over ``combined``, not copied: a copy per fix would hold the whole restructuring
-        # once per fix (hundreds of MB on a large log)
-        hidden = {g: v.changed() for g, v in self.groups.items()}
-        fams = set(self.combined.shapes) | {f for v in self.in_group for f in v.shapes}
+        # the combination with fix k's group given its other fixes: a view over the groups' patches,
+        # not copied (a copy per fix would hold the whole restructuring once per fix)
         self.leave_one_out = [
-            Variant(
-                {
-                    f: _Layered(v.shapes.get(f, {}), self.combined.shapes.get(f, {}), hidden[self.owner[k]])
-                    for f in fams
-                },
-                _Layered(v.facts, self.combined.facts, hidden[self.owner[k]]),
+            _combination(
+                {**self.groups, self.owner[k]: v},
+                self.facts,
                 parent=self.combined,
-                differs=hidden[self.owner[k]] | v.changed(),
+                differs=_Calls((self.groups.get(self.owner[k], Variant()), v)),
             )
             for k, v in enumerate(self.in_group)
         ]
 
 
-class _Layered(Mapping[int, T]):
-    """``top``'s entries, then ``base``'s except the ``hidden`` keys (read-only, nothing copied)."""
+class _ByGroup(Mapping[int, T]):
+    """The entries of per-group mappings (``parts[group]``, each holding calls of its group only),
+    each found through its call's group in the log: a combined layout's changes, nothing copied."""
 
-    def __init__(self, top: Mapping[int, T], base: Mapping[int, T], hidden: set[int]):
-        self.top, self.base, self.hidden = top, base, hidden
+    def __init__(self, parts: Mapping[str, Mapping[int, T]], log: Sequence[CallFacts]):
+        self.parts, self.log = parts, log
 
     def __getitem__(self, i: int) -> T:
-        got = self.top.get(i)
-        if got is not None:
-            return got
-        if i in self.hidden:
+        part = self.parts.get(self.log[i].group)
+        if part is None:
             raise KeyError(i)
-        return self.base[i]
+        return part[i]
+
+    def get(self, i: int, default=None):  # one lookup, not Mapping.get's two
+        part = self.parts.get(self.log[i].group)
+        return default if part is None else part.get(i, default)
+
+    def __contains__(self, i: object) -> bool:
+        if not isinstance(i, int):
+            return False
+        part = self.parts.get(self.log[i].group)
+        return part is not None and i in part
 
     def __iter__(self) -> Iterator[int]:
-        yield from self.top
-        yield from (i for i in self.base if i not in self.hidden and i not in self.top)
+        for part in self.parts.values():
+            yield from part
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self.parts.values())
+
+    def items(self) -> _ByGroupItems[T]:
+        return _ByGroupItems(self)
+
+
+class _ByGroupItems(ItemsView[int, T]):
+    """``_ByGroup``'s items, part by part (each part's own items, not a lookup per key)."""
+
+    def __init__(self, of: _ByGroup[T]):
+        super().__init__(of)
+        self.of = of
+
+    def __iter__(self) -> Iterator[tuple[int, T]]:
+        for part in self.of.parts.values():
+            yield from part.items()
+
+
+class _Calls(Set[int]):
+    """The calls that any of ``parts`` changes (``Variant.changed`` of them all), read from them
+    on use: nothing copied."""
+
+    def __init__(self, parts: Sequence[Variant]):
+        self.parts = parts
+
+    def _maps(self) -> list[Mapping[int, object]]:
+        return [m for v in self.parts for m in (v.facts, *v.shapes.values())]
+
+    def __contains__(self, i: object) -> bool:
+        return any(i in m for m in self._maps())
+
+    def __iter__(self) -> Iterator[int]:
+        maps = self._maps()
+        for n, m in enumerate(maps):
+            yield from (i for i in m if not any(i in earlier for earlier in maps[:n]))
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
 
-def _merge(parts: Iterable[Variant]) -> Variant:
-    """One variant with the changes of ``parts`` (which change disjoint calls)."""
-    out = _Draft()
-    for p in parts:
-        out.facts.update(p.facts)
-        for fam, over in p.shapes.items():
-            out.shapes.setdefault(fam, {}).update(over)
-    return out
+def _combination(parts: Mapping[str, Variant], log: Sequence[CallFacts], **kw) -> Variant:
+    """One variant with the changes of the per-group ``parts`` (each changing calls of its group
+    only): a view over them."""
+    fams = {f: None for v in parts.values() for f in v.shapes}
+    return Variant(
+        shapes={f: _ByGroup({g: v.shapes[f] for g, v in parts.items() if f in v.shapes}, log) for f in fams},
+        facts=_ByGroup({g: v.facts for g, v in parts.items() if v.facts}, log),
+        **kw,
+    )
 
 
 def _by_group(fixes: list[Fix]) -> dict[str, list[int]]:
@@ -164,55 +210,85 @@ def reshape(
     measurers: dict[str, Measurer],
     shapes: Mapping[str, Sequence[Shape]],
 ) -> Variants:
-    """Build the combined, alone and leave-one-out variants; ``calls()`` re-reads the log in order."""
+    """Build the combined, alone and leave-one-out variants; ``calls()`` re-reads the log in order.
+
+    Each layout of a group applies a set of its fixes (all of them, one, all but one): a call's
+    changed facts and shape are made once per distinct set and shared by the layouts that apply
+    it (a group with one fix: its combined changes are that fix's, one patch); a call a set leaves
+    as it was gets no entry."""
     by_group = _by_group(fixes)
-    groups = {g: _Draft() for g in by_group}  # the combined layout, group by group
     alone = [_Draft() for _ in fixes]
+    # the combined layout, group by group
+    groups = {g: alone[ks[0]] if len(ks) == 1 else _Draft() for g, ks in by_group.items()}
     loo = [_Draft() for _ in fixes]
     text_groups = {f.group for f in fixes if f.rewrites_text}
 
-    for i, fa in enumerate(facts):  # scope fixes need no text
-        ks = by_group.get(fa.group)
-        if not ks or not any(fixes[k].apply_facts for k in ks):
+    def layouts(ks: list[int]) -> list[tuple[_Draft, tuple[int, ...]]]:
+        """The group's layouts and the fixes each applies, each layout once."""
+        out = [(groups[fixes[ks[0]].group], tuple(ks))]
+        out += [(alone[k], (k,)) for k in ks if alone[k] is not out[0][0]]
+        if len(ks) > 1:
+            out += [(loo[k], tuple(j for j in ks if j != k)) for k in ks]
+        return out
+
+    # scope fixes need no text: per group, each layout and the fixes of its set that change facts
+    by_facts: dict[str, list[tuple[_Draft, tuple[int, ...]]]] = {}
+    for g, ks in by_group.items():
+        if any(fixes[k].apply_facts for k in ks):
+            by_facts[g] = [(v, tuple(j for j in s if fixes[j].apply_facts)) for v, s in layouts(ks)]
+    for i, fa in enumerate(facts):
+        targets = by_facts.get(fa.group)
+        if targets is None:
             continue
-        groups[fa.group].facts[i] = _apply_facts(fa, [fixes[k] for k in ks])
-        for k in ks:
-            if apply_facts := fixes[k].apply_facts:
-                alone[k].facts[i] = apply_facts(fa)
-            loo[k].facts[i] = _apply_facts(fa, [fixes[j] for j in ks if j != k])
+        made: dict[tuple[int, ...], CallFacts] = {}
+        for var, chosen in targets:
+            new = made.get(chosen)
+            if new is None:
+                new = made[chosen] = _apply_facts(fa, [fixes[j] for j in chosen])
+            if new is not fa:
+                var.facts[i] = new
 
     if text_groups:
+        by_text = {
+            g: [(v, tuple(j for j in s if fixes[j].rewrites_text)) for v, s in layouts(ks)]
+            for g, ks in by_group.items()
+            if g in text_groups
+        }
         for i, call in enumerate(calls()):
             if i >= len(facts):
                 break
-            if facts[i].group not in text_groups:
+            by_set = by_text.get(facts[i].group)
+            if by_set is None:
                 continue
-            ks = by_group[facts[i].group]
-            group_fixes = [fixes[k] for k in ks]
-            variants: list[tuple[_Draft, Call]] = [(groups[facts[i].group], _apply(call, group_fixes))]
-            for k in ks:
-                if fixes[k].rewrites_text:
-                    variants.append((alone[k], _apply(call, [fixes[k]])))
-                if len(ks) > 1:
-                    variants.append((loo[k], _apply(call, [fixes[j] for j in ks if j != k])))
-            for var, new in variants:
-                if new is call:
-                    continue
-                for fam, m in measurers.items():
-                    orig = shapes[fam][i]
-                    var.shapes.setdefault(fam, {})[i] = m.shape(new, trust_usage=orig.reported, adjust=orig.adjust)
+            shaped: dict[tuple[int, ...], dict[str, Shape] | None] = {}
+            for layout, chosen in by_set:
+                if chosen not in shaped:
+                    rewritten = _apply(call, [fixes[j] for j in chosen])
+                    shaped[chosen] = (
+                        None
+                        if rewritten is call
+                        else {
+                            fam: m.shape(rewritten, trust_usage=shapes[fam][i].reported, adjust=shapes[fam][i].adjust)
+                            for fam, m in measurers.items()
+                        }
+                    )
+                got = shaped[chosen]
+                if got is not None:
+                    for fam, shape in got.items():
+                        layout.shapes.setdefault(fam, {})[i] = shape
     # fixes given as shapes (history kept append-only): where no text fix of the call set one already
     for k, f in enumerate(fixes):
         if not f.shapes:
             continue
         ks = by_group[f.group]
-        targets = [alone[k], groups[f.group]] + [loo[j] for j in ks if j != k and len(ks) > 1]
-        for var in targets:
+        given = [alone[k], groups[f.group]] + [loo[j] for j in ks if j != k and len(ks) > 1]
+        for var in given:
             for fam, over in f.shapes.items():
                 dest = var.shapes.setdefault(fam, {})
                 for i, shape in over.items():
+                    assert facts[i].group == f.group  # a group's patch holds its own calls (``_ByGroup``)
                     dest.setdefault(i, shape)
-    return Variants(_merge(groups.values()), alone, loo, groups, facts, [f.group for f in fixes])
+    return Variants(_combination(groups, facts), alone, loo, groups, facts, [f.group for f in fixes])
 
 
 def subset(variants: Variants, fixes: list[Fix], keep: list[int]) -> Variants | None:
@@ -240,7 +316,7 @@ def subset(variants: Variants, fixes: list[Fix], keep: list[int]) -> Variants | 
         groups[g] = built[0]
         loo.update(zip(mine, built[1:]))
     return Variants(
-        _merge(groups.values()),
+        _combination(groups, variants.facts),
         [variants.alone[k] for k in keep],
         [loo[k] for k in keep],
         groups,
@@ -251,19 +327,26 @@ def subset(variants: Variants, fixes: list[Fix], keep: list[int]) -> Variants | 
 
 def _layout(variants: Variants, fixes: list[Fix], group: str, ks: list[int]) -> Variant | None:
     """The group's layout with only its fixes ``ks``: the shapes of the one fix among them that
-    changes shapes (as shaped for it alone), the facts of all of them applied in order. None when
-    two of them change shapes: their combined text was never shaped."""
+    changes shapes (as shaped for it alone, shared), the facts of all of them applied in order
+    (one fix's: its layout alone's, shared). None when two of them change shapes: their combined
+    text was never shaped."""
     if len(ks) == 1:
         return variants.alone[ks[0]]
+    if not ks:
+        return Variant()
     shaping = [k for k in ks if fixes[k].rewrites_text or fixes[k].shapes]
     if len(shaping) > 1:
         return None
-    out = Variant(
-        shapes={fam: dict(over) for fam, over in variants.alone[shaping[0]].shapes.items()} if shaping else {}
-    )
-    chosen = [fixes[k] for k in ks]
-    if any(f.apply_facts for f in chosen):
-        out.facts = {i: _apply_facts(fa, chosen) for i, fa in enumerate(variants.facts) if fa.group == group}
+    out = Variant(shapes=variants.alone[shaping[0]].shapes if shaping else {})
+    chosen = [fixes[k] for k in ks if fixes[k].apply_facts]
+    if len(chosen) == 1:
+        out.facts = variants.alone[next(k for k in ks if fixes[k].apply_facts)].facts
+    elif chosen:
+        out.facts = {
+            i: new
+            for i, fa in enumerate(variants.facts)
+            if fa.group == group and (new := _apply_facts(fa, chosen)) is not fa
+        }
     return out
 
 

@@ -406,6 +406,7 @@ def _advise(run: _Run) -> _Advice:
     dropped += [N.BreakerNotReported(lf.fix.group, lf.fix.kind, None) for lf in logged_found if claimed(lf)]
     logged_found = [lf for lf in logged_found if not claimed(lf)]
     run.done.plan = plan
+    run.sims.forget_whatifs(plan.combined if plan.kept else None)  # later steps simulate only this one
     return _Advice(plan, logged_found, dropped)
 
 

@@ -112,6 +112,9 @@ class Simulations:
         default_factory=list
     )
     _rank: array | None = None  # each call's place in ``order``, made on first use
+    # the latest layouts' start orders (None: ``order``, no call moved), each layout asked for several
+    # times in a row (simulated, priced, its delta from its parent's)
+    _orders: list[tuple[Variant, list[int] | None]] = field(default_factory=list)
     # (model, fallback) -> each call's price bucket as logged (``PriceCodes``): looked up once, every
     # simulation on the model priced from them (a what-if's changed facts patched in)
     _codes: dict[tuple[str, datetime | None], PriceCodes] = field(default_factory=dict)
@@ -134,6 +137,23 @@ class Simulations:
             for i in order:
                 on_outcome(i, outcomes.outcome(i))
         return got.copy()
+
+    def forget_whatifs(self, keep: Variant | None) -> None:
+        """Drop the what-ifs kept for later ones (their outcomes, ledgers, re-run calls, start
+        orders and so their layouts) but ``keep`` (the layout later steps simulate again) and the
+        layout it was re-simulated from: once the advisor is done no step asks for them, and each
+        holds outcome arrays and changed facts for the rest of the run."""
+        parents = [b for _, v, b, _, _ in self._reruns if v is keep and b is not None]
+
+        def kept(v: Variant | None) -> bool:
+            return v is None or v is keep or any(v is b for b in parents)
+
+        self._last = [x for x in self._last if kept(x[1])]
+        self._derived = {k: [d for d in ds if kept(d[0])] for k, ds in self._derived.items()}
+        self._combined = {m: [c for c in cs if kept(c[0])] for m, cs in self._combined.items()}
+        self._priced_var = [x for x in self._priced_var if kept(x[1])]
+        self._reruns = [x for x in self._reruns if x[1] is keep and kept(x[2])]
+        self._orders = [x for x in self._orders if kept(x[0])]
 
     def codes(self, model: str, facts: Sequence[CallFacts], *, first_list: bool = False) -> PriceCodes:
         """The calls' price buckets as ``model`` (``scenarios.PriceCodes``) for a layout's facts: the
@@ -430,8 +450,17 @@ class Simulations:
         if var is not None:
             shapes, facts = var.view(shapes, facts)
         order = self.order
-        if var is not None and any(f.start != self.fp.facts[i].start for i, f in var.facts.items()):
-            order = sorted(range(len(facts)), key=lambda i: (facts[i].start, i))  # calls moved in time
+        if var is not None:
+            moved = next((o for v, o in self._orders if v is var), self.order)
+            if moved is self.order:
+                log = self.fp.facts
+                moved = (
+                    sorted(range(len(facts)), key=lambda i: (facts[i].start, i))  # calls moved in time
+                    if any(f.start != log[i].start for i, f in var.facts.items())
+                    else None
+                )
+                self._orders = [(var, moved), *self._orders[:1]]
+            order = moved if moved is not None else self.order
         family, ratio = source
         return facts, order, ScaledShapes(shapes[family], ratio) if ratio != 1.0 else shapes[family]
 
@@ -470,15 +499,14 @@ class Simulations:
             got = next((d for d in kept if d[0] is parent), None)
             if got is None:
                 playout = self._layout(parent, source)
-                prints = footprints(playout[0], playout[2], pol)
-                assert prints is not None  # the policy declared footprints for the log as logged
+                prints = _patched_prints(base[1], parent.changed(), playout, pol)
                 done = next((o for k, v, o in self._last if k == key and v is parent), None)
                 if done is None:
                     done = self._simulate(key, source, parent, playout, make, spec)
                 got = (parent, done, prints)
                 kept.insert(0, got)
                 del kept[DERIVED_KEPT:]
-            return self._resimulate(key, var, parent, got[1], got[2], var.differs, layout, pol, spec, models)
+            return self._resimulate(key, var, parent, got[1], got[2], set(var.differs), layout, pol, spec, models)
         # from the nearest simulated layout: the log as logged, or a combined layout kept as a parent
         # (the combination again once the advisor dropped a fix differs from it in that fix's group)
         start: tuple[Variant | None, Outcomes, Footprints] = (None, base[0], base[1])
@@ -531,6 +559,21 @@ class Simulations:
 
 #: combined layouts kept per cache as parents (32 bytes a call each, and their footprints)
 DERIVED_KEPT = 2
+
+
+def _patched_prints(
+    base: Footprints,
+    changed: set[int],
+    layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+    pol: Any,
+) -> Footprints:
+    """``footprints`` of a layout that changes the ``changed`` calls of the log as logged (whose
+    footprints are ``base``): the log's footprints, shared, and the changed calls' made again."""
+    facts, _, seq = layout
+    out = list(base)
+    for i in changed:
+        out[i] = pol.footprint(seq[i], user=facts[i].user, call=facts[i].hints)
+    return out
 
 
 def differs(a: Variant, b: Variant) -> set[int]:

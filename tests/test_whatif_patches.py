@@ -1,0 +1,235 @@
+"""The advisor's layouts as patches equal the layouts as full copies.
+
+``whatif.reshape`` and ``whatif.subset`` keep a layout as the log plus a patch per template group,
+the combined and all-but-one layouts as views over the groups' patches, and a call's changed facts
+and shape once per distinct set of fixes (shared by the layouts that apply it). These tests build
+every layout again the plain way, each call of the log with its fixes applied (a full copy of the
+facts and shapes), and check that the patched views give the same facts, shapes, footprints and
+simulated outcomes, on a generated log with fixes of every kind and a group with three fixes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from promptcache.advise import whatif
+from promptcache.advise.breakers import Fix
+from promptcache.analyze import pipeline as analysis
+from promptcache.analyze import simulations
+from promptcache.model.findings import CacheNotReady
+from promptcache.price.scenarios import footprints, simulate_outcomes
+from promptcache.simulate.policies import DeepSeekCache
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def seen(tmp_path_factory) -> dict:
+    """``reshape``'s inputs on a 600-call generated log (user id scope, cold bursts, volatile text,
+    several fixes dropped), captured from a whole analysis."""
+    out = tmp_path_factory.mktemp("patches") / "log.jsonl"
+    subprocess.run([sys.executable, str(ROOT_DIR / "benchmarks/gen_log.py"), "--calls", "600", "--seed", "11",
+                    "-o", str(out)], check=True)
+    got: dict = {"path": out}
+    real = analysis.reshape
+
+    def reshape(calls, fixes, facts, measurers, shapes):
+        if "fixes" not in got:
+            got.update(calls=calls, fixes=fixes, facts=facts, measurers=measurers, shapes=shapes)
+        return real(calls, fixes, facts, measurers, shapes)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(analysis, "reshape", reshape)
+    try:
+        analysis.analyze([out])
+    finally:
+        mp.undo()
+    return got
+
+
+def _full_copy(seen: dict, chosen: list[Fix]) -> tuple[list, dict[str, list]]:
+    """The log with ``chosen`` applied, every call's facts and shapes written out: each call's
+    facts through its group's fixes in order, its text re-shaped where a text fix changes it, and
+    a fix's given shapes where no text fix set one."""
+    log, shapes, measurers = seen["facts"], seen["shapes"], seen["measurers"]
+    by_group: dict[str, list[Fix]] = {}
+    for f in chosen:
+        by_group.setdefault(f.group, []).append(f)
+    facts = []
+    for fa in log:
+        for f in by_group.get(fa.group, []):
+            if f.apply_facts is not None:
+                fa = f.apply_facts(fa)
+        facts.append(fa)
+    out = {fam: list(seq) for fam, seq in shapes.items()}
+    shaped: set[int] = set()
+    for i, call in enumerate(seen["calls"]()):
+        if i >= len(log):
+            break
+        new = call
+        for f in by_group.get(log[i].group, []):
+            if f.apply is not None:
+                new = f.apply(new)
+        if new is not call:
+            shaped.add(i)
+            for fam, m in measurers.items():
+                out[fam][i] = m.shape(new, trust_usage=shapes[fam][i].reported, adjust=shapes[fam][i].adjust)
+    for f in chosen:
+        for fam, over in (f.shapes or {}).items():
+            for i, s in over.items():
+                if i not in shaped:
+                    out[fam][i] = s
+    return facts, out
+
+
+def _check(seen: dict, var: whatif.Variant, chosen: list[Fix]) -> None:
+    log, shapes = seen["facts"], seen["shapes"]
+    want_facts, want_shapes = _full_copy(seen, chosen)
+    view, facts = var.view(shapes, log)
+    assert list(facts) == want_facts
+    for fam, seq in view.items():
+        assert list(seq) == want_shapes[fam]
+    # a patch holds the calls the layout changes, none it leaves as logged
+    assert all(f is not log[i] for i, f in var.facts.items())
+    assert var.changed() >= {i for i, f in enumerate(want_facts) if f != log[i]}
+
+
+def _layouts(variants: whatif.Variants, fixes: list[Fix]):
+    n = len(fixes)
+    yield variants.combined, fixes
+    for k in range(n):
+        yield variants.alone[k], [fixes[k]]
+        yield variants.leave_one_out[k], [f for j, f in enumerate(fixes) if j != k]
+
+
+def _more(seen: dict, extra: int = 2) -> list[Fix]:
+    """The log's fixes and ``extra`` more in the group of its text fix, each changing facts
+    (calls moved by one second, then by two)."""
+    fixes = seen["fixes"]
+    text = next(f for f in fixes if f.rewrites_text)
+
+    def moved(s: float):
+        return lambda f: replace(f, start=f.start + s, end=f.end + s)
+
+    extra = [Fix(kind="cache_not_ready", group=text.group, evidence=CacheNotReady(3, 1.0, 1.0, 1.0),
+                 keeps_information=True, apply_facts=moved(s)) for s in (1.0, 2.0)[:extra]]
+    return [*fixes, *extra]
+
+
+@pytest.mark.parametrize("which", ["logged", "more"])
+def test_patched_layouts_equal_full_copies(seen, which):
+    """Every layout ``reshape`` builds (combined, each fix alone, all but each) and every layout
+    ``subset`` puts together when fixes are dropped: the same facts and shapes, call by call, as
+    the log with those fixes applied to a full copy."""
+    fixes = seen["fixes"] if which == "logged" else _more(seen)
+    assert any(f.rewrites_text for f in fixes) and any(f.apply_facts for f in fixes)
+    variants = whatif.reshape(seen["calls"], fixes, seen["facts"], seen["measurers"], seen["shapes"])
+    for var, chosen in _layouts(variants, fixes):
+        _check(seen, var, chosen)
+    derived = 0
+    n = len(fixes)
+    for keep in [[j for j in range(n) if j != k] for k in range(n)] + [[k] for k in range(n)]:
+        got = whatif.subset(variants, fixes, keep)
+        if got is None:  # two kept text fixes in one group: never shaped together
+            continue
+        derived += 1
+        for var, chosen in _layouts(got, [fixes[k] for k in keep]):
+            _check(seen, var, chosen)
+    assert derived >= n
+
+
+def test_layouts_share_their_changes(seen):
+    """A group with one fix: its combined changes are that fix's, the same objects; with several,
+    a call's facts are one object per distinct set of fixes (all but one of two fixes that change
+    facts: the other fix's own objects)."""
+    fixes = _more(seen, extra=1)
+    variants = whatif.reshape(seen["calls"], fixes, seen["facts"], seen["measurers"], seen["shapes"])
+    by_group: dict[str, list[int]] = {}
+    for k, f in enumerate(fixes):
+        by_group.setdefault(f.group, []).append(k)
+    single = [ks[0] for ks in by_group.values() if len(ks) == 1 and fixes[ks[0]].apply_facts]
+    assert single
+    for k in single:
+        assert variants.groups[fixes[k].group] is variants.alone[k]
+        assert all(variants.combined.facts[i] is f for i, f in variants.alone[k].facts.items())
+        assert not variants.in_group[k].facts and not variants.in_group[k].shapes
+    ks = by_group[fixes[-1].group]
+    moving = [k for k in ks if fixes[k].apply_facts]
+    assert len(ks) >= 3 and len(moving) == 2
+    for k in moving:  # all but k applies the other facts fix only: that fix's own objects
+        (other,) = [j for j in moving if j != k]
+        assert variants.in_group[k].facts is not variants.alone[other].facts
+        assert variants.in_group[k].facts.keys() == variants.alone[other].facts.keys()
+        assert all(variants.in_group[k].facts[i] is f for i, f in variants.alone[other].facts.items())
+
+
+def test_patched_layouts_simulate_and_print_as_full_copies(seen):
+    """The simulation over a patched layout, and its footprints made from the log's with only the
+    changed calls' made again (``simulations._patched_prints``), equal those over the full copy."""
+    fixes = _more(seen)
+    log, shapes = seen["facts"], seen["shapes"]
+    fam = next(iter(shapes))
+    m = seen["measurers"][fam]
+    variants = whatif.reshape(seen["calls"], fixes, log, seen["measurers"], shapes)
+    base = footprints(log, shapes[fam], DeepSeekCache(m))
+    assert base is not None
+    for var, chosen in list(_layouts(variants, fixes))[:6]:
+        want_facts, want_shapes = _full_copy(seen, chosen)
+        view, facts = var.view(shapes, log)
+        order = sorted(range(len(facts)), key=lambda i: (facts[i].start, i))
+        got = simulate_outcomes(facts, order, view[fam], DeepSeekCache(m))
+        want = simulate_outcomes(want_facts, order, want_shapes[fam], DeepSeekCache(m))
+        assert (got.read, got.write, got.write_1h, got.total) == (want.read, want.write, want.write_1h, want.total)
+        patched = simulations._patched_prints(base, var.changed(), (facts, order, view[fam]), DeepSeekCache(m))
+        assert patched == footprints(want_facts, want_shapes[fam], DeepSeekCache(m))
+
+
+def test_what_ifs_forgotten_after_the_advisor(seen, monkeypatch):
+    """Once the advisor is done, the simulations keep of its what-ifs only the combined layout of
+    the kept fixes (and the layout it was re-simulated from): the same report, and no what-if
+    simulated again by a later step."""
+    from promptcache.report.recommendation_text import with_text
+
+    path = seen["path"]
+    runs: list = []
+    real_prepare, real_advise, real_sim = analysis._prepare, analysis._advise, simulations.Simulations._simulate
+    after: list[int] = []  # per analysis, the simulations run after the advisor
+    counting = [False]
+
+    def prepare(inputs):
+        counting[0] = False
+        return real_prepare(inputs)
+
+    def advise(run):
+        got = real_advise(run)
+        runs.append((run.sims, got.plan))
+        after.append(0)
+        counting[0] = True
+        return got
+
+    def simulate(self, *a, **kw):
+        if counting[0]:
+            after[-1] += 1
+        return real_sim(self, *a, **kw)
+
+    monkeypatch.setattr(analysis, "_prepare", prepare)
+    monkeypatch.setattr(analysis, "_advise", advise)
+    monkeypatch.setattr(simulations.Simulations, "_simulate", simulate)
+    forgetting = analysis.analyze([path])
+    sims, plan = runs[-1]
+    assert plan.kept
+    keep = plan.combined
+    assert all(v is None or v is keep for _, v, _ in sims._last)
+    assert all(v is keep for _, v, _, _ in sims._priced_var)
+    assert all(v is keep for _, v, _, _, _ in sims._reruns)
+    held = {id(v) for ds in sims._derived.values() for v, _, _ in ds}
+    assert held <= {id(keep)} | {id(b) for _, _, b, _, _ in sims._reruns}
+    monkeypatch.setattr(simulations.Simulations, "forget_whatifs", lambda self, keep: None)
+    keeping = analysis.analyze([path])
+    assert with_text(forgetting).model_dump_json() == with_text(keeping).model_dump_json()
+    assert after[0] == after[1]  # what later steps simulate is kept: nothing run again
