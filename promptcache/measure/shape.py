@@ -15,10 +15,8 @@ piece and the call is counted as ``reported``; otherwise its counts are ``estima
 from __future__ import annotations
 
 from array import array
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..model.calls import HIDDEN_PREFIX, Call, is_blocks
 from ..model.keys import text_key
@@ -55,71 +53,6 @@ class Shape:
         return t
 
 
-#: chat shapes whose ``keys``, ``tokens`` and ``chain`` stay built (``ChatShape``): a simulation
-#: reads a shape's sequences several times while it handles that call, then moves on
-LIVE = 64
-_LIVE: deque[ChatShape] = deque()
-_BUILT = frozenset(("keys", "tokens", "chain"))
-
-
-class ChatShape(Shape):
-    """A text call's shape as the first pass keeps it: its piece keys and token counts end to end
-    in one tuple (``_packed``, the ints the measurer's piece table holds), no chain array. ``keys``,
-    ``tokens`` and ``chain`` (``chain_of(keys)``) are built on first access and kept while the shape
-    is among the last ``LIVE`` built, then unset again; equal, value by value, to the plain
-    ``Shape`` ``Measurer`` made before (``tests/test_chat_shapes.py``). Per short chat call this
-    keeps one tuple instead of two tuples and an array (~190 bytes less)."""
-
-    __slots__ = ("_packed",)
-
-    def __init__(
-        self,
-        packed: tuple[int, ...],
-        roles: Sequence[str],
-        indexes: Sequence[int],
-        out_key: int | None,
-        out_tokens: int,
-        reported: bool,
-        adjust: int = 0,
-    ):
-        self._packed = packed  # keys, then token counts: len(keys) of each
-        self.roles = roles
-        self.indexes = indexes
-        self.out_key = out_key
-        self.out_tokens = out_tokens
-        self.reported = reported
-        self.adjust = adjust
-        self._total = -1
-
-    def __getattr__(self, name: str) -> Any:  # only for unset slots: the sequences not built now
-        if name not in _BUILT:
-            raise AttributeError(name)
-        p = self._packed
-        n = len(p) >> 1
-        keys = self.keys = p[:n]
-        self.tokens = p[n:]
-        self.chain = chain_of(keys)
-        _LIVE.append(self)
-        if len(_LIVE) > LIVE:
-            old = _LIVE.popleft()
-            del old.keys, old.tokens, old.chain
-        return getattr(self, name)
-
-    @property
-    def total(self) -> int:
-        t = self._total
-        if t < 0:
-            p = self._packed
-            t = self._total = sum(p[len(p) >> 1 :])
-        return t
-
-    def __reduce__(self) -> tuple:  # pickled (Dask) as its packed form, never with built sequences
-        return (
-            ChatShape,
-            (self._packed, self.roles, self.indexes, self.out_key, self.out_tokens, self.reported, self.adjust),
-        )
-
-
 class Measurer:
     """Tokenizes distinct pieces once per family and shapes calls for the cache simulators."""
 
@@ -127,7 +60,8 @@ class Measurer:
         self.family = family
         self.block_tokens = block_tokens
         self._tokenizer = None if family == "blocks" else get_tokenizer(family)
-        self._pieces: dict[int, tuple[int, array, int]] = {}  # key -> (tokens, block hashes, key)
+        # key -> (tokens, key, block hashes...): see ``_entry``
+        self._pieces: dict[int, tuple] = {}
         self._tuples: dict[tuple, tuple] = {}  # role and index sequences, one object each
         self.adjusted_tokens = 0
         self.delta = BlockDelta()  # block-hash prompts: chain keys from each conversation's previous one
@@ -152,36 +86,35 @@ class Measurer:
         if got is None:
             known = self.known.get(key) if self.known is not None else None
             if known is not None:  # a piece's ids and blocks depend on its text only; its framing is this table's
-                got = self._pieces[key] = (known[0] + extra, known[1], key)
+                got = self._pieces[key] = _entry(known[0] + extra, key, known[1])
             else:
                 assert self._tokenizer is not None  # "blocks" measures block traces only: no text reaches here
                 got = self._store(key, self._tokenizer.encode(text), extra)
                 if self.known is not None:
-                    self.known[key] = (got[0] - extra, got[1])
-        return got[2], got[0]
+                    b = self.blocks(key)
+                    self.known[key] = (got[0] - extra, b if type(b) is array else array("q", b))
+        return got[1], got[0]
 
-    def _store(self, key: int, ids: list[int], extra: int) -> tuple[int, array, int]:
-        """Remember a distinct piece's count and block hashes: a piece shorter than a block has
-        none and shares one empty array; a longer one gets an array sized exactly (an array that
-        is appended to keeps room to grow: ~80 bytes a new piece)."""
+    def _store(self, key: int, ids: list[int], extra: int) -> tuple:
+        """Remember a distinct piece's count, key and block hashes (``_pieces``' layout)."""
         b = self.block_tokens
-        if len(ids) < b:
-            blocks = _EMPTY
-        else:
-            hs = []
-            h = ROOT  # same seed for every piece, so different pieces with a common start share blocks
-            for i in range(b, len(ids) + 1, b):
-                h = hash((h, *ids[i - b : i]))
-                hs.append(h)
-            blocks = array("q", hs)
-        got = (len(ids) + extra, blocks, key)
+        hs = []
+        h = ROOT  # same seed for every piece, so different pieces with a common start share blocks
+        for i in range(b, len(ids) + 1, b):
+            h = hash((h, *ids[i - b : i]))
+            hs.append(h)
+        got = _entry(len(ids) + extra, key, hs)
         self._pieces[key] = got
         return got
 
-    def blocks(self, key: int) -> array:
-        """Chained block hashes of a piece: ``blocks[j]`` identifies its first (j+1)*block_tokens tokens."""
+    def blocks(self, key: int) -> Sequence[int]:
+        """Chained block hashes of a piece: ``blocks[j]`` identifies its first (j+1)*block_tokens
+        tokens (a tuple or an ``array('q')``; empty for a piece shorter than a block)."""
         got = self._pieces.get(key)
-        return got[1] if got else _EMPTY
+        if got is None or len(got) == 2:
+            return _EMPTY
+        b = got[2]
+        return b if type(b) is array else got[2:]
 
     def shape(self, call: Call, *, trust_usage: bool, adjust: int | None = None) -> Shape:
         """The call's shape. With ``trust_usage`` the reported prompt size is the truth; ``adjust``
@@ -220,10 +153,12 @@ class Measurer:
             out_key, out_tokens = self._piece(out)
         elif call.usage and call.usage.output_tokens:
             out_key, out_tokens = text_key(call.call_id, b"out"), call.usage.output_tokens
-        return ChatShape(
-            (*keys, *toks),
+        return Shape(
+            tuple(keys),
+            tuple(toks),
             self._same((*(p.role for p in pieces), "generation")),
             self._same((*(p.index for p in pieces), -1)),
+            chain_of(keys),
             out_key,
             out_tokens,
             reported,
@@ -259,6 +194,19 @@ class Measurer:
 
 
 _EMPTY = array("q")  # the block hashes of every piece shorter than a block: never appended to
+INLINE_BLOCKS = 2  # a piece of up to this many blocks keeps its hashes in its entry, not in an array
+
+
+def _entry(count: int, key: int, blocks: Sequence[int]) -> tuple:
+    """A piece's entry in ``Measurer._pieces``: ``(tokens, key, *block hashes)`` for a piece of
+    up to ``INLINE_BLOCKS`` blocks (most of a chat's new turns: an array costs ~100 bytes of
+    header and buffer, a hash in the tuple 40), ``(tokens, key, array('q') of block hashes)``,
+    sized exactly, for a longer one (8 bytes a hash instead of 40). ``entry[0]`` is the count
+    (``analyze/sharded_read.py`` merges tables by it); ``entry[1]`` is the key object the shapes
+    of every call with the piece share (32 bytes a piece a call otherwise)."""
+    if len(blocks) <= INLINE_BLOCKS:
+        return (count, key, *blocks)
+    return (count, key, blocks if type(blocks) is array else array("q", blocks))
 
 
 def chain_of(keys: Sequence[int]) -> array:
