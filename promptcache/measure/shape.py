@@ -60,7 +60,8 @@ class Measurer:
         self.family = family
         self.block_tokens = block_tokens
         self._tokenizer = None if family == "blocks" else get_tokenizer(family)
-        self._pieces: dict[int, tuple[int, array, int]] = {}  # key -> (tokens, block hashes, key)
+        # key -> (tokens, key, block hashes...): see ``_entry``
+        self._pieces: dict[int, tuple] = {}
         self._tuples: dict[tuple, tuple] = {}  # role and index sequences, one object each
         self.adjusted_tokens = 0
         self.delta = BlockDelta()  # block-hash prompts: chain keys from each conversation's previous one
@@ -85,30 +86,35 @@ class Measurer:
         if got is None:
             known = self.known.get(key) if self.known is not None else None
             if known is not None:  # a piece's ids and blocks depend on its text only; its framing is this table's
-                got = self._pieces[key] = (known[0] + extra, known[1], key)
+                got = self._pieces[key] = _entry(known[0] + extra, key, known[1])
             else:
                 assert self._tokenizer is not None  # "blocks" measures block traces only: no text reaches here
                 got = self._store(key, self._tokenizer.encode(text), extra)
                 if self.known is not None:
-                    self.known[key] = (got[0] - extra, got[1])
-        return got[2], got[0]
+                    b = self.blocks(key)
+                    self.known[key] = (got[0] - extra, b if type(b) is array else array("q", b))
+        return got[1], got[0]
 
-    def _store(self, key: int, ids: list[int], extra: int) -> tuple[int, array, int]:
-        """Remember a distinct piece's count and block hashes."""
+    def _store(self, key: int, ids: list[int], extra: int) -> tuple:
+        """Remember a distinct piece's count, key and block hashes (``_pieces``' layout)."""
         b = self.block_tokens
-        blocks = array("q")
+        hs = []
         h = ROOT  # same seed for every piece, so different pieces with a common start share blocks
         for i in range(b, len(ids) + 1, b):
             h = hash((h, *ids[i - b : i]))
-            blocks.append(h)
-        got = (len(ids) + extra, blocks, key)
+            hs.append(h)
+        got = _entry(len(ids) + extra, key, hs)
         self._pieces[key] = got
         return got
 
-    def blocks(self, key: int) -> array:
-        """Chained block hashes of a piece: ``blocks[j]`` identifies its first (j+1)*block_tokens tokens."""
+    def blocks(self, key: int) -> Sequence[int]:
+        """Chained block hashes of a piece: ``blocks[j]`` identifies its first (j+1)*block_tokens
+        tokens (a tuple or an ``array('q')``; empty for a piece shorter than a block)."""
         got = self._pieces.get(key)
-        return got[1] if got else _EMPTY
+        if got is None or len(got) == 2:
+            return _EMPTY
+        b = got[2]
+        return b if type(b) is array else got[2:]
 
     def shape(self, call: Call, *, trust_usage: bool, adjust: int | None = None) -> Shape:
         """The call's shape. With ``trust_usage`` the reported prompt size is the truth; ``adjust``
@@ -187,7 +193,20 @@ class Measurer:
         return Shape(keys, toks, Repeat("block", n), range(n), chain, None, out_tokens, True)
 
 
-_EMPTY = array("q")
+_EMPTY = array("q")  # the block hashes of every piece shorter than a block: never appended to
+INLINE_BLOCKS = 2  # a piece of up to this many blocks keeps its hashes in its entry, not in an array
+
+
+def _entry(count: int, key: int, blocks: Sequence[int]) -> tuple:
+    """A piece's entry in ``Measurer._pieces``: ``(tokens, key, *block hashes)`` for a piece of
+    up to ``INLINE_BLOCKS`` blocks (most of a chat's new turns: an array costs ~100 bytes of
+    header and buffer, a hash in the tuple 40), ``(tokens, key, array('q') of block hashes)``,
+    sized exactly, for a longer one (8 bytes a hash instead of 40). ``entry[0]`` is the count
+    (``analyze/sharded_read.py`` merges tables by it); ``entry[1]`` is the key object the shapes
+    of every call with the piece share (32 bytes a piece a call otherwise)."""
+    if len(blocks) <= INLINE_BLOCKS:
+        return (count, key, *blocks)
+    return (count, key, blocks if type(blocks) is array else array("q", blocks))
 
 
 def chain_of(keys: Sequence[int]) -> array:
