@@ -227,3 +227,21 @@ class _Counting(dict):
     def get(self, key, default=None):
         self.log.append(key)
         return super().get(key, default)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(block_request, min_size=1, max_size=12), st.lists(st.integers(-5, 2000), min_size=1, max_size=12))
+def test_deepseek_block_cum_first_reaching_equals_bisection(spec, positions):
+    """DeepSeek places a unit in the first piece that reaches its end: for a ``BlockShape`` in O(1)
+    (``_BlockCum.first_reaching``), equal to the bisection over the prefix sums it replaced."""
+    from bisect import bisect_left
+
+    from promptcache.simulate.deepseek import _BlockCum
+
+    stream, _ = block_stream(spec)
+    for fshape, sshape, *_ in stream:
+        n = len(fshape.segs)
+        cum = _BlockCum(fshape, n)
+        plain = [sum(sshape.tokens[:k]) for k in range(n + 1)]
+        for pos in [*positions, *plain, *(p + 1 for p in plain)]:
+            assert cum.first_reaching(pos) == bisect_left(cum, pos, 1) == bisect_left(plain, pos, 1)
