@@ -245,3 +245,71 @@ def test_deepseek_block_cum_first_reaching_equals_bisection(spec, positions):
         plain = [sum(sshape.tokens[:k]) for k in range(n + 1)]
         for pos in [*positions, *plain, *(p + 1 for p in plain)]:
             assert cum.first_reaching(pos) == bisect_left(cum, pos, 1) == bisect_left(plain, pos, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(block_request, min_size=1, max_size=40), st.sampled_from([0, 100]))
+def test_deepseek_sweep_skips_only_nodes_without_idle_units(spec, interval):
+    """A sweep looks at a node's units only when its bound (``umin``: at most the earliest
+    ``max(used, ready)`` of them, lowered by a hit that sets ``used`` before a later ``ready``) says
+    one may be idle past the eviction time. The bound holds on every node after every request,
+    and after each sweep no unit left in the tree is evicted: the sweep forgets what it did before."""
+    from promptcache.simulate.deepseek import DeepSeekCache
+
+    stream, m = block_stream(spec)
+    policy = DeepSeekCache(m, construction_delay_s=5, eviction_idle_s=100, interval_tokens=interval)
+    for fshape, _, start, end, user in stream:
+        policy._next_sweep = -math.inf  # a sweep before every request
+        policy.request(fshape, start=start, end=end, user=user)
+        nodes = [r for roots in policy._trees.values() for r in roots.values()]
+        while nodes:
+            node = nodes.pop()
+            nodes.extend((node.kids or {}).values())
+            units = [u for at in (node.exact or {}).values() for u in at.values()]
+            assert all(node.umin <= max(u.used, u.ready) for u in units)
+            assert all(policy._alive(u.ready, u.used, start) or u.ready > start for u in units)
+
+
+def test_deepseek_hit_lowers_the_sweep_bound():
+    """A unit's ``used`` can go below its first ``ready``: R2 (1 s to 30 s) persists the unit at
+    its common prefix with R1 (20 blocks) ready at 35 s; R3 (the 20 blocks alone, at 2 s) persists
+    the same unit as its input's end, ready at 7 s; R4 (at 10 s) reads it: last used at 10 s. R5
+    (at 100 s) reads a longer unit (25 blocks, R1b's common prefix with R1) and keeps the 20-block
+    prefix remembered. With
+    eviction at 100 s, the unit read at 10 s is gone at 115 s, and the sweep there must look at it
+    though its first ``ready`` (35 s) is within 100 s: the hit lowered the node's bound to 10 s."""
+    from promptcache.simulate.deepseek import DeepSeekCache
+
+    m = Measurer("blocks")
+    delta = ScopedIds(1)
+
+    def shape(ids, tail, line):
+        total = 64 * len(ids) + tail
+        segs = block_segments(ids, total, 64, 1, line, delta)
+        return m.shape(Call(source="s", line=line, model="t", segments=segs, usage=Usage(total, 1)), trust_usage=True)
+
+    head = list(range(1, 21))
+    policy = DeepSeekCache(m, construction_delay_s=5, eviction_idle_s=100)
+    reads = [
+        policy.request(shape(ids, tail, line), start=start, end=end, user=None).read
+        for line, (ids, tail, start, end) in enumerate([
+            (head + [21, 22, 23, 24, 25], 20, 0.0, 1.0),
+            (head + [99], 20, 1.0, 30.0),
+            (head + [21, 22, 23, 24, 25, 30], 20, 1.5, 2.0),
+            (head, 0, 2.0, 2.2),
+            (head + [50], 20, 10.0, 10.2),
+            (head + [21, 22, 23, 24, 25, 40], 20, 100.0, 100.2),
+        ])
+    ]
+    assert reads == [0, 0, 0, 0, 64 * 20, 64 * 25]
+
+    def units():
+        nodes = [r for roots in policy._trees.values() for r in roots.values()]
+        while nodes:
+            node = nodes.pop()
+            nodes.extend((node.kids or {}).values())
+            yield from ((node.depth, u.used) for at in (node.exact or {}).values() for u in at.values())
+
+    assert (19, 10.0) in units()
+    policy._sweep(115.0)
+    assert (19, 10.0) not in units() and any(d >= 19 for d, _ in units())

@@ -74,7 +74,7 @@ class _Node:
     first piece has it, built on first use (a common prefix found inside a piece)."""
 
     __slots__ = (
-        "btab", "chain", "chains", "dead", "depth", "exact", "keys", "kids", "last", "needs", "partial", "up",
+        "btab", "chain", "chains", "dead", "depth", "exact", "keys", "kids", "last", "needs", "partial", "umin", "up",
     )  # fmt: skip
 
     def __init__(
@@ -92,6 +92,7 @@ class _Node:
         self.partial: dict[int, list[tuple[int, _Unit]]] | None = None
         self.needs: set[int] | None = None
         self.btab: dict[int, int] | None = None
+        self.umin = math.inf  # at most the earliest ``max(used, ready)`` of its units (a sweep's bound)
 
 
 def _bury(node: _Node) -> None:
@@ -423,7 +424,7 @@ class DeepSeekCache:
         blocks; both are found by index. The path is read from its deepest node up, and no further
         than a unit could still be as long as the best found (a unit anchored at depth k ends
         within ``cum[k] + _maxoff``), so the work is per node near the end of the match."""
-        best, best_unit = 0, None
+        best, best_unit, best_node = 0, None, at
         evict = self.evict
         reach = self._maxoff
         node: _Node | None = at
@@ -453,10 +454,12 @@ class DeepSeekCache:
                                     if before + off > here and (r := u.ready) <= now and now - max(u.used, r) <= evict:
                                         here, here_unit = before + off, u
                     if here_unit is not None and here >= best and here > 0:  # a shallower equal wins
-                        best, best_unit = here, here_unit
+                        best, best_unit, best_node = here, here_unit, node
             node = node.up
         if best_unit is not None:
-            best_unit.used = now
+            best_unit.used = now  # may be before a unit's first ``ready`` (a later one was persisted)
+            if now < best_node.umin:
+                best_node.umin = now
         return best
 
     def _inside(self, node: _Node, key: int, tokens: int, now: float) -> int:
@@ -602,6 +605,8 @@ class DeepSeekCache:
         if at is None:
             at = exact[key] = {}
         u = at[off] = _Unit(ready, ready)
+        if ready < node.umin:
+            node.umin = ready
         if off > self._maxoff:
             self._maxoff = off
         j = -(-off // self.m.block_tokens)
@@ -642,7 +647,7 @@ class DeepSeekCache:
                 while stack:
                     node = stack.pop()
                     exact = node.exact
-                    if exact is not None:
+                    if exact is not None and now - node.umin > evict:  # else none of its units is idle that long
                         # ``not self._alive``: ready by now and idle past ``evict`` (now - max(used, ready) > evict)
                         dead = [
                             (k, off, u)
@@ -654,6 +659,10 @@ class DeepSeekCache:
                             self._drop_unit(node, k, off, u)
                         if not exact:
                             node.exact = None
+                        else:
+                            node.umin = min(
+                                u.used if u.used > u.ready else u.ready for at in exact.values() for u in at.values()
+                            )
                     kids = node.kids
                     if kids:
                         gone = [c for c, kid in kids.items() if now - kid.last > forget and self._stale(kid, now)]
