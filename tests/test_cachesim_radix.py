@@ -101,7 +101,7 @@ def _stream(spec) -> list[tuple[Shape, float, float, str, CacheHints | None]]:
 class _PlainStore(EntryStore):
     """The store the breakpoint policies used before: ``EntryStore``, never swept."""
 
-    def put(self, key, depth, tokens, ready, now, ttl):  # type: ignore[override]  # depth not kept
+    def put(self, key, depth, tokens, ready, now, ttl, root=0):  # type: ignore[override]  # depth, root not kept
         super().put(key, tokens, ready, now, ttl)
 
     def sweep(self, now):
@@ -197,6 +197,8 @@ def test_anthropic_depth_store_equals_boundary_walk(spec, by_user, mode):
     for store in swept._stores.values():
         assert all(e.expires >= last for e in store.entries.values())
         assert store.depths == sorted({e.depth for e in store.entries.values()})
+        for root in {e.root for e in store.entries.values()}:  # each root's depths: its entries'
+            assert store.depths_of(root) == sorted({e.depth for e in store.entries.values() if e.root == root})
     swept.sweep(last + 3601)
     assert not swept._stores
 

@@ -9,10 +9,8 @@ bucket.
 
 from __future__ import annotations
 
-import gc
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -22,6 +20,7 @@ from ..measure.shape import Shape
 from ..model.facts import CallFacts
 from ..simulate.partition import Footprints, UnitResult, components
 from ..simulate.partition import footprints as footprints
+from ..simulate.partition import quiet_collector as quiet_collector
 from ..simulate.policies import FootprintPolicy, Outcome, Policy
 from .ledger import Ledger, Tokens
 
@@ -150,23 +149,6 @@ def _feed(
             f = facts[i]
             o = policy.request(shapes[i], start=f.start, end=f.end, user=f.user, call=f.hints)
             read[i], write[i], write_1h[i], total[i] = o.read, o.write, o.write_1h, o.total
-
-
-@contextmanager
-def quiet_collector() -> Iterator[None]:
-    """No cyclic garbage collection while a cache is simulated, one after: a policy's state is
-    many small objects that live for a while (a tree of prefixes, entries), and the collector
-    would scan them again and again as they are made (15-50 % of a block trace's simulation time);
-    what they leave as garbage is freed by reference counting as it goes, cycles at the end."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.collect()
 
 
 def merge_units(n: int, results: Iterable[UnitResult], storage_token_hours: float = 0.0) -> Outcomes:

@@ -16,6 +16,7 @@ Invalidation: the tools level is the start of the prefix (a change invalidates e
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 
 from ..measure.blocks import BlockShape, ReadInPlace, run_chain
@@ -156,7 +157,8 @@ class AnthropicCache(PolicyBase):
             hit_entry.expires = max(hit_entry.expires, start + hit_entry.ttl)  # refreshed on each hit
         # writes at the breakpoints past the hit, if long enough
         ready = start + min(self.begin, max(end - start, 0.0))
-        return _write(store, bps, cum, hit, total, minimum, ready, start, keys.__getitem__)
+        root = shape.chain[1] if len(shape.chain) > 1 else 0
+        return _write(store, bps, cum, hit, total, minimum, ready, start, keys.__getitem__, root)
 
     def _blocks(
         self,
@@ -183,13 +185,14 @@ class AnthropicCache(PolicyBase):
         salt = _salt(call)
         level = system_pieces(shape)  # boundaries 1..level are keyed without the salt (none here)
         minimum = self._p(self.min_tokens, start)
+        root = chain[1]  # only entries under the prompt's own first piece can match (``DepthStore``)
         if type(shape) is BlockShape:
-            hit, hit_entry = _block_read(store, shape, bps, start, salt, level)
+            hit, hit_entry = _block_read(store, shape, bps, start, salt, level, root)
         else:
             hit, hit_entry = 0, None
-            depths = store.depths
+            depths = store.depths_of(root)
             for k, _, _ in bps:
-                i = store.below(k + 1)
+                i = store.below(k + 1, root)
                 while i >= 0:
                     j = depths[i]
                     if j < 1 or cum[j] <= hit:
@@ -204,7 +207,7 @@ class AnthropicCache(PolicyBase):
         ready = start + min(self.begin, max(end - start, 0.0))
         return _write(
             store, bps, cum, hit, total, minimum, ready, start,
-            lambda j: chain[j] if j <= level else hash((chain[j], salt)),
+            lambda j: chain[j] if j <= level else hash((chain[j], salt)), root,
         )  # fmt: skip
 
 
@@ -218,16 +221,18 @@ def _write(
     ready: float,
     start: float,
     key_at: Callable[[int], int],
+    root: int,
 ) -> Outcome:
     """Write an entry at each breakpoint past the hit that is long enough (``key_at(j)``: the key of
-    the prefix of ``j`` pieces), and the request's outcome: tokens written up to the last 1-hour
-    breakpoint are billed at the 1-hour rate, the rest past it at the 5-minute rate."""
+    the prefix of ``j`` pieces; ``root``: the prompt's first chain key, where the store files its
+    depth), and the request's outcome: tokens written up to the last 1-hour breakpoint are billed
+    at the 1-hour rate, the rest past it at the 5-minute rate."""
     b_1h = c_last = hit
     for k, ttl, one_h in bps:
         pos = cum[k + 1]
         if pos <= hit or pos < minimum:
             continue
-        store.put(key_at(k + 1), k + 1, pos, ready, start, ttl)
+        store.put(key_at(k + 1), k + 1, pos, ready, start, ttl, root=root)
         c_last = max(c_last, pos)
         if one_h:
             b_1h = max(b_1h, pos)
@@ -235,22 +240,28 @@ def _write(
 
 
 def _block_read(
-    store: DepthStore, shape: BlockShape, bps: list[tuple[int, float, bool]], start: float, salt: int, level: int
+    store: DepthStore,
+    shape: BlockShape,
+    bps: list[tuple[int, float, bool]],
+    start: float,
+    salt: int,
+    level: int,
+    root: int,
 ) -> tuple[int, DepthEntry | None]:
     """The read loop of ``AnthropicCache._blocks`` for a ``BlockShape``, its chain keys and token
-    counts read from its run in place: the same depths visited in the same order, the same entry
-    read (``DepthStore.get`` inlined)."""
+    counts read from its run in place: the same depths visited in the same order (those of its
+    ``root``), the same entry read (``DepthStore.get`` inlined)."""
     segs = shape.segs
     nrun, block = segs.n, segs.block
     run = segs.run
     base = run.base
     rc = run_chain(run, nrun)  # chain keys base..nrun of the run's prompt
     parts: list[tuple[int, array]] | None = None  # the same for the runs it forked from, when needed
-    depths, entries = store.depths, store.entries
+    depths, entries = store.depths_of(root), store.entries
     prefix_tokens, chain_at = shape.prefix_tokens, shape.chain_at
     hit, hit_entry = 0, None
     for k, _, _ in bps:
-        i = store.below(k + 1)
+        i = bisect_right(depths, k + 1) - 1  # ``store.below``
         while i >= 0:
             j = depths[i]
             if j < 1:

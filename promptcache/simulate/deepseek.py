@@ -74,7 +74,7 @@ class _Node:
     first piece has it, built on first use (a common prefix found inside a piece)."""
 
     __slots__ = (
-        "btab", "chain", "chains", "dead", "depth", "exact", "keys", "kids", "last", "needs", "partial", "up",
+        "btab", "chain", "chains", "dead", "depth", "exact", "keys", "kids", "last", "needs", "partial", "umin", "up",
     )  # fmt: skip
 
     def __init__(
@@ -92,6 +92,7 @@ class _Node:
         self.partial: dict[int, list[tuple[int, _Unit]]] | None = None
         self.needs: set[int] | None = None
         self.btab: dict[int, int] | None = None
+        self.umin = math.inf  # at most the earliest ``max(used, ready)`` of its units (a sweep's bound)
 
 
 def _bury(node: _Node) -> None:
@@ -119,6 +120,18 @@ class _BlockCum:
 
     def __getitem__(self, k: int) -> int:
         return self.shape.prefix_tokens(k)
+
+    def first_reaching(self, pos: int) -> int:
+        """``bisect_left(self, pos, 1)``: the first ``k >= 1`` with ``cum[k] >= pos`` (``n + 1``: none),
+        in O(1): every block of the run before its last holds ``block`` tokens."""
+        segs = self.shape.segs
+        k = max(1, -(-pos // segs.block))
+        if k < segs.n:  # cum[k] = block * k >= pos > block * (k - 1) = cum[k - 1]
+            return k
+        for k in range(max(1, segs.n), self.n + 1):  # the run's last block, then the tail: two at most
+            if self.shape.prefix_tokens(k) >= pos:
+                return k
+        return self.n + 1
 
 
 _NO_CHAIN = array("q")
@@ -249,7 +262,10 @@ class DeepSeekCache:
         self._persist(path, tail, shape, keys, toks, n, start, end, lcp, cum)
         if fingers is not None and run is not None:
             top = shape.segs.n  # type: ignore[attr-defined]  # a BlockShape: its run's part
-            fingers[run] = next(v for v in reversed(path) if v.depth <= top)
+            i = len(path) - 1
+            while path[i].depth > top:  # the deepest node of the path within the run (the root is)
+                i -= 1
+            fingers[run] = path[i]
         return Outcome(read=min(hit, total), total=total)
 
     # -- the v4 radix tree -------------------------------------------------------------------
@@ -404,7 +420,7 @@ class DeepSeekCache:
         blocks; both are found by index. The path is read from its deepest node up, and no further
         than a unit could still be as long as the best found (a unit anchored at depth k ends
         within ``cum[k] + _maxoff``), so the work is per node near the end of the match."""
-        best, best_unit = 0, None
+        best, best_unit, best_node = 0, None, at
         evict = self.evict
         reach = self._maxoff
         node: _Node | None = at
@@ -434,10 +450,12 @@ class DeepSeekCache:
                                     if before + off > here and (r := u.ready) <= now and now - max(u.used, r) <= evict:
                                         here, here_unit = before + off, u
                     if here_unit is not None and here >= best and here > 0:  # a shallower equal wins
-                        best, best_unit = here, here_unit
+                        best, best_unit, best_node = here, here_unit, node
             node = node.up
         if best_unit is not None:
-            best_unit.used = now
+            best_unit.used = now  # may be before a unit's first ``ready`` (a later one was persisted)
+            if now < best_node.umin:
+                best_node.umin = now
         return best
 
     def _inside(self, node: _Node, key: int, tokens: int, now: float) -> int:
@@ -482,11 +500,21 @@ class DeepSeekCache:
         the node before its last piece (where its input and output units are anchored)."""
         at = path[-1]
         d = at.depth
-        if d < n:
+        if d < n - 1:  # the new edge and the node before its last piece, as a split of it would make them
+            cs, ks = chain[d + 1 :], keys[d:]
+            node = _Node(n - 1, cs[-2], cs[:-1], ks[:-1], now, at)
+            leaf = _Node(n, cs[-1], cs[-1:], ks[-1:], now, node)
+            node.kids = {leaf.chains[0]: leaf}
+            self._add_kid(at, node)
+            path.append(node)
+            path.append(leaf)
+        elif d == n - 1:
             leaf = _Node(n, chain[n], chain[d + 1 :], keys[d:], now, at)
             self._add_kid(at, leaf)
             path.append(leaf)
-        node = self._node_at(path, n - 1)
+            node = at
+        else:
+            node = self._node_at(path, n - 1)
         if shape.out_key is not None:
             c = hash((chain[n - 1], shape.out_key))
             kid = node.kids.get(c) if node.kids is not None else None
@@ -541,7 +569,8 @@ class DeepSeekCache:
         """Persist a unit ending ``pos`` tokens in, in the first piece that reaches ``pos``; ``cum``
         (tokens before each piece, len n+1) finds it by bisection instead of a walk over the pieces
         (a block-hash prompt has ~2,000 of them, and a long one ~30 interval units)."""
-        k = bisect_left(cum, pos, 1) - 1  # the first piece k with pos <= cum[k + 1]
+        # the first piece k with pos <= cum[k + 1]
+        k = (cum.first_reaching(pos) if type(cum) is _BlockCum else bisect_left(cum, pos, 1)) - 1
         if k + 1 >= len(cum):
             return
         before = cum[k]
@@ -572,6 +601,8 @@ class DeepSeekCache:
         if at is None:
             at = exact[key] = {}
         u = at[off] = _Unit(ready, ready)
+        if ready < node.umin:
+            node.umin = ready
         if off > self._maxoff:
             self._maxoff = off
         j = -(-off // self.m.block_tokens)
@@ -605,22 +636,31 @@ class DeepSeekCache:
         a forgotten prefix is never walked again and a dead unit never read again (persisting it
         anew makes a new record either way); it bounds the state by the live window. (A parent's
         lazy ``last`` may then lag a forgotten child's: both are past the limit, for good.)"""
-        evict = self.evict
+        evict, forget = self.evict, self.forget
         for key, roots in list(self._trees.items()):
             for c0, root in list(roots.items()):
                 stack = [root]
                 while stack:
                     node = stack.pop()
-                    if node.exact is not None:
-                        for k, at in list(node.exact.items()):
-                            for off, u in list(at.items()):
-                                if u.ready <= now and now - max(u.used, u.ready) > evict:
-                                    self._drop_unit(node, k, off, u)
-                        if not node.exact:
+                    exact = node.exact
+                    if exact is not None and now - node.umin > evict:  # else none of its units is idle that long
+                        # ``not self._alive``: ready by now and idle past ``evict`` (now - max(used, ready) > evict)
+                        dead = [
+                            (k, off, u)
+                            for k, at in exact.items()
+                            for off, u in at.items()
+                            if now - u.used > evict and now - u.ready > evict and u.ready <= now
+                        ]
+                        for k, off, u in dead:
+                            self._drop_unit(node, k, off, u)
+                        if not exact:
                             node.exact = None
+                        else:
+                            node.umin = min(
+                                u.used if u.used > u.ready else u.ready for at in exact.values() for u in at.values()
+                            )
                     kids = node.kids
                     if kids:
-                        forget = self.forget
                         gone = [c for c, kid in kids.items() if now - kid.last > forget and self._stale(kid, now)]
                         for c in gone:
                             _bury(kids.pop(c))

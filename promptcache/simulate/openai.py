@@ -27,6 +27,7 @@ from collections import deque
 
 from ..measure.blocks import BlockShape
 from ..measure.shape import Measurer, Shape
+from ..model.calls import BlockRun
 from ..model.hints import CacheHints
 from .base import PolicyBase, explicit_breakpoints, placed_breakpoints
 from .engine import PrefixIndex, cumulative, seconds, shape_root
@@ -174,6 +175,8 @@ class OpenAIAutoCache(PolicyBase):
         tree = self._trees.get(where)
         if tree is None:
             tree = self._trees[where] = RadixIndex()
+        if type(shape) is BlockShape:
+            return self._block_request(tree, shape, start, ready, idle, cap, minimum)
         chain = as_keys(shape.chain)
         path, d = tree.match(chain)
         depth, live = tree.live(path, start)
@@ -185,6 +188,40 @@ class OpenAIAutoCache(PolicyBase):
                 e.used = start
         if total >= minimum:
             tree.add(chain, path, d, start, ready, idle, cap)
+        return Outcome(read=hit, total=total)
+
+    def _block_request(
+        self, tree: RadixIndex, shape: BlockShape, start: float, ready: float, idle: float, cap: float, minimum: int
+    ) -> Outcome:
+        """``_blocks`` for a ``BlockShape``: its walk starts at the edge the previous request on its
+        run of ids (its conversation, or the run it forked from) reached (``RadixIndex.request``),
+        its chain keys read in place from that depth on. A prompt too short to be cached is neither
+        read nor added (``_blocks`` only splits an edge for it, which changes no outcome)."""
+        total = shape.total
+        if total < minimum:
+            return Outcome(read=0, total=total)
+        segs = shape.segs
+        n = len(segs)
+        fingers = tree.fingers
+        run = segs.run
+        finger = None
+        r: BlockRun | None = run
+        while r is not None:
+            finger = fingers.get(r)
+            if finger is not None:
+                break
+            r = r.parent
+        depth, e = tree.request(finger, shape.chain_at, shape.chain_from, n, start, ready, idle, cap)
+        top = segs.n  # the run's part of the prompt (its last piece may be a tail of its own)
+        root = tree.root
+        while e is not root and e.depth + len(e.keys) > top:
+            e = e.parent  # type: ignore[assignment]  # every edge but the root has a parent
+        if e is not root:
+            fingers[run] = e
+        lcp = shape.prefix_tokens(depth)
+        hit = 0
+        if lcp >= minimum:
+            hit = min(minimum + (lcp - minimum) // self.inc * self.inc, total)
         return Outcome(read=hit, total=total)
 
     def sweep(self, now: float) -> None:
