@@ -150,13 +150,15 @@ def load_tokenizer(family: str) -> Tokenizer:
         def one(s: str) -> list[int]:
             return batch([s], add_special_tokens=False)[0].ids
 
-        return Tokenizer(
-            family,
-            DEEPSEEK_LABEL,
-            True,
-            LineCache(one).encode if splits_at_lines(tk) else one,
-            lambda ts: [e.ids for e in batch(ts, add_special_tokens=False)],
-        )
+        def many(ts: list[str]) -> list[list[int]]:
+            return [e.ids for e in batch(ts, add_special_tokens=False)]
+
+        encode: Callable[[str], list[int]] = one
+        if splits_at_lines(tk):
+            encode = LineCache(one).encode
+            if words_apply(tk):  # most text then needs no tokenizer call at all
+                encode = WordCache(many, encode, tk).encode
+        return Tokenizer(family, DEEPSEEK_LABEL, True, encode, many)
     import tiktoken
 
     if family == "o200k":
@@ -278,6 +280,161 @@ class LineCache:
                 self.held += len(got)
             out.extend(got)
         return out
+
+
+# -- tokenizing each distinct word once ------------------------------------------------------------
+# BPE works on pre-tokens ("words"): the DeepSeek V4 tokenizer first splits the text at its added
+# tokens (``<｜User｜>``, ``</think>``...), then each part at runs of 1-3 digits, then by the regex
+# in ``_DEEPSEEK_PRETOKENIZER``; BPE never merges across words, and a word's ids depend on the word
+# alone. ``WordCache`` does that split itself for text made only of printable ASCII, tab, LF and
+# CR, and runs BPE once per distinct word. On that alphabet the regex's classes are plain sets:
+# ``\p{L}`` is [A-Za-z], ``\p{P}`` and ``\p{S}`` together are the 32 ASCII punctuation characters,
+# ``\p{N}`` is [0-9], ``\s`` is [ \t\n\r] (Python's ``\s`` would also take \x1c-\x1f, which the
+# tokenizer's does not: those characters, like \v and \f, are not on the fast path), and the one
+# optional class ``[^\r\n\p{L}\p{P}\p{S}]`` leaves space and tab once digits are split out. Both
+# engines take alternatives leftmost-first and backtrack alike. One pattern does the digit split
+# and the regex at once: the digit runs come first (``[0-9]{1,3}``, as ``Isolated`` splitting
+# gives them), no other alternative takes a digit, and the one lookahead, ``\s+(?!\S)``, treats a
+# digit as the end of its part (``(?![^\s0-9])``), which is what it is after the digit split.
+# Every character of the alphabet is taken by some alternative, so the words cover the text. A word
+# alone pre-tokenizes to itself (the alternatives other than the lookahead match a prefix of the
+# word as they would in context, and the lookahead succeeds at the end of the text), so encoding
+# the new words in one batch gives each word's BPE ids. Any other character in a part (non-ASCII,
+# control): that part goes to the real tokenizer whole, which is exact since parts between added
+# tokens are pre-tokenized independently. ``words_apply`` checks the configuration this assumes;
+# ``tests/test_tokens_words.py`` compares with the tokenizer on generated and real texts.
+_WORDS = re.compile(
+    r"[0-9]{1,3}"
+    r"|[!-/:-@\[-`{-~][A-Za-z]+"
+    r"|[ \t]?[A-Za-z]+"
+    r"| ?[!-/:-@\[-`{-~]+[\r\n]*"
+    r"|[ \t\r\n]*[\r\n]+"
+    r"|[ \t\r\n]+(?![^ \t\r\n0-9])"
+    r"|[ \t\r\n]+"
+)
+_NOT_FAST = re.compile(r"[^\t\n\r -~]")  # a character off the fast path's alphabet
+WORD_CACHE_WORDS = 200_000  # distinct words kept; past it the cache starts again
+
+
+def words_apply(tk) -> bool:
+    """True when ``WordCache``'s split is the tokenizer's: ``splits_at_lines`` (the pre-tokenizer and
+    normalizer as above), a BPE model without dropout, and added tokens that match as plain text
+    (no stripping, no whole-word rule)."""
+    try:
+        if not splits_at_lines(tk) or type(tk.model).__name__ != "BPE" or tk.model.dropout is not None:
+            return False
+        return not any(t.lstrip or t.rstrip or t.single_word for t in tk.get_added_tokens_decoder().values())
+    except Exception:  # another tokenizers API: do without the word cache
+        return False
+
+
+def overlapping(tokens: set[str]) -> set[str]:
+    """The strings of ``tokens`` whose occurrences can overlap another's in some text: one the
+    start of another, or one whose end (past its first character) starts, or starts with, another.
+    Occurrences of the others are always apart from every other occurrence, so where the tokenizer
+    splits them out (non-normalized tokens first, then normalized ones) is where one leftmost
+    search finds them; and a text in which that search meets none of these holds none of them (an
+    occurrence it passed over would overlap one it found)."""
+    starts: dict[str, list[str]] = {}
+    for t in tokens:
+        for k in range(1, len(t) + 1):
+            starts.setdefault(t[:k], []).append(t)
+    firsts = {t[0] for t in tokens if t}
+    out: set[str] = set()
+    for t in tokens:
+        for k in range(1, len(t)):
+            if t[:k] in tokens:
+                out.update((t, t[:k]))  # another token is its start
+        for i in range(1, len(t)):
+            if t[i] not in firsts:
+                continue
+            rest = t[i:]
+            if rest in starts:  # its end starts other tokens
+                out.add(t)
+                out.update(starts[rest])
+            for k in range(1, len(rest) + 1):
+                if rest[:k] in tokens:  # another token inside it
+                    out.update((t, rest[:k]))
+    return out
+
+
+def _trie_pattern(words: set[str]) -> str:
+    """A regex matching any of ``words``, the longest at a position, as a trie of characters
+    (compiles and matches far faster than 1,283 alternatives)."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def pattern(node: dict) -> str:
+        alts = [re.escape(ch) + pattern(kid) for ch, kid in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body  # greedy: the longer word first
+
+    return pattern(trie)
+
+
+class WordCache:
+    """``encode`` that runs BPE once per distinct word (see above); the ids are the tokenizer's.
+    ``encode_words`` encodes a batch of words (each its own pre-token); ``fallback`` encodes a part
+    off the fast path, or a whole text holding an added token that could overlap another. Bounded: past ``limit`` words it starts again (speed only, never the ids)."""
+
+    def __init__(
+        self,
+        encode_words: Callable[[list[str]], list[list[int]]],
+        fallback: Callable[[str], list[int]],
+        tk,
+        limit: int = WORD_CACHE_WORDS,
+    ):
+        self.encode_words = encode_words
+        self.fallback = fallback
+        self.limit = limit
+        self.ids: dict[str, tuple[int, ...]] = {}
+        contents = {t.content for t in tk.get_added_tokens_decoder().values()}
+        self.token_ids = {t: tk.token_to_id(t) for t in contents}
+        self.risky = overlapping(contents)  # a text with one of these: the tokenizer splits it
+        self.added = re.compile(_trie_pattern(contents)) if contents else None
+
+    def encode(self, text: str) -> list[int]:
+        if self.added is None or "<" not in text:
+            return self._part(text)
+        out: list[int] = []
+        at = 0
+        for m in self.added.finditer(text):
+            t = m.group()
+            if t in self.risky:
+                return self.whole(text)
+            if m.start() > at:
+                out.extend(self._part(text[at : m.start()]))
+            out.append(self.token_ids[t])
+            at = m.end()
+        if at < len(text):
+            out.extend(self._part(text[at:]))
+        return out
+
+    def whole(self, text: str) -> list[int]:
+        return self.fallback(text)
+
+    def _part(self, text: str) -> list[int]:
+        """The ids of a text holding no added token."""
+        if not text.isascii() or _NOT_FAST.search(text):
+            return self.fallback(text)
+        words = _WORDS.findall(text)
+        ids = self.ids
+        try:
+            return [i for w in words for i in ids[w]]
+        except KeyError:
+            pass
+        if len(ids) > self.limit:
+            ids.clear()
+        new = list(dict.fromkeys(w for w in words if w not in ids))
+        for w, got in zip(new, self.encode_words(new), strict=True):
+            ids[w] = tuple(got)
+        return [i for w in words for i in ids[w]]
 
 
 def is_deepseek_reasoner(model: str) -> bool:

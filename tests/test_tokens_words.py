@@ -1,0 +1,190 @@
+"""The DeepSeek V4 word cache (``tokens.WordCache``): splitting the text into the tokenizer's words in
+Python and running BPE once per distinct word gives the ids the tokenizer gives, on any text
+(differential, hypothesis), on every piece of the bundled example and on real texts of the shared
+data; and it is used only with the tokenizer configuration it was proven for."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from promptcache.measure import tokens as T
+from promptcache.measure.tokens import WordCache, load_tokenizer, output_piece, overlapping, render, words_apply
+from promptcache.read.reader import read_logs
+
+
+@pytest.fixture(scope="module")
+def hf():
+    """The tokenizer file as ``tokenizers`` loads it, without promptcache's caches."""
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(os.path.join(T._deepseek_dir(), "tokenizer.json"))
+
+
+@pytest.fixture(scope="module")
+def whole(hf):
+    return lambda s: hf.encode(s, add_special_tokens=False).ids  # the plain path: offsets and all
+
+
+@pytest.fixture(scope="module")
+def batch(hf):
+    return lambda ts: [e.ids for e in hf.encode_batch_fast(ts, add_special_tokens=False)]
+
+
+def _cache(hf, batch, whole, limit: int = T.WORD_CACHE_WORDS) -> WordCache:
+    return WordCache(batch, whole, hf, limit)
+
+
+@pytest.fixture(scope="module")
+def shared(hf, batch, whole) -> WordCache:
+    return _cache(hf, batch, whole)
+
+
+@pytest.fixture(scope="module")
+def tiny(hf, batch, whole) -> WordCache:
+    return _cache(hf, batch, whole, limit=4)  # tiny limit: the cache starts again, often
+
+
+# Every kind of character the split tells apart: ASCII letters, digits, each ASCII punctuation
+# character, the whitespace of the fast path and the whitespace and controls off it (\v, \f, \x1c,
+# NBSP), non-ASCII letters and marks, and the added tokens the chat template writes, ASCII ones too
+_ASCII_PUNCT = [chr(c) for c in range(33, 127) if not chr(c).isalnum()]
+_CHARS = st.sampled_from(
+    list("aZqxY019")
+    + _ASCII_PUNCT
+    + list(" \t\n\r")
+    + ["  ", "\n\n", " \n", "\r\n", "\t\t", "   ", "12345", "Ab", " a", ".a", "..", "\n "]
+    + ["\x0b", "\x0c", "\x1c", "\x00", "é", "\u0301", "漢", "\u00a0", "\u2028", "１"]
+    + [T.USER, T.ASSISTANT, T.EOS, T.BOS, T.THINK_OPEN, T.THINK_CLOSE, T.TOOL_OUTPUT[0], T.TOOL_CALL[1]]
+    + ["<|EOT|>", "<dsml:", "</dsml:", "<｜/table>｜", "｜DSML｜", "<think", "<｜User"]
+)
+_TEXT = st.lists(_CHARS, max_size=80).map("".join)
+_ASCII_TEXT = st.text(alphabet=st.sampled_from(list("abcXYZ0123456789 \t\r\n") + _ASCII_PUNCT), max_size=120)
+
+
+@settings(max_examples=600, deadline=None)
+@given(texts=st.lists(_TEXT, min_size=1, max_size=5))
+def test_word_cache_gives_the_tokenizers_ids(shared, whole, texts):
+    cache = shared
+    for t in texts:
+        assert cache.encode(t) == whole(t)
+    for t in texts:
+        assert cache.encode(t) == whole(t)  # from the cache this time
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=_ASCII_TEXT)
+def test_on_ascii_text_every_word_is_the_tokenizers(hf, tiny, whole, text):
+    assert tiny.encode(text) == whole(text)
+    words = T._WORDS.findall(text)
+    assert "".join(words) == text  # the words cover the text
+    # and they are the tokenizer's own pre-tokens
+    assert [w for w, _ in hf.pre_tokenizer.pre_tokenize_str(text)] == [_bytelevel(w) for w in words]
+
+
+def _bytelevel(word: str) -> str:
+    from tokenizers.pre_tokenizers import ByteLevel
+
+    return "".join(w for w, _ in ByteLevel(add_prefix_space=False, use_regex=False).pre_tokenize_str(word))
+
+
+def test_fast_path_calls_the_tokenizer_once_per_new_word(hf, batch, whole):
+    seen: list[str] = []
+
+    def counting(words: list[str]) -> list[list[int]]:
+        seen.extend(words)
+        return batch(words)
+
+    def no_fallback(s: str) -> list[int]:
+        raise AssertionError(f"fell back on {s!r}")
+
+    cache = WordCache(counting, no_fallback, hf)
+    a = f"{T.BOS}You are a helpful assistant. Today is 2026-10-01.{T.USER}Hello there, assistant!"
+    assert cache.encode(a) == whole(a)
+    n = len(seen)
+    assert len(set(seen)) == n  # each word once
+    b = f"{T.BOS}You are a helpful assistant. Today is 2026-10-01.{T.USER}Hello there, helpful assistant!"
+    assert cache.encode(b) == whole(b)
+    assert seen[n:] == []  # every word of b was a word of a
+
+
+def test_off_the_fast_path(hf, batch, whole):
+    cache = _cache(hf, batch, whole)
+    for t in ["naïve café", "漢字 kanji", "a\x0bb", "a\x1cb", f"<｜/table>｜DSML｜ x {T.USER}", "tab\u00a0nbsp"]:
+        assert cache.encode(t) == whole(t)
+
+
+def test_overlapping_added_tokens():
+    assert overlapping({"<a>", "<b>", "<｜x｜>"}) == set()
+    assert overlapping({"<a", "<ab"}) == {"<a", "<ab"}  # one starts the other
+    assert overlapping({"<ab", "b>", "<c>"}) == {"<ab", "b>"}  # an end starts another
+    assert overlapping({"<abc>", "b"}) == {"<abc>", "b"}  # one inside another
+
+
+def test_the_deepseek_tokenizer_uses_it(hf):
+    assert words_apply(hf)
+    assert isinstance(load_tokenizer("deepseek-v4")._encode.__self__, WordCache)
+    risky = load_tokenizer("deepseek-v4")._encode.__self__.risky
+    assert risky == overlapping({t.content for t in hf.get_added_tokens_decoder().values()})
+    assert T.USER not in risky and T.THINK_CLOSE not in risky
+
+
+class _Changed:
+    def __init__(self, hf, **parts):
+        self.hf, self.parts = hf, parts
+
+    def __getattr__(self, name):
+        return self.parts.get(name, getattr(self.hf, name))
+
+
+class _Token:
+    def __init__(self, content: str, lstrip: bool = False):
+        self.content, self.lstrip, self.rstrip, self.single_word = content, lstrip, False, False
+
+
+def test_not_used_with_another_configuration(hf):
+    from tokenizers.models import BPE
+
+    assert not words_apply(_Changed(hf, model=BPE(dropout=0.1)))
+    stripping = {0: _Token("<a>", lstrip=True)}
+    assert not words_apply(_Changed(hf, get_added_tokens_decoder=lambda: stripping))
+
+
+def _texts_of(calls) -> set[str]:
+    return {t for c in calls for t in [*(x.text for x in render(c, "deepseek-v4")[0]), output_piece(c, "deepseek-v4")]}
+
+
+def test_every_piece_of_the_example(hf, batch, whole):
+    path = resources.files("promptcache") / "data" / "example.jsonl.gz"
+    with resources.as_file(path) as p, gzip.open(p) as f:
+        assert f.read(1)
+        texts = _texts_of(read_logs([str(p)]))
+    cache = _cache(hf, batch, whole)
+    for t in sorted(texts):
+        assert cache.encode(t) == whole(t)
+
+
+def test_real_texts(realdata: Path, hf, batch, whole):
+    """Recorded cassettes and agent trajectories (rendered as the analyzer renders them) and the
+    raw text of real prompt templates (code, Jinja, YAML, Markdown)."""
+    texts: set[str] = set()
+    for sub in ("cassettes", "trajectories"):
+        for f in sorted((realdata / sub).rglob("*")):
+            if f.is_file():
+                try:
+                    texts |= _texts_of(read_logs([str(f)]))
+                except Exception:  # a file the readers do not take: its raw text still counts
+                    pass
+    for f in sorted((realdata / "templates").rglob("*")):
+        if f.is_file():
+            texts.add(f.read_text(encoding="utf-8", errors="replace"))
+    assert len(texts) > 50
+    cache = _cache(hf, batch, whole)
+    for t in sorted(texts):
+        assert cache.encode(t) == whole(t), t[:80]
