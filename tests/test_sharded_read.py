@@ -277,9 +277,9 @@ def test_groups_are_made_on_the_workers_and_merged(generated, small_ranges, monk
         finally:
             where["worker"] = False
 
-    def spy(self, call, shape):
+    def spy(self, call, shape, rendered=None):
         where["client_adds"] += not where["worker"]
-        return add(self, call, shape)
+        return add(self, call, shape, rendered)
 
     monkeypatch.setattr(S, "measure_range", on_worker)
     monkeypatch.setattr(G.Grouper, "add", spy)

@@ -112,7 +112,7 @@ def first_pass(
             for fam, s in zip(measurers, shape_call(call, measurers, catalog)):
                 fp.shapes[fam].append(s)
             if merged is None:
-                meta.group = grouper.add(call, fp.shapes[primary][-1]).id
+                meta.group = grouper.add(call, fp.shapes[primary][-1], measurers[primary].rendered).id
                 fp.evidence.add(meta.group, call)
             else:
                 meta.group = merged.next_id()

@@ -121,7 +121,7 @@ def measure_range(task: RangeTask) -> RangeResult:
             s = tuple(shape_call(call, measurers, task.catalog))
             shapes.append(s)
             if grouper is not None:
-                g = grouper.add(call, s[p])
+                g = grouper.add(call, s[p], measurers[grouper.family].rendered)
                 group_of.append(int(g.id[1:]) - 1)  # ids are g1, g2, ... in order of first call
                 evidence.add(g.id, call)
     except LogFormatError as exc:

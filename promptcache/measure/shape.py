@@ -64,6 +64,9 @@ class Measurer:
         self._pieces: dict[int, tuple] = {}
         self._tuples: dict[tuple, tuple] = {}  # role and index sequences, one object each
         self.adjusted_tokens = 0
+        # per conversation, its last call's pieces (texts, keys, counts), least recently seen first
+        self._recent: dict[tuple, tuple[list[str], list[int], list[int]]] = {}
+        self.rendered: tuple[Call, list] | None = None  # the last call shaped and its rendered pieces
         self.delta = BlockDelta()  # block-hash prompts: chain keys from each conversation's previous one
         # pieces tokenized before by another measurer of this process (key -> (ids, block hashes)):
         # a Dask worker reads many ranges, each with a fresh table, and the same system prompts
@@ -123,12 +126,23 @@ class Measurer:
         if call.segments and call.segments[0].role == "block":
             return self._shape_blocks(call)
         pieces, gen = render(call, self.family)
+        self.rendered = (call, pieces)
         keys: list[int] = []
         toks: list[int] = []
-        for p in pieces:
-            k, n = self._piece(p.text, p.extra)
+        # a call replays its conversation's previous request and answer: their pieces' keys and
+        # counts are taken where the texts are equal (a comparison instead of a digest of the text)
+        conv = (call.source, call.conversation_id)
+        texts = [p.text for p in pieces]
+        ptexts, pkeys, ptoks = self._recent.pop(conv, _NONE)
+        m = min(len(ptexts), len(pieces))
+        for i, p in enumerate(pieces):
+            if i < m and ptexts[i] == texts[i]:
+                k, n = pkeys[i], ptoks[i]
+            else:
+                k, n = self._piece(p.text, p.extra)
             keys.append(k)
             toks.append(n)
+        counts = toks.copy()  # as stored, before the reported total adjusts them
         gk, gn = self._piece(gen, 3 if self.family != "deepseek-v4" else 0)
         if self.family != "deepseek-v4":
             gn = 3  # OpenAI: every reply is primed with <|start|>assistant<|message|>
@@ -153,6 +167,7 @@ class Measurer:
             out_key, out_tokens = self._piece(out)
         elif call.usage and call.usage.output_tokens:
             out_key, out_tokens = text_key(call.call_id, b"out"), call.usage.output_tokens
+        self._remember(conv, texts, keys, counts, out, out_key, out_tokens)
         return Shape(
             tuple(keys),
             tuple(toks),
@@ -164,6 +179,23 @@ class Measurer:
             reported,
             diff,
         )
+
+    def _remember(
+        self, conv: tuple, texts: list[str], keys: list[int], counts: list[int], out: str, out_key, out_tokens: int
+    ) -> None:
+        """Keep a call's piece texts, keys and stored counts (``_piece``'s: a text's count is the one
+        it was first stored with), its answer after them, for its conversation's next call; for
+        the ``RECENT_CONVERSATIONS`` conversations seen last (speed only: a miss digests the text)."""
+        n = len(counts)
+        keys = keys[:n]
+        if out:
+            texts.append(out)
+            keys.append(out_key)
+            counts.append(out_tokens)
+        recent = self._recent
+        recent[conv] = (texts, keys, counts)
+        if len(recent) > RECENT_CONVERSATIONS:
+            del recent[next(iter(recent))]  # the conversation seen least recently
 
     def _same(self, seq: tuple) -> tuple:
         """One shared tuple per distinct sequence: most calls repeat a few role and index patterns
@@ -193,6 +225,8 @@ class Measurer:
         return Shape(keys, toks, Repeat("block", n), range(n), chain, None, out_tokens, True)
 
 
+_NONE: tuple = ((), (), ())  # no previous call of the conversation kept
+RECENT_CONVERSATIONS = 64  # conversations whose last call's pieces ``Measurer`` keeps (``_remember``)
 _EMPTY = array("q")  # the block hashes of every piece shorter than a block: never appended to
 INLINE_BLOCKS = 2  # a piece of up to this many blocks keeps its hashes in its entry, not in an array
 

@@ -26,6 +26,7 @@ import re
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
 
 from ..model.calls import Call
 
@@ -426,7 +427,7 @@ class WordCache:
         words = _WORDS.findall(text)
         ids = self.ids
         try:
-            return [i for w in words for i in ids[w]]
+            return list(chain.from_iterable(map(ids.__getitem__, words)))
         except KeyError:
             pass
         if len(ids) > self.limit:
@@ -434,7 +435,7 @@ class WordCache:
         new = list(dict.fromkeys(w for w in words if w not in ids))
         for w, got in zip(new, self.encode_words(new), strict=True):
             ids[w] = tuple(got)
-        return [i for w in words for i in ids[w]]
+        return list(chain.from_iterable(map(ids.__getitem__, words)))
 
 
 def is_deepseek_reasoner(model: str) -> bool:

@@ -177,7 +177,10 @@ class Grouper:
         self.tk = tokenizer
         self.groups: dict[str, GroupStats] = {}
 
-    def add(self, call: Call, shape: Shape) -> GroupStats:
+    def add(self, call: Call, shape: Shape, rendered: tuple[Call, list[Piece]] | None = None) -> GroupStats:
+        """Counts ``call`` (shaped as ``shape``) in its group. ``rendered``: the last call the
+        primary family's measurer shaped and its pieces (``Measurer.rendered``), used when it is
+        this call, so the call is not rendered again."""
         key = template_key(call)
         g = self.groups.get(key)
         if g is None:
@@ -187,7 +190,7 @@ class Grouper:
         g.input_tokens += shape.total
         if self.tk is None:  # content-free trace: no text to compare
             return g
-        pieces = _pieces(call, self.family)
+        pieces = rendered[1] if rendered is not None and rendered[0] is call else _pieces(call, self.family)
         if g.calls == 1:
             g._ref, g._ref_tokens = pieces, shape.tokens[: len(pieces)]
             g._ref_first = _first_message(call)

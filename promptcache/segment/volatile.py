@@ -39,6 +39,7 @@ _ANY = re.compile("|".join(f"(?P<{name}>{p.pattern})" for name, p in PATTERNS))
 _MAYBE = re.compile(r"[0-9@]")
 _DIGITS = str.maketrans("0123456789", "0000000000")
 _IDS = re.compile(r"[0-9a-fA-F]{8,}|[\w.+-]+@[\w-]+\.\w+")
+_HEX = re.compile(r"[0-9a-fA-F]{8,}")  # ``_IDS`` where the text has no "@" (no email to try at every word)
 
 
 def find(text: str) -> list[tuple[str, int, int]]:
@@ -57,7 +58,7 @@ def mask(text: str) -> str:
 def fingerprint(text: str) -> str:
     """A cheap template key: digits zeroed and long hex ids / emails blanked (equal for calls
     that differ only in such values). Much faster than ``mask`` on long prompts."""
-    return _IDS.sub("#", text.translate(_DIGITS))
+    return (_IDS if "@" in text else _HEX).sub("#", text.translate(_DIGITS))
 
 
 def kind_at(text: str, pos: int) -> str | None:

@@ -1,0 +1,143 @@
+"""The first pass's shortcuts change nothing but the work done (differential):
+
+* ``Measurer`` takes the keys and counts of the pieces a call replays from its conversation's
+  previous call (text comparison instead of a digest): every shape equals the one measured without;
+* ``Grouper.add`` takes the measurer's rendered pieces instead of rendering the call again: the
+  same groups, cuts and breakers;
+* ``volatile.fingerprint`` skips the email pattern on text without "@": the same fingerprint.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from promptcache.analyze.first_pass import first_pass
+from promptcache.knowledge.catalog import load_catalog
+from promptcache.measure import shape as S
+from promptcache.measure.shape import Measurer
+from promptcache.read.reader import read_logs
+from promptcache.segment import groups as G
+from promptcache.segment import volatile
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
+DAY = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fast") / "log.jsonl"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/gen_log.py"), "--calls", "150", "--seed", "5", "-o", str(out)],
+        check=True,
+    )
+    return list(read_logs([str(out), str(EXAMPLE)]))
+
+
+def _digests(monkeypatch) -> list[int]:
+    """Counts the pieces digested (``Measurer._piece``)."""
+    n = [0]
+    real = Measurer._piece
+
+    def counting(self, text, extra=0):
+        n[0] += 1
+        return real(self, text, extra)
+
+    monkeypatch.setattr(Measurer, "_piece", counting)
+    return n
+
+
+@pytest.mark.parametrize("family", ["deepseek-v4", "o200k"])
+def test_replayed_pieces_give_the_same_shapes(calls, family, monkeypatch):
+    n = _digests(monkeypatch)
+    fast = Measurer(family)
+    got = [fast.shape(c, trust_usage=True) for c in calls]
+    with_reuse = n[0]
+    monkeypatch.setattr(S, "RECENT_CONVERSATIONS", 0)  # nothing kept: every piece digested
+    slow = Measurer(family)
+    want = [slow.shape(c, trust_usage=True) for c in calls]
+    assert got == want
+    assert fast._pieces == slow._pieces and list(fast._pieces) == list(slow._pieces)
+    assert with_reuse < 0.7 * (n[0] - with_reuse)  # the log's conversations replay many pieces
+
+
+def test_a_few_conversations_kept(calls, monkeypatch):
+    """Fewer conversations kept than the log interleaves: the same shapes, a bounded table."""
+    monkeypatch.setattr(S, "RECENT_CONVERSATIONS", 2)
+    m = Measurer("deepseek-v4")
+    got = [m.shape(c, trust_usage=True) for c in calls]
+    assert len(m._recent) <= 2
+    assert got == [Measurer("deepseek-v4").shape(c, trust_usage=True) for c in calls]
+
+
+def test_rewritten_calls_with_adjust(calls):
+    """A call shaped again with another's correction (the advisor's rewrites) after its
+    conversation's calls: the same shape as on a fresh measurer."""
+    m = Measurer("deepseek-v4")
+    shapes = [m.shape(c, trust_usage=True) for c in calls]
+    for c, s in list(zip(calls, shapes, strict=True))[::7]:
+        assert m.shape(c, trust_usage=True, adjust=s.adjust) == Measurer("deepseek-v4").shape(
+            c, trust_usage=True, adjust=s.adjust
+        )
+
+
+def _fp(calls, monkeypatch, reuse: bool):
+    if not reuse:
+        real = G.Grouper.add
+        monkeypatch.setattr(G.Grouper, "add", lambda self, call, shape, rendered=None: real(self, call, shape))
+    measurers = {"deepseek-v4": Measurer("deepseek-v4")}
+    fp = first_pass(
+        calls,  # type: ignore[arg-type]
+        catalog=load_catalog(),
+        measurers=measurers,
+        primary="deepseek-v4",
+        at=DAY,
+        now=DAY,
+        calibrate=False,
+    )
+    monkeypatch.undo()
+    return fp
+
+
+class _Reader(list):
+    stats = None
+
+    def fraction(self) -> float:
+        return 1.0
+
+
+def test_groups_from_the_measurers_pieces(calls, monkeypatch):
+    renders = [0]
+    real = G._pieces
+
+    def counting(call, family):
+        renders[0] += 1
+        return real(call, family)
+
+    monkeypatch.setattr(G, "_pieces", counting)
+    got = _fp(_Reader(calls), monkeypatch, reuse=True)
+    assert renders[0] == 0  # every call's pieces came from the measurer
+    want = _fp(_Reader(calls), monkeypatch, reuse=False)
+    assert [f.group for f in got.facts] == [f.group for f in want.facts]
+    assert list(got.grouper.groups) == list(want.grouper.groups)
+    assert got.grouper.groups == want.grouper.groups
+
+
+_TEXT = st.lists(st.sampled_from(list("ab9fF0 .-_+@\n") + ["deadbeef01", "x@y.io", "a.b@c-d.e"]), max_size=40).map(
+    "".join
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_TEXT)
+def test_fingerprint_without_email_pattern(text):
+    want = volatile._IDS.sub("#", text.translate(volatile._DIGITS))
+    assert volatile.fingerprint.__wrapped__(text) == want
