@@ -4,7 +4,9 @@
   previous call (text comparison instead of a digest): every shape equals the one measured without;
 * ``Grouper.add`` takes the measurer's rendered pieces instead of rendering the call again: the
   same groups, cuts and breakers;
-* ``volatile.fingerprint`` skips the email pattern on text without "@": the same fingerprint.
+* ``volatile.fingerprint`` skips the email pattern on text without "@": the same fingerprint;
+* ``Reread.at`` re-reads only the calls wanted, matched to the first pass by file and line: the
+  calls at those positions, in any format, and the other lines left unparsed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from promptcache.analyze.first_pass import first_pass
 from promptcache.knowledge.catalog import load_catalog
 from promptcache.measure import shape as S
 from promptcache.measure.shape import Measurer
-from promptcache.read.reader import read_logs
+from promptcache.read.reader import CallIndex, Reread, numbered, read_logs
 from promptcache.segment import groups as G
 from promptcache.segment import volatile
 
@@ -141,3 +143,59 @@ _TEXT = st.lists(st.sampled_from(list("ab9fF0 .-_+@\n") + ["deadbeef01", "x@y.io
 def test_fingerprint_without_email_pattern(text):
     want = volatile._IDS.sub("#", text.translate(volatile._DIGITS))
     assert volatile.fingerprint.__wrapped__(text) == want
+
+
+# -- re-reads matched by file and line --------------------------------------------------------------
+
+
+def _index_of(paths) -> tuple[list, CallIndex]:
+    index = CallIndex()
+    calls = []
+    for c in read_logs([str(p) for p in paths]):
+        calls.append(c)
+        index.add(c)
+    return calls, index
+
+
+FORMATS = sorted(p for p in (ROOT / "fixtures/formats").iterdir())
+
+
+@pytest.mark.parametrize(
+    "paths", [[p] for p in FORMATS] + [FORMATS, [EXAMPLE, EXAMPLE]], ids=lambda ps: "+".join(p.name for p in ps)[:60]
+)
+def test_reread_at_gives_the_calls_at_those_positions(paths):
+    calls, index = _index_of(paths)
+    names = [str(p) for p in paths]
+    for wanted in (range(len(calls)), range(0, len(calls), 3), [len(calls) - 1] if calls else [], []):
+        got = list(Reread(names, "auto", index).at(wanted))
+        assert [i for i, _ in got] == list(wanted)
+        assert all(c == calls[i] for i, c in got)
+        assert list(numbered(Reread(names, "auto", index), wanted)) == got
+
+
+def test_index_gives_up_where_lines_do_not_name_calls():
+    _, twice = _index_of([EXAMPLE, EXAMPLE])
+    assert not twice.unique  # one file given twice
+    _, once = _index_of([EXAMPLE])
+    assert once.unique and len(once.lines) > 0
+
+
+def test_reread_parses_only_the_lines_wanted(tmp_path, monkeypatch):
+    from promptcache.read import reader as RD
+
+    calls, index = _index_of([EXAMPLE])
+    assert index.unique
+    parsed = [0]
+    fmt = RD.LogReader([str(EXAMPLE)])._sniff(EXAMPLE)[0]
+    real = RD.PARSERS[fmt]
+
+    def counting(*a):
+        parsed[0] += 1
+        return real(*a)
+
+    monkeypatch.setitem(RD.PARSERS, fmt, counting)
+    wanted = [1, 5, len(calls) - 1]
+    got = list(Reread([str(EXAMPLE)], "auto", index).at(wanted))
+    assert [i for i, _ in got] == wanted and [c for _, c in got] == [calls[i] for i in wanted]
+    assert parsed[0] <= len(wanted) + 8  # the first records sniffed for the format, then the wanted
+    assert parsed[0] < len(calls) / 4

@@ -24,6 +24,7 @@ from ..model.calls import Call
 from ..model.facts import CallFacts
 from ..model.notes import DropReason
 from ..price.ledger import Ledger
+from ..read.reader import numbered
 from .breakers import Fix
 
 T = TypeVar("T")
@@ -254,7 +255,8 @@ def reshape(
             for g, ks in by_group.items()
             if g in text_groups
         }
-        for i, call in enumerate(calls()):
+        needed = (i for i, fa in enumerate(facts) if fa.group in by_text)
+        for i, call in numbered(calls, needed):
             if i >= len(facts):
                 break
             by_set = by_text.get(facts[i].group)

@@ -22,7 +22,7 @@ from ..model.calls import HIDDEN_PREFIX, Call, is_blocks
 from ..model.facts import CallFacts
 from ..model.hints import cache_hints
 from ..price.ledger import Ledger, Tokens
-from ..read.reader import LogReader, ReadStats
+from ..read.reader import CallIndex, LogReader, ReadStats
 from ..recommend.concurrency import estimated_duration
 from ..recommend.workload import task_bits
 from ..segment.groups import Grouper
@@ -69,6 +69,7 @@ class FirstPass:
     # the family the log's own model bills with, measured for the calibration whatever the candidates
     logged_family: str | None = None
     logged_models: Counter[str] = field(default_factory=Counter)
+    index: CallIndex = field(default_factory=CallIndex)  # each call's file and line, for re-reads
 
 
 def first_pass(
@@ -118,6 +119,7 @@ def first_pass(
                 meta.group = merged.next_id()
             meta.seq = len(fp.facts)
             fp.facts.append(meta)
+            fp.index.add(call)
             fp.logged_models[call.model] += 1
             fp.content_free += block
             fp.breakpoints = (

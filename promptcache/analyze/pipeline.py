@@ -46,7 +46,7 @@ from ..model.calls import Call
 from ..model.facts import CallFacts
 from ..price.calibration import CallRow, GroupCalibration, calibrate
 from ..price.ledger import Ledger, usd
-from ..read.reader import LogReader, read_logs
+from ..read.reader import LogReader, Reread, read_logs
 from ..recommend.concurrency import in_flight
 from ..recommend.workload import Chains, GroupCounts, find_chains, group_counts
 from ..segment.groups import Grouper, GroupStats
@@ -378,8 +378,10 @@ def _advise(run: _Run) -> _Advice:
 
     run.done.stage = N.Stage("breakers")
 
+    some = Reread(run.paths, opts.input_format, fp.index)  # re-reads only the calls of the groups fixed
+
     def reread(chosen: list) -> Variants:
-        return reshape(calls, chosen, metas, run.measurers, shapes)
+        return reshape(some, chosen, metas, run.measurers, shapes)
 
     ledgers = run.done.ledgers
     plan = (
@@ -595,6 +597,7 @@ def _worst(run: _Run, plan: Plan) -> tuple[list[R.WorstRequest], R.WorstRequest 
         explain_call=run.opts.explain_call,
         redact=run.opts.redact,
         input_format=run.opts.input_format,
+        index=run.fp.index,
     )
 
 

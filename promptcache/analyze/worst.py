@@ -21,6 +21,7 @@ from ..errors import ConfigError
 from ..model import report as R
 from ..model.calls import Call
 from ..model.facts import CallFacts
+from ..read.reader import CallIndex, Reread, numbered
 from ..secrets import mask_secrets, printable
 from ..segment.volatile import kind_at
 
@@ -82,7 +83,8 @@ def requests(
     last = max(want)
     nearest = Nearest()
     found: dict[int, R.WorstRequest] = {}
-    for i, call in enumerate(calls()):
+    needed = (i for i in range(last + 1) if facts[i].group in groups or conversation[i] in convs)
+    for i, call in numbered(calls, needed):
         if i > last:
             break
         g, conv = facts[i].group, conversation[i]
@@ -138,14 +140,12 @@ def for_report(
     redact: bool,
     input_format: str,
     limit: int = LIMIT,
+    index: CallIndex | None = None,
 ) -> tuple[list[R.WorstRequest], R.WorstRequest | None]:
     """The worst requests on ``model_entry`` (with the fixes of ``plan`` against the log as logged),
-    and the request ``explain_call`` names, if any."""
-    from ..read.reader import read_logs
-
-    def calls() -> Iterable[Call]:
-        return read_logs(paths, input_format=input_format, strict=False)
-
+    and the request ``explain_call`` names, if any. ``index``: the first pass's, so the re-read
+    parses only the calls the rows need."""
+    calls = Reread(paths, input_format, index)
     base = sims.outcomes(model_entry)
     fixed = sims.outcomes(model_entry, plan.combined) if plan.kept else base
     worst = [i for i, _ in lost_tokens(base.read, fixed.read)[:limit]]

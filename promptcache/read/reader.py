@@ -32,8 +32,10 @@ import gzip
 import io
 import re
 import zlib
+from array import array
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -467,6 +469,9 @@ class LogReader:
         self._index: dict[str, dict[str, Any]] = {}  # joined family -> custom_id -> request line
         self._index_src: dict[str, dict[str, tuple[str, int]]] = {}
         self._used: dict[str, set[str]] = {}
+        # file -> its lines to parse (``Reread.at``): a one-call record on another line is passed
+        # over unparsed; None: every record is parsed
+        self.only: dict[str, set[int]] | None = None
 
     # detection ------------------------------------------------------------------------------
     def _sniff(self, path: Path) -> tuple[str | None, str | None]:
@@ -659,6 +664,8 @@ class LogReader:
                     yield from self._units(session.feed(obj, line), name)
                     continue
                 items = obj["data"] if _is_page(obj) else [obj]
+                if self.only is not None and len(items) == 1 and line not in self.only.get(name, ()):
+                    continue  # a re-read that wants no call of this line
                 for k, item in enumerate(items):
                     at = line if len(items) == 1 else k + 1
                     stats.lines += 1
@@ -760,14 +767,104 @@ def read_logs(paths: Iterable[str | Path], *, input_format: str = "auto", strict
     return LogReader(paths, input_format=input_format, strict=strict)
 
 
+class CallIndex:
+    """Where each call of a first pass came from, to re-read some calls without parsing the rest.
+
+    A call is named by its file and line (``Call.source``, ``Call.line``), a name that is unique
+    when, file after file, the lines of successive calls only increase (a JSON-lines log: one
+    call a line); otherwise (a file given twice, a page of several calls a line, a session whose
+    units share a line) the index gives up (``unique`` false) and re-reads parse every call. Kept
+    as machine integers: a line per call (4 bytes) and where each file's calls start."""
+
+    def __init__(self) -> None:
+        self.lines = array("I")
+        self.files: list[tuple[int, str]] = []  # (position of the file's first call, file)
+        self.unique = True
+        self._seen: set[str] = set()
+
+    def add(self, call: Call) -> None:
+        if not self.unique:
+            return
+        n = len(self.lines)
+        src = call.source
+        if not self.files or self.files[-1][1] != src:
+            if src in self._seen:
+                self.unique = False
+                return
+            self._seen.add(src)
+            self.files.append((n, src))
+        elif call.line <= self.lines[-1]:
+            self.unique = False
+            return
+        try:
+            self.lines.append(call.line)
+        except OverflowError:  # a line past 4 billion: no index
+            self.unique = False
+
+    def names(self, wanted: Iterable[int]) -> dict[tuple[str, int], int]:
+        """(file, line) -> position, of the wanted positions."""
+        starts = [n for n, _ in self.files]
+        out: dict[tuple[str, int], int] = {}
+        for i in sorted(wanted):
+            f = bisect_right(starts, i) - 1
+            out[(self.files[f][1], self.lines[i])] = i
+        return out
+
+
+class Reread:
+    """The log read again (``calls()``: every call, in order, as the first pass read them), or
+    only some of its calls (``at``)."""
+
+    def __init__(self, paths: Sequence[str], input_format: str, index: CallIndex | None = None):
+        self.paths, self.input_format, self.index = paths, input_format, index
+
+    def __call__(self) -> LogReader:
+        return read_logs(self.paths, input_format=self.input_format, strict=False)
+
+    def at(self, wanted: Iterable[int]) -> Iterator[tuple[int, Call]]:
+        """The calls at the ``wanted`` positions (of the first pass), each with its position, in
+        order. With a unique index, a one-call line that holds none of them is not parsed, and
+        each call read is matched by its file and line, not by counting."""
+        index = self.index
+        if index is None or not index.unique:
+            want = set(wanted)
+            yield from ((i, c) for i, c in enumerate(self()) if i in want)
+            return
+        reader = self()
+        if not {src for _, src in index.files} <= {str(p) for p in reader.paths}:  # named otherwise (a worker's copy)
+            want = set(wanted)
+            yield from ((i, c) for i, c in enumerate(reader) if i in want)
+            return
+        names = index.names(wanted)
+        only: dict[str, set[int]] = {}
+        for src, line in names:
+            only.setdefault(src, set()).add(line)
+        reader.only = only
+        for call in reader:
+            i = names.get((call.source, call.line))
+            if i is not None:
+                yield i, call
+
+
+def numbered(calls: Callable[[], Iterable[Call]], wanted: Iterable[int]) -> Iterator[tuple[int, Call]]:
+    """The calls at the ``wanted`` positions with their positions: ``Reread.at`` when ``calls``
+    is one, else every call read and counted (the calls of other positions may come too)."""
+    at = getattr(calls, "at", None)
+    if at is not None:
+        return at(wanted)
+    return enumerate(calls())
+
+
 __all__ = [
     "EXPANDERS",
     "FORMAT_NAMES",
     "PARSERS",
     "SESSIONS",
+    "CallIndex",
     "LineError",
     "LogReader",
     "ReadStats",
+    "Reread",
     "iter_json_array",
     "read_logs",
 ]
