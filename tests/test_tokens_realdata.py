@@ -7,9 +7,12 @@ recorded model kept reasoning in tool-call history, a template we do not have); 
 usage is what promptcache uses for such calls, and this test pins the size of the gap.
 """
 
+import os
+
 import yaml
 
-from promptcache.measure.tokens import get_tokenizer, render
+from promptcache.measure import tokens as T
+from promptcache.measure.tokens import get_tokenizer, load_tokenizer, output_piece, render
 from promptcache.model.calls import Call, Segment
 from promptcache.read.openai_chat import parse_openai_chat
 
@@ -61,3 +64,32 @@ def test_tool_calling_gap_is_known(realdata):
         assert ours < billed
         gaps.append(billed - ours)
     assert gaps == sorted(gaps) and gaps[0] > 100  # grows with each tool turn: documented in docs/analyze.md
+
+
+def test_word_cache_on_real_texts(realdata):
+    """The word cache (``tokens.WordCache``, what ``get_tokenizer`` counts with) gives the plain
+    tokenizer's ids on recorded cassettes and agent trajectories, rendered as the analyzer renders
+    them, and on the raw text of real prompt templates (code, Jinja, YAML, Markdown)."""
+    from tokenizers import Tokenizer
+
+    from promptcache.read.reader import read_logs
+
+    plain = Tokenizer.from_file(os.path.join(T._deepseek_dir(), "tokenizer.json"))
+    texts: set[str] = set()
+    for sub in ("cassettes", "trajectories"):
+        for f in sorted((realdata / sub).rglob("*")):
+            if f.is_file():
+                try:
+                    calls = list(read_logs([str(f)]))
+                except Exception:  # a file the readers do not take: its templates below still count
+                    continue
+                for c in calls:
+                    texts |= {p.text for p in render(c, "deepseek-v4")[0]} | {output_piece(c, "deepseek-v4")}
+    for f in sorted((realdata / "templates").rglob("*")):
+        if f.is_file():
+            texts.add(f.read_text(encoding="utf-8", errors="replace"))
+    assert len(texts) > 50
+    encode = load_tokenizer("deepseek-v4").encode
+    assert isinstance(load_tokenizer("deepseek-v4")._encode.__self__, T.WordCache)
+    for t in sorted(texts):
+        assert encode(t) == plain.encode(t, add_special_tokens=False).ids, t[:80]

@@ -1,14 +1,14 @@
 """The DeepSeek V4 word cache (``tokens.WordCache``): splitting the text into the tokenizer's words in
 Python and running BPE once per distinct word gives the ids the tokenizer gives, on any text
-(differential, hypothesis), on every piece of the bundled example and on real texts of the shared
-data; and it is used only with the tokenizer configuration it was proven for."""
+(differential, hypothesis) and on every piece of the bundled example (real texts of the shared data:
+``tests/test_tokens_realdata.py``); and it is used only with the tokenizer configuration it was
+proven for."""
 
 from __future__ import annotations
 
 import gzip
 import os
 from importlib import resources
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -168,23 +168,3 @@ def test_every_piece_of_the_example(hf, batch, whole):
     cache = _cache(hf, batch, whole)
     for t in sorted(texts):
         assert cache.encode(t) == whole(t)
-
-
-def test_real_texts(realdata: Path, hf, batch, whole):
-    """Recorded cassettes and agent trajectories (rendered as the analyzer renders them) and the
-    raw text of real prompt templates (code, Jinja, YAML, Markdown)."""
-    texts: set[str] = set()
-    for sub in ("cassettes", "trajectories"):
-        for f in sorted((realdata / sub).rglob("*")):
-            if f.is_file():
-                try:
-                    texts |= _texts_of(read_logs([str(f)]))
-                except Exception:  # a file the readers do not take: its raw text still counts
-                    pass
-    for f in sorted((realdata / "templates").rglob("*")):
-        if f.is_file():
-            texts.add(f.read_text(encoding="utf-8", errors="replace"))
-    assert len(texts) > 50
-    cache = _cache(hf, batch, whole)
-    for t in sorted(texts):
-        assert cache.encode(t) == whole(t), t[:80]
