@@ -13,6 +13,7 @@ from importlib import resources
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_tokens_lines import _Changed  # the loaded tokenizer with one part replaced
 
 from promptcache.measure import tokens as T
 from promptcache.measure.tokens import WordCache, load_tokenizer, output_piece, overlapping, render, words_apply
@@ -133,14 +134,6 @@ def test_the_deepseek_tokenizer_uses_it(hf):
     risky = load_tokenizer("deepseek-v4")._encode.__self__.risky
     assert risky == overlapping({t.content for t in hf.get_added_tokens_decoder().values()})
     assert T.USER not in risky and T.THINK_CLOSE not in risky
-
-
-class _Changed:
-    def __init__(self, hf, **parts):
-        self.hf, self.parts = hf, parts
-
-    def __getattr__(self, name):
-        return self.parts.get(name, getattr(self.hf, name))
 
 
 class _Token:
