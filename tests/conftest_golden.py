@@ -9,9 +9,5 @@ Load it explicitly (tests/conftest.py is shared and left alone):
 
 
 def pytest_addoption(parser):
-    parser.addoption(
-        "--update-golden",
-        action="store_true",
-        default=False,
-        help="Rewrite tests/golden/* from the current output instead of comparing.",
-    )
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="Rewrite tests/golden/* from the current output instead of comparing.")

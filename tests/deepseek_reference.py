@@ -64,6 +64,7 @@ class BlockIndex:
             into.update(zip(self.blocks_of(key), repeat(value)))
 
 
+
 @dataclass(slots=True)
 class _Unit:
     ready: float
@@ -349,18 +350,8 @@ class BoundedReference:
       in the order units are read), where the unbounded model revived the old one in place.
     """
 
-    def __init__(
-        self,
-        measurer,
-        *,
-        rule="deepseek-v4-units",
-        construction_delay_s=5,
-        eviction_idle_s=21600,
-        interval_tokens=0,
-        min_unit_tokens=1,
-        unit_tokens=64,
-        scope_by_user=True,
-    ):
+    def __init__(self, measurer, *, rule="deepseek-v4-units", construction_delay_s=5, eviction_idle_s=21600,
+                 interval_tokens=0, min_unit_tokens=1, unit_tokens=64, scope_by_user=True):
         assert rule == "deepseek-v4-units"
         self.m = measurer
         self.delay = seconds(construction_delay_s)

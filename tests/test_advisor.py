@@ -13,20 +13,12 @@ from promptcache.model.findings import CacheNotReady, VolatileValue
 from promptcache.report.as_json import render_json
 from promptcache.report.findings_text import with_findings_text
 
-POLICY = "\n".join(
-    f"Policy {i}: answer in the customer's language, cite section {i}, never guess amounts." for i in range(120)
-)
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": n,
-            "description": f"{n} a thing for the user, carefully.",
-            "parameters": {"type": "object", "required": ["q"], "properties": {"q": {"type": "string"}}},
-        },
-    }
-    for n in ("search", "lookup", "refund", "escalate")
-]
+POLICY = "\n".join(f"Policy {i}: answer in the customer's language, cite section {i}, never guess amounts."
+                   for i in range(120))
+TOOLS = [{"type": "function", "function": {"name": n, "description": f"{n} a thing for the user, carefully.",
+                                           "parameters": {"type": "object", "required": ["q"],
+                                                          "properties": {"q": {"type": "string"}}}}}
+         for n in ("search", "lookup", "refund", "escalate")]
 T0 = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)  # Monday evening UTC: off-peak
 
 
@@ -88,10 +80,8 @@ def test_timestamp_line_is_moved(write_log):
 
 def test_user_name_line_is_moved(write_log):
     names = ["Alice Martin", "Bob Chen", "Chidi Okafor", "Dana Schulz"]
-    p = log(
-        write_log,
-        system=lambda i, t, rng: [{"role": "system", "content": f"You are talking to {names[i % 4]}.\n{POLICY}"}],
-    )
+    p = log(write_log, system=lambda i, t, rng: [
+        {"role": "system", "content": f"You are talking to {names[i % 4]}.\n{POLICY}"}])
     f = check_priced(analyze([p]), "volatile_value")
     assert f.evidence.value is None and "per-call text" in f.message
 
@@ -112,31 +102,19 @@ def test_json_key_order_is_canonicalized(write_log):
             fn["parameters"] = dict(params)
             out.append({"type": "function", "function": fn})
         return out
-
     check_priced(analyze([log(write_log, tools=tools)]), "json_key_order")
 
 
 def test_whitespace_drift_is_normalized(write_log):
-    p = log(
-        write_log,
-        system=lambda i, t, rng: [
-            {"role": "system", "content": POLICY.replace("\n", " \n" if i % 2 else "\n", 3) + ("\n" * (i % 3))}
-        ],
-    )
+    p = log(write_log, system=lambda i, t, rng: [
+        {"role": "system", "content": POLICY.replace("\n", " \n" if i % 2 else "\n", 3) + ("\n" * (i % 3))}])
     check_priced(analyze([p]), "whitespace_drift")
 
 
 def test_per_user_system_message_before_shared_one(write_log):
-    p = log(
-        write_log,
-        system=lambda i, t, rng: [
-            {
-                "role": "system",
-                "content": f"Customer profile: tier {rng.choice('ABC')}, account {rng.randint(1, 10**6)}",
-            },
-            {"role": "system", "content": POLICY},
-        ],
-    )
+    p = log(write_log, system=lambda i, t, rng: [
+        {"role": "system", "content": f"Customer profile: tier {rng.choice('ABC')}, account {rng.randint(1, 10**6)}"},
+        {"role": "system", "content": POLICY}])
     f = check_priced(analyze([p]), "dynamic_before_static")
     assert f.after[0].static and not f.before[0].static
 
@@ -149,13 +127,9 @@ def test_user_id_scope(write_log):
 
 
 def test_several_breakers_combine(write_log):
-    p = log(
-        write_log,
-        n=60,
-        tools=lambda i, rng: rng.sample(TOOLS, len(TOOLS)),
-        system=lambda i, t, rng: [{"role": "system", "content": f"Now: {t:%Y-%m-%d %H:%M}\n{POLICY}"}],
-        user=lambda i: f"user-{i % 6}",
-    )
+    p = log(write_log, n=60, tools=lambda i, rng: rng.sample(TOOLS, len(TOOLS)),
+            system=lambda i, t, rng: [{"role": "system", "content": f"Now: {t:%Y-%m-%d %H:%M}\n{POLICY}"}],
+            user=lambda i: f"user-{i % 6}")
     r = analyze([p])
     assert sorted(kinds(r)) == ["tool_order", "user_id_scope", "volatile_value"]
     by = {(s.model, s.layout): s.cost_usd for s in r.scenarios}
@@ -167,9 +141,8 @@ def test_several_breakers_combine(write_log):
         assert all(x > 0 for x in marginal)
     # stable: same log, same findings, same order
     again = analyze([p])
-    assert [(f.id, f.kind, f.group, f.savings_usd) for f in again.findings] == [
-        (f.id, f.kind, f.group, f.savings_usd) for f in r.findings
-    ]
+    assert [(f.id, f.kind, f.group, f.savings_usd) for f in again.findings] == \
+        [(f.id, f.kind, f.group, f.savings_usd) for f in r.findings]
 
 
 def test_redacted_findings_carry_no_text(write_log):
@@ -200,14 +173,8 @@ def test_fixes_never_raise_cost(write_log, params):
         t += timedelta(seconds=gap)
         system = (f"Now: {t:%Y-%m-%d %H:%M:%S}\n" if stamp else "") + POLICY[: rng.randint(200, 4000)]
         tools = rng.sample(TOOLS, 4) if shuffle_tools else TOOLS
-        rows.append(
-            row(
-                t,
-                [{"role": "system", "content": system}, {"role": "user", "content": f"q{rng.random()}"}],
-                tools,
-                f"u{i % users}" if users else None,
-            )
-        )
+        rows.append(row(t, [{"role": "system", "content": system}, {"role": "user", "content": f"q{rng.random()}"}],
+                        tools, f"u{i % users}" if users else None))
     r = analyze([write_log(rows, f"gen{seed}.jsonl")])
     by = {(s.model, s.layout): s.cost_usd for s in r.scenarios}
     for m in ("deepseek-v4-pro", "deepseek-flash"):
@@ -222,13 +189,8 @@ def test_burst_before_the_cache_is_built(write_log):
     for burst in range(4):
         t += timedelta(hours=8)  # longer than the 6 h the cache lives unused
         for k in range(6):
-            r = row(
-                t + timedelta(seconds=k),
-                [
-                    {"role": "system", "content": POLICY},
-                    {"role": "user", "content": f"Burst {burst} item {k}: classify."},
-                ],
-            )
+            r = row(t + timedelta(seconds=k), [{"role": "system", "content": POLICY},
+                                               {"role": "user", "content": f"Burst {burst} item {k}: classify."}])
             r["latency_ms"] = 800
             rows.append(r)
     report = analyze([write_log(rows)])

@@ -12,9 +12,8 @@ from hypothesis import strategies as st
 from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 from promptcache.report.recommendation_text import with_text
 
-POLICY = "\n".join(
-    f"Policy {i}: answer in the customer's language, cite section {i}, never guess amounts." for i in range(120)
-)
+POLICY = "\n".join(f"Policy {i}: answer in the customer's language, cite section {i}, never guess amounts."
+                   for i in range(120))
 HALF_A, HALF_B = "\n".join(POLICY.split("\n")[:60]), "\n".join(POLICY.split("\n")[60:])
 CC = {"type": "ephemeral"}
 T0 = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)  # Monday evening UTC: DeepSeek off-peak
@@ -30,11 +29,8 @@ def anthropic_row(t, system, messages, top=None):
     req = {"model": "claude-sonnet-4-5", "max_tokens": 256, "system": system, "messages": messages}
     if top is not None:
         req["cache_control"] = top
-    return {
-        "timestamp": t.isoformat(),
-        "request": req,
-        "response": {"type": "message", "content": [{"type": "text", "text": "Done."}]},
-    }
+    return {"timestamp": t.isoformat(), "request": req,
+            "response": {"type": "message", "content": [{"type": "text", "text": "Done."}]}}
 
 
 def anthropic_log(write_log, system, *, user_cc=False, n=40, top=None, name="claude.jsonl"):
@@ -84,9 +80,8 @@ def test_breakpoint_after_per_call_content(write_log):
 
 
 def test_breakpoint_below_the_minimum(write_log):
-    r = analyze(
-        [anthropic_log(write_log, lambda i: [text("You are Acme's support agent.", True), text(POLICY)])], CLAUDE
-    )
+    r = analyze([anthropic_log(write_log, lambda i: [text("You are Acme's support agent.", True), text(POLICY)])],
+                CLAUDE)
     f = check_claude_fix(r, "breakpoint_below_minimum")
     assert "1,024-token minimum" in f.message
     assert f.before[0].tokens < 1024 <= f.after[0].tokens
@@ -132,10 +127,8 @@ def test_breakpoint_findings_need_a_claude_candidate(write_log):
 
 # -- OpenAI ----------------------------------------------------------------------------------------
 
-
-def openai_log(
-    write_log, system, *, n=40, every=timedelta(minutes=2), key=None, tools=None, name="gpt.jsonl", times=None
-):
+def openai_log(write_log, system, *, n=40, every=timedelta(minutes=2), key=None, tools=None, name="gpt.jsonl",
+               times=None):
     rng = random.Random(1)
     rows, t = [], T0
     if times is not None:  # offsets from T0, one per call
@@ -143,10 +136,8 @@ def openai_log(
     for i in range(n):
         t = T0 + times[i] if times is not None else t + every
         question = f"Question {i}: order {rng.randint(1, 9999)}?"
-        req = {
-            "model": "gpt-4o",
-            "messages": [{"role": "system", "content": system(i)}, {"role": "user", "content": question}],
-        }
+        req = {"model": "gpt-4o", "messages": [{"role": "system", "content": system(i)},
+                                               {"role": "user", "content": question}]}
         if key is not None:
             req["prompt_cache_key"] = key(i)
         if tools is not None:
@@ -171,9 +162,7 @@ def test_prompt_just_under_openai_minimum(write_log):
     # the padding costs DeepSeek tokens and saves it nothing: with Flash a candidate it is dropped
     both = analyze([p], AnalyzeOptions(models=["deepseek-v4-flash", "gpt-4o"]))
     assert not [x for x in both.findings if x.kind == "prompt_under_minimum"]
-    assert any(
-        "prompt under minimum" in n and "costs more on deepseek-flash" in n for n in with_text(both).assumptions.notes
-    )
+    assert any("prompt under minimum" in n and "costs more on deepseek-flash" in n for n in with_text(both).assumptions.notes)
 
 
 def test_many_calls_on_one_route_without_a_key(write_log):
@@ -183,10 +172,8 @@ def test_many_calls_on_one_route_without_a_key(write_log):
     past the 5-minute lifetime, so each warms up again: 2 misses a burst, 6 in all (overflow
     machines warm up, issue 17.7: this test used to expect every call past 15 a minute to miss).
     Three keys (40 / 3 < 15 a minute each) keep every call on a warm home machine."""
-    times = sorted(
-        [timedelta(seconds=6 * k) for k in range(300)]
-        + [timedelta(minutes=10 * b + 1, seconds=2 * j) for b in range(3) for j in range(30)]
-    )
+    times = sorted([timedelta(seconds=6 * k) for k in range(300)]
+                   + [timedelta(minutes=10 * b + 1, seconds=2 * j) for b in range(3) for j in range(30)])
     r = analyze([openai_log(write_log, lambda i: POLICY, times=times)], GPT)
     f = finding(r, "cache_key_routing")
     assert f.message.startswith("g1: 6 calls overflowed their cache route on gpt-4o and missed (up to 40 calls")
@@ -204,23 +191,12 @@ def test_one_key_shared_by_several_templates(write_log):
     2 misses per template per burst. A key per template (at most ~14 a minute each) fixes all three.
     (This test used 30 a minute steadily, which now costs only one warm-up miss per template.)"""
     schema = {"type": "object", "properties": {"q": {"type": "string"}}}
-    tools = [
-        {
-            "type": "function",
-            "function": {"name": f"tool_{n}", "description": f"Tool {n} does one thing well.", "parameters": schema},
-        }
-        for n in range(12)
-    ]
-    apps = [
-        "\n".join(
-            f"App {g} rule {j}: " + "be brief, cite the policy, " * (g + 1) + f"escalate case {j}." for j in range(100)
-        )
-        for g in range(3)
-    ]
-    times = sorted(
-        [timedelta(seconds=6 * k) for k in range(300)]
-        + [timedelta(minutes=10 * b + 1, seconds=2 * j) for b in range(3) for j in range(30)]
-    )
+    tools = [{"type": "function", "function": {"name": f"tool_{n}", "description": f"Tool {n} does one thing well.",
+                                               "parameters": schema}} for n in range(12)]
+    apps = ["\n".join(f"App {g} rule {j}: " + "be brief, cite the policy, " * (g + 1) + f"escalate case {j}."
+                      for j in range(100)) for g in range(3)]
+    times = sorted([timedelta(seconds=6 * k) for k in range(300)]
+                   + [timedelta(minutes=10 * b + 1, seconds=2 * j) for b in range(3) for j in range(30)])
     p = openai_log(write_log, lambda i: apps[i % 3], key=lambda i: "app", tools=tools, times=times)
     r = analyze([p], GPT)
     found = [f for f in with_text(r).findings if f.kind == "cache_key_routing"]
@@ -240,9 +216,8 @@ def test_request_option_fixes_combine_with_prompt_fixes(write_log):
     its system prompt. Both are found; together they save what the restructured scenario shows."""
     rng = random.Random(3)
     rows, t = [], T0
-    other = "\n".join(
-        f"Billing rule {i}: quote the invoice number, never promise refunds, section {i}." for i in range(120)
-    )
+    other = "\n".join(f"Billing rule {i}: quote the invoice number, never promise refunds, section {i}."
+                      for i in range(120))
     for i in range(60):
         t += timedelta(minutes=1)
         q = [{"role": "user", "content": [text(f"Question {i}: order {rng.randint(1, 9999)}?")]}]
@@ -262,9 +237,8 @@ def test_request_option_fixes_combine_with_prompt_fixes(write_log):
     # all but one keeps the other group's fix, so within the set each saves what it saves alone
     assert all(abs(a - m) <= Decimal("0.000002") for a, m in zip(alone, marginal))
     again = analyze([write_log(rows, "mixed.jsonl")], CLAUDE)  # stable: same findings, same order
-    assert [(f.id, f.kind, f.group, f.best_savings_usd) for f in again.findings] == [
-        (f.id, f.kind, f.group, f.best_savings_usd) for f in r.findings
-    ]
+    assert [(f.id, f.kind, f.group, f.best_savings_usd) for f in again.findings] == \
+        [(f.id, f.kind, f.group, f.best_savings_usd) for f in r.findings]
 
 
 @st.composite
@@ -288,20 +262,13 @@ def test_option_fixes_never_raise_cost(write_log, params):
     for i in range(n):
         t += timedelta(seconds=gap if per_minute == 1 else 60 / per_minute)
         mark = marks[i % len(marks)]
-        system = {
-            "none": [text(POLICY)],
-            "system": [text(POLICY, True)],
-            "user": [text(POLICY)],
-            "tiny": [text("Acme support.", True), text(POLICY)],
-            "many": [text(f"R{j}.", True) for j in range(5)] + [text(POLICY)],
-            "top": [text(POLICY)],
-        }[mark]
+        system = {"none": [text(POLICY)], "system": [text(POLICY, True)], "user": [text(POLICY)],
+                  "tiny": [text("Acme support.", True), text(POLICY)],
+                  "many": [text(f"R{j}.", True) for j in range(5)] + [text(POLICY)], "top": [text(POLICY)]}[mark]
         q = [{"role": "user", "content": [text(f"q{rng.random()}", mark == "user")]}]
         rows.append(anthropic_row(t, system, q, CC if mark == "top" else None))
-    r = analyze(
-        [write_log(rows, f"bp{seed}.jsonl")],
-        AnalyzeOptions(models=["deepseek-v4-flash", "claude-sonnet-4-5", "gpt-4o"]),
-    )
+    r = analyze([write_log(rows, f"bp{seed}.jsonl")],
+                AnalyzeOptions(models=["deepseek-v4-flash", "claude-sonnet-4-5", "gpt-4o"]))
     by = {(s.model, s.layout): s.cost_usd for s in r.scenarios}
     for m in ("deepseek-flash", "claude-sonnet-4-5", "gpt-4o"):
         assert by[(m, "restructured")] <= by[(m, "as_logged")]

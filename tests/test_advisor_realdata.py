@@ -12,10 +12,8 @@ def test_trajectories_need_no_prompt_change(realdata: Path):
 
 
 def test_trajectories_on_claude_lack_breakpoints(realdata: Path):
-    r = analyze(
-        [realdata / "trajectories"],
-        AnalyzeOptions(models=["deepseek-v4-pro", "claude-sonnet-4-5", "gpt-4o"], compare=[]),
-    )
+    r = analyze([realdata / "trajectories"],
+                AnalyzeOptions(models=["deepseek-v4-pro", "claude-sonnet-4-5", "gpt-4o"], compare=[]))
     missing = [("breakpoint_missing", g) for g in ("g5", "g6", "g7", "g8")]
     assert sorted((f.kind, f.group) for f in r.findings) == missing
     for f in r.findings:

@@ -9,37 +9,23 @@ from decimal import Decimal
 from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 from promptcache.report.recommendation_text import with_text
 
-POLICY = "\n".join(
-    f"Policy {i}: answer in the customer's language, cite section {i}, never guess amounts." for i in range(120)
-)
+POLICY = "\n".join(f"Policy {i}: answer in the customer's language, cite section {i}, never guess amounts."
+                   for i in range(120))
 T0 = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)  # Monday evening UTC: DeepSeek off-peak
 
 
 def tool(name: str) -> dict:
-    return {
-        "type": "function",
-        "function": {
-            "name": name,
-            "description": f"{name}: look the record up in the order system and return its fields.",
-            "parameters": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
-        },
-    }
+    return {"type": "function", "function": {
+        "name": name, "description": f"{name}: look the record up in the order system and return its fields.",
+        "parameters": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}}}
 
 
 BASE = [tool(n) for n in ("search", "lookup", "load_capability")]
 LOADED = BASE + [tool(n) for n in ("refund", "escalate", "ship", "cancel")]
 
 
-def conversations(
-    write_log,
-    *,
-    tools_at,
-    models_at=lambda turn: "deepseek-v4-pro",
-    n=12,
-    turns=4,
-    every=timedelta(seconds=40),
-    name="convs.jsonl",
-):
+def conversations(write_log, *, tools_at, models_at=lambda turn: "deepseek-v4-pro", n=12, turns=4,
+                  every=timedelta(seconds=40), name="convs.jsonl"):
     """``n`` conversations of ``turns`` turns (``every`` apart), one starting each 10 minutes, each
     turn appending the reply and a new question (append-only history), no conversation ids."""
     rng = random.Random(3)
@@ -52,13 +38,8 @@ def conversations(
             req = {"model": models_at(k), "messages": list(msgs)}
             if tools_at(k) is not None:
                 req["tools"] = tools_at(k)
-            rows.append(
-                {
-                    "timestamp": t.isoformat(),
-                    "request": req,
-                    "response": {"choices": [{"message": {"role": "assistant", "content": f"Done {c}.{k}."}}]},
-                }
-            )
+            rows.append({"timestamp": t.isoformat(), "request": req,
+                         "response": {"choices": [{"message": {"role": "assistant", "content": f"Done {c}.{k}."}}]}})
             msgs.append({"role": "assistant", "content": f"Done {c}.{k}."})
             t += every
     return write_log(rows, name)
@@ -72,7 +53,6 @@ def finding(report, kind):
 
 # -- tool_list_change ------------------------------------------------------------------------------
 
-
 def test_tool_list_growing_mid_conversation(write_log):
     """Turn 0 of each conversation sends 3 tools, turns 1-3 send 7 (capabilities loaded on demand):
     turn 1 misses the whole prefix turn 0 cached. Sending the 7 tools from turn 0 lets turn 1 read
@@ -80,10 +60,8 @@ def test_tool_list_growing_mid_conversation(write_log):
     p = conversations(write_log, tools_at=lambda k: BASE if k == 0 else LOADED)
     r = analyze([p], AnalyzeOptions(compare=[]))
     f = finding(r, "tool_list_change")
-    assert f.message.startswith(
-        "g1: 12 conversation(s) change their tool list between turns (12 turn(s) send other "
-        "tools than the turn before, 12 call(s) of this group a shorter list)"
-    )
+    assert f.message.startswith("g1: 12 conversation(s) change their tool list between turns (12 turn(s) send other "
+                                "tools than the turn before, 12 call(s) of this group a shorter list)")
     assert "full tool list (7 tools)" in f.change and "allowed_tools" in f.change
     assert f.before[0].part == "tools (3 as logged)" and f.after[0].part.startswith("tools (7")
     assert f.after[0].tokens > f.before[0].tokens
@@ -121,15 +99,8 @@ def test_deferred_capability_cassette(realdata):
     from promptcache.read.reader import read_logs
 
     measurers = {"deepseek-v4": Measurer("deepseek-v4")}
-    fp = first_pass(
-        read_logs([path]),
-        catalog=load_catalog(),
-        measurers=measurers,
-        primary="deepseek-v4",
-        at=None,
-        now=T0,
-        calibrate=False,
-    )
+    fp = first_pass(read_logs([path]), catalog=load_catalog(), measurers=measurers, primary="deepseek-v4",
+                    at=None, now=T0, calibrate=False)
     order = sorted(range(len(fp.facts)), key=lambda i: (fp.facts[i].start, i))
     [fix] = detect_tool_changes(fp.facts, order, fp.shapes, "deepseek-v4", lambda: read_logs([path]), measurers)
     assert fix.kind == "tool_list_change" and fix.group == fp.facts[0].group
@@ -145,7 +116,6 @@ def test_deferred_capability_cassette(realdata):
 
 # -- model_switch ----------------------------------------------------------------------------------
 
-
 def test_model_switch_mid_conversation(write_log):
     """Turns 0-2 of each conversation go to DeepSeek V4 Pro, turn 3 to V4 Flash (a cheaper model
     for the last turn): turn 3 misses the prefix Pro cached (caches are per model). Kept on Pro
@@ -160,9 +130,8 @@ def test_model_switch_mid_conversation(write_log):
     from promptcache.read.reader import read_logs
     from promptcache.simulate.policies import make_policy
 
-    p = conversations(
-        write_log, tools_at=lambda k: None, models_at=lambda k: "deepseek-v4-pro" if k < 3 else "deepseek-v4-flash"
-    )
+    p = conversations(write_log, tools_at=lambda k: None,
+                      models_at=lambda k: "deepseek-v4-pro" if k < 3 else "deepseek-v4-flash")
     r = analyze([p], AnalyzeOptions(compare=[]))
     f = finding(r, "model_switch")
     # 12 conversations switch once each, on turn 3 (all turns are template group g1)
@@ -173,25 +142,12 @@ def test_model_switch_mid_conversation(write_log):
 
     catalog = load_catalog()
     m = Measurer("deepseek-v4")
-    fp = first_pass(
-        read_logs([p]),
-        catalog=catalog,
-        measurers={"deepseek-v4": m},
-        primary="deepseek-v4",
-        at=None,
-        now=T0,
-        calibrate=False,
-    )
+    fp = first_pass(read_logs([p]), catalog=catalog, measurers={"deepseek-v4": m}, primary="deepseek-v4",
+                    at=None, now=T0, calibrate=False)
     order = sorted(range(len(fp.facts)), key=lambda i: (fp.facts[i].start, i))
     entries = {e.id: e for e in (catalog.find(x) for x in ("deepseek-v4-flash", "deepseek-v4-pro"))}
-    logged = simulate(
-        fp.facts,
-        order,
-        lambda i: catalog.find(fp.facts[i].model),
-        fp.shapes,
-        {k: make_policy(e, m) for k, e in entries.items()},
-        catalog,
-    )
+    logged = simulate(fp.facts, order, lambda i: catalog.find(fp.facts[i].model), fp.shapes,
+                      {k: make_policy(e, m) for k, e in entries.items()}, catalog)
     all_pro = {(x.model, x.layout): x for x in r.scenarios}[("deepseek-v4-pro", "as_logged")]
     # alone = (cost with one cache per logged model) - (cost with every call on Pro), to the $1e-6 shown
     assert abs(s.alone_usd - (logged.cost() - all_pro.cost_usd)) <= Decimal("0.000001") and s.alone_usd > 0
@@ -202,15 +158,12 @@ def test_switch_that_pays_for_itself_is_not_reported(write_log):
     """Turns 0-1 on Flash, turns 2-3 on Pro: Pro carries most tokens, and keeping the whole
     conversation there moves Flash's turns to Pro's rates ($0.66 against $0.15 / 1M uncached), which costs more than the
     cache reads save: found, and listed in the notes as not reported, with the reason."""
-    p = conversations(
-        write_log, tools_at=lambda k: None, models_at=lambda k: "deepseek-v4-flash" if k < 2 else "deepseek-v4-pro"
-    )
+    p = conversations(write_log, tools_at=lambda k: None,
+                      models_at=lambda k: "deepseek-v4-flash" if k < 2 else "deepseek-v4-pro")
     r = analyze([p], AnalyzeOptions(compare=[]))
     assert not [f for f in r.findings if f.kind == "model_switch"]
-    assert (
-        "g1: a model switch breaker was found but not reported: keeping the conversations on deepseek-v4-pro "
+    assert "g1: a model switch breaker was found but not reported: keeping the conversations on deepseek-v4-pro " \
         "costs more than the cache reads save." in with_text(r).assumptions.notes
-    )
 
 
 def test_one_model_per_conversation_gets_no_switch_finding(write_log):

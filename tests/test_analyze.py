@@ -15,18 +15,9 @@ def timestamped_log(write_log, n=60):
     t = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)  # a Monday evening: off-peak in Beijing
     for i in range(n):
         t += timedelta(minutes=3)
-        rows.append(
-            {
-                "timestamp": t.isoformat(),
-                "request": {
-                    "model": "deepseek-v4-pro",
-                    "messages": [
-                        {"role": "system", "content": f"Current time: {t:%Y-%m-%d %H:%M:%S}\n" + STATIC},
-                        {"role": "user", "content": f"Question number {i}: where is my parcel?"},
-                    ],
-                },
-            }
-        )
+        rows.append({"timestamp": t.isoformat(), "request": {"model": "deepseek-v4-pro", "messages": [
+            {"role": "system", "content": f"Current time: {t:%Y-%m-%d %H:%M:%S}\n" + STATIC},
+            {"role": "user", "content": f"Question number {i}: where is my parcel?"}]}})
     return write_log(rows)
 
 
@@ -61,11 +52,8 @@ def test_costs_add_up_and_pricing_is_per_call_time(write_log):
     c2 = {(s.model, s.layout): s.cost_usd for s in r2.scenarios}
     assert c1 != c2  # different price entries
     s = next(x for x in r2.scenarios if x.model == "deepseek-v4-pro" and x.layout == "as_logged")
-    expect = (
-        s.cache_hit_tokens * Decimal("0.003625")
-        + s.cache_miss_tokens * Decimal("0.435")
-        + s.output_tokens * Decimal("0.87")
-    ) / 1_000_000
+    expect = (s.cache_hit_tokens * Decimal("0.003625") + s.cache_miss_tokens * Decimal("0.435")
+              + s.output_tokens * Decimal("0.87")) / 1_000_000
     assert abs(s.cost_usd - expect) <= Decimal("0.000001")
 
 
@@ -87,15 +75,7 @@ def test_example_report(tmp_path):
     assert sum(g.input_tokens for g in r.groups) == r.input_tokens
     assert sum(g.calls for g in r.groups) == r.calls
     data = json.loads(r.model_dump_json())
-    for key in (
-        "schema_version",
-        "calls",
-        "skipped_lines",
-        "tokenizer",
-        "observed",
-        "groups",
-        "scenarios",
-        "recommendation",
-    ):
+    for key in ("schema_version", "calls", "skipped_lines", "tokenizer", "observed", "groups", "scenarios",
+                "recommendation"):
         assert key in data
     assert isinstance(data["scenarios"][0]["cost_usd"], str)

@@ -67,10 +67,8 @@ def test_ttl_shorthand_and_bad_param(capsys):
 
 
 def test_mooncake_ideal_hit_ratio_through_analyze(realdata):
-    r = analyze(
-        [realdata / "traces/mooncake/conversation_trace.jsonl"],
-        AnalyzeOptions(models=["deepseek-flash"], compare=[], cache_policy="ideal"),
-    )
+    r = analyze([realdata / "traces/mooncake/conversation_trace.jsonl"],
+                AnalyzeOptions(models=["deepseek-flash"], compare=[], cache_policy="ideal"))
     as_logged = next(s for s in r.scenarios if s.layout == "as_logged")
     assert abs(as_logged.hit_ratio - 0.374) < 0.005  # published: about 37% (docs/traces.md)
     assert r.findings == [] and "block-hash trace" in " ".join(with_text(r).assumptions.notes)
@@ -96,31 +94,17 @@ def test_gemini_explicit_cache_storage_is_priced(write_log):
     plus the cache's TTL, on top of the tokens."""
     from decimal import Decimal
 
-    rows = [
-        {
-            "timestamp": f"2026-11-20T{h:02d}:00:00Z",
-            "model": "gemini-2.5-flash",
-            "request": {
-                "cachedContent": "cachedContents/manual-1",
-                "contents": [{"role": "user", "parts": [{"text": f"Question {h}?"}]}],
-            },
-            "response": {
-                "candidates": [{"content": {"role": "model", "parts": [{"text": "ok"}]}}],
-                "usageMetadata": {
-                    "promptTokenCount": 100_010,
-                    "cachedContentTokenCount": 100_000,
-                    "candidatesTokenCount": 2,
-                },
-            },
-        }
-        for h in (9, 11)
-    ]
+    rows = [{"timestamp": f"2026-11-20T{h:02d}:00:00Z", "model": "gemini-2.5-flash",
+             "request": {"cachedContent": "cachedContents/manual-1",
+                         "contents": [{"role": "user", "parts": [{"text": f"Question {h}?"}]}]},
+             "response": {"candidates": [{"content": {"role": "model", "parts": [{"text": "ok"}]}}],
+                          "usageMetadata": {"promptTokenCount": 100_010, "cachedContentTokenCount": 100_000,
+                                            "candidatesTokenCount": 2}}} for h in (9, 11)]
     r = analyze([write_log(rows)], AnalyzeOptions(models=["gemini-2.5-flash"], compare=[]))
     s = next(x for x in r.scenarios if x.layout == "as_logged")
     assert s.cache_hit_tokens == 200_000
-    tokens_only = (
-        s.cache_hit_tokens * Decimal("0.03") + s.cache_miss_tokens * Decimal("0.30") + s.output_tokens * Decimal("2.50")
-    ) / 1_000_000
+    tokens_only = (s.cache_hit_tokens * Decimal("0.03") + s.cache_miss_tokens * Decimal("0.30")
+                   + s.output_tokens * Decimal("2.50")) / 1_000_000
     storage = Decimal(100_000) * Decimal(3) * Decimal("1.00") / 1_000_000  # 2 h of use + the 1 h TTL, $1/M/h
     assert abs(s.cost_usd - (tokens_only + storage)) <= Decimal("0.000001")
 

@@ -23,17 +23,8 @@ def _calls() -> list[Call]:
     history = [Segment("system", SYSTEM)]
     for i in range(4):
         history = history + [Segment("user", f"question number {i} about zebras")]
-        out.append(
-            Call(
-                "log",
-                i + 1,
-                "gpt-4.1",
-                list(history),
-                call_id=f"c{i}",
-                user_id="alice",
-                usage=Usage(400 + 50 * i, 5, 0),
-            )
-        )
+        out.append(Call("log", i + 1, "gpt-4.1", list(history), call_id=f"c{i}", user_id="alice",
+                        usage=Usage(400 + 50 * i, 5, 0)))
         history = history + [Segment("assistant", f"answer {i}")]
     return out
 

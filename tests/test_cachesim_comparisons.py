@@ -25,10 +25,8 @@ def test_single_turn_call_gets_no_breakpoint_on_its_last_block():
 
     m = Measurer("cl100k")
     sys_ = "Extract every invoice field as JSON. " * 300
-    calls = [
-        Call(source="t", line=0, model="m", segments=[Segment("system", sys_), Segment("user", f"invoice {i} " * 40)])
-        for i in range(2)
-    ]
+    calls = [Call(source="t", line=0, model="m", segments=[Segment("system", sys_), Segment("user", f"invoice {i} " * 40)])
+             for i in range(2)]
     sim = Sim("claude-sonnet-4-5", breakpoints="auto")
     shapes = [m.shape(c, trust_usage=False) for c in calls]
     first = sim.p.request(shapes[0], start=0, end=2, user=None, call=cache_hints(calls[0]))
@@ -55,10 +53,8 @@ def test_claude_comparison_never_costs_more_than_no_caching(example):
     cat = default_catalog()
     for s in (s for s in example.scenarios if s.model == "claude-sonnet-4-5"):
         r = cat.price("claude-sonnet-4-5", datetime.fromisoformat(example.period[0])).rates
-        uncached = (
-            (s.cache_hit_tokens + s.cache_miss_tokens + s.cache_write_tokens) * r.input_miss
-            + s.output_tokens * r.output
-        ) / Decimal(1_000_000)
+        uncached = ((s.cache_hit_tokens + s.cache_miss_tokens + s.cache_write_tokens) * r.input_miss
+                    + s.output_tokens * r.output) / Decimal(1_000_000)
         assert s.cost_usd < uncached, (s.layout, s.cost_usd, uncached)
     note = next(n for n in with_text(example).assumptions.notes if n.startswith("claude-sonnet-4-5:"))
     # g1 (20-50 min gaps) pays with 1-hour breakpoints; g2 (a timestamp first) with none, until restructured
@@ -82,33 +78,20 @@ def test_claude_candidate_on_a_trace_gets_breakpoints_and_a_note(write_log):
     rows = []
     for k in range(6):
         ids = ids + [100 + 3 * k, 101 + 3 * k, 102 + 3 * k]
-        rows.append(
-            {"timestamp": 20000 * k, "input_length": 512 * len(ids), "output_length": 50, "hash_ids": list(ids)}
-        )
-    r = analyze(
-        [write_log(rows, "trace.jsonl")], AnalyzeOptions(models=["claude-sonnet-4-5"], compare=[], sweep=["ttl=5m,1h"])
-    )
+        rows.append({"timestamp": 20000 * k, "input_length": 512 * len(ids), "output_length": 50, "hash_ids": list(ids)})
+    r = analyze([write_log(rows, "trace.jsonl")], AnalyzeOptions(models=["claude-sonnet-4-5"], compare=[],
+                                                                 sweep=["ttl=5m,1h"]))
     s = next(s for s in r.scenarios if s.layout == "as_logged")
     # --sweep starts from the placed breakpoints too (the 1 h TTL only lengthens 5-minute entries here)
     assert [w.hit_ratio for w in r.sweep] == [0.634921] * 4
     assert (s.cache_hit_tokens, s.cache_write_tokens, s.cache_miss_tokens) == (20480, 8704, 32256 - 20480 - 8704)
     assert s.hit_ratio == 0.634921
-    assert any(
-        n.startswith("claude-sonnet-4-5: the log carries no cache breakpoints") and "g1 5 min" in n
-        for n in with_text(r).assumptions.notes
-    )
+    assert any(n.startswith("claude-sonnet-4-5: the log carries no cache breakpoints") and "g1 5 min" in n
+               for n in with_text(r).assumptions.notes)
     # a text log without breakpoints is simulated as sent (Anthropic caches nothing); the advisor finds them
-    text = [
-        {
-            "timestamp": f"2026-11-16T00:00:{10 * k:02d}Z",
-            "request": {
-                "model": "claude-sonnet-4-5",
-                "system": "Policy rules. " * 600,
-                "messages": [{"role": "user", "content": f"question {k}"}],
-            },
-        }
-        for k in range(3)
-    ]
+    text = [{"timestamp": f"2026-11-16T00:00:{10 * k:02d}Z",
+             "request": {"model": "claude-sonnet-4-5", "system": "Policy rules. " * 600,
+                         "messages": [{"role": "user", "content": f"question {k}"}]}} for k in range(3)]
     r = analyze([write_log(text, "claude.jsonl")], AnalyzeOptions(models=["claude-sonnet-4-5"], compare=[]))
     assert r.scenarios[0].cache_hit_tokens == 0
     assert not any("carries no cache breakpoints" in n for n in with_text(r).assumptions.notes)

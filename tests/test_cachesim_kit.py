@@ -13,20 +13,8 @@ from promptcache.simulate.policies import make_policy
 T0 = 1_780_000_000.0  # 2026-05-28
 
 
-def bcall(
-    pieces,
-    *,
-    gen: int = 3,
-    bp=None,
-    auto=None,
-    model: str = "m",
-    mode=None,
-    key=None,
-    retention=None,
-    tool_choice: str = "",
-    thinking: bool = False,
-    images: int = 0,
-) -> Call:
+def bcall(pieces, *, gen: int = 3, bp=None, auto=None, model: str = "m", mode=None, key=None,
+          retention=None, tool_choice: str = "", thinking: bool = False, images: int = 0) -> Call:
     """A block-trace call: ``pieces`` = [(block id, tokens, role)...]; ``bp`` = {piece index: ttl}."""
     bp = bp or {}
     segs = []
@@ -35,20 +23,9 @@ def bcall(
         segs.append(Segment(role="block", block_id=bid, block_tokens=n, cache_control=bp.get(i)))
     segs.append(Segment(role="block", block_id=-7, block_tokens=gen))
     total = sum(p[1] for p in pieces) + gen
-    return Call(
-        source="t",
-        line=0,
-        model=model,
-        segments=segs,
-        usage=Usage(total, 1),
-        cache_control=auto,
-        cache_mode=mode,
-        prompt_cache_key=key,
-        prompt_cache_retention=retention,
-        tool_choice=tool_choice,
-        thinking=thinking,
-        images=images,
-    )
+    return Call(source="t", line=0, model=model, segments=segs, usage=Usage(total, 1), cache_control=auto,
+                cache_mode=mode, prompt_cache_key=key, prompt_cache_retention=retention, tool_choice=tool_choice,
+                thinking=thinking, images=images)
 
 
 class Sim:

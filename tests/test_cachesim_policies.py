@@ -15,7 +15,6 @@ from promptcache.simulate.policies import make_policy, policy_params
 
 # -- OpenAI before GPT-5.6 ----------------------------------------------------------------------
 
-
 def test_openai_1024_then_128_increments():
     sim = Sim("gpt-4.1")
     first = bcall([(1, 1500), (2, 300)])
@@ -96,7 +95,6 @@ def test_openai_overflow_machines_warm_up():
 
 # -- OpenAI GPT-5.6+ ----------------------------------------------------------------------------
 
-
 def test_openai56_implicit_breakpoint_write_then_read():
     sim = Sim("gpt-5.6")
     c = bcall([(1, 3000), (2, 1012)])
@@ -133,7 +131,6 @@ def test_openai56_at_most_four_writes_and_ttl():
 
 
 # -- Anthropic ------------------------------------------------------------------------------------
-
 
 def test_anthropic_mixed_ttl_abc_rule():
     sim = Sim("claude-sonnet-4-5")
@@ -203,12 +200,8 @@ def test_anthropic_invalidation_table():
     p_tools, p_sys = "tool schema " * 700, "system rules " * 300
 
     def call(tools=p_tools, **kw):
-        segs = [
-            Segment("tools", tools),
-            Segment("system", p_sys, cache_control=""),
-            Segment("user", "question " * 200),
-            Segment("assistant", "answer " * 200, cache_control=""),
-        ]
+        segs = [Segment("tools", tools), Segment("system", p_sys, cache_control=""),
+                Segment("user", "question " * 200), Segment("assistant", "answer " * 200, cache_control="")]
         segs.append(Segment("user", "next"))
         return Call(source="t", line=0, model="claude-sonnet-4-5", segments=segs, **kw)
 
@@ -248,7 +241,6 @@ def test_anthropic_no_breakpoints_no_cache_unless_translated():
 
 # -- Gemini, ideal ------------------------------------------------------------------------------
 
-
 def test_gemini_dated_minimum():
     c = bcall([(1, 1500)])
     early, late = Sim("gemini-2.5-flash"), Sim("gemini-2.5-flash")
@@ -278,7 +270,6 @@ def test_ideal_never_forgets_and_has_no_minimum():
 
 # -- DeepSeek, documented examples (exact tokenizer) -------------------------------------------
 
-
 def _ds(segs, **kw):
     return Call(source="t", line=0, model="deepseek-v4-flash", segments=segs, **kw)
 
@@ -291,7 +282,6 @@ def ds():
     def run(call, t):
         shape = m.shape(call, trust_usage=False)
         return p.request(shape, start=T0 + t, end=T0 + t + 2, user=None, call=cache_hints(call)).read
-
     return run, m
 
 
@@ -329,11 +319,8 @@ def test_deepseek_long_document_first_two_requests_do_not_hit(ds):
     this example rules out any shorter than the report, so the default is none (issue 17.6)."""
     run, m = ds
     sys_ = Segment("system", "You are a financial analyst. Answer from the report only.")
-    doc = (
-        "<financial report>\n"
-        + "".join(f"Q{i % 4 + 1} revenue in segment {i} grew {i % 17 + 3}% year on year.\n" for i in range(400))
-        + "</financial report>\n\n"
-    )
+    doc = ("<financial report>\n" + "".join(f"Q{i % 4 + 1} revenue in segment {i} grew {i % 17 + 3}% year on year.\n"
+                                            for i in range(400)) + "</financial report>\n\n")
     qs = ["What was the best quarter?", "Which segment grew most?", "Summarize the risks."]
     calls = [_ds([sys_, Segment("user", doc + q)]) for q in qs]
     shapes = [m.shape(c, trust_usage=False) for c in calls]
@@ -376,7 +363,6 @@ def test_deepseek_user_id_isolates(ds):
 
 # -- plumbing -------------------------------------------------------------------------------------
 
-
 def test_every_catalog_model_has_a_policy():
     m = Measurer("blocks")
     for entry in default_catalog().models:
@@ -399,6 +385,5 @@ def test_dated_resolution():
 
 def test_unknowns_are_listed():
     from promptcache.knowledge.cache_rules import default_rules
-
     for name, r in default_rules().policies.items():
         assert r.source and (r.unknowns or name == "ideal")

@@ -30,11 +30,8 @@ call_st = st.tuples(
 
 def _mk(pieces, bp, auto):
     # chained ids: equal position-wise ids give equal prefixes, like a real conversation
-    return bcall(
-        [(hash((i, p[0])) & 0xFFFF, p[1]) for i, p in enumerate(pieces)],
-        bp={k: v for k, v in bp.items() if k < len(pieces)},
-        auto=auto,
-    )
+    return bcall([(hash((i, p[0])) & 0xFFFF, p[1]) for i, p in enumerate(pieces)],
+                 bp={k: v for k, v in bp.items() if k < len(pieces)}, auto=auto)
 
 
 @pytest.mark.parametrize("model,policy,over", POLICIES, ids=IDS)
@@ -67,27 +64,15 @@ def test_identical_call_within_ttl_never_misses_more(model, policy, over, histor
     assert second.total - second.read <= first.total - first.read
 
 
-MINIMUMS = [
-    ("gpt-4.1", None, 1024),
-    ("gpt-5.6", None, 1024),
-    ("claude-sonnet-4-5", None, 1024),
-    ("claude-opus-4-5", None, 4096),
-    ("gemini-2.5-flash", None, 1024),
-    ("deepseek-flash", "deepseek-legacy", 64),
-]
+MINIMUMS = [("gpt-4.1", None, 1024), ("gpt-5.6", None, 1024), ("claude-sonnet-4-5", None, 1024),
+            ("claude-opus-4-5", None, 4096), ("gemini-2.5-flash", None, 1024),
+            ("deepseek-flash", "deepseek-legacy", 64)]
 
 
 @pytest.mark.parametrize("model,policy,minimum", MINIMUMS, ids=[m + (p or "") for m, p, _ in MINIMUMS])
 @settings(max_examples=60, deadline=None)
-@given(
-    calls=st.lists(
-        st.tuples(
-            st.lists(st.tuples(st.integers(1, 3), st.integers(0, 400)), min_size=1, max_size=4), st.floats(0.5, 60)
-        ),
-        min_size=1,
-        max_size=10,
-    )
-)
+@given(calls=st.lists(st.tuples(st.lists(st.tuples(st.integers(1, 3), st.integers(0, 400)), min_size=1,
+                                         max_size=4), st.floats(0.5, 60)), min_size=1, max_size=10))
 def test_nothing_hits_below_the_minimum(model, policy, minimum, calls):
     sim = Sim(model, policy)
     t = 0.0

@@ -131,9 +131,7 @@ def _run(policy, stream, *, reference: bool, sweep_every: bool = False):
             if hasattr(policy, "_sweeper"):
                 policy._sweeper.due = math.inf
             if isinstance(policy, AnthropicCache):
-                policy._store = lambda user, call: policy._stores.setdefault(
-                    policy._scope_id(user, call), _PlainStore()
-                )
+                policy._store = lambda user, call: policy._stores.setdefault(policy._scope_id(user, call), _PlainStore())
         for shape, start, end, user, hints in stream:
             if reference and isinstance(policy, OpenAIBreakpointCache):
                 policy._stores.setdefault(policy._scope_id(user, hints, key=True), _PlainStore())
@@ -330,7 +328,8 @@ def test_block_index_sweep_keeps_a_waiting_list_with_a_live_value():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(block_request, min_size=1, max_size=40), st.sampled_from(["auto", "auto-1h"]), st.booleans())
+@given(st.lists(block_request, min_size=1, max_size=40),
+       st.sampled_from(["auto", "auto-1h"]), st.booleans())
 def test_block_shapes_read_in_place_equal_their_plain_shapes(spec, mode, by_user):
     """Anthropic's look-back and OpenAI's route and read take a ``BlockShape``'s token counts and
     chain keys from its run (no array built); the same calls as plain shapes (arrays) give the same
@@ -340,21 +339,10 @@ def test_block_shapes_read_in_place_equal_their_plain_shapes(spec, mode, by_user
     def pair(make):
         return make(), make()
 
-    anth = pair(
-        lambda: AnthropicCache(m, min_tokens=128, ttl_5m_s=30, ttl_1h_s=100, breakpoints=mode, scope_by_user=by_user)
-    )
-    oai = pair(
-        lambda: OpenAIAutoCache(
-            m,
-            min_tokens=128,
-            increment_tokens=64,
-            idle_s=30,
-            cap_s=100,
-            routing_prefix_tokens=100,
-            overflow_rpm=2,
-            scope_by_user=by_user,
-        )
-    )
+    anth = pair(lambda: AnthropicCache(m, min_tokens=128, ttl_5m_s=30, ttl_1h_s=100, breakpoints=mode,
+                                       scope_by_user=by_user))
+    oai = pair(lambda: OpenAIAutoCache(m, min_tokens=128, increment_tokens=64, idle_s=30, cap_s=100,
+                                       routing_prefix_tokens=100, overflow_rpm=2, scope_by_user=by_user))
     for fshape, sshape, start, end, user in stream:
         for fast, slow in (anth, oai):
             a = fast.request(fshape, start=start, end=end, user=user)

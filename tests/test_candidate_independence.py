@@ -12,10 +12,8 @@ import pytest
 from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 from promptcache.report.recommendation_text import with_text
 
-SYSTEMS = [
-    "You are a careful support assistant. Answer in two sentences. " * 30,
-    "Extract the invoice fields as JSON: vendor, date, total, currency. " * 25,
-]
+SYSTEMS = ["You are a careful support assistant. Answer in two sentences. " * 30,
+           "Extract the invoice fields as JSON: vendor, date, total, currency. " * 25]
 
 
 @pytest.fixture(scope="module")
@@ -26,31 +24,19 @@ def log(tmp_path_factory):
     rows = []
     for i in range(40):
         system = SYSTEMS[i % 2]
-        rows.append(
-            {
-                "model": "deepseek-v4-pro",
-                "timestamp": f"2026-11-16T10:{i:02d}:00Z",
-                "messages": [
-                    {"role": "system", "content": system},
-                    {"role": "user", "content": f"Request {i}: {'details ' * (i % 7)}"},
-                ],
-                "usage": {
-                    "prompt_tokens": 700,
-                    "completion_tokens": 20,
-                    "prompt_cache_hit_tokens": 640 if i > 1 else 0,
-                    "prompt_cache_miss_tokens": 60 if i > 1 else 700,
-                },
-            }
-        )
+        rows.append({"model": "deepseek-v4-pro", "timestamp": f"2026-11-16T10:{i:02d}:00Z",
+                     "messages": [{"role": "system", "content": system},
+                                  {"role": "user", "content": f"Request {i}: {'details ' * (i % 7)}"}],
+                     "usage": {"prompt_tokens": 700, "completion_tokens": 20,
+                               "prompt_cache_hit_tokens": 640 if i > 1 else 0,
+                               "prompt_cache_miss_tokens": 60 if i > 1 else 700}})
     p.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return p
 
 
 def _rows(report) -> dict[tuple[str, str], tuple]:
-    return {
-        (s.model, s.layout): (s.cost_usd, s.cache_hit_tokens, s.cache_miss_tokens, s.cache_write_tokens)
-        for s in report.scenarios
-    }
+    return {(s.model, s.layout): (s.cost_usd, s.cache_hit_tokens, s.cache_miss_tokens, s.cache_write_tokens)
+            for s in report.scenarios}
 
 
 @pytest.fixture(scope="module")

@@ -20,19 +20,10 @@ httpx = pytest.importorskip("httpx")
 from promptcache.capture import AsyncCaptureTransport, CaptureTransport  # noqa: E402 (after the importorskip)
 
 SYSTEM = "You are the parcel tracker assistant. " * 40
-OPENAI_USAGE = {
-    "prompt_tokens": 2100,
-    "completion_tokens": 12,
-    "total_tokens": 2112,
-    "prompt_tokens_details": {"cached_tokens": 1920},
-}
-ANTHROPIC_USAGE = {
-    "input_tokens": 25,
-    "cache_creation_input_tokens": 300,
-    "cache_read_input_tokens": 1800,
-    "output_tokens": 60,
-    "cache_creation": {"ephemeral_5m_input_tokens": 300, "ephemeral_1h_input_tokens": 0},
-}
+OPENAI_USAGE = {"prompt_tokens": 2100, "completion_tokens": 12, "total_tokens": 2112,
+                "prompt_tokens_details": {"cached_tokens": 1920}}
+ANTHROPIC_USAGE = {"input_tokens": 25, "cache_creation_input_tokens": 300, "cache_read_input_tokens": 1800,
+                   "output_tokens": 60, "cache_creation": {"ephemeral_5m_input_tokens": 300, "ephemeral_1h_input_tokens": 0}}
 
 
 def _provider(request: httpx.Request) -> httpx.Response:
@@ -42,51 +33,31 @@ def _provider(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"data": [{"id": "gpt-4o"}]})
     body = json.loads(request.content)
     if path.endswith("/chat/completions") and body.get("stream"):
-        events = [
-            {"id": "c2", "model": "gpt-4o-2024-08-06", "choices": [{"index": 0, "delta": {"content": "In "}}]},
-            {"id": "c2", "model": "gpt-4o-2024-08-06", "choices": [{"index": 0, "delta": {"content": "transit."}}]},
-            {"id": "c2", "model": "gpt-4o-2024-08-06", "choices": [], "usage": OPENAI_USAGE},
-        ]
+        events = [{"id": "c2", "model": "gpt-4o-2024-08-06", "choices": [{"index": 0, "delta": {"content": "In "}}]},
+                  {"id": "c2", "model": "gpt-4o-2024-08-06", "choices": [{"index": 0, "delta": {"content": "transit."}}]},
+                  {"id": "c2", "model": "gpt-4o-2024-08-06", "choices": [], "usage": OPENAI_USAGE}]
         text = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=text.encode())
     if path.endswith("/chat/completions"):
-        data = gzip.compress(
-            json.dumps(
-                {
-                    "id": "c1",
-                    "object": "chat.completion",
-                    "model": "gpt-4o-2024-08-06",
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Delivered."}}],
-                    "usage": OPENAI_USAGE,
-                }
-            ).encode()
-        )
-        return httpx.Response(
-            200, headers={"content-type": "application/json", "content-encoding": "gzip"}, content=data
-        )
+        data = gzip.compress(json.dumps({
+            "id": "c1", "object": "chat.completion", "model": "gpt-4o-2024-08-06",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Delivered."}}],
+            "usage": OPENAI_USAGE}).encode())
+        return httpx.Response(200, headers={"content-type": "application/json", "content-encoding": "gzip"},
+                              content=data)
     if path.endswith("/messages"):
-        return httpx.Response(
-            200,
-            json={
-                "id": "msg_1",
-                "type": "message",
-                "role": "assistant",
-                "model": "claude-sonnet-4-5-20250929",
-                "content": [{"type": "text", "text": "Parcel 7 is in transit."}],
-                "usage": ANTHROPIC_USAGE,
-            },
-        )
+        return httpx.Response(200, json={"id": "msg_1", "type": "message", "role": "assistant",
+                                         "model": "claude-sonnet-4-5-20250929",
+                                         "content": [{"type": "text", "text": "Parcel 7 is in transit."}],
+                                         "usage": ANTHROPIC_USAGE})
     if path.endswith("/embeddings"):
         return httpx.Response(200, json={"data": [{"embedding": [0.1]}], "usage": {"prompt_tokens": 3}})
     return httpx.Response(429, json={"error": {"message": "rate limited"}})
 
 
 def _chat(n: int, stream: bool = False) -> dict:
-    return {
-        "model": "gpt-4o",
-        "stream": stream,
-        "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"Where is parcel {n}?"}],
-    }
+    return {"model": "gpt-4o", "stream": stream, "messages": [
+        {"role": "system", "content": SYSTEM}, {"role": "user", "content": f"Where is parcel {n}?"}]}
 
 
 def test_httpx_transport_round_trip_keeps_usage(tmp_path):
@@ -96,16 +67,10 @@ def test_httpx_transport_round_trip_keeps_usage(tmp_path):
     assert r.json()["choices"][0]["message"]["content"] == "Delivered."  # the caller's response is untouched
     with client.stream("POST", "https://api.openai.com/v1/chat/completions", json=_chat(2, stream=True)) as s:
         assert b"transit" in s.read()
-    client.post(
-        "https://api.anthropic.com/v1/messages",
-        headers={"x-api-key": "sk-ant-" + "x" * 30},
-        json={
-            "model": "claude-sonnet-4-5",
-            "max_tokens": 100,
-            "system": [{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}],
-            "messages": [{"role": "user", "content": "Where is parcel 7?"}],
-        },
-    )
+    client.post("https://api.anthropic.com/v1/messages", headers={"x-api-key": "sk-ant-" + "x" * 30}, json={
+        "model": "claude-sonnet-4-5", "max_tokens": 100,
+        "system": [{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": "Where is parcel 7?"}]})
     client.post("https://api.openai.com/v1/embeddings", json={"model": "text-embedding-3-small", "input": "x"})
     client.get("https://api.openai.com/v1/models")  # not a model call: not written
     client.post("https://api.openai.com/v1/other", json={"model": "gpt-4o", "messages": []})  # a 429
@@ -123,10 +88,8 @@ def test_httpx_transport_round_trip_keeps_usage(tmp_path):
     s = reader.stats
     assert s.formats[str(log)] == "promptcache-capture"
     assert (s.lines, s.calls, dict(s.skipped)) == (5, 3, {"not_an_llm_call": 1, "failed_call": 1})
-    u = [
-        (c.usage.input_tokens, c.usage.output_tokens, c.usage.cache_read_tokens, c.usage.cache_write_tokens)
-        for c in calls
-    ]
+    u = [(c.usage.input_tokens, c.usage.output_tokens, c.usage.cache_read_tokens, c.usage.cache_write_tokens)
+         for c in calls]
     # OpenAI: prompt_tokens 2100 of which 1920 cached; Anthropic: 25 + 1800 read + 300 written = 2125
     assert u == [(2100, 12, 1920, 0), (2100, 12, 1920, 0), (2125, 60, 1800, 300)]
     assert calls[1].output_text == "In transit." and calls[2].output_text == "Parcel 7 is in transit."
@@ -143,11 +106,8 @@ def test_analyze_reads_capture_with_the_same_usage(tmp_path):
     r = analyze([str(log)], AnalyzeOptions(models=["deepseek-v4-pro"], compare=["gpt-4o"]))
     assert r.calls == 4 and list(r.input_formats.values()) == ["promptcache-capture"]
     # observed = the usage the provider returned, summed: 4 x 1920 hit of 4 x 2100 input
-    assert (r.observed.cache_hit_tokens, r.observed.cache_miss_tokens, r.observed.output_tokens) == (
-        4 * 1920,
-        4 * 180,
-        4 * 12,
-    )
+    assert (r.observed.cache_hit_tokens, r.observed.cache_miss_tokens, r.observed.output_tokens) == \
+        (4 * 1920, 4 * 180, 4 * 12)
 
 
 def test_async_transport(tmp_path):
@@ -190,36 +150,16 @@ def test_litellm_callback_duck_typed(tmp_path):
     cb = litellm_callback(log)
     assert isinstance(cb, LiteLLMCapture)
     start = datetime(2025, 6, 1, 10, 0, 0)
-    usage = {
-        "prompt_tokens": 2125,
-        "completion_tokens": 60,
-        "total_tokens": 2185,
-        "prompt_tokens_details": {"cached_tokens": 1800},
-        "cache_read_input_tokens": 1800,
-        "cache_creation_input_tokens": 300,
-    }
-    kwargs = {
-        "model": "claude-sonnet-4-5",
-        "messages": [
-            _ModelResponse({"role": "system", "content": SYSTEM}),
-            {"role": "user", "content": "Where is parcel 7?"},
-        ],
-        "optional_params": {"tools": [{"type": "function", "function": {"name": "track"}}], "max_tokens": 100},
-        "litellm_params": {"custom_llm_provider": "anthropic"},
-    }
-    cb.log_success_event(
-        kwargs,
-        _ModelResponse(
-            {
-                "id": "x",
-                "model": "claude-sonnet-4-5",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "In transit."}}],
-                "usage": usage,
-            }
-        ),
-        start,
-        start + timedelta(seconds=1.5),
-    )
+    usage = {"prompt_tokens": 2125, "completion_tokens": 60, "total_tokens": 2185,
+             "prompt_tokens_details": {"cached_tokens": 1800}, "cache_read_input_tokens": 1800,
+             "cache_creation_input_tokens": 300}
+    kwargs = {"model": "claude-sonnet-4-5", "messages": [_ModelResponse({"role": "system", "content": SYSTEM}),
+                                                         {"role": "user", "content": "Where is parcel 7?"}],
+              "optional_params": {"tools": [{"type": "function", "function": {"name": "track"}}], "max_tokens": 100},
+              "litellm_params": {"custom_llm_provider": "anthropic"}}
+    cb.log_success_event(kwargs, _ModelResponse({"id": "x", "model": "claude-sonnet-4-5", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "In transit."}}], "usage": usage}),
+        start, start + timedelta(seconds=1.5))
     asyncio.run(cb.async_log_failure_event({**kwargs, "exception": RuntimeError("overloaded")}, None, start, start))
     reader = read_logs([log])
     [call] = list(reader)
@@ -232,10 +172,8 @@ def test_litellm_callback_duck_typed(tmp_path):
 
 def test_capture_writes_nothing_but_the_file(tmp_path):
     """Opt-in and local: importing promptcache (or promptcache.capture) needs no httpx and no litellm."""
-    code = (
-        "import sys, promptcache, promptcache.capture; "
-        "print(sorted(m for m in ('httpx', 'httpx2', 'litellm') if m in sys.modules))"
-    )
+    code = ("import sys, promptcache, promptcache.capture; "
+            "print(sorted(m for m in ('httpx', 'httpx2', 'litellm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -247,10 +185,7 @@ def test_capture_fixture_reads():
     reader = read_logs([fix])
     calls = list(reader)
     assert [(c.model, c.usage.input_tokens, c.usage.cache_read_tokens) for c in calls] == [
-        ("gpt-4o", 2100, 1920),
-        ("gpt-4o", 2100, 1920),
-        ("claude-sonnet-4-5", 2125, 1800),
-    ]
+        ("gpt-4o", 2100, 1920), ("gpt-4o", 2100, 1920), ("claude-sonnet-4-5", 2125, 1800)]
     assert dict(reader.stats.skipped) == {"failed_call": 1}
 
 
@@ -260,25 +195,15 @@ def test_httpx2_transport_for_sdks_that_moved_to_it(tmp_path):
     log = tmp_path / "calls.jsonl"
 
     def provider(request):
-        return httpx2.Response(
-            200,
-            json={
-                "id": "msg_1",
-                "type": "message",
-                "role": "assistant",
-                "model": "claude-sonnet-4-5",
-                "content": [{"type": "text", "text": "hi"}],
-                "usage": ANTHROPIC_USAGE,
-            },
-        )
+        return httpx2.Response(200, json={"id": "msg_1", "type": "message", "role": "assistant",
+                                          "model": "claude-sonnet-4-5", "content": [{"type": "text", "text": "hi"}],
+                                          "usage": ANTHROPIC_USAGE})
 
     transport = CaptureTransport(log, httpx2.MockTransport(provider))
     assert isinstance(transport, httpx2.BaseTransport)
     with httpx2.Client(transport=transport) as client:
-        client.post(
-            "https://api.anthropic.com/v1/messages",
-            json={"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
-        )
+        client.post("https://api.anthropic.com/v1/messages", json={
+            "model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]})
     [call] = list(read_logs([log]))
     assert (call.usage.input_tokens, call.usage.cache_read_tokens, call.usage.cache_write_tokens) == (2125, 1800, 300)
 

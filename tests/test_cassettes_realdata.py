@@ -31,11 +31,7 @@ def _raw_usage(it: dict) -> dict | None:
         except orjson.JSONDecodeError:
             usage = None
             for ev in sse_events(raw):
-                for u in (
-                    ev.get("usage"),
-                    (ev.get("message") or {}).get("usage"),
-                    (ev.get("response") or {}).get("usage"),
-                ):
+                for u in (ev.get("usage"), (ev.get("message") or {}).get("usage"), (ev.get("response") or {}).get("usage")):
                     if isinstance(u, dict):
                         usage = {**(usage or {}), **u}
             return usage
@@ -74,12 +70,8 @@ def test_every_recorded_call_is_read_with_its_usage(cassettes: Path):
                 continue
             call = got[(str(f), i)]
             want = _expected(u)
-            have = (
-                call.usage.input_tokens,
-                call.usage.output_tokens,
-                call.usage.cache_read_tokens,
-                call.usage.cache_write_tokens,
-            )
+            have = (call.usage.input_tokens, call.usage.output_tokens, call.usage.cache_read_tokens,
+                    call.usage.cache_write_tokens)
             assert have == want, f"{f.name} interaction {i}"
             assert call.model and call.segments
             checked += 1

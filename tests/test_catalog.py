@@ -15,23 +15,20 @@ def at(s: str) -> datetime:
     return datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
-@pytest.mark.parametrize(
-    "model,when,miss,hit,out,peak",
-    [
-        ("deepseek-v4-pro", "2026-06-01T02:00:00Z", "0.435", "0.003625", "0.87", False),
-        ("deepseek-v4-flash", "2026-06-01T02:00:00Z", "0.14", "0.0028", "0.28", False),
-        ("deepseek-v4-pro", "2026-08-16T15:59:59Z", "0.435", "0.003625", "0.87", False),
-        # Monday 2026-08-17: 02:00 UTC = 10:00 Beijing (peak); 05:00 UTC = 13:00 Beijing (lunch, off-peak)
-        ("deepseek-v4-pro", "2026-08-17T02:00:00Z", "1.32", "0.044", "3.96", True),
-        ("deepseek-v4-pro", "2026-08-17T05:00:00Z", "0.66", "0.022", "1.98", False),
-        ("deepseek-v4-flash", "2026-08-17T07:00:00Z", "0.44", "0.014", "1.32", True),
-        ("deepseek-flash", "2026-09-11T08:00:00Z", "0.30", "0.006", "1.20", True),
-        ("deepseek-flash", "2026-09-11T11:00:00Z", "0.15", "0.003", "0.60", False),
-        # Saturday, and a National Day holiday (Thursday 2026-10-01) are off-peak
-        ("deepseek-v4-pro", "2026-11-28T02:00:00Z", "0.66", "0.022", "1.98", False),
-        ("deepseek-v4-pro", "2026-10-01T02:00:00Z", "0.66", "0.022", "1.98", False),
-    ],
-)
+@pytest.mark.parametrize("model,when,miss,hit,out,peak", [
+    ("deepseek-v4-pro", "2026-06-01T02:00:00Z", "0.435", "0.003625", "0.87", False),
+    ("deepseek-v4-flash", "2026-06-01T02:00:00Z", "0.14", "0.0028", "0.28", False),
+    ("deepseek-v4-pro", "2026-08-16T15:59:59Z", "0.435", "0.003625", "0.87", False),
+    # Monday 2026-08-17: 02:00 UTC = 10:00 Beijing (peak); 05:00 UTC = 13:00 Beijing (lunch, off-peak)
+    ("deepseek-v4-pro", "2026-08-17T02:00:00Z", "1.32", "0.044", "3.96", True),
+    ("deepseek-v4-pro", "2026-08-17T05:00:00Z", "0.66", "0.022", "1.98", False),
+    ("deepseek-v4-flash", "2026-08-17T07:00:00Z", "0.44", "0.014", "1.32", True),
+    ("deepseek-flash", "2026-09-11T08:00:00Z", "0.30", "0.006", "1.20", True),
+    ("deepseek-flash", "2026-09-11T11:00:00Z", "0.15", "0.003", "0.60", False),
+    # Saturday, and a National Day holiday (Thursday 2026-10-01) are off-peak
+    ("deepseek-v4-pro", "2026-11-28T02:00:00Z", "0.66", "0.022", "1.98", False),
+    ("deepseek-v4-pro", "2026-10-01T02:00:00Z", "0.66", "0.022", "1.98", False),
+])
 def test_price_in_force(model, when, miss, hit, out, peak):
     p = cat.price(model, at(when))
     assert (p.rates.input_miss, p.rates.input_hit, p.rates.output) == (Decimal(miss), Decimal(hit), Decimal(out))

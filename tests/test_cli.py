@@ -36,20 +36,16 @@ def test_published_schema_is_current():
     from promptcache.model.report import Report
 
     doc = Path(__file__).resolve().parent.parent / "docs" / "report.schema.json"
-    assert json.loads(doc.read_text()) == Report.model_json_schema(mode="serialization"), (
+    assert json.loads(doc.read_text()) == Report.model_json_schema(mode="serialization"), \
         "regenerate with: python -m promptcache.report.schema > docs/report.schema.json"
-    )
 
 
-@pytest.mark.parametrize(
-    "args,needle",
-    [
-        (("analyze", "missing.jsonl"), "no such file"),
-        (("analyze", "--example", "--models", "deepseek-v4-prp"), "Did you mean: deepseek-v4-pro"),
-        (("analyze", "--example", "--at", "yesterday"), "--at 'yesterday'"),
-        (("analyze",), "give one or more log files"),
-    ],
-)
+@pytest.mark.parametrize("args,needle", [
+    (("analyze", "missing.jsonl"), "no such file"),
+    (("analyze", "--example", "--models", "deepseek-v4-prp"), "Did you mean: deepseek-v4-pro"),
+    (("analyze", "--example", "--at", "yesterday"), "--at 'yesterday'"),
+    (("analyze",), "give one or more log files"),
+])
 def test_errors_are_one_sentence_exit_2(capsys, args, needle):
     code, out, err = run(capsys, *args)
     assert code == 2
@@ -71,15 +67,8 @@ def test_help_is_fast_path(capsys):
     import subprocess
     import sys
 
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, promptcache.cli as c; c.main(['--help']); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tokenizers','tiktoken','orjson','promptcache') and 'catalog' in m or m.startswith('tokenizers')))",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    out = subprocess.run([sys.executable, "-c", "import sys, promptcache.cli as c; c.main(['--help']); "
+                          "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tokenizers','tiktoken','orjson','promptcache') and 'catalog' in m or m.startswith('tokenizers')))"],
+                         capture_output=True, text=True)
     assert out.returncode == 0
     assert out.stdout.strip().endswith("[]")

@@ -36,10 +36,8 @@ def _report(path: Path, executor=None) -> str:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dask") / "log.jsonl"
-    subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks/gen_log.py"), "--calls", "300", "--seed", "21", "-o", str(out)],
-        check=True,
-    )
+    subprocess.run([sys.executable, str(ROOT / "benchmarks/gen_log.py"), "--calls", "300", "--seed", "21",
+                    "-o", str(out)], check=True)
     return out
 
 
@@ -49,15 +47,8 @@ def cluster():
     import logging
 
     with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            scheduler_port=0,
-            dashboard_address="127.0.0.1:0",
-            silence_logs=logging.ERROR,
-        ) as cl,
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                 scheduler_port=0, dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cl,
         distributed.Client(cl) as client,
     ):
         yield client
@@ -131,9 +122,7 @@ def test_read_on_workers_by_byte_range_report_equal(cluster, generated, monkeypa
 
     assert run(ex) == run()
     assert ex.read >= 20  # the ranges (and the whole gzip file) went to the workers
-    assert (
-        ex.planned[0] == 2 and ex.planned[1] >= 20
-    )  # each file inspected there, each range's cuts moved to line starts
+    assert ex.planned[0] == 2 and ex.planned[1] >= 20  # each file inspected there, each range's cuts moved to line starts
 
 
 KILL_PLUGIN = "promptcache-kill-once"
@@ -242,19 +231,9 @@ def test_reduced_ledgers_on_two_workers_equal_the_whole_log(cluster):
     catalog, measurer, ex = default_catalog(), Measurer("deepseek-v4"), DaskExecutor(cluster)
     for seed in range(4):
         rng = random.Random(seed)
-        calls = [
-            (
-                rng.randrange(4),
-                rng.choice([None, "alice", "bob"]),
-                rng.choice(["ok", "And for shoes?"]),
-                rng.choice([0.5, 3.0, 4_000.0, 30_000.0, 90_000.0]),
-                rng.choice(["g1", "g2"]),
-                rng.choice([None, "batch"]),
-                rng.random() < 0.2,
-                rng.randrange(900),
-            )
-            for _ in range(60)
-        ]
+        calls = [(rng.randrange(4), rng.choice([None, "alice", "bob"]), rng.choice(["ok", "And for shoes?"]),
+                  rng.choice([0.5, 3.0, 4_000.0, 30_000.0, 90_000.0]), rng.choice(["g1", "g2"]),
+                  rng.choice([None, "batch"]), rng.random() < 0.2, rng.randrange(900)) for _ in range(60)]
         facts, order, shapes = _log(measurer, calls)
         spec = PolicySpec(catalog.model(MODELS[0]), None, {})
         whole = simulate_outcomes(facts, order, shapes, spec.make(measurer))

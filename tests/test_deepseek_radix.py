@@ -48,9 +48,8 @@ class Pieces:
 
 # a piece: a base run of tokens, cut and extended, so pieces share leading blocks and diverge inside
 BASES = [tuple(range(b * 100, b * 100 + 24)) for b in range(3)]
-piece_spec = st.tuples(
-    st.integers(0, 2), st.integers(0, 24), st.lists(st.integers(0, 3), max_size=6), st.integers(-2, 2)
-)
+piece_spec = st.tuples(st.integers(0, 2), st.integers(0, 24), st.lists(st.integers(0, 3), max_size=6),
+                       st.integers(-2, 2))
 request_spec = st.tuples(
     st.lists(piece_spec, min_size=1, max_size=8),
     st.sampled_from([0, 1, 1, 1, 2, 3]),  # 0: a fresh prompt; else extends the request that many back
@@ -80,9 +79,8 @@ def build(ms: Pieces, spec: list) -> list[tuple[Shape, float, float, str | None]
         keys.append(ms.piece((7, 7)))  # the generation piece
         toks.append(2)
         out_key = None if out_toks is None else ms.piece((800 + n_out % 4, 1, 2, 3, 4, 5)[: 2 + out_toks % 5])
-        shape = Shape(
-            keys, toks, ("x",) * len(keys), tuple(range(len(keys))), chain_of(keys), out_key, out_toks or 0, True
-        )
+        shape = Shape(keys, toks, ("x",) * len(keys), tuple(range(len(keys))), chain_of(keys), out_key,
+                      out_toks or 0, True)
         prompts.append((keys, toks, out_key, out_toks or 0))
         t += gap
         out.append((shape, t, t + lat, user))
@@ -99,7 +97,8 @@ def run_both(new, ref, stream) -> list[int]:
     return reads
 
 
-params = st.fixed_dictionaries({"interval_tokens": st.sampled_from([0, 0, 7, 12]), "scope_by_user": st.booleans()})
+params = st.fixed_dictionaries({"interval_tokens": st.sampled_from([0, 0, 7, 12]),
+                                "scope_by_user": st.booleans()})
 
 
 @settings(max_examples=300, deadline=None)
@@ -134,11 +133,7 @@ def test_a_request_ending_inside_an_edge_does_not_refresh_the_longer_prefix():
         ks = [*keys, g]
         return Shape(ks, [8] * len(keys) + [2], ("x",) * len(ks), tuple(range(len(ks))), chain_of(ks), None, 0, True)
 
-    stream = [
-        (prompt(a, b, c, c), 6.0, 7.0, None),
-        (prompt(a, b), 56.0, 57.0, None),
-        (prompt(a, b, c, c), 107.0, 108.0, None),
-    ]
+    stream = [(prompt(a, b, c, c), 6.0, 7.0, None), (prompt(a, b), 56.0, 57.0, None), (prompt(a, b, c, c), 107.0, 108.0, None)]
     new = DeepSeekCache(ms, construction_delay_s=5, eviction_idle_s=100)  # type: ignore[arg-type]  # a test measurer
     assert run_both(new, BoundedReference(ms, construction_delay_s=5, eviction_idle_s=100), stream) == [0, 0, 16]
 
@@ -146,11 +141,9 @@ def test_a_request_ending_inside_an_edge_does_not_refresh_the_longer_prefix():
 @settings(max_examples=1000, deadline=None)
 @given(st.lists(request_spec, min_size=1, max_size=30), params)
 @example(  # the case above: a split edge's lower node was touched by the request that split it
-    [
-        ([(0, 8, [], 0), (1, 8, [], 0), (2, 8, [], 0), (2, 8, [], 0)], 0, None, 6, None, 0.5),
-        ([(0, 8, [], 0), (1, 8, [], 0)], 0, None, 50, None, 0.5),
-        ([(0, 8, [], 0), (1, 8, [], 0), (2, 8, [], 0), (2, 8, [], 0)], 0, None, 51, None, 0.5),
-    ],
+    [([(0, 8, [], 0), (1, 8, [], 0), (2, 8, [], 0), (2, 8, [], 0)], 0, None, 6, None, 0.5),
+     ([(0, 8, [], 0), (1, 8, [], 0)], 0, None, 50, None, 0.5),
+     ([(0, 8, [], 0), (1, 8, [], 0), (2, 8, [], 0), (2, 8, [], 0)], 0, None, 51, None, 0.5)],
     {"interval_tokens": 0, "scope_by_user": False},
 )
 def test_bounded_tree_equals_the_plain_forgetting_model(spec, kw):
@@ -167,11 +160,8 @@ def test_bounded_tree_equals_the_plain_forgetting_model(spec, kw):
 # tokens past its full blocks (an unhashed tail), user, the gap before it (eviction 100 s, slack 25 s:
 # gaps around both), latency
 block_request = st.tuples(
-    st.integers(0, 3),
-    st.integers(0, 3),
-    st.one_of(st.none(), st.integers(0, 12)),
-    st.lists(st.integers(0, 5), max_size=6),
-    st.sampled_from([0, 0, 20, 64, 70]),
+    st.integers(0, 3), st.integers(0, 3), st.one_of(st.none(), st.integers(0, 12)),
+    st.lists(st.integers(0, 5), max_size=6), st.sampled_from([0, 0, 20, 64, 70]),
     st.sampled_from([None, "x", "y"]),
     st.sampled_from([0, 0.5, 3, 6, 6, 9, 13, 20, 24, 26, 30, 49, 60, 76, 80, 90, 99, 101, 110, 126, 150, 260]),
     st.sampled_from([0.5, 3, 8]),
@@ -199,9 +189,8 @@ def block_stream(spec):
             continue
         segs = block_segments(ids, total, 64, 1, n, delta)
         fast = fast_m.shape(Call(source="s", line=n, model="t", segments=segs, usage=Usage(total, 1)), trust_usage=True)
-        slow = slow_m.shape(
-            Call(source="s", line=n, model="t", segments=list(segs), usage=Usage(total, 1)), trust_usage=True
-        )
+        slow = slow_m.shape(Call(source="s", line=n, model="t", segments=list(segs), usage=Usage(total, 1)),
+                            trust_usage=True)
         assert type(fast) is BlockShape and type(slow) is not BlockShape
         t += gap
         out.append((fast, slow, t, t + lat, user))

@@ -33,9 +33,8 @@ def test_long_document_qa_hits_on_third_request():
 
 def test_ab_then_ac_misses_then_ad_hits_a():
     a = ("system", DOC)
-    (o1, _), (o2, _), (o3, s3) = run(
-        DeepSeekCache(M), [call(a, ("user", "B")), call(a, ("user", "C")), call(a, ("user", "D"))]
-    )
+    (o1, _), (o2, _), (o3, s3) = run(DeepSeekCache(M), [call(a, ("user", "B")), call(a, ("user", "C")),
+                                                          call(a, ("user", "D"))])
     assert (o1.read, o2.read) == (0, 0)
     assert o3.read == s3.tokens[0]  # exactly the common prefix A (BOS + system)
 
@@ -61,8 +60,8 @@ def test_construction_delay_and_eviction():
     sim = DeepSeekCache(M, construction_delay_s=10, eviction_idle_s=3600)
     s = [M.shape(call(a, ("user", q)), trust_usage=False) for q in "BCDE"]
     sim.request(s[0], start=0, end=1, user=None)
-    sim.request(s[1], start=2, end=3, user=None)  # common prefix persisted at 3 + 10
-    assert sim.request(s[2], start=5, end=6, user=None).read == 0  # not built yet
+    sim.request(s[1], start=2, end=3, user=None)          # common prefix persisted at 3 + 10
+    assert sim.request(s[2], start=5, end=6, user=None).read == 0      # not built yet
     assert sim.request(s[3], start=7200, end=7201, user=None).read == 0  # evicted after an hour unused
 
 
@@ -140,13 +139,9 @@ def test_state_follows_the_live_window():
             c = call(("system", sys_), *[("user", f"question {i}") for i in range(turn + 1)], out="ok")
             s = M.shape(c, trust_usage=False)
             t = h * 3600.0 + turn * 30
-            assert bounded.request(s, start=t, end=t + 2, user=None) == forever.request(
-                s, start=t, end=t + 2, user=None
-            )
+            assert bounded.request(s, start=t, end=t + 2, user=None) == forever.request(s, start=t, end=t + 2, user=None)
         sizes.append((_nodes(bounded), _nodes(forever)))
-    assert (
-        sizes[-1][1] == 48 * sizes[0][1] - 47 > 3 * sizes[-1][0]
-    )  # unbounded: grows with every conversation (one root)
+    assert sizes[-1][1] == 48 * sizes[0][1] - 47 > 3 * sizes[-1][0]  # unbounded: grows with every conversation (one root)
     assert max(b for b, _ in sizes[12:]) == max(b for b, _ in sizes[12:24])  # bounded: flat after 12 h
 
 
@@ -170,9 +165,8 @@ def test_legacy_rule_floors_to_64():
 
 words = st.sampled_from(["alpha ", "beta ", "gamma ", "2026-11-29 ", "delta " * 20, "\n"])
 texts = st.lists(words, min_size=1, max_size=30).map("".join)
-conversations = st.lists(
-    st.tuples(texts, texts, st.sampled_from(["u1", "u2", None]), st.booleans()), min_size=1, max_size=12
-)
+conversations = st.lists(st.tuples(texts, texts, st.sampled_from(["u1", "u2", None]), st.booleans()),
+                         min_size=1, max_size=12)
 
 
 @settings(max_examples=60, deadline=None)
@@ -190,7 +184,6 @@ def test_invariants(rows, rule):
         # no hit longer than the longest prefix shared with an earlier call (or its output) in scope
         ids = M._tokenizer.encode  # exact token check on the rendered prompt
         from promptcache.measure.tokens import output_piece, render
-
         pieces, gen = render(c, "deepseek-v4")
         cur = [t for p in pieces for t in ids(p.text)] + ids(gen)
         best = 0
@@ -223,9 +216,8 @@ def test_legacy_eviction_idle_is_honoured():
     o = default.request(shapes[1], start=1200, end=1205, user=None)
     assert o.read % 64 == 0 and o.read > 0.9 * shapes[1].total
     # the same inside one piece (one document, a different question in the same message)
-    inside = [
-        M.shape(call(("system", "Analyst."), ("user", DOC + f"\n\nQuestion {q}")), trust_usage=False) for q in "AB"
-    ]
+    inside = [M.shape(call(("system", "Analyst."), ("user", DOC + f"\n\nQuestion {q}")), trust_usage=False)
+              for q in "AB"]
     short = DeepSeekCache(M, rule="deepseek-legacy-64", eviction_idle_s=1)
     short.request(inside[0], start=0, end=5, user=None)
     assert short.request(inside[1], start=1200, end=1205, user=None).read == 0
@@ -250,14 +242,8 @@ def test_cache_param_reaches_every_row_and_the_assumptions():
         return r.assumptions.cache_policy, hits
 
     shown, hits = g1_hits("eviction_idle_s=1h")
-    assert shown == {
-        "deepseek-legacy": {
-            "rule": "deepseek-legacy-64",
-            "unit_tokens": 64,
-            "construction_delay_s": 5,
-            "eviction_idle_s": 3600.0,
-        }
-    }
+    assert shown == {"deepseek-legacy": {"rule": "deepseek-legacy-64", "unit_tokens": 64,
+                                         "construction_delay_s": 5, "eviction_idle_s": 3600.0}}
     assert hits["deepseek-flash/as_logged"] == hits["claude-sonnet-4-5/as_logged"] > 0  # 20-50 min gaps < 1 h
     shown, hits = g1_hits("eviction_idle_s=1s")
     assert shown["deepseek-legacy"]["eviction_idle_s"] == 1.0
@@ -281,27 +267,13 @@ def test_analyze_fits_the_interval_to_reported_hits(write_log):
     sim = DeepSeekCache(M, interval_tokens=4096)
     reported = [sim.request(s, start=30.0 * k, end=30.0 * k + 2, user=None).read for k, s in enumerate(shapes)]
     assert reported[:2] == [0, 4096] and reported[2] > 6144
-    rows = [
-        {
-            "timestamp": f"2026-11-16T00:0{k // 2}:{30 * k % 60:02d}Z",
-            "latency_ms": 2000,
-            "request": {
-                "model": "deepseek-v4-pro",
-                "messages": [{"role": "system", "content": sys_}, {"role": "user", "content": doc + q}],
-            },
-            "response": {
-                "model": "deepseek-v4-pro",
-                "choices": [{"message": {"role": "assistant", "content": "ok"}}],
-                "usage": {
-                    "prompt_tokens": s.total,
-                    "completion_tokens": 1,
-                    "prompt_cache_hit_tokens": hit,
-                    "prompt_cache_miss_tokens": s.total - hit,
-                },
-            },
-        }
-        for k, (q, s, hit) in enumerate(zip(qs, shapes, reported))
-    ]
+    rows = [{"timestamp": f"2026-11-16T00:0{k // 2}:{30 * k % 60:02d}Z", "latency_ms": 2000,
+             "request": {"model": "deepseek-v4-pro", "messages": [{"role": "system", "content": sys_},
+                                                                  {"role": "user", "content": doc + q}]},
+             "response": {"model": "deepseek-v4-pro", "choices": [{"message": {"role": "assistant", "content": "ok"}}],
+                          "usage": {"prompt_tokens": s.total, "completion_tokens": 1, "prompt_cache_hit_tokens": hit,
+                                    "prompt_cache_miss_tokens": s.total - hit}}}
+            for k, (q, s, hit) in enumerate(zip(qs, shapes, reported))]
     r = analyze([write_log(rows)], AnalyzeOptions(models=["deepseek-v4-pro"], compare=[]))
     f = r.calibration.fit
     assert f is not None and f.calls == 3 and f.policy == "deepseek-v4"

@@ -84,17 +84,11 @@ def test_diff_cli(before_json, tmp_path, capsys):
 def _fewer_calls(rep: Report, calls: int) -> Report:
     """The example as another log of fewer calls would report it: a different set of calls."""
     share = Decimal(calls) / Decimal(rep.calls)
-    obs = rep.observed.model_copy(
-        update={
-            "hit_ratio": 0.922,
-            "cost_usd": (rep.observed.cost_usd * share / 2).quantize(Decimal("0.000001")),
-            "calls": calls,
-        }
-    )
+    obs = rep.observed.model_copy(update={"hit_ratio": 0.922, "cost_usd": (rep.observed.cost_usd * share / 2).quantize(
+        Decimal("0.000001")), "calls": calls})
     groups = [g.model_copy(update={"calls": g.calls * calls // rep.calls}) for g in rep.groups]
-    return rep.model_copy(
-        update={"calls": calls, "observed": obs, "groups": groups, "period": (rep.period[0], "2026-11-18T00:00:00Z")}
-    )
+    return rep.model_copy(update={"calls": calls, "observed": obs, "groups": groups,
+                                  "period": (rep.period[0], "2026-11-18T00:00:00Z")})
 
 
 def test_different_calls_are_said_and_costs_compared_per_call(before_json):

@@ -16,17 +16,10 @@ EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.g
 
 
 def _row(i: int, system: str = "You are a terse assistant. " * 40) -> dict:
-    return {
-        "model": "deepseek-v4-pro",
-        "timestamp": f"2026-11-16T10:{i // 60:02d}:{i % 60:02d}Z",
-        "messages": [{"role": "system", "content": system}, {"role": "user", "content": f"question {i}"}],
-        "usage": {
-            "prompt_tokens": 300,
-            "completion_tokens": 3,
-            "prompt_cache_hit_tokens": 256,
-            "prompt_cache_miss_tokens": 44,
-        },
-    }
+    return {"model": "deepseek-v4-pro", "timestamp": f"2026-11-16T10:{i // 60:02d}:{i % 60:02d}Z",
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": f"question {i}"}],
+            "usage": {"prompt_tokens": 300, "completion_tokens": 3, "prompt_cache_hit_tokens": 256,
+                      "prompt_cache_miss_tokens": 44}}
 
 
 def run(capsys, *args):

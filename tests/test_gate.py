@@ -26,26 +26,12 @@ def _rows(n: int, *, stamp: bool, usage: bool):
     for i in range(n):
         t += timedelta(minutes=3)
         system = (f"Current time: {t:%Y-%m-%d %H:%M:%S}\n" if stamp else "") + STATIC
-        row = {
-            "timestamp": t.isoformat(),
-            "request": {
-                "model": "deepseek-v4-pro",
-                "messages": [
-                    {"role": "system", "content": system},
-                    {"role": "user", "content": f"Question number {i}: where is it?"},
-                ],
-            },
-        }
+        row = {"timestamp": t.isoformat(), "request": {"model": "deepseek-v4-pro", "messages": [
+            {"role": "system", "content": system}, {"role": "user", "content": f"Question number {i}: where is it?"}]}}
         if usage:
             # the provider saw the timestamp at the top: 0 of 5000 tokens hit (hit ratio 0)
-            row["response"] = {
-                "usage": {
-                    "prompt_tokens": 5000,
-                    "completion_tokens": 10,
-                    "prompt_cache_hit_tokens": 0,
-                    "prompt_cache_miss_tokens": 5000,
-                }
-            }
+            row["response"] = {"usage": {"prompt_tokens": 5000, "completion_tokens": 10, "prompt_cache_hit_tokens": 0,
+                                         "prompt_cache_miss_tokens": 5000}}
         rows.append(row)
     return rows
 
@@ -85,33 +71,20 @@ def test_figures_come_from_the_report(capsys, stamped):
 
 def test_cli_exits_1_with_one_line(capsys, stamped, tmp_path):
     out_json = tmp_path / "r.json"
-    code, _, err = run(
-        capsys, "analyze", str(stamped), "--compare", "", "-o", str(out_json), "--fail-under-hit-ratio", "60%"
-    )
+    code, _, err = run(capsys, "analyze", str(stamped), "--compare", "", "-o", str(out_json),
+                       "--fail-under-hit-ratio", "60%")
     assert code == 1
     lines = [x for x in err.splitlines() if x.strip()]
-    expected = (
-        "promptcache: gate failed: cache hit ratio 0.0% (observed (provider-reported)) is under "
-        "--fail-under-hit-ratio 60.0%"
-    )
+    expected = ("promptcache: gate failed: cache hit ratio 0.0% (observed (provider-reported)) is under "
+                "--fail-under-hit-ratio 60.0%")
     # the report is still written, and -o says so (issue 18.5); the gate's failure is one line
     assert lines == [f"promptcache: wrote the JSON report to {out_json}", expected]
     assert out_json.exists()
-    code, _, err = run(capsys, "analyze", str(stamped), "--compare", "", "-o", str(out_json), "--fail-over-waste", "$0")
+    code, _, err = run(capsys, "analyze", str(stamped), "--compare", "", "-o", str(out_json),
+                       "--fail-over-waste", "$0")
     assert code == 1 and "waste $" in err and "is over --fail-over-waste $0.00" in err
-    code, _, err = run(
-        capsys,
-        "analyze",
-        str(stamped),
-        "--compare",
-        "",
-        "-o",
-        str(out_json),
-        "--fail-under-hit-ratio",
-        "0",
-        "--fail-over-waste",
-        "1000000",
-    )
+    code, _, err = run(capsys, "analyze", str(stamped), "--compare", "", "-o", str(out_json),
+                       "--fail-under-hit-ratio", "0", "--fail-over-waste", "1000000")
     assert code == 0, err
 
 
@@ -122,31 +95,17 @@ def test_stable_prompts_pass_the_gate(capsys, write_log, tmp_path):
     fig = hit_ratio(r)
     assert fig.source == "deepseek-v4-pro as logged (simulated)" and fig.value > 0.9
     assert waste(r).value == 0  # nothing to fix
-    code, _, err = run(
-        capsys,
-        "analyze",
-        str(p),
-        "--compare",
-        "",
-        "-o",
-        str(tmp_path / "r.json"),
-        "--fail-under-hit-ratio",
-        "0.9",
-        "--fail-over-waste",
-        "0",
-    )
+    code, _, err = run(capsys, "analyze", str(p), "--compare", "", "-o", str(tmp_path / "r.json"),
+                       "--fail-under-hit-ratio", "0.9", "--fail-over-waste", "0")
     assert code == 0, err
 
 
-@pytest.mark.parametrize(
-    "args,needle",
-    [
-        (("--fail-under-hit-ratio", "150%"), "--fail-under-hit-ratio '150%'"),
-        (("--fail-under-hit-ratio", "high"), "--fail-under-hit-ratio 'high'"),
-        (("--fail-over-waste", "-3"), "--fail-over-waste '-3'"),
-        (("--fail-over-waste", "lots"), "--fail-over-waste 'lots'"),
-    ],
-)
+@pytest.mark.parametrize("args,needle", [
+    (("--fail-under-hit-ratio", "150%"), "--fail-under-hit-ratio '150%'"),
+    (("--fail-under-hit-ratio", "high"), "--fail-under-hit-ratio 'high'"),
+    (("--fail-over-waste", "-3"), "--fail-over-waste '-3'"),
+    (("--fail-over-waste", "lots"), "--fail-over-waste 'lots'"),
+])
 def test_bad_thresholds_exit_2(capsys, stamped, args, needle):
     code, _, err = run(capsys, "analyze", str(stamped), *args)
     assert code == 2 and needle in err and "Traceback" not in err

@@ -12,20 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _gen(out: Path, calls: int, seed: int) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "gen_traces.py"),
-            "--calls",
-            str(calls),
-            "--seed",
-            str(seed),
-            "-o",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gen_traces.py"), "--calls", str(calls), "--seed",
+                    str(seed), "-o", str(out)], check=True, capture_output=True)
 
 
 def test_seeded_output_is_byte_identical_and_read_whole(tmp_path):

@@ -67,9 +67,8 @@ def _call(i: int, spec) -> Call:
         segs.append(Segment("user" if j % 2 == 0 else "assistant", WORDS[w].format(n=n)))
     if not words or len(words) % 2 == 0:
         segs.append(Segment("user", "go"))
-    return Call(
-        source="t", line=i + 1, model="gpt-4o", segments=segs, user_id=user, timestamp=datetime(2026, 11, 1, tzinfo=UTC)
-    )
+    return Call(source="t", line=i + 1, model="gpt-4o", segments=segs, user_id=user,
+                timestamp=datetime(2026, 11, 1, tzinfo=UTC))
 
 
 class _Before:
@@ -120,21 +119,13 @@ class _Before:
         a = ref[k].text
         b = pieces[k].text if k < len(pieces) else ""
         kind = G.volatile.kind_at(a, c) or (G.volatile.kind_at(b, c) if b else None)
-        g.breaker = Breaker(
-            piece=k,
-            role=ref[k].role,
-            segment=G.segment_name(call, ref[k]),
-            token_offset=g.static_tokens,
-            kind=kind,
-            samples=[G._snippet(a, c), G._snippet(b, c)] if b else [G._snippet(a, c)],
-        )
+        g.breaker = Breaker(piece=k, role=ref[k].role, segment=G.segment_name(call, ref[k]), token_offset=g.static_tokens,
+                            kind=kind, samples=[G._snippet(a, c), G._snippet(b, c)] if b else [G._snippet(a, c)])
 
 
 def _seen(grouper):
-    return [
-        (k, g.id, g.label, g.calls, g.input_tokens, g.static_tokens, g.breaker, g._cut)
-        for k, g in grouper.groups.items()
-    ]
+    return [(k, g.id, g.label, g.calls, g.input_tokens, g.static_tokens, g.breaker, g._cut)
+            for k, g in grouper.groups.items()]
 
 
 def _sequential(family, calls, shapes):
@@ -231,11 +222,8 @@ def test_recount_follows_new_shapes():
     """A range shaped again on the client (a piece's first framing differed): its groups' input
     tokens, references' tokens and static tokens follow the new shapes, as if grouped with them."""
     family = "o200k"
-    calls = [
-        _chat("Be brief. Today is 2026-11-01.", "hello", 1),
-        _chat("Be brief. Today is 2026-11-02.", "hi", 2),
-        _chat("Other template entirely, a long line.", "x", 3),
-    ]
+    calls = [_chat("Be brief. Today is 2026-11-01.", "hello", 1), _chat("Be brief. Today is 2026-11-02.", "hi", 2),
+             _chat("Other template entirely, a long line.", "x", 3)]
     m = Measurer(family)
     shapes = [m.shape(c, trust_usage=False) for c in calls]
     other = [replace(s, tokens=tuple(t + 1 for t in s.tokens)) for s in shapes]  # a token more per piece

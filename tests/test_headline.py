@@ -59,9 +59,7 @@ def test_finding_savings_are_on_the_model_as_logged(example):
     f = example.findings[0]
     assert f.savings_model == "deepseek-v4-pro"
     assert f.savings_usd == Decimal("0.805362")  # as logged - fixed, each rounded to 6 places: 0.805363
-    assert abs(f.savings_usd - (example.headline.as_logged_usd - example.headline.fix_prompts_usd)) <= Decimal(
-        "0.000001"
-    )
+    assert abs(f.savings_usd - (example.headline.as_logged_usd - example.headline.fix_prompts_usd)) <= Decimal("0.000001")
     on = {s.model: s.alone_usd for s in f.savings}
     assert on == {"deepseek-v4-pro": Decimal("0.805362"), "deepseek-flash": Decimal("0.185561")}
 
@@ -86,14 +84,8 @@ def test_every_format_shows_the_no_risk_option_and_names_the_model(example, fmt)
 def test_json_carries_the_headline_and_a_bumped_schema(example):
     data = json.loads(renderer("json")(example))
     assert SCHEMA_VERSION != "1.0" and data["schema_version"] == SCHEMA_VERSION
-    assert set(data["headline"]) >= {
-        "as_logged_usd",
-        "fix_prompts_usd",
-        "switch_models_usd",
-        "both_usd",
-        "models_as_logged",
-        "models_recommended",
-    }
+    assert set(data["headline"]) >= {"as_logged_usd", "fix_prompts_usd", "switch_models_usd", "both_usd",
+                                     "models_as_logged", "models_recommended"}
     assert data["headline"]["fix_prompts_usd"] == "0.294749"
     schema = json.loads((Path(__file__).resolve().parent.parent / "docs" / "report.schema.json").read_text())
     assert "Headline" in schema["$defs"] and "headline" in schema["properties"]
@@ -111,7 +103,6 @@ def test_a_change_that_costs_more_never_reads_as_a_saving(example):
 
 
 # --- issue 18.2: like against like -------------------------------------------------------------
-
 
 def _hit_row(text: str) -> str:
     """The summary's hit-ratio row of a wide terminal report, on one line."""
@@ -131,17 +122,13 @@ def test_hit_ratio_before_and_after_are_the_same_model(example):
     assert "achievable" not in row and "per_group" not in row and "per group" not in row
     h = example.headline
     assert (h.as_logged_hit_ratio, h.fix_prompts_hit_ratio) == (0.376983, 0.953191)
-    assert h.as_logged_hit_ratio == next(
-        s.hit_ratio for s in example.scenarios if (s.model, s.layout) == ("deepseek-v4-pro", "as_logged")
-    )
+    assert h.as_logged_hit_ratio == next(s.hit_ratio for s in example.scenarios
+                                         if (s.model, s.layout) == ("deepseek-v4-pro", "as_logged"))
 
 
 def test_a_fall_in_hit_ratio_has_no_arrow_and_no_green(example):
-    worse = example.model_copy(
-        update={
-            "headline": example.headline.model_copy(update={"as_logged_hit_ratio": 0.538, "fix_prompts_hit_ratio": 0.0})
-        }
-    )
+    worse = example.model_copy(update={"headline": example.headline.model_copy(
+        update={"as_logged_hit_ratio": 0.538, "fix_prompts_hit_ratio": 0.0})})
     row = _hit_row(renderer("term")(worse, width=250))
     assert "->" not in row and "falls to 0.0%" in row
     colored = renderer("term")(worse, width=250, color=True)

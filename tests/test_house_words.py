@@ -97,31 +97,25 @@ def test_analyze_and_recommend_build_no_sentences():
     assert used == set(ALLOWED), f"allowed but no longer there (remove): {set(ALLOWED) - used}"
 
 
-@pytest.mark.parametrize(
-    "source,where",
-    [
-        ('def f(n):\n    notes.append(f"{n} call(s) had no timestamp")\n', "f"),
-        ('def f(n):\n    return "{} calls a day".format(n)\n', "f"),
-        ('def f(n):\n    return "%d calls a day" % n\n', "f"),
-        ('def f():\n    out.append("Interrupted: the figures cover only the calls read")\n', "f"),
-        ('BASIS = "calls in the log (no timestamps)"\n', "BASIS"),
-        ('class V:\n    def g(self, span):\n        return f"projected from a {span:.1f} h log"\n', "g"),
-    ],
-)
+@pytest.mark.parametrize("source,where", [
+    ('def f(n):\n    notes.append(f"{n} call(s) had no timestamp")\n', "f"),
+    ('def f(n):\n    return "{} calls a day".format(n)\n', "f"),
+    ('def f(n):\n    return "%d calls a day" % n\n', "f"),
+    ('def f():\n    out.append("Interrupted: the figures cover only the calls read")\n', "f"),
+    ('BASIS = "calls in the log (no timestamps)"\n', "BASIS"),
+    ('class V:\n    def g(self, span):\n        return f"projected from a {span:.1f} h log"\n', "g"),
+])
 def test_the_check_finds_prose(source, where):
     """The scanner is not blind: each way of building a sentence above is found, where it is."""
     got = prose(source)
     assert got and got[0][0] == where
 
 
-@pytest.mark.parametrize(
-    "source",
-    [
-        'def f(x):\n    """A docstring is prose, and fine."""\n    raise ValueError(f"--at {x}: there is no price for that date")\n',
-        'def f(key):\n    return f"{key[0]}/{key[1]}"\n',
-        'def f(call):\n    return f"{call.source}:{call.line}"\n',
-        'KIND = "cache_write_unread"\n',
-    ],
-)
+@pytest.mark.parametrize("source", [
+    'def f(x):\n    """A docstring is prose, and fine."""\n    raise ValueError(f"--at {x}: there is no price for that date")\n',
+    'def f(key):\n    return f"{key[0]}/{key[1]}"\n',
+    'def f(call):\n    return f"{call.source}:{call.line}"\n',
+    'KIND = "cache_write_unread"\n',
+])
 def test_the_check_lets_data_and_errors_be(source):
     assert prose(source) == []

@@ -44,28 +44,12 @@ def test_exit_codes_and_text_format(repo: Path, capsys: pytest.CaptureFixture[st
 def test_json_format_is_sorted_and_priced(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _write(repo, "b.j2", EARLY)
     _write(repo, "a.j2", "Now: {{ now() }}\n" + EARLY)
-    code = main(
-        [
-            "lint",
-            ".",
-            "--format",
-            "json",
-            "--min-static-tokens",
-            "10",
-            "--model",
-            "deepseek-v4-pro",
-            "--calls-per-day",
-            "10000",
-            "--at",
-            "2026-06-01",
-        ]
-    )
+    code = main(["lint", ".", "--format", "json", "--min-static-tokens", "10", "--model", "deepseek-v4-pro",
+                 "--calls-per-day", "10000", "--at", "2026-06-01"])
     assert code == 1
     rows = json.loads(capsys.readouterr().out)
     assert [(r["path"], r["line"], r["col"], r["code"]) for r in rows] == [
-        ("a.j2", 1, 6, "PC102"),
-        ("b.j2", 1, 9, "PC101"),
-    ]
+        ("a.j2", 1, 6, "PC102"), ("b.j2", 1, 9, "PC101")]
     assert set(rows[0]) == {"path", "line", "col", "code", "message", "static_tokens", "monthly_cost_usd"}
     assert rows[0]["static_tokens"] > 10
     assert float(rows[0]["monthly_cost_usd"]) > 0
@@ -110,22 +94,10 @@ def test_sarif_format(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     [
         ("a.j2", "{# promptcache: ignore[PC101] #}\n" + EARLY),
         ("a.j2", "{# promptcache: ignore-file[PC101] #}\n\n\n" + EARLY),
-        (
-            "a.mustache",
-            "{{! promptcache: ignore[PC101] }}\nYou are {{name}}.\nAlways answer in English, cite your sources, and keep answers short.\n",
-        ),
-        (
-            "prompts/a.md",
-            "<!-- promptcache: ignore[PC101] -->\nYou are {name}.\nAlways answer in English, cite your sources, and keep answers short.\n",
-        ),
-        (
-            "a.yaml",
-            "agent:\n  # promptcache: ignore[PC101]\n  system_template: |-\n    You are {{name}}.\n    Always answer in English, cite your sources, and keep answers short.\n",
-        ),
-        (
-            "b.yaml",
-            "agent:\n  system_template: |-  # promptcache: ignore[PC101]\n    You are {{name}}.\n    Always answer in English, cite your sources, and keep answers short.\n",
-        ),
+        ("a.mustache", "{{! promptcache: ignore[PC101] }}\nYou are {{name}}.\nAlways answer in English, cite your sources, and keep answers short.\n"),
+        ("prompts/a.md", "<!-- promptcache: ignore[PC101] -->\nYou are {name}.\nAlways answer in English, cite your sources, and keep answers short.\n"),
+        ("a.yaml", "agent:\n  # promptcache: ignore[PC101]\n  system_template: |-\n    You are {{name}}.\n    Always answer in English, cite your sources, and keep answers short.\n"),
+        ("b.yaml", "agent:\n  system_template: |-  # promptcache: ignore[PC101]\n    You are {{name}}.\n    Always answer in English, cite your sources, and keep answers short.\n"),
     ],
 )
 def test_inline_suppression(repo: Path, name: str, text: str) -> None:
@@ -139,10 +111,7 @@ def test_suppression_is_per_code(repo: Path) -> None:
 
 
 def test_pyproject_configuration(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _write(
-        repo,
-        "pyproject.toml",
-        """
+    _write(repo, "pyproject.toml", """
 [tool.promptcache.lint]
 min-static-tokens = 10
 exclude = ["vendor/*"]
@@ -150,8 +119,7 @@ exclude = ["vendor/*"]
 ignore = ["PC101"]
 [tool.promptcache.lint.per-path."agents/*"]
 constants = ["name"]
-""",
-    )
+""")
     _write(repo, "legacy/a.j2", EARLY)
     _write(repo, "agents/a.j2", EARLY)
     _write(repo, "vendor/a.j2", EARLY)
@@ -167,7 +135,7 @@ def test_bad_configuration_is_a_usage_error(repo: Path, capsys: pytest.CaptureFi
     assert main(["lint", "a.j2"]) == 2
     assert "unknown key(s) min_static_tokenz" in capsys.readouterr().err
     assert main(["lint", "--select", "PC7", "--config", "pyproject.toml", "a.j2"]) == 2
-    _write(repo, "pyproject.toml", '[tool.promptcache.lint]\npython = "yes"\n')
+    _write(repo, "pyproject.toml", "[tool.promptcache.lint]\npython = \"yes\"\n")
     assert main(["lint", "a.j2"]) == 2
     assert "python must be true or false" in capsys.readouterr().err
 
@@ -190,24 +158,15 @@ def test_templates_are_never_rendered(repo: Path, tmp_path: Path) -> None:
     """Expressions that would read files or reach Python internals if rendered are only parsed."""
     secret = tmp_path / "secret.txt"
     secret.write_text("TOPSECRET", encoding="utf-8")
-    _write(
-        repo,
-        "evil.j2",
-        (
-            "{{ user }}\n"
-            "{{ ''.__class__.__mro__[1].__subclasses__() }}\n"
-            f"{{% include '{secret}' %}}\n"
-            "{{ cycler.__init__.__globals__.os.system('touch pwned') }}\n"
-            "Static text that follows, long enough to be worth caching in every request.\n"
-        ),
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "promptcache", "lint", "--format", "json", "--min-static-tokens", "5", "evil.j2"],
-        capture_output=True,
-        text=True,
-        cwd=repo,
-        check=False,
-    )
+    _write(repo, "evil.j2", (
+        "{{ user }}\n"
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}\n"
+        f"{{% include '{secret}' %}}\n"
+        "{{ cycler.__init__.__globals__.os.system('touch pwned') }}\n"
+        "Static text that follows, long enough to be worth caching in every request.\n"
+    ))
+    result = subprocess.run([sys.executable, "-m", "promptcache", "lint", "--format", "json", "--min-static-tokens", "5", "evil.j2"],
+                            capture_output=True, text=True, cwd=repo, check=False)
     assert "TOPSECRET" not in result.stdout + result.stderr
     assert not (repo / "pwned").exists()
     assert result.returncode == 1
@@ -246,7 +205,7 @@ def test_directory_walk_picks_template_files_only(repo: Path, capsys: pytest.Cap
     assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == ["prompts/sys.md"]
 
 
-SDK_APP = """from datetime import datetime
+SDK_APP = '''from datetime import datetime
 
 from openai import OpenAI
 
@@ -259,7 +218,7 @@ def ask(question):
         {"role": "system", "content": f"Now: {datetime.now()}. You are a support assistant; answer politely and cite the policy."},
         {"role": "user", "content": question},
     ])
-"""
+'''
 
 
 def test_python_call_sites_in_a_directory_walk(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -268,17 +227,10 @@ def test_python_call_sites_in_a_directory_walk(repo: Path, capsys: pytest.Captur
     _write(repo, "src/app.py", SDK_APP)
     assert main(["lint", "--min-static-tokens", "10", "src"]) == 0
     assert main(["lint", "--min-static-tokens", "10", "--python", "src"]) == 1
-    assert (
-        capsys.readouterr()
-        .out.splitlines()[0]
-        .startswith("src/app.py:11:46: PC102 {datetime.now()} changes on every render")
-    )
+    assert capsys.readouterr().out.splitlines()[0].startswith("src/app.py:11:46: PC102 {datetime.now()} changes on every render")
     _write(repo, "pyproject.toml", "[tool.promptcache.lint]\npython = true\nmin-static-tokens = 10\n")
     assert main(["lint", "src"]) == 1
     assert [line.split(": ")[0] for line in capsys.readouterr().out.splitlines()] == ["src/app.py:11:46"]
     # given explicitly, a .py file is read whole: the log line's f-string counts as a template too
     assert main(["lint", "src/app.py"]) == 1
-    assert [line.split(": ")[0] for line in capsys.readouterr().out.splitlines()] == [
-        "src/app.py:6:12",
-        "src/app.py:11:46",
-    ]
+    assert [line.split(": ")[0] for line in capsys.readouterr().out.splitlines()] == ["src/app.py:6:12", "src/app.py:11:46"]

@@ -18,9 +18,7 @@ STATIC = (
     "Claude answers in the language of the user and keeps answers short unless asked otherwise.\n"
 )
 CLAUDE = "The assistant is Claude, created by Anthropic.\n\nThe current date is {{currentDateTime}}.\n\n" + STATIC
-CLAUDE_FIXED = (
-    "The assistant is Claude, created by Anthropic.\n\n" + STATIC + "\nThe current date is {{currentDateTime}}.\n"
-)
+CLAUDE_FIXED = "The assistant is Claude, created by Anthropic.\n\n" + STATIC + "\nThe current date is {{currentDateTime}}.\n"
 
 
 @pytest.fixture
@@ -63,47 +61,23 @@ def test_a_complete_jinja_block_moves(repo: Path) -> None:
     text = "You are a support agent.\n\n{% if user %}\nThe user is {{ user }}.\n{% endif %}\n\n" + STATIC
     path = _write(repo, "p.j2", text)
     assert main(["lint", "--min-static-tokens", "10", "--fix", "p.j2"]) == 0
-    assert (
-        path.read_text(encoding="utf-8")
-        == "You are a support agent.\n\n" + STATIC + "\n{% if user %}\nThe user is {{ user }}.\n{% endif %}\n"
-    )
+    assert path.read_text(encoding="utf-8") == "You are a support agent.\n\n" + STATIC + "\n{% if user %}\nThe user is {{ user }}.\n{% endif %}\n"
 
 
 @pytest.mark.parametrize(
     ("name", "text", "reason"),
     [
-        (
-            "p.j2",
-            "Working in {{ working_dir }}. The files below are the repository.\n\n" + STATIC,
-            "it refers to other text ('below')",
-        ),
+        ("p.j2", "Working in {{ working_dir }}. The files below are the repository.\n\n" + STATIC, "it refers to other text ('below')"),
         ("p.j2", "Context for {{ user }}:\n\n" + STATIC, "it introduces the text after it"),
-        (
-            "p.j2",
-            "<events>\n{{ events }}\n</events>\n\nAnalyze these events and write one summary line for each.\n" + STATIC,
-            "the text after it refers back to it ('these')",
-        ),
-        (
-            "p.j2",
-            "{% if user %}\nThe user is {{ user }}.\n\n" + STATIC + "{% endif %}\n",
-            "it splits a template block from its end tag",
-        ),
+        ("p.j2", "<events>\n{{ events }}\n</events>\n\nAnalyze these events and write one summary line for each.\n" + STATIC,
+         "the text after it refers back to it ('these')"),
+        ("p.j2", "{% if user %}\nThe user is {{ user }}.\n\n" + STATIC + "{% endif %}\n", "it splits a template block from its end tag"),
         ("a.j2", "```\nrun {{ cmd }}\n\nthen\n```\n" + STATIC, "it is part of a code block"),
-        (
-            "agent.yaml",
-            "agent:\n  system_template: |-\n    Today is {{ date }}.\n\n    " + STATIC.replace("\n", " ") + "\n",
-            "the template is part of a YAML, Python or front-matter file",
-        ),
-        (
-            "p.prompty",
-            "---\nname: x\n---\nsystem:\nToday is {{ date }}.\n\n" + STATIC,
-            "the template is part of a YAML, Python or front-matter file",
-        ),
+        ("agent.yaml", "agent:\n  system_template: |-\n    Today is {{ date }}.\n\n    " + STATIC.replace("\n", " ") + "\n", "the template is part of a YAML, Python or front-matter file"),
+        ("p.prompty", "---\nname: x\n---\nsystem:\nToday is {{ date }}.\n\n" + STATIC, "the template is part of a YAML, Python or front-matter file"),
     ],
 )
-def test_unprovable_rewrites_leave_the_file_and_say_so(
-    repo: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, reason: str
-) -> None:
+def test_unprovable_rewrites_leave_the_file_and_say_so(repo: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, reason: str) -> None:
     path = _write(repo, name, text)
     assert main(["lint", "--min-static-tokens", "10", "--fix", name]) == 1
     assert path.read_text(encoding="utf-8") == text
@@ -135,26 +109,19 @@ def test_a_move_keeps_every_line(paragraphs: list[list[str]], line: int) -> None
     text = "\n\n".join("\n".join(p) for p in paragraphs) + "\n"
     move = plan_move(text, "text", line)
     if move.new_text is not None:
-        assert Counter(r for r in move.new_text.splitlines() if r.strip()) == Counter(
-            r for r in text.splitlines() if r.strip()
-        )
+        assert Counter(r for r in move.new_text.splitlines() if r.strip()) == Counter(r for r in text.splitlines() if r.strip())
         assert move.new_text.endswith("\n")
 
 
 def test_the_date_moves_into_the_last_user_message(repo: Path) -> None:
     """A role-marked template (promptflow style): the date paragraph leaves the system message for
     the end of the last user message; any other per-call paragraph would change speaker, so stays."""
-    text = (
-        "# system:\nYou are a support assistant.\n\nThe current date is {{ current_date }}.\n\n"
-        + STATIC
-        + "\n# user:\n{{ question }}\n"
-    )
+    text = ("# system:\nYou are a support assistant.\n\nThe current date is {{ current_date }}.\n\n" + STATIC
+            + "\n# user:\n{{ question }}\n")
     path = _write(repo, "flow.jinja2", text)
     assert main(["lint", "--min-static-tokens", "10", "--fix", "flow.jinja2"]) == 0
     assert path.read_text(encoding="utf-8") == (
-        "# system:\nYou are a support assistant.\n\n"
-        + STATIC
-        + "\n# user:\n{{ question }}\n\nThe current date is {{ current_date }}.\n"
+        "# system:\nYou are a support assistant.\n\n" + STATIC + "\n# user:\n{{ question }}\n\nThe current date is {{ current_date }}.\n"
     )
     other = text.replace("The current date is {{ current_date }}.", "The customer is {{ customer }}.")
     path.write_text(other, encoding="utf-8")

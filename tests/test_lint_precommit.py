@@ -34,9 +34,7 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copy(ROOT / name, repo / name)
     shutil.copytree(ROOT / "promptcache", repo / "promptcache", ignore=shutil.ignore_patterns("__pycache__"))
     readme = ROOT / "README.md"
-    (repo / "README.md").write_text(
-        readme.read_text(encoding="utf-8") if readme.exists() else "# promptcache\n", encoding="utf-8"
-    )
+    (repo / "README.md").write_text(readme.read_text(encoding="utf-8") if readme.exists() else "# promptcache\n", encoding="utf-8")
     _git(repo, "init", "-q")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-qm", "hook")
@@ -47,21 +45,14 @@ def _try_repo(hook: Path, user: Path, *files: str) -> subprocess.CompletedProces
     env = {**os.environ, "PRE_COMMIT_HOME": str(hook.parent / "pre-commit-home")}
     return subprocess.run(
         [sys.executable, "-m", "pre_commit", "try-repo", str(hook), "promptcache-lint", "--files", *files],
-        cwd=user,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=600,
+        cwd=user, capture_output=True, text=True, env=env, check=False, timeout=600,
     )
 
 
 def test_hook_lints_changed_templates_only(hook_repo: Path, tmp_path: Path) -> None:
     user = tmp_path / "user"
     (user / "prompts").mkdir(parents=True)
-    (user / "prompts" / "system.j2").write_text(
-        "You are {{ name }}.\n" + "Answer carefully and cite sources. " * 20 + "\n", encoding="utf-8"
-    )
+    (user / "prompts" / "system.j2").write_text("You are {{ name }}.\n" + "Answer carefully and cite sources. " * 20 + "\n", encoding="utf-8")
     (user / "notes.txt").write_text("Not a prompt: {name} " + "words " * 100, encoding="utf-8")
     (user / "prompts" / "clean.j2").write_text("Answer carefully and cite sources.\n{{ question }}\n", encoding="utf-8")
     _git(user, "init", "-q")
@@ -89,8 +80,7 @@ spec:
 """
 SYSTEM_MD = (
     "The assistant is Claude, created by Anthropic.\n\nThe current date is {{currentDateTime}}.\n\n"
-    + "Claude answers carefully, cites its sources and keeps answers short. " * 20
-    + "\n"
+    + "Claude answers carefully, cites its sources and keeps answers short. " * 20 + "\n"
 )
 
 
@@ -140,26 +130,15 @@ def test_readme_snippet_works_as_written(hook_repo: Path, tmp_path: Path) -> Non
     env = {**os.environ, "PRE_COMMIT_HOME": str(hook_repo.parent / "pre-commit-home")}
 
     def pre_commit(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "pre_commit", *args],
-            cwd=user,
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-            timeout=600,
-        )
+        return subprocess.run([sys.executable, "-m", "pre_commit", *args], cwd=user, capture_output=True,
+                              text=True, env=env, check=False, timeout=600)
 
     updated = pre_commit("autoupdate")
     assert updated.returncode == 0, updated.stdout + updated.stderr
-    sha = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=hook_repo, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=hook_repo, capture_output=True, text=True, check=True).stdout.strip()
     assert f"rev: {sha}" in (user / ".pre-commit-config.yaml").read_text(encoding="utf-8")
 
-    run = pre_commit(
-        "run", "--files", "chart/templates/deployment.yaml", "prompts/system.md", ".github/workflows/ci.yml"
-    )
+    run = pre_commit("run", "--files", "chart/templates/deployment.yaml", "prompts/system.md", ".github/workflows/ci.yml")
     assert run.returncode == 1, run.stdout + run.stderr
     assert "prompts/system.md:3:21: PC102" in run.stdout
     assert "PC900" not in run.stdout

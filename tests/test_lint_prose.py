@@ -43,23 +43,7 @@ def test_kind_of_a_text_file(path: str, text: str, kind: str) -> None:
     assert kind_for(path, text, {}) == kind
 
 
-_CHUNK = st.sampled_from(
-    [
-        "Answer ",
-        "{{name}}",
-        "{x}",
-        "${y}",
-        "`{code}`",
-        "\n",
-        "```\n{f}\n```\n",
-        "B{D}",
-        "{{",
-        "}}",
-        "<a b={c}>",
-        "date ",
-        "{{currentDateTime}}",
-    ]
-)
+_CHUNK = st.sampled_from(["Answer ", "{{name}}", "{x}", "${y}", "`{code}`", "\n", "```\n{f}\n```\n", "B{D}", "{{", "}}", "<a b={c}>", "date ", "{{currentDateTime}}"])
 
 
 @settings(max_examples=300, deadline=None)

@@ -84,9 +84,7 @@ def test_literal_braces_are_not_placeholders(templates: Path) -> None:
         text = path.read_text(encoding="utf-8")
         doc = read_document(name, text, kind_for(name, text, {}), frozenset(), ())
         dynamic = [s.text for p in doc.prompts for s in p.segments if s.kind.value != "static"]
-        assert not any(
-            ("{i}" in d) or ("$JSON_BLOB" in d) or ("Chain of thought" in d) or ('"apology"' in d) for d in dynamic
-        ), (name, dynamic)
+        assert not any(("{i}" in d) or ("$JSON_BLOB" in d) or ("Chain of thought" in d) or ('"apology"' in d) for d in dynamic), (name, dynamic)
     prompt_py = templates / "langchain__agents__structured_chat__prompt.py"
     text = prompt_py.read_text(encoding="utf-8")
     doc = read_document(prompt_py.name, text, "python", frozenset(), ())
@@ -118,23 +116,13 @@ def test_fix_on_real_templates_moves_only_what_it_can_prove(templates: Path, tmp
     _, result, changed = run_fix([str(copy)], load_settings(None, cwd=copy), write=True)
     after = {p.name: p.read_text(encoding="utf-8") for p in copy.iterdir()}
     assert changed == 1
-    assert [n for n in before if before[n] != after[n]] == [
-        "promptflow__standard__autonomous-agent__system_prompt.jinja2"
-    ]
+    assert [n for n in before if before[n] != after[n]] == ["promptflow__standard__autonomous-agent__system_prompt.jinja2"]
     fixed = after["promptflow__standard__autonomous-agent__system_prompt.jinja2"]
     assert fixed.startswith("Performance Evaluation:\n")
-    assert fixed.endswith(
-        "You are {{name}}, {{role}}\n"
-        + before["promptflow__standard__autonomous-agent__system_prompt.jinja2"].split("\n", 1)[1].split("\n\n", 1)[0]
-        + "\n"
-    )
+    assert fixed.endswith("You are {{name}}, {{role}}\n" + before["promptflow__standard__autonomous-agent__system_prompt.jinja2"].split("\n", 1)[1].split("\n\n", 1)[0] + "\n")
     # a directory walk skips .py files (no `python = true`); every other finding is still there
     assert sorted(Path(f.path).name for f in result.findings) == sorted(
-        n
-        for n, hits in EXPECTED.items()
-        for _ in hits
+        n for n, hits in EXPECTED.items() for _ in hits
         if n != "promptflow__standard__autonomous-agent__system_prompt.jinja2" and not n.endswith(".py")
     )
-    assert all("--fix left the file alone (" in f.message for f in result.findings), [
-        f.message for f in result.findings
-    ]
+    assert all("--fix left the file alone (" in f.message for f in result.findings), [f.message for f in result.findings]

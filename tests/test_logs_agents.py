@@ -36,7 +36,6 @@ def read(*paths, **kw):
 
 # --- Claude Code --------------------------------------------------------------------------------
 
-
 def test_claude_code_projects_directory_just_works():
     calls, s = read(PROJECTS)  # as `promptcache analyze ~/.claude/projects`
     assert set(s.formats.values()) == {"claude-code"} and len(s.formats) == 3  # session, sub-agent, index
@@ -80,7 +79,7 @@ def test_claude_code_prompt_rebuilt_from_the_parent_chain():
     assert third.segments[3].text.startswith("def test_eta()")
     # each call's prompt is the one before it plus what came between: an append-only conversation
     a, b, c = ([(s.role, s.text, s.tool_calls) for s in x.segments] for x in calls)
-    assert b[: len(a)] == a and c[: len(b)] == b
+    assert b[:len(a)] == a and c[:len(b)] == b
 
 
 def test_claude_code_sidechain_in_the_main_file_and_missing_request_id():
@@ -88,30 +87,12 @@ def test_claude_code_sidechain_in_the_main_file_and_missing_request_id():
     base = {"sessionId": "S", "isSidechain": True, "timestamp": "2025-06-01T10:00:00Z"}
     lines = [
         {**base, "type": "user", "uuid": "a", "parentUuid": None, "message": {"role": "user", "content": "go"}},
-        {
-            **base,
-            "type": "assistant",
-            "uuid": "b",
-            "parentUuid": "a",
-            "message": {
-                "id": "msg_X",
-                "model": "claude-sonnet-4-5",
-                "content": [{"type": "text", "text": "one"}],
-                "usage": {"input_tokens": 5, "output_tokens": 1},
-            },
-        },
-        {
-            **base,
-            "type": "assistant",
-            "uuid": "c",
-            "parentUuid": "b",
-            "message": {  # running totals: keep the last
-                "id": "msg_X",
-                "model": "claude-sonnet-4-5",
-                "content": [{"type": "text", "text": "two"}],
-                "usage": {"input_tokens": 5, "output_tokens": 9},
-            },
-        },
+        {**base, "type": "assistant", "uuid": "b", "parentUuid": "a", "message": {
+            "id": "msg_X", "model": "claude-sonnet-4-5", "content": [{"type": "text", "text": "one"}],
+            "usage": {"input_tokens": 5, "output_tokens": 1}}},
+        {**base, "type": "assistant", "uuid": "c", "parentUuid": "b", "message": {  # running totals: keep the last
+            "id": "msg_X", "model": "claude-sonnet-4-5", "content": [{"type": "text", "text": "two"}],
+            "usage": {"input_tokens": 5, "output_tokens": 9}}},
     ]
     out = [item for i, obj in enumerate(lines, 1) for item in s.feed(obj, i)] + list(s.finish())
     [(line, call)] = out
@@ -127,29 +108,12 @@ def test_claude_code_late_block_of_a_counted_request_is_context():
     msg = {"id": "msg_Y", "model": "claude-sonnet-4-5", "usage": {"input_tokens": 5, "output_tokens": 3}}
     lines = [
         {**base, "type": "user", "uuid": "a", "parentUuid": None, "message": {"role": "user", "content": "go"}},
-        {
-            **base,
-            "type": "assistant",
-            "uuid": "b",
-            "parentUuid": "a",
-            "requestId": "req_Y",
-            "message": {**msg, "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {}}]},
-        },
-        {
-            **base,
-            "type": "user",
-            "uuid": "c",
-            "parentUuid": "b",
-            "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]},
-        },
-        {
-            **base,
-            "type": "assistant",
-            "uuid": "d",
-            "parentUuid": "c",
-            "requestId": "req_Y",
-            "message": {**msg, "content": [{"type": "tool_use", "id": "t2", "name": "Read", "input": {}}]},
-        },
+        {**base, "type": "assistant", "uuid": "b", "parentUuid": "a", "requestId": "req_Y",
+         "message": {**msg, "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {}}]}},
+        {**base, "type": "user", "uuid": "c", "parentUuid": "b", "message": {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]}},
+        {**base, "type": "assistant", "uuid": "d", "parentUuid": "c", "requestId": "req_Y",
+         "message": {**msg, "content": [{"type": "tool_use", "id": "t2", "name": "Read", "input": {}}]}},
     ]
     out = [item for i, obj in enumerate(lines, 1) for item in s.feed(obj, i)] + list(s.finish())
     assert [(line, c.call_id) for line, c in out] == [(2, "req_Y")] and s.context_lines == 3
@@ -192,17 +156,14 @@ def test_hidden_prefix_takes_the_reported_size_at_the_head():
     m = Measurer("o200k")
     segs = [Segment("user", "hello there")]
     plain = m.shape(Call("x", 1, "gpt-5", segs, usage=Usage(5000, 1)), trust_usage=True)
-    hidden = m.shape(
-        Call("x", 1, "gpt-5", [Segment("system", "[not recorded]", name=HIDDEN_PREFIX), *segs], usage=Usage(5000, 1)),
-        trust_usage=True,
-    )
+    hidden = m.shape(Call("x", 1, "gpt-5", [Segment("system", "[not recorded]", name=HIDDEN_PREFIX), *segs],
+                          usage=Usage(5000, 1)), trust_usage=True)
     assert plain.total == hidden.total == 5000
     assert plain.tokens[-1] > 4900  # without the marker: the difference lands on the generation prompt
     assert hidden.tokens[0] > 4900 and hidden.tokens[-1] < 10  # with it: on the placeholder, first
 
 
 # --- Codex CLI ----------------------------------------------------------------------------------
-
 
 def test_codex_rollout_token_counts_are_calls():
     calls, s = read(FIX / "codex_sessions")
@@ -225,31 +186,13 @@ def test_codex_rollout_token_counts_are_calls():
 def test_codex_totals_only_and_missing_model(tmp_path):
     p = tmp_path / "rollout-x.jsonl"
     rows = [
-        {
-            "timestamp": "2025-06-01T10:00:00Z",
-            "type": "event_msg",
-            "payload": {
-                "type": "token_count",
-                "info": {"total_token_usage": {"input_tokens": 100, "cached_input_tokens": 0, "output_tokens": 5}},
-            },
-        },
+        {"timestamp": "2025-06-01T10:00:00Z", "type": "event_msg", "payload": {"type": "token_count", "info": {
+            "total_token_usage": {"input_tokens": 100, "cached_input_tokens": 0, "output_tokens": 5}}}},
         {"timestamp": "2025-06-01T10:00:01Z", "type": "turn_context", "payload": {"model": "gpt-5"}},
-        {
-            "timestamp": "2025-06-01T10:00:02Z",
-            "type": "event_msg",
-            "payload": {
-                "type": "token_count",
-                "info": {"total_token_usage": {"input_tokens": 100, "cached_input_tokens": 0, "output_tokens": 5}},
-            },
-        },
-        {
-            "timestamp": "2025-06-01T10:00:03Z",
-            "type": "event_msg",
-            "payload": {
-                "type": "token_count",
-                "info": {"total_token_usage": {"input_tokens": 350, "cached_input_tokens": 96, "output_tokens": 12}},
-            },
-        },
+        {"timestamp": "2025-06-01T10:00:02Z", "type": "event_msg", "payload": {"type": "token_count", "info": {
+            "total_token_usage": {"input_tokens": 100, "cached_input_tokens": 0, "output_tokens": 5}}}},
+        {"timestamp": "2025-06-01T10:00:03Z", "type": "event_msg", "payload": {"type": "token_count", "info": {
+            "total_token_usage": {"input_tokens": 350, "cached_input_tokens": 96, "output_tokens": 12}}}},
     ]
     p.write_text("".join(json.dumps(r) + "\n" for r in rows))
     calls, s = read(p)
@@ -262,7 +205,6 @@ def test_codex_totals_only_and_missing_model(tmp_path):
 
 
 # --- Helicone -----------------------------------------------------------------------------------
-
 
 def test_helicone_export():
     calls, s = read(FIX / "helicone_export.jsonl")
@@ -291,22 +233,10 @@ def test_helicone_json_export_and_api_page(tmp_path):
 
 
 def test_helicone_anthropic_columns_exclude_cache(write_log):
-    rec = {
-        "request_id": "r",
-        "provider": "ANTHROPIC",
-        "response_status": 200,
-        "model": "claude-sonnet-4-5",
-        "prompt_tokens": 20,
-        "completion_tokens": 4,
-        "prompt_cache_read_tokens": 900,
-        "prompt_cache_write_tokens": 80,
-        "request_body": {
-            "model": "claude-sonnet-4-5",
-            "max_tokens": 10,
-            "messages": [{"role": "user", "content": "hi"}],
-        },
-        "response_body": {"content": [{"type": "text", "text": "yo"}]},
-    }
+    rec = {"request_id": "r", "provider": "ANTHROPIC", "response_status": 200, "model": "claude-sonnet-4-5",
+           "prompt_tokens": 20, "completion_tokens": 4, "prompt_cache_read_tokens": 900, "prompt_cache_write_tokens": 80,
+           "request_body": {"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
+           "response_body": {"content": [{"type": "text", "text": "yo"}]}}
     [c], _ = read(write_log([rec]))
     assert usage(c) == (20 + 900 + 80, 4, 900, 80, 0)
 
@@ -328,55 +258,25 @@ def test_claude_code_branches_follow_the_parent_chain():
     base = {"sessionId": "S", "timestamp": "2025-06-01T10:00:00Z"}
 
     def user(uuid, parent, text):
-        return {
-            **base,
-            "type": "user",
-            "uuid": uuid,
-            "parentUuid": parent,
-            "message": {"role": "user", "content": text},
-        }
+        return {**base, "type": "user", "uuid": uuid, "parentUuid": parent, "message": {"role": "user", "content": text}}
 
     def assistant(uuid, parent, req, text):
-        return {
-            **base,
-            "type": "assistant",
-            "uuid": uuid,
-            "parentUuid": parent,
-            "requestId": req,
-            "message": {
-                "model": "claude-sonnet-4-5",
-                "content": [{"type": "text", "text": text}],
-                "usage": {"input_tokens": 5, "output_tokens": 1},
-            },
-        }
+        return {**base, "type": "assistant", "uuid": uuid, "parentUuid": parent, "requestId": req, "message": {
+            "model": "claude-sonnet-4-5", "content": [{"type": "text", "text": text}],
+            "usage": {"input_tokens": 5, "output_tokens": 1}}}
 
-    lines = [
-        user("a", None, "go"),
-        assistant("b", "a", "r1", "ok"),
-        user("c", "b", "left"),
-        assistant("d", "c", "r2", "went left"),
-        user("e", "b", "right"),
-        assistant("f", "e", "r3", "went right"),
-        user("g", "d", "more left"),
-        assistant("h", "g", "r4", "further left"),
-    ]
+    lines = [user("a", None, "go"), assistant("b", "a", "r1", "ok"), user("c", "b", "left"),
+             assistant("d", "c", "r2", "went left"), user("e", "b", "right"), assistant("f", "e", "r3", "went right"),
+             user("g", "d", "more left"), assistant("h", "g", "r4", "further left")]
     calls = [c for i, obj in enumerate(lines, 1) for _, c in s.feed(obj, i)] + [c for _, c in s.finish()]
     texts = [[x.text for x in c.segments[1:]] for c in calls]
-    assert texts == [
-        ["go"],
-        ["go", "ok", "left"],
-        ["go", "ok", "right"],
-        ["go", "ok", "left", "went left", "more left"],
-    ]
+    assert texts == [["go"], ["go", "ok", "left"], ["go", "ok", "right"],
+                     ["go", "ok", "left", "went left", "more left"]]
 
 
-@pytest.mark.parametrize(
-    "obj",
-    [
-        {"type": [], "hash_ids": [1], "input_length": 4},  # found by tests/test_trust_fuzz.py
-        {"type": {}, "payload": {}},
-        {"type": ["user"], "sessionId": "S", "uuid": "u"},
-    ],
-)
+@pytest.mark.parametrize("obj", [
+    {"type": [], "hash_ids": [1], "input_length": 4},  # found by tests/test_trust_fuzz.py
+    {"type": {}, "payload": {}}, {"type": ["user"], "sessionId": "S", "uuid": "u"},
+])
 def test_detect_with_an_unhashable_type_field(obj):
     assert detect(obj) in (None, "mooncake")  # never a TypeError

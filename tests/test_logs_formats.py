@@ -147,11 +147,11 @@ def test_json_array_gz_streams_with_lines():
 
 
 def test_iter_json_array_small_chunks():
-    data = json.dumps([{"a": 'x,]}"\\'}, 1, [2, {"b": "}"}], "s"], indent=1).encode()
+    data = json.dumps([{"a": "x,]}\"\\"}, 1, [2, {"b": "}"}], "s"], indent=1).encode()
     import io
 
     got = [json.loads(raw) for _, raw in iter_json_array(io.BytesIO(data), chunk=3)]
-    assert got == [{"a": 'x,]}"\\'}, 1, [2, {"b": "}"}], "s"]
+    assert got == [{"a": "x,]}\"\\"}, 1, [2, {"b": "}"}], "s"]
 
 
 def test_directory_and_glob(tmp_path):
@@ -185,43 +185,12 @@ def test_detection_table():
     assert nearest({"candidates": 1}) == "gemini"
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-    lambda c: (
-        st.lists(c, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(
-                [
-                    "request",
-                    "response",
-                    "usage",
-                    "messages",
-                    "input",
-                    "model",
-                    "content",
-                    "role",
-                    "hash_ids",
-                    "input_length",
-                    "contents",
-                    "usageMetadata",
-                    "result",
-                    "params",
-                    "custom_id",
-                    "type",
-                    "resourceSpans",
-                    "interactions",
-                    "requests",
-                    "segments",
-                    "format",
-                    "data",
-                ]
-            ),
-            c,
-            max_size=5,
-        )
-    ),
-    max_leaves=20,
-)
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+                    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.sampled_from(
+                        ["request", "response", "usage", "messages", "input", "model", "content", "role", "hash_ids",
+                         "input_length", "contents", "usageMetadata", "result", "params", "custom_id", "type",
+                         "resourceSpans", "interactions", "requests", "segments", "format", "data"]), c, max_size=5),
+                    max_leaves=20)
 
 
 @settings(max_examples=300, deadline=None)

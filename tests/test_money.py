@@ -16,37 +16,22 @@ NOW = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)  # a fixed clock (a Sunday: off-
 M = Decimal(1_000_000)
 
 
-def _anthropic(
-    model="claude-sonnet-4-5", *, fresh=100, read=2000, w5=600, w1=400, out=50, ts="2026-11-23T20:00:00Z", **extra
-):
-    return {
-        "timestamp": ts,
-        **extra,
-        "request": {
-            "model": model,
-            "max_tokens": 100,
-            "system": [{"type": "text", "text": "You are terse. " * 50, "cache_control": {"type": "ephemeral"}}],
-            "messages": [{"role": "user", "content": "Hello there"}],
-        },
-        "response": {
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [{"type": "text", "text": "Hi."}],
-            "usage": {
-                "input_tokens": fresh,
-                "cache_read_input_tokens": read,
-                "cache_creation_input_tokens": w5 + w1,
-                "cache_creation": {"ephemeral_5m_input_tokens": w5, "ephemeral_1h_input_tokens": w1},
-                "output_tokens": out,
-            },
-        },
-    }
+def _anthropic(model="claude-sonnet-4-5", *, fresh=100, read=2000, w5=600, w1=400, out=50,
+               ts="2026-11-23T20:00:00Z", **extra):
+    return {"timestamp": ts, **extra,
+            "request": {"model": model, "max_tokens": 100,
+                        "system": [{"type": "text", "text": "You are terse. " * 50,
+                                    "cache_control": {"type": "ephemeral"}}],
+                        "messages": [{"role": "user", "content": "Hello there"}]},
+            "response": {"id": "msg_1", "type": "message", "role": "assistant", "model": model,
+                         "content": [{"type": "text", "text": "Hi."}],
+                         "usage": {"input_tokens": fresh, "cache_read_input_tokens": read,
+                                   "cache_creation_input_tokens": w5 + w1,
+                                   "cache_creation": {"ephemeral_5m_input_tokens": w5, "ephemeral_1h_input_tokens": w1},
+                                   "output_tokens": out}}}
 
 
 # --- 1. the observed cost bills logged cache writes -------------------------------------------------
-
 
 def test_observed_cost_bills_anthropic_cache_writes(write_log):
     # One Sonnet 4.5 call: input 100, reads 2,000, writes 1,000 (600 at 5 min, 400 at 1 h), output 50.
@@ -69,19 +54,11 @@ def test_observed_cost_bills_gpt56_cache_writes(write_log):
     # GPT-5.6 Sol at its list price (2026-08-01, before the 2026-08-21 promotion): input $5, cached $0.50,
     # write $6.25 (1.25x), output $30. Prompt 3,000 of which 1,000 cached and 1,500 written; output 100:
     # 500*5 + 1000*0.5 + 1500*6.25 + 100*30 = 2500 + 500 + 9375 + 3000 = 15375 per million
-    row = {
-        "timestamp": "2026-08-01T20:00:00Z",
-        "request": {"model": "gpt-5.6-sol", "messages": [{"role": "user", "content": "hi " * 50}]},
-        "response": {
-            "model": "gpt-5.6-sol",
-            "choices": [{"message": {"role": "assistant", "content": "ok"}}],
-            "usage": {
-                "prompt_tokens": 3000,
-                "completion_tokens": 100,
-                "prompt_tokens_details": {"cached_tokens": 1000, "cache_write_tokens": 1500},
-            },
-        },
-    }
+    row = {"timestamp": "2026-08-01T20:00:00Z",
+           "request": {"model": "gpt-5.6-sol", "messages": [{"role": "user", "content": "hi " * 50}]},
+           "response": {"model": "gpt-5.6-sol", "choices": [{"message": {"role": "assistant", "content": "ok"}}],
+                        "usage": {"prompt_tokens": 3000, "completion_tokens": 100,
+                                  "prompt_tokens_details": {"cached_tokens": 1000, "cache_write_tokens": 1500}}}}
     r = analyze([write_log([row])], AnalyzeOptions(now=NOW, compare=[]))
     assert r.observed.cost_usd == Decimal(15375) / M
     assert r.observed.cache_write_tokens == 1500 and r.observed.cache_miss_tokens == 500
@@ -89,26 +66,13 @@ def test_observed_cost_bills_gpt56_cache_writes(write_log):
 
 # --- 8. --prices merges over the packaged catalog ---------------------------------------------------
 
-
 def _timed_deepseek(write_log, model="deepseek-v4-pro"):
     # Monday 2026-11-23 20:00 UTC = Tuesday 04:00 Beijing: off-peak
-    return write_log(
-        [
-            {
-                "timestamp": "2026-11-23T20:00:00Z",
-                "request": {"model": model, "messages": [{"role": "user", "content": "hi"}]},
-                "response": {
-                    "choices": [{"message": {"role": "assistant", "content": "ok"}}],
-                    "usage": {
-                        "prompt_tokens": 10000,
-                        "completion_tokens": 1000,
-                        "prompt_cache_hit_tokens": 6000,
-                        "prompt_cache_miss_tokens": 4000,
-                    },
-                },
-            }
-        ]
-    )
+    return write_log([{"timestamp": "2026-11-23T20:00:00Z",
+                       "request": {"model": model, "messages": [{"role": "user", "content": "hi"}]},
+                       "response": {"choices": [{"message": {"role": "assistant", "content": "ok"}}],
+                                    "usage": {"prompt_tokens": 10000, "completion_tokens": 1000,
+                                              "prompt_cache_hit_tokens": 6000, "prompt_cache_miss_tokens": 4000}}}])
 
 
 def test_prices_file_overrides_one_field_and_keeps_the_rest(write_log, tmp_path):
@@ -142,43 +106,12 @@ def test_prices_file_adds_a_model_and_an_entry(tmp_path):
     from promptcache.knowledge.catalog import load_catalog
 
     f = tmp_path / "mine.json"
-    f.write_text(
-        json.dumps(
-            {
-                "models": [
-                    {
-                        "id": "my-model",
-                        "provider": "openai",
-                        "display_name": "Mine",
-                        "tokenizer": "o200k",
-                        "cache_policy": "openai",
-                        "prices": [
-                            {
-                                "start": None,
-                                "input_miss": "1",
-                                "input_hit": "0.1",
-                                "output": "2",
-                                "source": "our contract",
-                                "as_of": "2026-11-01",
-                            }
-                        ],
-                    },
-                    {
-                        "id": "gpt-4o",
-                        "prices": [
-                            {
-                                "start": "2026-12-01T00:00:00Z",
-                                "input_miss": "2.00",
-                                "input_hit": "1.00",
-                                "output": "8.00",
-                                "as_of": "2026-11-30",
-                            }
-                        ],
-                    },
-                ]
-            }
-        )
-    )
+    f.write_text(json.dumps({"models": [
+        {"id": "my-model", "provider": "openai", "display_name": "Mine", "tokenizer": "o200k", "cache_policy": "openai",
+         "prices": [{"start": None, "input_miss": "1", "input_hit": "0.1", "output": "2", "source": "our contract",
+                     "as_of": "2026-11-01"}]},
+        {"id": "gpt-4o", "prices": [{"start": "2026-12-01T00:00:00Z", "input_miss": "2.00", "input_hit": "1.00",
+                                     "output": "8.00", "as_of": "2026-11-30"}]}]}))
     cat = load_catalog(f)
     assert cat.price("my-model", NOW).rates.output == Decimal(2)
     assert cat.price("gpt-4o", NOW).rates.output == Decimal("10.00")  # before the added entry
@@ -202,7 +135,6 @@ def test_prices_file_errors_name_the_file(tmp_path):
 
 # --- 9. chatgpt-4o-latest is not gpt-4o -------------------------------------------------------------
 
-
 def test_chatgpt_4o_latest_has_its_own_price():
     from promptcache.knowledge.catalog import default_catalog
 
@@ -219,21 +151,11 @@ def test_chatgpt_4o_latest_has_its_own_price():
 
 # --- 4. calls before the catalog, and traces with relative times ------------------------------------
 
-
 def _ds_row(ts, model="deepseek-v4-pro", prompt=10000, hit=0, out=1000, content="hi"):
-    return {
-        "timestamp": ts,
-        "request": {"model": model, "messages": [{"role": "user", "content": content}]},
-        "response": {
-            "choices": [{"message": {"role": "assistant", "content": "ok"}}],
-            "usage": {
-                "prompt_tokens": prompt,
-                "completion_tokens": out,
-                "prompt_cache_hit_tokens": hit,
-                "prompt_cache_miss_tokens": prompt - hit,
-            },
-        },
-    }
+    return {"timestamp": ts, "request": {"model": model, "messages": [{"role": "user", "content": content}]},
+            "response": {"choices": [{"message": {"role": "assistant", "content": "ok"}}],
+                         "usage": {"prompt_tokens": prompt, "completion_tokens": out,
+                                   "prompt_cache_hit_tokens": hit, "prompt_cache_miss_tokens": prompt - hit}}}
 
 
 def test_observed_call_before_its_models_first_price_is_unpriced(write_log):
@@ -246,9 +168,7 @@ def test_observed_call_before_its_models_first_price_is_unpriced(write_log):
     assert o.cost_usd == Decimal(8580) / M and o.priced_calls == 1
     [u] = o.unpriced
     assert (u.model, u.calls, u.share, u.reason) == ("deepseek-v4-pro", 1, 0.5, "before_first_price")
-    assert any(
-        "before its first known price (2026-04-24)" in n and "50.0%" in n for n in with_text(r).assumptions.notes
-    )
+    assert any("before its first known price (2026-04-24)" in n and "50.0%" in n for n in with_text(r).assumptions.notes)
 
 
 def test_scenario_call_before_the_candidates_first_price_takes_todays_list(write_log):
@@ -256,32 +176,19 @@ def test_scenario_call_before_the_candidates_first_price_takes_todays_list(write
     # at the call's own hour: Monday 2025-06-02 02:00 UTC = 10:00 Beijing, peak: 1.32 miss, 3.96 output.
     # Cold cache, so all 10,000 input tokens miss: 10000*1.32 + 1000*3.96 = 13200 + 3960 = 17160 per million
     # (was: the 2026-04-24 launch price, 10000*1.74 + 1000*3.48 = 20880 per million)
-    r = analyze(
-        [write_log([_ds_row("2025-06-02T02:00:00Z")])], AnalyzeOptions(models=["deepseek-v4-pro"], compare=[], now=NOW)
-    )
+    r = analyze([write_log([_ds_row("2025-06-02T02:00:00Z")])],
+                AnalyzeOptions(models=["deepseek-v4-pro"], compare=[], now=NOW))
     s = next(s for s in r.scenarios if s.layout == "as_logged")
     assert s.cache_hit_tokens == 0 and s.cost_usd == Decimal(17160) / M
     assert s.peak_input_share == 1.0
-    assert any(
-        "before deepseek-v4-pro's first price (2026-04-24)" in n and "today's price list (2026-11-29)" in n
-        for n in with_text(r).assumptions.notes
-    )
+    assert any("before deepseek-v4-pro's first price (2026-04-24)" in n and "today's price list (2026-11-29)" in n
+               for n in with_text(r).assumptions.notes)
 
 
 def _mooncake(write_log, n_blocks=16, inp=8000, out=800):
     # a content-free trace with relative times (milliseconds from the trace start: 1970 as dates)
-    return write_log(
-        [
-            {
-                "timestamp": 0,
-                "input_length": inp,
-                "output_length": out,
-                "hash_ids": list(range(n_blocks)),
-                "model": "deepseek-flash",
-            }
-        ],
-        name="trace.jsonl",
-    )
+    return write_log([{"timestamp": 0, "input_length": inp, "output_length": out, "hash_ids": list(range(n_blocks)),
+                       "model": "deepseek-flash"}], name="trace.jsonl")
 
 
 def test_relative_trace_is_priced_at_todays_list_blended(write_log):
@@ -293,15 +200,10 @@ def test_relative_trace_is_priced_at_todays_list_blended(write_log):
     s = next(s for s in r.scenarios if s.layout == "as_logged")
     assert s.cost_usd == Decimal(2030) / M
     assert s.peak_input_share == round(5 / 24, 4)
-    assert (
-        "blended" in with_text(r).assumptions.prices
-        and "today's price list (2026-11-29)" in with_text(r).assumptions.prices
-    )
+    assert "blended" in with_text(r).assumptions.prices and "today's price list (2026-11-29)" in with_text(r).assumptions.prices
     # with --at 2026-06-01: flash was 0.14 / 0.28 then (no peak pricing): 8000*0.14 + 800*0.28 = 1120 + 224 = 1344
-    r2 = analyze(
-        [_mooncake(write_log)],
-        AnalyzeOptions(models=["deepseek-flash"], compare=[], now=NOW, at=datetime(2026, 6, 1, tzinfo=UTC)),
-    )
+    r2 = analyze([_mooncake(write_log)], AnalyzeOptions(models=["deepseek-flash"], compare=[], now=NOW,
+                                                        at=datetime(2026, 6, 1, tzinfo=UTC)))
     s2 = next(s for s in r2.scenarios if s.layout == "as_logged")
     assert s2.cost_usd == Decimal(1344) / M
     assert "the --at price list (2026-06-01)" in with_text(r2).assumptions.prices
@@ -309,11 +211,8 @@ def test_relative_trace_is_priced_at_todays_list_blended(write_log):
 
 def test_unknown_model_does_not_null_the_observed_cost(write_log):
     # 3 calls: 2 deepseek-v4-pro (off-peak, 8580 per million each, as above), 1 of a model nobody prices
-    rows = [
-        _ds_row("2026-11-23T20:00:00Z", content="a"),
-        _ds_row("2026-11-23T20:05:00Z", content="b"),
-        _ds_row("2026-11-23T20:10:00Z", model="mystery-llm-9", content="c"),
-    ]
+    rows = [_ds_row("2026-11-23T20:00:00Z", content="a"), _ds_row("2026-11-23T20:05:00Z", content="b"),
+            _ds_row("2026-11-23T20:10:00Z", model="mystery-llm-9", content="c")]
     r = analyze([write_log(rows)], AnalyzeOptions(now=NOW, compare=[]))
     o = r.observed
     assert o.cost_usd == 2 * Decimal(8580) / M and o.priced_calls == 2
@@ -324,7 +223,6 @@ def test_unknown_model_does_not_null_the_observed_cost(write_log):
 
 # --- 5. no figure depends on the hour the command runs ----------------------------------------------
 
-
 def _two_clocks(write_log, rows, **opts):
     """The same analysis with the clock at 06:00Z (DeepSeek peak on a Monday) and 12:00Z (off-peak)."""
     p = write_log(rows)
@@ -334,29 +232,20 @@ def _two_clocks(write_log, rows, **opts):
 
 
 def _costs(r):
-    return (
-        {(s.model, s.layout): (s.cost_usd, s.peak_input_share) for s in r.scenarios},
-        r.observed.cost_usd if r.observed else None,
-        r.recommendation.cost_usd if r.recommendation else None,
-        r.period,
-    )
+    return ({(s.model, s.layout): (s.cost_usd, s.peak_input_share) for s in r.scenarios},
+            r.observed.cost_usd if r.observed else None,
+            r.recommendation.cost_usd if r.recommendation else None, r.period)
 
 
 def test_at_now_gives_the_same_figures_at_two_hours_and_keeps_the_period(write_log):
-    rows = [
-        _ds_row("2026-11-23T02:00:00Z", content="peak call"),  # Monday 10:00 Beijing: peak
-        _ds_row("2026-11-23T05:00:00Z", content="lunch call"),
-    ]  # 13:00 Beijing: off-peak
+    rows = [_ds_row("2026-11-23T02:00:00Z", content="peak call"),  # Monday 10:00 Beijing: peak
+            _ds_row("2026-11-23T05:00:00Z", content="lunch call")]  # 13:00 Beijing: off-peak
     a6, a12 = _two_clocks(write_log, rows)
     # "--at now": the price list in force at the instant the command runs, each call at its own hour
-    b6 = analyze(
-        [write_log(rows)],
-        AnalyzeOptions(now=datetime(2026, 11, 30, 6, tzinfo=UTC), at=datetime(2026, 11, 30, 6, tzinfo=UTC)),
-    )
-    b12 = analyze(
-        [write_log(rows)],
-        AnalyzeOptions(now=datetime(2026, 11, 30, 12, tzinfo=UTC), at=datetime(2026, 11, 30, 12, tzinfo=UTC)),
-    )
+    b6 = analyze([write_log(rows)], AnalyzeOptions(now=datetime(2026, 11, 30, 6, tzinfo=UTC),
+                                                  at=datetime(2026, 11, 30, 6, tzinfo=UTC)))
+    b12 = analyze([write_log(rows)], AnalyzeOptions(now=datetime(2026, 11, 30, 12, tzinfo=UTC),
+                                                   at=datetime(2026, 11, 30, 12, tzinfo=UTC)))
     assert _costs(a6) == _costs(a12)
     assert _costs(b6) == _costs(b12)
     assert b6.period == a6.period == ("2026-11-23T02:00:00Z", "2026-11-23T05:00:00Z")
@@ -367,21 +256,11 @@ def test_at_now_gives_the_same_figures_at_two_hours_and_keeps_the_period(write_l
 
 
 def test_untimed_calls_are_blended_whatever_the_hour(write_log):
-    rows = [
-        {
-            "request": {"model": "deepseek-v4-pro", "messages": [{"role": "user", "content": f"q{i}"}]},
-            "response": {
-                "choices": [{"message": {"role": "assistant", "content": "ok"}}],
-                "usage": {
-                    "prompt_tokens": 10000,
-                    "completion_tokens": 1000,
-                    "prompt_cache_hit_tokens": 0,
-                    "prompt_cache_miss_tokens": 10000,
-                },
-            },
-        }
-        for i in range(2)
-    ]
+    rows = [{"request": {"model": "deepseek-v4-pro", "messages": [{"role": "user", "content": f"q{i}"}]},
+             "response": {"choices": [{"message": {"role": "assistant", "content": "ok"}}],
+                          "usage": {"prompt_tokens": 10000, "completion_tokens": 1000,
+                                    "prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": 10000}}}
+            for i in range(2)]
     a6, a12 = _two_clocks(write_log, rows)
     assert _costs(a6) == _costs(a12)
     s = next(s for s in a6.scenarios if s.model == "deepseek-v4-pro" and s.layout == "as_logged")
@@ -419,24 +298,8 @@ def test_lint_at_now_and_instants_give_the_same_figures(tmp_path, monkeypatch, c
     (tmp_path / "b.j2").write_text("You are {{ name }}.\n" + "Always cite the policy section. " * 40 + "\n")
 
     def run(*at):
-        assert (
-            main(
-                [
-                    "lint",
-                    "b.j2",
-                    "--format",
-                    "json",
-                    "--min-static-tokens",
-                    "10",
-                    "--model",
-                    "deepseek-v4-pro",
-                    "--calls-per-day",
-                    "1000",
-                    *at,
-                ]
-            )
-            == 1
-        )
+        assert main(["lint", "b.j2", "--format", "json", "--min-static-tokens", "10", "--model", "deepseek-v4-pro",
+                     "--calls-per-day", "1000", *at]) == 1
         cap = capsys.readouterr()
         return json.loads(cap.out)[0]["monthly_cost_usd"], cap.err
 
@@ -472,45 +335,22 @@ def test_models_shows_off_peak_peak_windows_and_sources(capsys, monkeypatch):
 
 # --- 2. batch and service tiers ---------------------------------------------------------------------
 
-
 def test_openai_batch_is_billed_at_half_and_stacks_with_the_cached_rate(write_log):
     # gpt-4o: input 2.50, cached 1.25, output 10.00. Prompt 2,000 of which 1,024 cached, output 100:
     # standard 976*2.5 + 1024*1.25 + 100*10 = 2440 + 1280 + 1000 = 4720 per million; Batch API: half, 2360
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Classify this ticket."}]}
-    inp = write_log(
-        [{"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions", "body": body}], name="batch_input.jsonl"
-    )
-    write_log(
-        [
-            {
-                "id": "b1",
-                "custom_id": "r1",
-                "error": None,
-                "response": {
-                    "status_code": 200,
-                    "body": {
-                        "id": "c1",
-                        "created": 1795000000,
-                        "model": "gpt-4o",
-                        "service_tier": "default",
-                        "choices": [{"message": {"role": "assistant", "content": "billing"}}],
-                        "usage": {
-                            "prompt_tokens": 2000,
-                            "completion_tokens": 100,
-                            "prompt_tokens_details": {"cached_tokens": 1024},
-                        },
-                    },
-                },
-            }
-        ],
-        name="batch_output.jsonl",
-    )
+    inp = write_log([{"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions", "body": body}],
+                    name="batch_input.jsonl")
+    write_log([{"id": "b1", "custom_id": "r1", "error": None, "response": {"status_code": 200, "body": {
+        "id": "c1", "created": 1795000000, "model": "gpt-4o", "service_tier": "default",
+        "choices": [{"message": {"role": "assistant", "content": "billing"}}],
+        "usage": {"prompt_tokens": 2000, "completion_tokens": 100,
+                  "prompt_tokens_details": {"cached_tokens": 1024}}}}}],
+        name="batch_output.jsonl")
     r = analyze([inp.parent], AnalyzeOptions(now=NOW, compare=["gpt-4o"]))
     assert r.calls == 1
     assert r.observed.cost_usd == Decimal(2360) / M  # was 0.004720
-    assert any(
-        "batch tier" in n and "deepseek-v4-pro" in n for n in with_text(r).assumptions.notes
-    )  # DeepSeek has no batch
+    assert any("batch tier" in n and "deepseek-v4-pro" in n for n in with_text(r).assumptions.notes)  # DeepSeek has no batch
     gpt = next(s for s in r.scenarios if s.model == "gpt-4o" and s.layout == "as_logged")
     t = gpt.cache_hit_tokens * Decimal("1.25") + gpt.cache_miss_tokens * Decimal("2.50") + gpt.output_tokens * 10
     assert gpt.cost_usd == (t / 2 / M).quantize(Decimal("0.000001"))  # the what-if on gpt-4o is a batch too
@@ -526,24 +366,13 @@ def test_anthropic_message_batch_halves_reads_writes_and_output(write_log):
 
 
 def _openai_tier(write_log, tier, model="gpt-5"):
-    return write_log(
-        [
-            {
-                "timestamp": "2026-11-23T20:00:00Z",
-                "request": {"model": model, "messages": [{"role": "user", "content": "hi"}], "service_tier": tier},
-                "response": {
-                    "model": model,
-                    "service_tier": tier,
-                    "choices": [{"message": {"role": "assistant", "content": "ok"}}],
-                    "usage": {
-                        "prompt_tokens": 2000,
-                        "completion_tokens": 100,
-                        "prompt_tokens_details": {"cached_tokens": 1200},
-                    },
-                },
-            }
-        ]
-    )
+    return write_log([{"timestamp": "2026-11-23T20:00:00Z",
+                       "request": {"model": model, "messages": [{"role": "user", "content": "hi"}],
+                                   "service_tier": tier},
+                       "response": {"model": model, "service_tier": tier,
+                                    "choices": [{"message": {"role": "assistant", "content": "ok"}}],
+                                    "usage": {"prompt_tokens": 2000, "completion_tokens": 100,
+                                              "prompt_tokens_details": {"cached_tokens": 1200}}}}])
 
 
 def test_openai_flex_and_priority_service_tiers(write_log):
@@ -562,7 +391,6 @@ def test_openai_flex_and_priority_service_tiers(write_log):
 
 
 # --- 3. missing models, dated DeepSeek history, long context -----------------------------------------
-
 
 def test_a_2025_deepseek_chat_log_is_priced_with_its_dated_history(write_log):
     # each call: 10,000 prompt tokens (6,000 cache hits, 4,000 misses) and 1,000 output
@@ -635,15 +463,13 @@ def test_long_context_prices_the_whole_request_above_the_threshold(write_log):
     assert r.observed.cost_usd == Decimal(77700) / M
     # in a Message Batch the 50% applies on top of the long-context rates: 148500 / 2 = 74250
     req = write_log([{"custom_id": "q1", "params": long["request"]}], name="requests.jsonl")
-    res = write_log(
-        [{"custom_id": "q1", "result": {"type": "succeeded", "message": long["response"]}}], name="results.jsonl"
-    )
+    res = write_log([{"custom_id": "q1", "result": {"type": "succeeded", "message": long["response"]}}],
+                    name="results.jsonl")
     r = analyze([req, res], AnalyzeOptions(now=NOW, compare=[]))
     assert r.observed.cost_usd == Decimal(74250) / M
 
 
 # --- invariants --------------------------------------------------------------------------------------
-
 
 def test_every_price_tier_and_schedule_has_a_source_and_a_date():
     from promptcache.knowledge.catalog import default_catalog
@@ -731,20 +557,8 @@ def test_lint_takes_the_teams_peak_share_from_the_cli_and_the_config(tmp_path, m
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "b.j2").write_text("You are {{ name }}.\n" + "Always cite the policy section. " * 40 + "\n")
-    args = [
-        "lint",
-        "b.j2",
-        "--format",
-        "json",
-        "--min-static-tokens",
-        "10",
-        "--model",
-        "deepseek-v4-pro",
-        "--calls-per-day",
-        "1000",
-        "--at",
-        "2026-11-30",
-    ]
+    args = ["lint", "b.j2", "--format", "json", "--min-static-tokens", "10", "--model", "deepseek-v4-pro",
+            "--calls-per-day", "1000", "--at", "2026-11-30"]
 
     def monthly(*extra):
         assert main([*args, *extra]) == 1

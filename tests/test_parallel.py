@@ -34,21 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def bench_log(tmp_path_factory) -> Path:
     """A small log from the benchmark generator: agent loops, tools, growing sessions."""
     p = tmp_path_factory.mktemp("bench") / "log.jsonl"
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "gen_log.py"),
-            "--calls",
-            "300",
-            "--seed",
-            "3",
-            "--templates",
-            "8",
-            "-o",
-            str(p),
-        ],
-        check=True,
-    )
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gen_log.py"), "--calls", "300", "--seed", "3",
+                    "--templates", "8", "-o", str(p)], check=True)
     return p
 
 
@@ -57,21 +44,9 @@ def test_fork_map_simulations_identical(bench_log):
     m = Measurer("deepseek-v4")
     calls = list(read_logs([bench_log]))
     shapes = [m.shape(c, trust_usage=True) for c in calls]
-    facts = [
-        CallFacts(
-            start=c.timestamp.timestamp(),
-            end=c.timestamp.timestamp() + 1,
-            when=c.timestamp,
-            user=c.user_id,
-            model=c.model,
-            group=f"g{i % 3}",
-            output=c.usage.output_tokens,
-            conversation=c.conversation_id,
-            timed=True,
-            latency_reported=True,
-        )
-        for i, c in enumerate(calls)
-    ]
+    facts = [CallFacts(start=c.timestamp.timestamp(), end=c.timestamp.timestamp() + 1, when=c.timestamp,
+                       user=c.user_id, model=c.model, group=f"g{i % 3}", output=c.usage.output_tokens,
+                       conversation=c.conversation_id, timed=True, latency_reported=True) for i, c in enumerate(calls)]
     order = sorted(range(len(facts)), key=lambda i: (facts[i].start, i))
     models = ["deepseek-v4-pro", "deepseek-flash"]
 
@@ -89,32 +64,15 @@ def test_fork_map_simulations_identical(bench_log):
 @pytest.mark.skipif(os.environ.get("PROMPTCACHE_SLOW") is None, reason="set PROMPTCACHE_SLOW to run the CLI check")
 def test_cli_jobs_identical(bench_log, tmp_path):
     """Once ``analyze --jobs`` exists: the JSON report is byte-identical for --jobs 1 and 2."""
-    help_text = subprocess.run(
-        [sys.executable, "-m", "promptcache", "analyze", "--help"], capture_output=True, text=True
-    ).stdout
+    help_text = subprocess.run([sys.executable, "-m", "promptcache", "analyze", "--help"],
+                               capture_output=True, text=True).stdout
     if "--jobs" not in help_text:
         pytest.skip("analyze has no --jobs option yet")
     outs = []
     for jobs in (1, 2):
         o = tmp_path / f"r{jobs}.json"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "promptcache",
-                "analyze",
-                str(bench_log),
-                "--format",
-                "json",
-                "--at",
-                "2026-11-01",
-                "-o",
-                str(o),
-                "--jobs",
-                str(jobs),
-            ],
-            check=True,
-        )
+        subprocess.run([sys.executable, "-m", "promptcache", "analyze", str(bench_log), "--format", "json",
+                        "--at", "2026-11-01", "-o", str(o), "--jobs", str(jobs)], check=True)
         outs.append(o.read_bytes())
     assert outs[0] == outs[1]
 
@@ -145,17 +103,10 @@ def test_fix_alone_saving_excludes_the_storage_bill():
         return led
 
     fix = Fix(kind="volatile_value", group="g1", evidence=VolatileValue(0, None, 100, 1), keeps_information=True)
-    variants = Variants(
-        combined=Variant(), alone=[Variant()], in_group=[Variant()], groups={"g1": Variant()}, facts=[], owner=["g1"]
-    )
-    plan = choose(
-        [fix],
-        variants,
-        lambda _fixes: variants,
-        ["deepseek-v4-pro"],
-        lambda _v, _m: ledger(),
-        {"deepseek-v4-pro": ledger()},
-    )
+    variants = Variants(combined=Variant(), alone=[Variant()], in_group=[Variant()], groups={"g1": Variant()},
+                        facts=[], owner=["g1"])
+    plan = choose([fix], variants, lambda _fixes: variants, ["deepseek-v4-pro"], lambda _v, _m: ledger(),
+                  {"deepseek-v4-pro": ledger()})
     assert plan.kept == []
     assert plan.dropped == [(fix, DropReason("saves_nothing"))]
 
@@ -175,9 +126,8 @@ def test_a_fix_saving_less_than_the_shown_precision_is_not_reported():
         return led
 
     fix = Fix(kind="volatile_value", group="g1", evidence=VolatileValue(0, None, 100, 1), keeps_information=True)
-    variants = Variants(
-        combined=Variant(), alone=[Variant()], in_group=[Variant()], groups={"g1": Variant()}, facts=[], owner=["g1"]
-    )
+    variants = Variants(combined=Variant(), alone=[Variant()], in_group=[Variant()], groups={"g1": Variant()},
+                        facts=[], owner=["g1"])
     base = {"deepseek-v4-pro": ledger("0.00004")}  # the fix removes a $0.00004 bill, nothing else
     plan = choose([fix], variants, lambda _f: variants, ["deepseek-v4-pro"], lambda _v, _m: ledger("0"), base)
     assert plan.kept == []

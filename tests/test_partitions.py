@@ -59,12 +59,10 @@ POLICIES = {
     "ideal": lambda m: IdealCache(m),
     "ideal by user": lambda m: IdealCache(m, scope_by_user=True),
     # small minimums so the short test prompts hit, one request a minute per route before overflow
-    "openai-auto": lambda m: OpenAIAutoCache(
-        m, min_tokens=64, increment_tokens=16, overflow_rpm=1, routing_prefix_tokens=32
-    ),
-    "openai-auto, by user, 24h": lambda m: OpenAIAutoCache(
-        m, min_tokens=64, increment_tokens=16, scope_by_user=True, default_retention="24h", routing_prefix_tokens=300
-    ),
+    "openai-auto": lambda m: OpenAIAutoCache(m, min_tokens=64, increment_tokens=16, overflow_rpm=1,
+                                             routing_prefix_tokens=32),
+    "openai-auto, by user, 24h": lambda m: OpenAIAutoCache(m, min_tokens=64, increment_tokens=16, scope_by_user=True,
+                                                           default_retention="24h", routing_prefix_tokens=300),
     "openai-breakpoints": lambda m: OpenAIBreakpointCache(m, min_tokens=64, read_lookback_breakpoints=1),
     "anthropic": lambda m: AnthropicCache(m, min_tokens=64, breakpoints="auto", lookback_blocks=1),
     "anthropic by user, 1h": lambda m: AnthropicCache(m, min_tokens=64, breakpoints="auto-1h", scope_by_user=True),
@@ -72,19 +70,9 @@ POLICIES = {
 
 
 def _facts(i: int, start: float, user: str | None) -> CallFacts:
-    return CallFacts(
-        start=T0 + start,
-        end=T0 + start + 2,
-        when=datetime.fromtimestamp(T0 + start, tz=UTC),
-        user=user,
-        model="deepseek-v4-pro",
-        group="g1",
-        output=20,
-        conversation=None,
-        timed=True,
-        latency_reported=True,
-        seq=i,
-    )
+    return CallFacts(start=T0 + start, end=T0 + start + 2, when=datetime.fromtimestamp(T0 + start, tz=UTC),
+                     user=user, model="deepseek-v4-pro", group="g1", output=20, conversation=None, timed=True,
+                     latency_reported=True, seq=i)
 
 
 def _separately(facts, order, shapes, make) -> tuple:
@@ -122,18 +110,16 @@ def measurer() -> Measurer:
 
 
 @pytest.mark.parametrize("name", sorted(POLICIES))
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
 @given(calls=st.lists(call_st, min_size=1, max_size=25))
 def test_partitions_simulated_apart_equal_the_whole_log(measurer, name, calls):
     make = lambda: POLICIES[name](measurer)  # noqa: E731
     facts, shapes, t = [], [], 0.0
     for i, (s, user, q, gap) in enumerate(calls):
         t += gap
-        call = Call(
-            source="t", line=i, model="deepseek-v4-pro", segments=[Segment("system", SYSTEMS[s]), Segment("user", q)]
-        )
+        call = Call(source="t", line=i, model="deepseek-v4-pro", segments=[Segment("system", SYSTEMS[s]),
+                                                                          Segment("user", q)])
         shapes.append(measurer.shape(call, trust_usage=False))
         facts.append(_facts(i, t, user))
     order = sorted(range(len(facts)), key=lambda i: (facts[i].start, i))
@@ -146,31 +132,14 @@ def test_partitions_simulated_apart_equal_the_whole_log(measurer, name, calls):
 
 
 def _bshape(keys: list[int], tokens: list[int], out_key: int | None) -> Shape:
-    return Shape(
-        keys,
-        tokens,
-        ["user"] * (len(keys) - 1) + ["generation"],
-        list(range(len(keys))),
-        chain_of(keys),
-        out_key,
-        40 if out_key is not None else 0,
-        True,
-    )
+    return Shape(keys, tokens, ["user"] * (len(keys) - 1) + ["generation"], list(range(len(keys))),
+                 chain_of(keys), out_key, 40 if out_key is not None else 0, True)
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    calls=st.lists(
-        st.tuples(
-            st.lists(st.integers(1, 4), min_size=1, max_size=3),
-            st.sampled_from([None, 1, 2, 3]),
-            st.sampled_from(["u", "v"]),
-            st.sampled_from([1.0, 10.0, 50_000.0]),
-        ),
-        min_size=1,
-        max_size=20,
-    )
-)
+@given(calls=st.lists(st.tuples(st.lists(st.integers(1, 4), min_size=1, max_size=3), st.sampled_from([None, 1, 2, 3]),
+                                st.sampled_from(["u", "v"]), st.sampled_from([1.0, 10.0, 50_000.0])),
+                      min_size=1, max_size=20))
 def test_single_piece_prompts_link_roots_through_their_output(calls):
     """A one-piece prompt keeps its reply under the reply's own root (``DeepSeekCache.footprint``):
     the two roots are one partition, and apart still equals whole."""
@@ -181,15 +150,11 @@ def test_single_piece_prompts_link_roots_through_their_output(calls):
         shapes.append(_bshape(keys, [100 * k for k in keys], out if len(keys) == 1 else None))
         facts.append(_facts(i, t, user))
     order = sorted(range(len(facts)), key=lambda i: (facts[i].start, i))
-    makers = [
-        lambda rule=rule: DeepSeekCache(m, rule=rule, construction_delay_s=0)
-        for rule in ("deepseek-v4-units", "deepseek-legacy-64")
-    ]
-    makers += [
-        lambda: OpenAIAutoCache(m, min_tokens=100, increment_tokens=100, overflow_rpm=1),
-        lambda: OpenAIBreakpointCache(m, min_tokens=100),
-        lambda: AnthropicCache(m, min_tokens=100, breakpoints="auto"),
-    ]
+    makers = [lambda rule=rule: DeepSeekCache(m, rule=rule, construction_delay_s=0)
+              for rule in ("deepseek-v4-units", "deepseek-legacy-64")]
+    makers += [lambda: OpenAIAutoCache(m, min_tokens=100, increment_tokens=100, overflow_rpm=1),
+               lambda: OpenAIBreakpointCache(m, min_tokens=100),
+               lambda: AnthropicCache(m, min_tokens=100, breakpoints="auto")]
     for make in makers:
         parts, apart = _separately(facts, order, shapes, make)
         assert apart == _whole(facts, order, shapes, make)
@@ -237,14 +202,9 @@ def test_partition_keys_are_the_same_in_every_process():
     with different str-hash seeds list the same partitions, keys and calls."""
     got = []
     for seed in ("1", "2"):
-        run = subprocess.run(
-            [sys.executable, "-c", KEYS_SCRIPT, str(EXAMPLE)],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-            env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
-        )
+        run = subprocess.run([sys.executable, "-c", KEYS_SCRIPT, str(EXAMPLE)], capture_output=True, text=True,
+                             check=True, cwd=ROOT, env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin",
+                                                        "PYTHONPATH": str(ROOT)})
         got.append(json.loads(run.stdout))
     assert got[0] == got[1]
     for parts in got[0].values():
@@ -256,12 +216,8 @@ def test_work_plan_balances_and_keeps_time_order():
     """Largest partitions first into the lightest unit; each unit's calls in the log's time order.
     Worked example: partitions of 5, 3, 2 and 2 calls in 2 units: 5 -> unit 0, 3 -> unit 1, the
     first 2 -> unit 1 (3 < 5, load 5), the second 2 -> unit 0 (5 = 5, the lower index): loads 7, 5."""
-    parts = [
-        Partition(("u", "b1"), _arr([0, 2, 4, 6, 8])),
-        Partition(("u", "b2"), _arr([1, 3, 5])),
-        Partition(("v", "b3"), _arr([7, 9])),
-        Partition(("v", "b4"), _arr([10, 11])),
-    ]
+    parts = [Partition(("u", "b1"), _arr([0, 2, 4, 6, 8])), Partition(("u", "b2"), _arr([1, 3, 5])),
+             Partition(("v", "b3"), _arr([7, 9])), Partition(("v", "b4"), _arr([10, 11]))]
     plan = WorkPlan.of(parts, 2)
     assert plan.bins == [[0, 3], [1, 2]]
     order = list(range(12))
@@ -322,10 +278,8 @@ def test_report_equal_for_every_plan(tmp_path, log):
     path = EXAMPLE
     if log == "generated":
         path = tmp_path / "log.jsonl"
-        subprocess.run(
-            [sys.executable, str(ROOT / "benchmarks/gen_log.py"), "--calls", "300", "--seed", "7", "-o", str(path)],
-            check=True,
-        )
+        subprocess.run([sys.executable, str(ROOT / "benchmarks/gen_log.py"), "--calls", "300", "--seed", "7",
+                        "-o", str(path)], check=True)
     day = datetime(2026, 11, 1, tzinfo=UTC)
 
     def report(**kw) -> str:
@@ -345,4 +299,5 @@ def test_a_unit_run_twice_counts_once():
     once = merge_units(4, [a, b])
     twice = merge_units(4, [a, b, b])
     assert list(once.read) == [10, 0, 0, 30] and list(once.total) == [100, 40, 50, 60]
-    assert (twice.read, twice.write, twice.write_1h, twice.total) == (once.read, once.write, once.write_1h, once.total)
+    assert (twice.read, twice.write, twice.write_1h, twice.total) == (once.read, once.write, once.write_1h,
+                                                                       once.total)

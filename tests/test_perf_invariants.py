@@ -56,9 +56,7 @@ def test_bucket_cache_with_a_list_instant_equals_lookup():
     for _ in range(20000):
         n = rng.choice(names)
         t = rng.choice(instants)  # few call instants, many list instants: the cache is hit across them
-        near = rng.choice(starts) + timedelta(
-            microseconds=rng.choice((-1, 0, 1)), seconds=rng.choice((0, -1, 1, -899, 899))
-        )
+        near = rng.choice(starts) + timedelta(microseconds=rng.choice((-1, 0, 1)), seconds=rng.choice((0, -1, 1, -899, 899)))
         list_at = rng.choice((t, near, t0 + timedelta(seconds=rng.uniform(0, 86400 * 400))))
         blend = rng.random() < 0.2
         fb = rng.choice((None, fallback))
@@ -92,13 +90,8 @@ def test_encode_batch_equals_encode(family):
 
 def test_example_report_unchanged_without_the_caches(monkeypatch):
     fast = analyze([EXAMPLE]).model_dump_json()
-    monkeypatch.setattr(
-        Catalog,
-        "bucket",
-        lambda self, name, at, list_at=None, blend=False, fallback=None: self._bucket(
-            name, at, list_at, blend, fallback
-        ),
-    )
+    monkeypatch.setattr(Catalog, "bucket", lambda self, name, at, list_at=None, blend=False, fallback=None:
+                        self._bucket(name, at, list_at, blend, fallback))
     monkeypatch.setattr(volatile, "fingerprint", volatile.fingerprint.__wrapped__)
     monkeypatch.setattr(tokens, "_tools_deepseek", tokens._tools_deepseek.__wrapped__)
     monkeypatch.setattr(segment, "_text_key", segment._text_key.__wrapped__)

@@ -44,8 +44,10 @@ def test_chain_is_compact_and_unchanged():
 def test_calls_repeating_a_piece_share_its_key_object():
     m = Measurer("deepseek-v4")
     system = "You answer questions about the quarterly report. " * 40
-    a = m.shape(Call("t", 1, "deepseek-v4-pro", [Segment("system", system), Segment("user", "Q1?")]), trust_usage=False)
-    b = m.shape(Call("t", 2, "deepseek-v4-pro", [Segment("system", system), Segment("user", "Q2?")]), trust_usage=False)
+    a = m.shape(Call("t", 1, "deepseek-v4-pro", [Segment("system", system), Segment("user", "Q1?")]),
+                trust_usage=False)
+    b = m.shape(Call("t", 2, "deepseek-v4-pro", [Segment("system", system), Segment("user", "Q2?")]),
+                trust_usage=False)
     assert a.keys[0] == b.keys[0] and a.keys[0] is b.keys[0]
     assert a.chain[1] == b.chain[1] and a.chain[2] != b.chain[2]
     assert a.tokens[0] == b.tokens[0] > 300

@@ -47,16 +47,12 @@ def _naive(requests: list[tuple[list[int], int, str]], by_user: bool) -> list[in
 
 # sessions that grow, rewrite their last block, get compacted, and share heads across sessions
 request_lists = st.lists(
-    st.tuples(
-        st.integers(0, 5),  # which earlier request to extend (mod the count so far), or fresh
-        st.integers(0, 40),  # how many of its blocks to keep
-        st.lists(st.integers(1, 6), max_size=12),  # new block ids (a small alphabet: collisions)
-        st.integers(0, 63),  # partial tail
-        st.sampled_from(["u1", "u2"]),
-    ),
-    min_size=1,
-    max_size=40,
-)
+    st.tuples(st.integers(0, 5),  # which earlier request to extend (mod the count so far), or fresh
+              st.integers(0, 40),  # how many of its blocks to keep
+              st.lists(st.integers(1, 6), max_size=12),  # new block ids (a small alphabet: collisions)
+              st.integers(0, 63),  # partial tail
+              st.sampled_from(["u1", "u2"])),
+    min_size=1, max_size=40)
 
 
 @settings(max_examples=150, deadline=None)
@@ -89,13 +85,8 @@ def test_ideal_hits_worked_example():
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    st.lists(
-        st.tuples(st.sampled_from(["c1", "c2", None]), st.integers(0, 30), st.lists(st.integers(-3, 3), max_size=10)),
-        min_size=1,
-        max_size=30,
-    )
-)
+@given(st.lists(st.tuples(st.sampled_from(["c1", "c2", None]), st.integers(0, 30),
+                          st.lists(st.integers(-3, 3), max_size=10)), min_size=1, max_size=30))
 def test_block_delta_chain_equals_chain_of(spec):
     """Chain keys from the conversation's previous request (hashing only new blocks) are
     exactly those computed from scratch, whatever the previous request shared."""
@@ -136,18 +127,9 @@ def _plain_segments(hash_ids, total, block, scope, tail_key):
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.integers(0, 4),
-            st.integers(0, 30),
-            st.lists(st.integers(-(2**63), 2**63 - 1) | st.integers(0, 5), max_size=8),
-            st.integers(0, 200),
-        ),
-        min_size=1,
-        max_size=25,
-    )
-)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 30), st.lists(st.integers(-2**63, 2**63 - 1) |
+                                                                          st.integers(0, 5), max_size=8),
+                          st.integers(0, 200)), min_size=1, max_size=25))
 def test_reader_delta_ids_equal_plain_segments(spec):
     """Block ids hashed only past the prefix shared with the previous request (``ScopedIds``) are
     the ids hashed one by one, and the compact ``BlockSegments`` is the list of segments it stands for."""
@@ -214,10 +196,9 @@ def test_deepseek_unit_position_by_bisection_equals_the_walk(tokens, pos):
 # each request: which earlier request it starts from (0 = fresh), how many of its ids it keeps,
 # new ids, and tokens past its full blocks (a partial last block or an unhashed tail)
 run_specs = st.lists(
-    st.tuples(st.integers(0, 6), st.integers(0, 40), st.lists(st.integers(-3, 40), max_size=10), st.integers(-63, 100)),
-    min_size=1,
-    max_size=40,
-)
+    st.tuples(st.integers(0, 6), st.integers(0, 40), st.lists(st.integers(-3, 40), max_size=10),
+              st.integers(-63, 100)),
+    min_size=1, max_size=40)
 
 
 def _requests(spec):
@@ -279,12 +260,8 @@ def test_block_shape_equals_plain_shape(spec, live):
             call = Call(source="s", line=n, model="trace", segments=segs, usage=Usage(total, 3), conversation_id="c")
             fast = fast_m.shape(call, trust_usage=True)
             assert type(fast) is BlockShape
-            slow = slow_m.shape(
-                Call(
-                    source="s", line=n, model="trace", segments=list(segs), usage=Usage(total, 3), conversation_id="c"
-                ),
-                trust_usage=True,
-            )
+            slow = slow_m.shape(Call(source="s", line=n, model="trace", segments=list(segs), usage=Usage(total, 3),
+                                     conversation_id="c"), trust_usage=True)
             shapes.append((fast, slow))
         for fast, slow in shapes + shapes[::-1]:
             assert list(fast.keys) == list(slow.keys) and list(fast.tokens) == list(slow.tokens)
@@ -316,18 +293,13 @@ def test_ideal_on_block_shapes_equals_piece_index(spec, by_user):
             continue
         user = "u1" if n % 3 else "u2"
         segs = block_segments(ids, total, 64, 3, n, delta)
-        shape = m.shape(
-            Call(source="s", line=n, model="trace", segments=segs, usage=Usage(total, 1), conversation_id="c"),
-            trust_usage=True,
-        )
+        shape = m.shape(Call(source="s", line=n, model="trace", segments=segs, usage=Usage(total, 1),
+                             conversation_id="c"), trust_usage=True)
         got = fast.request(shape, start=float(n), end=float(n), user=user)
         index = slow.setdefault(user if by_user else "", PrefixIndex(m))
         lcp, _ = index.lcp(shape, float(n))
         index.add(shape, float(n), -INF, INF, INF)
         assert got.read == min(lcp, shape.total) and got.total == total
         assert fast.footprint(shape, user=user) == IdealCache(m, scope_by_user=by_user).footprint(
-            m.shape(
-                Call(source="s", line=n, model="trace", segments=list(segs), usage=Usage(total, 1)), trust_usage=True
-            ),
-            user=user,
-        )
+            m.shape(Call(source="s", line=n, model="trace", segments=list(segs), usage=Usage(total, 1)),
+                    trust_usage=True), user=user)

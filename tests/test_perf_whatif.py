@@ -41,10 +41,8 @@ def generated(tmp_path_factory) -> Path:
     """A 600-call benchmark log: many users, agent templates sharing a prompt root, and fixes of
     every kind (user id scope, cold burst moved in time, volatile text), several of them dropped."""
     out = tmp_path_factory.mktemp("perf") / "log.jsonl"
-    subprocess.run(
-        [sys.executable, str(ROOT_DIR / "benchmarks/gen_log.py"), "--calls", "600", "--seed", "11", "-o", str(out)],
-        check=True,
-    )
+    subprocess.run([sys.executable, str(ROOT_DIR / "benchmarks/gen_log.py"), "--calls", "600", "--seed", "11",
+                    "-o", str(out)], check=True)
     return out
 
 
@@ -52,15 +50,8 @@ def generated(tmp_path_factory) -> Path:
 def logged(generated):
     cat = default_catalog()
     m = Measurer(cat.model("deepseek-v4-pro").tokenizer)
-    fp = first_pass(
-        read_logs([generated]),
-        catalog=cat,
-        measurers={m.family: m},
-        primary=m.family,
-        at=None,
-        now=datetime.now(UTC),
-        calibrate=False,
-    )
+    fp = first_pass(read_logs([generated]), catalog=cat, measurers={m.family: m}, primary=m.family, at=None,
+                    now=datetime.now(UTC), calibrate=False)
     return fp.facts, fp.shapes[m.family], m
 
 
@@ -114,27 +105,15 @@ def test_resimulate_equals_whole_run_on_random_changes(logged, name):
         pol = make(m)
         pol.request = lambda shape, fed=fed, request=pol.request, **kw: fed.append(1) or request(shape, **kw)
         part = resimulate(base, prints, var.changed(), vfacts, vorder, view["fam"], pol)
-        assert (part.read, part.write, part.write_1h, part.total) == (
-            whole.read,
-            whole.write,
-            whole.write_1h,
-            whole.total,
-        )
+        assert (part.read, part.write, part.write_1h, part.total) == (whole.read, whole.write, whole.write_1h,
+                                                                      whole.total)
         partial_runs += len(fed) < len(facts)
     assert partial_runs, "every what-if re-ran the whole log: nothing was skipped"
 
 
 def _shape(keys: list[int], tokens: list[int], out_key: int | None = None) -> Shape:
-    return Shape(
-        keys,
-        tokens,
-        ["user"] * (len(keys) - 1) + ["generation"],
-        list(range(len(keys))),
-        chain_of(keys),
-        out_key,
-        40 if out_key is not None else 0,
-        True,
-    )
+    return Shape(keys, tokens, ["user"] * (len(keys) - 1) + ["generation"], list(range(len(keys))),
+                 chain_of(keys), out_key, 40 if out_key is not None else 0, True)
 
 
 def test_single_piece_prompt_connects_its_output_root():
@@ -159,18 +138,8 @@ def _facts(start: float):
     from promptcache.model.facts import CallFacts
 
     when = datetime.fromtimestamp(1_790_000_000 + start, tz=UTC)
-    return CallFacts(
-        start=1_790_000_000 + start,
-        end=1_790_000_001 + start,
-        when=when,
-        user="u",
-        model="m",
-        group="g1",
-        output=40,
-        conversation=None,
-        timed=True,
-        latency_reported=True,
-    )
+    return CallFacts(start=1_790_000_000 + start, end=1_790_000_001 + start, when=when, user="u", model="m",
+                     group="g1", output=40, conversation=None, timed=True, latency_reported=True)
 
 
 def test_gemini_runs_whole():
@@ -250,10 +219,8 @@ def test_kept_fixes_reuse_the_shaped_variants(monkeypatch, generated):
 
     def effect(var: Variant) -> tuple:
         """What a variant changes, ignoring entries equal to the log (a fix left out)."""
-        return (
-            {i: f for i, f in var.facts.items() if f != facts[i]},
-            {fam: {i: s for i, s in over.items() if s != shapes[fam][i]} for fam, over in var.shapes.items()},
-        )
+        return ({i: f for i, f in var.facts.items() if f != facts[i]},
+                {fam: {i: s for i, s in over.items() if s != shapes[fam][i]} for fam, over in var.shapes.items()})
 
     def check(fixes, variants, keeps) -> int:
         derived = 0
@@ -272,20 +239,14 @@ def test_kept_fixes_reuse_the_shaped_variants(monkeypatch, generated):
     assert check(fixes, variants, [[k] for k in range(n)] + [[j for j in range(n) if j != k] for k in range(n)]) >= n
     # a group with a text fix, a scope fix and a third fix (calls moved by a second): keeping two of three
     text = next(f for f in fixes if f.rewrites_text)
-    third = Fix(
-        kind="cache_not_ready",
-        group=text.group,
-        evidence=CacheNotReady(3, 1.0, 1.0, 1.0),
-        keeps_information=True,
-        apply_facts=lambda f: replace(f, start=f.start + 1, end=f.end + 1),
-    )
+    third = Fix(kind="cache_not_ready", group=text.group, evidence=CacheNotReady(3, 1.0, 1.0, 1.0), keeps_information=True,
+                apply_facts=lambda f: replace(f, start=f.start + 1, end=f.end + 1))
     more = [*fixes, third]
     ks = [k for k, f in enumerate(more) if f.group == text.group]
     assert len(ks) == 3
     keeps = [[j for j in range(len(more)) if j != k] for k in ks]
     assert check(more, seen["reread"](more), keeps) == sum(  # derived unless two kept fixes change text
-        sum(bool(more[j].rewrites_text or more[j].shapes) for j in ks if j != k) <= 1 for k in ks
-    )
+        sum(bool(more[j].rewrites_text or more[j].shapes) for j in ks if j != k) <= 1 for k in ks)
 
     monkeypatch.setattr(whatif, "subset", lambda *a: None)  # every kept set read again
     assert with_text(analysis.analyze([generated])).model_dump_json() == with_text(fast).model_dump_json()
@@ -315,6 +276,7 @@ def test_recommendation_equal_when_its_mixed_options_run_whole(request, monkeypa
     monkeypatch.setattr(advise, "recommend_models", counting)
     fast = analysis.analyze([path])
     assert any(placed)
-    monkeypatch.setattr(advise, "recommend_models", lambda inputs: real(replace(inputs, placed=None, price_codes=None)))
+    monkeypatch.setattr(advise, "recommend_models",
+                        lambda inputs: real(replace(inputs, placed=None, price_codes=None)))
     slow = analysis.analyze([path])
     assert with_text(fast).model_dump_json() == with_text(slow).model_dump_json()

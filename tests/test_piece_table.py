@@ -108,17 +108,8 @@ def test_entries_on_the_bundled_example(family):
 def test_entries_on_a_generated_short_chat_log(tmp_path):
     log = tmp_path / "short.jsonl"
     subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "gen_log.py"),
-            "--short",
-            "--seed",
-            "3",
-            "--calls",
-            "300",
-            "-o",
-            str(log),
-        ],
+        [sys.executable, str(REPO / "benchmarks" / "gen_log.py"), "--short", "--seed", "3", "--calls", "300",
+         "-o", str(log)],
         check=True,
         cwd=REPO,
         capture_output=True,

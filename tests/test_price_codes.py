@@ -32,20 +32,8 @@ def _one_by_one(facts, order, model, out: Outcomes, fallback) -> Ledger:
     for i in order:
         f = facts[i]
         hit, w5, w1, total = out.read[i], out.write[i], out.write_1h[i], out.total[i]
-        assert led.add(
-            f.group,
-            model,
-            f.when,
-            hit=hit,
-            miss=total - hit - w5 - w1,
-            output=f.output,
-            write_5m=w5,
-            write_1h=w1,
-            list_at=f.list_at,
-            blend=f.blend,
-            fallback=fb,
-            tier=f.tier,
-        )
+        assert led.add(f.group, model, f.when, hit=hit, miss=total - hit - w5 - w1, output=f.output, write_5m=w5,
+                       write_1h=w1, list_at=f.list_at, blend=f.blend, fallback=fb, tier=f.tier)
     return led
 
 
@@ -56,23 +44,11 @@ def calls(draw):
     for i in range(n):
         when = T0 + timedelta(hours=draw(st.integers(0, 24 * 150)), minutes=draw(st.integers(0, 59)))
         dated = draw(st.booleans())
-        facts.append(
-            CallFacts(
-                start=when.timestamp(),
-                end=when.timestamp() + 1,
-                when=when if dated else NOW,
-                user="u",
-                model="m",
-                group=draw(st.sampled_from(["g1", "g2", "g3"])),
-                output=draw(st.integers(0, 5000)),
-                conversation=None,
-                timed=True,
-                latency_reported=True,
-                list_at=when if dated else NOW,
-                blend=not dated,
-                tier=draw(st.sampled_from([None, None, "priority", "batch", "flex"])),
-            )
-        )
+        facts.append(CallFacts(start=when.timestamp(), end=when.timestamp() + 1, when=when if dated else NOW,
+                               user="u", model="m", group=draw(st.sampled_from(["g1", "g2", "g3"])),
+                               output=draw(st.integers(0, 5000)), conversation=None, timed=True,
+                               latency_reported=True, list_at=when if dated else NOW, blend=not dated,
+                               tier=draw(st.sampled_from([None, None, "priority", "batch", "flex"]))))
         total = draw(st.sampled_from([0, 5, 199_999, 200_000, 200_001, 272_000, 272_001, 400_000]))
         hit = draw(st.integers(0, total))
         w5 = draw(st.integers(0, total - hit))
@@ -110,9 +86,8 @@ def test_patched_codes_price_a_what_if(got, model, data):
     changed = data.draw(st.sets(st.integers(0, len(facts) - 1)))
     new = list(facts)
     for i in changed:
-        new[i] = replace(
-            facts[i], group="g9", tier=None if facts[i].tier else "priority", when=facts[i].when + timedelta(hours=7)
-        )
+        new[i] = replace(facts[i], group="g9", tier=None if facts[i].tier else "priority",
+                         when=facts[i].when + timedelta(hours=7))
     led = price(new, order, model, out, CAT, fallback=NOW, codes=base.patched(new, changed))
     _same(led, _one_by_one(new, order, model, out, NOW))
     scoped = [replace(f, user=None) if i in changed else f for i, f in enumerate(facts)]  # a scope fix
@@ -127,19 +102,8 @@ def test_worked_example_long_context_splits_a_group():
     """Claude Sonnet 4.5 bills a prompt above 200,000 tokens at its long-context rates: two calls of
     one group, 200,000 and 200,001 tokens, land in two buckets (the first seen first), each once."""
     when = datetime(2026, 10, 5, 12, tzinfo=UTC)
-    f = CallFacts(
-        start=when.timestamp(),
-        end=when.timestamp() + 1,
-        when=when,
-        user="u",
-        model="m",
-        group="g",
-        output=10,
-        conversation=None,
-        timed=True,
-        latency_reported=True,
-        list_at=when,
-    )
+    f = CallFacts(start=when.timestamp(), end=when.timestamp() + 1, when=when, user="u", model="m", group="g",
+                  output=10, conversation=None, timed=True, latency_reported=True, list_at=when)
     out = Outcomes.zeros(3)
     for i, total in enumerate([200_001, 200_000, 200_001]):
         out.total[i] = total
@@ -160,12 +124,8 @@ class _Scripted:
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    calls(),
-    st.lists(st.sampled_from(MODELS), min_size=1, max_size=3, unique=True),
-    st.data(),
-    st.sampled_from([None, NOW]),
-)
+@given(calls(), st.lists(st.sampled_from(MODELS), min_size=1, max_size=3, unique=True), st.data(),
+       st.sampled_from([None, NOW]))
 def test_mixed_models_price_each_call_in_its_models_bucket(got, models, data, fallback):
     """``scenarios.simulate`` with calls placed on several models (the recommendation's per-group,
     chain and current-mix options): the same ledger as adding each call on its own model, with or
@@ -180,44 +140,14 @@ def test_mixed_models_price_each_call_in_its_models_bucket(got, models, data, fa
     for i in order:
         f, e = facts[i], place[i]
         hit, w5, w1, total = shapes[i]
-        want.add(
-            f.group,
-            e.id,
-            f.when,
-            hit=hit,
-            miss=total - hit - w5 - w1,
-            output=f.output,
-            write_5m=w5,
-            write_1h=w1,
-            list_at=f.list_at,
-            blend=f.blend,
-            tier=f.tier,
-            fallback=fallback if fallback is not None else CAT.first_price(e.id),
-        )
+        want.add(f.group, e.id, f.when, hit=hit, miss=total - hit - w5 - w1, output=f.output, write_5m=w5,
+                 write_1h=w1, list_at=f.list_at, blend=f.blend, tier=f.tier,
+                 fallback=fallback if fallback is not None else CAT.first_price(e.id))
     seen: list[int] = []
-    run = simulate(
-        facts,
-        order,
-        place.__getitem__,
-        {e.tokenizer: shapes for e in entries},
-        {e.id: _Scripted() for e in entries},
-        CAT,
-        lambda i, o: seen.append(i),
-        fallback=fallback,
-    )
+    run = simulate(facts, order, place.__getitem__, {e.tokenizer: shapes for e in entries},
+                   {e.id: _Scripted() for e in entries}, CAT, lambda i, o: seen.append(i), fallback=fallback)
     _same(run, want)
     assert seen == list(order)
     codes = {e.id: PriceCodes.of(facts, e.id, CAT, fallback) for e in entries}
-    _same(
-        simulate(
-            facts,
-            order,
-            place.__getitem__,
-            {e.tokenizer: shapes for e in entries},
-            {e.id: _Scripted() for e in entries},
-            CAT,
-            fallback=fallback,
-            codes=codes.get,
-        ),
-        want,
-    )
+    _same(simulate(facts, order, place.__getitem__, {e.tokenizer: shapes for e in entries},
+                   {e.id: _Scripted() for e in entries}, CAT, fallback=fallback, codes=codes.get), want)

@@ -81,28 +81,13 @@ def _log(measurer, calls):
     facts, shapes, t = [], [], 0.0
     for i, (s, user, q, gap, group, tier, blend, out) in enumerate(calls):
         t += gap
-        call = Call(
-            source="t", line=i, model="deepseek-v4-pro", segments=[Segment("system", SYSTEMS[s]), Segment("user", q)]
-        )
+        call = Call(source="t", line=i, model="deepseek-v4-pro",
+                    segments=[Segment("system", SYSTEMS[s]), Segment("user", q)])
         shapes.append(measurer.shape(call, trust_usage=False))
         when = datetime.fromtimestamp(T0 + t, tz=UTC)
-        facts.append(
-            CallFacts(
-                start=T0 + t,
-                end=T0 + t + 2,
-                when=when,
-                user=user,
-                model="deepseek-v4-pro",
-                group=group,
-                output=out,
-                conversation=None,
-                timed=True,
-                latency_reported=True,
-                seq=i,
-                tier=tier,
-                blend=blend,
-            )
-        )
+        facts.append(CallFacts(start=T0 + t, end=T0 + t + 2, when=when, user=user, model="deepseek-v4-pro",
+                               group=group, output=out, conversation=None, timed=True, latency_reported=True,
+                               seq=i, tier=tier, blend=blend))
     order = sorted(range(len(facts)), key=lambda i: (facts[i].start, i))
     return facts, order, shapes
 
@@ -128,14 +113,10 @@ def _same(a: Ledger, b: Ledger) -> None:
 MODELS = ("deepseek-v4-pro", "deepseek-flash")  # one simulation, two prices (they cache alike)
 
 
-@settings(
-    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
-@given(
-    calls=st.lists(call_st, min_size=1, max_size=30),
-    n=st.integers(1, 6),
-    fallback=st.sampled_from([None, datetime(2026, 11, 1, tzinfo=UTC)]),
-)
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(calls=st.lists(call_st, min_size=1, max_size=30), n=st.integers(1, 6),
+       fallback=st.sampled_from([None, datetime(2026, 11, 1, tzinfo=UTC)]))
 def test_reduced_unit_ledgers_equal_the_whole_log_ledger(measurer, calls, n, fallback):
     catalog = default_catalog()
     facts, order, shapes = _log(measurer, calls)
@@ -143,17 +124,12 @@ def test_reduced_unit_ledgers_equal_the_whole_log_ledger(measurer, calls, n, fal
     whole = simulate_outcomes(facts, order, shapes, spec.make(measurer))
     units = _units(measurer, facts, order, shapes, spec, n)
     pricing = Pricing.of(MODELS, fallback, catalog)
-    results = [
-        pickle.loads(pickle.dumps(run_priced_unit(pickle.loads(pickle.dumps(PricedUnit(u, pricing)))))) for u in units
-    ]
+    results = [pickle.loads(pickle.dumps(run_priced_unit(pickle.loads(pickle.dumps(PricedUnit(u, pricing))))))
+               for u in units]
     outs, ledgers = merge_priced(len(facts), order, catalog, reversed(results))  # any arrival order
     merged = merge_units(len(facts), outs)
-    assert (merged.read, merged.write, merged.write_1h, merged.total) == (
-        whole.read,
-        whole.write,
-        whole.write_1h,
-        whole.total,
-    )
+    assert (merged.read, merged.write, merged.write_1h, merged.total) == (whole.read, whole.write,
+                                                                           whole.write_1h, whole.total)
     assert list(ledgers) == list(MODELS)
     for m in MODELS:
         _same(ledgers[m].ledger, price(facts, order, m, whole, catalog, fallback=fallback))
@@ -198,14 +174,10 @@ def test_a_priced_unit_run_twice_counts_once():
     (calls 0, 2) read 10 tokens, unit B (calls 1, 3) read 30; B twice still makes 40."""
     catalog = default_catalog()
     key = ("g", ("deepseek-v4-pro", 0, False))
-    ra = (
-        (_arr([0, 2]), _arr([10, 0]), _arr([0, 0]), _arr([0, 0]), _arr([100, 50])),
-        {"m": {key: (10, 140, 0, 0, 0, 0, 2)}},
-    )
-    rb = (
-        (_arr([1, 3]), _arr([0, 30]), _arr([0, 0]), _arr([0, 0]), _arr([40, 60])),
-        {"m": {key: (30, 70, 0, 0, 0, 1, 2)}},
-    )
+    ra = ((_arr([0, 2]), _arr([10, 0]), _arr([0, 0]), _arr([0, 0]), _arr([100, 50])),
+          {"m": {key: (10, 140, 0, 0, 0, 0, 2)}})
+    rb = ((_arr([1, 3]), _arr([0, 30]), _arr([0, 0]), _arr([0, 0]), _arr([40, 60])),
+          {"m": {key: (30, 70, 0, 0, 0, 1, 2)}})
     once = merge_priced(4, [0, 1, 2, 3], catalog, [ra, rb])[1]["m"].ledger
     twice = merge_priced(4, [0, 1, 2, 3], catalog, [ra, rb, rb])[1]["m"].ledger
     assert once.tokens().hit == twice.tokens().hit == 40 and once.state() == twice.state()
@@ -229,9 +201,8 @@ def test_catalog_travels_only_when_not_the_packaged_one(measurer, tmp_path):
     facts, order, shapes = _log(measurer, [(i % 3, "u", "ok", 30_000.0, "g1", None, False, 10) for i in range(10)])
     spec = PolicySpec(mine.model(MODELS[0]), None, {})
     units = _units(measurer, facts, order, shapes, spec, 3)
-    results = [
-        pickle.loads(pickle.dumps(run_priced_unit(pickle.loads(pickle.dumps(PricedUnit(u, custom)))))) for u in units
-    ]
+    results = [pickle.loads(pickle.dumps(run_priced_unit(pickle.loads(pickle.dumps(PricedUnit(u, custom))))))
+               for u in units]
     led = merge_priced(len(facts), order, mine, results)[1][MODELS[0]].ledger
     whole = simulate_outcomes(facts, order, shapes, spec.make(measurer))
     _same(led, price(facts, order, MODELS[0], whole, mine))
@@ -242,9 +213,8 @@ def test_price_calls_is_price_on_one_unit(measurer):
     """One unit holding the whole log: its partial ledger is the whole ledger's buckets, with the
     first call of each."""
     catalog = default_catalog()
-    facts, order, shapes = _log(
-        measurer, [(i % 4, None, "ok", 20_000.0, f"g{i % 2}", None, False, 5) for i in range(12)]
-    )
+    facts, order, shapes = _log(measurer, [(i % 4, None, "ok", 20_000.0, f"g{i % 2}", None, False, 5)
+                                           for i in range(12)])
     spec = PolicySpec(catalog.model(MODELS[0]), None, {})
     whole = simulate_outcomes(facts, order, shapes, spec.make(measurer))
     result = (_arr(order), whole.read, whole.write, whole.write_1h, whole.total)
@@ -298,9 +268,8 @@ def test_month_spanning_log_crosses_price_entries(measurer):
     assert len({b[1] for b in buckets}) >= 2 and any(b[2] for b in buckets)
 
 
-@settings(
-    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
 @given(calls=st.lists(call_st, min_size=1, max_size=30), n=st.integers(1, 5), data=st.data())
 def test_what_if_rerun_as_units_equals_resimulate(measurer, calls, n, data):
     """A what-if (some calls given another system prompt) re-run as work units, each unit through a
@@ -314,12 +283,8 @@ def test_what_if_rerun_as_units_equals_resimulate(measurer, calls, n, data):
     new = data.draw(st.integers(0, len(SYSTEMS) - 1))
     shapes2 = list(shapes)
     for i in changed:
-        call = Call(
-            source="t",
-            line=i,
-            model=MODELS[0],
-            segments=[Segment("system", SYSTEMS[new] + " v2"), Segment("user", "ok")],
-        )
+        call = Call(source="t", line=i, model=MODELS[0], segments=[Segment("system", SYSTEMS[new] + " v2"),
+                                                                   Segment("user", "ok")])
         shapes2[i] = measurer.shape(call, trust_usage=False)
     want = simulate_outcomes(facts, order, shapes2, spec.make(measurer))
     assert resimulate(base, prints, changed, facts, order, shapes2, spec.make(measurer)) == want
@@ -332,15 +297,10 @@ def test_what_if_rerun_as_units_equals_resimulate(measurer, calls, n, data):
     assert got == want
     # the same units priced where they run, before and after: the what-if's ledger from the base's
     pricing = Pricing.of(MODELS, None, catalog)
-    reruns = [
-        RerunUnit(
-            u,
-            pricing,
-            list(u.facts),
-            tuple(array("q", (a[i] for i in u.calls)) for a in (base.read, base.write, base.write_1h, base.total)),
-        )
-        for u in units
-    ]
+    reruns = [RerunUnit(u, pricing, list(u.facts),
+                        tuple(array("q", (a[i] for i in u.calls)) for a in (base.read, base.write, base.write_1h,
+                                                                            base.total)))
+              for u in units]
     outs, priced = merge_reruns([pickle.loads(pickle.dumps(run_rerun_unit(r))) for r in reruns * 2], ranks(order))
     assert write_units(base.copy(), outs) == want  # every unit arrived twice, written once
     for m in priced:
@@ -352,9 +312,8 @@ def test_what_if_rerun_as_units_equals_resimulate(measurer, calls, n, data):
     assert bool(changed) <= bool(parts)  # a change re-runs at least the calls it changed
 
 
-@settings(
-    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
 @given(calls=st.lists(call_st, min_size=1, max_size=30), data=st.data())
 def test_what_if_ledger_from_its_base_equals_a_whole_pass(measurer, calls, data):
     """A what-if priced as its base's ledger with the re-run calls taken out and put back in (some
@@ -375,22 +334,14 @@ def test_what_if_ledger_from_its_base_equals_a_whole_pass(measurer, calls, data)
         new = data.draw(st.integers(0, len(SYSTEMS) - 1))
         shapes2, facts2 = list(shapes), list(facts)
         for i in changed:
-            call = Call(
-                source="t",
-                line=i,
-                model=MODELS[0],
-                segments=[Segment("system", SYSTEMS[new] + " v3"), Segment("user", "ok")],
-            )
+            call = Call(source="t", line=i, model=MODELS[0], segments=[Segment("system", SYSTEMS[new] + " v3"),
+                                                                       Segment("user", "ok")])
             shapes2[i] = measurer.shape(call, trust_usage=False)
             f = facts[i]
-            facts2[i] = CallFacts(
-                **{
-                    **{k: getattr(f, k) for k in f.__slots__},
-                    "group": data.draw(st.sampled_from(["g1", "g2", "g3"])),
-                    "output": data.draw(st.integers(0, 50)),
-                    "when": f.when + timedelta(hours=data.draw(st.sampled_from([0, 9, 60]))),
-                }
-            )
+            facts2[i] = CallFacts(**{**{k: getattr(f, k) for k in f.__slots__},
+                                     "group": data.draw(st.sampled_from(["g1", "g2", "g3"])),
+                                     "output": data.draw(st.integers(0, 50)),
+                                     "when": f.when + timedelta(hours=data.draw(st.sampled_from([0, 9, 60])))})
         parts, rerun = rerun_partitions(prints, changed, facts2, order, shapes2, spec.make(measurer))
         after = simulate_outcomes(facts2, order, shapes2, spec.make(measurer))
         res = (rerun, base.read, base.write, base.write_1h, base.total)
@@ -436,14 +387,10 @@ def test_a_bucket_that_lost_its_first_call_is_not_guessed():
     assert same is not None and list(same.ledger.buckets) == [x, y] and same.ledger.tokens("g1").miss == 1
 
 
-@settings(
-    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
-@given(
-    calls=st.lists(call_st, min_size=1, max_size=30),
-    data=st.data(),
-    fallback=st.sampled_from([None, datetime(2026, 11, 1, tzinfo=UTC)]),
-)
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(calls=st.lists(call_st, min_size=1, max_size=30), data=st.data(),
+       fallback=st.sampled_from([None, datetime(2026, 11, 1, tzinfo=UTC)]))
 def test_price_coded_equals_price_calls(measurer, calls, data, fallback):
     """The numpy path (each call's bucket from ``PriceCodes``, sums per bucket) gives the partial
     ledger of the call-by-call loop: the same keys in the same order, sums, first call and number of
@@ -457,14 +404,8 @@ def test_price_coded_equals_price_calls(measurer, calls, data, fallback):
     for m in MODELS:
         codes = PriceCodes.of(facts, m, catalog, fallback)
         for calls_ in (order, some):
-            want = price_calls(
-                (array("q", calls_), out.read, out.write, out.write_1h, out.total),
-                facts,
-                m,
-                catalog,
-                fallback,
-                local=False,
-            )
+            want = price_calls((array("q", calls_), out.read, out.write, out.write_1h, out.total), facts, m, catalog,
+                               fallback, local=False)
             got = price_coded(calls_, out, codes)
             assert list(got.items()) == list(want.items())
         a, b = counted(catalog, facts, order, m, out, fallback, codes), counted(catalog, facts, order, m, out, fallback)

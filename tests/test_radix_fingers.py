@@ -56,16 +56,8 @@ def test_openai_finger_walk_equals_the_walk_from_the_root(spec, by_user, minimum
     idle, cap = limits
 
     def make():
-        return OpenAIAutoCache(
-            m,
-            min_tokens=minimum,
-            increment_tokens=64,
-            idle_s=idle,
-            cap_s=cap,
-            routing_prefix_tokens=100,
-            overflow_rpm=rpm,
-            scope_by_user=by_user,
-        )
+        return OpenAIAutoCache(m, min_tokens=minimum, increment_tokens=64, idle_s=idle, cap_s=cap,
+                               routing_prefix_tokens=100, overflow_rpm=rpm, scope_by_user=by_user)
 
     fast, slow = make(), _never(make())
     if sweep_every:
@@ -124,9 +116,7 @@ def _conversation(turns: int, step: int = 3, others: tuple[int, ...] = ()):
         ids = ids + [100 + step * k + j for j in range(step)]
         total = 64 * len(ids) + 20
         segs = block_segments(ids, total, 64, 1, ("c", k), delta)
-        out.append(
-            m.shape(Call(source="s", line=100 + k, model="t", segments=segs, usage=Usage(total, 1)), trust_usage=True)
-        )
+        out.append(m.shape(Call(source="s", line=100 + k, model="t", segments=segs, usage=Usage(total, 1)), trust_usage=True))
     return out, m
 
 
@@ -302,16 +292,14 @@ def test_deepseek_hit_lowers_the_sweep_bound():
     policy = DeepSeekCache(m, construction_delay_s=5, eviction_idle_s=100)
     reads = [
         policy.request(shape(ids, tail, line), start=start, end=end, user=None).read
-        for line, (ids, tail, start, end) in enumerate(
-            [
-                (head + [21, 22, 23, 24, 25], 20, 0.0, 1.0),
-                (head + [99], 20, 1.0, 30.0),
-                (head + [21, 22, 23, 24, 25, 30], 20, 1.5, 2.0),
-                (head, 0, 2.0, 2.2),
-                (head + [50], 20, 10.0, 10.2),
-                (head + [21, 22, 23, 24, 25, 40], 20, 100.0, 100.2),
-            ]
-        )
+        for line, (ids, tail, start, end) in enumerate([
+            (head + [21, 22, 23, 24, 25], 20, 0.0, 1.0),
+            (head + [99], 20, 1.0, 30.0),
+            (head + [21, 22, 23, 24, 25, 30], 20, 1.5, 2.0),
+            (head, 0, 2.0, 2.2),
+            (head + [50], 20, 10.0, 10.2),
+            (head + [21, 22, 23, 24, 25, 40], 20, 100.0, 100.2),
+        ])
     ]
     assert reads == [0, 0, 0, 0, 64 * 20, 64 * 25]
 

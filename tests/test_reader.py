@@ -9,27 +9,14 @@ from promptcache.errors import LogFormatError, PromptCacheError
 from promptcache.read.reader import read_logs
 
 REQ = {"model": "deepseek-v4-pro", "messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "hi"}]}
-DS_USAGE = {
-    "prompt_tokens": 100,
-    "completion_tokens": 7,
-    "prompt_cache_hit_tokens": 64,
-    "prompt_cache_miss_tokens": 36,
-    "prompt_tokens_details": {"cached_tokens": 64},
-}
+DS_USAGE = {"prompt_tokens": 100, "completion_tokens": 7, "prompt_cache_hit_tokens": 64,
+            "prompt_cache_miss_tokens": 36, "prompt_tokens_details": {"cached_tokens": 64}}
 
 
 def test_nested_request_response(write_log):
-    p = write_log(
-        [
-            {
-                "timestamp": "2026-11-01T10:00:00Z",
-                "latency_ms": 1200,
-                "user_id": "u1",
-                "request": REQ,
-                "response": {"created": 1, "usage": DS_USAGE, "choices": [{"message": {"content": "yo"}}]},
-            }
-        ]
-    )
+    p = write_log([{"timestamp": "2026-11-01T10:00:00Z", "latency_ms": 1200, "user_id": "u1",
+                    "request": REQ, "response": {"created": 1, "usage": DS_USAGE,
+                                                 "choices": [{"message": {"content": "yo"}}]}}])
     [call] = list(read_logs([p]))
     assert call.usage.input_tokens == 100 and call.usage.cache_read_tokens == 64  # counted once
     assert call.usage.output_tokens == 7
@@ -40,15 +27,8 @@ def test_nested_request_response(write_log):
 
 
 def test_flat_line_and_created_fallback(write_log):
-    p = write_log(
-        [
-            {
-                **REQ,
-                "usage": {"prompt_tokens": 10, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 0}},
-                "created": 1764400000,
-            }
-        ]
-    )
+    p = write_log([{**REQ, "usage": {"prompt_tokens": 10, "completion_tokens": 1,
+                                     "prompt_tokens_details": {"cached_tokens": 0}}, "created": 1764400000}])
     [call] = list(read_logs([p]))
     assert call.usage.cache_read_tokens == 0
     assert call.timestamp.year == 2025
@@ -61,14 +41,8 @@ def test_epoch_millis_timestamp(write_log):
 
 
 def test_bad_lines_are_counted_not_fatal(write_log):
-    rows = [
-        "{not json",
-        {"model": "x"},
-        {**REQ, "usage": {"prompt_tokens": -1}},
-        {**REQ, "usage": {"prompt_tokens": 10, "prompt_cache_hit_tokens": 11}},
-        "",
-        {**REQ},
-    ]
+    rows = ["{not json", {"model": "x"}, {**REQ, "usage": {"prompt_tokens": -1}},
+            {**REQ, "usage": {"prompt_tokens": 10, "prompt_cache_hit_tokens": 11}}, "", {**REQ}]
     reader = read_logs([write_log(rows)])
     calls = list(reader)
     s = reader.stats

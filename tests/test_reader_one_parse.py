@@ -49,15 +49,8 @@ def _read(paths: list[Path], planned: bool):
     calls = list(r._read_planned(r.paths, first=True) if planned else r)
     facts = [(c.source, c.line, c.call_id, c.model, c.usage, list(c.segments), c.conversation_id) for c in calls]
     s = r.stats
-    return facts, (
-        s.lines,
-        s.calls,
-        s.blank_lines,
-        dict(s.skipped),
-        s.examples,
-        list(s.formats.items()),
-        s.companion_lines,
-    )
+    return facts, (s.lines, s.calls, s.blank_lines, dict(s.skipped), s.examples, list(s.formats.items()),
+                   s.companion_lines)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

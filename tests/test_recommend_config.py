@@ -20,8 +20,7 @@ from recommend_logs import agent_sessions, simple_summaries
 
 def test_settings_from_pyproject(tmp_path, monkeypatch):
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.promptcache]\nquality-critical = ["g2", " contract review "]\n[tool.promptcache.lint]\nignore = ["PC103"]\n'
-    )
+        '[tool.promptcache]\nquality-critical = ["g2", " contract review "]\n[tool.promptcache.lint]\nignore = ["PC103"]\n')
     sub = tmp_path / "a" / "b"
     sub.mkdir(parents=True)
     monkeypatch.chdir(sub)

@@ -37,10 +37,8 @@ def test_the_recommendation_is_data(example):
     assert all(w.signals and w.why == [] for w in rec.workload.groups)
     assert rec.caveats == []
     assert {w.group: w.signals for w in rec.workload.groups} == {
-        "g2": ["no_pro_signal", "task_keywords"],
-        "g1": ["no_pro_signal", "task_keywords"],
-        "g3": ["agentic_tool_use", "reasoning", "multi_step"],
-    }
+        "g2": ["no_pro_signal", "task_keywords"], "g1": ["no_pro_signal", "task_keywords"],
+        "g3": ["agentic_tool_use", "reasoning", "multi_step"]}
 
 
 def test_the_report_writes_the_words_from_the_numbers(example):
@@ -49,13 +47,11 @@ def test_the_report_writes_the_words_from_the_numbers(example):
     # 0.102414 over 505 calls: 0.202800 per 1,000 calls; hit ratio 0.953191 -> "95%"
     assert cost.message.startswith("per_group costs $0.1024 ($0.2028 per 1,000 calls, hit ratio 95%;")
     per_group = next(o for o in rec.options if o.name == "per_group")
-    assert per_group.description == (
-        "deepseek-v4-pro for the groups whose signals lean Pro (g3), deepseek-flash elsewhere"
-    )
+    assert per_group.description == ("deepseek-v4-pro for the groups whose signals lean Pro (g3), "
+                                     "deepseek-flash elsewhere")
     g3 = next(w for w in rec.workload.groups if w.group == "g3")
-    assert g3.why[0] == (
-        "agentic tool use: 85/85 calls (100%) send tool definitions, 85 responses call tools (85 tool calls)"
-    )
+    assert g3.why[0] == ("agentic tool use: 85/85 calls (100%) send tool definitions, 85 responses call tools "
+                         "(85 tool calls)")
     assert rec.caveats[0].startswith("Quality is not in the log")
     assert with_text(with_text(example)) == with_text(example)  # idempotent
 
@@ -77,9 +73,8 @@ def test_a_saved_report_is_written_again_from_its_codes(example):
 def test_a_report_without_codes_keeps_its_sentences(example):
     """Reports written before codes (schema 1.0) render the sentences they carry."""
     rec = example.recommendation
-    old = rec.model_copy(
-        update={"reasons": [r.model_copy(update={"code": "", "message": "an old sentence"}) for r in rec.reasons]}
-    )
+    old = rec.model_copy(update={"reasons": [r.model_copy(update={"code": "", "message": "an old sentence"})
+                                             for r in rec.reasons]})
     text = renderer("markdown")(example.model_copy(update={"recommendation": old}))
     assert text.count("an old sentence") == len(rec.reasons)
 

@@ -102,13 +102,7 @@ def test_agentic_thinking_every_step_stays_on_pro(write_log):
     assert hyb.cost_usd < opts["all_pro"].cost_usd  # cheaper, yet it moves 48 thinking steps to Flash
     wl = rec.workload
     [g] = wl.groups
-    assert (g.calls, g.with_tools, g.calls_with_tool_calls, g.thinking_calls, g.reasoning_tokens) == (
-        60,
-        60,
-        48,
-        60,
-        24000,
-    )
+    assert (g.calls, g.with_tools, g.calls_with_tool_calls, g.thinking_calls, g.reasoning_tokens) == (60, 60, 48, 60, 24000)
     assert (g.chain_steps, g.chains_extended, wl.chains) == (48, 12, 12)
     assert g.leans == "pro"
     place = next(x for x in rec.reasons if x.rule == "placement")
@@ -177,18 +171,16 @@ def test_chain_hybrid_pays_for_the_cache_lost_at_the_switch(write_log):
     # the lost hits are paid at Flash's miss rate minus its hit rate, in June 2026 prices
     cat = default_catalog()
     rates = cat.price("deepseek-flash", start).rates
-    assert hyb.cache_lost_at_switch_usd <= (
-        Decimal(hyb.cache_lost_at_switch_tokens) * (rates.input_miss - rates.input_hit) / 1_000_000
-    ).quantize(Decimal("0.000001")) + Decimal("0.000001")
+    assert hyb.cache_lost_at_switch_usd <= (Decimal(hyb.cache_lost_at_switch_tokens) * (rates.input_miss - rates.input_hit)
+                                            / 1_000_000).quantize(Decimal("0.000001")) + Decimal("0.000001")
     assert hyb.cache_lost_at_switch_usd > 0
     # both price sets: the log's own period and today's
     assert pro.cost_usd != pro.cost_usd_at_current_prices
     now = datetime.now(UTC)
     cur = cat.rates("deepseek-flash", cat.bucket("deepseek-flash", now)[1], False)
     s = next(x for x in r.scenarios if x.model == "deepseek-flash" and x.layout == fl.layout)
-    expect = (
-        s.cache_hit_tokens * cur.input_hit + s.cache_miss_tokens * cur.input_miss + s.output_tokens * cur.output
-    ) / 1_000_000
+    expect = (s.cache_hit_tokens * cur.input_hit + s.cache_miss_tokens * cur.input_miss
+              + s.output_tokens * cur.output) / 1_000_000
     assert abs(fl.cost_usd_at_current_prices - expect) <= Decimal("0.000002")
     switch = next(x for x in rec.reasons if x.rule == "switch_cost")
     assert switch.evidence["cache_lost_tokens"] == hyb.cache_lost_at_switch_tokens

@@ -11,48 +11,23 @@ from promptcache.cli import main
 from promptcache.report import RENDERERS
 
 # Words that appear only in the log's prompts and responses (and a bad line's content).
-SECRETS = [
-    "zanzibarquux",
-    "Plumbago",
-    "ultramarine",
-    "FLORIBUNDA",
-    "hexapodwidget",
-    "qwertyvault",
-    "Nimbostratus",
-    "marzipanorbit",
-]
+SECRETS = ["zanzibarquux", "Plumbago", "ultramarine", "FLORIBUNDA", "hexapodwidget", "qwertyvault",
+           "Nimbostratus", "marzipanorbit"]
 
 
 def _rows():
     rows = []
     for i in range(10):
-        rows.append(
-            {
-                "timestamp": f"2026-11-16T09:{i:02d}:00Z",
-                "latency_ms": 900,
-                "user_id": "u1",
-                "request": {
-                    "model": "deepseek-v4-pro",
-                    "messages": [
-                        {
-                            "role": "system",
-                            "content": f"You are zanzibarquux. Today is 2026-11-16 09:{i:02d}:00 UTC. "
-                            + "Plumbago rules apply to ultramarine tickets. " * 40,
-                        },
-                        {"role": "user", "content": f"FLORIBUNDA hexapodwidget ticket {i} qwertyvault"},
-                    ],
-                },
-                "response": {
-                    "choices": [{"message": {"role": "assistant", "content": "Nimbostratus marzipanorbit"}}],
-                    "usage": {
-                        "prompt_tokens": 500 + i,
-                        "completion_tokens": 4,
-                        "prompt_cache_hit_tokens": 0,
-                        "prompt_cache_miss_tokens": 500 + i,
-                    },
-                },
-            }
-        )
+        rows.append({
+            "timestamp": f"2026-11-16T09:{i:02d}:00Z", "latency_ms": 900, "user_id": "u1",
+            "request": {"model": "deepseek-v4-pro", "messages": [
+                {"role": "system", "content": f"You are zanzibarquux. Today is 2026-11-16 09:{i:02d}:00 UTC. "
+                                              + "Plumbago rules apply to ultramarine tickets. " * 40},
+                {"role": "user", "content": f"FLORIBUNDA hexapodwidget ticket {i} qwertyvault"}]},
+            "response": {"choices": [{"message": {"role": "assistant", "content": "Nimbostratus marzipanorbit"}}],
+                         "usage": {"prompt_tokens": 500 + i, "completion_tokens": 4, "prompt_cache_hit_tokens": 0,
+                                   "prompt_cache_miss_tokens": 500 + i}},
+        })
     rows.append('{"request": {"model": "deepseek-v4-pro", "messages": "marzipanorbit broken')  # a bad line
     return rows
 

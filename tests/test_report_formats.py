@@ -21,26 +21,14 @@ EVIL = "@octocat [red]x[/] $a$ | <script>alert('x')</script> **b** `t` & <img sr
 def _rows(n=12):
     rows = []
     for i in range(n):
-        rows.append(
-            {
-                "timestamp": f"2026-11-16T0{i % 10}:{i:02d}:00Z",
-                "latency_ms": 1500,
-                "request": {
-                    "model": "deepseek-v4-pro",
-                    "messages": [
-                        {
-                            "role": "system",
-                            "content": f"{EVIL}\nNow: 2026-11-16 0{i % 10}:{i:02d}:00 UTC\n" + "Rule: be brief. " * 80,
-                        },
-                        {"role": "user", "content": f"Question {i}: {EVIL}"},
-                    ],
-                },
-                "response": {
-                    "choices": [{"message": {"role": "assistant", "content": "ok"}}],
-                    "usage": {"prompt_tokens": 0, "completion_tokens": 5},
-                },
-            }
-        )
+        rows.append({
+            "timestamp": f"2026-11-16T0{i % 10}:{i:02d}:00Z", "latency_ms": 1500,
+            "request": {"model": "deepseek-v4-pro", "messages": [
+                {"role": "system", "content": f"{EVIL}\nNow: 2026-11-16 0{i % 10}:{i:02d}:00 UTC\n" + "Rule: be brief. " * 80},
+                {"role": "user", "content": f"Question {i}: {EVIL}"}]},
+            "response": {"choices": [{"message": {"role": "assistant", "content": "ok"}}],
+                         "usage": {"prompt_tokens": 0, "completion_tokens": 5}},
+        })
     return rows
 
 
@@ -49,10 +37,8 @@ def evil_report(tmp_path_factory):
     from promptcache.analyze.pipeline import analyze
 
     p = tmp_path_factory.mktemp("evil") / "calls.jsonl"
-    p.write_text(
-        "".join(json.dumps({**r, "response": {"choices": r["response"]["choices"]}}) + "\n" for r in _rows()),
-        encoding="utf-8",
-    )
+    p.write_text("".join(json.dumps({**r, "response": {"choices": r["response"]["choices"]}}) + "\n" for r in _rows()),
+                 encoding="utf-8")
     return analyze([p])
 
 
@@ -91,13 +77,9 @@ def test_html_is_self_contained(evil_report):
 def test_html_has_the_four_charts_on_the_example(example_json):
     rep = Report.model_validate_json(example_json.read_text())
     html = renderer("html")(rep)
-    for title in (
-        "Cache hit ratio over time",
-        "Cost per candidate model and layout",
-        "For comparison: other providers' models",
-        "What each group's prompt is made of",
-        "Concurrency over time",
-    ):
+    for title in ("Cache hit ratio over time", "Cost per candidate model and layout",
+                  "For comparison: other providers' models", "What each group's prompt is made of",
+                  "Concurrency over time"):
         assert title in html
     assert html.count("<svg") == 5  # issue 18: candidates and comparison models charted apart
     assert "observed (provider-reported)" in html and "limit" in html
@@ -119,18 +101,9 @@ def test_markdown_escapes_and_fits_github(evil_report):
 
 def test_markdown_sections(example_json):
     md = renderer("markdown")(Report.model_validate_json(example_json.read_text()))
-    for needle in (
-        "Cache hit ratio",
-        "Cost per model and layout",
-        "Template groups",
-        "Findings",
-        "Assumptions",
-        "as logged (deepseek-v4-pro, simulated",
-        "with the prompt fixes",
-        "Fix the prompts",
-        "Switch models",
-        "Both",
-    ):
+    for needle in ("Cache hit ratio", "Cost per model and layout", "Template groups", "Findings", "Assumptions",
+                   "as logged (deepseek-v4-pro, simulated", "with the prompt fixes", "Fix the prompts",
+                   "Switch models", "Both"):
         assert needle in md, needle
 
 
@@ -200,16 +173,10 @@ def test_report_command_renders_without_reanalyzing(example_json, tmp_path, monk
     assert "promptcache" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(
-    "content,needle",
-    [
-        (None, "no such file"),
-        ("not json", "not a JSON report"),
-        ('{"a": 1}', "no schema_version"),
-        ('{"schema_version": "9.0"}', "report schema 9.0"),
-        ('{"schema_version": "1.0"}', "not a valid report"),
-    ],
-)
+@pytest.mark.parametrize("content,needle", [
+    (None, "no such file"), ("not json", "not a JSON report"), ('{"a": 1}', "no schema_version"),
+    ('{"schema_version": "9.0"}', "report schema 9.0"), ('{"schema_version": "1.0"}', "not a valid report"),
+])
 def test_report_command_errors(tmp_path, capsys, content, needle):
     p = tmp_path / "r.json"
     if content is not None:
@@ -260,7 +227,6 @@ def test_redacted_helper_drops_text(evil_report):
 
 # --- timeline ---
 
-
 def test_timeline_bucket_choice():
     from promptcache.analyze.timeline import choose_bucket
 
@@ -292,10 +258,7 @@ def test_timeline_builder():
     assert tl.simulated[0].model == "m" and tl.simulated[0].hit_ratio[0] == 0.9
     assert tl.max_in_flight[:4] == [2, 1, 1, 0]
     assert tl.limits == {"m": 2}
-    assert {(c.group, c.source): c.hit_tokens for c in tl.group_cache} == {
-        ("g1", "observed"): 50,
-        ("g1", "m/as_logged"): 90,
-    }
+    assert {(c.group, c.source): c.hit_tokens for c in tl.group_cache} == {("g1", "observed"): 50, ("g1", "m/as_logged"): 90}
     assert len(tl.starts) == len(tl.calls) == len(tl.max_in_flight)
 
 

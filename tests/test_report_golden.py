@@ -35,13 +35,8 @@ def example_report():
 
     path = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
     report = analyze([path], AnalyzeOptions(now=datetime(2026, 11, 29, 11, 0, tzinfo=UTC)))
-    return report.model_copy(
-        update={
-            "inputs": ["example.jsonl.gz"],
-            "tool_version": "0.0.0",
-            "input_formats": {"example.jsonl.gz": "openai"},
-        }
-    )
+    return report.model_copy(update={"inputs": ["example.jsonl.gz"], "tool_version": "0.0.0",
+                                     "input_formats": {"example.jsonl.gz": "openai"}})
 
 
 def _update(request) -> bool:

@@ -32,8 +32,7 @@ BROWSER = _browser()
 pytestmark = pytest.mark.skipif(
     BROWSER is None,
     reason="no Chromium binary found (looked for " + ", ".join(CANDIDATES) + " on PATH and $PROMPTCACHE_CHROMIUM); "
-    "install one, e.g. `apt-get install -y chromium`, to run the HTML browser test",
-)
+           "install one, e.g. `apt-get install -y chromium`, to run the HTML browser test")
 
 PAYLOAD = "<script>document.title='PWNED';document.body.innerHTML='PWNED'</script><img src=x onerror=\"document.title='PWNED'\">"
 
@@ -41,19 +40,9 @@ PAYLOAD = "<script>document.title='PWNED';document.body.innerHTML='PWNED'</scrip
 def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     profile = tmp_path / "profile"
     profile.mkdir(exist_ok=True)
-    cmd = [
-        BROWSER,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
+    cmd = [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+           f"--user-data-dir={profile}", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
@@ -65,19 +54,10 @@ def hostile_html(tmp_path_factory):
     d = tmp_path_factory.mktemp("hostile")
     rows = []
     for i in range(8):
-        rows.append(
-            {
-                "timestamp": f"2026-11-16T10:{i:02d}:00Z",
-                "latency_ms": 2000,
-                "request": {
-                    "model": "deepseek-v4-pro",
-                    "messages": [
-                        {"role": "system", "content": f"{PAYLOAD}\nTime: 10:{i:02d}:00\n" + "Be brief. " * 60},
-                        {"role": "user", "content": f"{PAYLOAD} question {i}"},
-                    ],
-                },
-            }
-        )
+        rows.append({"timestamp": f"2026-11-16T10:{i:02d}:00Z", "latency_ms": 2000, "request": {
+            "model": "deepseek-v4-pro", "messages": [
+                {"role": "system", "content": f"{PAYLOAD}\nTime: 10:{i:02d}:00\n" + "Be brief. " * 60},
+                {"role": "user", "content": f"{PAYLOAD} question {i}"}]}})
     log = d / "calls.jsonl"
     log.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     page = d / "report.html"

@@ -34,20 +34,8 @@ def _cells_whole(text: str, report: Report) -> None:
         assert usd(o.cost_per_1000_calls_usd) in text and usd(o.cost_usd_at_current_prices) in text
         for ld in o.load:
             assert f"{ld.model} {ld.headroom:+,d}" in text, "headroom cut"
-    for header in (
-        "Hit %",
-        "Cost",
-        "Peak %",
-        "Hits",
-        "Misses",
-        "Output",
-        "Per 1k calls",
-        "Today's prices",
-        "Headroom",
-        "Observed hits",
-        "Error $",
-        "Verdict",
-    ):
+    for header in ("Hit %", "Cost", "Peak %", "Hits", "Misses", "Output", "Per 1k calls", "Today's prices",
+                   "Headroom", "Observed hits", "Error $", "Verdict"):
         assert header in text, f"column {header!r} missing"
 
 
@@ -58,9 +46,8 @@ def test_terminal_fits_and_cuts_no_number_or_name(report, width):
     _cells_whole(text, report)
     # a cell cut with an ellipsis next to a number or a model name
     # a cell cut with an ellipsis: a cost, a ratio ("38.…"), a count ("1,038,5…") or a model name
-    assert not re.search(r"(\$[\d.,]*|\d[.,]\d*|deepseek-?[\w.-]*|claude-?[\w.-]*|gpt-?[\w.-]*)…", text), (
+    assert not re.search(r"(\$[\d.,]*|\d[.,]\d*|deepseek-?[\w.-]*|claude-?[\w.-]*|gpt-?[\w.-]*)…", text), \
         "a cell was cut"
-    )
 
 
 def test_piped_80_columns(report, monkeypatch, capsys, tmp_path):
@@ -160,16 +147,11 @@ def test_output_file_is_named_on_stderr(capsys, tmp_path):
 
 def _crowded(report: Report) -> Report:
     """Six candidates: narrow bars, long model names."""
-    names = [
-        "deepseek-v4-pro",
-        "deepseek-flash",
-        "claude-sonnet-4-5",
-        "claude-opus-4-5",
-        "gpt-4.1-mini",
-        "gemini-2.5-flash",
-    ]
+    names = ["deepseek-v4-pro", "deepseek-flash", "claude-sonnet-4-5", "claude-opus-4-5", "gpt-4.1-mini",
+             "gemini-2.5-flash"]
     base = [s for s in report.scenarios if not s.comparison][:2]
-    scen = [lay.model_copy(update={"model": n, "comparison": False}) for n in names for lay in base]
+    scen = [lay.model_copy(update={"model": n, "comparison": False})
+            for n in names for lay in base]
     return report.model_copy(update={"scenarios": scen + [s for s in report.scenarios if s.comparison]})
 
 
@@ -178,11 +160,8 @@ def test_labels_under_the_bars_never_overlap(report):
     html = renderer("html")(_crowded(report))
     svg = next(s for s in re.findall(r"<svg.*?</svg>", html, flags=re.S) if "Cost per candidate" in s)
     rows: dict[str, list[tuple[float, float]]] = {}
-    for x, y, size, text in re.findall(
-        r'<text x="([\d.]+)" y="([\d.]+)" font-size="(\d+)"[^>]*'
-        r'text-anchor="middle"[^>]*>(.*?)</text>',
-        svg,
-    ):
+    for x, y, size, text in re.findall(r'<text x="([\d.]+)" y="([\d.]+)" font-size="(\d+)"[^>]*'
+                                       r'text-anchor="middle"[^>]*>(.*?)</text>', svg):
         lines = re.findall(r">([^<]+)</tspan>", text) or [text]
         w = max(len(t) for t in lines) * int(size) * 0.6
         rows.setdefault(y, []).append((float(x) - w / 2, float(x) + w / 2))

@@ -25,13 +25,8 @@ NOW = datetime(2026, 11, 29, 11, tzinfo=UTC)
 
 
 def _call(*parts: tuple[str, str], line: int = 1, conv: str | None = None) -> Call:
-    return Call(
-        source="log.jsonl",
-        line=line,
-        model="m",
-        segments=[Segment(role=r, text=t) for r, t in parts],
-        conversation_id=conv,
-    )
+    return Call(source="log.jsonl", line=line, model="m", segments=[Segment(role=r, text=t) for r, t in parts],
+                conversation_id=conv)
 
 
 SYSTEM = "You are Nova. Current time: 2026-11-16 10:15 UTC. Answer politely."
@@ -98,7 +93,7 @@ def test_the_difference_is_where_the_shared_prefix_ends(xs, ys):
     assert [(s.role, s.text) for s in a.segments[:parts]] == [(s.role, s.text) for s in b.segments[:parts]]
     if d.reason == "changed":
         ta, tb = a.segments[parts].text, b.segments[parts].text
-        assert ta[: d.offset] == tb[: d.offset] and ta[d.offset : d.offset + 1] != tb[d.offset : d.offset + 1]
+        assert ta[:d.offset] == tb[:d.offset] and ta[d.offset:d.offset + 1] != tb[d.offset:d.offset + 1]
 
 
 @pytest.fixture(scope="module")
@@ -157,15 +152,8 @@ def test_explain_call_unknown_id_is_one_line_and_exit_2(capsys):
 
 def _write(tmp: Path, name: str, system: str) -> Path:
     p = tmp / name
-    p.write_text(
-        json.dumps(
-            {
-                "model": "deepseek-v4-pro",
-                "messages": [{"role": "system", "content": system}, {"role": "user", "content": "hi"}],
-            }
-        ),
-        encoding="utf-8",
-    )
+    p.write_text(json.dumps({"model": "deepseek-v4-pro", "messages": [
+        {"role": "system", "content": system}, {"role": "user", "content": "hi"}]}), encoding="utf-8")
     return p
 
 

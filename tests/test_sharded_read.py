@@ -58,10 +58,8 @@ def _json(paths, executor=None, **kw) -> str:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sharded") / "log.jsonl"
-    subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks/gen_log.py"), "--calls", "120", "--seed", "21", "-o", str(out)],
-        check=True,
-    )
+    subprocess.run([sys.executable, str(ROOT / "benchmarks/gen_log.py"), "--calls", "120", "--seed", "21",
+                    "-o", str(out)], check=True)
     return out
 
 
@@ -90,15 +88,8 @@ def test_a_cut_inside_a_long_line_leaves_no_empty_range(tmp_path):
 
 @pytest.mark.parametrize("models", [None, ["gpt-4o", "deepseek-v4-pro"]])
 def test_report_equal_on_multi_file_multi_range_input(generated, small_ranges, models):
-    paths = [
-        generated,
-        EXAMPLE,
-        FORMATS / "anthropic.jsonl",
-        FORMATS / "mooncake.jsonl",
-        FORMATS / "claude_code",
-        FORMATS / "weka_trace.json",
-        FORMATS / "langfuse_observations.json",
-    ]
+    paths = [generated, EXAMPLE, FORMATS / "anthropic.jsonl", FORMATS / "mooncake.jsonl",
+             FORMATS / "claude_code", FORMATS / "weka_trace.json", FORMATS / "langfuse_observations.json"]
     ex = Pickling()
     kw = {"models": models} if models else {}
     assert _json(paths, ex, **kw) == _json(paths, **kw)
@@ -106,14 +97,9 @@ def test_report_equal_on_multi_file_multi_range_input(generated, small_ranges, m
 
 
 def _chat(messages, out="ok", n=1):
-    return {
-        "timestamp": f"2026-11-01T10:00:{n:02d}Z",
-        "request": {"model": "gpt-4o", "messages": messages},
-        "response": {
-            "choices": [{"message": {"role": "assistant", "content": out}}],
-            "usage": {"prompt_tokens": 40, "completion_tokens": 2},
-        },
-    }
+    return {"timestamp": f"2026-11-01T10:00:{n:02d}Z", "request": {"model": "gpt-4o", "messages": messages},
+            "response": {"choices": [{"message": {"role": "assistant", "content": out}}],
+                         "usage": {"prompt_tokens": 40, "completion_tokens": 2}}}
 
 
 def test_a_piece_first_counted_with_other_framing_is_shaped_again(tmp_path, monkeypatch):
@@ -123,10 +109,8 @@ def test_a_piece_first_counted_with_other_framing_is_shaped_again(tmp_path, monk
     shapes that range again, and the report is the local one."""
     p = tmp_path / "calls.jsonl"
     first = _chat([{"role": "user", "content": "hello"}], n=1)
-    second = _chat(
-        [{"role": "user", "content": "hi"}, {"role": "assistant", "content": ""}, {"role": "user", "content": "again"}],
-        n=2,
-    )
+    second = _chat([{"role": "user", "content": "hi"}, {"role": "assistant", "content": ""},
+                    {"role": "user", "content": "again"}], n=2)
     p.write_text(json.dumps(first) + "\n" + json.dumps(second) + "\n")
     made = []
     init = S.ShardedReader.__iter__
@@ -150,9 +134,8 @@ def test_read_stats_and_bad_lines_add_up(tmp_path, small_ranges, generated):
     p.write_text("\n".join(lines) + "\n")
     local = read_logs([p])
     calls = sum(1 for _ in local)
-    reader = S.sharded_reader(
-        Pickling(), [str(p)], input_format="auto", strict=False, catalog=_catalog(), measurers={}, calibrate=False
-    )
+    reader = S.sharded_reader(Pickling(), [str(p)], input_format="auto", strict=False, catalog=_catalog(),
+                              measurers={}, calibrate=False)
     assert reader is not None and len(reader.ranges) > 3
     assert sum(1 for _ in reader) == calls
     assert reader.stats == local.stats  # lines, calls, skipped by reason, the examples with file:line
@@ -192,12 +175,8 @@ def test_file_url_and_memory_filesystem(generated, small_ranges):
 
 def test_batch_files_are_read_on_the_client():
     paths = [str(FORMATS / "openai_batch_input.jsonl"), str(FORMATS / "openai_batch_output.jsonl")]
-    assert (
-        S.sharded_reader(
-            Pickling(), paths, input_format="auto", strict=False, catalog=_catalog(), measurers={}, calibrate=False
-        )
-        is None
-    )
+    assert S.sharded_reader(Pickling(), paths, input_format="auto", strict=False, catalog=_catalog(),
+                            measurers={}, calibrate=False) is None
     assert _json(paths, Pickling()) == _json(paths)
 
 
@@ -235,19 +214,13 @@ def _first_pass(reader, family="o200k"):
     measurers = {family: Measurer(family)}
     if isinstance(reader, S.ShardedReader):
         reader.measurers = measurers
-    return first_pass(reader, catalog=_catalog(), measurers=measurers, primary=family, at=DAY, now=DAY, calibrate=False)
+    return first_pass(reader, catalog=_catalog(), measurers=measurers, primary=family, at=DAY, now=DAY,
+                      calibrate=False)
 
 
 def _sharded(paths):
-    reader = S.sharded_reader(
-        Pickling(),
-        [str(p) for p in paths],
-        input_format="auto",
-        strict=False,
-        catalog=_catalog(),
-        measurers={},
-        calibrate=False,
-    )
+    reader = S.sharded_reader(Pickling(), [str(p) for p in paths], input_format="auto", strict=False,
+                              catalog=_catalog(), measurers={}, calibrate=False)
     assert reader is not None
     return reader
 
@@ -321,15 +294,8 @@ def test_an_interrupt_mid_range_groups_the_calls_that_went_through(generated, sm
         measurers = {"o200k": Measurer("o200k")}
         if isinstance(reader, S.ShardedReader):
             reader.measurers = measurers
-        return first_pass(
-            stop_after(n)(reader),
-            catalog=_catalog(),
-            measurers=measurers,
-            primary="o200k",
-            at=DAY,
-            now=DAY,
-            calibrate=False,
-        )
+        return first_pass(stop_after(n)(reader), catalog=_catalog(), measurers=measurers, primary="o200k", at=DAY,
+                          now=DAY, calibrate=False)
 
     reader = _sharded([generated])
     sizes = [sum(1 for _ in R.records(r)) for r in reader.ranges]

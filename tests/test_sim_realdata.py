@@ -42,10 +42,8 @@ EXPLAINED = {
     ("crewAI__test_openai_completions_cached_prompt_tokens.yaml", 0): "warm-start",
     ("crewAI__test_openai_completions_cached_prompt_tokens.yaml", 1): "scope-split",
     ("crewAI__test_openai_completions_cached_prompt_tokens_with_tools.yaml", 0): "warm-start",
-    (
-        "pydantic-ai__test_anthropic_code_execution_files_cache_prefix_stable[messages-sonnet-4-6].yaml",
-        1,
-    ): "estimate+server-tools",
+    ("pydantic-ai__test_anthropic_code_execution_files_cache_prefix_stable[messages-sonnet-4-6].yaml", 1):
+        "estimate+server-tools",
     ("pydantic-ai__test_deepseek_deferred_capability_with_thinking.yaml", 0): "warm-start",
     ("pydantic-ai__test_deepseek_deferred_capability_with_thinking.yaml", 2): "unit-granularity",
 }
@@ -152,21 +150,13 @@ def load_cassette(path: Path) -> list[tuple[Call, int]]:
         scale = body / max(sum(sizes), 1)
         toks = [int(s * scale) for s in sizes]
         toks[-1] += body - sum(toks)
-        segs = [
-            Segment("block", block_id=hash(t) & 0xFFFFFFFF, block_tokens=n, cache_control=_ttl(p))
-            for (_, p), t, n in zip(parts, texts, toks)
-        ]
+        segs = [Segment("block", block_id=hash(t) & 0xFFFFFFFF, block_tokens=n, cache_control=_ttl(p))
+                for (_, p), t, n in zip(parts, texts, toks)]
         segs.append(Segment("block", block_id=7, block_tokens=3))
         top = req.get("cache_control")
-        call = Call(
-            source=path.name,
-            line=i,
-            model=req.get("model", ""),
-            segments=segs,
-            usage=Usage(total, 1, read),
-            cache_control=(top.get("ttl", "") if isinstance(top, dict) else None),
-            call_id=f"{path.name}:{i}",
-        )
+        call = Call(source=path.name, line=i, model=req.get("model", ""), segments=segs,
+                    usage=Usage(total, 1, read), cache_control=(top.get("ttl", "") if isinstance(top, dict) else None),
+                    call_id=f"{path.name}:{i}")
         out.append((call, read))
     return out
 
@@ -180,14 +170,8 @@ def load_trajectory(path: Path) -> list[tuple[Call, int, float]]:
             continue
         seen.add(r["id"])
         u = r["usage"]
-        rows.append(
-            (
-                u["prompt_tokens"],
-                u["cache_read_input_tokens"],
-                u["cache_creation_input_tokens"],
-                datetime.fromisoformat(e["timestamp"]).timestamp(),
-            )
-        )
+        rows.append((u["prompt_tokens"], u["cache_read_input_tokens"], u["cache_creation_input_tokens"],
+                     datetime.fromisoformat(e["timestamp"]).timestamp()))
     out = []
     pieces: list[tuple[int, int]] = []
     prefix = 0
@@ -196,14 +180,12 @@ def load_trajectory(path: Path) -> list[tuple[Call, int, float]]:
         new = total - tail - prefix
         pieces = pieces + [(1000 + i, new)]
         prefix += new
-        segs = [
-            Segment("block", block_id=b, block_tokens=n, cache_control="" if (k == 0 or k >= len(pieces) - 2) else None)
-            for k, (b, n) in enumerate(pieces)
-        ]
+        segs = [Segment("block", block_id=b, block_tokens=n,
+                        cache_control="" if (k == 0 or k >= len(pieces) - 2) else None)
+                for k, (b, n) in enumerate(pieces)]
         segs.append(Segment("block", block_id=-i, block_tokens=tail))
-        call = Call(
-            source=path.name, line=i, model="claude-3-5-sonnet-20241022", segments=segs, usage=Usage(total, 1, read)
-        )
+        call = Call(source=path.name, line=i, model="claude-3-5-sonnet-20241022", segments=segs,
+                    usage=Usage(total, 1, read))
         out.append((call, read, t))
     return out
 
@@ -236,9 +218,7 @@ def test_openhands_claude_trajectories(name):
 
 @pytest.mark.parametrize("name", sorted(CASSETTES))
 def test_cassettes(name):
-    calls = [
-        (c, rec, 1_780_000_000.0 + 20 * i) for i, (c, rec) in enumerate(load_cassette(Path(ROOT, "cassettes", name)))
-    ]
+    calls = [(c, rec, 1_780_000_000.0 + 20 * i) for i, (c, rec) in enumerate(load_cassette(Path(ROOT, "cassettes", name)))]
     rows = simulate(CASSETTES[name], calls)
     assert rows
     _check(name, rows)
@@ -250,22 +230,11 @@ def test_cassettes(name):
 
 def table() -> str:
     """The comparison table for docs/cache-rules.md: ``python tests/test_sim_realdata.py``."""
-    lines = [
-        "| recording | call | policy | input | recorded read | simulated read | diff |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    lines = ["| recording | call | policy | input | recorded read | simulated read | diff |", "|---|---|---|---|---|---|---|"]
     jobs = [(n, "claude-sonnet-4-5", load_trajectory(Path(ROOT, "trajectories", n))) for n in TRAJECTORIES]
     for n in sorted(CASSETTES):
-        jobs.append(
-            (
-                n,
-                CASSETTES[n],
-                [
-                    (c, r, 1_780_000_000.0 + 20 * i)
-                    for i, (c, r) in enumerate(load_cassette(Path(ROOT, "cassettes", n)))
-                ],
-            )
-        )
+        jobs.append((n, CASSETTES[n], [(c, r, 1_780_000_000.0 + 20 * i)
+                                       for i, (c, r) in enumerate(load_cassette(Path(ROOT, "cassettes", n)))]))
     for n, model, calls in jobs:
         for i, (total, rec, sim) in enumerate(simulate(model, calls)):
             note = EXPLAINED.get((n, i), "")

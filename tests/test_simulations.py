@@ -30,15 +30,8 @@ NOW = datetime(2026, 11, 29, 11, tzinfo=UTC)
 def sims():
     catalog = default_catalog()
     measurers = {"deepseek-v4": Measurer("deepseek-v4")}
-    fp = first_pass(
-        read_logs([EXAMPLE]),
-        catalog=catalog,
-        measurers=measurers,
-        primary="deepseek-v4",
-        at=None,
-        now=NOW,
-        calibrate=False,
-    )
+    fp = first_pass(read_logs([EXAMPLE]), catalog=catalog, measurers=measurers, primary="deepseek-v4", at=None,
+                    now=NOW, calibrate=False)
     order = sorted(range(len(fp.facts)), key=lambda i: (fp.facts[i].start, i))
     return Simulations(fp, order, measurers, catalog, AnalyzeOptions(now=NOW), now=NOW)
 
@@ -115,27 +108,20 @@ def test_a_what_if_is_re_simulated_from_the_nearest_kept_layout(sims, monkeypatc
     assert len(groups) == 3
     by_group = {g: {i: replace(f, user=None) for i, f in enumerate(facts) if f.group == g} for g in groups}
     combined = Variant(facts={i: f for g in groups for i, f in by_group[g].items()})
-    loo = Variant(
-        facts={i: f for g in groups[1:] for i, f in by_group[g].items()},
-        parent=combined,
-        differs=set(by_group[groups[0]]),
-    )
+    loo = Variant(facts={i: f for g in groups[1:] for i, f in by_group[g].items()}, parent=combined,
+                  differs=set(by_group[groups[0]]))
     again = Variant(facts={i: f for g in groups[:2] for i, f in by_group[g].items()})  # groups[2]'s fix dropped
     assert S.differs(combined, again) == set(by_group[groups[2]])
 
     fed: list[list[int]] = []
     rerun = S.rerun_partitions
-    monkeypatch.setattr(
-        S, "rerun_partitions", lambda prints, changed, *a: fed.append(sorted(changed)) or rerun(prints, changed, *a)
-    )
+    monkeypatch.setattr(S, "rerun_partitions", lambda prints, changed, *a: fed.append(sorted(changed)) or rerun(
+        prints, changed, *a))
     for var in (combined, loo, again):
         got = sims.outcomes(pro, var)
         want, _ = _whole(sims, "deepseek-v4-pro", facts=[var.facts.get(i, f) for i, f in enumerate(facts)])
-        assert (list(got.read), list(got.write), list(got.total)) == (
-            list(want.read),
-            list(want.write),
-            list(want.total),
-        )
+        assert (list(got.read), list(got.write), list(got.total)) == (list(want.read), list(want.write),
+                                                                      list(want.total))
     assert fed == [sorted(combined.facts), sorted(by_group[groups[0]]), sorted(by_group[groups[2]])]
     monkeypatch.setattr(S, "simulate_outcomes", lambda *a: pytest.fail("simulated again"))
     monkeypatch.setattr(S, "rerun_partitions", lambda *a: pytest.fail("simulated again"))
@@ -172,18 +158,10 @@ def test_calls_placed_on_two_models_equal_a_whole_simulation(sims, seed):
             assert got is not None
             want: list = []
             policies = {e.id: make_policy(e, sims.measurers[e.tokenizer]) for e in (pro, flash)}
-            simulate(
-                layout_facts,
-                order,
-                assign.__getitem__,
-                dict(sims.fp.shapes),
-                policies,
-                sims.catalog,
-                lambda i, o, want=want: want.append((i, o.read, o.write, o.write_1h, o.total)),
-            )
-            assert sorted(want) == [
-                (i, got.read[i], got.write[i], got.write_1h[i], got.total[i]) for i in range(len(facts))
-            ]
+            simulate(layout_facts, order, assign.__getitem__, dict(sims.fp.shapes), policies, sims.catalog,
+                     lambda i, o, want=want: want.append((i, o.read, o.write, o.write_1h, o.total)))
+            assert sorted(want) == [(i, got.read[i], got.write[i], got.write_1h[i], got.total[i])
+                                    for i in range(len(facts))]
 
 
 def test_placed_options_of_models_simulated_otherwise_are_not_put_together(sims, monkeypatch):

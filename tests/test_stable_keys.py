@@ -45,9 +45,8 @@ print(len(fp.facts), h.hexdigest(), hash("salted"))
 
 def _run(seed: str) -> list[str]:
     env = {**os.environ, "PYTHONHASHSEED": seed}
-    out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(ROOT)], env=env, cwd=ROOT, capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT)], env=env, cwd=ROOT, capture_output=True,
+                         text=True, check=True)
     return out.stdout.split()
 
 
@@ -90,12 +89,10 @@ print(len(calls), len(set(keys)), hashlib.sha256(repr(keys).encode()).hexdigest(
 
 def test_template_keys_equal_under_two_hash_seeds():
     """Template keys (what ranges grouped on Dask workers merge by) are the same in every process."""
-
     def run(seed):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        return subprocess.run(
-            [sys.executable, "-c", TEMPLATES, str(ROOT)], env=env, cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.split()
+        return subprocess.run([sys.executable, "-c", TEMPLATES, str(ROOT)], env=env, cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.split()
 
     a, b = run("1"), run("2")
     assert int(a[0]) > 100 and int(a[1]) > 5  # calls of several templates, tools as JSON and not
@@ -112,13 +109,8 @@ def test_anonymize_with_a_salt_is_the_same_trace_in_every_process(tmp_path):
     for seed in ("1", "2"):
         out = tmp_path / f"trace{seed}.jsonl"
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        subprocess.run(
-            [sys.executable, "-m", "promptcache", "anonymize", str(example), "-o", str(out), "--salt", "00ff"],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            check=True,
-        )
+        subprocess.run([sys.executable, "-m", "promptcache", "anonymize", str(example), "-o", str(out), "--salt", "00ff"],
+                       env=env, cwd=ROOT, capture_output=True, check=True)
         outs.append(out.read_bytes())
     assert b'"template":"' in outs[0]  # the template ids are in the trace
     assert outs[0] == outs[1]

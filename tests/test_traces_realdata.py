@@ -84,7 +84,7 @@ def test_trajectories_grow(realdata: Path):
         sizes = [sum(len(s.text) + len(s.tool_calls) for s in c.segments) for c in calls]
         assert sizes == sorted(sizes) and len(calls) >= 1
         for a, b in itertools.pairwise(calls):
-            assert b.segments[: len(a.segments)] == a.segments  # each prompt extends the previous one
+            assert b.segments[:len(a.segments)] == a.segments  # each prompt extends the previous one
 
 
 def test_weka_claude_simulation_reaches_the_published_overlap(realdata: Path):
@@ -117,9 +117,7 @@ def test_mooncake_gpt4o_is_not_zero_and_why(realdata: Path):
     from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 
     path = realdata / "traces" / "mooncake" / "conversation_trace.jsonl"
-    ratios = [
-        analyze([path], AnalyzeOptions(models=["gpt-4o"], compare=[], cache_param_specs=spec)).scenarios[0].hit_ratio
-        for spec in ([], ["overflow_rpm=inf"])
-    ]
+    ratios = [analyze([path], AnalyzeOptions(models=["gpt-4o"], compare=[], cache_param_specs=spec)).scenarios[0].hit_ratio
+              for spec in ([], ["overflow_rpm=inf"])]
     assert ratios[0] == pytest.approx(0.027, abs=0.002)
     assert ratios[1] == pytest.approx(0.264, abs=0.002)

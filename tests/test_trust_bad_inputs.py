@@ -132,18 +132,8 @@ def test_corpus_file(name, capsys):
     _check(capsys, CORPUS / name, EXPECTED[name])
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "huge_line.jsonl",
-        "no_newline.jsonl",
-        "deep_array.json",
-        "deep_in_record.json",
-        "deep.yaml",
-        "gz_of_garbage.jsonl.gz",
-        "gz_empty.jsonl.gz",
-    ],
-)
+@pytest.mark.parametrize("name", ["huge_line.jsonl", "no_newline.jsonl", "deep_array.json", "deep_in_record.json",
+                                  "deep.yaml", "gz_of_garbage.jsonl.gz", "gz_empty.jsonl.gz"])
 def test_generated_file(name, generated, capsys):
     tmp, expected = generated
     _check(capsys, tmp / name, expected[name])
@@ -213,19 +203,11 @@ def test_no_traceback_without_debug_but_with_it(capsys, monkeypatch):
 
 def test_subprocess_exit_codes_and_no_traceback(tmp_path):
     """The real console entry point, as a user runs it."""
-    r = subprocess.run(
-        [sys.executable, "-m", "promptcache", "analyze", str(CORPUS / "corrupt.jsonl.gz")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = subprocess.run([sys.executable, "-m", "promptcache", "analyze", str(CORPUS / "corrupt.jsonl.gz")],
+                       capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "corrupt.jsonl.gz:1:" in r.stderr
-    r = subprocess.run(
-        [sys.executable, "-m", "promptcache", "analyze", str(CORPUS / "truncated_line.jsonl")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = subprocess.run([sys.executable, "-m", "promptcache", "analyze", str(CORPUS / "truncated_line.jsonl")],
+                       capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "Traceback" not in r.stderr
     assert "truncated_line.jsonl:3:" in r.stdout
 

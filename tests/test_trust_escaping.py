@@ -50,14 +50,11 @@ def _poison(obj, key=None):
     from pydantic import BaseModel
 
     if isinstance(obj, BaseModel):  # Literal fields are a fixed vocabulary, not free text: kept
-        return {
-            name: getattr(obj, name) if "Literal" in str(f.annotation) else _poison(getattr(obj, name), name)
-            for name, f in type(obj).model_fields.items()
-        }
+        return {name: getattr(obj, name) if "Literal" in str(f.annotation) else _poison(getattr(obj, name), name)
+                for name, f in type(obj).model_fields.items()}
     if isinstance(obj, dict):
-        return {
-            (f"{key}:{HOSTILE}#{i}" if isinstance(k, str) else k): _poison(v, k) for i, (k, v) in enumerate(obj.items())
-        }
+        return {(f"{key}:{HOSTILE}#{i}" if isinstance(k, str) else k): _poison(v, k)
+                for i, (k, v) in enumerate(obj.items())}
     if isinstance(obj, list):
         return [_poison(v, key) for v in obj]
     if isinstance(obj, tuple):
@@ -73,16 +70,12 @@ def hostile_report(example_report) -> Report:
     rep = Report.model_validate(data)
     # make sure the poison reached fields renderers show
     assert SCRIPT in rep.groups[0].label and SCRIPT in rep.groups[0].breakers[0].samples[0]
-    extra = rep.model_copy(
-        update={
-            "skipped_examples": [
-                *rep.skipped_examples,
-                SkippedLine(path=f"path:{HOSTILE}", line=3, reason=f"reason:{HOSTILE}", message=f"message:{HOSTILE}"),
-            ],
-            "skipped_lines": rep.skipped_lines + 1,
-            "partial": True,
-        }
-    )
+    extra = rep.model_copy(update={
+        "skipped_examples": [*rep.skipped_examples, SkippedLine(
+            path=f"path:{HOSTILE}", line=3, reason=f"reason:{HOSTILE}", message=f"message:{HOSTILE}")],
+        "skipped_lines": rep.skipped_lines + 1,
+        "partial": True,
+    })
     return Report.model_validate(extra.model_dump(mode="python"))
 
 
@@ -109,7 +102,7 @@ def test_hostile_text_is_shown_not_obeyed(fmt, hostile_report):
     if fmt in ("html", "htm"):
         assert _only_own_scripts(out), "log text reached the HTML unescaped"
         assert html.escape("<script>alert(1)</script>", quote=False) in out or "&lt;script&gt;" in out
-        assert '<a href="https://evil.example' not in out
+        assert "<a href=\"https://evil.example" not in out
         return
     if fmt in ("markdown", "md"):
         _check_markdown(out)
@@ -144,9 +137,8 @@ def _check_markdown(out: str) -> None:
                 block.append(lines[i])
                 i += 1
             widths = {_unescaped_pipes(b) for b in block}
-            assert len(widths) == 1, (
-                "a table row has a different number of cells (a | or newline leaked):\n" + "\n".join(block)
-            )
+            assert len(widths) == 1, "a table row has a different number of cells (a | or newline leaked):\n" + \
+                "\n".join(block)
         else:
             i += 1
 
@@ -178,7 +170,7 @@ def test_mask_secrets_each_kind(name, secret):
     masked = mask_secrets(text)
     assert secret not in masked and masked.startswith("config: ") and masked.endswith(" end")
     # no long piece of the secret survives either
-    assert not any(secret[i : i + 12] in masked for i in range(len(secret) - 11))
+    assert not any(secret[i:i + 12] in masked for i in range(len(secret) - 11))
 
 
 def test_bearer_token_masked():
@@ -187,10 +179,8 @@ def test_bearer_token_masked():
 
 
 def test_mask_keeps_ordinary_text():
-    text = (
-        "Current date: 2026-11-16. You are Nova, a support assistant for Umbrella Corp; see "
-        "/usr/local/lib/python3.11/site-packages/promptcache/segment.py and invoice 35713."
-    )
+    text = ("Current date: 2026-11-16. You are Nova, a support assistant for Umbrella Corp; see "
+            "/usr/local/lib/python3.11/site-packages/promptcache/segment.py and invoice 35713.")
     assert mask_secrets(text) == text
 
 
@@ -214,29 +204,21 @@ def hostile_log(tmp_path_factory) -> Path:
     rows = []
     for i in range(6):
         secretish = " ".join(SECRETS.values())
-        rows.append(
-            {
-                "model": "deepseek-v4-pro",
-                "timestamp": f"2026-11-16T10:0{i}:00Z",
-                "user": f"{HOSTILE}",
-                "conversation_id": f"conv-{i % 2}{ANSI}",
-                "messages": [
-                    {"role": "system", "content": f"{HOSTILE} keys: {secretish} call {i} " + "static " * 40},
-                    {"role": "user", "content": f"question {i}: {HOSTILE} {secretish}"},
-                ],
-                "usage": {
-                    "prompt_tokens": 500 + i,
-                    "completion_tokens": 20,
-                    "prompt_cache_hit_tokens": 0,
-                    "prompt_cache_miss_tokens": 500 + i,
-                },
-            }
-        )
+        rows.append({
+            "model": "deepseek-v4-pro",
+            "timestamp": f"2026-11-16T10:0{i}:00Z",
+            "user": f"{HOSTILE}",
+            "conversation_id": f"conv-{i % 2}{ANSI}",
+            "messages": [
+                {"role": "system", "content": f"{HOSTILE} keys: {secretish} call {i} " + "static " * 40},
+                {"role": "user", "content": f"question {i}: {HOSTILE} {secretish}"},
+            ],
+            "usage": {"prompt_tokens": 500 + i, "completion_tokens": 20,
+                      "prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": 500 + i},
+        })
     p = d / "hostile.jsonl"
-    p.write_text(
-        "".join(json.dumps(r) + "\n" for r in rows) + '{"model": "' + SECRETS["openai"] + '", "messages": 3}\n',
-        encoding="utf-8",
-    )
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"model": "' + SECRETS["openai"] + '", "messages": 3}\n',
+                 encoding="utf-8")
     return p
 
 
@@ -267,21 +249,11 @@ def test_redact_removes_text(hostile_log, capsys):
 
 # --- lint output formats ------------------------------------------------------------------------
 
-
 def _findings():
     from promptcache.lint.model import Finding
 
-    return [
-        Finding(
-            path=f"prompts/{HOSTILE}.j2",
-            line=3,
-            col=1,
-            code="PC101",
-            message=f"message {HOSTILE}",
-            static_tokens=10,
-            monthly_cost_usd="1.00",
-        )
-    ]
+    return [Finding(path=f"prompts/{HOSTILE}.j2", line=3, col=1, code="PC101", message=f"message {HOSTILE}",
+                    static_tokens=10, monthly_cost_usd="1.00")]
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "github", "sarif"])

@@ -40,198 +40,52 @@ from promptcache.read.reader import (
 
 EXAMPLES = int(os.environ.get("PROMPTCACHE_FUZZ_EXAMPLES", "300"))
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "formats"
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=os.environ.get("PROMPTCACHE_FUZZ_RANDOM") is None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
-)
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("PROMPTCACHE_FUZZ_RANDOM") is None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.function_scoped_fixture])
 FEW = settings(FUZZ, max_examples=max(10, EXAMPLES // 10))
 
-KEYS = sorted(
-    {
-        "messages",
-        "role",
-        "content",
-        "usage",
-        "prompt_tokens",
-        "completion_tokens",
-        "prompt_cache_hit_tokens",
-        "prompt_cache_miss_tokens",
-        "prompt_tokens_details",
-        "cached_tokens",
-        "model",
-        "timestamp",
-        "created",
-        "created_at",
-        "choices",
-        "message",
-        "tool_calls",
-        "tools",
-        "system",
-        "input",
-        "output",
-        "instructions",
-        "request",
-        "response",
-        "body",
-        "custom_id",
-        "params",
-        "result",
-        "type",
-        "text",
-        "cache_control",
-        "ttl",
-        "contents",
-        "parts",
-        "usageMetadata",
-        "promptTokenCount",
-        "candidatesTokenCount",
-        "cachedContentTokenCount",
-        "input_tokens",
-        "output_tokens",
-        "cache_read_input_tokens",
-        "cache_creation_input_tokens",
-        "function",
-        "arguments",
-        "name",
-        "id",
-        "hash_ids",
-        "input_length",
-        "output_length",
-        "chat_id",
-        "parent_chat_id",
-        "turn",
-        "requests",
-        "block_size",
-        "history",
-        "trajectory",
-        "info",
-        "resourceSpans",
-        "scopeSpans",
-        "spans",
-        "attributes",
-        "key",
-        "value",
-        "stringValue",
-        "intValue",
-        "interactions",
-        "uri",
-        "parsed_body",
-        "string",
-        "headers",
-        "status_code",
-        "startTime",
-        "endTime",
-        "standard_logging_object",
-        "format",
-        "latency_ms",
-        "user",
-        "data",
-        "meta",
-        "startTimeUnixNano",
-        "endTimeUnixNano",
-        "events",
-        "reasoning_content",
-        "thinking",
-        "previous_response_id",
-        "cachedContent",
-        "candidates",
-        "modelVersion",
-        "systemInstruction",
-        "source",
-        "action",
-        "observation",
-        "segments",
-        "blocks",
-        "tokens",
-        "block_id",
-        "method",
-        "url",
-        "error",
-        "succeeded",
-        # issue 19: Claude Code, Codex CLI, Helicone
-        "uuid",
-        "parentUuid",
-        "sessionId",
-        "isSidechain",
-        "requestId",
-        "agentId",
-        "leafUuid",
-        "cache_creation",
-        "ephemeral_1h_input_tokens",
-        "ephemeral_5m_input_tokens",
-        "payload",
-        "last_token_usage",
-        "total_token_usage",
-        "cached_input_tokens",
-        "cache_write_input_tokens",
-        "reasoning_output_tokens",
-        "request_id",
-        "request_body",
-        "response_body",
-        "response_status",
-        "prompt_cache_read_tokens",
-        "prompt_cache_write_tokens",
-        "provider",
-        "cache_reference_id",
-        "api",
-        "response_stream",
-        "status",
-    }
-)
+KEYS = sorted({
+    "messages", "role", "content", "usage", "prompt_tokens", "completion_tokens", "prompt_cache_hit_tokens",
+    "prompt_cache_miss_tokens", "prompt_tokens_details", "cached_tokens", "model", "timestamp", "created",
+    "created_at", "choices", "message", "tool_calls", "tools", "system", "input", "output", "instructions",
+    "request", "response", "body", "custom_id", "params", "result", "type", "text", "cache_control", "ttl",
+    "contents", "parts", "usageMetadata", "promptTokenCount", "candidatesTokenCount", "cachedContentTokenCount",
+    "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "function",
+    "arguments", "name", "id", "hash_ids", "input_length", "output_length", "chat_id", "parent_chat_id", "turn",
+    "requests", "block_size", "history", "trajectory", "info", "resourceSpans", "scopeSpans", "spans",
+    "attributes", "key", "value", "stringValue", "intValue", "interactions", "uri", "parsed_body", "string",
+    "headers", "status_code", "startTime", "endTime", "standard_logging_object", "format", "latency_ms", "user",
+    "data", "meta", "startTimeUnixNano", "endTimeUnixNano", "events", "reasoning_content", "thinking",
+    "previous_response_id", "cachedContent", "candidates", "modelVersion", "systemInstruction", "source",
+    "action", "observation", "segments", "blocks", "tokens", "block_id", "method", "url", "error", "succeeded",
+    # issue 19: Claude Code, Codex CLI, Helicone
+    "uuid", "parentUuid", "sessionId", "isSidechain", "requestId", "agentId", "leafUuid", "cache_creation",
+    "ephemeral_1h_input_tokens", "ephemeral_5m_input_tokens", "payload", "last_token_usage", "total_token_usage",
+    "cached_input_tokens", "cache_write_input_tokens", "reasoning_output_tokens", "request_id", "request_body",
+    "response_body", "response_status", "prompt_cache_read_tokens", "prompt_cache_write_tokens", "provider",
+    "cache_reference_id", "api", "response_stream", "status",
+})
 
 scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.integers(min_value=-5, max_value=5000),
+    st.none(), st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70), st.integers(min_value=-5, max_value=5000),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=40),
-    st.sampled_from(
-        [
-            "",
-            "user",
-            "system",
-            "assistant",
-            "tool",
-            "deepseek-v4-pro",
-            "gpt-4o",
-            "2026-11-16T10:00:00Z",
-            "1763287200",
-            "data: {}\n\ndata: [DONE]",
-            "{",
-            "[]",
-            "text",
-            "message",
-            "function",
-            "succeeded",
-            "5m",
-            "1h",
-        ]
-    ),
+    st.text(max_size=40), st.sampled_from(["", "user", "system", "assistant", "tool", "deepseek-v4-pro", "gpt-4o",
+                                           "2026-11-16T10:00:00Z", "1763287200", "data: {}\n\ndata: [DONE]", "{", "[]",
+                                           "text", "message", "function", "succeeded", "5m", "1h"]),
 )
 json_values = st.recursive(
     scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=5),
-        st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=8)), inner, max_size=6),
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=5),
+                            st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=8)), inner, max_size=6)),
     max_leaves=30,
 )
 finite_json = st.recursive(
-    st.one_of(
-        st.none(),
-        st.booleans(),
-        st.integers(-(2**63), 2**63 - 1),
-        st.floats(allow_nan=False, allow_infinity=False),
-        st.text(max_size=30),
-        st.sampled_from(KEYS),
-    ),
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4),
-        st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=6)), inner, max_size=5),
-    ),
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False, allow_infinity=False),
+              st.text(max_size=30), st.sampled_from(KEYS)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=6)), inner, max_size=5)),
     max_leaves=20,
 )
 
@@ -324,7 +178,6 @@ def _check_call(call: Call) -> None:
 
 # --- per-record parsers and expanders ---------------------------------------------------------------
 
-
 @pytest.mark.parametrize("fmt", sorted(PARSERS))
 @FUZZ
 @given(obj=records)
@@ -374,26 +227,8 @@ line_bytes = st.one_of(
     finite_json.map(lambda v: orjson.dumps(v)),
     mutated_records(finite_json).map(lambda v: orjson.dumps(v, option=orjson.OPT_NON_STR_KEYS)),
     st.binary(max_size=60),
-    st.sampled_from(
-        [
-            b"",
-            b"   ",
-            b"\xef\xbb\xbf{}",
-            b"{",
-            b"[",
-            b"]",
-            b"NaN",
-            b'{"a": NaN}',
-            b"\x00",
-            b"\r",
-            b'{"messages": [}',
-            b"\xff\xfe",
-            b"---",
-            b"interactions:",
-            b"- a",
-            b"[" * 50,
-        ]
-    ),
+    st.sampled_from([b"", b"   ", b"\xef\xbb\xbf{}", b"{", b"[", b"]", b"NaN", b'{"a": NaN}', b"\x00", b"\r",
+                     b'{"messages": [}', b"\xff\xfe", b"---", b"interactions:", b"- a", b"[" * 50]),
 )
 
 
@@ -407,12 +242,7 @@ def files(draw):
     container = draw(st.sampled_from(["jsonl", "json-array", "yaml", "raw"]))
     if container == "json-array":
         body = b"[" + body + draw(st.sampled_from([b"]", b"", b"]]", b"}"]))
-    suffix = {
-        "jsonl": ".jsonl",
-        "json-array": ".json",
-        "yaml": ".yaml",
-        "raw": draw(st.sampled_from([".jsonl", ".json", ".ndjson"])),
-    }[container]
+    suffix = {"jsonl": ".jsonl", "json-array": ".json", "yaml": ".yaml", "raw": draw(st.sampled_from([".jsonl", ".json", ".ndjson"]))}[container]
     if draw(st.booleans()):
         data = gzip.compress(body, mtime=0)
         cut = draw(st.integers(0, len(data)))
@@ -429,12 +259,9 @@ def _write(name_data) -> Path:
 
 
 @FUZZ
-@given(
-    spec=st.lists(files(), min_size=1, max_size=3),
-    fmt=st.sampled_from(
-        ["auto", "auto", "auto", *sorted(PARSERS), *sorted(EXPANDERS), *sorted(SESSIONS), "openai-batch"]
-    ),
-)
+@given(spec=st.lists(files(), min_size=1, max_size=3), fmt=st.sampled_from(["auto", "auto", "auto", *sorted(PARSERS),
+                                                                             *sorted(EXPANDERS), *sorted(SESSIONS),
+                                                                             "openai-batch"]))
 def test_read_logs_never_raises_and_ledger_closes(spec, fmt):
     paths = [_write(s) for s in spec]
     try:
@@ -462,47 +289,12 @@ def test_read_logs_never_raises_and_ledger_closes(spec, fmt):
 
 template_text = st.one_of(
     st.text(max_size=300),
-    st.lists(
-        st.sampled_from(
-            [
-                "{{ x }}",
-                "{% if a %}",
-                "{% endif %}",
-                "{% for i in xs %}",
-                "{% endfor %}",
-                "{#",
-                "#}",
-                "{",
-                "}",
-                "{name}",
-                "{{",
-                "}}",
-                "{{{raw}}}",
-                "{{#list}}",
-                "{{/list}}",
-                "{% raw %}",
-                "{% endraw %}",
-                "---\n",
-                "system: |\n  ",
-                "'''",
-                '"""',
-                "f'",
-                "x = ",
-                "\n",
-                " ",
-                "You are helpful. ",
-                "{{ now() }}",
-                "{% include 'x' %}",
-                "{{ ''.__class__ }}",
-                "\x00",
-                "\ufeff",
-                "# promptcache: ignore[PC101]",
-                "<!-- -->",
-                "{{ a | tojson }}",
-            ]
-        ),
-        max_size=40,
-    ).map("".join),
+    st.lists(st.sampled_from(["{{ x }}", "{% if a %}", "{% endif %}", "{% for i in xs %}", "{% endfor %}", "{#", "#}",
+                              "{", "}", "{name}", "{{", "}}", "{{{raw}}}", "{{#list}}", "{{/list}}", "{% raw %}",
+                              "{% endraw %}", "---\n", "system: |\n  ", "'''", '"""', "f'", "x = ", "\n", " ",
+                              "You are helpful. ", "{{ now() }}", "{% include 'x' %}", "{{ ''.__class__ }}",
+                              "\x00", "\ufeff", "# promptcache: ignore[PC101]", "<!-- -->", "{{ a | tojson }}"]),
+             max_size=40).map("".join),
 )
 
 
@@ -532,18 +324,9 @@ def test_lint_never_raises(suffix, text, lint_env):
 
 # --- tokenize, group, simulate and price: analyze on mutated logs ----------------------------------------
 
-good_rows = st.lists(
-    mutated_records(
-        st.one_of(
-            st.integers(0, 3000),
-            st.sampled_from(["", "2026-11-16T10:00:00Z", "2026-11-17T10:00:00+08:00", "user", "system"]),
-            st.text(max_size=20),
-            st.none(),
-        )
-    ),
-    min_size=1,
-    max_size=8,
-)
+good_rows = st.lists(mutated_records(st.one_of(
+    st.integers(0, 3000), st.sampled_from(["", "2026-11-16T10:00:00Z", "2026-11-17T10:00:00+08:00", "user", "system"]),
+    st.text(max_size=20), st.none())), min_size=1, max_size=8)
 
 
 @FEW
@@ -551,16 +334,8 @@ good_rows = st.lists(
 def test_analyze_on_mutated_logs(rows):
     from promptcache.analyze.pipeline import AnalyzeOptions, analyze
 
-    p = _write(
-        (
-            ".jsonl",
-            b"".join(
-                orjson.dumps(r, option=orjson.OPT_NON_STR_KEYS) + b"\n"
-                for r in rows
-                if not isinstance(r, (str, int, float, type(None)))
-            ),
-        )
-    )
+    p = _write((".jsonl", b"".join(orjson.dumps(r, option=orjson.OPT_NON_STR_KEYS) + b"\n" for r in rows
+                                   if not isinstance(r, (str, int, float, type(None))))))
     try:
         report = analyze([p], AnalyzeOptions(models=["deepseek-v4-pro", "gpt-4o", "claude-sonnet-4"]))
     except PromptCacheError:

@@ -26,25 +26,12 @@ def long_log(tmp_path_factory):
         for i in range(N):
             if i % 250 == 7:
                 fh.write("{truncated\n")  # some skipped lines too
-            fh.write(
-                json.dumps(
-                    {
-                        "model": "deepseek-v4-pro",
-                        "timestamp": f"2026-11-16T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
-                        "messages": [
-                            {"role": "system", "content": "You are a terse assistant. " * 20},
-                            {"role": "user", "content": f"question {i}"},
-                        ],
-                        "usage": {
-                            "prompt_tokens": 150,
-                            "completion_tokens": 3,
-                            "prompt_cache_hit_tokens": 128,
-                            "prompt_cache_miss_tokens": 22,
-                        },
-                    }
-                )
-                + "\n"
-            )
+            fh.write(json.dumps({
+                "model": "deepseek-v4-pro", "timestamp": f"2026-11-16T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
+                "messages": [{"role": "system", "content": "You are a terse assistant. " * 20},
+                             {"role": "user", "content": f"question {i}"}],
+                "usage": {"prompt_tokens": 150, "completion_tokens": 3,
+                          "prompt_cache_hit_tokens": 128, "prompt_cache_miss_tokens": 22}}) + "\n")
     return p
 
 
@@ -188,7 +175,7 @@ def test_interrupt_in_a_later_stage(long_log, monkeypatch, stage, kept):
     else:
         monkeypatch.setattr(analysis, "choose", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
     log = long_log.parent / "with_breaker.jsonl"
-    rows = [json.loads(x) for x in long_log.read_text().splitlines()[:400] if x.startswith('{"')]
+    rows = [json.loads(x) for x in long_log.read_text().splitlines()[:400] if x.startswith("{\"")]
     for i, r in enumerate(rows):  # a timestamp atop the system prompt: a breaker the what-ifs try
         r["messages"][0]["content"] = f"Now: 2026-11-16 {i // 60 % 24:02d}:{i % 60:02d}\n" + r["messages"][0]["content"]
     log.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -216,15 +203,10 @@ def test_real_sigint_during_the_simulation_gives_a_partial_report(long_log, tmp_
         "    return real(*a, **k)\n"
         "p.simulate_outcomes = sim\n"
         "from promptcache.cli import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
+        "sys.exit(main(sys.argv[1:]))\n")
     out_file = tmp_path / "r.json"
-    res = subprocess.run(
-        [sys.executable, "-c", script, "analyze", str(long_log), "-o", str(out_file)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = subprocess.run([sys.executable, "-c", script, "analyze", str(long_log), "-o", str(out_file)],
+                         capture_output=True, text=True, timeout=300)
     assert res.returncode == 130, res.stderr
     assert "Traceback" not in res.stderr and "Aborted" not in res.stderr and "PARTIAL" in res.stderr
     data = json.loads(out_file.read_text())
@@ -274,18 +256,12 @@ def test_ctrl_c_with_workers(long_log, tmp_path, during):
         "    return real(ctrl_c, max(n, 2), jobs=jobs)\n"
         "par.fork_map = fork_map\n"
         "from promptcache.cli import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
+        "sys.exit(main(sys.argv[1:]))\n")
     import os
     import signal
 
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script, "analyze", str(log), "--jobs", "2", "--format", "json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = subprocess.Popen([sys.executable, "-c", script, "analyze", str(log), "--jobs", "2", "--format", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:  # was: the pool waited forever for its interrupted workers

@@ -25,10 +25,8 @@ from promptcache.read.reader import read_logs
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "formats"
 EXAMPLE = str(resources.files("promptcache").joinpath("data/example.jsonl.gz"))
-PAIRED = {
-    "openai_batch_input.jsonl": "openai_batch_output.jsonl",
-    "anthropic_batch_requests.jsonl": "anthropic_batch_results.jsonl",
-}
+PAIRED = {"openai_batch_input.jsonl": "openai_batch_output.jsonl",
+          "anthropic_batch_requests.jsonl": "anthropic_batch_results.jsonl"}
 
 
 def _runs() -> list[list[str]]:
@@ -76,9 +74,8 @@ def test_report_totals_add_up(paths, monkeypatch):
 
     monkeypatch.setattr(simulations.Simulations, "run", run_spy)
     try:
-        report = analysis.analyze(
-            paths, AnalyzeOptions(models=["deepseek-v4-pro", "deepseek-flash", "gpt-4o", "claude-sonnet-4"])
-        )
+        report = analysis.analyze(paths, AnalyzeOptions(models=["deepseek-v4-pro", "deepseek-flash", "gpt-4o",
+                                                                "claude-sonnet-4"]))
     except EmptyLogError:
         pytest.skip("no analyzable call in this fixture alone")
 
@@ -112,13 +109,9 @@ def test_report_totals_add_up(paths, monkeypatch):
 
     # every scenario the report shows matches one simulated ledger exactly (tokens and dollars)
     for s in report.scenarios:
-        match = [
-            lg
-            for lg in ledgers
-            if lg.tokens().hit == s.cache_hit_tokens
-            and lg.tokens().miss == s.cache_miss_tokens
-            and Decimal(usd(lg.cost())) == s.cost_usd
-        ]
+        match = [lg for lg in ledgers
+                 if lg.tokens().hit == s.cache_hit_tokens and lg.tokens().miss == s.cache_miss_tokens
+                 and Decimal(usd(lg.cost())) == s.cost_usd]
         assert match, f"scenario {s.model}/{s.layout} does not add up to any simulated ledger"
         t = match[0].tokens()
         assert s.cache_write_tokens == t.write_5m + t.write_1h and s.output_tokens == t.output

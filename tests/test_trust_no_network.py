@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "formats"
 
-SITECUSTOMIZE = r"""
+SITECUSTOMIZE = r'''
 import os, socket
 
 _LOG = os.environ["PROMPTCACHE_NET_LOG"]
@@ -39,7 +39,7 @@ socket.getaddrinfo = _deny("getaddrinfo")
 socket.gethostbyname = _deny("gethostbyname")
 socket.gethostbyname_ex = _deny("gethostbyname_ex")
 socket.create_connection = _deny("create_connection")
-"""
+'''
 
 
 @pytest.fixture(scope="module")
@@ -49,27 +49,22 @@ def sandbox(tmp_path_factory):
     (d / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
     log = d / "attempts.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HTTP", "HTTPS", "ALL_PROXY", "NO_PROXY"))}
-    env.update(
-        {
-            "PYTHONPATH": os.pathsep.join([str(d / "site"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-            "PROMPTCACHE_NET_LOG": str(log),
-            # any library that would try the network anyway gets a dead proxy too
-            "HTTP_PROXY": "http://127.0.0.1:9",
-            "HTTPS_PROXY": "http://127.0.0.1:9",
-            "HF_HUB_OFFLINE": "0",
-            "TRANSFORMERS_OFFLINE": "0",  # left at defaults: we check, not configure
-            "TIKTOKEN_CACHE_DIR": str(d / "tiktoken-cache"),  # an empty cache: a download would be needed
-            "NO_COLOR": "1",
-        }
-    )
+    env.update({
+        "PYTHONPATH": os.pathsep.join([str(d / "site"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        "PROMPTCACHE_NET_LOG": str(log),
+        # any library that would try the network anyway gets a dead proxy too
+        "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0",  # left at defaults: we check, not configure
+        "TIKTOKEN_CACHE_DIR": str(d / "tiktoken-cache"),  # an empty cache: a download would be needed
+        "NO_COLOR": "1",
+    })
     return d, env, log
 
 
 def _run(sandbox, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     d, env, log = sandbox
-    r = subprocess.run(
-        [sys.executable, "-m", "promptcache", *args], capture_output=True, text=True, env=env, cwd=cwd or d, timeout=300
-    )
+    r = subprocess.run([sys.executable, "-m", "promptcache", *args], capture_output=True, text=True, env=env,
+                       cwd=cwd or d, timeout=300)
     assert "Traceback" not in r.stderr, r.stderr
     attempts = log.read_text() if log.exists() else ""
     assert not attempts, f"`promptcache {' '.join(args)}` tried the network:\n{attempts}"
@@ -78,17 +73,8 @@ def _run(sandbox, *args: str, cwd: Path | None = None) -> subprocess.CompletedPr
 
 def test_the_sandbox_blocks(sandbox):
     d, env, log = sandbox
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import socket\ntry:\n socket.create_connection(('example.com', 80))\n"
-            "except OSError as e:\n print('blocked', e)",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    r = subprocess.run([sys.executable, "-c", "import socket\ntry:\n socket.create_connection(('example.com', 80))\n"
+                        "except OSError as e:\n print('blocked', e)"], capture_output=True, text=True, env=env)
     assert "blocked" in r.stdout
     assert log.read_text().startswith("create_connection")
     log.unlink()
@@ -109,10 +95,8 @@ def test_analyze_example_every_format(sandbox, fmt):
 
 def _fixture_runs() -> list[list[str]]:
     files = sorted(p for p in FIXTURES.iterdir() if p.is_file())
-    paired = {
-        "openai_batch_input.jsonl": "openai_batch_output.jsonl",
-        "anthropic_batch_requests.jsonl": "anthropic_batch_results.jsonl",
-    }
+    paired = {"openai_batch_input.jsonl": "openai_batch_output.jsonl",
+              "anthropic_batch_requests.jsonl": "anthropic_batch_results.jsonl"}
     runs, used = [], set()
     for p in files:
         if p.name in used:
@@ -143,39 +127,17 @@ def test_lint(sandbox, fmt, tmp_path):
     (tmp_path / "prompts").mkdir()
     (tmp_path / "prompts" / "system.j2").write_text(
         "Today is {{ now }}. You are a helpful assistant for {{ company }}.\n" + "Follow the policy. " * 60 + "\n",
-        encoding="utf-8",
-    )
-    r = _run(
-        sandbox,
-        "lint",
-        "--format",
-        fmt,
-        "--model",
-        "deepseek-v4-pro",
-        "--calls-per-day",
-        "1000",
-        "prompts",
-        cwd=tmp_path,
-    )
+        encoding="utf-8")
+    r = _run(sandbox, "lint", "--format", fmt, "--model", "deepseek-v4-pro", "--calls-per-day", "1000", "prompts",
+             cwd=tmp_path)
     assert r.returncode == 1, r.stderr
 
 
 def test_report_diff_anonymize(sandbox, tmp_path):
     d, env, log = sandbox
-    commands = set(
-        json.loads(
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    "import json; from promptcache.cli import _Group; print(json.dumps(list(_Group._commands)))",
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        )
-    )
+    commands = set(json.loads(subprocess.run(
+        [sys.executable, "-c", "import json; from promptcache.cli import _Group; print(json.dumps(list(_Group._commands)))"],
+        capture_output=True, text=True, check=True).stdout))
     saved = tmp_path / "a.json"
     r = _run(sandbox, "analyze", "--example", "-o", str(saved), "--format", "json")
     assert r.returncode == 0, r.stderr
@@ -203,8 +165,7 @@ def test_help_and_errors(sandbox):
 
 # --- templates are parsed, never rendered -------------------------------------------------------
 
-HOSTILE_TEMPLATE = (
-    """{# would run code or read files if it were ever rendered #}
+HOSTILE_TEMPLATE = """{# would run code or read files if it were ever rendered #}
 {{ cycler.__init__.__globals__.os.system('touch PWNED_SYSTEM') }}
 {{ lipsum.__globals__['os'].popen('touch PWNED_POPEN').read() }}
 {{ ''.__class__.__mro__[1].__subclasses__() }}
@@ -212,9 +173,7 @@ HOSTILE_TEMPLATE = (
 {% import 'secret_macros.j2' as m %}{{ m.leak() }}
 {% set x = namespace(a=self.__init__.__globals__) %}
 {{ request.application.__globals__.__builtins__.__import__('os').system('touch PWNED_IMPORT') }}
-You are a helpful assistant. Answer briefly and cite sources. """
-    + "Keep to the policy. " * 40
-)
+You are a helpful assistant. Answer briefly and cite sources. """ + "Keep to the policy. " * 40
 
 
 def test_templates_are_parsed_never_rendered(tmp_path, monkeypatch, capsys):
@@ -223,10 +182,8 @@ def test_templates_are_parsed_never_rendered(tmp_path, monkeypatch, capsys):
     def forbidden(*a, **k):
         raise AssertionError("a template was rendered/compiled/loaded")
 
-    for cls, names in (
-        (jinja2.Template, ("render", "generate", "stream", "render_async", "make_module")),
-        (jinja2.Environment, ("from_string", "get_template", "compile", "select_template")),
-    ):
+    for cls, names in ((jinja2.Template, ("render", "generate", "stream", "render_async", "make_module")),
+                       (jinja2.Environment, ("from_string", "get_template", "compile", "select_template"))):
         for name in names:
             monkeypatch.setattr(cls, name, forbidden)
     (tmp_path / "prompts").mkdir()
@@ -255,17 +212,13 @@ def test_templates_never_rendered_in_a_subprocess(sandbox, tmp_path):
 
 # --- user data files are data -------------------------------------------------------------------
 
-
-@pytest.mark.parametrize(
-    "content",
-    [
-        "!!python/object/apply:os.system ['touch PWNED_YAML']\n",
-        "__import__('os').system('touch PWNED_EVAL')\n",
-        '{"models": [{"id": "x", "__class__": "os.system"}]}',
-        '{"models": "not a list"}',
-        "",
-    ],
-)
+@pytest.mark.parametrize("content", [
+    "!!python/object/apply:os.system ['touch PWNED_YAML']\n",
+    "__import__('os').system('touch PWNED_EVAL')\n",
+    '{"models": [{"id": "x", "__class__": "os.system"}]}',
+    '{"models": "not a list"}',
+    "",
+])
 def test_price_file_is_data(tmp_path, content, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     prices = tmp_path / "prices.json"
@@ -284,7 +237,7 @@ def test_lint_config_is_data(tmp_path, capsys, monkeypatch):
     (tmp_path / "prompts").mkdir()
     (tmp_path / "prompts" / "a.j2").write_text("hello {{ x }}\n", encoding="utf-8")
     cfg = tmp_path / "lint.toml"
-    cfg.write_text("[tool.promptcache.lint]\nmin-static-tokens = \"__import__('os').system('touch PWNED')\"\n")
+    cfg.write_text('[tool.promptcache.lint]\nmin-static-tokens = "__import__(\'os\').system(\'touch PWNED\')"\n')
     from promptcache.cli import main
 
     code = main(["lint", "prompts", "--config", str(cfg)])

@@ -33,10 +33,8 @@ def seen(tmp_path_factory) -> dict:
     """``reshape``'s inputs on a 600-call generated log (user id scope, cold bursts, volatile text,
     several fixes dropped), captured from a whole analysis."""
     out = tmp_path_factory.mktemp("patches") / "log.jsonl"
-    subprocess.run(
-        [sys.executable, str(ROOT_DIR / "benchmarks/gen_log.py"), "--calls", "600", "--seed", "11", "-o", str(out)],
-        check=True,
-    )
+    subprocess.run([sys.executable, str(ROOT_DIR / "benchmarks/gen_log.py"), "--calls", "600", "--seed", "11",
+                    "-o", str(out)], check=True)
     got: dict = {"path": out}
     real = analysis.reshape
 
@@ -118,16 +116,8 @@ def _more(seen: dict, extra: int = 2) -> list[Fix]:
     def moved(s: float):
         return lambda f: replace(f, start=f.start + s, end=f.end + s)
 
-    extra = [
-        Fix(
-            kind="cache_not_ready",
-            group=text.group,
-            evidence=CacheNotReady(3, 1.0, 1.0, 1.0),
-            keeps_information=True,
-            apply_facts=moved(s),
-        )
-        for s in (1.0, 2.0)[:extra]
-    ]
+    extra = [Fix(kind="cache_not_ready", group=text.group, evidence=CacheNotReady(3, 1.0, 1.0, 1.0),
+                 keeps_information=True, apply_facts=moved(s)) for s in (1.0, 2.0)[:extra]]
     return [*fixes, *extra]
 
 

@@ -79,10 +79,8 @@ def test_weka_recommendation_cites_the_evidence(realdata: Path):
     assert sum(g.thinking_calls for g in w.groups) == thinking > 0
     assert sum(g.calls_with_tool_calls for g in w.groups) == calls > 0
     assert {g.group: g.leans for g in w.groups} == {"g1": "pro", "g2": "pro"}
-    assert [g.label.split(" (")[0] for g in rep.groups] == [
-        "template Claude Code main",
-        "template Claude Code subagent Explore",
-    ]
+    assert [g.label.split(" (")[0] for g in rep.groups] == ["template Claude Code main",
+                                                            "template Claude Code subagent Explore"]
     placement = next(r for r in rec.reasons if r.rule == "placement")
     assert not placement.message.startswith("No group leans Pro")
     assert rec.option != "all_flash"
@@ -123,41 +121,19 @@ def test_anonymize_keeps_the_recommendation_and_the_figures(both):
     assert a.option == b.option == "per_group"
     assert a.model == b.model
     ha, hb = log.headline, trace.headline
-    for k in (
-        "models_as_logged",
-        "models_recommended",
-        "as_logged_usd",
-        "as_logged_hit_ratio",
-        "switch_models_usd",
-        "switch_models_hit_ratio",
-        "option",
-    ):
+    for k in ("models_as_logged", "models_recommended", "as_logged_usd", "as_logged_hit_ratio",
+              "switch_models_usd", "switch_models_hit_ratio", "option"):
         assert getattr(ha, k) == getattr(hb, k), k
     assert b.layout == "as_logged" and b.cost_usd == ha.switch_models_usd  # 0.283336: no fix without text
     assert trace.findings == [] and log.findings  # findings need text
 
-    assert [(g.id, g.calls, g.input_tokens) for g in log.groups] == [
-        (g.id, g.calls, g.input_tokens) for g in trace.groups
-    ]
-    keep = (
-        "group",
-        "calls",
-        "with_tools",
-        "with_tools_share",
-        "calls_with_tool_calls",
-        "response_tool_calls",
-        "thinking_calls",
-        "thinking_share",
-        "reasoning_tokens",
-        "chain_steps",
-        "chains_extended",
-        "output_tokens_mean",
-        "quality_critical",
-        "leans",
-    )
-    assert [w.model_dump(include=set(keep)) for w in a.workload.groups] == [
-        w.model_dump(include=set(keep)) for w in b.workload.groups
-    ]
+    assert [(g.id, g.calls, g.input_tokens) for g in log.groups] == [(g.id, g.calls, g.input_tokens)
+                                                                     for g in trace.groups]
+    keep = ("group", "calls", "with_tools", "with_tools_share", "calls_with_tool_calls", "response_tool_calls",
+            "thinking_calls", "thinking_share", "reasoning_tokens", "chain_steps", "chains_extended",
+            "output_tokens_mean", "quality_critical", "leans")
+    assert [w.model_dump(include=set(keep)) for w in a.workload.groups] == \
+        [w.model_dump(include=set(keep)) for w in b.workload.groups]
     assert {w.group: w.leans for w in b.workload.groups} == {"g1": "flash", "g2": "flash", "g3": "pro"}
     pa = next(r for r in a.reasons if r.rule == "placement")
     pb = next(r for r in b.reasons if r.rule == "placement")
@@ -166,9 +142,8 @@ def test_anonymize_keeps_the_recommendation_and_the_figures(both):
     assert wa == wb
     assert log.concurrency == trace.concurrency
     cands = {"deepseek-v4-pro", "deepseek-flash"}
-    assert [s for s in log.scenarios if s.model in cands and s.layout == "as_logged"] == [
-        s for s in trace.scenarios if s.model in cands and s.layout == "as_logged"
-    ]
+    assert [s for s in log.scenarios if s.model in cands and s.layout == "as_logged"] == \
+        [s for s in trace.scenarios if s.model in cands and s.layout == "as_logged"]
 
 
 # --- the content formats that carried a response's tool calls without counting them -------------
@@ -180,8 +155,7 @@ def test_langfuse_counts_the_responses_tool_calls(tmp_path):
     doc = json.loads((FORMATS / "langfuse_observations.json").read_text())
     doc["data"][0]["output"]["tool_calls"] = [
         {"id": "c1", "type": "function", "function": {"name": "a", "arguments": "{}"}},
-        {"id": "c2", "type": "function", "function": {"name": "b", "arguments": "{}"}},
-    ]
+        {"id": "c2", "type": "function", "function": {"name": "b", "arguments": "{}"}}]
     p = tmp_path / "langfuse.json"
     p.write_text(json.dumps(doc))
     [call] = read_logs([p])
@@ -191,12 +165,8 @@ def test_langfuse_counts_the_responses_tool_calls(tmp_path):
 def test_otel_counts_the_responses_tool_calls(tmp_path):
     line = json.loads((FORMATS / "otel_genai.jsonl").read_text().splitlines()[0])
     span = line["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
-    out = [
-        {
-            "role": "assistant",
-            "parts": [{"type": "tool_call", "id": "t1", "name": "get_weather", "arguments": {"city": "Paris"}}],
-        }
-    ]
+    out = [{"role": "assistant", "parts": [{"type": "tool_call", "id": "t1", "name": "get_weather",
+                                            "arguments": {"city": "Paris"}}]}]
     span["attributes"].append({"key": "gen_ai.output.messages", "value": {"stringValue": json.dumps(out)}})
     p = tmp_path / "otel.jsonl"
     p.write_text(json.dumps(line) + "\n")
