@@ -26,7 +26,14 @@ give back the shapes the worker made instead of measuring again. The outcome is 
   rendered twice: ``strip_references``); a range shaped again here has its groups' token counts
   recounted (``recount``);
 * the logged model's tokenizer (``calibrate``) is decided by the log's first call: the client reads
-  the input up to that call before the ranges are sent.
+  the input up to that call before the ranges are sent;
+* with an executor that can keep results where they are (``imap_kept``), each range's shapes and
+  piece tables stay on its worker (``analyze/shuffle.py``: ``HeldRanges``, ``FirstPass.held``), so
+  the simulations' units are cut out of them there; a range shaped again here is let go (its
+  worker's shapes are not the log's) and its calls' shapes are sent by the client.
+
+A read task carries no catalog unless a ``--prices`` file was merged over the packaged one: the
+worker loads the packaged catalog itself.
 """
 
 from __future__ import annotations
