@@ -456,7 +456,7 @@ def main() -> None:
     row_c = "| client: its part of the first pass (merge, facts, groups, evidence), one process |"
     row_s = "| shuffle, from the client: bytes sent to workers per simulation, in all / per worker |"
     row_x = "| shuffle, worker to worker: slices moved per simulation, (N-1)/N of all, in all / per worker |"
-    row_k = "| takes per simulation: ranges (64 MiB) x units (4 per worker), one task each |"
+    row_k = "| takes per simulation, at most: ranges (64 MiB) x units (4 per worker), one task each |"
     row_t = "| simulation, if the partitions spread evenly (CPU-hours / wall) |"
     row_h = (
         f"| the largest partition ({hot_share:.1%} of calls = {hot_calls / 1e6:,.1f}M calls), one worker, in order |"

@@ -50,8 +50,10 @@ def _counted_take(take):
 
         got = take(kept, want)
         w = get_worker()
-        w._pc_slices = getattr(w, "_pc_slices", 0) + len(pickle.dumps(got, protocol=pickle.HIGHEST_PROTOCOL))
-        w._pc_takes = getattr(w, "_pc_takes", 0) + 1
+        n = len(pickle.dumps(got, protocol=pickle.HIGHEST_PROTOCOL))
+        w._pc_slices = getattr(w, "_pc_slices", 0) + n
+        w._pc_sizes = getattr(w, "_pc_sizes", {})
+        w._pc_sizes[w.get_current_task()] = n  # the slice's pickled bytes, by key
         return got
 
     return counted
@@ -111,8 +113,11 @@ def child(root: str, workers: int, log: str, report: str) -> dict:
             self.back += sum(_size(x) for x in got)
             return got
 
-    def transfers(dask_worker) -> int:
+    def transfers(dask_worker) -> int:  # Dask's size estimate (``sizeof``) of what came from other workers
         return sum(d.get("total", 0) for d in dask_worker.transfer_incoming_log)
+
+    def slices_in(dask_worker) -> list:  # the slices that came from other workers: their keys
+        return [k for d in dask_worker.transfer_incoming_log for k in d.get("keys", ()) if "take" in str(k)]
 
     with local_cluster(workers) as cl, distributed.Client(cl) as client:
         ex = Counting(client)
@@ -124,6 +129,10 @@ def child(root: str, workers: int, log: str, report: str) -> dict:
         wcpu = sum(client.run(time.process_time).values()) - cpu0
         moved = sum(client.run(transfers).values()) - moved0
         slices = sum(client.run(lambda dask_worker: getattr(dask_worker, "_pc_slices", 0)).values())
+        sizes: dict = {}
+        for got in client.run(lambda dask_worker: getattr(dask_worker, "_pc_sizes", {})).values():
+            sizes.update(got)
+        moved_slices = sum(sizes.get(k, 0) for keys in client.run(slices_in).values() for k in keys)
     Path(report).write_text(out)
     first = ex.first or (0, 1)
     return {
@@ -133,6 +142,7 @@ def child(root: str, workers: int, log: str, report: str) -> dict:
         "takes": ex.takes,
         "slices": slices,
         "moved": moved,
+        "moved_slices": moved_slices,
         "wall": wall,
         "cpu": cpu,
         "worker_cpu": wcpu,
@@ -189,10 +199,10 @@ def main() -> None:
     print()
     print(
         "| | workers | client sends per analyze (MB) | one simulation as logged, bytes a call sent | takes | "
-        "slices (MB) | moved worker to worker (MB) | sent back to the client (MB) | wall (s) | client CPU (s) | "
+        "slices (MB) | moved worker to worker, Dask's estimate (MB) | of which slices, pickled (MB) | sent back to the client (MB) | wall (s) | client CPU (s) | "
         "workers' CPU (s) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     ratios = []
     for workers in (1, 2):
         for name in checkouts:
@@ -203,7 +213,7 @@ def main() -> None:
 
             print(
                 f"| {name} | {workers} | {col('sent', 1e6)} | {col('first_per_call', 1, 0)} | {col('takes', 1, 0)} | "
-                f"{col('slices', 1e6)} | {col('moved', 1e6)} | {col('back', 1e6)} | {col('wall', 1, 2)} | "
+                f"{col('slices', 1e6)} | {col('moved', 1e6)} | {col('moved_slices', 1e6)} | {col('back', 1e6)} | {col('wall', 1, 2)} | "
                 f"{col('cpu', 1, 2)} | {col('worker_cpu', 1, 2)} |"
             )
 
