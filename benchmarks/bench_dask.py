@@ -4,18 +4,21 @@
 
 Measured, interleaved per repeat (min / median / max):
 
-1. the simulation the cluster runs: DeepSeek V4 Pro's cache over the whole log as logged
-   (``Simulations.outcomes``: the partitions planned into units, sent, simulated, merged), in
-   process, on a ``LocalCluster`` of 1 worker and of 2 workers (clusters started once, outside
-   the timing);
+1. the first pass, in process or read and measured on the cluster; then the simulation the
+   cluster runs from that first pass: DeepSeek V4 Pro's cache over the whole log as logged
+   (``Simulations.outcomes``: the partitions planned into units, each cut out of the ranges held
+   on the workers, simulated, merged), in process, on a ``LocalCluster`` of 1 worker and of 2
+   workers (clusters started once, outside the timing);
 2. the whole ``analyze`` (JSON report) in process and on each cluster.
 
 Measured once, for the paper model: partitions, the share of calls in the largest partition (the
 hot template), what one call weighs on the wire (a pickled ``PricedUnit`` divided by its calls:
 facts, shape, its share of the piece table, and the pricing spec), what comes back per call (the
 outcomes, and the partial ledgers: token sums per bucket), the simulation and pricing time per call
-on a worker, and what the client does instead of pricing (reducing the partial ledgers). The paper model scales them
-to 100M calls (3 TB of logs). ``--write`` puts the tables in benchmarks/README.md (between the
+on a worker, and what the client does instead of pricing (reducing the partial ledgers), and the
+shuffle by partition key (``shuffle_of_the_log``: what the client sends a call, what the takes cut
+a call, the takes). The paper model scales them to 100M calls (3 TB of logs): the client's share
+and the worker-to-worker share of the shuffle apart, and the takes. ``--write`` puts the tables in benchmarks/README.md (between the
 ``bench-dask`` markers).
 """
 
@@ -77,9 +80,11 @@ def first_pass_of(path: Path):
     return cat, m, fp
 
 
-def first_pass_once(path: Path, cat, executor) -> float:
+def first_pass_once(path: Path, cat, executor):
     """The first pass (read, tokenize, shape, group), one tokenizer family: in process, or with its
-    reading and measuring on the cluster's workers (byte ranges, merged on the client)."""
+    reading and measuring on the cluster's workers (byte ranges, merged on the client, their shapes
+    and piece tables kept there for the simulations: ``FirstPass.held``). Its seconds, the first
+    pass and its measurer."""
     from promptcache.analyze.first_pass import first_pass
     from promptcache.analyze.sharded_read import sharded_reader
     from promptcache.measure.shape import Measurer
@@ -95,8 +100,8 @@ def first_pass_once(path: Path, cat, executor) -> float:
         if executor is not None
         else read_logs([path])
     )
-    first_pass(reader, catalog=cat, measurers=measurers, primary=m.family, at=DAY, now=DAY, calibrate=False)
-    return time.perf_counter() - t
+    fp = first_pass(reader, catalog=cat, measurers=measurers, primary=m.family, at=DAY, now=DAY, calibrate=False)
+    return time.perf_counter() - t, fp, m
 
 
 def client_share(path: Path, cat) -> tuple[float, int]:
@@ -138,6 +143,8 @@ def client_share(path: Path, cat) -> tuple[float, int]:
 
 
 def simulate_once(cat, m, fp, executor) -> float:
+    """DeepSeek V4 Pro's cache over the log as logged: with a first pass read on the cluster, its
+    units cut out of the ranges held on the workers (the shuffle by partition key)."""
     from promptcache.analyze.options import AnalyzeOptions
     from promptcache.analyze.simulations import Simulations
 
@@ -199,6 +206,61 @@ def shape_of_the_log(cat, m, fp) -> dict:
         "hot_per_call": hot_per_call,
         "log_bytes": None,
         **priced,
+    }
+
+
+def shuffle_of_the_log(path: Path, cat, units: int = 32) -> dict:
+    """The shuffle by partition key, measured in this process (no cluster): the log read apart into
+    ranges that a stand-in executor keeps as a cluster's workers would, one simulation as logged
+    (DeepSeek V4 Pro, priced as Pro and Flash) planned into ``units`` units and each cut out of the
+    held ranges (``analyze/shuffle.py``): per call, the bytes the client sends (the units' parts
+    and their takes' arguments) and the bytes the takes cut (the slices: they move worker to worker
+    when a unit runs elsewhere than the range it takes from); the takes and the ranges."""
+    from promptcache.analyze import shuffle as SH
+    from promptcache.analyze.first_pass import first_pass
+    from promptcache.analyze.sharded_read import sharded_reader
+    from promptcache.measure.shape import Measurer
+    from promptcache.price.units import Pricing
+    from promptcache.simulate.partition import PolicySpec, WorkPlan, footprints, split
+
+    class Keeping:
+        remote, units = True, 8
+
+        def map(self, fn, items):
+            return [fn(x) for x in items]
+
+        def imap_kept(self, fn, keep, items):
+            for x in items:
+                got = pickle.loads(pickle.dumps(fn(x), protocol=pickle.HIGHEST_PROTOCOL))
+                yield got, keep(got)
+
+        def release(self, futures):
+            pass
+
+    def size(x) -> int:
+        return len(pickle.dumps(x, protocol=pickle.HIGHEST_PROTOCOL))
+
+    e = cat.model("deepseek-v4-pro")
+    m = Measurer(e.tokenizer)
+    ms = {m.family: m}
+    reader = sharded_reader(
+        Keeping(), [str(path)], input_format="auto", strict=False, catalog=cat, measurers=ms, calibrate=False
+    )
+    fp = first_pass(reader, catalog=cat, measurers=ms, primary=m.family, at=DAY, now=DAY, calibrate=False)
+    n, seq, spec = len(fp.facts), fp.shapes[m.family], PolicySpec(e, None, {})
+    order = sorted(range(n), key=lambda i: (fp.facts[i].start, i))
+    calls = WorkPlan.of(split(order, footprints(fp.facts, seq, spec.make(m))), units).unit_calls(order, n)
+    parts = SH.shuffled_units(fp.held, calls, fp.facts, seq, m.family, 1.0, (), m, spec)
+    assert parts is not None
+    pricing = Pricing.of(("deepseek-v4-pro", "deepseek-flash"), DAY, cat)
+    sent = sum(size(SH.PricedPart(p, pricing)) + sum(size(w) for _, w in t) for p, t in parts)
+    slices = sum(size(SH.take(h, w)) for _, t in parts for h, w in t)
+    return {
+        "ranges": len(fp.held.futures),
+        "units": len(parts),
+        "takes": sum(len(t) for _, t in parts),
+        "client_per_call": sent / n,
+        "slice_per_call": slices / n,
     }
 
 
@@ -280,6 +342,7 @@ def main() -> None:
     log = shape_of_the_log(cat, m, fp)
     log["log_bytes"] = path.stat().st_size
     client_s, back_bytes = client_share(path, cat)
+    shuf = shuffle_of_the_log(path, cat)
 
     clusters = {}
     for n in (1, 2):
@@ -294,8 +357,11 @@ def main() -> None:
         for _ in range(args.repeats):
             for name, n in names.items():
                 ex = DaskExecutor(clusters[n][1]) if n else None
-                sim[name].append(simulate_once(cat, m, fp, ex))
-                read[name].append(first_pass_once(path, cat, ex))
+                secs, fpc, mc = first_pass_once(path, cat, ex)
+                read[name].append(secs)
+                sim[name].append(simulate_once(cat, mc, fpc, ex))
+                if fpc.held is not None:
+                    fpc.held.close()
                 t, rep = analyze_once(path, ex)
                 whole[name].append(t)
                 reports.add(rep)
@@ -365,8 +431,20 @@ def main() -> None:
         "shapes, piece tables).",
         "",
     ]
+    lines += [
+        f"The shuffle by partition key, measured on that log in one process (`shuffle_of_the_log`: the log read "
+        f"apart into {shuf['ranges']} ranges held as the workers hold them, the simulation as logged planned into "
+        f"{shuf['units']} units, each cut out of the held ranges): {shuf['takes']:,} takes (one per range and "
+        f"unit with calls in both); the client sends {shuf['client_per_call']:,.0f} bytes a call (each unit's "
+        f"calls, facts, policy and pricing spec, the takes' arguments) instead of {wire:,.0f}; the takes cut "
+        f"{shuf['slice_per_call']:,.0f} bytes a call of slices (shapes and their piece-table entries), which move "
+        "worker to worker when a unit runs elsewhere than the range it takes from (at most all of them; about "
+        "(N-1)/N of them on N workers when units and ranges spread evenly).",
+        "",
+    ]
     n_calls = CALLS_PAPER
-    shuffle = n_calls * wire
+    shuffle = n_calls * shuf["client_per_call"]
+    w2w = n_calls * shuf["slice_per_call"]
     sim_total = n_calls * log["sim_per_call"]
     hot_calls = n_calls * hot_share
     hot_time = hot_calls * log["hot_per_call"]
@@ -376,7 +454,9 @@ def main() -> None:
     ]
     client = n_calls * client_s / calls
     row_c = "| client: its part of the first pass (merge, facts, groups, evidence), one process |"
-    row_s = "| shuffle: bytes sent to workers, in all / per worker |"
+    row_s = "| shuffle, from the client: bytes sent to workers per simulation, in all / per worker |"
+    row_x = "| shuffle, worker to worker: slices moved per simulation, (N-1)/N of all, in all / per worker |"
+    row_k = "| takes per simulation, at most: ranges (64 MiB) x units (4 per worker), one task each |"
     row_t = "| simulation, if the partitions spread evenly (CPU-hours / wall) |"
     row_h = (
         f"| the largest partition ({hot_share:.1%} of calls = {hot_calls / 1e6:,.1f}M calls), one worker, in order |"
@@ -388,6 +468,10 @@ def main() -> None:
     for n in (8, 64, 512):
         row_c += f" {client / 3600:,.0f} h |"
         row_s += f" {shuffle / 1e12:,.2f} TB / {_bytes(shuffle / n)} |"
+        moved = w2w * (n - 1) / n
+        row_x += f" {moved / 1e12:,.2f} TB / {_bytes(moved / n)} |"
+        ranges = -(-BYTES_PAPER // max(1 << 20, min(64 << 20, BYTES_PAPER // (4 * n))))
+        row_k += f" {ranges:,.0f} x {4 * n:,} = {ranges * 4 * n / 1e6:,.1f}M |"
         row_t += f" {sim_total / 3600:,.1f} h / {sim_total / n / 60:,.1f} min |"
         row_h += f" {hot_time / 60:,.0f} min |"
         row_w += f" {max(sim_total / n, hot_time) / 60:,.0f} min |"
@@ -396,7 +480,7 @@ def main() -> None:
         row_p += f" {before / 60:,.0f} min / {now * 1e3:,.0f} ms |"
         ledgers = per_unit_buckets * 2 * 4 * n * log["ledger_bytes32"] / log["buckets32"]  # 2 models
         row_b += f" {n_calls * log['back_plain_per_call'] / 1e9:,.1f} GB + {ledgers / 1e6:,.2f} MB |"
-    lines += [row_c, row_s, row_t, row_h, row_w, row_p, row_b]
+    lines += [row_c, row_s, row_x, row_k, row_t, row_h, row_w, row_p, row_b]
     text = "\n".join(lines)
     print(text)
     if args.write:

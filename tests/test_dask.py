@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from promptcache.analyze.shuffle import run_shuffled_priced, run_shuffled_rerun
 from promptcache.cli import main
 from promptcache.price.units import run_priced_unit, run_rerun_unit
 
@@ -55,13 +56,30 @@ def cluster():
 
 
 class Counting:
-    """Wraps the executor: how many units each whole simulation sent to the cluster."""
+    """Wraps the executor: how many units each whole simulation sent to the cluster, packed on the
+    client (``map``) or cut out of the ranges held on the workers (``map_taking``), and the takes."""
 
     def __init__(self, client):
         from promptcache.cluster.dask_engine import DaskExecutor
 
         self.inner = DaskExecutor(client, min_rerun=0)  # every what-if's re-run on the workers too
         self.units, self.remote, self.sent, self.fns = self.inner.units, True, [], []
+        self.takes = 0
+
+    def imap_kept(self, fn, keep, items):
+        return self.inner.imap_kept(fn, keep, items)
+
+    def can_shuffle(self):
+        return self.inner.can_shuffle()
+
+    def release(self, futures):
+        self.inner.release(futures)
+
+    def map_taking(self, fn, items, take):
+        self.sent.append(len(items))
+        self.fns.append(fn)
+        self.takes += sum(len(wants) for _, wants in items)
+        return self.inner.map_taking(fn, items, take)
 
     def map(self, fn, items):
         if getattr(getattr(fn, "func", fn), "__module__", "") != "promptcache.read.ranges":  # not the read's planning
@@ -82,9 +100,13 @@ def test_report_equal_on_two_workers(cluster, request, log):
     ex = Counting(cluster)
     assert _report(path, ex) == _report(path)
     # the simulations as logged went to the cluster in several units (a what-if's re-run may be one)
-    assert ex.sent and all(n > 1 for n, fn in zip(ex.sent, ex.fns) if fn is run_priced_unit)
-    assert run_priced_unit in ex.fns  # simulated and priced on the workers
-    assert run_rerun_unit in ex.fns  # the what-ifs re-run and priced on the workers
+    assert ex.sent and all(n > 1 for n, fn in zip(ex.sent, ex.fns) if fn is run_shuffled_priced)
+    assert run_shuffled_priced in ex.fns  # simulated and priced on the workers
+    assert run_shuffled_rerun in ex.fns  # the what-ifs re-run and priced on the workers
+    # the shuffle: every unit cut out of the ranges held on the workers, none packed on the client
+    assert run_priced_unit not in ex.fns and run_rerun_unit not in ex.fns
+    assert ex.takes >= 20
+    assert sum(cluster.run(lambda dask_worker: len(dask_worker.data)).values()) == 0  # held ranges let go
     ran_on = cluster.run(lambda: os.getpid())
     assert len(ran_on) == 2 and os.getpid() not in ran_on.values()  # two worker processes, not this one
 
@@ -100,6 +122,10 @@ class Reading(Counting):
     def imap(self, fn, items):
         self.read += len(items)
         return self.inner.imap(fn, items)
+
+    def imap_kept(self, fn, keep, items):  # read there, and kept there for the simulations
+        self.read += len(items)
+        return self.inner.imap_kept(fn, keep, items)
 
     def map(self, fn, items):
         self.planned.append(len(items))
@@ -122,15 +148,17 @@ def test_read_on_workers_by_byte_range_report_equal(cluster, generated, monkeypa
 
     assert run(ex) == run()
     assert ex.read >= 20  # the ranges (and the whole gzip file) went to the workers
+    assert run_shuffled_priced in ex.fns and run_priced_unit not in ex.fns and ex.takes >= 20  # cut out there
     assert ex.planned[0] == 2 and ex.planned[1] >= 20  # each file inspected there, each range's cuts moved to line starts
 
 
 KILL_PLUGIN = "promptcache-kill-once"
+KEEPS_PLUGIN = "promptcache-keeps"
 
 
-def _kill_once(marker: str):
-    """A worker plugin: the first worker to start a priced unit (simulated and priced there) dies
-    there (SIGKILL), once per marker file.
+def _kill_once(marker: str, prefix: str):
+    """A worker plugin: the first worker to start a task whose key starts with ``prefix`` (a priced
+    unit, or a take after the reads) dies there (SIGKILL), once per marker file.
     Made here (pickled by value): ``distributed`` is imported only when the cluster tests run."""
     from distributed import WorkerPlugin
 
@@ -138,7 +166,7 @@ def _kill_once(marker: str):
         name = KILL_PLUGIN
 
         def transition(self, key, start, finish, **kwargs):
-            if finish == "executing" and str(key).startswith("promptcache-unit-run_priced_unit-"):
+            if finish == "executing" and str(key).startswith(prefix):
                 try:
                     fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
                 except FileExistsError:
@@ -152,24 +180,48 @@ def _kill_once(marker: str):
     return KillOnce()
 
 
-def test_worker_killed_mid_run_counts_nothing_twice(cluster, generated, tmp_path):
-    """A worker process killed as it starts a priced unit: Dask runs the unit again on a worker
-    alive, the client writes each unit's outcomes in place and reduces one partial ledger per
-    unit, and the report (every figure priced from those ledgers) equals the local one."""
-    marker = tmp_path / "killed"
+def _keeps(log: str):
+    """A worker plugin: each held range kept (``promptcache-keep-`` tasks run), one line a run."""
+    from distributed import WorkerPlugin
+
+    class Keeps(WorkerPlugin):
+        name = KEEPS_PLUGIN
+
+        def transition(self, key, start, finish, **kwargs):
+            if finish == "memory" and str(key).startswith("promptcache-keep-"):
+                with open(log, "a") as f:
+                    f.write(f"{key}\n")
+
+    return Keeps()
+
+
+@pytest.mark.parametrize("at", ["promptcache-unit-run_shuffled_priced-", "promptcache-take-"])
+def test_worker_killed_mid_run_counts_nothing_twice(cluster, generated, tmp_path, monkeypatch, at):
+    """A worker process killed as it starts a priced unit, or the first take after the reads (a
+    unit's slice cut out of a range held there): Dask runs the unit again on a worker alive, or
+    reads and keeps again the ranges lost with the worker; the client writes each unit's outcomes
+    in place and reduces one partial ledger per unit, and the report (every figure priced from
+    those ledgers) equals the local one."""
+    monkeypatch.setenv("PROMPTCACHE_RANGE_BYTES", str(generated.stat().st_size // 6))
+    marker, keeps = tmp_path / "killed", tmp_path / "keeps"
     before = set(cluster.run(lambda: os.getpid()).values())
-    cluster.register_plugin(_kill_once(str(marker)))
+    cluster.register_plugin(_kill_once(str(marker), at))
+    cluster.register_plugin(_keeps(str(keeps)))
     ex = Counting(cluster)
     try:
         got = _report(generated, ex)
     finally:
         cluster.unregister_worker_plugin(KILL_PLUGIN)
+        cluster.unregister_worker_plugin(KEEPS_PLUGIN)
     assert marker.exists(), "no worker was killed: the test did not test"
-    assert run_priced_unit in ex.fns
+    assert run_shuffled_priced in ex.fns and run_priced_unit not in ex.fns
     killed = int(marker.read_text())
     assert killed in before
     cluster.wait_for_workers(2, timeout=60)
     assert killed not in set(cluster.run(lambda: os.getpid()).values())  # the nanny started a new process
+    if at == "promptcache-take-":  # the ranges held on the killed worker were kept again elsewhere
+        runs = keeps.read_text().split()
+        assert len(runs) > len(set(runs)), runs
     assert got == _report(generated)
 
 

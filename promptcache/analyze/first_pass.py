@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..advise.breakers import Evidence
 from ..knowledge.catalog import RELATIVE_BEFORE, Catalog
@@ -26,6 +27,9 @@ from ..read.reader import CallIndex, LogReader, ReadStats
 from ..recommend.concurrency import estimated_duration
 from ..recommend.workload import task_bits
 from ..segment.groups import Grouper
+
+if TYPE_CHECKING:
+    from .shuffle import HeldRanges
 
 UNTIMED_GAP_S = 10.0  # between calls the log gives no time for: an agent's tool run, a user's reply
 SAMPLE_CALLS = 50  # calls kept (text) to measure other tokenizers against the log's
@@ -70,6 +74,9 @@ class FirstPass:
     logged_family: str | None = None
     logged_models: Counter[str] = field(default_factory=Counter)
     index: CallIndex = field(default_factory=CallIndex)  # each call's file and line, for re-reads
+    # ``--engine dask``: the ranges' shapes and piece tables kept on the workers that read them, for
+    # the simulations' shuffle (``analyze/shuffle.py``); None when read here
+    held: HeldRanges | None = None
 
 
 def first_pass(
@@ -168,6 +175,7 @@ def first_pass(
         fp.partial = True
     if merged is not None:
         merged.settle()  # a range cut short by an interrupt: the calls that went through
+    fp.held = getattr(reader, "held", None)
     return fp
 
 

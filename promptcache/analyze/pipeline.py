@@ -142,6 +142,8 @@ def analyze(
         return _interrupted(inputs)
     finally:
         gc.unfreeze()
+        if fp.held is not None:  # the ranges kept on the workers for the simulations
+            fp.held.close()
 
 
 @dataclass

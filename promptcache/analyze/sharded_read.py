@@ -26,7 +26,14 @@ give back the shapes the worker made instead of measuring again. The outcome is 
   rendered twice: ``strip_references``); a range shaped again here has its groups' token counts
   recounted (``recount``);
 * the logged model's tokenizer (``calibrate``) is decided by the log's first call: the client reads
-  the input up to that call before the ranges are sent.
+  the input up to that call before the ranges are sent;
+* with an executor that can keep results where they are (``imap_kept``), each range's shapes and
+  piece tables stay on its worker (``analyze/shuffle.py``: ``HeldRanges``, ``FirstPass.held``), so
+  the simulations' units are cut out of them there; a range shaped again here is let go (its
+  worker's shapes are not the log's) and its calls' shapes are sent by the client.
+
+A read task carries no catalog unless a ``--prices`` file was merged over the packaged one: the
+worker loads the packaged catalog itself.
 """
 
 from __future__ import annotations
@@ -38,30 +45,33 @@ from typing import Any
 
 from ..advise.breakers import Evidence
 from ..errors import LogFormatError
-from ..knowledge.catalog import Catalog
+from ..knowledge.catalog import Catalog, default_catalog
 from ..measure.shape import Measurer, Shape
 from ..model.calls import Call
 from ..read import ranges as R
 from ..read.reader import MAX_EXAMPLES, LogReader, ReadStats
 from ..segment.groups import Grouper, GroupStats, recount, restore_references, strip_references
 from .first_pass import family_of, shape_call
+from .shuffle import HeldRanges, keep_range
 
 
 @dataclass
 class RangeTask:
     rng: R.Range
     families: tuple[str, ...]
-    catalog: Catalog
     input_format: str
     strict: bool
     primary: str | None = None  # the family whose rendering groups the calls; None: not grouped here
+    # None: the packaged catalog, loaded by the worker itself (once per process); a ``--prices``
+    # file merged over it travels with the task
+    catalog: Catalog | None = None
 
 
 @dataclass
 class RangeResult:
     calls: list[Call]
     shapes: list[Sequence[Shape]]  # per call, one per family (``RangeTask.families`` order)
-    tables: list[dict[int, tuple[int, array, int]]]  # per family: key -> (tokens, block hashes, key)
+    tables: list[dict[int, tuple]]  # per family: key -> (tokens, key, block hashes...): ``Measurer._pieces``
     adjusted: list[int]  # per family: tokens moved to reach reported totals (``Measurer.adjusted_tokens``)
     stats: ReadStats
     error: LogFormatError | None = None  # --strict: the range's first bad line
@@ -110,6 +120,7 @@ def measure_range(task: RangeTask) -> RangeResult:
     texts: dict[str, str] = {}
     error = None
     rng = task.rng
+    catalog = task.catalog if task.catalog is not None else default_catalog()
     grouper = None if task.primary is None else Grouper(task.primary, measurers[task.primary]._tokenizer)
     p = 0 if task.primary is None else task.families.index(task.primary)
     group_of = array("I")
@@ -118,7 +129,7 @@ def measure_range(task: RangeTask) -> RangeResult:
         for call in reader.read_records(rng.path, rng.fmt, R.records(rng)):
             _dedup(call, texts)
             calls.append(call)
-            s = tuple(shape_call(call, measurers, task.catalog))
+            s = tuple(shape_call(call, measurers, catalog))
             shapes.append(s)
             if grouper is not None:
                 g = grouper.add(call, s[p], measurers[grouper.family].rendered)
@@ -233,6 +244,9 @@ class ShardedReader:
     stats: ReadStats = field(default_factory=ReadStats)
     sizes: list[int] = field(default_factory=list)  # bytes of each range, for the progress bar
     reshaped: int = 0  # ranges shaped again on the client (a piece's first framing differed)
+    # the ranges' shapes and piece tables kept on their workers for the simulations (``analyze/shuffle.py``),
+    # when the executor can keep them (``imap_kept``); a range shaped again here is not held
+    held: HeldRanges | None = None
     grouping: MergedGroups | None = None  # the workers group the calls (``group_on_workers``)
     primary: str | None = None
     _done: int = 0
@@ -253,16 +267,31 @@ class ShardedReader:
         fams = tuple(self.measurers)
         real = dict(self.measurers)
         current: list[Sequence[Shape]] = [()]
-        tasks = [RangeTask(r, fams, self.catalog, self.input_format, self.strict, self.primary) for r in self.ranges]
+        catalog = None if self.catalog is default_catalog() else self.catalog
+        tasks = [RangeTask(r, fams, self.input_format, self.strict, self.primary, catalog) for r in self.ranges]
         grouping = self.grouping
         if grouping is not None:
             grouping._p = fams.index(self.primary)
         imap: Callable[..., Any] = getattr(self.executor, "imap", None) or self.executor.map
+        kept = getattr(self.executor, "imap_kept", None)
+        results: Iterator[tuple[RangeResult, Any]]
+        if kept is not None:
+            self.held = HeldRanges(fams, release=self.executor.release)
+            results = kept(measure_range, keep_range, tasks)
+        else:
+            results = ((r, None) for r in imap(measure_range, tasks))
+        start = 0
         try:
             for i, f in enumerate(fams):
                 self.measurers[f] = _Replay(real[f], i, current)  # type: ignore[assignment]  # duck-typed: shape()
-            for k, res in enumerate(imap(measure_range, tasks)):
+            for k, (res, future) in enumerate(results):
                 shapes = self._merge(res, fams, real)
+                if self.held is not None:
+                    if shapes is not res.shapes:  # shaped again here: the worker's shapes are not the log's
+                        self.executor.release([future])
+                        future = None
+                    self.held.add(start, len(res.calls), future)
+                start += len(res.calls)
                 self._done += self.sizes[k] if k < len(self.sizes) else 0
                 if grouping is not None:
                     grouping.start(res, shapes)

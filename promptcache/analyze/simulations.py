@@ -6,7 +6,7 @@ from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from ..advise.whatif import Overlay, Variant
 from ..knowledge.catalog import Catalog, ModelEntry
@@ -48,6 +48,16 @@ from ..simulate.partition import PieceTable, PolicySpec, Unit, WorkPlan, compone
 from ..simulate.policies import make_policy, policy_params
 from .first_pass import FirstPass
 from .options import AnalyzeOptions
+from .shuffle import (
+    PricedPart,
+    RerunPart,
+    UnitPart,
+    Want,
+    run_shuffled_priced,
+    run_shuffled_rerun,
+    shuffled_units,
+    take,
+)
 
 #: breakpoint placements tried per template group for an Anthropic comparison of a log without
 #: breakpoints (``logged`` = none: no caching), cheapest kept
@@ -424,13 +434,19 @@ class Simulations:
             return simulate_outcomes(facts, order, seq, pol), {}
         pricing = Pricing.of(models, self.now, self.catalog)
         if ex.remote:
-            policy, measurer = spec
-            units = []
-            for c in calls:
-                shapes = [seq[i] for i in c]
-                unit = Unit(c, [facts[i] for i in c], shapes, PieceTable.of(measurer, shapes), policy)
-                units.append(PricedUnit(unit, pricing))
-            results = ex.map(run_priced_unit, units)
+            shuffled = self._shuffled(calls, facts, seq, spec)
+            if shuffled is not None:  # cut out of the ranges held on the workers, there
+                results = cast(Any, ex).map_taking(  # a DaskExecutor (``can_shuffle``)
+                    run_shuffled_priced, [(PricedPart(p, pricing), t) for p, t in shuffled], take
+                )
+            else:
+                policy, measurer = spec
+                units = []
+                for c in calls:
+                    shapes = [seq[i] for i in c]
+                    unit = Unit(c, [facts[i] for i in c], shapes, PieceTable.of(measurer, shapes), policy)
+                    units.append(PricedUnit(unit, pricing))
+                results = ex.map(run_priced_unit, units)
         else:
 
             def local(u: int):
@@ -440,6 +456,28 @@ class Simulations:
             results = ex.map_local(local, len(calls))
         outs, ledgers = merge_priced(len(facts), order, self.catalog, results)
         return merge_units(len(facts), outs), ledgers
+
+    def _shuffled(
+        self, calls: list[array], facts: Sequence[CallFacts], seq: Sequence[Shape], spec: tuple[PolicySpec, Measurer]
+    ) -> list[tuple[UnitPart, list[tuple[Any, Want]]]] | None:
+        """The units ``calls`` as parts the client sends and takes from the ranges held on the
+        workers (``analyze.shuffle``), when the executor can and the layout's shapes are a held
+        family's (scaled, with a what-if's changes over them: those the client sends); else None
+        (each unit packed here, self-contained)."""
+        ex, held = self.opts.executor, self.fp.held
+        if held is None or ex is None or not getattr(ex, "can_shuffle", lambda: False)():
+            return None
+        ratio, own = 1.0, None
+        base: Any = seq
+        if isinstance(base, ScaledShapes):
+            base, ratio = base.base, base.ratio
+        if isinstance(base, Overlay):
+            base, own = base.base, base.over
+        family = next((f for f, v in self.fp.shapes.items() if v is base), None)
+        if family is None:
+            return None
+        policy, measurer = spec
+        return shuffled_units(held, calls, facts, seq, family, ratio, own or (), measurer, policy)
 
     def _layout(
         self, var: Variant | None, source: tuple[str, float]
@@ -546,13 +584,26 @@ class Simulations:
         policy, measurer = spec
         pricing = Pricing.of(models, self.now, self.catalog)
         before_facts = self._layout(parent, key[1])[0]
-        units = []
-        for c in WorkPlan.of(parts, ex.units).unit_calls(order, len(facts)):
-            shapes = [seq[i] for i in c]
-            unit = Unit(c, [facts[i] for i in c], shapes, PieceTable.of(measurer, shapes), policy)
+        calls = WorkPlan.of(parts, ex.units).unit_calls(order, len(facts))
+
+        def before(c: array) -> tuple[list[CallFacts], tuple[array, array, array, array]]:
             was = tuple(array("q", (a[i] for i in c)) for a in (base.read, base.write, base.write_1h, base.total))
-            units.append(RerunUnit(unit, pricing, [before_facts[i] for i in c], was))  # type: ignore[arg-type]  # four arrays
-        outs, priced = merge_reruns(ex.map(run_rerun_unit, units), self._ranks())
+            return [before_facts[i] for i in c], was  # type: ignore[return-value]  # four arrays
+
+        shuffled = self._shuffled(calls, facts, seq, spec)
+        if shuffled is not None:  # cut out of the ranges held on the workers, there
+            items = [(RerunPart(p, pricing, *before(p.calls)), t) for p, t in shuffled]
+            results = cast(Any, ex).map_taking(  # a DaskExecutor (``can_shuffle``)
+                run_shuffled_rerun, items, take
+            )
+        else:
+            units = []
+            for c in calls:
+                shapes = [seq[i] for i in c]
+                unit = Unit(c, [facts[i] for i in c], shapes, PieceTable.of(measurer, shapes), policy)
+                units.append(RerunUnit(unit, pricing, *before(c)))
+            results = ex.map(run_rerun_unit, units)
+        outs, priced = merge_reruns(results, self._ranks())
         self._reruns = [(key, var, parent, rerun, priced), *self._reruns[:7]]
         return write_units(base.copy(), outs)
 

@@ -1,25 +1,35 @@
-"""``--engine dask``: the simulations' work units (``simulate.partition.Unit``) on Dask distributed.
+"""``--engine dask``: the first pass's reading and the simulations' work units on Dask distributed.
 
 ``start(scheduler, workers)`` connects to a running scheduler (``--scheduler ADDRESS``) or starts a
 ``distributed.LocalCluster`` of ``workers`` processes on this machine (one thread each, listening on
-127.0.0.1 only), and yields a ``DaskExecutor``. The analysis runs as in process; each whole
-simulation's partitions are planned into units (``WorkPlan``: about four per worker thread, the
-largest partitions first), every unit is sent to the cluster with its own facts, shapes, piece
-table, policy spec and pricing (``price.units.PricedUnit``: the models to price as, the run's
-clock; the packaged catalog is loaded by the worker itself), simulated there in time order by a
-fresh policy and priced there; its outcomes and its partial ledgers (token sums per bucket) come
-back, the client writes the outcomes in place and reduces the ledgers, one result per unit: a
-unit run again (a worker lost mid-run, its task rescheduled by Dask) replaces its result, it is
-never added twice. A what-if re-simulating at least ``MIN_RERUN`` calls sends them as units too.
+127.0.0.1 only), and yields a ``DaskExecutor``. What runs where:
 
-The log is read and measured on the workers too, by file or byte range (``imap``:
-``analyze/sharded_read.py``), and merged on the client in log order.
+* **reading** (``imap_kept``, ``analyze/sharded_read.py``): one task per file or byte range reads
+  and measures it on a worker; its result (calls, shapes, piece tables, groups) comes back to the
+  client, which merges the ranges in log order; a second task per range, on the worker that
+  holds the result, **keeps** the range's shapes and piece tables there (a future the client
+  holds, ``analyze/shuffle.py``'s ``HeldRanges``) for the simulations;
+* **the shuffle by partition key** (``map_taking``): each simulation's partitions are planned into
+  units (``WorkPlan``: about four per worker thread, the largest partitions first); for each unit
+  and each held range with calls in it, a **take** task cuts that unit's slice (shapes, the piece
+  table they read) out of the held range where it is held; the unit's task gets its slices from
+  those workers (Dask moves them worker to worker), with only a small part from the client (the
+  calls' indexes, facts, the policy spec, how to price, and the shapes the client alone has: a
+  what-if's changed calls, ranges shaped again on the client), simulates the unit in time order
+  by a fresh policy and prices it; its outcomes and partial ledgers (token sums per bucket) come
+  back, the client writes the outcomes in place and reduces the ledgers, one result per unit: a
+  unit run again (a worker lost mid-run, its task rescheduled by Dask) replaces its result, it is
+  never added twice. A held range lost with its worker is computed again by Dask from its read
+  task. A what-if re-simulating at least ``MIN_RERUN`` calls sends them as units too;
+* ``map`` sends self-contained units (``simulate.partition.Unit``: facts, shapes, piece table)
+  when no range is held (the log read on the client: batch files) or a simulation reads shapes
+  the workers do not hold (a family measured on the client only).
 
-What stays on the client: the rest of the first pass (facts, template groups, the advisor's
-evidence), pricing the what-ifs (from the merged outcomes: the calls a change does not reach keep
-their outcomes, which only the client holds), what-ifs re-running fewer than ``MIN_RERUN`` calls,
-the recommendation's mixed-model options (``recommend.options``: several caches over one log), and
-the report.
+What stays on the client: the rest of the first pass (facts, template groups and the advisor's
+evidence merged, the observed bill), pricing the what-ifs (from the merged outcomes: the calls a
+change does not reach keep their outcomes, which only the client holds), what-ifs re-running fewer
+than ``MIN_RERUN`` calls, the recommendation's mixed-model options (``recommend.options``: several
+caches over one log), and the report. ``release`` lets go of the held ranges at the end of a run.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ import itertools
 import os
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from ..errors import ConfigError
@@ -119,6 +129,77 @@ class DaskExecutor:
                     f.release()
         finally:
             for f in out:
+                f.release()
+
+    def can_shuffle(self) -> bool:
+        """Whether units may be cut out of held ranges (``map_taking``): this process holds the client."""
+        return os.getpid() == self.pid
+
+    def imap_kept(self, fn: Callable[[Any], T], keep: Callable[[T], Any], items: list[Any]) -> Iterator[tuple[T, Any]]:
+        """``imap``, and with each result a future of ``keep(result)``, computed where the result
+        is (on the worker that read it) and held there until ``release``d: the reader's task is
+        let go once its result is yielded, but Dask keeps its recipe, so a held result lost with
+        its worker is computed again (read again, kept again) when a task needs it."""
+        out: collections.deque[tuple[Any, Any]] = collections.deque()
+        todo = iter(items)
+        try:
+            while True:
+                while len(out) < self.units and (x := next(todo, _END)) is not _END:
+                    n = next(self._next)
+                    with warnings.catch_warnings():
+                        warnings.filterwarnings("ignore", message=".*[Ll]arge object.*")
+                        f = self.client.submit(fn, x, key=f"promptcache-read-{self._run}-{n}", pure=False)
+                        k = self.client.submit(keep, f, key=f"promptcache-keep-{self._run}-{n}", pure=False)
+                    out.append((f, k))
+                if not out:
+                    return
+                f, k = out.popleft()
+                try:
+                    got = f.result()
+                except BaseException:
+                    k.release()
+                    raise
+                try:
+                    yield got, k
+                finally:
+                    f.release()
+        finally:
+            for f, k in out:
+                f.release()
+                k.release()
+
+    def map_taking(
+        self, fn: Callable[..., T], items: list[tuple[Any, list[tuple[Any, Any]]]], take: Callable
+    ) -> list[T]:
+        """``[fn(part, *slices) for part, takes in items]`` on the cluster, in order, where each of
+        ``slices`` is ``take(held, want)`` for a ``(held, want)`` of ``takes``, computed where
+        ``held`` is (the shuffle: a unit's slices cut out of the held ranges on their workers
+        and sent from there to the unit's worker). Each part travels inside its task."""
+        name = getattr(fn, "__name__", "task")
+        futures, takes = [], []
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Ll]arge object.*")
+            warnings.filterwarnings("ignore", message=".*[Ss]ending large graph.*")
+            for part, wants in items:
+                got = [
+                    self.client.submit(
+                        take, held, want, key=f"promptcache-take-{self._run}-{next(self._next)}", pure=False
+                    )
+                    for held, want in wants
+                ]
+                takes.extend(got)
+                key = f"promptcache-unit-{name}-{self._run}-{next(self._next)}"
+                futures.append(self.client.submit(fn, part, *got, key=key, pure=False))
+        try:
+            return list(self.client.gather(futures))
+        finally:
+            for f in (*futures, *takes):
+                f.release()
+
+    def release(self, futures: Iterable[Any]) -> None:
+        """Let go of held futures (``imap_kept``'s): their data leaves the workers."""
+        for f in futures:
+            if f is not None:
                 f.release()
 
 
