@@ -567,7 +567,7 @@ class Simulations:
         return write_units(base.copy(), outs)
 
 
-#: combined layouts kept per cache as parents (32 bytes a call each, and their footprints)
+#: combined layouts kept per cache as parents (16 bytes a call each, and their changed calls' footprints)
 DERIVED_KEPT = 2
 
 
