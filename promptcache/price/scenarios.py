@@ -162,18 +162,16 @@ def _feed(
 ) -> None:
     """Send the calls in ``order`` through ``policy``, writing each one's outcome into ``out`` (its
     arrays widened on the way if a count does not fit in 32 bits, the rest fed on)."""
-    calls = iter(order)
+    read, write, write_1h, total = out.read, out.write, out.write_1h, out.total
     with quiet_collector():
-        while True:
-            read, write, write_1h, total = out.read, out.write, out.write_1h, out.total
-            try:
-                for i in calls:
-                    f = facts[i]
-                    o = policy.request(shapes[i], start=f.start, end=f.end, user=f.user, call=f.hints)
-                    read[i], write[i], write_1h[i], total[i] = o.read, o.write, o.write_1h, o.total
-                return
+        for i in order:
+            f = facts[i]
+            o = policy.request(shapes[i], start=f.start, end=f.end, user=f.user, call=f.hints)
+            try:  # no cost on Python 3.11+ until it raises
+                read[i], write[i], write_1h[i], total[i] = o.read, o.write, o.write_1h, o.total
             except OverflowError:
                 out.put(i, o.read, o.write, o.write_1h, o.total)
+                read, write, write_1h, total = out.read, out.write, out.write_1h, out.total
 
 
 def merge_units(n: int, results: Iterable[UnitResult], storage_token_hours: float = 0.0) -> Outcomes:
