@@ -69,6 +69,47 @@ def test_other_parameters_are_another_simulation(sims):
     assert sum(short.read) < sum(base.read)  # nothing survives a second idle: the example's calls are minutes apart
 
 
+def test_a_fit_grid_point_is_simulated_once_and_not_kept(sims, monkeypatch):
+    """``outcomes_once`` (the calibration's fit grid): the same outcomes as a whole simulation with
+    those parameters, kept nowhere (no outcomes or footprints for the rest of the run); a run kept
+    already is read, not simulated again."""
+    pro = sims.catalog.model("deepseek-v4-pro")
+    base = sims.outcomes(pro)
+    kept = (list(sims._base), [k for k, _, _ in sims._last])
+    got = sims.outcomes_once(pro, {"eviction_idle_s": 7})
+    assert (list(sims._base), [k for k, _, _ in sims._last]) == kept
+    facts, shapes = sims.fp.facts, sims.fp.shapes[pro.tokenizer]
+    want = simulate_outcomes(facts, sims.order, shapes, make_policy(pro, sims.measurers[pro.tokenizer],
+                                                                    overrides={"eviction_idle_s": 7}))
+    assert (list(got.read), list(got.write), list(got.total)) == (list(want.read), list(want.write),
+                                                                  list(want.total))
+    assert list(got.read) != list(base.read)
+    monkeypatch.setattr(S, "simulate_outcomes", lambda *a: pytest.fail("simulated again"))
+    assert sims.outcomes_once(pro, sims.params(pro)) is base
+
+
+def test_a_parent_layout_shares_the_logs_footprints(sims):
+    """A combined layout's footprints are the log's, shared (not a copy of every call's), with its
+    changed calls' own: read by index or in order, they are those of the layout made whole."""
+    from dataclasses import replace
+
+    from promptcache.price.scenarios import footprints
+
+    pro = sims.catalog.model("deepseek-v4-pro")
+    pol = sims.policy_maker(pro)()
+    facts = sims.fp.facts
+    log = footprints(facts, sims.fp.shapes[pro.tokenizer], pol)
+    assert log is not None
+    changed = {i: replace(f, user="someone else") for i, f in enumerate(facts) if i % 3 == 0}
+    layout = sims._layout(Variant(facts=changed), (pro.tokenizer, 1.0))
+    got = S._patched_prints(log, set(changed), layout, pol)
+    want = footprints(layout[0], layout[2], pol)
+    assert want is not None and len(got) == len(want)
+    assert list(got) == want and [got[i] for i in range(len(got))] == want
+    assert got[1] is log[1] and got[0] != log[0]
+    assert got.base is log and len(got.over) == len(changed)  # type: ignore[attr-defined]
+
+
 def test_a_what_if_re_simulated_in_part_equals_a_whole_re_simulation(sims):
     """A variant that drops the user scope of one group's calls: ``Simulations`` re-runs only the
     partitions those calls reach; the reference re-runs the whole log with the changed facts."""

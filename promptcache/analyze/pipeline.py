@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -44,7 +44,7 @@ from ..model import notes as N
 from ..model import report as R
 from ..model.calls import Call
 from ..model.facts import CallFacts
-from ..price.calibration import CallRow, GroupCalibration, calibrate
+from ..price.calibration import CallRow, GroupCalibration, calibrate_groups
 from ..price.ledger import Ledger, usd
 from ..read.reader import LogReader, Reread, read_logs
 from ..recommend.concurrency import in_flight
@@ -1071,10 +1071,59 @@ def _calibration(
     ttl_key = TTL_ALIAS.get(params["rule"])
     ttl = params.get(ttl_key) if ttl_key else None
     ttl_s = float(ttl) if isinstance(ttl, (int, float)) else None
+    sw = sim_writes.get(logged.id) if sim_writes else None
+    cal = calibrate_groups(_calibration_rows(fp, sims.order, reads, catalog, ttl_s, _MissedReason(params, logged), sw))
+    if not cal.overall.calls:
+        return None
+    return R.Calibration(
+        model=logged.id,
+        tolerance_pct=round(100 * cal.tolerance, 2),
+        overall=_cal_row(cal.overall),
+        groups=[_cal_row(g) for g in cal.groups],
+        missed_hits=[
+            R.MissedHits(
+                reason=m.reason,  # type: ignore[arg-type]  # one of the three the detector names
+                calls=m.calls,
+                tokens=m.tokens,
+                cost_usd=_q(m.cost_usd),
+                groups=m.groups,
+            )
+            for m in cal.missed
+        ],
+        fit=_fit(sims, fp, logged, reads, catalog, opts),
+    )
+
+
+def _calibration_rows(
+    fp: FirstPass,
+    order: list[int],
+    reads: array,
+    catalog: Catalog,
+    ttl_s: float | None,
+    why_missed: _MissedReason,
+    sim_writes: tuple[array, array] | None,
+) -> Iterator[CallRow]:
+    """Each priced call with a reported cache read, as ``calibration.calibrate_groups`` takes them:
+    group by group (the groups in the start order of their first such call, each group's calls in
+    start order), made one at a time. A call's gap and missed reason depend on its group's earlier
+    calls only, so they are what a pass over every call in start order gives."""
+    facts = fp.facts
+
+    def priced(i: int) -> bool:
+        f = facts[i]
+        return (
+            fp.observed_reads[i] >= 0
+            and catalog.find(f.model) is not None
+            and catalog.bucket(f.model, f.when, list_at=f.list_at, blend=f.blend) is not None
+        )
+
+    rank: dict[str, int] = {}
+    for i in order:
+        g = facts[i].group
+        if g not in rank and priced(i):
+            rank[g] = len(rank)
     last_in_group: dict[str, float] = {}
-    why_missed = _MissedReason(params, logged)
-    rows = []
-    for i in sorted(range(len(fp.facts)), key=lambda i: (fp.facts[i].start, i)):
+    for i in sorted((i for i in order if facts[i].group in rank), key=lambda i: rank[facts[i].group]):
         f = fp.facts[i]
         gap = f.start - last_in_group[f.group] if f.group in last_in_group else None
         last_in_group[f.group] = f.start
@@ -1093,8 +1142,7 @@ def _calibration(
         w5_rate = rates.cache_write_5m if rates.cache_write_5m is not None else rates.input_miss
         w1_rate = rates.cache_write_1h if rates.cache_write_1h is not None else rates.input_miss
         obs_w = fp.observed_writes[i]
-        sw = sim_writes.get(logged.id) if sim_writes else None
-        sim_w5, sim_w1 = (sw[0][i], sw[1][i]) if sw is not None else (0, 0)
+        sim_w5, sim_w1 = (sim_writes[0][i], sim_writes[1][i]) if sim_writes is not None else (0, 0)
         sim_w5, sim_w1 = min(sim_w5, total - sim), min(sim_w1, max(total - sim - sim_w5, 0))
 
         def cost(hit: int, w5: int, w1: int, rates=rates, total=total, w5_rate=w5_rate, w1_rate=w1_rate) -> Decimal:
@@ -1102,39 +1150,17 @@ def _calibration(
                 hit * rates.input_hit + w5 * w5_rate + w1 * w1_rate + (total - hit - w5 - w1) * rates.input_miss
             ) / 1_000_000
 
-        rows.append(
-            CallRow(
-                group=f.group,
-                observed=obs,
-                simulated=sim,
-                input_tokens=total,
-                observed_usd=cost(obs, obs_w - fp.observed_writes_1h[i], fp.observed_writes_1h[i]),
-                simulated_usd=cost(sim, sim_w5, sim_w1),
-                gap_s=gap,
-                ttl_s=ttl_s,
-                missed_reason=missed,
-            )
+        yield CallRow(
+            group=f.group,
+            observed=obs,
+            simulated=sim,
+            input_tokens=total,
+            observed_usd=cost(obs, obs_w - fp.observed_writes_1h[i], fp.observed_writes_1h[i]),
+            simulated_usd=cost(sim, sim_w5, sim_w1),
+            gap_s=gap,
+            ttl_s=ttl_s,
+            missed_reason=missed,
         )
-    if not rows:
-        return None
-    cal = calibrate(rows)
-    return R.Calibration(
-        model=logged.id,
-        tolerance_pct=round(100 * cal.tolerance, 2),
-        overall=_cal_row(cal.overall),
-        groups=[_cal_row(g) for g in cal.groups],
-        missed_hits=[
-            R.MissedHits(
-                reason=m.reason,  # type: ignore[arg-type]  # one of the three the detector names
-                calls=m.calls,
-                tokens=m.tokens,
-                cost_usd=_q(m.cost_usd),
-                groups=m.groups,
-            )
-            for m in cal.missed
-        ],
-        fit=_fit(sims, fp, logged, reads, catalog, opts),
-    )
 
 
 class _MissedReason:
@@ -1183,7 +1209,9 @@ def _fit(
     grid = {k: v for k, v in default_rules().policies[name].fit.items() if k not in base}
     if not grid or logged.id in sims.per_group:
         return None
-    calls = [i for i, f in enumerate(fp.facts) if fp.observed_reads[i] >= 0 and catalog.find(f.model) is not None]
+    calls = array(
+        "q", (i for i, f in enumerate(fp.facts) if fp.observed_reads[i] >= 0 and catalog.find(f.model) is not None)
+    )
     if not calls:
         return None
     inputs = sum(fp.observed_inputs[i] for i in calls)
@@ -1203,7 +1231,7 @@ def _fit(
         if all(_fmt_param(v) == assumed.params[k] for k, v in combo.items()):
             points.append(assumed)  # the run as reported: no need to simulate it again
             continue
-        points.append(point(combo, sims.outcomes_with(logged, {**base, **combo}).read))
+        points.append(point(combo, sims.outcomes_once(logged, {**base, **combo}).read))
     fitted = min(points, key=lambda p: p.error_tokens)
     return R.Fit(model=logged.id, policy=name, calls=len(calls), assumed=assumed, fitted=fitted, grid=points)
 

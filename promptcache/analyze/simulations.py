@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -262,6 +262,22 @@ class Simulations:
         """``e``'s cache over the log as logged with other policy parameters, unpriced."""
         return self._outcomes(e, None, overrides)[0]
 
+    def outcomes_once(self, e: ModelEntry, overrides: dict[str, Any]) -> Outcomes:
+        """``outcomes_with``, not kept (a kept run's when there is one): a point of the calibration's
+        fit grid is read once, and keeping it would hold its outcomes and footprints for the run."""
+        key, source = self._key(e, overrides)
+        got = next((o for k, v, o in self._last if k == key and v is None), None)
+        if got is None and key in self._base:
+            got = self._base[key][0]
+        if got is not None:
+            return got
+        facts, order, seq = self._layout(None, source)
+        make = self.policy_maker(e, overrides)
+        pol = make()
+        split = self.opts.executor is not None or self.opts.jobs > 1  # work units need the footprints
+        prints = footprints(facts, seq, pol) if split else None
+        return self._planned(facts, order, seq, pol, make, prints, self.policy_spec(e, overrides), ())[0]
+
     def _outcomes(
         self, e: ModelEntry, var: Variant | None, overrides: dict[str, Any] | None
     ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]], tuple]:
@@ -325,12 +341,7 @@ class Simulations:
             mine = [i for i in order if assign[i].id == mid]
             rerun = [i for i in mine if find(prints[i][0]) in shared]
             for i in mine:
-                out.read[i], out.write[i], out.write_1h[i], out.total[i] = (
-                    got.read[i],
-                    got.write[i],
-                    got.write_1h[i],
-                    got.total[i],
-                )
+                out.put(i, got.read[i], got.write[i], got.write_1h[i], got.total[i])
             feed_outcomes(out, facts, rerun, seq, pol)
         return out
 
@@ -378,8 +389,7 @@ class Simulations:
         combined = Outcomes.zeros(len(facts))
         for i, f in enumerate(facts):
             src = runs[pick[f.group]][0]
-            combined.read[i], combined.write[i] = src.read[i], src.write[i]
-            combined.write_1h[i], combined.total[i] = src.write_1h[i], src.total[i]
+            combined.put(i, src.read[i], src.write[i], src.write_1h[i], src.total[i])
         kept.insert(0, (var, combined, pick))
         del kept[3:]
         return combined, layout
@@ -685,7 +695,7 @@ class LoggedParts:
         return sum(self.sizes[r] for r in roots) == len(calls)
 
 
-#: combined layouts kept per cache as parents (32 bytes a call each, and their footprints)
+#: combined layouts kept per cache as parents (16 bytes a call each, and their changed calls' footprints)
 DERIVED_KEPT = 2
 
 
@@ -698,10 +708,28 @@ def _patched_prints(
     """``footprints`` of a layout that changes the ``changed`` calls of the log as logged (whose
     footprints are ``base``): the log's footprints, shared, and the changed calls' made again."""
     facts, _, seq = layout
-    out = list(base)
-    for i in changed:
-        out[i] = pol.footprint(seq[i], user=facts[i].user, call=facts[i].hints)
-    return out
+    return _Patched(base, {i: pol.footprint(seq[i], user=facts[i].user, call=facts[i].hints) for i in changed})
+
+
+class _Patched(Sequence[tuple]):
+    """Footprints of a layout: the log's (``base``), shared, with its changed calls' own (``over``)."""
+
+    __slots__ = ("base", "over")
+
+    def __init__(self, base: Footprints, over: dict[int, tuple]):
+        self.base, self.over = base, over
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i):
+        got = self.over.get(i)
+        return got if got is not None else self.base[i]
+
+    def __iter__(self) -> Iterator[tuple]:
+        over = self.over
+        for i, p in enumerate(self.base):
+            yield over.get(i, p)
 
 
 def differs(a: Variant, b: Variant) -> set[int]:

@@ -27,11 +27,14 @@ likeliest reason, which the caller gives per call (``CallRow.missed_reason``):
   early, or held on another machine).
 These calls are the same calls whose difference the group rows already carry (a ``scope-split``
 verdict counts them): the breakdown explains that difference, it adds nothing to it.
+
+``calibrate_groups`` gives the same result from rows that come group by group, one at a time,
+keeping nothing per row: what a long log's analysis uses (``calibrate`` holds every row).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -70,6 +73,15 @@ class MissedHits:
         """What the misses cost over the simulated hits."""
         return self.observed_usd - self.simulated_usd
 
+    def count(self, r: CallRow) -> None:
+        """Add a call (its group's rows come together: a group is listed once)."""
+        self.calls += 1
+        self.tokens += r.simulated
+        self.observed_usd += r.observed_usd
+        self.simulated_usd += r.simulated_usd
+        if not self.groups or self.groups[-1] != r.group:
+            self.groups.append(r.group)
+
 
 @dataclass(slots=True)
 class GroupCalibration:
@@ -83,6 +95,14 @@ class GroupCalibration:
     flagged: bool = False
     reason: str = ""
     detail: str = ""
+
+    def count(self, r: CallRow) -> None:
+        self.calls += 1
+        self.input_tokens += r.input_tokens
+        self.observed += r.observed
+        self.simulated += r.simulated
+        self.observed_usd += r.observed_usd
+        self.simulated_usd += r.simulated_usd
 
     @property
     def error(self) -> int:
@@ -139,23 +159,12 @@ def calibrate(rows: Iterable[CallRow], *, tolerance: float = TOLERANCE) -> Calib
     missed = {k: MissedHits(k) for k in MISSED_REASONS}
     for r in (r for rs in by.values() for r in rs):
         if r.observed == 0 and r.simulated > 0:
-            m = missed[r.missed_reason if r.missed_reason in missed else "eviction"]
-            m.calls += 1
-            m.tokens += r.simulated
-            m.observed_usd += r.observed_usd
-            m.simulated_usd += r.simulated_usd
-            if r.group not in m.groups:
-                m.groups.append(r.group)
+            missed[r.missed_reason if r.missed_reason in missed else "eviction"].count(r)
     for gid, rs in by.items():
         g = GroupCalibration(gid)
         for r in rs:
-            for tgt in (g, overall):
-                tgt.calls += 1
-                tgt.input_tokens += r.input_tokens
-                tgt.observed += r.observed
-                tgt.simulated += r.simulated
-                tgt.observed_usd += r.observed_usd
-                tgt.simulated_usd += r.simulated_usd
+            g.count(r)
+            overall.count(r)
         if abs(g.error_pct) > 100 * tolerance:
             g.flagged = True
             g.reason, g.detail = _reason(rs)
@@ -165,3 +174,95 @@ def calibrate(rows: Iterable[CallRow], *, tolerance: float = TOLERANCE) -> Calib
         overall.flagged = True
         overall.reason = "see flagged groups"
     return Calibration(groups, overall, tolerance, flagged, [m for m in missed.values() if m.calls])
+
+
+class _Verdict:
+    """``_reason`` of one group's rows, fed one at a time (in the group's order)."""
+
+    __slots__ = ("first", "gap", "over", "split", "under")
+
+    def __init__(self) -> None:
+        self.first: CallRow | None = None
+        self.gap: tuple[str, str] | None = None  # the first row the simulated TTL cannot explain
+        self.under = self.over = self.split = 0
+
+    def add(self, r: CallRow) -> None:
+        if self.first is None:
+            self.first = r
+        gap, ttl = r.gap_s, r.ttl_s
+        if self.gap is None and r.simulated < r.observed and gap is not None and ttl is not None and gap > ttl:
+            self.gap = (
+                "ttl-gap",
+                f"the provider still hit after a {gap:.0f} s gap, longer than the simulated TTL of {ttl:.0f} s",
+            )
+        self.under += max(r.simulated - r.observed, 0)
+        self.over += max(r.observed - r.simulated, 0)
+        self.split += r.observed == 0 and r.simulated > 0
+
+    def reason(self) -> tuple[str, str]:
+        first = self.first
+        assert first is not None  # a group has at least one row
+        if first.observed > 0 and first.simulated == 0:
+            return (
+                "warm-start",
+                f"the first call already read {first.observed} cached tokens (cache warmed before the log)",
+            )
+        if self.gap is not None:
+            return self.gap
+        if self.under > self.over and self.split:
+            return (
+                "scope-split",
+                f"{self.split} call(s) missed at the provider where the simulation hit (another machine, key or scope)",
+            )
+        return "unobservable-rule", "differences the log cannot explain (token estimate, granularity, best effort)"
+
+
+def calibrate_groups(rows: Iterable[CallRow], *, tolerance: float = TOLERANCE) -> Calibration:
+    """``calibrate(rows)`` from rows that come group by group (a group's rows one after the other,
+    the groups in the order of their first row), read once and not kept: per group and overall,
+    every sum is made of the same rows in the same order as ``calibrate`` adds them (it reads its
+    rows group by group too), so the Decimal dollars are the same to the last digit. A group that
+    comes back after another one started is an error (ValueError)."""
+    overall = GroupCalibration("overall")
+    groups: list[GroupCalibration] = []
+    flagged: list[str] = []
+    missed = {k: MissedHits(k) for k in MISSED_REASONS}
+    done: set[str] = set()
+    g: GroupCalibration | None = None
+    verdict = _Verdict()
+
+    def close(g: GroupCalibration, verdict: _Verdict) -> None:
+        if abs(g.error_pct) > 100 * tolerance:
+            g.flagged = True
+            g.reason, g.detail = verdict.reason()
+            flagged.append(g.group)
+        groups.append(g)
+
+    for r in rows:
+        if g is None or r.group != g.group:
+            if r.group in done:
+                raise ValueError(f"calibrate_groups: the rows of group {r.group!r} do not come together")
+            if g is not None:
+                close(g, verdict)
+            done.add(r.group)
+            g, verdict = GroupCalibration(r.group), _Verdict()
+        if r.observed == 0 and r.simulated > 0:
+            missed[r.missed_reason if r.missed_reason in missed else "eviction"].count(r)
+        verdict.add(r)
+        g.count(r)
+        overall.count(r)
+    if g is not None:
+        close(g, verdict)
+    if abs(overall.error_pct) > 100 * tolerance:
+        overall.flagged = True
+        overall.reason = "see flagged groups"
+    return Calibration(groups, overall, tolerance, flagged, [m for m in missed.values() if m.calls])
+
+
+def by_group(rows: Iterable[CallRow]) -> Iterator[CallRow]:
+    """``rows`` group by group, as ``calibrate`` reads them (the groups in the order of their first
+    row, each group's rows in their order): what ``calibrate_groups`` takes. Holds every row."""
+    by: dict[str, list[CallRow]] = {}
+    for r in rows:
+        by.setdefault(r.group, []).append(r)
+    return (r for rs in by.values() for r in rs)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Shape
@@ -44,7 +45,7 @@ def simulate(
     bucket of its own model, as ``price`` prices one model's calls.
     """
     out = Outcomes.zeros(len(facts))
-    read, write, write_1h, total = out.read, out.write, out.write_1h, out.total
+    put = out.put
     with quiet_collector():
         for i in order:
             f = facts[i]
@@ -52,7 +53,7 @@ def simulate(
             o = policies[entry.id].request(
                 shapes[entry.tokenizer][i], start=f.start, end=f.end, user=f.user, call=f.hints
             )
-            read[i], write[i], write_1h[i], total[i] = o.read, o.write, o.write_1h, o.total
+            put(i, o.read, o.write, o.write_1h, o.total)
             if on_outcome is not None:
                 on_outcome(i, o)
     return price_placed(facts, order, assign, out, catalog, fallback=fallback, codes=codes)
@@ -91,7 +92,8 @@ def price_placed(
         c = got if got is not None else PriceCodes.of(facts, m, catalog, fallback)
         sel = mine == k
         at = idx[sel]
-        lo[sel], hi[sel], thr[sel], output[sel] = c.lo[at] + len(keys), c.hi[at] + len(keys), c.thr[at], c.output[at]
+        c_lo, c_hi, c_thr, c_out = c.at(at)
+        lo[sel], hi[sel], thr[sel], output[sel] = c_lo + len(keys), c_hi + len(keys), c_thr, c_out
         keys.extend(c.keys)
     _fill(ledger, keys, idx, outcomes, lo, hi, thr, output)
     return ledger
@@ -110,8 +112,24 @@ class Outcomes:
 
     @classmethod
     def zeros(cls, n: int) -> Outcomes:
-        read, write, write_1h, total = (array("q", bytes(8 * n)) for _ in range(4))
+        """Four arrays of 32-bit integers (16 bytes a call), widened to 64 bits should a token count
+        not fit (``put``, ``widen``); read them in numpy through ``ints64``."""
+        read, write, write_1h, total = (array("i", bytes(4 * n)) for _ in range(4))
         return cls(read, write, write_1h, total)
+
+    def put(self, i: int, read: int, write: int, write_1h: int, total: int) -> None:
+        """Call ``i``'s outcome, the arrays widened to 64 bits first when a count needs it."""
+        try:
+            self.read[i], self.write[i], self.write_1h[i], self.total[i] = read, write, write_1h, total
+        except OverflowError:
+            self.widen()
+            self.read[i], self.write[i], self.write_1h[i], self.total[i] = read, write, write_1h, total
+
+    def widen(self) -> None:
+        """The four arrays as 64-bit integers (the same values), for counts past 32 bits."""
+        self.read, self.write, self.write_1h, self.total = (
+            a if a.typecode == "q" else array("q", a) for a in (self.read, self.write, self.write_1h, self.total)
+        )
 
     def copy(self) -> Outcomes:
         return Outcomes(self.read[:], self.write[:], self.write_1h[:], self.total[:], self.storage_token_hours)
@@ -142,13 +160,18 @@ def feed_outcomes(
 def _feed(
     out: Outcomes, facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape], policy: Policy
 ) -> None:
-    """Send the calls in ``order`` through ``policy``, writing each one's outcome into ``out``."""
+    """Send the calls in ``order`` through ``policy``, writing each one's outcome into ``out`` (its
+    arrays widened on the way if a count does not fit in 32 bits, the rest fed on)."""
     read, write, write_1h, total = out.read, out.write, out.write_1h, out.total
     with quiet_collector():
         for i in order:
             f = facts[i]
             o = policy.request(shapes[i], start=f.start, end=f.end, user=f.user, call=f.hints)
-            read[i], write[i], write_1h[i], total[i] = o.read, o.write, o.write_1h, o.total
+            try:  # no cost on Python 3.11+ until it raises
+                read[i], write[i], write_1h[i], total[i] = o.read, o.write, o.write_1h, o.total
+            except OverflowError:
+                out.put(i, o.read, o.write, o.write_1h, o.total)
+                read, write, write_1h, total = out.read, out.write, out.write_1h, out.total
 
 
 def merge_units(n: int, results: Iterable[UnitResult], storage_token_hours: float = 0.0) -> Outcomes:
@@ -159,7 +182,7 @@ def merge_units(n: int, results: Iterable[UnitResult], storage_token_hours: floa
     out.storage_token_hours = storage_token_hours
     for calls, read, write, write_1h, total in results:
         for j, i in enumerate(calls):
-            out.read[i], out.write[i], out.write_1h[i], out.total[i] = read[j], write[j], write_1h[j], total[j]
+            out.put(i, read[j], write[j], write_1h[j], total[j])
     return out
 
 
@@ -201,7 +224,9 @@ class PriceCodes:
     peak or off-peak, its service tier) depends on its facts only, except long context, which
     depends on the simulated prompt total: so each call has two codes, ``lo`` for a total at most
     ``thr`` and ``hi`` above it (the same code where the list has no long-context price). Codes
-    index ``keys`` (a ledger's bucket keys, ``(group, bucket)``); ``patched`` shares them."""
+    index ``keys`` (a ledger's bucket keys, ``(group, bucket)``); ``patched`` shares them. The
+    few distinct ``(lo, hi, thr)`` are kept once; a call keeps which one is its (``row``, 32 bits)
+    and its output tokens: 8 bytes a call; ``at`` gives them for the calls priced."""
 
     def __init__(self, model: str, catalog: Catalog, fallback: datetime | None):
         import numpy as np
@@ -210,11 +235,10 @@ class PriceCodes:
         self.fallback = fallback if fallback is not None else catalog.first_price(model)
         self.keys: list[tuple[str, tuple]] = []
         self._index: dict[tuple, int] = {}
-        self._memo: dict[tuple, tuple[int, int, int]] = {}  # (group, bucket, tier) -> (lo, hi, thr)
-        self.lo = np.zeros(0, np.int64)
-        self.hi = np.zeros(0, np.int64)
-        self.thr = np.zeros(0, np.int64)
-        self.output = np.zeros(0, np.int64)
+        self._memo: dict[tuple, int] = {}  # (group, bucket, tier) -> its row in ``_rows``
+        self._rows: list[tuple[int, int, int]] = []  # (lo, hi, thr): a handful, shared by every call
+        self.row = np.zeros(0, np.int32)  # per call: its row (4 bytes a call, not 24)
+        self.output = np.zeros(0, np.int32)  # per call: its output tokens (64 bits if one needs it)
 
     @classmethod
     def of(
@@ -224,10 +248,19 @@ class PriceCodes:
         import numpy as np
 
         out = cls(model, catalog, fallback)
-        rows = [out._row(f) for f in facts]
-        out.lo, out.hi, out.thr = (np.array([r[k] for r in rows], np.int64) for k in range(3))
-        out.output = np.array([f.output for f in facts], np.int64)
+        out.row = np.fromiter((out._row(f) for f in facts), np.int32, len(facts))
+        out.output = np.fromiter((f.output for f in facts), np.int64, len(facts))
+        if not len(out.output) or out.output.max() <= _INT32_MAX:
+            out.output = out.output.astype(np.int32)
         return out
+
+    def at(self, idx: Any) -> tuple[Any, Any, Any, Any]:
+        """The calls ``idx``'s ``lo`` and ``hi`` codes, ``thr`` and output tokens, as numpy
+        arrays of 64-bit integers aligned with ``idx``."""
+        import numpy as np
+
+        rows = np.array(self._rows, np.int64).reshape(-1, 3)[self.row[idx]]
+        return rows[:, 0], rows[:, 1], rows[:, 2], self.output[idx].astype(np.int64, copy=False)
 
     def patched(
         self, facts: Sequence[CallFacts], calls: Iterable[int], before: Sequence[CallFacts] | None = None
@@ -235,9 +268,11 @@ class PriceCodes:
         """These codes with the ``calls`` given ``facts[i]`` instead (a what-if's changed calls).
         ``before``: the facts these codes were made from; a call whose group, instants, tier and
         output are the same there (a fix that changes the cache scope only) keeps its codes."""
+        import numpy as np
+
         out = PriceCodes.__new__(PriceCodes)
-        out.__dict__.update(self.__dict__)  # keys, index and memo shared: append-only
-        out.lo, out.hi, out.thr, out.output = self.lo.copy(), self.hi.copy(), self.thr.copy(), self.output.copy()
+        out.__dict__.update(self.__dict__)  # keys, index, memo and rows shared: append-only
+        out.row, out.output = self.row.copy(), self.output.copy()
         for i in calls:
             f = facts[i]
             if before is not None:
@@ -251,11 +286,13 @@ class PriceCodes:
                     and f.output == b.output
                 ):
                     continue
-            out.lo[i], out.hi[i], out.thr[i] = self._row(f)
+            out.row[i] = self._row(f)
+            if f.output > _INT32_MAX and out.output.dtype != np.int64:
+                out.output = out.output.astype(np.int64)
             out.output[i] = f.output
         return out
 
-    def _row(self, f: CallFacts) -> tuple[int, int, int]:
+    def _row(self, f: CallFacts) -> int:
         cat = self.catalog
         got = cat.bucket(self.model, f.when, list_at=f.list_at, blend=f.blend, fallback=self.fallback)
         assert got is not None  # the fallback is a date the model has a price list for, or its first has no start
@@ -266,7 +303,8 @@ class PriceCodes:
             thr = lc.above_tokens if lc is not None else _NO_LIMIT
             lo = self._code((f.group, cat.variant(got, f.tier, None)))
             hi = self._code((f.group, cat.variant(got, f.tier, thr + 1))) if lc is not None else lo
-            row = self._memo[mk] = (lo, hi, thr)
+            row = self._memo[mk] = len(self._rows)
+            self._rows.append((lo, hi, thr))
         return row
 
     def _code(self, key: tuple[str, tuple]) -> int:
@@ -278,6 +316,7 @@ class PriceCodes:
 
 
 _NO_LIMIT = (1 << 63) - 1
+_INT32_MAX = (1 << 31) - 1
 
 
 def price(
@@ -307,7 +346,7 @@ def price(
             on_outcome(i, outcomes.outcome(i))
     if len(order):
         idx = np.asarray(order, dtype=np.int64)
-        _fill(ledger, codes.keys, idx, outcomes, codes.lo[idx], codes.hi[idx], codes.thr[idx], codes.output[idx])
+        _fill(ledger, codes.keys, idx, outcomes, *codes.at(idx))
     if outcomes.storage_token_hours and order:
         fb = codes.fallback
         last = facts[order[-1]]
@@ -319,16 +358,21 @@ def price(
     return ledger
 
 
+def ints64(a: array, idx: Any) -> Any:
+    """``a[idx]`` (an array of integers, 32 or 64 bits: ``Outcomes``) as a numpy array of 64-bit
+    integers, so that sums of 32-bit counts cannot overflow."""
+    import numpy as np
+
+    return np.frombuffer(a, np.dtype(f"i{a.itemsize}"))[idx].astype(np.int64, copy=False)
+
+
 def _fill(ledger: Ledger, keys: list, idx, outcomes: Outcomes, lo, hi, thr, output) -> None:
     """Sum the calls ``idx`` (in order) per bucket (``keys[code]``, each call's code ``lo`` or, when
     its prompt total is above ``thr``, ``hi``; all aligned with ``idx``) in machine integers, and put
     each bucket's sums into ``ledger`` once, in the order the buckets first appear along ``idx``."""
     import numpy as np
 
-    total = np.frombuffer(outcomes.total, np.int64)[idx]
-    hit = np.frombuffer(outcomes.read, np.int64)[idx]
-    w5 = np.frombuffer(outcomes.write, np.int64)[idx]
-    w1 = np.frombuffer(outcomes.write_1h, np.int64)[idx]
+    total, hit, w5, w1 = (ints64(a, idx) for a in (outcomes.total, outcomes.read, outcomes.write, outcomes.write_1h))
     code = np.where(total > thr, hi, lo)
     by = np.argsort(code, kind="stable")
     sorted_codes = code[by]

@@ -38,7 +38,7 @@ from ..model.facts import CallFacts
 from ..simulate.partition import Footprints, Partition, Unit, UnitResult, components, run_unit
 from ..simulate.policies import FootprintPolicy
 from .ledger import Ledger
-from .scenarios import Outcomes, PriceCodes
+from .scenarios import Outcomes, PriceCodes, ints64
 
 #: one unit's partial ledger for one model: bucket key -> (hit, miss, output, write_5m, write_1h,
 #: the bucket's first call, its number of calls), the key as ``Ledger.buckets``'s ((group, bucket)),
@@ -204,17 +204,15 @@ def price_coded(calls: Sequence[int], outcomes: Outcomes, codes: PriceCodes) -> 
     if not len(calls):
         return {}
     idx = np.asarray(calls, dtype=np.int64)
-    total = np.frombuffer(outcomes.total, np.int64)[idx]
-    hit = np.frombuffer(outcomes.read, np.int64)[idx]
-    w5 = np.frombuffer(outcomes.write, np.int64)[idx]
-    w1 = np.frombuffer(outcomes.write_1h, np.int64)[idx]
-    code = np.where(total > codes.thr[idx], codes.hi[idx], codes.lo[idx])
+    total, hit, w5, w1 = (ints64(a, idx) for a in (outcomes.total, outcomes.read, outcomes.write, outcomes.write_1h))
+    lo, hi, thr, output = codes.at(idx)
+    code = np.where(total > thr, hi, lo)
     by = np.argsort(code, kind="stable")
     sorted_codes = code[by]
     starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
     firsts = by[starts]  # each bucket's first call along ``calls`` (a stable sort keeps them first)
     counts = np.diff(np.r_[starts, len(by)])
-    sums = [np.add.reduceat(a[by], starts) for a in (hit, total - hit - w5 - w1, codes.output[idx], w5, w1)]
+    sums = [np.add.reduceat(a[by], starts) for a in (hit, total - hit - w5 - w1, output, w5, w1)]
     out: PartialLedger = {}
     for j in np.argsort(firsts, kind="stable").tolist():
         h, m, o, a5, a1 = (int(s[j]) for s in sums)
@@ -340,7 +338,7 @@ def write_units(out: Outcomes, results: Iterable[UnitResult]) -> Outcomes:
     that arrives twice writes the same values twice)."""
     for calls, read, write, write_1h, total in results:
         for j, i in enumerate(calls):
-            out.read[i], out.write[i], out.write_1h[i], out.total[i] = read[j], write[j], write_1h[j], total[j]
+            out.put(i, read[j], write[j], write_1h[j], total[j])
     return out
 
 

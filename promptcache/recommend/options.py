@@ -25,6 +25,7 @@ turns them into sentences. ``recommend_models`` runs the named steps below in or
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,7 +99,7 @@ class _Run:
     assign: list  # ModelEntry per call
     ledger: Any = None
     now_cost: Decimal = Decimal(0)
-    hits: list[int] = field(default_factory=list)
+    hits: array = field(default_factory=lambda: array("q"))  # per call: its cache reads
 
 
 @dataclass
@@ -432,7 +433,7 @@ class _Simulator:
 
         metas, times = self.inputs.metas, self.times
         now_ledger = Ledger(self.inputs.catalog)
-        hits = [0] * len(metas)
+        hits = array("q", bytes(8 * len(metas)))
 
         def on_outcome(i, o) -> None:
             hits[i] = o.read

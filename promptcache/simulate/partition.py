@@ -38,7 +38,7 @@ ALL = ("*", "*")
 
 _MASK = (1 << 64) - 1
 
-Footprints = list[tuple]
+Footprints = Sequence[tuple]  # a list, or a layout's view over the log's (``analyze.simulations``)
 
 
 @dataclass(frozen=True, slots=True)
