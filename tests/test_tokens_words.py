@@ -121,6 +121,25 @@ def test_off_the_fast_path(hf, batch, whole):
         assert cache.encode(t) == whole(t)
 
 
+def test_an_added_token_without_lt(batch, whole):
+    """The "no '<', no added token" shortcut holds only when every ASCII added token has a '<'; an
+    added token like ``[MARK]`` must still be split out, not read as the words ``[``, ``MARK``, ``]``."""
+    from tokenizers import Tokenizer
+
+    tk = Tokenizer.from_file(os.path.join(T._deepseek_dir(), "tokenizer.json"))
+    tk.add_special_tokens(["[MARK]"])
+    mark = tk.token_to_id("[MARK]")
+    cache = WordCache(
+        lambda ws: [e.ids for e in tk.encode_batch_fast(ws, add_special_tokens=False)],
+        lambda s: tk.encode(s, add_special_tokens=False).ids,
+        tk,
+    )
+    text = "before [MARK] after"
+    assert not cache.lt_marks
+    assert mark in cache.encode(text)
+    assert cache.encode(text) == tk.encode(text, add_special_tokens=False).ids
+
+
 def test_overlapping_added_tokens():
     assert overlapping({"<a>", "<b>", "<｜x｜>"}) == set()
     assert overlapping({"<a", "<ab"}) == {"<a", "<ab"}  # one starts the other

@@ -399,9 +399,12 @@ class WordCache:
         self.token_ids = {t: tk.token_to_id(t) for t in contents}
         self.risky = overlapping(contents)  # a text with one of these: the tokenizer splits it
         self.added = re.compile(_trie_pattern(contents)) if contents else None
+        # a text without "<" holds no added token the fast path could miss when every ASCII added
+        # token has one (DeepSeek V4's do; a non-ASCII one sends its part to ``fallback`` anyway)
+        self.lt_marks = all("<" in t or not t.isascii() for t in contents)
 
     def encode(self, text: str) -> list[int]:
-        if self.added is None or "<" not in text:
+        if self.added is None or (self.lt_marks and "<" not in text):
             return self._part(text)
         out: list[int] = []
         at = 0
