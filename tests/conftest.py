@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,24 @@ def write_log(tmp_path):
         return p
 
     return write
+
+
+@pytest.fixture(scope="session")
+def gen_log(tmp_path_factory):
+    """``gen_log(*args)``: the path of ``benchmarks/gen_log.py *args -o PATH``'s log, made once a
+    session for each argument list (the generator is seeded: the same arguments give the same
+    file). Tests read it and never write it."""
+    made: dict[tuple[str, ...], Path] = {}
+
+    def make(*args: str) -> Path:
+        if args not in made:
+            out = tmp_path_factory.mktemp("gen_log") / "log.jsonl"
+            cmd = [sys.executable, str(ROOT / "benchmarks" / "gen_log.py"), *args, "-o", str(out)]
+            subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
+            made[args] = out
+        return made[args]
+
+    return make
 
 
 @pytest.fixture(scope="session")

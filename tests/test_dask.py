@@ -35,11 +35,8 @@ def _report(path: Path, executor=None) -> str:
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dask") / "log.jsonl"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks/gen_log.py"), "--calls", "300", "--seed", "21",
-                    "-o", str(out)], check=True)
-    return out
+def generated(gen_log) -> Path:
+    return gen_log("--calls", "300", "--seed", "21")
 
 
 @pytest.fixture(scope="module")

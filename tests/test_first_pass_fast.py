@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -35,13 +33,8 @@ DAY = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def calls(tmp_path_factory):
-    out = tmp_path_factory.mktemp("fast") / "log.jsonl"
-    subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks/gen_log.py"), "--calls", "150", "--seed", "5", "-o", str(out)],
-        check=True,
-    )
-    return list(read_logs([str(out), str(EXAMPLE)]))
+def calls(gen_log):
+    return list(read_logs([str(gen_log("--calls", "150", "--seed", "5")), str(EXAMPLE)]))
 
 
 def _digests(monkeypatch) -> list[int]:

@@ -4,8 +4,6 @@ every re-simulation (and the report) equals the one that re-runs them."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,18 +14,11 @@ from promptcache.analyze import pipeline as analysis
 from promptcache.analyze.simulations import LoggedParts, Simulations
 from promptcache.report.recommendation_text import with_text
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
+def generated(gen_log) -> Path:
     """A 600-call benchmark log whose leave-one-out what-ifs re-run logged partitions (406 calls)."""
-    out = tmp_path_factory.mktemp("logged") / "log.jsonl"
-    subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks/gen_log.py"), "--calls", "600", "--seed", "7", "-o", str(out)],
-        check=True,
-    )
-    return out
+    return gen_log("--calls", "600", "--seed", "7")
 
 
 def _run(path: Path, monkeypatch, *, reuse: bool) -> tuple[str, list[tuple], int]:

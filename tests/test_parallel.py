@@ -27,16 +27,12 @@ from promptcache.simulate.parallel import fork_map
 from promptcache.simulate.policies import make_policy
 
 EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def bench_log(tmp_path_factory) -> Path:
+def bench_log(gen_log) -> Path:
     """A small log from the benchmark generator: agent loops, tools, growing sessions."""
-    p = tmp_path_factory.mktemp("bench") / "log.jsonl"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gen_log.py"), "--calls", "300", "--seed", "3",
-                    "--templates", "8", "-o", str(p)], check=True)
-    return p
+    return gen_log("--calls", "300", "--seed", "3", "--templates", "8")
 
 
 def test_fork_map_simulations_identical(bench_log):

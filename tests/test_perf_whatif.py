@@ -10,8 +10,6 @@ reports with several fixes (kept, dropped, combined and left out one by one).
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import resources
@@ -32,18 +30,14 @@ from promptcache.read.reader import read_logs
 from promptcache.report.recommendation_text import with_text
 from promptcache.simulate.policies import DeepSeekCache, GeminiCache, IdealCache
 
-ROOT_DIR = Path(__file__).resolve().parent.parent
 EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
+def generated(gen_log) -> Path:
     """A 600-call benchmark log: many users, agent templates sharing a prompt root, and fixes of
     every kind (user id scope, cold burst moved in time, volatile text), several of them dropped."""
-    out = tmp_path_factory.mktemp("perf") / "log.jsonl"
-    subprocess.run([sys.executable, str(ROOT_DIR / "benchmarks/gen_log.py"), "--calls", "600", "--seed", "11",
-                    "-o", str(out)], check=True)
-    return out
+    return gen_log("--calls", "600", "--seed", "11")
 
 
 @pytest.fixture(scope="module")

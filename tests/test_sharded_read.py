@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import subprocess
-import sys
 from datetime import UTC, datetime
 from importlib import resources
 from itertools import pairwise
@@ -56,11 +54,8 @@ def _json(paths, executor=None, **kw) -> str:
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("sharded") / "log.jsonl"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks/gen_log.py"), "--calls", "120", "--seed", "21",
-                    "-o", str(out)], check=True)
-    return out
+def generated(gen_log) -> Path:
+    return gen_log("--calls", "120", "--seed", "21")
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ one-process run's. ``tests/test_dask.py`` runs the same on a 2-worker cluster.
 from __future__ import annotations
 
 import pickle
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +34,6 @@ from promptcache.read import ranges as R
 from promptcache.report.as_json import render_json
 from promptcache.simulate.partition import PieceTable, PolicySpec, Unit, WorkPlan, footprints, split
 
-ROOT = Path(__file__).resolve().parent.parent
 DAY = datetime(2026, 11, 1, tzinfo=UTC)
 
 
@@ -98,13 +95,8 @@ class Shuffling:
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("shuffle") / "log.jsonl"
-    subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks/gen_log.py"), "--calls", "150", "--seed", "21", "-o", str(out)],
-        check=True,
-    )
-    return out
+def generated(gen_log) -> Path:
+    return gen_log("--calls", "150", "--seed", "21")
 
 
 @pytest.fixture

@@ -10,10 +10,7 @@ simulated outcomes, on a generated log with fixes of every kind and a group with
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -25,16 +22,12 @@ from promptcache.model.findings import CacheNotReady
 from promptcache.price.scenarios import footprints, simulate_outcomes
 from promptcache.simulate.policies import DeepSeekCache
 
-ROOT_DIR = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="module")
-def seen(tmp_path_factory) -> dict:
+def seen(gen_log) -> dict:
     """``reshape``'s inputs on a 600-call generated log (user id scope, cold bursts, volatile text,
     several fixes dropped), captured from a whole analysis."""
-    out = tmp_path_factory.mktemp("patches") / "log.jsonl"
-    subprocess.run([sys.executable, str(ROOT_DIR / "benchmarks/gen_log.py"), "--calls", "600", "--seed", "11",
-                    "-o", str(out)], check=True)
+    out = gen_log("--calls", "600", "--seed", "11")
     got: dict = {"path": out}
     real = analysis.reshape
 
