@@ -176,6 +176,10 @@ def first_pass(
     if merged is not None:
         merged.settle()  # a range cut short by an interrupt: the calls that went through
     fp.held = getattr(reader, "held", None)
+    # the files whose lines held several calls (a re-read decodes every line of those; None, from a
+    # reader that does not say, of every file)
+    paged = getattr(reader, "paged", None)
+    fp.index.paged = None if paged is None else set(paged)
     return fp
 
 

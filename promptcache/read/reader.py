@@ -323,9 +323,29 @@ def _elem_line(text: bytes, line: int) -> int:
 
 Record = tuple[int, Any]  # (line, decoded object or a LineError)
 
+#: a JSON line a re-read passed over without decoding it (``_Unwanted``)
+UNREAD: Any = object()
 
-def _records(path: Path, on_open: Callable[[Any], None] | None = None) -> Generator[Record, None, None]:
-    """Decoded records of one file, whatever its container (``on_open`` sees the open handle)."""
+
+class _Unwanted:
+    """A re-read's lines to decode (``LogReader.only``) in a file whose lines each held at most one
+    call in the first pass (no API page of several: ``LogReader.plain``): from when ``on`` is set
+    (the file's format known to give a call per line: no expander, session or join), a JSON line
+    not among ``lines`` is yielded as ``UNREAD`` instead of decoded, but for line 1 (which may
+    begin a pretty-printed document). The calls read are those a full decode gives; the re-read's
+    own ``ReadStats`` (which no one reads) do not count the lines passed over."""
+
+    __slots__ = ("lines", "on")
+
+    def __init__(self, lines: set[int] | frozenset[int]):
+        self.lines, self.on = lines, False
+
+
+def _records(
+    path: Path, on_open: Callable[[Any], None] | None = None, skip: _Unwanted | None = None
+) -> Generator[Record, None, None]:
+    """Decoded records of one file, whatever its container (``on_open`` sees the open handle; ``skip``:
+    JSON lines a re-read need not decode)."""
     name = path.name.lower().removesuffix(".gz")
     with _open(path) as fh:
         if on_open is not None:
@@ -341,7 +361,7 @@ def _records(path: Path, on_open: Callable[[Any], None] | None = None) -> Genera
         if first == b"[":
             yield from _array_records(fh)
             return
-        yield from _jsonl_records(fh)
+        yield from _jsonl_records(fh, skip=skip)
 
 
 def _array_records(fh: io.BufferedIOBase) -> Iterator[Record]:
@@ -381,9 +401,9 @@ def _is_record(obj: Any) -> bool:
     )
 
 
-def _jsonl_records(fh: io.BufferedIOBase, first_line: int = 1) -> Iterator[Record]:
+def _jsonl_records(fh: io.BufferedIOBase, first_line: int = 1, skip: _Unwanted | None = None) -> Iterator[Record]:
     """Records of JSON lines; ``first_line``: the number of ``fh``'s first line in its file (a byte
-    range read on its own, ``read/ranges.py``)."""
+    range read on its own, ``read/ranges.py``); ``skip``: lines a re-read need not decode."""
     lineno = first_line - 1
     pending: list[bytes] = []
     pending_line = pending_size = 0
@@ -415,6 +435,9 @@ def _jsonl_records(fh: io.BufferedIOBase, first_line: int = 1) -> Iterator[Recor
             continue
         if not raw.strip():
             yield lineno, None
+            continue
+        if skip is not None and skip.on and lineno > 1 and lineno not in skip.lines:
+            yield lineno, UNREAD
             continue
         try:
             yield lineno, orjson.loads(raw)
@@ -472,6 +495,11 @@ class LogReader:
         # file -> its lines to parse (``Reread.at``): a one-call record on another line is passed
         # over unparsed; None: every record is parsed
         self.only: dict[str, set[int]] | None = None
+        # files where a line held an API page of several calls (their lines then name no call)
+        self.paged: set[str] = set()
+        # files whose lines held at most a call each when first read (``CallIndex.paged``): a
+        # re-read passes over their lines not in ``only`` without decoding them
+        self.plain: set[str] | None = None
 
     # detection ------------------------------------------------------------------------------
     def _sniff(self, path: Path) -> tuple[str | None, str | None]:
@@ -524,7 +552,8 @@ class LogReader:
             if not self.strict:
                 for path in self.paths:
                     opened: list[Any] = []
-                    records = _records(path, opened.append)
+                    gate = self._gate(path)
+                    records = _records(path, opened.append, gate)
                     fmt, _role, head = self._sniff_records(records)
                     if fmt in JOINED:
                         records.close()
@@ -536,7 +565,7 @@ class LogReader:
                     else:
                         if opened:
                             self._opened(opened[0])
-                        yield from self._read_file(path, fmt, _resume(head, records))
+                        yield from self._read_file(path, fmt, _resume(head, records), gate)
                     done += 1
             yield from self._read_planned(self.paths[done:], first=done == 0)
         finally:
@@ -626,8 +655,18 @@ class LogReader:
         ``read/ranges.py``) in format ``fmt``; ``stats`` counts them as a whole file's read would."""
         return self._read_file(path, fmt, records)
 
-    def _read_file(self, path: Path, fmt: str | None, records: Iterator[Record] | None = None) -> Iterator[Call]:
-        """The calls of one file (``records``: its records when already being read, else read now)."""
+    def _gate(self, path: Path) -> _Unwanted | None:
+        """The lines of ``path`` a re-read decodes (None: every line)."""
+        name = str(path)
+        if self.only is None or self.plain is None or name not in self.plain:
+            return None
+        return _Unwanted(self.only.get(name, frozenset()))
+
+    def _read_file(
+        self, path: Path, fmt: str | None, records: Iterator[Record] | None = None, gate: _Unwanted | None = None
+    ) -> Iterator[Call]:
+        """The calls of one file (``records``: its records when already being read, else read now;
+        ``gate``: the lines of ``records`` a re-read decodes)."""
         name = str(path)
         stats = self.stats
         parser = None
@@ -637,10 +676,17 @@ class LogReader:
             parser = PARSERS[fmt]
         expander = EXPANDERS.get(fmt) if fmt else None
         session = SESSIONS[fmt](name) if fmt in SESSIONS else None
+        if records is None:
+            gate = self._gate(path)
+            records = _records(path, self._opened, gate)
+        if gate is not None:  # one call per line: the lines not wanted need not be decoded
+            gate.on = fmt is not None and fmt not in JOINED and expander is None and session is None
         last = 0
         try:
-            for line, obj in records if records is not None else _records(path, self._opened):
+            for line, obj in records:
                 last = line
+                if obj is UNREAD:
+                    continue
                 if obj is None:
                     stats.blank_lines += 1
                     continue
@@ -663,7 +709,12 @@ class LogReader:
                 if session is not None:
                     yield from self._units(session.feed(obj, line), name)
                     continue
-                items = obj["data"] if _is_page(obj) else [obj]
+                if _is_page(obj):
+                    items = obj["data"]
+                    if len(items) > 1:
+                        self.paged.add(name)
+                else:
+                    items = [obj]
                 if self.only is not None and len(items) == 1 and line not in self.only.get(name, ()):
                     continue  # a re-read that wants no call of this line
                 for k, item in enumerate(items):
@@ -781,6 +832,9 @@ class CallIndex:
         self.files: list[tuple[int, str]] = []  # (position of the file's first call, file)
         self.unique = True
         self._seen: set[str] = set()
+        # files where a line held an API page of several calls (``LogReader.paged`` of the first
+        # pass's reader; None: not known, and every line of a re-read is decoded)
+        self.paged: set[str] | None = None
 
     def add(self, call: Call) -> None:
         if not self.unique:
@@ -840,6 +894,8 @@ class Reread:
         for src, line in names:
             only.setdefault(src, set()).add(line)
         reader.only = only
+        if index.paged is not None:
+            reader.plain = {src for _, src in index.files} - index.paged
         for call in reader:
             i = names.get((call.source, call.line))
             if i is not None:

@@ -1,0 +1,197 @@
+"""A re-read passes over the JSON lines it does not want without decoding them (``reader._Unwanted``),
+in the files whose lines held at most one call each in the first pass (``CallIndex.paged``).
+
+The calls it gives must be those of a re-read that decodes every line (and of a full read, counted):
+on files with CRLF ends, blank and bad lines, API pages of several calls on one line (their
+``"data"`` key spelled plainly or with a ``\\u`` escape), gzip, several files; and it must actually
+leave lines undecoded.
+"""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from promptcache.read import reader as RD
+from promptcache.read.reader import CallIndex, Reread, read_logs
+
+ROOT = Path(__file__).resolve().parent.parent
+_LINES = (ROOT / "fixtures/formats/helicone_export.jsonl").read_bytes().splitlines()
+RECS = [_LINES[0], _LINES[1], _LINES[4]]  # calls
+OTHER = _LINES[2]  # a record that is no call (skipped: no prompt)
+
+
+def _line(kind: str, k: int) -> bytes:
+    rec = RECS[k % len(RECS)]
+    if kind == "rec":
+        return rec + b"\n"
+    if kind == "crlf":
+        return rec + b"\r\n"
+    if kind == "other":
+        return OTHER + b"\n"
+    if kind == "blank":
+        return b"  \n"
+    if kind == "bad":
+        return b'{"not json\n'
+    two = b"[" + rec + b"," + RECS[(k + 1) % len(RECS)] + b"]"
+    if kind == "page":
+        return b'{"data": ' + two + b', "error": null}\n'
+    if kind == "escaped_page":  # the same page, its key spelled with an escape
+        return b'{"\\u0064ata": ' + two + b"}\n"
+    raise AssertionError(kind)
+
+
+def _write(tmp: Path, name: str, kinds: list[str], gz: bool) -> Path:
+    data = b"".join(_line(kind, k) for k, kind in enumerate(kinds))
+    path = tmp / (name + (".jsonl.gz" if gz else ".jsonl"))
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+def _index_of(paths: list[Path]) -> tuple[list, CallIndex]:
+    """The calls and their index, as ``first_pass`` makes it (with the files that held pages)."""
+    index = CallIndex()
+    calls = []
+    reader = read_logs([str(p) for p in paths])
+    for c in reader:
+        calls.append(c)
+        index.add(c)
+    index.paged = set(reader.paged)
+    return calls, index
+
+
+def _reread(paths: list[Path], index: CallIndex, wanted, *, gated: bool, monkeypatch) -> list:
+    with monkeypatch.context() as m:
+        if not gated:  # every line decoded, as before
+            m.setattr(RD.LogReader, "_gate", lambda self, path: None)
+        return list(Reread([str(p) for p in paths], "auto", index).at(wanted))
+
+
+def _check(paths: list[Path], monkeypatch) -> tuple[list, CallIndex]:
+    calls, index = _index_of(paths)
+    n = len(calls)
+    for wanted in (range(n), range(0, n, 2), range(1, n, 3), [n - 1] if n else [], [0] if n else [], []):
+        got = _reread(paths, index, wanted, gated=True, monkeypatch=monkeypatch)
+        assert got == _reread(paths, index, wanted, gated=False, monkeypatch=monkeypatch)
+        assert [i for i, _ in got] == list(wanted)
+        assert all(c == calls[i] for i, c in got)
+    return calls, index
+
+
+PLAIN = ["rec", "crlf", "blank", "rec", "bad", "crlf", "other", "rec", "blank", "rec", "rec"]
+# a page of two calls past the records sniffed for the format (decoded whatever is wanted): its
+# calls are numbered 1 and 2, so the lines still name calls uniquely (the index is used) while the
+# page's own line (6) names none of them
+PAGE = ["other"] * 5 + ["page", "rec", "crlf", "bad", "rec"]
+ESCAPED = ["other"] * 5 + ["escaped_page", "rec", "blank", "crlf", "rec"]
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize("kinds", [PLAIN, PAGE, ESCAPED], ids=["lines", "page", "escaped-page"])
+def test_reread_without_decoding_gives_the_same_calls(tmp_path, monkeypatch, kinds, gz):
+    path = _write(tmp_path, "log", kinds, gz)
+    calls, index = _check([path], monkeypatch)
+    assert index.unique and len(calls) >= 5  # the path with the index (and the gate) is the one taken
+
+
+def test_several_files(tmp_path, monkeypatch):
+    paths = [_write(tmp_path, "a", PLAIN, False), _write(tmp_path, "b", PAGE, True), _write(tmp_path, "c", PLAIN, True)]
+    _, index = _check(paths, monkeypatch)
+    assert index.unique and index.paged == {str(paths[1])}
+
+
+def test_a_page_of_one_call_names_its_line(tmp_path, monkeypatch):
+    one = _write(tmp_path, "one", ["rec", "rec"], False)
+    path = tmp_path / "log.jsonl"
+    lines = one.read_bytes().splitlines()
+    path.write_bytes(lines[0] + b"\n" + b'{"data": [' + lines[1] + b"]}\n" + b"\n".join(lines) + b"\n")
+    calls, index = _check([path], monkeypatch)
+    assert index.unique and index.paged == set() and [c.line for c in calls] == [1, 2, 3, 4]
+
+
+def test_without_the_pages_known_every_line_is_decoded(tmp_path, monkeypatch):
+    path = _write(tmp_path, "b", PAGE, False)
+    calls, index = _index_of([path])
+    index.paged = None  # a reader that does not say (the sharded one)
+    for wanted in ([0], [2, 4], []):
+        got = list(Reread([str(path)], "auto", index).at(wanted))
+        assert [c for _, c in got] == [calls[i] for i in wanted]
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_lines_not_wanted_are_not_decoded(tmp_path, monkeypatch, gz):
+    path = _write(tmp_path, "log", ["other"] * 5 + ["blank", "bad"] + ["rec"] * 40 + ["crlf"] * 40, gz)
+    calls, index = _index_of([path])
+    decoded = [0]
+
+    class Counting:
+        JSONDecodeError = orjson.JSONDecodeError
+
+        @staticmethod
+        def loads(raw):
+            decoded[0] += 1
+            return orjson.loads(raw)
+
+    monkeypatch.setattr(RD, "orjson", Counting)
+    wanted = [3, len(calls) - 1]
+    got = list(Reread([str(path)], "auto", index).at(wanted))
+    assert [c for _, c in got] == [calls[i] for i in wanted]
+    # the records sniffed for the format, then the wanted
+    assert decoded[0] <= RD.SNIFF_RECORDS + len(wanted)
+    decoded[0] = 0
+    monkeypatch.setattr(RD.LogReader, "_gate", lambda self, path: None)
+    assert list(Reread([str(path)], "auto", index).at(wanted)) == got
+    assert decoded[0] == 86  # before: every line but the blank one
+
+
+KINDS = st.sampled_from(["rec", "crlf", "blank", "bad", "other", "page", "escaped_page"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(kinds=st.lists(KINDS, max_size=14), gz=st.booleans(), data=st.data())
+def test_any_mix_of_lines(tmp_path_factory, kinds, gz, data):
+    path = _write(tmp_path_factory.mktemp("mix"), "log", kinds, gz)
+    calls, index = _index_of([path])
+    wanted = data.draw(st.lists(st.sampled_from(range(len(calls))), unique=True).map(sorted) if calls else st.just([]))
+    got = list(Reread([str(path)], "auto", index).at(wanted))
+    assert [i for i, _ in got] == wanted and all(c == calls[i] for i, c in got)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(RD.LogReader, "_gate", lambda self, path: None)
+        assert list(Reread([str(path)], "auto", index).at(wanted)) == got
+
+
+def test_a_pretty_printed_document_is_still_read_whole():
+    """Line 1 is decoded even when not wanted: it may begin a document spread over lines (a file
+    read with the gate on from its first line, as a run with batch files reads its other files)."""
+    import io
+
+    doc = (ROOT / "fixtures/formats/langfuse_observations.json").read_bytes()
+    gate = RD._Unwanted(frozenset())
+    gate.on = True
+    assert list(RD._jsonl_records(io.BytesIO(doc), skip=gate)) == list(RD._jsonl_records(io.BytesIO(doc)))
+    assert list(RD._jsonl_records(io.BytesIO(doc))) == [(1, orjson.loads(doc))]
+
+
+def test_first_pass_keeps_the_files_with_pages(tmp_path):
+    from promptcache.analyze.first_pass import first_pass
+    from promptcache.knowledge.catalog import load_catalog
+    from promptcache.measure.shape import Measurer
+
+    paths = [_write(tmp_path, "a", PLAIN, False), _write(tmp_path, "b", PAGE, False)]
+    fp = first_pass(
+        read_logs([str(p) for p in paths]),
+        catalog=load_catalog(),
+        measurers={"deepseek-v4": Measurer("deepseek-v4")},
+        primary="deepseek-v4",
+        at=None,
+        now=datetime(2026, 11, 1, tzinfo=UTC),
+        calibrate=False,
+    )
+    assert fp.index.unique and fp.index.paged == {str(paths[1])}
+    assert len(fp.index.lines) == len(list(read_logs([str(p) for p in paths])))
