@@ -56,7 +56,7 @@ from ..simulate.partition import (
     split,
 )
 from ..simulate.policies import make_policy, policy_params
-from .first_pass import FirstPass
+from .first_pass import FirstPass, start_order
 from .options import AnalyzeOptions
 from .shuffle import (
     PricedPart,
@@ -518,7 +518,7 @@ class Simulations:
             if moved is self.order:
                 log = self.fp.facts
                 moved = (
-                    sorted(range(len(facts)), key=lambda i: (facts[i].start, i))  # calls moved in time
+                    start_order(facts)  # calls moved in time (the facts' own ints: ``start_order``)
                     if any(f.start != log[i].start for i, f in var.facts.items())
                     else None
                 )
