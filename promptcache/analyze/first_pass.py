@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from array import array
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -105,6 +105,7 @@ def first_pass(
     on_workers = getattr(reader, "group_on_workers", None)
     merged = on_workers(grouper, fp.evidence, primary) if on_workers is not None else None
     last_end: float | None = None
+    ints: dict[int, int] = {}  # one object per distinct token count (``facts_of``)
     try:
         for call in reader:
             if not fp.facts and calibrate:
@@ -114,7 +115,7 @@ def first_pass(
                     if fam not in measurers:
                         measurers[fam] = Measurer(fam)
                         fp.shapes[fam] = []
-            meta = facts_of(call, last_end, at, now)
+            meta = facts_of(call, last_end, at, now, ints)
             last_end = meta.end
             block = bool(call.segments) and call.segments[0].role == "block"
             for fam, s in zip(measurers, shape_call(call, measurers, catalog)):
@@ -222,7 +223,18 @@ def _shared(s: str | None) -> str | None:
     return None if s is None else sys.intern(s)
 
 
-def facts_of(call: Call, last_end: float | None, at: datetime | None, now: datetime) -> CallFacts:
+def start_order(facts: Sequence[CallFacts]) -> list[int]:
+    """The calls' indexes in start-time order (ties in log order), each index the call's own ``seq``
+    object where it has its index as ``seq`` (the first pass's facts): the order, kept for the
+    whole run, then holds no int of its own (~32 bytes a call past 256)."""
+    ids = [f.seq if f.seq == i else i for i, f in enumerate(facts)]
+    ids.sort(key=lambda i: (facts[i].start, i))
+    return ids
+
+
+def facts_of(
+    call: Call, last_end: float | None, at: datetime | None, now: datetime, ints: dict[int, int] | None = None
+) -> CallFacts:
     """Compact per-call facts, with the instants that price the call:
 
     * ``when``, the call's own time: its hour of the week decides peak or off-peak;
@@ -233,6 +245,9 @@ def facts_of(call: Call, last_end: float | None, at: datetime | None, now: datet
 
     A call without a timestamp starts ``UNTIMED_GAP_S`` after the call before it in the file ended
     (agent loops and chats run one call after another, with a tool run or a reply in between).
+
+    ``ints``: the token counts met so far, one int object per distinct value (Python shares only
+    those up to 256): counts repeat call after call, and each parsed line brings its own.
     """
     relative = call.timestamp is not None and call.timestamp < RELATIVE_BEFORE
     dated = call.timestamp is not None and not relative
@@ -245,6 +260,10 @@ def facts_of(call: Call, last_end: float | None, at: datetime | None, now: datet
         else 0.0
     )
     out = call.usage.output_tokens if call.usage else 0
+    reasoning = (call.usage.reasoning_tokens or 0) if call.usage else 0
+    if ints is not None:
+        out = ints.setdefault(out, out)
+        reasoning = ints.setdefault(reasoning, reasoning)
     if call.latency_ms is not None:
         dur, reported = call.latency_ms / 1000.0, True
     else:
@@ -263,7 +282,7 @@ def facts_of(call: Call, last_end: float | None, at: datetime | None, now: datet
         tools=call.has_tools,
         thinking=call.thinking,
         tool_calls=call.response_tool_calls,
-        reasoning_tokens=(call.usage.reasoning_tokens or 0) if call.usage else 0,
+        reasoning_tokens=reasoning,
         task_kinds=task_bits(call),
         hints=cache_hints(call),
         list_at=at if (at is not None or dated) else now,

@@ -53,7 +53,7 @@ from ..segment.groups import Grouper, GroupStats
 from ..simulate.engine import resolve, seconds
 from ..simulate.policies import policy_params
 from ..simulate.sweep import TTL_ALIAS, parse_params, parse_sweep
-from .first_pass import FirstPass, first_pass
+from .first_pass import FirstPass, first_pass, start_order
 from .options import AnalyzeOptions
 from .simulations import PER_GROUP_MODES, Simulations
 from .timeline import TimelineBuilder
@@ -227,7 +227,7 @@ def _prepare(inputs: _Inputs) -> _Run:
     """Start order, the simulations, chains and conversations, comparison shapes, the timeline."""
     fp, done = inputs.fp, inputs.done
     metas, shapes = fp.facts, fp.shapes
-    order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
+    order = start_order(metas)
     sims = done.sims = Simulations(fp, order, inputs.measurers, inputs.catalog, inputs.opts, now=inputs.now)
     sims.models = inputs.entries + inputs.comparisons  # priced in the work units that simulate them
     chains = done.chains = find_chains(metas, order, shapes[inputs.primary])
@@ -690,7 +690,7 @@ def _interrupted(inputs: _Inputs) -> R.Report:
     metas, shapes = fp.facts, fp.shapes
     everyone = entries + inputs.comparisons
     scenarios, missing = _finished(inputs)
-    order = sorted(range(len(metas)), key=lambda i: (metas[i].start, i))
+    order = start_order(metas)
     sims = done.sims or Simulations(fp, order, measurers, catalog, opts, now=now)
     chains = done.chains or find_chains(metas, order, shapes[primary])
     timeline = _cut_timeline(done.timeline, missing, metas)

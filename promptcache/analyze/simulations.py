@@ -44,9 +44,19 @@ from ..price.units import (
 )
 from ..simulate.engine import resolve
 from ..simulate.parallel import Forked
-from ..simulate.partition import Partition, PieceTable, PolicySpec, Unit, WorkPlan, components, feed, split
+from ..simulate.partition import (
+    Partition,
+    PieceTable,
+    PolicySpec,
+    Unit,
+    WorkPlan,
+    components,
+    feed,
+    footprints_of,
+    split,
+)
 from ..simulate.policies import make_policy, policy_params
-from .first_pass import FirstPass
+from .first_pass import FirstPass, start_order
 from .options import AnalyzeOptions
 from .shuffle import (
     PricedPart,
@@ -128,6 +138,9 @@ class Simulations:
     # (model, fallback) -> each call's price bucket as logged (``PriceCodes``): looked up once, every
     # simulation on the model priced from them (a what-if's changed facts patched in)
     _codes: dict[tuple[str, datetime | None], PriceCodes] = field(default_factory=dict)
+    # every footprint met, one object per distinct value (``footprints_of``): the log's and the kept
+    # layouts' changed calls share the few scopes x roots instead of ~200 bytes of tuples a call
+    _same_prints: dict[tuple, tuple] = field(default_factory=dict)
     # per cache, the partitions of its simulation as logged (``LoggedParts``), made on first use
     _logged: dict[tuple, LoggedParts] = field(default_factory=dict)
 
@@ -275,7 +288,7 @@ class Simulations:
         make = self.policy_maker(e, overrides)
         pol = make()
         split = self.opts.executor is not None or self.opts.jobs > 1  # work units need the footprints
-        prints = footprints(facts, seq, pol) if split else None
+        prints = footprints(facts, seq, pol, self._same_prints) if split else None
         return self._planned(facts, order, seq, pol, make, prints, self.policy_spec(e, overrides), ())[0]
 
     def _outcomes(
@@ -353,7 +366,7 @@ class Simulations:
         if var is None and key in self._base:
             return self._base[key][1]
         got = next((p for v, _, p in self._derived.get(key, ()) if v is var), None)
-        return got if got is not None else footprints(facts, seq, pol)
+        return got if got is not None else footprints(facts, seq, pol, self._same_prints)
 
     def _alike(self, e: ModelEntry, key: tuple) -> list[str]:
         """``e`` and the analysis's other models whose simulation as logged is ``key``'s."""
@@ -505,7 +518,7 @@ class Simulations:
             if moved is self.order:
                 log = self.fp.facts
                 moved = (
-                    sorted(range(len(facts)), key=lambda i: (facts[i].start, i))  # calls moved in time
+                    start_order(facts)  # calls moved in time (the facts' own ints: ``start_order``)
                     if any(f.start != log[i].start for i, f in var.facts.items())
                     else None
                 )
@@ -532,7 +545,7 @@ class Simulations:
         pol = make()
         base = self._base.get(key)
         if var is None:
-            prints = footprints(facts, seq, pol)
+            prints = footprints(facts, seq, pol, self._same_prints)
             outcomes, ledgers = self._planned(facts, order, seq, pol, make, prints, spec, models)
             self._base[key] = (outcomes, prints)
             for m, ledger in ledgers.items():
@@ -541,7 +554,9 @@ class Simulations:
         if base is None or base[1] is None:
             ex = self.opts.executor
             if ex is not None and ex.remote and base is None:  # a what-if first: its units on the cluster
-                return self._planned(facts, order, seq, pol, make, footprints(facts, seq, pol), spec, ())[0]
+                return self._planned(
+                    facts, order, seq, pol, make, footprints(facts, seq, pol, self._same_prints), spec, ()
+                )[0]
             return simulate_outcomes(facts, order, seq, pol)
         parent = var.parent
         kept = self._derived.setdefault(key, [])
@@ -549,7 +564,7 @@ class Simulations:
             got = next((d for d in kept if d[0] is parent), None)
             if got is None:
                 playout = self._layout(parent, source)
-                prints = _patched_prints(base[1], parent.changed(), playout, pol)
+                prints = _patched_prints(base[1], parent.changed(), playout, pol, self._same_prints)
                 done = next((o for k, v, o in self._last if k == key and v is parent), None)
                 if done is None:
                     done = self._simulate(key, source, parent, playout, make, spec)
@@ -589,7 +604,7 @@ class Simulations:
         kept: pricing ``var`` prices only them again."""
         facts, order, seq = layout
         ex = self.opts.executor
-        parts, rerun = rerun_partitions(prints, changed, facts, order, seq, pol)
+        parts, rerun = rerun_partitions(prints, changed, facts, order, seq, pol, self._same_prints)
         if ex is None or not ex.remote or ex.units <= 1 or len(rerun) < getattr(ex, "min_rerun", 0) or not parts:
             self._reruns = [(key, var, parent, rerun, {}), *self._reruns[:7]]
             out = base.copy()
@@ -704,11 +719,13 @@ def _patched_prints(
     changed: set[int],
     layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
     pol: Any,
+    same: dict[tuple, tuple] | None = None,
 ) -> Footprints:
     """``footprints`` of a layout that changes the ``changed`` calls of the log as logged (whose
-    footprints are ``base``): the log's footprints, shared, and the changed calls' made again."""
+    footprints are ``base``): the log's footprints, shared, and the changed calls' made again
+    (each the object ``same`` holds for its value when given: ``footprints_of``)."""
     facts, _, seq = layout
-    return _Patched(base, {i: pol.footprint(seq[i], user=facts[i].user, call=facts[i].hints) for i in changed})
+    return _Patched(base, footprints_of(changed, facts, seq, pol, same))
 
 
 class _Patched(Sequence[tuple]):

@@ -19,7 +19,7 @@ from typing import Any
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Shape
 from ..model.facts import CallFacts
-from ..simulate.partition import Footprints, UnitResult, components
+from ..simulate.partition import Footprints, UnitResult, components, footprints_of
 from ..simulate.partition import footprints as footprints
 from ..simulate.partition import quiet_collector as quiet_collector
 from ..simulate.policies import FootprintPolicy, Outcome, Policy
@@ -198,6 +198,7 @@ def resimulate(
     order: Sequence[int],
     shapes: Sequence[Shape],
     policy: FootprintPolicy,
+    same: dict[tuple, tuple] | None = None,
 ) -> Outcomes:
     """A what-if's outcomes, equal to ``simulate_outcomes`` over the changed log, from the
     simulation as logged (``base``, with its ``base_prints``): only the calls whose footprint is
@@ -206,9 +207,9 @@ def resimulate(
 
     Calls in an unconnected part of the log see the same calls, in the same relative order, with
     the same shapes and facts as when logged, and nothing outside their footprint, so their
-    outcomes cannot change.
+    outcomes cannot change. ``same``: the caller's footprint intern (``footprints_of``).
     """
-    new_prints = {i: policy.footprint(shapes[i], user=facts[i].user, call=facts[i].hints) for i in changed}
+    new_prints = footprints_of(changed, facts, shapes, policy, same)
     root = components([*base_prints, *new_prints.values()])
     dirty = {root(k) for i in changed for k in (*base_prints[i], *new_prints[i])}
     rerun = [i for i in order if root(new_prints.get(i, base_prints[i])[0]) in dirty]

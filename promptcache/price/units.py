@@ -35,7 +35,7 @@ from typing import Any
 from ..knowledge.catalog import Catalog, default_catalog
 from ..measure.shape import Shape
 from ..model.facts import CallFacts
-from ..simulate.partition import Footprints, Partition, Unit, UnitResult, components, run_unit
+from ..simulate.partition import Footprints, Partition, Unit, UnitResult, components, footprints_of, run_unit
 from ..simulate.policies import FootprintPolicy
 from .ledger import Ledger
 from .scenarios import Outcomes, PriceCodes, ints64
@@ -311,13 +311,15 @@ def rerun_partitions(
     order: Sequence[int],
     shapes: Sequence[Shape],
     policy: FootprintPolicy,
+    same: dict[tuple, tuple] | None = None,
 ) -> tuple[list[Partition], array]:
     """The calls ``scenarios.resimulate`` re-runs for a change, grouped by what connects them
     (footprints before or after the change), each group's calls in ``order``: groups never share
     cache state, so each can go through its own fresh policy (in a work unit on a worker) and the
     outcomes equal ``resimulate``'s. Keys name each group by its first call. Also every call
-    re-run, in ``order`` (what ``resimulate`` feeds through one policy)."""
-    new_prints = {i: policy.footprint(shapes[i], user=facts[i].user, call=facts[i].hints) for i in changed}
+    re-run, in ``order`` (what ``resimulate`` feeds through one policy). ``same``: the caller's
+    footprint intern (``footprints_of``)."""
+    new_prints = footprints_of(changed, facts, shapes, policy, same)
     root = components([*base_prints, *new_prints.values()])
     dirty = {root(k) for i in changed for k in (*base_prints[i], *new_prints[i])}
     groups: dict[Any, array] = {}

@@ -52,17 +52,38 @@ class Partition:
         return len(self.calls)
 
 
-def footprints(facts: Sequence[CallFacts], shapes: Sequence[Shape], policy: Policy) -> Footprints | None:
+def footprints(
+    facts: Sequence[CallFacts], shapes: Sequence[Shape], policy: Policy, same: dict[tuple, tuple] | None = None
+) -> Footprints | None:
     """Each call's footprint under ``policy`` (see ``DeepSeekCache.footprint``), or None when the
     policy does not declare one or keeps state outside it (explicit caches billed for storage):
-    the whole log is then one partition."""
+    the whole log is then one partition. ``same``: the footprints met so far, one object per
+    distinct value (``footprints_of``), shared with the caller's other layouts when given."""
     footprint = getattr(policy, "footprint", None)
     if footprint is None or hasattr(policy, "storage_token_hours"):
         return None
-    same: dict[tuple, tuple] = {}  # one object per distinct footprint: most calls repeat their scope's roots
+    if same is None:
+        same = {}  # one object per distinct footprint: most calls repeat their scope's roots
     return [
         same.setdefault(p, p) for p in (footprint(shapes[i], user=f.user, call=f.hints) for i, f in enumerate(facts))
     ]
+
+
+def footprints_of(
+    calls: Iterable[int],
+    facts: Sequence[CallFacts],
+    shapes: Sequence[Shape],
+    policy: FootprintPolicy,
+    same: dict[tuple, tuple] | None = None,
+) -> dict[int, tuple]:
+    """The footprints of some ``calls`` (a what-if's changed calls), each the object ``same`` holds
+    for its value when given (``footprints``' intern, so a kept layout's changed calls share the
+    few distinct scopes x roots instead of ~200 bytes of tuples each); equal values either way."""
+    footprint = policy.footprint
+    if same is None:
+        return {i: footprint(shapes[i], user=facts[i].user, call=facts[i].hints) for i in calls}
+    put = same.setdefault
+    return {i: put(p, p) for i in calls for p in (footprint(shapes[i], user=facts[i].user, call=facts[i].hints),)}
 
 
 def components(prints: Iterable[tuple]) -> Callable[[Hashable], Hashable]:
@@ -304,6 +325,7 @@ __all__ = [
     "components",
     "feed",
     "footprints",
+    "footprints_of",
     "partitions",
     "quiet_collector",
     "run_unit",
