@@ -97,7 +97,9 @@ class Simulations:
     source; the log as logged is simulated whole and kept, with its footprints, so a what-if
     re-simulates only the partitions (cache scope x prompt root) its changes reach
     (``price.scenarios.resimulate``); the latest few what-ifs are kept for the next model that
-    caches alike."""
+    caches alike, each as a patch over the log's outcomes (``scenarios.Patched``: only the calls
+    whose outcome it changed), so what a kept what-if holds grows with what it changes, not with
+    the log."""
 
     fp: FirstPass
     order: list[int]
@@ -713,7 +715,8 @@ class LoggedParts:
         return sum(self.sizes[r] for r in roots) == len(calls)
 
 
-#: combined layouts kept per cache as parents (16 bytes a call each, and their changed calls' footprints)
+#: combined layouts kept per cache as parents (their outcomes a patch over the log's, ``Patched``, and
+#: their changed calls' footprints)
 DERIVED_KEPT = 2
 
 

@@ -136,7 +136,7 @@ class Outcomes:
     def copy(self) -> Outcomes:
         return Outcomes(self.read[:], self.write[:], self.write_1h[:], self.total[:], self.storage_token_hours)
 
-    def columns(self) -> tuple[Sequence[int], Sequence[int], Sequence[int], Sequence[int]]:
+    def columns(self) -> tuple[array, array, array, array]:
         """read, write, write_1h and total, each indexed by call."""
         return self.read, self.write, self.write_1h, self.total
 
@@ -196,20 +196,20 @@ class PatchedInts(Sequence[int]):
 
 
 class Patched(Outcomes):
-    """A what-if's outcomes kept as a patch over another simulation's (``base``: the log as logged):
-    the calls it re-ran (``calls``, sorted) with their own values, every other call read from
-    ``base``. 20 bytes a re-run call instead of 16 a call of the log; read-only (``copy`` and
-    ``full`` give plain outcomes to write into or walk)."""
+    """A what-if's outcomes kept as a patch over another simulation's (``base``, plain: the log as
+    logged): the calls whose outcome differs from ``base``'s (``calls``, sorted; of the calls it
+    re-ran, most often few) with their own values, every other call read from ``base``. 20 bytes a
+    patched call instead of 16 a call of the log for a whole copy. Read-only: ``copy`` and ``full``
+    give plain outcomes to write into or to walk call by call; ``ints64`` reads a column for numpy
+    (the base's values, the patch put over them)."""
 
     def __init__(self, base: Outcomes, calls: array, read: array, write: array, write_1h: array, total: array):
         self.base, self.calls = base, calls
-        super().__init__(
-            PatchedInts(base.read, calls, read),
-            PatchedInts(base.write, calls, write),
-            PatchedInts(base.write_1h, calls, write_1h),
-            PatchedInts(base.total, calls, total),
-            base.storage_token_hours,
+        cols: Any = (
+            PatchedInts(a, calls, v) for a, v in zip(base.columns(), (read, write, write_1h, total), strict=True)
         )
+        r, w, w1, t = cols
+        super().__init__(r, w, w1, t, base.storage_token_hours)  # read by call, or ``ints64``
 
     @classmethod
     def over(cls, base: Outcomes, results: Iterable[UnitResult]) -> Outcomes:
@@ -278,8 +278,8 @@ class Patched(Outcomes):
         return self.full()
 
     def full(self) -> Outcomes:
-        cols = [cast(PatchedInts, a).whole() for a in self.columns()]
-        return Outcomes(*cols, self.storage_token_hours)
+        read, write, write_1h, total = (cast(PatchedInts, a).whole() for a in self.columns())
+        return Outcomes(read, write, write_1h, total, self.storage_token_hours)
 
     def put(self, i: int, read: int, write: int, write_1h: int, total: int) -> None:
         raise TypeError("patched outcomes are read-only: write into their copy()")
@@ -537,7 +537,7 @@ def price(
     return ledger
 
 
-def ints64(a: array, idx: Any) -> Any:
+def ints64(a: array | PatchedInts, idx: Any) -> Any:
     """``a[idx]`` (an array of integers, 32 or 64 bits: ``Outcomes``) as a numpy array of 64-bit
     integers, so that sums of 32-bit counts cannot overflow."""
     import numpy as np
