@@ -217,3 +217,36 @@ def test_placed_options_of_models_simulated_otherwise_are_not_put_together(sims,
     monkeypatch.delitem(sims.overrides, flash.id)
     monkeypatch.setitem(sims.scaled, pro.id, ("deepseek-v4", 1.1))
     assert sims.mixed(assign) is None
+
+
+def test_a_what_if_keeps_only_the_calls_whose_outcome_it_changed(sims):
+    """A what-if's outcomes are kept as a patch over the log's (``scenarios.Patched``): the calls
+    whose outcome differs from the log's, no more, and read as a whole re-simulation reads."""
+    from dataclasses import replace
+
+    from promptcache.price.scenarios import Patched
+
+    pro = sims.catalog.model("deepseek-v4-pro")
+    logged = sims.outcomes(pro)
+    facts, shapes = sims.fp.facts, sims.fp.shapes["deepseek-v4"]
+    patched = 0
+    for group in sorted({f.group for f in facts}, key=lambda g: sum(f.group == g for f in facts)):  # smallest first
+        mine = [i for i, f in enumerate(facts) if f.group == group]
+        other = next(i for i, f in enumerate(facts) if f.group != group)
+        var = Variant(
+            shapes={"deepseek-v4": {i: shapes[other] for i in mine}},
+            facts={mine[0]: replace(facts[mine[0]], user=None)},
+        )
+        got = sims.outcomes(pro, var)
+        want, _ = _whole(
+            sims,
+            "deepseek-v4-pro",
+            shapes=[var.shapes["deepseek-v4"].get(i, s) for i, s in enumerate(shapes)],
+            facts=[var.facts.get(i, f) for i, f in enumerate(facts)],
+        )
+        assert isinstance(got, Patched) and got.base is logged
+        assert list(got.calls) == [i for i in range(len(facts)) if want.outcome(i) != logged.outcome(i)]
+        assert [got.outcome(i) for i in range(len(facts))] == [want.outcome(i) for i in range(len(facts))]
+        assert [list(c) for c in got.full().columns()] == [list(c) for c in want.columns()]
+        patched += 0 < len(got.calls) < len(facts)
+    assert patched  # some what-if changes some calls' outcomes, not all

@@ -17,6 +17,7 @@ from ..price.ledger import Ledger
 from ..price.scenarios import (
     Footprints,
     Outcomes,
+    Patched,
     PriceCodes,
     feed_outcomes,
     footprints,
@@ -40,7 +41,6 @@ from ..price.units import (
     rerun_partitions,
     run_priced_unit,
     run_rerun_unit,
-    write_units,
 )
 from ..simulate.engine import resolve
 from ..simulate.parallel import Forked
@@ -49,6 +49,7 @@ from ..simulate.partition import (
     PieceTable,
     PolicySpec,
     Unit,
+    UnitResult,
     WorkPlan,
     components,
     feed,
@@ -97,7 +98,9 @@ class Simulations:
     source; the log as logged is simulated whole and kept, with its footprints, so a what-if
     re-simulates only the partitions (cache scope x prompt root) its changes reach
     (``price.scenarios.resimulate``); the latest few what-ifs are kept for the next model that
-    caches alike."""
+    caches alike, each as a patch over the log's outcomes (``scenarios.Patched``: only the calls
+    whose outcome it changed), so what a kept what-if holds grows with what it changes, not with
+    the log."""
 
     fp: FirstPass
     order: list[int]
@@ -159,8 +162,9 @@ class Simulations:
                 facts, order, e.id, outcomes, self.catalog, on_outcome, fallback=self.now, codes=self.codes(e.id, facts)
             )
         if on_outcome is not None:
+            whole = outcomes.full()  # a patch made whole for the walk, then let go
             for i in order:
-                on_outcome(i, outcomes.outcome(i))
+                on_outcome(i, whole.outcome(i))
         return got.copy()
 
     def forget_whatifs(self, keep: Variant | None) -> None:
@@ -345,6 +349,7 @@ class Simulations:
             return None  # simulated here with other parameters or shapes than a placed option's plain policy
         for mid, e in models.items():
             got, (facts, order, seq), _ = self._outcomes(e, var, None)
+            got = got.full()
             pol = self.policy_maker(e)()
             prints = self._prints(e, var, facts, seq, pol)
             if prints is None or got.storage_token_hours:
@@ -400,9 +405,17 @@ class Simulations:
 
         pick = {g: cheapest(g) for g in sorted(groups)}
         combined = Outcomes.zeros(len(facts))
+        whole = {name: o.full() for name, (o, _) in runs.items() if name in pick.values()}
+        uses = dict.fromkeys(whole, 0)
         for i, f in enumerate(facts):
-            src = runs[pick[f.group]][0]
+            name = pick[f.group]
+            uses[name] += 1
+            src = whole[name]
             combined.put(i, src.read[i], src.write[i], src.write_1h[i], src.total[i])
+        del whole
+        if uses:  # kept as a patch over the simulation most calls took theirs from
+            most = runs[max(uses, key=lambda name: uses[name])][0]
+            combined = Patched.compress(most.base if isinstance(most, Patched) else most, combined)
         kept.insert(0, (var, combined, pick))
         del kept[3:]
         return combined, layout
@@ -607,18 +620,16 @@ class Simulations:
         parts, rerun = rerun_partitions(prints, changed, facts, order, seq, pol, self._same_prints)
         if ex is None or not ex.remote or ex.units <= 1 or len(rerun) < getattr(ex, "min_rerun", 0) or not parts:
             self._reruns = [(key, var, parent, rerun, {}), *self._reruns[:7]]
-            out = base.copy()
             reuse = self._logged_parts(key, var, parts)
+            same: list[UnitResult] = []
             if reuse:  # as logged, by partitions (``LoggedParts``): the others re-run
                 logged = self._base[key][0]
                 skip: set[int] = set()
                 for c in reuse:
-                    for i in c:
-                        out.read[i], out.write[i] = logged.read[i], logged.write[i]
-                        out.write_1h[i], out.total[i] = logged.write_1h[i], logged.total[i]
+                    same.append((c, *(array("q", (a[i] for i in c)) for a in logged.columns())))  # type: ignore[arg-type]  # four
                     skip.update(c)
                 rerun = array("q", (i for i in rerun if i not in skip))
-            return write_units(out, [feed(rerun, facts, seq, pol)])
+            return Patched.over(base, [*same, feed(rerun, facts, seq, pol)])
         policy, measurer = spec
         pricing = Pricing.of(models, self.now, self.catalog)
         before_facts = self._layout(parent, key[1])[0]
@@ -643,7 +654,7 @@ class Simulations:
             results = ex.map(run_rerun_unit, units)
         outs, priced = merge_reruns(results, self._ranks())
         self._reruns = [(key, var, parent, rerun, priced), *self._reruns[:7]]
-        return write_units(base.copy(), outs)
+        return Patched.over(base, outs)
 
     def _logged_parts(self, key: tuple, var: Variant, parts: list[Partition]) -> list[array]:
         """The calls of the re-run ``parts`` of ``var`` whose outcomes are those of the log as
@@ -710,7 +721,8 @@ class LoggedParts:
         return sum(self.sizes[r] for r in roots) == len(calls)
 
 
-#: combined layouts kept per cache as parents (16 bytes a call each, and their changed calls' footprints)
+#: combined layouts kept per cache as parents (their outcomes a patch over the log's, ``Patched``, and
+#: their changed calls' footprints)
 DERIVED_KEPT = 2
 
 

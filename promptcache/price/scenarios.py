@@ -10,11 +10,12 @@ bucket.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Shape
@@ -74,8 +75,9 @@ def price_placed(
 
     ledger = Ledger(catalog)
     if on_outcome is not None:
+        whole = outcomes.full()  # a patch made whole for the walk
         for i in order:
-            on_outcome(i, outcomes.outcome(i))
+            on_outcome(i, whole.outcome(i))
     if not len(order):
         return ledger
     model_of: dict[str, int] = {}
@@ -134,8 +136,184 @@ class Outcomes:
     def copy(self) -> Outcomes:
         return Outcomes(self.read[:], self.write[:], self.write_1h[:], self.total[:], self.storage_token_hours)
 
+    def columns(self) -> tuple[array, array, array, array]:
+        """read, write, write_1h and total, each indexed by call."""
+        return self.read, self.write, self.write_1h, self.total
+
+    def full(self) -> Outcomes:
+        """These outcomes with four arrays of their own per call (a patch's made whole: ``Patched``),
+        for a reader that walks every call; plain outcomes are their own."""
+        return self
+
     def outcome(self, i: int) -> Outcome:
         return Outcome(read=self.read[i], total=self.total[i], write=self.write[i], write_1h=self.write_1h[i])
+
+
+class PatchedInts(Sequence[int]):
+    """One column of ``Patched`` outcomes: ``base``'s values but at the calls in ``calls`` (sorted,
+    shared by the four columns), which have ``values`` (aligned with ``calls``)."""
+
+    __slots__ = ("base", "calls", "values")
+
+    def __init__(self, base: array, calls: array, values: array):
+        self.base, self.calls, self.values = base, calls, values
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i):
+        calls = self.calls
+        j = bisect_left(calls, i)
+        return self.values[j] if j < len(calls) and calls[j] == i else self.base[i]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.whole())
+
+    @property
+    def typecode(self) -> str:
+        return "q" if "q" in (self.base.typecode, self.values.typecode) else "i"
+
+    def whole(self) -> array:
+        """The column as one array of its own (``base`` copied, the patch written over it)."""
+        tc = self.typecode
+        out = self.base[:] if self.base.typecode == tc else array(tc, self.base)
+        for i, v in zip(self.calls, self.values, strict=True):
+            out[i] = v
+        return out
+
+    def ints64(self, idx: Any) -> Any:
+        """``ints64`` of this column: ``base``'s values at ``idx``, the patched calls' put over them."""
+        import numpy as np
+
+        idx = np.asarray(idx) if not isinstance(idx, slice) else np.arange(len(self.base))[idx]
+        out = ints64(self.base, idx)
+        if len(self.calls):
+            calls = np.frombuffer(self.calls, np.dtype(f"i{self.calls.itemsize}"))
+            pos = np.minimum(np.searchsorted(calls, idx), len(calls) - 1)
+            hit = calls[pos] == idx
+            out[hit] = ints64(self.values, pos[hit])
+        return out
+
+
+class Patched(Outcomes):
+    """A what-if's outcomes kept as a patch over another simulation's (``base``, plain: the log as
+    logged): the calls whose outcome differs from ``base``'s (``calls``, sorted; of the calls it
+    re-ran, most often few) with their own values, every other call read from ``base``. 20 bytes a
+    patched call instead of 16 a call of the log for a whole copy. Read-only: ``copy`` and ``full``
+    give plain outcomes to write into or to walk call by call; ``ints64`` reads a column for numpy
+    (the base's values, the patch put over them)."""
+
+    def __init__(self, base: Outcomes, calls: array, read: array, write: array, write_1h: array, total: array):
+        self.base, self.calls = base, calls
+        cols: Any = (
+            PatchedInts(a, calls, v) for a, v in zip(base.columns(), (read, write, write_1h, total), strict=True)
+        )
+        r, w, w1, t = cols
+        super().__init__(r, w, w1, t, base.storage_token_hours)  # read by call, or ``ints64``
+
+    @classmethod
+    def over(cls, base: Outcomes, results: Iterable[UnitResult]) -> Outcomes:
+        """``base`` with the units' outcomes written over its calls' (as ``write_units`` writes them
+        into a copy of it: a call in several units takes the last one's), kept as a patch over
+        ``base`` (over ``base``'s own base when ``base`` is a patch: patches never chain) that
+        holds the calls whose outcome is not ``base``'s; whole when that patch would take as many
+        bytes as the log's arrays."""
+        import numpy as np
+
+        results = list(results)
+        root = base.base if isinstance(base, Patched) else base
+        parts: list[UnitResult] = [(base.calls, *base.values())] if isinstance(base, Patched) else []
+        parts += results
+        n, size = len(root.read), sum(len(p[0]) for p in parts)
+        if _whole(size, n):  # most calls re-run: written into a copy, then compared
+            return cls.compress(root, _written(base.copy(), results))
+        if not size:
+            return cls(root, array("i"), *(array("i") for _ in range(4)))
+        calls = np.concatenate([ints64(p[0], slice(None)) for p in parts])
+        by = np.argsort(calls, kind="stable")
+        calls = calls[by]
+        last = np.r_[calls[1:] != calls[:-1], True]  # of a call written more than once, the last write
+        keep, calls = by[last], calls[last]
+        vals = [np.concatenate([ints64(p[k], slice(None)) for p in parts])[keep] for k in range(1, 5)]
+        own = np.zeros(len(calls), bool)  # the calls whose outcome is not the root's
+        for v, col in zip(vals, root.columns(), strict=True):
+            own |= v != ints64(col, calls)
+        calls = calls[own]
+        vals = [v[own] for v in vals]
+        wide = any(len(v) and (v.max() > _INT32_MAX or v.min() < -_INT32_MAX - 1) for v in vals)
+        return cls(root, _packed(calls, n > _INT32_MAX), *(_packed(v, wide) for v in vals))
+
+    @classmethod
+    def compress(cls, base: Outcomes, whole: Outcomes) -> Outcomes:
+        """``whole`` (plain outcomes) as a patch over ``base`` (plain, the same calls): the calls
+        whose outcome differs; ``whole`` itself when that patch would take as many bytes."""
+        import numpy as np
+
+        if (
+            isinstance(base, Patched)
+            or isinstance(whole, Patched)
+            or whole.storage_token_hours != base.storage_token_hours
+        ):
+            return whole
+        n = len(whole.read)
+        own = np.zeros(n, bool)
+        for a, b in zip(whole.columns(), base.columns(), strict=True):
+            if a.typecode == b.typecode:  # compared in place, no copy
+                dt = np.dtype(f"i{a.itemsize}")
+                own |= np.frombuffer(a, dt) != np.frombuffer(b, dt)
+            else:
+                own |= ints64(a, slice(None)) != ints64(b, slice(None))
+        calls = np.flatnonzero(own)
+        if _whole(len(calls), n):
+            return whole
+        vals = [ints64(a, calls) for a in whole.columns()]
+        wide = any(a.typecode == "q" for a in whole.columns())
+        return cls(base, _packed(calls, n > _INT32_MAX), *(_packed(v, wide) for v in vals))
+
+    def values(self) -> tuple[array, array, array, array]:
+        """The patched calls' own read, write, write_1h and total, aligned with ``calls``."""
+        return tuple(cast(PatchedInts, a).values for a in self.columns())  # type: ignore[return-value]  # four
+
+    def copy(self) -> Outcomes:
+        return self.full()
+
+    def full(self) -> Outcomes:
+        read, write, write_1h, total = (cast(PatchedInts, a).whole() for a in self.columns())
+        return Outcomes(read, write, write_1h, total, self.storage_token_hours)
+
+    def put(self, i: int, read: int, write: int, write_1h: int, total: int) -> None:
+        raise TypeError("patched outcomes are read-only: write into their copy()")
+
+    def outcome(self, i: int) -> Outcome:
+        calls = self.calls
+        j = bisect_left(calls, i)
+        if j < len(calls) and calls[j] == i:
+            r, w, w1, t = (a[j] for a in self.values())
+            return Outcome(read=r, total=t, write=w, write_1h=w1)
+        return self.base.outcome(i)
+
+
+def _whole(patched: int, n: int) -> bool:
+    """Whether a patch of ``patched`` calls over ``n`` takes as many bytes as four arrays of ``n``
+    (20 bytes a patched call: its index and four counts; 16 a call whole)."""
+    return 5 * patched >= 4 * n
+
+
+def _packed(v: Any, wide: bool) -> array:
+    """A numpy vector of integers as an ``array`` of 32 bits (64 when ``wide``)."""
+    import numpy as np
+
+    out = array("q" if wide else "i")
+    out.frombytes(v.astype(np.int64 if wide else np.int32).tobytes())
+    return out
+
+
+def _written(out: Outcomes, results: Iterable[UnitResult]) -> Outcomes:
+    """``out`` with the units' outcomes written over its calls' (``price.units.write_units``)."""
+    for calls, read, write, write_1h, total in results:
+        for j, i in enumerate(calls):
+            out.put(i, read[j], write[j], write_1h[j], total[j])
+    return out
 
 
 def simulate_outcomes(
@@ -343,8 +521,9 @@ def price(
     if codes is None:
         codes = PriceCodes.of(facts, model, catalog, fallback)
     if on_outcome is not None:
+        whole = outcomes.full()  # a patch made whole for the walk
         for i in order:
-            on_outcome(i, outcomes.outcome(i))
+            on_outcome(i, whole.outcome(i))
     if len(order):
         idx = np.asarray(order, dtype=np.int64)
         _fill(ledger, codes.keys, idx, outcomes, *codes.at(idx))
@@ -359,11 +538,13 @@ def price(
     return ledger
 
 
-def ints64(a: array, idx: Any) -> Any:
+def ints64(a: array | PatchedInts, idx: Any) -> Any:
     """``a[idx]`` (an array of integers, 32 or 64 bits: ``Outcomes``) as a numpy array of 64-bit
     integers, so that sums of 32-bit counts cannot overflow."""
     import numpy as np
 
+    if isinstance(a, PatchedInts):
+        return a.ints64(idx)
     return np.frombuffer(a, np.dtype(f"i{a.itemsize}"))[idx].astype(np.int64, copy=False)
 
 
