@@ -1,15 +1,20 @@
-"""Facts that share their ints (``analyze.first_pass``: ``facts_of``'s ``ints``, ``start_order``).
+"""Compact facts (``model.facts.CallFacts``, ``analyze.first_pass``: ``facts_of``'s ``ints``, ``start_order``).
 
 Differential: every field of every call's facts made with the shared token counts equals the
 plain ``facts_of``'s, and the start order equals ``sorted(range(n), key=(start, i))``. Shared:
 equal token counts past 256 are one object across calls, and the start order holds the facts'
-own ``seq`` ints, not ints of its own.
+own ``seq`` ints, not ints of its own. Flags: the five yes/no facts, bits of one int, read equal
+(value and type) to the fields of the former dataclass (kept here, with the former ``facts_of``, as
+the reference) for any call; ``dataclasses.replace``, positional and keyword construction and
+pickling keep every one.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
-from datetime import UTC, datetime
+import pickle
+import sys
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 
@@ -19,10 +24,14 @@ from hypothesis import strategies as st
 
 from promptcache.analyze import first_pass as fp_mod
 from promptcache.analyze.first_pass import facts_of, first_pass, start_order
-from promptcache.knowledge.catalog import default_catalog
+from promptcache.knowledge.catalog import RELATIVE_BEFORE, default_catalog
 from promptcache.measure.shape import Measurer
+from promptcache.model.calls import Call, Segment, Usage
 from promptcache.model.facts import CallFacts
+from promptcache.model.hints import CacheHints, cache_hints
 from promptcache.read.reader import read_logs
+from promptcache.recommend.concurrency import estimated_duration
+from promptcache.recommend.workload import task_bits
 
 EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -58,9 +67,9 @@ def test_facts_with_shared_ints_equal_the_plain_ones(log, at, monkeypatch):
     monkeypatch.undo()
     assert len(got) == len(want) > 0
     for g, w in zip(got, want, strict=True):
-        for f in fields(CallFacts):
-            a, b = getattr(g, f.name), getattr(w, f.name)
-            assert a == b and type(a) is type(b), f.name
+        for name in OLD_FIELDS:
+            a, b = getattr(g, name), getattr(w, name)
+            assert a == b and type(a) is type(b), name
     assert got == want
     # shared: one object per distinct token count
     for name in ("output", "reasoning_tokens"):
@@ -104,3 +113,178 @@ def test_start_order_equals_sorted_range(rows):
     order = start_order(facts)
     assert order == sorted(range(len(facts)), key=lambda i: (facts[i].start, i))
     assert all(type(i) is int for i in order)
+
+
+# -- the five yes/no facts as bits of one int (branch facts2) ---------------------------------------
+
+
+@dataclass(slots=True)
+class OldCallFacts:
+    """``CallFacts`` as it was before its bools became ``flags`` (0cc3995), the reference."""
+
+    start: float
+    end: float
+    when: datetime
+    user: str | None
+    model: str
+    group: str
+    output: int
+    conversation: str | None
+    timed: bool
+    latency_reported: bool
+    tools: bool = False
+    thinking: bool = False
+    tool_calls: int = 0
+    reasoning_tokens: int = 0
+    task_kinds: int = 0
+    hints: CacheHints | None = None
+    seq: int = -1
+    list_at: datetime | None = None
+    blend: bool = False
+    tier: str | None = None
+
+
+OLD_FIELDS = tuple(f.name for f in fields(OldCallFacts))
+BOOLS = ("timed", "latency_reported", "tools", "thinking", "blend")
+
+
+def old_facts_of(call: Call, last_end: float | None, at: datetime | None, now: datetime) -> OldCallFacts:
+    """The former ``facts_of`` (0cc3995), verbatim but for the class it makes."""
+    relative = call.timestamp is not None and call.timestamp < RELATIVE_BEFORE
+    dated = call.timestamp is not None and not relative
+    timed = call.timestamp is not None
+    start = (
+        call.timestamp.timestamp()
+        if call.timestamp is not None
+        else last_end + fp_mod.UNTIMED_GAP_S
+        if last_end is not None
+        else 0.0
+    )
+    out = call.usage.output_tokens if call.usage else 0
+    reasoning = (call.usage.reasoning_tokens or 0) if call.usage else 0
+    if call.latency_ms is not None:
+        dur, reported = call.latency_ms / 1000.0, True
+    else:
+        dur, reported = estimated_duration(out), False
+    return OldCallFacts(
+        start=start,
+        end=start + dur,
+        when=call.timestamp if call.timestamp is not None and dated else now,
+        user=fp_mod._shared(call.user_id),
+        model=sys.intern(call.model),
+        group="",
+        output=out,
+        conversation=fp_mod._shared(call.conversation_id),
+        timed=timed,
+        latency_reported=reported,
+        tools=call.has_tools,
+        thinking=call.thinking,
+        tool_calls=call.response_tool_calls,
+        reasoning_tokens=reasoning,
+        task_kinds=task_bits(call),
+        hints=cache_hints(call),
+        list_at=at if (at is not None or dated) else now,
+        blend=not dated,
+        tier=fp_mod._shared(call.service_tier),
+    )
+
+
+def _same(new: CallFacts, old: OldCallFacts) -> None:
+    for name in OLD_FIELDS:
+        a, b = getattr(new, name), getattr(old, name)
+        assert a == b and type(a) is type(b), name
+
+
+@pytest.mark.parametrize("at", [None, datetime(2026, 6, 1, tzinfo=UTC)])
+def test_facts_read_as_the_former_dataclass_on_logs(log, at):
+    """Every call of the logs: each former field reads the same value, of the same type."""
+    last_new = last_old = None
+    n = 0
+    for call in read_logs([str(log)]):
+        new, old = facts_of(call, last_new, at, NOW, {}), old_facts_of(call, last_old, at, NOW)
+        _same(new, old)
+        last_new, last_old = new.end, old.end
+        n += 1
+    assert n > 0
+
+
+_TZS = st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))])
+_STAMPS = st.one_of(
+    st.none(),
+    st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1), timezones=_TZS),
+    # relative times (traces: offsets from the epoch, before ``RELATIVE_BEFORE``)
+    st.floats(0, 86_400 * 30, allow_nan=False).map(lambda s: datetime.fromtimestamp(s, tz=UTC)),
+)
+
+
+@given(
+    rows=st.lists(
+        st.tuples(
+            _STAMPS,
+            st.one_of(st.none(), st.floats(0, 1e6, allow_nan=False)),  # latency_ms
+            st.one_of(st.none(), st.tuples(st.integers(0, 10**6), st.one_of(st.none(), st.integers(0, 10**5)))),
+            st.booleans(),  # thinking
+            st.booleans(),  # tools
+            st.one_of(st.none(), st.sampled_from(["batch", "flex"])),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    at=st.one_of(st.none(), st.just(datetime(2026, 6, 1, tzinfo=UTC))),
+)
+@settings(max_examples=300, deadline=None)
+def test_facts_read_as_the_former_dataclass_for_any_call(rows, at):
+    """Any timestamp (microseconds, offsets, none, relative), latency, usage, tools, thinking, tier,
+    ``--at``: the new facts read as the former ones, call after call (undated calls follow the last end)."""
+    last_new = last_old = None
+    for k, (ts, latency, usage, thinking, tools, tier) in enumerate(rows):
+        segs = [Segment("tools", "t")] if tools else []
+        call = Call(
+            source="s",
+            line=k,
+            model="deepseek-v4-pro",
+            segments=[*segs, Segment("user", "hi")],
+            timestamp=ts,
+            user_id="u",
+            latency_ms=latency,
+            usage=None if usage is None else Usage(input_tokens=10, output_tokens=usage[0], reasoning_tokens=usage[1]),
+            thinking=thinking,
+            service_tier=tier,
+        )
+        new, old = facts_of(call, last_new, at, NOW, {}), old_facts_of(call, last_old, at, NOW)
+        _same(new, old)
+        last_new, last_old = new.end, old.end
+
+
+@given(flags=st.lists(st.booleans(), min_size=5, max_size=5), change=st.sampled_from(BOOLS), to=st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_replace_and_construction_keep_every_flag(flags, change, to):
+    bools = dict(zip(BOOLS, flags, strict=True))
+    rest = dict(start=1.5, end=2.5, when=NOW, user="u", model="m", group="g", output=300, conversation="c")
+    f = CallFacts(**rest, **bools, seq=7, tier="batch")
+    old = OldCallFacts(**rest, **bools, seq=7, tier="batch")
+    _same(f, old)
+    # positional, as the former dataclass took them
+    pos = CallFacts(*rest.values(), bools["timed"], bools["latency_reported"], bools["tools"], bools["thinking"],
+                    0, 0, 0, None, 7, None, bools["blend"], "batch")  # fmt: skip
+    assert pos == f
+    # replace: nothing changed, a moved call (``cache_not_ready``), a user dropped, one bool changed
+    assert replace(f) == f and replace(f) is not f
+    _same(replace(f, start=9.0, end=10.0), replace(old, start=9.0, end=10.0))
+    _same(replace(f, user=None), replace(old, user=None))
+    _same(replace(f, **{change: to}), replace(old, **{change: to}))
+    assert replace(f, **{change: to}) == CallFacts(**rest, **{**bools, change: to}, seq=7, tier="batch")
+    # pickled (to ``--jobs`` and Dask workers): equal, flags and all
+    back = pickle.loads(pickle.dumps(f))
+    assert back == f
+    _same(back, old)
+    # the bools are one small int, not five slots
+    assert "timed" not in CallFacts.__slots__ and type(f.flags) is int and 0 <= f.flags < 32
+
+
+def test_facts_are_smaller():
+    """Five slots fewer, one more: 32 bytes a call less than the former dataclass."""
+    rest = dict(start=1.5, end=2.5, when=NOW, user="u", model="m", group="g", output=3, conversation="c")
+    new = CallFacts(**rest, timed=True, latency_reported=False)
+    old = OldCallFacts(**rest, timed=True, latency_reported=False)
+    assert sys.getsizeof(old) - sys.getsizeof(new) == 32

@@ -20,7 +20,7 @@ from ..advise.breakers import Evidence
 from ..knowledge.catalog import RELATIVE_BEFORE, Catalog
 from ..measure.shape import Measurer, Shape
 from ..model.calls import HIDDEN_PREFIX, Call, is_blocks
-from ..model.facts import CallFacts
+from ..model.facts import BLEND, LATENCY_REPORTED, THINKING, TIMED, TOOLS, CallFacts
 from ..model.hints import cache_hints
 from ..price.ledger import Ledger, Tokens
 from ..read.reader import CallIndex, LogReader, ReadStats
@@ -277,15 +277,15 @@ def facts_of(
         group="",
         output=out,
         conversation=_shared(call.conversation_id),
-        timed=timed,
-        latency_reported=reported,
-        tools=call.has_tools,
-        thinking=call.thinking,
         tool_calls=call.response_tool_calls,
         reasoning_tokens=reasoning,
         task_kinds=task_bits(call),
         hints=cache_hints(call),
         list_at=at if (at is not None or dated) else now,
-        blend=not dated,
         tier=_shared(call.service_tier),
+        flags=(TIMED if timed else 0)
+        | (LATENCY_REPORTED if reported else 0)
+        | (TOOLS if call.has_tools else 0)
+        | (THINKING if call.thinking else 0)
+        | (0 if dated else BLEND),
     )

@@ -7,10 +7,20 @@ from datetime import datetime
 
 from .hints import CacheHints
 
+# the yes/no facts of a call, as bits of ``CallFacts.flags`` (one int, not five slots)
+TIMED, LATENCY_REPORTED, TOOLS, THINKING, BLEND = 1, 2, 4, 8, 16
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False, repr=False)
 class CallFacts:
-    """What later stages need of a call once its text is gone: compact, one per call."""
+    """What later stages need of a call once its text is gone: compact, one per call.
+
+    The five yes/no facts (``timed``, ``latency_reported``, ``tools``, ``thinking``, ``blend``) are
+    bits of one small int, ``flags``, read as properties: five slots of 8 bytes (kept for the whole
+    run, one record per call) become one. Construction takes them by name or position as before;
+    ``dataclasses.replace`` passes ``flags`` on, and a bool passed with it (``replace(f, blend=True)``)
+    wins over its bit.
+    """
 
     start: float
     end: float
@@ -20,15 +30,87 @@ class CallFacts:
     group: str
     output: int
     conversation: str | None
-    timed: bool
-    latency_reported: bool
-    tools: bool = False
-    thinking: bool = False
-    tool_calls: int = 0
-    reasoning_tokens: int = 0  # usage.completion_tokens_details.reasoning_tokens (0 when not reported)
-    task_kinds: int = 0  # bitmask of plain-keyword task signals (``workload.TASK_RULES``)
-    hints: CacheHints | None = None  # the request's cache options, for the policies that read them
-    seq: int = -1  # the call's position in the log (what-if changes that move calls in time key on it)
-    list_at: datetime | None = None  # the instant whose price list applies (``--at``, or now for undated calls)
-    blend: bool = False  # no usable time of day (no timestamp, or relative times): the week's blended rate
-    tier: str | None = None  # the service tier the log shows: "batch", "flex", "priority" (None: standard)
+    tool_calls: int
+    reasoning_tokens: int  # usage.completion_tokens_details.reasoning_tokens (0 when not reported)
+    task_kinds: int  # bitmask of plain-keyword task signals (``workload.TASK_RULES``)
+    hints: CacheHints | None  # the request's cache options, for the policies that read them
+    seq: int  # the call's position in the log (what-if changes that move calls in time key on it)
+    list_at: datetime | None  # the instant whose price list applies (``--at``, or now for undated calls)
+    tier: str | None  # the service tier the log shows: "batch", "flex", "priority" (None: standard)
+    flags: int  # TIMED | LATENCY_REPORTED | TOOLS | THINKING | BLEND
+
+    def __init__(
+        self,
+        start: float,
+        end: float,
+        when: datetime,
+        user: str | None,
+        model: str,
+        group: str,
+        output: int,
+        conversation: str | None,
+        timed: bool | None = None,
+        latency_reported: bool | None = None,
+        tools: bool | None = None,
+        thinking: bool | None = None,
+        tool_calls: int = 0,
+        reasoning_tokens: int = 0,
+        task_kinds: int = 0,
+        hints: CacheHints | None = None,
+        seq: int = -1,
+        list_at: datetime | None = None,
+        blend: bool | None = None,  # no usable time of day (no timestamp, or relative times): the week's blend
+        tier: str | None = None,
+        flags: int = 0,
+    ) -> None:
+        self.start = start
+        self.end = end
+        self.when = when
+        self.user = user
+        self.model = model
+        self.group = group
+        self.output = output
+        self.conversation = conversation
+        self.tool_calls = tool_calls
+        self.reasoning_tokens = reasoning_tokens
+        self.task_kinds = task_kinds
+        self.hints = hints
+        self.seq = seq
+        self.list_at = list_at
+        self.tier = tier
+        for value, bit in (
+            (timed, TIMED),
+            (latency_reported, LATENCY_REPORTED),
+            (tools, TOOLS),
+            (thinking, THINKING),
+            (blend, BLEND),
+        ):
+            if value is not None:
+                flags = flags | bit if value else flags & ~bit
+        self.flags = flags
+
+    @property
+    def timed(self) -> bool:
+        return self.flags & TIMED != 0
+
+    @property
+    def latency_reported(self) -> bool:
+        return self.flags & LATENCY_REPORTED != 0
+
+    @property
+    def tools(self) -> bool:
+        return self.flags & TOOLS != 0
+
+    @property
+    def thinking(self) -> bool:
+        return self.flags & THINKING != 0
+
+    @property
+    def blend(self) -> bool:
+        return self.flags & BLEND != 0
+
+    def __repr__(self) -> str:
+        names = ("start", "end", "when", "user", "model", "group", "output", "conversation", "timed",
+                 "latency_reported", "tools", "thinking", "tool_calls", "reasoning_tokens", "task_kinds",
+                 "hints", "seq", "list_at", "blend", "tier")  # fmt: skip
+        return f"CallFacts({', '.join(f'{n}={getattr(self, n)!r}' for n in names)})"
