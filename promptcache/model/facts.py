@@ -20,6 +20,11 @@ class CallFacts:
     run, one record per call) become one. Construction takes them by name or position as before;
     ``dataclasses.replace`` passes ``flags`` on, and a bool passed with it (``replace(f, blend=True)``)
     wins over its bit.
+
+    ``when`` stays a datetime, not one rebuilt from ``start``: for a dated call ``list_at`` holds the
+    same object (without ``--at``), a what-if that moves a call in time (``replace(f, start=...)``)
+    keeps its ``when``, and the pricing reads it call by call. ``end`` likewise: a moved call's is
+    ``t + (end - start)``, not always its own ``start`` plus duration bit for bit.
     """
 
     start: float
@@ -78,15 +83,16 @@ class CallFacts:
         self.seq = seq
         self.list_at = list_at
         self.tier = tier
-        for value, bit in (
-            (timed, TIMED),
-            (latency_reported, LATENCY_REPORTED),
-            (tools, TOOLS),
-            (thinking, THINKING),
-            (blend, BLEND),
-        ):
-            if value is not None:
-                flags = flags | bit if value else flags & ~bit
+        if not (timed is None and latency_reported is None and tools is None and thinking is None and blend is None):
+            for value, bit in (
+                (timed, TIMED),
+                (latency_reported, LATENCY_REPORTED),
+                (tools, TOOLS),
+                (thinking, THINKING),
+                (blend, BLEND),
+            ):
+                if value is not None:
+                    flags = flags | bit if value else flags & ~bit
         self.flags = flags
 
     @property
