@@ -286,7 +286,8 @@ def detect_history_rewrites(
     whatif: dict[int, dict[str, Shape]] = {}  # the append-only version of each turn after a rewrite
     changed: dict[str, dict[str, dict[int, Shape]]] = {}
     where: dict[str, list[int]] = {}
-    for i in sorted(range(len(facts)), key=lambda i: (facts[i].start, i)):
+    # by start, ties in log order (a stable sort of ascending indexes: no key tuple per call)
+    for i in sorted(range(len(facts)), key=lambda i: facts[i].start):
         conv = facts[i].conversation
         if conv is None:
             continue

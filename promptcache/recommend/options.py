@@ -358,7 +358,7 @@ class _Simulator:
             return i.metas, i.order, i.shapes
         facts = i.metas_r or i.metas
         # a restructuring may move calls in time (a burst waiting for its cache): keep start order
-        order = i.order if facts is i.metas else sorted(range(len(facts)), key=lambda k: (facts[k].start, k))
+        order = i.order if facts is i.metas else sorted(range(len(facts)), key=lambda k: facts[k].start)
         return facts, order, i.shapes_r
 
     def simulate(self, assign: list, lay: str, on_outcome=None) -> Ledger:
