@@ -18,10 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promptcache.analyze import first_pass as fp_mod
-from promptcache.analyze.first_pass import facts_of, first_pass, start_order
+from promptcache.analyze.first_pass import facts_of, first_pass
 from promptcache.knowledge.catalog import default_catalog
 from promptcache.measure.shape import Measurer
-from promptcache.model.facts import CallFacts
+from promptcache.model.facts import CallFacts, start_order
 from promptcache.read.reader import read_logs
 
 EXAMPLE = Path(str(resources.files("promptcache").joinpath("data/example.jsonl.gz")))
