@@ -23,11 +23,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promptcache.analyze import first_pass as fp_mod
-from promptcache.analyze.first_pass import facts_of, first_pass, start_order
+from promptcache.analyze.first_pass import facts_of, first_pass
 from promptcache.knowledge.catalog import RELATIVE_BEFORE, default_catalog
 from promptcache.measure.shape import Measurer
 from promptcache.model.calls import Call, Segment, Usage
-from promptcache.model.facts import CallFacts
+from promptcache.model.facts import CallFacts, start_order
 from promptcache.model.hints import CacheHints, cache_hints
 from promptcache.read.reader import read_logs
 from promptcache.recommend.concurrency import estimated_duration

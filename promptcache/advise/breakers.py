@@ -27,7 +27,7 @@ import orjson
 
 from ..measure.shape import Shape, chain_of
 from ..model.calls import Call, Segment
-from ..model.facts import CallFacts
+from ..model.facts import CallFacts, start_order
 from ..model.findings import (
     CacheNotReady,
     DynamicBeforeStatic,
@@ -286,7 +286,7 @@ def detect_history_rewrites(
     whatif: dict[int, dict[str, Shape]] = {}  # the append-only version of each turn after a rewrite
     changed: dict[str, dict[str, dict[int, Shape]]] = {}
     where: dict[str, list[int]] = {}
-    for i in sorted(range(len(facts)), key=lambda i: (facts[i].start, i)):
+    for i in start_order(facts):  # ties in log order; the facts' own ints, no key tuple per call
         conv = facts[i].conversation
         if conv is None:
             continue

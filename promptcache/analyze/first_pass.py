@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from array import array
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -221,15 +221,6 @@ def _shared(s: str | None) -> str | None:
     call after call, and each parsed line brings its own copy (~60 bytes a call each, kept for the
     whole run)."""
     return None if s is None else sys.intern(s)
-
-
-def start_order(facts: Sequence[CallFacts]) -> list[int]:
-    """The calls' indexes in start-time order (ties in log order), each index the call's own ``seq``
-    object where it has its index as ``seq`` (the first pass's facts): the order, kept for the
-    whole run, then holds no int of its own (~32 bytes a call past 256)."""
-    ids = [f.seq if f.seq == i else i for i, f in enumerate(facts)]
-    ids.sort(key=lambda i: (facts[i].start, i))
-    return ids
 
 
 def facts_of(

@@ -43,7 +43,7 @@ from ..measure.shape import Measurer, Shape
 from ..model import notes as N
 from ..model import report as R
 from ..model.calls import Call
-from ..model.facts import CallFacts
+from ..model.facts import CallFacts, start_order
 from ..price.calibration import CallRow, GroupCalibration, calibrate_groups
 from ..price.ledger import Ledger, usd
 from ..read.reader import LogReader, Reread, read_logs
@@ -53,7 +53,7 @@ from ..segment.groups import Grouper, GroupStats
 from ..simulate.engine import resolve, seconds
 from ..simulate.policies import policy_params
 from ..simulate.sweep import TTL_ALIAS, parse_params, parse_sweep
-from .first_pass import FirstPass, first_pass, start_order
+from .first_pass import FirstPass, first_pass
 from .options import AnalyzeOptions
 from .simulations import PER_GROUP_MODES, Simulations
 from .timeline import TimelineBuilder

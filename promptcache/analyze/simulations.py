@@ -12,7 +12,7 @@ from ..advise.whatif import Overlay, Variant
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Measurer, Shape
 from ..measure.translate import scale_shape
-from ..model.facts import CallFacts
+from ..model.facts import CallFacts, start_order
 from ..price.ledger import Ledger
 from ..price.scenarios import (
     Footprints,
@@ -57,7 +57,7 @@ from ..simulate.partition import (
     split,
 )
 from ..simulate.policies import make_policy, policy_params
-from .first_pass import FirstPass, start_order
+from .first_pass import FirstPass
 from .options import AnalyzeOptions
 from .shuffle import (
     PricedPart,

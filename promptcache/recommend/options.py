@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..knowledge.catalog import BLEND
 from ..model import report as R
+from ..model.facts import start_order
 from ..model.notes import Baseline
 from ..model.report import Reason, Recommendation
 
@@ -358,7 +359,7 @@ class _Simulator:
             return i.metas, i.order, i.shapes
         facts = i.metas_r or i.metas
         # a restructuring may move calls in time (a burst waiting for its cache): keep start order
-        order = i.order if facts is i.metas else sorted(range(len(facts)), key=lambda k: (facts[k].start, k))
+        order = i.order if facts is i.metas else start_order(facts)  # the facts' own ints, no key tuples
         return facts, order, i.shapes_r
 
     def simulate(self, assign: list, lay: str, on_outcome=None) -> Ledger:
