@@ -79,10 +79,7 @@ def footprints_of(
     """The footprints of some ``calls`` (a what-if's changed calls), each the object ``same`` holds
     for its value when given (``footprints``' intern, so a kept layout's changed calls share the
     few distinct scopes x roots instead of ~200 bytes of tuples each); equal values either way."""
-    footprint = policy.footprint
-    if same is None:
-        return {i: footprint(shapes[i], user=facts[i].user, call=facts[i].hints) for i in calls}
-    put = same.setdefault
+    footprint, put = policy.footprint, ({} if same is None else same).setdefault
     return {i: put(p, p) for i in calls for p in (footprint(shapes[i], user=facts[i].user, call=facts[i].hints),)}
 
 
