@@ -433,11 +433,15 @@ def _simulate_restructured(run: _Run, plan: Plan) -> None:
 def _concurrency(run: _Run) -> R.Concurrency | None:
     """Calls in flight, from starts and latencies (estimated from output length where missing)."""
     metas = run.metas
-    intervals = [(m.start, m.end) for m in metas if m.timed]
+
+    def intervals() -> Iterator[tuple[float, float]]:  # read once by each sweep: no list of pairs
+        return ((m.start, m.end) for m in metas if m.timed)
+
+    timed = sum(1 for m in metas if m.timed)
     limits = {e.id: e.concurrency_limit for e in run.entries}
-    flight = in_flight(intervals, [v for v in limits.values() if v]) if intervals else None
+    flight = in_flight(intervals(), [v for v in limits.values() if v]) if timed else None
     if run.timeline is not None:  # issue 8 timeline
-        run.timeline.inflight(intervals)
+        run.timeline.inflight(intervals())
     if flight is None:
         return None
     reported_latency = sum(m.latency_reported for m in metas if m.timed)
@@ -445,7 +449,7 @@ def _concurrency(run: _Run) -> R.Concurrency | None:
         peak_in_flight=flight.peak,
         peak_at=_iso(flight.peak_at) if flight.peak_at is not None else None,
         latency_source="reported"
-        if reported_latency == len(intervals)
+        if reported_latency == timed
         else ("estimated" if not reported_latency else "mixed"),
         seconds_above_limit={m: round(flight.seconds_above[lim], 3) for m, lim in limits.items() if lim},
     )
@@ -758,7 +762,7 @@ def _cut_timeline(
     if timeline is not None:
         for key in missing:
             timeline.drop(key)
-        timeline.inflight([(m.start, m.end) for m in metas if m.timed])
+        timeline.inflight((m.start, m.end) for m in metas if m.timed)
     return timeline
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from ..model import report as R
+from ..recommend.concurrency import bounds, events
 
 MAX_BUCKETS = 200
 
@@ -112,20 +113,21 @@ class TimelineBuilder:
             del self._groups[k]
 
     def inflight(self, intervals: Iterable[tuple[float, float]]) -> None:
-        """The most calls in flight at once within each bucket, from (start, end) intervals."""
-        events: list[tuple[float, int]] = []
-        for a, b in intervals:
-            events.append((a, 1))
-            events.append((max(a, b), -1))
-        events.sort(key=lambda e: (e[0], e[1]))  # ends before starts at the same instant
+        """The most calls in flight at once within each bucket, from (start, end) intervals (a
+        generator will do: they are read once, into two sorted lists, ``concurrency.bounds``)."""
+        t0, level0 = 0.0, 0  # the latest event, while calls are in flight after it: its instant and level
         level = 0
-        for k, (t, d) in enumerate(events):
+        for t, d in events(*bounds(intervals)):
+            if level0 > 0:  # in flight from the latest event until this one
+                self._fill(t0, t, level0)
             level += d
-            if level <= 0:
-                continue
-            until = events[k + 1][0] if k + 1 < len(events) else t
-            for i in range(self._index(t), self._index(until) + 1):
-                self._flight[i] = max(self._flight[i], level)
+            t0, level0 = t, level
+        if level0 > 0:
+            self._fill(t0, t0, level0)
+
+    def _fill(self, t: float, until: float, level: int) -> None:
+        for i in range(self._index(t), self._index(until) + 1):
+            self._flight[i] = max(self._flight[i], level)
 
     def build(self) -> R.Timeline:
         def ratio(h: int, n: int) -> float | None:

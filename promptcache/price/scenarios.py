@@ -78,26 +78,39 @@ def price_placed(
         whole = outcomes.full()  # a patch made whole for the walk
         for i in order:
             on_outcome(i, whole.outcome(i))
+        del whole
     if not len(order):
         return ledger
     model_of: dict[str, int] = {}
-    which = array("q", bytes(8 * len(facts)))
+    which: bytearray | array = bytearray(len(facts))  # each call's model: 1 byte a call (64 bits past 255 models)
     for i in order:
-        which[i] = model_of.setdefault(assign(i).id, len(model_of))
+        k = model_of.setdefault(assign(i).id, len(model_of))
+        try:
+            which[i] = k
+        except ValueError:
+            which = array("q", which)
+            which[i] = k
     # one code space for every model's buckets: model k's codes shifted past those of the models before
-    idx = np.asarray(order, dtype=np.int64)
-    mine = np.frombuffer(which, np.int64)[idx]
-    lo, hi, thr, output = (np.zeros(len(idx), np.int64) for _ in range(4))
+    coded: list[tuple[PriceCodes, int]] = []
     keys: list[tuple[str, tuple]] = []
-    for m, k in model_of.items():
+    for m in model_of:
         got = codes(m) if codes is not None else None
         c = got if got is not None else PriceCodes.of(facts, m, catalog, fallback)
-        sel = mine == k
-        at = idx[sel]
-        c_lo, c_hi, c_thr, c_out = c.at(at)
-        lo[sel], hi[sel], thr[sel], output[sel] = c_lo + len(keys), c_hi + len(keys), c_thr, c_out
+        coded.append((c, len(keys)))
         keys.extend(c.keys)
-    _fill(ledger, keys, idx, outcomes, lo, hi, thr, output)
+    model = np.frombuffer(which, np.uint8 if isinstance(which, bytearray) else np.int64)
+
+    def at(idx: Any) -> tuple[Any, Any, Any, Any]:
+        mine = model[idx]
+        lo, hi, thr, output = (np.zeros(len(idx), np.int64) for _ in range(4))
+        for k, (c, shift) in enumerate(coded):
+            sel = mine == k
+            if sel.any():
+                c_lo, c_hi, c_thr, c_out = c.at(idx[sel])
+                lo[sel], hi[sel], thr[sel], output[sel] = c_lo + shift, c_hi + shift, c_thr, c_out
+        return lo, hi, thr, output
+
+    _fill(ledger, keys, order, outcomes, at)
     return ledger
 
 
@@ -515,18 +528,15 @@ def price(
     up already (``PriceCodes.of(facts, model, catalog, fallback)``). Tokens are summed per bucket
     in machine integers and each bucket's sums go into the ledger once, in the order the buckets
     first appear along ``order``: the same ledger as adding the calls one by one."""
-    import numpy as np
-
     ledger = Ledger(catalog)
     if codes is None:
         codes = PriceCodes.of(facts, model, catalog, fallback)
     if on_outcome is not None:
-        whole = outcomes.full()  # a patch made whole for the walk
+        whole = outcomes.full()  # a patch made whole for the walk, let go before the sums
         for i in order:
             on_outcome(i, whole.outcome(i))
-    if len(order):
-        idx = np.asarray(order, dtype=np.int64)
-        _fill(ledger, codes.keys, idx, outcomes, *codes.at(idx))
+        del whole
+    _fill(ledger, codes.keys, order, outcomes, codes.at)
     if outcomes.storage_token_hours and order:
         fb = codes.fallback
         last = facts[order[-1]]
@@ -548,20 +558,56 @@ def ints64(a: array | PatchedInts, idx: Any) -> Any:
     return np.frombuffer(a, np.dtype(f"i{a.itemsize}"))[idx].astype(np.int64, copy=False)
 
 
-def _fill(ledger: Ledger, keys: list, idx, outcomes: Outcomes, lo, hi, thr, output) -> None:
-    """Sum the calls ``idx`` (in order) per bucket (``keys[code]``, each call's code ``lo`` or, when
-    its prompt total is above ``thr``, ``hi``; all aligned with ``idx``) in machine integers, and put
-    each bucket's sums into ``ledger`` once, in the order the buckets first appear along ``idx``."""
+#: calls summed per numpy pass when outcomes are priced (``bucket_sums``): the pass's arrays (~170
+#: bytes a call: indexes, codes, four columns, a sort) are this many calls long, not the log's
+PRICE_CHUNK = 1 << 16
+
+
+def bucket_sums(
+    calls: Sequence[int], outcomes: Outcomes, coded: Callable[[Any], tuple[Any, Any, Any, Any]]
+) -> list[tuple[int, int, int, int, int, int, int, int]]:
+    """The ``calls`` (in order) summed per bucket: ``coded(idx)`` gives the calls ``idx``'s ``lo``
+    and ``hi`` codes, ``thr`` and output tokens (``PriceCodes.at``), a call's code being ``hi`` when
+    its prompt total is above ``thr``. Per bucket ``(code, first call, calls, hit, miss, output,
+    write_5m, write_1h)``, in the order the buckets first appear along ``calls``.
+
+    Summed ``PRICE_CHUNK`` calls at a time in 64-bit integers, each chunk's sums added into Python
+    ints: the same sums and order as one pass over every call, with the pass's arrays a chunk long."""
     import numpy as np
 
-    total, hit, w5, w1 = (ints64(a, idx) for a in (outcomes.total, outcomes.read, outcomes.write, outcomes.write_1h))
-    code = np.where(total > thr, hi, lo)
-    by = np.argsort(code, kind="stable")
-    sorted_codes = code[by]
-    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
-    firsts = by[starts]  # each bucket's first call along ``idx`` (a stable sort keeps them first)
-    sums = [np.add.reduceat(a[by], starts) for a in (hit, total - hit - w5 - w1, output, w5, w1)]
+    acc: dict[int, list[int]] = {}  # code -> [its first position along calls, first call, calls, five sums]
+    for s in range(0, len(calls), PRICE_CHUNK):
+        idx = np.asarray(calls[s : s + PRICE_CHUNK], dtype=np.int64)
+        lo, hi, thr, output = coded(idx)
+        total, hit, w5, w1 = (
+            ints64(a, idx) for a in (outcomes.total, outcomes.read, outcomes.write, outcomes.write_1h)
+        )
+        code = np.where(total > thr, hi, lo)
+        del lo, hi, thr
+        by = np.argsort(code, kind="stable")
+        sorted_codes = code[by]
+        del code
+        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+        firsts = by[starts]  # each bucket's first call in the chunk (a stable sort keeps them first)
+        counts = np.diff(np.r_[starts, len(by)])
+        sums = [np.add.reduceat(a[by], starts) for a in (hit, total - hit - w5 - w1, output, w5, w1)]
+        for j in range(len(starts)):
+            c = int(sorted_codes[starts[j]])
+            got = acc.get(c)
+            if got is None:
+                f = int(firsts[j])
+                acc[c] = [s + f, int(idx[f]), int(counts[j]), *(int(x[j]) for x in sums)]
+            else:
+                got[2] += int(counts[j])
+                for k, x in enumerate(sums):
+                    got[3 + k] += int(x[j])
+    rows = sorted(acc.items(), key=lambda kv: kv[1][0])
+    return [(c, v[1], v[2], v[3], v[4], v[5], v[6], v[7]) for c, v in rows]
+
+
+def _fill(ledger: Ledger, keys: list, calls: Sequence[int], outcomes: Outcomes, coded) -> None:
+    """Sum the ``calls`` (in order) per bucket (``keys[code]``, ``bucket_sums``) and put each
+    bucket's sums into ``ledger`` once, in the order the buckets first appear along ``calls``."""
     buckets = ledger.buckets
-    for j in np.argsort(firsts, kind="stable").tolist():
-        h, m, o, a5, a1 = (int(s[j]) for s in sums)
-        buckets[keys[int(sorted_codes[starts[j]])]] = Tokens(hit=h, miss=m, output=o, write_5m=a5, write_1h=a1)
+    for code, _, _, h, m, o, a5, a1 in bucket_sums(calls, outcomes, coded):
+        buckets[keys[code]] = Tokens(hit=h, miss=m, output=o, write_5m=a5, write_1h=a1)

@@ -38,7 +38,7 @@ from ..model.facts import CallFacts
 from ..simulate.partition import Footprints, Partition, Unit, UnitResult, components, footprints_of, run_unit
 from ..simulate.policies import FootprintPolicy
 from .ledger import Ledger
-from .scenarios import Outcomes, PriceCodes, ints64
+from .scenarios import Outcomes, PriceCodes, bucket_sums
 
 #: one unit's partial ledger for one model: bucket key -> (hit, miss, output, write_5m, write_1h,
 #: the bucket's first call, its number of calls), the key as ``Ledger.buckets``'s ((group, bucket)),
@@ -199,25 +199,10 @@ def price_coded(calls: Sequence[int], outcomes: Outcomes, codes: PriceCodes) -> 
     from ``codes``: the same partial ledger (token sums, each bucket's first call along ``calls``
     and its number of calls, the buckets in the order of their first call), summed per bucket in
     numpy integers instead of call by call."""
-    import numpy as np
-
-    if not len(calls):
-        return {}
-    idx = np.asarray(calls, dtype=np.int64)
-    total, hit, w5, w1 = (ints64(a, idx) for a in (outcomes.total, outcomes.read, outcomes.write, outcomes.write_1h))
-    lo, hi, thr, output = codes.at(idx)
-    code = np.where(total > thr, hi, lo)
-    by = np.argsort(code, kind="stable")
-    sorted_codes = code[by]
-    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
-    firsts = by[starts]  # each bucket's first call along ``calls`` (a stable sort keeps them first)
-    counts = np.diff(np.r_[starts, len(by)])
-    sums = [np.add.reduceat(a[by], starts) for a in (hit, total - hit - w5 - w1, output, w5, w1)]
-    out: PartialLedger = {}
-    for j in np.argsort(firsts, kind="stable").tolist():
-        h, m, o, a5, a1 = (int(s[j]) for s in sums)
-        out[codes.keys[int(sorted_codes[starts[j]])]] = (h, m, o, a5, a1, int(idx[firsts[j]]), int(counts[j]))
-    return out
+    keys = codes.keys
+    return {
+        keys[c]: (h, m, o, a5, a1, first, n) for c, first, n, h, m, o, a5, a1 in bucket_sums(calls, outcomes, codes.at)
+    }
 
 
 def ranks(order: Sequence[int]) -> array:

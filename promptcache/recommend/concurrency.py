@@ -7,6 +7,7 @@ latency, its duration is estimated from its output length (``ESTIMATE_*``) and t
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 ESTIMATE_BASE_S = 1.0
@@ -24,18 +25,43 @@ class InFlight:
     seconds_above: dict[int, float]
 
 
-def in_flight(intervals: list[tuple[float, float]], limits: list[int]) -> InFlight:
-    """Sweep over (start, end) intervals: peak concurrency and seconds spent above each limit."""
-    events: list[tuple[float, int]] = []
+def bounds(intervals: Iterable[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    """The intervals' starts and ends (an end before its start taken as the start), each sorted:
+    the sweep's events as two sorted lists of the floats given, 16 bytes a call, instead of a
+    ``(t, d)`` tuple per start and end sorted with a key tuple each (~130 bytes a call while the
+    sweep runs; ``intervals`` may be a generator, so no list of pairs is made either)."""
+    starts: list[float] = []
+    ends: list[float] = []
     for a, b in intervals:
-        events.append((a, 1))
-        events.append((max(b, a), -1))
-    events.sort(key=lambda e: (e[0], e[1]))  # ends before starts at the same instant
+        starts.append(a)
+        ends.append(max(b, a))
+    starts.sort()
+    ends.sort()
+    return starts, ends
+
+
+def events(starts: Sequence[float], ends: Sequence[float]) -> Iterator[tuple[float, int]]:
+    """``(t, 1)`` at each start and ``(t, -1)`` at each end (both sorted, ``bounds``), in time order
+    with ends before starts at the same instant: the order of the ``(t, d)`` pairs sorted."""
+    i, ns = 0, len(starts)
+    for e in ends:
+        while i < ns and starts[i] < e:
+            yield starts[i], 1
+            i += 1
+        yield e, -1
+    while i < ns:
+        yield starts[i], 1
+        i += 1
+
+
+def in_flight(intervals: Iterable[tuple[float, float]], limits: list[int]) -> InFlight:
+    """Sweep over (start, end) intervals: peak concurrency and seconds spent above each limit."""
+    starts, ends = bounds(intervals)
     level = peak = 0
     peak_at = None
     above = {lim: 0.0 for lim in limits}
-    prev = events[0][0] if events else 0.0
-    for t, d in events:
+    prev = starts[0] if starts else 0.0  # the first event's instant: no end comes before its start
+    for t, d in events(starts, ends):
         if t > prev:
             for lim in limits:
                 if level > lim:

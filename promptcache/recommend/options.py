@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -459,12 +459,15 @@ def _load(inputs: RecommendInputs, ctx: _Context, run: _Run) -> tuple[list[R.Mod
             if any(x.id == mid for x in ctx.uniq)
             else inputs.catalog.model(mid)
         )
-        iv = [(metas[i].start, metas[i].end) for i in range(n) if run.assign[i].id == mid and metas[i].timed]
+
+        def iv(mid: str = mid) -> Iterator[tuple[float, float]]:  # read once by each sweep: no list of pairs
+            return ((metas[i].start, metas[i].end) for i in range(n) if run.assign[i].id == mid and metas[i].timed)
+
         lim = e.concurrency_limit
-        fl = in_flight(iv, [lim] if lim else []) if iv else None
-        peak = fl.peak if fl else 0
-        above = fl.seconds_above[lim] if (fl and lim) else 0.0
-        ov = overflow(iv, lim) if (iv and lim and peak > lim) else None
+        fl = in_flight(iv(), [lim] if lim else [])  # none timed: a peak of 0 and no time above
+        peak = fl.peak
+        above = fl.seconds_above[lim] if lim else 0.0
+        ov = overflow(list(iv()), lim) if (lim and peak > lim) else None
         if lim and peak > lim:
             feasible = False
         load.append(
