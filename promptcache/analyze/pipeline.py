@@ -448,9 +448,7 @@ def _concurrency(run: _Run) -> R.Concurrency | None:
     return R.Concurrency(
         peak_in_flight=flight.peak,
         peak_at=_iso(flight.peak_at) if flight.peak_at is not None else None,
-        latency_source="reported"
-        if reported_latency == timed
-        else ("estimated" if not reported_latency else "mixed"),
+        latency_source="reported" if reported_latency == timed else ("estimated" if not reported_latency else "mixed"),
         seconds_above_limit={m: round(flight.seconds_above[lim], 3) for m, lim in limits.items() if lim},
     )
 
@@ -513,6 +511,7 @@ def _recommend(
             simulated=lambda e, lay: run.sims.outcomes(
                 e, plan.combined if lay == "restructured" and plan.kept else None
             ),
+            chains=run.chains,
         )
     )
     return recommended if recommended is not None else (None, None)

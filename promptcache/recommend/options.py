@@ -90,6 +90,7 @@ class RecommendInputs:
     # ``placed(assign, layout)``: every call on its own model's cache (``assign[i]``) over ``layout``,
     # put together from the kept single-model runs where it can (None: simulate it here)
     placed: Callable[[list, str], Outcomes | None] | None = None
+    chains: Chains | None = None  # ``workload.find_chains`` of the calls as logged, when the caller has them
 
 
 @dataclass
@@ -141,8 +142,9 @@ def recommend_models(inputs: RecommendInputs) -> tuple[Recommendation, R.Headlin
     layout: Layout = _layout(inputs.ledgers, ctx.uniq)
     runs = _runs(inputs, ctx, leans_pro, qc, layout, cautions)
     sim = _Simulator(inputs, ctx.now)
-    for run in runs:
-        sim.run_option(run, layout)
+    hybrid = any(r.name == "hybrid_chain" for r in runs)
+    for run in runs:  # per-call hits: the hybrid's and the single models' only, for its switch cost
+        sim.run_option(run, layout, hits=hybrid and (run.name == "hybrid_chain" or run.name.startswith("all")))
     options = _options(inputs, ctx, runs, units, layout)
     choice, eligible, feasible, relaxed = _choose(options)
     cache, means = _cache_economy(inputs, ctx, options, layout)
@@ -205,7 +207,11 @@ def _context(inputs: RecommendInputs) -> _Context:
 
     metas, entries = inputs.metas, inputs.entries
     uniq = list({e.id: e for e in entries}.values())
-    chains = find_chains(metas, inputs.order, inputs.shapes[entries[0].tokenizer])
+    chains = (
+        inputs.chains
+        if inputs.chains is not None
+        else find_chains(metas, inputs.order, inputs.shapes[entries[0].tokenizer])
+    )
     return _Context(
         n=len(metas),
         now=inputs.now or datetime.now(UTC),
@@ -428,23 +434,26 @@ class _Simulator:
             return e.id, idx, BLEND
         return e.id, idx, sched.is_peak(t)
 
-    def run_option(self, run: _Run, layout: str) -> None:
-        """Simulate an option; record its cost at today's prices and per-call hits (for the switch cost)."""
+    def run_option(self, run: _Run, layout: str, hits: bool = True) -> None:
+        """Simulate an option; record its cost at today's prices and, with ``hits``, its per-call
+        hits (for the switch cost; 8 bytes a call, so only for the options it compares)."""
         from ..price.ledger import Ledger
 
         metas, times = self.inputs.metas, self.times
         now_ledger = Ledger(self.inputs.catalog)
-        hits = array("q", bytes(8 * len(metas)))
+        read = array("q", bytes(8 * len(metas))) if hits else None
 
         def on_outcome(i, o) -> None:
-            hits[i] = o.read
+            if read is not None:
+                read[i] = o.read
             now_ledger.buckets[(metas[i].group, self._now_bucket(run.assign[i], times[i]))].add(
                 o.read, o.uncached, metas[i].output, o.write, o.write_1h
             )
 
         run.ledger = self.simulate(run.assign, layout, on_outcome)
         run.now_cost = now_ledger.cost()
-        run.hits = hits
+        if read is not None:
+            run.hits = read
 
 
 def _load(inputs: RecommendInputs, ctx: _Context, run: _Run) -> tuple[list[R.ModelLoad], bool]:
