@@ -591,17 +591,17 @@ def bucket_sums(
         starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
         firsts = by[starts]  # each bucket's first call in the chunk (a stable sort keeps them first)
         counts = np.diff(np.r_[starts, len(by)])
-        sums = [np.add.reduceat(a[by], starts) for a in (hit, total - hit - w5 - w1, output, w5, w1)]
-        for j in range(len(starts)):
-            c = int(sorted_codes[starts[j]])
+        sums = zip(*(np.add.reduceat(a[by], starts).tolist() for a in (hit, total - hit - w5 - w1, output, w5, w1)))
+        for c, f, call, n, five in zip(
+            sorted_codes[starts].tolist(), firsts.tolist(), idx[firsts].tolist(), counts.tolist(), sums, strict=True
+        ):
             got = acc.get(c)
             if got is None:
-                f = int(firsts[j])
-                acc[c] = [s + f, int(idx[f]), int(counts[j]), *(int(x[j]) for x in sums)]
+                acc[c] = [s + f, call, n, *five]
             else:
-                got[2] += int(counts[j])
-                for k, x in enumerate(sums):
-                    got[3 + k] += int(x[j])
+                got[2] += n
+                for k in range(5):
+                    got[3 + k] += five[k]
     rows = sorted(acc.items(), key=lambda kv: kv[1][0])
     return [(c, v[1], v[2], v[3], v[4], v[5], v[6], v[7]) for c, v in rows]
 
