@@ -263,7 +263,7 @@ def _both(rows) -> tuple[Pieces, dict]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(a=_TABLE, b=_TABLE, sizes=st.sampled_from([(1, 1), (2, 5), (3, 8), (1024, 1 << 17)]))
+@given(a=_TABLE, b=_TABLE, sizes=st.sampled_from([(1, 1), (2, 5), (3, 8), (1024, 1 << 15)]))
 def test_tables_pickled_and_merged_as_the_frozen_ones(a, b, sizes):
     """Random tables (hashes over the whole signed 64-bit range, chunks of a few hashes or the real
     sizes): the same blocks, pickled and unpickled, and merged as ``sharded_read`` merged dicts:

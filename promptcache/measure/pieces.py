@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 FIRST_CHUNK = 1 << 10  # block hashes in the first chunk (8 KB)
-MAX_CHUNK = 1 << 17  # and in any later one (1 MB), unless a single piece needs more
+MAX_CHUNK = 1 << 15  # and in any later one (256 KB: what the last chunk may leave unused), unless a piece needs more
 VIEWS_KEPT = 8192
 _EMPTY = array("q")  # the block hashes of every piece shorter than a block: never appended to
 
