@@ -1,7 +1,9 @@
-"""The measurer's piece table kept compact (``measure.shape._entry``): a piece's count, key and
-chained block hashes equal, value by value, what ``Measurer`` kept before (one block-hash array
-per piece, appended to), on random texts (hypothesis), the bundled example, a generated short-chat
-log and the real agent recordings; short pieces hold no array, long ones an exactly sized one."""
+"""The measurer's piece table (``measure.pieces.Pieces``): a piece's count, key and chained block
+hashes equal, value by value, what ``Measurer`` kept before: 1f637cf's loop (one block-hash array
+per piece, appended to) on random texts (hypothesis), the bundled example, a generated short-chat
+log and the real agent recordings; and ef6a29a's table (a tuple or an exact array per piece, frozen
+below) on random sequences of texts and of block hashes, across chunk boundaries, pickled and
+merged as ``analyze/sharded_read.py`` merges workers' tables."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptcache.measure import shape as S
+from promptcache.measure import pieces as P
+from promptcache.measure.pieces import Pieces, as_array
 from promptcache.measure.shape import ROOT, Measurer
 from promptcache.measure.tokens import output_piece, render
 from promptcache.model.calls import Call
@@ -42,20 +45,19 @@ def _check_entry(m: Measurer, text: str) -> int:
     tok = m._tokenizer
     assert tok is not None
     key = text_key(text)
-    entry = m._pieces[key]
+    entry = m._pieces.get(key)
+    assert entry is not None
     ids = tok.encode(text)
     want = _reference_blocks(ids, m.block_tokens)
     got = m.blocks(key)
     assert list(got) == want
-    assert entry[1] == key and m._piece(text)[0] is entry[1]  # the key object the shapes share
-    assert m._piece(text)[1] == entry[0] >= len(ids)  # count = ids + the piece's framing
+    assert m._pieces.get(key) == (key, entry[1])
+    assert entry[0] == key and m._piece(text)[0] is entry[0]  # the key object the shapes share
+    assert m._piece(text)[1] is entry[1] >= len(ids)  # count = ids + the piece's framing, one object
     if not want:
-        assert got is S._EMPTY and len(entry) == 2  # no array of its own
-    elif len(want) <= S.INLINE_BLOCKS:
-        assert entry[2:] == tuple(want)  # in the entry itself
+        assert got is P._EMPTY  # no view of its own
     else:
-        assert len(entry) == 3 and isinstance(entry[2], array) and entry[2].typecode == "q"
-        assert sys.getsizeof(entry[2]) == sys.getsizeof(array("q")) + 8 * len(want)  # sized exactly
+        assert type(got) is memoryview and got.format == "q" and got.obj in m._pieces._chunks
     return len(want)
 
 
@@ -96,7 +98,7 @@ def test_entries_of_every_length_as_before():
         text = "word " * k
         m._piece(text)
         sizes.add(_check_entry(m, text))
-    assert {0, 1, 2, 3, 4} <= sizes  # no array, one and two hashes inline, arrays
+    assert {0, 1, 2, 3, 4} <= sizes
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -140,7 +142,179 @@ def test_known_pieces_get_the_same_entries():
         warm._piece(t, 2)
     for t in texts:
         assert reused._piece(t, 1) == fresh._piece(t, 1)
-    assert reused._pieces == fresh._pieces
-    assert [type(e[2]) if len(e) > 2 else None for e in reused._pieces.values()] == [
-        type(e[2]) if len(e) > 2 else None for e in fresh._pieces.values()
-    ]
+    assert reused._pieces == fresh._pieces and list(reused._pieces) == list(fresh._pieces)
+    for t in texts:
+        assert type(known[text_key(t)][1]) is array  # a copy: outlives the table it came from
+
+
+# -- ef6a29a's table, frozen: ``Measurer._store``, ``_entry``, ``blocks`` and the merge of
+# ``analyze/sharded_read.py`` as they were, to compare the new table with -----------------------
+
+
+def _old_entry(count: int, key: int, blocks) -> tuple:
+    if len(blocks) <= 2:
+        return (count, key, *blocks)
+    return (count, key, blocks if type(blocks) is array else array("q", blocks))
+
+
+def _old_blocks(pieces: dict, key: int):
+    got = pieces.get(key)
+    if got is None or len(got) == 2:
+        return array("q")
+    b = got[2]
+    return b if type(b) is array else got[2:]
+
+
+class _OldMeasurer(Measurer):
+    """ef6a29a's ``Measurer`` piece table: a dict of tuples."""
+
+    def __init__(self, family: str):
+        super().__init__(family)
+        self._old: dict[int, tuple] = {}
+        self.blocks = lambda key: _old_blocks(self._old, key)
+
+    def _piece(self, text: str, extra: int = 0) -> tuple[int, int]:
+        key = text_key(text)
+        got = self._old.get(key)
+        if got is None:
+            assert self._tokenizer is not None
+            ids = self._tokenizer.encode(text)
+            b = self.block_tokens
+            hs, h = [], ROOT
+            for i in range(b, len(ids) + 1, b):
+                h = hash((h, *ids[i - b : i]))
+                hs.append(h)
+            got = self._old[key] = _old_entry(len(ids) + extra, key, hs)
+        return got[1], got[0]
+
+
+def _old_merge(pieces: dict, table: dict) -> bool:
+    differ = False
+    for key, entry in table.items():
+        got = pieces.get(key)
+        if got is None:
+            pieces[key] = entry
+        elif got[0] != entry[0]:
+            differ = True
+    return differ
+
+
+def _same_as_old(new: Pieces, old: dict) -> None:
+    assert list(new) == list(old)  # same keys, same order
+    assert len(new) == len(old)
+    for (k, n, b), (ko, eo) in zip(new.entries(), old.items(), strict=True):
+        assert k == ko and n == eo[0] and k is not None
+        assert list(b) == list(_old_blocks(old, ko)) == list(new.blocks(k))
+        assert new.get(k) == (eo[1], eo[0])
+
+
+@pytest.fixture
+def tiny_chunks(monkeypatch):
+    """Chunks of 3 to 8 hashes: most pieces start a chunk, many need one of their own."""
+    monkeypatch.setattr(P, "FIRST_CHUNK", 3)
+    monkeypatch.setattr(P, "MAX_CHUNK", 8)
+
+
+_TEXTS = st.lists(
+    st.tuples(st.lists(_WORD, max_size=200).map(" ".join), st.integers(-2, 5)), min_size=1, max_size=30
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=_TEXTS, family=st.sampled_from(FAMILIES), small=st.booleans())
+def test_pieces_of_any_texts_as_the_frozen_table(texts, family, small):
+    """Texts of any length in any order, repeated with other framings: the same keys and counts
+    (one object each, shared), the same table, in chunks of a few hashes or of the real sizes."""
+    with pytest.MonkeyPatch.context() as mp:
+        if small:
+            mp.setattr(P, "FIRST_CHUNK", 2)
+            mp.setattr(P, "MAX_CHUNK", 5)
+            mp.setattr(P, "VIEWS_KEPT", 3)  # the views kept are dropped every few asks
+        new, old = Measurer(family), _OldMeasurer(family)
+        views = []
+        for text, extra in texts:
+            got, want = new._piece(text, extra), old._piece(text, extra)
+            assert got == want
+            assert new._piece(text, 7) == got and new._piece(text)[0] is got[0]  # stored once, shared
+            views.append((got[0], new.blocks(got[0])))
+        _same_as_old(new._pieces, old._old)
+        for key, view in views:  # a view handed out earlier still reads its piece (chunks never move)
+            assert list(view) == list(old.blocks(key))
+        for _ in range(2):  # asked again: from the views kept or made anew, the same hashes
+            for text, _extra in texts:
+                key = text_key(text)
+                assert list(new.blocks(key)) == list(old.blocks(key))
+        assert new.blocks(12345) is P._EMPTY  # not in the table
+
+
+_HASH = st.integers(-(2**63), 2**63 - 1)
+_TABLE = st.lists(
+    st.tuples(st.integers(0, 40), st.integers(-3, 2000), st.lists(_HASH, max_size=20)), max_size=25
+)
+
+
+def _both(rows) -> tuple[Pieces, dict]:
+    new, old = Pieces(), {}
+    for key, count, hs in rows:
+        if key not in old:
+            old[key] = _old_entry(count, key, hs)
+            new.add(key, count, hs)
+    return new, old
+
+
+@settings(max_examples=150, deadline=None)
+@given(a=_TABLE, b=_TABLE, sizes=st.sampled_from([(1, 1), (2, 5), (3, 8), (1024, 1 << 15)]))
+def test_tables_pickled_and_merged_as_the_frozen_ones(a, b, sizes):
+    """Random tables (hashes over the whole signed 64-bit range, chunks of a few hashes or the real
+    sizes): the same blocks, pickled and unpickled, and merged as ``sharded_read`` merged dicts:
+    the same pieces in the same order and the same answer on counts that differ."""
+    import pickle
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(P, "FIRST_CHUNK", sizes[0])
+        mp.setattr(P, "MAX_CHUNK", sizes[1])
+        new_a, old_a = _both(a)
+        new_b, old_b = _both(b)
+        _same_as_old(new_a, old_a)
+        back = pickle.loads(pickle.dumps(new_b))
+        _same_as_old(back, old_b)
+        assert back == new_b
+        assert new_a.merge(back) == _old_merge(old_a, old_b)
+        _same_as_old(new_a, old_a)
+        again = pickle.loads(pickle.dumps(new_a))  # a table unpickled, then added to
+        again.add(10_000, 1, [7, 8, 9])
+        old_a[10_000] = _old_entry(1, 10_000, [7, 8, 9])
+        _same_as_old(again, old_a)
+        assert new_a.block_count() == sum(len(_old_blocks(old_a, k)) for k in old_a) - 3
+
+
+def test_a_piece_longer_than_a_chunk(tiny_chunks):
+    t = Pieces()
+    t.add(1, 5, [1, 2])
+    t.add(2, 6, list(range(100)))  # a chunk of its own, sized exactly
+    t.add(3, 7, [5])
+    assert list(t.blocks(2)) == list(range(100)) and list(t.blocks(1)) == [1, 2] and list(t.blocks(3)) == [5]
+    assert [len(c) for c in t._chunks] == [3, 100, 8]
+
+
+def test_what_leaves_the_process_is_a_copy():
+    """Views do not pickle: ``as_array`` copies, and the simulators' tables for other processes
+    (``PieceTable.of``) hold arrays."""
+    import pickle
+
+    from promptcache.measure.shape import Shape, chain_of
+    from promptcache.simulate.partition import PieceTable
+
+    m = Measurer("o200k")
+    k1, _ = m._piece("the cache order " * 40)
+    k2, _ = m._piece("hi")
+    v = m.blocks(k1)
+    assert type(v) is memoryview
+    with pytest.raises(TypeError):
+        pickle.dumps(v)
+    a = as_array(v)
+    assert type(a) is array and list(a) == list(v) and as_array(a) is a
+    keys = (k1, k2)
+    table = PieceTable.of(m, [Shape(keys, (1, 1), ("user", "user"), (0, 1), chain_of(keys), None, 0, True)])
+    assert set(table.table) == {k1} and type(table.table[k1]) is array
+    assert pickle.loads(pickle.dumps(table)).table == table.table

@@ -37,8 +37,8 @@ for fam, shapes in fp.shapes.items():
     for s in shapes:
         h.update(repr((fam, list(s.keys), list(s.chain), s.out_key, list(s.tokens))).encode())
 for fam, m in measurers.items():
-    for key, (n, k, *_) in m._pieces.items():
-        h.update(repr((fam, key, n, list(m.blocks(key)), k)).encode())
+    for k, n, blocks in m._pieces.entries():
+        h.update(repr((fam, k, n, list(blocks), list(m.blocks(k)))).encode())
 print(len(fp.facts), h.hexdigest(), hash("salted"))
 """
 

@@ -46,6 +46,7 @@ from typing import Any
 from ..advise.breakers import Evidence
 from ..errors import LogFormatError
 from ..knowledge.catalog import Catalog, default_catalog
+from ..measure.pieces import Pieces
 from ..measure.shape import Measurer, Shape
 from ..model.calls import Call
 from ..read import ranges as R
@@ -71,7 +72,7 @@ class RangeTask:
 class RangeResult:
     calls: list[Call]
     shapes: list[Sequence[Shape]]  # per call, one per family (``RangeTask.families`` order)
-    tables: list[dict[int, tuple]]  # per family: key -> (tokens, key, block hashes...): ``Measurer._pieces``
+    tables: list[Pieces]  # per family: the measurer's table of distinct pieces (``Measurer._pieces``)
     adjusted: list[int]  # per family: tokens moved to reach reported totals (``Measurer.adjusted_tokens``)
     stats: ReadStats
     error: LogFormatError | None = None  # --strict: the range's first bad line
@@ -319,13 +320,8 @@ class ShardedReader:
         st.examples = (st.examples + rs.examples)[:MAX_EXAMPLES]
         differ = False
         for f, table in zip(fams, res.tables, strict=True):
-            pieces = real[f]._pieces
-            for key, entry in table.items():
-                got = pieces.get(key)
-                if got is None:
-                    pieces[key] = entry
-                elif got[0] != entry[0]:
-                    differ = True
+            if real[f]._pieces.merge(table):  # a piece in both, counted with another framing
+                differ = True
         if not differ:
             for f, n in zip(fams, res.adjusted, strict=True):
                 real[f].adjusted_tokens += n

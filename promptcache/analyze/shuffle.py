@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..measure.pieces import Pieces, as_array
 from ..measure.shape import Shape
 from ..measure.translate import scale_shape
 from ..model.facts import CallFacts
@@ -51,17 +52,19 @@ def _shape_bytes(s: Shape) -> int:
     return 240 + 40 * len(s.keys) + 8 * len(s.chain)
 
 
-def _table_bytes(table: dict[int, Any]) -> int:
+def _table_bytes(table: dict[int, Any] | Pieces) -> int:
+    if isinstance(table, Pieces):
+        return table.approx_bytes()
     return sum(120 + 8 * (len(e) if isinstance(e, array) else len(e) * 5) for e in table.values())
 
 
 @dataclass
 class RangeKept:
     """One range's shapes (per call, one per family) and piece tables (per family: the measurer's
-    ``_pieces`` layout), held on the worker that read it."""
+    ``_pieces``), held on the worker that read it."""
 
     shapes: list[Sequence[Shape]]
-    tables: list[dict[int, tuple]]
+    tables: list[Pieces]
 
     def __sizeof__(self) -> int:
         return 64 + sum(sum(_shape_bytes(s) for s in ss) for ss in self.shapes) + sum(map(_table_bytes, self.tables))
@@ -97,14 +100,6 @@ class Slice:
         return 64 + sum(_shape_bytes(s) for s in self.shapes) + _table_bytes(self.table)
 
 
-def _blocks(entry: tuple) -> Any:
-    """A piece's block hashes from its ``Measurer._pieces`` entry (``Measurer.blocks``)."""
-    if len(entry) == 2:
-        return ()
-    b = entry[2]
-    return b if type(b) is array else entry[2:]
-
-
 def take(kept: RangeKept, want: Want) -> Slice:
     """A worker task, where ``kept`` is held: the slice of it that ``want`` names."""
     pieces = kept.tables[want.table]
@@ -116,10 +111,9 @@ def take(kept: RangeKept, want: Want) -> Slice:
         shapes.append(scale_shape(s, ratio) if ratio != 1.0 else s)
         for k in (*s.keys, s.out_key) if s.out_key is not None else s.keys:
             if k not in table:
-                e = pieces.get(k)
-                b = _blocks(e) if e is not None else ()
+                b = pieces.blocks(k)
                 if len(b):
-                    table[k] = b
+                    table[k] = as_array(b)  # a copy: a table's views do not pickle
     return Slice(shapes, table)
 
 

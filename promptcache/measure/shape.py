@@ -15,12 +15,13 @@ piece and the call is counted as ``reported``; otherwise its counts are ``estima
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..model.calls import HIDDEN_PREFIX, Call, is_blocks
 from ..model.keys import text_key
 from .delta import BlockDelta, Repeat
+from .pieces import Pieces, as_array
 from .tokens import get_tokenizer, output_piece, render
 
 ROOT = 0x5EED
@@ -60,8 +61,10 @@ class Measurer:
         self.family = family
         self.block_tokens = block_tokens
         self._tokenizer = None if family == "blocks" else get_tokenizer(family)
-        # key -> (tokens, key, block hashes...): see ``_entry``
-        self._pieces: dict[int, tuple] = {}
+        # distinct pieces: count, key object, block hashes (``pieces.Pieces``); ``blocks`` is its
+        # ``blocks`` itself (the simulators' hottest loops call it: no frame of the measurer's own)
+        self._pieces = Pieces()
+        self.blocks: Callable[[int], Sequence[int]] = self._pieces.blocks
         self._tuples: dict[tuple, tuple] = {}  # role and index sequences, one object each
         self.adjusted_tokens = 0
         # per conversation, its last call's pieces (texts, keys, counts), least recently seen first
@@ -82,42 +85,36 @@ class Measurer:
 
     def _piece(self, text: str, extra: int = 0) -> tuple[int, int]:
         """The piece's key and token count. The key returned is the stored one, so the shapes of
-        the calls that repeat a piece share one int object (32 bytes a piece a call otherwise). The key
-        is the text's stable digest (``model.keys``): tables made in two processes merge."""
+        the calls that repeat a piece share one int object (32 bytes a piece a call otherwise); so
+        is the count. The key is the text's stable digest (``model.keys``): tables made in two
+        processes merge."""
         key = text_key(text)
         got = self._pieces.get(key)
-        if got is None:
-            known = self.known.get(key) if self.known is not None else None
-            if known is not None:  # a piece's ids and blocks depend on its text only; its framing is this table's
-                got = self._pieces[key] = _entry(known[0] + extra, key, known[1])
-            else:
-                assert self._tokenizer is not None  # "blocks" measures block traces only: no text reaches here
-                got = self._store(key, self._tokenizer.encode(text), extra)
-                if self.known is not None:
-                    b = self.blocks(key)
-                    self.known[key] = (got[0] - extra, b if type(b) is array else array("q", b))
-        return got[1], got[0]
+        if got is not None:
+            return got
+        known = self.known.get(key) if self.known is not None else None
+        if known is not None:  # a piece's ids and blocks depend on its text only; its framing is this table's
+            count = known[0] + extra
+            self._pieces.add(key, count, known[1])
+            return key, count
+        assert self._tokenizer is not None  # "blocks" measures block traces only: no text reaches here
+        ids = self._tokenizer.encode(text)
+        count = self._store(key, ids, extra)
+        if self.known is not None:
+            self.known[key] = (count - extra, as_array(self.blocks(key)))
+        return key, count
 
-    def _store(self, key: int, ids: list[int], extra: int) -> tuple:
-        """Remember a distinct piece's count, key and block hashes (``_pieces``' layout)."""
+    def _store(self, key: int, ids: list[int], extra: int) -> int:
+        """Remember a distinct piece's count, key and chained block hashes; its count."""
         b = self.block_tokens
         hs = []
         h = ROOT  # same seed for every piece, so different pieces with a common start share blocks
         for i in range(b, len(ids) + 1, b):
             h = hash((h, *ids[i - b : i]))
             hs.append(h)
-        got = _entry(len(ids) + extra, key, hs)
-        self._pieces[key] = got
-        return got
-
-    def blocks(self, key: int) -> Sequence[int]:
-        """Chained block hashes of a piece: ``blocks[j]`` identifies its first (j+1)*block_tokens
-        tokens (a tuple or an ``array('q')``; empty for a piece shorter than a block)."""
-        got = self._pieces.get(key)
-        if got is None or len(got) == 2:
-            return _EMPTY
-        b = got[2]
-        return b if type(b) is array else got[2:]
+        count = len(ids) + extra
+        self._pieces.add(key, count, hs)
+        return count
 
     def shape(self, call: Call, *, trust_usage: bool, adjust: int | None = None) -> Shape:
         """The call's shape. With ``trust_usage`` the reported prompt size is the truth; ``adjust``
@@ -227,20 +224,6 @@ class Measurer:
 
 _NONE: tuple = ((), (), ())  # no previous call of the conversation kept
 RECENT_CONVERSATIONS = 64  # conversations whose last call's pieces ``Measurer`` keeps (``_remember``)
-_EMPTY = array("q")  # the block hashes of every piece shorter than a block: never appended to
-INLINE_BLOCKS = 2  # a piece of up to this many blocks keeps its hashes in its entry, not in an array
-
-
-def _entry(count: int, key: int, blocks: Sequence[int]) -> tuple:
-    """A piece's entry in ``Measurer._pieces``: ``(tokens, key, *block hashes)`` for a piece of
-    up to ``INLINE_BLOCKS`` blocks (most of a chat's new turns: an array costs ~100 bytes of
-    header and buffer, a hash in the tuple 40), ``(tokens, key, array('q') of block hashes)``,
-    sized exactly, for a longer one (8 bytes a hash instead of 40). ``entry[0]`` is the count
-    (``analyze/sharded_read.py`` merges tables by it); ``entry[1]`` is the key object the shapes
-    of every call with the piece share (32 bytes a piece a call otherwise)."""
-    if len(blocks) <= INLINE_BLOCKS:
-        return (count, key, *blocks)
-    return (count, key, blocks if type(blocks) is array else array("q", blocks))
 
 
 def chain_of(keys: Sequence[int]) -> array:

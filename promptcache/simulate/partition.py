@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..measure.pieces import as_array
 from ..measure.shape import Shape
 from ..model.facts import CallFacts
 from .policies import CachedModel, FootprintPolicy, Policy, make_policy
@@ -205,7 +206,7 @@ class PieceTable:
                 if k not in table:
                     b = blocks(k)
                     if len(b):
-                        table[k] = b
+                        table[k] = as_array(b)  # a copy: a measurer's views do not pickle
         return cls(measurer.block_tokens, table)
 
     def blocks(self, key: int) -> array:

@@ -1,0 +1,197 @@
+"""The measurer's table of distinct pieces: each piece's token count, key and chained block hashes,
+with few Python objects per piece.
+
+A chat log brings fresh text with nearly every call (its new user turn, the answer before it), so
+on short chats the table grows by about two pieces a call and stays for the whole run. Per piece
+it keeps: a dict slot (key -> piece number) and that number's int object; a slot in two lists, the
+key object and the count object (the ones the shapes of every call with the piece share: 32 bytes
+a piece a call otherwise); where its hashes are (chunk, start, end: three 32-bit integers); and 8
+bytes a block hash. The layout before (branch fpmem) was a tuple ``(count, key, *hashes)`` with an
+int object per hash, or ``(count, key, array('q'))`` with an array of its own for a piece of three
+blocks or more: ~140 bytes a piece on short chats besides the dict slot and key, ~85 now.
+
+Block hashes of all pieces live in shared ``array('q')`` chunks of fixed capacity, in the order the
+pieces came; a piece's hashes never straddle two chunks. ``blocks`` hands out a memoryview slice of
+its chunk (no copy; indexed, measured and iterated like the array it replaced). An array with a
+view exported cannot be resized, so a chunk is allocated at its full size and never appended to:
+hashes are written into its free tail. A chunk is twice its predecessor's size (``FIRST_CHUNK`` to
+``MAX_CHUNK`` hashes), or exactly a piece's when the piece is longer.
+
+A memoryview cannot be pickled: what leaves the process takes copies (``as_array``), and a table
+pickles as its columns, its hashes in one array (``__getstate__``).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+FIRST_CHUNK = 1 << 10  # block hashes in the first chunk (8 KB)
+MAX_CHUNK = 1 << 15  # and in any later one (256 KB: what the last chunk may leave unused), unless a piece needs more
+VIEWS_KEPT = 8192
+_EMPTY = array("q")  # the block hashes of every piece shorter than a block: never appended to
+
+
+def as_array(blocks: Sequence[int]) -> array:
+    """A piece's block hashes as an array of their own (a copy of a table's view: to pickle, or keep
+    beyond the table)."""
+    if type(blocks) is array:
+        return blocks
+    if type(blocks) is memoryview:
+        out = array("q")
+        out.frombytes(blocks.cast("B"))
+        return out
+    return array("q", blocks)
+
+
+class Pieces:
+    """Distinct pieces by key: count, key object and block hashes (see the module's docstring)."""
+
+    __slots__ = ("_at", "_chunk", "_chunks", "_counts", "_free", "_hi", "_keys", "_lo", "_seen", "_views")
+
+    def __init__(self) -> None:
+        self._at: dict[int, int] = {}  # key -> piece number, in the order pieces came
+        self._keys: list[int] = []  # piece number -> the key object shapes share
+        self._counts: list[int] = []  # piece number -> its token count (the object shapes share)
+        self._chunk = array("I")  # piece number -> the chunk of its block hashes
+        self._lo = array("I")  # and their place there: [lo, hi); hi == 0 for a piece with none
+        self._hi = array("I")
+        self._chunks: list[array] = []
+        self._views: list[memoryview] = []  # one per chunk (``blocks`` slices them)
+        self._free = 0  # the first unused place of the last chunk
+        self._seen: dict[int, Sequence[int]] = {}  # the views ``blocks`` handed out last, by key
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._at
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._keys)
+
+    def get(self, key: int) -> tuple[int, int] | None:
+        """The piece's stored key object and count, or None for a piece not in the table."""
+        i = self._at.get(key)
+        if i is None:
+            return None
+        return self._keys[i], self._counts[i]
+
+    def blocks(self, key: int) -> Sequence[int]:
+        """Chained block hashes of a piece: ``blocks[j]`` identifies its first (j+1)*block_tokens
+        tokens (a memoryview of a chunk; the shared empty array for a piece shorter than a block,
+        or one not in the table). The views last handed out are kept (``VIEWS_KEPT``): the
+        simulators ask for the same pieces again and again (~250,000 times for ~6,000 pieces on
+        the 3,000-call benchmark log), and one dict lookup is cheaper than making a view."""
+        v = self._seen.get(key)
+        if v is not None:
+            return v
+        i = self._at.get(key)
+        if i is None:
+            return _EMPTY
+        hi = self._hi[i]
+        v = self._views[self._chunk[i]][self._lo[i] : hi] if hi else _EMPTY
+        seen = self._seen
+        if len(seen) >= VIEWS_KEPT:
+            seen.clear()
+        seen[key] = v
+        return v
+
+    def entries(self) -> Iterator[tuple[int, int, Sequence[int]]]:
+        """(key object, count, block hashes) of every piece, in the order they came."""
+        for i, key in enumerate(self._keys):
+            yield key, self._counts[i], self._at_blocks(i)
+
+    def _at_blocks(self, i: int) -> Sequence[int]:
+        hi = self._hi[i]
+        return self._views[self._chunk[i]][self._lo[i] : hi] if hi else _EMPTY
+
+    def add(self, key: int, count: int, blocks: Sequence[int]) -> None:
+        """A piece not in the table yet, its hashes copied into the chunks (``blocks``: any
+        sequence of signed 64-bit ints)."""
+        n = len(blocks)
+        c = lo = hi = 0
+        if n:
+            chunks = self._chunks
+            c = len(chunks) - 1
+            lo = self._free
+            if c < 0 or lo + n > len(chunks[c]):
+                cap = max(n, min(MAX_CHUNK, 2 * len(chunks[c])) if chunks else FIRST_CHUNK)
+                chunk = array("q", bytes(8 * cap))
+                chunks.append(chunk)
+                self._views.append(memoryview(chunk))
+                c, lo = c + 1, 0
+            hi = self._free = lo + n
+            src = blocks if isinstance(blocks, array | memoryview) else array("q", blocks)  # 'q' items: copied whole
+            self._views[c][lo:hi] = src
+        self._at[key] = len(self._keys)
+        self._keys.append(key)
+        self._counts.append(count)
+        self._chunk.append(c)
+        self._lo.append(lo)
+        self._hi.append(hi)
+
+    def merge(self, other: Pieces) -> bool:
+        """Add ``other``'s pieces missing here, in its order; True when a piece in both has another
+        count here (counted with another framing: ``analyze/sharded_read.py``)."""
+        differ = False
+        at, counts = self._at, self._counts
+        for i, key in enumerate(other._keys):
+            j = at.get(key)
+            if j is None:
+                self.add(key, other._counts[i], other._at_blocks(i))
+            elif counts[j] != other._counts[i]:
+                differ = True
+        return differ
+
+    def block_count(self) -> int:
+        """Block hashes kept, all pieces together."""
+        return sum(self._hi) - sum(self._lo)
+
+    def approx_bytes(self) -> int:
+        """What the table holds, about (a Dask worker's accounting of what it keeps)."""
+        return 64 + 100 * len(self._keys) + 8 * sum(len(c) for c in self._chunks)
+
+    def __eq__(self, other: object) -> bool:
+        """Same pieces (in any order) with the same counts and block hashes."""
+        if not isinstance(other, Pieces):
+            return NotImplemented
+        if len(self) != len(other) or self._at.keys() != other._at.keys():
+            return False
+        return all(
+            self._counts[i] == other._counts[other._at[k]]
+            and self._at_blocks(i) == other._at_blocks(other._at[k])  # memoryviews: by value
+            for k, i in self._at.items()
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        """Its columns, the hashes of all pieces in one array (views do not pickle)."""
+        flat = array("q")
+        lens = array("I")
+        for i in range(len(self._keys)):
+            b = self._at_blocks(i)
+            lens.append(len(b))
+            if len(b):
+                flat.frombytes(b.cast("B"))  # type: ignore[attr-defined]  # a memoryview of the chunk
+        return list(self._keys), list(self._counts), lens, flat
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        keys, counts, lens, flat = state
+        self.__init__()  # type: ignore[misc]
+        if len(flat):
+            self._chunks.append(flat)  # sized exactly: the next piece with blocks starts a chunk
+            self._views.append(memoryview(flat))
+        at = 0
+        for i, key in enumerate(keys):
+            n = lens[i]
+            self._at[key] = i
+            self._keys.append(key)
+            self._counts.append(counts[i])
+            self._chunk.append(0)
+            self._lo.append(at if n else 0)
+            self._hi.append(at + n if n else 0)
+            at += n
+        self._free = at
