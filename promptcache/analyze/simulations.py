@@ -42,6 +42,7 @@ from ..price.units import (
     run_priced_unit,
     run_rerun_unit,
 )
+from ..simulate.deepseek import same_below
 from ..simulate.engine import resolve
 from ..simulate.parallel import Forked
 from ..simulate.partition import (
@@ -146,6 +147,8 @@ class Simulations:
     _same_prints: dict[tuple, tuple] = field(default_factory=dict)
     # per cache, the partitions of its simulation as logged (``LoggedParts``), made on first use
     _logged: dict[tuple, LoggedParts] = field(default_factory=dict)
+    # the what-ifs' re-run parts by their inputs, for a later what-if that re-runs one unchanged
+    _memo: PartMemo = field(default_factory=lambda: PartMemo())
 
     def run(
         self, e: ModelEntry, var: Variant | None = None, on_outcome=None, overrides: dict[str, Any] | None = None
@@ -183,6 +186,7 @@ class Simulations:
         self._priced_var = [x for x in self._priced_var if kept(x[1])]
         self._reruns = [x for x in self._reruns if x[1] is keep and kept(x[2])]
         self._orders = [x for x in self._orders if kept(x[0])]
+        self._memo = PartMemo()
 
     def codes(self, model: str, facts: Sequence[CallFacts], *, first_list: bool = False) -> PriceCodes:
         """The calls' price buckets as ``model`` (``scenarios.PriceCodes``) for a layout's facts: the
@@ -291,9 +295,52 @@ class Simulations:
         facts, order, seq = self._layout(None, source)
         make = self.policy_maker(e, overrides)
         pol = make()
+        got = self._unseen(e, overrides, key, facts, order, seq, pol)
+        if got is not None:
+            return got
         split = self.opts.executor is not None or self.opts.jobs > 1  # work units need the footprints
         prints = footprints(facts, seq, pol, self._same_prints) if split else None
         return self._planned(facts, order, seq, pol, make, prints, self.policy_spec(e, overrides), ())[0]
+
+    def _unseen(
+        self,
+        e: ModelEntry,
+        overrides: dict[str, Any],
+        key: tuple,
+        facts: Sequence[CallFacts],
+        order: list[int],
+        seq: Sequence[Shape],
+        pol: Any,
+    ) -> Outcomes | None:
+        """``e``'s cache over the log as logged with ``overrides``, from its run with the analysis's
+        own parameters (kept with its footprints) when no request of some partitions can tell the
+        two apart (``same_below``: a DeepSeek interval longer than every prompt of the partition):
+        those keep the kept run's outcomes, the others go through ``pol`` (a fresh cache), as
+        ``price.scenarios.resimulate`` re-runs the partitions a change reaches (a partition's
+        outcomes depend on its own requests only). None when the kept run or its footprints are
+        missing, the parameters differ in what a request sees, or every partition must run again."""
+        own = self._key(e, self.params(e))[0]
+        base = self._base.get(own)
+        if base is None or base[1] is None or own[1] != key[1] or base[0].storage_token_hours:
+            return None
+        ex = self.opts.executor
+        if ex is not None and ex.remote:
+            return None  # a cluster runs the whole simulation in work units
+        names = [e.id, *e.aliases]
+        pname = self.opts.cache_policy or e.cache_policy
+        a, b = ({k: resolve(v, names) for k, v in policy_params(pname, p).items()} for p in (self.params(e), overrides))
+        limit = same_below(a, b)
+        if limit is None:
+            return None
+        logged = self._logged.get(own)
+        if logged is None or logged.prints is not base[1]:
+            logged = self._logged[own] = LoggedParts.of(base[1])
+        prints, find = base[1], logged.find
+        long = {find(prints[i][0]) for i in order if seq[i].total > limit}
+        if sum(logged.sizes[r] for r in long) == len(order):
+            return None  # every partition has a longer prompt: the whole simulation
+        rerun = array("q", (i for i in order if find(prints[i][0]) in long))
+        return Patched.over(base[0], [feed(rerun, facts, seq, pol)])
 
     def _outcomes(
         self, e: ModelEntry, var: Variant | None, overrides: dict[str, Any] | None
@@ -622,14 +669,30 @@ class Simulations:
             self._reruns = [(key, var, parent, rerun, {}), *self._reruns[:7]]
             reuse = self._logged_parts(key, var, parts)
             same: list[UnitResult] = []
+            skip: set[int] = set()
             if reuse:  # as logged, by partitions (``LoggedParts``): the others re-run
                 logged = self._base[key][0]
-                skip: set[int] = set()
                 for c in reuse:
                     same.append((c, *(array("q", (a[i] for i in c)) for a in logged.columns())))  # type: ignore[arg-type]  # four
                     skip.update(c)
+            memo = self._memo
+            todo: list[tuple[bytes, tuple, tuple]] = []
+            for p in parts:
+                c = p.calls
+                if c[0] in skip:  # (a part is reused whole or not at all)
+                    continue
+                sig = memo.signature(key, c, facts, seq)
+                got = memo.get(sig)
+                if got is not None:  # the same calls with the same inputs re-run before (``PartMemo``)
+                    same.append(got)
+                    skip.update(c)
+                else:
+                    todo.append(sig)
+            if skip:
                 rerun = array("q", (i for i in rerun if i not in skip))
-            return Patched.over(base, [*same, feed(rerun, facts, seq, pol)])
+            ran = feed(rerun, facts, seq, pol)
+            memo.put(todo, ran, MEMO_CALLS * len(facts))
+            return Patched.over(base, [*same, ran])
         policy, measurer = spec
         pricing = Pricing.of(models, self.now, self.catalog)
         before_facts = self._layout(parent, key[1])[0]
@@ -720,6 +783,89 @@ class LoggedParts:
             roots.add(find(prints[i][0]))
         return sum(self.sizes[r] for r in roots) == len(calls)
 
+
+class PartMemo:
+    """The outcomes of the parts of what-ifs re-run lately, by their inputs: a later what-if whose
+    re-run holds a part with the same calls, each with the same shape and facts (the same objects:
+    the advisor's layouts share a call's changed shape and facts among every layout that applies
+    the same fixes to its group), on the same cache (the simulation's key: parameters and shape
+    source), takes them instead of simulating it again. On the 3,000-call benchmark log the
+    advisor's second round of leave-one-out layouts (after a fix that saves too little is dropped,
+    each differs from the first round's only in the dropped fix's group) re-ran the first round's
+    parts.
+
+    Why that is exact, as ``price.scenarios.resimulate`` and ``LoggedParts`` argue: a part of a
+    re-run is closed under its layout's footprints (``rerun_partitions`` groups by them), so its
+    outcomes are those of its calls alone through a fresh cache, in the layout's start order. Two
+    parts with the same calls in the same order, each call with the same shape and facts (all a
+    policy's ``request`` reads of a call: shape, start, end, user, hints), through caches made
+    with the same parameters, are the same requests in the same order into the same fresh state:
+    the same outcomes (the policies are deterministic).
+
+    Identity stands for equality: the memo holds the shapes and facts it compares, so no object
+    it names is freed and its ``id`` reused. A scaled family's shapes (``ScaledShapes``, made anew
+    on each access) are compared by the shapes they scale (the ratio is in the key). What it keeps
+    is bounded: parts are dropped least recently used first beyond ``MEMO_CALLS`` calls per call of
+    the log in all, and the advisor's end forgets them all (``Simulations.forget_whatifs``)."""
+
+    __slots__ = ("calls", "parts")
+
+    def __init__(self) -> None:
+        # (key, calls as bytes) -> (their shapes, their facts, their read, write, write_1h, total)
+        self.parts: dict[tuple, tuple[tuple, tuple, tuple[array, ...]]] = {}
+        self.calls = 0  # calls held in all
+
+    @staticmethod
+    def signature(key: tuple, calls: array, facts: Sequence[CallFacts], seq: Sequence[Shape]) -> tuple:
+        """((key, calls), their shapes, their facts): what ``get`` compares."""
+        base = seq.base if isinstance(seq, ScaledShapes) else seq
+        return (key, calls.tobytes()), tuple(base[i] for i in calls), tuple(facts[i] for i in calls)
+
+    def get(self, sig: tuple) -> UnitResult | None:
+        got = self.parts.get(sig[0])
+        if got is None:
+            return None
+        shapes, facts, cols = got
+        if all(a is b for a, b in zip(shapes, sig[1], strict=True)) and all(
+            a is b for a, b in zip(facts, sig[2], strict=True)
+        ):
+            self.parts[sig[0]] = self.parts.pop(sig[0])  # the latest used is dropped last
+            calls = array("q")
+            calls.frombytes(sig[0][1])
+            return (calls, *cols)  # type: ignore[return-value]  # four columns
+        return None
+
+    def put(self, sigs: list[tuple], ran: UnitResult, limit: int) -> None:
+        """Keep each part ``sigs`` names with its outcomes, cut out of ``ran`` (the re-run of those
+        parts and others, its calls in order; 32-bit columns where the values fit), then drop the
+        oldest parts beyond ``limit`` calls in all."""
+        if not sigs:
+            return
+        at = {c: j for j, c in enumerate(ran[0])}
+        for sig in sigs:
+            calls = array("q")
+            calls.frombytes(sig[0][1])
+            where = [at[i] for i in calls]
+            cols = tuple(_narrow([col[j] for j in where]) for col in ran[1:])
+            old = self.parts.pop(sig[0], None)
+            if old is not None:
+                self.calls -= len(old[0])
+            self.parts[sig[0]] = (sig[1], sig[2], cols)
+            self.calls += len(calls)
+        while self.calls > limit and self.parts:
+            first = next(iter(self.parts))
+            self.calls -= len(self.parts.pop(first)[0])
+
+
+def _narrow(values: list[int]) -> array:
+    """``values`` as an array of 32-bit integers, 64 when one needs it."""
+    if values and (max(values) > 0x7FFFFFFF or min(values) < -0x80000000):
+        return array("q", values)
+    return array("i", values)
+
+
+#: the calls ``PartMemo`` holds at most, per call of the log
+MEMO_CALLS = 2
 
 #: combined layouts kept per cache as parents (their outcomes a patch over the log's, ``Patched``, and
 #: their changed calls' footprints)
