@@ -128,7 +128,13 @@ def test_the_memo_compares_inputs_by_identity():
     shapes, facts = [object() for _ in range(4)], [object() for _ in range(4)]
     calls = array("q", [0, 2])
     sig = PartMemo.signature(("k",), calls, facts, shapes)  # type: ignore[arg-type]  # any objects
-    ran = (array("q", [0, 1, 2]), array("q", [5, 6, 7]), array("q", [0, 0, 0]), array("q", [0, 0, 0]), array("q", [9, 9, 9]))
+    ran = (
+        array("q", [0, 1, 2]),
+        array("q", [5, 6, 7]),
+        array("q", [0, 0, 0]),
+        array("q", [0, 0, 0]),
+        array("q", [9, 9, 9]),
+    )
     memo.put([sig], ran, 10)
     got = memo.get(sig)
     assert got is not None and list(got[0]) == [0, 2] and list(got[1]) == [5, 7] and list(got[4]) == [9, 9]
