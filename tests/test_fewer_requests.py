@@ -146,3 +146,31 @@ def test_the_memo_compares_inputs_by_identity():
     memo.get(sig)  # used: now the latest
     memo.put([sig2], ran, 2)  # 3 calls held, limit 2: the least recently used goes
     assert memo.get(sig) is None and memo.get(sig2) is not None and memo.calls == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(request_spec, min_size=1, max_size=12), st.sampled_from([0.37, 0.9, 1.6, 3.0]))
+def test_footprints_read_no_token_count(spec, ratio):
+    """``simulations.keyed``: footprints are made from the unscaled shapes of a scaled family, so
+    every policy that declares footprints must give a scaled shape the footprint of its unscaled
+    one (scaling changes counts only)."""
+    from promptcache.knowledge.cache_rules import default_rules
+    from promptcache.measure.translate import scale_shape
+    from promptcache.model.hints import with_options
+    from promptcache.simulate.policies import make_policy
+
+    ms = Pieces()
+    stream = build(ms, spec)
+    checked = 0
+    for name in default_rules().policies:
+        pol = make_policy(None, ms, policy=name)  # type: ignore[arg-type]  # a test measurer
+        footprint = getattr(pol, "footprint", None)
+        if footprint is None:
+            continue
+        checked += 1
+        for shape, _, _, user in stream:
+            for call in (None, with_options(None, prompt_cache_key="k")):
+                assert footprint(scale_shape(shape, ratio), user=user, call=call) == footprint(
+                    shape, user=user, call=call
+                )
+    assert checked >= 4

@@ -89,6 +89,16 @@ class ScaledShapes(Sequence[Shape]):
         return scale_shape(self.base[i], self.ratio)
 
 
+def keyed(seq: Sequence[Shape]) -> Sequence[Shape]:
+    """The shapes a footprint reads: a scaled family's (``ScaledShapes``) unscaled ones, not a
+    scaled copy made per access (``scale_shape``: ~22,000 on the 3,000-call benchmark log). Scaling
+    changes token counts only (keys, chain and output key are the same), and every policy's
+    footprint reads the call's scope and its prompt's root, made of keys (``engine.shape_root``,
+    and DeepSeek's output key of a one-piece prompt), never a count: the same footprints
+    (``tests/test_fewer_requests.py`` checks every policy that declares one)."""
+    return seq.base if isinstance(seq, ScaledShapes) else seq
+
+
 @dataclass
 class Simulations:
     """The analysis's cache simulations over the first pass: each run once, kept, and re-run in part.
@@ -299,7 +309,7 @@ class Simulations:
         if got is not None:
             return got
         split = self.opts.executor is not None or self.opts.jobs > 1  # work units need the footprints
-        prints = footprints(facts, seq, pol, self._same_prints) if split else None
+        prints = footprints(facts, keyed(seq), pol, self._same_prints) if split else None
         return self._planned(facts, order, seq, pol, make, prints, self.policy_spec(e, overrides), ())[0]
 
     def _unseen(
@@ -418,7 +428,7 @@ class Simulations:
         if var is None and key in self._base:
             return self._base[key][1]
         got = next((p for v, _, p in self._derived.get(key, ()) if v is var), None)
-        return got if got is not None else footprints(facts, seq, pol, self._same_prints)
+        return got if got is not None else footprints(facts, keyed(seq), pol, self._same_prints)
 
     def _alike(self, e: ModelEntry, key: tuple) -> list[str]:
         """``e`` and the analysis's other models whose simulation as logged is ``key``'s."""
@@ -605,7 +615,7 @@ class Simulations:
         pol = make()
         base = self._base.get(key)
         if var is None:
-            prints = footprints(facts, seq, pol, self._same_prints)
+            prints = footprints(facts, keyed(seq), pol, self._same_prints)
             outcomes, ledgers = self._planned(facts, order, seq, pol, make, prints, spec, models)
             self._base[key] = (outcomes, prints)
             for m, ledger in ledgers.items():
@@ -615,7 +625,7 @@ class Simulations:
             ex = self.opts.executor
             if ex is not None and ex.remote and base is None:  # a what-if first: its units on the cluster
                 return self._planned(
-                    facts, order, seq, pol, make, footprints(facts, seq, pol, self._same_prints), spec, ()
+                    facts, order, seq, pol, make, footprints(facts, keyed(seq), pol, self._same_prints), spec, ()
                 )[0]
             return simulate_outcomes(facts, order, seq, pol)
         parent = var.parent
@@ -664,7 +674,7 @@ class Simulations:
         kept: pricing ``var`` prices only them again."""
         facts, order, seq = layout
         ex = self.opts.executor
-        parts, rerun = rerun_partitions(prints, changed, facts, order, seq, pol, self._same_prints)
+        parts, rerun = rerun_partitions(prints, changed, facts, order, keyed(seq), pol, self._same_prints)
         if ex is None or not ex.remote or ex.units <= 1 or len(rerun) < getattr(ex, "min_rerun", 0) or not parts:
             self._reruns = [(key, var, parent, rerun, {}), *self._reruns[:7]]
             reuse = self._logged_parts(key, var, parts)
@@ -883,7 +893,7 @@ def _patched_prints(
     footprints are ``base``): the log's footprints, shared, and the changed calls' made again
     (each the object ``same`` holds for its value when given: ``footprints_of``)."""
     facts, _, seq = layout
-    return _Patched(base, footprints_of(changed, facts, seq, pol, same))
+    return _Patched(base, footprints_of(changed, facts, keyed(seq), pol, same))
 
 
 class _Patched(Sequence[tuple]):
