@@ -128,14 +128,8 @@ def test_the_memo_compares_inputs_by_identity():
     shapes, facts = [object() for _ in range(4)], [object() for _ in range(4)]
     calls = array("q", [0, 2])
     sig = PartMemo.signature(("k",), calls, facts, shapes)  # type: ignore[arg-type]  # any objects
-    ran = (
-        array("q", [0, 1, 2]),
-        array("q", [5, 6, 7]),
-        array("q", [0, 0, 0]),
-        array("q", [0, 0, 0]),
-        array("q", [9, 9, 9]),
-    )
-    memo.put([sig], ran, 10)
+    ran = (array("q", [0, 2]), array("q", [5, 7]), array("q", [0, 0]), array("q", [0, 0]), array("q", [9, 9]))
+    memo.put(sig, ran, 10)
     got = memo.get(sig)
     assert got is not None and list(got[0]) == [0, 2] and list(got[1]) == [5, 7] and list(got[4]) == [9, 9]
     other = list(shapes)
@@ -144,7 +138,7 @@ def test_the_memo_compares_inputs_by_identity():
     assert memo.get(PartMemo.signature(("j",), calls, facts, shapes)) is None  # type: ignore[arg-type]  # another cache
     sig2 = PartMemo.signature(("k",), array("q", [1]), facts, shapes)  # type: ignore[arg-type]
     memo.get(sig)  # used: now the latest
-    memo.put([sig2], ran, 2)  # 3 calls held, limit 2: the least recently used goes
+    memo.put(sig2, (array("q", [1]), *(array("q", [0]) for _ in range(4))), 2)  # 3 calls held, limit 2: one goes
     assert memo.get(sig) is None and memo.get(sig2) is not None and memo.calls == 1
 
 

@@ -158,7 +158,7 @@ class Simulations:
     # per cache, the partitions of its simulation as logged (``LoggedParts``), made on first use
     _logged: dict[tuple, LoggedParts] = field(default_factory=dict)
     # the what-ifs' re-run parts by their inputs, for a later what-if that re-runs one unchanged
-    _memo: PartMemo = field(default_factory=lambda: PartMemo())
+    _memo: PartMemo | None = field(default_factory=lambda: PartMemo())  # None once the advisor is done
 
     def run(
         self, e: ModelEntry, var: Variant | None = None, on_outcome=None, overrides: dict[str, Any] | None = None
@@ -196,7 +196,7 @@ class Simulations:
         self._priced_var = [x for x in self._priced_var if kept(x[1])]
         self._reruns = [x for x in self._reruns if x[1] is keep and kept(x[2])]
         self._orders = [x for x in self._orders if kept(x[0])]
-        self._memo = PartMemo()
+        self._memo = None  # no later step asks for a part again
 
     def codes(self, model: str, facts: Sequence[CallFacts], *, first_list: bool = False) -> PriceCodes:
         """The calls' price buckets as ``model`` (``scenarios.PriceCodes``) for a layout's facts: the
@@ -641,7 +641,7 @@ class Simulations:
                 got = (parent, done, prints)
                 kept.insert(0, got)
                 del kept[DERIVED_KEPT:]
-            return self._resimulate(key, var, parent, got[1], got[2], set(var.differs), layout, pol, spec, models)
+            return self._resimulate(key, var, parent, got[1], got[2], set(var.differs), layout, pol, spec, models, make)
         # from the nearest simulated layout: the log as logged, or a combined layout kept as a parent
         # (the combination again once the advisor dropped a fix differs from it in that fix's group)
         start: tuple[Variant | None, Outcomes, Footprints] = (None, base[0], base[1])
@@ -650,7 +650,7 @@ class Simulations:
             diff = differs(v, var)
             if len(diff) < len(changed):
                 start, changed = (v, o, p), diff
-        return self._resimulate(key, var, start[0], start[1], start[2], changed, layout, pol, spec, models)
+        return self._resimulate(key, var, start[0], start[1], start[2], changed, layout, pol, spec, models, make)
 
     def _resimulate(
         self,
@@ -664,6 +664,7 @@ class Simulations:
         pol: Any,
         spec: tuple[PolicySpec, Measurer],
         models: Sequence[str],
+        make: Callable[[], Any],
     ) -> Outcomes:
         """``var``'s outcomes from ``base`` (``parent``'s, None: as logged), as
         ``price.scenarios.resimulate`` gives them: the calls the change reaches re-run through
@@ -686,23 +687,21 @@ class Simulations:
                     same.append((c, *(array("q", (a[i] for i in c)) for a in logged.columns())))  # type: ignore[arg-type]  # four
                     skip.update(c)
             memo = self._memo
-            todo: list[tuple[bytes, tuple, tuple]] = []
-            for p in parts:
+            if memo is None:
+                if skip:
+                    rerun = array("q", (i for i in rerun if i not in skip))
+                return Patched.over(base, [*same, feed(rerun, facts, seq, pol)])
+            for p in parts:  # each part through a fresh cache (they share no state), or from the memo
                 c = p.calls
                 if c[0] in skip:  # (a part is reused whole or not at all)
                     continue
                 sig = memo.signature(key, c, facts, seq)
                 got = memo.get(sig)
-                if got is not None:  # the same calls with the same inputs re-run before (``PartMemo``)
-                    same.append(got)
-                    skip.update(c)
-                else:
-                    todo.append(sig)
-            if skip:
-                rerun = array("q", (i for i in rerun if i not in skip))
-            ran = feed(rerun, facts, seq, pol)
-            memo.put(todo, ran, MEMO_CALLS * len(facts))
-            return Patched.over(base, [*same, ran])
+                if got is None:  # else the same calls with the same inputs re-run before (``PartMemo``)
+                    got = feed(c, facts, seq, make())
+                    memo.put(sig, got, MEMO_CALLS * len(facts))
+                same.append(got)
+            return Patched.over(base, same)
         policy, measurer = spec
         pricing = Pricing.of(models, self.now, self.catalog)
         before_facts = self._layout(parent, key[1])[0]
@@ -816,7 +815,10 @@ class PartMemo:
     it names is freed and its ``id`` reused. A scaled family's shapes (``ScaledShapes``, made anew
     on each access) are compared by the shapes they scale (the ratio is in the key). What it keeps
     is bounded: parts are dropped least recently used first beyond ``MEMO_CALLS`` calls per call of
-    the log in all, and the advisor's end forgets them all (``Simulations.forget_whatifs``)."""
+    the log in all, and the advisor's end forgets them all and ends the memo
+    (``Simulations.forget_whatifs``: no later step asks for a part again). With the memo each part
+    of a re-run goes through its own fresh cache (``feed`` per part, no lookup table from the
+    whole re-run to cut it out of)."""
 
     __slots__ = ("calls", "parts")
 
@@ -845,23 +847,14 @@ class PartMemo:
             return (calls, *cols)  # type: ignore[return-value]  # four columns
         return None
 
-    def put(self, sigs: list[tuple], ran: UnitResult, limit: int) -> None:
-        """Keep each part ``sigs`` names with its outcomes, cut out of ``ran`` (the re-run of those
-        parts and others, its calls in order; 32-bit columns where the values fit), then drop the
-        oldest parts beyond ``limit`` calls in all."""
-        if not sigs:
-            return
-        at = {c: j for j, c in enumerate(ran[0])}
-        for sig in sigs:
-            calls = array("q")
-            calls.frombytes(sig[0][1])
-            where = [at[i] for i in calls]
-            cols = tuple(_narrow([col[j] for j in where]) for col in ran[1:])
-            old = self.parts.pop(sig[0], None)
-            if old is not None:
-                self.calls -= len(old[0])
-            self.parts[sig[0]] = (sig[1], sig[2], cols)
-            self.calls += len(calls)
+    def put(self, sig: tuple, ran: UnitResult, limit: int) -> None:
+        """Keep the part ``sig`` names with its outcomes ``ran`` (32-bit columns where the values
+        fit), then drop the least recently used parts beyond ``limit`` calls in all."""
+        old = self.parts.pop(sig[0], None)
+        if old is not None:
+            self.calls -= len(old[0])
+        self.parts[sig[0]] = (sig[1], sig[2], tuple(_narrow(list(col)) for col in ran[1:]))
+        self.calls += len(sig[1])
         while self.calls > limit and self.parts:
             first = next(iter(self.parts))
             self.calls -= len(self.parts.pop(first)[0])
