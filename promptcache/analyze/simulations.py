@@ -42,6 +42,7 @@ from ..price.units import (
     run_priced_unit,
     run_rerun_unit,
 )
+from ..simulate.deepseek import same_below
 from ..simulate.engine import resolve
 from ..simulate.parallel import Forked
 from ..simulate.partition import (
@@ -86,6 +87,16 @@ class ScaledShapes(Sequence[Shape]):
 
     def __getitem__(self, i):
         return scale_shape(self.base[i], self.ratio)
+
+
+def keyed(seq: Sequence[Shape]) -> Sequence[Shape]:
+    """The shapes a footprint reads: a scaled family's (``ScaledShapes``) unscaled ones, not a
+    scaled copy made per access (``scale_shape``: ~22,000 on the 3,000-call benchmark log). Scaling
+    changes token counts only (keys, chain and output key are the same), and every policy's
+    footprint reads the call's scope and its prompt's root, made of keys (``engine.shape_root``,
+    and DeepSeek's output key of a one-piece prompt), never a count: the same footprints
+    (``tests/test_fewer_requests.py`` checks every policy that declares one)."""
+    return seq.base if isinstance(seq, ScaledShapes) else seq
 
 
 @dataclass
@@ -146,6 +157,8 @@ class Simulations:
     _same_prints: dict[tuple, tuple] = field(default_factory=dict)
     # per cache, the partitions of its simulation as logged (``LoggedParts``), made on first use
     _logged: dict[tuple, LoggedParts] = field(default_factory=dict)
+    # the what-ifs' re-run parts by their inputs, for a later what-if that re-runs one unchanged
+    _memo: PartMemo | None = field(default_factory=lambda: PartMemo())  # None once the advisor is done
 
     def run(
         self, e: ModelEntry, var: Variant | None = None, on_outcome=None, overrides: dict[str, Any] | None = None
@@ -183,6 +196,7 @@ class Simulations:
         self._priced_var = [x for x in self._priced_var if kept(x[1])]
         self._reruns = [x for x in self._reruns if x[1] is keep and kept(x[2])]
         self._orders = [x for x in self._orders if kept(x[0])]
+        self._memo = None  # no later step asks for a part again
 
     def codes(self, model: str, facts: Sequence[CallFacts], *, first_list: bool = False) -> PriceCodes:
         """The calls' price buckets as ``model`` (``scenarios.PriceCodes``) for a layout's facts: the
@@ -291,9 +305,52 @@ class Simulations:
         facts, order, seq = self._layout(None, source)
         make = self.policy_maker(e, overrides)
         pol = make()
+        got = self._unseen(e, overrides, key, facts, order, seq, pol)
+        if got is not None:
+            return got
         split = self.opts.executor is not None or self.opts.jobs > 1  # work units need the footprints
-        prints = footprints(facts, seq, pol, self._same_prints) if split else None
+        prints = footprints(facts, keyed(seq), pol, self._same_prints) if split else None
         return self._planned(facts, order, seq, pol, make, prints, self.policy_spec(e, overrides), ())[0]
+
+    def _unseen(
+        self,
+        e: ModelEntry,
+        overrides: dict[str, Any],
+        key: tuple,
+        facts: Sequence[CallFacts],
+        order: list[int],
+        seq: Sequence[Shape],
+        pol: Any,
+    ) -> Outcomes | None:
+        """``e``'s cache over the log as logged with ``overrides``, from its run with the analysis's
+        own parameters (kept with its footprints) when no request of some partitions can tell the
+        two apart (``same_below``: a DeepSeek interval longer than every prompt of the partition):
+        those keep the kept run's outcomes, the others go through ``pol`` (a fresh cache), as
+        ``price.scenarios.resimulate`` re-runs the partitions a change reaches (a partition's
+        outcomes depend on its own requests only). None when the kept run or its footprints are
+        missing, the parameters differ in what a request sees, or every partition must run again."""
+        own = self._key(e, self.params(e))[0]
+        base = self._base.get(own)
+        if base is None or base[1] is None or own[1] != key[1] or base[0].storage_token_hours:
+            return None
+        ex = self.opts.executor
+        if ex is not None and ex.remote:
+            return None  # a cluster runs the whole simulation in work units
+        names = [e.id, *e.aliases]
+        pname = self.opts.cache_policy or e.cache_policy
+        a, b = ({k: resolve(v, names) for k, v in policy_params(pname, p).items()} for p in (self.params(e), overrides))
+        limit = same_below(a, b)
+        if limit is None:
+            return None
+        logged = self._logged.get(own)
+        if logged is None or logged.prints is not base[1]:
+            logged = self._logged[own] = LoggedParts.of(base[1])
+        prints, find = base[1], logged.find
+        long = {find(prints[i][0]) for i in order if seq[i].total > limit}
+        if sum(logged.sizes[r] for r in long) == len(order):
+            return None  # every partition has a longer prompt: the whole simulation
+        rerun = array("q", (i for i in order if find(prints[i][0]) in long))
+        return Patched.over(base[0], [feed(rerun, facts, seq, pol)])
 
     def _outcomes(
         self, e: ModelEntry, var: Variant | None, overrides: dict[str, Any] | None
@@ -371,7 +428,7 @@ class Simulations:
         if var is None and key in self._base:
             return self._base[key][1]
         got = next((p for v, _, p in self._derived.get(key, ()) if v is var), None)
-        return got if got is not None else footprints(facts, seq, pol, self._same_prints)
+        return got if got is not None else footprints(facts, keyed(seq), pol, self._same_prints)
 
     def _alike(self, e: ModelEntry, key: tuple) -> list[str]:
         """``e`` and the analysis's other models whose simulation as logged is ``key``'s."""
@@ -558,7 +615,7 @@ class Simulations:
         pol = make()
         base = self._base.get(key)
         if var is None:
-            prints = footprints(facts, seq, pol, self._same_prints)
+            prints = footprints(facts, keyed(seq), pol, self._same_prints)
             outcomes, ledgers = self._planned(facts, order, seq, pol, make, prints, spec, models)
             self._base[key] = (outcomes, prints)
             for m, ledger in ledgers.items():
@@ -568,7 +625,7 @@ class Simulations:
             ex = self.opts.executor
             if ex is not None and ex.remote and base is None:  # a what-if first: its units on the cluster
                 return self._planned(
-                    facts, order, seq, pol, make, footprints(facts, seq, pol, self._same_prints), spec, ()
+                    facts, order, seq, pol, make, footprints(facts, keyed(seq), pol, self._same_prints), spec, ()
                 )[0]
             return simulate_outcomes(facts, order, seq, pol)
         parent = var.parent
@@ -584,7 +641,7 @@ class Simulations:
                 got = (parent, done, prints)
                 kept.insert(0, got)
                 del kept[DERIVED_KEPT:]
-            return self._resimulate(key, var, parent, got[1], got[2], set(var.differs), layout, pol, spec, models)
+            return self._resimulate(key, var, parent, got[1], got[2], set(var.differs), layout, pol, spec, models, make)
         # from the nearest simulated layout: the log as logged, or a combined layout kept as a parent
         # (the combination again once the advisor dropped a fix differs from it in that fix's group)
         start: tuple[Variant | None, Outcomes, Footprints] = (None, base[0], base[1])
@@ -593,7 +650,7 @@ class Simulations:
             diff = differs(v, var)
             if len(diff) < len(changed):
                 start, changed = (v, o, p), diff
-        return self._resimulate(key, var, start[0], start[1], start[2], changed, layout, pol, spec, models)
+        return self._resimulate(key, var, start[0], start[1], start[2], changed, layout, pol, spec, models, make)
 
     def _resimulate(
         self,
@@ -607,6 +664,7 @@ class Simulations:
         pol: Any,
         spec: tuple[PolicySpec, Measurer],
         models: Sequence[str],
+        make: Callable[[], Any],
     ) -> Outcomes:
         """``var``'s outcomes from ``base`` (``parent``'s, None: as logged), as
         ``price.scenarios.resimulate`` gives them: the calls the change reaches re-run through
@@ -617,19 +675,33 @@ class Simulations:
         kept: pricing ``var`` prices only them again."""
         facts, order, seq = layout
         ex = self.opts.executor
-        parts, rerun = rerun_partitions(prints, changed, facts, order, seq, pol, self._same_prints)
+        parts, rerun = rerun_partitions(prints, changed, facts, order, keyed(seq), pol, self._same_prints)
         if ex is None or not ex.remote or ex.units <= 1 or len(rerun) < getattr(ex, "min_rerun", 0) or not parts:
             self._reruns = [(key, var, parent, rerun, {}), *self._reruns[:7]]
             reuse = self._logged_parts(key, var, parts)
             same: list[UnitResult] = []
+            skip: set[int] = set()
             if reuse:  # as logged, by partitions (``LoggedParts``): the others re-run
                 logged = self._base[key][0]
-                skip: set[int] = set()
                 for c in reuse:
                     same.append((c, *(array("q", (a[i] for i in c)) for a in logged.columns())))  # type: ignore[arg-type]  # four
                     skip.update(c)
-                rerun = array("q", (i for i in rerun if i not in skip))
-            return Patched.over(base, [*same, feed(rerun, facts, seq, pol)])
+            memo = self._memo
+            if memo is None:
+                if skip:
+                    rerun = array("q", (i for i in rerun if i not in skip))
+                return Patched.over(base, [*same, feed(rerun, facts, seq, pol)])
+            for p in parts:  # each part through a fresh cache (they share no state), or from the memo
+                c = p.calls
+                if c[0] in skip:  # (a part is reused whole or not at all)
+                    continue
+                sig = memo.signature(key, c, facts, seq)
+                got = memo.get(sig)
+                if got is None:  # else the same calls with the same inputs re-run before (``PartMemo``)
+                    got = feed(c, facts, seq, make())
+                    memo.put(sig, got, MEMO_CALLS * len(facts))
+                same.append(got)
+            return Patched.over(base, same)
         policy, measurer = spec
         pricing = Pricing.of(models, self.now, self.catalog)
         before_facts = self._layout(parent, key[1])[0]
@@ -721,6 +793,83 @@ class LoggedParts:
         return sum(self.sizes[r] for r in roots) == len(calls)
 
 
+class PartMemo:
+    """The outcomes of the parts of what-ifs re-run lately, by their inputs: a later what-if whose
+    re-run holds a part with the same calls, each with the same shape and facts (the same objects:
+    the advisor's layouts share a call's changed shape and facts among every layout that applies
+    the same fixes to its group), on the same cache (the simulation's key: parameters and shape
+    source), takes them instead of simulating it again. On the 3,000-call benchmark log the
+    advisor's second round of leave-one-out layouts (after a fix that saves too little is dropped,
+    each differs from the first round's only in the dropped fix's group) re-ran the first round's
+    parts.
+
+    Why that is exact, as ``price.scenarios.resimulate`` and ``LoggedParts`` argue: a part of a
+    re-run is closed under its layout's footprints (``rerun_partitions`` groups by them), so its
+    outcomes are those of its calls alone through a fresh cache, in the layout's start order. Two
+    parts with the same calls in the same order, each call with the same shape and facts (all a
+    policy's ``request`` reads of a call: shape, start, end, user, hints), through caches made
+    with the same parameters, are the same requests in the same order into the same fresh state:
+    the same outcomes (the policies are deterministic).
+
+    Identity stands for equality: the memo holds the shapes and facts it compares, so no object
+    it names is freed and its ``id`` reused. A scaled family's shapes (``ScaledShapes``, made anew
+    on each access) are compared by the shapes they scale (the ratio is in the key). What it keeps
+    is bounded: parts are dropped least recently used first beyond ``MEMO_CALLS`` calls per call of
+    the log in all, and the advisor's end forgets them all and ends the memo
+    (``Simulations.forget_whatifs``: no later step asks for a part again). With the memo each part
+    of a re-run goes through its own fresh cache (``feed`` per part, no lookup table from the
+    whole re-run to cut it out of)."""
+
+    __slots__ = ("calls", "parts")
+
+    def __init__(self) -> None:
+        # (key, calls as bytes) -> (their shapes, their facts, their read, write, write_1h, total)
+        self.parts: dict[tuple, tuple[tuple, tuple, tuple[array, ...]]] = {}
+        self.calls = 0  # calls held in all
+
+    @staticmethod
+    def signature(key: tuple, calls: array, facts: Sequence[CallFacts], seq: Sequence[Shape]) -> tuple:
+        """((key, calls), their shapes, their facts): what ``get`` compares."""
+        base = seq.base if isinstance(seq, ScaledShapes) else seq
+        return (key, calls.tobytes()), tuple(base[i] for i in calls), tuple(facts[i] for i in calls)
+
+    def get(self, sig: tuple) -> UnitResult | None:
+        got = self.parts.get(sig[0])
+        if got is None:
+            return None
+        shapes, facts, cols = got
+        if all(a is b for a, b in zip(shapes, sig[1], strict=True)) and all(
+            a is b for a, b in zip(facts, sig[2], strict=True)
+        ):
+            self.parts[sig[0]] = self.parts.pop(sig[0])  # the latest used is dropped last
+            calls = array("q")
+            calls.frombytes(sig[0][1])
+            return (calls, *cols)  # type: ignore[return-value]  # four columns
+        return None
+
+    def put(self, sig: tuple, ran: UnitResult, limit: int) -> None:
+        """Keep the part ``sig`` names with its outcomes ``ran`` (32-bit columns where the values
+        fit), then drop the least recently used parts beyond ``limit`` calls in all."""
+        old = self.parts.pop(sig[0], None)
+        if old is not None:
+            self.calls -= len(old[0])
+        self.parts[sig[0]] = (sig[1], sig[2], tuple(_narrow(list(col)) for col in ran[1:]))
+        self.calls += len(sig[1])
+        while self.calls > limit and self.parts:
+            first = next(iter(self.parts))
+            self.calls -= len(self.parts.pop(first)[0])
+
+
+def _narrow(values: list[int]) -> array:
+    """``values`` as an array of 32-bit integers, 64 when one needs it."""
+    if values and (max(values) > 0x7FFFFFFF or min(values) < -0x80000000):
+        return array("q", values)
+    return array("i", values)
+
+
+#: the calls ``PartMemo`` holds at most, per call of the log
+MEMO_CALLS = 2
+
 #: combined layouts kept per cache as parents (their outcomes a patch over the log's, ``Patched``, and
 #: their changed calls' footprints)
 DERIVED_KEPT = 2
@@ -737,7 +886,7 @@ def _patched_prints(
     footprints are ``base``): the log's footprints, shared, and the changed calls' made again
     (each the object ``same`` holds for its value when given: ``footprints_of``)."""
     facts, _, seq = layout
-    return _Patched(base, footprints_of(changed, facts, seq, pol, same))
+    return _Patched(base, footprints_of(changed, facts, keyed(seq), pol, same))
 
 
 class _Patched(Sequence[tuple]):

@@ -26,7 +26,7 @@ import math
 from array import array
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, repeat
 from typing import Any
@@ -808,3 +808,27 @@ class DeepSeekCache:
 
 def _depth(node: _Node) -> int:
     return node.depth
+
+
+def same_below(a: Mapping[str, Any], b: Mapping[str, Any]) -> float | None:
+    """The prompt length (tokens) up to which two DeepSeek caches cannot be told apart: given
+    requests none longer than it, caches with parameters ``a`` and ``b`` (``rule`` included, each
+    resolved for the model, as ``policies.policy_params`` and ``resolve`` give them) return the
+    same outcomes. None when they differ in more than ``interval_tokens`` (or are not V4).
+
+    Why: ``interval_tokens`` is read in one place, ``_persist``, which writes units at ``interval``,
+    ``2 * interval``, ... while below the request's total: a request of at most ``interval`` tokens
+    writes none (0: none at any length). Requests no longer than both intervals therefore run the
+    same steps in both caches, from the same state, and return the same outcomes. Per partition
+    (``simulate.partition``: footprints connected), a partition's outcomes depend on its own requests
+    only, so a partition whose requests are all that short has the same outcomes under both (the
+    calibration's fit grid re-runs only the others: ``analyze.simulations.Simulations.outcomes_once``).
+    """
+    if a.get("rule") != "deepseek-v4-units" or b.get("rule") != "deepseek-v4-units":
+        return None
+    ia, ib = a.get("interval_tokens", 0), b.get("interval_tokens", 0)
+    if not all(type(i) is int for i in (ia, ib)):
+        return None
+    if {k: v for k, v in a.items() if k != "interval_tokens"} != {k: v for k, v in b.items() if k != "interval_tokens"}:
+        return None
+    return min(i if i > 0 else math.inf for i in (ia, ib))
