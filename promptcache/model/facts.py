@@ -148,4 +148,6 @@ def facts_at(facts: Sequence[CallFacts], calls: Iterable[int]) -> list[CallFacts
     drop = dropped_users(facts)
     if not drop:
         return [facts[i] for i in calls]
-    return [replace(f, user=None) if f.user is not None and f.group in drop else f for f in map(facts.__getitem__, calls)]
+    return [
+        replace(f, user=None) if f.user is not None and f.group in drop else f for f in map(facts.__getitem__, calls)
+    ]

@@ -350,7 +350,9 @@ def _feed(
     with quiet_collector():
         for i in order:
             f = facts[i]
-            o = policy.request(shapes[i], start=f.start, end=f.end, user=None if f.group in drop else f.user, call=f.hints)
+            o = policy.request(
+                shapes[i], start=f.start, end=f.end, user=None if f.group in drop else f.user, call=f.hints
+            )
             try:  # no cost on Python 3.11+ until it raises
                 read[i], write[i], write_1h[i], total[i] = o.read, o.write, o.write_1h, o.total
             except OverflowError:
