@@ -463,6 +463,7 @@ def choose(
             led = Ledger.from_state(catalog, state[m])
             row[m] = (base[m].cost() - led.cost(), led.tokens().hit - base[m].tokens().hit)
         alone.append(row)
+    del states  # every fix's ledger sums, per group and bucket: only their totals are read from here on
     dropped: list[tuple[Fix, DropReason]] = []
     keep: list[int] = []
     for k, f in enumerate(fixes):
