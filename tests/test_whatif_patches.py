@@ -18,6 +18,7 @@ from promptcache.advise import whatif
 from promptcache.advise.breakers import Fix
 from promptcache.analyze import pipeline as analysis
 from promptcache.analyze import simulations
+from promptcache.model.facts import facts_at
 from promptcache.model.findings import CacheNotReady
 from promptcache.price.scenarios import footprints, simulate_outcomes
 from promptcache.simulate.policies import DeepSeekCache
@@ -84,11 +85,15 @@ def _check(seen: dict, var: whatif.Variant, chosen: list[Fix]) -> None:
     log, shapes = seen["facts"], seen["shapes"]
     want_facts, want_shapes = _full_copy(seen, chosen)
     view, facts = var.view(shapes, log)
-    assert list(facts) == want_facts
+    # the facts as the simulations see them: a dropped user id is the layout's override, not a copy
+    assert facts_at(facts, range(len(facts))) == want_facts
     for fam, seq in view.items():
         assert list(seq) == want_shapes[fam]
-    # a patch holds the calls the layout changes, none it leaves as logged
-    assert all(f is not log[i] for i, f in var.facts.items())
+    # a patch holds the calls the layout changes, none it leaves as logged; a call whose user id
+    # alone is dropped keeps its own record (no copy), in a group the layout sends with no user
+    for i, f in var.facts.items():
+        assert f is not log[i] or (f.user is not None and f.group in var.no_user)
+    assert var.no_user == {g for f in chosen if f.drops_user for g in (f.group,)}
     assert var.changed() >= {i for i, f in enumerate(want_facts) if f != log[i]}
 
 

@@ -90,6 +90,9 @@ class Fix:
     samples: list[str] = field(default_factory=list)
     apply: Callable[[Call], Call] | None = None  # rewrites the call's text
     apply_facts: Callable[[CallFacts], CallFacts] | None = None  # changes what is not text (scope)
+    # ``apply_facts`` only drops the user id: a what-if layout applies it as an override of the
+    # group's user (``advise.whatif.Variant.no_user``), not as a copy of every call's facts
+    drops_user: bool = False
     shapes: dict[str, dict[int, Shape]] | None = None  # the changed calls' shapes, per tokenizer family
     layouts: tuple[list[LayoutItem], list[LayoutItem]] | None = None  # before/after, when not from the samples
 
@@ -267,6 +270,7 @@ def detect(
                     evidence=UserIdScope(),
                     keeps_information=True,
                     apply_facts=_drop_user,
+                    drops_user=True,
                 )
             )
     return fixes

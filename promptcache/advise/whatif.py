@@ -31,11 +31,14 @@ T = TypeVar("T")
 
 
 class Overlay(Sequence[T], Generic[T]):
-    """A sequence equal to ``base`` except at the indexes in ``over``."""
+    """A sequence equal to ``base`` except at the indexes in ``over``. A layout's facts also say
+    which template groups it sends with no user id (``no_user``, read by the simulations through
+    ``model.facts.dropped_users``): their records stay the log's, with the logged user."""
 
-    def __init__(self, base: Sequence[T], over: Mapping[int, T]):
+    def __init__(self, base: Sequence[T], over: Mapping[int, T], no_user: frozenset[str] = frozenset()):
         self.base = base
         self.over = over
+        self.no_user = no_user
 
     def __len__(self) -> int:
         return len(self.base)
@@ -55,6 +58,11 @@ class Variant:
     # combined layout but one group), so it can be simulated from that one's outcomes
     parent: Variant | None = None
     differs: Set[int] = field(default_factory=set)
+    # the groups whose calls this variant sends with no user id (the user-scope fix): not copies of
+    # their facts but an override the simulations read (``model.facts.dropped_users``); each such
+    # call with a user still has an entry in ``facts`` (its own record, if nothing else changes it),
+    # so the calls a variant changes are ``facts``' and the shapes' keys as for any other fix
+    no_user: frozenset[str] = frozenset()
 
     def changed(self) -> set[int]:
         """The calls this variant changes, in any tokenizer family's shape or in their facts."""
@@ -66,7 +74,10 @@ class Variant:
     def view(
         self, shapes: Mapping[str, Sequence[Shape]], facts: Sequence[CallFacts]
     ) -> tuple[dict[str, Sequence[Shape]], Sequence[CallFacts]]:
-        return ({f: Overlay(v, self.shapes.get(f, {})) for f, v in shapes.items()}, Overlay(facts, self.facts))
+        return (
+            {f: Overlay(v, self.shapes.get(f, {})) for f, v in shapes.items()},
+            Overlay(facts, self.facts, self.no_user),
+        )
 
 
 @dataclass
@@ -179,6 +190,7 @@ def _combination(parts: Mapping[str, Variant], log: Sequence[CallFacts], **kw) -
     return Variant(
         shapes={f: _ByGroup({g: v.shapes[f] for g, v in parts.items() if f in v.shapes}, log) for f in fams},
         facts=_ByGroup({g: v.facts for g, v in parts.items() if v.facts}, log),
+        no_user=frozenset(g for v in parts.values() for g in v.no_user),
         **kw,
     )
 
@@ -198,10 +210,27 @@ def _apply(call: Call, fixes: list[Fix]) -> Call:
 
 
 def _apply_facts(facts: CallFacts, fixes: list[Fix]) -> CallFacts:
+    """The call's facts with ``fixes`` applied, but for the user id a scope fix drops (``drops_user``:
+    a layout's ``no_user`` says it); ``facts`` itself when nothing else changes them."""
     for f in fixes:
-        if f.apply_facts is not None:
+        if f.apply_facts is not None and not f.drops_user:
             facts = f.apply_facts(facts)
     return facts
+
+
+def _entry(facts: CallFacts, fixes: list[Fix]) -> CallFacts | None:
+    """A call's entry in the facts of a layout that applies ``fixes``: its changed facts; its own
+    record where only a scope fix changes it (its user id, dropped through the layout's
+    ``no_user``: no copy); None where the layout leaves it as logged."""
+    new = _apply_facts(facts, fixes)
+    if new is not facts:
+        return new
+    return facts if facts.user is not None and any(f.drops_user for f in fixes) else None
+
+
+def _no_user(group: str, fixes: Iterable[Fix]) -> frozenset[str]:
+    """A layout's ``no_user`` for ``group`` when it applies ``fixes`` there."""
+    return frozenset((group,)) if any(f.drops_user for f in fixes) else frozenset()
 
 
 def reshape(
@@ -237,17 +266,21 @@ def reshape(
     for g, ks in by_group.items():
         if any(fixes[k].apply_facts for k in ks):
             by_facts[g] = [(v, tuple(j for j in s if fixes[j].apply_facts)) for v, s in layouts(ks)]
+            for v, chosen in by_facts[g]:
+                v.no_user = _no_user(g, (fixes[j] for j in chosen))
     for i, fa in enumerate(facts):
         targets = by_facts.get(fa.group)
         if targets is None:
             continue
-        made: dict[tuple[int, ...], CallFacts] = {}
+        key = fa.seq if fa.seq == i else i  # the record's own int where it is the index: none made per call
+        made: dict[tuple[int, ...], CallFacts | None] = {}
         for var, chosen in targets:
-            new = made.get(chosen)
-            if new is None:
-                new = made[chosen] = _apply_facts(fa, [fixes[j] for j in chosen])
-            if new is not fa:
-                var.facts[i] = new
+            if chosen in made:
+                new = made[chosen]
+            else:
+                new = made[chosen] = _entry(fa, [fixes[j] for j in chosen])
+            if new is not None:
+                var.facts[key] = new
 
     if text_groups:
         by_text = {
@@ -342,13 +375,15 @@ def _layout(variants: Variants, fixes: list[Fix], group: str, ks: list[int]) -> 
     out = Variant(shapes=variants.alone[shaping[0]].shapes if shaping else {})
     chosen = [fixes[k] for k in ks if fixes[k].apply_facts]
     if len(chosen) == 1:
-        out.facts = variants.alone[next(k for k in ks if fixes[k].apply_facts)].facts
+        one = variants.alone[next(k for k in ks if fixes[k].apply_facts)]
+        out.facts, out.no_user = one.facts, one.no_user
     elif chosen:
         out.facts = {
-            i: new
+            fa.seq if fa.seq == i else i: new
             for i, fa in enumerate(variants.facts)
-            if fa.group == group and (new := _apply_facts(fa, chosen)) is not fa
+            if fa.group == group and (new := _entry(fa, chosen)) is not None
         }
+        out.no_user = _no_user(group, chosen)
     return out
 
 
@@ -428,6 +463,7 @@ def choose(
             led = Ledger.from_state(catalog, state[m])
             row[m] = (base[m].cost() - led.cost(), led.tokens().hit - base[m].tokens().hit)
         alone.append(row)
+    del states  # every fix's ledger sums, per group and bucket: only their totals are read from here on
     dropped: list[tuple[Fix, DropReason]] = []
     keep: list[int] = []
     for k, f in enumerate(fixes):

@@ -33,7 +33,7 @@ from typing import Any
 from ..measure.pieces import Pieces, as_array
 from ..measure.shape import Shape
 from ..measure.translate import scale_shape
-from ..model.facts import CallFacts
+from ..model.facts import CallFacts, facts_at
 from ..price.units import (
     PricedResult,
     PricedUnit,
@@ -252,7 +252,7 @@ def shuffled_units(
         table = PieceTable.of(measurer, own_shapes).table if own_shapes else {}
         part = UnitPart(
             array("q", calls),
-            [facts[i] for i in calls],
+            facts_at(facts, calls),  # a what-if's dropped user ids written into the unit's own copies
             spec,
             measurer.block_tokens,
             [w for w, _ in by_range.values()],

@@ -12,7 +12,7 @@ from ..advise.whatif import Overlay, Variant
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Measurer, Shape
 from ..measure.translate import scale_shape
-from ..model.facts import CallFacts, start_order
+from ..model.facts import CallFacts, facts_at, start_order
 from ..price.ledger import Ledger
 from ..price.scenarios import (
     Footprints,
@@ -539,7 +539,7 @@ class Simulations:
                 units = []
                 for c in calls:
                     shapes = [seq[i] for i in c]
-                    unit = Unit(c, [facts[i] for i in c], shapes, PieceTable.of(measurer, shapes), policy)
+                    unit = Unit(c, facts_at(facts, c), shapes, PieceTable.of(measurer, shapes), policy)
                     units.append(PricedUnit(unit, pricing))
                 results = ex.map(run_priced_unit, units)
         else:
@@ -721,7 +721,7 @@ class Simulations:
             units = []
             for c in calls:
                 shapes = [seq[i] for i in c]
-                unit = Unit(c, [facts[i] for i in c], shapes, PieceTable.of(measurer, shapes), policy)
+                unit = Unit(c, facts_at(facts, c), shapes, PieceTable.of(measurer, shapes), policy)
                 units.append(RerunUnit(unit, pricing, *before(c)))
             results = ex.map(run_rerun_unit, units)
         outs, priced = merge_reruns(results, self._ranks())

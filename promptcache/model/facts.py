@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Container, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .hints import CacheHints
@@ -132,3 +132,22 @@ def start_order(facts: Sequence[CallFacts]) -> list[int]:
     ids = [f.seq if f.seq == i else i for i, f in enumerate(facts)]
     ids.sort(key=lambda i: facts[i].start)
     return ids
+
+
+def dropped_users(facts: Sequence[CallFacts]) -> Container[str]:
+    """The template groups whose calls a layout sends with no user id (the advisor's user-scope
+    what-if, ``advise.whatif.Overlay.no_user``): a call of one of them is simulated with
+    ``user=None`` while its record keeps the logged user, so the what-if needs no copy of every
+    call's facts. Empty for the log's own facts and any plain list."""
+    return getattr(facts, "no_user", ())
+
+
+def facts_at(facts: Sequence[CallFacts], calls: Iterable[int]) -> list[CallFacts]:
+    """The facts of ``calls`` as a plain list (a work unit's, sent to another process): where the
+    layout drops a call's user (``dropped_users``), a copy without it, so the list needs no override."""
+    drop = dropped_users(facts)
+    if not drop:
+        return [facts[i] for i in calls]
+    return [
+        replace(f, user=None) if f.user is not None and f.group in drop else f for f in map(facts.__getitem__, calls)
+    ]

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Shape
-from ..model.facts import CallFacts
+from ..model.facts import CallFacts, dropped_users
 from ..simulate.partition import Footprints, UnitResult, components, footprints_of
 from ..simulate.partition import footprints as footprints
 from ..simulate.partition import quiet_collector as quiet_collector
@@ -47,12 +47,17 @@ def simulate(
     """
     out = Outcomes.zeros(len(facts))
     put = out.put
+    drop = dropped_users(facts)  # a what-if's groups sent with no user id
     with quiet_collector():
         for i in order:
             f = facts[i]
             entry = assign(i)
             o = policies[entry.id].request(
-                shapes[entry.tokenizer][i], start=f.start, end=f.end, user=f.user, call=f.hints
+                shapes[entry.tokenizer][i],
+                start=f.start,
+                end=f.end,
+                user=None if f.group in drop else f.user,
+                call=f.hints,
             )
             put(i, o.read, o.write, o.write_1h, o.total)
             if on_outcome is not None:
@@ -354,10 +359,13 @@ def _feed(
     """Send the calls in ``order`` through ``policy``, writing each one's outcome into ``out`` (its
     arrays widened on the way if a count does not fit in 32 bits, the rest fed on)."""
     read, write, write_1h, total = out.read, out.write, out.write_1h, out.total
+    drop = dropped_users(facts)  # a what-if's groups sent with no user id
     with quiet_collector():
         for i in order:
             f = facts[i]
-            o = policy.request(shapes[i], start=f.start, end=f.end, user=f.user, call=f.hints)
+            o = policy.request(
+                shapes[i], start=f.start, end=f.end, user=None if f.group in drop else f.user, call=f.hints
+            )
             try:  # no cost on Python 3.11+ until it raises
                 read[i], write[i], write_1h[i], total[i] = o.read, o.write, o.write_1h, o.total
             except OverflowError:

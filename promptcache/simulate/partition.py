@@ -31,7 +31,7 @@ from typing import Any
 
 from ..measure.pieces import as_array
 from ..measure.shape import Shape
-from ..model.facts import CallFacts
+from ..model.facts import CallFacts, dropped_users
 from .policies import CachedModel, FootprintPolicy, Policy, make_policy
 
 #: the one partition of a policy that declares no footprint
@@ -65,8 +65,12 @@ def footprints(
         return None
     if same is None:
         same = {}  # one object per distinct footprint: most calls repeat their scope's roots
+    drop = dropped_users(facts)  # a what-if's groups sent with no user id
     return [
-        same.setdefault(p, p) for p in (footprint(shapes[i], user=f.user, call=f.hints) for i, f in enumerate(facts))
+        same.setdefault(p, p)
+        for p in (
+            footprint(shapes[i], user=None if f.group in drop else f.user, call=f.hints) for i, f in enumerate(facts)
+        )
     ]
 
 
@@ -81,7 +85,13 @@ def footprints_of(
     for its value when given (``footprints``' intern, so a kept layout's changed calls share the
     few distinct scopes x roots instead of ~200 bytes of tuples each); equal values either way."""
     footprint, put = policy.footprint, ({} if same is None else same).setdefault
-    return {i: put(p, p) for i in calls for p in (footprint(shapes[i], user=facts[i].user, call=facts[i].hints),)}
+    drop = dropped_users(facts)  # a what-if's groups sent with no user id
+    return {
+        i: put(p, p)
+        for i in calls
+        for f in (facts[i],)
+        for p in (footprint(shapes[i], user=None if f.group in drop else f.user, call=f.hints),)
+    }
 
 
 def components(prints: Iterable[tuple]) -> Callable[[Hashable], Hashable]:
@@ -259,11 +269,12 @@ def feed(
     n = len(calls)
     read, write, write_1h, total = (array("q", bytes(8 * n)) for _ in range(4))
     request = policy.request
+    drop = dropped_users(facts)  # a what-if's groups sent with no user id (a unit's own list: none)
     with quiet_collector():
         for j, i in enumerate(calls):
             k = j if local else i
             f = facts[k]
-            o = request(shapes[k], start=f.start, end=f.end, user=f.user, call=f.hints)
+            o = request(shapes[k], start=f.start, end=f.end, user=None if f.group in drop else f.user, call=f.hints)
             read[j], write[j], write_1h[j], total[j] = o.read, o.write, o.write_1h, o.total
     return array("q", calls), read, write, write_1h, total
 
