@@ -168,3 +168,36 @@ def test_footprints_read_no_token_count(spec, ratio):
                     shape, user=user, call=call
                 )
     assert checked >= 4
+
+
+def test_the_memo_tells_a_part_sent_without_users_from_the_same_part_with_them():
+    """Merging t2sims (the memo compares facts by identity) with advpeak2 (a layout that drops a
+    group's users keeps the log's own facts objects and says so in ``no_user``): the same calls with
+    the same objects are different requests when one layout sends them without users, so the memo
+    must not hand one's outcomes to the other."""
+    from array import array
+    from datetime import UTC, datetime
+
+    from promptcache.model.facts import CallFacts
+
+    class Layout(list):  # the facts view of a layout (``advise.whatif.Overlay``): a list plus no_user
+        no_user: frozenset[str] = frozenset()
+
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    facts = [
+        CallFacts(start=float(i), end=i + 1.0, when=when, user="u", model="m", group=g, output=1, conversation=None)
+        for i, g in enumerate("abab")
+    ]
+    shapes = [object() for _ in range(4)]
+    with_users, without = Layout(facts), Layout(facts)
+    without.no_user = frozenset({"a"})
+    calls = array("q", [0, 2])  # group a's calls
+    memo = PartMemo()
+    ran = (array("q", [0, 2]), array("q", [5, 7]), array("q", [0, 0]), array("q", [0, 0]), array("q", [9, 9]))
+    memo.put(PartMemo.signature(("k",), calls, with_users, shapes), ran, 10)  # type: ignore[arg-type]
+    assert memo.get(PartMemo.signature(("k",), calls, with_users, shapes)) is not None  # type: ignore[arg-type]
+    assert memo.get(PartMemo.signature(("k",), calls, without, shapes)) is None  # type: ignore[arg-type]
+    # group b's calls are sent with their users in both layouts: the same requests
+    b = array("q", [1, 3])
+    memo.put(PartMemo.signature(("k",), b, with_users, shapes), ran, 10)  # type: ignore[arg-type]
+    assert memo.get(PartMemo.signature(("k",), b, without, shapes)) is not None  # type: ignore[arg-type]

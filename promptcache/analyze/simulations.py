@@ -12,7 +12,7 @@ from ..advise.whatif import Overlay, Variant
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Measurer, Shape
 from ..measure.translate import scale_shape
-from ..model.facts import CallFacts, facts_at, start_order
+from ..model.facts import CallFacts, dropped_users, facts_at, start_order
 from ..price.ledger import Ledger
 from ..price.scenarios import (
     Footprints,
@@ -829,9 +829,14 @@ class PartMemo:
 
     @staticmethod
     def signature(key: tuple, calls: array, facts: Sequence[CallFacts], seq: Sequence[Shape]) -> tuple:
-        """((key, calls), their shapes, their facts): what ``get`` compares."""
+        """((key, calls, groups sent without users), their shapes, their facts): what ``get``
+        compares. A layout that drops a group's users keeps the log's own facts objects and says so
+        in ``dropped_users``: the same objects are other requests there, so those groups are in the key."""
         base = seq.base if isinstance(seq, ScaledShapes) else seq
-        return (key, calls.tobytes()), tuple(base[i] for i in calls), tuple(facts[i] for i in calls)
+        fs = tuple(facts[i] for i in calls)
+        drop = dropped_users(facts)
+        no_user = frozenset(f.group for f in fs if f.user is not None and f.group in drop) if drop else frozenset()
+        return (key, calls.tobytes(), no_user), tuple(base[i] for i in calls), fs
 
     def get(self, sig: tuple) -> UnitResult | None:
         got = self.parts.get(sig[0])
