@@ -18,7 +18,7 @@ from decimal import Context, Decimal
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, cast
 
 from pydantic import (
     BaseModel,
@@ -190,10 +190,10 @@ class PricePoint(_Data):
 
 
 class _BucketPlan(NamedTuple):
-    starts: list[datetime | None]  # each price entry's start (only the first may have none)
+    starts: list[datetime]  # each price entry's start (only the first may have none: None)
     lo: int  # where the dated starts begin (1: the first entry has none)
     scheds: list[Schedule | None]  # each entry's peak schedule
-    keys: list[str | None]  # its name
+    keys: list[str]  # its name ("": none)
     off: list[tuple[str, int, bool | str]]  # each entry's bucket off-peak (or with no peak schedule)
     on: list[tuple[str, int, bool | str]]  # at peak
     blended: list[tuple[str, int, bool | str]]  # at the week's blend
@@ -272,12 +272,12 @@ class Catalog(_Data):
         """``name``'s price entries for ``bucket``: their starts (the first may have none) and, per
         entry, its peak schedule and its three buckets (off-peak, peak, blend)."""
         m = self.model(name)
-        starts = [p.start for p in m.prices]
+        starts = cast(list[datetime], [p.start for p in m.prices])  # a first None is never compared (``lo``)
         scheds = [None if p.peak is None else self.schedules[p.peak.schedule] for p in m.prices]
-        keys = [None if p.peak is None else p.peak.schedule for p in m.prices]
-        off = [(m.id, i, False) for i in range(len(m.prices))]
-        on = [(m.id, i, True) for i in range(len(m.prices))]
-        blended = [(m.id, i, BLEND) for i in range(len(m.prices))]
+        keys = ["" if p.peak is None else p.peak.schedule for p in m.prices]
+        off: list[tuple[str, int, bool | str]] = [(m.id, i, False) for i in range(len(m.prices))]
+        on: list[tuple[str, int, bool | str]] = [(m.id, i, True) for i in range(len(m.prices))]
+        blended: list[tuple[str, int, bool | str]] = [(m.id, i, BLEND) for i in range(len(m.prices))]
         lo = 1 if starts[0] is None else 0  # an entry with no start is in force before any other
         plan = self._bucket_plans[name] = _BucketPlan(starts, lo, scheds, keys, off, on, blended)
         return plan
