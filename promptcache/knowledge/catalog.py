@@ -12,12 +12,13 @@ import difflib
 import functools
 import json
 import math
+from bisect import bisect_right
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Context, Decimal
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple, cast
 
 from pydantic import (
     BaseModel,
@@ -188,6 +189,16 @@ class PricePoint(_Data):
     source: str
 
 
+class _BucketPlan(NamedTuple):
+    starts: list[datetime]  # each price entry's start (only the first may have none: None)
+    lo: int  # where the dated starts begin (1: the first entry has none)
+    scheds: list[Schedule | None]  # each entry's peak schedule
+    keys: list[str]  # its name ("": none)
+    off: list[tuple[str, int, bool | str]]  # each entry's bucket off-peak (or with no peak schedule)
+    on: list[tuple[str, int, bool | str]]  # at peak
+    blended: list[tuple[str, int, bool | str]]  # at the week's blend
+
+
 class Catalog(_Data):
     """All models with their dated prices; the single source of money in promptcache."""
 
@@ -254,7 +265,26 @@ class Catalog(_Data):
         return math.gcd(*edges)
 
     @functools.cached_property
-    def _bucket_cache(self) -> dict[tuple, tuple[str, int, bool | str] | None]:
+    def _bucket_plans(self) -> dict[str, _BucketPlan]:
+        return {}
+
+    def _bucket_plan(self, name: str) -> _BucketPlan:
+        """``name``'s price entries for ``bucket``: their starts (the first may have none) and, per
+        entry, its peak schedule and its three buckets (off-peak, peak, blend)."""
+        m = self.model(name)
+        starts = cast(list[datetime], [p.start for p in m.prices])  # a first None is never compared (``lo``)
+        scheds = [None if p.peak is None else self.schedules[p.peak.schedule] for p in m.prices]
+        keys = ["" if p.peak is None else p.peak.schedule for p in m.prices]
+        off: list[tuple[str, int, bool | str]] = [(m.id, i, False) for i in range(len(m.prices))]
+        on: list[tuple[str, int, bool | str]] = [(m.id, i, True) for i in range(len(m.prices))]
+        blended: list[tuple[str, int, bool | str]] = [(m.id, i, BLEND) for i in range(len(m.prices))]
+        lo = 1 if starts[0] is None else 0  # an entry with no start is in force before any other
+        plan = self._bucket_plans[name] = _BucketPlan(starts, lo, scheds, keys, off, on, blended)
+        return plan
+
+    @functools.cached_property
+    def _peak_steps(self) -> dict[str, dict[int, bool]]:
+        """Per peak schedule: step (``_bucket_step``) -> peak or not, for the steps met so far."""
         return {}
 
     def entry_index(self, name: str, at: datetime) -> int | None:
@@ -311,8 +341,8 @@ class Catalog(_Data):
         fallback: datetime | None = None,
     ) -> tuple[str, int, bool | str] | None:
         """(model id, price entry index, peak) for a call of ``name``: the key calls are summed under
-        before multiplying by rates, so pricing costs one lookup per call (cached per step of
-        ``_bucket_step`` seconds: prices and peak windows change only on step edges).
+        before multiplying by rates, so pricing costs one lookup per call (peak or off-peak cached per
+        step of ``_bucket_step`` seconds: peak windows change only on step edges).
 
         The price list is the one in force at ``list_at`` (default ``at``); peak or off-peak is the
         hour of the week of ``at`` itself, or, with ``blend``, the week's blended rate (``BLEND``).
@@ -320,16 +350,31 @@ class Catalog(_Data):
         is used, or None is returned (the call cannot be priced)."""
         step = self._bucket_step
         if step and at.tzinfo is not None:
-            # ``list_at`` by its step too: the price entry in force changes only on step edges. Keyed
-            # by the instant itself, the cache took an entry per call and model (each call has its
-            # own timestamp), ~150 bytes each for the whole run.
-            lk = list_at if list_at is None or list_at.tzinfo is None else math.floor(list_at.timestamp()) // step
-            ck = (name, math.floor(at.timestamp()) // step, lk, blend, fallback)
-            try:
-                return self._bucket_cache[ck]
-            except KeyError:
-                got = self._bucket_cache[ck] = self._bucket(name, at, list_at, blend, fallback)
-                return got
+            # No cache keyed by the call's instant (it took an entry per step of the log's span,
+            # model and options: ~51 bytes a call on short chats, for the whole run). The price
+            # entry in force is a bisection of the model's starts (the comparisons ``entry_index``
+            # makes); peak or off-peak, the one thing that changes within a price entry, is cached
+            # per schedule and step (every window edge falls on a step edge): at most one entry
+            # per step of the log's span, whatever the number of calls, models and options.
+            plan = self._bucket_plans.get(name) or self._bucket_plan(name)
+            idx = bisect_right(plan.starts, at if list_at is None else list_at, plan.lo) - 1
+            if idx < 0:
+                if fallback is None:
+                    return None
+                idx = max(bisect_right(plan.starts, fallback, plan.lo) - 1, 0)
+            sched = plan.scheds[idx]
+            if sched is None:
+                return plan.off[idx]
+            if blend:
+                return plan.blended[idx]
+            steps = self._peak_steps.get(plan.keys[idx])
+            if steps is None:
+                steps = self._peak_steps[plan.keys[idx]] = {}
+            s = math.floor(at.timestamp()) // step
+            peak = steps.get(s)
+            if peak is None:
+                peak = steps[s] = sched.is_peak(at)
+            return plan.on[idx] if peak else plan.off[idx]
         return self._bucket(name, at, list_at, blend, fallback)
 
     def _bucket(
