@@ -4,7 +4,6 @@ skipping path equals the full one.
 - ``deepseek.same_below``: two V4 caches that differ only in ``interval_tokens`` give the same
   outcomes on every partition whose prompts are no longer than both intervals (the calibration's
   fit grid re-runs only the other partitions: ``Simulations._unseen``).
-- ``PartMemo``: a what-if part re-run before with the same calls and inputs takes its outcomes.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from hypothesis import strategies as st
 from test_deepseek_radix import Pieces, build, request_spec
 
 from promptcache.analyze import pipeline as analysis
-from promptcache.analyze.simulations import PartMemo, Simulations
+from promptcache.analyze.simulations import Simulations
 from promptcache.report.recommendation_text import with_text
 from promptcache.simulate.deepseek import DeepSeekCache, same_below
 from promptcache.simulate.partition import components
@@ -65,18 +64,17 @@ def test_partitions_shorter_than_both_intervals_have_the_same_outcomes(spec, ia,
 
 @pytest.fixture(scope="module")
 def generated(gen_log) -> Path:
-    """A 300-call benchmark log: its fit grid has partitions of short prompts only, and its
-    advisor's second round of leave-one-out layouts re-runs parts of the first (86 calls)."""
+    """A 300-call benchmark log: its fit grid has partitions of short prompts only."""
     return gen_log("--calls", "300", "--seed", "7")
 
 
 def _run(path: Path, monkeypatch, *, skip: bool) -> tuple[str, list[tuple], list[int]]:
     """The report, every fit point's and partial re-simulation's outcomes, and what was skipped
-    (fit points taken in part from the run as logged, calls taken from the memo)."""
+    (fit points taken in part from the run as logged)."""
     results: list[tuple] = []
-    skipped = [0, 0]
+    skipped = [0]
     real_once, real_resim = Simulations.outcomes_once, Simulations._resimulate
-    real_unseen, real_get = Simulations._unseen, PartMemo.get
+    real_unseen = Simulations._unseen
 
     def keep(out) -> None:
         results.append((list(out.read), list(out.write), list(out.write_1h), list(out.total)))
@@ -96,15 +94,9 @@ def _run(path: Path, monkeypatch, *, skip: bool) -> tuple[str, list[tuple], list
         skipped[0] += got is not None
         return got
 
-    def get(self, sig):
-        got = real_get(self, sig) if skip else None
-        skipped[1] += len(got[0]) if got is not None else 0
-        return got
-
     monkeypatch.setattr(Simulations, "outcomes_once", once)
     monkeypatch.setattr(Simulations, "_resimulate", resim)
     monkeypatch.setattr(Simulations, "_unseen", unseen)
-    monkeypatch.setattr(PartMemo, "get", get)
     report = with_text(analysis.analyze([path])).model_dump_json()
     monkeypatch.undo()
     return report, results, skipped
@@ -113,33 +105,10 @@ def _run(path: Path, monkeypatch, *, skip: bool) -> tuple[str, list[tuple], list
 def test_skipping_equals_simulating_everything(generated, monkeypatch):
     fast, fast_runs, skipped = _run(generated, monkeypatch, skip=True)
     slow, slow_runs, none = _run(generated, monkeypatch, skip=False)
-    assert skipped[0] > 0 and skipped[1] > 0 and none == [0, 0]  # both are exercised
+    assert skipped[0] > 0 and none == [0]  # exercised
     assert len(fast_runs) == len(slow_runs) > 0
     assert fast_runs == slow_runs
     assert fast == slow
-
-
-def test_the_memo_compares_inputs_by_identity():
-    """A part with the same calls but another shape or facts object is not taken from the memo,
-    and the memo keeps at most its limit, the least recently used dropped first."""
-    from array import array
-
-    memo = PartMemo()
-    shapes, facts = [object() for _ in range(4)], [object() for _ in range(4)]
-    calls = array("q", [0, 2])
-    sig = PartMemo.signature(("k",), calls, facts, shapes)  # type: ignore[arg-type]  # any objects
-    ran = (array("q", [0, 2]), array("q", [5, 7]), array("q", [0, 0]), array("q", [0, 0]), array("q", [9, 9]))
-    memo.put(sig, ran, 10)
-    got = memo.get(sig)
-    assert got is not None and list(got[0]) == [0, 2] and list(got[1]) == [5, 7] and list(got[4]) == [9, 9]
-    other = list(shapes)
-    other[2] = object()
-    assert memo.get(PartMemo.signature(("k",), calls, facts, other)) is None  # type: ignore[arg-type]
-    assert memo.get(PartMemo.signature(("j",), calls, facts, shapes)) is None  # type: ignore[arg-type]  # another cache
-    sig2 = PartMemo.signature(("k",), array("q", [1]), facts, shapes)  # type: ignore[arg-type]
-    memo.get(sig)  # used: now the latest
-    memo.put(sig2, (array("q", [1]), *(array("q", [0]) for _ in range(4))), 2)  # 3 calls held, limit 2: one goes
-    assert memo.get(sig) is None and memo.get(sig2) is not None and memo.calls == 1
 
 
 @settings(max_examples=100, deadline=None)
@@ -168,36 +137,3 @@ def test_footprints_read_no_token_count(spec, ratio):
                     shape, user=user, call=call
                 )
     assert checked >= 4
-
-
-def test_the_memo_tells_a_part_sent_without_users_from_the_same_part_with_them():
-    """Merging t2sims (the memo compares facts by identity) with advpeak2 (a layout that drops a
-    group's users keeps the log's own facts objects and says so in ``no_user``): the same calls with
-    the same objects are different requests when one layout sends them without users, so the memo
-    must not hand one's outcomes to the other."""
-    from array import array
-    from datetime import UTC, datetime
-
-    from promptcache.model.facts import CallFacts
-
-    class Layout(list):  # the facts view of a layout (``advise.whatif.Overlay``): a list plus no_user
-        no_user: frozenset[str] = frozenset()
-
-    when = datetime(2026, 1, 1, tzinfo=UTC)
-    facts = [
-        CallFacts(start=float(i), end=i + 1.0, when=when, user="u", model="m", group=g, output=1, conversation=None)
-        for i, g in enumerate("abab")
-    ]
-    shapes = [object() for _ in range(4)]
-    with_users, without = Layout(facts), Layout(facts)
-    without.no_user = frozenset({"a"})
-    calls = array("q", [0, 2])  # group a's calls
-    memo = PartMemo()
-    ran = (array("q", [0, 2]), array("q", [5, 7]), array("q", [0, 0]), array("q", [0, 0]), array("q", [9, 9]))
-    memo.put(PartMemo.signature(("k",), calls, with_users, shapes), ran, 10)  # type: ignore[arg-type]
-    assert memo.get(PartMemo.signature(("k",), calls, with_users, shapes)) is not None  # type: ignore[arg-type]
-    assert memo.get(PartMemo.signature(("k",), calls, without, shapes)) is None  # type: ignore[arg-type]
-    # group b's calls are sent with their users in both layouts: the same requests
-    b = array("q", [1, 3])
-    memo.put(PartMemo.signature(("k",), b, with_users, shapes), ran, 10)  # type: ignore[arg-type]
-    assert memo.get(PartMemo.signature(("k",), b, without, shapes)) is not None  # type: ignore[arg-type]

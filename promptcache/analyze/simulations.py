@@ -12,7 +12,7 @@ from ..advise.whatif import Overlay, Variant
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Measurer, Shape
 from ..measure.translate import scale_shape
-from ..model.facts import CallFacts, dropped_users, facts_at, start_order
+from ..model.facts import CallFacts, facts_at, start_order
 from ..price.ledger import Ledger
 from ..price.scenarios import (
     Footprints,
@@ -157,8 +157,6 @@ class Simulations:
     _same_prints: dict[tuple, tuple] = field(default_factory=dict)
     # per cache, the partitions of its simulation as logged (``LoggedParts``), made on first use
     _logged: dict[tuple, LoggedParts] = field(default_factory=dict)
-    # the what-ifs' re-run parts by their inputs, for a later what-if that re-runs one unchanged
-    _memo: PartMemo | None = field(default_factory=lambda: PartMemo())  # None once the advisor is done
 
     def run(
         self, e: ModelEntry, var: Variant | None = None, on_outcome=None, overrides: dict[str, Any] | None = None
@@ -196,7 +194,6 @@ class Simulations:
         self._priced_var = [x for x in self._priced_var if kept(x[1])]
         self._reruns = [x for x in self._reruns if x[1] is keep and kept(x[2])]
         self._orders = [x for x in self._orders if kept(x[0])]
-        self._memo = None  # no later step asks for a part again
 
     def codes(self, model: str, facts: Sequence[CallFacts], *, first_list: bool = False) -> PriceCodes:
         """The calls' price buckets as ``model`` (``scenarios.PriceCodes``) for a layout's facts: the
@@ -686,21 +683,12 @@ class Simulations:
                 for c in reuse:
                     same.append((c, *(array("q", (a[i] for i in c)) for a in logged.columns())))  # type: ignore[arg-type]  # four
                     skip.update(c)
-            memo = self._memo
-            if memo is None:
-                if skip:
-                    rerun = array("q", (i for i in rerun if i not in skip))
-                return Patched.over(base, [*same, feed(rerun, facts, seq, pol)])
-            for p in parts:  # each part through a fresh cache (they share no state), or from the memo
+            for (
+                p
+            ) in parts:  # each part through a fresh cache (they share no state): no lookup table over the whole re-run
                 c = p.calls
-                if c[0] in skip:  # (a part is reused whole or not at all)
-                    continue
-                sig = memo.signature(key, c, facts, seq)
-                got = memo.get(sig)
-                if got is None:  # else the same calls with the same inputs re-run before (``PartMemo``)
-                    got = feed(c, facts, seq, make())
-                    memo.put(sig, got, MEMO_CALLS * len(facts))
-                same.append(got)
+                if c[0] not in skip:  # (a part is reused whole or not at all)
+                    same.append(feed(c, facts, seq, make()))
             return Patched.over(base, same)
         policy, measurer = spec
         pricing = Pricing.of(models, self.now, self.catalog)
@@ -792,88 +780,6 @@ class LoggedParts:
             roots.add(find(prints[i][0]))
         return sum(self.sizes[r] for r in roots) == len(calls)
 
-
-class PartMemo:
-    """The outcomes of the parts of what-ifs re-run lately, by their inputs: a later what-if whose
-    re-run holds a part with the same calls, each with the same shape and facts (the same objects:
-    the advisor's layouts share a call's changed shape and facts among every layout that applies
-    the same fixes to its group), on the same cache (the simulation's key: parameters and shape
-    source), takes them instead of simulating it again. On the 3,000-call benchmark log the
-    advisor's second round of leave-one-out layouts (after a fix that saves too little is dropped,
-    each differs from the first round's only in the dropped fix's group) re-ran the first round's
-    parts.
-
-    Why that is exact, as ``price.scenarios.resimulate`` and ``LoggedParts`` argue: a part of a
-    re-run is closed under its layout's footprints (``rerun_partitions`` groups by them), so its
-    outcomes are those of its calls alone through a fresh cache, in the layout's start order. Two
-    parts with the same calls in the same order, each call with the same shape and facts (all a
-    policy's ``request`` reads of a call: shape, start, end, user, hints), through caches made
-    with the same parameters, are the same requests in the same order into the same fresh state:
-    the same outcomes (the policies are deterministic).
-
-    Identity stands for equality: the memo holds the shapes and facts it compares, so no object
-    it names is freed and its ``id`` reused. A scaled family's shapes (``ScaledShapes``, made anew
-    on each access) are compared by the shapes they scale (the ratio is in the key). What it keeps
-    is bounded: parts are dropped least recently used first beyond ``MEMO_CALLS`` calls per call of
-    the log in all, and the advisor's end forgets them all and ends the memo
-    (``Simulations.forget_whatifs``: no later step asks for a part again). With the memo each part
-    of a re-run goes through its own fresh cache (``feed`` per part, no lookup table from the
-    whole re-run to cut it out of)."""
-
-    __slots__ = ("calls", "parts")
-
-    def __init__(self) -> None:
-        # (key, calls as bytes) -> (their shapes, their facts, their read, write, write_1h, total)
-        self.parts: dict[tuple, tuple[tuple, tuple, tuple[array, ...]]] = {}
-        self.calls = 0  # calls held in all
-
-    @staticmethod
-    def signature(key: tuple, calls: array, facts: Sequence[CallFacts], seq: Sequence[Shape]) -> tuple:
-        """((key, calls, groups sent without users), their shapes, their facts): what ``get``
-        compares. A layout that drops a group's users keeps the log's own facts objects and says so
-        in ``dropped_users``: the same objects are other requests there, so those groups are in the key."""
-        base = seq.base if isinstance(seq, ScaledShapes) else seq
-        fs = tuple(facts[i] for i in calls)
-        drop = dropped_users(facts)
-        no_user = frozenset(f.group for f in fs if f.user is not None and f.group in drop) if drop else frozenset()
-        return (key, calls.tobytes(), no_user), tuple(base[i] for i in calls), fs
-
-    def get(self, sig: tuple) -> UnitResult | None:
-        got = self.parts.get(sig[0])
-        if got is None:
-            return None
-        shapes, facts, cols = got
-        if all(a is b for a, b in zip(shapes, sig[1], strict=True)) and all(
-            a is b for a, b in zip(facts, sig[2], strict=True)
-        ):
-            self.parts[sig[0]] = self.parts.pop(sig[0])  # the latest used is dropped last
-            calls = array("q")
-            calls.frombytes(sig[0][1])
-            return (calls, *cols)  # type: ignore[return-value]  # four columns
-        return None
-
-    def put(self, sig: tuple, ran: UnitResult, limit: int) -> None:
-        """Keep the part ``sig`` names with its outcomes ``ran`` (32-bit columns where the values
-        fit), then drop the least recently used parts beyond ``limit`` calls in all."""
-        old = self.parts.pop(sig[0], None)
-        if old is not None:
-            self.calls -= len(old[0])
-        self.parts[sig[0]] = (sig[1], sig[2], tuple(_narrow(list(col)) for col in ran[1:]))
-        self.calls += len(sig[1])
-        while self.calls > limit and self.parts:
-            first = next(iter(self.parts))
-            self.calls -= len(self.parts.pop(first)[0])
-
-
-def _narrow(values: list[int]) -> array:
-    """``values`` as an array of 32-bit integers, 64 when one needs it."""
-    if values and (max(values) > 0x7FFFFFFF or min(values) < -0x80000000):
-        return array("q", values)
-    return array("i", values)
-
-
-#: the calls ``PartMemo`` holds at most, per call of the log
-MEMO_CALLS = 2
 
 #: combined layouts kept per cache as parents (their outcomes a patch over the log's, ``Patched``, and
 #: their changed calls' footprints)
