@@ -6,7 +6,10 @@ equal token counts past 256 are one object across calls, and the start order hol
 own ``seq`` ints, not ints of its own. Flags: the five yes/no facts, bits of one int, read equal
 (value and type) to the fields of the former dataclass (kept here, with the former ``facts_of``, as
 the reference) for any call; ``dataclasses.replace``, positional and keyword construction and
-pickling keep every one.
+pickling keep every one. Instants (branch factcols): a dated call's ``when`` (and ``list_at`` equal
+to it) is not kept but made from ``start`` on use; it reads as the former field (same moment,
+zone and digits) for any call, moved calls keep their own, and ``instants()`` prices as the two
+fields do.
 """
 
 from __future__ import annotations
@@ -193,6 +196,8 @@ def _same(new: CallFacts, old: OldCallFacts) -> None:
     for name in OLD_FIELDS:
         a, b = getattr(new, name), getattr(old, name)
         assert a == b and type(a) is type(b), name
+        if isinstance(a, datetime):  # the instants: the same zone and digits, not only the same moment
+            assert a.tzinfo == b.tzinfo and repr(a) == repr(b) and a.fold == b.fold, name
 
 
 @pytest.mark.parametrize("at", [None, datetime(2026, 6, 1, tzinfo=UTC)])
@@ -288,3 +293,81 @@ def test_facts_are_smaller():
     new = CallFacts(**rest, timed=True, latency_reported=False)
     old = OldCallFacts(**rest, timed=True, latency_reported=False)
     assert sys.getsizeof(old) - sys.getsizeof(new) == 32
+
+
+# -- the call's own instant made from ``start`` on use (branch factcols) ---------------------------
+
+_UTC_STAMPS = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2106, 2, 7), timezones=st.just(UTC))
+
+
+@given(_UTC_STAMPS)
+@settings(max_examples=2000, deadline=None)
+def test_a_utc_instant_survives_its_float(d):
+    """The ground of the compact form: below 2**32 s a UTC datetime's ``timestamp()`` gives it back
+    to the microsecond (microseconds, leap days and all; ``fold`` 0, as the readers make them)."""
+    d = d.replace(fold=0)
+    back = datetime.fromtimestamp(d.timestamp(), UTC)
+    assert back == d and repr(back) == repr(d) and back.tzinfo is d.tzinfo
+
+
+@pytest.mark.parametrize("at", [None, datetime(2026, 6, 1, tzinfo=UTC)])
+def test_dated_calls_keep_no_datetime_and_price_alike(log, at):
+    """Every call of the logs: a dated call keeps no datetime of its own (``_when`` is ``...``),
+    and ``instants()`` gives the bucket the two fields give."""
+    catalog = default_catalog()
+    facts = _first_pass(log, at).facts
+    dated = 0
+    for f in facts:
+        if not f.blend:
+            dated += 1
+            assert f._when is ...
+        w, la = f.instants()
+        assert w == f.when and repr(w) == repr(f.when) and la is f.list_at
+        for model in ("deepseek-v4-pro", "claude-sonnet-4-5"):
+            for fb in (None, NOW):
+                want = catalog.bucket(model, f.when, list_at=f.list_at, blend=f.blend, fallback=fb)
+                assert catalog.bucket(model, w, list_at=la, blend=f.blend, fallback=fb) == want
+    assert dated > 0
+
+
+_ANY_WHEN = st.one_of(
+    _UTC_STAMPS,
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2300, 1, 1), timezones=_TZS),
+    st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1)),  # naive
+)
+
+
+@given(
+    when=_ANY_WHEN,
+    own=st.booleans(),  # ``start`` is ``when``'s timestamp (a dated call of the log) or another float
+    other=st.floats(-1e10, 1e10, allow_nan=False),
+    list_at=st.sampled_from(["same", "equal", "none", "at"]),
+    moved=st.floats(0, 5e9, allow_nan=False),
+)
+@settings(max_examples=1000, deadline=None)
+def test_instants_read_as_the_former_fields(when, own, other, list_at, moved):
+    """Any ``when`` (zones, naive, before 1970, past 2106), ``start`` its timestamp or not,
+    ``list_at`` the same object, an equal one, None or another: construction, ``replace`` (a moved
+    call keeps its ``when``, a dropped user its compact form) and pickling read as the former
+    dataclass; the compact form exactly where ``start`` is a UTC ``when``'s timestamp in range."""
+    try:
+        start = when.timestamp() if own else other
+    except (OverflowError, OSError, ValueError):
+        start = other
+    la = {"same": when, "equal": when.replace(), "none": None, "at": datetime(2026, 6, 1, tzinfo=UTC)}[list_at]
+    rest = dict(start=start, end=start + 2.0, when=when, user="u", model="m", group="g", output=3, conversation="c")
+    f = CallFacts(**rest, list_at=la, seq=4, blend=False)
+    old = OldCallFacts(**rest, timed=True, latency_reported=True, list_at=la, seq=4)
+    f = replace(f, timed=True, latency_reported=True)
+    _same(f, old)
+    w, a = f.instants()
+    assert w == f.when and repr(w) == repr(f.when) and a is f.list_at
+    assert (f._when is ...) == (own and when.tzinfo is UTC and not when.fold and 0 <= start < 2**32)
+    _same(replace(f, start=moved, end=moved + 2.0), replace(old, start=moved, end=moved + 2.0))
+    kept = replace(f, user=None)
+    _same(kept, replace(old, user=None))
+    assert (kept._when is ...) == (f._when is ...)
+    back = pickle.loads(pickle.dumps(f))
+    _same(back, old)
+    assert (back._when is ...) == (f._when is ...)
+    assert back == f

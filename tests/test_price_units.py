@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pickle
 from array import array
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
@@ -338,7 +339,7 @@ def test_what_if_ledger_from_its_base_equals_a_whole_pass(measurer, calls, data)
                                                                        Segment("user", "ok")])
             shapes2[i] = measurer.shape(call, trust_usage=False)
             f = facts[i]
-            facts2[i] = CallFacts(**{**{k: getattr(f, k) for k in f.__slots__},
+            facts2[i] = CallFacts(**{**{k.name: getattr(f, k.name) for k in fields(f)},
                                      "group": data.draw(st.sampled_from(["g1", "g2", "g3"])),
                                      "output": data.draw(st.integers(0, 50)),
                                      "when": f.when + timedelta(hours=data.draw(st.sampled_from([0, 9, 60])))})

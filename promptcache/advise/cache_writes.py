@@ -145,22 +145,21 @@ def detect_unread_writes(
         for i in calls:
             f = facts[i]
             u5, u1 = unread[i]
+            when, list_at = f.instants()
             paid.add(
                 gid,
                 f.model,
-                f.when,
+                when,
                 hit=0,
                 miss=0,
                 output=0,
                 write_5m=u5,
                 write_1h=u1,
-                list_at=f.list_at,
+                list_at=list_at,
                 blend=f.blend,
                 tier=f.tier,
             )
-            plain.add(
-                gid, f.model, f.when, hit=0, miss=u5 + u1, output=0, list_at=f.list_at, blend=f.blend, tier=f.tier
-            )
+            plain.add(gid, f.model, when, hit=0, miss=u5 + u1, output=0, list_at=list_at, blend=f.blend, tier=f.tier)
             logged = catalog.find(f.model)
             assert logged is not None  # only calls of priced (catalogued) models are counted here
             models[logged.id] += 1
@@ -203,7 +202,8 @@ def _bills_writes(catalog: Catalog, f: CallFacts) -> bool:
     entry = catalog.find(f.model)
     if entry is None or entry.provider != "anthropic":
         return False
-    b = catalog.bucket(f.model, f.when, list_at=f.list_at, blend=f.blend)
+    when, list_at = f.instants()
+    b = catalog.bucket(f.model, when, list_at=list_at, blend=f.blend)
     if b is None:
         return False
     r = catalog.rates(*b)

@@ -147,18 +147,19 @@ def first_pass(
                 fp.observed_writes.append(u.cache_write_tokens)
                 fp.observed_writes_1h.append(w1)
                 fp.observed.add(u.cache_read_tokens, miss, u.output_tokens, w5, w1)
+                when, list_at = meta.instants()
                 if not catalog.find(call.model):
                     fp.unpriced[call.model] += 1
                 elif not fp.observed_ledger.add(
                     "all",
                     call.model,
-                    meta.when,
+                    when,
                     hit=u.cache_read_tokens,
                     miss=miss,
                     output=u.output_tokens,
                     write_5m=w5,
                     write_1h=w1,
-                    list_at=meta.list_at,
+                    list_at=list_at,
                     blend=meta.blend,
                     tier=meta.tier,
                 ):

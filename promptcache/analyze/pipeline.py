@@ -1114,11 +1114,10 @@ def _calibration_rows(
 
     def priced(i: int) -> bool:
         f = facts[i]
-        return (
-            fp.observed_reads[i] >= 0
-            and catalog.find(f.model) is not None
-            and catalog.bucket(f.model, f.when, list_at=f.list_at, blend=f.blend) is not None
-        )
+        if fp.observed_reads[i] < 0 or catalog.find(f.model) is None:
+            return False
+        when, list_at = f.instants()
+        return catalog.bucket(f.model, when, list_at=list_at, blend=f.blend) is not None
 
     rank: dict[str, int] = {}
     for i in order:
@@ -1134,7 +1133,8 @@ def _calibration_rows(
         obs = fp.observed_reads[i]
         if obs < 0 or catalog.find(f.model) is None:
             continue
-        b = catalog.bucket(f.model, f.when, list_at=f.list_at, blend=f.blend)
+        when, list_at = f.instants()
+        b = catalog.bucket(f.model, when, list_at=list_at, blend=f.blend)
         if b is None:  # dated before its model's first price: not priced, not calibrated in dollars
             continue
         rates = catalog.rates(*b)

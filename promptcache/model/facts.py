@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
+from types import EllipsisType
+from typing import TYPE_CHECKING
 
 from .hints import CacheHints
 
@@ -12,7 +14,18 @@ from .hints import CacheHints
 TIMED, LATENCY_REPORTED, TOOLS, THINKING, BLEND = 1, 2, 4, 8, 16
 
 
-@dataclass(slots=True, init=False, repr=False)
+# the largest start (seconds since the epoch, year 2106) whose UTC datetime a float holds to the
+# microsecond both ways: below it half a float's step is under half a microsecond, so
+# ``datetime.fromtimestamp(d.timestamp(), UTC) == d`` for any UTC ``d`` from 1970 on (``_own_time``)
+_ROUND_TRIP_BELOW = 2.0**32
+
+
+def _when_of(f: CallFacts) -> datetime:
+    w = f._when
+    return datetime.fromtimestamp(f.start, UTC) if w is ... else w
+
+
+@dataclass(init=False, repr=False)
 class CallFacts:
     """What later stages need of a call once its text is gone: compact, one per call.
 
@@ -22,15 +35,50 @@ class CallFacts:
     ``dataclasses.replace`` passes ``flags`` on, and a bool passed with it (``replace(f, blend=True)``)
     wins over its bit.
 
-    ``when`` stays a datetime, not one rebuilt from ``start``: for a dated call ``list_at`` holds the
-    same object (without ``--at``), a what-if that moves a call in time (``replace(f, start=...)``)
-    keeps its ``when``, and the pricing reads it call by call. ``end`` likewise: a moved call's is
+    ``when`` reads as a datetime, not one rebuilt from ``start`` in general: a what-if that moves a
+    call in time (``replace(f, start=...)``) keeps its ``when``, an undated call's is the run's
+    "now", and the pricing reads it call by call. ``end`` likewise: a moved call's is
     ``t + (end - start)``, not always its own ``start`` plus duration bit for bit.
+
+    Branch factcols: the datetime is not kept where it is the call's own ``start`` (a dated call of
+    the log: ``start`` is its ``timestamp()``). Construction stores ``...`` in the slot ``_when``
+    when the ``when`` given is a UTC datetime whose ``timestamp()`` is ``start`` exactly (below
+    2**32 s, where the float holds it to the microsecond both ways), and ``when`` makes
+    ``datetime.fromtimestamp(start, UTC)`` on each read: an equal datetime of the same zone (48
+    bytes a dated call less, kept for the whole run). A moved call is made with the ``when`` it
+    had and a new ``start``: the two differ, so it keeps that datetime in its slot. Copies
+    (``replace(f, user=None)``, a what-if's hints) keep the compact form: their ``when`` is again
+    their own start's. ``list_at`` stays a field: None for a dated call without ``--at``
+    (``Catalog.bucket`` then takes ``when``), else ``--at`` or the run's "now", one object for all.
+    Loops that price many calls read both with ``instants``.
     """
+
+    __slots__ = (
+        "_when",
+        "conversation",
+        "end",
+        "flags",
+        "group",
+        "hints",
+        "list_at",
+        "model",
+        "output",
+        "reasoning_tokens",
+        "seq",
+        "start",
+        "task_kinds",
+        "tier",
+        "tool_calls",
+        "user",
+    )  # fmt: skip
 
     start: float
     end: float
-    when: datetime  # the call's own instant: its hour of the week decides peak or off-peak
+    # the call's own instant: its hour of the week decides peak or off-peak (a property over ``_when``)
+    if TYPE_CHECKING:
+        when: datetime
+    else:  # a field (``replace`` and ``==`` read it) whose class attribute is the property
+        when: datetime = property(_when_of)
     user: str | None
     model: str  # as logged
     group: str
@@ -41,7 +89,8 @@ class CallFacts:
     task_kinds: int  # bitmask of plain-keyword task signals (``workload.TASK_RULES``)
     hints: CacheHints | None  # the request's cache options, for the policies that read them
     seq: int  # the call's position in the log (what-if changes that move calls in time key on it)
-    list_at: datetime | None  # the instant whose price list applies (``--at``, or now for undated calls)
+    # the instant whose price list applies: ``--at``, or now for undated calls (None: ``when``'s)
+    list_at: datetime | None
     tier: str | None  # the service tier the log shows: "batch", "flex", "priority" (None: standard)
     flags: int  # TIMED | LATENCY_REPORTED | TOOLS | THINKING | BLEND
 
@@ -71,7 +120,7 @@ class CallFacts:
     ) -> None:
         self.start = start
         self.end = end
-        self.when = when
+        self._when: datetime | EllipsisType = ... if _own_time(when, start) else when  # ...: its own start
         self.user = user
         self.model = model
         self.group = group
@@ -95,6 +144,13 @@ class CallFacts:
                 if value is not None:
                     flags = flags | bit if value else flags & ~bit
         self.flags = flags
+
+    def instants(self) -> tuple[datetime, datetime | None]:
+        """``when`` and ``list_at`` for ``Catalog.bucket`` (a loop over many calls reads both)."""
+        w = self._when
+        if w is ...:
+            w = datetime.fromtimestamp(self.start, UTC)
+        return w, self.list_at
 
     @property
     def timed(self) -> bool:
@@ -121,6 +177,20 @@ class CallFacts:
                  "latency_reported", "tools", "thinking", "tool_calls", "reasoning_tokens", "task_kinds",
                  "hints", "seq", "list_at", "blend", "tier")  # fmt: skip
         return f"CallFacts({', '.join(f'{n}={getattr(self, n)!r}' for n in names)})"
+
+
+def _own_time(when: datetime, start: float) -> bool:
+    """Whether ``when`` is ``start`` as a UTC datetime, to the microsecond both ways: then
+    ``CallFacts`` keeps no datetime and makes ``datetime.fromtimestamp(start, UTC)`` on use."""
+    return (
+        when is not None
+        and when.tzinfo is UTC
+        and type(when) is datetime
+        and not when.fold  # a fold of 1 (no meaning in UTC) would not come back
+        and type(start) is float
+        and 0.0 <= start < _ROUND_TRIP_BELOW
+        and when.timestamp() == start
+    )
 
 
 def start_order(facts: Sequence[CallFacts]) -> list[int]:

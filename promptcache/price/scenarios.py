@@ -494,7 +494,8 @@ class PriceCodes:
 
     def _row(self, f: CallFacts) -> int:
         cat = self.catalog
-        got = cat.bucket(self.model, f.when, list_at=f.list_at, blend=f.blend, fallback=self.fallback)
+        when, list_at = f.instants()  # one datetime a call, not two
+        got = cat.bucket(self.model, when, list_at=list_at, blend=f.blend, fallback=self.fallback)
         assert got is not None  # the fallback is a date the model has a price list for, or its first has no start
         mk = (f.group, got, f.tier)
         row = self._memo.get(mk)

@@ -126,7 +126,8 @@ def price_calls(
         k = j if local else i
         f = facts[k]
         hit, w5, w1, t = read[k], write[k], write_1h[k], total[k]
-        got = bucket(model, f.when, list_at=f.list_at, blend=f.blend, fallback=fb)
+        when, list_at = f.instants()  # one datetime a call, not two
+        got = bucket(model, when, list_at=list_at, blend=f.blend, fallback=fb)
         assert got is not None  # as in scenarios.price: fb has a price list, or the first list has no start
         key = (f.group, variant(got, f.tier, t))
         s = sums.get(key)

@@ -355,8 +355,6 @@ class _Simulator:
 
     def __init__(self, inputs: RecommendInputs, now: datetime):
         self.inputs, self.now = inputs, now
-        # the call's own hour of the week; None for a call with no usable time of day (the week's blend)
-        self.times: list[datetime | None] = [None if m.blend else m.when for m in inputs.metas]
         self._idx_now: dict[str, tuple[int, Any]] = {}
 
     def layout(self, lay: str) -> tuple[Sequence[CallFacts], Sequence[int], Mapping[str, Sequence[Shape]]]:
@@ -439,15 +437,19 @@ class _Simulator:
         hits (for the switch cost; 8 bytes a call, so only for the options it compares)."""
         from ..price.ledger import Ledger
 
-        metas, times = self.inputs.metas, self.times
+        metas = self.inputs.metas
         now_ledger = Ledger(self.inputs.catalog)
         read = array("q", bytes(8 * len(metas))) if hits else None
 
         def on_outcome(i, o) -> None:
             if read is not None:
                 read[i] = o.read
-            now_ledger.buckets[(metas[i].group, self._now_bucket(run.assign[i], times[i]))].add(
-                o.read, o.uncached, metas[i].output, o.write, o.write_1h
+            m = metas[i]
+            # the call's own hour of the week (made on use: the facts keep no datetime of a dated
+            # call, ``CallFacts``); None for a call with no usable time of day (the week's blend)
+            t = None if m.blend else m.when
+            now_ledger.buckets[(m.group, self._now_bucket(run.assign[i], t))].add(
+                o.read, o.uncached, m.output, o.write, o.write_1h
             )
 
         run.ledger = self.simulate(run.assign, layout, on_outcome)
@@ -508,7 +510,8 @@ def _switch_loss(inputs: RecommendInputs, run: _Run, single: dict[str, _Run], no
         if d > 0:
             lost_tok += d
             m = inputs.metas[i]
-            b = cat.bucket(e.id, m.when, list_at=m.list_at, blend=m.blend, fallback=now)
+            when, list_at = m.instants()
+            b = cat.bucket(e.id, when, list_at=list_at, blend=m.blend, fallback=now)
             assert b is not None  # with a fallback instant every call has a price list
             r = cat.rates(*b)
             lost_cost += d * (r.input_miss - r.input_hit) / MILLION
