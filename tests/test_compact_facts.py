@@ -65,7 +65,9 @@ def log(request, gen_log) -> Path:
 @pytest.mark.parametrize("at", [None, datetime(2026, 6, 1, tzinfo=UTC)])
 def test_facts_with_shared_ints_equal_the_plain_ones(log, at, monkeypatch):
     got = _first_pass(log, at).facts
-    monkeypatch.setattr(fp_mod, "facts_of", lambda call, last_end, at, now, ints=None: facts_of(call, last_end, at, now))
+    monkeypatch.setattr(
+        fp_mod, "facts_of", lambda call, last_end, at, now, ints=None: facts_of(call, last_end, at, now)
+    )
     want = _first_pass(log, at).facts
     monkeypatch.undo()
     assert len(got) == len(want) > 0
@@ -288,11 +290,12 @@ def test_replace_and_construction_keep_every_flag(flags, change, to):
 
 
 def test_facts_are_smaller():
-    """Five slots fewer, one more: 32 bytes a call less than the former dataclass."""
+    """Five slots fewer, one more (``flags``), then five fewer (``_common``, branch factcols): 72
+    bytes a call less than the former dataclass."""
     rest = dict(start=1.5, end=2.5, when=NOW, user="u", model="m", group="g", output=3, conversation="c")
     new = CallFacts(**rest, timed=True, latency_reported=False)
     old = OldCallFacts(**rest, timed=True, latency_reported=False)
-    assert sys.getsizeof(old) - sys.getsizeof(new) == 32
+    assert sys.getsizeof(old) - sys.getsizeof(new) == 72
 
 
 # -- the call's own instant made from ``start`` on use (branch factcols) ---------------------------
@@ -317,6 +320,7 @@ def test_dated_calls_keep_no_datetime_and_price_alike(log, at):
     catalog = default_catalog()
     facts = _first_pass(log, at).facts
     dated = 0
+    assert len({id(f._common) for f in facts}) == len({f._common for f in facts}) < 100  # shared
     for f in facts:
         if not f.blend:
             dated += 1
@@ -330,6 +334,7 @@ def test_dated_calls_keep_no_datetime_and_price_alike(log, at):
     assert dated > 0
 
 
+AT = datetime(2026, 6, 1, tzinfo=UTC)
 _ANY_WHEN = st.one_of(
     _UTC_STAMPS,
     st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2300, 1, 1), timezones=_TZS),
@@ -341,12 +346,16 @@ _ANY_WHEN = st.one_of(
     when=_ANY_WHEN,
     own=st.booleans(),  # ``start`` is ``when``'s timestamp (a dated call of the log) or another float
     other=st.floats(-1e10, 1e10, allow_nan=False),
-    list_at=st.sampled_from(["same", "equal", "none", "at"]),
+    list_at=st.sampled_from(["same", "equal", "none", "at", "at+2"]),
     moved=st.floats(0, 5e9, allow_nan=False),
+    common=st.tuples(
+        st.sampled_from([0, 1, True, 3, 300]), st.sampled_from([0, 1, 5]), st.sampled_from([None, "batch"])
+    ),
 )
 @settings(max_examples=1000, deadline=None)
-def test_instants_read_as_the_former_fields(when, own, other, list_at, moved):
-    """Any ``when`` (zones, naive, before 1970, past 2106), ``start`` its timestamp or not,
+def test_instants_read_as_the_former_fields(when, own, other, list_at, moved, common):
+    """Any ``when`` (zones, naive, before 1970, past 2106), ``start`` its timestamp or not, the
+    shared ``_common`` met before with equal but other values (a bool for an int, a zone),
     ``list_at`` the same object, an equal one, None or another: construction, ``replace`` (a moved
     call keeps its ``when``, a dropped user its compact form) and pickling read as the former
     dataclass; the compact form exactly where ``start`` is a UTC ``when``'s timestamp in range."""
@@ -354,10 +363,18 @@ def test_instants_read_as_the_former_fields(when, own, other, list_at, moved):
         start = when.timestamp() if own else other
     except (OverflowError, OSError, ValueError):
         start = other
-    la = {"same": when, "equal": when.replace(), "none": None, "at": datetime(2026, 6, 1, tzinfo=UTC)}[list_at]
+    la = {
+        "same": when,
+        "equal": when.replace(),
+        "none": None,
+        "at": AT,
+        "at+2": AT.astimezone(timezone(timedelta(hours=2))),  # the same instant as ``at``, another zone
+    }[list_at]
     rest = dict(start=start, end=start + 2.0, when=when, user="u", model="m", group="g", output=3, conversation="c")
-    f = CallFacts(**rest, list_at=la, seq=4, blend=False)
-    old = OldCallFacts(**rest, timed=True, latency_reported=True, list_at=la, seq=4)
+    more = dict(tool_calls=common[0], task_kinds=common[1], tier=common[2])
+    f = CallFacts(**rest, list_at=la, seq=4, blend=False, **more)
+    old = OldCallFacts(**rest, timed=True, latency_reported=True, list_at=la, seq=4, **more)
+    assert f._common[:4] == (*common, la) and f._common[3] is la and f._common[4] == "m"
     f = replace(f, timed=True, latency_reported=True)
     _same(f, old)
     w, a = f.instants()

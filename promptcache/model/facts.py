@@ -25,6 +25,38 @@ def _when_of(f: CallFacts) -> datetime:
     return datetime.fromtimestamp(f.start, UTC) if w is ... else w
 
 
+# ``CallFacts._common``: one tuple per distinct (tool_calls, task_kinds, tier, list_at, model,
+# flags), shared by every call that has it (a log has a few: list_at is None, ``--at`` or the run's
+# "now"); past this many, a new combination keeps its own tuple
+_COMMON_MAX = 1 << 16
+_Common = tuple[int, int, str | None, datetime | None, str, int]
+_COMMON: dict[_Common, _Common] = {}
+
+
+def _tool_calls_of(f: CallFacts) -> int:
+    return f._common[0]
+
+
+def _task_kinds_of(f: CallFacts) -> int:
+    return f._common[1]
+
+
+def _tier_of(f: CallFacts) -> str | None:
+    return f._common[2]
+
+
+def _list_at_of(f: CallFacts) -> datetime | None:
+    return f._common[3]
+
+
+def _model_of(f: CallFacts) -> str:
+    return f._common[4]
+
+
+def _flags_of(f: CallFacts) -> int:
+    return f._common[5]
+
+
 @dataclass(init=False, repr=False)
 class CallFacts:
     """What later stages need of a call once its text is gone: compact, one per call.
@@ -51,24 +83,25 @@ class CallFacts:
     their own start's. ``list_at`` stays a field: None for a dated call without ``--at``
     (``Catalog.bucket`` then takes ``when``), else ``--at`` or the run's "now", one object for all.
     Loops that price many calls read both with ``instants``.
+
+    ``tool_calls``, ``task_kinds``, ``tier``, ``list_at``, ``model`` and ``flags`` take one slot,
+    ``_common``: a tuple of the six, one object per distinct combination (``_COMMON``: the same
+    objects, not only equal ones), shared by the calls that have it. They are fields still
+    (``replace`` passes them, ``==`` compares them), read through properties: five slots (40 bytes a
+    call) fewer. None is set after construction (``group`` and ``seq`` are, and stay slots).
     """
 
     __slots__ = (
+        "_common",
         "_when",
         "conversation",
         "end",
-        "flags",
         "group",
         "hints",
-        "list_at",
-        "model",
         "output",
         "reasoning_tokens",
         "seq",
         "start",
-        "task_kinds",
-        "tier",
-        "tool_calls",
         "user",
     )  # fmt: skip
 
@@ -80,19 +113,36 @@ class CallFacts:
     else:  # a field (``replace`` and ``==`` read it) whose class attribute is the property
         when: datetime = property(_when_of)
     user: str | None
-    model: str  # as logged
+    if TYPE_CHECKING:
+        model: str  # as logged
+    else:
+        model: str = property(_model_of)
     group: str
     output: int
     conversation: str | None
-    tool_calls: int
+    # tool_calls, task_kinds, list_at and tier: fields read through ``_common`` (one shared tuple)
+    if TYPE_CHECKING:
+        tool_calls: int
+    else:
+        tool_calls: int = property(_tool_calls_of)
     reasoning_tokens: int  # usage.completion_tokens_details.reasoning_tokens (0 when not reported)
-    task_kinds: int  # bitmask of plain-keyword task signals (``workload.TASK_RULES``)
+    if TYPE_CHECKING:
+        task_kinds: int  # bitmask of plain-keyword task signals (``workload.TASK_RULES``)
+    else:
+        task_kinds: int = property(_task_kinds_of)
     hints: CacheHints | None  # the request's cache options, for the policies that read them
     seq: int  # the call's position in the log (what-if changes that move calls in time key on it)
     # the instant whose price list applies: ``--at``, or now for undated calls (None: ``when``'s)
-    list_at: datetime | None
-    tier: str | None  # the service tier the log shows: "batch", "flex", "priority" (None: standard)
-    flags: int  # TIMED | LATENCY_REPORTED | TOOLS | THINKING | BLEND
+    if TYPE_CHECKING:
+        list_at: datetime | None
+        tier: str | None  # the service tier the log shows: "batch", "flex", "priority" (None: standard)
+    else:
+        list_at: datetime | None = property(_list_at_of)
+        tier: str | None = property(_tier_of)
+    if TYPE_CHECKING:
+        flags: int  # TIMED | LATENCY_REPORTED | TOOLS | THINKING | BLEND
+    else:
+        flags: int = property(_flags_of)
 
     def __init__(
         self,
@@ -122,17 +172,12 @@ class CallFacts:
         self.end = end
         self._when: datetime | EllipsisType = ... if _own_time(when, start) else when  # ...: its own start
         self.user = user
-        self.model = model
         self.group = group
         self.output = output
         self.conversation = conversation
-        self.tool_calls = tool_calls
         self.reasoning_tokens = reasoning_tokens
-        self.task_kinds = task_kinds
         self.hints = hints
         self.seq = seq
-        self.list_at = list_at
-        self.tier = tier
         if not (timed is None and latency_reported is None and tools is None and thinking is None and blend is None):
             for value, bit in (
                 (timed, TIMED),
@@ -143,34 +188,48 @@ class CallFacts:
             ):
                 if value is not None:
                     flags = flags | bit if value else flags & ~bit
-        self.flags = flags
+        common = (tool_calls, task_kinds, tier, list_at, model, flags)
+        got = _COMMON.get(common)
+        if (
+            got is not None  # equal is not enough: the same objects (an instant's zone, a bool's type)
+            and got[3] is list_at
+            and got[2] is tier
+            and got[4] is model
+            and type(got[5]) is type(flags)
+            and type(got[0]) is type(tool_calls)
+            and type(got[1]) is type(task_kinds)
+        ):
+            common = got
+        elif got is not None or len(_COMMON) < _COMMON_MAX:
+            _COMMON[common] = common
+        self._common: _Common = common
 
     def instants(self) -> tuple[datetime, datetime | None]:
         """``when`` and ``list_at`` for ``Catalog.bucket`` (a loop over many calls reads both)."""
         w = self._when
         if w is ...:
             w = datetime.fromtimestamp(self.start, UTC)
-        return w, self.list_at
+        return w, self._common[3]
 
     @property
     def timed(self) -> bool:
-        return self.flags & TIMED != 0
+        return self._common[5] & TIMED != 0
 
     @property
     def latency_reported(self) -> bool:
-        return self.flags & LATENCY_REPORTED != 0
+        return self._common[5] & LATENCY_REPORTED != 0
 
     @property
     def tools(self) -> bool:
-        return self.flags & TOOLS != 0
+        return self._common[5] & TOOLS != 0
 
     @property
     def thinking(self) -> bool:
-        return self.flags & THINKING != 0
+        return self._common[5] & THINKING != 0
 
     @property
     def blend(self) -> bool:
-        return self.flags & BLEND != 0
+        return self._common[5] & BLEND != 0
 
     def __repr__(self) -> str:
         names = ("start", "end", "when", "user", "model", "group", "output", "conversation", "timed",
