@@ -379,7 +379,8 @@ def test_instants_read_as_the_former_fields(when, own, other, list_at, moved, co
     _same(f, old)
     w, a = f.instants()
     assert w == f.when and repr(w) == repr(f.when) and a is f.list_at
-    assert (f._when is ...) == (own and when.tzinfo is UTC and not when.fold and 0 <= start < 2**32)
+    compact = when.tzinfo is UTC and not when.fold and 0 <= start < 2**32 and start == when.timestamp()
+    assert (f._when is ...) == compact
     _same(replace(f, start=moved, end=moved + 2.0), replace(old, start=moved, end=moved + 2.0))
     kept = replace(f, user=None)
     _same(kept, replace(old, user=None))
@@ -388,3 +389,46 @@ def test_instants_read_as_the_former_fields(when, own, other, list_at, moved, co
     _same(back, old)
     assert (back._when is ...) == (f._when is ...)
     assert back == f
+
+
+_POOL = [
+    datetime(2026, 10, 1, 0, 4, 48, 927000, tzinfo=UTC),
+    datetime(2026, 10, 1, 0, 4, 48, 927001, tzinfo=UTC),
+    datetime(2026, 10, 1, 2, 4, 48, 927000, tzinfo=timezone(timedelta(hours=2))),  # the first, another zone
+    datetime(2026, 10, 1, 0, 4, 48, 927000),  # naive
+]
+
+
+def _facts_from(draw: st.DrawFn) -> CallFacts:
+    when = draw(st.sampled_from(_POOL))
+    own = draw(st.booleans()) and when.tzinfo is not None
+    start = when.timestamp() if own else draw(st.sampled_from([0.0, 5.0, _POOL[0].timestamp()]))
+    f = CallFacts(
+        start=start,
+        end=start + 1.0,
+        when=when,
+        user=None,
+        model=draw(st.sampled_from(["m", "n"])),
+        group="g",
+        output=1,
+        conversation=None,
+        list_at=draw(st.sampled_from([None, *_POOL])),
+        blend=draw(st.booleans()),
+        tier=draw(st.sampled_from([None, "batch", "flex"])),
+        timed=draw(st.booleans()),
+    )
+    if draw(st.booleans()):  # a moved call (``cache_not_ready``): its own ``when`` kept, another start
+        t = draw(st.sampled_from([1.0, _POOL[1].timestamp()]))
+        f = replace(f, start=t, end=t + 1.0)
+    return f
+
+
+@given(st.data())
+@settings(max_examples=2000, deadline=None)
+def test_prices_alike_is_the_four_fields_compared(data):
+    """``prices_alike`` (``PriceCodes.patched``'s unchanged calls) is the four fields compared, for
+    calls at their own starts or not, moved or not, with equal instants in other zones."""
+    a, b = _facts_from(data.draw), _facts_from(data.draw)
+    want = a.when == b.when and a.list_at == b.list_at and a.blend == b.blend and a.tier == b.tier
+    assert a.prices_alike(b) == want == b.prices_alike(a)
+    assert a.prices_alike(replace(a, user="u")) and a.prices_alike(a)

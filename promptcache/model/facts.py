@@ -211,6 +211,18 @@ class CallFacts:
             w = datetime.fromtimestamp(self.start, UTC)
         return w, self._common[3]
 
+    def prices_alike(self, other: CallFacts) -> bool:
+        """Whether ``when``, ``list_at``, ``blend`` and ``tier`` (what ``Catalog.bucket`` and
+        ``variant`` read) equal ``other``'s: the shared tuple compared by identity first, and two
+        calls at their own starts by those floats (a start is its datetime's, one to one), so no
+        datetime is made for a what-if's unchanged calls (``PriceCodes.patched``)."""
+        c, d = self._common, other._common
+        if c is not d and (c[3] != d[3] or (c[5] ^ d[5]) & BLEND or c[2] != d[2]):
+            return False
+        if self._when is ... and other._when is ...:
+            return self.start == other.start
+        return self.when == other.when
+
     @property
     def timed(self) -> bool:
         return self._common[5] & TIMED != 0

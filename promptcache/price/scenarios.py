@@ -477,14 +477,7 @@ class PriceCodes:
             f = facts[i]
             if before is not None:
                 b = before[i]
-                if (
-                    f.group == b.group
-                    and f.when == b.when
-                    and f.list_at == b.list_at
-                    and f.blend == b.blend
-                    and f.tier == b.tier
-                    and f.output == b.output
-                ):
+                if f.group == b.group and f.output == b.output and f.prices_alike(b):  # instants, blend, tier
                     continue
             out.row[i] = self._row(f)
             if f.output > _INT32_MAX and out.output.dtype != np.int64:
