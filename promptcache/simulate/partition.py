@@ -378,9 +378,11 @@ def feed(
     calls: Sequence[int], facts: Sequence[CallFacts], shapes: Sequence[Shape], policy: Policy, *, local: bool = False
 ) -> UnitResult:
     """``calls`` through ``policy`` in the order given; ``local``: ``facts`` and ``shapes`` are the
-    unit's own (position j is call ``calls[j]``), else the log's (indexed by call)."""
+    unit's own (position j is call ``calls[j]``), else the log's (indexed by call). The outcomes in
+    32-bit arrays (16 bytes a call: a what-if's re-run of most of the log is the advisor's largest
+    transient), widened to 64 bits on the way should a count not fit."""
     n = len(calls)
-    read, write, write_1h, total = (array("q", bytes(8 * n)) for _ in range(4))
+    read, write, write_1h, total = (array("i", bytes(4 * n)) for _ in range(4))
     request = policy.request
     drop = dropped_users(facts)  # a what-if's groups sent with no user id (a unit's own list: none)
     with quiet_collector():
@@ -388,7 +390,13 @@ def feed(
             k = j if local else i
             f = facts[k]
             o = request(shapes[k], start=f.start, end=f.end, user=None if f.group in drop else f.user, call=f.hints)
-            read[j], write[j], write_1h[j], total[j] = o.read, o.write, o.write_1h, o.total
+            try:  # no cost on Python 3.11+ until it raises
+                read[j], write[j], write_1h[j], total[j] = o.read, o.write, o.write_1h, o.total
+            except OverflowError:
+                read, write, write_1h, total = (
+                    a if a.typecode == "q" else array("q", a) for a in (read, write, write_1h, total)
+                )
+                read[j], write[j], write_1h[j], total[j] = o.read, o.write, o.write_1h, o.total
     return array("q", calls), read, write, write_1h, total
 
 
