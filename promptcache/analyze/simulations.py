@@ -639,7 +639,8 @@ class Simulations:
             got = next((d for d in kept if d[0] is parent), None)
             if got is None:
                 playout = self._layout(parent, source)
-                prints = _patched_prints(base[1], parent.changed(), playout, pol, self._same_prints)
+                # kept coded (``CodedPrints``): 1-4 bytes a call, not a dict slot per changed call
+                prints = CodedPrints.of(_patched_prints(base[1], parent.changed(), playout, pol, self._same_prints))
                 done = next((o for k, v, o in self._last if k == key and v is parent), None)
                 if done is None:
                     done = self._simulate(key, source, parent, playout, make, spec)
@@ -830,9 +831,6 @@ def _patched_prints(
     (each the object ``same`` holds for its value when given: ``footprints_of``)."""
     facts, _, seq = layout
     return PatchedPrints(base, footprints_of(changed, facts, keyed(seq), pol, same))
-
-
-_Patched = PatchedPrints  # the name earlier rounds gave it
 
 
 def differs(a: Variant, b: Variant) -> set[int]:
