@@ -280,10 +280,10 @@ def reshape(
         if targets is None:
             continue
         key = fa.seq if fa.seq == i else i  # the record's own int where it is the index: none made per call
-        for chosen, dest in targets:
+        for chosen, into in targets:
             new = _entry(fa, [fixes[j] for j in chosen])
             if new is not None:
-                dest[key] = new
+                into[key] = new
 
     if text_groups:
         by_text = {

@@ -165,8 +165,8 @@ class Outcomes:
         an hour (a column of zeros, 1 byte a call), a comparison model's placement without
         breakpoints caches nothing, and every simulation over the same shapes (Claude's three
         placements and GPT over the scaled family) has the same prompt totals."""
-        cols = tuple(_narrow(a, shared) for a in self.columns())
-        return Kept(*cols, self.storage_token_hours)
+        read, write, write_1h, total = (_narrow(a, shared) for a in self.columns())
+        return Kept(read, write, write_1h, total, self.storage_token_hours)
 
     def columns(self) -> tuple[array, array, array, array]:
         """read, write, write_1h and total, each indexed by call."""
@@ -199,15 +199,13 @@ class Kept(Outcomes):
 NARROW = (("b", 1 << 7), ("h", 1 << 15), ("i", 1 << 31), ("q", 1 << 63))
 
 
-def _narrow(a: array | PatchedInts, shared: dict[tuple, list[array]] | None) -> array | PatchedInts:
+def _narrow(a: array, shared: dict[tuple, list[array]] | None) -> array:
     """Column ``a`` in the narrowest of ``NARROW`` that holds its values (``a`` itself if it is
     that already), or the equal column ``shared`` holds (recorded there if new)."""
     import zlib
 
     import numpy as np
 
-    if not isinstance(a, array):
-        return a
     if len(a):
         v = np.frombuffer(a, np.dtype(f"i{a.itemsize}"))
         lo, hi = int(v.min()), int(v.max())

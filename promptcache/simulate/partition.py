@@ -137,12 +137,13 @@ class CodedPrints(Sequence[tuple]):
         return [int(c) for c in got]
 
 
-class PatchedPrints(Sequence[tuple]):
-    """Footprints of a layout: the log's (``base``), shared, with its changed calls' own (``over``)."""
+class PatchedPrints(Sequence[Any]):
+    """Footprints of a layout: the log's (``base``), shared, with its changed calls' own (``over``)
+    (or any per-call values so patched: ``call_roots``)."""
 
     __slots__ = ("base", "over")
 
-    def __init__(self, base: Footprints, over: dict[int, tuple]):
+    def __init__(self, base: Sequence[Any], over: dict[int, Any]):
         self.base, self.over = base, over
 
     def __len__(self) -> int:
@@ -152,7 +153,7 @@ class PatchedPrints(Sequence[tuple]):
         got = self.over.get(i)
         return got if got is not None else self.base[i]
 
-    def __iter__(self) -> Iterator[tuple]:
+    def __iter__(self) -> Iterator[Any]:
         over = self.over
         for i, p in enumerate(self.base):
             yield over.get(i, p)
