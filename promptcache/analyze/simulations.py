@@ -114,7 +114,13 @@ class Simulations:
     (``price.scenarios.resimulate``); the latest few what-ifs are kept for the next model that
     caches alike, each as a patch over the log's outcomes (``scenarios.Patched``: only the calls
     whose outcome it changed), so what a kept what-if holds grows with what it changes, not with
-    the log."""
+    the log.
+
+    What is kept for the run is kept narrow: a simulation as logged with columns of the fewest
+    bytes that hold them, equal columns of two caches one array (``Outcomes.narrowed``), its
+    footprints as codes into a table of the distinct ones, equal footprints of two caches one
+    object (``CodedPrints``, ``_kept_prints``), a what-if's re-run calls in 32 bits
+    (``_kept_calls``), the price codes' output tokens one array for every model."""
 
     fp: FirstPass
     order: list[int]

@@ -485,8 +485,10 @@ class PriceCodes:
     depends on the simulated prompt total: so each call has two codes, ``lo`` for a total at most
     ``thr`` and ``hi`` above it (the same code where the list has no long-context price). Codes
     index ``keys`` (a ledger's bucket keys, ``(group, bucket)``); ``patched`` shares them. The
-    few distinct ``(lo, hi, thr)`` are kept once; a call keeps which one is its (``row``, 32 bits)
-    and its output tokens: 8 bytes a call; ``at`` gives them for the calls priced."""
+    few distinct ``(lo, hi, thr)`` are kept once; a call keeps which one is its (``row``: 8 bits
+    while they are fewer than 128, else 16 or 32) and its output tokens (32 bits, one array shared
+    by every model's codes over the same facts: ``of(like=...)``): ~1 byte a call per model and 4
+    for all; ``at`` gives them for the calls priced."""
 
     def __init__(self, model: str, catalog: Catalog, fallback: datetime | None):
         import numpy as np
