@@ -147,3 +147,19 @@ def test_pricing_sums_32_bit_counts_in_64_bits():
         assert a.cost() == b.cost()
         c, d = (counted(CAT, facts, [0, 1, 2], model, o, None) for o in (narrow, wide))
         assert c.ledger.cost() == d.ledger.cost() == a.cost()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(quads, min_size=1, max_size=30), st.data())
+def test_a_unit_fed_keeps_every_value_in_32_bits_until_one_does_not_fit(values, data):
+    """``simulate.partition.feed`` (a unit or a what-if's re-run): 32-bit arrays, widened to 64
+    bits in the middle of the run when a count needs it, each call fed once."""
+    from promptcache.simulate.partition import feed
+
+    n = len(values)
+    order = data.draw(st.permutations(range(n)))
+    pol = _Scripted()
+    calls, *cols = feed(order, _facts(n), list(enumerate(values)), pol)  # type: ignore[arg-type]
+    assert pol.seen == list(order) and list(calls) == list(order)
+    assert [tuple(c[j] for c in cols) for j in range(n)] == [values[i] for i in order]
+    assert {c.typecode for c in cols} == {_width(Outcomes.zeros(0), [values[i] for i in order])}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -151,3 +152,41 @@ def test_mixed_models_price_each_call_in_its_models_bucket(got, models, data, fa
     codes = {e.id: PriceCodes.of(facts, e.id, CAT, fallback) for e in entries}
     _same(simulate(facts, order, place.__getitem__, {e.tokenizer: shapes for e in entries},
                    {e.id: _Scripted() for e in entries}, CAT, fallback=fallback, codes=codes.get), want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(calls(), st.sampled_from(MODELS), st.sampled_from(MODELS), st.data())
+def test_codes_sharing_another_models_output_price_the_same(got, first, model, data):
+    """Codes made ``like`` another model's (``Simulations.codes``: one array of output tokens for
+    every model) share its output array and price as codes made on their own; a patch copies it."""
+    facts, order, out = got
+    other = PriceCodes.of(facts, first, CAT, NOW)
+    shared = PriceCodes.of(facts, model, CAT, NOW, like=other)
+    assert shared.output is other.output and shared.row.dtype == np.int8  # a handful of rows
+    _same(price(facts, order, model, out, CAT, fallback=NOW, codes=shared), _one_by_one(facts, order, model, out, NOW))
+    changed = data.draw(st.sets(st.integers(0, len(facts) - 1)))
+    new = [replace(f, output=f.output + 1) if i in changed else f for i, f in enumerate(facts)]
+    patched = shared.patched(new, changed)
+    assert patched.output is not other.output and list(other.output) == [f.output for f in facts]
+    _same(price(new, order, model, out, CAT, fallback=NOW, codes=patched), _one_by_one(new, order, model, out, NOW))
+
+
+def test_a_patch_widens_the_rows_past_8_bits():
+    """Rows past 127 (many groups): a patch's row array widens to hold them, the log's keeps 8 bits."""
+    facts = [
+        CallFacts(start=NOW.timestamp(), end=NOW.timestamp() + 1, when=NOW, user="u", model="m", group="g0",
+                  output=1, conversation=None, timed=True, latency_reported=True, list_at=NOW)
+    ] * 3
+    base = PriceCodes.of(facts, "deepseek-v4-pro", CAT, NOW)
+    assert base.row.dtype == np.int8
+    new = list(facts)
+    codes = base
+    for g in range(1, 200):  # each group a new row
+        new[1] = replace(facts[1], group=f"g{g}")
+        codes = codes.patched(new, [1])
+    assert codes.row.dtype != np.int8 and int(codes.row[1]) >= 128 and base.row.dtype == np.int8
+    out = Outcomes.zeros(3)
+    for i in range(3):
+        out.put(i, 0, 0, 0, 10)
+    _same(price(new, [0, 1, 2], "deepseek-v4-pro", out, CAT, fallback=NOW, codes=codes),
+          _one_by_one(new, [0, 1, 2], "deepseek-v4-pro", out, NOW))

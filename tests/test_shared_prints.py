@@ -19,14 +19,14 @@ import pytest
 from promptcache.analyze import pipeline as analysis
 from promptcache.analyze import simulations as sims_mod
 from promptcache.analyze.first_pass import first_pass
-from promptcache.analyze.simulations import Simulations, _Patched, _patched_prints
+from promptcache.analyze.simulations import Simulations, _patched_prints
 from promptcache.knowledge.catalog import default_catalog
 from promptcache.measure.shape import Measurer
 from promptcache.price import scenarios, units
 from promptcache.read.reader import read_logs
 from promptcache.report.recommendation_text import with_text
 from promptcache.simulate import partition
-from promptcache.simulate.partition import footprints, footprints_of, split
+from promptcache.simulate.partition import CodedPrints, footprints, footprints_of, split
 from promptcache.simulate.policies import (
     AnthropicCache,
     DeepSeekCache,
@@ -145,9 +145,9 @@ def test_analysis_identical_with_shared_footprints(gen_log, monkeypatch):
     assert fast_kept == slow_kept and fast_kept
     same = sims._same_prints
     derived = [p for ds in sims._derived.values() for _, _, p in ds]
-    assert derived and all(isinstance(p, _Patched) and p.over for p in derived)
+    assert derived and all(isinstance(p, CodedPrints) for p in derived)  # kept coded
     for p in derived:  # the changed calls' footprints are the intern's objects
-        assert all(same[v] is v for v in p.over.values())
+        assert all(same[v] is v for v in p.table)
     for _, p in sims._base.values():
         if p is not None:
             assert all(same[v] is v for v in p)

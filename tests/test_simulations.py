@@ -250,3 +250,36 @@ def test_a_what_if_keeps_only_the_calls_whose_outcome_it_changed(sims):
         assert [list(c) for c in got.full().columns()] == [list(c) for c in want.columns()]
         patched += 0 < len(got.calls) < len(facts)
     assert patched  # some what-if changes some calls' outcomes, not all
+
+
+def test_kept_simulations_are_narrow_and_read_as_a_whole_simulation(sims):
+    """The simulations as logged are kept narrowed (``Kept``: columns shared between caches where
+    equal) with coded footprints (``CodedPrints``), one object for equal footprints of two caches;
+    each reads as a whole simulation and its footprints list; a what-if's re-run calls are kept in
+    32 bits."""
+    from dataclasses import replace
+
+    from promptcache.price.scenarios import Kept, footprints
+    from promptcache.simulate.partition import CodedPrints
+
+    pro = sims.catalog.model("deepseek-v4-pro")
+    facts, shapes = sims.fp.facts, sims.fp.shapes[pro.tokenizer]
+    runs = {}
+    for params in (None, {"eviction_idle_s": 1}, {"construction_delay_s": 0}):
+        got = sims.outcomes(pro) if params is None else sims.outcomes_with(pro, params)
+        pol = make_policy(pro, sims.measurers[pro.tokenizer], overrides=params)
+        want = simulate_outcomes(facts, sims.order, shapes, pol)
+        assert isinstance(got, Kept) and [list(c) for c in got.columns()] == [list(c) for c in want.columns()]
+        prints = sims._base[sims._key(pro, params if params is not None else sims.params(pro))[0]][1]
+        assert isinstance(prints, CodedPrints) and prints == footprints(facts, shapes, pol)
+        runs[str(params)] = (got, prints)
+    (a, pa), (b, pb), _ = runs.values()
+    assert pa is pb  # the same footprints (the same scopes and roots): one object
+    assert a.total is b.total and list(a.read) != list(b.read)  # the same prompts, other hits
+    cols = [c for o, _ in sims._base.values() for c in o.columns()]
+    assert all(x is y or x.typecode != y.typecode or x != y for x in cols for y in cols)  # equal columns: one
+    group = facts[0].group
+    var = Variant(facts={i: replace(f, user=None) for i, f in enumerate(facts) if f.group == group})
+    sims.run(pro, var)
+    reruns = [r for _, v, _, r, _ in sims._reruns if v is var]
+    assert reruns and all(r.typecode == "i" for r in reruns)

@@ -143,8 +143,8 @@ def test_patched_layouts_equal_full_copies(seen, which):
 
 def test_layouts_share_their_changes(seen):
     """A group with one fix: its combined changes are that fix's, the same objects; with several,
-    a call's facts are one object per distinct set of fixes (all but one of two fixes that change
-    facts: the other fix's own objects)."""
+    a call's facts are one object per distinct set of fixes, and the mapping of a set's changed
+    facts one too (all but one of two fixes that change facts: the other fix's own mapping)."""
     fixes = _more(seen, extra=1)
     variants = whatif.reshape(seen["calls"], fixes, seen["facts"], seen["measurers"], seen["shapes"])
     by_group: dict[str, list[int]] = {}
@@ -159,9 +159,9 @@ def test_layouts_share_their_changes(seen):
     ks = by_group[fixes[-1].group]
     moving = [k for k in ks if fixes[k].apply_facts]
     assert len(ks) >= 3 and len(moving) == 2
-    for k in moving:  # all but k applies the other facts fix only: that fix's own objects
+    for k in moving:  # all but k applies the other facts fix only: that fix's own mapping, shared
         (other,) = [j for j in moving if j != k]
-        assert variants.in_group[k].facts is not variants.alone[other].facts
+        assert variants.in_group[k].facts is variants.alone[other].facts
         assert variants.in_group[k].facts.keys() == variants.alone[other].facts.keys()
         assert all(variants.in_group[k].facts[i] is f for i, f in variants.alone[other].facts.items())
 

@@ -261,26 +261,29 @@ def reshape(
             out += [(loo[k], tuple(j for j in ks if j != k)) for k in ks]
         return out
 
-    # scope fixes need no text: per group, each layout and the fixes of its set that change facts
-    by_facts: dict[str, list[tuple[_Draft, tuple[int, ...]]]] = {}
+    # scope fixes need no text: per group, the sets of its fixes that change facts its layouts
+    # apply, each with one mapping of changed facts shared by the layouts that apply that set (a
+    # scope fix alone and all the group's fixes but a text fix: one mapping, not two; a call's entry
+    # costs a dict slot per mapping, ~50 bytes, and the user-scope fix gives every call of its
+    # group one: the advisor's largest structure while it simulates)
+    by_facts: dict[str, list[tuple[tuple[int, ...], dict[int, CallFacts]]]] = {}
     for g, ks in by_group.items():
         if any(fixes[k].apply_facts for k in ks):
-            by_facts[g] = [(v, tuple(j for j in s if fixes[j].apply_facts)) for v, s in layouts(ks)]
-            for v, chosen in by_facts[g]:
+            shared: dict[tuple[int, ...], dict[int, CallFacts]] = {}
+            for v, s in layouts(ks):
+                chosen = tuple(j for j in s if fixes[j].apply_facts)
                 v.no_user = _no_user(g, (fixes[j] for j in chosen))
+                v.facts = shared.setdefault(chosen, {})
+            by_facts[g] = list(shared.items())
     for i, fa in enumerate(facts):
         targets = by_facts.get(fa.group)
         if targets is None:
             continue
         key = fa.seq if fa.seq == i else i  # the record's own int where it is the index: none made per call
-        made: dict[tuple[int, ...], CallFacts | None] = {}
-        for var, chosen in targets:
-            if chosen in made:
-                new = made[chosen]
-            else:
-                new = made[chosen] = _entry(fa, [fixes[j] for j in chosen])
+        for chosen, into in targets:
+            new = _entry(fa, [fixes[j] for j in chosen])
             if new is not None:
-                var.facts[key] = new
+                into[key] = new
 
     if text_groups:
         by_text = {

@@ -197,8 +197,8 @@ class _AsLogged:
     """The log as logged, simulated on every model: what later steps read of it."""
 
     conversations: R.ConversationRows  # the report's rows: calls, input and hit tokens on the first candidate
-    sim_reads: dict[str, array]  # the logged model's simulated reads per call
-    sim_writes: dict[str, tuple[array, array]]  # and its writes (5 min, 1 h)
+    sim_reads: dict[str, Sequence[int]]  # the logged model's simulated reads per call
+    sim_writes: dict[str, tuple[Sequence[int], Sequence[int]]]  # and its writes (5 min, 1 h)
 
 
 @dataclass
@@ -269,29 +269,23 @@ def _simulate_as_logged(run: _Run) -> _AsLogged:
     out = _AsLogged(R.ConversationRows(), {}, {})
     sums = _ConversationSums()
     for e in run.everyone:
-        n = len(metas)
-        reads = (
-            array("q", bytes(8 * n)) if (logged is not None and e.id == logged.id and run.fp.observed_calls) else None
-        )
-        writes = (array("q", bytes(8 * n)), array("q", bytes(8 * n))) if reads is not None else None
         track = e is run.entries[0]
 
-        def on_outcome(i: int, o, key=(e.id, "as_logged"), reads=reads, writes=writes, track=track) -> None:
+        def on_outcome(i: int, o, key=(e.id, "as_logged"), track=track) -> None:
             if timeline is not None and metas[i].timed:  # issue 8 timeline
                 timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
-            if reads is not None and writes is not None:
-                reads[i] = o.read
-                writes[0][i] = o.write
-                writes[1][i] = o.write_1h
             conv = run.conversation[i]
             if track and conv is not None:
                 sums.add(conv, o.total, o.read)
 
         run.done.stage = N.Stage("simulation", e.id, "as_logged")
         run.done.ledgers[(e.id, "as_logged")] = run.sims.run(e, on_outcome=on_outcome)
-        if reads is not None and writes is not None:
-            out.sim_reads[e.id] = reads
-            out.sim_writes[e.id] = writes
+        if logged is not None and e.id == logged.id and run.fp.observed_calls:
+            # the simulation's own columns (every call fed: the outcomes ``run`` walked), kept with
+            # it by ``Simulations``: no copy of 24 bytes a call for the calibration
+            got = run.sims.outcomes(e)
+            out.sim_reads[e.id] = got.read
+            out.sim_writes[e.id] = (got.write, got.write_1h)
     out.conversations = sums.rows()
     return out
 
@@ -1056,11 +1050,11 @@ def _calibration(
     sims: Simulations,
     fp: FirstPass,
     logged: ModelEntry | None,
-    sim_reads: dict[str, array],
+    sim_reads: dict[str, Sequence[int]],
     catalog: Catalog,
     opts: AnalyzeOptions,
     notes: list[N.Note],
-    sim_writes: dict[str, tuple[array, array]] | None = None,
+    sim_writes: dict[str, tuple[Sequence[int], Sequence[int]]] | None = None,
 ) -> R.Calibration | None:
     """The logged model's simulation against the provider's reported cache reads, per group."""
     if not fp.observed_calls or logged is None:
@@ -1100,11 +1094,11 @@ def _calibration(
 def _calibration_rows(
     fp: FirstPass,
     order: list[int],
-    reads: array,
+    reads: Sequence[int],
     catalog: Catalog,
     ttl_s: float | None,
     why_missed: _MissedReason,
-    sim_writes: tuple[array, array] | None,
+    sim_writes: tuple[Sequence[int], Sequence[int]] | None,
 ) -> Iterator[CallRow]:
     """Each priced call with a reported cache read, as ``calibration.calibrate_groups`` takes them:
     group by group (the groups in the start order of their first such call, each group's calls in
@@ -1203,7 +1197,7 @@ class _MissedReason:
 
 
 def _fit(
-    sims: Simulations, fp: FirstPass, logged: ModelEntry, reads: array, catalog: Catalog, opts: AnalyzeOptions
+    sims: Simulations, fp: FirstPass, logged: ModelEntry, reads: Sequence[int], catalog: Catalog, opts: AnalyzeOptions
 ) -> R.Fit | None:
     """The logged model re-simulated at every point of its policy's ``fit`` grid (the unpublished
     parameters ``--cache-param`` did not set), each compared call by call with the reported hits."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -46,12 +46,15 @@ from ..simulate.deepseek import same_below
 from ..simulate.engine import resolve
 from ..simulate.parallel import Forked
 from ..simulate.partition import (
+    CodedPrints,
     Partition,
+    PatchedPrints,
     PieceTable,
     PolicySpec,
     Unit,
     UnitResult,
     WorkPlan,
+    call_roots,
     components,
     feed,
     footprints_of,
@@ -111,7 +114,13 @@ class Simulations:
     (``price.scenarios.resimulate``); the latest few what-ifs are kept for the next model that
     caches alike, each as a patch over the log's outcomes (``scenarios.Patched``: only the calls
     whose outcome it changed), so what a kept what-if holds grows with what it changes, not with
-    the log."""
+    the log.
+
+    What is kept for the run is kept narrow: a simulation as logged with columns of the fewest
+    bytes that hold them, equal columns of two caches one array (``Outcomes.narrowed``), its
+    footprints as codes into a table of the distinct ones, equal footprints of two caches one
+    object (``CodedPrints``, ``_kept_prints``), a what-if's re-run calls in 32 bits
+    (``_kept_calls``), the price codes' output tokens one array for every model."""
 
     fp: FirstPass
     order: list[int]
@@ -155,6 +164,9 @@ class Simulations:
     # every footprint met, one object per distinct value (``footprints_of``): the log's and the kept
     # layouts' changed calls share the few scopes x roots instead of ~200 bytes of tuples a call
     _same_prints: dict[tuple, tuple] = field(default_factory=dict)
+    # the columns of the simulations as logged (``_base``), kept narrowed (``Outcomes.narrowed``):
+    # one array per distinct column, shared by the simulations that have it
+    _columns: dict[tuple, list[array]] = field(default_factory=dict)
     # per cache, the partitions of its simulation as logged (``LoggedParts``), made on first use
     _logged: dict[tuple, LoggedParts] = field(default_factory=dict)
 
@@ -204,7 +216,8 @@ class Simulations:
         key = (model, fb)
         base = self._codes.get(key)
         if base is None:
-            base = self._codes[key] = PriceCodes.of(self.fp.facts, model, self.catalog, fb)
+            like = next(iter(self._codes.values()), None)  # its output tokens shared
+            base = self._codes[key] = PriceCodes.of(self.fp.facts, model, self.catalog, fb, like)
         if facts is self.fp.facts:
             return base
         if isinstance(facts, Overlay) and facts.base is self.fp.facts:
@@ -342,11 +355,11 @@ class Simulations:
         logged = self._logged.get(own)
         if logged is None or logged.prints is not base[1]:
             logged = self._logged[own] = LoggedParts.of(base[1])
-        prints, find = base[1], logged.find
-        long = {find(prints[i][0]) for i in order if seq[i].total > limit}
+        at = call_roots(base[1], logged.find)  # each call's partition
+        long = {at[i] for i in order if seq[i].total > limit}
         if sum(logged.sizes[r] for r in long) == len(order):
             return None  # every partition has a longer prompt: the whole simulation
-        rerun = array("q", (i for i in order if find(prints[i][0]) in long))
+        rerun = array("q", (i for i in order if at[i] in long))
         return Patched.over(base[0], [feed(rerun, facts, seq, pol)])
 
     def _outcomes(
@@ -612,8 +625,9 @@ class Simulations:
         pol = make()
         base = self._base.get(key)
         if var is None:
-            prints = footprints(facts, keyed(seq), pol, self._same_prints)
+            prints = self._kept_prints(footprints(facts, keyed(seq), pol, self._same_prints))
             outcomes, ledgers = self._planned(facts, order, seq, pol, make, prints, spec, models)
+            outcomes = outcomes.narrowed(self._columns)  # kept for the run: narrow columns, equal ones shared
             self._base[key] = (outcomes, prints)
             for m, ledger in ledgers.items():
                 self._priced[(key, m)] = ledger  # priced in the work units, reduced here
@@ -631,7 +645,8 @@ class Simulations:
             got = next((d for d in kept if d[0] is parent), None)
             if got is None:
                 playout = self._layout(parent, source)
-                prints = _patched_prints(base[1], parent.changed(), playout, pol, self._same_prints)
+                # kept coded (``CodedPrints``): 1-4 bytes a call, not a dict slot per changed call
+                prints = CodedPrints.of(_patched_prints(base[1], parent.changed(), playout, pol, self._same_prints))
                 done = next((o for k, v, o in self._last if k == key and v is parent), None)
                 if done is None:
                     done = self._simulate(key, source, parent, playout, make, spec)
@@ -674,7 +689,7 @@ class Simulations:
         ex = self.opts.executor
         parts, rerun = rerun_partitions(prints, changed, facts, order, keyed(seq), pol, self._same_prints)
         if ex is None or not ex.remote or ex.units <= 1 or len(rerun) < getattr(ex, "min_rerun", 0) or not parts:
-            self._reruns = [(key, var, parent, rerun, {}), *self._reruns[:7]]
+            self._reruns = [(key, var, parent, self._kept_calls(rerun), {}), *self._reruns[:7]]
             reuse = self._logged_parts(key, var, parts)
             same: list[UnitResult] = []
             skip: set[int] = set()
@@ -713,8 +728,24 @@ class Simulations:
                 units.append(RerunUnit(unit, pricing, *before(c)))
             results = ex.map(run_rerun_unit, units)
         outs, priced = merge_reruns(results, self._ranks())
-        self._reruns = [(key, var, parent, rerun, priced), *self._reruns[:7]]
+        self._reruns = [(key, var, parent, self._kept_calls(rerun), priced), *self._reruns[:7]]
         return Patched.over(base, outs)
+
+    def _kept_prints(self, prints: Footprints | None) -> Footprints | None:
+        """A simulation's footprints as kept with it (``_base``): coded (``CodedPrints``), and those
+        of another cache kept before when they are the same (the comparison model's placements)."""
+        if prints is None:
+            return None
+        got = CodedPrints.of(prints)
+        return next((p for _, p in self._base.values() if isinstance(p, CodedPrints) and p.same(got)), got)
+
+    def _kept_calls(self, rerun: array) -> array:
+        """A what-if's re-run calls as kept (``_reruns``): 32-bit indexes for a log of fewer than
+        2**31 calls, and the array of an earlier what-if re-run on another cache when it holds the
+        same calls (the comparison models' placements and GPT re-run what the same fix reaches)."""
+        if rerun.typecode != "i" and len(self.fp.facts) <= _INT32_LIMIT:
+            rerun = array("i", rerun)
+        return next((r for _, _, _, r, _ in self._reruns if r == rerun), rerun)
 
     def _logged_parts(self, key: tuple, var: Variant, parts: list[Partition]) -> list[array]:
         """The calls of the re-run ``parts`` of ``var`` whose outcomes are those of the log as
@@ -760,6 +791,11 @@ class LoggedParts:
     def of(cls, prints: Footprints) -> LoggedParts:
         find = components(prints)
         sizes: dict[Any, int] = {}
+        if isinstance(prints, CodedPrints):  # per distinct footprint, with its number of calls
+            for p, n in zip(prints.table, prints.counts(), strict=True):
+                r = find(p[0])
+                sizes[r] = sizes.get(r, 0) + n
+            return cls(prints, find, sizes)
         for p in prints:
             r = find(p[0])
             sizes[r] = sizes.get(r, 0) + 1
@@ -781,6 +817,9 @@ class LoggedParts:
         return sum(self.sizes[r] for r in roots) == len(calls)
 
 
+#: the calls a log may have for their indexes to be kept in 32 bits
+_INT32_LIMIT = 1 << 31
+
 #: combined layouts kept per cache as parents (their outcomes a patch over the log's, ``Patched``, and
 #: their changed calls' footprints)
 DERIVED_KEPT = 2
@@ -797,28 +836,7 @@ def _patched_prints(
     footprints are ``base``): the log's footprints, shared, and the changed calls' made again
     (each the object ``same`` holds for its value when given: ``footprints_of``)."""
     facts, _, seq = layout
-    return _Patched(base, footprints_of(changed, facts, keyed(seq), pol, same))
-
-
-class _Patched(Sequence[tuple]):
-    """Footprints of a layout: the log's (``base``), shared, with its changed calls' own (``over``)."""
-
-    __slots__ = ("base", "over")
-
-    def __init__(self, base: Footprints, over: dict[int, tuple]):
-        self.base, self.over = base, over
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, i):
-        got = self.over.get(i)
-        return got if got is not None else self.base[i]
-
-    def __iter__(self) -> Iterator[tuple]:
-        over = self.over
-        for i, p in enumerate(self.base):
-            yield over.get(i, p)
+    return PatchedPrints(base, footprints_of(changed, facts, keyed(seq), pol, same))
 
 
 def differs(a: Variant, b: Variant) -> set[int]:

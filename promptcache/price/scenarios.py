@@ -152,7 +152,21 @@ class Outcomes:
         )
 
     def copy(self) -> Outcomes:
-        return Outcomes(self.read[:], self.write[:], self.write_1h[:], self.total[:], self.storage_token_hours)
+        """Plain outcomes to write into: the columns copied, a narrowed one (``narrowed``) at 32 bits."""
+        read, write, write_1h, total = (a[:] if a.itemsize >= 4 else array("i", a) for a in self.columns())
+        return Outcomes(read, write, write_1h, total, self.storage_token_hours)
+
+    def narrowed(self, shared: dict[tuple, list[array]] | None = None) -> Outcomes:
+        """These outcomes to keep for the run (``Kept``, read-only): each column in the fewest bytes
+        that hold its values (``NARROW``: 8, 16, 32 or 64-bit signed integers, which ``ints64`` and
+        a read by call read alike), and, with ``shared``, a column equal to one kept before taken
+        from there (``shared`` maps a column's type, length and checksum to the columns kept). A
+        short chat's simulations as logged keep ~5 of 16 bytes a call: DeepSeek never writes for
+        an hour (a column of zeros, 1 byte a call), a comparison model's placement without
+        breakpoints caches nothing, and every simulation over the same shapes (Claude's three
+        placements and GPT over the scaled family) has the same prompt totals."""
+        read, write, write_1h, total = (_narrow(a, shared) for a in self.columns())
+        return Kept(read, write, write_1h, total, self.storage_token_hours)
 
     def columns(self) -> tuple[array, array, array, array]:
         """read, write, write_1h and total, each indexed by call."""
@@ -165,6 +179,49 @@ class Outcomes:
 
     def outcome(self, i: int) -> Outcome:
         return Outcome(read=self.read[i], total=self.total[i], write=self.write[i], write_1h=self.write_1h[i])
+
+
+class Kept(Outcomes):
+    """Outcomes kept for the run (``Outcomes.narrowed``): columns of any width, some shared with
+    other kept outcomes, so never written into (``copy`` gives plain ones to write into)."""
+
+    def put(self, i: int, read: int, write: int, write_1h: int, total: int) -> None:
+        raise TypeError("kept outcomes are read-only: write into their copy()")
+
+    def widen(self) -> None:
+        raise TypeError("kept outcomes are read-only: write into their copy()")
+
+    def narrowed(self, shared: dict[tuple, list[array]] | None = None) -> Outcomes:
+        return self
+
+
+#: the signed typecodes a kept column may take, narrowest first, with the values each holds
+NARROW = (("b", 1 << 7), ("h", 1 << 15), ("i", 1 << 31), ("q", 1 << 63))
+
+
+def _narrow(a: array, shared: dict[tuple, list[array]] | None) -> array:
+    """Column ``a`` in the narrowest of ``NARROW`` that holds its values (``a`` itself if it is
+    that already), or the equal column ``shared`` holds (recorded there if new)."""
+    import zlib
+
+    import numpy as np
+
+    if len(a):
+        v = np.frombuffer(a, np.dtype(f"i{a.itemsize}"))
+        lo, hi = int(v.min()), int(v.max())
+        tc = next(t for t, lim in NARROW if -lim <= lo and hi < lim)
+        if tc != a.typecode:
+            out = array(tc)
+            out.frombytes(v.astype(np.dtype(f"i{array(tc).itemsize}")).tobytes())
+            a = out
+    if shared is None:
+        return a
+    same = shared.setdefault((a.typecode, len(a), zlib.crc32(memoryview(a).cast("B"))), [])
+    got = next((b for b in same if b == a), None)
+    if got is None:
+        same.append(a)
+        return a
+    return got
 
 
 class PatchedInts(Sequence[int]):
@@ -294,6 +351,9 @@ class Patched(Outcomes):
 
     def copy(self) -> Outcomes:
         return self.full()
+
+    def narrowed(self, shared: dict[tuple, list[array]] | None = None) -> Outcomes:
+        return self  # a patch: its base is kept (narrowed) already, its own values are few
 
     def full(self) -> Outcomes:
         read, write, write_1h, total = (cast(PatchedInts, a).whole() for a in self.columns())
@@ -425,8 +485,10 @@ class PriceCodes:
     depends on the simulated prompt total: so each call has two codes, ``lo`` for a total at most
     ``thr`` and ``hi`` above it (the same code where the list has no long-context price). Codes
     index ``keys`` (a ledger's bucket keys, ``(group, bucket)``); ``patched`` shares them. The
-    few distinct ``(lo, hi, thr)`` are kept once; a call keeps which one is its (``row``, 32 bits)
-    and its output tokens: 8 bytes a call; ``at`` gives them for the calls priced."""
+    few distinct ``(lo, hi, thr)`` are kept once; a call keeps which one is its (``row``: 8 bits
+    while they are fewer than 128, else 16 or 32) and its output tokens (32 bits, one array shared
+    by every model's codes over the same facts: ``of(like=...)``): ~1 byte a call per model and 4
+    for all; ``at`` gives them for the calls priced."""
 
     def __init__(self, model: str, catalog: Catalog, fallback: datetime | None):
         import numpy as np
@@ -442,13 +504,24 @@ class PriceCodes:
 
     @classmethod
     def of(
-        cls, facts: Sequence[CallFacts], model: str, catalog: Catalog, fallback: datetime | None = None
+        cls,
+        facts: Sequence[CallFacts],
+        model: str,
+        catalog: Catalog,
+        fallback: datetime | None = None,
+        like: PriceCodes | None = None,
     ) -> PriceCodes:
-        """The codes of every call of ``facts`` priced as ``model`` (``fallback`` as in ``price``)."""
+        """The codes of every call of ``facts`` priced as ``model`` (``fallback`` as in ``price``).
+        ``like``: codes made from the same ``facts`` (another model's), whose output tokens these
+        share (one array for every model priced; ``patched`` copies before it writes). A call's
+        row takes 8 bits while the rows are fewer than 128, else 16 or 32 (``_fit``)."""
         import numpy as np
 
         out = cls(model, catalog, fallback)
-        out.row = np.fromiter((out._row(f) for f in facts), np.int32, len(facts))
+        out.row = _fit(np.fromiter((out._row(f) for f in facts), np.int32, len(facts)), len(out._rows))
+        if like is not None and len(like.output) == len(facts):
+            out.output = like.output
+            return out
         out.output = np.fromiter((f.output for f in facts), np.int64, len(facts))
         if not len(out.output) or out.output.max() <= _INT32_MAX:
             out.output = out.output.astype(np.int32)
@@ -479,7 +552,10 @@ class PriceCodes:
                 b = before[i]
                 if f.group == b.group and f.output == b.output and f.prices_alike(b):  # instants, blend, tier
                     continue
-            out.row[i] = self._row(f)
+            r = self._row(f)
+            if r > np.iinfo(out.row.dtype).max:
+                out.row = out.row.astype(np.int32)
+            out.row[i] = r
             if f.output > _INT32_MAX and out.output.dtype != np.int64:
                 out.output = out.output.astype(np.int64)
             out.output[i] = f.output
@@ -507,6 +583,17 @@ class PriceCodes:
             got = self._index[key] = len(self.keys)
             self.keys.append(key)
         return got
+
+
+def _fit(row: Any, rows: int) -> Any:
+    """``row`` (each call's row among ``rows``) in 8 bits when the rows are fewer than 128, 16
+    when fewer than 32,768, else as it is (32)."""
+    import numpy as np
+
+    for dt in (np.int8, np.int16):
+        if rows <= np.iinfo(dt).max:
+            return row.astype(dt)
+    return row
 
 
 _NO_LIMIT = (1 << 63) - 1

@@ -35,7 +35,17 @@ from typing import Any
 from ..knowledge.catalog import Catalog, default_catalog
 from ..measure.shape import Shape
 from ..model.facts import CallFacts
-from ..simulate.partition import Footprints, Partition, Unit, UnitResult, components, footprints_of, run_unit
+from ..simulate.partition import (
+    Footprints,
+    Partition,
+    Unit,
+    UnitResult,
+    call_roots,
+    components,
+    distinct,
+    footprints_of,
+    run_unit,
+)
 from ..simulate.policies import FootprintPolicy
 from .ledger import Ledger
 from .scenarios import Outcomes, PriceCodes, bucket_sums
@@ -306,12 +316,16 @@ def rerun_partitions(
     re-run, in ``order`` (what ``resimulate`` feeds through one policy). ``same``: the caller's
     footprint intern (``footprints_of``)."""
     new_prints = footprints_of(changed, facts, shapes, policy, same)
-    root = components([*base_prints, *new_prints.values()])
+    # connected as the log's footprints and the changed calls' new ones connect them, each distinct
+    # footprint of the log once (``distinct``: the same partition as every call's)
+    root = components([*distinct(base_prints), *new_prints.values()])
     dirty = {root(k) for i in changed for k in (*base_prints[i], *new_prints[i])}
+    at = call_roots(base_prints, root)  # each call's partition by its footprint as logged
     groups: dict[Any, array] = {}
     rerun = array("q")
     for i in order:
-        r = root(new_prints.get(i, base_prints[i])[0])
+        p = new_prints.get(i)
+        r = at[i] if p is None else root(p[0])
         if r in dirty:
             got = groups.get(r)
             if got is None:

@@ -74,6 +74,117 @@ def footprints(
     ]
 
 
+class CodedPrints(Sequence[tuple]):
+    """A layout's footprints kept for the run: each distinct footprint once (``table``, in the order
+    the calls first have it) and each call's place in that table (``codes``: 8, 16 or 32 bits as
+    the table's length needs), read as the list they were made from (equal to it, item for item).
+    1-4 bytes a call instead of a list's 8-byte pointer and its slack (~44 bytes a call for the
+    five simulations as logged of a short chat); a reader of every call's partition works per
+    distinct footprint (``components``, ``distinct``, ``call_roots``), not per call."""
+
+    __slots__ = ("codes", "table")
+
+    def __init__(self, codes: array, table: list):
+        self.codes, self.table = codes, table
+
+    @classmethod
+    def of(cls, prints: Iterable[tuple]) -> CodedPrints:
+        """``prints`` (each footprint, by call) as codes into a table of the distinct ones; a
+        footprint equal to an earlier one is read as that one (``footprints`` gives one object per
+        value already)."""
+        if isinstance(prints, CodedPrints):
+            return prints
+        index: dict[tuple, int] = {}
+        table: list[tuple] = []
+        codes = array("i")
+        put = codes.append
+        for p in prints:
+            c = index.get(p)
+            if c is None:
+                c = index[p] = len(table)
+                table.append(p)
+            put(c)
+        tc = "b" if len(table) <= 1 << 7 else "h" if len(table) <= 1 << 15 else "i"
+        return cls(codes if tc == "i" else array(tc, codes), table)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self.table[c] for c in self.codes[i]]
+        return self.table[self.codes[i]]
+
+    def __iter__(self) -> Iterator[tuple]:
+        return map(self.table.__getitem__, self.codes)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # a sequence, compared by value
+
+    def same(self, other: CodedPrints) -> bool:
+        """Whether ``other`` holds the same footprints (one can stand for the other)."""
+        return self.codes == other.codes and self.table == other.table
+
+    def counts(self) -> list[int]:
+        """How many calls have each footprint of ``table``."""
+        import numpy as np
+
+        got = np.bincount(np.frombuffer(self.codes, np.dtype(f"i{self.codes.itemsize}")), minlength=len(self.table))
+        return [int(c) for c in got]
+
+
+class PatchedPrints(Sequence[Any]):
+    """Footprints of a layout: the log's (``base``), shared, with its changed calls' own (``over``)
+    (or any per-call values so patched: ``call_roots``)."""
+
+    __slots__ = ("base", "over")
+
+    def __init__(self, base: Sequence[Any], over: dict[int, Any]):
+        self.base, self.over = base, over
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i):
+        got = self.over.get(i)
+        return got if got is not None else self.base[i]
+
+    def __iter__(self) -> Iterator[Any]:
+        over = self.over
+        for i, p in enumerate(self.base):
+            yield over.get(i, p)
+
+
+def distinct(prints: Footprints) -> Iterable[tuple]:
+    """Footprints that connect the keys ``prints`` connects (``components`` of either gives the
+    same partition): the distinct ones of a ``CodedPrints`` (its table) or of a patch over one
+    (the table's footprints some call not patched still has, and the patch's), else ``prints``."""
+    if isinstance(prints, CodedPrints):
+        return prints.table
+    if isinstance(prints, PatchedPrints) and isinstance(prints.base, CodedPrints):
+        base, over = prints.base, prints.over
+        left = base.counts()
+        codes = base.codes
+        for i in over:
+            left[codes[i]] -= 1
+        return [*(p for p, n in zip(base.table, left, strict=True) if n > 0), *over.values()]
+    return prints
+
+
+def call_roots(prints: Footprints, find: Callable[[Hashable], Hashable]) -> Sequence[Hashable]:
+    """Each call's partition (``find`` of its footprint's first key) by call: ``find`` once per
+    distinct footprint of a ``CodedPrints`` (and once per patched call of a patch over one)."""
+    if isinstance(prints, CodedPrints):
+        return CodedPrints(prints.codes, [find(p[0]) for p in prints.table])
+    if isinstance(prints, PatchedPrints) and isinstance(prints.base, CodedPrints):
+        return PatchedPrints(call_roots(prints.base, find), {i: find(p[0]) for i, p in prints.over.items()})
+    return [find(p[0]) for p in prints]
+
+
 def footprints_of(
     calls: Iterable[int],
     facts: Sequence[CallFacts],
@@ -97,6 +208,8 @@ def footprints_of(
 def components(prints: Iterable[tuple]) -> Callable[[Hashable], Hashable]:
     """Union-find over footprint keys: keys that share a call are connected. Returns each key's
     representative (itself for keys connected to nothing else, the usual case)."""
+    if isinstance(prints, CodedPrints):  # each distinct footprint once: a repeat connects nothing new
+        prints = prints.table
     parent: dict[Hashable, Hashable] = {}
 
     def find(k: Hashable) -> Hashable:
@@ -141,8 +254,9 @@ def split(order: Sequence[int], prints: Footprints | None) -> list[Partition]:
         if got is None or name < got:
             key[r] = name
     calls: dict[Hashable, array] = {}
+    at = call_roots(prints, find)
     for i in order:
-        r = find(prints[i][0])
+        r = at[i]
         got_calls = calls.get(r)
         if got_calls is None:
             got_calls = calls[r] = array("q")
@@ -265,9 +379,11 @@ def feed(
     calls: Sequence[int], facts: Sequence[CallFacts], shapes: Sequence[Shape], policy: Policy, *, local: bool = False
 ) -> UnitResult:
     """``calls`` through ``policy`` in the order given; ``local``: ``facts`` and ``shapes`` are the
-    unit's own (position j is call ``calls[j]``), else the log's (indexed by call)."""
+    unit's own (position j is call ``calls[j]``), else the log's (indexed by call). The outcomes in
+    32-bit arrays (16 bytes a call: a what-if's re-run of most of the log is the advisor's largest
+    transient), widened to 64 bits on the way should a count not fit."""
     n = len(calls)
-    read, write, write_1h, total = (array("q", bytes(8 * n)) for _ in range(4))
+    read, write, write_1h, total = (array("i", bytes(4 * n)) for _ in range(4))
     request = policy.request
     drop = dropped_users(facts)  # a what-if's groups sent with no user id (a unit's own list: none)
     with quiet_collector():
@@ -275,7 +391,13 @@ def feed(
             k = j if local else i
             f = facts[k]
             o = request(shapes[k], start=f.start, end=f.end, user=None if f.group in drop else f.user, call=f.hints)
-            read[j], write[j], write_1h[j], total[j] = o.read, o.write, o.write_1h, o.total
+            try:  # no cost on Python 3.11+ until it raises
+                read[j], write[j], write_1h[j], total[j] = o.read, o.write, o.write_1h, o.total
+            except OverflowError:
+                read, write, write_1h, total = (
+                    a if a.typecode == "q" else array("q", a) for a in (read, write, write_1h, total)
+                )
+                read[j], write[j], write_1h[j], total[j] = o.read, o.write, o.write_1h, o.total
     return array("q", calls), read, write, write_1h, total
 
 
@@ -323,15 +445,19 @@ def quiet_collector() -> Iterator[None]:
 __all__ = [
     "ALL",
     "COLLECT_AFTER",
+    "CodedPrints",
     "FootprintPolicy",
     "Footprints",
     "Partition",
+    "PatchedPrints",
     "PieceTable",
     "PolicySpec",
     "Unit",
     "UnitResult",
     "WorkPlan",
+    "call_roots",
     "components",
+    "distinct",
     "feed",
     "footprints",
     "footprints_of",
