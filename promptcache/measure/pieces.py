@@ -30,6 +30,7 @@ from typing import Any
 FIRST_CHUNK = 1 << 10  # block hashes in the first chunk (8 KB)
 MAX_CHUNK = 1 << 15  # and in any later one (256 KB: what the last chunk may leave unused), unless a piece needs more
 VIEWS_KEPT = 8192
+FIRST_SLOTS = 1 << 8  # slots of a new table's index (a power of two; doubled when half full)
 _EMPTY = array("q")  # the block hashes of every piece shorter than a block: never appended to
 
 
@@ -48,12 +49,12 @@ def as_array(blocks: Sequence[int]) -> array:
 class Pieces:
     """Distinct pieces by key: count, key object and block hashes (see the module's docstring)."""
 
-    __slots__ = ("_at", "_chunk", "_chunks", "_counts", "_free", "_hi", "_keys", "_lo", "_seen", "_views")
+    __slots__ = ("_chunk", "_chunks", "_counts", "_free", "_hi", "_keys", "_lo", "_seen", "_slots", "_views")
 
     def __init__(self) -> None:
-        self._at: dict[int, int] = {}  # key -> piece number, in the order pieces came
-        self._keys: list[int] = []  # piece number -> the key object shapes share
+        self._keys: list[int] = []  # piece number -> the key object shapes share, in the order pieces came
         self._counts: list[int] = []  # piece number -> its token count (the object shapes share)
+        self._slots = array("I", bytes(4 * FIRST_SLOTS))  # the index: piece number + 1 by key, 0 free
         self._chunk = array("I")  # piece number -> the chunk of its block hashes
         self._lo = array("I")  # and their place there: [lo, hi); hi == 0 for a piece with none
         self._hi = array("I")
@@ -66,17 +67,33 @@ class Pieces:
         return len(self._keys)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._at
+        return isinstance(key, int) and self._find(key) >= 0
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._keys)
 
+    def _find(self, key: int) -> int:
+        """The piece number of ``key``, -1 for a key not in the table (linear probing from its home
+        slot to the first free one)."""
+        slots, keys = self._slots, self._keys
+        mask = len(slots) - 1
+        h = (key ^ (key >> 32)) & mask
+        while i := slots[h]:
+            if keys[i - 1] == key:
+                return i - 1
+            h = (h + 1) & mask
+        return -1
+
     def get(self, key: int) -> tuple[int, int] | None:
         """The piece's stored key object and count, or None for a piece not in the table."""
-        i = self._at.get(key)
-        if i is None:
-            return None
-        return self._keys[i], self._counts[i]
+        slots, keys = self._slots, self._keys
+        mask = len(slots) - 1
+        h = (key ^ (key >> 32)) & mask
+        while i := slots[h]:
+            if keys[i - 1] == key:
+                return keys[i - 1], self._counts[i - 1]
+            h = (h + 1) & mask
+        return None
 
     def blocks(self, key: int) -> Sequence[int]:
         """Chained block hashes of a piece: ``blocks[j]`` identifies its first (j+1)*block_tokens
@@ -87,8 +104,8 @@ class Pieces:
         v = self._seen.get(key)
         if v is not None:
             return v
-        i = self._at.get(key)
-        if i is None:
+        i = self._find(key)
+        if i < 0:
             return _EMPTY
         hi = self._hi[i]
         v = self._views[self._chunk[i]][self._lo[i] : hi] if hi else _EMPTY
@@ -125,21 +142,45 @@ class Pieces:
             hi = self._free = lo + n
             src = blocks if isinstance(blocks, array | memoryview) else array("q", blocks)  # 'q' items: copied whole
             self._views[c][lo:hi] = src
-        self._at[key] = len(self._keys)
+        self._place(key, len(self._keys))
         self._keys.append(key)
         self._counts.append(count)
         self._chunk.append(c)
         self._lo.append(lo)
         self._hi.append(hi)
 
+    def _place(self, key: int, i: int) -> None:
+        """Index piece ``i`` under ``key`` (not in the index yet), doubling the index when it would
+        be more than half full."""
+        slots = self._slots
+        if 2 * (i + 1) > len(slots):
+            slots = self._reindex(2 * len(slots))
+        mask = len(slots) - 1
+        h = (key ^ (key >> 32)) & mask
+        while slots[h]:
+            h = (h + 1) & mask
+        slots[h] = i + 1
+
+    def _reindex(self, size: int) -> array:
+        """A new index of ``size`` slots (a power of two) holding every piece of ``_keys``."""
+        slots = array("I", bytes(4 * size))
+        mask = size - 1
+        for i, key in enumerate(self._keys, 1):
+            h = (key ^ (key >> 32)) & mask
+            while slots[h]:
+                h = (h + 1) & mask
+            slots[h] = i
+        self._slots = slots
+        return slots
+
     def merge(self, other: Pieces) -> bool:
         """Add ``other``'s pieces missing here, in its order; True when a piece in both has another
         count here (counted with another framing: ``analyze/sharded_read.py``)."""
         differ = False
-        at, counts = self._at, self._counts
+        find, counts = self._find, self._counts
         for i, key in enumerate(other._keys):
-            j = at.get(key)
-            if j is None:
+            j = find(key)
+            if j < 0:
                 self.add(key, other._counts[i], other._at_blocks(i))
             elif counts[j] != other._counts[i]:
                 differ = True
@@ -151,19 +192,20 @@ class Pieces:
 
     def approx_bytes(self) -> int:
         """What the table holds, about (a Dask worker's accounting of what it keeps)."""
-        return 64 + 100 * len(self._keys) + 8 * sum(len(c) for c in self._chunks)
+        return 64 + 4 * len(self._slots) + 70 * len(self._keys) + 8 * sum(len(c) for c in self._chunks)
 
     def __eq__(self, other: object) -> bool:
         """Same pieces (in any order) with the same counts and block hashes."""
         if not isinstance(other, Pieces):
             return NotImplemented
-        if len(self) != len(other) or self._at.keys() != other._at.keys():
+        if len(self) != len(other):
             return False
-        return all(
-            self._counts[i] == other._counts[other._at[k]]
-            and self._at_blocks(i) == other._at_blocks(other._at[k])  # memoryviews: by value
-            for k, i in self._at.items()
-        )
+        find, counts = other._find, other._counts
+        for i, key in enumerate(self._keys):  # keys are distinct in each: the same sets when all are in ``other``
+            j = find(key)
+            if j < 0 or self._counts[i] != counts[j] or self._at_blocks(i) != other._at_blocks(j):  # views: by value
+                return False
+        return True
 
     __hash__ = None  # type: ignore[assignment]  # mutable
 
@@ -187,7 +229,6 @@ class Pieces:
         at = 0
         for i, key in enumerate(keys):
             n = lens[i]
-            self._at[key] = i
             self._keys.append(key)
             self._counts.append(counts[i])
             self._chunk.append(0)
@@ -195,3 +236,7 @@ class Pieces:
             self._hi.append(at + n if n else 0)
             at += n
         self._free = at
+        size = FIRST_SLOTS
+        while size < 2 * len(keys):
+            size *= 2
+        self._reindex(size)
