@@ -3,12 +3,24 @@ with few Python objects per piece.
 
 A chat log brings fresh text with nearly every call (its new user turn, the answer before it), so
 on short chats the table grows by about two pieces a call and stays for the whole run. Per piece
-it keeps: a dict slot (key -> piece number) and that number's int object; a slot in two lists, the
-key object and the count object (the ones the shapes of every call with the piece share: 32 bytes
-a piece a call otherwise); where its hashes are (chunk, start, end: three 32-bit integers); and 8
-bytes a block hash. The layout before (branch fpmem) was a tuple ``(count, key, *hashes)`` with an
-int object per hash, or ``(count, key, array('q'))`` with an array of its own for a piece of three
-blocks or more: ~140 bytes a piece on short chats besides the dict slot and key, ~85 now.
+it keeps: a slot in two lists, the key object and the count object (the ones the shapes of every
+call with the piece share: 32 bytes a piece a call otherwise); its place in the index (below);
+where its hashes are (chunk, start, end: three 32-bit integers); and 8 bytes a block hash: ~40
+bytes a piece besides its hashes and the key object the shapes hold anyway. The layout before
+(branch fpmem) was a tuple ``(count, key, *hashes)`` with an int object per hash, or ``(count, key,
+array('q'))`` with an array of its own for a piece of three blocks or more: ~140 bytes a piece on
+short chats besides the dict slot and key; then (branch pieces) these columns with a dict (key ->
+piece number) for the index: ~100 bytes a piece, ~60 of them the dict slot and the number's int.
+
+The index (branch piecekeys) is an open-addressing table of piece numbers: ``array('I')`` slots
+holding piece number + 1 (0: free), a power of two of them, at most half full (doubled and filled
+again from ``_keys`` when an add would pass half: 8 to 16 bytes a piece, no int object per piece).
+A key's home slot is ``(key ^ key >> 32) & mask`` (keys are BLAKE2b digests, ``model.keys``: their
+low bits are already uniform; the fold keeps keys made apart by high bits apart too), and a lookup
+probes the following slots, comparing the key object in ``_keys``, until it finds the key or a
+free slot (linear probing: nothing is ever removed, so no tombstones). A lookup is a few bytecodes
+more than ``dict.get`` (~150 ns); the measurer makes ~2 a call (a new piece, the generation prompt
+when its conversation's previous call is not kept) and ``blocks`` one per view it makes.
 
 Block hashes of all pieces live in shared ``array('q')`` chunks of fixed capacity, in the order the
 pieces came; a piece's hashes never straddle two chunks. ``blocks`` hands out a memoryview slice of
