@@ -381,16 +381,22 @@ _OP = st.one_of(
 
 
 @settings(max_examples=300, deadline=None)
-@given(ops=st.lists(_OP, max_size=60), first=st.sampled_from([1, 2, 4, 256]), kept=st.sampled_from([2, 8192]))
-def test_index_answers_as_a_plain_dict(ops, first, kept):
+@given(
+    ops=st.lists(_OP, max_size=60),
+    first=st.sampled_from([1, 2, 4, 256]),
+    kept=st.sampled_from([2, 8192]),
+    objects=st.booleans(),
+)
+def test_index_answers_as_a_plain_dict(ops, first, kept, objects):
     """Random adds, asks (get, in, blocks), pickles and merges, with keys made to collide and indexes
-    that start at 1 to 256 slots (so that they double often): the table answers as a dict does."""
+    that start at 1 to 256 slots (so that they double often), keys kept as objects or as machine
+    integers: the table answers as a dict does."""
     import pickle
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(P, "FIRST_SLOTS", first)
         mp.setattr(P, "VIEWS_KEPT", kept)
-        t, p = Pieces(), _PlainTable()
+        t, p = Pieces(objects), _PlainTable()
         probe: list[int] = [12345]
         for op in ops:
             if op[0] == "add":
@@ -408,7 +414,7 @@ def test_index_answers_as_a_plain_dict(ops, first, kept):
                 assert back == t and t == back
                 t = back
             else:
-                ot, op_ = Pieces(), _PlainTable()
+                ot, op_ = Pieces(not objects), _PlainTable()  # a table of the other kind merged in
                 for key, count, hs in op[1]:
                     if key not in op_.d:
                         ot.add(key, count, hs)
@@ -416,6 +422,7 @@ def test_index_answers_as_a_plain_dict(ops, first, kept):
                 assert t.merge(ot) == p.merge(op_)
                 probe.extend(k for k, _, _ in op[1])
             _same_as_plain(t, p, probe)
+            assert (type(t._keys) is list) == objects  # kept across pickles
         assert len(t._slots) >= 2 * len(t) and len(t._slots) & (len(t._slots) - 1) == 0  # at most half full
 
 
@@ -438,3 +445,27 @@ def test_tables_equal_by_content_not_order():
     e.add(1, 5, [1, 2])
     e.add(2 << 32 | 2, 7, [])  # another count
     assert a != e and e != a
+
+
+def test_a_table_without_key_objects():
+    """``Pieces(key_objects=False)`` keeps keys as machine integers: ``get`` hands out the caller's
+    key object the first time a piece is asked for, the same one after, as many as ``OBJECTS_KEPT``
+    (then cleared: the answers stay the same)."""
+    t = Pieces(key_objects=False)
+    texts = [f"piece {i}" for i in range(10)]
+    for i, text in enumerate(texts):
+        t.add(text_key(text), i + 300, [i])
+    assert type(t._keys) is array and not t._objs
+    first = text_key(texts[3])
+    got = t.get(first)
+    assert got is not None and got[0] is first and got[1] == 303
+    again = t.get(text_key(texts[3]))
+    assert again is not None and again[0] is first  # shared from the second ask on
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(P, "OBJECTS_KEPT", 2)
+        for text in texts:
+            k = text_key(text)
+            assert t.get(k) == (k, texts.index(text) + 300)
+        assert len(t._objs) <= 2  # type: ignore[arg-type]
+    assert [list(t.blocks(text_key(x))) for x in texts] == [[i] for i in range(10)]
+    assert t.get(text_key("not there")) is None and text_key("not there") not in t

@@ -22,6 +22,14 @@ free slot (linear probing: nothing is ever removed, so no tombstones). A lookup 
 more than ``dict.get`` (~150 ns); the measurer makes ~2 a call (a new piece, the generation prompt
 when its conversation's previous call is not kept) and ``blocks`` one per view it makes.
 
+The key objects the table keeps are worth keeping only while shapes hold key objects (tuples of
+ints: then every shape with the piece shares the table's, and the table's cost nothing more). A
+table made with ``key_objects=False`` keeps its keys as machine integers (``array('q')``, 8 bytes
+instead of a list slot and a ~40-byte int a piece), for shapes that keep theirs as machine integers
+too: ``get`` then hands out the caller's own key object the first time a piece is asked for and
+that one after (``_objs``, the pieces asked for again: the generation prompt, system prompts, the
+pieces of conversations ``Measurer`` no longer keeps; cleared past ``OBJECTS_KEPT``).
+
 Block hashes of all pieces live in shared ``array('q')`` chunks of fixed capacity, in the order the
 pieces came; a piece's hashes never straddle two chunks. ``blocks`` hands out a memoryview slice of
 its chunk (no copy; indexed, measured and iterated like the array it replaced). An array with a
@@ -42,6 +50,7 @@ from typing import Any
 FIRST_CHUNK = 1 << 10  # block hashes in the first chunk (8 KB)
 MAX_CHUNK = 1 << 15  # and in any later one (256 KB: what the last chunk may leave unused), unless a piece needs more
 VIEWS_KEPT = 8192
+OBJECTS_KEPT = 1 << 16  # key objects ``get`` keeps for a table without ``key_objects`` (cleared when full)
 FIRST_SLOTS = 1 << 8  # slots of a new table's index (a power of two; doubled when half full)
 _EMPTY = array("q")  # the block hashes of every piece shorter than a block: never appended to
 
@@ -61,10 +70,13 @@ def as_array(blocks: Sequence[int]) -> array:
 class Pieces:
     """Distinct pieces by key: count, key object and block hashes (see the module's docstring)."""
 
-    __slots__ = ("_chunk", "_chunks", "_counts", "_free", "_hi", "_keys", "_lo", "_seen", "_slots", "_views")
+    __slots__ = ("_chunk", "_chunks", "_counts", "_free", "_hi", "_keys", "_lo", "_objs", "_seen", "_slots", "_views")
 
-    def __init__(self) -> None:
-        self._keys: list[int] = []  # piece number -> the key object shapes share, in the order pieces came
+    def __init__(self, key_objects: bool = True) -> None:
+        # piece number -> its key, in the order pieces came: the key object shapes share, or without
+        # ``key_objects`` a machine integer, the objects ``get`` hands out kept apart (``_objs``)
+        self._keys: list[int] | array = [] if key_objects else array("q")
+        self._objs: dict[int, int] | None = None if key_objects else {}
         self._counts: list[int] = []  # piece number -> its token count (the object shapes share)
         self._slots = array("I", bytes(4 * FIRST_SLOTS))  # the index: piece number + 1 by key, 0 free
         self._chunk = array("I")  # piece number -> the chunk of its block hashes
@@ -103,7 +115,15 @@ class Pieces:
         h = (key ^ (key >> 32)) & mask
         while i := slots[h]:
             if keys[i - 1] == key:
-                return keys[i - 1], self._counts[i - 1]
+                objs = self._objs
+                if objs is None:
+                    return keys[i - 1], self._counts[i - 1]
+                got = objs.get(key)
+                if got is None:  # the caller's object from now on
+                    if len(objs) >= OBJECTS_KEPT:
+                        objs.clear()
+                    got = objs[key] = key
+                return got, self._counts[i - 1]
             h = (h + 1) & mask
         return None
 
@@ -230,11 +250,11 @@ class Pieces:
             lens.append(len(b))
             if len(b):
                 flat.frombytes(b.cast("B"))  # type: ignore[attr-defined]  # a memoryview of the chunk
-        return list(self._keys), list(self._counts), lens, flat
+        return array("q", self._keys), list(self._counts), lens, flat, self._objs is None
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        keys, counts, lens, flat = state
-        self.__init__()  # type: ignore[misc]
+        keys, counts, lens, flat, key_objects = state
+        self.__init__(key_objects)  # type: ignore[misc]
         if len(flat):
             self._chunks.append(flat)  # sized exactly: the next piece with blocks starts a chunk
             self._views.append(memoryview(flat))
