@@ -449,23 +449,23 @@ def test_tables_equal_by_content_not_order():
 
 def test_a_table_without_key_objects():
     """``Pieces(key_objects=False)`` keeps keys as machine integers: ``get`` hands out the caller's
-    key object the first time a piece is asked for, the same one after, as many as ``OBJECTS_KEPT``
+    key object the first time a piece is asked for, the same one after, as many as ``ASKED_KEPT``
     (then cleared: the answers stay the same)."""
     t = Pieces(key_objects=False)
     texts = [f"piece {i}" for i in range(10)]
     for i, text in enumerate(texts):
         t.add(text_key(text), i + 300, [i])
-    assert type(t._keys) is array and not t._objs
+    assert type(t._keys) is array and not t._asked
     first = text_key(texts[3])
     got = t.get(first)
     assert got is not None and got[0] is first and got[1] == 303
     again = t.get(text_key(texts[3]))
     assert again is not None and again[0] is first  # shared from the second ask on
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(P, "OBJECTS_KEPT", 2)
+        mp.setattr(P, "ASKED_KEPT", 2)
         for text in texts:
             k = text_key(text)
             assert t.get(k) == (k, texts.index(text) + 300)
-        assert len(t._objs) <= 2  # type: ignore[arg-type]
+        assert len(t._asked) <= 2
     assert [list(t.blocks(text_key(x))) for x in texts] == [[i] for i in range(10)]
     assert t.get(text_key("not there")) is None and text_key("not there") not in t
