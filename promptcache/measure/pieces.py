@@ -55,7 +55,7 @@ from typing import Any
 FIRST_CHUNK = 1 << 10  # block hashes in the first chunk (8 KB)
 MAX_CHUNK = 1 << 15  # and in any later one (256 KB: what the last chunk may leave unused), unless a piece needs more
 VIEWS_KEPT = 8192
-ASKED_KEPT = 4096  # ``get``'s answers kept for pieces asked for again (cleared when full)
+ASKED_KEPT = 1024  # ``get``'s answers kept for pieces asked for again (cleared when full)
 FIRST_SLOTS = 1 << 8  # slots of a new table's index (a power of two; doubled when half full)
 _EMPTY = array("q")  # the block hashes of every piece shorter than a block: never appended to
 
