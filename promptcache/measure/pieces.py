@@ -16,11 +16,13 @@ The index (branch piecekeys) is an open-addressing table of piece numbers: ``arr
 holding piece number + 1 (0: free), a power of two of them, at most half full (doubled and filled
 again from ``_keys`` when an add would pass half: 8 to 16 bytes a piece, no int object per piece).
 A key's home slot is its low bits, ``key & mask`` (keys are BLAKE2b digests, ``model.keys``:
-uniform; a fold of the high bits in cost ~50 ns a lookup for nothing), and a lookup probes the
-following slots, comparing the key object in ``_keys``, until it finds the key or a
-free slot (linear probing: nothing is ever removed, so no tombstones). A lookup is a few bytecodes
-more than ``dict.get`` (~150 ns); the measurer makes ~2 a call (a new piece, the generation prompt
-when its conversation's previous call is not kept) and ``blocks`` one per view it makes.
+uniform; folding the high bits in would cost ~50 ns a lookup for nothing), and a lookup probes
+the following slots, comparing the key in ``_keys``, until it finds the key or a free slot
+(linear probing: nothing is ever removed, so no tombstones). A lookup costs more than ``dict.get``
+(a micro-benchmark on 6,000 pieces: ~380 against ~60 ns for a key not in the table, ``blocks``
+making a view ~250 ns more), but the measurer makes few: a new piece's (before its tokenization)
+and, on the 3,000-call log, ~16,000 in all against ~240,000 ``blocks`` asks answered from the
+views kept.
 
 The key objects the table keeps are worth keeping only while shapes hold key objects (tuples of
 ints: then every shape with the piece shares the table's, and the table's cost nothing more). A
@@ -30,10 +32,11 @@ too: ``get`` then hands out the caller's own key object the first time a piece i
 that one after.
 
 ``get`` keeps its answers (``_asked``: key object and count) for the pieces asked for again, as
-``blocks`` keeps its views: on chat logs they are few (the generation prompt, system prompts; 22
-pieces on 20,000 short chats, 29 on the 3,000-call log: the measurer takes a conversation's earlier
-pieces from its previous call) and asked for about once a call; the pieces of conversations the
-measurer no longer keeps come here too, so at most ``ASKED_KEPT`` answers are kept.
+``blocks`` keeps its views. In the first pass they are few (the generation prompt, system prompts:
+22 pieces on 20,000 short chats, 29 on the 3,000-call log; the measurer takes a conversation's
+earlier pieces from its previous call) and asked for about once a call. Others come too (the
+pieces of conversations the measurer no longer keeps, the advisor's re-shaped calls: ~730 on 5,000
+short chats), so at most ``ASKED_KEPT`` answers are kept (~100 KB).
 
 Block hashes of all pieces live in shared ``array('q')`` chunks of fixed capacity, in the order the
 pieces came; a piece's hashes never straddle two chunks. ``blocks`` hands out a memoryview slice of
