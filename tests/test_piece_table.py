@@ -318,3 +318,154 @@ def test_what_leaves_the_process_is_a_copy():
     table = PieceTable.of(m, [Shape(keys, (1, 1), ("user", "user"), (0, 1), chain_of(keys), None, 0, True)])
     assert set(table.table) == {k1} and type(table.table[k1]) is array
     assert pickle.loads(pickle.dumps(table)).table == table.table
+
+
+# -- the index (branch piecekeys): keys in an open-addressing table of piece numbers, no dict ------
+
+
+class _PlainTable:
+    """The table as a plain dict (key -> (key, count, hashes)), in insertion order: what ``Pieces``
+    must answer like."""
+
+    def __init__(self) -> None:
+        self.d: dict[int, tuple[int, int, list[int]]] = {}
+
+    def add(self, key: int, count: int, hs: list[int]) -> None:
+        self.d[key] = (key, count, list(hs))
+
+    def get(self, key: int):
+        e = self.d.get(key)
+        return None if e is None else (e[0], e[1])
+
+    def blocks(self, key: int) -> list[int]:
+        e = self.d.get(key)
+        return [] if e is None else e[2]
+
+    def merge(self, other: _PlainTable) -> bool:
+        differ = False
+        for k, e in other.d.items():
+            if k not in self.d:
+                self.d[k] = e
+            elif self.d[k][1] != e[1]:
+                differ = True
+        return differ
+
+
+def _same_as_plain(t: Pieces, p: _PlainTable, probe: list[int]) -> None:
+    assert len(t) == len(p.d) and list(t) == list(p.d)
+    assert [(k, n, list(b)) for k, n, b in t.entries()] == list(p.d.values())
+    for k in probe:
+        assert t.get(k) == p.get(k)
+        assert (k in t) == (k in p.d)
+        assert list(t.blocks(k)) == p.blocks(k)
+    for k in p.d:  # the stored key object, the same one each time
+        got = t.get(k)
+        assert got is not None and got[0] is t.get(k)[0]  # type: ignore[index]
+
+
+# keys that share home slots: all of ``x << 32 | x`` start at slot 0, multiples of 2**k share their
+# low bits, and the extremes of the signed 64-bit range
+_KEY = st.one_of(
+    st.integers(0, 30),
+    st.integers(0, 30).map(lambda x: x << 32 | x),
+    st.integers(-8, 8).map(lambda x: x << 40),
+    st.sampled_from([-(2**63), 2**63 - 1, -1, 2**32, -(2**32), 2**31 - 1]),
+    _HASH,
+)
+_OP = st.one_of(
+    st.tuples(st.just("add"), _KEY, st.integers(-3, 300), st.lists(_HASH, max_size=6)),
+    st.tuples(st.just("ask"), _KEY),
+    st.tuples(st.just("pickle")),
+    st.tuples(st.just("merge"), st.lists(st.tuples(_KEY, st.integers(0, 5), st.lists(_HASH, max_size=3)), max_size=8)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ops=st.lists(_OP, max_size=60),
+    first=st.sampled_from([1, 2, 4, 256]),
+    kept=st.sampled_from([2, 8192]),
+    objects=st.booleans(),
+)
+def test_index_answers_as_a_plain_dict(ops, first, kept, objects):
+    """Random adds, asks (get, in, blocks), pickles and merges, with keys made to collide and indexes
+    that start at 1 to 256 slots (so that they double often), keys kept as objects or as machine
+    integers: the table answers as a dict does."""
+    import pickle
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(P, "FIRST_SLOTS", first)
+        mp.setattr(P, "VIEWS_KEPT", kept)
+        t, p = Pieces(objects), _PlainTable()
+        probe: list[int] = [12345]
+        for op in ops:
+            if op[0] == "add":
+                _, key, count, hs = op
+                if key not in p.d:
+                    assert key not in t
+                    t.add(key, count, hs)
+                    p.add(key, count, hs)
+                probe.append(key)
+            elif op[0] == "ask":
+                probe.append(op[1])
+                assert t.get(op[1]) == p.get(op[1]) and list(t.blocks(op[1])) == p.blocks(op[1])
+            elif op[0] == "pickle":
+                back = pickle.loads(pickle.dumps(t))
+                assert back == t and t == back
+                t = back
+            else:
+                ot, op_ = Pieces(not objects), _PlainTable()  # a table of the other kind merged in
+                for key, count, hs in op[1]:
+                    if key not in op_.d:
+                        ot.add(key, count, hs)
+                        op_.add(key, count, hs)
+                assert t.merge(ot) == p.merge(op_)
+                probe.extend(k for k, _, _ in op[1])
+            _same_as_plain(t, p, probe)
+            assert (type(t._keys) is list) == objects  # kept across pickles
+        assert len(t._slots) >= 2 * len(t) and len(t._slots) & (len(t._slots) - 1) == 0  # at most half full
+
+
+def test_tables_equal_by_content_not_order():
+    a, b = Pieces(), Pieces()
+    a.add(1, 5, [1, 2])
+    a.add(2 << 32 | 2, 6, [])
+    b.add(2 << 32 | 2, 6, [])
+    b.add(1, 5, [1, 2])
+    assert a == b
+    c = Pieces()
+    c.add(1, 5, [1, 3])
+    c.add(2 << 32 | 2, 6, [])
+    assert a != c
+    d = Pieces()
+    d.add(1, 5, [1, 2])
+    d.add(3, 6, [])
+    assert a != d
+    e = Pieces()
+    e.add(1, 5, [1, 2])
+    e.add(2 << 32 | 2, 7, [])  # another count
+    assert a != e and e != a
+
+
+def test_a_table_without_key_objects():
+    """``Pieces(key_objects=False)`` keeps keys as machine integers: ``get`` hands out the caller's
+    key object the first time a piece is asked for, the same one after, as many as ``ASKED_KEPT``
+    (then cleared: the answers stay the same)."""
+    t = Pieces(key_objects=False)
+    texts = [f"piece {i}" for i in range(10)]
+    for i, text in enumerate(texts):
+        t.add(text_key(text), i + 300, [i])
+    assert type(t._keys) is array and not t._asked
+    first = text_key(texts[3])
+    got = t.get(first)
+    assert got is not None and got[0] is first and got[1] == 303
+    again = t.get(text_key(texts[3]))
+    assert again is not None and again[0] is first  # shared from the second ask on
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(P, "ASKED_KEPT", 2)
+        for text in texts:
+            k = text_key(text)
+            assert t.get(k) == (k, texts.index(text) + 300)
+        assert len(t._asked) <= 2
+    assert [list(t.blocks(text_key(x))) for x in texts] == [[i] for i in range(10)]
+    assert t.get(text_key("not there")) is None and text_key("not there") not in t

@@ -3,12 +3,40 @@ with few Python objects per piece.
 
 A chat log brings fresh text with nearly every call (its new user turn, the answer before it), so
 on short chats the table grows by about two pieces a call and stays for the whole run. Per piece
-it keeps: a dict slot (key -> piece number) and that number's int object; a slot in two lists, the
-key object and the count object (the ones the shapes of every call with the piece share: 32 bytes
-a piece a call otherwise); where its hashes are (chunk, start, end: three 32-bit integers); and 8
-bytes a block hash. The layout before (branch fpmem) was a tuple ``(count, key, *hashes)`` with an
-int object per hash, or ``(count, key, array('q'))`` with an array of its own for a piece of three
-blocks or more: ~140 bytes a piece on short chats besides the dict slot and key, ~85 now.
+it keeps: a slot in two lists, the key object and the count object (the ones the shapes of every
+call with the piece share: 32 bytes a piece a call otherwise); its place in the index (below);
+where its hashes are (chunk, start, end: three 32-bit integers); and 8 bytes a block hash: ~40
+bytes a piece besides its hashes and the key object the shapes hold anyway. The layout before
+(branch fpmem) was a tuple ``(count, key, *hashes)`` with an int object per hash, or ``(count, key,
+array('q'))`` with an array of its own for a piece of three blocks or more: ~140 bytes a piece on
+short chats besides the dict slot and key; then (branch pieces) these columns with a dict (key ->
+piece number) for the index: ~100 bytes a piece, ~60 of them the dict slot and the number's int.
+
+The index (branch piecekeys) is an open-addressing table of piece numbers: ``array('I')`` slots
+holding piece number + 1 (0: free), a power of two of them, at most half full (doubled and filled
+again from ``_keys`` when an add would pass half: 8 to 16 bytes a piece, no int object per piece).
+A key's home slot is its low bits, ``key & mask`` (keys are BLAKE2b digests, ``model.keys``:
+uniform; folding the high bits in would cost ~50 ns a lookup for nothing), and a lookup probes
+the following slots, comparing the key in ``_keys``, until it finds the key or a free slot
+(linear probing: nothing is ever removed, so no tombstones). A lookup costs more than ``dict.get``
+(a micro-benchmark on 6,000 pieces: ~380 against ~60 ns for a key not in the table, ``blocks``
+making a view ~250 ns more), but the measurer makes few: a new piece's (before its tokenization)
+and, on the 3,000-call log, ~16,000 in all against ~240,000 ``blocks`` asks answered from the
+views kept.
+
+The key objects the table keeps are worth keeping only while shapes hold key objects (tuples of
+ints: then every shape with the piece shares the table's, and the table's cost nothing more). A
+table made with ``key_objects=False`` keeps its keys as machine integers (``array('q')``, 8 bytes
+instead of a list slot and a ~40-byte int a piece), for shapes that keep theirs as machine integers
+too: ``get`` then hands out the caller's own key object the first time a piece is asked for and
+that one after.
+
+``get`` keeps its answers (``_asked``: key object and count) for the pieces asked for again, as
+``blocks`` keeps its views. In the first pass they are few (the generation prompt, system prompts:
+22 pieces on 20,000 short chats, 29 on the 3,000-call log; the measurer takes a conversation's
+earlier pieces from its previous call) and asked for about once a call. Others come too (the
+pieces of conversations the measurer no longer keeps, the advisor's re-shaped calls: ~730 on 5,000
+short chats), so at most ``ASKED_KEPT`` answers are kept (~100 KB).
 
 Block hashes of all pieces live in shared ``array('q')`` chunks of fixed capacity, in the order the
 pieces came; a piece's hashes never straddle two chunks. ``blocks`` hands out a memoryview slice of
@@ -30,6 +58,8 @@ from typing import Any
 FIRST_CHUNK = 1 << 10  # block hashes in the first chunk (8 KB)
 MAX_CHUNK = 1 << 15  # and in any later one (256 KB: what the last chunk may leave unused), unless a piece needs more
 VIEWS_KEPT = 8192
+ASKED_KEPT = 1024  # ``get``'s answers kept for pieces asked for again (cleared when full)
+FIRST_SLOTS = 1 << 8  # slots of a new table's index (a power of two; doubled when half full)
 _EMPTY = array("q")  # the block hashes of every piece shorter than a block: never appended to
 
 
@@ -48,12 +78,31 @@ def as_array(blocks: Sequence[int]) -> array:
 class Pieces:
     """Distinct pieces by key: count, key object and block hashes (see the module's docstring)."""
 
-    __slots__ = ("_at", "_chunk", "_chunks", "_counts", "_free", "_hi", "_keys", "_lo", "_seen", "_views")
+    __slots__ = (
+        "_asked",
+        "_chunk",
+        "_chunks",
+        "_counts",
+        "_free",
+        "_hi",
+        "_keys",
+        "_lo",
+        "_mask",
+        "_objects",
+        "_seen",
+        "_slots",
+        "_views",
+    )
 
-    def __init__(self) -> None:
-        self._at: dict[int, int] = {}  # key -> piece number, in the order pieces came
-        self._keys: list[int] = []  # piece number -> the key object shapes share
+    def __init__(self, key_objects: bool = True) -> None:
+        # piece number -> its key, in the order pieces came: the key object shapes share, or without
+        # ``key_objects`` a machine integer
+        self._objects = key_objects
+        self._keys: list[int] | array = [] if key_objects else array("q")
+        self._asked: dict[int, tuple[int, int]] = {}  # what ``get`` answered for pieces asked for again
         self._counts: list[int] = []  # piece number -> its token count (the object shapes share)
+        self._slots = array("I", bytes(4 * FIRST_SLOTS))  # the index: piece number + 1 by key, 0 free
+        self._mask = FIRST_SLOTS - 1  # len(_slots) - 1
         self._chunk = array("I")  # piece number -> the chunk of its block hashes
         self._lo = array("I")  # and their place there: [lo, hi); hi == 0 for a piece with none
         self._hi = array("I")
@@ -66,17 +115,38 @@ class Pieces:
         return len(self._keys)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._at
+        return isinstance(key, int) and self._find(key) >= 0
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._keys)
 
+    def _find(self, key: int) -> int:
+        """The piece number of ``key``, -1 for a key not in the table (linear probing from its home
+        slot to the first free one)."""
+        slots, keys, mask = self._slots, self._keys, self._mask
+        h = key & mask
+        while i := slots[h]:
+            if keys[i - 1] == key:
+                return i - 1
+            h = (h + 1) & mask
+        return -1
+
     def get(self, key: int) -> tuple[int, int] | None:
-        """The piece's stored key object and count, or None for a piece not in the table."""
-        i = self._at.get(key)
-        if i is None:
+        """The piece's key object and count, or None for a piece not in the table. The key object is
+        the stored one, or in a table without ``key_objects`` the one of the first ask for the piece
+        (kept: ``_asked``)."""
+        got = self._asked.get(key)
+        if got is not None:
+            return got
+        i = self._find(key)
+        if i < 0:
             return None
-        return self._keys[i], self._counts[i]
+        got = (self._keys[i] if self._objects else key), self._counts[i]
+        asked = self._asked
+        if len(asked) >= ASKED_KEPT:
+            asked.clear()
+        asked[key] = got
+        return got
 
     def blocks(self, key: int) -> Sequence[int]:
         """Chained block hashes of a piece: ``blocks[j]`` identifies its first (j+1)*block_tokens
@@ -87,8 +157,8 @@ class Pieces:
         v = self._seen.get(key)
         if v is not None:
             return v
-        i = self._at.get(key)
-        if i is None:
+        i = self._find(key)
+        if i < 0:
             return _EMPTY
         hi = self._hi[i]
         v = self._views[self._chunk[i]][self._lo[i] : hi] if hi else _EMPTY
@@ -125,21 +195,45 @@ class Pieces:
             hi = self._free = lo + n
             src = blocks if isinstance(blocks, array | memoryview) else array("q", blocks)  # 'q' items: copied whole
             self._views[c][lo:hi] = src
-        self._at[key] = len(self._keys)
+        self._place(key, len(self._keys))
         self._keys.append(key)
         self._counts.append(count)
         self._chunk.append(c)
         self._lo.append(lo)
         self._hi.append(hi)
 
+    def _place(self, key: int, i: int) -> None:
+        """Index piece ``i`` under ``key`` (not in the index yet), doubling the index when it would
+        be more than half full."""
+        slots = self._slots
+        if 2 * (i + 1) > len(slots):
+            slots = self._reindex(2 * len(slots))
+        mask = self._mask
+        h = key & mask
+        while slots[h]:
+            h = (h + 1) & mask
+        slots[h] = i + 1
+
+    def _reindex(self, size: int) -> array:
+        """A new index of ``size`` slots (a power of two) holding every piece of ``_keys``."""
+        slots = array("I", bytes(4 * size))
+        mask = size - 1
+        for i, key in enumerate(self._keys, 1):
+            h = key & mask
+            while slots[h]:
+                h = (h + 1) & mask
+            slots[h] = i
+        self._slots, self._mask = slots, mask
+        return slots
+
     def merge(self, other: Pieces) -> bool:
         """Add ``other``'s pieces missing here, in its order; True when a piece in both has another
         count here (counted with another framing: ``analyze/sharded_read.py``)."""
         differ = False
-        at, counts = self._at, self._counts
+        find, counts = self._find, self._counts
         for i, key in enumerate(other._keys):
-            j = at.get(key)
-            if j is None:
+            j = find(key)
+            if j < 0:
                 self.add(key, other._counts[i], other._at_blocks(i))
             elif counts[j] != other._counts[i]:
                 differ = True
@@ -151,19 +245,20 @@ class Pieces:
 
     def approx_bytes(self) -> int:
         """What the table holds, about (a Dask worker's accounting of what it keeps)."""
-        return 64 + 100 * len(self._keys) + 8 * sum(len(c) for c in self._chunks)
+        return 64 + 4 * len(self._slots) + 70 * len(self._keys) + 8 * sum(len(c) for c in self._chunks)
 
     def __eq__(self, other: object) -> bool:
         """Same pieces (in any order) with the same counts and block hashes."""
         if not isinstance(other, Pieces):
             return NotImplemented
-        if len(self) != len(other) or self._at.keys() != other._at.keys():
+        if len(self) != len(other):
             return False
-        return all(
-            self._counts[i] == other._counts[other._at[k]]
-            and self._at_blocks(i) == other._at_blocks(other._at[k])  # memoryviews: by value
-            for k, i in self._at.items()
-        )
+        find, counts = other._find, other._counts
+        for i, key in enumerate(self._keys):  # keys are distinct in each: the same sets when all are in ``other``
+            j = find(key)
+            if j < 0 or self._counts[i] != counts[j] or self._at_blocks(i) != other._at_blocks(j):  # views: by value
+                return False
+        return True
 
     __hash__ = None  # type: ignore[assignment]  # mutable
 
@@ -176,18 +271,17 @@ class Pieces:
             lens.append(len(b))
             if len(b):
                 flat.frombytes(b.cast("B"))  # type: ignore[attr-defined]  # a memoryview of the chunk
-        return list(self._keys), list(self._counts), lens, flat
+        return array("q", self._keys), list(self._counts), lens, flat, self._objects
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        keys, counts, lens, flat = state
-        self.__init__()  # type: ignore[misc]
+        keys, counts, lens, flat, key_objects = state
+        self.__init__(key_objects)  # type: ignore[misc]
         if len(flat):
             self._chunks.append(flat)  # sized exactly: the next piece with blocks starts a chunk
             self._views.append(memoryview(flat))
         at = 0
         for i, key in enumerate(keys):
             n = lens[i]
-            self._at[key] = i
             self._keys.append(key)
             self._counts.append(counts[i])
             self._chunk.append(0)
@@ -195,3 +289,7 @@ class Pieces:
             self._hi.append(at + n if n else 0)
             at += n
         self._free = at
+        size = FIRST_SLOTS
+        while size < 2 * len(keys):
+            size *= 2
+        self._reindex(size)
