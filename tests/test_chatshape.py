@@ -7,6 +7,7 @@ array, after later calls extend or fork the run, after the arrays are forgotten,
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -135,3 +136,22 @@ def test_adjustment_beyond_the_generation_piece_or_hidden_prefix_is_plain():
     assert type(m.shape(Call("t", 2, "m", segs, usage=Usage(500, 0)), trust_usage=True)) is ChatShape
     hidden = [Segment("system", "x", name=HIDDEN_PREFIX), *segs]
     assert type(m.shape(Call("t", 3, "m", hidden, usage=Usage(500, 0)), trust_usage=True)) is Shape
+
+
+def test_replace_gives_a_plain_shape_with_the_fields_changed():
+    m = Measurer("cl100k")
+    s = m.shape(Call("t", 1, "m", [Segment("system", "Be brief."), Segment("user", "Hi")], conversation_id="c"),
+                trust_usage=False)
+    r = replace(s, tokens=tuple(t + 1 for t in s.tokens))
+    assert type(s) is ChatShape and type(r) is Shape
+    assert list(r.keys) == list(s.keys) and list(r.chain) == list(s.chain) and r.total == s.total + len(s.keys)
+
+
+def test_a_run_position_is_shared_only_with_its_key_and_count():
+    m = Measurer("cl100k")
+    a = m._run(("t", "c"), [11, 12], [5, 6])
+    assert m._run(("t", "c"), [11, 12, 13], [5, 6, 7]) is a  # continued in place
+    assert m._run(("t", "c"), [11], [5]) is a  # a prefix of it
+    b = m._run(("t", "c"), [11, 12], [5, 9])  # same keys, another count: a new run
+    assert b is not a and list(b[:2]) == [11, 5] and list(b[3:5]) == [12, 9] and b[2] == a[2]
+    assert list(a) == [11, 5, a[2], 12, 6, a[5], 13, 7, a[8]]  # unchanged
