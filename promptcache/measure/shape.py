@@ -10,6 +10,26 @@ still share a partial prefix at block granularity without keeping their tokens i
 When a call reports its prompt size and the log's provider uses this family's tokenizer, the
 reported total is the truth: the difference from our count is put on the final (generation)
 piece and the call is counted as ``reported``; otherwise its counts are ``estimated``.
+
+A chat or agent call replays its conversation's previous request and answer and adds a few
+pieces, so a text call's shape is a ``ChatShape``: the first ``n`` positions of its
+conversation's *run* (``Measurer._run``: one ``array('q')`` of piece key, stored count and chain
+key per position, shared by the conversation's calls), plus its own generation piece (key, and
+count with the reported total's adjustment on it). A call that continues the run appends its new
+pieces (only they are hashed); a call that differs from it before its end (an edited or dropped
+turn, a retry with another answer) gets a new run with the common prefix copied: positions once
+handed out never change. Memory then grows with distinct positions per conversation, not with
+pieces per call (on short chats ~180 bytes a call less than a plain shape's tuples, chain array
+and total). ``keys``, ``tokens`` and ``chain`` are ``array('q')`` built on first access and kept
+for the last ``LIVE`` shapes, as ``blocks.BlockShape`` does for block traces; a loop that reads
+each shape once takes ``ChatShape.arrays()`` (nothing kept), and what needs no array asks the
+shape (``total``, ``prefix_tokens``, ``key_at``, ``chain_at``, ``first_key``, ``keys_from``,
+``chain_from``). Anything unusual gets the plain ``Shape`` as before: an adjustment that reaches
+past the generation piece (a reported total below the other pieces' counts), a call whose
+prompt starts with a placeholder (``HIDDEN_PREFIX``), block-hash calls (``_shape_blocks``).
+``tests/test_chatshape.py`` checks every field and accessor against the plain shape
+(``Measurer.chat_runs = False``). Shapes pickle without their built arrays; shapes pickled
+together share their runs (a Dask range's, a unit's slice).
 """
 
 from __future__ import annotations
@@ -181,7 +201,6 @@ _BUILT = frozenset(("keys", "tokens", "chain"))
 _CHAT_STATE = ("run", "n", "gen_key", "_total", "roles", "indexes", "out_key", "out_tokens", "reported", "adjust")
 
 
-
 class Measurer:
     """Tokenizes distinct pieces once per family and shapes calls for the cache simulators."""
 
@@ -334,7 +353,7 @@ class Measurer:
                 fresh = False
         if shared < n:
             h = run[-1] if shared else ROOT
-            new = []
+            new: list[int] = []
             for i in range(shared, n):
                 k = keys[i]
                 h = hash((h, k))

@@ -19,7 +19,7 @@ def scale_shape(shape: Shape, ratio: float) -> Shape:
         return shape
     # a chat shape's arrays made for the copy alone (``ChatShape.arrays``: not kept with the shape)
     keys, tokens, chain = shape.arrays() if type(shape) is ChatShape else (shape.keys, shape.tokens, shape.chain)
-    toks = tuple(round(t * ratio) for t in tokens)
+    toks = tuple([round(t * ratio) for t in tokens])
     return Shape(
         keys,  # shared: shapes are never changed once made
         toks,
