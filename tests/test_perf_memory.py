@@ -43,6 +43,7 @@ def test_chain_is_compact_and_unchanged():
 
 def test_calls_repeating_a_piece_share_its_key_object():
     m = Measurer("deepseek-v4")
+    m.chat_runs = False  # plain shapes: tuples of the measurer's key objects
     system = "You answer questions about the quarterly report. " * 40
     a = m.shape(Call("t", 1, "deepseek-v4-pro", [Segment("system", system), Segment("user", "Q1?")]),
                 trust_usage=False)
@@ -50,4 +51,17 @@ def test_calls_repeating_a_piece_share_its_key_object():
                 trust_usage=False)
     assert a.keys[0] == b.keys[0] and a.keys[0] is b.keys[0]
     assert a.chain[1] == b.chain[1] and a.chain[2] != b.chain[2]
+    assert a.tokens[0] == b.tokens[0] > 300
+
+
+def test_chat_calls_hold_machine_integers_in_their_conversations_run():
+    m = Measurer("deepseek-v4")  # chat shapes (``ChatShape``): the run holds keys as machine integers
+    system = "You answer questions about the quarterly report. " * 40
+    a = m.shape(Call("t", 1, "deepseek-v4-pro", [Segment("system", system), Segment("user", "Q1?")],
+                     conversation_id="c", output_text="A1."), trust_usage=False)
+    b = m.shape(Call("t", 2, "deepseek-v4-pro", [Segment("system", system), Segment("user", "Q1?"),
+                                                 Segment("assistant", "A1."), Segment("user", "Q2?")],
+                     conversation_id="c"), trust_usage=False)
+    assert a.run is b.run and len(a.run) == 3 * 4  # one run: the pieces of b, a's first two of them
+    assert a.keys[0] == b.keys[0] and a.chain[2] == b.chain[2] and a.chain[3] != b.chain[3]
     assert a.tokens[0] == b.tokens[0] > 300

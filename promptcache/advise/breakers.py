@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 
 import orjson
 
-from ..measure.shape import Shape, chain_of
+from ..measure.shape import ChatShape, Shape, chain_of
 from ..model.calls import Call, Segment
 from ..model.facts import CallFacts, start_order
 from ..model.findings import (
@@ -298,9 +298,13 @@ def detect_history_rewrites(
         if j is None:
             continue
         a, b = shapes[primary][j], shapes[primary][i]
-        m = len(a.keys) - 1  # the previous prompt without its generation piece
-        rewritten = m >= 1 and not (len(b.keys) > m and b.chain[m] == a.chain[m])
-        k = next((k for k in range(min(m, len(b.keys))) if b.chain[k + 1] != a.chain[k + 1]), m) if rewritten else 0
+        # chain keys read in place from a chat shape (no arrays built); ``roles``: one per piece
+        ca = a.chain_at if type(a) is ChatShape else a.chain.__getitem__
+        cb = b.chain_at if type(b) is ChatShape else b.chain.__getitem__
+        m = len(a.roles) - 1  # the previous prompt without its generation piece
+        nb = len(b.roles)
+        rewritten = m >= 1 and not (nb > m and cb(m) == ca(m))
+        k = next((k for k in range(min(m, nb)) if cb(k + 1) != ca(k + 1)), m) if rewritten else 0
         if rewritten and k == 0:
             continue  # nothing in common: a new conversation under the same id, not a rewrite
         if not rewritten and j not in whatif:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import orjson
 
 from ..knowledge.catalog import Catalog, ModelEntry
-from ..measure.shape import Measurer, Shape, chain_of
+from ..measure.shape import ChatShape, Measurer, Shape, chain_of
 from ..model.calls import Call, Segment
 from ..model.facts import CallFacts
 from ..model.findings import ModelSwitch, PartName, ToolListChange
@@ -57,7 +57,12 @@ def link_turns(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequenc
     by_conv: dict[str, int] = {}
     for i in order:
         sh = shapes[i]
-        keys = [k for k, r in zip(sh.keys[:-1], sh.roles, strict=False) if r != "tools"]
+        # a chat shape's keys alone (``keys_from``: no arrays built and kept)
+        keys = [
+            k
+            for k, r in zip(sh.keys_from(0)[:-1] if type(sh) is ChatShape else sh.keys[:-1], sh.roles, strict=False)
+            if r != "tools"
+        ]
         chain = chain_of(keys)
         conv = facts[i].conversation
         p = by_conv.get(conv, -1) if conv is not None else -1
@@ -80,6 +85,8 @@ def _roots(parent: list[int], order: Sequence[int]) -> list[int]:
 
 
 def _tool_keys(shape: Shape) -> tuple[int, ...]:
+    if "tools" not in shape.roles:  # most prompts (a chat shape's keys: not built)
+        return ()
     return tuple(k for k, r in zip(shape.keys, shape.roles, strict=True) if r == "tools")
 
 

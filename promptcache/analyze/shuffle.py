@@ -49,7 +49,8 @@ from ..simulate.partition import PieceTable, PolicySpec, Unit
 def _shape_bytes(s: Shape) -> int:
     """What a shape holds, roughly (its keys, counts, roles, indexes and chain), for Dask's memory
     accounting (``sizeof`` falls back to ``__sizeof__``)."""
-    return 240 + 40 * len(s.keys) + 8 * len(s.chain)
+    n = len(s.roles)  # one per piece: no array built (a chat or block shape builds its keys on access)
+    return 248 + 48 * n  # 240 + 40 * len(keys) + 8 * len(chain)
 
 
 def _table_bytes(table: dict[int, Any] | Pieces) -> int:

@@ -10,13 +10,35 @@ still share a partial prefix at block granularity without keeping their tokens i
 When a call reports its prompt size and the log's provider uses this family's tokenizer, the
 reported total is the truth: the difference from our count is put on the final (generation)
 piece and the call is counted as ``reported``; otherwise its counts are ``estimated``.
+
+A chat or agent call replays its conversation's previous request and answer and adds a few
+pieces, so a text call's shape is a ``ChatShape``: the first ``n`` positions of its
+conversation's *run* (``Measurer._run``: one ``array('q')`` of piece key, stored count and chain
+key per position, shared by the conversation's calls), plus its own generation piece (key, and
+count with the reported total's adjustment on it). A call that continues the run appends its new
+pieces (only they are hashed); a call that differs from it before its end (an edited or dropped
+turn, a retry with another answer) gets a new run with the common prefix copied: positions once
+handed out never change. Memory then grows with distinct positions per conversation, not with
+pieces per call (on short chats ~180 bytes a call less than a plain shape's tuples, chain array
+and total). ``keys``, ``tokens`` and ``chain`` are ``array('q')`` built on first access and kept
+for the last ``LIVE`` shapes, as ``blocks.BlockShape`` does for block traces; a loop that reads
+each shape once takes ``ChatShape.arrays()`` (nothing kept), and what needs no array asks the
+shape (``total``, ``prefix_tokens``, ``key_at``, ``chain_at``, ``first_key``, ``keys_from``,
+``chain_from``). Anything unusual gets the plain ``Shape`` as before: an adjustment that reaches
+past the generation piece (a reported total below the other pieces' counts), a call whose
+prompt starts with a placeholder (``HIDDEN_PREFIX``), block-hash calls (``_shape_blocks``).
+``tests/test_chatshape.py`` checks every field and accessor against the plain shape
+(``Measurer.chat_runs = False``). Shapes pickle without their built arrays; shapes pickled
+together share their runs (a Dask range's, a unit's slice).
 """
 
 from __future__ import annotations
 
 from array import array
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..model.calls import HIDDEN_PREFIX, Call, is_blocks
 from ..model.keys import text_key
@@ -54,6 +76,131 @@ class Shape:
         return t
 
 
+class ChatShape(Shape):
+    """A text call's shape as the first ``n`` pieces of its conversation's run (``Measurer._run``),
+    plus its generation piece (``gen_key``, ``gen_tokens``: the stored count with the reported
+    total's adjustment on it). Equal, field by field, to the plain ``Shape`` of the same call.
+
+    The run is one ``array('q')`` holding, per position ``i``, the piece key, its stored token count
+    and chain key ``i + 1`` (naming pieces 0..i): ``run[3i]``, ``run[3i + 1]``, ``run[3i + 2]``.
+    ``keys``, ``tokens`` and ``chain`` are built on first access (``array('q')``, not tuples) and kept
+    for the few shapes used last (``_LIVE``), as ``blocks.BlockShape``'s; until then their slots are
+    unset and ``__getattr__`` builds them. What needs no array asks the shape directly (``total``,
+    ``prefix_tokens``, ``key_at``, ``chain_at``, ``first_key``, ``keys_from``, ``chain_from``)."""
+
+    __slots__ = ("gen_key", "n", "run")  # and ``_total``, a plain shape's cache: the generation piece's count
+
+    def __new__(cls, *args: Any, **fields: Any) -> Any:
+        # ``dataclasses.replace`` calls the class with the dataclass fields by name: a copy with
+        # fields changed is no prefix of the run any more, so it is a plain ``Shape``
+        return Shape(**fields) if fields else object.__new__(cls)
+
+    def __init__(
+        self,
+        run: array,
+        n: int,
+        gen_key: int,
+        gen_tokens: int,
+        roles: Sequence[str],
+        indexes: Sequence[int],
+        out_key: int | None,
+        out_tokens: int,
+        reported: bool,
+        adjust: int,
+    ):
+        self.run, self.n, self.gen_key, self._total = run, n, gen_key, gen_tokens
+        self.roles, self.indexes = roles, indexes
+        self.out_key, self.out_tokens, self.reported, self.adjust = out_key, out_tokens, reported, adjust
+
+    def __getattr__(self, name: str) -> Any:  # only for unset slots: the arrays not built yet
+        if name not in _BUILT:
+            raise AttributeError(name)
+        self.keys, self.tokens, self.chain = self.arrays()  # all three: one build, one forget
+        live = _LIVE
+        live.append(self)
+        if len(live) > LIVE:
+            old = live.popleft()
+            del old.keys, old.tokens, old.chain
+        return getattr(self, name)
+
+    def arrays(self) -> tuple[array, array, array]:
+        """New ``keys``, ``tokens`` and ``chain`` arrays (not kept: for a loop that reads each
+        shape once, e.g. a simulation's request)."""
+        run, n3, gen = self.run, 3 * self.n, self.gen_key
+        keys = run[0:n3:3]
+        keys.append(gen)
+        tokens = run[1:n3:3]
+        tokens.append(self._total)
+        chain = _ROOTS + run[2:n3:3]
+        chain.append(hash((chain[-1], gen)))
+        return keys, tokens, chain
+
+    def __getstate__(self) -> tuple[None, dict[str, Any]]:
+        """The shape without its built arrays (they are made again where it is unpickled)."""
+        return None, {k: getattr(self, k) for k in _CHAT_STATE}
+
+    @property
+    def gen_tokens(self) -> int:
+        """The generation piece's token count (the reported total's adjustment on it). A chat shape
+        keeps it in the slot where a plain shape caches its total (8 bytes a call less)."""
+        return self._total
+
+    @property
+    def total(self) -> int:
+        return sum(self.run[1 : 3 * self.n : 3]) + self._total
+
+    @property
+    def first_key(self) -> int:
+        """``keys[0]`` without building ``keys``."""
+        return self.run[0] if self.n else self.gen_key
+
+    def prefix_tokens(self, k: int) -> int:
+        """``sum(tokens[:k])`` without building ``tokens``."""
+        n = self.n
+        if k <= n:
+            return sum(self.run[1 : 3 * k : 3]) if k > 0 else 0
+        return sum(self.run[1 : 3 * n : 3]) + self._total
+
+    def key_at(self, i: int) -> int:
+        """``keys[i]`` without building ``keys``."""
+        n = self.n
+        if i < 0:
+            i += n + 1
+        return self.run[3 * i] if i < n else self.gen_key
+
+    def chain_at(self, i: int) -> int:
+        """``chain[i]`` without building ``chain``."""
+        n = self.n
+        if i < 0:
+            i += n + 2
+        if i <= n:
+            return self.run[3 * i - 1] if i else ROOT
+        return hash((self.run[3 * n - 1] if n else ROOT, self.gen_key))
+
+    def keys_from(self, lo: int) -> array:
+        """``keys[lo:]`` as a new ``array('q')``."""
+        out = self.run[3 * lo : 3 * self.n : 3]
+        if lo <= self.n:
+            out.append(self.gen_key)
+        return out
+
+    def chain_from(self, lo: int) -> array:
+        """``chain[lo:]`` as a new ``array('q')``."""
+        n = self.n
+        if lo > n + 1:
+            return array("q")
+        out = _ROOTS + self.run[2 : 3 * n : 3] if lo == 0 else self.run[3 * lo - 1 : 3 * n : 3]
+        out.append(hash((self.run[3 * n - 1] if n else ROOT, self.gen_key)))
+        return out if lo <= n else out[-1:]
+
+
+LIVE = 64  # chat shapes whose arrays stay built
+_LIVE: deque[ChatShape] = deque()
+_ROOTS = array("q", (ROOT,))  # never changed: ``+`` makes a new array
+_BUILT = frozenset(("keys", "tokens", "chain"))
+_CHAT_STATE = ("run", "n", "gen_key", "_total", "roles", "indexes", "out_key", "out_tokens", "reported", "adjust")
+
+
 class Measurer:
     """Tokenizes distinct pieces once per family and shapes calls for the cache simulators."""
 
@@ -69,6 +216,9 @@ class Measurer:
         self.adjusted_tokens = 0
         # per conversation, its last call's pieces (texts, keys, counts), least recently seen first
         self._recent: dict[tuple, tuple[list[str], list[int], list[int]]] = {}
+        # per conversation, the run of its calls' pieces (``ChatShape``), least recently seen first
+        self._runs: dict[tuple, array] = {}
+        self.chat_runs = True  # False: every text call gets a plain ``Shape`` (the differential tests' reference)
         self.rendered: tuple[Call, list] | None = None  # the last call shaped and its rendered pieces
         self.delta = BlockDelta()  # block-hash prompts: chain keys from each conversation's previous one
         # pieces tokenized before by another measurer of this process (key -> (ids, block hashes)):
@@ -164,18 +314,58 @@ class Measurer:
             out_key, out_tokens = self._piece(out)
         elif call.usage and call.usage.output_tokens:
             out_key, out_tokens = text_key(call.call_id, b"out"), call.usage.output_tokens
+        n = len(counts)
+        roles = self._same((*(p.role for p in pieces), "generation"))
+        indexes = self._same((*(p.index for p in pieces), -1))
+        # the usual case: the adjustment, if any, is all on the generation piece (toks[:n] are the
+        # stored counts) and no placeholder part hides the prompt's start: a prefix of the run
+        chat = self.chat_runs and (not diff or toks[:n] == counts) and not _hidden(call)
+        run = self._run(conv, keys[:n], counts) if chat else None  # before ``_remember`` extends ``counts``
         self._remember(conv, texts, keys, counts, out, out_key, out_tokens)
-        return Shape(
-            tuple(keys),
-            tuple(toks),
-            self._same((*(p.role for p in pieces), "generation")),
-            self._same((*(p.index for p in pieces), -1)),
-            chain_of(keys),
-            out_key,
-            out_tokens,
-            reported,
-            diff,
-        )
+        if run is not None:
+            return ChatShape(run, n, gk, toks[n], roles, indexes, out_key, out_tokens, reported, diff)
+        return Shape(tuple(keys), tuple(toks), roles, indexes, chain_of(keys), out_key, out_tokens, reported, diff)
+
+    def _run(self, conv: tuple, keys: list[int], counts: list[int]) -> array:
+        """The conversation's run, holding the call's pieces as its first ``len(keys)`` positions:
+        extended in place when the call continues it (or left as it is when the call is a prefix
+        of it), a new run with the common prefix copied when the call differs from it before its
+        end (positions once handed out never change)."""
+        runs = self._runs
+        run = runs.pop(conv, None)
+        n = len(keys)
+        fresh = True  # a run made here (sized exactly: ``extend`` leaves room to grow)
+        if run is None:
+            run, shared = _EMPTY_RUN, 0
+        else:
+            end = len(run) // 3
+            m = n if n < end else end
+            ks = array("q", keys[:m]) if m < n else array("q", keys)
+            if run[0 : 3 * m : 3] == ks and run[1 : 3 * m : 3] == array("q", counts[:m]):
+                shared = m
+            else:
+                shared = 0
+                while shared < m and run[3 * shared] == keys[shared] and run[3 * shared + 1] == counts[shared]:
+                    shared += 1
+            if shared < end and shared < n:
+                run = run[: 3 * shared]  # a new run: the old one stays with the shapes that hold it
+            else:
+                fresh = False
+        if shared < n:
+            h = run[-1] if shared else ROOT
+            new: list[int] = []
+            for i in range(shared, n):
+                k = keys[i]
+                h = hash((h, k))
+                new += (k, counts[i], h)
+            if fresh:
+                run = run + array("q", new)
+            else:
+                run.extend(new)
+        runs[conv] = run
+        if len(runs) > RUNS:
+            del runs[next(iter(runs))]  # the conversation seen least recently
+        return run
 
     def _remember(
         self, conv: tuple, texts: list[str], keys: list[int], counts: list[int], out: str, out_key, out_tokens: int
@@ -222,8 +412,10 @@ class Measurer:
         return Shape(keys, toks, Repeat("block", n), range(n), chain, None, out_tokens, True)
 
 
+_EMPTY_RUN = array("q")  # no run yet (never extended: ``_run`` makes a new one)
 _NONE: tuple = ((), (), ())  # no previous call of the conversation kept
 RECENT_CONVERSATIONS = 64  # conversations whose last call's pieces ``Measurer`` keeps (``_remember``)
+RUNS = 4096  # conversations whose run ``Measurer`` continues (``_run``; a run dropped is started again)
 
 
 def chain_of(keys: Sequence[int]) -> array:
@@ -235,6 +427,11 @@ def chain_of(keys: Sequence[int]) -> array:
         h = hash((h, k))
         hs.append(h)
     return array("q", hs)  # sized exactly (appending to an array leaves it room to grow)
+
+
+def _hidden(call: Call) -> bool:
+    """Whether the call starts with a placeholder segment (``HIDDEN_PREFIX``)."""
+    return bool(call.segments) and call.segments[0].name == HIDDEN_PREFIX
 
 
 def _hidden_piece(call: Call, pieces: Sequence) -> int | None:

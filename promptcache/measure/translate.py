@@ -10,20 +10,22 @@ Breakpoints are translated by the policies themselves (``breakpoints="auto"`` ov
 
 from __future__ import annotations
 
-from .shape import Shape
+from .shape import ChatShape, Shape
 
 
 def scale_shape(shape: Shape, ratio: float) -> Shape:
     """A copy of ``shape`` with every piece count multiplied by ``ratio`` (same keys and chain)."""
     if ratio == 1.0:
         return shape
-    toks = tuple(round(t * ratio) for t in shape.tokens)
+    # a chat shape's arrays made for the copy alone (``ChatShape.arrays``: not kept with the shape)
+    keys, tokens, chain = shape.arrays() if type(shape) is ChatShape else (shape.keys, shape.tokens, shape.chain)
+    toks = tuple([round(t * ratio) for t in tokens])
     return Shape(
-        shape.keys,  # shared: shapes are never changed once made
+        keys,  # shared: shapes are never changed once made
         toks,
         shape.roles,
         shape.indexes,
-        shape.chain,
+        chain,
         shape.out_key,
         round(shape.out_tokens * ratio),
         shape.reported,

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ..measure.shape import Shape
+from ..measure.shape import ChatShape, Shape
 from ..model.calls import Call, is_blocks
 from ..model.facts import CallFacts
 from ..model.notes import VolumeBasis
@@ -132,7 +132,10 @@ def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequen
     by_prefix: dict[int, int] = {}
     by_conv: dict[str, int] = {}
     for i in order:
-        chain = shapes[i].chain  # len(keys) + 1 chain keys
+        s = shapes[i]
+        chain = (
+            s.chain_from(0) if type(s) is ChatShape else s.chain
+        )  # len(keys) + 1 chain keys (a chat shape's: not kept)
         nk = len(chain) - 1
         p = -1
         for k in range(nk - 2, 0, -1):  # prefixes shorter than this call's own prompt

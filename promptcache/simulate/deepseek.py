@@ -32,7 +32,7 @@ from itertools import accumulate, repeat
 from typing import Any
 
 from ..measure.blocks import BlockShape, ReadInPlace
-from ..measure.shape import Measurer, Shape
+from ..measure.shape import ChatShape, Measurer, Shape
 from ..model.hints import CacheHints
 from .engine import BlockIndex, prompt_root, seconds, shape_root
 from .outcome import Outcome
@@ -210,16 +210,16 @@ class DeepSeekCache:
         scope = self._scope_key(user)
         prints: tuple[tuple[str, tuple[str, int] | None], ...] = ((scope, shape_root(self.m, shape)),)
         if (
-            type(shape) is not BlockShape and len(shape.keys) == 1 and shape.out_key is not None
-        ):  # (a block call has no output piece)
+            type(shape) is not BlockShape and len(shape.roles) == 1 and shape.out_key is not None
+        ):  # (a block call has no output piece; ``roles``: one per piece, no array built)
             prints += ((scope, prompt_root(self.m, shape.out_key)),)
         return prints
 
     def request(
         self, shape: Shape, *, start: float, end: float, user: str | None, call: CacheHints | None = None
     ) -> Outcome:
-        total = shape.total
         if self.legacy:
+            total = shape.total
             scope = self._scope(self._scope_key(user))
             hit = self._legacy_hit(scope, shape, start)
             self._remember_legacy(scope, shape, start, end)
@@ -240,10 +240,11 @@ class DeepSeekCache:
             keys, toks = ReadInPlace(shape.key_at, shape.keys_from), ReadInPlace(shape.segs.size_at)
             chain, cum = ReadInPlace(shape.chain_at, shape.chain_from), _BlockCum(shape, n)
             run = segs.run
-        else:
-            keys, toks, chain = shape.keys, shape.tokens, shape.chain
+        else:  # a chat shape's arrays made for this request alone (not kept: it is read once per pass)
+            keys, toks, chain = shape.arrays() if type(shape) is ChatShape else (shape.keys, shape.tokens, shape.chain)
             n = len(keys)
             cum = list(accumulate(toks, initial=0))  # tokens before each piece: one C-level pass
+        total = cum[n] if run is None else shape.total  # sum(tokens)
         c0 = chain[0]
         root = roots.get(c0)
         if root is None:

@@ -26,7 +26,7 @@ from itertools import repeat
 from typing import Any
 
 from ..measure.blocks import BlockShape
-from ..measure.shape import Measurer, Shape
+from ..measure.shape import ChatShape, Measurer, Shape
 
 INF = math.inf
 
@@ -213,6 +213,8 @@ class EntryStore:
 def shape_root(measurer: Measurer, shape: Shape) -> tuple[str, int] | None:
     """``prompt_root`` of a prompt's first piece, None for an empty prompt (a block shape's first
     key is read in place, no key array built)."""
+    if type(shape) is ChatShape:  # never empty (its generation piece)
+        return prompt_root(measurer, shape.first_key)
     if type(shape) is BlockShape:
         return prompt_root(measurer, shape.first_key) if len(shape.segs) else None
     return prompt_root(measurer, shape.keys[0]) if shape.keys else None
