@@ -231,3 +231,58 @@ def test_what_ifs_forgotten_after_the_advisor(seen, monkeypatch):
     keeping = analysis.analyze([path])
     assert with_text(forgetting).model_dump_json() == with_text(keeping).model_dump_json()
     assert after[0] == after[1]  # what later steps simulate is kept: nothing run again
+
+
+def _old_facts(log, chosen: list[Fix], group: str) -> list[tuple[int, object]]:
+    """A group's changed facts the old way: a dict slot per call ``_entry`` gives one (a call whose
+    user id alone is dropped: its own record), in the log's order."""
+    return [(i, new) for i, fa in enumerate(log) if fa.group == group and (new := whatif._entry(fa, chosen)) is not None]
+
+
+@pytest.mark.parametrize("extra", [0, 1, 2])
+def test_user_scope_facts_equal_the_old_dicts(seen, extra):
+    """A layout that drops its group's user id keeps only the records other fixes change
+    (``_OwnFacts``); read as a mapping (keys in order, items, get, ``in``, len) it is the dict of a
+    slot per call it was before, the same objects, in ``reshape``'s layouts and ``subset``'s; and
+    ``Overlay`` sees the same sequence through the changed records alone."""
+    log = seen["facts"]
+    scope = next(f for f in seen["fixes"] if f.drops_user)
+
+    def moved(s: float):
+        return lambda f: replace(f, start=f.start + s, end=f.end + s)
+
+    more = [Fix(kind="cache_not_ready", group=scope.group, evidence=CacheNotReady(3, 1.0, 1.0, 1.0),
+                keeps_information=True, apply_facts=moved(s)) for s in (1.0, 2.0)[:extra]]
+    fixes = [*seen["fixes"], *more]
+    variants = whatif.reshape(seen["calls"], fixes, log, seen["measurers"], seen["shapes"])
+    n, checked = len(fixes), 0
+    sets = [variants] + [
+        got for keep in [[j for j in range(n) if j != k] for k in range(n)] if (got := whatif.subset(variants, fixes, keep))
+    ]
+    for vs, fx in zip(sets, [fixes] + [[fixes[j] for j in range(n) if j != k] for k in range(n)]):
+        for k, f in enumerate(vs.owner):
+            if f != scope.group:
+                continue
+            for var in (vs.alone[k], vs.in_group[k], vs.groups[f]):
+                mine = [j for j, x in enumerate(fx) if x.group == scope.group]
+                chosen = {id(vs.alone[k]): [fx[k]], id(vs.groups[f]): [fx[j] for j in mine]}.get(
+                    id(var), [fx[j] for j in mine if j != k]
+                )
+                chosen = [x for x in chosen if x.apply_facts]
+                want = _old_facts(log, chosen, scope.group)
+                facts = var.facts
+                assert list(facts.items()) == want and list(facts) == [i for i, _ in want]
+                # the same records (a fix's changed ones made again here: equal), own ones the log's
+                assert all(facts[i] == v and facts.get(i) == v and i in facts for i, v in want)
+                assert all((facts[i] is log[i]) == (v is log[i]) for i, v in want)
+                assert len(facts) == len(want)
+                outside = [i for i, fa in enumerate(log) if fa.group != scope.group][:50]
+                assert all(i not in facts and facts.get(i) is None for i in outside)
+                if any(x.drops_user for x in chosen):
+                    checked += 1
+                    assert isinstance(facts, whatif._OwnFacts)
+                    assert all(v is not log[i] for i, v in facts.changed.items())  # no slot for an own record
+                    assert len(facts.changed) == sum(v is not log[i] for i, v in want)
+                    view = var.view(seen["shapes"], log)[1]
+                    assert [view[i] for i in range(len(log))] == [dict(want).get(i, log[i]) for i in range(len(log))]
+    assert checked >= 3

@@ -14,6 +14,7 @@ log is read again only for a combination that was never shaped.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -76,7 +77,7 @@ class Variant:
     ) -> tuple[dict[str, Sequence[Shape]], Sequence[CallFacts]]:
         return (
             {f: Overlay(v, self.shapes.get(f, {})) for f, v in shapes.items()},
-            Overlay(facts, self.facts, self.no_user),
+            Overlay(facts, _changed_only(self.facts), self.no_user),
         )
 
 
@@ -113,6 +114,61 @@ class Variants:
             )
             for k, v in enumerate(self.in_group)
         ]
+
+
+class _OwnFacts(Mapping[int, CallFacts]):
+    """The facts of a layout that drops its group's user id (the user-scope fix, ``Variant.no_user``):
+    the records other fixes change (``changed``), and every other call of the group with a user as
+    its own record, read from the log on use (``calls``: the group's calls, shared by its layouts),
+    not a dict slot per call. Keys, values and their order are those of a dict holding them all."""
+
+    def __init__(self, group: str, changed: dict[int, CallFacts], calls: array, log: Sequence[CallFacts]):
+        self.group, self.changed, self.calls, self.log = group, changed, calls, log
+
+    def __getitem__(self, i: int) -> CallFacts:
+        got = self.get(i)
+        if got is None:
+            raise KeyError(i)
+        return got
+
+    def get(self, i: int, default=None):
+        got = self.changed.get(i)
+        if got is not None:
+            return got
+        if isinstance(i, int) and 0 <= i < len(self.log):
+            own = self.log[i]
+            if own.user is not None and own.group == self.group:
+                return own
+        return default
+
+    def __contains__(self, i: object) -> bool:
+        return isinstance(i, int) and self.get(i) is not None
+
+    def __iter__(self) -> Iterator[int]:
+        changed, log = self.changed, self.log
+        return (i for i in self.calls if i in changed or log[i].user is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def items(self) -> Iterator[tuple[int, CallFacts]]:  # type: ignore[override]
+        changed, log = self.changed, self.log
+        for i in self.calls:
+            got = changed.get(i)
+            if got is not None:
+                yield i, got
+            elif log[i].user is not None:
+                yield i, log[i]
+
+
+def _changed_only(facts: Mapping[int, CallFacts]) -> Mapping[int, CallFacts]:
+    """What ``Overlay`` needs of a layout's facts: the records that differ from the log's (a call's
+    own record reads the same from the log), as plain dicts where they are ``_OwnFacts``."""
+    if isinstance(facts, _OwnFacts):
+        return facts.changed
+    if isinstance(facts, _ByGroup) and any(isinstance(p, _OwnFacts) for p in facts.parts.values()):
+        return _ByGroup({g: _changed_only(p) for g, p in facts.parts.items()}, facts.log)
+    return facts
 
 
 class _ByGroup(Mapping[int, T]):
@@ -266,24 +322,43 @@ def reshape(
     # scope fix alone and all the group's fixes but a text fix: one mapping, not two; a call's entry
     # costs a dict slot per mapping, ~50 bytes, and the user-scope fix gives every call of its
     # group one: the advisor's largest structure while it simulates)
-    by_facts: dict[str, list[tuple[tuple[int, ...], dict[int, CallFacts]]]] = {}
+    # (a set with the user-scope fix: ``_OwnFacts``, the changed records only, the group's calls read
+    # from one array of them)
+    by_facts: dict[str, list[tuple[list[Fix], dict[int, CallFacts], bool]]] = {}
+    members: dict[str, array] = {}
     for g, ks in by_group.items():
         if any(fixes[k].apply_facts for k in ks):
-            shared: dict[tuple[int, ...], dict[int, CallFacts]] = {}
+            shared: dict[tuple[int, ...], tuple[dict[int, CallFacts], Mapping[int, CallFacts]]] = {}
             for v, s in layouts(ks):
                 chosen = tuple(j for j in s if fixes[j].apply_facts)
                 v.no_user = _no_user(g, (fixes[j] for j in chosen))
-                v.facts = shared.setdefault(chosen, {})
-            by_facts[g] = list(shared.items())
+                if chosen not in shared:
+                    into: dict[int, CallFacts] = {}
+                    shared[chosen] = (
+                        into,
+                        _OwnFacts(g, into, members.setdefault(g, array("i")), facts) if v.no_user else into,
+                    )
+                v.facts = shared[chosen][1]  # type: ignore[assignment]  # a read-only layer where _OwnFacts
+            by_facts[g] = [
+                ([fixes[j] for j in chosen], into, into is not view) for chosen, (into, view) in shared.items()
+            ]
     for i, fa in enumerate(facts):
         targets = by_facts.get(fa.group)
         if targets is None:
             continue
         key = fa.seq if fa.seq == i else i  # the record's own int where it is the index: none made per call
-        for chosen, into in targets:
-            new = _entry(fa, [fixes[j] for j in chosen])
-            if new is not None:
-                into[key] = new
+        group_calls = members.get(fa.group)
+        if group_calls is not None:
+            group_calls.append(i)
+        for chosen_fixes, into, own in targets:
+            if own:
+                new = _apply_facts(fa, chosen_fixes)
+                if new is not fa:
+                    into[key] = new
+            else:
+                entry = _entry(fa, chosen_fixes)
+                if entry is not None:
+                    into[key] = entry
 
     if text_groups:
         by_text = {
@@ -381,12 +456,30 @@ def _layout(variants: Variants, fixes: list[Fix], group: str, ks: list[int]) -> 
         one = variants.alone[next(k for k in ks if fixes[k].apply_facts)]
         out.facts, out.no_user = one.facts, one.no_user
     elif chosen:
-        out.facts = {
-            fa.seq if fa.seq == i else i: new
-            for i, fa in enumerate(variants.facts)
-            if fa.group == group and (new := _entry(fa, chosen)) is not None
-        }
         out.no_user = _no_user(group, chosen)
+        if out.no_user:
+            calls = next(
+                (f.calls for k in ks if isinstance(f := variants.alone[k].facts, _OwnFacts)),
+                None,
+            )
+            if calls is None:
+                calls = array("i", (i for i, fa in enumerate(variants.facts) if fa.group == group))
+            out.facts = _OwnFacts(
+                group,
+                {
+                    fa.seq if fa.seq == i else i: applied
+                    for i in calls
+                    if (applied := _apply_facts(fa := variants.facts[i], chosen)) is not fa
+                },
+                calls,
+                variants.facts,
+            )
+        else:
+            out.facts = {
+                fa.seq if fa.seq == i else i: new
+                for i, fa in enumerate(variants.facts)
+                if fa.group == group and (new := _entry(fa, chosen)) is not None
+            }
     return out
 
 
