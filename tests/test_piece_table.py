@@ -235,7 +235,9 @@ def test_pieces_of_any_texts_as_the_frozen_table(texts, family, small):
         for text, extra in texts:
             got, want = new._piece(text, extra), old._piece(text, extra)
             assert got == want
-            assert new._piece(text, 7) == got and new._piece(text)[0] is got[0]  # stored once, shared
+            assert new._piece(text, 7) == got  # stored once: the first framing's count
+            if new._pieces._objects:  # a table of key objects hands out the stored one (shared)
+                assert new._piece(text)[0] is got[0]
             views.append((got[0], new.blocks(got[0])))
         _same_as_old(new._pieces, old._old)
         for key, view in views:  # a view handed out earlier still reads its piece (chunks never move)

@@ -210,7 +210,7 @@ class Measurer:
         self._tokenizer = None if family == "blocks" else get_tokenizer(family)
         # distinct pieces: count, key object, block hashes (``pieces.Pieces``); ``blocks`` is its
         # ``blocks`` itself (the simulators' hottest loops call it: no frame of the measurer's own)
-        self._pieces = Pieces()
+        self._pieces = Pieces(key_objects=False)
         self.blocks: Callable[[int], Sequence[int]] = self._pieces.blocks
         self._tuples: dict[tuple, tuple] = {}  # role and index sequences, one object each
         self.adjusted_tokens = 0
