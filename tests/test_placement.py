@@ -39,3 +39,15 @@ def test_uniform_is_the_repeated_list(n):
     u = Placement.uniform(e, n)
     assert len(u) == n and all(x is e for x in u)
     assert [u[i] for i in range(n)] == [e] * n
+
+
+@given(st.lists(st.integers(-(2**63), 2**63 - 1) | st.integers(0, 2**32 + 5), max_size=60))
+def test_put_hit_keeps_every_value(values):
+    from array import array
+
+    from promptcache.recommend.options import put_hit
+
+    read = array("I", bytes(array("I").itemsize * len(values)))
+    for i, v in enumerate(values):
+        read = put_hit(read, i, v)
+    assert list(read) == values

@@ -141,7 +141,7 @@ class _Run:
     assign: Placement  # ModelEntry per call
     ledger: Any = None
     now_cost: Decimal = Decimal(0)
-    hits: array = field(default_factory=lambda: array("q"))  # per call: its cache reads
+    hits: array = field(default_factory=lambda: array("I"))  # per call: its cache reads (``put_hit``)
 
 
 @dataclass
@@ -396,6 +396,17 @@ def _runs(
     return runs
 
 
+def put_hit(read: array, i: int, value: int) -> array:
+    """``read[i] = value`` into an array of unsigned machine ints (4 bytes a call), widened to 8-byte
+    signed ints (the array returned) the first time a value does not fit: the same numbers either way."""
+    try:
+        read[i] = value
+    except OverflowError:
+        read = array("q", read)
+        read[i] = value
+    return read
+
+
 class _Simulator:
     """Simulates and prices a placement of calls on models over one layout (one fresh cache per model)."""
 
@@ -480,16 +491,17 @@ class _Simulator:
 
     def run_option(self, run: _Run, layout: str, hits: bool = True) -> None:
         """Simulate an option; record its cost at today's prices and, with ``hits``, its per-call
-        hits (for the switch cost; 8 bytes a call, so only for the options it compares)."""
+        hits (for the switch cost; 4 bytes a call, ``put_hit``, so only for the options it compares)."""
         from ..price.ledger import Ledger
 
         metas = self.inputs.metas
         now_ledger = Ledger(self.inputs.catalog)
-        read = array("q", bytes(8 * len(metas))) if hits else None
+        read = array("I", bytes(array("I").itemsize * len(metas))) if hits else None
 
         def on_outcome(i, o) -> None:
+            nonlocal read
             if read is not None:
-                read[i] = o.read
+                read = put_hit(read, i, o.read)
             m = metas[i]
             # the call's own hour of the week (made on use: the facts keep no datetime of a dated
             # call, ``CallFacts``); None for a call with no usable time of day (the week's blend)
