@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -89,8 +89,48 @@ class RecommendInputs:
     price_codes: Callable[[str, Sequence[CallFacts]], PriceCodes] | None = None
     # ``placed(assign, layout)``: every call on its own model's cache (``assign[i]``) over ``layout``,
     # put together from the kept single-model runs where it can (None: simulate it here)
-    placed: Callable[[list, str], Outcomes | None] | None = None
+    placed: Callable[[Sequence[Any], str], Outcomes | None] | None = None
     chains: Chains | None = None  # ``workload.find_chains`` of the calls as logged, when the caller has them
+
+
+class Placement(Sequence):
+    """A model entry per call, as one byte a call into a short tuple of distinct entries (by
+    identity): the options' placements (``_Run.assign``) and the logged models (``_Context.logged``)
+    held together through the recommendation cost 1 byte a call each, not a list's 8. Reads as the
+    list it replaces: the same objects in the same order (``None`` too, for an unknown model)."""
+
+    __slots__ = ("_codes", "_entries")
+
+    def __init__(self, entries: Iterable[Any]) -> None:
+        palette: list[Any] = []
+        at: dict[int, int] = {}
+        codes = array("B")
+        for e in entries:
+            k = at.get(id(e))
+            if k is None:
+                k = at[id(e)] = len(palette)
+                palette.append(e)
+                if k == 256:  # more distinct entries than a byte names: 4 bytes a call from here on
+                    codes = array("I", codes)
+            codes.append(k)
+        self._entries: tuple[Any, ...] = tuple(palette)
+        self._codes: array | bytes = codes
+
+    @classmethod
+    def uniform(cls, entry: Any, n: int) -> Placement:
+        """``[entry] * n`` as a placement."""
+        out = cls(())
+        out._entries, out._codes = (entry,), bytes(n)
+        return out
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def __getitem__(self, i):  # an index, as a list's (no slices here)
+        return self._entries[self._codes[i]]
+
+    def __iter__(self) -> Iterator[Any]:
+        return map(self._entries.__getitem__, self._codes)
 
 
 @dataclass
@@ -98,10 +138,10 @@ class _Run:
     """A simulated option before it becomes a report ``Option``."""
 
     name: str
-    assign: list  # ModelEntry per call
+    assign: Placement  # ModelEntry per call
     ledger: Any = None
     now_cost: Decimal = Decimal(0)
-    hits: array = field(default_factory=lambda: array("q"))  # per call: its cache reads
+    hits: array = field(default_factory=lambda: array("I"))  # per call: its cache reads (``put_hit``)
 
 
 @dataclass
@@ -116,7 +156,7 @@ class _Context:
     chains: Chains
     counts: dict[str, GroupCounts]
     vol: Volume
-    logged: list  # the catalog entry of each call's logged model (None when unknown)
+    logged: Placement  # the catalog entry of each call's logged model (None when unknown)
 
 
 def _money(d: Decimal) -> Decimal:
@@ -221,7 +261,7 @@ def _context(inputs: RecommendInputs) -> _Context:
         chains=chains,
         counts=group_counts(metas, chains),
         vol=volume(metas),
-        logged=[inputs.catalog.find(m.model) for m in metas],
+        logged=Placement(inputs.catalog.find(m.model) for m in metas),
     )
 
 
@@ -331,14 +371,20 @@ def _runs(
 ) -> list[_Run]:
     """The options to simulate: each candidate alone, per group, the chain hybrid, the current mix."""
     metas, n, pro, flash, chains = inputs.metas, ctx.n, ctx.pro, ctx.flash, ctx.chains
-    runs = [_Run("all_pro" if e is pro else "all_flash" if e is flash else f"all:{e.id}", [e] * n) for e in ctx.uniq]
+    runs = [
+        _Run("all_pro" if e is pro else "all_flash" if e is flash else f"all:{e.id}", Placement.uniform(e, n))
+        for e in ctx.uniq
+    ]
     if pro is not None and flash is not None:
-        runs.append(_Run("per_group", [pro if m.group in leans_pro else flash for m in metas]))
+        runs.append(_Run("per_group", Placement(pro if m.group in leans_pro else flash for m in metas)))
         extended = {chains.root[i] for i in range(n) if chains.step[i] > 0}
         runs.append(
             _Run(
                 "hybrid_chain",
-                [pro if ((chains.step[i] == 0 and i in extended) or metas[i].group in qc) else flash for i in range(n)],
+                Placement(
+                    pro if ((chains.step[i] == 0 and i in extended) or metas[i].group in qc) else flash
+                    for i in range(n)
+                ),
             )
         )
     shp = inputs.shapes_r if layout == "restructured" else inputs.shapes
@@ -346,8 +392,19 @@ def _runs(
     if missing:
         cautions.append(Reason(rule="caveat", code="current_mix_unpriced", evidence={"models": ", ".join(missing[:5])}))
     else:
-        runs.append(_Run("current_mix", list(ctx.logged)))
+        runs.append(_Run("current_mix", ctx.logged))  # read only: no copy
     return runs
+
+
+def put_hit(read: array, i: int, value: int) -> array:
+    """``read[i] = value`` into an array of unsigned machine ints (4 bytes a call), widened to 8-byte
+    signed ints (the array returned) the first time a value does not fit: the same numbers either way."""
+    try:
+        read[i] = value
+    except OverflowError:
+        read = array("q", read)
+        read[i] = value
+    return read
 
 
 class _Simulator:
@@ -366,7 +423,7 @@ class _Simulator:
         order = i.order if facts is i.metas else start_order(facts)  # the facts' own ints, no key tuples
         return facts, order, i.shapes_r
 
-    def simulate(self, assign: list, lay: str, on_outcome=None) -> Ledger:
+    def simulate(self, assign: Sequence[Any], lay: str, on_outcome=None) -> Ledger:
         from ..price.scenarios import price, price_placed, simulate
         from ..simulate.policies import make_policy
 
@@ -434,16 +491,17 @@ class _Simulator:
 
     def run_option(self, run: _Run, layout: str, hits: bool = True) -> None:
         """Simulate an option; record its cost at today's prices and, with ``hits``, its per-call
-        hits (for the switch cost; 8 bytes a call, so only for the options it compares)."""
+        hits (for the switch cost; 4 bytes a call, ``put_hit``, so only for the options it compares)."""
         from ..price.ledger import Ledger
 
         metas = self.inputs.metas
         now_ledger = Ledger(self.inputs.catalog)
-        read = array("q", bytes(8 * len(metas))) if hits else None
+        read = array("I", bytes(array("I").itemsize * len(metas))) if hits else None
 
         def on_outcome(i, o) -> None:
+            nonlocal read
             if read is not None:
-                read[i] = o.read
+                read = put_hit(read, i, o.read)
             m = metas[i]
             # the call's own hour of the week (made on use: the facts keep no datetime of a dated
             # call, ``CallFacts``); None for a call with no usable time of day (the week's blend)

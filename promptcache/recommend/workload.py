@@ -108,7 +108,8 @@ def bit_labels(bits: int) -> list[tuple[str, str]]:
 @dataclass
 class Chains:
     """Per call: the call it extends (or -1), the first call of its chain, and its step (0 = first),
-    as arrays of machine integers (8 bytes a call each instead of an int object and a pointer)."""
+    as arrays of machine integers (4 bytes a call each, ``index_code``, instead of an int object
+    and a pointer; kept for the whole run)."""
 
     parent: array
     root: array
@@ -121,6 +122,12 @@ class Chains:
         return sum(1 for s in self.step if s == 0)
 
 
+def index_code(n: int) -> str:
+    """The array type code that holds every call index, -1 and step of ``n`` calls: 4-byte signed
+    ints, 8-byte ones past 2**31 calls."""
+    return "i" if n < 2**31 and array("i").itemsize == 4 else "q"
+
+
 def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape]) -> Chains:
     """Link each call to the latest earlier call whose whole prompt is its prefix, in time order.
 
@@ -128,7 +135,8 @@ def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequen
     looks up each of its own prefix keys, longest first, so the work is O(pieces) per call.
     """
     n = len(metas)
-    parent, root, step = array("q", [-1]) * n, array("q", range(n)), array("q", bytes(8 * n))
+    code = index_code(n)
+    parent, root, step = array(code, [-1]) * n, array(code, range(n)), array(code, bytes(array(code).itemsize * n))
     by_prefix: dict[int, int] = {}
     by_conv: dict[str, int] = {}
     for i in order:
