@@ -7,18 +7,13 @@ and per distinct footprint; the analysis keeps one object for equal footprints o
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
+from call_rows import first_pass_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptcache.analyze.first_pass import first_pass
 from promptcache.analyze.simulations import LoggedParts
-from promptcache.knowledge.catalog import default_catalog
-from promptcache.measure.shape import Measurer
 from promptcache.price.units import rerun_partitions
-from promptcache.read.reader import read_logs
 from promptcache.simulate.partition import (
     CodedPrints,
     PatchedPrints,
@@ -80,17 +75,7 @@ def test_coded_footprints_read_and_partition_as_the_list(prints, data):
 @pytest.fixture(scope="module")
 def logged(gen_log):
     path = gen_log("--calls", "300", "--seed", "5")
-    m = Measurer("deepseek-v4")
-    fp = first_pass(
-        read_logs([str(path)]),
-        catalog=default_catalog(),
-        measurers={m.family: m},
-        primary=m.family,
-        at=None,
-        now=datetime(2026, 11, 1, tzinfo=UTC),
-        calibrate=False,
-    )
-    return m, fp.facts, fp.shapes[m.family]
+    return first_pass_of(path)
 
 
 POLICIES = {

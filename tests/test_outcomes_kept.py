@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from call_rows import uniform_facts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -40,23 +41,7 @@ def _cols(o: Outcomes) -> list[list[int]]:
 
 
 def _facts(n: int) -> list[CallFacts]:
-    t = WHEN.timestamp()
-    return [
-        CallFacts(
-            start=t + i,
-            end=t + i + 1,
-            when=WHEN,
-            user="u",
-            model="m",
-            group=f"g{i % 3}",
-            output=7,
-            conversation=None,
-            timed=True,
-            latency_reported=True,
-            list_at=WHEN,
-        )
-        for i in range(n)
-    ]
+    return uniform_facts(n, WHEN, groups=3, output=7)
 
 
 @settings(max_examples=150, deadline=None)

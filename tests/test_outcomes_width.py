@@ -7,6 +7,7 @@ from __future__ import annotations
 from array import array
 from datetime import UTC, datetime
 
+from call_rows import uniform_facts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,23 +26,7 @@ quads = st.tuples(counts, counts, counts, counts)
 
 
 def _facts(n: int) -> list[CallFacts]:
-    t = WHEN.timestamp()
-    return [
-        CallFacts(
-            start=t + i,
-            end=t + i + 1,
-            when=WHEN,
-            user="u",
-            model="m",
-            group=f"g{i % 2}",
-            output=3,
-            conversation=None,
-            timed=True,
-            latency_reported=True,
-            list_at=WHEN,
-        )
-        for i in range(n)
-    ]
+    return uniform_facts(n, WHEN, groups=2, output=3)
 
 
 def _values(out: Outcomes) -> list[tuple[int, int, int, int]]:

@@ -10,20 +10,16 @@ layout costs a pointer a changed call, not ~200 bytes of tuples.
 from __future__ import annotations
 
 import pickle
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
 import pytest
+from call_rows import first_pass_of
 
 from promptcache.analyze import pipeline as analysis
 from promptcache.analyze import simulations as sims_mod
-from promptcache.analyze.first_pass import first_pass
 from promptcache.analyze.simulations import Simulations, _patched_prints
-from promptcache.knowledge.catalog import default_catalog
-from promptcache.measure.shape import Measurer
 from promptcache.price import scenarios, units
-from promptcache.read.reader import read_logs
 from promptcache.report.recommendation_text import with_text
 from promptcache.simulate import partition
 from promptcache.simulate.partition import CodedPrints, footprints, footprints_of, split
@@ -52,17 +48,7 @@ POLICIES = {
 @pytest.fixture(scope="module", params=["generated", "example"])
 def logged(request, gen_log):
     path = gen_log("--calls", "300", "--seed", "21") if request.param == "generated" else EXAMPLE
-    m = Measurer("deepseek-v4")
-    fp = first_pass(
-        read_logs([str(path)]),
-        catalog=default_catalog(),
-        measurers={m.family: m},
-        primary=m.family,
-        at=None,
-        now=datetime(2026, 11, 1, tzinfo=UTC),
-        calibrate=False,
-    )
-    return m, fp.facts, fp.shapes[m.family]
+    return first_pass_of(path)
 
 
 def _plain(facts, shapes, pol) -> list[tuple]:
