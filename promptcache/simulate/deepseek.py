@@ -563,10 +563,15 @@ class DeepSeekCache:
         at = path[-1]
         d = at.depth
         if d < n - 1:  # the new edge and the node before its last piece, as a split of it would make them
-            cs, ks = chain[d + 1 :], keys[d:]
-            node = _Node(n - 1, cs[-2], cs[:-1], ks[:-1], now, at)
-            c = cs[-1]
-            node.kids = {c: _Node(n, c, cs[-1:], ks[-1:], now, node)}
+            if type(chain) is array:  # a chat shape's arrays: each slice cut once
+                node = _Node(n - 1, chain[n - 1], chain[d + 1 : n], keys[d : n - 1], now, at)
+                c = chain[n]
+                node.kids = {c: _Node(n, c, chain[n:], keys[n - 1 :], now, node)}
+            else:  # read in place: only ``view[i:]``
+                cs, ks = chain[d + 1 :], keys[d:]
+                node = _Node(n - 1, cs[-2], cs[:-1], ks[:-1], now, at)
+                c = cs[-1]
+                node.kids = {c: _Node(n, c, cs[-1:], ks[-1:], now, node)}
             self._add_kid(at, node)
             path.append(node)
             path.append(node.kids[c])
