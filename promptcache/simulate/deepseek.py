@@ -259,8 +259,11 @@ class DeepSeekCache:
             if fingers is None:
                 fingers = self._fingers[key] = {}
             start_at = self._finger(fingers, run, chain, n, start) or root
-        path = self._walk(start_at, chain, n, start)
-        hit = self._unit_hit(path[-1], keys, n, cum, start)
+        if start_at is root:
+            path, hit = self._walk_hit(root, chain, keys, cum, n, start)
+        else:
+            path = self._walk(start_at, chain, n, start)
+            hit = self._unit_hit(path[-1], keys, n, cum, start)
         # where the prefixes earlier requests had end: the common prefix with them, found whether
         # or not they are still usable, and persisted once this request completes
         at = path[-1]
@@ -382,6 +385,85 @@ class DeepSeekCache:
             path.append(up)
             break
         return path
+
+    def _walk_hit(
+        self, node: _Node, chain: Sequence[int], keys: Sequence[int], cum: Sequence[int], n: int, now: float
+    ) -> tuple[list[_Node], int]:
+        """``_walk`` from the root and ``_unit_hit`` on the nodes it walks through, in one pass: the
+        same path, the same tree, the same unit read and touched (the first of the longest in path
+        order, kept here by a strict ``>`` on the way down). The units read are those anchored on
+        the path, which the walk does not change (a node made by a split has none)."""
+        forget, evict = self.forget, self.evict
+        path = [node]
+        add = path.append
+        d = node.depth
+        best, best_unit, best_node = 0, None, node
+        while d < n:
+            exact, js = node.exact, node.needs
+            if exact is not None or js:  # ``_unit_hit``'s look at one node, inlined
+                before = cum[d]
+                key = keys[d]
+                here, here_unit = -1, None
+                if exact is not None:
+                    same = exact.get(key)
+                    if same:
+                        for off, u in same.items():
+                            if (
+                                before + off > here
+                                and (r := u.ready) <= now
+                                and (now - u.used <= evict or now - r <= evict)
+                            ):
+                                here, here_unit = before + off, u
+                if js:
+                    blocks = self.m.blocks(key)
+                    partial = node.partial
+                    assert partial is not None
+                    for j in js:
+                        if j <= len(blocks):
+                            for off, u in partial.get(blocks[j - 1], ()):
+                                if (
+                                    before + off > here
+                                    and (r := u.ready) <= now
+                                    and (now - u.used <= evict or now - r <= evict)
+                                ):
+                                    here, here_unit = before + off, u
+                if here_unit is not None and here > best:  # a deeper equal does not win
+                    best, best_unit, best_node = here, here_unit, node
+            kids = node.kids
+            if kids is None:
+                break
+            ck = chain[d + 1]
+            kid = kids.get(ck)
+            if kid is None:
+                break
+            if now - kid.last > forget and self._stale(kid, now):  # forgotten, with everything after it
+                del kids[ck]
+                _bury(kid)
+                break
+            d2 = kid.depth
+            if d2 <= n and chain[d2] == kid.chain:
+                kid.last = now
+                node = kid
+                add(kid)
+                d = d2
+                continue
+            cs = kid.chains  # the request leaves the edge inside it: split there (``_walk``)
+            lo, hi = d + 1, min(d2 - 1, n)
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if chain[mid] == cs[mid - d - 1]:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            up = self._split(node, kid, lo)
+            up.last = now
+            add(up)
+            break
+        if best_unit is not None:
+            best_unit.used = now  # may be before a unit's first ``ready`` (a later one was persisted)
+            if now < best_node.umin:
+                best_node.umin = now
+        return path, best
 
     @staticmethod
     def _split(parent: _Node, kid: _Node, depth: int) -> _Node:
