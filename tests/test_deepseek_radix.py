@@ -272,3 +272,45 @@ def test_nodes_skipped_by_fingers_are_not_forgotten_while_below_them_is_live():
         reads.append(a.read)
     assert [start for _, _, start, _, _ in stream] == [0, 5, 15, 25, 35, 45, 135, 140]
     assert asked and reads[-1] == 448
+
+
+# --- the sweep: what it leaves (branch dscpu: a node's children are looked at one by one only when
+# the idlest of them is past ``forget``; its units only when ``umin`` says one may be idle) -------
+
+
+def _tree_left(cache: DeepSeekCache, now: float) -> tuple[int, int]:
+    """(nodes, units) in the tree, after asserting that no child left is forgotten at ``now`` and no
+    unit left is idle past the eviction time (ready by ``now``)."""
+    nodes = units = 0
+    for roots in cache._trees.values():
+        stack = list(roots.values())
+        while stack:
+            v = stack.pop()
+            nodes += 1
+            assert not v.dead
+            for at in (v.exact or {}).values():
+                for u in at.values():
+                    units += 1
+                    assert not (u.ready <= now and now - max(u.used, u.ready) > cache.evict)
+                    assert v.umin <= max(u.used, u.ready)
+            for kid in (v.kids or {}).values():
+                assert not cache._stale(kid, now)
+                stack.append(kid)
+    return nodes, units
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(request_spec, min_size=1, max_size=30), params)
+def test_a_sweep_leaves_nothing_forgotten_and_outcomes_unchanged(spec, kw):
+    """After each sweep the tree holds no forgotten prefix and no evicted unit (the pre-checks skip
+    only nodes with nothing to drop), and a cache swept before every request returns the same outcomes as one swept every ``eviction_idle_s``."""
+    ms = Pieces()
+    stream = build(ms, spec)
+    lazy = DeepSeekCache(ms, construction_delay_s=5, eviction_idle_s=100, **kw)  # type: ignore[arg-type]  # a test measurer
+    eager = DeepSeekCache(ms, construction_delay_s=5, eviction_idle_s=100, **kw)  # type: ignore[arg-type]  # a test measurer
+    for shape, start, end, user in stream:
+        eager._sweep(start)
+        _tree_left(eager, start)
+        assert lazy.request(shape, start=start, end=end, user=user) == eager.request(
+            shape, start=start, end=end, user=user
+        )

@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, repeat
+from operator import attrgetter
 from typing import Any
 
 from ..measure.blocks import BlockShape, ReadInPlace
@@ -135,6 +136,7 @@ class _BlockCum:
 
 
 _NO_CHAIN = array("q")
+_LAST = attrgetter("last")
 
 #: children of a node from which ``_inside`` indexes their blocks (``_Node.btab``); below, it scans them
 CROWD = 8
@@ -226,7 +228,8 @@ class DeepSeekCache:
             return Outcome(read=min(hit, total), total=total)
         if start >= self._next_sweep:
             self._sweep(start)
-        roots = self._trees.get(key := self._scope_key(user))
+        key = (user or "") if self.by_user else ""  # ``_scope_key``
+        roots = self._trees.get(key)
         if roots is None:
             roots = self._trees[key] = {}
         run = None
@@ -256,8 +259,11 @@ class DeepSeekCache:
             if fingers is None:
                 fingers = self._fingers[key] = {}
             start_at = self._finger(fingers, run, chain, n, start) or root
-        path = self._walk(start_at, chain, n, start)
-        hit = self._unit_hit(path[-1], keys, n, cum, start)
+        if start_at is root:
+            path, hit = self._walk_hit(root, chain, keys, cum, n, start)
+        else:
+            path = self._walk(start_at, chain, n, start)
+            hit = self._unit_hit(path[-1], keys, n, cum, start)
         # where the prefixes earlier requests had end: the common prefix with them, found whether
         # or not they are still usable, and persisted once this request completes
         at = path[-1]
@@ -271,7 +277,7 @@ class DeepSeekCache:
             while path[i].depth > top:  # the deepest node of the path within the run (the root is)
                 i -= 1
             fingers[run] = path[i]
-        return Outcome(read=min(hit, total), total=total)
+        return Outcome(hit if hit < total else total, total)
 
     # -- the v4 radix tree -------------------------------------------------------------------
     def _finger(self, fingers: dict[object, _Node], run, chain: Sequence[int], n: int, now: float) -> _Node | None:
@@ -341,11 +347,12 @@ class DeepSeekCache:
         through it keeps it remembered."""
         forget = self.forget
         path = [node]
-        while node.depth < n:
+        add = path.append
+        d = node.depth
+        while d < n:
             kids = node.kids
             if kids is None:
                 break
-            d = node.depth
             ck = chain[d + 1]
             kid = kids.get(ck)
             if kid is None:
@@ -358,7 +365,8 @@ class DeepSeekCache:
             if d2 <= n and chain[d2] == kid.chain:
                 kid.last = now
                 node = kid
-                path.append(kid)
+                add(kid)
+                d = d2
                 continue
             # the request leaves the edge (or ends) inside it: chain keys are chained hashes, so
             # the longest match is found by bisection; the edge is split there
@@ -377,6 +385,85 @@ class DeepSeekCache:
             path.append(up)
             break
         return path
+
+    def _walk_hit(
+        self, node: _Node, chain: Sequence[int], keys: Sequence[int], cum: Sequence[int], n: int, now: float
+    ) -> tuple[list[_Node], int]:
+        """``_walk`` from the root and ``_unit_hit`` on the nodes it walks through, in one pass: the
+        same path, the same tree, the same unit read and touched (the first of the longest in path
+        order, kept here by a strict ``>`` on the way down). The units read are those anchored on
+        the path, which the walk does not change (a node made by a split has none)."""
+        forget, evict = self.forget, self.evict
+        path = [node]
+        add = path.append
+        d = node.depth
+        best, best_unit, best_node = 0, None, node
+        while d < n:
+            exact, js = node.exact, node.needs
+            if exact is not None or js:  # ``_unit_hit``'s look at one node, inlined
+                before = cum[d]
+                key = keys[d]
+                here, here_unit = -1, None
+                if exact is not None:
+                    same = exact.get(key)
+                    if same:
+                        for off, u in same.items():
+                            if (
+                                before + off > here
+                                and (r := u.ready) <= now
+                                and (now - u.used <= evict or now - r <= evict)
+                            ):
+                                here, here_unit = before + off, u
+                if js:
+                    blocks = self.m.blocks(key)
+                    partial = node.partial
+                    assert partial is not None
+                    for j in js:
+                        if j <= len(blocks):
+                            for off, u in partial.get(blocks[j - 1], ()):
+                                if (
+                                    before + off > here
+                                    and (r := u.ready) <= now
+                                    and (now - u.used <= evict or now - r <= evict)
+                                ):
+                                    here, here_unit = before + off, u
+                if here_unit is not None and here > best:  # a deeper equal does not win
+                    best, best_unit, best_node = here, here_unit, node
+            kids = node.kids
+            if kids is None:
+                break
+            ck = chain[d + 1]
+            kid = kids.get(ck)
+            if kid is None:
+                break
+            if now - kid.last > forget and self._stale(kid, now):  # forgotten, with everything after it
+                del kids[ck]
+                _bury(kid)
+                break
+            d2 = kid.depth
+            if d2 <= n and chain[d2] == kid.chain:
+                kid.last = now
+                node = kid
+                add(kid)
+                d = d2
+                continue
+            cs = kid.chains  # the request leaves the edge inside it: split there (``_walk``)
+            lo, hi = d + 1, min(d2 - 1, n)
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if chain[mid] == cs[mid - d - 1]:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            up = self._split(node, kid, lo)
+            up.last = now
+            add(up)
+            break
+        if best_unit is not None:
+            best_unit.used = now  # may be before a unit's first ``ready`` (a later one was persisted)
+            if now < best_node.umin:
+                best_node.umin = now
+        return path, best
 
     @staticmethod
     def _split(parent: _Node, kid: _Node, depth: int) -> _Node:
@@ -398,21 +485,25 @@ class DeepSeekCache:
             up = path[0].up
             assert up is not None  # the root is at depth 0
             path.insert(0, up)
-        i = bisect_left(path, depth, key=_depth)
+        i = len(path) - 1
+        while path[i].depth > depth:  # the nodes needed are near the end: a scan back beats a bisection
+            i -= 1
         node = path[i]
         if node.depth != depth:
-            node = self._split(path[i - 1], node, depth)
-            path.insert(i, node)
+            node = self._split(node, path[i + 1], depth)
+            path.insert(i + 1, node)
         return node
 
     def _add_kid(self, node: _Node, kid: _Node) -> None:
         ck = kid.chains[0]
-        if node.kids is None:
-            node.kids = {}
-        old = node.kids.get(ck)
-        if old is not None:
-            _bury(old)
-        node.kids[ck] = kid
+        kids = node.kids
+        if kids is None:
+            node.kids = {ck: kid}
+        else:
+            old = kids.get(ck)
+            if old is not None:
+                _bury(old)
+            kids[ck] = kid
         kid.up = node
         btab = node.btab
         if btab is not None:  # a dict operation per block, looped in C
@@ -443,7 +534,12 @@ class DeepSeekCache:
                         same = exact.get(key)
                         if same:
                             for off, u in same.items():  # ``_alive`` inlined: the hottest loop of a simulation
-                                if before + off > here and (r := u.ready) <= now and now - max(u.used, r) <= evict:
+                                # (``now - max(used, ready) <= evict``, one subtraction each: equal in floats)
+                                if (
+                                    before + off > here
+                                    and (r := u.ready) <= now
+                                    and (now - u.used <= evict or now - r <= evict)
+                                ):
                                     here, here_unit = before + off, u
                     if js:
                         blocks = self.m.blocks(key)
@@ -452,7 +548,11 @@ class DeepSeekCache:
                         for j in js:
                             if j <= len(blocks):
                                 for off, u in partial.get(blocks[j - 1], ()):
-                                    if before + off > here and (r := u.ready) <= now and now - max(u.used, r) <= evict:
+                                    if (
+                                        before + off > here
+                                        and (r := u.ready) <= now
+                                        and (now - u.used <= evict or now - r <= evict)
+                                    ):
                                         here, here_unit = before + off, u
                     if here_unit is not None and here >= best and here > 0:  # a shallower equal wins
                         best, best_unit, best_node = here, here_unit, node
@@ -545,13 +645,18 @@ class DeepSeekCache:
         at = path[-1]
         d = at.depth
         if d < n - 1:  # the new edge and the node before its last piece, as a split of it would make them
-            cs, ks = chain[d + 1 :], keys[d:]
-            node = _Node(n - 1, cs[-2], cs[:-1], ks[:-1], now, at)
-            leaf = _Node(n, cs[-1], cs[-1:], ks[-1:], now, node)
-            node.kids = {leaf.chains[0]: leaf}
+            if type(chain) is array:  # a chat shape's arrays: each slice cut once
+                node = _Node(n - 1, chain[n - 1], chain[d + 1 : n], keys[d : n - 1], now, at)
+                c = chain[n]
+                node.kids = {c: _Node(n, c, chain[n:], keys[n - 1 :], now, node)}
+            else:  # read in place: only ``view[i:]``
+                cs, ks = chain[d + 1 :], keys[d:]
+                node = _Node(n - 1, cs[-2], cs[:-1], ks[:-1], now, at)
+                c = cs[-1]
+                node.kids = {c: _Node(n, c, cs[-1:], ks[-1:], now, node)}
             self._add_kid(at, node)
             path.append(node)
-            path.append(leaf)
+            path.append(node.kids[c])
         elif d == n - 1:
             leaf = _Node(n, chain[n], chain[d + 1 :], keys[d:], now, at)
             self._add_kid(at, leaf)
@@ -559,11 +664,18 @@ class DeepSeekCache:
             node = at
         else:
             node = self._node_at(path, n - 1)
-        if shape.out_key is not None:
-            c = hash((chain[n - 1], shape.out_key))
-            kid = node.kids.get(c) if node.kids is not None else None
-            if kid is None or self._stale(kid, now):
-                self._add_kid(node, _Node(n, c, array("q", [c]), [shape.out_key], now, node))
+        out = shape.out_key
+        if out is not None:
+            c = hash((chain[n - 1], out))
+            kids = node.kids
+            kid = kids.get(c) if kids is not None else None
+            if kid is None:
+                if kids is None:  # ``_add_kid`` of a first child (no block index yet)
+                    node.kids = {c: _Node(n, c, array("q", (c,)), [out], now, node)}
+                else:
+                    self._add_kid(node, _Node(n, c, array("q", (c,)), [out], now, node))
+            elif self._stale(kid, now):
+                self._add_kid(node, _Node(n, c, array("q", (c,)), [out], now, node))
             else:
                 kid.last = now
         return node
@@ -585,20 +697,23 @@ class DeepSeekCache:
         """Write this request's units; ``lcp`` is its common prefix with the earlier requests, ``tail``
         the node before the last piece."""
         total = cum[n]
+        delay = self.delay
         # common prefix with an earlier request: persisted once the request completes
         if self.min_unit <= lcp < total:
-            self._add_unit_at(path, keys, toks, lcp, end + self.delay, start, cum)
+            self._add_unit_at(path, keys, toks, lcp, end + delay, start, cum)
         # end of input
-        self._add_unit(tail, keys[n - 1], toks[n - 1], start + self.delay, start)
+        self._add_unit(tail, keys[n - 1], toks[n - 1], start + delay, start)
         # fixed intervals inside long inputs
-        if self.interval > 0:
-            pos = self.interval
+        interval = self.interval
+        if interval > 0:
+            pos = interval
             while pos < total:
-                self._add_unit_at(path, keys, toks, pos, start + self.delay, start, cum)
-                pos += self.interval
+                self._add_unit_at(path, keys, toks, pos, start + delay, start, cum)
+                pos += interval
         # end of output: the prompt without its generation prompt, then the output as generated
-        if shape.out_key is not None:
-            self._add_unit(tail, shape.out_key, shape.out_tokens, end + self.delay, start)
+        out = shape.out_key
+        if out is not None:
+            self._add_unit(tail, out, shape.out_tokens, end + delay, start)
 
     def _add_unit_at(
         self,
@@ -628,35 +743,50 @@ class DeepSeekCache:
         request's start, ``now``) is built again, as if new."""
         exact = node.exact
         if exact is None:
-            exact = node.exact = {}
-        at = exact.get(key)
-        u = at.get(off) if at is not None else None
-        if u is not None:
-            if u.ready <= now and now - max(u.used, u.ready) > self.evict:
-                if not self.bounded:
-                    u.ready = u.used = ready
+            u = None
+            at = None
+            node.exact = {key: {off: (u := _Unit(ready, ready))}}
+        else:
+            at = exact.get(key)
+            u = at.get(off) if at is not None else None
+            if u is not None:
+                r = u.ready
+                if r <= now and now - u.used > self.evict and now - r > self.evict:  # ``not _alive``
+                    if not self.bounded:
+                        u.ready = u.used = ready
+                        return
+                    self._drop_unit(node, key, off, u)  # bounded: a new record, as after a sweep
+                    at = exact.get(key)
+                else:
+                    if ready < r:
+                        u.ready = ready
                     return
-                self._drop_unit(node, key, off, u)  # bounded: a new record, as after a sweep
-                at = exact.get(key)
+            u = _Unit(ready, ready)
+            if at is None:
+                exact[key] = {off: u}
             else:
-                if ready < u.ready:
-                    u.ready = ready
-                return
-        if at is None:
-            at = exact[key] = {}
-        u = at[off] = _Unit(ready, ready)
+                at[off] = u
         if ready < node.umin:
             node.umin = ready
         if off > self._maxoff:
             self._maxoff = off
-        j = -(-off // self.m.block_tokens)
-        blocks = self.m.blocks(key)
-        if 1 <= j <= len(blocks):
-            if node.partial is None:
-                node.partial, node.needs = {}, set()
-            assert node.needs is not None
-            node.partial.setdefault(blocks[j - 1], []).append((off, u))
-            node.needs.add(j)
+        m = self.m
+        j = -(-off // m.block_tokens)
+        if j >= 1:
+            blocks = m.blocks(key)
+            if j <= len(blocks):
+                partial = node.partial
+                if partial is None:
+                    partial = node.partial = {}
+                    node.needs = set()
+                assert node.needs is not None
+                b = blocks[j - 1]
+                units = partial.get(b)
+                if units is None:
+                    partial[b] = [(off, u)]
+                else:
+                    units.append((off, u))
+                node.needs.add(j)
 
     def _drop_unit(self, node: _Node, key: int, off: int, u: _Unit) -> None:
         assert node.exact is not None
@@ -705,11 +835,13 @@ class DeepSeekCache:
                             )
                     kids = node.kids
                     if kids:
-                        gone = [c for c, kid in kids.items() if now - kid.last > forget and self._stale(kid, now)]
-                        for c in gone:
-                            _bury(kids.pop(c))
-                        if gone:
-                            node.btab = None
+                        # the idlest child first, in C: most nodes have none to forget
+                        if now - min(map(_LAST, kids.values())) > forget:
+                            gone = [c for c, kid in kids.items() if now - kid.last > forget and self._stale(kid, now)]
+                            for c in gone:
+                                _bury(kids.pop(c))
+                            if gone:
+                                node.btab = None
                         stack.extend(kids.values())
                 if not root.kids and root.exact is None:
                     root.dead = True
@@ -805,10 +937,6 @@ class DeepSeekCache:
                 out_ready = end + self.delay
                 t = seen[c] = [out_ready, out_ready]
                 blocks.add(chain[-2], shape.out_key, t)
-
-
-def _depth(node: _Node) -> int:
-    return node.depth
 
 
 def same_below(a: Mapping[str, Any], b: Mapping[str, Any]) -> float | None:
