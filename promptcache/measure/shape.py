@@ -29,7 +29,9 @@ past the generation piece (a reported total below the other pieces' counts), a c
 prompt starts with a placeholder (``HIDDEN_PREFIX``), block-hash calls (``_shape_blocks``).
 ``tests/test_chatshape.py`` checks every field and accessor against the plain shape
 (``Measurer.chat_runs = False``). Shapes pickle without their built arrays; shapes pickled
-together share their runs (a Dask range's, a unit's slice).
+together share their runs (a Dask range's, a unit's slice). The first pass keeps a family's
+shapes in a ``ShapeList``: a chat shape as its run and a packed record (no object, no key ints per
+call), made again as an equal ``ChatShape`` when read.
 """
 
 from __future__ import annotations
