@@ -204,6 +204,9 @@ _BUILT = frozenset(("keys", "tokens", "chain"))
 _CHAT_STATE = ("run", "n", "gen_key", "_total", "roles", "indexes", "out_key", "out_tokens", "reported", "adjust")
 
 
+_new_shape = object.__new__
+
+
 class ShapeList(Sequence[Shape]):
     """A family's shapes, one per call, without a Python object per chat call. A chat shape is kept
     as its run (a reference in ``_refs``) and one packed record (``_REC``, 37 bytes: ``n``,
@@ -215,20 +218,23 @@ class ShapeList(Sequence[Shape]):
     block-trace log has no records at all).
 
     ``shapes[i]`` makes the equal ``ChatShape`` on demand (~0.5 µs: one ``unpack_from``, the
-    slots set), and a shape made is kept until ``2 * LIVE`` more are (``_made``): a loop that reads
-    a shape twice gets one object, its arrays built once (``ChatShape``'s ``_LIVE``). Iteration
-    makes each shape once and keeps none. What is equal to the appended shape is the value, not the
-    object: no caller keys anything by a shape's identity. ``tests/test_shapelist.py`` checks it,
+    slots set; ~47 reads a call in a run, one per simulated request or footprint), and the shape
+    made last stays (``_made``): ``shapes[i]`` read again in a row is the same object, its arrays
+    built once (``ChatShape``'s ``_LIVE`` keeps those of the shapes a caller holds). A longer memo
+    does not pay: the passes read every call in turn, so one of 64 shapes met 3 % of the reads on
+    the 3k log, for a dict lookup and store on every read. Iteration makes each shape once. What
+    is equal to the appended shape is the value, not the object: no caller keys anything by a
+    shape's identity. ``tests/test_shapelist.py`` checks it,
     element by element, against the list of the shapes appended."""
 
-    __slots__ = ("_codes", "_made", "_pairs", "_recs", "_refs")
+    __slots__ = ("_codes", "_last", "_made", "_pairs", "_recs", "_refs")
 
     def __init__(self, shapes: Iterable[Shape] = ()):
         self._refs: list[Any] = []  # per call: a chat shape's run, any other shape itself
         self._recs = bytearray()  # per call up to the last chat shape, ``_REC``
         self._pairs: list[tuple[Sequence[str], Sequence[int]]] = []  # distinct (roles, indexes) objects
         self._codes: dict[tuple[int, int], int] = {}  # their ids -> code (the objects are held in ``_pairs``)
-        self._made: dict[int, ChatShape] = {}  # shapes made lately, by position
+        self._last, self._made = -1, None  # the position of the chat shape made last, and it
         for s in shapes:
             self.append(s)
 
@@ -266,26 +272,23 @@ class ShapeList(Sequence[Shape]):
     def __len__(self) -> int:
         return len(self._refs)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i, _array=array, _new=_new_shape, _chat=ChatShape):  # constants bound: a call per request
         r = self._refs[i]
-        if type(r) is not array:
+        if type(r) is not _array:
             if type(i) is slice:
                 return [self[j] for j in range(*i.indices(len(self._refs)))]
             return r
         if i < 0:
             i += len(self._refs)
-        made = self._made
-        s = made.get(i)
-        if s is not None:
-            return s
-        if len(made) >= 2 * LIVE:
-            made.clear()
-        # ``_make``, inline (the simulations' loops read a shape per request)
+        if i == self._last:
+            return self._made
+        # ``_make``, inline
         n, gk, gt, ok, ot, adj, code, f = _unpack(self._recs, i * _SIZE)
-        s = made[i] = _new_shape(ChatShape)
+        s = _new(_chat)
         s.run, s.n, s.gen_key, s._total = r, n, gk, gt
         s.roles, s.indexes = self._pairs[code]
         s.out_key, s.out_tokens, s.reported, s.adjust = None if f & 2 else ok, ot, f & 1 == 1, adj
+        self._last, self._made = i, s
         return s
 
     def _make(self, run: array, i: int) -> ChatShape:
@@ -297,13 +300,9 @@ class ShapeList(Sequence[Shape]):
         return s
 
     def __iter__(self) -> Iterator[Shape]:
-        made, make = self._made, self._make
+        make = self._make
         for i, r in enumerate(self._refs):
-            if type(r) is not array:
-                yield r
-            else:
-                s = made.get(i)
-                yield make(r, i) if s is None else s
+            yield r if type(r) is not array else make(r, i)
 
 
 # a chat shape's record in ``ShapeList``: n, gen_key, gen_tokens, out_key, out_tokens, adjust,
@@ -311,7 +310,6 @@ class ShapeList(Sequence[Shape]):
 _REC = Struct("=iqiqiiiB")
 _unpack, _SIZE = _REC.unpack_from, _REC.size
 _I32 = -(2**31)
-_new_shape = object.__new__
 
 
 class Measurer:
