@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..advise.breakers import Evidence
 from ..knowledge.catalog import RELATIVE_BEFORE, Catalog
-from ..measure.shape import Measurer, Shape
+from ..measure.shape import Measurer, Shape, ShapeList
 from ..model.calls import HIDDEN_PREFIX, Call, is_blocks
 from ..model.facts import BLEND, LATENCY_REPORTED, THINKING, TIMED, TOOLS, CallFacts
 from ..model.hints import cache_hints
@@ -52,7 +52,7 @@ def family_of(catalog: Catalog, model: str) -> str | None:
 @dataclass
 class FirstPass:
     facts: list[CallFacts]
-    shapes: dict[str, list[Shape]]
+    shapes: dict[str, ShapeList]  # per family, one shape per call (chat shapes' fields in columns)
     grouper: Grouper
     evidence: Evidence
     stats: ReadStats
@@ -95,7 +95,7 @@ def first_pass(
     grouper = Grouper(primary, measurers[primary]._tokenizer)
     fp = FirstPass(
         facts=[],
-        shapes={f: [] for f in measurers},
+        shapes={f: ShapeList() for f in measurers},
         grouper=grouper,
         evidence=Evidence(),
         stats=reader.stats,
@@ -114,14 +114,18 @@ def first_pass(
                     fp.logged_family = fam
                     if fam not in measurers:
                         measurers[fam] = Measurer(fam)
-                        fp.shapes[fam] = []
+                        fp.shapes[fam] = ShapeList()
             meta = facts_of(call, last_end, at, now, ints)
             last_end = meta.end
             block = bool(call.segments) and call.segments[0].role == "block"
+            prim: Shape | None = None
             for fam, s in zip(measurers, shape_call(call, measurers, catalog)):
                 fp.shapes[fam].append(s)
+                if fam == primary:
+                    prim = s  # the shape made, not one made again from the columns
             if merged is None:
-                meta.group = grouper.add(call, fp.shapes[primary][-1], measurers[primary].rendered).id
+                assert prim is not None
+                meta.group = grouper.add(call, prim, measurers[primary].rendered).id
                 fp.evidence.add(meta.group, call)
             else:
                 meta.group = merged.next_id()

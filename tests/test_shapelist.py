@@ -1,0 +1,109 @@
+"""``measure.shape.ShapeList``: a family's shapes with chat shapes' fields in columns equals, element
+by element, the list of the shapes appended (chat shapes of conversations that branch and continue,
+plain shapes, block-hash shapes, counts past 32 bits), by index (negative too), slice and
+iteration, after later calls extend or fork the runs, with few shapes kept made, and pickled."""
+
+from __future__ import annotations
+
+import pickle
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_chatshape import conversations, same_as_plain, step
+
+from promptcache.measure import shape as shape_mod
+from promptcache.measure.blocks import BlockShape
+from promptcache.measure.shape import ChatShape, Measurer, Shape, ShapeList
+from promptcache.model.calls import Call, Segment, Usage
+from promptcache.read.traces import ScopedIds, block_segments
+
+
+def block_shapes(m: Measurer, k: int) -> list[Shape]:
+    """``k`` block-hash calls of one conversation, each extending the one before."""
+    ids, out, delta = [1000, 1001], [], ScopedIds(1)
+    for n in range(k):
+        ids = [*ids, 2000 + n]
+        segs = block_segments(ids, 64 * len(ids) + 5, 64, 1, n, delta)
+        out.append(m.shape(Call(source="b", line=n, model="t", segments=segs, usage=Usage(64 * len(ids) + 5, 1)),
+                           trust_usage=True))
+    return out
+
+
+def check_equal(got: ShapeList, want: list[Shape]) -> None:
+    assert len(got) == len(want)
+    for i, w in enumerate(want):
+        for s in (got[i], got[i - len(want)]):
+            assert type(s) is type(w) and s == w
+            if type(w) is ChatShape:
+                assert s.run is w.run and s.roles is w.roles and s.indexes is w.indexes
+                assert s.gen_tokens == w.gen_tokens and s.n == w.n and s.gen_key == w.gen_key
+                same_as_plain(s, Shape(w.keys, w.tokens, w.roles, w.indexes, w.chain, w.out_key, w.out_tokens,
+                                       w.reported, w.adjust))
+            else:
+                assert s is w  # kept as it is
+    listed = list(got)
+    assert len(listed) == len(want) and all(type(a) is type(b) and a == b for a, b in zip(listed, want, strict=True))
+    assert got[1:-1] == want[1:-1] and got[::2] == want[::2]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    steps=st.lists(step, min_size=1, max_size=30),
+    plain_every=st.sampled_from([0, 2, 3]),
+    blocks=st.lists(st.integers(0, 30), max_size=3),
+    live=st.sampled_from([1, 3, 64]),
+)
+def test_shape_list_equals_the_shapes_appended(steps, plain_every, blocks, live):
+    old, shape_mod.LIVE = shape_mod.LIVE, live  # few kept made: shapes made again, arrays built again
+    try:
+        chat, ref, blk = Measurer("cl100k"), Measurer("cl100k"), Measurer("blocks")
+        ref.chat_runs = False
+        want: list[Shape] = []
+        made = iter(block_shapes(blk, len(blocks)))
+        for n, (call, adjust, trust) in enumerate(conversations(steps, "cl100k")):
+            m = ref if plain_every and n % plain_every == 0 else chat
+            want.append(m.shape(call, trust_usage=trust, adjust=adjust))
+            if n in blocks:
+                want.append(next(made))
+        got = ShapeList()
+        for i, s in enumerate(want):
+            got.append(s)
+            assert got[i] == s and got[-1] == s  # readable as it grows
+        check_equal(got, want)
+        check_equal(ShapeList(want), want)
+        back = pickle.loads(pickle.dumps((got, want)))
+        check_equal(back[0], back[1])
+    finally:
+        shape_mod.LIVE = old
+
+
+def test_counts_past_32_bits_and_no_output_key_kept_exact():
+    m = Measurer("cl100k")
+    segs = [Segment("system", "Be brief."), Segment("user", "Hi")]
+    shapes = [m.shape(Call("t", n, "m", segs[: 1 + n % 2], conversation_id="c"), trust_usage=False) for n in range(3)]
+    assert all(type(s) is ChatShape and s.out_key is None for s in shapes)
+    big = m.shape(Call("t", 9, "m", segs, conversation_id="c"), trust_usage=True, adjust=2**33)  # past 32 bits
+    out = m.shape(Call("t", 10, "m", segs, conversation_id="c", usage=Usage(50, 7)), trust_usage=True)
+    assert type(big) is ChatShape and big.adjust == 2**33 and big.reported and out.out_key is not None
+    got = ShapeList([*shapes, big, out])
+    check_equal(got, [*shapes, big, out])
+    assert got._refs[-2] is big  # kept as the object it is
+    assert got[0].out_key is None and got[0].reported is False and got[-1].reported is True
+
+
+def test_blocks_alone_write_no_records():
+    shapes = block_shapes(Measurer("blocks"), 5)
+    assert all(type(s) is BlockShape for s in shapes)
+    got = ShapeList(shapes)
+    assert not got._recs and list(got) == shapes
+    check_equal(got, shapes)
+
+
+def test_a_shape_read_twice_is_one_object_with_its_arrays_built_once():
+    m = Measurer("cl100k")
+    shapes = [m.shape(c, trust_usage=False) for c, _, _ in conversations([(0, "replay", 1, 1, None, False)] * 4,
+                                                                        "cl100k")]
+    got = ShapeList(shapes)
+    a = got[2]
+    keys = a.keys
+    assert got[2] is a and got[2].keys is keys
