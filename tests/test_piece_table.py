@@ -110,8 +110,17 @@ def test_entries_on_the_bundled_example(family):
 def test_entries_on_a_generated_short_chat_log(tmp_path):
     log = tmp_path / "short.jsonl"
     subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "gen_log.py"), "--short", "--seed", "3", "--calls", "300",
-         "-o", str(log)],
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "gen_log.py"),
+            "--short",
+            "--seed",
+            "3",
+            "--calls",
+            "300",
+            "-o",
+            str(log),
+        ],
         check=True,
         cwd=REPO,
         capture_output=True,
@@ -215,9 +224,7 @@ def tiny_chunks(monkeypatch):
     monkeypatch.setattr(P, "MAX_CHUNK", 8)
 
 
-_TEXTS = st.lists(
-    st.tuples(st.lists(_WORD, max_size=200).map(" ".join), st.integers(-2, 5)), min_size=1, max_size=30
-)
+_TEXTS = st.lists(st.tuples(st.lists(_WORD, max_size=200).map(" ".join), st.integers(-2, 5)), min_size=1, max_size=30)
 
 
 @settings(max_examples=60, deadline=None)
@@ -250,9 +257,7 @@ def test_pieces_of_any_texts_as_the_frozen_table(texts, family, small):
 
 
 _HASH = st.integers(-(2**63), 2**63 - 1)
-_TABLE = st.lists(
-    st.tuples(st.integers(0, 40), st.integers(-3, 2000), st.lists(_HASH, max_size=20)), max_size=25
-)
+_TABLE = st.lists(st.tuples(st.integers(0, 40), st.integers(-3, 2000), st.lists(_HASH, max_size=20)), max_size=25)
 
 
 def _both(rows) -> tuple[Pieces, dict]:
@@ -425,7 +430,7 @@ def test_index_answers_as_a_plain_dict(ops, first, kept, objects):
                 probe.extend(k for k, _, _ in op[1])
             _same_as_plain(t, p, probe)
             assert (type(t._keys) is list) == objects  # kept across pickles
-        assert len(t._slots) >= 2 * len(t) and len(t._slots) & (len(t._slots) - 1) == 0  # at most half full
+        assert P.LOAD[1] * len(t) <= P.LOAD[0] * len(t._slots) and len(t._slots) & (len(t._slots) - 1) == 0
 
 
 def test_tables_equal_by_content_not_order():
@@ -471,3 +476,109 @@ def test_a_table_without_key_objects():
         assert len(t._asked) <= 2
     assert [list(t.blocks(text_key(x))) for x in texts] == [[i] for i in range(10)]
     assert t.get(text_key("not there")) is None and text_key("not there") not in t
+
+
+# -- narrow columns (branch piececols): counts and ends in the narrowest array type, widened on overflow --
+
+
+def _narrowest(values: list[int], types: tuple[str, ...]) -> str | None:
+    """The first of ``types`` whose range holds every value (None: none does, a list)."""
+    for t in types:
+        bits = 8 * array(t).itemsize
+        lo, hi = (0, 2**bits - 1) if t.isupper() else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+        if all(lo <= v <= hi for v in values):
+            return t
+    return None
+
+
+_COUNT = st.one_of(
+    st.integers(-3, 300),
+    st.integers(-(2**70), 2**70),
+    st.sampled_from([2**15 - 1, 2**15, 2**31 - 1, 2**31, -(2**31) - 1, 2**63 - 1, 2**63, -(2**63) - 1, 2**64]),
+)
+_NARROW_OP = st.one_of(
+    st.tuples(st.just("add"), _KEY, _COUNT, st.lists(_HASH, max_size=7)),
+    st.tuples(st.just("ask"), _KEY),
+    st.tuples(st.just("pickle")),
+    st.tuples(st.just("merge"), st.lists(st.tuples(_KEY, _COUNT, st.lists(_HASH, max_size=4)), max_size=8)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ops=st.lists(_NARROW_OP, max_size=120),
+    many=st.integers(0, 400),
+    small_types=st.booleans(),
+    chunks=st.sampled_from([(1, 2), (2, 5), (3, 8), (1024, 1 << 15)]),
+    kept=st.sampled_from([2, 8192]),
+    objects=st.booleans(),
+)
+def test_narrow_columns_answer_as_a_plain_dict(ops, many, small_types, chunks, kept, objects):
+    """Random adds (counts from small to past 64 bits, so the counts column widens), asks, pickles
+    and merges, after up to 400 pieces added first (the index refilled many times from one slot),
+    with column types of 8 bits first (widened every few adds: ends past 255 hashes) or the real
+    ones, chunks of 1 to 8 hashes or the real sizes: the table answers as a dict does, its
+    columns in the narrowest type that holds them, and views handed out before a widening or a
+    new chunk still read their piece."""
+    import pickle
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(P, "FIRST_SLOTS", 1)
+        mp.setattr(P, "VIEWS_KEPT", kept)
+        mp.setattr(P, "FIRST_CHUNK", chunks[0])
+        mp.setattr(P, "MAX_CHUNK", chunks[1])
+        if small_types:
+            mp.setattr(P, "COUNT_TYPES", ("b", "h", "i", "q"))
+            mp.setattr(P, "END_TYPES", ("B", "H", "I", "Q"))
+        t, p = Pieces(objects), _PlainTable()
+        for j in range(many):  # keys 2**40 apart: all share home slot 0 until the index is large
+            t.add(j << 40, j * 9973, [j, -j] if j % 3 else [])
+            p.add(j << 40, j * 9973, [j, -j] if j % 3 else [])
+        probe: list[int] = [12345, 0, (many - 1) << 40]
+        views = []
+        for op in ops:
+            if op[0] == "add":
+                _, key, count, hs = op
+                if key not in p.d:
+                    t.add(key, count, hs)
+                    p.add(key, count, hs)
+                    views.append((key, t.blocks(key)))
+                probe.append(key)
+            elif op[0] == "ask":
+                probe.append(op[1])
+                assert t.get(op[1]) == p.get(op[1]) and list(t.blocks(op[1])) == p.blocks(op[1])
+            elif op[0] == "pickle":
+                back = pickle.loads(pickle.dumps(t))
+                assert back == t and t == back
+                t = back
+            else:
+                ot, op_ = Pieces(not objects), _PlainTable()
+                for key, count, hs in op[1]:
+                    if key not in op_.d:
+                        ot.add(key, count, hs)
+                        op_.add(key, count, hs)
+                assert t.merge(ot) == p.merge(op_)
+                probe.extend(k for k, _, _ in op[1])
+        _same_as_plain(t, p, probe)
+        for key, view in views:
+            assert list(view) == p.blocks(key)
+        assert t.block_count() == sum(len(e[2]) for e in p.d.values())
+        counts = [e[1] for e in p.d.values()]
+        want = _narrowest(counts, P.COUNT_TYPES)
+        assert (t._counts.typecode if type(t._counts) is array else None) == want
+        assert type(t._ends) is array and t._ends.typecode == _narrowest(list(t._ends), P.END_TYPES)
+        assert P.LOAD[1] * len(t) <= P.LOAD[0] * len(t._slots)
+
+
+def test_columns_widen_on_huge_counts():
+    t = Pieces(key_objects=False)
+    t.add(1, 5, [1])
+    assert t._counts.typecode == "h" and t._ends.typecode == "I"  # type: ignore[union-attr]
+    t.add(2, 40_000, [2])
+    assert t._counts.typecode == "i"  # type: ignore[union-attr]
+    t.add(3, 2**40, [])
+    assert t._counts.typecode == "q"  # type: ignore[union-attr]
+    t.add(4, 2**64, [3, 4])
+    assert type(t._counts) is list
+    assert [t.get(k) for k in (1, 2, 3, 4)] == [(1, 5), (2, 40_000), (3, 2**40), (4, 2**64)]
+    assert [list(t.blocks(k)) for k in (1, 2, 3, 4)] == [[1], [2], [], [3, 4]]

@@ -3,18 +3,26 @@ with few Python objects per piece.
 
 A chat log brings fresh text with nearly every call (its new user turn, the answer before it), so
 on short chats the table grows by about two pieces a call and stays for the whole run. Per piece
-it keeps: a slot in two lists, the key object and the count object (the ones the shapes of every
-call with the piece share: 32 bytes a piece a call otherwise); its place in the index (below);
-where its hashes are (chunk, start, end: three 32-bit integers); and 8 bytes a block hash: ~40
-bytes a piece besides its hashes and the key object the shapes hold anyway. The layout before
+it keeps: its key (a list slot and the key object, or 8 bytes: below); its count in a column of
+the narrowest array type that holds every count (``COUNT_TYPES``: 16-bit signed, widened to 32
+and 64 bits, past those a list, on the first count that does not fit); its place in the index
+(below); where its hashes end (``_ends``, 32-bit, widened likewise: a piece's hashes start where
+the previous piece's end, or at the base of their chunk when that is later, found by bisecting
+the chunks' bases); and 8 bytes a block hash: ~20 bytes a piece besides its hashes. Branch
+piececols made the counts a column (they were a list of int objects: the shapes keep counts in
+their runs as machine integers, so the table's objects were its own) and replaced three 32-bit
+columns (chunk, start, end) by the one of ends. The layout before
 (branch fpmem) was a tuple ``(count, key, *hashes)`` with an int object per hash, or ``(count, key,
 array('q'))`` with an array of its own for a piece of three blocks or more: ~140 bytes a piece on
 short chats besides the dict slot and key; then (branch pieces) these columns with a dict (key ->
 piece number) for the index: ~100 bytes a piece, ~60 of them the dict slot and the number's int.
 
 The index (branch piecekeys) is an open-addressing table of piece numbers: ``array('I')`` slots
-holding piece number + 1 (0: free), a power of two of them, at most half full (doubled and filled
-again from ``_keys`` when an add would pass half: 8 to 16 bytes a piece, no int object per piece).
+holding piece number + 1 (0: free), a power of two of them, at most two-thirds full (``LOAD``:
+doubled and filled again from ``_keys`` when an add would pass it: 6 to 12 bytes a piece, no int
+object per piece; half, before branch piececols, was 8 to 16 bytes for probes measured at 1.30
+found / 1.77 not found on the 3,000-call log, against 1.91 / 4.48 at two-thirds on 20,000 short
+chats, the worst point).
 A key's home slot is its low bits, ``key & mask`` (keys are BLAKE2b digests, ``model.keys``:
 uniform; folding the high bits in would cost ~50 ns a lookup for nothing), and a lookup probes
 the following slots, comparing the key in ``_keys``, until it finds the key or a free slot
@@ -52,6 +60,7 @@ pickles as its columns, its hashes in one array (``__getstate__``).
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -59,8 +68,13 @@ FIRST_CHUNK = 1 << 10  # block hashes in the first chunk (8 KB)
 MAX_CHUNK = 1 << 15  # and in any later one (256 KB: what the last chunk may leave unused), unless a piece needs more
 VIEWS_KEPT = 8192
 ASKED_KEPT = 1024  # ``get``'s answers kept for pieces asked for again (cleared when full)
-FIRST_SLOTS = 1 << 8  # slots of a new table's index (a power of two; doubled when half full)
+FIRST_SLOTS = 1 << 8  # slots of a new table's index (a power of two; doubled when an add would pass LOAD)
+LOAD = (2, 3)  # the index's most pieces per slot (numerator, denominator)
+COUNT_TYPES = ("h", "i", "q")  # the counts column, narrowest first (widened on overflow; past the last, a list)
+END_TYPES = ("I", "Q")  # the ends column, likewise
 _EMPTY = array("q")  # the block hashes of every piece shorter than a block: never appended to
+_ZERO_Q = array("q", [0])
+_ZERO_I = array("I", [0])
 
 
 def as_array(blocks: Sequence[int]) -> array:
@@ -75,22 +89,40 @@ def as_array(blocks: Sequence[int]) -> array:
     return array("q", blocks)
 
 
+def column(values: Sequence[int], types: Sequence[str]) -> array | list[int]:
+    """``values`` in the narrowest of ``types`` (array type codes) that holds them all, else a list."""
+    for t in types:
+        try:
+            return array(t, values)
+        except OverflowError:
+            pass
+    return list(values)
+
+
+def _widened(col: array | list[int], value: int, types: Sequence[str]) -> array | list[int]:
+    """``col`` with ``value`` appended, in a wider type (``value`` did not fit ``col``'s)."""
+    values = list(col)
+    values.append(value)
+    return column(values, types[types.index(col.typecode) + 1 :] if type(col) is array else ())
+
+
 class Pieces:
     """Distinct pieces by key: count, key object and block hashes (see the module's docstring)."""
 
     __slots__ = (
         "_asked",
-        "_chunk",
+        "_bases",
         "_chunks",
         "_counts",
+        "_ends",
         "_free",
-        "_hi",
         "_keys",
-        "_lo",
         "_mask",
+        "_nblocks",
         "_objects",
         "_seen",
         "_slots",
+        "_top",
         "_views",
     )
 
@@ -100,15 +132,18 @@ class Pieces:
         self._objects = key_objects
         self._keys: list[int] | array = [] if key_objects else array("q")
         self._asked: dict[int, tuple[int, int]] = {}  # what ``get`` answered for pieces asked for again
-        self._counts: list[int] = []  # piece number -> its token count (the object shapes share)
-        self._slots = array("I", bytes(4 * FIRST_SLOTS))  # the index: piece number + 1 by key, 0 free
+        self._counts: array | list[int] = array(COUNT_TYPES[0])  # piece number -> its token count
+        self._slots = _ZERO_I * FIRST_SLOTS  # the index: piece number + 1 by key, 0 free
         self._mask = FIRST_SLOTS - 1  # len(_slots) - 1
-        self._chunk = array("I")  # piece number -> the chunk of its block hashes
-        self._lo = array("I")  # and their place there: [lo, hi); hi == 0 for a piece with none
-        self._hi = array("I")
+        # _ends[i + 1]: where piece i's block hashes end, a place in all chunks' capacities end to end;
+        # they start where piece i - 1's end, or at their chunk's base when that is later
+        self._ends: array | list[int] = array(END_TYPES[0], [0])
         self._chunks: list[array] = []
         self._views: list[memoryview] = []  # one per chunk (``blocks`` slices them)
+        self._bases: list[int] = []  # each chunk's first place
+        self._top = 0  # the end of the last chunk's capacity
         self._free = 0  # the first unused place of the last chunk
+        self._nblocks = 0  # block hashes kept
         self._seen: dict[int, Sequence[int]] = {}  # the views ``blocks`` handed out last, by key
 
     def __len__(self) -> int:
@@ -160,8 +195,15 @@ class Pieces:
         i = self._find(key)
         if i < 0:
             return _EMPTY
-        hi = self._hi[i]
-        v = self._views[self._chunk[i]][self._lo[i] : hi] if hi else _EMPTY
+        ends = self._ends
+        lo, hi = ends[i], ends[i + 1]
+        if lo == hi:
+            v = _EMPTY
+        else:  # as ``_at_blocks``, inlined: a frame less on the simulators' misses
+            bases = self._bases
+            c = bisect_right(bases, hi - 1) - 1
+            base = bases[c]
+            v = self._views[c][(lo - base if lo > base else 0) : hi - base]
         seen = self._seen
         if len(seen) >= VIEWS_KEPT:
             seen.clear()
@@ -174,39 +216,51 @@ class Pieces:
             yield key, self._counts[i], self._at_blocks(i)
 
     def _at_blocks(self, i: int) -> Sequence[int]:
-        hi = self._hi[i]
-        return self._views[self._chunk[i]][self._lo[i] : hi] if hi else _EMPTY
+        """Piece ``i``'s block hashes: a view of the chunk holding its last one (a piece never
+        straddles two), from its start there."""
+        lo, hi = self._ends[i], self._ends[i + 1]
+        if lo == hi:
+            return _EMPTY
+        c = bisect_right(self._bases, hi - 1) - 1
+        base = self._bases[c]
+        return self._views[c][(lo - base if lo > base else 0) : hi - base]
 
     def add(self, key: int, count: int, blocks: Sequence[int]) -> None:
         """A piece not in the table yet, its hashes copied into the chunks (``blocks``: any
         sequence of signed 64-bit ints)."""
         n = len(blocks)
-        c = lo = hi = 0
         if n:
-            chunks = self._chunks
-            c = len(chunks) - 1
-            lo = self._free
-            if c < 0 or lo + n > len(chunks[c]):
-                cap = max(n, min(MAX_CHUNK, 2 * len(chunks[c])) if chunks else FIRST_CHUNK)
-                chunk = array("q", bytes(8 * cap))
+            at = self._free
+            if at + n > self._top:  # a new chunk, its places after the last one's whole capacity
+                chunks = self._chunks
+                cap = max(n, min(MAX_CHUNK, 2 * len(chunks[-1])) if chunks else FIRST_CHUNK)
+                chunk = _ZERO_Q * cap
                 chunks.append(chunk)
                 self._views.append(memoryview(chunk))
-                c, lo = c + 1, 0
-            hi = self._free = lo + n
+                at = self._top
+                self._bases.append(at)
+                self._top = at + cap
+            lo = at - self._bases[-1]
             src = blocks if isinstance(blocks, array | memoryview) else array("q", blocks)  # 'q' items: copied whole
-            self._views[c][lo:hi] = src
+            self._views[-1][lo : lo + n] = src
+            self._free = at + n
+            self._nblocks += n
         self._place(key, len(self._keys))
         self._keys.append(key)
-        self._counts.append(count)
-        self._chunk.append(c)
-        self._lo.append(lo)
-        self._hi.append(hi)
+        try:
+            self._counts.append(count)
+        except OverflowError:
+            self._counts = _widened(self._counts, count, COUNT_TYPES)
+        try:
+            self._ends.append(self._free)
+        except OverflowError:
+            self._ends = _widened(self._ends, self._free, END_TYPES)
 
     def _place(self, key: int, i: int) -> None:
         """Index piece ``i`` under ``key`` (not in the index yet), doubling the index when it would
-        be more than half full."""
+        be more than ``LOAD`` full."""
         slots = self._slots
-        if 2 * (i + 1) > len(slots):
+        if LOAD[1] * (i + 1) > LOAD[0] * len(slots):
             slots = self._reindex(2 * len(slots))
         mask = self._mask
         h = key & mask
@@ -216,7 +270,7 @@ class Pieces:
 
     def _reindex(self, size: int) -> array:
         """A new index of ``size`` slots (a power of two) holding every piece of ``_keys``."""
-        slots = array("I", bytes(4 * size))
+        slots = _ZERO_I * size
         mask = size - 1
         for i, key in enumerate(self._keys, 1):
             h = key & mask
@@ -235,17 +289,20 @@ class Pieces:
             j = find(key)
             if j < 0:
                 self.add(key, other._counts[i], other._at_blocks(i))
+                counts = self._counts  # widened, maybe
             elif counts[j] != other._counts[i]:
                 differ = True
         return differ
 
     def block_count(self) -> int:
         """Block hashes kept, all pieces together."""
-        return sum(self._hi) - sum(self._lo)
+        return self._nblocks
 
     def approx_bytes(self) -> int:
         """What the table holds, about (a Dask worker's accounting of what it keeps)."""
-        return 64 + 4 * len(self._slots) + 70 * len(self._keys) + 8 * sum(len(c) for c in self._chunks)
+        n = len(self._keys)
+        per_piece = (48 if self._objects else 8) + 4 + 4  # key (slot and object, or machine int), count, end
+        return 64 + 4 * len(self._slots) + per_piece * n + 8 * sum(len(c) for c in self._chunks)
 
     def __eq__(self, other: object) -> bool:
         """Same pieces (in any order) with the same counts and block hashes."""
@@ -271,7 +328,7 @@ class Pieces:
             lens.append(len(b))
             if len(b):
                 flat.frombytes(b.cast("B"))  # type: ignore[attr-defined]  # a memoryview of the chunk
-        return array("q", self._keys), list(self._counts), lens, flat, self._objects
+        return array("q", self._keys), self._counts[:], lens, flat, self._objects
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         keys, counts, lens, flat, key_objects = state
@@ -279,17 +336,20 @@ class Pieces:
         if len(flat):
             self._chunks.append(flat)  # sized exactly: the next piece with blocks starts a chunk
             self._views.append(memoryview(flat))
+            self._bases.append(0)
+        self._top = self._free = self._nblocks = len(flat)
+        ends = [0]
         at = 0
-        for i, key in enumerate(keys):
-            n = lens[i]
-            self._keys.append(key)
-            self._counts.append(counts[i])
-            self._chunk.append(0)
-            self._lo.append(at if n else 0)
-            self._hi.append(at + n if n else 0)
+        for n in lens:
             at += n
-        self._free = at
+            ends.append(at)
+        self._ends = column(ends, END_TYPES)
+        self._counts = column(counts, COUNT_TYPES)
+        if key_objects:
+            self._keys.extend(keys)
+        else:
+            self._keys = array("q", keys)
         size = FIRST_SLOTS
-        while size < 2 * len(keys):
+        while LOAD[1] * len(keys) > LOAD[0] * size:
             size *= 2
         self._reindex(size)
