@@ -11,11 +11,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_chatshape import conversations, same_as_plain, step
 
+from promptcache.advise.whatif import Overlay
 from promptcache.measure import shape as shape_mod
 from promptcache.measure.blocks import BlockShape
 from promptcache.measure.shape import ChatShape, Measurer, Shape, ShapeList
 from promptcache.model.calls import Call, Segment, Usage
 from promptcache.read.traces import ScopedIds, block_segments
+from promptcache.simulate.partition import _footprint_at
+from promptcache.simulate.policies import default_rules, make_policy
+
+
+def policies(m: Measurer) -> list:
+    """Every packaged policy that declares a footprint, on ``m``'s pieces, scoped by user or not."""
+    out = []
+    for name in default_rules().policies:
+        for by_user in (False, True):
+            pol = make_policy(None, m, policy=name, overrides={"scope_by_user": by_user})
+            if hasattr(pol, "footprint_at"):
+                out.append(pol)
+    return out
 
 
 def block_shapes(m: Measurer, k: int) -> list[Shape]:
@@ -29,7 +43,7 @@ def block_shapes(m: Measurer, k: int) -> list[Shape]:
     return out
 
 
-def check_equal(got: ShapeList, want: list[Shape]) -> None:
+def check_equal(got: ShapeList, want: list[Shape], pols: list = ()) -> None:  # type: ignore[assignment]
     assert len(got) == len(want)
     for i, w in enumerate(want):
         for s in (got[i], got[i - len(want)]):
@@ -41,9 +55,29 @@ def check_equal(got: ShapeList, want: list[Shape]) -> None:
                                        w.reported, w.adjust))
             else:
                 assert s is w  # kept as it is
+    for i in range(len(want)):  # the readers: exactly what the shape gives, no shape made
+        s = got[i]
+        for j in (i, i - len(want)):
+            got._last = -1
+            assert got.total(j) == s.total and got.out_key(j) == s.out_key and got.pieces(j) == len(s.roles)
+            assert got.first_key(j) == (s.keys[0] if len(s.keys) else None)
+            assert got._last == -1  # none made
+        same_footprints(got, i, pols)
     listed = list(got)
     assert len(listed) == len(want) and all(type(a) is type(b) and a == b for a, b in zip(listed, want, strict=True))
     assert got[1:-1] == want[1:-1] and got[::2] == want[::2]
+
+
+def same_footprints(got: ShapeList, i: int, pols: list) -> None:
+    """Every policy's ``footprint_at`` (read from the record) equals its ``footprint`` of the shape."""
+    for pol in pols:
+        for user in (None, "u"):
+            want = pol.footprint(got[i], user=user, call=None)
+            assert pol.footprint_at(got, i, user=user, call=None) == want
+            assert _footprint_at(pol, got)(i, user=user, call=None) == want
+            over = Overlay(got, {i: got[i]})
+            assert _footprint_at(pol, over)(i, user=user) == want
+            assert _footprint_at(pol, Overlay(got, {}))(i, user=user) == want
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -69,10 +103,11 @@ def test_shape_list_equals_the_shapes_appended(steps, plain_every, blocks, live)
         for i, s in enumerate(want):
             got.append(s)
             assert got[i] == s and got[-1] == s  # readable as it grows
-        check_equal(got, want)
-        check_equal(ShapeList(want), want)
+        pols = [*policies(chat), *policies(blk)[:1]]  # roots read from either table's blocks
+        check_equal(got, want, pols)
+        check_equal(ShapeList(want), want, pols)
         back = pickle.loads(pickle.dumps((got, want)))
-        check_equal(back[0], back[1])
+        check_equal(back[0], back[1], pols)
     finally:
         shape_mod.LIVE = old
 

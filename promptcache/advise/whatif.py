@@ -36,6 +36,8 @@ class Overlay(Sequence[T], Generic[T]):
     which template groups it sends with no user id (``no_user``, read by the simulations through
     ``model.facts.dropped_users``): their records stay the log's, with the logged user."""
 
+    OVERLAY = True  # ``base[i]`` unless ``over.get(i)`` is not None (``simulate.partition._footprint_at``)
+
     def __init__(self, base: Sequence[T], over: Mapping[int, T], no_user: frozenset[str] = frozenset()):
         self.base = base
         self.over = over

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from ..advise.whatif import Overlay, Variant
 from ..knowledge.catalog import Catalog, ModelEntry
-from ..measure.shape import Measurer, Shape
+from ..measure.shape import Measurer, Shape, ShapeList
 from ..measure.translate import scale_shape
 from ..model.facts import CallFacts, facts_at, start_order
 from ..price.ledger import Ledger
@@ -356,7 +356,8 @@ class Simulations:
         if logged is None or logged.prints is not base[1]:
             logged = self._logged[own] = LoggedParts.of(base[1])
         at = call_roots(base[1], logged.find)  # each call's partition
-        long = {at[i] for i in order if seq[i].total > limit}
+        total = seq.total if type(seq) is ShapeList else lambda i: seq[i].total  # no chat shape made
+        long = {at[i] for i in order if total(i) > limit}
         if sum(logged.sizes[r] for r in long) == len(order):
             return None  # every partition has a longer prompt: the whole simulation
         rerun = array("q", (i for i in order if at[i] in long))

@@ -20,7 +20,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 
 from ..measure.blocks import BlockShape, ReadInPlace, run_chain
-from ..measure.shape import Measurer, Shape
+from ..measure.shape import Measurer, Shape, ShapeList
 from ..model.hints import CacheHints
 from .base import (
     SYSTEM_LEVEL,
@@ -31,7 +31,7 @@ from .base import (
     placed_breakpoints,
     system_pieces,
 )
-from .engine import cumulative, seconds, shape_root
+from .engine import cumulative, root_at, seconds, shape_root
 from .outcome import Outcome
 from .radix import DepthEntry, DepthStore, Prefix, Sweeper, is_block_shape
 
@@ -71,6 +71,10 @@ class AnthropicCache(PolicyBase):
         before the first piece), so requests under other roots never read, refresh or overwrite
         it (see ``DeepSeekCache.footprint``); sweeping forgets only expired entries."""
         return ((self._scope_name(user, call), shape_root(self.m, shape)),)
+
+    def footprint_at(self, shapes: ShapeList, i: int, *, user: str | None, call: CacheHints | None = None) -> tuple:
+        """``footprint(shapes[i], ...)`` read from the list's record (no shape made)."""
+        return ((self._scope_name(user, call), root_at(self.m, shapes, i)),)
 
     def _ttl(self, cc: str) -> float:
         return self.ttl1h if cc.strip().lower() == "1h" else self.ttl5

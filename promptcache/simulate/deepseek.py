@@ -33,9 +33,9 @@ from operator import attrgetter
 from typing import Any
 
 from ..measure.blocks import BlockShape, ReadInPlace
-from ..measure.shape import ChatShape, Measurer, Shape
+from ..measure.shape import ChatShape, Measurer, Shape, ShapeList
 from ..model.hints import CacheHints
-from .engine import BlockIndex, prompt_root, seconds, shape_root
+from .engine import BlockIndex, prompt_root, root_at, seconds, shape_root
 from .outcome import Outcome
 
 
@@ -215,6 +215,16 @@ class DeepSeekCache:
             type(shape) is not BlockShape and len(shape.roles) == 1 and shape.out_key is not None
         ):  # (a block call has no output piece; ``roles``: one per piece, no array built)
             prints += ((scope, prompt_root(self.m, shape.out_key)),)
+        return prints
+
+    def footprint_at(self, shapes: ShapeList, i: int, *, user: str | None, call: CacheHints | None = None) -> tuple:
+        """``footprint(shapes[i], ...)`` read from the list's record (no shape made; a block shape
+        has no output key)."""
+        scope = self._scope_key(user)
+        prints: tuple[tuple[str, tuple[str, int] | None], ...] = ((scope, root_at(self.m, shapes, i)),)
+        out = shapes.out_key(i)
+        if out is not None and shapes.pieces(i) == 1:
+            prints += ((scope, prompt_root(self.m, out)),)
         return prints
 
     def request(

@@ -26,7 +26,7 @@ from itertools import repeat
 from typing import Any
 
 from ..measure.blocks import BlockShape
-from ..measure.shape import ChatShape, Measurer, Shape
+from ..measure.shape import ChatShape, Measurer, Shape, ShapeList
 
 INF = math.inf
 
@@ -218,6 +218,12 @@ def shape_root(measurer: Measurer, shape: Shape) -> tuple[str, int] | None:
     if type(shape) is BlockShape:
         return prompt_root(measurer, shape.first_key) if len(shape.segs) else None
     return prompt_root(measurer, shape.keys[0]) if shape.keys else None
+
+
+def root_at(measurer: Measurer, shapes: ShapeList, i: int) -> tuple[str, int] | None:
+    """``shape_root`` of ``shapes[i]`` read from its record (``ShapeList.first_key``): no shape made."""
+    key = shapes.first_key(i)
+    return None if key is None else prompt_root(measurer, key)
 
 
 def prompt_root(measurer: Measurer, key: int) -> tuple[str, int]:

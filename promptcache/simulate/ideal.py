@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..measure.blocks import BlockShape
-from ..measure.shape import Measurer, Shape
+from ..measure.shape import Measurer, Shape, ShapeList
 from ..model.calls import Call
 from ..model.hints import CacheHints
-from .engine import INF, PrefixIndex, shape_root
+from .engine import INF, PrefixIndex, root_at, shape_root
 from .outcome import Outcome
 from .prefixtree import BlockPrefixes
 
@@ -36,6 +36,10 @@ class IdealCache:
         """Scope and prompt root: requests with disjoint footprints never share a prefix (see
         ``DeepSeekCache.footprint``); outputs are not cached here."""
         return ((self._scope_key(user), shape_root(self.m, shape)),)
+
+    def footprint_at(self, shapes: ShapeList, i: int, *, user: str | None, call: CacheHints | None = None) -> tuple:
+        """``footprint(shapes[i], ...)`` read from the list's record (no shape made)."""
+        return ((self._scope_key(user), root_at(self.m, shapes, i)),)
 
     def request(
         self, shape: Shape, *, start: float, end: float, user: str | None, call: CacheHints | None = None

@@ -26,11 +26,11 @@ import math
 from collections import deque
 
 from ..measure.blocks import BlockShape
-from ..measure.shape import Measurer, Shape
+from ..measure.shape import Measurer, Shape, ShapeList
 from ..model.calls import BlockRun
 from ..model.hints import CacheHints
 from .base import PolicyBase, explicit_breakpoints, placed_breakpoints
-from .engine import PrefixIndex, cumulative, seconds, shape_root
+from .engine import PrefixIndex, cumulative, root_at, seconds, shape_root
 from .outcome import Outcome
 from .radix import DepthStore, Prefix, RadixIndex, Sweeper, as_keys, is_block_shape
 
@@ -83,6 +83,10 @@ class OpenAIAutoCache(PolicyBase):
         nothing else is shared (no capacity).
         """
         return ((self._scope_name(user, call, key=True), shape_root(self.m, shape)),)
+
+    def footprint_at(self, shapes: ShapeList, i: int, *, user: str | None, call: CacheHints | None = None) -> tuple:
+        """``footprint(shapes[i], ...)`` read from the list's record (no shape made)."""
+        return ((self._scope_name(user, call, key=True), root_at(self.m, shapes, i)),)
 
     def _route(self, shape: Shape) -> int:
         if type(shape) is BlockShape:
@@ -271,6 +275,10 @@ class OpenAIBreakpointCache(PolicyBase):
         breakpoint, which starts with the first piece, so requests under other roots never read,
         refresh or overwrite it (see ``DeepSeekCache.footprint``)."""
         return ((self._scope_name(user, call, key=True), shape_root(self.m, shape)),)
+
+    def footprint_at(self, shapes: ShapeList, i: int, *, user: str | None, call: CacheHints | None = None) -> tuple:
+        """``footprint(shapes[i], ...)`` read from the list's record (no shape made)."""
+        return ((self._scope_name(user, call, key=True), root_at(self.m, shapes, i)),)
 
     def breakpoints(self, shape: Shape, call: CacheHints | None) -> list[int]:
         """Piece indexes of this request's breakpoints (explicit markers, then the implicit one)."""
