@@ -185,9 +185,8 @@ class Simulations:
                 facts, order, e.id, outcomes, self.catalog, on_outcome, fallback=self.now, codes=self.codes(e.id, facts)
             )
         if on_outcome is not None:
-            whole = outcomes.full()  # a patch made whole for the walk, then let go
-            for i in order:
-                on_outcome(i, whole.outcome(i))
+            for i, o in outcomes.walk(order):  # a patch read in place, not made whole
+                on_outcome(i, o)
         return got.copy()
 
     def forget_whatifs(self, keep: Variant | None) -> None:
