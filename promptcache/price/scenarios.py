@@ -400,7 +400,7 @@ def _raw(v: Any) -> memoryview:
     would make a second copy first)."""
     import numpy as np
 
-    return memoryview(np.ascontiguousarray(v)).cast("B")
+    return memoryview(cast(Any, np.ascontiguousarray(v))).cast("B")
 
 
 def _packed(v: Any, wide: bool) -> array:
