@@ -185,9 +185,8 @@ class Simulations:
                 facts, order, e.id, outcomes, self.catalog, on_outcome, fallback=self.now, codes=self.codes(e.id, facts)
             )
         if on_outcome is not None:
-            whole = outcomes.full()  # a patch made whole for the walk, then let go
-            for i in order:
-                on_outcome(i, whole.outcome(i))
+            for i, o in outcomes.walk(order):  # a patch read in place, not made whole
+                on_outcome(i, o)
         return got.copy()
 
     def forget_whatifs(self, keep: Variant | None) -> None:
@@ -416,7 +415,6 @@ class Simulations:
             return None  # simulated here with other parameters or shapes than a placed option's plain policy
         for mid, e in models.items():
             got, (facts, order, seq), _ = self._outcomes(e, var, None)
-            got = got.full()
             pol = self.policy_maker(e)()
             prints = self._prints(e, var, facts, seq, pol)
             if prints is None or got.storage_token_hours:
@@ -425,8 +423,8 @@ class Simulations:
             shared = {find(prints[i][0]) for i in range(n) if assign[i].id != mid}
             mine = [i for i in order if assign[i].id == mid]
             rerun = [i for i in mine if find(prints[i][0]) in shared]
-            for i in mine:
-                out.put(i, got.read[i], got.write[i], got.write_1h[i], got.total[i])
+            for i, o in got.walk(mine):  # read in place: a patch is not made whole
+                out.put(i, o.read, o.write, o.write_1h, o.total)
             feed_outcomes(out, facts, rerun, seq, pol)
         return out
 
@@ -472,14 +470,12 @@ class Simulations:
 
         pick = {g: cheapest(g) for g in sorted(groups)}
         combined = Outcomes.zeros(len(facts))
-        whole = {name: o.full() for name, (o, _) in runs.items() if name in pick.values()}
-        uses = dict.fromkeys(whole, 0)
-        for i, f in enumerate(facts):
-            name = pick[f.group]
-            uses[name] += 1
-            src = whole[name]
-            combined.put(i, src.read[i], src.write[i], src.write_1h[i], src.total[i])
-        del whole
+        uses = dict.fromkeys((name for name in runs if name in pick.values()), 0)
+        for name in uses:  # each placement's calls read in place (``walk``): no whole copy of each
+            mine = (i for i, f in enumerate(facts) if pick[f.group] == name)
+            for i, o in runs[name][0].walk(mine):
+                uses[name] += 1
+                combined.put(i, o.read, o.write, o.write_1h, o.total)
         if uses:  # kept as a patch over the simulation most calls took theirs from
             most = runs[max(uses, key=lambda name: uses[name])][0]
             combined = Patched.compress(most.base if isinstance(most, Patched) else most, combined)
