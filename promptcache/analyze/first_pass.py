@@ -20,7 +20,7 @@ from ..advise.breakers import Evidence
 from ..knowledge.catalog import RELATIVE_BEFORE, Catalog
 from ..measure.shape import Measurer, Shape
 from ..model.calls import HIDDEN_PREFIX, Call, is_blocks
-from ..model.facts import BLEND, LATENCY_REPORTED, THINKING, TIMED, TOOLS, CallFacts
+from ..model.facts import BLEND, LATENCY_REPORTED, THINKING, TIMED, TOOLS, CallFacts, FactTable
 from ..model.hints import cache_hints
 from ..price.ledger import Ledger, Tokens
 from ..read.reader import CallIndex, LogReader, ReadStats
@@ -51,7 +51,7 @@ def family_of(catalog: Catalog, model: str) -> str | None:
 
 @dataclass
 class FirstPass:
-    facts: list[CallFacts]
+    facts: FactTable  # a ``Sequence[CallFacts]`` as typed columns (``model.facts.FactTable``)
     shapes: dict[str, list[Shape]]
     grouper: Grouper
     evidence: Evidence
@@ -94,7 +94,7 @@ def first_pass(
     (decided on the first call), so the simulation of the logged model can be set against its bill."""
     grouper = Grouper(primary, measurers[primary]._tokenizer)
     fp = FirstPass(
-        facts=[],
+        facts=FactTable(),
         shapes={f: [] for f in measurers},
         grouper=grouper,
         evidence=Evidence(),

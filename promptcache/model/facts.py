@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Sequence
+import operator
+from array import array
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import EllipsisType
@@ -292,3 +294,207 @@ def facts_at(facts: Sequence[CallFacts], calls: Iterable[int]) -> list[CallFacts
     return [
         replace(f, user=None) if f.user is not None and f.group in drop else f for f in map(facts.__getitem__, calls)
     ]
+
+
+# ``FactTable``: a code array's next wider type when a code does not fit
+_WIDER = {"B": "H", "H": "I", "I": "Q", "i": "q"}
+
+
+def _widened(a: array, value: int) -> array:
+    """``a`` with ``value`` appended, in the next wider type(s) until it fits (``OverflowError``
+    past 64 bits: the caller keeps that record whole)."""
+    while True:
+        a = array(_WIDER[a.typecode], a)
+        try:
+            a.append(value)
+        except OverflowError:
+            if a.typecode in ("Q", "q"):
+                raise
+            continue
+        return a
+
+
+_new = object.__new__
+
+
+class FactTable(Sequence[CallFacts]):
+    """The first pass's ``CallFacts``, one call a row, as typed columns instead of one record
+    object per call (~200 bytes a call, the record, its boxed floats and ``seq``, kept for the
+    whole run): ``starts`` and ``ends`` as ``array('d')``; the shared ``_common`` tuple as a code
+    into the table's distinct tuples (the same objects); ``group``, ``user`` and ``conversation``
+    as codes into one list of the distinct strings met (code 0: None); ``output`` and
+    ``reasoning_tokens`` as integer arrays (widened when a count does not fit); ``hints`` and a
+    ``_when`` of its own (a moved or undated call's) by position, only where there is one; ``seq``
+    nothing where it is the call's position (the first pass's), else by position. A record whose
+    fields do not fit these columns (not a float start, a string subclass, a count past 64 bits) is
+    kept whole, by position.
+
+    ``table[i]`` makes a ``CallFacts`` equal to the one appended (slot by slot, the same string,
+    tuple, hints and datetime objects), a new object on each read: code that keeps records by
+    identity must not read them from here. Loops over every call read the columns instead
+    (``starts``, ``ends``, ``group_at``, ``user_at``, ...; ``starts_of``). Records are not changed
+    after ``append``: a record's fields are read once, there."""
+
+    __slots__ = (
+        "_common_code",
+        "_commons",
+        "_conversation",
+        "_group",
+        "_hints",
+        "_output",
+        "_reasoning",
+        "_seq",
+        "_string_code",
+        "_strings",
+        "_user",
+        "_when",
+        "_whole",
+        "_common",
+        "ends",
+        "starts",
+    )  # fmt: skip
+
+    def __init__(self, records: Iterable[CallFacts] = ()) -> None:
+        self.starts = array("d")
+        self.ends = array("d")
+        self._common = array("B")
+        self._commons: list[_Common] = []
+        self._common_code: dict[int, int] = {}  # id of a tuple in ``_commons`` -> its code
+        self._group = array("B")
+        self._user = array("B")
+        self._conversation = array("B")
+        self._strings: list[str | None] = [None]
+        self._string_code: dict[str | None, int] = {None: 0}
+        self._output = array("i")
+        self._reasoning = array("i")
+        self._hints: dict[int, CacheHints] = {}
+        self._when: dict[int, datetime] = {}
+        self._seq: dict[int, int] = {}
+        self._whole: dict[int, CallFacts] = {}
+        for f in records:
+            self.append(f)
+
+    def _code(self, s: str | None) -> int:
+        got = self._string_code.get(s)
+        if got is None:
+            got = self._string_code[s] = len(self._strings)  # type: ignore[index]
+            self._strings.append(s)
+        return got
+
+    def append(self, f: CallFacts) -> None:
+        i = len(self.starts)
+        start, end, output, reasoning = f.start, f.end, f.output, f.reasoning_tokens
+        group, user, conversation = f.group, f.user, f.conversation
+        fits = (
+            type(start) is float
+            and type(end) is float
+            and type(output) is int
+            and type(reasoning) is int
+            and type(f.seq) is int
+            and type(group) is str
+            and (user is None or type(user) is str)
+            and (conversation is None or type(conversation) is str)
+            and -(1 << 63) <= output < 1 << 63
+            and -(1 << 63) <= reasoning < 1 << 63
+        )
+        if not fits:  # kept whole; the columns hold placeholders there
+            self._whole[i] = f
+            start = end = 0.0
+            output = reasoning = 0
+            group = user = conversation = None  # type: ignore[assignment]
+        self.starts.append(start)
+        self.ends.append(end)
+        c = f._common
+        code = self._common_code.get(id(c))
+        if code is None:
+            code = self._common_code[id(c)] = len(self._commons)
+            self._commons.append(c)  # kept: its id stays its own
+        self._common = self._put(self._common, code)
+        self._group = self._put(self._group, self._code(group))
+        self._user = self._put(self._user, self._code(user))
+        self._conversation = self._put(self._conversation, self._code(conversation))
+        self._output = self._put(self._output, output)
+        self._reasoning = self._put(self._reasoning, reasoning)
+        if f.hints is not None:
+            self._hints[i] = f.hints
+        if f._when is not ...:
+            self._when[i] = f._when  # type: ignore[assignment]
+        if f.seq != i or type(f.seq) is not int:
+            self._seq[i] = f.seq
+
+    @staticmethod
+    def _put(a: array, value: int) -> array:
+        try:
+            a.append(value)
+        except OverflowError:
+            return _widened(a, value)
+        return a
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def _at(self, i: int) -> int:
+        n = len(self.starts)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("fact table index out of range")
+        return i
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if type(i) is not int:
+            if isinstance(i, slice):
+                return [self[j] for j in range(*i.indices(len(self.starts)))]
+            i = operator.index(i)
+        if i < 0 or i >= len(self.starts):
+            i = self._at(i)
+        if self._whole:
+            got = self._whole.get(i)
+            if got is not None:
+                return got
+        f = _new(CallFacts)
+        strings = self._strings
+        f.start = self.starts[i]
+        f.end = self.ends[i]
+        f._common = self._commons[self._common[i]]
+        f._when = self._when.get(i, ...) if self._when else ...
+        f.user = strings[self._user[i]]
+        f.group = strings[self._group[i]]  # type: ignore[assignment]
+        f.output = self._output[i]
+        f.conversation = strings[self._conversation[i]]
+        f.reasoning_tokens = self._reasoning[i]
+        f.hints = self._hints.get(i) if self._hints else None
+        f.seq = self._seq.get(i, i) if self._seq else i
+        return f
+
+    def __iter__(self) -> Iterator[CallFacts]:
+        for i in range(len(self.starts)):
+            yield self[i]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"FactTable({list(self)!r})"
+
+    # -- columns: one field of one call, no record made (the loops over every call) ----------------
+
+    def group_at(self, i: int) -> str:
+        w = self._whole
+        if w and (f := w.get(i)) is not None:
+            return f.group
+        return self._strings[self._group[i]]  # type: ignore[return-value]
+
+    def user_at(self, i: int) -> str | None:
+        w = self._whole
+        if w and (f := w.get(i)) is not None:
+            return f.user
+        return self._strings[self._user[i]]
+
+    def exact_columns(self) -> bool:
+        """Whether ``starts`` and ``ends`` hold every call's own floats (no record kept whole)."""
+        return not self._whole
