@@ -22,7 +22,7 @@ from typing import Generic, TypeVar
 
 from ..measure.shape import Measurer, Shape
 from ..model.calls import Call
-from ..model.facts import CallFacts
+from ..model.facts import CallFacts, FeedRow, feed_rows, reader
 from ..model.notes import DropReason
 from ..price.ledger import Ledger
 from ..read.reader import numbered
@@ -47,6 +47,27 @@ class Overlay(Sequence[T], Generic[T]):
     def __getitem__(self, i):
         got = self.over.get(i)
         return self.base[i] if got is None else got
+
+    # a layout of facts over a ``FactTable``: its loops read fields, not records (``model.facts.reader``)
+
+    def reader(self, name: str) -> Callable[[int], object]:
+        base, get = reader(self.base, name), self.over.get  # type: ignore[arg-type]
+
+        def at(i: int) -> object:
+            got = get(i)
+            return base(i) if got is None else getattr(got, name)
+
+        return at
+
+    def feed_row(self, i: int) -> FeedRow:
+        rows = self.__dict__.get("_rows")
+        if rows is None:
+            rows = self._rows = feed_rows(self.base)  # type: ignore[arg-type]
+        got = self.over.get(i)
+        if got is None:
+            return rows(i)
+        f: CallFacts = got  # type: ignore[assignment]
+        return f.start, f.end, f.group, f.user, f.hints
 
 
 @dataclass
@@ -124,6 +145,7 @@ class _OwnFacts(Mapping[int, CallFacts]):
 
     def __init__(self, group: str, changed: dict[int, CallFacts], calls: array, log: Sequence[CallFacts]):
         self.group, self.changed, self.calls, self.log = group, changed, calls, log
+        self._user, self._group = reader(log, "user"), reader(log, "group")  # no record made per call
 
     def __getitem__(self, i: int) -> CallFacts:
         got = self.get(i)
@@ -135,30 +157,49 @@ class _OwnFacts(Mapping[int, CallFacts]):
         got = self.changed.get(i)
         if got is not None:
             return got
-        if isinstance(i, int) and 0 <= i < len(self.log):
-            own = self.log[i]
-            if own.user is not None and own.group == self.group:
-                return own
+        if isinstance(i, int) and 0 <= i < len(self.log) and self._user(i) is not None and self._group(i) == self.group:
+            return self.log[i]
         return default
+
+    def own(self, i: int) -> bool:
+        """Whether call ``i``'s entry is its record as logged (read from the log on each ``get``)."""
+        return i not in self.changed and self.get(i) is not None
 
     def __contains__(self, i: object) -> bool:
         return isinstance(i, int) and self.get(i) is not None
 
     def __iter__(self) -> Iterator[int]:
-        changed, log = self.changed, self.log
-        return (i for i in self.calls if i in changed or log[i].user is not None)
+        changed, user = self.changed, self._user
+        return (i for i in self.calls if i in changed or user(i) is not None)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
     def items(self) -> Iterator[tuple[int, CallFacts]]:  # type: ignore[override]
-        changed, log = self.changed, self.log
+        changed, log, user = self.changed, self.log, self._user
         for i in self.calls:
             got = changed.get(i)
             if got is not None:
                 yield i, got
-            elif log[i].user is not None:
+            elif user(i) is not None:
                 yield i, log[i]
+
+
+#: ``entry``'s mark for a call's record as logged (the same whichever read of the log made it)
+_OWN = object()
+
+
+def entry(facts: Mapping[int, CallFacts], i: int) -> object:
+    """Call ``i``'s entry in a layout's facts, to compare two layouts' entries by identity (the
+    advisor's layouts share them: ``analyze.simulations.differs``): the entry, None where there is
+    none, and one mark for a call's record as logged, which an ``_OwnFacts`` reads from the log on
+    each ``get`` (a new object each time from a ``FactTable``)."""
+    if isinstance(facts, _ByGroup):
+        part = facts.parts.get(facts._group(i))
+        return None if part is None else entry(part, i)
+    if isinstance(facts, _OwnFacts):
+        return _OWN if facts.own(i) else facts.changed.get(i)
+    return facts.get(i)
 
 
 def _changed_only(facts: Mapping[int, CallFacts]) -> Mapping[int, CallFacts]:
@@ -177,21 +218,22 @@ class _ByGroup(Mapping[int, T]):
 
     def __init__(self, parts: Mapping[str, Mapping[int, T]], log: Sequence[CallFacts]):
         self.parts, self.log = parts, log
+        self._group = reader(log, "group")  # no record made per lookup
 
     def __getitem__(self, i: int) -> T:
-        part = self.parts.get(self.log[i].group)
+        part = self.parts.get(self._group(i))
         if part is None:
             raise KeyError(i)
         return part[i]
 
     def get(self, i: int, default=None):  # one lookup, not Mapping.get's two
-        part = self.parts.get(self.log[i].group)
+        part = self.parts.get(self._group(i))
         return default if part is None else part.get(i, default)
 
     def __contains__(self, i: object) -> bool:
         if not isinstance(i, int):
             return False
-        part = self.parts.get(self.log[i].group)
+        part = self.parts.get(self._group(i))
         return part is not None and i in part
 
     def __iter__(self) -> Iterator[int]:

@@ -43,7 +43,7 @@ from ..measure.shape import Measurer, Shape
 from ..model import notes as N
 from ..model import report as R
 from ..model.calls import Call
-from ..model.facts import CallFacts, start_order
+from ..model.facts import CallFacts, reader, start_order
 from ..price.calibration import CallRow, GroupCalibration, calibrate_groups
 from ..price.ledger import Ledger, usd
 from ..read.reader import LogReader, Reread, read_logs
@@ -266,14 +266,15 @@ def _simulate_as_logged(run: _Run) -> _AsLogged:
     """The log as logged on every candidate and comparison model: priced into ``done.ledgers``,
     with the chart series, per-conversation hits and the logged model's per-call reads and writes."""
     metas, timeline, logged = run.metas, run.timeline, run.logged
+    timed, start, group = (reader(metas, name) for name in ("timed", "start", "group"))  # no record per call
     out = _AsLogged(R.ConversationRows(), {}, {})
     sums = _ConversationSums()
     for e in run.everyone:
         track = e is run.entries[0]
 
         def on_outcome(i: int, o, key=(e.id, "as_logged"), track=track) -> None:
-            if timeline is not None and metas[i].timed:  # issue 8 timeline
-                timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
+            if timeline is not None and timed(i):  # issue 8 timeline
+                timeline.simulated(key, start(i), o.read, o.total, group=group(i))
             conv = run.conversation[i]
             if track and conv is not None:
                 sums.add(conv, o.total, o.read)
@@ -411,12 +412,13 @@ def _advise(run: _Run) -> _Advice:
 def _simulate_restructured(run: _Run, plan: Plan) -> None:
     """Every model with the kept fixes applied (the log as logged where none is kept)."""
     metas, timeline, ledgers = run.metas, run.timeline, run.done.ledgers
+    timed, start, group = (reader(metas, name) for name in ("timed", "start", "group"))  # no record per call
     for e in run.everyone:
         key = (e.id, "restructured")
 
         def on_restructured(i: int, o, key=key) -> None:
-            if timeline is not None and metas[i].timed:  # issue 8 timeline
-                timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
+            if timeline is not None and timed(i):  # issue 8 timeline
+                timeline.simulated(key, start(i), o.read, o.total, group=group(i))
 
         run.done.stage = N.Stage("simulation", e.id, "restructured")
         ledgers[key] = run.sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]

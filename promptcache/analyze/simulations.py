@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from ..advise.whatif import Overlay, Variant
+from ..advise.whatif import Overlay, Variant, entry
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Measurer, Shape
 from ..measure.translate import scale_shape
-from ..model.facts import CallFacts, facts_at, start_order
+from ..model.facts import CallFacts, facts_at, reader, start_order
 from ..price.ledger import Ledger
 from ..price.scenarios import (
     Footprints,
@@ -465,7 +465,8 @@ class Simulations:
         facts, order, _ = layout
         codes = self.codes(e.id, facts, first_list=True)
         costs = {name: price(facts, order, e.id, o, self.catalog, codes=codes) for name, (o, _) in runs.items()}
-        groups = {f.group for f in facts}
+        group = reader(facts, "group")
+        groups = {group(i) for i in range(len(facts))}
 
         def cheapest(g: str) -> str:
             return min(costs, key=lambda n: costs[n].cost(g))
@@ -474,8 +475,8 @@ class Simulations:
         combined = Outcomes.zeros(len(facts))
         whole = {name: o.full() for name, (o, _) in runs.items() if name in pick.values()}
         uses = dict.fromkeys(whole, 0)
-        for i, f in enumerate(facts):
-            name = pick[f.group]
+        for i in range(len(facts)):
+            name = pick[group(i)]
             uses[name] += 1
             src = whole[name]
             combined.put(i, src.read[i], src.write[i], src.write_1h[i], src.total[i])
@@ -599,7 +600,7 @@ class Simulations:
                 log = self.fp.facts
                 moved = (
                     start_order(facts)  # calls moved in time (the facts' own ints: ``start_order``)
-                    if any(f.start != log[i].start for i, f in var.facts.items())
+                    if any(f.start != start(i) for start in (reader(log, "start"),) for i, f in var.facts.items())
                     else None
                 )
                 self._orders = [(var, moved), *self._orders[:1]]
@@ -846,7 +847,7 @@ def differs(a: Variant, b: Variant) -> set[int]:
     out: set[int] = set()
     fams = set(a.shapes) | set(b.shapes)
     for i in a.changed() | b.changed():
-        if a.facts.get(i) is not b.facts.get(i) or any(
+        if entry(a.facts, i) is not entry(b.facts, i) or any(
             a.shapes.get(f, {}).get(i) is not b.shapes.get(f, {}).get(i) for f in fams
         ):
             out.add(i)

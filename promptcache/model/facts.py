@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import operator
 from array import array
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import EllipsisType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .hints import CacheHints
 
@@ -266,15 +266,25 @@ def _own_time(when: datetime, start: float) -> bool:
     )
 
 
-def start_order(facts: Sequence[CallFacts]) -> list[int]:
-    """The calls' indexes in start-time order (ties in log order), each index the call's own ``seq``
-    object where it has its index as ``seq`` (the first pass's facts): the order, kept for the
-    whole run, then holds no int of its own (~32 bytes a call past 256). Sorted on the start alone:
-    the indexes go in ascending and the sort is stable, so ties stay in log order, as a key of
-    ``(start, i)`` would leave them, without a tuple per call while it sorts (~55 bytes a call)."""
-    ids = [f.seq if f.seq == i else i for i, f in enumerate(facts)]
-    ids.sort(key=lambda i: facts[i].start)
-    return ids
+def start_order(facts: Sequence[CallFacts]) -> Sequence[int]:
+    """The calls' indexes in start-time order (ties in log order). Sorted on the start alone: the
+    indexes go in ascending and the sort is stable, so ties stay in log order, as a key of
+    ``(start, i)`` would leave them, without a tuple per call while it sorts (~55 bytes a call).
+
+    Of a list of records, a list whose each index is the call's own ``seq`` object where it has
+    its index as ``seq``: the order, kept for the whole run, then holds no int of its own (~32
+    bytes a call past 256). Of any other sequence (a ``FactTable``, a layout over one), whose
+    records hold no int of their own, an ``array('i')`` (4 bytes a call; ``'q'`` past 2**31 calls),
+    the starts read from the columns."""
+    if isinstance(facts, list):
+        ids = [f.seq if f.seq == i else i for i, f in enumerate(facts)]
+        ids.sort(key=lambda i: facts[i].start)
+        return ids
+    n = len(facts)
+    return array("i" if n <= _INT32_LIMIT else "q", sorted(range(n), key=reader(facts, "start")))
+
+
+_INT32_LIMIT = (1 << 31) - 1
 
 
 def dropped_users(facts: Sequence[CallFacts]) -> Container[str]:
@@ -495,6 +505,60 @@ class FactTable(Sequence[CallFacts]):
             return f.user
         return self._strings[self._user[i]]
 
-    def exact_columns(self) -> bool:
-        """Whether ``starts`` and ``ends`` hold every call's own floats (no record kept whole)."""
-        return not self._whole
+    def feed_row(self, i: int) -> FeedRow:
+        """``start``, ``end``, ``group``, ``user`` and ``hints`` of call ``i`` (from 0), what a cache
+        simulator is fed (``feed_rows``)."""
+        w = self._whole
+        if w and (f := w.get(i)) is not None:
+            return f.start, f.end, f.group, f.user, f.hints
+        s = self._strings
+        return self.starts[i], self.ends[i], s[self._group[i]], s[self._user[i]], self._hints.get(i)  # type: ignore[return-value]
+
+    def reader(self, name: str) -> Callable[[int], Any]:
+        """Field ``name`` of call ``i`` (from 0) as ``reader(i)``, from the columns where it is one
+        (``start``, ``end``, ``group``, ``user``, ``conversation``, ``hints``, ``output``,
+        ``timed``), else from the record."""
+        if not self._whole:
+            if name == "start":
+                return self.starts.__getitem__
+            if name == "end":
+                return self.ends.__getitem__
+            if name == "hints":
+                return self._hints.get
+            if name == "output":
+                return self._output.__getitem__
+            if name in ("group", "user", "conversation"):
+                s, codes = self._strings, getattr(self, "_" + name)
+                return lambda i: s[codes[i]]
+            if name == "timed":
+                commons, code = self._commons, self._common
+                return lambda i: commons[code[i]][5] & TIMED != 0
+        return lambda i: getattr(self[i], name)
+
+
+FeedRow = tuple[float, float, str, str | None, CacheHints | None]
+
+
+def reader(facts: Sequence[CallFacts], name: str) -> Callable[[int], Any]:
+    """Field ``name`` of call ``i`` (from 0) of ``facts`` as ``reader(i)``: a ``FactTable``'s (or a
+    layout's over one: ``advise.whatif.Overlay``) from its columns, no record made; any other
+    sequence's from its records."""
+    own = getattr(facts, "reader", None)
+    if own is not None:
+        return own(name)
+    return lambda i: getattr(facts[i], name)
+
+
+def feed_rows(facts: Sequence[CallFacts]) -> Callable[[int], FeedRow]:
+    """``start``, ``end``, ``group``, ``user`` and ``hints`` of call ``i`` (from 0) as
+    ``rows(i)``: what the loops that feed a cache simulator read of every call, from a
+    ``FactTable``'s columns (or a layout's over one), else from the records."""
+    own = getattr(facts, "feed_row", None)
+    if own is not None:
+        return own  # type: ignore[no-any-return]
+
+    def row(i: int) -> FeedRow:
+        f = facts[i]
+        return f.start, f.end, f.group, f.user, f.hints
+
+    return row

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..knowledge.catalog import BLEND
 from ..model import report as R
-from ..model.facts import start_order
+from ..model.facts import reader, start_order
 from ..model.notes import Baseline
 from ..model.report import Reason, Recommendation
 
@@ -521,6 +521,7 @@ def _load(inputs: RecommendInputs, ctx: _Context, run: _Run) -> tuple[list[R.Mod
     from .concurrency import in_flight, overflow
 
     metas, n = inputs.metas, ctx.n
+    start, end, timed = (reader(metas, name) for name in ("start", "end", "timed"))  # no record per call
     load, feasible = [], True
     for mid, k in Counter(e.id for e in run.assign).items():
         e = (
@@ -530,7 +531,7 @@ def _load(inputs: RecommendInputs, ctx: _Context, run: _Run) -> tuple[list[R.Mod
         )
 
         def iv(mid: str = mid) -> Iterator[tuple[float, float]]:  # read once by each sweep: no list of pairs
-            return ((metas[i].start, metas[i].end) for i in range(n) if run.assign[i].id == mid and metas[i].timed)
+            return ((start(i), end(i)) for i in range(n) if run.assign[i].id == mid and timed(i))
 
         lim = e.concurrency_limit
         fl = in_flight(iv(), [lim] if lim else [])  # none timed: a peak of 0 and no time above
