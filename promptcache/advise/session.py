@@ -28,7 +28,7 @@ import orjson
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import ChatShape, Measurer, Shape, chain_of
 from ..model.calls import Call, Segment
-from ..model.facts import CallFacts
+from ..model.facts import CallFacts, column
 from ..model.findings import ModelSwitch, PartName, ToolListChange
 from ..model.notes import DropReason
 from ..price.scenarios import simulate
@@ -252,7 +252,7 @@ def detect_model_switches(
     model's rates may cost more than the reads save).
 
     ``conversation``: each call's conversation (the log's id or a chain of calls), None alone."""
-    entry: list[ModelEntry | None] = [catalog.find(f.model) for f in facts]
+    entry: list[ModelEntry | None] = [catalog.find(m) for m in column(facts, "model")]
     first_model: dict[str, ModelEntry] = {}
     main: dict[str, Counter[str]] = {}  # input tokens per model, per conversation
     last_model: dict[str, ModelEntry] = {}

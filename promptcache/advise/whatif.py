@@ -384,12 +384,15 @@ def reshape(
             by_facts[g] = [
                 ([fixes[j] for j in chosen], into, into is not view) for chosen, (into, view) in shared.items()
             ]
-    for i, fa in enumerate(facts):
-        targets = by_facts.get(fa.group)
+    group_of = reader(facts, "group")  # no record made for the calls of groups without a facts fix
+    for i in range(len(facts)):
+        g = group_of(i)
+        targets = by_facts.get(g)
         if targets is None:
             continue
+        fa = facts[i]
         key = fa.seq if fa.seq == i else i  # the record's own int where it is the index: none made per call
-        group_calls = members.get(fa.group)
+        group_calls = members.get(g)
         if group_calls is not None:
             group_calls.append(i)
         for chosen_fixes, into, own in targets:
@@ -408,11 +411,12 @@ def reshape(
             for g, ks in by_group.items()
             if g in text_groups
         }
-        needed = (i for i, fa in enumerate(facts) if fa.group in by_text)
+        group_of = reader(facts, "group")
+        needed = (i for i in range(len(facts)) if group_of(i) in by_text)
         for i, call in numbered(calls, needed):
             if i >= len(facts):
                 break
-            by_set = by_text.get(facts[i].group)
+            by_set = by_text.get(group_of(i))
             if by_set is None:
                 continue
             shaped: dict[tuple[int, ...], dict[str, Shape] | None] = {}
@@ -505,7 +509,8 @@ def _layout(variants: Variants, fixes: list[Fix], group: str, ks: list[int]) -> 
                 None,
             )
             if calls is None:
-                calls = array("i", (i for i, fa in enumerate(variants.facts) if fa.group == group))
+                group_of = reader(variants.facts, "group")
+                calls = array("i", (i for i in range(len(variants.facts)) if group_of(i) == group))
             out.facts = _OwnFacts(
                 group,
                 {
@@ -517,10 +522,11 @@ def _layout(variants: Variants, fixes: list[Fix], group: str, ks: list[int]) -> 
                 variants.facts,
             )
         else:
+            group_of = reader(variants.facts, "group")
             out.facts = {
                 fa.seq if fa.seq == i else i: new
-                for i, fa in enumerate(variants.facts)
-                if fa.group == group and (new := _entry(fa, chosen)) is not None
+                for i in range(len(variants.facts))
+                if group_of(i) == group and (new := _entry(fa := variants.facts[i], chosen)) is not None
             }
     return out
 

@@ -105,7 +105,6 @@ def first_pass(
     on_workers = getattr(reader, "group_on_workers", None)
     merged = on_workers(grouper, fp.evidence, primary) if on_workers is not None else None
     last_end: float | None = None
-    ints: dict[int, int] = {}  # one object per distinct token count (``facts_of``)
     try:
         for call in reader:
             if not fp.facts and calibrate:
@@ -115,7 +114,7 @@ def first_pass(
                     if fam not in measurers:
                         measurers[fam] = Measurer(fam)
                         fp.shapes[fam] = []
-            meta = facts_of(call, last_end, at, now, ints)
+            meta = facts_of(call, last_end, at, now)  # its counts go into the table's arrays: no ints shared
             last_end = meta.end
             block = bool(call.segments) and call.segments[0].role == "block"
             for fam, s in zip(measurers, shape_call(call, measurers, catalog)):

@@ -43,7 +43,7 @@ from ..measure.shape import Measurer, Shape
 from ..model import notes as N
 from ..model import report as R
 from ..model.calls import Call
-from ..model.facts import CallFacts, reader, start_order
+from ..model.facts import CallFacts, column, reader, start_order
 from ..price.calibration import CallRow, GroupCalibration, calibrate_groups
 from ..price.ledger import Ledger, usd
 from ..read.reader import LogReader, Reread, read_logs
@@ -248,7 +248,8 @@ def _prepare(inputs: _Inputs) -> _Run:
 
 def _timeline(fp: FirstPass, entries: list[ModelEntry]) -> TimelineBuilder | None:
     """The report's chart series, with every call and the provider's usage (issue 8)."""
-    timed_starts = [m.start for m in fp.facts if m.timed]
+    starts, timed, groups = column(fp.facts, "start"), column(fp.facts, "timed"), column(fp.facts, "group")
+    timed_starts = [s for s, t in zip(starts, timed) if t]
     if not timed_starts:
         return None
     timeline = TimelineBuilder(
@@ -256,9 +257,9 @@ def _timeline(fp: FirstPass, entries: list[ModelEntry]) -> TimelineBuilder | Non
     )
     for t0 in timed_starts:
         timeline.call(t0)
-    for i, m in enumerate(fp.facts):
-        if m.timed and fp.observed_reads[i] >= 0:
-            timeline.observe(m.start, fp.observed_reads[i], fp.observed_inputs[i], group=m.group)
+    for i, (start, t, group) in enumerate(zip(starts, timed, groups)):
+        if t and fp.observed_reads[i] >= 0:
+            timeline.observe(start, fp.observed_reads[i], fp.observed_inputs[i], group=group)
     return timeline
 
 
@@ -431,16 +432,17 @@ def _concurrency(run: _Run) -> R.Concurrency | None:
     metas = run.metas
 
     def intervals() -> Iterator[tuple[float, float]]:  # read once by each sweep: no list of pairs
-        return ((m.start, m.end) for m in metas if m.timed)
+        return ((s, e) for s, e, t in zip(starts, ends, timed_of) if t)
 
-    timed = sum(1 for m in metas if m.timed)
+    starts, ends, timed_of = column(metas, "start"), column(metas, "end"), column(metas, "timed")  # no records
+    timed = sum(timed_of)
     limits = {e.id: e.concurrency_limit for e in run.entries}
     flight = in_flight(intervals(), [v for v in limits.values() if v]) if timed else None
     if run.timeline is not None:  # issue 8 timeline
         run.timeline.inflight(intervals())
     if flight is None:
         return None
-    reported_latency = sum(m.latency_reported for m in metas if m.timed)
+    reported_latency = sum(r for r, t in zip(column(metas, "latency_reported"), timed_of) if t)
     return R.Concurrency(
         peak_in_flight=flight.peak,
         peak_at=_iso(flight.peak_at) if flight.peak_at is not None else None,
@@ -608,7 +610,7 @@ def _read_part(
     """What a report says of the log as read (calls, lines, period, tokens, observed usage, groups):
     the same in a full report and in one an interrupt cut short."""
     metas, stats = fp.facts, fp.stats
-    times = [m.start for m in metas if m.timed]  # the log's own times, whatever --at says
+    times = [s for s, t in zip(column(metas, "start"), column(metas, "timed")) if t]  # the log's own, whatever --at says
     reported = sum(s.reported for s in shapes)
     content_free = fp.content_free == len(metas)
     return dict(
@@ -1283,7 +1285,7 @@ def _fmt_param(v: Any) -> str:
 
 def _prices_assumption(opts: AnalyzeOptions, metas: list[CallFacts], now: datetime) -> N.PricesBasis:
     """Which price list and which hour priced the calls (report.assumptions.prices)."""
-    return N.PricesBasis(opts.at, sum(m.blend for m in metas), now)
+    return N.PricesBasis(opts.at, sum(column(metas, "blend")), now)
 
 
 def _notes(
@@ -1309,10 +1311,11 @@ def _notes(
 def _timing_notes(metas: list[CallFacts], prices: N.PriceList) -> list[N.Note]:
     """Calls without a timestamp, and calls with relative times only."""
     out: list[N.Note] = []
-    untimed = sum(not m.timed for m in metas)
+    timed, blend = column(metas, "timed"), column(metas, "blend")
+    untimed = sum(not t for t in timed)
     if untimed:
         out.append(N.UntimedCalls(untimed, prices))
-    relative = sum(m.timed and m.blend for m in metas)
+    relative = sum(t and b for t, b in zip(timed, blend))
     if relative:
         out.append(N.RelativeTimes(relative, prices))
     return out
@@ -1346,7 +1349,7 @@ def _price_notes(
             early = sum(1 for m in metas if first is not None and not m.blend and m.when < first)
             if early and first is not None:
                 out.append(N.BeforeFirstPrice(early, e.id, first, now))
-    tiers = Counter(m.tier for m in metas if m.tier)
+    tiers = Counter(t for t in column(metas, "tier") if t)
     for tier, n in sorted(tiers.items()):
         logged = {e.id: e for e in (catalog.find(m.model) for m in metas if m.tier == tier) if e is not None}
         models = [*entries, *(logged[k] for k in sorted(logged) if k not in {x.id for x in entries})]

@@ -478,8 +478,28 @@ class FactTable(Sequence[CallFacts]):
         return f
 
     def __iter__(self) -> Iterator[CallFacts]:
-        for i in range(len(self.starts)):
-            yield self[i]
+        if self._whole:
+            for i in range(len(self.starts)):
+                yield self[i]
+            return
+        strings, commons, hints, whens, seqs = self._strings, self._commons, self._hints, self._when, self._seq
+        new = _new
+        cols = zip(self.starts, self.ends, self._common, self._user, self._group, self._output, self._conversation,
+                   self._reasoning)  # fmt: skip
+        for i, (start, end, common, user, group, output, conversation, reasoning) in enumerate(cols):
+            f = new(CallFacts)
+            f.start = start
+            f.end = end
+            f._common = commons[common]
+            f._when = whens.get(i, ...) if whens else ...
+            f.user = strings[user]
+            f.group = strings[group]  # type: ignore[assignment]
+            f.output = output
+            f.conversation = strings[conversation]
+            f.reasoning_tokens = reasoning
+            f.hints = hints.get(i) if hints else None
+            f.seq = seqs.get(i, i) if seqs else i
+            yield f
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
@@ -514,10 +534,19 @@ class FactTable(Sequence[CallFacts]):
         s = self._strings
         return self.starts[i], self.ends[i], s[self._group[i]], s[self._user[i]], self._hints.get(i)  # type: ignore[return-value]
 
+    def _per_common(self, name: str) -> list[Any] | None:
+        """Field ``name`` of each distinct ``_common`` tuple (None: not one of its fields)."""
+        k = _COMMON_FIELDS.get(name)
+        if k is not None:
+            return [c[k] for c in self._commons]
+        bit = _FLAG_BITS.get(name)
+        if bit is not None:
+            return [c[5] & bit != 0 for c in self._commons]
+        return None
+
     def reader(self, name: str) -> Callable[[int], Any]:
-        """Field ``name`` of call ``i`` (from 0) as ``reader(i)``, from the columns where it is one
-        (``start``, ``end``, ``group``, ``user``, ``conversation``, ``hints``, ``output``,
-        ``timed``), else from the record."""
+        """Field ``name`` of call ``i`` (from 0) as ``reader(i)``, from the columns (any field but
+        ``seq``), no record made."""
         if not self._whole:
             if name == "start":
                 return self.starts.__getitem__
@@ -527,13 +556,44 @@ class FactTable(Sequence[CallFacts]):
                 return self._hints.get
             if name == "output":
                 return self._output.__getitem__
+            if name == "reasoning_tokens":
+                return self._reasoning.__getitem__
             if name in ("group", "user", "conversation"):
                 s, codes = self._strings, getattr(self, "_" + name)
                 return lambda i: s[codes[i]]
-            if name == "timed":
-                commons, code = self._commons, self._common
-                return lambda i: commons[code[i]][5] & TIMED != 0
+            if name == "when":
+                starts, whens = self.starts, self._when
+                return lambda i: datetime.fromtimestamp(starts[i], UTC) if (w := whens.get(i, ...)) is ... else w
+            per = self._per_common(name)
+            if per is not None:
+                code = self._common
+                return lambda i: per[code[i]]
         return lambda i: getattr(self[i], name)
+
+    def column(self, name: str) -> Sequence[Any]:
+        """Field ``name`` of every call, in order, from the columns where it is one (``starts``,
+        ``ends`` and the counts as the table's own arrays: read, never change them)."""
+        if not self._whole:
+            if name == "start":
+                return self.starts
+            if name == "end":
+                return self.ends
+            if name == "output":
+                return self._output
+            if name == "reasoning_tokens":
+                return self._reasoning
+            if name in ("group", "user", "conversation"):
+                s = self._strings
+                return [s[c] for c in getattr(self, "_" + name)]
+            per = self._per_common(name)
+            if per is not None:
+                return [per[c] for c in self._common]
+        return [getattr(f, name) for f in self]
+
+
+# ``CallFacts._common``'s fields by position, and the flags read from its last
+_COMMON_FIELDS = {"tool_calls": 0, "task_kinds": 1, "tier": 2, "list_at": 3, "model": 4, "flags": 5}
+_FLAG_BITS = {"timed": TIMED, "latency_reported": LATENCY_REPORTED, "tools": TOOLS, "thinking": THINKING, "blend": BLEND}
 
 
 FeedRow = tuple[float, float, str, str | None, CacheHints | None]
@@ -547,6 +607,16 @@ def reader(facts: Sequence[CallFacts], name: str) -> Callable[[int], Any]:
     if own is not None:
         return own(name)
     return lambda i: getattr(facts[i], name)
+
+
+def column(facts: Sequence[CallFacts], name: str) -> Sequence[Any]:
+    """Field ``name`` of every call of ``facts``, in order: a ``FactTable``'s from its columns (its
+    own arrays for ``start``, ``end`` and the counts: read, never change them), any other
+    sequence's from its records."""
+    own = getattr(facts, "column", None)
+    if own is not None:
+        return own(name)  # type: ignore[no-any-return]
+    return [getattr(f, name) for f in facts]
 
 
 def feed_rows(facts: Sequence[CallFacts]) -> Callable[[int], FeedRow]:

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Shape
-from ..model.facts import CallFacts, dropped_users, feed_rows
+from ..model.facts import CallFacts, column, dropped_users, feed_rows
 from ..simulate.partition import Footprints, UnitResult, components, footprints_of
 from ..simulate.partition import footprints as footprints
 from ..simulate.partition import quiet_collector as quiet_collector
@@ -522,7 +522,7 @@ class PriceCodes:
         if like is not None and len(like.output) == len(facts):
             out.output = like.output
             return out
-        out.output = np.fromiter((f.output for f in facts), np.int64, len(facts))
+        out.output = np.fromiter(column(facts, "output"), np.int64, len(facts))
         if not len(out.output) or out.output.max() <= _INT32_MAX:
             out.output = out.output.astype(np.int32)
         return out
