@@ -27,7 +27,7 @@ import orjson
 
 from ..measure.shape import ChatShape, Shape, chain_of
 from ..model.calls import Call, Segment
-from ..model.facts import CallFacts, start_order
+from ..model.facts import CallFacts, reader, start_order
 from ..model.findings import (
     CacheNotReady,
     DynamicBeforeStatic,
@@ -290,8 +290,9 @@ def detect_history_rewrites(
     whatif: dict[int, dict[str, Shape]] = {}  # the append-only version of each turn after a rewrite
     changed: dict[str, dict[str, dict[int, Shape]]] = {}
     where: dict[str, list[int]] = {}
+    conversation, group = reader(facts, "conversation"), reader(facts, "group")  # no record made per call
     for i in start_order(facts):  # ties in log order; the facts' own ints, no key tuple per call
-        conv = facts[i].conversation
+        conv = conversation(i)
         if conv is None:
             continue
         j, last[conv] = last.get(conv), i
@@ -309,7 +310,7 @@ def detect_history_rewrites(
             continue  # nothing in common: a new conversation under the same id, not a rewrite
         if not rewritten and j not in whatif:
             continue  # the history as logged is append-only so far
-        gid = facts[i].group
+        gid = group(i)
         if rewritten:
             where.setdefault(gid, []).append(k)
         # once a turn is kept append-only, every later turn of the conversation builds on it

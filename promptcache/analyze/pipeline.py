@@ -167,7 +167,7 @@ class _Inputs:
 class _Run(_Inputs):
     """What every step after reading shares: the inputs and what the first step made of them."""
 
-    order: list[int]  # calls in start-time order
+    order: Sequence[int]  # calls in start-time order
     sims: Simulations
     chains: Chains
     conversation: list[str | None]
@@ -176,7 +176,7 @@ class _Run(_Inputs):
     logged: ModelEntry | None  # the model the log ran on most, when the catalog knows it
 
     @property
-    def metas(self) -> list[CallFacts]:
+    def metas(self) -> Sequence[CallFacts]:
         return self.fp.facts
 
     @property
@@ -610,7 +610,9 @@ def _read_part(
     """What a report says of the log as read (calls, lines, period, tokens, observed usage, groups):
     the same in a full report and in one an interrupt cut short."""
     metas, stats = fp.facts, fp.stats
-    times = [s for s, t in zip(column(metas, "start"), column(metas, "timed")) if t]  # the log's own, whatever --at says
+    times = [
+        s for s, t in zip(column(metas, "start"), column(metas, "timed")) if t
+    ]  # the log's own, whatever --at says
     reported = sum(s.reported for s in shapes)
     content_free = fp.content_free == len(metas)
     return dict(
@@ -753,7 +755,7 @@ def _finished(inputs: _Inputs) -> tuple[list[R.Scenario], list[tuple[str, R.Layo
 
 
 def _cut_timeline(
-    timeline: TimelineBuilder | None, missing: list[tuple[str, R.Layout]], metas: list[CallFacts]
+    timeline: TimelineBuilder | None, missing: list[tuple[str, R.Layout]], metas: Sequence[CallFacts]
 ) -> TimelineBuilder | None:
     """The chart of an interrupted run: without the series cut short (they would chart a wrong hit ratio)."""
     if timeline is not None:
@@ -763,7 +765,7 @@ def _cut_timeline(
     return timeline
 
 
-def _conversations(metas: list[CallFacts], chains: Chains) -> list[str | None]:
+def _conversations(metas: Sequence[CallFacts], chains: Chains) -> list[str | None]:
     """Each call's conversation: the log's own id, else the chain of calls that extend one another
     (an agent loop or a chat without ids), named after its first call; none for a lone call."""
     size = Counter(chains.root)
@@ -1011,7 +1013,7 @@ def _unread_writes(
     sims: Simulations,
     fp: FirstPass,
     logged: ModelEntry | None,
-    order: list[int],
+    order: Sequence[int],
     conversation: list[str | None],
     primary: str,
 ) -> list[LoggedFinding]:
@@ -1097,7 +1099,7 @@ def _calibration(
 
 def _calibration_rows(
     fp: FirstPass,
-    order: list[int],
+    order: Sequence[int],
     reads: Sequence[int],
     catalog: Catalog,
     ttl_s: float | None,
@@ -1283,14 +1285,14 @@ def _fmt_param(v: Any) -> str:
     return str(v)
 
 
-def _prices_assumption(opts: AnalyzeOptions, metas: list[CallFacts], now: datetime) -> N.PricesBasis:
+def _prices_assumption(opts: AnalyzeOptions, metas: Sequence[CallFacts], now: datetime) -> N.PricesBasis:
     """Which price list and which hour priced the calls (report.assumptions.prices)."""
     return N.PricesBasis(opts.at, sum(column(metas, "blend")), now)
 
 
 def _notes(
     fp: FirstPass,
-    metas: list[CallFacts],
+    metas: Sequence[CallFacts],
     entries: list[ModelEntry],
     opts: AnalyzeOptions,
     plan: Plan,
@@ -1308,7 +1310,7 @@ def _notes(
     ]
 
 
-def _timing_notes(metas: list[CallFacts], prices: N.PriceList) -> list[N.Note]:
+def _timing_notes(metas: Sequence[CallFacts], prices: N.PriceList) -> list[N.Note]:
     """Calls without a timestamp, and calls with relative times only."""
     out: list[N.Note] = []
     timed, blend = column(metas, "timed"), column(metas, "blend")
@@ -1335,7 +1337,7 @@ def _content_notes(fp: FirstPass, content_free: bool) -> list[N.Note]:
 
 def _price_notes(
     fp: FirstPass,
-    metas: list[CallFacts],
+    metas: Sequence[CallFacts],
     entries: list[ModelEntry],
     opts: AnalyzeOptions,
     catalog: Catalog,

@@ -123,7 +123,7 @@ class Simulations:
     (``_kept_calls``), the price codes' output tokens one array for every model."""
 
     fp: FirstPass
-    order: list[int]
+    order: Sequence[int]
     measurers: dict[str, Measurer]
     catalog: Catalog
     opts: AnalyzeOptions
@@ -157,7 +157,7 @@ class Simulations:
     _rank: array | None = None  # each call's place in ``order``, made on first use
     # the latest layouts' start orders (None: ``order``, no call moved), each layout asked for several
     # times in a row (simulated, priced, its delta from its parent's)
-    _orders: list[tuple[Variant, list[int] | None]] = field(default_factory=list)
+    _orders: list[tuple[Variant, Sequence[int] | None]] = field(default_factory=list)
     # (model, fallback) -> each call's price bucket as logged (``PriceCodes``): looked up once, every
     # simulation on the model priced from them (a what-if's changed facts patched in)
     _codes: dict[tuple[str, datetime | None], PriceCodes] = field(default_factory=dict)
@@ -231,7 +231,7 @@ class Simulations:
         key: tuple,
         var: Variant | None,
         outcomes: Outcomes,
-        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+        layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
     ) -> Counted | None:
         """``outcomes`` over ``layout`` priced as ``model``, kept: None for a simulation not kept
         by ``key`` (per-group placements), priced whole by the caller."""
@@ -260,7 +260,7 @@ class Simulations:
         key: tuple,
         var: Variant,
         outcomes: Outcomes,
-        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+        layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
     ) -> Counted | None:
         """``var``'s ledger from the ledger of the layout it was re-simulated from, only the calls
         it re-ran priced again (``price.units.apply_delta``); None when that cannot be known from
@@ -328,7 +328,7 @@ class Simulations:
         overrides: dict[str, Any],
         key: tuple,
         facts: Sequence[CallFacts],
-        order: list[int],
+        order: Sequence[int],
         seq: Sequence[Shape],
         pol: Any,
     ) -> Outcomes | None:
@@ -364,7 +364,7 @@ class Simulations:
 
     def _outcomes(
         self, e: ModelEntry, var: Variant | None, overrides: dict[str, Any] | None
-    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]], tuple]:
+    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]], tuple]:
         """The simulation of ``e``'s cache over a layout, the layout and the simulation's key.
 
         Models whose caches behave alike (same rules, parameters and token counts, as DeepSeek Pro
@@ -451,7 +451,7 @@ class Simulations:
 
     def _per_group(
         self, e: ModelEntry, var: Variant | None
-    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]]]:
+    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]]]:
         """``e``'s cache with breakpoints placed per template group where they pay: each placement
         in ``per_group[e.id]`` simulated over the whole log and priced, and each group's calls
         given the outcomes of its cheapest (the first on a tie). Groups are assumed not to read
@@ -515,7 +515,7 @@ class Simulations:
     def _planned(
         self,
         facts: Sequence[CallFacts],
-        order: list[int],
+        order: Sequence[int],
         seq: Sequence[Shape],
         pol: Any,
         make: Callable[[], Any],
@@ -587,7 +587,7 @@ class Simulations:
 
     def _layout(
         self, var: Variant | None, source: tuple[str, float]
-    ) -> tuple[Sequence[CallFacts], list[int], Sequence[Shape]]:
+    ) -> tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]]:
         """The facts, start order and shapes (of ``source``'s family, scaled) of a layout."""
         facts: Sequence[CallFacts] = self.fp.facts
         shapes: Mapping[str, Sequence[Shape]] = self.fp.shapes
@@ -613,7 +613,7 @@ class Simulations:
         key: tuple,
         source: tuple[str, float],
         var: Variant | None,
-        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+        layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
         make,
         spec: tuple[PolicySpec, Measurer],
         models: Sequence[str] = (),
@@ -673,7 +673,7 @@ class Simulations:
         base: Outcomes,
         prints: Footprints,
         changed: set[int],
-        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+        layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
         pol: Any,
         spec: tuple[PolicySpec, Measurer],
         models: Sequence[str],
@@ -829,7 +829,7 @@ DERIVED_KEPT = 2
 def _patched_prints(
     base: Footprints,
     changed: set[int],
-    layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+    layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
     pol: Any,
     same: dict[tuple, tuple] | None = None,
 ) -> Footprints:

@@ -346,6 +346,7 @@ class FactTable(Sequence[CallFacts]):
     after ``append``: a record's fields are read once, there."""
 
     __slots__ = (
+        "_common",
         "_common_code",
         "_commons",
         "_conversation",
@@ -359,7 +360,6 @@ class FactTable(Sequence[CallFacts]):
         "_user",
         "_when",
         "_whole",
-        "_common",
         "ends",
         "starts",
     )  # fmt: skip
@@ -387,7 +387,7 @@ class FactTable(Sequence[CallFacts]):
     def _code(self, s: str | None) -> int:
         got = self._string_code.get(s)
         if got is None:
-            got = self._string_code[s] = len(self._strings)  # type: ignore[index]
+            got = self._string_code[s] = len(self._strings)
             self._strings.append(s)
         return got
 
@@ -428,7 +428,7 @@ class FactTable(Sequence[CallFacts]):
         if f.hints is not None:
             self._hints[i] = f.hints
         if f._when is not ...:
-            self._when[i] = f._when  # type: ignore[assignment]
+            self._when[i] = f._when
         if f.seq != i or type(f.seq) is not int:
             self._seq[i] = f.seq
 
@@ -451,7 +451,7 @@ class FactTable(Sequence[CallFacts]):
             raise IndexError("fact table index out of range")
         return i
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         if type(i) is not int:
             if isinstance(i, slice):
                 return [self[j] for j in range(*i.indices(len(self.starts)))]
@@ -469,7 +469,7 @@ class FactTable(Sequence[CallFacts]):
         f._common = self._commons[self._common[i]]
         f._when = self._when.get(i, ...) if self._when else ...
         f.user = strings[self._user[i]]
-        f.group = strings[self._group[i]]  # type: ignore[assignment]
+        f.group = strings[self._group[i]]
         f.output = self._output[i]
         f.conversation = strings[self._conversation[i]]
         f.reasoning_tokens = self._reasoning[i]
@@ -493,7 +493,7 @@ class FactTable(Sequence[CallFacts]):
             f._common = commons[common]
             f._when = whens.get(i, ...) if whens else ...
             f.user = strings[user]
-            f.group = strings[group]  # type: ignore[assignment]
+            f.group = strings[group]
             f.output = output
             f.conversation = strings[conversation]
             f.reasoning_tokens = reasoning
@@ -593,7 +593,13 @@ class FactTable(Sequence[CallFacts]):
 
 # ``CallFacts._common``'s fields by position, and the flags read from its last
 _COMMON_FIELDS = {"tool_calls": 0, "task_kinds": 1, "tier": 2, "list_at": 3, "model": 4, "flags": 5}
-_FLAG_BITS = {"timed": TIMED, "latency_reported": LATENCY_REPORTED, "tools": TOOLS, "thinking": THINKING, "blend": BLEND}
+_FLAG_BITS = {
+    "timed": TIMED,
+    "latency_reported": LATENCY_REPORTED,
+    "tools": TOOLS,
+    "thinking": THINKING,
+    "blend": BLEND,
+}
 
 
 FeedRow = tuple[float, float, str, str | None, CacheHints | None]
@@ -615,7 +621,7 @@ def column(facts: Sequence[CallFacts], name: str) -> Sequence[Any]:
     sequence's from its records."""
     own = getattr(facts, "column", None)
     if own is not None:
-        return own(name)  # type: ignore[no-any-return]
+        return own(name)
     return [getattr(f, name) for f in facts]
 
 
@@ -625,7 +631,7 @@ def feed_rows(facts: Sequence[CallFacts]) -> Callable[[int], FeedRow]:
     ``FactTable``'s columns (or a layout's over one), else from the records."""
     own = getattr(facts, "feed_row", None)
     if own is not None:
-        return own  # type: ignore[no-any-return]
+        return own
 
     def row(i: int) -> FeedRow:
         f = facts[i]

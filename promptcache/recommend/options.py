@@ -385,8 +385,7 @@ def _runs(
             _Run(
                 "hybrid_chain",
                 Placement(
-                    pro if ((chains.step[i] == 0 and i in extended) or groups[i] in qc) else flash
-                    for i in range(n)
+                    pro if ((chains.step[i] == 0 and i in extended) or groups[i] in qc) else flash for i in range(n)
                 ),
             )
         )
