@@ -59,15 +59,14 @@ class Overlay(Sequence[T], Generic[T]):
 
         return at
 
-    def feed_row(self, i: int) -> FeedRow:
-        rows = self.__dict__.get("_rows")
-        if rows is None:
-            rows = self._rows = feed_rows(self.base)  # type: ignore[arg-type]
-        got = self.over.get(i)
-        if got is None:
-            return rows(i)
-        f: CallFacts = got  # type: ignore[assignment]
-        return f.start, f.end, f.group, f.user, f.hints
+    def feed_rows(self) -> Callable[[int], FeedRow]:
+        base, get = feed_rows(self.base), self.over.get  # type: ignore[arg-type]
+
+        def row(i: int) -> FeedRow:
+            f = get(i)
+            return base(i) if f is None else (f.start, f.end, f.group, f.user, f.hints)  # type: ignore[attr-defined]
+
+        return row
 
 
 @dataclass
@@ -146,6 +145,9 @@ class _OwnFacts(Mapping[int, CallFacts]):
     def __init__(self, group: str, changed: dict[int, CallFacts], calls: array, log: Sequence[CallFacts]):
         self.group, self.changed, self.calls, self.log = group, changed, calls, log
         self._user, self._group = reader(log, "user"), reader(log, "group")  # no record made per call
+        coded = getattr(log, "coded", None)
+        got = coded("user") if coded is not None else None
+        self._users = None if got is None else got[0]  # over a ``FactTable``: each call's user code (0: None)
 
     def __getitem__(self, i: int) -> CallFacts:
         got = self.get(i)
@@ -169,7 +171,9 @@ class _OwnFacts(Mapping[int, CallFacts]):
         return isinstance(i, int) and self.get(i) is not None
 
     def __iter__(self) -> Iterator[int]:
-        changed, user = self.changed, self._user
+        changed, user, users = self.changed, self._user, self._users
+        if users is not None:
+            return (i for i in self.calls if i in changed or users[i])
         return (i for i in self.calls if i in changed or user(i) is not None)
 
     def __len__(self) -> int:
@@ -195,7 +199,7 @@ def entry(facts: Mapping[int, CallFacts], i: int) -> object:
     none, and one mark for a call's record as logged, which an ``_OwnFacts`` reads from the log on
     each ``get`` (a new object each time from a ``FactTable``)."""
     if isinstance(facts, _ByGroup):
-        part = facts.parts.get(facts._group(i))
+        part = facts._part(i)
         return None if part is None else entry(part, i)
     if isinstance(facts, _OwnFacts):
         return _OWN if facts.own(i) else facts.changed.get(i)
@@ -219,21 +223,31 @@ class _ByGroup(Mapping[int, T]):
     def __init__(self, parts: Mapping[str, Mapping[int, T]], log: Sequence[CallFacts]):
         self.parts, self.log = parts, log
         self._group = reader(log, "group")  # no record made per lookup
+        # over a ``FactTable``: each group code's part, found by the call's code (``parts`` is not
+        # changed after)
+        coded = getattr(log, "coded", None)
+        got = coded("group") if coded is not None else None
+        self._codes, self._by_code = (None, None) if got is None else (got[0], [parts.get(s) for s in got[1]])  # type: ignore[arg-type]
+
+    def _part(self, i: int) -> Mapping[int, T] | None:
+        by_code = self._by_code
+        return by_code[self._codes[i]] if by_code is not None else self.parts.get(self._group(i))  # type: ignore[index]
 
     def __getitem__(self, i: int) -> T:
-        part = self.parts.get(self._group(i))
+        part = self._part(i)
         if part is None:
             raise KeyError(i)
         return part[i]
 
     def get(self, i: int, default=None):  # one lookup, not Mapping.get's two
-        part = self.parts.get(self._group(i))
+        by_code = self._by_code
+        part = by_code[self._codes[i]] if by_code is not None else self.parts.get(self._group(i))  # type: ignore[index]
         return default if part is None else part.get(i, default)
 
     def __contains__(self, i: object) -> bool:
         if not isinstance(i, int):
             return False
-        part = self.parts.get(self._group(i))
+        part = self._part(i)
         return part is not None and i in part
 
     def __iter__(self) -> Iterator[int]:

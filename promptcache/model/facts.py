@@ -328,22 +328,25 @@ _new = object.__new__
 
 
 class FactTable(Sequence[CallFacts]):
-    """The first pass's ``CallFacts``, one call a row, as typed columns instead of one record
-    object per call (~200 bytes a call, the record, its boxed floats and ``seq``, kept for the
-    whole run): ``starts`` and ``ends`` as ``array('d')``; the shared ``_common`` tuple as a code
-    into the table's distinct tuples (the same objects); ``group``, ``user`` and ``conversation``
-    as codes into one list of the distinct strings met (code 0: None); ``output`` and
-    ``reasoning_tokens`` as integer arrays (widened when a count does not fit); ``hints`` and a
-    ``_when`` of its own (a moved or undated call's) by position, only where there is one; ``seq``
-    nothing where it is the call's position (the first pass's), else by position. A record whose
-    fields do not fit these columns (not a float start, a string subclass, a count past 64 bits) is
-    kept whole, by position.
+    """The first pass's ``CallFacts``, a call a row, as typed columns instead of one record object
+    per call (~200 bytes a call: the record, its boxed ``start`` and ``end`` and its ``seq``, kept
+    for the whole run). ``starts`` and ``ends`` are ``array('d')``; the shared ``_common`` tuple a
+    code into the table's distinct tuples (the same objects, so a record read back shares its
+    tuple as the appended one did); ``group``, ``user`` and ``conversation`` codes into each
+    column's distinct strings (code 0: None; 8 bits, widened to 16, 32, 64 as they grow);
+    ``output`` and ``reasoning_tokens`` 32-bit arrays (64 when a count does not fit); ``hints``
+    and a ``_when`` of its own (an undated call's "now", a moved call's) by position, only where
+    there is one; ``seq`` nothing where it is the call's position (the first pass's), else by
+    position. A record whose fields do not fit the columns (a start that is not a float, a
+    string subclass, a count past 64 bits) is kept whole, by position.
 
-    ``table[i]`` makes a ``CallFacts`` equal to the one appended (slot by slot, the same string,
-    tuple, hints and datetime objects), a new object on each read: code that keeps records by
-    identity must not read them from here. Loops over every call read the columns instead
-    (``starts``, ``ends``, ``group_at``, ``user_at``, ...; ``starts_of``). Records are not changed
-    after ``append``: a record's fields are read once, there."""
+    ``table[i]`` makes a ``CallFacts`` equal to the one appended (slot by slot: the same string,
+    tuple, hints and datetime objects), a new object on each read (~1 µs): code that compares
+    records by identity does not read them from here (``advise.whatif.entry``), and loops over
+    every call read fields instead (``reader``, ``column``, ``feed_rows``, ``coded``: no record
+    made). A record's fields are read once, when it is appended: a record changed after that is
+    not seen (the first pass sets ``group`` and ``seq`` before it appends). Equal (``==``) to the
+    list of the records appended, either way round."""
 
     __slots__ = (
         "_common",
@@ -355,8 +358,12 @@ class FactTable(Sequence[CallFacts]):
         "_output",
         "_reasoning",
         "_seq",
-        "_string_code",
-        "_strings",
+        "_conversation_code",
+        "_conversations",
+        "_group_code",
+        "_groups",
+        "_user_code",
+        "_users",
         "_user",
         "_when",
         "_whole",
@@ -373,8 +380,13 @@ class FactTable(Sequence[CallFacts]):
         self._group = array("B")
         self._user = array("B")
         self._conversation = array("B")
-        self._strings: list[str | None] = [None]
-        self._string_code: dict[str | None, int] = {None: 0}
+        # each string column's distinct strings (code 0: None), and each string's code
+        self._groups: list[str | None] = [None]
+        self._group_code: dict[str | None, int] = {None: 0}
+        self._users: list[str | None] = [None]
+        self._user_code: dict[str | None, int] = {None: 0}
+        self._conversations: list[str | None] = [None]
+        self._conversation_code: dict[str | None, int] = {None: 0}
         self._output = array("i")
         self._reasoning = array("i")
         self._hints: dict[int, CacheHints] = {}
@@ -384,11 +396,12 @@ class FactTable(Sequence[CallFacts]):
         for f in records:
             self.append(f)
 
-    def _code(self, s: str | None) -> int:
-        got = self._string_code.get(s)
+    @staticmethod
+    def _code(s: str | None, strings: list[str | None], codes: dict[str | None, int]) -> int:
+        got = codes.get(s)
         if got is None:
-            got = self._string_code[s] = len(self._strings)
-            self._strings.append(s)
+            got = codes[s] = len(strings)
+            strings.append(s)
         return got
 
     def append(self, f: CallFacts) -> None:
@@ -420,9 +433,11 @@ class FactTable(Sequence[CallFacts]):
             code = self._common_code[id(c)] = len(self._commons)
             self._commons.append(c)  # kept: its id stays its own
         self._common = self._put(self._common, code)
-        self._group = self._put(self._group, self._code(group))
-        self._user = self._put(self._user, self._code(user))
-        self._conversation = self._put(self._conversation, self._code(conversation))
+        self._group = self._put(self._group, self._code(group, self._groups, self._group_code))
+        self._user = self._put(self._user, self._code(user, self._users, self._user_code))
+        self._conversation = self._put(
+            self._conversation, self._code(conversation, self._conversations, self._conversation_code)
+        )
         self._output = self._put(self._output, output)
         self._reasoning = self._put(self._reasoning, reasoning)
         if f.hints is not None:
@@ -463,15 +478,14 @@ class FactTable(Sequence[CallFacts]):
             if got is not None:
                 return got
         f = _new(CallFacts)
-        strings = self._strings
         f.start = self.starts[i]
         f.end = self.ends[i]
         f._common = self._commons[self._common[i]]
         f._when = self._when.get(i, ...) if self._when else ...
-        f.user = strings[self._user[i]]
-        f.group = strings[self._group[i]]
+        f.user = self._users[self._user[i]]
+        f.group = self._groups[self._group[i]]
         f.output = self._output[i]
-        f.conversation = strings[self._conversation[i]]
+        f.conversation = self._conversations[self._conversation[i]]
         f.reasoning_tokens = self._reasoning[i]
         f.hints = self._hints.get(i) if self._hints else None
         f.seq = self._seq.get(i, i) if self._seq else i
@@ -482,7 +496,8 @@ class FactTable(Sequence[CallFacts]):
             for i in range(len(self.starts)):
                 yield self[i]
             return
-        strings, commons, hints, whens, seqs = self._strings, self._commons, self._hints, self._when, self._seq
+        commons, hints, whens, seqs = self._commons, self._hints, self._when, self._seq
+        groups, users, conversations = self._groups, self._users, self._conversations
         new = _new
         cols = zip(self.starts, self.ends, self._common, self._user, self._group, self._output, self._conversation,
                    self._reasoning)  # fmt: skip
@@ -492,10 +507,10 @@ class FactTable(Sequence[CallFacts]):
             f.end = end
             f._common = commons[common]
             f._when = whens.get(i, ...) if whens else ...
-            f.user = strings[user]
-            f.group = strings[group]
+            f.user = users[user]
+            f.group = groups[group]
             f.output = output
-            f.conversation = strings[conversation]
+            f.conversation = conversations[conversation]
             f.reasoning_tokens = reasoning
             f.hints = hints.get(i) if hints else None
             f.seq = seqs.get(i, i) if seqs else i
@@ -517,22 +532,34 @@ class FactTable(Sequence[CallFacts]):
         w = self._whole
         if w and (f := w.get(i)) is not None:
             return f.group
-        return self._strings[self._group[i]]  # type: ignore[return-value]
+        return self._groups[self._group[i]]  # type: ignore[return-value]
 
     def user_at(self, i: int) -> str | None:
         w = self._whole
         if w and (f := w.get(i)) is not None:
             return f.user
-        return self._strings[self._user[i]]
+        return self._users[self._user[i]]
 
-    def feed_row(self, i: int) -> FeedRow:
-        """``start``, ``end``, ``group``, ``user`` and ``hints`` of call ``i`` (from 0), what a cache
-        simulator is fed (``feed_rows``)."""
-        w = self._whole
-        if w and (f := w.get(i)) is not None:
-            return f.start, f.end, f.group, f.user, f.hints
-        s = self._strings
-        return self.starts[i], self.ends[i], s[self._group[i]], s[self._user[i]], self._hints.get(i)  # type: ignore[return-value]
+    def feed_rows(self) -> Callable[[int], FeedRow]:
+        """``start``, ``end``, ``group``, ``user`` and ``hints`` of call ``i`` (from 0) as
+        ``rows(i)``, what a cache simulator is fed (``feed_rows``), from the columns."""
+        if self._whole:
+            return _record_rows(self)
+        starts, ends, group, user, hint = self.starts, self.ends, self._group, self._user, self._hints.get
+        groups, users = self._groups, self._users
+
+        def row(i: int) -> FeedRow:
+            return starts[i], ends[i], groups[group[i]], users[user[i]], hint(i)  # type: ignore[return-value]
+
+        return row
+
+    def coded(self, name: str) -> tuple[array, list[str | None]] | None:
+        """``group``, ``user`` or ``conversation`` of every call as codes into that column's distinct
+        strings (code 0: None), for loops that compare them by code (``advise.whatif._ByGroup``);
+        None where a record is kept whole (its field is not in the codes)."""
+        if self._whole:
+            return None
+        return getattr(self, "_" + name), getattr(self, "_" + name + "s")
 
     def _per_common(self, name: str) -> list[Any] | None:
         """Field ``name`` of each distinct ``_common`` tuple (None: not one of its fields)."""
@@ -559,7 +586,7 @@ class FactTable(Sequence[CallFacts]):
             if name == "reasoning_tokens":
                 return self._reasoning.__getitem__
             if name in ("group", "user", "conversation"):
-                s, codes = self._strings, getattr(self, "_" + name)
+                s, codes = getattr(self, "_" + name + "s"), getattr(self, "_" + name)
                 return lambda i: s[codes[i]]
             if name == "when":
                 starts, whens = self.starts, self._when
@@ -583,7 +610,7 @@ class FactTable(Sequence[CallFacts]):
             if name == "reasoning_tokens":
                 return self._reasoning
             if name in ("group", "user", "conversation"):
-                s = self._strings
+                s = getattr(self, "_" + name + "s")
                 return [s[c] for c in getattr(self, "_" + name)]
             per = self._per_common(name)
             if per is not None:
@@ -629,10 +656,13 @@ def feed_rows(facts: Sequence[CallFacts]) -> Callable[[int], FeedRow]:
     """``start``, ``end``, ``group``, ``user`` and ``hints`` of call ``i`` (from 0) as
     ``rows(i)``: what the loops that feed a cache simulator read of every call, from a
     ``FactTable``'s columns (or a layout's over one), else from the records."""
-    own = getattr(facts, "feed_row", None)
+    own = getattr(facts, "feed_rows", None)
     if own is not None:
-        return own
+        return own()  # type: ignore[no-any-return]
+    return _record_rows(facts)
 
+
+def _record_rows(facts: Sequence[CallFacts]) -> Callable[[int], FeedRow]:
     def row(i: int) -> FeedRow:
         f = facts[i]
         return f.start, f.end, f.group, f.user, f.hints
