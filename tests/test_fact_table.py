@@ -145,10 +145,13 @@ def test_the_columns_are_machine_arrays():
         for i in range(600)
     ]
     table = FactTable(recs)
-    assert not table._whole and not table._when and not table._seq and not table._hints
+    assert not table._whole and not table._seq and table._whens == [...] and table._hints == [None]
     assert table._output.typecode == "i" and table._group.typecode == "B" and table._common.typecode == "B"
     table.append(replace(recs[0], output=1 << 40, seq=600))
     assert table._output.typecode == "q" and table[600].output == 1 << 40 and table == [*recs, table[600]]
+    # undated calls: the run's "now", one object for them all, one entry
+    undated = FactTable(replace(r, when=NOW) for r in recs)
+    assert undated._whens == [..., NOW] and undated == [replace(r, when=NOW) for r in recs]
     many = FactTable(replace(recs[0], user=f"user{i}", seq=i) for i in range(70_000))
     assert many._user.typecode == "I" and many[69_999].user == "user69999"
     assert many[5].user is many[5].user  # the string kept once

@@ -335,8 +335,9 @@ class FactTable(Sequence[CallFacts]):
     tuple as the appended one did); ``group``, ``user`` and ``conversation`` codes into each
     column's distinct strings (code 0: None; 8 bits, widened to 16, 32, 64 as they grow);
     ``output`` and ``reasoning_tokens`` 32-bit arrays (64 when a count does not fit); ``hints``
-    and a ``_when`` of its own (an undated call's "now", a moved call's) by position, only where
-    there is one; ``seq`` nothing where it is the call's position (the first pass's), else by
+    and a ``_when`` of its own (an undated call's "now", a moved call's) codes into the objects
+    met (code 0: None and ``...``; a run of calls holding the same object, as an undated log's
+    "now", one entry); ``seq`` nothing where it is the call's position (the first pass's), else by
     position. A record whose fields do not fit the columns (a start that is not a float, a
     string subclass, a count past 64 bits) is kept whole, by position.
 
@@ -353,19 +354,21 @@ class FactTable(Sequence[CallFacts]):
         "_common_code",
         "_commons",
         "_conversation",
+        "_conversation_code",
+        "_conversations",
         "_group",
+        "_group_code",
+        "_groups",
+        "_hint",
         "_hints",
         "_output",
         "_reasoning",
         "_seq",
-        "_conversation_code",
-        "_conversations",
-        "_group_code",
-        "_groups",
+        "_user",
         "_user_code",
         "_users",
-        "_user",
         "_when",
+        "_whens",
         "_whole",
         "ends",
         "starts",
@@ -389,8 +392,12 @@ class FactTable(Sequence[CallFacts]):
         self._conversation_code: dict[str | None, int] = {None: 0}
         self._output = array("i")
         self._reasoning = array("i")
-        self._hints: dict[int, CacheHints] = {}
-        self._when: dict[int, datetime] = {}
+        # hints and a ``_when`` of its own: codes into the objects met (code 0: None / ``...``), a
+        # run of calls holding the same object one entry (an undated log's "now")
+        self._hint = array("B")
+        self._hints: list[CacheHints | None] = [None]
+        self._when = array("B")
+        self._whens: list[datetime | EllipsisType] = [...]
         self._seq: dict[int, int] = {}
         self._whole: dict[int, CallFacts] = {}
         for f in records:
@@ -440,12 +447,22 @@ class FactTable(Sequence[CallFacts]):
         )
         self._output = self._put(self._output, output)
         self._reasoning = self._put(self._reasoning, reasoning)
-        if f.hints is not None:
-            self._hints[i] = f.hints
-        if f._when is not ...:
-            self._when[i] = f._when
+        self._hint = self._put(self._hint, self._object_code(f.hints, self._hints))
+        self._when = self._put(self._when, self._object_code(f._when, self._whens))
         if f.seq != i or type(f.seq) is not int:
             self._seq[i] = f.seq
+
+    @staticmethod
+    def _object_code(obj: object, objects: list) -> int:
+        """``obj``'s code among ``objects``: 0 for the column's default (None, ``...``), the last
+        one's where it is the same object again, else a new one."""
+        if obj is objects[0]:
+            return 0
+        last = len(objects) - 1
+        if obj is objects[last]:
+            return last
+        objects.append(obj)
+        return last + 1
 
     @staticmethod
     def _put(a: array, value: int) -> array:
@@ -481,13 +498,13 @@ class FactTable(Sequence[CallFacts]):
         f.start = self.starts[i]
         f.end = self.ends[i]
         f._common = self._commons[self._common[i]]
-        f._when = self._when.get(i, ...) if self._when else ...
+        f._when = self._whens[self._when[i]]
         f.user = self._users[self._user[i]]
         f.group = self._groups[self._group[i]]
         f.output = self._output[i]
         f.conversation = self._conversations[self._conversation[i]]
         f.reasoning_tokens = self._reasoning[i]
-        f.hints = self._hints.get(i) if self._hints else None
+        f.hints = self._hints[self._hint[i]]
         f.seq = self._seq.get(i, i) if self._seq else i
         return f
 
@@ -496,23 +513,23 @@ class FactTable(Sequence[CallFacts]):
             for i in range(len(self.starts)):
                 yield self[i]
             return
-        commons, hints, whens, seqs = self._commons, self._hints, self._when, self._seq
+        commons, hints, whens, seqs = self._commons, self._hints, self._whens, self._seq
         groups, users, conversations = self._groups, self._users, self._conversations
         new = _new
         cols = zip(self.starts, self.ends, self._common, self._user, self._group, self._output, self._conversation,
-                   self._reasoning)  # fmt: skip
-        for i, (start, end, common, user, group, output, conversation, reasoning) in enumerate(cols):
+                   self._reasoning, self._hint, self._when)  # fmt: skip
+        for i, (start, end, common, user, group, output, conversation, reasoning, hint, when) in enumerate(cols):
             f = new(CallFacts)
             f.start = start
             f.end = end
             f._common = commons[common]
-            f._when = whens.get(i, ...) if whens else ...
+            f._when = whens[when]
             f.user = users[user]
             f.group = groups[group]
             f.output = output
             f.conversation = conversations[conversation]
             f.reasoning_tokens = reasoning
-            f.hints = hints.get(i) if hints else None
+            f.hints = hints[hint]
             f.seq = seqs.get(i, i) if seqs else i
             yield f
 
@@ -545,11 +562,11 @@ class FactTable(Sequence[CallFacts]):
         ``rows(i)``, what a cache simulator is fed (``feed_rows``), from the columns."""
         if self._whole:
             return _record_rows(self)
-        starts, ends, group, user, hint = self.starts, self.ends, self._group, self._user, self._hints.get
-        groups, users = self._groups, self._users
+        starts, ends, group, user, hint = self.starts, self.ends, self._group, self._user, self._hint
+        groups, users, hints = self._groups, self._users, self._hints
 
         def row(i: int) -> FeedRow:
-            return starts[i], ends[i], groups[group[i]], users[user[i]], hint(i)  # type: ignore[return-value]
+            return starts[i], ends[i], groups[group[i]], users[user[i]], hints[hint[i]]  # type: ignore[return-value]
 
         return row
 
@@ -580,7 +597,8 @@ class FactTable(Sequence[CallFacts]):
             if name == "end":
                 return self.ends.__getitem__
             if name == "hints":
-                return self._hints.get
+                hints, hint = self._hints, self._hint
+                return lambda i: hints[hint[i]]
             if name == "output":
                 return self._output.__getitem__
             if name == "reasoning_tokens":
@@ -589,8 +607,8 @@ class FactTable(Sequence[CallFacts]):
                 s, codes = getattr(self, "_" + name + "s"), getattr(self, "_" + name)
                 return lambda i: s[codes[i]]
             if name == "when":
-                starts, whens = self.starts, self._when
-                return lambda i: datetime.fromtimestamp(starts[i], UTC) if (w := whens.get(i, ...)) is ... else w
+                starts, whens, when = self.starts, self._whens, self._when
+                return lambda i: datetime.fromtimestamp(starts[i], UTC) if (w := whens[when[i]]) is ... else w
             per = self._per_common(name)
             if per is not None:
                 code = self._common
