@@ -227,7 +227,10 @@ class _ByGroup(Mapping[int, T]):
         # changed after)
         coded = getattr(log, "coded", None)
         got = coded("group") if coded is not None else None
-        self._codes, self._by_code = (None, None) if got is None else (got[0], [parts.get(s) for s in got[1]])  # type: ignore[arg-type]
+        self._codes: array | None = None if got is None else got[0]
+        self._by_code: list[Mapping[int, T] | None] | None = (
+            None if got is None else [None if s is None else parts.get(s) for s in got[1]]
+        )
 
     def _part(self, i: int) -> Mapping[int, T] | None:
         by_code = self._by_code
