@@ -130,8 +130,10 @@ def test_table_equals_the_list(recs):
         assert [read(i) for i in range(len(recs))] == want, name
     rows = feed_rows(table)
     assert [rows(i) for i in range(len(recs))] == [(r.start, r.end, r.group, r.user, r.hints) for r in recs]
-    assert list(start_order(table)) == start_order(list(recs)) == sorted(
-        range(len(recs)), key=lambda i: (recs[i].start, i)
+    assert (
+        list(start_order(table))
+        == start_order(list(recs))
+        == sorted(range(len(recs)), key=lambda i: (recs[i].start, i))
     )
     back = pickle.loads(pickle.dumps(table))
     assert back == recs
@@ -155,3 +157,56 @@ def test_the_columns_are_machine_arrays():
     many = FactTable(replace(recs[0], user=f"user{i}", seq=i) for i in range(70_000))
     assert many._user.typecode == "I" and many[69_999].user == "user69999"
     assert many[5].user is many[5].user  # the string kept once
+
+
+# -- the advisor's layouts over a table read as over the list of its records ----------------------
+
+
+@given(records(), st.data())
+@settings(max_examples=100, deadline=None)
+def test_layouts_over_the_table_read_as_over_the_list(recs, data):
+    """``Overlay``, ``_ByGroup`` and ``_OwnFacts`` (the user-scope fix's layout) over a table: the
+    same keys, entries, fields (``reader``, ``feed_rows``) as over the list of its records, and
+    ``entry`` (what ``differs`` compares by identity) tells two layouts' entries apart exactly
+    where it does over the list."""
+    from array import array
+
+    from promptcache.advise.whatif import Overlay, _ByGroup, _OwnFacts, entry
+
+    table = FactTable(recs)
+    n = len(recs)
+    groups = sorted({r.group for r in recs if type(r.group) is str})
+    changed = {
+        i: replace(recs[i], output=7) for i in data.draw(st.sets(st.integers(0, max(n - 1, 0)), max_size=n)) if i < n
+    }
+
+    def layouts(log):
+        own = {
+            g: _OwnFacts(g, {i: f for i, f in changed.items() if recs[i].group == g},
+                         array("i", [i for i in range(n) if recs[i].group == g]), log)
+            for g in groups
+        }  # fmt: skip
+        plain = {g: {i: f for i, f in changed.items() if recs[i].group == g} for g in groups}
+        return own, _ByGroup(own, log), _ByGroup(plain, log)
+
+    (own_t, by_own_t, by_plain_t), (own_l, by_own_l, by_plain_l) = layouts(table), layouts(recs)
+    for g in groups:
+        assert list(own_t[g]) == list(own_l[g]) and dict(own_t[g].items()) == dict(own_l[g].items())
+    for a, b in ((by_own_t, by_own_l), (by_plain_t, by_plain_l)):
+        assert sorted(a) == sorted(b) and len(a) == len(b)
+        for i in range(n):
+            assert a.get(i) == b.get(i) and (i in a) == (i in b)
+    for i in range(n):  # the own records: one mark whichever read made them, as one object in the list
+        x_t, y_t = entry(by_own_t, i), entry(by_plain_t, i)
+        x_l, y_l = entry(by_own_l, i), entry(by_plain_l, i)
+        assert (x_t is y_t) == (x_l is y_l)
+        assert (entry(by_own_t, i) is entry(by_own_t, i)) and (entry(by_own_l, i) is entry(by_own_l, i))
+    for over_t, over_l in ((by_own_t, by_own_l), (by_plain_t, by_plain_l)):
+        ot, ol = Overlay(table, over_t), Overlay(recs, over_l)
+        assert list(ot) == list(ol)
+        rows_t, rows_l = feed_rows(ot), feed_rows(ol)
+        assert [rows_t(i) for i in range(n)] == [rows_l(i) for i in range(n)]
+        for name in ("start", "group", "user", "output", "hints", "when"):
+            rt, rl = reader(ot, name), reader(ol, name)
+            assert [rt(i) for i in range(n)] == [rl(i) for i in range(n)], name
+        assert list(start_order(ot)) == list(start_order(ol))
