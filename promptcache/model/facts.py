@@ -603,6 +603,9 @@ class FactTable(Sequence[CallFacts]):
                 return self._output.__getitem__
             if name == "reasoning_tokens":
                 return self._reasoning.__getitem__
+            if name == "seq":
+                seqs = self._seq
+                return lambda i: seqs.get(i, i)
             if name in ("group", "user", "conversation"):
                 s, codes = getattr(self, "_" + name + "s"), getattr(self, "_" + name)
                 return lambda i: s[codes[i]]
