@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from ..advise.whatif import Overlay, Variant
+from ..advise.whatif import Overlay, Variant, entry
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Measurer, Shape
 from ..measure.translate import scale_shape
-from ..model.facts import CallFacts, facts_at, start_order
+from ..model.facts import CallFacts, facts_at, reader, start_order
 from ..price.ledger import Ledger
 from ..price.scenarios import (
     Footprints,
@@ -123,7 +123,7 @@ class Simulations:
     (``_kept_calls``), the price codes' output tokens one array for every model."""
 
     fp: FirstPass
-    order: list[int]
+    order: Sequence[int]
     measurers: dict[str, Measurer]
     catalog: Catalog
     opts: AnalyzeOptions
@@ -157,7 +157,7 @@ class Simulations:
     _rank: array | None = None  # each call's place in ``order``, made on first use
     # the latest layouts' start orders (None: ``order``, no call moved), each layout asked for several
     # times in a row (simulated, priced, its delta from its parent's)
-    _orders: list[tuple[Variant, list[int] | None]] = field(default_factory=list)
+    _orders: list[tuple[Variant, Sequence[int] | None]] = field(default_factory=list)
     # (model, fallback) -> each call's price bucket as logged (``PriceCodes``): looked up once, every
     # simulation on the model priced from them (a what-if's changed facts patched in)
     _codes: dict[tuple[str, datetime | None], PriceCodes] = field(default_factory=dict)
@@ -230,7 +230,7 @@ class Simulations:
         key: tuple,
         var: Variant | None,
         outcomes: Outcomes,
-        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+        layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
     ) -> Counted | None:
         """``outcomes`` over ``layout`` priced as ``model``, kept: None for a simulation not kept
         by ``key`` (per-group placements), priced whole by the caller."""
@@ -259,7 +259,7 @@ class Simulations:
         key: tuple,
         var: Variant,
         outcomes: Outcomes,
-        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+        layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
     ) -> Counted | None:
         """``var``'s ledger from the ledger of the layout it was re-simulated from, only the calls
         it re-ran priced again (``price.units.apply_delta``); None when that cannot be known from
@@ -327,7 +327,7 @@ class Simulations:
         overrides: dict[str, Any],
         key: tuple,
         facts: Sequence[CallFacts],
-        order: list[int],
+        order: Sequence[int],
         seq: Sequence[Shape],
         pol: Any,
     ) -> Outcomes | None:
@@ -363,7 +363,7 @@ class Simulations:
 
     def _outcomes(
         self, e: ModelEntry, var: Variant | None, overrides: dict[str, Any] | None
-    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]], tuple]:
+    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]], tuple]:
         """The simulation of ``e``'s cache over a layout, the layout and the simulation's key.
 
         Models whose caches behave alike (same rules, parameters and token counts, as DeepSeek Pro
@@ -449,7 +449,7 @@ class Simulations:
 
     def _per_group(
         self, e: ModelEntry, var: Variant | None
-    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]]]:
+    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]]]:
         """``e``'s cache with breakpoints placed per template group where they pay: each placement
         in ``per_group[e.id]`` simulated over the whole log and priced, and each group's calls
         given the outcomes of its cheapest (the first on a tie). Groups are assumed not to read
@@ -463,7 +463,8 @@ class Simulations:
         facts, order, _ = layout
         codes = self.codes(e.id, facts, first_list=True)
         costs = {name: price(facts, order, e.id, o, self.catalog, codes=codes) for name, (o, _) in runs.items()}
-        groups = {f.group for f in facts}
+        group = reader(facts, "group")
+        groups = {group(i) for i in range(len(facts))}
 
         def cheapest(g: str) -> str:
             return min(costs, key=lambda n: costs[n].cost(g))
@@ -472,7 +473,7 @@ class Simulations:
         combined = Outcomes.zeros(len(facts))
         uses = dict.fromkeys((name for name in runs if name in pick.values()), 0)
         for name in uses:  # each placement's calls read in place (``walk``): no whole copy of each
-            mine = (i for i, f in enumerate(facts) if pick[f.group] == name)
+            mine = (i for i in range(len(facts)) if pick[group(i)] == name)
             for i, o in runs[name][0].walk(mine):
                 uses[name] += 1
                 combined.put(i, o.read, o.write, o.write_1h, o.total)
@@ -510,7 +511,7 @@ class Simulations:
     def _planned(
         self,
         facts: Sequence[CallFacts],
-        order: list[int],
+        order: Sequence[int],
         seq: Sequence[Shape],
         pol: Any,
         make: Callable[[], Any],
@@ -582,7 +583,7 @@ class Simulations:
 
     def _layout(
         self, var: Variant | None, source: tuple[str, float]
-    ) -> tuple[Sequence[CallFacts], list[int], Sequence[Shape]]:
+    ) -> tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]]:
         """The facts, start order and shapes (of ``source``'s family, scaled) of a layout."""
         facts: Sequence[CallFacts] = self.fp.facts
         shapes: Mapping[str, Sequence[Shape]] = self.fp.shapes
@@ -595,7 +596,7 @@ class Simulations:
                 log = self.fp.facts
                 moved = (
                     start_order(facts)  # calls moved in time (the facts' own ints: ``start_order``)
-                    if any(f.start != log[i].start for i, f in var.facts.items())
+                    if any(f.start != start(i) for start in (reader(log, "start"),) for i, f in var.facts.items())
                     else None
                 )
                 self._orders = [(var, moved), *self._orders[:1]]
@@ -608,7 +609,7 @@ class Simulations:
         key: tuple,
         source: tuple[str, float],
         var: Variant | None,
-        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+        layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
         make,
         spec: tuple[PolicySpec, Measurer],
         models: Sequence[str] = (),
@@ -668,7 +669,7 @@ class Simulations:
         base: Outcomes,
         prints: Footprints,
         changed: set[int],
-        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+        layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
         pol: Any,
         spec: tuple[PolicySpec, Measurer],
         models: Sequence[str],
@@ -824,7 +825,7 @@ DERIVED_KEPT = 2
 def _patched_prints(
     base: Footprints,
     changed: set[int],
-    layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+    layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
     pol: Any,
     same: dict[tuple, tuple] | None = None,
 ) -> Footprints:
@@ -842,7 +843,7 @@ def differs(a: Variant, b: Variant) -> set[int]:
     out: set[int] = set()
     fams = set(a.shapes) | set(b.shapes)
     for i in a.changed() | b.changed():
-        if a.facts.get(i) is not b.facts.get(i) or any(
+        if entry(a.facts, i) is not entry(b.facts, i) or any(
             a.shapes.get(f, {}).get(i) is not b.shapes.get(f, {}).get(i) for f in fams
         ):
             out.add(i)

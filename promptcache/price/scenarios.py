@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Shape
-from ..model.facts import CallFacts, dropped_users
+from ..model.facts import CallFacts, column, dropped_users, feed_rows
 from ..simulate.partition import Footprints, UnitResult, components, footprints_of
 from ..simulate.partition import footprints as footprints
 from ..simulate.partition import quiet_collector as quiet_collector
@@ -49,15 +49,16 @@ def simulate(
     put = out.put
     drop = dropped_users(facts)  # a what-if's groups sent with no user id
     with quiet_collector():
+        row = feed_rows(facts)  # no record made per call
         for i in order:
-            f = facts[i]
+            start, end, group, user, hints = row(i)
             entry = assign(i)
             o = policies[entry.id].request(
                 shapes[entry.tokenizer][i],
-                start=f.start,
-                end=f.end,
-                user=None if f.group in drop else f.user,
-                call=f.hints,
+                start=start,
+                end=end,
+                user=None if group in drop else user,
+                call=hints,
             )
             put(i, o.read, o.write, o.write_1h, o.total)
             if on_outcome is not None:
@@ -446,12 +447,11 @@ def _feed(
     arrays widened on the way if a count does not fit in 32 bits, the rest fed on)."""
     read, write, write_1h, total = out.read, out.write, out.write_1h, out.total
     drop = dropped_users(facts)  # a what-if's groups sent with no user id
+    row = feed_rows(facts)  # no record made per call
     with quiet_collector():
         for i in order:
-            f = facts[i]
-            o = policy.request(
-                shapes[i], start=f.start, end=f.end, user=None if f.group in drop else f.user, call=f.hints
-            )
+            start, end, group, user, hints = row(i)
+            o = policy.request(shapes[i], start=start, end=end, user=None if group in drop else user, call=hints)
             try:  # no cost on Python 3.11+ until it raises
                 read[i], write[i], write_1h[i], total[i] = o.read, o.write, o.write_1h, o.total
             except OverflowError:
@@ -548,7 +548,7 @@ class PriceCodes:
         if like is not None and len(like.output) == len(facts):
             out.output = like.output
             return out
-        out.output = np.fromiter((f.output for f in facts), np.int64, len(facts))
+        out.output = np.fromiter(column(facts, "output"), np.int64, len(facts))
         if not len(out.output) or out.output.max() <= _INT32_MAX:
             out.output = out.output.astype(np.int32)
         return out
