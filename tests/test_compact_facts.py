@@ -1,9 +1,8 @@
 """Compact facts (``model.facts.CallFacts``, ``analyze.first_pass``: ``facts_of``'s ``ints``, ``start_order``).
 
-Differential: every field of every call's facts made with the shared token counts equals the
-plain ``facts_of``'s, and the start order equals ``sorted(range(n), key=(start, i))``. Shared:
-equal token counts past 256 are one object across calls, and the start order holds the facts'
-own ``seq`` ints, not ints of its own. Flags: the five yes/no facts, bits of one int, read equal
+Differential: every field of every call of the first pass's ``FactTable`` equals the records of a
+first pass kept as a plain list, and the start order equals ``sorted(range(n), key=(start, i))``
+(of a list of records, it holds the facts' own ``seq`` ints, not ints of its own). Flags: the five yes/no facts, bits of one int, read equal
 (value and type) to the fields of the former dataclass (kept here, with the former ``facts_of``, as
 the reference) for any call; ``dataclasses.replace``, positional and keyword construction and
 pickling keep every one. Instants (branch factcols): a dated call's ``when`` (and ``list_at`` equal
@@ -16,6 +15,7 @@ from __future__ import annotations
 
 import pickle
 import sys
+from array import array
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta, timezone
 from importlib import resources
@@ -30,7 +30,7 @@ from promptcache.analyze.first_pass import facts_of, first_pass
 from promptcache.knowledge.catalog import RELATIVE_BEFORE, default_catalog
 from promptcache.measure.shape import Measurer
 from promptcache.model.calls import Call, Segment, Usage
-from promptcache.model.facts import CallFacts, start_order
+from promptcache.model.facts import CallFacts, FactTable, start_order
 from promptcache.model.hints import CacheHints, cache_hints
 from promptcache.read.reader import read_logs
 from promptcache.recommend.concurrency import estimated_duration
@@ -63,34 +63,31 @@ def log(request, gen_log) -> Path:
 
 
 @pytest.mark.parametrize("at", [None, datetime(2026, 6, 1, tzinfo=UTC)])
-def test_facts_with_shared_ints_equal_the_plain_ones(log, at, monkeypatch):
+def test_first_pass_table_equals_the_plain_records(log, at, monkeypatch):
+    """The first pass's facts as a ``FactTable`` (branch factable) equal, call by call and field
+    by field (value and type), the records of a first pass that keeps them as a plain list."""
     got = _first_pass(log, at).facts
-    monkeypatch.setattr(
-        fp_mod, "facts_of", lambda call, last_end, at, now, ints=None: facts_of(call, last_end, at, now)
-    )
+    assert isinstance(got, FactTable)
+    monkeypatch.setattr(fp_mod, "FactTable", list)
     want = _first_pass(log, at).facts
     monkeypatch.undo()
-    assert len(got) == len(want) > 0
+    assert type(want) is list and len(got) == len(want) > 0
     for g, w in zip(got, want, strict=True):
         for name in OLD_FIELDS:
             a, b = getattr(g, name), getattr(w, name)
             assert a == b and type(a) is type(b), name
-    assert got == want
-    # shared: one object per distinct token count
-    for name in ("output", "reasoning_tokens"):
-        seen: dict[int, int] = {}
-        for g in got:
-            v = getattr(g, name)
-            assert seen.setdefault(v, v) is v
-    big = [g.output for g in got if g.output > 256]
-    if len(set(big)) < len(big):  # repeated counts past Python's own small ints: fewer objects than calls
-        assert len({id(v) for v in big}) == len(set(big))
+        assert g.seq == w.seq and g._common is w._common
+    assert got == want and want == got and list(got) == want
 
 
 def test_start_order_is_the_sorted_order_and_holds_the_facts_seq(log):
-    facts = _first_pass(log).facts
+    table = _first_pass(log).facts
+    want = sorted(range(len(table)), key=lambda i: (table[i].start, i))
+    order = start_order(table)  # of the table: machine ints
+    assert isinstance(order, array) and order.typecode == "i" and list(order) == want
+    facts = list(table)  # of records: their own seq ints
     order = start_order(facts)
-    assert order == sorted(range(len(facts)), key=lambda i: (facts[i].start, i))
+    assert order == want
     assert all(order[k] is facts[order[k]].seq for k in range(len(order)))
 
 

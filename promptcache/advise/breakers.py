@@ -27,7 +27,7 @@ import orjson
 
 from ..measure.shape import ChatShape, Shape, chain_of
 from ..model.calls import Call, Segment
-from ..model.facts import CallFacts, start_order
+from ..model.facts import CallFacts, reader, start_order
 from ..model.findings import (
     CacheNotReady,
     DynamicBeforeStatic,
@@ -290,8 +290,9 @@ def detect_history_rewrites(
     whatif: dict[int, dict[str, Shape]] = {}  # the append-only version of each turn after a rewrite
     changed: dict[str, dict[str, dict[int, Shape]]] = {}
     where: dict[str, list[int]] = {}
+    conversation, group = reader(facts, "conversation"), reader(facts, "group")  # no record made per call
     for i in start_order(facts):  # ties in log order; the facts' own ints, no key tuple per call
-        conv = facts[i].conversation
+        conv = conversation(i)
         if conv is None:
             continue
         j, last[conv] = last.get(conv), i
@@ -309,7 +310,7 @@ def detect_history_rewrites(
             continue  # nothing in common: a new conversation under the same id, not a rewrite
         if not rewritten and j not in whatif:
             continue  # the history as logged is append-only so far
-        gid = facts[i].group
+        gid = group(i)
         if rewritten:
             where.setdefault(gid, []).append(k)
         # once a turn is kept append-only, every later turn of the conversation builds on it
@@ -358,33 +359,38 @@ def detect_bursts(facts: Sequence[CallFacts], *, delay_s: float, idle_s: float, 
     (``delay_s``) after the second completes; calls arriving before that pay full price. The fix
     sends the first two calls of a burst and the rest once that unit is ready; the report
     re-simulates that timing, so the savings are measured, and says how long the rest wait."""
-    by_scope: dict[tuple[str, str | None], list[CallFacts]] = {}
-    for f in facts:
-        by_scope.setdefault((f.group, f.user if scoped_by_user else None), []).append(f)
+    # the calls by index, their fields read through ``reader`` (no record made and kept per call)
+    start, end, group, user, seq = (reader(facts, name) for name in ("start", "end", "group", "user", "seq"))
+    by_scope: dict[tuple[str, str | None], list[int]] = {}
+    for i in range(len(facts)):
+        by_scope.setdefault((group(i), user(i) if scoped_by_user else None), []).append(i)
     shift_by_group: dict[str, dict[int, float]] = {}
     for (gid, _), calls in by_scope.items():
-        calls.sort(key=lambda f: (f.start, f.seq))
+        calls.sort(key=lambda i: (start(i), seq(i)))
         last = None
-        warming: list[CallFacts] = []  # the calls of a cold burst that build the shared unit
+        warming: list[int] = []  # the calls of a cold burst that build the shared unit
         ready: float | None = None
         shift = shift_by_group.setdefault(gid, {})
-        for f in calls:
-            if last is None or f.start - last > idle_s:  # cold: this call starts building
-                warming, ready = [f], None
+        for i in calls:
+            t0 = start(i)
+            if last is None or t0 - last > idle_s:  # cold: this call starts building
+                warming, ready = [i], None
             elif len(warming) == 1:  # the second call: the shared prefix is persisted after it
-                warming.append(f)
-                ready = f.end + delay_s
-            elif ready is not None and f.start < ready:
-                shift[f.seq] = ready
+                warming.append(i)
+                ready = end(i) + delay_s
+            elif ready is not None and t0 < ready:
+                shift[seq(i)] = ready
             else:
                 ready = None  # warm: later calls find the unit
-            last = f.start
+            last = t0
     fixes = []
     for gid in sorted(shift_by_group, key=gid_order):
         shift = shift_by_group[gid]
         if len(shift) < MIN_EARLY_CALLS:
             continue
-        waits = [t - f.start for f in facts if f.group == gid and f.seq in shift for t in (shift[f.seq],)]
+        waits = [
+            t - start(i) for i in range(len(facts)) if group(i) == gid and seq(i) in shift for t in (shift[seq(i)],)
+        ]
 
         def apply_facts(f: CallFacts, shift=shift) -> CallFacts:
             t = shift.get(f.seq)

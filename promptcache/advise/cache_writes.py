@@ -23,7 +23,7 @@ from itertools import pairwise
 
 from ..knowledge.catalog import Catalog
 from ..measure.shape import Shape
-from ..model.facts import CallFacts
+from ..model.facts import CallFacts, reader
 from ..model.findings import PartName, TtlTooLong, TtlTooShort, UnreadWrites
 from ..model.hints import CacheHints, SegmentHint
 from ..price.ledger import Ledger
@@ -71,9 +71,10 @@ def unread_writes(
     conversation read while they lived. A call reads ``reads[j]`` tokens from the start of its
     prompt; it read call i's entry when that reaches past the entry's start and both prompts
     share it. ``known(i)``: the call's reads and writes are known (reported or simulated)."""
+    group, start_of = reader(facts, "group"), reader(facts, "start")  # no record made per call
     later: dict[object, list[int]] = {}
     for i in order:
-        later.setdefault(("g", facts[i].group), []).append(i)
+        later.setdefault(("g", group(i)), []).append(i)
         if conversation[i] is not None:
             later.setdefault(("c", conversation[i]), []).append(i)
     pos = {key: {i: p for p, i in enumerate(seq)} for key, seq in later.items()}
@@ -85,13 +86,13 @@ def unread_writes(
         start = reads[i]
         end1, end5 = start + w1, start + w  # Anthropic: 1 h entries come before 5 min ones
         deep1 = deep5 = start  # how far into i's written prefix later calls read, within each lifetime
-        t0 = facts[i].start
-        for key in (("g", facts[i].group), ("c", conversation[i])):
+        t0 = start_of(i)
+        for key in (("g", group(i)), ("c", conversation[i])):
             seq = later.get(key)
             if seq is None:
                 continue
             for j in seq[pos[key][i] + 1 : pos[key][i] + 1 + SCAN]:
-                dt = facts[j].start - t0
+                dt = start_of(j) - t0
                 if dt > ttl_1h_s:
                     break
                 if dt <= 0 or not known(j) or reads[j] <= start:
@@ -131,10 +132,11 @@ def detect_unread_writes(
     unread = unread_writes(
         facts, order, conversation, shapes, reads, writes, writes_1h, lambda i: billed[i] and known(i)
     )
-    writing: Counter[str] = Counter(facts[i].group for i in order if billed[i] and known(i) and writes[i] > 0)
+    group = reader(facts, "group")
+    writing: Counter[str] = Counter(group(i) for i in order if billed[i] and known(i) and writes[i] > 0)
     by_group: dict[str, list[int]] = {}
     for i in unread:
-        by_group.setdefault(facts[i].group, []).append(i)
+        by_group.setdefault(group(i), []).append(i)
     found = []
     for gid in sorted(by_group, key=gid_order):
         calls = sorted(by_group[gid], key=lambda i: (facts[i].start, i))
@@ -247,10 +249,11 @@ def detect_ttl(
 ) -> list[Fix]:
     """Groups whose breakpoints' TTL does not fit how often their calls come back: each gap between
     consecutive calls of the group is within 5 minutes, 5 minutes to an hour, or longer."""
+    hints, group = reader(facts, "hints"), reader(facts, "group")  # no record made per call
     by_group: dict[str, list[int]] = {}
     for i in order:
-        if _ttls(facts[i].hints):
-            by_group.setdefault(facts[i].group, []).append(i)
+        if _ttls(hints(i)):
+            by_group.setdefault(group(i), []).append(i)
     fixes = []
     for gid in sorted(by_group, key=gid_order):
         calls = by_group[gid]

@@ -28,7 +28,7 @@ import orjson
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import ChatShape, Measurer, Shape, chain_of
 from ..model.calls import Call, Segment
-from ..model.facts import CallFacts
+from ..model.facts import CallFacts, column, reader
 from ..model.findings import ModelSwitch, PartName, ToolListChange
 from ..model.notes import DropReason
 from ..price.scenarios import simulate
@@ -55,6 +55,7 @@ def link_turns(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequenc
     parent = [-1] * len(facts)
     by_prefix: dict[int, int] = {}
     by_conv: dict[str, int] = {}
+    conversation = reader(facts, "conversation")  # no record made per call
     for i in order:
         sh = shapes[i]
         # a chat shape's keys alone (``keys_from``: no arrays built and kept)
@@ -64,7 +65,7 @@ def link_turns(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequenc
             if r != "tools"
         ]
         chain = chain_of(keys)
-        conv = facts[i].conversation
+        conv = conversation(i)
         p = by_conv.get(conv, -1) if conv is not None else -1
         if p < 0:
             p = next((by_prefix[chain[k]] for k in range(len(keys) - 1, 0, -1) if chain[k] in by_prefix), -1)
@@ -252,7 +253,7 @@ def detect_model_switches(
     model's rates may cost more than the reads save).
 
     ``conversation``: each call's conversation (the log's id or a chain of calls), None alone."""
-    entry: list[ModelEntry | None] = [catalog.find(f.model) for f in facts]
+    entry: list[ModelEntry | None] = [catalog.find(m) for m in column(facts, "model")]
     first_model: dict[str, ModelEntry] = {}
     main: dict[str, Counter[str]] = {}  # input tokens per model, per conversation
     last_model: dict[str, ModelEntry] = {}

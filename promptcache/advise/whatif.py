@@ -22,7 +22,7 @@ from typing import Generic, TypeVar
 
 from ..measure.shape import Measurer, Shape
 from ..model.calls import Call
-from ..model.facts import CallFacts
+from ..model.facts import CallFacts, FeedRow, feed_rows, reader
 from ..model.notes import DropReason
 from ..price.ledger import Ledger
 from ..read.reader import numbered
@@ -49,6 +49,26 @@ class Overlay(Sequence[T], Generic[T]):
     def __getitem__(self, i):
         got = self.over.get(i)
         return self.base[i] if got is None else got
+
+    # a layout of facts over a ``FactTable``: its loops read fields, not records (``model.facts.reader``)
+
+    def reader(self, name: str) -> Callable[[int], object]:
+        base, get = reader(self.base, name), self.over.get  # type: ignore[arg-type]
+
+        def at(i: int) -> object:
+            got = get(i)
+            return base(i) if got is None else getattr(got, name)
+
+        return at
+
+    def feed_rows(self) -> Callable[[int], FeedRow]:
+        base, get = feed_rows(self.base), self.over.get  # type: ignore[arg-type]
+
+        def row(i: int) -> FeedRow:
+            f = get(i)
+            return base(i) if f is None else (f.start, f.end, f.group, f.user, f.hints)  # type: ignore[attr-defined]
+
+        return row
 
 
 @dataclass
@@ -126,6 +146,10 @@ class _OwnFacts(Mapping[int, CallFacts]):
 
     def __init__(self, group: str, changed: dict[int, CallFacts], calls: array, log: Sequence[CallFacts]):
         self.group, self.changed, self.calls, self.log = group, changed, calls, log
+        self._user, self._group = reader(log, "user"), reader(log, "group")  # no record made per call
+        coded = getattr(log, "coded", None)
+        got = coded("user") if coded is not None else None
+        self._users = None if got is None else got[0]  # over a ``FactTable``: each call's user code (0: None)
 
     def __getitem__(self, i: int) -> CallFacts:
         got = self.get(i)
@@ -137,30 +161,51 @@ class _OwnFacts(Mapping[int, CallFacts]):
         got = self.changed.get(i)
         if got is not None:
             return got
-        if isinstance(i, int) and 0 <= i < len(self.log):
-            own = self.log[i]
-            if own.user is not None and own.group == self.group:
-                return own
+        if isinstance(i, int) and 0 <= i < len(self.log) and self._user(i) is not None and self._group(i) == self.group:
+            return self.log[i]
         return default
+
+    def own(self, i: int) -> bool:
+        """Whether call ``i``'s entry is its record as logged (read from the log on each ``get``)."""
+        return i not in self.changed and self.get(i) is not None
 
     def __contains__(self, i: object) -> bool:
         return isinstance(i, int) and self.get(i) is not None
 
     def __iter__(self) -> Iterator[int]:
-        changed, log = self.changed, self.log
-        return (i for i in self.calls if i in changed or log[i].user is not None)
+        changed, user, users = self.changed, self._user, self._users
+        if users is not None:
+            return (i for i in self.calls if i in changed or users[i])
+        return (i for i in self.calls if i in changed or user(i) is not None)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
     def items(self) -> Iterator[tuple[int, CallFacts]]:  # type: ignore[override]
-        changed, log = self.changed, self.log
+        changed, log, user = self.changed, self.log, self._user
         for i in self.calls:
             got = changed.get(i)
             if got is not None:
                 yield i, got
-            elif log[i].user is not None:
+            elif user(i) is not None:
                 yield i, log[i]
+
+
+#: ``entry``'s mark for a call's record as logged (the same whichever read of the log made it)
+_OWN = object()
+
+
+def entry(facts: Mapping[int, CallFacts], i: int) -> object:
+    """Call ``i``'s entry in a layout's facts, to compare two layouts' entries by identity (the
+    advisor's layouts share them: ``analyze.simulations.differs``): the entry, None where there is
+    none, and one mark for a call's record as logged, which an ``_OwnFacts`` reads from the log on
+    each ``get`` (a new object each time from a ``FactTable``)."""
+    if isinstance(facts, _ByGroup):
+        part = facts._part(i)
+        return None if part is None else entry(part, i)
+    if isinstance(facts, _OwnFacts):
+        return _OWN if facts.own(i) else facts.changed.get(i)
+    return facts.get(i)
 
 
 def _changed_only(facts: Mapping[int, CallFacts]) -> Mapping[int, CallFacts]:
@@ -179,21 +224,35 @@ class _ByGroup(Mapping[int, T]):
 
     def __init__(self, parts: Mapping[str, Mapping[int, T]], log: Sequence[CallFacts]):
         self.parts, self.log = parts, log
+        self._group = reader(log, "group")  # no record made per lookup
+        # over a ``FactTable``: each group code's part, found by the call's code (``parts`` is not
+        # changed after)
+        coded = getattr(log, "coded", None)
+        got = coded("group") if coded is not None else None
+        self._codes: array | None = None if got is None else got[0]
+        self._by_code: list[Mapping[int, T] | None] | None = (
+            None if got is None else [None if s is None else parts.get(s) for s in got[1]]
+        )
+
+    def _part(self, i: int) -> Mapping[int, T] | None:
+        by_code = self._by_code
+        return by_code[self._codes[i]] if by_code is not None else self.parts.get(self._group(i))  # type: ignore[index]
 
     def __getitem__(self, i: int) -> T:
-        part = self.parts.get(self.log[i].group)
+        part = self._part(i)
         if part is None:
             raise KeyError(i)
         return part[i]
 
     def get(self, i: int, default=None):  # one lookup, not Mapping.get's two
-        part = self.parts.get(self.log[i].group)
+        by_code = self._by_code
+        part = by_code[self._codes[i]] if by_code is not None else self.parts.get(self._group(i))  # type: ignore[index]
         return default if part is None else part.get(i, default)
 
     def __contains__(self, i: object) -> bool:
         if not isinstance(i, int):
             return False
-        part = self.parts.get(self.log[i].group)
+        part = self._part(i)
         return part is not None and i in part
 
     def __iter__(self) -> Iterator[int]:
@@ -344,12 +403,15 @@ def reshape(
             by_facts[g] = [
                 ([fixes[j] for j in chosen], into, into is not view) for chosen, (into, view) in shared.items()
             ]
-    for i, fa in enumerate(facts):
-        targets = by_facts.get(fa.group)
+    group_of = reader(facts, "group")  # no record made for the calls of groups without a facts fix
+    for i in range(len(facts)):
+        g = group_of(i)
+        targets = by_facts.get(g)
         if targets is None:
             continue
+        fa = facts[i]
         key = fa.seq if fa.seq == i else i  # the record's own int where it is the index: none made per call
-        group_calls = members.get(fa.group)
+        group_calls = members.get(g)
         if group_calls is not None:
             group_calls.append(i)
         for chosen_fixes, into, own in targets:
@@ -368,11 +430,12 @@ def reshape(
             for g, ks in by_group.items()
             if g in text_groups
         }
-        needed = (i for i, fa in enumerate(facts) if fa.group in by_text)
+        group_of = reader(facts, "group")
+        needed = (i for i in range(len(facts)) if group_of(i) in by_text)
         for i, call in numbered(calls, needed):
             if i >= len(facts):
                 break
-            by_set = by_text.get(facts[i].group)
+            by_set = by_text.get(group_of(i))
             if by_set is None:
                 continue
             shaped: dict[tuple[int, ...], dict[str, Shape] | None] = {}
@@ -465,7 +528,8 @@ def _layout(variants: Variants, fixes: list[Fix], group: str, ks: list[int]) -> 
                 None,
             )
             if calls is None:
-                calls = array("i", (i for i, fa in enumerate(variants.facts) if fa.group == group))
+                group_of = reader(variants.facts, "group")
+                calls = array("i", (i for i in range(len(variants.facts)) if group_of(i) == group))
             out.facts = _OwnFacts(
                 group,
                 {
@@ -477,10 +541,11 @@ def _layout(variants: Variants, fixes: list[Fix], group: str, ks: list[int]) -> 
                 variants.facts,
             )
         else:
+            group_of = reader(variants.facts, "group")
             out.facts = {
                 fa.seq if fa.seq == i else i: new
-                for i, fa in enumerate(variants.facts)
-                if fa.group == group and (new := _entry(fa, chosen)) is not None
+                for i in range(len(variants.facts))
+                if group_of(i) == group and (new := _entry(fa := variants.facts[i], chosen)) is not None
             }
     return out
 

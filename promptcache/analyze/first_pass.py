@@ -20,7 +20,7 @@ from ..advise.breakers import Evidence
 from ..knowledge.catalog import RELATIVE_BEFORE, Catalog
 from ..measure.shape import Measurer, Shape, ShapeList
 from ..model.calls import HIDDEN_PREFIX, Call, is_blocks
-from ..model.facts import BLEND, LATENCY_REPORTED, THINKING, TIMED, TOOLS, CallFacts
+from ..model.facts import BLEND, LATENCY_REPORTED, THINKING, TIMED, TOOLS, CallFacts, FactTable
 from ..model.hints import cache_hints
 from ..price.ledger import Ledger, Tokens
 from ..read.reader import CallIndex, LogReader, ReadStats
@@ -51,7 +51,7 @@ def family_of(catalog: Catalog, model: str) -> str | None:
 
 @dataclass
 class FirstPass:
-    facts: list[CallFacts]
+    facts: FactTable  # a ``Sequence[CallFacts]`` as typed columns (``model.facts.FactTable``)
     shapes: dict[str, ShapeList]  # per family, one shape per call (chat shapes' fields in columns)
     grouper: Grouper
     evidence: Evidence
@@ -94,7 +94,7 @@ def first_pass(
     (decided on the first call), so the simulation of the logged model can be set against its bill."""
     grouper = Grouper(primary, measurers[primary]._tokenizer)
     fp = FirstPass(
-        facts=[],
+        facts=FactTable(),
         shapes={f: ShapeList() for f in measurers},
         grouper=grouper,
         evidence=Evidence(),
@@ -105,7 +105,6 @@ def first_pass(
     on_workers = getattr(reader, "group_on_workers", None)
     merged = on_workers(grouper, fp.evidence, primary) if on_workers is not None else None
     last_end: float | None = None
-    ints: dict[int, int] = {}  # one object per distinct token count (``facts_of``)
     try:
         for call in reader:
             if not fp.facts and calibrate:
@@ -115,7 +114,7 @@ def first_pass(
                     if fam not in measurers:
                         measurers[fam] = Measurer(fam)
                         fp.shapes[fam] = ShapeList()
-            meta = facts_of(call, last_end, at, now, ints)
+            meta = facts_of(call, last_end, at, now)  # its counts go into the table's arrays: no ints shared
             last_end = meta.end
             block = bool(call.segments) and call.segments[0].role == "block"
             prim: Shape | None = None

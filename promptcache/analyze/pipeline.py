@@ -43,7 +43,7 @@ from ..measure.shape import Measurer, Shape
 from ..model import notes as N
 from ..model import report as R
 from ..model.calls import Call
-from ..model.facts import CallFacts, start_order
+from ..model.facts import CallFacts, column, reader, start_order
 from ..price.calibration import CallRow, GroupCalibration, calibrate_groups
 from ..price.ledger import Ledger, usd
 from ..read.reader import LogReader, Reread, read_logs
@@ -167,7 +167,7 @@ class _Inputs:
 class _Run(_Inputs):
     """What every step after reading shares: the inputs and what the first step made of them."""
 
-    order: list[int]  # calls in start-time order
+    order: Sequence[int]  # calls in start-time order
     sims: Simulations
     chains: Chains
     conversation: list[str | None]
@@ -176,7 +176,7 @@ class _Run(_Inputs):
     logged: ModelEntry | None  # the model the log ran on most, when the catalog knows it
 
     @property
-    def metas(self) -> list[CallFacts]:
+    def metas(self) -> Sequence[CallFacts]:
         return self.fp.facts
 
     @property
@@ -248,7 +248,8 @@ def _prepare(inputs: _Inputs) -> _Run:
 
 def _timeline(fp: FirstPass, entries: list[ModelEntry]) -> TimelineBuilder | None:
     """The report's chart series, with every call and the provider's usage (issue 8)."""
-    timed_starts = [m.start for m in fp.facts if m.timed]
+    starts, timed, groups = column(fp.facts, "start"), column(fp.facts, "timed"), column(fp.facts, "group")
+    timed_starts = [s for s, t in zip(starts, timed) if t]
     if not timed_starts:
         return None
     timeline = TimelineBuilder(
@@ -256,9 +257,9 @@ def _timeline(fp: FirstPass, entries: list[ModelEntry]) -> TimelineBuilder | Non
     )
     for t0 in timed_starts:
         timeline.call(t0)
-    for i, m in enumerate(fp.facts):
-        if m.timed and fp.observed_reads[i] >= 0:
-            timeline.observe(m.start, fp.observed_reads[i], fp.observed_inputs[i], group=m.group)
+    for i, (start, t, group) in enumerate(zip(starts, timed, groups)):
+        if t and fp.observed_reads[i] >= 0:
+            timeline.observe(start, fp.observed_reads[i], fp.observed_inputs[i], group=group)
     return timeline
 
 
@@ -266,14 +267,15 @@ def _simulate_as_logged(run: _Run) -> _AsLogged:
     """The log as logged on every candidate and comparison model: priced into ``done.ledgers``,
     with the chart series, per-conversation hits and the logged model's per-call reads and writes."""
     metas, timeline, logged = run.metas, run.timeline, run.logged
+    timed, start, group = (reader(metas, name) for name in ("timed", "start", "group"))  # no record per call
     out = _AsLogged(R.ConversationRows(), {}, {})
     sums = _ConversationSums()
     for e in run.everyone:
         track = e is run.entries[0]
 
         def on_outcome(i: int, o, key=(e.id, "as_logged"), track=track) -> None:
-            if timeline is not None and metas[i].timed:  # issue 8 timeline
-                timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
+            if timeline is not None and timed(i):  # issue 8 timeline
+                timeline.simulated(key, start(i), o.read, o.total, group=group(i))
             conv = run.conversation[i]
             if track and conv is not None:
                 sums.add(conv, o.total, o.read)
@@ -411,12 +413,13 @@ def _advise(run: _Run) -> _Advice:
 def _simulate_restructured(run: _Run, plan: Plan) -> None:
     """Every model with the kept fixes applied (the log as logged where none is kept)."""
     metas, timeline, ledgers = run.metas, run.timeline, run.done.ledgers
+    timed, start, group = (reader(metas, name) for name in ("timed", "start", "group"))  # no record per call
     for e in run.everyone:
         key = (e.id, "restructured")
 
         def on_restructured(i: int, o, key=key) -> None:
-            if timeline is not None and metas[i].timed:  # issue 8 timeline
-                timeline.simulated(key, metas[i].start, o.read, o.total, group=metas[i].group)
+            if timeline is not None and timed(i):  # issue 8 timeline
+                timeline.simulated(key, start(i), o.read, o.total, group=group(i))
 
         run.done.stage = N.Stage("simulation", e.id, "restructured")
         ledgers[key] = run.sims.run(e, plan.combined, on_restructured) if plan.kept else ledgers[(e.id, "as_logged")]
@@ -429,16 +432,17 @@ def _concurrency(run: _Run) -> R.Concurrency | None:
     metas = run.metas
 
     def intervals() -> Iterator[tuple[float, float]]:  # read once by each sweep: no list of pairs
-        return ((m.start, m.end) for m in metas if m.timed)
+        return ((s, e) for s, e, t in zip(starts, ends, timed_of) if t)
 
-    timed = sum(1 for m in metas if m.timed)
+    starts, ends, timed_of = column(metas, "start"), column(metas, "end"), column(metas, "timed")  # no records
+    timed = sum(timed_of)
     limits = {e.id: e.concurrency_limit for e in run.entries}
     flight = in_flight(intervals(), [v for v in limits.values() if v]) if timed else None
     if run.timeline is not None:  # issue 8 timeline
         run.timeline.inflight(intervals())
     if flight is None:
         return None
-    reported_latency = sum(m.latency_reported for m in metas if m.timed)
+    reported_latency = sum(r for r, t in zip(column(metas, "latency_reported"), timed_of) if t)
     return R.Concurrency(
         peak_in_flight=flight.peak,
         peak_at=_iso(flight.peak_at) if flight.peak_at is not None else None,
@@ -606,7 +610,9 @@ def _read_part(
     """What a report says of the log as read (calls, lines, period, tokens, observed usage, groups):
     the same in a full report and in one an interrupt cut short."""
     metas, stats = fp.facts, fp.stats
-    times = [m.start for m in metas if m.timed]  # the log's own times, whatever --at says
+    times = [
+        s for s, t in zip(column(metas, "start"), column(metas, "timed")) if t
+    ]  # the log's own, whatever --at says
     reported = sum(s.reported for s in shapes)
     content_free = fp.content_free == len(metas)
     return dict(
@@ -749,7 +755,7 @@ def _finished(inputs: _Inputs) -> tuple[list[R.Scenario], list[tuple[str, R.Layo
 
 
 def _cut_timeline(
-    timeline: TimelineBuilder | None, missing: list[tuple[str, R.Layout]], metas: list[CallFacts]
+    timeline: TimelineBuilder | None, missing: list[tuple[str, R.Layout]], metas: Sequence[CallFacts]
 ) -> TimelineBuilder | None:
     """The chart of an interrupted run: without the series cut short (they would chart a wrong hit ratio)."""
     if timeline is not None:
@@ -759,7 +765,7 @@ def _cut_timeline(
     return timeline
 
 
-def _conversations(metas: list[CallFacts], chains: Chains) -> list[str | None]:
+def _conversations(metas: Sequence[CallFacts], chains: Chains) -> list[str | None]:
     """Each call's conversation: the log's own id, else the chain of calls that extend one another
     (an agent loop or a chat without ids), named after its first call; none for a lone call."""
     size = Counter(chains.root)
@@ -1007,7 +1013,7 @@ def _unread_writes(
     sims: Simulations,
     fp: FirstPass,
     logged: ModelEntry | None,
-    order: list[int],
+    order: Sequence[int],
     conversation: list[str | None],
     primary: str,
 ) -> list[LoggedFinding]:
@@ -1093,7 +1099,7 @@ def _calibration(
 
 def _calibration_rows(
     fp: FirstPass,
-    order: list[int],
+    order: Sequence[int],
     reads: Sequence[int],
     catalog: Catalog,
     ttl_s: float | None,
@@ -1279,14 +1285,14 @@ def _fmt_param(v: Any) -> str:
     return str(v)
 
 
-def _prices_assumption(opts: AnalyzeOptions, metas: list[CallFacts], now: datetime) -> N.PricesBasis:
+def _prices_assumption(opts: AnalyzeOptions, metas: Sequence[CallFacts], now: datetime) -> N.PricesBasis:
     """Which price list and which hour priced the calls (report.assumptions.prices)."""
-    return N.PricesBasis(opts.at, sum(m.blend for m in metas), now)
+    return N.PricesBasis(opts.at, sum(column(metas, "blend")), now)
 
 
 def _notes(
     fp: FirstPass,
-    metas: list[CallFacts],
+    metas: Sequence[CallFacts],
     entries: list[ModelEntry],
     opts: AnalyzeOptions,
     plan: Plan,
@@ -1304,13 +1310,14 @@ def _notes(
     ]
 
 
-def _timing_notes(metas: list[CallFacts], prices: N.PriceList) -> list[N.Note]:
+def _timing_notes(metas: Sequence[CallFacts], prices: N.PriceList) -> list[N.Note]:
     """Calls without a timestamp, and calls with relative times only."""
     out: list[N.Note] = []
-    untimed = sum(not m.timed for m in metas)
+    timed, blend = column(metas, "timed"), column(metas, "blend")
+    untimed = sum(not t for t in timed)
     if untimed:
         out.append(N.UntimedCalls(untimed, prices))
-    relative = sum(m.timed and m.blend for m in metas)
+    relative = sum(t and b for t, b in zip(timed, blend))
     if relative:
         out.append(N.RelativeTimes(relative, prices))
     return out
@@ -1330,7 +1337,7 @@ def _content_notes(fp: FirstPass, content_free: bool) -> list[N.Note]:
 
 def _price_notes(
     fp: FirstPass,
-    metas: list[CallFacts],
+    metas: Sequence[CallFacts],
     entries: list[ModelEntry],
     opts: AnalyzeOptions,
     catalog: Catalog,
@@ -1344,7 +1351,7 @@ def _price_notes(
             early = sum(1 for m in metas if first is not None and not m.blend and m.when < first)
             if early and first is not None:
                 out.append(N.BeforeFirstPrice(early, e.id, first, now))
-    tiers = Counter(m.tier for m in metas if m.tier)
+    tiers = Counter(t for t in column(metas, "tier") if t)
     for tier, n in sorted(tiers.items()):
         logged = {e.id: e for e in (catalog.find(m.model) for m in metas if m.tier == tier) if e is not None}
         models = [*entries, *(logged[k] for k in sorted(logged) if k not in {x.id for x in entries})]

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from ..advise.whatif import Overlay, Variant
+from ..advise.whatif import Overlay, Variant, entry
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Measurer, Shape, ShapeList
 from ..measure.translate import scale_shape
-from ..model.facts import CallFacts, facts_at, start_order
+from ..model.facts import CallFacts, facts_at, reader, start_order
 from ..price.ledger import Ledger
 from ..price.scenarios import (
     Footprints,
@@ -123,7 +123,7 @@ class Simulations:
     (``_kept_calls``), the price codes' output tokens one array for every model."""
 
     fp: FirstPass
-    order: list[int]
+    order: Sequence[int]
     measurers: dict[str, Measurer]
     catalog: Catalog
     opts: AnalyzeOptions
@@ -157,7 +157,7 @@ class Simulations:
     _rank: array | None = None  # each call's place in ``order``, made on first use
     # the latest layouts' start orders (None: ``order``, no call moved), each layout asked for several
     # times in a row (simulated, priced, its delta from its parent's)
-    _orders: list[tuple[Variant, list[int] | None]] = field(default_factory=list)
+    _orders: list[tuple[Variant, Sequence[int] | None]] = field(default_factory=list)
     # (model, fallback) -> each call's price bucket as logged (``PriceCodes``): looked up once, every
     # simulation on the model priced from them (a what-if's changed facts patched in)
     _codes: dict[tuple[str, datetime | None], PriceCodes] = field(default_factory=dict)
@@ -185,9 +185,8 @@ class Simulations:
                 facts, order, e.id, outcomes, self.catalog, on_outcome, fallback=self.now, codes=self.codes(e.id, facts)
             )
         if on_outcome is not None:
-            whole = outcomes.full()  # a patch made whole for the walk, then let go
-            for i in order:
-                on_outcome(i, whole.outcome(i))
+            for i, o in outcomes.walk(order):  # a patch read in place, not made whole
+                on_outcome(i, o)
         return got.copy()
 
     def forget_whatifs(self, keep: Variant | None) -> None:
@@ -231,7 +230,7 @@ class Simulations:
         key: tuple,
         var: Variant | None,
         outcomes: Outcomes,
-        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+        layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
     ) -> Counted | None:
         """``outcomes`` over ``layout`` priced as ``model``, kept: None for a simulation not kept
         by ``key`` (per-group placements), priced whole by the caller."""
@@ -260,7 +259,7 @@ class Simulations:
         key: tuple,
         var: Variant,
         outcomes: Outcomes,
-        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+        layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
     ) -> Counted | None:
         """``var``'s ledger from the ledger of the layout it was re-simulated from, only the calls
         it re-ran priced again (``price.units.apply_delta``); None when that cannot be known from
@@ -328,7 +327,7 @@ class Simulations:
         overrides: dict[str, Any],
         key: tuple,
         facts: Sequence[CallFacts],
-        order: list[int],
+        order: Sequence[int],
         seq: Sequence[Shape],
         pol: Any,
     ) -> Outcomes | None:
@@ -365,7 +364,7 @@ class Simulations:
 
     def _outcomes(
         self, e: ModelEntry, var: Variant | None, overrides: dict[str, Any] | None
-    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]], tuple]:
+    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]], tuple]:
         """The simulation of ``e``'s cache over a layout, the layout and the simulation's key.
 
         Models whose caches behave alike (same rules, parameters and token counts, as DeepSeek Pro
@@ -417,7 +416,6 @@ class Simulations:
             return None  # simulated here with other parameters or shapes than a placed option's plain policy
         for mid, e in models.items():
             got, (facts, order, seq), _ = self._outcomes(e, var, None)
-            got = got.full()
             pol = self.policy_maker(e)()
             prints = self._prints(e, var, facts, seq, pol)
             if prints is None or got.storage_token_hours:
@@ -426,8 +424,8 @@ class Simulations:
             shared = {find(prints[i][0]) for i in range(n) if assign[i].id != mid}
             mine = [i for i in order if assign[i].id == mid]
             rerun = [i for i in mine if find(prints[i][0]) in shared]
-            for i in mine:
-                out.put(i, got.read[i], got.write[i], got.write_1h[i], got.total[i])
+            for i, o in got.walk(mine):  # read in place: a patch is not made whole
+                out.put(i, o.read, o.write, o.write_1h, o.total)
             feed_outcomes(out, facts, rerun, seq, pol)
         return out
 
@@ -452,7 +450,7 @@ class Simulations:
 
     def _per_group(
         self, e: ModelEntry, var: Variant | None
-    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], list[int], Sequence[Shape]]]:
+    ) -> tuple[Outcomes, tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]]]:
         """``e``'s cache with breakpoints placed per template group where they pay: each placement
         in ``per_group[e.id]`` simulated over the whole log and priced, and each group's calls
         given the outcomes of its cheapest (the first on a tie). Groups are assumed not to read
@@ -466,21 +464,20 @@ class Simulations:
         facts, order, _ = layout
         codes = self.codes(e.id, facts, first_list=True)
         costs = {name: price(facts, order, e.id, o, self.catalog, codes=codes) for name, (o, _) in runs.items()}
-        groups = {f.group for f in facts}
+        group = reader(facts, "group")
+        groups = {group(i) for i in range(len(facts))}
 
         def cheapest(g: str) -> str:
             return min(costs, key=lambda n: costs[n].cost(g))
 
         pick = {g: cheapest(g) for g in sorted(groups)}
         combined = Outcomes.zeros(len(facts))
-        whole = {name: o.full() for name, (o, _) in runs.items() if name in pick.values()}
-        uses = dict.fromkeys(whole, 0)
-        for i, f in enumerate(facts):
-            name = pick[f.group]
-            uses[name] += 1
-            src = whole[name]
-            combined.put(i, src.read[i], src.write[i], src.write_1h[i], src.total[i])
-        del whole
+        uses = dict.fromkeys((name for name in runs if name in pick.values()), 0)
+        for name in uses:  # each placement's calls read in place (``walk``): no whole copy of each
+            mine = (i for i in range(len(facts)) if pick[group(i)] == name)
+            for i, o in runs[name][0].walk(mine):
+                uses[name] += 1
+                combined.put(i, o.read, o.write, o.write_1h, o.total)
         if uses:  # kept as a patch over the simulation most calls took theirs from
             most = runs[max(uses, key=lambda name: uses[name])][0]
             combined = Patched.compress(most.base if isinstance(most, Patched) else most, combined)
@@ -515,7 +512,7 @@ class Simulations:
     def _planned(
         self,
         facts: Sequence[CallFacts],
-        order: list[int],
+        order: Sequence[int],
         seq: Sequence[Shape],
         pol: Any,
         make: Callable[[], Any],
@@ -587,7 +584,7 @@ class Simulations:
 
     def _layout(
         self, var: Variant | None, source: tuple[str, float]
-    ) -> tuple[Sequence[CallFacts], list[int], Sequence[Shape]]:
+    ) -> tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]]:
         """The facts, start order and shapes (of ``source``'s family, scaled) of a layout."""
         facts: Sequence[CallFacts] = self.fp.facts
         shapes: Mapping[str, Sequence[Shape]] = self.fp.shapes
@@ -600,7 +597,7 @@ class Simulations:
                 log = self.fp.facts
                 moved = (
                     start_order(facts)  # calls moved in time (the facts' own ints: ``start_order``)
-                    if any(f.start != log[i].start for i, f in var.facts.items())
+                    if any(f.start != start(i) for start in (reader(log, "start"),) for i, f in var.facts.items())
                     else None
                 )
                 self._orders = [(var, moved), *self._orders[:1]]
@@ -613,7 +610,7 @@ class Simulations:
         key: tuple,
         source: tuple[str, float],
         var: Variant | None,
-        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+        layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
         make,
         spec: tuple[PolicySpec, Measurer],
         models: Sequence[str] = (),
@@ -673,7 +670,7 @@ class Simulations:
         base: Outcomes,
         prints: Footprints,
         changed: set[int],
-        layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+        layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
         pol: Any,
         spec: tuple[PolicySpec, Measurer],
         models: Sequence[str],
@@ -829,7 +826,7 @@ DERIVED_KEPT = 2
 def _patched_prints(
     base: Footprints,
     changed: set[int],
-    layout: tuple[Sequence[CallFacts], list[int], Sequence[Shape]],
+    layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
     pol: Any,
     same: dict[tuple, tuple] | None = None,
 ) -> Footprints:
@@ -847,7 +844,7 @@ def differs(a: Variant, b: Variant) -> set[int]:
     out: set[int] = set()
     fams = set(a.shapes) | set(b.shapes)
     for i in a.changed() | b.changed():
-        if a.facts.get(i) is not b.facts.get(i) or any(
+        if entry(a.facts, i) is not entry(b.facts, i) or any(
             a.shapes.get(f, {}).get(i) is not b.shapes.get(f, {}).get(i) for f in fams
         ):
             out.add(i)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Sequence
+import operator
+from array import array
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import EllipsisType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .hints import CacheHints
 
@@ -264,15 +266,25 @@ def _own_time(when: datetime, start: float) -> bool:
     )
 
 
-def start_order(facts: Sequence[CallFacts]) -> list[int]:
-    """The calls' indexes in start-time order (ties in log order), each index the call's own ``seq``
-    object where it has its index as ``seq`` (the first pass's facts): the order, kept for the
-    whole run, then holds no int of its own (~32 bytes a call past 256). Sorted on the start alone:
-    the indexes go in ascending and the sort is stable, so ties stay in log order, as a key of
-    ``(start, i)`` would leave them, without a tuple per call while it sorts (~55 bytes a call)."""
-    ids = [f.seq if f.seq == i else i for i, f in enumerate(facts)]
-    ids.sort(key=lambda i: facts[i].start)
-    return ids
+def start_order(facts: Sequence[CallFacts]) -> Sequence[int]:
+    """The calls' indexes in start-time order (ties in log order). Sorted on the start alone: the
+    indexes go in ascending and the sort is stable, so ties stay in log order, as a key of
+    ``(start, i)`` would leave them, without a tuple per call while it sorts (~55 bytes a call).
+
+    Of a list of records, a list whose each index is the call's own ``seq`` object where it has
+    its index as ``seq``: the order, kept for the whole run, then holds no int of its own (~32
+    bytes a call past 256). Of any other sequence (a ``FactTable``, a layout over one), whose
+    records hold no int of their own, an ``array('i')`` (4 bytes a call; ``'q'`` past 2**31 calls),
+    the starts read from the columns."""
+    if isinstance(facts, list):
+        ids = [f.seq if f.seq == i else i for i, f in enumerate(facts)]
+        ids.sort(key=lambda i: facts[i].start)
+        return ids
+    n = len(facts)
+    return array("i" if n <= _INT32_LIMIT else "q", sorted(range(n), key=reader(facts, "start")))
+
+
+_INT32_LIMIT = (1 << 31) - 1
 
 
 def dropped_users(facts: Sequence[CallFacts]) -> Container[str]:
@@ -292,3 +304,388 @@ def facts_at(facts: Sequence[CallFacts], calls: Iterable[int]) -> list[CallFacts
     return [
         replace(f, user=None) if f.user is not None and f.group in drop else f for f in map(facts.__getitem__, calls)
     ]
+
+
+# ``FactTable``: a code array's next wider type when a code does not fit
+_WIDER = {"B": "H", "H": "I", "I": "Q", "i": "q"}
+
+
+def _widened(a: array, value: int) -> array:
+    """``a`` with ``value`` appended, in the next wider type(s) until it fits (``OverflowError``
+    past 64 bits: the caller keeps that record whole)."""
+    while True:
+        a = array(_WIDER[a.typecode], a)
+        try:
+            a.append(value)
+        except OverflowError:
+            if a.typecode in ("Q", "q"):
+                raise
+            continue
+        return a
+
+
+_new = object.__new__
+
+
+class FactTable(Sequence[CallFacts]):
+    """The first pass's ``CallFacts``, a call a row, as typed columns instead of one record object
+    per call (~200 bytes a call: the record, its boxed ``start`` and ``end`` and its ``seq``, kept
+    for the whole run). ``starts`` and ``ends`` are ``array('d')``; the shared ``_common`` tuple a
+    code into the table's distinct tuples (the same objects, so a record read back shares its
+    tuple as the appended one did); ``group``, ``user`` and ``conversation`` codes into each
+    column's distinct strings (code 0: None; 8 bits, widened to 16, 32, 64 as they grow);
+    ``output`` and ``reasoning_tokens`` 32-bit arrays (64 when a count does not fit); ``hints``
+    and a ``_when`` of its own (an undated call's "now", a moved call's) codes into the objects
+    met (code 0: None and ``...``; a run of calls holding the same object, as an undated log's
+    "now", one entry); ``seq`` nothing where it is the call's position (the first pass's), else by
+    position. A record whose fields do not fit the columns (a start that is not a float, a
+    string subclass, a count past 64 bits) is kept whole, by position.
+
+    ``table[i]`` makes a ``CallFacts`` equal to the one appended (slot by slot: the same string,
+    tuple, hints and datetime objects), a new object on each read (~1 µs): code that compares
+    records by identity does not read them from here (``advise.whatif.entry``), and loops over
+    every call read fields instead (``reader``, ``column``, ``feed_rows``, ``coded``: no record
+    made). A record's fields are read once, when it is appended: a record changed after that is
+    not seen (the first pass sets ``group`` and ``seq`` before it appends). Equal (``==``) to the
+    list of the records appended, either way round."""
+
+    __slots__ = (
+        "_common",
+        "_common_code",
+        "_commons",
+        "_conversation",
+        "_conversation_code",
+        "_conversations",
+        "_group",
+        "_group_code",
+        "_groups",
+        "_hint",
+        "_hints",
+        "_output",
+        "_reasoning",
+        "_seq",
+        "_user",
+        "_user_code",
+        "_users",
+        "_when",
+        "_whens",
+        "_whole",
+        "ends",
+        "starts",
+    )  # fmt: skip
+
+    def __init__(self, records: Iterable[CallFacts] = ()) -> None:
+        self.starts = array("d")
+        self.ends = array("d")
+        self._common = array("B")
+        self._commons: list[_Common] = []
+        self._common_code: dict[int, int] = {}  # id of a tuple in ``_commons`` -> its code
+        self._group = array("B")
+        self._user = array("B")
+        self._conversation = array("B")
+        # each string column's distinct strings (code 0: None), and each string's code
+        self._groups: list[str | None] = [None]
+        self._group_code: dict[str | None, int] = {None: 0}
+        self._users: list[str | None] = [None]
+        self._user_code: dict[str | None, int] = {None: 0}
+        self._conversations: list[str | None] = [None]
+        self._conversation_code: dict[str | None, int] = {None: 0}
+        self._output = array("i")
+        self._reasoning = array("i")
+        # hints and a ``_when`` of its own: codes into the objects met (code 0: None / ``...``), a
+        # run of calls holding the same object one entry (an undated log's "now")
+        self._hint = array("B")
+        self._hints: list[CacheHints | None] = [None]
+        self._when = array("B")
+        self._whens: list[datetime | EllipsisType] = [...]
+        self._seq: dict[int, int] = {}
+        self._whole: dict[int, CallFacts] = {}
+        for f in records:
+            self.append(f)
+
+    @staticmethod
+    def _code(s: str | None, strings: list[str | None], codes: dict[str | None, int]) -> int:
+        got = codes.get(s)
+        if got is None:
+            got = codes[s] = len(strings)
+            strings.append(s)
+        return got
+
+    def append(self, f: CallFacts) -> None:
+        i = len(self.starts)
+        start, end, output, reasoning = f.start, f.end, f.output, f.reasoning_tokens
+        group, user, conversation = f.group, f.user, f.conversation
+        fits = (
+            type(start) is float
+            and type(end) is float
+            and type(output) is int
+            and type(reasoning) is int
+            and type(f.seq) is int
+            and type(group) is str
+            and (user is None or type(user) is str)
+            and (conversation is None or type(conversation) is str)
+            and -(1 << 63) <= output < 1 << 63
+            and -(1 << 63) <= reasoning < 1 << 63
+        )
+        if not fits:  # kept whole; the columns hold placeholders there
+            self._whole[i] = f
+            start = end = 0.0
+            output = reasoning = 0
+            group = user = conversation = None  # type: ignore[assignment]
+        self.starts.append(start)
+        self.ends.append(end)
+        c = f._common
+        code = self._common_code.get(id(c))
+        if code is None:
+            code = self._common_code[id(c)] = len(self._commons)
+            self._commons.append(c)  # kept: its id stays its own
+        self._common = self._put(self._common, code)
+        self._group = self._put(self._group, self._code(group, self._groups, self._group_code))
+        self._user = self._put(self._user, self._code(user, self._users, self._user_code))
+        self._conversation = self._put(
+            self._conversation, self._code(conversation, self._conversations, self._conversation_code)
+        )
+        self._output = self._put(self._output, output)
+        self._reasoning = self._put(self._reasoning, reasoning)
+        self._hint = self._put(self._hint, self._object_code(f.hints, self._hints))
+        self._when = self._put(self._when, self._object_code(f._when, self._whens))
+        if f.seq != i or type(f.seq) is not int:
+            self._seq[i] = f.seq
+
+    @staticmethod
+    def _object_code(obj: object, objects: list) -> int:
+        """``obj``'s code among ``objects``: 0 for the column's default (None, ``...``), the last
+        one's where it is the same object again, else a new one."""
+        if obj is objects[0]:
+            return 0
+        last = len(objects) - 1
+        if obj is objects[last]:
+            return last
+        objects.append(obj)
+        return last + 1
+
+    @staticmethod
+    def _put(a: array, value: int) -> array:
+        try:
+            a.append(value)
+        except OverflowError:
+            return _widened(a, value)
+        return a
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def _at(self, i: int) -> int:
+        n = len(self.starts)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("fact table index out of range")
+        return i
+
+    def __getitem__(self, i):
+        if type(i) is not int:
+            if isinstance(i, slice):
+                return [self[j] for j in range(*i.indices(len(self.starts)))]
+            i = operator.index(i)
+        if i < 0 or i >= len(self.starts):
+            i = self._at(i)
+        if self._whole:
+            got = self._whole.get(i)
+            if got is not None:
+                return got
+        f = _new(CallFacts)
+        f.start = self.starts[i]
+        f.end = self.ends[i]
+        f._common = self._commons[self._common[i]]
+        f._when = self._whens[self._when[i]]
+        f.user = self._users[self._user[i]]
+        f.group = self._groups[self._group[i]]
+        f.output = self._output[i]
+        f.conversation = self._conversations[self._conversation[i]]
+        f.reasoning_tokens = self._reasoning[i]
+        f.hints = self._hints[self._hint[i]]
+        f.seq = self._seq.get(i, i) if self._seq else i
+        return f
+
+    def __iter__(self) -> Iterator[CallFacts]:
+        if self._whole:
+            for i in range(len(self.starts)):
+                yield self[i]
+            return
+        commons, hints, whens, seqs = self._commons, self._hints, self._whens, self._seq
+        groups, users, conversations = self._groups, self._users, self._conversations
+        new = _new
+        cols = zip(self.starts, self.ends, self._common, self._user, self._group, self._output, self._conversation,
+                   self._reasoning, self._hint, self._when)  # fmt: skip
+        for i, (start, end, common, user, group, output, conversation, reasoning, hint, when) in enumerate(cols):
+            f = new(CallFacts)
+            f.start = start
+            f.end = end
+            f._common = commons[common]
+            f._when = whens[when]
+            f.user = users[user]
+            f.group = groups[group]
+            f.output = output
+            f.conversation = conversations[conversation]
+            f.reasoning_tokens = reasoning
+            f.hints = hints[hint]
+            f.seq = seqs.get(i, i) if seqs else i
+            yield f
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"FactTable({list(self)!r})"
+
+    # -- columns: one field of one call, no record made (the loops over every call) ----------------
+
+    def group_at(self, i: int) -> str:
+        w = self._whole
+        if w and (f := w.get(i)) is not None:
+            return f.group
+        return self._groups[self._group[i]]  # type: ignore[return-value]
+
+    def user_at(self, i: int) -> str | None:
+        w = self._whole
+        if w and (f := w.get(i)) is not None:
+            return f.user
+        return self._users[self._user[i]]
+
+    def feed_rows(self) -> Callable[[int], FeedRow]:
+        """``start``, ``end``, ``group``, ``user`` and ``hints`` of call ``i`` (from 0) as
+        ``rows(i)``, what a cache simulator is fed (``feed_rows``), from the columns."""
+        if self._whole:
+            return _record_rows(self)
+        starts, ends, group, user, hint = self.starts, self.ends, self._group, self._user, self._hint
+        groups, users, hints = self._groups, self._users, self._hints
+
+        def row(i: int) -> FeedRow:
+            return starts[i], ends[i], groups[group[i]], users[user[i]], hints[hint[i]]  # type: ignore[return-value]
+
+        return row
+
+    def coded(self, name: str) -> tuple[array, list[str | None]] | None:
+        """``group``, ``user`` or ``conversation`` of every call as codes into that column's distinct
+        strings (code 0: None), for loops that compare them by code (``advise.whatif._ByGroup``);
+        None where a record is kept whole (its field is not in the codes)."""
+        if self._whole:
+            return None
+        return getattr(self, "_" + name), getattr(self, "_" + name + "s")
+
+    def _per_common(self, name: str) -> list[Any] | None:
+        """Field ``name`` of each distinct ``_common`` tuple (None: not one of its fields)."""
+        k = _COMMON_FIELDS.get(name)
+        if k is not None:
+            return [c[k] for c in self._commons]
+        bit = _FLAG_BITS.get(name)
+        if bit is not None:
+            return [c[5] & bit != 0 for c in self._commons]
+        return None
+
+    def reader(self, name: str) -> Callable[[int], Any]:
+        """Field ``name`` of call ``i`` (from 0) as ``reader(i)``, from the columns (any field but
+        ``seq``), no record made."""
+        if not self._whole:
+            if name == "start":
+                return self.starts.__getitem__
+            if name == "end":
+                return self.ends.__getitem__
+            if name == "hints":
+                hints, hint = self._hints, self._hint
+                return lambda i: hints[hint[i]]
+            if name == "output":
+                return self._output.__getitem__
+            if name == "reasoning_tokens":
+                return self._reasoning.__getitem__
+            if name == "seq":
+                seqs = self._seq
+                return lambda i: seqs.get(i, i)
+            if name in ("group", "user", "conversation"):
+                s, codes = getattr(self, "_" + name + "s"), getattr(self, "_" + name)
+                return lambda i: s[codes[i]]
+            if name == "when":
+                starts, whens, when = self.starts, self._whens, self._when
+                return lambda i: datetime.fromtimestamp(starts[i], UTC) if (w := whens[when[i]]) is ... else w
+            per = self._per_common(name)
+            if per is not None:
+                code = self._common
+                return lambda i: per[code[i]]
+        return lambda i: getattr(self[i], name)
+
+    def column(self, name: str) -> Sequence[Any]:
+        """Field ``name`` of every call, in order, from the columns where it is one (``starts``,
+        ``ends`` and the counts as the table's own arrays: read, never change them)."""
+        if not self._whole:
+            if name == "start":
+                return self.starts
+            if name == "end":
+                return self.ends
+            if name == "output":
+                return self._output
+            if name == "reasoning_tokens":
+                return self._reasoning
+            if name in ("group", "user", "conversation"):
+                s = getattr(self, "_" + name + "s")
+                return [s[c] for c in getattr(self, "_" + name)]
+            per = self._per_common(name)
+            if per is not None:
+                return [per[c] for c in self._common]
+        return [getattr(f, name) for f in self]
+
+
+# ``CallFacts._common``'s fields by position, and the flags read from its last
+_COMMON_FIELDS = {"tool_calls": 0, "task_kinds": 1, "tier": 2, "list_at": 3, "model": 4, "flags": 5}
+_FLAG_BITS = {
+    "timed": TIMED,
+    "latency_reported": LATENCY_REPORTED,
+    "tools": TOOLS,
+    "thinking": THINKING,
+    "blend": BLEND,
+}
+
+
+FeedRow = tuple[float, float, str, str | None, CacheHints | None]
+
+
+def reader(facts: Sequence[CallFacts], name: str) -> Callable[[int], Any]:
+    """Field ``name`` of call ``i`` (from 0) of ``facts`` as ``reader(i)``: a ``FactTable``'s (or a
+    layout's over one: ``advise.whatif.Overlay``) from its columns, no record made; any other
+    sequence's from its records."""
+    own = getattr(facts, "reader", None)
+    if own is not None:
+        return own(name)
+    return lambda i: getattr(facts[i], name)
+
+
+def column(facts: Sequence[CallFacts], name: str) -> Sequence[Any]:
+    """Field ``name`` of every call of ``facts``, in order: a ``FactTable``'s from its columns (its
+    own arrays for ``start``, ``end`` and the counts: read, never change them), any other
+    sequence's from its records."""
+    own = getattr(facts, "column", None)
+    if own is not None:
+        return own(name)
+    return [getattr(f, name) for f in facts]
+
+
+def feed_rows(facts: Sequence[CallFacts]) -> Callable[[int], FeedRow]:
+    """``start``, ``end``, ``group``, ``user`` and ``hints`` of call ``i`` (from 0) as
+    ``rows(i)``: what the loops that feed a cache simulator read of every call, from a
+    ``FactTable``'s columns (or a layout's over one), else from the records."""
+    own = getattr(facts, "feed_rows", None)
+    if own is not None:
+        return own()
+    return _record_rows(facts)
+
+
+def _record_rows(facts: Sequence[CallFacts]) -> Callable[[int], FeedRow]:
+    def row(i: int) -> FeedRow:
+        f = facts[i]
+        return f.start, f.end, f.group, f.user, f.hints
+
+    return row

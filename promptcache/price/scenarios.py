@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Shape
-from ..model.facts import CallFacts, dropped_users
+from ..model.facts import CallFacts, column, dropped_users, feed_rows
 from ..simulate.partition import Footprints, UnitResult, components, footprints_of
 from ..simulate.partition import footprints as footprints
 from ..simulate.partition import quiet_collector as quiet_collector
@@ -49,15 +49,16 @@ def simulate(
     put = out.put
     drop = dropped_users(facts)  # a what-if's groups sent with no user id
     with quiet_collector():
+        row = feed_rows(facts)  # no record made per call
         for i in order:
-            f = facts[i]
+            start, end, group, user, hints = row(i)
             entry = assign(i)
             o = policies[entry.id].request(
                 shapes[entry.tokenizer][i],
-                start=f.start,
-                end=f.end,
-                user=None if f.group in drop else f.user,
-                call=f.hints,
+                start=start,
+                end=end,
+                user=None if group in drop else user,
+                call=hints,
             )
             put(i, o.read, o.write, o.write_1h, o.total)
             if on_outcome is not None:
@@ -80,10 +81,8 @@ def price_placed(
 
     ledger = Ledger(catalog)
     if on_outcome is not None:
-        whole = outcomes.full()  # a patch made whole for the walk
-        for i in order:
-            on_outcome(i, whole.outcome(i))
-        del whole
+        for i, o in outcomes.walk(order):  # a patch read in place, not made whole
+            on_outcome(i, o)
     if not len(order):
         return ledger
     model_of: dict[str, int] = {}
@@ -180,6 +179,13 @@ class Outcomes:
     def outcome(self, i: int) -> Outcome:
         return Outcome(read=self.read[i], total=self.total[i], write=self.write[i], write_1h=self.write_1h[i])
 
+    def walk(self, order: Iterable[int]) -> Iterator[tuple[int, Outcome]]:
+        """Each call of ``order`` with its outcome (``full().outcome(i)``), read in place: a patch
+        is not made whole first (four arrays of the log's length for one walk)."""
+        read, write, write_1h, total = self.columns()
+        for i in order:
+            yield i, Outcome(read=read[i], total=total[i], write=write[i], write_1h=write_1h[i])
+
 
 class Kept(Outcomes):
     """Outcomes kept for the run (``Outcomes.narrowed``): columns of any width, some shared with
@@ -212,7 +218,7 @@ def _narrow(a: array, shared: dict[tuple, list[array]] | None) -> array:
         tc = next(t for t, lim in NARROW if -lim <= lo and hi < lim)
         if tc != a.typecode:
             out = array(tc)
-            out.frombytes(v.astype(np.dtype(f"i{array(tc).itemsize}")).tobytes())
+            out.frombytes(_raw(v.astype(np.dtype(f"i{array(tc).itemsize}"))))
             a = out
     if shared is None:
         return a
@@ -370,6 +376,19 @@ class Patched(Outcomes):
             return Outcome(read=r, total=t, write=w, write_1h=w1)
         return self.base.outcome(i)
 
+    def walk(self, order: Iterable[int]) -> Iterator[tuple[int, Outcome]]:
+        """``Outcomes.walk``: a patched call's own values (found by bisection of ``calls``), every
+        other call's from ``base``; no whole copy."""
+        calls, n = self.calls, len(self.calls)
+        vr, vw, vw1, vt = self.values()
+        br, bw, bw1, bt = self.base.columns()
+        for i in order:
+            j = bisect_left(calls, i)
+            if j < n and calls[j] == i:
+                yield i, Outcome(read=vr[j], total=vt[j], write=vw[j], write_1h=vw1[j])
+            else:
+                yield i, Outcome(read=br[i], total=bt[i], write=bw[i], write_1h=bw1[i])
+
 
 def _whole(patched: int, n: int) -> bool:
     """Whether a patch of ``patched`` calls over ``n`` takes as many bytes as four arrays of ``n``
@@ -377,12 +396,20 @@ def _whole(patched: int, n: int) -> bool:
     return 5 * patched >= 4 * n
 
 
+def _raw(v: Any) -> memoryview:
+    """A numpy vector's bytes read in place (``array.frombytes`` copies them once; ``tobytes``
+    would make a second copy first)."""
+    import numpy as np
+
+    return memoryview(cast(Any, np.ascontiguousarray(v))).cast("B")
+
+
 def _packed(v: Any, wide: bool) -> array:
     """A numpy vector of integers as an ``array`` of 32 bits (64 when ``wide``)."""
     import numpy as np
 
     out = array("q" if wide else "i")
-    out.frombytes(v.astype(np.int64 if wide else np.int32).tobytes())
+    out.frombytes(_raw(v.astype(np.int64 if wide else np.int32)))
     return out
 
 
@@ -420,12 +447,11 @@ def _feed(
     arrays widened on the way if a count does not fit in 32 bits, the rest fed on)."""
     read, write, write_1h, total = out.read, out.write, out.write_1h, out.total
     drop = dropped_users(facts)  # a what-if's groups sent with no user id
+    row = feed_rows(facts)  # no record made per call
     with quiet_collector():
         for i in order:
-            f = facts[i]
-            o = policy.request(
-                shapes[i], start=f.start, end=f.end, user=None if f.group in drop else f.user, call=f.hints
-            )
+            start, end, group, user, hints = row(i)
+            o = policy.request(shapes[i], start=start, end=end, user=None if group in drop else user, call=hints)
             try:  # no cost on Python 3.11+ until it raises
                 read[i], write[i], write_1h[i], total[i] = o.read, o.write, o.write_1h, o.total
             except OverflowError:
@@ -522,7 +548,7 @@ class PriceCodes:
         if like is not None and len(like.output) == len(facts):
             out.output = like.output
             return out
-        out.output = np.fromiter((f.output for f in facts), np.int64, len(facts))
+        out.output = np.fromiter(column(facts, "output"), np.int64, len(facts))
         if not len(out.output) or out.output.max() <= _INT32_MAX:
             out.output = out.output.astype(np.int32)
         return out
@@ -621,10 +647,8 @@ def price(
     if codes is None:
         codes = PriceCodes.of(facts, model, catalog, fallback)
     if on_outcome is not None:
-        whole = outcomes.full()  # a patch made whole for the walk, let go before the sums
-        for i in order:
-            on_outcome(i, whole.outcome(i))
-        del whole
+        for i, o in outcomes.walk(order):  # a patch read in place, not made whole
+            on_outcome(i, o)
     _fill(ledger, codes.keys, order, outcomes, codes.at)
     if outcomes.storage_token_hours and order:
         fb = codes.fallback

@@ -217,8 +217,10 @@ def price_coded(calls: Sequence[int], outcomes: Outcomes, codes: PriceCodes) -> 
 
 
 def ranks(order: Sequence[int]) -> array:
-    """Each call's position in ``order``."""
-    rank = array("q", bytes(8 * (max(order, default=-1) + 1)))
+    """Each call's position in ``order``: 32-bit while the positions fit (4 bytes a call, kept for
+    the run by ``Simulations``), else 64-bit."""
+    n = max(order, default=-1) + 1
+    rank = array("i", bytes(4 * n)) if len(order) <= 1 << 31 else array("q", bytes(8 * n))
     for r, i in enumerate(order):
         rank[i] = r
     return rank

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..knowledge.catalog import BLEND
 from ..model import report as R
-from ..model.facts import start_order
+from ..model.facts import column, reader, start_order
 from ..model.notes import Baseline
 from ..model.report import Reason, Recommendation
 
@@ -261,7 +261,7 @@ def _context(inputs: RecommendInputs) -> _Context:
         chains=chains,
         counts=group_counts(metas, chains),
         vol=volume(metas),
-        logged=Placement(inputs.catalog.find(m.model) for m in metas),
+        logged=Placement(inputs.catalog.find(m) for m in column(metas, "model")),
     )
 
 
@@ -345,11 +345,13 @@ def _placement_units(metas: Sequence[CallFacts], chains: Chains, qc: set[str], l
     """Calls whose placement on Pro the rules require: every call of a quality-critical group; the
     planning (first of a chain) and thinking calls of the other Pro-leaning groups."""
 
+    group, thinking, reasoning = (reader(metas, name) for name in ("group", "thinking", "reasoning_tokens"))
+
     def unit(i: int) -> bool:
-        m = metas[i]
-        if m.group in qc:
+        g = group(i)
+        if g in qc:
             return True
-        return m.group in leans_pro and (chains.step[i] == 0 or m.thinking or m.reasoning_tokens > 0)
+        return g in leans_pro and (chains.step[i] == 0 or thinking(i) or reasoning(i) > 0)
 
     return [i for i in range(len(metas)) if unit(i)]
 
@@ -376,19 +378,21 @@ def _runs(
         for e in ctx.uniq
     ]
     if pro is not None and flash is not None:
-        runs.append(_Run("per_group", Placement(pro if m.group in leans_pro else flash for m in metas)))
+        groups = column(metas, "group")
+        runs.append(_Run("per_group", Placement(pro if g in leans_pro else flash for g in groups)))
         extended = {chains.root[i] for i in range(n) if chains.step[i] > 0}
         runs.append(
             _Run(
                 "hybrid_chain",
                 Placement(
-                    pro if ((chains.step[i] == 0 and i in extended) or metas[i].group in qc) else flash
-                    for i in range(n)
+                    pro if ((chains.step[i] == 0 and i in extended) or groups[i] in qc) else flash for i in range(n)
                 ),
             )
         )
     shp = inputs.shapes_r if layout == "restructured" else inputs.shapes
-    missing = sorted({m.model for m, e in zip(metas, ctx.logged, strict=True) if e is None or e.tokenizer not in shp})
+    missing = sorted(
+        {m for m, e in zip(column(metas, "model"), ctx.logged, strict=True) if e is None or e.tokenizer not in shp}
+    )
     if missing:
         cautions.append(Reason(rule="caveat", code="current_mix_unpriced", evidence={"models": ", ".join(missing[:5])}))
     else:
@@ -497,17 +501,17 @@ class _Simulator:
         metas = self.inputs.metas
         now_ledger = Ledger(self.inputs.catalog)
         read = array("I", bytes(array("I").itemsize * len(metas))) if hits else None
+        blend, when, group, output = (reader(metas, name) for name in ("blend", "when", "group", "output"))
 
         def on_outcome(i, o) -> None:
             nonlocal read
             if read is not None:
                 read = put_hit(read, i, o.read)
-            m = metas[i]
             # the call's own hour of the week (made on use: the facts keep no datetime of a dated
             # call, ``CallFacts``); None for a call with no usable time of day (the week's blend)
-            t = None if m.blend else m.when
-            now_ledger.buckets[(m.group, self._now_bucket(run.assign[i], t))].add(
-                o.read, o.uncached, m.output, o.write, o.write_1h
+            t = None if blend(i) else when(i)
+            now_ledger.buckets[(group(i), self._now_bucket(run.assign[i], t))].add(
+                o.read, o.uncached, output(i), o.write, o.write_1h
             )
 
         run.ledger = self.simulate(run.assign, layout, on_outcome)
@@ -521,6 +525,7 @@ def _load(inputs: RecommendInputs, ctx: _Context, run: _Run) -> tuple[list[R.Mod
     from .concurrency import in_flight, overflow
 
     metas, n = inputs.metas, ctx.n
+    start, end, timed = (reader(metas, name) for name in ("start", "end", "timed"))  # no record per call
     load, feasible = [], True
     for mid, k in Counter(e.id for e in run.assign).items():
         e = (
@@ -530,7 +535,7 @@ def _load(inputs: RecommendInputs, ctx: _Context, run: _Run) -> tuple[list[R.Mod
         )
 
         def iv(mid: str = mid) -> Iterator[tuple[float, float]]:  # read once by each sweep: no list of pairs
-            return ((metas[i].start, metas[i].end) for i in range(n) if run.assign[i].id == mid and metas[i].timed)
+            return ((start(i), end(i)) for i in range(n) if run.assign[i].id == mid and timed(i))
 
         lim = e.concurrency_limit
         fl = in_flight(iv(), [lim] if lim else [])  # none timed: a peak of 0 and no time above
@@ -683,7 +688,7 @@ def _cache_economy(
     shp = inputs.shapes_r if layout == "restructured" else inputs.shapes
     totals = [s.total for s in shp[inputs.entries[0].tokenizer]]
     mean_in = sum(totals) / n
-    mean_out = sum(m.output for m in metas) / n
+    mean_out = sum(column(metas, "output")) / n
     static = sum(min(g.static_tokens, g.input_tokens // max(g.calls, 1)) * g.calls for g in inputs.groups)
     sim_h = {o.load[0].model: o.hit_ratio for o in options if o.name.startswith("all")}
     pro, flash = ctx.pro, ctx.flash
@@ -944,7 +949,7 @@ def _headline(
         models_as_logged=[
             m
             for m, _ in Counter(
-                m.model if e is None else e.id for m, e in zip(sim.inputs.metas, ctx.logged, strict=True)
+                m if e is None else e.id for m, e in zip(column(sim.inputs.metas, "model"), ctx.logged, strict=True)
             ).most_common()
         ],
         models_recommended=models_used,

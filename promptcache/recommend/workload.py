@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from ..measure.shape import ChatShape, Shape
 from ..model.calls import Call, is_blocks
-from ..model.facts import CallFacts
+from ..model.facts import CallFacts, reader
 from ..model.notes import VolumeBasis
 from .concurrency import peak_per_window
 
@@ -135,6 +135,7 @@ def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequen
     looks up each of its own prefix keys, longest first, so the work is O(pieces) per call.
     """
     n = len(metas)
+    conversation = reader(metas, "conversation")  # no record made per call
     code = index_code(n)
     parent, root, step = array(code, [-1]) * n, array(code, range(n)), array(code, bytes(array(code).itemsize * n))
     by_prefix: dict[int, int] = {}
@@ -151,7 +152,7 @@ def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequen
             if got is not None:
                 p = got
                 break
-        conv = metas[i].conversation
+        conv = conversation(i)
         if p < 0 and conv is not None and conv in by_conv:
             p = by_conv[conv]
         if p >= 0:

@@ -32,7 +32,7 @@ from typing import Any
 
 from ..measure.pieces import as_array
 from ..measure.shape import Shape, ShapeList
-from ..model.facts import CallFacts, dropped_users
+from ..model.facts import CallFacts, dropped_users, feed_rows
 from .policies import CachedModel, FootprintPolicy, Policy, make_policy
 
 #: the one partition of a policy that declares no footprint
@@ -68,9 +68,10 @@ def footprints(
         same = {}  # one object per distinct footprint: most calls repeat their scope's roots
     drop = dropped_users(facts)  # a what-if's groups sent with no user id
     at = _footprint_at(policy, shapes)
+    row = feed_rows(facts)  # no record made per call
     return [
         same.setdefault(p, p)
-        for p in (at(i, user=None if f.group in drop else f.user, call=f.hints) for i, f in enumerate(facts))
+        for p in (at(i, user=None if r[2] in drop else r[3], call=r[4]) for i in range(len(facts)) for r in (row(i),))
     ]
 
 
@@ -218,11 +219,9 @@ def footprints_of(
     few distinct scopes x roots instead of ~200 bytes of tuples each); equal values either way."""
     at, put = _footprint_at(policy, shapes), ({} if same is None else same).setdefault
     drop = dropped_users(facts)  # a what-if's groups sent with no user id
+    row = feed_rows(facts)  # no record made per call
     return {
-        i: put(p, p)
-        for i in calls
-        for f in (facts[i],)
-        for p in (at(i, user=None if f.group in drop else f.user, call=f.hints),)
+        i: put(p, p) for i in calls for r in (row(i),) for p in (at(i, user=None if r[2] in drop else r[3], call=r[4]),)
     }
 
 
@@ -407,11 +406,12 @@ def feed(
     read, write, write_1h, total = (array("i", bytes(4 * n)) for _ in range(4))
     request = policy.request
     drop = dropped_users(facts)  # a what-if's groups sent with no user id (a unit's own list: none)
+    row = feed_rows(facts)  # no record made per call
     with quiet_collector():
         for j, i in enumerate(calls):
             k = j if local else i
-            f = facts[k]
-            o = request(shapes[k], start=f.start, end=f.end, user=None if f.group in drop else f.user, call=f.hints)
+            start, end, group, user, hints = row(k)
+            o = request(shapes[k], start=start, end=end, user=None if group in drop else user, call=hints)
             try:  # no cost on Python 3.11+ until it raises
                 read[j], write[j], write_1h[j], total[j] = o.read, o.write, o.write_1h, o.total
             except OverflowError:
