@@ -61,6 +61,7 @@ def check_equal(got: ShapeList, want: list[Shape], pols: list = ()) -> None:  # 
             got._last = -1
             assert got.total(j) == s.total and got.out_key(j) == s.out_key and got.pieces(j) == len(s.roles)
             assert got.first_key(j) == (s.keys[0] if len(s.keys) else None)
+            assert got.lone_out_key(j) == (s.out_key if len(s.roles) == 1 else None)
             assert got._last == -1  # none made
         same_footprints(got, i, pols)
     listed = list(got)
@@ -120,10 +121,13 @@ def test_counts_past_32_bits_and_no_output_key_kept_exact():
     big = m.shape(Call("t", 9, "m", segs, conversation_id="c"), trust_usage=True, adjust=2**33)  # past 32 bits
     out = m.shape(Call("t", 10, "m", segs, conversation_id="c", usage=Usage(50, 7)), trust_usage=True)
     assert type(big) is ChatShape and big.adjust == 2**33 and big.reported and out.out_key is not None
-    got = ShapeList([*shapes, big, out])
-    check_equal(got, [*shapes, big, out])
-    assert got._refs[-2] is big  # kept as the object it is
-    assert got[0].out_key is None and got[0].reported is False and got[-1].reported is True
+    lone = m.shape(Call("t", 11, "m", [], conversation_id="d", usage=Usage(5, 3)), trust_usage=False)
+    assert type(lone) is ChatShape and lone.roles == ("generation",) and lone.out_key is not None  # one piece
+    got = ShapeList([*shapes, big, out, lone])
+    check_equal(got, [*shapes, big, out, lone], policies(m))  # DeepSeek's footprint: the output's root too
+    assert got.lone_out_key(len(got) - 1) == lone.out_key and got.lone_out_key(len(got) - 2) is None
+    assert got._refs[-3] is big  # kept as the object it is
+    assert got[0].out_key is None and got[0].reported is False and got[-2].reported is True
 
 
 def test_blocks_alone_write_no_records():

@@ -335,6 +335,21 @@ class ShapeList(Sequence[Shape]):
             i += len(self._refs)
         return len(self._pairs[_N(self._recs, i * _SIZE + _CODE_AT)[0]][0])
 
+    def lone_out_key(self, i: int) -> int | None:
+        """``shapes[i].out_key`` when the prompt is one piece (``pieces(i) == 1``), else None: what
+        DeepSeek's footprint asks, in one read."""
+        r = self._refs[i]
+        if type(r) is not array:
+            out = r.out_key  # first: a block shape has none, and its roles are not built
+            return out if out is not None and len(r.roles) == 1 else None
+        if i < 0:
+            i += len(self._refs)
+        at = i * _SIZE
+        recs = self._recs
+        if recs[at + _F_AT] & 2 or len(self._pairs[_N(recs, at + _CODE_AT)[0]][0]) != 1:
+            return None
+        return _GK(recs, at + _OK_AT)[0]
+
     def _make(self, run: array, i: int) -> ChatShape:
         n, gk, gt, ok, ot, adj, code, f = _unpack(self._recs, i * _SIZE)
         s = _new_shape(ChatShape)

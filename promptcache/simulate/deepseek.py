@@ -222,8 +222,8 @@ class DeepSeekCache:
         has no output key)."""
         scope = self._scope_key(user)
         prints: tuple[tuple[str, tuple[str, int] | None], ...] = ((scope, root_at(self.m, shapes, i)),)
-        out = shapes.out_key(i)
-        if out is not None and shapes.pieces(i) == 1:
+        out = shapes.lone_out_key(i)
+        if out is not None:
             prints += ((scope, prompt_root(self.m, out)),)
         return prints
 
