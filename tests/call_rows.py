@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hypothesis import strategies as st
+
 from promptcache.analyze.first_pass import first_pass
 from promptcache.knowledge.catalog import default_catalog
 from promptcache.measure.shape import Measurer
 from promptcache.model.facts import CallFacts
+from promptcache.price.scenarios import Outcomes
 from promptcache.read.reader import read_logs
 
 
@@ -47,3 +50,17 @@ def first_pass_of(path) -> tuple[Measurer, list[CallFacts], list]:
         calibrate=False,
     )
     return m, fp.facts, fp.shapes[m.family]
+
+
+TOPS = (0, 1, 127, 128, 40_000, 1 << 31, 1 << 40)  # each width's edges: 8, 16, 32 and 64 bits
+
+
+@st.composite
+def plain_outcomes(draw, n: int | None = None) -> Outcomes:
+    """``n`` calls' (or 1-30) simulated outcomes, each column drawn up to one of ``TOPS``."""
+    n = draw(st.integers(1, 30)) if n is None else n
+    out = Outcomes.zeros(n)
+    cols = [draw(st.lists(st.integers(0, draw(st.sampled_from(TOPS))), min_size=n, max_size=n)) for _ in range(4)]
+    for i in range(n):
+        out.put(i, *(c[i] for c in cols))
+    return out

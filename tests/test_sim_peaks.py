@@ -13,7 +13,8 @@ from array import array
 from datetime import UTC, datetime
 
 import numpy as np
-from call_rows import uniform_facts
+from call_rows import TOPS, uniform_facts
+from call_rows import plain_outcomes as plain
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,17 +24,6 @@ from promptcache.price.units import apply_delta, counted, price_coded, ranks
 
 CAT = default_catalog()
 WHEN = datetime(2026, 10, 5, 12, tzinfo=UTC)
-TOPS = (0, 1, 127, 128, 40_000, 1 << 31, 1 << 40)
-
-
-@st.composite
-def plain(draw, n: int | None = None) -> Outcomes:
-    n = draw(st.integers(1, 30)) if n is None else n
-    out = Outcomes.zeros(n)
-    cols = [draw(st.lists(st.integers(0, draw(st.sampled_from(TOPS))), min_size=n, max_size=n)) for _ in range(4)]
-    for i in range(n):
-        out.put(i, *(c[i] for c in cols))
-    return out
 
 
 @st.composite
