@@ -194,47 +194,6 @@ def test_narrow_counts_read_as_wide(outputs, reasoning):
     assert [reader(table, "reasoning_tokens")(i) for i in range(len(recs))] == [r.reasoning_tokens for r in recs]
 
 
-_STARTS = st.one_of(st.floats(0, 4e9, allow_nan=False), st.floats(-1e6, 0), st.sampled_from([0.0, -0.0, 1.79e9 + 0.927]),
-                   st.floats(allow_nan=True, allow_infinity=True))  # fmt: skip
-_LATENCY = st.integers(0, 2_000_000_000)  # a logged latency in ms: the end start + ms / 1000.0
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(_STARTS, st.one_of(_LATENCY, st.floats(allow_nan=True, allow_infinity=True))), max_size=12))
-def test_ends_as_whole_milliseconds_read_back_exactly(rows):
-    """Differential: ends kept as whole milliseconds over the starts (``_dur``) read back as the
-    very floats appended (``repr``: the sign of a zero, NaN, infinities), by index, iteration,
-    ``column``, ``reader`` and ``feed_rows``; an end that is not a start plus whole milliseconds
-    turns the column to floats, the ends before it made from their durations."""
-    recs = [CallFacts(s, s + (d / 1000.0 if type(d) is int else d), NOW, None, "m", "g", 1, None, seq=i)
-            for i, (s, d) in enumerate(rows)]  # fmt: skip
-    table = FactTable(recs)
-    want = [repr(r.end) for r in recs]
-    assert [repr(f.end) for f in table] == want == [repr(table[i].end) for i in range(len(recs))]
-    assert [repr(e) for e in column(table, "end")] == want
-    assert [repr(reader(table, "end")(i)) for i in range(len(recs))] == want
-    assert [repr(feed_rows(table)(i)[1]) for i in range(len(recs))] == want
-    assert [repr(e) for e in column(table, "end")[: len(recs)]] == want  # a slice
-    if all(type(d) is int and -1e6 <= r.start <= 4e9 and r.end != 0.0 for (_, d), r in zip(rows, recs)):
-        assert table.ends is None  # logged latencies (dated calls): whole milliseconds kept as such
-    if any(r.end != r.end for r in recs):
-        assert table.ends is not None  # a NaN end: floats
-    assert [repr(f.end) for f in pickle.loads(pickle.dumps(table))] == want
-
-
-def test_logged_latencies_take_4_bytes_a_call():
-    """A log's calls with their latency in ms: the ends kept as 32-bit durations, no floats; a
-    call with a latency that is not whole ms (1.5 ms) turns the column to floats, equal still."""
-    t0 = datetime(2026, 10, 1, tzinfo=UTC).timestamp()
-    recs = [CallFacts(t0 + i * 0.927, t0 + i * 0.927 + (400 + 37 * i) / 1000.0, NOW, None, "m", "g", 1, None, seq=i)
-            for i in range(500)]  # fmt: skip
-    table = FactTable(recs)
-    assert table.ends is None and table._dur is not None and table._dur.itemsize == 4 and table == recs
-    table.append(replace(recs[0], end=recs[0].start + 1.5 / 1000.0, seq=500))
-    assert table._dur is None and table.ends is not None and table.ends.typecode == "d"
-    assert [f.end for f in table] == [r.end for r in recs] + [recs[0].start + 1.5 / 1000.0]
-
-
 # -- the advisor's layouts over a table read as over the list of its records ----------------------
 
 

@@ -344,9 +344,7 @@ _new = object.__new__
 class FactTable(Sequence[CallFacts]):
     """The first pass's ``CallFacts``, a call a row, as typed columns instead of one record object
     per call (~200 bytes a call: the record, its boxed ``start`` and ``end`` and its ``seq``, kept
-    for the whole run). ``starts`` is an ``array('d')``; the ends are the starts plus whole
-    milliseconds (``_dur``, an ``array('i')``: a logged latency) while every end is that exactly,
-    else an ``array('d')`` (``ends``) from the first that is not; the shared ``_common`` tuple a
+    for the whole run). ``starts`` and ``ends`` are ``array('d')``; the shared ``_common`` tuple a
     code into the table's distinct tuples (the same objects, so a record read back shares its
     tuple as the appended one did); ``group``, ``user`` and ``conversation`` codes into each
     column's distinct strings (code 0: None; 8 bits, widened to 16, 32, 64 as they grow);
@@ -372,7 +370,6 @@ class FactTable(Sequence[CallFacts]):
         "_conversation",
         "_conversation_code",
         "_conversations",
-        "_dur",
         "_group",
         "_group_code",
         "_groups",
@@ -393,10 +390,7 @@ class FactTable(Sequence[CallFacts]):
 
     def __init__(self, records: Iterable[CallFacts] = ()) -> None:
         self.starts = array("d")
-        # each call's end as its start plus whole milliseconds (a logged latency: 4 bytes a call
-        # where a float took 8), while every end is that exactly; else (``_floats``) the ends
-        self._dur: array | None = array("i")
-        self.ends: array | None = None
+        self.ends = array("d")
         self._common = array("B")
         self._commons: list[_Common] = []
         self._common_code: dict[int, int] = {}  # id of a tuple in ``_commons`` -> its code
@@ -453,17 +447,7 @@ class FactTable(Sequence[CallFacts]):
             output = reasoning = 0
             group = user = conversation = None  # type: ignore[assignment]
         self.starts.append(start)
-        if self.ends is not None:
-            self.ends.append(end)
-        elif not fits:
-            self._dur.append(0)  # type: ignore[union-attr]
-        else:
-            d = end - start
-            q = round(d * 1000.0) if -2e6 < d < 2e6 else 0  # within 32 bits; NaN and inf not
-            if start + q / 1000.0 == end and end != 0.0:  # (not 0: -0.0 would come back 0.0)
-                self._dur.append(q)  # type: ignore[union-attr]
-            else:
-                self._floats().append(end)
+        self.ends.append(end)
         c = f._common
         code = self._common_code.get(id(c))
         if code is None:
@@ -481,18 +465,6 @@ class FactTable(Sequence[CallFacts]):
         self._when = self._put(self._when, self._object_code(f._when, self._whens))
         if f.seq != i or type(f.seq) is not int:
             self._seq[i] = f.seq
-
-    def _floats(self) -> array:
-        """The ends as floats from now on (``ends``), the calls' so far made from their durations."""
-        dur, starts = self._dur, self.starts
-        assert dur is not None
-        self.ends = array("d", (s + q / 1000.0 for s, q in zip(starts, dur)))
-        self._dur = None
-        return self.ends
-
-    def _end_column(self) -> Sequence[float]:
-        """Every call's end, in order: ``ends``, or a view that makes each from the durations."""
-        return self.ends if self.ends is not None else _Ends(self.starts, self._dur)  # type: ignore[arg-type]
 
     @staticmethod
     def _object_code(obj: object, objects: list) -> int:
@@ -537,8 +509,8 @@ class FactTable(Sequence[CallFacts]):
             if got is not None:
                 return got
         f = _new(CallFacts)
-        f.start = start = self.starts[i]
-        f.end = self.ends[i] if self.ends is not None else start + self._dur[i] / 1000.0  # type: ignore[index]
+        f.start = self.starts[i]
+        f.end = self.ends[i]
         f._common = self._commons[self._common[i]]
         f._when = self._whens[self._when[i]]
         f.user = self._users[self._user[i]]
@@ -558,7 +530,7 @@ class FactTable(Sequence[CallFacts]):
         commons, hints, whens, seqs = self._commons, self._hints, self._whens, self._seq
         groups, users, conversations = self._groups, self._users, self._conversations
         new = _new
-        cols = zip(self.starts, self._end_column(), self._common, self._user, self._group, self._output, self._conversation,
+        cols = zip(self.starts, self.ends, self._common, self._user, self._group, self._output, self._conversation,
                    self._reasoning, self._hint, self._when)  # fmt: skip
         for i, (start, end, common, user, group, output, conversation, reasoning, hint, when) in enumerate(cols):
             f = new(CallFacts)
@@ -605,16 +577,12 @@ class FactTable(Sequence[CallFacts]):
         if self._whole:
             return _record_rows(self)
         starts, ends, group, user, hint = self.starts, self.ends, self._group, self._user, self._hint
-        groups, users, hints, dur = self._groups, self._users, self._hints, self._dur
+        groups, users, hints = self._groups, self._users, self._hints
 
         def row(i: int) -> FeedRow:
-            return starts[i], ends[i], groups[group[i]], users[user[i]], hints[hint[i]]  # type: ignore[return-value,index]
+            return starts[i], ends[i], groups[group[i]], users[user[i]], hints[hint[i]]  # type: ignore[return-value]
 
-        def row_ms(i: int) -> FeedRow:
-            s = starts[i]
-            return s, s + dur[i] / 1000.0, groups[group[i]], users[user[i]], hints[hint[i]]  # type: ignore[return-value,index]
-
-        return row if ends is not None else row_ms
+        return row
 
     def coded(self, name: str) -> tuple[array, list[str | None]] | None:
         """``group``, ``user`` or ``conversation`` of every call as codes into that column's distinct
@@ -641,7 +609,7 @@ class FactTable(Sequence[CallFacts]):
             if name == "start":
                 return self.starts.__getitem__
             if name == "end":
-                return self._end_column().__getitem__
+                return self.ends.__getitem__
             if name == "hints":
                 hints, hint = self._hints, self._hint
                 return lambda i: hints[hint[i]]
@@ -666,13 +634,12 @@ class FactTable(Sequence[CallFacts]):
 
     def column(self, name: str) -> Sequence[Any]:
         """Field ``name`` of every call, in order, from the columns where it is one (``starts``,
-        ``ends`` and the counts as the table's own arrays: read, never change them; the ends a view
-        over the starts and durations while the table keeps those)."""
+        ``ends`` and the counts as the table's own arrays: read, never change them)."""
         if not self._whole:
             if name == "start":
                 return self.starts
             if name == "end":
-                return self._end_column()
+                return self.ends
             if name == "output":
                 return self._output
             if name == "reasoning_tokens":
@@ -684,27 +651,6 @@ class FactTable(Sequence[CallFacts]):
             if per is not None:
                 return [per[c] for c in self._common]
         return [getattr(f, name) for f in self]
-
-
-class _Ends(Sequence[float]):
-    """A ``FactTable``'s ends made from its starts and whole-millisecond durations, one on each
-    read (``start + ms / 1000.0``: the float appended, which ``FactTable.append`` checked)."""
-
-    __slots__ = ("_dur", "_starts")
-
-    def __init__(self, starts: array, dur: array) -> None:
-        self._starts, self._dur = starts, dur
-
-    def __len__(self) -> int:
-        return len(self._dur)
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [s + q / 1000.0 for s, q in zip(self._starts[i], self._dur[i])]
-        return self._starts[i] + self._dur[i] / 1000.0
-
-    def __iter__(self) -> Iterator[float]:
-        return (s + q / 1000.0 for s, q in zip(self._starts, self._dur))
 
 
 # ``CallFacts._common``'s fields by position, and the flags read from its last
