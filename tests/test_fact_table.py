@@ -11,6 +11,7 @@ iteration; its columns (``column``, ``reader``, ``feed_rows``) equal the records
 from __future__ import annotations
 
 import pickle
+from array import array
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from promptcache.model.facts import (
     CallFacts,
     FactTable,
+    appended,
     column,
     feed_rows,
     reader,
@@ -141,14 +143,15 @@ def test_table_equals_the_list(recs):
 
 def test_the_columns_are_machine_arrays():
     """First-pass records (floats, the index as ``seq``, small counts): nothing kept by position, the
-    counts in 32-bit arrays, widened to 64 bits when one does not fit; the strings one object each."""
+    counts in 8-bit arrays, widened to 16, 32, 64 bits as they need; the strings one object each."""
     recs = [
         CallFacts(float(i), i + 0.5, datetime.fromtimestamp(float(i), UTC), f"u{i % 3}", "m", "g", i, None, seq=i)
         for i in range(600)
     ]
     table = FactTable(recs)
     assert not table._whole and not table._seq and table._whens == [...] and table._hints == [None]
-    assert table._output.typecode == "i" and table._group.typecode == "B" and table._common.typecode == "B"
+    assert table._output.typecode == "h" and table._reasoning.typecode == "b"  # counts to 599, none
+    assert table._group.typecode == "B" and table._common.typecode == "B"
     table.append(replace(recs[0], output=1 << 40, seq=600))
     assert table._output.typecode == "q" and table[600].output == 1 << 40 and table == [*recs, table[600]]
     # undated calls: the run's "now", one object for them all, one entry
@@ -157,6 +160,38 @@ def test_the_columns_are_machine_arrays():
     many = FactTable(replace(recs[0], user=f"user{i}", seq=i) for i in range(70_000))
     assert many._user.typecode == "I" and many[69_999].user == "user69999"
     assert many[5].user is many[5].user  # the string kept once
+
+
+_EDGES = (-(1 << 63), -(1 << 31) - 1, -(1 << 31), -32769, -32768, -129, -128, -1, 0, 1, 127, 128, 32767, 32768,
+          (1 << 31) - 1, 1 << 31, (1 << 63) - 1)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_EDGES), st.integers(-(1 << 63), (1 << 63) - 1)), max_size=40))
+def test_appended_widens_to_the_narrowest_that_holds(values):
+    """Differential: a count column begun at 8 bits and grown by ``appended`` holds what a 64-bit
+    array would (the same values, in order) in the narrowest signed type holding them all; past
+    64 bits, ``OverflowError`` as a 64-bit array's append."""
+    a = array("b")
+    for v in values:
+        a = appended(a, v)
+    assert list(a) == list(array("q", values))
+    want = next(t for t in "bhiq" if all(-(1 << (8 * array(t).itemsize - 1)) <= v < 1 << (8 * array(t).itemsize - 1)
+                                          for v in values))  # fmt: skip
+    assert a.typecode == want
+    with pytest.raises(OverflowError):
+        appended(a, 1 << 63)
+
+
+@given(st.lists(st.sampled_from(_EDGES), min_size=1, max_size=12), st.lists(st.sampled_from(_EDGES), min_size=1, max_size=12))
+def test_narrow_counts_read_as_wide(outputs, reasoning):
+    """``output`` and ``reasoning_tokens`` (8 bits, widened) read back as appended, past each width's edges."""
+    recs = [CallFacts(float(i), i + 0.5, NOW, None, "m", "g", outputs[i % len(outputs)], None,
+                      reasoning_tokens=reasoning[i % len(reasoning)], seq=i) for i in range(max(len(outputs), len(reasoning)))]  # fmt: skip
+    table = FactTable(recs)
+    assert not table._whole and table == recs
+    assert list(column(table, "output")) == [r.output for r in recs]
+    assert [reader(table, "reasoning_tokens")(i) for i in range(len(recs))] == [r.reasoning_tokens for r in recs]
 
 
 # -- the advisor's layouts over a table read as over the list of its records ----------------------

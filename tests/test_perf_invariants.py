@@ -12,6 +12,7 @@ import pytest
 from promptcache.analyze.pipeline import analyze
 from promptcache.knowledge.catalog import Catalog, default_catalog
 from promptcache.measure import tokens
+from promptcache.model.calls import Call, Segment
 from promptcache.read.reader import read_logs
 from promptcache.segment import groups as segment
 from promptcache.segment import volatile
@@ -74,11 +75,23 @@ def test_cached_text_helpers_equal_uncached():
     calls = list(read_logs([EXAMPLE]))
     for c in calls[:200]:
         for s in c.segments:
-            assert volatile.fingerprint(s.text) == volatile.fingerprint.__wrapped__(s.text)
-            assert segment._text_key(s.text) == segment._text_key.__wrapped__(s.text)
             assert segment._main_key(s.text) == segment._main_key.__wrapped__(s.text)
             if s.role == "tools":
                 assert tokens._tools_deepseek(s.text) == tokens._tools_deepseek.__wrapped__(s.text)
+
+
+def test_one_cache_on_the_way_to_a_template_key():
+    """``_main_key`` caches a prompt's digest; under it ``_text_key`` and ``volatile.fingerprint`` run
+    once per text it misses, uncached: caches of theirs kept each distinct prompt's fingerprint and
+    longest lines (~40 bytes a short chat at 20k calls, up to 512 prompts) and were never hit."""
+    assert not hasattr(volatile.fingerprint, "cache_info") and not hasattr(segment._text_key, "cache_info")
+    segment._main_key.cache_clear()
+    words = ("briefly", "politely", "in French")
+    texts = [f"You are assistant #{i}.\nAnswer every question {words[i % 3]}." for i in range(10, 40)]
+    calls = [Call("t", i, "deepseek-v4-pro", [Segment("system", t), Segment("user", "Hi?")]) for i, t in enumerate(texts)]
+    keys = [segment.template_key(c) for c in calls + calls]
+    assert segment._main_key.cache_info().misses == 30  # each text's key made once
+    assert keys[:30] == keys[30:] and len(set(keys)) == 3  # the number zeroed: one template a wording
 
 
 @pytest.mark.parametrize("family", ["deepseek-v4", "cl100k"])
@@ -92,8 +105,7 @@ def test_example_report_unchanged_without_the_caches(monkeypatch):
     fast = analyze([EXAMPLE]).model_dump_json()
     monkeypatch.setattr(Catalog, "bucket", lambda self, name, at, list_at=None, blend=False, fallback=None:
                         self._bucket(name, at, list_at, blend, fallback))
-    monkeypatch.setattr(volatile, "fingerprint", volatile.fingerprint.__wrapped__)
     monkeypatch.setattr(tokens, "_tools_deepseek", tokens._tools_deepseek.__wrapped__)
-    monkeypatch.setattr(segment, "_text_key", segment._text_key.__wrapped__)
+    monkeypatch.setattr(segment, "_main_key", segment._main_key.__wrapped__)
     slow = analyze([EXAMPLE]).model_dump_json()
     assert fast == slow

@@ -20,7 +20,7 @@ from ..advise.breakers import Evidence
 from ..knowledge.catalog import RELATIVE_BEFORE, Catalog
 from ..measure.shape import Measurer, Shape, ShapeList
 from ..model.calls import HIDDEN_PREFIX, Call, is_blocks
-from ..model.facts import BLEND, LATENCY_REPORTED, THINKING, TIMED, TOOLS, CallFacts, FactTable
+from ..model.facts import BLEND, LATENCY_REPORTED, THINKING, TIMED, TOOLS, CallFacts, FactTable, appended
 from ..model.hints import cache_hints
 from ..price.ledger import Ledger, Tokens
 from ..read.reader import CallIndex, LogReader, ReadStats
@@ -59,11 +59,13 @@ class FirstPass:
     observed_ledger: Ledger  # the observed usage priced, for the calls of catalogued models
     observed: Tokens = field(default_factory=Tokens)
     observed_calls: int = 0
-    # per call, as machine integers: reported cache reads and input tokens, -1 where the log does not say
-    observed_reads: array = field(default_factory=lambda: array("q"))
-    observed_inputs: array = field(default_factory=lambda: array("q"))
-    observed_writes: array = field(default_factory=lambda: array("q"))  # reported cache writes (0 when none)
-    observed_writes_1h: array = field(default_factory=lambda: array("q"))  # the 1 h part of them
+    # per call, as machine integers: reported cache reads and input tokens, -1 where the log does not say;
+    # each array in the fewest bytes its values need, from 8 bits (``appended``: 8 bytes a call's
+    # count took in 64 bits, kept for the whole run, are 1 or 2 for a short chat's)
+    observed_reads: array = field(default_factory=lambda: array("b"))
+    observed_inputs: array = field(default_factory=lambda: array("b"))
+    observed_writes: array = field(default_factory=lambda: array("b"))  # reported cache writes (0 when none)
+    observed_writes_1h: array = field(default_factory=lambda: array("b"))  # the 1 h part of them
     unpriced: Counter[str] = field(default_factory=Counter)  # observed calls of models the catalog does not know
     early: Counter[str] = field(default_factory=Counter)  # observed calls dated before their model's first price
     samples: list[Call] = field(default_factory=list)
@@ -141,14 +143,14 @@ def first_pass(
             u = call.usage
             if u is not None and u.cache_read_tokens is not None:
                 fp.observed_calls += 1
-                fp.observed_reads.append(u.cache_read_tokens)
-                fp.observed_inputs.append(u.input_tokens)
+                fp.observed_reads = appended(fp.observed_reads, u.cache_read_tokens)
+                fp.observed_inputs = appended(fp.observed_inputs, u.input_tokens)
                 # the logged split: reads, writes (5 min and 1 h: Anthropic 1.25x / 2x, GPT-5.6+ 1.25x), the rest
                 w1 = u.cache_write_1h_tokens
                 w5 = u.cache_write_tokens - w1
                 miss = u.input_tokens - u.cache_read_tokens - u.cache_write_tokens
-                fp.observed_writes.append(u.cache_write_tokens)
-                fp.observed_writes_1h.append(w1)
+                fp.observed_writes = appended(fp.observed_writes, u.cache_write_tokens)
+                fp.observed_writes_1h = appended(fp.observed_writes_1h, w1)
                 fp.observed.add(u.cache_read_tokens, miss, u.output_tokens, w5, w1)
                 when, list_at = meta.instants()
                 if not catalog.find(call.model):
@@ -168,7 +170,7 @@ def first_pass(
                 ):
                     fp.early[call.model] += 1  # dated before its model's first price: not priced
             else:
-                fp.observed_reads.append(-1)
+                fp.observed_reads.append(-1)  # fits any width
                 fp.observed_inputs.append(-1)
                 fp.observed_writes.append(0)
                 fp.observed_writes_1h.append(0)

@@ -306,8 +306,8 @@ def facts_at(facts: Sequence[CallFacts], calls: Iterable[int]) -> list[CallFacts
     ]
 
 
-# ``FactTable``: a code array's next wider type when a code does not fit
-_WIDER = {"B": "H", "H": "I", "I": "Q", "i": "q"}
+# ``FactTable``: a code or count array's next wider type when a value does not fit
+_WIDER = {"B": "H", "H": "I", "I": "Q", "b": "h", "h": "i", "i": "q"}
 
 
 def _widened(a: array, value: int) -> array:
@@ -324,6 +324,20 @@ def _widened(a: array, value: int) -> array:
         return a
 
 
+def appended(a: array, value: int) -> array:
+    """``a`` with ``value`` appended: ``a`` itself, or, when ``value`` does not fit, a copy in the
+    next wider type(s) that holds it (``_widened``: signed 8 bits to 16, 32, 64; ``OverflowError``
+    past 64). A count column begun at 8 bits (``array("b")``) so takes the bytes its widest value
+    needs: a short chat's token counts 1 or 2 a call where 64-bit arrays took 8."""
+    try:
+        a.append(value)
+    except OverflowError:
+        if a.typecode == "q":
+            raise
+        return _widened(a, value)
+    return a
+
+
 _new = object.__new__
 
 
@@ -334,7 +348,7 @@ class FactTable(Sequence[CallFacts]):
     code into the table's distinct tuples (the same objects, so a record read back shares its
     tuple as the appended one did); ``group``, ``user`` and ``conversation`` codes into each
     column's distinct strings (code 0: None; 8 bits, widened to 16, 32, 64 as they grow);
-    ``output`` and ``reasoning_tokens`` 32-bit arrays (64 when a count does not fit); ``hints``
+    ``output`` and ``reasoning_tokens`` 8-bit arrays (16, 32, 64 as counts need); ``hints``
     and a ``_when`` of its own (an undated call's "now", a moved call's) codes into the objects
     met (code 0: None and ``...``; a run of calls holding the same object, as an undated log's
     "now", one entry); ``seq`` nothing where it is the call's position (the first pass's), else by
@@ -390,8 +404,8 @@ class FactTable(Sequence[CallFacts]):
         self._user_code: dict[str | None, int] = {None: 0}
         self._conversations: list[str | None] = [None]
         self._conversation_code: dict[str | None, int] = {None: 0}
-        self._output = array("i")
-        self._reasoning = array("i")
+        self._output = array("b")  # widened as counts need (``appended``)
+        self._reasoning = array("b")
         # hints and a ``_when`` of its own: codes into the objects met (code 0: None / ``...``), a
         # run of calls holding the same object one entry (an undated log's "now")
         self._hint = array("B")

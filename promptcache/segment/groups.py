@@ -109,6 +109,9 @@ def template_key(call: Call) -> str:
 
 @functools.lru_cache(maxsize=512)  # pure in ``text``, which comes back call after call
 def _main_key(text: str) -> str:
+    """The digest of ``_text_key(text)``: the one cache on the way (``_text_key`` and
+    ``volatile.fingerprint`` are not cached: they run once per text this cache misses, and
+    caches of theirs held their strings, up to 512 of each, and were never hit)."""
     return _digest(_text_key(text).encode("utf-8", "surrogatepass"))
 
 
@@ -142,7 +145,6 @@ def _tools_key(text: str) -> str:
     return _digest(orjson.dumps(tools, option=orjson.OPT_SORT_KEYS))
 
 
-@functools.lru_cache(maxsize=512)  # pure in ``text``; the same system prompts come back call after call
 def _text_key(text: str) -> str:
     """A system prompt's template: its three longest lines, numbers and ids blanked, spaces folded.
 

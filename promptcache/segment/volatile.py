@@ -6,7 +6,6 @@ diverge), the restructurer (which lines to move) and the reports (masking sample
 
 from __future__ import annotations
 
-import functools
 import re
 
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
@@ -54,10 +53,13 @@ def mask(text: str) -> str:
     return _ANY.sub(lambda m: f"<{m.lastgroup}>", text)
 
 
-@functools.lru_cache(maxsize=512)  # the same system prompts and tool lists come back call after call
 def fingerprint(text: str) -> str:
     """A cheap template key: digits zeroed and long hex ids / emails blanked (equal for calls
-    that differ only in such values). Much faster than ``mask`` on long prompts."""
+    that differ only in such values). Much faster than ``mask`` on long prompts.
+
+    Not cached: its callers (``segment.groups``' template keys) are, by the same text, and keep
+    only a digest per text; a cache here held a copy of each distinct prompt as well (~1 KB a
+    prompt, up to 512 of them) and was never hit."""
     return (_IDS if "@" in text else _HEX).sub("#", text.translate(_DIGITS))
 
 
