@@ -331,6 +331,17 @@ class ShapeList(Sequence[Shape]):
         self._arena = arena
         self._last, self._made = -1, None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The columns without the shape made last (it would pickle a copy of its positions) and
+        without the codes' index (keyed by the ids of this process's objects: made again)."""
+        return {k: getattr(self, k) for k in ("_arena", "_forms", "_recs", "_refs")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+        self._codes = {(id(r), id(x), gk, gb): c for c, (r, x, gk, gb) in enumerate(self._forms)}
+        self._last, self._made = -1, None
+
     def __len__(self) -> int:
         return len(self._refs)
 
