@@ -123,7 +123,7 @@ def test_shape_list_equals_the_shapes_appended(steps, plain_every, blocks, live)
             check_equal(back[0], back[2], pols)
             for s, w, r in zip(back[1], back[2], packed._refs, strict=True):
                 assert s == w
-                if r is None:  # a shape on the arena pickles its positions alone
+                if type(r) is int:  # a shape on the arena pickles its positions alone
                     assert s.base == 0 and len(s.run) == 3 * s.n
     finally:
         shape_mod.LIVE = old
@@ -133,12 +133,13 @@ def check_packed(got: ShapeList, want: list[Shape]) -> None:
     """After ``pack``: every chat shape of the list on the arena, which holds the sentinel and each
     run's positions that a shape of the list reads, once, and nothing else; no run held."""
     runs: dict[int, int] = {}
-    for s in want:
-        if type(s) is ChatShape and got._refs[want.index(s)] is None:
+    for i, s in enumerate(want):
+        if type(s) is ChatShape and type(got._refs[i]) is int:
             runs[id(s.run)] = max(runs.get(id(s.run), 0), 3 * s.n)
     chat = [i for i, s in enumerate(want) if type(s) is ChatShape and s.n <= 0xFFFF and s.base == 0
             and -(2**31) <= s.adjust < 2**31 and -(2**31) <= s.out_tokens < 2**31]
-    assert [i for i, r in enumerate(got._refs) if r is None] == chat
+    assert [i for i, r in enumerate(got._refs) if type(r) is int] == chat
+    assert (type(got._refs) is bytes) == (len(chat) == len(want) > 0)  # a byte a call when all are on the arena
     if chat:
         assert got._arena is not None and len(got._arena) == 3 + sum(runs.values())
     else:
@@ -163,7 +164,7 @@ def test_counts_past_32_bits_and_no_output_key_kept_exact():
     assert got._refs[-3] is big  # kept as the object it is
     got.pack()
     check_equal(got, [*shapes, big, out, lone], policies(m))
-    assert got._refs[-3] is big and got._refs[0] is None
+    assert got._refs[-3] is big and got._refs[0] == 0
     assert got[0].out_key is None and got[0].reported is False and got[-2].reported is True
 
 

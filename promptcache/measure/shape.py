@@ -211,7 +211,19 @@ LIVE = 64  # chat shapes whose arrays stay built
 _LIVE: deque[ChatShape] = deque()
 _ROOTS = array("q", (ROOT,))  # never changed: ``+`` makes a new array
 _BUILT = frozenset(("keys", "tokens", "chain"))
-_CHAT_STATE = ("run", "base", "n", "gen_key", "_total", "roles", "indexes", "out_key", "out_tokens", "reported", "adjust")
+_CHAT_STATE = (
+    "run",
+    "base",
+    "n",
+    "gen_key",
+    "_total",
+    "roles",
+    "indexes",
+    "out_key",
+    "out_tokens",
+    "reported",
+    "adjust",
+)
 
 
 _new_shape = object.__new__
@@ -233,7 +245,9 @@ class ShapeList(Sequence[Shape]):
     ``pack()`` (the first pass's end) moves every run's positions that a shape reads into one
     exact-sized ``array('q')``, the arena, and drops the runs: no array header (64 bytes) and no
     growth room (``extend``'s, up to 7 positions' items) per run; the shapes then read the arena
-    from their ``base`` (``_refs`` holds None for them). A shape appended later keeps its own run.
+    from their ``base`` (``_refs`` holds 0 for them, and is ``bytes`` of zeros when every shape of
+    the list is on the arena: a byte a call instead of a list slot). A shape appended later keeps
+    its own run.
 
     ``shapes[i]`` makes the equal ``ChatShape`` on demand (~0.5 µs: one ``unpack_from``, the
     slots set; ~47 reads a call in a run, one per simulated request or footprint), and the shape
@@ -248,18 +262,22 @@ class ShapeList(Sequence[Shape]):
     __slots__ = ("_arena", "_codes", "_forms", "_last", "_made", "_recs", "_refs")
 
     def __init__(self, shapes: Iterable[Shape] = ()):
-        self._refs: list[Any] = []  # per call: a chat shape's run (None: in the arena), any other shape itself
+        # per call: a chat shape's run (0: on the arena), any other shape itself; after ``pack``, when
+        # every shape is on the arena, ``bytes`` of zeros (indexed, sliced and measured alike)
+        self._refs: Any = []  # list[Any] | bytes
         self._recs = bytearray()  # per call up to the last chat shape, ``_REC``
         # distinct (roles, indexes, generation key, generation piece's stored count)
         self._forms: list[tuple[Sequence[str], Sequence[int], int, int]] = []
         self._codes: dict[tuple[int, int, int, int], int] = {}  # (ids of the objects, key, count) -> code
-        self._arena: array | None = None  # ``pack``'s
+        self._arena: Any = None  # ``pack``'s array (None before)
         self._last, self._made = -1, None  # the position of the chat shape made last, and it
         for s in shapes:
             self.append(s)
 
     def append(self, s: Shape) -> None:
         refs = self._refs
+        if type(refs) is bytes:  # packed, every shape on the arena: a list again
+            refs = self._refs = [0] * len(refs)
         if (
             type(s) is not ChatShape
             or s.base
@@ -327,8 +345,11 @@ class ShapeList(Sequence[Shape]):
             r = refs[i]
             if type(r) is array:
                 put(recs, i * _SIZE + _BASE_AT, ends[id(r)])
-                refs[i] = None
+                refs[i] = 0
         self._arena = arena
+        self._recs = bytearray(recs)  # sized exactly (appending left it room to grow)
+        if all(type(r) is int for r in refs):  # every shape on the arena
+            self._refs = bytes(len(refs))  # a byte a call instead of a list slot
         self._last, self._made = -1, None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -347,7 +368,7 @@ class ShapeList(Sequence[Shape]):
 
     def __getitem__(self, i, _array=array, _new=_new_shape, _chat=ChatShape):  # constants bound: a call per request
         r = self._refs[i]
-        if r is None:
+        if type(r) is int:  # on the arena
             r = self._arena
         elif type(r) is not _array:
             if type(i) is slice:
@@ -374,7 +395,7 @@ class ShapeList(Sequence[Shape]):
     def total(self, i: int) -> int:
         """``shapes[i].total``."""
         r = self._refs[i]
-        if r is None:
+        if type(r) is int:  # on the arena
             r = self._arena
         elif type(r) is not array:
             return r.total
@@ -387,7 +408,7 @@ class ShapeList(Sequence[Shape]):
         """The first piece's key, ``shapes[i].keys[0]`` (None for an empty prompt), without building
         ``keys``."""
         r = self._refs[i]
-        if r is None:
+        if type(r) is int:  # on the arena
             r = self._arena
         elif type(r) is not array:
             return first_key_of(r)
@@ -399,7 +420,7 @@ class ShapeList(Sequence[Shape]):
     def out_key(self, i: int) -> int | None:
         """``shapes[i].out_key``."""
         r = self._refs[i]
-        if r is not None and type(r) is not array:
+        if type(r) is not int and type(r) is not array:
             return r.out_key
         if i < 0:
             i += len(self._refs)
@@ -409,7 +430,7 @@ class ShapeList(Sequence[Shape]):
     def pieces(self, i: int) -> int:
         """``len(shapes[i].roles)``: the prompt's pieces, its generation piece included."""
         r = self._refs[i]
-        if r is not None and type(r) is not array:
+        if type(r) is not int and type(r) is not array:
             return len(r.roles)
         if i < 0:
             i += len(self._refs)
@@ -419,7 +440,7 @@ class ShapeList(Sequence[Shape]):
         """``shapes[i].out_key`` when the prompt is one piece (``pieces(i) == 1``), else None: what
         DeepSeek's footprint asks, in one read."""
         r = self._refs[i]
-        if r is not None and type(r) is not array:
+        if type(r) is not int and type(r) is not array:
             out = r.out_key  # first: a block shape has none, and its roles are not built
             return out if out is not None and len(r.roles) == 1 else None
         if i < 0:
@@ -443,8 +464,8 @@ class ShapeList(Sequence[Shape]):
     def __iter__(self) -> Iterator[Shape]:
         make, arena = self._make, self._arena
         for i, r in enumerate(self._refs):
-            if r is None:
-                yield make(arena, i)  # type: ignore[arg-type]
+            if type(r) is int:
+                yield make(arena, i)
             else:
                 yield r if type(r) is not array else make(r, i)
 
