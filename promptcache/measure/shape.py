@@ -242,10 +242,11 @@ class ShapeList(Sequence[Shape]):
     is, in the run's place in ``_refs``; its record is zeros, and none is written until a chat
     shape follows (a block-trace log has no records at all).
 
-    ``pack()`` (the first pass's end) moves every run's positions that a shape reads into one
-    exact-sized ``array('q')``, the arena, and drops the runs: no array header (64 bytes) and no
-    growth room (``extend``'s, up to 7 positions' items) per run; the shapes then read the arena
-    from their ``base`` (``_refs`` holds 0 for them, and is ``bytes`` of zeros when every shape of
+    ``append`` moves the runs of the shapes appended before the last ``PACK_LAG`` into one
+    ``array('q')``, the arena, ``PACK_EVERY`` shapes at a time (``_pack``), and ``pack()`` (the
+    first pass's end) the rest: each run's positions that a shape reads, without the run's array
+    header (64 bytes) and growth room (``extend``'s, up to 7 positions' items); the shapes then
+    read the arena from their ``base`` (``_refs`` holds 0 for them, and is ``bytes`` of zeros when every shape of
     the list is on the arena: a byte a call instead of a list slot). A shape appended later keeps
     its own run.
 
@@ -259,7 +260,7 @@ class ShapeList(Sequence[Shape]):
     shape's identity. ``tests/test_shapelist.py`` checks it,
     element by element, against the list of the shapes appended, before and after ``pack``."""
 
-    __slots__ = ("_arena", "_codes", "_forms", "_last", "_made", "_recs", "_refs")
+    __slots__ = ("_arena", "_codes", "_forms", "_last", "_made", "_packed", "_recs", "_refs")
 
     def __init__(self, shapes: Iterable[Shape] = ()):
         # per call: a chat shape's run (0: on the arena), any other shape itself; after ``pack``, when
@@ -270,6 +271,7 @@ class ShapeList(Sequence[Shape]):
         self._forms: list[tuple[Sequence[str], Sequence[int], int, int]] = []
         self._codes: dict[tuple[int, int, int, int], int] = {}  # (ids of the objects, key, count) -> code
         self._arena: Any = None  # ``pack``'s array (None before)
+        self._packed = 0  # the shapes before it are packed (or kept as objects)
         self._last, self._made = -1, None  # the position of the chat shape made last, and it
         for s in shapes:
             self.append(s)
@@ -307,19 +309,35 @@ class ShapeList(Sequence[Shape]):
         if out is None:
             code |= _NO_OUT
         recs += _REC.pack(s.n, code, s.adjust, 0, 0 if out is None else out, s.out_tokens)
+        if len(refs) - self._packed >= PACK_EVERY + PACK_LAG:
+            self._pack(len(refs) - PACK_LAG)
 
     def pack(self) -> None:
-        """Move the chat shapes' runs into the arena (see the class): each run's positions up to
-        the longest prompt a shape of this list has on it, in order of first use; the sentinel
-        position first, so every shape on the arena has a ``base`` above 0. Once per list."""
-        if self._arena is not None:
+        """Move every chat shape's run into the arena (``_pack``), the records sized exactly, and
+        ``_refs`` as bytes when every shape is on the arena: the first pass's end."""
+        refs = self._refs
+        if type(refs) is bytes:
             return
+        self._pack(len(refs))
+        self._recs = bytearray(self._recs)  # sized exactly (appending left it room to grow)
+        if self._arena is not None and all(type(r) is int for r in refs):  # every shape on the arena
+            self._refs = bytes(len(refs))  # a byte a call instead of a list slot
+
+    def _pack(self, hi: int) -> None:
+        """Move the runs of the chat shapes before ``hi`` not yet packed into the arena (see the
+        class): each run's positions up to the longest prompt a shape of these has on it, in order
+        of first use, appended to the arena (its sentinel position first, so every shape on it has
+        a ``base`` above 0). ``append`` calls it every ``PACK_EVERY`` shapes for those before the
+        last ``PACK_LAG``, so a run freed is reused by the runs of the calls that follow (packed at
+        the end only, the runs freed stayed free memory: peak RSS unchanged); a run that gets
+        positions after its shapes were packed is packed again for the later shapes."""
         refs, recs = self._refs, self._recs
-        k = len(recs) // _SIZE
+        lo, k = self._packed, min(hi, len(recs) // _SIZE)
+        self._packed = max(lo, hi)
         ends: dict[int, int] = {}  # id of a run -> its items read (then: its base in the arena)
         runs: list[array] = []
         n_at = _N
-        for i in range(k):
+        for i in range(lo, k):
             r = refs[i]
             if type(r) is array:
                 e = 3 * n_at(recs, i * _SIZE)[0]
@@ -329,33 +347,31 @@ class ShapeList(Sequence[Shape]):
                     runs.append(r)
                 elif e > got:
                     ends[id(r)] = e
-        size = 3 + sum(ends.values())
-        if not runs or size > 0xFFFFFFFF:
+        if not runs:
             return
-        arena = array("q", (0,)) * size
-        pos = 3
+        arena = self._arena
+        if arena is None:
+            arena = array("q", (0, 0, 0))
+        if len(arena) + sum(ends.values()) > 0xFFFFFFFF:  # bases past 32 bits: these stay on their runs
+            return
         for r in runs:
             e = ends[id(r)]
-            arena[pos : pos + e] = r if e == len(r) else r[:e]
-            ends[id(r)] = pos
-            pos += e
+            ends[id(r)] = len(arena)
+            arena += r if e == len(r) else r[:e]
         del runs  # each run goes with its last reference below
         put = _BASE.pack_into
-        for i in range(k):
+        for i in range(lo, k):
             r = refs[i]
             if type(r) is array:
                 put(recs, i * _SIZE + _BASE_AT, ends[id(r)])
                 refs[i] = 0
         self._arena = arena
-        self._recs = bytearray(recs)  # sized exactly (appending left it room to grow)
-        if all(type(r) is int for r in refs):  # every shape on the arena
-            self._refs = bytes(len(refs))  # a byte a call instead of a list slot
         self._last, self._made = -1, None
 
     def __getstate__(self) -> dict[str, Any]:
         """The columns without the shape made last (it would pickle a copy of its positions) and
         without the codes' index (keyed by the ids of this process's objects: made again)."""
-        return {k: getattr(self, k) for k in ("_arena", "_forms", "_recs", "_refs")}
+        return {k: getattr(self, k) for k in ("_arena", "_forms", "_packed", "_recs", "_refs")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for k, v in state.items():
@@ -469,6 +485,9 @@ class ShapeList(Sequence[Shape]):
             else:
                 yield r if type(r) is not array else make(r, i)
 
+
+PACK_EVERY = 4096  # ``ShapeList.append`` packs the runs of this many shapes at a time (``_pack``)
+PACK_LAG = 4096  # not those of the shapes appended last (their runs are likely to grow: as ``RUNS``)
 
 # a chat shape's record in ``ShapeList``: n, form code with the flags in its top bits (``_REPORTED``,
 # ``_NO_OUT``), adjust, base in the arena (0 before ``pack``), out_key, out_tokens; standard sizes,
