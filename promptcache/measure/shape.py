@@ -30,8 +30,9 @@ prompt starts with a placeholder (``HIDDEN_PREFIX``), block-hash calls (``_shape
 ``tests/test_chatshape.py`` checks every field and accessor against the plain shape
 (``Measurer.chat_runs = False``). Shapes pickle without their built arrays; shapes pickled
 together share their runs (a Dask range's, a unit's slice). The first pass keeps a family's
-shapes in a ``ShapeList``: a chat shape as its run and a packed record (no object, no key ints per
-call), made again as an equal ``ChatShape`` when read.
+shapes in a ``ShapeList``: a chat shape as its place in one array of all its runs' positions (the
+arena, read from the shape's ``base``) and a packed record (no object, no key ints per call), made
+again as an equal ``ChatShape`` when read.
 """
 
 from __future__ import annotations
@@ -85,7 +86,9 @@ class ChatShape(Shape):
     total's adjustment on it). Equal, field by field, to the plain ``Shape`` of the same call.
 
     The run is one ``array('q')`` holding, per position ``i``, the piece key, its stored token count
-    and chain key ``i + 1`` (naming pieces 0..i): ``run[3i]``, ``run[3i + 1]``, ``run[3i + 2]``.
+    and chain key ``i + 1`` (naming pieces 0..i): ``run[3i]``, ``run[3i + 1]``, ``run[3i + 2]``, from
+    ``base`` on (0 for the measurer's shapes; a ``ShapeList``'s arena holds many runs, each from its
+    own base).
     ``keys``, ``tokens`` and ``chain`` are built on first access (``array('q')``, not tuples) and kept
     for the few shapes used last (``_LIVE``), as ``blocks.BlockShape``'s; until then their slots are
     unset and ``__getattr__`` builds them. What needs no array asks the shape directly (``total``,
