@@ -90,20 +90,28 @@ def conversations(steps, family):
 
 @pytest.mark.parametrize("family", ["cl100k", "deepseek-v4"])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(steps=st.lists(step, min_size=1, max_size=30), live=st.sampled_from([1, 3, 64]))
-def test_chat_shapes_equal_plain_shapes(family, steps, live):
+@given(
+    steps=st.lists(step, min_size=1, max_size=30),
+    live=st.sampled_from([1, 3, 64]),
+    ends=st.sets(st.integers(0, 29), max_size=3),
+)
+def test_chat_shapes_equal_plain_shapes(family, steps, live, ends):
     old, shape_mod.LIVE = shape_mod.LIVE, live  # few kept: arrays forgotten and built again
     try:
-        check(family, steps)
+        check(family, steps, ends)
     finally:
         shape_mod.LIVE = old
 
 
-def check(family, steps):
+def check(family, steps, ends=()):
+    """``ends``: the steps before which the measurer drops its runs (``end_runs``: as after the first
+    pass, when later calls start new runs)."""
     new, ref = Measurer(family), Measurer(family)
     ref.chat_runs = False
     made = []
-    for call, adjust, trust in conversations(steps, family):
+    for n, (call, adjust, trust) in enumerate(conversations(steps, family)):
+        if n in ends:
+            new.end_runs()
         s = new.shape(call, trust_usage=trust, adjust=adjust)
         p = ref.shape(call, trust_usage=trust, adjust=adjust)
         assert type(p) is Shape

@@ -49,7 +49,10 @@ def check_equal(got: ShapeList, want: list[Shape], pols: list = ()) -> None:  # 
         for s in (got[i], got[i - len(want)]):
             assert type(s) is type(w) and s == w
             if type(w) is ChatShape:
-                assert s.run is w.run and s.roles is w.roles and s.indexes is w.indexes
+                if s.run is not w.run:  # packed: the arena from the run's base, its positions equal
+                    assert s.run is got._arena and s.base > 0 and w.base == 0
+                    assert s.run[s.base : s.base + 3 * s.n] == w.run[: 3 * w.n]
+                assert s.roles is w.roles and s.indexes is w.indexes
                 assert s.gen_tokens == w.gen_tokens and s.n == w.n and s.gen_key == w.gen_key
                 same_as_plain(s, Shape(w.keys, w.tokens, w.roles, w.indexes, w.chain, w.out_key, w.out_tokens,
                                        w.reported, w.adjust))
@@ -87,9 +90,15 @@ def same_footprints(got: ShapeList, i: int, pols: list) -> None:
     plain_every=st.sampled_from([0, 2, 3]),
     blocks=st.lists(st.integers(0, 30), max_size=3),
     live=st.sampled_from([1, 3, 64]),
+    window=st.sampled_from([None, (1, 1), (2, 3), (3, 0)]),
 )
-def test_shape_list_equals_the_shapes_appended(steps, plain_every, blocks, live):
+def test_shape_list_equals_the_shapes_appended(steps, plain_every, blocks, live, window):
+    """``window``: ``PACK_EVERY`` and ``PACK_LAG`` (None: the defaults, more than any list here, so
+    only ``pack`` packs)."""
     old, shape_mod.LIVE = shape_mod.LIVE, live  # few kept made: shapes made again, arrays built again
+    every, lag = shape_mod.PACK_EVERY, shape_mod.PACK_LAG
+    if window is not None:
+        shape_mod.PACK_EVERY, shape_mod.PACK_LAG = window
     try:
         chat, ref, blk = Measurer("cl100k"), Measurer("cl100k"), Measurer("blocks")
         ref.chat_runs = False
@@ -104,13 +113,50 @@ def test_shape_list_equals_the_shapes_appended(steps, plain_every, blocks, live)
         for i, s in enumerate(want):
             got.append(s)
             assert got[i] == s and got[-1] == s  # readable as it grows
+        if window is not None and all(type(w) is ChatShape for w in want) and len(want) >= sum(window):
+            assert got._packed > 0 and any(type(r) is int for r in got._refs)  # packed as it grew
         pols = [*policies(chat), *policies(blk)[:1]]  # roots read from either table's blocks
         check_equal(got, want, pols)
         check_equal(ShapeList(want), want, pols)
         back = pickle.loads(pickle.dumps((got, want)))
         check_equal(back[0], back[1], pols)
+        for cut in (len(want), len(want) // 2):  # packed at the end, or halfway with shapes appended after
+            packed = ShapeList(want[:cut])
+            packed.pack()
+            check_packed(packed, want[:cut], exact=window is None)
+            for s in want[cut:]:
+                packed.append(s)
+            check_equal(packed, want, pols)
+            back = pickle.loads(pickle.dumps((packed, [packed[i] for i in range(len(want))], want)))
+            check_equal(back[0], back[2], pols)
+            for s, w, r in zip(back[1], back[2], packed._refs, strict=True):
+                assert s == w
+                if type(r) is int:  # a shape on the arena pickles its positions alone
+                    assert s.base == 0 and len(s.run) == 3 * s.n
     finally:
         shape_mod.LIVE = old
+        shape_mod.PACK_EVERY, shape_mod.PACK_LAG = every, lag
+
+
+def check_packed(got: ShapeList, want: list[Shape], exact: bool = True) -> None:
+    """After ``pack``: every chat shape of the list on the arena, which holds the sentinel and each
+    run's positions that a shape of the list reads, once (``exact``: packed at once; packed a window
+    at a time, a run with shapes in two windows is there twice), and nothing else; no run held."""
+    runs: dict[int, int] = {}
+    for i, s in enumerate(want):
+        if type(s) is ChatShape and type(got._refs[i]) is int:
+            runs[id(s.run)] = max(runs.get(id(s.run), 0), 3 * s.n)
+    chat = [i for i, s in enumerate(want) if type(s) is ChatShape and s.n <= 0xFFFF and s.base == 0
+            and -(2**31) <= s.adjust < 2**31 and -(2**31) <= s.out_tokens < 2**31]
+    assert [i for i, r in enumerate(got._refs) if type(r) is int] == chat
+    assert (type(got._refs) is bytes) == (len(chat) == len(want) > 0)  # a byte a call when all are on the arena
+    if chat:
+        assert got._arena is not None and (len(got._arena) == 3 + sum(runs.values()) or not exact)
+        assert len(got._arena) >= 3 + sum(runs.values())
+    else:
+        assert got._arena is None
+    got.pack()  # once: a second call changes nothing
+    check_equal(got, want)
 
 
 def test_counts_past_32_bits_and_no_output_key_kept_exact():
@@ -127,6 +173,9 @@ def test_counts_past_32_bits_and_no_output_key_kept_exact():
     check_equal(got, [*shapes, big, out, lone], policies(m))  # DeepSeek's footprint: the output's root too
     assert got.lone_out_key(len(got) - 1) == lone.out_key and got.lone_out_key(len(got) - 2) is None
     assert got._refs[-3] is big  # kept as the object it is
+    got.pack()
+    check_equal(got, [*shapes, big, out, lone], policies(m))
+    assert got._refs[-3] is big and got._refs[0] == 0
     assert got[0].out_key is None and got[0].reported is False and got[-2].reported is True
 
 
@@ -136,6 +185,8 @@ def test_blocks_alone_write_no_records():
     got = ShapeList(shapes)
     assert not got._recs and list(got) == shapes
     check_equal(got, shapes)
+    got.pack()
+    assert got._arena is None and not got._recs and list(got) == shapes  # nothing to pack
 
 
 def test_a_shape_read_twice_is_one_object_with_its_arrays_built_once():

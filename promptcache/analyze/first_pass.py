@@ -182,6 +182,9 @@ def first_pass(
         fp.partial = True
     if merged is not None:
         merged.settle()  # a range cut short by an interrupt: the calls that went through
+    for fam, shapes in fp.shapes.items():  # the chat shapes' runs into one exact array per family
+        shapes.pack()
+        measurers[fam].end_runs()
     fp.held = getattr(reader, "held", None)
     # the files whose lines held several calls (a re-read decodes every line of those; None, from a
     # reader that does not say, of every file)

@@ -30,8 +30,9 @@ prompt starts with a placeholder (``HIDDEN_PREFIX``), block-hash calls (``_shape
 ``tests/test_chatshape.py`` checks every field and accessor against the plain shape
 (``Measurer.chat_runs = False``). Shapes pickle without their built arrays; shapes pickled
 together share their runs (a Dask range's, a unit's slice). The first pass keeps a family's
-shapes in a ``ShapeList``: a chat shape as its run and a packed record (no object, no key ints per
-call), made again as an equal ``ChatShape`` when read.
+shapes in a ``ShapeList``: a chat shape as its place in one array of all its runs' positions (the
+arena, read from the shape's ``base``) and a packed record (no object, no key ints per call), made
+again as an equal ``ChatShape`` when read.
 """
 
 from __future__ import annotations
@@ -85,13 +86,15 @@ class ChatShape(Shape):
     total's adjustment on it). Equal, field by field, to the plain ``Shape`` of the same call.
 
     The run is one ``array('q')`` holding, per position ``i``, the piece key, its stored token count
-    and chain key ``i + 1`` (naming pieces 0..i): ``run[3i]``, ``run[3i + 1]``, ``run[3i + 2]``.
+    and chain key ``i + 1`` (naming pieces 0..i): ``run[3i]``, ``run[3i + 1]``, ``run[3i + 2]``, from
+    ``base`` on (0 for the measurer's shapes; a ``ShapeList``'s arena holds many runs, each from its
+    own base).
     ``keys``, ``tokens`` and ``chain`` are built on first access (``array('q')``, not tuples) and kept
     for the few shapes used last (``_LIVE``), as ``blocks.BlockShape``'s; until then their slots are
     unset and ``__getattr__`` builds them. What needs no array asks the shape directly (``total``,
     ``prefix_tokens``, ``key_at``, ``chain_at``, ``first_key``, ``keys_from``, ``chain_from``)."""
 
-    __slots__ = ("gen_key", "n", "run")  # and ``_total``, a plain shape's cache: the generation piece's count
+    __slots__ = ("base", "gen_key", "n", "run")  # and ``_total``, a plain shape's cache: the generation piece's count
 
     def __new__(cls, *args: Any, **fields: Any) -> Any:
         # ``dataclasses.replace`` calls the class with the dataclass fields by name: a copy with
@@ -110,8 +113,9 @@ class ChatShape(Shape):
         out_tokens: int,
         reported: bool,
         adjust: int,
+        base: int = 0,
     ):
-        self.run, self.n, self.gen_key, self._total = run, n, gen_key, gen_tokens
+        self.run, self.base, self.n, self.gen_key, self._total = run, base, n, gen_key, gen_tokens
         self.roles, self.indexes = roles, indexes
         self.out_key, self.out_tokens, self.reported, self.adjust = out_key, out_tokens, reported, adjust
 
@@ -129,18 +133,24 @@ class ChatShape(Shape):
     def arrays(self) -> tuple[array, array, array]:
         """New ``keys``, ``tokens`` and ``chain`` arrays (not kept: for a loop that reads each
         shape once, e.g. a simulation's request)."""
-        run, n3, gen = self.run, 3 * self.n, self.gen_key
-        keys = run[0:n3:3]
+        run, b, gen = self.run, self.base, self.gen_key
+        e = b + 3 * self.n
+        keys = run[b:e:3]
         keys.append(gen)
-        tokens = run[1:n3:3]
+        tokens = run[b + 1 : e : 3]
         tokens.append(self._total)
-        chain = _ROOTS + run[2:n3:3]
+        chain = _ROOTS + run[b + 2 : e : 3]
         chain.append(hash((chain[-1], gen)))
         return keys, tokens, chain
 
     def __getstate__(self) -> tuple[None, dict[str, Any]]:
-        """The shape without its built arrays (they are made again where it is unpickled)."""
-        return None, {k: getattr(self, k) for k in _CHAT_STATE}
+        """The shape without its built arrays (they are made again where it is unpickled). A shape
+        on a packed list's arena (``ShapeList.pack``: ``base`` > 0) takes its own positions only."""
+        state = {k: getattr(self, k) for k in _CHAT_STATE}
+        b = self.base
+        if b:
+            state["run"], state["base"] = self.run[b : b + 3 * self.n], 0
+        return None, state
 
     @property
     def gen_tokens(self) -> int:
@@ -150,50 +160,53 @@ class ChatShape(Shape):
 
     @property
     def total(self) -> int:
-        return sum(self.run[1 : 3 * self.n : 3]) + self._total
+        b = self.base
+        return sum(self.run[b + 1 : b + 3 * self.n : 3]) + self._total
 
     @property
     def first_key(self) -> int:
         """``keys[0]`` without building ``keys``."""
-        return self.run[0] if self.n else self.gen_key
+        return self.run[self.base] if self.n else self.gen_key
 
     def prefix_tokens(self, k: int) -> int:
         """``sum(tokens[:k])`` without building ``tokens``."""
-        n = self.n
+        n, b = self.n, self.base
         if k <= n:
-            return sum(self.run[1 : 3 * k : 3]) if k > 0 else 0
-        return sum(self.run[1 : 3 * n : 3]) + self._total
+            return sum(self.run[b + 1 : b + 3 * k : 3]) if k > 0 else 0
+        return sum(self.run[b + 1 : b + 3 * n : 3]) + self._total
 
     def key_at(self, i: int) -> int:
         """``keys[i]`` without building ``keys``."""
         n = self.n
         if i < 0:
             i += n + 1
-        return self.run[3 * i] if i < n else self.gen_key
+        return self.run[self.base + 3 * i] if i < n else self.gen_key
 
     def chain_at(self, i: int) -> int:
         """``chain[i]`` without building ``chain``."""
-        n = self.n
+        n, b = self.n, self.base
         if i < 0:
             i += n + 2
         if i <= n:
-            return self.run[3 * i - 1] if i else ROOT
-        return hash((self.run[3 * n - 1] if n else ROOT, self.gen_key))
+            return self.run[b + 3 * i - 1] if i else ROOT
+        return hash((self.run[b + 3 * n - 1] if n else ROOT, self.gen_key))
 
     def keys_from(self, lo: int) -> array:
         """``keys[lo:]`` as a new ``array('q')``."""
-        out = self.run[3 * lo : 3 * self.n : 3]
+        b = self.base
+        out = self.run[b + 3 * lo : b + 3 * self.n : 3]
         if lo <= self.n:
             out.append(self.gen_key)
         return out
 
     def chain_from(self, lo: int) -> array:
         """``chain[lo:]`` as a new ``array('q')``."""
-        n = self.n
+        n, b, run = self.n, self.base, self.run
         if lo > n + 1:
             return array("q")
-        out = _ROOTS + self.run[2 : 3 * n : 3] if lo == 0 else self.run[3 * lo - 1 : 3 * n : 3]
-        out.append(hash((self.run[3 * n - 1] if n else ROOT, self.gen_key)))
+        e = b + 3 * n
+        out = _ROOTS + run[b + 2 : e : 3] if lo == 0 else run[b + 3 * lo - 1 : e : 3]
+        out.append(hash((run[e - 1] if n else ROOT, self.gen_key)))
         return out if lo <= n else out[-1:]
 
 
@@ -201,7 +214,19 @@ LIVE = 64  # chat shapes whose arrays stay built
 _LIVE: deque[ChatShape] = deque()
 _ROOTS = array("q", (ROOT,))  # never changed: ``+`` makes a new array
 _BUILT = frozenset(("keys", "tokens", "chain"))
-_CHAT_STATE = ("run", "n", "gen_key", "_total", "roles", "indexes", "out_key", "out_tokens", "reported", "adjust")
+_CHAT_STATE = (
+    "run",
+    "base",
+    "n",
+    "gen_key",
+    "_total",
+    "roles",
+    "indexes",
+    "out_key",
+    "out_tokens",
+    "reported",
+    "adjust",
+)
 
 
 _new_shape = object.__new__
@@ -209,13 +234,24 @@ _new_shape = object.__new__
 
 class ShapeList(Sequence[Shape]):
     """A family's shapes, one per call, without a Python object per chat call. A chat shape is kept
-    as its run (a reference in ``_refs``) and one packed record (``_REC``, 37 bytes: ``n``,
-    ``gen_key``, ``gen_tokens``, ``out_key``, ``out_tokens``, ``adjust``, its roles and indexes as a
-    code into the distinct pairs, and flags: reported, no output key) in one ``bytearray``: ~47 bytes
-    a call where a ``ChatShape`` object and its key ints were ~200. Any other shape (plain,
-    ``BlockShape``, a chat shape whose counts do not fit 32 bits) is kept as it is, in the run's
-    place in ``_refs``; its record is zeros, and none is written until a chat shape follows (a
-    block-trace log has no records at all).
+    as its run (a reference in ``_refs``) and one packed record (``_REC``, 26 bytes: ``n``, a code
+    into the distinct forms with two flags in its top bits (reported, no output key), ``adjust``,
+    the base of its run in the arena, ``out_key``, ``out_tokens``) in one ``bytearray``. A form
+    (``_forms``) is what nearly every call repeats: the roles and indexes objects, the generation
+    piece's key and its stored count (``gen_tokens - adjust``: the adjustment is all on the
+    generation piece), so ``gen_key`` and ``gen_tokens`` take no bytes of the record (branch
+    runcols; before, a 37-byte record held them). Any other shape (plain, ``BlockShape``, a chat
+    shape whose counts do not fit 32 bits or whose run holds 65,536 pieces or more) is kept as it
+    is, in the run's place in ``_refs``; its record is zeros, and none is written until a chat
+    shape follows (a block-trace log has no records at all).
+
+    ``append`` moves the runs of the shapes appended before the last ``PACK_LAG`` into one
+    ``array('q')``, the arena, ``PACK_EVERY`` shapes at a time (``_pack``), and ``pack()`` (the
+    first pass's end) the rest: each run's positions that a shape reads, without the run's array
+    header (64 bytes) and growth room (``extend``'s, up to 7 positions' items); the shapes then
+    read the arena from their ``base`` (``_refs`` holds 0 for them, and is ``bytes`` of zeros when every shape of
+    the list is on the arena: a byte a call instead of a list slot). A shape appended later keeps
+    its own run.
 
     ``shapes[i]`` makes the equal ``ChatShape`` on demand (~0.5 µs: one ``unpack_from``, the
     slots set; ~47 reads a call in a run, one per simulated request or footprint), and the shape
@@ -225,56 +261,135 @@ class ShapeList(Sequence[Shape]):
     the 3k log, for a dict lookup and store on every read. Iteration makes each shape once. What
     is equal to the appended shape is the value, not the object: no caller keys anything by a
     shape's identity. ``tests/test_shapelist.py`` checks it,
-    element by element, against the list of the shapes appended."""
+    element by element, against the list of the shapes appended, before and after ``pack``."""
 
-    __slots__ = ("_codes", "_last", "_made", "_pairs", "_recs", "_refs")
+    __slots__ = ("_arena", "_codes", "_forms", "_last", "_made", "_packed", "_recs", "_refs")
 
     def __init__(self, shapes: Iterable[Shape] = ()):
-        self._refs: list[Any] = []  # per call: a chat shape's run, any other shape itself
+        # per call: a chat shape's run (0: on the arena), any other shape itself; after ``pack``, when
+        # every shape is on the arena, ``bytes`` of zeros (indexed, sliced and measured alike)
+        self._refs: Any = []  # list[Any] | bytes
         self._recs = bytearray()  # per call up to the last chat shape, ``_REC``
-        self._pairs: list[tuple[Sequence[str], Sequence[int]]] = []  # distinct (roles, indexes) objects
-        self._codes: dict[tuple[int, int], int] = {}  # their ids -> code (the objects are held in ``_pairs``)
+        # distinct (roles, indexes, generation key, generation piece's stored count)
+        self._forms: list[tuple[Sequence[str], Sequence[int], int, int]] = []
+        self._codes: dict[tuple[int, int, int, int], int] = {}  # (ids of the objects, key, count) -> code
+        self._arena: Any = None  # ``pack``'s array (None before)
+        self._packed = 0  # the shapes before it are packed (or kept as objects)
         self._last, self._made = -1, None  # the position of the chat shape made last, and it
         for s in shapes:
             self.append(s)
 
     def append(self, s: Shape) -> None:
         refs = self._refs
+        if type(refs) is bytes:  # packed, every shape on the arena: a list again
+            refs = self._refs = [0] * len(refs)
         if (
             type(s) is not ChatShape
-            or not (_I32 <= s._total < -_I32 and _I32 <= s.out_tokens < -_I32 and _I32 <= s.adjust < -_I32)
-            or s.n >= -_I32
+            or s.base
+            or not (_I32 <= s.out_tokens < -_I32 and _I32 <= s.adjust < -_I32)
+            or s.n > 0xFFFF
         ):
             refs.append(s)
             return
+        roles, indexes, gk = s.roles, s.indexes, s.gen_key
+        gb = s._total - s.adjust
+        code = self._codes.get((id(roles), id(indexes), gk, gb))
+        if code is None:
+            code = len(self._forms)
+            if code > _CODE:
+                refs.append(s)
+                return
+            self._codes[id(roles), id(indexes), gk, gb] = code
+            self._forms.append((roles, indexes, gk, gb))
         recs = self._recs
         pad = len(refs) * _SIZE - len(recs)
         if pad:  # other shapes before this one: their records zeros
             recs += bytes(pad)
-        roles, indexes = s.roles, s.indexes
-        code = self._codes.get((id(roles), id(indexes)))
-        if code is None:
-            code = self._codes[id(roles), id(indexes)] = len(self._pairs)
-            self._pairs.append((roles, indexes))
         out = s.out_key
         refs.append(s.run)
-        recs += _REC.pack(
-            s.n,
-            s.gen_key,
-            s._total,
-            0 if out is None else out,
-            s.out_tokens,
-            s.adjust,
-            code,
-            (1 if s.reported else 0) | (2 if out is None else 0),
-        )
+        if s.reported:
+            code |= _REPORTED
+        if out is None:
+            code |= _NO_OUT
+        recs += _REC.pack(s.n, code, s.adjust, 0, 0 if out is None else out, s.out_tokens)
+        if len(refs) - self._packed >= PACK_EVERY + PACK_LAG:
+            self._pack(len(refs) - PACK_LAG)
+
+    def pack(self) -> None:
+        """Move every chat shape's run into the arena (``_pack``), the records sized exactly, and
+        ``_refs`` as bytes when every shape is on the arena: the first pass's end."""
+        refs = self._refs
+        if type(refs) is bytes:
+            return
+        self._pack(len(refs))
+        self._recs = bytearray(self._recs)  # sized exactly (appending left it room to grow)
+        if self._arena is not None and all(type(r) is int for r in refs):  # every shape on the arena
+            self._refs = bytes(len(refs))  # a byte a call instead of a list slot
+
+    def _pack(self, hi: int) -> None:
+        """Move the runs of the chat shapes before ``hi`` not yet packed into the arena (see the
+        class): each run's positions up to the longest prompt a shape of these has on it, in order
+        of first use, appended to the arena (its sentinel position first, so every shape on it has
+        a ``base`` above 0). ``append`` calls it every ``PACK_EVERY`` shapes for those before the
+        last ``PACK_LAG``, so a run freed is reused by the runs of the calls that follow (packed at
+        the end only, the runs freed stayed free memory: peak RSS unchanged); a run that gets
+        positions after its shapes were packed is packed again for the later shapes."""
+        refs, recs = self._refs, self._recs
+        lo, k = self._packed, min(hi, len(recs) // _SIZE)
+        self._packed = max(lo, hi)
+        ends: dict[int, int] = {}  # id of a run -> its items read (then: its base in the arena)
+        runs: list[array] = []
+        n_at = _N
+        for i in range(lo, k):
+            r = refs[i]
+            if type(r) is array:
+                e = 3 * n_at(recs, i * _SIZE)[0]
+                got = ends.get(id(r))
+                if got is None:
+                    ends[id(r)] = e
+                    runs.append(r)
+                elif e > got:
+                    ends[id(r)] = e
+        if not runs:
+            return
+        arena = self._arena
+        if arena is None:
+            arena = array("q", (0, 0, 0))
+        if len(arena) + sum(ends.values()) > 0xFFFFFFFF:  # bases past 32 bits: these stay on their runs
+            return
+        for r in runs:
+            e = ends[id(r)]
+            ends[id(r)] = len(arena)
+            arena += r if e == len(r) else r[:e]
+        del runs  # each run goes with its last reference below
+        put = _BASE.pack_into
+        for i in range(lo, k):
+            r = refs[i]
+            if type(r) is array:
+                put(recs, i * _SIZE + _BASE_AT, ends[id(r)])
+                refs[i] = 0
+        self._arena = arena
+        self._last, self._made = -1, None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The columns without the shape made last (it would pickle a copy of its positions) and
+        without the codes' index (keyed by the ids of this process's objects: made again)."""
+        return {k: getattr(self, k) for k in ("_arena", "_forms", "_packed", "_recs", "_refs")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+        self._codes = {(id(r), id(x), gk, gb): c for c, (r, x, gk, gb) in enumerate(self._forms)}
+        self._last, self._made = -1, None
 
     def __len__(self) -> int:
         return len(self._refs)
 
     def __getitem__(self, i, _array=array, _new=_new_shape, _chat=ChatShape):  # constants bound: a call per request
         r = self._refs[i]
-        if type(r) is not _array:
+        if type(r) is int:  # on the arena
+            r = self._arena
+        elif type(r) is not _array:
             if type(i) is slice:
                 return [self[j] for j in range(*i.indices(len(self._refs)))]
             return r
@@ -283,11 +398,12 @@ class ShapeList(Sequence[Shape]):
         if i == self._last:
             return self._made
         # ``_make``, inline
-        n, gk, gt, ok, ot, adj, code, f = _unpack(self._recs, i * _SIZE)
+        n, c, adj, b, ok, ot = _unpack(self._recs, i * _SIZE)
+        roles, indexes, gk, gb = self._forms[c & _CODE]
         s = _new(_chat)
-        s.run, s.n, s.gen_key, s._total = r, n, gk, gt
-        s.roles, s.indexes = self._pairs[code]
-        s.out_key, s.out_tokens, s.reported, s.adjust = None if f & 2 else ok, ot, f & 1 == 1, adj
+        s.run, s.base, s.n, s.gen_key, s._total = r, b, n, gk, gb + adj
+        s.roles, s.indexes = roles, indexes
+        s.out_key, s.out_tokens, s.reported, s.adjust = None if c & _NO_OUT else ok, ot, c >= _REPORTED, adj
         self._last, self._made = i, s
         return s
 
@@ -298,81 +414,98 @@ class ShapeList(Sequence[Shape]):
     def total(self, i: int) -> int:
         """``shapes[i].total``."""
         r = self._refs[i]
-        if type(r) is not array:
+        if type(r) is int:  # on the arena
+            r = self._arena
+        elif type(r) is not array:
             return r.total
         if i < 0:
             i += len(self._refs)
-        at = i * _SIZE
-        return sum(r[1 : 3 * _N(self._recs, at)[0] : 3]) + _GT(self._recs, at + _GT_AT)[0]
+        n, c, adj, b = _HEAD(self._recs, i * _SIZE)
+        return sum(r[b + 1 : b + 3 * n : 3]) + self._forms[c & _CODE][3] + adj
 
     def first_key(self, i: int) -> int | None:
         """The first piece's key, ``shapes[i].keys[0]`` (None for an empty prompt), without building
         ``keys``."""
         r = self._refs[i]
-        if type(r) is not array:
+        if type(r) is int:  # on the arena
+            r = self._arena
+        elif type(r) is not array:
             return first_key_of(r)
         if i < 0:
             i += len(self._refs)
-        at = i * _SIZE
-        return r[0] if _N(self._recs, at)[0] else _GK(self._recs, at + _GK_AT)[0]
+        n, c, _, b = _HEAD(self._recs, i * _SIZE)
+        return r[b] if n else self._forms[c & _CODE][2]
 
     def out_key(self, i: int) -> int | None:
         """``shapes[i].out_key``."""
         r = self._refs[i]
-        if type(r) is not array:
+        if type(r) is not int and type(r) is not array:
             return r.out_key
         if i < 0:
             i += len(self._refs)
         at = i * _SIZE
-        return None if self._recs[at + _F_AT] & 2 else _GK(self._recs, at + _OK_AT)[0]
+        return None if _CODE_OF(self._recs, at + _CODE_AT)[0] & _NO_OUT else _OK(self._recs, at + _OK_AT)[0]
 
     def pieces(self, i: int) -> int:
         """``len(shapes[i].roles)``: the prompt's pieces, its generation piece included."""
         r = self._refs[i]
-        if type(r) is not array:
+        if type(r) is not int and type(r) is not array:
             return len(r.roles)
         if i < 0:
             i += len(self._refs)
-        return len(self._pairs[_N(self._recs, i * _SIZE + _CODE_AT)[0]][0])
+        return len(self._forms[_CODE_OF(self._recs, i * _SIZE + _CODE_AT)[0] & _CODE][0])
 
     def lone_out_key(self, i: int) -> int | None:
         """``shapes[i].out_key`` when the prompt is one piece (``pieces(i) == 1``), else None: what
         DeepSeek's footprint asks, in one read."""
         r = self._refs[i]
-        if type(r) is not array:
+        if type(r) is not int and type(r) is not array:
             out = r.out_key  # first: a block shape has none, and its roles are not built
             return out if out is not None and len(r.roles) == 1 else None
         if i < 0:
             i += len(self._refs)
         at = i * _SIZE
         recs = self._recs
-        if recs[at + _F_AT] & 2 or len(self._pairs[_N(recs, at + _CODE_AT)[0]][0]) != 1:
+        c = _CODE_OF(recs, at + _CODE_AT)[0]
+        if c & _NO_OUT or len(self._forms[c & _CODE][0]) != 1:
             return None
-        return _GK(recs, at + _OK_AT)[0]
+        return _OK(recs, at + _OK_AT)[0]
 
     def _make(self, run: array, i: int) -> ChatShape:
-        n, gk, gt, ok, ot, adj, code, f = _unpack(self._recs, i * _SIZE)
+        n, c, adj, b, ok, ot = _unpack(self._recs, i * _SIZE)
+        roles, indexes, gk, gb = self._forms[c & _CODE]
         s = _new_shape(ChatShape)
-        s.run, s.n, s.gen_key, s._total = run, n, gk, gt
-        s.roles, s.indexes = self._pairs[code]
-        s.out_key, s.out_tokens, s.reported, s.adjust = None if f & 2 else ok, ot, f & 1 == 1, adj
+        s.run, s.base, s.n, s.gen_key, s._total = run, b, n, gk, gb + adj
+        s.roles, s.indexes = roles, indexes
+        s.out_key, s.out_tokens, s.reported, s.adjust = None if c & _NO_OUT else ok, ot, c >= _REPORTED, adj
         return s
 
     def __iter__(self) -> Iterator[Shape]:
-        make = self._make
+        make, arena = self._make, self._arena
         for i, r in enumerate(self._refs):
-            yield r if type(r) is not array else make(r, i)
+            if type(r) is int:
+                yield make(arena, i)
+            else:
+                yield r if type(r) is not array else make(r, i)
 
 
-# a chat shape's record in ``ShapeList``: n, gen_key, gen_tokens, out_key, out_tokens, adjust,
-# roles-and-indexes code, flags (1: reported, 2: no output key); standard sizes, no padding
-_REC = Struct("=iqiqiiiB")
+PACK_EVERY = 4096  # ``ShapeList.append`` packs the runs of this many shapes at a time (``_pack``)
+PACK_LAG = 4096  # not those of the shapes appended last (their runs are likely to grow: as ``RUNS``)
+
+# a chat shape's record in ``ShapeList``: n, form code with the flags in its top bits (``_REPORTED``,
+# ``_NO_OUT``), adjust, base in the arena (0 before ``pack``), out_key, out_tokens; standard sizes,
+# no padding
+_REC = Struct("=HIiIqi")
 _unpack, _SIZE = _REC.unpack_from, _REC.size
-# one field of a record, at its offset (``ShapeList``'s readers): n / gen_tokens / code as "=i",
-# gen_key / out_key as "=q"; the flags are the last byte
-_N = _GT = Struct("=i").unpack_from
-_GK = Struct("=q").unpack_from
-_GK_AT, _GT_AT, _OK_AT, _CODE_AT, _F_AT = 4, 12, 16, 32, 36
+_HEAD = Struct("=HIiI").unpack_from  # n, code, adjust, base
+# one field of a record, at its offset (``ShapeList``'s readers)
+_N = Struct("=H").unpack_from
+_CODE_OF = Struct("=I").unpack_from
+_BASE = Struct("=I")
+_OK = Struct("=q").unpack_from
+_CODE_AT, _BASE_AT, _OK_AT = 2, 10, 14
+_REPORTED, _NO_OUT = 1 << 31, 1 << 30
+_CODE = _NO_OUT - 1  # the code's bits
 
 
 def first_key_of(s: Shape) -> int | None:
@@ -553,6 +686,12 @@ class Measurer:
         if len(runs) > RUNS:
             del runs[next(iter(runs))]  # the conversation seen least recently
         return run
+
+    def end_runs(self) -> None:
+        """Continue no run: the first pass has packed its shapes' runs (``ShapeList.pack``), so the
+        runs kept here would be held twice. A later call of a conversation starts a new run (its
+        shape is equal: positions are hashed alike from ``ROOT``)."""
+        self._runs.clear()
 
     def _remember(
         self, conv: tuple, texts: list[str], keys: list[int], counts: list[int], out: str, out_key, out_tokens: int
