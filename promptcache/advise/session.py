@@ -20,7 +20,7 @@ out of the comparison: it is what changed.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import orjson
@@ -28,7 +28,7 @@ import orjson
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import ChatShape, Measurer, Shape, chain_of
 from ..model.calls import Call, Segment
-from ..model.facts import CallFacts, column, reader
+from ..model.facts import CallFacts, column, conversation_keys
 from ..model.findings import ModelSwitch, PartName, ToolListChange
 from ..model.notes import DropReason
 from ..price.scenarios import simulate
@@ -54,8 +54,8 @@ def link_turns(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequenc
     else the latest earlier call whose whole prompt, tools left out, begins this call's."""
     parent = [-1] * len(facts)
     by_prefix: dict[int, int] = {}
-    by_conv: dict[str, int] = {}
-    conversation = reader(facts, "conversation")  # no record made per call
+    by_conv: dict[Hashable, int] = {}
+    conversation = conversation_keys(facts)  # no record nor string made per call
     for i in order:
         sh = shapes[i]
         # a chat shape's keys alone (``keys_from``: no arrays built and kept)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import operator
 from array import array
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
 from .hints import CacheHints
+from .strings import StringTable
 
 # the yes/no facts of a call, as bits of ``CallFacts.flags`` (one int, not five slots)
 TIMED, LATENCY_REPORTED, TOOLS, THINKING, BLEND = 1, 2, 4, 8, 16
@@ -333,7 +334,8 @@ class FactTable(Sequence[CallFacts]):
     for the whole run). ``starts`` and ``ends`` are ``array('d')``; the shared ``_common`` tuple a
     code into the table's distinct tuples (the same objects, so a record read back shares its
     tuple as the appended one did); ``group``, ``user`` and ``conversation`` codes into each
-    column's distinct strings (code 0: None; 8 bits, widened to 16, 32, 64 as they grow);
+    column's distinct strings (code 0: None; 8 bits, widened to 16, 32, 64 as they grow; the
+    conversations' a ``strings.StringTable``, not a ``str`` object each);
     ``output`` and ``reasoning_tokens`` 32-bit arrays (64 when a count does not fit); ``hints``
     and a ``_when`` of its own (an undated call's "now", a moved call's) codes into the objects
     met (code 0: None and ``...``; a run of calls holding the same object, as an undated log's
@@ -342,7 +344,8 @@ class FactTable(Sequence[CallFacts]):
     string subclass, a count past 64 bits) is kept whole, by position.
 
     ``table[i]`` makes a ``CallFacts`` equal to the one appended (slot by slot: the same string,
-    tuple, hints and datetime objects), a new object on each read (~1 µs): code that compares
+    tuple, hints and datetime objects; an equal conversation string, made on read), a new object
+    on each read (~1 µs): code that compares
     records by identity does not read them from here (``advise.whatif.entry``), and loops over
     every call read fields instead (``reader``, ``column``, ``feed_rows``, ``coded``: no record
     made). A record's fields are read once, when it is appended: a record changed after that is
@@ -354,7 +357,6 @@ class FactTable(Sequence[CallFacts]):
         "_common_code",
         "_commons",
         "_conversation",
-        "_conversation_code",
         "_conversations",
         "_group",
         "_group_code",
@@ -388,8 +390,7 @@ class FactTable(Sequence[CallFacts]):
         self._group_code: dict[str | None, int] = {None: 0}
         self._users: list[str | None] = [None]
         self._user_code: dict[str | None, int] = {None: 0}
-        self._conversations: list[str | None] = [None]
-        self._conversation_code: dict[str | None, int] = {None: 0}
+        self._conversations = StringTable()  # not a str object each: ~0.4 distinct a call on chats
         self._output = array("i")
         self._reasoning = array("i")
         # hints and a ``_when`` of its own: codes into the objects met (code 0: None / ``...``), a
@@ -442,9 +443,7 @@ class FactTable(Sequence[CallFacts]):
         self._common = self._put(self._common, code)
         self._group = self._put(self._group, self._code(group, self._groups, self._group_code))
         self._user = self._put(self._user, self._code(user, self._users, self._user_code))
-        self._conversation = self._put(
-            self._conversation, self._code(conversation, self._conversations, self._conversation_code)
-        )
+        self._conversation = self._put(self._conversation, self._conversations.code(conversation))
         self._output = self._put(self._output, output)
         self._reasoning = self._put(self._reasoning, reasoning)
         self._hint = self._put(self._hint, self._object_code(f.hints, self._hints))
@@ -570,7 +569,7 @@ class FactTable(Sequence[CallFacts]):
 
         return row
 
-    def coded(self, name: str) -> tuple[array, list[str | None]] | None:
+    def coded(self, name: str) -> tuple[array, Sequence[str | None]] | None:
         """``group``, ``user`` or ``conversation`` of every call as codes into that column's distinct
         strings (code 0: None), for loops that compare them by code (``advise.whatif._ByGroup``);
         None where a record is kept whole (its field is not in the codes)."""
@@ -661,6 +660,18 @@ def reader(facts: Sequence[CallFacts], name: str) -> Callable[[int], Any]:
     if own is not None:
         return own(name)
     return lambda i: getattr(facts[i], name)
+
+
+def conversation_keys(facts: Sequence[CallFacts]) -> Callable[[int], Hashable | None]:
+    """Call ``i``'s conversation as ``keys(i)``, a key equal to another call's where their
+    conversation strings are equal (None: none), for loops that key dicts by it: a
+    ``FactTable``'s codes (no string made per call, an int kept per key), else the strings."""
+    coded = getattr(facts, "coded", None)
+    got = coded("conversation") if coded is not None else None
+    if got is None:
+        return reader(facts, "conversation")
+    codes = got[0]
+    return lambda i: codes[i] or None
 
 
 def column(facts: Sequence[CallFacts], name: str) -> Sequence[Any]:
