@@ -97,6 +97,12 @@ def test_coded_reads_as_the_list(strings, data):
     sl = slice(data.draw(st.integers(-5, 70)), data.draw(st.integers(-5, 70)), data.draw(st.sampled_from([1, 2, -1])))
     assert isinstance(coded[sl], Coded) and coded[sl] == strings[sl]
     assert coded != [*strings, "x"]
+    keys = coded.keys()  # what the advisor's loops key dicts by: equal exactly where the strings are
+    assert len(keys) == len(strings) and keys[:] == [keys[i] for i in range(len(strings))]
+    assert [keys[i] is None for i in range(len(strings))] == [s is None for s in strings]
+    for i, a in enumerate(strings):
+        for j, b in enumerate(strings):
+            assert (keys[i] == keys[j]) == (a == b)
 
 
 def _facts(convs: list[str | None]) -> list[CallFacts]:

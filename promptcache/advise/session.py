@@ -241,7 +241,7 @@ def _with_tools(call: Call, text: str, facts: CallFacts) -> Call | None:
 def detect_model_switches(
     facts: Sequence[CallFacts],
     order: Sequence[int],
-    conversation: Sequence[str | None],
+    conversation: Sequence[Hashable | None],
     shapes: Mapping[str, Sequence[Shape]],
     primary: str,
     catalog: Catalog,
@@ -252,14 +252,15 @@ def detect_model_switches(
     Returns the findings that save, and those found but not kept with the reason (the kept
     model's rates may cost more than the reads save).
 
-    ``conversation``: each call's conversation (the log's id or a chain of calls), None alone."""
+    ``conversation``: each call's conversation (the log's id or a chain of calls, or a key equal
+    where they are equal: ``Coded.keys``), None alone."""
     entry: list[ModelEntry | None] = [catalog.find(m) for m in column(facts, "model")]
-    first_model: dict[str, ModelEntry] = {}
-    main: dict[str, Counter[str]] = {}  # input tokens per model, per conversation
-    last_model: dict[str, ModelEntry] = {}
-    unknown: set[str] = set()
+    first_model: dict[Hashable, ModelEntry] = {}
+    main: dict[Hashable, Counter[str]] = {}  # input tokens per model, per conversation
+    last_model: dict[Hashable, ModelEntry] = {}
+    unknown: set[Hashable] = set()
     switched: dict[str, list[int]] = {}  # group -> the calls on another model than the turn before
-    switched_convs: dict[str, set[str]] = {}
+    switched_convs: dict[str, set[Hashable]] = {}
     for i in order:
         conv = conversation[i]
         if conv is None:
@@ -282,7 +283,7 @@ def detect_model_switches(
     fams = {e.tokenizer for e in used.values()}
     seqs = {fam: shapes.get(fam, shapes[primary]) for fam in fams}
 
-    def run(keep: dict[str, ModelEntry]):
+    def run(keep: dict[Hashable, ModelEntry]):
         policies = {m: policy_for(e)() for m, e in used.items()}
 
         def assign(i: int) -> ModelEntry:

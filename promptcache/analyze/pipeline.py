@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -370,10 +370,10 @@ def _advise(run: _Run) -> _Advice:
     logged_dropped: list[tuple[Any, N.DropReason]] = []
     if not fp.partial:
         logged_found, logged_dropped = detect_model_switches(
-            metas, run.order, run.conversation, shapes, run.primary, run.catalog, run.sims.policy_maker
-        )
+            metas, run.order, run.conversation.keys(), shapes, run.primary, run.catalog, run.sims.policy_maker
+        )  # conversations as codes: no string made per call, an int kept per conversation
         if not run.content_free:
-            logged_found += _unread_writes(run.sims, fp, run.logged, run.order, run.conversation, run.primary)
+            logged_found += _unread_writes(run.sims, fp, run.logged, run.order, run.conversation.keys(), run.primary)
 
     run.done.stage = N.Stage("breakers")
 
@@ -1026,7 +1026,7 @@ def _unread_writes(
     fp: FirstPass,
     logged: ModelEntry | None,
     order: Sequence[int],
-    conversation: Sequence[str | None],
+    conversation: Sequence[Hashable | None],
     primary: str,
 ) -> list[LoggedFinding]:
     """``cache_write_unread`` on the logged model: each call's reads and writes as the provider

@@ -170,6 +170,10 @@ class Coded(Sequence[str | None]):
         for c in self.codes:
             yield table[c]
 
+    def keys(self) -> CodeKeys:
+        """Each item's code, None for None: equal where the strings are, no string made."""
+        return CodeKeys(self.codes)
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (Coded, list, tuple)):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
@@ -179,3 +183,24 @@ class Coded(Sequence[str | None]):
 
     def __repr__(self) -> str:
         return f"Coded({list(self)!r})"
+
+
+class CodeKeys(Sequence[int | None]):
+    """``keys[i]``: ``codes[i]``, None for code 0 (a ``Coded``'s keys, for dicts keyed by them)."""
+
+    __slots__ = ("codes",)
+
+    def __init__(self, codes: Sequence[int]) -> None:
+        self.codes = codes
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @overload
+    def __getitem__(self, i: int) -> int | None: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[int | None]: ...
+    def __getitem__(self, i: int | slice) -> int | list[int | None] | None:
+        if isinstance(i, slice):
+            return [c or None for c in self.codes[i]]
+        return self.codes[i] or None
