@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptcache.model.facts import CallFacts, FactTable, conversation_keys, reader
+from promptcache.model.facts import CallFacts, FactTable, column, conversation_keys, reader
 from promptcache.model.strings import Coded, StringTable
 
 _IDS = st.sampled_from(["c-286a52cf316a56a5", "c-0", "", "é", "\u202e", "chain-3", "\x00", "𝄞x"])
@@ -69,6 +69,9 @@ def test_codes_and_strings_are_the_plain_ones(strings):
         table[len(want)]
     with pytest.raises(IndexError):
         table[-len(want) - 1]
+    read = table.reader()  # the last string read given again while the code repeats
+    for c in [*codes, *reversed(codes), 0, *codes]:
+        assert read(c) == want[c] and type(read(c)) is type(want[c])
     assert StringTable(strings) == table  # built from the strings at once: the same table
     back = pickle.loads(pickle.dumps(table))  # the index by the new process's hash: made again
     assert back == table and list(back) == want and [back.get(s) for s in want] == list(range(len(want)))
@@ -117,6 +120,11 @@ def test_the_fact_table_reads_back_its_conversations(convs):
     table = FactTable(recs)
     assert [f.conversation for f in table] == convs
     assert [table[i].conversation for i in range(len(convs))] == convs
+    assert [table[i].conversation for i in reversed(range(len(convs)))] == convs[::-1]
+    assert [table[i % len(convs)].conversation for i in range(0, 7 * len(convs), 7)] == [
+        convs[i % len(convs)] for i in range(0, 7 * len(convs), 7)
+    ]
+    assert list(column(table, "conversation")) == convs
     read = reader(table, "conversation")
     assert [read(i) for i in range(len(convs))] == convs
     assert all(type(read(i)) is type(c) for i, c in enumerate(convs))

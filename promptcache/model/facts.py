@@ -363,6 +363,7 @@ class FactTable(Sequence[CallFacts]):
         "_groups",
         "_hint",
         "_hints",
+        "_last_conversation",
         "_output",
         "_reasoning",
         "_seq",
@@ -391,6 +392,7 @@ class FactTable(Sequence[CallFacts]):
         self._users: list[str | None] = [None]
         self._user_code: dict[str | None, int] = {None: 0}
         self._conversations = StringTable()  # not a str object each: ~0.4 distinct a call on chats
+        self._last_conversation: tuple[int, str | None] = (0, None)  # the last read (a chat's calls in a row)
         self._output = array("i")
         self._reasoning = array("i")
         # hints and a ``_when`` of its own: codes into the objects met (code 0: None / ``...``), a
@@ -501,7 +503,10 @@ class FactTable(Sequence[CallFacts]):
         f.user = self._users[self._user[i]]
         f.group = self._groups[self._group[i]]
         f.output = self._output[i]
-        f.conversation = self._conversations[self._conversation[i]]
+        c, last = self._conversation[i], self._last_conversation
+        if c != last[0]:
+            last = self._last_conversation = (c, self._conversations[c])
+        f.conversation = last[1]
         f.reasoning_tokens = self._reasoning[i]
         f.hints = self._hints[self._hint[i]]
         f.seq = self._seq.get(i, i) if self._seq else i
@@ -513,7 +518,7 @@ class FactTable(Sequence[CallFacts]):
                 yield self[i]
             return
         commons, hints, whens, seqs = self._commons, self._hints, self._whens, self._seq
-        groups, users, conversations = self._groups, self._users, self._conversations
+        groups, users, conversations = self._groups, self._users, self._conversations.reader()
         new = _new
         cols = zip(self.starts, self.ends, self._common, self._user, self._group, self._output, self._conversation,
                    self._reasoning, self._hint, self._when)  # fmt: skip
@@ -526,7 +531,7 @@ class FactTable(Sequence[CallFacts]):
             f.user = users[user]
             f.group = groups[group]
             f.output = output
-            f.conversation = conversations[conversation]
+            f.conversation = conversations(conversation)
             f.reasoning_tokens = reasoning
             f.hints = hints[hint]
             f.seq = seqs.get(i, i) if seqs else i
@@ -605,7 +610,10 @@ class FactTable(Sequence[CallFacts]):
             if name == "seq":
                 seqs = self._seq
                 return lambda i: seqs.get(i, i)
-            if name in ("group", "user", "conversation"):
+            if name == "conversation":
+                read, codes = self._conversations.reader(), self._conversation
+                return lambda i: read(codes[i])
+            if name in ("group", "user"):
                 s, codes = getattr(self, "_" + name + "s"), getattr(self, "_" + name)
                 return lambda i: s[codes[i]]
             if name == "when":
@@ -629,7 +637,10 @@ class FactTable(Sequence[CallFacts]):
                 return self._output
             if name == "reasoning_tokens":
                 return self._reasoning
-            if name in ("group", "user", "conversation"):
+            if name == "conversation":
+                read = self._conversations.reader()
+                return [read(c) for c in self._conversation]
+            if name in ("group", "user"):
                 s = getattr(self, "_" + name + "s")
                 return [s[c] for c in getattr(self, "_" + name)]
             per = self._per_common(name)

@@ -9,7 +9,7 @@ made again on each read (``table[code]``), so callers that only compare strings 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import overload
 
 _ENC = "utf-8"
@@ -109,6 +109,21 @@ class StringTable(Sequence[str | None]):
                 return None
             raise IndexError("string table index out of range")
         return self._blob[ends[c - 1] : ends[c]].decode(_ENC, _ERR)  # IndexError past the end
+
+    def reader(self) -> Callable[[int], str | None]:
+        """``table[c]`` as ``read(c)``, for loops over calls: while the code repeats (a
+        conversation's calls in a row) the string read last is given again, none made."""
+        last: list = [0, None]
+
+        def read(c: int) -> str | None:
+            if c == last[0]:
+                return last[1]
+            ends = self._ends
+            got = self._blob[ends[c - 1] : ends[c]].decode(_ENC, _ERR) if c > 0 else self[c]
+            last[0], last[1] = c, got
+            return got
+
+        return read
 
     def __iter__(self) -> Iterator[str | None]:
         yield None
