@@ -143,17 +143,19 @@ def test_pipeline_rows_are_the_old_objects(outcomes):
     """``analyze``'s per-conversation sums as columns, fed outcome by outcome: the objects it built
     before from its dict of lists (calls, input and hit tokens per conversation), in the same order."""
     from promptcache.analyze.pipeline import _ConversationSums, _ratio
+    from promptcache.model.strings import StringTable
 
     outcomes = [(conv, abs(t) % 2**40, abs(r) % 2**40) for conv, t, r in outcomes]
     sums = _ConversationSums()
+    table = StringTable()  # the run's conversation strings: the sums are keyed by code
     hits: dict[str, list[int]] = {}
     for conv, total, read in outcomes:
-        sums.add(conv, total, read)
+        sums.add(table.code(conv), total, read)
         c = hits.setdefault(conv, [0, 0, 0])  # the old accumulation
         c[0] += 1
         c[1] += total
         c[2] += read
-    got = sums.rows()
+    got = sums.rows(table)
     want = [
         Conversation(id=k, calls=v[0], input_tokens=v[1], cache_hit_tokens=v[2], hit_ratio=_ratio(v[2], v[1]))
         for k, v in hits.items()

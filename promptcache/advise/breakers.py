@@ -20,14 +20,14 @@ re-simulates the log with each fix alone, with all of them, and with all but one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import orjson
 
 from ..measure.shape import ChatShape, Shape, chain_of
 from ..model.calls import Call, Segment
-from ..model.facts import CallFacts, reader, start_order
+from ..model.facts import CallFacts, conversation_keys, reader, start_order
 from ..model.findings import (
     CacheNotReady,
     DynamicBeforeStatic,
@@ -286,11 +286,11 @@ def detect_history_rewrites(
     messages (those after its last assistant turn). That prompt is longer, so the simulation, not
     this function, says whether the rewrite cost more than it saved.
     """
-    last: dict[str, int] = {}
+    last: dict[Hashable, int] = {}
     whatif: dict[int, dict[str, Shape]] = {}  # the append-only version of each turn after a rewrite
     changed: dict[str, dict[str, dict[int, Shape]]] = {}
     where: dict[str, list[int]] = {}
-    conversation, group = reader(facts, "conversation"), reader(facts, "group")  # no record made per call
+    conversation, group = conversation_keys(facts), reader(facts, "group")  # no record nor string made per call
     for i in start_order(facts):  # ties in log order; the facts' own ints, no key tuple per call
         conv = conversation(i)
         if conv is None:

@@ -17,7 +17,7 @@ checked yet).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
 from itertools import pairwise
 
@@ -57,7 +57,7 @@ def _common(a: Shape, b: Shape) -> int | None:
 def unread_writes(
     facts: Sequence[CallFacts],
     order: Sequence[int],
-    conversation: Sequence[str | None],
+    conversation: Sequence[Hashable | None],
     shapes: Sequence[Shape],
     reads: Sequence[int],
     writes: Sequence[int],
@@ -115,7 +115,7 @@ def unread_writes(
 def detect_unread_writes(
     facts: Sequence[CallFacts],
     order: Sequence[int],
-    conversation: Sequence[str | None],
+    conversation: Sequence[Hashable | None],
     shapes: Sequence[Shape],
     reads: Sequence[int],
     writes: Sequence[int],

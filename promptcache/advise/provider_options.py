@@ -27,12 +27,12 @@ from __future__ import annotations
 import math
 import zlib
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
 from typing import cast
 
 from ..measure.shape import Shape, chain_of
-from ..model.facts import CallFacts
+from ..model.facts import CallFacts, conversation_keys, reader
 from ..model.findings import Breakpoints, CacheKeyRouting, PartName, PromptUnderMinimum
 from ..model.hints import CacheHints, with_options
 from ..simulate.anthropic import AnthropicCache
@@ -164,13 +164,16 @@ def detect_breakpoints(
 
 
 def _groups_with_conversations(facts: Sequence[CallFacts]) -> set[str]:
-    seen: dict[str, str] = {}
+    conversation, group = conversation_keys(facts), reader(facts, "group")  # no record nor string made per call
+    seen: dict[Hashable, str] = {}
     out = set()
-    for f in facts:
-        if f.conversation is not None:
-            if f.conversation in seen:
-                out.add(f.group)
-            seen[f.conversation] = f.group
+    for i in range(len(facts)):
+        conv = conversation(i)
+        if conv is not None:
+            g = group(i)
+            if conv in seen:
+                out.add(g)
+            seen[conv] = g
     return out
 
 

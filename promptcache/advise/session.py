@@ -20,7 +20,7 @@ out of the comparison: it is what changed.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import orjson
@@ -28,7 +28,7 @@ import orjson
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import ChatShape, Measurer, Shape, chain_of
 from ..model.calls import Call, Segment
-from ..model.facts import CallFacts, column, reader
+from ..model.facts import CallFacts, column, conversation_keys
 from ..model.findings import ModelSwitch, PartName, ToolListChange
 from ..model.notes import DropReason
 from ..price.scenarios import simulate
@@ -54,8 +54,8 @@ def link_turns(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequenc
     else the latest earlier call whose whole prompt, tools left out, begins this call's."""
     parent = [-1] * len(facts)
     by_prefix: dict[int, int] = {}
-    by_conv: dict[str, int] = {}
-    conversation = reader(facts, "conversation")  # no record made per call
+    by_conv: dict[Hashable, int] = {}
+    conversation = conversation_keys(facts)  # no record nor string made per call
     for i in order:
         sh = shapes[i]
         # a chat shape's keys alone (``keys_from``: no arrays built and kept)
@@ -241,7 +241,7 @@ def _with_tools(call: Call, text: str, facts: CallFacts) -> Call | None:
 def detect_model_switches(
     facts: Sequence[CallFacts],
     order: Sequence[int],
-    conversation: Sequence[str | None],
+    conversation: Sequence[Hashable | None],
     shapes: Mapping[str, Sequence[Shape]],
     primary: str,
     catalog: Catalog,
@@ -252,14 +252,15 @@ def detect_model_switches(
     Returns the findings that save, and those found but not kept with the reason (the kept
     model's rates may cost more than the reads save).
 
-    ``conversation``: each call's conversation (the log's id or a chain of calls), None alone."""
+    ``conversation``: each call's conversation (the log's id or a chain of calls, or a key equal
+    where they are equal: ``Coded.keys``), None alone."""
     entry: list[ModelEntry | None] = [catalog.find(m) for m in column(facts, "model")]
-    first_model: dict[str, ModelEntry] = {}
-    main: dict[str, Counter[str]] = {}  # input tokens per model, per conversation
-    last_model: dict[str, ModelEntry] = {}
-    unknown: set[str] = set()
+    first_model: dict[Hashable, ModelEntry] = {}
+    main: dict[Hashable, Counter[str]] = {}  # input tokens per model, per conversation
+    last_model: dict[Hashable, ModelEntry] = {}
+    unknown: set[Hashable] = set()
     switched: dict[str, list[int]] = {}  # group -> the calls on another model than the turn before
-    switched_convs: dict[str, set[str]] = {}
+    switched_convs: dict[str, set[Hashable]] = {}
     for i in order:
         conv = conversation[i]
         if conv is None:
@@ -282,7 +283,7 @@ def detect_model_switches(
     fams = {e.tokenizer for e in used.values()}
     seqs = {fam: shapes.get(fam, shapes[primary]) for fam in fams}
 
-    def run(keep: dict[str, ModelEntry]):
+    def run(keep: dict[Hashable, ModelEntry]):
         policies = {m: policy_for(e)() for m, e in used.items()}
 
         def assign(i: int) -> ModelEntry:

@@ -276,7 +276,7 @@ def facts_of(
         model=sys.intern(call.model),
         group="",
         output=out,
-        conversation=_shared(call.conversation_id),
+        conversation=call.conversation_id,  # coded by the fact table, no str object kept
         tool_calls=call.response_tool_calls,
         reasoning_tokens=reasoning,
         task_kinds=task_bits(call),

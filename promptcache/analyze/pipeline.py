@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -44,6 +44,7 @@ from ..model import notes as N
 from ..model import report as R
 from ..model.calls import Call
 from ..model.facts import CallFacts, column, reader, start_order
+from ..model.strings import Coded, StringTable
 from ..price.calibration import CallRow, GroupCalibration, calibrate_groups
 from ..price.ledger import Ledger, usd
 from ..read.reader import LogReader, Reread, read_logs
@@ -170,7 +171,7 @@ class _Run(_Inputs):
     order: Sequence[int]  # calls in start-time order
     sims: Simulations
     chains: Chains
-    conversation: list[str | None]
+    conversation: Coded  # each call's conversation (``_conversations``)
     translations: dict[str, N.ComparisonCounts]
     timeline: TimelineBuilder | None
     logged: ModelEntry | None  # the model the log ran on most, when the catalog knows it
@@ -270,14 +271,14 @@ def _simulate_as_logged(run: _Run) -> _AsLogged:
     timed, start, group = (reader(metas, name) for name in ("timed", "start", "group"))  # no record per call
     out = _AsLogged(R.ConversationRows(), {}, {})
     sums = _ConversationSums()
+    conversations = run.conversation.codes
     for e in run.everyone:
         track = e is run.entries[0]
 
         def on_outcome(i: int, o, key=(e.id, "as_logged"), track=track) -> None:
             if timeline is not None and timed(i):  # issue 8 timeline
                 timeline.simulated(key, start(i), o.read, o.total, group=group(i))
-            conv = run.conversation[i]
-            if track and conv is not None:
+            if track and (conv := conversations[i]):  # the conversation's code (0: none)
                 sums.add(conv, o.total, o.read)
 
         run.done.stage = N.Stage("simulation", e.id, "as_logged")
@@ -288,7 +289,7 @@ def _simulate_as_logged(run: _Run) -> _AsLogged:
             got = run.sims.outcomes(e)
             out.sim_reads[e.id] = got.read
             out.sim_writes[e.id] = (got.write, got.write_1h)
-    out.conversations = sums.rows()
+    out.conversations = sums.rows(run.conversation.table)
     return out
 
 
@@ -297,12 +298,12 @@ class _ConversationSums:
     """Per conversation, in the order the simulation first meets it: its calls, input and hit tokens,
     as columns (no object a conversation; the dict from id to row goes once the rows are made)."""
 
-    row: dict[str, int] = field(default_factory=dict)
+    row: dict[int, int] = field(default_factory=dict)  # conversation code -> row
     calls: array = field(default_factory=lambda: array("q"))
     input_tokens: array = field(default_factory=lambda: array("q"))
     hit_tokens: array = field(default_factory=lambda: array("q"))
 
-    def add(self, conversation: str, total: int, read: int) -> None:
+    def add(self, conversation: int, total: int, read: int) -> None:
         k = self.row.get(conversation)
         if k is None:
             k = self.row[conversation] = len(self.calls)
@@ -313,10 +314,10 @@ class _ConversationSums:
         self.input_tokens[k] += total
         self.hit_tokens[k] += read
 
-    def rows(self) -> R.ConversationRows:
-        """The report's rows, hit ratio included."""
+    def rows(self, table: StringTable) -> R.ConversationRows:
+        """The report's rows, hit ratio included; ids as codes into ``table`` (strings made on read)."""
         ratios = array("d", [_ratio(h, t) for h, t in zip(self.hit_tokens, self.input_tokens, strict=True)])
-        ids, self.row = list(self.row), {}
+        ids, self.row = Coded(array("I", self.row), table), {}
         return R.ConversationRows(ids, self.calls, self.input_tokens, self.hit_tokens, ratios)
 
 
@@ -369,10 +370,10 @@ def _advise(run: _Run) -> _Advice:
     logged_dropped: list[tuple[Any, N.DropReason]] = []
     if not fp.partial:
         logged_found, logged_dropped = detect_model_switches(
-            metas, run.order, run.conversation, shapes, run.primary, run.catalog, run.sims.policy_maker
-        )
+            metas, run.order, run.conversation.keys(), shapes, run.primary, run.catalog, run.sims.policy_maker
+        )  # conversations as codes: no string made per call, an int kept per conversation
         if not run.content_free:
-            logged_found += _unread_writes(run.sims, fp, run.logged, run.order, run.conversation, run.primary)
+            logged_found += _unread_writes(run.sims, fp, run.logged, run.order, run.conversation.keys(), run.primary)
 
     run.done.stage = N.Stage("breakers")
 
@@ -765,16 +766,27 @@ def _cut_timeline(
     return timeline
 
 
-def _conversations(metas: Sequence[CallFacts], chains: Chains) -> list[str | None]:
+def _conversations(metas: Sequence[CallFacts], chains: Chains) -> Coded:
     """Each call's conversation: the log's own id, else the chain of calls that extend one another
-    (an agent loop or a chat without ids), named after its first call; none for a lone call."""
+    (an agent loop or a chat without ids), named after its first call; none for a lone call. As
+    codes into the fact table's conversation strings (its own codes where no chain is named:
+    nothing a call), the chains' names added to them."""
+    coded = getattr(metas, "coded", None)
+    got = coded("conversation") if coded is not None else None
+    if got is not None and isinstance(got[1], StringTable):
+        codes, table = got
+    else:
+        table = StringTable()
+        codes = array("I", [table.code(m.conversation) for m in metas])
     size = Counter(chains.root)
-    return [
-        m.conversation
-        if m.conversation is not None
-        else (f"chain-{chains.root[i] + 1}" if size[chains.root[i]] > 1 else None)
-        for i, m in enumerate(metas)
-    ]
+    root = chains.root
+    named: array | None = None
+    for i, c in enumerate(codes):
+        if not c and size[root[i]] > 1:
+            if named is None:
+                named = array("I", codes)  # the table's own codes are read, never changed
+            named[i] = table.code(f"chain-{root[i] + 1}")
+    return Coded(codes if named is None else named, table)
 
 
 def _check_at(at: datetime | None, models: list[ModelEntry]) -> None:
@@ -1014,7 +1026,7 @@ def _unread_writes(
     fp: FirstPass,
     logged: ModelEntry | None,
     order: Sequence[int],
-    conversation: list[str | None],
+    conversation: Sequence[Hashable | None],
     primary: str,
 ) -> list[LoggedFinding]:
     """``cache_write_unread`` on the logged model: each call's reads and writes as the provider

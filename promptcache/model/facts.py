@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import operator
 from array import array
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
 from .hints import CacheHints
+from .strings import StringTable
 
 # the yes/no facts of a call, as bits of ``CallFacts.flags`` (one int, not five slots)
 TIMED, LATENCY_REPORTED, TOOLS, THINKING, BLEND = 1, 2, 4, 8, 16
@@ -347,7 +348,8 @@ class FactTable(Sequence[CallFacts]):
     for the whole run). ``starts`` and ``ends`` are ``array('d')``; the shared ``_common`` tuple a
     code into the table's distinct tuples (the same objects, so a record read back shares its
     tuple as the appended one did); ``group``, ``user`` and ``conversation`` codes into each
-    column's distinct strings (code 0: None; 8 bits, widened to 16, 32, 64 as they grow);
+    column's distinct strings (code 0: None; 8 bits, widened to 16, 32, 64 as they grow; the
+    conversations' a ``strings.StringTable``, not a ``str`` object each);
     ``output`` and ``reasoning_tokens`` 8-bit arrays (16, 32, 64 as counts need); ``hints``
     and a ``_when`` of its own (an undated call's "now", a moved call's) codes into the objects
     met (code 0: None and ``...``; a run of calls holding the same object, as an undated log's
@@ -356,7 +358,8 @@ class FactTable(Sequence[CallFacts]):
     string subclass, a count past 64 bits) is kept whole, by position.
 
     ``table[i]`` makes a ``CallFacts`` equal to the one appended (slot by slot: the same string,
-    tuple, hints and datetime objects), a new object on each read (~1 µs): code that compares
+    tuple, hints and datetime objects; an equal conversation string, made on read), a new object
+    on each read (~1 µs): code that compares
     records by identity does not read them from here (``advise.whatif.entry``), and loops over
     every call read fields instead (``reader``, ``column``, ``feed_rows``, ``coded``: no record
     made). A record's fields are read once, when it is appended: a record changed after that is
@@ -368,13 +371,13 @@ class FactTable(Sequence[CallFacts]):
         "_common_code",
         "_commons",
         "_conversation",
-        "_conversation_code",
         "_conversations",
         "_group",
         "_group_code",
         "_groups",
         "_hint",
         "_hints",
+        "_last_conversation",
         "_output",
         "_reasoning",
         "_seq",
@@ -402,8 +405,8 @@ class FactTable(Sequence[CallFacts]):
         self._group_code: dict[str | None, int] = {None: 0}
         self._users: list[str | None] = [None]
         self._user_code: dict[str | None, int] = {None: 0}
-        self._conversations: list[str | None] = [None]
-        self._conversation_code: dict[str | None, int] = {None: 0}
+        self._conversations = StringTable()  # not a str object each: ~0.4 distinct a call on chats
+        self._last_conversation: tuple[int, str | None] = (0, None)  # the last read (a chat's calls in a row)
         self._output = array("b")  # widened as counts need (``appended``)
         self._reasoning = array("b")
         # hints and a ``_when`` of its own: codes into the objects met (code 0: None / ``...``), a
@@ -456,9 +459,7 @@ class FactTable(Sequence[CallFacts]):
         self._common = self._put(self._common, code)
         self._group = self._put(self._group, self._code(group, self._groups, self._group_code))
         self._user = self._put(self._user, self._code(user, self._users, self._user_code))
-        self._conversation = self._put(
-            self._conversation, self._code(conversation, self._conversations, self._conversation_code)
-        )
+        self._conversation = self._put(self._conversation, self._conversations.code(conversation))
         self._output = self._put(self._output, output)
         self._reasoning = self._put(self._reasoning, reasoning)
         self._hint = self._put(self._hint, self._object_code(f.hints, self._hints))
@@ -516,7 +517,10 @@ class FactTable(Sequence[CallFacts]):
         f.user = self._users[self._user[i]]
         f.group = self._groups[self._group[i]]
         f.output = self._output[i]
-        f.conversation = self._conversations[self._conversation[i]]
+        c, last = self._conversation[i], self._last_conversation
+        if c != last[0]:
+            last = self._last_conversation = (c, self._conversations[c])
+        f.conversation = last[1]
         f.reasoning_tokens = self._reasoning[i]
         f.hints = self._hints[self._hint[i]]
         f.seq = self._seq.get(i, i) if self._seq else i
@@ -528,7 +532,7 @@ class FactTable(Sequence[CallFacts]):
                 yield self[i]
             return
         commons, hints, whens, seqs = self._commons, self._hints, self._whens, self._seq
-        groups, users, conversations = self._groups, self._users, self._conversations
+        groups, users, conversations = self._groups, self._users, self._conversations.reader()
         new = _new
         cols = zip(self.starts, self.ends, self._common, self._user, self._group, self._output, self._conversation,
                    self._reasoning, self._hint, self._when)  # fmt: skip
@@ -541,7 +545,7 @@ class FactTable(Sequence[CallFacts]):
             f.user = users[user]
             f.group = groups[group]
             f.output = output
-            f.conversation = conversations[conversation]
+            f.conversation = conversations(conversation)
             f.reasoning_tokens = reasoning
             f.hints = hints[hint]
             f.seq = seqs.get(i, i) if seqs else i
@@ -584,7 +588,7 @@ class FactTable(Sequence[CallFacts]):
 
         return row
 
-    def coded(self, name: str) -> tuple[array, list[str | None]] | None:
+    def coded(self, name: str) -> tuple[array, Sequence[str | None]] | None:
         """``group``, ``user`` or ``conversation`` of every call as codes into that column's distinct
         strings (code 0: None), for loops that compare them by code (``advise.whatif._ByGroup``);
         None where a record is kept whole (its field is not in the codes)."""
@@ -620,7 +624,10 @@ class FactTable(Sequence[CallFacts]):
             if name == "seq":
                 seqs = self._seq
                 return lambda i: seqs.get(i, i)
-            if name in ("group", "user", "conversation"):
+            if name == "conversation":
+                read, codes = self._conversations.reader(), self._conversation
+                return lambda i: read(codes[i])
+            if name in ("group", "user"):
                 s, codes = getattr(self, "_" + name + "s"), getattr(self, "_" + name)
                 return lambda i: s[codes[i]]
             if name == "when":
@@ -644,7 +651,10 @@ class FactTable(Sequence[CallFacts]):
                 return self._output
             if name == "reasoning_tokens":
                 return self._reasoning
-            if name in ("group", "user", "conversation"):
+            if name == "conversation":
+                read = self._conversations.reader()
+                return [read(c) for c in self._conversation]
+            if name in ("group", "user"):
                 s = getattr(self, "_" + name + "s")
                 return [s[c] for c in getattr(self, "_" + name)]
             per = self._per_common(name)
@@ -675,6 +685,18 @@ def reader(facts: Sequence[CallFacts], name: str) -> Callable[[int], Any]:
     if own is not None:
         return own(name)
     return lambda i: getattr(facts[i], name)
+
+
+def conversation_keys(facts: Sequence[CallFacts]) -> Callable[[int], Hashable | None]:
+    """Call ``i``'s conversation as ``keys(i)``, a key equal to another call's where their
+    conversation strings are equal (None: none), for loops that key dicts by it: a
+    ``FactTable``'s codes (no string made per call, an int kept per key), else the strings."""
+    coded = getattr(facts, "coded", None)
+    got = coded("conversation") if coded is not None else None
+    if got is None:
+        return reader(facts, "conversation")
+    codes = got[0]
+    return lambda i: codes[i] or None
 
 
 def column(facts: Sequence[CallFacts], name: str) -> Sequence[Any]:

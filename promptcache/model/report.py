@@ -18,6 +18,7 @@ from pydantic_core import core_schema
 
 from .findings import FindingEvidence, PartName
 from .notes import Baseline, Note, PricesBasis, TokenCounts, Tokenizers, VolumeBasis
+from .strings import Coded
 
 SCHEMA_VERSION = "1.1"
 
@@ -378,14 +379,15 @@ class ConversationRows(Sequence[Conversation]):
 
     def __init__(
         self,
-        ids: Iterable[str] = (),
+        ids: Iterable[str] | Coded = (),
         calls: Iterable[int] = (),
         input_tokens: Iterable[int] = (),
         cache_hit_tokens: Iterable[int] = (),
         hit_ratio: Iterable[float] = (),
     ) -> None:
         """The rows from their columns, in order (arrays of the right type are kept, not copied)."""
-        self.ids = list(ids)
+        # ``Coded``: the ids as codes into the run's string table (4 bytes a row), kept as given
+        self.ids: list[str] | Coded = ids if isinstance(ids, Coded) else list(ids)
         self.calls = _column(calls, "q")
         self.input_tokens = _column(input_tokens, "q")
         self.cache_hit_tokens = _column(cache_hit_tokens, "q")
@@ -421,7 +423,7 @@ class ConversationRows(Sequence[Conversation]):
                 self.ids[i], self.calls[i], self.input_tokens[i], self.cache_hit_tokens[i], self.hit_ratio[i]
             )
         return Conversation(
-            id=self.ids[i],
+            id=self.ids[i],  # type: ignore[arg-type]  # a row's id is never None
             calls=self.calls[i],
             input_tokens=self.input_tokens[i],
             cache_hit_tokens=self.cache_hit_tokens[i],
@@ -436,7 +438,7 @@ class ConversationRows(Sequence[Conversation]):
         """Rows ``start:stop`` as (id, calls, input_tokens, cache_hit_tokens, hit_ratio), no object a row."""
         stop = len(self.ids) if stop is None else stop
         return zip(
-            self.ids[start:stop],
+            self.ids[start:stop],  # type: ignore[arg-type]  # a row's id is never None
             self.calls[start:stop],
             self.input_tokens[start:stop],
             self.cache_hit_tokens[start:stop],
@@ -446,9 +448,8 @@ class ConversationRows(Sequence[Conversation]):
 
     def with_ids(self, fn: Callable[[str], str]) -> ConversationRows:
         """The same rows with ``fn`` applied to every id (the numbers' columns shared, not copied)."""
-        return ConversationRows(
-            [fn(x) for x in self.ids], self.calls, self.input_tokens, self.cache_hit_tokens, self.hit_ratio
-        )
+        ids = [fn(x) for x in self.ids]  # type: ignore[arg-type]  # a row's id is never None
+        return ConversationRows(ids, self.calls, self.input_tokens, self.cache_hit_tokens, self.hit_ratio)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ConversationRows):

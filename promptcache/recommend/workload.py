@@ -18,13 +18,13 @@ from __future__ import annotations
 import re
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ..measure.shape import ChatShape, Shape
 from ..model.calls import Call, is_blocks
-from ..model.facts import CallFacts, reader
+from ..model.facts import CallFacts, conversation_keys
 from ..model.notes import VolumeBasis
 from .concurrency import peak_per_window
 
@@ -135,11 +135,11 @@ def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequen
     looks up each of its own prefix keys, longest first, so the work is O(pieces) per call.
     """
     n = len(metas)
-    conversation = reader(metas, "conversation")  # no record made per call
+    conversation = conversation_keys(metas)  # no record nor string made per call
     code = index_code(n)
     parent, root, step = array(code, [-1]) * n, array(code, range(n)), array(code, bytes(array(code).itemsize * n))
     by_prefix: dict[int, int] = {}
-    by_conv: dict[str, int] = {}
+    by_conv: dict[Hashable, int] = {}
     for i in order:
         s = shapes[i]
         chain = (
