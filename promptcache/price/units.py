@@ -30,12 +30,14 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import compress
 from typing import Any
 
 from ..knowledge.catalog import Catalog, default_catalog
 from ..measure.shape import Shape
 from ..model.facts import CallFacts
 from ..simulate.partition import (
+    CodedPrints,
     Footprints,
     Partition,
     Unit,
@@ -325,7 +327,15 @@ def rerun_partitions(
     at = call_roots(base_prints, root)  # each call's partition by its footprint as logged
     groups: dict[Any, array] = {}
     rerun = array("q")
-    for i in order:
+    calls: Iterable[int] = order
+    if type(at) is CodedPrints:
+        # only the calls that can be re-run, picked at C speed (no Python step per call of the
+        # log): those whose partition as logged is dirty (one test per distinct footprint; a
+        # changed call's is: ``dirty`` holds its footprints' roots as logged); the loop below
+        # tests them as it tests every call
+        hot = [r in dirty for r in at.table]
+        calls = compress(order, map(hot.__getitem__, map(at.codes.__getitem__, order)))
+    for i in calls:
         p = new_prints.get(i)
         r = at[i] if p is None else root(p[0])
         if r in dirty:
