@@ -162,22 +162,29 @@ def reduce_ledgers(catalog: Catalog, order: Sequence[int], parts: Iterable[Parti
 
 
 def reduce_counted(catalog: Catalog, order: Sequence[int], parts: Iterable[PartialLedger]) -> Counted:
-    """``reduce_ledgers``, with each bucket's number of calls."""
-    rank = ranks(order)
+    """``reduce_ledgers``, with each bucket's number of calls. Each bucket's first call is the
+    earliest of its parts' firsts in ``order`` (``ranks(order)`` of them): only those few are
+    looked up (``_ranks_at``), not every call's rank made."""
     sums: dict[tuple[str, tuple], list[int]] = {}
+    firsts: dict[tuple[str, tuple], list[int]] = {}  # each bucket's parts' first calls
     for part in parts:
         for key, (hit, miss, output, w5, w1, first, n) in part.items():
             s = sums.get(key)
             if s is None:
-                sums[key] = [hit, miss, output, w5, w1, rank[first], n]
+                sums[key] = [hit, miss, output, w5, w1, 0, n]
+                firsts[key] = [first]
             else:
                 s[0] += hit
                 s[1] += miss
                 s[2] += output
                 s[3] += w5
                 s[4] += w1
-                s[5] = min(s[5], rank[first])
                 s[6] += n
+                firsts[key].append(first)
+    got = _ranks_at(order, {f for fs in firsts.values() for f in fs})
+    rank: Any = ranks(order) if got is None else got  # a call not in ``order``: as ``ranks`` has it
+    for key, s in sums.items():
+        s[5] = min(map(rank.__getitem__, firsts[key]))
     led = Ledger(catalog)
     calls: dict[tuple[str, tuple], int] = {}
     firsts: dict[tuple[str, tuple], int] = {}
@@ -216,6 +223,19 @@ def price_coded(calls: Sequence[int], outcomes: Outcomes, codes: PriceCodes) -> 
     return {
         keys[c]: (h, m, o, a5, a1, first, n) for c, first, n, h, m, o, a5, a1 in bucket_sums(calls, outcomes, codes.at)
     }
+
+
+def _ranks_at(order: Sequence[int], calls: set[int]) -> dict[int, int] | None:
+    """``ranks(order)[i]`` for each call ``i`` of ``calls`` (its last place in ``order``), found
+    in numpy, no Python step per call of the log; None when one is not in ``order``."""
+    import numpy as np
+
+    if not calls:
+        return {}
+    o = np.asarray(order, dtype=np.int64)
+    at = np.flatnonzero(np.isin(o, np.fromiter(calls, np.int64, len(calls))))
+    got = dict(zip(o[at].tolist(), at.tolist(), strict=True))  # a later place overwrites an earlier
+    return got if len(got) == len(calls) else None
 
 
 def ranks(order: Sequence[int]) -> array:
