@@ -66,7 +66,7 @@ class Overlay(Sequence[T], Generic[T]):
         array (a ``FactTable``'s ``start``, ``end`` and counts), a copy with the changed calls'
         values written in (C speed, 8 bytes a call at most: ``start_order`` sorts it), else a list
         read call by call."""
-        base = column(self.base, name)
+        base = column(self.base, name)  # type: ignore[arg-type]
         if type(base) is array:
             out, get, n = array(base.typecode, base), self.over.get, len(base)
             kind = float if base.typecode in "fd" else int

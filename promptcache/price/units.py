@@ -166,13 +166,13 @@ def reduce_counted(catalog: Catalog, order: Sequence[int], parts: Iterable[Parti
     earliest of its parts' firsts in ``order`` (``ranks(order)`` of them): only those few are
     looked up (``_ranks_at``), not every call's rank made."""
     sums: dict[tuple[str, tuple], list[int]] = {}
-    firsts: dict[tuple[str, tuple], list[int]] = {}  # each bucket's parts' first calls
+    heads: dict[tuple[str, tuple], list[int]] = {}  # each bucket's parts' first calls
     for part in parts:
         for key, (hit, miss, output, w5, w1, first, n) in part.items():
             s = sums.get(key)
             if s is None:
                 sums[key] = [hit, miss, output, w5, w1, 0, n]
-                firsts[key] = [first]
+                heads[key] = [first]
             else:
                 s[0] += hit
                 s[1] += miss
@@ -180,11 +180,11 @@ def reduce_counted(catalog: Catalog, order: Sequence[int], parts: Iterable[Parti
                 s[3] += w5
                 s[4] += w1
                 s[6] += n
-                firsts[key].append(first)
-    got = _ranks_at(order, {f for fs in firsts.values() for f in fs})
+                heads[key].append(first)
+    got = _ranks_at(order, {f for fs in heads.values() for f in fs})
     rank: Any = ranks(order) if got is None else got  # a call not in ``order``: as ``ranks`` has it
     for key, s in sums.items():
-        s[5] = min(map(rank.__getitem__, firsts[key]))
+        s[5] = min(map(rank.__getitem__, heads[key]))
     led = Ledger(catalog)
     calls: dict[tuple[str, tuple], int] = {}
     firsts: dict[tuple[str, tuple], int] = {}
