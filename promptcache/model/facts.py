@@ -290,8 +290,10 @@ def start_order(facts: Sequence[CallFacts]) -> Sequence[int]:
         import numpy as np
 
         got = np.frombuffer(starts, np.float64)
-        if not np.isnan(got).any():
-            return array(tc, np.argsort(got, kind="stable").astype(np.int32 if tc == "i" else np.int64).tobytes())
+        if n and not np.isnan(got).any():
+            out = array(tc, [0]) * n  # written in place: no copy of the order on the way
+            np.frombuffer(out, np.dtype(tc))[:] = np.argsort(got, kind="stable")
+            return out
     return array(tc, sorted(range(n), key=reader(facts, "start")))
 
 

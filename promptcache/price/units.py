@@ -232,7 +232,12 @@ def _ranks_at(order: Sequence[int], calls: set[int]) -> dict[int, int] | None:
 
     if not calls:
         return {}
-    o = np.asarray(order, dtype=np.int64)
+    # an integer array's own buffer (no copy), else the order's values in 64 bits
+    o = (
+        np.frombuffer(order, np.dtype(order.typecode))
+        if type(order) is array and order.typecode in "bBhHiIlLqQ"
+        else np.asarray(order, dtype=np.int64)
+    )
     at = np.flatnonzero(np.isin(o, np.fromiter(calls, np.int64, len(calls))))
     got = dict(zip(o[at].tolist(), at.tolist(), strict=True))  # a later place overwrites an earlier
     return got if len(got) == len(calls) else None
