@@ -349,3 +349,57 @@ def test_block_shapes_read_in_place_equal_their_plain_shapes(spec, mode, by_user
             assert a == slow.request(sshape, start=start, end=end, user=user)
     for name in ("keys", "tokens"):  # neither policy built these arrays
         assert all(name not in (s[0]._kept or ()) for s in stream)
+
+
+_ROLES = st.sampled_from(["tools", "system", "user", "assistant", "tool"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.tuples(st.integers(0, 5), _ROLES), min_size=1, max_size=9),
+            st.sampled_from([0.0, 1.0, 200.0, 400.0]),
+            st.sampled_from(["u1", "u2"]),
+            st.sampled_from([None, ("", False, 0), ("auto", True, 1), ("any", False, 0)]),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.sampled_from(["logged", "auto", "auto-1h"]),
+)
+def test_anthropic_boundary_keys_on_use_equal_the_list(spec, mode):
+    """``AnthropicCache._key_at`` (a boundary's key hashed when the walk visits it) gives
+    ``_keys``' list item for item (system-level pieces unsalted, anywhere in the prompt), and a
+    stream of text requests has the same outcomes as with the whole list made per request."""
+    from promptcache.measure.shape import chain_of
+
+    m = Measurer("deepseek-v4")
+    keys_of = [hash(("piece", k)) for k in range(6)]
+    for k, key in enumerate(keys_of):
+        m._store(key, [k + 1] * (20 + 40 * k), 0)
+    stream = []
+    t = 1_000.0
+    for pieces, gap, user, opts in spec:
+        keys = [keys_of[k] for k, _ in pieces]
+        toks = [20 + 40 * k for k, _ in pieces]
+        roles = tuple(r for _, r in pieces)
+        shape = Shape(keys, toks, roles, tuple(range(len(keys))), chain_of(keys), None, 0, True)
+        hints = None if opts is None else CacheHints((), "5m", None, None, None, opts[0], opts[1], opts[2], None, None)
+        t += gap
+        stream.append((shape, t, t + 1.0, user, hints))
+        pol = AnthropicCache(m, min_tokens=32, breakpoints=mode)
+        key = pol._key_at(shape, hints)
+        assert [key(j) for j in range(len(shape.chain))] == pol._keys(shape, hints)
+
+    def run(plain: bool):
+        pol = AnthropicCache(m, min_tokens=32, breakpoints=mode)
+        if plain:
+            pol._key_at = lambda shape, call: pol._keys(shape, call).__getitem__
+        return [
+            (o.read, o.write, o.write_1h, o.total)
+            for shape, start, end, user, hints in stream
+            for o in (pol.request(shape, start=start, end=end, user=user, call=hints),)
+        ]
+
+    assert run(False) == run(True)

@@ -412,3 +412,49 @@ def test_price_coded_equals_price_calls(measurer, calls, data, fallback):
         a, b = counted(catalog, facts, order, m, out, fallback, codes), counted(catalog, facts, order, m, out, fallback)
         _same(a.ledger, b.ledger)
         assert (a.calls, a.first) == (b.calls, b.first)
+
+
+def _reduce_counted_plain(catalog, order, parts):
+    """``reduce_counted`` as it was: every call's rank made (``ranks``), each part's first looked up."""
+    rank = ranks(order)
+    sums: dict = {}
+    for part in parts:
+        for key, (hit, miss, output, w5, w1, first, n) in part.items():
+            s = sums.get(key)
+            if s is None:
+                sums[key] = [hit, miss, output, w5, w1, rank[first], n]
+            else:
+                for k, v in enumerate((hit, miss, output, w5, w1)):
+                    s[k] += v
+                s[5] = min(s[5], rank[first])
+                s[6] += n
+    return sums
+
+
+@given(st.data())
+@settings(max_examples=200, deadline=None)
+def test_reduce_counted_looks_up_only_the_firsts(data):
+    """``reduce_counted`` ranks only the parts' first calls (``_ranks_at``): the same ledger, calls
+    and first ranks as ranking every call of ``order``; orders with repeats (a later place counts),
+    firsts missing from it (the plain ranks' 0) and an empty part."""
+    catalog = default_catalog()
+    keys = [("g", ("deepseek-v4-pro", k, False)) for k in range(3)] + [("h", ("deepseek-v4-pro", 0, False))]
+    n = data.draw(st.integers(1, 25))
+    order = data.draw(st.one_of(st.permutations(range(n)), st.lists(st.integers(0, n - 1), min_size=1, max_size=30)))
+    order = data.draw(st.sampled_from([list(order), array("i", order)]))
+    top = max(order)
+    calls = st.integers(0, top) if data.draw(st.booleans()) else st.sampled_from(list(order))
+    part = st.dictionaries(
+        st.sampled_from(keys),
+        st.tuples(*[st.integers(0, 50)] * 5, calls, st.integers(1, 4)),
+        max_size=4,
+    )
+    parts = data.draw(st.lists(part, max_size=4))
+    got = reduce_counted(catalog, order, iter(parts))
+    want = _reduce_counted_plain(catalog, order, parts)
+    assert got.first == {k: s[5] for k, s in want.items()}
+    assert got.calls == {k: s[6] for k, s in want.items()}
+    assert list(got.ledger.buckets) == [k for k, _ in sorted(want.items(), key=lambda kv: kv[1][5])]
+    for k, s in want.items():
+        b = got.ledger.buckets[k]
+        assert (b.hit, b.miss, b.output, b.write_5m, b.write_1h) == tuple(s[:5])

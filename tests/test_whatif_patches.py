@@ -307,7 +307,7 @@ def test_user_scope_facts_equal_the_old_dicts(seen, extra, as_list):
                 # the same records (a fix's changed ones made again here: equal), own ones the log's
                 assert all(facts[i] == v and facts.get(i) == v and i in facts for i, v in want)
                 assert all(same(facts[i], log[i]) == same(v, log[i]) for i, v in want)
-                assert len(facts) == len(want)
+                assert len(facts) == len(want) and bool(facts) == bool(want)
                 outside = [i for i, fa in enumerate(log) if fa.group != scope.group][:50]
                 assert all(i not in facts and facts.get(i) is None for i in outside)
                 if any(x.drops_user for x in chosen):

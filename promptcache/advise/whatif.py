@@ -22,7 +22,7 @@ from typing import Generic, TypeVar
 
 from ..measure.shape import Measurer, Shape
 from ..model.calls import Call
-from ..model.facts import CallFacts, FeedRow, feed_rows, reader
+from ..model.facts import CallFacts, FeedRow, column, feed_rows, reader
 from ..model.notes import DropReason
 from ..price.ledger import Ledger
 from ..read.reader import numbered
@@ -60,6 +60,28 @@ class Overlay(Sequence[T], Generic[T]):
             return base(i) if got is None else getattr(got, name)
 
         return at
+
+    def column(self, name: str) -> Sequence[object]:
+        """Field ``name`` of every call, in order (``model.facts.column``): where the base's is an
+        array (a ``FactTable``'s ``start``, ``end`` and counts), a copy with the changed calls'
+        values written in (C speed, 8 bytes a call at most: ``start_order`` sorts it), else a list
+        read call by call."""
+        base = column(self.base, name)  # type: ignore[arg-type]
+        if type(base) is array:
+            out, get, n = array(base.typecode, base), self.over.get, len(base)
+            kind = float if base.typecode in "fd" else int
+            try:
+                for i, f in self.over.items():
+                    if f is not None and type(i) is int and 0 <= i < n and get(i) is f:
+                        v = getattr(f, name)
+                        if type(v) is not kind:  # the array would convert it: read as a record would
+                            raise TypeError(name)
+                        out[i] = v
+                return out
+            except (TypeError, OverflowError):
+                pass
+        at = self.reader(name)
+        return [at(i) for i in range(len(self))]
 
     def feed_rows(self) -> Callable[[int], FeedRow]:
         base, get = feed_rows(self.base), self.over.get  # type: ignore[arg-type]
@@ -180,6 +202,9 @@ class _OwnFacts(Mapping[int, CallFacts]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+    def __bool__(self) -> bool:  # the first key, not ``__len__``'s walk of every call (``_combination``)
+        return next(iter(self), None) is not None
 
     def items(self) -> Iterator[tuple[int, CallFacts]]:  # type: ignore[override]
         changed, log, user = self.changed, self.log, self._user

@@ -1131,13 +1131,14 @@ def _calibration_rows(
         when, list_at = f.instants()
         return catalog.bucket(f.model, when, list_at=list_at, blend=f.blend) is not None
 
+    group_of = reader(facts, "group")  # no record made per call (``FactTable``)
     rank: dict[str, int] = {}
     for i in order:
-        g = facts[i].group
+        g = group_of(i)
         if g not in rank and priced(i):
             rank[g] = len(rank)
     last_in_group: dict[str, float] = {}
-    for i in sorted((i for i in order if facts[i].group in rank), key=lambda i: rank[facts[i].group]):
+    for i in sorted((i for i in order if group_of(i) in rank), key=lambda i: rank[group_of(i)]):
         f = fp.facts[i]
         gap = f.start - last_in_group[f.group] if f.group in last_in_group else None
         last_in_group[f.group] = f.start

@@ -30,12 +30,14 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import compress
 from typing import Any
 
 from ..knowledge.catalog import Catalog, default_catalog
 from ..measure.shape import Shape
 from ..model.facts import CallFacts
 from ..simulate.partition import (
+    CodedPrints,
     Footprints,
     Partition,
     Unit,
@@ -160,22 +162,29 @@ def reduce_ledgers(catalog: Catalog, order: Sequence[int], parts: Iterable[Parti
 
 
 def reduce_counted(catalog: Catalog, order: Sequence[int], parts: Iterable[PartialLedger]) -> Counted:
-    """``reduce_ledgers``, with each bucket's number of calls."""
-    rank = ranks(order)
+    """``reduce_ledgers``, with each bucket's number of calls. Each bucket's first call is the
+    earliest of its parts' firsts in ``order`` (``ranks(order)`` of them): only those few are
+    looked up (``_ranks_at``), not every call's rank made."""
     sums: dict[tuple[str, tuple], list[int]] = {}
+    heads: dict[tuple[str, tuple], list[int]] = {}  # each bucket's parts' first calls
     for part in parts:
         for key, (hit, miss, output, w5, w1, first, n) in part.items():
             s = sums.get(key)
             if s is None:
-                sums[key] = [hit, miss, output, w5, w1, rank[first], n]
+                sums[key] = [hit, miss, output, w5, w1, 0, n]
+                heads[key] = [first]
             else:
                 s[0] += hit
                 s[1] += miss
                 s[2] += output
                 s[3] += w5
                 s[4] += w1
-                s[5] = min(s[5], rank[first])
                 s[6] += n
+                heads[key].append(first)
+    got = _ranks_at(order, {f for fs in heads.values() for f in fs})
+    rank: Any = ranks(order) if got is None else got  # a call not in ``order``: as ``ranks`` has it
+    for key, s in sums.items():
+        s[5] = min(map(rank.__getitem__, heads[key]))
     led = Ledger(catalog)
     calls: dict[tuple[str, tuple], int] = {}
     firsts: dict[tuple[str, tuple], int] = {}
@@ -214,6 +223,24 @@ def price_coded(calls: Sequence[int], outcomes: Outcomes, codes: PriceCodes) -> 
     return {
         keys[c]: (h, m, o, a5, a1, first, n) for c, first, n, h, m, o, a5, a1 in bucket_sums(calls, outcomes, codes.at)
     }
+
+
+def _ranks_at(order: Sequence[int], calls: set[int]) -> dict[int, int] | None:
+    """``ranks(order)[i]`` for each call ``i`` of ``calls`` (its last place in ``order``), found
+    in numpy, no Python step per call of the log; None when one is not in ``order``."""
+    import numpy as np
+
+    if not calls:
+        return {}
+    # an integer array's own buffer (no copy), else the order's values in 64 bits
+    o = (
+        np.frombuffer(order, np.dtype(order.typecode))
+        if type(order) is array and order.typecode in "bBhHiIlLqQ"
+        else np.asarray(order, dtype=np.int64)
+    )
+    at = np.flatnonzero(np.isin(o, np.fromiter(calls, np.int64, len(calls))))
+    got = dict(zip(o[at].tolist(), at.tolist(), strict=True))  # a later place overwrites an earlier
+    return got if len(got) == len(calls) else None
 
 
 def ranks(order: Sequence[int]) -> array:
@@ -325,7 +352,15 @@ def rerun_partitions(
     at = call_roots(base_prints, root)  # each call's partition by its footprint as logged
     groups: dict[Any, array] = {}
     rerun = array("q")
-    for i in order:
+    calls: Iterable[int] = order
+    if type(at) is CodedPrints:
+        # only the calls that can be re-run, picked at C speed (no Python step per call of the
+        # log): those whose partition as logged is dirty (one test per distinct footprint; a
+        # changed call's is: ``dirty`` holds its footprints' roots as logged); the loop below
+        # tests them as it tests every call
+        hot = [r in dirty for r in at.table]
+        calls = compress(order, map(hot.__getitem__, map(at.codes.__getitem__, order)))
+    for i in calls:
         p = new_prints.get(i)
         r = at[i] if p is None else root(p[0])
         if r in dirty:

@@ -108,6 +108,14 @@ class AnthropicCache(PolicyBase):
             out.append(c if sys_level else hash((c, salt)))
         return out
 
+    def _key_at(self, shape: Shape, call: CacheHints | None) -> Callable[[int], int]:
+        """``_keys(shape, call)[j]`` as ``key(j)``, hashed on use: a boundary within the leading
+        system-level pieces (``system_pieces``) is its chain key, any later one salted."""
+        chain, level, salt = shape.chain, system_pieces(shape), _salt(call)
+        if len(chain) != len(shape.roles) + 1:  # not a plain prompt's chain: as ``_keys`` makes them
+            return self._keys(shape, call).__getitem__
+        return lambda j: chain[j] if j <= level else hash((chain[j], salt))
+
     def _store(self, user: str | None, call: CacheHints | None) -> DepthStore:
         scope = self._scope_id(user, call)
         store = self._stores.get(scope)
@@ -137,7 +145,7 @@ class AnthropicCache(PolicyBase):
         if is_block_shape(shape):
             return self._blocks(store, shape, bps, start, end, call)
         cum = cumulative(shape.tokens)
-        keys = self._keys(shape, call)
+        key = self._key_at(shape, call)  # ``_keys(shape, call)[j]``: only the boundaries visited hashed
         minimum = self._p(self.min_tokens, start)
         # read: the longest live entry within each breakpoint's lookback window, which counts content
         # blocks: a boundary inside a block trace (``block`` pieces: fixed-size hash blocks of
@@ -149,7 +157,7 @@ class AnthropicCache(PolicyBase):
             for j in range(k + 1, 0, -1):
                 if cum[j] <= hit:
                     break
-                e = store.get(keys[j], start)
+                e = store.get(key(j), start)
                 if e is not None:
                     hit, hit_entry = cum[j], e
                     break
@@ -162,7 +170,7 @@ class AnthropicCache(PolicyBase):
         # writes at the breakpoints past the hit, if long enough
         ready = start + min(self.begin, max(end - start, 0.0))
         root = shape.chain[1] if len(shape.chain) > 1 else 0
-        return _write(store, bps, cum, hit, total, minimum, ready, start, keys.__getitem__, root)
+        return _write(store, bps, cum, hit, total, minimum, ready, start, key, root)
 
     def _blocks(
         self,

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import repeat
+from itertools import accumulate, repeat
 from typing import Any
 
 from ..measure.blocks import BlockShape
@@ -239,11 +239,9 @@ def prompt_root(measurer: Measurer, key: int) -> tuple[str, int]:
 
 
 def cumulative(tokens: Sequence[int]) -> list[int]:
-    """cum[k] = tokens before piece k (len n+1)."""
-    out = [0]
-    for t in tokens:
-        out.append(out[-1] + t)
-    return out
+    """cum[k] = tokens before piece k (len n+1): the same sums, added in the same order, in one
+    C-level pass."""
+    return list(accumulate(tokens, initial=0))
 
 
 # -- dated, per-model parameters -------------------------------------------------------------------
