@@ -19,6 +19,7 @@ from array import array
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta, timezone
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -83,8 +84,12 @@ def test_first_pass_table_equals_the_plain_records(log, at, monkeypatch):
 def test_start_order_is_the_sorted_order_and_holds_the_facts_seq(log):
     table = _first_pass(log).facts
     want = sorted(range(len(table)), key=lambda i: (table[i].start, i))
-    order = start_order(table)  # of the table: machine ints
-    assert isinstance(order, array) and order.typecode == "i" and list(order) == want
+    order = start_order(table)  # of the table: machine ints, or none where the log is in start order
+    assert list(order) == want
+    if want == list(range(len(table))):
+        assert order == range(len(table))
+    else:
+        assert isinstance(order, array) and order.typecode == "i"
     facts = list(table)  # of records: their own seq ints
     order = start_order(facts)
     assert order == want
@@ -115,6 +120,25 @@ def test_start_order_equals_sorted_range(rows):
     order = start_order(facts)
     assert order == sorted(range(len(facts)), key=lambda i: (facts[i].start, i))
     assert all(type(i) is int for i in order)
+
+
+@given(
+    st.lists(st.sampled_from([0.0, 1.0, 1.5, 2.0, -3.0, float("nan")]), max_size=40),
+    st.booleans(),
+)
+@settings(max_examples=200, deadline=None)
+def test_start_order_of_a_table_in_start_order_keeps_nothing(starts, in_order):
+    """Branch keptsims: a table already in start order (ties included) gives ``range(n)``, no array;
+    any other (out of order, NaN anywhere) the sorted array. Both equal the sort of the records."""
+    if in_order:
+        starts = sorted(s for s in starts if s == s)
+    facts = [_fact(s, i) for i, s in enumerate(starts)]
+    order = start_order(FactTable(facts))
+    assert list(order) == start_order(facts) == sorted(range(len(facts)), key=lambda i: facts[i].start)
+    ascending = all(a <= b for a, b in pairwise(starts))
+    assert (type(order) is range) == ascending
+    if not ascending:
+        assert isinstance(order, array) and order.typecode == "i"
 
 
 # -- the five yes/no facts as bits of one int (branch facts2) ---------------------------------------

@@ -48,7 +48,7 @@ from ..price.calibration import CallRow, GroupCalibration, calibrate_groups
 from ..price.ledger import Ledger, usd
 from ..read.reader import LogReader, Reread, read_logs
 from ..recommend.concurrency import in_flight
-from ..recommend.workload import Chains, GroupCounts, find_chains, group_counts
+from ..recommend.workload import Chains, Conversations, GroupCounts, find_chains, group_counts
 from ..segment.groups import Grouper, GroupStats
 from ..simulate.engine import resolve, seconds
 from ..simulate.policies import policy_params
@@ -170,7 +170,7 @@ class _Run(_Inputs):
     order: Sequence[int]  # calls in start-time order
     sims: Simulations
     chains: Chains
-    conversation: list[str | None]
+    conversation: Sequence[str | None]  # ``Conversations``: read on use, no list kept
     translations: dict[str, N.ComparisonCounts]
     timeline: TimelineBuilder | None
     logged: ModelEntry | None  # the model the log ran on most, when the catalog knows it
@@ -239,7 +239,7 @@ def _prepare(inputs: _Inputs) -> _Run:
         order=order,
         sims=sims,
         chains=chains,
-        conversation=_conversations(metas, chains),
+        conversation=Conversations(metas, chains),
         translations=translations,
         timeline=timeline,
         logged=inputs.catalog.find(fp.logged_models.most_common(1)[0][0]),
@@ -266,7 +266,7 @@ def _timeline(fp: FirstPass, entries: list[ModelEntry]) -> TimelineBuilder | Non
 def _simulate_as_logged(run: _Run) -> _AsLogged:
     """The log as logged on every candidate and comparison model: priced into ``done.ledgers``,
     with the chart series, per-conversation hits and the logged model's per-call reads and writes."""
-    metas, timeline, logged = run.metas, run.timeline, run.logged
+    metas, timeline, logged, conversation = run.metas, run.timeline, run.logged, run.conversation
     timed, start, group = (reader(metas, name) for name in ("timed", "start", "group"))  # no record per call
     out = _AsLogged(R.ConversationRows(), {}, {})
     sums = _ConversationSums()
@@ -276,9 +276,10 @@ def _simulate_as_logged(run: _Run) -> _AsLogged:
         def on_outcome(i: int, o, key=(e.id, "as_logged"), track=track) -> None:
             if timeline is not None and timed(i):  # issue 8 timeline
                 timeline.simulated(key, start(i), o.read, o.total, group=group(i))
-            conv = run.conversation[i]
-            if track and conv is not None:
-                sums.add(conv, o.total, o.read)
+            if track:
+                conv = conversation[i]
+                if conv is not None:
+                    sums.add(conv, o.total, o.read)
 
         run.done.stage = N.Stage("simulation", e.id, "as_logged")
         run.done.ledgers[(e.id, "as_logged")] = run.sims.run(e, on_outcome=on_outcome)
@@ -765,18 +766,6 @@ def _cut_timeline(
     return timeline
 
 
-def _conversations(metas: Sequence[CallFacts], chains: Chains) -> list[str | None]:
-    """Each call's conversation: the log's own id, else the chain of calls that extend one another
-    (an agent loop or a chat without ids), named after its first call; none for a lone call."""
-    size = Counter(chains.root)
-    return [
-        m.conversation
-        if m.conversation is not None
-        else (f"chain-{chains.root[i] + 1}" if size[chains.root[i]] > 1 else None)
-        for i, m in enumerate(metas)
-    ]
-
-
 def _check_at(at: datetime | None, models: list[ModelEntry]) -> None:
     """``--at`` before the first price the catalog knows for a model would price at rates never in force."""
     if at is None:
@@ -1014,7 +1003,7 @@ def _unread_writes(
     fp: FirstPass,
     logged: ModelEntry | None,
     order: Sequence[int],
-    conversation: list[str | None],
+    conversation: Sequence[str | None],
     primary: str,
 ) -> list[LoggedFinding]:
     """``cache_write_unread`` on the logged model: each call's reads and writes as the provider

@@ -7,6 +7,7 @@ from array import array
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from itertools import islice
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
@@ -274,13 +275,17 @@ def start_order(facts: Sequence[CallFacts]) -> Sequence[int]:
     Of a list of records, a list whose each index is the call's own ``seq`` object where it has
     its index as ``seq``: the order, kept for the whole run, then holds no int of its own (~32
     bytes a call past 256). Of any other sequence (a ``FactTable``, a layout over one), whose
-    records hold no int of their own, an ``array('i')`` (4 bytes a call; ``'q'`` past 2**31 calls),
-    the starts read from the columns."""
+    records hold no int of their own: ``range(n)`` when the calls are in start order already (a
+    log written as it ran: nothing kept a call), else an ``array('i')`` (4 bytes a call; ``'q'``
+    past 2**31 calls), the starts read from the columns."""
     if isinstance(facts, list):
         ids = [f.seq if f.seq == i else i for i, f in enumerate(facts)]
         ids.sort(key=lambda i: facts[i].start)
         return ids
     n = len(facts)
+    starts = column(facts, "start")
+    if all(map(operator.le, starts, islice(starts, 1, None))):  # no NaN, none before the one ahead: sorted is range(n)
+        return range(n)
     return array("i" if n <= _INT32_LIMIT else "q", sorted(range(n), key=reader(facts, "start")))
 
 
