@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -286,10 +287,90 @@ def start_order(facts: Sequence[CallFacts]) -> Sequence[int]:
     starts = column(facts, "start")
     if all(map(operator.le, starts, islice(starts, 1, None))):  # no NaN, none before the one ahead: sorted is range(n)
         return range(n)
-    return array("i" if n <= _INT32_LIMIT else "q", sorted(range(n), key=reader(facts, "start")))
+    order = array("i" if n <= _INT32_LIMIT else "q", sorted(range(n), key=reader(facts, "start")))
+    return Runs.of(order) or order  # a layout that moved a few calls: a few runs (``Runs``)
 
 
 _INT32_LIMIT = (1 << 31) - 1
+
+
+class Runs(Sequence[int]):
+    """Indexes that come in runs of consecutive ones (``i, i + 1, ...``), kept as each run's first
+    index (``first``) and the position in the sequence where it ends (``ends``): two ints a run
+    instead of one an index. Read as the array it was made from (``Runs.of``), item by item, by
+    slice (an ``array``), in a loop or in numpy (``__array__``). For the start order of a layout
+    that moved a few calls in time, and a what-if's re-run calls (partitions of consecutive calls)."""
+
+    __slots__ = ("ends", "first")
+
+    def __init__(self, first: array, ends: array):
+        self.first, self.ends = first, ends
+
+    @classmethod
+    def of(cls, ints: array) -> Runs | None:
+        """``ints`` (an array of indexes) as runs, or None when that would not take fewer bytes
+        (more runs than a quarter of the indexes)."""
+        import numpy as np
+
+        n = len(ints)
+        if n < 8:
+            return None
+        v = np.frombuffer(ints, np.dtype(f"i{ints.itemsize}"))
+        cut = np.flatnonzero(np.diff(v) != 1) + 1  # where a run starts, past the first
+        if 4 * (len(cut) + 1) > n:
+            return None
+        first, ends = array(ints.typecode), array(ints.typecode)
+        first.frombytes(np.ascontiguousarray(v[np.r_[0, cut]]).tobytes())
+        ends.frombytes(np.r_[cut, n].astype(v.dtype).tobytes())
+        return cls(first, ends)
+
+    def __len__(self) -> int:
+        return self.ends[-1] if len(self.ends) else 0
+
+    def _run(self, k: int) -> tuple[int, int, int]:
+        """Run ``k``'s first index, and its start and end positions in the sequence."""
+        begin = self.ends[k - 1] if k else 0
+        return self.first[k], begin, self.ends[k]
+
+    def __getitem__(self, i):
+        n = len(self)
+        if isinstance(i, slice):
+            start, stop, step = i.indices(n)
+            if step != 1:
+                return array(self.first.typecode, (self[j] for j in range(start, stop, step)))
+            out = array(self.first.typecode)
+            k = bisect_right(self.ends, start)
+            while start < stop:
+                f, begin, end = self._run(k)
+                out.extend(range(f + start - begin, f + min(stop, end) - begin))
+                start, k = end, k + 1
+            return out
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(i)
+        f, begin, _ = self._run(bisect_right(self.ends, i))
+        return f + i - begin
+
+    def __iter__(self) -> Iterator[int]:
+        begin = 0
+        for f, end in zip(self.first, self.ends):
+            yield from range(f, f + end - begin)
+            begin = end
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        import numpy as np
+
+        return np.asarray(self[:], dtype=dtype if dtype is not None else np.dtype(f"i{self.first.itemsize}"))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Runs):
+            return self.first == other.first and self.ends == other.ends
+        if isinstance(other, Sequence):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, as the array it stands for
 
 
 def dropped_users(facts: Sequence[CallFacts]) -> Container[str]:
