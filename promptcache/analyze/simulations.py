@@ -21,6 +21,7 @@ from ..price.scenarios import (
     PriceCodes,
     feed_outcomes,
     footprints,
+    ints64,
     merge_units,
     price,
     simulate_outcomes,
@@ -693,8 +694,8 @@ class Simulations:
             skip: set[int] = set()
             if reuse:  # as logged, by partitions (``LoggedParts``): the others re-run
                 logged = self._base[key][0]
-                for c in reuse:
-                    same.append((c, *(array("q", (a[i] for i in c)) for a in logged.columns())))  # type: ignore[arg-type]  # four
+                for c in reuse:  # read in numpy (``ints64``): a kept column may be sparse (``SparseInts``)
+                    same.append((c, *(_q(ints64(a, _idx(c))) for a in logged.columns())))  # type: ignore[arg-type]  # four
                     skip.update(c)
             for (
                 p
@@ -761,6 +762,20 @@ class Simulations:
         changed = var.facts, *var.shapes.values()
         rank = self._ranks()
         return [p.calls for p in parts if logged.reusable(p.calls, changed, rank)]
+
+
+def _idx(calls: Sequence[int]) -> Any:
+    """``calls`` as a numpy vector of 64-bit indexes."""
+    import numpy as np
+
+    return np.asarray(calls, dtype=np.int64)
+
+
+def _q(v: Any) -> array:
+    """A numpy vector of 64-bit integers as an ``array('q')`` (one copy of its bytes)."""
+    out = array("q")
+    out.frombytes(v.tobytes())
+    return out
 
 
 @dataclass

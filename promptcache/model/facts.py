@@ -284,10 +284,11 @@ def start_order(facts: Sequence[CallFacts]) -> Sequence[int]:
         ids.sort(key=lambda i: facts[i].start)
         return ids
     n = len(facts)
-    starts = column(facts, "start")
+    # a table's own column; a layout's starts read once (no record made per call: ``reader``)
+    starts = column(facts, "start") if type(facts) is FactTable else list(map(reader(facts, "start"), range(n)))
     if all(map(operator.le, starts, islice(starts, 1, None))):  # no NaN, none before the one ahead: sorted is range(n)
         return range(n)
-    order = array("i" if n <= _INT32_LIMIT else "q", sorted(range(n), key=reader(facts, "start")))
+    order = array("i" if n <= _INT32_LIMIT else "q", sorted(range(n), key=starts.__getitem__))
     return Runs.of(order) or order  # a layout that moved a few calls: a few runs (``Runs``)
 
 
