@@ -19,6 +19,7 @@ from array import array
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta, timezone
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -83,8 +84,12 @@ def test_first_pass_table_equals_the_plain_records(log, at, monkeypatch):
 def test_start_order_is_the_sorted_order_and_holds_the_facts_seq(log):
     table = _first_pass(log).facts
     want = sorted(range(len(table)), key=lambda i: (table[i].start, i))
-    order = start_order(table)  # of the table: machine ints
-    assert isinstance(order, array) and order.typecode == "i" and list(order) == want
+    order = start_order(table)  # of the table: machine ints, or none where the log is in start order
+    assert list(order) == want
+    if want == list(range(len(table))):
+        assert order == range(len(table))
+    else:
+        assert isinstance(order, array) and order.typecode == "i"
     facts = list(table)  # of records: their own seq ints
     order = start_order(facts)
     assert order == want
@@ -115,6 +120,27 @@ def test_start_order_equals_sorted_range(rows):
     order = start_order(facts)
     assert order == sorted(range(len(facts)), key=lambda i: (facts[i].start, i))
     assert all(type(i) is int for i in order)
+
+
+@given(
+    st.lists(st.sampled_from([0.0, 1.0, 1.5, 2.0, -3.0, float("nan")]), max_size=40),
+    st.booleans(),
+)
+@settings(max_examples=200, deadline=None)
+def test_start_order_of_a_table_in_start_order_keeps_nothing(starts, in_order):
+    """Branch keptsims: a table already in start order (ties included) gives ``range(n)``, no array;
+    any other (out of order, NaN anywhere) the sorted array. Both equal the sort of the records."""
+    if in_order:
+        starts = sorted(s for s in starts if s == s)
+    facts = [_fact(s, i) for i, s in enumerate(starts)]
+    order = start_order(FactTable(facts))
+    assert list(order) == start_order(facts) == sorted(range(len(facts)), key=lambda i: facts[i].start)
+    ascending = all(a <= b for a, b in pairwise(starts))
+    assert (type(order) is range) == ascending
+    if not ascending:  # the sorted array, or its runs where few (``Runs``)
+        from promptcache.model.facts import Runs
+
+        assert isinstance(order, Runs) or (isinstance(order, array) and order.typecode == "i")
 
 
 # -- the five yes/no facts as bits of one int (branch facts2) ---------------------------------------
@@ -429,3 +455,59 @@ def test_prices_alike_is_the_four_fields_compared(data):
     want = a.when == b.when and a.list_at == b.list_at and a.blend == b.blend and a.tier == b.tier
     assert a.prices_alike(b) == want == b.prices_alike(a)
     assert a.prices_alike(replace(a, user="u")) and a.prices_alike(a)
+
+
+@st.composite
+def _run_ints(draw):
+    """Indexes made of runs of consecutive ones (any firsts, overlapping or not), or any ints."""
+    if draw(st.booleans()):
+        return array("i", draw(st.lists(st.integers(-5, 50), max_size=40)))
+    out = array("i")
+    for first, length in draw(st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 30)), max_size=8)):
+        out.extend(range(first, first + length))
+    return out
+
+
+@given(_run_ints(), st.data())
+@settings(max_examples=300, deadline=None)
+def test_runs_read_as_the_array_they_were_made_from(ints, data):
+    """Branch keptsims: ``Runs`` (the start order of a layout that moved a few calls, a what-if's
+    re-run calls) reads as the array it stands for: by index (negative too), by slice, in a loop,
+    in numpy, and compares equal to it; ``of`` gives None when runs would not take fewer bytes."""
+    import numpy as np
+
+    from promptcache.model.facts import Runs
+
+    got = Runs.of(ints)
+    n = len(ints)
+    cuts = sum(1 for a, b in pairwise(ints) if b != a + 1)
+    assert (got is None) == (n < 8 or 4 * (cuts + 1) > n)
+    if got is None:
+        return
+    assert len(got) == n and list(got) == list(ints) and got == ints and ints == got
+    assert [got[i] for i in range(-n, n)] == [ints[i] for i in range(-n, n)]
+    for bad in (n, -n - 1):
+        with pytest.raises(IndexError):
+            got[bad]
+    start, stop = data.draw(st.integers(-n - 2, n + 2)), data.draw(st.integers(-n - 2, n + 2))
+    step = data.draw(st.sampled_from([None, 1, 2, -1, 3]))
+    assert got[start:stop:step] == ints[start:stop:step]
+    assert np.array_equal(np.asarray(got), np.asarray(ints)) and np.asarray(got, dtype=np.int64).dtype == np.int64
+    assert Runs.of(ints) == got and got != Runs(array("i", [ints[0] + 1]), array("i", [n]))
+
+
+@given(st.integers(8, 60), st.lists(st.tuples(st.integers(0, 59), st.floats(-5, 5)), max_size=3))
+@settings(max_examples=100, deadline=None)
+def test_start_order_of_a_table_with_a_few_calls_moved(n, moves):
+    """A table in start order but for a few calls moved in time (a what-if's layout): the sorted
+    order, as ``Runs`` when those are few, equal to the sort of the records."""
+    from promptcache.model.facts import Runs
+
+    starts = [float(i) for i in range(n)]
+    for i, d in moves:
+        if i < n:
+            starts[i] += d
+    facts = [_fact(s, i) for i, s in enumerate(starts)]
+    order = start_order(FactTable(facts))
+    assert list(order) == sorted(range(n), key=lambda i: (starts[i], i))
+    assert isinstance(order, (range, Runs, array))

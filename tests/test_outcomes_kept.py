@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from promptcache.knowledge.catalog import default_catalog
 from promptcache.model.facts import CallFacts
-from promptcache.price.scenarios import NARROW, Kept, Outcomes, Patched, ints64, price
+from promptcache.price.scenarios import NARROW, Kept, Outcomes, Patched, SparseInts, ints64, price
 from promptcache.price.units import counted, write_units
 
 CAT = default_catalog()
@@ -34,8 +34,27 @@ def _facts(n: int) -> list[CallFacts]:
     return uniform_facts(n, WHEN, groups=3, output=7)
 
 
+@st.composite
+def mostly_zero(draw) -> Outcomes:
+    """Outcomes whose columns are 0 but at a few calls (branch keptsims: kept as ``SparseInts``),
+    of any width, the first or last call among them or not."""
+    n = draw(st.integers(1, 80))
+    out = Outcomes.zeros(n)
+    cols = []
+    for _ in range(4):
+        top = draw(st.sampled_from(TOPS))
+        at = draw(st.lists(st.integers(0, n - 1), max_size=max(1, n // 12), unique=True))
+        cols.append({i: draw(st.integers(-top, top)) for i in at})
+    for i in range(n):
+        out.put(i, *(c.get(i, 0) for c in cols))
+    return out
+
+
+OUTCOMES = st.one_of(plain(), mostly_zero())
+
+
 @settings(max_examples=150, deadline=None)
-@given(plain(), st.data())
+@given(OUTCOMES, st.data())
 def test_kept_outcomes_read_as_the_plain_ones(out, data):
     n = len(out.read)
     kept = out.narrowed({})
@@ -58,7 +77,7 @@ def test_kept_outcomes_read_as_the_plain_ones(out, data):
 
 
 @settings(max_examples=100, deadline=None)
-@given(plain(), st.data())
+@given(OUTCOMES, st.data())
 def test_a_patch_over_kept_outcomes_is_the_patch_over_the_plain_ones(out, data):
     n = len(out.read)
     kept = out.narrowed({})
@@ -85,7 +104,7 @@ def test_a_patch_over_kept_outcomes_is_the_patch_over_the_plain_ones(out, data):
 
 
 @settings(max_examples=60, deadline=None)
-@given(plain())
+@given(OUTCOMES)
 def test_kept_outcomes_price_as_the_plain_ones(out):
     n = len(out.read)
     facts, order = _facts(n), list(range(n))[::-1]
@@ -113,3 +132,29 @@ def test_equal_columns_are_shared_and_kept_outcomes_are_read_only():
     with pytest.raises(TypeError):
         ka.widen()
     assert _cols(ka) == _cols(a) and _cols(kb) == _cols(b)
+
+
+@settings(max_examples=150, deadline=None)
+@given(mostly_zero(), st.data())
+def test_sparse_columns_read_as_the_arrays_they_were_made_from(out, data):
+    """Branch keptsims: a kept column of few calls not 0 is ``SparseInts`` where that takes fewer
+    than half the bytes, and reads as the plain column: by call (negative too), by slice, in a
+    loop, in numpy, ``walk``, and equal to it; equal sparse columns of two caches are one."""
+    n = len(out.read)
+    shared: dict = {}
+    kept = out.narrowed(shared)
+    for a, b in zip(kept.columns(), out.columns(), strict=True):
+        nonzero = sum(1 for v in b if v)
+        lo, hi = min(b), max(b)
+        size = array(next(t for t, lim in NARROW if -lim <= lo and hi < lim)).itemsize
+        assert isinstance(a, SparseInts) == (2 * nonzero * (4 + size) < n * size)
+        assert [a[i] for i in range(-n, n)] == [b[i] for i in range(-n, n)]
+        start, stop = data.draw(st.integers(-n - 2, n + 2)), data.draw(st.integers(-n - 2, n + 2))
+        step = data.draw(st.sampled_from([None, 1, 2, -1]))
+        assert list(a[start:stop:step]) == list(b[start:stop:step])
+        assert list(a) == list(b) and a == b and np.asarray(a).tolist() == list(b)
+        with pytest.raises(IndexError):
+            a[n]
+    assert list(kept.walk(range(n))) == list(out.walk(range(n)))
+    again = Outcomes(*(c[:] for c in out.columns())).narrowed(shared)
+    assert all(x is y for x, y in zip(again.columns(), kept.columns(), strict=True))

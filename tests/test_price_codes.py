@@ -190,3 +190,25 @@ def test_a_patch_widens_the_rows_past_8_bits():
         out.put(i, 0, 0, 0, 10)
     _same(price(new, [0, 1, 2], "deepseek-v4-pro", out, CAT, fallback=NOW, codes=codes),
           _one_by_one(new, [0, 1, 2], "deepseek-v4-pro", out, NOW))
+
+
+@settings(max_examples=80, deadline=None)
+@given(calls(), st.sampled_from(MODELS), st.integers(0, 1 << 40))
+def test_codes_of_a_table_read_its_output_column_in_place(got, model, big):
+    """Branch keptsims: codes over a ``FactTable`` read its own output column (no copy a model) and
+    equal the codes over the records, patched too (a what-if's output past the column's width
+    widens the patch's copy, never the table's column)."""
+    from promptcache.model.facts import FactTable
+
+    facts, order, out = got
+    table = FactTable(facts)
+    a, b = PriceCodes.of(table, model, CAT, NOW), PriceCodes.of(facts, model, CAT, NOW)
+    assert not a.output.flags.owndata and a.output.tolist() == b.output.tolist() == [f.output for f in facts]
+    idx = np.asarray(order, dtype=np.int64)
+    assert all(x.tolist() == y.tolist() for x, y in zip(a.at(idx), b.at(idx), strict=True))
+    moved = {order[0]: replace(facts[order[0]], output=big)}
+    over = [moved.get(i, f) for i, f in enumerate(facts)]
+    pa, pb = a.patched(over, list(moved)), b.patched(over, list(moved))
+    assert pa.output.tolist() == pb.output.tolist() == [f.output for f in over]
+    assert a.output.tolist() == [f.output for f in facts]  # the table's column as it was
+    assert price(table, order, model, out, CAT, fallback=NOW).cost() == price(facts, order, model, out, CAT, fallback=NOW).cost()

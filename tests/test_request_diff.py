@@ -188,3 +188,16 @@ def test_a_findings_token_figure_is_the_exact_count_its_table_shows(example_repo
     static = [p.tokens for p in f.before if p.static and p.part.startswith("system")]
     assert len(static) == 1 and f.evidence.static_tokens == static[0]
     assert f"before {static[0]:,} tokens of static instructions" in f.message
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50)), max_size=60),
+    st.integers(0, 12),
+)
+def test_worst_lost_is_the_head_of_lost_tokens(pairs, limit):
+    """Branch keptsims: the worst calls found holding ``limit`` at a time are the first ``limit`` of
+    the full sorted list (ties in log order), the form before."""
+    from promptcache.analyze.worst import lost_tokens, worst_lost
+
+    hits, fixed = [h for h, _ in pairs], [f for _, f in pairs]
+    assert worst_lost(hits, fixed, limit) == [i for i, _ in lost_tokens(hits, fixed)[:limit]]

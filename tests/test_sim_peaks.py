@@ -124,3 +124,12 @@ def test_packed_and_narrowed_columns_hold_the_values(values, wide, strided):
         out.put(i, x, 0, 0, abs(x))
     kept = out.narrowed({})
     assert [list(c) for c in kept.columns()] == [list(c) for c in out.columns()]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 60))
+def test_ranks_of_a_range_order_are_the_range_itself(n):
+    """Branch keptsims: a log in start order (``start_order`` gives ``range(n)``): each call is its
+    own place, nothing kept; equal to the ranks of the same order as an array."""
+    got = ranks(range(n))
+    assert got == range(n) and list(got) == list(ranks(array("i", range(n))))

@@ -145,12 +145,15 @@ def test_the_pipelines_conversations_are_the_old_list(calls):
     """``analyze.pipeline._conversations``: each call's id, else its chain's name when the chain has
     more than one call, else None: the list of strings it was before, over a table or a list."""
     from promptcache.analyze.pipeline import _conversations
-    from promptcache.recommend.workload import Chains
+    from promptcache.recommend.workload import FIRST, Chains, Conversations
 
     convs = [c for c, _ in calls]
     roots = [min(r, i) for i, (_, r) in enumerate(calls)]
-    chains = Chains(array("i", [-1] * len(calls)), array("i", roots), array("i", [0] * len(calls)))
     size = Counter(roots)
+    # ``Chains.head``: the chain's first call where a call of a chain of two or more has no id
+    heads = [roots[i] if c is None and size[roots[i]] > 1 else -1 for i, c in enumerate(convs)]
+    flags = bytearray(FIRST if roots[i] == i else 0 for i in range(len(calls)))
+    chains = Chains(flags, array("i", heads) if any(h >= 0 for h in heads) else None)
     want = [
         c if c is not None else (f"chain-{roots[i] + 1}" if size[roots[i]] > 1 else None) for i, c in enumerate(convs)
     ]
@@ -160,6 +163,7 @@ def test_the_pipelines_conversations_are_the_old_list(calls):
     for facts in (table, recs, whole):
         got = _conversations(facts, chains)
         assert isinstance(got, Coded) and list(got) == want
+        assert list(Conversations(facts, chains)) == want  # the strings view reads the same
     # over a table: its own codes when no chain is named (no array a call), else a copy
     got = _conversations(table, chains)
     assert (got.codes is table.coded("conversation")[0]) == (want == convs)  # type: ignore[index]

@@ -768,9 +768,10 @@ def _cut_timeline(
 
 def _conversations(metas: Sequence[CallFacts], chains: Chains) -> Coded:
     """Each call's conversation: the log's own id, else the chain of calls that extend one another
-    (an agent loop or a chat without ids), named after its first call; none for a lone call. As
-    codes into the fact table's conversation strings (its own codes where no chain is named:
-    nothing a call), the chains' names added to them."""
+    (an agent loop or a chat without ids), named after its first call (``chain-N``, N its place in
+    the log from 1: ``Chains.head``); none for a lone call. As codes into the fact table's
+    conversation strings (its own codes where no chain is named: nothing a call), the chains'
+    names added to them."""
     coded = getattr(metas, "coded", None)
     got = coded("conversation") if coded is not None else None
     if got is not None and isinstance(got[1], StringTable):
@@ -778,14 +779,15 @@ def _conversations(metas: Sequence[CallFacts], chains: Chains) -> Coded:
     else:
         table = StringTable()
         codes = array("I", [table.code(m.conversation) for m in metas])
-    size = Counter(chains.root)
-    root = chains.root
+    head = chains.head
+    if head is None:  # every call of a chain has an id of its own
+        return Coded(codes, table)
     named: array | None = None
     for i, c in enumerate(codes):
-        if not c and size[root[i]] > 1:
+        if not c and head[i] >= 0:
             if named is None:
                 named = array("I", codes)  # the table's own codes are read, never changed
-            named[i] = table.code(f"chain-{root[i] + 1}")
+            named[i] = table.code(f"chain-{head[i] + 1}")
     return Coded(codes if named is None else named, table)
 
 

@@ -12,7 +12,7 @@ from ..advise.whatif import Overlay, Variant, entry
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Measurer, Shape, ShapeList
 from ..measure.translate import scale_shape
-from ..model.facts import CallFacts, facts_at, reader, start_order
+from ..model.facts import CallFacts, Runs, facts_at, reader, start_order
 from ..price.ledger import Ledger
 from ..price.scenarios import (
     Footprints,
@@ -21,6 +21,7 @@ from ..price.scenarios import (
     PriceCodes,
     feed_outcomes,
     footprints,
+    ints64,
     merge_units,
     price,
     simulate_outcomes,
@@ -151,10 +152,10 @@ class Simulations:
     _priced_var: list[tuple[tuple, Variant, str, Counted]] = field(default_factory=list)
     # the latest what-ifs re-simulated: (key, variant, the layout it changed (None: as logged), calls
     # re-run, and per model those calls priced before and after when the units that re-ran them did)
-    _reruns: list[tuple[tuple, Variant, Variant | None, array, dict[str, tuple[PartialLedger, PartialLedger]]]] = field(
-        default_factory=list
-    )
-    _rank: array | None = None  # each call's place in ``order``, made on first use
+    _reruns: list[
+        tuple[tuple, Variant, Variant | None, Sequence[int], dict[str, tuple[PartialLedger, PartialLedger]]]
+    ] = field(default_factory=list)
+    _rank: Sequence[int] | None = None  # each call's place in ``order`` (``ranks``), made on first use
     # the latest layouts' start orders (None: ``order``, no call moved), each layout asked for several
     # times in a row (simulated, priced, its delta from its parent's)
     _orders: list[tuple[Variant, Sequence[int] | None]] = field(default_factory=list)
@@ -288,7 +289,7 @@ class Simulations:
             plus = price_coded(calls, outcomes, self.codes(model, layout[0]))
         return apply_delta(base, minus, plus, self._ranks())
 
-    def _ranks(self) -> array:
+    def _ranks(self) -> Sequence[int]:
         """Each call's place in ``order``, made once."""
         if self._rank is None:
             self._rank = ranks(self.order)
@@ -693,8 +694,8 @@ class Simulations:
             skip: set[int] = set()
             if reuse:  # as logged, by partitions (``LoggedParts``): the others re-run
                 logged = self._base[key][0]
-                for c in reuse:
-                    same.append((c, *(array("q", (a[i] for i in c)) for a in logged.columns())))  # type: ignore[arg-type]  # four
+                for c in reuse:  # read in numpy (``ints64``): a kept column may be sparse (``SparseInts``)
+                    same.append((c, *(_q(ints64(a, _idx(c))) for a in logged.columns())))  # type: ignore[arg-type]  # four
                     skip.update(c)
             for (
                 p
@@ -737,13 +738,16 @@ class Simulations:
         got = CodedPrints.of(prints)
         return next((p for _, p in self._base.values() if isinstance(p, CodedPrints) and p.same(got)), got)
 
-    def _kept_calls(self, rerun: array) -> array:
+    def _kept_calls(self, rerun: array) -> Sequence[int]:
         """A what-if's re-run calls as kept (``_reruns``): 32-bit indexes for a log of fewer than
-        2**31 calls, and the array of an earlier what-if re-run on another cache when it holds the
-        same calls (the comparison models' placements and GPT re-run what the same fix reaches)."""
+        2**31 calls, as runs of consecutive calls where those are few (``Runs``: the partitions a
+        fix reaches are most of a short chat's log, in a few hundred runs), and the kept calls of
+        an earlier what-if re-run on another cache when it holds the same calls (the comparison
+        models' placements and GPT re-run what the same fix reaches)."""
         if rerun.typecode != "i" and len(self.fp.facts) <= _INT32_LIMIT:
             rerun = array("i", rerun)
-        return next((r for _, _, _, r, _ in self._reruns if r == rerun), rerun)
+        kept: Sequence[int] = Runs.of(rerun) or rerun
+        return next((r for _, _, _, r, _ in self._reruns if type(r) is type(kept) and r == kept), kept)
 
     def _logged_parts(self, key: tuple, var: Variant, parts: list[Partition]) -> list[array]:
         """The calls of the re-run ``parts`` of ``var`` whose outcomes are those of the log as
@@ -758,6 +762,20 @@ class Simulations:
         changed = var.facts, *var.shapes.values()
         rank = self._ranks()
         return [p.calls for p in parts if logged.reusable(p.calls, changed, rank)]
+
+
+def _idx(calls: Sequence[int]) -> Any:
+    """``calls`` as a numpy vector of 64-bit indexes."""
+    import numpy as np
+
+    return np.asarray(calls, dtype=np.int64)
+
+
+def _q(v: Any) -> array:
+    """A numpy vector of 64-bit integers as an ``array('q')`` (one copy of its bytes)."""
+    out = array("q")
+    out.frombytes(v.tobytes())
+    return out
 
 
 @dataclass

@@ -12,6 +12,7 @@ bounded window of them per group.
 
 from __future__ import annotations
 
+import heapq
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -49,6 +50,13 @@ def lost_tokens(hits: Sequence[int], hits_fixed: Sequence[int]) -> list[tuple[in
     lost = [(i, f - h) for i, (h, f) in enumerate(zip(hits, hits_fixed, strict=True)) if f > h]
     lost.sort(key=lambda x: (-x[1], x[0]))
     return lost
+
+
+def worst_lost(hits: Sequence[int], hits_fixed: Sequence[int], limit: int) -> list[int]:
+    """The calls of ``lost_tokens``'s first ``limit`` rows, in its order, found holding ``limit``
+    candidates at a time: no list of every call that lost some (a tuple and an int each)."""
+    best = heapq.nsmallest(limit, ((h - f, i) for i, (h, f) in enumerate(zip(hits, hits_fixed, strict=True)) if f > h))
+    return [i for _, i in best]
 
 
 def find_call(calls: Iterable[Call], wanted: str) -> int:
@@ -148,7 +156,7 @@ def for_report(
     calls = Reread(paths, input_format, index)
     base = sims.outcomes(model_entry)
     fixed = sims.outcomes(model_entry, plan.combined) if plan.kept else base
-    worst = [i for i, _ in lost_tokens(base.read, fixed.read)[:limit]]
+    worst = worst_lost(base.read, fixed.read, limit)
     explained = find_call(calls(), explain_call) if explain_call else None
     if explained is not None and explained >= len(facts):
         raise ConfigError(f"--explain-call {explain_call!r}: that request was not analyzed (a skipped line?)")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import operator
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Container, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from itertools import islice
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
@@ -275,30 +277,119 @@ def start_order(facts: Sequence[CallFacts]) -> Sequence[int]:
     Of a list of records, a list whose each index is the call's own ``seq`` object where it has
     its index as ``seq``: the order, kept for the whole run, then holds no int of its own (~32
     bytes a call past 256). Of any other sequence (a ``FactTable``, a layout over one), whose
-    records hold no int of their own, an ``array('i')`` (4 bytes a call; ``'q'`` past 2**31 calls),
-    the starts read from the columns."""
+    records hold no int of their own: ``range(n)`` when the calls are in start order already (a
+    log written as it ran: nothing kept a call), else an ``array('i')`` (4 bytes a call; ``'q'``
+    past 2**31 calls), the starts read from the columns."""
     if isinstance(facts, list):
         ids = [f.seq if f.seq == i else i for i, f in enumerate(facts)]
         ids.sort(key=lambda i: facts[i].start)
         return ids
     n = len(facts)
     tc = "i" if n <= _INT32_LIMIT else "q"
-    starts = column(facts, "start") if getattr(facts, "column", None) is not None else None
+    # a table's own column, a layout's patched copy (``column``); else the starts read once (no
+    # record made per call: ``reader``)
+    starts = (
+        column(facts, "start")
+        if getattr(facts, "column", None) is not None
+        else list(map(reader(facts, "start"), range(n)))
+    )
+    if all(map(operator.le, starts, islice(starts, 1, None))):  # no NaN, none before the one ahead: sorted is range(n)
+        return range(n)
+    order: array | None = None
     if type(starts) is array and starts.typecode == "d" and len(starts) == n:
-        # the start column as an array (a table's own, a layout's patched copy): a stable sort in
-        # numpy, the same order as Python's stable sort on the same floats (no NaN: it compares
-        # unlike them), without a key float and an index int per call
+        # a stable sort in numpy, the same order as Python's stable sort on the same floats (no
+        # NaN: it compares unlike them), without a key float and an index int per call
         import numpy as np
 
         got = np.frombuffer(starts, np.float64)
         if n and not np.isnan(got).any():
-            out = array(tc, [0]) * n  # written in place: no copy of the order on the way
-            np.frombuffer(out, np.dtype(tc))[:] = np.argsort(got, kind="stable")
-            return out
-    return array(tc, sorted(range(n), key=reader(facts, "start")))
+            order = array(tc, [0]) * n  # written in place: no copy of the order on the way
+            np.frombuffer(order, np.dtype(tc))[:] = np.argsort(got, kind="stable")
+    if order is None:
+        order = array(tc, sorted(range(n), key=starts.__getitem__))
+    return Runs.of(order) or order  # a layout that moved a few calls: a few runs (``Runs``)
 
 
 _INT32_LIMIT = (1 << 31) - 1
+
+
+class Runs(Sequence[int]):
+    """Indexes that come in runs of consecutive ones (``i, i + 1, ...``), kept as each run's first
+    index (``first``) and the position in the sequence where it ends (``ends``): two ints a run
+    instead of one an index. Read as the array it was made from (``Runs.of``), item by item, by
+    slice (an ``array``), in a loop or in numpy (``__array__``). For the start order of a layout
+    that moved a few calls in time, and a what-if's re-run calls (partitions of consecutive calls)."""
+
+    __slots__ = ("ends", "first")
+
+    def __init__(self, first: array, ends: array):
+        self.first, self.ends = first, ends
+
+    @classmethod
+    def of(cls, ints: array) -> Runs | None:
+        """``ints`` (an array of indexes) as runs, or None when that would not take fewer bytes
+        (more runs than a quarter of the indexes)."""
+        import numpy as np
+
+        n = len(ints)
+        if n < 8:
+            return None
+        v = np.frombuffer(ints, np.dtype(f"i{ints.itemsize}"))
+        cut = np.flatnonzero(np.diff(v) != 1) + 1  # where a run starts, past the first
+        if 4 * (len(cut) + 1) > n:
+            return None
+        first, ends = array(ints.typecode), array(ints.typecode)
+        first.frombytes(np.ascontiguousarray(v[np.r_[0, cut]]).tobytes())
+        ends.frombytes(np.r_[cut, n].astype(v.dtype).tobytes())
+        return cls(first, ends)
+
+    def __len__(self) -> int:
+        return self.ends[-1] if len(self.ends) else 0
+
+    def _run(self, k: int) -> tuple[int, int, int]:
+        """Run ``k``'s first index, and its start and end positions in the sequence."""
+        begin = self.ends[k - 1] if k else 0
+        return self.first[k], begin, self.ends[k]
+
+    def __getitem__(self, i):
+        n = len(self)
+        if isinstance(i, slice):
+            start, stop, step = i.indices(n)
+            if step != 1:
+                return array(self.first.typecode, (self[j] for j in range(start, stop, step)))
+            out = array(self.first.typecode)
+            k = bisect_right(self.ends, start)
+            while start < stop:
+                f, begin, end = self._run(k)
+                out.extend(range(f + start - begin, f + min(stop, end) - begin))
+                start, k = end, k + 1
+            return out
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(i)
+        f, begin, _ = self._run(bisect_right(self.ends, i))
+        return f + i - begin
+
+    def __iter__(self) -> Iterator[int]:
+        begin = 0
+        for f, end in zip(self.first, self.ends):
+            yield from range(f, f + end - begin)
+            begin = end
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        import numpy as np
+
+        return np.asarray(self[:], dtype=dtype if dtype is not None else np.dtype(f"i{self.first.itemsize}"))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Runs):
+            return self.first == other.first and self.ends == other.ends
+        if isinstance(other, Sequence):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, as the array it stands for
 
 
 def dropped_users(facts: Sequence[CallFacts]) -> Container[str]:

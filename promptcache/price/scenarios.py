@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from itertools import repeat
 from typing import Any, cast
 
 from ..knowledge.catalog import Catalog, ModelEntry
@@ -155,7 +156,7 @@ class Outcomes:
         read, write, write_1h, total = (a[:] if a.itemsize >= 4 else array("i", a) for a in self.columns())
         return Outcomes(read, write, write_1h, total, self.storage_token_hours)
 
-    def narrowed(self, shared: dict[tuple, list[array]] | None = None) -> Outcomes:
+    def narrowed(self, shared: dict[tuple, list[Any]] | None = None) -> Outcomes:
         """These outcomes to keep for the run (``Kept``, read-only): each column in the fewest bytes
         that hold its values (``NARROW``: 8, 16, 32 or 64-bit signed integers, which ``ints64`` and
         a read by call read alike), and, with ``shared``, a column equal to one kept before taken
@@ -163,7 +164,9 @@ class Outcomes:
         short chat's simulations as logged keep ~5 of 16 bytes a call: DeepSeek never writes for
         an hour (a column of zeros, 1 byte a call), a comparison model's placement without
         breakpoints caches nothing, and every simulation over the same shapes (Claude's three
-        placements and GPT over the scaled family) has the same prompt totals."""
+        placements and GPT over the scaled family) has the same prompt totals. A column of few
+        calls not 0 is kept as those calls and values (``SparseInts``): a comparison model reads
+        and writes on a few short chats of thousands."""
         read, write, write_1h, total = (_narrow(a, shared) for a in self.columns())
         return Kept(read, write, write_1h, total, self.storage_token_hours)
 
@@ -182,7 +185,7 @@ class Outcomes:
     def walk(self, order: Iterable[int]) -> Iterator[tuple[int, Outcome]]:
         """Each call of ``order`` with its outcome (``full().outcome(i)``), read in place: a patch
         is not made whole first (four arrays of the log's length for one walk)."""
-        read, write, write_1h, total = self.columns()
+        read, write, write_1h, total = (_dense(a) for a in self.columns())
         for i in order:
             yield i, Outcome(read=read[i], total=total[i], write=write[i], write_1h=write_1h[i])
 
@@ -197,7 +200,7 @@ class Kept(Outcomes):
     def widen(self) -> None:
         raise TypeError("kept outcomes are read-only: write into their copy()")
 
-    def narrowed(self, shared: dict[tuple, list[array]] | None = None) -> Outcomes:
+    def narrowed(self, shared: dict[tuple, list[Any]] | None = None) -> Outcomes:
         return self
 
 
@@ -205,9 +208,10 @@ class Kept(Outcomes):
 NARROW = (("b", 1 << 7), ("h", 1 << 15), ("i", 1 << 31), ("q", 1 << 63))
 
 
-def _narrow(a: array, shared: dict[tuple, list[array]] | None) -> array:
+def _narrow(a: array, shared: dict[tuple, list[Any]] | None) -> Any:
     """Column ``a`` in the narrowest of ``NARROW`` that holds its values (``a`` itself if it is
-    that already), or the equal column ``shared`` holds (recorded there if new)."""
+    that already), as ``SparseInts`` where most of its values are 0 (that takes fewer bytes), or
+    the equal column ``shared`` holds (recorded there if new)."""
     import zlib
 
     import numpy as np
@@ -220,14 +224,124 @@ def _narrow(a: array, shared: dict[tuple, list[array]] | None) -> array:
             out = array(tc)
             out.frombytes(_raw(v.astype(np.dtype(f"i{array(tc).itemsize}"))))
             a = out
-    if shared is None:
-        return a
-    same = shared.setdefault((a.typecode, len(a), zlib.crc32(memoryview(a).cast("B"))), [])
-    got = next((b for b in same if b == a), None)
-    if got is None:
-        same.append(a)
-        return a
-    return got
+    key = (a.typecode, len(a), zlib.crc32(memoryview(a).cast("B"))) if shared is not None else None
+    if key is not None:
+        got = next((b for b in shared.get(key, ()) if _equal(b, a)), None)  # type: ignore[union-attr]  # key: shared
+        if got is not None:
+            return got
+    kept: Any = SparseInts.of(a) or a
+    if key is not None:
+        shared.setdefault(key, []).append(kept)  # type: ignore[union-attr]  # key: shared
+    return kept
+
+
+def _dense(a: Any) -> Any:
+    """A column to read call by call in a loop over the log: ``SparseInts`` as a whole array for
+    the loop (a bisection a read otherwise), any other as it is."""
+    return a[:] if type(a) is SparseInts else a
+
+
+def _equal(kept: Any, a: array) -> bool:
+    """Whether a kept column (an ``array``, or ``SparseInts``) holds the values of array ``a``."""
+    if type(kept) is array:
+        return kept == a
+    import numpy as np
+
+    return bool(np.array_equal(np.asarray(kept), np.frombuffer(a, np.dtype(f"i{a.itemsize}"))))
+
+
+class SparseInts(Sequence[int]):
+    """A kept column whose values are mostly 0 (``_narrow``): the calls with another value
+    (``calls``, sorted, 32 bits; 64 past 2**31 calls) and their values (``values``, aligned, in the
+    column's narrowest type), 0 for every other call of the ``n``. A short chat's comparison
+    caches read or write on a few calls of thousands (their prompts are under the models' cache
+    minimum): nothing a call instead of 2 bytes. Read as the array it was made from: by call, by
+    slice (an ``array``), in a loop, ``ints64`` and numpy (``__array__``); ``typecode`` and
+    ``itemsize`` are its values'."""
+
+    __slots__ = ("calls", "n", "values")
+
+    def __init__(self, n: int, calls: array, values: array):
+        self.n, self.calls, self.values = n, calls, values
+
+    @classmethod
+    def of(cls, a: array) -> SparseInts | None:
+        """Column ``a`` so, or None when that would not take fewer than half its bytes."""
+        import numpy as np
+
+        v = np.frombuffer(a, np.dtype(f"i{a.itemsize}"))
+        at = np.flatnonzero(v)
+        wide = len(a) > _INT32_MAX
+        if 2 * len(at) * ((8 if wide else 4) + a.itemsize) >= len(a) * a.itemsize:
+            return None
+        values = array(a.typecode)
+        values.frombytes(_raw(v[at]))
+        return cls(len(a), _packed(at, wide), values)
+
+    @property
+    def typecode(self) -> str:
+        return self.values.typecode
+
+    @property
+    def itemsize(self) -> int:
+        return self.values.itemsize
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            out = array(self.typecode)
+            out.frombytes(_raw(self._dense(i)))
+            return out
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        calls = self.calls
+        j = bisect_left(calls, i)
+        return self.values[j] if j < len(calls) and calls[j] == i else 0
+
+    def __iter__(self) -> Iterator[int]:
+        done = 0
+        for c, v in zip(self.calls, self.values):
+            yield from repeat(0, c - done)
+            yield v
+            done = c + 1
+        yield from repeat(0, self.n - done)
+
+    def _dense(self, idx: Any) -> Any:
+        """The values at ``idx`` (a slice, or indexes) as a numpy array of the values' type."""
+        import numpy as np
+
+        idx = np.arange(self.n)[idx] if isinstance(idx, slice) else np.asarray(idx, dtype=np.int64)
+        dt = np.dtype(f"i{self.itemsize}")
+        out = np.zeros(len(idx), dt)
+        if len(self.calls) and len(idx):
+            calls = np.frombuffer(self.calls, np.dtype(f"i{self.calls.itemsize}"))
+            pos = np.minimum(np.searchsorted(calls, idx), len(calls) - 1)
+            hit = calls[pos] == idx
+            out[hit] = np.frombuffer(self.values, dt)[pos[hit]]
+        return out
+
+    def ints64(self, idx: Any) -> Any:
+        """``ints64`` of this column."""
+        import numpy as np
+
+        return self._dense(idx).astype(np.int64, copy=False)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        out = self._dense(slice(None))
+        return out if dtype is None else out.astype(dtype)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SparseInts):
+            return self.n == other.n and self.calls == other.calls and self.values == other.values
+        if isinstance(other, Sequence):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, as the array it stands for
 
 
 class PatchedInts(Sequence[int]):
@@ -339,7 +453,7 @@ class Patched(Outcomes):
         n = len(whole.read)
         own = np.zeros(n, bool)
         for a, b in zip(whole.columns(), base.columns(), strict=True):
-            if a.typecode == b.typecode:  # compared in place, no copy
+            if a.typecode == b.typecode and type(a) is array and type(b) is array:  # compared in place, no copy
                 dt = np.dtype(f"i{a.itemsize}")
                 own |= np.frombuffer(a, dt) != np.frombuffer(b, dt)
             else:
@@ -358,7 +472,7 @@ class Patched(Outcomes):
     def copy(self) -> Outcomes:
         return self.full()
 
-    def narrowed(self, shared: dict[tuple, list[array]] | None = None) -> Outcomes:
+    def narrowed(self, shared: dict[tuple, list[Any]] | None = None) -> Outcomes:
         return self  # a patch: its base is kept (narrowed) already, its own values are few
 
     def full(self) -> Outcomes:
@@ -381,7 +495,7 @@ class Patched(Outcomes):
         other call's from ``base``; no whole copy."""
         calls, n = self.calls, len(self.calls)
         vr, vw, vw1, vt = self.values()
-        br, bw, bw1, bt = self.base.columns()
+        br, bw, bw1, bt = (_dense(a) for a in self.base.columns())
         for i in order:
             j = bisect_left(calls, i)
             if j < n and calls[j] == i:
@@ -526,7 +640,9 @@ class PriceCodes:
         self._memo: dict[tuple, int] = {}  # (group, bucket, tier) -> its row in ``_rows``
         self._rows: list[tuple[int, int, int]] = []  # (lo, hi, thr): a handful, shared by every call
         self.row = np.zeros(0, np.int32)  # per call: its row (4 bytes a call, not 24)
-        self.output = np.zeros(0, np.int32)  # per call: its output tokens (64 bits if one needs it)
+        # per call: its output tokens (64 bits if one needs it); a ``FactTable``'s own column, read
+        # in place (``of``: 4 bytes a call less), else a copy
+        self.output = np.zeros(0, np.int32)
 
     @classmethod
     def of(
@@ -548,7 +664,11 @@ class PriceCodes:
         if like is not None and len(like.output) == len(facts):
             out.output = like.output
             return out
-        out.output = np.fromiter(column(facts, "output"), np.int64, len(facts))
+        col = column(facts, "output")
+        if type(col) is array and col.typecode in "bhilq" and len(col) == len(facts) and len(col):
+            out.output = np.frombuffer(col, np.dtype(f"i{col.itemsize}"))  # the facts' own column: no copy
+            return out
+        out.output = np.fromiter(col, np.int64, len(facts))
         if not len(out.output) or out.output.max() <= _INT32_MAX:
             out.output = out.output.astype(np.int32)
         return out
@@ -582,7 +702,8 @@ class PriceCodes:
             if r > np.iinfo(out.row.dtype).max:
                 out.row = out.row.astype(np.int32)
             out.row[i] = r
-            if f.output > _INT32_MAX and out.output.dtype != np.int64:
+            top = np.iinfo(out.output.dtype)
+            if not top.min <= f.output <= top.max:
                 out.output = out.output.astype(np.int64)
             out.output[i] = f.output
         return out
@@ -661,12 +782,12 @@ def price(
     return ledger
 
 
-def ints64(a: array | PatchedInts, idx: Any) -> Any:
+def ints64(a: array | PatchedInts | SparseInts, idx: Any) -> Any:
     """``a[idx]`` (an array of integers, 32 or 64 bits: ``Outcomes``) as a numpy array of 64-bit
     integers, so that sums of 32-bit counts cannot overflow."""
     import numpy as np
 
-    if isinstance(a, PatchedInts):
+    if isinstance(a, (PatchedInts, SparseInts)):
         return a.ints64(idx)
     return np.frombuffer(a, np.dtype(f"i{a.itemsize}"))[idx].astype(np.int64, copy=False)
 

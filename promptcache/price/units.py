@@ -232,6 +232,8 @@ def _ranks_at(order: Sequence[int], calls: set[int]) -> dict[int, int] | None:
 
     if not calls:
         return {}
+    if type(order) is range and order.start == 0 and order.step == 1:  # a log in start order
+        return {c: c for c in calls} if max(calls) < len(order) and min(calls) >= 0 else None
     # an integer array's own buffer (no copy), else the order's values in 64 bits
     o = (
         np.frombuffer(order, np.dtype(order.typecode))
@@ -243,9 +245,12 @@ def _ranks_at(order: Sequence[int], calls: set[int]) -> dict[int, int] | None:
     return got if len(got) == len(calls) else None
 
 
-def ranks(order: Sequence[int]) -> array:
+def ranks(order: Sequence[int]) -> Sequence[int]:
     """Each call's position in ``order``: 32-bit while the positions fit (4 bytes a call, kept for
-    the run by ``Simulations``), else 64-bit."""
+    the run by ``Simulations``), else 64-bit; ``order`` itself when it is ``range(n)`` (a log in
+    start order, ``model.facts.start_order``): each call is its own position, nothing kept."""
+    if type(order) is range and order.start == 0 and order.step == 1:
+        return order
     n = max(order, default=-1) + 1
     rank = array("i", bytes(4 * n)) if len(order) <= 1 << 31 else array("q", bytes(8 * n))
     for r, i in enumerate(order):

@@ -351,7 +351,7 @@ def _placement_units(metas: Sequence[CallFacts], chains: Chains, qc: set[str], l
         g = group(i)
         if g in qc:
             return True
-        return g in leans_pro and (chains.step[i] == 0 or thinking(i) or reasoning(i) > 0)
+        return g in leans_pro and (chains.first(i) or thinking(i) or reasoning(i) > 0)
 
     return [i for i in range(len(metas)) if unit(i)]
 
@@ -380,13 +380,10 @@ def _runs(
     if pro is not None and flash is not None:
         groups = column(metas, "group")
         runs.append(_Run("per_group", Placement(pro if g in leans_pro else flash for g in groups)))
-        extended = {chains.root[i] for i in range(n) if chains.step[i] > 0}
         runs.append(
             _Run(
                 "hybrid_chain",
-                Placement(
-                    pro if ((chains.step[i] == 0 and i in extended) or groups[i] in qc) else flash for i in range(n)
-                ),
+                Placement(pro if (chains.extended_first(i) or groups[i] in qc) else flash for i in range(n)),
             )
         )
     shp = inputs.shapes_r if layout == "restructured" else inputs.shapes

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from ..measure.shape import ChatShape, Shape
 from ..model.calls import Call, is_blocks
-from ..model.facts import CallFacts, conversation_keys
+from ..model.facts import CallFacts, conversation_keys, reader
 from ..model.notes import VolumeBasis
 from .concurrency import peak_per_window
 
@@ -105,26 +105,68 @@ def bit_labels(bits: int) -> list[tuple[str, str]]:
     return [(k, lab) for i, (k, lab, _, _, _) in enumerate(_COMPILED) if bits >> i & 1]
 
 
+#: ``Chains.flags`` bits: the call extends no earlier call (the first, or planning, call of its
+#: chain); a later call extends that chain (set on its first call only)
+FIRST, EXTENDED = 1, 2
+
+
 @dataclass
 class Chains:
-    """Per call: the call it extends (or -1), the first call of its chain, and its step (0 = first),
-    as arrays of machine integers (4 bytes a call each, ``index_code``, instead of an int object
-    and a pointer; kept for the whole run)."""
+    """What later steps read of each call's chain, kept for the whole run: a byte of ``flags`` a
+    call (``FIRST``, ``EXTENDED``), and only where a call of a chain of two or more has no
+    conversation id of its own, its chain's first call (``head``, ``index_code``; -1 elsewhere;
+    None when no call needs one), which names its conversation (``Conversations``). The links
+    themselves (each call's parent, first call and step: 12 bytes a call) go once found: 1 byte
+    a call where every call has an id."""
 
-    parent: array
-    root: array
-    step: array
+    flags: bytearray
+    head: array | None = None
 
     def first(self, i: int) -> bool:
-        return self.step[i] == 0
+        """The call extends no earlier call (its step is 0)."""
+        return bool(self.flags[i] & FIRST)
+
+    def extended_first(self, i: int) -> bool:
+        """The call is the first of a chain that a later call extends."""
+        return self.flags[i] == FIRST | EXTENDED
 
     def count(self) -> int:
-        return sum(1 for s in self.step if s == 0)
+        """First calls: the chains, a lone call one of them."""
+        return self.flags.count(FIRST) + self.flags.count(FIRST | EXTENDED)
+
+
+class Conversations(Sequence["str | None"]):
+    """Each call's conversation, read on use: the log's own id, else the chain of calls that extend
+    one another (an agent loop or a chat without ids), named after its first call (``chain-N``, N
+    its place in the log from 1); none for a lone call. No list of the log's length (8 bytes a
+    call, and a string a chained call without id)."""
+
+    __slots__ = ("conversation", "head", "n")
+
+    def __init__(self, metas: Sequence[CallFacts], chains: Chains):
+        self.conversation, self.head, self.n = reader(metas, "conversation"), chains.head, len(metas)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.n))]
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        c = self.conversation(i)
+        if c is None and self.head is not None:
+            h = self.head[i]
+            if h >= 0:
+                return f"chain-{h + 1}"
+        return c
 
 
 def index_code(n: int) -> str:
-    """The array type code that holds every call index, -1 and step of ``n`` calls: 4-byte signed
-    ints, 8-byte ones past 2**31 calls."""
+    """The array type code that holds every call index and -1 of ``n`` calls: 4-byte signed ints,
+    8-byte ones past 2**31 calls."""
     return "i" if n < 2**31 and array("i").itemsize == 4 else "q"
 
 
@@ -132,12 +174,16 @@ def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequen
     """Link each call to the latest earlier call whose whole prompt is its prefix, in time order.
 
     Each call registers the chain key of its prompt without the generation piece; a later call
-    looks up each of its own prefix keys, longest first, so the work is O(pieces) per call.
+    looks up each of its own prefix keys, longest first, so the work is O(pieces) per call. Only
+    each call's first call of its chain is followed while linking (``root``, dropped at the end).
     """
+    import numpy as np
+
     n = len(metas)
     conversation = conversation_keys(metas)  # no record nor string made per call
     code = index_code(n)
-    parent, root, step = array(code, [-1]) * n, array(code, range(n)), array(code, bytes(array(code).itemsize * n))
+    root = array(code, range(n))
+    without_id = array(code)  # calls with no conversation id: the only ones ``head`` may name
     by_prefix: dict[int, int] = {}
     by_conv: dict[Hashable, int] = {}
     for i in order:
@@ -156,12 +202,25 @@ def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequen
         if p < 0 and conv is not None and conv in by_conv:
             p = by_conv[conv]
         if p >= 0:
-            parent[i], root[i], step[i] = p, root[p], step[p] + 1
+            root[i] = root[p]
         if nk >= 2:
             by_prefix[chain[nk - 1]] = i
         if conv is not None:
             by_conv[conv] = i
-    return Chains(parent, root, step)
+        else:
+            without_id.append(i)
+    r = np.frombuffer(root, np.dtype(f"i{root.itemsize}")) if n else np.zeros(0, np.int64)
+    first = r == np.arange(n)
+    flags = first.astype(np.uint8)
+    flags[r[~first]] |= EXTENDED  # a later call's first call: its chain is extended
+    kept = bytearray(flags.tobytes())
+    head = None
+    for i in without_id:
+        if kept[i] != FIRST:  # in a chain of two or more (a lone call's flags are FIRST alone)
+            if head is None:
+                head = array(code, [-1]) * n
+            head[i] = root[i]
+    return Chains(kept, head)
 
 
 @dataclass
@@ -181,7 +240,6 @@ class GroupCounts:
 
 def group_counts(metas: Sequence[CallFacts], chains: Chains) -> dict[str, GroupCounts]:
     out: dict[str, GroupCounts] = defaultdict(GroupCounts)
-    extended = {chains.root[i] for i in range(len(metas)) if chains.step[i] > 0}
     for i, m in enumerate(metas):
         g = out[m.group]
         g.calls += 1
@@ -191,8 +249,8 @@ def group_counts(metas: Sequence[CallFacts], chains: Chains) -> dict[str, GroupC
         g.thinking += m.thinking or m.reasoning_tokens > 0
         g.reasoning_tokens += m.reasoning_tokens
         g.output_tokens += m.output
-        g.chain_steps += chains.step[i] > 0
-        g.chain_firsts_extended += chains.step[i] == 0 and i in extended
+        g.chain_steps += not chains.first(i)
+        g.chain_firsts_extended += chains.extended_first(i)
         if m.task_kinds:
             seen = set()
             for kind, label in bit_labels(m.task_kinds):
