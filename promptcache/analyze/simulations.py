@@ -651,7 +651,8 @@ class Simulations:
                 got = (parent, done, prints)
                 kept.insert(0, got)
                 del kept[DERIVED_KEPT:]
-            return self._resimulate(key, var, parent, got[1], got[2], set(var.differs), layout, pol, spec, models, make)
+            reach = self._reach(got[2], set(var.differs), layout, pol)
+            return self._resimulate(key, var, parent, got[1], reach, layout, pol, spec, models, make)
         # from the nearest simulated layout: the log as logged, or a combined layout kept as a parent
         # (the combination again once the advisor dropped a fix differs from it in that fix's group)
         start: tuple[Variant | None, Outcomes, Footprints] = (None, base[0], base[1])
@@ -660,7 +661,24 @@ class Simulations:
             diff = differs(v, var)
             if len(diff) < len(changed):
                 start, changed = (v, o, p), diff
-        return self._resimulate(key, var, start[0], start[1], start[2], changed, layout, pol, spec, models, make)
+            del diff
+        reach = self._reach(start[2], changed, layout, pol)
+        del changed  # a set of every changed call: gone before the re-run calls are fed
+        return self._resimulate(key, var, start[0], start[1], reach, layout, pol, spec, models, make)
+
+    def _reach(
+        self,
+        prints: Footprints,
+        changed: set[int],
+        layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
+        pol: Any,
+    ) -> tuple[list[Partition], array]:
+        """The partitions a what-if that changes the ``changed`` calls of a simulated layout (whose
+        footprints are ``prints``) re-runs, and every call re-run in the start order as kept
+        (``_kept_calls``: 32-bit), not the 64-bit list ``rerun_partitions`` gives beside it."""
+        facts, order, seq = layout
+        parts, rerun = rerun_partitions(prints, changed, facts, order, keyed(seq), pol, self._same_prints)
+        return parts, self._kept_calls(rerun)
 
     def _resimulate(
         self,
@@ -668,8 +686,7 @@ class Simulations:
         var: Variant,
         parent: Variant | None,
         base: Outcomes,
-        prints: Footprints,
-        changed: set[int],
+        reach: tuple[list[Partition], array],
         layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
         pol: Any,
         spec: tuple[PolicySpec, Measurer],
@@ -685,24 +702,33 @@ class Simulations:
         kept: pricing ``var`` prices only them again."""
         facts, order, seq = layout
         ex = self.opts.executor
-        parts, rerun = rerun_partitions(prints, changed, facts, order, keyed(seq), pol, self._same_prints)
+        parts, rerun = reach  # ``rerun`` as kept (``_reach``)
         if ex is None or not ex.remote or ex.units <= 1 or len(rerun) < getattr(ex, "min_rerun", 0) or not parts:
-            self._reruns = [(key, var, parent, self._kept_calls(rerun), {}), *self._reruns[:7]]
+            self._reruns = [(key, var, parent, rerun, {}), *self._reruns[:7]]
             reuse = self._logged_parts(key, var, parts)
-            same: list[UnitResult] = []
-            skip: set[int] = set()
-            if reuse:  # as logged, by partitions (``LoggedParts``): the others re-run
-                logged = self._base[key][0]
-                for c in reuse:
-                    same.append((c, *(array("q", (a[i] for i in c)) for a in logged.columns())))  # type: ignore[arg-type]  # four
-                    skip.update(c)
-            for (
-                p
-            ) in parts:  # each part through a fresh cache (they share no state): no lookup table over the whole re-run
-                c = p.calls
-                if c[0] not in skip:  # (a part is reused whole or not at all)
-                    same.append(feed(c, facts, seq, make()))
-            return Patched.over(base, same)
+            logged = self._base[key][0]
+            skip = {c[0] for c in reuse}  # as logged, by partitions (``LoggedParts``): the others re-run
+            out = Patched.rewritten(base, len(rerun))
+            if out is None:  # few calls re-run: their outcomes a patch over ``base``
+                same: list[UnitResult] = [
+                    (c, *(array("q", (a[i] for i in c)) for a in logged.columns()))  # type: ignore[misc]  # four
+                    for c in reuse
+                ]
+                for p in parts:  # each part through a fresh cache (they share no state)
+                    if p.calls[0] not in skip:  # (a part is reused whole or not at all)
+                        same.append(feed(p.calls, facts, seq, make()))
+                return Patched.over(base, same)
+            # most calls re-run: written into a copy of ``base`` as they come (as ``Patched.over`` writes
+            # the same outcomes), no arrays of their own beside it; each part let go once fed
+            for c in reuse:
+                for i, o in logged.walk(c):
+                    out.put(i, o.read, o.write, o.write_1h, o.total)
+            parts.reverse()
+            while parts:
+                c = parts.pop().calls
+                if c[0] not in skip:
+                    feed_outcomes(out, facts, c, seq, make())
+            return Patched.compress(base.base if isinstance(base, Patched) else base, out)
         policy, measurer = spec
         pricing = Pricing.of(models, self.now, self.catalog)
         before_facts = self._layout(parent, key[1])[0]
@@ -726,7 +752,7 @@ class Simulations:
                 units.append(RerunUnit(unit, pricing, *before(c)))
             results = ex.map(run_rerun_unit, units)
         outs, priced = merge_reruns(results, self._ranks())
-        self._reruns = [(key, var, parent, self._kept_calls(rerun), priced), *self._reruns[:7]]
+        self._reruns = [(key, var, parent, rerun, priced), *self._reruns[:7]]
         return Patched.over(base, outs)
 
     def _kept_prints(self, prints: Footprints | None) -> Footprints | None:
