@@ -15,16 +15,29 @@ from array import array
 from pathlib import Path
 
 import pytest
-from call_rows import TOPS
+from call_rows import TOPS, first_pass_of
 from call_rows import plain_outcomes as plain
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from promptcache.advise.whatif import Variant
 from promptcache.analyze import pipeline as analysis
 from promptcache.analyze.simulations import Simulations
 from promptcache.price import scenarios
 from promptcache.price.scenarios import Outcomes, Patched, _whole
+from promptcache.price.units import rerun_partitions
 from promptcache.report.recommendation_text import with_text
+from promptcache.simulate.partition import (
+    CodedPrints,
+    Partition,
+    PatchedPrints,
+    call_roots,
+    components,
+    distinct,
+    footprints,
+    footprints_of,
+)
+from promptcache.simulate.policies import AnthropicCache, DeepSeekCache, OpenAIAutoCache
 
 
 def _cols(o: Outcomes) -> list[list[int]]:
@@ -94,7 +107,9 @@ def test_compress_keeps_the_calls_that_differ_with_their_values(base, data):
     if isinstance(got, Patched):
         assert list(got.calls) == differ
         assert [list(v) for v in got.values()] == [[c[i] for i in differ] for c in whole.columns()]
-        assert all(v.typecode == ("q" if any(c.typecode == "q" for c in whole.columns()) else "i") for v in got.values())
+        assert all(
+            v.typecode == ("q" if any(c.typecode == "q" for c in whole.columns()) else "i") for v in got.values()
+        )
     else:
         assert got is whole and _whole(len(differ), n)
 
@@ -142,3 +157,68 @@ def test_re_runs_written_as_fed_equal_the_patches_over_their_units(short, monkey
     assert len(fast_runs) == len(slow_runs) > 0
     assert fast_runs == slow_runs
     assert fast == slow
+
+
+def _rerun_partitions_dict(base_prints, changed, facts, order, shapes, policy):
+    """``rerun_partitions`` as it was (bcc458b): the changed calls' footprints in a dict, ``changed``
+    read twice (a set)."""
+    new_prints = footprints_of(changed, facts, shapes, policy)
+    root = components([*distinct(base_prints), *new_prints.values()])
+    dirty = {root(k) for i in changed for k in (*base_prints[i], *new_prints[i])}
+    at = call_roots(base_prints, root)
+    groups: dict = {}
+    rerun = array("q")
+    for i in order:
+        p = new_prints.get(i)
+        r = at[i] if p is None else root(p[0])
+        if r in dirty:
+            groups.setdefault(r, array("q")).append(i)
+            rerun.append(i)
+    return [Partition(("", f"c{g[0]}"), g) for g in groups.values()], rerun
+
+
+@pytest.fixture(scope="module")
+def logged(gen_log):
+    return first_pass_of(gen_log("--calls", "300", "--seed", "5"))
+
+
+POLICIES = {
+    "deepseek": lambda m: DeepSeekCache(m),
+    "openai-auto by user": lambda m: OpenAIAutoCache(m, scope_by_user=True),
+    "anthropic": lambda m: AnthropicCache(m, min_tokens=64, breakpoints="auto"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_rerun_partitions_from_codes_read_once_equal_the_dict_of_a_set(logged, name, data):
+    m, facts, shapes = logged
+    pol = POLICIES[name](m)
+    prints = footprints(facts, shapes, pol)
+    n = len(facts)
+    order = sorted(range(n), key=lambda i: facts[i].start)
+    # the layout simulated before (a patch over the log's footprints, coded or not) and the change
+    moved = {i: prints[(i + 7) % n] for i in data.draw(st.lists(st.integers(0, n - 1), max_size=40))}
+    coded = CodedPrints.of(prints)
+    base = data.draw(st.sampled_from([PatchedPrints(coded, moved), [moved.get(i, p) for i, p in enumerate(prints)]]))
+    calls = data.draw(st.lists(st.integers(0, n - 1), max_size=n))  # repeats too: each counts once
+    want = _rerun_partitions_dict(base, set(calls), facts, order, shapes, pol)
+    assert rerun_partitions(base, set(calls), facts, order, shapes, pol) == want
+    assert rerun_partitions(base, iter(calls), facts, order, shapes, pol) == want  # read once, in any order
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_each_changed_call_once_from_the_mappings(data):
+    n = data.draw(st.integers(1, 60))
+    idx = st.sets(st.integers(0, n - 1), max_size=n)
+    facts = dict.fromkeys(data.draw(idx), "f")
+    shapes = {fam: dict.fromkeys(data.draw(idx), "s") for fam in data.draw(st.sets(st.sampled_from("abc")))}
+    var = Variant(shapes=shapes, facts=facts)  # type: ignore[arg-type]  # only keys are read
+    got = list(var.each_changed(n))
+    assert len(got) == len(set(got)) and set(got) == var.changed()
+    maps = [m for m in (facts, *shapes.values()) if m]
+    assert got == list(dict.fromkeys(i for m in maps for i in m))  # the mappings' order
+    # a key object is the mapping's own (no int made per call)
+    assert all(any(k is i for m in maps for k in m) for i in got)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -644,7 +644,9 @@ class Simulations:
             if got is None:
                 playout = self._layout(parent, source)
                 # kept coded (``CodedPrints``): 1-4 bytes a call, not a dict slot per changed call
-                prints = CodedPrints.of(_patched_prints(base[1], parent.changed(), playout, pol, self._same_prints))
+                prints = CodedPrints.of(
+                    _patched_prints(base[1], parent.each_changed(len(facts)), playout, pol, self._same_prints)
+                )
                 done = next((o for k, v, o in self._last if k == key and v is parent), None)
                 if done is None:
                     done = self._simulate(key, source, parent, playout, make, spec)
@@ -656,12 +658,15 @@ class Simulations:
         # from the nearest simulated layout: the log as logged, or a combined layout kept as a parent
         # (the combination again once the advisor dropped a fix differs from it in that fix's group)
         start: tuple[Variant | None, Outcomes, Footprints] = (None, base[0], base[1])
-        changed = var.changed()
-        for v, o, p in kept:
-            diff = differs(v, var)
-            if len(diff) < len(changed):
-                start, changed = (v, o, p), diff
-            del diff
+        changed: Iterable[int] = var.each_changed(len(facts))  # read once, no set of them (none kept)
+        if kept:
+            fewest = var.changed()
+            for v, o, p in kept:
+                diff = differs(v, var)
+                if len(diff) < len(fewest):
+                    start, fewest = (v, o, p), diff
+                del diff
+            changed, fewest = fewest, set()
         reach = self._reach(start[2], changed, layout, pol)
         del changed  # a set of every changed call: gone before the re-run calls are fed
         return self._resimulate(key, var, start[0], start[1], reach, layout, pol, spec, models, make)
@@ -669,7 +674,7 @@ class Simulations:
     def _reach(
         self,
         prints: Footprints,
-        changed: set[int],
+        changed: Iterable[int],
         layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
         pol: Any,
     ) -> tuple[list[Partition], array]:
@@ -851,7 +856,7 @@ DERIVED_KEPT = 2
 
 def _patched_prints(
     base: Footprints,
-    changed: set[int],
+    changed: Iterable[int],
     layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
     pol: Any,
     same: dict[tuple, tuple] | None = None,
