@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from promptcache.advise.whatif import Variant
 from promptcache.analyze import pipeline as analysis
-from promptcache.analyze.simulations import Simulations
+from promptcache.analyze.simulations import LoggedParts, Simulations
 from promptcache.price import scenarios
 from promptcache.price.scenarios import Outcomes, Patched, _whole
 from promptcache.price.units import rerun_partitions
@@ -222,3 +222,26 @@ def test_each_changed_call_once_from_the_mappings(data):
     assert got == list(dict.fromkeys(i for m in maps for i in m))  # the mappings' order
     # a key object is the mapping's own (no int made per call)
     assert all(any(k is i for m in maps for k in m) for i in got)
+
+
+def test_caches_with_one_footprints_object_share_their_logged_parts(short, monkeypatch):
+    seen: list[Simulations] = []
+    real_of = Simulations._logged_of
+
+    def shared(self, key, prints):
+        seen.append(self)
+        return real_of(self, key, prints)
+
+    def own(self, key, prints):  # as before: one per cache
+        logged = self._logged.get(key)
+        if logged is None or logged.prints is not prints:
+            logged = self._logged[key] = LoggedParts.of(prints)
+        return logged
+
+    monkeypatch.setattr(Simulations, "_logged_of", shared)
+    fast = with_text(analysis.analyze([short])).model_dump_json()
+    kept = list(seen[0]._logged.values())
+    monkeypatch.setattr(Simulations, "_logged_of", own)
+    slow = with_text(analysis.analyze([short])).model_dump_json()
+    assert len(kept) > len({id(p) for p in kept}) == len({id(p.prints) for p in kept})  # exercised
+    assert fast == slow

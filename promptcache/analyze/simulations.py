@@ -351,9 +351,7 @@ class Simulations:
         limit = same_below(a, b)
         if limit is None:
             return None
-        logged = self._logged.get(own)
-        if logged is None or logged.prints is not base[1]:
-            logged = self._logged[own] = LoggedParts.of(base[1])
+        logged = self._logged_of(own, base[1])
         at = call_roots(base[1], logged.find)  # each call's partition
         total = seq.total if type(seq) is ShapeList else lambda i: seq[i].total  # no chat shape made
         long = {at[i] for i in order if total(i) > limit}
@@ -776,6 +774,16 @@ class Simulations:
             rerun = array("i", rerun)
         return next((r for _, _, _, r, _ in self._reruns if r == rerun), rerun)
 
+    def _logged_of(self, key: tuple, prints: Footprints) -> LoggedParts:
+        """``LoggedParts`` of the simulation as logged ``key`` (whose footprints are ``prints``),
+        made on first use and kept; one for the caches whose footprints are one object
+        (``_kept_prints``: Claude's placements and GPT over the same shapes), not one each."""
+        logged = self._logged.get(key)
+        if logged is None or logged.prints is not prints:
+            logged = next((p for p in self._logged.values() if p.prints is prints), None)
+            logged = self._logged[key] = logged if logged is not None else LoggedParts.of(prints)
+        return logged
+
     def _logged_parts(self, key: tuple, var: Variant, parts: list[Partition]) -> list[array]:
         """The calls of the re-run ``parts`` of ``var`` whose outcomes are those of the log as
         logged (``LoggedParts.reusable``), part by part; none when the log as logged was not
@@ -783,9 +791,7 @@ class Simulations:
         base = self._base.get(key)
         if base is None or base[1] is None:
             return []
-        logged = self._logged.get(key)
-        if logged is None or logged.prints is not base[1]:
-            logged = self._logged[key] = LoggedParts.of(base[1])
+        logged = self._logged_of(key, base[1])
         changed = var.facts, *var.shapes.values()
         rank = self._ranks()
         return [p.calls for p in parts if logged.reusable(p.calls, changed, rank)]
