@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from promptcache.advise.whatif import Variant
 from promptcache.analyze import pipeline as analysis
-from promptcache.analyze.simulations import LoggedParts, Simulations
+from promptcache.analyze.simulations import LoggedParts, Simulations, _coded_prints_over, _patched_prints
 from promptcache.price import scenarios
 from promptcache.price.scenarios import Outcomes, Patched, _whole
 from promptcache.price.units import rerun_partitions
@@ -245,3 +245,21 @@ def test_caches_with_one_footprints_object_share_their_logged_parts(short, monke
     slow = with_text(analysis.analyze([short])).model_dump_json()
     assert len(kept) > len({id(p) for p in kept}) == len({id(p.prints) for p in kept})  # exercised
     assert fast == slow
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_a_parent_layouts_coded_footprints_equal_the_coded_patch(logged, name, data):
+    m, facts, shapes = logged
+    pol = POLICIES[name](m)
+    prints = footprints(facts, shapes, pol)
+    n = len(facts)
+    # the layout's shapes: some calls given another call's shape (their footprints change)
+    moved = {i: shapes[(i + 7) % n] for i in data.draw(st.lists(st.integers(0, n - 1), max_size=40))}
+    layout = (facts, list(range(n)), [moved.get(i, s) for i, s in enumerate(shapes)])
+    base = CodedPrints.of(prints)
+    calls = data.draw(st.lists(st.integers(0, n - 1), max_size=n))
+    want = CodedPrints.of(_patched_prints(base, set(calls), layout, pol))
+    got = _coded_prints_over(base, iter(calls), layout, pol)
+    assert got.same(want) and list(got) == list(want)

@@ -57,6 +57,7 @@ from ..simulate.partition import (
     call_roots,
     components,
     feed,
+    footprints_each,
     footprints_of,
     split,
 )
@@ -642,9 +643,7 @@ class Simulations:
             if got is None:
                 playout = self._layout(parent, source)
                 # kept coded (``CodedPrints``): 1-4 bytes a call, not a dict slot per changed call
-                prints = CodedPrints.of(
-                    _patched_prints(base[1], parent.each_changed(len(facts)), playout, pol, self._same_prints)
-                )
+                prints = _coded_prints_over(base[1], parent.each_changed(len(facts)), playout, pol, self._same_prints)
                 done = next((o for k, v, o in self._last if k == key and v is parent), None)
                 if done is None:
                     done = self._simulate(key, source, parent, playout, make, spec)
@@ -872,6 +871,30 @@ def _patched_prints(
     (each the object ``same`` holds for its value when given: ``footprints_of``)."""
     facts, _, seq = layout
     return PatchedPrints(base, footprints_of(changed, facts, keyed(seq), pol, same))
+
+
+def _coded_prints_over(
+    base: Footprints,
+    changed: Iterable[int],
+    layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
+    pol: Any,
+    same: dict[tuple, tuple] | None = None,
+) -> CodedPrints:
+    """``CodedPrints.of(_patched_prints(...))``, the same codes and table, without the dict of the
+    changed calls' footprints between: each changed call's place in a table of the distinct new
+    ones (4 bytes a call of the log, 0: as in ``base``), read once with ``base`` into the codes."""
+    facts, _, seq = layout
+    table: list[tuple] = []
+    index: dict[tuple, int] = {}
+    code = array("i", bytes(4 * len(base)))
+    for i, p in footprints_each(changed, facts, keyed(seq), pol, same):
+        c = index.get(p)
+        if c is None:
+            c = index[p] = len(table)
+            table.append(p)
+        code[i] = c + 1
+    del index
+    return CodedPrints.of(table[c - 1] if c else p for c, p in zip(code, base, strict=True))
 
 
 def differs(a: Variant, b: Variant) -> set[int]:
