@@ -111,8 +111,12 @@ def _analyze(path: Path, monkeypatch, *, interned: bool) -> tuple[str, list[list
         def plain_prints(facts, shapes, policy, same=None):
             return partition.footprints(facts, shapes, policy)
 
-        for mod in (sims_mod, scenarios, units):
-            monkeypatch.setattr(mod, "footprints_of", no_same, raising=False)
+        def no_same_each(calls, facts, shapes, policy, same=None):
+            return partition.footprints_each(calls, facts, shapes, policy)
+
+        for mod in (sims_mod, scenarios):
+            monkeypatch.setattr(mod, "footprints_of", no_same)
+        monkeypatch.setattr(units, "footprints_each", no_same_each)  # ``rerun_partitions``
         monkeypatch.setattr(sims_mod, "footprints", plain_prints)
     report = with_text(analysis.analyze([path])).model_dump_json()
     monkeypatch.undo()

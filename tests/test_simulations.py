@@ -156,8 +156,13 @@ def test_a_what_if_is_re_simulated_from_the_nearest_kept_layout(sims, monkeypatc
 
     fed: list[list[int]] = []
     rerun = S.rerun_partitions
-    monkeypatch.setattr(S, "rerun_partitions", lambda prints, changed, *a: fed.append(sorted(changed)) or rerun(
-        prints, changed, *a))
+    def read(prints, changed, *a):
+        changed = list(changed)  # a set, or read once from the variant (``Variant.each_changed``)
+        fed.append(sorted(changed))
+        assert len(set(changed)) == len(changed)  # each call once
+        return rerun(prints, changed, *a)
+
+    monkeypatch.setattr(S, "rerun_partitions", read)
     for var in (combined, loo, again):
         got = sims.outcomes(pro, var)
         want, _ = _whole(sims, "deepseek-v4-pro", facts=[var.facts.get(i, f) for i, f in enumerate(facts)])

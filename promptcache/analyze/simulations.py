@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -58,6 +58,7 @@ from ..simulate.partition import (
     call_roots,
     components,
     feed,
+    footprints_each,
     footprints_of,
     split,
 )
@@ -352,9 +353,7 @@ class Simulations:
         limit = same_below(a, b)
         if limit is None:
             return None
-        logged = self._logged.get(own)
-        if logged is None or logged.prints is not base[1]:
-            logged = self._logged[own] = LoggedParts.of(base[1])
+        logged = self._logged_of(own, base[1])
         at = call_roots(base[1], logged.find)  # each call's partition
         total = seq.total if type(seq) is ShapeList else lambda i: seq[i].total  # no chat shape made
         long = {at[i] for i in order if total(i) > limit}
@@ -645,23 +644,44 @@ class Simulations:
             if got is None:
                 playout = self._layout(parent, source)
                 # kept coded (``CodedPrints``): 1-4 bytes a call, not a dict slot per changed call
-                prints = CodedPrints.of(_patched_prints(base[1], parent.changed(), playout, pol, self._same_prints))
+                prints = _coded_prints_over(base[1], parent.each_changed(len(facts)), playout, pol, self._same_prints)
                 done = next((o for k, v, o in self._last if k == key and v is parent), None)
                 if done is None:
                     done = self._simulate(key, source, parent, playout, make, spec)
                 got = (parent, done, prints)
                 kept.insert(0, got)
                 del kept[DERIVED_KEPT:]
-            return self._resimulate(key, var, parent, got[1], got[2], set(var.differs), layout, pol, spec, models, make)
+            reach = self._reach(got[2], set(var.differs), layout, pol)
+            return self._resimulate(key, var, parent, got[1], reach, layout, pol, spec, models, make)
         # from the nearest simulated layout: the log as logged, or a combined layout kept as a parent
         # (the combination again once the advisor dropped a fix differs from it in that fix's group)
         start: tuple[Variant | None, Outcomes, Footprints] = (None, base[0], base[1])
-        changed = var.changed()
-        for v, o, p in kept:
-            diff = differs(v, var)
-            if len(diff) < len(changed):
-                start, changed = (v, o, p), diff
-        return self._resimulate(key, var, start[0], start[1], start[2], changed, layout, pol, spec, models, make)
+        changed: Iterable[int] = var.each_changed(len(facts))  # read once, no set of them (none kept)
+        if kept:
+            fewest = var.changed()
+            for v, o, p in kept:
+                diff = differs(v, var)
+                if len(diff) < len(fewest):
+                    start, fewest = (v, o, p), diff
+                del diff
+            changed, fewest = fewest, set()
+        reach = self._reach(start[2], changed, layout, pol)
+        del changed  # a set of every changed call: gone before the re-run calls are fed
+        return self._resimulate(key, var, start[0], start[1], reach, layout, pol, spec, models, make)
+
+    def _reach(
+        self,
+        prints: Footprints,
+        changed: Iterable[int],
+        layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
+        pol: Any,
+    ) -> tuple[list[Partition], Sequence[int]]:
+        """The partitions a what-if that changes the ``changed`` calls of a simulated layout (whose
+        footprints are ``prints``) re-runs, and every call re-run in the start order as kept
+        (``_kept_calls``: 32-bit), not the 64-bit list ``rerun_partitions`` gives beside it."""
+        facts, order, seq = layout
+        parts, rerun = rerun_partitions(prints, changed, facts, order, keyed(seq), pol, self._same_prints)
+        return parts, self._kept_calls(rerun)
 
     def _resimulate(
         self,
@@ -669,8 +689,7 @@ class Simulations:
         var: Variant,
         parent: Variant | None,
         base: Outcomes,
-        prints: Footprints,
-        changed: set[int],
+        reach: tuple[list[Partition], Sequence[int]],
         layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
         pol: Any,
         spec: tuple[PolicySpec, Measurer],
@@ -686,24 +705,35 @@ class Simulations:
         kept: pricing ``var`` prices only them again."""
         facts, order, seq = layout
         ex = self.opts.executor
-        parts, rerun = rerun_partitions(prints, changed, facts, order, keyed(seq), pol, self._same_prints)
+        parts, rerun = reach  # ``rerun`` as kept (``_reach``)
         if ex is None or not ex.remote or ex.units <= 1 or len(rerun) < getattr(ex, "min_rerun", 0) or not parts:
-            self._reruns = [(key, var, parent, self._kept_calls(rerun), {}), *self._reruns[:7]]
+            self._reruns = [(key, var, parent, rerun, {}), *self._reruns[:7]]
             reuse = self._logged_parts(key, var, parts)
-            same: list[UnitResult] = []
-            skip: set[int] = set()
-            if reuse:  # as logged, by partitions (``LoggedParts``): the others re-run
-                logged = self._base[key][0]
-                for c in reuse:  # read in numpy (``ints64``): a kept column may be sparse (``SparseInts``)
-                    same.append((c, *(_q(ints64(a, _idx(c))) for a in logged.columns())))  # type: ignore[arg-type]  # four
-                    skip.update(c)
-            for (
-                p
-            ) in parts:  # each part through a fresh cache (they share no state): no lookup table over the whole re-run
-                c = p.calls
-                if c[0] not in skip:  # (a part is reused whole or not at all)
-                    same.append(feed(c, facts, seq, make()))
-            return Patched.over(base, same)
+            logged = self._base[key][0] if reuse else None
+            skip = {c[0] for c in reuse}  # as logged, by partitions (``LoggedParts``): the others re-run
+            out = Patched.rewritten(base, len(rerun))
+            if out is None:  # few calls re-run: their outcomes a patch over ``base``
+                # the reused calls read in numpy (``ints64``): a kept column may be sparse (``SparseInts``)
+                same: list[UnitResult] = [
+                    (c, *(_q(ints64(a, _idx(c))) for a in logged.columns()))  # type: ignore[misc, union-attr]  # four
+                    for c in reuse
+                ]
+                for p in parts:  # each part through a fresh cache (they share no state)
+                    if p.calls[0] not in skip:  # (a part is reused whole or not at all)
+                        same.append(feed(p.calls, facts, seq, make()))
+                return Patched.over(base, same)
+            # most calls re-run: written into a copy of ``base`` as they come (as ``Patched.over`` writes
+            # the same outcomes), no arrays of their own beside it; each part let go once fed
+            if logged is not None:
+                for c in reuse:
+                    for i, o in logged.walk(c):
+                        out.put(i, o.read, o.write, o.write_1h, o.total)
+            parts.reverse()
+            while parts:
+                c = parts.pop().calls
+                if c[0] not in skip:
+                    feed_outcomes(out, facts, c, seq, make())
+            return Patched.compress(base.base if isinstance(base, Patched) else base, out)
         policy, measurer = spec
         pricing = Pricing.of(models, self.now, self.catalog)
         before_facts = self._layout(parent, key[1])[0]
@@ -727,7 +757,7 @@ class Simulations:
                 units.append(RerunUnit(unit, pricing, *before(c)))
             results = ex.map(run_rerun_unit, units)
         outs, priced = merge_reruns(results, self._ranks())
-        self._reruns = [(key, var, parent, self._kept_calls(rerun), priced), *self._reruns[:7]]
+        self._reruns = [(key, var, parent, rerun, priced), *self._reruns[:7]]
         return Patched.over(base, outs)
 
     def _kept_prints(self, prints: Footprints | None) -> Footprints | None:
@@ -749,6 +779,16 @@ class Simulations:
         kept: Sequence[int] = Runs.of(rerun) or rerun
         return next((r for _, _, _, r, _ in self._reruns if type(r) is type(kept) and r == kept), kept)
 
+    def _logged_of(self, key: tuple, prints: Footprints) -> LoggedParts:
+        """``LoggedParts`` of the simulation as logged ``key`` (whose footprints are ``prints``),
+        made on first use and kept; one for the caches whose footprints are one object
+        (``_kept_prints``: Claude's placements and GPT over the same shapes), not one each."""
+        logged = self._logged.get(key)
+        if logged is None or logged.prints is not prints:
+            logged = next((p for p in self._logged.values() if p.prints is prints), None)
+            logged = self._logged[key] = logged if logged is not None else LoggedParts.of(prints)
+        return logged
+
     def _logged_parts(self, key: tuple, var: Variant, parts: list[Partition]) -> list[array]:
         """The calls of the re-run ``parts`` of ``var`` whose outcomes are those of the log as
         logged (``LoggedParts.reusable``), part by part; none when the log as logged was not
@@ -756,9 +796,7 @@ class Simulations:
         base = self._base.get(key)
         if base is None or base[1] is None:
             return []
-        logged = self._logged.get(key)
-        if logged is None or logged.prints is not base[1]:
-            logged = self._logged[key] = LoggedParts.of(base[1])
+        logged = self._logged_of(key, base[1])
         changed = var.facts, *var.shapes.values()
         rank = self._ranks()
         return [p.calls for p in parts if logged.reusable(p.calls, changed, rank)]
@@ -843,7 +881,7 @@ DERIVED_KEPT = 2
 
 def _patched_prints(
     base: Footprints,
-    changed: set[int],
+    changed: Iterable[int],
     layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
     pol: Any,
     same: dict[tuple, tuple] | None = None,
@@ -853,6 +891,30 @@ def _patched_prints(
     (each the object ``same`` holds for its value when given: ``footprints_of``)."""
     facts, _, seq = layout
     return PatchedPrints(base, footprints_of(changed, facts, keyed(seq), pol, same))
+
+
+def _coded_prints_over(
+    base: Footprints,
+    changed: Iterable[int],
+    layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
+    pol: Any,
+    same: dict[tuple, tuple] | None = None,
+) -> CodedPrints:
+    """``CodedPrints.of(_patched_prints(...))``, the same codes and table, without the dict of the
+    changed calls' footprints between: each changed call's place in a table of the distinct new
+    ones (4 bytes a call of the log, 0: as in ``base``), read once with ``base`` into the codes."""
+    facts, _, seq = layout
+    table: list[tuple] = []
+    index: dict[tuple, int] = {}
+    code = array("i", bytes(4 * len(base)))
+    for i, p in footprints_each(changed, facts, keyed(seq), pol, same):
+        c = index.get(p)
+        if c is None:
+            c = index[p] = len(table)
+            table.append(p)
+        code[i] = c + 1
+    del index
+    return CodedPrints.of(table[c - 1] if c else p for c, p in zip(code, base, strict=True))
 
 
 def differs(a: Variant, b: Variant) -> set[int]:

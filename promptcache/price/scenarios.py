@@ -417,11 +417,12 @@ class Patched(Outcomes):
 
         results = list(results)
         root = base.base if isinstance(base, Patched) else base
+        out = cls.rewritten(base, sum(len(p[0]) for p in results))
+        if out is not None:  # most calls re-run: written into a copy, then compared
+            return cls.compress(root, _written(out, results))
         parts: list[UnitResult] = [(base.calls, *base.values())] if isinstance(base, Patched) else []
         parts += results
         n, size = len(root.read), sum(len(p[0]) for p in parts)
-        if _whole(size, n):  # most calls re-run: written into a copy, then compared
-            return cls.compress(root, _written(base.copy(), results))
         if not size:
             return cls(root, array("i"), *(array("i") for _ in range(4)))
         calls = np.concatenate([ints64(p[0], slice(None)) for p in parts])
@@ -437,6 +438,18 @@ class Patched(Outcomes):
         vals = [v[own] for v in vals]
         wide = any(len(v) and (v.max() > _INT32_MAX or v.min() < -_INT32_MAX - 1) for v in vals)
         return cls(root, _packed(calls, n > _INT32_MAX), *(_packed(v, wide) for v in vals))
+
+    @staticmethod
+    def rewritten(base: Outcomes, size: int) -> Outcomes | None:
+        """What ``over`` writes ``size`` re-run calls' outcomes into when they are most of the log
+        (a patch of them would take as many bytes as the log's arrays): a copy of ``base`` made
+        whole, to be written and then ``compress``-ed over ``base``'s root; None when they are
+        patched over ``base`` instead. A caller that writes each call's outcome into it as it is
+        simulated (``analyze.simulations``) holds no arrays of the re-run calls' own beside it."""
+        root = base.base if isinstance(base, Patched) else base
+        if isinstance(base, Patched):
+            size += len(base.calls)
+        return base.copy() if _whole(size, len(root.read)) else None
 
     @classmethod
     def compress(cls, base: Outcomes, whole: Outcomes) -> Outcomes:
@@ -459,11 +472,13 @@ class Patched(Outcomes):
             else:
                 own |= ints64(a, slice(None)) != ints64(b, slice(None))
         calls = np.flatnonzero(own)
+        del own
         if _whole(len(calls), n):
             return whole
-        vals = [ints64(a, calls) for a in whole.columns()]
         wide = any(a.typecode == "q" for a in whole.columns())
-        return cls(base, _packed(calls, n > _INT32_MAX), *(_packed(v, wide) for v in vals))
+        # one column at a time: a single 64-bit vector of the patched calls' values beside the packed ones
+        vals = [_packed(ints64(a, calls), wide) for a in whole.columns()]
+        return cls(base, _packed(calls, n > _INT32_MAX), *vals)
 
     def values(self) -> tuple[array, array, array, array]:
         """The patched calls' own read, write, write_1h and total, aligned with ``calls``."""

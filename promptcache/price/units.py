@@ -45,7 +45,7 @@ from ..simulate.partition import (
     call_roots,
     components,
     distinct,
-    footprints_of,
+    footprints_each,
     run_unit,
 )
 from ..simulate.policies import FootprintPolicy
@@ -336,7 +336,7 @@ def merge_priced(
 
 def rerun_partitions(
     base_prints: Footprints,
-    changed: set[int],
+    changed: Iterable[int],
     facts: Sequence[CallFacts],
     order: Sequence[int],
     shapes: Sequence[Shape],
@@ -349,12 +349,30 @@ def rerun_partitions(
     outcomes equal ``resimulate``'s. Keys name each group by its first call. Also every call
     re-run, in ``order`` (what ``resimulate`` feeds through one policy). ``same``: the caller's
     footprint intern (``footprints_of``)."""
-    new_prints = footprints_of(changed, facts, shapes, policy, same)
+    # the changed calls' new footprints, each distinct one once (``table``), and each changed call's
+    # place in it plus one (``code``, 4 bytes a call of the log, 0: not changed): no dict slot per
+    # changed call (a what-if of short chats changes most of the log); and the footprint keys the
+    # changed calls had and have (``touched``), read as ``changed`` is, once
+    table: list[tuple] = []
+    index: dict[tuple, int] = {}
+    code = array("i", bytes(4 * len(base_prints)))
+    touched: set = set()
+    for i, p in footprints_each(changed, facts, shapes, policy, same):
+        c = index.get(p)
+        if c is None:
+            c = index[p] = len(table)
+            table.append(p)
+        code[i] = c + 1
+        touched.update(base_prints[i])
+        touched.update(p)
+    del index
     # connected as the log's footprints and the changed calls' new ones connect them, each distinct
     # footprint of the log once (``distinct``: the same partition as every call's)
-    root = components([*distinct(base_prints), *new_prints.values()])
-    dirty = {root(k) for i in changed for k in (*base_prints[i], *new_prints[i])}
+    root = components([*distinct(base_prints), *table])
+    dirty = {root(k) for k in touched}
+    del touched
     at = call_roots(base_prints, root)  # each call's partition by its footprint as logged
+    new_at = [root(p[0]) for p in table]  # a changed call's partition by its new footprint
     groups: dict[Any, array] = {}
     rerun = array("q")
     calls: Iterable[int] = order
@@ -366,8 +384,8 @@ def rerun_partitions(
         hot = [r in dirty for r in at.table]
         calls = compress(order, map(hot.__getitem__, map(at.codes.__getitem__, order)))
     for i in calls:
-        p = new_prints.get(i)
-        r = at[i] if p is None else root(p[0])
+        c = code[i]
+        r = at[i] if not c else new_at[c - 1]
         if r in dirty:
             got = groups.get(r)
             if got is None:

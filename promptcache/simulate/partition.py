@@ -217,12 +217,24 @@ def footprints_of(
     """The footprints of some ``calls`` (a what-if's changed calls), each the object ``same`` holds
     for its value when given (``footprints``' intern, so a kept layout's changed calls share the
     few distinct scopes x roots instead of ~200 bytes of tuples each); equal values either way."""
+    return dict(footprints_each(calls, facts, shapes, policy, same))
+
+
+def footprints_each(
+    calls: Iterable[int],
+    facts: Sequence[CallFacts],
+    shapes: Sequence[Shape],
+    policy: FootprintPolicy,
+    same: dict[tuple, tuple] | None = None,
+) -> Iterator[tuple[int, tuple]]:
+    """``footprints_of``'s items, one at a time as ``calls`` are read (no dict of them all)."""
     at, put = _footprint_at(policy, shapes), ({} if same is None else same).setdefault
     drop = dropped_users(facts)  # a what-if's groups sent with no user id
     row = feed_rows(facts)  # no record made per call
-    return {
-        i: put(p, p) for i in calls for r in (row(i),) for p in (at(i, user=None if r[2] in drop else r[3], call=r[4]),)
-    }
+    for i in calls:
+        r = row(i)
+        p = at(i, user=None if r[2] in drop else r[3], call=r[4])
+        yield i, put(p, p)
 
 
 def components(prints: Iterable[tuple]) -> Callable[[Hashable], Hashable]:
