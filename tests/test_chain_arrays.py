@@ -1,7 +1,7 @@
 """``workload.find_chains`` keeps a byte of flags a call (and a call's first call only where a
 chained call has no conversation id): what the run reads of it equals what the wide form (each
-call's parent, first call and step, the form before) gives, and ``Conversations`` names each
-call's conversation as the list made from the wide form did."""
+call's parent, first call and step, the form before) gives, and ``pipeline._conversations`` names
+each call's conversation as the list made from the wide form did."""
 
 from array import array
 from collections import Counter
@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from promptcache.analyze.pipeline import _conversations
 from promptcache.recommend import workload
 
 
@@ -80,9 +81,9 @@ def test_conversations_read_as_the_list_from_the_wide_form(calls):
         m.conversation if m.conversation is not None else (f"chain-{root[i] + 1}" if size[root[i]] > 1 else None)
         for i, m in enumerate(metas)
     ]
-    conv = workload.Conversations(metas, workload.find_chains(metas, order, shapes))
+    conv = _conversations(metas, workload.find_chains(metas, order, shapes))
     assert len(conv) == len(old) and list(conv) == old
-    assert [conv[i] for i in range(-len(old), 0)] == old and conv[1:3] == old[1:3]
+    assert [conv[i] for i in range(len(old))] == old and list(conv[1:3]) == old[1:3]
 
 
 @settings(deadline=None)
@@ -100,7 +101,7 @@ def test_head_only_for_chained_calls_without_id():
     metas = [SimpleNamespace(conversation=c) for c in (None, None, None, None, "x")]
     got = workload.find_chains(metas, range(5), shapes)
     assert list(got.head) == [0, 0, 0, -1, -1] and got.head.itemsize == 4
-    assert list(workload.Conversations(metas, got)) == ["chain-1", "chain-1", "chain-1", None, "x"]
+    assert list(_conversations(metas, got)) == ["chain-1", "chain-1", "chain-1", None, "x"]
     assert got.count() == 3 and [got.extended_first(i) for i in range(5)] == [True, False, False, False, False]
 
 

@@ -145,7 +145,7 @@ def test_the_pipelines_conversations_are_the_old_list(calls):
     """``analyze.pipeline._conversations``: each call's id, else its chain's name when the chain has
     more than one call, else None: the list of strings it was before, over a table or a list."""
     from promptcache.analyze.pipeline import _conversations
-    from promptcache.recommend.workload import FIRST, Chains, Conversations
+    from promptcache.recommend.workload import FIRST, Chains
 
     convs = [c for c, _ in calls]
     roots = [min(r, i) for i, (_, r) in enumerate(calls)]
@@ -163,7 +163,6 @@ def test_the_pipelines_conversations_are_the_old_list(calls):
     for facts in (table, recs, whole):
         got = _conversations(facts, chains)
         assert isinstance(got, Coded) and list(got) == want
-        assert list(Conversations(facts, chains)) == want  # the strings view reads the same
     # over a table: its own codes when no chain is named (no array a call), else a copy
     got = _conversations(table, chains)
     assert (got.codes is table.coded("conversation")[0]) == (want == convs)  # type: ignore[index]

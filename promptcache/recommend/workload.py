@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from ..measure.shape import ChatShape, Shape
 from ..model.calls import Call, is_blocks
-from ..model.facts import CallFacts, conversation_keys, reader
+from ..model.facts import CallFacts, conversation_keys
 from ..model.notes import VolumeBasis
 from .concurrency import peak_per_window
 
@@ -115,7 +115,7 @@ class Chains:
     """What later steps read of each call's chain, kept for the whole run: a byte of ``flags`` a
     call (``FIRST``, ``EXTENDED``), and only where a call of a chain of two or more has no
     conversation id of its own, its chain's first call (``head``, ``index_code``; -1 elsewhere;
-    None when no call needs one), which names its conversation (``Conversations``). The links
+    None when no call needs one), which names its conversation (``analyze.pipeline._conversations``). The links
     themselves (each call's parent, first call and step: 12 bytes a call) go once found: 1 byte
     a call where every call has an id."""
 
@@ -133,35 +133,6 @@ class Chains:
     def count(self) -> int:
         """First calls: the chains, a lone call one of them."""
         return self.flags.count(FIRST) + self.flags.count(FIRST | EXTENDED)
-
-
-class Conversations(Sequence["str | None"]):
-    """Each call's conversation, read on use: the log's own id, else the chain of calls that extend
-    one another (an agent loop or a chat without ids), named after its first call (``chain-N``, N
-    its place in the log from 1); none for a lone call. No list of the log's length (8 bytes a
-    call, and a string a chained call without id)."""
-
-    __slots__ = ("conversation", "head", "n")
-
-    def __init__(self, metas: Sequence[CallFacts], chains: Chains):
-        self.conversation, self.head, self.n = reader(metas, "conversation"), chains.head, len(metas)
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(self.n))]
-        if i < 0:
-            i += self.n
-        if not 0 <= i < self.n:
-            raise IndexError(i)
-        c = self.conversation(i)
-        if c is None and self.head is not None:
-            h = self.head[i]
-            if h >= 0:
-                return f"chain-{h + 1}"
-        return c
 
 
 def index_code(n: int) -> str:
