@@ -19,18 +19,22 @@ out of the comparison: it is what changed.
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
 import orjson
 
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import ChatShape, Measurer, Shape, chain_of
 from ..model.calls import Call, Segment
-from ..model.facts import CallFacts, column, conversation_keys
+from ..model.facts import CallFacts, conversation_keys, reader
 from ..model.findings import ModelSwitch, PartName, ToolListChange
 from ..model.notes import DropReason
+from ..model.strings import CodeKeys
 from ..price.scenarios import simulate
 from .breakers import Fix, LayoutItem, gid_order
 from .whatif import MIN_SAVING_USD, FixSavings
@@ -49,36 +53,100 @@ class LoggedFinding:
 # -- turns ---------------------------------------------------------------------------------------
 
 
-def link_turns(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape]) -> list[int]:
+def link_turns(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape]) -> array:
     """Each call's previous turn (-1 for none): the latest earlier call of its conversation id,
-    else the latest earlier call whose whole prompt, tools left out, begins this call's."""
-    parent = [-1] * len(facts)
-    by_prefix: dict[int, int] = {}
-    by_conv: dict[Hashable, int] = {}
-    conversation = conversation_keys(facts)  # no record nor string made per call
+    else the latest earlier call whose whole prompt, tools left out, begins this call's.
+
+    Typed arrays, not a dict entry per call: a first walk keeps each call's whole-prompt chain key
+    (8 bytes, by place in ``order``) and links the calls by conversation (a slot per conversation
+    code where ``facts`` codes them); the keys sorted (numpy) then give, for each call the first walk
+    left unlinked, the latest earlier call with each of its prefixes (``bisect``, its prompt's keys
+    made again)."""
+    n = len(facts)
+    parent = array("q", [-1]) * n
+    last = _Latest(facts)  # per conversation: its latest call so far
+    full = array("q")  # by place in ``order``: the call's whole prompt's chain key (0 where it has no keys)
+    keyed = bytearray()  # by place: 1 where the call has keys
     for i in order:
-        sh = shapes[i]
-        # a chat shape's keys alone (``keys_from``: no arrays built and kept)
-        keys = [
-            k
-            for k, r in zip(sh.keys_from(0)[:-1] if type(sh) is ChatShape else sh.keys[:-1], sh.roles, strict=False)
-            if r != "tools"
-        ]
-        chain = chain_of(keys)
-        conv = conversation(i)
-        p = by_conv.get(conv, -1) if conv is not None else -1
-        if p < 0:
-            p = next((by_prefix[chain[k]] for k in range(len(keys) - 1, 0, -1) if chain[k] in by_prefix), -1)
-        parent[i] = p
+        keys = _turn_keys(shapes[i])
         if keys:
-            by_prefix[chain[len(keys)]] = i
-        if conv is not None:
-            by_conv[conv] = i
+            full.append(chain_of(keys)[-1])
+            keyed.append(1)
+        else:
+            full.append(0)
+            keyed.append(0)
+        parent[i] = last.swap(i)
+    del last
+    # the keys sorted, places in order within a key (a stable sort): the latest earlier call with a
+    # key is the last place before the call's own in that key's run
+    where = np.flatnonzero(np.frombuffer(keyed, dtype=np.uint8))
+    del keyed
+    prints = np.frombuffer(full, dtype=np.int64)[where]
+    del full
+    by = np.argsort(prints, kind="stable")
+    sorted_keys, places = array("q"), array("q")
+    sorted_keys.frombytes(prints[by].data.cast("B"))  # no bytes copy in between
+    del prints
+    places.frombytes(where[by].astype(np.int64, copy=False).data.cast("B"))
+    del where, by
+    for r, i in enumerate(order):
+        if parent[i] >= 0:
+            continue
+        keys = _turn_keys(shapes[i])
+        if len(keys) < 2:
+            continue
+        chain = chain_of(keys)
+        for k in range(len(keys) - 1, 0, -1):
+            lo = bisect_left(sorted_keys, chain[k])
+            if lo == len(sorted_keys) or sorted_keys[lo] != chain[k]:
+                continue
+            at = bisect_left(places, r, lo, bisect_right(sorted_keys, chain[k], lo)) - 1
+            if at >= lo:
+                parent[i] = order[places[at]]
+                break
     return parent
 
 
-def _roots(parent: list[int], order: Sequence[int]) -> list[int]:
-    root = list(range(len(parent)))
+def _turn_keys(sh: Shape) -> list[int]:
+    """A prompt's piece keys but the tools' and the generation piece's (a chat shape's keys alone,
+    ``keys_from``: no arrays built and kept)."""
+    return [
+        k
+        for k, r in zip(sh.keys_from(0)[:-1] if type(sh) is ChatShape else sh.keys[:-1], sh.roles, strict=False)
+        if r != "tools"
+    ]
+
+
+class _Latest:
+    """Each conversation's latest call so far (``swap(i)``: call ``i``'s conversation's latest, -1
+    for none or no conversation; ``i`` is then its latest): a slot per code where ``facts`` is a
+    ``FactTable`` (its conversation codes), else a dict."""
+
+    def __init__(self, facts: Sequence[CallFacts]):
+        coded = getattr(facts, "coded", None)
+        got = coded("conversation") if coded is not None else None
+        self.codes = got[0] if got is not None else None
+        self.slot = array("q", [-1]) * (max(self.codes, default=0) + 1) if self.codes is not None else None
+        self.conversation = conversation_keys(facts)
+        self.by_key: dict[Hashable, int] = {}
+
+    def swap(self, i: int) -> int:
+        if self.slot is not None:
+            c = self.codes[i]  # type: ignore[index]
+            if not c:  # no conversation
+                return -1
+            was, self.slot[c] = self.slot[c], i
+            return was
+        conv = self.conversation(i)
+        if conv is None:
+            return -1
+        was = self.by_key.get(conv, -1)
+        self.by_key[conv] = i
+        return was
+
+
+def _roots(parent: Sequence[int], order: Sequence[int]) -> array:
+    root = array("q", range(len(parent)))
     for i in order:  # a parent always comes earlier in ``order``
         if parent[i] >= 0:
             root[i] = root[parent[i]]
@@ -254,32 +322,52 @@ def detect_model_switches(
 
     ``conversation``: each call's conversation (the log's id or a chain of calls, or a key equal
     where they are equal: ``Coded.keys``), None alone."""
-    entry: list[ModelEntry | None] = [catalog.find(m) for m in column(facts, "model")]
-    first_model: dict[Hashable, ModelEntry] = {}
-    main: dict[Hashable, Counter[str]] = {}  # input tokens per model, per conversation
-    last_model: dict[Hashable, ModelEntry] = {}
-    unknown: set[Hashable] = set()
+    model_of, find = reader(facts, "model"), catalog.find
+
+    def entry(i: int) -> ModelEntry | None:  # no list of a model per call
+        return find(model_of(i))
+
+    group_of = reader(facts, "group")  # no record made per call
+    last = _LastModel(conversation)  # per conversation: its last known model (a code's slot, no dict entry)
     switched: dict[str, list[int]] = {}  # group -> the calls on another model than the turn before
     switched_convs: dict[str, set[Hashable]] = {}
     for i in order:
         conv = conversation[i]
         if conv is None:
             continue
-        e = entry[i]
+        e = entry(i)
+        if e is None:
+            continue
+        prev = last.swap(conv, e.id)
+        if prev is not None and prev != e.id:
+            g = group_of(i)
+            switched.setdefault(g, []).append(i)
+            switched_convs.setdefault(g, set()).add(conv)
+    del last
+    if not switched:
+        return [], []
+    # the switched conversations' first model, input tokens per model and unknown models: a second
+    # pass over their calls only (a ``Counter`` per conversation of the log was the advisor's peak)
+    wanted = set().union(*switched_convs.values())
+    first_model: dict[Hashable, ModelEntry] = {}
+    main: dict[Hashable, Counter[str]] = {}  # input tokens per model, per conversation
+    unknown: set[Hashable] = set()
+    for i in order:
+        conv = conversation[i]
+        if conv is None or conv not in wanted:
+            continue
+        e = entry(i)
         if e is None:
             unknown.add(conv)
             continue
-        prev = last_model.get(conv)
         first_model.setdefault(conv, e)
-        last_model[conv] = e
         weight = main.setdefault(conv, Counter())
         weight[e.id] += shapes.get(e.tokenizer, shapes[primary])[i].total
-        if prev is not None and prev.id != e.id:
-            switched.setdefault(facts[i].group, []).append(i)
-            switched_convs.setdefault(facts[i].group, set()).add(conv)
-    if not switched:
-        return [], []
-    used = {e.id: e for e in entry if e is not None}
+    used: dict[str, ModelEntry] = {}
+    for i in range(len(facts)):  # by first call, each id's entry of its last call (as a dict display)
+        e = entry(i)
+        if e is not None:
+            used[e.id] = e
     fams = {e.tokenizer for e in used.values()}
     seqs = {fam: shapes.get(fam, shapes[primary]) for fam in fams}
 
@@ -290,9 +378,9 @@ def detect_model_switches(
             conv = conversation[i]
             if conv is not None and conv in keep:
                 return keep[conv]
-            return entry[i]  # type: ignore[return-value]  # only the calls in ``calls`` (a known model) are assigned
+            return entry(i)  # type: ignore[return-value]  # only the calls in ``calls`` (a known model) are assigned
 
-        calls = [i for i in order if entry[i] is not None]
+        calls = [i for i in order if entry(i) is not None]
         return simulate(facts, calls, assign, seqs, policies, catalog)  # type: ignore[arg-type]  # seqs: one family per model
 
     base = run({})
@@ -315,7 +403,7 @@ def detect_model_switches(
         moved: Counter[str] = Counter()
         tokens = 0
         for i in calls:
-            e = entry[i]
+            e = entry(i)
             if e is not None:
                 moved[e.id] += 1
                 tokens += seqs[e.tokenizer][i].total
@@ -348,6 +436,32 @@ def detect_model_switches(
             continue
         found.append(LoggedFinding(fix, {kept_on: FixSavings(alone=saved, marginal=saved, hit_tokens_gained=gained)}))
     return found, dropped
+
+
+class _LastModel:
+    """Each conversation's last model id: an ``array`` slot per code where the keys are a
+    ``Coded``'s codes (``CodeKeys``), else a dict."""
+
+    def __init__(self, conversation: Sequence[Hashable | None]):
+        codes = conversation.codes if isinstance(conversation, CodeKeys) else None
+        self.ids: list[str] = []  # model ids by number (from 1)
+        self.number: dict[str, int] = {}
+        self.slot: array | None = array("i", bytes(4 * (max(codes, default=0) + 1))) if codes is not None else None
+        self.by_key: dict[Hashable, int] = {}
+
+    def swap(self, key: Hashable, model: str) -> str | None:
+        """Set ``key``'s model to ``model``; the one it had (None: none)."""
+        n = self.number.get(model)
+        if n is None:
+            self.ids.append(model)
+            n = self.number[model] = len(self.ids)
+        if self.slot is not None:
+            was = self.slot[key]  # type: ignore[call-overload]  # a code
+            self.slot[key] = n  # type: ignore[call-overload]
+        else:
+            was = self.by_key.get(key, 0)
+            self.by_key[key] = n
+        return self.ids[was - 1] if was else None
 
 
 def _main_model(tokens: Counter[str], first: str) -> str:

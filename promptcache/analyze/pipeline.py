@@ -1034,22 +1034,37 @@ def _unread_writes(
     """``cache_write_unread`` on the logged model: each call's reads and writes as the provider
     reported them, else as the logged model's simulation has them (when it can be simulated)."""
     n = len(fp.facts)
-    reported = [fp.observed_reads[i] >= 0 for i in range(n)]
-    reads = [max(fp.observed_reads[i], 0) for i in range(n)]
-    writes, writes_1h = list(fp.observed_writes), list(fp.observed_writes_1h)
+    observed = fp.observed_reads
+    # the first pass's own arrays where nothing is simulated: no list of a count per call (the
+    # advisor's peak); a copy (``array('q')``) of each only when some call's counts change
+    reads: Sequence[int] = observed
+    writes: Sequence[int] = fp.observed_writes
+    writes_1h: Sequence[int] = fp.observed_writes_1h
+    unreported = n > 0 and min(observed) < 0
+    if unreported:
+        reads = clamped = array("q", observed)
+        for i in range(n):
+            if clamped[i] < 0:
+                clamped[i] = 0
     simulated = False
     if (
         logged is not None
         and logged.provider == "anthropic"
-        and not all(reported)
+        and unreported
         and (logged.tokenizer in fp.shapes or logged.id in sims.scaled)
     ):
         b = sims.catalog.bucket(logged.id, fp.facts[0].when, list_at=fp.facts[0].list_at, blend=True, fallback=sims.now)
         if b is not None and sims.catalog.rates(*b).cache_write_5m is not None:
             sim = sims.outcomes(logged)
+            writes = all_writes = array("q", fp.observed_writes)
+            writes_1h = writes_1h_part = array("q", fp.observed_writes_1h)
             for i in range(n):
-                if not reported[i]:
-                    reads[i], writes[i], writes_1h[i] = sim.read[i], sim.write[i] + sim.write_1h[i], sim.write_1h[i]
+                if observed[i] < 0:
+                    clamped[i], all_writes[i], writes_1h_part[i] = (
+                        sim.read[i],
+                        sim.write[i] + sim.write_1h[i],
+                        sim.write_1h[i],
+                    )
             simulated = True
     shapes = fp.shapes.get(logged.tokenizer if logged is not None else primary, fp.shapes[primary])
     return detect_unread_writes(
@@ -1060,8 +1075,8 @@ def _unread_writes(
         reads,
         writes,
         writes_1h,
-        lambda i: reported[i],
-        lambda i: reported[i] or simulated,
+        lambda i: observed[i] >= 0,
+        lambda i: simulated or observed[i] >= 0,
         sims.catalog,
     )
 
