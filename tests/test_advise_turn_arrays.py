@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptcache.advise.session import _LastModel, _Latest, _roots, link_turns
+from promptcache.advise.breakers import Latest
+from promptcache.advise.session import _LastModel, _roots, link_turns
 from promptcache.measure.shape import ChatShape, Shape, chain_of
 from promptcache.model.facts import conversation_keys
 from promptcache.model.strings import Coded, StringTable
@@ -148,7 +149,7 @@ def test_last_model_and_latest_are_the_dicts(rows, coded):
     facts = Coded_facts(convs) if coded else [Rec(c) for c in convs]
     keys = conversation_keys(facts)
     as_keys = Coded(facts.codes, facts.table).keys() if coded else [keys(i) for i in range(len(rows))]
-    last, latest = _LastModel(as_keys), _Latest(facts)
+    last, latest = _LastModel(as_keys), Latest(facts)
     assert (last.slot is not None) == coded and (latest.slot is not None) == coded
     was_model: dict[Hashable, str] = {}
     was_call: dict[Hashable, int] = {}

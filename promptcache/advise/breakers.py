@@ -20,6 +20,7 @@ re-simulates the log with each fix alone, with all of them, and with all but one
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -286,17 +287,14 @@ def detect_history_rewrites(
     messages (those after its last assistant turn). That prompt is longer, so the simulation, not
     this function, says whether the rewrite cost more than it saved.
     """
-    last: dict[Hashable, int] = {}
+    latest = Latest(facts)  # each conversation's latest turn so far: a slot per conversation code, no dict
     whatif: dict[int, dict[str, Shape]] = {}  # the append-only version of each turn after a rewrite
     changed: dict[str, dict[str, dict[int, Shape]]] = {}
     where: dict[str, list[int]] = {}
-    conversation, group = conversation_keys(facts), reader(facts, "group")  # no record nor string made per call
+    group = reader(facts, "group")  # no record nor string made per call
     for i in start_order(facts):  # ties in log order; the facts' own ints, no key tuple per call
-        conv = conversation(i)
-        if conv is None:
-            continue
-        j, last[conv] = last.get(conv), i
-        if j is None:
+        j = latest.swap(i)  # -1: no conversation, or its first turn
+        if j < 0:
             continue
         a, b = shapes[primary][j], shapes[primary][i]
         # chain keys read in place from a chat shape (no arrays built); ``roles``: one per piece
@@ -361,12 +359,15 @@ def detect_bursts(facts: Sequence[CallFacts], *, delay_s: float, idle_s: float, 
     re-simulates that timing, so the savings are measured, and says how long the rest wait."""
     # the calls by index, their fields read through ``reader`` (no record made and kept per call)
     start, end, group, user, seq = (reader(facts, name) for name in ("start", "end", "group", "user", "seq"))
-    by_scope: dict[tuple[str, str | None], list[int]] = {}
+    by_scope: dict[tuple[str, str | None], array] = {}  # a scope's calls: an array, not a list of ints
     for i in range(len(facts)):
-        by_scope.setdefault((group(i), user(i) if scoped_by_user else None), []).append(i)
+        got = by_scope.get(key := (group(i), user(i) if scoped_by_user else None))
+        if got is None:
+            got = by_scope[key] = array("q")
+        got.append(i)
     shift_by_group: dict[str, dict[int, float]] = {}
-    for (gid, _), calls in by_scope.items():
-        calls.sort(key=lambda i: (start(i), seq(i)))
+    for (gid, _), scope in by_scope.items():
+        calls = sorted(scope, key=lambda i: (start(i), seq(i)))  # one scope's list at a time
         last = None
         warming: list[int] = []  # the calls of a cold burst that build the shared unit
         ready: float | None = None
@@ -408,6 +409,34 @@ def detect_bursts(facts: Sequence[CallFacts], *, delay_s: float, idle_s: float, 
             )
         )
     return fixes
+
+
+class Latest:
+    """Each conversation's latest call so far (``swap(i)``: call ``i``'s conversation's latest, -1
+    for none or no conversation; ``i`` is then its latest): a slot per code where ``facts`` is a
+    ``FactTable`` (its conversation codes), else a dict."""
+
+    def __init__(self, facts: Sequence[CallFacts]):
+        coded = getattr(facts, "coded", None)
+        got = coded("conversation") if coded is not None else None
+        self.codes = got[0] if got is not None else None
+        self.slot = array("q", [-1]) * (max(self.codes, default=0) + 1) if self.codes is not None else None
+        self.conversation = conversation_keys(facts)
+        self.by_key: dict[Hashable, int] = {}
+
+    def swap(self, i: int) -> int:
+        if self.slot is not None:
+            c = self.codes[i]  # type: ignore[index]
+            if not c:  # no conversation
+                return -1
+            was, self.slot[c] = self.slot[c], i
+            return was
+        conv = self.conversation(i)
+        if conv is None:
+            return -1
+        was = self.by_key.get(conv, -1)
+        self.by_key[conv] = i
+        return was
 
 
 def gid_order(gid: str) -> tuple[int, str]:

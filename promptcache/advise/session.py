@@ -31,12 +31,12 @@ import orjson
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import ChatShape, Measurer, Shape, chain_of
 from ..model.calls import Call, Segment
-from ..model.facts import CallFacts, conversation_keys, reader
+from ..model.facts import CallFacts, reader
 from ..model.findings import ModelSwitch, PartName, ToolListChange
 from ..model.notes import DropReason
 from ..model.strings import CodeKeys
 from ..price.scenarios import simulate
-from .breakers import Fix, LayoutItem, gid_order
+from .breakers import Fix, Latest, LayoutItem, gid_order
 from .whatif import MIN_SAVING_USD, FixSavings
 
 MIN_SWITCHES = 1  # calls on another model than the turn before, in a group, before it is reported
@@ -64,7 +64,7 @@ def link_turns(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequenc
     made again)."""
     n = len(facts)
     parent = array("q", [-1]) * n
-    last = _Latest(facts)  # per conversation: its latest call so far
+    last = Latest(facts)  # per conversation: its latest call so far
     full = array("q")  # by place in ``order``: the call's whole prompt's chain key (0 where it has no keys)
     keyed = bytearray()  # by place: 1 where the call has keys
     for i in order:
@@ -115,34 +115,6 @@ def _turn_keys(sh: Shape) -> list[int]:
         for k, r in zip(sh.keys_from(0)[:-1] if type(sh) is ChatShape else sh.keys[:-1], sh.roles, strict=False)
         if r != "tools"
     ]
-
-
-class _Latest:
-    """Each conversation's latest call so far (``swap(i)``: call ``i``'s conversation's latest, -1
-    for none or no conversation; ``i`` is then its latest): a slot per code where ``facts`` is a
-    ``FactTable`` (its conversation codes), else a dict."""
-
-    def __init__(self, facts: Sequence[CallFacts]):
-        coded = getattr(facts, "coded", None)
-        got = coded("conversation") if coded is not None else None
-        self.codes = got[0] if got is not None else None
-        self.slot = array("q", [-1]) * (max(self.codes, default=0) + 1) if self.codes is not None else None
-        self.conversation = conversation_keys(facts)
-        self.by_key: dict[Hashable, int] = {}
-
-    def swap(self, i: int) -> int:
-        if self.slot is not None:
-            c = self.codes[i]  # type: ignore[index]
-            if not c:  # no conversation
-                return -1
-            was, self.slot[c] = self.slot[c], i
-            return was
-        conv = self.conversation(i)
-        if conv is None:
-            return -1
-        was = self.by_key.get(conv, -1)
-        self.by_key[conv] = i
-        return was
 
 
 def _roots(parent: Sequence[int], order: Sequence[int]) -> array:
