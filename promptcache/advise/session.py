@@ -25,7 +25,6 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-import numpy as np
 import orjson
 
 from ..knowledge.catalog import Catalog, ModelEntry
@@ -62,6 +61,8 @@ def link_turns(facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequenc
     code where ``facts`` codes them); the keys sorted (numpy) then give, for each call the first walk
     left unlinked, the latest earlier call with each of its prefixes (``bisect``, its prompt's keys
     made again)."""
+    import numpy as np  # on use, as ``model.facts`` does (not loaded by every start)
+
     n = len(facts)
     parent = array("q", [-1]) * n
     last = Latest(facts)  # per conversation: its latest call so far
