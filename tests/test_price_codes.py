@@ -212,3 +212,46 @@ def test_codes_of_a_table_read_its_output_column_in_place(got, model, big):
     assert pa.output.tolist() == pb.output.tolist() == [f.output for f in over]
     assert a.output.tolist() == [f.output for f in facts]  # the table's column as it was
     assert price(table, order, model, out, CAT, fallback=NOW).cost() == price(facts, order, model, out, CAT, fallback=NOW).cost()
+
+
+@settings(max_examples=60, deadline=None)
+@given(calls(), st.lists(st.sampled_from(MODELS), min_size=1, max_size=5), st.data())
+def test_codes_sharing_equal_rows_price_the_same(got, models, data):
+    """Branch loggedmem: ``Simulations.codes`` keeps one row array for the models whose rows are
+    equal (``_same_rows``); each model's codes so kept equal and price as codes made on their own,
+    and a patch of one copies the shared row before it writes (the others' rows unchanged)."""
+    from promptcache.analyze.simulations import _same_rows
+
+    facts, order, out = got
+    kept: list[PriceCodes] = []
+    for m in models:
+        alone = PriceCodes.of(facts, m, CAT, NOW)
+        c = PriceCodes.of(facts, m, CAT, NOW, like=kept[0] if kept else None)
+        c.row = _same_rows(c.row, kept)
+        assert np.array_equal(c.row, alone.row) and c.row.dtype == alone.row.dtype
+        assert any(c.row is k.row for k in kept) == any(np.array_equal(k.row, alone.row) for k in kept)
+        _same(price(facts, order, m, out, CAT, fallback=NOW, codes=c), _one_by_one(facts, order, m, out, NOW))
+        kept.append(c)
+    rows = [k.row.copy() for k in kept]
+    changed = data.draw(st.sets(st.integers(0, len(facts) - 1)))
+    new = [replace(f, group="g9") if i in changed else f for i, f in enumerate(facts)]
+    patched = kept[0].patched(new, changed)
+    assert all(np.array_equal(k.row, r) for k, r in zip(kept, rows, strict=True))  # never written
+    _same(
+        price(new, order, models[0], out, CAT, fallback=NOW, codes=patched),
+        _one_by_one(new, order, models[0], out, NOW),
+    )
+
+
+def test_equal_rows_are_one_array_only_when_equal():
+    from promptcache.analyze.simulations import _same_rows
+
+    class K:
+        def __init__(self, row):
+            self.row = row
+
+    a, b = np.array([0, 1, 1], np.int8), np.array([0, 1, 2], np.int8)
+    assert _same_rows(np.array([0, 1, 1], np.int8), [K(b), K(a)]) is a
+    assert _same_rows(np.array([0, 1, 1], np.int16), [K(a)]).dtype == np.int16  # another width: its own
+    c = np.array([1, 1, 1], np.int8)
+    assert _same_rows(c, [K(a), K(b)]) is c

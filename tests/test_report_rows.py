@@ -140,28 +140,32 @@ def test_other_formats_unchanged_by_rows(frozen, fmt):
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["c1", "c2", "c3", "chain-4", "", "c\u202e"]), counts, counts), max_size=60))
 def test_pipeline_rows_are_the_old_objects(outcomes):
-    """``analyze``'s per-conversation sums as columns, fed outcome by outcome: the objects it built
-    before from its dict of lists (calls, input and hit tokens per conversation), in the same order."""
-    from promptcache.analyze.pipeline import _ConversationSums, _ratio
-    from promptcache.model.strings import StringTable
+    """``analyze``'s per-conversation sums as columns (``conversation_rows``, summed per code in
+    numpy since branch loggedmem): the objects it built before from its dict of lists (calls,
+    input and hit tokens per conversation), in the same order."""
+    from promptcache.analyze.conversations import conversation_rows
+    from promptcache.analyze.pipeline import _ratio
+    from promptcache.model.strings import Coded, StringTable
+    from promptcache.price.scenarios import Outcomes
 
     outcomes = [(conv, abs(t) % 2**40, abs(r) % 2**40) for conv, t, r in outcomes]
-    sums = _ConversationSums()
     table = StringTable()  # the run's conversation strings: the sums are keyed by code
+    codes = array("I", [table.code(conv) for conv, _, _ in outcomes])
+    sim = Outcomes.zeros(len(outcomes))
     hits: dict[str, list[int]] = {}
-    for conv, total, read in outcomes:
-        sums.add(table.code(conv), total, read)
+    for i, (conv, total, read) in enumerate(outcomes):
+        sim.put(i, read, 0, 0, total)
         c = hits.setdefault(conv, [0, 0, 0])  # the old accumulation
         c[0] += 1
         c[1] += total
         c[2] += read
-    got = sums.rows(table)
+    got = conversation_rows(Coded(codes, table), range(len(outcomes)), sim)
     want = [
         Conversation(id=k, calls=v[0], input_tokens=v[1], cache_hit_tokens=v[2], hit_ratio=_ratio(v[2], v[1]))
         for k, v in hits.items()
     ]
     assert list(got) == want and got == want and len(got) == len(want)
-    assert sum(got.calls) == len(outcomes) and not sums.row  # the id -> row dict is let go
+    assert sum(got.calls) == len(outcomes)
 
 
 def test_rows_as_a_sequence():

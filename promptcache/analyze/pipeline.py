@@ -54,6 +54,7 @@ from ..segment.groups import Grouper, GroupStats
 from ..simulate.engine import resolve, seconds
 from ..simulate.policies import policy_params
 from ..simulate.sweep import TTL_ALIAS, parse_params, parse_sweep
+from .conversations import conversation_rows
 from .first_pass import FirstPass, first_pass
 from .options import AnalyzeOptions
 from .simulations import PER_GROUP_MODES, Simulations
@@ -270,55 +271,23 @@ def _simulate_as_logged(run: _Run) -> _AsLogged:
     metas, timeline, logged = run.metas, run.timeline, run.logged
     timed, start, group = (reader(metas, name) for name in ("timed", "start", "group"))  # no record per call
     out = _AsLogged(R.ConversationRows(), {}, {})
-    sums = _ConversationSums()
-    conversations = run.conversation.codes
     for e in run.everyone:
-        track = e is run.entries[0]
 
-        def on_outcome(i: int, o, key=(e.id, "as_logged"), track=track) -> None:
+        def on_outcome(i: int, o, key=(e.id, "as_logged")) -> None:
             if timeline is not None and timed(i):  # issue 8 timeline
                 timeline.simulated(key, start(i), o.read, o.total, group=group(i))
-            if track and (conv := conversations[i]):  # the conversation's code (0: none)
-                sums.add(conv, o.total, o.read)
 
         run.done.stage = N.Stage("simulation", e.id, "as_logged")
         run.done.ledgers[(e.id, "as_logged")] = run.sims.run(e, on_outcome=on_outcome)
+        if e is run.entries[0]:  # the conversations' sums from the outcomes ``run`` walked, in numpy
+            out.conversations = conversation_rows(run.conversation, run.order, run.sims.outcomes(e))
         if logged is not None and e.id == logged.id and run.fp.observed_calls:
             # the simulation's own columns (every call fed: the outcomes ``run`` walked), kept with
             # it by ``Simulations``: no copy of 24 bytes a call for the calibration
             got = run.sims.outcomes(e)
             out.sim_reads[e.id] = got.read
             out.sim_writes[e.id] = (got.write, got.write_1h)
-    out.conversations = sums.rows(run.conversation.table)
     return out
-
-
-@dataclass
-class _ConversationSums:
-    """Per conversation, in the order the simulation first meets it: its calls, input and hit tokens,
-    as columns (no object a conversation; the dict from id to row goes once the rows are made)."""
-
-    row: dict[int, int] = field(default_factory=dict)  # conversation code -> row
-    calls: array = field(default_factory=lambda: array("q"))
-    input_tokens: array = field(default_factory=lambda: array("q"))
-    hit_tokens: array = field(default_factory=lambda: array("q"))
-
-    def add(self, conversation: int, total: int, read: int) -> None:
-        k = self.row.get(conversation)
-        if k is None:
-            k = self.row[conversation] = len(self.calls)
-            self.calls.append(0)
-            self.input_tokens.append(0)
-            self.hit_tokens.append(0)
-        self.calls[k] += 1
-        self.input_tokens[k] += total
-        self.hit_tokens[k] += read
-
-    def rows(self, table: StringTable) -> R.ConversationRows:
-        """The report's rows, hit ratio included; ids as codes into ``table`` (strings made on read)."""
-        ratios = array("d", [_ratio(h, t) for h, t in zip(self.hit_tokens, self.input_tokens, strict=True)])
-        ids, self.row = Coded(array("I", self.row), table), {}
-        return R.ConversationRows(ids, self.calls, self.input_tokens, self.hit_tokens, ratios)
 
 
 def _advise(run: _Run) -> _Advice:
@@ -1492,8 +1461,7 @@ def _excerpt(text: str) -> str:
     return printable(mask_secrets(t))
 
 
-def _ratio(hit: int, total: int) -> float:
-    return round(hit / total, 6) if total else 0.0
+_ratio = R.hit_ratio
 
 
 def _q(d: Decimal) -> Decimal:

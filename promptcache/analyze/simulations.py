@@ -122,7 +122,8 @@ class Simulations:
     bytes that hold them, equal columns of two caches one array (``Outcomes.narrowed``), its
     footprints as codes into a table of the distinct ones, equal footprints of two caches one
     object (``CodedPrints``, ``_kept_prints``), a what-if's re-run calls in 32 bits
-    (``_kept_calls``), the price codes' output tokens one array for every model."""
+    (``_kept_calls``), the price codes' output tokens one array for every model, and their rows one
+    array for the models whose rows are equal (``_same_rows``)."""
 
     fp: FirstPass
     order: Sequence[int]
@@ -218,7 +219,9 @@ class Simulations:
         base = self._codes.get(key)
         if base is None:
             like = next(iter(self._codes.values()), None)  # its output tokens shared
-            base = self._codes[key] = PriceCodes.of(self.fp.facts, model, self.catalog, fb, like)
+            base = PriceCodes.of(self.fp.facts, model, self.catalog, fb, like)
+            base.row = _same_rows(base.row, self._codes.values())
+            self._codes[key] = base
         if facts is self.fp.facts:
             return base
         if isinstance(facts, Overlay) and facts.base is self.fp.facts:
@@ -800,6 +803,17 @@ class Simulations:
         changed = var.facts, *var.shapes.values()
         rank = self._ranks()
         return [p.calls for p in parts if logged.reusable(p.calls, changed, rank)]
+
+
+def _same_rows(row: Any, kept: Iterable[PriceCodes]) -> Any:
+    """Each call's row of a model's price codes (``PriceCodes.row``), or an equal one of codes kept
+    before: models priced alike call by call (DeepSeek Pro and Flash, a model at two fallbacks)
+    number their few buckets in the order the calls first meet them, so their rows are often the
+    same array (1 byte a call a model, one for all). ``PriceCodes.patched`` copies a row before it
+    writes."""
+    import numpy as np
+
+    return next((c.row for c in kept if c.row.dtype == row.dtype and np.array_equal(c.row, row)), row)
 
 
 def _idx(calls: Sequence[int]) -> Any:

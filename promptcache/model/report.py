@@ -359,8 +359,9 @@ class Conversation(_Out):
 
 
 def _column(values: Iterable[Any], code: str) -> array:
-    """``values`` as an array of type ``code``; an array of that type is kept as is."""
-    if isinstance(values, array) and values.typecode == code:
+    """``values`` as an array of type ``code``; an array of that type is kept as is, and for an
+    integer ``code`` an array of integers of any width (a narrowed column: ``ConversationRows``)."""
+    if isinstance(values, array) and (values.typecode == code or (code in _INTS and values.typecode in _INTS)):
         return values
     try:
         return array(code, values)
@@ -368,9 +369,57 @@ def _column(values: Iterable[Any], code: str) -> array:
         raise ValueError("a conversation's count is out of range (64-bit integers)") from None
 
 
+#: the typecodes of integer arrays
+_INTS = "bBhHiIlLqQ"
+
+
+def hit_ratio(hit: int, total: int) -> float:
+    """A report's hit ratio: ``hit`` of ``total`` input tokens, rounded to 6 digits (0 without input)."""
+    return round(hit / total, 6) if total else 0.0
+
+
+class HitRatios(Sequence[float]):
+    """``ConversationRows.hit_ratio`` of rows made from their sums: each row's ``hit_ratio(hit,
+    input)``, made on read from the two columns (``hit`` and ``input``, shared with the rows)
+    instead of a float kept a row (8 bytes). Equal to the list of those floats."""
+
+    __slots__ = ("hit", "input")
+
+    def __init__(self, hit: Sequence[int], input: Sequence[int]) -> None:
+        if len(hit) != len(input):
+            raise ValueError("hit and input columns of different lengths")
+        self.hit, self.input = hit, input
+
+    def __len__(self) -> int:
+        return len(self.hit)
+
+    @overload
+    def __getitem__(self, i: int) -> float: ...
+    @overload
+    def __getitem__(self, i: slice) -> HitRatios: ...
+    def __getitem__(self, i: int | slice) -> float | HitRatios:
+        if isinstance(i, slice):
+            return HitRatios(self.hit[i], self.input[i])
+        return hit_ratio(self.hit[i], self.input[i])
+
+    def __iter__(self) -> Iterator[float]:
+        return map(hit_ratio, self.hit, self.input)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, as the list it stands for
+
+    def __repr__(self) -> str:
+        return f"HitRatios({list(self)!r})"
+
+
 class ConversationRows(Sequence[Conversation]):
     """``Report.conversations``: one row per conversation (~0.4 a call on chat logs), held as columns:
-    an id and four numbers a row (~40 bytes) instead of a pydantic object (~550). A row is a
+    an id and four numbers a row (~40 bytes; ~13 where the counts are narrowed and the ratio is
+    made on read, ``HitRatios``) instead of a pydantic object (~550). A row is a
     ``Conversation`` built on access; the field validates from and serializes to a list of
     ``Conversation``, so the JSON and its schema are those of ``list[Conversation]``
     (``report.as_json`` writes the rows in pieces, never the whole list as one text)."""
@@ -385,13 +434,15 @@ class ConversationRows(Sequence[Conversation]):
         cache_hit_tokens: Iterable[int] = (),
         hit_ratio: Iterable[float] = (),
     ) -> None:
-        """The rows from their columns, in order (arrays of the right type are kept, not copied)."""
+        """The rows from their columns, in order (arrays of the right type are kept, not copied: the
+        counts an array of integers of any width, the ratios ``HitRatios`` or an array of floats)."""
         # ``Coded``: the ids as codes into the run's string table (4 bytes a row), kept as given
         self.ids: list[str] | Coded = ids if isinstance(ids, Coded) else list(ids)
         self.calls = _column(calls, "q")
         self.input_tokens = _column(input_tokens, "q")
         self.cache_hit_tokens = _column(cache_hit_tokens, "q")
-        self.hit_ratio = _column(hit_ratio, "d")
+        # ``HitRatios``: made on read from the hit and input columns (rows made from sums), kept as given
+        self.hit_ratio: array | HitRatios = hit_ratio if isinstance(hit_ratio, HitRatios) else _column(hit_ratio, "d")
         n = len(self.ids)
         if not len(self.calls) == len(self.input_tokens) == len(self.cache_hit_tokens) == len(self.hit_ratio) == n:
             raise ValueError("conversation columns of different lengths")
