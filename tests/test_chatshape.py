@@ -134,7 +134,8 @@ def test_replayed_chat_shares_one_run_and_forks_on_edit():
     assert type(first) is ChatShape and type(second) is ChatShape
     assert first.run is second.run and (first.n, second.n) == (2, 4)
     edited = m.shape(Call("t", 3, "m", [sys_, Segment("user", "Hey"), a1, u2], conversation_id="c"), trust_usage=False)
-    assert edited.run is not first.run and list(edited.run[:3]) == list(first.run[:3])  # the system prompt's position copied
+    assert edited.run is not first.run and list(edited.run[:2]) == list(first.run[:2])  # the system prompt's position copied
+    assert edited.cnt is not first.cnt and list(edited.cnt[:1]) == list(first.cnt[:1])
 
 
 def test_adjustment_beyond_the_generation_piece_or_hidden_prefix_is_plain():
@@ -161,5 +162,29 @@ def test_a_run_position_is_shared_only_with_its_key_and_count():
     assert m._run(("t", "c"), [11, 12, 13], [5, 6, 7]) is a  # continued in place
     assert m._run(("t", "c"), [11], [5]) is a  # a prefix of it
     b = m._run(("t", "c"), [11, 12], [5, 9])  # same keys, another count: a new run
-    assert b is not a and list(b[:2]) == [11, 5] and list(b[3:5]) == [12, 9] and b[2] == a[2]
-    assert list(a) == [11, 5, a[2], 12, 6, a[5], 13, 7, a[8]]  # unchanged
+    (ak, ac), (bk, bc) = a, b
+    assert b is not a and bk is not ak and bc is not ac
+    assert list(bk) == [11, ak[1], 12, ak[3]] and list(bc) == [5, 9]  # same keys, so same chain keys
+    assert list(ak) == [11, ak[1], 12, ak[3], 13, ak[5]] and list(ac) == [5, 6, 7]  # unchanged
+    assert ac.typecode == "i" and ak.typecode == "q"
+
+
+def test_a_count_past_32_bits_gets_a_plain_shape():
+    """The runs keep counts as 32-bit: a call with a piece counted past that is shaped plainly
+    (equal to the plain shape), and its conversation's run is left as it was."""
+    m = Measurer("cl100k")
+    a = m._run(("t", "c"), [11, 12], [5, 6])
+    assert m._run(("t", "c"), [11, 12, 13], [5, 6, 2**31]) is None
+    assert m._run(("t", "c"), [11, 12, 13], [5, 6, 2**31 - 1]) is a and list(a[1]) == [5, 6, 2**31 - 1]
+
+
+def test_calls_without_pieces_never_extend_a_shared_empty_run():
+    """A call whose prompt is its generation piece alone holds an empty run; the next call of its
+    conversation starts a run of its own, and a new conversation's run starts empty."""
+    m = Measurer("cl100k")
+    e = m._run(("t", "c"), [], [])
+    assert len(e[0]) == len(e[1]) == 0
+    r = m._run(("t", "c"), [11], [5])
+    assert r[0] is not e[0] and len(e[0]) == len(e[1]) == 0 and list(r[1]) == [5]
+    other = m._run(("t", "d"), [21], [7])
+    assert list(other[0]) == [21, other[0][1]] and list(other[1]) == [7]

@@ -62,6 +62,7 @@ def test_chat_calls_hold_machine_integers_in_their_conversations_run():
     b = m.shape(Call("t", 2, "deepseek-v4-pro", [Segment("system", system), Segment("user", "Q1?"),
                                                  Segment("assistant", "A1."), Segment("user", "Q2?")],
                      conversation_id="c"), trust_usage=False)
-    assert a.run is b.run and len(a.run) == 3 * 4  # one run: the pieces of b, a's first two of them
+    assert a.run is b.run and len(a.run) == 2 * 4  # one run: the pieces of b, a's first two of them
+    assert a.cnt is b.cnt and len(a.cnt) == 4 and a.cnt.itemsize == 4  # their counts, 32-bit
     assert a.keys[0] == b.keys[0] and a.chain[2] == b.chain[2] and a.chain[3] != b.chain[3]
     assert a.tokens[0] == b.tokens[0] > 300

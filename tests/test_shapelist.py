@@ -50,8 +50,10 @@ def check_equal(got: ShapeList, want: list[Shape], pols: list = ()) -> None:  # 
             assert type(s) is type(w) and s == w
             if type(w) is ChatShape:
                 if s.run is not w.run:  # packed: the arena from the run's base, its positions equal
-                    assert s.run is got._arena and s.base > 0 and w.base == 0
-                    assert s.run[s.base : s.base + 3 * s.n] == w.run[: 3 * w.n]
+                    assert s.run is got._arena and s.cnt is got._counts and s.base > 0 and w.base == 0
+                    assert s.run[2 * s.base : 2 * (s.base + s.n)] == w.run[: 2 * w.n]
+                    assert s.cnt[s.base : s.base + s.n] == w.cnt[: w.n]
+                    assert s.cnt.typecode == "i" and len(got._arena) == 2 * len(got._counts)
                 assert s.roles is w.roles and s.indexes is w.indexes
                 assert s.gen_tokens == w.gen_tokens and s.n == w.n and s.gen_key == w.gen_key
                 same_as_plain(s, Shape(w.keys, w.tokens, w.roles, w.indexes, w.chain, w.out_key, w.out_tokens,
@@ -132,7 +134,7 @@ def test_shape_list_equals_the_shapes_appended(steps, plain_every, blocks, live,
             for s, w, r in zip(back[1], back[2], packed._refs, strict=True):
                 assert s == w
                 if type(r) is int:  # a shape on the arena pickles its positions alone
-                    assert s.base == 0 and len(s.run) == 3 * s.n
+                    assert s.base == 0 and len(s.run) == 2 * s.n and len(s.cnt) == s.n
     finally:
         shape_mod.LIVE = old
         shape_mod.PACK_EVERY, shape_mod.PACK_LAG = every, lag
@@ -145,14 +147,16 @@ def check_packed(got: ShapeList, want: list[Shape], exact: bool = True) -> None:
     runs: dict[int, int] = {}
     for i, s in enumerate(want):
         if type(s) is ChatShape and type(got._refs[i]) is int:
-            runs[id(s.run)] = max(runs.get(id(s.run), 0), 3 * s.n)
+            runs[id(s.run)] = max(runs.get(id(s.run), 0), s.n)  # positions
     chat = [i for i, s in enumerate(want) if type(s) is ChatShape and s.n <= 0xFFFF and s.base == 0
             and -(2**31) <= s.adjust < 2**31 and -(2**31) <= s.out_tokens < 2**31]
     assert [i for i, r in enumerate(got._refs) if type(r) is int] == chat
     assert (type(got._refs) is bytes) == (len(chat) == len(want) > 0)  # a byte a call when all are on the arena
     if chat:
-        assert got._arena is not None and (len(got._arena) == 3 + sum(runs.values()) or not exact)
-        assert len(got._arena) >= 3 + sum(runs.values())
+        assert got._arena is not None and (len(got._counts) == 1 + sum(runs.values()) or not exact)
+        assert len(got._counts) >= 1 + sum(runs.values()) and len(got._arena) == 2 * len(got._counts)
+        if type(got._refs) is bytes:
+            assert not got._cnts  # no run held outside the arena
     else:
         assert got._arena is None
     got.pack()  # once: a second call changes nothing

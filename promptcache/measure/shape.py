@@ -13,8 +13,8 @@ piece and the call is counted as ``reported``; otherwise its counts are ``estima
 
 A chat or agent call replays its conversation's previous request and answer and adds a few
 pieces, so a text call's shape is a ``ChatShape``: the first ``n`` positions of its
-conversation's *run* (``Measurer._run``: one ``array('q')`` of piece key, stored count and chain
-key per position, shared by the conversation's calls), plus its own generation piece (key, and
+conversation's *run* (``Measurer._run``: an ``array('q')`` of piece key and chain key per
+position and an ``array('i')`` of stored counts, shared by the conversation's calls), plus its own generation piece (key, and
 count with the reported total's adjustment on it). A call that continues the run appends its new
 pieces (only they are hashed); a call that differs from it before its end (an edited or dropped
 turn, a retry with another answer) gets a new run with the common prefix copied: positions once
@@ -85,16 +85,18 @@ class ChatShape(Shape):
     plus its generation piece (``gen_key``, ``gen_tokens``: the stored count with the reported
     total's adjustment on it). Equal, field by field, to the plain ``Shape`` of the same call.
 
-    The run is one ``array('q')`` holding, per position ``i``, the piece key, its stored token count
-    and chain key ``i + 1`` (naming pieces 0..i): ``run[3i]``, ``run[3i + 1]``, ``run[3i + 2]``, from
-    ``base`` on (0 for the measurer's shapes; a ``ShapeList``'s arena holds many runs, each from its
-    own base).
+    The run is two arrays: ``run`` (``array('q')``) holds, per position ``i``, the piece key and
+    chain key ``i + 1`` (naming pieces 0..i), ``run[2i]`` and ``run[2i + 1]``, and ``cnt``
+    (``array('i')``: 32-bit, 4 bytes a position less than in the 64-bit ``run``; a call with a count
+    past that gets a plain shape) its stored token count, ``cnt[i]``, both from position ``base`` on
+    (0 for the measurer's shapes; a ``ShapeList``'s arena holds many runs, each from its own base).
     ``keys``, ``tokens`` and ``chain`` are built on first access (``array('q')``, not tuples) and kept
     for the few shapes used last (``_LIVE``), as ``blocks.BlockShape``'s; until then their slots are
     unset and ``__getattr__`` builds them. What needs no array asks the shape directly (``total``,
     ``prefix_tokens``, ``key_at``, ``chain_at``, ``first_key``, ``keys_from``, ``chain_from``)."""
 
-    __slots__ = ("base", "gen_key", "n", "run")  # and ``_total``, a plain shape's cache: the generation piece's count
+    # and ``_total``, a plain shape's cache: the generation piece's count
+    __slots__ = ("base", "cnt", "gen_key", "n", "run")
 
     def __new__(cls, *args: Any, **fields: Any) -> Any:
         # ``dataclasses.replace`` calls the class with the dataclass fields by name: a copy with
@@ -104,6 +106,7 @@ class ChatShape(Shape):
     def __init__(
         self,
         run: array,
+        cnt: array,
         n: int,
         gen_key: int,
         gen_tokens: int,
@@ -115,7 +118,7 @@ class ChatShape(Shape):
         adjust: int,
         base: int = 0,
     ):
-        self.run, self.base, self.n, self.gen_key, self._total = run, base, n, gen_key, gen_tokens
+        self.run, self.cnt, self.base, self.n, self.gen_key, self._total = run, cnt, base, n, gen_key, gen_tokens
         self.roles, self.indexes = roles, indexes
         self.out_key, self.out_tokens, self.reported, self.adjust = out_key, out_tokens, reported, adjust
 
@@ -134,12 +137,12 @@ class ChatShape(Shape):
         """New ``keys``, ``tokens`` and ``chain`` arrays (not kept: for a loop that reads each
         shape once, e.g. a simulation's request)."""
         run, b, gen = self.run, self.base, self.gen_key
-        e = b + 3 * self.n
-        keys = run[b:e:3]
+        e = b + self.n
+        keys = run[2 * b : 2 * e : 2]
         keys.append(gen)
-        tokens = run[b + 1 : e : 3]
+        tokens = array("q", self.cnt[b:e])  # 64-bit, as a plain shape's (the run's counts are 32-bit)
         tokens.append(self._total)
-        chain = _ROOTS + run[b + 2 : e : 3]
+        chain = _ROOTS + run[2 * b + 1 : 2 * e : 2]
         chain.append(hash((chain[-1], gen)))
         return keys, tokens, chain
 
@@ -149,7 +152,8 @@ class ChatShape(Shape):
         state = {k: getattr(self, k) for k in _CHAT_STATE}
         b = self.base
         if b:
-            state["run"], state["base"] = self.run[b : b + 3 * self.n], 0
+            e = b + self.n
+            state["run"], state["cnt"], state["base"] = self.run[2 * b : 2 * e], self.cnt[b:e], 0
         return None, state
 
     @property
@@ -161,26 +165,26 @@ class ChatShape(Shape):
     @property
     def total(self) -> int:
         b = self.base
-        return sum(self.run[b + 1 : b + 3 * self.n : 3]) + self._total
+        return sum(self.cnt[b : b + self.n]) + self._total
 
     @property
     def first_key(self) -> int:
         """``keys[0]`` without building ``keys``."""
-        return self.run[self.base] if self.n else self.gen_key
+        return self.run[2 * self.base] if self.n else self.gen_key
 
     def prefix_tokens(self, k: int) -> int:
         """``sum(tokens[:k])`` without building ``tokens``."""
         n, b = self.n, self.base
         if k <= n:
-            return sum(self.run[b + 1 : b + 3 * k : 3]) if k > 0 else 0
-        return sum(self.run[b + 1 : b + 3 * n : 3]) + self._total
+            return sum(self.cnt[b : b + k]) if k > 0 else 0
+        return sum(self.cnt[b : b + n]) + self._total
 
     def key_at(self, i: int) -> int:
         """``keys[i]`` without building ``keys``."""
         n = self.n
         if i < 0:
             i += n + 1
-        return self.run[self.base + 3 * i] if i < n else self.gen_key
+        return self.run[2 * (self.base + i)] if i < n else self.gen_key
 
     def chain_at(self, i: int) -> int:
         """``chain[i]`` without building ``chain``."""
@@ -188,13 +192,13 @@ class ChatShape(Shape):
         if i < 0:
             i += n + 2
         if i <= n:
-            return self.run[b + 3 * i - 1] if i else ROOT
-        return hash((self.run[b + 3 * n - 1] if n else ROOT, self.gen_key))
+            return self.run[2 * (b + i) - 1] if i else ROOT
+        return hash((self.run[2 * (b + n) - 1] if n else ROOT, self.gen_key))
 
     def keys_from(self, lo: int) -> array:
         """``keys[lo:]`` as a new ``array('q')``."""
         b = self.base
-        out = self.run[b + 3 * lo : b + 3 * self.n : 3]
+        out = self.run[2 * (b + lo) : 2 * (b + self.n) : 2]
         if lo <= self.n:
             out.append(self.gen_key)
         return out
@@ -204,8 +208,8 @@ class ChatShape(Shape):
         n, b, run = self.n, self.base, self.run
         if lo > n + 1:
             return array("q")
-        e = b + 3 * n
-        out = _ROOTS + run[b + 2 : e : 3] if lo == 0 else run[b + 3 * lo - 1 : e : 3]
+        e = 2 * (b + n)
+        out = _ROOTS + run[2 * b + 1 : e : 2] if lo == 0 else run[2 * (b + lo) - 1 : e : 2]
         out.append(hash((run[e - 1] if n else ROOT, self.gen_key)))
         return out if lo <= n else out[-1:]
 
@@ -216,6 +220,7 @@ _ROOTS = array("q", (ROOT,))  # never changed: ``+`` makes a new array
 _BUILT = frozenset(("keys", "tokens", "chain"))
 _CHAT_STATE = (
     "run",
+    "cnt",
     "base",
     "n",
     "gen_key",
@@ -246,7 +251,7 @@ class ShapeList(Sequence[Shape]):
     shape follows (a block-trace log has no records at all).
 
     ``append`` moves the runs of the shapes appended before the last ``PACK_LAG`` into one
-    ``array('q')``, the arena, ``PACK_EVERY`` shapes at a time (``_pack``), and ``pack()`` (the
+    ``array('q')``, the arena (and their counts into one ``array('i')``), ``PACK_EVERY`` shapes at a time (``_pack``), and ``pack()`` (the
     first pass's end) the rest: each run's positions that a shape reads, without the run's array
     header (64 bytes) and growth room (``extend``'s, up to 7 positions' items); the shapes then
     read the arena from their ``base`` (``_refs`` holds 0 for them, and is ``bytes`` of zeros when every shape of
@@ -263,7 +268,7 @@ class ShapeList(Sequence[Shape]):
     shape's identity. ``tests/test_shapelist.py`` checks it,
     element by element, against the list of the shapes appended, before and after ``pack``."""
 
-    __slots__ = ("_arena", "_codes", "_forms", "_last", "_made", "_packed", "_recs", "_refs")
+    __slots__ = ("_arena", "_cnts", "_codes", "_counts", "_forms", "_last", "_made", "_packed", "_recs", "_refs")
 
     def __init__(self, shapes: Iterable[Shape] = ()):
         # per call: a chat shape's run (0: on the arena), any other shape itself; after ``pack``, when
@@ -273,7 +278,10 @@ class ShapeList(Sequence[Shape]):
         # distinct (roles, indexes, generation key, generation piece's stored count)
         self._forms: list[tuple[Sequence[str], Sequence[int], int, int]] = []
         self._codes: dict[tuple[int, int, int, int], int] = {}  # (ids of the objects, key, count) -> code
-        self._arena: Any = None  # ``pack``'s array (None before)
+        self._arena: Any = None  # ``pack``'s array of keys and chain keys (None before)
+        self._counts: Any = None  # and of counts, 32-bit (a position's, at its index in ``_arena`` halved)
+        # id of a run in ``_refs`` -> (the run, its counts): the runs not on the arena
+        self._cnts: dict[int, tuple[array, array]] = {}
         self._packed = 0  # the shapes before it are packed (or kept as objects)
         self._last, self._made = -1, None  # the position of the chat shape made last, and it
         for s in shapes:
@@ -306,7 +314,9 @@ class ShapeList(Sequence[Shape]):
         if pad:  # other shapes before this one: their records zeros
             recs += bytes(pad)
         out = s.out_key
-        refs.append(s.run)
+        run = s.run
+        refs.append(run)
+        self._cnts[id(run)] = (run, s.cnt)
         if s.reported:
             code |= _REPORTED
         if out is None:
@@ -336,14 +346,13 @@ class ShapeList(Sequence[Shape]):
         positions after its shapes were packed is packed again for the later shapes."""
         refs, recs = self._refs, self._recs
         lo, k = self._packed, min(hi, len(recs) // _SIZE)
-        self._packed = max(lo, hi)
-        ends: dict[int, int] = {}  # id of a run -> its items read (then: its base in the arena)
+        ends: dict[int, int] = {}  # id of a run -> its positions read (then: its base in the arena)
         runs: list[array] = []
         n_at = _N
         for i in range(lo, k):
             r = refs[i]
             if type(r) is array:
-                e = 3 * n_at(recs, i * _SIZE)[0]
+                e = n_at(recs, i * _SIZE)[0]
                 got = ends.get(id(r))
                 if got is None:
                     ends[id(r)] = e
@@ -351,16 +360,20 @@ class ShapeList(Sequence[Shape]):
                 elif e > got:
                     ends[id(r)] = e
         if not runs:
+            self._packed = max(lo, hi)
             return
-        arena = self._arena
+        arena, counts, cnts = self._arena, self._counts, self._cnts
         if arena is None:
-            arena = array("q", (0, 0, 0))
-        if len(arena) + sum(ends.values()) > 0xFFFFFFFF:  # bases past 32 bits: these stay on their runs
-            return
+            arena, counts = array("q", (0, 0)), array("i", (0,))
+        if len(counts) + sum(ends.values()) > 0xFFFFFFFF:  # bases past 32 bits: these stay on their runs
+            return  # (``_packed`` not moved: none before it is on a run of its own)
+        self._packed = max(lo, hi)
         for r in runs:
             e = ends[id(r)]
-            ends[id(r)] = len(arena)
-            arena += r if e == len(r) else r[:e]
+            ends[id(r)] = len(counts)
+            c = cnts[id(r)][1]
+            arena += r if 2 * e == len(r) else r[: 2 * e]
+            counts += c if e == len(c) else c[:e]
         del runs  # each run goes with its last reference below
         put = _BASE.pack_into
         for i in range(lo, k):
@@ -368,17 +381,23 @@ class ShapeList(Sequence[Shape]):
             if type(r) is array:
                 put(recs, i * _SIZE + _BASE_AT, ends[id(r)])
                 refs[i] = 0
-        self._arena = arena
+        self._arena, self._counts = arena, counts
+        live = {id(r) for r in refs[k:] if type(r) is array}  # runs of shapes after ``k`` stay
+        # a new dict: one emptied by ``del`` keeps its table (~150 KB for a window's runs)
+        self._cnts = {key: v for key, v in cnts.items() if key in live or key not in ends}
         self._last, self._made = -1, None
 
     def __getstate__(self) -> dict[str, Any]:
         """The columns without the shape made last (it would pickle a copy of its positions) and
         without the codes' index (keyed by the ids of this process's objects: made again)."""
-        return {k: getattr(self, k) for k in ("_arena", "_forms", "_packed", "_recs", "_refs")}
+        state = {k: getattr(self, k) for k in ("_arena", "_counts", "_forms", "_packed", "_recs", "_refs")}
+        state["_cnts"] = list(self._cnts.values())  # the runs in ``_refs`` are the same objects: kept so
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for k, v in state.items():
             setattr(self, k, v)
+        self._cnts = {id(r): (r, c) for r, c in state["_cnts"]}
         self._codes = {(id(r), id(x), gk, gb): c for c, (r, x, gk, gb) in enumerate(self._forms)}
         self._last, self._made = -1, None
 
@@ -388,11 +407,13 @@ class ShapeList(Sequence[Shape]):
     def __getitem__(self, i, _array=array, _new=_new_shape, _chat=ChatShape):  # constants bound: a call per request
         r = self._refs[i]
         if type(r) is int:  # on the arena
-            r = self._arena
+            r, cnt = self._arena, self._counts
         elif type(r) is not _array:
             if type(i) is slice:
                 return [self[j] for j in range(*i.indices(len(self._refs)))]
             return r
+        else:
+            cnt = self._cnts[id(r)][1]
         if i < 0:
             i += len(self._refs)
         if i == self._last:
@@ -401,7 +422,7 @@ class ShapeList(Sequence[Shape]):
         n, c, adj, b, ok, ot = _unpack(self._recs, i * _SIZE)
         roles, indexes, gk, gb = self._forms[c & _CODE]
         s = _new(_chat)
-        s.run, s.base, s.n, s.gen_key, s._total = r, b, n, gk, gb + adj
+        s.run, s.cnt, s.base, s.n, s.gen_key, s._total = r, cnt, b, n, gk, gb + adj
         s.roles, s.indexes = roles, indexes
         s.out_key, s.out_tokens, s.reported, s.adjust = None if c & _NO_OUT else ok, ot, c >= _REPORTED, adj
         self._last, self._made = i, s
@@ -415,13 +436,15 @@ class ShapeList(Sequence[Shape]):
         """``shapes[i].total``."""
         r = self._refs[i]
         if type(r) is int:  # on the arena
-            r = self._arena
+            cnt = self._counts
         elif type(r) is not array:
             return r.total
+        else:
+            cnt = self._cnts[id(r)][1]
         if i < 0:
             i += len(self._refs)
         n, c, adj, b = _HEAD(self._recs, i * _SIZE)
-        return sum(r[b + 1 : b + 3 * n : 3]) + self._forms[c & _CODE][3] + adj
+        return sum(cnt[b : b + n]) + self._forms[c & _CODE][3] + adj
 
     def first_key(self, i: int) -> int | None:
         """The first piece's key, ``shapes[i].keys[0]`` (None for an empty prompt), without building
@@ -434,7 +457,7 @@ class ShapeList(Sequence[Shape]):
         if i < 0:
             i += len(self._refs)
         n, c, _, b = _HEAD(self._recs, i * _SIZE)
-        return r[b] if n else self._forms[c & _CODE][2]
+        return r[2 * b] if n else self._forms[c & _CODE][2]
 
     def out_key(self, i: int) -> int | None:
         """``shapes[i].out_key``."""
@@ -471,22 +494,22 @@ class ShapeList(Sequence[Shape]):
             return None
         return _OK(recs, at + _OK_AT)[0]
 
-    def _make(self, run: array, i: int) -> ChatShape:
+    def _make(self, run: array, cnt: array, i: int) -> ChatShape:
         n, c, adj, b, ok, ot = _unpack(self._recs, i * _SIZE)
         roles, indexes, gk, gb = self._forms[c & _CODE]
         s = _new_shape(ChatShape)
-        s.run, s.base, s.n, s.gen_key, s._total = run, b, n, gk, gb + adj
+        s.run, s.cnt, s.base, s.n, s.gen_key, s._total = run, cnt, b, n, gk, gb + adj
         s.roles, s.indexes = roles, indexes
         s.out_key, s.out_tokens, s.reported, s.adjust = None if c & _NO_OUT else ok, ot, c >= _REPORTED, adj
         return s
 
     def __iter__(self) -> Iterator[Shape]:
-        make, arena = self._make, self._arena
+        make, arena, counts, cnts = self._make, self._arena, self._counts, self._cnts
         for i, r in enumerate(self._refs):
             if type(r) is int:
-                yield make(arena, i)
+                yield make(arena, counts, i)
             else:
-                yield r if type(r) is not array else make(r, i)
+                yield r if type(r) is not array else make(r, cnts[id(r)][1], i)
 
 
 PACK_EVERY = 4096  # ``ShapeList.append`` packs the runs of this many shapes at a time (``_pack``)
@@ -537,7 +560,7 @@ class Measurer:
         # per conversation, its last call's pieces (texts, keys, counts), least recently seen first
         self._recent: dict[tuple, tuple[list[str], list[int], list[int]]] = {}
         # per conversation, the run of its calls' pieces (``ChatShape``), least recently seen first
-        self._runs: dict[tuple, array] = {}
+        self._runs: dict[tuple, tuple[array, array]] = {}  # (keys and chain keys, counts)
         self.chat_runs = True  # False: every text call gets a plain ``Shape`` (the differential tests' reference)
         self.rendered: tuple[Call, list] | None = None  # the last call shaped and its rendered pieces
         self.delta = BlockDelta()  # block-hash prompts: chain keys from each conversation's previous one
@@ -643,32 +666,41 @@ class Measurer:
         run = self._run(conv, keys[:n], counts) if chat else None  # before ``_remember`` extends ``counts``
         self._remember(conv, texts, keys, counts, out, out_key, out_tokens)
         if run is not None:
-            return ChatShape(run, n, gk, toks[n], roles, indexes, out_key, out_tokens, reported, diff)
+            return ChatShape(*run, n, gk, toks[n], roles, indexes, out_key, out_tokens, reported, diff)
         return Shape(tuple(keys), tuple(toks), roles, indexes, chain_of(keys), out_key, out_tokens, reported, diff)
 
-    def _run(self, conv: tuple, keys: list[int], counts: list[int]) -> array:
+    def _run(self, conv: tuple, keys: list[int], counts: list[int]) -> tuple[array, array] | None:
         """The conversation's run, holding the call's pieces as its first ``len(keys)`` positions:
         extended in place when the call continues it (or left as it is when the call is a prefix
         of it), a new run with the common prefix copied when the call differs from it before its
-        end (positions once handed out never change)."""
+        end (positions once handed out never change). A run is two arrays: per position its key
+        and chain key (``array('q')``, interleaved) and its count (``array('i')``); None for a
+        call with a count past 32 bits (it gets a plain shape)."""
+        try:
+            cn = array("i", counts)
+        except OverflowError:
+            return None
         runs = self._runs
-        run = runs.pop(conv, None)
+        got: tuple[array, array] | None = runs.pop(conv, None)
         n = len(keys)
         fresh = True  # a run made here (sized exactly: ``extend`` leaves room to grow)
-        if run is None:
-            run, shared = _EMPTY_RUN, 0
+        if got is None:
+            run, cnt, shared = _EMPTY_RUN, _EMPTY_COUNTS, 0
         else:
-            end = len(run) // 3
+            run, cnt = got
+            end = len(cnt)
             m = n if n < end else end
             ks = array("q", keys[:m]) if m < n else array("q", keys)
-            if run[0 : 3 * m : 3] == ks and run[1 : 3 * m : 3] == array("q", counts[:m]):
+            if run[0 : 2 * m : 2] == ks and cnt[:m] == cn[:m]:
                 shared = m
             else:
                 shared = 0
-                while shared < m and run[3 * shared] == keys[shared] and run[3 * shared + 1] == counts[shared]:
+                while shared < m and run[2 * shared] == keys[shared] and cnt[shared] == counts[shared]:
                     shared += 1
-            if shared < end and shared < n:
-                run = run[: 3 * shared]  # a new run: the old one stays with the shapes that hold it
+            if (shared < end and shared < n) or not end:
+                # a new run: the old one stays with the shapes that hold it (the shared empty run
+                # of a call with no pieces but its generation piece is never extended)
+                run, cnt = run[: 2 * shared], cnt[:shared]
             else:
                 fresh = False
         if shared < n:
@@ -677,15 +709,18 @@ class Measurer:
             for i in range(shared, n):
                 k = keys[i]
                 h = hash((h, k))
-                new += (k, counts[i], h)
+                new += (k, h)
             if fresh:
-                run = run + array("q", new)
+                run, cnt = run + array("q", new), cnt + cn[shared:]
             else:
                 run.extend(new)
-        runs[conv] = run
+                cnt.extend(cn[shared:])
+        if fresh or got is None:
+            got = (run, cnt)  # else the conversation's pair as it was (its arrays extended in place)
+        runs[conv] = got
         if len(runs) > RUNS:
             del runs[next(iter(runs))]  # the conversation seen least recently
-        return run
+        return got
 
     def end_runs(self) -> None:
         """Continue no run: the first pass has packed its shapes' runs (``ShapeList.pack``), so the
@@ -739,6 +774,7 @@ class Measurer:
 
 
 _EMPTY_RUN = array("q")  # no run yet (never extended: ``_run`` makes a new one)
+_EMPTY_COUNTS = array("i")  # likewise
 _NONE: tuple = ((), (), ())  # no previous call of the conversation kept
 RECENT_CONVERSATIONS = 64  # conversations whose last call's pieces ``Measurer`` keeps (``_remember``)
 RUNS = 4096  # conversations whose run ``Measurer`` continues (``_run``; a run dropped is started again)
