@@ -133,8 +133,8 @@ def test_chat_shapes_link_as_plain_ones(prompts, rnd):
 
 def test_the_table_is_sized_once_at_most_half_full():
     t = workload._LatestByKey(1000)
-    assert len(t.keys) == len(t.calls) == 2048 and t.mask == 2047 and t.calls.itemsize == 4
-    assert len(workload._LatestByKey(0).keys) == 8
+    assert len(t.keys) == 1000 and len(t.calls) == 2048 and t.mask == 2047 and t.calls.itemsize == 4
+    assert len(workload._LatestByKey(0).calls) == 8
 
 
 def test_conversation_codes_of_strings_and_of_a_table():

@@ -160,7 +160,7 @@ def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequen
     code = index_code(n)
     root = array(code, range(n))
     by_prefix = _LatestByKey(n)
-    slot_key, slot_call, mask = by_prefix.keys, by_prefix.calls, by_prefix.mask
+    call_key, slot_call, mask = by_prefix.keys, by_prefix.calls, by_prefix.mask
     by_conv = array(code, [-1]) * (nconv + 1)  # the latest call of each conversation code (0: none)
     for i in order:
         s = shapes[i]
@@ -173,7 +173,7 @@ def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequen
             key = chain[k]
             h = key & mask
             while got := slot_call[h]:  # call + 1 (0: a free slot, the key is not registered)
-                if slot_key[h] == key:
+                if call_key[got - 1] == key:
                     p = got - 1
                     break
                 h = (h + 1) & mask
@@ -187,12 +187,12 @@ def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequen
         if nk >= 2:  # registers this call's prompt as the latest with its key
             key = chain[nk - 1]
             h = key & mask
-            while slot_call[h] and slot_key[h] != key:
+            while (got := slot_call[h]) and call_key[got - 1] != key:
                 h = (h + 1) & mask
-            slot_key[h], slot_call[h] = key, i + 1
+            call_key[i], slot_call[h] = key, i + 1
         if conv:
             by_conv[conv] = i
-    del by_prefix, slot_key, slot_call, by_conv
+    del by_prefix, call_key, slot_call, by_conv
     r = np.frombuffer(root, np.dtype(f"i{root.itemsize}")) if n else np.zeros(0, np.int64)
     first = r == np.arange(n)
     flags = first.astype(np.uint8)
@@ -208,11 +208,13 @@ def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequen
 
 class _LatestByKey:
     """``find_chains``'s registered prompts: chain key -> the latest call that registered it, as
-    an open-addressing table (linear probing) of two typed columns, the key (``keys``, signed
-    64-bit) and the call + 1 (``calls``, 0: a free slot). Sized once for every call at most half
-    full (a power of two of slots, each 12 bytes, 16 past 2**31 calls): no dict entry, key int
-    or call int a call. ``find_chains`` probes it inline (a method call per probe costs more CPU
-    than the probe)."""
+    an open-addressing table (linear probing) of slots holding that call + 1 (``calls``, 0: a
+    free slot), each call's registered key in a column by call (``keys``, signed 64-bit: a slot
+    whose key a later call registers again takes that call, and the key is compared through it).
+    Sized once for every call at most half full (a power of two of 4-byte slots, 8-byte past
+    2**31 calls, and 8 bytes a call: ~24 bytes a call at most): no dict entry, key int or call
+    int a call. ``find_chains`` probes it inline (a method call a probe costs more CPU than the
+    probe)."""
 
     __slots__ = ("calls", "keys", "mask")
 
@@ -220,7 +222,7 @@ class _LatestByKey:
         size = 8
         while size < 2 * n:
             size *= 2
-        self.keys = array("q", [0]) * size
+        self.keys = array("q", [0]) * n
         self.calls = array(index_code(n + 1), [0]) * size
         self.mask = size - 1
 
