@@ -198,11 +198,11 @@ def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequen
     flags = first.astype(np.uint8)
     flags[r[~first]] |= EXTENDED  # a later call's first call: its chain is extended
     head = None
-    # the calls with no conversation id in a chain of two or more (a lone call's flags are FIRST alone)
-    named = np.flatnonzero((np.frombuffer(codes, np.dtype(f"u{codes.itemsize}")) == 0) & (flags != FIRST)) if n else []
-    if len(named):
-        head = array(code, [-1]) * n
-        np.frombuffer(head, np.dtype(f"i{head.itemsize}"))[named] = r[named]
+    if n:  # the calls with no conversation id in a chain of two or more (a lone call's flags: FIRST alone)
+        named = np.flatnonzero((np.frombuffer(codes, np.dtype(f"u{codes.itemsize}")) == 0) & (flags != FIRST))
+        if len(named):
+            head = array(code, [-1]) * n
+            np.frombuffer(head, np.dtype(f"i{head.itemsize}"))[named] = r[named]
     return Chains(bytearray(flags.tobytes()), head)
 
 
