@@ -1,59 +1,38 @@
 """``workload.find_chains`` links calls through a table of typed slots (``_LatestByKey``: linear
 probing, no dict) and an array by conversation code: its chains equal the dict form's (the form
-before, kept here as the reference) on keys made to collide in the table's low bits, negative
-keys and key 0, conversation ids as strings or as a ``FactTable``'s codes, chat shapes on a
-packed ``ShapeList`` or plain ones, and any start order."""
+before: ``test_chain_arrays._wide``) on keys made to collide in the table's low bits, negative
+keys and key 0, conversation ids as strings or as a ``FactTable``'s codes, chat shapes
+(``chain_from``) or plain ones, and any start order."""
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Hashable
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_chain_arrays import _wide
 
 from promptcache.measure.shape import ChatShape
-from promptcache.model.facts import CallFacts, FactTable, conversation_keys, start_order
+from promptcache.model.facts import CallFacts, FactTable, start_order
 from promptcache.recommend import workload
 from promptcache.recommend.workload import EXTENDED, FIRST, Chains, conversation_codes, index_code
 
 
 def _reference(metas, order, shapes) -> Chains:
-    """``find_chains`` as it was: dicts from chain key and from conversation to the latest call."""
+    """``find_chains`` as it was (``test_chain_arrays._wide``: dicts from chain key and from
+    conversation to the latest call), read into flags and heads as ``find_chains`` keeps them."""
     n = len(metas)
-    conversation = conversation_keys(metas)
-    root = list(range(n))
-    by_prefix: dict[int, int] = {}
-    by_conv: dict[Hashable, int] = {}
-    for i in order:
-        s = shapes[i]
-        chain = s.chain_from(0) if type(s) is ChatShape else s.chain
-        nk = len(chain) - 1
-        p = -1
-        for k in range(nk - 2, 0, -1):
-            got = by_prefix.get(chain[k])
-            if got is not None:
-                p = got
-                break
-        conv = conversation(i)
-        if p < 0 and conv is not None and conv in by_conv:
-            p = by_conv[conv]
-        if p >= 0:
-            root[i] = root[p]
-        if nk >= 2:
-            by_prefix[chain[nk - 1]] = i
-        if conv is not None:
-            by_conv[conv] = i
+    _, root, _ = _wide(metas, order, shapes)
     flags = bytearray(FIRST if root[i] == i else 0 for i in range(n))
     for i in range(n):
         if root[i] != i:
             flags[root[i]] |= EXTENDED
     head = None
     for i in range(n):
-        if conversation(i) is None and flags[i] != FIRST:
+        if metas[i].conversation is None and flags[i] != FIRST:
             if head is None:
                 head = array(index_code(n), [-1]) * n
             head[i] = root[i]
@@ -74,8 +53,7 @@ def _log(draw):
         return sign * (numbers.setdefault(prefix, len(numbers)) << 40)
 
     shapes = [
-        SimpleNamespace(chain=array("q", [key(p[:k]) for k in range(len(p) + 1)] + [key((*p, "gen"))]))
-        for p in prompts
+        SimpleNamespace(chain=array("q", [key(p[:k]) for k in range(len(p) + 1)] + [key((*p, "gen"))])) for p in prompts
     ]
     convs = [draw(st.none() | st.sampled_from(("a", "b", ""))) for _ in range(n)]
     starts = [float(draw(st.integers(0, 5))) for _ in range(n)]
