@@ -20,6 +20,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import compress
 from pathlib import Path
 from typing import Any, Literal
 
@@ -249,19 +250,22 @@ def _prepare(inputs: _Inputs) -> _Run:
 
 
 def _timeline(fp: FirstPass, entries: list[ModelEntry]) -> TimelineBuilder | None:
-    """The report's chart series, with every call and the provider's usage (issue 8)."""
-    starts, timed, groups = column(fp.facts, "start"), column(fp.facts, "timed"), column(fp.facts, "group")
-    timed_starts = [s for s, t in zip(starts, timed) if t]
-    if not timed_starts:
+    """The report's chart series, with every call and the provider's usage (issue 8). The timed
+    calls as a byte a call (no list of flags, groups and timed starts: ~50 bytes a call while it
+    runs); the starts read from the facts' own column."""
+    facts = fp.facts
+    starts, group = column(facts, "start"), reader(facts, "group")
+    timed = bytearray(map(bool, map(reader(facts, "timed"), range(len(facts)))))
+    first = min(compress(starts, timed), default=None)
+    if first is None:
         return None
-    timeline = TimelineBuilder(
-        min(timed_starts), max(timed_starts), limits={e.id: e.concurrency_limit for e in entries}
-    )
-    for t0 in timed_starts:
+    timeline = TimelineBuilder(first, max(compress(starts, timed)), limits={e.id: e.concurrency_limit for e in entries})
+    for t0 in compress(starts, timed):
         timeline.call(t0)
-    for i, (start, t, group) in enumerate(zip(starts, timed, groups)):
-        if t and fp.observed_reads[i] >= 0:
-            timeline.observe(start, fp.observed_reads[i], fp.observed_inputs[i], group=group)
+    reads, inputs = fp.observed_reads, fp.observed_inputs
+    for i in compress(range(len(timed)), timed):
+        if reads[i] >= 0:
+            timeline.observe(starts[i], reads[i], inputs[i], group=group(i))
     return timeline
 
 

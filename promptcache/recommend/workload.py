@@ -147,16 +147,21 @@ def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequen
     Each call registers the chain key of its prompt without the generation piece; a later call
     looks up each of its own prefix keys, longest first, so the work is O(pieces) per call. Only
     each call's first call of its chain is followed while linking (``root``, dropped at the end).
+
+    Nothing is kept a call in a Python object while it links: the registered keys are an
+    open-addressing table of typed slots (``_LatestByKey``), the latest call of each conversation
+    an array by conversation code (``conversation_codes``). A dict from key to call held a dict
+    entry and two int objects a call (~130 bytes a call of ``_prepare``'s transient).
     """
     import numpy as np
 
     n = len(metas)
-    conversation = conversation_keys(metas)  # no record nor string made per call
+    codes, nconv = conversation_codes(metas)
     code = index_code(n)
     root = array(code, range(n))
-    without_id = array(code)  # calls with no conversation id: the only ones ``head`` may name
-    by_prefix: dict[int, int] = {}
-    by_conv: dict[Hashable, int] = {}
+    by_prefix = _LatestByKey(n)
+    call_key, slot_call, mask = by_prefix.keys, by_prefix.calls, by_prefix.mask
+    by_conv = array(code, [-1]) * (nconv + 1)  # the latest call of each conversation code (0: none)
     for i in order:
         s = shapes[i]
         chain = (
@@ -165,33 +170,80 @@ def find_chains(metas: Sequence[CallFacts], order: Sequence[int], shapes: Sequen
         nk = len(chain) - 1
         p = -1
         for k in range(nk - 2, 0, -1):  # prefixes shorter than this call's own prompt
-            got = by_prefix.get(chain[k])
-            if got is not None:
-                p = got
+            key = chain[k]
+            h = key & mask
+            while got := slot_call[h]:  # call + 1 (0: a free slot, the key is not registered)
+                if call_key[got - 1] == key:
+                    p = got - 1
+                    break
+                h = (h + 1) & mask
+            if p >= 0:
                 break
-        conv = conversation(i)
-        if p < 0 and conv is not None and conv in by_conv:
+        conv = codes[i]
+        if p < 0 and conv:
             p = by_conv[conv]
         if p >= 0:
             root[i] = root[p]
-        if nk >= 2:
-            by_prefix[chain[nk - 1]] = i
-        if conv is not None:
+        if nk >= 2:  # registers this call's prompt as the latest with its key
+            key = chain[nk - 1]
+            h = key & mask
+            while (got := slot_call[h]) and call_key[got - 1] != key:
+                h = (h + 1) & mask
+            call_key[i], slot_call[h] = key, i + 1
+        if conv:
             by_conv[conv] = i
-        else:
-            without_id.append(i)
+    del by_prefix, call_key, slot_call, by_conv
     r = np.frombuffer(root, np.dtype(f"i{root.itemsize}")) if n else np.zeros(0, np.int64)
     first = r == np.arange(n)
     flags = first.astype(np.uint8)
     flags[r[~first]] |= EXTENDED  # a later call's first call: its chain is extended
-    kept = bytearray(flags.tobytes())
     head = None
-    for i in without_id:
-        if kept[i] != FIRST:  # in a chain of two or more (a lone call's flags are FIRST alone)
-            if head is None:
-                head = array(code, [-1]) * n
-            head[i] = root[i]
-    return Chains(kept, head)
+    if n:  # the calls with no conversation id in a chain of two or more (a lone call's flags: FIRST alone)
+        named = np.flatnonzero((np.frombuffer(codes, np.dtype(f"u{codes.itemsize}")) == 0) & (flags != FIRST))
+        if len(named):
+            head = array(code, [-1]) * n
+            np.frombuffer(head, np.dtype(f"i{head.itemsize}"))[named] = r[named]
+    return Chains(bytearray(flags.tobytes()), head)
+
+
+class _LatestByKey:
+    """``find_chains``'s registered prompts: chain key -> the latest call that registered it, as
+    an open-addressing table (linear probing) of slots holding that call + 1 (``calls``, 0: a
+    free slot), each call's registered key in a column by call (``keys``, signed 64-bit: a slot
+    whose key a later call registers again takes that call, and the key is compared through it).
+    Sized once for every call at most half full (a power of two of 4-byte slots, 8-byte past
+    2**31 calls, and 8 bytes a call: ~24 bytes a call at most): no dict entry, key int or call
+    int a call. ``find_chains`` probes it inline (a method call a probe costs more CPU than the
+    probe)."""
+
+    __slots__ = ("calls", "keys", "mask")
+
+    def __init__(self, n: int):
+        size = 8
+        while size < 2 * n:
+            size *= 2
+        self.keys = array("q", [0]) * n
+        self.calls = array(index_code(n + 1), [0]) * size
+        self.mask = size - 1
+
+
+def conversation_codes(facts: Sequence[CallFacts]) -> tuple[array, int]:
+    """Each call's conversation as a code (0: none; equal where the conversation strings are
+    equal) and the highest code: a ``FactTable``'s own codes (read, never changed), else codes
+    given in order of first use (a dict a distinct conversation while they are made)."""
+    coded = getattr(facts, "coded", None)
+    got = coded("conversation") if coded is not None else None
+    if got is not None:
+        codes = got[0]
+        return codes, max(codes, default=0)
+    seen: dict[Hashable, int] = {}
+    conversation = conversation_keys(facts)
+    out = array("I", [0]) * len(facts)
+    for i in range(len(facts)):
+        c = conversation(i)
+        if c is not None:
+            out[i] = seen.setdefault(c, len(seen) + 1)
+    return out, len(seen)
 
 
 @dataclass
