@@ -94,11 +94,12 @@ def test_chat_shapes_link_as_plain_ones(prompts, rnd):
 
     shapes, plain = [], []
     for p in prompts:
-        run, c = array("q"), ROOT
+        run, cnt, c = array("q"), array("i"), ROOT
         for x in p:
             c = hash((c, x))
-            run.extend((x, 1, c))
-        s = ChatShape(run, len(p), 7, 1, (), (), None, 0, False, 0)
+            run.extend((x, c))  # a position: key and chain key; its count in ``cnt``
+            cnt.append(1)
+        s = ChatShape(run, cnt, len(p), 7, 1, (), (), None, 0, False, 0)
         shapes.append(s)
         plain.append(SimpleNamespace(chain=s.chain_from(0)))
     metas = [SimpleNamespace(conversation=rnd.choice((None, "x"))) for _ in prompts]
