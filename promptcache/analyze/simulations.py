@@ -6,13 +6,14 @@ from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from hashlib import blake2b
 from typing import Any, cast
 
 from ..advise.whatif import Overlay, Variant, entry
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Measurer, Shape, ShapeList
 from ..measure.translate import scale_shape
-from ..model.facts import CallFacts, Runs, facts_at, reader, start_order
+from ..model.facts import CallFacts, Runs, dropped_users, facts_at, feed_rows, reader, start_order
 from ..price.ledger import Ledger
 from ..price.scenarios import (
     Footprints,
@@ -172,6 +173,11 @@ class Simulations:
     _columns: dict[tuple, list[array]] = field(default_factory=dict)
     # per cache, the partitions of its simulation as logged (``LoggedParts``), made on first use
     _logged: dict[tuple, LoggedParts] = field(default_factory=dict)
+    # the advisor's re-run parts by their inputs (``PartMemo``): a part fed before with the same
+    # inputs takes its outcomes instead of a fresh cache; None once the advisor is done
+    # (``forget_whatifs``), or never (``part_memo=False``: every part simulated, for the tests)
+    part_memo: bool = True
+    _memo: PartMemo | None = None
 
     def run(
         self, e: ModelEntry, var: Variant | None = None, on_outcome=None, overrides: dict[str, Any] | None = None
@@ -208,6 +214,7 @@ class Simulations:
         self._priced_var = [x for x in self._priced_var if kept(x[1])]
         self._reruns = [x for x in self._reruns if x[1] is keep and kept(x[2])]
         self._orders = [x for x in self._orders if kept(x[0])]
+        self._memo, self.part_memo = None, False  # no step after the advisor re-runs its parts
 
     def codes(self, model: str, facts: Sequence[CallFacts], *, first_list: bool = False) -> PriceCodes:
         """The calls' price buckets as ``model`` (``scenarios.PriceCodes``) for a layout's facts: the
@@ -715,6 +722,7 @@ class Simulations:
             logged = self._base[key][0] if reuse else None
             skip = {c[0] for c in reuse}  # as logged, by partitions (``LoggedParts``): the others re-run
             out = Patched.rewritten(base, len(rerun))
+            memo = self._part_memo()
             if out is None:  # few calls re-run: their outcomes a patch over ``base``
                 # the reused calls read in numpy (``ints64``): a kept column may be sparse (``SparseInts``)
                 same: list[UnitResult] = [
@@ -723,7 +731,9 @@ class Simulations:
                 ]
                 for p in parts:  # each part through a fresh cache (they share no state)
                     if p.calls[0] not in skip:  # (a part is reused whole or not at all)
-                        same.append(feed(p.calls, facts, seq, make()))
+                        same.append(
+                            memo.feed(key, p.calls, facts, seq, make) if memo else feed(p.calls, facts, seq, make())
+                        )
                 return Patched.over(base, same)
             # most calls re-run: written into a copy of ``base`` as they come (as ``Patched.over`` writes
             # the same outcomes), no arrays of their own beside it; each part let go once fed
@@ -735,7 +745,10 @@ class Simulations:
             while parts:
                 c = parts.pop().calls
                 if c[0] not in skip:
-                    feed_outcomes(out, facts, c, seq, make())
+                    if memo is None:
+                        feed_outcomes(out, facts, c, seq, make())
+                    else:
+                        memo.feed_into(out, key, c, facts, seq, make)
             return Patched.compress(base.base if isinstance(base, Patched) else base, out)
         policy, measurer = spec
         pricing = Pricing.of(models, self.now, self.catalog)
@@ -803,6 +816,14 @@ class Simulations:
         changed = var.facts, *var.shapes.values()
         rank = self._ranks()
         return [p.calls for p in parts if logged.reusable(p.calls, changed, rank)]
+
+    def _part_memo(self) -> PartMemo | None:
+        """The memo of re-run parts (``PartMemo``), made on first use; None when it is off."""
+        if not self.part_memo:
+            return None
+        if self._memo is None:
+            self._memo = PartMemo(MEMO_CALLS)
+        return self._memo
 
 
 def _same_rows(row: Any, kept: Iterable[PriceCodes]) -> Any:
@@ -883,6 +904,124 @@ class LoggedParts:
             last = rank[i]
             roots.add(find(prints[i][0]))
         return sum(self.sizes[r] for r in roots) == len(calls)
+
+
+#: the re-run calls whose outcomes ``PartMemo`` keeps (least recently used dropped): a fixed number,
+#: not one per call of the log, so the memo's bytes (~24 a kept call with its part's overhead: under
+#: 1 MB) do not grow with the log; the 3,000-call benchmark log's advisor feeds ~25,600 in all
+MEMO_CALLS = 32_768
+
+
+class PartMemo:
+    """The advisor's re-run parts, each kept by what its outcomes depend on, so that a part fed
+    again with the same inputs takes the outcomes it had instead of going through a fresh cache
+    (6,743 of the advisor's 25,608 DeepSeek requests on the 3,000-call benchmark log: the
+    leave-one-out layouts of the second round equal to the first round's in every group but the
+    dropped fix's, a group whose only fix is ``k`` re-run in the combination and in the
+    leave-one-out layouts exactly as in ``k`` alone).
+
+    Why a kept part's outcomes are exact: a part of a re-run goes alone through a fresh cache
+    (``feed``: the policy ``make()`` gives, in no state), so its outcomes are a function of the
+    policy and of what ``feed`` reads, call by call in the part's order: the call's shape
+    (``seq[i]``), its feed row (``feed_rows``: start, end, group, user, hints) and whether its
+    group is sent with no user (``dropped_users``). The key holds each of them:
+
+    - the policy: the simulation key (resolved parameters and the shapes' source, family and
+      ratio), the key under which ``Simulations`` already shares one simulation between models;
+    - the calls in order (their indexes);
+    - per call, its shape entry in the layout (``Overlay.over``) by identity, or 0 for none: then
+      the shape is the log's own for that call (``fp.shapes`` of the source's family, scaled by
+      the key's ratio), the same in every layout;
+    - likewise its facts entry (``Overlay.over`` of the facts: only records that differ from the
+      log's, ``whatif._changed_only``), and whether its group is in the layout's ``no_user``.
+
+    An identity stands for the object's value as long as the object lives and is not changed: the
+    memo holds the overlay mappings whose entries it keyed (``_held``: a few per layout), so no
+    keyed entry is freed and its id given to another while a kept part names it, and the advisor
+    never changes an entry once its layout is simulated. The key is a 128-bit BLAKE2b digest of
+    those values (``_key``), so a kept part costs 16 bytes of key and its four outcome columns;
+    two different inputs would have to collide in 128 bits to be taken one for the other.
+    Comparing by identity misses equal entries that are distinct objects, which only costs a
+    simulation. Bounded to ``limit`` kept calls (least recently used dropped), and only while the
+    advisor runs (``Simulations.forget_whatifs`` drops it). ``tests/test_part_memo.py`` checks
+    the analysis with it against the same analysis with every part simulated."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.size = 0  # calls kept
+        self.fed = self.reused = 0  # requests simulated, and taken from kept parts
+        self._parts: dict[bytes, tuple[array, array, array, array]] = {}  # in use order: the oldest first
+        self._held: dict[int, Any] = {}  # the overlay mappings keyed entries belong to, by id
+
+    def feed(
+        self, sim: tuple, calls: Sequence[int], facts: Sequence[CallFacts], seq: Sequence[Shape], make
+    ) -> UnitResult:
+        """``feed(calls, facts, seq, make())``, or the outcomes of a part fed before with the same inputs."""
+        k = self._key(sim, calls, facts, seq)
+        got = self._get(k, len(calls))
+        if got is not None:
+            return (array("q", calls), *got)
+        res = feed(calls, facts, seq, make())
+        self._put(k, res[1:])
+        return res
+
+    def feed_into(
+        self, out: Outcomes, sim: tuple, calls: Sequence[int], facts: Sequence[CallFacts], seq: Sequence[Shape], make
+    ) -> None:
+        """``feed_outcomes(out, facts, calls, seq, make())``, or a kept part's outcomes written into ``out``."""
+        k = self._key(sim, calls, facts, seq)
+        got = self._get(k, len(calls))
+        if got is not None:
+            r, w, w1, t = got
+            for j, i in enumerate(calls):
+                out.put(i, r[j], w[j], w1[j], t[j])
+            return
+        feed_outcomes(out, facts, calls, seq, make())
+        self._put(k, tuple(array(a.typecode, map(a.__getitem__, calls)) for a in out.columns()))  # type: ignore[arg-type]
+
+    def _key(self, sim: tuple, calls: Sequence[int], facts: Sequence[CallFacts], seq: Sequence[Shape]) -> bytes:
+        """The digest of what a part's outcomes depend on (the class's docstring)."""
+        shapes = seq.base if isinstance(seq, ScaledShapes) else seq
+        maps = [m.over for m in (shapes, facts) if isinstance(m, Overlay)]
+        for m in maps:
+            self._held.setdefault(id(m), m)
+        sget = shapes.over.get if isinstance(shapes, Overlay) else _no_entry
+        fget = facts.over.get if isinstance(facts, Overlay) else _no_entry
+        drop = dropped_users(facts)
+        row = feed_rows(facts) if drop else None
+        ids = array("q")
+        for i in calls:
+            s, f = sget(i), fget(i)
+            ids.extend((i, 0 if s is None else id(s), 0 if f is None else id(f)))
+            if row is not None:
+                ids.append(row(i)[2] in drop)
+        h = blake2b(repr(sim).encode(), digest_size=16)
+        h.update(b"drop" if drop else b"keep")
+        h.update(ids)
+        return h.digest()
+
+    def _get(self, k: bytes, n: int) -> tuple[array, array, array, array] | None:
+        got = self._parts.pop(k, None)
+        if got is None:
+            self.fed += n
+            return None
+        self._parts[k] = got  # the most recently used last
+        self.reused += n
+        return got
+
+    def _put(self, k: bytes, cols: tuple[array, array, array, array]) -> None:
+        n = len(cols[0])
+        if n > self.limit:
+            return
+        self._parts[k] = cols
+        self.size += n
+        while self.size > self.limit:
+            old = self._parts.pop(next(iter(self._parts)))
+            self.size -= len(old[0])
+
+
+def _no_entry(i: int) -> None:
+    return None
 
 
 #: the calls a log may have for their indexes to be kept in 32 bits
