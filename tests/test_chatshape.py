@@ -7,6 +7,7 @@ array, after later calls extend or fork the run, after the arrays are forgotten,
 from __future__ import annotations
 
 import pickle
+from array import array
 from dataclasses import replace
 
 import pytest
@@ -188,3 +189,17 @@ def test_calls_without_pieces_never_extend_a_shared_empty_run():
     assert r[0] is not e[0] and len(e[0]) == len(e[1]) == 0 and list(r[1]) == [5]
     other = m._run(("t", "d"), [21], [7])
     assert list(other[0]) == [21, other[0][1]] and list(other[1]) == [7]
+
+
+def test_arrays_read_holds_the_counts_as_the_run_does():
+    """``arrays_read`` (the DeepSeek simulator's and ``scale_shape``'s read: no widening) equals
+    ``arrays`` item by item, its counts 32-bit unless the generation piece's count needs 64;
+    ``arrays`` is 64-bit throughout, as a plain shape's chain."""
+    run, cnt = array("q", (11, 111, 22, 222)), array("i", (5, 7))
+    for gen in (3, 2**40):
+        s = ChatShape(run, cnt, 2, 33, gen, ("a", "b", "g"), (0, 1, -1), None, 0, False, 0)
+        keys, counts, chain = s.arrays_read()
+        assert [list(a) for a in s.arrays()] == [list(keys), list(counts), list(chain)]
+        assert list(counts) == [5, 7, gen] and counts.typecode == ("i" if gen < 2**31 else "q")
+        assert [a.typecode for a in s.arrays()] == ["q", "q", "q"]
+        assert list(cnt) == [5, 7]  # the run's counts are not extended by the read

@@ -17,8 +17,9 @@ def scale_shape(shape: Shape, ratio: float) -> Shape:
     """A copy of ``shape`` with every piece count multiplied by ``ratio`` (same keys and chain)."""
     if ratio == 1.0:
         return shape
-    # a chat shape's arrays made for the copy alone (``ChatShape.arrays``: not kept with the shape)
-    keys, tokens, chain = shape.arrays() if type(shape) is ChatShape else (shape.keys, shape.tokens, shape.chain)
+    # a chat shape's arrays made for the copy alone (not kept with the shape; its counts as the run
+    # keeps them, ``ChatShape.arrays_read``: they are only read here, each into a new tuple)
+    keys, tokens, chain = shape.arrays_read() if type(shape) is ChatShape else (shape.keys, shape.tokens, shape.chain)
     toks = tuple([round(t * ratio) for t in tokens])
     return Shape(
         keys,  # shared: shapes are never changed once made
