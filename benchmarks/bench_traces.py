@@ -12,6 +12,11 @@ ratio computed per repeat and reported as min / median / max:
   for every model) and ``promptcache analyze SET --format json -o /dev/null`` (each model's own
   rules: DeepSeek Pro and Flash, and the comparison models Claude Sonnet 4.5 and GPT-4o);
 - peak RSS of each ``analyze`` child (``os.wait4``), and per 64-token block;
+- each child's CPU time (user + system, ``os.wait4``) beside its wall time, and the ratios of both:
+  on a shared machine the wall time of a 0.2 s floor moves with the load, its CPU time much less;
+- before timing, each checkout's ``promptcache`` is byte-compiled (``compileall``), as ``pip``
+  does when it installs a wheel (``--no-compile`` skips it: with ``PYTHONDONTWRITEBYTECODE=1`` an
+  editable checkout then compiles its modules on every run, ~0.2 s);
 - with ``--baseline DIR`` (another checkout, e.g. ``git archive d0e432b | tar -x -C DIR``), the
   same two commands run from DIR in the same interleaved loop, on the sets up to
   ``--baseline-max`` calls: the speedup is then a ratio measured side by side too.
@@ -33,7 +38,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from run import OUT, PROMPTCACHE, PY, fmt, machine, stats, write_between
+from run import LAST_CPU, OUT, PROMPTCACHE, PY, compile_checkouts, fmt, machine, run, stats, write_between
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 README = os.path.join(HERE, "README.md")
@@ -69,19 +74,6 @@ print(calls, blocks)
 """
 
 
-def run(cmd: list[str], cwd: str | None = None) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS in MB of the child, exit code); ``cwd`` picks the checkout run."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        err = p.stderr.read().decode(errors="replace") if p.stderr else ""
-        sys.stderr.write(f"FAILED ({code}): {' '.join(cmd)}\n{err[-2000:]}\n")
-    return wall, ru.ru_maxrss // 1024, code
-
-
 def traces(n: int, seed: int) -> str:
     path = os.path.join(OUT, f"traces-{n}-s{seed}")
     if not os.path.isdir(path):
@@ -96,33 +88,42 @@ def measure(label: str, path: str, repeats: int, rows: list[str], modes: list[st
                                                     check=True).stdout.split())
     mb = sum(os.path.getsize(p) for p in glob.glob(os.path.join(path, "*.json"))) / 1e6
     floor: list[float] = []
+    floor_cpu: list[float] = []
     got: dict[str, list[tuple[float, int]]] = {m: [] for m in modes}
     base: dict[str, list[tuple[float, int]]] = {m: [] for m in modes}
+    cpu: dict[str, list[float]] = {m: [] for m in modes}  # CPU seconds (user + system) of each run
+    base_cpu: dict[str, list[float]] = {m: [] for m in modes}
     for _ in range(repeats):
         floor.append(run([PY, "-c", FLOOR, path])[0])
+        floor_cpu.append(LAST_CPU[0])
         for m in modes:
             cmd = PROMPTCACHE + ["analyze", path, *(["--cache", "ideal"] if m == "ideal" else []),
                                  "--format", "json", "-o", os.devnull]
             w, rss, _ = run(cmd)
             got[m].append((w, rss))
+            cpu[m].append(LAST_CPU[0])
             if baseline:
                 w, rss, _ = run(cmd, cwd=baseline)
                 base[m].append((w, rss))
+                base_cpu[m].append(LAST_CPU[0])
     rows.append(f"| {label}: {calls:,} calls, {blocks / 1e6:,.1f}M blocks ({mb:,.0f} MB) | floor: orjson parse only "
-                f"| {fmt(stats(floor))} | — | — | — |")
+                f"| {fmt(stats(floor))} (CPU {fmt(stats(floor_cpu))}) | — | — | — |")
     goal = {"ideal": "≤ 10x", "default": "≤ 15x"}
     for m in modes:
         what = "`analyze --cache ideal`" if m == "ideal" else "`analyze` (default policies)"
-        for who, runs in (("baseline ", base[m]), ("", got[m])):
+        for who, runs, cpus in (("baseline ", base[m], base_cpu[m]), ("", got[m], cpu[m])):
             if not runs:
                 continue
             ts = [w for w, _ in runs]
             ratio = [w / f for (w, _), f in zip(runs, floor)]
+            cpu_ratio = [c / f for c, f in zip(cpus, floor_cpu)]
             rss = [float(r) for _, r in runs]
             extra = ""
             if not who and base[m]:
-                extra = f"; **{fmt(stats([b / w for (b, _), (w, _) in zip(base[m], runs)]), 'x', 1)}** faster than baseline"
-            rows.append(f"| | {who}{what} | {fmt(stats(ts))} | **{fmt(stats(ratio), 'x', 1)}** vs floor{extra} | "
+                extra = (f"; **{fmt(stats([b / w for (b, _), (w, _) in zip(base[m], runs)]), 'x', 1)}** faster than "
+                         f"baseline (CPU time: {fmt(stats([b / c for b, c in zip(base_cpu[m], cpus)]), 'x', 2)})")
+            rows.append(f"| | {who}{what} | {fmt(stats(ts))} (CPU {fmt(stats(cpus))}) | **{fmt(stats(ratio), 'x', 1)}** "
+                        f"vs floor (CPU time: {fmt(stats(cpu_ratio), 'x', 1)}){extra} | "
                         f"{fmt(stats(rss), 'MB', 0)} ({stats(rss)[1] * 2**20 / blocks:.0f} B/block) | {goal[m]}, < 1 GB |")
     return {"calls": calls, "blocks": blocks, "floor": stats(floor)[1], **{m: stats([w for w, _ in got[m]])[1] for m in modes},
             **{f"rss_{m}": stats([float(r) for _, r in got[m]])[1] for m in modes}}
@@ -138,7 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", default=None, help="another checkout to run side by side (speedup ratios)")
     ap.add_argument("--baseline-max", type=int, default=1000, help="largest generated set the baseline runs on")
     ap.add_argument("--no-write", action="store_true", help="print the table, do not update README.md")
+    ap.add_argument("--no-compile", action="store_true", help="do not byte-compile the checkouts before timing")
     a = ap.parse_args(argv)
+    if not a.no_compile:
+        compile_checkouts(None, a.baseline)
     modes = a.modes.split(",")
     rows: list[str] = []
     curve = []
@@ -158,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join([
         (f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}, shared with other "
          f"engineers' jobs; `python benchmarks/bench_traces.py {' '.join(argv if argv is not None else sys.argv[1:])}`; "
-         f"{a.repeats} repeats, min / median / max."),
+         f"{a.repeats} repeats, min / median / max; "
+         f"{'modules not byte-compiled first' if a.no_compile else 'each checkout byte-compiled first, as pip does'}."),
         "",
         "| set | what | time (min / median / max) | ratio | peak RSS | goal |",
         "|---|---|---|---|---|---|",

@@ -22,6 +22,9 @@ sit beside this tree's, and says whether the two JSON reports are byte-identical
 A,B`` measures peak RSS (once each, and the baseline's) on logs of short chats (``gen_log.py
 --short``, ~2 KB a line) and the bytes per call between the sizes. On a shared machine the CPU
 time (user + system of the child, ``os.wait4``) moves less than the wall time: both are given.
+Before timing, each checkout's ``promptcache`` is byte-compiled (``compile_checkouts``), as ``pip``
+does when it installs a wheel; ``--no-compile`` measures an editable checkout as it runs on a
+machine with ``PYTHONDONTWRITEBYTECODE=1`` (every module compiled on every run).
 """
 
 from __future__ import annotations
@@ -104,6 +107,23 @@ def run(cmd: list[str], *, stdout=subprocess.DEVNULL, cwd: str | None = None) ->
     return wall, ru.ru_maxrss // 1024, p.returncode
 
 
+def compile_checkouts(*cwds: str | None) -> list[str]:
+    """Byte-compile the ``promptcache`` that ``python -m promptcache`` imports from each working
+    directory (a checkout's own package, else the installed one), as ``pip install`` does when it
+    installs a wheel: the timed runs then measure the tool, not Python compiling its ~100 modules.
+    A machine that sets ``PYTHONDONTWRITEBYTECODE=1`` (this one does) never writes them itself, so
+    an editable checkout would compile every module on every run (~0.2 s a run, measured
+    2026-12-04). Returns the directories compiled; ``--no-compile`` skips this."""
+    done = []
+    for cwd in cwds:
+        where = subprocess.run([PY, "-c", "import os, promptcache; print(os.path.dirname(promptcache.__file__))"],
+                               capture_output=True, text=True, cwd=cwd).stdout.strip()
+        if where and where not in done:
+            subprocess.run([PY, "-m", "compileall", "-q", where], check=True, stdout=subprocess.DEVNULL)
+            done.append(where)
+    return done
+
+
 def log(n: int, seed: int, short: bool = False) -> str:
     path = os.path.join(OUT, f"{'short' if short else 'log'}-{n}-s{seed}.jsonl")
     if not os.path.exists(path):
@@ -170,7 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true", help="print the table, do not update README.md")
     ap.add_argument("--baseline", default=None, help="a checkout of another commit: its analyze runs beside this one")
     ap.add_argument("--short-rss", default=None, help="sizes of short-chat logs (gen_log.py --short) for peak RSS")
+    ap.add_argument("--no-compile", action="store_true", help="do not byte-compile the checkouts before timing")
     a = ap.parse_args(argv)
+    if not a.no_compile:
+        compile_checkouts(None, a.baseline)
     sizes = [int(x) for x in a.sizes.split(",")]
     main_n = a.main or max(sizes)
     rss_sizes = [int(x) for x in a.rss_sizes.split(",")] if a.rss_sizes else [min(sizes), max(sizes)]
@@ -287,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}, "
         f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} at the end (1 / 5 / 15 min); "
         f"`python benchmarks/run.py {' '.join(argv if argv is not None else sys.argv[1:])}`; "
-        f"{a.repeats} repeats, min / median / max.",
+        f"{a.repeats} repeats, min / median / max; "
+        f"{'modules not byte-compiled first' if a.no_compile else 'each checkout byte-compiled first, as pip does'}.",
         "",
         "| target | what | time (min / median / max) | ratio | goal |",
         "|---|---|---|---|---|",

