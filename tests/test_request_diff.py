@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promptcache.advise.request_diff import Nearest, first_difference, shared_prefix
@@ -201,3 +201,93 @@ def test_worst_lost_is_the_head_of_lost_tokens(pairs, limit):
 
     hits, fixed = [h for h, _ in pairs], [f for _, f in pairs]
     assert worst_lost(hits, fixed, limit) == [i for i, _ in lost_tokens(hits, fixed)[:limit]]
+
+
+
+class _Facts:
+    """A call's group, the only fact ``requests`` and ``nearest_needed`` read."""
+
+    def __init__(self, group: str):
+        self.group = group
+
+
+class _Logged:
+    """A log re-read by position (``Reread.at``'s interface), recording the positions asked for."""
+
+    def __init__(self, calls: list[Call]):
+        self.calls = calls
+        self.asked: list[int] = []
+
+    def __call__(self):
+        return iter(self.calls)
+
+    def at(self, wanted):
+        for i in wanted:
+            self.asked.append(i)
+            yield i, self.calls[i]
+
+
+def _found_feeding_every_call(targets, facts, conversation, calls, window):
+    """What ``Nearest.find`` answers for each target in ``worst.requests`` as it was before branch
+    speed: every call of the targets' groups and conversations up to the last target fed."""
+    want = set(targets)
+    groups = {facts[i].group for i in want}
+    convs = {conversation[i] for i in want} - {None}
+    nearest, found = Nearest(window=window), {}
+    for i, call in enumerate(calls[: max(want) + 1]):
+        g, conv = facts[i].group, conversation[i]
+        if g not in groups and conv not in convs:
+            continue
+        if i in want:
+            earlier, same = nearest.find(call, g, conv)
+            found[i] = (None if earlier is None else earlier.line, same)
+        nearest.add(call, g, conv)
+    return found
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2), st.sampled_from([None, "a", "b", "c"]), st.integers(0, 3)), min_size=1, max_size=40
+    ),
+    st.data(),
+)
+@settings(deadline=None)
+def test_worst_requests_read_only_what_nearest_compares(rows, data):
+    """Branch speed: the worst requests' re-read parses each target and what ``Nearest.find``
+    compares it with (its conversation's previous call, else its group's last ``window`` calls),
+    not every call of their groups and conversations (862 calls of the 3,000-call benchmark log
+    for its 10 rows, now 193); and each target is compared with the call it was compared with
+    when every one of those was fed."""
+    import promptcache.analyze.worst as W
+
+    window = 3
+    calls = [_call(("system", f"s{g}"), ("user", f"u{v}"), line=k + 1, conv=c) for k, (g, c, v) in enumerate(rows)]
+    facts = [_Facts(f"g{g}") for g, _, _ in rows]
+    conversation = [c for _, c, _ in rows]
+    targets = data.draw(st.lists(st.integers(0, len(rows) - 1), min_size=1, max_size=5, unique=True))
+    found: dict[int, tuple[int | None, bool]] = {}
+
+    class Recording(Nearest):
+        def __init__(self):
+            super().__init__(window=window)
+
+        def find(self, call, group, conversation):
+            earlier, same = super().find(call, group, conversation)
+            found[call.line - 1] = (None if earlier is None else earlier.line, same)
+            return earlier, same
+
+    log = _Logged(calls)
+    orig = W.Nearest
+    W.Nearest = Recording  # type: ignore[misc]
+    try:
+        W.requests(log, targets, facts, conversation, "m", [0] * len(rows), [0] * len(rows), [1] * len(rows),
+                   redact=False)
+    finally:
+        W.Nearest = orig  # type: ignore[misc]
+    assert found == _found_feeding_every_call(targets, facts, conversation, calls, window)
+    need = W.nearest_needed(set(targets), facts, conversation, window)
+    assert set(log.asked) == need
+    groups, convs = {facts[t].group for t in targets}, {conversation[t] for t in targets} - {None}
+    every = {i for i in range(max(targets) + 1) if facts[i].group in groups or conversation[i] in convs}
+    assert need <= every
+    assert len(need) <= len(targets) * (window + 1)  # each target, and one or ``window`` calls before it

@@ -187,3 +187,35 @@ def test_weka_fixture_tools_thinking_and_agent_kind(tmp_path):
     assert (b.has_tools, b.thinking, b.response_tool_calls) == (True, False, 0)
     assert (sub.has_tools, sub.template) == (False, "Claude Code subagent Explore")
     assert a.template == b.template == "Claude Code main"
+
+
+def test_a_repeated_user_message_is_scanned_for_task_keywords_once(monkeypatch):
+    """Branch speed: an agent loop's calls end with the same user message turn after turn (1,611
+    distinct in the 3,000-call benchmark log); its keyword bits are kept for the next call, the
+    same bits a scan gives, and the kept ones are let go when ``USER_BITS_KEPT`` are held."""
+    from promptcache.model.calls import Call, Segment
+    from promptcache.recommend import workload as W
+
+    scanned: list[str] = []
+    scan = W._bits
+
+    def counting(text: str, where: str) -> int:
+        scanned.append(where)
+        return scan(text, where)
+
+    monkeypatch.setattr(W, "_bits", counting)
+    monkeypatch.setattr(W, "_USER_BITS", {})
+    monkeypatch.setattr(W, "USER_BITS_KEPT", 2)
+
+    def call(user: str, turn: int) -> Call:
+        segs = [Segment("system", "You summarize."), Segment("user", user)]
+        segs += [Segment("assistant", f"step {k}") for k in range(turn)]
+        return Call(source="log.jsonl", line=turn + 1, model="m", segments=segs)
+
+    q = "Can you refactor this function?"
+    bits = [W.task_bits(call(q, k)) for k in range(3)]
+    assert bits == [scan("You summarize.", "system") | scan(q, "user")] * 3
+    assert scanned.count("user") == 1  # the next turns' user message: its kept bits
+    for k, other in enumerate(("Translate it", "Extract the JSON", q)):  # past two kept: emptied, scanned again
+        assert W.task_bits(call(other, k)) == W._SYSTEM_BITS[hash("You summarize.")] | scan(other, "user")
+    assert scanned.count("user") == 4 and len(W._USER_BITS) <= 2
