@@ -8,6 +8,8 @@ tuple each (~260 bytes a call at the peak of ``_concurrency`` and of ``_recommen
 
 from __future__ import annotations
 
+from array import array
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,7 +20,7 @@ from promptcache.price import scenarios
 from promptcache.price.ledger import Ledger, Tokens
 from promptcache.price.scenarios import PriceCodes
 from promptcache.price.units import price_coded
-from promptcache.recommend.concurrency import InFlight, in_flight
+from promptcache.recommend.concurrency import InFlight, bounds, in_flight
 
 # -- frozen copies of the former code (ef6a29a) --------------------------------------------------
 
@@ -84,6 +86,20 @@ def test_timeline_inflight_equals_the_former_sweep(intervals, buckets):
     new.inflight(iter(intervals))
     old_inflight(old, intervals)
     assert new._flight == old._flight
+
+
+@settings(max_examples=300, deadline=None)
+@given(_intervals)
+def test_bounds_are_sorted_arrays_of_doubles(intervals):
+    """Branch memlate: the sweep's starts and ends as two ``array('d')`` (8 bytes a value), not lists
+    of float objects (~32 bytes a value: ``_recommend``'s peak on short chats, a sweep per model of
+    each option), sorted as ``list.sort`` sorts the floats given."""
+    starts, ends = bounds(iter(intervals))
+    assert type(starts) is array and type(ends) is array
+    assert (starts.typecode, ends.typecode) == ("d", "d")
+    assert list(starts) == sorted(a for a, _ in intervals)
+    assert list(ends) == sorted(max(b, a) for a, b in intervals)
+    assert all(type(t) is float for t in (*starts, *ends))
 
 
 def test_in_flight_of_nothing():

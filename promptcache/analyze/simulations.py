@@ -432,8 +432,10 @@ class Simulations:
                 return None
             find = components(prints)
             shared = {find(prints[i][0]) for i in range(n) if assign[i].id != mid}
-            mine = [i for i in order if assign[i].id == mid]
-            rerun = [i for i in mine if find(prints[i][0]) in shared]
+            # the model's calls and those re-run as 8-byte ints, not lists of int objects (~40 bytes a
+            # call past 256, held while the next model's are made: the hybrid's, ``_recommend``'s peak)
+            mine = array("q", (i for i in order if assign[i].id == mid))
+            rerun = array("q", (i for i in mine if find(prints[i][0]) in shared))
             for i, o in got.walk(mine):  # read in place: a patch is not made whole
                 out.put(i, o.read, o.write, o.write_1h, o.total)
             feed_outcomes(out, facts, rerun, seq, pol)
