@@ -171,3 +171,59 @@ def test_one_model_per_conversation_gets_no_switch_finding(write_log):
     p = conversations(write_log, tools_at=lambda k: None, models_at=lambda k: "deepseek-v4-pro")
     r = analyze([p], AnalyzeOptions(compare=[]))
     assert not [f for f in r.findings if f.kind == "model_switch"]
+
+
+def test_tool_list_change_rereads_only_the_changed_conversations(write_log):
+    """The finder re-reads the log twice when a list changes (the tool lists, then the calls to
+    re-shape). Given a ``Reread`` (as ``analyze`` gives it), each pass parses only the calls of the
+    conversations whose list changed: here 3 of 15 conversations, 12 of 60 calls; a full re-read
+    parsed all 60 twice. The fix is the one a full re-read finds."""
+    from promptcache.advise.session import detect_tool_changes
+    from promptcache.analyze.first_pass import first_pass
+    from promptcache.knowledge.catalog import load_catalog
+    from promptcache.measure.shape import Measurer
+    from promptcache.read.reader import Reread, read_logs
+
+    rows = []
+    for c in range(15):
+        changes = c % 5 == 0  # conversations 0, 5 and 10: 3 tools on turn 0, then 7
+        system = POLICY if changes else f"Desk {c}. " + POLICY  # the others: a system prompt of their own
+        t = T0 + timedelta(minutes=2 * c)
+        msgs = [{"role": "system", "content": system}]
+        for k in range(4):
+            msgs = [*msgs, {"role": "user", "content": f"Conversation {c}, turn {k}: order {1000 + 7 * c + k}?"}]
+            req = {"model": "deepseek-v4-pro", "messages": list(msgs),
+                   "tools": BASE if changes and k == 0 else LOADED}
+            rows.append({"timestamp": t.isoformat(), "request": req,
+                         "response": {"choices": [{"message": {"role": "assistant", "content": f"Done {c}.{k}."}}]}})
+            msgs.append({"role": "assistant", "content": f"Done {c}.{k}."})
+            t += timedelta(seconds=40)
+    rows.sort(key=lambda r: r["timestamp"])
+    path = write_log(rows, "mixed.jsonl")
+    measurers = {"deepseek-v4": Measurer("deepseek-v4")}
+    fp = first_pass(read_logs([path]), catalog=load_catalog(), measurers=measurers, primary="deepseek-v4",
+                    at=None, now=T0, calibrate=False)
+    assert len(fp.facts) == 60 and fp.index.unique
+    order = sorted(range(len(fp.facts)), key=lambda i: (fp.facts[i].start, i))
+
+    class Counted(Reread):
+        def __init__(self) -> None:
+            super().__init__([str(path)], "auto", fp.index)
+            self.read: list[int] = []  # the positions each pass yielded
+
+        def at(self, wanted):
+            for i, call in super().at(wanted):
+                self.read.append(i)
+                yield i, call
+
+    counted = Counted()
+    [fix] = detect_tool_changes(fp.facts, order, fp.shapes, "deepseek-v4", counted, measurers)
+    changed_convs = {i for i in range(60) if "Desk" not in rows[i]["request"]["messages"][0]["content"]}
+    assert len(changed_convs) == 12
+    first_pass_reads, second_pass_reads = counted.read[:12], counted.read[12:]
+    assert sorted(first_pass_reads) == sorted(changed_convs)  # the tool lists: the 3 conversations' calls only
+    assert set(second_pass_reads) <= changed_convs and second_pass_reads  # the calls re-shaped
+    [full] = detect_tool_changes(fp.facts, order, fp.shapes, "deepseek-v4", lambda: read_logs([path]), measurers)
+    assert fix.evidence == full.evidence and fix.group == full.group
+    assert {i: s.keys for i, s in fix.shapes["deepseek-v4"].items()} == {
+        i: s.keys for i, s in full.shapes["deepseek-v4"].items()}

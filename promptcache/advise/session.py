@@ -35,6 +35,7 @@ from ..model.findings import ModelSwitch, PartName, ToolListChange
 from ..model.notes import DropReason
 from ..model.strings import CodeKeys
 from ..price.scenarios import simulate
+from ..read.reader import numbered
 from .breakers import Fix, Latest, LayoutItem, gid_order
 from .whatif import MIN_SAVING_USD, FixSavings
 
@@ -144,8 +145,10 @@ def detect_tool_changes(
     measurers: dict[str, Measurer],
 ) -> list[Fix]:
     """Conversations whose tool list changes between turns, and their calls re-shaped with the
-    conversation's full tool list. ``calls()`` re-reads the log in order (only when a change is
-    found: twice, once for the tool lists and once to shape the changed calls)."""
+    conversation's full tool list. ``calls()`` re-reads the log in order, only when a change is
+    found: twice, once for the tool lists and once to shape the changed calls. Where ``calls`` is
+    a ``read.reader.Reread`` (``analyze`` gives one), each pass parses only the calls of the
+    conversations whose list changed (``Reread.at``), not every line of the log."""
     seq = shapes[primary]
     parent = link_turns(facts, order, seq)
     root = _roots(parent, order)
@@ -158,7 +161,7 @@ def detect_tool_changes(
         return []
     members = {i for i in range(len(facts)) if root[i] in changes}
     lists: dict[int, list] = {}  # call -> its tool list (parsed), for the calls of those conversations
-    for i, call in enumerate(calls()):
+    for i, call in numbered(calls, sorted(members)):  # other positions may come too (a plain callable)
         if i >= len(facts):
             break
         if i in members:
@@ -184,7 +187,7 @@ def detect_tool_changes(
     texts = {conv: orjson.dumps(tools).decode() for conv, tools in full.items()}
     changed: dict[str, dict[str, dict[int, Shape]]] = {}
     firsts: dict[str, tuple[int, dict[str, Shape]]] = {}
-    for i, call in enumerate(calls()):
+    for i, call in numbered(calls, sorted(i for i in members if root[i] in changes)):
         if i >= len(facts):
             break
         if i not in members or root[i] not in changes or _tool_names(lists.get(i, [])) == _tool_names(full[root[i]]):

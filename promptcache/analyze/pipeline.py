@@ -43,7 +43,6 @@ from ..knowledge.catalog import Catalog, ModelEntry, load_catalog
 from ..measure.shape import Measurer, Shape
 from ..model import notes as N
 from ..model import report as R
-from ..model.calls import Call
 from ..model.facts import CallFacts, column, reader, start_order
 from ..model.strings import Coded, StringTable
 from ..price.calibration import CallRow, GroupCalibration, calibrate_groups
@@ -329,15 +328,13 @@ def _advise(run: _Run) -> _Advice:
             scoped_by_user=bool(p.get("scope_by_user", True)),
         )
 
-    def calls() -> Iterable[Call]:
-        return read_logs(run.paths, input_format=opts.input_format, strict=False)
-
+    some = Reread(run.paths, opts.input_format, fp.index)  # re-reads only the calls asked for (``at``)
     if not fp.partial and not run.content_free:
         fixes += detect_history_rewrites(metas, shapes, run.primary)
         fixes += detect_provider_options(
             metas, run.order, shapes, [(e.id, e.tokenizer, run.sims.policy_maker(e)) for e in entries]
         )
-        fixes += detect_tool_changes(metas, run.order, shapes, run.primary, calls, run.measurers)
+        fixes += detect_tool_changes(metas, run.order, shapes, run.primary, some, run.measurers)
     # breakers priced on the logged models: the candidates' simulations put every call on one model
     logged_found: list[LoggedFinding] = []
     logged_dropped: list[tuple[Any, N.DropReason]] = []
@@ -349,8 +346,6 @@ def _advise(run: _Run) -> _Advice:
             logged_found += _unread_writes(run.sims, fp, run.logged, run.order, run.conversation.keys(), run.primary)
 
     run.done.stage = N.Stage("breakers")
-
-    some = Reread(run.paths, opts.input_format, fp.index)  # re-reads only the calls of the groups fixed
 
     def reread(chosen: list) -> Variants:
         return reshape(some, chosen, metas, run.measurers, shapes)
