@@ -159,7 +159,6 @@ def _label(family: str) -> tuple[str, bool] | None:
         path = o200k_cache_path()
         if path is not None and os.path.exists(path):
             return None
-        return _cl100k_label(family)
     return _cl100k_label(family)
 
 
