@@ -25,16 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-STEPS = (
-    "first_pass",
-    "_prepare",
-    "_simulate_as_logged",
-    "_advise",
-    "_simulate_restructured",
-    "_concurrency",
-    "_recommend",
-    "_report",
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from mem_steps import STEPS  # the steps of analyze/pipeline.py, named once
 
 
 def rss() -> int:
