@@ -79,6 +79,11 @@ class Shape:
             t = self._total = sum(self.tokens)
         return t
 
+    def arrays_read(self) -> tuple[Sequence[int], Sequence[int], Sequence[int]]:
+        """``keys``, ``tokens`` and ``chain``, for a reader that only indexes or sums them (a
+        simulation's request, ``scale_shape``): a chat shape makes them for that reader alone."""
+        return self.keys, self.tokens, self.chain
+
 
 class ChatShape(Shape):
     """A text call's shape as the first ``n`` pieces of its conversation's run (``Measurer._run``),

@@ -10,7 +10,7 @@ Breakpoints are translated by the policies themselves (``breakpoints="auto"`` ov
 
 from __future__ import annotations
 
-from .shape import ChatShape, Shape
+from .shape import Shape
 
 
 def scale_shape(shape: Shape, ratio: float) -> Shape:
@@ -19,7 +19,7 @@ def scale_shape(shape: Shape, ratio: float) -> Shape:
         return shape
     # a chat shape's arrays made for the copy alone (not kept with the shape; its counts as the run
     # keeps them, ``ChatShape.arrays_read``: they are only read here, each into a new tuple)
-    keys, tokens, chain = shape.arrays_read() if type(shape) is ChatShape else (shape.keys, shape.tokens, shape.chain)
+    keys, tokens, chain = shape.arrays_read()
     toks = tuple([round(t * ratio) for t in tokens])
     return Shape(
         keys,  # shared: shapes are never changed once made

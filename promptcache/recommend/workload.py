@@ -74,6 +74,7 @@ _COMPILED = [
 ]
 SIMPLE_KINDS = ("summarization", "translation", "extraction", "classification", "qa")
 _SYSTEM_BITS: dict[int, int] = {}  # system prompts repeat: their bits are computed once (bounded)
+SYSTEM_BITS_KEPT = 10_000
 # the last user messages' bits: an agent loop's calls end with the same user message turn after
 # turn (1,611 distinct in the 3,000-call benchmark log); a few kept, emptied when full
 _USER_BITS: dict[int, int] = {}
@@ -95,21 +96,23 @@ def task_bits(call: Call) -> int:
         return 0  # a block-hash trace: no text, no keyword (what the lines below give for it)
     system = "\n".join(s.text[:SCAN_CHARS] for s in call.segments if s.role == "system")
     user = next((s.text[:SCAN_CHARS] for s in reversed(call.segments) if s.role == "user"), "")
-    key = hash(system)
-    sb = _SYSTEM_BITS.get(key)
-    if sb is None:
-        sb = _bits(system, "system") if system else 0
-        if len(_SYSTEM_BITS) < 10_000:
-            _SYSTEM_BITS[key] = sb
-    if not user:
-        return sb
-    key = hash(user)
-    ub = _USER_BITS.get(key)
-    if ub is None:
-        if len(_USER_BITS) >= USER_BITS_KEPT:
-            _USER_BITS.clear()
-        ub = _USER_BITS[key] = _bits(user, "user")
-    return sb | ub
+    return _kept_bits(_SYSTEM_BITS, system, "system", SYSTEM_BITS_KEPT) | _kept_bits(
+        _USER_BITS, user, "user", USER_BITS_KEPT
+    )
+
+
+def _kept_bits(kept: dict[int, int], text: str, where: str, limit: int) -> int:
+    """``_bits(text, where)`` (0 for no text), kept in ``kept`` by the text's hash; ``kept`` is
+    emptied when it holds ``limit`` texts' bits."""
+    if not text:
+        return 0
+    key = hash(text)
+    got = kept.get(key)
+    if got is None:
+        if len(kept) >= limit:
+            kept.clear()
+        got = kept[key] = _bits(text, where)
+    return got
 
 
 def bit_labels(bits: int) -> list[tuple[str, str]]:

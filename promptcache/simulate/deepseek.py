@@ -33,7 +33,7 @@ from operator import attrgetter
 from typing import Any
 
 from ..measure.blocks import BlockShape, ReadInPlace
-from ..measure.shape import ChatShape, Measurer, Shape, ShapeList
+from ..measure.shape import Measurer, Shape, ShapeList
 from ..model.hints import CacheHints
 from .engine import BlockIndex, prompt_root, root_at, seconds, shape_root
 from .outcome import Outcome
@@ -254,9 +254,7 @@ class DeepSeekCache:
             chain, cum = ReadInPlace(shape.chain_at, shape.chain_from), _BlockCum(shape, n)
             run = segs.run
         else:  # a chat shape's arrays made for this request alone (not kept: it is read once per pass)
-            keys, toks, chain = (
-                shape.arrays_read() if type(shape) is ChatShape else (shape.keys, shape.tokens, shape.chain)
-            )
+            keys, toks, chain = shape.arrays_read()
             n = len(keys)
             cum = list(accumulate(toks, initial=0))  # tokens before each piece: one C-level pass
         total = cum[n] if run is None else shape.total  # sum(tokens)
