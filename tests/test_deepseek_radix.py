@@ -314,3 +314,32 @@ def test_a_sweep_leaves_nothing_forgotten_and_outcomes_unchanged(spec, kw):
         assert lazy.request(shape, start=start, end=end, user=user) == eager.request(
             shape, start=start, end=end, user=user
         )
+
+
+def test_a_cache_let_go_frees_its_tree_with_the_collector_off():
+    """The tree's links up make cycles: a cache dropped while the collector is quiet (as during a
+    simulation, ``partition.quiet_collector``) must not keep its nodes until the next full
+    collection, beside the next simulation's (``Simulations.mixed``: the hybrid placement's peak).
+    ``DeepSeekCache.__del__`` cuts the links; reference counting frees every node."""
+    import gc
+
+    from promptcache.simulate import deepseek
+
+    ms = Pieces()
+    spec = [([(k % 3, 24, [k % 4], 0)], 1 if k else 0, None, 1, 3, 0.5) for k in range(12)]
+
+    def nodes() -> int:
+        return sum(1 for o in gc.get_objects() if type(o) is deepseek._Node)
+
+    gc.collect()
+    before = nodes()
+    gc.disable()
+    try:
+        cache = DeepSeekCache(ms, construction_delay_s=5, eviction_idle_s=100)  # type: ignore[arg-type]  # a test measurer
+        for shape, start, end, user in build(ms, spec):
+            cache.request(shape, start=start, end=end, user=user)
+        assert nodes() - before > 10  # a tree was built: several prompts, each extending the last
+        del cache
+        assert nodes() == before
+    finally:
+        gc.enable()

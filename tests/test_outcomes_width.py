@@ -62,6 +62,44 @@ def test_32_bits_until_a_count_does_not_fit():
     assert copy.total.typecode == "q" and _values(copy) == _values(out)
 
 
+def test_16_bits_widen_a_step_at_a_time():
+    """``Outcomes.zeros(n, "h")`` (the hybrid placement's outcomes, 8 bytes a call): 32,767 fits,
+    32,768 widens the four arrays to 32 bits, 2**31 to 64; past 64 bits is an error."""
+    out = Outcomes.zeros(3, "h")
+    assert {a.itemsize for a in (out.read, out.write, out.write_1h, out.total)} == {2}
+    out.put(0, 1, 2, 3, 32_767)
+    assert out.total.typecode == "h"
+    out.put(1, 0, 0, 0, 32_768)
+    assert {a.typecode for a in (out.read, out.write, out.write_1h, out.total)} == {"i"}
+    out.put(2, BIG, 0, 0, BIG)
+    assert {a.typecode for a in (out.read, out.write, out.write_1h, out.total)} == {"q"}
+    assert _values(out) == [(1, 2, 3, 32_767), (0, 0, 0, 32_768), (BIG, 0, 0, BIG)]
+    try:
+        out.put(0, 2**63, 0, 0, 2**63)
+    except OverflowError:
+        pass
+    else:
+        raise AssertionError("a count past 64 bits was stored")
+
+
+def test_columns_of_mixed_widths_widen_each_to_the_next():
+    """A copy of kept outcomes can hold a 64-bit column beside 32-bit ones: a count that does not
+    fit in a 32-bit column widens it (and the others) without touching the 64-bit one."""
+    out = Outcomes(array("q", [BIG, 0]), array("i", [0, 0]), array("i", [0, 0]), array("i", [BIG - 1, 0]))
+    out.put(1, 5, BIG, 0, 7)
+    assert [a.typecode for a in out.columns()] == ["q", "q", "q", "q"]
+    assert _values(out) == [(BIG, 0, 0, BIG - 1), (5, BIG, 0, 7)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(quads, min_size=1, max_size=30), st.data(), st.sampled_from(["h", "i"]))
+def test_put_keeps_every_value_from_16_or_32_bits(values, data, typecode):
+    out = Outcomes.zeros(len(values), typecode)
+    for i in data.draw(st.permutations(range(len(values)))):
+        out.put(i, *values[i])
+    assert _values(out) == values
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(quads, min_size=1, max_size=30), st.data())
 def test_put_keeps_every_value(values, data):

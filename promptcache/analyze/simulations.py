@@ -420,10 +420,15 @@ class Simulations:
         on the model keeps that run's outcomes, for it sees the same calls in the same order; only
         the model's calls in partitions shared with another model go through a fresh cache."""
         n = len(self.fp.facts)
-        out = Outcomes.zeros(n)
         models = {e.id: e for e in assign}
         if any(e.id in self.per_group or e.id in self.overrides or e.id in self.scaled for e in models.values()):
             return None  # simulated here with other parameters or shapes than a placed option's plain policy
+        # ``_recommend``'s peak is the hybrid's placement (``benchmarks/rss_steps.py``), so what it
+        # holds is small: the outcomes in 16-bit ints until a count needs more (``Outcomes.widen``;
+        # 8 bytes a call instead of 16), the model's calls walked as found (no list of them), the
+        # calls re-run as 4-byte ints, and one model's set of shared roots at a time
+        out = Outcomes.zeros(n, "h")
+        tc = "i" if n < 1 << 31 else "q"
         for mid, e in models.items():
             got, (facts, order, seq), _ = self._outcomes(e, var, None)
             pol = self.policy_maker(e)()
@@ -432,13 +437,12 @@ class Simulations:
                 return None
             find = components(prints)
             shared = {find(prints[i][0]) for i in range(n) if assign[i].id != mid}
-            # the model's calls and those re-run as 8-byte ints, not lists of int objects (~40 bytes a
-            # call past 256, held while the next model's are made: the hybrid's, ``_recommend``'s peak)
-            mine = array("q", (i for i in order if assign[i].id == mid))
-            rerun = array("q", (i for i in mine if find(prints[i][0]) in shared))
-            for i, o in got.walk(mine):  # read in place: a patch is not made whole
+            rerun = array(tc, (i for i in order if assign[i].id == mid and find(prints[i][0]) in shared))
+            del shared
+            for i, o in got.walk(i for i in order if assign[i].id == mid):  # read in place: a patch is not made whole
                 out.put(i, o.read, o.write, o.write_1h, o.total)
             feed_outcomes(out, facts, rerun, seq, pol)
+            del rerun
         return out
 
     def _prints(

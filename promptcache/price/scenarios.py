@@ -131,24 +131,32 @@ class Outcomes:
     storage_token_hours: float = 0.0  # explicit caches kept (Gemini cachedContent), billed per hour
 
     @classmethod
-    def zeros(cls, n: int) -> Outcomes:
-        """Four arrays of 32-bit integers (16 bytes a call), widened to 64 bits should a token count
-        not fit (``put``, ``widen``); read them in numpy through ``ints64``."""
-        read, write, write_1h, total = (array("i", bytes(4 * n)) for _ in range(4))
+    def zeros(cls, n: int, typecode: str = "i") -> Outcomes:
+        """Four arrays of 32-bit integers (16 bytes a call; ``typecode`` "h": 16-bit, 8 bytes a
+        call), widened should a token count not fit (``put``, ``widen``); read them in numpy
+        through ``ints64``."""
+        size = array(typecode).itemsize
+        read, write, write_1h, total = (array(typecode, bytes(size * n)) for _ in range(4))
         return cls(read, write, write_1h, total)
 
     def put(self, i: int, read: int, write: int, write_1h: int, total: int) -> None:
-        """Call ``i``'s outcome, the arrays widened to 64 bits first when a count needs it."""
-        try:
-            self.read[i], self.write[i], self.write_1h[i], self.total[i] = read, write, write_1h, total
-        except OverflowError:
-            self.widen()
-            self.read[i], self.write[i], self.write_1h[i], self.total[i] = read, write, write_1h, total
+        """Call ``i``'s outcome, the arrays widened first (as often as it takes) when a count needs it."""
+        while True:
+            try:
+                self.read[i], self.write[i], self.write_1h[i], self.total[i] = read, write, write_1h, total
+                return
+            except OverflowError:
+                self.widen()
 
     def widen(self) -> None:
-        """The four arrays as 64-bit integers (the same values), for counts past 32 bits."""
+        """The four arrays one size wider (``WIDER``: 16-bit integers to 32, 32 to 64; the same
+        values; a column at 64 bits stays), for a count that does not fit. Raises OverflowError
+        when every column is at 64 bits already."""
+        cols = (self.read, self.write, self.write_1h, self.total)
+        if all(a.typecode == "q" for a in cols):
+            raise OverflowError("a token count past 64 bits")
         self.read, self.write, self.write_1h, self.total = (
-            a if a.typecode == "q" else array("q", a) for a in (self.read, self.write, self.write_1h, self.total)
+            a if a.typecode == "q" else array(WIDER[a.typecode], a) for a in cols
         )
 
     def copy(self) -> Outcomes:
@@ -206,6 +214,8 @@ class Kept(Outcomes):
 
 #: the signed typecodes a kept column may take, narrowest first, with the values each holds
 NARROW = (("b", 1 << 7), ("h", 1 << 15), ("i", 1 << 31), ("q", 1 << 63))
+#: the next wider of ``NARROW``'s types (``Outcomes.widen``)
+WIDER = {"b": "h", "h": "i", "i": "q"}
 
 
 def _narrow(a: array, shared: dict[tuple, list[Any]] | None) -> Any:

@@ -683,8 +683,10 @@ def _cache_economy(
 
     metas, n, now, cat = inputs.metas, ctx.n, ctx.now, inputs.catalog
     shp = inputs.shapes_r if layout == "restructured" else inputs.shapes
-    totals = [s.total for s in shp[inputs.entries[0].tokenizer]]
-    mean_in = sum(totals) / n
+    # summed as read, not listed: a list of every call's total (an int object each past 256) was
+    # the late peak of a 2M-call run (``benchmarks/rss_steps.py``: +10 MiB at 400k short chats)
+    input_tokens = sum(s.total for s in shp[inputs.entries[0].tokenizer])
+    mean_in = input_tokens / n
     mean_out = sum(column(metas, "output")) / n
     static = sum(min(g.static_tokens, g.input_tokens // max(g.calls, 1)) * g.calls for g in inputs.groups)
     sim_h = {o.load[0].model: o.hit_ratio for o in options if o.name.startswith("all")}
@@ -711,9 +713,9 @@ def _cache_economy(
             )
         )
     return R.CacheEconomy(
-        input_tokens=sum(totals),
+        input_tokens=input_tokens,
         static_prefix_tokens=static,
-        static_share=round(static / sum(totals), 4) if sum(totals) else 0.0,
+        static_share=round(static / input_tokens, 4) if input_tokens else 0.0,
         hit_ratio=sim_h,
         mean_input_tokens=round(mean_in, 1),
         mean_output_tokens=round(mean_out, 1),

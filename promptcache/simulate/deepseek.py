@@ -191,6 +191,16 @@ class DeepSeekCache:
         self._next_sweep = -math.inf if bounded and self.evict < math.inf else math.inf
         self.crowd = CROWD  # children from which ``_inside`` indexes their blocks
 
+    def __del__(self) -> None:
+        """Cut the prefix trees' links up as the cache is let go (``_bury``). They make cycles,
+        which reference counting cannot free: a simulation that ended while the collector is quiet
+        (``partition.quiet_collector``) held its whole tree until the next full collection, beside
+        the next one's (``Simulations.mixed``: the hybrid placement's two models, the peak of
+        ``_recommend``). Outcomes do not change: nothing reads a cache that is let go."""
+        for roots in getattr(self, "_trees", {}).values():
+            for root in roots.values():
+                _bury(root)
+
     def _scope(self, key: str) -> _Scope:
         scope = self._scopes.get(key)
         if scope is None:  # a block keeps the record of the first piece that had it
