@@ -343,3 +343,86 @@ def test_a_cache_let_go_frees_its_tree_with_the_collector_off():
         assert nodes() == before
     finally:
         gc.enable()
+
+
+# --- chat fingers (branch dsfast): a chat request of ``chat_depth`` pieces or more starts its walk at
+# the node the previous turn of its conversation left (found by its chain keys), and looks for its
+# unit from there up --------------------------------------------------------------------------------
+
+
+def _subtree_last(v) -> float:
+    """The true ``last`` of a node (the largest in its subtree), read without writing it back."""
+    return max([v.last, *(_subtree_last(k) for k in (v.kids or {}).values())])
+
+
+def _tree_state(cache: DeepSeekCache) -> dict:
+    """Every node left in the tree (by scope, depth and chain key): its edge, its units in the order
+    they are kept (exact and partial, with their times), and its true ``last`` (a stored one may lag
+    it where a walk started below: ``_lazy_last``)."""
+    out = {}
+    for scope, roots in cache._trees.items():
+        stack = list(roots.values())
+        while stack:
+            v = stack.pop()
+            assert not v.dead
+            exact = [(k, off, u.ready, u.used) for k, at in (v.exact or {}).items() for off, u in at.items()]
+            partial = [(b, off, u.ready, u.used) for b, us in (v.partial or {}).items() for off, u in us]
+            out[(scope, v.depth, v.chain)] = (list(v.chains), list(v.keys), exact, partial, _subtree_last(v))
+            stack.extend((v.kids or {}).values())
+    return out
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(request_spec, min_size=1, max_size=30), params, st.booleans())
+def test_chat_fingers_change_no_outcome_unit_or_prefix(spec, kw, bounded):
+    """A cache taking a chat finger on every request (``chat_depth = 1``) against one that never does
+    (every walk from the root) and the plain per-piece model: the same outcome for every request,
+    and after it the same tree (nodes, edges, units with their ready and used times, in the same
+    order, true ``last`` times), so the same units read, written and evicted."""
+    ms = Pieces()
+    stream = build(ms, spec)
+    fast = DeepSeekCache(ms, construction_delay_s=5, eviction_idle_s=100, bounded=bounded, **kw)  # type: ignore[arg-type]  # a test measurer
+    slow = DeepSeekCache(ms, construction_delay_s=5, eviction_idle_s=100, bounded=bounded, **kw)  # type: ignore[arg-type]  # a test measurer
+    fast.chat_depth, slow.chat_depth = 1, 10**9
+    ref = (BoundedReference if bounded else OldDeepSeekCache)(ms, construction_delay_s=5, eviction_idle_s=100, **kw)
+    for shape, start, end, user in stream:
+        a = fast.request(shape, start=start, end=end, user=user)
+        assert a == slow.request(shape, start=start, end=end, user=user)
+        assert a == ref.request(shape, start=start, end=end, user=user)
+        assert _tree_state(fast) == _tree_state(slow)
+    assert not slow._fingers
+
+
+def test_a_chat_turn_starts_at_the_finger_its_previous_turn_left():
+    """A conversation of 8-token turns (system S, then user U_i, reply R_i as the output, replayed in
+    the next prompt, and a 2-token generation piece g), one request every 10 s: turn i (from 0) is
+    S U_0 R_0 .. U_i g, 2i + 3 pieces. From the second turn on, the request does not walk from the
+    root (``_walk_hit``) but starts at the node the turn before left, its reply after its prompt
+    (depth 2i + 1), and reads that reply's unit: the previous prompt and reply, 8 * (2i + 1) tokens."""
+    ms = Pieces()
+    g = ms.piece((7, 7))
+    system = ms.piece(BASES[0][:8])
+    cache = DeepSeekCache(ms, construction_delay_s=5, eviction_idle_s=100)  # type: ignore[arg-type]  # a test measurer
+    cache.chat_depth = 3
+    walked = []
+    walk_hit = cache._walk_hit
+
+    def from_root(*args):
+        walked.append(args[0].depth)
+        return walk_hit(*args)
+
+    cache._walk_hit = from_root  # type: ignore[method-assign]  # recording the walks from the root
+    keys: list[int] = [system]
+    reads, started = [], []
+    for i in range(6):
+        keys = [*keys, ms.piece((500 + i,) * 8)]
+        reply = ms.piece((600 + i,) * 8)
+        ks = [*keys, g]
+        shape = Shape(ks, [8] * len(keys) + [2], ("x",) * len(ks), tuple(range(len(ks))), chain_of(ks), reply, 8, True)
+        fingers = cache._fingers.get("", {})
+        started.append(sorted(x.depth for x in fingers.values()))
+        reads.append(cache.request(shape, start=10.0 * i, end=10.0 * i + 1, user=None).read)
+        keys = [*keys, reply]
+    assert walked == [0]  # the first turn only
+    assert started == [[]] + [[2 * i + 1] for i in range(1, 6)]
+    assert reads == [0] + [8 * (2 * i + 1) for i in range(1, 6)]

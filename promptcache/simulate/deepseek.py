@@ -72,10 +72,11 @@ class _Node:
     (piece key -> {offset in the piece: unit}) for that very piece, and ``partial`` (hash of a
     piece's first j blocks -> [(offset, unit)], j = ceil(offset / block), the js in ``needs``) for
     a different piece sharing them. ``btab``: block hash -> the child (its key in ``kids``) whose
-    first piece has it, built on first use (a common prefix found inside a piece)."""
+    first piece has it, built on first use (a common prefix found inside a piece). ``omax``: at
+    least the largest offset of its units (of all ever anchored here; never lowered)."""
 
     __slots__ = (
-        "btab", "chain", "chains", "dead", "depth", "exact", "keys", "kids", "last", "needs", "partial", "umin", "up",
+        "btab", "chain", "chains", "dead", "depth", "exact", "keys", "kids", "last", "needs", "omax", "partial", "umin", "up",
     )  # fmt: skip
 
     def __init__(
@@ -94,6 +95,7 @@ class _Node:
         self.needs: set[int] | None = None
         self.btab: dict[int, int] | None = None
         self.umin = math.inf  # at most the earliest ``max(used, ready)`` of its units (a sweep's bound)
+        self.omax = -1  # at least the largest offset of its units (``_unit_hit``'s bound)
 
 
 def _bury(node: _Node) -> None:
@@ -138,6 +140,14 @@ class _BlockCum:
 _NO_CHAIN = array("q")
 _LAST = attrgetter("last")
 
+#: pieces from which a chat request looks for a finger and leaves one (``DeepSeekCache.chat_depth``):
+#: below, a request of a short chat (at most 4 turns of a generated log's short chats: 9 pieces)
+#: walks a few nodes from the root, and a finger for each of them would only cost memory
+CHAT_DEPTH = 10
+#: how many depths, from its second last piece up, a chat request looks for a finger at (the next
+#: turn after a reply is usually the reply, a user turn or tool results, and the generation piece)
+CHAT_LOOKBACK = 6
+
 #: children of a node from which ``_inside`` indexes their blocks (``_Node.btab``); below, it scans them
 CROWD = 8
 
@@ -154,7 +164,21 @@ class DeepSeekCache:
     its chain key, so a request costs what it adds, not one step per earlier turn. The nodes it
     skips are touched lazily (``_Node``), and its units are looked for from its deepest node up,
     stopping where no unit above can be longer (``_unit_hit``). Outcomes are those of the full
-    walk (``tests/test_deepseek_radix.py``)."""
+    walk (``tests/test_deepseek_radix.py``).
+
+    A chat request of ``chat_depth`` pieces or more does the same from a finger found by its chain
+    keys (``_chat_finger``): a chat shape names no conversation, so each such request leaves one at
+    the prefix its next turn is expected to start with (its output after its prompt, or its prompt),
+    and the next looks for it at its own last depths. Why the outcomes are those of the walk from
+    the root: a live node whose chain key is the request's at its depth is on the request's path
+    (chain keys name whole prefixes); every node above it is alive and not forgotten (its true
+    ``last``, the largest in its subtree, is at least the finger's, and its stored one lags that by
+    less than ``slack``: ``_lazy_last``), so the walk from the root would reach the finger through
+    them, touching them (here: lazily, which only ``_stale`` reads, through the true ``last``),
+    splitting and forgetting nothing above it, and continue from there as ``_walk`` does; the unit
+    read is the first of the longest on the same path, found from the bottom (``_unit_hit``).
+    Short conversations (under ``chat_depth`` pieces) walk from the root: their walks are short,
+    and a finger each would only cost memory (``tests/test_deepseek_radix.py``)."""
 
     def __init__(
         self,
@@ -190,6 +214,7 @@ class DeepSeekCache:
         self._maxoff = 0  # the largest offset of any unit persisted (bounds the units above a node)
         self._next_sweep = -math.inf if bounded and self.evict < math.inf else math.inf
         self.crowd = CROWD  # children from which ``_inside`` indexes their blocks
+        self.chat_depth = CHAT_DEPTH  # pieces from which a chat request takes and leaves a finger
 
     def __del__(self) -> None:
         """Cut the prefix trees' links up as the cache is let go (``_bury``). They make cycles,
@@ -274,11 +299,14 @@ class DeepSeekCache:
             root = roots[c0] = _Node(0, c0, _NO_CHAIN, (), -math.inf, None)
         fingers = None
         start_at = root
-        if run is not None:
+        if run is not None or n >= self.chat_depth:
             fingers = self._fingers.get(key)
             if fingers is None:
                 fingers = self._fingers[key] = {}
-            start_at = self._finger(fingers, run, chain, n, start) or root
+            if run is not None:
+                start_at = self._finger(fingers, run, chain, n, start) or root
+            elif fingers:
+                start_at = self._chat_finger(fingers, chain, n, start) or root
         if start_at is root:
             path, hit = self._walk_hit(root, chain, keys, cum, n, start)
         else:
@@ -291,12 +319,21 @@ class DeepSeekCache:
         lcp = cum[depth] if depth == n else cum[depth] + self._inside(at, keys[depth], toks[depth], start)
         tail = self._remember(path, shape, keys, chain, n, start)
         self._persist(path, tail, shape, keys, toks, n, start, end, lcp, cum)
-        if fingers is not None and run is not None:
+        if fingers is None:
+            pass
+        elif run is not None:
             top = shape.segs.n  # type: ignore[attr-defined]  # a BlockShape: its run's part
             i = len(path) - 1
             while path[i].depth > top:  # the deepest node of the path within the run (the root is)
                 i -= 1
             fingers[run] = path[i]
+        else:  # a chat request's: the prefix the next turn of this conversation is expected to start with
+            out = shape.out_key
+            if out is None:
+                fingers[tail.chain] = tail
+            else:
+                kid = tail.kids[hash((chain[n - 1], out))]  # type: ignore[index]  # ``_remember`` added it
+                fingers[kid.chain] = kid
         return Outcome(hit if hit < total else total, total)
 
     # -- the v4 radix tree -------------------------------------------------------------------
@@ -316,6 +353,24 @@ class DeepSeekCache:
                     return x
                 return None
             run = run.parent
+        return None
+
+    def _chat_finger(self, fingers: dict[object, _Node], chain: Sequence[int], n: int, now: float) -> _Node | None:
+        """Where a chat request's walk can start: a node an earlier request left as a finger (the
+        prefix it expected its next turn to start with) at one of this request's last
+        ``CHAT_LOOKBACK`` depths, if it is still in the tree, alive and this request's (its chain key
+        there: found by it). It is taken (one finger per conversation's end)."""
+        get = fingers.get
+        for k in range(n - 2, max(0, n - 2 - CHAT_LOOKBACK), -1):
+            ck = chain[k]
+            x = get(ck)
+            if x is not None:
+                del fingers[ck]
+                if x.depth == k and not x.dead and now - x.last <= self.forget:
+                    x.last = now
+                    self._lazy_last(x.up, now)
+                    return x
+                return None
         return None
 
     def _lazy_last(self, node: _Node | None, now: float) -> None:
@@ -434,7 +489,7 @@ class DeepSeekCache:
                                 and (now - u.used <= evict or now - r <= evict)
                             ):
                                 here, here_unit = before + off, u
-                if js:
+                if js and here < before + node.omax:  # else no unit here is longer than the one found
                     blocks = self.m.blocks(key)
                     partial = node.partial
                     assert partial is not None
@@ -535,7 +590,10 @@ class DeepSeekCache:
         piece matches the same piece, or a different one sharing its first ceil(offset / block)
         blocks; both are found by index. The path is read from its deepest node up, and no further
         than a unit could still be as long as the best found (a unit anchored at depth k ends
-        within ``cum[k] + _maxoff``), so the work is per node near the end of the match."""
+        within ``cum[k] + _maxoff``), so the work is per node near the end of the match. A node whose
+        units all end before the best found (``omax``: at least their largest offset) is passed
+        without a look, and so are a node's partial units once a unit as long as its ``omax`` is
+        found."""
         best, best_unit, best_node = 0, None, at
         evict = self.evict
         reach = self._maxoff
@@ -547,7 +605,7 @@ class DeepSeekCache:
                 if before + reach < best:
                     break
                 exact, js = node.exact, node.needs
-                if exact is not None or js:
+                if before + node.omax >= best and (exact is not None or js):  # else none of its units is as long
                     key = keys[k]
                     here, here_unit = -1, None  # this node's longest (the first of equals)
                     if exact is not None:
@@ -561,7 +619,7 @@ class DeepSeekCache:
                                     and (now - u.used <= evict or now - r <= evict)
                                 ):
                                     here, here_unit = before + off, u
-                    if js:
+                    if js and here < before + node.omax:  # else no unit here is longer than the one found
                         blocks = self.m.blocks(key)
                         partial = node.partial
                         assert partial is not None
@@ -788,8 +846,10 @@ class DeepSeekCache:
                 at[off] = u
         if ready < node.umin:
             node.umin = ready
-        if off > self._maxoff:
-            self._maxoff = off
+        if off > node.omax:
+            node.omax = off
+            if off > self._maxoff:
+                self._maxoff = off
         m = self.m
         j = -(-off // m.block_tokens)
         if j >= 1:
