@@ -104,11 +104,12 @@ def test_resimulated_placement_equals_a_whole_simulation(measurer, calls, names)
     moved = [i for i in order if was[i].id != now[i].id]
     base = simulate_placed(facts, order, was.__getitem__, shapes, {m: make() for m, make in makers.items()})
     want = simulate_placed(facts, order, now.__getitem__, shapes, {m: make() for m, make in makers.items()})
-    prints = {m: footprints(facts, shapes["deepseek-v4"], make()) for m, make in makers.items()}
+    prints: dict = {}
     Counting.fed = 0
-    got = resimulate_placed(base, was.__getitem__, now.__getitem__, moved, facts, order, shapes, makers,
-                            prints.__getitem__)
+    got = resimulate_placed(base, was.__getitem__, now.__getitem__, moved, facts, order, shapes, makers, prints)
     assert _columns(got) == _columns(want)
+    for m, p in prints.items():  # footprints made for the calls on the models reached, as the whole log's
+        assert p == {i: footprints(facts, shapes["deepseek-v4"], makers[m]())[i] for i in p}
     reached = {m for i in moved for m in (was[i].id, now[i].id)}
     assert Counting.fed <= sum(now[i].id in reached for i in order)
     if not moved:
@@ -126,10 +127,8 @@ def test_a_move_reruns_only_its_partitions(measurer):
     now = [models[c[5]] if c[5] is not None else models[c[4]] for c in calls]
     moved = [i for i in order if was[i].id != now[i].id]
     base = simulate_placed(facts, order, was.__getitem__, shapes, {m: make() for m, make in makers.items()})
-    prints = {m: footprints(facts, shapes["deepseek-v4"], make()) for m, make in makers.items()}
     Counting.fed = 0
-    got = resimulate_placed(base, was.__getitem__, now.__getitem__, moved, facts, order, shapes, makers,
-                            prints.__getitem__)
+    got = resimulate_placed(base, was.__getitem__, now.__getitem__, moved, facts, order, shapes, makers)
     assert Counting.fed == 20  # the first prompt's calls: 10 left on pro, 10 moved to flash; none of the second's
     want = simulate_placed(facts, order, now.__getitem__, shapes, {m: make() for m, make in makers.items()})
     assert _columns(got) == _columns(want)

@@ -34,7 +34,7 @@ from ..model.facts import CallFacts, reader
 from ..model.findings import ModelSwitch, PartName, ToolListChange
 from ..model.notes import DropReason
 from ..model.strings import CodeKeys
-from ..price.scenarios import Footprints, Outcomes, footprints, price_placed, resimulate_placed, simulate_placed
+from ..price.scenarios import Outcomes, PriceCodes, price_placed, resimulate_placed, simulate_placed
 from ..read.reader import numbered
 from ..simulate.policies import Policy
 from .breakers import Fix, Latest, LayoutItem, gid_order
@@ -358,15 +358,18 @@ def detect_model_switches(
     makers = {m: policy_for(e) for m, e in used.items()}
     logged: Callable[[int], ModelEntry] = entry  # type: ignore[assignment]  # only the calls in ``known`` (a known model)
     outcomes = simulate_placed(facts, known, logged, seqs, {m: make() for m, make in makers.items()})
-    base = price_placed(facts, known, logged, outcomes, catalog)
+    coded: dict[str, PriceCodes] = {}  # each model's price buckets by call, looked up once for every placement
+
+    def codes(m: str) -> PriceCodes:  # what ``price_placed`` looks up without them (no fallback)
+        got = coded.get(m)
+        if got is None:
+            got = coded[m] = PriceCodes.of(facts, m, catalog)
+        return got
+
+    base = price_placed(facts, known, logged, outcomes, catalog, codes=codes)
     if on_logged is not None:
         on_logged(known, outcomes)
-    prints: dict[str, Footprints | None] = {}
-
-    def prints_of(m: str) -> Footprints | None:  # each call's footprint under ``m``'s cache, made once
-        if m not in prints:
-            prints[m] = footprints(facts, seqs[used[m].tokenizer], makers[m]())
-        return prints[m]
+    prints: dict[str, dict[int, tuple]] = {}  # model -> call -> its footprint, made once (``resimulate_placed``)
 
     def run(keep: dict[Hashable, ModelEntry]):
         def assign(i: int) -> ModelEntry:
@@ -376,8 +379,8 @@ def detect_model_switches(
             return entry(i)  # type: ignore[return-value]  # only the calls in ``known`` (a known model) are assigned
 
         moved = [i for i in known if conversation[i] in keep and keep[conversation[i]].id != logged(i).id]
-        fixed = resimulate_placed(outcomes, logged, assign, moved, facts, known, seqs, makers, prints_of)
-        return price_placed(facts, known, assign, fixed, catalog)
+        fixed = resimulate_placed(outcomes, logged, assign, moved, facts, known, seqs, makers, prints)
+        return price_placed(facts, known, assign, fixed, catalog, codes=codes)
 
     found: list[LoggedFinding] = []
     dropped: list[tuple[Fix, DropReason]] = []

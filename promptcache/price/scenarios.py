@@ -21,7 +21,7 @@ from typing import Any, cast
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Shape
 from ..model.facts import CallFacts, column, dropped_users, feed_rows
-from ..simulate.partition import Footprints, UnitResult, components, footprints_of
+from ..simulate.partition import Footprints, UnitResult, components, footprints_each, footprints_of
 from ..simulate.partition import footprints as footprints
 from ..simulate.partition import quiet_collector as quiet_collector
 from ..simulate.policies import FootprintPolicy, Outcome, Policy
@@ -654,15 +654,17 @@ def resimulate_placed(
     order: Sequence[int],
     shapes: Mapping[str, Sequence[Shape]],
     makers: Mapping[str, Callable[[], Policy]],
-    prints: Callable[[str], Footprints | None],
+    prints: dict[str, dict[int, tuple]] | None = None,
 ) -> Outcomes:
     """The outcomes of ``simulate_placed`` with the calls of ``order`` placed by ``now``, from its
     outcomes with them placed by ``was`` (``base``), where the ``changed`` calls are the only ones
     placed on another model. Per model ``m`` one changed call reaches (placed on it by ``was`` or
-    ``now``): the calls placed on ``m`` by ``now`` whose footprint under ``m``'s policy
-    (``prints(m)``, by call; None: the policy declares none) is connected to a changed call's,
-    the graph made of the calls placed on ``m`` by either, go through a fresh cache of ``m``
-    (``makers[m]()``) in ``order``; every other call keeps its outcome in ``base``.
+    ``now``): the calls placed on ``m`` by ``now`` whose footprint under ``m``'s policy is
+    connected to a changed call's, the graph made of the calls placed on ``m`` by either, go
+    through a fresh cache of ``m`` (``makers[m]()``) in ``order``; every other call keeps its
+    outcome in ``base``. Footprints are made for those calls only (not every call of the log for
+    a model of a few), kept in ``prints`` (model -> call -> footprint) when given, for the
+    caller's next placement: a call's footprint does not depend on where the others are placed.
 
     Why that is exact, as ``resimulate`` argues for a what-if: each model keeps its own cache, so
     a model no changed call reaches is fed the same calls as in ``base``, in the same order. For a
@@ -695,15 +697,19 @@ def resimulate_placed(
             if b != a:
                 either[b].append(i)
     for m, (family, hit) in touched.items():
-        p = prints(m)
-        if p is None:
+        pol = makers[m]()
+        if getattr(pol, "footprint", None) is None or hasattr(pol, "storage_token_hours"):  # as ``footprints``
             rerun = placed[m]
         else:
+            p = prints.setdefault(m, {}) if prints is not None else {}
+            new = [i for i in either[m] if i not in p]
+            if new:
+                p.update(footprints_each(new, facts, shapes[family], cast(FootprintPolicy, pol)))
             find = components(p[i] for i in either[m])
             dirty = {find(k) for i in hit for k in p[i]}
             rerun = [i for i in placed[m] if find(p[i][0]) in dirty]
         if rerun:
-            _feed(out, facts, rerun, shapes[family], makers[m]())
+            _feed(out, facts, rerun, shapes[family], pol)
     return out
 
 
