@@ -34,8 +34,9 @@ from ..model.facts import CallFacts, reader
 from ..model.findings import ModelSwitch, PartName, ToolListChange
 from ..model.notes import DropReason
 from ..model.strings import CodeKeys
-from ..price.scenarios import simulate
+from ..price.scenarios import Outcomes, PriceCodes, price_placed, resimulate_placed, simulate_placed
 from ..read.reader import numbered
+from ..simulate.policies import Policy
 from .breakers import Fix, Latest, LayoutItem, gid_order
 from .whatif import MIN_SAVING_USD, FixSavings
 
@@ -289,7 +290,8 @@ def detect_model_switches(
     shapes: Mapping[str, Sequence[Shape]],
     primary: str,
     catalog: Catalog,
-    policy_for: Callable[[ModelEntry], Callable[[], object]],
+    policy_for: Callable[[ModelEntry], Callable[[], Policy]],
+    on_logged: Callable[[Sequence[int], Outcomes], None] | None = None,
 ) -> tuple[list[LoggedFinding], list[tuple[Fix, DropReason]]]:
     """Conversations that move to another model mid-way, re-simulated on the logged models as
     logged and kept on one model (the one that carries most of their input tokens).
@@ -297,7 +299,10 @@ def detect_model_switches(
     model's rates may cost more than the reads save).
 
     ``conversation``: each call's conversation (the log's id or a chain of calls, or a key equal
-    where they are equal: ``Coded.keys``), None alone."""
+    where they are equal: ``Coded.keys``), None alone. ``on_logged``: given the calls simulated
+    (those on a known model, in ``order``) and their outcomes as logged (each call on the model it
+    was sent to, each model's cache fed its calls only, ``simulate_placed``), for a later step
+    that prices the same placement (the recommendation's current mix)."""
     model_of, find = reader(facts, "model"), catalog.find
 
     def entry(i: int) -> ModelEntry | None:  # no list of a model per call
@@ -347,19 +352,36 @@ def detect_model_switches(
     fams = {e.tokenizer for e in used.values()}
     seqs = {fam: shapes.get(fam, shapes[primary]) for fam in fams}
 
-    def run(keep: dict[Hashable, ModelEntry]):
-        policies = {m: policy_for(e)() for m, e in used.items()}
+    # the log as logged simulated once; each group's what-if (its switched conversations kept on one
+    # model) re-runs only the partitions of the models whose calls it moves (``resimulate_placed``)
+    known = [i for i in order if entry(i) is not None]  # the calls simulated: those on a known model
+    makers = {m: policy_for(e) for m, e in used.items()}
+    logged: Callable[[int], ModelEntry] = entry  # type: ignore[assignment]  # only the calls in ``known`` (a known model)
+    outcomes = simulate_placed(facts, known, logged, seqs, {m: make() for m, make in makers.items()})
+    coded: dict[str, PriceCodes] = {}  # each model's price buckets by call, looked up once for every placement
 
+    def codes(m: str) -> PriceCodes:  # what ``price_placed`` looks up without them (no fallback)
+        got = coded.get(m)
+        if got is None:
+            got = coded[m] = PriceCodes.of(facts, m, catalog)
+        return got
+
+    base = price_placed(facts, known, logged, outcomes, catalog, codes=codes)
+    if on_logged is not None:
+        on_logged(known, outcomes)
+    prints: dict[str, dict[int, tuple]] = {}  # model -> call -> its footprint, made once (``resimulate_placed``)
+
+    def run(keep: dict[Hashable, ModelEntry]):
         def assign(i: int) -> ModelEntry:
             conv = conversation[i]
             if conv is not None and conv in keep:
                 return keep[conv]
-            return entry(i)  # type: ignore[return-value]  # only the calls in ``calls`` (a known model) are assigned
+            return entry(i)  # type: ignore[return-value]  # only the calls in ``known`` (a known model) are assigned
 
-        calls = [i for i in order if entry(i) is not None]
-        return simulate(facts, calls, assign, seqs, policies, catalog)  # type: ignore[arg-type]  # seqs: one family per model
+        moved = [i for i in known if conversation[i] in keep and keep[conversation[i]].id != logged(i).id]
+        fixed = resimulate_placed(outcomes, logged, assign, moved, facts, known, seqs, makers, prints)
+        return price_placed(facts, known, assign, fixed, catalog, codes=codes)
 
-    base = run({})
     found: list[LoggedFinding] = []
     dropped: list[tuple[Fix, DropReason]] = []
     for gid in sorted(switched, key=gid_order):

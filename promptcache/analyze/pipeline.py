@@ -340,7 +340,14 @@ def _advise(run: _Run) -> _Advice:
     logged_dropped: list[tuple[Any, N.DropReason]] = []
     if not fp.partial:
         logged_found, logged_dropped = detect_model_switches(
-            metas, run.order, run.conversation.keys(), shapes, run.primary, run.catalog, run.sims.policy_maker
+            metas,
+            run.order,
+            run.conversation.keys(),
+            shapes,
+            run.primary,
+            run.catalog,
+            run.sims.policy_maker,
+            run.sims.keep_logged_mix,
         )  # conversations as codes: no string made per call, an int kept per conversation
         if not run.content_free:
             logged_found += _unread_writes(run.sims, fp, run.logged, run.order, run.conversation.keys(), run.primary)

@@ -178,6 +178,9 @@ class Simulations:
     # (``forget_whatifs``), or never (``part_memo=False``: every part simulated, for the tests)
     part_memo: bool = True
     _memo: PartMemo | None = None
+    # every call on the model it was sent to (each model's cache fed its calls only), simulated by
+    # the advisor's model-switch check (``keep_logged_mix``): the recommendation's current mix
+    _logged_mix: Outcomes | None = None
 
     def run(
         self, e: ModelEntry, var: Variant | None = None, on_outcome=None, overrides: dict[str, Any] | None = None
@@ -419,6 +422,8 @@ class Simulations:
         alike); a partition (its footprints connected, ``simulate.partition``) whose calls are all
         on the model keeps that run's outcomes, for it sees the same calls in the same order; only
         the model's calls in partitions shared with another model go through a fresh cache."""
+        if var is None and self._logged_mix is not None and self._as_logged_mix(assign):
+            return self._from_logged_mix(assign)
         n = len(self.fp.facts)
         models = {e.id: e for e in assign}
         if any(e.id in self.per_group or e.id in self.overrides or e.id in self.scaled for e in models.values()):
@@ -443,6 +448,52 @@ class Simulations:
                 out.put(i, o.read, o.write, o.write_1h, o.total)
             feed_outcomes(out, facts, rerun, seq, pol)
             del rerun
+        return out
+
+    def keep_logged_mix(self, calls: Sequence[int], outcomes: Outcomes) -> None:
+        """Keep the outcomes of every call on the model it was sent to (``advise.session``'s
+        ``simulate_placed`` over the log as logged, each model's cache fed its calls only, its
+        policy from ``policy_maker``) when ``calls`` are every call of the log (in ``order``):
+        ``mixed`` takes them for that placement instead of simulating it again (narrowed, as the
+        simulations as logged are kept)."""
+        if len(calls) == len(self.fp.facts):
+            self._logged_mix = outcomes.narrowed(self._columns)
+
+    def _as_logged_mix(self, assign: Sequence[ModelEntry]) -> bool:
+        """Whether ``assign`` puts every call on the model it was sent to (as the kept mix,
+        ``keep_logged_mix``), each model's family shapes and measurer at hand."""
+        shapes = self.fp.shapes
+        if any(
+            e.tokenizer not in self.measurers or e.tokenizer not in shapes for e in {e.id: e for e in assign}.values()
+        ):
+            return False
+        find, model = self.catalog.find, reader(self.fp.facts, "model")
+        for i, e in enumerate(assign):
+            got = find(model(i))
+            if got is None or got.id != e.id:
+                return False
+        return True
+
+    def _from_logged_mix(self, assign: Sequence[ModelEntry]) -> Outcomes:
+        """The outcomes of ``scenarios.simulate`` of the placement as logged (``_as_logged_mix``)
+        over the log as logged, each model's policy with the run's parameters (what a caller of
+        ``mixed`` runs where it gives None), from the kept mix: a model's calls keep their kept
+        outcomes where the mix ran its cache with those parameters (``policy_maker`` gives them to
+        a model with no ``overrides``), and go through a fresh cache with them otherwise (a
+        comparison model, its breakpoints placed).
+
+        Why that is exact: each model keeps its own cache, fed only the calls placed on it, in
+        ``order``, with its own family's shapes (``fp.shapes``) and the log's facts, in the kept
+        mix as in ``scenarios.simulate``; so a model's outcomes depend on its calls and its
+        policy only, and with the same policy they are the same (``tests/test_fewer_switches.py``)."""
+        out = self._logged_mix.copy()  # type: ignore[union-attr]  # kept: ``_as_logged_mix`` asked first
+        models = {e.id: e for e in assign}
+        for mid, e in models.items():
+            if mid not in self.overrides:
+                continue
+            mine = array("q", (i for i in self.order if assign[i].id == mid))
+            make = self.policy_maker(e, self.opts.params_for(self.opts.cache_policy or e.cache_policy))
+            feed_outcomes(out, self.fp.facts, mine, self.fp.shapes[e.tokenizer], make())
         return out
 
     def _prints(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -21,7 +21,7 @@ from typing import Any, cast
 from ..knowledge.catalog import Catalog, ModelEntry
 from ..measure.shape import Shape
 from ..model.facts import CallFacts, column, dropped_users, feed_rows
-from ..simulate.partition import Footprints, UnitResult, components, footprints_of
+from ..simulate.partition import Footprints, UnitResult, components, footprints_each, footprints_of
 from ..simulate.partition import footprints as footprints
 from ..simulate.partition import quiet_collector as quiet_collector
 from ..simulate.policies import FootprintPolicy, Outcome, Policy
@@ -46,6 +46,19 @@ def simulate(
     looked up already (``PriceCodes``, made with this ``fallback``). Each call is priced in the
     bucket of its own model, as ``price`` prices one model's calls.
     """
+    out = simulate_placed(facts, order, assign, shapes, policies, on_outcome)
+    return price_placed(facts, order, assign, out, catalog, fallback=fallback, codes=codes)
+
+
+def simulate_placed(
+    facts: Sequence[CallFacts],
+    order: Sequence[int],
+    assign: Callable[[int], ModelEntry],
+    shapes: dict[str, Sequence[Shape]],
+    policies: dict[str, Policy],
+    on_outcome: Callable[[int, Outcome], None] | None = None,
+) -> Outcomes:
+    """``simulate``'s outcomes, unpriced: each call of ``order`` through its assigned model's cache."""
     out = Outcomes.zeros(len(facts))
     put = out.put
     drop = dropped_users(facts)  # a what-if's groups sent with no user id
@@ -64,7 +77,7 @@ def simulate(
             put(i, o.read, o.write, o.write_1h, o.total)
             if on_outcome is not None:
                 on_outcome(i, o)
-    return price_placed(facts, order, assign, out, catalog, fallback=fallback, codes=codes)
+    return out
 
 
 def price_placed(
@@ -639,6 +652,74 @@ def resimulate(
     rerun = [i for i in order if root(new_prints.get(i, base_prints[i])[0]) in dirty]
     out = base.copy()
     _feed(out, facts, rerun, shapes, policy)
+    return out
+
+
+def resimulate_placed(
+    base: Outcomes,
+    was: Callable[[int], ModelEntry],
+    now: Callable[[int], ModelEntry],
+    changed: Iterable[int],
+    facts: Sequence[CallFacts],
+    order: Sequence[int],
+    shapes: Mapping[str, Sequence[Shape]],
+    makers: Mapping[str, Callable[[], Policy]],
+    prints: dict[str, dict[int, tuple]] | None = None,
+) -> Outcomes:
+    """The outcomes of ``simulate_placed`` with the calls of ``order`` placed by ``now``, from its
+    outcomes with them placed by ``was`` (``base``), where the ``changed`` calls are the only ones
+    placed on another model. Per model ``m`` one changed call reaches (placed on it by ``was`` or
+    ``now``): the calls placed on ``m`` by ``now`` whose footprint under ``m``'s policy is
+    connected to a changed call's, the graph made of the calls placed on ``m`` by either, go
+    through a fresh cache of ``m`` (``makers[m]()``) in ``order``; every other call keeps its
+    outcome in ``base``. Footprints are made for those calls only (not every call of the log for
+    a model of a few), kept in ``prints`` (model -> call -> footprint) when given, for the
+    caller's next placement: a call's footprint does not depend on where the others are placed.
+
+    Why that is exact, as ``resimulate`` argues for a what-if: each model keeps its own cache, so
+    a model no changed call reaches is fed the same calls as in ``base``, in the same order. For a
+    model ``m`` it reaches, take a partition ``P`` of the graph over the calls ``m`` is fed by
+    either placement (footprints connected) that holds no changed call: a call of ``P`` placed on
+    ``m`` by one placement and not by the other would be a changed call, so ``m`` is fed the same
+    calls of ``P`` in both, in the same order, with the same shapes (``shapes`` of ``m``'s family)
+    and facts; a call's footprint does not depend on where the others are placed, and no call
+    outside ``P`` shares a footprint key with ``P``'s (the partitions of the calls fed under
+    ``now`` alone are finer, each within one of these): ``P``'s calls have their ``base``
+    outcomes. A policy without footprints is one partition: every call on ``m`` runs again.
+    ``tests/test_fewer_switches.py`` checks it against ``simulate_placed`` on random logs."""
+    out = base.copy()
+    touched: dict[str, tuple[str, list[int]]] = {}  # model -> its family and the changed calls that reach it
+    for i in changed:
+        for e in (was(i), now(i)):
+            got = touched.setdefault(e.id, (e.tokenizer, []))[1]
+            if not got or got[-1] != i:
+                got.append(i)
+    if not touched:
+        return out
+    either: dict[str, list[int]] = {m: [] for m in touched}  # the calls each touched model is fed by either
+    placed: dict[str, list[int]] = {m: [] for m in touched}  # and by ``now``, in ``order``
+    for i in order:
+        a, b = was(i).id, now(i).id
+        if a in either:
+            either[a].append(i)
+        if b in either:
+            placed[b].append(i)
+            if b != a:
+                either[b].append(i)
+    for m, (family, hit) in touched.items():
+        pol = makers[m]()
+        if getattr(pol, "footprint", None) is None or hasattr(pol, "storage_token_hours"):  # as ``footprints``
+            rerun = placed[m]
+        else:
+            p = prints.setdefault(m, {}) if prints is not None else {}
+            new = [i for i in either[m] if i not in p]
+            if new:
+                p.update(footprints_each(new, facts, shapes[family], cast(FootprintPolicy, pol)))
+            find = components(p[i] for i in either[m])
+            dirty = {find(k) for i in hit for k in p[i]}
+            rerun = [i for i in placed[m] if find(p[i][0]) in dirty]
+        if rerun:
+            _feed(out, facts, rerun, shapes[family], pol)
     return out
 
 
