@@ -442,10 +442,12 @@ class Simulations:
                 return None
             find = components(prints)
             shared = {find(prints[i][0]) for i in range(n) if assign[i].id != mid}
-            rerun = array(tc, (i for i in order if assign[i].id == mid and find(prints[i][0]) in shared))
-            del shared
+            rerun = array(tc)  # the model's calls in partitions it shares, in order
             for i, o in got.walk(i for i in order if assign[i].id == mid):  # read in place: a patch is not made whole
                 out.put(i, o.read, o.write, o.write_1h, o.total)
+                if find(prints[i][0]) in shared:
+                    rerun.append(i)
+            del shared
             feed_outcomes(out, facts, rerun, seq, pol)
             del rerun
         return out
