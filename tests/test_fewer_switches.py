@@ -75,6 +75,20 @@ def _log(measurer, calls):
     return facts, order, {"deepseek-v4": shapes}
 
 
+def _placements(measurer, calls, names):
+    """A log of ``calls`` placed on the models ``names`` as logged (``was``: each call's 5th field)
+    and after a move (``now``: its 6th, None to stay), the moved calls and the outcomes as logged;
+    each model's cache counts the requests fed to it (``Counting``)."""
+    models = [SimpleNamespace(id=n, tokenizer="deepseek-v4") for n in names]
+    makers = {e.id: (lambda n=e.id: Counting(CACHES[n](measurer))) for e in models}
+    facts, order, shapes = _log(measurer, calls)
+    was = [models[c[4]] for c in calls]
+    now = [models[c[5]] if c[5] is not None else models[c[4]] for c in calls]
+    moved = [i for i in order if was[i].id != now[i].id]
+    base = simulate_placed(facts, order, was.__getitem__, shapes, {m: make() for m, make in makers.items()})
+    return makers, facts, order, shapes, was, now, moved, base
+
+
 def _columns(o):
     return list(o.read), list(o.write), list(o.write_1h), list(o.total)
 
@@ -96,13 +110,7 @@ def test_resimulated_placement_equals_a_whole_simulation(measurer, calls, names)
     """Outcomes re-run from the placement as logged, only the reached partitions fed, equal the new
     placement simulated from scratch; and no more requests are fed than the new placement's calls
     on the models a moved call reaches."""
-    models = [SimpleNamespace(id=n, tokenizer="deepseek-v4") for n in names[:3]]
-    makers = {e.id: (lambda n=e.id: Counting(CACHES[n](measurer))) for e in models}
-    facts, order, shapes = _log(measurer, calls)
-    was = [models[c[4]] for c in calls]
-    now = [models[c[5]] if c[5] is not None else models[c[4]] for c in calls]
-    moved = [i for i in order if was[i].id != now[i].id]
-    base = simulate_placed(facts, order, was.__getitem__, shapes, {m: make() for m, make in makers.items()})
+    makers, facts, order, shapes, was, now, moved, base = _placements(measurer, calls, names[:3])
     want = simulate_placed(facts, order, now.__getitem__, shapes, {m: make() for m, make in makers.items()})
     prints: dict = {}
     Counting.fed = 0
@@ -120,13 +128,7 @@ def test_a_move_reruns_only_its_partitions(measurer):
     """Two system prompts (two partitions on each model): calls moved within the first re-run that
     partition on the models they leave and join, not the second's calls."""
     calls = [(2 * (i % 2), None, "ok", 10.0, 0, 1 if i % 4 == 0 else None) for i in range(40)]
-    models = [SimpleNamespace(id=n, tokenizer="deepseek-v4") for n in ("pro", "flash")]
-    makers = {e.id: (lambda n=e.id: Counting(CACHES[n](measurer))) for e in models}
-    facts, order, shapes = _log(measurer, calls)
-    was = [models[c[4]] for c in calls]
-    now = [models[c[5]] if c[5] is not None else models[c[4]] for c in calls]
-    moved = [i for i in order if was[i].id != now[i].id]
-    base = simulate_placed(facts, order, was.__getitem__, shapes, {m: make() for m, make in makers.items()})
+    makers, facts, order, shapes, was, now, moved, base = _placements(measurer, calls, ("pro", "flash"))
     Counting.fed = 0
     got = resimulate_placed(base, was.__getitem__, now.__getitem__, moved, facts, order, shapes, makers)
     assert Counting.fed == 20  # the first prompt's calls: 10 left on pro, 10 moved to flash; none of the second's
