@@ -16,7 +16,15 @@ from hypothesis import strategies as st
 from test_tokens_lines import _Changed  # the loaded tokenizer with one part replaced
 
 from promptcache.measure import tokens as T
-from promptcache.measure.tokens import WordCache, load_tokenizer, output_piece, overlapping, render, words_apply
+from promptcache.measure.tokens import (
+    WordCache,
+    load_tokenizer,
+    output_piece,
+    overlapping,
+    render,
+    word_encoder,
+    words_apply,
+)
 from promptcache.read.reader import read_logs
 
 
@@ -131,6 +139,22 @@ def test_a_known_chunk_is_not_split_again(hf, batch, whole, monkeypatch):
 
     monkeypatch.setattr(T, "_WORDS", _NoWords())
     assert cache.encode("the mat, on the cat") == whole("the mat, on the cat")
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_ASCII_TEXT)
+def test_the_word_encoder_gives_the_tokenizers_ids(hf, batch, text):
+    """``word_encoder`` (the BPE model on the byte-level word) gives each word the ids the whole
+    tokenizer gives it; the DeepSeek tokenizer's word cache uses it."""
+    words = T._WORDS.findall(text)
+    assert word_encoder(hf)(words) == batch(words)
+
+
+def test_the_word_encoder_on_every_character(hf, batch):
+    every = "".join(chr(b) for b in T._FAST_BYTES)
+    words = [chr(b) for b in T._FAST_BYTES] + T._WORDS.findall(every + every[::-1]) + [" Hello", "\r\n\t "]
+    assert word_encoder(hf)(words) == batch(words)
+    assert load_tokenizer("deepseek-v4")._encode.__self__.encode_words.__name__ == "encode_words"
 
 
 def _bytelevel(word: str) -> str:

@@ -190,7 +190,7 @@ def load_tokenizer(family: str) -> Tokenizer:
         if splits_at_lines(tk):
             encode = LineCache(one).encode
             if words_apply(tk):  # most text then needs no tokenizer call at all
-                encode = WordCache(many, encode, tk).encode
+                encode = WordCache(word_encoder(tk) or many, encode, tk).encode
         return Tokenizer(family, DEEPSEEK_LABEL, True, encode, many)
     import tiktoken
 
@@ -372,6 +372,33 @@ def words_apply(tk) -> bool:
         return not any(t.lstrip or t.rstrip or t.single_word for t in tk.get_added_tokens_decoder().values())
     except Exception:  # another tokenizers API: do without the word cache
         return False
+
+
+def word_encoder(tk) -> Callable[[list[str]], list[list[int]]] | None:
+    """``WordCache``'s ``encode_words`` for a tokenizer ``words_apply`` holds for: each word of the
+    fast path (printable ASCII, tab, LF, CR) mapped to the byte-level alphabet (the tokenizer's own
+    ``ByteLevel`` step, asked once per character) and given to its BPE model (``model.tokenize``):
+    what the tokenizer does to a word that is one pre-token, without its pipeline around it. The
+    same ids as ``encode_batch_fast`` of the words; ~2.5x faster on the 3,000-call log's 8,293
+    words, which come a few at a time (one batch call each, ~60 µs of overhead). None when this
+    ``tokenizers`` has no such calls."""
+    try:
+        from tokenizers.pre_tokenizers import ByteLevel
+
+        level = ByteLevel(add_prefix_space=False, use_regex=False)  # as ``_DEEPSEEK_PRETOKENIZER``'s
+        table = {}
+        for b in _FAST_BYTES:
+            ((mapped, _),) = level.pre_tokenize_str(chr(b))
+            table[b] = mapped
+        tokenize = tk.model.tokenize
+    except Exception:  # another tokenizers API: the tokenizer's batch call
+        return None
+    to_bytes = str.maketrans(table)
+
+    def encode_words(words: list[str]) -> list[list[int]]:
+        return [[t.id for t in tokenize(w.translate(to_bytes))] for w in words]
+
+    return encode_words
 
 
 def overlapping(tokens: set[str]) -> set[str]:
