@@ -550,6 +550,7 @@ def render(call: Call, family: str) -> tuple[list[Piece], str]:
     return _render_chatml(call)
 
 
+@functools.lru_cache(maxsize=1024)  # an assistant turn's calls come back with every later call of its conversation
 def _tool_calls_deepseek(raw: str) -> str:
     import orjson
 
