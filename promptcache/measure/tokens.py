@@ -24,7 +24,7 @@ import json
 import os
 import re
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -514,9 +514,37 @@ class WordCache:
         chunks = self.chunks
         if len(chunks) > self.chunk_limit:
             chunks.clear()
-        got: list[tuple[int, ...] | None] = list(map(chunks.get, cs))
-        got[0] = None  # the text before the first space: no space of its own
-        miss = [0]
+        got: list[Sequence[int] | None] = list(map(chunks.get, cs))
+        got[0] = self._words(cs[0])  # the text before the first space: no space of its own
+        if None in got:
+            self._new_chunks(cs, got)
+        return list(chain.from_iterable(got))  # type: ignore[arg-type]  # every None replaced
+
+    def _words(self, text: str) -> list[int]:
+        """The ids of a text on the fast path, word by word."""
+        words = _WORDS.findall(text)
+        ids = self.ids
+        try:
+            return list(chain.from_iterable(map(ids.__getitem__, words)))
+        except KeyError:
+            pass
+        self._new_words(words)
+        return list(chain.from_iterable(map(ids.__getitem__, words)))
+
+    def _new_words(self, words: list[str]) -> None:
+        """Encode the words not known yet, each once (the cache started again when full)."""
+        ids = self.ids
+        if len(ids) > self.limit:
+            ids.clear()
+        new = list(dict.fromkeys(w for w in words if w not in ids))
+        if new:
+            for w, word_ids in zip(new, self.encode_words(new), strict=True):
+                ids[w] = tuple(word_ids)
+
+    def _new_chunks(self, cs: list[str], got: list[Sequence[int] | None]) -> None:
+        """The ids of the chunks ``got`` lacks (None), from their words (new words encoded in one
+        call), kept."""
+        miss = []
         i = 0
         while True:
             try:
@@ -524,19 +552,11 @@ class WordCache:
             except ValueError:
                 break
             miss.append(i)
-        each = [_WORDS.findall(cs[0]), *(_WORDS.findall(" " + cs[i]) for i in miss[1:])]
-        ids = self.ids
-        if len(ids) > self.limit:
-            ids.clear()
-        new = list(dict.fromkeys(w for words in each for w in words if w not in ids))
-        if new:
-            for w, word_ids in zip(new, self.encode_words(new), strict=True):
-                ids[w] = tuple(word_ids)
+        each = [_WORDS.findall(" " + cs[i]) for i in miss]
+        self._new_words([w for words in each for w in words])
+        ids, chunks = self.ids, self.chunks
         for i, words in zip(miss, each, strict=True):
-            got[i] = chunk_ids = tuple(chain.from_iterable(map(ids.__getitem__, words)))
-            if i:
-                chunks[cs[i]] = chunk_ids
-        return list(chain.from_iterable(got))  # type: ignore[arg-type]  # every None replaced
+            got[i] = chunks[cs[i]] = tuple(chain.from_iterable(map(ids.__getitem__, words)))
 
 
 def is_deepseek_reasoner(model: str) -> bool:
