@@ -379,9 +379,9 @@ def word_encoder(tk) -> Callable[[list[str]], list[list[int]]] | None:
     fast path (printable ASCII, tab, LF, CR) mapped to the byte-level alphabet (the tokenizer's own
     ``ByteLevel`` step, asked once per character) and given to its BPE model (``model.tokenize``):
     what the tokenizer does to a word that is one pre-token, without its pipeline around it. The
-    same ids as ``encode_batch_fast`` of the words; ~2.5x faster on the 3,000-call log's 8,293
-    words, which come a few at a time (one batch call each, ~60 µs of overhead). None when this
-    ``tokenizers`` has no such calls."""
+    same ids as ``encode_batch_fast`` of the words. On the 3,000-call log's 8,293 words: 0.029 s,
+    against 0.089 s (0.145 s of CPU: the batch spreads over threads) in batches of four, about what
+    its 2,340 batch calls held. None when this ``tokenizers`` has no such calls."""
     try:
         from tokenizers.pre_tokenizers import ByteLevel
 
