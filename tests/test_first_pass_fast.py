@@ -192,3 +192,28 @@ def test_reread_parses_only_the_lines_wanted(tmp_path, monkeypatch):
     assert [i for i, _ in got] == wanted and [c for _, c in got] == [calls[i] for i in wanted]
     assert parsed[0] <= len(wanted) + 8  # the first records sniffed for the format, then the wanted
     assert parsed[0] < len(calls) / 4
+
+
+@given(n=st.integers(0, 70), block=st.sampled_from([1, 2, 16]))
+def test_block_hashes_chain_each_full_block(n, block):
+    """``Measurer._store`` hashes each full block of ids chained from ``ROOT`` as
+    ``hash((h, *ids[i - b : i]))`` (a tuple of one iterator's items, not a slice: the same hash)."""
+    m = Measurer("blocks", block_tokens=block)
+    ids = [(i * 7919) % 100_003 for i in range(n)]
+    assert m._store(42, ids, 3) == n + 3
+    want, h = [], S.ROOT
+    for i in range(block, n + 1, block):
+        h = hash((h, *ids[i - block : i]))
+        want.append(h)
+    assert list(m.blocks(42)) == want
+
+
+def test_tool_calls_rendered_once_per_text():
+    """An assistant turn's tool calls come back with every later call of its conversation: rendered
+    once (the same string object), as before."""
+    from promptcache.measure import tokens as T
+
+    raw = '[{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\\"a\\": 1}"}}]'
+    got = T._tool_calls_deepseek(raw)
+    assert got == f'{T.TOOL_CALLS[0]}{T.TOOL_CALL[0]}f{T.TOOL_CALL[1]}{{"a": 1}}{T.TOOL_CALL[2]}{T.TOOL_CALLS[1]}'
+    assert T._tool_calls_deepseek(raw) is got

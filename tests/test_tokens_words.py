@@ -16,7 +16,15 @@ from hypothesis import strategies as st
 from test_tokens_lines import _Changed  # the loaded tokenizer with one part replaced
 
 from promptcache.measure import tokens as T
-from promptcache.measure.tokens import WordCache, load_tokenizer, output_piece, overlapping, render, words_apply
+from promptcache.measure.tokens import (
+    WordCache,
+    load_tokenizer,
+    output_piece,
+    overlapping,
+    render,
+    word_encoder,
+    words_apply,
+)
 from promptcache.read.reader import read_logs
 
 
@@ -89,6 +97,66 @@ def test_on_ascii_text_every_word_is_the_tokenizers(hf, tiny, whole, text):
     assert [w for w, _ in hf.pre_tokenizer.pre_tokenize_str(text)] == [_bytelevel(w) for w in words]
 
 
+_SPACED_TEXT = st.lists(
+    st.sampled_from(["a", "Zq", "1", "23", "4567", ".", ",", "(", "'", " ", "  ", "\t", "\n", "\r", "\n ", "\t "]),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=_SPACED_TEXT)
+def test_the_chunks_fall_apart_into_the_texts_words(text):
+    """The spaces ``WordCache`` splits a text at (every space after a character other than whitespace)
+    are where words start: each chunk's words, a chunk read alone with its space, are the text's."""
+    simple = not any(ws in text for ws in ("  ", "\n ", "\t ", "\r "))
+    chunks = text.split(" ") if simple else T._CHUNK_SPACES.split(text)
+    assert chunks == T._CHUNK_SPACES.split(text)  # the plain split where it may be used
+    words = [*T._WORDS.findall(chunks[0]), *(w for c in chunks[1:] for w in T._WORDS.findall(" " + c))]
+    assert words == T._WORDS.findall(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(_SPACED_TEXT, min_size=1, max_size=6))
+def test_chunk_cache_gives_the_tokenizers_ids(hf, batch, whole, texts):
+    cache = WordCache(batch, whole, hf, limit=8, chunk_limit=3)  # both caches start again, often
+    for t in texts + texts:
+        assert cache.encode(t) == whole(t)
+
+
+def test_a_known_chunk_is_not_split_again(hf, batch, whole, monkeypatch):
+    cache = _cache(hf, batch, whole)
+    text = "the cat sat on the mat, twice:\nthe cat sat"
+    assert cache.encode(text) == whole(text)
+    assert set(cache.chunks) == {"cat", "sat", "on", "the", "mat,", "twice:\nthe"}
+    assert cache.chunks["mat,"] == tuple(whole(" mat,"))
+
+    words = T._WORDS
+
+    class _NoWords:
+        def findall(self, s: str) -> list[str]:
+            assert s == "the", s  # only the text before the first space: every chunk is known
+            return words.findall(s)
+
+    monkeypatch.setattr(T, "_WORDS", _NoWords())
+    assert cache.encode("the mat, on the cat") == whole("the mat, on the cat")
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_ASCII_TEXT)
+def test_the_word_encoder_gives_the_tokenizers_ids(hf, batch, text):
+    """``word_encoder`` (the BPE model on the byte-level word) gives each word the ids the whole
+    tokenizer gives it; the DeepSeek tokenizer's word cache uses it."""
+    words = T._WORDS.findall(text)
+    assert word_encoder(hf)(words) == batch(words)
+
+
+def test_the_word_encoder_on_every_character(hf, batch):
+    every = "".join(chr(b) for b in T._FAST_BYTES)
+    words = [chr(b) for b in T._FAST_BYTES] + T._WORDS.findall(every + every[::-1]) + [" Hello", "\r\n\t "]
+    assert word_encoder(hf)(words) == batch(words)
+    assert load_tokenizer("deepseek-v4")._encode.__self__.encode_words.__name__ == "encode_words"
+
+
 def _bytelevel(word: str) -> str:
     from tokenizers.pre_tokenizers import ByteLevel
 
@@ -119,6 +187,13 @@ def test_off_the_fast_path(hf, batch, whole):
     cache = _cache(hf, batch, whole)
     for t in ["naïve café", "漢字 kanji", "a\x0bb", "a\x1cb", f"<｜/table>｜DSML｜ x {T.USER}", "tab\u00a0nbsp"]:
         assert cache.encode(t) == whole(t)
+
+
+def test_the_fast_alphabet():
+    """``_FAST_BYTES`` is the alphabet the split was proven on: printable ASCII, tab, LF and CR."""
+    import re
+
+    assert {chr(b) for b in T._FAST_BYTES} == {chr(c) for c in range(128) if re.fullmatch(r"[\t\n\r -~]", chr(c))}
 
 
 def test_an_added_token_without_lt(batch, whole):

@@ -24,7 +24,7 @@ import json
 import os
 import re
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -190,7 +190,7 @@ def load_tokenizer(family: str) -> Tokenizer:
         if splits_at_lines(tk):
             encode = LineCache(one).encode
             if words_apply(tk):  # most text then needs no tokenizer call at all
-                encode = WordCache(many, encode, tk).encode
+                encode = WordCache(word_encoder(tk) or many, encode, tk).encode
         return Tokenizer(family, DEEPSEEK_LABEL, True, encode, many)
     import tiktoken
 
@@ -345,8 +345,21 @@ _WORDS = re.compile(
     r"|[ \t\r\n]+(?![^ \t\r\n0-9])"
     r"|[ \t\r\n]+"
 )
-_NOT_FAST = re.compile(r"[^\t\n\r -~]")  # a character off the fast path's alphabet
+# the fast path's alphabet, as bytes: an ASCII text is on it when deleting these leaves nothing
+# (``bytes.translate``: ~5x faster than searching the text for a character off it with a regex)
+_FAST_BYTES = b"\t\n\r" + bytes(range(32, 127))
 WORD_CACHE_WORDS = 200_000  # distinct words kept; past it the cache starts again
+# The words of a text also fall apart at every space that follows a character other than space, tab,
+# CR or LF: no word can hold such a space past its first character (a letter, digit or punctuation
+# run takes none; a space starts only a letter or punctuation word; a whitespace run holds it only
+# after the whitespace before it), so the word before it ends there, and the words from the space on
+# are those of the text from there alone (no alternative looks behind; the one lookahead, at the end
+# of a whitespace run, cannot sit just before such a space, and it succeeds at the end of a text as
+# before a space). ``WordCache`` keeps the ids of each such chunk (a space and what follows it up to
+# the next such space): prose repeats its chunks (" the", " is,") far more than it brings new ones,
+# and one ``str.split`` and a dict lookup a chunk cost less than matching its words with ``_WORDS``.
+_CHUNK_SPACES = re.compile(r" (?<![ \t\r\n] )")  # the spaces the chunks start at, where ``split(" ")`` would err
+WORD_CACHE_CHUNKS = 50_000  # distinct chunks kept; past it that cache starts again
 
 
 def words_apply(tk) -> bool:
@@ -359,6 +372,33 @@ def words_apply(tk) -> bool:
         return not any(t.lstrip or t.rstrip or t.single_word for t in tk.get_added_tokens_decoder().values())
     except Exception:  # another tokenizers API: do without the word cache
         return False
+
+
+def word_encoder(tk) -> Callable[[list[str]], list[list[int]]] | None:
+    """``WordCache``'s ``encode_words`` for a tokenizer ``words_apply`` holds for: each word of the
+    fast path (printable ASCII, tab, LF, CR) mapped to the byte-level alphabet (the tokenizer's own
+    ``ByteLevel`` step, asked once per character) and given to its BPE model (``model.tokenize``):
+    what the tokenizer does to a word that is one pre-token, without its pipeline around it. The
+    same ids as ``encode_batch_fast`` of the words. On the 3,000-call log's 8,293 words: 0.029 s,
+    against 0.089 s (0.145 s of CPU: the batch spreads over threads) in batches of four, about what
+    its 2,340 batch calls held. None when this ``tokenizers`` has no such calls."""
+    try:
+        from tokenizers.pre_tokenizers import ByteLevel
+
+        level = ByteLevel(add_prefix_space=False, use_regex=False)  # as ``_DEEPSEEK_PRETOKENIZER``'s
+        table = {}
+        for b in _FAST_BYTES:
+            ((mapped, _),) = level.pre_tokenize_str(chr(b))
+            table[b] = mapped
+        tokenize = tk.model.tokenize
+    except Exception:  # another tokenizers API: the tokenizer's batch call
+        return None
+    to_bytes = str.maketrans(table)
+
+    def encode_words(words: list[str]) -> list[list[int]]:
+        return [[t.id for t in tokenize(w.translate(to_bytes))] for w in words]
+
+    return encode_words
 
 
 def overlapping(tokens: set[str]) -> set[str]:
@@ -414,7 +454,11 @@ def _trie_pattern(words: set[str]) -> str:
 class WordCache:
     """``encode`` that runs BPE once per distinct word (see above); the ids are the tokenizer's.
     ``encode_words`` encodes a batch of words (each its own pre-token); ``fallback`` encodes a part
-    off the fast path, or a whole text holding an added token that could overlap another. Bounded: past ``limit`` words it starts again (speed only, never the ids)."""
+    off the fast path, or a whole text holding an added token that could overlap another. It keeps
+    each distinct chunk's ids too (``chunks``: a space and the text up to the next space that
+    follows no whitespace, see ``_CHUNK_SPACES``), so a text whose chunks are known is not matched
+    word by word at all. Bounded: past ``limit`` words, or ``chunk_limit`` chunks, that cache
+    starts again (speed only, never the ids)."""
 
     def __init__(
         self,
@@ -422,11 +466,14 @@ class WordCache:
         fallback: Callable[[str], list[int]],
         tk,
         limit: int = WORD_CACHE_WORDS,
+        chunk_limit: int = WORD_CACHE_CHUNKS,
     ):
         self.encode_words = encode_words
         self.fallback = fallback
         self.limit = limit
         self.ids: dict[str, tuple[int, ...]] = {}
+        self.chunk_limit = chunk_limit
+        self.chunks: dict[str, tuple[int, ...]] = {}  # a chunk (its leading space left out) -> its ids
         contents = {t.content for t in tk.get_added_tokens_decoder().values()}
         self.token_ids = {t: tk.token_to_id(t) for t in contents}
         self.risky = overlapping(contents)  # a text with one of these: the tokenizer splits it
@@ -456,21 +503,60 @@ class WordCache:
         return self.fallback(text)
 
     def _part(self, text: str) -> list[int]:
-        """The ids of a text holding no added token."""
-        if not text.isascii() or _NOT_FAST.search(text):
+        """The ids of a text holding no added token: its first chunk's words, then each chunk's ids,
+        kept (``chunks``) or made from its words."""
+        if not text.isascii() or text.encode("ascii").translate(None, _FAST_BYTES):
             return self.fallback(text)
+        if "  " in text or "\n " in text or "\t " in text or "\r " in text:
+            cs = _CHUNK_SPACES.split(text)  # some spaces follow whitespace: no chunk starts at those
+        else:
+            cs = text.split(" ")
+        chunks = self.chunks
+        if len(chunks) > self.chunk_limit:
+            chunks.clear()
+        got: list[Sequence[int] | None] = list(map(chunks.get, cs))
+        got[0] = self._words(cs[0])  # the text before the first space: no space of its own
+        if None in got:
+            self._new_chunks(cs, got)
+        return list(chain.from_iterable(got))  # type: ignore[arg-type]  # every None replaced
+
+    def _words(self, text: str) -> list[int]:
+        """The ids of a text on the fast path, word by word."""
         words = _WORDS.findall(text)
         ids = self.ids
         try:
             return list(chain.from_iterable(map(ids.__getitem__, words)))
         except KeyError:
             pass
+        self._new_words(words)
+        return list(chain.from_iterable(map(ids.__getitem__, words)))
+
+    def _new_words(self, words: list[str]) -> None:
+        """Encode the words not known yet, each once (the cache started again when full)."""
+        ids = self.ids
         if len(ids) > self.limit:
             ids.clear()
         new = list(dict.fromkeys(w for w in words if w not in ids))
-        for w, got in zip(new, self.encode_words(new), strict=True):
-            ids[w] = tuple(got)
-        return list(chain.from_iterable(map(ids.__getitem__, words)))
+        if new:
+            for w, word_ids in zip(new, self.encode_words(new), strict=True):
+                ids[w] = tuple(word_ids)
+
+    def _new_chunks(self, cs: list[str], got: list[Sequence[int] | None]) -> None:
+        """The ids of the chunks ``got`` lacks (None), from their words (new words encoded in one
+        call), kept."""
+        miss = []
+        i = 0
+        while True:
+            try:
+                i = got.index(None, i + 1)
+            except ValueError:
+                break
+            miss.append(i)
+        each = [_WORDS.findall(" " + cs[i]) for i in miss]
+        self._new_words([w for words in each for w in words])
+        ids, chunks = self.ids, self.chunks
+        for i, words in zip(miss, each, strict=True):
+            got[i] = chunks[cs[i]] = tuple(chain.from_iterable(map(ids.__getitem__, words)))
 
 
 def is_deepseek_reasoner(model: str) -> bool:
@@ -484,6 +570,7 @@ def render(call: Call, family: str) -> tuple[list[Piece], str]:
     return _render_chatml(call)
 
 
+@functools.lru_cache(maxsize=1024)  # an assistant turn's calls come back with every later call of its conversation
 def _tool_calls_deepseek(raw: str) -> str:
     import orjson
 

@@ -38,7 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -228,7 +228,13 @@ def _open(path: Path) -> io.BufferedIOBase:
         magic = fh.read(2)
     if magic == b"\x1f\x8b":
         return gzip.open(path, "rb")
-    return open(path, "rb")
+    return cast(io.BufferedIOBase, open(path, "rb", buffering=READ_BUFFER))  # a BufferedReader
+
+
+# a local file's read buffer: ``readline`` of a line longer than the default buffer (8 KB; a chat
+# log's lines are ~30 KB) grows its result chunk by chunk, ~3.5x the time of reading into 64 KB on
+# the 3,000-call log (0.075 s against 0.022 s for its 89 MB)
+READ_BUFFER = 1 << 16
 
 
 # --- containers -------------------------------------------------------------------------------
