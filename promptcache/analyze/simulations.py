@@ -21,11 +21,13 @@ from ..price.scenarios import (
     Patched,
     PriceCodes,
     feed_outcomes,
+    feed_together,
     footprints,
     ints64,
     merge_units,
     price,
     simulate_outcomes,
+    simulate_together,
 )
 from ..price.units import (
     Counted,
@@ -59,6 +61,7 @@ from ..simulate.partition import (
     call_roots,
     components,
     feed,
+    feed_many,
     footprints_each,
     footprints_of,
     split,
@@ -178,6 +181,9 @@ class Simulations:
     # (``forget_whatifs``), or never (``part_memo=False``: every part simulated, for the tests)
     part_memo: bool = True
     _memo: PartMemo | None = None
+    # a comparison model's per-group placements as logged simulated in one pass (``_logged_together``);
+    # False: each alone (for the tests)
+    together: bool = True
     # every call on the model it was sent to (each model's cache fed its calls only), simulated by
     # the advisor's model-switch check (``keep_logged_mix``): the recommendation's current mix
     _logged_mix: Outcomes | None = None
@@ -528,6 +534,10 @@ class Simulations:
         got = next((o for v, o, _ in kept if v is var), None)
         if got is not None:
             return got, self._layout(var, self.scaled.get(e.id, (e.tokenizer, 1.0)))
+        if var is None:
+            self._logged_together(e, list(self.per_group[e.id].values()))
+        else:
+            self._whatif_together(e, var, list(self.per_group[e.id].values()))
         runs = {name: self._outcomes(e, var, params)[:2] for name, params in self.per_group[e.id].items()}
         layout = next(iter(runs.values()))[1]
         facts, order, _ = layout
@@ -553,6 +563,105 @@ class Simulations:
         kept.insert(0, (var, combined, pick))
         del kept[3:]
         return combined, layout
+
+    def _logged_together(self, e: ModelEntry, placements: Sequence[dict[str, Any]]) -> None:
+        """``e``'s simulations as logged with each of ``placements`` (its per-group breakpoint
+        modes' parameters), run in one pass over the log (``scenarios.simulate_together``: each
+        call's shape, a scaled one for a comparison model, made once for all of them) and kept as
+        ``_outcomes`` would keep each run alone, in the same order: footprints, narrowed outcomes,
+        ``_base`` and ``_last``. Only in process (no executor, one job: ``_planned`` would
+        simulate each whole, here), and only when none of them is kept yet and at least two are
+        to run; otherwise each runs alone as before."""
+        if self.opts.executor is not None or self.opts.jobs > 1 or not self.together:
+            return
+        todo: list[tuple[tuple, tuple[str, float], dict[str, Any]]] = []
+        for params in placements:
+            key, source = self._key(e, params)
+            if key in self._base or any(k == key and v is None for k, v, _ in self._last):
+                return  # kept already: each as before
+            if any(k == key for k, _, _ in todo):
+                return
+            todo.append((key, source, params))
+        if len(todo) < 2 or len({s for _, s, _ in todo}) != 1:
+            return
+        facts, order, seq = self._layout(None, todo[0][1])
+        pols = [self.policy_maker(e, params)() for _, _, params in todo]
+        prints = [footprints(facts, keyed(seq), pol, self._same_prints) for pol in pols]
+        outs = simulate_together(facts, order, seq, pols)
+        del pols
+        for (key, _, _), p, out in zip(todo, prints, outs, strict=True):
+            kept = self._kept_prints(p)  # after the runs before it are in ``_base``, as ``_simulate``
+            got = out.narrowed(self._columns)
+            self._base[key] = (got, kept)
+            self._last = [(key, None, got), *self._last[:3]]
+
+    def _whatif_together(self, e: ModelEntry, var: Variant, placements: Sequence[dict[str, Any]]) -> None:
+        """``e``'s simulations of ``var`` with each of ``placements``, re-run from their simulations
+        as logged in one pass where they re-run the same parts (``scenarios.feed_together``), and
+        kept as ``_outcomes`` would keep each run alone: each cache's re-run planned as
+        ``_simulate`` and ``_resimulate`` plan it, in the same order (the layout, the parts its
+        change reaches, the calls re-run kept, the parts reused as logged), each part fed through
+        a fresh cache per placement, and the outcomes kept in ``_last``. Only in process, after
+        the advisor (no memo of parts), for a layout that is no combination's child, from the
+        simulations as logged (no layout kept to start from), and when every placement re-runs
+        the same parts into a copy of its outcomes as logged (most calls re-run); otherwise each
+        re-run is fed alone, as ``_resimulate`` feeds it, or (a check before any plan) each runs
+        alone as before."""
+        if self.opts.executor is not None or not self.together or self.part_memo or var.parent is not None:
+            return
+        todo: list[tuple[tuple, tuple[str, float], dict[str, Any]]] = []
+        for params in placements:
+            key, source = self._key(e, params)
+            if any(k == key and v is var for k, v, _ in self._last) or any(k == key for k, _, _ in todo):
+                return
+            base = self._base.get(key)
+            if base is None or base[1] is None or self._derived.get(key):
+                return  # simulated whole, or from a kept layout (``_simulate``): each as before
+            todo.append((key, source, params))
+        if len(todo) < 2 or len({s for _, s, _ in todo}) != 1:
+            return
+        plans = []
+        for key, source, params in todo:  # as ``_outcomes``, ``_simulate`` and ``_resimulate`` plan each
+            layout = self._layout(var, source)
+            make = self.policy_maker(e, params)
+            base = self._base[key]
+            self._derived.setdefault(key, [])
+            reach = self._reach(cast(Footprints, base[1]), var.each_changed(len(layout[0])), layout, make())
+            plans.append((self._plan_rerun(key, var, None, base[0], reach), layout, make))
+        first = plans[0][0]
+        patch = first.out is None  # few calls re-run: each a patch over its outcomes as logged
+        alike = all(
+            (p.out is None) == patch
+            and p.skip == first.skip
+            and [x.calls for x in p.parts] == [x.calls for x in first.parts]
+            for p, _, _ in plans
+        )
+        results: list[Outcomes]
+        if not alike:
+            results = [self._feed_rerun(p, layout[0], layout[2], make) for p, layout, make in plans]
+        elif patch:  # ``_feed_rerun``'s patches: the reused parts' outcomes, then each part's fed
+            facts, _, seq = plans[0][1]
+            units = [self._reused_units(p) for p, _, _ in plans]
+            for part in first.parts:
+                if part.calls[0] not in first.skip:
+                    got = feed_many(part.calls, facts, seq, [make() for _, _, make in plans])
+                    for u, r in zip(units, got, strict=True):
+                        u.append(r)
+            results = [Patched.over(p.base, u) for (p, _, _), u in zip(plans, units, strict=True)]
+            del units
+        else:  # most calls re-run: written into copies of the outcomes as logged
+            facts, _, seq = plans[0][1]
+            for p, _, _ in plans:
+                p.copy_reused()
+            outs = [cast(Outcomes, p.out) for p, _, _ in plans]
+            for part in first.parts:
+                c = part.calls
+                if c[0] not in first.skip:
+                    feed_together(outs, facts, c, seq, [make() for _, _, make in plans])
+            results = [p.result() for p, _, _ in plans]
+        del plans
+        for (key, _, _), done in zip(todo, results, strict=True):
+            self._last = [(key, var, done), *self._last[:3]]
 
     def choice(self, e: ModelEntry, var: Variant | None) -> dict[str, str]:
         """The placement each template group got in ``e``'s per-group simulation of ``var``."""
@@ -776,39 +885,7 @@ class Simulations:
         ex = self.opts.executor
         parts, rerun = reach  # ``rerun`` as kept (``_reach``)
         if ex is None or not ex.remote or ex.units <= 1 or len(rerun) < getattr(ex, "min_rerun", 0) or not parts:
-            self._reruns = [(key, var, parent, rerun, {}), *self._reruns[:7]]
-            reuse = self._logged_parts(key, var, parts)
-            logged = self._base[key][0] if reuse else None
-            skip = {c[0] for c in reuse}  # as logged, by partitions (``LoggedParts``): the others re-run
-            out = Patched.rewritten(base, len(rerun))
-            memo = self._part_memo()
-            if out is None:  # few calls re-run: their outcomes a patch over ``base``
-                # the reused calls read in numpy (``ints64``): a kept column may be sparse (``SparseInts``)
-                same: list[UnitResult] = [
-                    (c, *(_q(ints64(a, _idx(c))) for a in logged.columns()))  # type: ignore[misc, union-attr]  # four
-                    for c in reuse
-                ]
-                for p in parts:  # each part through a fresh cache (they share no state)
-                    if p.calls[0] not in skip:  # (a part is reused whole or not at all)
-                        same.append(
-                            memo.feed(key, p.calls, facts, seq, make) if memo else feed(p.calls, facts, seq, make())
-                        )
-                return Patched.over(base, same)
-            # most calls re-run: written into a copy of ``base`` as they come (as ``Patched.over`` writes
-            # the same outcomes), no arrays of their own beside it; each part let go once fed
-            if logged is not None:
-                for c in reuse:
-                    for i, o in logged.walk(c):
-                        out.put(i, o.read, o.write, o.write_1h, o.total)
-            parts.reverse()
-            while parts:
-                c = parts.pop().calls
-                if c[0] not in skip:
-                    if memo is None:
-                        feed_outcomes(out, facts, c, seq, make())
-                    else:
-                        memo.feed_into(out, key, c, facts, seq, make)
-            return Patched.compress(base.base if isinstance(base, Patched) else base, out)
+            return self._feed_rerun(self._plan_rerun(key, var, parent, base, reach), facts, seq, make)
         policy, measurer = spec
         pricing = Pricing.of(models, self.now, self.catalog)
         before_facts = self._layout(parent, key[1])[0]
@@ -834,6 +911,58 @@ class Simulations:
         outs, priced = merge_reruns(results, self._ranks())
         self._reruns = [(key, var, parent, rerun, priced), *self._reruns[:7]]
         return Patched.over(base, outs)
+
+    def _plan_rerun(
+        self,
+        key: tuple,
+        var: Variant,
+        parent: Variant | None,
+        base: Outcomes,
+        reach: tuple[list[Partition], Sequence[int]],
+    ) -> _Rerun:
+        """What ``_resimulate`` re-runs here of ``var`` from ``base`` (``parent``'s): the calls
+        re-run kept (``_reruns``), the parts whose outcomes are those as logged (``LoggedParts``),
+        and what the others' outcomes are written into (``Patched.rewritten``; None: a patch)."""
+        parts, rerun = reach  # ``rerun`` as kept (``_reach``)
+        self._reruns = [(key, var, parent, rerun, {}), *self._reruns[:7]]
+        reuse = self._logged_parts(key, var, parts)
+        logged = self._base[key][0] if reuse else None
+        skip = {c[0] for c in reuse}  # as logged, by partitions (``LoggedParts``): the others re-run
+        return _Rerun(key, base, parts, reuse, logged, skip, Patched.rewritten(base, len(rerun)), self._part_memo())
+
+    def _feed_rerun(self, plan: _Rerun, facts: Sequence[CallFacts], seq: Sequence[Shape], make) -> Outcomes:
+        """``plan``'s outcomes: its reused parts copied, the others each fed through a fresh cache."""
+        key, base, parts, skip, out, memo = plan.key, plan.base, plan.parts, plan.skip, plan.out, plan.memo
+        if out is None:  # few calls re-run: their outcomes a patch over ``base``
+            same = self._reused_units(plan)
+            for p in parts:  # each part through a fresh cache (they share no state)
+                if p.calls[0] not in skip:  # (a part is reused whole or not at all)
+                    same.append(
+                        memo.feed(key, p.calls, facts, seq, make) if memo else feed(p.calls, facts, seq, make())
+                    )
+            return Patched.over(base, same)
+        # most calls re-run: written into a copy of ``base`` as they come (as ``Patched.over`` writes
+        # the same outcomes), no arrays of their own beside it; each part let go once fed
+        plan.copy_reused()
+        parts.reverse()
+        while parts:
+            c = parts.pop().calls
+            if c[0] not in skip:
+                if memo is None:
+                    feed_outcomes(out, facts, c, seq, make())
+                else:
+                    memo.feed_into(out, key, c, facts, seq, make)
+        return plan.result()
+
+    @staticmethod
+    def _reused_units(plan: _Rerun) -> list[UnitResult]:
+        """The outcomes as logged of ``plan``'s reused parts, part by part, as units' results."""
+        logged = plan.logged
+        # the reused calls read in numpy (``ints64``): a kept column may be sparse (``SparseInts``)
+        return [
+            (c, *(_q(ints64(a, _idx(c))) for a in logged.columns()))  # type: ignore[misc, union-attr]  # four
+            for c in plan.reuse
+        ]
 
     def _kept_prints(self, prints: Footprints | None) -> Footprints | None:
         """A simulation's footprints as kept with it (``_base``): coded (``CodedPrints``), and those
@@ -883,6 +1012,37 @@ class Simulations:
         if self._memo is None:
             self._memo = PartMemo(MEMO_CALLS)
         return self._memo
+
+
+@dataclass
+class _Rerun:
+    """A what-if's re-run in process (``Simulations._plan_rerun``): its cache's key, the outcomes it
+    starts from, the parts re-run, those reused as logged (their calls, the outcomes as logged, the
+    first call of each), the outcomes written into (None: a patch over ``base``) and the memo."""
+
+    key: tuple
+    base: Outcomes
+    parts: list[Partition]
+    reuse: list[array]
+    logged: Outcomes | None
+    skip: set[int]
+    out: Outcomes | None
+    memo: PartMemo | None
+
+    def copy_reused(self) -> None:
+        """The reused parts' outcomes as logged written into ``out``."""
+        out, logged = self.out, self.logged
+        assert out is not None
+        if logged is not None:
+            for c in self.reuse:
+                for i, o in logged.walk(c):
+                    out.put(i, o.read, o.write, o.write_1h, o.total)
+
+    def result(self) -> Outcomes:
+        """``out``, once written, as a patch over ``base``'s root (``Patched.compress``)."""
+        assert self.out is not None
+        base = self.base
+        return Patched.compress(base.base if isinstance(base, Patched) else base, self.out)
 
 
 def _same_rows(row: Any, kept: Iterable[PriceCodes]) -> Any:
