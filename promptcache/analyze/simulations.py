@@ -184,6 +184,9 @@ class Simulations:
     # a comparison model's per-group placements as logged simulated in one pass (``_logged_together``);
     # False: each alone (for the tests)
     together: bool = True
+    # simulations run ahead with a comparison model's placements for another model over the same
+    # shapes (``_companions``): (key, variant, outcomes), put in ``_last`` when that model asks
+    _ahead: list[tuple[tuple, Variant | None, Outcomes]] = field(default_factory=list)
     # every call on the model it was sent to (each model's cache fed its calls only), simulated by
     # the advisor's model-switch check (``keep_logged_mix``): the recommendation's current mix
     _logged_mix: Outcomes | None = None
@@ -221,6 +224,7 @@ class Simulations:
         self._derived = {k: [d for d in ds if kept(d[0])] for k, ds in self._derived.items()}
         self._combined = {m: [c for c in cs if kept(c[0])] for m, cs in self._combined.items()}
         self._priced_var = [x for x in self._priced_var if kept(x[1])]
+        self._ahead = [x for x in self._ahead if kept(x[1])]
         self._reruns = [x for x in self._reruns if x[1] is keep and kept(x[2])]
         self._orders = [x for x in self._orders if kept(x[0])]
         self._memo, self.part_memo = None, False  # no step after the advisor re-runs its parts
@@ -395,6 +399,12 @@ class Simulations:
         key, source = self._key(e, params)
         layout = self._layout(var, source)
         outcomes = next((o for k, v, o in self._last if k == key and v is var), None)
+        if outcomes is None and self._ahead:  # run ahead with a comparison model's placements: kept as if run here
+            got = next((x for x in self._ahead if x[0] == key and x[1] is var), None)
+            if got is not None:
+                self._ahead.remove(got)
+                outcomes = got[2]
+                self._last = [(key, var, outcomes), *self._last[:3]]
         if outcomes is None and var is None and key in self._base:
             outcomes = self._base[key][0]
         if outcomes is None and var is not None:  # a combined layout kept as a parent (restructured, ...)
@@ -571,29 +581,59 @@ class Simulations:
         ``_outcomes`` would keep each run alone, in the same order: footprints, narrowed outcomes,
         ``_base`` and ``_last``. Only in process (no executor, one job: ``_planned`` would
         simulate each whole, here), and only when none of them is kept yet and at least two are
-        to run; otherwise each runs alone as before."""
+        to run; otherwise each runs alone as before. The models after ``e`` whose simulation as
+        logged runs over the same shapes (``_companions``: GPT scaled as Claude) run in the same
+        pass, kept in ``_base`` in that order, and put in ``_last`` when they ask (``_ahead``)."""
         if self.opts.executor is not None or self.opts.jobs > 1 or not self.together:
             return
-        todo: list[tuple[tuple, tuple[str, float], dict[str, Any]]] = []
+        todo: list[tuple[tuple, tuple[str, float], Callable[[], Any]]] = []
         for params in placements:
             key, source = self._key(e, params)
             if key in self._base or any(k == key and v is None for k, v, _ in self._last):
                 return  # kept already: each as before
             if any(k == key for k, _, _ in todo):
                 return
-            todo.append((key, source, params))
+            todo.append((key, source, self.policy_maker(e, params)))
         if len(todo) < 2 or len({s for _, s, _ in todo}) != 1:
             return
+        own = len(todo)
+        for m, key in self._companions(e, todo[0][1], [k for k, _, _ in todo]):
+            if key not in self._base and not any(k == key and v is None for k, v, _ in self._last):
+                todo.append((key, todo[0][1], self.policy_maker(m)))
         facts, order, seq = self._layout(None, todo[0][1])
-        pols = [self.policy_maker(e, params)() for _, _, params in todo]
+        pols = [make() for _, _, make in todo]
         prints = [footprints(facts, keyed(seq), pol, self._same_prints) for pol in pols]
         outs = simulate_together(facts, order, seq, pols)
         del pols
-        for (key, _, _), p, out in zip(todo, prints, outs, strict=True):
+        for j, ((key, _, _), p, out) in enumerate(zip(todo, prints, outs, strict=True)):
             kept = self._kept_prints(p)  # after the runs before it are in ``_base``, as ``_simulate``
             got = out.narrowed(self._columns)
             self._base[key] = (got, kept)
-            self._last = [(key, None, got), *self._last[:3]]
+            if j < own:
+                self._last = [(key, None, got), *self._last[:3]]
+            else:  # the model's own ``_outcomes`` puts it in ``_last``, as when simulated there
+                self._ahead.append((key, None, got))
+
+    def _companions(
+        self, e: ModelEntry, source: tuple[str, float], keys: Sequence[tuple]
+    ) -> list[tuple[ModelEntry, tuple]]:
+        """The analysis's models after ``e`` (``models``, the order the steps simulate them in)
+        whose own simulation runs over ``source``'s shapes (a comparison model scaled from the same
+        family by the same ratio: GPT beside Claude) with their run's parameters, and its key; one
+        per key, none of ``keys``."""
+        out: list[tuple[ModelEntry, tuple]] = []
+        ids = [m.id for m in self.models]
+        if e.id not in ids:
+            return out
+        seen = set(keys)
+        for m in self.models[ids.index(e.id) + 1 :]:
+            if m.id in self.per_group:
+                continue
+            key, src = self._key(m, self.params(m))
+            if src == source and key not in seen:
+                seen.add(key)
+                out.append((m, key))
+        return out
 
     def _whatif_together(self, e: ModelEntry, var: Variant, placements: Sequence[dict[str, Any]]) -> None:
         """``e``'s simulations of ``var`` with each of ``placements``, re-run from their simulations
@@ -606,24 +646,38 @@ class Simulations:
         simulations as logged (no layout kept to start from), and when every placement re-runs
         the same parts into a copy of its outcomes as logged (most calls re-run); otherwise each
         re-run is fed alone, as ``_resimulate`` feeds it, or (a check before any plan) each runs
-        alone as before."""
+        alone as before. The models after ``e`` over the same shapes (``_companions``) whose
+        simulation of ``var`` would be re-run likewise are planned after the placements (the order
+        their own runs plan in: ``_reruns``) and fed with them; theirs wait in ``_ahead``."""
         if self.opts.executor is not None or not self.together or self.part_memo or var.parent is not None:
             return
-        todo: list[tuple[tuple, tuple[str, float], dict[str, Any]]] = []
+        todo: list[tuple[tuple, tuple[str, float], Callable[[], Any]]] = []
+
+        def fresh(key: tuple) -> bool:  # re-run from the simulation as logged by ``_simulate``, not kept
+            base = self._base.get(key)
+            return (
+                base is not None
+                and base[1] is not None
+                and not self._derived.get(key)
+                and not any(k == key and v is var for k, v, _ in (*self._last, *self._ahead))
+            )
+
         for params in placements:
             key, source = self._key(e, params)
             if any(k == key and v is var for k, v, _ in self._last) or any(k == key for k, _, _ in todo):
                 return
-            base = self._base.get(key)
-            if base is None or base[1] is None or self._derived.get(key):
+            if not fresh(key):
                 return  # simulated whole, or from a kept layout (``_simulate``): each as before
-            todo.append((key, source, params))
+            todo.append((key, source, self.policy_maker(e, params)))
         if len(todo) < 2 or len({s for _, s, _ in todo}) != 1:
             return
+        own = len(todo)
+        for m, key in self._companions(e, todo[0][1], [k for k, _, _ in todo]):
+            if fresh(key):
+                todo.append((key, todo[0][1], self.policy_maker(m)))
         plans = []
-        for key, source, params in todo:  # as ``_outcomes``, ``_simulate`` and ``_resimulate`` plan each
+        for key, source, make in todo:  # as ``_outcomes``, ``_simulate`` and ``_resimulate`` plan each
             layout = self._layout(var, source)
-            make = self.policy_maker(e, params)
             base = self._base[key]
             self._derived.setdefault(key, [])
             reach = self._reach(cast(Footprints, base[1]), var.each_changed(len(layout[0])), layout, make())
@@ -660,8 +714,11 @@ class Simulations:
                     feed_together(outs, facts, c, seq, [make() for _, _, make in plans])
             results = [p.result() for p, _, _ in plans]
         del plans
-        for (key, _, _), done in zip(todo, results, strict=True):
-            self._last = [(key, var, done), *self._last[:3]]
+        for j, ((key, _, _), done) in enumerate(zip(todo, results, strict=True)):
+            if j < own:
+                self._last = [(key, var, done), *self._last[:3]]
+            else:  # the model's own ``_outcomes`` puts it in ``_last``, as when simulated there
+                self._ahead.append((key, var, done))
 
     def choice(self, e: ModelEntry, var: Variant | None) -> dict[str, str]:
         """The placement each template group got in ``e``'s per-group simulation of ``var``."""
