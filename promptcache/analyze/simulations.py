@@ -637,19 +637,21 @@ class Simulations:
 
     def _whatif_together(self, e: ModelEntry, var: Variant, placements: Sequence[dict[str, Any]]) -> None:
         """``e``'s simulations of ``var`` with each of ``placements``, re-run from their simulations
-        as logged in one pass where they re-run the same parts (``scenarios.feed_together``), and
-        kept as ``_outcomes`` would keep each run alone: each cache's re-run planned as
-        ``_simulate`` and ``_resimulate`` plan it, in the same order (the layout, the parts its
-        change reaches, the calls re-run kept, the parts reused as logged), each part fed through
-        a fresh cache per placement, and the outcomes kept in ``_last``. Only in process, after
-        the advisor (no memo of parts), for a layout that is no combination's child, from the
-        simulations as logged (no layout kept to start from), and when every placement re-runs
-        the same parts into a copy of its outcomes as logged (most calls re-run); otherwise each
-        re-run is fed alone, as ``_resimulate`` feeds it, or (a check before any plan) each runs
-        alone as before. The models after ``e`` over the same shapes (``_companions``) whose
-        simulation of ``var`` would be re-run likewise are planned after the placements (the order
-        their own runs plan in: ``_reruns``) and fed with them; theirs wait in ``_ahead``."""
-        if self.opts.executor is not None or not self.together or self.part_memo or var.parent is not None:
+        as logged in one pass where they re-run the same parts (``scenarios.feed_together``,
+        ``partition.feed_many``), and kept as ``_outcomes`` would keep each run alone.
+
+        Each cache's re-run is planned as ``_simulate`` and ``_resimulate`` plan it, in the same
+        order (the layout, the parts its change reaches, the calls re-run kept in ``_reruns``, the
+        parts reused as logged); when every plan re-runs the same parts the same way (a patch over
+        its outcomes as logged, or a copy of them written into), each part goes through a fresh
+        cache per placement in one pass, else each plan is fed alone (``_feed_rerun``). No memo of
+        parts is read here (``PartMemo``: the advisor's; it only saves simulations). Only in
+        process, for a layout that is no combination's child, re-run from the simulations as
+        logged (none of its caches keeps a layout to start from); otherwise each runs alone as
+        before. The models after ``e`` over the same shapes (``_companions``: GPT scaled as
+        Claude) are planned after the placements, the order their own runs plan in, and fed with
+        them; their outcomes wait in ``_ahead`` until they ask."""
+        if self.opts.executor is not None or not self.together or var.parent is not None:
             return
         todo: list[tuple[tuple, tuple[str, float], Callable[[], Any]]] = []
 
