@@ -126,3 +126,14 @@ def test_placements_run_together_keep_what_each_run_alone_keeps(generated, monke
     # each call's scaled shape made once, not four times (Claude's three placements, GPT), as logged
     # and for the calls the restructured layout re-runs
     assert slow_made - fast_made > 3 * 300
+
+
+def test_a_log_past_the_bound_runs_each_alone(generated, monkeypatch):
+    """Past ``TOGETHER_CALLS`` calls each cache runs alone (its outcome arrays one at a time)."""
+    from promptcache.analyze import simulations
+
+    monkeypatch.setattr(simulations, "TOGETHER_CALLS", 299)
+    _, _, _, made, ran = _run(generated, monkeypatch, together=True)
+    monkeypatch.setattr(simulations, "TOGETHER_CALLS", 300)
+    _, _, _, fewer, again = _run(generated, monkeypatch, together=True)
+    assert ran == 0 and again == 4 and made > fewer

@@ -574,6 +574,14 @@ class Simulations:
         del kept[3:]
         return combined, layout
 
+    def _together(self) -> bool:
+        """Whether several caches may be fed in one pass (``_logged_together``, ``_whatif_together``):
+        on, and a log of at most ``TOGETHER_CALLS`` calls. Each cache fed beside another holds its
+        outcome arrays at the same time (16 bytes a call a cache, where one pass at a time held
+        one cache's): on the 100,000 short chats that raised the run's peak RSS by 5.2 MB (179,224
+        -> 184,432 KB), and the peak of the largest logs is the bound that matters there."""
+        return self.together and len(self.fp.facts) <= TOGETHER_CALLS
+
     def _logged_together(self, e: ModelEntry, placements: Sequence[dict[str, Any]]) -> None:
         """``e``'s simulations as logged with each of ``placements`` (its per-group breakpoint
         modes' parameters), run in one pass over the log (``scenarios.simulate_together``: each
@@ -584,7 +592,7 @@ class Simulations:
         to run; otherwise each runs alone as before. The models after ``e`` whose simulation as
         logged runs over the same shapes (``_companions``: GPT scaled as Claude) run in the same
         pass, kept in ``_base`` in that order, and put in ``_last`` when they ask (``_ahead``)."""
-        if self.opts.executor is not None or self.opts.jobs > 1 or not self.together:
+        if self.opts.executor is not None or self.opts.jobs > 1 or not self._together():
             return
         todo: list[tuple[tuple, tuple[str, float], Callable[[], Any]]] = []
         for params in placements:
@@ -651,7 +659,7 @@ class Simulations:
         before. The models after ``e`` over the same shapes (``_companions``: GPT scaled as
         Claude) are planned after the placements, the order their own runs plan in, and fed with
         them; their outcomes wait in ``_ahead`` until they ask."""
-        if self.opts.executor is not None or not self.together or var.parent is not None:
+        if self.opts.executor is not None or not self._together() or var.parent is not None:
             return
         todo: list[tuple[tuple, tuple[str, float], Callable[[], Any]]] = []
 
@@ -1301,6 +1309,11 @@ class PartMemo:
 def _no_entry(i: int) -> None:
     return None
 
+
+#: the largest log whose caches over the same shapes are fed in one pass (``Simulations._together``):
+#: the benchmark's 3,000 and 20,000 calls are; a 100,000-call log's extra outcome arrays at once
+#: (16 bytes a call a cache) would raise its peak
+TOGETHER_CALLS = 50_000
 
 #: the calls a log may have for their indexes to be kept in 32 bits
 _INT32_LIMIT = 1 << 31
