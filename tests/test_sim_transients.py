@@ -134,7 +134,7 @@ def _run(path: Path, monkeypatch, *, streamed: bool) -> tuple[str, list[list[lis
 
     def rewritten(base, size):
         out = real_rewritten(base, size)
-        if sys._getframe(1).f_code.co_name == "_plan_rerun":  # the simulations' own ask (``_resimulate``'s plan)
+        if sys._getframe(1).f_code.co_name == "_resimulate":  # the simulations' own ask
             if not streamed:
                 return None  # the re-run calls' outcomes as units, through ``Patched.over``
             fed[0] += out is not None

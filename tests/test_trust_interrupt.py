@@ -110,23 +110,19 @@ def test_interrupt_before_any_call(long_log, monkeypatch, capsys):
     assert "no call could be analyzed" not in err
 
 
-def _ctrl_c_on_call(monkeypatch, target: str | tuple[str, ...], n: int) -> None:
-    """Ctrl-C on the ``n``-th call (from 1) of ``<target>`` (of any of several, counted together),
-    in the analysis module that calls it."""
+def _ctrl_c_on_call(monkeypatch, target: str, n: int) -> None:
+    """Ctrl-C on the ``n``-th call (from 1) of ``<target>``, in the analysis module that calls it."""
+    module = simulations if hasattr(simulations, target) else analysis
+    real = getattr(module, target)
     seen = {"n": 0}
 
-    def wrap(real):
-        def wrapped(*a, **k):
-            seen["n"] += 1
-            if seen["n"] == n:
-                raise KeyboardInterrupt
-            return real(*a, **k)
+    def wrapped(*a, **k):
+        seen["n"] += 1
+        if seen["n"] == n:
+            raise KeyboardInterrupt
+        return real(*a, **k)
 
-        return wrapped
-
-    for name in (target,) if isinstance(target, str) else target:
-        module = simulations if hasattr(simulations, name) else analysis
-        monkeypatch.setattr(module, name, wrap(getattr(module, name)))
+    monkeypatch.setattr(module, target, wrapped)
 
 
 def test_interrupt_in_the_first_simulation(long_log, monkeypatch, capsys):
@@ -147,8 +143,7 @@ def test_interrupt_in_the_first_simulation(long_log, monkeypatch, capsys):
 
 def test_interrupt_after_one_model(long_log, monkeypatch):
     """The models whose simulation finished keep their rows; the others are named as not simulated."""
-    # Pro and Flash share the first simulation; Claude's placements (and GPT) run in one pass the next
-    _ctrl_c_on_call(monkeypatch, ("simulate_outcomes", "simulate_together"), 2)
+    _ctrl_c_on_call(monkeypatch, "simulate_outcomes", 2)  # Pro and Flash share the first simulation
     report = analysis.analyze([long_log], AnalyzeOptions())
     assert report.partial and report.calls == N
     rows = {(s.model, s.layout) for s in report.scenarios}

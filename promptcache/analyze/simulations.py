@@ -21,13 +21,11 @@ from ..price.scenarios import (
     Patched,
     PriceCodes,
     feed_outcomes,
-    feed_together,
     footprints,
     ints64,
     merge_units,
     price,
     simulate_outcomes,
-    simulate_together,
 )
 from ..price.units import (
     Counted,
@@ -61,7 +59,6 @@ from ..simulate.partition import (
     call_roots,
     components,
     feed,
-    feed_many,
     footprints_each,
     footprints_of,
     split,
@@ -181,12 +178,6 @@ class Simulations:
     # (``forget_whatifs``), or never (``part_memo=False``: every part simulated, for the tests)
     part_memo: bool = True
     _memo: PartMemo | None = None
-    # a comparison model's per-group placements as logged simulated in one pass (``_logged_together``);
-    # False: each alone (for the tests)
-    together: bool = True
-    # simulations run ahead with a comparison model's placements for another model over the same
-    # shapes (``_companions``): (key, variant, outcomes), put in ``_last`` when that model asks
-    _ahead: list[tuple[tuple, Variant | None, Outcomes]] = field(default_factory=list)
     # every call on the model it was sent to (each model's cache fed its calls only), simulated by
     # the advisor's model-switch check (``keep_logged_mix``): the recommendation's current mix
     _logged_mix: Outcomes | None = None
@@ -224,7 +215,6 @@ class Simulations:
         self._derived = {k: [d for d in ds if kept(d[0])] for k, ds in self._derived.items()}
         self._combined = {m: [c for c in cs if kept(c[0])] for m, cs in self._combined.items()}
         self._priced_var = [x for x in self._priced_var if kept(x[1])]
-        self._ahead = [x for x in self._ahead if kept(x[1])]
         self._reruns = [x for x in self._reruns if x[1] is keep and kept(x[2])]
         self._orders = [x for x in self._orders if kept(x[0])]
         self._memo, self.part_memo = None, False  # no step after the advisor re-runs its parts
@@ -399,12 +389,6 @@ class Simulations:
         key, source = self._key(e, params)
         layout = self._layout(var, source)
         outcomes = next((o for k, v, o in self._last if k == key and v is var), None)
-        if outcomes is None and self._ahead:  # run ahead with a comparison model's placements: kept as if run here
-            got = next((x for x in self._ahead if x[0] == key and x[1] is var), None)
-            if got is not None:
-                self._ahead.remove(got)
-                outcomes = got[2]
-                self._last = [(key, var, outcomes), *self._last[:3]]
         if outcomes is None and var is None and key in self._base:
             outcomes = self._base[key][0]
         if outcomes is None and var is not None:  # a combined layout kept as a parent (restructured, ...)
@@ -544,10 +528,6 @@ class Simulations:
         got = next((o for v, o, _ in kept if v is var), None)
         if got is not None:
             return got, self._layout(var, self.scaled.get(e.id, (e.tokenizer, 1.0)))
-        if var is None:
-            self._logged_together(e, list(self.per_group[e.id].values()))
-        else:
-            self._whatif_together(e, var, list(self.per_group[e.id].values()))
         runs = {name: self._outcomes(e, var, params)[:2] for name, params in self.per_group[e.id].items()}
         layout = next(iter(runs.values()))[1]
         facts, order, _ = layout
@@ -573,162 +553,6 @@ class Simulations:
         kept.insert(0, (var, combined, pick))
         del kept[3:]
         return combined, layout
-
-    def _together(self) -> bool:
-        """Whether several caches may be fed in one pass (``_logged_together``, ``_whatif_together``):
-        on, and a log of at most ``TOGETHER_CALLS`` calls. Each cache fed beside another holds its
-        outcome arrays at the same time (16 bytes a call a cache, where one pass at a time held
-        one cache's): on the 100,000 short chats that raised the run's peak RSS by 5.2 MB (179,224
-        -> 184,432 KB), and the peak of the largest logs is the bound that matters there."""
-        return self.together and len(self.fp.facts) <= TOGETHER_CALLS
-
-    def _logged_together(self, e: ModelEntry, placements: Sequence[dict[str, Any]]) -> None:
-        """``e``'s simulations as logged with each of ``placements`` (its per-group breakpoint
-        modes' parameters), run in one pass over the log (``scenarios.simulate_together``: each
-        call's shape, a scaled one for a comparison model, made once for all of them) and kept as
-        ``_outcomes`` would keep each run alone, in the same order: footprints, narrowed outcomes,
-        ``_base`` and ``_last``. Only in process (no executor, one job: ``_planned`` would
-        simulate each whole, here), and only when none of them is kept yet and at least two are
-        to run; otherwise each runs alone as before. The models after ``e`` whose simulation as
-        logged runs over the same shapes (``_companions``: GPT scaled as Claude) run in the same
-        pass, kept in ``_base`` in that order, and put in ``_last`` when they ask (``_ahead``)."""
-        if self.opts.executor is not None or self.opts.jobs > 1 or not self._together():
-            return
-        todo: list[tuple[tuple, tuple[str, float], Callable[[], Any]]] = []
-        for params in placements:
-            key, source = self._key(e, params)
-            if key in self._base or any(k == key and v is None for k, v, _ in self._last):
-                return  # kept already: each as before
-            if any(k == key for k, _, _ in todo):
-                return
-            todo.append((key, source, self.policy_maker(e, params)))
-        if len(todo) < 2 or len({s for _, s, _ in todo}) != 1:
-            return
-        own = len(todo)
-        for m, key in self._companions(e, todo[0][1], [k for k, _, _ in todo]):
-            if key not in self._base and not any(k == key and v is None for k, v, _ in self._last):
-                todo.append((key, todo[0][1], self.policy_maker(m)))
-        facts, order, seq = self._layout(None, todo[0][1])
-        pols = [make() for _, _, make in todo]
-        prints = [footprints(facts, keyed(seq), pol, self._same_prints) for pol in pols]
-        outs = simulate_together(facts, order, seq, pols)
-        del pols
-        for j, ((key, _, _), p, out) in enumerate(zip(todo, prints, outs, strict=True)):
-            kept = self._kept_prints(p)  # after the runs before it are in ``_base``, as ``_simulate``
-            got = out.narrowed(self._columns)
-            self._base[key] = (got, kept)
-            if j < own:
-                self._last = [(key, None, got), *self._last[:3]]
-            else:  # the model's own ``_outcomes`` puts it in ``_last``, as when simulated there
-                self._ahead.append((key, None, got))
-
-    def _companions(
-        self, e: ModelEntry, source: tuple[str, float], keys: Sequence[tuple]
-    ) -> list[tuple[ModelEntry, tuple]]:
-        """The analysis's models after ``e`` (``models``, the order the steps simulate them in)
-        whose own simulation runs over ``source``'s shapes (a comparison model scaled from the same
-        family by the same ratio: GPT beside Claude) with their run's parameters, and its key; one
-        per key, none of ``keys``."""
-        out: list[tuple[ModelEntry, tuple]] = []
-        ids = [m.id for m in self.models]
-        if e.id not in ids:
-            return out
-        seen = set(keys)
-        for m in self.models[ids.index(e.id) + 1 :]:
-            if m.id in self.per_group:
-                continue
-            key, src = self._key(m, self.params(m))
-            if src == source and key not in seen:
-                seen.add(key)
-                out.append((m, key))
-        return out
-
-    def _whatif_together(self, e: ModelEntry, var: Variant, placements: Sequence[dict[str, Any]]) -> None:
-        """``e``'s simulations of ``var`` with each of ``placements``, re-run from their simulations
-        as logged in one pass where they re-run the same parts (``scenarios.feed_together``,
-        ``partition.feed_many``), and kept as ``_outcomes`` would keep each run alone.
-
-        Each cache's re-run is planned as ``_simulate`` and ``_resimulate`` plan it, in the same
-        order (the layout, the parts its change reaches, the calls re-run kept in ``_reruns``, the
-        parts reused as logged); when every plan re-runs the same parts the same way (a patch over
-        its outcomes as logged, or a copy of them written into), each part goes through a fresh
-        cache per placement in one pass, else each plan is fed alone (``_feed_rerun``). No memo of
-        parts is read here (``PartMemo``: the advisor's; it only saves simulations). Only in
-        process, for a layout that is no combination's child, re-run from the simulations as
-        logged (none of its caches keeps a layout to start from); otherwise each runs alone as
-        before. The models after ``e`` over the same shapes (``_companions``: GPT scaled as
-        Claude) are planned after the placements, the order their own runs plan in, and fed with
-        them; their outcomes wait in ``_ahead`` until they ask."""
-        if self.opts.executor is not None or not self._together() or var.parent is not None:
-            return
-        todo: list[tuple[tuple, tuple[str, float], Callable[[], Any]]] = []
-
-        def fresh(key: tuple) -> bool:  # re-run from the simulation as logged by ``_simulate``, not kept
-            base = self._base.get(key)
-            return (
-                base is not None
-                and base[1] is not None
-                and not self._derived.get(key)
-                and not any(k == key and v is var for k, v, _ in (*self._last, *self._ahead))
-            )
-
-        for params in placements:
-            key, source = self._key(e, params)
-            if any(k == key and v is var for k, v, _ in self._last) or any(k == key for k, _, _ in todo):
-                return
-            if not fresh(key):
-                return  # simulated whole, or from a kept layout (``_simulate``): each as before
-            todo.append((key, source, self.policy_maker(e, params)))
-        if len(todo) < 2 or len({s for _, s, _ in todo}) != 1:
-            return
-        own = len(todo)
-        for m, key in self._companions(e, todo[0][1], [k for k, _, _ in todo]):
-            if fresh(key):
-                todo.append((key, todo[0][1], self.policy_maker(m)))
-        plans = []
-        for key, source, make in todo:  # as ``_outcomes``, ``_simulate`` and ``_resimulate`` plan each
-            layout = self._layout(var, source)
-            base = self._base[key]
-            self._derived.setdefault(key, [])
-            reach = self._reach(cast(Footprints, base[1]), var.each_changed(len(layout[0])), layout, make())
-            plans.append((self._plan_rerun(key, var, None, base[0], reach), layout, make))
-        first = plans[0][0]
-        patch = first.out is None  # few calls re-run: each a patch over its outcomes as logged
-        alike = all(
-            (p.out is None) == patch
-            and p.skip == first.skip
-            and [x.calls for x in p.parts] == [x.calls for x in first.parts]
-            for p, _, _ in plans
-        )
-        results: list[Outcomes]
-        if not alike:
-            results = [self._feed_rerun(p, layout[0], layout[2], make) for p, layout, make in plans]
-        elif patch:  # ``_feed_rerun``'s patches: the reused parts' outcomes, then each part's fed
-            facts, _, seq = plans[0][1]
-            units = [self._reused_units(p) for p, _, _ in plans]
-            for part in first.parts:
-                if part.calls[0] not in first.skip:
-                    got = feed_many(part.calls, facts, seq, [make() for _, _, make in plans])
-                    for u, r in zip(units, got, strict=True):
-                        u.append(r)
-            results = [Patched.over(p.base, u) for (p, _, _), u in zip(plans, units, strict=True)]
-            del units
-        else:  # most calls re-run: written into copies of the outcomes as logged
-            facts, _, seq = plans[0][1]
-            for p, _, _ in plans:
-                p.copy_reused()
-            outs = [cast(Outcomes, p.out) for p, _, _ in plans]
-            for part in first.parts:
-                c = part.calls
-                if c[0] not in first.skip:
-                    feed_together(outs, facts, c, seq, [make() for _, _, make in plans])
-            results = [p.result() for p, _, _ in plans]
-        del plans
-        for j, ((key, _, _), done) in enumerate(zip(todo, results, strict=True)):
-            if j < own:
-                self._last = [(key, var, done), *self._last[:3]]
-            else:  # the model's own ``_outcomes`` puts it in ``_last``, as when simulated there
-                self._ahead.append((key, var, done))
 
     def choice(self, e: ModelEntry, var: Variant | None) -> dict[str, str]:
         """The placement each template group got in ``e``'s per-group simulation of ``var``."""
@@ -952,7 +776,39 @@ class Simulations:
         ex = self.opts.executor
         parts, rerun = reach  # ``rerun`` as kept (``_reach``)
         if ex is None or not ex.remote or ex.units <= 1 or len(rerun) < getattr(ex, "min_rerun", 0) or not parts:
-            return self._feed_rerun(self._plan_rerun(key, var, parent, base, reach), facts, seq, make)
+            self._reruns = [(key, var, parent, rerun, {}), *self._reruns[:7]]
+            reuse = self._logged_parts(key, var, parts)
+            logged = self._base[key][0] if reuse else None
+            skip = {c[0] for c in reuse}  # as logged, by partitions (``LoggedParts``): the others re-run
+            out = Patched.rewritten(base, len(rerun))
+            memo = self._part_memo()
+            if out is None:  # few calls re-run: their outcomes a patch over ``base``
+                # the reused calls read in numpy (``ints64``): a kept column may be sparse (``SparseInts``)
+                same: list[UnitResult] = [
+                    (c, *(_q(ints64(a, _idx(c))) for a in logged.columns()))  # type: ignore[misc, union-attr]  # four
+                    for c in reuse
+                ]
+                for p in parts:  # each part through a fresh cache (they share no state)
+                    if p.calls[0] not in skip:  # (a part is reused whole or not at all)
+                        same.append(
+                            memo.feed(key, p.calls, facts, seq, make) if memo else feed(p.calls, facts, seq, make())
+                        )
+                return Patched.over(base, same)
+            # most calls re-run: written into a copy of ``base`` as they come (as ``Patched.over`` writes
+            # the same outcomes), no arrays of their own beside it; each part let go once fed
+            if logged is not None:
+                for c in reuse:
+                    for i, o in logged.walk(c):
+                        out.put(i, o.read, o.write, o.write_1h, o.total)
+            parts.reverse()
+            while parts:
+                c = parts.pop().calls
+                if c[0] not in skip:
+                    if memo is None:
+                        feed_outcomes(out, facts, c, seq, make())
+                    else:
+                        memo.feed_into(out, key, c, facts, seq, make)
+            return Patched.compress(base.base if isinstance(base, Patched) else base, out)
         policy, measurer = spec
         pricing = Pricing.of(models, self.now, self.catalog)
         before_facts = self._layout(parent, key[1])[0]
@@ -978,58 +834,6 @@ class Simulations:
         outs, priced = merge_reruns(results, self._ranks())
         self._reruns = [(key, var, parent, rerun, priced), *self._reruns[:7]]
         return Patched.over(base, outs)
-
-    def _plan_rerun(
-        self,
-        key: tuple,
-        var: Variant,
-        parent: Variant | None,
-        base: Outcomes,
-        reach: tuple[list[Partition], Sequence[int]],
-    ) -> _Rerun:
-        """What ``_resimulate`` re-runs here of ``var`` from ``base`` (``parent``'s): the calls
-        re-run kept (``_reruns``), the parts whose outcomes are those as logged (``LoggedParts``),
-        and what the others' outcomes are written into (``Patched.rewritten``; None: a patch)."""
-        parts, rerun = reach  # ``rerun`` as kept (``_reach``)
-        self._reruns = [(key, var, parent, rerun, {}), *self._reruns[:7]]
-        reuse = self._logged_parts(key, var, parts)
-        logged = self._base[key][0] if reuse else None
-        skip = {c[0] for c in reuse}  # as logged, by partitions (``LoggedParts``): the others re-run
-        return _Rerun(key, base, parts, reuse, logged, skip, Patched.rewritten(base, len(rerun)), self._part_memo())
-
-    def _feed_rerun(self, plan: _Rerun, facts: Sequence[CallFacts], seq: Sequence[Shape], make) -> Outcomes:
-        """``plan``'s outcomes: its reused parts copied, the others each fed through a fresh cache."""
-        key, base, parts, skip, out, memo = plan.key, plan.base, plan.parts, plan.skip, plan.out, plan.memo
-        if out is None:  # few calls re-run: their outcomes a patch over ``base``
-            same = self._reused_units(plan)
-            for p in parts:  # each part through a fresh cache (they share no state)
-                if p.calls[0] not in skip:  # (a part is reused whole or not at all)
-                    same.append(
-                        memo.feed(key, p.calls, facts, seq, make) if memo else feed(p.calls, facts, seq, make())
-                    )
-            return Patched.over(base, same)
-        # most calls re-run: written into a copy of ``base`` as they come (as ``Patched.over`` writes
-        # the same outcomes), no arrays of their own beside it; each part let go once fed
-        plan.copy_reused()
-        parts.reverse()
-        while parts:
-            c = parts.pop().calls
-            if c[0] not in skip:
-                if memo is None:
-                    feed_outcomes(out, facts, c, seq, make())
-                else:
-                    memo.feed_into(out, key, c, facts, seq, make)
-        return plan.result()
-
-    @staticmethod
-    def _reused_units(plan: _Rerun) -> list[UnitResult]:
-        """The outcomes as logged of ``plan``'s reused parts, part by part, as units' results."""
-        logged = plan.logged
-        # the reused calls read in numpy (``ints64``): a kept column may be sparse (``SparseInts``)
-        return [
-            (c, *(_q(ints64(a, _idx(c))) for a in logged.columns()))  # type: ignore[misc, union-attr]  # four
-            for c in plan.reuse
-        ]
 
     def _kept_prints(self, prints: Footprints | None) -> Footprints | None:
         """A simulation's footprints as kept with it (``_base``): coded (``CodedPrints``), and those
@@ -1079,37 +883,6 @@ class Simulations:
         if self._memo is None:
             self._memo = PartMemo(MEMO_CALLS)
         return self._memo
-
-
-@dataclass
-class _Rerun:
-    """A what-if's re-run in process (``Simulations._plan_rerun``): its cache's key, the outcomes it
-    starts from, the parts re-run, those reused as logged (their calls, the outcomes as logged, the
-    first call of each), the outcomes written into (None: a patch over ``base``) and the memo."""
-
-    key: tuple
-    base: Outcomes
-    parts: list[Partition]
-    reuse: list[array]
-    logged: Outcomes | None
-    skip: set[int]
-    out: Outcomes | None
-    memo: PartMemo | None
-
-    def copy_reused(self) -> None:
-        """The reused parts' outcomes as logged written into ``out``."""
-        out, logged = self.out, self.logged
-        assert out is not None
-        if logged is not None:
-            for c in self.reuse:
-                for i, o in logged.walk(c):
-                    out.put(i, o.read, o.write, o.write_1h, o.total)
-
-    def result(self) -> Outcomes:
-        """``out``, once written, as a patch over ``base``'s root (``Patched.compress``)."""
-        assert self.out is not None
-        base = self.base
-        return Patched.compress(base.base if isinstance(base, Patched) else base, self.out)
 
 
 def _same_rows(row: Any, kept: Iterable[PriceCodes]) -> Any:
@@ -1309,11 +1082,6 @@ class PartMemo:
 def _no_entry(i: int) -> None:
     return None
 
-
-#: the largest log whose caches over the same shapes are fed in one pass (``Simulations._together``):
-#: the benchmark's 3,000 and 20,000 calls are; a 100,000-call log's extra outcome arrays at once
-#: (16 bytes a call a cache) would raise its peak
-TOGETHER_CALLS = 50_000
 
 #: the calls a log may have for their indexes to be kept in 32 bits
 _INT32_LIMIT = 1 << 31

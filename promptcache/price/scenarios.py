@@ -585,55 +585,6 @@ def simulate_outcomes(
     return out
 
 
-def simulate_together(
-    facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape], policies: Sequence[Policy]
-) -> list[Outcomes]:
-    """``[simulate_outcomes(facts, order, shapes, p) for p in policies]`` in one pass over the calls:
-    each call's shape made and its feed row read once, then sent to every policy in turn.
-
-    Why the outcomes are the same: each policy keeps its own state and is fed the same calls, in
-    the same order, with the same arguments as ``simulate_outcomes`` feeds it; requests to the
-    other policies in between change nothing it reads (a policy never changes a shape it is given,
-    and what else they share, the measurer's lookups and the shapes' built arrays, are caches of
-    values). What it saves is the shape per call and policy: a comparison model's scaled shapes
-    (``analyze.simulations.ScaledShapes``: ~8 µs each on the benchmark log) for its three
-    breakpoint placements (``tests/test_sim_together.py``)."""
-    outs = [Outcomes.zeros(len(facts)) for _ in policies]
-    feed_together(outs, facts, order, shapes, policies)
-    for out, p in zip(outs, policies, strict=True):
-        storage = getattr(p, "storage_token_hours", None)
-        if storage is not None:
-            out.storage_token_hours = storage()
-    return outs
-
-
-def feed_together(
-    outs: Sequence[Outcomes],
-    facts: Sequence[CallFacts],
-    order: Sequence[int],
-    shapes: Sequence[Shape],
-    policies: Sequence[Policy],
-) -> None:
-    """``feed_outcomes(out, facts, order, shapes, p)`` for each ``out`` and policy ``p`` side by
-    side, in one pass over the calls (``simulate_together``): each call's shape made and its feed
-    row read once, then sent to every policy in turn."""
-    sent = [(out, p.request) for out, p in zip(outs, policies, strict=True)]
-    drop = dropped_users(facts)  # a what-if's groups sent with no user id
-    row = feed_rows(facts)
-    with quiet_collector():
-        for i in order:
-            start, end, group, user, hints = row(i)
-            shape = shapes[i]
-            if group in drop:
-                user = None
-            for out, request in sent:
-                o = request(shape, start=start, end=end, user=user, call=hints)
-                try:  # no cost on Python 3.11+ until it raises
-                    out.read[i], out.write[i], out.write_1h[i], out.total[i] = o.read, o.write, o.write_1h, o.total
-                except OverflowError:
-                    out.put(i, o.read, o.write, o.write_1h, o.total)
-
-
 def feed_outcomes(
     out: Outcomes, facts: Sequence[CallFacts], order: Sequence[int], shapes: Sequence[Shape], policy: Policy
 ) -> None:

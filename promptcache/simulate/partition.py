@@ -434,34 +434,6 @@ def feed(
     return array("q", calls), read, write, write_1h, total
 
 
-def feed_many(
-    calls: Sequence[int], facts: Sequence[CallFacts], shapes: Sequence[Shape], policies: Sequence[Policy]
-) -> list[UnitResult]:
-    """``[feed(calls, facts, shapes, p) for p in policies]`` in one pass over ``calls`` (the log's
-    facts and shapes, indexed by call): each call's shape made and its feed row read once, then
-    sent to every policy in turn. Each policy keeps its own state and sees what ``feed`` would
-    send it, in the same order (``price.scenarios.simulate_together``): the same outcomes."""
-    n = len(calls)
-    cols = [[array("i", bytes(4 * n)) for _ in range(4)] for _ in policies]
-    requests = [p.request for p in policies]
-    drop = dropped_users(facts)
-    row = feed_rows(facts)
-    with quiet_collector():
-        for j, i in enumerate(calls):
-            start, end, group, user, hints = row(i)
-            shape = shapes[i]
-            if group in drop:
-                user = None
-            for c, request in zip(cols, requests, strict=True):
-                o = request(shape, start=start, end=end, user=user, call=hints)
-                try:  # no cost on Python 3.11+ until it raises
-                    c[0][j], c[1][j], c[2][j], c[3][j] = o.read, o.write, o.write_1h, o.total
-                except OverflowError:  # this policy's four columns at 64 bits, as ``feed`` widens them
-                    c[:] = [a if a.typecode == "q" else array("q", a) for a in c]
-                    c[0][j], c[1][j], c[2][j], c[3][j] = o.read, o.write, o.write_1h, o.total
-    return [(array("q", calls), *c) for c in cols]  # type: ignore[misc]  # four columns
-
-
 #: net new objects tracked by the collector inside quiet sections after which the next section
 #: ends with a full collection (``quiet_collector``)
 COLLECT_AFTER = 100_000
@@ -520,7 +492,6 @@ __all__ = [
     "components",
     "distinct",
     "feed",
-    "feed_many",
     "footprints",
     "footprints_of",
     "partitions",
