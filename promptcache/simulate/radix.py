@@ -103,6 +103,22 @@ class RadixIndex:
         self.edges = 0
         self.fingers: dict[object, Edge] = {}  # run of ids -> an edge its last request covered whole
 
+    def __del__(self) -> None:
+        """Cut the edges' links up as the tree is let go. An edge and its parent's ``children``
+        make a cycle, which reference counting cannot free: a tree dropped while the collector is
+        quiet (``partition.quiet_collector``: a policy let go at the end of a simulation) held
+        every edge until the next full collection, beside the next simulation's tree (as
+        ``deepseek.DeepSeekCache.__del__`` for its nodes). Outcomes do not change: nothing reads
+        a tree that is let go."""
+        stack = [getattr(self, "root", None)]
+        while stack:  # iterative: a path can be thousands of edges deep
+            e = stack.pop()
+            if e is None:
+                continue
+            e.parent = None
+            if e.children:
+                stack.extend(e.children.values())
+
     def match(self, chain: array) -> tuple[list[Edge], int]:
         """The edges of the tree this prompt (chain keys, len n+1) goes through, and how many
         pieces it shares with the tree. An edge the prompt leaves or ends inside is split there
