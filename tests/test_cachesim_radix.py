@@ -17,7 +17,7 @@ from unittest import mock
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_deepseek_radix import block_request, block_stream
+from test_deepseek_radix import block_request, block_stream, collector_off
 
 from promptcache.measure.shape import Measurer, Shape
 from promptcache.model.calls import Call, Segment, Usage
@@ -411,25 +411,15 @@ def test_a_radix_tree_let_go_frees_its_edges_with_the_collector_off():
     the policy is let go) must not keep its edges until the next full collection, beside the next
     simulation's. ``RadixIndex.__del__`` cuts the links up; reference counting frees every edge
     (as ``DeepSeekCache.__del__`` does for its tree, ``test_deepseek_radix``)."""
-    import gc
-
     from promptcache.measure.shape import chain_of
     from promptcache.simulate import radix
 
-    def edges() -> int:
-        return sum(1 for o in gc.get_objects() if type(o) is radix.Edge)
-
-    gc.collect()
-    before = edges()
-    gc.disable()
-    try:
+    with collector_off(radix.Edge) as made:
         tree = RadixIndex()
         for k, blocks in enumerate(([1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 9], [1, 2, 7], [8, 8])):
             chain = as_keys(chain_of(blocks))
             path, d = tree.match(chain)
             tree.add(chain, path, d, float(k), k + 0.5, 300.0, 3600.0)
-        assert edges() - before >= 5  # the root, a split edge and its branches
+        assert made() >= 5  # the root, a split edge and its branches
         del tree, path
-        assert edges() == before
-    finally:
-        gc.enable()
+        assert made() == 0

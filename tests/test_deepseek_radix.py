@@ -12,7 +12,10 @@ time and the construction delay, in several ``user_id`` scopes.
 
 from __future__ import annotations
 
+import gc
 from array import array
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from deepseek_reference import BoundedReference, OldDeepSeekCache
 from hypothesis import example, given, settings
@@ -321,26 +324,32 @@ def test_a_cache_let_go_frees_its_tree_with_the_collector_off():
     simulation, ``partition.quiet_collector``) must not keep its nodes until the next full
     collection, beside the next simulation's (``Simulations.mixed``: the hybrid placement's peak).
     ``DeepSeekCache.__del__`` cuts the links; reference counting frees every node."""
-    import gc
-
     from promptcache.simulate import deepseek
 
     ms = Pieces()
     spec = [([(k % 3, 24, [k % 4], 0)], 1 if k else 0, None, 1, 3, 0.5) for k in range(12)]
-
-    def nodes() -> int:
-        return sum(1 for o in gc.get_objects() if type(o) is deepseek._Node)
-
-    gc.collect()
-    before = nodes()
-    gc.disable()
-    try:
+    with collector_off(deepseek._Node) as made:
         cache = DeepSeekCache(ms, construction_delay_s=5, eviction_idle_s=100)  # type: ignore[arg-type]  # a test measurer
         for shape, start, end, user in build(ms, spec):
             cache.request(shape, start=start, end=end, user=user)
-        assert nodes() - before > 10  # a tree was built: several prompts, each extending the last
+        assert made() > 10  # a tree was built: several prompts, each extending the last
         del cache
-        assert nodes() == before
+        assert made() == 0
+
+
+@contextmanager
+def collector_off(kind: type) -> Iterator[Callable[[], int]]:
+    """The collector off for the block, which gets a count of the objects of ``kind`` alive now
+    beyond those alive before it (after a full collection): what reference counting alone frees."""
+
+    def alive() -> int:
+        return sum(1 for o in gc.get_objects() if type(o) is kind)
+
+    gc.collect()
+    before = alive()
+    gc.disable()
+    try:
+        yield lambda: alive() - before
     finally:
         gc.enable()
 
