@@ -544,14 +544,7 @@ class WordCache:
     def _new_chunks(self, cs: list[str], got: list[Sequence[int] | None]) -> None:
         """The ids of the chunks ``got`` lacks (None), from their words (new words encoded in one
         call), kept."""
-        miss = []
-        i = 0
-        while True:
-            try:
-                i = got.index(None, i + 1)
-            except ValueError:
-                break
-            miss.append(i)
+        miss = [i for i, g in enumerate(got) if g is None]  # never 0: the first chunk is made by its words
         each = [_WORDS.findall(" " + cs[i]) for i in miss]
         self._new_words([w for words in each for w in words])
         ids, chunks = self.ids, self.chunks
