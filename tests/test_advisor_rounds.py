@@ -141,7 +141,7 @@ def test_a_round_that_drops_a_fix_simulates_only_the_fixes_that_could_be_dropped
     others (under the $0.00005 a report shows: dropped); fix 3 $0.00001 alone but $0.00011 with
     fix 0 (kept). Round one: fixes 2 and 3 could be dropped, so their leave-one-out layouts run
     (2 layouts x 2 models); fix 2 is dropped. Round two drops none: every kept fix's (3 x 2). The
-    reference runs all four in round one (4 x 2): 8 simulations more than needed for two."""
+    reference runs all four in round one (4 x 2): 4 simulations more."""
     alone = [[100, 100], [20, 20], [2, 2], [1, 1]]
     pair = {(0, 2): [1, 1], (0, 3): [10, 10]}
     got, n_got, n_want = _both(alone, pair)
