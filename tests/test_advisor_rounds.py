@@ -19,11 +19,13 @@ from hypothesis import strategies as st
 from promptcache.advise.breakers import Fix
 from promptcache.advise.whatif import (
     MIN_SAVING_USD,
-    FixSavings,
     Plan,
     Variant,
     Variants,
+    _alone,
     _combine,
+    _first_cut,
+    _saved,
     choose,
 )
 from promptcache.knowledge.catalog import default_catalog
@@ -76,38 +78,15 @@ def _setup(alone: list[list[int]], pair: dict[tuple[int, int], list[int]]):
 
 
 def _reference(fixes, variants, reread, models, run, base) -> Plan:
-    """``choose`` before: every kept fix's leave-one-out layout simulated in every round."""
-    catalog = next(iter(base.values())).catalog
-    alone = []
-    for k in range(len(fixes)):
-        row = {}
-        for m in models:
-            led = Ledger.from_state(catalog, run(variants.alone[k], m).state())
-            row[m] = (base[m].cost() - led.cost(), led.tokens().hit - base[m].tokens().hit)
-        alone.append(row)
-    dropped: list = []
-    keep: list[int] = []
-    for k, f in enumerate(fixes):
-        worse = [m for m in models if alone[k][m][0] < 0]
-        if worse:
-            dropped.append((f, DropReason("costs_more", tuple(worse))))
-        elif not any(alone[k][m][0] > 0 for m in models):
-            dropped.append((f, DropReason("saves_nothing")))
-        else:
-            keep.append(k)
+    """``choose`` before: every kept fix's leave-one-out layout simulated in every round (what comes
+    before the rounds is ``choose``'s own)."""
+    alone = _alone(variants, models, run, base, len(fixes), 1)
+    keep, dropped = _first_cut(fixes, alone, models)
     while True:
         current, combined = _combine(fixes, variants, reread, models, run, base, alone, keep, dropped)
         if not keep:
             return Plan([], Variant(), [], dropped)
-        savings = []
-        for pos, k in enumerate(keep):
-            saved = {}
-            for m in models:
-                loo = run(current.leave_one_out[pos], m) if len(keep) > 1 else base[m]
-                saved[m] = FixSavings(
-                    alone=alone[k][m][0], marginal=loo.cost() - combined[m].cost(), hit_tokens_gained=alone[k][m][1]
-                )
-            savings.append(saved)
+        savings = [_saved(current, combined, pos, k, keep, models, run, base, alone) for pos, k in enumerate(keep)]
         tiny = [
             k
             for k, saved in zip(keep, savings, strict=True)

@@ -665,6 +665,48 @@ def _saved(
     return saved
 
 
+def _alone(
+    variants: Variants,
+    models: list[str],
+    run: Callable[[Variant, str], Ledger],
+    base: dict[str, Ledger],
+    n: int,
+    jobs: int,
+) -> list[dict[str, tuple[Decimal, int]]]:
+    """What each of the ``n`` fixes saves alone per model, and the cache-hit tokens it gains: each an
+    independent simulation, in forked processes with ``jobs`` > 1 (identical results)."""
+    from ..simulate.parallel import fork_map
+
+    catalog = next(iter(base.values())).catalog
+    states = fork_map(lambda k: {m: run(variants.alone[k], m).state() for m in models}, n, jobs=jobs)
+    alone: list[dict[str, tuple[Decimal, int]]] = []
+    for state in states:
+        row = {}
+        for m in models:
+            led = Ledger.from_state(catalog, state[m])
+            row[m] = (base[m].cost() - led.cost(), led.tokens().hit - base[m].tokens().hit)
+        alone.append(row)
+    return alone  # every fix's ledger sums, per group and bucket: only their totals are read from here on
+
+
+def _first_cut(
+    fixes: list[Fix], alone: list[dict[str, tuple[Decimal, int]]], models: list[str]
+) -> tuple[list[int], list[tuple[Fix, DropReason]]]:
+    """The fixes kept on what they save alone (those that cost more on some model, or save on none,
+    dropped with the reason)."""
+    dropped: list[tuple[Fix, DropReason]] = []
+    keep: list[int] = []
+    for k, f in enumerate(fixes):
+        worse = [m for m in models if alone[k][m][0] < 0]
+        if worse:
+            dropped.append((f, DropReason("costs_more", tuple(worse))))
+        elif not any(alone[k][m][0] > 0 for m in models):
+            dropped.append((f, DropReason("saves_nothing")))
+        else:
+            keep.append(k)
+    return keep, dropped
+
+
 def choose(
     fixes: list[Fix],
     variants: Variants,
@@ -679,28 +721,8 @@ def choose(
     recommended change never raises any model's simulated cost (checked on the combination too:
     while it would, the fix that saves least is dropped). Each fix alone is an independent
     simulation: with ``jobs`` > 1 they run in forked processes, with identical results."""
-    from ..simulate.parallel import fork_map
-
-    catalog = next(iter(base.values())).catalog
-    states = fork_map(lambda k: {m: run(variants.alone[k], m).state() for m in models}, len(fixes), jobs=jobs)
-    alone: list[dict[str, tuple[Decimal, int]]] = []
-    for state in states:
-        row = {}
-        for m in models:
-            led = Ledger.from_state(catalog, state[m])
-            row[m] = (base[m].cost() - led.cost(), led.tokens().hit - base[m].tokens().hit)
-        alone.append(row)
-    del states  # every fix's ledger sums, per group and bucket: only their totals are read from here on
-    dropped: list[tuple[Fix, DropReason]] = []
-    keep: list[int] = []
-    for k, f in enumerate(fixes):
-        worse = [m for m in models if alone[k][m][0] < 0]
-        if worse:
-            dropped.append((f, DropReason("costs_more", tuple(worse))))
-        elif not any(alone[k][m][0] > 0 for m in models):
-            dropped.append((f, DropReason("saves_nothing")))
-        else:
-            keep.append(k)
+    alone = _alone(variants, models, run, base, len(fixes), jobs)
+    keep, dropped = _first_cut(fixes, alone, models)
     while True:
         current, combined = _combine(fixes, variants, reread, models, run, base, alone, keep, dropped)
         if not keep:
