@@ -686,7 +686,7 @@ def _alone(
             led = Ledger.from_state(catalog, state[m])
             row[m] = (base[m].cost() - led.cost(), led.tokens().hit - base[m].tokens().hit)
         alone.append(row)
-    return alone  # every fix's ledger sums, per group and bucket: only their totals are read from here on
+    return alone  # each fix's ledger sums, per group and bucket, let go here: only their totals are read
 
 
 def _first_cut(
