@@ -154,3 +154,24 @@ def test_the_plan_is_the_one_of_weighing_every_fix_in_every_round(alone, pair):
     pair = {p: v for p, v in pair.items() if p[1] < len(alone)}
     _, n_got, n_want = _both(alone, pair)
     assert n_got <= n_want
+
+
+def test_forked_leave_one_out_layouts_give_the_same_plan():
+    """``--jobs 2``: the leave-one-out layouts after the first run in forked processes, each ledger
+    sent back as its state (``_saved_each``); the plan is the one of ``--jobs 1``. The worked example
+    above (a round that drops a fix, then one that weighs three) and one where no round drops."""
+    for alone, pair in (([[100, 100], [20, 20], [2, 2], [1, 1]], {(0, 2): [1, 1], (0, 3): [10, 10]}),
+                        ([[100, 3], [20, 20], [60, 60], [7, 9]], {(1, 3): [-2, 4]})):
+        plans = []
+        for jobs in (1, 2):
+            fixes, variants, run, base, calls = _setup(alone, pair)
+            plan = choose(fixes, variants, lambda _f, v=variants: v, MODELS, run, base, jobs=jobs)
+            kinds = {id(f): k for k, f in enumerate(fixes)}
+            plans.append(([kinds[id(f)] for f in plan.kept], [(kinds[id(f)], r) for f, r in plan.dropped],
+                          plan.savings, plan.combined.no_user, len(calls)))
+        one, two = plans
+        assert one[:4] == two[:4]
+        assert len(one[0]) >= 3 and one[2][0]["deepseek-v4-pro"].marginal > 0  # three weighed or more: forked
+        # the parent ran fewer layouts itself with --jobs 2: the alone ones and all but one
+        # leave-one-out layout went to the workers (their runs are not counted here)
+        assert two[4] < one[4]

@@ -653,16 +653,50 @@ def _saved(
     run: Callable[[Variant, str], Ledger],
     base: dict[str, Ledger],
     alone: list[dict[str, tuple[Decimal, int]]],
+    loo: dict[str, Decimal] | None = None,
 ) -> dict[str, FixSavings]:
     """What fix ``k`` (at ``pos`` in ``keep``) saves per model, alone and within the combination
-    ``current`` (its leave-one-out layout simulated; the log as logged when it is the only fix)."""
+    ``current`` (its leave-one-out layout simulated, or its cost per model given as ``loo``; the
+    log as logged when it is the only fix)."""
     saved: dict[str, FixSavings] = {}
     for m in models:
-        loo = run(current.leave_one_out[pos], m) if len(keep) > 1 else base[m]
+        cost = loo[m] if loo is not None else (run(current.leave_one_out[pos], m) if len(keep) > 1 else base[m]).cost()
         saved[m] = FixSavings(
-            alone=alone[k][m][0], marginal=loo.cost() - combined[m].cost(), hit_tokens_gained=alone[k][m][1]
+            alone=alone[k][m][0], marginal=cost - combined[m].cost(), hit_tokens_gained=alone[k][m][1]
         )
     return saved
+
+
+def _saved_each(
+    current: Variants,
+    combined: dict[str, Ledger],
+    positions: list[int],
+    keep: list[int],
+    models: list[str],
+    run: Callable[[Variant, str], Ledger],
+    base: dict[str, Ledger],
+    alone: list[dict[str, tuple[Decimal, int]]],
+    jobs: int,
+) -> dict[int, dict[str, FixSavings]]:
+    """``_saved`` of the fixes at ``positions`` in ``keep``, by position. Their leave-one-out layouts
+    are independent simulations: with ``jobs`` > 1 all but the first run in forked processes, each
+    ledger sent back as its state (the same costs, ``Ledger.from_state``). The first runs here: every
+    leave-one-out layout is re-simulated from the combination (its parent), whose footprints it
+    makes and keeps (``Simulations._simulate``), so they are made once, not once per worker."""
+    from ..simulate.parallel import fork_map
+
+    if jobs <= 1 or len(positions) <= 2 or len(keep) <= 1:
+        return {pos: _saved(current, combined, pos, keep[pos], keep, models, run, base, alone) for pos in positions}
+    first, rest = positions[0], positions[1:]
+    out = {first: _saved(current, combined, first, keep[first], keep, models, run, base, alone)}
+    catalog = next(iter(base.values())).catalog
+    states = fork_map(
+        lambda t: {m: run(current.leave_one_out[rest[t]], m).state() for m in models}, len(rest), jobs=jobs
+    )
+    for pos, state in zip(rest, states, strict=True):
+        loo = {m: Ledger.from_state(catalog, state[m]).cost() for m in models}
+        out[pos] = _saved(current, combined, pos, keep[pos], keep, models, run, base, alone, loo)
+    return out
 
 
 def _alone(
@@ -734,17 +768,13 @@ def choose(
         # fix in every round, without the leave-one-out layouts of a round whose combination changes
         # (on the 3,000-call benchmark log, 10 of its 22 leave-one-out re-simulations: 6,451 of the
         # 13,270 calls they re-ran; tests/test_advisor_rounds.py checks the plan against the old way)
-        maybe = {
-            pos: _saved(current, combined, pos, k, keep, models, run, base, alone)
-            for pos, k in enumerate(keep)
-            if all(alone[k][m][0] < MIN_SAVING_USD for m in models)
-        }
+        small = [pos for pos, k in enumerate(keep) if all(alone[k][m][0] < MIN_SAVING_USD for m in models)]
+        maybe = _saved_each(current, combined, small, keep, models, run, base, alone, jobs)
         tiny = [keep[pos] for pos, saved in maybe.items() if all(v.marginal < MIN_SAVING_USD for v in saved.values())]
         if not tiny:
-            savings = [
-                maybe[pos] if pos in maybe else _saved(current, combined, pos, k, keep, models, run, base, alone)
-                for pos, k in enumerate(keep)
-            ]
+            rest = [pos for pos in range(len(keep)) if pos not in maybe]
+            maybe.update(_saved_each(current, combined, rest, keep, models, run, base, alone, jobs))
+            savings = [maybe[pos] for pos in range(len(keep))]
             break
         for k in tiny:
             dropped.append((fixes[k], DropReason("saves_little", amount=MIN_SAVING_USD)))

@@ -52,6 +52,7 @@ from ..recommend.concurrency import in_flight
 from ..recommend.workload import Chains, GroupCounts, find_chains, group_counts
 from ..segment.groups import Grouper, GroupStats
 from ..simulate.engine import resolve, seconds
+from ..simulate.parallel import fork_map
 from ..simulate.policies import policy_params
 from ..simulate.sweep import TTL_ALIAS, parse_params, parse_sweep
 from .conversations import conversation_rows
@@ -1234,12 +1235,19 @@ def _fit(
 
     used = policy_params(name, base)
     assumed = point({k: used[k] for k in grid}, reads)
-    points = []
-    for combo in parse_sweep([f"{k}={','.join(map(str, vs))}" for k, vs in grid.items()], name):
-        if all(_fmt_param(v) == assumed.params[k] for k, v in combo.items()):
-            points.append(assumed)  # the run as reported: no need to simulate it again
-            continue
-        points.append(point(combo, sims.outcomes_once(logged, {**base, **combo}).read))
+    combos = list(parse_sweep([f"{k}={','.join(map(str, vs))}" for k, vs in grid.items()], name))
+    # the run as reported is not simulated again; every other point is an independent simulation
+    again = [not all(_fmt_param(v) == assumed.params[k] for k, v in c.items()) for c in combos]
+    todo = list(compress(combos, again))
+
+    def simulated(j: int) -> R.FitPoint:
+        return point(todo[j], sims.outcomes_once(logged, {**base, **todo[j]}).read)
+
+    # with ``--jobs N`` the points after the first run in forked processes (the same points): the
+    # first runs here, so what the others read of the run as reported (its partitions,
+    # ``Simulations._logged_of``) is made once, not once per worker
+    got = iter([simulated(0), *fork_map(lambda j: simulated(j + 1), len(todo) - 1, jobs=opts.jobs)] if todo else [])
+    points = [next(got) if a else assumed for a in again]
     fitted = min(points, key=lambda p: p.error_tokens)
     return R.Fit(model=logged.id, policy=name, calls=len(calls), assumed=assumed, fitted=fitted, grid=points)
 

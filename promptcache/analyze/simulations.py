@@ -43,6 +43,7 @@ from ..price.units import (
     rerun_partitions,
     run_priced_unit,
     run_rerun_unit,
+    write_units,
 )
 from ..simulate.deepseek import same_below
 from ..simulate.engine import resolve
@@ -448,8 +449,12 @@ class Simulations:
                 if find(prints[i][0]) in shared:
                     rerun.append(i)
             del shared
-            feed_outcomes(out, facts, rerun, seq, pol)
-            del rerun
+            forked = self._forked_units(self._parts_of(rerun, find, prints), facts, order, seq, self.policy_maker(e))
+            if forked is None:
+                feed_outcomes(out, facts, rerun, seq, pol)
+            else:  # ``--jobs N``: the same outcomes, by partition in forked processes
+                write_units(out, forked)
+            del rerun, forked
         return out
 
     def keep_logged_mix(self, calls: Sequence[int], outcomes: Outcomes) -> None:
@@ -780,15 +785,19 @@ class Simulations:
             reuse = self._logged_parts(key, var, parts)
             logged = self._base[key][0] if reuse else None
             skip = {c[0] for c in reuse}  # as logged, by partitions (``LoggedParts``): the others re-run
+            # with ``--jobs N``, the parts to re-run fed in forked processes first (``_forked_units``)
+            forked = self._forked_units([p for p in parts if p.calls[0] not in skip], facts, order, seq, make)
             out = Patched.rewritten(base, len(rerun))
-            memo = self._part_memo()
+            memo = self._part_memo() if forked is None else None
             if out is None:  # few calls re-run: their outcomes a patch over ``base``
                 # the reused calls read in numpy (``ints64``): a kept column may be sparse (``SparseInts``)
                 same: list[UnitResult] = [
                     (c, *(_q(ints64(a, _idx(c))) for a in logged.columns()))  # type: ignore[misc, union-attr]  # four
                     for c in reuse
                 ]
-                for p in parts:  # each part through a fresh cache (they share no state)
+                if forked is not None:
+                    same += forked
+                for p in parts if forked is None else ():  # each part through a fresh cache (they share no state)
                     if p.calls[0] not in skip:  # (a part is reused whole or not at all)
                         same.append(
                             memo.feed(key, p.calls, facts, seq, make) if memo else feed(p.calls, facts, seq, make())
@@ -800,6 +809,9 @@ class Simulations:
                 for c in reuse:
                     for i, o in logged.walk(c):
                         out.put(i, o.read, o.write, o.write_1h, o.total)
+            if forked is not None:
+                write_units(out, forked)
+                parts.clear()
             parts.reverse()
             while parts:
                 c = parts.pop().calls
@@ -834,6 +846,52 @@ class Simulations:
         outs, priced = merge_reruns(results, self._ranks())
         self._reruns = [(key, var, parent, rerun, priced), *self._reruns[:7]]
         return Patched.over(base, outs)
+
+    def _forks(self, calls: int) -> bool:
+        """Whether a re-run of ``calls`` calls may go to forked processes: ``--jobs N`` with no
+        other executor, and at least ``FORK_RERUN_CALLS`` of them (below, the fork and the trip
+        back cost more than they save)."""
+        return self.opts.executor is None and self.opts.jobs > 1 and calls >= FORK_RERUN_CALLS
+
+    def _forked_units(
+        self,
+        runs: list[Partition],
+        facts: Sequence[CallFacts],
+        order: Sequence[int],
+        seq: Sequence[Shape],
+        make: Callable[[], Any],
+    ) -> list[UnitResult] | None:
+        """With ``--jobs N`` (``_forks``), the outcomes of the partitions ``runs`` fed in forked
+        processes: grouped into ``N`` work units as a whole simulation's partitions are
+        (``WorkPlan``), each unit's calls in time order (``order``) through a fresh cache. The same
+        outcomes as each partition through its own cache, or all of them through one, since
+        partitions share no cache state (``scenarios.resimulate``). None where that does not pay
+        or cannot be: one partition, too few calls, or in a forked worker already (the advisor's
+        own, which cannot fork again); the caller then feeds the calls itself."""
+        if len(runs) < 2 or not self._forks(sum(len(p.calls) for p in runs)):
+            return None
+        ex = self._forked = self._forked or Forked(self.opts.jobs)
+        if not ex.forks():
+            return None
+        calls = WorkPlan.of(runs, ex.units).unit_calls(order, len(facts))
+        if len(calls) < 2:
+            return None
+        return ex.map_local(lambda u: feed(calls[u], facts, seq, make()), len(calls))
+
+    def _parts_of(self, calls: array, find: Callable[[Any], Any], prints: Footprints) -> list[Partition]:
+        """``calls`` (in start order) by partition (``find`` of a call's first footprint), each in
+        that order, keyed by its first call as ``rerun_partitions`` keys them; none unless they may
+        go to forked processes (``_forks``)."""
+        if not self._forks(len(calls)):
+            return []
+        groups: dict[Any, array] = {}
+        for i in calls:
+            r = find(prints[i][0])
+            got = groups.get(r)
+            if got is None:
+                got = groups[r] = array("q")
+            got.append(i)
+        return [Partition(("", f"c{g[0]}"), g) for g in groups.values()]
 
     def _kept_prints(self, prints: Footprints | None) -> Footprints | None:
         """A simulation's footprints as kept with it (``_base``): coded (``CodedPrints``), and those
@@ -969,6 +1027,9 @@ class LoggedParts:
 #: not one per call of the log, so the memo's bytes (~24 a kept call with its part's overhead: under
 #: 1 MB) do not grow with the log; the 3,000-call benchmark log's advisor feeds ~25,600 in all
 MEMO_CALLS = 32_768
+#: with ``--jobs N``, a what-if re-run from this many calls (in two parts or more) is fed in forked
+#: processes (``Simulations._forked_units``); below, the fork and the trip back cost more than it saves
+FORK_RERUN_CALLS = 2_000
 
 
 class PartMemo:

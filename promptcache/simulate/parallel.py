@@ -108,9 +108,14 @@ class Forked(InProcess):
         super().__init__(units=jobs)
         self.jobs = jobs
 
-    def map_local(self, task: Callable[[int], T], n: int) -> list[T]:
+    def forks(self) -> bool:
+        """Whether this process forks the units: not a forked worker, which cannot fork again
+        (a what-if worker of ``fork_map`` runs its units itself)."""
         import multiprocessing as mp
 
-        if os.getpid() != self.pid or mp.current_process().daemon:  # in a forked worker: it cannot fork again
+        return os.getpid() == self.pid and not mp.current_process().daemon
+
+    def map_local(self, task: Callable[[int], T], n: int) -> list[T]:
+        if not self.forks():
             return [task(i) for i in range(n)]
         return fork_map(task, n, jobs=self.jobs)
