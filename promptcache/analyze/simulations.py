@@ -797,11 +797,12 @@ class Simulations:
                 ]
                 if forked is not None:
                     same += forked
-                for p in parts if forked is None else ():  # each part through a fresh cache (they share no state)
-                    if p.calls[0] not in skip:  # (a part is reused whole or not at all)
-                        same.append(
-                            memo.feed(key, p.calls, facts, seq, make) if memo else feed(p.calls, facts, seq, make())
-                        )
+                else:
+                    for p in parts:  # each part through a fresh cache (they share no state)
+                        if p.calls[0] not in skip:  # (a part is reused whole or not at all)
+                            same.append(
+                                memo.feed(key, p.calls, facts, seq, make) if memo else feed(p.calls, facts, seq, make())
+                            )
                 return Patched.over(base, same)
             # most calls re-run: written into a copy of ``base`` as they come (as ``Patched.over`` writes
             # the same outcomes), no arrays of their own beside it; each part let go once fed
@@ -811,15 +812,15 @@ class Simulations:
                         out.put(i, o.read, o.write, o.write_1h, o.total)
             if forked is not None:
                 write_units(out, forked)
-                parts.clear()
-            parts.reverse()
-            while parts:
-                c = parts.pop().calls
-                if c[0] not in skip:
-                    if memo is None:
-                        feed_outcomes(out, facts, c, seq, make())
-                    else:
-                        memo.feed_into(out, key, c, facts, seq, make)
+            else:
+                parts.reverse()
+                while parts:
+                    c = parts.pop().calls
+                    if c[0] not in skip:
+                        if memo is None:
+                            feed_outcomes(out, facts, c, seq, make())
+                        else:
+                            memo.feed_into(out, key, c, facts, seq, make)
             return Patched.compress(base.base if isinstance(base, Patched) else base, out)
         policy, measurer = spec
         pricing = Pricing.of(models, self.now, self.catalog)
