@@ -683,20 +683,33 @@ def _saved_each(
     ledger sent back as its state (the same costs, ``Ledger.from_state``). The first runs here: every
     leave-one-out layout is re-simulated from the combination (its parent), whose footprints it
     makes and keeps (``Simulations._simulate``), so they are made once, not once per worker."""
-    from ..simulate.parallel import fork_map
-
     if jobs <= 1 or len(positions) <= 2 or len(keep) <= 1:
         return {pos: _saved(current, combined, pos, keep[pos], keep, models, run, base, alone) for pos in positions}
     first, rest = positions[0], positions[1:]
     out = {first: _saved(current, combined, first, keep[first], keep, models, run, base, alone)}
-    catalog = next(iter(base.values())).catalog
-    states = fork_map(
-        lambda t: {m: run(current.leave_one_out[rest[t]], m).state() for m in models}, len(rest), jobs=jobs
-    )
-    for pos, state in zip(rest, states, strict=True):
-        loo = {m: Ledger.from_state(catalog, state[m]).cost() for m in models}
+    ledgers = _forked_ledgers([current.leave_one_out[pos] for pos in rest], models, run, base, jobs)
+    for pos, led in zip(rest, ledgers, strict=True):
+        loo = {m: led[m].cost() for m in models}
         out[pos] = _saved(current, combined, pos, keep[pos], keep, models, run, base, alone, loo)
     return out
+
+
+def _forked_ledgers(
+    layouts: Sequence[Variant],
+    models: list[str],
+    run: Callable[[Variant, str], Ledger],
+    base: dict[str, Ledger],
+    jobs: int,
+) -> Iterator[dict[str, Ledger]]:
+    """Each layout's ledger per model, in order, each an independent simulation: in forked
+    processes with ``jobs`` > 1 (identical results), every ledger sent back as its state and made
+    again here (``Ledger.from_state``, on the catalog of ``base``'s) as it is read, one layout's at
+    a time."""
+    from ..simulate.parallel import fork_map
+
+    catalog = next(iter(base.values())).catalog
+    states = fork_map(lambda k: {m: run(layouts[k], m).state() for m in models}, len(layouts), jobs=jobs)
+    return ({m: Ledger.from_state(catalog, state[m]) for m in models} for state in states)
 
 
 def _alone(
@@ -709,15 +722,11 @@ def _alone(
 ) -> list[dict[str, tuple[Decimal, int]]]:
     """What each of the ``n`` fixes saves alone per model, and the cache-hit tokens it gains: each an
     independent simulation, in forked processes with ``jobs`` > 1 (identical results)."""
-    from ..simulate.parallel import fork_map
-
-    catalog = next(iter(base.values())).catalog
-    states = fork_map(lambda k: {m: run(variants.alone[k], m).state() for m in models}, n, jobs=jobs)
     alone: list[dict[str, tuple[Decimal, int]]] = []
-    for state in states:
+    for ledgers in _forked_ledgers(variants.alone[:n], models, run, base, jobs):
         row = {}
         for m in models:
-            led = Ledger.from_state(catalog, state[m])
+            led = ledgers[m]
             row[m] = (base[m].cost() - led.cost(), led.tokens().hit - base[m].tokens().hit)
         alone.append(row)
     return alone  # each fix's ledger sums, per group and bucket, let go here: only their totals are read

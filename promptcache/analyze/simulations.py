@@ -602,7 +602,7 @@ class Simulations:
         simulated here too."""
         ex = self.opts.executor
         if ex is None and self.opts.jobs > 1:
-            ex = self._forked = self._forked or Forked(self.opts.jobs)
+            ex = self._forker()
         if ex is None or ex.units <= 1 or prints is None:
             return simulate_outcomes(facts, order, seq, pol), {}
         plan = WorkPlan.of(split(order, prints), ex.units)
@@ -848,6 +848,12 @@ class Simulations:
         self._reruns = [(key, var, parent, rerun, priced), *self._reruns[:7]]
         return Patched.over(base, outs)
 
+    def _forker(self) -> Forked:
+        """``--jobs N``'s executor (no other given): the units in forked processes, made once."""
+        if self._forked is None:
+            self._forked = Forked(self.opts.jobs)
+        return self._forked
+
     def _forks(self, calls: int) -> bool:
         """Whether a re-run of ``calls`` calls may go to forked processes: ``--jobs N`` with no
         other executor, and at least ``FORK_RERUN_CALLS`` of them (below, the fork and the trip
@@ -871,7 +877,7 @@ class Simulations:
         own, which cannot fork again); the caller then feeds the calls itself."""
         if len(runs) < 2 or not self._forks(sum(len(p.calls) for p in runs)):
             return None
-        ex = self._forked = self._forked or Forked(self.opts.jobs)
+        ex = self._forker()
         if not ex.forks():
             return None
         calls = WorkPlan.of(runs, ex.units).unit_calls(order, len(facts))
