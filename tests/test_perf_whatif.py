@@ -105,6 +105,86 @@ def test_resimulate_equals_whole_run_on_random_changes(logged, name):
     assert partial_runs, "every what-if re-ran the whole log: nothing was skipped"
 
 
+def test_a_cache_not_scoped_by_user_is_not_reached_by_a_dropped_user_id(logged):
+    """The user-scope fix (DeepSeek's) drops a group's user id. A cache that does not scope by user
+    (Claude's and GPT's, or DeepSeek with ``scope_by_user=False``) cannot tell those calls from the
+    log as logged (``Variant.each_changed_unscoped``): a layout that only drops user ids re-runs
+    nothing for it, and one that also gives another group's calls other prompts re-runs only what
+    those reach, with the outcomes of the whole layout simulated again. A cache scoped by user is
+    reached by every call whose user id is dropped."""
+    from promptcache.advise.whatif import reshape
+    from promptcache.model.findings import UserIdScope
+
+    facts, shapes, m = logged
+    fam = m.family
+    groups = sorted({f.group for f in facts}, key=lambda g: -sum(f.group == g for f in facts))
+    dropped, rewritten = groups[0], groups[1]
+    mine = [i for i, f in enumerate(facts) if f.group == rewritten]
+    other = shapes[next(i for i, f in enumerate(facts) if f.group == dropped)]
+    fixes = [
+        Fix("user_id_scope", dropped, UserIdScope(), True, apply_facts=lambda f: replace(f, user=None),
+            drops_user=True),
+        Fix("rewrite", rewritten, UserIdScope(), True, shapes={fam: {i: other for i in mine[::3]}}),
+    ]
+    variants = reshape(lambda: [], fixes, facts, {fam: m}, {fam: shapes})
+    users = {i for i, f in enumerate(facts) if f.group == dropped and f.user is not None}
+    assert users and set(variants.alone[0].each_changed(len(facts))) == users
+    assert list(variants.alone[0].each_changed_unscoped(len(facts), fam)) == []
+    combined = variants.combined
+    assert set(combined.each_changed_unscoped(len(facts), fam)) == set(mine[::3])
+    assert set(combined.each_changed(len(facts))) == users | set(mine[::3])
+
+    order = _order(facts)
+    for make in (lambda: DeepSeekCache(m, scope_by_user=False), lambda: IdealCache(m)):
+        base = simulate_outcomes(facts, order, shapes, make())
+        prints = footprints(facts, shapes, make())
+        for var, changes in ((variants.alone[0], 0), (combined, len(mine[::3]))):
+            view, vfacts = var.view({fam: shapes}, facts)
+            whole = simulate_outcomes(vfacts, order, view[fam], make())
+            fed: list[int] = []
+            pol = make()
+            pol.request = lambda shape, fed=fed, request=pol.request, **kw: fed.append(1) or request(shape, **kw)
+            part = resimulate(base, prints, set(var.each_changed_unscoped(len(facts), fam)), vfacts, order,
+                              view[fam], pol)
+            assert (part.read, part.write, part.write_1h, part.total) == (
+                whole.read, whole.write, whole.write_1h, whole.total)
+            assert (len(fed) == 0) == (changes == 0) and len(fed) < len(facts)
+    # scoped by user, the calls whose user id is dropped move to another scope: the whole re-run differs
+    base = simulate_outcomes(facts, order, shapes, DeepSeekCache(m))
+    view, vfacts = variants.alone[0].view({fam: shapes}, facts)
+    assert simulate_outcomes(vfacts, order, view[fam], DeepSeekCache(m)).read != base.read
+
+
+def test_claude_and_gpt_rows_leave_out_calls_whose_only_change_is_a_dropped_user_id(monkeypatch, gen_log):
+    """End to end on a log whose restructuring drops user ids (DeepSeek's user-scope fix) and moves
+    a cold burst's calls: the Claude and GPT rows, whose caches do not scope by user, re-run only
+    what the moved calls reach (171 calls here), not every call the restructuring changes (482),
+    with the same report."""
+    generated = gen_log("--calls", "600", "--seed", "7")
+    from promptcache.simulate.anthropic import AnthropicCache
+    from promptcache.simulate.openai import OpenAIAutoCache
+
+    def counted() -> dict[str, int]:
+        got = dict.fromkeys(("AnthropicCache", "OpenAIAutoCache"), 0)
+        for cls in (AnthropicCache, OpenAIAutoCache):
+            def request(self, shape, *, _real=cls.request, _name=cls.__name__, **kw):
+                got[_name] += 1
+                return _real(self, shape, **kw)
+            monkeypatch.setattr(cls, "request", request)
+        return got
+
+    fast_requests = counted()
+    fast = analysis.analyze([generated])
+    assert any(f.kind == "user_id_scope" for f in fast.findings)
+    monkeypatch.undo()
+    slow_requests = counted()
+    monkeypatch.setattr(Variant, "each_changed_unscoped", lambda self, n, family: self.each_changed(n))
+    slow = analysis.analyze([generated])
+    assert with_text(fast).model_dump_json() == with_text(slow).model_dump_json()
+    for name in fast_requests:
+        assert fast_requests[name] < slow_requests[name], (name, fast_requests, slow_requests)
+
+
 def _shape(keys: list[int], tokens: list[int], out_key: int | None = None) -> Shape:
     return Shape(keys, tokens, ["user"] * (len(keys) - 1) + ["generation"], list(range(len(keys))),
                  chain_of(keys), out_key, 40 if out_key is not None else 0, True)

@@ -133,6 +133,23 @@ class Variant:
                     seen[i] = 1
                     yield i
 
+    def each_changed_unscoped(self, n: int, family: str) -> Iterator[int]:
+        """The calls of ``each_changed(n)`` that a cache which neither scopes by user nor reads
+        another tokenizer family's shapes than ``family`` can tell from the log as logged: those
+        whose ``family`` shape changes, or whose facts entry is a changed record. A call left out
+        keeps its record as logged (``no_user`` only drops its user id, which such a cache never
+        reads: ``simulate.base.PolicyBase._scope_id``) and its shape, so it makes the same request
+        with the same footprint; a what-if that changes nothing else of its partition leaves that
+        partition's outcomes as logged (the user-scope fix, DeepSeek's, on the Claude and GPT rows)."""
+        shapes = self.shapes.get(family, {})
+        for i in self.each_changed(n):
+            if i in shapes:
+                yield i
+            else:
+                got = entry(self.facts, i)
+                if got is not None and got is not _OWN:
+                    yield i
+
     def view(
         self, shapes: Mapping[str, Sequence[Shape]], facts: Sequence[CallFacts]
     ) -> tuple[dict[str, Sequence[Shape]], Sequence[CallFacts]]:

@@ -730,9 +730,13 @@ class Simulations:
         # from the nearest simulated layout: the log as logged, or a combined layout kept as a parent
         # (the combination again once the advisor dropped a fix differs from it in that fix's group)
         start: tuple[Variant | None, Outcomes, Footprints] = (None, base[0], base[1])
-        changed: Iterable[int] = var.each_changed(len(facts))  # read once, no set of them (none kept)
+        changed: Iterable[int] = (  # read once, no set of them (none kept)
+            var.each_changed(len(facts))
+            if getattr(pol, "by_user", True)
+            else var.each_changed_unscoped(len(facts), source[0])  # a user id dropped changes nothing here
+        )
         if kept:
-            fewest = var.changed()
+            fewest = set(changed)
             for v, o, p in kept:
                 diff = differs(v, var)
                 if len(diff) < len(fewest):
