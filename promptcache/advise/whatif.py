@@ -134,13 +134,13 @@ class Variant:
                     yield i
 
     def each_changed_unscoped(self, n: int, family: str) -> Iterator[int]:
-        """The calls of ``each_changed(n)`` that a cache which neither scopes by user nor reads
-        another tokenizer family's shapes than ``family`` can tell from the log as logged: those
-        whose ``family`` shape changes, or whose facts entry is a changed record. A call left out
-        keeps its record as logged (``no_user`` only drops its user id, which such a cache never
-        reads: ``simulate.base.PolicyBase._scope_id``) and its shape, so it makes the same request
-        with the same footprint; a what-if that changes nothing else of its partition leaves that
-        partition's outcomes as logged (the user-scope fix, DeepSeek's, on the Claude and GPT rows)."""
+        """The calls of ``each_changed(n)`` that a cache can tell from the log as logged when it
+        does not scope by user and reads the shapes of ``family`` only: those whose ``family``
+        shape changes, or whose facts entry is a changed record. A call left out keeps its shape
+        and its record as logged (``no_user`` only drops its user id, which such a cache never
+        reads: ``simulate.base.PolicyBase._scope_id``), so it makes the same request with the same
+        footprint; a partition no other change reaches keeps its outcomes as logged (DeepSeek's
+        user-scope fix, on the Claude and GPT rows)."""
         shapes = self.shapes.get(family, {})
         for i in self.each_changed(n):
             if i in shapes:
