@@ -677,7 +677,12 @@ def _saved(
     log as logged when it is the only fix)."""
     saved: dict[str, FixSavings] = {}
     for m in models:
-        cost = loo[m] if loo is not None else (run(current.leave_one_out[pos], m) if len(keep) > 1 else base[m]).cost()
+        if loo is not None:
+            cost = loo[m]
+        elif len(keep) > 1:
+            cost = run(current.leave_one_out[pos], m).cost()
+        else:
+            cost = base[m].cost()
         saved[m] = FixSavings(
             alone=alone[k][m][0], marginal=cost - combined[m].cost(), hit_tokens_gained=alone[k][m][1]
         )
