@@ -435,3 +435,61 @@ def test_a_chat_turn_starts_at_the_finger_its_previous_turn_left():
     assert walked == [0]  # the first turn only
     assert started == [[]] + [[2 * i + 1] for i in range(1, 6)]
     assert reads == [0] + [8 * (2 * i + 1) for i in range(1, 6)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(request_spec, min_size=1, max_size=30), params, st.booleans())
+def test_the_common_prefix_inside_a_piece_is_looked_for_only_under_a_node_with_children(spec, kw, bounded):
+    """``request`` asks ``_inside`` for the blocks a request's next piece shares with an earlier one
+    only where its walk ended on a node with children: a childless node (most walks end on the
+    previous turn's end) shares none, and ``_inside`` gave 0 there after looking up the piece's
+    blocks. The outcomes stay the reference model's."""
+    ms = Pieces()
+    stream = build(ms, spec)
+    cache = DeepSeekCache(ms, construction_delay_s=5, eviction_idle_s=100, bounded=bounded, **kw)  # type: ignore[arg-type]  # a test measurer
+    ref = (BoundedReference if bounded else OldDeepSeekCache)(ms, construction_delay_s=5, eviction_idle_s=100, **kw)
+    asked = []
+    inside = cache._inside
+
+    def recorded(node, key, tokens, now):
+        asked.append(bool(node.kids))
+        return inside(node, key, tokens, now)
+
+    cache._inside = recorded  # type: ignore[method-assign]  # recording what ``request`` asks
+    for shape, start, end, user in stream:
+        assert cache.request(shape, start=start, end=end, user=user) == ref.request(shape, start=start, end=end, user=user)
+    assert all(asked)
+
+
+def test_a_new_turn_after_the_previous_end_does_not_look_up_its_blocks():
+    """Two turns of one conversation (pieces of 8 tokens, blocks of 4; S the system prompt, U0 and U1
+    user turns, R0 the first reply, g the generation piece). The first request's walk ends at its
+    new root, the second's at the node before the first's reply (S U0 R0, the reply replayed):
+    neither has children below its walk's end, so neither looks up the blocks of the piece after it
+    (S for the first, U1 for the second). The second reads the first's end-of-output unit: S U0 R0,
+    24 tokens."""
+    ms = Pieces()
+    g = ms.piece((7, 7))
+    s, u0, r0, u1 = (ms.piece((x,) * 8) for x in (1, 2, 3, 4))
+    looked: list[int] = []
+    blocks = ms.blocks
+
+    def counted(key: int) -> array:
+        looked.append(key)
+        return blocks(key)
+
+    cache = DeepSeekCache(ms, construction_delay_s=5, eviction_idle_s=100)  # type: ignore[arg-type]  # a test measurer
+    first = [s, u0, g]
+    second = [s, u0, r0, u1, g]
+    shapes = [
+        Shape(first, [8, 8, 2], ("x",) * 3, (0, 1, 2), chain_of(first), r0, 8, True),
+        Shape(second, [8, 8, 8, 8, 2], ("x",) * 5, tuple(range(5)), chain_of(second), None, 0, True),
+    ]
+    reads = []
+    for i, shape in enumerate(shapes):
+        looked.clear()
+        ms.blocks = counted  # type: ignore[method-assign]  # counting the look-ups of this request
+        reads.append(cache.request(shape, start=10.0 * i, end=10.0 * i + 1, user=None).read)
+        ms.blocks = blocks  # type: ignore[method-assign]
+        assert shape.keys[0 if i == 0 else 3] not in looked  # the piece after the walk's end
+    assert reads == [0, 24]  # the second reads the first's prompt and reply: S U0 R0

@@ -313,10 +313,15 @@ class DeepSeekCache:
             path = self._walk(start_at, chain, n, start)
             hit = self._unit_hit(path[-1], keys, n, cum, start)
         # where the prefixes earlier requests had end: the common prefix with them, found whether
-        # or not they are still usable, and persisted once this request completes
+        # or not they are still usable, and persisted once this request completes; a node without
+        # children shares no block of the next piece (``_inside`` gives 0 without a look at its
+        # blocks): most walks end at one, the previous turn's end (32,579 of 36,128 requests of
+        # the 3,000-call benchmark log)
         at = path[-1]
         depth = at.depth
-        lcp = cum[depth] if depth == n else cum[depth] + self._inside(at, keys[depth], toks[depth], start)
+        lcp = cum[depth]
+        if depth < n and at.kids:
+            lcp += self._inside(at, keys[depth], toks[depth], start)
         tail = self._remember(path, shape, keys, chain, n, start)
         self._persist(path, tail, shape, keys, toks, n, start, end, lcp, cum)
         if fingers is None:
