@@ -17,6 +17,7 @@ Run it from the checkout to measure (the ``promptcache`` on ``sys.path`` is the 
 from __future__ import annotations
 
 import importlib
+import os
 import resource
 import sys
 import tempfile
@@ -115,4 +116,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, os.getcwd())  # the current directory's checkout, not the installed one
     main()

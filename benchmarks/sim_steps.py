@@ -14,6 +14,7 @@ Run it from the checkout to measure (the ``promptcache`` on ``sys.path`` is the 
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 import tempfile
 import time
@@ -96,4 +97,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, os.getcwd())  # the current directory's checkout, not the installed one
     main()
