@@ -464,10 +464,10 @@ def test_the_common_prefix_inside_a_piece_is_looked_for_only_under_a_node_with_c
 def test_a_new_turn_after_the_previous_end_does_not_look_up_its_blocks():
     """Two turns of one conversation (pieces of 8 tokens, blocks of 4; S the system prompt, U0 and U1
     user turns, R0 the first reply, g the generation piece). The first request's walk ends at its
-    new root, the second's at the node before the first's reply (S U0 R0, the reply replayed):
-    neither has children below its walk's end, so neither looks up the blocks of the piece after it
-    (S for the first, U1 for the second). The second reads the first's end-of-output unit: S U0 R0,
-    24 tokens."""
+    new root, the second's at the first one's output (the prefix S U0 R0, the reply replayed):
+    neither node has children, so neither request looks up the blocks of the piece after it (S for
+    the first, U1 for the second). The second reads the first's end-of-output unit: S U0 R0, 24
+    tokens."""
     ms = Pieces()
     g = ms.piece((7, 7))
     s, u0, r0, u1 = (ms.piece((x,) * 8) for x in (1, 2, 3, 4))

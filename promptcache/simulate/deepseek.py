@@ -314,9 +314,9 @@ class DeepSeekCache:
             hit = self._unit_hit(path[-1], keys, n, cum, start)
         # where the prefixes earlier requests had end: the common prefix with them, found whether
         # or not they are still usable, and persisted once this request completes; a node without
-        # children shares no block of the next piece (``_inside`` gives 0 without a look at its
-        # blocks): most walks end at one, the previous turn's end (32,579 of 36,128 requests of
-        # the 3,000-call benchmark log)
+        # children shares no block of the next piece (``_inside`` would give 0), so it is not asked:
+        # most walks end at one, the previous turn's end (32,579 of 36,128 requests of the
+        # 3,000-call benchmark log)
         at = path[-1]
         depth = at.depth
         lcp = cum[depth]
