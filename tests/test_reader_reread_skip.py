@@ -195,3 +195,140 @@ def test_first_pass_keeps_the_files_with_pages(tmp_path):
     )
     assert fp.index.unique and fp.index.paged == {str(paths[1])}
     assert len(fp.index.lines) == len(list(read_logs([str(p) for p in paths])))
+
+
+# -- a re-read seeks to the lines it wants (``LineMarks``) ------------------------------------------
+
+
+def _marked(paths: list[Path]) -> tuple[list, CallIndex]:
+    """``_index_of`` with the marks the first pass noted (as ``first_pass`` keeps them)."""
+    index = CallIndex()
+    calls = []
+    reader = read_logs([str(p) for p in paths])
+    for c in reader:
+        calls.append(c)
+        index.add(c)
+    index.paged = set(reader.paged)
+    index.marks = reader.marks
+    return calls, index
+
+
+def _unmarked(index: CallIndex) -> CallIndex:
+    from copy import copy
+
+    plain = copy(index)
+    plain.marks = {}
+    return plain
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    kinds=st.lists(KINDS, max_size=24),
+    gz=st.booleans(),
+    every=st.sampled_from([1, 30, 200, 1 << 16]),
+    data=st.data(),
+)
+def test_seeking_gives_the_calls_of_reading_every_line(tmp_path_factory, kinds, gz, every, data):
+    """Differential: with marks every ``every`` bytes (1: at every line), the calls a re-read gives
+    are those of the same re-read without marks, of one that decodes every line, and of the first
+    pass, for any mix of records, CRLF ends, blank, bad and non-call lines and pages."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(RD, "MARK_BYTES", every)
+        path = _write(tmp_path_factory.mktemp("seek"), "log", kinds, gz)
+        calls, index = _marked([path])
+    assert (str(path) in index.marks) == (not gz)  # a gzip stream is not seekable: no marks
+    wanted = data.draw(st.lists(st.sampled_from(range(len(calls))), unique=True).map(sorted) if calls else st.just([]))
+    got = list(Reread([str(path)], "auto", index).at(wanted))
+    assert [i for i, _ in got] == wanted and all(c == calls[i] for i, c in got)
+    assert list(Reread([str(path)], "auto", _unmarked(index)).at(wanted)) == got
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(RD.LogReader, "_gate", lambda self, path: None)
+        assert list(Reread([str(path)], "auto", index).at(wanted)) == got
+
+
+def test_marks_name_where_their_lines_start(tmp_path, monkeypatch):
+    monkeypatch.setattr(RD, "MARK_BYTES", 100)
+    kinds = ["rec", "crlf", "blank", "bad", "other", "rec"] * 20
+    path = _write(tmp_path, "log", kinds, False)
+    reader = read_logs([str(path)])
+    list(reader)
+    marks = reader.marks[str(path)]
+    data = path.read_bytes()
+    starts = [0] + [k + 1 for k, b in enumerate(data) if b == 0x0A][:-1]  # each line's first byte
+    assert marks.size == len(data) and marks.lines[0] == 1 and marks.offsets[0] == 0
+    assert all(marks.offsets[k] == starts[line - 1] for k, line in enumerate(marks.lines))
+    # one a line past each 100 bytes read, no more: ~a mark per 100 bytes here
+    gaps = [b - a for a, b in zip(marks.offsets, marks.offsets[1:], strict=False)]
+    assert min(gaps) >= 100 and len(marks.lines) >= len(data) // (100 + max(len(_line(k, 0)) for k in kinds))
+
+
+def _bytes_read(monkeypatch) -> list[int]:
+    """The bytes the reader reads from its files from now on (its ``open`` counted)."""
+    import io
+
+    count = [0]
+
+    class Counted(io.FileIO):
+        def readinto(self, b):  # type: ignore[override]
+            n = super().readinto(b)
+            count[0] += n or 0
+            return n
+
+    def counting_open(path, mode="r", buffering=-1):
+        assert mode == "rb"
+        return io.BufferedReader(Counted(path, "r"), buffer_size=buffering if buffering > 0 else io.DEFAULT_BUFFER_SIZE)
+
+    monkeypatch.setattr(RD, "open", counting_open, raising=False)
+    return count
+
+
+def test_a_reread_reads_only_near_the_lines_it_wants(tmp_path, monkeypatch):
+    """A re-read of 3 calls of ~2,400 lines reads a few marks' worth of the file, not all of it
+    (before: the whole file, line by line, each unwanted line passed over undecoded)."""
+    monkeypatch.setattr(RD, "MARK_BYTES", 4096)
+    monkeypatch.setattr(RD, "READ_BUFFER", 4096)
+    path = _write(tmp_path, "log", ["rec", "crlf", "blank", "rec"] * 600, False)
+    size = path.stat().st_size
+    calls, index = _marked([path])
+    wanted = [10, len(calls) // 2, len(calls) - 1]
+    count = _bytes_read(monkeypatch)
+    got = list(Reread([str(path)], "auto", index).at(wanted))
+    assert [c for _, c in got] == [calls[i] for i in wanted]
+    assert count[0] < size / 10, (count[0], size)
+    count[0] = 0
+    assert list(Reread([str(path)], "auto", _unmarked(index)).at(wanted)) == got
+    assert count[0] >= size  # without marks: every line read
+
+
+def test_marks_of_a_file_that_changed_are_not_used(tmp_path, monkeypatch):
+    """A file of another size than the first pass read (appended to since): its marks are not used
+    (every line read, the calls matched by their lines, as without marks)."""
+    monkeypatch.setattr(RD, "MARK_BYTES", 64)
+    path = _write(tmp_path, "log", ["rec", "blank", "crlf"] * 30, False)
+    calls, index = _marked([path])
+    with path.open("ab") as fh:
+        fh.write(_line("rec", 0))
+    count = _bytes_read(monkeypatch)
+    wanted = [2, len(calls) - 1]
+    got = list(Reread([str(path)], "auto", index).at(wanted))
+    assert [c for _, c in got] == [calls[i] for i in wanted]
+    assert count[0] >= path.stat().st_size
+
+
+def test_first_pass_keeps_the_marks(tmp_path):
+    from promptcache.analyze.first_pass import first_pass
+    from promptcache.knowledge.catalog import load_catalog
+    from promptcache.measure.shape import Measurer
+
+    paths = [_write(tmp_path, "a", PLAIN, False), _write(tmp_path, "b", PLAIN, True)]
+    fp = first_pass(
+        read_logs([str(p) for p in paths]),
+        catalog=load_catalog(),
+        measurers={"deepseek-v4": Measurer("deepseek-v4")},
+        primary="deepseek-v4",
+        at=None,
+        now=datetime(2026, 11, 1, tzinfo=UTC),
+        calibrate=False,
+    )
+    assert set(fp.index.marks) == {str(paths[0])}  # the plain file's; a gzip stream is not seekable
+    assert list(fp.index.marks[str(paths[0])].lines) == [1]  # a mark per 64 KiB: the first line's

@@ -190,6 +190,7 @@ def first_pass(
     # reader that does not say, of every file)
     paged = getattr(reader, "paged", None)
     fp.index.paged = None if paged is None else set(paged)
+    fp.index.marks = getattr(reader, "marks", None) or {}  # where lines start: a re-read seeks
     return fp
 
 

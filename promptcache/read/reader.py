@@ -30,6 +30,7 @@ from __future__ import annotations
 import glob as _glob
 import gzip
 import io
+import os
 import re
 import zlib
 from array import array
@@ -333,27 +334,61 @@ Record = tuple[int, Any]  # (line, decoded object or a LineError)
 UNREAD: Any = object()
 
 
+#: a first pass notes where a line starts about every this many bytes of a plain local JSON-lines
+#: file (``LineMarks``): ~12 bytes per 64 KiB of log, whatever its number of calls
+MARK_BYTES = 1 << 16
+
+
+class LineMarks:
+    """Where some lines of a plain local JSON-lines file start, noted by a first pass (about one
+    every ``MARK_BYTES``): ``lines[k]`` starts at byte ``offsets[k]``, both increasing. ``size``:
+    the file's size when it was read (a re-read of a file of another size does not use them)."""
+
+    __slots__ = ("lines", "offsets", "size")
+
+    def __init__(self, size: int):
+        self.lines, self.offsets, self.size = array("I"), array("q"), size
+
+    def add(self, line: int, offset: int) -> None:
+        try:
+            self.lines.append(line)
+        except OverflowError:  # a line past 4 billion: no further marks
+            return
+        self.offsets.append(offset)
+
+
 class _Unwanted:
     """A re-read's lines to decode (``LogReader.only``) in a file whose lines each held at most one
     call in the first pass (no API page of several: ``LogReader.plain``): from when ``on`` is set
     (the file's format known to give a call per line: no expander, session or join), a JSON line
     not among ``lines`` is yielded as ``UNREAD`` instead of decoded, but for line 1 (which may
-    begin a pretty-printed document). The calls read are those a full decode gives; the re-read's
-    own ``ReadStats`` (which no one reads) do not count the lines passed over."""
+    begin a pretty-printed document). With the first pass's ``marks`` of the file, the lines
+    before the next wanted one are not even read: the re-read seeks to the last mark at or before
+    it, and stops after the last wanted line. The calls read are those a full decode gives; the
+    re-read's own ``ReadStats`` (which no one reads) do not count the lines passed over."""
 
-    __slots__ = ("lines", "on")
+    __slots__ = ("lines", "marks", "on", "wanted")
 
-    def __init__(self, lines: set[int] | frozenset[int]):
-        self.lines, self.on = lines, False
+    def __init__(self, lines: set[int] | frozenset[int], marks: LineMarks | None = None):
+        self.lines, self.on, self.marks = lines, False, marks
+        self.wanted = sorted(lines) if marks is not None else []
 
 
 def _records(
-    path: Path, on_open: Callable[[Any], None] | None = None, skip: _Unwanted | None = None
+    path: Path,
+    on_open: Callable[[Any], None] | None = None,
+    skip: _Unwanted | None = None,
+    marks: Callable[[int], LineMarks] | None = None,
 ) -> Generator[Record, None, None]:
     """Decoded records of one file, whatever its container (``on_open`` sees the open handle; ``skip``:
-    JSON lines a re-read need not decode)."""
+    JSON lines a re-read need not decode; ``marks``: given the file's size, where a plain local
+    JSON-lines file's line marks go, noted as it is read)."""
     name = path.name.lower().removesuffix(".gz")
     with _open(path) as fh:
+        plain = type(fh) is io.BufferedReader and not isinstance(path, fsurl.Url)  # seekable, offsets in the file
+        size = os.fstat(fh.fileno()).st_size if plain else -1
+        if skip is not None and skip.marks is not None and skip.marks.size != size:
+            skip.marks = None  # not the file the first pass read: every line is read, as without marks
         if on_open is not None:
             on_open(fh)
         if name.endswith((".yaml", ".yml")):
@@ -367,7 +402,7 @@ def _records(
         if first == b"[":
             yield from _array_records(fh)
             return
-        yield from _jsonl_records(fh, skip=skip)
+        yield from _jsonl_records(fh, skip=skip, marks=marks(size) if marks is not None and size >= 0 else None)
 
 
 def _array_records(fh: io.BufferedIOBase) -> Iterator[Record]:
@@ -407,13 +442,29 @@ def _is_record(obj: Any) -> bool:
     )
 
 
-def _jsonl_records(fh: io.BufferedIOBase, first_line: int = 1, skip: _Unwanted | None = None) -> Iterator[Record]:
+def _jsonl_records(
+    fh: io.BufferedIOBase, first_line: int = 1, skip: _Unwanted | None = None, marks: LineMarks | None = None
+) -> Iterator[Record]:
     """Records of JSON lines; ``first_line``: the number of ``fh``'s first line in its file (a byte
-    range read on its own, ``read/ranges.py``); ``skip``: lines a re-read need not decode."""
+    range read on its own, ``read/ranges.py``); ``skip``: lines a re-read need not decode (and, with
+    its file's marks, need not read); ``marks``: where to note line starts (``fh`` read from byte 0)."""
     lineno = first_line - 1
     pending: list[bytes] = []
     pending_line = pending_size = 0
-    while raw := fh.readline(MAX_LINE_BYTES + 1):
+    pos, due = 0, 0  # bytes read, and where the next mark is due (``marks``)
+    while True:
+        if skip is not None and skip.on and skip.marks is not None and not pending and lineno >= 1:
+            if lineno + 1 not in skip.lines:
+                lineno = _seek_wanted(fh, skip, lineno)
+                if lineno < 0:
+                    return  # no wanted line after this one
+        raw = fh.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            break
+        if marks is not None and pos >= due:  # this line starts at ``pos``
+            marks.add(lineno + 1, pos)
+            due = pos + MARK_BYTES
+        pos += len(raw)
         lineno += 1
         if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
             size = len(raw)
@@ -421,6 +472,7 @@ def _jsonl_records(fh: io.BufferedIOBase, first_line: int = 1, skip: _Unwanted |
                 size += len(rest)
                 if rest.endswith(b"\n"):
                     break
+            pos += size - len(raw)
             yield (
                 lineno,
                 LineError(
@@ -458,6 +510,23 @@ def _jsonl_records(fh: io.BufferedIOBase, first_line: int = 1, skip: _Unwanted |
             yield pending_line, orjson.loads(b"".join(pending))
         except orjson.JSONDecodeError:
             yield from _lines(pending, pending_line)  # not a document after all: line by line
+
+
+def _seek_wanted(fh: io.BufferedIOBase, skip: _Unwanted, lineno: int) -> int:
+    """Before reading line ``lineno + 1``, which a re-read does not want: move ``fh`` to the last
+    mark at or before the next wanted line when that passes over lines. The number of the line
+    before where ``fh`` is then; -1 when no wanted line is left."""
+    wanted = skip.wanted
+    k = bisect_right(wanted, lineno)
+    if k == len(wanted):
+        return -1
+    marks = skip.marks
+    assert marks is not None
+    m = bisect_right(marks.lines, wanted[k]) - 1
+    if m >= 0 and marks.lines[m] > lineno + 1:
+        fh.seek(marks.offsets[m])
+        return marks.lines[m] - 1
+    return lineno
 
 
 def _lines(raws: list[bytes], first: int) -> Iterator[Record]:
@@ -506,6 +575,10 @@ class LogReader:
         # files whose lines held at most a call each when first read (``CallIndex.paged``): a
         # re-read passes over their lines not in ``only`` without decoding them
         self.plain: set[str] | None = None
+        # file -> where some of its lines start, noted as a plain local JSON-lines file is read (a
+        # first pass's, ``CallIndex.marks``); a re-read is given them (``known_marks``) and seeks
+        self.marks: dict[str, LineMarks] = {}
+        self.known_marks: dict[str, LineMarks] | None = None
 
     # detection ------------------------------------------------------------------------------
     def _sniff(self, path: Path) -> tuple[str | None, str | None]:
@@ -559,7 +632,7 @@ class LogReader:
                 for path in self.paths:
                     opened: list[Any] = []
                     gate = self._gate(path)
-                    records = _records(path, opened.append, gate)
+                    records = _records(path, opened.append, gate, self._marks_of(path))
                     fmt, _role, head = self._sniff_records(records)
                     if fmt in JOINED:
                         records.close()
@@ -662,11 +735,26 @@ class LogReader:
         return self._read_file(path, fmt, records)
 
     def _gate(self, path: Path) -> _Unwanted | None:
-        """The lines of ``path`` a re-read decodes (None: every line)."""
+        """The lines of ``path`` a re-read decodes (None: every line), with the marks the first pass
+        noted in it."""
         name = str(path)
         if self.only is None or self.plain is None or name not in self.plain:
             return None
-        return _Unwanted(self.only.get(name, frozenset()))
+        known = self.known_marks.get(name) if self.known_marks is not None else None
+        return _Unwanted(self.only.get(name, frozenset()), known)
+
+    def _marks_of(self, path: Path) -> Callable[[int], LineMarks] | None:
+        """Where the marks of ``path`` go as a first pass reads it (None in a re-read: it has the
+        first pass's)."""
+        if self.only is not None:
+            return None
+        name = str(path)
+
+        def made(size: int) -> LineMarks:
+            got = self.marks[name] = LineMarks(size)
+            return got
+
+        return made
 
     def _read_file(
         self, path: Path, fmt: str | None, records: Iterator[Record] | None = None, gate: _Unwanted | None = None
@@ -841,6 +929,9 @@ class CallIndex:
         # files where a line held an API page of several calls (``LogReader.paged`` of the first
         # pass's reader; None: not known, and every line of a re-read is decoded)
         self.paged: set[str] | None = None
+        # where some lines of the plain local JSON-lines files start (``LogReader.marks`` of the
+        # first pass's reader): a re-read seeks to the lines it wants
+        self.marks: dict[str, LineMarks] = {}
 
     def add(self, call: Call) -> None:
         if not self.unique:
@@ -900,6 +991,7 @@ class Reread:
         for src, line in names:
             only.setdefault(src, set()).add(line)
         reader.only = only
+        reader.known_marks = index.marks
         if index.paged is not None:
             reader.plain = {src for _, src in index.files} - index.paged
         for call in reader:
@@ -924,6 +1016,7 @@ __all__ = [
     "SESSIONS",
     "CallIndex",
     "LineError",
+    "LineMarks",
     "LogReader",
     "ReadStats",
     "Reread",
