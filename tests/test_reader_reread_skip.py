@@ -54,8 +54,9 @@ def _write(tmp: Path, name: str, kinds: list[str], gz: bool) -> Path:
     return path
 
 
-def _index_of(paths: list[Path]) -> tuple[list, CallIndex]:
-    """The calls and their index, as ``first_pass`` makes it (with the files that held pages)."""
+def _index_of(paths: list[Path], *, marks: bool = False) -> tuple[list, CallIndex]:
+    """The calls and their index, as ``first_pass`` makes it (with the files that held pages, and
+    with ``marks`` where their lines start)."""
     index = CallIndex()
     calls = []
     reader = read_logs([str(p) for p in paths])
@@ -63,6 +64,8 @@ def _index_of(paths: list[Path]) -> tuple[list, CallIndex]:
         calls.append(c)
         index.add(c)
     index.paged = set(reader.paged)
+    if marks:
+        index.marks = reader.marks
     return calls, index
 
 
@@ -178,13 +181,12 @@ def test_a_pretty_printed_document_is_still_read_whole():
     assert list(RD._jsonl_records(io.BytesIO(doc))) == [(1, orjson.loads(doc))]
 
 
-def test_first_pass_keeps_the_files_with_pages(tmp_path):
+def _first_pass(paths: list[Path]):
     from promptcache.analyze.first_pass import first_pass
     from promptcache.knowledge.catalog import load_catalog
     from promptcache.measure.shape import Measurer
 
-    paths = [_write(tmp_path, "a", PLAIN, False), _write(tmp_path, "b", PAGE, False)]
-    fp = first_pass(
+    return first_pass(
         read_logs([str(p) for p in paths]),
         catalog=load_catalog(),
         measurers={"deepseek-v4": Measurer("deepseek-v4")},
@@ -193,24 +195,16 @@ def test_first_pass_keeps_the_files_with_pages(tmp_path):
         now=datetime(2026, 11, 1, tzinfo=UTC),
         calibrate=False,
     )
+
+
+def test_first_pass_keeps_the_files_with_pages(tmp_path):
+    paths = [_write(tmp_path, "a", PLAIN, False), _write(tmp_path, "b", PAGE, False)]
+    fp = _first_pass(paths)
     assert fp.index.unique and fp.index.paged == {str(paths[1])}
     assert len(fp.index.lines) == len(list(read_logs([str(p) for p in paths])))
 
 
 # -- a re-read seeks to the lines it wants (``LineMarks``) ------------------------------------------
-
-
-def _marked(paths: list[Path]) -> tuple[list, CallIndex]:
-    """``_index_of`` with the marks the first pass noted (as ``first_pass`` keeps them)."""
-    index = CallIndex()
-    calls = []
-    reader = read_logs([str(p) for p in paths])
-    for c in reader:
-        calls.append(c)
-        index.add(c)
-    index.paged = set(reader.paged)
-    index.marks = reader.marks
-    return calls, index
 
 
 def _unmarked(index: CallIndex) -> CallIndex:
@@ -235,7 +229,7 @@ def test_seeking_gives_the_calls_of_reading_every_line(tmp_path_factory, kinds, 
     with pytest.MonkeyPatch.context() as m:
         m.setattr(RD, "MARK_BYTES", every)
         path = _write(tmp_path_factory.mktemp("seek"), "log", kinds, gz)
-        calls, index = _marked([path])
+        calls, index = _index_of([path], marks=True)
     assert (str(path) in index.marks) == (not gz)  # a gzip stream is not seekable: no marks
     wanted = data.draw(st.lists(st.sampled_from(range(len(calls))), unique=True).map(sorted) if calls else st.just([]))
     got = list(Reread([str(path)], "auto", index).at(wanted))
@@ -289,7 +283,7 @@ def test_a_reread_reads_only_near_the_lines_it_wants(tmp_path, monkeypatch):
     monkeypatch.setattr(RD, "READ_BUFFER", 4096)
     path = _write(tmp_path, "log", ["rec", "crlf", "blank", "rec"] * 600, False)
     size = path.stat().st_size
-    calls, index = _marked([path])
+    calls, index = _index_of([path], marks=True)
     wanted = [10, len(calls) // 2, len(calls) - 1]
     count = _bytes_read(monkeypatch)
     got = list(Reread([str(path)], "auto", index).at(wanted))
@@ -305,7 +299,7 @@ def test_marks_of_a_file_that_changed_are_not_used(tmp_path, monkeypatch):
     (every line read, the calls matched by their lines, as without marks)."""
     monkeypatch.setattr(RD, "MARK_BYTES", 64)
     path = _write(tmp_path, "log", ["rec", "blank", "crlf"] * 30, False)
-    calls, index = _marked([path])
+    calls, index = _index_of([path], marks=True)
     with path.open("ab") as fh:
         fh.write(_line("rec", 0))
     count = _bytes_read(monkeypatch)
@@ -316,19 +310,7 @@ def test_marks_of_a_file_that_changed_are_not_used(tmp_path, monkeypatch):
 
 
 def test_first_pass_keeps_the_marks(tmp_path):
-    from promptcache.analyze.first_pass import first_pass
-    from promptcache.knowledge.catalog import load_catalog
-    from promptcache.measure.shape import Measurer
-
     paths = [_write(tmp_path, "a", PLAIN, False), _write(tmp_path, "b", PLAIN, True)]
-    fp = first_pass(
-        read_logs([str(p) for p in paths]),
-        catalog=load_catalog(),
-        measurers={"deepseek-v4": Measurer("deepseek-v4")},
-        primary="deepseek-v4",
-        at=None,
-        now=datetime(2026, 11, 1, tzinfo=UTC),
-        calibrate=False,
-    )
+    fp = _first_pass(paths)
     assert set(fp.index.marks) == {str(paths[0])}  # the plain file's; a gzip stream is not seekable
     assert list(fp.index.marks[str(paths[0])].lines) == [1]  # a mark per 64 KiB: the first line's
