@@ -378,11 +378,11 @@ def _records(
     path: Path,
     on_open: Callable[[Any], None] | None = None,
     skip: _Unwanted | None = None,
-    marks: Callable[[int], LineMarks] | None = None,
+    marks: dict[str, LineMarks] | None = None,
 ) -> Generator[Record, None, None]:
     """Decoded records of one file, whatever its container (``on_open`` sees the open handle; ``skip``:
-    JSON lines a re-read need not decode; ``marks``: given the file's size, where a plain local
-    JSON-lines file's line marks go, noted as it is read)."""
+    JSON lines a re-read need not decode; ``marks``: where a plain local JSON-lines file's line
+    marks go, by file, noted as it is read)."""
     name = path.name.lower().removesuffix(".gz")
     with _open(path) as fh:
         plain = type(fh) is io.BufferedReader and not isinstance(path, fsurl.Url)  # seekable, offsets in the file
@@ -402,7 +402,10 @@ def _records(
         if first == b"[":
             yield from _array_records(fh)
             return
-        yield from _jsonl_records(fh, skip=skip, marks=marks(size) if marks is not None and size >= 0 else None)
+        noted = None
+        if marks is not None and size >= 0:
+            noted = marks[str(path)] = LineMarks(size)
+        yield from _jsonl_records(fh, skip=skip, marks=noted)
 
 
 def _array_records(fh: io.BufferedIOBase) -> Iterator[Record]:
@@ -576,7 +579,8 @@ class LogReader:
         # re-read passes over their lines not in ``only`` without decoding them
         self.plain: set[str] | None = None
         # file -> where some of its lines start, noted as a plain local JSON-lines file is read (a
-        # first pass's, ``CallIndex.marks``); a re-read is given them (``known_marks``) and seeks
+        # first pass's, ``CallIndex.marks``; a re-read notes none): a re-read is given them
+        # (``known_marks``) and seeks
         self.marks: dict[str, LineMarks] = {}
         self.known_marks: dict[str, LineMarks] | None = None
 
@@ -632,7 +636,7 @@ class LogReader:
                 for path in self.paths:
                     opened: list[Any] = []
                     gate = self._gate(path)
-                    records = _records(path, opened.append, gate, self._marks_of(path))
+                    records = _records(path, opened.append, gate, self.marks if self.only is None else None)
                     fmt, _role, head = self._sniff_records(records)
                     if fmt in JOINED:
                         records.close()
@@ -742,19 +746,6 @@ class LogReader:
             return None
         known = self.known_marks.get(name) if self.known_marks is not None else None
         return _Unwanted(self.only.get(name, frozenset()), known)
-
-    def _marks_of(self, path: Path) -> Callable[[int], LineMarks] | None:
-        """Where the marks of ``path`` go as a first pass reads it (None in a re-read: it has the
-        first pass's)."""
-        if self.only is not None:
-            return None
-        name = str(path)
-
-        def made(size: int) -> LineMarks:
-            got = self.marks[name] = LineMarks(size)
-            return got
-
-        return made
 
     def _read_file(
         self, path: Path, fmt: str | None, records: Iterator[Record] | None = None, gate: _Unwanted | None = None
