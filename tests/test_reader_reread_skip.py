@@ -314,3 +314,27 @@ def test_first_pass_keeps_the_marks(tmp_path):
     fp = _first_pass(paths)
     assert set(fp.index.marks) == {str(paths[0])}  # the plain file's; a gzip stream is not seekable
     assert list(fp.index.marks[str(paths[0])].lines) == [1]  # a mark per 64 KiB: the first line's
+
+
+def test_a_pipe_gets_no_marks():
+    """A log read from a pipe (``analyze <(zcat log.gz)``, a ``/dev/fd`` path) cannot be sought: no
+    marks are noted for it, so a re-read never seeks it (``seek`` would raise there)."""
+    import os
+    import threading
+
+    r, w = os.pipe()
+    data = b"\n" + b"".join(_line(k, 0) for k in PLAIN)  # the reader's look at the gzip magic takes 2 bytes
+
+    def feed() -> None:
+        with os.fdopen(w, "wb") as fh:
+            fh.write(data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        reader = read_logs([f"/dev/fd/{r}"])
+        calls = list(reader)
+    finally:
+        writer.join()
+        os.close(r)
+    assert calls and reader.marks == {}

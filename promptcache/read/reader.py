@@ -385,7 +385,8 @@ def _records(
     marks go, by file, noted as it is read)."""
     name = path.name.lower().removesuffix(".gz")
     with _open(path) as fh:
-        plain = type(fh) is io.BufferedReader and not isinstance(path, fsurl.Url)  # seekable, offsets in the file
+        # a local file's own bytes (no gzip stream, URL, pipe or FIFO): offsets a re-read can seek to
+        plain = type(fh) is io.BufferedReader and not isinstance(path, fsurl.Url) and fh.seekable()
         size = os.fstat(fh.fileno()).st_size if plain else -1
         if skip is not None and skip.marks is not None and skip.marks.size != size:
             skip.marks = None  # not the file the first pass read: every line is read, as without marks
