@@ -323,7 +323,9 @@ def test_a_pipe_gets_no_marks():
     import threading
 
     r, w = os.pipe()
-    data = b"\n" + b"".join(_line(k, 0) for k in PLAIN)  # the reader's look at the gzip magic takes 2 bytes
+    # many lines: the reader's look for the gzip magic opens the path once more and loses what that
+    # first read took from the pipe (a buffer's worth: a limitation of pipes today, not of marks)
+    data = b"".join(_line(k, 0) for k in PLAIN * 20)
 
     def feed() -> None:
         with os.fdopen(w, "wb") as fh:
