@@ -9,6 +9,7 @@ leave lines undecoded.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from promptcache.errors import PromptCacheError
 from promptcache.read import reader as RD
 from promptcache.read.reader import CallIndex, Reread, read_logs
 
@@ -316,27 +318,53 @@ def test_first_pass_keeps_the_marks(tmp_path):
     assert list(fp.index.marks[str(paths[0])].lines) == [1]  # a mark per 64 KiB: the first line's
 
 
-def test_a_pipe_gets_no_marks():
-    """A log read from a pipe (``analyze <(zcat log.gz)``, a ``/dev/fd`` path) cannot be sought: no
-    marks are noted for it, so a re-read never seeks it (``seek`` would raise there)."""
+def _pipe(data: bytes):
+    """A ``/dev/fd`` path reading ``data`` through a pipe (as ``<(zcat log.gz)`` gives), fed by a
+    thread; ``close()`` when done."""
     import os
     import threading
 
     r, w = os.pipe()
-    # many lines: the reader's look for the gzip magic opens the path once more and loses what that
-    # first read took from the pipe (a buffer's worth: a limitation of pipes today, not of marks)
-    data = b"".join(_line(k, 0) for k in PLAIN * 20)
 
     def feed() -> None:
-        with os.fdopen(w, "wb") as fh:
+        with os.fdopen(w, "wb") as fh, contextlib.suppress(BrokenPipeError):
             fh.write(data)
 
     writer = threading.Thread(target=feed)
     writer.start()
-    try:
-        reader = read_logs([f"/dev/fd/{r}"])
-        calls = list(reader)
-    finally:
-        writer.join()
+
+    def close() -> None:
         os.close(r)
-    assert calls and reader.marks == {}
+        writer.join()
+
+    return f"/dev/fd/{r}", close
+
+
+def test_a_pipe_gets_no_marks():
+    """A file that cannot be sought (a pipe here) gets no marks, so a re-read never seeks it (``seek``
+    would raise there)."""
+    path, close = _pipe(b"".join(_line(k, 0) for k in PLAIN))
+    noted: dict = {}
+    try:
+        records = list(RD._records(Path(path), marks=noted))
+    finally:
+        close()
+    assert records and noted == {}  # (some records: the look for the gzip magic takes a pipe's first buffer)
+
+
+def test_a_pipe_is_refused_with_what_to_do(capsys):
+    """A log given as a pipe is refused before it is read (exit 2, one sentence). Before, the look for
+    the gzip magic took the pipe's first buffer (its calls never counted), and the advisor's re-read
+    found the pipe empty: 200 short chats through ``<(cat ...)`` ended in an internal error
+    (``zip() argument 2 is shorter than argument 1``)."""
+    from promptcache.cli import main
+
+    path, close = _pipe(b"".join(_line(k, 0) for k in PLAIN * 20))
+    try:
+        with pytest.raises(PromptCacheError, match="not a regular file"):
+            read_logs([path])
+        assert main(["analyze", path, "--format", "json"]) == 2
+    finally:
+        close()
+    err = capsys.readouterr().err
+    assert "save it to a file first" in err and path in err

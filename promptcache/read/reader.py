@@ -180,8 +180,13 @@ def _expand(paths: Iterable[str | Path]) -> list[Path]:
             if not found:
                 raise PromptCacheError(f"{path}: directory holds no log files (*.jsonl, *.json, *.gz, *.yaml)")
             out.extend(found)
-        elif path.exists():
+        elif path.is_file():
             out.append(path)
+        elif path.exists():  # a pipe (``<(zcat log.gz)``), a FIFO or a device: it can be read only once
+            raise PromptCacheError(
+                f"{path}: not a regular file (a pipe or a device), and promptcache opens a log more than "
+                "once: save it to a file first (a .gz log can be given as it is)"
+            )
         elif any(ch in str(p) for ch in "*?["):
             found = sorted(Path(q) for q in _glob.glob(str(p), recursive=True))
             files: list[Path] = []
