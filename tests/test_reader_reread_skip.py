@@ -368,3 +368,23 @@ def test_a_pipe_is_refused_with_what_to_do(capsys):
         close()
     err = capsys.readouterr().err
     assert "save it to a file first" in err and path in err
+
+
+@pytest.mark.parametrize("marks", [False, True], ids=["scan", "marks"])
+@pytest.mark.parametrize("unique", [True, False], ids=["index", "counted"])
+def test_a_log_cut_since_the_first_pass_stops_with_what_happened(tmp_path, monkeypatch, marks, unique):
+    """A log cut since the first pass (rotated, rewritten): the calls wanted that are gone stop the
+    re-read with one sentence that names the log (before: fewer calls came back, and the advisor
+    failed later on an internal error); one appended to is re-read as before."""
+    monkeypatch.setattr(RD, "MARK_BYTES", 64)
+    path = _write(tmp_path, "log", ["rec", "blank", "crlf"] * 10, False)
+    calls, index = _index_of([path], marks=marks)
+    if not unique:
+        index.unique = False  # matched by counting, as where lines do not name calls
+    wanted = [1, len(calls) - 1]
+    with path.open("ab") as fh:  # appended to: the first pass's calls are all still there
+        fh.write(_line("rec", 0))
+    assert [c for _, c in Reread([str(path)], "auto", index).at(wanted)] == [calls[i] for i in wanted]
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # cut in half
+    with pytest.raises(PromptCacheError, match=r"the log changed while promptcache read it \(1 call"):
+        list(Reread([str(path)], "auto", index).at(wanted))

@@ -972,18 +972,30 @@ class Reread:
     def at(self, wanted: Iterable[int]) -> Iterator[tuple[int, Call]]:
         """The calls at the ``wanted`` positions (of the first pass), each with its position, in
         order. With a unique index, a one-call line that holds none of them is not parsed, and
-        each call read is matched by its file and line, not by counting."""
+        each call read is matched by its file and line, not by counting. A wanted call no longer
+        there (the log was cut or rewritten since the first pass) stops the run with an error that
+        says so, once the files are read."""
+        want = set(wanted)
+        found = 0
+        for i, call in self._at(want):
+            found += 1
+            yield i, call
+        if found < len(want):
+            raise PromptCacheError(
+                f"{', '.join(map(str, self.paths))}: the log changed while promptcache read it ({len(want) - found} "
+                "call(s) of its first read are no longer there): analyze a copy that nothing writes to"
+            )
+
+    def _at(self, want: set[int]) -> Iterator[tuple[int, Call]]:
         index = self.index
         if index is None or not index.unique:
-            want = set(wanted)
             yield from ((i, c) for i, c in enumerate(self()) if i in want)
             return
         reader = self()
         if not {src for _, src in index.files} <= {str(p) for p in reader.paths}:  # named otherwise (a worker's copy)
-            want = set(wanted)
             yield from ((i, c) for i, c in enumerate(reader) if i in want)
             return
-        names = index.names(wanted)
+        names = index.names(want)
         only: dict[str, set[int]] = {}
         for src, line in names:
             only.setdefault(src, set()).add(line)
