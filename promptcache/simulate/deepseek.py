@@ -657,10 +657,12 @@ class DeepSeekCache:
         node, child by child (``_scan_kids``): building and keeping that index for a few children
         cost more than the lookups it saves (on the 3,000-call benchmark log, nodes of 1-7 children
         took 175 of the 229 ms of ``_inside``, 2,557 indexes built; 23 ms scanned). Both give the
-        same length (``tests/test_deepseek_crowd.py``)."""
-        blocks = self.m.blocks(key)
+        same length (``tests/test_deepseek_crowd.py``). Asked only under a node with children
+        (``request``: a childless node shares no block, and most walks end at one)."""
         kids = node.kids
-        if not blocks or not kids:
+        assert kids, "asked only under a node with children"
+        blocks = self.m.blocks(key)
+        if not blocks:
             return 0
         if len(kids) < self.crowd:
             node.btab = None  # (a node left with few children) not kept up to date any longer
