@@ -388,3 +388,43 @@ def test_a_log_cut_since_the_first_pass_stops_with_what_happened(tmp_path, monke
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # cut in half
     with pytest.raises(PromptCacheError, match=r"the log changed while promptcache read it \(1 call"):
         list(Reread([str(path)], "auto", index).at(wanted))
+
+
+@pytest.mark.parametrize("marks", [False, True], ids=["scan", "marks"])
+@pytest.mark.parametrize("unique", [True, False], ids=["index", "counted"])
+def test_a_call_rewritten_in_place_is_not_taken_for_the_first_one(tmp_path, monkeypatch, marks, unique):
+    """A re-read matches each call to the first pass's by its call id, not by its position: a log
+    whose lines were rewritten since the first pass (here two calls swapped: the same size, the
+    same line count, every line still a call) stops the run with one sentence naming the line.
+    Before, the advisor silently took the other call for the one it had measured."""
+    monkeypatch.setattr(RD, "MARK_BYTES", 64)
+    kinds = ["rec", "blank", "crlf"] * 4
+    path = _write(tmp_path, "log", kinds, False)
+    calls, index = _index_of([path], marks=marks)
+    if not unique:
+        index.unique = False  # matched by counting, as where lines do not name calls
+    assert len(index.ids) == len(calls) == 8
+    wanted = [0, 1, len(calls) - 1]
+    assert [c for _, c in Reread([str(path)], "auto", index).at(wanted)] == [calls[i] for i in wanted]
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[0], lines[2] = lines[2].replace(b"\r\n", b"\n"), lines[0].replace(b"\n", b"\r\n")  # calls 0 and 1 swapped
+    size = path.stat().st_size
+    path.write_bytes(b"".join(lines))
+    assert path.stat().st_size == size  # the marks still apply
+    assert [c for _, c in Reread([str(path)], "auto", index).at([len(calls) - 1])] == [calls[-1]]  # untouched
+    with pytest.raises(PromptCacheError, match=rf"{path.name}:1: the log changed while promptcache read it"):
+        list(Reread([str(path)], "auto", index).at(wanted))
+
+
+def test_the_index_keeps_each_calls_id():
+    """``CallIndex.ids``: the CRC-32 of each call's id, one per call added, also once the index
+    gave up naming calls by their lines (a re-read then counts, and still checks the ids)."""
+    import zlib
+
+    from promptcache.model.calls import Call
+
+    index = CallIndex()
+    for src, line, cid in [("a", 1, "x"), ("a", 2, "y"), ("a", 2, "z"), ("b", 1, "é")]:
+        index.add(Call(source=src, line=line, model="m", segments=[], call_id=cid))
+    assert not index.unique
+    assert list(index.ids) == [zlib.crc32(c.encode()) for c in ("x", "y", "z", "é")]

@@ -298,3 +298,66 @@ def test_an_interrupt_mid_range_groups_the_calls_that_went_through(generated, sm
     got, want = run(reader, n), run(read_logs([generated]), n)
     assert got.partial and want.partial and len(got.facts) == len(want.facts) == n
     _same_groups(got, want)
+
+
+def test_a_reread_after_reading_apart_seeks_as_after_a_local_read(generated, small_ranges, monkeypatch):
+    """The ranges note where their lines start (``R.records(rng, marks)``) and the client joins them
+    per file (``ShardedReader.marks``), so the first pass's index has marks and a re-read seeks to
+    the lines it wants, as after a local first pass. Before, a first pass read apart left none, and
+    each of the advisor's re-reads read the whole log. Each mark names where its line starts; a
+    gzip file (read whole) gets none, as locally."""
+    from promptcache.read import reader as RD
+    from promptcache.read.reader import Reread
+
+    monkeypatch.setattr(RD, "MARK_BYTES", 4096)
+    local = _first_pass(read_logs([generated, EXAMPLE]))
+    apart = _first_pass(_sharded([generated, EXAMPLE]))
+    assert set(apart.index.marks) == set(local.index.marks) == {str(generated)}
+    assert apart.index.paged == local.index.paged == set()  # before: None (every line of a re-read decoded)
+    marks = apart.index.marks[str(generated)]
+    data = generated.read_bytes()
+    assert marks.size == len(data) and len(marks.lines) > 10
+    assert list(marks.lines) == sorted(set(marks.lines)) and list(marks.offsets) == sorted(marks.offsets)
+    for line, offset in zip(marks.lines, marks.offsets, strict=True):
+        assert offset == 0 or data[offset - 1 : offset] == b"\n"
+        assert data.count(b"\n", 0, offset) == line - 1
+    # every range's first line is marked: the join covers the file at least as densely as one read
+    assert set(R.number([R.bounds(r) for r in R.plan([generated])[1]])[k].first_line for k in range(3)) <= set(marks.lines)
+    n = len(local.facts)
+    wanted = [5, n // 2, n - 200]
+    reads: list[int] = []
+    real_open = RD._open
+
+    def counting(path):
+        fh = real_open(path)
+        if str(path) == str(generated):
+            reads.append(0)
+            real_read = fh.readline
+
+            def readline(*a):
+                line = real_read(*a)
+                reads[-1] += len(line)
+                return line
+
+            fh.readline = readline  # type: ignore[method-assign]
+        return fh
+
+    monkeypatch.setattr(RD, "_open", counting)
+    got = list(Reread([str(generated), str(EXAMPLE)], "auto", apart.index).at(wanted))
+    want = list(Reread([str(generated), str(EXAMPLE)], "auto", local.index).at(wanted))
+    assert [i for i, _ in got] == wanted and got == want
+    assert reads[0] < len(data) / 4  # before: every byte of the file
+
+
+def test_files_with_pages_of_several_calls_are_known_after_reading_apart(tmp_path):
+    """A file a line of which held an API page of several calls is named in the index's ``paged``
+    after a first pass read apart, as after a local one (a re-read decodes every line of it)."""
+    lines = (FORMATS / "helicone_export.jsonl").read_bytes().splitlines()
+    recs = [lines[0], lines[1], lines[4]]
+    paged = tmp_path / "paged.jsonl"
+    paged.write_bytes(b"\n".join([*recs, b'{"data": [' + recs[0] + b"," + recs[1] + b"]}", recs[2]]) + b"\n")
+    plain = tmp_path / "plain.jsonl"
+    plain.write_bytes(b"\n".join(recs) + b"\n")
+    local = _first_pass(read_logs([paged, plain]))
+    apart = _first_pass(_sharded([paged, plain]))
+    assert apart.index.paged == local.index.paged == {str(paged)}

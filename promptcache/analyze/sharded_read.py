@@ -50,7 +50,7 @@ from ..measure.pieces import Pieces
 from ..measure.shape import Measurer, Shape
 from ..model.calls import Call
 from ..read import ranges as R
-from ..read.reader import MAX_EXAMPLES, LogReader, ReadStats
+from ..read.reader import MAX_EXAMPLES, LineMarks, LogReader, ReadStats
 from ..segment.groups import Grouper, GroupStats, recount, restore_references, strip_references
 from .first_pass import family_of, shape_call
 from .shuffle import HeldRanges, keep_range
@@ -82,6 +82,8 @@ class RangeResult:
     groups: dict[str, GroupStats] = field(default_factory=dict)
     group_of: array = field(default_factory=lambda: array("I"))
     evidence: Evidence = field(default_factory=Evidence)
+    marks: LineMarks | None = None  # where some of its lines start, for a local JSON-lines file (``R.records``)
+    paged: bool = False  # a line of it held an API page of several calls (``LogReader.paged``)
 
 
 def _dedup(call: Call, texts: dict[str, str]) -> None:
@@ -126,8 +128,9 @@ def measure_range(task: RangeTask) -> RangeResult:
     p = 0 if task.primary is None else task.families.index(task.primary)
     group_of = array("I")
     evidence = Evidence()
+    marks: dict[str, LineMarks] = {}
     try:
-        for call in reader.read_records(rng.path, rng.fmt, R.records(rng)):
+        for call in reader.read_records(rng.path, rng.fmt, R.records(rng, marks)):
             _dedup(call, texts)
             calls.append(call)
             s = tuple(shape_call(call, measurers, catalog))
@@ -150,6 +153,8 @@ def measure_range(task: RangeTask) -> RangeResult:
         grouper.groups if grouper is not None else {},
         group_of,
         evidence,
+        marks.get(str(rng.path)),
+        bool(reader.paged),
     )
 
 
@@ -250,6 +255,12 @@ class ShardedReader:
     held: HeldRanges | None = None
     grouping: MergedGroups | None = None  # the workers group the calls (``group_on_workers``)
     primary: str | None = None
+    # where some lines of the local JSON-lines files start, from their ranges' marks (``LogReader.marks``
+    # of a local first pass, which ``CallIndex.marks`` takes): a re-read seeks to the lines it wants
+    marks: dict[str, LineMarks] = field(default_factory=dict)
+    # the files a line of which held an API page of several calls (``LogReader.paged``; a re-read
+    # decodes every line of those, and passes over the lines it does not want in the others)
+    paged: set[str] = field(default_factory=set)
     _done: int = 0
 
     def group_on_workers(self, grouper: Grouper, evidence: Evidence, primary: str) -> MergedGroups:
@@ -293,6 +304,9 @@ class ShardedReader:
                         future = None
                     self.held.add(start, len(res.calls), future)
                 start += len(res.calls)
+                self._add_marks(self.ranges[k], res.marks)
+                if res.paged:
+                    self.paged.add(str(self.ranges[k].path))
                 self._done += self.sizes[k] if k < len(self.sizes) else 0
                 if grouping is not None:
                     grouping.start(res, shapes)
@@ -305,6 +319,23 @@ class ShardedReader:
                     raise res.error
         finally:
             self.measurers.update(real)
+
+    def _add_marks(self, rng: R.Range, got: LineMarks | None) -> None:
+        """A range's line marks added to its file's, ranges coming in log order. Marks need not
+        cover a file (a re-read reads from the last mark before the line it wants): a range
+        without any adds none; a file read again (named twice) starts its marks again, as the
+        local reader's do; a file whose size changed between its ranges' reads keeps none."""
+        if got is None:
+            return
+        name = str(rng.path)
+        have = self.marks.get(name)
+        if have is None or (have.lines and got.lines and got.lines[0] <= have.lines[-1]):
+            self.marks[name] = got
+        elif have.size != got.size:
+            have.size = -2  # no file's size: a re-read uses none of them
+        else:
+            have.lines.extend(got.lines)
+            have.offsets.extend(got.offsets)
 
     def _merge(self, res: RangeResult, fams: tuple[str, ...], real: dict[str, Measurer]) -> list[Sequence[Shape]]:
         """The range's stats and piece tables merged; its shapes, made again here when one of its

@@ -33,7 +33,17 @@ from typing import Any
 import orjson
 
 from . import fsurl
-from .reader import JOINED, PARSER_FACTORIES, PARSERS, LogReader, Record, _jsonl_records, _records, _size
+from .reader import (
+    JOINED,
+    PARSER_FACTORIES,
+    PARSERS,
+    LineMarks,
+    LogReader,
+    Record,
+    _jsonl_records,
+    _records,
+    _size,
+)
 
 #: the byte size a large JSON-lines file is cut into (``PROMPTCACHE_RANGE_BYTES`` overrides it)
 RANGE_BYTES = 64 << 20
@@ -193,15 +203,21 @@ def size(rng: Range) -> int:
     return _size(rng.path) if rng.whole else rng.end - rng.start
 
 
-def records(rng: Range) -> Iterator[Record]:
+def records(rng: Range, marks: dict[str, LineMarks] | None = None) -> Iterator[Record]:
     """The range's records: a whole file as ``reader`` reads it, a byte range as JSON lines
-    numbered from its ``first_line``."""
+    numbered from its ``first_line``. ``marks``: where the range's lines of a local file start go
+    there (``reader.LineMarks``, about one every ``MARK_BYTES``, the range's first line among them),
+    as a first pass over the whole file notes them, so a re-read on the client can seek."""
     if rng.whole:
-        yield from _records(rng.path)
+        yield from _records(rng.path, marks=marks)
         return
     with _raw(rng.path) as fh:
+        noted = None
+        if marks is not None and not isinstance(rng.path, fsurl.Url):
+            noted = marks[str(rng.path)] = LineMarks(os.fstat(fh.fileno()).st_size)
         fh.seek(rng.start)
-        yield from _jsonl_records(io.BufferedReader(_Window(fh, rng.end - rng.start), 1 << 20), rng.first_line)
+        window = io.BufferedReader(_Window(fh, rng.end - rng.start), 1 << 20)
+        yield from _jsonl_records(window, rng.first_line, marks=noted, base=rng.start)
 
 
 class _Window(io.RawIOBase):

@@ -452,15 +452,20 @@ def _is_record(obj: Any) -> bool:
 
 
 def _jsonl_records(
-    fh: io.BufferedIOBase, first_line: int = 1, skip: _Unwanted | None = None, marks: LineMarks | None = None
+    fh: io.BufferedIOBase,
+    first_line: int = 1,
+    skip: _Unwanted | None = None,
+    marks: LineMarks | None = None,
+    base: int = 0,
 ) -> Iterator[Record]:
     """Records of JSON lines; ``first_line``: the number of ``fh``'s first line in its file (a byte
     range read on its own, ``read/ranges.py``); ``skip``: lines a re-read need not decode (and, with
-    its file's marks, need not read); ``marks``: where to note line starts (``fh`` read from byte 0)."""
+    its file's marks, need not read); ``marks``: where to note line starts, ``fh`` being read from
+    byte ``base`` of its file."""
     lineno = first_line - 1
     pending: list[bytes] = []
     pending_line = pending_size = 0
-    pos, due = 0, 0  # bytes read, and where the next mark is due (``marks``)
+    pos, due = base, base  # where in the file the next line starts, and where the next mark is due (``marks``)
     while True:
         if skip is not None and skip.on and skip.marks is not None and not pending and lineno >= 1:
             if lineno + 1 not in skip.lines:
@@ -909,6 +914,11 @@ def read_logs(paths: Iterable[str | Path], *, input_format: str = "auto", strict
     return LogReader(paths, input_format=input_format, strict=strict)
 
 
+def call_fingerprint(call: Call) -> int:
+    """The CRC-32 of a call's id (``Call.call_id``): what ``CallIndex`` keeps to know a call again."""
+    return zlib.crc32(call.call_id.encode("utf-8", "surrogatepass"))
+
+
 class CallIndex:
     """Where each call of a first pass came from, to re-read some calls without parsing the rest.
 
@@ -916,9 +926,15 @@ class CallIndex:
     when, file after file, the lines of successive calls only increase (a JSON-lines log: one
     call a line); otherwise (a file given twice, a page of several calls a line, a session whose
     units share a line) the index gives up (``unique`` false) and re-reads parse every call. Kept
-    as machine integers: a line per call (4 bytes) and where each file's calls start."""
+    as machine integers: a line per call (4 bytes) and where each file's calls start.
+
+    A call read again is matched to the first pass's by its call id, not by where it was found:
+    ``ids`` keeps, per call (unique or not), the CRC-32 of its ``call_id`` (4 bytes), and a re-read
+    call whose id differs from the one the first pass read at its position means the log changed
+    between the two reads (``Reread.at`` stops the run then)."""
 
     def __init__(self) -> None:
+        self.ids = array("I")
         self.lines = array("I")
         self.files: list[tuple[int, str]] = []  # (position of the file's first call, file)
         self.unique = True
@@ -931,6 +947,7 @@ class CallIndex:
         self.marks: dict[str, LineMarks] = {}
 
     def add(self, call: Call) -> None:
+        self.ids.append(call_fingerprint(call))
         if not self.unique:
             return
         n = len(self.lines)
@@ -972,12 +989,19 @@ class Reread:
     def at(self, wanted: Iterable[int]) -> Iterator[tuple[int, Call]]:
         """The calls at the ``wanted`` positions (of the first pass), each with its position, in
         order. With a unique index, a one-call line that holds none of them is not parsed, and
-        each call read is matched by its file and line, not by counting. A wanted call no longer
-        there (the log was cut or rewritten since the first pass) stops the run with an error that
-        says so, once the files are read."""
+        each call read is found by its file and line, not by counting. Either way a call is taken
+        only when its call id is the one the first pass read at that position (``CallIndex.ids``).
+        A wanted call no longer there, or another call in its place (the log was cut or rewritten
+        since the first pass), stops the run with an error that says so."""
         want = set(wanted)
+        ids = self.index.ids if self.index is not None else None
         found = 0
         for i, call in self._at(want):
+            if ids is not None and i < len(ids) and call_fingerprint(call) != ids[i]:
+                raise PromptCacheError(
+                    f"{call.source}:{call.line}: the log changed while promptcache read it (this line holds another "
+                    "call than it did when first read): analyze a copy that nothing writes to"
+                )
             found += 1
             yield i, call
         if found < len(want):
@@ -1029,6 +1053,7 @@ __all__ = [
     "LogReader",
     "ReadStats",
     "Reread",
+    "call_fingerprint",
     "iter_json_array",
     "read_logs",
 ]
