@@ -90,3 +90,28 @@ def test_an_interrupted_read_still_names_every_format(tmp_path):
     full = LogReader(paths)
     list(full)
     assert r.stats.formats == full.stats.formats and len(r.stats.formats) == 3
+
+
+def test_each_file_is_opened_once(tmp_path, monkeypatch):
+    """A read opens each file once, plain or gzip, JSON lines, a JSON array or YAML: its first bytes
+    (the gzip magic) are peeked on the stream it then reads. Before, each was opened a second time
+    just to read those two bytes. The calls are those of the read before."""
+    import builtins
+    from collections import Counter
+
+    files = _files(tmp_path)
+    names = ["mooncake.jsonl", "openai_chat_array.json.gz", "anthropic.jsonl", "gemini.jsonl", "vcr_cassette.yaml"]
+    paths = [files[n] for n in names]
+    want = list(LogReader(paths))
+    opened: Counter[str] = Counter()
+    real = builtins.open
+
+    def counting(file, *a, **k):
+        opened[str(file)] += 1
+        return real(file, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", counting)
+    got = list(LogReader(paths))
+    monkeypatch.undo()
+    assert got == want and len(got) > 5
+    assert {str(p): 1 for p in paths} == {k: v for k, v in opened.items() if k in {str(p) for p in paths}}

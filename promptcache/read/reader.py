@@ -230,11 +230,10 @@ def _open(path: Path) -> io.BufferedIOBase:
         if fh.peek(2)[:2] == b"\x1f\x8b":
             return _GzipOwning(fileobj=fh, mode="rb")
         return fh
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rb")
-    return cast(io.BufferedIOBase, open(path, "rb", buffering=READ_BUFFER))  # a BufferedReader
+    fh = cast(io.BufferedReader, open(path, "rb", buffering=READ_BUFFER))  # opened once: the magic is peeked
+    if fh.peek(2)[:2] == b"\x1f\x8b":
+        return _GzipOwning(fileobj=fh, mode="rb")
+    return fh
 
 
 # a local file's read buffer: ``readline`` of a line longer than the default buffer (8 KB; a chat
