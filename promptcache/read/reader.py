@@ -225,12 +225,12 @@ class _GzipOwning(gzip.GzipFile):
 
 
 def _open(path: Path) -> io.BufferedIOBase:
+    """The file's records' bytes, opened once: a gzip stream when its first bytes (peeked) say so.
+    A URL's stream is buffered too (peek and ``readline(limit)`` as a local file's)."""
     if isinstance(path, fsurl.Url):
-        fh = io.BufferedReader(fsurl.open_binary(path))  # peek and readline(limit) as a local file's
-        if fh.peek(2)[:2] == b"\x1f\x8b":
-            return _GzipOwning(fileobj=fh, mode="rb")
-        return fh
-    fh = cast(io.BufferedReader, open(path, "rb", buffering=READ_BUFFER))  # opened once: the magic is peeked
+        fh = io.BufferedReader(fsurl.open_binary(path))
+    else:
+        fh = cast(io.BufferedReader, open(path, "rb", buffering=READ_BUFFER))
     if fh.peek(2)[:2] == b"\x1f\x8b":
         return _GzipOwning(fileobj=fh, mode="rb")
     return fh
