@@ -996,7 +996,7 @@ class Reread:
         ids = self.index.ids if self.index is not None else None
         found = 0
         for i, call in self._at(want):
-            if ids is not None and i < len(ids) and call_fingerprint(call) != ids[i]:
+            if ids is not None and call_fingerprint(call) != ids[i]:  # every call of the first pass has its id there
                 raise PromptCacheError(
                     f"{call.source}:{call.line}: the log changed while promptcache read it (this line holds another "
                     "call than it did when first read): analyze a copy that nothing writes to"
