@@ -725,7 +725,7 @@ class Simulations:
                 got = (parent, done, prints)
                 kept.insert(0, got)
                 del kept[DERIVED_KEPT:]
-            reach = self._reach(got[2], set(var.differs), layout, pol)
+            reach = self._reach(got[2], set(var.differs), layout, pol, self._layout(parent, source)[0])
             return self._resimulate(key, var, parent, got[1], reach, layout, pol, spec, models, make)
         # from the nearest simulated layout: the log as logged, or a combined layout kept as a parent
         # (the combination again once the advisor dropped a fix differs from it in that fix's group)
@@ -743,7 +743,7 @@ class Simulations:
                     start, fewest = (v, o, p), diff
                 del diff
             changed, fewest = fewest, set()
-        reach = self._reach(start[2], changed, layout, pol)
+        reach = self._reach(start[2], changed, layout, pol, self._layout(start[0], source)[0])
         del changed  # a set of every changed call: gone before the re-run calls are fed
         return self._resimulate(key, var, start[0], start[1], reach, layout, pol, spec, models, make)
 
@@ -753,12 +753,15 @@ class Simulations:
         changed: Iterable[int],
         layout: tuple[Sequence[CallFacts], Sequence[int], Sequence[Shape]],
         pol: Any,
+        before: Sequence[CallFacts],
     ) -> tuple[list[Partition], Sequence[int]]:
         """The partitions a what-if that changes the ``changed`` calls of a simulated layout (whose
-        footprints are ``prints``) re-runs, and every call re-run in the start order as kept
-        (``_kept_calls``: 32-bit), not the 64-bit list ``rerun_partitions`` gives beside it."""
+        footprints are ``prints`` and facts ``before``) re-runs, and every call re-run in the start
+        order as kept (``_kept_calls``: 32-bit), not the 64-bit list ``rerun_partitions`` gives
+        beside it. Only the stretches of a partition that hold a changed call are re-run where the
+        policy forgets after a quiet time (``rerun_partitions``)."""
         facts, order, seq = layout
-        parts, rerun = rerun_partitions(prints, changed, facts, order, keyed(seq), pol, self._same_prints)
+        parts, rerun = rerun_partitions(prints, changed, facts, order, keyed(seq), pol, self._same_prints, before)
         return parts, self._kept_calls(rerun)
 
     def _resimulate(

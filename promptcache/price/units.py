@@ -27,7 +27,7 @@ replaces the first; a result that overlaps another unit's only in part is an err
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import compress
@@ -35,7 +35,7 @@ from typing import Any
 
 from ..knowledge.catalog import Catalog, default_catalog
 from ..measure.shape import Shape
-from ..model.facts import CallFacts
+from ..model.facts import CallFacts, column, reader
 from ..simulate.partition import (
     CodedPrints,
     Footprints,
@@ -342,13 +342,27 @@ def rerun_partitions(
     shapes: Sequence[Shape],
     policy: FootprintPolicy,
     same: dict[tuple, tuple] | None = None,
+    before: Sequence[CallFacts] | None = None,
 ) -> tuple[list[Partition], array]:
     """The calls ``scenarios.resimulate`` re-runs for a change, grouped by what connects them
     (footprints before or after the change), each group's calls in ``order``: groups never share
     cache state, so each can go through its own fresh policy (in a work unit on a worker) and the
     outcomes equal ``resimulate``'s. Keys name each group by its first call. Also every call
     re-run, in ``order`` (what ``resimulate`` feeds through one policy). ``same``: the caller's
-    footprint intern (``footprints_of``)."""
+    footprint intern (``footprints_of``).
+
+    With ``before`` (the facts of the layout the change is made to, whose footprints are
+    ``base_prints``) and a policy that forgets a partition after ``forgets_after_s`` of quiet
+    (``DeepSeekCache.forgets_after_s``), a group is cut into *stretches* where a call starts more
+    than that (and a second) after the latest start and end of every call before it in the group,
+    and only the stretches that hold a changed call are re-run (each a part of its own). A changed
+    call also counts in the group its footprint as it was falls in, at the time it had (a call
+    the change moved in time counts at both). Why a stretch without a changed call keeps its
+    outcomes: its calls are unchanged, in the same order in both layouts (both sort by start,
+    ties in log order), and every call of either layout that shares cache state with them (their
+    partitions, before or after, lie in the group) either is one of them or, counted at its time
+    in that layout, went quiet long enough before the stretch: its first call, and so each after
+    it, has the outcome it has through a fresh cache in both (``tests/test_epochs.py``)."""
     # the changed calls' new footprints, each distinct one once (``table``), and each changed call's
     # place in it plus one (``code``, 4 bytes a call of the log, 0: not changed): no dict slot per
     # changed call (a what-if of short chats changes most of the log); and the footprint keys the
@@ -357,6 +371,11 @@ def rerun_partitions(
     index: dict[tuple, int] = {}
     code = array("i", bytes(4 * len(base_prints)))
     touched: set = set()
+    quiet = getattr(policy, "forgets_after_s", None) if before is not None else None
+    moved: list[tuple[float, float, int]] = []  # changed calls moved in time: (start, end) before, call
+    if quiet is not None:
+        start, end = reader(facts, "start"), reader(facts, "end")
+        was_start, was_end = reader(before, "start"), reader(before, "end")  # type: ignore[arg-type]  # given
     for i, p in footprints_each(changed, facts, shapes, policy, same):
         c = index.get(p)
         if c is None:
@@ -365,6 +384,8 @@ def rerun_partitions(
         code[i] = c + 1
         touched.update(base_prints[i])
         touched.update(p)
+        if quiet is not None and (start(i) != was_start(i) or end(i) != was_end(i)):
+            moved.append((was_start(i), was_end(i), i))  # counted at its time before the change too
     del index
     # connected as the log's footprints and the changed calls' new ones connect them, each distinct
     # footprint of the log once (``distinct``: the same partition as every call's)
@@ -383,6 +404,9 @@ def rerun_partitions(
         # tests them as it tests every call
         hot = [r in dirty for r in at.table]
         calls = compress(order, map(hot.__getitem__, map(at.codes.__getitem__, order)))
+    if quiet is not None:
+        moved.sort(reverse=True)
+        return _stretches(calls, code, at, new_at, dirty, order, quiet + QUIET_MARGIN_S, facts, moved)
     for i in calls:
         c = code[i]
         r = at[i] if not c else new_at[c - 1]
@@ -393,6 +417,98 @@ def rerun_partitions(
             got.append(i)
             rerun.append(i)
     return [Partition(("", f"c{g[0]}"), g) for g in groups.values()], rerun
+
+
+#: seconds added to a policy's ``forgets_after_s`` before a stretch is cut: times are floats of
+#: ~1.8e9 s, whose rounding in ``now - ready > evict`` is far below it
+QUIET_MARGIN_S = 1.0
+
+
+def _stretches(
+    calls: Iterable[int],
+    code: array,
+    at: Sequence[Any],
+    new_at: list[Any],
+    dirty: set,
+    order: Sequence[int],
+    gap: float,
+    facts: Sequence[CallFacts],
+    moved: list[tuple[float, float, int]],
+) -> tuple[list[Partition], array]:
+    """``rerun_partitions``'s parts and re-run calls when a group's stretches can be told apart:
+    each group's calls (in ``order``) cut where one starts more than ``gap`` after the latest start
+    and end before it in the group; a changed call counted in the group of its footprint as it was
+    too (where that is another), and a call ``moved`` in time (latest start last) counted there at
+    the time it had; the stretches that hold a changed call kept, in the order of their first calls."""
+    starts, ends, over = _time_columns(facts)
+    open_: dict[Any, list[Any]] = {}  # group -> [its open stretch's calls, holds a change, latest time, place]
+    kept: list[tuple[int, array]] = []
+
+    def put(g: Any, s: float, t: float, k: int) -> None:
+        """A changed call counted in group ``g`` where it is not re-run (where it was)."""
+        got = open_.get(g)
+        if got is None or s - got[2] > gap:
+            if got is not None and got[1] and got[0]:
+                kept.append((got[3], got[0]))
+            open_[g] = [array("q"), True, t, k]
+        else:
+            got[1] = True
+            if t > got[2]:
+                got[2] = t
+
+    for k, i in enumerate(calls):
+        c = code[i]
+        r = at[i] if not c else new_at[c - 1]
+        if r not in dirty:
+            continue
+        f = over(i)
+        if f is None:
+            s, t = starts[i], ends[i]
+        else:
+            s, t = f.start, f.end
+        if t < s:
+            t = s
+        while moved and moved[-1][0] <= s:  # calls moved from before this one, at their time before
+            ws, we, j = moved.pop()
+            put(at[j], ws, we if we > ws else ws, k)
+        got = open_.get(r)  # the call in its group (``put``'s steps, inline: once per call)
+        if got is None or s - got[2] > gap:
+            if got is not None and got[1] and got[0]:
+                kept.append((got[3], got[0]))
+            got = open_[r] = [array("q"), False, t, k]
+        elif t > got[2]:
+            got[2] = t
+        got[0].append(i)
+        if c:
+            got[1] = True
+            if at[i] != r:  # also in its group as it was
+                put(at[i], s, t, k)
+    for ws, we, j in reversed(moved):
+        put(at[j], ws, we if we > ws else ws, len(code))
+    kept.extend((got[3], got[0]) for got in open_.values() if got[1] and got[0])
+    kept.sort(key=lambda x: x[0])
+    rerun = bytearray(len(code))
+    for _, part in kept:
+        for i in part:
+            rerun[i] = 1
+    return [Partition(("", f"c{g[0]}"), g) for _, g in kept], array("q", compress(order, map(rerun.__getitem__, order)))
+
+
+def _time_columns(facts: Sequence[CallFacts]) -> tuple[Sequence[float], Sequence[float], Callable[[int], Any]]:
+    """The starts and ends of ``facts`` for loops that read them call by call, without a copy per
+    layout: a layout's (an overlay: ``advise.whatif.Overlay``) as its base's columns and the
+    record it has instead for a call, if any (``over(i)``: None where the base's holds)."""
+    base: Any = facts
+    over: Callable[[int], Any] = _no_record
+    if getattr(facts, "OVERLAY", False):
+        base, over = facts.base, facts.over.get  # type: ignore[attr-defined]  # an overlay
+        if getattr(base, "OVERLAY", False):  # an overlay of an overlay: read as one sequence
+            base, over = facts, _no_record
+    return column(base, "start"), column(base, "end"), over
+
+
+def _no_record(i: int) -> None:
+    return None
 
 
 def write_units(out: Outcomes, results: Iterable[UnitResult]) -> Outcomes:

@@ -76,6 +76,19 @@ class AnthropicCache(PolicyBase):
         """``footprint(shapes[i], ...)`` read from the list's record (no shape made)."""
         return ((self._scope_name(user, call), root_at(self.m, shapes, i)),)
 
+    @property
+    def forgets_after_s(self) -> float | None:
+        """Seconds of quiet after which this cache holds nothing of a partition that a later
+        request can see (``DeepSeekCache.forgets_after_s``): the longer TTL. Every entry expires
+        at most that long after the start of the request that wrote or last read it
+        (``DepthStore.put``, the refresh in ``request``); an expired entry is never read
+        (``DepthStore.get``) and a write over it makes a new entry, as for a key never seen; the
+        look-back counts content-block boundaries, not entries, and sweeping changes no outcome
+        (``tests/test_cachesim_radix.py``). So a request starting later than that after the latest
+        start of a partition's earlier ones reads what it would through a fresh cache
+        (``tests/test_epochs.py``)."""
+        return max(self.ttl5, self.ttl1h)
+
     def _ttl(self, cc: str) -> float:
         return self.ttl1h if cc.strip().lower() == "1h" else self.ttl5
 

@@ -235,6 +235,32 @@ class DeepSeekCache:
     def _scope_key(self, user: str | None) -> str:
         return (user or "") if self.by_user else ""
 
+    @property
+    def forgets_after_s(self) -> float | None:
+        """Seconds of quiet after which this cache holds nothing of a partition (``footprint``)
+        that a later request can see: a request of the partition that starts more than this after
+        the latest start and end of every earlier one has the outcome it would have through a
+        fresh cache, and so have the requests after it (``price.units.rerun_partitions`` re-runs
+        only such stretches of a partition as hold a changed call). None where nothing is sure to
+        be forgotten: the legacy rule (an evicted output prefix is not built again, so it stays
+        dead where a fresh cache would write it) and ``bounded=False``.
+
+        Why, for V4 bounded (``tests/test_epochs.py`` checks it against the whole simulation): let
+        ``t`` be the latest start or end of the earlier requests and ``T`` a later start with
+        ``T - t > construction_delay_s + eviction_idle_s``. Every unit was made ready at a start or
+        end plus the delay (``_persist``: at most ``t + delay``) and read only at starts (``used``:
+        at most ``t``), so at ``T`` it is ready and idle past ``eviction_idle_s``: dead
+        (``_alive``). Every prefix was last had at a start (a node's true ``last``, at most ``t``),
+        so it is forgotten (``_stale``: ``forget`` is ``eviction_idle_s`` when bounded), and a
+        finger's node with it (``_finger`` and ``_chat_finger`` test ``last``). A request at ``T``
+        sweeps first (the previous sweep was at a start, at most ``t``, and the next is due
+        ``eviction_idle_s`` later), and the sweep drops every unit, prefix, root and finger: the
+        tree is a fresh cache's. Only ``_maxoff`` stays, a bound on how far up a unit is looked for,
+        which finds the same unit."""
+        if self.legacy or not self.bounded or self.evict == math.inf:
+            return None
+        return self.delay + self.evict
+
     def footprint(self, shape: Shape, *, user: str | None, call: CacheHints | None = None) -> tuple:
         """Where this request reads and writes cache state: its scope and its prompt's root.
 
