@@ -234,21 +234,23 @@ def test_rerunning_the_stretches_with_a_change_equals_the_whole_changed_log(logg
 
 
 def test_a_call_moved_in_time_is_rerun_in_its_stretch_as_it_was():
-    """Root A at 0, 10 | 500, 510 (two stretches: delay 5 s, eviction 100 s, calls 1 s long). The
-    what-if moves the call at 10 to 520: the first stretch lost it (the call at 0 is re-run: the
-    moved one no longer reads what it wrote) and the second gained it (re-run). Moved to 15
-    instead, only the first stretch is re-run."""
+    """Root A at 0, 10 | 500, 510, 520, 530 (two stretches: delay 5 s, eviction 100 s, calls 1 s
+    long). The what-if moves the call at 10 to 540: the first stretch lost it (the call at 0 is
+    re-run: the moved one no longer reads what it wrote) and the second gained it (re-run): every
+    call. Moved to 15 instead, only the first stretch is re-run: 2 of the partition's 6 calls."""
     ms = Pieces()
     a, g = ms.piece(tuple(range(24))), ms.piece((7, 7))
-    facts = [_fact(i, t) for i, t in enumerate([0.0, 10.0, 500.0, 510.0])]
-    shapes = [Shape([a, g], [24, 2], ("system", "generation"), (0, 1), chain_of([a, g]), None, 0, True)] * 4
+    facts = [_fact(i, t) for i, t in enumerate([0.0, 10.0, 500.0, 510.0, 520.0, 530.0])]
+    shapes = [Shape([a, g], [24, 2], ("system", "generation"), (0, 1), chain_of([a, g]), None, 0, True)] * 6
     make = lambda: DeepSeekCache(ms, construction_delay_s=DELAY, eviction_idle_s=EVICT)  # type: ignore[arg-type]  # noqa: E731
     prints = footprints(facts, shapes, make())
-    for to, rerun_calls in ((520.0, [0, 1, 2, 3]), (15.0, [0, 1])):
+    for to, rerun_calls in ((540.0, [0, 1, 2, 3, 4, 5]), (15.0, [0, 1])):
         moved = [*facts[:1], _fact(1, to), *facts[2:]]
         order = _order(moved)
         parts, rerun = rerun_partitions(prints, {1}, moved, order, shapes, make(), before=facts)
         assert sorted(rerun) == rerun_calls and list(rerun) == [i for i in order if i in rerun_calls]
+        # half the partition or more re-run: whole, one part (as without the cut); else a part a stretch
+        assert [list(p.calls) for p in parts] == ([[i for i in order]] if to == 540.0 else [[0, 1]])
         whole = simulate_outcomes(moved, order, shapes, make())
         base = simulate_outcomes(facts, _order(facts), shapes, make())
         assert _rerun(base, parts, moved, shapes, make) == tuple(

@@ -439,18 +439,23 @@ def _stretches(
     each group's calls (in ``order``) cut where one starts more than ``gap`` after the latest start
     and end before it in the group; a changed call counted in the group of its footprint as it was
     too (where that is another), and a call ``moved`` in time (latest start last) counted there at
-    the time it had; the stretches that hold a changed call kept, in the order of their first calls."""
+    the time it had. A group whose stretches with a changed call hold half its calls or more is
+    re-run whole, one part, as without the cut: there the cut saves less than the parts cost (a
+    fresh cache each, and a re-run in pieces is kept call by call where a whole one is a few runs:
+    ``Simulations._kept_calls``); in the others each such stretch is a part. Parts in the order
+    of their groups' first calls."""
     starts, ends, over = _time_columns(facts)
-    open_: dict[Any, list[Any]] = {}  # group -> [its open stretch's calls, holds a change, latest time, place]
-    kept: list[tuple[int, array]] = []
+    # group -> [its open stretch's calls, holds a change, latest time, place, earlier stretches]
+    open_: dict[Any, list[Any]] = {}
 
     def put(g: Any, s: float, t: float, k: int) -> None:
         """A changed call counted in group ``g`` where it is not re-run (where it was)."""
         got = open_.get(g)
-        if got is None or s - got[2] > gap:
-            if got is not None and got[1] and got[0]:
-                kept.append((got[3], got[0]))
-            open_[g] = [array("q"), True, t, k]
+        if got is None:
+            open_[g] = [array("q"), True, t, k, []]
+        elif s - got[2] > gap:
+            got[4].append((got[0], got[1]))
+            got[0], got[1], got[2] = array("q"), True, t
         else:
             got[1] = True
             if t > got[2]:
@@ -472,10 +477,11 @@ def _stretches(
             ws, we, j = moved.pop()
             put(at[j], ws, we if we > ws else ws, k)
         got = open_.get(r)  # the call in its group (``put``'s steps, inline: once per call)
-        if got is None or s - got[2] > gap:
-            if got is not None and got[1] and got[0]:
-                kept.append((got[3], got[0]))
-            got = open_[r] = [array("q"), False, t, k]
+        if got is None:
+            got = open_[r] = [array("q"), False, t, k, []]
+        elif s - got[2] > gap:
+            got[4].append((got[0], got[1]))
+            got[0], got[1], got[2] = array("q"), False, t
         elif t > got[2]:
             got[2] = t
         got[0].append(i)
@@ -485,13 +491,24 @@ def _stretches(
                 put(at[i], s, t, k)
     for ws, we, j in reversed(moved):
         put(at[j], ws, we if we > ws else ws, len(code))
-    kept.extend((got[3], got[0]) for got in open_.values() if got[1] and got[0])
-    kept.sort(key=lambda x: x[0])
+    parts: list[array] = []
     rerun = bytearray(len(code))
-    for _, part in kept:
-        for i in part:
-            rerun[i] = 1
-    return [Partition(("", f"c{g[0]}"), g) for _, g in kept], array("q", compress(order, map(rerun.__getitem__, order)))
+    for got in sorted(open_.values(), key=lambda g: g[3]):
+        stretches = [*got[4], (got[0], got[1])]
+        hot = [a for a, changed in stretches if changed and a]
+        n = sum(len(a) for a in hot)
+        if not n:
+            continue
+        if 2 * n >= sum(len(a) for a, _ in stretches):  # half or more: the whole group
+            whole = array("q")
+            for a, _ in stretches:
+                whole.extend(a)
+            hot = [whole]
+        for a in hot:
+            parts.append(a)
+            for i in a:
+                rerun[i] = 1
+    return [Partition(("", f"c{g[0]}"), g) for g in parts], array("q", compress(order, map(rerun.__getitem__, order)))
 
 
 def _time_columns(facts: Sequence[CallFacts]) -> tuple[Sequence[float], Sequence[float], Callable[[int], Any]]:
