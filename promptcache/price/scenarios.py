@@ -795,8 +795,10 @@ class PriceCodes:
         output are the same there (a fix that changes the cache scope only) keeps its codes."""
         import numpy as np
 
-        out = PriceCodes.__new__(PriceCodes)
-        out.__dict__.update(self.__dict__)  # keys, index, memo and rows shared: append-only
+        out = PriceCodes(self.model, self.catalog, self.fallback)
+        # keys, index, memo and rows shared (append-only); made by ``__init__``, not by copying a
+        # ``__dict__``, so the class may have slots or be compiled (benchmarks/bench_compiled.py)
+        out.keys, out._index, out._memo, out._rows = self.keys, self._index, self._memo, self._rows
         out.row, out.output = self.row.copy(), self.output.copy()
         for i in calls:
             f = facts[i]
