@@ -26,14 +26,14 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from run import LAST_CPU, PY, fmt, log, machine, run, same_file, stats
+from run import LAST_CPU, PY, compile_checkouts, fmt, log, machine, run, same_file, stats
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = os.path.join(os.path.dirname(HERE), "promptcache")
 
 #: the modules of the per-call and per-request loops (profile in benchmarks/README.md) that mypyc
 #: compiles as they are; ``measure/shape.py`` (it deletes slot attributes), ``model/facts.py``
-#: (statements in a class body) and ``advise/whatif.py`` (redefined attribute types) it refuses
+#: (its ``if TYPE_CHECKING`` blocks in a class body) and ``advise/whatif.py`` (redefined attribute types) it refuses
 MODULES = (
     "simulate/deepseek.py",
     "simulate/anthropic.py",
@@ -76,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             copy_package(d)
         print(f"compiling {len(modules)} modules with mypyc ...", file=sys.stderr)
         compile_copy(compiled, modules)
-        for d in (pure, compiled):
-            subprocess.run([PY, "-m", "compileall", "-q", os.path.join(d, "promptcache")], check=True)
+        # byte-compiled as ``run.py`` does; each directory must import its own copy, not an installed one
+        packages = [os.path.join(d, "promptcache") for d in (pure, compiled)]
+        if sorted(compile_checkouts(pure, compiled)) != sorted(packages):
+            sys.exit("python -m promptcache does not import the copies from their directories")
         runs: list[tuple[str, list[str]]] = []
         for n in (int(x) for x in a.calls.split(",") if x):
             path = log(n, 7)
