@@ -38,7 +38,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from run import LAST_CPU, OUT, PROMPTCACHE, PY, compile_checkouts, fmt, machine, run, stats, write_between
+from run import LAST_CPU, LAST_KB, OUT, PROMPTCACHE, PY, compile_checkouts, fmt, machine, run, stats, write_between
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 README = os.path.join(HERE, "README.md")
@@ -92,6 +92,7 @@ def measure(label: str, path: str, repeats: int, rows: list[str], modes: list[st
     got: dict[str, list[tuple[float, int]]] = {m: [] for m in modes}
     base: dict[str, list[tuple[float, int]]] = {m: [] for m in modes}
     cpu: dict[str, list[float]] = {m: [] for m in modes}  # CPU seconds (user + system) of each run
+    kb: dict[str, list[int]] = {m: [] for m in modes}  # peak RSS in KiB of each run
     base_cpu: dict[str, list[float]] = {m: [] for m in modes}
     for _ in range(repeats):
         floor.append(run([PY, "-c", FLOOR, path])[0])
@@ -102,6 +103,7 @@ def measure(label: str, path: str, repeats: int, rows: list[str], modes: list[st
             w, rss, _ = run(cmd)
             got[m].append((w, rss))
             cpu[m].append(LAST_CPU[0])
+            kb[m].append(LAST_KB[0])
             if baseline:
                 w, rss, _ = run(cmd, cwd=baseline)
                 base[m].append((w, rss))
@@ -126,7 +128,10 @@ def measure(label: str, path: str, repeats: int, rows: list[str], modes: list[st
                         f"vs floor (CPU time: {fmt(stats(cpu_ratio), 'x', 1)}){extra} | "
                         f"{fmt(stats(rss), 'MB', 0)} ({stats(rss)[1] * 2**20 / blocks:.0f} B/block) | {goal[m]}, < 1 GB |")
     return {"calls": calls, "blocks": blocks, "floor": stats(floor)[1], **{m: stats([w for w, _ in got[m]])[1] for m in modes},
-            **{f"rss_{m}": stats([float(r) for _, r in got[m]])[1] for m in modes}}
+            **{f"rss_{m}": stats([float(r) for _, r in got[m]])[1] for m in modes},
+            # issue 15's verdicts (``run.py --issue15``): the CPU-time ratios and the highest peak
+            **{f"cpu_ratio_{m}": stats([c / f for c, f in zip(cpu[m], floor_cpu)]) for m in modes},
+            **{f"kb_{m}": max(kb[m]) for m in modes}}
 
 
 def main(argv: list[str] | None = None) -> int:

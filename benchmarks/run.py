@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -42,6 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "out")
 README = os.path.join(HERE, "README.md")
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+ISSUE15_BEGIN, ISSUE15_END = "<!-- issue15:begin -->", "<!-- issue15:end -->"
 PY = sys.executable
 PROMPTCACHE = [PY, "-m", "promptcache"]
 
@@ -91,6 +93,8 @@ sys.stderr.write("HEAVY=" + ",".join(heavy) + "\n")
 
 
 LAST_CPU = [0.0]  # the CPU seconds (user + system) of the last child ``run`` waited for
+LAST_KB = [0]  # the peak RSS in KiB of the last child ``run`` waited for (``ru_maxrss``)
+GB = 10**9  # issue 15's "1 GB", read as strictly as it can be: 10^9 bytes (976,562.5 KiB)
 
 
 def run(cmd: list[str], *, stdout=subprocess.DEVNULL, cwd: str | None = None) -> tuple[float, int, int]:
@@ -100,6 +104,7 @@ def run(cmd: list[str], *, stdout=subprocess.DEVNULL, cwd: str | None = None) ->
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
     LAST_CPU[0] = ru.ru_utime + ru.ru_stime
+    LAST_KB[0] = ru.ru_maxrss
     p.returncode = os.waitstatus_to_exitcode(status)
     err = p.stderr.read().decode(errors="replace") if p.stderr else ""
     if p.returncode not in (0, 1):
@@ -180,6 +185,151 @@ def machine() -> str:
     return f"{os.cpu_count()} vCPU ({cpu or platform.processor()}), {mem}, Python {platform.python_version()}, {platform.system()}"
 
 
+def side_by_side(path: str, repeats: int, baseline: str | None, jobs: bool) -> dict:
+    """The floor, ``analyze --format json`` (this tree, the baseline's, ``--jobs 2``) and the naive
+    calculator on one log, interleaved per repeat: each one's wall and CPU seconds and peak RSS
+    (MB) per repeat, and whether every baseline report was byte-identical to this tree's."""
+    got: dict = {k: [] for k in ("floor", "floor_cpu", "ana", "ana_cpu", "ana2", "naive", "naive_cpu", "base",
+                                 "base_cpu", "rss_main", "rss_base")}
+    identical = True
+    out_new, out_base = os.path.join(OUT, "run-new.json"), os.path.join(OUT, "run-base.json")
+    for _ in range(repeats):
+        got["floor"].append(run([PY, "-c", FLOOR, path])[0])
+        got["floor_cpu"].append(LAST_CPU[0])
+        w, rss, _ = run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", out_new])
+        got["ana"].append(w)
+        got["ana_cpu"].append(LAST_CPU[0])
+        got["rss_main"].append(rss)
+        if baseline:
+            w, rss, _ = run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", out_base], cwd=baseline)
+            got["base"].append(w)
+            got["base_cpu"].append(LAST_CPU[0])
+            got["rss_base"].append(rss)
+            identical = identical and same_file(out_new, out_base)
+        if jobs:
+            got["ana2"].append(run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", os.devnull, "--jobs", "2"])[0])
+        got["naive"].append(run([PY, "-c", NAIVE, path])[0])
+        got["naive_cpu"].append(LAST_CPU[0])
+    got["identical"] = identical
+    return got
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def verdict(measured: float, limit: float, *, at_least: bool = False) -> str:
+    """"met", or "**not met**" and by how much: the factor past ``limit`` (at most ``limit``
+    unless ``at_least``)."""
+    if (measured >= limit) if at_least else (measured <= limit):
+        return "met"
+    by = limit / measured if at_least else measured / limit
+    return f"**not met** ({by:.1f}x off)"
+
+
+def _kb(kb: int) -> str:
+    return f"{kb:,} KiB ({kb * 1024 / 1e6:,.1f} MB)"
+
+
+def issue15(a: argparse.Namespace, argv: list[str] | None) -> str:
+    """Issue 15's four targets reproduced in one run, each with what was measured and its limit:
+    1. agentic traces (``bench_traces.measure``: the 33 shared WEKA traces when
+       ``PROMPTCACHE_REALDATA`` names them, and ``--trace-sizes`` generated sets): ``--cache ideal``
+       ≤ 10x and the default policies ≤ 15x the orjson floor in CPU time (medians), peak RSS
+       < 1 GB, and the published WEKA figures (``tests/test_traces_realdata.py``);
+    2. the benchmark logs (``--chat-sizes``): ``analyze --format json`` ≤ 8x the floor and the naive
+       calculator ≥ 20x slower, CPU time, medians (``side_by_side``);
+    3. peak RSS < 1 GB on short chats (``--short-sizes``, with the bytes per added call between the
+       smallest and the largest) and on benchmark logs (``--log-rss``), one run each;
+    4. with ``--baseline``, the JSON reports of every log up to ``--baseline-max`` calls compared
+       byte for byte with the baseline's (run on the same date: a report names today's price list).
+    "1 GB" is read as 10^9 bytes. Returns the Markdown table (with the machine and the command)."""
+    import bench_traces  # it imports this module: here, not at the top
+
+    rows: list[str] = []
+    trace_rows: list[str] = []  # ``bench_traces``' own table (its README section's), not this one
+
+    def row(target: str, what: str, measured: str, limit: str, met: str) -> None:
+        rows.append(f"| {target} | {what} | {measured} | {limit} | {met} |")
+
+    identical: list[tuple[str, bool]] = []
+    # 1: agentic traces
+    sets: list[tuple[str, str]] = []
+    realdata = os.environ.get("PROMPTCACHE_REALDATA", "")
+    shared = os.path.join(realdata, "traces", "weka-claude-code")
+    if realdata and os.path.isdir(shared):
+        sets.append(("33 shared WEKA traces", shared))
+    for n in _sizes(a.trace_sizes):
+        sets.append((f"generated traces, {n:,} calls", bench_traces.traces(n, a.seed)))
+    for label, path in sets:
+        got = bench_traces.measure(label, path, a.repeats, trace_rows, ["ideal", "default"], None)
+        what = f"{label} ({got['blocks'] / 1e6:,.1f}M blocks)"
+        for m, limit in (("ideal", 10.0), ("default", 15.0)):
+            r = got[f"cpu_ratio_{m}"]
+            row("1", f"{what}: `analyze{' --cache ideal' if m == 'ideal' else ''}` / floor, CPU",
+                f"{r[1]:.1f}x ({r[0]:.1f}-{r[2]:.1f})", f"≤ {limit:.0f}x", verdict(r[1], limit))
+            kb = got[f"kb_{m}"]
+            row("1", f"{what}: peak RSS, {m}", _kb(kb), "< 1 GB", verdict(kb * 1024, GB - 1))
+    if realdata and os.path.isdir(shared):
+        rc = subprocess.run([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             os.path.join(HERE, os.pardir, "tests", "test_traces_realdata.py")],
+                            capture_output=True, text=True).returncode
+        row("1", "the published WEKA figures (`tests/test_traces_realdata.py`)", "passed" if rc == 0 else f"exit {rc}",
+            "reproduced", "met" if rc == 0 else "**not met**")
+    else:
+        row("1", "the 33 shared WEKA traces and their published figures", "not run", "PROMPTCACHE_REALDATA unset", "—")
+    # 2: chat and agent logs
+    for n in _sizes(a.chat_sizes):
+        path = os.path.abspath(log(n, a.seed))
+        base = a.baseline if n <= a.baseline_max else None
+        got = side_by_side(path, a.repeats, base, False)
+        r = stats([x / f for x, f in zip(got["ana_cpu"], got["floor_cpu"])])
+        row("2", f"benchmark log, {n:,} calls: `analyze --format json` / floor, CPU",
+            f"{r[1]:.1f}x ({r[0]:.1f}-{r[2]:.1f}); floor {stats(got['floor_cpu'])[1]:.2f} s", "≤ 8x", verdict(r[1], 8))
+        r = stats([nv / x for nv, x in zip(got["naive_cpu"], got["ana_cpu"])])
+        row("2", f"benchmark log, {n:,} calls: naive calculator / `analyze`, CPU",
+            f"{r[1]:.2f}x ({r[0]:.2f}-{r[2]:.2f})", "≥ 20x", verdict(r[1], 20, at_least=True))
+        if base:
+            identical.append((f"benchmark log, {n:,} calls", got["identical"]))
+    # 3: memory
+    short: list[tuple[int, int]] = []
+    for n in _sizes(a.short_sizes):
+        path = os.path.abspath(log(n, a.seed, short=True))
+        out_new = os.path.join(OUT, "run-new.json")
+        run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", out_new])
+        kb = LAST_KB[0]
+        short.append((n, kb))
+        row("3", f"short chats, {n:,} calls: peak RSS", _kb(kb), "< 1 GB", verdict(kb * 1024, GB - 1))
+        if a.baseline and n <= a.baseline_max:
+            out_base = os.path.join(OUT, "run-base.json")
+            run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", out_base], cwd=a.baseline)
+            identical.append((f"short chats, {n:,} calls", same_file(out_new, out_base)))
+    if len(short) > 1:
+        (n0, k0), (n1, k1) = short[0], short[-1]
+        row("3", f"short chats: memory per added call, {n0:,} to {n1:,} calls", f"{(k1 - k0) * 1024 / (n1 - n0):,.0f} B",
+            "grows with distinct content", "—")
+    for n in _sizes(a.log_rss):
+        run(PROMPTCACHE + ["analyze", log(n, a.seed), "--format", "json", "-o", os.devnull])
+        row("3", f"benchmark log, {n:,} calls: peak RSS", _kb(LAST_KB[0]), "< 1 GB", verdict(LAST_KB[0] * 1024, GB - 1))
+    # 4: identical reports
+    if a.baseline:
+        for what, same in identical:
+            row("4", f"{what}: JSON report against the baseline's", "byte-identical" if same else "**differs**",
+                "byte-identical", "met" if same else "**not met**")
+    else:
+        row("4", "JSON reports against a baseline", "not run", "`--baseline DIR`", "—")
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    return "\n".join([
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}, load average {load} at "
+        f"the end; `python benchmarks/run.py {shlex.join(argv if argv is not None else sys.argv[1:])}`; "
+        f"{a.repeats} repeats (CPU ratios: median, then min-max), peak RSS one run each (traces: the highest).",
+        "",
+        "| target | what | measured | limit | verdict |",
+        "|---|---|---|---|---|",
+        *rows,
+    ])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="1000,3000,10000", help="calls per log for the scaling curve")
@@ -191,9 +341,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", default=None, help="a checkout of another commit: its analyze runs beside this one")
     ap.add_argument("--short-rss", default=None, help="sizes of short-chat logs (gen_log.py --short) for peak RSS")
     ap.add_argument("--no-compile", action="store_true", help="do not byte-compile the checkouts before timing")
+    ap.add_argument("--issue15", action="store_true",
+                    help="reproduce issue 15's four targets instead, each against its limit (sizes: the next options)")
+    ap.add_argument("--trace-sizes", default="50000", help="--issue15, target 1: generated trace sets (calls)")
+    ap.add_argument("--chat-sizes", default="3000,20000", help="--issue15, target 2: benchmark logs (calls)")
+    ap.add_argument("--short-sizes", default="100000,2000000",
+                    help="--issue15, target 3: short-chat logs (calls), peak RSS and bytes per added call")
+    ap.add_argument("--log-rss", default="1000000", help="--issue15, target 3: benchmark logs (calls) for peak RSS "
+                    "('' to skip: 1M calls is a 30 GB log and ~35 min)")
+    ap.add_argument("--baseline-max", type=int, default=100000,
+                    help="--issue15: the largest log the baseline also runs on (target 4)")
     a = ap.parse_args(argv)
     if not a.no_compile:
         compile_checkouts(None, a.baseline)
+    if a.issue15:
+        table = issue15(a, argv)
+        print(table)
+        if not a.no_write:
+            write_between(README, ISSUE15_BEGIN, ISSUE15_END, table)
+        return 0
     sizes = [int(x) for x in a.sizes.split(",")]
     main_n = a.main or max(sizes)
     rss_sizes = [int(x) for x in a.rss_sizes.split(",")] if a.rss_sizes else [min(sizes), max(sizes)]
@@ -203,28 +369,11 @@ def main(argv: list[str] | None = None) -> int:
     # 1 + 2: floor and naive, side by side on one log, interleaved per repeat
     path = os.path.abspath(log(main_n, a.seed))
     size_mb = os.path.getsize(path) / 1e6
-    floor, ana, ana2, naive, base = [], [], [], [], []
-    floor_cpu, ana_cpu, naive_cpu, base_cpu = [], [], [], []
-    rss_main, rss_base = [], []
-    identical = True
-    out_new, out_base = os.path.join(OUT, "run-new.json"), os.path.join(OUT, "run-base.json")
-    for _ in range(a.repeats):
-        floor.append(run([PY, "-c", FLOOR, path])[0])
-        floor_cpu.append(LAST_CPU[0])
-        w, rss, _ = run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", out_new])
-        ana.append(w)
-        ana_cpu.append(LAST_CPU[0])
-        rss_main.append(rss)
-        if a.baseline:
-            w, rss, _ = run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", out_base], cwd=a.baseline)
-            base.append(w)
-            base_cpu.append(LAST_CPU[0])
-            rss_base.append(rss)
-            identical = identical and same_file(out_new, out_base)
-        if jobs:
-            ana2.append(run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", os.devnull, "--jobs", "2"])[0])
-        naive.append(run([PY, "-c", NAIVE, path])[0])
-        naive_cpu.append(LAST_CPU[0])
+    sbs = side_by_side(path, a.repeats, a.baseline, jobs)
+    floor, ana, ana2, naive, base = sbs["floor"], sbs["ana"], sbs["ana2"], sbs["naive"], sbs["base"]
+    floor_cpu, ana_cpu, naive_cpu, base_cpu = sbs["floor_cpu"], sbs["ana_cpu"], sbs["naive_cpu"], sbs["base_cpu"]
+    rss_main, rss_base = sbs["rss_main"], sbs["rss_base"]
+    identical = sbs["identical"]
     r1 = [x / f for x, f in zip(ana, floor)]
     c1 = [x / f for x, f in zip(ana_cpu, floor_cpu)]
     rows.append(f"| 1 | floor: orjson parse only, {main_n:,} calls ({size_mb:,.0f} MB) | {fmt(stats(floor))} "
