@@ -38,7 +38,20 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from run import LAST_CPU, LAST_KB, OUT, PROMPTCACHE, PY, compile_checkouts, fmt, machine, run, stats, write_between
+from run import (
+    LAST_CPU,
+    LAST_KB,
+    OUT,
+    PROMPTCACHE,
+    PY,
+    compile_checkouts,
+    completed,
+    fmt,
+    machine,
+    run,
+    stats,
+    write_between,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 README = os.path.join(HERE, "README.md")
@@ -93,6 +106,7 @@ def measure(label: str, path: str, repeats: int, rows: list[str], modes: list[st
     base: dict[str, list[tuple[float, int]]] = {m: [] for m in modes}
     cpu: dict[str, list[float]] = {m: [] for m in modes}  # CPU seconds (user + system) of each run
     kb: dict[str, list[int]] = {m: [] for m in modes}  # peak RSS in KiB of each run
+    failed: dict[str, int] = {m: 0 for m in modes}  # the exit code of a run that did not complete
     base_cpu: dict[str, list[float]] = {m: [] for m in modes}
     for _ in range(repeats):
         floor.append(run([PY, "-c", FLOOR, path])[0])
@@ -100,7 +114,8 @@ def measure(label: str, path: str, repeats: int, rows: list[str], modes: list[st
         for m in modes:
             cmd = PROMPTCACHE + ["analyze", path, *(["--cache", "ideal"] if m == "ideal" else []),
                                  "--format", "json", "-o", os.devnull]
-            w, rss, _ = run(cmd)
+            w, rss, rc = run(cmd)
+            failed[m] = failed[m] or (0 if completed(rc) else rc)
             got[m].append((w, rss))
             cpu[m].append(LAST_CPU[0])
             kb[m].append(LAST_KB[0])
@@ -131,7 +146,7 @@ def measure(label: str, path: str, repeats: int, rows: list[str], modes: list[st
             **{f"rss_{m}": stats([float(r) for _, r in got[m]])[1] for m in modes},
             # issue 15's verdicts (``run.py --issue15``): the CPU-time ratios and the highest peak
             **{f"cpu_ratio_{m}": stats([c / f for c, f in zip(cpu[m], floor_cpu)]) for m in modes},
-            **{f"kb_{m}": max(kb[m]) for m in modes}}
+            **{f"kb_{m}": max(kb[m]) for m in modes}, **{f"failed_{m}": failed[m] for m in modes}}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -107,9 +107,14 @@ def run(cmd: list[str], *, stdout=subprocess.DEVNULL, cwd: str | None = None) ->
     LAST_KB[0] = ru.ru_maxrss
     p.returncode = os.waitstatus_to_exitcode(status)
     err = p.stderr.read().decode(errors="replace") if p.stderr else ""
-    if p.returncode not in (0, 1):
+    if not completed(p.returncode):
         sys.stderr.write(f"FAILED ({p.returncode}): {' '.join(cmd)}\n{err[-2000:]}\n")
     return wall, ru.ru_maxrss // 1024, p.returncode
+
+
+def completed(rc: int) -> bool:
+    """A child that ran to its end: exit 0, or 1 (``analyze`` found something to report)."""
+    return rc in (0, 1)
 
 
 def compile_checkouts(*cwds: str | None) -> list[str]:
@@ -188,15 +193,17 @@ def machine() -> str:
 def side_by_side(path: str, repeats: int, baseline: str | None, jobs: bool) -> dict:
     """The floor, ``analyze --format json`` (this tree, the baseline's, ``--jobs 2``) and the naive
     calculator on one log, interleaved per repeat: each one's wall and CPU seconds and peak RSS
-    (MB) per repeat, and whether every baseline report was byte-identical to this tree's."""
+    (MB) per repeat, whether every baseline report was byte-identical to this tree's, and the exit
+    codes of this tree's and the naive runs that did not complete (``failed``)."""
     got: dict = {k: [] for k in ("floor", "floor_cpu", "ana", "ana_cpu", "ana2", "naive", "naive_cpu", "base",
-                                 "base_cpu", "rss_main", "rss_base")}
+                                 "base_cpu", "rss_main", "rss_base", "failed")}
     identical = True
     out_new, out_base = os.path.join(OUT, "run-new.json"), os.path.join(OUT, "run-base.json")
     for _ in range(repeats):
         got["floor"].append(run([PY, "-c", FLOOR, path])[0])
         got["floor_cpu"].append(LAST_CPU[0])
-        w, rss, _ = run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", out_new])
+        w, rss, rc = run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", out_new])
+        got["failed"] += [] if completed(rc) else [rc]
         got["ana"].append(w)
         got["ana_cpu"].append(LAST_CPU[0])
         got["rss_main"].append(rss)
@@ -208,7 +215,9 @@ def side_by_side(path: str, repeats: int, baseline: str | None, jobs: bool) -> d
             identical = identical and same_file(out_new, out_base)
         if jobs:
             got["ana2"].append(run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", os.devnull, "--jobs", "2"])[0])
-        got["naive"].append(run([PY, "-c", NAIVE, path])[0])
+        w, _, rc = run([PY, "-c", NAIVE, path])
+        got["failed"] += [] if completed(rc) else [rc]
+        got["naive"].append(w)
         got["naive_cpu"].append(LAST_CPU[0])
     got["identical"] = identical
     return got
@@ -229,6 +238,9 @@ def verdict(measured: float, limit: float, *, at_least: bool = False) -> str:
 
 def _kb(kb: int) -> str:
     return f"{kb:,} KiB ({kb * 1024 / 1e6:,.1f} MB)"
+
+
+FAILED = "**not met** (a run failed)"  # a figure of a run that did not complete is no figure
 
 
 def issue15(a: argparse.Namespace, argv: list[str] | None) -> str:
@@ -265,10 +277,13 @@ def issue15(a: argparse.Namespace, argv: list[str] | None) -> str:
         got = bench_traces.measure(label, path, a.repeats, trace_rows, ["ideal", "default"], None)
         what = f"{label} ({got['blocks'] / 1e6:,.1f}M blocks)"
         for m, limit in (("ideal", 10.0), ("default", 15.0)):
-            r = got[f"cpu_ratio_{m}"]
-            row("1", f"{what}: `analyze{' --cache ideal' if m == 'ideal' else ''}` / floor, CPU",
-                f"{r[1]:.1f}x ({r[0]:.1f}-{r[2]:.1f})", f"≤ {limit:.0f}x", verdict(r[1], limit))
-            kb = got[f"kb_{m}"]
+            r, kb, rc = got[f"cpu_ratio_{m}"], got[f"kb_{m}"], got[f"failed_{m}"]
+            what_m = f"{what}: `analyze{' --cache ideal' if m == 'ideal' else ''}`"
+            if rc:
+                row("1", what_m, f"exited {rc}", f"≤ {limit:.0f}x, < 1 GB", FAILED)
+                continue
+            row("1", f"{what_m} / floor, CPU", f"{r[1]:.1f}x ({r[0]:.1f}-{r[2]:.1f})", f"≤ {limit:.0f}x",
+                verdict(r[1], limit))
             row("1", f"{what}: peak RSS, {m}", _kb(kb), "< 1 GB", verdict(kb * 1024, GB - 1))
     if realdata and os.path.isdir(shared):
         rc = subprocess.run([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider",
@@ -283,6 +298,10 @@ def issue15(a: argparse.Namespace, argv: list[str] | None) -> str:
         path = os.path.abspath(log(n, a.seed))
         base = a.baseline if n <= a.baseline_max else None
         got = side_by_side(path, a.repeats, base, False)
+        if got["failed"]:
+            row("2", f"benchmark log, {n:,} calls: `analyze` and the naive calculator", f"exited {got['failed'][0]}",
+                "≤ 8x the floor, ≥ 20x faster than naive", FAILED)
+            continue
         r = stats([x / f for x, f in zip(got["ana_cpu"], got["floor_cpu"])])
         row("2", f"benchmark log, {n:,} calls: `analyze --format json` / floor, CPU",
             f"{r[1]:.1f}x ({r[0]:.1f}-{r[2]:.1f}); floor {stats(got['floor_cpu'])[1]:.2f} s", "≤ 8x", verdict(r[1], 8))
@@ -296,7 +315,10 @@ def issue15(a: argparse.Namespace, argv: list[str] | None) -> str:
     for n in _sizes(a.short_sizes):
         path = os.path.abspath(log(n, a.seed, short=True))
         out_new = os.path.join(OUT, "run-new.json")
-        run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", out_new])
+        rc = run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", out_new])[2]
+        if not completed(rc):
+            row("3", f"short chats, {n:,} calls: peak RSS", f"exited {rc}", "< 1 GB", FAILED)
+            continue
         kb = LAST_KB[0]
         short.append((n, kb))
         row("3", f"short chats, {n:,} calls: peak RSS", _kb(kb), "< 1 GB", verdict(kb * 1024, GB - 1))
@@ -309,8 +331,10 @@ def issue15(a: argparse.Namespace, argv: list[str] | None) -> str:
         row("3", f"short chats: memory per added call, {n0:,} to {n1:,} calls", f"{(k1 - k0) * 1024 / (n1 - n0):,.0f} B",
             "grows with distinct content", "—")
     for n in _sizes(a.log_rss):
-        run(PROMPTCACHE + ["analyze", log(n, a.seed), "--format", "json", "-o", os.devnull])
-        row("3", f"benchmark log, {n:,} calls: peak RSS", _kb(LAST_KB[0]), "< 1 GB", verdict(LAST_KB[0] * 1024, GB - 1))
+        rc = run(PROMPTCACHE + ["analyze", log(n, a.seed), "--format", "json", "-o", os.devnull])[2]
+        kb = LAST_KB[0]
+        row("3", f"benchmark log, {n:,} calls: peak RSS", _kb(kb) if completed(rc) else f"exited {rc}", "< 1 GB",
+            verdict(kb * 1024, GB - 1) if completed(rc) else FAILED)
     # 4: identical reports
     if a.baseline:
         for what, same in identical:

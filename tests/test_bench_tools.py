@@ -84,3 +84,34 @@ def test_run_py_issue15_reproduces_every_target_in_one_table(tmp_path: Path) -> 
     same = [r for r in rows if r.startswith("| 4 |")]
     assert len(same) == 3 and all("| byte-identical | byte-identical | met |" in r for r in same), same
     assert all(r.rstrip().endswith(("| met |", "| — |")) or "**not met** (" in r for r in rows), rows
+
+
+def test_issue15_a_run_that_did_not_complete_is_not_met(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An ``analyze`` that exits 2 (or dies) leaves a CPU time and a peak, and they must not pass
+    for figures: each target it was run for says it failed, whatever the numbers would say."""
+    import argparse
+
+    run = _bench("run")
+    bench_traces = _bench("bench_traces")
+
+    def fake(cmd: list[str], *, stdout: object = None, cwd: str | None = None) -> tuple[float, int, int]:
+        run.LAST_CPU[0], run.LAST_KB[0] = 0.1, 1000  # cheap and small: "met" if they were believed
+        return 0.1, 1, 2 if "analyze" in cmd else 0
+
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    for module in (run, bench_traces):
+        monkeypatch.setattr(module, "run", fake)
+    monkeypatch.setattr(bench_traces, "traces", lambda n, seed: str(traces))
+    monkeypatch.setattr(
+        bench_traces.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout="10 1000\n")
+    )  # the set's calls and blocks (``COUNT``)
+    monkeypatch.setattr(run, "log", lambda n, seed, short=False: str(tmp_path / "log.jsonl"))
+    monkeypatch.delenv("PROMPTCACHE_REALDATA", raising=False)
+    a = argparse.Namespace(trace_sizes="10", chat_sizes="10", short_sizes="10,20", log_rss="10", seed=7, repeats=1,
+                           baseline=None, baseline_max=100)  # fmt: skip
+    rows = [ln for ln in run.issue15(a, []).splitlines() if ln.startswith(("| 1 |", "| 2 |", "| 3 |"))]
+    ran = [r for r in rows if "not run" not in r]
+    assert len(ran) == 6, rows  # ideal and default; the benchmark log; two short logs; the 1M-style log
+    assert all(r.endswith("| **not met** (a run failed) |") and "| exited 2 |" in r for r in ran), ran
+    assert not any("per added call" in r for r in rows)  # no slope from runs that failed
