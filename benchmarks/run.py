@@ -236,6 +236,11 @@ def verdict(measured: float, limit: float, *, at_least: bool = False) -> str:
     return f"**not met** ({by:.1f}x off)"
 
 
+def under_gb(kb: int) -> str:
+    """The verdict on a peak of ``kb`` KiB against "under 1 GB" (10^9 bytes)."""
+    return verdict(kb * 1024, GB - 1)
+
+
 def _kb(kb: int) -> str:
     return f"{kb:,} KiB ({kb * 1024 / 1e6:,.1f} MB)"
 
@@ -284,7 +289,7 @@ def issue15(a: argparse.Namespace, argv: list[str] | None) -> str:
                 continue
             row("1", f"{what_m} / floor, CPU", f"{r[1]:.1f}x ({r[0]:.1f}-{r[2]:.1f})", f"≤ {limit:.0f}x",
                 verdict(r[1], limit))
-            row("1", f"{what}: peak RSS, {m}", _kb(kb), "< 1 GB", verdict(kb * 1024, GB - 1))
+            row("1", f"{what}: peak RSS, {m}", _kb(kb), "< 1 GB", under_gb(kb))
     if realdata and os.path.isdir(shared):
         rc = subprocess.run([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                              os.path.join(HERE, os.pardir, "tests", "test_traces_realdata.py")],
@@ -321,7 +326,7 @@ def issue15(a: argparse.Namespace, argv: list[str] | None) -> str:
             continue
         kb = LAST_KB[0]
         short.append((n, kb))
-        row("3", f"short chats, {n:,} calls: peak RSS", _kb(kb), "< 1 GB", verdict(kb * 1024, GB - 1))
+        row("3", f"short chats, {n:,} calls: peak RSS", _kb(kb), "< 1 GB", under_gb(kb))
         if a.baseline and n <= a.baseline_max:
             out_base = os.path.join(OUT, "run-base.json")
             run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", out_base], cwd=a.baseline)
@@ -334,7 +339,7 @@ def issue15(a: argparse.Namespace, argv: list[str] | None) -> str:
         rc = run(PROMPTCACHE + ["analyze", log(n, a.seed), "--format", "json", "-o", os.devnull])[2]
         kb = LAST_KB[0]
         row("3", f"benchmark log, {n:,} calls: peak RSS", _kb(kb) if completed(rc) else f"exited {rc}", "< 1 GB",
-            verdict(kb * 1024, GB - 1) if completed(rc) else FAILED)
+            under_gb(kb) if completed(rc) else FAILED)
     # 4: identical reports
     if a.baseline:
         for what, same in identical:
@@ -384,9 +389,9 @@ def main(argv: list[str] | None = None) -> int:
         if not a.no_write:
             write_between(README, ISSUE15_BEGIN, ISSUE15_END, table)
         return 0
-    sizes = [int(x) for x in a.sizes.split(",")]
+    sizes = _sizes(a.sizes)
     main_n = a.main or max(sizes)
-    rss_sizes = [int(x) for x in a.rss_sizes.split(",")] if a.rss_sizes else [min(sizes), max(sizes)]
+    rss_sizes = _sizes(a.rss_sizes) if a.rss_sizes else [min(sizes), max(sizes)]
     jobs = has_jobs()
     rows: list[str] = []
 
@@ -431,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.append("| 3 | peak RSS of `analyze` | " + "; ".join(
         f"{n:,} calls: {fmt(stats([float(x) for x in rss[n]]), 'MB', 0)}" for n in rss_sizes) + " | — | < 1 GB each |")
     if a.short_rss:
-        short_sizes = [int(x) for x in a.short_rss.split(",")]
+        short_sizes = _sizes(a.short_rss)
         got: dict[str, list[tuple[int, int, float]]] = {"this tree": []}
         if a.baseline:
             got["baseline"] = []

@@ -51,8 +51,8 @@ def test_issue15_verdicts_say_by_how_much_a_target_is_missed() -> None:
     assert run.verdict(19.1, 8) == "**not met** (2.4x off)"
     assert run.verdict(20.0, 20, at_least=True) == "met"  # "at least 20x faster"
     assert run.verdict(7.8, 20, at_least=True) == "**not met** (2.6x off)"
-    assert run.verdict(999_999_999, run.GB - 1) == "met"  # "under 1 GB": 10^9 bytes is not under it
-    assert run.verdict(run.GB, run.GB - 1).startswith("**not met**")
+    assert run.under_gb(976_562) == "met"  # KiB: 999,999,488 bytes
+    assert run.under_gb(976_563).startswith("**not met**")  # 1,000,000,512 bytes: "under 1 GB" is under 10^9
 
 
 def test_run_py_issue15_reproduces_every_target_in_one_table(tmp_path: Path) -> None:
