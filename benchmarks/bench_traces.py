@@ -109,7 +109,10 @@ def measure(label: str, path: str, repeats: int, rows: list[str], modes: list[st
     failed: dict[str, int] = {m: 0 for m in modes}  # the exit code of a run that did not complete
     base_cpu: dict[str, list[float]] = {m: [] for m in modes}
     for _ in range(repeats):
-        floor.append(run([PY, "-c", FLOOR, path])[0])
+        w, _, rc = run([PY, "-c", FLOOR, path])
+        if rc != 0:  # no floor, no ratio: every mode's run counts as failed
+            failed = {m: failed[m] or rc for m in modes}
+        floor.append(w)
         floor_cpu.append(LAST_CPU[0])
         for m in modes:
             cmd = PROMPTCACHE + ["analyze", path, *(["--cache", "ideal"] if m == "ideal" else []),

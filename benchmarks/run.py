@@ -194,13 +194,15 @@ def side_by_side(path: str, repeats: int, baseline: str | None, jobs: bool) -> d
     """The floor, ``analyze --format json`` (this tree, the baseline's, ``--jobs 2``) and the naive
     calculator on one log, interleaved per repeat: each one's wall and CPU seconds and peak RSS
     (MB) per repeat, whether every baseline report was byte-identical to this tree's, and the exit
-    codes of this tree's and the naive runs that did not complete (``failed``)."""
+    codes of the floor, this tree's and the naive runs that did not complete (``failed``)."""
     got: dict = {k: [] for k in ("floor", "floor_cpu", "ana", "ana_cpu", "ana2", "naive", "naive_cpu", "base",
                                  "base_cpu", "rss_main", "rss_base", "failed")}
     identical = True
     out_new, out_base = os.path.join(OUT, "run-new.json"), os.path.join(OUT, "run-base.json")
     for _ in range(repeats):
-        got["floor"].append(run([PY, "-c", FLOOR, path])[0])
+        w, _, rc = run([PY, "-c", FLOOR, path])
+        got["failed"] += [] if rc == 0 else [rc]  # the floor exits 1 on a line orjson cannot read
+        got["floor"].append(w)
         got["floor_cpu"].append(LAST_CPU[0])
         w, rss, rc = run(PROMPTCACHE + ["analyze", path, "--format", "json", "-o", out_new])
         got["failed"] += [] if completed(rc) else [rc]

@@ -128,7 +128,9 @@ def _budget(log: str, n: int) -> None:
     """Target 2's budget per call (8x ``run.py``'s floor) beside the first pass and the requests."""
     import run as bench  # benchmarks/run.py: the floor as it measures it
 
-    bench.run([bench.PY, "-c", bench.FLOOR, log])
+    if bench.run([bench.PY, "-c", bench.FLOOR, log])[2] != 0:  # e.g. a gzipped log: the floor reads plain JSONL
+        print("  floor: run.py's floor failed on this log (it reads uncompressed JSON lines); no budget")
+        return
     floor = bench.LAST_CPU[0]
     inside = sum(_inside.values()) / 1e9
     print(

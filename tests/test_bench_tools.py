@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,17 +88,15 @@ def test_run_py_issue15_reproduces_every_target_in_one_table(tmp_path: Path) -> 
     assert all(r.rstrip().endswith(("| met |", "| — |")) or "**not met** (" in r for r in rows), rows
 
 
-def test_issue15_a_run_that_did_not_complete_is_not_met(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """An ``analyze`` that exits 2 (or dies) leaves a CPU time and a peak, and they must not pass
-    for figures: each target it was run for says it failed, whatever the numbers would say."""
-    import argparse
-
+def _issue15_faked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rc_of: Callable[[list[str]], int]) -> Any:
+    """``benchmarks/run.py`` with every child run faked (cheap and small: "met" if the figures were
+    believed) and exiting ``rc_of(cmd)``; its logs and trace sets empty stand-ins."""
     run = _bench("run")
     bench_traces = _bench("bench_traces")
 
     def fake(cmd: list[str], *, stdout: object = None, cwd: str | None = None) -> tuple[float, int, int]:
-        run.LAST_CPU[0], run.LAST_KB[0] = 0.1, 1000  # cheap and small: "met" if they were believed
-        return 0.1, 1, 2 if "analyze" in cmd else 0
+        run.LAST_CPU[0], run.LAST_KB[0] = 0.1, 1000
+        return 0.1, 1, rc_of(cmd)
 
     traces = tmp_path / "traces"
     traces.mkdir()
@@ -108,10 +108,48 @@ def test_issue15_a_run_that_did_not_complete_is_not_met(monkeypatch: pytest.Monk
     )  # the set's calls and blocks (``COUNT``)
     monkeypatch.setattr(run, "log", lambda n, seed, short=False: str(tmp_path / "log.jsonl"))
     monkeypatch.delenv("PROMPTCACHE_REALDATA", raising=False)
-    a = argparse.Namespace(trace_sizes="10", chat_sizes="10", short_sizes="10,20", log_rss="10", seed=7, repeats=1,
-                           baseline=None, baseline_max=100)  # fmt: skip
+    return run
+
+
+def _issue15_args(**sizes: str) -> Any:
+    import argparse
+
+    return argparse.Namespace(**sizes, seed=7, repeats=1, baseline=None, baseline_max=100)
+
+
+def test_issue15_a_run_that_did_not_complete_is_not_met(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An ``analyze`` that exits 2 (or dies) leaves a CPU time and a peak, and they must not pass
+    for figures: each target it was run for says it failed, whatever the numbers would say."""
+    run = _issue15_faked(monkeypatch, tmp_path, lambda cmd: 2 if "analyze" in cmd else 0)
+    a = _issue15_args(trace_sizes="10", chat_sizes="10", short_sizes="10,20", log_rss="10")
     rows = [ln for ln in run.issue15(a, []).splitlines() if ln.startswith(("| 1 |", "| 2 |", "| 3 |"))]
     ran = [r for r in rows if "not run" not in r]
     assert len(ran) == 6, rows  # ideal and default; the benchmark log; two short logs; the 1M-style log
     assert all(r.endswith("| **not met** (a run failed) |") and "| exited 2 |" in r for r in ran), ran
     assert not any("per added call" in r for r in rows)  # no slope from runs that failed
+
+
+def test_issue15_a_floor_that_failed_gives_no_ratio(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The floor exits 1 on a line orjson cannot read (a gzipped log, say): the ratio over its CPU
+    time would be a figure of nothing, so the targets measured against it say the run failed."""
+    run = _issue15_faked(monkeypatch, tmp_path, lambda cmd: 0 if "analyze" in cmd else 1)  # the floor fails
+    a = _issue15_args(trace_sizes="10", chat_sizes="10", short_sizes="", log_rss="")
+    rows = [ln for ln in run.issue15(a, []).splitlines() if ln.startswith(("| 1 |", "| 2 |"))]
+    ran = [r for r in rows if "not run" not in r]
+    assert len(ran) == 3 and all(r.endswith("| **not met** (a run failed) |") for r in ran), rows
+
+
+def test_sim_steps_floor_prints_the_budget_per_call(tmp_path: Path) -> None:
+    """``sim_steps.py LOG --floor`` on the bundled example: the time inside each simulator's
+    requests and target 2's budget per call (8x ``run.py``'s floor) beside the first pass."""
+    import gzip
+
+    example = tmp_path / "example.jsonl"  # the floor reads plain JSON lines
+    example.write_bytes(gzip.decompress((ROOT / "promptcache" / "data" / "example.jsonl.gz").read_bytes()))
+    got = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "sim_steps.py"), str(example), "--floor"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr[-3000:]
+    assert "inside DeepSeekCache.request:" in got.stdout and "µs a request" in got.stdout, got.stdout
+    assert "8x budget" in got.stdout and "first pass" in got.stdout and "x the floor" in got.stdout, got.stdout
